@@ -1,0 +1,113 @@
+"""The one exception tree of etm-bridge.
+
+Every error the library raises derives from :class:`EtmBridgeError`. Each class names *what*
+was wrong; the message says which value and, where it helps, what to do. The CLI maps these
+classes to exit codes and one-line messages (``etm_bridge_cli.errors``).
+"""
+
+from __future__ import annotations
+
+
+class EtmBridgeError(Exception):
+    """Base of every error raised by etm-bridge."""
+
+    exit_code = 1
+
+
+# --- configuration and environment -------------------------------------------------------------
+
+
+class ConfigError(EtmBridgeError):
+    """A configuration value is missing, malformed or inconsistent."""
+
+    exit_code = 2
+
+
+class StackError(EtmBridgeError):
+    """The local regtest/anvil/ETM stack could not be started, reached or stopped."""
+
+    exit_code = 3
+
+
+class NodeUnavailableError(EtmBridgeError):
+    """A chain node did not answer (down, wrong URL, wrong credentials). Safe to retry."""
+
+    exit_code = 4
+
+
+# --- input validation --------------------------------------------------------------------------
+
+
+class ValidationError(EtmBridgeError, ValueError):
+    """A value failed validation (wrong length, out of range, malformed encoding)."""
+
+    exit_code = 2
+
+
+class AmountError(ValidationError):
+    """An amount string or integer is malformed, negative, too precise or out of range."""
+
+
+class HashlockError(ValidationError):
+    """A preimage or hashlock is malformed, or a preimage does not match its hashlock."""
+
+
+class TimelockError(ValidationError):
+    """A timelock is malformed, already expired, or leaves too little safety margin."""
+
+
+# --- chains ------------------------------------------------------------------------------------
+
+
+class ChainError(EtmBridgeError):
+    """A chain (ETM, Bitcoin, Ethereum) rejected or could not process a request."""
+
+
+class RPCError(ChainError):
+    """A JSON-RPC call returned an error object. ``code`` is the node's error code."""
+
+    def __init__(self, message: str, code: int | None = None, method: str | None = None):
+        self.code = code
+        self.method = method
+        where = f"{method}: " if method else ""
+        suffix = f" (code {code})" if code is not None else ""
+        super().__init__(f"{where}{message}{suffix}")
+
+
+class InvalidTransactionError(ChainError):
+    """A transaction was rejected as invalid (bad signature, bad script, wrong nonce, ...)."""
+
+
+class InsufficientFundsError(ChainError):
+    """Not enough spendable funds for the requested amount plus fees."""
+
+
+class ProofError(ChainError):
+    """An SPV or inclusion proof is malformed or does not verify. The message names the rule."""
+
+
+class ContractRevertError(ChainError):
+    """A contract call reverted. ``error_name`` is the Solidity custom error, when decoded."""
+
+    def __init__(self, message: str, error_name: str | None = None):
+        self.error_name = error_name
+        super().__init__(message)
+
+
+# --- swaps -------------------------------------------------------------------------------------
+
+
+class SwapError(EtmBridgeError):
+    """A swap cannot proceed as asked (unknown id, wrong state, terms violated)."""
+
+
+class InvalidTransitionError(SwapError):
+    """A (state, event) pair is not in the swap transition table."""
+
+
+class LockMismatchError(SwapError):
+    """A counterparty lock does not match our terms. ``reason`` is a typed reason code."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")

@@ -1,0 +1,23 @@
+"""Shared pytest configuration.
+
+Tests under ``tests/unit`` are marked ``unit`` (pure logic, no nodes) and tests under
+``tests/integration`` are marked ``integration`` (real nodes started by session fixtures), so
+``pytest -m unit`` runs the fast part alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if _ROOT / "integration" in path.parents:
+            item.add_marker(pytest.mark.integration)
+        elif _ROOT / "unit" in path.parents:
+            item.add_marker(pytest.mark.unit)

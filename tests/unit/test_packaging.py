@@ -1,0 +1,28 @@
+"""The installable layout: every core subpackage is listed, import names are project-unique."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_core_subpackage_is_listed_for_wheel_builds() -> None:
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "etm_bridge").rglob("__init__.py")
+    }
+    assert on_disk <= listed, f"add to [tool.setuptools].packages: {sorted(on_disk - listed)}"
+
+
+def test_no_generic_top_level_import_names_are_installed() -> None:
+    setuptools = _pyproject()["tool"]["setuptools"]
+    names = set(setuptools["packages"]) | set(setuptools["package-dir"])
+    top_level = {n.split(".")[0] for n in names}
+    assert top_level <= {"etm_bridge", "etm_bridge_cli", "etm_bridge_regtest"}
