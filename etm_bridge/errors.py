@@ -86,6 +86,22 @@ class ProofError(ChainError):
     """An SPV or inclusion proof is malformed or does not verify. The message names the rule."""
 
 
+class SpvRejectedError(ProofError):
+    """An SPV rule rejected a header or a proof. ``reason`` is the rule's short name."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+class HeaderRejectedError(SpvRejectedError):
+    """A relayed block header broke a consensus rule (``high-hash``, ``bad-diffbits``, ...)."""
+
+
+class InclusionProofError(SpvRejectedError):
+    """A Merkle or receipt inclusion proof is forged, malformed or not on the best chain."""
+
+
 class ContractRevertError(ChainError):
     """A contract call reverted. ``error_name`` is the Solidity custom error, when decoded."""
 
