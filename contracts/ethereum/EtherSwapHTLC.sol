@@ -9,7 +9,8 @@ pragma solidity 0.8.37;
 /// @dev    The hashlock is SHA-256 (the precompile at address 0x02, via Solidity's sha256), and a
 ///         preimage must be exactly 32 bytes, so the same secret unlocks the Bitcoin P2WSH HTLC
 ///         (OP_SIZE 32 OP_EQUALVERIFY OP_SHA256) and the ETM native HTLC. Timelocks are block
-///         numbers. `token == address(0)` means ether.
+///         numbers; a refund is valid in blocks strictly after the timelock, as on Bitcoin.
+///         `token == address(0)` means ether.
 contract EtherSwapHTLC {
     /// @notice Version of the contract's rules; bumped on any change to hashing or semantics.
     uint8 public constant version = 1;
@@ -55,7 +56,7 @@ contract EtherSwapHTLC {
         );
     }
 
-    /// @notice Lock msg.value wei for claimAddress; msg.sender may refund from block `timelock`.
+    /// @notice Lock msg.value wei for claimAddress; msg.sender may refund after block `timelock`.
     function lock(bytes32 preimageHash, address claimAddress, uint256 timelock)
         external
         payable
@@ -103,7 +104,9 @@ contract EtherSwapHTLC {
         _payOut(token, msg.sender, amount);
     }
 
-    /// @notice Refund a swap to msg.sender (its refund address) from block `timelock` on.
+    /// @notice Refund a swap to msg.sender (its refund address) in any block AFTER `timelock`.
+    /// @dev Same rule as Bitcoin's nLockTime = timelock (final from block timelock + 1) and the
+    ///      ETM HTLC, see etm_bridge.hashlock.refund_allowed: one rule on every leg.
     function refund(
         bytes32 preimageHash,
         uint256 amount,
@@ -111,7 +114,7 @@ contract EtherSwapHTLC {
         address claimAddress,
         uint256 timelock
     ) external {
-        if (block.number < timelock) revert TimelockNotReached(timelock, block.number);
+        if (block.number <= timelock) revert TimelockNotReached(timelock, block.number);
         bytes32 swapHash = hashValues(preimageHash, amount, token, claimAddress, msg.sender, timelock);
         if (!swaps[swapHash]) revert SwapNotFound(swapHash);
         // Reentrancy: delete before transfer, as in claim.
