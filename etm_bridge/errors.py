@@ -64,7 +64,13 @@ class ChainError(EtmBridgeError):
 
 
 class RPCError(ChainError):
-    """A JSON-RPC call returned an error object. ``code`` is the node's error code."""
+    """A JSON-RPC call returned an error object. ``code`` is the node's error code.
+
+    ``data`` is the error object's ``data`` member when the node sent one (Ethereum nodes put
+    revert data there), else None.
+    """
+
+    data: object = None
 
     def __init__(self, message: str, code: int | None = None, method: str | None = None):
         self.code = code
@@ -80,6 +86,36 @@ class InvalidTransactionError(ChainError):
 
 class InsufficientFundsError(ChainError):
     """Not enough spendable funds for the requested amount plus fees."""
+
+
+class AddressError(ValidationError):
+    """An ETM address is malformed: wrong prefix, bad character, bad checksum or wrong length."""
+
+
+class TxRejectedError(InvalidTransactionError):
+    """An ETM transaction was rejected. ``reason`` is a stable code, e.g. ``wrong_nonce``.
+
+    Codes: bad_signature, wrong_nonce, insufficient_balance, unknown_type, malformed_field,
+    fee_too_low, wrong_network, too_large, and type-specific codes named by each tx type.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"transaction rejected ({reason}): {detail}")
+
+
+class BlockRejectedError(ChainError):
+    """An ETM block was rejected. ``reason`` is a stable code, e.g. ``wrong_delegate``."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"block rejected ({reason}): {detail}")
+
+
+class NotFoundError(ChainError):
+    """An ETM block, transaction or account asked for by id/height is not known."""
 
 
 class ProofError(ChainError):
@@ -102,12 +138,55 @@ class InclusionProofError(SpvRejectedError):
     """A Merkle or receipt inclusion proof is forged, malformed or not on the best chain."""
 
 
+class LockNotFoundError(ChainError):
+    """No HTLC lock with the given id (or hashlock) is known to the chain adapter."""
+
+
+class DustError(ValidationError):
+    """An output would be dust, or the fee would eat the whole output. Raise the amount."""
+
+
+class AdapterLoadError(ConfigError):
+    """A chain adapter plugin could not be loaded or is not a ChainAdapter subclass."""
+
+
 class ContractRevertError(ChainError):
     """A contract call reverted. ``error_name`` is the Solidity custom error, when decoded."""
 
     def __init__(self, message: str, error_name: str | None = None):
         self.error_name = error_name
         super().__init__(message)
+
+
+# --- node JSON-RPC error codes (bitcoind's numbering; etm_bridge.jsonrpc maps code -> class) ----
+
+
+class RPCDeserializationError(RPCError, InvalidTransactionError):
+    """Code -22: the node could not decode what we sent (malformed transaction or block hex)."""
+
+
+class RPCMissingInputsError(RPCError, InvalidTransactionError):
+    """Code -25: a transaction spends outputs the node does not know or that are already spent."""
+
+
+class RPCVerifyRejectedError(RPCError, InvalidTransactionError):
+    """Code -26: the node rejected a transaction (bad signature, failed script, policy)."""
+
+
+class RPCAlreadyInChainError(RPCError):
+    """Code -27: the transaction is already confirmed in the chain."""
+
+
+class RPCWarmupError(RPCError):
+    """Code -28: the node is still starting up (loading blocks, verifying). Safe to retry."""
+
+
+class RPCInvalidAddressOrKeyError(RPCError):
+    """Code -5: unknown address, key, transaction or block id."""
+
+
+class RPCInvalidParameterError(RPCError):
+    """Code -8: a parameter is out of range or not allowed (e.g. a block height too high)."""
 
 
 # --- swaps -------------------------------------------------------------------------------------
@@ -127,3 +206,34 @@ class LockMismatchError(SwapError):
     def __init__(self, reason: str, detail: str):
         self.reason = reason
         super().__init__(f"{reason}: {detail}")
+
+
+# --- exchange (pools, native HTLC, address binding, swap rules) --------------------------------
+
+
+class ExchangeError(EtmBridgeError):
+    """An exchange rule rejected an operation. ``reason`` is a typed code (exchange.reasons)."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+class SlippageError(ExchangeError):
+    """The pool moved past the quote's minimum output (or a deposit's minimum shares)."""
+
+
+class LiquidityError(ExchangeError):
+    """The pool cannot pay: too little liquidity, or the funds are reserved by in-flight swaps."""
+
+
+class HtlcError(ExchangeError):
+    """A native ETM HTLC lock, claim or refund breaks the HTLC rules."""
+
+
+class BindingError(ExchangeError):
+    """An address-binding proof is forged, stale, replayed, or the binding state forbids it."""
+
+
+class SwapRuleError(ExchangeError):
+    """A swap through a pool breaks the contract's checks (amount, hash, keys, time, replay)."""
