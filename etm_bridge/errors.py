@@ -88,8 +88,66 @@ class InsufficientFundsError(ChainError):
     """Not enough spendable funds for the requested amount plus fees."""
 
 
+class AddressError(ValidationError):
+    """An ETM address is malformed: wrong prefix, bad character, bad checksum or wrong length."""
+
+
+class TxRejectedError(InvalidTransactionError):
+    """An ETM transaction was rejected. ``reason`` is a stable code, e.g. ``wrong_nonce``.
+
+    Codes: bad_signature, wrong_nonce, insufficient_balance, unknown_type, malformed_field,
+    fee_too_low, wrong_network, too_large, and type-specific codes named by each tx type.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"transaction rejected ({reason}): {detail}")
+
+
+class BlockRejectedError(ChainError):
+    """An ETM block was rejected. ``reason`` is a stable code, e.g. ``wrong_delegate``."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"block rejected ({reason}): {detail}")
+
+
+class NotFoundError(ChainError):
+    """An ETM block, transaction or account asked for by id/height is not known."""
+
+
 class ProofError(ChainError):
     """An SPV or inclusion proof is malformed or does not verify. The message names the rule."""
+
+
+class SpvRejectedError(ProofError):
+    """An SPV rule rejected a header or a proof. ``reason`` is the rule's short name."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+class HeaderRejectedError(SpvRejectedError):
+    """A relayed block header broke a consensus rule (``high-hash``, ``bad-diffbits``, ...)."""
+
+
+class InclusionProofError(SpvRejectedError):
+    """A Merkle or receipt inclusion proof is forged, malformed or not on the best chain."""
+
+
+class LockNotFoundError(ChainError):
+    """No HTLC lock with the given id (or hashlock) is known to the chain adapter."""
+
+
+class DustError(ValidationError):
+    """An output would be dust, or the fee would eat the whole output. Raise the amount."""
+
+
+class AdapterLoadError(ConfigError):
+    """A chain adapter plugin could not be loaded or is not a ChainAdapter subclass."""
 
 
 class ContractRevertError(ChainError):
@@ -148,3 +206,34 @@ class LockMismatchError(SwapError):
     def __init__(self, reason: str, detail: str):
         self.reason = reason
         super().__init__(f"{reason}: {detail}")
+
+
+# --- exchange (pools, native HTLC, address binding, swap rules) --------------------------------
+
+
+class ExchangeError(EtmBridgeError):
+    """An exchange rule rejected an operation. ``reason`` is a typed code (exchange.reasons)."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+class SlippageError(ExchangeError):
+    """The pool moved past the quote's minimum output (or a deposit's minimum shares)."""
+
+
+class LiquidityError(ExchangeError):
+    """The pool cannot pay: too little liquidity, or the funds are reserved by in-flight swaps."""
+
+
+class HtlcError(ExchangeError):
+    """A native ETM HTLC lock, claim or refund breaks the HTLC rules."""
+
+
+class BindingError(ExchangeError):
+    """An address-binding proof is forged, stale, replayed, or the binding state forbids it."""
+
+
+class SwapRuleError(ExchangeError):
+    """A swap through a pool breaks the contract's checks (amount, hash, keys, time, replay)."""
