@@ -1,0 +1,96 @@
+"""Discovery of chain-adapter plugins through the ``etm_bridge.adapters`` entry-point group.
+
+A chain is a package that declares, in its ``pyproject.toml``::
+
+    [project.entry-points."etm_bridge.adapters"]
+    mychain = "my_package:MyChainAdapter"
+
+The core never imports an adapter by name: it asks this module. Whatever an entry point loads
+is validated to be a :class:`~etm_bridge.adapter.ChainAdapter` subclass (ape does the same for
+its plugins); a broken plugin is reported, not fatal, when listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from .adapter import ChainAdapter
+from .errors import AdapterLoadError
+
+#: The entry-point group adapters register in.
+GROUP = "etm_bridge.adapters"
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    """One installed adapter plugin; ``error`` is None when it loads and validates."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str  # "package.module:Class" as declared
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _entry_points() -> list[EntryPoint]:
+    return sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
+
+
+def _validated_class(ep: EntryPoint) -> type[ChainAdapter]:
+    try:
+        obj = ep.load()
+    except Exception as exc:  # a plugin may fail in any way while importing
+        raise AdapterLoadError(
+            f"adapter {ep.name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not (isinstance(obj, type) and issubclass(obj, ChainAdapter)):
+        raise AdapterLoadError(
+            f"adapter {ep.name!r} ({ep.value}) is not a ChainAdapter subclass: {obj!r}"
+        )
+    if getattr(obj, "__abstractmethods__", None):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        raise AdapterLoadError(f"adapter {ep.name!r} ({ep.value}) leaves abstract: {missing}")
+    return obj
+
+
+def list_adapters() -> list[AdapterEntry]:
+    """Every installed adapter with where it came from and whether it loads."""
+    result = []
+    for ep in _entry_points():
+        dist = ep.dist
+        try:
+            _validated_class(ep)
+            error = None
+        except AdapterLoadError as exc:
+            error = str(exc)
+        result.append(
+            AdapterEntry(
+                name=ep.name,
+                distribution=dist.metadata["Name"] if dist is not None else "?",
+                version=dist.version if dist is not None else "?",
+                module=ep.value,
+                error=error,
+            )
+        )
+    return result
+
+
+def load_adapter_class(name: str) -> type[ChainAdapter]:
+    """The adapter class registered as ``name``; :class:`AdapterLoadError` if absent or bad."""
+    matches = [ep for ep in _entry_points() if ep.name == name]
+    if not matches:
+        known = ", ".join(ep.name for ep in _entry_points()) or "none"
+        raise AdapterLoadError(f"no chain adapter named {name!r} is installed (installed: {known})")
+    return _validated_class(matches[0])
+
+
+def create_adapter(name: str, config: Mapping[str, Any]) -> ChainAdapter:
+    """Load adapter ``name`` and build it from ``config`` (its ``from_config``)."""
+    return load_adapter_class(name).from_config(config)
