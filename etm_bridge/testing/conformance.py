@@ -1,0 +1,260 @@
+"""The adapter conformance suite: one set of tests every chain adapter runs unchanged.
+
+Like web3.py's ``EthModuleTest``: subclass :class:`AdapterConformance` in your adapter's tests
+and provide a pytest fixture named ``harness`` returning a :class:`ConformanceHarness`::
+
+    class TestMyChain(AdapterConformance):
+        @pytest.fixture
+        def harness(self, my_node) -> ConformanceHarness:
+            ...
+
+The harness gives the adapter under test, a funded counterparty adapter on the same chain, a
+way to mine blocks and a way to re-create the adapter from its config (a restart). The suite
+plays both sides of a swap leg with them and checks the chain's own rules (wrong preimage,
+early refund, 31/33-byte preimages, double claim are rejected by the *chain*: the adapter is
+told ``unsafe_skip_checks=True``), the local checks, proofs, and the typed lock check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from etm_bridge.adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, LockState
+from etm_bridge.errors import (
+    ChainError,
+    HashlockError,
+    LockMismatchError,
+    LockNotFoundError,
+    ProofError,
+    TimelockError,
+    ValidationError,
+)
+from etm_bridge.hashlock import hashlock_of, new_preimage, sha256
+from etm_bridge.testing.proofs import verify_inclusion_proof
+
+
+@dataclass
+class ConformanceHarness:
+    """What a chain gives the suite. ``amount`` must comfortably exceed fees."""
+
+    adapter: ChainAdapter
+    counterparty: ChainAdapter
+    mine: Callable[[int], None]
+    reopen: Callable[[], ChainAdapter]
+    amount: int
+    unknown_lock_id: str
+    asset_id: bytes | None = None
+    timelock_blocks: int = 10
+    verify_proof: Callable[[InclusionProof], None] = field(default=verify_inclusion_proof)
+
+
+# --- helpers (module level so third-party suites can reuse them) --------------------------------
+
+
+def terms_for(h: ConformanceHarness, locker: ChainAdapter, claimer: ChainAdapter,
+              hashlock: bytes) -> HtlcTerms:  # fmt: skip
+    """Terms of a lock by ``locker`` that ``claimer`` can claim, expiring in timelock_blocks."""
+    return HtlcTerms(
+        amount=h.amount,
+        hashlock=hashlock,
+        claim_key=claimer.our_key(),
+        refund_key=locker.our_key(),
+        timelock_height=locker.tip().height + h.timelock_blocks,
+        asset_id=h.asset_id,
+    )
+
+
+def lock_and_mine(h: ConformanceHarness, locker: ChainAdapter, terms: HtlcTerms) -> HtlcLock:
+    """Lock with ``locker``, mine one block, return the lock as the chain now shows it."""
+    lock = locker.lock(terms)
+    h.mine(1)
+    return locker.get_lock(lock.lock_id)
+
+
+def mine_to(h: ConformanceHarness, height: int) -> None:
+    """Mine until the tip is at ``height`` (no-op if already there or above)."""
+    missing = height - h.adapter.tip().height
+    if missing > 0:
+        h.mine(missing)
+
+
+class AdapterConformance:
+    """Subclass and provide a ``harness`` fixture (see the module docstring)."""
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def test_info_key_kind_matches_our_key(self, harness: ConformanceHarness) -> None:
+        info = harness.adapter.info()
+        assert len(harness.adapter.our_key()) == info.key_kind.length
+        assert harness.adapter.our_key() != harness.counterparty.our_key()
+
+    def test_tip_and_headers_advance_with_mining(self, harness: ConformanceHarness) -> None:
+        before = harness.adapter.tip()
+        harness.mine(2)
+        after = harness.adapter.tip()
+        assert after.height == before.height + 2
+        headers = harness.adapter.headers(before.height, 3)
+        assert len(headers) == 3 and len(set(headers)) == 3
+        assert harness.adapter.headers(after.height + 1, 5) == []
+
+    def test_fee_estimate_is_positive_with_a_source(self, harness: ConformanceHarness) -> None:
+        fee = harness.adapter.fee_estimate()
+        assert fee.rate > 0 and fee.source in ("node", "fallback")
+
+    # --- the happy paths --------------------------------------------------------------------
+
+    def test_lock_then_claim_reveals_preimage(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        preimage = new_preimage()
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(preimage)))
+        assert lock.state is LockState.OPEN and lock.block_height is not None
+        assert [found.lock_id for found in us.find_locks(hashlock_of(preimage))] == [lock.lock_id]
+        assert us.find_preimage(lock) is None
+        balance_before = us.balance(h.asset_id)
+        us.claim(lock, preimage)
+        h.mine(1)
+        assert us.get_lock(lock.lock_id).state is LockState.CLAIMED
+        assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage
+        gained = us.balance(h.asset_id) - balance_before
+        assert 0 < gained <= h.amount
+
+    def test_refund_after_timelock_but_not_one_block_early(
+        self, harness: ConformanceHarness
+    ) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        lock = lock_and_mine(h, us, terms_for(h, us, them, hashlock_of(new_preimage())))
+        mine_to(h, lock.terms.timelock_height - 1)
+        with pytest.raises(TimelockError):
+            us.refund(lock)
+        with pytest.raises(ChainError):
+            us.refund(lock, unsafe_skip_checks=True)
+        h.mine(1)
+        spend = us.refund(lock)
+        h.mine(1)
+        assert spend.preimage is None
+        assert us.get_lock(lock.lock_id).state is LockState.REFUNDED
+        assert them.find_preimage(them.get_lock(lock.lock_id)) is None
+
+    # --- the chain's own rules --------------------------------------------------------------
+
+    def test_wrong_preimage_is_rejected(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(new_preimage())))
+        wrong = new_preimage()
+        with pytest.raises(HashlockError):
+            us.claim(lock, wrong)
+        with pytest.raises(ChainError):
+            us.claim(lock, wrong, unsafe_skip_checks=True)
+        assert us.get_lock(lock.lock_id).state is LockState.OPEN
+
+    @pytest.mark.parametrize("length", [31, 33])
+    def test_preimage_of_wrong_length_is_rejected(
+        self, harness: ConformanceHarness, length: int
+    ) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        bad_preimage = bytes(range(1, length + 1))
+        lock = lock_and_mine(h, them, terms_for(h, them, us, sha256(bad_preimage)))
+        with pytest.raises(HashlockError):
+            us.claim(lock, bad_preimage)
+        with pytest.raises(ChainError):
+            us.claim(lock, bad_preimage, unsafe_skip_checks=True)
+
+    def test_claim_twice_is_rejected(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        preimage = new_preimage()
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(preimage)))
+        us.claim(lock, preimage)
+        h.mine(1)
+        with pytest.raises(ChainError):
+            us.claim(lock, preimage, unsafe_skip_checks=True)
+
+    def test_only_the_claim_key_can_claim(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        preimage = new_preimage()
+        lock = lock_and_mine(h, us, terms_for(h, us, them, hashlock_of(preimage)))
+        with pytest.raises(ChainError):
+            us.claim(lock, preimage, unsafe_skip_checks=True)
+
+    # --- observation, proofs, restart -------------------------------------------------------
+
+    def test_inclusion_proof_verifies_and_tampering_fails(
+        self, harness: ConformanceHarness
+    ) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(new_preimage())))
+        proof = us.inclusion_proof(lock.lock_id)
+        h.verify_proof(proof)
+        assert proof.block_height == lock.block_height
+        assert us.headers(proof.block_height, 1) == [proof.header]
+        tampered = replace(proof, leaf=proof.leaf[:-1] + bytes([proof.leaf[-1] ^ 1]))
+        with pytest.raises(ProofError):
+            h.verify_proof(tampered)
+
+    def test_confirmations_count_blocks(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(new_preimage())))
+        first = us.confirmations(lock.lock_id)
+        h.mine(2)
+        assert first >= 1 and us.confirmations(lock.lock_id) == first + 2
+
+    def test_unknown_lock_is_not_found(self, harness: ConformanceHarness) -> None:
+        with pytest.raises(LockNotFoundError):
+            harness.adapter.get_lock(harness.unknown_lock_id)
+        assert harness.adapter.find_locks(hashlock_of(new_preimage())) == []
+
+    def test_restarted_adapter_finds_the_lock_and_claims(self, harness: ConformanceHarness) -> None:
+        h, them = harness, harness.counterparty
+        preimage = new_preimage()
+        lock = lock_and_mine(h, them, terms_for(h, them, h.adapter, hashlock_of(preimage)))
+        h.adapter.close()
+        restarted = h.reopen()
+        found = restarted.find_locks(hashlock_of(preimage))
+        assert [f.lock_id for f in found] == [lock.lock_id]
+        assert found[0].terms == lock.terms
+        restarted.claim(found[0], preimage)
+        h.mine(1)
+        assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage
+
+    # --- local validation and the typed lock check ------------------------------------------
+
+    def test_lock_with_keys_of_the_wrong_kind_is_refused(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        terms = terms_for(h, us, them, hashlock_of(new_preimage()))
+        with pytest.raises(ValidationError):
+            us.lock(replace(terms, claim_key=terms.claim_key + b"\x00"))
+
+    def test_check_lock_reports_typed_reasons(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        expected = terms_for(h, them, us, hashlock_of(new_preimage()))
+        lock = lock_and_mine(h, them, expected)
+        now = us.tip().height
+        us.check_lock(lock, expected, 1, now)
+        cases = {
+            "wrong_amount": (replace(expected, amount=expected.amount + 1), 1),
+            "wrong_hashlock": (replace(expected, hashlock=hashlock_of(new_preimage())), 1),
+            "wrong_claim_key": (replace(expected, claim_key=them.our_key()), 1),
+            "wrong_refund_key": (replace(expected, refund_key=us.our_key()), 1),
+            "timelock_too_short": (
+                replace(expected, timelock_height=expected.timelock_height + 1),
+                1,
+            ),
+            "not_confirmed": (expected, 1000),
+        }
+        for reason, (want, confirmations) in cases.items():
+            with pytest.raises(LockMismatchError) as info:
+                us.check_lock(lock, want, confirmations, now)
+            assert info.value.reason == reason
+
+    def test_lock_paying_the_wrong_key_is_detected(self, harness: ConformanceHarness) -> None:
+        h, us, them = harness, harness.adapter, harness.counterparty
+        expected = terms_for(h, them, us, hashlock_of(new_preimage()))
+        wrong = replace(expected, claim_key=them.our_key(), amount=expected.amount - 1)
+        lock = lock_and_mine(h, them, wrong)
+        seen = us.find_locks(expected.hashlock)
+        assert [s.lock_id for s in seen] == [lock.lock_id]
+        with pytest.raises(LockMismatchError) as info:
+            us.check_lock(seen[0], expected, 1, us.tip().height)
+        assert info.value.reason == "wrong_amount"

@@ -1,0 +1,157 @@
+"""FakeAdapter: a complete :class:`~etm_bridge.adapter.ChainAdapter` over the in-memory chain.
+
+It is the worked example of ``adapters/README.md`` and the adapter of the fast unit tests. It
+keeps nothing but its config: every answer comes from the :class:`FakeChain` it points at, so
+an adapter re-created from the same config mid-swap sees the same locks.
+
+Config keys: ``chain`` (name of the in-process chain, default ``"fake"``), ``secret_hex``
+(our signing secret, hex; required), ``network`` (label, default ``"memory"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from etm_bridge.adapter import (
+    ChainAdapter,
+    ChainInfo,
+    FeeEstimate,
+    HtlcLock,
+    HtlcSpend,
+    HtlcTerms,
+    InclusionProof,
+    KeyKind,
+    Tip,
+)
+from etm_bridge.errors import ConfigError, LockNotFoundError, TimelockError
+from etm_bridge.hashlock import check_preimage, refund_allowed, require_hashlock
+from etm_bridge.testing.fakechain import BLOCK_TIME_S, FEE, FakeChain, LockRecord, fake_pubkey
+
+
+class FakeAdapter(ChainAdapter):
+    """An adapter for a :class:`FakeChain`; ``secret`` is our signing secret."""
+
+    name = "fake"
+
+    def __init__(self, chain: FakeChain, secret: bytes, network: str = "memory") -> None:
+        if len(secret) < 16:
+            raise ConfigError("fake adapter secret must be at least 16 bytes")
+        self.chain = chain
+        self._secret = secret
+        self._network = network
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FakeAdapter:
+        try:
+            secret = bytes.fromhex(str(config["secret_hex"]))
+        except KeyError:
+            raise ConfigError("fake adapter config needs 'secret_hex'") from None
+        except ValueError:
+            raise ConfigError("fake adapter 'secret_hex' is not hex") from None
+        chain = FakeChain.named(str(config.get("chain", "fake")))
+        return cls(chain, secret, str(config.get("network", "memory")))
+
+    def config(self) -> dict[str, str]:
+        """The config that re-creates this adapter (what a restart would read from disk)."""
+        return {
+            "chain": self.chain.name,
+            "secret_hex": self._secret.hex(),
+            "network": self._network,
+        }
+
+    # --- identity and headers -------------------------------------------------------------
+
+    def info(self) -> ChainInfo:
+        return ChainInfo(
+            chain="fake",
+            network=self._network,
+            asset="FAKE",
+            base_unit="unit",
+            decimals=8,
+            block_time_s=BLOCK_TIME_S,
+            default_confirmations=1,
+            key_kind=KeyKind.SECP256K1_COMPRESSED,
+        )
+
+    def tip(self) -> Tip:
+        block = self.chain.blocks[-1]
+        return Tip(block.height, block.hash_le[::-1].hex())
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        if start_height < 0 or count < 0:
+            raise ValueError(f"start_height and count must be >= 0, got {start_height}, {count}")
+        return [b.header for b in self.chain.blocks[start_height : start_height + count]]
+
+    # --- our funds --------------------------------------------------------------------------
+
+    def our_key(self) -> bytes:
+        return fake_pubkey(self._secret)
+
+    def balance(self, asset_id: bytes | None = None) -> int:
+        return self.chain.balances.get((self.our_key(), asset_id), 0)
+
+    def fee_estimate(self) -> FeeEstimate:
+        return FeeEstimate(rate=FEE, rate_unit="unit/tx", source="node")
+
+    # --- locks ------------------------------------------------------------------------------
+
+    def lock(self, terms: HtlcTerms) -> HtlcLock:
+        terms.check_key_kind(self.info().key_kind)
+        return self._observe(self.chain.submit_lock(self._secret, terms))
+
+    def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
+        require_hashlock(hashlock)
+        return [self._observe(r) for r in self.chain.locks.values() if r.terms.hashlock == hashlock]
+
+    def get_lock(self, lock_id: str) -> HtlcLock:
+        return self._observe(self._record(lock_id))
+
+    def confirmations(self, lock_id: str) -> int:
+        return self.get_lock(lock_id).confirmations_at(self.chain.tip_height)
+
+    def inclusion_proof(self, lock_id: str) -> InclusionProof:
+        record = self._record(lock_id)
+        height, header, raw, branch, index = self.chain.merkle_proof(record.txid)
+        return InclusionProof("bitcoin-merkle", height, header, raw, branch, index)
+
+    # --- spends -----------------------------------------------------------------------------
+
+    def claim(
+        self, lock: HtlcLock, preimage: bytes, *, unsafe_skip_checks: bool = False
+    ) -> HtlcSpend:
+        if not unsafe_skip_checks:
+            check_preimage(preimage, lock.terms.hashlock)
+        return self.chain.submit_claim(self._secret, lock.lock_id, preimage)
+
+    def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
+        next_height = self.chain.tip_height + 1
+        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
+            raise TimelockError(
+                f"lock {lock.lock_id} can be refunded from block "
+                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
+            )
+        return self.chain.submit_refund(self._secret, lock.lock_id)
+
+    def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
+        return self._record(lock.lock_id).spend
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _record(self, lock_id: str) -> LockRecord:
+        try:
+            return self.chain.locks[lock_id]
+        except KeyError:
+            raise LockNotFoundError(
+                f"no lock {lock_id!r} on fake chain {self.chain.name}"
+            ) from None
+
+    def _observe(self, record: LockRecord) -> HtlcLock:
+        return HtlcLock(
+            chain="fake",
+            lock_id=record.lock_id,
+            txid=record.txid,
+            terms=record.terms,
+            block_height=record.block_height,
+            state=record.state,
+        )
