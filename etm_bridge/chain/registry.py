@@ -1,0 +1,170 @@
+"""The registry of ETM transaction types and state tables: the plug-in API of the chain.
+
+Adding a transaction type never edits block code. A type is a :class:`TxType` value::
+
+    TxType(
+        type_id=101,                      # u16, unique; ranges below
+        name="btc_header_relay",          # unique, shown in the API
+        decode=decode_payload,            # (payload: bytes) -> P; ValidationError if malformed
+        check=check,                      # (view: StateView, tx: Tx, p: P, ctx: TxContext) -> None
+        apply=apply,                      # (state: State, tx: Tx, p: P, ctx: TxContext) -> None
+        amount=lambda p: 0,               # ETM moved, for the block header's totalAmount
+        describe=lambda p: {...},         # JSON-able view of the payload for the node API
+        min_fee=0,                        # extra minimum fee on top of the chain's fee rule
+    )
+
+``check`` raises :class:`~etm_bridge.errors.TxRejectedError` (``reason`` a short snake_case
+code, ``detail`` a sentence naming the value) for any stateless or stateful problem. ``apply``
+performs the writes; it may also raise (the tx is then rejected and all its writes undone).
+Before ``check`` the chain has already verified: network id, known type, payload decodes, fee
+>= minimum, signature, nonce == account nonce, balance >= fee; it has debited the fee and
+incremented the nonce (``check`` sees the post-fee balance). Both must be deterministic and pure:
+no clock, no I/O, no floats, no randomness -- only ``view``/``state``, ``tx``, payload and ``ctx``.
+
+State tables: a module declares its own with ``registry.add_table(TableSpec("spv_btc_headers",
+owner="spv"))`` and reads/writes them through the :mod:`state` API (``get/put/scan/put_json``).
+
+Plug-in modules expose ``register(registry: Registry) -> None`` and are listed in the chain
+parameter ``tx_plugins`` (e.g. ``"etm_bridge.spv.etm_types"``); :func:`build_registry` imports
+them. Type id ranges: 1-99 core chain, 100-199 SPV relays, 200-299 exchange (pools, HTLC,
+binding), 300+ anything else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..errors import ConfigError, TxRejectedError
+from .params import ChainParams
+from .state import CORE_TABLES, State, StateView, TableSpec
+from .tx import Tx
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class TxContext:
+    """Where a tx is being applied: the block's height, timestamp and forger, and the params.
+
+    For mempool admission these describe the next block (generator = 32 zero bytes).
+    """
+
+    params: ChainParams
+    height: int
+    timestamp: int
+    generator: bytes
+
+
+def _no_amount(payload: Any) -> int:
+    return 0
+
+
+def _no_description(payload: Any) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class TxType(Generic[P]):
+    """One transaction type; see the module docstring for the contract of each callable."""
+
+    type_id: int
+    name: str
+    decode: Callable[[bytes], P]
+    check: Callable[[StateView, Tx, P, TxContext], None]
+    apply: Callable[[State, Tx, P, TxContext], None]
+    amount: Callable[[P], int] = _no_amount
+    describe: Callable[[P], dict[str, Any]] = _no_description
+    min_fee: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.type_id < 2**16:
+            raise ConfigError(f"tx type id {self.type_id} must be in [1, 65535]")
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise ConfigError(f"tx type name {self.name!r} must be snake_case")
+
+
+class Registry:
+    """Transaction types and state tables of one chain (built once per chain, then read-only)."""
+
+    def __init__(self) -> None:
+        self._types: dict[int, TxType[Any]] = {}
+        self._names: dict[str, int] = {}
+        self._tables: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES}
+
+    def add_type(self, tx_type: TxType[Any]) -> None:
+        if tx_type.type_id in self._types:
+            other = self._types[tx_type.type_id].name
+            raise ConfigError(f"tx type id {tx_type.type_id} already used by {other!r}")
+        if tx_type.name in self._names:
+            raise ConfigError(f"tx type name {tx_type.name!r} already registered")
+        self._types[tx_type.type_id] = tx_type
+        self._names[tx_type.name] = tx_type.type_id
+
+    def add_table(self, spec: TableSpec) -> None:
+        if spec.name in self._tables:
+            raise ConfigError(
+                f"state table {spec.name!r} already declared by {self._tables[spec.name].owner!r}"
+            )
+        self._tables[spec.name] = spec
+
+    def type_of(self, type_id: int) -> TxType[Any]:
+        """The type with this id; raises TxRejectedError(unknown_type)."""
+        try:
+            return self._types[type_id]
+        except KeyError:
+            raise TxRejectedError("unknown_type", f"no transaction type {type_id}") from None
+
+    def type_named(self, name: str) -> TxType[Any]:
+        if name not in self._names:
+            raise TxRejectedError("unknown_type", f"no transaction type named {name!r}")
+        return self._types[self._names[name]]
+
+    @property
+    def types(self) -> list[TxType[Any]]:
+        return [self._types[i] for i in sorted(self._types)]
+
+    @property
+    def tables(self) -> list[TableSpec]:
+        return [self._tables[n] for n in sorted(self._tables)]
+
+    @property
+    def table_names(self) -> frozenset[str]:
+        return frozenset(self._tables)
+
+    def load_plugin(self, module_name: str) -> None:
+        """Import ``module_name`` and call its ``register(self)``."""
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(f"tx plugin {module_name!r} cannot be imported: {exc}") from exc
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise ConfigError(f"tx plugin {module_name!r} has no register(registry) function")
+        register(self)
+
+    def tx_json(self, tx: Tx) -> dict[str, Any]:
+        """The API view of a tx: base fields plus the type name and decoded payload."""
+        out = tx.to_json()
+        tx_type = self._types.get(tx.type_id)
+        if tx_type is not None:
+            out["typeName"] = tx_type.name
+            try:
+                out["asset"] = tx_type.describe(tx_type.decode(tx.payload))
+            except ValueError:
+                out["asset"] = None
+        return out
+
+
+def build_registry(params: ChainParams) -> Registry:
+    """The core types and tables plus every plugin in ``params.tx_plugins`` (in order)."""
+    from . import tx_delegates, tx_slash, tx_transfer
+
+    registry = Registry()
+    for core in (tx_transfer, tx_delegates, tx_slash):
+        core.register(registry)
+    for name in params.tx_plugins:
+        registry.load_plugin(name)
+    return registry
