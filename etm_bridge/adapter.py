@@ -240,9 +240,10 @@ class HtlcSpend:
 class InclusionProof:
     """Proof that a lock's transaction is in a block, as raw bytes for the SPV relays.
 
-    - ``kind == "bitcoin-merkle"``: ``header`` is the 80-byte block header, ``leaf`` the raw
-      transaction (witness-stripped serialisation hashes to the txid), ``branch`` the sibling
-      hashes in internal byte order from leaf to root, ``index`` the tx position in the block.
+    - ``kind == "bitcoin-merkle"``: ``header`` is the 80-byte block header, ``leaf`` the
+      transaction's witness-stripped serialisation (so ``dsha256(leaf)`` is the txid in internal
+      order), ``branch`` the sibling hashes in internal byte order from leaf to root, ``index``
+      the tx position in the block (its bits say left/right, lowest bit first).
     - ``kind == "ethereum-receipt"``: ``header`` is the RLP block header, ``leaf`` the
       consensus-encoded receipt, ``branch`` the receipts-trie nodes from root to leaf,
       ``index`` the transaction index (trie key ``rlp(index)``).

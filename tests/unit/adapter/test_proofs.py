@@ -1,0 +1,81 @@
+"""The Merkle branch verifier on real mainnet proofs and on trees it builds itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bitcoin.core import CTransaction
+
+from etm_bridge.adapter import InclusionProof
+from etm_bridge.errors import ProofError
+from etm_bridge.testing.proofs import (
+    dsha256,
+    merkle_branch_le,
+    merkle_root_le,
+    root_from_branch_le,
+    verify_inclusion_proof,
+)
+
+VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "bitcoin"
+
+
+def _real_proofs() -> list[InclusionProof]:
+    data = json.loads((VECTORS / "merkle_proofs.json").read_text())
+    proofs = []
+    for block in data["blocks"]:
+        for p in block["proofs"]:
+            if p["raw_tx"] is None:
+                continue
+            stripped = CTransaction.deserialize(bytes.fromhex(p["raw_tx"]))
+            leaf = CTransaction(stripped.vin, stripped.vout, stripped.nLockTime, stripped.nVersion)
+            branch = tuple(bytes.fromhex(h)[::-1] for h in p["branch"])
+            proofs.append(
+                InclusionProof(
+                    "bitcoin-merkle",
+                    block["height"],
+                    bytes.fromhex(block["header"]),
+                    leaf.serialize(),
+                    branch,
+                    p["index"],
+                )
+            )
+    return proofs
+
+
+@pytest.mark.skipif(not VECTORS.exists(), reason="shared vectors are not beside the work tree")
+def test_real_mainnet_proofs_verify_and_a_tampered_branch_fails() -> None:
+    proofs = _real_proofs()
+    assert len(proofs) >= 5
+    for proof in proofs:
+        verify_inclusion_proof(proof)
+        with pytest.raises(ProofError):
+            verify_inclusion_proof(
+                InclusionProof(
+                    proof.kind,
+                    proof.block_height,
+                    proof.header,
+                    proof.leaf,
+                    (*proof.branch[:-1], bytes(32)),
+                    proof.index,
+                )
+            )
+
+
+@pytest.mark.parametrize("leaves", [1, 2, 3, 5, 8, 13])
+def test_every_leaf_of_a_built_tree_proves_to_its_root(leaves: int) -> None:
+    txids = [dsha256(bytes([i])) for i in range(leaves)]
+    root = merkle_root_le(txids)
+    for index, txid in enumerate(txids):
+        assert root_from_branch_le(txid, merkle_branch_le(txids, index), index) == root
+
+
+def test_an_index_beyond_the_branch_is_rejected() -> None:
+    with pytest.raises(ProofError, match="too large"):
+        root_from_branch_le(b"\x00" * 32, (b"\x01" * 32,), 2)
+
+
+def test_an_unknown_proof_kind_is_rejected() -> None:
+    with pytest.raises(ProofError, match="no verifier"):
+        verify_inclusion_proof(InclusionProof("dogecoin-aux", 1, b"h", b"leaf", (), 0))
