@@ -1,0 +1,363 @@
+"""One liquidity pool per external asset: constant-product pricing, LP shares, reservations.
+
+A :class:`Pool` pairs an external asset's reserve (BTC sat, ETH wei, ERC-20 base units) with
+an ETM reserve (ETM base units). Every function is pure: it takes a frozen pool and returns a
+new one (and a receipt), or raises a typed :class:`~etm_bridge.errors.ExchangeError` and
+changes nothing.
+
+Pricing (whitepaper 3.6: the price emerges from supply and demand) is the constant product
+over the *effective* reserves, i.e. as if every in-flight swap completes::
+
+    x = asset_reserve + asset_pending_in - asset_reserved      (same for the ETM side: y)
+    fee = ceil(amount_in * fee_ppm / 1e6)                       fee rounded UP (pool keeps it)
+    out = floor(y * (amount_in - fee) / (x + amount_in - fee))  payout rounded DOWN
+
+so concurrent swaps never get a better price than the same swaps made one after another.
+
+Reservations: a swap first *reserves* its output (``*_reserved += out``; the output still sits
+in the reserve, so ``reserved <= reserve`` always) and records its input as pending. It ends
+exactly once: :func:`settle_swap` (the HTLC was claimed: the output leaves, the input and its
+fee enter the reserve) or :func:`release_swap` (refunded or expired: both are dropped). The
+book (:mod:`.book`) guarantees "exactly once" by the swap's status.
+
+Shares: the first deposit mints ``isqrt(asset * etm)`` shares of which
+:data:`MINIMUM_LIQUIDITY` are locked forever (owned by nobody). That defeats the first-depositor
+inflation attack: inflating the value of one share by donating to the pool would cost the
+attacker ``MINIMUM_LIQUIDITY`` times the donation, because the locked shares own their part of
+it. Later deposits mint ``floor(min(a * S / x, e * S / y))`` shares and take
+``ceil(shares * y / S)`` ETM (the external asset is taken in full: the SPV-proven payment
+cannot be split, so its remainder above ``ceil(shares * x / S)`` is a donation to the pool,
+bounded by one share's worth; quote with :func:`deposit_quote`). Withdrawals pay
+``floor(shares * reserve / S)`` of each side. All rounding favours the pool, so the value of a
+share, ``sqrt(x * y) / S``, never falls on a deposit, withdrawal or settled swap
+(:func:`share_value_not_lower`); see docs/exchange.md for the documented losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from math import isqrt
+
+from ..errors import ExchangeError, LiquidityError, SlippageError
+from .reasons import Reason
+
+#: Parts per million: ``fee_ppm = 3000`` is a 0.3 % swap fee.
+PPM = 1_000_000
+#: Highest swap fee a pool may charge (10 %).
+MAX_FEE_PPM = 100_000
+#: Shares minted by the first deposit and locked forever (Uniswap v2's guard against the
+#: first-depositor share-inflation attack).
+MINIMUM_LIQUIDITY = 1_000
+
+
+class Direction(StrEnum):
+    """Which way a swap goes through the pool."""
+
+    ASSET_TO_ETM = "asset_to_etm"  # the user pays the external asset and receives ETM
+    ETM_TO_ASSET = "etm_to_asset"  # the user pays ETM and receives the external asset
+
+
+def require_amount(value: object, what: str, *, positive: bool = True) -> int:
+    """Return ``value`` if it is an int (not bool) and > 0 (>= 0 if not ``positive``)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ExchangeError(Reason.BAD_AMOUNT, f"{what} must be an integer, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        need = "positive" if positive else "non-negative"
+        raise ExchangeError(Reason.BAD_AMOUNT, f"{what} must be {need}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """What a pool's operator fixes when creating it.
+
+    ``claim_key`` is the pool's key on the asset's chain: the 33-byte compressed pubkey that
+    user BTC locks must pay (Bitcoin), or the 20-byte address that user ETH locks must name as
+    claimer (Ethereum). ``obligation_blocks`` is how many ETM blocks the operator has to pay an
+    external-asset withdrawal; ``min_confirmations`` is the depth a foreign lock or deposit
+    needs before the pool acts on it.
+    """
+
+    asset: str
+    operator: str
+    claim_key: bytes
+    fee_ppm: int = 3_000
+    obligation_blocks: int = 8_640
+    min_confirmations: int = 6
+
+    def __post_init__(self) -> None:
+        if not self.asset or self.asset != self.asset.lower() or self.asset == "etm":
+            raise ExchangeError(Reason.BAD_PARAMETER, f"bad pool asset {self.asset!r}")
+        if not self.operator:
+            raise ExchangeError(Reason.BAD_PARAMETER, "pool operator address is empty")
+        if not isinstance(self.claim_key, bytes) or len(self.claim_key) not in (20, 33):
+            raise ExchangeError(Reason.BAD_PARAMETER, "claim_key must be 33 (BTC) or 20 bytes")
+        if not 0 <= require_amount(self.fee_ppm, "fee_ppm", positive=False) <= MAX_FEE_PPM:
+            raise ExchangeError(Reason.BAD_PARAMETER, f"fee_ppm must be <= {MAX_FEE_PPM}")
+        require_amount(self.obligation_blocks, "obligation_blocks")
+        require_amount(self.min_confirmations, "min_confirmations")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A priced swap: ``amount_in`` (fee included) buys ``amount_out``."""
+
+    direction: Direction
+    amount_in: int
+    fee: int
+    amount_out: int
+
+
+@dataclass(frozen=True)
+class Mint:
+    """What a deposit took and minted. ``locked_shares`` is non-zero only on the first one."""
+
+    shares: int
+    asset_in: int
+    etm_in: int
+    locked_shares: int = 0
+
+
+@dataclass(frozen=True)
+class Burn:
+    """What a withdrawal burnt and paid out."""
+
+    shares: int
+    asset_out: int
+    etm_out: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pool's state. Reserves, reservations and pending inputs are base-unit integers."""
+
+    params: PoolParams
+    asset_reserve: int = 0
+    etm_reserve: int = 0
+    asset_reserved: int = 0
+    etm_reserved: int = 0
+    asset_pending_in: int = 0
+    etm_pending_in: int = 0
+    total_shares: int = 0
+    fees_asset: int = 0
+    fees_etm: int = 0
+    defaulted_obligations: int = 0
+
+    def __post_init__(self) -> None:
+        for side in ("asset", "etm"):
+            reserve = getattr(self, f"{side}_reserve")
+            reserved = getattr(self, f"{side}_reserved")
+            if min(reserve, reserved, getattr(self, f"{side}_pending_in")) < 0:
+                raise LiquidityError(Reason.INSUFFICIENT_LIQUIDITY, f"{side} side went negative")
+            if reserved > reserve:
+                raise LiquidityError(Reason.INSUFFICIENT_LIQUIDITY, f"{side} reserved > reserve")
+        if min(self.total_shares, self.defaulted_obligations) < 0:
+            raise ExchangeError(Reason.BAD_AMOUNT, "share or default count went negative")
+
+    @property
+    def halted(self) -> bool:
+        """A pool with a defaulted withdrawal obligation takes no new swaps or deposits."""
+        return self.defaulted_obligations > 0
+
+    @property
+    def asset_available(self) -> int:
+        return self.asset_reserve - self.asset_reserved
+
+    @property
+    def etm_available(self) -> int:
+        return self.etm_reserve - self.etm_reserved
+
+    def effective_reserves(self) -> tuple[int, int]:
+        """``(x, y)``: asset and ETM reserves as if every in-flight swap completes."""
+        x = self.asset_reserve + self.asset_pending_in - self.asset_reserved
+        y = self.etm_reserve + self.etm_pending_in - self.etm_reserved
+        return x, y
+
+
+def _require_open(pool: Pool) -> None:
+    if pool.halted:
+        raise ExchangeError(
+            Reason.POOL_HALTED,
+            f"pool {pool.params.asset} has {pool.defaulted_obligations} defaulted "
+            "withdrawal obligation(s); it takes no swaps or deposits until the operator pays",
+        )
+
+
+def _require_liquid(pool: Pool) -> tuple[int, int]:
+    x, y = pool.effective_reserves()
+    if pool.total_shares == 0 or x == 0 or y == 0:
+        raise ExchangeError(Reason.POOL_EMPTY, f"pool {pool.params.asset} has no liquidity")
+    return x, y
+
+
+def quote(pool: Pool, direction: Direction, amount_in: int) -> Quote:
+    """Price a swap of ``amount_in`` (fee included) without changing the pool."""
+    require_amount(amount_in, "amount_in")
+    x, y = _require_liquid(pool)
+    reserve_in, reserve_out = (x, y) if direction is Direction.ASSET_TO_ETM else (y, x)
+    fee = -(-amount_in * pool.params.fee_ppm // PPM)
+    net_in = amount_in - fee
+    amount_out = reserve_out * net_in // (reserve_in + net_in)
+    if amount_out == 0:
+        raise ExchangeError(Reason.ZERO_OUTPUT, f"{amount_in} in buys nothing after the fee")
+    return Quote(Direction(direction), amount_in, fee, amount_out)
+
+
+def reserve_swap(
+    pool: Pool, direction: Direction, amount_in: int, min_out: int
+) -> tuple[Pool, Quote]:
+    """Price a swap, check the slippage bound, and reserve its output."""
+    require_amount(min_out, "min_out", positive=False)
+    _require_open(pool)
+    q = quote(pool, direction, amount_in)
+    if q.amount_out < min_out:
+        raise SlippageError(
+            Reason.SLIPPAGE, f"pool now pays {q.amount_out}, below the minimum output {min_out}"
+        )
+    if direction is Direction.ASSET_TO_ETM:
+        if q.amount_out > pool.etm_available:
+            raise LiquidityError(
+                Reason.INSUFFICIENT_LIQUIDITY,
+                f"output {q.amount_out} ETM > unreserved ETM {pool.etm_available}",
+            )
+        new = replace(
+            pool,
+            etm_reserved=pool.etm_reserved + q.amount_out,
+            asset_pending_in=pool.asset_pending_in + amount_in,
+        )
+    else:
+        if q.amount_out > pool.asset_available:
+            raise LiquidityError(
+                Reason.INSUFFICIENT_LIQUIDITY,
+                f"output {q.amount_out} {pool.params.asset} > unreserved {pool.asset_available}",
+            )
+        new = replace(
+            pool,
+            asset_reserved=pool.asset_reserved + q.amount_out,
+            etm_pending_in=pool.etm_pending_in + amount_in,
+        )
+    return new, q
+
+
+def settle_swap(pool: Pool, q: Quote) -> Pool:
+    """The swap's HTLC was claimed: its output leaves, its input (fee included) arrives."""
+    if q.direction is Direction.ASSET_TO_ETM:
+        return replace(
+            pool,
+            etm_reserve=pool.etm_reserve - q.amount_out,
+            etm_reserved=pool.etm_reserved - q.amount_out,
+            asset_pending_in=pool.asset_pending_in - q.amount_in,
+            asset_reserve=pool.asset_reserve + q.amount_in,
+            fees_asset=pool.fees_asset + q.fee,
+        )
+    return replace(
+        pool,
+        asset_reserve=pool.asset_reserve - q.amount_out,
+        asset_reserved=pool.asset_reserved - q.amount_out,
+        etm_pending_in=pool.etm_pending_in - q.amount_in,
+        etm_reserve=pool.etm_reserve + q.amount_in,
+        fees_etm=pool.fees_etm + q.fee,
+    )
+
+
+def release_swap(pool: Pool, q: Quote) -> Pool:
+    """The swap was refunded or expired: drop its reservation and its pending input."""
+    if q.direction is Direction.ASSET_TO_ETM:
+        return replace(
+            pool,
+            etm_reserved=pool.etm_reserved - q.amount_out,
+            asset_pending_in=pool.asset_pending_in - q.amount_in,
+        )
+    return replace(
+        pool,
+        asset_reserved=pool.asset_reserved - q.amount_out,
+        etm_pending_in=pool.etm_pending_in - q.amount_in,
+    )
+
+
+def deposit_quote(pool: Pool, asset_amount: int) -> int:
+    """ETM to send with an ``asset_amount`` deposit so that nothing is donated (rounded up)."""
+    require_amount(asset_amount, "asset_amount")
+    x, y = _require_liquid(pool)
+    return -(-asset_amount * y // x)
+
+
+def add_liquidity(
+    pool: Pool, asset_amount: int, etm_max: int, min_shares: int = 1
+) -> tuple[Pool, Mint]:
+    """Deposit ``asset_amount`` (all taken) and at most ``etm_max`` ETM for new shares."""
+    require_amount(asset_amount, "asset_amount")
+    require_amount(etm_max, "etm_max")
+    require_amount(min_shares, "min_shares", positive=False)
+    _require_open(pool)
+    if pool.total_shares == 0:
+        mint = _first_mint(asset_amount, etm_max)
+    else:
+        mint = _pro_rata_mint(pool, asset_amount, etm_max)
+    if mint.shares < max(min_shares, 1):
+        raise SlippageError(
+            Reason.SLIPPAGE, f"deposit mints {mint.shares} shares, minimum is {min_shares}"
+        )
+    new = replace(
+        pool,
+        asset_reserve=pool.asset_reserve + mint.asset_in,
+        etm_reserve=pool.etm_reserve + mint.etm_in,
+        total_shares=pool.total_shares + mint.shares + mint.locked_shares,
+    )
+    return new, mint
+
+
+def _first_mint(asset_amount: int, etm_amount: int) -> Mint:
+    root = isqrt(asset_amount * etm_amount)
+    if root <= MINIMUM_LIQUIDITY:
+        raise ExchangeError(
+            Reason.INITIAL_LIQUIDITY_TOO_SMALL,
+            f"first deposit must have sqrt(asset * etm) > {MINIMUM_LIQUIDITY}, got {root}",
+        )
+    return Mint(root - MINIMUM_LIQUIDITY, asset_amount, etm_amount, MINIMUM_LIQUIDITY)
+
+
+def _pro_rata_mint(pool: Pool, asset_amount: int, etm_max: int) -> Mint:
+    x, y = _require_liquid(pool)
+    s = pool.total_shares
+    shares = min(asset_amount * s // x, etm_max * s // y)
+    if shares == 0:
+        raise ExchangeError(Reason.ZERO_OUTPUT, "deposit too small to mint one share")
+    etm_in = -(-shares * y // s)
+    return Mint(shares, asset_amount, etm_in)
+
+
+def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, Burn]:
+    """Burn ``shares`` of an investor owning ``owned_shares``; pay each side rounded down."""
+    require_amount(shares, "shares")
+    if shares > owned_shares:
+        raise ExchangeError(
+            Reason.INSUFFICIENT_SHARES, f"withdrawing {shares} shares, owning {owned_shares}"
+        )
+    x, y = pool.effective_reserves()
+    s = pool.total_shares
+    asset_out, etm_out = shares * x // s, shares * y // s
+    if asset_out > pool.asset_available or etm_out > pool.etm_available:
+        raise LiquidityError(
+            Reason.RESERVED_BY_INFLIGHT,
+            f"withdrawal needs {asset_out} {pool.params.asset} and {etm_out} ETM; unreserved "
+            f"now: {pool.asset_available} and {pool.etm_available}. Retry after in-flight "
+            "swaps settle, or withdraw fewer shares",
+        )
+    new = replace(
+        pool,
+        asset_reserve=pool.asset_reserve - asset_out,
+        etm_reserve=pool.etm_reserve - etm_out,
+        total_shares=s - shares,
+    )
+    return new, Burn(shares, asset_out, etm_out)
+
+
+def share_value_not_lower(before: Pool, after: Pool) -> bool:
+    """True if ``sqrt(x * y) / shares`` (effective reserves) did not fall from before to after."""
+    if before.total_shares == 0:
+        return True
+    xb, yb = before.effective_reserves()
+    xa, ya = after.effective_reserves()
+    return xa * ya * before.total_shares**2 >= xb * yb * after.total_shares**2

@@ -1,0 +1,233 @@
+"""Hypothesis state machine over one pool, its investors and its traders.
+
+The model keeps its own books (wallets, escrow, cumulative flows) from each operation's
+receipt and checks after every step:
+
+- conservation: every ETM unit and every asset unit is in a wallet, the pool reserve, or the
+  escrow of an in-flight swap's input (``*_pending_in``); nothing is created or lost;
+- the reserve identity: reserve = deposits + fees + swaps in - swaps out - withdrawals;
+- ``reserved <= reserve`` on both sides, and reservations equal the open swaps' outputs;
+- shares: investors' shares + the locked minimum == total shares;
+- a share's value (sqrt(x*y)/S) never falls, except on a released (refunded/expired) swap,
+  the documented free-option loss (docs/exchange.md);
+- no investor takes another's value: a deposit or withdrawal never lowers the value of the
+  other investors' shares, and a deposit followed at once by a withdrawal returns no more of
+  either asset than was put in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from etm_bridge.errors import ExchangeError
+from etm_bridge.exchange import pool as P
+from etm_bridge.exchange.pool import Direction
+
+INVESTORS = ("alice", "bob", "carol")
+START = 10**12
+
+
+@dataclass
+class Flows:
+    deposits: int = 0
+    fees: int = 0
+    swaps_in: int = 0
+    swaps_out: int = 0
+    withdrawals: int = 0
+
+    def expected_reserve(self) -> int:
+        return self.deposits + self.fees + self.swaps_in - self.swaps_out - self.withdrawals
+
+
+@dataclass
+class Books:
+    wallet_asset: dict[str, int] = field(default_factory=dict)
+    wallet_etm: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, int] = field(default_factory=dict)
+    asset: Flows = field(default_factory=Flows)
+    etm: Flows = field(default_factory=Flows)
+
+
+class PoolMachine(RuleBasedStateMachine):
+    swaps = Bundle("swaps")
+
+    @initialize(fee_ppm=st.integers(0, 30_000))
+    def setup(self, fee_ppm: int) -> None:
+        params = P.PoolParams("btc", "etm1op", b"\x02" * 33, fee_ppm=fee_ppm)
+        self.pool = P.Pool(params)
+        people = (*INVESTORS, "trader")
+        self.b = Books({p: START for p in people}, {p: START for p in people})
+        self.open_swaps = 0
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _others_value_kept(self, before: P.Pool, after: P.Pool) -> None:
+        assert P.share_value_not_lower(before, after), (before, after)
+
+    def _deposit(self, who: str, asset: int, etm: int) -> P.Mint | None:
+        before = self.pool
+        try:
+            self.pool, mint = P.add_liquidity(self.pool, asset, etm)
+        except ExchangeError:
+            assert self.pool is before
+            return None
+        assert mint.asset_in == asset and mint.etm_in <= etm
+        self.b.wallet_asset[who] -= mint.asset_in
+        self.b.wallet_etm[who] -= mint.etm_in
+        self.b.asset.deposits += mint.asset_in
+        self.b.etm.deposits += mint.etm_in
+        self.b.shares[who] = self.b.shares.get(who, 0) + mint.shares
+        self._others_value_kept(before, self.pool)
+        return mint
+
+    def _withdraw(self, who: str, shares: int) -> P.Burn | None:
+        before = self.pool
+        try:
+            self.pool, burn = P.remove_liquidity(self.pool, shares, self.b.shares.get(who, 0))
+        except ExchangeError:
+            assert self.pool is before
+            return None
+        self.b.shares[who] -= shares
+        self.b.wallet_asset[who] += burn.asset_out
+        self.b.wallet_etm[who] += burn.etm_out
+        self.b.asset.withdrawals += burn.asset_out
+        self.b.etm.withdrawals += burn.etm_out
+        self._others_value_kept(before, self.pool)
+        return burn
+
+    # --- rules ----------------------------------------------------------------------------------
+
+    @rule(
+        who=st.sampled_from(INVESTORS),
+        asset=st.integers(1, 10**9),
+        etm=st.integers(1, 10**11),
+    )
+    def deposit(self, who: str, asset: int, etm: int) -> None:
+        self._deposit(who, asset, etm)
+
+    @rule(who=st.sampled_from(INVESTORS), part=st.integers(1, 100))
+    def withdraw(self, who: str, part: int) -> None:
+        owned = self.b.shares.get(who, 0)
+        if owned:
+            self._withdraw(who, max(1, owned * part // 100))
+
+    @precondition(lambda self: self.pool.total_shares > 0)
+    @rule(asset=st.integers(1, 10**8), etm=st.integers(1, 10**10))
+    def deposit_then_withdraw(self, asset: int, etm: int) -> None:
+        mint = self._deposit("carol", asset, etm)
+        if mint is None:
+            return
+        burn = self._withdraw("carol", mint.shares)
+        if burn is not None:
+            assert burn.asset_out <= mint.asset_in and burn.etm_out <= mint.etm_in
+
+    @rule(
+        target=swaps,
+        direction=st.sampled_from(Direction),
+        amount=st.integers(1, 10**9),
+        slack=st.integers(0, 2),
+    )
+    def reserve(self, direction: Direction, amount: int, slack: int) -> object:
+        before = self.pool
+        min_out = 0
+        try:
+            min_out = P.quote(before, direction, amount).amount_out - 1 + slack
+            self.pool, q = P.reserve_swap(before, direction, amount, min_out)
+        except ExchangeError:
+            assert self.pool is before
+            return None
+        assert q.amount_out >= min_out
+        if direction is Direction.ASSET_TO_ETM:
+            self.b.wallet_asset["trader"] -= amount  # into the trader's foreign HTLC
+        else:
+            self.b.wallet_etm["trader"] -= amount  # into the ETM HTLC escrow
+        self.open_swaps += 1
+        self._others_value_kept(before, self.pool)
+        return q
+
+    @rule(q=consumes(swaps))
+    def settle(self, q: P.Quote | None) -> None:
+        if q is None:
+            return
+        before = self.pool
+        self.pool = P.settle_swap(self.pool, q)
+        self.open_swaps -= 1
+        side_in, side_out = (
+            (self.b.asset, self.b.etm)
+            if q.direction is Direction.ASSET_TO_ETM
+            else (self.b.etm, self.b.asset)
+        )
+        side_in.fees += q.fee
+        side_in.swaps_in += q.amount_in - q.fee
+        side_out.swaps_out += q.amount_out
+        wallet_out = (
+            self.b.wallet_etm if q.direction is Direction.ASSET_TO_ETM else self.b.wallet_asset
+        )
+        wallet_out["trader"] += q.amount_out
+        assert self.pool.effective_reserves() == before.effective_reserves()
+
+    @rule(q=consumes(swaps))
+    def release(self, q: P.Quote | None) -> None:
+        if q is None:
+            return
+        before = self.pool
+        self.pool = P.release_swap(self.pool, q)
+        self.open_swaps -= 1
+        wallet_in = (
+            self.b.wallet_asset if q.direction is Direction.ASSET_TO_ETM else self.b.wallet_etm
+        )
+        wallet_in["trader"] += q.amount_in  # refunded
+        assert self.pool.asset_reserve == before.asset_reserve
+        assert self.pool.etm_reserve == before.etm_reserve
+
+    # --- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def conserved(self) -> None:
+        people = len(self.b.wallet_etm)
+        assert (
+            sum(self.b.wallet_etm.values()) + self.pool.etm_reserve + self.pool.etm_pending_in
+            == START * people
+        )
+        assert (
+            sum(self.b.wallet_asset.values()) + self.pool.asset_reserve + self.pool.asset_pending_in
+            == START * people
+        )
+
+    @invariant()
+    def reserve_identity(self) -> None:
+        assert self.pool.asset_reserve == self.b.asset.expected_reserve()
+        assert self.pool.etm_reserve == self.b.etm.expected_reserve()
+        assert self.pool.fees_asset == self.b.asset.fees
+        assert self.pool.fees_etm == self.b.etm.fees
+
+    @invariant()
+    def reserved_within_reserves(self) -> None:
+        assert 0 <= self.pool.asset_reserved <= self.pool.asset_reserve
+        assert 0 <= self.pool.etm_reserved <= self.pool.etm_reserve
+        if self.open_swaps == 0:
+            assert self.pool.asset_reserved == self.pool.etm_reserved == 0
+            assert self.pool.asset_pending_in == self.pool.etm_pending_in == 0
+
+    @invariant()
+    def shares_add_up(self) -> None:
+        held = sum(self.b.shares.values())
+        locked = P.MINIMUM_LIQUIDITY if self.pool.total_shares else 0
+        assert held + locked == self.pool.total_shares
+        assert all(v >= 0 for v in self.b.shares.values())
+
+
+PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestPoolMachine = PoolMachine.TestCase
