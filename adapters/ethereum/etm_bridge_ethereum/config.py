@@ -1,0 +1,89 @@
+"""The Ethereum adapter's configuration, read once from a plain mapping and validated.
+
+Keys (``from_config``): ``rpc_url``, ``private_key`` (``0x`` hex, 32 bytes), ``htlc_address``
+(the deployed EtherSwapHTLC), ``data_dir`` (nonce state lives in ``<data_dir>/nonces``) are
+required. Optional: ``from_block`` (first block scanned for HTLC events, e.g. the deploy block;
+default 0), ``network`` (default from the chain id), ``confirmations`` (default 1 on dev chains
+31337/1337, else 12), ``block_time_s`` (default 12), ``receipt_timeout_s`` (default 120),
+``wait_for_receipts`` (claim/refund wait for their receipt so a mined revert is reported;
+default true), ``fallback_max_fee_wei`` / ``fallback_priority_fee_wei`` (used only when the
+node cannot estimate fees; default 50 gwei / 1 gwei).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_hex_address, to_checksum_address
+
+from etm_bridge.errors import ConfigError
+
+from .sender import GWEI, FeePolicy
+
+#: chain id -> network name for ``info().network`` when the config does not say.
+KNOWN_NETWORKS = {1: "mainnet", 11155111: "sepolia", 17000: "holesky", 31337: "anvil", 1337: "dev"}
+DEV_CHAIN_IDS = frozenset({31337, 1337})
+
+
+@dataclass(frozen=True)
+class EthereumConfig:
+    rpc_url: str
+    private_key: str
+    htlc_address: str
+    data_dir: Path
+    from_block: int = 0
+    network: str | None = None
+    confirmations: int | None = None
+    block_time_s: int = 12
+    receipt_timeout_s: float = 120.0
+    wait_for_receipts: bool = True
+    fee_policy: FeePolicy = field(default_factory=FeePolicy)
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> EthereumConfig:
+        missing = [
+            k for k in ("rpc_url", "private_key", "htlc_address", "data_dir") if not config.get(k)
+        ]
+        if missing:
+            raise ConfigError(f"ethereum adapter config lacks {', '.join(missing)}")
+        if not is_hex_address(str(config["htlc_address"])):
+            raise ConfigError(f"htlc_address is not an address: {config['htlc_address']!r}")
+        key = str(config["private_key"])
+        if len(key.removeprefix("0x")) != 64:
+            raise ConfigError("private_key must be 32 bytes of hex")
+        policy = FeePolicy(
+            fallback_max_fee_wei=_int(config, "fallback_max_fee_wei", 50 * GWEI),
+            fallback_priority_fee_wei=_int(config, "fallback_priority_fee_wei", GWEI),
+        )
+        confirmations = config.get("confirmations")
+        return cls(
+            rpc_url=str(config["rpc_url"]),
+            private_key=key,
+            htlc_address=to_checksum_address(str(config["htlc_address"])),
+            data_dir=Path(config["data_dir"]),
+            from_block=_int(config, "from_block", 0),
+            network=config.get("network"),
+            confirmations=None if confirmations is None else _int(config, "confirmations", 1),
+            block_time_s=_int(config, "block_time_s", 12),
+            receipt_timeout_s=float(config.get("receipt_timeout_s", 120.0)),
+            wait_for_receipts=bool(config.get("wait_for_receipts", True)),
+            fee_policy=policy,
+        )
+
+    def network_name(self, chain_id: int) -> str:
+        return self.network or KNOWN_NETWORKS.get(chain_id, f"chain-{chain_id}")
+
+    def default_confirmations(self, chain_id: int) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        return 1 if chain_id in DEV_CHAIN_IDS else 12
+
+
+def _int(config: Mapping[str, Any], key: str, default: int) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key} must be a non-negative integer, got {value!r}")
+    return value
