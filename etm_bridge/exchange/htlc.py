@@ -50,7 +50,7 @@ class Htlc:
             raise HtlcError(Reason.BAD_PARAMETER, "htlc_id must be 32 bytes")
         if not self.sender or not self.recipient:
             raise HtlcError(Reason.BAD_PARAMETER, "sender and recipient must be non-empty")
-        require_amount(self.amount, "HTLC amount")
+        require_amount(self.amount, "HTLC amount", error=HtlcError)
         try:
             hl.require_hashlock(self.hashlock)
         except HashlockError as exc:

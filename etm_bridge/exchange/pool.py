@@ -58,13 +58,15 @@ class Direction(StrEnum):
     ETM_TO_ASSET = "etm_to_asset"  # the user pays ETM and receives the external asset
 
 
-def require_amount(value: object, what: str, *, positive: bool = True) -> int:
+def require_amount(
+    value: object, what: str, *, positive: bool = True, error: type[ExchangeError] = ExchangeError
+) -> int:
     """Return ``value`` if it is an int (not bool) and > 0 (>= 0 if not ``positive``)."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ExchangeError(Reason.BAD_AMOUNT, f"{what} must be an integer, got {value!r}")
+        raise error(Reason.BAD_AMOUNT, f"{what} must be an integer, got {value!r}")
     if value < 0 or (positive and value == 0):
         need = "positive" if positive else "non-negative"
-        raise ExchangeError(Reason.BAD_AMOUNT, f"{what} must be {need}, got {value}")
+        raise error(Reason.BAD_AMOUNT, f"{what} must be {need}, got {value}")
     return value
 
 

@@ -189,7 +189,7 @@ def check_swap_out(
     etm_block_s: int,
 ) -> tuple[Pool, SwapOutTerms]:
     """Accept a user's ETM lock to the pool: the pool with the asset output reserved, terms."""
-    require_amount(req.amount_in, "amount_in")
+    require_amount(req.amount_in, "amount_in", error=SwapRuleError)
     hashlock = _require_hashlock(req.hashlock)
     if binding is None:
         raise _fail(
