@@ -160,9 +160,11 @@ class Registry:
 
 def build_registry(params: ChainParams) -> Registry:
     """The core types and tables plus every plugin in ``params.tx_plugins`` (in order)."""
-    from . import tx_delegates, tx_slash, tx_transfer
+    from . import rounds, tx_delegates, tx_slash, tx_transfer
 
     registry = Registry()
+    for table in rounds.TABLES:
+        registry.add_table(table)
     for core in (tx_transfer, tx_delegates, tx_slash):
         core.register(registry)
     for name in params.tx_plugins:

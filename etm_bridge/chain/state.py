@@ -304,3 +304,24 @@ class TableStore:
     def write_batch(self, items: Mapping[bytes, bytes]) -> None:
         for key, value in items.items():
             self._state.put(self._table, key, value)
+
+
+def decode_changes(data: bytes) -> Changes:
+    """Inverse of :func:`encode_changes` (used for the store's undo log)."""
+    out: Changes = {}
+    pos = 0
+    while pos < len(data):
+        tlen = data[pos]
+        table = data[pos + 1 : pos + 1 + tlen].decode()
+        pos += 1 + tlen
+        klen = U32.unpack_from(data, pos)[0]
+        key = data[pos + 4 : pos + 4 + klen]
+        pos += 4 + klen
+        if data[pos] == 0:
+            out[(table, key)] = None
+            pos += 1
+        else:
+            vlen = U32.unpack_from(data, pos + 1)[0]
+            out[(table, key)] = data[pos + 5 : pos + 5 + vlen]
+            pos += 5 + vlen
+    return out

@@ -1,0 +1,353 @@
+"""``Chain``: the public API the node calls (mempool, forging, block application, queries).
+
+Orchestration only: the rules are in ``rules``/``rounds``/the tx types, persistence is an injected
+store (``etm_bridge.store.ChainStore`` satisfies :class:`LedgerStore`), and time is always an
+argument (ETM-epoch seconds), so this module does no I/O of its own::
+
+    chain = Chain(ChainStore.open(path), genesis_config)
+    chain.submit_tx(tx) -> bytes                      # tx id; TxRejectedError(reason)
+    chain.forge_next(now, keys) -> Block | None       # forge + apply when a key owns the slot
+    chain.apply_block(block, now=None) -> bool        # BlockRejectedError(reason); False if known
+    chain.block_by_height(h) / block_by_id(id32) / block_by_short_id(str) -> Block
+    chain.tx_by_id(id32) -> tuple[Tx, int]            # (tx, height); pending txs give height -1
+    chain.latest_blocks(n) -> list[Block]
+    chain.account(address20) -> AccountInfo           # .to_json()
+    chain.delegates() -> list[DelegateInfo]           # .to_json()
+    chain.round_order() -> list[bytes]                # keys in slot order for the next block
+    chain.status() -> dict[str, Any]
+    chain.finalized_height() -> int
+
+Fork choice: the longest valid chain. A block whose parent is a known block other than the tip is
+kept as a side block; when a side branch becomes longer than the main chain, the chain reverts
+to the fork point and applies the branch inside one store transaction (all or nothing), never
+reverting below the finalized height. Finality: a block is final once blocks built on it were
+forged by more than two thirds of the distinct delegates of the tip's round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import BlockRejectedError, ConfigError, NotFoundError, TxRejectedError
+from .address import address_hash, encode_address
+from .block import Block, BlockHeader, payload_summary
+from .genesis import GenesisConfig, apply_genesis, genesis_block
+from .keys import SigningKey
+from .mempool import Mempool
+from .registry import TxContext, build_registry
+from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
+from .rules import Tip, apply_block, apply_tx, read_tip, tx_amount, write_tip
+from .state import Changes, State, next_state_digest
+from .tx import Tx
+from .tx_delegates import DELEGATES, VOTES
+
+
+class LedgerStore(Protocol):
+    def get(self, table: str, key: bytes) -> bytes | None: ...
+    def scan(self, table: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]: ...
+    def atomic(self) -> AbstractContextManager[None]: ...
+    def commit_block(
+        self, block: Block, changes: Changes, undo: Changes, digest: bytes
+    ) -> None: ...
+    def revert_tip(self) -> Block: ...
+    def set_config(self, name: str, value: str) -> None: ...
+    def config(self, name: str) -> str | None: ...
+    def tip_height(self) -> int | None: ...
+    def block_at(self, height: int) -> Block: ...
+    def block_by_id(self, block_id: bytes) -> Block: ...
+    def block_by_short_id(self, short_id: str) -> Block: ...
+    def digest_at(self, height: int) -> bytes: ...
+    def block_id_at(self, height: int) -> bytes: ...
+    def tx_location(self, tx_id: bytes) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    address: bytes
+    balance: int
+    nonce: int
+    votes: tuple[bytes, ...]
+    delegate: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": encode_address(self.address),
+            "balance": self.balance,
+            "nonce": self.nonce,
+            "votes": [v.hex() for v in self.votes],
+            "delegate": self.delegate,
+        }
+
+
+@dataclass(frozen=True)
+class DelegateInfo:
+    public_key: bytes
+    name: str
+    deposit: int
+    slashed: bool
+    weight: int  # live weight from current balances (elections use the round-end snapshot)
+    in_round: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "publicKey": self.public_key.hex(),
+            "address": encode_address(address_hash(self.public_key)),
+            "name": self.name,
+            "deposit": self.deposit,
+            "slashed": self.slashed,
+            "weight": self.weight,
+            "inRound": self.in_round,
+        }
+
+
+class Chain:
+    """One ETM chain on one store; see the module docstring. Not thread-safe."""
+
+    def __init__(self, store: LedgerStore, genesis: GenesisConfig):
+        self.store = store
+        self.genesis = genesis
+        self.params = genesis.params
+        self.registry = build_registry(self.params)
+        self.mempool = Mempool(self.registry)
+        self._side: dict[bytes, Block] = {}
+        self._init_or_check_genesis()
+
+    def _init_or_check_genesis(self) -> None:
+        block = genesis_block(self.genesis)
+        if self.store.tip_height() is None:
+            state = self._state()
+            apply_genesis(state, self.genesis)
+            write_tip(state, self.params, block.header)
+            open_first_round(state, self.params, block.id)
+            self._commit(block, state, bytes(32))
+            self.store.set_config("genesis", json.dumps(self.genesis.to_json()))
+        elif self.store.block_id_at(0) != block.id:
+            raise ConfigError("the store holds a different chain (genesis id mismatch)")
+
+    def _state(self) -> State:
+        return State(self.store, self.registry.table_names)
+
+    def _commit(self, block: Block, state: State, prev_digest: bytes) -> None:
+        changes = state.changes()
+        digest = next_state_digest(prev_digest, block.height, changes)
+        self.store.commit_block(block, changes, state.undo_of(changes), digest)
+
+    @property
+    def tip(self) -> Tip:
+        return read_tip(self.store_view())
+
+    def store_view(self) -> State:
+        """A read-only-by-convention view of the committed state."""
+        return self._state()
+
+    def _next_ctx(self) -> TxContext:
+        tip = self.tip
+        return TxContext(self.params, tip.height + 1, tip.timestamp, bytes(32))
+
+    # --- transactions and blocks ---------------------------------------------------------------
+
+    def submit_tx(self, tx: Tx) -> bytes:
+        """Validate ``tx`` against tip state + pending txs and queue it; returns its id."""
+        return self.mempool.add(tx, self.store, self._next_ctx())
+
+    def apply_block(self, block: Block, now: int | None = None) -> bool:
+        """Validate and apply ``block``; False if already known. Handles forks (module doc)."""
+        tip = self.tip
+        if block.header.previous_block != tip.block_id:
+            return self._consider_side_block(block, now)
+        with self.store.atomic():
+            self._apply_on_tip(block, now, self.mempool.verified)
+        self._after_new_tip({tx.id for tx in block.transactions})
+        return True
+
+    def _apply_on_tip(self, block: Block, now: int | None, verified: Container[bytes]) -> None:
+        state = self._state()
+        prev_digest = self.store.digest_at(block.height - 1) if block.height > 0 else bytes(32)
+        apply_block(state, self.registry, self.params, block, now, verified)
+        self._commit(block, state, prev_digest)
+
+    def _after_new_tip(self, included: set[bytes]) -> None:
+        self.mempool.reset(self.store, self._next_ctx(), included)
+
+    def forge_next(self, now: int, keys: Mapping[bytes, SigningKey]) -> Block | None:
+        """If ``now`` is in a new slot owned by one of ``keys``, forge, apply and return a block."""
+        tip = self.tip
+        slot = self.params.slot_of(now)
+        if slot <= tip.slot:
+            return None
+        height = tip.height + 1
+        generator = slot_delegate(
+            round_order(self.store_view(), self.params.round_of(height)), slot
+        )
+        key = keys.get(generator)
+        if key is None:
+            return None
+        timestamp = self.params.slot_time(slot)
+        txs = self._select_txs(TxContext(self.params, height, timestamp, generator))
+        length, payload_hash = payload_summary(txs)
+        header = BlockHeader(
+            version=self.params.block_version, timestamp=timestamp, height=height,
+            previous_block=tip.block_id, number_of_transactions=len(txs),
+            total_amount=sum(tx_amount(self.registry, tx) for tx in txs),
+            total_fee=sum(tx.fee for tx in txs), reward=self.params.block_reward,
+            payload_length=length, payload_hash=payload_hash, generator_public_key=generator,
+        ).solve_and_sign(key, self.params.hash_target)  # fmt: skip
+        block = Block(header, tuple(txs))
+        self.apply_block(block, now)
+        return block
+
+    def _select_txs(self, ctx: TxContext) -> list[Tx]:
+        """Pending txs that still apply in order, within the block limits (dry run)."""
+        state, size = self._state(), 0
+        out: list[Tx] = []
+        for tx in self.mempool.pending():
+            if len(out) >= self.params.max_txs_per_block:
+                break
+            if size + tx.size > self.params.max_block_payload_bytes:
+                continue
+            try:
+                apply_tx(state, self.registry, tx, ctx, verify_sig=False)
+            except TxRejectedError:
+                continue
+            out.append(tx)
+            size += tx.size
+        return out
+
+    # --- fork choice ---------------------------------------------------------------------------
+
+    def _known(self, block_id: bytes) -> bool:
+        if block_id in self._side:
+            return True
+        try:
+            self.store.block_by_id(block_id)
+        except NotFoundError:
+            return False
+        return True
+
+    def _consider_side_block(self, block: Block, now: int | None) -> bool:
+        if self._known(block.id):
+            return False
+        if not self._known(block.header.previous_block):
+            raise BlockRejectedError("unknown_parent", "previous block is not known; sync first")
+        branch = [block]
+        while branch[-1].header.previous_block in self._side:
+            branch.append(self._side[branch[-1].header.previous_block])
+        branch.reverse()
+        fork_height = branch[0].height - 1
+        if fork_height < self.finalized_height():
+            raise BlockRejectedError("below_finality", f"fork at {fork_height} is finalized")
+        self._side[block.id] = block
+        if block.height <= self.tip.height:
+            return True  # kept; the main chain is at least as long
+        self._reorg(fork_height, branch, now)
+        return True
+
+    def _reorg(self, fork_height: int, branch: list[Block], now: int | None) -> None:
+        reverted: list[Block] = []
+        with self.store.atomic():  # all or nothing: an invalid branch block rolls it all back
+            while self.tip.height > fork_height:
+                reverted.append(self.store.revert_tip())
+            for b in branch:
+                self._apply_on_tip(b, now, ())
+        for b in branch:
+            self._side.pop(b.id, None)
+        for b in reverted:
+            self._side[b.id] = b
+        readd = [tx for b in reverted for tx in b.transactions]
+        self._after_new_tip({tx.id for b in branch for tx in b.transactions})
+        for tx in readd:
+            try:
+                self.submit_tx(tx)
+            except TxRejectedError:  # a reverted tx that no longer applies is dropped
+                continue
+
+    def finalized_height(self) -> int:
+        """Highest height built on by > 2/3 of the tip round's distinct delegates (0 if none)."""
+        tip = self.tip
+        order = round_order(self.store_view(), self.params.round_of(tip.height + 1))
+        need = 2 * len(order) // 3 + 1
+        seen: set[bytes] = set()
+        height = tip.height
+        while height > 0:
+            seen.add(self.store.block_at(height).header.generator_public_key)
+            if len(seen) >= need:
+                return height - 1
+            height -= 1
+        return 0
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def block_by_height(self, height: int) -> Block:
+        return self.store.block_at(height)
+
+    def block_by_id(self, block_id: bytes) -> Block:
+        return self.store.block_by_id(block_id)
+
+    def block_by_short_id(self, short_id: str) -> Block:
+        return self.store.block_by_short_id(short_id)
+
+    def tx_by_id(self, tx_id: bytes) -> tuple[Tx, int]:
+        pending = self.mempool.get(tx_id)
+        if pending is not None:
+            return pending, -1
+        height, index = self.store.tx_location(tx_id)
+        return self.store.block_at(height).transactions[index], height
+
+    def latest_blocks(self, n: int = 10) -> list[Block]:
+        top = self.tip.height
+        return [self.store.block_at(h) for h in range(top, max(-1, top - n), -1)]
+
+    def account(self, address: bytes) -> AccountInfo:
+        view = self.store_view()
+        acct = view.account(address)
+        votes = tuple(k[20:] for k, _ in view.scan(VOTES, address))
+        pk = None
+        record = None
+        for key, value in view.scan(DELEGATES):
+            if address_hash(key) == address:
+                pk, record = key, json.loads(value)
+        if record is not None and pk is not None:
+            record["publicKey"] = pk.hex()
+        return AccountInfo(address, acct.balance, acct.nonce, votes, record)
+
+    def round_order(self) -> list[bytes]:
+        return round_order(self.store_view(), self.params.round_of(self.tip.height + 1))
+
+    def delegates(self) -> list[DelegateInfo]:
+        from .consensus import vote_weight
+
+        view = self.store_view()
+        weights, backed = candidate_weights(view)
+        for voter, keys in backed.items():
+            share = vote_weight(view.account(voter).balance) // len(keys)
+            for k in keys:
+                weights[k] += share
+        in_round = set(self.round_order())
+        out = []
+        for key, value in view.scan(DELEGATES):
+            rec = json.loads(value)
+            out.append(DelegateInfo(key, rec["name"], rec["deposit"], rec["slashed"],
+                                    weights.get(key, 0), key in in_round))  # fmt: skip
+        return sorted(out, key=lambda d: (-d.weight, d.public_key))
+
+    def status(self) -> dict[str, Any]:
+        tip = self.tip
+        return {
+            "height": tip.height,
+            "tipId": tip.block_id.hex(),
+            "tipShortId": str(int.from_bytes(tip.block_id[:8], "big")),
+            "tipSlot": tip.slot,
+            "tipTimestamp": tip.timestamp,
+            "stateDigest": self.store.digest_at(tip.height).hex(),
+            "round": self.params.round_of(tip.height + 1),
+            "finalizedHeight": self.finalized_height(),
+            "pendingTransactions": len(self.mempool),
+            "networkId": self.params.network_id,
+            "genesisId": self.store.block_id_at(0).hex(),
+            "blockTimeS": self.params.block_time_s,
+            "genesisTime": self.params.genesis_time,
+        }

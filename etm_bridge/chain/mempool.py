@@ -1,0 +1,64 @@
+"""The mempool: transactions admitted against the tip state plus the pending ones before them.
+
+Admission runs the full ``rules.apply_tx`` on an overlay of the committed state, so a pending
+tx's nonce, balance and type rules are checked exactly as a block would check them (a second tx
+from one sender needs the next nonce). Signatures are verified once here; the ids of verified
+txs are remembered so the node's own blocks skip re-verifying them (an id is the hash of the
+signed bytes, so a verified id cannot hide a different signature). Pure: the backend is passed in.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..errors import TxRejectedError
+from .registry import Registry, TxContext
+from .rules import apply_tx
+from .state import State, StateBackend
+from .tx import Tx
+
+
+class Mempool:
+    def __init__(self, registry: Registry, max_txs: int = 50_000):
+        self._registry = registry
+        self._max_txs = max_txs
+        self._pending: OrderedDict[bytes, Tx] = OrderedDict()
+        self.verified: set[bytes] = set()
+        self._state: State | None = None
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, tx_id: bytes) -> bool:
+        return tx_id in self._pending
+
+    def get(self, tx_id: bytes) -> Tx | None:
+        return self._pending.get(tx_id)
+
+    def pending(self) -> list[Tx]:
+        return list(self._pending.values())
+
+    def add(self, tx: Tx, backend: StateBackend, ctx: TxContext) -> bytes:
+        """Admit ``tx`` or raise TxRejectedError; returns its id."""
+        if tx.id in self._pending:
+            raise TxRejectedError("duplicate", f"tx {tx.id.hex()} is already pending")
+        if len(self._pending) >= self._max_txs:
+            raise TxRejectedError("mempool_full", f"{self._max_txs} txs pending; retry later")
+        if self._state is None:
+            self._state = State(backend, self._registry.table_names)
+        apply_tx(self._state, self._registry, tx, ctx, verify_sig=tx.id not in self.verified)
+        self.verified.add(tx.id)
+        self._pending[tx.id] = tx
+        return tx.id
+
+    def reset(self, backend: StateBackend, ctx: TxContext, included: set[bytes]) -> None:
+        """After a new tip: drop included txs and re-admit the rest (dropping invalid ones)."""
+        old = [tx for tid, tx in self._pending.items() if tid not in included]
+        self.verified -= included
+        self._pending.clear()
+        self._state = None
+        for tx in old:
+            try:
+                self.add(tx, backend, ctx)
+            except TxRejectedError:
+                self.verified.discard(tx.id)

@@ -1,0 +1,113 @@
+"""Rounds: the forging order, missed slots, and what happens at each round boundary.
+
+A round is ``delegates_per_round`` (N) consecutive blocks by height (round r = heights
+(r-1)N+1 .. rN; genesis is round 0). The block at a slot must come from
+``order[slot % len(order)]`` of its round's order.
+
+Bookkeeping while a round runs (tables ``round_orders``, ``round_forged``, ``round_missed``):
+each block counts one forged block for its generator; every empty slot between the previous block
+and this one counts a miss for the delegate scheduled there (at most one full cycle is counted, so
+a long outage costs O(N), not O(outage)). A delegate that fails the hashing test produces no valid
+block, so that too is a missed slot.
+
+At the last block of round r (``close_round``), from a snapshot of the state at that instant:
+
+1. **Weights**: each tribunal's ``vote_weight(balance)`` is split equally over the (not slashed)
+   delegates it backs; a delegate's weight is the sum of its shares.
+2. **Tribunal rewards**: ``split_round_rewards(round_voter_reward, fixed share, tickets,
+   productive tickets)``; a tribunal's productive tickets are its shares that backed delegates
+   which forged in round r. Exactly the paid amount is minted.
+3. **Election**: ``elect(weights, N, ineligible = delegates that missed a slot in round r)``
+   (the election back-fills with ineligible delegates only when too few eligible remain).
+   Slashed delegates are not candidates at all.
+4. **Order** of round r+1: ``forging_order(seed = id of this block, elected)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from .codec import U64
+from .consensus import elect, forging_order, split_round_rewards, vote_weight
+from .params import ChainParams
+from .state import State, StateView, TableSpec
+from .tx_delegates import DELEGATES, VOTES
+
+ORDERS, FORGED, MISSED = "round_orders", "round_forged", "round_missed"
+TABLES = (
+    TableSpec(ORDERS, "core", "round u64 -> concatenated 32-byte keys in slot order"),
+    TableSpec(FORGED, "core", "round u64 || delegate key -> blocks forged (u64)"),
+    TableSpec(MISSED, "core", "round u64 || delegate key -> slots missed (u64)"),
+)
+
+
+def round_order(view: StateView, round_no: int) -> list[bytes]:
+    raw = view.get(ORDERS, U64.pack(round_no)) or b""
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+
+def slot_delegate(order: list[bytes], slot: int) -> bytes:
+    return order[slot % len(order)]
+
+
+def open_round(state: State, round_no: int, seed: bytes, elected: list[bytes]) -> None:
+    state.put(ORDERS, U64.pack(round_no), b"".join(forging_order(seed, elected)))
+
+
+def _bump(state: State, table: str, key: bytes) -> None:
+    state.put_u64(table, key, state.get_u64(table, key) + 1)
+
+
+def record_slot(
+    state: State, params: ChainParams, height: int, prev_slot: int, slot: int, generator: bytes
+) -> None:
+    """Count the generator's block and the misses of the empty slots since ``prev_slot``."""
+    r = params.round_of(height)
+    prefix = U64.pack(r)
+    order = round_order(state, r)
+    _bump(state, FORGED, prefix + generator)
+    for missed in range(prev_slot + 1, min(slot, prev_slot + 1 + len(order))):
+        _bump(state, MISSED, prefix + slot_delegate(order, missed))
+
+
+def candidate_weights(view: StateView) -> tuple[dict[bytes, int], dict[bytes, list[bytes]]]:
+    """(delegate key -> weight for every unslashed delegate, voter address -> backed keys)."""
+    weights = {k: 0 for k, v in view.scan(DELEGATES) if not json.loads(v)["slashed"]}
+    backed: dict[bytes, list[bytes]] = defaultdict(list)
+    for key, _ in view.scan(VOTES):
+        voter, delegate = key[:20], key[20:]
+        if delegate in weights:
+            backed[voter].append(delegate)
+    return weights, backed
+
+
+def close_round(state: State, params: ChainParams, height: int, block_id: bytes) -> None:
+    """Round-boundary processing (see module docstring); called after the round's last block."""
+    r = params.round_of(height)
+    prefix = U64.pack(r)
+    weights, backed = candidate_weights(state)
+    forged = {k[8:] for k, _ in state.scan(FORGED, prefix)}
+    missed = {k[8:] for k, _ in state.scan(MISSED, prefix)}
+    tickets: dict[bytes, int] = {}
+    productive: dict[bytes, int] = {}
+    for voter, delegates in backed.items():
+        share = vote_weight(state.account(voter).balance) // len(delegates)
+        for d in delegates:
+            weights[d] += share
+        tickets[voter] = share * len(delegates)
+        productive[voter] = share * sum(1 for d in delegates if d in forged)
+    payouts = split_round_rewards(
+        params.round_voter_reward, params.fixed_reward_share_ppm, tickets, productive
+    )
+    for voter, amount in payouts.items():
+        state.mint(voter, amount)
+    open_round(state, r + 1, block_id, elect(weights, params.delegates_per_round, missed))
+    for table in (FORGED, MISSED):
+        for key, _ in state.scan(table, prefix):
+            state.delete(table, key)
+
+
+def open_first_round(state: State, params: ChainParams, genesis_id: bytes) -> None:
+    weights, _ = candidate_weights(state)
+    open_round(state, 1, genesis_id, elect(weights, params.delegates_per_round, set()))

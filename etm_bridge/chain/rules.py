@@ -1,0 +1,188 @@
+"""The state transition: admitting a transaction, validating and applying a block (pure).
+
+``apply_tx`` is the one path every transaction takes (mempool and blocks). ``apply_block``
+validates a block against the tip recorded in state and applies it to a :class:`State`
+overlay; the caller (``ledger.Chain``) commits the overlay's changes through the store in one
+database transaction. Every rejection raises a typed error with a reason code:
+
+* tx: ``wrong_network``, ``unknown_type``, ``malformed_field``, ``fee_too_low``,
+  ``bad_signature``, ``wrong_nonce``, ``insufficient_balance`` and the types' own codes.
+* block: ``wrong_version``, ``wrong_height``, ``wrong_previous``, ``future_block``,
+  ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``hashing_test_failed``,
+  ``wrong_reward``, ``too_many_transactions``, ``payload_too_large``, ``bad_payload_length``,
+  ``bad_payload_hash``, ``wrong_transaction_count``, ``wrong_total_amount``, ``wrong_total_fee``,
+  ``invalid_transaction`` (naming the tx and its own reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BlockRejectedError, EtmBridgeError, TxRejectedError, ValidationError
+from .address import address_hash
+from .block import Block, BlockHeader, merkle_root
+from .params import ChainParams
+from .registry import Registry, TxContext
+from .rounds import close_round, record_slot, round_order, slot_delegate
+from .state import META, Account, State, StateView
+from .tx import Tx
+
+TIP_KEY = b"tip"
+NO_GENERATOR = bytes(32)
+
+
+@dataclass(frozen=True)
+class Tip:
+    height: int
+    block_id: bytes
+    slot: int
+    timestamp: int
+
+
+def read_tip(view: StateView) -> Tip:
+    raw = view.get_json(META, TIP_KEY)
+    if raw is None:
+        raise ValidationError("state has no tip: genesis was not applied")
+    return Tip(raw["height"], bytes.fromhex(raw["id"]), raw["slot"], raw["timestamp"])
+
+
+def write_tip(state: State, params: ChainParams, header: BlockHeader) -> None:
+    slot = params.slot_of(header.timestamp)
+    tip = {"height": header.height, "id": header.id.hex(), "slot": slot}
+    state.put_json(META, TIP_KEY, {**tip, "timestamp": header.timestamp})
+
+
+def _stateless(registry: Registry, tx: Tx, params: ChainParams, verify_sig: bool) -> Any:
+    if tx.network != params.network_id:
+        raise TxRejectedError("wrong_network", f"tx is for network {tx.network:#x}")
+    tx_type = registry.type_of(tx.type_id)
+    try:
+        payload = tx_type.decode(tx.payload)
+    except ValidationError as exc:
+        raise TxRejectedError("malformed_field", f"{tx_type.name} payload: {exc}") from None
+    minimum = params.fee_base + params.fee_per_byte * tx.size + tx_type.min_fee
+    if tx.fee < minimum:
+        raise TxRejectedError("fee_too_low", f"fee {tx.fee} is below the minimum {minimum}")
+    if verify_sig and not tx.signature_ok():
+        raise TxRejectedError("bad_signature", "signature does not verify for the sender key")
+    return payload
+
+
+def apply_tx(
+    state: State, registry: Registry, tx: Tx, ctx: TxContext, verify_sig: bool = True
+) -> None:
+    """Validate ``tx`` and apply it; on any rejection no state changes (savepoint rollback)."""
+    payload = _stateless(registry, tx, ctx.params, verify_sig)
+    acct = state.account(tx.sender)
+    if tx.nonce != acct.nonce:
+        raise TxRejectedError("wrong_nonce", f"tx nonce {tx.nonce}, account nonce {acct.nonce}")
+    if acct.balance < tx.fee:
+        raise TxRejectedError("insufficient_balance", f"balance {acct.balance} < fee {tx.fee}")
+    tx_type = registry.type_of(tx.type_id)
+    state.savepoint()
+    try:
+        state.set_account(Account(tx.sender, acct.balance - tx.fee, acct.nonce + 1))
+        tx_type.check(state, tx, payload, ctx)
+        tx_type.apply(state, tx, payload, ctx)
+    except TxRejectedError:
+        state.rollback()
+        raise
+    except EtmBridgeError as exc:
+        state.rollback()
+        raise TxRejectedError("rejected_by_type", f"{tx_type.name}: {exc}") from exc
+    state.release()
+
+
+def tx_amount(registry: Registry, tx: Tx) -> int:
+    tx_type = registry.type_of(tx.type_id)
+    return tx_type.amount(tx_type.decode(tx.payload))
+
+
+def _reject(reason: str, detail: str) -> BlockRejectedError:
+    return BlockRejectedError(reason, detail)
+
+
+def check_header(view: StateView, params: ChainParams, h: BlockHeader, now: int | None) -> int:
+    """Header rules against the tip in ``view``; returns the block's slot."""
+    tip = read_tip(view)
+    if h.version != params.block_version:
+        raise _reject("wrong_version", f"version {h.version}, expected {params.block_version}")
+    if h.height != tip.height + 1:
+        raise _reject("wrong_height", f"height {h.height}, tip is {tip.height}")
+    if h.previous_block != tip.block_id:
+        raise _reject("wrong_previous", f"previous {h.previous_block.hex()} is not the tip")
+    if now is not None and h.timestamp > now + params.max_clock_drift_s:
+        raise _reject("future_block", f"timestamp {h.timestamp} is ahead of now ({now})")
+    slot = params.slot_of(h.timestamp)
+    if slot <= tip.slot:
+        raise _reject("stale_slot", f"slot {slot} is not after the tip's slot {tip.slot}")
+    order = round_order(view, params.round_of(h.height))
+    expected = slot_delegate(order, slot)
+    if h.generator_public_key != expected:
+        raise _reject("wrong_delegate", f"slot {slot} belongs to {expected.hex()}")
+    if h.reward != params.block_reward:
+        raise _reject("wrong_reward", f"reward {h.reward}, expected {params.block_reward}")
+    if h.hash_value() >= params.hash_target:
+        raise _reject("hashing_test_failed", "sha256d(header) is not below the hashing target")
+    if not h.signature_ok():
+        raise _reject("bad_signature", "block signature does not verify for the generator")
+    return slot
+
+
+def check_payload(params: ChainParams, block: Block) -> None:
+    h, txs = block.header, block.transactions
+    if len(txs) > params.max_txs_per_block:
+        raise _reject("too_many_transactions", f"{len(txs)} > {params.max_txs_per_block}")
+    if h.number_of_transactions != len(txs):
+        raise _reject("wrong_transaction_count", f"header says {h.number_of_transactions}")
+    length = sum(tx.size for tx in txs)
+    if length > params.max_block_payload_bytes:
+        raise _reject("payload_too_large", f"{length} > {params.max_block_payload_bytes} bytes")
+    if h.payload_length != length:
+        raise _reject("bad_payload_length", f"header {h.payload_length}, payload {length}")
+    if h.payload_hash != merkle_root([tx.id for tx in txs]):
+        raise _reject("bad_payload_hash", "payload hash is not the Merkle root of the tx ids")
+
+
+def apply_block(
+    state: State,
+    registry: Registry,
+    params: ChainParams,
+    block: Block,
+    now: int | None,
+    verified: Container[bytes] = (),
+) -> None:
+    """Validate ``block`` on the tip in ``state`` and apply it (raises BlockRejectedError)."""
+    h = block.header
+    prev_slot = read_tip(state).slot
+    slot = check_header(state, params, h, now)
+    check_payload(params, block)
+    ctx = TxContext(params, h.height, h.timestamp, h.generator_public_key)
+    total_amount = total_fee = 0
+    for i, tx in enumerate(block.transactions):
+        try:
+            apply_tx(state, registry, tx, ctx, verify_sig=tx.id not in verified)
+            total_amount += tx_amount(registry, tx)
+        except TxRejectedError as exc:
+            raise _reject("invalid_transaction", f"tx {i} {tx.id.hex()}: {exc}") from exc
+        total_fee += tx.fee
+    if total_amount != h.total_amount:
+        raise _reject("wrong_total_amount", f"header {h.total_amount}, txs {total_amount}")
+    if total_fee != h.total_fee:
+        raise _reject("wrong_total_fee", f"header {h.total_fee}, txs {total_fee}")
+    finish_block(state, params, h, prev_slot, slot)
+
+
+def finish_block(
+    state: State, params: ChainParams, h: BlockHeader, prev_slot: int, slot: int
+) -> None:
+    """Pay the forger, count the slot, move the tip and close the round if it ended."""
+    forger = address_hash(h.generator_public_key)
+    state.mint(forger, h.reward)
+    state.credit(forger, h.total_fee)
+    record_slot(state, params, h.height, prev_slot, slot, h.generator_public_key)
+    write_tip(state, params, h)
+    if params.is_round_end(h.height):
+        close_round(state, params, h.height, h.id)
