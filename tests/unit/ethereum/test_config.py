@@ -1,0 +1,41 @@
+"""The adapter's config is validated once, with errors naming the bad key."""
+
+from __future__ import annotations
+
+import pytest
+from etm_bridge_ethereum.config import EthereumConfig
+
+from etm_bridge.errors import ConfigError
+
+GOOD = {
+    "rpc_url": "http://127.0.0.1:1",
+    "private_key": "0x" + "01" * 32,
+    "htlc_address": "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+    "data_dir": "/tmp/x",
+}
+
+
+def test_good_config_is_normalised():
+    config = EthereumConfig.from_mapping(GOOD)
+    assert config.htlc_address == "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    assert config.network_name(31337) == "anvil" and config.network_name(5) == "chain-5"
+    assert config.default_confirmations(31337) == 1 and config.default_confirmations(1) == 12
+
+
+def test_missing_keys_are_named():
+    with pytest.raises(ConfigError, match="private_key, htlc_address"):
+        EthereumConfig.from_mapping({"rpc_url": "x", "data_dir": "/tmp"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("htlc_address", "0x1234", "htlc_address is not an address"),
+        ("private_key", "0x1234", "private_key must be 32 bytes"),
+        ("from_block", -1, "from_block must be a non-negative integer"),
+        ("confirmations", "3", "confirmations must be a non-negative integer"),
+    ],
+)
+def test_bad_values_are_named(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        EthereumConfig.from_mapping(dict(GOOD, **{key: value}))
