@@ -21,6 +21,8 @@
  *      mock clock instead of setting 1970.
  *   5. wallet RPCs are also served on the node's RPC port, so one URL works, as with bitcoind.
  *
+ * Also: lookups of an unknown block or transaction fail with bitcoind's -5, not -1.
+ *
  * SIGTERM/SIGINT close the node cleanly (database flushed) and exit 0.
  */
 
@@ -87,6 +89,7 @@ function patchLevelDown() {
 
 const CODES = {
   MISC_ERROR: -1,
+  INVALID_ADDRESS_OR_KEY: -5,
   DESERIALIZATION_ERROR: -22,
   VERIFY_ERROR: -25,
   VERIFY_REJECTED: -26,
@@ -155,6 +158,29 @@ function makeSendRawTransaction(node) {
 
     return tx.txid();
   };
+}
+
+// ---- lookups of unknown blocks/transactions: bitcoind's -5, not -1 ----------------------------
+
+const LOOKUPS = ['getblock', 'getblockhash', 'getblockheader', 'getrawtransaction',
+  'gettxoutproof'];
+
+function patchNotFoundCodes(node) {
+  const {RPCError} = require('bweb');
+  for (const method of LOOKUPS) {
+    const call = node.rpc.calls[method];
+    node.rpc.calls[method] = async function (args, help) {
+      try {
+        return await call.call(this, args, help);
+      } catch (err) {
+        if (err.type === 'RPCError' && err.code === CODES.MISC_ERROR
+            && /not found/i.test(err.message)) {
+          throw new RPCError(CODES.INVALID_ADDRESS_OR_KEY, err.message);
+        }
+        throw err;
+      }
+    };
+  }
 }
 
 // ---- fix 4: wallet behaviour -----------------------------------------------------------------
@@ -242,6 +268,7 @@ function buildNode() {
   const walletPlugin = node.use(require('bcoin/lib/wallet/plugin'));
   node.rpc.calls.sendrawtransaction = makeSendRawTransaction(node);
   patchSetMockTime(node);
+  patchNotFoundCodes(node);
   patchWalletRPC(node, walletPlugin);
   node.rpc.mount(walletPlugin.rpc); // fix 5: one RPC URL for node and wallet calls.
   return node;

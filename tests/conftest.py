@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Session fixtures bitcoin_node / anvil_node (throwaway real nodes); attributes documented there.
+pytest_plugins = ["etm_bridge_regtest.fixtures"]
+
 _ROOT = Path(__file__).resolve().parent
 
 

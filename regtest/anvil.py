@@ -1,0 +1,121 @@
+"""anvil (Foundry's local Ethereum node) as a stack Service, and the :class:`AnvilNode` handle.
+
+anvil runs from node_modules (the native binary of the npm package) on loopback with a fixed
+chain id and the well-known development mnemonic, so its prefunded accounts (10 000 ETH each) and
+their keys are deterministic: ``AnvilNode.private_keys`` derives them (BIP44 ``m/44'/60'/0'/0/i``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from eth_account import Account
+
+from etm_bridge.errors import NodeUnavailableError, RPCError
+from etm_bridge.jsonrpc import JsonRpcClient
+
+from . import procs, tools
+from .service import Service
+
+CHAIN_ID = 31337
+#: anvil's default development mnemonic: public test keys, never for real funds.
+MNEMONIC = "test test test test test test test test test test test junk"
+ACCOUNTS = 10
+BALANCE_ETH = 10_000
+
+
+def derive_private_keys(mnemonic: str = MNEMONIC, count: int = ACCOUNTS) -> list[str]:
+    """0x-hex private keys of the first ``count`` BIP44 Ethereum accounts of ``mnemonic``."""
+    Account.enable_unaudited_hdwallet_features()
+    return [
+        "0x" + bytes(Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}").key).hex()
+        for i in range(count)
+    ]
+
+
+class AnvilService(Service):
+    """anvil with a fixed chain id and mnemonic on one loopback port."""
+
+    name: ClassVar[str] = "anvil"
+    start_timeout_s: ClassVar[float] = 30.0
+
+    def __init__(self, home: Path, *, port: int, chain_id: int = CHAIN_ID) -> None:
+        super().__init__(home)
+        self.port = port
+        self.chain_id = chain_id
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"rpc": self.port}
+
+    def command(self) -> list[str]:
+        return [
+            str(tools.anvil_binary()),
+            "--host=127.0.0.1",
+            f"--port={self.port}",
+            f"--chain-id={self.chain_id}",
+            f"--mnemonic={MNEMONIC}",
+            f"--accounts={ACCOUNTS}",
+            f"--balance={BALANCE_ETH}",
+        ]
+
+    def probe(self) -> bool:
+        rpc = JsonRpcClient(self.rpc_url, version="2.0", timeout_s=2.0)
+        try:
+            return int(rpc.call("eth_chainId"), 16) == self.chain_id
+        except (NodeUnavailableError, RPCError):
+            return False
+        finally:
+            rpc.close()
+
+    def node(self) -> AnvilNode:
+        return AnvilNode(rpc_url=self.rpc_url, chain_id=self.chain_id, log_path=self.log_path)
+
+    def describe(self) -> dict[str, Any]:
+        node = self.node()
+        return {
+            "rpc_url": self.rpc_url,
+            "chain_id": self.chain_id,
+            "ports": self.ports,
+            "mnemonic": MNEMONIC,
+            "accounts": node.accounts,
+            "private_keys": node.private_keys,
+            "log": str(self.log_path),
+        }
+
+
+class AnvilNode:
+    """Handle on a running anvil (see etm_bridge_regtest.fixtures for the attributes)."""
+
+    def __init__(self, *, rpc_url: str, chain_id: int, log_path: Path | None = None) -> None:
+        self.rpc_url = rpc_url
+        self.chain_id = chain_id
+        self.log_path = log_path
+        self.mnemonic = MNEMONIC
+        self.rpc = JsonRpcClient(rpc_url, version="2.0", timeout_s=60)
+
+    def __repr__(self) -> str:
+        return f"AnvilNode(chain {self.chain_id} at {self.rpc_url})"
+
+    @cached_property
+    def private_keys(self) -> list[str]:
+        """0x-hex keys of the prefunded accounts, in anvil's order."""
+        return derive_private_keys(self.mnemonic, ACCOUNTS)
+
+    @cached_property
+    def accounts(self) -> list[str]:
+        """Checksummed addresses of the prefunded accounts (same order as private_keys)."""
+        return [Account.from_key(key).address for key in self.private_keys]
+
+    def balance_wei(self, address: str) -> int:
+        return int(self.rpc.call("eth_getBalance", address, "latest"), 16)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of anvil's log ('' when not known)."""
+        return "" if self.log_path is None else procs.log_tail(self.log_path, lines)

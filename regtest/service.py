@@ -1,0 +1,126 @@
+"""A node of the local stack as a :class:`Service`, and starting/stopping one as a process.
+
+To add a node to the stack (the ETM node, say) write a Service subclass: ``name``, ``ports``
+(label -> port, checked free before start), ``command()``, ``probe()`` (one readiness check,
+False while the RPC does not answer yet), optionally ``environment()``, ``prepare()`` (write
+config files), ``after_ready()`` (wallets, funding) and ``describe()`` (endpoints and credentials
+for ``stack.json`` and ``stack status``); then register a factory in ``stack.STACK_SERVICES``.
+
+:func:`start` runs one Service: refuses taken ports at once (naming the port), spawns it in its
+own session, polls ``probe`` until a deadline and, if the process dies or never answers, stops
+it and raises StackError carrying the log tail. :func:`stop` ends the whole process group.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from etm_bridge.errors import StackError
+
+from . import procs
+
+
+class Service(ABC):
+    """One node process: how to run it, how to tell it is ready, what to tell its users."""
+
+    #: Short name used for files (``<name>.log``, ``<name>.pid``) and in ``stack.json``.
+    name: ClassVar[str]
+    #: How long ``start`` waits for ``probe`` to succeed.
+    start_timeout_s: ClassVar[float] = 60.0
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / f"{self.name}.log"
+
+    @property
+    @abstractmethod
+    def ports(self) -> dict[str, int]:
+        """Label -> loopback port this node binds, e.g. ``{"rpc": 18443}``."""
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The argv to run; argv[0] must exist (a missing binary fails before spawning)."""
+
+    def environment(self) -> dict[str, str]:
+        """Extra environment variables for the process."""
+        return {}
+
+    def prepare(self) -> None:
+        """Create the home directory and any config file, before ``command`` runs."""
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    @abstractmethod
+    def probe(self) -> bool:
+        """One readiness check: True once the node answers RPC. Never raises for 'not yet'."""
+
+    def after_ready(self) -> None:  # noqa: B027 (optional hook, empty by default)
+        """One-time setup once the node answers (wallets, funding). Idempotent."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able endpoints and credentials for ``stack.json`` / ``stack status``."""
+
+
+@dataclass
+class Started:
+    """A service process started by :func:`start`."""
+
+    service: Service
+    process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def _check_binary(service: Service, argv0: str) -> None:
+    if shutil.which(argv0) is None and not Path(argv0).is_file():
+        raise StackError(f"{service.name}: cannot start, binary {argv0!r} not found")
+
+
+def start(service: Service, *, pidfile: Path | None = None) -> Started:
+    """Start ``service`` and wait until it answers; StackError (with the log tail) otherwise."""
+    procs.require_free_ports(service.ports, service.name)
+    service.prepare()
+    command = service.command()
+    _check_binary(service, command[0])
+    process = procs.spawn(command, service.log_path, service.environment())
+    if pidfile is not None:
+        procs.write_pidfile(pidfile, process.pid, command)
+    started = Started(service, process)
+    try:
+        procs.wait_until(
+            service.probe,
+            timeout_s=service.start_timeout_s,
+            what=f"{service.name} ({', '.join(f'{k} port {v}' for k, v in service.ports.items())})",
+            alive=lambda: process.poll() is None,
+        )
+        service.after_ready()
+    except BaseException as exc:
+        stop(started.pid)
+        if pidfile is not None:
+            pidfile.unlink(missing_ok=True)
+        if isinstance(exc, StackError):
+            raise StackError(f"{exc}\n{failure_report(service)}") from exc
+        raise
+    return started
+
+
+def stop(pid: int, *, timeout_s: float = 15.0) -> bool:
+    """Stop the process group led by ``pid``. True if something was running."""
+    return procs.stop_group(pid, timeout_s=timeout_s)
+
+
+def failure_report(service: Service, lines: int = 25) -> str:
+    """The tail of the service's log, labelled, for error messages and failed tests."""
+    tail = procs.log_tail(service.log_path, lines)
+    body = tail if tail else "(log is empty)"
+    return f"--- last lines of {service.log_path} ---\n{body}"
