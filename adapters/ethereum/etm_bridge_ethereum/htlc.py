@@ -130,6 +130,9 @@ class HtlcCodec:
     def approve(self, spender: bytes, amount: int) -> bytes:
         return self._encode(self._erc20, "approve", [_address(spender), amount])
 
+    def transfer(self, to: bytes, amount: int) -> bytes:
+        return self._encode(self._erc20, "transfer", [_address(to), amount])
+
     def allowance(self, owner: bytes, spender: bytes) -> bytes:
         return self._encode(self._erc20, "allowance", [_address(owner), _address(spender)])
 
