@@ -208,6 +208,20 @@ class LockMismatchError(SwapError):
         super().__init__(f"{reason}: {detail}")
 
 
+class SwapNotFoundError(SwapError):
+    """No swap with that id in the swap database."""
+
+
+class StaleSwapError(SwapError):
+    """A save carried a swap record older than the stored one (reload before changing it)."""
+
+
+class WatcherLockError(SwapError):
+    """Another watcher holds this swap database (two watchers must never both act)."""
+
+    exit_code = 5
+
+
 # --- exchange (pools, native HTLC, address binding, swap rules) --------------------------------
 
 

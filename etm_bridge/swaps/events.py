@@ -1,0 +1,252 @@
+"""From observations to events: which fact, if any, moves a swap out of its current state.
+
+:func:`next_event` looks at one :class:`~etm_bridge.swaps.views.SwapView` and returns the one
+event the table accepts in the swap's state (reorgs first, then claims, then the happy path, then
+expiries), or None. :func:`apply_event` runs the transition table and returns the new record and
+a :class:`Transition` for the log. The watcher calls them in a loop until no event is left.
+
+Counterparty locks are checked against our terms before anything acts on them (Boltz's
+``checkEtherSwapLockup``): a failed check is an event (``LOCK_MISMATCH`` /
+``COUNTER_LOCK_MISMATCH``) with a typed :class:`~etm_bridge.adapter.MismatchReason`.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ..errors import HashlockError
+from ..hashlock import check_preimage
+from .fsm import Event, State, allowed_events, transition
+from .model import ActionKind, DepKind, Outcome, SwapRecord
+from .views import ProofStatus, SwapView, static_mismatches
+
+E, S = Event, State
+
+
+@dataclass(frozen=True)
+class Observed:
+    """An event with what explains it (a typed reason for failures, the extracted preimage)."""
+
+    event: Event
+    detail: str = ""
+    preimage: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of a swap's transition log."""
+
+    swap_id: str
+    from_state: State
+    event: Event
+    to_state: State
+    detail: str
+    at_s: int
+
+
+def _user_lock_gone(rec: SwapRecord, view: SwapView) -> bool:
+    return DepKind.USER_LOCK in view.removed or view.user.lock is None
+
+
+def _counter_lock_gone(rec: SwapRecord, view: SwapView) -> bool:
+    return DepKind.COUNTER_LOCK in view.removed or view.counter.lock is None
+
+
+def _mismatch(rec: SwapRecord, view: SwapView, counter: bool) -> str | None:
+    leg_terms = rec.terms.counter_leg if counter else rec.terms.user_leg
+    leg = view.counter if counter else view.user
+    if leg.lock is None:
+        return None
+    problems = static_mismatches(leg.lock, leg_terms.htlc_terms(rec.terms.hashlock), leg.chain)
+    return f"{problems[0][0].value}: {problems[0][1]}" if problems else None
+
+
+def _lock_intent_live(rec: SwapRecord) -> bool:
+    """We wrote a lock intent that was not rejected: funds may be on their way."""
+    return any(
+        i.result is None or i.result.outcome is not Outcome.REJECTED
+        for i in rec.intents_of(ActionKind.LOCK_USER_LEG)
+    )
+
+
+def _on_created(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if view.user.lock is not None:
+        reason = _mismatch(rec, view, counter=False)
+        if reason:
+            return Observed(E.LOCK_MISMATCH, reason)
+        return Observed(E.USER_LOCK_SEEN, f"lock {view.user.lock.lock_id}")
+    if now_s > rec.terms.lock_deadline_s and not _lock_intent_live(rec):
+        return Observed(E.QUOTE_EXPIRED, f"no lock by {rec.terms.lock_deadline_s}")
+    return None
+
+
+def _expired(view: SwapView) -> Observed | None:
+    """A lock passed its timelock unclaimed (refundable now, or already refunded while we
+    were not looking)."""
+    for name, leg in (("user", view.user), ("counter", view.counter)):
+        if (leg.refundable or leg.refunded) and leg.lock is not None:
+            height = leg.lock.terms.timelock_height
+            return Observed(E.LOCK_EXPIRED, f"{name} lock passed timelock {height}")
+    return None
+
+
+def _counter_claimed(rec: SwapRecord, view: SwapView) -> Observed | None:
+    spend = view.counter.spend
+    if not view.counter.claimed or spend is None or spend.preimage is None:
+        return None
+    try:
+        check_preimage(spend.preimage, rec.terms.hashlock)
+    except HashlockError:
+        return None  # not our secret: ignore, never act on it
+    return Observed(E.COUNTER_LOCK_CLAIMED, f"claim {spend.txid}", spend.preimage)
+
+
+def _on_user_locked(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if _user_lock_gone(rec, view):
+        return Observed(E.USER_LOCK_REORGED)
+    if view.user.confirmations >= rec.terms.user_leg.confirmations:
+        return Observed(E.USER_LOCK_CONFIRMED, f"{view.user.confirmations} confirmations")
+    return _expired(view)
+
+
+def _on_lock_confirmed(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if _user_lock_gone(rec, view):
+        return Observed(E.USER_LOCK_REORGED)
+    if rec.state is S.PROOF_SUBMITTED and DepKind.PROOF in view.removed:
+        return Observed(E.PROOF_REORGED)
+    if view.counter.lock is not None:
+        return Observed(E.COUNTER_LOCK_SEEN, f"lock {view.counter.lock.lock_id}")
+    if view.proof is not None and view.proof.status is ProofStatus.REJECTED:
+        return Observed(E.PROOF_REJECTED, view.proof.reason or "proof rejected")
+    if rec.state is S.LOCK_CONFIRMED and view.proof and view.proof.status is ProofStatus.ACCEPTED:
+        return Observed(E.PROOF_ACCEPTED)
+    return _expired(view)
+
+
+def _on_etm_locked(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if _user_lock_gone(rec, view):
+        return Observed(E.USER_LOCK_REORGED)
+    if view.counter.lock is not None:
+        return Observed(E.COUNTER_LOCK_SEEN, f"lock {view.counter.lock.lock_id}")
+    return _expired(view)
+
+
+def _on_counter_locked(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if _counter_lock_gone(rec, view):
+        return Observed(E.COUNTER_LOCK_REORGED)
+    if _user_lock_gone(rec, view):
+        return Observed(E.USER_LOCK_REORGED, "user_lock_reorged_after_counter_lock")
+    claimed = _counter_claimed(rec, view)
+    if claimed:
+        return claimed
+    reason = _mismatch(rec, view, counter=True)
+    if reason:
+        return Observed(E.COUNTER_LOCK_MISMATCH, reason)
+    return _expired(view)
+
+
+def _on_secret_revealed(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    spend = view.user.spend
+    if spend is not None and view.user.claimed:
+        return Observed(E.USER_LOCK_CLAIMED, f"claim {spend.txid}")
+    if spend is not None and view.user.refunded:
+        return Observed(E.USER_LOCK_REFUNDED, f"refund {spend.txid}")
+    return None
+
+
+def _on_failed(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    return _counter_claimed(rec, view) or _expired(view)
+
+
+def _on_expired(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    claimed = _counter_claimed(rec, view)
+    if claimed:
+        return claimed
+    if view.user.claimed:
+        return Observed(E.USER_LOCK_CLAIMED, "user lock claimed after the counter leg expired")
+    legs = (view.user, view.counter)
+    if all(leg.lock is None or leg.refunded for leg in legs):
+        return Observed(E.ALL_REFUNDED)
+    return None
+
+
+def _on_claimed_both(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if DepKind.CLAIM in view.removed or not view.user.claimed:
+        return Observed(E.CLAIM_REORGED)
+    return None
+
+
+def _on_refunded(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    legs = (view.user, view.counter)
+    if DepKind.REFUND in view.removed or any(leg.lock and not leg.refunded for leg in legs):
+        return Observed(E.REFUND_REORGED)
+    return None
+
+
+def _on_forfeited(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    if view.counter.claimed:  # came from SECRET_REVEALED: the user lock was refunded
+        gone = DepKind.REFUND in view.removed or not view.user.refunded
+        return Observed(E.REFUND_REORGED) if gone else None
+    gone = DepKind.CLAIM in view.removed or not view.user.claimed
+    return Observed(E.CLAIM_REORGED) if gone else None
+
+
+_BY_STATE: dict[State, Callable[[SwapRecord, SwapView, int], Observed | None]] = {
+    S.CREATED: _on_created,
+    S.USER_LOCKED: _on_user_locked,
+    S.LOCK_CONFIRMED: _on_lock_confirmed,
+    S.PROOF_SUBMITTED: _on_lock_confirmed,
+    S.ETM_LOCKED: _on_etm_locked,
+    S.COUNTER_LOCKED: _on_counter_locked,
+    S.SECRET_REVEALED: _on_secret_revealed,
+    S.FAILED: _on_failed,
+    S.EXPIRED: _on_expired,
+    S.CLAIMED_BOTH: _on_claimed_both,
+    S.REFUNDED: _on_refunded,
+    S.FORFEITED: _on_forfeited,
+    S.CANCELLED: lambda rec, view, now_s: None,
+}
+
+
+def next_event(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
+    """The event the chains show for ``rec`` now, or None. Only events the table accepts in
+    ``rec.state`` for the swap's direction are returned."""
+    found = _BY_STATE[rec.state](rec, view, now_s)
+    if found is None or found.event not in allowed_events(rec.terms.direction, rec.state):
+        return None
+    return found
+
+
+_DROPS: dict[Event, DepKind] = {
+    E.USER_LOCK_REORGED: DepKind.USER_LOCK,
+    E.PROOF_REORGED: DepKind.PROOF,
+    E.COUNTER_LOCK_REORGED: DepKind.COUNTER_LOCK,
+    E.CLAIM_REORGED: DepKind.CLAIM,
+    E.REFUND_REORGED: DepKind.REFUND,
+}
+
+
+def apply_event(rec: SwapRecord, seen: Observed, now_s: int) -> tuple[SwapRecord, Transition]:
+    """Run the table; learn the preimage, record a failure reason, forget reorged blocks."""
+    new_state = transition(rec.terms.direction, rec.state, seen.event)
+    preimage = rec.preimage
+    if seen.preimage is not None:
+        check_preimage(seen.preimage, rec.terms.hashlock)
+        preimage = preimage or seen.preimage
+    failure = (seen.detail or seen.event.value) if new_state is S.FAILED else rec.failure
+    dropped = _DROPS.get(seen.event)
+    refs = tuple(r for r in rec.depends_on if r.kind is not dropped)
+    new = replace(
+        rec,
+        state=new_state,
+        preimage=preimage,
+        failure=failure,
+        depends_on=refs,
+        version=rec.version + 1,
+        updated_at_s=now_s,
+    )
+    log = Transition(rec.swap_id, rec.state, seen.event, new_state, seen.detail, now_s)
+    return new, log

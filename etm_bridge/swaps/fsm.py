@@ -1,0 +1,226 @@
+"""The swap lifecycle as an explicit transition table (after Lightning Loop's ``fsm`` package).
+
+A swap has two legs. The **user** made the secret and locks first, on the *long* leg; the
+**operator** (the pool's side) locks the *counter* leg, on the *short* leg, to the user's key with
+the same sha256 hashlock. The user claims the counter leg, which reveals the secret on chain;
+the operator then claims the user's lock with it. Both roles run this same table: events are
+facts about the chains, seen alike by everyone.
+
+Directions:
+
+- ``FOREIGN_TO_ETM``: user locks BTC/ETH; once confirmed, anyone submits its SPV proof to ETM and
+  the exchange contract locks pool ETM to the user (the counter lock).
+- ``ETM_TO_FOREIGN``: user locks ETM; the operator locks BTC/ETH to the user's bound key.
+
+Rules the table encodes (and ``tests/unit/swaps/test_fsm.py`` checks):
+
+- Any (state, event) pair that is not in the table raises :class:`InvalidTransitionError`.
+- :data:`POINT_OF_NO_RETURN` is :attr:`State.SECRET_REVEALED`: from there on the swap can only
+  end claimed (or forfeited by whoever misses a deadline); it is never refunded "safely". The
+  guard that refuses to cross it lives in :mod:`etm_bridge.swaps.policy`.
+- Status only moves forward (:func:`progress_rank` never decreases) except on the explicit reorg
+  events in :data:`REORG_EVENTS`, each of which undoes exactly the state that depended on the
+  removed block.
+- Every non-terminal state can reach a terminal state without reorgs (funds safety: there is
+  always a path to claimed or refunded).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from ..errors import InvalidTransitionError
+
+
+class Direction(StrEnum):
+    """Which way value flows, seen from the user."""
+
+    FOREIGN_TO_ETM = "foreign_to_etm"
+    ETM_TO_FOREIGN = "etm_to_foreign"
+
+
+class Role(StrEnum):
+    """Which side of the swap this engine acts for."""
+
+    USER = "user"  # made the preimage, locks the long leg, claims the counter leg
+    OPERATOR = "operator"  # the pool's side: locks the counter leg, claims the user's lock
+
+
+class State(StrEnum):
+    CREATED = "created"  # terms agreed, nothing locked yet
+    USER_LOCKED = "user_locked"  # user's foreign lock seen and matching terms (foreign->ETM)
+    LOCK_CONFIRMED = "lock_confirmed"  # ... with the required confirmations
+    PROOF_SUBMITTED = "proof_submitted"  # its SPV proof was accepted by the ETM node
+    ETM_LOCKED = "etm_locked"  # user's ETM lock seen and matching terms (ETM->foreign)
+    COUNTER_LOCKED = "counter_locked"  # the operator's counter lock is on chain
+    SECRET_REVEALED = "secret_revealed"  # the counter lock was claimed: the preimage is public
+    CLAIMED_BOTH = "claimed_both"  # both locks claimed: the swap completed
+    FAILED = "failed"  # cannot complete (reason recorded); locks wait for their timelocks
+    EXPIRED = "expired"  # a lock passed its timelock unclaimed; refunds are due
+    REFUNDED = "refunded"  # every lock that was not claimed has been refunded
+    CANCELLED = "cancelled"  # ended before anything was locked
+    FORFEITED = "forfeited"  # one side got both legs because the other missed its deadline
+
+
+class Event(StrEnum):
+    USER_LOCK_SEEN = "user_lock_seen"
+    LOCK_MISMATCH = "lock_mismatch"  # user's lock fails the terms (typed reason in the log)
+    USER_LOCK_CONFIRMED = "user_lock_confirmed"
+    PROOF_ACCEPTED = "proof_accepted"
+    PROOF_REJECTED = "proof_rejected"
+    COUNTER_LOCK_SEEN = "counter_lock_seen"
+    COUNTER_LOCK_MISMATCH = "counter_lock_mismatch"
+    COUNTER_LOCK_CLAIMED = "counter_lock_claimed"  # preimage extracted from the claim
+    USER_LOCK_CLAIMED = "user_lock_claimed"
+    LOCK_EXPIRED = "lock_expired"  # some lock of the swap passed its timelock unclaimed
+    ALL_REFUNDED = "all_refunded"  # every unclaimed lock of the swap is refunded
+    USER_LOCK_REFUNDED = "user_lock_refunded"  # after the counter leg was claimed
+    QUOTE_EXPIRED = "quote_expired"  # nothing locked before the deadline
+    # reorgs: a block the current state depends on left the best chain
+    USER_LOCK_REORGED = "user_lock_reorged"
+    PROOF_REORGED = "proof_reorged"
+    COUNTER_LOCK_REORGED = "counter_lock_reorged"
+    CLAIM_REORGED = "claim_reorged"  # the claim of the user's lock
+    REFUND_REORGED = "refund_reorged"
+
+
+class FailureReason(StrEnum):
+    """Why a swap is FAILED (stored with the transition). Lock reasons mirror
+    :class:`etm_bridge.adapter.MismatchReason`; the rest are the engine's."""
+
+    PROOF_REJECTED = "proof_rejected"
+    USER_LOCK_REORGED_AFTER_COUNTER_LOCK = "user_lock_reorged_after_counter_lock"
+
+
+S, E = State, Event
+
+#: States with no way forward (only a reorg event can leave them).
+TERMINAL: frozenset[State] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED, S.FORFEITED})
+
+#: Terminal states in which no party lost funds to a missed deadline.
+SAFE_TERMINAL: frozenset[State] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED})
+
+#: Revealing the secret (claiming the counter lock) cannot be undone.
+POINT_OF_NO_RETURN = S.SECRET_REVEALED
+
+REORG_EVENTS: frozenset[Event] = frozenset(
+    {
+        E.USER_LOCK_REORGED,
+        E.PROOF_REORGED,
+        E.COUNTER_LOCK_REORGED,
+        E.CLAIM_REORGED,
+        E.REFUND_REORGED,
+    }
+)
+
+# Shared tail: from the counter lock on, both directions behave the same.
+_TAIL: dict[tuple[State, Event], State] = {
+    (S.COUNTER_LOCKED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
+    (S.COUNTER_LOCKED, E.COUNTER_LOCK_MISMATCH): S.FAILED,
+    (S.COUNTER_LOCKED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.COUNTER_LOCKED, E.USER_LOCK_REORGED): S.FAILED,
+    (S.SECRET_REVEALED, E.USER_LOCK_CLAIMED): S.CLAIMED_BOTH,
+    (S.SECRET_REVEALED, E.USER_LOCK_REFUNDED): S.FORFEITED,
+    (S.FAILED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.FAILED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
+    (S.EXPIRED, E.ALL_REFUNDED): S.REFUNDED,
+    (S.EXPIRED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
+    (S.EXPIRED, E.USER_LOCK_CLAIMED): S.FORFEITED,
+    (S.CREATED, E.QUOTE_EXPIRED): S.CANCELLED,
+    # reorgs of the final spends
+    (S.CLAIMED_BOTH, E.CLAIM_REORGED): S.SECRET_REVEALED,
+    (S.REFUNDED, E.REFUND_REORGED): S.EXPIRED,
+    (S.FORFEITED, E.REFUND_REORGED): S.SECRET_REVEALED,
+    (S.FORFEITED, E.CLAIM_REORGED): S.EXPIRED,
+}
+
+_FOREIGN_TO_ETM: dict[tuple[State, Event], State] = {
+    (S.CREATED, E.USER_LOCK_SEEN): S.USER_LOCKED,
+    (S.CREATED, E.LOCK_MISMATCH): S.FAILED,
+    (S.USER_LOCKED, E.USER_LOCK_CONFIRMED): S.LOCK_CONFIRMED,
+    (S.USER_LOCKED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.USER_LOCKED, E.USER_LOCK_REORGED): S.CREATED,
+    (S.LOCK_CONFIRMED, E.PROOF_ACCEPTED): S.PROOF_SUBMITTED,
+    (S.LOCK_CONFIRMED, E.PROOF_REJECTED): S.FAILED,
+    (S.LOCK_CONFIRMED, E.COUNTER_LOCK_SEEN): S.COUNTER_LOCKED,  # someone else's proof won
+    (S.LOCK_CONFIRMED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.LOCK_CONFIRMED, E.USER_LOCK_REORGED): S.CREATED,
+    (S.PROOF_SUBMITTED, E.COUNTER_LOCK_SEEN): S.COUNTER_LOCKED,
+    (S.PROOF_SUBMITTED, E.PROOF_REJECTED): S.FAILED,
+    (S.PROOF_SUBMITTED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.PROOF_SUBMITTED, E.USER_LOCK_REORGED): S.CREATED,
+    (S.PROOF_SUBMITTED, E.PROOF_REORGED): S.LOCK_CONFIRMED,
+    (S.COUNTER_LOCKED, E.COUNTER_LOCK_REORGED): S.PROOF_SUBMITTED,
+    **_TAIL,
+}
+
+_ETM_TO_FOREIGN: dict[tuple[State, Event], State] = {
+    (S.CREATED, E.USER_LOCK_SEEN): S.ETM_LOCKED,
+    (S.CREATED, E.LOCK_MISMATCH): S.FAILED,
+    (S.ETM_LOCKED, E.COUNTER_LOCK_SEEN): S.COUNTER_LOCKED,
+    (S.ETM_LOCKED, E.LOCK_EXPIRED): S.EXPIRED,
+    (S.ETM_LOCKED, E.USER_LOCK_REORGED): S.CREATED,
+    (S.COUNTER_LOCKED, E.COUNTER_LOCK_REORGED): S.ETM_LOCKED,
+    **_TAIL,
+}
+
+#: The transition tables, read-only.
+TABLES: Mapping[Direction, Mapping[tuple[State, Event], State]] = MappingProxyType(
+    {
+        Direction.FOREIGN_TO_ETM: MappingProxyType(_FOREIGN_TO_ETM),
+        Direction.ETM_TO_FOREIGN: MappingProxyType(_ETM_TO_FOREIGN),
+    }
+)
+
+_RANK: Mapping[State, int] = MappingProxyType(
+    {
+        S.CREATED: 0,
+        S.USER_LOCKED: 1,
+        S.ETM_LOCKED: 1,
+        S.LOCK_CONFIRMED: 2,
+        S.PROOF_SUBMITTED: 3,
+        S.COUNTER_LOCKED: 4,
+        S.FAILED: 5,
+        S.EXPIRED: 6,
+        S.SECRET_REVEALED: 7,
+        S.CLAIMED_BOTH: 8,
+        S.REFUNDED: 8,
+        S.CANCELLED: 8,
+        S.FORFEITED: 8,
+    }
+)
+
+
+def transition(direction: Direction, state: State, event: Event) -> State:
+    """The state after ``event`` in ``state``; :class:`InvalidTransitionError` if unmatched."""
+    try:
+        return TABLES[direction][(state, event)]
+    except KeyError:
+        raise InvalidTransitionError(
+            f"{direction.value}: event {event.value!r} is not allowed in state {state.value!r} "
+            f"(allowed: {', '.join(sorted(allowed_events(direction, state))) or 'none'})"
+        ) from None
+
+
+def allowed_events(direction: Direction, state: State) -> frozenset[Event]:
+    """Events the table accepts in ``state``."""
+    return frozenset(e for (s, e) in TABLES[direction] if s is state)
+
+
+def states_of(direction: Direction) -> frozenset[State]:
+    """Every state that appears in ``direction``'s table."""
+    table = TABLES[direction]
+    return frozenset(s for s, _ in table) | frozenset(table.values())
+
+
+def progress_rank(state: State) -> int:
+    """How far along a swap is; non-reorg transitions never lower it."""
+    return _RANK[state]
+
+
+def is_terminal(state: State) -> bool:
+    return state in TERMINAL

@@ -1,0 +1,128 @@
+"""What the engine sees of the chains at one moment: the input of ``events`` and ``policy``.
+
+The watcher builds a :class:`SwapView` per swap from adapter observations (the adapter's
+frozen :class:`~etm_bridge.adapter.HtlcLock` / :class:`~etm_bridge.adapter.HtlcSpend`) and
+from the ETM exchange (proof status, relay tip). The pure core decides from views alone, so the
+same decisions can be replayed in tests at any timelock boundary.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..adapter import (
+    HtlcLock,
+    HtlcSpend,
+    HtlcTerms,
+    LockState,
+    MismatchReason,
+    SpendKind,
+    lock_mismatches,
+)
+from ..errors import ValidationError
+from ..hashlock import refund_allowed
+from .model import DepKind
+
+#: Mismatches that are properties of the lock itself (the rest depend on time or spends).
+STATIC_REASONS: frozenset[MismatchReason] = frozenset(MismatchReason) - {
+    MismatchReason.NOT_CONFIRMED,
+    MismatchReason.TIMELOCK_TOO_CLOSE,
+    MismatchReason.ALREADY_SPENT,
+}
+
+
+class ProofStatus(StrEnum):
+    NONE = "none"  # ETM has not seen a proof of this swap's user lock
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class LegView:
+    """One leg: the chain tip and this swap's lock and spend on it, if any."""
+
+    chain: str
+    tip_height: int
+    block_time_s: int
+    lock: HtlcLock | None = None
+    spend: HtlcSpend | None = None
+
+    def __post_init__(self) -> None:
+        if self.tip_height < 0 or self.block_time_s < 1:
+            raise ValidationError(f"{self.chain}: bad tip height or block time")
+        if self.lock is not None and self.lock.chain != self.chain:
+            raise ValidationError(f"lock on {self.lock.chain!r} given for leg on {self.chain!r}")
+
+    @property
+    def confirmations(self) -> int:
+        return 0 if self.lock is None else self.lock.confirmations_at(self.tip_height)
+
+    @property
+    def is_open(self) -> bool:
+        """A lock exists and is neither claimed nor refunded (as far as we can see)."""
+        return self.lock is not None and self.spend is None and self.lock.state is LockState.OPEN
+
+    @property
+    def blocks_left(self) -> int:
+        """Blocks until the lock's refund becomes broadcastable (0: it is)."""
+        if self.lock is None:
+            return 0
+        return max(0, self.lock.terms.timelock_height - self.tip_height)
+
+    @property
+    def refundable(self) -> bool:
+        """Open and a refund would be valid in the next block."""
+        return self.is_open and refund_allowed(
+            self.lock.terms.timelock_height if self.lock else 0, self.tip_height + 1
+        )
+
+    @property
+    def claimed(self) -> bool:
+        return self.spend is not None and self.spend.kind is SpendKind.CLAIM
+
+    @property
+    def refunded(self) -> bool:
+        return self.spend is not None and self.spend.kind is SpendKind.REFUND
+
+
+@dataclass(frozen=True)
+class ProofView:
+    """The ETM side of a foreign->ETM swap's SPV proof."""
+
+    relay_tip_height: int  # best foreign height the ETM relay knows
+    status: ProofStatus = ProofStatus.NONE
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SwapView:
+    """Everything the core may look at for one swap, at one moment."""
+
+    user: LegView
+    counter: LegView
+    proof: ProofView | None = None
+    removed: frozenset[DepKind] = frozenset()  # dependencies whose block left the best chain
+
+
+def static_mismatches(
+    lock: HtlcLock, expected: HtlcTerms, chain: str
+) -> list[tuple[MismatchReason, str]]:
+    """Mismatches of ``lock`` against ``expected`` that no amount of waiting will fix."""
+    found = lock_mismatches(
+        lock, expected, chain=chain, min_confirmations=0, now_height=0, min_blocks_left=0
+    )
+    return [(reason, detail) for reason, detail in found if reason in STATIC_REASONS]
+
+
+def pick_lock(locks: Iterable[HtlcLock], expected: HtlcTerms, chain: str) -> HtlcLock | None:
+    """The lock to follow among those with our hashlock: the first that matches the terms,
+    else the first one (so its mismatch is reported); None if there are none."""
+    candidates = list(locks)
+    for lock in candidates:
+        if not static_mismatches(lock, expected, chain):
+            return lock
+    return candidates[0] if candidates else None
