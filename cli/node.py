@@ -1,0 +1,127 @@
+"""``etm-bridge node init|run|status|account|round``: a local ETM node and reads of its API.
+
+``init`` writes a development chain (genesis, delegate keys, node config with a random admin
+token) into ``--data-dir`` (default ``./.etm/node``); ``run`` serves it on loopback and forges
+for every delegate whose key is in the data dir. The read verbs talk to ``--url`` over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etm_bridge.node.client import NodeClient
+from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
+from etm_bridge.node.server import run_node
+from etm_bridge.node.setup import init_node
+
+DEFAULT_DATA_DIR = Path(".etm") / "node"
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    envvar="ETM_NODE_DIR",
+    help="The node's data directory.",
+)
+url_option = click.option(
+    "--url", default=DEFAULT_URL, show_default=True, envvar="ETM_NODE_URL", help="Node API URL."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for key, value in data.items():
+        shown = json.dumps(value) if isinstance(value, list | dict) else value
+        click.echo(f"{key:<20} {shown}")
+
+
+@click.group("node")
+def group() -> None:
+    """A local ETM chain node: init, run, and read its API."""
+
+
+@group.command("init")
+@data_dir_option
+@click.option("--delegates", default=5, show_default=True, help="Genesis delegates (1-101).")
+@click.option("--block-time", default=10, show_default=True, help="Slot length in seconds.")
+@click.option("--funded", default=10, show_default=True, help="Funded dev accounts user-<i>.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="Port (0: any free port).")
+@click.option("--force", is_flag=True, help="Overwrite an existing node and delete its chain.")
+@json_option
+def init_command(
+    data_dir: Path,
+    delegates: int,
+    block_time: int,
+    funded: int,
+    host: str,
+    port: int,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config."""
+    config = init_node(
+        data_dir,
+        delegates=delegates,
+        block_time_s=block_time,
+        funded_accounts=funded,
+        host=host,
+        port=port,
+        force=force,
+    )
+    _show(
+        {
+            "dataDir": str(config.data_dir),
+            "genesis": str(config.genesis_path),
+            "nodeConfig": str(config.data_dir / "node.json"),
+            "url": f"http://{config.host}:{config.port}",
+            "delegates": delegates,
+            "blockTimeS": block_time,
+        },
+        as_json,
+    )
+
+
+@group.command("run")
+@data_dir_option
+@click.option("--host", default=None, help="Override the configured bind address.")
+@click.option("--port", type=int, default=None, help="Override the configured port.")
+@click.option("--no-forging", is_flag=True, help="Serve the API without forging.")
+def run_command(data_dir: Path, host: str | None, port: int | None, no_forging: bool) -> None:
+    """Serve the node's API and forge on its delegates' slots until Ctrl-C / SIGTERM."""
+    config = NodeConfig.load(data_dir, host=host, port=port, forging=False if no_forging else None)
+    run_node(config, announce=lambda line: click.echo(line, nl=True))
+
+
+@group.command("status")
+@url_option
+@json_option
+def status_command(url: str, as_json: bool) -> None:
+    """Height, tip, state digest, round, finality and forging of a running node."""
+    _show(NodeClient(url).status(), as_json)
+
+
+@group.command("account")
+@url_option
+@click.argument("address")
+@json_option
+def account_command(url: str, address: str, as_json: bool) -> None:
+    """Balance (base units), nonce, votes and delegate record of ADDRESS."""
+    _show(NodeClient(url).account(address), as_json)
+
+
+@group.command("round")
+@url_option
+@json_option
+def round_command(url: str, as_json: bool) -> None:
+    """The current round's forging order (chaotic shuffle) and whose slot is now."""
+    _show(NodeClient(url).current_round(), as_json)

@@ -1,0 +1,239 @@
+"""The node's HTTP JSON API (Starlette routes over a :class:`NodeBackend`).
+
+Reads and signed transactions are open; ``/api/admin/*`` needs ``Authorization: Bearer <token>``
+(the node config's ``admin_token``). Errors are JSON ``{"error": {"code", "message"}}``:
+
+* 400 validation error or rejected transaction (``code`` = the rejection reason),
+* 401 missing/wrong admin token, 404 unknown block/tx/account/route,
+* 413 body larger than ``max_body_bytes`` (refused from ``Content-Length`` or while streaming,
+  before any parsing), 415 unsupported content type.
+
+All handlers are ``async`` and call the backend directly: the chain, its SQLite connection and
+the forger loop all live on the event loop's thread, so no two writes can interleave.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..errors import (
+    BlockRejectedError,
+    EtmBridgeError,
+    NotFoundError,
+    TxRejectedError,
+    ValidationError,
+)
+
+MAX_LATEST_BLOCKS = 100
+Handler = Callable[[Request], Awaitable[JSONResponse]]
+
+
+class NodeBackend(Protocol):
+    """What the API needs from the node (implemented by ``node.service.NodeService``)."""
+
+    def status(self) -> dict[str, Any]: ...
+    def submit_tx(self, raw: bytes) -> dict[str, Any]: ...
+    def transaction(self, tx_id: bytes) -> dict[str, Any]: ...
+    def block_by_id(self, block_id: bytes) -> dict[str, Any]: ...
+    def block_by_height(self, height: int) -> dict[str, Any]: ...
+    def latest_blocks(self, limit: int) -> list[dict[str, Any]]: ...
+    def account(self, address: str) -> dict[str, Any]: ...
+    def delegates(self) -> dict[str, Any]: ...
+    def current_round(self) -> dict[str, Any]: ...
+    def forging_status(self) -> dict[str, Any]: ...
+    def set_forging(self, enabled: bool) -> dict[str, Any]: ...
+    def add_forging_key(self, seed: bytes) -> dict[str, Any]: ...
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (:class:`BodyTooLarge`) as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ValidationError("Content-Length is not a number")
+        if int(declared) > limit:
+            raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    body = await read_body(request, limit)
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationError("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationError("request body must be a JSON object")
+    return data
+
+
+def parse_hex(text: str, what: str, length: int | None = None) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise ValidationError(f"{what} is not valid hex") from None
+    if length is not None and len(raw) != length:
+        raise ValidationError(f"{what} must be {length} bytes ({2 * length} hex digits)")
+    return raw
+
+
+def guarded(handler: Handler) -> Handler:
+    """Map library errors to HTTP statuses, so every handler can simply raise."""
+
+    async def wrapper(request: Request) -> JSONResponse:
+        try:
+            return await handler(request)
+        except BodyTooLarge as exc:
+            return _error(413, "body_too_large", str(exc))
+        except NotFoundError as exc:
+            return _error(404, "not_found", str(exc))
+        except (TxRejectedError, BlockRejectedError) as exc:
+            return _error(400, exc.reason, exc.detail)
+        except ValidationError as exc:
+            return _error(400, "invalid_request", str(exc))
+        except EtmBridgeError as exc:
+            return _error(400, type(exc).__name__, str(exc))
+
+    return wrapper
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValidationError(f"query parameter {name} must be an integer in {low}..{high}")
+    return int(text)
+
+
+def create_app(
+    backend: NodeBackend,
+    *,
+    admin_token: str,
+    max_body_bytes: int,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+) -> Starlette:
+    """The Starlette application serving ``backend`` (``lifespan`` runs e.g. the forger loop)."""
+
+    async def tx_body(request: Request) -> bytes:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            data = await read_json(request, max_body_bytes)
+            if not isinstance(data.get("tx"), str):
+                raise ValidationError('JSON body must be {"tx": "<signed tx hex>"}')
+            return parse_hex(data["tx"], "tx")
+        body = await read_body(request, max_body_bytes)
+        if kind == "application/octet-stream":
+            return body
+        if kind in ("text/plain", ""):
+            try:
+                return parse_hex(body.decode("ascii").strip(), "tx")
+            except UnicodeDecodeError:
+                raise ValidationError("tx hex is not ASCII") from None
+        raise HTTPException(415, f"unsupported content type {kind!r}")
+
+    def require_admin(request: Request) -> None:
+        supplied = request.headers.get("authorization", "")
+        expected = f"Bearer {admin_token}"
+        if not hmac.compare_digest(supplied.encode(), expected.encode()):
+            raise HTTPException(401, "admin endpoint: send Authorization: Bearer <admin_token>")
+
+    @guarded
+    async def status(request: Request) -> JSONResponse:
+        return JSONResponse(backend.status())
+
+    @guarded
+    async def submit(request: Request) -> JSONResponse:
+        return JSONResponse(backend.submit_tx(await tx_body(request)))
+
+    @guarded
+    async def transaction(request: Request) -> JSONResponse:
+        tx_id = parse_hex(request.path_params["tx_id"], "transaction id", 32)
+        return JSONResponse(backend.transaction(tx_id))
+
+    @guarded
+    async def latest(request: Request) -> JSONResponse:
+        limit = _query_int(request, "limit", 10, 1, MAX_LATEST_BLOCKS)
+        return JSONResponse({"blocks": backend.latest_blocks(limit)})
+
+    @guarded
+    async def block(request: Request) -> JSONResponse:
+        ref: str = request.path_params["ref"]
+        if ref.isdigit() and len(ref) < 20:
+            return JSONResponse(backend.block_by_height(int(ref)))
+        return JSONResponse(backend.block_by_id(parse_hex(ref, "block id", 32)))
+
+    @guarded
+    async def account(request: Request) -> JSONResponse:
+        return JSONResponse(backend.account(request.path_params["address"]))
+
+    @guarded
+    async def delegates(request: Request) -> JSONResponse:
+        return JSONResponse(backend.delegates())
+
+    @guarded
+    async def current_round(request: Request) -> JSONResponse:
+        return JSONResponse(backend.current_round())
+
+    @guarded
+    async def forging(request: Request) -> JSONResponse:
+        require_admin(request)
+        if request.method == "POST":
+            data = await read_json(request, max_body_bytes)
+            if not isinstance(data.get("enabled"), bool):
+                raise ValidationError('JSON body must be {"enabled": true|false}')
+            return JSONResponse(backend.set_forging(data["enabled"]))
+        return JSONResponse(backend.forging_status())
+
+    @guarded
+    async def forging_keys(request: Request) -> JSONResponse:
+        require_admin(request)
+        data = await read_json(request, max_body_bytes)
+        if not isinstance(data.get("seed"), str):
+            raise ValidationError('JSON body must be {"seed": "<32-byte ed25519 seed hex>"}')
+        return JSONResponse(backend.add_forging_key(parse_hex(data["seed"], "seed", 32)))
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
+
+    routes = [
+        Route("/api/status", status),
+        Route("/api/transactions", submit, methods=["POST"]),
+        Route("/api/transactions/{tx_id}", transaction),
+        Route("/api/blocks", latest),
+        Route("/api/blocks/{ref}", block),
+        Route("/api/accounts/{address}", account),
+        Route("/api/delegates", delegates),
+        Route("/api/rounds/current", current_round),
+        Route("/api/admin/forging", forging, methods=["GET", "POST"]),
+        Route("/api/admin/forging/keys", forging_keys, methods=["POST"]),
+    ]
+    handlers = {HTTPException: http_error}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)

@@ -1,0 +1,123 @@
+"""A Python client for the ETM node's HTTP API (``requests``), used by the CLI and the tests.
+
+Errors come back as the library's exceptions: a rejected transaction as
+:class:`~etm_bridge.errors.TxRejectedError` with the node's ``reason`` code, an unknown id as
+:class:`~etm_bridge.errors.NotFoundError`, other 4xx as
+:class:`~etm_bridge.errors.ValidationError`, and a node that cannot be reached (or refuses the
+admin token) as :class:`~etm_bridge.errors.NodeUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from ..errors import NodeUnavailableError, NotFoundError, TxRejectedError, ValidationError
+
+#: Error codes the API uses for requests, as opposed to transaction rejection reasons.
+_REQUEST_CODES = {"invalid_request", "body_too_large", "http_error", "method_not_allowed"}
+
+
+class NodeClient:
+    """Talks to one node, e.g. ``NodeClient("http://127.0.0.1:26657")``."""
+
+    def __init__(self, url: str, *, admin_token: str | None = None, timeout_s: float = 10.0):
+        self.url = url.rstrip("/")
+        self.admin_token = admin_token
+        self.timeout_s = timeout_s
+        self._session = requests.Session()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if path.startswith("/api/admin") and self.admin_token:
+            headers["Authorization"] = f"Bearer {self.admin_token}"
+        try:
+            reply = self._session.request(
+                method, self.url + path, headers=headers, timeout=self.timeout_s, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise NodeUnavailableError(f"ETM node at {self.url} did not answer: {exc}") from None
+        try:
+            data = reply.json()
+        except ValueError:
+            raise NodeUnavailableError(
+                f"ETM node at {self.url} answered HTTP {reply.status_code} without JSON"
+            ) from None
+        if reply.status_code < 400:
+            return data
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        code, message = str(error.get("code", "")), str(error.get("message", reply.reason))
+        if reply.status_code == 404:
+            raise NotFoundError(message)
+        if reply.status_code == 401:
+            raise NodeUnavailableError(f"ETM node at {self.url} refused the admin token")
+        if reply.status_code == 400 and code not in _REQUEST_CODES:
+            raise TxRejectedError(code, message)
+        raise ValidationError(f"ETM node refused the request ({code}): {message}")
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return self._request("GET", "/api/status")
+
+    def transaction(self, tx_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/transactions/{tx_id}")
+
+    def block(self, ref: int | str) -> dict[str, Any]:
+        """A block by height (int) or id (64 hex digits)."""
+        return self._request("GET", f"/api/blocks/{ref}")
+
+    def latest_blocks(self, limit: int = 10) -> list[dict[str, Any]]:
+        return self._request("GET", "/api/blocks", params={"limit": limit})["blocks"]
+
+    def account(self, address: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/accounts/{address}")
+
+    def delegates(self) -> dict[str, Any]:
+        return self._request("GET", "/api/delegates")
+
+    def current_round(self) -> dict[str, Any]:
+        return self._request("GET", "/api/rounds/current")
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def submit_tx(self, signed: bytes) -> dict[str, Any]:
+        """Submit a signed transaction's encoding; returns ``{"id": ..., ...}``."""
+        return self._request("POST", "/api/transactions", json={"tx": bytes(signed).hex()})
+
+    def forging_status(self) -> dict[str, Any]:
+        return self._request("GET", "/api/admin/forging")
+
+    def set_forging(self, enabled: bool) -> dict[str, Any]:
+        return self._request("POST", "/api/admin/forging", json={"enabled": enabled})
+
+    def add_forging_key(self, seed: bytes) -> dict[str, Any]:
+        return self._request("POST", "/api/admin/forging/keys", json={"seed": seed.hex()})
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    def wait_ready(self, timeout_s: float = 15.0) -> dict[str, Any]:
+        """Poll ``/api/status`` until the node answers; raise NodeUnavailableError on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.status()
+            except NodeUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def wait_for_height(self, height: int, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Poll until the chain tip reaches ``height``; returns the status."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.status()
+            if status["height"] >= height:
+                return status
+            if time.monotonic() > deadline:
+                raise NodeUnavailableError(
+                    f"ETM node at {self.url} stayed at height {status['height']} < {height}"
+                )
+            time.sleep(0.1)

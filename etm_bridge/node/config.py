@@ -1,0 +1,102 @@
+"""The ETM node's own configuration (not consensus): where it keeps data, where it listens.
+
+Stored as ``node.json`` in the node's data directory next to ``genesis.json`` (the chain's
+consensus config, owned by ``etm_bridge.chain``), ``chain.sqlite`` (the store) and
+``forging_keys.json`` (seeds of the delegate keys this node forges with; development only, mode
+0600). ``admin_token`` guards every endpoint that is not a read or a signed transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+NODE_CONFIG = "node.json"
+GENESIS_CONFIG = "genesis.json"
+FORGING_KEYS = "forging_keys.json"
+CHAIN_DB = "chain.sqlite"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 26657
+#: Largest request body accepted (a full tx is at most ~1 MiB payload + header; hex doubles it).
+DEFAULT_MAX_BODY_BYTES = 2_200_000
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """How one node runs. ``data_dir`` is not stored in the file (it is where the file is)."""
+
+    data_dir: Path
+    admin_token: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    forging: bool = True
+    log_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        if len(self.admin_token) < 16:
+            raise ConfigError("admin_token must be at least 16 characters")
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port {self.port} is outside 0..65535")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024")
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.data_dir / GENESIS_CONFIG
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / CHAIN_DB
+
+    @property
+    def forging_keys_path(self) -> Path:
+        return self.data_dir / FORGING_KEYS
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["data_dir"]
+        return out
+
+    def save(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.data_dir / NODE_CONFIG, json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, data_dir: Path, **overrides: Any) -> NodeConfig:
+        """Read ``node.json``; ``overrides`` that are not None replace file values."""
+        path = Path(data_dir) / NODE_CONFIG
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path} not found: run `etm-bridge node init` first") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+        known = {f.name for f in fields(cls)} - {"data_dir"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(data_dir=Path(data_dir), **raw)
+
+
+def new_admin_token() -> str:
+    return secrets.token_hex(24)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only, atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,126 @@
+"""Running a node: open the store and chain, serve the API with uvicorn, forge on every slot.
+
+``run_node(config)`` blocks until SIGINT/SIGTERM. The forger loop is an asyncio task on the same
+event loop as the HTTP handlers, so the chain (not thread-safe) is only ever touched from one
+thread. Each block is applied in one SQLite transaction by the store (WAL mode), so a
+``kill -9`` at any moment loses no committed block and leaves no half-applied one; on restart
+the chain resumes from its last committed tip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..chain.genesis import GenesisConfig
+from ..chain.ledger import Chain
+from ..chain.params import etm_time
+from ..errors import ConfigError, EtmBridgeError
+from ..store import ChainStore
+from .api import create_app
+from .config import NodeConfig
+from .service import NodeService, load_forging_keys
+
+log = logging.getLogger("etm_bridge.node")
+
+#: How often the forger loop looks at the clock (slots are >= 1 s).
+FORGER_POLL_S = 0.1
+
+
+def load_genesis(config: NodeConfig) -> GenesisConfig:
+    try:
+        return GenesisConfig.from_json(json.loads(config.genesis_path.read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"{config.genesis_path} not found: run `etm-bridge node init`") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{config.genesis_path} is not valid JSON: {exc}") from None
+
+
+def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
+    """The node's chain on its data directory (created from genesis on first start)."""
+    store = ChainStore.open(config.db_path)
+    try:
+        chain = Chain(store, load_genesis(config))
+    except BaseException:
+        store.close()
+        raise
+    keys = load_forging_keys(config.forging_keys_path)
+    service = NodeService(chain, keys, forging=config.forging, keys_path=config.forging_keys_path)
+    return service, store
+
+
+async def forger_loop(
+    service: NodeService, clock: Callable[[], float] = time.time, poll_s: float = FORGER_POLL_S
+) -> None:
+    """Forever: forge if the current slot is ours. Errors are logged and kept for /status."""
+    while True:
+        try:
+            block = service.forge(etm_time(clock()))
+        except EtmBridgeError as exc:
+            service.last_forge_error = str(exc)
+            log.warning("forging failed: %s", exc)
+        else:
+            if block is not None:
+                service.last_forge_error = None
+                log.info("forged block %d (%d txs)", block.height, len(block.transactions))
+        await asyncio.sleep(poll_s)
+
+
+def build_app(config: NodeConfig, service: NodeService) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(forger_loop(service))
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return create_app(
+        service,
+        admin_token=config.admin_token,
+        max_body_bytes=config.max_body_bytes,
+        lifespan=lifespan,
+    )
+
+
+def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> None:
+    """Serve until SIGINT/SIGTERM; ``announce`` gets one line once the port is bound."""
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    service, store = open_service(config)
+    app = build_app(config, service)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    )
+
+    async def serve() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            port = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.port
+            status = service.status()
+            announce(
+                f"ETM node listening on http://{config.host}:{port} "
+                f"height={status['height']} genesis={status['genesisId']}"
+            )
+        await serving
+
+    try:
+        asyncio.run(serve())
+    finally:
+        store.close()

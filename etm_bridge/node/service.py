@@ -1,0 +1,145 @@
+"""The node's state: one :class:`~etm_bridge.chain.ledger.Chain`, the forging keys, JSON views.
+
+:class:`NodeService` implements the API's ``NodeBackend``: it decodes requests into chain calls
+and chain objects into the API's JSON (blocks in the whitepaper's 5.2 form). It is used from one
+thread only (the event loop), like the chain and its SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..chain.address import decode_address
+from ..chain.block import Block
+from ..chain.keys import SigningKey
+from ..chain.ledger import Chain
+from ..chain.params import etm_time
+from ..chain.tx import Tx
+from ..errors import ConfigError, NotFoundError
+from .config import write_private
+
+
+def load_forging_keys(path: Path) -> dict[bytes, SigningKey]:
+    """Delegate keys from ``forging_keys.json`` (``{"seeds": [hex, ...]}``); {} if absent."""
+    try:
+        data = json.loads(path.read_text())
+        keys = [SigningKey(bytes.fromhex(seed)) for seed in data["seeds"]]
+    except FileNotFoundError:
+        return {}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: malformed forging keys file ({exc})") from None
+    return {key.public_key: key for key in keys}
+
+
+def save_forging_keys(path: Path, keys: Mapping[bytes, SigningKey]) -> None:
+    seeds = [keys[pk].seed.hex() for pk in sorted(keys)]
+    write_private(path, json.dumps({"seeds": seeds}, indent=2) + "\n")
+
+
+class NodeService:
+    """The chain plus forging state, seen through the API."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        keys: Mapping[bytes, SigningKey],
+        *,
+        forging: bool = True,
+        keys_path: Path | None = None,
+    ):
+        self.chain = chain
+        self.keys = dict(keys)
+        self.forging = forging
+        self.keys_path = keys_path
+        self.forged_blocks = 0
+        self.last_forge_error: str | None = None
+
+    # --- forging ------------------------------------------------------------------------------
+
+    def forge(self, now: int) -> Block | None:
+        """Forge and apply a block if ``now`` (ETM-epoch s) is a new slot of one of our keys."""
+        if not self.forging or not self.keys:
+            return None
+        block = self.chain.forge_next(now, self.keys)
+        if block is not None:
+            self.forged_blocks += 1
+        return block
+
+    def forging_status(self) -> dict[str, Any]:
+        return {
+            "enabled": self.forging,
+            "publicKeys": [pk.hex() for pk in sorted(self.keys)],
+            "forgedBlocks": self.forged_blocks,
+            "lastError": self.last_forge_error,
+        }
+
+    def set_forging(self, enabled: bool) -> dict[str, Any]:
+        self.forging = enabled
+        return self.forging_status()
+
+    def add_forging_key(self, seed: bytes) -> dict[str, Any]:
+        key = SigningKey(seed)
+        self.keys[key.public_key] = key
+        if self.keys_path is not None:
+            save_forging_keys(self.keys_path, self.keys)
+        return self.forging_status()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        out = self.chain.status()
+        out["nodeVersion"] = __version__
+        out["forging"] = self.forging and bool(self.keys)
+        out["forgingKeys"] = len(self.keys)
+        return out
+
+    def submit_tx(self, raw: bytes) -> dict[str, Any]:
+        tx_id = self.chain.submit_tx(Tx.decode(raw))
+        return {"id": tx_id.hex(), "status": "pending"}
+
+    def transaction(self, tx_id: bytes) -> dict[str, Any]:
+        tx, height = self.chain.tx_by_id(tx_id)
+        out = self.chain.registry.tx_json(tx)
+        out["height"] = None if height < 0 else height
+        out["status"] = "pending" if height < 0 else "confirmed"
+        return out
+
+    def _block_json(self, block: Block) -> dict[str, Any]:
+        out = block.to_json()
+        out["transactions"] = [self.chain.registry.tx_json(tx) for tx in block.transactions]
+        return out
+
+    def block_by_id(self, block_id: bytes) -> dict[str, Any]:
+        return self._block_json(self.chain.block_by_id(block_id))
+
+    def block_by_height(self, height: int) -> dict[str, Any]:
+        return self._block_json(self.chain.block_by_height(height))
+
+    def latest_blocks(self, limit: int) -> list[dict[str, Any]]:
+        return [block.to_json() for block in self.chain.latest_blocks(limit)]
+
+    def account(self, address: str) -> dict[str, Any]:
+        return self.chain.account(decode_address(address)).to_json()
+
+    def delegates(self) -> dict[str, Any]:
+        return {"delegates": [d.to_json() for d in self.chain.delegates()]}
+
+    def current_round(self) -> dict[str, Any]:
+        """The round the next block belongs to: its forging order and whose slot is next."""
+        status = self.chain.status()
+        order = self.chain.round_order()
+        if not order:
+            raise NotFoundError("no forging order for the current round")
+        names = {d.public_key: d.name for d in self.chain.delegates()}
+        slot = max(self.chain.params.slot_of(etm_time(time.time())), status["tipSlot"] + 1)
+        return {
+            "round": status["round"],
+            "order": [{"publicKey": pk.hex(), "name": names.get(pk)} for pk in order],
+            "slot": slot,
+            "slotDelegate": order[slot % len(order)].hex(),
+        }
