@@ -1,0 +1,338 @@
+"""BitcoinAdapter: P2WSH HTLCs on Bitcoin, signed with our own key, through plain JSON-RPC.
+
+Only RPCs that both Bitcoin Core and the bcoin launcher answer, with raw hex results:
+getblockcount, getblockhash, getblockheader <hash> false, getblock <hash> 0, getrawmempool,
+getrawtransaction <txid> 0, sendrawtransaction, estimatesmartfee. The node wallet is never used
+(tests use it only as a faucet). Our coins and every etm-bridge lock are found by scanning blocks
+into :mod:`.index` (a cache of the chain under ``data_dir``), so a restarted adapter finds its
+locks again from the chain.
+
+Config (``from_config``): ``rpc_url``, ``rpc_user``, ``rpc_password``, ``secret_hex`` (our
+32-byte private key), ``data_dir``, ``network`` (default ``regtest``), ``birth_height`` (first
+block to scan, default 0), ``fallback_fee_sat_vb`` (default 2), ``confirmations``.
+
+Lock ids are ``<txid>:<vout>:<hashlock hex>``: the hashlock is part of the id because a P2WSH
+output does not reveal it, and with it the lock can be re-identified from the chain alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bitcoin.core import CBlock, CTransaction, b2x
+from bitcoin.segwit_addr import encode as bech32_encode
+
+from etm_bridge.adapter import (
+    ChainAdapter,
+    ChainInfo,
+    FeeEstimate,
+    HtlcLock,
+    HtlcSpend,
+    HtlcTerms,
+    InclusionProof,
+    KeyKind,
+    LockState,
+    SpendKind,
+    Tip,
+)
+from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError, TimelockError
+from etm_bridge.hashlock import check_preimage, refund_allowed, require_hashlock
+from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.testing.proofs import merkle_branch_le
+
+from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index, txid_hex
+from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
+from .txbuild import WalletKey, build_claim_tx, build_lock_tx, build_refund_tx
+
+HRP = {"mainnet": "bc", "testnet": "tb", "signet": "tb", "regtest": "bcrt"}
+#: Fee rate used when the node has no estimate (bcoin never has; a young regtest chain neither).
+FALLBACK_FEE_SAT_VB = 2
+FEE_TARGET_BLOCKS = 2
+
+
+def parse_lock_id(lock_id: str) -> tuple[str, int, bytes]:
+    """``txid:vout:hashlock`` -> (txid, vout, hashlock); LockNotFoundError if malformed."""
+    try:
+        txid, vout, hashlock_hex = lock_id.split(":")
+        hashlock = require_hashlock(bytes.fromhex(hashlock_hex))
+        if len(bytes.fromhex(txid)) != 32:
+            raise ValueError("txid")
+        return txid, int(vout), hashlock
+    except ValueError:
+        raise LockNotFoundError(
+            f"{lock_id!r} is not a Bitcoin lock id (<txid>:<vout>:<hashlock hex>)"
+        ) from None
+
+
+class BitcoinAdapter(ChainAdapter):
+    """Chain adapter for Bitcoin (any network; regtest in the tests)."""
+
+    name = "bitcoin"
+
+    def __init__(
+        self,
+        rpc: JsonRpcClient,
+        key: WalletKey,
+        data_dir: Path,
+        *,
+        network: str = "regtest",
+        birth_height: int = 0,
+        fallback_fee_sat_vb: int = FALLBACK_FEE_SAT_VB,
+        confirmations: int | None = None,
+    ) -> None:
+        if network not in HRP:
+            raise ConfigError(f"unknown Bitcoin network {network!r}; known: {', '.join(HRP)}")
+        self.rpc = rpc
+        self.key = key
+        self.network = network
+        self.fallback_fee_sat_vb = fallback_fee_sat_vb
+        self.default_confirmations = confirmations or (1 if network == "regtest" else 6)
+        self.index_path = Path(data_dir) / f"bitcoin-{network}-{hash160(key.pubkey).hex()}.json"
+        self.index: ChainIndex = load_index(self.index_path, birth_height)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
+        try:
+            rpc = JsonRpcClient(
+                str(config["rpc_url"]),
+                user=config.get("rpc_user"),
+                password=config.get("rpc_password"),
+            )
+            key = WalletKey(bytes.fromhex(str(config["secret_hex"])))
+            data_dir = Path(str(config["data_dir"]))
+        except KeyError as exc:
+            raise ConfigError(f"bitcoin adapter config needs {exc.args[0]!r}") from None
+        except ValueError as exc:
+            raise ConfigError(f"bitcoin adapter config: {exc}") from None
+        return cls(
+            rpc,
+            key,
+            data_dir,
+            network=str(config.get("network", "regtest")),
+            birth_height=int(config.get("birth_height", 0)),
+            fallback_fee_sat_vb=int(config.get("fallback_fee_sat_vb", FALLBACK_FEE_SAT_VB)),
+            confirmations=config.get("confirmations"),
+        )
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    # --- identity and headers -------------------------------------------------------------
+
+    def info(self) -> ChainInfo:
+        return ChainInfo(
+            chain="bitcoin",
+            network=self.network,
+            asset="BTC",
+            base_unit="sat",
+            decimals=8,
+            block_time_s=600,
+            default_confirmations=self.default_confirmations,
+            key_kind=KeyKind.SECP256K1_COMPRESSED,
+        )
+
+    def tip(self) -> Tip:
+        height = int(self.rpc.call("getblockcount"))
+        return Tip(height, str(self.rpc.call("getblockhash", height)))
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        if start_height < 0 or count < 0:
+            raise ValueError(f"start_height and count must be >= 0, got {start_height}, {count}")
+        last = min(start_height + count, int(self.rpc.call("getblockcount")) + 1)
+        return [
+            bytes.fromhex(self.rpc.call("getblockheader", self._hash_at(h), False))
+            for h in range(start_height, last)
+        ]
+
+    # --- our funds --------------------------------------------------------------------------
+
+    def our_key(self) -> bytes:
+        return self.key.pubkey
+
+    def address(self) -> str:
+        """Our P2WPKH (bech32) address, e.g. for the regtest faucet."""
+        return str(bech32_encode(HRP[self.network], 0, hash160(self.key.pubkey)))
+
+    def balance(self, asset_id: bytes | None = None) -> int:
+        if asset_id is not None:
+            raise ConfigError("Bitcoin has no token assets; asset_id must be None")
+        self.sync()
+        return self.index.confirmed_balance()
+
+    def fee_estimate(self) -> FeeEstimate:
+        """``estimatesmartfee 2`` in sat/vB, else :data:`FALLBACK_FEE_SAT_VB` (configurable)."""
+        try:
+            reply = self.rpc.call("estimatesmartfee", FEE_TARGET_BLOCKS)
+            btc_per_kvb = Decimal(str(reply.get("feerate", -1))) if isinstance(reply, dict) else -1
+        except RPCError:
+            btc_per_kvb = Decimal(-1)
+        if btc_per_kvb > 0:
+            sat_vb = int(-(-(btc_per_kvb * 100_000_000) // 1000))
+            return FeeEstimate(max(1, sat_vb), "sat/vB", "node")
+        return FeeEstimate(self.fallback_fee_sat_vb, "sat/vB", "fallback")
+
+    # --- locks ------------------------------------------------------------------------------
+
+    def lock(self, terms: HtlcTerms) -> HtlcLock:
+        terms.check_key_kind(KeyKind.SECP256K1_COMPRESSED)
+        if terms.asset_id is not None:
+            raise ConfigError("Bitcoin has no token assets; asset_id must be None")
+        htlc = HtlcScript(terms.hashlock, terms.claim_key, terms.refund_key, terms.timelock_height)
+        self.sync()
+        rate = self.fee_estimate().rate
+        tx, _coins = build_lock_tx(self.key, self.index.spendable(), htlc, terms.amount, rate)
+        txid = self._broadcast(tx)
+        return self._observe(self.index.locks[outpoint_key(txid, 0)], terms.hashlock)
+
+    def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
+        require_hashlock(hashlock)
+        view = self._view_with_mempool()
+        found = [
+            self._observe(lock, hashlock, view)
+            for lock in view.locks.values()
+            if lock.marker.htlc(hashlock).script_pubkey.hex() == lock.script_pubkey_hex
+        ]
+        return sorted(found, key=lambda lk: (lk.block_height is None, lk.block_height or 0))
+
+    def get_lock(self, lock_id: str) -> HtlcLock:
+        txid, vout, hashlock = parse_lock_id(lock_id)
+        view = self._view_with_mempool()
+        lock = view.locks.get(outpoint_key(txid, vout))
+        if lock is None or lock.marker.htlc(hashlock).script_pubkey.hex() != lock.script_pubkey_hex:
+            raise LockNotFoundError(f"no lock {lock_id} on bitcoin {self.network}")
+        return self._observe(lock, hashlock, view)
+
+    def confirmations(self, lock_id: str) -> int:
+        lock = self.get_lock(lock_id)
+        return lock.confirmations_at(int(self.rpc.call("getblockcount")))
+
+    def inclusion_proof(self, lock_id: str) -> InclusionProof:
+        lock = self.get_lock(lock_id)
+        if lock.block_height is None:
+            raise LockNotFoundError(f"lock {lock_id} is not mined yet; no inclusion proof")
+        block = self._block(lock.block_height)
+        txids = [tx.GetTxid() for tx in block.vtx]
+        index = [txid_hex(tx) for tx in block.vtx].index(lock.txid)
+        tx = block.vtx[index]
+        stripped = CTransaction(tx.vin, tx.vout, tx.nLockTime, tx.nVersion)
+        return InclusionProof(
+            kind="bitcoin-merkle",
+            block_height=lock.block_height,
+            header=block.get_header().serialize(),
+            leaf=stripped.serialize(),
+            branch=merkle_branch_le(txids, index),
+            index=index,
+        )
+
+    # --- spends -----------------------------------------------------------------------------
+
+    def claim(
+        self, lock: HtlcLock, preimage: bytes, *, unsafe_skip_checks: bool = False
+    ) -> HtlcSpend:
+        if not unsafe_skip_checks:
+            check_preimage(preimage, lock.terms.hashlock)
+        txid, vout, _ = parse_lock_id(lock.lock_id)
+        rate = self.fee_estimate().rate
+        tx = build_claim_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), preimage, rate)
+        return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.CLAIM, preimage, None)
+
+    def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
+        next_height = int(self.rpc.call("getblockcount")) + 1
+        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
+            raise TimelockError(
+                f"lock {lock.lock_id} can be refunded from block "
+                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
+            )
+        txid, vout, _ = parse_lock_id(lock.lock_id)
+        rate = self.fee_estimate().rate
+        tx = build_refund_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), rate)
+        return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.REFUND, None, None)
+
+    def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
+        txid, vout, hashlock = parse_lock_id(lock.lock_id)
+        return _spend_of(
+            self._view_with_mempool(), outpoint_key(txid, vout), lock.lock_id, hashlock
+        )
+
+    # --- chain scanning ---------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Scan new blocks into the index; rescan from the birth height after a reorg."""
+        tip = int(self.rpc.call("getblockcount"))
+        if self.index.tips:
+            height, block_hash = self.index.tips[-1]
+            if height > tip or self._hash_at(height) != block_hash:
+                self.index = ChainIndex(self.index.birth_height)
+        start = self.index.next_height
+        for height in range(start, tip + 1):
+            block = self._block(height)
+            for tx in block.vtx:
+                self.index.apply_tx(tx, height, self.key.script_pubkey)
+            self.index.record_tip(height, block.GetHash()[::-1].hex())
+        if tip >= start:
+            save_index(self.index_path, self.index)
+
+    def _view_with_mempool(self) -> ChainIndex:
+        """The synced index plus the mempool's transactions (a throwaway copy)."""
+        self.sync()
+        view = copy.deepcopy(self.index)
+        for txid in self.rpc.call("getrawmempool"):
+            try:
+                raw = self.rpc.call("getrawtransaction", txid, 0)
+            except RPCError:
+                continue  # left the mempool between the two calls
+            view.apply_tx(
+                CTransaction.deserialize(bytes.fromhex(raw)), None, self.key.script_pubkey
+            )
+        return view
+
+    def _broadcast(self, tx: CTransaction) -> str:
+        txid = str(self.rpc.call("sendrawtransaction", b2x(tx.serialize())))
+        self.index.apply_tx(tx, None, self.key.script_pubkey)
+        save_index(self.index_path, self.index)
+        return txid
+
+    def _hash_at(self, height: int) -> str:
+        return str(self.rpc.call("getblockhash", height))
+
+    def _block(self, height: int) -> CBlock:
+        raw = self.rpc.call("getblock", self._hash_at(height), 0)
+        return CBlock.deserialize(bytes.fromhex(raw))
+
+    def _observe(
+        self, lock: LockOutput, hashlock: bytes, view: ChainIndex | None = None
+    ) -> HtlcLock:
+        lock_id = f"{lock.txid}:{lock.vout}:{hashlock.hex()}"
+        spend = _spend_of(view or self.index, outpoint_key(lock.txid, lock.vout), lock_id, hashlock)
+        state = LockState.OPEN
+        if spend is not None:
+            state = LockState.CLAIMED if spend.kind is SpendKind.CLAIM else LockState.REFUNDED
+        terms = HtlcTerms(
+            amount=lock.value_sat,
+            hashlock=hashlock,
+            claim_key=lock.marker.claim_pubkey,
+            refund_key=lock.marker.refund_pubkey,
+            timelock_height=lock.timelock_height,
+        )
+        return HtlcLock("bitcoin", lock_id, lock.txid, terms, lock.height, state)
+
+
+def _htlc_of(lock: HtlcLock) -> HtlcScript:
+    t = lock.terms
+    return HtlcScript(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
+
+
+def _spend_of(view: ChainIndex, key: str, lock_id: str, hashlock: bytes) -> HtlcSpend | None:
+    record = view.spends.get(key)
+    if record is None:
+        return None
+    if is_refund_witness(record.witness):
+        return HtlcSpend(lock_id, record.txid, SpendKind.REFUND, None, record.height)
+    preimage = preimage_from_witnesses([record.witness], hashlock)
+    if preimage is None:  # spent by a witness that is neither form: not our template
+        return None
+    return HtlcSpend(lock_id, record.txid, SpendKind.CLAIM, preimage, record.height)

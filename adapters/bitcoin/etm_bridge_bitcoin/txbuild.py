@@ -1,0 +1,221 @@
+"""Build and sign the Bitcoin transactions of a swap leg (pure: keys and UTXOs in, tx out).
+
+- Lock: our P2WPKH coins -> ``[P2WSH htlc, OP_RETURN marker, change]``, coins chosen largest
+  first, change dropped into the fee when it would be dust.
+- Claim / refund: the HTLC output -> one P2WPKH output to us. A refund has
+  ``nLockTime = timelock_height``; every input has sequence ``0xfffffffe`` (non-final, so the
+  lock time and CLTV apply; no RBF signalling).
+
+Fees are ``rate_sat_vb * vsize`` where vsize is measured on the transaction itself, built with
+worst-case (73-byte) dummy signatures, so no size formula can drift. Dust and a fee larger than
+the output raise :class:`~etm_bridge.errors.DustError`; too few coins raise
+:class:`~etm_bridge.errors.InsufficientFundsError`. Amounts are integer satoshi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bitcoin.core import (
+    COutPoint,
+    CScript,
+    CTransaction,
+    CTxIn,
+    CTxInWitness,
+    CTxOut,
+    CTxWitness,
+    lx,
+)
+from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScriptWitness, SignatureHash
+from bitcoin.wallet import CKey
+
+from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
+
+from .script import (
+    HtlcScript,
+    LockMarker,
+    claim_witness,
+    p2pkh_script_code,
+    p2wpkh_script_pubkey,
+    refund_witness,
+)
+
+#: Bitcoin Core's dust thresholds at the default 3 sat/vB dust relay fee.
+DUST_P2WPKH_SAT = 294
+DUST_P2WSH_SAT = 330
+#: Non-final input sequence: enables nLockTime/CLTV, does not signal RBF.
+SEQUENCE_NON_FINAL = 0xFFFFFFFE
+_DUMMY_SIG = b"\x30" + b"\x00" * 71 + bytes([SIGHASH_ALL])  # 73 bytes, the maximum
+
+
+@dataclass(frozen=True)
+class Utxo:
+    """One of our P2WPKH coins. ``txid_hex`` is display order."""
+
+    txid_hex: str
+    vout: int
+    value_sat: int
+
+    def __post_init__(self) -> None:
+        if len(self.txid_hex) != 64 or self.vout < 0 or self.value_sat <= 0:
+            raise ValidationError(f"bad utxo {self.txid_hex}:{self.vout} of {self.value_sat} sat")
+
+
+class WalletKey:
+    """Our single signing key (compressed secp256k1) and its P2WPKH script."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != 32:
+            raise ValidationError(f"a Bitcoin private key is 32 bytes, got {len(secret)}")
+        self._key = CKey(secret, compressed=True)
+        self.pubkey = bytes(self._key.pub)
+        self.script_pubkey = p2wpkh_script_pubkey(self.pubkey)
+
+    def sign(self, sighash: bytes) -> bytes:
+        """DER signature (low S) with the SIGHASH_ALL byte appended."""
+        return bytes(self._key.sign(sighash)) + bytes([SIGHASH_ALL])
+
+
+def vsize(tx: CTransaction) -> int:
+    """Virtual size: ceil(weight / 4), weight = 3 * stripped size + full size."""
+    stripped = CTransaction(tx.vin, tx.vout, tx.nLockTime, tx.nVersion)
+    weight = 3 * len(stripped.serialize()) + len(tx.serialize())
+    return -(-weight // 4)
+
+
+def fee_for(tx: CTransaction, rate_sat_vb: int) -> int:
+    if rate_sat_vb < 1:
+        raise ValidationError(f"fee rate must be at least 1 sat/vB, got {rate_sat_vb}")
+    return rate_sat_vb * vsize(tx)
+
+
+def _tx(
+    vin: Sequence[CTxIn], vout: Sequence[CTxOut], witnesses: Sequence[list[bytes]], locktime: int
+) -> CTransaction:
+    wit = CTxWitness([CTxInWitness(CScriptWitness(items)) for items in witnesses])
+    return CTransaction(vin, vout, nLockTime=locktime, nVersion=2, witness=wit)
+
+
+def _txin(txid_hex: str, vout: int) -> CTxIn:
+    return CTxIn(COutPoint(lx(txid_hex), vout), nSequence=SEQUENCE_NON_FINAL)
+
+
+# --- lock --------------------------------------------------------------------------------------
+
+
+def _lock_outputs(htlc: HtlcScript, amount_sat: int, change: int, key: WalletKey) -> list[CTxOut]:
+    marker = LockMarker(htlc.claim_pubkey, htlc.refund_pubkey, htlc.timelock_height)
+    outs = [
+        CTxOut(amount_sat, CScript(htlc.script_pubkey)),
+        CTxOut(0, CScript(marker.script_pubkey())),
+    ]
+    if change:
+        outs.append(CTxOut(change, CScript(key.script_pubkey)))
+    return outs
+
+
+def _sign_p2wpkh_inputs(key: WalletKey, coins: Sequence[Utxo], unsigned: CTransaction) -> list:
+    code = CScript(p2pkh_script_code(key.pubkey))
+    witnesses = []
+    for index, coin in enumerate(coins):
+        sighash = SignatureHash(
+            code, unsigned, index, SIGHASH_ALL, coin.value_sat, SIGVERSION_WITNESS_V0
+        )
+        witnesses.append([key.sign(sighash), key.pubkey])
+    return witnesses
+
+
+def build_lock_tx(
+    key: WalletKey, utxos: Sequence[Utxo], htlc: HtlcScript, amount_sat: int, rate_sat_vb: int
+) -> tuple[CTransaction, list[Utxo]]:
+    """Signed lock transaction (HTLC at output 0, marker at 1) and the coins it spends."""
+    if amount_sat < DUST_P2WSH_SAT:
+        raise DustError(f"lock amount {amount_sat} sat is dust (minimum {DUST_P2WSH_SAT} sat)")
+    coins: list[Utxo] = []
+    for coin in sorted(utxos, key=lambda u: (-u.value_sat, u.txid_hex, u.vout)):
+        coins.append(coin)
+        total = sum(c.value_sat for c in coins)
+        vin = [_txin(c.txid_hex, c.vout) for c in coins]
+        dummy = [[_DUMMY_SIG, key.pubkey]] * len(coins)
+        fee = fee_for(_tx(vin, _lock_outputs(htlc, amount_sat, 1, key), dummy, 0), rate_sat_vb)
+        if total < amount_sat + fee:
+            continue
+        change = total - amount_sat - fee
+        if change < DUST_P2WPKH_SAT:
+            fee_no_change = fee_for(
+                _tx(vin, _lock_outputs(htlc, amount_sat, 0, key), dummy, 0), rate_sat_vb
+            )
+            if total < amount_sat + fee_no_change:
+                continue
+            change = 0
+        unsigned = _tx(vin, _lock_outputs(htlc, amount_sat, change, key), [], 0)
+        return _tx(vin, unsigned.vout, _sign_p2wpkh_inputs(key, coins, unsigned), 0), coins
+    have = sum(u.value_sat for u in utxos)
+    raise InsufficientFundsError(
+        f"locking {amount_sat} sat at {rate_sat_vb} sat/vB needs more than the {have} sat "
+        f"spendable by key {key.pubkey.hex()}"
+    )
+
+
+# --- claim / refund ----------------------------------------------------------------------------
+
+
+def _build_spend(
+    key: WalletKey,
+    lock_txid_hex: str,
+    lock_vout: int,
+    lock_value_sat: int,
+    htlc: HtlcScript,
+    rate_sat_vb: int,
+    locktime: int,
+    witness_for: Callable[[bytes], list[bytes]],
+) -> CTransaction:
+    vin = [_txin(lock_txid_hex, lock_vout)]
+    probe_out = [CTxOut(lock_value_sat, CScript(key.script_pubkey))]
+    fee = fee_for(_tx(vin, probe_out, [witness_for(_DUMMY_SIG)], locktime), rate_sat_vb)
+    if fee >= lock_value_sat:
+        raise DustError(f"fee {fee} sat is larger than the locked {lock_value_sat} sat")
+    out_value = lock_value_sat - fee
+    if out_value < DUST_P2WPKH_SAT:
+        raise DustError(
+            f"after a fee of {fee} sat the output is {out_value} sat, below the "
+            f"{DUST_P2WPKH_SAT} sat dust limit"
+        )
+    vout = [CTxOut(out_value, CScript(key.script_pubkey))]
+    unsigned = _tx(vin, vout, [], locktime)
+    sighash = SignatureHash(
+        CScript(htlc.script), unsigned, 0, SIGHASH_ALL, lock_value_sat, SIGVERSION_WITNESS_V0
+    )
+    return _tx(vin, vout, [witness_for(key.sign(sighash))], locktime)
+
+
+def build_claim_tx(
+    key: WalletKey,
+    lock_txid_hex: str,
+    lock_vout: int,
+    lock_value_sat: int,
+    htlc: HtlcScript,
+    preimage: bytes,
+    rate_sat_vb: int,
+) -> CTransaction:
+    """Signed claim: witness ``<sig> <preimage> 1 <script>``, nLockTime 0."""
+    return _build_spend(
+        key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb, 0,
+        lambda sig: claim_witness(sig, preimage, htlc),
+    )  # fmt: skip
+
+
+def build_refund_tx(
+    key: WalletKey,
+    lock_txid_hex: str,
+    lock_vout: int,
+    lock_value_sat: int,
+    htlc: HtlcScript,
+    rate_sat_vb: int,
+) -> CTransaction:
+    """Signed refund: witness ``<sig> <> <script>``, nLockTime = the HTLC's height."""
+    return _build_spend(
+        key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb,
+        htlc.timelock_height, lambda sig: refund_witness(sig, htlc),
+    )  # fmt: skip

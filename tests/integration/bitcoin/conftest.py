@@ -1,0 +1,59 @@
+"""Fixtures for the Bitcoin adapter on the session's throwaway regtest node.
+
+``btc_party()`` makes a fresh, funded :class:`BitcoinAdapter` (new random key, its own data
+dir, birth height = the tip before funding, so its scan is short) and returns its config so
+the same adapter can be re-created (a restart). The adapters are kernel-checked
+(``btc_support``): every transaction the node accepts must also pass libbitcoinkernel.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from btc_support import KernelCheckedBitcoinAdapter
+from etm_bridge_bitcoin import BitcoinAdapter
+from etm_bridge_regtest.bitcoin import BitcoinNode
+
+FUNDING_SAT = 5_000_000
+
+
+def adapter_config(node: BitcoinNode, data_dir: Path, secret_hex: str, birth: int) -> dict:
+    return {
+        "rpc_url": node.rpc_url,
+        "rpc_user": node.rpc_user,
+        "rpc_password": node.rpc_password,
+        "secret_hex": secret_hex,
+        "data_dir": str(data_dir),
+        "network": "regtest",
+        "birth_height": birth,
+    }
+
+
+@pytest.fixture
+def btc_party(
+    bitcoin_node: BitcoinNode, tmp_path: Path
+) -> Iterator[Callable[..., tuple[BitcoinAdapter, dict]]]:
+    made: list[BitcoinAdapter] = []
+
+    def make(funding_sat: int = FUNDING_SAT, coins: int = 2) -> tuple[BitcoinAdapter, dict]:
+        if bitcoin_node.height() < 101:
+            bitcoin_node.mine(101 - bitcoin_node.height())
+        config = adapter_config(
+            bitcoin_node,
+            tmp_path / f"party{len(made)}",
+            secrets.token_hex(32),
+            bitcoin_node.height(),
+        )
+        adapter = KernelCheckedBitcoinAdapter.from_config(config)
+        for _ in range(coins):
+            bitcoin_node.fund(adapter.address(), funding_sat // coins, confirm=False)
+        bitcoin_node.mine(1)
+        made.append(adapter)
+        return adapter, config
+
+    yield make
+    for adapter in made:
+        adapter.close()
