@@ -6,6 +6,11 @@ so a lock is found again from the chain alone: ``Locked`` / ``Claimed`` / ``Refu
 indexed by hashlock and swap hash, scanned from ``from_block``. The HTLC's ``claim`` and
 ``refund`` take ``msg.sender`` as the claim / refund address, so only that key can spend.
 
+Locks are seen once mined: ``eth_getLogs`` covers mined blocks only (pending-block logs are not
+reliable across nodes). ``lock`` waits for its receipt, so our own locks are mined when
+returned; ``claim`` / ``refund`` wait too unless ``wait_for_receipts`` is false, so a revert
+mined on chain is reported rather than lost.
+
 Transactions are signed locally (EIP-1559), nonces come from one persistent
 :class:`~.nonces.NonceManager` per account, and reverts surface as ContractRevertError naming
 the contract's custom error (``SwapNotFound``, ``TimelockNotReached``, ...).
