@@ -166,7 +166,7 @@ class Chain:
 
     def _apply_on_tip(self, block: Block, now: int | None, verified: Container[bytes]) -> None:
         state = self._state()
-        prev_digest = self.store.digest_at(block.height - 1) if block.height > 0 else bytes(32)
+        prev_digest = self.store.digest_at(self.tip.height)
         apply_block(state, self.registry, self.params, block, now, verified)
         self._commit(block, state, prev_digest)
 
