@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etm_bridge.errors import ProofError, ValidationError
 from etm_bridge.spv import eth_rlp
@@ -121,3 +123,35 @@ def test_values_from_web3_formatted_results_encode_the_same(block, derived):
     }
     formatted["number"] = int(block["number"], 16)
     assert eth_rlp.encode_header(formatted).hex() == derived["header_rlp"][2:]
+
+
+_KIND_STRATEGIES = {
+    "hash": st.binary(min_size=32, max_size=32),
+    "address": st.binary(min_size=20, max_size=20),
+    "bloom": st.binary(min_size=256, max_size=256),
+    "nonce": st.binary(min_size=8, max_size=8),
+    "int": st.integers(min_value=0, max_value=2**256 - 1),
+    "bytes": st.binary(max_size=32),
+}
+
+
+@st.composite
+def _headers(draw) -> dict:
+    forks = draw(st.integers(min_value=0, max_value=len(eth_rlp.FORK_HEADER_FIELDS)))
+    fields = [*eth_rlp.BASE_HEADER_FIELDS, *eth_rlp.FORK_HEADER_FIELDS[:forks]]
+    return {name: draw(_KIND_STRATEGIES[kind]) for name, kind in fields}
+
+
+def _rlp_value(value: int | bytes) -> bytes:
+    """How RLP carries a field: ints as minimal big-endian bytes (0 is empty)."""
+    if isinstance(value, int):
+        return value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return value
+
+
+@given(_headers())
+def test_header_rlp_round_trips_for_every_fork(header):
+    header_rlp = eth_rlp.encode_header(header)
+    assert eth_rlp.decode_header(header_rlp) == [_rlp_value(v) for v in header.values()]
+    assert eth_rlp.header_number(header_rlp) == header["number"]
+    assert eth_rlp.header_receipts_root(header_rlp) == header["receiptsRoot"]
