@@ -11,8 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from eth_account import Account
-
 from etm_bridge.errors import NodeUnavailableError, RPCError
 from etm_bridge.jsonrpc import JsonRpcClient
 
@@ -28,6 +26,8 @@ BALANCE_ETH = 10_000
 
 def derive_private_keys(mnemonic: str = MNEMONIC, count: int = ACCOUNTS) -> list[str]:
     """0x-hex private keys of the first ``count`` BIP44 Ethereum accounts of ``mnemonic``."""
+    from eth_account import Account  # imported here: ~1 s, and `stack status` never needs it
+
     Account.enable_unaudited_hdwallet_features()
     return [
         "0x" + bytes(Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}").key).hex()
@@ -111,6 +111,8 @@ class AnvilNode:
     @cached_property
     def accounts(self) -> list[str]:
         """Checksummed addresses of the prefunded accounts (same order as private_keys)."""
+        from eth_account import Account
+
         return [Account.from_key(key).address for key in self.private_keys]
 
     def balance_wei(self, address: str) -> int:

@@ -9,7 +9,6 @@ both nodes answer (getnewaddress, generatetoaddress, sendtoaddress, getblockcoun
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -252,10 +251,14 @@ class BitcoinNode:
             raise ValueError(f"amount_sat must be positive, got {amount_sat}")
         if self.height() < FAUCET_BLOCKS:
             self.mine(FAUCET_BLOCKS - self.height())
-        amount_btc = format(Decimal(amount_sat) / Decimal(100_000_000), ".8f")
+        # A JSON number (bcoin refuses strings); float repr of sat / 1e8 is the exact 8-decimal
+        # amount for every value below 21e6 BTC, and both nodes parse the text as a decimal.
+        amount_btc = amount_sat / 100_000_000
         try:
             txid = str(self.rpc.call("sendtoaddress", address, amount_btc))
-        except RPCError:
+        except RPCError as exc:
+            if exc.code != -6 and "funds" not in str(exc).lower():
+                raise
             # Out of mature coins: mature another 100 coinbases and retry once.
             self.mine(COINBASE_MATURITY)
             txid = str(self.rpc.call("sendtoaddress", address, amount_btc))

@@ -1,0 +1,134 @@
+"""``etm-bridge stack up|status|down`` against real nodes, on a private state dir and ports.
+
+Each test sets ETM_STACK_DIR to a temporary directory and ETM_STACK_BASE_PORT to a free block
+of ports, so it never touches a developer's running stack. The CLI runs as a subprocess, like a
+user would run it, so the nodes outlive the command that started them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from etm_bridge_regtest import procs
+from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.ownkey import OwnKey
+from etm_bridge_regtest.stack import PORT_OFFSETS
+
+ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
+
+
+def _free_base_port() -> int:
+    """A base port B such that B + every stack offset is free and below 32768."""
+    span = max(PORT_OFFSETS.values())
+    for _ in range(100):
+        base = procs.free_port()
+        ports = {base + offset for offset in range(span + 1)}
+        usable = max(ports) < 32768 and not ports & procs.RESERVED_PORTS
+        if usable and all(procs.port_is_free(p) for p in ports):
+            return base
+    raise AssertionError("no free block of ports for a private stack")
+
+
+def _cli(env: dict[str, str], *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ETM_BRIDGE, "stack", *args], env=env, capture_output=True, text=True, timeout=timeout_s
+    )
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        **os.environ,
+        "ETM_STACK_DIR": str(tmp_path / "stack"),
+        "ETM_STACK_BASE_PORT": str(_free_base_port()),
+    }
+    yield env
+    _cli(env, "down")  # whatever the test did, leave nothing running
+
+
+def _ports(env: dict[str, str]) -> dict[str, int]:
+    base = int(env["ETM_STACK_BASE_PORT"])
+    return {name: base + offset for name, offset in PORT_OFFSETS.items()}
+
+
+def _status(env: dict[str, str]) -> dict:
+    result = _cli(env, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
+    stack_env: dict[str, str],
+) -> None:
+    first = _cli(stack_env, "up")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("started (pid") == 2
+    assert "rpc_password" in first.stdout and "private_key[0]" in first.stdout
+
+    second = _cli(stack_env, "up")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("already running (pid") == 2
+
+    status = _status(stack_env)
+    assert {name: (s["running"], s["answering"]) for name, s in status.items()} == {
+        "bitcoin": (True, True),
+        "anvil": (True, True),
+    }
+    pids = [status["bitcoin"]["pid"], status["anvil"]["pid"]]
+
+    # The persistent (on-disk) regtest wallet was funded by `up` and can pay our own key.
+    bitcoin = status["bitcoin"]
+    node = BitcoinNode(
+        rpc_url=bitcoin["rpc_url"],
+        rpc_user=bitcoin["rpc_user"],
+        rpc_password=bitcoin["rpc_password"],
+        kind=bitcoin["kind"],
+    )
+    assert node.height() >= 101
+    assert node.rpc.call("listunspent"), "faucet wallet sees no coins"
+    key = OwnKey.from_label("stack-cli-test")
+    assert key.find_output(node.rpc, node.fund(key.address, 250_000)).value_sat == 250_000
+
+    down = _cli(stack_env, "down")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.count("stopped (pid") == 2
+    assert not any(procs.group_alive(pid) for pid in pids)
+    for port in (_ports(stack_env)["bitcoin_rpc"], _ports(stack_env)["anvil"]):
+        assert procs.port_is_free(port), f"port {port} still taken after down"
+    assert not any(s["running"] for s in _status(stack_env).values())
+    assert "not running" in _cli(stack_env, "down").stdout
+
+
+@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil"])
+def test_up_fails_fast_naming_a_port_that_is_already_taken(
+    stack_env: dict[str, str], taken: str
+) -> None:
+    port = _ports(stack_env)[taken]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        started = time.monotonic()
+        result = _cli(stack_env, "up", timeout_s=60)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 3
+    assert f"port {port}" in result.stderr
+    assert elapsed < 30
+    # Nothing this `up` started is left behind (bitcoin is rolled back when anvil fails).
+    assert not any(s["running"] for s in _status(stack_env).values())
+    assert procs.port_is_free(_ports(stack_env)["bitcoin_rpc"])
+
+
+def test_missing_bitcoind_binary_is_a_clear_error(stack_env: dict[str, str]) -> None:
+    env = {**stack_env, "BITCOIND": "/nonexistent/bitcoind"}
+    result = _cli(env, "up", timeout_s=30)
+    assert result.returncode == 3
+    assert "/nonexistent/bitcoind" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,105 @@
+"""Starting and stopping Service processes: crashes and hangs fail fast with the log tail, the
+whole process group is stopped, and a pidfile only ever matches the process it recorded.
+
+The services here run real shell processes that crash, hang or fork, to exercise the process
+management that the node services rely on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from etm_bridge_regtest import procs
+from etm_bridge_regtest.service import Service, start, stop
+
+from etm_bridge.errors import StackError
+
+
+class ShellService(Service):
+    """Runs one shell script; 'ready' when the file ``ready`` exists in its home."""
+
+    name: ClassVar[str] = "shell"
+    start_timeout_s: ClassVar[float] = 2.0
+
+    def __init__(self, home: Path, script: str, port: int | None = None) -> None:
+        super().__init__(home)
+        self.script = script
+        self.port = port
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {} if self.port is None else {"rpc": self.port}
+
+    def command(self) -> list[str]:
+        return ["/bin/sh", "-c", self.script]
+
+    def probe(self) -> bool:
+        return (self.home / "ready").exists()
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_process_that_dies_while_starting_fails_fast_with_its_log_tail(tmp_path: Path) -> None:
+    service = ShellService(tmp_path, "echo 'EADDRINUSE: address already in use'; exit 1")
+    began = time.monotonic()
+    with pytest.raises(StackError) as info:
+        start(service)
+    assert time.monotonic() - began < 2.0
+    assert "exited before it was ready" in str(info.value)
+    assert "EADDRINUSE: address already in use" in str(info.value)
+
+
+def test_a_process_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
+    pidfile = tmp_path / "shell.pid"
+    service = ShellService(tmp_path, "echo starting; sleep 300")
+    with pytest.raises(StackError, match="not ready after 2 s"):
+        start(service, pidfile=pidfile)
+    assert not pidfile.exists()
+    assert "starting" in procs.log_tail(service.log_path)
+
+
+def test_stop_ends_the_whole_process_group_and_the_pidfile_stops_matching(tmp_path: Path) -> None:
+    pidfile = tmp_path / "shell.pid"
+    service = ShellService(tmp_path, f"sleep 300 & touch {tmp_path / 'ready'}; wait")
+    started = start(service, pidfile=pidfile)
+    assert procs.pidfile_process(pidfile) == started.pid
+    assert procs.group_alive(started.pid)
+
+    assert stop(started.pid) is True
+    assert not procs.group_alive(started.pid)  # the background sleep went too
+    assert procs.pidfile_process(pidfile) is None
+    assert stop(started.pid) is False
+
+
+def test_pidfile_of_another_command_never_matches(tmp_path: Path) -> None:
+    service = ShellService(tmp_path, f"touch {tmp_path / 'ready'}; sleep 300")
+    started = start(service)
+    try:
+        pidfile = tmp_path / "other.pid"
+        procs.write_pidfile(pidfile, started.pid, ["/bin/sh", "-c", "something else"])
+        assert procs.pidfile_process(pidfile) is None
+    finally:
+        stop(started.pid)
+
+
+def test_a_taken_port_is_refused_before_spawning(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        service = ShellService(tmp_path, "exit 0", port=port)
+        with pytest.raises(procs.PortInUseError, match=f"port {port} \\(rpc\\)"):
+            start(service)
+    assert not service.log_path.exists()
+
+
+def test_free_ports_are_below_32768_and_never_the_stack_ports() -> None:
+    ports = {procs.free_port() for _ in range(20)}
+    assert all(procs.FREE_PORT_RANGE[0] <= p < 32768 for p in ports)
+    assert not ports & procs.RESERVED_PORTS

@@ -1,0 +1,49 @@
+"""Stack configuration from the environment: state directory and ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from etm_bridge_regtest.stack import DEFAULT_PORTS, PORT_OFFSETS, STACK_SERVICES, StackConfig
+
+from etm_bridge.errors import ConfigError
+
+
+def test_defaults_are_the_fixed_stack_ports_under_dot_etm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = StackConfig.from_env({})
+    assert config.state_dir == (tmp_path / ".etm" / "stack").resolve()
+    assert dict(config.ports) == {
+        "bitcoin_rpc": 18443,
+        "bitcoin_wallet": 18445,
+        "anvil": 8545,
+        "etm": 26657,
+    }
+    assert config.state_file == config.state_dir / "stack.json"
+    assert config.pidfile("bitcoin") == config.state_dir / "bitcoin.pid"
+
+
+def test_base_port_and_state_dir_come_from_the_environment(tmp_path: Path) -> None:
+    config = StackConfig.from_env(
+        {"ETM_STACK_DIR": str(tmp_path / "s"), "ETM_STACK_BASE_PORT": "25000"}
+    )
+    assert config.state_dir == (tmp_path / "s").resolve()
+    assert dict(config.ports) == {name: 25000 + off for name, off in PORT_OFFSETS.items()}
+    assert len(set(config.ports.values())) == len(config.ports)
+
+
+@pytest.mark.parametrize("value", ["abc", "80", "32767", "-1"])
+def test_bad_base_port_is_a_config_error_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="ETM_STACK_BASE_PORT"):
+        StackConfig.from_env({"ETM_STACK_BASE_PORT": value})
+
+
+def test_every_default_port_is_below_the_ephemeral_range() -> None:
+    assert all(port < 32768 for port in DEFAULT_PORTS.values())
+
+
+def test_services_start_bitcoin_first_then_anvil() -> None:
+    assert list(STACK_SERVICES)[:2] == ["bitcoin", "anvil"]
