@@ -1,0 +1,405 @@
+"""Planners of the exchange transaction types: state reads + pure rules -> a :class:`Plan`.
+
+A planner reads exchange records from a :class:`~etm_bridge.chain.state.StateView`, runs the
+rules of :mod:`.pool`, :mod:`.htlc`, :mod:`.binding`, :mod:`.swap_rules` and
+:mod:`.obligations`, and returns the writes and ETM escrow moves; it never writes. Pure.
+ETM addresses in records are ``etm1...`` strings; table keys use the 20-byte hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..chain.address import decode_address, encode_address
+from ..chain.codec import U64, sha256
+from ..chain.registry import TxContext
+from ..chain.state import State, StateView
+from ..chain.tx import Tx
+from ..errors import AddressError, ExchangeError, HtlcError, TxRejectedError
+from . import binding as bd
+from . import htlc as hx
+from . import obligations as ob
+from . import payloads as pl
+from . import pool as pm
+from . import records as rc
+from . import swap_rules as sr
+from .reasons import Reason
+
+
+@dataclass
+class Plan:
+    """Writes (``None`` deletes) and ETM moves into / out of the exchange escrow."""
+
+    writes: dict[tuple[str, bytes], bytes | Any | None] = field(default_factory=dict)
+    escrow_in: list[tuple[bytes, int]] = field(default_factory=list)
+    escrow_out: list[tuple[bytes, int]] = field(default_factory=list)
+
+    def put(self, table: str, key: bytes, record: Any) -> None:
+        self.writes[(table, key)] = None if record is None else rc.encode(record)
+
+    def put_raw(self, table: str, key: bytes, value: bytes | None) -> None:
+        self.writes[(table, key)] = value
+
+    def check_balances(self, view: StateView) -> None:
+        need: dict[bytes, int] = {}
+        for address, amount in self.escrow_in:
+            need[address] = need.get(address, 0) + amount
+        for address, amount in need.items():
+            balance = view.account(address).balance
+            if balance < amount:
+                raise TxRejectedError(
+                    "insufficient_balance",
+                    f"{encode_address(address)} has {balance} base units after the fee, "
+                    f"needs {amount}",
+                )
+
+    def commit(self, state: State) -> None:
+        for address, amount in self.escrow_in:
+            state.to_escrow(address, amount, rc.ESCROW)
+        for (table, key), value in self.writes.items():
+            if isinstance(value, dict):
+                state.put_json(table, key, value)
+            else:
+                state.put(table, key, value)
+        for address, amount in self.escrow_out:
+            state.from_escrow(rc.ESCROW, address, amount)
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def get_pool(view: StateView, asset: str) -> pm.Pool:
+    raw = view.get_json(rc.POOLS, asset.encode())
+    if raw is None:
+        raise ExchangeError(Reason.UNKNOWN_POOL, f"no pool for asset {asset!r}")
+    return rc.decode(pm.Pool, raw)
+
+
+def get_htlc(view: StateView, htlc_id: bytes) -> hx.Htlc:
+    raw = view.get_json(rc.HTLCS, htlc_id)
+    if raw is None:
+        raise HtlcError(Reason.UNKNOWN_HTLC, f"no HTLC {htlc_id.hex()}")
+    return rc.decode(hx.Htlc, raw)
+
+
+def get_swap(view: StateView, htlc_id: bytes) -> rc.SwapRecord | None:
+    raw = view.get_json(rc.SWAPS, htlc_id)
+    return None if raw is None else rc.decode(rc.SwapRecord, raw)
+
+
+def get_binding(view: StateView, address20: bytes, chain: str) -> bd.Binding | None:
+    raw = view.get_json(rc.BINDINGS, address20 + chain.encode())
+    return None if raw is None else rc.decode(bd.Binding, raw)
+
+
+def get_obligation(view: StateView, obligation_id: int) -> ob.Obligation:
+    raw = view.get_json(rc.OBLIGATIONS, U64.pack(obligation_id))
+    if raw is None:
+        raise ExchangeError(Reason.UNKNOWN_OBLIGATION, f"no obligation {obligation_id}")
+    return rc.decode(ob.Obligation, raw)
+
+
+def get_shares(view: StateView, asset: str, address20: bytes) -> int:
+    return view.get_u64(rc.SHARES, rc.share_key(asset, address20))
+
+
+def is_used(view: StateView, kind: str, ident: bytes) -> bool:
+    return view.get(rc.USED, rc.used_key(kind, ident)) is not None
+
+
+def address20(text: str) -> bytes:
+    try:
+        return decode_address(text)
+    except AddressError as exc:
+        raise ExchangeError(Reason.BAD_PARAMETER, str(exc)) from None
+
+
+def network_name(ctx: TxContext) -> str:
+    """The ETM network as binding messages name it, e.g. ``0x45544d01``."""
+    return f"{ctx.params.network_id:#010x}"
+
+
+# --- pools and binding --------------------------------------------------------------------------
+
+
+def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> Plan:
+    if view.get(rc.POOLS, p.asset.encode()) is not None:
+        raise ExchangeError(Reason.POOL_EXISTS, f"a pool for {p.asset} exists already")
+    bd.chain_of_asset(p.asset)
+    params = pm.PoolParams(
+        p.asset,
+        encode_address(tx.sender),
+        p.claim_key,
+        p.fee_ppm,
+        p.obligation_blocks,
+        p.min_confirmations,
+    )
+    plan = Plan()
+    plan.put(rc.POOLS, p.asset.encode(), pm.Pool(params))
+    return plan
+
+
+def plan_bind(view: StateView, tx: Tx, p: pl.Bind, ctx: TxContext) -> Plan:
+    proof = bd.BindingProof(
+        encode_address(tx.sender), p.chain, p.key, p.nonce, p.expiry_height, p.signature
+    )
+    nonce_key = tx.sender + p.chain.encode()
+    owner_raw = view.get(rc.KEY_OWNERS, p.chain.encode() + b"\x00" + p.key)
+    current = get_binding(view, tx.sender, p.chain)
+    new = bd.check_binding(
+        proof,
+        sender=encode_address(tx.sender),
+        network=network_name(ctx),
+        height=ctx.height,
+        last_nonce=view.get_u64(rc.NONCES, nonce_key) if view.get(rc.NONCES, nonce_key) else None,
+        current=current,
+        key_owner=None if owner_raw is None else encode_address(owner_raw),
+        rebind=p.rebind,
+    )
+    plan = Plan()
+    if current is not None:
+        plan.put_raw(rc.KEY_OWNERS, current.chain.encode() + b"\x00" + current.key, None)
+    plan.put(rc.BINDINGS, nonce_key, new)
+    plan.put_raw(rc.KEY_OWNERS, p.chain.encode() + b"\x00" + p.key, tx.sender)
+    plan.put_raw(rc.NONCES, nonce_key, U64.pack(p.nonce))
+    return plan
+
+
+def plan_unbind(view: StateView, tx: Tx, p: pl.Unbind, ctx: TxContext) -> Plan:
+    current = get_binding(view, tx.sender, p.chain)
+    if current is None:
+        raise ExchangeError(Reason.NOT_BOUND, f"{encode_address(tx.sender)} has no {p.chain} key")
+    plan = Plan()
+    plan.put_raw(rc.BINDINGS, tx.sender + p.chain.encode(), None)
+    plan.put_raw(rc.KEY_OWNERS, current.chain.encode() + b"\x00" + current.key, None)
+    return plan
+
+
+# --- liquidity ----------------------------------------------------------------------------------
+
+
+def plan_lp_deposit(
+    view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: tuple[bytes, int, bytes]
+) -> Plan:
+    """``deposit`` is ``(deposit_id, amount, payer_key)`` as SPV verified it."""
+    pool = get_pool(view, p.asset)
+    deposit_id, amount, payer_key = deposit
+    chain = bd.chain_of_asset(p.asset)
+    owner = view.get(rc.KEY_OWNERS, chain.encode() + b"\x00" + payer_key)
+    record = ob.VerifiedDeposit(
+        deposit_id, p.asset, amount, "" if owner is None else encode_address(owner)
+    )
+    used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()
+    ob.check_deposit(record, p.asset, encode_address(tx.sender), used)
+    new_pool, mint = pm.add_liquidity(pool, amount, p.etm_max, p.min_shares)
+    plan = Plan(escrow_in=[(tx.sender, mint.etm_in)])
+    plan.put(rc.POOLS, p.asset.encode(), new_pool)
+    shares = get_shares(view, p.asset, tx.sender) + mint.shares
+    plan.put_raw(rc.SHARES, rc.share_key(p.asset, tx.sender), U64.pack(shares))
+    plan.put_raw(rc.USED, rc.used_key("deposit", deposit_id), b"\x01")
+    return plan
+
+
+def _next_obligation_id(view: StateView) -> int:
+    return view.get_u64(rc.OBLIGATIONS, b"next")
+
+
+def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> Plan:
+    pool = get_pool(view, p.asset)
+    owned = get_shares(view, p.asset, tx.sender)
+    new_pool, burn = pm.remove_liquidity(pool, p.shares, owned)
+    plan = Plan()
+    if burn.etm_out:
+        plan.escrow_out.append((tx.sender, burn.etm_out))
+    if burn.asset_out:
+        chain = bd.chain_of_asset(p.asset)
+        binding = get_binding(view, tx.sender, chain)
+        if binding is None:
+            raise ExchangeError(
+                Reason.NOT_BOUND, f"bind a {chain} key to receive {burn.asset_out} {p.asset}"
+            )
+        oid = _next_obligation_id(view)
+        obligation = ob.new_obligation(
+            oid,
+            p.asset,
+            burn.asset_out,
+            binding.key,
+            encode_address(tx.sender),
+            ctx.height,
+            pool.params.obligation_blocks,
+        )
+        plan.put(rc.OBLIGATIONS, U64.pack(oid), obligation)
+        plan.put_raw(rc.OBLIGATIONS, b"next", U64.pack(oid + 1))
+    plan.put(rc.POOLS, p.asset.encode(), new_pool)
+    plan.put_raw(rc.SHARES, rc.share_key(p.asset, tx.sender), U64.pack(owned - p.shares))
+    return plan
+
+
+def plan_obligation_paid(
+    view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext, payment: ob.VerifiedPayment
+) -> Plan:
+    obligation = get_obligation(view, p.obligation_id)
+    if is_used(view, "payment", payment.payment_id):
+        raise ExchangeError(
+            Reason.PAYMENT_REPLAYED, f"payment {payment.payment_id.hex()} was already used"
+        )
+    closed = ob.record_payment(obligation, payment, ctx.height)
+    plan = Plan()
+    if obligation.status is ob.ObligationStatus.DEFAULTED:
+        pool = get_pool(view, obligation.asset)
+        healed = replace(pool, defaulted_obligations=pool.defaulted_obligations - 1)
+        plan.put(rc.POOLS, obligation.asset.encode(), healed)
+    plan.put(rc.OBLIGATIONS, U64.pack(p.obligation_id), closed)
+    plan.put_raw(rc.USED, rc.used_key("payment", payment.payment_id), b"\x01")
+    return plan
+
+
+def plan_obligation_default(
+    view: StateView, tx: Tx, p: pl.ObligationDefault, ctx: TxContext
+) -> Plan:
+    defaulted = ob.mark_default(get_obligation(view, p.obligation_id), ctx.height)
+    pool = get_pool(view, defaulted.asset)
+    plan = Plan()
+    halted = replace(pool, defaulted_obligations=pool.defaulted_obligations + 1)
+    plan.put(rc.POOLS, defaulted.asset.encode(), halted)
+    plan.put(rc.OBLIGATIONS, U64.pack(p.obligation_id), defaulted)
+    return plan
+
+
+# --- HTLCs and swaps ----------------------------------------------------------------------------
+
+
+def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> Plan:
+    address20(p.recipient)
+    lock = hx.new_lock(
+        tx.id,
+        encode_address(tx.sender),
+        p.recipient,
+        p.amount,
+        p.hashlock,
+        p.expiry_height,
+        ctx.height,
+    )
+    plan = Plan(escrow_in=[(tx.sender, p.amount)])
+    plan.put(rc.HTLCS, tx.id, lock)
+    return plan
+
+
+def _require_hashlock_free(view: StateView, hashlock: bytes) -> None:
+    if view.get(rc.OPEN_HASHLOCKS, hashlock) is not None:
+        raise ExchangeError(
+            Reason.HASHLOCK_IN_USE, f"an open swap already uses hashlock {hashlock.hex()}"
+        )
+
+
+def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
+    """The id of the ETM HTLC a proven foreign lock creates (one per lock)."""
+    return sha256(b"etm-bridge swap-in\x00" + asset.encode() + b"\x00" + lock_id)
+
+
+def plan_swap_in(
+    view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext, lock: sr.VerifiedForeignLock
+) -> Plan:
+    """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``."""
+    pool = get_pool(view, p.asset)
+    recipient = address20(p.recipient)
+    request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, p.min_out)
+    used = {lock.lock_id} if is_used(view, "lock", lock.lock_id) else set()
+    new_pool, terms = sr.check_swap_in(
+        lock,
+        request,
+        pool,
+        binding=get_binding(view, recipient, bd.chain_of_asset(p.asset)),
+        used_lock_ids=used,
+        etm_height=ctx.height,
+        etm_block_s=ctx.params.block_time_s,
+    )
+    _require_hashlock_free(view, lock.hashlock)
+    htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
+    q = terms.quote
+    htlc = hx.new_lock(
+        htlc_id,
+        rc.pool_account(p.asset),
+        p.recipient,
+        q.amount_out,
+        lock.hashlock,
+        terms.etm_expiry_height,
+        ctx.height,
+    )
+    swap = rc.SwapRecord(
+        p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.lock_id
+    )
+    plan = Plan()
+    plan.put(rc.POOLS, p.asset.encode(), new_pool)
+    plan.put(rc.HTLCS, htlc_id, htlc)
+    plan.put(rc.SWAPS, htlc_id, swap)
+    plan.put_raw(rc.OPEN_HASHLOCKS, lock.hashlock, htlc_id)
+    plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
+    return plan
+
+
+def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Plan:
+    pool = get_pool(view, p.asset)
+    sender = encode_address(tx.sender)
+    request = sr.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
+    new_pool, terms = sr.check_swap_out(
+        request,
+        pool,
+        binding=get_binding(view, tx.sender, bd.chain_of_asset(p.asset)),
+        etm_height=ctx.height,
+        etm_block_s=ctx.params.block_time_s,
+    )
+    _require_hashlock_free(view, p.hashlock)
+    q = terms.quote
+    htlc = hx.new_lock(
+        tx.id,
+        sender,
+        rc.pool_account(p.asset),
+        p.amount_in,
+        p.hashlock,
+        p.expiry_height,
+        ctx.height,
+    )
+    swap = rc.SwapRecord(p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender)
+    plan = Plan(escrow_in=[(tx.sender, p.amount_in)])
+    plan.put(rc.POOLS, p.asset.encode(), new_pool)
+    plan.put(rc.HTLCS, tx.id, htlc)
+    plan.put(rc.SWAPS, tx.id, swap)
+    plan.put_raw(rc.OPEN_HASHLOCKS, p.hashlock, tx.id)
+    return plan
+
+
+def _end_swap(view: StateView, plan: Plan, htlc: hx.Htlc, swap: rc.SwapRecord) -> None:
+    pool = get_pool(view, swap.asset)
+    claimed = htlc.status is hx.HtlcStatus.CLAIMED
+    new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
+    plan.put(rc.POOLS, swap.asset.encode(), new_pool)
+    plan.put_raw(rc.OPEN_HASHLOCKS, htlc.hashlock, None)
+
+
+def _payout(plan: Plan, htlc: hx.Htlc) -> None:
+    """Pay an ended HTLC's amount to whoever it names, unless that is a pool (stays in escrow)."""
+    to = htlc.recipient if htlc.status is hx.HtlcStatus.CLAIMED else htlc.sender
+    if not to.startswith("pool:"):
+        plan.escrow_out.append((address20(to), htlc.amount))
+
+
+def plan_htlc_claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> Plan:
+    claimed = hx.claim(get_htlc(view, p.htlc_id), p.preimage, ctx.height)
+    return _finish(view, claimed)
+
+
+def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> Plan:
+    refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height)
+    return _finish(view, refunded)
+
+
+def _finish(view: StateView, ended: hx.Htlc) -> Plan:
+    plan = Plan()
+    swap = get_swap(view, ended.htlc_id)
+    if swap is not None:
+        _end_swap(view, plan, ended, swap)
+    _payout(plan, ended)
+    plan.put(rc.HTLCS, ended.htlc_id, ended)
+    return plan

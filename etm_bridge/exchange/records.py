@@ -1,0 +1,116 @@
+"""Exchange records in ETM state: table names, keys, and a JSON codec for the frozen records.
+
+Records (:class:`~.pool.Pool`, :class:`~.htlc.Htlc`, :class:`~.binding.Binding`,
+:class:`~.obligations.Obligation`, :class:`SwapRecord`) are stored with the state's canonical
+JSON: bytes as lowercase hex, enums as their value, nested dataclasses as objects, ints as
+ints. :func:`encode` / :func:`decode` are driven by the dataclass field types, so a field added
+to a record is stored without touching this module.
+
+All the ETM the exchange holds sits in one escrow, :data:`ESCROW`; the invariant is
+``escrow(ESCROW) == sum(pool.etm_reserve) + sum(amount of locked user-funded HTLCs)``.
+A pool is the sender of its swap-in HTLCs and the recipient of swap-out HTLCs under the
+pseudo-address :func:`pool_account` (its ETM never leaves the escrow for it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from enum import Enum
+from typing import Any, TypeVar
+
+from .pool import Direction, Quote
+
+T = TypeVar("T")
+
+ESCROW = "xchg"
+POOLS = "xchg_pools"  # asset (utf-8) -> Pool
+SHARES = "xchg_shares"  # asset || 0x00 || address20 -> u64 shares
+HTLCS = "xchg_htlcs"  # htlc id (32 B) -> Htlc
+SWAPS = "xchg_swaps"  # htlc id (32 B) -> SwapRecord
+OPEN_HASHLOCKS = "xchg_open_hashlocks"  # hashlock -> htlc id of the open swap using it
+BINDINGS = "xchg_bindings"  # address20 || chain -> Binding
+KEY_OWNERS = "xchg_key_owners"  # chain || 0x00 || key -> address20
+NONCES = "xchg_binding_nonces"  # address20 || chain -> u64 last nonce
+USED = "xchg_used_proofs"  # kind || 0x00 || id -> 0x01 (foreign locks, deposits, payments)
+OBLIGATIONS = "xchg_obligations"  # u64 id -> Obligation; b"next" -> u64 next id
+TABLES = {
+    POOLS: "asset -> pool reserves, reservations, shares total, parameters",
+    SHARES: "asset || 0x00 || address20 -> LP shares (u64)",
+    HTLCS: "htlc id -> native HTLC record",
+    SWAPS: "htlc id -> the pool swap (quote) that HTLC settles or releases",
+    OPEN_HASHLOCKS: "hashlock -> htlc id of the open swap using it",
+    BINDINGS: "address20 || chain -> bound foreign key",
+    KEY_OWNERS: "chain || 0x00 || foreign key -> address20",
+    NONCES: "address20 || chain -> highest binding nonce used",
+    USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
+    OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapRecord:
+    """The pool side of a swap HTLC: which pool, the quote, and the proven foreign lock."""
+
+    asset: str
+    direction: Direction
+    amount_in: int
+    fee: int
+    amount_out: int
+    user: str
+    lock_id: bytes = b""
+
+    @property
+    def quote(self) -> Quote:
+        return Quote(self.direction, self.amount_in, self.fee, self.amount_out)
+
+
+def pool_account(asset: str) -> str:
+    """The pseudo-address naming a pool as an HTLC's sender or recipient."""
+    return f"pool:{asset}"
+
+
+def share_key(asset: str, address20: bytes) -> bytes:
+    return asset.encode() + b"\x00" + address20
+
+
+def used_key(kind: str, ident: bytes) -> bytes:
+    return kind.encode() + b"\x00" + ident
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return encode(value)
+    return value
+
+
+def encode(record: Any) -> dict[str, Any]:
+    """A frozen record as a JSON-able dict (bytes -> hex, enums -> values)."""
+    return {f.name: _encode_value(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+def _decode_value(kind: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        return _decode_value(options[0], raw)
+    if kind is bytes:
+        return bytes.fromhex(raw)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(raw)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return decode(kind, raw)
+    return raw
+
+
+def decode(cls: type[T], raw: dict[str, Any]) -> T:
+    """The record of type ``cls`` that :func:`encode` produced ``raw`` from."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{f.name: _decode_value(hints[f.name], raw[f.name]) for f in fields})

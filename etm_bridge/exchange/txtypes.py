@@ -1,0 +1,182 @@
+"""The exchange as ETM transaction types 200-211 (see chain/registry.py for the plug-in API).
+
+Each type has a *planner* ``(view, tx, payload, ctx) -> Plan``: it reads state, runs the pure
+rules of this package and returns the writes and escrow moves, or raises. ``check`` runs the
+planner on the read-only view (plus a balance check for ETM going into escrow); ``apply`` runs
+it on the state and commits the plan. So mempool admission and block application share one
+code path, and a rejected tx writes nothing. Every :class:`~etm_bridge.errors.ExchangeError`
+becomes a :class:`~etm_bridge.errors.TxRejectedError` with the same reason code.
+
+Types needing a foreign chain's proof (lp deposit, swap in, obligation paid) get it checked by
+a :class:`ForeignVerifier` (SPV, ``etm_bridge.spv``) that turns the payload's ``proof`` bytes
+into a verified record; the planners ``plan_lp_deposit`` / ``plan_swap_in`` /
+``plan_obligation_paid`` take that record, so they are tested with records directly.
+The default verifier is ``etm_bridge.spv.exchange_proofs.VERIFIER`` when that module exists;
+otherwise those three types are rejected with ``spv_unavailable``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from ..chain.registry import Registry, TxContext, TxType
+from ..chain.state import State, StateView, TableSpec
+from ..chain.tx import Tx
+from ..errors import ExchangeError, TxRejectedError
+from . import payloads as pl
+from . import plans, records
+from .obligations import VerifiedPayment
+from .pool import Pool
+from .swap_rules import VerifiedForeignLock
+
+POOL_CREATE, BIND, UNBIND, HTLC_LOCK, HTLC_CLAIM, HTLC_REFUND = range(200, 206)
+LP_DEPOSIT, LP_WITHDRAW, SWAP_IN, SWAP_OUT, OBLIGATION_PAID, OBLIGATION_DEFAULT = range(206, 212)
+
+P = TypeVar("P")
+
+
+class ForeignVerifier(Protocol):
+    """SPV verification of the proofs carried by exchange transactions (pure, deterministic)."""
+
+    def verify_lock(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedForeignLock: ...
+
+    def verify_deposit(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> tuple[bytes, int, bytes]:
+        """``(deposit_id, amount, payer_key)`` of a payment to the pool's key/contract."""
+        ...
+
+    def verify_payment(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedPayment: ...
+
+
+class UnavailableVerifier:
+    """Rejects every proof: no SPV verifier for exchange proofs is installed on this chain."""
+
+    def _reject(self) -> Any:
+        raise TxRejectedError(
+            "spv_unavailable",
+            "this chain has no verifier for exchange proofs (etm_bridge.spv.exchange_proofs)",
+        )
+
+    def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._reject()
+
+    def verify_deposit(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._reject()
+
+    def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._reject()
+
+
+def default_verifier() -> ForeignVerifier:
+    try:
+        module = importlib.import_module("etm_bridge.spv.exchange_proofs")
+    except ImportError:
+        return UnavailableVerifier()
+    verifier: ForeignVerifier = module.VERIFIER
+    return verifier
+
+
+Planner = Callable[[StateView, Tx, Any, TxContext], plans.Plan]
+
+
+def _typed(planner: Planner) -> tuple[Callable[..., None], Callable[..., None]]:
+    """``check`` and ``apply`` around one planner, mapping exchange errors to tx rejections."""
+
+    def run(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.Plan:
+        try:
+            return planner(view, tx, p, ctx)
+        except ExchangeError as exc:
+            raise TxRejectedError(exc.reason, str(exc)) from exc
+
+    def check(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> None:
+        run(view, tx, p, ctx).check_balances(view)
+
+    def apply(state: State, tx: Tx, p: Any, ctx: TxContext) -> None:
+        run(state, tx, p, ctx).commit(state)
+
+    return check, apply
+
+
+def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
+    def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.Plan:
+        pool = plans.get_pool(view, p.asset)
+        deposit = verifier.verify_deposit(view, pool, p.proof, ctx)
+        return plans.plan_lp_deposit(view, tx, p, ctx, deposit)
+
+    def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.Plan:
+        lock = verifier.verify_lock(view, plans.get_pool(view, p.asset), p.proof, ctx)
+        return plans.plan_swap_in(view, tx, p, ctx, lock)
+
+    def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.Plan:
+        ob = plans.get_obligation(view, p.obligation_id)
+        payment = verifier.verify_payment(view, plans.get_pool(view, ob.asset), p.proof, ctx)
+        return plans.plan_obligation_paid(view, tx, p, ctx, payment)
+
+    return {"lp_deposit": lp_deposit, "swap_in": swap_in, "obligation_paid": paid}
+
+
+def _describe(p: Any) -> dict[str, Any]:
+    return records.encode(p)
+
+
+def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
+    """The exchange's transaction types, checking foreign proofs with ``verifier``."""
+    spv = _with_verifier(verifier)
+    table: list[tuple[int, str, type, Planner, Callable[[Any], int]]] = [
+        (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, plans.plan_pool_create, _zero),
+        (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
+        (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
+        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLock, plans.plan_htlc_lock, _amount),
+        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, plans.plan_htlc_claim, _zero),
+        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, plans.plan_htlc_refund, _zero),
+        (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
+        (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, plans.plan_lp_withdraw, _zero),
+        (SWAP_IN, "xchg_swap_in", pl.SwapIn, spv["swap_in"], _zero),
+        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, plans.plan_swap_out, _amount_in),
+        (OBLIGATION_PAID, "xchg_obligation_paid", pl.ObligationPaid, spv["obligation_paid"], _zero),
+        (
+            OBLIGATION_DEFAULT,
+            "xchg_obligation_default",
+            pl.ObligationDefault,
+            plans.plan_obligation_default,
+            _zero,
+        ),
+    ]
+    out: list[TxType[Any]] = []
+    for type_id, name, cls, planner, amount in table:
+        check, apply = _typed(planner)
+        out.append(
+            TxType(type_id, name, _decoder(cls), check, apply, amount=amount, describe=_describe)
+        )
+    return out
+
+
+def _decoder(cls: type[P]) -> Callable[[bytes], P]:
+    return lambda payload: pl.decode_payload(cls, payload)
+
+
+def _zero(p: Any) -> int:
+    return 0
+
+
+def _amount(p: Any) -> int:
+    return int(p.amount)
+
+
+def _amount_in(p: Any) -> int:
+    return int(p.amount_in)
+
+
+def register(registry: Registry, verifier: ForeignVerifier | None = None) -> None:
+    """Declare the exchange's tables and types (plug-in entry: ``etm_bridge.exchange.txtypes``)."""
+    for name, doc in records.TABLES.items():
+        registry.add_table(TableSpec(name, owner="exchange", doc=doc))
+    for tx_type in make_types(verifier or default_verifier()):
+        registry.add_type(tx_type)

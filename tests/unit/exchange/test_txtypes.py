@@ -1,0 +1,311 @@
+"""The exchange as ETM transaction types: both swap directions, LPs, obligations, binding.
+
+Every test ends with the money check: supply conserved, and the exchange escrow holding exactly
+the pools' ETM reserves plus the ETM in user-funded HTLCs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from exchange_harness import Ledger
+
+from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
+from etm_bridge.exchange import binding as bd
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import plans
+from etm_bridge.exchange import swap_rules as sr
+from etm_bridge.exchange import txtypes as tt
+from etm_bridge.exchange.obligations import ObligationStatus, VerifiedPayment
+from etm_bridge.exchange.pool import Direction, quote
+from etm_bridge.exchange.reasons import Reason
+from etm_bridge.hashlock import hashlock_of
+
+SECRETS = {"operator": b"\x01" * 32, "alice": b"\x02" * 32, "bob": b"\x03" * 32}
+PREIMAGE = b"\x42" * 32
+H = hashlock_of(PREIMAGE)
+BTC_LIQ = 10**8  # 1 BTC
+ETM_LIQ = 10**13  # 100,000 ETM
+
+
+def btc_key(who: str) -> bytes:
+    return bd.btc_pubkey_of(SECRETS[who])
+
+
+def bind(led: Ledger, who: str, nonce: int = 1, rebind: bool = False, secret: bytes = b"") -> None:
+    secret = secret or SECRETS[who]
+    expiry = led.height + 100
+    msg = bd.binding_message(plans.network_name(led.ctx()), led.address(who), "btc", nonce, expiry)
+    payload = pl.Bind(
+        "btc", bd.btc_pubkey_of(secret), nonce, expiry, bd.sign_btc(msg, secret), rebind
+    )
+    led.send(who, tt.BIND, payload)
+
+
+def rejected(reason: str, call: Any) -> None:
+    """``call`` fails with ``reason``: a TxRejectedError from a registered type, or the
+    planner's ExchangeError (same reason code) when the test hands it a verified record."""
+    with pytest.raises((TxRejectedError, ExchangeError)) as exc:
+        call()
+    assert exc.value.reason == reason, exc.value
+
+
+def deposit(led: Ledger, who: str, dep_id: bytes, btc: int, etm_max: int) -> None:
+    payload = pl.LpDeposit("btc", etm_max, 1, b"proof")
+    led.send_verified(
+        who, tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, (dep_id, btc, btc_key(who))
+    )
+
+
+@pytest.fixture
+def led() -> Ledger:
+    led = Ledger()
+    led.send("operator", tt.POOL_CREATE, pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 1))
+    bind(led, "operator")
+    deposit(led, "operator", b"dep-0", BTC_LIQ, ETM_LIQ)
+    bind(led, "alice")
+    return led
+
+
+def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForeignLock:
+    base: dict[str, Any] = {
+        "asset": "btc",
+        "lock_id": b"btc-lock-1",
+        "amount": 100_000,
+        "hashlock": H,
+        "claim_key": btc_key("operator"),
+        "refund_key": btc_key(who),
+        "timelock_height": 1_072,
+        "confirmations": 1,
+        "tip_height": 1_000,
+        "block_time_s": 600,
+    }
+    base.update(kw)
+    return sr.VerifiedForeignLock(**base)
+
+
+def swap_in(led: Ledger, lock: sr.VerifiedForeignLock, who: str = "alice", min_out: int = 1):
+    payload = pl.SwapIn("btc", led.address(who), lock.amount, H, min_out, b"proof")
+    led.send_verified("bob", tt.SWAP_IN, payload, plans.plan_swap_in, lock)  # anyone submits
+    return plans.swap_in_htlc_id("btc", lock.lock_id)
+
+
+# --- BTC -> ETM ---------------------------------------------------------------------------------
+
+
+def test_swap_in_then_claim_pays_the_user_and_settles_the_pool(led: Ledger) -> None:
+    before = led.pool()
+    expected = quote(before, Direction.ASSET_TO_ETM, 100_000)
+    htlc_id = swap_in(led, foreign_lock(led))
+    assert led.pool().etm_reserved == expected.amount_out
+    led.check_money()
+    alice = led.balance("alice")
+    led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))  # anyone may submit
+    assert led.balance("alice") == alice + expected.amount_out
+    after = led.pool()
+    assert after.etm_reserved == 0 and after.asset_pending_in == 0
+    assert after.asset_reserve == BTC_LIQ + 100_000
+    assert after.fees_asset == expected.fee
+    assert led.htlc(htlc_id).preimage == PREIMAGE  # the operator learns it to claim the BTC
+    rejected(
+        Reason.ALREADY_CLAIMED,
+        lambda: led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE)),
+    )
+    led.check_money()
+
+
+def test_replayed_late_wrong_amount_and_wrong_hash_leave_no_reservation(led: Ledger) -> None:
+    swap_in(led, foreign_lock(led))
+    pool = led.pool()
+    cases = {
+        Reason.REPLAYED_PROOF: foreign_lock(led),
+        Reason.LATE_PROOF: foreign_lock(led, lock_id=b"2", tip_height=1_060),
+        Reason.WRONG_AMOUNT: foreign_lock(led, lock_id=b"3", amount=5),
+        Reason.WRONG_HASHLOCK: foreign_lock(led, lock_id=b"4", hashlock=b"\x00" * 32),
+        Reason.WRONG_REFUND_KEY: foreign_lock(led, lock_id=b"5", refund_key=btc_key("bob")),
+        Reason.HASHLOCK_IN_USE: foreign_lock(led, lock_id=b"6"),
+    }
+    for reason, lock in cases.items():
+        payload = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, b"p")
+        rejected(
+            reason,
+            lambda lock=lock, payload=payload: led.send_verified(
+                "bob", tt.SWAP_IN, payload, plans.plan_swap_in, lock
+            ),
+        )
+        assert led.pool() == pool, reason
+    led.check_money()
+
+
+def test_unclaimed_swap_in_expires_and_releases_its_reservation(led: Ledger) -> None:
+    pool = led.pool()
+    htlc_id = swap_in(led, foreign_lock(led))
+    expiry = led.htlc(htlc_id).expiry_height
+    rejected(Reason.EARLY_REFUND, lambda: led.send("bob", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id)))
+    led.height = expiry + 1
+    rejected(
+        Reason.HTLC_EXPIRED,
+        lambda: led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE)),
+    )
+    led.send("bob", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id))
+    assert led.pool() == pool  # released exactly: nothing reserved, nothing pending
+    rejected(
+        Reason.ALREADY_REFUNDED, lambda: led.send("bob", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id))
+    )
+    led.check_money()
+
+
+# --- ETM -> BTC ---------------------------------------------------------------------------------
+
+
+def swap_out(led: Ledger, amount: int = 10**10) -> bytes:
+    expiry = led.height + sr.LONG_LEG_S // led.params.block_time_s
+    tx = led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", amount, H, expiry, 1))
+    return tx.id
+
+
+def test_swap_out_claim_moves_the_locked_etm_into_the_pool(led: Ledger) -> None:
+    alice = led.balance("alice")
+    expected = quote(led.pool(), Direction.ETM_TO_ASSET, 10**10)
+    htlc_id = swap_out(led)
+    assert led.balance("alice") == alice - 10**10
+    assert led.pool().asset_reserved == expected.amount_out
+    led.check_money()
+    # alice claims the operator's BTC lock (revealing the preimage); anyone relays it to ETM
+    led.send("operator", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
+    pool = led.pool()
+    assert pool.etm_reserve == ETM_LIQ + 10**10
+    assert pool.asset_reserve == BTC_LIQ - expected.amount_out
+    assert pool.asset_reserved == 0 and pool.etm_pending_in == 0
+    led.check_money()
+
+
+def test_swap_out_refund_returns_the_etm_and_releases(led: Ledger) -> None:
+    pool, alice = led.pool(), led.balance("alice")
+    htlc_id = swap_out(led)
+    led.height = led.htlc(htlc_id).expiry_height + 1
+    led.send("carol", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id))
+    assert led.balance("alice") == alice and led.pool() == pool
+    led.check_money()
+
+
+def test_swap_out_needs_a_bound_key_and_funds(led: Ledger) -> None:
+    expiry = led.height + sr.LONG_LEG_S // led.params.block_time_s
+    rejected(
+        Reason.NOT_BOUND,
+        lambda: led.send("bob", tt.SWAP_OUT, pl.SwapOut("btc", 10**10, H, expiry, 1)),
+    )
+    rejected(
+        "insufficient_balance",
+        lambda: led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", 10**15, H, expiry, 1)),
+    )
+
+
+# --- investors ----------------------------------------------------------------------------------
+
+
+def test_lp_earns_fees_and_withdraws_into_an_obligation(led: Ledger) -> None:
+    bind(led, "bob")
+    bob_before = led.balance("bob")
+    deposit(led, "bob", b"dep-bob", 10**7, 10**13)
+    shares = led.shares("bob")
+    etm_in = bob_before - led.balance("bob")
+    # pro rata: bob brought 10 % of the BTC; his shares are rounded down, the ETM he pays for
+    # them rounded up, and both stay within 10 % of the pool's ETM
+    assert ETM_LIQ // 10 - ETM_LIQ // 10**9 < etm_in <= ETM_LIQ // 10
+    for i in range(3):  # traffic both ways earns fees
+        htlc_id = swap_in(led, foreign_lock(led, lock_id=b"L%d" % i, hashlock=H))
+        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
+        out_id = swap_out(led, 10**9)
+        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(out_id, PREIMAGE))
+    bob_etm = led.balance("bob")
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares))
+    etm_back = led.balance("bob") - bob_etm
+    ob = plans.get_obligation(led.state, 0)
+    assert ob.investor == led.address("bob") and ob.destination == btc_key("bob")
+    assert ob.status is ObligationStatus.PENDING
+    # value in, value out at the pool's price now: fees made it grow (the geometric mean)
+    assert ob.amount * etm_back > 10**7 * etm_in
+    led.check_money()
+
+
+def test_deposit_replay_and_foreign_payer_are_rejected(led: Ledger) -> None:
+    rejected(Reason.DEPOSIT_REPLAYED, lambda: deposit(led, "operator", b"dep-0", 10, 10**9))
+    # bob's key is not bound: the payment is nobody's, so bob cannot claim alice's... or any
+    payload = pl.LpDeposit("btc", 10**9, 1, b"p")
+    rejected(
+        Reason.DEPOSIT_NOT_OWNER,
+        lambda: led.send_verified(
+            "bob", tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, (b"d", 10**6, btc_key("alice"))
+        ),
+    )
+
+
+def test_missed_obligation_halts_the_pool_until_paid(led: Ledger) -> None:
+    bind(led, "bob")
+    deposit(led, "bob", b"dep-bob", 10**7, 10**13)
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", led.shares("bob")))
+    ob = plans.get_obligation(led.state, 0)
+    rejected(
+        Reason.OBLIGATION_NOT_DUE,
+        lambda: led.send("carol", tt.OBLIGATION_DEFAULT, pl.ObligationDefault(0)),
+    )
+    led.height = ob.deadline_height + 1
+    led.send("carol", tt.OBLIGATION_DEFAULT, pl.ObligationDefault(0))
+    assert led.pool().halted
+    rejected(Reason.POOL_HALTED, lambda: swap_in(led, foreign_lock(led, lock_id=b"x")))
+    payment = VerifiedPayment(b"btc-pay-1", "btc", ob.amount, btc_key("bob"))
+    paid = pl.ObligationPaid(0, b"proof")
+    led.send_verified("operator", tt.OBLIGATION_PAID, paid, plans.plan_obligation_paid, payment)
+    assert plans.get_obligation(led.state, 0).status is ObligationStatus.PAID_LATE
+    assert not led.pool().halted
+    led.check_money()
+
+
+# --- binding, pools, payloads -------------------------------------------------------------------
+
+
+def test_rebind_unbind_and_nonce_replay(led: Ledger) -> None:
+    rejected(Reason.ALREADY_BOUND, lambda: bind(led, "alice", nonce=2))
+    rejected(Reason.NONCE_REPLAYED, lambda: bind(led, "alice", nonce=1, rebind=True))
+    rejected(Reason.KEY_BOUND_ELSEWHERE, lambda: bind(led, "bob", secret=SECRETS["alice"]))
+    bind(led, "alice", nonce=3, rebind=True, secret=b"\x09" * 32)
+    bind(led, "bob", secret=SECRETS["alice"])  # alice's old key is free again
+    led.send("alice", tt.UNBIND, pl.Unbind("btc"))
+    rejected(Reason.NOT_BOUND, lambda: led.send("alice", tt.UNBIND, pl.Unbind("btc")))
+    rejected(Reason.NONCE_REPLAYED, lambda: bind(led, "alice", nonce=3))
+    rejected(Reason.KEY_BOUND_ELSEWHERE, lambda: bind(led, "alice", nonce=4))  # bob has it
+    bind(led, "alice", nonce=5, secret=b"\x0a" * 32)
+
+
+def test_pool_create_twice_is_rejected(led: Ledger) -> None:
+    payload = pl.PoolCreate("btc", btc_key("bob"), 3_000, 100, 1)
+    rejected(Reason.POOL_EXISTS, lambda: led.send("bob", tt.POOL_CREATE, payload))
+
+
+def test_proof_carrying_types_reject_without_an_spv_verifier(led: Ledger) -> None:
+    rejected(
+        "spv_unavailable",
+        lambda: led.send("bob", tt.LP_DEPOSIT, pl.LpDeposit("btc", 10, 1, b"\x00")),
+    )
+
+
+def test_payloads_are_canonical_and_complete() -> None:
+    good = pl.encode_payload(pl.HtlcRefund(b"\x01" * 32))
+    assert pl.decode_payload(pl.HtlcRefund, good) == pl.HtlcRefund(b"\x01" * 32)
+    for bad in (
+        b'{"htlc_id": "01"}',  # not canonical
+        b'{"htlc_id":"0G"}',
+        b'{"htlc_id":"AB"}',
+        b'{"htlc_id":1}',
+        b'{"htlc_id":"01","x":1}',
+        b"[]",
+        b"nope",
+    ):
+        with pytest.raises(ValidationError):
+            pl.decode_payload(pl.HtlcRefund, bad)
+    with pytest.raises(ValidationError):
+        pl.decode_payload(pl.Unbind, b'{"chain":true}')
+    with pytest.raises(ValidationError):
+        pl.decode_payload(pl.LpWithdraw, b'{"asset":"btc","shares":-1}')
