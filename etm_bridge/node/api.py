@@ -3,6 +3,9 @@
 Reads and signed transactions are open; ``/api/admin/*`` needs ``Authorization: Bearer <token>``
 (the node config's ``admin_token``). Errors are JSON ``{"error": {"code", "message"}}``:
 
+Blocks: ``/api/blocks/{height or 64-hex id}`` (whitepaper 5.2 JSON with decoded transactions);
+``?format=hex`` gives the wire encoding instead (for replays and peers).
+
 * 400 validation error or rejected transaction (``code`` = the rejection reason),
 * 401 missing/wrong admin token, 404 unknown block/tx/account/route,
 * 413 body larger than ``max_body_bytes`` (refused from ``Content-Length`` or while streaming,
@@ -46,6 +49,7 @@ class NodeBackend(Protocol):
     def transaction(self, tx_id: bytes) -> dict[str, Any]: ...
     def block_by_id(self, block_id: bytes) -> dict[str, Any]: ...
     def block_by_height(self, height: int) -> dict[str, Any]: ...
+    def block_hex(self, ref: int | bytes) -> dict[str, Any]: ...
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]: ...
     def account(self, address: str) -> dict[str, Any]: ...
     def delegates(self) -> dict[str, Any]: ...
@@ -183,10 +187,13 @@ def create_app(
 
     @guarded
     async def block(request: Request) -> JSONResponse:
-        ref: str = request.path_params["ref"]
-        if ref.isdigit() and len(ref) < 20:
-            return JSONResponse(backend.block_by_height(int(ref)))
-        return JSONResponse(backend.block_by_id(parse_hex(ref, "block id", 32)))
+        text: str = request.path_params["ref"]
+        ref = int(text) if text.isdigit() and len(text) < 20 else parse_hex(text, "block id", 32)
+        if request.query_params.get("format") == "hex":
+            return JSONResponse(backend.block_hex(ref))
+        if isinstance(ref, int):
+            return JSONResponse(backend.block_by_height(ref))
+        return JSONResponse(backend.block_by_id(ref))
 
     @guarded
     async def account(request: Request) -> JSONResponse:

@@ -69,6 +69,12 @@ class NodeClient:
         """A block by height (int) or id (64 hex digits)."""
         return self._request("GET", f"/api/blocks/{ref}")
 
+    def raw_block(self, ref: int | str) -> bytes:
+        """The wire encoding of a block by height or id (``Block.decode`` parses it)."""
+        return bytes.fromhex(
+            self._request("GET", f"/api/blocks/{ref}", params={"format": "hex"})["hex"]
+        )
+
     def latest_blocks(self, limit: int = 10) -> list[dict[str, Any]]:
         return self._request("GET", "/api/blocks", params={"limit": limit})["blocks"]
 

@@ -120,6 +120,13 @@ class NodeService:
     def block_by_height(self, height: int) -> dict[str, Any]:
         return self._block_json(self.chain.block_by_height(height))
 
+    def block_hex(self, ref: int | bytes) -> dict[str, Any]:
+        """The wire encoding of a block by height (int) or 32-byte id."""
+        block = (
+            self.chain.block_by_height(ref) if isinstance(ref, int) else self.chain.block_by_id(ref)
+        )
+        return {"height": block.height, "id": block.id.hex(), "hex": block.encoded.hex()}
+
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]:
         return [block.to_json() for block in self.chain.latest_blocks(limit)]
 
