@@ -1,0 +1,77 @@
+"""The chain index: coins, marker locks and their spends, pending state, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bitcoin.core import COutPoint, CScript, CTransaction, CTxIn, CTxOut, lx
+from etm_bridge_bitcoin.index import ChainIndex, load_index, outpoint_key, save_index, txid_hex
+from etm_bridge_bitcoin.script import HtlcScript
+from etm_bridge_bitcoin.txbuild import Utxo, WalletKey, build_claim_tx, build_lock_tx
+
+from etm_bridge.hashlock import hashlock_of
+
+US = WalletKey(b"\x0a" * 32)
+THEM = WalletKey(b"\x0b" * 32)
+PREIMAGE = b"\x42" * 32
+HTLC = HtlcScript(hashlock_of(PREIMAGE), THEM.pubkey, US.pubkey, 300)
+
+
+def _funding(value: int) -> CTransaction:
+    """A transaction paying ``value`` to us (its input is made up)."""
+    return CTransaction(
+        [CTxIn(COutPoint(lx("ee" * 32), 0))], [CTxOut(value, CScript(US.script_pubkey))]
+    )
+
+
+def _index_with_lock() -> tuple[ChainIndex, CTransaction, CTransaction]:
+    index = ChainIndex(birth_height=100)
+    funding = _funding(500_000)
+    index.apply_tx(funding, 101, US.script_pubkey)
+    lock, _ = build_lock_tx(US, index.spendable(), HTLC, 200_000, 2)
+    index.apply_tx(lock, None, US.script_pubkey)  # as when we broadcast it
+    return index, funding, lock
+
+
+def test_funding_becomes_a_confirmed_coin() -> None:
+    index = ChainIndex(birth_height=100)
+    funding = _funding(500_000)
+    index.apply_tx(funding, 101, US.script_pubkey)
+    assert index.spendable() == [Utxo(txid_hex(funding), 0, 500_000)]
+    assert index.confirmed_balance() == 500_000
+
+
+def test_broadcast_lock_spends_coins_at_once_and_records_the_lock() -> None:
+    index, funding, lock = _index_with_lock()
+    change = lock.vout[2].nValue
+    assert outpoint_key(txid_hex(funding), 0) in index.pending_spent
+    assert index.spendable() == [Utxo(txid_hex(lock), 2, change)]  # unconfirmed change
+    assert index.confirmed_balance() == 0
+    recorded = index.locks[outpoint_key(txid_hex(lock), 0)]
+    assert recorded.height is None and recorded.value_sat == 200_000
+    assert recorded.marker.htlc(HTLC.hashlock) == HTLC
+
+
+def test_mined_lock_and_claim_confirm_change_and_record_the_spend() -> None:
+    index, _, lock = _index_with_lock()
+    index.apply_tx(lock, 102, US.script_pubkey)
+    assert index.pending_spent == set()
+    assert index.confirmed_balance() == lock.vout[2].nValue
+    claim = build_claim_tx(THEM, txid_hex(lock), 0, 200_000, HTLC, PREIMAGE, 2)
+    index.apply_tx(claim, 103, US.script_pubkey)
+    spend = index.spends[outpoint_key(txid_hex(lock), 0)]
+    assert spend.txid == txid_hex(claim) and spend.height == 103
+    assert PREIMAGE in spend.witness
+
+
+def test_index_persists_and_a_different_birth_height_starts_over(tmp_path: Path) -> None:
+    index, _, _ = _index_with_lock()
+    index.record_tip(101, "ab" * 32)
+    path = tmp_path / "idx.json"
+    save_index(path, index)
+    again = load_index(path, 100)
+    assert again.locks == index.locks and again.coins == index.coins
+    assert again.pending_spent == index.pending_spent and again.next_height == 102
+    assert load_index(path, 99).locks == {}
+    path.write_text("{not json")
+    assert load_index(path, 100).next_height == 100
