@@ -25,6 +25,7 @@ from etm_bridge.errors import ConfigError
 from . import procs
 from .anvil import AnvilService
 from .bitcoin import bitcoin_service
+from .etm_node import EtmNodeService
 from .service import Service, start, stop
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -91,8 +92,12 @@ def _anvil(config: StackConfig, saved: Mapping[str, Any]) -> Service:
     return AnvilService(config.home("anvil"), port=config.ports["anvil"])
 
 
-#: name -> factory, in start order. The ETM node adds ``"etm": ...`` here.
-STACK_SERVICES: dict[str, ServiceFactory] = {"bitcoin": _bitcoin, "anvil": _anvil}
+def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service:
+    return EtmNodeService(config.home("etm"), port=config.ports["etm"])
+
+
+#: name -> factory, in start order.
+STACK_SERVICES: dict[str, ServiceFactory] = {"bitcoin": _bitcoin, "anvil": _anvil, "etm": _etm}
 
 
 def load_state(config: StackConfig) -> dict[str, Any]:

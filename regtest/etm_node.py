@@ -1,0 +1,84 @@
+"""The ETM node (``etm-bridge node run``) as a stack Service: a single-node development chain.
+
+On first start ``prepare`` runs ``node init`` in ``<stack>/etm/data``: 5 genesis delegates with
+the deterministic development keys (``dev_key("delegate-<i>")``), 10 funded accounts
+``dev_key("user-<i>")`` with 1,000,000 ETM each, 1-second slots, and a random admin token. The
+node forges for all genesis delegates. Later starts reuse the data dir (the chain continues).
+UNSAFE for real funds: every development key is public.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from etm_bridge.errors import NodeUnavailableError
+from etm_bridge.node.client import NodeClient
+from etm_bridge.node.config import NODE_CONFIG, NodeConfig
+from etm_bridge.node.setup import init_node
+
+from .service import Service
+
+DELEGATES = 5
+BLOCK_TIME_S = 1
+FUNDED_ACCOUNTS = 10
+
+
+class EtmNodeService(Service):
+    """One ETM node forging for every development delegate, API on one loopback port."""
+
+    name: ClassVar[str] = "etm"
+    start_timeout_s: ClassVar[float] = 30.0
+
+    def __init__(self, home: Path, *, port: int) -> None:
+        super().__init__(home)
+        self.port = port
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"api": self.port}
+
+    def prepare(self) -> None:
+        super().prepare()
+        if not (self.data_dir / NODE_CONFIG).exists():
+            init_node(
+                self.data_dir,
+                delegates=DELEGATES,
+                block_time_s=BLOCK_TIME_S,
+                funded_accounts=FUNDED_ACCOUNTS,
+                port=self.port,
+            )
+
+    def command(self) -> list[str]:
+        etm_bridge = Path(sys.executable).parent / "etm-bridge"
+        data = str(self.data_dir)
+        return [str(etm_bridge), "node", "run", "--data-dir", data, "--port", str(self.port)]
+
+    def probe(self) -> bool:
+        try:
+            NodeClient(self.api_url, timeout_s=2.0).status()
+        except NodeUnavailableError:
+            return False
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "kind": "etm",
+            "rpc_url": self.api_url,
+            "ports": self.ports,
+            "data_dir": str(self.data_dir),
+            "dev_keys": f"dev_key('delegate-0..{DELEGATES - 1}'), dev_key('user-0..9')",
+            "log": str(self.log_path),
+        }
+        if (self.data_dir / NODE_CONFIG).exists():
+            info["admin_token"] = NodeConfig.load(self.data_dir).admin_token
+        return info
