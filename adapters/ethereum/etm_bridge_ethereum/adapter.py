@@ -48,6 +48,7 @@ from etm_bridge.errors import (
 from etm_bridge.hashlock import check_preimage, find_preimage_in_bytes, refund_allowed
 from etm_bridge.spv import eth_rlp
 
+from . import artifacts
 from .config import EthereumConfig
 from .htlc import HtlcCodec, LockedEvent, SpentEvent, swap_hash
 from .node import EthNode
@@ -69,10 +70,7 @@ class EthereumAdapter(ChainAdapter):
         self.chain_id = self.node.chain_id()
         self.account = Account.from_key(config.private_key)
         self.htlc_address = config.htlc_address
-        if not self.node.code(self.htlc_address):
-            raise ConfigError(
-                f"no contract at htlc_address {self.htlc_address} on {config.rpc_url}"
-            )
+        self._check_htlc_code()
         nonces = NonceManager(
             config.data_dir,
             self.chain_id,
@@ -84,6 +82,17 @@ class EthereumAdapter(ChainAdapter):
             self.node, self.account, nonces, self.chain_id, config.receipt_timeout_s,
             config.fee_policy,
         )  # fmt: skip
+
+    def _check_htlc_code(self) -> None:
+        """Refuse an address whose code is not our HTLC: a look-alike contract could emit
+        Locked events for funds it never holds."""
+        code = self.node.code(self.htlc_address)
+        expected = artifacts.load(artifacts.HTLC).deployed_bytecode
+        if code != eth_rlp.to_bytes(expected, "deployedBytecode"):
+            what = "no contract" if not code else "a contract that is not this EtherSwapHTLC"
+            raise ConfigError(
+                f"htlc_address {self.htlc_address} holds {what} ({self.config.rpc_url})"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EthereumAdapter:

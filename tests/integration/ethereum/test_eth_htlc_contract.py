@@ -15,12 +15,18 @@ from dataclasses import replace
 import pytest
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector
+from etm_bridge_ethereum import EthereumAdapter
 from etm_bridge_ethereum.htlc import HtlcCodec, swap_hash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etm_bridge.adapter import HtlcTerms
-from etm_bridge.errors import ContractRevertError, LockMismatchError, ValidationError
+from etm_bridge.errors import (
+    ConfigError,
+    ContractRevertError,
+    LockMismatchError,
+    ValidationError,
+)
 from etm_bridge.hashlock import find_preimage_in_bytes, hashlock_of, new_preimage, sha256
 from etm_bridge.spv import eth_rlp
 
@@ -204,3 +210,12 @@ def test_counterparty_lock_with_wrong_terms_is_detected(us, them, token, adapter
     with pytest.raises(LockMismatchError) as info:
         us.check_lock(seen, expected, 1, us.tip().height)
     assert info.value.reason == reason
+
+
+def test_adapter_refuses_an_htlc_address_holding_other_code(adapter_config, parties, token):
+    config = dict(adapter_config(parties[0]), htlc_address=token.address)
+    with pytest.raises(ConfigError, match="not this EtherSwapHTLC"):
+        EthereumAdapter.from_config(config)
+    empty = dict(config, htlc_address="0x" + "00" * 19 + "01")
+    with pytest.raises(ConfigError, match="no contract"):
+        EthereumAdapter.from_config(empty)
