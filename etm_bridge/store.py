@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .chain.block import Block
+from .chain.block import HEADER_BYTES, Block, BlockHeader
 from .chain.state import Changes, decode_changes, encode_changes
 from .errors import NotFoundError
 
@@ -81,13 +81,18 @@ class ChainStore:
 
     @classmethod
     def open(cls, path: str | Path, durable: bool = False) -> ChainStore:
-        db = sqlite_utils.Database(str(path))
+        """Open (or create) the chain database at ``path`` in WAL mode.
+
+        The connection may be used from another thread than the one that opened it (a node's
+        forger thread and its API), but never from two at once: callers hold one lock.
+        """
+        db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
         db.enable_wal()
         return cls(db, durable)
 
     @classmethod
     def memory(cls) -> ChainStore:
-        return cls(sqlite_utils.Database(memory=True))
+        return cls(sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False)))
 
     def close(self) -> None:
         self._conn.close()
@@ -173,6 +178,11 @@ class ChainStore:
     def block_at(self, height: int) -> Block:
         row = self._one("SELECT raw FROM blocks WHERE height=?", (height,), f"block {height}")
         return Block.decode(bytes(row[0]))
+
+    def header_at(self, height: int) -> BlockHeader:
+        """Just the header of the block at ``height`` (no transaction decoding)."""
+        sql = f"SELECT substr(raw, 1, {HEADER_BYTES}) FROM blocks WHERE height=?"
+        return BlockHeader.decode(bytes(self._one(sql, (height,), f"block {height}")[0]))
 
     def block_by_id(self, block_id: bytes) -> Block:
         sql = "SELECT raw FROM blocks WHERE id=?"

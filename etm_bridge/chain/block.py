@@ -148,6 +148,7 @@ class BlockHeader:
             "generatorPublicKey": self.generator_public_key.hex(),
             "blockSignature": self.block_signature.hex(),
             "nonce": self.nonce,
+            "totalForged": str(self.reward + self.total_fee),
         }
 
 

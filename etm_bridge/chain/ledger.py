@@ -58,6 +58,7 @@ class LedgerStore(Protocol):
     def config(self, name: str) -> str | None: ...
     def tip_height(self) -> int | None: ...
     def block_at(self, height: int) -> Block: ...
+    def header_at(self, height: int) -> BlockHeader: ...
     def block_by_id(self, block_id: bytes) -> Block: ...
     def block_by_short_id(self, short_id: str) -> Block: ...
     def digest_at(self, height: int) -> bytes: ...
@@ -114,6 +115,7 @@ class Chain:
         self.registry = build_registry(self.params)
         self.mempool = Mempool(self.registry)
         self._side: dict[bytes, Block] = {}
+        self._finalized = 0
         self._init_or_check_genesis()
 
     def _init_or_check_genesis(self) -> None:
@@ -241,10 +243,21 @@ class Chain:
         if fork_height < self.finalized_height():
             raise BlockRejectedError("below_finality", f"fork at {fork_height} is finalized")
         self._side[block.id] = block
+        self._prune_side_blocks()
         if block.height <= self.tip.height:
             return True  # kept; the main chain is at least as long
-        self._reorg(fork_height, branch, now)
+        try:
+            self._reorg(fork_height, branch, now)
+        except BlockRejectedError:
+            self._side.pop(block.id, None)  # the store transaction rolled back: main chain intact
+            raise
         return True
+
+    def _prune_side_blocks(self, keep: int = 1_000) -> None:
+        """Forget side blocks at or below the finalized height, and the lowest beyond ``keep``."""
+        final = self._finalized
+        live = sorted((b for b in self._side.values() if b.height > final), key=lambda b: b.height)
+        self._side = {b.id: b for b in live[-keep:]}
 
     def _reorg(self, fork_height: int, branch: list[Block], now: int | None) -> None:
         reverted: list[Block] = []
@@ -266,18 +279,21 @@ class Chain:
                 continue
 
     def finalized_height(self) -> int:
-        """Highest height built on by > 2/3 of the tip round's distinct delegates (0 if none)."""
+        """Highest height built on by > 2/3 of the tip round's distinct delegates.
+
+        Looks back at most three rounds; never decreases while this object lives.
+        """
         tip = self.tip
         order = round_order(self.store_view(), self.params.round_of(tip.height + 1))
         need = 2 * len(order) // 3 + 1
         seen: set[bytes] = set()
-        height = tip.height
-        while height > 0:
-            seen.add(self.store.block_at(height).header.generator_public_key)
+        lowest = max(1, tip.height - 3 * self.params.delegates_per_round)
+        for height in range(tip.height, lowest - 1, -1):
+            seen.add(self.store.header_at(height).generator_public_key)
             if len(seen) >= need:
-                return height - 1
-            height -= 1
-        return 0
+                self._finalized = max(self._finalized, height - 1)
+                break
+        return self._finalized
 
     # --- queries -------------------------------------------------------------------------------
 

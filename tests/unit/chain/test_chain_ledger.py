@@ -212,3 +212,53 @@ def test_total_supply_is_conserved(
                 minted += dev.params.round_voter_reward
     assert _supply_holds(dev.chain) == minted
     assert address_hash(dev.users[0].public_key) == addr(dev.users[0])
+
+
+def test_invalid_longer_branch_rolls_back_the_whole_reorg(make_dev_chain: Any) -> None:
+    from dataclasses import replace
+
+    dev = make_dev_chain(n_delegates=3, per_round=3)
+    a = Chain(ChainStore.memory(), dev.cfg)
+    a.apply_block(dev.forge())
+    start = dev.now
+    a_block = a.forge_next(start + 1, dev.keys)
+    assert a_block is not None
+    before = (a.status(), a.store.full_state_digest())
+    dev.now = start + 1
+    b1, b2 = dev.forge(), dev.forge()
+    if b1.id == a_block.id:
+        pytest.skip("branches coincided")
+    a.apply_block(b1)
+    bad = Block(replace(b2.header, block_signature=bytes(64)), b2.transactions)
+    with pytest.raises(BlockRejectedError) as info:
+        a.apply_block(bad)
+    assert info.value.reason == "bad_signature"
+    assert (a.status(), a.store.full_state_digest()) == before
+
+
+def test_a_store_of_another_chain_is_refused(dev: DevChain) -> None:
+    from etm_bridge.chain.genesis import dev_genesis
+    from etm_bridge.chain.params import ChainParams
+    from etm_bridge.errors import ConfigError
+
+    other, _ = dev_genesis(ChainParams(block_time_s=2), 4)
+    with pytest.raises(ConfigError, match="genesis id mismatch"):
+        Chain(dev.chain.store, other)
+    assert Chain(dev.chain.store, dev.cfg).tip.height == 0  # reopening the same chain works
+
+
+def test_status_and_json_views(dev: DevChain) -> None:
+    dev.chain.submit_tx(dev.transfer(dev.users[0], addr(dev.users[1]), 5))
+    pending_id = dev.chain.mempool.pending()[0].id
+    assert dev.chain.tx_by_id(pending_id)[1] == -1
+    block = dev.forge()
+    tx, height = dev.chain.tx_by_id(pending_id)
+    assert height == block.height and tx.id == pending_id
+    assert dev.chain.block_by_short_id(block.to_json()["id"]) == block
+    assert dev.chain.block_by_id(block.id) == block
+    assert [b.height for b in dev.chain.latest_blocks(5)] == [1, 0]
+    status = dev.chain.status()
+    assert status["height"] == 1 and status["stateDigest"] == dev.chain.store.digest_at(1).hex()
+    j = dev.chain.registry.tx_json(tx)
+    assert j["typeName"] == "transfer" and j["asset"]["amount"] == 5
+    assert j["asset"]["recipient"].startswith("etm1")

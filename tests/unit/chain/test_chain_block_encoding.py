@@ -1,0 +1,99 @@
+"""Block header encoding: committed vectors, round trips, ids and the hashing test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from etm_bridge.chain.block import HEADER_BYTES, Block, BlockHeader, merkle_root
+from etm_bridge.chain.codec import sha256, sha256d
+from etm_bridge.chain.genesis import dev_genesis, genesis_block
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.params import ChainParams
+from etm_bridge.chain.tx import Tx
+from etm_bridge.errors import ValidationError
+
+VECTORS = Path(__file__).parent / "vectors" / "block_vectors.json"
+
+
+def make_vectors() -> list[dict[str, Any]]:
+    key = dev_key("block-vector")
+    txs = tuple(
+        Tx.create(
+            dev_key(f"tx-{i}"),
+            network=1,
+            type_id=1,
+            nonce=i,
+            fee=10_000 + i,
+            payload=bytes([i]) * 28,
+        )
+        for i in range(3)
+    )
+    header = BlockHeader(
+        version=1, timestamp=23_039_010, height=1_574_052, previous_block=sha256(b"prev"),
+        number_of_transactions=3, total_amount=0, total_fee=30_003, reward=500_000_000,
+        payload_length=sum(t.size for t in txs), payload_hash=merkle_root([t.id for t in txs]),
+        generator_public_key=key.public_key,
+    ).solve_and_sign(key, 2**252)  # fmt: skip
+    block = Block(header, txs)
+    genesis = genesis_block(dev_genesis(ChainParams(), 3)[0])
+    return [
+        {"name": "three transfers", "unsigned": header.unsigned_bytes.hex(),
+         "signed": header.encoded.hex(), "id": header.id.hex(), "shortId": header.short_id,
+         "nonce": header.nonce, "block": block.encoded.hex()},
+        {"name": "dev genesis (3 delegates)", "signed": genesis.header.encoded.hex(),
+         "id": genesis.id.hex(), "shortId": genesis.header.short_id,
+         "block": genesis.encoded.hex()},
+    ]  # fmt: skip
+
+
+def test_encoding_matches_committed_vectors_byte_for_byte() -> None:
+    assert make_vectors() == json.loads(VECTORS.read_text())
+
+
+def test_vector_passes_hashing_test_and_signature() -> None:
+    v = json.loads(VECTORS.read_text())[0]
+    header = BlockHeader.decode(bytes.fromhex(v["signed"]))
+    assert len(bytes.fromhex(v["signed"])) == HEADER_BYTES
+    assert int.from_bytes(sha256d(bytes.fromhex(v["unsigned"])), "big") < 2**252
+    assert header.signature_ok() and header.id.hex() == v["id"]
+    assert v["shortId"] == str(int.from_bytes(bytes.fromhex(v["id"])[:8], "big"))
+    assert Block.decode(bytes.fromhex(v["block"])).header == header
+
+
+u32 = st.integers(0, 2**32 - 1)
+u64 = st.integers(0, 2**64 - 1)
+b32 = st.binary(min_size=32, max_size=32)
+
+
+HEADERS = st.builds(
+    BlockHeader, u32, u32, u32, b32, u32, u64, u64, u64, u32, b32, b32, u64,
+    st.binary(min_size=64, max_size=64),
+)  # fmt: skip
+
+
+@given(HEADERS)
+def test_header_round_trip(header: BlockHeader) -> None:
+    assert BlockHeader.decode(header.encoded) == header
+    assert header.id == sha256(header.encoded)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"\x00" * (HEADER_BYTES - 1), "block_signature needs 64 bytes"),
+     (b"\x00" * (HEADER_BYTES + 1), "1 unexpected trailing bytes")],
+)  # fmt: skip
+def test_malformed_headers_name_the_field(data: bytes, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BlockHeader.decode(data)
+
+
+def test_block_with_absurd_tx_count_is_refused_before_parsing() -> None:
+    header = BlockHeader.decode(bytes(HEADER_BYTES))
+    with pytest.raises(ValidationError, match="cannot fit"):
+        Block.decode(header.encoded + (10**6).to_bytes(4, "big"))
