@@ -70,19 +70,20 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
 ) -> None:
     first = _cli(stack_env, "up")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("started (pid") == 2
+    assert first.stdout.count("started (pid") == 3
     assert "rpc_password" in first.stdout and "private_key[0]" in first.stdout
 
     second = _cli(stack_env, "up")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count("already running (pid") == 2
+    assert second.stdout.count("already running (pid") == 3
 
     status = _status(stack_env)
     assert {name: (s["running"], s["answering"]) for name, s in status.items()} == {
         "bitcoin": (True, True),
         "anvil": (True, True),
+        "etm": (True, True),
     }
-    pids = [status["bitcoin"]["pid"], status["anvil"]["pid"]]
+    pids = [status["bitcoin"]["pid"], status["anvil"]["pid"], status["etm"]["pid"]]
 
     # The persistent (on-disk) regtest wallet was funded by `up` and can pay our own key.
     bitcoin = status["bitcoin"]
@@ -99,9 +100,9 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
-    assert down.stdout.count("stopped (pid") == 2
+    assert down.stdout.count("stopped (pid") == 3
     assert not any(procs.group_alive(pid) for pid in pids)
-    for port in (_ports(stack_env)["bitcoin_rpc"], _ports(stack_env)["anvil"]):
+    for port in (_ports(stack_env)[name] for name in ("bitcoin_rpc", "anvil", "etm")):
         assert procs.port_is_free(port), f"port {port} still taken after down"
     assert not any(s["running"] for s in _status(stack_env).values())
     assert "not running" in _cli(stack_env, "down").stdout
