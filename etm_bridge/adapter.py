@@ -243,7 +243,10 @@ class InclusionProof:
     - ``kind == "bitcoin-merkle"``: ``header`` is the 80-byte block header, ``leaf`` the
       transaction's witness-stripped serialisation (so ``dsha256(leaf)`` is the txid in internal
       order), ``branch`` the sibling hashes in internal byte order from leaf to root, ``index``
-      the tx position in the block (its bits say left/right, lowest bit first).
+      the tx position in the block (its bits say left/right, lowest bit first), ``tx_count``
+      the number of transactions in the block (the SPV verifier checks the branch shape).
+    - ``kind == "fake-merkle"`` (the in-memory fake): the same tree over the fake's own
+      transaction encoding, ``dsha256(leaf)`` being the leaf hash.
     - ``kind == "ethereum-receipt"``: ``header`` is the RLP block header, ``leaf`` the
       consensus-encoded receipt, ``branch`` the receipts-trie nodes from root to leaf,
       ``index`` the transaction index (trie key ``rlp(index)``).
@@ -255,16 +258,19 @@ class InclusionProof:
     leaf: bytes
     branch: tuple[bytes, ...]
     index: int
+    tx_count: int | None = None  # Bitcoin-style Merkle proofs: transactions in the block
 
     def __post_init__(self) -> None:
         _require_text("kind", self.kind)
+        if self.tx_count is not None:
+            _require_int("tx_count", self.tx_count, 1)
         _require_int("block_height", self.block_height)
         _require_bytes("header", self.header)
         _require_bytes("leaf", self.leaf)
         if not isinstance(self.branch, tuple) or not all(isinstance(b, bytes) for b in self.branch):
             raise ValidationError("branch must be a tuple of bytes")
         _require_int("index", self.index)
-        if self.kind == "bitcoin-merkle":
+        if self.kind in ("bitcoin-merkle", "fake-merkle"):
             _require_bytes("header", self.header, 80)
             for node in self.branch:
                 _require_bytes("branch hash", node, 32)

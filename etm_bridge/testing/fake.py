@@ -112,8 +112,8 @@ class FakeAdapter(ChainAdapter):
 
     def inclusion_proof(self, lock_id: str) -> InclusionProof:
         record = self._record(lock_id)
-        height, header, raw, branch, index = self.chain.merkle_proof(record.txid)
-        return InclusionProof("bitcoin-merkle", height, header, raw, branch, index)
+        height, header, raw, branch, index, count = self.chain.merkle_proof(record.txid)
+        return InclusionProof("fake-merkle", height, header, raw, branch, index, count)
 
     # --- spends -----------------------------------------------------------------------------
 

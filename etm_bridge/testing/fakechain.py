@@ -9,7 +9,7 @@ timelock; a spent lock cannot be spent again; a lock needs the funds plus the fe
 Model: account balances (no UTXOs). A transaction is applied to the state when it is accepted
 into the mempool (validated against the *next* block height, as a node does); :meth:`mine`
 puts the mempool into blocks. Blocks have real 80-byte Bitcoin-format headers whose Merkle root
-commits to the transactions, so inclusion proofs are ``bitcoin-merkle`` proofs. Keys are
+commits to the transactions, so inclusion proofs are Merkle branches (``fake-merkle``). Keys are
 33-byte "compressed pubkeys" derived from a secret by hashing (not real EC points); a secret
 stands in for a signature. Chains are kept by name in the process so an adapter re-created from
 the same config sees the same chain.
@@ -122,15 +122,15 @@ class FakeChain:
             if spend is not None and spend.block_height is None and spend.txid in self.tx_heights:
                 record.spend = _with_height(spend, self.tx_heights[spend.txid])
 
-    def merkle_proof(self, txid: str) -> tuple[int, bytes, bytes, tuple[bytes, ...], int]:
-        """(height, header, raw tx, branch, index) of a mined transaction."""
+    def merkle_proof(self, txid: str) -> tuple[int, bytes, bytes, tuple[bytes, ...], int, int]:
+        """(height, header, raw tx, branch, index, tx count) of a mined transaction."""
         if txid not in self.tx_heights:
             raise LockNotFoundError(f"transaction {txid} is not in a block of chain {self.name}")
         block = self.blocks[self.tx_heights[txid]]
         ids = [txid_of(tx) for tx in block.txs]
         index = ids.index(txid)
         branch = merkle_branch_le([bytes.fromhex(i)[::-1] for i in ids], index)
-        return block.height, block.header, block.txs[index], branch, index
+        return block.height, block.header, block.txs[index], branch, index, len(ids)
 
     # --- transactions ---------------------------------------------------------------------
 

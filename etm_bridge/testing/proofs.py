@@ -1,11 +1,15 @@
-"""Pure inclusion-proof helpers: Bitcoin-style Merkle trees and a verifier per proof kind.
+"""Pure inclusion-proof helpers: Merkle trees and a verifier per proof kind.
 
-``bitcoin-merkle`` proofs (Bitcoin adapter and the fake) are checked here: the leaf's
-double-sha256 is walked up the branch (the bits of ``index`` say left or right, from the leaf
-up, as in Bitcoin Core's ``ComputeMerkleRootFromBranch``) and must equal the header's Merkle
-root. ``ethereum-receipt`` proofs are checked against the header's receipts root with the SPV
-package's trie functions. Full SPV (proof of work, best chain) lives in :mod:`etm_bridge.spv`.
-Byte order: every hash here is internal order (``*_le``).
+- ``bitcoin-merkle`` (the Bitcoin adapter): checked by the SPV package's strict verifier
+  (:func:`etm_bridge.spv.merkle.verify_tx_in_header`: strict tx parse, branch shape for
+  ``tx_count``, CVE-2012-2459 / CVE-2017-12842 defences, header Merkle root).
+- ``fake-merkle`` (the fake adapter): the same tree over the fake's own transaction encoding,
+  checked here: ``dsha256(leaf)`` walked up the branch (bits of ``index`` say left or right,
+  lowest first, as Core's ``ComputeMerkleRootFromBranch``) must give the header's Merkle root.
+- ``ethereum-receipt``: the receipt at ``rlp(index)`` of the header's receipts trie.
+
+Full SPV (proof of work, best chain) lives in :mod:`etm_bridge.spv`. Byte order: every hash
+here is internal order (``*_le``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 from collections.abc import Sequence
 
 from etm_bridge.adapter import InclusionProof
-from etm_bridge.errors import ProofError
+from etm_bridge.errors import ProofError, ValidationError
 
 HEADER_LEN = 80
 _MERKLE_ROOT_SLICE = slice(36, 68)
@@ -64,13 +68,29 @@ def root_from_branch_le(leaf_hash_le: bytes, branch: Sequence[bytes], index: int
     return node
 
 
-def verify_bitcoin_merkle_proof(proof: InclusionProof) -> None:
+def verify_fake_merkle_proof(proof: InclusionProof) -> None:
     """Raise :class:`ProofError` unless ``dsha256(leaf)`` is under the header's Merkle root."""
     if len(proof.header) != HEADER_LEN:
         raise ProofError(f"header must be {HEADER_LEN} bytes, got {len(proof.header)}")
     root = root_from_branch_le(dsha256(proof.leaf), proof.branch, proof.index)
     if root != proof.header[_MERKLE_ROOT_SLICE]:
         raise ProofError("merkle-root-mismatch: the branch does not lead to the header's root")
+
+
+def verify_bitcoin_merkle_proof(proof: InclusionProof) -> None:
+    """Raise :class:`ProofError` unless the raw transaction is proven in the 80-byte header."""
+    from etm_bridge.spv.bitcoin_headers import BlockHeader
+    from etm_bridge.spv.merkle import verify_tx_in_header
+
+    if proof.tx_count is None:
+        raise ProofError("bitcoin-merkle proofs need tx_count (transactions in the block)")
+    if len(proof.header) != HEADER_LEN:
+        raise ProofError(f"header must be {HEADER_LEN} bytes, got {len(proof.header)}")
+    try:
+        header = BlockHeader.from_bytes(proof.header)
+        verify_tx_in_header(proof.leaf, proof.branch, proof.index, proof.tx_count, header)
+    except ValidationError as exc:  # a leaf that does not even parse as a transaction
+        raise ProofError(f"bad-tx: {exc}") from exc
 
 
 def verify_ethereum_receipt_proof(proof: InclusionProof) -> None:
@@ -92,6 +112,7 @@ def verify_ethereum_receipt_proof(proof: InclusionProof) -> None:
 
 VERIFIERS = {
     "bitcoin-merkle": verify_bitcoin_merkle_proof,
+    "fake-merkle": verify_fake_merkle_proof,
     "ethereum-receipt": verify_ethereum_receipt_proof,
 }
 

@@ -226,6 +226,7 @@ class BitcoinAdapter(ChainAdapter):
             leaf=stripped.serialize(),
             branch=merkle_branch_le(txids, index),
             index=index,
+            tx_count=len(txids),
         )
 
     # --- spends -----------------------------------------------------------------------------

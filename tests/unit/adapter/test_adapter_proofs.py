@@ -39,6 +39,7 @@ def _real_proofs() -> list[InclusionProof]:
                     leaf.serialize(),
                     branch,
                     p["index"],
+                    block["tx_count"],
                 )
             )
     return proofs
@@ -59,6 +60,7 @@ def test_real_mainnet_proofs_verify_and_a_tampered_branch_fails() -> None:
                     proof.leaf,
                     (*proof.branch[:-1], bytes(32)),
                     proof.index,
+                    proof.tx_count,
                 )
             )
 
@@ -79,3 +81,15 @@ def test_an_index_beyond_the_branch_is_rejected() -> None:
 def test_an_unknown_proof_kind_is_rejected() -> None:
     with pytest.raises(ProofError, match="no verifier"):
         verify_inclusion_proof(InclusionProof("dogecoin-aux", 1, b"h", b"leaf", (), 0))
+
+
+def test_bitcoin_proof_without_tx_count_is_rejected() -> None:
+    proof = InclusionProof("bitcoin-merkle", 1, b"\x00" * 80, b"tx", (), 0)
+    with pytest.raises(ProofError, match="tx_count"):
+        verify_inclusion_proof(proof)
+
+
+def test_a_leaf_that_is_not_a_transaction_is_rejected() -> None:
+    proof = InclusionProof("bitcoin-merkle", 1, b"\x00" * 80, b"not a tx", (), 0, 1)
+    with pytest.raises(ProofError):
+        verify_inclusion_proof(proof)
