@@ -220,7 +220,7 @@ def next_event(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
     return found
 
 
-_DROPS: dict[Event, DepKind] = {
+REORG_DROPS: dict[Event, DepKind] = {
     E.USER_LOCK_REORGED: DepKind.USER_LOCK,
     E.PROOF_REORGED: DepKind.PROOF,
     E.COUNTER_LOCK_REORGED: DepKind.COUNTER_LOCK,
@@ -237,7 +237,7 @@ def apply_event(rec: SwapRecord, seen: Observed, now_s: int) -> tuple[SwapRecord
         check_preimage(seen.preimage, rec.terms.hashlock)
         preimage = preimage or seen.preimage
     failure = (seen.detail or seen.event.value) if new_state is S.FAILED else rec.failure
-    dropped = _DROPS.get(seen.event)
+    dropped = REORG_DROPS.get(seen.event)
     refs = tuple(r for r in rec.depends_on if r.kind is not dropped)
     new = replace(
         rec,

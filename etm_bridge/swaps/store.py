@@ -38,8 +38,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS swaps (
     swap_id TEXT PRIMARY KEY, role TEXT NOT NULL, direction TEXT NOT NULL, state TEXT NOT NULL,
     hashlock TEXT NOT NULL, is_open INTEGER NOT NULL, version INTEGER NOT NULL,
-    updated_at_s INTEGER NOT NULL, record TEXT NOT NULL);
+    updated_at_s INTEGER NOT NULL, record TEXT NOT NULL, touched INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS swaps_hashlock ON swaps(hashlock);
+CREATE INDEX IF NOT EXISTS swaps_touched ON swaps(touched);
 CREATE INDEX IF NOT EXISTS swaps_open ON swaps(is_open);
 CREATE TABLE IF NOT EXISTS intents (
     key TEXT PRIMARY KEY, swap_id TEXT NOT NULL REFERENCES swaps(swap_id), seq INTEGER NOT NULL,
@@ -117,7 +118,8 @@ class SwapStore:
                     f"{rec.version}; reload it before changing it"
                 )
             self.db.execute(
-                "INSERT OR REPLACE INTO swaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO swaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " (SELECT COALESCE(MAX(touched), 0) + 1 FROM swaps))",
                 [
                     rec.swap_id,
                     rec.role.value,
@@ -160,6 +162,23 @@ class SwapStore:
     def list_swaps(self, *, open_only: bool = False) -> list[SwapRecord]:
         where = "WHERE is_open = 1" if open_only else ""
         rows = self.db.query(f"SELECT * FROM swaps {where} ORDER BY updated_at_s, swap_id")
+        return [self._decode(r) for r in rows]
+
+    def changed_since(self, touched: int) -> tuple[list[SwapRecord], int]:
+        """Swaps saved after the change counter ``touched``, and the counter now. Lets a
+        watcher pick up swaps created or changed by the CLI without reading every swap."""
+        rows = list(
+            self.db.query("SELECT * FROM swaps WHERE touched > ? ORDER BY touched", [touched])
+        )
+        latest = rows[-1]["touched"] if rows else touched
+        return [self._decode(r) for r in rows], latest
+
+    def recent(self, since_s: int) -> list[SwapRecord]:
+        """Open swaps plus swaps that ended after ``since_s`` (a reorg may still reopen them)."""
+        rows = self.db.query(
+            "SELECT * FROM swaps WHERE is_open = 1 OR updated_at_s >= ? ORDER BY touched",
+            [since_s],
+        )
         return [self._decode(r) for r in rows]
 
     def by_hashlock(self, hashlock: bytes) -> list[SwapRecord]:

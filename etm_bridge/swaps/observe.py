@@ -1,0 +1,165 @@
+"""Reading the chains for one swap: adapters -> :class:`~etm_bridge.swaps.views.SwapView`.
+
+The I/O half of the engine's eyes (the pure half is ``views``/``events``). Each leg is served by
+the adapter registered under the leg's chain name; observations are re-labelled with that name
+(an adapter reports its own chain id, e.g. two fake chains both say ``"fake"``), so the core
+compares like with like. The ETM-side facts that are not HTLC facts (the SPV relay tip, the
+status of a proof) come from an :class:`EtmGateway`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from ..adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
+from ..errors import ConfigError
+from .fsm import Direction, State
+from .model import BlockRef, DepKind, SwapRecord
+from .views import LegView, ProofView, SwapView, pick_lock
+
+
+class EtmGateway(Protocol):
+    """The ETM exchange operations of a foreign->ETM swap besides the HTLC itself."""
+
+    def relay_tip(self, chain: str) -> int:
+        """Best height of ``chain`` that the ETM SPV relay knows."""
+        ...
+
+    def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
+        """Submit raw headers from ``start_height``; returns the relay's new tip height."""
+        ...
+
+    def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
+        """ETM's judgement of the proof of ``rec``'s user lock (none / accepted / rejected)."""
+        ...
+
+    def submit_proof(self, rec: SwapRecord, lock: HtlcLock, proof: InclusionProof) -> str:
+        """Submit the SPV proof of ``lock``; returns the ETM transaction id."""
+        ...
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A view plus the adapters' own objects, which the executor hands back to them."""
+
+    view: SwapView
+    user_lock: HtlcLock | None  # as the adapter returned it
+    counter_lock: HtlcLock | None
+
+
+def header_digest(adapter: ChainAdapter, height: int) -> str | None:
+    """sha256 of the raw header at ``height`` on the adapter's best chain (None above tip)."""
+    found = adapter.headers(height, 1)
+    return hashlib.sha256(found[0]).hexdigest() if found else None
+
+
+def adapter_for(adapters: Mapping[str, ChainAdapter], chain: str) -> ChainAdapter:
+    try:
+        return adapters[chain]
+    except KeyError:
+        raise ConfigError(
+            f"no adapter for chain {chain!r}; configured: {', '.join(sorted(adapters))}"
+        ) from None
+
+
+def _leg(
+    adapter: ChainAdapter, chain: str, rec: SwapRecord, counter: bool, tip: int
+) -> tuple[LegView, HtlcLock | None]:
+    terms = rec.terms.counter_leg if counter else rec.terms.user_leg
+    expected = terms.htlc_terms(rec.terms.hashlock)
+    raw = adapter.find_locks(rec.terms.hashlock)
+    relabelled = [replace(lock, chain=chain) for lock in raw]
+    lock = pick_lock(relabelled, expected, chain)
+    original: HtlcLock | None = None
+    spend: HtlcSpend | None = None
+    if lock is not None:
+        original = raw[relabelled.index(lock)]
+        spend = adapter.find_spend(original)
+    block_time = adapter.info().block_time_s
+    return LegView(chain, tip, block_time, lock, spend), original
+
+
+def removed_deps(rec: SwapRecord, adapters: Mapping[str, ChainAdapter]) -> frozenset[DepKind]:
+    """Dependencies whose block is no longer the best chain's block at that height."""
+    gone = set()
+    for ref in rec.depends_on:
+        if header_digest(adapter_for(adapters, ref.chain), ref.height) != ref.header_sha256_hex:
+            gone.add(ref.kind)
+    return frozenset(gone)
+
+
+def observe(
+    rec: SwapRecord,
+    adapters: Mapping[str, ChainAdapter],
+    tips: Mapping[str, int],
+    gateway: EtmGateway | None,
+) -> Observation:
+    """Everything the core needs about ``rec`` now (raises if a node is unreachable)."""
+    t = rec.terms
+    user_view, user_lock = _leg(
+        adapter_for(adapters, t.user_leg.chain),
+        t.user_leg.chain,
+        rec,
+        False,
+        tips[t.user_leg.chain],
+    )
+    counter_view, counter_lock = _leg(
+        adapter_for(adapters, t.counter_leg.chain),
+        t.counter_leg.chain,
+        rec,
+        True,
+        tips[t.counter_leg.chain],
+    )
+    proof = None
+    if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM:
+        proof = gateway.proof_view(rec, gateway.relay_tip(t.user_leg.chain))
+    view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
+    return Observation(view, user_lock, counter_lock)
+
+
+_LOCK_STATES = {
+    State.USER_LOCKED,
+    State.LOCK_CONFIRMED,
+    State.PROOF_SUBMITTED,
+    State.ETM_LOCKED,
+    State.COUNTER_LOCKED,
+}
+
+
+def wanted_refs(rec: SwapRecord, view: SwapView) -> list[tuple[DepKind, str, int]]:
+    """(kind, chain, height) of the blocks ``rec.state`` rests on, as far as they are mined."""
+    u, c = view.user, view.counter
+    want: list[tuple[DepKind, str, int | None]] = []
+    if rec.state in _LOCK_STATES and u.lock is not None:
+        want.append((DepKind.USER_LOCK, u.chain, u.lock.block_height))
+    if rec.state is State.COUNTER_LOCKED and c.lock is not None:
+        want.append((DepKind.COUNTER_LOCK, c.chain, c.lock.block_height))
+    if rec.state in (State.CLAIMED_BOTH, State.FORFEITED) and u.spend and u.claimed:
+        want.append((DepKind.CLAIM, u.chain, u.spend.block_height))
+    if rec.state in (State.REFUNDED, State.FORFEITED):
+        for leg in (u, c):
+            if leg.spend is not None and leg.refunded:
+                want.append((DepKind.REFUND, leg.chain, leg.spend.block_height))
+    return [(k, ch, h) for k, ch, h in want if h is not None]
+
+
+def refreshed_refs(
+    rec: SwapRecord, view: SwapView, adapters: Mapping[str, ChainAdapter]
+) -> tuple[BlockRef, ...]:
+    """The dependency list for ``rec`` now: kept where unchanged, re-read where new."""
+    refs: list[BlockRef] = []
+    for kind, chain, height in wanted_refs(rec, view):
+        old = next(
+            (r for r in rec.depends_on if (r.kind, r.chain, r.height) == (kind, chain, height)),
+            None,
+        )
+        if old is not None:
+            refs.append(old)
+            continue
+        digest = header_digest(adapter_for(adapters, chain), height)
+        if digest is not None:
+            refs.append(BlockRef(kind, chain, height, digest))
+    return tuple(refs)

@@ -1,0 +1,327 @@
+"""The watcher: one loop over the chain adapters (and the ETM gateway) that drives every swap.
+
+Per tick: renew the single-watcher lease; pick up swaps the CLI created or changed; read each
+chain's tip (a node that fails is marked down, retried with exponential backoff and reported,
+never fatal); then examine only the swaps that need it:
+
+- swaps that are new, changed, have an intent without a result, or acted last tick;
+- on a chain with new blocks: the swaps with a leg there (or, if the adapter offers
+  ``htlc_activity(start, end)``, only the swaps whose hashlock or lock appears in the new
+  blocks), plus the swaps whose wake height (a timelock, a confirmation target) was reached.
+
+An idle tick therefore costs O(changed swaps), not O(open swaps).
+
+For each examined swap: observe (``observe``), apply events until none is left (``events``),
+refresh the block dependencies, ask the policy for a plan (``policy``), and execute it. Every
+broadcast is written as an intent first and its result after (``SwapStore.save`` each time); a
+crash in between is resolved by the next tick's policy from the chain.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+import requests
+
+from ..adapter import ChainAdapter
+from ..errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
+from .events import REORG_DROPS, Transition, apply_event, next_event
+from .fsm import REORG_EVENTS
+from .model import ActionKind, IntentResult, Outcome, SwapRecord
+from .observe import EtmGateway, Observation, adapter_for, observe, refreshed_refs
+from .policy import Action, PolicyConfig, decide, new_intent
+from .store import SwapStore, WatcherLock
+
+log = logging.getLogger(__name__)
+
+#: Exceptions that mean "the node did not answer": retried with backoff, never fatal.
+NODE_DOWN: tuple[type[BaseException], ...] = (
+    NodeUnavailableError,
+    ConnectionError,
+    TimeoutError,
+    requests.RequestException,
+)
+
+CrashHook = Callable[[str, SwapRecord], None]
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    settle_window_s: int = 86_400  # keep watching ended swaps this long (reorgs)
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    lease_s: int = 30
+    max_events_per_swap: int = 32
+
+
+@dataclass
+class ChainHealth:
+    """Mutable per-chain state of the loop: last tip and the backoff of a failing node."""
+
+    tip: int | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class TickReport:
+    new_blocks: Mapping[str, int]
+    examined: int
+    transitions: tuple[Transition, ...]
+    actions: tuple[tuple[str, ActionKind, str], ...]  # (swap_id, kind, outcome)
+    down: Mapping[str, str]  # chain -> last error
+
+
+class Watcher:
+    """Drives the swaps of one database. Call :meth:`start`, then :meth:`tick` or :meth:`run`."""
+
+    def __init__(
+        self,
+        store: SwapStore,
+        adapters: Mapping[str, ChainAdapter],
+        *,
+        gateway: EtmGateway | None = None,
+        owner: str | None = None,
+        config: WatcherConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        crash_hook: CrashHook | None = None,
+    ) -> None:
+        self.store, self.adapters, self.gateway = store, dict(adapters), gateway
+        self.owner = owner or f"watcher-{os.getpid()}"
+        self.config = config or WatcherConfig()
+        self.clock, self.crash_hook = clock, crash_hook
+        self.health = {chain: ChainHealth() for chain in self.adapters}
+        self.records: dict[str, SwapRecord] = {}
+        self.due: set[str] = set()
+        self._wake: dict[str, list[tuple[int, str]]] = {c: [] for c in self.adapters}
+        self._touched = 0
+        self._lock: WatcherLock | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the database's watcher lock and load open and recently ended swaps."""
+        self._lock = self.store.acquire_watcher_lock(self.owner, self.config.lease_s)
+        since = int(self.clock()) - self.config.settle_window_s
+        for rec in self.store.recent(since):
+            self.records[rec.swap_id] = rec
+            self.due.add(rec.swap_id)
+        _, self._touched = self.store.changed_since(0)
+
+    def stop(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def run(self, *, interval_s: float = 1.0, max_ticks: int | None = None) -> None:
+        """Tick until ``max_ticks`` (forever if None), sleeping ``interval_s`` between ticks."""
+        count = 0
+        while max_ticks is None or count < max_ticks:
+            report = self.tick()
+            for chain, error in report.down.items():
+                log.warning("chain %s is down: %s (retrying with backoff)", chain, error)
+            count += 1
+            time.sleep(interval_s)
+
+    # --- one tick -----------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        if self._lock is None:
+            raise EtmBridgeError("call Watcher.start() before tick()")
+        now = self.clock()
+        self._lock.renew(int(now))
+        self._pick_up_changes()
+        new_blocks = self._read_tips(now)
+        self._schedule_new_blocks(new_blocks)
+        transitions: list[Transition] = []
+        actions: list[tuple[str, ActionKind, str]] = []
+        examined = 0
+        for swap_id in sorted(self.due):
+            rec = self.records.get(swap_id)
+            if rec is None or not self._chains_up(rec):
+                continue
+            self.due.discard(swap_id)
+            examined += 1
+            try:
+                self._process(rec, int(now), transitions, actions)
+            except NODE_DOWN as exc:
+                self._mark_down(self._chains(rec), exc, now)
+                self.due.add(swap_id)
+            except StaleSwapError:
+                self.records[swap_id] = self.store.get(swap_id)
+                self.due.add(swap_id)
+        down = {c: h.last_error for c, h in self.health.items() if h.failures}
+        return TickReport(dict(new_blocks), examined, tuple(transitions), tuple(actions), down)
+
+    def _pick_up_changes(self) -> None:
+        changed, self._touched = self.store.changed_since(self._touched)
+        for rec in changed:
+            known = self.records.get(rec.swap_id)
+            if known is None or known.version != rec.version:
+                self.records[rec.swap_id] = rec
+                self.due.add(rec.swap_id)
+
+    def _read_tips(self, now: float) -> dict[str, int]:
+        new_blocks: dict[str, int] = {}
+        for chain, adapter in self.adapters.items():
+            health = self.health[chain]
+            if health.retry_at > now:
+                continue
+            try:
+                height = adapter.tip().height
+            except NODE_DOWN as exc:
+                self._mark_down([chain], exc, now)
+                continue
+            health.failures, health.retry_at, health.last_error = 0, 0.0, ""
+            if health.tip is None or height != health.tip:
+                new_blocks[chain] = height
+            health.tip = height
+        return new_blocks
+
+    def _mark_down(self, chains: Iterable[str], exc: BaseException, now: float) -> None:
+        for chain in chains:
+            health = self.health[chain]
+            health.failures += 1
+            delay = self.config.backoff_initial_s * 2 ** (health.failures - 1)
+            health.retry_at = now + min(delay, self.config.backoff_max_s)
+            health.last_error = str(exc) or type(exc).__name__
+
+    def _chains(self, rec: SwapRecord) -> list[str]:
+        return [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
+
+    def _chains_up(self, rec: SwapRecord) -> bool:
+        return all(
+            c in self.health and self.health[c].tip is not None and not self.health[c].failures
+            for c in self._chains(rec)
+        )
+
+    def _schedule_new_blocks(self, new_blocks: Mapping[str, int]) -> None:
+        for chain, height in new_blocks.items():
+            self.due |= self._touched_by_blocks(chain, height)
+            wake = self._wake[chain]
+            while wake and wake[0][0] <= height:
+                self.due.add(heapq.heappop(wake)[1])
+
+    def _touched_by_blocks(self, chain: str, height: int) -> set[str]:
+        """Swaps that new blocks on ``chain`` may concern (see the module docstring)."""
+        return {swap_id for swap_id, rec in self.records.items() if chain in self._chains(rec)}
+
+    # --- one swap -----------------------------------------------------------------------------
+
+    def _tips(self) -> dict[str, int]:
+        return {c: h.tip for c, h in self.health.items() if h.tip is not None}
+
+    def _process(
+        self,
+        rec: SwapRecord,
+        now: int,
+        transitions: list[Transition],
+        actions: list[tuple[str, ActionKind, str]],
+    ) -> None:
+        obs = observe(rec, self.adapters, self._tips(), self.gateway)
+        rec, obs, moved = self._apply_events(rec, obs, now)
+        transitions.extend(moved)
+        refs = refreshed_refs(rec, obs.view, self.adapters)
+        if refs != rec.depends_on:
+            rec = rec.with_refs(refs)
+        plan = decide(rec, obs.view, now, self.config.policy)
+        for key, result in plan.resolved:
+            rec = rec.with_result(key, result)
+        if plan.notes != rec.notes:
+            rec = replace(rec, notes=plan.notes, version=rec.version + 1)
+        self._save(rec, moved, "state_saved")
+        rec = self.records[rec.swap_id]
+        for action in plan.actions:
+            rec, outcome = self._execute(rec, action, obs, now)
+            actions.append((rec.swap_id, action.kind, outcome))
+        for chain, height in plan.wake_heights:
+            if chain in self._wake:
+                heapq.heappush(self._wake[chain], (height, rec.swap_id))
+        if plan.actions or rec.pending_intents() or moved:
+            self.due.add(rec.swap_id)  # look at the effect next tick
+
+    def _apply_events(
+        self, rec: SwapRecord, obs: Observation, now: int
+    ) -> tuple[SwapRecord, Observation, list[Transition]]:
+        moved: list[Transition] = []
+        view = obs.view
+        for _ in range(self.config.max_events_per_swap):
+            seen = next_event(rec, view, now)
+            if seen is None:
+                break
+            rec, row = apply_event(rec, seen, now)
+            moved.append(row)
+            if seen.event in REORG_EVENTS:
+                view = replace(view, removed=view.removed - {REORG_DROPS[seen.event]})
+        else:
+            log.error("swap %s: more than %d events in one tick", rec.swap_id, len(moved))
+        return rec, replace(obs, view=view), moved
+
+    def _save(self, rec: SwapRecord, moved: list[Transition], point: str) -> None:
+        known = self.records.get(rec.swap_id)
+        if known is not None and known.version == rec.version:
+            return
+        self.store.save(rec, moved)
+        self.records[rec.swap_id] = rec
+        if self.crash_hook is not None:
+            self.crash_hook(point, rec)
+
+    def _execute(
+        self, rec: SwapRecord, action: Action, obs: Observation, now: int
+    ) -> tuple[SwapRecord, str]:
+        if action.kind is ActionKind.RELAY_HEADERS:
+            return rec, self._relay(action)
+        if rec.intent(action.key) is None:
+            rec = rec.with_intent(new_intent(rec, action, now))
+            self._save(rec, [], "intent_saved")  # written BEFORE the broadcast
+        try:
+            txid = self._broadcast(rec, action, obs)
+            result = IntentResult(Outcome.BROADCAST, txid, action.reason, now)
+        except NODE_DOWN:
+            raise  # intent stays without result: resolved from the chain next time
+        except EtmBridgeError as exc:
+            result = IntentResult(Outcome.REJECTED, None, f"{type(exc).__name__}: {exc}", now)
+        rec = rec.with_result(action.key, result)
+        self._save(rec, [], "result_saved")
+        return rec, result.outcome.value
+
+    def _broadcast(self, rec: SwapRecord, action: Action, obs: Observation) -> str:
+        t, kind, a = rec.terms, action.kind, ActionKind
+        adapter = adapter_for(self.adapters, action.chain)
+        if kind is a.LOCK_USER_LEG:
+            return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
+        if kind is a.LOCK_COUNTER_LEG:
+            return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid
+        if kind is a.SUBMIT_PROOF:
+            if self.gateway is None or obs.user_lock is None:
+                raise EtmBridgeError("no ETM gateway or no user lock to prove")
+            user_adapter = adapter_for(self.adapters, t.user_leg.chain)
+            proof = user_adapter.inclusion_proof(obs.user_lock.lock_id)
+            return self.gateway.submit_proof(rec, obs.user_lock, proof)
+        lock = obs.counter_lock if kind in (a.CLAIM_COUNTER, a.REFUND_COUNTER) else obs.user_lock
+        if lock is None:
+            raise EtmBridgeError(f"{kind.value}: the lock is not visible")
+        if kind in (a.CLAIM_COUNTER, a.CLAIM_USER_LOCK):
+            if rec.preimage is None:
+                raise EtmBridgeError(f"{kind.value}: the preimage is not known")
+            return adapter.claim(lock, rec.preimage).txid
+        return adapter.refund(lock).txid
+
+    def _relay(self, action: Action) -> str:
+        if self.gateway is None:
+            return "no gateway"
+        adapter = adapter_for(self.adapters, action.chain)
+        start = self.gateway.relay_tip(action.chain) + 1
+        count = action.relay_to_height - start + 1
+        if count <= 0:
+            return "relay up to date"
+        headers = adapter.headers(start, count)
+        tip = self.gateway.relay_headers(action.chain, start, headers)
+        return f"relayed to {tip}"

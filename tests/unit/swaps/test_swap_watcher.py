@@ -1,0 +1,286 @@
+"""The watcher end to end on fake chains: both roles, both directions, abandonment, crashes,
+a node that goes down, and the single-watcher rule."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fakeexchange import FakeExchange
+
+from etm_bridge.errors import NodeUnavailableError, WatcherLockError
+from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.swaps.fsm import Direction, Role, State
+from etm_bridge.swaps.model import ActionKind, LegTerms, Outcome, SwapRecord, SwapTerms
+from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fakechain import FEE, FakeChain, fake_pubkey
+
+USER_SECRET, OP_SECRET = b"user-secret-0123456789", b"operator-secret-0123456789"
+USER_KEY, OP_KEY = fake_pubkey(USER_SECRET), fake_pubkey(OP_SECRET)
+BTC_AMOUNT, ETM_AMOUNT = 100_000, 5_000_000
+CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=6_000, retry_after_s=0))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class World:
+    """Two fake chains, a user and an operator each with their own adapters and database."""
+
+    def __init__(self, tmp_path, direction: Direction) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.btc, self.etm = FakeChain.named(f"btc-{tag}"), FakeChain.named(f"etm-{tag}")
+        self.direction, self.clock = direction, Clock()
+        self.user_ad = {
+            "btc": FakeAdapter(self.btc, USER_SECRET),
+            "etm": FakeAdapter(self.etm, USER_SECRET),
+        }
+        self.op_ad = {
+            "btc": FakeAdapter(self.btc, OP_SECRET),
+            "etm": FakeAdapter(self.etm, OP_SECRET),
+        }
+        for chain in (self.btc, self.etm):
+            chain.credit(USER_KEY, 10**9)
+            chain.credit(OP_KEY, 10**9)
+        self.mine()
+        self.exchange = FakeExchange(self.op_ad["etm"], {"btc": self.op_ad["btc"]})
+        self.gateway = self.exchange if direction is Direction.FOREIGN_TO_ETM else None
+        self.preimage = new_preimage()
+        self.user_db, self.op_db = tmp_path / "user.db", tmp_path / "op.db"
+        self.user = self.watcher(Role.USER)
+        self.op = self.watcher(Role.OPERATOR)
+
+    def mine(self, n: int = 1) -> None:
+        self.btc.mine(n)
+        self.etm.mine(n)
+
+    def terms(self, user_blocks: int = 60, counter_blocks: int = 25) -> SwapTerms:
+        btc_tip, etm_tip = self.btc.tip_height, self.etm.tip_height
+        if self.direction is Direction.FOREIGN_TO_ETM:
+            user = LegTerms("btc", BTC_AMOUNT, OP_KEY, USER_KEY, btc_tip + user_blocks, 2)
+            counter = LegTerms("etm", ETM_AMOUNT, USER_KEY, OP_KEY, 0, 1)
+        else:
+            user = LegTerms("etm", ETM_AMOUNT, OP_KEY, USER_KEY, etm_tip + user_blocks, 1)
+            counter = LegTerms("btc", BTC_AMOUNT, USER_KEY, OP_KEY, btc_tip + counter_blocks, 1)
+        now = int(self.clock())
+        return SwapTerms(
+            "w1", self.direction, sha256(self.preimage), user, counter, now, now + 3000, 5
+        )
+
+    def watcher(self, role: Role, **kw) -> Watcher:
+        store = SwapStore(self.user_db if role is Role.USER else self.op_db)
+        adapters = self.user_ad if role is Role.USER else self.op_ad
+        w = Watcher(
+            store,
+            adapters,
+            gateway=self.gateway,
+            owner=role.value,
+            config=CONFIG,
+            clock=self.clock,
+            **kw,
+        )
+        return w
+
+    def create(self, **term_kw) -> None:
+        t = self.terms(**term_kw)
+        self.user.store.create(SwapRecord(t, Role.USER, preimage=self.preimage))
+        self.op.store.create(SwapRecord(t, Role.OPERATOR))
+        self.user.start()
+        self.op.start()
+
+    def step(self, user: bool = True, op: bool = True) -> None:
+        if user:
+            self.user.tick()
+        if op:
+            self.op.tick()
+        self.mine()
+        self.clock.now += 600
+
+    def state(self, role: Role) -> State:
+        w = self.user if role is Role.USER else self.op
+        return w.store.get("w1").state
+
+    def run_until(self, done, steps: int = 120, **kw) -> None:
+        for _ in range(steps):
+            if done():
+                return
+            self.step(**kw)
+        raise AssertionError(
+            f"not done: user {self.state(Role.USER)}, op {self.state(Role.OPERATOR)}"
+        )
+
+    def both_end(self, state: State) -> bool:
+        return self.state(Role.USER) is state and self.state(Role.OPERATOR) is state
+
+    def balance(self, chain: FakeChain, key: bytes) -> int:
+        return chain.balances[(key, None)]
+
+
+@pytest.fixture
+def f2e(tmp_path):
+    return World(tmp_path, Direction.FOREIGN_TO_ETM)
+
+
+@pytest.fixture
+def e2f(tmp_path):
+    return World(tmp_path, Direction.ETM_TO_FOREIGN)
+
+
+def _states(world: World, role: Role) -> list[State]:
+    w = world.user if role is Role.USER else world.op
+    return [t.to_state for t in w.store.transitions("w1")]
+
+
+def test_btc_to_etm_swap_completes_for_both_sides(f2e) -> None:
+    user_btc, user_etm = f2e.balance(f2e.btc, USER_KEY), f2e.balance(f2e.etm, USER_KEY)
+    op_btc = f2e.balance(f2e.btc, OP_KEY)
+    f2e.create()
+    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+    assert f2e.balance(f2e.btc, USER_KEY) == user_btc - BTC_AMOUNT - FEE
+    assert f2e.balance(f2e.etm, USER_KEY) == user_etm + ETM_AMOUNT - FEE
+    assert f2e.balance(f2e.btc, OP_KEY) == op_btc + BTC_AMOUNT - FEE
+    # the exchange locks ETM in the same transaction that accepts the proof, so both sides
+    # see the counter lock before (or instead of) the proof's acceptance
+    path = [State.USER_LOCKED, State.LOCK_CONFIRMED, State.COUNTER_LOCKED]
+    path += [State.SECRET_REVEALED, State.CLAIMED_BOTH]
+    assert _states(f2e, Role.USER) == path
+    assert _states(f2e, Role.OPERATOR) == path
+    assert f2e.exchange.proofs_submitted == 1 and f2e.exchange.relay_calls >= 1
+    rec = f2e.op.store.get("w1")
+    assert rec.preimage == f2e.preimage  # learned from the user's claim
+    assert all(i.result is not None for i in rec.intents)
+
+
+def test_etm_to_btc_swap_completes_for_both_sides(e2f) -> None:
+    user_btc, user_etm = e2f.balance(e2f.btc, USER_KEY), e2f.balance(e2f.etm, USER_KEY)
+    e2f.create()
+    e2f.run_until(lambda: e2f.both_end(State.CLAIMED_BOTH))
+    assert e2f.balance(e2f.etm, USER_KEY) == user_etm - ETM_AMOUNT - FEE
+    assert e2f.balance(e2f.btc, USER_KEY) == user_btc + BTC_AMOUNT - FEE
+    assert _states(e2f, Role.OPERATOR) == [
+        State.ETM_LOCKED,
+        State.COUNTER_LOCKED,
+        State.SECRET_REVEALED,
+        State.CLAIMED_BOTH,
+    ]
+
+
+def test_operator_that_never_counter_locks_leaves_the_user_refunded(e2f) -> None:
+    before = e2f.balance(e2f.etm, USER_KEY)
+    e2f.create()
+    e2f.run_until(lambda: e2f.state(Role.USER) is State.REFUNDED, op=False)
+    assert e2f.balance(e2f.etm, USER_KEY) == before - 2 * FEE  # lock fee + refund fee
+    assert _states(e2f, Role.USER) == [State.ETM_LOCKED, State.EXPIRED, State.REFUNDED]
+
+
+def test_user_that_never_claims_gets_both_legs_refunded(e2f) -> None:
+    e2f.create()
+    e2f.run_until(lambda: bool(e2f.btc.locks))  # the operator's counter lock is out
+    assert e2f.state(Role.USER) is State.ETM_LOCKED
+    # the user's machine is off from now on: the operator refunds its counter lock
+    e2f.run_until(lambda: e2f.op.store.get("w1").intents_of(ActionKind.REFUND_COUNTER), user=False)
+    assert e2f.state(Role.OPERATOR) is State.EXPIRED
+    # the user comes back later: it must not reveal, and refunds its own lock
+    e2f.run_until(lambda: e2f.both_end(State.REFUNDED))
+    assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
+
+
+def test_a_counter_lock_made_too_late_is_never_claimed_and_both_sides_refund(e2f) -> None:
+    """An adversarial operator locks the counter leg 4 blocks before its timeout (margin: 5)."""
+    e2f.create()
+    e2f.run_until(lambda: e2f.state(Role.USER) is State.ETM_LOCKED, op=False)
+    t = e2f.user.store.get("w1").terms
+    e2f.btc.mine(t.counter_leg.timelock_height - 4 - e2f.btc.tip_height)
+    e2f.op_ad["btc"].lock(t.counter_leg.htlc_terms(t.hashlock))
+    e2f.step()
+    e2f.step()
+    rec = e2f.user.store.get("w1")
+    assert rec.state is State.COUNTER_LOCKED
+    assert any("point of no return refused" in note for note in rec.notes)
+    e2f.run_until(lambda: e2f.both_end(State.REFUNDED))
+    assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
+
+
+def _signature(point: str, rec: SwapRecord) -> tuple:
+    done = sum(i.result is not None for i in rec.intents)
+    return (point, rec.role, rec.state, len(rec.intents), done)
+
+
+@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("point", ["state_saved", "intent_saved", "result_saved"])
+def test_a_crash_at_every_persisted_step_still_ends_claimed(tmp_path, direction, point) -> None:
+    """Kill the watcher right after each save of kind ``point`` (once each), restart it."""
+    world = World(tmp_path, direction)
+    crashes: set[tuple] = set()
+
+    def crash(at: str, rec: SwapRecord) -> None:
+        if at == point and _signature(at, rec) not in crashes:
+            crashes.add(_signature(at, rec))
+            raise KeyboardInterrupt  # the process dies here
+
+    world.create()
+    world.user.crash_hook = world.op.crash_hook = crash
+    for _ in range(150):
+        if world.both_end(State.CLAIMED_BOTH):
+            break
+        for role in (Role.USER, Role.OPERATOR):
+            w = world.user if role is Role.USER else world.op
+            try:
+                w.tick()
+            except KeyboardInterrupt:
+                w.stop()
+                fresh = world.watcher(role, crash_hook=crash)
+                fresh.start()
+                if role is Role.USER:
+                    world.user = fresh
+                else:
+                    world.op = fresh
+        world.mine()
+        world.clock.now += 600
+    assert world.both_end(State.CLAIMED_BOTH)
+    assert len(crashes) >= 4
+    for w in (world.user, world.op):
+        for intent in w.store.get("w1").intents:
+            assert intent.result is not None
+            assert intent.result.outcome in (Outcome.BROADCAST, Outcome.FOUND_ON_CHAIN)
+    assert len(world.btc.locks) == 1 and len(world.etm.locks) == 1  # nothing locked twice
+
+
+class FlakyAdapter(FakeAdapter):
+    down = False
+
+    def tip(self):
+        if self.down:
+            raise NodeUnavailableError("connection refused")
+        return super().tip()
+
+
+def test_a_node_that_is_down_is_retried_with_backoff_not_fatal(f2e) -> None:
+    flaky = FlakyAdapter(f2e.btc, USER_SECRET)
+    f2e.user_ad["btc"] = flaky
+    f2e.user = f2e.watcher(Role.USER)
+    f2e.create()
+    flaky.down = True
+    report = f2e.user.tick()
+    assert "connection refused" in report.down["btc"]
+    first_retry = f2e.user.health["btc"].retry_at
+    f2e.clock.now = first_retry
+    f2e.user.tick()
+    assert f2e.user.health["btc"].retry_at - f2e.clock.now == 2 * CONFIG.backoff_initial_s
+    flaky.down = False
+    f2e.clock.now += 10
+    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+
+
+def test_two_watchers_cannot_both_act_on_one_database(f2e) -> None:
+    f2e.create()
+    with pytest.raises(WatcherLockError):
+        f2e.watcher(Role.USER).start()
