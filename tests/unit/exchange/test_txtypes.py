@@ -309,3 +309,26 @@ def test_payloads_are_canonical_and_complete() -> None:
         pl.decode_payload(pl.Unbind, b'{"chain":true}')
     with pytest.raises(ValidationError):
         pl.decode_payload(pl.LpWithdraw, b'{"asset":"btc","shares":-1}')
+
+
+# --- read views ---------------------------------------------------------------------------------
+
+
+def test_views_show_pools_positions_quotes_and_obligations(led: Ledger) -> None:
+    from etm_bridge.exchange import views
+
+    [pool] = views.list_pools(led.state)
+    assert pool == views.show_pool(led.state, "btc")
+    assert (pool["asset_reserve"], pool["etm_reserve"]) == (BTC_LIQ, ETM_LIQ)
+    assert pool["etm_per_asset_unit"] == f"{ETM_LIQ}/{BTC_LIQ}"
+    [pos] = views.positions(led.state, led.addr20("operator"))
+    assert pos["shares"] == led.shares("operator")
+    # everything but the locked minimum: value is what a withdrawal of all shares pays now
+    assert BTC_LIQ - pos["value_asset"] < BTC_LIQ // 10**6
+    assert views.positions(led.state, led.addr20("carol")) == []
+    q = views.swap_quote(led.state, "btc", Direction.ASSET_TO_ETM, 100_000)
+    assert q["amount_out"] == quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
+    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 1_000))
+    [ob] = views.obligations(led.state, led.addr20("operator"))
+    assert ob["status"] == "pending" and ob["destination"] == btc_key("operator").hex()
+    assert views.obligations(led.state, led.addr20("bob")) == []

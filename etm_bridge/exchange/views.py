@@ -1,0 +1,102 @@
+"""Read-only views of the exchange for the node API and the CLI: JSON-able dicts from state.
+
+Pure functions of a :class:`~etm_bridge.chain.state.StateView` (the node passes its chain
+state; the CLI a ``State`` over the local store). Amounts are integers in base units; the
+caller formats them (``etm_bridge.units``). A position's value is what withdrawing every share
+would pay now (rounded down, as :func:`~.pool.remove_liquidity` would).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..chain.address import encode_address
+from ..chain.state import StateView
+from . import records as rc
+from .obligations import Obligation
+from .plans import get_pool
+from .pool import Direction, Pool, quote
+
+
+def pool_view(pool: Pool) -> dict[str, Any]:
+    """One pool as JSON: parameters, reserves, reservations, price, shares, fees, status."""
+    x, y = pool.effective_reserves()
+    p = pool.params
+    return {
+        "asset": p.asset,
+        "operator": p.operator,
+        "claim_key": p.claim_key.hex(),
+        "fee_ppm": p.fee_ppm,
+        "obligation_blocks": p.obligation_blocks,
+        "min_confirmations": p.min_confirmations,
+        "asset_reserve": pool.asset_reserve,
+        "etm_reserve": pool.etm_reserve,
+        "asset_reserved": pool.asset_reserved,
+        "etm_reserved": pool.etm_reserved,
+        "asset_pending_in": pool.asset_pending_in,
+        "etm_pending_in": pool.etm_pending_in,
+        "effective_asset": x,
+        "effective_etm": y,
+        "etm_per_asset_unit": f"{y}/{x}" if x else None,
+        "total_shares": pool.total_shares,
+        "fees_asset": pool.fees_asset,
+        "fees_etm": pool.fees_etm,
+        "halted": pool.halted,
+    }
+
+
+def list_pools(view: StateView) -> list[dict[str, Any]]:
+    return [pool_view(get_pool(view, key.decode())) for key, _ in view.scan(rc.POOLS)]
+
+
+def show_pool(view: StateView, asset: str) -> dict[str, Any]:
+    return pool_view(get_pool(view, asset))
+
+
+def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
+    """Every pool position of ``address20``: shares, share of the pool, value now."""
+    out = []
+    for key, _ in view.scan(rc.POOLS):
+        asset = key.decode()
+        shares = view.get_u64(rc.SHARES, rc.share_key(asset, address20))
+        if not shares:
+            continue
+        pool = get_pool(view, asset)
+        x, y = pool.effective_reserves()
+        s = pool.total_shares
+        out.append(
+            {
+                "asset": asset,
+                "shares": shares,
+                "share_ppm": shares * 1_000_000 // s,
+                "value_asset": shares * x // s,
+                "value_etm": shares * y // s,
+                "pool_fees_asset": pool.fees_asset,
+                "pool_fees_etm": pool.fees_etm,
+            }
+        )
+    return out
+
+
+def swap_quote(view: StateView, asset: str, direction: Direction, amount_in: int) -> dict[str, Any]:
+    q = quote(get_pool(view, asset), direction, amount_in)
+    return {
+        "asset": asset,
+        "direction": q.direction.value,
+        "amount_in": q.amount_in,
+        "fee": q.fee,
+        "amount_out": q.amount_out,
+    }
+
+
+def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str, Any]]:
+    """Withdrawal obligations (all, or one investor's), oldest first."""
+    out = []
+    for key, _ in view.scan(rc.OBLIGATIONS):
+        if key == b"next":
+            continue
+        ob = rc.decode(Obligation, view.get_json(rc.OBLIGATIONS, key))
+        if investor is None or ob.investor == encode_address(investor):
+            out.append(rc.encode(ob))
+    out.sort(key=lambda o: int(o["obligation_id"]))
+    return out
