@@ -7,11 +7,12 @@ their keys are deterministic: ``AnvilNode.private_keys`` derives them (BIP44 ``m
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from etm_bridge.errors import NodeUnavailableError, RPCError
+from etm_bridge.errors import ChainError, NodeUnavailableError, RPCError
 from etm_bridge.jsonrpc import JsonRpcClient
 
 from . import procs, tools
@@ -117,6 +118,51 @@ class AnvilNode:
 
     def balance_wei(self, address: str) -> int:
         return int(self.rpc.call("eth_getBalance", address, "latest"), 16)
+
+    def send_transaction(
+        self,
+        private_key: str,
+        to: str | None,
+        *,
+        value_wei: int = 0,
+        data: bytes = b"",
+        gas: int = 300_000,
+    ) -> dict[str, Any]:
+        """Sign an EIP-1559 transaction with eth-account, send it raw, return the receipt.
+
+        ``to=None`` deploys ``data`` as init code. anvil mines each transaction at once, so the
+        receipt is there when the call returns.
+        """
+        from eth_account import Account
+        from eth_utils import to_checksum_address
+
+        sender = Account.from_key(private_key).address
+        latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+        tip_wei = 1_000_000_000
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": int(self.rpc.call("eth_getTransactionCount", sender, "pending"), 16),
+            "maxPriorityFeePerGas": tip_wei,
+            "maxFeePerGas": 2 * int(latest["baseFeePerGas"], 16) + tip_wei,
+            "gas": gas,
+            "value": value_wei,
+            "data": data,
+        }
+        if to is not None:
+            tx["to"] = to_checksum_address(to)
+        signed = Account.sign_transaction(tx, private_key)
+        raw = "0x" + bytes(signed.raw_transaction).hex()
+        return self.wait_for_receipt(self.rpc.call("eth_sendRawTransaction", raw))
+
+    def wait_for_receipt(self, tx_hash: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """The receipt of ``tx_hash``, polled until anvil has mined it (automine is quick)."""
+        deadline = time.monotonic() + timeout_s
+        while (receipt := self.rpc.call("eth_getTransactionReceipt", tx_hash)) is None:
+            if time.monotonic() > deadline:
+                raise ChainError(f"anvil did not mine transaction {tx_hash} in {timeout_s:g} s")
+            time.sleep(0.02)
+        return dict(receipt)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of anvil's log ('' when not known)."""

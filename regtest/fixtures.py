@@ -19,8 +19,11 @@ used a node fails, the node's log tail is added to the report ("bitcoin_node log
                      the first 101 blocks if needed, then 1 block to confirm)
     The chain starts at height 0 (genesis only): mine before spending. The node is shared by the
     whole session, so never assume a height or a mempool state another test may have changed.
-    Only RPCs both bitcoind and bcoin answer; use raw hex (getrawtransaction txid 0, getblock
-    hash 0 on bitcoind / getblock hash false on bcoin differ: prefer getblockheader/gettxout).
+    Only use RPCs both bitcoind and bcoin answer, and raw hex rather than verbose JSON:
+    ``getrawtransaction txid 0``, ``getblock hash 0``, ``getblockheader hash false`` all return hex
+    on both. Errors map to classes: -22 RPCDeserializationError, -25 RPCMissingInputsError,
+    -26 RPCVerifyRejectedError, -27 RPCAlreadyInChainError, -5 RPCInvalidAddressOrKeyError.
+    ``etm_bridge_regtest.ownkey.OwnKey`` builds and signs P2WPKH spends with our own key.
 
 ``anvil_node`` -> :class:`etm_bridge_regtest.anvil.AnvilNode`
     .rpc             JsonRpcClient (JSON-RPC 2.0)
@@ -30,6 +33,8 @@ used a node fails, the node's log tail is added to the report ("bitcoin_node log
     .private_keys    list[str], 10 x "0x..." keys of the prefunded accounts (10 000 ETH each)
     .accounts        list[str], their checksummed addresses (same order)
     .balance_wei(address) -> int
+    .send_transaction(private_key, to, *, value_wei=0, data=b"", gas=300_000) -> receipt dict
+                     EIP-1559, signed locally with eth-account; to=None deploys ``data``
     .log_path, .log_tail(lines=40) -> str
 """
 

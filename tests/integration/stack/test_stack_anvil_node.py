@@ -1,5 +1,5 @@
 """The anvil_node fixture is a real anvil: deploy a contract with eth-account-signed EIP-1559
-transactions, call it, change its state, read it back.
+transactions (AnvilNode.send_transaction), call it, change its state, read it back.
 
 The contract is 24 bytes of hand-written EVM code (no compiler needed): with calldata it stores
 the first word in slot 0, without calldata it returns slot 0. Its constructor stores 42.
@@ -7,10 +7,6 @@ the first word in slot 0, without calldata it returns slot 0. Its constructor st
 
 from __future__ import annotations
 
-from typing import Any
-
-from eth_account import Account
-from eth_utils import to_checksum_address
 from etm_bridge_regtest.anvil import AnvilNode
 
 # Runtime: CALLDATASIZE ISZERO PUSH1 0x0c JUMPI | PUSH1 0 CALLDATALOAD PUSH1 0 SSTORE STOP |
@@ -18,29 +14,6 @@ from etm_bridge_regtest.anvil import AnvilNode
 RUNTIME = bytes.fromhex("3615600c57600035600055005b60005460005260206000f3")
 # Constructor: SSTORE(0, 42); CODECOPY(0, 0x10, len(RUNTIME)); RETURN(0, len(RUNTIME)).
 INIT = bytes.fromhex("602a600055601880601060003960" + "00f3") + RUNTIME
-
-
-def _send(node: AnvilNode, key: str, to: str | None, data: bytes) -> dict[str, Any]:
-    """Sign an EIP-1559 transaction locally, send it raw, return its receipt (anvil automines)."""
-    sender = Account.from_key(key).address
-    base_fee = int(node.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": node.chain_id,
-        "nonce": int(node.rpc.call("eth_getTransactionCount", sender, "pending"), 16),
-        "maxPriorityFeePerGas": 1_000_000_000,
-        "maxFeePerGas": 2 * base_fee + 1_000_000_000,
-        "gas": 200_000,
-        "value": 0,
-        "data": data,
-    }
-    if to is not None:
-        tx["to"] = to_checksum_address(to)
-    signed = Account.sign_transaction(tx, key)
-    tx_hash = node.rpc.call("eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex())
-    receipt = node.rpc.call("eth_getTransactionReceipt", tx_hash)
-    assert receipt is not None, f"anvil did not mine {tx_hash}"
-    return dict(receipt)
 
 
 def _read_slot_value(node: AnvilNode, contract: str) -> int:
@@ -63,13 +36,13 @@ def test_deploy_a_contract_with_signed_transactions_and_read_it_back(
     anvil_node: AnvilNode,
 ) -> None:
     key = anvil_node.private_keys[1]
-    deploy = _send(anvil_node, key, None, INIT)
+    deploy = anvil_node.send_transaction(key, None, data=INIT)
     assert int(deploy["status"], 16) == 1
     contract = deploy["contractAddress"]
     assert anvil_node.rpc.call("eth_getCode", contract, "latest") == "0x" + RUNTIME.hex()
     assert _read_slot_value(anvil_node, contract) == 42
 
-    store = _send(anvil_node, key, contract, (7).to_bytes(32, "big"))
+    store = anvil_node.send_transaction(key, contract, data=(7).to_bytes(32, "big"))
     assert int(store["status"], 16) == 1
     assert _read_slot_value(anvil_node, contract) == 7
     assert int(anvil_node.rpc.call("eth_getStorageAt", contract, "0x0", "latest"), 16) == 7

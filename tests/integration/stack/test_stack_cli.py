@@ -20,7 +20,7 @@ import pytest
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.ownkey import OwnKey
-from etm_bridge_regtest.stack import PORT_OFFSETS
+from etm_bridge_regtest.stack import PORT_OFFSETS, STACK_SERVICES
 
 ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
 
@@ -70,20 +70,18 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
 ) -> None:
     first = _cli(stack_env, "up")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("started (pid") == 3
+    assert first.stdout.count("started (pid") == len(STACK_SERVICES)
     assert "rpc_password" in first.stdout and "private_key[0]" in first.stdout
 
     second = _cli(stack_env, "up")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count("already running (pid") == 3
+    assert second.stdout.count("already running (pid") == len(STACK_SERVICES)
 
     status = _status(stack_env)
     assert {name: (s["running"], s["answering"]) for name, s in status.items()} == {
-        "bitcoin": (True, True),
-        "anvil": (True, True),
-        "etm": (True, True),
+        name: (True, True) for name in STACK_SERVICES
     }
-    pids = [status["bitcoin"]["pid"], status["anvil"]["pid"], status["etm"]["pid"]]
+    pids = [s["pid"] for s in status.values()]
 
     # The persistent (on-disk) regtest wallet was funded by `up` and can pay our own key.
     bitcoin = status["bitcoin"]
@@ -100,9 +98,9 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
-    assert down.stdout.count("stopped (pid") == 3
+    assert down.stdout.count("stopped (pid") == len(STACK_SERVICES)
     assert not any(procs.group_alive(pid) for pid in pids)
-    for port in (_ports(stack_env)[name] for name in ("bitcoin_rpc", "anvil", "etm")):
+    for port in _ports(stack_env).values():
         assert procs.port_is_free(port), f"port {port} still taken after down"
     assert not any(s["running"] for s in _status(stack_env).values())
     assert "not running" in _cli(stack_env, "down").stdout
