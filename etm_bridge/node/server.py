@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -90,16 +91,30 @@ def build_app(config: NodeConfig, service: NodeService) -> Starlette:
     )
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves: a taken port is one clear error; port 0 works."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); use --port") from None
+    return sock
+
+
 def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> None:
     """Serve until SIGINT/SIGTERM; ``announce`` gets one line once the port is bound."""
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    service, store = open_service(config)
-    app = build_app(config, service)
+    sock = bind_socket(config.host, config.port)
+    try:
+        service, store = open_service(config)
+    except BaseException:
+        sock.close()
+        raise
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
+            build_app(config, service),
             log_level=config.log_level,
             access_log=False,
             lifespan="on",
@@ -108,14 +123,13 @@ def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> Non
     )
 
     async def serve() -> None:
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.02)
         if server.started:
-            port = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.port
             status = service.status()
             announce(
-                f"ETM node listening on http://{config.host}:{port} "
+                f"ETM node listening on http://{config.host}:{sock.getsockname()[1]} "
                 f"height={status['height']} genesis={status['genesisId']}"
             )
         await serving
@@ -123,4 +137,5 @@ def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> Non
     try:
         asyncio.run(serve())
     finally:
+        sock.close()
         store.close()
