@@ -16,7 +16,7 @@ from etm_bridge import __version__
 from etm_bridge.errors import EtmBridgeError
 
 #: Modules of this package that each define ``group``; the order is the order of ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("adapters", "stack", "node", "demo")
+COMMAND_MODULES: tuple[str, ...] = ("adapters", "stack", "node", "demo", "pool", "lp")
 
 
 class RootGroup(click.Group):
