@@ -103,6 +103,17 @@ class ChainStore:
         row = self._conn.execute("SELECT v FROM state WHERE tbl=? AND k=?", (table, key)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def get_many(self, table: str, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The present records among ``keys`` (one query per 500 keys)."""
+        wanted, out = list(keys), {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT k, v FROM state WHERE tbl=? AND k IN ({marks})"
+            for k, v in self._conn.execute(sql, (table, *chunk)):
+                out[bytes(k)] = bytes(v)
+        return out
+
     def scan(self, table: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         end = _prefix_end(prefix)
         if end is None:

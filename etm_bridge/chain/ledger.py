@@ -40,7 +40,7 @@ from .keys import SigningKey
 from .mempool import Mempool
 from .registry import TxContext, build_registry
 from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
-from .rules import Tip, apply_block, apply_tx, read_tip, tx_amount, write_tip
+from .rules import Tip, apply_block, apply_tx, read_tip, write_tip
 from .state import Changes, State, next_state_digest
 from .tx import Tx
 from .tx_delegates import DELEGATES, VOTES
@@ -189,12 +189,12 @@ class Chain:
         if key is None:
             return None
         timestamp = self.params.slot_time(slot)
-        txs = self._select_txs(TxContext(self.params, height, timestamp, generator))
+        txs, amount = self._select_txs(TxContext(self.params, height, timestamp, generator))
         length, payload_hash = payload_summary(txs)
         header = BlockHeader(
             version=self.params.block_version, timestamp=timestamp, height=height,
             previous_block=tip.block_id, number_of_transactions=len(txs),
-            total_amount=sum(tx_amount(self.registry, tx) for tx in txs),
+            total_amount=amount,
             total_fee=sum(tx.fee for tx in txs), reward=self.params.block_reward,
             payload_length=length, payload_hash=payload_hash, generator_public_key=generator,
         ).solve_and_sign(key, self.params.hash_target)  # fmt: skip
@@ -202,9 +202,10 @@ class Chain:
         self.apply_block(block, now)
         return block
 
-    def _select_txs(self, ctx: TxContext) -> list[Tx]:
-        """Pending txs that still apply in order, within the block limits (dry run)."""
-        state, size = self._state(), 0
+    def _select_txs(self, ctx: TxContext) -> tuple[list[Tx], int]:
+        """Pending txs that still apply in order, within the block limits (dry run), and the
+        total amount they move."""
+        state, size, amount = self._state(), 0, 0
         out: list[Tx] = []
         for tx in self.mempool.pending():
             if len(out) >= self.params.max_txs_per_block:
@@ -212,12 +213,12 @@ class Chain:
             if size + tx.size > self.params.max_block_payload_bytes:
                 continue
             try:
-                apply_tx(state, self.registry, tx, ctx, verify_sig=False)
+                amount += apply_tx(state, self.registry, tx, ctx, verify_sig=False)
             except TxRejectedError:
                 continue
             out.append(tx)
             size += tx.size
-        return out
+        return out, amount
 
     # --- fork choice ---------------------------------------------------------------------------
 

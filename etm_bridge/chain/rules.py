@@ -26,7 +26,7 @@ from .block import Block, BlockHeader, merkle_root
 from .params import ChainParams
 from .registry import Registry, TxContext
 from .rounds import close_round, record_slot, round_order, slot_delegate
-from .state import META, Account, State, StateView
+from .state import ACCOUNTS, META, Account, State, StateView
 from .tx import Tx
 
 TIP_KEY = b"tip"
@@ -72,8 +72,11 @@ def _stateless(registry: Registry, tx: Tx, params: ChainParams, verify_sig: bool
 
 def apply_tx(
     state: State, registry: Registry, tx: Tx, ctx: TxContext, verify_sig: bool = True
-) -> None:
-    """Validate ``tx`` and apply it; on any rejection no state changes (savepoint rollback)."""
+) -> int:
+    """Validate ``tx`` and apply it; on any rejection no state changes (savepoint rollback).
+
+    Returns the ETM amount the tx moved (its type's ``amount``, for the header's totalAmount).
+    """
     payload = _stateless(registry, tx, ctx.params, verify_sig)
     acct = state.account(tx.sender)
     if tx.nonce != acct.nonce:
@@ -93,11 +96,7 @@ def apply_tx(
         state.rollback()
         raise TxRejectedError("rejected_by_type", f"{tx_type.name}: {exc}") from exc
     state.release()
-
-
-def tx_amount(registry: Registry, tx: Tx) -> int:
-    tx_type = registry.type_of(tx.type_id)
-    return tx_type.amount(tx_type.decode(tx.payload))
+    return tx_type.amount(payload)
 
 
 def _reject(reason: str, detail: str) -> BlockRejectedError:
@@ -159,12 +158,12 @@ def apply_block(
     prev_slot = read_tip(state).slot
     slot = check_header(state, params, h, now)
     check_payload(params, block)
+    state.prefetch(ACCOUNTS, {tx.sender for tx in block.transactions})
     ctx = TxContext(params, h.height, h.timestamp, h.generator_public_key)
     total_amount = total_fee = 0
     for i, tx in enumerate(block.transactions):
         try:
-            apply_tx(state, registry, tx, ctx, verify_sig=tx.id not in verified)
-            total_amount += tx_amount(registry, tx)
+            total_amount += apply_tx(state, registry, tx, ctx, verify_sig=tx.id not in verified)
         except TxRejectedError as exc:
             raise _reject("invalid_transaction", f"tx {i} {tx.id.hex()}: {exc}") from exc
         total_fee += tx.fee

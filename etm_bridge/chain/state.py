@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,6 +65,7 @@ CORE_TABLES = (
     TableSpec(META, "core", "supply, tip height/id/slot and other chain metadata"),
 )
 SUPPLY_KEY = b"supply"
+_U64_PAIR = struct.Struct(">QQ")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Account:
     def decode(cls, address: bytes, raw: bytes | None) -> Account:
         if raw is None:
             return cls(address)
-        balance, nonce = U64.unpack(raw[:8])[0], U64.unpack(raw[8:])[0]
+        balance, nonce = _U64_PAIR.unpack(raw)
         return cls(address, balance, nonce)
 
 
@@ -89,6 +91,12 @@ class StateBackend(Protocol):
     def get(self, table: str, key: bytes) -> bytes | None: ...
 
     def scan(self, table: str, prefix: bytes) -> Iterable[tuple[bytes, bytes]]: ...
+
+
+class BulkBackend(Protocol):
+    """Optional: a backend that can read many keys of one table at once."""
+
+    def get_many(self, table: str, keys: Iterable[bytes]) -> dict[bytes, bytes]: ...
 
 
 class StateView(Protocol):
@@ -138,6 +146,18 @@ class State:
         value = self._backend.get(table, key)
         self._orig[k] = value
         return value
+
+    def prefetch(self, table: str, keys: Iterable[bytes]) -> None:
+        """Warm the read cache with one bulk read, when the backend offers ``get_many``."""
+        get_many = getattr(self._backend, "get_many", None)
+        wanted = [
+            k for k in keys if (table, k) not in self._orig and (table, k) not in self._writes
+        ]
+        if get_many is None or not wanted:
+            return
+        found = get_many(table, wanted)
+        for k in wanted:
+            self._orig[(table, k)] = found.get(k)
 
     def get_json(self, table: str, key: bytes) -> Any:
         raw = self.get(table, key)
