@@ -182,9 +182,9 @@ class BitcoinAdapter(ChainAdapter):
         if terms.asset_id is not None:
             raise ConfigError("Bitcoin has no token assets; asset_id must be None")
         htlc = HtlcScript(terms.hashlock, terms.claim_key, terms.refund_key, terms.timelock_height)
-        self.sync()
+        coins = self._view_with_mempool().spendable()  # not coins a mempool tx already spends
         rate = self.fee_estimate().rate
-        tx, _coins = build_lock_tx(self.key, self.index.spendable(), htlc, terms.amount, rate)
+        tx, _coins = build_lock_tx(self.key, coins, htlc, terms.amount, rate)
         txid = self._broadcast(tx)
         return self._observe(self.index.locks[outpoint_key(txid, 0)], terms.hashlock)
 

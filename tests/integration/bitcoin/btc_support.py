@@ -10,10 +10,12 @@ reject for reasons outside the script (a non-final lock time, a spent input).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pbk
 from bitcoin.core import CTransaction
 from etm_bridge_bitcoin import BitcoinAdapter
+from etm_bridge_regtest.bitcoin import BitcoinNode
 
 #: Consensus script rules in force on regtest (taproot is not used by our transactions).
 KERNEL_FLAGS = (
@@ -44,6 +46,18 @@ def kernel_verifies(tx: CTransaction, spent: list[tuple[int, bytes]]) -> bool:
         bool(pbk.ScriptPubkey(spk).verify(amount, kernel_tx, None, index, KERNEL_FLAGS))
         for index, (amount, spk) in enumerate(spent)
     )
+
+
+def adapter_config(node: BitcoinNode, data_dir: Path, secret_hex: str, birth: int) -> dict:
+    return {
+        "rpc_url": node.rpc_url,
+        "rpc_user": node.rpc_user,
+        "rpc_password": node.rpc_password,
+        "secret_hex": secret_hex,
+        "data_dir": str(data_dir),
+        "network": "regtest",
+        "birth_height": birth,
+    }
 
 
 class KernelCheckedBitcoinAdapter(BitcoinAdapter):

@@ -13,23 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from btc_support import KernelCheckedBitcoinAdapter
+from btc_support import KernelCheckedBitcoinAdapter, adapter_config
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.bitcoin import BitcoinNode
 
 FUNDING_SAT = 5_000_000
-
-
-def adapter_config(node: BitcoinNode, data_dir: Path, secret_hex: str, birth: int) -> dict:
-    return {
-        "rpc_url": node.rpc_url,
-        "rpc_user": node.rpc_user,
-        "rpc_password": node.rpc_password,
-        "secret_hex": secret_hex,
-        "data_dir": str(data_dir),
-        "network": "regtest",
-        "birth_height": birth,
-    }
 
 
 @pytest.fixture

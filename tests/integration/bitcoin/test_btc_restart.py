@@ -1,0 +1,79 @@
+"""State comes from the chain: a wiped data dir, the mempool, a block taken back (reorg).
+
+The reorg test runs on its own throwaway node: bcoin's ``invalidateblock`` leaves its mempool
+out of step with the chain ("Mempool/chain tip mismatch"), so that node cannot mine afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from btc_support import KernelCheckedBitcoinAdapter, adapter_config
+from etm_bridge_regtest.throwaway import bitcoin_node_in
+
+from etm_bridge.adapter import HtlcTerms, LockState
+from etm_bridge.hashlock import hashlock_of, new_preimage
+
+AMOUNT = 150_000
+
+
+def _terms(locker, claimer, hashlock: bytes, blocks: int = 10) -> HtlcTerms:
+    return HtlcTerms(
+        amount=AMOUNT,
+        hashlock=hashlock,
+        claim_key=claimer.our_key(),
+        refund_key=locker.our_key(),
+        timelock_height=locker.tip().height + blocks,
+    )
+
+
+def test_adapter_with_an_empty_data_dir_finds_its_lock_and_refunds(
+    btc_party, bitcoin_node, tmp_path
+) -> None:
+    (us, config), (them, _) = btc_party(), btc_party()
+    terms = _terms(us, them, hashlock_of(new_preimage()), blocks=3)
+    lock = us.lock(terms)
+    bitcoin_node.mine(1)
+    us.close()
+    fresh = KernelCheckedBitcoinAdapter.from_config({**config, "data_dir": str(tmp_path / "new")})
+    [found] = fresh.find_locks(terms.hashlock)
+    assert found.lock_id == lock.lock_id and found.terms == terms
+    bitcoin_node.mine(terms.timelock_height - bitcoin_node.height())
+    fresh.refund(found)
+    bitcoin_node.mine(1)
+    assert fresh.get_lock(lock.lock_id).state is LockState.REFUNDED
+    assert fresh.balance() > 0
+
+
+def test_unconfirmed_lock_and_claim_are_seen_in_the_mempool(btc_party, bitcoin_node) -> None:
+    (us, _), (them, _) = btc_party(), btc_party()
+    preimage = new_preimage()
+    lock = them.lock(_terms(them, us, hashlock_of(preimage)))
+    [pending] = us.find_locks(hashlock_of(preimage))
+    assert pending.lock_id == lock.lock_id and pending.block_height is None
+    assert us.confirmations(lock.lock_id) == 0
+    us.claim(pending, preimage)  # spends the unconfirmed lock output
+    assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage  # before any block
+    bitcoin_node.mine(1)
+    assert them.get_lock(lock.lock_id).state is LockState.CLAIMED
+
+
+def test_a_block_taken_back_is_noticed_and_rescanned(tmp_path) -> None:
+    with bitcoin_node_in(tmp_path / "node", premine=True) as node:
+        configs = [
+            adapter_config(node, tmp_path / name, secrets.token_hex(32), node.height())
+            for name in ("us", "them")
+        ]
+        us, them = (KernelCheckedBitcoinAdapter.from_config(c) for c in configs)
+        node.fund(them.address(), 1_000_000)
+        hashlock = hashlock_of(new_preimage())
+        lock = them.lock(_terms(them, us, hashlock))
+        [block_hash] = node.mine(1)
+        assert us.get_lock(lock.lock_id).block_height == node.height()
+        balance_after_lock = them.balance()
+        node.rpc.call("invalidateblock", block_hash)
+        # bitcoind puts the lock back into its mempool, bcoin drops it: either way, not mined
+        assert [found.block_height for found in us.find_locks(hashlock)] in ([], [None])
+        assert them.balance() == 1_000_000 != balance_after_lock  # the funding coin is back
+        us.close()
+        them.close()
