@@ -10,12 +10,14 @@ Waits poll a condition against a deadline; none sleeps blindly.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -66,9 +68,27 @@ def require_free_ports(ports: Mapping[str, int], service: str) -> None:
             )
 
 
-def spawn(command: Sequence[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen:
-    """Start ``command`` in a new session, stdout and stderr appended to ``log_path``."""
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def spawn(
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str],
+    *,
+    die_with_parent: bool = False,
+) -> subprocess.Popen:
+    """Start ``command`` in a new session, stdout and stderr appended to ``log_path``.
+
+    ``die_with_parent`` (throwaway nodes) makes the kernel SIGTERM the node if this process
+    dies without stopping it (a killed test run), so no node outlives its test session.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    linux = sys.platform.startswith("linux")
     with open(log_path, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {command[0]}\n".encode())
         log.flush()
@@ -79,6 +99,7 @@ def spawn(command: Sequence[str], log_path: Path, env: Mapping[str, str]) -> sub
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent and linux else None,
         )
 
 

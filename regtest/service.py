@@ -86,13 +86,21 @@ def _check_binary(service: Service, argv0: str) -> None:
         raise StackError(f"{service.name}: cannot start, binary {argv0!r} not found")
 
 
-def start(service: Service, *, pidfile: Path | None = None) -> Started:
-    """Start ``service`` and wait until it answers; StackError (with the log tail) otherwise."""
+def start(
+    service: Service, *, pidfile: Path | None = None, die_with_parent: bool = False
+) -> Started:
+    """Start ``service`` and wait until it answers; StackError (with the log tail) otherwise.
+
+    ``die_with_parent``: the node gets SIGTERM if this process dies (for throwaway nodes; the
+    stack's nodes must outlive the ``stack up`` command, so they do not set it).
+    """
     procs.require_free_ports(service.ports, service.name)
     service.prepare()
     command = service.command()
     _check_binary(service, command[0])
-    process = procs.spawn(command, service.log_path, service.environment())
+    process = procs.spawn(
+        command, service.log_path, service.environment(), die_with_parent=die_with_parent
+    )
     if pidfile is not None:
         procs.write_pidfile(pidfile, process.pid, command)
     started = Started(service, process)

@@ -3,7 +3,8 @@
 ``with bitcoin_node_in(tmp_dir) as node: ...`` starts a Bitcoin regtest node (bitcoind if found,
 else bcoin in memory) on free ports below 32768 and stops its whole process group on exit;
 ``anvil_node_in(tmp_dir)`` does the same for anvil. A port grabbed by someone else between
-probing and binding is retried with fresh ports. The pytest fixtures wrap these.
+probing and binding is retried with fresh ports. If the Python process dies without stopping
+them (a killed test run), the kernel sends the nodes SIGTERM. The pytest fixtures wrap these.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _start_on_free_ports(make: Callable[[], S]) -> tuple[S, Started]:
     for attempt in range(1, START_ATTEMPTS + 1):
         service = make()
         try:
-            return service, start(service)
+            return service, start(service, die_with_parent=True)
         except StackError as exc:
             port_race = isinstance(exc, procs.PortInUseError) or "EADDRINUSE" in str(exc)
             if not port_race or attempt == START_ATTEMPTS:

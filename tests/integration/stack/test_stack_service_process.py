@@ -7,6 +7,8 @@ management that the node services rely on.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,3 +105,47 @@ def test_free_ports_are_below_32768_and_never_the_stack_ports() -> None:
     ports = {procs.free_port() for _ in range(20)}
     assert all(procs.FREE_PORT_RANGE[0] <= p < 32768 for p in ports)
     assert not ports & procs.RESERVED_PORTS
+
+
+_PARENT_SCRIPT = """
+import sys, time
+from pathlib import Path
+from etm_bridge_regtest.service import Service, start
+
+class Sleeper(Service):
+    name = "sleeper"
+    ports = {}
+    def command(self):
+        return ["/bin/sh", "-c", f"touch {self.home / 'ready'}; exec sleep 300"]
+    def probe(self):
+        return (self.home / "ready").exists()
+    def describe(self):
+        return {}
+
+started = start(Sleeper(Path(sys.argv[1])), die_with_parent=%s)
+print(started.pid, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("die_with_parent", [True, False])
+def test_throwaway_nodes_die_with_a_killed_parent_but_stack_nodes_do_not(
+    tmp_path: Path, die_with_parent: bool
+) -> None:
+    script = _PARENT_SCRIPT % die_with_parent
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        parent.kill()  # SIGKILL: no cleanup code runs in the parent
+        parent.wait()
+        procs.wait_until(
+            lambda: not procs.group_alive(child) or not die_with_parent,
+            timeout_s=10,
+            what="orphaned child",
+        )
+        assert procs.group_alive(child) is not die_with_parent
+    finally:
+        stop(child)
