@@ -157,7 +157,12 @@ class Chain:
         return self.mempool.add(tx, self.store, self._next_ctx())
 
     def apply_block(self, block: Block, now: int | None = None) -> bool:
-        """Validate and apply ``block``; False if already known. Handles forks (module doc)."""
+        """Validate and apply ``block``; False if already known. Handles forks (module doc).
+
+        Pass ``now`` (ETM-epoch s) for blocks arriving live: it rejects blocks from the future
+        and blocks whose slot is already over (``late_block``). Pass ``None`` when syncing or
+        replaying history.
+        """
         tip = self.tip
         if block.header.previous_block != tip.block_id:
             return self._consider_side_block(block, now)
@@ -236,6 +241,8 @@ class Chain:
             return False
         if not self._known(block.header.previous_block):
             raise BlockRejectedError("unknown_parent", "previous block is not known; sync first")
+        if not block.header.signature_ok():  # cheap filter before keeping it in memory
+            raise BlockRejectedError("bad_signature", "block signature does not verify")
         branch = [block]
         while branch[-1].header.previous_block in self._side:
             branch.append(self._side[branch[-1].header.previous_block])

@@ -8,6 +8,7 @@ database transaction. Every rejection raises a typed error with a reason code:
 * tx: ``wrong_network``, ``unknown_type``, ``malformed_field``, ``fee_too_low``,
   ``bad_signature``, ``wrong_nonce``, ``insufficient_balance`` and the types' own codes.
 * block: ``wrong_version``, ``wrong_height``, ``wrong_previous``, ``future_block``,
+  ``late_block`` (only with ``now``: the slot is over, the whitepaper's time check),
   ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``hashing_test_failed``,
   ``wrong_reward``, ``too_many_transactions``, ``payload_too_large``, ``bad_payload_length``,
   ``bad_payload_hash``, ``wrong_transaction_count``, ``wrong_total_amount``, ``wrong_total_fee``,
@@ -115,6 +116,8 @@ def check_header(view: StateView, params: ChainParams, h: BlockHeader, now: int 
     if now is not None and h.timestamp > now + params.max_clock_drift_s:
         raise _reject("future_block", f"timestamp {h.timestamp} is ahead of now ({now})")
     slot = params.slot_of(h.timestamp)
+    if now is not None and now >= params.slot_time(slot + 1) + params.max_clock_drift_s:
+        raise _reject("late_block", f"slot {slot} ended before now ({now}): forged too late")
     if slot <= tip.slot:
         raise _reject("stale_slot", f"slot {slot} is not after the tip's slot {tip.slot}")
     order = round_order(view, params.round_of(h.height))

@@ -155,3 +155,23 @@ def test_empty_payload_hash_is_sha256_of_nothing() -> None:
     a, b, c = sha256(b"a"), sha256(b"b"), sha256(b"c")
     assert merkle_root([a]) == a
     assert merkle_root([a, b, c]) == sha256(b"\x01" + sha256(b"\x01" + a + b) + c)
+
+
+def test_late_block_only_when_now_is_given(forged: tuple[DevChain, Chain, Block]) -> None:
+    _dev, twin, block = forged
+    _expect(twin, block, "late_block", now=block.header.timestamp + 60)
+    assert twin.apply_block(block, now=None)  # syncing history: no clock check
+
+
+def test_payload_too_large(make_dev_chain: Any) -> None:
+    dev = make_dev_chain(max_block_payload_bytes=200)
+    dev.chain.submit_tx(dev.transfer(dev.users[0], addr(dev.users[4]), 5))
+    dev.chain.submit_tx(dev.transfer(dev.users[1], addr(dev.users[4]), 5))
+    block = dev.forge()
+    assert len(block.transactions) == 1  # the forger respects the byte limit
+    extra = dev.chain.mempool.pending()[0]
+    txs = (*block.transactions, extra)
+    header = _resign(dev, block.header, number_of_transactions=2,
+                     payload_length=sum(t.size for t in txs),
+                     payload_hash=merkle_root([t.id for t in txs]))  # fmt: skip
+    _expect(_twin(dev), Block(header, txs), "payload_too_large")

@@ -262,3 +262,23 @@ def test_status_and_json_views(dev: DevChain) -> None:
     j = dev.chain.registry.tx_json(tx)
     assert j["typeName"] == "transfer" and j["asset"]["amount"] == 5
     assert j["asset"]["recipient"].startswith("etm1")
+
+
+def test_fork_below_the_finalized_height_is_refused(make_dev_chain: Any) -> None:
+    dev = make_dev_chain(n_delegates=3, per_round=3)
+    first = dev.forge()
+    twin = Chain(ChainStore.memory(), dev.cfg)
+    twin.apply_block(first)
+    for _ in range(6):
+        dev.forge()
+    final = dev.chain.finalized_height()
+    assert final >= 2
+    rival = None
+    for t in range(dev.now + 1, dev.now + 20):  # a later slot than every block of dev
+        rival = twin.forge_next(t, dev.keys)
+        if rival is not None:
+            break
+    assert rival is not None and rival.height == 2
+    with pytest.raises(BlockRejectedError) as info:
+        dev.chain.apply_block(rival)
+    assert info.value.reason == "below_finality"
