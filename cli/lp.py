@@ -39,8 +39,8 @@ def positions_command(address: str, data_dir: Path, as_json: bool) -> None:
         a = r["asset"]
         click.echo(
             f"{a}: {r['shares']} shares ({r['share_ppm'] / 10_000:g} % of the pool), worth "
-            f"{fmt(r['value_asset'], a)} + {fmt(r['value_etm'], 'etm')} now; pool fees so far "
-            f"{fmt(r['pool_fees_asset'], a)} + {fmt(r['pool_fees_etm'], 'etm')}"
+            f"{fmt(r['value_asset'], a)} + {fmt(r['value_etm'], 'etm')} now, of which fees "
+            f"earned {fmt(r['fees_earned_asset'], a)} + {fmt(r['fees_earned_etm'], 'etm')}"
         )
 
 

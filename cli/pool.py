@@ -113,7 +113,7 @@ def show_command(asset: str, data_dir: Path, as_json: bool) -> None:
 @data_dir_option
 @json_option
 def quote_command(asset: str, amount: str, pay: str, data_dir: Path, as_json: bool) -> None:
-    """Price a swap of AMOUNT (decimal, e.g. 0.01 or "0.01 BTC") through the ASSET pool now."""
+    """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 BTC"."""
     asset = asset.lower()
     paid = asset if pay == "asset" else "etm"
     amount_in = parse_amount(amount, paid) if paid in UNITS else int(amount)

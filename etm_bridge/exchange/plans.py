@@ -195,8 +195,12 @@ def plan_lp_deposit(
     new_pool, mint = pm.add_liquidity(pool, amount, p.etm_max, p.min_shares)
     plan = Plan(escrow_in=[(tx.sender, mint.etm_in)])
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
-    shares = get_shares(view, p.asset, tx.sender) + mint.shares
-    plan.put_raw(rc.SHARES, rc.share_key(p.asset, tx.sender), U64.pack(shares))
+    owned = get_shares(view, p.asset, tx.sender)
+    key = rc.share_key(p.asset, tx.sender)
+    plan.put_raw(rc.SHARES, key, U64.pack(owned + mint.shares))
+    # share-weighted entry value, rounded up so "fees earned" is never overstated
+    entry = view.get_u64(rc.ENTRY, key) * owned + pm.share_value_ppm(new_pool) * mint.shares
+    plan.put_raw(rc.ENTRY, key, U64.pack(-(-entry // (owned + mint.shares))))
     plan.put_raw(rc.USED, rc.used_key("deposit", deposit_id), b"\x01")
     return plan
 

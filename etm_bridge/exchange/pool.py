@@ -356,6 +356,18 @@ def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, 
     return new, Burn(shares, asset_out, etm_out)
 
 
+def share_value_ppm(pool: Pool) -> int:
+    """``sqrt(x * y) / S`` (effective reserves) in millionths; 0 for an empty pool.
+
+    Only fees (and rounding) raise it; only the documented losses lower it. LP positions use
+    it to tell fees earned apart from price moves.
+    """
+    if pool.total_shares == 0:
+        return 0
+    x, y = pool.effective_reserves()
+    return isqrt(x * y) * PPM // pool.total_shares
+
+
 def share_value_not_lower(before: Pool, after: Pool) -> bool:
     """True if ``sqrt(x * y) / shares`` (effective reserves) did not fall from before to after."""
     if before.total_shares == 0:

@@ -33,6 +33,7 @@ OPEN_HASHLOCKS = "xchg_open_hashlocks"  # hashlock -> htlc id of the open swap u
 BINDINGS = "xchg_bindings"  # address20 || chain -> Binding
 KEY_OWNERS = "xchg_key_owners"  # chain || 0x00 || key -> address20
 NONCES = "xchg_binding_nonces"  # address20 || chain -> u64 last nonce
+ENTRY = "xchg_lp_entry"  # asset || 0x00 || address20 -> u64 share value at entry (ppm)
 USED = "xchg_used_proofs"  # kind || 0x00 || id -> 0x01 (foreign locks, deposits, payments)
 OBLIGATIONS = "xchg_obligations"  # u64 id -> Obligation; b"next" -> u64 next id
 TABLES = {
@@ -44,6 +45,7 @@ TABLES = {
     BINDINGS: "address20 || chain -> bound foreign key",
     KEY_OWNERS: "chain || 0x00 || foreign key -> address20",
     NONCES: "address20 || chain -> highest binding nonce used",
+    ENTRY: "asset || 0x00 || address20 -> share-weighted share value at deposit (ppm)",
     USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
     OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
 }

@@ -15,7 +15,7 @@ from ..chain.state import StateView
 from . import records as rc
 from .obligations import Obligation
 from .plans import get_pool
-from .pool import Direction, Pool, quote
+from .pool import Direction, Pool, quote, share_value_ppm
 
 
 def pool_view(pool: Pool) -> dict[str, Any]:
@@ -54,7 +54,12 @@ def show_pool(view: StateView, asset: str) -> dict[str, Any]:
 
 
 def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
-    """Every pool position of ``address20``: shares, share of the pool, value now."""
+    """Every pool position of ``address20``: shares, share of the pool, value now, fees earned.
+
+    Fees earned: the part of the position's value due to the growth of ``sqrt(x * y) / S``
+    since the investor's (share-weighted) deposits, i.e. fees, not price moves; an estimate
+    rounded down, and 0 if documented losses ate the growth.
+    """
     out = []
     for key, _ in view.scan(rc.POOLS):
         asset = key.decode()
@@ -64,6 +69,9 @@ def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
         pool = get_pool(view, asset)
         x, y = pool.effective_reserves()
         s = pool.total_shares
+        now = share_value_ppm(pool)
+        entry = view.get_u64(rc.ENTRY, rc.share_key(asset, address20))
+        gain = max(0, now - entry)
         out.append(
             {
                 "asset": asset,
@@ -71,6 +79,8 @@ def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
                 "share_ppm": shares * 1_000_000 // s,
                 "value_asset": shares * x // s,
                 "value_etm": shares * y // s,
+                "fees_earned_asset": shares * x // s * gain // now,
+                "fees_earned_etm": shares * y // s * gain // now,
                 "pool_fees_asset": pool.fees_asset,
                 "pool_fees_etm": pool.fees_etm,
             }

@@ -230,3 +230,5 @@ def test_fees_raise_share_value() -> None:
     assert P.share_value_not_lower(pool, traded)
     assert not P.share_value_not_lower(traded, pool)  # strictly higher: fees stayed in
     assert traded.fees_asset > 0 and traded.fees_etm > 0
+    assert P.share_value_ppm(traded) > P.share_value_ppm(pool) > 0
+    assert P.share_value_ppm(P.Pool(params())) == 0

@@ -219,6 +219,11 @@ def test_lp_earns_fees_and_withdraws_into_an_obligation(led: Ledger) -> None:
         led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
         out_id = swap_out(led, 10**9)
         led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(out_id, PREIMAGE))
+    from etm_bridge.exchange import views
+
+    [pos] = views.positions(led.state, led.addr20("bob"))
+    assert pos["fees_earned_asset"] > 0 and pos["fees_earned_etm"] > 0
+    assert pos["fees_earned_asset"] < led.pool().fees_asset // 10 + 1  # bob owns ~1/11
     bob_etm = led.balance("bob")
     led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares))
     etm_back = led.balance("bob") - bob_etm
