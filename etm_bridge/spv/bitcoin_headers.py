@@ -1,0 +1,198 @@
+"""Bitcoin block headers: parsing, compact targets, proof of work, required work, time rules.
+
+Everything mirrors Bitcoin Core: ``arith_uint256::SetCompact``/``GetCompact`` for nBits,
+``CheckProofOfWork``, ``GetBlockProof`` for chain work, ``GetNextWorkRequired`` and
+``CalculateNextWorkRequired`` for the retarget (4x clamp, powLimit cap, testnet's 20-minute
+minimum-difficulty rule with its walk-back, regtest's ``fPowNoRetargeting``), the median time past
+of the previous 11 blocks, and the 2-hour future limit (``MAX_FUTURE_BLOCK_TIME``). Rejections raise
+:class:`~etm_bridge.errors.HeaderRejectedError` whose ``reason`` is Core's reject string.
+
+Byte order: ``*_le`` values are internal (wire) order, as hashed; ``*_hex`` properties give
+the RPC/display order (byte-reversed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from etm_bridge.errors import HeaderRejectedError, ValidationError
+from etm_bridge.spv.bitcoin_params import BitcoinParams
+
+HEADER_SIZE = 80
+MAX_FUTURE_BLOCK_TIME_S = 2 * 60 * 60
+MEDIAN_TIME_SPAN = 11
+
+_HEADER_STRUCT = struct.Struct("<i32s32sIII")
+_SHA256 = hashlib.sha256
+
+
+def dsha256(data: bytes) -> bytes:
+    """Bitcoin's double SHA-256 (internal byte order)."""
+    return _SHA256(_SHA256(data).digest()).digest()
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    """A parsed 80-byte header. ``hash_le`` is computed from the bytes, not supplied."""
+
+    version: int
+    prev_hash_le: bytes
+    merkle_root_le: bytes
+    time: int
+    bits: int
+    nonce: int
+    hash_le: bytes = field(compare=False)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> BlockHeader:
+        if len(raw) != HEADER_SIZE:
+            raise ValidationError(f"a block header is {HEADER_SIZE} bytes, got {len(raw)}")
+        raw = bytes(raw)
+        version, prev, merkle, time, bits, nonce = _HEADER_STRUCT.unpack(raw)
+        return cls(version, prev, merkle, time, bits, nonce, dsha256(raw))
+
+    @classmethod
+    def from_hex(cls, text: str) -> BlockHeader:
+        try:
+            raw = bytes.fromhex(text.strip())
+        except ValueError as exc:
+            raise ValidationError(f"block header is not hex: {exc}") from None
+        return cls.from_bytes(raw)
+
+    def to_bytes(self) -> bytes:
+        return _HEADER_STRUCT.pack(
+            self.version, self.prev_hash_le, self.merkle_root_le, self.time, self.bits, self.nonce
+        )
+
+    @property
+    def hash_hex(self) -> str:
+        """The block hash in RPC/display order."""
+        return self.hash_le[::-1].hex()
+
+    @property
+    def prev_hash_hex(self) -> str:
+        return self.prev_hash_le[::-1].hex()
+
+    @property
+    def merkle_root_hex(self) -> str:
+        return self.merkle_root_le[::-1].hex()
+
+
+# --- compact targets (nBits) ------------------------------------------------------------------
+
+
+def decode_compact(bits: int) -> tuple[int, bool, bool]:
+    """Core's ``SetCompact``: returns ``(target, negative, overflow)``."""
+    size = bits >> 24
+    word = bits & 0x007FFFFF
+    target = word >> (8 * (3 - size)) if size <= 3 else word << (8 * (size - 3))
+    negative = word != 0 and (bits & 0x00800000) != 0
+    overflow = word != 0 and (
+        size > 34 or (word > 0xFF and size > 33) or (word > 0xFFFF and size > 32)
+    )
+    return target, negative, overflow
+
+
+def encode_compact(target: int) -> int:
+    """Core's ``GetCompact`` for a non-negative target."""
+    if target < 0:
+        raise ValidationError("a target cannot be negative")
+    size = (target.bit_length() + 7) // 8
+    compact = target << (8 * (3 - size)) if size <= 3 else target >> (8 * (size - 3))
+    if compact & 0x00800000:
+        compact >>= 8
+        size += 1
+    return compact | (size << 24)
+
+
+@lru_cache(maxsize=4096)
+def target_from_bits(bits: int, pow_limit: int) -> int:
+    """The target that ``bits`` encodes; rejects what ``CheckProofOfWork`` rejects."""
+    target, negative, overflow = decode_compact(bits)
+    if negative or overflow or target == 0 or target > pow_limit:
+        raise HeaderRejectedError(
+            "bad-diffbits", f"nBits {bits:08x} is negative, zero, overflowing or above powLimit"
+        )
+    return target
+
+
+@lru_cache(maxsize=4096)
+def work_from_bits(bits: int) -> int:
+    """Core's ``GetBlockProof``: expected hashes for a block at ``bits`` (0 if invalid)."""
+    target, negative, overflow = decode_compact(bits)
+    if negative or overflow or target == 0:
+        return 0
+    return (1 << 256) // (target + 1)
+
+
+def check_proof_of_work(hash_le: bytes, bits: int, pow_limit: int) -> None:
+    """Core's ``CheckProofOfWork``; raises ``high-hash`` when the hash exceeds the target."""
+    try:
+        target = target_from_bits(bits, pow_limit)
+    except HeaderRejectedError:
+        raise HeaderRejectedError("high-hash", f"nBits {bits:08x} is not a valid target") from None
+    if int.from_bytes(hash_le, "little") > target:
+        raise HeaderRejectedError(
+            "high-hash", f"hash {hash_le[::-1].hex()} is above the target of nBits {bits:08x}"
+        )
+
+
+# --- required work ----------------------------------------------------------------------------
+
+
+def calculate_next_work_required(
+    params: BitcoinParams, last_bits: int, last_time: int, first_time: int
+) -> int:
+    """Core's ``CalculateNextWorkRequired``: the nBits of the first block of a new period."""
+    if params.no_retargeting:
+        return last_bits
+    timespan = params.pow_target_timespan_s
+    actual = min(max(last_time - first_time, timespan // 4), timespan * 4)
+    target, _, _ = decode_compact(last_bits)
+    new_target = min(target * actual // timespan, params.pow_limit)
+    return encode_compact(new_target)
+
+
+def min_difficulty_bits(params: BitcoinParams, new_time: int, last_time: int) -> int | None:
+    """Testnet's 20-minute rule: powLimit's nBits when the block is more than 2 spacings late.
+
+    Returns None when the rule does not apply (then the walk-back bits are required).
+    """
+    if new_time > last_time + 2 * params.pow_target_spacing_s:
+        return encode_compact(params.pow_limit)
+    return None
+
+
+def median_time_past(times: Sequence[int]) -> int:
+    """Core's ``GetMedianTimePast`` over up to the last 11 timestamps."""
+    ordered = sorted(times[-MEDIAN_TIME_SPAN:])
+    return ordered[len(ordered) // 2]
+
+
+def check_time(time: int, mtp: int, now: int) -> None:
+    """``time-too-old`` unless ``time > mtp``; ``time-too-new`` beyond ``now`` + 2 hours."""
+    if time <= mtp:
+        raise HeaderRejectedError("time-too-old", f"time {time} <= median time past {mtp}")
+    if time > now + MAX_FUTURE_BLOCK_TIME_S:
+        raise HeaderRejectedError(
+            "time-too-new", f"time {time} is more than 2 h after the reference time {now}"
+        )
+
+
+def check_version(params: BitcoinParams, version: int, height: int) -> None:
+    """Core's ``bad-version``: BIP34/66/65 require version >= 2/3/4 from their heights."""
+    minimum = 1
+    if height >= params.bip34_height:
+        minimum = 2
+    if height >= params.bip66_height:
+        minimum = 3
+    if height >= params.bip65_height:
+        minimum = 4
+    if version < minimum:
+        raise HeaderRejectedError(
+            "bad-version", f"version {version:#010x} < {minimum} at height {height}"
+        )

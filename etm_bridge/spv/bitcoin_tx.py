@@ -1,0 +1,145 @@
+"""Strict parsing of raw Bitcoin transactions for inclusion proofs (txid, inputs, outputs).
+
+A proof carries the raw transaction, not its txid: the txid is computed here from the
+witness-stripped serialization (so a wtxid can never stand in for a txid), and the outputs
+are what the ETM contract inspects (e.g. the HTLC lock's value and script). Parsing is strict:
+canonical CompactSize, the segwit marker/flag exactly ``00 01``, no superfluous empty witness,
+at least one input and one output, and no trailing bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from etm_bridge.errors import InclusionProofError
+from etm_bridge.spv.bitcoin_headers import dsha256
+
+MAX_TX_SIZE = 4_000_000
+MAX_MONEY_SAT = 21_000_000 * 100_000_000
+
+
+@dataclass(frozen=True)
+class TxIn:
+    prev_txid_le: bytes
+    prev_index: int
+    script_sig: bytes
+    sequence: int
+
+
+@dataclass(frozen=True)
+class TxOut:
+    value_sat: int
+    script_pubkey: bytes
+
+
+@dataclass(frozen=True)
+class ParsedTx:
+    """A parsed transaction. ``txid_le`` hashes the serialization without witness data."""
+
+    version: int
+    inputs: tuple[TxIn, ...]
+    outputs: tuple[TxOut, ...]
+    locktime: int
+    has_witness: bool
+    txid_le: bytes
+
+    @property
+    def txid_hex(self) -> str:
+        return self.txid_le[::-1].hex()
+
+    @property
+    def is_coinbase(self) -> bool:
+        only = self.inputs[0]
+        return (
+            len(self.inputs) == 1
+            and only.prev_txid_le == bytes(32)
+            and only.prev_index == 0xFFFFFFFF
+        )
+
+
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise InclusionProofError("bad-tx", "transaction ends early")
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "little")
+
+    def compact_size(self) -> int:
+        """Core's ReadCompactSize with its canonical-encoding check."""
+        first = self.take(1)[0]
+        if first < 0xFD:
+            return first
+        width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
+        value = int.from_bytes(self.take(width), "little")
+        if value < {2: 0xFD, 4: 0x10000, 8: 0x100000000}[width]:
+            raise InclusionProofError("bad-tx", "non-canonical CompactSize")
+        if value > MAX_TX_SIZE:
+            raise InclusionProofError("bad-tx", f"CompactSize {value} is too large")
+        return value
+
+    def var_bytes(self) -> bytes:
+        return self.take(self.compact_size())
+
+
+def _inputs(reader: _Reader, count: int) -> tuple[TxIn, ...]:
+    items = []
+    for _ in range(count):
+        prev = reader.take(32)
+        index = reader.u32()
+        items.append(TxIn(prev, index, reader.var_bytes(), reader.u32()))
+    return tuple(items)
+
+
+def _outputs(reader: _Reader) -> tuple[TxOut, ...]:
+    items = []
+    for _ in range(reader.compact_size()):
+        value = struct.unpack("<q", reader.take(8))[0]
+        if not 0 <= value <= MAX_MONEY_SAT:
+            raise InclusionProofError("bad-tx", f"output value {value} sat is out of range")
+        items.append(TxOut(value, reader.var_bytes()))
+    return tuple(items)
+
+
+def parse_tx(raw: bytes) -> ParsedTx:
+    """Parse a wire-format transaction (legacy or segwit); raises ``bad-tx`` when malformed."""
+    raw = bytes(raw)
+    if len(raw) > MAX_TX_SIZE:
+        raise InclusionProofError("bad-tx", f"transaction of {len(raw)} bytes is too large")
+    reader = _Reader(raw)
+    version = struct.unpack("<i", reader.take(4))[0]
+    body_start = reader.pos
+    count = reader.compact_size()
+    has_witness = count == 0
+    if has_witness:
+        if reader.take(1) != b"\x01":
+            raise InclusionProofError(
+                "bad-tx", "unknown segwit flag (or a transaction with no inputs)"
+            )
+        body_start = reader.pos
+        count = reader.compact_size()
+    inputs = _inputs(reader, count)
+    outputs = _outputs(reader)
+    body_end = reader.pos
+    if has_witness:
+        stacks = [[reader.var_bytes() for _ in range(reader.compact_size())] for _ in inputs]
+        if not any(stacks):
+            raise InclusionProofError("bad-tx", "superfluous witness record")
+    locktime = reader.u32()
+    if reader.pos != len(raw):
+        raise InclusionProofError("bad-tx", f"{len(raw) - reader.pos} trailing bytes")
+    if not inputs or not outputs:
+        raise InclusionProofError("bad-tx", "a transaction needs inputs and outputs")
+    stripped = raw[:4] + raw[body_start:body_end] + raw[-4:] if has_witness else raw
+    return ParsedTx(version, inputs, outputs, locktime, has_witness, dsha256(stripped))

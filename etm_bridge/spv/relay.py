@@ -1,0 +1,195 @@
+"""A Bitcoin header-tree relay: every header stored with its chain work, best chain = most work.
+
+The relay starts from a trusted :class:`Checkpoint` (height, header, chain work) and accepts
+batches of raw 80-byte headers from anyone. Each header must link to a stored header and pass
+every rule of :mod:`.bitcoin_headers` (PoW, required nBits, median time past, future limit,
+version); a batch is validated completely and then written with one
+:meth:`~.kvstore.KeyValueStore.write_batch` (all or nothing). Forks are kept; the tip moves
+to whichever header has the most cumulative work (a reorg rewrites the best-chain index).
+
+Store layout (keys under the store given, which may be a :class:`~.kvstore.PrefixedStore`):
+``h<hash_le>`` -> header(80) | height(u32 LE) | chain work (32 bytes BE); ``b<height u32 BE>``
+-> hash_le of the best chain at that height; ``tip`` -> hash_le; ``tips`` -> concatenated
+hash_le of every leaf (fork tips); ``meta`` -> checkpoint height | hash | ancestor times.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
+from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv.bitcoin_params import BitcoinParams
+from etm_bridge.spv.kvstore import KeyValueStore
+from etm_bridge.spv.relay_batch import HeaderBatch, Record, encode_record
+
+_META_STRUCT = struct.Struct("<I32sB")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The trusted starting point of a relay.
+
+    ``ancestor_times`` are the timestamps of up to 10 blocks before the checkpoint, oldest
+    first, trusted like the checkpoint itself; they make the median-time-past rule exact for the
+    first headers after it (without them the median is taken over fewer blocks, as at genesis).
+    On networks that retarget the height must start a difficulty period (a multiple of 2016),
+    so that every later retarget and testnet walk-back finds its blocks in the relay.
+    """
+
+    height: int
+    header: bytes
+    chain_work: int
+    ancestor_times: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.header) != bh.HEADER_SIZE:
+            raise ValidationError(f"checkpoint header must be 80 bytes, got {len(self.header)}")
+        if not 0 <= self.height < 2**32 or self.chain_work <= 0:
+            raise ValidationError("checkpoint height must be a uint32 and chain work positive")
+        if len(self.ancestor_times) >= bh.MEDIAN_TIME_SPAN:
+            raise ValidationError("at most 10 checkpoint ancestor times are used")
+
+    @classmethod
+    def genesis(cls, params: BitcoinParams) -> Checkpoint:
+        header = params.genesis_header
+        bits = bh.BlockHeader.from_bytes(header).bits
+        return cls(0, header, bh.work_from_bits(bits))
+
+
+@dataclass(frozen=True)
+class StoredHeader:
+    """A header as the relay stores it."""
+
+    hash_le: bytes
+    raw: bytes
+    height: int
+    chain_work: int
+
+    @property
+    def header(self) -> bh.BlockHeader:
+        return bh.BlockHeader.from_bytes(self.raw)
+
+    @property
+    def hash_hex(self) -> str:
+        return self.hash_le[::-1].hex()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a header batch did: how many headers were stored and where the tip is now."""
+
+    accepted: int
+    tip: StoredHeader
+    old_tip: StoredHeader
+    reorg: bool  # the new tip does not descend from the old tip
+
+
+class BitcoinRelay:
+    """The header tree of one Bitcoin network over a :class:`KeyValueStore` (mutable)."""
+
+    def __init__(self, store: KeyValueStore, params: BitcoinParams) -> None:
+        meta = store.get(b"meta")
+        if meta is None:
+            raise ConfigError(f"the {params.name} relay is not initialised (no checkpoint)")
+        height, hash_le, count = _META_STRUCT.unpack_from(meta)
+        times = struct.unpack_from(f"<{count}I", meta, _META_STRUCT.size)
+        self.store = store
+        self.params = params
+        self.checkpoint_height = height
+        self.checkpoint_hash_le = hash_le
+        self.checkpoint_ancestor_times: tuple[int, ...] = tuple(times)
+
+    @classmethod
+    def initialise(
+        cls, store: KeyValueStore, params: BitcoinParams, checkpoint: Checkpoint
+    ) -> BitcoinRelay:
+        """Write the checkpoint into an empty store (idempotent for the same checkpoint)."""
+        hash_le = bh.dsha256(checkpoint.header)
+        existing = store.get(b"meta")
+        if existing is not None:
+            relay = cls(store, params)
+            if relay.checkpoint_hash_le != hash_le:
+                raise ConfigError(f"the {params.name} relay already has another checkpoint")
+            return relay
+        interval = params.difficulty_adjustment_interval
+        if not params.no_retargeting and checkpoint.height % interval:
+            raise ConfigError(f"a {params.name} checkpoint height must be a multiple of {interval}")
+        header = bh.BlockHeader.from_bytes(checkpoint.header)
+        bh.check_proof_of_work(header.hash_le, header.bits, params.pow_limit)
+        times = checkpoint.ancestor_times
+        meta = _META_STRUCT.pack(checkpoint.height, hash_le, len(times))
+        meta += struct.pack(f"<{len(times)}I", *times)
+        record = Record(checkpoint.header, checkpoint.height, checkpoint.chain_work)
+        store.write_batch(
+            {
+                b"meta": meta,
+                b"h" + hash_le: encode_record(record),
+                b"b" + checkpoint.height.to_bytes(4, "big"): hash_le,
+                b"tip": hash_le,
+                b"tips": hash_le,
+            }
+        )
+        return cls(store, params)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def get(self, hash_le: bytes) -> StoredHeader | None:
+        """The stored header with this hash (any branch), or None."""
+        value = self.store.get(b"h" + hash_le)
+        if value is None:
+            return None
+        height, work = struct.unpack_from("<I", value, 80)[0], int.from_bytes(value[84:], "big")
+        return StoredHeader(hash_le, value[:80], height, work)
+
+    def tip(self) -> StoredHeader:
+        tip_hash = self.store.get(b"tip")
+        stored = self.get(tip_hash) if tip_hash is not None else None
+        if stored is None:
+            raise ConfigError(f"the {self.params.name} relay store has no tip")
+        return stored
+
+    def best_hash_at(self, height: int) -> bytes | None:
+        """The best chain's hash at ``height`` (None above the tip or below the checkpoint)."""
+        if not self.checkpoint_height <= height <= self.tip().height:
+            return None
+        return self.store.get(b"b" + height.to_bytes(4, "big"))
+
+    def is_in_best_chain(self, hash_le: bytes) -> bool:
+        stored = self.get(hash_le)
+        return stored is not None and self.best_hash_at(stored.height) == hash_le
+
+    def confirmations(self, hash_le: bytes) -> int:
+        """1 for the tip, 2 for its parent, ...; 0 when unknown or not in the best chain."""
+        stored = self.get(hash_le)
+        if stored is None or self.best_hash_at(stored.height) != hash_le:
+            return 0
+        return self.tip().height - stored.height + 1
+
+    def chain_tips(self) -> list[StoredHeader]:
+        """Every leaf of the header tree (the best tip and fork tips), most work first."""
+        packed = self.store.get(b"tips") or b""
+        leaves = [self.get(packed[i : i + 32]) for i in range(0, len(packed), 32)]
+        return sorted((s for s in leaves if s), key=lambda s: (-s.chain_work, s.height))
+
+    # --- relaying -----------------------------------------------------------------------------
+
+    def submit_headers(self, headers: Sequence[bytes], now: int) -> BatchResult:
+        """Validate ``headers`` (in order, each linking to a stored or earlier one) and store them.
+
+        ``now`` is the reference time for ``time-too-new`` (the ETM block time). Raises
+        :class:`HeaderRejectedError` naming the rule and the header's index; nothing is stored then.
+        """
+        old_tip = self.tip()
+        batch = HeaderBatch(self, old_tip.hash_le, old_tip.height, old_tip.chain_work)
+        for index, raw in enumerate(headers):
+            try:
+                batch.add(raw, now)
+            except HeaderRejectedError as exc:
+                raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
+        self.store.write_batch(batch.writes())
+        new_tip = self.tip()
+        reorg = self.best_hash_at(old_tip.height) != old_tip.hash_le
+        return BatchResult(len(headers), new_tip, old_tip, reorg)

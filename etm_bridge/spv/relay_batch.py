@@ -1,0 +1,219 @@
+"""Validation of one batch of Bitcoin headers for :class:`~.relay.BitcoinRelay` (the hot loop).
+
+A :class:`HeaderBatch` reads stored headers through the relay's store and keeps everything the
+batch adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes` hands
+the overlay to one atomic ``write_batch``. Headers that extend the previous one in the batch
+(the usual case) are checked from a rolling context (last 11 timestamps, bits, the testnet
+walk-back bits) without touching the store; any other parent rebuilds that context by walking
+the stored tree, exactly as Core walks ``pprev``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
+
+from etm_bridge.errors import HeaderRejectedError
+from etm_bridge.spv import bitcoin_headers as bh
+
+if TYPE_CHECKING:
+    from etm_bridge.spv.relay import BitcoinRelay
+
+_UNPACK = struct.Struct("<i32s32sIII").unpack
+_HEIGHT = struct.Struct("<I")
+_SHA256 = hashlib.sha256
+
+
+class Record(NamedTuple):
+    """A stored header: raw bytes, height and cumulative chain work."""
+
+    raw: bytes
+    height: int
+    chain_work: int
+
+
+def encode_record(record: Record) -> bytes:
+    return record.raw + _HEIGHT.pack(record.height) + record.chain_work.to_bytes(32, "big")
+
+
+def decode_record(value: bytes) -> Record:
+    return Record(value[:80], _HEIGHT.unpack_from(value, 80)[0], int.from_bytes(value[84:], "big"))
+
+
+class _Context:
+    """What validating a child of header ``hash_le`` needs (mutated along a linear batch)."""
+
+    __slots__ = ("bits", "hash_le", "height", "time", "times", "walkback_bits", "work")
+
+    def __init__(self, hash_le: bytes, record: Record, times: list[int], walkback_bits: int):
+        _, _, _, self.time, self.bits, _ = _UNPACK(record.raw)
+        self.hash_le = hash_le
+        self.height = record.height
+        self.work = record.chain_work
+        self.times = times
+        self.walkback_bits = walkback_bits
+
+
+class HeaderBatch:
+    """The overlay of one header batch (mutable, single use)."""
+
+    def __init__(self, relay: BitcoinRelay, tip_hash: bytes, tip_height: int, tip_work: int):
+        params = relay.params
+        self._relay = relay
+        self._get = relay.store.get
+        self._params = params
+        self._interval = params.difficulty_adjustment_interval
+        self._limit_bits = bh.encode_compact(params.pow_limit)
+        self._records: dict[bytes, bytes] = {}
+        self._best: dict[int, bytes] = {}
+        self._tip = (tip_hash, tip_height, tip_work)
+        packed = self._get(b"tips") or b""
+        self._leaves = {packed[i : i + 32] for i in range(0, len(packed), 32)}
+        self._ctx: _Context | None = None
+        self._targets: dict[int, int] = {}
+
+    # --- overlay reads ------------------------------------------------------------------------
+
+    def _record(self, hash_le: bytes) -> Record | None:
+        value = self._records.get(hash_le) or self._get(b"h" + hash_le)
+        return decode_record(value) if value is not None else None
+
+    def _best_hash_at(self, height: int) -> bytes | None:
+        if not self._relay.checkpoint_height <= height <= self._tip[1]:
+            return None
+        return self._best.get(height) or self._get(b"b" + height.to_bytes(4, "big"))
+
+    def _ancestor(self, hash_le: bytes, height: int, target_height: int) -> bytes:
+        while height > target_height:
+            if self._best_hash_at(height) == hash_le:
+                found = self._best_hash_at(target_height)
+                assert found is not None  # the best chain is complete down to the checkpoint
+                return found
+            record = self._record(hash_le)
+            assert record is not None  # every stored header's parent is stored
+            hash_le, height = record.raw[4:36], height - 1
+        return hash_le
+
+    def _context(self, parent_hash: bytes) -> _Context:
+        record = self._record(parent_hash)
+        if record is None:
+            raise HeaderRejectedError(
+                "bad-prevblk", f"previous block {parent_hash[::-1].hex()} is not in the relay"
+            )
+        checkpoint = self._relay.checkpoint_hash_le
+        times: list[int] = []
+        hash_le: bytes = parent_hash
+        current: Record | None = record
+        walkback: int | None = None if self._params.allow_min_difficulty_blocks else 0
+        while current is not None and (len(times) < bh.MEDIAN_TIME_SPAN or walkback is None):
+            _, prev, _, time, bits, _ = _UNPACK(current.raw)
+            if len(times) < bh.MEDIAN_TIME_SPAN:
+                times.append(time)
+            at_start = hash_le == checkpoint or current.height % self._interval == 0
+            if walkback is None and (at_start or bits != self._limit_bits):
+                walkback = bits
+            if hash_le == checkpoint:
+                times.extend(reversed(self._relay.checkpoint_ancestor_times))
+                break
+            hash_le, current = prev, self._record(prev)
+        times = times[: bh.MEDIAN_TIME_SPAN][::-1]
+        return _Context(parent_hash, record, times, walkback or 0)
+
+    # --- the rules ----------------------------------------------------------------------------
+
+    def _required_bits(self, ctx: _Context, height: int, time: int) -> int:
+        params = self._params
+        if height % self._interval:
+            if not params.allow_min_difficulty_blocks:
+                return ctx.bits
+            if time > ctx.time + 2 * params.pow_target_spacing_s:
+                return self._limit_bits
+            return ctx.walkback_bits
+        if params.no_retargeting:
+            return ctx.bits
+        first = self._record(self._ancestor(ctx.hash_le, ctx.height, height - self._interval))
+        assert first is not None
+        first_time = _UNPACK(first.raw)[3]
+        return bh.calculate_next_work_required(params, ctx.bits, ctx.time, first_time)
+
+    def _target(self, bits: int) -> int:
+        target = self._targets.get(bits)
+        if target is None:
+            try:
+                target = bh.target_from_bits(bits, self._params.pow_limit)
+            except HeaderRejectedError:
+                raise HeaderRejectedError("high-hash", f"nBits {bits:08x} is invalid") from None
+            self._targets[bits] = target
+        return target
+
+    def add(self, raw: bytes, now: int) -> None:
+        """Validate one header against the store plus this batch and add it to the overlay."""
+        if len(raw) != bh.HEADER_SIZE:
+            raise HeaderRejectedError("bad-header-length", f"{len(raw)} bytes, not 80")
+        raw = bytes(raw)
+        hash_le = _SHA256(_SHA256(raw).digest()).digest()
+        if hash_le in self._records or self._get(b"h" + hash_le) is not None:
+            raise HeaderRejectedError("duplicate", f"block {hash_le[::-1].hex()} is already stored")
+        version, prev, _, time, bits, _ = _UNPACK(raw)
+        if int.from_bytes(hash_le, "little") > self._target(bits):
+            raise HeaderRejectedError(
+                "high-hash", f"hash {hash_le[::-1].hex()} is above the target of {bits:08x}"
+            )
+        ctx = self._ctx
+        if ctx is None or ctx.hash_le != prev:
+            ctx = self._context(prev)
+        height = ctx.height + 1
+        required = self._required_bits(ctx, height, time)
+        if bits != required:
+            raise HeaderRejectedError(
+                "bad-diffbits", f"nBits {bits:08x} at height {height}, required {required:08x}"
+            )
+        times = ctx.times
+        bh.check_time(time, sorted(times)[len(times) // 2], now)
+        if version < 4:
+            bh.check_version(self._params, version, height)
+        work = ctx.work + bh.work_from_bits(bits)
+        self._records[hash_le] = raw + _HEIGHT.pack(height) + work.to_bytes(32, "big")
+        self._leaves.discard(prev)
+        self._leaves.add(hash_le)
+        if work > self._tip[2]:
+            self._move_tip(hash_le, prev, height, work)
+        self._advance(ctx, hash_le, height, time, bits, work)
+
+    def _advance(
+        self, ctx: _Context, hash_le: bytes, height: int, time: int, bits: int, work: int
+    ) -> None:
+        if not (height % self._interval == 0 or bits != self._limit_bits):
+            bits_walkback = ctx.walkback_bits
+        else:
+            bits_walkback = bits
+        times = ctx.times  # a fresh context from _context() is not shared either
+        times.append(time)
+        if len(times) > bh.MEDIAN_TIME_SPAN:
+            del times[0]
+        ctx.hash_le, ctx.height, ctx.time, ctx.bits, ctx.work = hash_le, height, time, bits, work
+        ctx.times, ctx.walkback_bits = times, bits_walkback
+        self._ctx = ctx
+
+    def _move_tip(self, hash_le: bytes, prev: bytes, height: int, work: int) -> None:
+        old_hash, old_height, _ = self._tip
+        if prev != old_hash:  # a reorg (or a jump along a branch): rewrite the index down to it
+            walk_hash, walk_height = prev, height - 1
+            while walk_height > old_height or self._best_hash_at(walk_height) != walk_hash:
+                self._best[walk_height] = walk_hash
+                record = self._record(walk_hash)
+                assert record is not None
+                walk_hash, walk_height = record.raw[4:36], walk_height - 1
+        self._best[height] = hash_le
+        self._tip = (hash_le, height, work)
+
+    def writes(self) -> Mapping[bytes, bytes]:
+        """Everything this batch adds, as one write batch."""
+        items = {b"h" + h: value for h, value in self._records.items()}
+        for height, hash_le in self._best.items():
+            items[b"b" + height.to_bytes(4, "big")] = hash_le
+        items[b"tip"] = self._tip[0]
+        items[b"tips"] = b"".join(sorted(self._leaves))
+        return items

@@ -1,0 +1,170 @@
+"""Double-spend risk and the confirmations it requires (whitepaper section 3.1).
+
+The whitepaper's exact attacker success probability (Grunspan and Pérez-Marco, "Double spend
+races", 2017): with ``q`` the attacker's share of the hash rate, ``p = 1 - q`` and ``z``
+confirmations, the number of attacker blocks found while the honest chain grows by ``z`` is
+negative-binomial, and
+
+    P(z) = 1 - sum_{k=0}^{z-1} C(k+z-1, k) (p^z q^k - q^z p^k).
+
+It is computed here **exactly** with :class:`fractions.Fraction` (``q`` is read from its decimal
+string, so 0.1 means 1/10, not the nearest binary float): the subtraction ``1 - sum`` cancels
+almost every digit when ``P`` is small, which in floating point would leave only rounding noise
+below ~1e-15, and an exact rational has no such floor. The cost is polynomial (one pass of z
+terms per z) and a binary search keeps the number of evaluated z logarithmic.
+
+Nakamoto's figure (the Bitcoin paper, section 11) uses the Poisson approximation with
+``lambda = z q / p``. It is only an approximation, so it is computed in floating point, but in a
+form with positive terms only (``sum_{k<=z} pois(k) (q/p)^(z-k) + P(Poisson > z)``, the tail
+summed directly), so there is no cancellation; Poisson terms use ``lgamma`` to avoid overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from etm_bridge.errors import ValidationError
+
+MAX_CONFIRMATIONS = 10_000
+
+Number = Fraction | float | int | str
+
+
+def _share(q: Number) -> Fraction:
+    value = Fraction(str(q)) if isinstance(q, float) else Fraction(q)
+    if not 0 <= value < Fraction(1, 2):
+        raise ValidationError(f"attacker share q must be in [0, 0.5), got {q}")
+    return value
+
+
+def _risk(risk: Number) -> Fraction:
+    value = Fraction(str(risk)) if isinstance(risk, float) else Fraction(risk)
+    if not 0 < value < 1:
+        raise ValidationError(f"risk tolerance must be in (0, 1), got {risk}")
+    return value
+
+
+def _numerator_and_denominator(share: Fraction, z: int) -> tuple[int, int]:
+    """P(z) = (D - N) / D with integers only: q = a/b, p = c/b and D = b^(2z-1).
+
+    ``N = sum_k C(k+z-1, k) b^(z-1-k) (c^z a^k - a^z c^k)`` is the whitepaper's sum scaled by D;
+    integers avoid the gcd reductions that make Fraction arithmetic slow for large z.
+    """
+    a, b = share.numerator, share.denominator
+    c = b - a
+    cz, az = c**z, a**z
+    total = 0
+    binom = 1  # C(k+z-1, k) for k = 0
+    ak, ck, bk = 1, 1, b ** (z - 1)
+    for k in range(z):
+        total += binom * bk * (cz * ak - az * ck)
+        binom = binom * (k + z) // (k + 1)
+        ak, ck, bk = ak * a, ck * c, bk // b
+    return b ** (2 * z - 1) - total, b ** (2 * z - 1)
+
+
+def attacker_success_probability(q: Number, z: int) -> Fraction:
+    """The exact P(z) of the whitepaper (Grunspan and Pérez-Marco), as a fraction."""
+    share = _share(q)
+    if z < 0:
+        raise ValidationError(f"confirmations must be >= 0, got {z}")
+    if z == 0 or share == 0:
+        return Fraction(1) if z == 0 else Fraction(0)
+    numerator, denominator = _numerator_and_denominator(share, z)
+    return Fraction(numerator, denominator)
+
+
+def _exact_at_most(share: Fraction, z: int, bound: Fraction) -> bool:
+    if z == 0 or share == 0:
+        return z > 0
+    numerator, denominator = _numerator_and_denominator(share, z)
+    return numerator * bound.denominator <= bound.numerator * denominator
+
+
+def nakamoto_probability(q: Number, z: int) -> float:
+    """Nakamoto's Poisson approximation of the catch-up probability (floating point)."""
+    share = float(_share(q))
+    if z < 0:
+        raise ValidationError(f"confirmations must be >= 0, got {z}")
+    if z == 0:
+        return 1.0
+    if share == 0:
+        return 0.0
+    ratio = share / (1 - share)
+    lam = z * ratio
+
+    def pois(k: int) -> float:
+        return math.exp(k * math.log(lam) - lam - math.lgamma(k + 1))
+
+    caught = sum(pois(k) * ratio ** (z - k) for k in range(z + 1))
+    tail, k = 0.0, z + 1
+    while True:
+        term = pois(k)
+        tail += term
+        if term < tail * 1e-17 or term == 0.0:
+            break
+        k += 1
+    return min(1.0, caught + tail)
+
+
+def _smallest_z(ok: object, ceiling: int) -> int:
+    """Smallest z in [0, ceiling] with ok(z) true, for a monotone predicate."""
+    assert callable(ok)
+    hi = 1
+    while not ok(hi):
+        if hi >= ceiling:
+            raise ValidationError(f"more than {ceiling} confirmations would be needed")
+        hi = min(hi * 2, ceiling)
+    lo = hi // 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def confirmations_required(q: Number, risk: Number, ceiling: int = MAX_CONFIRMATIONS) -> int:
+    """Smallest z with the exact P(z) <= risk."""
+    bound = _risk(risk)
+    share = _share(q)
+    return _smallest_z(lambda z: _exact_at_most(share, z, bound), ceiling)
+
+
+def nakamoto_confirmations_required(
+    q: Number, risk: Number, ceiling: int = MAX_CONFIRMATIONS
+) -> int:
+    """Smallest z with Nakamoto's Poisson figure <= risk."""
+    bound = float(_risk(risk))
+    share = _share(q)
+    return _smallest_z(lambda z: nakamoto_probability(share, z) <= bound, ceiling)
+
+
+@dataclass(frozen=True)
+class ConfirmationPolicy:
+    """How many confirmations an inclusion proof needs on one network (configurable)."""
+
+    network: str
+    min_confirmations: int
+
+    def __post_init__(self) -> None:
+        if self.min_confirmations < 1:
+            raise ValidationError("a policy needs at least 1 confirmation")
+
+    @classmethod
+    def from_risk(cls, network: str, q: Number, risk: Number) -> ConfirmationPolicy:
+        """A policy from the whitepaper's exact formula for attacker share q and tolerance."""
+        return cls(network, max(1, confirmations_required(q, risk)))
+
+
+#: Defaults: 6 on Bitcoin mainnet/testnet (Core's customary figure), 1 on regtest.
+DEFAULT_POLICIES: dict[str, ConfirmationPolicy] = {
+    "mainnet": ConfirmationPolicy("mainnet", 6),
+    "testnet3": ConfirmationPolicy("testnet3", 6),
+    "regtest": ConfirmationPolicy("regtest", 1),
+    "ethereum-mainnet": ConfirmationPolicy("ethereum-mainnet", 64),
+    "anvil": ConfirmationPolicy("anvil", 1),
+}
