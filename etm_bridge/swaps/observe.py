@@ -28,8 +28,13 @@ class EtmGateway(Protocol):
         """Best height of ``chain`` that the ETM SPV relay knows."""
         ...
 
+    def relay_header_at(self, chain: str, height: int) -> bytes | None:
+        """The raw header the relay's best chain has at ``height`` (None if none)."""
+        ...
+
     def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
-        """Submit raw headers from ``start_height``; returns the relay's new tip height."""
+        """Submit raw headers from ``start_height`` (which may fork below the relay's tip);
+        returns the relay's new tip height."""
         ...
 
     def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
@@ -82,6 +87,18 @@ def _leg(
     return LegView(chain, tip, block_time, lock, spend), original
 
 
+def common_relay_tip(gateway: EtmGateway, adapter: ChainAdapter, chain: str) -> int:
+    """The highest height at which the ETM relay's best chain and the adapter's agree: after a
+    reorg the relay may be on the losing branch, and a proof against it would be rejected."""
+    height = min(gateway.relay_tip(chain), adapter.tip().height)
+    while height > 0:
+        ours = adapter.headers(height, 1)
+        if ours and gateway.relay_header_at(chain, height) == ours[0]:
+            break
+        height -= 1
+    return height
+
+
 def removed_deps(rec: SwapRecord, adapters: Mapping[str, ChainAdapter]) -> frozenset[DepKind]:
     """Dependencies whose block is no longer the best chain's block at that height."""
     gone = set()
@@ -115,7 +132,8 @@ def observe(
     )
     proof = None
     if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM:
-        proof = gateway.proof_view(rec, gateway.relay_tip(t.user_leg.chain))
+        user_adapter = adapter_for(adapters, t.user_leg.chain)
+        proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, t.user_leg.chain))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
     return Observation(view, user_lock, counter_lock)
 

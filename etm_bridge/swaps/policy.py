@@ -257,7 +257,9 @@ def _operator_actions(rec: SwapRecord, view: SwapView, cfg: PolicyConfig) -> lis
     return []
 
 
-def _wake_heights(rec: SwapRecord, view: SwapView) -> tuple[tuple[str, int], ...]:
+def _wake_heights(
+    rec: SwapRecord, view: SwapView, cfg: PolicyConfig
+) -> tuple[tuple[str, int], ...]:
     """Heights at which time alone changes what we may do (timelocks, confirmation targets)."""
     wake: set[tuple[str, int]] = set()
     legs = (
@@ -272,7 +274,7 @@ def _wake_heights(rec: SwapRecord, view: SwapView) -> tuple[tuple[str, int], ...
         wake.add((leg.chain, lock.terms.timelock_height - rec.terms.reveal_margin_blocks))
         if lock.block_height is not None:
             wake.add((leg.chain, lock.block_height + confs - 1))
-            wake.add((leg.chain, lock.block_height + confs - 1 + 3))
+            wake.add((leg.chain, lock.block_height + confs - 1 + cfg.user_proof_delay_blocks))
     return tuple(sorted((c, h) for c, h in wake if h > 0))
 
 
@@ -295,7 +297,7 @@ def decide(rec: SwapRecord, view: SwapView, now_s: int, cfg: PolicyConfig | None
         elif item.kind not in pending_kinds and _may_issue(rec, item.kind, view, now_s, cfg):
             key = intent_key(rec, item.kind)
             actions.append(Action(item.kind, item.chain, key, item.reason, item.relay_to_height))
-    return Plan(tuple(resolved), tuple(actions), _wake_heights(rec, view), tuple(notes))
+    return Plan(tuple(resolved), tuple(actions), _wake_heights(rec, view, cfg), tuple(notes))
 
 
 def direction_chains(rec: SwapRecord) -> tuple[str, str]:

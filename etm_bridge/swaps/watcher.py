@@ -33,7 +33,15 @@ from ..errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
 from .events import REORG_DROPS, Transition, apply_event, next_event
 from .fsm import REORG_EVENTS
 from .model import ActionKind, IntentResult, Outcome, SwapRecord
-from .observe import EtmGateway, Observation, adapter_for, observe, refreshed_refs
+from .observe import (
+    EtmGateway,
+    Observation,
+    adapter_for,
+    common_relay_tip,
+    header_digest,
+    observe,
+    refreshed_refs,
+)
 from .policy import Action, PolicyConfig, decide, new_intent
 from .store import SwapStore, WatcherLock
 
@@ -101,6 +109,9 @@ class Watcher:
         self.records: dict[str, SwapRecord] = {}
         self.due: set[str] = set()
         self._wake: dict[str, list[tuple[int, str]]] = {c: [] for c in self.adapters}
+        self._on_chain: dict[str, set[str]] = {c: set() for c in self.adapters}
+        self._by_hashlock: dict[bytes, set[str]] = {}
+        self._tip_digest: dict[str, tuple[int, str | None]] = {}
         self._touched = 0
         self._lock: WatcherLock | None = None
 
@@ -111,8 +122,7 @@ class Watcher:
         self._lock = self.store.acquire_watcher_lock(self.owner, self.config.lease_s)
         since = int(self.clock()) - self.config.settle_window_s
         for rec in self.store.recent(since):
-            self.records[rec.swap_id] = rec
-            self.due.add(rec.swap_id)
+            self._track(rec)
         _, self._touched = self.store.changed_since(0)
 
     def stop(self) -> None:
@@ -165,8 +175,15 @@ class Watcher:
         for rec in changed:
             known = self.records.get(rec.swap_id)
             if known is None or known.version != rec.version:
-                self.records[rec.swap_id] = rec
-                self.due.add(rec.swap_id)
+                self._track(rec)
+
+    def _track(self, rec: SwapRecord) -> None:
+        """Hold ``rec`` in memory and index it by hashlock and chains; examine it next."""
+        self.records[rec.swap_id] = rec
+        self.due.add(rec.swap_id)
+        self._by_hashlock.setdefault(rec.terms.hashlock, set()).add(rec.swap_id)
+        for chain in self._chains(rec):
+            self._on_chain.setdefault(chain, set()).add(rec.swap_id)
 
     def _read_tips(self, now: float) -> dict[str, int]:
         new_blocks: dict[str, int] = {}
@@ -211,7 +228,17 @@ class Watcher:
 
     def _touched_by_blocks(self, chain: str, height: int) -> set[str]:
         """Swaps that new blocks on ``chain`` may concern (see the module docstring)."""
-        return {swap_id for swap_id, rec in self.records.items() if chain in self._chains(rec)}
+        adapter = self.adapters[chain]
+        previous = self._tip_digest.get(chain)
+        self._tip_digest[chain] = (height, header_digest(adapter, height))
+        scan = getattr(adapter, "htlc_activity", None)
+        if previous is None or scan is None or height <= previous[0]:
+            return set(self._on_chain.get(chain, ()))
+        if header_digest(adapter, previous[0]) != previous[1]:
+            log.warning("chain %s reorganised below height %d", chain, previous[0])
+            return set(self._on_chain.get(chain, ()))
+        hashlocks: Iterable[bytes] = scan(previous[0] + 1, height)
+        return {sid for h in hashlocks for sid in self._by_hashlock.get(h, ())}
 
     # --- one swap -----------------------------------------------------------------------------
 
@@ -315,13 +342,15 @@ class Watcher:
         return adapter.refund(lock).txid
 
     def _relay(self, action: Action) -> str:
+        """Feed headers to the ETM relay up to the action's height, from the fork point if the
+        relay's best chain differs from the adapter's (after a reorg)."""
         if self.gateway is None:
             return "no gateway"
-        adapter = adapter_for(self.adapters, action.chain)
-        start = self.gateway.relay_tip(action.chain) + 1
-        count = action.relay_to_height - start + 1
+        adapter, chain = adapter_for(self.adapters, action.chain), action.chain
+        start = common_relay_tip(self.gateway, adapter, chain) + 1
+        # up to our tip, not just the target: after a reorg only the longer branch wins
+        count = max(action.relay_to_height, adapter.tip().height) - start + 1
         if count <= 0:
             return "relay up to date"
-        headers = adapter.headers(start, count)
-        tip = self.gateway.relay_headers(action.chain, start, headers)
+        tip = self.gateway.relay_headers(chain, start, adapter.headers(start, count))
         return f"relayed to {tip}"

@@ -29,12 +29,21 @@ class FakeExchange:
     def relay_tip(self, chain: str) -> int:
         return len(self.headers[chain]) - 1
 
+    def relay_header_at(self, chain: str, height: int) -> bytes | None:
+        known = self.headers[chain]
+        return known[height] if 0 <= height < len(known) else None
+
     def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
+        """Append, or replace a shorter branch above ``start_height`` (longest chain wins)."""
         self.relay_calls += 1
         known = self.headers[chain]
-        if start_height != len(known):
-            raise ProofError(f"headers must continue the relay at {len(known)}, got {start_height}")
-        known.extend(headers)
+        if not 1 <= start_height <= len(known):
+            raise ProofError(
+                f"headers must link to the relay (1..{len(known)}), got {start_height}"
+            )
+        if start_height + len(headers) > len(known):
+            del known[start_height:]
+            known.extend(headers)
         return self.relay_tip(chain)
 
     def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
