@@ -126,7 +126,12 @@ def network_name(ctx: TxContext) -> str:
 def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> Plan:
     if view.get(rc.POOLS, p.asset.encode()) is not None:
         raise ExchangeError(Reason.POOL_EXISTS, f"a pool for {p.asset} exists already")
-    bd.chain_of_asset(p.asset)
+    chain = bd.chain_of_asset(p.asset)
+    if len(p.claim_key) != bd.KEY_LEN[chain]:
+        raise ExchangeError(
+            Reason.BAD_PARAMETER,
+            f"a {p.asset} pool's claim key is {bd.KEY_LEN[chain]} bytes, got {len(p.claim_key)}",
+        )
     params = pm.PoolParams(
         p.asset,
         encode_address(tx.sender),
@@ -332,7 +337,14 @@ def plan_swap_in(
         ctx.height,
     )
     swap = rc.SwapRecord(
-        p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.lock_id
+        p.asset,
+        q.direction,
+        q.amount_in,
+        q.fee,
+        q.amount_out,
+        p.recipient,
+        lock.refund_key,
+        lock.lock_id,
     )
     plan = Plan()
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
@@ -365,7 +377,9 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
         p.expiry_height,
         ctx.height,
     )
-    swap = rc.SwapRecord(p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender)
+    swap = rc.SwapRecord(
+        p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
+    )
     plan = Plan(escrow_in=[(tx.sender, p.amount_in)])
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     plan.put(rc.HTLCS, tx.id, htlc)

@@ -53,7 +53,12 @@ TABLES = {
 
 @dataclasses.dataclass(frozen=True)
 class SwapRecord:
-    """The pool side of a swap HTLC: which pool, the quote, and the proven foreign lock."""
+    """The pool side of a swap HTLC: which pool, the quote, the user and their foreign key.
+
+    ``user_key`` is the user's key on the asset's chain when the swap started: the refund key
+    of their lock (swap in) or the key the operator must pay (swap out), fixed even if the user
+    rebinds later. ``lock_id`` is the proven foreign lock of a swap in (empty for a swap out).
+    """
 
     asset: str
     direction: Direction
@@ -61,6 +66,7 @@ class SwapRecord:
     fee: int
     amount_out: int
     user: str
+    user_key: bytes
     lock_id: bytes = b""
 
     @property

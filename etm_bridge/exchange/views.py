@@ -13,8 +13,9 @@ from typing import Any
 from ..chain.address import encode_address
 from ..chain.state import StateView
 from . import records as rc
+from .htlc import HtlcStatus
 from .obligations import Obligation
-from .plans import get_pool
+from .plans import get_htlc, get_pool
 from .pool import Direction, Pool, quote, share_value_ppm
 
 
@@ -109,4 +110,28 @@ def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str
         if investor is None or ob.investor == encode_address(investor):
             out.append(rc.encode(ob))
     out.sort(key=lambda o: int(o["obligation_id"]))
+    return out
+
+
+def open_swaps(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
+    """Swaps whose HTLC is still locked: what the operator must act on.
+
+    Swap out: lock ``amount_out`` of the asset to ``user_key`` with ``hashlock``, expiring at
+    least the margin before the ETM lock's ``expiry_height``. Swap in: watch for the preimage
+    (the claim records it) to claim the user's foreign lock ``lock_id``.
+    """
+    out = []
+    for key, _ in view.scan(rc.SWAPS):
+        swap = rc.decode(rc.SwapRecord, view.get_json(rc.SWAPS, key))
+        htlc = get_htlc(view, key)
+        if htlc.status is not HtlcStatus.LOCKED or (asset is not None and swap.asset != asset):
+            continue
+        out.append(
+            {
+                **rc.encode(swap),
+                "htlc_id": key.hex(),
+                "hashlock": htlc.hashlock.hex(),
+                "expiry_height": htlc.expiry_height,
+            }
+        )
     return out

@@ -159,9 +159,9 @@ def test_unclaimed_swap_in_expires_and_releases_its_reservation(led: Ledger) -> 
 # --- ETM -> BTC ---------------------------------------------------------------------------------
 
 
-def swap_out(led: Ledger, amount: int = 10**10) -> bytes:
+def swap_out(led: Ledger, amount: int = 10**10, hashlock: bytes = H) -> bytes:
     expiry = led.height + sr.LONG_LEG_S // led.params.block_time_s
-    tx = led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", amount, H, expiry, 1))
+    tx = led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", amount, hashlock, expiry, 1))
     return tx.id
 
 
@@ -287,6 +287,12 @@ def test_rebind_unbind_and_nonce_replay(led: Ledger) -> None:
 def test_pool_create_twice_is_rejected(led: Ledger) -> None:
     payload = pl.PoolCreate("btc", btc_key("bob"), 3_000, 100, 1)
     rejected(Reason.POOL_EXISTS, lambda: led.send("bob", tt.POOL_CREATE, payload))
+    eth_with_btc_key = pl.PoolCreate("eth", btc_key("bob"), 3_000, 100, 1)
+    rejected(Reason.BAD_PARAMETER, lambda: led.send("bob", tt.POOL_CREATE, eth_with_btc_key))
+    rejected(
+        Reason.UNSUPPORTED_CHAIN,
+        lambda: led.send("bob", tt.POOL_CREATE, pl.PoolCreate("doge", b"\x02" * 33, 0, 1, 1)),
+    )
 
 
 def test_proof_carrying_types_reject_without_an_spv_verifier(led: Ledger) -> None:
@@ -337,3 +343,16 @@ def test_views_show_pools_positions_quotes_and_obligations(led: Ledger) -> None:
     [ob] = views.obligations(led.state, led.addr20("operator"))
     assert ob["status"] == "pending" and ob["destination"] == btc_key("operator").hex()
     assert views.obligations(led.state, led.addr20("bob")) == []
+
+
+def test_open_swaps_view_names_what_the_operator_must_do(led: Ledger) -> None:
+    from etm_bridge.exchange import views
+
+    in_id = swap_in(led, foreign_lock(led))
+    rejected(Reason.HASHLOCK_IN_USE, lambda: swap_out(led))  # H is the open swap in's
+    out_id = swap_out(led, hashlock=hashlock_of(b"\x43" * 32))
+    [s_in, s_out] = sorted(views.open_swaps(led.state), key=lambda s: s["direction"])
+    assert s_in["htlc_id"] == in_id.hex() and s_in["lock_id"] == b"btc-lock-1".hex()
+    assert s_out["htlc_id"] == out_id.hex() and s_out["user_key"] == btc_key("alice").hex()
+    led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(in_id, PREIMAGE))
+    assert [s["htlc_id"] for s in views.open_swaps(led.state, "btc")] == [out_id.hex()]
