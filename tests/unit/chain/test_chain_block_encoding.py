@@ -41,7 +41,7 @@ def make_vectors() -> list[dict[str, Any]]:
         generator_public_key=key.public_key,
     ).solve_and_sign(key, 2**252)  # fmt: skip
     block = Block(header, txs)
-    genesis = genesis_block(dev_genesis(ChainParams(), 3)[0])
+    genesis = genesis_block(dev_genesis(ChainParams(tx_plugins=()), 3)[0])
     return [
         {"name": "three transfers", "unsigned": header.unsigned_bytes.hex(),
          "signed": header.encoded.hex(), "id": header.id.hex(), "shortId": header.short_id,

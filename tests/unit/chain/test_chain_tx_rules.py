@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from conftest import FEE, DevChain, addr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.rules import apply_tx
@@ -121,3 +123,29 @@ def test_submit_tx_uses_pending_state_for_nonces(dev: DevChain) -> None:
         dev.chain.submit_tx(dev.transfer(dev.users[0], addr(dev.users[1]), 7, nonce=0))
     assert info.value.reason == "wrong_nonce"
     assert len(dev.chain.mempool) == 2
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    type_id=st.sampled_from([1, 2, 3, 4, 5, 6, 300]),
+    payload=st.one_of(st.binary(max_size=80), st.just(b"\x05alice")),
+    nonce=st.integers(0, 2),
+    fee=st.sampled_from([0, 10_000, FEE, 10**20 % 2**64]),
+    user=st.integers(0, 4),
+)
+def test_fuzzed_txs_either_apply_fully_or_change_nothing(
+    dev: DevChain, type_id: int, payload: bytes, nonce: int, fee: int, user: int
+) -> None:
+    state = _state(dev)
+    key = dev.users[user]
+    tx = dev.tx(key, type_id, payload, nonce=nonce, fee=fee)
+    before = state.changes()
+    try:
+        apply_tx(state, dev.chain.registry, tx, _ctx(dev))
+    except TxRejectedError as exc:
+        assert exc.reason and exc.detail
+        assert state.changes() == before
+    else:
+        assert state.account(addr(key)).nonce == nonce + 1
