@@ -17,8 +17,8 @@
  *      for any transaction, valid or not).
  *   4. wallet: --wallet-prefix defaults to --prefix (else ~/.bcoin/wallet is opened); getnewaddress
  *      with no argument uses the default account; wallet RPCs first wait until the wallet has
- *      processed the chain tip; wallet sends await mempool acceptance; setmocktime 0 clears the
- *      mock clock instead of setting 1970.
+ *      processed the chain tip; wallet sends await mempool acceptance (a refused one is abandoned,
+ *      not left in the wallet); setmocktime 0 clears the mock clock instead of setting 1970.
  *   5. wallet RPCs are also served on the node's RPC port, so one URL works, as with bitcoind.
  *
  * Also: lookups of an unknown block or transaction fail with bitcoind's -5, not -1.
@@ -202,11 +202,37 @@ async function waitForWalletTip(node, wdb) {
 
 function patchWalletClient() {
   const NodeClient = require('bcoin/lib/wallet/nodeclient');
+  const Wallet = require('bcoin/lib/wallet/wallet');
+
   // Stock send() was fire-and-forget (node.relay swallows errors): await acceptance instead.
   NodeClient.prototype.send = async function send(tx) {
-    const missing = await this.node.mempool.addTX(tx);
-    if (missing)
-      throw new Error(`wallet transaction ${tx.txid()} spends unknown inputs`);
+    let missing;
+    try {
+      missing = await this.node.mempool.addTX(tx);
+    } catch (err) {
+      err.walletTX = tx;
+      throw err;
+    }
+    if (missing) {
+      const err = new Error(`wallet transaction ${tx.txid()} spends unknown inputs`);
+      err.walletTX = tx;
+      throw err;
+    }
+  };
+
+  // A send the mempool refused must not stay in the wallet (its coins would look spent and
+  // later sends would chain on a transaction nobody has): abandon it, then report the error.
+  const send = Wallet.prototype.send;
+  Wallet.prototype.send = async function sendOrAbandon(options, passphrase) {
+    try {
+      return await send.call(this, options, passphrase);
+    } catch (err) {
+      if (err.walletTX) {
+        await this.abandon(err.walletTX.hash('hex')).catch(() => {});
+        err.message = `transaction rejected by the mempool: ${err.message}`;
+      }
+      throw err;
+    }
   };
 }
 

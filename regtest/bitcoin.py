@@ -257,10 +257,13 @@ class BitcoinNode:
         try:
             txid = str(self.rpc.call("sendtoaddress", address, amount_btc))
         except RPCError as exc:
-            if exc.code != -6 and "funds" not in str(exc).lower():
+            text = str(exc).lower()
+            if "mempool-chain" in text:  # too many unconfirmed sends in a row: confirm them
+                self.mine(1)
+            elif exc.code == -6 or "funds" in text:  # out of mature coins: mature 100 more
+                self.mine(COINBASE_MATURITY)
+            else:
                 raise
-            # Out of mature coins: mature another 100 coinbases and retry once.
-            self.mine(COINBASE_MATURITY)
             txid = str(self.rpc.call("sendtoaddress", address, amount_btc))
         if confirm:
             self.mine(1)

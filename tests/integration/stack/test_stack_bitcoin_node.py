@@ -149,3 +149,20 @@ def test_setmocktime_zero_turns_the_mock_clock_off(bitcoin_node: BitcoinNode) ->
     [block_hash] = bitcoin_node.mine(1)
     header = CBlockHeader.deserialize(x(bitcoin_node.rpc.call("getblockheader", block_hash, False)))
     assert abs(header.nTime - time.time()) < 2 * 3600
+
+
+def test_fund_without_confirming_keeps_working_past_the_mempool_chain_limit(
+    bitcoin_node: BitcoinNode,
+) -> None:
+    # Each unconfirmed faucet send spends the previous one's change; bcoin stops such a chain
+    # at 50 and Core at 25 ("too-long-mempool-chain"). fund() must confirm and carry on, and
+    # the refused send must not linger in the wallet (the launcher abandons it).
+    key = OwnKey.from_label("stack-test-many")
+    bitcoin_node.fund(key.address, 10_000)  # mature coins first, mempool empty
+    start = bitcoin_node.height()
+    txids = [bitcoin_node.fund(key.address, 10_000, confirm=False) for _ in range(55)]
+    assert bitcoin_node.height() > start, "the chain limit was never reached"
+    bitcoin_node.mine(1)
+    assert len(set(txids)) == 55
+    assert not bitcoin_node.rpc.call("getrawmempool")
+    assert [key.find_output(bitcoin_node.rpc, t).value_sat for t in txids] == [10_000] * 55
