@@ -8,6 +8,7 @@ bcoin launcher must reproduce.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from bitcoin.core import CBlock, CBlockHeader, CTransaction, Hash160, b2lx, x
@@ -15,6 +16,7 @@ from bitcoin.core.script import CScript
 from bitcoin.wallet import CBitcoinAddress, P2PKHBitcoinAddress, P2SHBitcoinAddress
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.ownkey import OwnKey, Utxo
+from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.errors import (
     RPCAlreadyInChainError,
@@ -152,17 +154,18 @@ def test_setmocktime_zero_turns_the_mock_clock_off(bitcoin_node: BitcoinNode) ->
 
 
 def test_fund_without_confirming_keeps_working_past_the_mempool_chain_limit(
-    bitcoin_node: BitcoinNode,
+    tmp_path: Path,
 ) -> None:
-    # Each unconfirmed faucet send spends the previous one's change; bcoin stops such a chain
-    # at 50 and Core at 25 ("too-long-mempool-chain"). fund() must confirm and carry on, and
-    # the refused send must not linger in the wallet (the launcher abandons it).
+    # On a fresh chain of 101 blocks the faucet has exactly one mature coin, so each
+    # unconfirmed send spends the previous one's change; bcoin stops such a chain at 50 and
+    # Core at 25 ("too-long-mempool-chain"). fund() must confirm and carry on, and the refused
+    # send must not linger in the wallet (the launcher abandons it).
     key = OwnKey.from_label("stack-test-many")
-    bitcoin_node.fund(key.address, 10_000)  # mature coins first, mempool empty
-    start = bitcoin_node.height()
-    txids = [bitcoin_node.fund(key.address, 10_000, confirm=False) for _ in range(55)]
-    assert bitcoin_node.height() > start, "the chain limit was never reached"
-    bitcoin_node.mine(1)
-    assert len(set(txids)) == 55
-    assert not bitcoin_node.rpc.call("getrawmempool")
-    assert [key.find_output(bitcoin_node.rpc, t).value_sat for t in txids] == [10_000] * 55
+    with bitcoin_node_in(tmp_path) as node:
+        node.mine(101)
+        txids = [node.fund(key.address, 10_000, confirm=False) for _ in range(55)]
+        assert node.height() > 101, "the chain limit was never reached"
+        node.mine(1)
+        assert len(set(txids)) == 55
+        assert not node.rpc.call("getrawmempool")
+        assert [key.find_output(node.rpc, t).value_sat for t in txids] == [10_000] * 55
