@@ -251,3 +251,24 @@ class BindingError(ExchangeError):
 
 class SwapRuleError(ExchangeError):
     """A swap through a pool breaks the contract's checks (amount, hash, keys, time, replay)."""
+
+
+# --- wallet keystore ---------------------------------------------------------------------------
+
+
+class KeystoreError(EtmBridgeError):
+    """The wallet keystore is missing, already exists, or cannot be read or written."""
+
+    exit_code = 6
+
+
+class WrongPassphraseError(KeystoreError):
+    """The passphrase does not decrypt the keystore (or the ciphertext was altered to match)."""
+
+
+class KeystoreCorruptError(KeystoreError):
+    """The keystore file is damaged or edited; the message names the field that is wrong."""
+
+
+class KeystorePermissionError(KeystoreError):
+    """The keystore file is readable by group or others; ``chmod 600`` it (or rotate keys)."""
