@@ -1,0 +1,78 @@
+"""A watcher process for the crash tests: both parties' watchers in one process, killed with
+SIGKILL right after the first save of a kind it has not crashed at yet.
+
+Usage: python watcher_proc.py WORLD.json POINT CRASHED.txt MAX_TICKS
+WORLD.json holds each role's adapter configs and database path, plus the node URLs to mine
+with. Every crash appends its signature to CRASHED.txt first, so each step crashes only once.
+Exit 0 when both swaps ended (or MAX_TICKS passed); -9 when it killed itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import requests
+from etm_bridge_bitcoin import BitcoinAdapter
+from etm_bridge_ethereum import EthereumAdapter
+
+from etm_bridge.swaps.fsm import TERMINAL, Role
+from etm_bridge.swaps.model import SwapRecord
+from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+
+
+def signature(point: str, rec: SwapRecord) -> str:
+    done = sum(i.result is not None for i in rec.intents)
+    return f"{point}/{rec.role.value}/{rec.state.value}/{len(rec.intents)}/{done}"
+
+
+def rpc(url: str, method: str, *params, auth=None) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    requests.post(url, json=body, auth=auth, timeout=30).raise_for_status()
+
+
+def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
+    world = json.loads(Path(world_path).read_text())
+    done = Path(crashed_path)
+    crashed = set(done.read_text().split()) if done.exists() else set()
+
+    def crash(at: str, rec: SwapRecord) -> None:
+        sig = signature(at, rec)
+        if at == point and sig not in crashed:
+            with open(crashed_path, "a") as f:
+                f.write(sig + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    config = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
+    watchers = []
+    for role in Role:
+        c = world["roles"][role.value]
+        adapters = {
+            "bitcoin": BitcoinAdapter.from_config(c["bitcoin"]),
+            "ethereum": EthereumAdapter.from_config(c["ethereum"]),
+        }
+        w = Watcher(SwapStore(c["db"]), adapters, owner=role.value, config=config, crash_hook=crash)
+        w.start()
+        watchers.append(w)
+    btc_auth = (world["btc_user"], world["btc_password"])
+    for _ in range(max_ticks):
+        if all(w.store.get(world["swap_id"]).state in TERMINAL for w in watchers):
+            break
+        for w in watchers:
+            w.tick()
+        rpc(world["btc_url"], "generatetoaddress", 1, world["btc_mine_to"], auth=btc_auth)
+        rpc(world["eth_url"], "anvil_mine", "0x1")
+    for w in watchers:
+        w.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
