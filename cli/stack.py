@@ -1,9 +1,9 @@
 """``etm-bridge stack up|status|down``: the local stack of real nodes (etm_bridge_regtest.stack).
 
 State directory and ports come from ``ETM_STACK_DIR`` / ``ETM_STACK_BASE_PORT`` (defaults:
-``./.etm/stack``, bitcoin RPC 18443, bcoin wallet 18445, anvil 8545). Errors (port taken,
-binary missing, a node that died while starting) are StackError: one line plus the node's log
-tail, exit code 3.
+``./.etm/stack``, bitcoin RPC 18443, bcoin wallet 18445, anvil 8545, ETM node 26657). Errors
+(port taken, binary missing, a node that died while starting) are StackError: one line plus
+the node's log tail, exit code 3.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import click
 from etm_bridge_regtest import stack as regtest_stack
 
 #: Info keys shown in the human-readable output, in this order.
-_SHOWN = ("kind", "rpc_url", "rpc_user", "rpc_password", "chain_id", "faucet_address", "log")
+_SHOWN = (
+    "kind",
+    "rpc_url",
+    "rpc_user",
+    "rpc_password",
+    "admin_token",
+    "chain_id",
+    "faucet_address",
+    "log",
+)
 
 
 def _describe(name: str, info: Mapping[str, Any], headline: str) -> list[str]:
@@ -32,7 +41,7 @@ def _describe(name: str, info: Mapping[str, Any], headline: str) -> list[str]:
 
 @click.group("stack")
 def group() -> None:
-    """Local stack of real nodes: Bitcoin regtest (bitcoind or bcoin) and anvil."""
+    """Local stack of real nodes: Bitcoin regtest, anvil and the ETM node."""
 
 
 @group.command("up")
