@@ -6,8 +6,9 @@ through SPV:
 - A deposit is credited only from a :class:`VerifiedDeposit`, the output of SPV verification
   (done by the transaction-type layer with ``etm_bridge.spv``): a payment to the pool's
   address (Bitcoin) or contract (Ethereum), at the pool's confirmation depth, attributed to the
-  ETM address whose bound key paid it. Each ``deposit_id`` (txid + output index, or tx hash +
-  log index) is credited once.
+  ETM address the payment itself names (Bitcoin: an OP_RETURN output of the same transaction,
+  committed by the txid; never a witness, which the txid does not commit). Each ``deposit_id``
+  (txid + output index, or tx hash + log index) is credited once.
 - A withdrawal of the external asset becomes an :class:`Obligation`: amount, destination
   (the investor's bound key), deadline (ETM height). The operator pays on the other chain and
   proves it back with a :class:`VerifiedPayment`.
@@ -56,13 +57,16 @@ class VerifiedPayment:
     """An operator payment on the asset's chain, already proven by SPV at enough depth.
 
     ``destination`` is in the same form as the obligation's: the bound 33-byte pubkey (paid as
-    P2WPKH) for Bitcoin, the bound 20-byte address for Ethereum.
+    P2WPKH) for Bitcoin, the bound 20-byte address for Ethereum. ``obligation_id`` is the
+    reference the payment carries (Bitcoin: an OP_RETURN output), so a payment the investor
+    received for another reason cannot be passed off as this one.
     """
 
     payment_id: bytes
     asset: str
     amount: int
     destination: bytes
+    obligation_id: int
 
     def __post_init__(self) -> None:
         if not isinstance(self.payment_id, bytes) or not self.payment_id:
@@ -127,6 +131,11 @@ def record_payment(ob: Obligation, payment: VerifiedPayment, height: int) -> Obl
     if not ob.open:
         raise ExchangeError(
             Reason.OBLIGATION_CLOSED, f"obligation {ob.obligation_id} is already {ob.status}"
+        )
+    if payment.obligation_id != ob.obligation_id:
+        raise ExchangeError(
+            Reason.PAYMENT_MISMATCH,
+            f"payment references obligation {payment.obligation_id}, not {ob.obligation_id}",
         )
     if payment.asset != ob.asset or payment.destination != ob.destination:
         raise ExchangeError(

@@ -185,19 +185,14 @@ def plan_unbind(view: StateView, tx: Tx, p: pl.Unbind, ctx: TxContext) -> Plan:
 
 
 def plan_lp_deposit(
-    view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: tuple[bytes, int, bytes]
+    view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: ob.VerifiedDeposit
 ) -> Plan:
-    """``deposit`` is ``(deposit_id, amount, payer_key)`` as SPV verified it."""
+    """``deposit`` is the payment to the pool as SPV verified it from ``p.proof``."""
     pool = get_pool(view, p.asset)
-    deposit_id, amount, payer_key = deposit
-    chain = bd.chain_of_asset(p.asset)
-    owner = view.get(rc.KEY_OWNERS, chain.encode() + b"\x00" + payer_key)
-    record = ob.VerifiedDeposit(
-        deposit_id, p.asset, amount, "" if owner is None else encode_address(owner)
-    )
+    deposit_id = deposit.deposit_id
     used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()
-    ob.check_deposit(record, p.asset, encode_address(tx.sender), used)
-    new_pool, mint = pm.add_liquidity(pool, amount, p.etm_max, p.min_shares)
+    ob.check_deposit(deposit, p.asset, encode_address(tx.sender), used)
+    new_pool, mint = pm.add_liquidity(pool, deposit.amount, p.etm_max, p.min_shares)
     plan = Plan(escrow_in=[(tx.sender, mint.etm_in)])
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     owned = get_shares(view, p.asset, tx.sender)

@@ -11,8 +11,10 @@ Types needing a foreign chain's proof (lp deposit, swap in, obligation paid) get
 a :class:`ForeignVerifier` (SPV, ``etm_bridge.spv``) that turns the payload's ``proof`` bytes
 into a verified record; the planners ``plan_lp_deposit`` / ``plan_swap_in`` /
 ``plan_obligation_paid`` take that record, so they are tested with records directly.
-The default verifier is ``etm_bridge.spv.exchange_proofs.VERIFIER`` when that module exists;
-otherwise those three types are rejected with ``spv_unavailable``.
+The default is :class:`ChainVerifiers` over ``etm_bridge.spv.exchange_proofs.VERIFIERS``
+(chain name -> verifier, e.g. ``{"btc": BtcVerifier(...)}`` from :mod:`.btc_proofs`); a pool
+whose chain has no verifier rejects them with ``spv_unavailable``. A proof that breaks an SPV
+rule is ``bad_proof``; one that does not parse is ``malformed_proof``.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from typing import Any, Protocol, TypeVar
 from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
-from ..errors import ExchangeError, TxRejectedError
+from ..errors import ExchangeError, SpvRejectedError, TxRejectedError, ValidationError
 from . import payloads as pl
 from . import plans, records
-from .obligations import VerifiedPayment
+from .binding import chain_of_asset
+from .obligations import VerifiedDeposit, VerifiedPayment
 from .pool import Pool
 from .swap_rules import VerifiedForeignLock
 
@@ -35,6 +38,7 @@ POOL_CREATE, BIND, UNBIND, HTLC_LOCK, HTLC_CLAIM, HTLC_REFUND = range(200, 206)
 LP_DEPOSIT, LP_WITHDRAW, SWAP_IN, SWAP_OUT, OBLIGATION_PAID, OBLIGATION_DEFAULT = range(206, 212)
 
 P = TypeVar("P")
+R = TypeVar("R")
 
 
 class ForeignVerifier(Protocol):
@@ -46,8 +50,8 @@ class ForeignVerifier(Protocol):
 
     def verify_deposit(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> tuple[bytes, int, bytes]:
-        """``(deposit_id, amount, payer_key)`` of a payment to the pool's key/contract."""
+    ) -> VerifiedDeposit:
+        """A payment to the pool's key/contract and the ETM address it names as owner."""
         ...
 
     def verify_payment(
@@ -74,13 +78,38 @@ class UnavailableVerifier:
         return self._reject()
 
 
+class ChainVerifiers:
+    """Dispatches each proof to the verifier of its pool's chain (``btc``, ``eth``)."""
+
+    def __init__(self, by_chain: dict[str, ForeignVerifier]):
+        self.by_chain = dict(by_chain)
+
+    def _for(self, pool: Pool) -> ForeignVerifier:
+        return self.by_chain.get(chain_of_asset(pool.params.asset), UnavailableVerifier())
+
+    def verify_lock(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedForeignLock:
+        return self._for(pool).verify_lock(view, pool, proof, ctx)
+
+    def verify_deposit(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedDeposit:
+        return self._for(pool).verify_deposit(view, pool, proof, ctx)
+
+    def verify_payment(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedPayment:
+        return self._for(pool).verify_payment(view, pool, proof, ctx)
+
+
 def default_verifier() -> ForeignVerifier:
+    """``etm_bridge.spv.exchange_proofs.VERIFIERS`` (chain -> verifier) when it exists."""
     try:
         module = importlib.import_module("etm_bridge.spv.exchange_proofs")
     except ImportError:
-        return UnavailableVerifier()
-    verifier: ForeignVerifier = module.VERIFIER
-    return verifier
+        return ChainVerifiers({})
+    return ChainVerifiers(module.VERIFIERS)
 
 
 Planner = Callable[[StateView, Tx, Any, TxContext], plans.Plan]
@@ -104,19 +133,31 @@ def _typed(planner: Planner) -> tuple[Callable[..., None], Callable[..., None]]:
     return check, apply
 
 
+def _verified(call: Callable[[], R]) -> R:
+    """Run one proof verification; SPV and parse failures become tx rejections."""
+    try:
+        return call()
+    except SpvRejectedError as exc:  # an SPV rule: unknown block, not in best chain, ...
+        raise TxRejectedError("bad_proof", str(exc)) from exc
+    except ValidationError as exc:  # the proof bytes do not parse
+        raise TxRejectedError("malformed_proof", str(exc)) from exc
+
+
 def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
     def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.Plan:
         pool = plans.get_pool(view, p.asset)
-        deposit = verifier.verify_deposit(view, pool, p.proof, ctx)
+        deposit = _verified(lambda: verifier.verify_deposit(view, pool, p.proof, ctx))
         return plans.plan_lp_deposit(view, tx, p, ctx, deposit)
 
     def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.Plan:
-        lock = verifier.verify_lock(view, plans.get_pool(view, p.asset), p.proof, ctx)
+        pool = plans.get_pool(view, p.asset)
+        lock = _verified(lambda: verifier.verify_lock(view, pool, p.proof, ctx))
         return plans.plan_swap_in(view, tx, p, ctx, lock)
 
     def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.Plan:
         ob = plans.get_obligation(view, p.obligation_id)
-        payment = verifier.verify_payment(view, plans.get_pool(view, ob.asset), p.proof, ctx)
+        pool = plans.get_pool(view, ob.asset)
+        payment = _verified(lambda: verifier.verify_payment(view, pool, p.proof, ctx))
         return plans.plan_obligation_paid(view, tx, p, ctx, payment)
 
     return {"lp_deposit": lp_deposit, "swap_in": swap_in, "obligation_paid": paid}

@@ -15,8 +15,10 @@ def ob() -> O.Obligation:
     return O.new_obligation(1, "btc", 50_000, DEST, "etm1lp", height=100, deadline_blocks=10)
 
 
-def pay(amount: int = 50_000, dest: bytes = DEST, asset: str = "btc") -> O.VerifiedPayment:
-    return O.VerifiedPayment(b"pay-1", asset, amount, dest)
+def pay(
+    amount: int = 50_000, dest: bytes = DEST, asset: str = "btc", ref: int = 1
+) -> O.VerifiedPayment:
+    return O.VerifiedPayment(b"pay-1", asset, amount, dest, ref)
 
 
 def reason(call: object) -> str:
@@ -58,6 +60,7 @@ def test_payment_must_match_asset_destination_and_amount() -> None:
     assert reason(lambda: O.record_payment(ob(), pay(asset="eth"), 105)) == (
         Reason.PAYMENT_MISMATCH
     )
+    assert reason(lambda: O.record_payment(ob(), pay(ref=2), 105)) == Reason.PAYMENT_MISMATCH
 
 
 def test_missed_deadline_can_be_marked_defaulted_then_paid_late() -> None:

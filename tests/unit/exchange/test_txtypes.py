@@ -17,7 +17,7 @@ from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.obligations import ObligationStatus, VerifiedPayment
+from etm_bridge.exchange.obligations import ObligationStatus, VerifiedDeposit, VerifiedPayment
 from etm_bridge.exchange.pool import Direction, quote
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
@@ -53,9 +53,8 @@ def rejected(reason: str, call: Any) -> None:
 
 def deposit(led: Ledger, who: str, dep_id: bytes, btc: int, etm_max: int) -> None:
     payload = pl.LpDeposit("btc", etm_max, 1, b"proof")
-    led.send_verified(
-        who, tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, (dep_id, btc, btc_key(who))
-    )
+    record = VerifiedDeposit(dep_id, "btc", btc, led.address(who))
+    led.send_verified(who, tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, record)
 
 
 @pytest.fixture
@@ -237,13 +236,12 @@ def test_lp_earns_fees_and_withdraws_into_an_obligation(led: Ledger) -> None:
 
 def test_deposit_replay_and_foreign_payer_are_rejected(led: Ledger) -> None:
     rejected(Reason.DEPOSIT_REPLAYED, lambda: deposit(led, "operator", b"dep-0", 10, 10**9))
-    # bob's key is not bound: the payment is nobody's, so bob cannot claim alice's... or any
+    # the payment names alice as its owner: bob cannot have it credited to himself
     payload = pl.LpDeposit("btc", 10**9, 1, b"p")
+    alices = VerifiedDeposit(b"d", "btc", 10**6, led.address("alice"))
     rejected(
         Reason.DEPOSIT_NOT_OWNER,
-        lambda: led.send_verified(
-            "bob", tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, (b"d", 10**6, btc_key("alice"))
-        ),
+        lambda: led.send_verified("bob", tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, alices),
     )
 
 
@@ -260,7 +258,7 @@ def test_missed_obligation_halts_the_pool_until_paid(led: Ledger) -> None:
     led.send("carol", tt.OBLIGATION_DEFAULT, pl.ObligationDefault(0))
     assert led.pool().halted
     rejected(Reason.POOL_HALTED, lambda: swap_in(led, foreign_lock(led, lock_id=b"x")))
-    payment = VerifiedPayment(b"btc-pay-1", "btc", ob.amount, btc_key("bob"))
+    payment = VerifiedPayment(b"btc-pay-1", "btc", ob.amount, btc_key("bob"), 0)
     paid = pl.ObligationPaid(0, b"proof")
     led.send_verified("operator", tt.OBLIGATION_PAID, paid, plans.plan_obligation_paid, payment)
     assert plans.get_obligation(led.state, 0).status is ObligationStatus.PAID_LATE

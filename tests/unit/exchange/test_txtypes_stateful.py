@@ -27,6 +27,7 @@ from etm_bridge.exchange import plans
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
+from etm_bridge.exchange.obligations import VerifiedDeposit
 from etm_bridge.exchange.pool import Direction
 from etm_bridge.hashlock import hashlock_of
 
@@ -80,7 +81,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     def deposit(self, who: str, btc: int, etm: int) -> None:
         pool, bal = self.led.pool(), self.led.balance(who)
         payload = pl.LpDeposit("btc", etm, 1, b"p")
-        record = (self._fresh(b"dep"), btc, btc_key(who))
+        record = VerifiedDeposit(self._fresh(b"dep"), "btc", btc, self.led.address(who))
         if self._attempt(
             lambda: self.led.send_verified(
                 who, tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, record
