@@ -28,270 +28,70 @@ Rules every adapter follows:
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, ClassVar
 
-from .errors import LockMismatchError, ValidationError
-from .hashlock import HASHLOCK_LEN, require_hashlock
+from .errors import LockMismatchError
+from .observations import (
+    ChainInfo,
+    FeeEstimate,
+    HtlcLock,
+    HtlcSpend,
+    HtlcTerms,
+    InclusionProof,
+    KeyKind,
+    LockState,
+    MismatchReason,
+    SpendKind,
+    Tip,
+)
 
-_HEX_RE = re.compile(r"^[0-9a-f]*$")
-
-
-class KeyKind(StrEnum):
-    """What a chain's claim/refund keys are."""
-
-    SECP256K1_COMPRESSED = "secp256k1-compressed-pubkey"  # 33 bytes, 0x02/0x03 prefix
-    ETHEREUM_ADDRESS = "ethereum-address"  # 20 bytes
-    ED25519_PUBKEY = "ed25519-pubkey"  # 32 bytes (ETM)
-
-    @property
-    def length(self) -> int:
-        return {"secp256k1-compressed-pubkey": 33, "ethereum-address": 20, "ed25519-pubkey": 32}[
-            self.value
-        ]
-
-
-class LockState(StrEnum):
-    """Where an HTLC output/record stands on chain."""
-
-    OPEN = "open"  # funded, neither claimed nor refunded
-    CLAIMED = "claimed"
-    REFUNDED = "refunded"
-
-
-class SpendKind(StrEnum):
-    CLAIM = "claim"
-    REFUND = "refund"
-
-
-class MismatchReason(StrEnum):
-    """Typed reasons of :class:`~etm_bridge.errors.LockMismatchError` (``exc.reason``)."""
-
-    WRONG_CHAIN = "wrong_chain"
-    WRONG_ASSET = "wrong_asset"
-    WRONG_AMOUNT = "wrong_amount"
-    WRONG_HASHLOCK = "wrong_hashlock"
-    WRONG_CLAIM_KEY = "wrong_claim_key"
-    WRONG_REFUND_KEY = "wrong_refund_key"
-    TIMELOCK_TOO_SHORT = "timelock_too_short"  # earlier than agreed
-    TIMELOCK_TOO_CLOSE = "timelock_too_close"  # too few blocks left before refund is valid
-    NOT_CONFIRMED = "not_confirmed"  # fewer confirmations than required
-    ALREADY_SPENT = "already_spent"
-
-
-# --- validation helpers ------------------------------------------------------------------------
-
-
-def _require_int(name: str, value: object, minimum: int = 0) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValidationError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _require_bytes(name: str, value: object, length: int | None = None) -> None:
-    if not isinstance(value, bytes):
-        raise ValidationError(f"{name} must be bytes, got {type(value).__name__}")
-    if length is not None and len(value) != length:
-        raise ValidationError(f"{name} must be {length} bytes, got {len(value)}")
-
-
-def _require_hex(name: str, value: object, length: int | None = None) -> None:
-    if not isinstance(value, str) or not _HEX_RE.match(value):
-        raise ValidationError(f"{name} must be a lowercase hex string, got {value!r}")
-    if length is not None and len(value) != length:
-        raise ValidationError(f"{name} must be {length} hex digits, got {len(value)}")
-
-
-def _require_text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
-
-
-# --- observations ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChainInfo:
-    """A chain's identity and the parameters a swap plans with."""
-
-    chain: str  # adapter/chain name, e.g. "bitcoin", "ethereum", "fake"
-    network: str  # e.g. "regtest", "mainnet", "anvil"
-    asset: str  # native asset symbol, e.g. "BTC", "ETH"
-    base_unit: str  # e.g. "sat", "wei"
-    decimals: int
-    block_time_s: int  # expected seconds per block
-    default_confirmations: int
-    key_kind: KeyKind
-
-    def __post_init__(self) -> None:
-        for name in ("chain", "network", "asset", "base_unit"):
-            _require_text(name, getattr(self, name))
-        _require_int("decimals", self.decimals)
-        _require_int("block_time_s", self.block_time_s, 1)
-        _require_int("default_confirmations", self.default_confirmations, 1)
-        if not isinstance(self.key_kind, KeyKind):
-            raise ValidationError(f"key_kind must be a KeyKind, got {self.key_kind!r}")
-
-
-@dataclass(frozen=True)
-class Tip:
-    """The best block: height and hash as the chain's RPC displays it (lowercase hex)."""
-
-    height: int
-    block_hash_hex: str
-
-    def __post_init__(self) -> None:
-        _require_int("height", self.height)
-        _require_hex("block_hash_hex", self.block_hash_hex, 64)
-
-
-@dataclass(frozen=True)
-class HtlcTerms:
-    """What a lock must say. ``asset_id`` is None for the native asset (else e.g. a token
-    contract address); keys are ``info().key_kind`` bytes."""
-
-    amount: int  # smallest unit of the asset
-    hashlock: bytes  # sha256 of the 32-byte preimage
-    claim_key: bytes
-    refund_key: bytes
-    timelock_height: int  # absolute block height
-    asset_id: bytes | None = None
-
-    def __post_init__(self) -> None:
-        _require_int("amount", self.amount, 1)
-        require_hashlock(self.hashlock)
-        _require_bytes("claim_key", self.claim_key)
-        _require_bytes("refund_key", self.refund_key)
-        if not self.claim_key or not self.refund_key:
-            raise ValidationError("claim_key and refund_key must not be empty")
-        _require_int("timelock_height", self.timelock_height, 1)
-        if self.asset_id is not None:
-            _require_bytes("asset_id", self.asset_id)
-
-    def check_key_kind(self, key_kind: KeyKind) -> None:
-        """Raise :class:`ValidationError` unless both keys have ``key_kind``'s length."""
-        for name in ("claim_key", "refund_key"):
-            key = getattr(self, name)
-            if len(key) != key_kind.length:
-                raise ValidationError(
-                    f"{name} must be a {key_kind.value} of {key_kind.length} bytes, "
-                    f"got {len(key)} bytes"
-                )
-
-
-@dataclass(frozen=True)
-class HtlcLock:
-    """An HTLC lock seen on chain. ``block_height`` is None while unconfirmed."""
-
-    chain: str
-    lock_id: str  # adapter-defined, stable: Bitcoin "txid:vout", Ethereum the swap hash hex
-    txid: str  # the lock transaction, as the chain displays it
-    terms: HtlcTerms
-    block_height: int | None
-    state: LockState = LockState.OPEN
-
-    def __post_init__(self) -> None:
-        _require_text("chain", self.chain)
-        _require_text("lock_id", self.lock_id)
-        _require_text("txid", self.txid)
-        if not isinstance(self.terms, HtlcTerms):
-            raise ValidationError("terms must be HtlcTerms")
-        if self.block_height is not None:
-            _require_int("block_height", self.block_height)
-        if not isinstance(self.state, LockState):
-            raise ValidationError(f"state must be a LockState, got {self.state!r}")
-
-    def confirmations_at(self, tip_height: int) -> int:
-        """Confirmations of the lock when the tip is ``tip_height`` (0 while unconfirmed)."""
-        if self.block_height is None or tip_height < self.block_height:
-            return 0
-        return tip_height - self.block_height + 1
-
-
-@dataclass(frozen=True)
-class HtlcSpend:
-    """A claim or refund of a lock. ``preimage`` is set for claims."""
-
-    lock_id: str
-    txid: str
-    kind: SpendKind
-    preimage: bytes | None
-    block_height: int | None
-
-    def __post_init__(self) -> None:
-        _require_text("lock_id", self.lock_id)
-        _require_text("txid", self.txid)
-        if not isinstance(self.kind, SpendKind):
-            raise ValidationError(f"kind must be a SpendKind, got {self.kind!r}")
-        if self.kind is SpendKind.CLAIM:
-            _require_bytes("preimage", self.preimage, HASHLOCK_LEN)
-        elif self.preimage is not None:
-            raise ValidationError("a refund carries no preimage")
-        if self.block_height is not None:
-            _require_int("block_height", self.block_height)
-
-
-@dataclass(frozen=True)
-class InclusionProof:
-    """Proof that a lock's transaction is in a block, as raw bytes for the SPV relays.
-
-    - ``kind == "bitcoin-merkle"``: ``header`` is the 80-byte block header, ``leaf`` the
-      transaction's witness-stripped serialisation (so ``dsha256(leaf)`` is the txid in internal
-      order), ``branch`` the sibling hashes in internal byte order from leaf to root, ``index``
-      the tx position in the block (its bits say left/right, lowest bit first), ``tx_count``
-      the number of transactions in the block (the SPV verifier checks the branch shape).
-    - ``kind == "fake-merkle"`` (the in-memory fake): the same tree over the fake's own
-      transaction encoding, ``dsha256(leaf)`` being the leaf hash.
-    - ``kind == "ethereum-receipt"``: ``header`` is the RLP block header, ``leaf`` the
-      consensus-encoded receipt, ``branch`` the receipts-trie nodes from root to leaf,
-      ``index`` the transaction index (trie key ``rlp(index)``).
-    """
-
-    kind: str
-    block_height: int
-    header: bytes
-    leaf: bytes
-    branch: tuple[bytes, ...]
-    index: int
-    tx_count: int | None = None  # Bitcoin-style Merkle proofs: transactions in the block
-
-    def __post_init__(self) -> None:
-        _require_text("kind", self.kind)
-        if self.tx_count is not None:
-            _require_int("tx_count", self.tx_count, 1)
-        _require_int("block_height", self.block_height)
-        _require_bytes("header", self.header)
-        _require_bytes("leaf", self.leaf)
-        if not isinstance(self.branch, tuple) or not all(isinstance(b, bytes) for b in self.branch):
-            raise ValidationError("branch must be a tuple of bytes")
-        _require_int("index", self.index)
-        if self.kind in ("bitcoin-merkle", "fake-merkle"):
-            _require_bytes("header", self.header, 80)
-            for node in self.branch:
-                _require_bytes("branch hash", node, 32)
-
-
-@dataclass(frozen=True)
-class FeeEstimate:
-    """A fee rate and where it came from (``source`` is "node" or "fallback")."""
-
-    rate: int  # in rate_unit, e.g. sat/vB or wei/gas
-    rate_unit: str
-    source: str
-
-    def __post_init__(self) -> None:
-        _require_int("rate", self.rate, 1)
-        _require_text("rate_unit", self.rate_unit)
-        if self.source not in ("node", "fallback"):
-            raise ValidationError(f"source must be 'node' or 'fallback', got {self.source!r}")
+__all__ = [
+    "ChainAdapter",
+    "ChainInfo",
+    "FeeEstimate",
+    "HtlcLock",
+    "HtlcSpend",
+    "HtlcTerms",
+    "InclusionProof",
+    "KeyKind",
+    "LockState",
+    "MismatchReason",
+    "SpendKind",
+    "Tip",
+    "check_lock_terms",
+    "lock_mismatches",
+]
 
 
 # --- the lock check (pure) ---------------------------------------------------------------------
+
+
+def _hex(value: bytes | None) -> str:
+    return "native" if value is None else value.hex()
+
+
+def _term_mismatches(got: HtlcTerms, want: HtlcTerms) -> list[tuple[MismatchReason, str]]:
+    """Term-by-term differences, in the order a human would check them."""
+    r = MismatchReason
+    found = [
+        (r.WRONG_ASSET, "asset_id", got.asset_id != want.asset_id),
+        (r.WRONG_HASHLOCK, "hashlock", got.hashlock != want.hashlock),
+        (r.WRONG_AMOUNT, "amount", got.amount < want.amount),  # overpaying is accepted
+        (r.WRONG_CLAIM_KEY, "claim_key", got.claim_key != want.claim_key),
+        (r.WRONG_REFUND_KEY, "refund_key", got.refund_key != want.refund_key),
+        (r.TIMELOCK_TOO_SHORT, "timelock_height", got.timelock_height < want.timelock_height),
+    ]
+    result = []
+    for reason, name, bad in found:
+        if bad:
+            have, need = getattr(got, name), getattr(want, name)
+            if not isinstance(have, int):
+                have, need = _hex(have), _hex(need)
+            at_least = " at least" if isinstance(need, int) else ""
+            result.append((reason, f"{name} {have}, expected{at_least} {need}"))
+    return result
 
 
 def lock_mismatches(
@@ -308,53 +108,21 @@ def lock_mismatches(
     Overpaying is accepted (it only costs the sender); everything else must match exactly, the
     timelock must not be earlier than agreed and must leave ``min_blocks_left`` blocks.
     """
-    got, want, r = lock.terms, expected, MismatchReason
+    r, timelock = MismatchReason, lock.terms.timelock_height
     confirmations = lock.confirmations_at(now_height)
-    checks = [
-        (lock.chain != chain, r.WRONG_CHAIN, f"chain {lock.chain!r}, expected {chain!r}"),
-        (
-            got.asset_id != want.asset_id,
-            r.WRONG_ASSET,
-            f"asset {_hex(got.asset_id)}, expected {_hex(want.asset_id)}",
-        ),
-        (
-            got.hashlock != want.hashlock,
-            r.WRONG_HASHLOCK,
-            f"hashlock {got.hashlock.hex()}, expected {want.hashlock.hex()}",
-        ),
-        (
-            got.amount < want.amount,
-            r.WRONG_AMOUNT,
-            f"amount {got.amount}, expected at least {want.amount}",
-        ),
-        (
-            got.claim_key != want.claim_key,
-            r.WRONG_CLAIM_KEY,
-            f"claim key {got.claim_key.hex()}, expected {want.claim_key.hex()}",
-        ),
-        (
-            got.refund_key != want.refund_key,
-            r.WRONG_REFUND_KEY,
-            f"refund key {got.refund_key.hex()}, expected {want.refund_key.hex()}",
-        ),
-        (
-            got.timelock_height < want.timelock_height,
-            r.TIMELOCK_TOO_SHORT,
-            f"timelock {got.timelock_height}, expected at least {want.timelock_height}",
-        ),
-        (
-            got.timelock_height - now_height < min_blocks_left,
-            r.TIMELOCK_TOO_CLOSE,
-            f"timelock {got.timelock_height} is < {min_blocks_left} blocks after {now_height}",
-        ),
-        (lock.state is not LockState.OPEN, r.ALREADY_SPENT, f"lock is {lock.state.value}"),
-        (
-            confirmations < min_confirmations,
-            r.NOT_CONFIRMED,
-            f"{confirmations} confirmations, need {min_confirmations}",
-        ),
-    ]
-    return [(reason, f"lock {lock.lock_id}: {detail}") for bad, reason, detail in checks if bad]
+    found = []
+    if lock.chain != chain:
+        found.append((r.WRONG_CHAIN, f"chain {lock.chain!r}, expected {chain!r}"))
+    found += _term_mismatches(lock.terms, expected)
+    if timelock - now_height < min_blocks_left:
+        detail = f"timelock {timelock} is < {min_blocks_left} blocks after {now_height}"
+        found.append((r.TIMELOCK_TOO_CLOSE, detail))
+    if lock.state is not LockState.OPEN:
+        found.append((r.ALREADY_SPENT, f"lock is {lock.state.value}"))
+    if confirmations < min_confirmations:
+        detail = f"{confirmations} confirmations, need {min_confirmations}"
+        found.append((r.NOT_CONFIRMED, detail))
+    return [(reason, f"lock {lock.lock_id}: {detail}") for reason, detail in found]
 
 
 def check_lock_terms(
@@ -378,10 +146,6 @@ def check_lock_terms(
     if problems:
         reason, detail = problems[0]
         raise LockMismatchError(reason.value, detail)
-
-
-def _hex(value: bytes | None) -> str:
-    return "native" if value is None else value.hex()
 
 
 # --- the seam ----------------------------------------------------------------------------------
