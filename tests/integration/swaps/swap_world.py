@@ -87,7 +87,9 @@ class SwapWorld:
     def db(self, role: Role) -> Path:
         return self.tmp / f"{role.value}.db"
 
-    def terms(self, user_blocks: int = 40, counter_blocks: int = 60) -> SwapTerms:
+    def terms(
+        self, user_blocks: int = 40, counter_blocks: int = 60, counter_confirmations: int = 1
+    ) -> SwapTerms:
         user_ad, op_ad = self.adapters(Role.USER), self.adapters(Role.OPERATOR)
         try:
             btc_tip = user_ad["bitcoin"].tip().height
@@ -105,6 +107,7 @@ class SwapWorld:
                 user_ad["ethereum"].our_key(),
                 op_ad["ethereum"].our_key(),
                 eth_tip + counter_blocks,
+                counter_confirmations,
             )
         finally:
             for a in (*user_ad.values(), *op_ad.values()):

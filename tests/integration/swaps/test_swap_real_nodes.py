@@ -70,3 +70,35 @@ def test_an_operator_that_never_locks_leaves_the_user_refunded_by_the_node(world
         ]
     finally:
         user.stop()
+
+
+def test_a_counter_lock_reorged_out_of_anvil_sends_both_sides_back_and_they_refund(
+    world, anvil_node
+) -> None:
+    """The user waits for 3 confirmations of the ETH counter lock; anvil_reorg removes it first.
+    Both sides step back (explicit reorg event); the operator does not lock twice; both refund."""
+    terms = world.terms(user_blocks=14, counter_confirmations=3)
+    world.create(terms)
+    user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
+    try:
+        _run(world, [user, op], lambda: world.state(Role.USER) is State.COUNTER_LOCKED)
+        [lock] = op.adapters["ethereum"].find_locks(terms.hashlock)
+        depth = op.adapters["ethereum"].tip().height - lock.block_height + 1
+        anvil_node.rpc.call("anvil_reorg", depth, [])
+        assert op.adapters["ethereum"].find_locks(terms.hashlock) == []
+        _run(
+            world,
+            [user, op],
+            lambda: (
+                world.state(Role.USER) is State.REFUNDED
+                and world.state(Role.OPERATOR) is State.REFUNDED
+            ),
+        )
+        for w in (user, op):
+            events = [t.event.value for t in w.store.transitions("real1")]
+            assert "counter_lock_reorged" in events
+        assert len(op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)) == 1
+        assert not user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)
+    finally:
+        for w in (user, op):
+            w.stop()
