@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from bitcoin.core import CTransaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etm_bridge.adapter import InclusionProof
 from etm_bridge.errors import ProofError
@@ -93,3 +95,13 @@ def test_a_leaf_that_is_not_a_transaction_is_rejected() -> None:
     proof = InclusionProof("bitcoin-merkle", 1, b"\x00" * 80, b"not a tx", (), 0, 1)
     with pytest.raises(ProofError):
         verify_inclusion_proof(proof)
+
+
+@given(st.integers(min_value=1, max_value=40), st.data())
+def test_any_leaf_of_any_tree_proves_and_another_leaf_does_not(leaves: int, data) -> None:
+    txids = [dsha256(i.to_bytes(4, "little")) for i in range(leaves)]
+    index = data.draw(st.integers(min_value=0, max_value=leaves - 1))
+    root = merkle_root_le(txids)
+    branch = merkle_branch_le(txids, index)
+    assert root_from_branch_le(txids[index], branch, index) == root
+    assert root_from_branch_le(dsha256(b"other"), branch, index) != root

@@ -18,6 +18,8 @@ from etm_bridge_bitcoin.script import (
     preimage_from_witnesses,
     refund_witness,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etm_bridge.errors import ValidationError
 from etm_bridge.hashlock import hashlock_of
@@ -124,3 +126,26 @@ def test_marker_round_trips_and_ignores_other_op_returns() -> None:
     assert parse_marker(marker.script_pubkey()) == marker
     assert parse_marker(bytes(CScript([OPCODES_BY_NAME["OP_RETURN"], b"hello"]))) is None
     assert parse_marker(_htlc(5).script_pubkey) is None
+
+
+_keys = st.builds(
+    lambda parity, x: bytes([parity]) + x,
+    st.sampled_from([2, 3]),
+    st.binary(min_size=32, max_size=32),
+)
+
+
+@given(
+    hashlock=st.binary(min_size=32, max_size=32),
+    claim=_keys,
+    refund=_keys,
+    height=st.integers(min_value=1, max_value=499_999_999),
+)
+def test_script_and_marker_round_trip_for_any_values(
+    hashlock: bytes, claim: bytes, refund: bytes, height: int
+) -> None:
+    htlc = HtlcScript(hashlock, claim, refund, height)
+    assert parse_htlc_script(htlc.script) == htlc
+    marker = LockMarker(claim, refund, height)
+    assert parse_marker(marker.script_pubkey()) == marker
+    assert marker.htlc(hashlock).script_pubkey == htlc.script_pubkey
