@@ -98,8 +98,11 @@ def ethereum_transfer(node: AnvilNode, say: Any) -> list[Row]:
 def _table(rows: list[Row]) -> Table:
     table = Table(title="Balances read back from the chains")
     for column in ("chain", "who", "address", "balance", "evidence"):
-        justify = "right" if column == "balance" else "left"
-        table.add_column(column, justify=justify, no_wrap=column == "address")
+        table.add_column(
+            column,
+            justify="right" if column == "balance" else "left",
+            no_wrap=column in ("address", "evidence"),
+        )
     for row in rows:
         table.add_row(row.chain, row.who, row.address, row.balance, row.evidence)
     return table
