@@ -1,0 +1,94 @@
+"""Builders and data for the SPV tests (imported by name; tests/unit/spv is on sys.path).
+
+``Vectors`` reads /work/shared/vectors (real mainnet/testnet data, see its README; override the
+path with ``ETM_SPV_VECTORS``). ``mine_header``/``mine_chain`` build synthetic headers with valid
+proof of work for parameter sets whose powLimit is easy (regtest-like): that is how the
+contextual rules (time, nBits, forks, reorgs) are exercised beyond what real data contains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv.bitcoin_params import REGTEST, BitcoinParams
+
+VECTORS = Path(os.environ.get("ETM_SPV_VECTORS", "/work/shared/vectors"))
+EASY_BITS = 0x2007FFFF  # target ~2^251: 1 in 16 hashes passes
+
+#: Regtest's easy powLimit with mainnet's retarget rules (no min-difficulty blocks).
+EASY_MAINNET_LIKE: BitcoinParams = replace(
+    REGTEST, name="easy-mainnet", allow_min_difficulty_blocks=False, no_retargeting=False
+)
+#: Regtest's easy powLimit with testnet3's rules (retarget + 20-minute min-difficulty).
+EASY_TESTNET_LIKE: BitcoinParams = replace(REGTEST, name="easy-testnet", no_retargeting=False)
+
+
+class Vectors:
+    """Loader of the shared vector files."""
+
+    def headers(self, name: str) -> list[bytes]:
+        lines = (VECTORS / "bitcoin" / name).read_text().split()
+        return [bytes.fromhex(line) for line in lines if not line.startswith("fork:")]
+
+    def json(self, relpath: str) -> Any:
+        return json.loads((VECTORS / relpath).read_text())
+
+    def binary(self, relpath: str) -> bytes:
+        return (VECTORS / relpath).read_bytes()
+
+    def text(self, relpath: str) -> str:
+        return (VECTORS / relpath).read_text()
+
+
+def mine_header(
+    prev_le: bytes,
+    time: int,
+    bits: int = EASY_BITS,
+    version: int = 0x20000000,
+    merkle_le: bytes = b"\x11" * 32,
+) -> bytes:
+    """A header whose hash meets ``bits`` (grinds the nonce; meant for easy targets)."""
+    target, _, _ = bh.decode_compact(bits)
+    prefix = struct.pack("<i32s32sII", version, prev_le, merkle_le, time, bits)
+    for nonce in range(1 << 32):
+        raw = prefix + struct.pack("<I", nonce)
+        if int.from_bytes(bh.dsha256(raw), "little") <= target:
+            return raw
+    raise AssertionError("no nonce found")
+
+
+def mine_chain(
+    prev_le: bytes, start_time: int, count: int, spacing_s: int = 600, bits: int = EASY_BITS
+) -> list[bytes]:
+    """``count`` linked headers after ``prev_le``, ``spacing_s`` apart."""
+    out = []
+    for i in range(count):
+        raw = mine_header(prev_le, start_time + i * spacing_s, bits)
+        out.append(raw)
+        prev_le = bh.dsha256(raw)
+    return out
+
+
+def build_tree(leaves: list[bytes]) -> list[list[bytes]]:
+    """All levels of Bitcoin's Merkle tree (odd levels duplicate their last node)."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        padded = [*level, level[-1]] if len(level) % 2 else level
+        levels.append([bh.dsha256(padded[i] + padded[i + 1]) for i in range(0, len(padded), 2)])
+    return levels
+
+
+def branch_of(levels: list[list[bytes]], index: int) -> list[bytes]:
+    out = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        out.append(level[sibling] if sibling < len(level) else level[index])
+        index >>= 1
+    return out
