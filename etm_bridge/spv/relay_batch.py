@@ -154,9 +154,13 @@ class HeaderBatch:
             raise HeaderRejectedError("bad-header-length", f"{len(raw)} bytes, not 80")
         raw = bytes(raw)
         hash_le = _SHA256(_SHA256(raw).digest()).digest()
-        if hash_le in self._records or self._get(b"h" + hash_le) is not None:
-            raise HeaderRejectedError("duplicate", f"block {hash_le[::-1].hex()} is already stored")
         version, prev, _, time, bits, _ = _UNPACK(raw)
+        # A stored header's parent is stored, so a child of a header new in this batch cannot
+        # be stored yet: only headers whose parent is not in the overlay need the store lookup.
+        if hash_le in self._records or (
+            prev not in self._records and self._get(b"h" + hash_le) is not None
+        ):
+            raise HeaderRejectedError("duplicate", f"block {hash_le[::-1].hex()} is already stored")
         if int.from_bytes(hash_le, "little") > self._target(bits):
             raise HeaderRejectedError(
                 "high-hash", f"hash {hash_le[::-1].hex()} is above the target of {bits:08x}"
