@@ -34,6 +34,7 @@ class Reason(StrEnum):
     OBLIGATION_NOT_DUE = "obligation_not_due"
     PAYMENT_MISMATCH = "payment_mismatch"
     PAYMENT_REPLAYED = "payment_replayed"
+    WRONG_DESTINATION = "wrong_destination"
     # native HTLC
     BAD_HASHLOCK = "bad_hashlock"
     BAD_PREIMAGE = "bad_preimage"

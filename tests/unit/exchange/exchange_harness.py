@@ -27,10 +27,14 @@ SUPPLY = 10**15
 
 
 class Ledger:
-    def __init__(self, people: tuple[str, ...] = ("operator", "alice", "bob", "carol")) -> None:
+    def __init__(
+        self,
+        people: tuple[str, ...] = ("operator", "alice", "bob", "carol"),
+        verifier: tt.ForeignVerifier | None = None,
+    ) -> None:
         self.params = ChainParams()
         self.registry = Registry()
-        tt.register(self.registry)
+        tt.register(self.registry, verifier)
         self.state = State(EmptyBackend(), self.registry.table_names)
         self.height = 1
         self.nonces: dict[str, int] = {}

@@ -1,0 +1,230 @@
+"""Bitcoin proofs for the exchange tx types: SPV inclusion plus what the proven outputs say.
+
+A :class:`BtcProof` is a :class:`~etm_bridge.spv.inclusion.BitcoinTxProof` (raw tx, block,
+Merkle branch), the index of the output that matters and, for a lock, the HTLC witness script.
+:class:`BtcVerifier` checks the inclusion against the ETM chain's Bitcoin header relay
+(:func:`~etm_bridge.spv.inclusion.check_bitcoin_proof`: known block, best chain, depth) and then
+reads **only data the txid commits to** -- outputs -- never witnesses (the txid Merkle tree does
+not commit them, so a prover could swap them):
+
+- lock (swap in): output ``vout`` is ``P2WSH(sha256(witness_script))`` and the script is exactly
+  the template of ``contracts/bitcoin/htlc.asm``; its hashlock, keys and timelock height become
+  a :class:`~.swap_rules.VerifiedForeignLock` (``lock_id = txid_le || vout u32 BE``);
+- deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))``; the transaction has exactly
+  one ``OP_RETURN "ETMD" || address20`` output naming the ETM owner;
+- payment (obligation): output ``vout`` pays ``P2WPKH(hash160(destination))`` and the transaction
+  has exactly one ``OP_RETURN "ETMO" || obligation_id u64 BE`` output.
+
+Encoding of a :class:`BtcProof`: ``u32 BE len || BitcoinTxProof.encode() || u32 BE vout ||
+u32 BE len || witness_script`` (empty script for deposits and payments). Pure.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bitcoin.core import Hash160
+
+from ..chain.address import encode_address
+from ..chain.registry import TxContext
+from ..chain.state import StateView
+from ..errors import ExchangeError, InclusionProofError, ValidationError
+from ..hashlock import sha256
+from ..spv.bitcoin_tx import ParsedTx, TxOut
+from ..spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from ..spv.relay import BitcoinRelay
+from .obligations import VerifiedDeposit, VerifiedPayment
+from .plans import get_obligation
+from .pool import Pool
+from .reasons import Reason
+from .swap_rules import VerifiedForeignLock
+
+#: Nominal Bitcoin block time used for the remaining-time estimate of a lock.
+BLOCK_TIME_S = 600
+DEPOSIT_TAG = b"ETMD"
+PAYMENT_TAG = b"ETMO"
+_OP_RETURN = 0x6A
+_U32 = struct.Struct(">I")
+
+# opcodes of the HTLC template
+_OP_IF, _OP_ELSE, _OP_ENDIF, _OP_SIZE = 0x63, 0x67, 0x68, 0x82
+_OP_EQUALVERIFY, _OP_SHA256, _OP_CLTV, _OP_DROP, _OP_CHECKSIG = 0x88, 0xA8, 0xB1, 0x75, 0xAC
+
+
+def _script_num_push(n: int) -> bytes:
+    """Minimal push of a positive CScriptNum (OP_1..OP_16 for 1..16)."""
+    if 1 <= n <= 16:
+        return bytes([0x50 + n])
+    data = n.to_bytes((n.bit_length() + 7) // 8, "little")
+    if data[-1] & 0x80:
+        data += b"\x00"
+    return bytes([len(data)]) + data
+
+
+def htlc_witness_script(hashlock: bytes, claim: bytes, refund: bytes, timelock: int) -> bytes:
+    """The witness script of ``contracts/bitcoin/htlc.asm`` for these values."""
+    return b"".join(
+        [
+            bytes([_OP_IF, _OP_SIZE, 0x01, 0x20, _OP_EQUALVERIFY, _OP_SHA256, 0x20]),
+            hashlock,
+            bytes([_OP_EQUALVERIFY, 0x21]),
+            claim,
+            bytes([_OP_ELSE]),
+            _script_num_push(timelock),
+            bytes([_OP_CLTV, _OP_DROP, 0x21]),
+            refund,
+            bytes([_OP_ENDIF, _OP_CHECKSIG]),
+        ]
+    )
+
+
+def parse_htlc_witness_script(script: bytes) -> tuple[bytes, bytes, bytes, int]:
+    """``(hashlock, claim_pubkey, refund_pubkey, timelock_height)``; only the exact template."""
+    try:
+        hashlock, claim = script[7:39], script[41:74]
+        n = script[75]
+        if 0x51 <= n <= 0x60:
+            timelock, rest = n - 0x50, script[76:]
+        elif 1 <= n <= 5:
+            timelock, rest = int.from_bytes(script[76 : 76 + n], "little"), script[76 + n :]
+        else:
+            raise IndexError
+        refund = rest[3:36]
+    except IndexError:
+        raise ValidationError("witness script is not the etm-bridge HTLC template") from None
+    if htlc_witness_script(hashlock, claim, refund, timelock) != script:
+        raise ValidationError("witness script is not the etm-bridge HTLC template (canonical)")
+    if not 0 < timelock < 500_000_000 or {claim[0], refund[0]} - {2, 3}:
+        raise ValidationError("HTLC timelock must be a block height and keys compressed")
+    return hashlock, claim, refund, timelock
+
+
+def p2wsh(witness_script: bytes) -> bytes:
+    return b"\x00\x20" + sha256(witness_script)
+
+
+def p2wpkh(pubkey: bytes) -> bytes:
+    return b"\x00\x14" + Hash160(pubkey)
+
+
+def tagged_data(tx: ParsedTx, tag: bytes, length: int) -> bytes:
+    """The one ``OP_RETURN <tag || data>`` output's data (``length`` bytes), or raise."""
+    found = []
+    for out in tx.outputs:
+        s = out.script_pubkey
+        if len(s) >= 2 and s[0] == _OP_RETURN and s[1] == len(s) - 2 and s[2:].startswith(tag):
+            found.append(s[2 + len(tag) :])
+    if len(found) != 1 or len(found[0]) != length:
+        raise ValidationError(
+            f"the transaction needs exactly one OP_RETURN {tag.decode()} output of "
+            f"{len(tag) + length} bytes, found {len(found)}"
+        )
+    return found[0]
+
+
+@dataclass(frozen=True)
+class BtcProof:
+    """An inclusion proof, the output that matters, and (locks only) its witness script."""
+
+    tx_proof: BitcoinTxProof
+    vout: int
+    witness_script: bytes = b""
+
+    def encode(self) -> bytes:
+        inner = self.tx_proof.encode()
+        return b"".join(
+            [
+                _U32.pack(len(inner)),
+                inner,
+                _U32.pack(self.vout),
+                _U32.pack(len(self.witness_script)),
+                self.witness_script,
+            ]
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> BtcProof:
+        try:
+            (n,) = _U32.unpack_from(data, 0)
+            inner = BitcoinTxProof.decode(data[4 : 4 + n])
+            vout, m = struct.unpack_from(">II", data, 4 + n)
+        except struct.error:
+            raise ValidationError("bitcoin exchange proof ends early") from None
+        script = data[12 + n :]
+        if len(script) != m:
+            raise ValidationError("bitcoin exchange proof has the wrong length")
+        return cls(inner, vout, script)
+
+
+class BtcVerifier:
+    """The exchange's :class:`~.txtypes.ForeignVerifier` for Bitcoin.
+
+    ``relay_of(view)`` opens the chain's Bitcoin header relay on the state being checked.
+    """
+
+    def __init__(
+        self, relay_of: Callable[[StateView], BitcoinRelay], block_time_s: int = BLOCK_TIME_S
+    ):
+        self.relay_of = relay_of
+        self.block_time_s = block_time_s
+
+    def _output(
+        self, view: StateView, data: bytes, min_conf: int
+    ) -> tuple[BtcProof, ParsedTx, TxOut, int, int]:
+        proof = BtcProof.decode(data)
+        relay = self.relay_of(view)
+        confirmed = check_bitcoin_proof(relay, proof.tx_proof, min_conf)
+        outputs = confirmed.tx.outputs
+        if not 0 <= proof.vout < len(outputs):
+            raise InclusionProofError("bad-vout", f"output {proof.vout} of {len(outputs)}")
+        tx = confirmed.tx
+        return proof, tx, outputs[proof.vout], confirmed.confirmations, relay.tip().height
+
+    def verify_lock(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedForeignLock:
+        p, tx, out, confirmations, tip = self._output(view, proof, 1)
+        if out.script_pubkey != p2wsh(p.witness_script):
+            raise ValidationError("the output is not P2WSH of the given witness script")
+        hashlock, claim, refund, timelock = parse_htlc_witness_script(p.witness_script)
+        return VerifiedForeignLock(
+            pool.params.asset,
+            tx.txid_le + _U32.pack(p.vout),
+            out.value_sat,
+            hashlock,
+            claim,
+            refund,
+            timelock,
+            confirmations,
+            tip,
+            self.block_time_s,
+        )
+
+    def verify_deposit(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedDeposit:
+        p, tx, out, _, _ = self._output(view, proof, pool.params.min_confirmations)
+        if out.script_pubkey != p2wpkh(pool.params.claim_key):
+            raise ExchangeError(
+                Reason.WRONG_DESTINATION,
+                f"output {p.vout} does not pay the {pool.params.asset} pool",
+            )
+        owner = encode_address(tagged_data(tx, DEPOSIT_TAG, 20))
+        return VerifiedDeposit(
+            tx.txid_le + _U32.pack(p.vout), pool.params.asset, out.value_sat, owner
+        )
+
+    def verify_payment(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedPayment:
+        p, tx, out, _, _ = self._output(view, proof, pool.params.min_confirmations)
+        (oid,) = struct.unpack(">Q", tagged_data(tx, PAYMENT_TAG, 8))
+        ob = get_obligation(view, oid)
+        if out.script_pubkey != p2wpkh(ob.destination):
+            raise ExchangeError(
+                Reason.WRONG_DESTINATION, f"output {p.vout} does not pay obligation {oid}'s key"
+            )
+        payment_id = tx.txid_le + _U32.pack(p.vout)
+        return VerifiedPayment(payment_id, pool.params.asset, out.value_sat, ob.destination, oid)
