@@ -16,7 +16,16 @@ from etm_bridge import __version__
 from etm_bridge.errors import EtmBridgeError
 
 #: Modules of this package that each define ``group``; the order is the order of ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("adapters", "stack", "node", "demo", "pool", "lp")
+COMMAND_MODULES: tuple[str, ...] = (
+    "adapters",
+    "stack",
+    "node",
+    "demo",
+    "pool",
+    "lp",
+    "spv",
+    "wallet",
+)
 
 
 class RootGroup(click.Group):

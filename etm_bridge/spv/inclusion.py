@@ -14,9 +14,10 @@ import struct
 from dataclasses import dataclass
 
 from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv.bitcoin_tx import ParsedTx
+from etm_bridge.spv.bitcoin_tx import ParsedTx, parse_tx
 from etm_bridge.spv.merkle import (
     branch_from_merkle_block,
+    parse_merkle_block,
     verify_coinbase_depth,
     verify_tx_in_header,
 )
@@ -46,8 +47,19 @@ class BitcoinTxProof:
             raise ValidationError("a branch has at most 255 hashes")
 
     @classmethod
-    def from_txoutproof(cls, raw_tx: bytes, txoutproof: bytes, index: int) -> BitcoinTxProof:
-        """Build a proof from bitcoind's ``gettxoutproof`` result for the tx at ``index``."""
+    def from_txoutproof(
+        cls, raw_tx: bytes, txoutproof: bytes, index: int | None = None
+    ) -> BitcoinTxProof:
+        """Build a proof from bitcoind's ``gettxoutproof`` result for the tx at ``index``.
+
+        Without ``index``, the position of ``raw_tx``'s txid among the matches is used.
+        """
+        if index is None:
+            txid_le = parse_tx(raw_tx).txid_le
+            positions = [i for i, t in parse_merkle_block(txoutproof).matches if t == txid_le]
+            if not positions:
+                raise InclusionProofError("not-matched", "the txoutproof does not match this tx")
+            index = positions[0]
         header, tx_count, _txid, branch = branch_from_merkle_block(txoutproof, index)
         return cls(bytes(raw_tx), header.hash_le, index, tx_count, tuple(branch))
 

@@ -32,15 +32,22 @@ MAX_CONFIRMATIONS = 10_000
 Number = Fraction | float | int | str
 
 
+def _fraction(value: Number, what: str) -> Fraction:
+    try:
+        return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+    except (ValueError, TypeError, ZeroDivisionError):
+        raise ValidationError(f"{what} must be a number, got {value!r}") from None
+
+
 def _share(q: Number) -> Fraction:
-    value = Fraction(str(q)) if isinstance(q, float) else Fraction(q)
+    value = _fraction(q, "attacker share q")
     if not 0 <= value < Fraction(1, 2):
         raise ValidationError(f"attacker share q must be in [0, 0.5), got {q}")
     return value
 
 
 def _risk(risk: Number) -> Fraction:
-    value = Fraction(str(risk)) if isinstance(risk, float) else Fraction(risk)
+    value = _fraction(risk, "risk tolerance")
     if not 0 < value < 1:
         raise ValidationError(f"risk tolerance must be in (0, 1), got {risk}")
     return value

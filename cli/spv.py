@@ -1,0 +1,156 @@
+"""``etm-bridge spv risk|verify``: the whitepaper's confirmation rule and offline proof checks.
+
+``risk`` prints how many confirmations an attacker hash share ``q`` and a risk tolerance need
+by the exact formula of whitepaper section 3.1 (Grunspan and Pérez-Marco), with Nakamoto's
+Poisson figure beside it. ``verify`` checks a Bitcoin inclusion proof offline: it validates a
+header chain file with the full relay rules from its first header (the trusted checkpoint), then
+the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chain.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from etm_bridge.errors import ValidationError
+from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv import risk as spv_risk
+from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
+from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.spv.kvstore import MemoryKeyValueStore
+from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.group("spv")
+def group() -> None:
+    """SPV: confirmation risk and offline inclusion-proof checks."""
+
+
+@group.command("risk")
+@click.option("--q", "q", required=True, help="Attacker share of the hash rate, e.g. 0.1.")
+@click.option("--risk", "tolerance", required=True, help="Acceptable success chance, e.g. 1e-6.")
+@json_option
+def risk_command(q: str, tolerance: str, as_json: bool) -> None:
+    """Confirmations needed so an attacker with share Q succeeds with chance <= RISK."""
+    exact = spv_risk.confirmations_required(q, tolerance)
+    nakamoto = spv_risk.nakamoto_confirmations_required(q, tolerance)
+    probability = spv_risk.attacker_success_probability(q, exact)
+    if as_json:
+        out = {
+            "confirmations": exact,
+            "nakamoto_confirmations": nakamoto,
+            "q": q,
+            "risk": tolerance,
+            "attacker_success_probability": float(probability),
+            "nakamoto_probability_at_confirmations": spv_risk.nakamoto_probability(q, exact),
+            "formula": "Grunspan-Perez-Marco exact (whitepaper 3.1)",
+        }
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"attacker share q = {q}, risk tolerance = {tolerance}")
+    click.echo(f"confirmations (exact, whitepaper 3.1):  {exact}  (P = {float(probability):.3g})")
+    click.echo(f"confirmations (Nakamoto's Poisson):     {nakamoto}")
+
+
+def _bytes_arg(value: str, what: str) -> bytes:
+    """Hex text, or ``@path`` to a file holding hex text or raw bytes."""
+    if value.startswith("@"):
+        data = Path(value[1:]).read_bytes()
+        try:
+            return bytes.fromhex(data.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            return data
+    try:
+        return bytes.fromhex(value.strip())
+    except ValueError:
+        raise ValidationError(f"{what} must be hex or @file") from None
+
+
+def _load_relay(headers_file: Path, network: str, height: int, now: int) -> BitcoinRelay:
+    params = params_for(network)
+    lines = [x for x in headers_file.read_text().split() if x]
+    if not lines:
+        raise ValidationError(f"{headers_file} holds no headers")
+    headers = [bytes.fromhex(x) for x in lines]
+    work = bh.work_from_bits(bh.BlockHeader.from_bytes(headers[0]).bits)
+    checkpoint = Checkpoint(height, headers[0], work)
+    relay = BitcoinRelay.initialise(MemoryKeyValueStore(), params, checkpoint)
+    if len(headers) > 1:
+        relay.submit_headers(headers[1:], now)
+    return relay
+
+
+@group.command("verify")
+@click.option(
+    "--headers",
+    "headers_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Header chain: one 80-byte hex header per line; the first is the trusted checkpoint.",
+)
+@click.option("--checkpoint-height", default=0, show_default=True, help="Height of line 1.")
+@click.option(
+    "--network", type=click.Choice(sorted(NETWORKS)), default="mainnet", show_default=True
+)
+@click.option("--tx", "raw_tx", required=True, help="Raw transaction (hex or @file).")
+@click.option("--txoutproof", help="gettxoutproof result (hex or @file).")
+@click.option(
+    "--branch", help="Comma-separated sibling hashes, display order (instead of a txoutproof)."
+)
+@click.option("--block-hash", help="Block hash in display order (with --branch).")
+@click.option("--index", type=int, help="Transaction position in the block.")
+@click.option("--tx-count", type=int, help="Transactions in the block (with --branch).")
+@click.option("--min-confirmations", type=int, help="Default: the network's policy.")
+@click.option("--now", type=int, help="Reference unix time for time-too-new (default: now).")
+@json_option
+def verify_command(
+    headers_file: Path,
+    checkpoint_height: int,
+    network: str,
+    raw_tx: str,
+    txoutproof: str | None,
+    branch: str | None,
+    block_hash: str | None,
+    index: int | None,
+    tx_count: int | None,
+    min_confirmations: int | None,
+    now: int | None,
+    as_json: bool,
+) -> None:
+    """Check a Bitcoin inclusion proof offline against a validated header chain."""
+    relay = _load_relay(headers_file, network, checkpoint_height, now or int(time.time()))
+    tx = _bytes_arg(raw_tx, "--tx")
+    if txoutproof:
+        blob = _bytes_arg(txoutproof, "--txoutproof")
+        proof = BitcoinTxProof.from_txoutproof(tx, blob, index)
+    elif branch and block_hash and index is not None and tx_count:
+        hashes = tuple(bytes.fromhex(h)[::-1] for h in branch.split(",") if h)
+        proof = BitcoinTxProof(tx, bytes.fromhex(block_hash)[::-1], index, tx_count, hashes)
+    else:
+        raise ValidationError(
+            "give --txoutproof, or --branch with --block-hash, --index and --tx-count"
+        )
+    needed = min_confirmations or relay.params.default_confirmations
+    confirmed = check_bitcoin_proof(relay, proof, needed)
+    out = {
+        "valid": True,
+        "txid": confirmed.tx.txid_hex,
+        "block_hash": confirmed.block_hash_le[::-1].hex(),
+        "height": confirmed.height,
+        "confirmations": confirmed.confirmations,
+        "required_confirmations": needed,
+        "outputs": [
+            {"value_sat": o.value_sat, "script_pubkey": o.script_pubkey.hex()}
+            for o in confirmed.tx.outputs
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"valid: tx {out['txid']} in block {out['block_hash']} (height {out['height']})")
+    click.echo(f"confirmations: {out['confirmations']} (required {needed})")
