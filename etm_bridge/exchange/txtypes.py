@@ -9,8 +9,8 @@ becomes a :class:`~etm_bridge.errors.TxRejectedError` with the same reason code.
 
 Types needing a foreign chain's proof (lp deposit, swap in, obligation paid) get it checked by
 a :class:`ForeignVerifier` (SPV, ``etm_bridge.spv``) that turns the payload's ``proof`` bytes
-into a verified record; the planners ``plan_lp_deposit`` / ``plan_swap_in`` /
-``plan_obligation_paid`` take that record, so they are tested with records directly.
+into a verified record; the planners ``plans.plan_lp_deposit``, ``swap_plans.plan_swap_in`` and
+``plans.plan_obligation_paid`` take that record, so they are tested with records directly.
 The default is :class:`ChainVerifiers` over ``etm_bridge.spv.exchange_proofs.VERIFIERS``
 (chain name -> verifier, e.g. ``{"btc": BtcVerifier(...)}`` from :mod:`.btc_proofs`); a pool
 whose chain has no verifier rejects them with ``spv_unavailable``. A proof that breaks an SPV
@@ -28,7 +28,7 @@ from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ExchangeError, SpvRejectedError, TxRejectedError, ValidationError
 from . import payloads as pl
-from . import plans, records
+from . import plans, records, swap_plans
 from .binding import chain_of_asset
 from .obligations import VerifiedDeposit, VerifiedPayment
 from .pool import Pool
@@ -152,7 +152,7 @@ def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
     def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.Plan:
         pool = plans.get_pool(view, p.asset)
         lock = _verified(lambda: verifier.verify_lock(view, pool, p.proof, ctx))
-        return plans.plan_swap_in(view, tx, p, ctx, lock)
+        return swap_plans.plan_swap_in(view, tx, p, ctx, lock)
 
     def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.Plan:
         ob = plans.get_obligation(view, p.obligation_id)
@@ -174,13 +174,13 @@ def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
         (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, plans.plan_pool_create, _zero),
         (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
         (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
-        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLock, plans.plan_htlc_lock, _amount),
-        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, plans.plan_htlc_claim, _zero),
-        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, plans.plan_htlc_refund, _zero),
+        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLock, swap_plans.plan_htlc_lock, _amount),
+        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, swap_plans.plan_htlc_claim, _zero),
+        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, swap_plans.plan_htlc_refund, _zero),
         (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
         (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, plans.plan_lp_withdraw, _zero),
         (SWAP_IN, "xchg_swap_in", pl.SwapIn, spv["swap_in"], _zero),
-        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, plans.plan_swap_out, _amount_in),
+        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, swap_plans.plan_swap_out, _amount_in),
         (OBLIGATION_PAID, "xchg_obligation_paid", pl.ObligationPaid, spv["obligation_paid"], _zero),
         (
             OBLIGATION_DEFAULT,

@@ -21,7 +21,7 @@ from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
-from etm_bridge.exchange import plans
+from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.reasons import Reason
@@ -140,7 +140,7 @@ def test_lp_deposit_swap_in_and_obligation_with_real_spv(world: tuple[MiniChain,
     lock_proof = btc.include(tx_paying((100_000, bp.p2wsh(script))), 0, script)
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, lock_proof)
     led.send("bob", tt.SWAP_IN, swap)
-    htlc_id = plans.swap_in_htlc_id(
+    htlc_id = swap_plans.swap_in_htlc_id(
         "btc", dsha256(tx_paying((100_000, bp.p2wsh(script)))) + bytes(4)
     )
     rejected(Reason.REPLAYED_PROOF, lambda: led.send("bob", tt.SWAP_IN, swap))

@@ -14,7 +14,7 @@ from exchange_harness import Ledger
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
-from etm_bridge.exchange import plans
+from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus, VerifiedDeposit, VerifiedPayment
@@ -86,8 +86,8 @@ def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForei
 
 def swap_in(led: Ledger, lock: sr.VerifiedForeignLock, who: str = "alice", min_out: int = 1):
     payload = pl.SwapIn("btc", led.address(who), lock.amount, H, min_out, b"proof")
-    led.send_verified("bob", tt.SWAP_IN, payload, plans.plan_swap_in, lock)  # anyone submits
-    return plans.swap_in_htlc_id("btc", lock.lock_id)
+    led.send_verified("bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock)  # anyone submits
+    return swap_plans.swap_in_htlc_id("btc", lock.lock_id)
 
 
 # --- BTC -> ETM ---------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_replayed_late_wrong_amount_and_wrong_hash_leave_no_reservation(led: Led
         rejected(
             reason,
             lambda lock=lock, payload=payload: led.send_verified(
-                "bob", tt.SWAP_IN, payload, plans.plan_swap_in, lock
+                "bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
             ),
         )
         assert led.pool() == pool, reason

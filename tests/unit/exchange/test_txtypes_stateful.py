@@ -23,7 +23,7 @@ from test_txtypes import PREIMAGE, bind, btc_key, foreign_lock
 
 from etm_bridge.errors import ExchangeError, TxRejectedError
 from etm_bridge.exchange import payloads as pl
-from etm_bridge.exchange import plans
+from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
@@ -114,9 +114,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         )
         payload = pl.SwapIn("btc", self.led.address("alice"), amount, h, 0, b"p")
         if self._attempt(
-            lambda: self.led.send_verified("bob", tt.SWAP_IN, payload, plans.plan_swap_in, lock)
+            lambda: self.led.send_verified(
+                "bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
+            )
         ):
-            htlc_id = plans.swap_in_htlc_id("btc", lock_id)
+            htlc_id = swap_plans.swap_in_htlc_id("btc", lock_id)
             self.htlcs.append(htlc_id)
             self.secrets[htlc_id] = lock_id.rjust(32, b"\x00")
 

@@ -1,0 +1,161 @@
+"""Planners of the HTLC and swap transaction types (see :mod:`.plans` for the pattern).
+
+Swap in: a proven foreign lock reserves pool ETM and opens a pool-funded HTLC to the user.
+Swap out: the user's ETM goes into a user-funded HTLC to the pool and the asset output is
+reserved. Claim settles the swap's reservation, refund releases it; the HTLC's status makes
+that happen exactly once. Pure.
+"""
+
+from __future__ import annotations
+
+from ..chain.address import encode_address
+from ..chain.codec import sha256
+from ..chain.registry import TxContext
+from ..chain.state import StateView
+from ..chain.tx import Tx
+from ..errors import ExchangeError
+from . import binding as bd
+from . import htlc as hx
+from . import payloads as pl
+from . import pool as pm
+from . import records as rc
+from . import swap_rules as sr
+from .plans import Plan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
+from .reasons import Reason
+
+# --- HTLCs and swaps ----------------------------------------------------------------------------
+
+
+def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> Plan:
+    address20(p.recipient)
+    lock = hx.new_lock(
+        tx.id,
+        encode_address(tx.sender),
+        p.recipient,
+        p.amount,
+        p.hashlock,
+        p.expiry_height,
+        ctx.height,
+    )
+    plan = Plan(escrow_in=[(tx.sender, p.amount)])
+    plan.put(rc.HTLCS, tx.id, lock)
+    return plan
+
+
+def _require_hashlock_free(view: StateView, hashlock: bytes) -> None:
+    if view.get(rc.OPEN_HASHLOCKS, hashlock) is not None:
+        raise ExchangeError(
+            Reason.HASHLOCK_IN_USE, f"an open swap already uses hashlock {hashlock.hex()}"
+        )
+
+
+def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
+    """The id of the ETM HTLC a proven foreign lock creates (one per lock)."""
+    return sha256(b"etm-bridge swap-in\x00" + asset.encode() + b"\x00" + lock_id)
+
+
+def plan_swap_in(
+    view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext, lock: sr.VerifiedForeignLock
+) -> Plan:
+    """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``."""
+    pool = get_pool(view, p.asset)
+    recipient = address20(p.recipient)
+    request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, p.min_out)
+    used = {lock.lock_id} if is_used(view, "lock", lock.lock_id) else set()
+    new_pool, terms = sr.check_swap_in(
+        lock,
+        request,
+        pool,
+        binding=get_binding(view, recipient, bd.chain_of_asset(p.asset)),
+        used_lock_ids=used,
+        etm_height=ctx.height,
+        etm_block_s=ctx.params.block_time_s,
+    )
+    _require_hashlock_free(view, lock.hashlock)
+    htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
+    q = terms.quote
+    htlc = hx.new_lock(
+        htlc_id, rc.pool_account(p.asset), p.recipient, q.amount_out, lock.hashlock,
+        terms.etm_expiry_height, ctx.height,
+    )  # fmt: skip
+    swap = rc.SwapRecord(
+        p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
+        lock.lock_id,
+    )  # fmt: skip
+    plan = _open_swap(new_pool, htlc, swap)
+    plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
+    return plan
+
+
+def _open_swap(pool: pm.Pool, htlc: hx.Htlc, swap: rc.SwapRecord) -> Plan:
+    plan = Plan()
+    plan.put(rc.POOLS, swap.asset.encode(), pool)
+    plan.put(rc.HTLCS, htlc.htlc_id, htlc)
+    plan.put(rc.SWAPS, htlc.htlc_id, swap)
+    plan.put_raw(rc.OPEN_HASHLOCKS, htlc.hashlock, htlc.htlc_id)
+    return plan
+
+
+def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Plan:
+    pool = get_pool(view, p.asset)
+    sender = encode_address(tx.sender)
+    request = sr.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
+    new_pool, terms = sr.check_swap_out(
+        request,
+        pool,
+        binding=get_binding(view, tx.sender, bd.chain_of_asset(p.asset)),
+        etm_height=ctx.height,
+        etm_block_s=ctx.params.block_time_s,
+    )
+    _require_hashlock_free(view, p.hashlock)
+    q = terms.quote
+    htlc = hx.new_lock(
+        tx.id,
+        sender,
+        rc.pool_account(p.asset),
+        p.amount_in,
+        p.hashlock,
+        p.expiry_height,
+        ctx.height,
+    )
+    swap = rc.SwapRecord(
+        p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
+    )
+    plan = _open_swap(new_pool, htlc, swap)
+    plan.escrow_in.append((tx.sender, p.amount_in))
+    return plan
+
+
+def _end_swap(view: StateView, plan: Plan, htlc: hx.Htlc, swap: rc.SwapRecord) -> None:
+    pool = get_pool(view, swap.asset)
+    claimed = htlc.status is hx.HtlcStatus.CLAIMED
+    new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
+    plan.put(rc.POOLS, swap.asset.encode(), new_pool)
+    plan.put_raw(rc.OPEN_HASHLOCKS, htlc.hashlock, None)
+
+
+def _payout(plan: Plan, htlc: hx.Htlc) -> None:
+    """Pay an ended HTLC's amount to whoever it names, unless that is a pool (stays in escrow)."""
+    to = htlc.recipient if htlc.status is hx.HtlcStatus.CLAIMED else htlc.sender
+    if not to.startswith("pool:"):
+        plan.escrow_out.append((address20(to), htlc.amount))
+
+
+def plan_htlc_claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> Plan:
+    claimed = hx.claim(get_htlc(view, p.htlc_id), p.preimage, ctx.height)
+    return _finish(view, claimed)
+
+
+def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> Plan:
+    refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height)
+    return _finish(view, refunded)
+
+
+def _finish(view: StateView, ended: hx.Htlc) -> Plan:
+    plan = Plan()
+    swap = get_swap(view, ended.htlc_id)
+    if swap is not None:
+        _end_swap(view, plan, ended, swap)
+    _payout(plan, ended)
+    plan.put(rc.HTLCS, ended.htlc_id, ended)
+    return plan
