@@ -42,7 +42,7 @@ from .observe import (
     observe,
     refreshed_refs,
 )
-from .policy import Action, PolicyConfig, decide, new_intent
+from .policy import Action, Plan, PolicyConfig, decide, new_intent
 from .store import SwapStore, WatcherLock
 
 log = logging.getLogger(__name__)
@@ -245,13 +245,39 @@ class Watcher:
     def _tips(self) -> dict[str, int]:
         return {c: h.tip for c, h in self.health.items() if h.tip is not None}
 
+    def drive(
+        self, swap_id: str, only: Iterable[ActionKind] | None = None
+    ) -> tuple[SwapRecord, list[tuple[str, ActionKind, str]], tuple[str, ...]]:
+        """Examine one swap now, as a tick would, executing only the ``only`` action kinds
+        (all if None). Returns the record, what was executed and the policy's notes. Used by
+        ``swap claim`` / ``swap refund``; needs :meth:`start` (the lock) like :meth:`tick`."""
+        if self._lock is None:
+            raise EtmBridgeError("call Watcher.start() before drive()")
+        now = self.clock()
+        self._read_tips(now)
+        rec = self.records.get(swap_id) or self.store.get(swap_id)
+        transitions: list[Transition] = []
+        actions: list[tuple[str, ActionKind, str]] = []
+        notes = self._process(rec, int(now), transitions, actions, only=only)
+        return self.records[swap_id], actions, notes
+
+    def inspect(self, rec: SwapRecord) -> tuple[SwapRecord, Observation, Plan]:
+        """What the engine would see and plan for ``rec`` now; changes nothing."""
+        now = int(self.clock())
+        chains = self._chains(rec)
+        tips = {c: adapter_for(self.adapters, c).tip().height for c in chains}
+        obs = observe(rec, self.adapters, tips, self.gateway)
+        rec, obs, _ = self._apply_events(rec, obs, now)
+        return rec, obs, decide(rec, obs.view, now, self.config.policy)
+
     def _process(
         self,
         rec: SwapRecord,
         now: int,
         transitions: list[Transition],
         actions: list[tuple[str, ActionKind, str]],
-    ) -> None:
+        only: Iterable[ActionKind] | None = None,
+    ) -> tuple[str, ...]:
         obs = observe(rec, self.adapters, self._tips(), self.gateway)
         rec, obs, moved = self._apply_events(rec, obs, now)
         transitions.extend(moved)
@@ -265,7 +291,10 @@ class Watcher:
             rec = replace(rec, notes=plan.notes, version=rec.version + 1)
         self._save(rec, moved, "state_saved")
         rec = self.records[rec.swap_id]
+        wanted = None if only is None else frozenset(only)
         for action in plan.actions:
+            if wanted is not None and action.kind not in wanted:
+                continue
             rec, outcome = self._execute(rec, action, obs, now)
             actions.append((rec.swap_id, action.kind, outcome))
         for chain, height in plan.wake_heights:
@@ -273,6 +302,7 @@ class Watcher:
                 heapq.heappush(self._wake[chain], (height, rec.swap_id))
         if plan.actions or rec.pending_intents() or moved:
             self.due.add(rec.swap_id)  # look at the effect next tick
+        return plan.notes
 
     def _apply_events(
         self, rec: SwapRecord, obs: Observation, now: int

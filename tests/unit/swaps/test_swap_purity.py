@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "etm_bridge" / "swaps"
-PURE = ["fsm", "model", "views", "events", "policy", "codec"]
+PURE = ["fsm", "model", "views", "events", "policy", "codec", "explain"]
 ALLOWED_STDLIB = {"__future__", "collections", "dataclasses", "enum", "re", "types", "typing"}
-ALLOWED_LOCAL = {"..adapter", "..errors", "..hashlock", ".fsm", ".model", ".views"}
+ALLOWED_LOCAL = {"..adapter", "..errors", "..hashlock", ".fsm", ".model", ".views", ".policy"}
 
 
 def _imports(path: Path) -> set[str]:

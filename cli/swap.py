@@ -1,0 +1,327 @@
+"""``etm-bridge swap start|accept|list|status|explain|claim|refund``: swaps from the command line.
+
+A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`` (it makes the
+secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
+terms. Both then run ``etm-bridge watch``, which drives the swap to its end; ``claim`` and
+``refund`` act by hand through the same policy and guards (and refuse while a watcher holds the
+database). Chains, keys and the database come from the engine home (see
+:mod:`etm_bridge.swaps.config`); the keystore passphrase from ``$ETM_BRIDGE_PASSPHRASE`` or a
+prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etm_bridge.adapter import ChainAdapter
+from etm_bridge.errors import SwapError, ValidationError
+from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
+from etm_bridge.swaps.codec import public_view, terms_from_dict, terms_to_dict
+from etm_bridge.swaps.config import EngineConfig
+from etm_bridge.swaps.explain import timeline
+from etm_bridge.swaps.fsm import Direction, Role
+from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.units import UNITS, format_amount, parse_amount
+
+PASSPHRASE_ENV = "ETM_BRIDGE_PASSPHRASE"
+CHAIN_ASSETS = {"bitcoin": "btc", "ethereum": "eth", "etm": "etm"}
+
+home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Swap engine home (config.toml, swaps.db). Default: $ETM_BRIDGE_HOME or ./.etm/swaps",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+# --- shared with `etm-bridge watch` -------------------------------------------------------------
+
+
+def open_adapters(config: EngineConfig, only: list[str] | None = None) -> dict[str, ChainAdapter]:
+    """Adapters for the configured chains, signing with the wallet's keys."""
+    from etm_bridge.wallet import load_keystore  # the keystore is only read when keys are needed
+
+    phrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+        "keystore passphrase", hide_input=True, err=True
+    )
+    wallet = load_keystore(config.keystore_path).unlock(str(phrase))
+    return config.build_adapters(wallet, only)
+
+
+def make_watcher(config: EngineConfig, adapters: dict[str, ChainAdapter]) -> Watcher:
+    watcher_config = WatcherConfig(policy=config.policy)
+    return Watcher(SwapStore(config.db_path), adapters, config=watcher_config)
+
+
+def show_amount(chain: str, value: int) -> str:
+    asset = CHAIN_ASSETS.get(chain)
+    return format_amount(value, asset) if asset in UNITS else f"{value} base units"
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
+
+
+def _amount(text: str, chain: str) -> int:
+    asset = CHAIN_ASSETS.get(chain)
+    if asset is not None:
+        return parse_amount(text, asset)
+    if not text.isdigit() or int(text) <= 0:
+        raise ValidationError(f"amount on {chain!r} must be a positive integer of base units")
+    return int(text)
+
+
+def _key(text: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise ValidationError(f"{what} must be hex, got {text!r}") from None
+
+
+# --- verbs --------------------------------------------------------------------------------------
+
+
+@click.group("swap")
+def group() -> None:
+    """Swap between chains with HTLCs: start, accept, follow, claim, refund."""
+
+
+@group.command("start")
+@click.argument("from_chain")
+@click.argument("to_chain")
+@click.argument("amount")
+@click.option("--receive", required=True, help="Amount to receive on TO_CHAIN (the minimum).")
+@click.option("--their-claim-key", required=True, help="Counterparty's key on FROM_CHAIN (hex).")
+@click.option("--their-refund-key", required=True, help="Counterparty's key on TO_CHAIN (hex).")
+@click.option("--hours", default=12.0, show_default=True, help="Life of our lock (long leg).")
+@click.option("--counter-hours", default=6.0, show_default=True, help="Life of their lock.")
+@click.option("--confirmations", default=1, show_default=True, help="Needed on our lock.")
+@click.option("--counter-confirmations", default=1, show_default=True, help="Needed on theirs.")
+@click.option("--reveal-margin-blocks", default=6, show_default=True, help="Of TO_CHAIN.")
+@click.option("--lock-within-s", default=3600, show_default=True, help="Lock deadline.")
+@home_option
+@json_option
+def start_command(
+    from_chain: str,
+    to_chain: str,
+    amount: str,
+    receive: str,
+    their_claim_key: str,
+    their_refund_key: str,
+    hours: float,
+    counter_hours: float,
+    confirmations: int,
+    counter_confirmations: int,
+    reveal_margin_blocks: int,
+    lock_within_s: int,
+    home: Path | None,
+    as_json: bool,
+) -> None:
+    """Start a swap of AMOUNT on FROM_CHAIN for --receive on TO_CHAIN (we make the secret)."""
+    config = EngineConfig.load(home)
+    long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
+    check_leg_margin(long_s, short_s, config.policy.leg_margin_s)
+    adapters = open_adapters(config, [from_chain, to_chain])
+    ours, theirs = adapters[from_chain], adapters[to_chain]
+    user_timelock = ours.tip().height + blocks_for_seconds(long_s, ours.info().block_time_s)
+    etm_counter = to_chain == "etm"  # the ETM contract sets its own lock's expiry
+    counter_timelock = (
+        0
+        if etm_counter
+        else theirs.tip().height + blocks_for_seconds(short_s, theirs.info().block_time_s)
+    )
+    preimage, now = new_preimage(), int(time.time())
+    hashlock = sha256(preimage)
+    terms = SwapTerms(
+        swap_id=hashlock.hex()[:16],
+        direction=Direction.FOREIGN_TO_ETM if etm_counter else Direction.ETM_TO_FOREIGN,
+        hashlock=hashlock,
+        user_leg=LegTerms(
+            from_chain,
+            _amount(amount, from_chain),
+            _key(their_claim_key, "--their-claim-key"),
+            ours.our_key(),
+            user_timelock,
+            confirmations,
+        ),
+        counter_leg=LegTerms(
+            to_chain,
+            _amount(receive, to_chain),
+            theirs.our_key(),
+            _key(their_refund_key, "--their-refund-key"),
+            counter_timelock,
+            counter_confirmations,
+        ),
+        created_at_s=now,
+        lock_deadline_s=now + lock_within_s,
+        reveal_margin_blocks=reveal_margin_blocks,
+    )
+    store = SwapStore(config.db_path)
+    store.create(SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now))
+    shared = {"terms": terms_to_dict(terms)}
+    text = (
+        f"swap {terms.swap_id} created: lock {show_amount(from_chain, terms.user_leg.amount)} "
+        f"on {from_chain} until height {user_timelock} for "
+        f"{show_amount(to_chain, terms.counter_leg.amount)} on {to_chain}\n"
+        "give the counterparty these terms (`etm-bridge swap accept FILE`), then run "
+        "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
+    )
+    emit({"swap_id": terms.swap_id, **shared}, as_json, text)
+
+
+@group.command("accept")
+@click.argument("terms_file", type=click.File("r"))
+@home_option
+@json_option
+def accept_command(terms_file: Any, home: Path | None, as_json: bool) -> None:
+    """Accept a swap as the counterparty (operator) from the terms `swap start` printed."""
+    try:
+        data = json.load(terms_file)
+    except ValueError:
+        raise ValidationError(
+            "the terms file is not JSON (use `swap start --json` output)"
+        ) from None
+    terms = terms_from_dict(data.get("terms", data))
+    config = EngineConfig.load(home)
+    adapters = open_adapters(config, [terms.user_leg.chain, terms.counter_leg.chain])
+    if adapters[terms.user_leg.chain].our_key() != terms.user_leg.claim_key:
+        raise SwapError(f"these terms do not let us claim the {terms.user_leg.chain} lock")
+    if adapters[terms.counter_leg.chain].our_key() != terms.counter_leg.refund_key:
+        raise SwapError(f"these terms do not refund our {terms.counter_leg.chain} lock to us")
+    SwapStore(config.db_path).create(
+        SwapRecord(terms, Role.OPERATOR, updated_at_s=int(time.time()))
+    )
+    emit({"swap_id": terms.swap_id, "role": "operator"}, as_json, f"accepted {terms.swap_id}")
+
+
+@group.command("list")
+@home_option
+@json_option
+def list_command(home: Path | None, as_json: bool) -> None:
+    """Every swap in the database, oldest first."""
+    records = SwapStore(EngineConfig.load(home).db_path).list_swaps()
+    rows = [_summary(r) for r in records]
+    lines = [
+        f"{r['swap_id']}  {r['role']:<8} {r['state']:<15} {r['gives']} -> {r['gets']}" for r in rows
+    ]
+    emit(rows, as_json, "\n".join(lines) or "no swaps yet (`etm-bridge swap start`)")
+
+
+def _summary(rec: SwapRecord) -> dict[str, Any]:
+    u, c = rec.terms.user_leg, rec.terms.counter_leg
+    return {
+        "swap_id": rec.swap_id,
+        "role": rec.role.value,
+        "direction": rec.terms.direction.value,
+        "state": rec.state.value,
+        "failure": rec.failure,
+        "gives": show_amount(u.chain, u.amount) + f" on {u.chain}",
+        "gets": show_amount(c.chain, c.amount) + f" on {c.chain}",
+        "updated_at_s": rec.updated_at_s,
+    }
+
+
+@group.command("status")
+@click.argument("swap_id")
+@home_option
+@json_option
+def status_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+    """One swap: state, terms, every broadcast and the transition log."""
+    store = SwapStore(EngineConfig.load(home).db_path)
+    rec = store.get(swap_id)
+    log = [
+        {
+            "from": t.from_state.value,
+            "event": t.event.value,
+            "to": t.to_state.value,
+            "detail": t.detail,
+            "at_s": t.at_s,
+        }
+        for t in store.transitions(swap_id)
+    ]
+    data = {**public_view(rec), "transitions": log}
+    lines = [f"{k}: {v}" for k, v in _summary(rec).items()]
+    lines += [f"  {t['from']} --{t['event']}--> {t['to']} {t['detail']}" for t in log]
+    lines += [
+        f"  broadcast {i.kind.value}: "
+        f"{i.result.outcome.value + ' ' + (i.result.txid or '') if i.result else 'pending'}"
+        for i in rec.intents
+    ]
+    emit(data, as_json, "\n".join(lines))
+
+
+@group.command("explain")
+@click.argument("swap_id")
+@click.option("--offline", is_flag=True, help="Do not ask the nodes; explain from the terms.")
+@home_option
+@json_option
+def explain_command(swap_id: str, offline: bool, home: Path | None, as_json: bool) -> None:
+    """Worst-case timeline of both legs and the actions possible now."""
+    config = EngineConfig.load(home)
+    rec = SwapStore(config.db_path).get(swap_id)
+    view = plan = None
+    if not offline:
+        chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
+        watcher = make_watcher(config, open_adapters(config, chains))
+        rec, obs, plan = watcher.inspect(rec)
+        view = obs.view
+    data = timeline(rec, view, plan, int(time.time()))
+    lines = [f"swap {rec.swap_id} ({data['role']}, {data['direction']}): {data['state']}"]
+    for leg in data["legs"]:
+        left = leg.get("blocks_left")
+        when = (
+            f", {left} blocks (~{leg['seconds_left'] // 60} min) left" if left is not None else ""
+        )
+        lines.append(
+            f"  {leg['leg']}: {show_amount(leg['chain'], leg['amount'])} on {leg['chain']}, "
+            f"timelock {leg['timelock_height']}{when}, "
+            f"confirmations {leg.get('confirmations', '?')}/{leg['confirmations_required']}"
+        )
+    lines += [f"  worst case: {w}" for w in data["worst_case"]]
+    lines.append(f"  actions now: {', '.join(data['actions_now']) or 'none'}")
+    lines += [f"  waiting: {n}" for n in data["waiting_for"]]
+    emit(data, as_json, "\n".join(lines))
+
+
+def _act(swap_id: str, home: Path | None, kinds: set[ActionKind], verb: str, as_json: bool):
+    config = EngineConfig.load(home)
+    rec = SwapStore(config.db_path).get(swap_id)
+    chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
+    watcher = make_watcher(config, open_adapters(config, chains))
+    watcher.start()  # refuses while `etm-bridge watch` holds the database
+    try:
+        rec, done, notes = watcher.drive(swap_id, kinds)
+    finally:
+        watcher.stop()
+    if not done:
+        raise SwapError(f"swap {swap_id}: nothing to {verb} now ({'; '.join(notes) or rec.state})")
+    rows = [{"action": kind.value, "outcome": outcome} for _, kind, outcome in done]
+    emit(rows, as_json, "\n".join(f"{r['action']}: {r['outcome']}" for r in rows))
+
+
+@group.command("claim")
+@click.argument("swap_id")
+@home_option
+@json_option
+def claim_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+    """Claim now (the user reveals the secret only if the guard allows)."""
+    _act(swap_id, home, {ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK}, "claim", as_json)
+
+
+@group.command("refund")
+@click.argument("swap_id")
+@home_option
+@json_option
+def refund_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+    """Refund our lock now (only once its timelock allows)."""
+    kinds = {ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER}
+    _act(swap_id, home, kinds, "refund", as_json)

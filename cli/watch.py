@@ -1,0 +1,97 @@
+"""``etm-bridge watch``: run the swap watcher over every configured chain until stopped.
+
+One line per tick that did something (new blocks, transitions, broadcasts, nodes down), and a
+progress line per open swap every ``--status-every`` ticks (state, confirmations, blocks left
+before the refund path opens). ``--json`` prints one JSON object per tick. Ctrl-C stops cleanly
+and releases the database lock; a node that is down is retried with backoff, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from etm_bridge.swaps.config import EngineConfig
+from etm_bridge.swaps.fsm import TERMINAL
+from etm_bridge.swaps.watcher import TickReport, Watcher
+
+from .swap import home_option, json_option, make_watcher, open_adapters
+
+
+def _report_json(n: int, report: TickReport) -> str:
+    return json.dumps(
+        {
+            "tick": n,
+            "new_blocks": dict(report.new_blocks),
+            "examined": report.examined,
+            "transitions": [
+                [t.swap_id, t.from_state.value, t.event.value, t.to_state.value]
+                for t in report.transitions
+            ],
+            "actions": [[sid, kind.value, outcome] for sid, kind, outcome in report.actions],
+            "down": dict(report.down),
+        },
+        sort_keys=True,
+    )
+
+
+def _report_text(n: int, report: TickReport) -> str | None:
+    parts = [f"{c} at {h}" for c, h in sorted(report.new_blocks.items())]
+    parts += [
+        f"{t.swap_id}: {t.from_state.value} -> {t.to_state.value}" for t in report.transitions
+    ]
+    parts += [f"{sid}: {kind.value} {outcome}" for sid, kind, outcome in report.actions]
+    parts += [f"{c} DOWN ({err}), retrying" for c, err in sorted(report.down.items())]
+    return f"tick {n}: " + "; ".join(parts) if parts else None
+
+
+def _progress(watcher: Watcher) -> list[str]:
+    lines = []
+    for rec in watcher.records.values():
+        if rec.state in TERMINAL:
+            continue
+        _, obs, plan = watcher.inspect(rec)
+        u, c = obs.view.user, obs.view.counter
+        lines.append(
+            f"  {rec.swap_id} {rec.state.value}: user lock confirmations "
+            f"{u.confirmations}/{rec.terms.user_leg.confirmations}, {u.blocks_left} blocks "
+            f"before its refund; counter lock confirmations {c.confirmations}/"
+            f"{rec.terms.counter_leg.confirmations}, {c.blocks_left} blocks before its refund"
+            + (f" ({plan.notes[0]})" if plan.notes else "")
+        )
+    return lines
+
+
+@click.command("watch")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between ticks.")
+@click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
+@click.option("--status-every", default=10, show_default=True, help="Progress every N ticks.")
+@home_option
+@json_option
+def group(
+    interval: float, ticks: int | None, status_every: int, home: Path | None, as_json: bool
+) -> None:
+    """Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop)."""
+    config = EngineConfig.load(home)
+    watcher = make_watcher(config, open_adapters(config))
+    watcher.start()
+    n = 0
+    try:
+        while ticks is None or n < ticks:
+            n += 1
+            report = watcher.tick()
+            line = _report_json(n, report) if as_json else _report_text(n, report)
+            if line:
+                click.echo(line)
+            if not as_json and status_every and n % status_every == 0:
+                for progress in _progress(watcher):
+                    click.echo(progress)
+            if ticks is None or n < ticks:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        watcher.stop()
