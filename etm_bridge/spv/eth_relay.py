@@ -99,16 +99,18 @@ class EthRelay:
             return 0
         return self.tip().number - header.number + 1
 
-    def submit_headers(self, headers_rlp: Sequence[bytes], relayer: bytes) -> EthBatchResult:
-        """Validate a batch from a trusted relayer, then store it in one write batch."""
+    def validate_headers(
+        self, headers_rlp: Sequence[bytes], relayer: bytes
+    ) -> tuple[dict[bytes, bytes], EthHeader]:
+        """Check a batch without storing it; returns (the writes, the new tip)."""
         if relayer not in self.relayers:
             raise HeaderRejectedError(
                 "untrusted-relayer", "this key may not relay Ethereum headers"
             )
-        old_tip = self.tip()
-        tip = old_tip
+        tip = self.tip()
         pending: dict[bytes, EthHeader] = {}
         best: dict[int, bytes] = {}
+        top = tip.number
         for index, raw in enumerate(headers_rlp):
             try:
                 header = parse_header(raw, self.params)
@@ -122,11 +124,17 @@ class EthRelay:
                 raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
             pending[header.hash] = header
             if header.number > tip.number:
-                self._reindex(header, pending, best, tip.number)
+                self._reindex(header, pending, best, top)
                 tip = header
         items = {b"h" + h.hash: h.rlp for h in pending.values()}
         items.update({b"n" + n.to_bytes(8, "big"): h for n, h in best.items()})
         items[b"tip"] = tip.hash
+        return items, tip
+
+    def submit_headers(self, headers_rlp: Sequence[bytes], relayer: bytes) -> EthBatchResult:
+        """Validate a batch from a trusted relayer, then store it in one write batch."""
+        old_tip = self.tip()
+        items, tip = self.validate_headers(headers_rlp, relayer)
         self.store.write_batch(items)
         reorg = self.best_hash_at(old_tip.number) != old_tip.hash
         return EthBatchResult(len(headers_rlp), tip, reorg)

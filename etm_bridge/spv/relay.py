@@ -16,7 +16,7 @@ hash_le of every leaf (fork tips); ``meta`` -> checkpoint height | hash | ancest
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
@@ -176,11 +176,11 @@ class BitcoinRelay:
 
     # --- relaying -----------------------------------------------------------------------------
 
-    def submit_headers(self, headers: Sequence[bytes], now: int) -> BatchResult:
-        """Validate ``headers`` (in order, each linking to a stored or earlier one) and store them.
+    def validate_headers(self, headers: Sequence[bytes], now: int) -> Mapping[bytes, bytes]:
+        """Check a batch without storing it; returns the writes :meth:`submit_headers` makes.
 
         ``now`` is the reference time for ``time-too-new`` (the ETM block time). Raises
-        :class:`HeaderRejectedError` naming the rule and the header's index; nothing is stored then.
+        :class:`HeaderRejectedError` naming the rule and the header's index.
         """
         old_tip = self.tip()
         batch = HeaderBatch(self, old_tip.hash_le, old_tip.height, old_tip.chain_work)
@@ -189,7 +189,13 @@ class BitcoinRelay:
                 batch.add(raw, now)
             except HeaderRejectedError as exc:
                 raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
-        self.store.write_batch(batch.writes())
+        return batch.writes()
+
+    def submit_headers(self, headers: Sequence[bytes], now: int) -> BatchResult:
+        """Validate ``headers`` (in order, each linking to a stored or earlier one) and store
+        them with one ``write_batch``; nothing is stored when any header is rejected."""
+        old_tip = self.tip()
+        self.store.write_batch(self.validate_headers(headers, now))
         new_tip = self.tip()
         reorg = self.best_hash_at(old_tip.height) != old_tip.hash_le
         return BatchResult(len(headers), new_tip, old_tip, reorg)

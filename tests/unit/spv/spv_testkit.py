@@ -15,7 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import rlp
+
 from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv import ethereum as eth
 from etm_bridge.spv.bitcoin_params import REGTEST, BitcoinParams
 
 VECTORS = Path(os.environ.get("ETM_SPV_VECTORS", "/work/shared/vectors"))
@@ -92,3 +95,49 @@ def branch_of(levels: list[list[bytes]], index: int) -> list[bytes]:
         out.append(level[sibling] if sibling < len(level) else level[index])
         index >>= 1
     return out
+
+
+def anvil_header(parent: bytes, number: int, timestamp: int, base_fee: int, **over) -> bytes:
+    fields = {
+        "parentHash": parent,
+        "sha3Uncles": eth.EMPTY_OMMERS_HASH,
+        "miner": bytes(20),
+        "stateRoot": b"\x01" * 32,
+        "transactionsRoot": b"\x02" * 32,
+        "receiptsRoot": over.pop("receipts_root", b"\x03" * 32),
+        "logsBloom": bytes(256),
+        "difficulty": 0,
+        "number": number,
+        "gasLimit": 30_000_000,
+        "gasUsed": 0,
+        "timestamp": timestamp,
+        "extraData": b"",
+        "mixHash": bytes(32),
+        "nonce": bytes(8),
+        "baseFeePerGas": base_fee,
+        "withdrawalsRoot": b"\x04" * 32,
+        "blobGasUsed": 0,
+        "excessBlobGas": 0,
+        "parentBeaconBlockRoot": bytes(32),
+        "requestsHash": b"\x05" * 32,
+    }
+    fields.update(over)
+    return rlp.encode(list(fields.values()))
+
+
+def anvil_chain(parent_rlp: bytes, count: int, start_time: int, **over) -> list[bytes]:
+    out, parent = [], eth.parse_header(parent_rlp, eth.ANVIL)
+    for _ in range(count):
+        raw = anvil_header(
+            parent.hash,
+            parent.number + 1,
+            start_time + len(out),
+            eth.expected_base_fee(parent),
+            **over,
+        )
+        out.append(raw)
+        parent = eth.parse_header(raw, eth.ANVIL)
+    return out
+
+
+GENESIS = anvil_header(bytes(32), 0, 1_000, 1_000_000_000)

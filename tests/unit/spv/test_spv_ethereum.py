@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import rlp
+from spv_testkit import GENESIS, anvil_chain, anvil_header
 
 from etm_bridge.errors import ConfigError, HeaderRejectedError, InclusionProofError
 from etm_bridge.spv import ethereum as eth
@@ -107,52 +108,6 @@ def test_locked_event_decoding_and_its_rejections() -> None:
 
 
 # --- the relay on a synthetic anvil-shaped chain ----------------------------------------------
-
-
-def anvil_header(parent: bytes, number: int, timestamp: int, base_fee: int, **over) -> bytes:
-    fields = {
-        "parentHash": parent,
-        "sha3Uncles": eth.EMPTY_OMMERS_HASH,
-        "miner": bytes(20),
-        "stateRoot": b"\x01" * 32,
-        "transactionsRoot": b"\x02" * 32,
-        "receiptsRoot": over.pop("receipts_root", b"\x03" * 32),
-        "logsBloom": bytes(256),
-        "difficulty": 0,
-        "number": number,
-        "gasLimit": 30_000_000,
-        "gasUsed": 0,
-        "timestamp": timestamp,
-        "extraData": b"",
-        "mixHash": bytes(32),
-        "nonce": bytes(8),
-        "baseFeePerGas": base_fee,
-        "withdrawalsRoot": b"\x04" * 32,
-        "blobGasUsed": 0,
-        "excessBlobGas": 0,
-        "parentBeaconBlockRoot": bytes(32),
-        "requestsHash": b"\x05" * 32,
-    }
-    fields.update(over)
-    return rlp.encode(list(fields.values()))
-
-
-def anvil_chain(parent_rlp: bytes, count: int, start_time: int, **over) -> list[bytes]:
-    out, parent = [], eth.parse_header(parent_rlp, eth.ANVIL)
-    for _ in range(count):
-        raw = anvil_header(
-            parent.hash,
-            parent.number + 1,
-            start_time + len(out),
-            eth.expected_base_fee(parent),
-            **over,
-        )
-        out.append(raw)
-        parent = eth.parse_header(raw, eth.ANVIL)
-    return out
-
-
-GENESIS = anvil_header(bytes(32), 0, 1_000, 1_000_000_000)
 
 
 def _relay() -> EthRelay:
