@@ -1,0 +1,178 @@
+"""The keystore file: encryption round trip, wrong passphrase, damage, edits and permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from etm_bridge.errors import (
+    KeystoreCorruptError,
+    KeystoreError,
+    KeystorePermissionError,
+    ValidationError,
+    WrongPassphraseError,
+)
+from etm_bridge.wallet.derive import UnlockedWallet
+from etm_bridge.wallet.keystore import (
+    MAX_MEMLIMIT_BYTES,
+    UNSAFE_FAST_KDF,
+    KdfParams,
+    create_keystore,
+    load_keystore,
+    seal,
+)
+
+SEED = bytes(range(32))
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    create_keystore(tmp_path / "ks.json", PASS, master_seed=SEED, kdf=UNSAFE_FAST_KDF)
+    return tmp_path / "ks.json"
+
+
+def _edit(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_round_trip_restores_the_seed_and_public_view(path: Path) -> None:
+    keystore = load_keystore(path)
+    wallet = keystore.unlock(PASS)
+    assert wallet.unsafe_export_master_seed() == SEED
+    assert keystore.public == UnlockedWallet(SEED).public()
+    assert keystore.sealed.kdf == UNSAFE_FAST_KDF
+
+
+def test_file_is_0600_holds_no_plain_secret_and_leaves_no_temp_file(path: Path) -> None:
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    wallet = UnlockedWallet(SEED)
+    for secret in (
+        SEED.hex(),
+        wallet.unsafe_export_btc_secret().hex(),
+        wallet.unsafe_export_etm_seed().hex(),
+    ):
+        assert secret not in text
+    assert wallet.unsafe_export_eth_private_key()[2:] not in text
+    assert [p.name for p in path.parent.iterdir()] == ["ks.json"]
+
+
+def test_wrong_passphrase_is_a_clear_error(path: Path) -> None:
+    with pytest.raises(WrongPassphraseError, match=f"wrong passphrase for keystore {path}"):
+        load_keystore(path).unlock("Correct horse battery staple")
+
+
+def test_damaged_ciphertext_names_the_field(path: Path) -> None:
+    def flip(data: dict) -> None:
+        ct = bytearray.fromhex(data["cipher"]["ciphertext"])
+        ct[5] ^= 1
+        data["cipher"]["ciphertext"] = ct.hex()
+
+    _edit(path, flip)
+    with pytest.raises(KeystoreCorruptError, match=r"cipher\.ciphertext is damaged"):
+        load_keystore(path)
+
+
+def test_tampered_ciphertext_with_matching_checksum_fails_authentication(path: Path) -> None:
+    import hashlib
+
+    def tamper(data: dict) -> None:
+        ct = bytearray.fromhex(data["cipher"]["ciphertext"])
+        ct[-1] ^= 0x80
+        data["cipher"]["ciphertext"] = ct.hex()
+        data["cipher"]["ciphertext_sha256"] = hashlib.sha256(bytes(ct)).hexdigest()
+
+    _edit(path, tamper)
+    with pytest.raises(WrongPassphraseError):
+        load_keystore(path).unlock(PASS)
+
+
+def test_edited_public_section_is_detected_on_unlock(path: Path) -> None:
+    other = UnlockedWallet(bytes(32)).public().to_json()
+    _edit(path, lambda data: data.__setitem__("public", other))
+    keystore = load_keystore(path)  # parses: the public view alone is self-consistent
+    with pytest.raises(KeystoreCorruptError, match="does not match the encrypted keys"):
+        keystore.unlock(PASS)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("kdf"), "field 'kdf.name' is missing"),
+        (lambda d: d.__setitem__("version", 2), "has version 2"),
+        (lambda d: d.__setitem__("format", "geth"), "is not an etm-bridge keystore"),
+        (lambda d: d["kdf"].__setitem__("opslimit", "3"), "'kdf.opslimit' must be int"),
+        (lambda d: d["kdf"].__setitem__("memlimit", 1 << 40), "kdf memlimit must be"),
+        (lambda d: d["kdf"].__setitem__("salt", "zz"), "'kdf.salt' is not hex"),
+        (lambda d: d["cipher"].__setitem__("nonce", "00"), "nonce must be 24 bytes"),
+        (lambda d: d["public"]["btc"].__setitem__("public_key", "04" * 33), "compressed"),
+        (lambda d: d["cipher"].__setitem__("name", "aes"), "cipher.name must be"),
+    ],
+)
+def test_corrupted_fields_are_named(path: Path, change, message: str) -> None:
+    _edit(path, change)
+    with pytest.raises(KeystoreCorruptError, match=message):
+        load_keystore(path)
+
+
+def test_not_json_is_named(path: Path) -> None:
+    path.write_text('{"format": ')
+    with pytest.raises(KeystoreCorruptError, match="is not valid JSON"):
+        load_keystore(path)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
+def test_group_or_world_accessible_keystore_is_refused(path: Path, mode: int) -> None:
+    os.chmod(path, mode)
+    with pytest.raises(KeystorePermissionError, match=f"chmod 600 {path}"):
+        load_keystore(path)
+
+
+def test_existing_keystore_is_never_replaced(path: Path) -> None:
+    before = path.read_bytes()
+    with pytest.raises(KeystoreError, match="already exists"):
+        create_keystore(path, "another passphrase", kdf=UNSAFE_FAST_KDF)
+    assert path.read_bytes() == before
+
+
+def test_missing_keystore_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(KeystoreError, match="etm-bridge wallet new"):
+        load_keystore(tmp_path / "none.json")
+
+
+def test_fresh_keystores_get_fresh_seeds_salts_and_nonces(tmp_path: Path) -> None:
+    a = create_keystore(tmp_path / "a.json", PASS, kdf=UNSAFE_FAST_KDF)
+    b = create_keystore(tmp_path / "b.json", PASS, kdf=UNSAFE_FAST_KDF)
+    assert a.public != b.public
+    assert a.sealed.salt != b.sealed.salt and a.sealed.nonce != b.sealed.nonce
+
+
+def test_passphrase_is_unicode_normalised() -> None:
+    composed, decomposed = "caf\u00e9 passphrase", "cafe\u0301 passphrase"
+    sealed = seal(SEED, composed, UNSAFE_FAST_KDF)
+    assert sealed.open(decomposed) == SEED
+
+
+def test_empty_passphrase_and_out_of_range_kdf_are_refused() -> None:
+    with pytest.raises(ValidationError, match="non-empty"):
+        seal(SEED, "", UNSAFE_FAST_KDF)
+    with pytest.raises(ValidationError, match="opslimit"):
+        KdfParams(0, UNSAFE_FAST_KDF.memlimit_bytes)
+    with pytest.raises(ValidationError, match="memlimit"):
+        KdfParams(1, MAX_MEMLIMIT_BYTES + 1)
+
+
+def test_kdf_parameters_change_the_key() -> None:
+    salt, nonce = bytes(16), bytes(24)
+    slow = KdfParams(2, UNSAFE_FAST_KDF.memlimit_bytes)
+    a = seal(SEED, PASS, UNSAFE_FAST_KDF, salt=salt, nonce=nonce)
+    b = seal(SEED, PASS, slow, salt=salt, nonce=nonce)
+    assert a.ciphertext != b.ciphertext
+    assert b.open(PASS) == SEED
