@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lp",
     "spv",
     "wallet",
+    "swap",
+    "watch",
 )
 
 

@@ -2,8 +2,9 @@
 
 The home directory (``--home``, else ``$ETM_BRIDGE_HOME``, else ``./.etm/swaps``) holds
 ``config.toml`` and ``swaps.db``. The keys come from the user's wallet keystore
-(:mod:`etm_bridge.wallet`): ``keystore = "<path>"`` at the top of ``config.toml``, else
-``$ETM_BRIDGE_KEYSTORE``, else ``<home>/keystore.json``. ``config.toml`` names one table per
+(:mod:`etm_bridge.wallet`, made by ``etm-bridge wallet new``): ``keystore = "<path>"`` at the top
+of ``config.toml`` (relative to the home), else ``$ETM_BRIDGE_KEYSTORE``, else the wallet's
+default ``~/.local/share/etm-bridge/keystore.json``. ``config.toml`` names one table per
 chain the swaps use; the table's keys are the adapter's own ``from_config`` options, plus
 ``adapter`` (the entry-point name, default: the chain's name) and ``key`` (which wallet key signs
 for it: ``btc``, ``eth`` or ``etm``). The secret is injected under the option the adapter
@@ -58,8 +59,14 @@ class EngineConfig:
 
     @property
     def keystore_path(self) -> Path:
-        env = os.environ.get("ETM_BRIDGE_KEYSTORE")
-        return self.keystore or (Path(env) if env else self.home / "keystore.json")
+        """``keystore`` in config.toml, else ``$ETM_BRIDGE_KEYSTORE``, else the wallet CLI's
+        default ``$XDG_DATA_HOME/etm-bridge/keystore.json`` (``~/.local/share/...``)."""
+        if self.keystore is not None:
+            return self.keystore
+        if os.environ.get("ETM_BRIDGE_KEYSTORE"):
+            return Path(os.environ["ETM_BRIDGE_KEYSTORE"]).expanduser()
+        data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        return data / "etm-bridge" / "keystore.json"
 
     @classmethod
     def load(cls, home: Path | str | None = None) -> EngineConfig:

@@ -1,0 +1,192 @@
+"""The swap CLI end to end on two in-process fake chains: start, accept, watch, status, list,
+explain, and the one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.swap import group as swap
+from etm_bridge_cli.watch import group as watch
+
+from etm_bridge.errors import SwapError
+from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
+from etm_bridge.wallet import UNSAFE_FAST_KDF, create_keystore
+
+PASS = "correct horse"
+
+
+def _home(tmp_path, name: str, tag: str):
+    home = tmp_path / name
+    home.mkdir()
+    keystore = create_keystore(home / "keystore.json", PASS, kdf=UNSAFE_FAST_KDF)
+    wallet = keystore.unlock(PASS)
+    (home / "config.toml").write_text(
+        'keystore = "keystore.json"\n'
+        f'[chains.fakebtc]\nadapter = "fake"\nchain = "cli-btc-{tag}"\nkey = "btc"\n'
+        f'[chains.fakeeth]\nadapter = "fake"\nchain = "cli-eth-{tag}"\nkey = "eth"\n'
+        "[policy]\nleg_margin_s = 3600\nretry_after_s = 0\n"
+    )
+    keys = {
+        "fakebtc": fake_pubkey(wallet.unsafe_export_btc_secret()),
+        "fakeeth": fake_pubkey(bytes.fromhex(wallet.unsafe_export_eth_private_key()[2:])),
+    }
+    return home, keys
+
+
+@pytest.fixture
+def parties(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETM_BRIDGE_PASSPHRASE", PASS)
+    tag = uuid.uuid4().hex[:8]
+    user_home, user_keys = _home(tmp_path, "user", tag)
+    op_home, op_keys = _home(tmp_path, "op", tag)
+    chains = FakeChain.named(f"cli-btc-{tag}"), FakeChain.named(f"cli-eth-{tag}")
+    for chain in chains:
+        for keys in (user_keys, op_keys):
+            for key in keys.values():
+                chain.credit(key, 10**9)
+        chain.mine(1)
+    return user_home, user_keys, op_home, op_keys, chains
+
+
+def _run(command, args, **kw):
+    result = CliRunner().invoke(command, [str(a) for a in args], **kw)
+    return result
+
+
+def _ok(command, args):
+    result = _run(command, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def test_a_swap_from_the_command_line_alone(parties, tmp_path) -> None:
+    user_home, _, op_home, op_keys, chains = parties
+    started = json.loads(
+        _ok(
+            swap,
+            [
+                "start",
+                "fakebtc",
+                "fakeeth",
+                "100000",
+                "--receive",
+                "5000000",
+                "--their-claim-key",
+                op_keys["fakebtc"].hex(),
+                "--their-refund-key",
+                op_keys["fakeeth"].hex(),
+                "--home",
+                user_home,
+                "--json",
+            ],
+        )
+    )
+    swap_id = started["swap_id"]
+    terms_file = tmp_path / "terms.json"
+    terms_file.write_text(json.dumps(started))
+    _ok(swap, ["accept", terms_file, "--home", op_home])
+    for _ in range(30):
+        states = {
+            json.loads(_ok(swap, ["status", swap_id, "--home", h, "--json"]))["state"]
+            for h in (user_home, op_home)
+        }
+        if states == {"claimed_both"}:
+            break
+        for home in (user_home, op_home):
+            _ok(watch, ["--ticks", "1", "--interval", "0", "--home", home, "--json"])
+        for chain in chains:
+            chain.mine(1)
+    assert states == {"claimed_both"}
+    [row] = json.loads(_ok(swap, ["list", "--home", user_home, "--json"]))
+    assert row["swap_id"] == swap_id and row["role"] == "user"
+    explained = json.loads(_ok(swap, ["explain", swap_id, "--home", op_home, "--json"]))
+    assert explained["finished"] and explained["past_point_of_no_return"]
+    assert explained["observed"] and explained["actions_now"] == []
+    status = json.loads(_ok(swap, ["status", swap_id, "--home", user_home, "--json"]))
+    assert status["preimage"] is None and status["preimage_known"]
+    assert [t["to"] for t in status["transitions"]][-1] == "claimed_both"
+
+
+def test_accepting_terms_that_do_not_pay_us_is_refused(parties, tmp_path) -> None:
+    user_home, _, op_home, op_keys, _ = parties
+    wrong = fake_pubkey(b"somebody else entirely")
+    started = _ok(
+        swap,
+        [
+            "start",
+            "fakebtc",
+            "fakeeth",
+            "100000",
+            "--receive",
+            "5000000",
+            "--their-claim-key",
+            wrong.hex(),
+            "--their-refund-key",
+            op_keys["fakeeth"].hex(),
+            "--home",
+            user_home,
+            "--json",
+        ],
+    )
+    terms_file = tmp_path / "terms.json"
+    terms_file.write_text(started)
+    result = _run(swap, ["accept", terms_file, "--home", op_home])
+    assert isinstance(result.exception, SwapError)
+    assert "do not let us claim" in str(result.exception)
+
+
+def test_claim_refuses_when_there_is_nothing_to_claim(parties) -> None:
+    user_home, _, _, op_keys, _ = parties
+    started = json.loads(
+        _ok(
+            swap,
+            [
+                "start",
+                "fakebtc",
+                "fakeeth",
+                "100000",
+                "--receive",
+                "5000000",
+                "--their-claim-key",
+                op_keys["fakebtc"].hex(),
+                "--their-refund-key",
+                op_keys["fakeeth"].hex(),
+                "--home",
+                user_home,
+                "--json",
+            ],
+        )
+    )
+    result = _run(swap, ["claim", started["swap_id"], "--home", user_home])
+    assert isinstance(result.exception, SwapError)
+    assert "nothing to claim now" in str(result.exception)
+
+
+def test_a_leg_margin_too_small_is_refused_before_anything_is_locked(parties) -> None:
+    user_home, _, _, op_keys, _ = parties
+    result = _run(
+        swap,
+        [
+            "start",
+            "fakebtc",
+            "fakeeth",
+            "100000",
+            "--receive",
+            "5000000",
+            "--their-claim-key",
+            op_keys["fakebtc"].hex(),
+            "--their-refund-key",
+            op_keys["fakeeth"].hex(),
+            "--hours",
+            "6.5",
+            "--counter-hours",
+            "6",
+            "--home",
+            user_home,
+        ],
+    )
+    assert result.exception is not None and "margin" in str(result.exception)
+    assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
