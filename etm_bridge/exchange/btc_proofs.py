@@ -32,6 +32,8 @@ from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..errors import ExchangeError, InclusionProofError, ValidationError
 from ..hashlock import sha256
+from ..observations import InclusionProof
+from ..spv.bitcoin_headers import dsha256
 from ..spv.bitcoin_tx import ParsedTx, TxOut
 from ..spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from ..spv.relay import BitcoinRelay
@@ -156,6 +158,18 @@ class BtcProof:
         if len(script) != m:
             raise ValidationError("bitcoin exchange proof has the wrong length")
         return cls(inner, vout, script)
+
+    @classmethod
+    def from_adapter_proof(
+        cls, proof: InclusionProof, vout: int, witness_script: bytes = b""
+    ) -> BtcProof:
+        """From the Bitcoin adapter's ``bitcoin-merkle`` :class:`InclusionProof`."""
+        if proof.kind != "bitcoin-merkle" or proof.tx_count is None:
+            raise ValidationError(f"expected a bitcoin-merkle proof, got {proof.kind!r}")
+        tx_proof = BitcoinTxProof(
+            proof.leaf, dsha256(proof.header), proof.index, proof.tx_count, tuple(proof.branch)
+        )
+        return cls(tx_proof, vout, witness_script)
 
 
 class BtcVerifier:

@@ -9,6 +9,7 @@ the relay, too few confirmations, a deposit or payment to the wrong key or witho
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.reasons import Reason
+from etm_bridge.observations import InclusionProof
 from etm_bridge.spv.bitcoin_headers import dsha256
 from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.inclusion import BitcoinTxProof
@@ -44,6 +46,7 @@ class MiniChain:
         )
         self.tip_le = dsha256(REGTEST.genesis_header)
         self.height = 0
+        self.last_header = b""
 
     def mine(self, txs: list[bytes] = ()) -> tuple[bytes, list[bytes]]:  # type: ignore[assignment]
         """Mine a block with a coinbase plus ``txs``; returns its hash and the txids."""
@@ -69,6 +72,7 @@ class MiniChain:
     def include(self, raw_tx: bytes, vout: int, script: bytes = b"", depth: int = 6) -> bytes:
         """Mine ``raw_tx`` into a block, bury it ``depth`` deep, return the encoded proof."""
         block, txids = self.mine([raw_tx])
+        self.last_header = self.relay.get(block).raw
         for _ in range(depth - 1):
             self.mine()
         proof = BitcoinTxProof(raw_tx, block, 1, 2, (txids[0],))
@@ -180,3 +184,21 @@ def test_forged_or_shallow_proofs_are_rejected(world: tuple[MiniChain, Ledger]) 
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, proof)
     rejected("malformed_proof", lambda: led.send("bob", tt.SWAP_IN, swap))
     assert led.pool().total_shares == 0  # nothing was credited by any of these
+
+
+def test_proof_from_the_bitcoin_adapters_inclusion_proof(world: tuple[MiniChain, Ledger]) -> None:
+    btc, led = world
+    raw = deposit_tx(led, "operator", 10**6)
+    ours = bp.BtcProof.decode(btc.include(raw, 0))
+    adapter_form = InclusionProof(
+        kind="bitcoin-merkle",
+        block_height=btc.height - 5,
+        header=btc.last_header,
+        leaf=raw,
+        branch=ours.tx_proof.branch_le,
+        index=1,
+        tx_count=2,
+    )
+    assert bp.BtcProof.from_adapter_proof(adapter_form, 0) == ours
+    with pytest.raises(ValidationError):
+        bp.BtcProof.from_adapter_proof(replace(adapter_form, kind="ethereum-receipt"), 0)
