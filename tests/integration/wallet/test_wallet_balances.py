@@ -31,7 +31,7 @@ from etm_bridge.units import ETH, ETM
 from etm_bridge.wallet import load_keystore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
+from node_process import NodeProcess  # the node engineer's subprocess helper
 
 FEE = 100_000
 PASSPHRASE = "integration passphrase"

@@ -144,3 +144,21 @@ def test_balance_without_endpoints_says_what_to_set(env: dict[str, str]) -> None
     rows = json.loads(run(env, "balance", "--json").stdout)["balances"]
     assert rows["btc"]["error"].startswith("not configured: set bitcoin.rpc_url")
     assert "ETM_BRIDGE_ETM_URL" in rows["etm"]["error"]
+
+
+def test_config_file_and_keystore_option_choose_the_keystore(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    conf = tmp_path / "conf" / "config.toml"
+    conf.parent.mkdir()
+    conf.write_text('network = "testnet"\nkeystore = "mine.json"\n')
+    made = run(env, "new", "--config", str(conf), "--passphrase-env", "WALLET_PW", "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["keystore"] == str(conf.parent / "mine.json")
+    shown = json.loads(run(env, "show", "--config", str(conf), "--json").stdout)
+    assert shown["network"] == "testnet" and shown["addresses"]["btc"].startswith("tb1q")
+    elsewhere = tmp_path / "elsewhere.json"
+    other = run(env, "show", "--config", str(conf), "--keystore", str(elsewhere))
+    assert other.exit_code == 6 and str(elsewhere) in other.stderr
+    bad = run(env, "show", "--config", str(tmp_path / "missing.toml"))
+    assert bad.exit_code == 2 and "missing.toml does not exist" in bad.stderr

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etm_bridge.errors import (
     KeystoreCorruptError,
@@ -21,8 +23,10 @@ from etm_bridge.wallet.keystore import (
     MAX_MEMLIMIT_BYTES,
     UNSAFE_FAST_KDF,
     KdfParams,
+    Keystore,
     create_keystore,
     load_keystore,
+    parse_keystore,
     seal,
 )
 
@@ -176,3 +180,17 @@ def test_kdf_parameters_change_the_key() -> None:
     b = seal(SEED, PASS, slow, salt=salt, nonce=nonce)
     assert a.ciphertext != b.ciphertext
     assert b.open(PASS) == SEED
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), passphrase=st.text(min_size=1, max_size=40))
+def test_any_seed_and_passphrase_round_trip_through_the_file_format(
+    seed: bytes, passphrase: str
+) -> None:
+    sealed = seal(seed, passphrase, UNSAFE_FAST_KDF)
+    keystore = Keystore(
+        Path("mem.json"), UnlockedWallet(seed).public(), sealed, "2026-01-01T00:00:00Z"
+    )
+    parsed = parse_keystore(json.loads(json.dumps(keystore.to_json())), Path("mem.json"))
+    assert parsed == keystore
+    assert parsed.unlock(passphrase).unsafe_export_master_seed() == seed
