@@ -7,6 +7,10 @@ each chain itself: ETM from the ETM node's API, BTC by scanning the Bitcoin node
 the wallet's P2WPKH output (the Bitcoin adapter's block index, kept under
 ``<data_dir>/wallet-cache``; confirmed coins only), ETH from the Ethereum node. A node that is
 down or not configured is reported on that chain's row, and the other chains still show.
+
+For other commands (``swap``, ``lp``): :func:`unlock_wallet` (keystore + passphrase option or
+prompt), :func:`bitcoin_adapter_config` and :func:`ethereum_adapter_config` (the ``from_config``
+mappings of the adapters, with this wallet's keys and the configured endpoints).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import click
 
 from etm_bridge.errors import ConfigError, EtmBridgeError, KeystoreError, NodeUnavailableError
 from etm_bridge.units import format_amount
-from etm_bridge.wallet import WalletPublic, create_keystore, load_keystore
+from etm_bridge.wallet import UnlockedWallet, WalletPublic, create_keystore, load_keystore
 
 from .config import (
     Config,
@@ -141,6 +145,40 @@ def export_seed_command() -> None:
     wallet = load_keystore(config.keystore_path).unlock(read_passphrase(confirm=False))
     click.echo("WARNING: anyone who sees this seed can spend every coin of this wallet.", err=True)
     click.echo(wallet.unsafe_export_master_seed().hex())
+
+
+# --- for other commands (swap, lp): the unlocked wallet and adapter configs ---------------------
+
+
+def unlock_wallet(config: Config | None = None) -> UnlockedWallet:
+    """The command's keystore, unlocked with ``--passphrase-env NAME`` or a prompt."""
+    config = config or get_config()
+    return load_keystore(config.keystore_path).unlock(read_passphrase(confirm=False))
+
+
+def bitcoin_adapter_config(config: Config, wallet: UnlockedWallet) -> dict[str, Any]:
+    """``BitcoinAdapter.from_config`` input for the wallet's Bitcoin key on the configured node."""
+    return {
+        "rpc_url": config.require("bitcoin.rpc_url"),
+        "rpc_user": config.get("bitcoin.rpc_user"),
+        "rpc_password": config.get("bitcoin.rpc_password"),
+        "secret_hex": wallet.unsafe_export_btc_secret().hex(),
+        "data_dir": str(config.data_dir / "bitcoin"),
+        "network": config.network,
+        "birth_height": config.get("bitcoin.birth_height"),
+    }
+
+
+def ethereum_adapter_config(
+    config: Config, wallet: UnlockedWallet, *, htlc_address: str
+) -> dict[str, Any]:
+    """``EthereumAdapter.from_config`` input for the wallet's key, HTLC at ``htlc_address``."""
+    return {
+        "rpc_url": config.require("ethereum.rpc_url"),
+        "private_key": wallet.unsafe_export_eth_private_key(),
+        "htlc_address": htlc_address,
+        "data_dir": str(config.data_dir / "ethereum"),
+    }
 
 
 # --- balances ----------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ Key = argon2id(passphrase NFC-normalised UTF-8, salt, opslimit, memlimit) (libso
 tells accidental damage (:class:`~etm_bridge.errors.KeystoreCorruptError`) apart from a wrong
 passphrase (:class:`~etm_bridge.errors.WrongPassphraseError`); it is not a security feature (the
 Poly1305 tag is). KDF limits read from a file are bounded, so a damaged file cannot make us
-allocate gigabytes. Files are written atomically (temporary file created 0600, fsync, rename)
-and a keystore readable by group or others is refused
+allocate gigabytes. Files are written atomically (a temporary 0600 file, fsync, then link into
+place), never replacing an existing keystore; a keystore readable by group or others is refused
 (:class:`~etm_bridge.errors.KeystorePermissionError`).
 """
 
@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import stat
 import unicodedata
 from dataclasses import dataclass, field
@@ -271,20 +272,29 @@ def check_permissions(path: Path) -> None:
         )
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` atomically to ``path`` with mode 0600 (parent directory created 0700)."""
+def write_private_file(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write ``text`` atomically to ``path`` with mode 0600 (parent directory created 0700).
+
+    The text goes to a 0600 temporary file first (fsynced), which then becomes ``path`` in one
+    step: ``os.link`` when not ``replace`` (so a file created meanwhile by someone else is never
+    overwritten: KeystoreError), else ``os.replace``. A crash leaves the old file or the new one.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    except FileExistsError:
+        raise KeystoreError(f"{path} already exists; it was not overwritten") from None
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -162,3 +162,26 @@ def test_config_file_and_keystore_option_choose_the_keystore(
     assert other.exit_code == 6 and str(elsewhere) in other.stderr
     bad = run(env, "show", "--config", str(tmp_path / "missing.toml"))
     assert bad.exit_code == 2 and "missing.toml does not exist" in bad.stderr
+
+
+def test_adapter_configs_carry_the_wallet_keys_and_endpoints(tmp_path: Path) -> None:
+    from etm_bridge_bitcoin.adapter import BitcoinAdapter
+    from etm_bridge_cli.config import load_config
+    from etm_bridge_cli.wallet import bitcoin_adapter_config, ethereum_adapter_config
+    from etm_bridge_ethereum.config import EthereumConfig
+
+    env = {
+        "ETM_STACK_DIR": str(tmp_path / "no-stack"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "ETM_BRIDGE_DATA_DIR": str(tmp_path / "data"),
+        "ETM_BRIDGE_BITCOIN_RPC_URL": closed_port_url(),
+        "ETM_BRIDGE_ETHEREUM_RPC_URL": closed_port_url(),
+    }
+    config = load_config(env=env)
+    wallet = UnlockedWallet(bytes.fromhex(SEED_HEX))
+    adapter = BitcoinAdapter.from_config(bitcoin_adapter_config(config, wallet))
+    assert adapter.address() == wallet.public().btc.address("regtest")
+    htlc = "0x" + "11" * 20
+    eth = EthereumConfig.from_mapping(ethereum_adapter_config(config, wallet, htlc_address=htlc))
+    assert eth.private_key == wallet.unsafe_export_eth_private_key()
+    assert eth.data_dir == tmp_path / "data" / "ethereum"

@@ -28,6 +28,7 @@ from etm_bridge.wallet.keystore import (
     load_keystore,
     parse_keystore,
     seal,
+    write_private_file,
 )
 
 SEED = bytes(range(32))
@@ -194,3 +195,16 @@ def test_any_seed_and_passphrase_round_trip_through_the_file_format(
     parsed = parse_keystore(json.loads(json.dumps(keystore.to_json())), Path("mem.json"))
     assert parsed == keystore
     assert parsed.unlock(passphrase).unsafe_export_master_seed() == seed
+
+
+def test_private_file_write_never_clobbers_and_replace_keeps_0600(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "f.json"
+    write_private_file(target, "one")
+    with pytest.raises(KeystoreError, match="was not overwritten"):
+        write_private_file(target, "two")
+    assert target.read_text() == "one"
+    write_private_file(target, "three", replace=True)
+    assert target.read_text() == "three"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert [p.name for p in target.parent.iterdir()] == ["f.json"]
