@@ -38,6 +38,10 @@ from ..errors import (
 )
 
 MAX_LATEST_BLOCKS = 100
+#: Most ``[``/``{`` bytes a JSON body may hold. Every endpoint takes one flat object, and a
+#: deeply nested body must never reach ``json.loads``: with the recursion limit that py_ecc
+#: (imported by web3) raises to 100,000, the C decoder overflows the stack and the node dies.
+MAX_JSON_CONTAINERS = 32
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
@@ -87,6 +91,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
     body = await read_body(request, limit)
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_CONTAINERS:
+        raise ValidationError(
+            f"request body has more than {MAX_JSON_CONTAINERS} JSON arrays/objects;"
+            " the API takes one flat JSON object"
+        )
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -158,6 +158,21 @@ def test_api_errors_are_json_with_the_right_status(node: NodeProcess) -> None:
     assert requests.get(f"{url}/api/blocks?limit=0").status_code == 400
 
 
+def test_deeply_nested_json_is_refused_and_the_node_lives_on(node: NodeProcess) -> None:
+    """The CLI process imports web3, whose py_ecc raises the recursion limit to 100,000: a
+    deeply nested body once overflowed the C stack of json.loads and killed the node."""
+    client = node.client
+    assert client is not None
+    headers = {
+        "content-type": "application/json",
+        "authorization": f"Bearer {client.admin_token}",
+    }
+    for path in ("/api/transactions", "/api/admin/forging"):
+        deep = requests.post(f"{client.url}{path}", data=b"[" * 200_000, headers=headers)
+        assert deep.status_code == 400 and "flat JSON object" in deep.json()["error"]["message"]
+    assert client.status()["height"] >= 0
+
+
 def test_admin_endpoints_need_the_token(node: NodeProcess) -> None:
     client = node.client
     assert client is not None

@@ -115,6 +115,8 @@ def test_text_and_octet_stream_bodies_are_accepted(service: NodeService) -> None
         (b'{"tx": 5}', {"content-type": "application/json"}, 400, "invalid_request"),
         (b"zz", {"content-type": "text/plain"}, 400, "invalid_request"),
         (b"00", {"content-type": "image/png"}, 415, "http_error"),
+        (b"[" * 3000, {"content-type": "application/json"}, 400, "invalid_request"),
+        (b'{"tx": ' + b"{" * 40, {"content-type": "application/json"}, 400, "invalid_request"),
     ],
 )
 def test_bad_bodies_are_refused_with_a_reason(
