@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,8 +111,12 @@ def test_locked_event_decoding_and_its_rejections() -> None:
 # --- the relay on a synthetic anvil-shaped chain ----------------------------------------------
 
 
+#: anvil's layout with the base-fee rule on (anvil itself is exempt, see ethereum.ANVIL).
+STRICT = replace(eth.ANVIL, check_base_fee=True)
+
+
 def _relay() -> EthRelay:
-    return EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [RELAYER])
+    return EthRelay.initialise(MemoryKeyValueStore(), STRICT, GENESIS, [RELAYER])
 
 
 def test_relay_accepts_continuity_and_reorgs_to_the_longer_branch() -> None:
@@ -130,7 +135,7 @@ def test_relay_accepts_continuity_and_reorgs_to_the_longer_branch() -> None:
     ("change", "reason"),
     [
         ({"parentHash": b"\x09" * 32}, "bad-parent"),
-        ({"timestamp": 1_000}, "bad-timestamp"),
+        ({"timestamp": 999}, "bad-timestamp"),
         ({"baseFeePerGas": 7}, "bad-base-fee"),
         ({"gasLimit": 40_000_000}, "bad-gas-limit"),
         ({"gasUsed": 31_000_000}, "bad-gas-used"),
@@ -179,3 +184,11 @@ def test_receipt_proof_against_the_relay_follows_the_best_chain(block) -> None:
     relay.submit_headers(anvil_chain(GENESIS, 4, 5_000), RELAYER)
     with pytest.raises(InclusionProofError, match="not-in-best-chain"):
         check_eth_receipt(relay, block_hash, proof["index"], nodes, 1)
+
+
+def test_mainnet_requires_strictly_later_timestamps_anvil_allows_equal() -> None:
+    parent = eth.parse_header(GENESIS, eth.ANVIL)
+    same_second = eth.parse_header(anvil_header(parent.hash, 1, 1_000, 875_000_000), eth.ANVIL)
+    eth.check_child(parent, same_second, eth.ANVIL)
+    with pytest.raises(HeaderRejectedError, match="bad-timestamp"):
+        eth.check_child(parent, same_second, replace(eth.ANVIL, strict_timestamps=True))
