@@ -219,6 +219,9 @@ class SwapRecord:
     def intents_of(self, kind: ActionKind) -> tuple[Intent, ...]:
         return tuple(i for i in self.intents if i.kind is kind)
 
+    def intents_of_chain(self, chain: str) -> tuple[Intent, ...]:
+        return tuple(i for i in self.intents if i.chain == chain)
+
     def pending_intents(self) -> tuple[Intent, ...]:
         """Intents written but without a result: a crash may have happened in between."""
         return tuple(i for i in self.intents if i.result is None)

@@ -53,6 +53,7 @@ class Observation:
     view: SwapView
     user_lock: HtlcLock | None  # as the adapter returned it
     counter_lock: HtlcLock | None
+    partial: bool = False  # the counter leg was not read (see skips_counter_leg)
 
 
 def header_digest(adapter: ChainAdapter, height: int) -> str | None:
@@ -108,34 +109,46 @@ def removed_deps(rec: SwapRecord, adapters: Mapping[str, ChainAdapter]) -> froze
     return frozenset(gone)
 
 
+#: States in which no counter lock can exist yet (nothing was proved or counter-locked).
+_BEFORE_COUNTER = frozenset({State.CREATED, State.USER_LOCKED})
+#: States in which the ETM view of the proof matters.
+_PROVING = frozenset({State.LOCK_CONFIRMED, State.PROOF_SUBMITTED})
+
+
+def skips_counter_leg(rec: SwapRecord) -> bool:
+    """True when ``observe`` need not read the counter leg for ``rec``'s state."""
+    return rec.state in _BEFORE_COUNTER and not rec.intents_of_chain(rec.terms.counter_leg.chain)
+
+
 def observe(
     rec: SwapRecord,
     adapters: Mapping[str, ChainAdapter],
     tips: Mapping[str, int],
     gateway: EtmGateway | None,
 ) -> Observation:
-    """Everything the core needs about ``rec`` now (raises if a node is unreachable)."""
+    """Everything the core needs about ``rec`` now (raises if a node is unreachable).
+
+    Only what the state can react to is read (each read is a node round trip): before a user
+    lock is confirmed, no counter lock can exist yet, so the counter leg is not queried unless
+    we already acted on it; the proof status only while a proof is due."""
     t = rec.terms
-    user_view, user_lock = _leg(
-        adapter_for(adapters, t.user_leg.chain),
-        t.user_leg.chain,
-        rec,
-        False,
-        tips[t.user_leg.chain],
-    )
-    counter_view, counter_lock = _leg(
-        adapter_for(adapters, t.counter_leg.chain),
-        t.counter_leg.chain,
-        rec,
-        True,
-        tips[t.counter_leg.chain],
-    )
+    user_chain, counter_chain = t.user_leg.chain, t.counter_leg.chain
+    user_adapter = adapter_for(adapters, user_chain)
+    user_view, user_lock = _leg(user_adapter, user_chain, rec, False, tips[user_chain])
+    counter_adapter = adapter_for(adapters, counter_chain)
+    partial = skips_counter_leg(rec)
+    if partial:
+        block_time = counter_adapter.info().block_time_s
+        counter_view, counter_lock = LegView(counter_chain, tips[counter_chain], block_time), None
+    else:
+        counter_view, counter_lock = _leg(
+            counter_adapter, counter_chain, rec, True, tips[counter_chain]
+        )
     proof = None
-    if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM:
-        user_adapter = adapter_for(adapters, t.user_leg.chain)
-        proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, t.user_leg.chain))
+    if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM and rec.state in _PROVING:
+        proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
-    return Observation(view, user_lock, counter_lock)
+    return Observation(view, user_lock, counter_lock, partial)
 
 
 _LOCK_STATES = {

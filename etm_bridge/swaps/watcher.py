@@ -41,6 +41,7 @@ from .observe import (
     header_digest,
     observe,
     refreshed_refs,
+    skips_counter_leg,
 )
 from .policy import Action, Plan, PolicyConfig, decide, new_intent
 from .store import SwapStore, WatcherLock
@@ -280,6 +281,12 @@ class Watcher:
     ) -> tuple[str, ...]:
         obs = observe(rec, self.adapters, self._tips(), self.gateway)
         rec, obs, moved = self._apply_events(rec, obs, now)
+        if obs.partial and not skips_counter_leg(rec):
+            # the state moved past what the partial observation covered: look again in full
+            # before deciding anything (e.g. never counter-lock without checking for one)
+            obs = observe(rec, self.adapters, self._tips(), self.gateway)
+            rec, obs, more = self._apply_events(rec, obs, now)
+            moved += more
         transitions.extend(moved)
         refs = refreshed_refs(rec, obs.view, self.adapters)
         if refs != rec.depends_on:

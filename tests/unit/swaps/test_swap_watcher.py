@@ -181,3 +181,17 @@ def test_two_watchers_cannot_both_act_on_one_database(f2e) -> None:
     f2e.create()
     with pytest.raises(WatcherLockError):
         f2e.watcher(Role.USER).start()
+
+
+def test_a_partial_first_look_never_leads_to_a_second_counter_lock(e2f) -> None:
+    """The operator's first look at a new swap skips the counter leg; once the user's lock
+    moves the swap on, the watcher looks again in full before deciding to counter-lock."""
+    e2f.create()
+    e2f.run_until(lambda: e2f.state(Role.USER) is State.ETM_LOCKED, op=False)
+    t = e2f.user.store.get("w1").terms
+    e2f.op_ad["btc"].lock(t.counter_leg.htlc_terms(t.hashlock))  # already locked elsewhere
+    e2f.op.tick()
+    rec = e2f.op.store.get("w1")
+    assert rec.state is State.COUNTER_LOCKED
+    assert not rec.intents_of(ActionKind.LOCK_COUNTER_LEG)
+    assert len(e2f.btc.locks) == 1
