@@ -22,7 +22,14 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from etm_bridge.adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, LockState
+from etm_bridge.adapter import (
+    ChainAdapter,
+    HtlcLock,
+    HtlcTerms,
+    InclusionProof,
+    LockState,
+    SpendKind,
+)
 from etm_bridge.errors import (
     ChainError,
     HashlockError,
@@ -74,9 +81,10 @@ def lock_and_mine(h: ConformanceHarness, locker: ChainAdapter, terms: HtlcTerms)
     return locker.get_lock(lock.lock_id)
 
 
-def mine_to(h: ConformanceHarness, height: int) -> None:
-    """Mine until the tip is at ``height`` (no-op if already there or above)."""
-    missing = height - h.adapter.tip().height
+def mine_to(h: ConformanceHarness, height: int, via: ChainAdapter | None = None) -> None:
+    """Mine until the tip is at ``height`` (no-op if already there or above); ``via`` is the
+    adapter that reads the tip (default ``h.adapter``; pass the reopened one after a restart)."""
+    missing = height - (via or h.adapter).tip().height
     if missing > 0:
         h.mine(missing)
 
@@ -217,6 +225,36 @@ class AdapterConformance:
         restarted.claim(found[0], preimage)
         h.mine(1)
         assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage
+
+    def test_restarted_adapter_refunds_its_own_lock(self, harness: ConformanceHarness) -> None:
+        h, them = harness, harness.counterparty
+        lock = lock_and_mine(
+            h, h.adapter, terms_for(h, h.adapter, them, hashlock_of(new_preimage()))
+        )
+        h.adapter.close()
+        restarted = h.reopen()
+        [found] = restarted.find_locks(lock.terms.hashlock)
+        assert found.lock_id == lock.lock_id and found.state is LockState.OPEN
+        mine_to(h, lock.terms.timelock_height, via=restarted)
+        restarted.refund(found)
+        h.mine(1)
+        assert restarted.get_lock(lock.lock_id).state is LockState.REFUNDED
+        assert them.find_preimage(them.get_lock(lock.lock_id)) is None
+
+    def test_claim_sent_before_a_restart_is_seen_after_it(
+        self, harness: ConformanceHarness
+    ) -> None:
+        h, them = harness, harness.counterparty
+        preimage = new_preimage()
+        lock = lock_and_mine(h, them, terms_for(h, them, h.adapter, hashlock_of(preimage)))
+        sent = h.adapter.claim(lock, preimage)
+        h.adapter.close()
+        restarted = h.reopen()  # before the claim is mined (where the chain has a mempool)
+        spend = restarted.find_spend(restarted.get_lock(lock.lock_id))
+        assert spend is not None and spend.txid == sent.txid
+        assert spend.kind is SpendKind.CLAIM and spend.preimage == preimage
+        h.mine(1)
+        assert restarted.get_lock(lock.lock_id).state is LockState.CLAIMED
 
     # --- local validation and the typed lock check ------------------------------------------
 
