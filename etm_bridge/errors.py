@@ -118,6 +118,11 @@ class NotFoundError(ChainError):
     """An ETM block, transaction or account asked for by id/height is not known."""
 
 
+class StoreError(ChainError):
+    """The ETM chain database cannot be used (not a database, corrupt). The message says
+    which file and what to do."""
+
+
 class ProofError(ChainError):
     """An SPV or inclusion proof is malformed or does not verify. The message names the rule."""
 

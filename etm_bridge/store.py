@@ -25,7 +25,7 @@ import sqlite_utils
 
 from .chain.block import HEADER_BYTES, Block, BlockHeader
 from .chain.state import Changes, decode_changes, encode_changes
-from .errors import NotFoundError
+from .errors import NotFoundError, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (tbl TEXT NOT NULL, k BLOB NOT NULL, v BLOB NOT NULL,
@@ -87,8 +87,15 @@ class ChainStore:
         forger thread and its API), but never from two at once: callers hold one lock.
         """
         db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
-        db.enable_wal()
-        return cls(db, durable)
+        try:
+            db.enable_wal()
+            return cls(db, durable)
+        except sqlite3.DatabaseError as exc:
+            db.conn.close()
+            raise StoreError(
+                f"{path} is not a usable chain database ({exc}); restore it from a backup or"
+                " delete it to resync from genesis"
+            ) from None
 
     @classmethod
     def memory(cls) -> ChainStore:

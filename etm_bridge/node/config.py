@@ -26,6 +26,16 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 26657
 #: Largest request body accepted (a full tx is at most ~1 MiB payload + header; hex doubles it).
 DEFAULT_MAX_BODY_BYTES = 2_200_000
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+#: field -> the JSON type its value must have in ``node.json``.
+_FIELD_TYPES: dict[str, type] = {
+    "admin_token": str,
+    "host": str,
+    "port": int,
+    "max_body_bytes": int,
+    "forging": bool,
+    "log_level": str,
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,13 @@ class NodeConfig:
     log_level: str = "warning"
 
     def __post_init__(self) -> None:
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            # bool is an int subclass: "port": true must not pass as port 1.
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log_level {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
         if not 0 <= self.port < 65536:
@@ -79,6 +96,8 @@ class NodeConfig:
             raise ConfigError(f"{path} not found: run `etm-bridge node init` first") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must hold a JSON object, got {type(raw).__name__}")
         known = {f.name for f in fields(cls)} - {"data_dir"}
         unknown = set(raw) - known
         if unknown:

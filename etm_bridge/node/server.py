@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from starlette.applications import Starlette
 from ..chain.genesis import GenesisConfig
 from ..chain.ledger import Chain
 from ..chain.params import etm_time
-from ..errors import ConfigError, EtmBridgeError
+from ..errors import ConfigError, EtmBridgeError, StoreError
 from ..store import ChainStore
 from .api import create_app
 from .config import NodeConfig
@@ -49,6 +50,11 @@ def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
     store = ChainStore.open(config.db_path)
     try:
         chain = Chain(store, load_genesis(config))
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise StoreError(
+            f"{config.db_path} is corrupt ({exc}); restore it or delete it to resync from genesis"
+        ) from None
     except BaseException:
         store.close()
         raise

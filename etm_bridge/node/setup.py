@@ -48,6 +48,8 @@ def init_node(
         raise ConfigError(f"{data_dir} already holds a node; pass --force to overwrite it")
     if not 1 <= delegates <= 101:
         raise ConfigError(f"delegates must be in 1..101, got {delegates}")
+    if funded_accounts < 0:
+        raise ConfigError(f"funded accounts must be 0 or more, got {funded_accounts}")
     params = replace(
         ChainParams(),
         genesis_time=etm_time(time.time()) if genesis_time is None else genesis_time,

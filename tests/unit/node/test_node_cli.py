@@ -12,9 +12,11 @@ from etm_bridge_cli.main import cli
 
 from etm_bridge.chain.genesis import GenesisConfig
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.errors import ConfigError
+from etm_bridge.errors import ConfigError, StoreError
 from etm_bridge.node.config import NodeConfig
+from etm_bridge.node.server import open_service
 from etm_bridge.node.service import load_forging_keys
+from etm_bridge.node.setup import init_node
 
 
 def test_init_writes_genesis_keys_and_a_private_config(tmp_path: Path) -> None:
@@ -47,3 +49,67 @@ def test_config_refuses_unknown_keys_and_weak_tokens(tmp_path: Path) -> None:
         NodeConfig(data_dir=tmp_path, admin_token="short")
     with pytest.raises(ConfigError, match="node init"):
         NodeConfig.load(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("port", "26657", "port must be a int"),
+        ("port", True, "port must be a int"),
+        ("admin_token", None, "admin_token must be a str"),
+        ("forging", "yes", "forging must be a bool"),
+        ("max_body_bytes", 1.5e6, "max_body_bytes must be a int"),
+        ("log_level", "loud", "log_level 'loud' is not one of"),
+        ("log_level", "WARNING", "log_level 'WARNING' is not one of"),
+    ],
+)
+def test_node_run_names_a_mistyped_config_value(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    init_node(tmp_path, delegates=1, block_time_s=1, port=0)
+    raw = json.loads((tmp_path / "node.json").read_text())
+    (tmp_path / "node.json").write_text(json.dumps({**raw, field: value}))
+    result = CliRunner().invoke(cli, ["node", "run", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_config_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    (tmp_path / "node.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold a JSON object, got list"):
+        NodeConfig.load(tmp_path)
+
+
+def test_init_refuses_a_negative_number_of_funded_accounts(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["node", "init", "--data-dir", str(tmp_path), "--funded", "-1"]
+    )
+    assert result.exit_code == 2 and "funded accounts must be 0 or more" in result.output
+    assert not (tmp_path / "node.json").exists()
+
+
+def _checkpointed_db(data_dir: Path) -> Path:
+    """A node data dir whose chain database holds genesis, with the WAL folded into the file."""
+    init_node(data_dir, delegates=1, block_time_s=1, port=0)
+    _service, store = open_service(NodeConfig.load(data_dir))
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return data_dir / "chain.sqlite"
+
+
+def test_a_database_file_that_is_not_sqlite_is_a_store_error(tmp_path: Path) -> None:
+    _checkpointed_db(tmp_path).write_bytes(b"not a database at all" * 300)
+    result = CliRunner().invoke(cli, ["node", "run", "--data-dir", str(tmp_path), "--port", "0"])
+    assert result.exit_code == StoreError.exit_code and "chain.sqlite" in result.output
+    assert "resync from genesis" in result.output and "Traceback" not in result.output
+
+
+def test_a_database_with_damaged_pages_is_a_store_error(tmp_path: Path) -> None:
+    db = _checkpointed_db(tmp_path)
+    damaged = bytearray(db.read_bytes())
+    page_size = int.from_bytes(damaged[16:18], "big")
+    for page in range(page_size, len(damaged), page_size):
+        damaged[page] = 0x55  # not a b-tree page type: every table page is unreadable
+    db.write_bytes(bytes(damaged))
+    with pytest.raises(StoreError, match=r"chain\.sqlite is corrupt"):
+        open_service(NodeConfig.load(tmp_path))
