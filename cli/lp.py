@@ -1,6 +1,9 @@
-"""``etm-bridge lp positions|obligations``: an investor's pool shares and pending withdrawals.
+"""``etm-bridge lp positions|obligations|withdraw``: an investor's shares and withdrawals.
 
-Reads a local ETM node's state like ``etm-bridge pool`` (see :mod:`etm_bridge_cli.pool`).
+``positions`` / ``obligations`` read a local ETM node's state like ``etm-bridge pool`` (see
+:mod:`etm_bridge_cli.pool`); ``withdraw`` signs with the wallet's ETM key and submits to the
+``etm.url`` node. (``lp deposit`` needs an SPV proof of the Bitcoin payment, which the ETM chain
+can verify only once it relays Bitcoin headers; see docs/exchange.md.)
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ from pathlib import Path
 import click
 
 from etm_bridge.chain.address import decode_address
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange import views
 
+from .config import common_options, passphrase_option
 from .pool import data_dir_option, fmt, json_option, open_view
+from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
 
 
 @click.group("lp")
@@ -63,3 +70,24 @@ def obligations_command(address: str | None, data_dir: Path, as_json: bool) -> N
             f"#{o['obligation_id']} {fmt(o['amount'], o['asset'])} to {o['destination']} "
             f"for {o['investor']}: {o['status']}, due by ETM height {o['deadline_height']}"
         )
+
+
+@group.command("withdraw")
+@click.argument("asset")
+@click.argument("shares", type=int)
+@common_options
+@passphrase_option
+@fee_option
+@wait_option
+@json_option
+def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_json: bool) -> None:
+    """Burn SHARES of the wallet's ASSET pool position: ETM now, the asset as an obligation."""
+    wallet = unlock_wallet()
+    payload = pl.LpWithdraw(asset.lower(), shares)
+    result = submit(
+        node_client(), wallet.etm_signing_key(), tt.LP_WITHDRAW, payload, fee=fee, wait=wait
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(f"withdraw {shares} {asset} shares: tx {result['id']} {result['status']}")

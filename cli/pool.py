@@ -1,7 +1,10 @@
-"""``etm-bridge pool list|show|quote``: the exchange's pools, read from a local ETM node's state.
+"""``etm-bridge pool list|show|quote|create``: the exchange's pools.
 
-Reads the node's chain database in ``--data-dir`` (read-only use of ``chain.sqlite``; the node
-may keep running). Amounts are shown as decimal strings with units (``--json``: integers in
+``list``/``show``/``quote`` read a local ETM node's state; ``create`` (operator) signs with the
+wallet's ETM key and submits to the ``etm.url`` node.
+
+The reads open the node's chain database in ``--data-dir`` (read-only use of ``chain.sqlite``;
+the node may keep running). Amounts are shown as decimal strings with units (``--json``: integers in
 base units, as the chain stores them); ``quote`` takes a decimal amount with or without unit.
 """
 
@@ -17,11 +20,16 @@ import click
 
 from etm_bridge.chain.state import State, StateView
 from etm_bridge.errors import ConfigError
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange import views
 from etm_bridge.exchange.pool import Direction
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.store import ChainStore
 from etm_bridge.units import UNITS, format_amount, parse_amount
+
+from .config import common_options, passphrase_option
+from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
 
 DEFAULT_DATA_DIR = Path(".etm") / "node"
 
@@ -128,3 +136,39 @@ def quote_command(asset: str, amount: str, pay: str, data_dir: Path, as_json: bo
         f"pay {fmt(q['amount_in'], paid)} (fee {fmt(q['fee'], paid)}) -> "
         f"receive {fmt(q['amount_out'], got)}; pass it as the swap's minimum output to pin it"
     )
+
+
+@group.command("create")
+@click.argument("asset")
+@click.option("--fee-ppm", default=3_000, show_default=True, help="Swap fee, parts per million.")
+@click.option("--obligation-blocks", default=8_640, show_default=True)
+@click.option("--min-confirmations", default=6, show_default=True)
+@common_options
+@passphrase_option
+@fee_option
+@wait_option
+@json_option
+def create_command(
+    asset: str,
+    fee_ppm: int,
+    obligation_blocks: int,
+    min_confirmations: int,
+    fee: int | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Create the ASSET pool with the wallet as operator (its BTC key or ETH address claims)."""
+    wallet = unlock_wallet()
+    public = wallet.public()
+    asset = asset.lower()
+    claim_key = public.btc.public_key if asset == "btc" else bytes.fromhex(public.eth.address[2:])
+    payload = pl.PoolCreate(asset, claim_key, fee_ppm, obligation_blocks, min_confirmations)
+    result = submit(
+        node_client(), wallet.etm_signing_key(), tt.POOL_CREATE, payload, fee=fee, wait=wait
+    )
+    if as_json:
+        click.echo(json.dumps({"asset": asset, "claim_key": claim_key.hex(), **result}, indent=2))
+    else:
+        click.echo(
+            f"pool {asset} (claim key {claim_key.hex()}): tx {result['id']} {result['status']}"
+        )

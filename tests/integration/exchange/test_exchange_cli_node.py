@@ -1,0 +1,114 @@
+"""The exchange on a real ETM node process, driven by the CLI with a real wallet keystore.
+
+The node is ``etm-bridge node run`` on a dev chain whose genesis lists the exchange plug-in in
+``tx_plugins``. A wallet is created with ``etm-bridge wallet new``, funded with a transfer, and
+then: ``bind --chain btc`` (state shows the wallet's BTC pubkey), ``pool create btc`` (the pool
+lists the wallet as operator), ``lp withdraw`` without shares (a one-line rejection naming
+the reason), ``bind --unbind``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.main import cli
+
+from etm_bridge.chain.address import decode_address
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.state import State
+from etm_bridge.chain.tx import Tx
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.exchange import plans
+from etm_bridge.node.config import CHAIN_DB
+from etm_bridge.node.setup import init_node
+from etm_bridge.store import ChainStore
+from etm_bridge.units import ETM
+from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
+from node_process import NodeProcess
+
+PLUGIN = "etm_bridge.exchange.txtypes"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    data = tmp_path / "node"
+    init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
+    genesis_path = data / "genesis.json"
+    genesis = json.loads(genesis_path.read_text())
+    genesis["params"]["tx_plugins"] = [PLUGIN]
+    genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
+    proc = NodeProcess(data)
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+@pytest.fixture
+def env(node: NodeProcess, tmp_path: Path) -> dict[str, str]:
+    assert node.client is not None
+    return {
+        "ETM_BRIDGE_KEYSTORE": str(tmp_path / "keystore.json"),
+        "ETM_BRIDGE_ETM_URL": node.client.url,
+        "ETM_BRIDGE_KDF_OPSLIMIT": str(UNSAFE_FAST_KDF.opslimit),
+        "ETM_BRIDGE_KDF_MEMLIMIT": str(UNSAFE_FAST_KDF.memlimit_bytes),
+        "ETM_STACK_DIR": str(tmp_path / "no-stack"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "PW": "correct horse battery staple",
+    }
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert (result.exit_code == 0) is ok, result.output
+    return result
+
+
+def test_bind_pool_create_and_rejection_through_a_real_node(
+    node: NodeProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    client = node.client
+    assert client is not None
+    run(env, "wallet", "new", "--passphrase-env", "PW")
+    shown = json.loads(run(env, "wallet", "show", "--json").output)["public"]
+    etm_address, btc_pub = shown["etm"]["address"], shown["btc"]["public_key"]
+    funder = dev_key("user-0")
+    payload = TransferPayload(decode_address(etm_address), 10 * ETM).encode()
+    network = client.status()["networkId"]
+    tx = Tx.create(funder, network=network, type_id=TRANSFER, nonce=0, fee=100_000, payload=payload)
+    client.submit_tx(tx.encoded)
+
+    bound = json.loads(
+        run(env, "bind", "--chain", "btc", "--passphrase-env", "PW", "--json").output
+    )
+    assert bound["status"] == "confirmed" and bound["key"] == btc_pub
+    store = ChainStore.open(node.data_dir / CHAIN_DB)
+    try:
+        binding = plans.get_binding(State(store, ()), decode_address(etm_address), "btc")
+        assert binding is not None and binding.key.hex() == btc_pub
+    finally:
+        store.close()
+
+    run(env, "pool", "create", "btc", "--min-confirmations", "1", "--passphrase-env", "PW")
+    pools = json.loads(run(env, "pool", "list", "--data-dir", str(node.data_dir), "--json").output)
+    assert [(p["asset"], p["operator"], p["claim_key"]) for p in pools] == [
+        ("btc", etm_address, btc_pub)
+    ]
+    refused = run(env, "lp", "withdraw", "btc", "1", "--passphrase-env", "PW", ok=False)
+    assert refused.output.startswith("error: ") and "insufficient_shares" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+
+    run(env, "bind", "--chain", "btc", "--unbind", "--passphrase-env", "PW")
+    store = ChainStore.open(node.data_dir / CHAIN_DB)
+    try:
+        assert plans.get_binding(State(store, ()), decode_address(etm_address), "btc") is None
+    finally:
+        store.close()
