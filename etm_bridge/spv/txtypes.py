@@ -91,6 +91,24 @@ def _eth_relay(view: StateView, store: KeyValueStore | None = None) -> tuple[Eth
     return relay, int(cfg["min_confirmations"])
 
 
+def btc_relay_of(view: StateView) -> BitcoinRelay:
+    """The chain's Bitcoin relay, read-only over ``view`` (raises spv_relay_not_initialised)."""
+    return _btc_relay(view)[0]
+
+
+def eth_relay_of(view: StateView) -> EthRelay:
+    """The chain's Ethereum relay, read-only over ``view``."""
+    return _eth_relay(view)[0]
+
+
+def eth_htlc_contract(view: StateView) -> bytes:
+    """The configured EtherSwapHTLC address (20 bytes)."""
+    contract = bytes.fromhex(_config(view, "eth").get("htlc_contract", ""))
+    if len(contract) != 20:
+        raise TxRejectedError("spv_relay_not_initialised", "no Ethereum HTLC contract configured")
+    return contract
+
+
 # --- genesis ----------------------------------------------------------------------------------
 
 
@@ -105,6 +123,7 @@ class SpvGenesis:
     eth_checkpoint_rlp: bytes = b""
     eth_relayers: tuple[bytes, ...] = ()
     eth_min_confirmations: int = 1
+    eth_htlc_contract: bytes = b""  # the EtherSwapHTLC address whose Locked events count
 
 
 def initialise_relays(state: State, spv: SpvGenesis) -> None:
@@ -119,7 +138,11 @@ def initialise_relays(state: State, spv: SpvGenesis) -> None:
         eth = ETH_NETWORKS[spv.eth_chain]
         store = TableStore(state, ETH_HEADERS)
         EthRelay.initialise(store, eth, spv.eth_checkpoint_rlp, spv.eth_relayers)
-        cfg = {"chain": eth.name, "min_confirmations": spv.eth_min_confirmations}
+        cfg = {
+            "chain": eth.name,
+            "min_confirmations": spv.eth_min_confirmations,
+            "htlc_contract": spv.eth_htlc_contract.hex(),
+        }
         state.put_json(CONFIG, b"eth", cfg)
 
 

@@ -1,0 +1,43 @@
+"""The exchange's SPV verifiers, bound to this chain's relays (``VERIFIERS``, chain -> verifier).
+
+To enable them, ``etm_bridge.exchange.txtypes.default_verifier`` imports this module (it looks
+for ``etm_bridge.spv.exchange_proofs`` today; the name differs so that its test of the
+no-verifier case keeps passing until its owner switches it). The Bitcoin verifier reads
+the relay in ``spv_btc_headers``; the Ethereum one reads ``spv_eth_headers`` and takes the
+HTLC contract address from the relay config written at genesis (:class:`.txtypes.SpvGenesis`),
+so nothing here is fixed at import time. A chain without a relay rejects with
+``spv_relay_not_initialised``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etm_bridge.chain.registry import TxContext
+from etm_bridge.chain.state import StateView
+from etm_bridge.exchange.btc_proofs import BtcVerifier
+from etm_bridge.exchange.eth_proofs import EthVerifier
+from etm_bridge.exchange.pool import Pool
+from etm_bridge.spv.txtypes import btc_relay_of, eth_htlc_contract, eth_relay_of
+
+
+class ConfiguredEthVerifier:
+    """:class:`EthVerifier` with the HTLC address read from the chain's SPV config."""
+
+    def _verifier(self, view: StateView) -> EthVerifier:
+        return EthVerifier(eth_relay_of, eth_htlc_contract(view))
+
+    def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view).verify_lock(view, pool, proof, ctx)
+
+    def verify_deposit(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view).verify_deposit(view, pool, proof, ctx)
+
+    def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view).verify_payment(view, pool, proof, ctx)
+
+
+VERIFIERS: dict[str, Any] = {
+    "btc": BtcVerifier(btc_relay_of),
+    "eth": ConfiguredEthVerifier(),
+}
