@@ -11,7 +11,7 @@ Types needing a foreign chain's proof (lp deposit, swap in, obligation paid) get
 a :class:`ForeignVerifier` (SPV, ``etm_bridge.spv``) that turns the payload's ``proof`` bytes
 into a verified record; the planners ``plans.plan_lp_deposit``, ``swap_plans.plan_swap_in`` and
 ``plans.plan_obligation_paid`` take that record, so they are tested with records directly.
-The default is :class:`ChainVerifiers` over ``etm_bridge.spv.exchange_proofs.VERIFIERS``
+The default is :class:`ChainVerifiers` over ``VERIFIERS`` of ``etm_bridge.spv.exchange_verifiers``
 (chain name -> verifier, e.g. ``{"btc": BtcVerifier(...)}`` from :mod:`.btc_proofs`); a pool
 whose chain has no verifier rejects them with ``spv_unavailable``. A proof that breaks an SPV
 rule is ``bad_proof``; one that does not parse is ``malformed_proof``.
@@ -103,13 +103,21 @@ class ChainVerifiers:
         return self._for(pool).verify_payment(view, pool, proof, ctx)
 
 
+#: Modules that may provide ``VERIFIERS`` (chain -> verifier bound to the chain's relays).
+VERIFIER_MODULES = ("etm_bridge.spv.exchange_verifiers", "etm_bridge.spv.exchange_proofs")
+
+
 def default_verifier() -> ForeignVerifier:
-    """``etm_bridge.spv.exchange_proofs.VERIFIERS`` (chain -> verifier) when it exists."""
-    try:
-        module = importlib.import_module("etm_bridge.spv.exchange_proofs")
-    except ImportError:
-        return ChainVerifiers({})
-    return ChainVerifiers(module.VERIFIERS)
+    """``VERIFIERS`` of the first of :data:`VERIFIER_MODULES` that exists, else none."""
+    for name in VERIFIER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but one of its imports is missing
+                raise
+            continue
+        return ChainVerifiers(module.VERIFIERS)
+    return ChainVerifiers({})
 
 
 Planner = Callable[[StateView, Tx, Any, TxContext], plans.Plan]

@@ -293,11 +293,20 @@ def test_pool_create_twice_is_rejected(led: Ledger) -> None:
     )
 
 
-def test_proof_carrying_types_reject_without_an_spv_verifier(led: Ledger) -> None:
-    rejected(
-        "spv_unavailable",
-        lambda: led.send("bob", tt.LP_DEPOSIT, pl.LpDeposit("btc", 10, 1, b"\x00")),
-    )
+def test_proof_carrying_types_reject_without_an_spv_verifier() -> None:
+    led = Ledger(verifier=tt.ChainVerifiers({}))
+    led.send("operator", tt.POOL_CREATE, pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 1))
+    for type_id, payload in (
+        (tt.LP_DEPOSIT, pl.LpDeposit("btc", 10, 1, b"\x00")),
+        (tt.SWAP_IN, pl.SwapIn("btc", led.address("alice"), 1, H, 1, b"\x00")),
+    ):
+        rejected("spv_unavailable", lambda t=type_id, p=payload: led.send("bob", t, p))
+
+
+def test_default_verifier_covers_only_known_chains() -> None:
+    verifier = tt.default_verifier()
+    assert isinstance(verifier, tt.ChainVerifiers)
+    assert set(verifier.by_chain) <= {"btc", "eth"}
 
 
 def test_payloads_are_canonical_and_complete() -> None:
