@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,13 @@ from etm_bridge.testing.proofs import merkle_branch_le
 
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index, txid_hex
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
-from .txbuild import WalletKey, build_claim_tx, build_lock_tx, build_refund_tx
+from .txbuild import (
+    WalletKey,
+    build_claim_tx,
+    build_lock_tx,
+    build_refund_tx,
+    sat_vb_from_estimate,
+)
 
 HRP = {"mainnet": "bc", "testnet": "tb", "signet": "tb", "regtest": "bcrt"}
 #: Fee rate used when the node has no estimate (bcoin never has; a young regtest chain neither).
@@ -89,6 +94,10 @@ class BitcoinAdapter(ChainAdapter):
         self.rpc = rpc
         self.key = key
         self.network = network
+        if isinstance(fallback_fee_sat_vb, bool) or not isinstance(fallback_fee_sat_vb, int):
+            raise ConfigError(f"fallback_fee_sat_vb must be an int, got {fallback_fee_sat_vb!r}")
+        if fallback_fee_sat_vb < 1:
+            raise ConfigError(f"fallback_fee_sat_vb must be >= 1 sat/vB, got {fallback_fee_sat_vb}")
         self.fallback_fee_sat_vb = fallback_fee_sat_vb
         self.default_confirmations = confirmations or (1 if network == "regtest" else 6)
         self.index_path = Path(data_dir) / f"bitcoin-{network}-{hash160(key.pubkey).hex()}.json"
@@ -104,6 +113,10 @@ class BitcoinAdapter(ChainAdapter):
             )
             key = WalletKey(bytes.fromhex(str(config["secret_hex"])))
             data_dir = Path(str(config["data_dir"]))
+            birth_height = int(config.get("birth_height", 0))
+            fallback = int(config.get("fallback_fee_sat_vb", FALLBACK_FEE_SAT_VB))
+            confirmations = config.get("confirmations")
+            confirmations = None if confirmations is None else int(confirmations)
         except KeyError as exc:
             raise ConfigError(f"bitcoin adapter config needs {exc.args[0]!r}") from None
         except ValueError as exc:
@@ -113,9 +126,9 @@ class BitcoinAdapter(ChainAdapter):
             key,
             data_dir,
             network=str(config.get("network", "regtest")),
-            birth_height=int(config.get("birth_height", 0)),
-            fallback_fee_sat_vb=int(config.get("fallback_fee_sat_vb", FALLBACK_FEE_SAT_VB)),
-            confirmations=config.get("confirmations"),
+            birth_height=birth_height,
+            fallback_fee_sat_vb=fallback,
+            confirmations=confirmations,
         )
 
     def close(self) -> None:
@@ -164,15 +177,18 @@ class BitcoinAdapter(ChainAdapter):
         return self.index.confirmed_balance()
 
     def fee_estimate(self) -> FeeEstimate:
-        """``estimatesmartfee 2`` in sat/vB, else :data:`FALLBACK_FEE_SAT_VB` (configurable)."""
+        """``estimatesmartfee 2`` in sat/vB (rounded up), else the fallback rate.
+
+        The fallback, ``fallback_fee_sat_vb`` in the config (default :data:`FALLBACK_FEE_SAT_VB`),
+        is used whenever the node has no estimate: bcoin never has one, nor has a young chain
+        (regtest) or a node that refuses the call. ``source`` says which one was used.
+        """
         try:
-            reply = self.rpc.call("estimatesmartfee", FEE_TARGET_BLOCKS)
-            btc_per_kvb = Decimal(str(reply.get("feerate", -1))) if isinstance(reply, dict) else -1
+            rate = sat_vb_from_estimate(self.rpc.call("estimatesmartfee", FEE_TARGET_BLOCKS))
         except RPCError:
-            btc_per_kvb = Decimal(-1)
-        if btc_per_kvb > 0:
-            sat_vb = int(-(-(btc_per_kvb * 100_000_000) // 1000))
-            return FeeEstimate(max(1, sat_vb), "sat/vB", "node")
+            rate = None
+        if rate is not None:
+            return FeeEstimate(rate, "sat/vB", "node")
         return FeeEstimate(self.fallback_fee_sat_vb, "sat/vB", "fallback")
 
     # --- locks ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
 
 from bitcoin.core import (
     COutPoint,
@@ -44,6 +45,7 @@ from .script import (
 #: Bitcoin Core's dust thresholds at the default 3 sat/vB dust relay fee.
 DUST_P2WPKH_SAT = 294
 DUST_P2WSH_SAT = 330
+SAT_PER_BTC = 100_000_000
 #: Non-final input sequence: enables nLockTime/CLTV, does not signal RBF.
 SEQUENCE_NON_FINAL = 0xFFFFFFFE
 _DUMMY_SIG = b"\x30" + b"\x00" * 71 + bytes([SIGHASH_ALL])  # 73 bytes, the maximum
@@ -82,6 +84,28 @@ def vsize(tx: CTransaction) -> int:
     stripped = CTransaction(tx.vin, tx.vout, tx.nLockTime, tx.nVersion)
     weight = 3 * len(stripped.serialize()) + len(tx.serialize())
     return -(-weight // 4)
+
+
+def sat_vb_from_estimate(reply: object) -> int | None:
+    """The fee rate in whole sat/vB (rounded up) from an ``estimatesmartfee`` reply, or None.
+
+    Bitcoin Core answers ``{"feerate": <BTC/kvB>, "blocks": n}``, or ``{"errors": [...],
+    "blocks": n}`` without ``feerate`` when it has no estimate (a young or regtest chain).
+    bcoin names the same BTC/kvB value ``fee`` and answers -1 without an estimate. Anything
+    else (no number, zero, negative) is "no estimate".
+    """
+    if not isinstance(reply, dict):
+        return None
+    value = reply.get("feerate", reply.get("fee"))
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        btc_per_kvb = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    if not btc_per_kvb.is_finite() or btc_per_kvb <= 0:
+        return None
+    return max(1, int((btc_per_kvb * SAT_PER_BTC / 1000).to_integral_value(ROUND_CEILING)))
 
 
 def fee_for(tx: CTransaction, rate_sat_vb: int) -> int:

@@ -45,6 +45,8 @@ def test_info_and_keys(tmp_path: Path) -> None:
         ({"secret_hex": "zz"}, "bitcoin adapter config"),
         ({"secret_hex": "01" * 31}, "32 bytes"),
         ({"network": "dogenet"}, "unknown Bitcoin network"),
+        ({"fallback_fee_sat_vb": 0}, "fallback_fee_sat_vb must be >= 1"),
+        ({"fallback_fee_sat_vb": "x"}, "bitcoin adapter config"),
     ],
 )
 def test_bad_config_is_a_config_error(tmp_path: Path, changes: dict, message: str) -> None:

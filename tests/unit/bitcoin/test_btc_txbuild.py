@@ -18,6 +18,7 @@ from etm_bridge_bitcoin.txbuild import (
     build_lock_tx,
     build_refund_tx,
     fee_for,
+    sat_vb_from_estimate,
     vsize,
 )
 
@@ -140,3 +141,34 @@ def test_lock_refuses_dust_and_insufficient_funds() -> None:
 def test_wallet_key_must_be_32_bytes() -> None:
     with pytest.raises(ValidationError, match="32 bytes"):
         WalletKey(b"\x01" * 31)
+
+
+@pytest.mark.parametrize(
+    ("reply", "sat_vb"),
+    [
+        ({"feerate": 0.00012345, "blocks": 2}, 13),  # Core: 12.345 sat/vB, rounded up
+        ({"feerate": 0.00001, "blocks": 2}, 1),  # Core's 1 sat/vB floor
+        ({"feerate": 1e-06, "blocks": 2}, 1),  # below 1 sat/vB (Core 29+ relays 0.1): 1
+        ({"feerate": 0.0002, "blocks": 6}, 20),
+        ({"fee": 0.00005, "blocks": 2}, 5),  # bcoin names the same BTC/kvB value "fee"
+    ],
+)
+def test_node_fee_estimate_is_btc_per_kvb_converted_to_sat_vb(reply: dict, sat_vb: int) -> None:
+    assert sat_vb_from_estimate(reply) == sat_vb
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"errors": ["Insufficient data or no feerate found"], "blocks": 0},  # Core, no data
+        {"fee": -1, "blocks": 0},  # bcoin, no data
+        {"feerate": 0, "blocks": 2},
+        {"feerate": "nan", "blocks": 2},
+        {"feerate": True},
+        {"feerate": None},
+        None,
+        [],
+    ],
+)
+def test_no_node_estimate_means_the_fallback(reply: object) -> None:
+    assert sat_vb_from_estimate(reply) is None
