@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 
 from ..errors import HashlockError
 from ..hashlock import check_preimage
-from .fsm import Event, State, allowed_events, transition
+from .fsm import Event, Role, State, allowed_events, transition
 from .model import ActionKind, DepKind, Outcome, SwapRecord
-from .views import ProofStatus, SwapView, static_mismatches
+from .views import LegView, ProofStatus, SwapView, static_mismatches
 
 E, S = Event, State
 
@@ -167,10 +167,17 @@ def _on_expired(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
         return claimed
     if view.user.claimed:
         return Observed(E.USER_LOCK_CLAIMED, "user lock claimed after the counter leg expired")
-    legs = (view.user, view.counter)
-    if all(leg.lock is None or leg.refunded for leg in legs):
-        return Observed(E.ALL_REFUNDED)
+    own = _own_leg(rec, view)
+    if own.lock is None or own.refunded:
+        return Observed(E.OWN_LOCKS_REFUNDED, f"{own.chain} lock refunded" if own.lock else "")
     return None
+
+
+def _own_leg(rec: SwapRecord, view: SwapView) -> LegView:
+    """The leg whose lock this party made: the user's lock or the operator's counter lock.
+    A party's swap is over once its own funds are back; the other party's lock is theirs to
+    refund (waiting for it would leave our swap open forever if they vanished)."""
+    return view.user if rec.role is Role.USER else view.counter
 
 
 def _on_claimed_both(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
@@ -180,8 +187,8 @@ def _on_claimed_both(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | 
 
 
 def _on_refunded(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
-    legs = (view.user, view.counter)
-    if DepKind.REFUND in view.removed or any(leg.lock and not leg.refunded for leg in legs):
+    own = _own_leg(rec, view)
+    if DepKind.REFUND in view.removed or (own.lock is not None and not own.refunded):
         return Observed(E.REFUND_REORGED)
     return None
 

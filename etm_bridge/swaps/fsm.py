@@ -61,7 +61,7 @@ class State(StrEnum):
     CLAIMED_BOTH = "claimed_both"  # both locks claimed: the swap completed
     FAILED = "failed"  # cannot complete (reason recorded); locks wait for their timelocks
     EXPIRED = "expired"  # a lock passed its timelock unclaimed; refunds are due
-    REFUNDED = "refunded"  # every lock that was not claimed has been refunded
+    REFUNDED = "refunded"  # every lock this party made has been refunded to it
     CANCELLED = "cancelled"  # ended before anything was locked
     FORFEITED = "forfeited"  # one side got both legs because the other missed its deadline
 
@@ -77,7 +77,7 @@ class Event(StrEnum):
     COUNTER_LOCK_CLAIMED = "counter_lock_claimed"  # preimage extracted from the claim
     USER_LOCK_CLAIMED = "user_lock_claimed"
     LOCK_EXPIRED = "lock_expired"  # some lock of the swap passed its timelock unclaimed
-    ALL_REFUNDED = "all_refunded"  # every unclaimed lock of the swap is refunded
+    OWN_LOCKS_REFUNDED = "own_locks_refunded"  # every lock this party made came back to it
     USER_LOCK_REFUNDED = "user_lock_refunded"  # after the counter leg was claimed
     QUOTE_EXPIRED = "quote_expired"  # nothing locked before the deadline
     # reorgs: a block the current state depends on left the best chain
@@ -127,7 +127,7 @@ _TAIL: dict[tuple[State, Event], State] = {
     (S.SECRET_REVEALED, E.USER_LOCK_REFUNDED): S.FORFEITED,
     (S.FAILED, E.LOCK_EXPIRED): S.EXPIRED,
     (S.FAILED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
-    (S.EXPIRED, E.ALL_REFUNDED): S.REFUNDED,
+    (S.EXPIRED, E.OWN_LOCKS_REFUNDED): S.REFUNDED,
     (S.EXPIRED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
     (S.EXPIRED, E.USER_LOCK_CLAIMED): S.FORFEITED,
     (S.CREATED, E.QUOTE_EXPIRED): S.CANCELLED,

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ..adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
 from ..errors import ConfigError
-from .fsm import Direction, State
+from .fsm import Direction, Role, State
 from .model import BlockRef, DepKind, SwapRecord
 from .views import LegView, ProofView, SwapView, pick_lock
 
@@ -170,10 +170,11 @@ def wanted_refs(rec: SwapRecord, view: SwapView) -> list[tuple[DepKind, str, int
         want.append((DepKind.COUNTER_LOCK, c.chain, c.lock.block_height))
     if rec.state in (State.CLAIMED_BOTH, State.FORFEITED) and u.spend and u.claimed:
         want.append((DepKind.CLAIM, u.chain, u.spend.block_height))
-    if rec.state in (State.REFUNDED, State.FORFEITED):
-        for leg in (u, c):
-            if leg.spend is not None and leg.refunded:
-                want.append((DepKind.REFUND, leg.chain, leg.spend.block_height))
+    own = u if rec.role is Role.USER else c
+    if rec.state is State.REFUNDED and own.spend is not None and own.refunded:
+        want.append((DepKind.REFUND, own.chain, own.spend.block_height))
+    if rec.state is State.FORFEITED and u.spend is not None and u.refunded:
+        want.append((DepKind.REFUND, u.chain, u.spend.block_height))
     return [(k, ch, h) for k, ch, h in want if h is not None]
 
 

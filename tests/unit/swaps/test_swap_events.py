@@ -119,13 +119,18 @@ def test_user_lock_expires_when_a_refund_fits_in_the_next_block(tip, expired) ->
     assert (got is Event.LOCK_EXPIRED) is expired
 
 
-def test_expired_swap_is_refunded_once_every_unclaimed_lock_is_refunded() -> None:
-    rec = record(State.EXPIRED)
+def test_expired_swap_is_refunded_for_each_party_once_its_own_lock_is_back() -> None:
+    rec = record(State.EXPIRED, role=Role.USER)
     ulock, clock = lock_for(rec.terms.user_leg), lock_for(rec.terms.counter_leg)
     only_counter = view(rec, user_lock=ulock, counter_lock=clock, counter_spend=refund_of(clock))
     assert _event(rec, only_counter) is None
     both = replace(only_counter, user=replace(only_counter.user, spend=refund_of(ulock)))
-    assert _event(rec, both) is Event.ALL_REFUNDED
+    assert _event(rec, both) is Event.OWN_LOCKS_REFUNDED
+    op = replace(rec, role=Role.OPERATOR, preimage=None)
+    assert _event(op, only_counter) is Event.OWN_LOCKS_REFUNDED
+    only_user = view(rec, user_lock=ulock, counter_lock=clock, user_spend=refund_of(ulock))
+    assert _event(op, only_user) is None  # the operator's own counter lock is still out
+    assert _event(rec, only_user) is Event.OWN_LOCKS_REFUNDED  # the user need not wait for it
 
 
 def test_a_late_counter_claim_after_expiry_still_reveals_the_secret() -> None:
@@ -212,7 +217,7 @@ def test_a_refund_that_happened_while_we_were_down_still_expires_the_swap() -> N
     found = next_event(rec, v, NOW)
     assert found is not None and found.event is Event.LOCK_EXPIRED
     rec, _ = apply_event(rec, found, NOW)
-    assert _event(rec, v) is Event.ALL_REFUNDED
+    assert _event(rec, v) is Event.OWN_LOCKS_REFUNDED
 
 
 def test_a_claimed_lock_is_not_expired() -> None:
