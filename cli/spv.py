@@ -1,10 +1,11 @@
-"""``etm-bridge spv risk|verify``: the whitepaper's confirmation rule and offline proof checks.
+"""``etm-bridge spv risk|verify|status``: confirmation rule, offline proof checks, relay status.
 
 ``risk`` prints how many confirmations an attacker hash share ``q`` and a risk tolerance need
 by the exact formula of whitepaper section 3.1 (Grunspan and Pérez-Marco), with Nakamoto's
 Poisson figure beside it. ``verify`` checks a Bitcoin inclusion proof offline: it validates a
 header chain file with the full relay rules from its first header (the trusted checkpoint), then
-the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chain.
+the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chain. ``status``
+reads the relays' tips, heights, chain work and forks from a local ETM node's chain state.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
+from etm_bridge.spv.txtypes import relay_status
+
+from .pool import data_dir_option, open_view
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -154,3 +158,31 @@ def verify_command(
         return
     click.echo(f"valid: tx {out['txid']} in block {out['block_hash']} (height {out['height']})")
     click.echo(f"confirmations: {out['confirmations']} (required {needed})")
+
+
+@group.command("status")
+@data_dir_option
+@json_option
+def status_command(data_dir: Path, as_json: bool) -> None:
+    """Relay tips, heights, chain work and forks in the local ETM node's state."""
+    with open_view(data_dir) as view:
+        status = relay_status(view)
+    if as_json:
+        click.echo(json.dumps(status))
+        return
+    if not status:
+        click.echo("no SPV relay is configured in this chain's genesis")
+    btc = status.get("bitcoin")
+    if btc:
+        tip = btc["tip"]
+        click.echo(f"bitcoin {btc['network']}: tip {tip['height']} {tip['hash']}")
+        click.echo(f"  chain work {tip['chain_work']}, checkpoint {btc['checkpoint_height']}")
+        click.echo(
+            f"  confirmations required {btc['min_confirmations']}, forks {len(btc['forks'])}"
+        )
+        for fork in btc["forks"]:
+            click.echo(f"  fork tip {fork['height']} {fork['hash']}")
+    eth = status.get("ethereum")
+    if eth:
+        click.echo(f"ethereum {eth['chain']}: tip {eth['tip']['number']} {eth['tip']['hash']}")
+        click.echo(f"  trusted relayers {len(eth['trusted_relayers'])}")

@@ -39,7 +39,7 @@ from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.ethereum import ETH_NETWORKS
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import KeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
+from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
 
 BTC_HEADERS, ETH_HEADERS = "spv_btc_headers", "spv_eth_headers"
 BTC_TXS, ETH_RECEIPTS, CONFIG = "spv_btc_txs", "spv_eth_receipts", "spv_config"
@@ -107,6 +107,36 @@ def eth_htlc_contract(view: StateView) -> bytes:
     if len(contract) != 20:
         raise TxRejectedError("spv_relay_not_initialised", "no Ethereum HTLC contract configured")
     return contract
+
+
+def relay_status(view: StateView) -> dict[str, Any]:
+    """Tips, heights, chain work and forks of the chain's relays (for the CLI and API)."""
+    out: dict[str, Any] = {}
+    if view.get_json(CONFIG, b"btc") is not None:
+        relay, confirmations = _btc_relay(view)
+        tips = relay.chain_tips()
+        out["bitcoin"] = {
+            "network": relay.params.name,
+            "checkpoint_height": relay.checkpoint_height,
+            "tip": _stored_json(relay.tip()),
+            "min_confirmations": confirmations,
+            "forks": [_stored_json(t) for t in tips if t.hash_le != relay.tip().hash_le],
+        }
+    if view.get_json(CONFIG, b"eth") is not None:
+        eth, eth_confirmations = _eth_relay(view)
+        tip = eth.tip()
+        out["ethereum"] = {
+            "chain": eth.params.name,
+            "checkpoint_number": eth.checkpoint_number,
+            "tip": {"number": tip.number, "hash": tip.hash_hex, "timestamp": tip.timestamp},
+            "min_confirmations": eth_confirmations,
+            "trusted_relayers": sorted(k.hex() for k in eth.relayers),
+        }
+    return out
+
+
+def _stored_json(stored: StoredHeader) -> dict[str, Any]:
+    return {"height": stored.height, "hash": stored.hash_hex, "chain_work": hex(stored.chain_work)}
 
 
 # --- genesis ----------------------------------------------------------------------------------

@@ -71,3 +71,28 @@ def test_verify_rejects_a_header_file_with_a_flipped_byte(tmp_path: Path) -> Non
         "--index", "1", "--tx-count", "2",
     )  # fmt: skip
     assert result.exit_code != 0 and "high-hash" in result.output
+
+
+def test_status_reads_the_relays_from_a_node_data_dir(tmp_path: Path) -> None:
+    from etm_bridge.chain.genesis import dev_genesis, genesis_block
+    from etm_bridge.chain.params import ChainParams
+    from etm_bridge.chain.registry import build_registry
+    from etm_bridge.chain.state import EmptyBackend, State
+    from etm_bridge.node.config import CHAIN_DB
+    from etm_bridge.spv import txtypes
+    from etm_bridge.store import ChainStore
+
+    params = ChainParams(tx_plugins=("etm_bridge.spv.txtypes",))
+    state = State(EmptyBackend(), build_registry(params).table_names)
+    txtypes.initialise_relays(state, txtypes.SpvGenesis(btc_network="regtest"))
+    store = ChainStore.open(tmp_path / CHAIN_DB)
+    cfg, _ = dev_genesis(params, 1, funded=0)
+    store.commit_block(genesis_block(cfg), state.changes(), {}, bytes(32))
+    store.close()
+    result = _run("spv", "status", "--data-dir", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    btc = json.loads(result.output)["bitcoin"]
+    assert btc["tip"]["height"] == 0 and btc["forks"] == [] and btc["min_confirmations"] == 1
+    assert btc["tip"]["hash"] == "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+    text = _run("spv", "status", "--data-dir", str(tmp_path))
+    assert "bitcoin regtest: tip 0" in text.output

@@ -113,3 +113,18 @@ def test_without_relay_config_types_reject() -> None:
     header = mine_header(bh.dsha256(REGTEST.genesis_header), T0, BITS)
     with pytest.raises(TxRejectedError, match="spv_relay_not_initialised"):
         _run(registry, state, ctx, txtypes.BTC_RELAY_HEADERS, header)
+
+
+def test_relay_status_reports_tips_forks_and_policies() -> None:
+    registry, state, ctx = _setup()
+    genesis = bh.dsha256(REGTEST.genesis_header)
+    main = mine_chain(genesis, T0, 3, bits=BITS)
+    side = mine_chain(genesis, T0 + 50, 2, bits=BITS)
+    _run(registry, state, ctx, txtypes.BTC_RELAY_HEADERS, b"".join(main + side))
+    status = txtypes.relay_status(state)
+    btc = status["bitcoin"]
+    assert btc["network"] == "regtest" and btc["min_confirmations"] == 2
+    assert btc["tip"]["height"] == 3 and btc["tip"]["hash"] == bh.dsha256(main[-1])[::-1].hex()
+    assert [f["height"] for f in btc["forks"]] == [2]
+    assert status["ethereum"]["tip"]["number"] == 0
+    assert status["ethereum"]["trusted_relayers"] == [RELAYER.public_key.hex()]
