@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 import sqlite3
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
@@ -105,7 +107,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); use --port") from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); use --host/--port"
+        ) from None
     return sock
 
 
@@ -141,7 +145,25 @@ def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> Non
         await serving
 
     try:
-        asyncio.run(serve())
+        with _signals_return_after_shutdown():
+            asyncio.run(serve())
     finally:
         sock.close()
         store.close()
+
+
+@contextmanager
+def _signals_return_after_shutdown() -> Iterator[None]:
+    """uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
+    handler installed before it: with the default handlers the process died right there (exit
+    143, the store never closed). Inert handlers make ``run_node`` return normally instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda _sig, _frame: None) for sig in stop_signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
