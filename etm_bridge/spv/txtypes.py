@@ -33,7 +33,7 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import Registry, TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableSpec, TableStore
 from etm_bridge.chain.tx import Tx
-from etm_bridge.errors import SpvRejectedError, TxRejectedError, ValidationError
+from etm_bridge.errors import ConfigError, SpvRejectedError, TxRejectedError, ValidationError
 from etm_bridge.spv.bitcoin_params import params_for
 from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.ethereum import ETH_NETWORKS
@@ -154,6 +154,50 @@ class SpvGenesis:
     eth_relayers: tuple[bytes, ...] = ()
     eth_min_confirmations: int = 1
     eth_htlc_contract: bytes = b""  # the EtherSwapHTLC address whose Locked events count
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``spv`` section of a genesis config (hex for bytes)."""
+        cp = self.btc_checkpoint
+        return {
+            "btc_network": self.btc_network,
+            "btc_checkpoint": None
+            if cp is None
+            else {
+                "height": cp.height,
+                "header": cp.header.hex(),
+                "chain_work": hex(cp.chain_work),
+                "ancestor_times": list(cp.ancestor_times),
+            },
+            "btc_min_confirmations": self.btc_min_confirmations,
+            "eth_chain": self.eth_chain,
+            "eth_checkpoint_rlp": self.eth_checkpoint_rlp.hex(),
+            "eth_relayers": [k.hex() for k in self.eth_relayers],
+            "eth_min_confirmations": self.eth_min_confirmations,
+            "eth_htlc_contract": self.eth_htlc_contract.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpvGenesis:
+        try:
+            cp = data.get("btc_checkpoint")
+            checkpoint = None
+            if cp is not None:
+                times = tuple(int(t) for t in cp.get("ancestor_times", ()))
+                checkpoint = Checkpoint(
+                    int(cp["height"]), bytes.fromhex(cp["header"]), int(cp["chain_work"], 16), times
+                )
+            return cls(
+                btc_network=data.get("btc_network"),
+                btc_checkpoint=checkpoint,
+                btc_min_confirmations=data.get("btc_min_confirmations"),
+                eth_chain=data.get("eth_chain"),
+                eth_checkpoint_rlp=bytes.fromhex(data.get("eth_checkpoint_rlp", "")),
+                eth_relayers=tuple(bytes.fromhex(k) for k in data.get("eth_relayers", ())),
+                eth_min_confirmations=int(data.get("eth_min_confirmations", 1)),
+                eth_htlc_contract=bytes.fromhex(data.get("eth_htlc_contract", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"malformed spv genesis section: {exc}") from None
 
 
 def initialise_relays(state: State, spv: SpvGenesis) -> None:
