@@ -22,6 +22,8 @@ from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.ownkey import OwnKey
 from etm_bridge_regtest.stack import PORT_OFFSETS, STACK_SERVICES
 
+from etm_bridge.node.setup import init_node
+
 ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
 
 
@@ -106,7 +108,7 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert "not running" in _cli(stack_env, "down").stdout
 
 
-@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil"])
+@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil", "etm"])
 def test_up_fails_fast_naming_a_port_that_is_already_taken(
     stack_env: dict[str, str], taken: str
 ) -> None:
@@ -120,7 +122,7 @@ def test_up_fails_fast_naming_a_port_that_is_already_taken(
     assert result.returncode == 3
     assert f"port {port}" in result.stderr
     assert elapsed < 30
-    # Nothing this `up` started is left behind (bitcoin is rolled back when anvil fails).
+    # Nothing this `up` started is left behind (earlier nodes are rolled back when a later fails).
     assert not any(s["running"] for s in _status(stack_env).values())
     assert procs.port_is_free(_ports(stack_env)["bitcoin_rpc"])
 
@@ -131,3 +133,17 @@ def test_missing_bitcoind_binary_is_a_clear_error(stack_env: dict[str, str]) -> 
     assert result.returncode == 3
     assert "/nonexistent/bitcoind" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_etm_node_that_cannot_start_fails_fast_with_its_log_tail(
+    stack_env: dict[str, str],
+) -> None:
+    data = Path(stack_env["ETM_STACK_DIR"]) / "etm" / "data"
+    init_node(data, delegates=1, block_time_s=1, port=0)
+    (data / "chain.sqlite").write_bytes(b"not a database" * 400)
+    result = _cli(stack_env, "up", timeout_s=90)
+    assert result.returncode == 3, result.stdout
+    assert "etm" in result.stderr and "exited before it was ready" in result.stderr
+    assert "chain.sqlite is not a usable chain database" in result.stderr  # from the log tail
+    assert "Traceback" not in result.stderr
+    assert not any(s["running"] for s in _status(stack_env).values())
