@@ -89,6 +89,14 @@ class SwapIn:
 
 
 @dataclass(frozen=True)
+class SwapIntent:
+    asset: str
+    hashlock: bytes
+    amount_in: int
+    min_out: int
+
+
+@dataclass(frozen=True)
 class SwapOut:
     asset: str
     amount_in: int

@@ -70,4 +70,5 @@ class Reason(StrEnum):
     LEG_TOO_SHORT = "leg_too_short"
     LEG_TOO_LONG = "leg_too_long"
     UNKNOWN_SWAP = "unknown_swap"
+    NO_SWAP_INTENT = "no_swap_intent"
     SWAP_CLOSED = "swap_closed"

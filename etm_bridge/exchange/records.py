@@ -36,6 +36,7 @@ NONCES = "xchg_binding_nonces"  # address20 || chain -> u64 last nonce
 ENTRY = "xchg_lp_entry"  # asset || 0x00 || address20 -> u64 share value at entry (ppm)
 USED = "xchg_used_proofs"  # kind || 0x00 || id -> 0x01 (foreign locks, deposits, payments)
 OBLIGATIONS = "xchg_obligations"  # u64 id -> Obligation; b"next" -> u64 next id
+INTENTS = "xchg_swap_intents"  # address20 || hashlock -> SwapIntent
 TABLES = {
     POOLS: "asset -> pool reserves, reservations, shares total, parameters",
     SHARES: "asset || 0x00 || address20 -> LP shares (u64)",
@@ -48,6 +49,7 @@ TABLES = {
     ENTRY: "asset || 0x00 || address20 -> share-weighted share value at deposit (ppm)",
     USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
     OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
+    INTENTS: "address20 || hashlock -> the recipient's pinned swap-in terms",
 }
 
 
@@ -72,6 +74,16 @@ class SwapRecord:
     @property
     def quote(self) -> Quote:
         return Quote(self.direction, self.amount_in, self.fee, self.amount_out)
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapIntent:
+    """A swap-in's terms signed by its recipient, so that anyone may submit the proof later
+    without choosing the slippage bound for them (``min_out`` is the recipient's)."""
+
+    asset: str
+    amount_in: int
+    min_out: int
 
 
 def pool_account(asset: str) -> str:

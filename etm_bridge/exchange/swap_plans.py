@@ -13,7 +13,7 @@ from ..chain.codec import sha256
 from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..chain.tx import Tx
-from ..errors import ExchangeError
+from ..errors import ExchangeError, SwapRuleError
 from . import binding as bd
 from . import htlc as hx
 from . import payloads as pl
@@ -57,11 +57,19 @@ def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
 def plan_swap_in(
     view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext, lock: sr.VerifiedForeignLock
 ) -> Plan:
-    """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``."""
+    """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``.
+
+    The recipient may submit with any ``min_out``; anyone else only with the recipient's
+    recorded :class:`~.records.SwapIntent`, whose ``min_out`` then applies (a third party must
+    not choose the slippage bound and sandwich the swap).
+    """
     pool = get_pool(view, p.asset)
     recipient = address20(p.recipient)
-    request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, p.min_out)
     used = {lock.lock_id} if is_used(view, "lock", lock.lock_id) else set()
+    if used:  # the most telling reason first, before asking who may submit
+        raise SwapRuleError(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
+    min_out = _pinned_min_out(view, tx, p, recipient)
+    request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = sr.check_swap_in(
         lock,
         request,
@@ -84,6 +92,30 @@ def plan_swap_in(
     )  # fmt: skip
     plan = _open_swap(new_pool, htlc, swap)
     plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
+    plan.put_raw(rc.INTENTS, recipient + p.hashlock, None)
+    return plan
+
+
+def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> int:
+    raw = view.get_json(rc.INTENTS, recipient + p.hashlock)
+    intent = None if raw is None else rc.decode(rc.SwapIntent, raw)
+    if intent is None or (intent.asset, intent.amount_in) != (p.asset, p.amount_in):
+        if tx.sender != recipient:
+            raise SwapRuleError(
+                Reason.NO_SWAP_INTENT,
+                f"only {p.recipient} may submit this proof, unless they record a swap intent "
+                "for this hashlock, asset and amount (it pins the minimum output)",
+            )
+        return p.min_out
+    return max(p.min_out, intent.min_out)
+
+
+def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntent, ctx: TxContext) -> Plan:
+    """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``."""
+    get_pool(view, p.asset)
+    pm.require_amount(p.amount_in, "amount_in")
+    plan = Plan()
+    plan.put(rc.INTENTS, tx.sender + p.hashlock, rc.SwapIntent(p.asset, p.amount_in, p.min_out))
     return plan
 
 

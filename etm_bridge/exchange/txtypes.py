@@ -1,4 +1,4 @@
-"""The exchange as ETM transaction types 200-211 (see chain/registry.py for the plug-in API).
+"""The exchange as ETM transaction types 200-212 (see chain/registry.py for the plug-in API).
 
 Each type has a *planner* ``(view, tx, payload, ctx) -> Plan``: it reads state, runs the pure
 rules of this package and returns the writes and escrow moves, or raises. ``check`` runs the
@@ -36,6 +36,7 @@ from .swap_rules import VerifiedForeignLock
 
 POOL_CREATE, BIND, UNBIND, HTLC_LOCK, HTLC_CLAIM, HTLC_REFUND = range(200, 206)
 LP_DEPOSIT, LP_WITHDRAW, SWAP_IN, SWAP_OUT, OBLIGATION_PAID, OBLIGATION_DEFAULT = range(206, 212)
+SWAP_INTENT = 212
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -197,6 +198,7 @@ def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
             plans.plan_obligation_default,
             _zero,
         ),
+        (SWAP_INTENT, "xchg_swap_intent", pl.SwapIntent, swap_plans.plan_swap_intent, _zero),
     ]
     out: list[TxType[Any]] = []
     for type_id, name, cls, planner, amount in table:

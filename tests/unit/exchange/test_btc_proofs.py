@@ -143,11 +143,11 @@ def test_lp_deposit_swap_in_and_obligation_with_real_spv(world: tuple[MiniChain,
     script = bp.htlc_witness_script(H, btc_key("operator"), btc_key("alice"), timelock)
     lock_proof = btc.include(tx_paying((100_000, bp.p2wsh(script))), 0, script)
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, lock_proof)
-    led.send("bob", tt.SWAP_IN, swap)
+    led.send("alice", tt.SWAP_IN, swap)
     htlc_id = swap_plans.swap_in_htlc_id(
         "btc", dsha256(tx_paying((100_000, bp.p2wsh(script)))) + bytes(4)
     )
-    rejected(Reason.REPLAYED_PROOF, lambda: led.send("bob", tt.SWAP_IN, swap))
+    rejected(Reason.REPLAYED_PROOF, lambda: led.send("alice", tt.SWAP_IN, swap))
     led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
     assert led.pool().asset_reserve == BTC_LIQ + 100_000
     # the operator withdraws 1000 shares' worth; the obligation is paid with a tagged output
@@ -182,7 +182,7 @@ def test_forged_or_shallow_proofs_are_rejected(world: tuple[MiniChain, Ledger]) 
     fake = bp.htlc_witness_script(H, btc_key("operator"), btc_key("alice"), timelock + 100)
     proof = btc.include(tx_paying((100_000, bp.p2wsh(real))), 0, fake)
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, proof)
-    rejected("malformed_proof", lambda: led.send("bob", tt.SWAP_IN, swap))
+    rejected("malformed_proof", lambda: led.send("alice", tt.SWAP_IN, swap))
     assert led.pool().total_shares == 0  # nothing was credited by any of these
 
 

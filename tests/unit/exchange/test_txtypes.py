@@ -85,8 +85,8 @@ def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForei
 
 
 def swap_in(led: Ledger, lock: sr.VerifiedForeignLock, who: str = "alice", min_out: int = 1):
-    payload = pl.SwapIn("btc", led.address(who), lock.amount, H, min_out, b"proof")
-    led.send_verified("bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock)  # anyone submits
+    payload = pl.SwapIn("btc", led.address(who), lock.amount, lock.hashlock, min_out, b"proof")
+    led.send_verified(who, tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock)
     return swap_plans.swap_in_htlc_id("btc", lock.lock_id)
 
 
@@ -130,7 +130,7 @@ def test_replayed_late_wrong_amount_and_wrong_hash_leave_no_reservation(led: Led
         rejected(
             reason,
             lambda lock=lock, payload=payload: led.send_verified(
-                "bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
+                "alice", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
             ),
         )
         assert led.pool() == pool, reason
@@ -363,3 +363,25 @@ def test_open_swaps_view_names_what_the_operator_must_do(led: Ledger) -> None:
     assert s_out["htlc_id"] == out_id.hex() and s_out["user_key"] == btc_key("alice").hex()
     led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(in_id, PREIMAGE))
     assert [s["htlc_id"] for s in views.open_swaps(led.state, "btc")] == [out_id.hex()]
+
+
+def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_bound(
+    led: Ledger,
+) -> None:
+    lock = foreign_lock(led)
+    careless = pl.SwapIn("btc", led.address("alice"), lock.amount, H, 0, b"proof")
+
+    def submit() -> object:
+        return led.send_verified("bob", tt.SWAP_IN, careless, swap_plans.plan_swap_in, lock)
+
+    rejected(Reason.NO_SWAP_INTENT, submit)  # bob may not pick alice's slippage bound
+    fair = quote(led.pool(), Direction.ASSET_TO_ETM, lock.amount).amount_out
+    intent = pl.SwapIntent("btc", H, lock.amount, fair)
+    led.send("alice", tt.SWAP_INTENT, intent)
+    moved = foreign_lock(led, lock_id=b"other", hashlock=hashlock_of(b"\x44" * 32))
+    swap_in(led, moved)  # the pool moves: alice's bound is no longer met
+    rejected(Reason.SLIPPAGE, submit)  # bob's min_out 0 is overridden by alice's intent
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, lock.amount, 1))  # she relaxes it
+    submit()
+    assert led.state.get("xchg_swap_intents", led.addr20("alice") + H) is None  # used up
+    led.check_money()

@@ -115,7 +115,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         payload = pl.SwapIn("btc", self.led.address("alice"), amount, h, 0, b"p")
         if self._attempt(
             lambda: self.led.send_verified(
-                "bob", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
+                "alice", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
             )
         ):
             htlc_id = swap_plans.swap_in_htlc_id("btc", lock_id)
