@@ -2,10 +2,11 @@
 
 Only RPCs that both Bitcoin Core and the bcoin launcher answer, with raw hex results:
 getblockcount, getblockhash, getblockheader <hash> false, getblock <hash> 0, getrawmempool,
-getrawtransaction <txid> 0, sendrawtransaction, estimatesmartfee. The node wallet is never used
-(tests use it only as a faucet). Our coins and every etm-bridge lock are found by scanning blocks
-into :mod:`.index` (a cache of the chain under ``data_dir``), so a restarted adapter finds its
-locks again from the chain.
+getrawtransaction <txid> 0 (for mempool transactions only, so bitcoind needs no ``-txindex``),
+sendrawtransaction, estimatesmartfee. The node wallet is never used (tests use it only as a
+faucet). Our coins and every etm-bridge lock are found by scanning blocks into :mod:`.index` (a
+cache of the chain under ``data_dir``), so a restarted adapter finds its locks again from the
+chain; the mempool is followed by :mod:`.mempool`, which fetches each mempool transaction once.
 
 Config (``from_config``): ``rpc_url``, ``rpc_user``, ``rpc_password``, ``secret_hex`` (our
 32-byte private key), ``data_dir``, ``network`` (default ``regtest``), ``birth_height`` (first
@@ -44,6 +45,7 @@ from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.testing.proofs import merkle_branch_le
 
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index, txid_hex
+from .mempool import MempoolCache
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
 from .txbuild import (
     WalletKey,
@@ -102,6 +104,7 @@ class BitcoinAdapter(ChainAdapter):
         self.default_confirmations = confirmations or (1 if network == "regtest" else 6)
         self.index_path = Path(data_dir) / f"bitcoin-{network}-{hash160(key.pubkey).hex()}.json"
         self.index: ChainIndex = load_index(self.index_path, birth_height)
+        self._mempool = MempoolCache()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
@@ -284,6 +287,7 @@ class BitcoinAdapter(ChainAdapter):
             height, block_hash = self.index.tips[-1]
             if height > tip or self._hash_at(height) != block_hash:
                 self.index = ChainIndex(self.index.birth_height)
+                self._mempool.reset()
         start = self.index.next_height
         for height in range(start, tip + 1):
             block = self._block(height)
@@ -294,18 +298,19 @@ class BitcoinAdapter(ChainAdapter):
             save_index(self.index_path, self.index)
 
     def _view_with_mempool(self) -> ChainIndex:
-        """The synced index plus the mempool's transactions (a throwaway copy)."""
+        """The synced index plus the mempool's transactions that touch it (a throwaway copy)."""
         self.sync()
         view = copy.deepcopy(self.index)
-        for txid in self.rpc.call("getrawmempool"):
-            try:
-                raw = self.rpc.call("getrawtransaction", txid, 0)
-            except RPCError:
-                continue  # left the mempool between the two calls
-            view.apply_tx(
-                CTransaction.deserialize(bytes.fromhex(raw)), None, self.key.script_pubkey
-            )
+        txids = [str(txid) for txid in self.rpc.call("getrawmempool")]
+        self._mempool.apply(view, txids, self._mempool_tx, self.key.script_pubkey)
         return view
+
+    def _mempool_tx(self, txid: str) -> CTransaction | None:
+        try:
+            raw = self.rpc.call("getrawtransaction", txid, 0)
+        except RPCError:
+            return None  # left the mempool between the two calls
+        return CTransaction.deserialize(bytes.fromhex(raw))
 
     def _broadcast(self, tx: CTransaction) -> str:
         txid = str(self.rpc.call("sendrawtransaction", b2x(tx.serialize())))
