@@ -24,6 +24,7 @@ from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
+from etm_bridge.spv.relayer import fork_point, headers_to_relay
 
 
 def _header(node, height: int) -> bytes:
@@ -31,10 +32,17 @@ def _header(node, height: int) -> bytes:
     return bytes.fromhex(node.rpc.call("getblockheader", block_hash, False))
 
 
-def _relay_up_to_tip(node, relay: BitcoinRelay, start: int) -> None:
-    headers = [_header(node, h) for h in range(start, node.height() + 1)]
-    for i in range(0, len(headers), 500):
-        relay.submit_headers(headers[i : i + 500], int(time.time()))
+def _relay_up_to_tip(node, relay: BitcoinRelay) -> None:
+    """What a relayer does: find the fork point, send the node's headers after it."""
+
+    def hash_at(height: int) -> bytes | None:
+        if height > node.height():
+            return None
+        return bytes.fromhex(node.rpc.call("getblockhash", height))[::-1]
+
+    batches = headers_to_relay(relay, node.height(), hash_at, lambda h: _header(node, h), 500)
+    for batch in batches:
+        relay.submit_headers(batch, int(time.time()))
 
 
 def _proof(node, txid: str) -> tuple[BitcoinTxProof, str]:
@@ -49,7 +57,7 @@ def test_live_headers_txoutproof_and_reorg(bitcoin_node) -> None:
     assert _header(node, 0) == REGTEST.genesis_header
     relay = BitcoinRelay.initialise(MemoryKeyValueStore(), REGTEST, Checkpoint.genesis(REGTEST))
     txid = node.fund(node.faucet_address(), 123_456)  # mines one block holding the payment
-    _relay_up_to_tip(node, relay, 1)
+    _relay_up_to_tip(node, relay)
     assert relay.tip().hash_hex == node.rpc.call("getbestblockhash")
 
     proof, block_hash = _proof(node, txid)
@@ -57,7 +65,7 @@ def test_live_headers_txoutproof_and_reorg(bitcoin_node) -> None:
     assert confirmed.tx.txid_hex == txid
     assert any(o.value_sat == 123_456 for o in confirmed.tx.outputs)
     node.mine(2)
-    _relay_up_to_tip(node, relay, relay.tip().height + 1)
+    _relay_up_to_tip(node, relay)
     assert check_bitcoin_proof(relay, proof, 3).confirmations == 3
 
     fork_height = confirmed.height
@@ -66,7 +74,11 @@ def test_live_headers_txoutproof_and_reorg(bitcoin_node) -> None:
         assert node.rpc.call("submitblock", block.hex()) in (None, "inconclusive")
     assert node.height() == fork_height + 3
     assert node.rpc.call("getblockhash", fork_height) != block_hash
-    _relay_up_to_tip(node, relay, fork_height)
+    assert (
+        fork_point(relay, lambda h: bytes.fromhex(node.rpc.call("getblockhash", h))[::-1])
+        == fork_height - 1
+    )
+    _relay_up_to_tip(node, relay)
     assert relay.tip().hash_hex == node.rpc.call("getbestblockhash")
     with pytest.raises(InclusionProofError) as info:
         check_bitcoin_proof(relay, proof, 1)
@@ -74,7 +86,7 @@ def test_live_headers_txoutproof_and_reorg(bitcoin_node) -> None:
     assert relay.confirmations(proof.block_hash_le) == 0
 
     node.mine(1)
-    _relay_up_to_tip(node, relay, relay.tip().height + 1)
+    _relay_up_to_tip(node, relay)
     # bitcoind returns the disconnected payment to its mempool and re-mines it; bcoin 1.0.2 was
     # seen to drop it. When it is in the new branch, a proof for its new block verifies.
     if _in_best_chain(node, txid):
