@@ -108,7 +108,12 @@ def load_state(config: StackConfig) -> dict[str, Any]:
         return {}
     except ValueError as exc:
         raise ConfigError(f"{config.state_file} is not valid JSON ({exc}); delete it") from exc
-    return state if isinstance(state, dict) else {}
+    if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+        raise ConfigError(
+            f"{config.state_file} is not a stack state file (an object of one object per"
+            " service); delete it"
+        )
+    return state
 
 
 def _save_state(config: StackConfig, state: dict[str, Any]) -> None:

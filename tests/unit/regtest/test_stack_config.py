@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from etm_bridge_regtest.stack import DEFAULT_PORTS, PORT_OFFSETS, STACK_SERVICES, StackConfig
+from etm_bridge_regtest.stack import (
+    DEFAULT_PORTS,
+    PORT_OFFSETS,
+    STACK_SERVICES,
+    StackConfig,
+    load_state,
+    status,
+)
 
 from etm_bridge.errors import ConfigError
 
@@ -47,3 +54,13 @@ def test_every_default_port_is_below_the_ephemeral_range() -> None:
 
 def test_services_start_bitcoin_first_then_anvil() -> None:
     assert list(STACK_SERVICES)[:2] == ["bitcoin", "anvil"]
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"bitcoin": "x"}'])
+def test_a_damaged_stack_state_file_is_a_config_error_naming_it(tmp_path: Path, text: str) -> None:
+    config = StackConfig(tmp_path)
+    config.state_file.write_text(text)
+    with pytest.raises(ConfigError, match=r"stack\.json .*delete it"):
+        load_state(config)
+    with pytest.raises(ConfigError, match=r"stack\.json"):
+        status(config)
