@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .errors import LockMismatchError
+from .errors import LockMismatchError, ValidationError
 from .observations import (
     ChainInfo,
     FeeEstimate,
@@ -60,6 +60,7 @@ __all__ = [
     "MismatchReason",
     "SpendKind",
     "Tip",
+    "check_header_range",
     "check_lock_terms",
     "lock_mismatches",
 ]
@@ -146,6 +147,13 @@ def check_lock_terms(
     if problems:
         reason, detail = problems[0]
         raise LockMismatchError(reason.value, detail)
+
+
+def check_header_range(start_height: int, count: int) -> None:
+    """Raise :class:`ValidationError` unless both arguments of ``headers()`` are ints >= 0."""
+    for name, value in (("start_height", start_height), ("count", count)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(f"{name} must be an int >= 0, got {value!r}")
 
 
 # --- the seam ----------------------------------------------------------------------------------

@@ -110,6 +110,16 @@ def refund_allowed(timelock_height: int, next_block_height: int) -> bool:
     return next_block_height > timelock_height
 
 
+def check_refund_allowed(what: str, timelock_height: int, next_block_height: int) -> None:
+    """Raise :class:`TimelockError` naming ``what`` (e.g. ``"lock <id>"``) unless a refund may
+    be included in the block at ``next_block_height`` (:func:`refund_allowed`)."""
+    if not refund_allowed(timelock_height, next_block_height):
+        raise TimelockError(
+            f"{what} can be refunded from block {timelock_height + 1}; "
+            f"the next block is {next_block_height}"
+        )
+
+
 def blocks_for_seconds(seconds: int, block_time_s: int) -> int:
     """Blocks needed to cover ``seconds`` at ``block_time_s`` per block (rounded up)."""
     if block_time_s <= 0:

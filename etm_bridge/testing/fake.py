@@ -23,9 +23,10 @@ from etm_bridge.adapter import (
     InclusionProof,
     KeyKind,
     Tip,
+    check_header_range,
 )
-from etm_bridge.errors import ConfigError, LockNotFoundError, TimelockError
-from etm_bridge.hashlock import check_preimage, refund_allowed, require_hashlock
+from etm_bridge.errors import ConfigError, LockNotFoundError
+from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.testing.fakechain import BLOCK_TIME_S, FEE, FakeChain, LockRecord, fake_pubkey
 
 
@@ -79,8 +80,7 @@ class FakeAdapter(ChainAdapter):
         return Tip(block.height, block.hash_le[::-1].hex())
 
     def headers(self, start_height: int, count: int) -> list[bytes]:
-        if start_height < 0 or count < 0:
-            raise ValueError(f"start_height and count must be >= 0, got {start_height}, {count}")
+        check_header_range(start_height, count)
         return [b.header for b in self.chain.blocks[start_height : start_height + count]]
 
     # --- our funds --------------------------------------------------------------------------
@@ -125,12 +125,9 @@ class FakeAdapter(ChainAdapter):
         return self.chain.submit_claim(self._secret, lock.lock_id, preimage)
 
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
-        next_height = self.chain.tip_height + 1
-        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
-            raise TimelockError(
-                f"lock {lock.lock_id} can be refunded from block "
-                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
-            )
+        if not unsafe_skip_checks:
+            next_height = self.chain.tip_height + 1
+            check_refund_allowed(f"lock {lock.lock_id}", lock.terms.timelock_height, next_height)
         return self.chain.submit_refund(self._secret, lock.lock_id)
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:

@@ -38,9 +38,10 @@ from etm_bridge.adapter import (
     LockState,
     SpendKind,
     Tip,
+    check_header_range,
 )
-from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError, TimelockError
-from etm_bridge.hashlock import check_preimage, refund_allowed, require_hashlock
+from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError
+from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.testing.proofs import merkle_branch_le
 
@@ -156,8 +157,7 @@ class BitcoinAdapter(ChainAdapter):
         return Tip(height, str(self.rpc.call("getblockhash", height)))
 
     def headers(self, start_height: int, count: int) -> list[bytes]:
-        if start_height < 0 or count < 0:
-            raise ValueError(f"start_height and count must be >= 0, got {start_height}, {count}")
+        check_header_range(start_height, count)
         last = min(start_height + count, int(self.rpc.call("getblockcount")) + 1)
         return [
             bytes.fromhex(self.rpc.call("getblockheader", self._hash_at(h), False))
@@ -261,12 +261,9 @@ class BitcoinAdapter(ChainAdapter):
         return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.CLAIM, preimage, None)
 
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
-        next_height = int(self.rpc.call("getblockcount")) + 1
-        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
-            raise TimelockError(
-                f"lock {lock.lock_id} can be refunded from block "
-                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
-            )
+        if not unsafe_skip_checks:
+            next_height = int(self.rpc.call("getblockcount")) + 1
+            check_refund_allowed(f"lock {lock.lock_id}", lock.terms.timelock_height, next_height)
         txid, vout, _ = parse_lock_id(lock.lock_id)
         rate = self.fee_estimate().rate
         tx = build_refund_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), rate)

@@ -37,15 +37,15 @@ from etm_bridge.adapter import (
     LockState,
     SpendKind,
     Tip,
+    check_header_range,
 )
 from etm_bridge.errors import (
     ChainError,
     ConfigError,
     LockNotFoundError,
-    TimelockError,
     ValidationError,
 )
-from etm_bridge.hashlock import check_preimage, find_preimage_in_bytes, refund_allowed
+from etm_bridge.hashlock import check_preimage, check_refund_allowed, find_preimage_in_bytes
 from etm_bridge.spv import eth_rlp
 
 from . import artifacts
@@ -122,10 +122,7 @@ class EthereumAdapter(ChainAdapter):
         return Tip(eth_rlp.to_int(block["number"], "number"), block["hash"][2:].lower())
 
     def headers(self, start_height: int, count: int) -> list[bytes]:
-        if start_height < 0 or count < 0:
-            raise ValidationError(
-                f"start_height and count must be >= 0, got {start_height}, {count}"
-            )
+        check_header_range(start_height, count)
         end = min(start_height + count, self.node.block_number() + 1)
         headers = []
         for height in range(start_height, end):
@@ -207,11 +204,7 @@ class EthereumAdapter(ChainAdapter):
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
         if not unsafe_skip_checks:
             next_height = self.node.block_number() + 1
-            if not refund_allowed(lock.terms.timelock_height, next_height):
-                raise TimelockError(
-                    f"lock {lock.lock_id} is refundable in blocks after "
-                    f"{lock.terms.timelock_height}; the next block is {next_height}"
-                )
+            check_refund_allowed(f"lock {lock.lock_id}", lock.terms.timelock_height, next_height)
         tx_hash, height = self._spend(self.codec.refund(lock.terms), "refund")
         return HtlcSpend(lock.lock_id, tx_hash[2:], SpendKind.REFUND, None, height)
 

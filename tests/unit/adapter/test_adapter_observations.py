@@ -17,6 +17,7 @@ from etm_bridge.adapter import (
     LockState,
     SpendKind,
     Tip,
+    check_header_range,
     check_lock_terms,
     lock_mismatches,
 )
@@ -118,3 +119,10 @@ def test_timelock_too_close_to_now() -> None:
         _lock(), TERMS, chain="bitcoin", min_confirmations=1, now_height=140, min_blocks_left=20
     )
     assert [reason.value for reason, _ in problems] == ["timelock_too_close"]
+
+
+@pytest.mark.parametrize(("start", "count"), [(-1, 1), (0, -1), (1.5, 1), (True, 1), (0, "2")])
+def test_header_range_must_be_non_negative_ints(start: object, count: object) -> None:
+    with pytest.raises(ValidationError, match="must be an int >= 0"):
+        check_header_range(start, count)  # type: ignore[arg-type]
+    check_header_range(0, 0)

@@ -14,6 +14,7 @@ from etm_bridge.hashlock import (
     blocks_for_seconds,
     check_leg_margin,
     check_preimage,
+    check_refund_allowed,
     find_preimage_in_bytes,
     find_preimage_in_pushes,
     hashlock_of,
@@ -73,6 +74,12 @@ def test_extraction_finds_the_preimage_at_any_offset_of_call_data(
 def test_refund_is_valid_only_strictly_after_the_timelock_block() -> None:
     assert not refund_allowed(timelock_height=100, next_block_height=100)
     assert refund_allowed(timelock_height=100, next_block_height=101)
+
+
+def test_refund_check_names_the_lock_and_the_first_valid_block() -> None:
+    check_refund_allowed("lock x", timelock_height=100, next_block_height=101)
+    with pytest.raises(TimelockError, match=r"lock x can be refunded from block 101; .* is 100"):
+        check_refund_allowed("lock x", timelock_height=100, next_block_height=100)
 
 
 def test_blocks_for_seconds_rounds_up() -> None:
