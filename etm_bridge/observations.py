@@ -25,12 +25,16 @@ class KeyKind(StrEnum):
     SECP256K1_COMPRESSED = "secp256k1-compressed-pubkey"  # 33 bytes, 0x02/0x03 prefix
     ETHEREUM_ADDRESS = "ethereum-address"  # 20 bytes
     ED25519_PUBKEY = "ed25519-pubkey"  # 32 bytes (ETM)
+    ETM_ADDRESS = "etm-address"  # 20 bytes: what a native ETM HTLC names (hash of the ed25519 key)
 
     @property
     def length(self) -> int:
-        return {"secp256k1-compressed-pubkey": 33, "ethereum-address": 20, "ed25519-pubkey": 32}[
-            self.value
-        ]
+        return {
+            "secp256k1-compressed-pubkey": 33,
+            "ethereum-address": 20,
+            "ed25519-pubkey": 32,
+            "etm-address": 20,
+        }[self.value]
 
 
 class LockState(StrEnum):

@@ -1,0 +1,290 @@
+"""The native ETM HTLC as a swap leg: a :class:`~etm_bridge.adapter.ChainAdapter` over an ETM node.
+
+Writes go through the node's HTTP API (signed exchange transactions ``xchg_htlc_lock`` /
+``_claim`` / ``_refund``, types 203-205, see :mod:`etm_bridge.exchange.txtypes`); HTLC state is
+read from the node's own chain database (``data_dir``), because the node API has no HTLC query
+yet. So this adapter runs on the node's machine (the local stack). Registered as the ``etm``
+adapter (entry point), configured with ``url``, ``data_dir``, ``secret_hex`` (the ETM ed25519
+seed), optional ``fee`` (base units per transaction) and ``admin_token``.
+
+ETM specifics the swap engine sees through the seam:
+
+- Keys are ETM addresses (20 bytes, :attr:`KeyKind.ETM_ADDRESS`): an HTLC names its recipient
+  by address and refunds to its sender, so a lock's refund key must be ours.
+- ``lock_id`` and ``txid`` of a native lock are the lock transaction's id (the HTLC id).
+- Claims are valid up to the expiry height, refunds above it (``exchange.htlc``); the claim's
+  preimage is read back from the HTLC record. A spend we did not submit has no known
+  transaction id: it is reported as ``state:<htlc id>`` with an unknown block height.
+- ``headers`` returns block ids (ETM is not SPV-relayed anywhere; the ids are enough to notice a
+  block that changed). No inclusion proofs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..adapter import (
+    ChainAdapter,
+    ChainInfo,
+    FeeEstimate,
+    HtlcLock,
+    HtlcSpend,
+    HtlcTerms,
+    InclusionProof,
+    KeyKind,
+    LockState,
+    SpendKind,
+    Tip,
+)
+from ..chain.address import address_hash, decode_address, encode_address
+from ..chain.keys import SigningKey
+from ..chain.state import State
+from ..chain.tx import Tx
+from ..errors import (
+    ChainError,
+    ConfigError,
+    LockNotFoundError,
+    NotFoundError,
+    TimelockError,
+    ValidationError,
+)
+from ..exchange import payloads as pl
+from ..exchange import records as rc
+from ..exchange import txtypes as tt
+from ..exchange.htlc import Htlc, HtlcStatus
+from ..hashlock import check_preimage, refund_allowed, require_hashlock
+from ..node.client import NodeClient
+from ..node.config import CHAIN_DB
+from ..store import ChainStore
+
+DEFAULT_FEE = 100_000
+_STATES = {
+    HtlcStatus.LOCKED: LockState.OPEN,
+    HtlcStatus.CLAIMED: LockState.CLAIMED,
+    HtlcStatus.REFUNDED: LockState.REFUNDED,
+}
+
+
+class EtmAdapter(ChainAdapter):
+    name = "etm"
+
+    def __init__(self, client: NodeClient, data_dir: Path, seed: bytes, fee: int = DEFAULT_FEE):
+        self.client, self.data_dir, self.fee = client, Path(data_dir), fee
+        self.key = SigningKey(seed)
+        self._next_nonce = 0
+        self._sent: dict[str, tuple[int, Any]] = {}  # tx id -> (type, payload) we submitted
+        self._heights: dict[str, int] = {}
+        self._store: ChainStore | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EtmAdapter:
+        try:
+            seed = bytes.fromhex(str(config["secret_hex"]))
+            client = NodeClient(str(config["url"]), admin_token=config.get("admin_token"))
+            return cls(
+                client, Path(str(config["data_dir"])), seed, int(config.get("fee", DEFAULT_FEE))
+            )
+        except KeyError as exc:
+            raise ConfigError(f"etm adapter config needs {exc.args[0]!r}") from None
+        except ValueError as exc:
+            raise ConfigError(f"etm adapter config: {exc}") from None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def info(self) -> ChainInfo:
+        status = self.client.status()
+        return ChainInfo(
+            chain="etm",
+            network=f"etm-{status['networkId']}",
+            asset="ETM",
+            base_unit="base unit",
+            decimals=8,
+            block_time_s=int(status["blockTimeS"]),
+            default_confirmations=1,
+            key_kind=KeyKind.ETM_ADDRESS,
+        )
+
+    def tip(self) -> Tip:
+        status = self.client.status()
+        return Tip(int(status["height"]), str(status["tipId"]))
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        if start_height < 0 or count < 0:
+            raise ValidationError(
+                f"start_height and count must be >= 0, got {start_height}, {count}"
+            )
+        top = min(start_height + count, self.tip().height + 1)
+        return [bytes.fromhex(self.client.block(h)["fullId"]) for h in range(start_height, top)]
+
+    def our_key(self) -> bytes:
+        return address_hash(self.key.public_key)
+
+    def balance(self, asset_id: bytes | None = None) -> int:
+        try:
+            return int(self.client.account(encode_address(self.our_key()))["balance"])
+        except NotFoundError:
+            return 0
+
+    def fee_estimate(self) -> FeeEstimate:
+        return FeeEstimate(self.fee, "base unit/tx", "fallback")
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _send(self, type_id: int, payload: Any) -> str:
+        try:
+            account = self.client.account(encode_address(self.our_key()))
+            nonce = max(int(account["nonce"]), self._next_nonce)
+        except NotFoundError:
+            nonce = self._next_nonce
+        network = int(self.client.status()["networkId"])
+        tx = Tx.create(
+            self.key,
+            network=network,
+            type_id=type_id,
+            nonce=nonce,
+            fee=self.fee,
+            payload=pl.encode_payload(payload),
+        )
+        self.client.submit_tx(tx.encoded)
+        self._next_nonce = nonce + 1
+        self._sent[tx.id.hex()] = (type_id, payload)
+        return tx.id.hex()
+
+    def lock(self, terms: HtlcTerms) -> HtlcLock:
+        terms.check_key_kind(KeyKind.ETM_ADDRESS)
+        if terms.refund_key != self.our_key():
+            raise ValidationError(
+                "a native ETM HTLC refunds to its sender: refund_key must be ours"
+            )
+        if terms.asset_id is not None:
+            raise ValidationError("native ETM HTLCs lock ETM only (asset_id must be None)")
+        payload = pl.HtlcLock(
+            encode_address(terms.claim_key), terms.amount, terms.hashlock, terms.timelock_height
+        )
+        txid = self._send(tt.HTLC_LOCK, payload)
+        return HtlcLock("etm", txid, txid, terms, None)
+
+    def claim(
+        self, lock: HtlcLock, preimage: bytes, *, unsafe_skip_checks: bool = False
+    ) -> HtlcSpend:
+        if not unsafe_skip_checks:
+            check_preimage(preimage, lock.terms.hashlock)
+        txid = self._send(tt.HTLC_CLAIM, pl.HtlcClaim(bytes.fromhex(lock.lock_id), preimage))
+        return HtlcSpend(lock.lock_id, txid, SpendKind.CLAIM, preimage, None)
+
+    def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
+        next_height = self.tip().height + 1
+        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
+            raise TimelockError(
+                f"ETM HTLC {lock.lock_id} can be refunded from block "
+                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
+            )
+        txid = self._send(tt.HTLC_REFUND, pl.HtlcRefund(bytes.fromhex(lock.lock_id)))
+        return HtlcSpend(lock.lock_id, txid, SpendKind.REFUND, None, None)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def _view(self) -> State:
+        if self._store is None:
+            path = self.data_dir / CHAIN_DB
+            if not path.exists():
+                raise ConfigError(f"no ETM chain database at {path}; is data_dir the node's?")
+            self._store = ChainStore.open(path)
+        return State(self._store, ())
+
+    def _htlcs(self) -> dict[str, Htlc]:
+        return {
+            key.hex(): rc.decode(Htlc, json.loads(raw)) for key, raw in self._view().scan(rc.HTLCS)
+        }
+
+    def _height(self, txid: str) -> int | None:
+        if txid in self._heights:
+            return self._heights[txid]
+        try:
+            height = self.client.transaction(txid).get("height")
+        except NotFoundError:
+            return None
+        if height is not None:
+            self._heights[txid] = int(height)
+        return None if height is None else int(height)
+
+    def _observe(self, htlc: Htlc) -> HtlcLock:
+        terms = HtlcTerms(
+            htlc.amount,
+            htlc.hashlock,
+            decode_address(htlc.recipient),
+            decode_address(htlc.sender),
+            htlc.expiry_height,
+        )
+        lock_id = htlc.htlc_id.hex()
+        return HtlcLock("etm", lock_id, lock_id, terms, self._height(lock_id), _STATES[htlc.status])
+
+    def _pending_locks(self, known: Mapping[str, Htlc]) -> list[HtlcLock]:
+        pending = []
+        for txid, (type_id, p) in self._sent.items():
+            if type_id != tt.HTLC_LOCK or txid in known or self._height(txid) is not None:
+                continue
+            try:
+                self.client.transaction(txid)  # still in the mempool?
+            except NotFoundError:
+                continue
+            terms = HtlcTerms(
+                p.amount, p.hashlock, decode_address(p.recipient), self.our_key(), p.expiry_height
+            )
+            pending.append(HtlcLock("etm", txid, txid, terms, None))
+        return pending
+
+    def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
+        require_hashlock(hashlock)
+        htlcs = self._htlcs()
+        found = [self._observe(h) for h in htlcs.values() if h.hashlock == hashlock]
+        found += [lk for lk in self._pending_locks(htlcs) if lk.terms.hashlock == hashlock]
+        return sorted(found, key=lambda lk: (lk.block_height is None, lk.block_height or 0))
+
+    def get_lock(self, lock_id: str) -> HtlcLock:
+        htlcs = self._htlcs()
+        if lock_id in htlcs:
+            return self._observe(htlcs[lock_id])
+        for lock in self._pending_locks(htlcs):
+            if lock.lock_id == lock_id:
+                return lock
+        raise LockNotFoundError(f"no ETM HTLC {lock_id}")
+
+    def confirmations(self, lock_id: str) -> int:
+        return self.get_lock(lock_id).confirmations_at(self.tip().height)
+
+    def inclusion_proof(self, lock_id: str) -> InclusionProof:
+        raise ChainError("native ETM HTLCs are read from ETM state; they have no inclusion proof")
+
+    def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
+        htlc = self._htlcs().get(lock.lock_id)
+        ours = [
+            (txid, type_id)
+            for txid, (type_id, p) in self._sent.items()
+            if type_id in (tt.HTLC_CLAIM, tt.HTLC_REFUND) and p.htlc_id.hex() == lock.lock_id
+        ]
+        if htlc is not None and htlc.status is not HtlcStatus.LOCKED:
+            kind = SpendKind.CLAIM if htlc.status is HtlcStatus.CLAIMED else SpendKind.REFUND
+            wanted = tt.HTLC_CLAIM if kind is SpendKind.CLAIM else tt.HTLC_REFUND
+            txid = next((t for t, ty in ours if ty == wanted and self._height(t) is not None), None)
+            preimage = htlc.preimage if kind is SpendKind.CLAIM else None
+            height = self._height(txid) if txid else None
+            return HtlcSpend(lock.lock_id, txid or f"state:{lock.lock_id}", kind, preimage, height)
+        for txid, type_id in ours:  # submitted by us, not applied yet
+            try:
+                self.client.transaction(txid)
+            except NotFoundError:
+                continue
+            p = self._sent[txid][1]
+            if type_id == tt.HTLC_CLAIM:
+                return HtlcSpend(lock.lock_id, txid, SpendKind.CLAIM, p.preimage, None)
+            return HtlcSpend(lock.lock_id, txid, SpendKind.REFUND, None, None)
+        return None

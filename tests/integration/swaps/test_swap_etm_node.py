@@ -1,0 +1,153 @@
+"""An ETM -> BTC swap through the watcher with the ETM leg on a REAL ETM node: the user locks
+ETM in a native ETM HTLC (exchange tx types, the node's genesis lists the plug-in), the operator
+counter-locks BTC on the regtest node, the user claims the BTC (revealing the secret) and the
+operator claims the ETM with it. Nothing is faked: every lock and claim is a transaction
+accepted by the ETM node or the Bitcoin node."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from etm_bridge_bitcoin import BitcoinAdapter
+
+from etm_bridge.chain.address import address_hash
+from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chain.tx import Tx
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.node.setup import init_node
+from etm_bridge.swaps.etm_leg import EtmAdapter
+from etm_bridge.swaps.fsm import Direction, Role, State
+from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.units import ETM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
+from node_process import NodeProcess
+
+ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
+CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
+
+
+@pytest.fixture
+def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
+    data = tmp_path / "etm"
+    init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
+    genesis = json.loads((data / "genesis.json").read_text())
+    genesis["params"]["tx_plugins"] = ["etm_bridge.exchange.txtypes"]
+    (data / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
+    proc = NodeProcess(data)
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+def _fund_etm(node: NodeProcess, seeds: list[bytes]) -> None:
+    client = node.client
+    assert client is not None
+    network = int(client.status()["networkId"])
+    funder = dev_key("user-0")
+    for nonce, seed in enumerate(seeds):
+        to = address_hash(SigningKey(seed).public_key)
+        payload = TransferPayload(to, 100 * ETM).encode()
+        tx = Tx.create(
+            funder, network=network, type_id=TRANSFER, nonce=nonce, fee=100_000, payload=payload
+        )
+        client.submit_tx(tx.encoded)
+
+
+def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) -> None:
+    seeds = {role: secrets.token_bytes(32) for role in Role}
+    _fund_etm(etm_node, list(seeds.values()))
+    if bitcoin_node.height() < 101:
+        bitcoin_node.mine(101 - bitcoin_node.height())
+    adapters = {}
+    for role in Role:
+        btc_config = {
+            "rpc_url": bitcoin_node.rpc_url,
+            "rpc_user": bitcoin_node.rpc_user,
+            "rpc_password": bitcoin_node.rpc_password,
+            "secret_hex": secrets.token_hex(32),
+            "data_dir": str(tmp_path / f"btc-{role.value}"),
+            "birth_height": bitcoin_node.height(),
+        }
+        etm_config = {
+            "url": etm_node.client.url,
+            "data_dir": str(etm_node.data_dir),
+            "secret_hex": seeds[role].hex(),
+        }
+        adapters[role] = {
+            "bitcoin": BitcoinAdapter.from_config(btc_config),
+            "etm": EtmAdapter.from_config(etm_config),
+        }
+    op_btc = adapters[Role.OPERATOR]["bitcoin"]
+    bitcoin_node.fund(op_btc.address(), 5 * BTC_SAT, confirm=False)
+    bitcoin_node.mine(1)
+    deadline = time.monotonic() + 30
+    while adapters[Role.USER]["etm"].balance() == 0:  # the funding transfers are forged
+        assert time.monotonic() < deadline, etm_node.log_tail()
+        time.sleep(0.3)
+
+    user_ad, op_ad = adapters[Role.USER], adapters[Role.OPERATOR]
+    preimage = new_preimage()
+    terms = SwapTerms(
+        "etm1",
+        Direction.ETM_TO_FOREIGN,
+        sha256(preimage),
+        LegTerms(
+            "etm",
+            ETM_AMOUNT,
+            op_ad["etm"].our_key(),
+            user_ad["etm"].our_key(),
+            user_ad["etm"].tip().height + 20_000,
+        ),
+        LegTerms(
+            "bitcoin",
+            BTC_SAT,
+            user_ad["bitcoin"].our_key(),
+            op_btc.our_key(),
+            bitcoin_node.height() + 6,
+        ),
+        int(time.time()),
+        int(time.time()) + 3600,
+        2,
+    )
+    watchers = {}
+    for role in Role:
+        store = SwapStore(tmp_path / f"{role.value}.db")
+        store.create(SwapRecord(terms, role, preimage=preimage if role is Role.USER else None))
+        watchers[role] = Watcher(store, adapters[role], owner=role.value, config=CONFIG)
+        watchers[role].start()
+    op_etm_before = op_ad["etm"].balance()
+    try:
+        for _ in range(60):
+            states = {role: w.store.get("etm1").state for role, w in watchers.items()}
+            if set(states.values()) == {State.CLAIMED_BOTH}:
+                break
+            for w in watchers.values():
+                w.tick()
+            bitcoin_node.mine(1)
+            time.sleep(1.0)  # one ETM block
+        assert set(states.values()) == {State.CLAIMED_BOTH}, (states, etm_node.log_tail())
+        deadline = time.monotonic() + 10
+        while op_ad["etm"].balance() < op_etm_before + ETM_AMOUNT - 100_000:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert op_ad["etm"].balance() == op_etm_before + ETM_AMOUNT - 100_000  # minus claim fee
+        [lock] = op_ad["etm"].find_locks(terms.hashlock)
+        assert lock.state.value == "claimed"
+        assert watchers[Role.OPERATOR].store.get("etm1").preimage == preimage
+    finally:
+        for role, w in watchers.items():
+            w.stop()
+            for a in adapters[role].values():
+                a.close()
