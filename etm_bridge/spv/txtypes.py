@@ -38,7 +38,7 @@ from etm_bridge.spv.bitcoin_params import params_for
 from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.ethereum import ETH_NETWORKS
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
-from etm_bridge.spv.kvstore import KeyValueStore
+from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
 
 BTC_HEADERS, ETH_HEADERS = "spv_btc_headers", "spv_eth_headers"
@@ -229,14 +229,45 @@ def decode_btc_headers(payload: bytes) -> list[bytes]:
     return [payload[i : i + 80] for i in range(0, len(payload), 80)]
 
 
-def _check_btc_headers(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
-    relay, _ = _btc_relay(view)
-    _spv(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+class _GenesisOverlay:
+    """Read-only: a relay's genesis records first, then a (still empty) state table."""
+
+    def __init__(self, first: MemoryKeyValueStore, then: KeyValueStore) -> None:
+        self._first, self._then = first, then
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._first.get(key)
+        return value if value is not None else self._then.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        raise ValidationError("check() may not write relay state")
+
+    def write_batch(self, items: Mapping[bytes, bytes]) -> None:
+        raise ValidationError("check() may not write relay state")
 
 
-def _apply_btc_headers(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
-    relay, _ = _btc_relay(state, TableStore(state, BTC_HEADERS))
-    _spv(lambda: relay.submit_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+def _btc_header_rules(default: str | None) -> tuple[Callable[..., None], Callable[..., None]]:
+    """check/apply of ``btc_relay_headers``. With a ``default`` network, a chain whose genesis
+    has no Bitcoin relay starts one at that network's genesis block on the first header batch
+    (a constant checkpoint nobody chooses; see :mod:`.btc_regtest`)."""
+
+    def check(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
+        if default is not None and view.get_json(CONFIG, b"btc") is None:
+            params = params_for(default)
+            fresh = MemoryKeyValueStore()
+            BitcoinRelay.initialise(fresh, params, Checkpoint.genesis(params))
+            relay = BitcoinRelay(_GenesisOverlay(fresh, _ViewStore(view, BTC_HEADERS)), params)
+        else:
+            relay, _ = _btc_relay(view)
+        _spv(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+
+    def apply(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
+        if default is not None and state.get_json(CONFIG, b"btc") is None:
+            initialise_relays(state, SpvGenesis(btc_network=default))
+        relay, _ = _btc_relay(state, TableStore(state, BTC_HEADERS))
+        _spv(lambda: relay.submit_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+
+    return check, apply
 
 
 def _check_btc_proof(view: StateView, tx: Tx, proof: BitcoinTxProof, ctx: TxContext) -> None:
@@ -356,8 +387,9 @@ def _count(items: Sequence[Any]) -> dict[str, Any]:
     return {"headers": len(items)}
 
 
-def register(registry: Registry) -> None:
+def register(registry: Registry, btc_default_network: str | None = None) -> None:
     """Declare the SPV tables and transaction types (the registry's plug-in entry point)."""
+    check_btc_headers, apply_btc_headers = _btc_header_rules(btc_default_network)
     for name, doc in (
         (BTC_HEADERS, "Bitcoin relay key-value store (see etm_bridge.spv.relay)"),
         (ETH_HEADERS, "Ethereum relay key-value store (see etm_bridge.spv.eth_relay)"),
@@ -367,7 +399,7 @@ def register(registry: Registry) -> None:
     ):
         registry.add_table(TableSpec(name, owner="spv", doc=doc))
     registry.add_type(TxType(BTC_RELAY_HEADERS, "btc_relay_headers", decode_btc_headers,
-                             _check_btc_headers, _apply_btc_headers, describe=_count))  # fmt: skip
+                             check_btc_headers, apply_btc_headers, describe=_count))  # fmt: skip
     registry.add_type(TxType(BTC_TX_PROOF, "btc_tx_proof", BitcoinTxProof.decode,
                              _check_btc_proof, _apply_btc_proof,
                              describe=lambda p: {"block_hash": p.block_hash_le[::-1].hex(),

@@ -128,3 +128,21 @@ def test_relay_status_reports_tips_forks_and_policies() -> None:
     assert [f["height"] for f in btc["forks"]] == [2]
     assert status["ethereum"]["tip"]["number"] == 0
     assert status["ethereum"]["trusted_relayers"] == [RELAYER.public_key.hex()]
+
+
+def test_btc_regtest_plugin_starts_the_relay_at_regtest_genesis_on_first_batch() -> None:
+    params = ChainParams(tx_plugins=("etm_bridge.spv.btc_regtest",))
+    registry = build_registry(params)
+    state = State(EmptyBackend(), registry.table_names)
+    ctx = TxContext(params, 3, T0 + 3600 - ETM_EPOCH_UNIX, bytes(32))
+    chain = mine_chain(bh.dsha256(REGTEST.genesis_header), T0, 3, bits=BITS)
+    tx_type = registry.type_of(txtypes.BTC_RELAY_HEADERS)
+    tx = Tx.create(ANYONE, network=params.network_id, type_id=101, nonce=0, fee=0, payload=b"")
+    tx_type.check(state, tx, chain, ctx)
+    assert state.changes() == {}  # check() wrote nothing
+    tx_type.apply(state, tx, chain[:2], ctx)
+    _run(registry, state, ctx, txtypes.BTC_RELAY_HEADERS, chain[2])
+    status = txtypes.relay_status(state)["bitcoin"]
+    assert status["tip"]["height"] == 3 and status["checkpoint_height"] == 0
+    with pytest.raises(TxRejectedError, match="spv_bad_prevblk"):
+        _run(registry, state, ctx, txtypes.BTC_RELAY_HEADERS, mine_header(b"\x01" * 32, T0, BITS))
