@@ -18,7 +18,7 @@ def group() -> None:
 @group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(as_json: bool) -> None:
-    """List installed adapters: name, distribution, version, module, ok/error."""
+    """List installed adapters: name, distribution, version, module, ok/error, location."""
     entries = list_adapters()
     if as_json:
         rows = [{**asdict(e), "ok": e.ok} for e in entries]
@@ -28,5 +28,5 @@ def list_command(as_json: bool) -> None:
         click.echo(f"no adapters installed in entry-point group {GROUP}")
         return
     for e in entries:
-        status = "ok" if e.ok else f"error: {e.error}"
+        status = f"ok  {e.location or ''}".rstrip() if e.ok else f"error: {e.error}"
         click.echo(f"{e.name:<10} {e.distribution} {e.version}  {e.module}  {status}")

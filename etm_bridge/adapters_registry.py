@@ -12,9 +12,11 @@ its plugins); a broken plugin is reported, not fatal, when listing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 from .adapter import ChainAdapter
@@ -33,6 +35,7 @@ class AdapterEntry:
     version: str
     module: str  # "package.module:Class" as declared
     error: str | None
+    location: str | None = None  # directory of the loaded module's file (None if it failed)
 
     @property
     def ok(self) -> bool:
@@ -65,9 +68,9 @@ def list_adapters() -> list[AdapterEntry]:
     result = []
     for ep in _entry_points():
         dist = ep.dist
+        location = error = None
         try:
-            _validated_class(ep)
-            error = None
+            location = _location(_validated_class(ep))
         except AdapterLoadError as exc:
             error = str(exc)
         result.append(
@@ -77,9 +80,17 @@ def list_adapters() -> list[AdapterEntry]:
                 version=dist.version if dist is not None else "?",
                 module=ep.value,
                 error=error,
+                location=location,
             )
         )
     return result
+
+
+def _location(cls: type) -> str | None:
+    try:
+        return str(Path(inspect.getfile(cls)).resolve().parent)
+    except (TypeError, OSError):  # a class without a source file (built in, frozen)
+        return None
 
 
 def load_adapter_class(name: str) -> type[ChainAdapter]:

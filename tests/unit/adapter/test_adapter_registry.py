@@ -60,6 +60,7 @@ def test_cli_lists_adapters_as_json() -> None:
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["fake"]["ok"] is True
     assert rows["fake"]["version"] == "0.1.0"
+    assert rows["fake"]["location"].endswith("etm_bridge/testing")
 
 
 def test_cli_lists_adapters_as_text() -> None:

@@ -71,6 +71,7 @@ def test_the_cli_lists_the_plugin_with_its_distribution(installed_plugin: str) -
         "version": "0.0.1",
         "module": f"{PACKAGE}:ExampleAdapter",
         "error": None,
+        "location": str((Path(sys.path[0]) / PACKAGE).resolve()),
         "ok": True,
     }
     assert {"bitcoin", "ethereum", "fake"} <= set(rows)  # the first-party plugins still load
