@@ -68,6 +68,23 @@ _STATES = {
 }
 
 
+_MAKES_HTLC: dict[int, Any] = {
+    tt.HTLC_LOCK: pl.HtlcLock,
+    tt.SWAP_IN: pl.SwapIn,
+    tt.SWAP_OUT: pl.SwapOut,
+}
+_SPENDS_HTLC: dict[int, Any] = {tt.HTLC_CLAIM: pl.HtlcClaim, tt.HTLC_REFUND: pl.HtlcRefund}
+
+
+def _key_of(account: str) -> bytes:
+    """The 20-byte address of an ETM account, or the name's bytes for a pseudo-account such
+    as a pool (``pool:btc``), which no key of ours can equal."""
+    try:
+        return decode_address(account)
+    except ValidationError:
+        return account.encode()
+
+
 class EtmAdapter(ChainAdapter):
     name = "etm"
 
@@ -220,8 +237,8 @@ class EtmAdapter(ChainAdapter):
         terms = HtlcTerms(
             htlc.amount,
             htlc.hashlock,
-            decode_address(htlc.recipient),
-            decode_address(htlc.sender),
+            _key_of(htlc.recipient),
+            _key_of(htlc.sender),
             htlc.expiry_height,
         )
         lock_id = htlc.htlc_id.hex()
@@ -260,6 +277,23 @@ class EtmAdapter(ChainAdapter):
 
     def confirmations(self, lock_id: str) -> int:
         return self.get_lock(lock_id).confirmations_at(self.tip().height)
+
+    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes]:
+        """Hashlocks of HTLCs made, claimed or refunded in blocks ``start..end`` (lets the
+        watcher examine only the swaps a new block concerns)."""
+        found: set[bytes] = set()
+        htlcs: dict[str, Htlc] | None = None
+        for height in range(start_height, end_height + 1):
+            for tx in self.client.block(height).get("transactions", []):
+                kind, raw = tx.get("type"), bytes.fromhex(tx.get("payload", ""))
+                if kind in _MAKES_HTLC:
+                    found.add(pl.decode_payload(_MAKES_HTLC[kind], raw).hashlock)
+                elif kind in _SPENDS_HTLC:
+                    htlcs = self._htlcs() if htlcs is None else htlcs
+                    spent = htlcs.get(pl.decode_payload(_SPENDS_HTLC[kind], raw).htlc_id.hex())
+                    if spent is not None:
+                        found.add(spent.hashlock)
+        return found
 
     def inclusion_proof(self, lock_id: str) -> InclusionProof:
         raise ChainError("native ETM HTLCs are read from ETM state; they have no inclusion proof")

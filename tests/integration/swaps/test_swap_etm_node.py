@@ -146,6 +146,10 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
         [lock] = op_ad["etm"].find_locks(terms.hashlock)
         assert lock.state.value == "claimed"
         assert watchers[Role.OPERATOR].store.get("etm1").preimage == preimage
+        # the block scanner sees this swap's lock and claim, and nothing for other hashlocks
+        tip = op_ad["etm"].tip().height
+        assert op_ad["etm"].htlc_activity(lock.block_height, tip) == {terms.hashlock}
+        assert op_ad["etm"].htlc_activity(0, lock.block_height - 1) == set()
     finally:
         for role, w in watchers.items():
             w.stop()
