@@ -3,7 +3,8 @@
 Reads and signed transactions are open; ``/api/admin/*`` needs ``Authorization: Bearer <token>``
 (the node config's ``admin_token``). Errors are JSON ``{"error": {"code", "message"}}``:
 
-Blocks: ``/api/blocks/{height or 64-hex id}`` (whitepaper 5.2 JSON with decoded transactions);
+Blocks: ``/api/blocks/{ref}``, ``ref`` a height, the 64-bit decimal display id or the 64-hex id
+(whitepaper 5.2 JSON with decoded transactions);
 ``?format=hex`` gives the wire encoding instead (for replays and peers).
 
 * 400 validation error or rejected transaction (``code`` = the rejection reason),
@@ -38,6 +39,8 @@ from ..errors import (
 )
 
 MAX_LATEST_BLOCKS = 100
+#: Block references of up to this many decimal digits are heights; longer ones display ids.
+MAX_HEIGHT_DIGITS = 10
 #: Most ``[``/``{`` bytes a JSON body may hold. Every endpoint takes one flat object, and a
 #: deeply nested body must never reach ``json.loads``: with the recursion limit that py_ecc
 #: (imported by web3) raises to 100,000, the C decoder overflows the stack and the node dies.
@@ -51,9 +54,8 @@ class NodeBackend(Protocol):
     def status(self) -> dict[str, Any]: ...
     def submit_tx(self, raw: bytes) -> dict[str, Any]: ...
     def transaction(self, tx_id: bytes) -> dict[str, Any]: ...
-    def block_by_id(self, block_id: bytes) -> dict[str, Any]: ...
-    def block_by_height(self, height: int) -> dict[str, Any]: ...
-    def block_hex(self, ref: int | bytes) -> dict[str, Any]: ...
+    def block(self, ref: int | str | bytes) -> dict[str, Any]: ...
+    def block_hex(self, ref: int | str | bytes) -> dict[str, Any]: ...
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]: ...
     def account(self, address: str) -> dict[str, Any]: ...
     def delegates(self) -> dict[str, Any]: ...
@@ -67,6 +69,11 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` alone accepts e.g. "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
@@ -75,7 +82,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (:class:`BodyTooLarge`) as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not _is_decimal(declared):
             raise ValidationError("Content-Length is not a number")
         if int(declared) > limit:
             raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
@@ -115,6 +122,21 @@ def parse_hex(text: str, what: str, length: int | None = None) -> bytes:
     return raw
 
 
+def block_ref(text: str) -> int | str | bytes:
+    """A height (up to 10 digits), the whitepaper's 64-bit display id (11-20 digits, the
+    ``id`` of the block JSON; as a ``str``) or the full 256-bit id (64 hex digits)."""
+    if _is_decimal(text) and len(text) <= MAX_HEIGHT_DIGITS:
+        return int(text)
+    if _is_decimal(text) and len(text) <= 20 and int(text) < 2**64:
+        return text
+    if len(text) == 64:
+        return parse_hex(text, "block id", 32)
+    raise ValidationError(
+        f"block reference {text[:80]!r} is neither a height, a 64-bit decimal id nor a"
+        " 64-hex-digit id"
+    )
+
+
 def guarded(handler: Handler) -> Handler:
     """Map library errors to HTTP statuses, so every handler can simply raise."""
 
@@ -139,7 +161,7 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not _is_decimal(text) or not low <= int(text) <= high:
         raise ValidationError(f"query parameter {name} must be an integer in {low}..{high}")
     return int(text)
 
@@ -196,13 +218,11 @@ def create_app(
 
     @guarded
     async def block(request: Request) -> JSONResponse:
-        text: str = request.path_params["ref"]
-        ref = int(text) if text.isdigit() and len(text) < 20 else parse_hex(text, "block id", 32)
-        if request.query_params.get("format") == "hex":
-            return JSONResponse(backend.block_hex(ref))
-        if isinstance(ref, int):
-            return JSONResponse(backend.block_by_height(ref))
-        return JSONResponse(backend.block_by_id(ref))
+        ref = block_ref(request.path_params["ref"])
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "hex"):
+            raise ValidationError(f"query parameter format must be json or hex, got {fmt[:20]!r}")
+        return JSONResponse(backend.block_hex(ref) if fmt == "hex" else backend.block(ref))
 
     @guarded
     async def account(request: Request) -> JSONResponse:

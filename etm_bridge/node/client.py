@@ -66,7 +66,7 @@ class NodeClient:
         return self._request("GET", f"/api/transactions/{tx_id}")
 
     def block(self, ref: int | str) -> dict[str, Any]:
-        """A block by height (int) or id (64 hex digits)."""
+        """A block by height (int), 64-bit display id (decimal str) or id (64 hex digits)."""
         return self._request("GET", f"/api/blocks/{ref}")
 
     def raw_block(self, ref: int | str) -> bytes:

@@ -114,17 +114,20 @@ class NodeService:
         out["transactions"] = [self.chain.registry.tx_json(tx) for tx in block.transactions]
         return out
 
-    def block_by_id(self, block_id: bytes) -> dict[str, Any]:
-        return self._block_json(self.chain.block_by_id(block_id))
+    def block(self, ref: int | str | bytes) -> dict[str, Any]:
+        """Block JSON by height (int), 64-bit display id (decimal str) or 32-byte id."""
+        return self._block_json(self._block(ref))
 
-    def block_by_height(self, height: int) -> dict[str, Any]:
-        return self._block_json(self.chain.block_by_height(height))
+    def _block(self, ref: int | str | bytes) -> Block:
+        if isinstance(ref, int):
+            return self.chain.block_by_height(ref)
+        if isinstance(ref, str):
+            return self.chain.block_by_short_id(ref)
+        return self.chain.block_by_id(ref)
 
-    def block_hex(self, ref: int | bytes) -> dict[str, Any]:
-        """The wire encoding of a block by height (int) or 32-byte id."""
-        block = (
-            self.chain.block_by_height(ref) if isinstance(ref, int) else self.chain.block_by_id(ref)
-        )
+    def block_hex(self, ref: int | str | bytes) -> dict[str, Any]:
+        """The wire encoding of a block by height (int), 64-bit display id (str) or 32-byte id."""
+        block = self._block(ref)
         return {"height": block.height, "id": block.id.hex(), "hex": block.encoded.hex()}
 
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]:

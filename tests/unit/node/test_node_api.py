@@ -45,7 +45,7 @@ def call(
     app = create_app(service, admin_token=TOKEN, max_body_bytes=LIMIT)
     path, _, query = path.partition("?")
     chunks = body if isinstance(body, list) else [body]
-    raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw_headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
     if not isinstance(body, list):
         raw_headers.append((b"content-length", str(len(body)).encode()))
     scope = {"type": "http", "http_version": "1.1", "method": method, "path": path,
@@ -132,9 +132,46 @@ def test_rejections_carry_the_chain_reason(service: NodeService) -> None:
     assert (status, body["error"]["code"]) == (400, "wrong_nonce")
 
 
+def test_a_block_is_found_by_height_display_id_and_full_id(service: NodeService) -> None:
+    block = service.forge(PARAMS.slot_time(1))
+    assert block is not None
+    for ref in ("1", block.header.short_id, block.id.hex()):
+        status, got = call(service, "GET", f"/api/blocks/{ref}")
+        assert (status, got["fullId"], got["id"]) == (200, block.id.hex(), block.header.short_id)
+        status, raw = call(service, "GET", f"/api/blocks/{ref}?format=hex")
+        assert (status, raw["hex"]) == (200, block.encoded.hex())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/blocks/-1",
+        "/api/blocks/0x00",
+        "/api/blocks/²",  # str.isdigit() is true, int() refuses it
+        "/api/blocks/" + "9" * 21,
+        "/api/blocks/18446744073709551616",  # 2**64: not a 64-bit id
+        "/api/blocks/1?format=xml",
+        "/api/blocks?limit=%C2%B2",  # a percent-encoded "²"
+    ],
+)
+def test_malformed_block_references_are_400_naming_the_problem(
+    service: NodeService, path: str
+) -> None:
+    status, got = call(service, "GET", path)
+    assert (status, got["error"]["code"]) == (400, "invalid_request"), got
+
+
+def test_a_non_ascii_content_length_is_400(service: NodeService) -> None:
+    # Header bytes are decoded as latin-1: b"\xb2" is "²", which str.isdigit() accepts.
+    headers = {"content-length": "\xb2", "content-type": "text/plain"}
+    status, got = call(service, "POST", "/api/transactions", [b"00"], headers)
+    assert (status, got["error"]["message"]) == (400, "Content-Length is not a number")
+
+
 def test_unknown_things_are_404(service: NodeService) -> None:
     assert call(service, "GET", "/api/blocks/99")[0] == 404
     assert call(service, "GET", "/api/blocks/" + "ab" * 32)[0] == 404
+    assert call(service, "GET", "/api/blocks/12345678901234567890")[0] == 404
     assert call(service, "GET", "/api/transactions/" + "cd" * 32)[0] == 404
     assert call(service, "GET", "/api/nowhere")[0] == 404
 
