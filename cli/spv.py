@@ -1,4 +1,4 @@
-"""``etm-bridge spv risk|verify|status``: confirmation rule, offline proof checks, relay status.
+"""``etm-bridge spv risk|verify|status|relay``: confirmation rule, proof checks, the relays.
 
 ``risk`` prints how many confirmations an attacker hash share ``q`` and a risk tolerance need
 by the exact formula of whitepaper section 3.1 (Grunspan and Pérez-Marco), with Nakamoto's
@@ -6,6 +6,9 @@ Poisson figure beside it. ``verify`` checks a Bitcoin inclusion proof offline: i
 header chain file with the full relay rules from its first header (the trusted checkpoint), then
 the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chain. ``status``
 reads the relays' tips, heights, chain work and forks from a local ETM node's chain state.
+``relay`` is a relayer: it compares the Bitcoin node's best chain with the ETM relay (read from
+the node's data directory), and sends the missing headers as signed ``btc_relay_headers``
+transactions from the wallet's ETM key, one batch per transaction, waiting for each.
 """
 
 from __future__ import annotations
@@ -16,16 +19,25 @@ from pathlib import Path
 
 import click
 
+from etm_bridge.chain.keys import SigningKey
+from etm_bridge.chain.params import ChainParams
+from etm_bridge.chain.state import StateView
+from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import ValidationError
+from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node.client import NodeClient
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import risk as spv_risk
 from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
-from etm_bridge.spv.txtypes import relay_status
+from etm_bridge.spv.relayer import headers_to_relay
+from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS, CONFIG, btc_relay_of, relay_status
 
+from .config import common_options, get_config, passphrase_option
 from .pool import data_dir_option, open_view
+from .xchg_tx import fee_option, node_client, unlock_wallet, wait_confirmed
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -186,3 +198,74 @@ def status_command(data_dir: Path, as_json: bool) -> None:
     if eth:
         click.echo(f"ethereum {eth['chain']}: tip {eth['tip']['number']} {eth['tip']['hash']}")
         click.echo(f"  trusted relayers {len(eth['trusted_relayers'])}")
+
+
+def _relay_in(view: StateView, network: str) -> BitcoinRelay:
+    """The chain's relay, or (chains with the btc_regtest plug-in, before their first batch) a
+    fresh one at the network's genesis block, which is where the chain will start it."""
+    if view.get_json(CONFIG, b"btc") is not None:
+        return btc_relay_of(view)
+    params = params_for(network)
+    return BitcoinRelay.initialise(MemoryKeyValueStore(), params, Checkpoint.genesis(params))
+
+
+def _send(client: NodeClient, key: SigningKey, payload: bytes, fee: int | None) -> dict:
+    from etm_bridge.chain.address import address_of
+
+    status, account = client.status(), client.account(address_of(key.public_key))
+
+    def build(fee_units: int) -> Tx:
+        return Tx.create(key, network=int(status["networkId"]), type_id=BTC_RELAY_HEADERS,
+                         nonce=int(account["nonce"]), fee=fee_units, payload=payload)  # fmt: skip
+
+    if fee is None:
+        params = ChainParams()
+        fee = params.fee_base + params.fee_per_byte * build(0).size
+    tx = build(fee)
+    client.submit_tx(tx.encoded)
+    return wait_confirmed(client, tx.id.hex())
+
+
+def _relay_round(data_dir: Path, btc: JsonRpcClient, send, network: str, batch: int) -> int:
+    height = int(btc.call("getblockcount"))
+
+    def hash_at(h: int) -> bytes | None:
+        return bytes.fromhex(btc.call("getblockhash", h))[::-1] if h <= height else None
+
+    def header_at(h: int) -> bytes:
+        return bytes.fromhex(btc.call("getblockheader", btc.call("getblockhash", h), False))
+
+    with open_view(data_dir) as view:
+        batches = headers_to_relay(_relay_in(view, network), height, hash_at, header_at, batch)
+    for headers in batches:
+        send(b"".join(headers))
+    return sum(len(b) for b in batches)
+
+
+@group.command("relay")
+@data_dir_option
+@click.option("--once", is_flag=True, help="Relay what is missing, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@click.option("--batch", default=500, show_default=True, help="Headers per transaction (<= 2000).")
+@common_options
+@passphrase_option
+@fee_option
+def relay_command(data_dir: Path, once: bool, interval: float, batch: int, fee: int | None) -> None:
+    """Send the Bitcoin node's headers that the ETM chain's relay lacks (anyone may relay)."""
+    if not 1 <= batch <= 2000:
+        raise ValidationError("--batch must be between 1 and 2000 headers")
+    config = get_config()
+    btc = JsonRpcClient(
+        config.require("bitcoin.rpc_url"),
+        user=config.get("bitcoin.rpc_user"),
+        password=config.get("bitcoin.rpc_password"),
+    )
+    key, client = unlock_wallet().etm_signing_key(), node_client()
+    while True:
+        sent = _relay_round(
+            data_dir, btc, lambda p: _send(client, key, p, fee), config.network, batch
+        )
+        click.echo(f"relayed {sent} header(s)")
+        if once:
+            return
+        time.sleep(interval)
