@@ -16,7 +16,7 @@
 A record is evidence at the time it was made: consumers (e.g. an HTLC claim) must call
 :func:`proven_btc_tx` / :func:`proven_eth_receipt`, which re-check that the block is *still*
 in the best chain with enough confirmations. Relays are initialised from the genesis config by
-:func:`initialise_relays` (checkpoints are genesis state, not something a transaction may set).
+:func:`.genesis.initialise_relays` (checkpoints are genesis state, not something a tx may set).
 Rejections are :class:`~etm_bridge.errors.TxRejectedError` with reason ``spv_<rule>``, e.g.
 ``spv_high_hash``, ``spv_not_in_best_chain``.
 """
@@ -33,16 +33,22 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import Registry, TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableSpec, TableStore
 from etm_bridge.chain.tx import Tx
-from etm_bridge.errors import ConfigError, SpvRejectedError, TxRejectedError, ValidationError
+from etm_bridge.errors import SpvRejectedError, TxRejectedError, ValidationError
 from etm_bridge.spv.bitcoin_params import params_for
 from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.ethereum import ETH_NETWORKS
+from etm_bridge.spv.genesis import (
+    BTC_HEADERS,
+    CONFIG,
+    ETH_HEADERS,
+    SpvGenesis,
+    initialise_relays,
+)
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
 
-BTC_HEADERS, ETH_HEADERS = "spv_btc_headers", "spv_eth_headers"
-BTC_TXS, ETH_RECEIPTS, CONFIG = "spv_btc_txs", "spv_eth_receipts", "spv_config"
+BTC_TXS, ETH_RECEIPTS = "spv_btc_txs", "spv_eth_receipts"
 BTC_RELAY_HEADERS, BTC_TX_PROOF, ETH_RELAY_HEADERS, ETH_RECEIPT_PROOF = 101, 102, 111, 112
 MAX_HEADERS_PER_TX = 2000
 T = TypeVar("T")
@@ -140,84 +146,6 @@ def _stored_json(stored: StoredHeader) -> dict[str, Any]:
 
 
 # --- genesis ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SpvGenesis:
-    """The relays a chain starts with (part of its genesis config)."""
-
-    btc_network: str | None = None
-    btc_checkpoint: Checkpoint | None = None  # default: the network's genesis block
-    btc_min_confirmations: int | None = None  # default: the network's policy
-    eth_chain: str | None = None
-    eth_checkpoint_rlp: bytes = b""
-    eth_relayers: tuple[bytes, ...] = ()
-    eth_min_confirmations: int = 1
-    eth_htlc_contract: bytes = b""  # the EtherSwapHTLC address whose Locked events count
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``spv`` section of a genesis config (hex for bytes)."""
-        cp = self.btc_checkpoint
-        return {
-            "btc_network": self.btc_network,
-            "btc_checkpoint": None
-            if cp is None
-            else {
-                "height": cp.height,
-                "header": cp.header.hex(),
-                "chain_work": hex(cp.chain_work),
-                "ancestor_times": list(cp.ancestor_times),
-            },
-            "btc_min_confirmations": self.btc_min_confirmations,
-            "eth_chain": self.eth_chain,
-            "eth_checkpoint_rlp": self.eth_checkpoint_rlp.hex(),
-            "eth_relayers": [k.hex() for k in self.eth_relayers],
-            "eth_min_confirmations": self.eth_min_confirmations,
-            "eth_htlc_contract": self.eth_htlc_contract.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SpvGenesis:
-        try:
-            cp = data.get("btc_checkpoint")
-            checkpoint = None
-            if cp is not None:
-                times = tuple(int(t) for t in cp.get("ancestor_times", ()))
-                checkpoint = Checkpoint(
-                    int(cp["height"]), bytes.fromhex(cp["header"]), int(cp["chain_work"], 16), times
-                )
-            return cls(
-                btc_network=data.get("btc_network"),
-                btc_checkpoint=checkpoint,
-                btc_min_confirmations=data.get("btc_min_confirmations"),
-                eth_chain=data.get("eth_chain"),
-                eth_checkpoint_rlp=bytes.fromhex(data.get("eth_checkpoint_rlp", "")),
-                eth_relayers=tuple(bytes.fromhex(k) for k in data.get("eth_relayers", ())),
-                eth_min_confirmations=int(data.get("eth_min_confirmations", 1)),
-                eth_htlc_contract=bytes.fromhex(data.get("eth_htlc_contract", "")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"malformed spv genesis section: {exc}") from None
-
-
-def initialise_relays(state: State, spv: SpvGenesis) -> None:
-    """Write the checkpoints and policies into a genesis state."""
-    if spv.btc_network is not None:
-        params = params_for(spv.btc_network)
-        checkpoint = spv.btc_checkpoint or Checkpoint.genesis(params)
-        BitcoinRelay.initialise(TableStore(state, BTC_HEADERS), params, checkpoint)
-        confirmations = spv.btc_min_confirmations or params.default_confirmations
-        state.put_json(CONFIG, b"btc", {"network": params.name, "min_confirmations": confirmations})
-    if spv.eth_chain is not None:
-        eth = ETH_NETWORKS[spv.eth_chain]
-        store = TableStore(state, ETH_HEADERS)
-        EthRelay.initialise(store, eth, spv.eth_checkpoint_rlp, spv.eth_relayers)
-        cfg = {
-            "chain": eth.name,
-            "min_confirmations": spv.eth_min_confirmations,
-            "htlc_contract": spv.eth_htlc_contract.hex(),
-        }
-        state.put_json(CONFIG, b"eth", cfg)
 
 
 # --- Bitcoin ----------------------------------------------------------------------------------

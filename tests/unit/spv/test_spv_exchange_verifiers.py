@@ -12,6 +12,7 @@ from etm_bridge.errors import InclusionProofError, TxRejectedError
 from etm_bridge.exchange.btc_proofs import BtcProof, htlc_witness_script, p2wsh
 from etm_bridge.exchange.pool import Pool, PoolParams
 from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv import genesis as spv_genesis
 from etm_bridge.spv import txtypes
 from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.bitcoin_tx import parse_tx
@@ -35,7 +36,7 @@ def _state(initialised: bool = True) -> State:
     registry = build_registry(ChainParams(tx_plugins=("etm_bridge.spv.txtypes",)))
     state = State(EmptyBackend(), registry.table_names)
     if initialised:
-        txtypes.initialise_relays(state, txtypes.SpvGenesis(btc_network="regtest"))
+        spv_genesis.initialise_relays(state, spv_genesis.SpvGenesis(btc_network="regtest"))
     return state
 
 

@@ -13,6 +13,7 @@ from etm_bridge.chain.state import EmptyBackend, State
 from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import TxRejectedError, ValidationError
 from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.spv import genesis as spv_genesis
 from etm_bridge.spv import txtypes
 from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.bitcoin_tx import parse_tx
@@ -29,11 +30,11 @@ def _setup() -> tuple[Registry, State, TxContext]:
     params = ChainParams(tx_plugins=("etm_bridge.spv.txtypes",))
     registry = build_registry(params)
     state = State(EmptyBackend(), registry.table_names)
-    spv = txtypes.SpvGenesis(
+    spv = spv_genesis.SpvGenesis(
         btc_network="regtest", btc_min_confirmations=2, eth_chain="anvil",
         eth_checkpoint_rlp=GENESIS, eth_relayers=(RELAYER.public_key,),
     )  # fmt: skip
-    txtypes.initialise_relays(state, spv)
+    spv_genesis.initialise_relays(state, spv)
     ctx = TxContext(params, 10, T0 + 3600 - ETM_EPOCH_UNIX, bytes(32))
     return registry, state, ctx
 
