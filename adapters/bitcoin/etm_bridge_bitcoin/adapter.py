@@ -43,10 +43,10 @@ from etm_bridge.adapter import (
 from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.jsonrpc import JsonRpcClient
-from etm_bridge.testing.proofs import merkle_branch_le
 
-from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index, txid_hex
+from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
+from .proofs import block_inclusion_proof
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
 from .txbuild import (
     WalletKey,
@@ -233,20 +233,7 @@ class BitcoinAdapter(ChainAdapter):
         lock = self.get_lock(lock_id)
         if lock.block_height is None:
             raise LockNotFoundError(f"lock {lock_id} is not mined yet; no inclusion proof")
-        block = self._block(lock.block_height)
-        txids = [tx.GetTxid() for tx in block.vtx]
-        index = [txid_hex(tx) for tx in block.vtx].index(lock.txid)
-        tx = block.vtx[index]
-        stripped = CTransaction(tx.vin, tx.vout, tx.nLockTime, tx.nVersion)
-        return InclusionProof(
-            kind="bitcoin-merkle",
-            block_height=lock.block_height,
-            header=block.get_header().serialize(),
-            leaf=stripped.serialize(),
-            branch=merkle_branch_le(txids, index),
-            index=index,
-            tx_count=len(txids),
-        )
+        return block_inclusion_proof(self._block(lock.block_height), lock.block_height, lock.txid)
 
     # --- spends -----------------------------------------------------------------------------
 
