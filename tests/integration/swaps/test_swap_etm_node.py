@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from etm_bridge_bitcoin import BitcoinAdapter
 
+from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.hashlock import new_preimage, sha256
 from etm_bridge.node.setup import init_node
-from etm_bridge.swaps.etm_leg import EtmAdapter
 from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.policy import PolicyConfig
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 from node_process import NodeProcess
 
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
+PROC = Path(__file__).with_name("watcher_proc.py")
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
 
 
@@ -65,12 +66,13 @@ def _fund_etm(node: NodeProcess, seeds: list[bytes]) -> None:
         client.submit_tx(tx.encoded)
 
 
-def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) -> None:
+def _setup(etm_node, bitcoin_node, tmp_path):
+    """Funded parties; returns (per-role chain specs, terms, preimage)."""
     seeds = {role: secrets.token_bytes(32) for role in Role}
     _fund_etm(etm_node, list(seeds.values()))
     if bitcoin_node.height() < 101:
         bitcoin_node.mine(101 - bitcoin_node.height())
-    adapters = {}
+    specs = {}
     for role in Role:
         btc_config = {
             "rpc_url": bitcoin_node.rpc_url,
@@ -85,46 +87,62 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
             "data_dir": str(etm_node.data_dir),
             "secret_hex": seeds[role].hex(),
         }
-        adapters[role] = {
-            "bitcoin": BitcoinAdapter.from_config(btc_config),
-            "etm": EtmAdapter.from_config(etm_config),
+        specs[role] = {
+            "bitcoin": {"adapter": "bitcoin", "config": btc_config},
+            "etm": {"adapter": "etm", "config": etm_config},
         }
-    op_btc = adapters[Role.OPERATOR]["bitcoin"]
-    bitcoin_node.fund(op_btc.address(), 5 * BTC_SAT, confirm=False)
-    bitcoin_node.mine(1)
-    deadline = time.monotonic() + 30
-    while adapters[Role.USER]["etm"].balance() == 0:  # the funding transfers are forged
-        assert time.monotonic() < deadline, etm_node.log_tail()
-        time.sleep(0.3)
-
-    user_ad, op_ad = adapters[Role.USER], adapters[Role.OPERATOR]
-    preimage = new_preimage()
-    terms = SwapTerms(
-        "etm1",
-        Direction.ETM_TO_FOREIGN,
-        sha256(preimage),
-        LegTerms(
-            "etm",
-            ETM_AMOUNT,
-            op_ad["etm"].our_key(),
-            user_ad["etm"].our_key(),
-            user_ad["etm"].tip().height + 20_000,
-        ),
-        LegTerms(
-            "bitcoin",
-            BTC_SAT,
-            user_ad["bitcoin"].our_key(),
-            op_btc.our_key(),
-            bitcoin_node.height() + 6,
-        ),
-        int(time.time()),
-        int(time.time()) + 3600,
-        2,
-    )
-    watchers = {}
+    user_ad, op_ad = (_adapters(specs[role]) for role in (Role.USER, Role.OPERATOR))
+    try:
+        bitcoin_node.fund(op_ad["bitcoin"].address(), 5 * BTC_SAT, confirm=False)
+        bitcoin_node.mine(1)
+        deadline = time.monotonic() + 30
+        while user_ad["etm"].balance() == 0:  # the funding transfers are forged
+            assert time.monotonic() < deadline, etm_node.log_tail()
+            time.sleep(0.3)
+        preimage = new_preimage()
+        terms = SwapTerms(
+            "etm1",
+            Direction.ETM_TO_FOREIGN,
+            sha256(preimage),
+            LegTerms(
+                "etm",
+                ETM_AMOUNT,
+                op_ad["etm"].our_key(),
+                user_ad["etm"].our_key(),
+                user_ad["etm"].tip().height + 20_000,
+            ),
+            LegTerms(
+                "bitcoin",
+                BTC_SAT,
+                user_ad["bitcoin"].our_key(),
+                op_ad["bitcoin"].our_key(),
+                bitcoin_node.height() + 6,
+            ),
+            int(time.time()),
+            int(time.time()) + 3600,
+            2,
+        )
+    finally:
+        for a in (*user_ad.values(), *op_ad.values()):
+            a.close()
     for role in Role:
         store = SwapStore(tmp_path / f"{role.value}.db")
         store.create(SwapRecord(terms, role, preimage=preimage if role is Role.USER else None))
+        store.close()
+    return specs, terms, preimage
+
+
+def _adapters(spec):
+    return {name: create_adapter(c["adapter"], c["config"]) for name, c in spec.items()}
+
+
+def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) -> None:
+    specs, terms, preimage = _setup(etm_node, bitcoin_node, tmp_path)
+    adapters = {role: _adapters(specs[role]) for role in Role}
+    op_ad = adapters[Role.OPERATOR]
+    watchers = {}
+    for role in Role:
+        store = SwapStore(tmp_path / f"{role.value}.db")
         watchers[role] = Watcher(store, adapters[role], owner=role.value, config=CONFIG)
         watchers[role].start()
     op_etm_before = op_ad["etm"].balance()
@@ -155,3 +173,51 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
             w.stop()
             for a in adapters[role].values():
                 a.close()
+
+
+@pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
+def test_sigkill_after_every_save_with_the_etm_node(etm_node, bitcoin_node, tmp_path, point):
+    """The watcher process is SIGKILLed after each save of kind ``point`` (once each) and
+    restarted; the ETM -> BTC swap still ends claimed on both sides, each lock made once."""
+    specs, terms, _ = _setup(etm_node, bitcoin_node, tmp_path)
+    spec = {
+        "swap_id": "etm1",
+        "roles": {
+            role.value: {"db": str(tmp_path / f"{role.value}.db"), "chains": specs[role]}
+            for role in Role
+        },
+        "btc_url": bitcoin_node.rpc_url,
+        "btc_user": bitcoin_node.rpc_user,
+        "btc_password": bitcoin_node.rpc_password,
+        "btc_mine_to": bitcoin_node.faucet_address(),
+        "sleep_s": 1.0,
+    }
+    spec_path, crashed = tmp_path / "world.json", tmp_path / "crashed.txt"
+    spec_path.write_text(json.dumps(spec))
+    kills = 0
+    for _ in range(40):
+        proc = subprocess.run(
+            [sys.executable, str(PROC), str(spec_path), point, str(crashed), "40"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == -9, proc.stderr[-3000:]
+        kills += 1
+    for role in Role:
+        store = SwapStore(tmp_path / f"{role.value}.db")
+        rec = store.get("etm1")
+        store.close()
+        assert rec.state is State.CLAIMED_BOTH, (role, rec.state, crashed.read_text())
+        assert all(i.result is not None for i in rec.intents)
+    assert kills >= 4, crashed.read_text()
+    op = _adapters(specs[Role.OPERATOR])
+    try:
+        assert [lk.state.value for lk in op["etm"].find_locks(terms.hashlock)] == ["claimed"]
+        assert len(op["bitcoin"].find_locks(terms.hashlock)) == 1
+    finally:
+        for a in op.values():
+            a.close()

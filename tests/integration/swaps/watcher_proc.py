@@ -2,8 +2,10 @@
 SIGKILL right after the first save of a kind it has not crashed at yet.
 
 Usage: python watcher_proc.py WORLD.json POINT CRASHED.txt MAX_TICKS
-WORLD.json holds each role's adapter configs and database path, plus the node URLs to mine
-with. Every crash appends its signature to CRASHED.txt first, so each step crashes only once.
+WORLD.json holds, per role, the database path and per chain ``{"adapter": entry-point name,
+"config": from_config mapping}`` (or the legacy ``bitcoin``/``ethereum`` configs), plus the
+Bitcoin node to mine with and optionally anvil's URL. Every crash appends its signature to
+CRASHED.txt first, so each step crashes only once.
 Exit 0 when both swaps ended (or MAX_TICKS passed); -9 when it killed itself.
 """
 
@@ -13,12 +15,14 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import requests
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
 
+from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.swaps.fsm import TERMINAL, Role
 from etm_bridge.swaps.model import SwapRecord
 from etm_bridge.swaps.policy import PolicyConfig
@@ -54,10 +58,16 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
     watchers = []
     for role in Role:
         c = world["roles"][role.value]
-        adapters = {
-            "bitcoin": BitcoinAdapter.from_config(c["bitcoin"]),
-            "ethereum": EthereumAdapter.from_config(c["ethereum"]),
-        }
+        if "chains" in c:
+            adapters = {
+                name: create_adapter(spec["adapter"], spec["config"])
+                for name, spec in c["chains"].items()
+            }
+        else:
+            adapters = {
+                "bitcoin": BitcoinAdapter.from_config(c["bitcoin"]),
+                "ethereum": EthereumAdapter.from_config(c["ethereum"]),
+            }
         w = Watcher(SwapStore(c["db"]), adapters, owner=role.value, config=config, crash_hook=crash)
         w.start()
         watchers.append(w)
@@ -68,7 +78,9 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
         for w in watchers:
             w.tick()
         rpc(world["btc_url"], "generatetoaddress", 1, world["btc_mine_to"], auth=btc_auth)
-        rpc(world["eth_url"], "anvil_mine", "0x1")
+        if world.get("eth_url"):
+            rpc(world["eth_url"], "anvil_mine", "0x1")
+        time.sleep(world.get("sleep_s", 0))  # e.g. one ETM block (the ETM node forges alone)
     for w in watchers:
         w.stop()
     return 0
