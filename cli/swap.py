@@ -126,24 +126,25 @@ def start_command(
     home: Path | None,
     as_json: bool,
 ) -> None:
-    """Start a swap of AMOUNT on FROM_CHAIN for --receive on TO_CHAIN (we make the secret)."""
+    """Start a swap of AMOUNT on FROM_CHAIN for --receive on TO_CHAIN (we make the secret).
+
+    The counterparty must lock TO_CHAIN to us itself (`swap accept` + `watch` on its side).
+    """
     config = EngineConfig.load(home)
     long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
     check_leg_margin(long_s, short_s, config.policy.leg_margin_s)
     adapters = open_adapters(config, [from_chain, to_chain])
     ours, theirs = adapters[from_chain], adapters[to_chain]
     user_timelock = ours.tip().height + blocks_for_seconds(long_s, ours.info().block_time_s)
-    etm_counter = to_chain == "etm"  # the ETM contract sets its own lock's expiry
-    counter_timelock = (
-        0
-        if etm_counter
-        else theirs.tip().height + blocks_for_seconds(short_s, theirs.info().block_time_s)
-    )
+    # The counterparty locks TO_CHAIN itself (the `etm_to_foreign` table: a direct counter
+    # lock, for any pair of chains). Swaps through an ETM pool, where the exchange contract
+    # makes the counter lock from an SPV proof, need the ETM exchange gateway (not yet here).
+    counter_timelock = theirs.tip().height + blocks_for_seconds(short_s, theirs.info().block_time_s)
     preimage, now = new_preimage(), int(time.time())
     hashlock = sha256(preimage)
     terms = SwapTerms(
         swap_id=hashlock.hex()[:16],
-        direction=Direction.FOREIGN_TO_ETM if etm_counter else Direction.ETM_TO_FOREIGN,
+        direction=Direction.ETM_TO_FOREIGN,
         hashlock=hashlock,
         user_leg=LegTerms(
             from_chain,
