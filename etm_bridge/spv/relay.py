@@ -8,9 +8,10 @@ version); a batch is validated completely and then written with one
 to whichever header has the most cumulative work (a reorg rewrites the best-chain index).
 
 Store layout (keys under the store given, which may be a :class:`~.kvstore.PrefixedStore`):
-``h<hash_le>`` -> header(80) | height(u32 LE) | chain work (32 bytes BE); ``b<height u32 BE>``
--> hash_le of the best chain at that height; ``tip`` -> hash_le; ``tips`` -> concatenated
-hash_le of every leaf (fork tips); ``meta`` -> checkpoint height | hash | ancestor times.
+``h<hash_le>`` -> header(80) | height u32 LE | chain work (32 B BE) | walk-back bits u32 LE;
+``b<height u32 BE>`` -> hash_le of the best chain at that height; ``tip`` -> hash_le; ``tips``
+-> concatenated hash_le of every leaf (fork tips); ``meta`` -> checkpoint height | hash |
+ancestor times.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv.bitcoin_params import BitcoinParams
 from etm_bridge.spv.kvstore import KeyValueStore
-from etm_bridge.spv.relay_batch import HeaderBatch, Record, encode_record
+from etm_bridge.spv.relay_batch import HeaderBatch, Record, decode_record, encode_record
 
 _META_STRUCT = struct.Struct("<I32sB")
 
@@ -122,7 +123,7 @@ class BitcoinRelay:
         times = checkpoint.ancestor_times
         meta = _META_STRUCT.pack(checkpoint.height, hash_le, len(times))
         meta += struct.pack(f"<{len(times)}I", *times)
-        record = Record(checkpoint.header, checkpoint.height, checkpoint.chain_work)
+        record = Record(checkpoint.header, checkpoint.height, checkpoint.chain_work, header.bits)
         store.write_batch(
             {
                 b"meta": meta,
@@ -141,8 +142,8 @@ class BitcoinRelay:
         value = self.store.get(b"h" + hash_le)
         if value is None:
             return None
-        height, work = struct.unpack_from("<I", value, 80)[0], int.from_bytes(value[84:], "big")
-        return StoredHeader(hash_le, value[:80], height, work)
+        record = decode_record(value)
+        return StoredHeader(hash_le, record.raw, record.height, record.chain_work)
 
     def tip(self) -> StoredHeader:
         tip_hash = self.store.get(b"tip")

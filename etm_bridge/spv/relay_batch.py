@@ -27,19 +27,28 @@ _SHA256 = hashlib.sha256
 
 
 class Record(NamedTuple):
-    """A stored header: raw bytes, height and cumulative chain work."""
+    """A stored header: raw bytes, height, cumulative chain work, and the bits Core's testnet
+    walk-back returns for it (its own bits if it starts a period, is not a min-difficulty block
+    or is the checkpoint, else its parent's), kept so no batch has to walk up to 2015 headers."""
 
     raw: bytes
     height: int
     chain_work: int
+    walkback_bits: int
 
 
 def encode_record(record: Record) -> bytes:
-    return record.raw + _HEIGHT.pack(record.height) + record.chain_work.to_bytes(32, "big")
+    return (
+        record.raw
+        + _HEIGHT.pack(record.height)
+        + record.chain_work.to_bytes(32, "big")
+        + _HEIGHT.pack(record.walkback_bits)
+    )
 
 
 def decode_record(value: bytes) -> Record:
-    return Record(value[:80], _HEIGHT.unpack_from(value, 80)[0], int.from_bytes(value[84:], "big"))
+    height, walkback = _HEIGHT.unpack_from(value, 80)[0], _HEIGHT.unpack_from(value, 116)[0]
+    return Record(value[:80], height, int.from_bytes(value[84:116], "big"), walkback)
 
 
 class _Context:
@@ -106,20 +115,15 @@ class HeaderBatch:
         times: list[int] = []
         hash_le: bytes = parent_hash
         current: Record | None = record
-        walkback: int | None = None if self._params.allow_min_difficulty_blocks else 0
-        while current is not None and (len(times) < bh.MEDIAN_TIME_SPAN or walkback is None):
-            _, prev, _, time, bits, _ = _UNPACK(current.raw)
-            if len(times) < bh.MEDIAN_TIME_SPAN:
-                times.append(time)
-            at_start = hash_le == checkpoint or current.height % self._interval == 0
-            if walkback is None and (at_start or bits != self._limit_bits):
-                walkback = bits
+        while current is not None and len(times) < bh.MEDIAN_TIME_SPAN:
+            _, prev, _, time, _, _ = _UNPACK(current.raw)
+            times.append(time)
             if hash_le == checkpoint:
                 times.extend(reversed(self._relay.checkpoint_ancestor_times))
                 break
             hash_le, current = prev, self._record(prev)
         times = times[: bh.MEDIAN_TIME_SPAN][::-1]
-        return _Context(parent_hash, record, times, walkback or 0)
+        return _Context(parent_hash, record, times, record.walkback_bits)
 
     # --- the rules ----------------------------------------------------------------------------
 
@@ -179,26 +183,29 @@ class HeaderBatch:
         if version < 4:
             bh.check_version(self._params, version, height)
         work = ctx.work + bh.work_from_bits(bits)
-        self._records[hash_le] = raw + _HEIGHT.pack(height) + work.to_bytes(32, "big")
+        if bits == self._limit_bits and height % self._interval:
+            walkback = ctx.walkback_bits
+        else:
+            walkback = bits
+        self._records[hash_le] = (
+            raw + _HEIGHT.pack(height) + work.to_bytes(32, "big") + _HEIGHT.pack(walkback)
+        )
         self._leaves.discard(prev)
         self._leaves.add(hash_le)
         if work > self._tip[2]:
             self._move_tip(hash_le, prev, height, work)
-        self._advance(ctx, hash_le, height, time, bits, work)
+        self._advance(ctx, hash_le, height, time, bits, work, walkback)
 
     def _advance(
-        self, ctx: _Context, hash_le: bytes, height: int, time: int, bits: int, work: int
-    ) -> None:
-        if not (height % self._interval == 0 or bits != self._limit_bits):
-            bits_walkback = ctx.walkback_bits
-        else:
-            bits_walkback = bits
+        self, ctx: _Context, hash_le: bytes, height: int, time: int, bits: int, work: int,
+        walkback: int,
+    ) -> None:  # fmt: skip
         times = ctx.times  # a fresh context from _context() is not shared either
         times.append(time)
         if len(times) > bh.MEDIAN_TIME_SPAN:
             del times[0]
         ctx.hash_le, ctx.height, ctx.time, ctx.bits, ctx.work = hash_le, height, time, bits, work
-        ctx.times, ctx.walkback_bits = times, bits_walkback
+        ctx.times, ctx.walkback_bits = times, walkback
         self._ctx = ctx
 
     def _move_tip(self, hash_le: bytes, prev: bytes, height: int, work: int) -> None:
