@@ -1,10 +1,11 @@
 """The compiled contracts this adapter drives, loaded from the committed artifacts.
 
 The artifacts are built by ``contracts/ethereum/compile.py`` (pinned solcjs, fixed settings)
-and committed under ``contracts/ethereum/artifacts/``. This module finds them relative to the
-repository (the adapter is installed editable from it) or in the directory named by the
-``ETM_BRIDGE_ETH_ARTIFACTS`` environment variable, and refuses an artifact that is not the one
-the adapter was written for (contract name, version constant present).
+and committed under ``contracts/ethereum/artifacts/``. The package reaches them through its
+``artifacts_data`` symlink, which a wheel build follows (package data), so an editable and a
+normal install both find them; the ``ETM_BRIDGE_ETH_ARTIFACTS`` environment variable names
+another directory. An artifact that is not the one the adapter was written for (contract name,
+version constant present) is refused.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 from etm_bridge.errors import ConfigError
 
-#: contracts/ethereum/artifacts next to this package in the repository.
-DEFAULT_DIR = Path(__file__).resolve().parents[3] / "contracts" / "ethereum" / "artifacts"
+#: The package's artifacts_data (a symlink to contracts/ethereum/artifacts in the repository,
+#: a real directory in an installed wheel).
+DEFAULT_DIR = Path(__file__).resolve().parent / "artifacts_data"
 HTLC = "EtherSwapHTLC"
 TEST_TOKEN = "TestToken"
 
