@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from etm_bridge.chain.keys import SigningKey
 from etm_bridge.chain.params import ChainParams
-from etm_bridge.chain.state import StateView
+from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
-from etm_bridge.errors import ValidationError
+from etm_bridge.errors import ConfigError, ValidationError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node.client import NodeClient
+from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import risk as spv_risk
 from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
@@ -34,12 +37,33 @@ from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relayer import headers_to_relay
 from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS, CONFIG, btc_relay_of, relay_status
+from etm_bridge.store import ChainStore
 
 from .config import common_options, get_config, passphrase_option
-from .pool import data_dir_option, open_view
 from .xchg_tx import fee_option, node_client, unlock_wallet, wait_confirmed
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".etm") / "node",
+    show_default=True,
+    envvar="ETM_NODE_DIR",
+    help="The ETM node's data directory (holds chain.sqlite; read only).",
+)
+
+
+@contextmanager
+def open_view(data_dir: Path) -> Iterator[StateView]:
+    """The chain state of the node in ``data_dir``, for reading (the node may keep running)."""
+    path = Path(data_dir) / CHAIN_DB
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: run `etm-bridge node init` or pass --data-dir")
+    store = ChainStore.open(path)
+    try:
+        yield State(store, ())
+    finally:
+        store.close()
 
 
 @click.group("spv")
