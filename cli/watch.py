@@ -33,6 +33,7 @@ def _report_json(n: int, report: TickReport) -> str:
             ],
             "actions": [[sid, kind.value, outcome] for sid, kind, outcome in report.actions],
             "down": dict(report.down),
+            "errors": dict(report.errors),
         },
         sort_keys=True,
     )
@@ -45,6 +46,7 @@ def _report_text(n: int, report: TickReport) -> str | None:
     ]
     parts += [f"{sid}: {kind.value} {outcome}" for sid, kind, outcome in report.actions]
     parts += [f"{c} DOWN ({err}), retrying" for c, err in sorted(report.down.items())]
+    parts += [f"{sid}: ERROR {err}, retrying" for sid, err in sorted(report.errors.items())]
     return f"tick {n}: " + "; ".join(parts) if parts else None
 
 

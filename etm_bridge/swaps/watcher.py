@@ -31,13 +31,13 @@ import requests
 from ..adapter import ChainAdapter
 from ..errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
 from .events import REORG_DROPS, Transition, apply_event, next_event
+from .execute import broadcast, relay_headers
 from .fsm import REORG_EVENTS
 from .model import ActionKind, IntentResult, Outcome, SwapRecord
 from .observe import (
     EtmGateway,
     Observation,
     adapter_for,
-    common_relay_tip,
     header_digest,
     observe,
     refreshed_refs,
@@ -86,6 +86,7 @@ class TickReport:
     transitions: tuple[Transition, ...]
     actions: tuple[tuple[str, ActionKind, str], ...]  # (swap_id, kind, outcome)
     down: Mapping[str, str]  # chain -> last error
+    errors: Mapping[str, str] = field(default_factory=dict)  # swap id -> error this tick
 
 
 class Watcher:
@@ -114,6 +115,7 @@ class Watcher:
         self._by_hashlock: dict[bytes, set[str]] = {}
         self._tip_digest: dict[str, tuple[int, str | None]] = {}
         self._touched = 0
+        self._swap_retry: dict[str, tuple[int, float]] = {}  # swap id -> (failures, retry at)
         self._lock: WatcherLock | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -154,9 +156,12 @@ class Watcher:
         transitions: list[Transition] = []
         actions: list[tuple[str, ActionKind, str]] = []
         examined = 0
+        errors: dict[str, str] = {}
         for swap_id in sorted(self.due):
             rec = self.records.get(swap_id)
             if rec is None or not self._chains_up(rec):
+                continue
+            if self._swap_retry.get(swap_id, (0, 0.0))[1] > now:
                 continue
             self.due.discard(swap_id)
             examined += 1
@@ -168,8 +173,22 @@ class Watcher:
             except StaleSwapError:
                 self.records[swap_id] = self.store.get(swap_id)
                 self.due.add(swap_id)
+            except EtmBridgeError as exc:  # one swap's trouble never stops the others
+                errors[swap_id] = f"{type(exc).__name__}: {exc}"
+                log.error("swap %s: %s (retrying with backoff)", swap_id, errors[swap_id])
+                self._backoff_swap(swap_id, now)
+            else:
+                self._swap_retry.pop(swap_id, None)
         down = {c: h.last_error for c, h in self.health.items() if h.failures}
-        return TickReport(dict(new_blocks), examined, tuple(transitions), tuple(actions), down)
+        return TickReport(
+            dict(new_blocks), examined, tuple(transitions), tuple(actions), down, errors
+        )
+
+    def _backoff_swap(self, swap_id: str, now: float) -> None:
+        failures = self._swap_retry.get(swap_id, (0, 0.0))[0] + 1
+        delay = min(self.config.backoff_initial_s * 2 ** (failures - 1), self.config.backoff_max_s)
+        self._swap_retry[swap_id] = (failures, now + delay)
+        self.due.add(swap_id)
 
     def _pick_up_changes(self) -> None:
         changed, self._touched = self.store.changed_since(self._touched)
@@ -341,12 +360,12 @@ class Watcher:
         self, rec: SwapRecord, action: Action, obs: Observation, now: int
     ) -> tuple[SwapRecord, str]:
         if action.kind is ActionKind.RELAY_HEADERS:
-            return rec, self._relay(action)
+            return rec, relay_headers(action, self.adapters, self.gateway)
         if rec.intent(action.key) is None:
             rec = rec.with_intent(new_intent(rec, action, now))
             self._save(rec, [], "intent_saved")  # written BEFORE the broadcast
         try:
-            txid = self._broadcast(rec, action, obs)
+            txid = broadcast(rec, action, obs, self.adapters, self.gateway)
             result = IntentResult(Outcome.BROADCAST, txid, action.reason, now)
         except NODE_DOWN:
             raise  # intent stays without result: resolved from the chain next time
@@ -355,39 +374,3 @@ class Watcher:
         rec = rec.with_result(action.key, result)
         self._save(rec, [], "result_saved")
         return rec, result.outcome.value
-
-    def _broadcast(self, rec: SwapRecord, action: Action, obs: Observation) -> str:
-        t, kind, a = rec.terms, action.kind, ActionKind
-        adapter = adapter_for(self.adapters, action.chain)
-        if kind is a.LOCK_USER_LEG:
-            return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
-        if kind is a.LOCK_COUNTER_LEG:
-            return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid
-        if kind is a.SUBMIT_PROOF:
-            if self.gateway is None or obs.user_lock is None:
-                raise EtmBridgeError("no ETM gateway or no user lock to prove")
-            user_adapter = adapter_for(self.adapters, t.user_leg.chain)
-            proof = user_adapter.inclusion_proof(obs.user_lock.lock_id)
-            return self.gateway.submit_proof(rec, obs.user_lock, proof)
-        lock = obs.counter_lock if kind in (a.CLAIM_COUNTER, a.REFUND_COUNTER) else obs.user_lock
-        if lock is None:
-            raise EtmBridgeError(f"{kind.value}: the lock is not visible")
-        if kind in (a.CLAIM_COUNTER, a.CLAIM_USER_LOCK):
-            if rec.preimage is None:
-                raise EtmBridgeError(f"{kind.value}: the preimage is not known")
-            return adapter.claim(lock, rec.preimage).txid
-        return adapter.refund(lock).txid
-
-    def _relay(self, action: Action) -> str:
-        """Feed headers to the ETM relay up to the action's height, from the fork point if the
-        relay's best chain differs from the adapter's (after a reorg)."""
-        if self.gateway is None:
-            return "no gateway"
-        adapter, chain = adapter_for(self.adapters, action.chain), action.chain
-        start = common_relay_tip(self.gateway, adapter, chain) + 1
-        # up to our tip, not just the target: after a reorg only the longer branch wins
-        count = max(action.relay_to_height, adapter.tip().height) - start + 1
-        if count <= 0:
-            return "relay up to date"
-        tip = self.gateway.relay_headers(chain, start, adapter.headers(start, count))
-        return f"relayed to {tip}"

@@ -14,7 +14,7 @@ from worldkit import (
     World,
 )
 
-from etm_bridge.errors import NodeUnavailableError, WatcherLockError
+from etm_bridge.errors import ChainError, NodeUnavailableError, WatcherLockError
 from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.testing.fake import FakeAdapter
@@ -195,3 +195,26 @@ def test_a_partial_first_look_never_leads_to_a_second_counter_lock(e2f) -> None:
     assert rec.state is State.COUNTER_LOCKED
     assert not rec.intents_of(ActionKind.LOCK_COUNTER_LEG)
     assert len(e2f.btc.locks) == 1
+
+
+class BrokenFindAdapter(FakeAdapter):
+    broken = False
+
+    def find_locks(self, hashlock):
+        if self.broken:
+            raise ChainError("node returned garbage for find_locks")
+        return super().find_locks(hashlock)
+
+
+def test_an_error_on_one_swap_is_reported_and_retried_not_fatal(f2e) -> None:
+    broken = BrokenFindAdapter(f2e.btc, USER_SECRET)
+    f2e.user_ad["btc"] = broken
+    f2e.user = f2e.watcher(Role.USER)
+    f2e.create()
+    broken.broken = True
+    report = f2e.user.tick()
+    assert "garbage" in report.errors["w1"]
+    assert f2e.user.tick().examined == 0  # backing off
+    broken.broken = False
+    f2e.clock.now += 10
+    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))

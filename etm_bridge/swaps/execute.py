@@ -1,0 +1,61 @@
+"""Executing the policy's actions: the adapter calls behind each broadcasting action, and
+feeding headers to the ETM relay. The watcher writes the intent before calling
+:func:`broadcast` and the result after; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..adapter import ChainAdapter
+from ..errors import EtmBridgeError
+from .model import ActionKind, SwapRecord
+from .observe import EtmGateway, Observation, adapter_for, common_relay_tip
+from .policy import Action
+
+
+def broadcast(
+    rec: SwapRecord,
+    action: Action,
+    obs: Observation,
+    adapters: Mapping[str, ChainAdapter],
+    gateway: EtmGateway | None,
+) -> str:
+    """Execute one broadcasting action through the adapters; returns the transaction id."""
+    t, kind, a = rec.terms, action.kind, ActionKind
+    adapter = adapter_for(adapters, action.chain)
+    if kind is a.LOCK_USER_LEG:
+        return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
+    if kind is a.LOCK_COUNTER_LEG:
+        return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid
+    if kind is a.SUBMIT_PROOF:
+        if gateway is None or obs.user_lock is None:
+            raise EtmBridgeError("no ETM gateway or no user lock to prove")
+        user_adapter = adapter_for(adapters, t.user_leg.chain)
+        proof = user_adapter.inclusion_proof(obs.user_lock.lock_id)
+        return gateway.submit_proof(rec, obs.user_lock, proof)
+    lock = obs.counter_lock if kind in (a.CLAIM_COUNTER, a.REFUND_COUNTER) else obs.user_lock
+    if lock is None:
+        raise EtmBridgeError(f"{kind.value}: the lock is not visible")
+    if kind in (a.CLAIM_COUNTER, a.CLAIM_USER_LOCK):
+        if rec.preimage is None:
+            raise EtmBridgeError(f"{kind.value}: the preimage is not known")
+        return adapter.claim(lock, rec.preimage).txid
+    return adapter.refund(lock).txid
+
+
+def relay_headers(
+    action: Action, adapters: Mapping[str, ChainAdapter], gateway: EtmGateway | None
+) -> str:
+    """Feed headers to the ETM relay up to the action's height, from the fork point if the
+    relay's best chain differs from the adapter's (after a reorg)."""
+    if gateway is None:
+        return "no gateway"
+    adapter, chain = adapter_for(adapters, action.chain), action.chain
+    start = common_relay_tip(gateway, adapter, chain) + 1
+    # up to our tip, not just the target: after a reorg only the longer branch wins
+    count = max(action.relay_to_height, adapter.tip().height) - start + 1
+    if count <= 0:
+        return "relay up to date"
+    tip = gateway.relay_headers(chain, start, adapter.headers(start, count))
+    return f"relayed to {tip}"
