@@ -31,7 +31,11 @@ ARTIFACTS_DIR = HERE / "artifacts"
 #: The one compiler this project accepts (package.json pins solc 0.8.37).
 SOLC_VERSION = "0.8.37+commit.f401782d"
 #: Contract name -> source file (relative to this directory).
-CONTRACTS = {"EtherSwapHTLC": "EtherSwapHTLC.sol", "TestToken": "TestToken.sol"}
+CONTRACTS = {
+    "EtherSwapHTLC": "EtherSwapHTLC.sol",
+    "TestToken": "TestToken.sol",
+    "PoolVault": "PoolVault.sol",
+}
 #: Fixed compiler settings. "cancun" runs on anvil 1.7.1 (default hardfork Prague and later).
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
