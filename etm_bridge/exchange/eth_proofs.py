@@ -9,9 +9,15 @@ header's receiptsRoot, transaction succeeded) and returns the event's values as 
 contract lock is one swap; ``token`` must be the pool's: zero for ``eth``, the token address
 for ``erc20:0x...``).
 
-Deposits and obligation payments of ETH pools are not verifiable yet: a plain ether transfer
-leaves no log in its receipt, so they need a pool contract emitting an event (future work);
-those two methods reject with ``spv_unavailable``.
+Deposits and obligation payments go through the pool operator's ``PoolVault``
+(``contracts/ethereum/PoolVault.sol``; a plain ether transfer leaves no receipt log). Their
+:class:`EthProof` names the log by its **position in the receipt** (``event_index`` = log
+index): the log must be emitted by the vault configured for the pool's claim key (``vaults``:
+operator address -> vault address, see :func:`vaults_from_config`) and be a ``Deposited`` /
+``Paid`` event of the pool's token, in a successful receipt at the pool's confirmation depth.
+A deposit names its ETM owner (``bytes20 etmOwner``); a payment its obligation id (a uint256
+in ``bytes32``) and destination ``to``, which must be the obligation's bound address. The
+deposit/payment id is ``block_hash || index u32 BE || log_index u32 BE``.
 
 Encoding: ``block_hash (32) || index u32 BE || event_index u32 BE || node count u16 BE ||
 (u32 BE length || node)*``. Pure.
@@ -20,18 +26,21 @@ Encoding: ``block_hash (32) || index u32 BE || event_index u32 BE || node count 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
 
+from ..chain.address import encode_address
 from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..errors import ExchangeError, InclusionProofError, TxRejectedError, ValidationError
 from ..observations import InclusionProof
 from ..spv.eth_relay import EthRelay, check_eth_receipt
-from ..spv.ethereum import LOCKED_EVENT, find_events
+from ..spv.ethereum import LOCKED_EVENT, EventAbi, decode_event, find_events
+from .obligations import VerifiedDeposit, VerifiedPayment
+from .plans import get_obligation
 from .pool import Pool
 from .reasons import Reason
 from .swap_rules import VerifiedForeignLock
@@ -39,11 +48,37 @@ from .swap_rules import VerifiedForeignLock
 #: Nominal Ethereum block time (post-merge slots) for the remaining-time estimate.
 BLOCK_TIME_S = 12
 _HEAD = struct.Struct(">32sIIH")
+_MAX_OBLIGATION_ID = 2**64 - 1
+
+#: ``PoolVault`` events (contracts/ethereum/PoolVault.sol); a unit test pins them to the artifact.
+DEPOSITED_EVENT = EventAbi(
+    "Deposited",
+    (
+        ("etmOwner", "bytes20", True),
+        ("from", "address", True),
+        ("token", "address", False),
+        ("amount", "uint256", False),
+    ),
+)
+PAID_EVENT = EventAbi(
+    "Paid",
+    (
+        ("obligationId", "bytes32", True),
+        ("to", "address", True),
+        ("token", "address", False),
+        ("amount", "uint256", False),
+    ),
+)
 
 
 @dataclass(frozen=True)
 class EthProof:
-    """A receipt proof and which ``Locked`` event in it is the lock."""
+    """A receipt proof and which event of it counts.
+
+    ``event_index``: for a lock, the n-th ``Locked`` event of the HTLC in the receipt; for a
+    deposit or payment, the log's position among all the receipt's logs (so a log of another
+    contract is named, and rejected, rather than skipped).
+    """
 
     block_hash: bytes
     index: int
@@ -86,20 +121,50 @@ def token_of(asset: str) -> bytes:
     raise ValidationError(f"{asset!r} is not an Ethereum pool asset (eth or erc20:0x<40 hex>)")
 
 
+def _address20(text: Any, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(str(text).removeprefix("0x"))
+    except ValueError:
+        raise ValidationError(f"{what} {text!r} is not hex") from None
+    if len(raw) != 20:
+        raise ValidationError(f"{what} {text!r} is not a 20-byte address")
+    return raw
+
+
+def vaults_from_config(cfg: Mapping[str, Any]) -> dict[bytes, bytes]:
+    """``pool_vaults`` of the chain's Ethereum SPV config (operator hex -> vault hex) as bytes."""
+    raw = cfg.get("pool_vaults") or {}
+    if not isinstance(raw, Mapping):
+        raise ValidationError("pool_vaults must map operator addresses to vault addresses")
+    return {
+        _address20(op, "pool_vaults operator"): _address20(vault, "pool_vaults vault")
+        for op, vault in raw.items()
+    }
+
+
 class EthVerifier:
-    """The exchange's :class:`~.txtypes.ForeignVerifier` for Ethereum HTLC locks."""
+    """The exchange's :class:`~.txtypes.ForeignVerifier` for Ethereum.
+
+    ``vaults`` maps a pool operator's address (the pool's claim key) to its ``PoolVault``; a
+    pool whose operator has none cannot prove deposits or payments (``spv_unavailable``).
+    """
 
     def __init__(
         self,
         relay_of: Callable[[StateView], EthRelay],
         htlc_contract: bytes,
         block_time_s: int = BLOCK_TIME_S,
+        vaults: Mapping[bytes, bytes] | None = None,
     ):
         if len(htlc_contract) != 20:
             raise ValidationError("htlc_contract must be a 20-byte address")
+        vaults = dict(vaults or {})
+        if any(len(k) != 20 or len(v) != 20 for k, v in vaults.items()):
+            raise ValidationError("vaults must map 20-byte operator addresses to 20-byte vaults")
         self.relay_of = relay_of
         self.htlc_contract = htlc_contract
         self.block_time_s = block_time_s
+        self.vaults = vaults
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
@@ -131,14 +196,69 @@ class EthVerifier:
             self.block_time_s,
         )
 
-    def _unavailable(self, what: str) -> Any:
-        raise TxRejectedError(
-            "spv_unavailable",
-            f"Ethereum {what} cannot be proven yet: a plain transfer leaves no receipt log",
+    def _vault_event(
+        self, view: StateView, pool: Pool, proof: bytes, abi: EventAbi
+    ) -> tuple[bytes, dict[str, Any]]:
+        """(deposit/payment id, decoded event) of the vault log a deposit/payment proof names."""
+        vault = self.vaults.get(pool.params.claim_key)
+        if vault is None:
+            raise TxRejectedError(
+                "spv_unavailable",
+                f"no PoolVault is configured for the {pool.params.asset} pool's operator "
+                f"0x{pool.params.claim_key.hex()} (spv config eth.pool_vaults)",
+            )
+        p = EthProof.decode(proof)
+        relay = self.relay_of(view)
+        _, receipt = check_eth_receipt(
+            relay, p.block_hash, p.index, p.nodes, pool.params.min_confirmations
         )
+        if receipt.status != 1:
+            raise InclusionProofError("failed-transaction", "the receipt's transaction reverted")
+        if not 0 <= p.event_index < len(receipt.logs):
+            raise InclusionProofError(
+                "bad-event", f"log {p.event_index} of a receipt with {len(receipt.logs)} logs"
+            )
+        log = receipt.logs[p.event_index]
+        if log.address != vault:
+            raise ExchangeError(
+                Reason.WRONG_DESTINATION,
+                f"log {p.event_index} was emitted by 0x{log.address.hex()}, not the "
+                f"{pool.params.asset} pool's vault 0x{vault.hex()}",
+            )
+        event: dict[str, Any] = decode_event(log, abi)
+        ident = p.block_hash + struct.pack(">II", p.index, p.event_index)
+        return ident, event
 
-    def verify_deposit(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
-        return self._unavailable("deposits")
+    def verify_deposit(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedDeposit:
+        """A ``Deposited`` event of the pool operator's vault, for the ETM owner it names."""
+        ident, ev = self._vault_event(view, pool, proof, DEPOSITED_EVENT)
+        if ev["token"] != token_of(pool.params.asset):
+            raise ExchangeError(
+                Reason.DEPOSIT_WRONG_ASSET,
+                f"deposit is of token 0x{ev['token'].hex()}, the pool is {pool.params.asset}",
+            )
+        owner = encode_address(ev["etmOwner"])
+        return VerifiedDeposit(ident, pool.params.asset, ev["amount"], owner)
 
-    def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
-        return self._unavailable("obligation payments")
+    def verify_payment(
+        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
+    ) -> VerifiedPayment:
+        """A ``Paid`` event of the vault paying an obligation's bound address."""
+        ident, ev = self._vault_event(view, pool, proof, PAID_EVENT)
+        oid = int.from_bytes(ev["obligationId"], "big")
+        if oid > _MAX_OBLIGATION_ID:
+            raise ExchangeError(Reason.UNKNOWN_OBLIGATION, f"no obligation {oid}")
+        ob = get_obligation(view, oid)
+        if ev["token"] != token_of(ob.asset):
+            raise ExchangeError(
+                Reason.PAYMENT_MISMATCH,
+                f"payment is of token 0x{ev['token'].hex()}, obligation {oid} is {ob.asset}",
+            )
+        if ev["to"] != ob.destination:
+            raise ExchangeError(
+                Reason.WRONG_DESTINATION,
+                f"payment goes to 0x{ev['to'].hex()}, obligation {oid} to 0x{ob.destination.hex()}",
+            )
+        return VerifiedPayment(ident, pool.params.asset, ev["amount"], ev["to"], oid)
