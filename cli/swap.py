@@ -32,7 +32,7 @@ from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
 PASSPHRASE_ENV = "ETM_BRIDGE_PASSPHRASE"
-CHAIN_ASSETS = {"bitcoin": "btc", "ethereum": "eth", "etm": "etm"}
+CHAIN_ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth", "etm": "etm"}
 
 home_option = click.option(
     "--home",
@@ -71,9 +71,10 @@ def emit(data: Any, as_json: bool, text: str) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
 
 
-def _amount(text: str, chain: str) -> int:
-    asset = CHAIN_ASSETS.get(chain)
-    if asset is not None:
+def _amount(text: str, chain: str, adapter: ChainAdapter) -> int:
+    """A decimal amount in the chain's asset (``0.01``), or base units for other assets."""
+    asset = CHAIN_ASSETS.get(chain) or adapter.info().asset.lower()
+    if asset in UNITS:
         return parse_amount(text, asset)
     if not text.isdigit() or int(text) <= 0:
         raise ValidationError(f"amount on {chain!r} must be a positive integer of base units")
@@ -148,7 +149,7 @@ def start_command(
         hashlock=hashlock,
         user_leg=LegTerms(
             from_chain,
-            _amount(amount, from_chain),
+            _amount(amount, from_chain, ours),
             _key(their_claim_key, "--their-claim-key"),
             ours.our_key(),
             user_timelock,
@@ -156,7 +157,7 @@ def start_command(
         ),
         counter_leg=LegTerms(
             to_chain,
-            _amount(receive, to_chain),
+            _amount(receive, to_chain, theirs),
             theirs.our_key(),
             _key(their_refund_key, "--their-refund-key"),
             counter_timelock,
