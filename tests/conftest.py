@@ -7,6 +7,7 @@ Tests under ``tests/unit`` are marked ``unit`` (pure logic, no nodes) and tests 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,18 @@ import pytest
 pytest_plugins = ["etm_bridge_regtest.fixtures"]
 
 _ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bitcoin_broadcasts_checked_by_libbitcoinkernel() -> Iterator[None]:
+    """Every BitcoinAdapter broadcast of the session is also verified by libbitcoinkernel
+    (tests/btc_kernel.py); an accepted transaction the kernel rejects fails the session."""
+    import btc_kernel
+
+    btc_kernel.install()
+    yield
+    bad = btc_kernel.disagreements()
+    assert not bad, f"the node accepted transactions libbitcoinkernel rejects: {bad}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

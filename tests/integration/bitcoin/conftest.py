@@ -2,8 +2,8 @@
 
 ``btc_party()`` makes a fresh, funded :class:`BitcoinAdapter` (new random key, its own data
 dir, birth height = the tip before funding, so its scan is short) and returns its config so
-the same adapter can be re-created (a restart). The adapters are kernel-checked
-(``btc_support``): every transaction the node accepts must also pass libbitcoinkernel.
+the same adapter can be re-created (a restart). Every broadcast is kernel-checked
+(``tests/btc_kernel.py``): every transaction the node accepts must also pass libbitcoinkernel.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from btc_support import KernelCheckedBitcoinAdapter, adapter_config
+from btc_support import adapter_config
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.bitcoin import BitcoinNode
 
@@ -35,7 +35,7 @@ def btc_party(
             secrets.token_hex(32),
             bitcoin_node.height(),
         )
-        adapter = KernelCheckedBitcoinAdapter.from_config(config)
+        adapter = BitcoinAdapter.from_config(config)
         for _ in range(coins):
             bitcoin_node.fund(adapter.address(), funding_sat // coins, confirm=False)
         bitcoin_node.mine(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from btc_support import KernelCheckedBitcoinAdapter
+from etm_bridge_bitcoin import BitcoinAdapter
 
 from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarness
 
@@ -17,7 +17,7 @@ class TestBitcoinConformance(AdapterConformance):
             adapter=us,
             counterparty=them,
             mine=lambda n: bitcoin_node.mine(n),
-            reopen=lambda: KernelCheckedBitcoinAdapter.from_config(config),
+            reopen=lambda: BitcoinAdapter.from_config(config),
             amount=100_000,
             unknown_lock_id="00" * 32 + ":0:" + "00" * 32,
         )

@@ -9,7 +9,8 @@ the size is measured with a worst-case dummy signature, so the real fee rate is 
 from __future__ import annotations
 
 from bitcoin.core import CTransaction
-from btc_support import KernelCheckedBitcoinAdapter
+from btc_kernel import spent_outputs
+from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_bitcoin.txbuild import vsize
 
 from etm_bridge.adapter import HtlcTerms
@@ -24,7 +25,7 @@ def _mempool_tx(adapter, txid: str) -> CTransaction:
 
 
 def _fee_paid(adapter, tx: CTransaction) -> int:
-    spent = sum(amount for amount, _ in adapter.spent_outputs(tx))
+    spent = sum(amount for amount, _ in spent_outputs(adapter.rpc, tx))
     return spent - sum(out.nValue for out in tx.vout)
 
 
@@ -38,10 +39,8 @@ def _assert_pays_the_rate(adapter, txid: str) -> None:
 
 def test_fallback_rate_is_reported_and_paid_by_lock_claim_and_refund(btc_party, bitcoin_node):
     (_, us_config), (_, them_config) = btc_party(), btc_party()
-    us = KernelCheckedBitcoinAdapter.from_config({**us_config, "fallback_fee_sat_vb": RATE_SAT_VB})
-    them = KernelCheckedBitcoinAdapter.from_config(
-        {**them_config, "fallback_fee_sat_vb": RATE_SAT_VB}
-    )
+    us = BitcoinAdapter.from_config({**us_config, "fallback_fee_sat_vb": RATE_SAT_VB})
+    them = BitcoinAdapter.from_config({**them_config, "fallback_fee_sat_vb": RATE_SAT_VB})
     fee = us.fee_estimate()
     assert (fee.rate, fee.rate_unit, fee.source) == (RATE_SAT_VB, "sat/vB", "fallback")
 

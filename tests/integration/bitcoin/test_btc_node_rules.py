@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from btc_support import BROADCASTS
+from btc_kernel import BROADCASTS
 
 from etm_bridge.adapter import HtlcTerms, LockState
 from etm_bridge.errors import (

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 
-from btc_support import KernelCheckedBitcoinAdapter, adapter_config
+from btc_support import adapter_config
+from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.adapter import HtlcTerms, LockState
@@ -35,7 +36,7 @@ def test_adapter_with_an_empty_data_dir_finds_its_lock_and_refunds(
     lock = us.lock(terms)
     bitcoin_node.mine(1)
     us.close()
-    fresh = KernelCheckedBitcoinAdapter.from_config({**config, "data_dir": str(tmp_path / "new")})
+    fresh = BitcoinAdapter.from_config({**config, "data_dir": str(tmp_path / "new")})
     [found] = fresh.find_locks(terms.hashlock)
     assert found.lock_id == lock.lock_id and found.terms == terms
     bitcoin_node.mine(terms.timelock_height - bitcoin_node.height())
@@ -64,7 +65,7 @@ def test_a_block_taken_back_is_noticed_and_rescanned(tmp_path) -> None:
             adapter_config(node, tmp_path / name, secrets.token_hex(32), node.height())
             for name in ("us", "them")
         ]
-        us, them = (KernelCheckedBitcoinAdapter.from_config(c) for c in configs)
+        us, them = (BitcoinAdapter.from_config(c) for c in configs)
         node.fund(them.address(), 1_000_000)
         hashlock = hashlock_of(new_preimage())
         lock = them.lock(_terms(them, us, hashlock))
