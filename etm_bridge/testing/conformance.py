@@ -213,6 +213,13 @@ class AdapterConformance:
             harness.adapter.get_lock(harness.unknown_lock_id)
         assert harness.adapter.find_locks(hashlock_of(new_preimage())) == []
 
+    def test_find_locks_refuses_a_hashlock_that_is_not_32_bytes(
+        self, harness: ConformanceHarness
+    ) -> None:
+        for bad in (b"\x01" * 31, b"\x01" * 33):
+            with pytest.raises(HashlockError):
+                harness.adapter.find_locks(bad)
+
     def test_restarted_adapter_finds_the_lock_and_claims(self, harness: ConformanceHarness) -> None:
         h, them = harness, harness.counterparty
         preimage = new_preimage()

@@ -45,7 +45,12 @@ from etm_bridge.errors import (
     LockNotFoundError,
     ValidationError,
 )
-from etm_bridge.hashlock import check_preimage, check_refund_allowed, find_preimage_in_bytes
+from etm_bridge.hashlock import (
+    check_preimage,
+    check_refund_allowed,
+    find_preimage_in_bytes,
+    require_hashlock,
+)
 from etm_bridge.spv import eth_rlp
 
 from . import artifacts
@@ -172,7 +177,7 @@ class EthereumAdapter(ChainAdapter):
         raise ChainError(f"lock tx {receipt['transactionHash']} emitted no Locked event for us")
 
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
-        topics = [self.codec.locked_topic, "0x" + hashlock.hex()]
+        topics = [self.codec.locked_topic, "0x" + require_hashlock(hashlock).hex()]
         events = [self.codec.decode_locked(log) for log in self._logs(topics)]
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return [self._lock_from_event(e) for e in events]
