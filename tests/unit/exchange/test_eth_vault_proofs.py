@@ -20,6 +20,8 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from exchange_harness import Ledger
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_txtypes import ETM_LIQ, SECRETS
 
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
@@ -32,7 +34,7 @@ from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.spv import eth_rlp
 from etm_bridge.spv.eth_relay import EthRelay
-from etm_bridge.spv.ethereum import ANVIL, EMPTY_OMMERS_HASH, EventAbi
+from etm_bridge.spv.ethereum import ANVIL, EMPTY_OMMERS_HASH, EthLog, EventAbi, decode_event
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -240,3 +242,26 @@ def test_vaults_from_config_reads_operator_to_vault_hex() -> None:
         ep.vaults_from_config({"pool_vaults": {"zz": "22" * 20}})
     with pytest.raises(ValidationError):
         ep.EthVerifier(lambda view: None, HTLC, vaults={b"\x01": VAULT})  # type: ignore[arg-type,return-value]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    owner=st.binary(min_size=20, max_size=20),
+    amount=st.integers(1, 2**256 - 1),
+    token=st.binary(min_size=20, max_size=20),
+    oid=st.integers(0, 2**256 - 1),
+)
+def test_logs_encoded_by_eth_abi_decode_to_the_same_values(
+    owner: bytes, amount: int, token: bytes, oid: int
+) -> None:
+    address, topics, data = deposited(owner, amount, token)
+    got = decode_event(EthLog(address, tuple(topics), data), ep.DEPOSITED_EVENT)
+    assert got == {"etmOwner": owner, "from": eth_key("alice"), "token": token, "amount": amount}
+    address, topics, data = paid(oid, token, amount, owner)
+    got = decode_event(EthLog(address, tuple(topics), data), ep.PAID_EVENT)
+    assert got == {
+        "obligationId": oid.to_bytes(32, "big"),
+        "to": token,
+        "token": owner,
+        "amount": amount,
+    }
