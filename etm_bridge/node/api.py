@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -172,8 +172,10 @@ def create_app(
     admin_token: str,
     max_body_bytes: int,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
-    """The Starlette application serving ``backend`` (``lifespan`` runs e.g. the forger loop)."""
+    """The Starlette application serving ``backend`` (``lifespan`` runs e.g. the forger loop;
+    ``extra_routes``, e.g. :func:`.exchange_api.exchange_routes`, are served too)."""
 
     async def tx_body(request: Request) -> bytes:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -270,6 +272,7 @@ def create_app(
         Route("/api/rounds/current", current_round),
         Route("/api/admin/forging", forging, methods=["GET", "POST"]),
         Route("/api/admin/forging/keys", forging_keys, methods=["POST"]),
+        *extra_routes,
     ]
     handlers = {HTTPException: http_error}
     return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)

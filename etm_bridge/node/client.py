@@ -87,6 +87,54 @@ class NodeClient:
     def current_round(self) -> dict[str, Any]:
         return self._request("GET", "/api/rounds/current")
 
+    # --- exchange and SPV reads (see node.exchange_api) --------------------------------------
+
+    def pools(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/api/exchange/pools")["pools"]
+
+    def pool(self, asset: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/exchange/pools/{asset}")
+
+    def positions(self, address: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/api/exchange/positions/{address}")["positions"]
+
+    def obligations(self, investor: str | None = None) -> list[dict[str, Any]]:
+        params = {"investor": investor} if investor else {}
+        return self._request("GET", "/api/exchange/obligations", params=params)["obligations"]
+
+    def open_swaps(
+        self, asset: str | None = None, hashlock: bytes | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"asset": asset, "hashlock": None if hashlock is None else hashlock.hex()}
+        found = {k: v for k, v in params.items() if v is not None}
+        return self._request("GET", "/api/exchange/swaps", params=found)["swaps"]
+
+    def bindings(self, address: str) -> dict[str, Any]:
+        """``{"btc": binding or None, "eth": ...}`` of an ETM address."""
+        return self._request("GET", f"/api/exchange/bindings/{address}")["bindings"]
+
+    def quote(self, asset: str, direction: str, amount_in: int) -> dict[str, Any]:
+        """``direction`` ``asset_to_etm`` or ``etm_to_asset``; ``amount_in`` in base units."""
+        params = {"asset": asset, "direction": direction, "amount": str(amount_in)}
+        return self._request("GET", "/api/exchange/quote", params=params)
+
+    def spv_status(self) -> dict[str, Any]:
+        """Both relays (``bitcoin``/``ethereum`` keys, absent if not initialised)."""
+        return self._request("GET", "/api/spv")
+
+    def spv_btc(self) -> dict[str, Any]:
+        return self._request("GET", "/api/spv/btc")
+
+    def spv_eth(self) -> dict[str, Any]:
+        return self._request("GET", "/api/spv/eth")
+
+    def spv_btc_best_hash(self, height: int) -> str | None:
+        """The Bitcoin relay's best-chain block hash (display hex) at ``height``, or None."""
+        try:
+            return str(self._request("GET", f"/api/spv/btc/best/{height}")["hash"])
+        except NotFoundError:
+            return None
+
     # --- writes -----------------------------------------------------------------------------
 
     def submit_tx(self, signed: bytes) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ..errors import ConfigError, EtmBridgeError, StoreError
 from ..store import ChainStore
 from .api import create_app
 from .config import NodeConfig
+from .exchange_api import exchange_routes
 from .service import NodeService, load_forging_keys
 
 log = logging.getLogger("etm_bridge.node")
@@ -96,6 +97,7 @@ def build_app(config: NodeConfig, service: NodeService) -> Starlette:
         admin_token=config.admin_token,
         max_body_bytes=config.max_body_bytes,
         lifespan=lifespan,
+        extra_routes=exchange_routes(service.chain.store_view, service.chain.registry.table_names),
     )
 
 

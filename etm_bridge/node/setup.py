@@ -3,6 +3,11 @@
 UNSAFE for real funds: the genesis delegates and funded users have the deterministic development
 keys ``dev_key("delegate-<i>")`` / ``dev_key("user-<i>")`` (``chain.genesis.dev_genesis``), so
 anyone can recompute them. The admin token is random.
+
+The chain loads :data:`NODE_TX_PLUGINS`: the SPV relays (``etm_bridge.spv.btc_regtest``: the
+SPV types, with the Bitcoin relay starting at the regtest genesis block on the first header
+batch) and the value-exchange contracts (``etm_bridge.exchange.txtypes``, whose proofs are
+checked by ``etm_bridge.spv.exchange_verifiers``). ``tx_plugins=()`` gives a core-only chain.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from .config import (
 )
 from .service import save_forging_keys
 
+#: Transaction-type plug-ins of ``node init`` chains: SPV relays, then the exchange.
+NODE_TX_PLUGINS: tuple[str, ...] = ("etm_bridge.spv.btc_regtest", "etm_bridge.exchange.txtypes")
+
 
 def init_node(
     data_dir: Path,
@@ -37,11 +45,13 @@ def init_node(
     port: int = DEFAULT_PORT,
     genesis_time: int | None = None,
     force: bool = False,
+    tx_plugins: tuple[str, ...] = NODE_TX_PLUGINS,
 ) -> NodeConfig:
     """Write ``genesis.json``, ``forging_keys.json`` (all genesis delegates) and ``node.json``.
 
     Refuses an existing data dir unless ``force`` (which also deletes its chain database).
     ``genesis_time`` (ETM-epoch seconds) defaults to now, so slot 0 starts at init.
+    ``tx_plugins``: the chain's transaction-type plug-ins (default :data:`NODE_TX_PLUGINS`).
     """
     data_dir = Path(data_dir)
     if (data_dir / NODE_CONFIG).exists() and not force:
@@ -55,6 +65,7 @@ def init_node(
         genesis_time=etm_time(time.time()) if genesis_time is None else genesis_time,
         block_time_s=block_time_s,
         delegates_per_round=delegates,
+        tx_plugins=tuple(tx_plugins),
     )
     genesis, keys = dev_genesis(params, delegates, funded=funded_accounts)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,185 @@
+"""Read routes of the node API for the value exchange and the SPV relays.
+
+``exchange_routes(view_of, tables)`` gives Starlette routes over the chain's committed state
+(``view_of()`` returns a fresh :class:`~etm_bridge.chain.state.StateView`; ``tables`` are the
+state tables the chain's plug-ins declared). Amounts are integers in base units.
+
+Exchange (404 ``not_found`` if the chain does not load ``etm_bridge.exchange.txtypes``):
+
+* ``GET /api/exchange/pools`` -> ``{"pools": [...]}``; ``/api/exchange/pools/{asset}`` one pool
+* ``GET /api/exchange/positions/{address}`` -> ``{"address", "positions": [...]}``
+* ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...]}``
+* ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...]}`` (open ones)
+* ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...}}``
+* ``GET /api/exchange/quote?asset=&direction=asset_to_etm|etm_to_asset&amount=<int>``
+
+SPV (404 if the chain has no such relay yet): ``GET /api/spv`` (both relays),
+``/api/spv/btc``, ``/api/spv/eth`` (tip, heights, chain work, forks, policy) and
+``/api/spv/btc/best/{height}`` (the relay's best-chain hash there, display order; what a
+relayer compares with its Bitcoin node to find the fork point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..chain.address import decode_address
+from ..chain.state import StateView
+from ..errors import ExchangeError, NotFoundError, ValidationError
+from ..exchange import records as rc
+from ..exchange import views
+from ..exchange.plans import get_binding
+from ..exchange.pool import Direction
+from ..exchange.reasons import Reason
+from ..spv import txtypes as spv
+from .api import guarded, parse_hex
+
+ViewOf = Callable[[], StateView]
+MAX_U64 = 2**64 - 1
+
+
+def _asset(text: str) -> str:
+    asset = text.strip().lower()
+    if not asset or len(asset) > 64:
+        raise ValidationError(f"asset {text[:80]!r} must be 1..64 characters (btc, eth, ...)")
+    return asset
+
+
+def _amount(text: str | None) -> int:
+    if text is None or not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_U64:
+        raise ValidationError("query parameter amount must be an integer in base units, > 0")
+    return int(text)
+
+
+def _direction(text: str | None) -> Direction:
+    try:
+        return Direction(text or "")
+    except ValueError:
+        names = ", ".join(d.value for d in Direction)
+        raise ValidationError(f"query parameter direction must be one of {names}") from None
+
+
+def _found(call: Callable[[], Any]) -> Any:
+    """Run a view; an unknown pool or obligation is a 404, not a 400."""
+    try:
+        return call()
+    except ExchangeError as exc:
+        if exc.reason in (Reason.UNKNOWN_POOL, Reason.UNKNOWN_OBLIGATION):
+            raise NotFoundError(str(exc)) from None
+        raise
+
+
+def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
+    def view() -> StateView:
+        if rc.POOLS not in tables:
+            raise NotFoundError("the exchange is not enabled on this chain (tx_plugins)")
+        return view_of()
+
+    @guarded
+    async def pools(request: Request) -> JSONResponse:
+        return JSONResponse({"pools": views.list_pools(view())})
+
+    @guarded
+    async def pool(request: Request) -> JSONResponse:
+        asset = _asset(request.path_params["asset"])
+        return JSONResponse(_found(lambda: views.show_pool(view(), asset)))
+
+    @guarded
+    async def positions(request: Request) -> JSONResponse:
+        address = request.path_params["address"]
+        rows = views.positions(view(), decode_address(address))
+        return JSONResponse({"address": address, "positions": rows})
+
+    @guarded
+    async def obligations(request: Request) -> JSONResponse:
+        investor = request.query_params.get("investor")
+        who = decode_address(investor) if investor else None
+        return JSONResponse({"obligations": views.obligations(view(), who)})
+
+    @guarded
+    async def swaps(request: Request) -> JSONResponse:
+        asset = request.query_params.get("asset")
+        rows = views.open_swaps(view(), _asset(asset) if asset else None)
+        hashlock = request.query_params.get("hashlock")
+        if hashlock:
+            wanted = parse_hex(hashlock, "hashlock", 32).hex()
+            rows = [r for r in rows if r["hashlock"] == wanted]
+        return JSONResponse({"swaps": rows})
+
+    @guarded
+    async def bindings(request: Request) -> JSONResponse:
+        address = request.path_params["address"]
+        address20, state = decode_address(address), view()
+        found = {c: get_binding(state, address20, c) for c in ("btc", "eth")}
+        out = {c: None if b is None else rc.encode(b) for c, b in found.items()}
+        return JSONResponse({"address": address, "bindings": out})
+
+    @guarded
+    async def quote(request: Request) -> JSONResponse:
+        q = request.query_params
+        asset = _asset(q.get("asset", ""))
+        direction, amount = _direction(q.get("direction")), _amount(q.get("amount"))
+        return JSONResponse(_found(lambda: views.swap_quote(view(), asset, direction, amount)))
+
+    return [
+        Route("/api/exchange/pools", pools),
+        Route("/api/exchange/pools/{asset}", pool),
+        Route("/api/exchange/positions/{address}", positions),
+        Route("/api/exchange/obligations", obligations),
+        Route("/api/exchange/swaps", swaps),
+        Route("/api/exchange/bindings/{address}", bindings),
+        Route("/api/exchange/quote", quote),
+    ]
+
+
+def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
+    def status() -> dict[str, Any]:
+        if spv.CONFIG not in tables:
+            raise NotFoundError("SPV relays are not enabled on this chain (tx_plugins)")
+        return spv.relay_status(view_of())
+
+    def one(name: str) -> dict[str, Any]:
+        relay = status().get(name)
+        if relay is None:
+            raise NotFoundError(f"this chain's {name} relay is not initialised yet")
+        return dict(relay)
+
+    @guarded
+    async def both(request: Request) -> JSONResponse:
+        return JSONResponse(status())
+
+    @guarded
+    async def btc(request: Request) -> JSONResponse:
+        return JSONResponse(one("bitcoin"))
+
+    @guarded
+    async def eth(request: Request) -> JSONResponse:
+        return JSONResponse(one("ethereum"))
+
+    @guarded
+    async def btc_best(request: Request) -> JSONResponse:
+        text = request.path_params["height"]
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            raise ValidationError("height must be a decimal integer")
+        one("bitcoin")
+        hash_le = spv.btc_relay_of(view_of()).best_hash_at(int(text))
+        if hash_le is None:
+            raise NotFoundError(f"the Bitcoin relay's best chain has no block at {text}")
+        return JSONResponse({"height": int(text), "hash": hash_le[::-1].hex()})
+
+    return [
+        Route("/api/spv", both),
+        Route("/api/spv/btc", btc),
+        Route("/api/spv/btc/best/{height}", btc_best),
+        Route("/api/spv/eth", eth),
+    ]
+
+
+def exchange_routes(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
+    """The exchange and SPV read routes (see the module docstring)."""
+    return _exchange(view_of, tables) + _spv(view_of, tables)
