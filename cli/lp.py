@@ -1,26 +1,34 @@
-"""``etm-bridge lp positions|obligations|withdraw``: an investor's shares and withdrawals.
+"""``etm-bridge lp deposit|withdraw|positions|obligations``: investors of the exchange pools.
 
-``positions`` / ``obligations`` read a local ETM node's state like ``etm-bridge pool`` (see
-:mod:`etm_bridge_cli.pool`); ``withdraw`` signs with the wallet's ETM key and submits to the
-``etm.url`` node. (``lp deposit`` needs an SPV proof of the Bitcoin payment, which the ETM chain
-can verify only once it relays Bitcoin headers; see docs/exchange.md.)
+Reads go through the ETM node's API (``--url``, else the ``etm.url`` setting). ``deposit`` pays
+the pool on Bitcoin with the wallet's Bitcoin key (an output to the pool's claim key plus the
+``OP_RETURN "ETMD" || address20`` owner tag), waits for the pool's confirmations, relays the
+Bitcoin headers the ETM chain lacks and submits ``xchg_lp_deposit`` with the inclusion proof,
+together with at most ``--etm`` ETM from the wallet's ETM account. ``withdraw`` burns shares:
+the ETM part is paid at once, the asset part becomes an obligation the pool operator must pay
+(shown by ``lp obligations``). Amounts are decimal strings with or without unit (``0.01`` or
+``"0.01 BTC"``).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
 import click
 
 from etm_bridge.chain.address import decode_address
+from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange import views
+from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
+from etm_bridge.node import relaying
+from etm_bridge.units import parse_amount
 
-from .config import common_options, passphrase_option
-from .pool import data_dir_option, fmt, json_option, open_view
-from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
+from .config import common_options, get_config, passphrase_option
+from .pool import fmt, json_option, read_client, url_option
+from .wallet import bitcoin_adapter_config, unlock_wallet
+from .xchg_tx import fee_option, node_client, submit, wait_option
 
 
 @click.group("lp")
@@ -28,17 +36,21 @@ def group() -> None:
     """Liquidity providers (investors) of the exchange pools."""
 
 
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
 @group.command("positions")
 @click.argument("address")
-@data_dir_option
+@url_option
+@common_options
 @json_option
-def positions_command(address: str, data_dir: Path, as_json: bool) -> None:
+def positions_command(address: str, url: str | None, as_json: bool) -> None:
     """Shares, share of the pool and value now of ADDRESS (etm1...) in every pool."""
-    address20 = decode_address(address)
-    with open_view(data_dir) as view:
-        rows = views.positions(view, address20)
+    decode_address(address)
+    rows = read_client(url).positions(address)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+        _echo_json(rows)
         return
     if not rows:
         click.echo(f"{address} holds no pool shares")
@@ -53,15 +65,16 @@ def positions_command(address: str, data_dir: Path, as_json: bool) -> None:
 
 @group.command("obligations")
 @click.argument("address", required=False)
-@data_dir_option
+@url_option
+@common_options
 @json_option
-def obligations_command(address: str | None, data_dir: Path, as_json: bool) -> None:
+def obligations_command(address: str | None, url: str | None, as_json: bool) -> None:
     """External-asset withdrawals the operator owes (all, or ADDRESS's), with deadlines."""
-    investor = decode_address(address) if address else None
-    with open_view(data_dir) as view:
-        rows = views.obligations(view, investor)
+    if address:
+        decode_address(address)
+    rows = read_client(url).obligations(address)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+        _echo_json(rows)
         return
     if not rows:
         click.echo("no obligations")
@@ -82,12 +95,84 @@ def obligations_command(address: str | None, data_dir: Path, as_json: bool) -> N
 @json_option
 def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_json: bool) -> None:
     """Burn SHARES of the wallet's ASSET pool position: ETM now, the asset as an obligation."""
+    if shares <= 0:
+        raise ValidationError(f"SHARES must be a positive number of shares, got {shares}")
     wallet = unlock_wallet()
     payload = pl.LpWithdraw(asset.lower(), shares)
-    result = submit(
-        node_client(), wallet.etm_signing_key(), tt.LP_WITHDRAW, payload, fee=fee, wait=wait
-    )
+    client = node_client()
+    result = submit(client, wallet.etm_signing_key(), tt.LP_WITHDRAW, payload, fee=fee, wait=wait)
+    mine = [o for o in client.obligations(wallet.public().etm.address) if o["status"] == "pending"]
+    result["obligations"] = mine
     if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        click.echo(f"withdraw {shares} {asset} shares: tx {result['id']} {result['status']}")
+        _echo_json(result)
+        return
+    click.echo(f"withdraw {shares} {asset} shares: tx {result['id']} {result['status']}")
+    for o in mine:
+        click.echo(f"  obligation #{o['obligation_id']}: {fmt(o['amount'], o['asset'])} owed")
+
+
+@group.command("deposit")
+@click.argument("asset", type=click.Choice(["btc"], case_sensitive=False))
+@click.argument("amount")
+@click.option("--etm", "etm_amount", required=True, help="Most ETM to add, e.g. 100 or '100 ETM'.")
+@click.option("--min-shares", default=1, show_default=True, help="Fail below this many shares.")
+@click.option("--batch", default=relaying.DEFAULT_BATCH, show_default=True, help="Headers/tx.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait on Bitcoin.")
+@common_options
+@passphrase_option
+@fee_option
+@json_option
+def deposit_command(
+    asset: str,
+    amount: str,
+    etm_amount: str,
+    min_shares: int,
+    batch: int,
+    timeout: float,
+    fee: int | None,
+    as_json: bool,
+) -> None:
+    """Deposit AMOUNT of ASSET (paid on Bitcoin, proven by SPV) plus ETM into the pool."""
+    from etm_bridge_bitcoin.adapter import BitcoinAdapter
+
+    from .lp_btc import pay_tagged, wait_proof
+
+    asset = asset.lower()
+    amount_sat, etm_max = parse_amount(amount, asset), parse_amount(etm_amount, "etm")
+    config, wallet = get_config(), unlock_wallet()
+    client, key = node_client(), wallet.etm_signing_key()
+    pool = client.pool(asset)
+    owner = decode_address(wallet.public().etm.address)
+    adapter = BitcoinAdapter.from_config(bitcoin_adapter_config(config, wallet))
+    try:
+        txid, height = pay_tagged(
+            adapter, p2wpkh(bytes.fromhex(pool["claim_key"])), amount_sat, DEPOSIT_TAG + owner
+        )
+        _progress(as_json, f"paid {fmt(amount_sat, asset)} to the {asset} pool: bitcoin tx {txid}")
+        needed = int(pool["min_confirmations"])
+        proof = wait_proof(
+            adapter, txid, height + 1, needed, timeout_s=timeout,
+            progress=lambda have, n: _progress(as_json, f"confirmations {have}/{n}"),
+        )  # fmt: skip
+        sent = relaying.relay_missing_btc_headers(client, key, adapter, batch=batch, fee=fee)
+        _progress(as_json, f"relayed {sent} Bitcoin header(s) to the ETM chain")
+    finally:
+        adapter.close()
+    result = relaying.submit_btc_deposit(
+        client, key, asset, proof, etm_max=etm_max, min_shares=min_shares, fee=fee
+    )
+    out = {"bitcoin_txid": txid, "asset": asset, "amount": amount_sat, **result}
+    out["positions"] = client.positions(wallet.public().etm.address)
+    if as_json:
+        _echo_json(out)
+        return
+    click.echo(f"deposit: tx {result['id']} {result['status']} at ETM height {result['height']}")
+    for r in out["positions"]:
+        if r["asset"] == asset:
+            click.echo(f"  now {r['shares']} shares worth {fmt(r['value_asset'], asset)} + "
+                       f"{fmt(r['value_etm'], 'etm')}")  # fmt: skip
+
+
+def _progress(as_json: bool, message: str) -> None:
+    """Progress on stderr (stdout stays clean JSON with --json)."""
+    click.echo(message, err=True)

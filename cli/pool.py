@@ -1,11 +1,10 @@
 """``etm-bridge pool list|show|quote|create``: the exchange's pools.
 
-``list``/``show``/``quote`` read a local ETM node's state; ``create`` (operator) signs with the
-wallet's ETM key and submits to the ``etm.url`` node.
-
-The reads open the node's chain database in ``--data-dir`` (read-only use of ``chain.sqlite``;
-the node may keep running). Amounts are shown as decimal strings with units (``--json``: integers in
-base units, as the chain stores them); ``quote`` takes a decimal amount with or without unit.
+``list``/``show``/``quote`` read the ETM node's API (``--url``, else the ``etm.url`` setting:
+``ETM_BRIDGE_ETM_URL``, the config file or the local stack); ``create`` (operator) signs with the
+wallet's ETM key and submits to that node. Amounts are shown as decimal strings with units
+(``--json``: integers in base units, as the chain stores them); ``quote`` takes a decimal amount
+with or without unit. (:func:`open_view` remains for tools that inspect a stopped node's data dir.)
 """
 
 from __future__ import annotations
@@ -19,11 +18,11 @@ from typing import Any
 import click
 
 from etm_bridge.chain.state import State, StateView
-from etm_bridge.errors import ConfigError
+from etm_bridge.errors import ConfigError, ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange import views
 from etm_bridge.exchange.pool import Direction
+from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.store import ChainStore
 from etm_bridge.units import UNITS, format_amount, parse_amount
@@ -42,6 +41,14 @@ data_dir_option = click.option(
     help="The ETM node's data directory (holds chain.sqlite).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+url_option = click.option(
+    "--url", default=None, help="ETM node API URL (default: the etm.url setting)."
+)
+
+
+def read_client(url: str | None) -> NodeClient:
+    """The node the read verbs ask: ``--url`` if given, else the ``etm.url`` setting."""
+    return NodeClient(url) if url else node_client()
 
 
 @contextmanager
@@ -77,18 +84,25 @@ def _pool_lines(p: dict[str, Any]) -> list[str]:
     ]
 
 
+def base_units(text: str) -> int:
+    """A token amount in base units (tokens without a known decimal unit)."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError(f"amount {text!r} must be a whole number of base units")
+    return int(text)
+
+
 @click.group("pool")
 def group() -> None:
     """Liquidity pools of the ETM value-exchange contract."""
 
 
 @group.command("list")
-@data_dir_option
+@url_option
+@common_options
 @json_option
-def list_command(data_dir: Path, as_json: bool) -> None:
+def list_command(url: str | None, as_json: bool) -> None:
     """List every pool with its reserves."""
-    with open_view(data_dir) as view:
-        pools = views.list_pools(view)
+    pools = read_client(url).pools()
     if as_json:
         click.echo(json.dumps(pools, indent=2, sort_keys=True))
     elif not pools:
@@ -99,12 +113,12 @@ def list_command(data_dir: Path, as_json: bool) -> None:
 
 @group.command("show")
 @click.argument("asset")
-@data_dir_option
+@url_option
+@common_options
 @json_option
-def show_command(asset: str, data_dir: Path, as_json: bool) -> None:
+def show_command(asset: str, url: str | None, as_json: bool) -> None:
     """Show one pool (ASSET: btc, eth, erc20:<address>)."""
-    with open_view(data_dir) as view:
-        p = views.show_pool(view, asset.lower())
+    p = read_client(url).pool(asset.lower())
     click.echo(json.dumps(p, indent=2, sort_keys=True) if as_json else "\n".join(_pool_lines(p)))
 
 
@@ -118,16 +132,16 @@ def show_command(asset: str, data_dir: Path, as_json: bool) -> None:
     show_default=True,
     help="Which side AMOUNT is paid in: the pool's asset (swap in) or ETM (swap out).",
 )
-@data_dir_option
+@url_option
+@common_options
 @json_option
-def quote_command(asset: str, amount: str, pay: str, data_dir: Path, as_json: bool) -> None:
+def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: bool) -> None:
     """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 BTC"."""
     asset = asset.lower()
     paid = asset if pay == "asset" else "etm"
-    amount_in = parse_amount(amount, paid) if paid in UNITS else int(amount)
+    amount_in = parse_amount(amount, paid) if paid in UNITS else base_units(amount)
     direction = Direction.ASSET_TO_ETM if pay == "asset" else Direction.ETM_TO_ASSET
-    with open_view(data_dir) as view:
-        q = views.swap_quote(view, asset, direction, amount_in)
+    q = read_client(url).quote(asset, direction.value, amount_in)
     if as_json:
         click.echo(json.dumps(q, indent=2, sort_keys=True))
         return

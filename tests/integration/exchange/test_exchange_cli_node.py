@@ -98,7 +98,7 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
         store.close()
 
     run(env, "pool", "create", "btc", "--min-confirmations", "1", "--passphrase-env", "PW")
-    pools = json.loads(run(env, "pool", "list", "--data-dir", str(node.data_dir), "--json").output)
+    pools = json.loads(run(env, "pool", "list", "--json").output)
     assert [(p["asset"], p["operator"], p["claim_key"]) for p in pools] == [
         ("btc", etm_address, btc_pub)
     ]

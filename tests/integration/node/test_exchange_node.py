@@ -1,0 +1,165 @@
+"""An investor deposits BTC into the BTC pool through the CLI, on real nodes, and withdraws.
+
+The ETM node is a ``node init`` chain (default plug-ins: the SPV relays and the exchange) run
+as a subprocess; Bitcoin is the session's regtest node. Two wallets made by ``etm-bridge wallet
+new``: the operator creates the BTC pool (its Bitcoin key receives deposits), the investor binds
+its Bitcoin key and runs ``lp deposit``, which pays the pool on Bitcoin with the owner tag,
+waits for the confirmation (a background thread mines when the mempool is not empty), relays the
+missing headers to the ETM relay and submits the deposit with the SPV proof. Every read is
+checked through the node's HTTP API and the CLI's ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.main import cli
+from node_process import NodeProcess
+
+from etm_bridge.chain.address import decode_address
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.tx import Tx
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node.client import NodeClient
+from etm_bridge.node.setup import init_node
+from etm_bridge.units import ETM
+from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
+
+DEPOSIT_SAT = 1_000_000  # 0.01 BTC
+DEPOSIT_ETM = 100 * ETM
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    init_node(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, port=0)
+    proc = NodeProcess(tmp_path / "node")
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+def _env(node: NodeProcess, bitcoin_node: Any, home: Path) -> dict[str, str]:
+    assert node.client is not None
+    return {
+        "ETM_BRIDGE_KEYSTORE": str(home / "keystore.json"),
+        "ETM_BRIDGE_ETM_URL": node.client.url,
+        "ETM_BRIDGE_BITCOIN_RPC_URL": bitcoin_node.rpc_url,
+        "ETM_BRIDGE_BITCOIN_RPC_USER": bitcoin_node.rpc_user,
+        "ETM_BRIDGE_BITCOIN_RPC_PASSWORD": bitcoin_node.rpc_password,
+        "ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT": str(bitcoin_node.height()),
+        "ETM_BRIDGE_KDF_OPSLIMIT": str(UNSAFE_FAST_KDF.opslimit),
+        "ETM_BRIDGE_KDF_MEMLIMIT": str(UNSAFE_FAST_KDF.memlimit_bytes),
+        "ETM_STACK_DIR": str(home / "no-stack"),
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        "PW": "correct horse battery staple",
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _wallet(env: dict[str, str], client: NodeClient, nonce: int) -> dict[str, Any]:
+    """A new wallet whose ETM address gets 1000 ETM from the funded dev account user-0."""
+    _run(env, "wallet", "new", "--passphrase-env", "PW")
+    public = json.loads(_run(env, "wallet", "show", "--json").stdout)["public"]
+    payload = TransferPayload(decode_address(public["etm"]["address"]), 1_000 * ETM).encode()
+    funding = Tx.create(dev_key("user-0"), network=client.status()["networkId"],
+                        type_id=TRANSFER, nonce=nonce, fee=100_000, payload=payload)  # fmt: skip
+    client.submit_tx(funding.encoded)
+    return public
+
+
+class Miner:
+    """Mines a block whenever the Bitcoin mempool holds a transaction (own RPC connection)."""
+
+    def __init__(self, bitcoin_node: Any) -> None:
+        self.rpc = JsonRpcClient(
+            bitcoin_node.rpc_url, user=bitcoin_node.rpc_user, password=bitcoin_node.rpc_password
+        )
+        self.address = bitcoin_node.faucet_address()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.5):
+            if self.rpc.call("getrawmempool"):
+                self.rpc.call("generatetoaddress", 1, self.address)
+
+    def __enter__(self) -> Miner:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
+    node: NodeProcess, bitcoin_node: Any, tmp_path: Path
+) -> None:
+    client = node.client
+    assert client is not None
+    operator_env = _env(node, bitcoin_node, tmp_path / "operator")
+    investor_env = _env(node, bitcoin_node, tmp_path / "investor")
+    operator = _wallet(operator_env, client, 0)
+    investor = _wallet(investor_env, client, 1)
+    bitcoin_node.fund(investor["btc"]["addresses"]["regtest"], 5 * DEPOSIT_SAT)
+    me = investor["etm"]["address"]
+    client.wait_for_height(client.status()["height"] + 1)
+
+    _run(operator_env, "pool", "create", "btc", "--min-confirmations", "1",
+         "--passphrase-env", "PW")  # fmt: skip
+    _run(investor_env, "bind", "--chain", "btc", "--passphrase-env", "PW")
+    assert client.bindings(me)["btc"]["key"] == investor["btc"]["public_key"]
+    assert client.pool("btc")["claim_key"] == operator["btc"]["public_key"]
+
+    with Miner(bitcoin_node):
+        result = _run(investor_env, "lp", "deposit", "btc", "0.01", "--etm", "100 ETM",
+                      "--passphrase-env", "PW", "--json")  # fmt: skip
+    deposit = json.loads(result.stdout)
+    assert deposit["status"] == "confirmed" and deposit["amount"] == DEPOSIT_SAT
+    assert "relayed" in result.stderr and "confirmations 1/1" in result.stderr
+
+    relay = client.spv_btc()
+    assert relay["tip"]["hash"] == bitcoin_node.rpc.call("getbestblockhash")
+    pool = client.pool("btc")
+    assert (pool["asset_reserve"], pool["etm_reserve"]) == (DEPOSIT_SAT, DEPOSIT_ETM)
+    shown = json.loads(_run(investor_env, "pool", "show", "btc", "--json").stdout)
+    assert shown == pool
+
+    positions = json.loads(_run(investor_env, "lp", "positions", me, "--json").stdout)
+    assert [p["asset"] for p in positions] == ["btc"]
+    mine = positions[0]
+    assert 0 < mine["shares"] < pool["total_shares"]  # the locked minimum stays in the pool
+    assert DEPOSIT_SAT * 0.99 < mine["value_asset"] <= DEPOSIT_SAT
+    assert DEPOSIT_ETM * 0.99 < mine["value_etm"] <= DEPOSIT_ETM
+    assert deposit["positions"] == positions
+
+    half = mine["shares"] // 2
+    withdrawn = json.loads(
+        _run(investor_env, "lp", "withdraw", "btc", str(half), "--passphrase-env", "PW",
+             "--json").stdout
+    )  # fmt: skip
+    assert withdrawn["status"] == "confirmed"
+    owed = client.obligations(me)
+    assert len(owed) == 1 and withdrawn["obligations"] == owed
+    assert owed[0]["asset"] == "btc" and owed[0]["investor"] == me
+    assert owed[0]["amount"] == half * DEPOSIT_SAT // pool["total_shares"]
+    assert owed[0]["destination"] == investor["btc"]["public_key"]
+    listed = json.loads(_run(investor_env, "lp", "obligations", me, "--json").stdout)
+    assert listed == owed
+    after = client.positions(me)[0]
+    assert after["shares"] == mine["shares"] - half
+    assert client.pool("btc")["asset_reserve"] == DEPOSIT_SAT - owed[0]["amount"]
