@@ -4,42 +4,26 @@
 ``ETM_BRIDGE_ETM_URL``, the config file or the local stack); ``create`` (operator) signs with the
 wallet's ETM key and submits to that node. Amounts are shown as decimal strings with units
 (``--json``: integers in base units, as the chain stores them); ``quote`` takes a decimal amount
-with or without unit. (:func:`open_view` remains for tools that inspect a stopped node's data dir.)
+with or without unit.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
 
-from etm_bridge.chain.state import State, StateView
-from etm_bridge.errors import ConfigError, ValidationError
+from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.pool import Direction
 from etm_bridge.node.client import NodeClient
-from etm_bridge.node.config import CHAIN_DB
-from etm_bridge.store import ChainStore
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
 from .config import common_options, passphrase_option
 from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
 
-DEFAULT_DATA_DIR = Path(".etm") / "node"
-
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    envvar="ETM_NODE_DIR",
-    help="The ETM node's data directory (holds chain.sqlite).",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 url_option = click.option(
     "--url", default=None, help="ETM node API URL (default: the etm.url setting)."
@@ -49,19 +33,6 @@ url_option = click.option(
 def read_client(url: str | None) -> NodeClient:
     """The node the read verbs ask: ``--url`` if given, else the ``etm.url`` setting."""
     return NodeClient(url) if url else node_client()
-
-
-@contextmanager
-def open_view(data_dir: Path) -> Iterator[StateView]:
-    """The chain state of the node in ``data_dir``, for reading."""
-    path = Path(data_dir) / CHAIN_DB
-    if not path.is_file():
-        raise ConfigError(f"{path} not found: run `etm-bridge node init` or pass --data-dir")
-    store = ChainStore.open(path)
-    try:
-        yield State(store, ())
-    finally:
-        store.close()
 
 
 def fmt(value: int, asset: str) -> str:
