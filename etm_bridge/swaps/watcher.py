@@ -111,6 +111,7 @@ class Watcher:
         self.records: dict[str, SwapRecord] = {}
         self.due: set[str] = set()
         self._wake: dict[str, list[tuple[int, str]]] = {c: [] for c in self.adapters}
+        self._scheduled: set[tuple[str, tuple[int, str]]] = set()
         self._on_chain: dict[str, set[str]] = {c: set() for c in self.adapters}
         self._by_hashlock: dict[bytes, set[str]] = {}
         self._tip_digest: dict[str, tuple[int, str | None]] = {}
@@ -244,7 +245,9 @@ class Watcher:
             self.due |= self._touched_by_blocks(chain, height)
             wake = self._wake[chain]
             while wake and wake[0][0] <= height:
-                self.due.add(heapq.heappop(wake)[1])
+                entry = heapq.heappop(wake)
+                self._scheduled.discard((chain, entry))
+                self.due.add(entry[1])
 
     def _touched_by_blocks(self, chain: str, height: int) -> set[str]:
         """Swaps that new blocks on ``chain`` may concern (see the module docstring)."""
@@ -324,8 +327,10 @@ class Watcher:
             rec, outcome = self._execute(rec, action, obs, now)
             actions.append((rec.swap_id, action.kind, outcome))
         for chain, height in plan.wake_heights:
-            if chain in self._wake:
-                heapq.heappush(self._wake[chain], (height, rec.swap_id))
+            entry = (height, rec.swap_id)
+            if chain in self._wake and (chain, entry) not in self._scheduled:
+                self._scheduled.add((chain, entry))  # each wake-up is queued once
+                heapq.heappush(self._wake[chain], entry)
         if plan.actions or rec.pending_intents() or moved:
             self.due.add(rec.swap_id)  # look at the effect next tick
         return plan.notes

@@ -218,3 +218,11 @@ def test_an_error_on_one_swap_is_reported_and_retried_not_fatal(f2e) -> None:
     broken.broken = False
     f2e.clock.now += 10
     f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+
+
+def test_wake_ups_are_queued_once_however_often_a_swap_is_examined(e2f) -> None:
+    e2f.create()
+    for _ in range(30):  # the operator never locks: the user's swap waits, examined per block
+        e2f.step(op=False)
+    queued = sum(len(heap) for heap in e2f.user._wake.values())
+    assert 0 < queued <= 6  # timelock, reveal deadline, confirmation targets: not 30x that
