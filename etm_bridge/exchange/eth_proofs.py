@@ -16,11 +16,16 @@ index): the log must be emitted by the vault configured for the pool's claim key
 operator address -> vault address, see :func:`vaults_from_config`) and be a ``Deposited`` /
 ``Paid`` event of the pool's token, in a successful receipt at the pool's confirmation depth.
 A deposit names its ETM owner (``bytes20 etmOwner``); a payment its obligation id (a uint256
-in ``bytes32``) and destination ``to``, which must be the obligation's bound address. The
-deposit/payment id is ``block_hash || index u32 BE || log_index u32 BE``.
+in ``bytes32``) and destination ``to``, which must be the obligation's bound address.
 
-Encoding: ``block_hash (32) || index u32 BE || event_index u32 BE || node count u16 BE ||
-(u32 BE length || node)*``. Pure.
+A deposit/payment proof is an :class:`EthLogProof`: the receipt proof plus the proof of the
+same index in the header's transactionsRoot, so the deposit/payment id is ``tx_hash ||
+log_index u32 BE`` -- the same if a reorg re-includes the transaction in another block (an id
+built from the block hash would let the same deposit be credited twice).
+
+Encoding of :class:`EthProof`: ``block_hash (32) || index u32 BE || event_index u32 BE ||
+node count u16 BE || (u32 BE length || node)*``; of :class:`EthLogProof`: ``u32 BE length ||
+EthProof || node count u16 BE || (u32 BE length || tx trie node)*``. Pure.
 """
 
 from __future__ import annotations
@@ -38,7 +43,15 @@ from ..chain.state import StateView
 from ..errors import ExchangeError, InclusionProofError, TxRejectedError, ValidationError
 from ..observations import InclusionProof
 from ..spv.eth_relay import EthRelay, check_eth_receipt
-from ..spv.ethereum import LOCKED_EVENT, EventAbi, decode_event, find_events
+from ..spv.eth_rlp import decode_header
+from ..spv.ethereum import (
+    LOCKED_EVENT,
+    EthHeader,
+    EventAbi,
+    decode_event,
+    find_events,
+    verify_receipt_proof,
+)
 from .obligations import VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
 from .pool import Pool
@@ -49,6 +62,7 @@ from .swap_rules import VerifiedForeignLock
 BLOCK_TIME_S = 12
 _HEAD = struct.Struct(">32sIIH")
 _MAX_OBLIGATION_ID = 2**64 - 1
+_TRANSACTIONS_ROOT_INDEX = 4  # transactionsRoot in the header's field list (Frontier onwards)
 
 #: ``PoolVault`` events (contracts/ethereum/PoolVault.sol); a unit test pins them to the artifact.
 DEPOSITED_EVENT = EventAbi(
@@ -71,6 +85,26 @@ PAID_EVENT = EventAbi(
 )
 
 
+def _encode_nodes(nodes: tuple[bytes, ...]) -> bytes:
+    return struct.pack(">H", len(nodes)) + b"".join(struct.pack(">I", len(n)) + n for n in nodes)
+
+
+def _decode_nodes(data: bytes, pos: int, what: str) -> tuple[tuple[bytes, ...], int]:
+    """(nodes, position after them) of an ``_encode_nodes`` list starting at ``pos``."""
+    try:
+        (count,) = struct.unpack_from(">H", data, pos)
+        pos, nodes = pos + 2, []
+        for _ in range(count):
+            (n,) = struct.unpack_from(">I", data, pos)
+            nodes.append(data[pos + 4 : pos + 4 + n])
+            pos += 4 + n
+    except struct.error:
+        raise ValidationError(f"{what} ends early") from None
+    if pos > len(data) or any(not n for n in nodes):
+        raise ValidationError(f"{what} has the wrong length")
+    return tuple(nodes), pos
+
+
 @dataclass(frozen=True)
 class EthProof:
     """A receipt proof and which event of it counts.
@@ -87,22 +121,18 @@ class EthProof:
 
     def encode(self) -> bytes:
         head = _HEAD.pack(self.block_hash, self.index, self.event_index, len(self.nodes))
-        return head + b"".join(struct.pack(">I", len(n)) + n for n in self.nodes)
+        return head[:-2] + _encode_nodes(self.nodes)
 
     @classmethod
     def decode(cls, data: bytes) -> EthProof:
         try:
-            block_hash, index, event_index, count = _HEAD.unpack_from(data, 0)
-            pos, nodes = _HEAD.size, []
-            for _ in range(count):
-                (n,) = struct.unpack_from(">I", data, pos)
-                nodes.append(data[pos + 4 : pos + 4 + n])
-                pos += 4 + n
+            block_hash, index, event_index, _ = _HEAD.unpack_from(data, 0)
         except struct.error:
             raise ValidationError("ethereum exchange proof ends early") from None
-        if pos != len(data) or any(not n for n in nodes):
+        nodes, pos = _decode_nodes(data, _HEAD.size - 2, "ethereum exchange proof")
+        if pos != len(data):
             raise ValidationError("ethereum exchange proof has the wrong length")
-        return cls(block_hash, index, tuple(nodes), event_index)
+        return cls(block_hash, index, nodes, event_index)
 
     @classmethod
     def from_adapter_proof(cls, proof: InclusionProof, event_index: int = 0) -> EthProof:
@@ -110,6 +140,29 @@ class EthProof:
         if proof.kind != "ethereum-receipt":
             raise ValidationError(f"expected an ethereum-receipt proof, got {proof.kind!r}")
         return cls(keccak(proof.header), proof.index, tuple(proof.branch), event_index)
+
+
+@dataclass(frozen=True)
+class EthLogProof:
+    """A vault log's receipt proof plus its transaction's proof in the transactions trie."""
+
+    receipt: EthProof
+    tx_nodes: tuple[bytes, ...]
+
+    def encode(self) -> bytes:
+        inner = self.receipt.encode()
+        return struct.pack(">I", len(inner)) + inner + _encode_nodes(self.tx_nodes)
+
+    @classmethod
+    def decode(cls, data: bytes) -> EthLogProof:
+        if len(data) < 4:
+            raise ValidationError("ethereum log proof ends early")
+        (n,) = struct.unpack_from(">I", data, 0)
+        receipt = EthProof.decode(data[4 : 4 + n])
+        tx_nodes, pos = _decode_nodes(data, 4 + n, "ethereum log proof")
+        if pos != len(data):
+            raise ValidationError("ethereum log proof has the wrong length")
+        return cls(receipt, tx_nodes)
 
 
 def token_of(asset: str) -> bytes:
@@ -140,6 +193,16 @@ def vaults_from_config(cfg: Mapping[str, Any]) -> dict[bytes, bytes]:
         _address20(op, "pool_vaults operator"): _address20(vault, "pool_vaults vault")
         for op, vault in raw.items()
     }
+
+
+def _proven_tx_hash(header: EthHeader, index: int, nodes: tuple[bytes, ...]) -> bytes:
+    """keccak256 of the transaction at ``index`` of the header's transactions trie (keyed like
+    the receipts trie), i.e. its tx hash; ``bad-tx-proof`` if the nodes do not prove it."""
+    root = decode_header(header.rlp)[_TRANSACTIONS_ROOT_INDEX]
+    try:
+        return keccak(verify_receipt_proof(root, index, nodes))
+    except InclusionProofError as exc:
+        raise InclusionProofError("bad-tx-proof", f"transaction {index}: {exc}") from None
 
 
 class EthVerifier:
@@ -207,11 +270,13 @@ class EthVerifier:
                 f"no PoolVault is configured for the {pool.params.asset} pool's operator "
                 f"0x{pool.params.claim_key.hex()} (spv config eth.pool_vaults)",
             )
-        p = EthProof.decode(proof)
+        lp = EthLogProof.decode(proof)
+        p = lp.receipt
         relay = self.relay_of(view)
-        _, receipt = check_eth_receipt(
+        header, receipt = check_eth_receipt(
             relay, p.block_hash, p.index, p.nodes, pool.params.min_confirmations
         )
+        tx_hash = _proven_tx_hash(header, p.index, lp.tx_nodes)
         if receipt.status != 1:
             raise InclusionProofError("failed-transaction", "the receipt's transaction reverted")
         if not 0 <= p.event_index < len(receipt.logs):
@@ -226,8 +291,7 @@ class EthVerifier:
                 f"{pool.params.asset} pool's vault 0x{vault.hex()}",
             )
         event: dict[str, Any] = decode_event(log, abi)
-        ident = p.block_hash + struct.pack(">II", p.index, p.event_index)
-        return ident, event
+        return tx_hash + struct.pack(">I", p.event_index), event
 
     def verify_deposit(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext

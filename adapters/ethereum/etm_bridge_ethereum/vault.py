@@ -7,7 +7,7 @@ with a receipt proof (:class:`etm_bridge.exchange.eth_proofs.EthVerifier`)::
     vault = deploy_contract(rpc_url, operator_key, data_dir, VAULT, (operator_address,))
     client = VaultClient(rpc_url, investor_key, data_dir, vault.address)
     sent = client.deposit(etm_owner20, 10**18)          # ether -> the operator
-    proof = client.proof(sent)                          # EthProof bytes for xchg_lp_deposit
+    proof = client.proof(sent)                          # EthLogProof bytes for xchg_lp_deposit
     paid = operator_client.pay(obligation_id, bound_address20, amount_wei)
 
 :func:`vault_log_index` finds the vault's event among a receipt's logs (a token call logs the
@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from web3 import Web3
 
-from etm_bridge.errors import ChainError, ValidationError
-from etm_bridge.exchange.eth_proofs import EthProof
+from etm_bridge.errors import ChainError, ProofError, ValidationError
+from etm_bridge.exchange.eth_proofs import EthLogProof, EthProof
+from etm_bridge.spv import eth_rlp
 from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from . import artifacts
@@ -38,6 +39,7 @@ from .revert import error_table
 from .sender import TxSender
 
 VAULT = "PoolVault"
+TRANSACTIONS_ROOT_INDEX = 4  # transactionsRoot in a header's field list
 
 
 def obligation_word(obligation_id: int) -> bytes:
@@ -121,6 +123,33 @@ def vault_log_index(receipt: Mapping[str, Any], vault: str, topic0: bytes) -> in
     return found[0]
 
 
+def transaction_proof(
+    node: EthNode, header_rlp: bytes, tx_hash: str, index: int
+) -> tuple[bytes, ...]:
+    """Transactions-trie nodes proving that transaction ``index`` of the block is ``tx_hash``.
+
+    Fetches every raw transaction of the block (``eth_getRawTransactionByBlockHashAndIndex``)
+    and checks that their trie has the header's transactionsRoot, so a node cannot hand us a
+    proof the verifier would refuse.
+    """
+    block_hash = "0x" + keccak(header_rlp).hex()
+    block = node.rpc.call("eth_getBlockByHash", block_hash, False)
+    if block is None:
+        raise ChainError(f"block {block_hash} left the chain while building a proof; retry")
+    raws = [
+        to_bytes(
+            node.rpc.call("eth_getRawTransactionByBlockHashAndIndex", block_hash, hex(i)), "raw tx"
+        )
+        for i in range(len(block["transactions"]))
+    ]
+    root, nodes = eth_rlp.build_receipt_proof(raws, index)  # same trie layout as receipts
+    if root != eth_rlp.decode_header(header_rlp)[TRANSACTIONS_ROOT_INDEX]:
+        raise ProofError(f"transactions of block {block_hash} do not give its transactionsRoot")
+    if "0x" + keccak(raws[index]).hex() != tx_hash.lower():
+        raise ProofError(f"transaction {index} of block {block_hash} is not {tx_hash}")
+    return nodes
+
+
 class VaultClient:
     """Deposits into and payments through one PoolVault, from one local key."""
 
@@ -175,9 +204,11 @@ class VaultClient:
         return self._send(self.vault_address, data, 0, "Paid", "vault token payment")
 
     def proof(self, sent: VaultTx) -> bytes:
-        """The exchange proof (:class:`EthProof` bytes) of a mined vault call's event."""
+        """The exchange proof (:class:`EthLogProof` bytes) of a mined vault call's event."""
         inclusion = build_inclusion_proof(self.node, sent.tx_hash)
-        return EthProof.from_adapter_proof(inclusion, sent.log_index).encode()
+        receipt_proof = EthProof.from_adapter_proof(inclusion, sent.log_index)
+        tx_nodes = transaction_proof(self.node, inclusion.header, sent.tx_hash, inclusion.index)
+        return EthLogProof(receipt_proof, tx_nodes).encode()
 
     def _approve(self, token: bytes, amount: int) -> None:
         spender = to_bytes(self.vault_address, "vault address")

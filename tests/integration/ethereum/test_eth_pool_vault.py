@@ -36,7 +36,7 @@ from etm_bridge.errors import (
 from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.eth_proofs import EthProof, EthVerifier
+from etm_bridge.exchange.eth_proofs import EthLogProof, EthVerifier
 from etm_bridge.exchange.obligations import ObligationStatus, new_obligation, record_payment
 from etm_bridge.exchange.plans import U64
 from etm_bridge.exchange.reasons import Reason
@@ -112,8 +112,8 @@ def test_eth_deposit_reaches_the_operator_and_its_proof_names_the_owner(world: W
     proof = world.investor.proof(sent)
     got = world.verifier().verify_deposit(None, world.pool(), proof, None)  # type: ignore[arg-type]
     assert (got.asset, got.amount, got.owner) == ("eth", 2 * ETH, encode_address(OWNER20))
-    p = EthProof.decode(proof)
-    assert got.deposit_id == p.block_hash + p.index.to_bytes(4, "big") + bytes(4)
+    assert EthLogProof.decode(proof).receipt.event_index == 0
+    assert got.deposit_id == bytes.fromhex(sent.tx_hash[2:]) + bytes(4)  # tx hash || log 0
     with pytest.raises(ExchangeError) as info:  # a vault the operator does not own
         world.verifier(vault=b"\x99" * 20).verify_deposit(None, world.pool(), proof, None)  # type: ignore[arg-type]
     assert info.value.reason == Reason.WRONG_DESTINATION
@@ -139,6 +139,7 @@ def test_token_deposit_is_proven_at_its_log_position_after_the_transfer(
     pool = world.pool("erc20:0x" + token20.hex())
     got = world.verifier().verify_deposit(None, pool, world.investor.proof(sent), None)  # type: ignore[arg-type]
     assert (got.amount, got.owner) == (5 * 10**20, encode_address(OWNER20))
+    assert got.deposit_id == bytes.fromhex(sent.tx_hash[2:]) + (1).to_bytes(4, "big")
     as_transfer = VaultTx(sent.event, sent.tx_hash, sent.block_number, 0)
     with pytest.raises(ExchangeError) as info:  # log 0 is the token's, not the vault's
         world.verifier().verify_deposit(None, pool, world.investor.proof(as_transfer), None)  # type: ignore[arg-type]
@@ -166,6 +167,7 @@ def test_obligation_payment_through_the_vault_closes_the_obligation(
         operator.close()
     payment = world.verifier().verify_payment(state, world.pool(), proof, None)  # type: ignore[arg-type]
     assert (payment.obligation_id, payment.destination, payment.amount) == (7, payee, ETH // 4)
+    assert payment.payment_id == bytes.fromhex(sent.tx_hash[2:]) + bytes(4)
     assert record_payment(ob, payment, 120).status is ObligationStatus.PAID
     with pytest.raises(InclusionProofError) as info:  # a deposit proof is not a payment
         deposit = world.investor.deposit(OWNER20, ETH)

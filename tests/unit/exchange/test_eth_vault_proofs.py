@@ -18,7 +18,7 @@ import pytest
 import rlp
 from eth_abi import encode
 from eth_account import Account
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from exchange_harness import Ledger
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,10 +50,10 @@ def eth_key(who: str) -> bytes:
     return bytes.fromhex(Account.from_key(SECRETS[who]).address[2:])
 
 
-def header(parent: bytes, number: int, receipts_root: bytes) -> bytes:
+def header(parent: bytes, number: int, receipts_root: bytes, txs_root: bytes, salt: bytes) -> bytes:
     """A Prague-layout (21 fields) post-merge header, as anvil 1.7.1 makes them."""
-    base = [parent, EMPTY_OMMERS_HASH, bytes(20), b"\x01" * 32, b"\x02" * 32, receipts_root]
-    more = [bytes(256), 0, number, 30_000_000, 0, 1_000 + 12 * number, b"", bytes(32), bytes(8)]
+    base = [parent, EMPTY_OMMERS_HASH, bytes(20), b"\x01" * 32, txs_root, receipts_root]
+    more = [bytes(256), 0, number, 30_000_000, 0, 1_000 + 12 * number, salt, bytes(32), bytes(8)]
     forks = [10**9, b"\x04" * 32, 0, 0, b"\x05" * 32, b"\x06" * 32]
     return rlp.encode([*base, *more, *forks])
 
@@ -78,28 +78,49 @@ def receipt(*logs: list[Any], status: int = 1) -> bytes:
 
 
 class EthChain:
-    """Blocks carrying given receipts, relayed by a trusted key into a real EthRelay."""
+    """Blocks carrying given receipts and transactions, relayed into a real EthRelay."""
 
     def __init__(self) -> None:
-        genesis = header(bytes(32), 0, eth_rlp.receipts_root([]))
+        empty = eth_rlp.receipts_root([])
+        genesis = header(bytes(32), 0, empty, empty, b"")
         self.relay = EthRelay.initialise(MemoryKeyValueStore(), ANVIL, genesis, [RELAYER])
+        self.sent = 0
 
-    def mine(self, receipts: list[bytes]) -> bytes:
-        tip = self.relay.tip()
-        raw = header(tip.hash, tip.number + 1, eth_rlp.receipts_root(receipts))
+    def mine(
+        self,
+        receipts: list[bytes],
+        txs: list[bytes],
+        parent: bytes | None = None,
+        salt: bytes = b"",
+    ) -> bytes:
+        """Mine on ``parent`` (default: the tip); returns the new block's hash."""
+        top = self.relay.get(parent) if parent else self.relay.tip()
+        assert top is not None
+        roots = eth_rlp.receipts_root(receipts), eth_rlp.receipts_root(txs)
+        raw = header(top.hash, top.number + 1, *roots, salt)
         self.relay.submit_headers([raw], RELAYER)
-        return self.relay.tip().hash
+        return keccak(raw)
 
     def include(
-        self, rc: bytes, log_index: int = 0, depth: int = CONFIRMATIONS, index: int = 1
+        self,
+        rc: bytes,
+        log_index: int = 0,
+        depth: int = CONFIRMATIONS,
+        tx: bytes = b"",
+        parent: bytes | None = None,
+        salt: bytes = b"",
     ) -> bytes:
-        """Mine ``rc`` at ``index`` of a block (after a filler receipt), ``depth`` deep."""
-        receipts = [receipt(), rc]
-        block = self.mine(receipts)
+        """Mine ``rc`` (of transaction ``tx``) at index 1 of a block, ``depth`` deep."""
+        self.sent += 1
+        tx = tx or b"\x02" + rlp.encode([self.sent, b"vault call"])
+        receipts, txs = [receipt(), rc], [b"\x02" + rlp.encode([b"filler"]), tx]
+        block = self.mine(receipts, txs, parent, salt)
+        tip = block
         for _ in range(depth - 1):
-            self.mine([])
-        _, nodes = eth_rlp.build_receipt_proof(receipts, index)
-        return ep.EthProof(block, index, nodes, log_index).encode()
+            tip = self.mine([], [], tip, salt)
+        _, nodes = eth_rlp.build_receipt_proof(receipts, 1)
+        _, tx_nodes = eth_rlp.build_receipt_proof(txs, 1)
+        return ep.EthLogProof(ep.EthProof(block, 1, nodes, log_index), tx_nodes).encode()
 
 
 def bind_eth(led: Ledger, who: str) -> None:
@@ -190,8 +211,17 @@ def test_forged_deposit_proofs_are_rejected_with_their_reason(world) -> None:
     rejected("bad_proof", lambda: deposit(led, "alice", shallow), "insufficient-confirmations")
     no_such_log = eth.include(receipt(good), log_index=1)
     rejected("bad_proof", lambda: deposit(led, "alice", no_such_log), "bad-event")
-    ghost = ep.EthProof(b"\x42" * 32, 1, ep.EthProof.decode(shallow).nodes, 0).encode()
-    rejected("bad_proof", lambda: deposit(led, "alice", ghost), "unknown-block")
+    real = ep.EthLogProof.decode(shallow)
+    ghost = ep.EthProof(b"\x42" * 32, 1, real.receipt.nodes, 0)
+    rejected(
+        "bad_proof",
+        lambda: deposit(led, "alice", ep.EthLogProof(ghost, real.tx_nodes).encode()),
+        "unknown-block",
+    )
+    deep = ep.EthLogProof.decode(eth.include(receipt(good)))
+    other_tx = ep.EthLogProof(deep.receipt, real.tx_nodes).encode()  # another block's tx trie
+    rejected("bad_proof", lambda: deposit(led, "alice", other_tx), "bad-tx-proof")
+    rejected("malformed_proof", lambda: deposit(led, "alice", deep.receipt.encode()))
     rejected("malformed_proof", lambda: deposit(led, "alice", b"\x00\x01"))
     assert led.pool("eth").total_shares == 0  # nothing was credited by any of these
 
@@ -265,3 +295,29 @@ def test_logs_encoded_by_eth_abi_decode_to_the_same_values(
         "token": owner,
         "amount": amount,
     }
+
+
+def test_a_deposit_re_included_in_another_block_by_a_reorg_is_credited_once(world) -> None:
+    eth, led = world
+    tx = b"\x02" + rlp.encode([b"alice deposits once"])
+    log = receipt(deposited(led.addr20("alice"), 10**17))
+    fork_point = eth.relay.tip().hash
+    first = eth.include(log, tx=tx)
+    deposit(led, "alice", first)
+    # a longer branch from before the deposit block carries the same transaction
+    second = eth.include(log, tx=tx, parent=fork_point, depth=CONFIRMATIONS + 1, salt=b"b")
+    assert (
+        ep.EthLogProof.decode(second).receipt.block_hash
+        != ep.EthLogProof.decode(first).receipt.block_hash
+    )
+    rejected("bad_proof", lambda: deposit(led, "alice", first), "not-in-best-chain")
+    rejected(Reason.DEPOSIT_REPLAYED, lambda: deposit(led, "alice", second))
+
+
+def test_log_proof_encoding_round_trips_and_rejects_truncation() -> None:
+    proof = ep.EthLogProof(ep.EthProof(b"\x01" * 32, 3, (b"ab", b"c"), 2), (b"xyz",))
+    data = proof.encode()
+    assert ep.EthLogProof.decode(data) == proof
+    for bad in (data[:-1], data + b"\x00", data[:3], b""):
+        with pytest.raises(ValidationError):
+            ep.EthLogProof.decode(bad)
