@@ -26,3 +26,11 @@ def test_no_generic_top_level_import_names_are_installed() -> None:
     names = set(setuptools["packages"]) | set(setuptools["package-dir"])
     top_level = {n.split(".")[0] for n in names}
     assert top_level <= {"etm_bridge", "etm_bridge_cli", "etm_bridge_regtest"}
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest's default import mode needs unique basenames; a clash stops the whole collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a basename"
+        seen[path.name] = path
