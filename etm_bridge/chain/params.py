@@ -27,6 +27,13 @@ def etm_time(unix_seconds: float) -> int:
     return t
 
 
+#: The hashing test stays *light* (whitepaper 5.1 item 4): at most 2**16 expected nonce tries,
+#: well under a second of one core. A harder target would hold the forger (and the node's one
+#: event-loop thread) for minutes per block, so it is refused when the parameters are built.
+MAX_HASH_TEST_BITS = 16
+MIN_HASH_TARGET = 2 ** (256 - MAX_HASH_TEST_BITS)
+
+
 @dataclass(frozen=True)
 class ChainParams:
     """Consensus parameters (see docs/chain.md for each one's role)."""
@@ -58,8 +65,11 @@ class ChainParams:
             raise ConfigError("block_time_s must be at least 1 second (timestamps are seconds)")
         if self.delegates_per_round < 1:
             raise ConfigError("delegates_per_round must be at least 1")
-        if not 0 < self.hash_target <= 2**256:
-            raise ConfigError("hash_target must be in (0, 2**256]")
+        if not MIN_HASH_TARGET <= self.hash_target <= 2**256:
+            raise ConfigError(
+                f"hash_target must be in [2**{256 - MAX_HASH_TEST_BITS}, 2**256] (a light test:"
+                f" at most 2**{MAX_HASH_TEST_BITS} expected tries), got {hex(self.hash_target)}"
+            )
         if self.fixed_reward_share_ppm > 1_000_000:
             raise ConfigError("fixed_reward_share_ppm must be at most 1000000")
         if self.network_id >= 2**32:
