@@ -40,7 +40,7 @@ from etm_bridge.adapter import (
     Tip,
     check_header_range,
 )
-from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError
+from etm_bridge.errors import ChainError, ConfigError, LockNotFoundError, RPCError
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.jsonrpc import JsonRpcClient
 
@@ -176,8 +176,7 @@ class BitcoinAdapter(ChainAdapter):
     def balance(self, asset_id: bytes | None = None) -> int:
         if asset_id is not None:
             raise ConfigError("Bitcoin has no token assets; asset_id must be None")
-        self.sync()
-        return self.index.confirmed_balance()
+        return self._view_with_mempool().confirmed_balance()  # less coins pending txs spend
 
     def fee_estimate(self) -> FeeEstimate:
         """``estimatesmartfee 2`` in sat/vB (rounded up), else the fallback rate.
@@ -205,7 +204,13 @@ class BitcoinAdapter(ChainAdapter):
         rate = self.fee_estimate().rate
         tx, _coins = build_lock_tx(self.key, coins, htlc, terms.amount, rate)
         txid = self._broadcast(tx)
-        return self._observe(self.index.locks[outpoint_key(txid, 0)], terms.hashlock)
+        view = self._view_with_mempool()
+        lock = view.locks.get(outpoint_key(txid, 0))
+        if lock is None:  # sendrawtransaction returns once the tx is in the mempool
+            raise ChainError(
+                f"the node accepted lock {txid} but shows it neither mined nor pending"
+            )
+        return self._observe(lock, terms.hashlock, view)
 
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
         require_hashlock(hashlock)
@@ -297,10 +302,9 @@ class BitcoinAdapter(ChainAdapter):
         return CTransaction.deserialize(bytes.fromhex(raw))
 
     def _broadcast(self, tx: CTransaction) -> str:
-        txid = str(self.rpc.call("sendrawtransaction", b2x(tx.serialize())))
-        self.index.apply_tx(tx, None, self.key.script_pubkey)
-        save_index(self.index_path, self.index)
-        return txid
+        """Send ``tx``; the index is not touched (it holds mined blocks only), the mempool view
+        shows the tx from now on, and forgets it if the node ever drops it."""
+        return str(self.rpc.call("sendrawtransaction", b2x(tx.serialize())))
 
     def _hash_at(self, height: int) -> str:
         return str(self.rpc.call("getblockhash", height))

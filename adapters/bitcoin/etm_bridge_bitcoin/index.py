@@ -9,6 +9,9 @@ rescan, and a reorg below the last scanned block triggers a full rescan. Per tra
 - a transaction with an etm-bridge marker output records each of its P2WSH outputs as a
   candidate lock (the hashlock is matched later, see ``script.py``);
 - an input spending a candidate lock records the spend with its witness.
+
+The adapter persists only mined blocks; unconfirmed transactions (ours included) are applied
+to a throwaway copy, the mempool view (``mempool.py``), with ``height=None``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from .txbuild import Utxo
 
 #: How many recent (height, hash) pairs are kept to detect a reorg.
 KEEP_TIP_HASHES = 50
-FORMAT_VERSION = 1
+#: 2: only mined transactions are persisted (version 1 also kept our unconfirmed broadcasts,
+#: whose coins stayed spent for ever if the node dropped the transaction): rescan those.
+FORMAT_VERSION = 2
 
 
 def txid_hex(tx: CTransaction) -> str:

@@ -10,6 +10,7 @@ import secrets
 
 from btc_support import adapter_config
 from etm_bridge_bitcoin import BitcoinAdapter
+from etm_bridge_bitcoin.index import load_index
 from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.adapter import HtlcTerms, LockState
@@ -57,6 +58,24 @@ def test_unconfirmed_lock_and_claim_are_seen_in_the_mempool(btc_party, bitcoin_n
     assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage  # before any block
     bitcoin_node.mine(1)
     assert them.get_lock(lock.lock_id).state is LockState.CLAIMED
+
+
+def test_only_mined_transactions_are_persisted(btc_party, bitcoin_node) -> None:
+    """An unconfirmed broadcast lives in the mempool view only: were the node to drop it
+    (evicted for its fee, a restart without the mempool), our coins come back by themselves."""
+    (us, config), (them, _) = btc_party(), btc_party()
+    funded = us.balance()
+    lock = us.lock(_terms(us, them, hashlock_of(new_preimage())))
+    outpoint = lock.lock_id.rsplit(":", 1)[0]
+    saved = load_index(us.index_path, config["birth_height"])
+    assert saved.pending_spent == set() and outpoint not in saved.locks
+    assert sum(value for value, _ in saved.coins.values()) == funded  # as the chain has it
+    assert us.balance() < funded  # the view: coins our pending lock spends are not spendable
+    assert us.get_lock(lock.lock_id).block_height is None
+    bitcoin_node.mine(1)
+    assert us.get_lock(lock.lock_id).block_height == bitcoin_node.height()
+    saved = load_index(us.index_path, config["birth_height"])
+    assert saved.locks[outpoint].height == bitcoin_node.height()
 
 
 def test_a_block_taken_back_is_noticed_and_rescanned(tmp_path) -> None:
