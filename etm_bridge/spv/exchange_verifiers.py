@@ -4,7 +4,8 @@ To enable them, ``etm_bridge.exchange.txtypes.default_verifier`` imports this mo
 for ``etm_bridge.spv.exchange_proofs`` today; the name differs so that its test of the
 no-verifier case keeps passing until its owner switches it). The Bitcoin verifier reads
 the relay in ``spv_btc_headers``; the Ethereum one reads ``spv_eth_headers`` and takes the
-HTLC contract address from the relay config written at genesis (:class:`.txtypes.SpvGenesis`),
+HTLC contract address and the pool operators' PoolVault addresses from the relay config
+written at genesis (:class:`.txtypes.SpvGenesis`),
 so nothing here is fixed at import time. A chain without a relay rejects with
 ``spv_relay_not_initialised``.
 """
@@ -16,16 +17,17 @@ from typing import Any
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
 from etm_bridge.exchange.btc_proofs import BtcVerifier
-from etm_bridge.exchange.eth_proofs import EthVerifier
+from etm_bridge.exchange.eth_proofs import EthVerifier, vaults_from_config
 from etm_bridge.exchange.pool import Pool
-from etm_bridge.spv.txtypes import btc_relay_of, eth_htlc_contract, eth_relay_of
+from etm_bridge.spv.txtypes import btc_relay_of, eth_config, eth_htlc_contract, eth_relay_of
 
 
 class ConfiguredEthVerifier:
     """:class:`EthVerifier` with the HTLC address read from the chain's SPV config."""
 
     def _verifier(self, view: StateView) -> EthVerifier:
-        return EthVerifier(eth_relay_of, eth_htlc_contract(view))
+        vaults = vaults_from_config(eth_config(view))
+        return EthVerifier(eth_relay_of, eth_htlc_contract(view), vaults=vaults)
 
     def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
         return self._verifier(view).verify_lock(view, pool, proof, ctx)

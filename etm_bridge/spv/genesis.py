@@ -33,6 +33,8 @@ class SpvGenesis:
     eth_relayers: tuple[bytes, ...] = ()
     eth_min_confirmations: int = 1
     eth_htlc_contract: bytes = b""  # the EtherSwapHTLC address whose Locked events count
+    #: (operator address, PoolVault address) pairs: whose Deposited/Paid events count per pool
+    eth_pool_vaults: tuple[tuple[bytes, bytes], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``spv`` section of a genesis config (hex for bytes)."""
@@ -53,6 +55,7 @@ class SpvGenesis:
             "eth_relayers": [k.hex() for k in self.eth_relayers],
             "eth_min_confirmations": self.eth_min_confirmations,
             "eth_htlc_contract": self.eth_htlc_contract.hex(),
+            "eth_pool_vaults": {op.hex(): vault.hex() for op, vault in self.eth_pool_vaults},
         }
 
     @classmethod
@@ -74,6 +77,10 @@ class SpvGenesis:
                 eth_relayers=tuple(bytes.fromhex(k) for k in data.get("eth_relayers", ())),
                 eth_min_confirmations=int(data.get("eth_min_confirmations", 1)),
                 eth_htlc_contract=bytes.fromhex(data.get("eth_htlc_contract", "")),
+                eth_pool_vaults=tuple(
+                    (bytes.fromhex(op), bytes.fromhex(vault))
+                    for op, vault in dict(data.get("eth_pool_vaults") or {}).items()
+                ),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"malformed spv genesis section: {exc}") from None
@@ -95,5 +102,6 @@ def initialise_relays(state: State, spv: SpvGenesis) -> None:
             "chain": eth.name,
             "min_confirmations": spv.eth_min_confirmations,
             "htlc_contract": spv.eth_htlc_contract.hex(),
+            "pool_vaults": {op.hex(): vault.hex() for op, vault in spv.eth_pool_vaults},
         }
         state.put_json(CONFIG, b"eth", cfg)

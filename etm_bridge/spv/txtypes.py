@@ -107,6 +107,11 @@ def eth_relay_of(view: StateView) -> EthRelay:
     return _eth_relay(view)[0]
 
 
+def eth_config(view: StateView) -> dict[str, Any]:
+    """The chain's Ethereum SPV config (chain, confirmations, HTLC contract, pool vaults)."""
+    return _config(view, "eth")
+
+
 def eth_htlc_contract(view: StateView) -> bytes:
     """The configured EtherSwapHTLC address (20 bytes)."""
     contract = bytes.fromhex(_config(view, "eth").get("htlc_contract", ""))
