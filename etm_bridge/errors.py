@@ -171,7 +171,9 @@ class RPCDeserializationError(RPCError, InvalidTransactionError):
 
 
 class RPCMissingInputsError(RPCError, InvalidTransactionError):
-    """Code -25: a transaction spends outputs the node does not know or that are already spent."""
+    """Code -25 (bitcoind's RPC_VERIFY_ERROR, its default for a failed submission): mostly a
+    transaction spending outputs the node does not know or that are already spent; also a fee
+    above the node's ``maxfeerate``."""
 
 
 class RPCVerifyRejectedError(RPCError, InvalidTransactionError):
@@ -179,7 +181,8 @@ class RPCVerifyRejectedError(RPCError, InvalidTransactionError):
 
 
 class RPCAlreadyInChainError(RPCError):
-    """Code -27: the transaction is already confirmed in the chain."""
+    """Code -27: the transaction is already confirmed (bitcoind >= 28 says its outputs are
+    already in the UTXO set)."""
 
 
 class RPCWarmupError(RPCError):
