@@ -28,7 +28,7 @@ from .tx import Tx
 DELEGATE_REGISTER, VOTE, UNVOTE = 2, 3, 4
 DELEGATES, NAMES, VOTES, VOTE_COUNTS = "delegates", "delegate_names", "votes", "vote_counts"
 DEPOSIT_ESCROW = "delegate_deposits"
-_NAME = re.compile(r"^[a-z0-9_.\-]{1,20}$")
+_NAME = re.compile(r"[a-z0-9_.\-]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class DelegateName:
     name: str
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValidationError(f"delegate name {self.name!r} must be 1-20 of a-z 0-9 _ . -")
 
     def encode(self) -> bytes:

@@ -92,6 +92,14 @@ def test_delegate_and_vote_rules(dev: DevChain) -> None:
     _reject(dev, dev.tx(user, DELEGATE_REGISTER, b"\x03bob", nonce=2), "already_delegate", state)
 
 
+@pytest.mark.parametrize("name", [b"alice\n", b"Alice", b"al ice", b"", b"a" * 21])
+def test_delegate_names_outside_the_alphabet_are_malformed(dev: DevChain, name: bytes) -> None:
+    # "alice\n" once passed: re.match with "$" accepts a trailing newline, so a look-alike of
+    # an existing name could register.
+    payload = bytes((len(name),)) + name
+    _reject(dev, dev.tx(dev.users[0], DELEGATE_REGISTER, payload), "malformed_field")
+
+
 def test_too_many_votes(make_dev_chain: Any) -> None:
     dev = make_dev_chain(n_delegates=4, max_votes_per_account=2)
     state, ctx, reg = _state(dev), _ctx(dev), dev.chain.registry
