@@ -4,11 +4,11 @@
 each with ``getrawtransaction <txid> 0`` on every call would take minutes. :class:`MempoolCache`
 remembers every txid it has judged: a transaction that touches the index (pays our script,
 carries an etm-bridge marker, or spends one of our coins or a known lock) is kept and re-applied
-on each call; any other is remembered by txid alone and never fetched again. Entries leave with
-their transactions when the mempool no longer lists them.
+on each call; any other is remembered by the outpoints it spends only and not fetched again
+unless one of them becomes a coin or lock of the index (the block creating it was synced after
+the judgement: a claim judged before its lock's block was scanned). Entries leave with their
+transactions when the mempool no longer lists them.
 
-The judgement is stable: a transaction can only spend outputs that existed when it entered the
-mempool, so a spend of a lock or coin we know is seen together with (or after) that lock or coin.
 Transactions are applied **parents first** (a child spending an unconfirmed parent comes after
 it, whatever order the node lists them in), so a claim of an unconfirmed lock is never missed.
 After a reorg the adapter rebuilds its index and calls :meth:`MempoolCache.reset`.
@@ -24,12 +24,19 @@ from .index import ChainIndex, outpoint_key
 from .script import parse_marker
 
 
+def spent_keys(tx: CTransaction) -> tuple[str, ...]:
+    """The outpoints (``txid:vout``) ``tx`` spends."""
+    return tuple(outpoint_key(i.prevout.hash[::-1].hex(), i.prevout.n) for i in tx.vin)
+
+
+def _spends_known(index: ChainIndex, keys: tuple[str, ...]) -> bool:
+    return any(key in index.coins or key in index.locks for key in keys)
+
+
 def touches(index: ChainIndex, tx: CTransaction, our_script: bytes) -> bool:
     """True if applying ``tx`` would change ``index`` (our coins, locks or their spends)."""
-    for txin in tx.vin:
-        key = outpoint_key(txin.prevout.hash[::-1].hex(), txin.prevout.n)
-        if key in index.coins or key in index.locks:
-            return True
+    if _spends_known(index, spent_keys(tx)):
+        return True
     return any(
         bytes(out.scriptPubKey) == our_script or parse_marker(bytes(out.scriptPubKey)) is not None
         for out in tx.vout
@@ -62,7 +69,7 @@ class MempoolCache:
 
     def __init__(self) -> None:
         self.relevant: dict[str, CTransaction] = {}
-        self.irrelevant: set[str] = set()
+        self.irrelevant: dict[str, tuple[str, ...]] = {}  # txid -> outpoints it spends
 
     def reset(self) -> None:
         """Forget every judgement (the index they were made against was rebuilt)."""
@@ -83,7 +90,11 @@ class MempoolCache:
         """
         listed = set(txids)
         self.relevant = {t: tx for t, tx in self.relevant.items() if t in listed}
-        self.irrelevant &= listed
+        self.irrelevant = {
+            t: keys
+            for t, keys in self.irrelevant.items()
+            if t in listed and not _spends_known(view, keys)  # else: judge it again
+        }
         candidates = dict(self.relevant)
         for txid in txids:
             if txid not in candidates and txid not in self.irrelevant:
@@ -96,4 +107,4 @@ class MempoolCache:
                 view.apply_tx(tx, None, our_script)
                 self.relevant[txid] = tx
             else:
-                self.irrelevant.add(txid)
+                self.irrelevant[txid] = spent_keys(tx)

@@ -63,7 +63,7 @@ def test_each_mempool_tx_is_fetched_once_and_strangers_are_kept_by_txid_only() -
     listed = [txid_hex(stranger), txid_hex(claim), txid_hex(lock)]
     cache.apply(view, listed, node.fetch, US.script_pubkey)
     assert sorted(node.fetched) == sorted(listed)
-    assert cache.irrelevant == {txid_hex(stranger)}
+    assert set(cache.irrelevant) == {txid_hex(stranger)}
     assert set(cache.relevant) == {txid_hex(lock), txid_hex(claim)}
     again = ChainIndex(birth_height=0)
     cache.apply(again, listed, node.fetch, US.script_pubkey)
@@ -77,9 +77,9 @@ def test_transactions_that_left_the_mempool_are_forgotten() -> None:
     cache = MempoolCache()
     cache.apply(view, [txid_hex(lock), txid_hex(claim), "ab" * 32], node.fetch, US.script_pubkey)
     cache.apply(ChainIndex(birth_height=0), [txid_hex(lock)], node.fetch, US.script_pubkey)
-    assert set(cache.relevant) == {txid_hex(lock)} and cache.irrelevant == set()
+    assert set(cache.relevant) == {txid_hex(lock)} and cache.irrelevant == {}
     cache.reset()
-    assert cache.relevant == {} and cache.irrelevant == set()
+    assert cache.relevant == {} and cache.irrelevant == {}
 
 
 def test_touches_our_coins_locks_and_markers_only() -> None:
@@ -100,3 +100,19 @@ def test_parents_first_keeps_the_node_order_otherwise() -> None:
     expected = [txid_hex(t) for t in (a, child, grandchild, b)]
     assert parents_first(txs, order) == expected
     assert parents_first(txs, [txid_hex(b), "ff" * 32]) == [txid_hex(b)]
+
+
+def test_a_claim_judged_before_its_lock_was_scanned_is_judged_again() -> None:
+    """The lock was mined between our chain scan and getrawmempool: its claim looked like a
+    stranger's transaction; once the block is scanned, the claim is fetched and applied."""
+    view, _, lock, claim = _their_lock_and_our_claim()
+    node = _Node(claim)
+    cache = MempoolCache()
+    cache.apply(view, [txid_hex(claim)], node.fetch, THEM.script_pubkey)
+    assert set(cache.irrelevant) == {txid_hex(claim)}
+    scanned = ChainIndex(birth_height=0)
+    scanned.apply_tx(lock, 5, THEM.script_pubkey)  # the next call's sync found the lock's block
+    cache.apply(scanned, [txid_hex(claim)], node.fetch, THEM.script_pubkey)
+    assert node.fetched == [txid_hex(claim)] * 2
+    assert scanned.spends[outpoint_key(txid_hex(lock), 0)].txid == txid_hex(claim)
+    assert set(cache.relevant) == {txid_hex(claim)} and cache.irrelevant == {}
