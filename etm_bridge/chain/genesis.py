@@ -4,7 +4,13 @@ Config JSON (``GenesisConfig.to_json``)::
 
     {"params": {...ChainParams...},
      "balances": {"etm1...": 100000000000, ...},
-     "delegates": [{"name": "genesis_1", "publicKey": "<64 hex>"}, ...]}
+     "delegates": [{"name": "genesis_1", "publicKey": "<64 hex>"}, ...],
+     "plugins": {"spv": {...}}}
+
+``plugins`` (optional, omitted when empty so older configs keep their hash) holds one JSON
+section per transaction-type plug-in that needs initial state, e.g. the SPV relays' checkpoints.
+A plug-in claims its section with ``Registry.add_genesis_section``; a section no loaded plug-in
+claims is a :class:`~etm_bridge.errors.ConfigError` (it would silently do nothing).
 
 The genesis block has height 0, ``previous_block`` = 32 zero bytes, timestamp =
 ``params.genesis_time``, no transactions, zero generator key and signature, and ``payload_hash`` =
@@ -15,7 +21,9 @@ delegate's deposit is minted straight into the ``delegate_deposits`` escrow. Rou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError, ValidationError
@@ -40,6 +48,8 @@ class GenesisConfig:
     params: ChainParams
     balances: tuple[tuple[bytes, int], ...] = ()
     delegates: tuple[GenesisDelegate, ...] = field(default=())
+    #: (section name, canonical JSON text) per plug-in section, sorted by name.
+    plugin_sections: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.delegates:
@@ -47,32 +57,51 @@ class GenesisConfig:
         keys = [d.public_key for d in self.delegates]
         if len(set(keys)) != len(keys) or len({d.name for d in self.delegates}) != len(keys):
             raise ConfigError("genesis delegates must have distinct names and keys")
+        for d in self.delegates:
+            if len(d.public_key) != 32:
+                raise ConfigError(f"genesis delegate {d.name!r}: publicKey must be 32 bytes")
+        if len({addr for addr, _ in self.balances}) != len(self.balances):
+            raise ConfigError("genesis balances name an address twice (e.g. upper and lower case)")
         for addr, amount in self.balances:
-            if len(addr) != 20 or not isinstance(amount, int) or not 0 <= amount < 2**63:
-                raise ConfigError(f"bad genesis balance {addr.hex()}: {amount}")
+            exact = isinstance(amount, int) and not isinstance(amount, bool)
+            if len(addr) != 20 or not exact or not 0 <= amount < 2**63:
+                raise ConfigError(f"bad genesis balance {addr.hex()}: {amount!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "params": self.params.to_json(),
             "balances": {encode_address(a): v for a, v in sorted(self.balances)},
             "delegates": [
                 {"name": d.name, "publicKey": d.public_key.hex()} for d in self.delegates
             ],
         }
+        if self.plugin_sections:
+            out["plugins"] = {name: json.loads(text) for name, text in self.plugin_sections}
+        return out
+
+    def with_plugin_section(self, name: str, data: Any) -> GenesisConfig:
+        """A copy with plug-in section ``name`` set to the JSON value ``data``."""
+        sections = dict(self.plugin_sections)
+        sections[name] = canonical_json(data).decode()
+        return replace(self, plugin_sections=tuple(sorted(sections.items())))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GenesisConfig:
         try:
             params = ChainParams.from_json(data["params"])
-            balances = tuple(
-                sorted((decode_address(a), int(v)) for a, v in data["balances"].items())
-            )
+            balances = tuple(sorted((decode_address(a), v) for a, v in data["balances"].items()))
             delegates = tuple(
                 GenesisDelegate(d["name"], bytes.fromhex(d["publicKey"])) for d in data["delegates"]
             )
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            plugins = data.get("plugins", {})
+            sections = tuple(
+                sorted((str(k), canonical_json(v).decode()) for k, v in plugins.items())
+            )
+        except KeyError as exc:
+            raise ConfigError(f"malformed genesis config: missing field {exc}") from exc
+        except (TypeError, ValueError, ValidationError, AttributeError) as exc:
             raise ConfigError(f"malformed genesis config: {exc}") from exc
-        return cls(params, balances, delegates)
+        return cls(params, balances, delegates, sections)
 
     def config_hash(self) -> bytes:
         return sha256(canonical_json(self.to_json()))
@@ -96,6 +125,19 @@ def apply_genesis(state: State, cfg: GenesisConfig) -> None:
         state.mint(addr, cfg.params.delegate_deposit)
         state.to_escrow(addr, cfg.params.delegate_deposit, DEPOSIT_ESCROW)
         put_delegate(state, d.public_key, d.name, cfg.params.delegate_deposit, 0)
+
+
+def apply_plugin_sections(
+    state: State, cfg: GenesisConfig, inits: Mapping[str, Callable[[State, Any], None]]
+) -> None:
+    """Run each plug-in's genesis initialiser on its section (``inits``: from the registry)."""
+    for name, text in cfg.plugin_sections:
+        init = inits.get(name)
+        if init is None:
+            raise ConfigError(
+                f"genesis section plugins.{name} is claimed by no plug-in in tx_plugins"
+            )
+        init(state, json.loads(text))
 
 
 def dev_genesis(
