@@ -69,13 +69,21 @@ def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
 async def forger_loop(
     service: NodeService, clock: Callable[[], float] = time.time, poll_s: float = FORGER_POLL_S
 ) -> None:
-    """Forever: forge if the current slot is ours. Errors are logged and kept for /status."""
+    """Forever: forge if the current slot is ours. Errors are logged and kept for /status.
+
+    An unexpected error (say ``sqlite3.OperationalError`` on a full disk) is logged with its
+    traceback and the loop goes on: were the task to end, the node would keep answering its
+    API while silently never forging again.
+    """
     while True:
         try:
             block = service.forge(etm_time(clock()))
         except EtmBridgeError as exc:
             service.last_forge_error = str(exc)
             log.warning("forging failed: %s", exc)
+        except Exception as exc:
+            service.last_forge_error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("forging failed unexpectedly")
         else:
             if block is not None:
                 service.last_forge_error = None

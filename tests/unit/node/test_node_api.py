@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from etm_bridge.chain.address import address_hash, encode_address
+from etm_bridge.chain.block import Block
 from etm_bridge.chain.consensus import forging_order
 from etm_bridge.chain.genesis import dev_genesis
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.ledger import Chain
-from etm_bridge.chain.params import ChainParams
+from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.node.api import create_app
+from etm_bridge.node.server import forger_loop
 from etm_bridge.node.service import NodeService
 from etm_bridge.store import ChainStore
 from etm_bridge.units import ETM
@@ -201,3 +204,31 @@ def test_round_and_delegates_views(service: NodeService) -> None:
     assert status == 200 and len(got["delegates"]) == 3
     assert call(service, "GET", "/api/blocks?limit=0")[0] == 400
     assert len(call(service, "GET", "/api/blocks?limit=5")[1]["blocks"]) == 1
+
+
+class _FlakyForger(NodeService):
+    """A real NodeService whose first forging attempt hits an unexpected (non-library) error."""
+
+    failures = 1
+
+    def forge(self, now: int) -> Block | None:
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().forge(now)
+
+
+def test_the_forger_loop_survives_an_unexpected_error_and_reports_it() -> None:
+    genesis, keys = dev_genesis(PARAMS, 3, funded=2)
+    service = _FlakyForger(Chain(ChainStore.memory(), genesis), keys)
+    unix_now = float(ETM_EPOCH_UNIX + PARAMS.slot_time(1))
+
+    async def run_briefly() -> None:
+        task = asyncio.create_task(forger_loop(service, clock=lambda: unix_now, poll_s=0.001))
+        await asyncio.sleep(0.05)
+        assert not task.done(), "the forger loop ended"
+        task.cancel()
+
+    asyncio.run(run_briefly())
+    assert service.chain.status()["height"] >= 1, "it never forged after the error"
+    assert service.forging_status()["lastError"] is None  # cleared by the next block
