@@ -13,10 +13,12 @@ from typing import Any
 
 import click
 
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
 from etm_bridge.node.server import run_node
-from etm_bridge.node.setup import init_node
+from etm_bridge.node.setup import NODE_TX_PLUGINS, eth_spv_genesis, init_node
 
 DEFAULT_DATA_DIR = Path(".etm") / "node"
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -44,6 +46,16 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         click.echo(f"{key:<20} {shown}")
 
 
+def _hex(text: str, what: str, length: int) -> bytes:
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise ValidationError(f"{what} is not hex: {text!r}") from None
+    if len(raw) != length:
+        raise ValidationError(f"{what} must be {length} bytes, got {len(raw)}")
+    return raw
+
+
 @click.group("node")
 def group() -> None:
     """A local ETM chain node: init, run, and read its API."""
@@ -57,6 +69,15 @@ def group() -> None:
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="Port (0: any free port).")
 @click.option("--force", is_flag=True, help="Overwrite an existing node and delete its chain.")
+@click.option("--core-only", is_flag=True, help="No plug-ins: no SPV relays, no exchange.")
+@click.option("--eth-rpc", help="Start the Ethereum relay at this node's latest block.")
+@click.option(
+    "--eth-relayer",
+    multiple=True,
+    help="ETM public key (hex) trusted to relay Ethereum headers; default dev user-0 (UNSAFE).",
+)
+@click.option("--eth-htlc", default="", help="EtherSwapHTLC address whose locks count (0x...).")
+@click.option("--eth-confirmations", default=1, show_default=True)
 @json_option
 def init_command(
     data_dir: Path,
@@ -66,9 +87,26 @@ def init_command(
     host: str,
     port: int,
     force: bool,
+    core_only: bool,
+    eth_rpc: str | None,
+    eth_relayer: tuple[str, ...],
+    eth_htlc: str,
+    eth_confirmations: int,
     as_json: bool,
 ) -> None:
-    """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config."""
+    """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config.
+
+    The chain loads the SPV relays and the value exchange unless --core-only; --eth-rpc adds an
+    Ethereum relay whose trusted checkpoint is that node's latest block."""
+    spv = None
+    if eth_rpc:
+        relayers = [_hex(k, "--eth-relayer", 32) for k in eth_relayer]
+        spv = eth_spv_genesis(
+            eth_rpc,
+            relayers=tuple(relayers or [dev_key("user-0").public_key]),
+            htlc_contract=_hex(eth_htlc, "--eth-htlc", 20) if eth_htlc else b"",
+            confirmations=eth_confirmations,
+        )
     config = init_node(
         data_dir,
         delegates=delegates,
@@ -77,6 +115,8 @@ def init_command(
         host=host,
         port=port,
         force=force,
+        tx_plugins=() if core_only else NODE_TX_PLUGINS,
+        spv=spv,
     )
     _show(
         {
@@ -86,6 +126,8 @@ def init_command(
             "url": f"http://{config.host}:{config.port}",
             "delegates": delegates,
             "blockTimeS": block_time,
+            "txPlugins": [] if core_only else list(NODE_TX_PLUGINS),
+            "ethRelay": spv is not None,
         },
         as_json,
     )

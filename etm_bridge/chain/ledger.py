@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from ..errors import BlockRejectedError, ConfigError, NotFoundError, TxRejectedError
 from .address import address_hash, encode_address
 from .block import Block, BlockHeader, payload_summary
-from .genesis import GenesisConfig, apply_genesis, genesis_block
+from .genesis import GenesisConfig, apply_genesis, apply_plugin_sections, genesis_block
 from .keys import SigningKey
 from .mempool import Mempool
 from .registry import TxContext, build_registry
@@ -123,6 +123,7 @@ class Chain:
         if self.store.tip_height() is None:
             state = self._state()
             apply_genesis(state, self.genesis)
+            apply_plugin_sections(state, self.genesis, self.registry.genesis_sections)
             write_tip(state, self.params, block.header)
             open_first_round(state, self.params, block.id)
             self._commit(block, state, bytes(32))

@@ -93,6 +93,7 @@ class Registry:
         self._types: dict[int, TxType[Any]] = {}
         self._names: dict[str, int] = {}
         self._tables: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES}
+        self._genesis_sections: dict[str, Callable[[State, Any], None]] = {}
 
     def add_type(self, tx_type: TxType[Any]) -> None:
         if tx_type.type_id in self._types:
@@ -109,6 +110,17 @@ class Registry:
                 f"state table {spec.name!r} already declared by {self._tables[spec.name].owner!r}"
             )
         self._tables[spec.name] = spec
+
+    def add_genesis_section(self, name: str, init: Callable[[State, Any], None]) -> None:
+        """Claim genesis section ``plugins.<name>``: ``init(state, section_json)`` writes the
+        plug-in's initial state when the genesis block is applied."""
+        if name in self._genesis_sections:
+            raise ConfigError(f"genesis section {name!r} is already claimed")
+        self._genesis_sections[name] = init
+
+    @property
+    def genesis_sections(self) -> dict[str, Callable[[State, Any], None]]:
+        return dict(self._genesis_sections)
 
     def type_of(self, type_id: int) -> TxType[Any]:
         """The type with this id; raises TxRejectedError(unknown_type)."""

@@ -128,10 +128,11 @@ class NodeClient:
     def spv_eth(self) -> dict[str, Any]:
         return self._request("GET", "/api/spv/eth")
 
-    def spv_btc_best_hash(self, height: int) -> str | None:
-        """The Bitcoin relay's best-chain block hash (display hex) at ``height``, or None."""
+    def spv_best_hash(self, chain: str, height: int) -> str | None:
+        """The ``chain`` (``btc``/``eth``) relay's best-chain hash at ``height``, or None.
+        Bitcoin: display hex; Ethereum: ``0x`` hex."""
         try:
-            return str(self._request("GET", f"/api/spv/btc/best/{height}")["hash"])
+            return str(self._request("GET", f"/api/spv/{chain}/best/{height}")["hash"])
         except NotFoundError:
             return None
 

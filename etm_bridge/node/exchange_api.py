@@ -15,8 +15,9 @@ Exchange (404 ``not_found`` if the chain does not load ``etm_bridge.exchange.txt
 
 SPV (404 if the chain has no such relay yet): ``GET /api/spv`` (both relays),
 ``/api/spv/btc``, ``/api/spv/eth`` (tip, heights, chain work, forks, policy) and
-``/api/spv/btc/best/{height}`` (the relay's best-chain hash there, display order; what a
-relayer compares with its Bitcoin node to find the fork point).
+``/api/spv/btc/best/{height}`` / ``/api/spv/eth/best/{number}`` (the relay's best-chain hash
+there: Bitcoin in display order, Ethereum ``0x`` hex; what a relayer compares with its node to
+find the fork point).
 """
 
 from __future__ import annotations
@@ -161,22 +162,36 @@ def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     async def eth(request: Request) -> JSONResponse:
         return JSONResponse(one("ethereum"))
 
+    def height_of(request: Request) -> int:
+        text = request.path_params["height"]
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+            raise ValidationError("height must be a decimal integer")
+        return int(text)
+
     @guarded
     async def btc_best(request: Request) -> JSONResponse:
-        text = request.path_params["height"]
-        if not (text.isascii() and text.isdigit()) or len(text) > 10:
-            raise ValidationError("height must be a decimal integer")
+        height = height_of(request)
         one("bitcoin")
-        hash_le = spv.btc_relay_of(view_of()).best_hash_at(int(text))
+        hash_le = spv.btc_relay_of(view_of()).best_hash_at(height)
         if hash_le is None:
-            raise NotFoundError(f"the Bitcoin relay's best chain has no block at {text}")
-        return JSONResponse({"height": int(text), "hash": hash_le[::-1].hex()})
+            raise NotFoundError(f"the Bitcoin relay's best chain has no block at {height}")
+        return JSONResponse({"height": height, "hash": hash_le[::-1].hex()})
+
+    @guarded
+    async def eth_best(request: Request) -> JSONResponse:
+        number = height_of(request)
+        one("ethereum")
+        block_hash = spv.eth_relay_of(view_of()).best_hash_at(number)
+        if block_hash is None:
+            raise NotFoundError(f"the Ethereum relay's best chain has no block {number}")
+        return JSONResponse({"height": number, "hash": "0x" + block_hash.hex()})
 
     return [
         Route("/api/spv", both),
         Route("/api/spv/btc", btc),
         Route("/api/spv/btc/best/{height}", btc_best),
         Route("/api/spv/eth", eth),
+        Route("/api/spv/eth/best/{height}", eth_best),
     ]
 
 

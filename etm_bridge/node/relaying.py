@@ -2,11 +2,13 @@
 
 * :func:`sign_and_submit` signs one ETM transaction with the account's next nonce, submits it and
   (by default) waits until it is in a block.
-* :func:`relay_missing_btc_headers` compares a Bitcoin :class:`~etm_bridge.adapter.ChainAdapter`'s
-  best chain with the ETM chain's Bitcoin relay (``/api/spv/btc/best/{height}``), finds the fork
-  point and sends the headers after it as ``btc_relay_headers`` transactions (anyone may relay).
-  A chain whose relay is not initialised yet (the ``etm_bridge.spv.btc_regtest`` plug-in starts
-  it at the regtest genesis block with the first batch) is fed from height 1.
+* :func:`relay_missing_headers` compares a node's best chain (any
+  :class:`~etm_bridge.adapter.ChainAdapter`: ``tip()`` and ``headers()``) with the ETM chain's
+  Bitcoin or Ethereum relay (``/api/spv/{btc,eth}/best/{height}``), finds the fork point and
+  sends the headers after it as ``btc_relay_headers`` (anyone may relay) or
+  ``eth_relay_headers`` (trusted relayers only) transactions. A Bitcoin relay not initialised
+  yet (the ``btc_regtest`` rule starts it at the regtest genesis block with the first batch) is
+  fed from height 1.
 * :func:`submit_btc_deposit` submits an ``xchg_lp_deposit`` with a Bitcoin payment's proof.
 
 Used by ``etm-bridge lp deposit`` and usable by any relayer; the tests drive them against a
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from ..adapter import ChainAdapter
+import rlp
+
+from ..adapter import Tip
 from ..chain.address import address_of
 from ..chain.keys import SigningKey
 from ..chain.params import ChainParams
@@ -29,10 +34,13 @@ from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
 from ..exchange.btc_proofs import BtcProof
 from ..spv.bitcoin_headers import dsha256
-from ..spv.txtypes import BTC_RELAY_HEADERS, MAX_HEADERS_PER_TX
+from ..spv.eth_rlp import header_hash
+from ..spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
 from .client import NodeClient
 
 DEFAULT_BATCH = 500
+#: ``eth_relay_headers`` takes 1..256 headers (``spv.txtypes.decode_eth_headers``).
+MAX_ETH_HEADERS_PER_TX = 256
 
 
 def wait_confirmed(client: NodeClient, tx_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -74,51 +82,95 @@ def sign_and_submit(
     return result
 
 
-def _relay_tip_height(client: NodeClient) -> int:
-    """The ETM relay's best height; 0 (the regtest genesis it will start at) if not started."""
+class HeaderSource(Protocol):
+    """Where headers come from: any :class:`~etm_bridge.adapter.ChainAdapter` fits."""
+
+    def tip(self) -> Tip: ...
+    def headers(self, start_height: int, count: int) -> list[bytes]: ...
+
+
+@dataclass(frozen=True)
+class _Relay:
+    """How one relay is fed: its API name, tx type, batch limit and header hash format."""
+
+    chain: str
+    type_id: int
+    max_batch: int
+    hash_of: Callable[[bytes], str]
+    encode: Callable[[list[bytes]], bytes]
+
+
+BTC = _Relay("btc", BTC_RELAY_HEADERS, MAX_HEADERS_PER_TX,
+             lambda h: dsha256(h)[::-1].hex(), b"".join)  # fmt: skip
+ETH = _Relay("eth", ETH_RELAY_HEADERS, MAX_ETH_HEADERS_PER_TX,
+             lambda h: "0x" + header_hash(h).hex(), rlp.encode)  # fmt: skip
+
+
+def _relay_tip(client: NodeClient, relay: _Relay) -> int:
+    """The relay's best height; 0 for a Bitcoin relay not started yet (the btc_regtest rule
+    starts it at the regtest genesis block with the first batch)."""
     try:
-        return int(client.spv_btc()["tip"]["height"])
+        status = client.spv_btc() if relay.chain == "btc" else client.spv_eth()
     except NotFoundError:
-        return 0
+        if relay.chain == "btc":
+            return 0
+        raise ChainError("this ETM chain has no Ethereum relay (see node init --eth-rpc)") from None
+    tip = status["tip"]
+    return int(tip["height"] if relay.chain == "btc" else tip["number"])
 
 
-def btc_fork_point(client: NodeClient, adapter: ChainAdapter) -> int:
-    """The highest height where the adapter's chain and the ETM relay's best chain agree."""
-    height = min(_relay_tip_height(client), adapter.tip().height)
+def fork_point(client: NodeClient, source: HeaderSource, relay: _Relay = BTC) -> int:
+    """The highest height where the source's chain and the relay's best chain agree."""
+    height = min(_relay_tip(client, relay), source.tip().height)
     while height > 0:
-        relay_hash = client.spv_btc_best_hash(height)
+        relay_hash = client.spv_best_hash(relay.chain, height)
         if relay_hash is None:  # below the relay's checkpoint
-            raise ChainError("the Bitcoin node's chain does not contain the relay's checkpoint")
-        node_hash = dsha256(adapter.headers(height, 1)[0])[::-1].hex()
-        if node_hash == relay_hash:
+            raise ChainError(f"the {relay.chain} node's chain does not contain the checkpoint")
+        if relay.hash_of(source.headers(height, 1)[0]) == relay_hash:
             return height
         height -= 1
     return 0
 
 
-def relay_missing_btc_headers(
+def relay_missing_headers(
     client: NodeClient,
     key: SigningKey,
-    adapter: ChainAdapter,
+    source: HeaderSource,
     *,
-    batch: int = DEFAULT_BATCH,
+    chain: str = "btc",
+    batch: int | None = None,
     fee: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Send every header of the adapter's best chain the relay lacks; returns how many."""
-    if not 1 <= batch <= MAX_HEADERS_PER_TX:
-        raise ValidationError(f"batch must be 1..{MAX_HEADERS_PER_TX} headers, got {batch}")
-    tip = adapter.tip().height
-    start, sent = btc_fork_point(client, adapter) + 1, 0
+    """Send every header of the source's best chain the ``chain`` relay lacks; how many.
+
+    Bitcoin: anyone may relay. Ethereum: ``key`` must be one of the relay's trusted relayers.
+    ``batch``: headers per transaction (default 500, at most 2000 Bitcoin / 256 Ethereum).
+    """
+    relay = {"btc": BTC, "eth": ETH}.get(chain)
+    if relay is None:
+        raise ValidationError(f"chain must be btc or eth, got {chain!r}")
+    batch = min(DEFAULT_BATCH, relay.max_batch) if batch is None else batch
+    if not 1 <= batch <= relay.max_batch:
+        raise ValidationError(f"batch must be 1..{relay.max_batch} headers, got {batch}")
+    tip = source.tip().height
+    start, sent = fork_point(client, source, relay) + 1, 0
     while start <= tip:
-        headers = adapter.headers(start, min(batch, tip - start + 1))
+        headers = source.headers(start, min(batch, tip - start + 1))
         if not headers:
             break
-        sign_and_submit(client, key, BTC_RELAY_HEADERS, b"".join(headers), fee=fee)
+        sign_and_submit(client, key, relay.type_id, relay.encode(headers), fee=fee)
         start, sent = start + len(headers), sent + len(headers)
         if progress is not None:
             progress(sent, start - 1)
     return sent
+
+
+def relay_missing_btc_headers(
+    client: NodeClient, key: SigningKey, source: HeaderSource, **kwargs: Any
+) -> int:
+    """:func:`relay_missing_headers` for the Bitcoin relay."""
+    return relay_missing_headers(client, key, source, chain="btc", **kwargs)
 
 
 def submit_btc_deposit(

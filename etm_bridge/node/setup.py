@@ -4,10 +4,13 @@ UNSAFE for real funds: the genesis delegates and funded users have the determini
 keys ``dev_key("delegate-<i>")`` / ``dev_key("user-<i>")`` (``chain.genesis.dev_genesis``), so
 anyone can recompute them. The admin token is random.
 
-The chain loads :data:`NODE_TX_PLUGINS`: the SPV relays (``etm_bridge.spv.btc_regtest``: the
-SPV types, with the Bitcoin relay starting at the regtest genesis block on the first header
-batch) and the value-exchange contracts (``etm_bridge.exchange.txtypes``, whose proofs are
-checked by ``etm_bridge.spv.exchange_verifiers``). ``tx_plugins=()`` gives a core-only chain.
+The chain loads :data:`NODE_TX_PLUGINS`: the SPV relays (:mod:`.spv_plugin`: the SPV types,
+the Bitcoin relay starting at the regtest genesis block on the first header batch, and the
+``plugins.spv`` genesis section) and the value-exchange contracts
+(``etm_bridge.exchange.txtypes``, whose proofs are checked by
+``etm_bridge.spv.exchange_verifiers``). ``spv`` (an :class:`SpvGenesis`) goes into that genesis
+section, e.g. the Ethereum relay's checkpoint, relayers and HTLC contract. ``tx_plugins=()``
+gives a core-only chain.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from pathlib import Path
 from ..chain.genesis import dev_genesis
 from ..chain.params import ChainParams, etm_time
 from ..errors import ConfigError
+from ..jsonrpc import JsonRpcClient
+from ..spv.eth_rlp import encode_checked_header
+from ..spv.ethereum import ETH_NETWORKS
+from ..spv.txtypes import SpvGenesis
+from . import spv_plugin
 from .config import (
     CHAIN_DB,
     DEFAULT_HOST,
@@ -32,7 +40,7 @@ from .config import (
 from .service import save_forging_keys
 
 #: Transaction-type plug-ins of ``node init`` chains: SPV relays, then the exchange.
-NODE_TX_PLUGINS: tuple[str, ...] = ("etm_bridge.spv.btc_regtest", "etm_bridge.exchange.txtypes")
+NODE_TX_PLUGINS: tuple[str, ...] = ("etm_bridge.node.spv_plugin", "etm_bridge.exchange.txtypes")
 
 
 def init_node(
@@ -46,12 +54,14 @@ def init_node(
     genesis_time: int | None = None,
     force: bool = False,
     tx_plugins: tuple[str, ...] = NODE_TX_PLUGINS,
+    spv: SpvGenesis | None = None,
 ) -> NodeConfig:
     """Write ``genesis.json``, ``forging_keys.json`` (all genesis delegates) and ``node.json``.
 
     Refuses an existing data dir unless ``force`` (which also deletes its chain database).
     ``genesis_time`` (ETM-epoch seconds) defaults to now, so slot 0 starts at init.
-    ``tx_plugins``: the chain's transaction-type plug-ins (default :data:`NODE_TX_PLUGINS`).
+    ``tx_plugins``: the chain's transaction-type plug-ins (default :data:`NODE_TX_PLUGINS`);
+    ``spv``: the relays to configure at genesis (needs ``etm_bridge.node.spv_plugin``).
     """
     data_dir = Path(data_dir)
     if (data_dir / NODE_CONFIG).exists() and not force:
@@ -68,6 +78,10 @@ def init_node(
         tx_plugins=tuple(tx_plugins),
     )
     genesis, keys = dev_genesis(params, delegates, funded=funded_accounts)
+    if spv is not None:
+        if spv_plugin.__name__ not in params.tx_plugins:
+            raise ConfigError(f"an spv genesis section needs the {spv_plugin.__name__} plug-in")
+        genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv.to_json())
     data_dir.mkdir(parents=True, exist_ok=True)
     for name in (CHAIN_DB, CHAIN_DB + "-wal", CHAIN_DB + "-shm"):
         (data_dir / name).unlink(missing_ok=True)
@@ -76,3 +90,41 @@ def init_node(
     save_forging_keys(config.forging_keys_path, keys)
     config.save()
     return config
+
+
+def eth_spv_genesis(
+    rpc_url: str,
+    *,
+    relayers: tuple[bytes, ...],
+    htlc_contract: bytes = b"",
+    chain: str = "anvil",
+    confirmations: int = 1,
+    block: int | str = "latest",
+) -> SpvGenesis:
+    """An Ethereum relay whose trusted checkpoint is ``block`` of the node at ``rpc_url``.
+
+    ``relayers``: ETM public keys allowed to submit headers (the relay's trust model, see
+    docs/spv.md); ``htlc_contract``: the 20-byte EtherSwapHTLC whose ``Locked`` events the
+    exchange accepts (empty: receipt proofs only, no Ethereum pool proofs).
+    """
+    if chain not in ETH_NETWORKS:
+        raise ConfigError(f"unknown Ethereum relay chain {chain!r}; known: {sorted(ETH_NETWORKS)}")
+    if not relayers or any(len(k) != 32 for k in relayers):
+        raise ConfigError("the Ethereum relay needs at least one 32-byte ETM relayer public key")
+    if htlc_contract and len(htlc_contract) != 20:
+        raise ConfigError("the Ethereum HTLC contract address must be 20 bytes")
+    rpc = JsonRpcClient(rpc_url, version="2.0", timeout_s=10.0)
+    try:
+        tag = hex(block) if isinstance(block, int) else block
+        found = rpc.call("eth_getBlockByNumber", tag, False)
+    finally:
+        rpc.close()
+    if not found:
+        raise ConfigError(f"the Ethereum node at {rpc_url} has no block {block}")
+    return SpvGenesis(
+        eth_chain=chain,
+        eth_checkpoint_rlp=encode_checked_header(found),
+        eth_relayers=tuple(relayers),
+        eth_min_confirmations=confirmations,
+        eth_htlc_contract=htlc_contract,
+    )

@@ -167,6 +167,7 @@ def test_spv_relay_appears_after_the_first_header_batch(node: Node) -> None:
     assert node.get("/api/spv") == (200, {})
     assert node.get("/api/spv/btc")[0] == 404
     assert node.get("/api/spv/eth")[0] == 404
+    assert node.get("/api/spv/eth/best/0")[0] == 404
     genesis = Checkpoint.genesis(params_for("regtest")).header
     first = _regtest_child(genesis)
     second = _regtest_child(first)

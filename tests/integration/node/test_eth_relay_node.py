@@ -1,0 +1,87 @@
+"""``node init --eth-rpc``: an ETM node whose Ethereum relay starts at anvil's head, fed by a
+trusted relayer through the node API (``relaying.relay_missing_headers``), on real nodes.
+
+The relay's checkpoint is genesis state (``genesis.json`` -> ``plugins.spv``), read from anvil
+at init; the default trusted relayer is the development key ``user-0``. Another key's headers
+are rejected as ``spv_untrusted_relayer``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.main import cli
+from node_process import NodeProcess
+
+from etm_bridge.adapter import Tip
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.errors import TxRejectedError
+from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node import relaying
+from etm_bridge.spv.eth_rlp import encode_checked_header, header_hash
+
+
+class AnvilHeaders:
+    """Headers of anvil's chain as the Ethereum adapter reads them (eth_getBlockByNumber)."""
+
+    def __init__(self, rpc: JsonRpcClient) -> None:
+        self.rpc = rpc
+
+    def tip(self) -> Tip:
+        block = self.rpc.call("eth_getBlockByNumber", "latest", False)
+        return Tip(int(block["number"], 16), block["hash"][2:])
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        out = []
+        for number in range(start_height, min(start_height + count, self.tip().height + 1)):
+            out.append(encode_checked_header(self.rpc.call("eth_getBlockByNumber", hex(number),
+                                                           False)))  # fmt: skip
+        return out
+
+
+@pytest.fixture
+def node(tmp_path: Path, anvil_node: Any) -> Iterator[NodeProcess]:
+    data = tmp_path / "node"
+    args = ["node", "init", "--data-dir", str(data), "--delegates", "3", "--block-time", "1",
+            "--funded", "2", "--port", "0", "--eth-rpc", anvil_node.rpc_url, "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ethRelay"] is True
+    proc = NodeProcess(data)
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
+    node: NodeProcess, anvil_node: Any
+) -> None:
+    client = node.client
+    assert client is not None
+    genesis = json.loads((node.data_dir / "genesis.json").read_text())
+    checkpoint = client.spv_eth()
+    assert checkpoint["chain"] == "anvil"
+    assert checkpoint["tip"]["number"] == checkpoint["checkpoint_number"]
+    assert checkpoint["trusted_relayers"] == [dev_key("user-0").public_key.hex()]
+    assert genesis["plugins"]["spv"]["eth_relayers"] == checkpoint["trusted_relayers"]
+    anvil = AnvilHeaders(anvil_node.rpc)
+    number = checkpoint["tip"]["number"]
+    assert client.spv_best_hash("eth", number) == checkpoint["tip"]["hash"]
+    assert checkpoint["tip"]["hash"] == "0x" + header_hash(anvil.headers(number, 1)[0]).hex()
+
+    anvil_node.rpc.call("anvil_mine", 3)
+    with pytest.raises(TxRejectedError) as refused:
+        relaying.relay_missing_headers(client, dev_key("user-1"), anvil, chain="eth")
+    assert refused.value.reason == "spv_untrusted_relayer"
+
+    sent = relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth", batch=2)
+    tip = anvil.tip()
+    assert sent == tip.height - checkpoint["tip"]["number"]
+    assert client.spv_eth()["tip"]["hash"] == "0x" + tip.block_hash_hex
+    assert relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth") == 0
