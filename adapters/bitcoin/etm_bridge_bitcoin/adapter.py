@@ -19,11 +19,11 @@ output does not reveal it, and with it the lock can be re-identified from the ch
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bitcoin.core import CBlock, CTransaction, b2x
+from bitcoin.core import CBlock, CScript, CTransaction, CTxOut, b2x
 from bitcoin.segwit_addr import encode as bech32_encode
 
 from etm_bridge.adapter import (
@@ -40,10 +40,17 @@ from etm_bridge.adapter import (
     Tip,
     check_header_range,
 )
-from etm_bridge.errors import ChainError, ConfigError, LockNotFoundError, RPCError
+from etm_bridge.errors import (
+    ChainError,
+    ConfigError,
+    LockNotFoundError,
+    RPCError,
+    ValidationError,
+)
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.jsonrpc import JsonRpcClient
 
+from .activity import HashlockResolver, index_activity
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
 from .proofs import block_inclusion_proof
@@ -52,6 +59,7 @@ from .txbuild import (
     WalletKey,
     build_claim_tx,
     build_lock_tx,
+    build_payment_tx,
     build_refund_tx,
     sat_vb_from_estimate,
 )
@@ -106,6 +114,7 @@ class BitcoinAdapter(ChainAdapter):
         self.index_path = Path(data_dir) / f"bitcoin-{network}-{hash160(key.pubkey).hex()}.json"
         self.index: ChainIndex = load_index(self.index_path, birth_height)
         self._mempool = MempoolCache()
+        self._resolver = HashlockResolver()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
@@ -193,6 +202,15 @@ class BitcoinAdapter(ChainAdapter):
             return FeeEstimate(rate, "sat/vB", "node")
         return FeeEstimate(self.fallback_fee_sat_vb, "sat/vB", "fallback")
 
+    def pay(self, outputs: Sequence[tuple[bytes, int]]) -> str:
+        """Pay ``(script_pubkey, amount_sat)`` outputs, in this order, from our coins (change
+        back to us, fee from :meth:`fee_estimate`); returns the txid. For payments that are not
+        HTLC locks, e.g. a pool deposit tagged with an ``OP_RETURN`` (amount 0)."""
+        coins = self._view_with_mempool().spendable()  # not coins a mempool tx already spends
+        outs = [CTxOut(amount, CScript(script)) for script, amount in outputs]
+        tx, _coins = build_payment_tx(self.key, coins, outs, self.fee_estimate().rate)
+        return self._broadcast(tx)
+
     # --- locks ------------------------------------------------------------------------------
 
     def lock(self, terms: HtlcTerms) -> HtlcLock:
@@ -213,7 +231,7 @@ class BitcoinAdapter(ChainAdapter):
         return self._observe(lock, terms.hashlock, view)
 
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
-        require_hashlock(hashlock)
+        self._resolver.watch(require_hashlock(hashlock))  # htlc_activity reports it from now on
         view = self._view_with_mempool()
         found = [
             self._observe(lock, hashlock, view)
@@ -265,6 +283,28 @@ class BitcoinAdapter(ChainAdapter):
         txid, vout, hashlock = parse_lock_id(lock.lock_id)
         return _spend_of(
             self._view_with_mempool(), outpoint_key(txid, vout), lock.lock_id, hashlock
+        )
+
+    # --- activity for the swap watcher -------------------------------------------------------
+
+    def watch_hashlock(self, hashlock: bytes) -> None:
+        """Make :meth:`htlc_activity` report locks of ``hashlock`` (a P2WSH hides it)."""
+        self._resolver.watch(hashlock)
+
+    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes]:
+        """Hashlocks of etm-bridge locks made, claimed or refunded in blocks ``start..end``,
+        plus the mempool's if ``end_height`` reaches the tip. Locks are reported only for
+        watched hashlocks (:meth:`watch_hashlock`, :meth:`find_locks`); spends always, from
+        their witness script. Reads the index (blocks are scanned once), see ``activity.py``."""
+        if start_height < self.index.birth_height:
+            raise ValidationError(
+                f"blocks below the birth height {self.index.birth_height} are not indexed "
+                f"(asked from {start_height})"
+            )
+        view = self._view_with_mempool()
+        unconfirmed = end_height >= view.next_height - 1
+        return index_activity(
+            view, start_height, end_height, self._resolver, unconfirmed=unconfirmed
         )
 
     # --- chain scanning ---------------------------------------------------------------------

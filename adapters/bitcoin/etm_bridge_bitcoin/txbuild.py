@@ -28,7 +28,13 @@ from bitcoin.core import (
     CTxWitness,
     lx,
 )
-from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScriptWitness, SignatureHash
+from bitcoin.core.script import (
+    OP_RETURN,
+    SIGHASH_ALL,
+    SIGVERSION_WITNESS_V0,
+    CScriptWitness,
+    SignatureHash,
+)
 from bitcoin.wallet import CKey
 
 from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
@@ -42,6 +48,9 @@ from .script import (
     refund_witness,
 )
 
+#: Bitcoin Core's default dust relay fee and largest script, for :func:`dust_threshold_sat`.
+DUST_RELAY_SAT_VB = 3
+MAX_SCRIPT_SIZE = 10_000
 #: Bitcoin Core's dust thresholds at the default 3 sat/vB dust relay fee.
 DUST_P2WPKH_SAT = 294
 DUST_P2WSH_SAT = 330
@@ -125,18 +134,26 @@ def _txin(txid_hex: str, vout: int) -> CTxIn:
     return CTxIn(COutPoint(lx(txid_hex), vout), nSequence=SEQUENCE_NON_FINAL)
 
 
-# --- lock --------------------------------------------------------------------------------------
+# --- payments and locks ------------------------------------------------------------------------
 
 
-def _lock_outputs(htlc: HtlcScript, amount_sat: int, change: int, key: WalletKey) -> list[CTxOut]:
-    marker = LockMarker(htlc.claim_pubkey, htlc.refund_pubkey, htlc.timelock_height)
-    outs = [
-        CTxOut(amount_sat, CScript(htlc.script_pubkey)),
-        CTxOut(0, CScript(marker.script_pubkey())),
-    ]
-    if change:
-        outs.append(CTxOut(change, CScript(key.script_pubkey)))
-    return outs
+def _is_witness_program(script_pubkey: bytes) -> bool:
+    """Core's ``IsWitnessProgram``: a version opcode, then one push of 2..40 bytes."""
+    n = len(script_pubkey)
+    version_ok = n >= 4 and (script_pubkey[0] == 0 or 0x51 <= script_pubkey[0] <= 0x60)
+    return version_ok and n <= 42 and script_pubkey[1] + 2 == n
+
+
+def dust_threshold_sat(script_pubkey: bytes) -> int:
+    """Bitcoin Core's dust limit of an output (``GetDustThreshold`` at the default 3 sat/vB
+    dust relay fee): 3 x (the output's size + the size of an input spending it later).
+    An unspendable ``OP_RETURN`` output is never dust."""
+    if script_pubkey[:1] == bytes([OP_RETURN]) or len(script_pubkey) > MAX_SCRIPT_SIZE:
+        return 0
+    length = len(script_pubkey)
+    size = 8 + (1 if length < 253 else 3) + length
+    size += 67 if _is_witness_program(script_pubkey) else 148
+    return DUST_RELAY_SAT_VB * size
 
 
 def _sign_p2wpkh_inputs(key: WalletKey, coins: Sequence[Utxo], unsigned: CTransaction) -> list:
@@ -150,36 +167,54 @@ def _sign_p2wpkh_inputs(key: WalletKey, coins: Sequence[Utxo], unsigned: CTransa
     return witnesses
 
 
-def build_lock_tx(
-    key: WalletKey, utxos: Sequence[Utxo], htlc: HtlcScript, amount_sat: int, rate_sat_vb: int
+def _with_change(outputs: Sequence[CTxOut], change: int, key: WalletKey) -> list[CTxOut]:
+    return [*outputs, CTxOut(change, CScript(key.script_pubkey))] if change else list(outputs)
+
+
+def build_payment_tx(
+    key: WalletKey, utxos: Sequence[Utxo], outputs: Sequence[CTxOut], rate_sat_vb: int
 ) -> tuple[CTransaction, list[Utxo]]:
-    """Signed lock transaction (HTLC at output 0, marker at 1) and the coins it spends."""
-    if amount_sat < DUST_P2WSH_SAT:
-        raise DustError(f"lock amount {amount_sat} sat is dust (minimum {DUST_P2WSH_SAT} sat)")
+    """Signed transaction paying ``outputs`` (in this order) from our P2WPKH coins, and the
+    coins it spends: largest coins first, change to us appended last, change that would be dust
+    left to the fee. :class:`DustError` if an output is dust, InsufficientFundsError if the
+    coins cannot pay the outputs and the fee."""
+    for index, out in enumerate(outputs):
+        limit = dust_threshold_sat(bytes(out.scriptPubKey))
+        if out.nValue < limit:
+            raise DustError(f"output {index} of {out.nValue} sat is dust (minimum {limit} sat)")
+    paid = sum(out.nValue for out in outputs)
     coins: list[Utxo] = []
     for coin in sorted(utxos, key=lambda u: (-u.value_sat, u.txid_hex, u.vout)):
         coins.append(coin)
         total = sum(c.value_sat for c in coins)
         vin = [_txin(c.txid_hex, c.vout) for c in coins]
         dummy = [[_DUMMY_SIG, key.pubkey]] * len(coins)
-        fee = fee_for(_tx(vin, _lock_outputs(htlc, amount_sat, 1, key), dummy, 0), rate_sat_vb)
-        if total < amount_sat + fee:
-            continue
-        change = total - amount_sat - fee
-        if change < DUST_P2WPKH_SAT:
-            fee_no_change = fee_for(
-                _tx(vin, _lock_outputs(htlc, amount_sat, 0, key), dummy, 0), rate_sat_vb
-            )
-            if total < amount_sat + fee_no_change:
-                continue
-            change = 0
-        unsigned = _tx(vin, _lock_outputs(htlc, amount_sat, change, key), [], 0)
-        return _tx(vin, unsigned.vout, _sign_p2wpkh_inputs(key, coins, unsigned), 0), coins
+        for change_slot in (1, 0):  # with a change output, else without one
+            fee = fee_for(_tx(vin, _with_change(outputs, change_slot, key), dummy, 0), rate_sat_vb)
+            change = total - paid - fee
+            if change >= (DUST_P2WPKH_SAT if change_slot else 0):
+                unsigned = _tx(vin, _with_change(outputs, change * change_slot, key), [], 0)
+                signed = _tx(vin, unsigned.vout, _sign_p2wpkh_inputs(key, coins, unsigned), 0)
+                return signed, coins
     have = sum(u.value_sat for u in utxos)
     raise InsufficientFundsError(
-        f"locking {amount_sat} sat at {rate_sat_vb} sat/vB needs more than the {have} sat "
+        f"paying {paid} sat at {rate_sat_vb} sat/vB needs more than the {have} sat "
         f"spendable by key {key.pubkey.hex()}"
     )
+
+
+def build_lock_tx(
+    key: WalletKey, utxos: Sequence[Utxo], htlc: HtlcScript, amount_sat: int, rate_sat_vb: int
+) -> tuple[CTransaction, list[Utxo]]:
+    """Signed lock transaction (HTLC at output 0, marker at 1) and the coins it spends."""
+    if amount_sat < DUST_P2WSH_SAT:
+        raise DustError(f"lock amount {amount_sat} sat is dust (minimum {DUST_P2WSH_SAT} sat)")
+    marker = LockMarker(htlc.claim_pubkey, htlc.refund_pubkey, htlc.timelock_height)
+    outputs = [
+        CTxOut(amount_sat, CScript(htlc.script_pubkey)),
+        CTxOut(0, CScript(marker.script_pubkey())),
+    ]
+    return build_payment_tx(key, utxos, outputs, rate_sat_vb)
 
 
 # --- claim / refund ----------------------------------------------------------------------------

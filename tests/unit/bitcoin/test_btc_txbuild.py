@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pbk
 import pytest
-from bitcoin.core import CTransaction
+from bitcoin.core import CScript, CTransaction, CTxOut
 from etm_bridge_bitcoin.script import HtlcScript, parse_marker
 from etm_bridge_bitcoin.txbuild import (
     DUST_P2WPKH_SAT,
@@ -16,7 +16,9 @@ from etm_bridge_bitcoin.txbuild import (
     WalletKey,
     build_claim_tx,
     build_lock_tx,
+    build_payment_tx,
     build_refund_tx,
+    dust_threshold_sat,
     fee_for,
     sat_vb_from_estimate,
     vsize,
@@ -172,3 +174,39 @@ def test_node_fee_estimate_is_btc_per_kvb_converted_to_sat_vb(reply: dict, sat_v
 )
 def test_no_node_estimate_means_the_fallback(reply: object) -> None:
     assert sat_vb_from_estimate(reply) is None
+
+
+@pytest.mark.parametrize(
+    ("script_pubkey", "dust_sat"),
+    [
+        (REFUND_KEY.script_pubkey, 294),  # P2WPKH: Core's well-known limits
+        (b"\x00\x20" + b"\x11" * 32, 330),  # P2WSH
+        (b"\x51\x20" + b"\x11" * 32, 330),  # P2TR
+        (b"\x76\xa9\x14" + b"\x11" * 20 + b"\x88\xac", 546),  # P2PKH
+        (b"\xa9\x14" + b"\x11" * 20 + b"\x87", 540),  # P2SH
+        (b"\x6a\x04ETMD", 0),  # OP_RETURN: never dust
+    ],
+)
+def test_dust_threshold_is_bitcoin_cores(script_pubkey: bytes, dust_sat: int) -> None:
+    assert dust_threshold_sat(script_pubkey) == dust_sat
+
+
+def test_payment_keeps_the_output_order_and_appends_change() -> None:
+    to = CTxOut(50_000, CScript(CLAIM_KEY.script_pubkey))
+    tag = CTxOut(0, CScript(b"\x6a\x04ETMD"))
+    coins = [Utxo("aa" * 32, 0, 30_000), Utxo("bb" * 32, 1, 40_000)]
+    tx, spent = build_payment_tx(REFUND_KEY, coins, [to, tag], RATE)
+    assert [o.nValue for o in tx.vout[:2]] == [50_000, 0]
+    assert bytes(tx.vout[2].scriptPubKey) == REFUND_KEY.script_pubkey  # change, last
+    assert 70_000 - sum(o.nValue for o in tx.vout) >= fee_for(tx, RATE)
+    for index, coin in enumerate(spent):
+        assert _kernel_ok(tx, coin.value_sat, REFUND_KEY.script_pubkey, index)
+
+
+def test_payment_refuses_a_dust_output_by_index() -> None:
+    outs = [
+        CTxOut(50_000, CScript(CLAIM_KEY.script_pubkey)),
+        CTxOut(293, CScript(CLAIM_KEY.script_pubkey)),
+    ]
+    with pytest.raises(DustError, match=r"output 1 of 293 sat is dust \(minimum 294"):
+        build_payment_tx(REFUND_KEY, [Utxo("aa" * 32, 0, 90_000)], outs, RATE)
