@@ -8,7 +8,7 @@ import random
 import time
 from pathlib import Path
 
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.block import Block
@@ -59,7 +59,7 @@ def test_kill_9_at_random_moments_keeps_state_and_replays_to_the_same_digest(
 ) -> None:
     data_dir = tmp_path / "node"
     init_node(data_dir, delegates=4, block_time_s=1, funded_accounts=2, port=0)
-    node = NodeProcess(data_dir)
+    node = EtmNodeProcess(data_dir)
     rng = random.Random(20261125)
     seen: dict[int, str] = {}  # height -> block id observed before a crash
     confirmed: list[str] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.consensus import forging_order
@@ -19,7 +19,6 @@ from etm_bridge.chain.tx_delegates import VOTE
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import NodeUnavailableError, NotFoundError, TxRejectedError
 from etm_bridge.node.client import NodeClient
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
 
 DELEGATES = 5
@@ -27,13 +26,10 @@ FEE = 100_000
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "node", delegates=DELEGATES, block_time_s=1, funded_accounts=3, port=0)
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    home = tmp_path / "node"
+    with etm_node_in(home, delegates=DELEGATES, block_time_s=1, funded_accounts=3) as proc:
+        yield proc
 
 
 def sign(client: NodeClient, key: SigningKey, type_id: int, payload: bytes, nonce: int) -> Tx:
@@ -60,7 +56,7 @@ def wait_confirmed(client: NodeClient, tx_id: str, timeout_s: float = 20.0) -> d
     raise AssertionError(f"tx {tx_id} not confirmed in {timeout_s}s")
 
 
-def test_transfer_and_vote_are_accepted_over_http_and_forged(node: NodeProcess) -> None:
+def test_transfer_and_vote_are_accepted_over_http_and_forged(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
     alice, bob = dev_key("user-0"), dev_key("user-1")
@@ -83,7 +79,7 @@ def test_transfer_and_vote_are_accepted_over_http_and_forged(node: NodeProcess) 
     assert sent["id"] in client.block(height)["transactionIds"]
 
 
-def test_rejected_transactions_say_why_and_change_nothing(node: NodeProcess) -> None:
+def test_rejected_transactions_say_why_and_change_nothing(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
     alice, bob = dev_key("user-0"), dev_key("user-1")
@@ -104,7 +100,7 @@ def test_rejected_transactions_say_why_and_change_nothing(node: NodeProcess) -> 
     assert client.status()["pendingTransactions"] == 0
 
 
-def test_blocks_follow_the_chaotic_forging_order(node: NodeProcess) -> None:
+def test_blocks_follow_the_chaotic_forging_order(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
     status = client.wait_for_height(2 * DELEGATES + 1, timeout_s=40)
@@ -126,7 +122,7 @@ def test_blocks_follow_the_chaotic_forging_order(node: NodeProcess) -> None:
         assert [bytes.fromhex(d["publicKey"]) for d in current["order"]] == expected
 
 
-def test_api_errors_are_json_with_the_right_status(node: NodeProcess) -> None:
+def test_api_errors_are_json_with_the_right_status(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
     url = client.url
@@ -158,7 +154,7 @@ def test_api_errors_are_json_with_the_right_status(node: NodeProcess) -> None:
     assert requests.get(f"{url}/api/blocks?limit=0").status_code == 400
 
 
-def test_deeply_nested_json_is_refused_and_the_node_lives_on(node: NodeProcess) -> None:
+def test_deeply_nested_json_is_refused_and_the_node_lives_on(node: EtmNodeProcess) -> None:
     """The CLI process imports web3, whose py_ecc raises the recursion limit to 100,000: a
     deeply nested body once overflowed the C stack of json.loads and killed the node."""
     client = node.client
@@ -173,7 +169,7 @@ def test_deeply_nested_json_is_refused_and_the_node_lives_on(node: NodeProcess) 
     assert client.status()["height"] >= 0
 
 
-def test_admin_endpoints_need_the_token(node: NodeProcess) -> None:
+def test_admin_endpoints_need_the_token(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
     stranger = NodeClient(client.url, admin_token="x" * 32)

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.node.setup import init_node
 
@@ -18,7 +18,7 @@ def test_a_stop_signal_shuts_down_cleanly_and_the_chain_continues(
 ) -> None:
     data = tmp_path / "node"
     init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    node = NodeProcess(data)
+    node = EtmNodeProcess(data)
     client = node.start()
     client.wait_for_height(2)
     assert node.proc is not None

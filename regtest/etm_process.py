@@ -1,0 +1,95 @@
+"""Throwaway ETM nodes for tests: ``etm-bridge node run`` on a free loopback port.
+
+``with etm_node_in(home, delegates=3, funded_accounts=1) as node:`` writes a development chain
+(``node init``, any ``init_node`` keyword) into ``home``, starts the node and yields an
+:class:`EtmNodeProcess` whose ``client`` is ready; on exit the node is stopped and its log tail
+printed (pytest shows it for a failed test). The node binds port 0 and announces the port the
+kernel gave it, so there is no probe-then-bind race; it gets SIGTERM from the kernel if the test
+process dies first.
+
+:class:`EtmNodeProcess` can also stop, ``kill9`` and restart a node on the same data dir (crash
+tests); its output is appended to ``<data_dir>/node.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from etm_bridge.node.client import NodeClient
+from etm_bridge.node.config import NodeConfig
+from etm_bridge.node.setup import init_node
+
+from . import procs
+
+ETM_BRIDGE = Path(sys.executable).parent / "etm-bridge"
+_LISTENING = re.compile(r"ETM node listening on (http://\S+)")
+
+
+class EtmNodeProcess:
+    """Start/stop/kill one node on ``data_dir``; its output goes to ``data_dir/node.log``."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.config = NodeConfig.load(data_dir)
+        self.log_path = data_dir / "node.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client: NodeClient | None = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return procs.log_tail(self.log_path, lines) or "(no log)"
+
+    def start(self, timeout_s: float = 30.0) -> NodeClient:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        command = [str(ETM_BRIDGE), "node", "run", "--data-dir", str(self.data_dir), "--port", "0"]
+        self.proc = procs.spawn(command, self.log_path, {}, die_with_parent=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log_tail()}")
+            match = _LISTENING.search(self.log_path.read_bytes()[offset:].decode(errors="replace"))
+            if match:
+                self.client = NodeClient(match.group(1), admin_token=self.config.admin_token)
+                self.client.wait_ready()
+                return self.client
+            time.sleep(0.05)
+        self.kill9()
+        raise AssertionError(f"node did not announce its port in {timeout_s}s:\n{self.log_tail()}")
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> None:
+        """SIGTERM and wait (uvicorn shuts down cleanly); SIGKILL if it hangs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.proc = None
+
+
+@contextmanager
+def etm_node_in(home: Path, **init: Any) -> Iterator[EtmNodeProcess]:
+    """A fresh development chain in ``home`` (``init_node(home, port=0, **init)``), running."""
+    init_node(home, **{"port": 0, **init})
+    node = EtmNodeProcess(home)
+    node.start()
+    try:
+        yield node
+    finally:
+        print(node.log_tail())
+        node.stop()
