@@ -4,6 +4,10 @@ On first start ``prepare`` runs ``node init`` in ``<stack>/etm/data``: 5 genesis
 the deterministic development keys (``dev_key("delegate-<i>")``), 10 funded accounts
 ``dev_key("user-<i>")`` with 1,000,000 ETM each, 1-second slots, and a random admin token. The
 node forges for all genesis delegates. Later starts reuse the data dir (the chain continues).
+The chain loads the SPV relays and the exchange (``node.setup.NODE_TX_PLUGINS``): the Bitcoin
+relay starts at the regtest genesis block with the first header batch; given ``eth_rpc_url``
+(the stack's anvil, started first), the Ethereum relay starts at anvil's head at init, with
+``dev_key("user-0")`` as its trusted relayer.
 UNSAFE for real funds: every development key is public.
 """
 
@@ -13,10 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import NodeUnavailableError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NODE_CONFIG, NodeConfig
-from etm_bridge.node.setup import init_node
+from etm_bridge.node.setup import eth_spv_genesis, init_node
+from etm_bridge.spv.txtypes import SpvGenesis
 
 from .service import Service
 
@@ -31,9 +37,10 @@ class EtmNodeService(Service):
     name: ClassVar[str] = "etm"
     start_timeout_s: ClassVar[float] = 30.0
 
-    def __init__(self, home: Path, *, port: int) -> None:
+    def __init__(self, home: Path, *, port: int, eth_rpc_url: str | None = None) -> None:
         super().__init__(home)
         self.port = port
+        self.eth_rpc_url = eth_rpc_url
 
     @property
     def data_dir(self) -> Path:
@@ -56,7 +63,14 @@ class EtmNodeService(Service):
                 block_time_s=BLOCK_TIME_S,
                 funded_accounts=FUNDED_ACCOUNTS,
                 port=self.port,
+                spv=self._eth_relay(),
             )
+
+    def _eth_relay(self) -> SpvGenesis | None:
+        if self.eth_rpc_url is None:
+            return None
+        relayers = (dev_key("user-0").public_key,)
+        return eth_spv_genesis(self.eth_rpc_url, relayers=relayers)
 
     def command(self) -> list[str]:
         etm_bridge = Path(sys.executable).parent / "etm-bridge"

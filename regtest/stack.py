@@ -93,7 +93,8 @@ def _anvil(config: StackConfig, saved: Mapping[str, Any]) -> Service:
 
 
 def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service:
-    return EtmNodeService(config.home("etm"), port=config.ports["etm"])
+    anvil = f"http://127.0.0.1:{config.ports['anvil']}"
+    return EtmNodeService(config.home("etm"), port=config.ports["etm"], eth_rpc_url=anvil)
 
 
 #: name -> factory, in start order.
