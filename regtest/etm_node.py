@@ -22,7 +22,7 @@ from etm_bridge.errors import NodeUnavailableError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NODE_CONFIG, NodeConfig
 from etm_bridge.node.setup import eth_spv_genesis, init_node
-from etm_bridge.spv.txtypes import SpvGenesis
+from etm_bridge.spv.genesis import SpvGenesis
 
 from .service import Service
 

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..jsonrpc import JsonRpcClient
 from ..spv.eth_rlp import encode_checked_header
 from ..spv.ethereum import ETH_NETWORKS
-from ..spv.txtypes import SpvGenesis
+from ..spv.genesis import SpvGenesis
 from . import spv_plugin
 from .config import (
     CHAIN_DB,

@@ -3,8 +3,8 @@
 The SPV transaction types exactly as ``etm_bridge.spv.btc_regtest`` declares them (a chain whose
 genesis configures no Bitcoin relay starts one at the regtest genesis block with the first
 header batch), plus the genesis section ``plugins.spv``: a
-:class:`~etm_bridge.spv.txtypes.SpvGenesis` JSON object whose relays
-:func:`~etm_bridge.spv.txtypes.initialise_relays` writes into the genesis state. That is how a
+:class:`~etm_bridge.spv.genesis.SpvGenesis` JSON object whose relays
+:func:`~etm_bridge.spv.genesis.initialise_relays` writes into the genesis state. That is how a
 chain gets its Ethereum relay (trusted checkpoint header, trusted relayer keys, HTLC contract),
 which no transaction may choose; ``etm-bridge node init --eth-rpc`` fills it from a node.
 Pure: it imports only chain and SPV rules.
@@ -18,7 +18,7 @@ from ..chain.registry import Registry
 from ..chain.state import State
 from ..errors import ConfigError
 from ..spv import btc_regtest
-from ..spv.txtypes import SpvGenesis, initialise_relays
+from ..spv.genesis import SpvGenesis, initialise_relays
 
 #: The genesis section this plug-in claims (``genesis.json`` -> ``plugins.spv``).
 SECTION = "spv"

@@ -17,7 +17,8 @@ from etm_bridge.errors import ConfigError
 from etm_bridge.exchange import records as rc
 from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node
 from etm_bridge.node.spv_plugin import SECTION
-from etm_bridge.spv.txtypes import SpvGenesis, relay_status
+from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.txtypes import relay_status
 from etm_bridge.store import ChainStore
 
 PARAMS = replace(ChainParams(), genesis_time=1_000, block_time_s=1, tx_plugins=NODE_TX_PLUGINS)
