@@ -7,6 +7,8 @@ blocks, make one real transfer on each chain, and print balances read back from 
   a P2WPKH transaction built and signed locally with python-bitcoinlib; one block confirms it.
 - Ethereum: anvil's first development account sends ETH to a fresh account in an EIP-1559
   transaction signed locally with eth-account.
+- ETM: the funded development account ``user-0`` sends ETM to a fresh ed25519 key in a transfer
+  signed locally; the stack's node forges it in its delegate's slot of the shuffled order.
 
 Fresh keys make "balance" exact: everything they hold is the outputs this run created. The stack
 is left running (``etm-bridge stack down`` stops it). The swap-engine issue replaces this module.
@@ -27,11 +29,17 @@ from etm_bridge_regtest.ownkey import OwnKey, Utxo
 from rich.console import Console
 from rich.table import Table
 
-from etm_bridge.units import format_amount
+from etm_bridge.chain.address import address_hash, address_of
+from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.node.client import NodeClient
+from etm_bridge.node.relaying import sign_and_submit
+from etm_bridge.units import ETM, format_amount
 
 BTC_FUND_SAT = 50_000_000  # 0.5 BTC from the faucet to our first key
 BTC_FEE_SAT = 2_000
 ETH_SEND_WEI = 1_500_000_000_000_000_000  # 1.5 ETH
+ETM_SEND_UNITS = 25 * ETM
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,27 @@ def ethereum_transfer(node: AnvilNode, say: Any) -> list[Row]:
     ]  # fmt: skip
 
 
+def etm_transfer(client: NodeClient, say: Any) -> list[Row]:
+    """Development account user-0 -> a fresh ed25519 key, signed locally, forged."""
+    sender, receiver = dev_key("user-0"), SigningKey(os.urandom(32))
+    payload = TransferPayload(address_hash(receiver.public_key), ETM_SEND_UNITS).encode()
+    sent = sign_and_submit(client, sender, TRANSFER, payload)
+    block = client.block(int(sent["height"]))
+    say(f"etm: user-0 -> fresh key in block {block['height']} "
+        f"(forger {block['generatorPublicKey'][:10]}...): {sent['id']}")  # fmt: skip
+    evidence = f"{sent['id'][:16]}... height {block['height']}"
+    sender_address, receiver_address = (
+        address_of(sender.public_key),
+        address_of(receiver.public_key),
+    )
+    return [
+        Row("etm", "dev user-0", sender_address,
+            format_amount(client.account(sender_address)["balance"], "etm"), "sender"),
+        Row("etm", "fresh key", receiver_address,
+            format_amount(client.account(receiver_address)["balance"], "etm"), evidence),
+    ]  # fmt: skip
+
+
 def _table(rows: list[Row]) -> Table:
     table = Table(title="Balances read back from the chains")
     for column in ("chain", "who", "address", "balance", "evidence"):
@@ -135,5 +164,7 @@ def group() -> None:
     rows = bitcoin_transfer(bitcoin, console.print)
     console.print("[bold]Ethereum (anvil)[/bold]")
     rows += ethereum_transfer(anvil, console.print)
+    console.print("[bold]ETM chain[/bold]")
+    rows += etm_transfer(NodeClient(report["etm"]["rpc_url"]), console.print)
     console.print(_table(rows))
     console.print("The stack keeps running: `etm-bridge stack status`, `etm-bridge stack down`.")
