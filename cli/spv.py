@@ -27,6 +27,7 @@ from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import ConfigError, ValidationError
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.spv import bitcoin_headers as bh
@@ -196,13 +197,22 @@ def verify_command(
     click.echo(f"confirmations: {out['confirmations']} (required {needed})")
 
 
+url_option = click.option(
+    "--url", default=None, help="Ask this ETM node's API instead of reading --data-dir."
+)
+
+
 @group.command("status")
 @data_dir_option
+@url_option
 @json_option
-def status_command(data_dir: Path, as_json: bool) -> None:
-    """Relay tips, heights, chain work and forks in the local ETM node's state."""
-    with open_view(data_dir) as view:
-        status = relay_status(view)
+def status_command(data_dir: Path, url: str | None, as_json: bool) -> None:
+    """Relay tips, heights, chain work and forks (from the node's API with --url)."""
+    if url:
+        status = NodeClient(url).spv_status()
+    else:
+        with open_view(data_dir) as view:
+            status = relay_status(view)
     if as_json:
         click.echo(json.dumps(status))
         return
@@ -268,14 +278,26 @@ def _relay_round(data_dir: Path, btc: JsonRpcClient, send, network: str, batch: 
 
 @group.command("relay")
 @data_dir_option
+@url_option
 @click.option("--once", is_flag=True, help="Relay what is missing, then exit.")
+@click.option("--max-iterations", type=int, default=None, help="Stop after this many rounds.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 @click.option("--batch", default=500, show_default=True, help="Headers per transaction (<= 2000).")
 @common_options
 @passphrase_option
 @fee_option
-def relay_command(data_dir: Path, once: bool, interval: float, batch: int, fee: int | None) -> None:
-    """Send the Bitcoin node's headers that the ETM chain's relay lacks (anyone may relay)."""
+def relay_command(
+    data_dir: Path,
+    url: str | None,
+    once: bool,
+    max_iterations: int | None,
+    interval: float,
+    batch: int,
+    fee: int | None,
+) -> None:
+    """Send the Bitcoin node's headers that the ETM chain's relay lacks (anyone may relay).
+
+    With --url the relay's best chain is read from that node's API (no data dir needed)."""
     if not 1 <= batch <= 2000:
         raise ValidationError("--batch must be between 1 and 2000 headers")
     config = get_config()
@@ -284,12 +306,17 @@ def relay_command(data_dir: Path, once: bool, interval: float, batch: int, fee: 
         user=config.get("bitcoin.rpc_user"),
         password=config.get("bitcoin.rpc_password"),
     )
-    key, client = unlock_wallet().etm_signing_key(), node_client()
-    while True:
-        sent = _relay_round(
-            data_dir, btc, lambda p: _send(client, key, p, fee), config.network, batch
-        )
+    key, client = unlock_wallet().etm_signing_key(), NodeClient(url) if url else node_client()
+    rounds = 1 if once else max_iterations
+    while rounds is None or rounds > 0:
+        if url:
+            source = relaying.BitcoinRpcHeaders(btc)
+            sent = relaying.relay_missing_headers(client, key, source, batch=batch, fee=fee)
+        else:
+            sent = _relay_round(
+                data_dir, btc, lambda p: _send(client, key, p, fee), config.network, batch
+            )
         click.echo(f"relayed {sent} header(s)")
-        if once:
-            return
-        time.sleep(interval)
+        rounds = None if rounds is None else rounds - 1
+        if rounds != 0:
+            time.sleep(interval)

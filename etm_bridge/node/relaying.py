@@ -33,6 +33,7 @@ from ..errors import ChainError, NotFoundError, ValidationError
 from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
 from ..exchange.btc_proofs import BtcProof
+from ..jsonrpc import JsonRpcClient
 from ..spv.bitcoin_headers import dsha256
 from ..spv.eth_rlp import header_hash
 from ..spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
@@ -87,6 +88,25 @@ class HeaderSource(Protocol):
 
     def tip(self) -> Tip: ...
     def headers(self, start_height: int, count: int) -> list[bytes]: ...
+
+
+class BitcoinRpcHeaders:
+    """A :class:`HeaderSource` over a Bitcoin node's JSON-RPC (no wallet, no key): the RPCs
+    Bitcoin Core and bcoin both answer with raw hex."""
+
+    def __init__(self, rpc: JsonRpcClient) -> None:
+        self.rpc = rpc
+
+    def tip(self) -> Tip:
+        height = int(self.rpc.call("getblockcount"))
+        return Tip(height, str(self.rpc.call("getblockhash", height)))
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        last = min(start_height + count, int(self.rpc.call("getblockcount")) + 1)
+        return [
+            bytes.fromhex(self.rpc.call("getblockheader", self.rpc.call("getblockhash", h), False))
+            for h in range(start_height, last)
+        ]
 
 
 @dataclass(frozen=True)
