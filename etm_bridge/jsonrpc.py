@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from etm_bridge.errors import (
+    ConfigError,
     NodeUnavailableError,
     RPCAlreadyInChainError,
     RPCDeserializationError,
@@ -76,9 +77,9 @@ class JsonRpcClient:
         version: str = "1.0",
     ) -> None:
         if version not in _VERSIONS:
-            raise ValueError(f"JSON-RPC version must be one of {_VERSIONS}, got {version!r}")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+            raise ConfigError(f"JSON-RPC version must be one of {_VERSIONS}, got {version!r}")
+        if not timeout_s > 0:
+            raise ConfigError(f"JSON-RPC timeout_s must be positive, got {timeout_s!r}")
         self.url = url
         self.timeout_s = timeout_s
         self.version = version

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from etm_bridge.errors import (
+    ConfigError,
     InvalidTransactionError,
     NodeUnavailableError,
     RPCDeserializationError,
@@ -115,6 +116,9 @@ def test_error_mapping_covers_the_codes_adapters_rely_on() -> None:
     assert type(error_from_reply("text error", "x")) is RPCError
 
 
-def test_bad_version_is_refused() -> None:
-    with pytest.raises(ValueError, match="version"):
+def test_bad_version_or_timeout_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="version"):
         JsonRpcClient("http://127.0.0.1:1", version="3.0")
+    for timeout_s in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="timeout_s"):
+            JsonRpcClient("http://127.0.0.1:1", timeout_s=timeout_s)
