@@ -52,7 +52,7 @@ class TableSpec:
     doc: str = ""
 
     def __post_init__(self) -> None:
-        if not _TABLE_NAME.match(self.name):
+        if not _TABLE_NAME.fullmatch(self.name):
             raise ValidationError(f"table name {self.name!r} must match {_TABLE_NAME.pattern}")
 
 

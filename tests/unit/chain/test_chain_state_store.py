@@ -45,8 +45,9 @@ def test_net_changes_drop_writes_that_restore_the_old_value() -> None:
 def test_undeclared_table_is_refused() -> None:
     with pytest.raises(ValidationError, match="not declared"):
         State(EmptyBackend(), TABLES).put("nope", b"k", b"v")
-    with pytest.raises(ValidationError, match="must match"):
-        TableSpec("Bad-Name", "x")
+    for bad in ("Bad-Name", "accounts\n", ""):  # "$" alone would let the newline through
+        with pytest.raises(ValidationError, match="must match"):
+            TableSpec(bad, "x")
 
 
 def test_scan_merges_overlay_and_backend(dev: DevChain) -> None:
