@@ -1,4 +1,4 @@
-"""``etm-bridge node init|run|status|account|round``: a local ETM node and reads of its API.
+"""``etm-bridge node init|run|status|account|round|block|tx|delegates``: an ETM node, API reads.
 
 ``init`` writes a development chain (genesis, delegate keys, node config with a random admin
 token) into ``--data-dir`` (default ``./.etm/node``); ``run`` serves it on loopback and forges
@@ -167,3 +167,31 @@ def account_command(url: str, address: str, as_json: bool) -> None:
 def round_command(url: str, as_json: bool) -> None:
     """The current round's forging order (chaotic shuffle) and whose slot is now."""
     _show(NodeClient(url).current_round(), as_json)
+
+
+@group.command("block")
+@url_option
+@click.argument("ref", default="latest")
+@json_option
+def block_command(url: str, ref: str, as_json: bool) -> None:
+    """A block in the whitepaper's JSON form. REF: a height, the 64-bit decimal id, the 64-hex
+    id, or ``latest`` (the default)."""
+    client = NodeClient(url)
+    _show(client.block(client.status()["height"] if ref == "latest" else ref), as_json)
+
+
+@group.command("tx")
+@url_option
+@click.argument("tx_id")
+@json_option
+def tx_command(url: str, tx_id: str, as_json: bool) -> None:
+    """A transaction by its 64-hex id: decoded fields, status (pending/confirmed) and height."""
+    _show(NodeClient(url).transaction(tx_id), as_json)
+
+
+@group.command("delegates")
+@url_option
+@json_option
+def delegates_command(url: str, as_json: bool) -> None:
+    """Registered delegates with their vote weight, deposit and forging record."""
+    _show(NodeClient(url).delegates(), as_json)
