@@ -193,5 +193,5 @@ def tx_command(url: str, tx_id: str, as_json: bool) -> None:
 @url_option
 @json_option
 def delegates_command(url: str, as_json: bool) -> None:
-    """Registered delegates with their vote weight, deposit and forging record."""
+    """Registered delegates: name, vote weight, deposit, slashed, in the current round."""
     _show(NodeClient(url).delegates(), as_json)
