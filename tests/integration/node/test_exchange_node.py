@@ -119,6 +119,11 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     me = investor["etm"]["address"]
     client.wait_for_height(client.status()["height"] + 1)
 
+    early = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.01", "--etm", "1",
+                                     "--passphrase-env", "PW"], env=investor_env)  # fmt: skip
+    assert early.exit_code != 0 and early.output.startswith("error: ")
+    assert "no pool for asset 'btc'" in early.output and len(early.output.splitlines()) == 1
+
     _run(operator_env, "pool", "create", "btc", "--min-confirmations", "1",
          "--passphrase-env", "PW")  # fmt: skip
     _run(investor_env, "bind", "--chain", "btc", "--passphrase-env", "PW")

@@ -1,0 +1,82 @@
+"""``relaying.relay_missing_headers`` after a reorg of the header source, against a real ETM
+node process: the fork point is found through ``/api/spv/btc/best/{h}`` and only the new branch
+is sent; the relay's tip follows the branch with more work and keeps the old tip as a fork.
+
+The source is a list of valid regtest headers (regtest's easy proof of work is mined here), so
+the fork can be chosen exactly without touching the shared regtest node.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from node_process import NodeProcess
+
+from etm_bridge.adapter import Tip
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.node import relaying
+from etm_bridge.node.setup import init_node
+from etm_bridge.spv.bitcoin_headers import dsha256
+from etm_bridge.spv.bitcoin_params import params_for
+from etm_bridge.spv.relay import Checkpoint
+
+GENESIS = Checkpoint.genesis(params_for("regtest")).header
+
+
+def child(parent: bytes, salt: int) -> bytes:
+    """A valid regtest header on ``parent``; ``salt`` makes sibling branches differ."""
+    time = struct.unpack_from("<I", parent, 68)[0] + 600
+    root = salt.to_bytes(32, "little")
+    for nonce in range(100_000):
+        header = struct.pack("<I", 0x20000000) + dsha256(parent) + root
+        header += struct.pack("<III", time, 0x207FFFFF, nonce)
+        if int.from_bytes(dsha256(header), "little") <= 0x7FFFFF << (8 * 29):
+            return header
+    raise AssertionError("no nonce")
+
+
+class Headers:
+    """A header chain from the regtest genesis block (a HeaderSource)."""
+
+    def __init__(self, chain: list[bytes]) -> None:
+        self.chain = [GENESIS, *chain]
+
+    def tip(self) -> Tip:
+        return Tip(len(self.chain) - 1, dsha256(self.chain[-1])[::-1].hex())
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        return self.chain[start_height : start_height + count]
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    init_node(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, port=0)
+    proc = NodeProcess(tmp_path / "node")
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+def test_after_a_reorg_only_the_new_branch_is_relayed(node: NodeProcess) -> None:
+    client, key = node.client, dev_key("user-0")
+    assert client is not None
+    a1 = child(GENESIS, 1)
+    a2, b2 = child(a1, 2), child(a1, 20)
+    a3, b3 = child(a2, 3), child(b2, 30)
+    b4 = child(b3, 40)
+
+    assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3]), batch=2) == 3
+    assert client.spv_btc()["tip"]["hash"] == dsha256(a3)[::-1].hex()
+    assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3])) == 0
+
+    branch = Headers([a1, b2, b3, b4])
+    assert relaying.fork_point(client, branch) == 1
+    assert relaying.relay_missing_headers(client, key, branch) == 3
+    relay = client.spv_btc()
+    assert relay["tip"]["height"] == 4 and relay["tip"]["hash"] == dsha256(b4)[::-1].hex()
+    assert client.spv_best_hash("btc", 2) == dsha256(b2)[::-1].hex()
+    assert [f["hash"] for f in relay["forks"]] == [dsha256(a3)[::-1].hex()]
