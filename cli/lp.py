@@ -13,17 +13,21 @@ the ETM part is paid at once, the asset part becomes an obligation the pool oper
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
 
 from etm_bridge.chain.address import decode_address
-from etm_bridge.errors import ValidationError
+from etm_bridge.chain.keys import SigningKey
+from etm_bridge.errors import InsufficientFundsError, ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
+from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh
 from etm_bridge.node import relaying
+from etm_bridge.node.client import NodeClient
 from etm_bridge.units import parse_amount
+from etm_bridge.wallet import UnlockedWallet
 
 from .config import common_options, get_config, passphrase_option
 from .pool import fmt, json_option, read_client, url_option
@@ -116,6 +120,9 @@ def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_js
 @click.argument("amount")
 @click.option("--etm", "etm_amount", required=True, help="Most ETM to add, e.g. 100 or '100 ETM'.")
 @click.option("--min-shares", default=1, show_default=True, help="Fail below this many shares.")
+@click.option(
+    "--txid", default=None, help="Resume: prove this earlier payment instead of paying again."
+)
 @click.option("--batch", default=relaying.DEFAULT_BATCH, show_default=True, help="Headers/tx.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait on Bitcoin.")
 @common_options
@@ -127,42 +134,35 @@ def deposit_command(
     amount: str,
     etm_amount: str,
     min_shares: int,
+    txid: str | None,
     batch: int,
     timeout: float,
     fee: int | None,
     as_json: bool,
 ) -> None:
-    """Deposit AMOUNT of ASSET (paid on Bitcoin, proven by SPV) plus ETM into the pool."""
-    from etm_bridge_bitcoin.adapter import BitcoinAdapter
+    """Deposit AMOUNT of ASSET (paid on Bitcoin, proven by SPV) plus ETM into the pool.
 
-    from .lp_btc import pay_tagged, wait_proof
-
+    If a run stops after paying (the payment's txid was printed), run it again with --txid to
+    prove and submit that payment instead of paying twice."""
     asset = asset.lower()
     amount_sat, etm_max = parse_amount(amount, asset), parse_amount(etm_amount, "etm")
-    config, wallet = get_config(), unlock_wallet()
-    client, key = node_client(), wallet.etm_signing_key()
+    wallet = unlock_wallet()
+    client, key, me = node_client(), wallet.etm_signing_key(), wallet.public().etm.address
     pool = client.pool(asset)
-    owner = decode_address(wallet.public().etm.address)
-    adapter = BitcoinAdapter.from_config(bitcoin_adapter_config(config, wallet))
-    try:
-        txid, height = pay_tagged(
-            adapter, p2wpkh(bytes.fromhex(pool["claim_key"])), amount_sat, DEPOSIT_TAG + owner
+    balance = int(client.account(me)["balance"])
+    if balance < etm_max:
+        raise InsufficientFundsError(
+            f"{me} holds {fmt(balance, 'etm')}, less than --etm {fmt(etm_max, 'etm')} (plus fees)"
         )
-        _progress(as_json, f"paid {fmt(amount_sat, asset)} to the {asset} pool: bitcoin tx {txid}")
-        needed = int(pool["min_confirmations"])
-        proof = wait_proof(
-            adapter, txid, height + 1, needed, timeout_s=timeout,
-            progress=lambda have, n: _progress(as_json, f"confirmations {have}/{n}"),
-        )  # fmt: skip
-        sent = relaying.relay_missing_btc_headers(client, key, adapter, batch=batch, fee=fee)
-        _progress(as_json, f"relayed {sent} Bitcoin header(s) to the ETM chain")
-    finally:
-        adapter.close()
+    if txid is not None and not re.fullmatch(r"[0-9a-f]{64}", txid):
+        raise ValidationError(f"--txid must be 64 lowercase hex digits, got {txid!r}")
+    deposit = _BtcDeposit(pool, amount_sat, decode_address(me))
+    txid, proof = deposit.pay_and_prove(wallet, client, key, txid, batch, fee, timeout)
     result = relaying.submit_btc_deposit(
         client, key, asset, proof, etm_max=etm_max, min_shares=min_shares, fee=fee
     )
     out = {"bitcoin_txid": txid, "asset": asset, "amount": amount_sat, **result}
-    out["positions"] = client.positions(wallet.public().etm.address)
+    out["positions"] = client.positions(me)
     if as_json:
         _echo_json(out)
         return
@@ -173,6 +173,48 @@ def deposit_command(
                        f"{fmt(r['value_etm'], 'etm')}")  # fmt: skip
 
 
-def _progress(as_json: bool, message: str) -> None:
+class _BtcDeposit:
+    """The Bitcoin leg of one deposit: pay (or find the earlier payment), wait, relay, prove."""
+
+    def __init__(self, pool: dict[str, Any], amount_sat: int, owner: bytes) -> None:
+        self.pool, self.amount_sat = pool, amount_sat
+        self.script = p2wpkh(bytes.fromhex(pool["claim_key"]))
+        self.tag = DEPOSIT_TAG + owner
+
+    def pay_and_prove(
+        self,
+        wallet: UnlockedWallet,
+        client: NodeClient,
+        key: SigningKey,
+        txid: str | None,
+        batch: int,
+        fee: int | None,
+        timeout_s: float,
+    ) -> tuple[str, BtcProof]:
+        from etm_bridge_bitcoin.adapter import BitcoinAdapter
+
+        from .lp_btc import RESUME_SCAN_BLOCKS, check_payment, pay_tagged, wait_proof
+
+        adapter = BitcoinAdapter.from_config(bitcoin_adapter_config(get_config(), wallet))
+        try:
+            if txid is None:
+                txid, height = pay_tagged(adapter, self.script, self.amount_sat, self.tag)
+                what = fmt(self.amount_sat, self.pool["asset"])
+                _progress(f"paid {what} to the pool: bitcoin tx {txid}")
+            else:
+                height = max(0, int(adapter.rpc.call("getblockcount")) - RESUME_SCAN_BLOCKS)
+            proof = wait_proof(
+                adapter, txid, height + 1, int(self.pool["min_confirmations"]), timeout_s=timeout_s,
+                progress=lambda have, n: _progress(f"confirmations {have}/{n}"),
+            )  # fmt: skip
+            check_payment(proof, self.script, self.amount_sat, self.tag)
+            sent = relaying.relay_missing_btc_headers(client, key, adapter, batch=batch, fee=fee)
+            _progress(f"relayed {sent} Bitcoin header(s) to the ETM chain")
+        finally:
+            adapter.close()
+        return txid, proof
+
+
+def _progress(message: str) -> None:
     """Progress on stderr (stdout stays clean JSON with --json)."""
     click.echo(message, err=True)

@@ -39,9 +39,12 @@ from etm_bridge_bitcoin.txbuild import (
     fee_for,
 )
 
-from etm_bridge.errors import ChainError, DustError, InsufficientFundsError
+from etm_bridge.errors import ChainError, DustError, InsufficientFundsError, ValidationError
 from etm_bridge.exchange.btc_proofs import BtcProof
+from etm_bridge.spv.bitcoin_tx import parse_tx
 
+#: How far back ``lp deposit --txid`` looks for the earlier payment's block.
+RESUME_SCAN_BLOCKS = 1_000
 _DUMMY_SIG = b"\x30" + b"\x00" * 71 + bytes([SIGHASH_ALL])  # 73 bytes, the largest
 _OP_RETURN = 0x6A
 
@@ -161,3 +164,16 @@ def wait_proof(
                 return BtcProof.from_adapter_proof(proof, 0)
         time.sleep(1.0)
     raise ChainError(f"Bitcoin tx {txid} did not get {confirmations} confirmations in time")
+
+
+def check_payment(proof: BtcProof, to_script: bytes, amount_sat: int, data: bytes) -> None:
+    """The proven transaction pays ``amount_sat`` to ``to_script`` at output 0 and carries the
+    ``OP_RETURN data`` output (what a resumed deposit must match); ValidationError otherwise."""
+    tx = parse_tx(proof.tx_proof.raw_tx)
+    out = tx.outputs[0] if tx.outputs else None
+    if out is None or out.script_pubkey != to_script or out.value_sat != amount_sat:
+        raise ValidationError(
+            f"bitcoin tx {tx.txid_hex} does not pay {amount_sat} sat to the pool at output 0"
+        )
+    if op_return_script(data) not in [o.script_pubkey for o in tx.outputs]:
+        raise ValidationError(f"bitcoin tx {tx.txid_hex} does not carry this wallet's owner tag")

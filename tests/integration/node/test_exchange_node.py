@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from etm_bridge_bitcoin.adapter import BitcoinAdapter
+from etm_bridge_cli.lp_btc import pay_tagged
 from etm_bridge_cli.main import cli
 from node_process import NodeProcess
 
@@ -26,10 +28,12 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
+from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
 DEPOSIT_SAT = 1_000_000  # 0.01 BTC
@@ -106,6 +110,42 @@ class Miner:
         self.thread.join(timeout=10)
 
 
+def _resumed_deposit(
+    env: dict[str, str], client: NodeClient, bitcoin_node: Any, home: Path, me: str
+) -> dict[str, Any]:
+    """A payment made, then the CLI stopped: ``lp deposit --txid`` proves it without paying
+    again; a wrong AMOUNT for that txid is refused before anything is submitted."""
+    wallet = load_keystore(home / "keystore.json").unlock(env["PW"])
+    config = {**bitcoin_adapter_config_for(env, wallet), "data_dir": str(home / "btc-direct")}
+    adapter = BitcoinAdapter.from_config(config)
+    pool_script = p2wpkh(bytes.fromhex(client.pool("btc")["claim_key"]))
+    try:
+        txid, _ = pay_tagged(adapter, pool_script, DEPOSIT_SAT // 2,
+                             DEPOSIT_TAG + decode_address(me))  # fmt: skip
+    finally:
+        adapter.close()
+    before = client.positions(me)[0]["shares"]
+    with Miner(bitcoin_node):
+        args = ["--etm", "50", "--txid", txid, "--passphrase-env", "PW"]
+        wrong = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.004", *args], env=env)
+        assert wrong.exit_code != 0 and "does not pay 400000 sat" in wrong.output
+        _run(env, "lp", "deposit", "btc", "0.005", *args)
+    after = client.positions(me)[0]
+    assert after["shares"] > before
+    return after
+
+
+def bitcoin_adapter_config_for(env: dict[str, str], wallet: Any) -> dict[str, Any]:
+    return {
+        "rpc_url": env["ETM_BRIDGE_BITCOIN_RPC_URL"],
+        "rpc_user": env["ETM_BRIDGE_BITCOIN_RPC_USER"],
+        "rpc_password": env["ETM_BRIDGE_BITCOIN_RPC_PASSWORD"],
+        "secret_hex": wallet.unsafe_export_btc_secret().hex(),
+        "network": "regtest",
+        "birth_height": int(env["ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT"]),
+    }
+
+
 def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     node: NodeProcess, bitcoin_node: Any, tmp_path: Path
 ) -> None:
@@ -152,6 +192,15 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     assert DEPOSIT_ETM * 0.99 < mine["value_etm"] <= DEPOSIT_ETM
     assert deposit["positions"] == positions
 
+    replay = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.01", "--etm", "100",
+                                      "--txid", deposit["bitcoin_txid"], "--passphrase-env", "PW"],
+                                env=investor_env)  # fmt: skip
+    assert replay.exit_code != 0 and "deposit_replayed" in replay.output
+    assert client.pool("btc")["asset_reserve"] == DEPOSIT_SAT
+    mine = _resumed_deposit(investor_env, client, bitcoin_node, tmp_path / "investor", me)
+    pool = client.pool("btc")
+    assert pool["asset_reserve"] == DEPOSIT_SAT + DEPOSIT_SAT // 2
+
     half = mine["shares"] // 2
     withdrawn = json.loads(
         _run(investor_env, "lp", "withdraw", "btc", str(half), "--passphrase-env", "PW",
@@ -161,10 +210,10 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     owed = client.obligations(me)
     assert len(owed) == 1 and withdrawn["obligations"] == owed
     assert owed[0]["asset"] == "btc" and owed[0]["investor"] == me
-    assert owed[0]["amount"] == half * DEPOSIT_SAT // pool["total_shares"]
+    assert owed[0]["amount"] == half * pool["asset_reserve"] // pool["total_shares"]
     assert owed[0]["destination"] == investor["btc"]["public_key"]
     listed = json.loads(_run(investor_env, "lp", "obligations", me, "--json").stdout)
     assert listed == owed
     after = client.positions(me)[0]
     assert after["shares"] == mine["shares"] - half
-    assert client.pool("btc")["asset_reserve"] == DEPOSIT_SAT - owed[0]["amount"]
+    assert client.pool("btc")["asset_reserve"] == pool["asset_reserve"] - owed[0]["amount"]
