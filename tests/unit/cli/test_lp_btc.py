@@ -9,11 +9,12 @@ from bitcoin.core.key import CPubKey
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, SignatureHash
 from etm_bridge_bitcoin.script import p2pkh_script_code
 from etm_bridge_bitcoin.txbuild import DUST_P2WPKH_SAT, Utxo, WalletKey, vsize
-from etm_bridge_cli.lp_btc import build_tagged_payment, op_return_script
+from etm_bridge_cli.lp_btc import build_tagged_payment, check_payment, op_return_script
 
-from etm_bridge.errors import DustError, InsufficientFundsError
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh, tagged_data
+from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
+from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh, tagged_data
 from etm_bridge.spv.bitcoin_tx import parse_tx
+from etm_bridge.spv.inclusion import BitcoinTxProof
 
 KEY = WalletKey(b"\x01" * 32)
 POOL = p2wpkh(WalletKey(b"\x02" * 32).pubkey)
@@ -64,3 +65,15 @@ def test_dust_and_unaffordable_payments_are_refused() -> None:
         build_tagged_payment(KEY, COINS, POOL, 2_940_900, DEPOSIT_TAG + OWNER, 1)
     with pytest.raises(InsufficientFundsError):
         build_tagged_payment(KEY, [], POOL, 10_000, DEPOSIT_TAG + OWNER, 1)
+
+
+def test_a_resumed_payment_must_match_amount_pool_and_owner() -> None:
+    tx = build_tagged_payment(KEY, COINS, POOL, 1_000_000, DEPOSIT_TAG + OWNER, 3)
+    proof = BtcProof(BitcoinTxProof(tx.serialize(), b"\x00" * 32, 1, 2, (b"\x11" * 32,)), 0)
+    check_payment(proof, POOL, 1_000_000, DEPOSIT_TAG + OWNER)
+    with pytest.raises(ValidationError, match="does not pay 999999 sat"):
+        check_payment(proof, POOL, 999_999, DEPOSIT_TAG + OWNER)
+    with pytest.raises(ValidationError, match="does not pay"):
+        check_payment(proof, KEY.script_pubkey, 1_000_000, DEPOSIT_TAG + OWNER)
+    with pytest.raises(ValidationError, match="owner tag"):
+        check_payment(proof, POOL, 1_000_000, DEPOSIT_TAG + bytes(20))
