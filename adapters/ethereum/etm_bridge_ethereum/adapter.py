@@ -226,6 +226,21 @@ class EthereumAdapter(ChainAdapter):
             lock.lock_id, event.tx_hash[2:], SpendKind.CLAIM, preimage, event.block_number
         )
 
+    # --- activity for the swap watcher ----------------------------------------------------------
+
+    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes]:
+        """Hashlocks (``preimageHash``) of Locked / Claimed / Refunded events in mined blocks
+        ``start..end`` (one ``eth_getLogs``; blocks before ``from_block`` hold none of ours)."""
+        if start_height < 0:
+            raise ValidationError(f"start_height must be >= 0, got {start_height}")
+        start = max(start_height, self.config.from_block)
+        end = min(end_height, self.node.block_number())
+        if end < start:
+            return set()
+        kinds = [self.codec.locked_topic, self.codec.claimed_topic, self.codec.refunded_topic]
+        logs = self.node.logs(self.htlc_address, [kinds], start, end)
+        return {_topic_hashlock(log) for log in logs}
+
     # --- internals -----------------------------------------------------------------------------
 
     def _logs(
@@ -310,6 +325,15 @@ def _swap_key(lock_id: str) -> bytes:
 def _is_our_log(log: Mapping[str, Any], address: str, topic: str) -> bool:
     topics = log.get("topics") or []
     return str(log.get("address", "")).lower() == address.lower() and topics[:1] == [topic]
+
+
+def _topic_hashlock(log: Mapping[str, Any]) -> bytes:
+    """The indexed ``preimageHash`` (first topic after the event's) of an HTLC event."""
+    topics = log.get("topics") or []
+    hashlock = eth_rlp.to_bytes(topics[1], "preimageHash topic") if len(topics) > 1 else b""
+    if len(hashlock) != 32:
+        raise ChainError(f"HTLC log in tx {log.get('transactionHash')} has no preimageHash topic")
+    return hashlock
 
 
 def _state_of(spent: SpentEvent) -> LockState:
