@@ -177,9 +177,26 @@ def median_time_past(times: Sequence[int]) -> int:
     return ordered[len(ordered) // 2]
 
 
-def check_time(time: int, mtp: int, now: int) -> None:
-    """``time-too-old`` unless ``time > mtp``; ``time-too-new`` beyond ``now`` + 2 hours."""
-    if time <= mtp:
+def median_time_past_bound(known_times: Sequence[int], span: int) -> int | None:
+    """The median time past when only some of the last ``span`` timestamps are known.
+
+    ``span`` is how many blocks Core's median covers (``min(11, parent height + 1)``) and
+    ``known_times`` the most recent of them that the relay has (fewer right after a checkpoint
+    stored without its ancestors' times). With all known this is Core's exact median. With
+    some missing it is the largest value the true median is certain to reach (the missing
+    times taken as minus infinity), or None when no bound follows: a valid header is never
+    rejected for lack of history, and one at or below the bound is invalid whatever the
+    missing times were.
+    """
+    ordered = sorted(known_times[-span:])
+    rank = span // 2 - (span - len(ordered))
+    return ordered[rank] if rank >= 0 else None
+
+
+def check_time(time: int, mtp: int | None, now: int) -> None:
+    """``time-too-old`` unless ``time > mtp`` (skipped when ``mtp`` is None: unknown);
+    ``time-too-new`` beyond ``now`` + 2 hours."""
+    if mtp is not None and time <= mtp:
         raise HeaderRejectedError("time-too-old", f"time {time} <= median time past {mtp}")
     if time > now + MAX_FUTURE_BLOCK_TIME_S:
         raise HeaderRejectedError(

@@ -35,7 +35,9 @@ class Checkpoint:
 
     ``ancestor_times`` are the timestamps of up to 10 blocks before the checkpoint, oldest
     first, trusted like the checkpoint itself; they make the median-time-past rule exact for the
-    first headers after it (without them the median is taken over fewer blocks, as at genesis).
+    first headers after it. Without them those headers are checked against the bound that the
+    known times imply (:func:`~.bitcoin_headers.median_time_past_bound`): never stricter than
+    Core, so a real chain is never rejected for the history the relay lacks.
     On networks that retarget the height must start a difficulty period (a multiple of 2016),
     so that every later retarget and testnet walk-back finds its blocks in the relay.
     """

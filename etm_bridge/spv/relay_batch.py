@@ -179,7 +179,12 @@ class HeaderBatch:
                 "bad-diffbits", f"nBits {bits:08x} at height {height}, required {required:08x}"
             )
         times = ctx.times
-        bh.check_time(time, sorted(times)[len(times) // 2], now)
+        span = min(bh.MEDIAN_TIME_SPAN, height)  # the parent and its ancestors, up to 11
+        if len(times) >= span:  # (more only if a low checkpoint was given ancestor times)
+            mtp: int | None = sorted(times)[len(times) // 2]
+        else:  # right after a checkpoint stored without (all) its ancestors' times
+            mtp = bh.median_time_past_bound(times, span)
+        bh.check_time(time, mtp, now)
         if version < 4:
             bh.check_version(self._params, version, height)
         work = ctx.work + bh.work_from_bits(bits)

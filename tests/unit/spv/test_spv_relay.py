@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from spv_testkit import EASY_BITS, EASY_MAINNET_LIKE, EASY_TESTNET_LIKE, mine_chain, mine_header
@@ -208,3 +209,41 @@ def test_checkpoint_ancestor_times_make_mtp_exact() -> None:
     child = mine_header(bh.dsha256(cp), T0 + 20_004, 0x207FFFFF)
     assert _rejection(relay, [child]) == "time-too-old"
     relay.submit_headers([mine_header(bh.dsha256(cp), T0 + 20_006, 0x207FFFFF)], NOW)
+
+
+def test_real_headers_right_after_a_checkpoint_without_ancestor_times_are_accepted(
+    vectors,
+) -> None:
+    """Mainnet timestamps go backwards often; with fewer than 11 known ancestors the exact
+    median of the known ones would reject real blocks (e.g. the 2nd header after 2296 or
+    822785). Every start height of both real runs is tried (mainnet rules without retargets,
+    so a checkpoint may sit anywhere inside a period), 11 headers each."""
+    within_period = replace(MAINNET, no_retargeting=True)
+    runs = (("mainnet_headers_0_10236.hex", 0), ("mainnet_headers_822528_826560.hex", 822528))
+    for name, first in runs:
+        headers = vectors.headers(name)
+        for start in range(0, len(headers) - 11):
+            if (first + start) // 2016 != (first + start + 11) // 2016:
+                continue  # a retarget inside the window needs a period-start checkpoint
+            cp = bh.BlockHeader.from_bytes(headers[start])
+            relay = _relay(within_period, Checkpoint(first + start, headers[start], 1 << 32))
+            relay.submit_headers(headers[start + 1 : start + 12], NOW)
+            assert relay.tip().height == first + start + 11, cp.hash_hex
+
+
+def test_mtp_bound_with_missing_ancestors_still_rejects_what_core_rejects() -> None:
+    assert bh.median_time_past_bound([1, 2, 3], 3) == 2  # all known: Core's median
+    assert bh.median_time_past_bound([50, 10, 40, 30, 20, 60], 11) == 10  # 5 missing
+    assert bh.median_time_past_bound([50, 10, 40, 30, 20], 11) is None  # 6 missing: no bound
+    base = T0
+    cp = mine_header(b"\0" * 32, base, 0x207FFFFF)
+    relay = _relay(REGTEST, Checkpoint(1000, cp, 2))
+    chain = mine_chain(bh.dsha256(cp), base + 600, 6, bits=0x207FFFFF)
+    relay.submit_headers(chain, NOW)
+    # 7 known times (cp .. +3600): whatever the 4 missing were, the median is >= the 2nd
+    # smallest known (base + 600), so a child at base + 600 is too old ...
+    assert _rejection(relay, [mine_header(bh.dsha256(chain[-1]), base + 600, 0x207FFFFF)]) == (
+        "time-too-old"
+    )
+    # ... and one at base + 601 may be valid (the real median could be that low): accepted.
+    relay.submit_headers([mine_header(bh.dsha256(chain[-1]), base + 601, 0x207FFFFF)], NOW)
