@@ -55,12 +55,13 @@ from ..exchange import payloads as pl
 from ..exchange import records as rc
 from ..exchange import txtypes as tt
 from ..exchange.htlc import Htlc, HtlcStatus
-from ..hashlock import check_preimage, refund_allowed, require_hashlock
+from ..hashlock import check_preimage, refund_allowed, require_hashlock, sha256
 from ..node.client import NodeClient
 from ..node.config import CHAIN_DB
 from ..store import ChainStore
 
 DEFAULT_FEE = 100_000
+POOL_ASSETS = ("btc", "eth")
 _STATES = {
     HtlcStatus.LOCKED: LockState.OPEN,
     HtlcStatus.CLAIMED: LockState.CLAIMED,
@@ -76,13 +77,23 @@ _MAKES_HTLC: dict[int, Any] = {
 _SPENDS_HTLC: dict[int, Any] = {tt.HTLC_CLAIM: pl.HtlcClaim, tt.HTLC_REFUND: pl.HtlcRefund}
 
 
+def pool_leg_key(asset: str) -> bytes:
+    """The 20-byte key standing for pool ``asset``'s pseudo-account (``pool:btc``) in swap
+    terms: a hash no ed25519 key's address can be made to equal."""
+    return sha256(b"etm-bridge pool account\x00" + rc.pool_account(asset).encode())[:20]
+
+
+def pool_asset_of(key: bytes) -> str | None:
+    """The pool asset whose :func:`pool_leg_key` is ``key``, if any."""
+    return next((a for a in POOL_ASSETS if pool_leg_key(a) == key), None)
+
+
 def _key_of(account: str) -> bytes:
-    """The 20-byte address of an ETM account, or the name's bytes for a pseudo-account such
-    as a pool (``pool:btc``), which no key of ours can equal."""
-    try:
-        return decode_address(account)
-    except ValidationError:
-        return account.encode()
+    """The 20-byte address of an ETM account, or :func:`pool_leg_key` for a pool's
+    pseudo-account (``pool:btc``), which no key of ours can equal."""
+    if account.startswith("pool:"):
+        return pool_leg_key(account.removeprefix("pool:"))
+    return decode_address(account)
 
 
 class EtmAdapter(ChainAdapter):
@@ -189,6 +200,16 @@ class EtmAdapter(ChainAdapter):
         txid = self._send(tt.HTLC_LOCK, payload)
         return HtlcLock("etm", txid, txid, terms, None)
 
+    def lock_swap_out(self, terms: HtlcTerms, asset: str, min_out: int) -> HtlcLock:
+        """Lock ETM to pool ``asset`` with ``xchg_swap_out`` (the pool reserves at least
+        ``min_out`` of the asset for us); ``terms.claim_key`` must be the pool's leg key."""
+        terms.check_key_kind(KeyKind.ETM_ADDRESS)
+        if terms.claim_key != pool_leg_key(asset) or terms.refund_key != self.our_key():
+            raise ValidationError(f"a swap out locks ETM from us to pool {asset!r}")
+        payload = pl.SwapOut(asset, terms.amount, terms.hashlock, terms.timelock_height, min_out)
+        txid = self._send(tt.SWAP_OUT, payload)
+        return HtlcLock("etm", txid, txid, terms, None)
+
     def claim(
         self, lock: HtlcLock, preimage: bytes, *, unsafe_skip_checks: bool = False
     ) -> HtlcSpend:
@@ -222,6 +243,17 @@ class EtmAdapter(ChainAdapter):
             key.hex(): rc.decode(Htlc, json.loads(raw)) for key, raw in self._view().scan(rc.HTLCS)
         }
 
+    def exchange_swaps(self) -> list[tuple[rc.SwapRecord, Htlc]]:
+        """Every pool swap the exchange ever opened (open or ended) with its HTLC: what a pool
+        operator must act on (:mod:`etm_bridge.swaps.pool_swaps`)."""
+        view, htlcs = self._view(), self._htlcs()
+        found = []
+        for key, _ in view.scan(rc.SWAPS):
+            raw = view.get_json(rc.SWAPS, key)
+            if raw is not None and key.hex() in htlcs:
+                found.append((rc.decode(rc.SwapRecord, raw), htlcs[key.hex()]))
+        return found
+
     def _height(self, txid: str) -> int | None:
         if txid in self._heights:
             return self._heights[txid]
@@ -242,20 +274,27 @@ class EtmAdapter(ChainAdapter):
             htlc.expiry_height,
         )
         lock_id = htlc.htlc_id.hex()
-        return HtlcLock("etm", lock_id, lock_id, terms, self._height(lock_id), _STATES[htlc.status])
+        height = self._height(lock_id)
+        if height is None:  # a pool's swap-in HTLC: its id is not a tx id, but it is in state,
+            height = self._heights[lock_id] = self.tip().height  # so mined at or below the tip
+        return HtlcLock("etm", lock_id, lock_id, terms, height, _STATES[htlc.status])
 
     def _pending_locks(self, known: Mapping[str, Htlc]) -> list[HtlcLock]:
         pending = []
         for txid, (type_id, p) in self._sent.items():
-            if type_id != tt.HTLC_LOCK or txid in known or self._height(txid) is not None:
+            if type_id not in (tt.HTLC_LOCK, tt.SWAP_OUT) or txid in known:
+                continue
+            if self._height(txid) is not None:
                 continue
             try:
                 self.client.transaction(txid)  # still in the mempool?
             except NotFoundError:
                 continue
-            terms = HtlcTerms(
-                p.amount, p.hashlock, decode_address(p.recipient), self.our_key(), p.expiry_height
-            )
+            if type_id == tt.SWAP_OUT:
+                amount, to = p.amount_in, pool_leg_key(p.asset)
+            else:
+                amount, to = p.amount, decode_address(p.recipient)
+            terms = HtlcTerms(amount, p.hashlock, to, self.our_key(), p.expiry_height)
             pending.append(HtlcLock("etm", txid, txid, terms, None))
         return pending
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from ..adapter import ChainAdapter
 from ..errors import EtmBridgeError
+from .etm_leg import EtmAdapter, pool_asset_of
 from .model import ActionKind, SwapRecord
 from .observe import EtmGateway, Observation, adapter_for, common_relay_tip
 from .policy import Action
@@ -25,6 +26,10 @@ def broadcast(
     t, kind, a = rec.terms, action.kind, ActionKind
     adapter = adapter_for(adapters, action.chain)
     if kind is a.LOCK_USER_LEG:
+        pool_asset = pool_asset_of(t.user_leg.claim_key)
+        if pool_asset is not None and isinstance(adapter, EtmAdapter):  # swap out via a pool
+            terms = t.user_leg.htlc_terms(t.hashlock)
+            return adapter.lock_swap_out(terms, pool_asset, t.counter_leg.amount).txid
         return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
     if kind is a.LOCK_COUNTER_LEG:
         return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid

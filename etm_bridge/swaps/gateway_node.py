@@ -1,0 +1,172 @@
+"""The ETM exchange seen by the swap engine through a node's HTTP API: an :class:`EtmGateway`.
+
+Pool swaps (whitepaper 6.2) need ETM facts and writes that are not HTLC facts:
+
+- **relay**: the best height and headers of the ETM chain's Bitcoin / Ethereum SPV relay
+  (``/api/spv/...``); missing headers are sent as ``btc_relay_headers`` / ``eth_relay_headers``
+  transactions (:mod:`etm_bridge.node.relaying`, which finds the fork point itself);
+- **proof**: the SPV proof of the user's foreign lock is submitted as ``xchg_swap_in`` (the
+  exchange checks it and locks pool ETM to the user with the same hashlock, for the short leg);
+  the proof is *accepted* once an ETM HTLC with the swap's hashlock, funded by the pool, exists
+  (read through the ETM leg adapter), *rejected* when the node refused the submission for a
+  reason that waiting cannot fix (late proof, wrong amount, ...);
+- **intent**: :func:`submit_swap_intent` records the user's pinned minimum output on ETM
+  (``xchg_swap_intent``), so that anyone (the operator's watcher) may submit the proof for them.
+
+Chain names are the engine's (``bitcoin``/``btc``, ``ethereum``/``eth``); assets are the
+exchange's (``btc``, ``eth``). Signing uses one ETM key (the user's or the operator's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..adapter import ChainAdapter, HtlcLock, InclusionProof
+from ..chain.address import encode_address
+from ..chain.keys import SigningKey
+from ..errors import ConfigError, NotFoundError, TxRejectedError
+from ..exchange import payloads as pl
+from ..exchange import txtypes as xt
+from ..exchange.btc_proofs import BtcProof, htlc_witness_script
+from ..exchange.eth_proofs import EthProof
+from ..node import relaying
+from ..node.client import NodeClient
+from ..spv.bitcoin_headers import dsha256
+from ..spv.eth_rlp import header_hash
+from .etm_leg import EtmAdapter, pool_leg_key
+from .model import SwapRecord
+from .views import ProofStatus, ProofView
+
+#: Engine chain name -> exchange asset / relay name.
+ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth"}
+
+#: Swap-in rejections that no amount of waiting or relaying fixes: the swap fails.
+FINAL_REJECTIONS = frozenset(
+    {
+        "late_proof",
+        "wrong_amount",
+        "wrong_hashlock",
+        "wrong_claim_key",
+        "wrong_refund_key",
+        "wrong_chain",
+        "not_bound",
+        "slippage",
+        "insufficient_liquidity",
+        "hashlock_in_use",
+        "replayed_proof",
+        "pool_halted",
+        "malformed_proof",
+    }
+)
+
+
+def asset_of(chain: str) -> str:
+    try:
+        return ASSETS[chain]
+    except KeyError:
+        raise ConfigError(f"chain {chain!r} has no ETM pool (known: bitcoin, ethereum)") from None
+
+
+def submit_swap_intent(
+    client: NodeClient, key: SigningKey, asset: str, hashlock: bytes, amount_in: int, min_out: int
+) -> dict[str, Any]:
+    """Record ``xchg_swap_intent`` (pins ``min_out``) and wait for its block."""
+    payload = pl.SwapIntent(asset, hashlock, amount_in, min_out)
+    return relaying.sign_and_submit(client, key, xt.SWAP_INTENT, pl.encode_payload(payload))
+
+
+def proof_bytes(asset: str, lock: HtlcLock, proof: InclusionProof) -> bytes:
+    """The exchange's encoding of the adapter's inclusion proof of ``lock``."""
+    if asset == "btc":
+        vout = int(lock.lock_id.split(":")[1])
+        t = lock.terms
+        script = htlc_witness_script(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
+        return BtcProof.from_adapter_proof(proof, vout, script).encode()
+    return EthProof.from_adapter_proof(proof).encode()
+
+
+class NodeGateway:
+    """:class:`~etm_bridge.swaps.observe.EtmGateway` over an ETM node's HTTP API.
+
+    ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
+    ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs relay and proof
+    transactions.
+    """
+
+    def __init__(
+        self,
+        client: NodeClient,
+        key: SigningKey,
+        etm: EtmAdapter,
+        sources: Mapping[str, ChainAdapter],
+    ) -> None:
+        self.client, self.key, self.etm = client, key, etm
+        self.sources = dict(sources)
+        self.rejected: dict[bytes, str] = {}  # hashlock -> final rejection reason
+
+    # --- relay ---------------------------------------------------------------------------------
+
+    def relay_tip(self, chain: str) -> int:
+        relay = asset_of(chain)
+        try:
+            status = self.client.spv_btc() if relay == "btc" else self.client.spv_eth()
+        except NotFoundError:
+            return 0  # the btc_regtest relay starts with the first batch
+        tip = status.get("tip") or {}
+        return int(tip.get("height" if relay == "btc" else "number", 0))
+
+    def relay_header_at(self, chain: str, height: int) -> bytes | None:
+        """Our node's header at ``height`` if the relay's best chain has the same one there.
+        (The API serves hashes; the engine compares raw headers, so equal hash -> our bytes.)"""
+        relay = asset_of(chain)
+        best = self.client.spv_best_hash(relay, height)
+        ours = self.sources[chain].headers(height, 1)
+        if best is None or not ours:
+            return None
+        mine = dsha256(ours[0])[::-1].hex() if relay == "btc" else "0x" + header_hash(ours[0]).hex()
+        return ours[0] if mine == best else None
+
+    def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
+        """Relay everything the ETM relay lacks up to our node's tip (from the fork point the
+        relaying helper finds, which is at or below ``start_height``)."""
+        relay = asset_of(chain)
+        relaying.relay_missing_headers(self.client, self.key, self.sources[chain], chain=relay)
+        return self.relay_tip(chain)
+
+    # --- proof ---------------------------------------------------------------------------------
+
+    def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
+        t = rec.terms
+        pool = pool_leg_key(asset_of(t.user_leg.chain))
+        if any(lk.terms.refund_key == pool for lk in self.etm.find_locks(t.hashlock)):
+            return ProofView(relay_tip, ProofStatus.ACCEPTED)
+        reason = self.rejected.get(t.hashlock)
+        if reason is not None:
+            return ProofView(relay_tip, ProofStatus.REJECTED, reason)
+        return ProofView(relay_tip)
+
+    def submit_proof(self, rec: SwapRecord, lock: HtlcLock, proof: InclusionProof) -> str:
+        """``xchg_swap_in`` for ``rec``'s user lock: recipient = the counter leg's claim key,
+        min_out = the counter leg's amount (the pinned quote). A final rejection is remembered
+        (the proof view then says rejected); any other rejection raises, to be retried."""
+        t = rec.terms
+        asset = asset_of(t.user_leg.chain)
+        payload = pl.SwapIn(
+            asset,
+            encode_address(t.counter_leg.claim_key),
+            t.user_leg.amount,
+            t.hashlock,
+            t.counter_leg.amount,
+            proof_bytes(asset, lock, proof),
+        )
+        try:
+            sent = relaying.sign_and_submit(
+                self.client, self.key, xt.SWAP_IN, pl.encode_payload(payload), wait=False
+            )
+        except TxRejectedError as exc:
+            if exc.reason not in FINAL_REJECTIONS:
+                raise
+            self.rejected[t.hashlock] = exc.reason
+            return f"rejected:{exc.reason}"
+        return str(sent["id"])
