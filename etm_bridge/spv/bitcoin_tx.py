@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv.bitcoin_headers import dsha256
+from etm_bridge.spv.bitcoin_headers import HEADER_SIZE, BlockHeader, dsha256
 
 MAX_TX_SIZE = 4_000_000
 MAX_MONEY_SAT = 21_000_000 * 100_000_000
@@ -118,6 +118,15 @@ def parse_tx(raw: bytes) -> ParsedTx:
     if len(raw) > MAX_TX_SIZE:
         raise InclusionProofError("bad-tx", f"transaction of {len(raw)} bytes is too large")
     reader = _Reader(raw)
+    tx = _parse_at(reader)
+    if reader.pos != len(raw):
+        raise InclusionProofError("bad-tx", f"{len(raw) - reader.pos} trailing bytes")
+    return tx
+
+
+def _parse_at(reader: _Reader) -> ParsedTx:
+    """Parse the transaction that starts at ``reader.pos``; leaves the reader after it."""
+    data, start = reader.data, reader.pos
     version = struct.unpack("<i", reader.take(4))[0]
     body_start = reader.pos
     count = reader.compact_size()
@@ -137,9 +146,36 @@ def parse_tx(raw: bytes) -> ParsedTx:
         if not any(stacks):
             raise InclusionProofError("bad-tx", "superfluous witness record")
     locktime = reader.u32()
-    if reader.pos != len(raw):
-        raise InclusionProofError("bad-tx", f"{len(raw) - reader.pos} trailing bytes")
     if not inputs or not outputs:
         raise InclusionProofError("bad-tx", "a transaction needs inputs and outputs")
-    stripped = raw[:4] + raw[body_start:body_end] + raw[-4:] if has_witness else raw
+    stripped = (
+        data[start : start + 4] + data[body_start:body_end] + data[reader.pos - 4 : reader.pos]
+    )
     return ParsedTx(version, inputs, outputs, locktime, has_witness, dsha256(stripped))
+
+
+def split_block(raw_block: bytes) -> tuple[BlockHeader, list[bytes]]:
+    """Split a wire-format block (``getblock <hash> 0``) into its header and raw transactions.
+
+    Each transaction is parsed strictly on the way (so it is well formed); raises ``bad-tx``
+    naming the index of the first one that is not, or trailing bytes after the last.
+    """
+    raw_block = bytes(raw_block)
+    if len(raw_block) < HEADER_SIZE + 1:
+        raise InclusionProofError("bad-block", f"a block of {len(raw_block)} bytes is too short")
+    header = BlockHeader.from_bytes(raw_block[:HEADER_SIZE])
+    reader = _Reader(raw_block)
+    reader.pos = HEADER_SIZE
+    txs = []
+    for index in range(reader.compact_size()):
+        start = reader.pos
+        try:
+            _parse_at(reader)
+        except InclusionProofError as exc:
+            raise InclusionProofError(
+                "bad-tx", f"transaction {index} of the block: {exc}"
+            ) from None
+        txs.append(raw_block[start : reader.pos])
+    if reader.pos != len(raw_block) or not txs:
+        raise InclusionProofError("bad-block", "a block needs transactions and no trailing bytes")
+    return header, txs

@@ -20,6 +20,7 @@ Rejections raise :class:`~etm_bridge.errors.InclusionProofError` naming the rule
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -248,3 +249,62 @@ def branch_from_merkle_block(
         branch.append(walk.nodes[(height, sibling)])
         pos >>= 1
     return header, tx_count, matched[index], branch
+
+
+def merkle_levels(txids_le: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the Merkle tree over ``txids_le``, leaves first, root level last
+    (an odd level's last node is paired with itself, as in Core's ``ComputeMerkleRoot``)."""
+    if not txids_le:
+        raise InclusionProofError("bad-tx-count", "a Merkle tree needs at least one txid")
+    levels = [list(txids_le)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append(
+            [_parent(below[i], below[min(i + 1, len(below) - 1)]) for i in range(0, len(below), 2)]
+        )
+    return levels
+
+
+def build_merkle_block(header_raw: bytes, txids_le: Sequence[bytes], matched: set[int]) -> bytes:
+    """Core's ``CMerkleBlock``/``CPartialMerkleTree`` for the transactions at ``matched``: the
+    bytes ``gettxoutproof`` returns (hex-decoded). The proving side, for tests and relayers."""
+    levels = merkle_levels(txids_le)
+    if not matched or not all(0 <= i < len(txids_le) for i in matched):
+        raise InclusionProofError("index-out-of-range", "matched indices must be in the block")
+    ordered = sorted(matched)
+    bits: list[bool] = []
+    hashes: list[bytes] = []
+
+    def build(height: int, pos: int) -> None:  # Core's TraverseAndBuild
+        first = bisect.bisect_left(ordered, pos << height)
+        parent_of_match = first < len(ordered) and ordered[first] < (pos + 1) << height
+        bits.append(parent_of_match)
+        if height == 0 or not parent_of_match:
+            hashes.append(levels[height][pos])
+            return
+        build(height - 1, pos * 2)
+        if pos * 2 + 1 < len(levels[height - 1]):
+            build(height - 1, pos * 2 + 1)
+
+    build(len(levels) - 1, 0)
+    flags = bytearray((len(bits) + 7) // 8)
+    for i, bit in enumerate(bits):
+        flags[i // 8] |= bit << (i % 8)
+    return b"".join(
+        [
+            bytes(header_raw),
+            len(txids_le).to_bytes(4, "little"),
+            _compact_size_bytes(len(hashes)),
+            *hashes,
+            _compact_size_bytes(len(flags)),
+            bytes(flags),
+        ]
+    )
+
+
+def _compact_size_bytes(value: int) -> bytes:
+    if value < 0xFD:
+        return bytes((value,))
+    if value <= 0xFFFF:
+        return b"\xfd" + value.to_bytes(2, "little")
+    return b"\xfe" + value.to_bytes(4, "little")
