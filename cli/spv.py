@@ -25,7 +25,7 @@ from etm_bridge.chain.keys import SigningKey
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
-from etm_bridge.errors import ConfigError, ValidationError
+from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
@@ -98,31 +98,92 @@ def risk_command(q: str, tolerance: str, as_json: bool) -> None:
     click.echo(f"confirmations (Nakamoto's Poisson):     {nakamoto}")
 
 
+def _hex_or_raw(data: bytes) -> bytes:
+    """File contents: hex text (whitespace ignored, optional 0x) if it is that, else raw bytes."""
+    try:
+        text = "".join(data.decode("ascii").split())
+    except UnicodeDecodeError:
+        return data
+    text = text[2:] if text[:2].lower() == "0x" else text
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return data
+
+
 def _bytes_arg(value: str, what: str) -> bytes:
     """Hex text, or ``@path`` to a file holding hex text or raw bytes."""
     if value.startswith("@"):
-        data = Path(value[1:]).read_bytes()
         try:
-            return bytes.fromhex(data.decode("ascii").strip())
-        except (UnicodeDecodeError, ValueError):
-            return data
+            return _hex_or_raw(Path(value[1:]).read_bytes())
+        except OSError as exc:
+            raise ValidationError(f"{what}: cannot read {value[1:]}: {exc.strerror}") from None
+    text = "".join(value.split())
+    text = text[2:] if text[:2].lower() == "0x" else text
     try:
-        return bytes.fromhex(value.strip())
+        return bytes.fromhex(text)
     except ValueError:
-        raise ValidationError(f"{what} must be hex or @file") from None
+        raise ValidationError(
+            f"{what} is not hex (odd length or a non-hex character); give hex or @file"
+        ) from None
+
+
+def _hash_arg(value: str, what: str) -> bytes:
+    """A 32-byte hash given in display order, returned in internal order."""
+    raw = _bytes_arg(value, what)
+    if len(raw) != 32:
+        raise ValidationError(f"{what} must be a 32-byte hash (64 hex digits), got {len(raw)}")
+    return raw[::-1]
+
+
+def _read_headers(path: Path) -> list[bytes]:
+    """Headers from a file: hex, one or more 80-byte headers per line, or raw concatenated."""
+    data = path.read_bytes()
+    lines = data.decode("ascii", "replace").split()
+    if lines and all(len(x) % 2 == 0 and _is_hex(x) for x in lines):
+        headers = []
+        for number, line in enumerate(lines, 1):
+            raw = bytes.fromhex(line)
+            if len(raw) % bh.HEADER_SIZE:
+                raise ValidationError(
+                    f"{path} line {number}: {len(raw)} bytes, not a multiple of 80-byte headers"
+                )
+            headers += [raw[i : i + 80] for i in range(0, len(raw), 80)]
+        return headers
+    if data and not any(_is_hex(x) for x in lines[:1]) and len(data) % bh.HEADER_SIZE == 0:
+        return [data[i : i + 80] for i in range(0, len(data), 80)]
+    bad = next((n for n, x in enumerate(lines, 1) if not _is_hex(x) or len(x) % 2), 0)
+    raise ValidationError(
+        f"{path} holds no headers: expected hex 80-byte headers, one per line"
+        + (f" (line {bad} is not hex)" if bad else "")
+    )
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _load_relay(headers_file: Path, network: str, height: int, now: int) -> BitcoinRelay:
     params = params_for(network)
-    lines = [x for x in headers_file.read_text().split() if x]
-    if not lines:
-        raise ValidationError(f"{headers_file} holds no headers")
-    headers = [bytes.fromhex(x) for x in lines]
-    work = bh.work_from_bits(bh.BlockHeader.from_bytes(headers[0]).bits)
-    checkpoint = Checkpoint(height, headers[0], work)
-    relay = BitcoinRelay.initialise(MemoryKeyValueStore(), params, checkpoint)
-    if len(headers) > 1:
+    headers = _read_headers(headers_file)
+    first = bh.BlockHeader.from_bytes(headers[0])
+    if height == 0 and headers[0] != params.genesis_header:
+        raise ValidationError(
+            f"the first header ({first.hash_hex}) is not the {params.name} genesis block: "
+            "pass its height with --checkpoint-height"
+        )
+    checkpoint = Checkpoint(height, headers[0], bh.work_from_bits(first.bits))
+    relay = BitcoinRelay.initialise(MemoryKeyValueStore(), params, checkpoint, mid_period=True)
+    try:
         relay.submit_headers(headers[1:], now)
+    except HeaderRejectedError as exc:
+        # the relay says "<reason>: header <batch index>: <reason>: <detail>"
+        index, _, detail = str(exc).split("header ", 1)[-1].partition(": ")
+        number = int(index) + 2 if index.isdigit() else "?"
+        detail = detail.removeprefix(f"{exc.reason}: ")
+        raise HeaderRejectedError(
+            exc.reason, f"{headers_file}: header {number} of the file (1 = checkpoint): {detail}"
+        ) from None
     return relay
 
 
@@ -132,20 +193,41 @@ def _load_relay(headers_file: Path, network: str, height: int, now: int) -> Bitc
     "headers_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Header chain: one 80-byte hex header per line; the first is the trusted checkpoint.",
+    help="Header chain file: 80-byte headers in wire order as hex, one per line (the output "
+    "of `bitcoin-cli getblockheader <hash> false` for each block, in height order), or the "
+    "raw headers concatenated. The first is the trusted checkpoint; the rest must link to it.",
 )
-@click.option("--checkpoint-height", default=0, show_default=True, help="Height of line 1.")
+@click.option(
+    "--checkpoint-height",
+    default=0,
+    show_default=True,
+    help="Height of the first header (0 = the network's genesis block).",
+)
 @click.option(
     "--network", type=click.Choice(sorted(NETWORKS)), default="mainnet", show_default=True
 )
-@click.option("--tx", "raw_tx", required=True, help="Raw transaction (hex or @file).")
-@click.option("--txoutproof", help="gettxoutproof result (hex or @file).")
 @click.option(
-    "--branch", help="Comma-separated sibling hashes, display order (instead of a txoutproof)."
+    "--tx",
+    "raw_tx",
+    required=True,
+    help="The raw transaction: the hex that `bitcoin-cli getrawtransaction <txid>` prints "
+    "(witness included or not), or @FILE holding that hex or the raw bytes.",
 )
-@click.option("--block-hash", help="Block hash in display order (with --branch).")
-@click.option("--index", type=int, help="Transaction position in the block.")
-@click.option("--tx-count", type=int, help="Transactions in the block (with --branch).")
+@click.option(
+    "--txoutproof",
+    help="The hex that `bitcoin-cli gettxoutproof '[\"<txid>\"]'` prints (a CMerkleBlock; "
+    "several matched txids are fine), or @FILE holding that hex or the raw bytes.",
+)
+@click.option(
+    "--branch",
+    help="Instead of --txoutproof: comma-separated sibling hashes from the leaf upward, "
+    "display (RPC) byte order.",
+)
+@click.option("--block-hash", help="With --branch: the block hash, display (RPC) byte order.")
+@click.option(
+    "--index", type=int, help="Position in the block (needed with --branch; optional otherwise)."
+)
+@click.option("--tx-count", type=int, help="With --branch: transactions in the block.")
 @click.option("--min-confirmations", type=int, help="Default: the network's policy.")
 @click.option("--now", type=int, help="Reference unix time for time-too-new (default: now).")
 @json_option
@@ -163,20 +245,34 @@ def verify_command(
     now: int | None,
     as_json: bool,
 ) -> None:
-    """Check a Bitcoin inclusion proof offline against a validated header chain."""
+    """Check a Bitcoin inclusion proof offline against a validated header chain.
+
+    The header file is validated with the relay's full rules from its first header; the proof
+    must be for a block of that chain's best branch with enough headers on top. Example with
+    a bitcoind (any version):
+
+    \b
+      bitcoin-cli gettxoutproof '["TXID"]' > proof.hex
+      bitcoin-cli getrawtransaction TXID 0 BLOCKHASH > tx.hex
+      for h in $(seq H $((H+6))); do
+        bitcoin-cli getblockheader $(bitcoin-cli getblockhash $h) false; done > headers.hex
+      etm-bridge spv verify --headers headers.hex --checkpoint-height H \\
+        --tx @tx.hex --txoutproof @proof.hex
+    """
     relay = _load_relay(headers_file, network, checkpoint_height, now or int(time.time()))
     tx = _bytes_arg(raw_tx, "--tx")
     if txoutproof:
         blob = _bytes_arg(txoutproof, "--txoutproof")
         proof = BitcoinTxProof.from_txoutproof(tx, blob, index)
     elif branch and block_hash and index is not None and tx_count:
-        hashes = tuple(bytes.fromhex(h)[::-1] for h in branch.split(",") if h)
-        proof = BitcoinTxProof(tx, bytes.fromhex(block_hash)[::-1], index, tx_count, hashes)
+        hashes = tuple(_hash_arg(h, "--branch entry") for h in branch.split(",") if h.strip())
+        block = _hash_arg(block_hash, "--block-hash")
+        proof = BitcoinTxProof(tx, block, index, tx_count, hashes)
     else:
         raise ValidationError(
             "give --txoutproof, or --branch with --block-hash, --index and --tx-count"
         )
-    needed = min_confirmations or relay.params.default_confirmations
+    needed = relay.params.default_confirmations if min_confirmations is None else min_confirmations
     confirmed = check_bitcoin_proof(relay, proof, needed)
     out = {
         "valid": True,

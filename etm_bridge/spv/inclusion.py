@@ -54,13 +54,24 @@ class BitcoinTxProof:
 
         Without ``index``, the position of ``raw_tx``'s txid among the matches is used.
         """
+        txid_le = parse_tx(raw_tx).txid_le
         if index is None:
-            txid_le = parse_tx(raw_tx).txid_le
-            positions = [i for i, t in parse_merkle_block(txoutproof).matches if t == txid_le]
+            matches = parse_merkle_block(txoutproof).matches
+            positions = [i for i, t in matches if t == txid_le]
             if not positions:
-                raise InclusionProofError("not-matched", "the txoutproof does not match this tx")
+                proven = ", ".join(t[::-1].hex() for _, t in matches)
+                raise InclusionProofError(
+                    "not-matched",
+                    f"the txoutproof proves {proven}, not this transaction ({txid_le[::-1].hex()})",
+                )
             index = positions[0]
-        header, tx_count, _txid, branch = branch_from_merkle_block(txoutproof, index)
+        header, tx_count, matched_le, branch = branch_from_merkle_block(txoutproof, index)
+        if matched_le != txid_le:
+            raise InclusionProofError(
+                "not-matched",
+                f"the txoutproof proves {matched_le[::-1].hex()} at index {index}, not this "
+                f"transaction ({txid_le[::-1].hex()})",
+            )
         return cls(bytes(raw_tx), header.hash_le, index, tx_count, tuple(branch))
 
     def encode(self) -> bytes:

@@ -107,9 +107,19 @@ class BitcoinRelay:
 
     @classmethod
     def initialise(
-        cls, store: KeyValueStore, params: BitcoinParams, checkpoint: Checkpoint
+        cls,
+        store: KeyValueStore,
+        params: BitcoinParams,
+        checkpoint: Checkpoint,
+        *,
+        mid_period: bool = False,
     ) -> BitcoinRelay:
-        """Write the checkpoint into an empty store (idempotent for the same checkpoint)."""
+        """Write the checkpoint into an empty store (idempotent for the same checkpoint).
+
+        ``mid_period=True`` (offline checks of a short header run) accepts a checkpoint that
+        does not start a difficulty period: headers up to the next retarget validate, the
+        retarget itself is rejected as ``retarget-before-checkpoint`` (its period's first
+        block is unknown). A chain's relay must start at a period start (the default)."""
         hash_le = bh.dsha256(checkpoint.header)
         existing = store.get(b"meta")
         if existing is not None:
@@ -118,9 +128,20 @@ class BitcoinRelay:
                 raise ConfigError(f"the {params.name} relay already has another checkpoint")
             return relay
         interval = params.difficulty_adjustment_interval
-        if not params.no_retargeting and checkpoint.height % interval:
-            raise ConfigError(f"a {params.name} checkpoint height must be a multiple of {interval}")
         header = bh.BlockHeader.from_bytes(checkpoint.header)
+        if not params.no_retargeting and checkpoint.height % interval:
+            if not mid_period:
+                raise ConfigError(
+                    f"a {params.name} checkpoint height must be a multiple of {interval} "
+                    f"(a difficulty period start), got {checkpoint.height}"
+                )
+            if params.allow_min_difficulty_blocks and header.bits == bh.encode_compact(
+                params.pow_limit
+            ):
+                raise ConfigError(
+                    f"a {params.name} checkpoint inside a period must not be a "
+                    "minimum-difficulty block (the walk-back to its period's bits is unknown)"
+                )
         bh.check_proof_of_work(header.hash_le, header.bits, params.pow_limit)
         times = checkpoint.ancestor_times
         meta = _META_STRUCT.pack(checkpoint.height, hash_le, len(times))

@@ -137,6 +137,13 @@ class HeaderBatch:
             return ctx.walkback_bits
         if params.no_retargeting:
             return ctx.bits
+        if height - self._interval < self._relay.checkpoint_height:
+            raise HeaderRejectedError(
+                "retarget-before-checkpoint",
+                f"the retarget at height {height} needs the header at height "
+                f"{height - self._interval}, below the checkpoint at "
+                f"{self._relay.checkpoint_height}; start at a multiple of {self._interval}",
+            )
         first = self._record(self._ancestor(ctx.hash_le, ctx.height, height - self._interval))
         assert first is not None
         first_time = _UNPACK(first.raw)[3]

@@ -96,3 +96,113 @@ def test_status_reads_the_relays_from_a_node_data_dir(tmp_path: Path) -> None:
     assert btc["tip"]["hash"] == "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
     text = _run("spv", "status", "--data-dir", str(tmp_path))
     assert "bitcoin regtest: tip 0" in text.output
+
+
+def _block_831332(tmp_path: Path) -> dict[str, Path]:
+    """Files as a bitcoind user has them: header hex, txoutproof hex and raw bytes, tx hex."""
+    from etm_bridge.spv.bitcoin_tx import split_block
+
+    header, txs = split_block((VECTORS / "blocks" / "mainnet_block_831332.bin").read_bytes())
+    blob = (VECTORS / "txoutproof" / "0831332-15.bin").read_bytes()
+    files = {
+        "headers": header.to_bytes().hex() + "\n",
+        "proof.hex": blob.hex() + "\n",
+        "tx.hex": txs[15].hex() + "\n",
+        "other_tx.hex": txs[16].hex(),
+        "multi.hex": (VECTORS / "txoutproof" / "0831332-0_1_15_20_115_2019_2024.bin")
+        .read_bytes()
+        .hex(),
+        "tx2019.hex": txs[2019].hex(),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "proof.bin").write_bytes(blob)
+    return {name: tmp_path / name for name in [*files, "proof.bin"]}
+
+
+def _verify_831332(f: dict[str, Path], *extra: str):
+    return _run(
+        "spv", "verify", "--headers", str(f["headers"]), "--checkpoint-height", "831332",
+        "--min-confirmations", "1", *extra,
+    )  # fmt: skip
+
+
+def test_verify_bitcoind_gettxoutproof_and_getrawtransaction_files(tmp_path: Path) -> None:
+    f = _block_831332(tmp_path)
+    for proof in (f"@{f['proof.hex']}", f"@{f['proof.bin']}", f["proof.hex"].read_text()):
+        result = _verify_831332(f, "--tx", f"@{f['tx.hex']}", "--txoutproof", proof, "--json")
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["height"] == 831332 and out["confirmations"] == 1
+        assert out["block_hash"].endswith("2520a7657")
+    multi = _verify_831332(f, "--tx", f"@{f['tx2019.hex']}", "--txoutproof", f"@{f['multi.hex']}")
+    assert multi.exit_code == 0 and "height 831332" in multi.output, multi.output
+    proof_args = ("--tx", f"@{f['tx.hex']}", "--txoutproof", f"@{f['proof.hex']}")
+    mainnet_policy = _verify_831332(f, *proof_args, "--min-confirmations", "6")
+    assert mainnet_policy.exit_code != 0
+    assert "insufficient-confirmations" in mainnet_policy.output
+
+
+def _one_line_error(result, *needles: str) -> None:
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), result.output  # not a traceback
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_verify_bad_inputs_give_one_line_naming_the_problem(tmp_path: Path) -> None:
+    f = _block_831332(tmp_path)
+    tx, proof = f["tx.hex"].read_text().strip(), f["proof.hex"].read_text().strip()
+    cases = [
+        (["--tx", tx[:-20], "--txoutproof", proof], ["bad-tx", "ends early"]),
+        (["--tx", tx + "zz", "--txoutproof", proof], ["--tx is not hex"]),
+        (["--tx", tx[:-1], "--txoutproof", proof], ["--tx is not hex"]),
+        (["--tx", f"@{f['other_tx.hex']}", "--txoutproof", proof], ["not-matched"]),
+        (
+            ["--tx", f"@{f['other_tx.hex']}", "--txoutproof", proof, "--index", "15"],
+            ["not-matched"],
+        ),
+        (["--tx", tx, "--txoutproof", proof[:-10]], ["bad-merkleblock"]),
+        (["--tx", tx, "--txoutproof", "@/nonexistent/proof.hex"], ["cannot read"]),
+        (["--tx", tx], ["give --txoutproof"]),
+        (
+            [
+                "--tx",
+                tx,
+                "--branch",
+                "abc",
+                "--block-hash",
+                "00",
+                "--index",
+                "0",
+                "--tx-count",
+                "2",
+            ],
+            ["--branch entry"],
+        ),
+    ]
+    for extra, needles in cases:
+        _one_line_error(_verify_831332(f, *extra), *needles)
+    other = split_header_of("mainnet_block_866342.bin")
+    f["headers"].write_text(other.hex())
+    _one_line_error(_verify_831332(f, "--tx", tx, "--txoutproof", proof), "unknown-block")
+    f["headers"].write_text("not a header\n")
+    _one_line_error(_verify_831332(f, "--tx", tx, "--txoutproof", proof), "line 1 is not hex")
+    f["headers"].write_text(other.hex()[:-2])
+    _one_line_error(_verify_831332(f, "--tx", tx, "--txoutproof", proof), "not a multiple of 80")
+
+
+def split_header_of(name: str) -> bytes:
+    return (VECTORS / "blocks" / name).read_bytes()[:80]
+
+
+def test_verify_names_the_bad_line_of_a_header_file_and_a_missing_height(tmp_path: Path) -> None:
+    lines = (VECTORS / "mainnet_headers_822528_826560.hex").read_text().split()[:20]
+    lines[7] = lines[8]  # the 8th header no longer links to the 7th
+    path = tmp_path / "headers.hex"
+    path.write_text("\n".join(lines))
+    args = ["spv", "verify", "--headers", str(path), "--tx", "00", "--txoutproof", "00"]
+    _one_line_error(_run(*args), "not the mainnet genesis block", "--checkpoint-height")
+    _one_line_error(_run(*args, "--checkpoint-height", "822528"), "bad-prevblk", "header 8")

@@ -247,3 +247,24 @@ def test_mtp_bound_with_missing_ancestors_still_rejects_what_core_rejects() -> N
     )
     # ... and one at base + 601 may be valid (the real median could be that low): accepted.
     relay.submit_headers([mine_header(bh.dsha256(chain[-1]), base + 601, 0x207FFFFF)], NOW)
+
+
+def test_mid_period_checkpoint_validates_to_the_retarget_and_names_why_it_stops(vectors) -> None:
+    headers = vectors.headers("mainnet_headers_822528_826560.hex")
+    start = 824000 - 822528  # inside the period 822528..824543
+    checkpoint = Checkpoint(824000, headers[start], 1 << 32)
+    with pytest.raises(ConfigError, match="multiple of 2016"):
+        _relay(MAINNET, checkpoint)  # a chain's relay must start at a period start
+    relay = BitcoinRelay.initialise(MemoryKeyValueStore(), MAINNET, checkpoint, mid_period=True)
+    relay.submit_headers(headers[start + 1 : 824544 - 822528], NOW)
+    assert relay.tip().height == 824543
+    assert _rejection(relay, [headers[824544 - 822528]]) == "retarget-before-checkpoint"
+
+
+def test_testnet_mid_period_checkpoint_at_minimum_difficulty_is_refused(vectors) -> None:
+    lines = vectors.text("bitcoin/testnet3_blockheader.hex").split()
+    header = bytes.fromhex(lines[5])  # bits 1d00ffff = testnet3's powLimit
+    with pytest.raises(ConfigError, match="minimum-difficulty"):
+        BitcoinRelay.initialise(
+            MemoryKeyValueStore(), TESTNET3, Checkpoint(5, header, 1 << 32), mid_period=True
+        )
