@@ -56,6 +56,15 @@ def _hex(text: str, what: str, length: int) -> bytes:
     return raw
 
 
+def _vault_pair(text: str) -> tuple[bytes, bytes]:
+    operator, sep, vault = text.partition("=")
+    if not sep:
+        raise ValidationError(
+            f"--eth-vault must be OPERATOR=VAULT (two 0x addresses), got {text!r}"
+        )
+    return _hex(operator, "--eth-vault operator", 20), _hex(vault, "--eth-vault vault", 20)
+
+
 @click.group("node")
 def group() -> None:
     """A local ETM chain node: init, run, and read its API."""
@@ -78,6 +87,11 @@ def group() -> None:
 )
 @click.option("--eth-htlc", default="", help="EtherSwapHTLC address whose locks count (0x...).")
 @click.option("--eth-confirmations", default=1, show_default=True)
+@click.option(
+    "--eth-vault",
+    multiple=True,
+    help="OPERATOR=VAULT: the PoolVault whose events prove that ETH pool operator's deposits.",
+)
 @json_option
 def init_command(
     data_dir: Path,
@@ -92,6 +106,7 @@ def init_command(
     eth_relayer: tuple[str, ...],
     eth_htlc: str,
     eth_confirmations: int,
+    eth_vault: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config.
@@ -106,6 +121,7 @@ def init_command(
             relayers=tuple(relayers or [dev_key("user-0").public_key]),
             htlc_contract=_hex(eth_htlc, "--eth-htlc", 20) if eth_htlc else b"",
             confirmations=eth_confirmations,
+            pool_vaults=tuple(_vault_pair(v) for v in eth_vault),
         )
     config = init_node(
         data_dir,

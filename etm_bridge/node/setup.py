@@ -100,12 +100,15 @@ def eth_spv_genesis(
     chain: str = "anvil",
     confirmations: int = 1,
     block: int | str = "latest",
+    pool_vaults: tuple[tuple[bytes, bytes], ...] = (),
 ) -> SpvGenesis:
     """An Ethereum relay whose trusted checkpoint is ``block`` of the node at ``rpc_url``.
 
     ``relayers``: ETM public keys allowed to submit headers (the relay's trust model, see
     docs/spv.md); ``htlc_contract``: the 20-byte EtherSwapHTLC whose ``Locked`` events the
-    exchange accepts (empty: receipt proofs only, no Ethereum pool proofs).
+    exchange accepts (empty: receipt proofs only, no Ethereum pool proofs); ``pool_vaults``:
+    (operator address, PoolVault address) pairs whose Deposited/Paid events prove ETH pool
+    deposits and obligation payments (20 bytes each).
     """
     if chain not in ETH_NETWORKS:
         raise ConfigError(f"unknown Ethereum relay chain {chain!r}; known: {sorted(ETH_NETWORKS)}")
@@ -113,6 +116,8 @@ def eth_spv_genesis(
         raise ConfigError("the Ethereum relay needs at least one 32-byte ETM relayer public key")
     if htlc_contract and len(htlc_contract) != 20:
         raise ConfigError("the Ethereum HTLC contract address must be 20 bytes")
+    if any(len(op) != 20 or len(vault) != 20 for op, vault in pool_vaults):
+        raise ConfigError("pool vaults must be pairs of 20-byte operator and vault addresses")
     rpc = JsonRpcClient(rpc_url, version="2.0", timeout_s=10.0)
     try:
         tag = hex(block) if isinstance(block, int) else block
@@ -127,4 +132,5 @@ def eth_spv_genesis(
         eth_relayers=tuple(relayers),
         eth_min_confirmations=confirmations,
         eth_htlc_contract=htlc_contract,
+        eth_pool_vaults=tuple(pool_vaults),
     )

@@ -25,6 +25,8 @@ from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node import relaying
 from etm_bridge.spv.eth_rlp import encode_checked_header, header_hash
 
+OPERATOR, VAULT = "0x" + "11" * 20, "0x" + "22" * 20
+
 
 class AnvilHeaders:
     """Headers of anvil's chain as the Ethereum adapter reads them (eth_getBlockByNumber)."""
@@ -48,7 +50,8 @@ class AnvilHeaders:
 def node(tmp_path: Path, anvil_node: Any) -> Iterator[NodeProcess]:
     data = tmp_path / "node"
     args = ["node", "init", "--data-dir", str(data), "--delegates", "3", "--block-time", "1",
-            "--funded", "2", "--port", "0", "--eth-rpc", anvil_node.rpc_url, "--json"]  # fmt: skip
+            "--funded", "2", "--port", "0", "--eth-rpc", anvil_node.rpc_url,
+            "--eth-vault", f"{OPERATOR}={VAULT}", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ethRelay"] is True
@@ -70,6 +73,7 @@ def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
     assert checkpoint["tip"]["number"] == checkpoint["checkpoint_number"]
     assert checkpoint["trusted_relayers"] == [dev_key("user-0").public_key.hex()]
     assert genesis["plugins"]["spv"]["eth_relayers"] == checkpoint["trusted_relayers"]
+    assert genesis["plugins"]["spv"]["eth_pool_vaults"] == {OPERATOR[2:]: VAULT[2:]}
     anvil = AnvilHeaders(anvil_node.rpc)
     number = checkpoint["tip"]["number"]
     assert client.spv_best_hash("eth", number) == checkpoint["tip"]["hash"]
