@@ -7,7 +7,9 @@ never fatal); then examine only the swaps that need it:
 - swaps that are new, changed, have an intent without a result, or acted last tick;
 - on a chain with new blocks: the swaps with a leg there (or, if the adapter offers
   ``htlc_activity(start, end)``, only the swaps whose hashlock or lock appears in the new
-  blocks), plus the swaps whose wake height (a timelock, a confirmation target) was reached.
+  blocks; an adapter whose locks hide their hashlock is told each tracked swap's through
+  ``watch_hashlock``; a scan that fails falls back to all the chain's swaps), plus the swaps
+  whose wake height (a timelock, a confirmation target) was reached.
 
 An idle tick therefore costs O(changed swaps), not O(open swaps).
 
@@ -55,6 +57,8 @@ NODE_DOWN: tuple[type[BaseException], ...] = (
     TimeoutError,
     requests.RequestException,
 )
+#: A block scan that fails with one of these falls back to examining every swap on the chain.
+SCAN_FAILURES: tuple[type[BaseException], ...] = (*NODE_DOWN, EtmBridgeError)
 
 CrashHook = Callable[[str, SwapRecord], None]
 
@@ -205,6 +209,9 @@ class Watcher:
         self._by_hashlock.setdefault(rec.terms.hashlock, set()).add(rec.swap_id)
         for chain in self._chains(rec):
             self._on_chain.setdefault(chain, set()).add(rec.swap_id)
+            watch = getattr(self.adapters.get(chain), "watch_hashlock", None)
+            if watch is not None:  # its scanner cannot see a lock's hashlock by itself
+                watch(rec.terms.hashlock)
 
     def _read_tips(self, now: float) -> dict[str, int]:
         new_blocks: dict[str, int] = {}
@@ -250,7 +257,16 @@ class Watcher:
                 self.due.add(entry[1])
 
     def _touched_by_blocks(self, chain: str, height: int) -> set[str]:
-        """Swaps that new blocks on ``chain`` may concern (see the module docstring)."""
+        """Swaps that new blocks on ``chain`` may concern (see the module docstring). If the
+        scan fails, every swap on the chain: examining too many is safe, missing one is not."""
+        try:
+            return self._scan_new_blocks(chain, height)
+        except SCAN_FAILURES as exc:
+            log.warning("chain %s: block scan failed (%s); examining its swaps", chain, exc)
+            self._tip_digest.pop(chain, None)  # the next scan starts afresh
+            return set(self._on_chain.get(chain, ()))
+
+    def _scan_new_blocks(self, chain: str, height: int) -> set[str]:
         adapter = self.adapters[chain]
         previous = self._tip_digest.get(chain)
         self._tip_digest[chain] = (height, header_digest(adapter, height))
