@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 from node_process import NodeProcess
 
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
+FUNDING_ETM = 100 * ETM  # what _fund_etm sends each party
 PROC = Path(__file__).with_name("watcher_proc.py")
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
 
@@ -59,7 +60,7 @@ def _fund_etm(node: NodeProcess, seeds: list[bytes]) -> None:
     funder = dev_key("user-0")
     for nonce, seed in enumerate(seeds):
         to = address_hash(SigningKey(seed).public_key)
-        payload = TransferPayload(to, 100 * ETM).encode()
+        payload = TransferPayload(to, FUNDING_ETM).encode()
         tx = Tx.create(
             funder, network=network, type_id=TRANSFER, nonce=nonce, fee=100_000, payload=payload
         )
@@ -95,8 +96,11 @@ def _setup(etm_node, bitcoin_node, tmp_path):
     try:
         bitcoin_node.fund(op_ad["bitcoin"].address(), 5 * BTC_SAT, confirm=False)
         bitcoin_node.mine(1)
+        # wait for BOTH funding transfers: they may be forged in different blocks, and the
+        # test measures the operator's ETM balance from here (a transfer landing later was
+        # once counted as swap proceeds: +100 ETM)
         deadline = time.monotonic() + 30
-        while user_ad["etm"].balance() == 0:  # the funding transfers are forged
+        while [a["etm"].balance() for a in (user_ad, op_ad)] != [FUNDING_ETM] * 2:
             assert time.monotonic() < deadline, etm_node.log_tail()
             time.sleep(0.3)
         preimage = new_preimage()
@@ -147,6 +151,7 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
         watchers[role].start()
     op_etm_before = op_ad["etm"].balance()
     try:
+        assert op_etm_before == FUNDING_ETM  # funded, and nothing else moved it
         for _ in range(60):
             states = {role: w.store.get("etm1").state for role, w in watchers.items()}
             if set(states.values()) == {State.CLAIMED_BOTH}:
