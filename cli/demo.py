@@ -1,170 +1,214 @@
-"""``etm-bridge demo``: bring the local stack up and show both chains working for real.
+"""``etm-bridge demo``: the product on the local stack, for real, with no arguments.
 
-Until the swap engine lands this is the README's main job: start (or reuse) the stack, mine
-blocks, make one real transfer on each chain, and print balances read back from the chains.
+1. Start (or reuse) the local stack: Bitcoin regtest, anvil, the ETM node (SPV relays and the
+   exchange plug-ins in its genesis).
+2. The demo's parties (operator, investor, user; keys kept in ``<stack>/demo/parties.json``,
+   mode 0600, so a second run reuses the same pool operator) get ETM from a development account
+   and BTC from the regtest faucet. The operator creates the BTC pool (once), the investor and
+   the user bind their Bitcoin keys, the investor deposits BTC (paid on Bitcoin, SPV-proven on
+   ETM) and ETM into the pool.
+3. Swaps, each driven by the user's and the operator's swap engines (watchers) to its end:
+   BTC -> ETM and ETM -> BTC through the pool (no counterparty: the exchange contract is one),
+   and a direct BTC -> ETM offer the counterparty abandons, which refunds by itself at its
+   Bitcoin timelock.
+4. A table: swap, direction, amounts (read from the locks on the chains), fee (the pool's fee
+   counters on ETM before/after), the pool's share value sqrt(x*y)/S before/after, time.
 
-- Bitcoin: the faucet wallet pays a fresh key of ours; that key then pays a second fresh key in
-  a P2WPKH transaction built and signed locally with python-bitcoinlib; one block confirms it.
-- Ethereum: anvil's first development account sends ETH to a fresh account in an EIP-1559
-  transaction signed locally with eth-account.
-- ETM: the funded development account ``user-0`` sends ETM to a fresh ed25519 key in a transfer
-  signed locally; the stack's node forges it in its delegate's slot of the shuffled order.
-
-Fresh keys make "balance" exact: everything they hold is the outputs this run created. The stack
-is left running (``etm-bridge stack down`` stops it). The swap-engine issue replaces this module.
+Short regtest settings (documented in docs/swaps.md): pool confirmations 1, regtest blocks mined
+by the demo as soon as the engines have acted (their nominal 10 min still count for timelocks),
+1-second ETM blocks. The user's swaps are in the swap engine's default database, so
+``etm-bridge swap list --json`` shows them afterwards. ETH -> ETM is not run yet (see the
+``ETH_PENDING`` note printed).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from dataclasses import dataclass
+import time
+from math import isqrt
+from pathlib import Path
 from typing import Any
 
 import click
 from etm_bridge_regtest import stack as regtest_stack
-from etm_bridge_regtest.anvil import AnvilNode
 from etm_bridge_regtest.bitcoin import BitcoinNode
-from etm_bridge_regtest.ownkey import OwnKey, Utxo
 from rich.console import Console
 from rich.table import Table
 
-from etm_bridge.chain.address import address_hash, address_of
-from etm_bridge.chain.keys import SigningKey, dev_key
-from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.node.client import NodeClient
-from etm_bridge.node.relaying import sign_and_submit
+from etm_bridge.adapter import LockState
+from etm_bridge.swaps.config import EngineConfig
+from etm_bridge.swaps.fsm import Role, State
+from etm_bridge.swaps.model import SwapTerms
 from etm_bridge.units import ETM, format_amount
 
-BTC_FUND_SAT = 50_000_000  # 0.5 BTC from the faucet to our first key
-BTC_FEE_SAT = 2_000
-ETH_SEND_WEI = 1_500_000_000_000_000_000  # 1.5 ETH
-ETM_SEND_UNITS = 25 * ETM
+from .demo_swaps import PoolSwaps
+from .demo_world import BitcoinRpc, Party, World
+
+DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
+SWAP_IN_SAT, SWAP_OUT_ETM, ABANDONED_SAT = 100_000, 5 * ETM, 50_000
+FEE_PPM = 3_000
+ETH_PENDING = (
+    "ETH -> ETM not run: the stack's ETM genesis has no Ethereum relay with a trusted relayer "
+    "nor the EtherSwap HTLC / PoolVault addresses (spv genesis eth.htlc_contract, "
+    "eth.pool_vaults), so an ETH lock cannot be proven on ETM yet"
+)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of the balance table."""
-
-    chain: str
-    who: str
-    address: str
-    balance: str
-    evidence: str
+def share_value(pool: dict[str, Any]) -> int:
+    """sqrt(x * y) / S in millionths (x, y: effective reserves): what swap fees raise."""
+    x, y = int(pool["effective_asset"]), int(pool["effective_etm"])
+    return isqrt(x * y) * 1_000_000 // int(pool["total_shares"])
 
 
-def _btc_balance_sat(node: BitcoinNode, utxos: list[Utxo]) -> int:
-    """Sum of the still-unspent outputs among ``utxos``, read from the node's UTXO set."""
-    total = 0
-    for utxo in utxos:
-        out = node.rpc.call("gettxout", utxo.txid, utxo.vout)
-        total += utxo.value_sat if out is not None else 0
-    return total
+def _parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
+    """The demo's parties and their Bitcoin birth height, made once per stack and kept
+    (mode 0600) for later runs: the same operator runs the pool, and the adapters keep seeing
+    the earlier runs' locks (a lock below an adapter's birth height is invisible to it)."""
+    path = root / "parties.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        parties = {
+            n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n)
+            for n, p in saved["parties"].items()
+        }
+        return parties, int(saved["birth_height"])
+    parties = {n: Party.new(n, root) for n in ("operator", "investor", "user")}
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex()}
+            for n, p in parties.items()}  # fmt: skip
+    with os.fdopen(fd, "w") as out:
+        json.dump({"parties": keys, "birth_height": height}, out)
+    return parties, height
 
 
-def bitcoin_transfer(node: BitcoinNode, say: Any) -> list[Row]:
-    """Faucet -> alice (wallet send), alice -> bob (our own signature), confirmed."""
-    alice, bob = OwnKey(os.urandom(32)), OwnKey(os.urandom(32))
-    [mined] = node.mine(1)
-    say(f"bitcoin: mined block {node.height()} ({mined[:16]}...)")
-    funding = alice.find_output(node.rpc, node.fund(alice.address, BTC_FUND_SAT))
-    say(f"bitcoin: faucet paid alice {format_amount(funding.value_sat, 'btc')} ({funding.txid})")
-    txid = node.rpc.call("sendrawtransaction", alice.spend(funding, bob.address, BTC_FEE_SAT))
-    say(f"bitcoin: alice -> bob signed with alice's own key, sent: {txid}")
-    node.mine(1)
-    received = bob.find_output(node.rpc, txid)
-    confirmations = node.rpc.call("gettxout", txid, received.vout)["confirmations"]
-    say(f"bitcoin: confirmed in block {node.height()} ({confirmations} confirmation)")
-    return [
-        Row("bitcoin", "alice (ours)", alice.address,
-            format_amount(_btc_balance_sat(node, [funding]), "btc"), "spent"),
-        Row("bitcoin", "bob (ours)", bob.address,
-            format_amount(_btc_balance_sat(node, [received]), "btc"),
-            f"{txid[:16]}... {confirmations} conf"),
-    ]  # fmt: skip
+def _prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any) -> None:
+    """Fund, create the pool (once), bind (once), deposit."""
+    client = world.client
+    for party in parties.values():
+        world.fund_etm(party, 1_000 * ETM)
+        adapter = world.btc_adapter(party)
+        btc.fund(adapter.address(), 5 * DEPOSIT_SAT)
+        adapter.close()
+        say(f"funded {party.name}: 1000 ETM ({party.etm_address}), 0.05 BTC")
+    if not any(p["asset"] == "btc" for p in client.pools()):
+        world.create_pool(parties["operator"], "btc", FEE_PPM, 1)
+        say(f"operator created the BTC pool (fee {FEE_PPM} ppm, 1 confirmation)")
+    for name in ("investor", "user"):
+        if client.bindings(parties[name].etm_address).get("btc") is None:
+            world.bind_btc(parties[name])
+            say(f"{name} bound its Bitcoin key to {parties[name].etm_address}")
+    txid = world.deposit_btc(parties["investor"], DEPOSIT_SAT, DEPOSIT_ETM, btc.mine)
+    say(f"investor deposited 0.01 BTC (bitcoin tx {txid[:16]}..., SPV-proven) + 100 ETM")
 
 
-def ethereum_transfer(node: AnvilNode, say: Any) -> list[Row]:
-    """anvil account 0 -> a fresh account, EIP-1559, signed locally."""
-    from eth_account import Account
-
-    sender_key, sender = node.private_keys[0], node.accounts[0]
-    receiver = Account.from_key(os.urandom(32)).address
-    receipt = node.send_transaction(sender_key, receiver, value_wei=ETH_SEND_WEI, gas=21_000)
-    block = int(receipt["blockNumber"], 16)
-    say(f"ethereum: {sender[:10]}... -> {receiver[:10]}... in block {block}: "
-        f"{receipt['transactionHash']}")  # fmt: skip
-    evidence = f"{receipt['transactionHash'][:18]}... block {block}"
-    return [
-        Row("ethereum", "anvil account 0", sender,
-            format_amount(node.balance_wei(sender), "eth"), "sender"),
-        Row("ethereum", "fresh account", receiver,
-            format_amount(node.balance_wei(receiver), "eth"), evidence),
-    ]  # fmt: skip
+def _amounts(swaps: PoolSwaps, terms: SwapTerms) -> tuple[int, int | None]:
+    """(amount the user locked, amount the counter lock paid) as the chains show them."""
+    user_leg, counter_leg = terms.user_leg, terms.counter_leg
+    mine = swaps.user_ad[user_leg.chain].find_locks(terms.hashlock)
+    theirs = swaps.user_ad[counter_leg.chain].find_locks(terms.hashlock)
+    paid = next((lk.terms.amount for lk in theirs if lk.state is LockState.CLAIMED), None)
+    return (mine[0].terms.amount if mine else 0), paid
 
 
-def etm_transfer(client: NodeClient, say: Any) -> list[Row]:
-    """Development account user-0 -> a fresh ed25519 key, signed locally, forged."""
-    sender, receiver = dev_key("user-0"), SigningKey(os.urandom(32))
-    payload = TransferPayload(address_hash(receiver.public_key), ETM_SEND_UNITS).encode()
-    sent = sign_and_submit(client, sender, TRANSFER, payload)
-    block = client.block(int(sent["height"]))
-    say(f"etm: user-0 -> fresh key in block {block['height']} "
-        f"(forger {block['generatorPublicKey'][:10]}...): {sent['id']}")  # fmt: skip
-    evidence = f"{sent['id'][:16]}... height {block['height']}"
-    sender_address, receiver_address = (
-        address_of(sender.public_key),
-        address_of(receiver.public_key),
-    )
-    return [
-        Row("etm", "dev user-0", sender_address,
-            format_amount(client.account(sender_address)["balance"], "etm"), "sender"),
-        Row("etm", "fresh key", receiver_address,
-            format_amount(client.account(receiver_address)["balance"], "etm"), evidence),
-    ]  # fmt: skip
+def _fee(fee_btc: int, fee_etm: int) -> str:
+    if fee_btc:
+        return format_amount(fee_btc, "btc")
+    return format_amount(fee_etm, "etm") if fee_etm else "none"
 
 
-def _table(rows: list[Row]) -> Table:
-    table = Table(title="Balances read back from the chains")
-    for column in ("chain", "who", "address", "balance", "evidence"):
-        table.add_column(
-            column,
-            justify="right" if column == "balance" else "left",
-            no_wrap=column in ("address", "evidence"),
-        )
+def _row(swaps: PoolSwaps, terms: SwapTerms, label: str, before: dict, secs: float) -> dict:
+    after = swaps.client.pool("btc")
+    locked, received = _amounts(swaps, terms)
+    u, c = terms.user_leg.chain, terms.counter_leg.chain
+    asset = {"bitcoin": "btc", "etm": "etm"}
+    fee_btc = int(after["fees_asset"]) - int(before["fees_asset"])
+    fee_etm = int(after["fees_etm"]) - int(before["fees_etm"])
+    return {
+        "swap_id": terms.swap_id,
+        "swap": label,
+        "direction": f"{u} -> {c}",
+        "state": swaps.state(terms.swap_id).value,
+        "paid": format_amount(locked, asset[u]),
+        "received": format_amount(received, asset[c]) if received is not None else "refunded",
+        "fee": _fee(fee_btc, fee_etm),
+        "share_value_before": share_value(before),
+        "share_value_after": share_value(after),
+        "seconds": round(secs, 1),
+    }
+
+
+def _run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
+    rows, done = [], {State.CLAIMED_BOTH}
+    both = (Role.USER, Role.OPERATOR)
+    for label, start in (
+        ("BTC -> ETM (pool)", lambda: swaps.start_swap_in(SWAP_IN_SAT)),
+        ("ETM -> BTC (pool)", lambda: swaps.start_swap_out(SWAP_OUT_ETM)),
+    ):
+        before = swaps.client.pool("btc")
+        terms = start()
+        say(f"{label}: swap {terms.swap_id} started")
+        secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
+        rows.append(_row(swaps, terms, label, before, secs))
+        say(f"{label}: claimed on both chains in {secs:.1f} s")
+    before = swaps.client.pool("btc")
+    terms = swaps.start_abandoned(ABANDONED_SAT, 1 * ETM)
+    say(f"abandoned BTC -> ETM offer {terms.swap_id}: the counterparty never locks ETM")
+    secs = swaps.run_until(terms.swap_id, {State.REFUNDED}, timeout_s=150, mine_blocks=3)
+    rows.append(_row(swaps, terms, "BTC -> ETM (abandoned)", before, secs))
+    say(f"abandoned swap refunded on Bitcoin at its timelock after {secs:.1f} s")
+    return rows
+
+
+def _table(rows: list[dict]) -> Table:
+    table = Table(title="Swaps on the local stack (read back from the chains and the ETM node)")
+    columns = ("swap", "state", "paid", "received", "fee",
+               "share_value_before", "share_value_after", "seconds")  # fmt: skip
+    headers = ("swap id", "swap", "state", "paid", "received", "fee paid",
+               "share value before (ppm)", "share value after (ppm)", "time (s)")  # fmt: skip
+    for header in headers:
+        table.add_column(header, no_wrap=header != "swap")
     for row in rows:
-        table.add_row(row.chain, row.who, row.address, row.balance, row.evidence)
+        table.add_row(row["swap_id"], *(str(row[c]) for c in columns))
     return table
 
 
-def _handles(report: dict[str, dict[str, Any]]) -> tuple[BitcoinNode, AnvilNode]:
-    btc, eth = report["bitcoin"], report["anvil"]
-    bitcoin = BitcoinNode(
-        rpc_url=btc["rpc_url"],
-        rpc_user=btc["rpc_user"],
-        rpc_password=btc["rpc_password"],
-        kind=btc["kind"],
-        faucet=btc.get("faucet_address"),
-    )
-    return bitcoin, AnvilNode(rpc_url=eth["rpc_url"], chain_id=eth["chain_id"])
-
-
 @click.command("demo")
-def group() -> None:
-    """Bring the local stack up, make a real transfer on each chain, print balances."""
-    # A wide table even when piped (rich falls back to 80 columns without a terminal).
-    console = Console(width=None if sys.stdout.isatty() else 132)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+def group(as_json: bool) -> None:
+    """Start the local stack, fund, invest, run pool swaps and an abandoned one; print a table."""
+    console = Console(width=None if sys.stdout.isatty() else 200, stderr=as_json)
+    say = console.print
+    started = time.monotonic()
     config = regtest_stack.StackConfig.from_env()
-    console.print(f"[bold]Starting the local stack[/bold] (state in {config.state_dir})")
+    say(f"[bold]Starting the local stack[/bold] (state in {config.state_dir})")
     report = regtest_stack.up(config)
-    for name, info in report.items():
-        console.print(f"  {name}: {info['action']} at {info['rpc_url']}")
-    bitcoin, anvil = _handles(report)
-    console.print(f"[bold]Bitcoin regtest[/bold] ({bitcoin.kind})")
-    rows = bitcoin_transfer(bitcoin, console.print)
-    console.print("[bold]Ethereum (anvil)[/bold]")
-    rows += ethereum_transfer(anvil, console.print)
-    console.print("[bold]ETM chain[/bold]")
-    rows += etm_transfer(NodeClient(report["etm"]["rpc_url"]), console.print)
-    console.print(_table(rows))
-    console.print("The stack keeps running: `etm-bridge stack status`, `etm-bridge stack down`.")
+    b = report["bitcoin"]
+    btc = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
+                      rpc_password=b["rpc_password"], kind=b["kind"],
+                      faucet=b.get("faucet_address"))  # fmt: skip
+    if btc.height() < 101:
+        btc.mine(101 - btc.height())
+    rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
+    parties, birth = _parties(config.state_dir / "demo", btc.height())
+    world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
+    _prepare(world, btc, parties, say)
+    user_db = EngineConfig.load(None).db_path
+    user_db.parent.mkdir(parents=True, exist_ok=True)
+    swaps = PoolSwaps(world, parties["user"], parties["operator"], user_db, btc.mine)
+    try:
+        rows = _run_swaps(swaps, say)
+    finally:
+        swaps.close()
+    say(ETH_PENDING)
+    total = round(time.monotonic() - started, 1)
+    if as_json:
+        pool = world.client.pool("btc")
+        out = {"swaps": rows, "pool": pool, "swaps_db": str(user_db), "seconds": total}
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    say(_table(rows))
+    say(f"done in {total} s. `etm-bridge swap list --json` shows these swaps (database "
+        f"{user_db}); the stack keeps running (`etm-bridge stack down`).")  # fmt: skip

@@ -1,0 +1,86 @@
+"""``etm-bridge demo`` end to end on a private stack (own state dir and ports), then
+``etm-bridge swap list --json`` against the same stack shows the demo's swaps.
+
+Asserts on the demo's ``--json`` output: the two pool swaps claimed on both chains with the
+pool's share value rising by their fees, the abandoned swap refunded, amounts as locked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from etm_bridge_regtest import procs
+from etm_bridge_regtest.stack import PORT_OFFSETS, StackConfig, down, status
+
+ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
+
+
+def _base_port() -> int:
+    base = procs.free_port()
+    while not all(procs.port_is_free(base + off) for off in PORT_OFFSETS.values()) or (
+        base + max(PORT_OFFSETS.values()) >= 32768
+    ):
+        base = procs.free_port()
+    return base
+
+
+def _listed(env: dict[str, str]) -> dict[str, str]:
+    """``etm-bridge swap list --json``: swap id -> state."""
+    listed = subprocess.run(
+        [ETM_BRIDGE, "swap", "list", "--json"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    return {r["swap_id"]: r["state"] for r in json.loads(listed.stdout)}
+
+
+def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ETM_STACK_DIR": str(tmp_path / "stack"),
+        "ETM_STACK_BASE_PORT": str(_base_port()),
+        "ETM_BRIDGE_HOME": str(tmp_path / "swaps"),
+    }
+    config = StackConfig.from_env(env)
+    try:
+        result = subprocess.run(
+            [ETM_BRIDGE, "demo", "--json"], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        out = json.loads(result.stdout)
+        rows = {row["swap"]: row for row in out["swaps"]}
+        assert set(rows) == {"BTC -> ETM (pool)", "ETM -> BTC (pool)", "BTC -> ETM (abandoned)"}
+        swap_in, swap_out = rows["BTC -> ETM (pool)"], rows["ETM -> BTC (pool)"]
+        for row in (swap_in, swap_out):
+            assert row["state"] == "claimed_both"
+            assert row["share_value_after"] > row["share_value_before"]
+        assert swap_in["paid"] == "0.001 BTC" and swap_in["fee"] == "0.000003 BTC"
+        assert swap_out["paid"] == "5 ETM" and swap_out["fee"] == "0.015 ETM"
+        abandoned = rows["BTC -> ETM (abandoned)"]
+        assert abandoned["state"] == "refunded" and abandoned["received"] == "refunded"
+        assert abandoned["share_value_after"] == abandoned["share_value_before"]
+        assert abandoned["fee"] == "none"
+        assert out["pool"]["asset_reserved"] == 0 and out["pool"]["etm_reserved"] == 0
+        assert "ETH -> ETM not run" in result.stderr
+
+        assert _listed(env) == {row["swap_id"]: row["state"] for row in out["swaps"]}
+
+        # a second run on the same stack reuses the pool and its operator; the first run's
+        # swaps stay in their final states
+        again = subprocess.run(
+            [ETM_BRIDGE, "demo", "--json"], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert again.returncode == 0, again.stderr[-4000:]
+        second = json.loads(again.stdout)["swaps"]
+        assert [r["state"] for r in second] == ["claimed_both", "claimed_both", "refunded"]
+        assert second[0]["share_value_before"] >= out["swaps"][-1]["share_value_after"]
+        expected = {row["swap_id"]: row["state"] for row in out["swaps"] + second}
+        assert _listed(env) == expected
+        assert all(s["running"] for s in status(config).values())
+    finally:
+        down(config)
+    assert not any(s["running"] for s in status(config).values())
