@@ -116,15 +116,17 @@ def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_js
 
 
 @group.command("deposit")
-@click.argument("asset", type=click.Choice(["btc"], case_sensitive=False))
+@click.argument("asset", type=click.Choice(["btc", "eth"], case_sensitive=False))
 @click.argument("amount")
 @click.option("--etm", "etm_amount", required=True, help="Most ETM to add, e.g. 100 or '100 ETM'.")
 @click.option("--min-shares", default=1, show_default=True, help="Fail below this many shares.")
 @click.option(
-    "--txid", default=None, help="Resume: prove this earlier payment instead of paying again."
+    "--txid", default=None, help="btc: prove this earlier payment instead of paying again."
 )
+@click.option("--vault", default=None, help="eth: the pool operator's PoolVault address.")
+@click.option("--relay", is_flag=True, help="eth: relay the headers with the wallet's ETM key.")
 @click.option("--batch", default=relaying.DEFAULT_BATCH, show_default=True, help="Headers/tx.")
-@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait on Bitcoin.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait per chain.")
 @common_options
 @passphrase_option
 @fee_option
@@ -135,33 +137,34 @@ def deposit_command(
     etm_amount: str,
     min_shares: int,
     txid: str | None,
+    vault: str | None,
+    relay: bool,
     batch: int,
     timeout: float,
     fee: int | None,
     as_json: bool,
 ) -> None:
-    """Deposit AMOUNT of ASSET (paid on Bitcoin, proven by SPV) plus ETM into the pool.
+    """Deposit AMOUNT of ASSET (paid on Bitcoin / through the pool's Ethereum PoolVault, proven
+    by SPV) plus at most --etm ETM into the pool.
 
-    If a run stops after paying (the payment's txid was printed), run it again with --txid to
-    prove and submit that payment instead of paying twice."""
+    btc: if a run stops after paying (the payment's txid was printed), run it again with --txid
+    to prove and submit that payment instead of paying twice."""
     asset = asset.lower()
-    amount_sat, etm_max = parse_amount(amount, asset), parse_amount(etm_amount, "etm")
+    amount_units, etm_max = parse_amount(amount, asset), parse_amount(etm_amount, "etm")
     wallet = unlock_wallet()
     client, key, me = node_client(), wallet.etm_signing_key(), wallet.public().etm.address
-    pool = client.pool(asset)
-    balance = int(client.account(me)["balance"])
-    if balance < etm_max:
-        raise InsufficientFundsError(
-            f"{me} holds {fmt(balance, 'etm')}, less than --etm {fmt(etm_max, 'etm')} (plus fees)"
-        )
-    if txid is not None and not re.fullmatch(r"[0-9a-f]{64}", txid):
-        raise ValidationError(f"--txid must be 64 lowercase hex digits, got {txid!r}")
-    deposit = _BtcDeposit(pool, amount_sat, decode_address(me))
-    txid, proof = deposit.pay_and_prove(wallet, client, key, txid, batch, fee, timeout)
-    result = relaying.submit_btc_deposit(
+    pool = _preflight(client, asset, me, etm_max, txid, vault)
+    if asset == "btc":
+        deposit = _BtcDeposit(pool, amount_units, decode_address(me))
+        txid, btc_proof = deposit.pay_and_prove(wallet, client, key, txid, batch, fee, timeout)
+        proof, tx_key = btc_proof.encode(), "bitcoin_txid"
+    else:
+        txid, proof = _eth_deposit(wallet, client, key, pool, vault, amount_units, relay, timeout)
+        tx_key = "ethereum_tx"
+    result = relaying.submit_deposit(
         client, key, asset, proof, etm_max=etm_max, min_shares=min_shares, fee=fee
     )
-    out = {"bitcoin_txid": txid, "asset": asset, "amount": amount_sat, **result}
+    out = {tx_key: txid, "asset": asset, "amount": amount_units, **result}
     out["positions"] = client.positions(me)
     if as_json:
         _echo_json(out)
@@ -171,6 +174,52 @@ def deposit_command(
         if r["asset"] == asset:
             click.echo(f"  now {r['shares']} shares worth {fmt(r['value_asset'], asset)} + "
                        f"{fmt(r['value_etm'], 'etm')}")  # fmt: skip
+
+
+def _preflight(
+    client: NodeClient, asset: str, me: str, etm_max: int, txid: str | None, vault: str | None
+) -> dict[str, Any]:
+    """The pool, after every check that can fail before any coin moves."""
+    pool = client.pool(asset)
+    balance = int(client.account(me)["balance"])
+    if balance < etm_max:
+        raise InsufficientFundsError(
+            f"{me} holds {fmt(balance, 'etm')}, less than --etm {fmt(etm_max, 'etm')} (plus fees)"
+        )
+    if txid is not None and (asset != "btc" or not re.fullmatch(r"[0-9a-f]{64}", txid)):
+        raise ValidationError(f"--txid takes a Bitcoin txid (64 lowercase hex), got {txid!r}")
+    if asset == "eth" and not (vault and re.fullmatch(r"0x[0-9a-fA-F]{40}", vault)):
+        raise ValidationError(f"an eth deposit needs --vault 0x<40 hex> (got {vault!r})")
+    return pool
+
+
+def _eth_deposit(
+    wallet: UnlockedWallet,
+    client: NodeClient,
+    key: SigningKey,
+    pool: dict[str, Any],
+    vault: str | None,
+    amount_wei: int,
+    relay: bool,
+    timeout_s: float,
+) -> tuple[str, bytes]:
+    from .lp_eth import deposit_and_prove
+
+    config = get_config()
+    owner = decode_address(wallet.public().etm.address)
+    return deposit_and_prove(
+        config.require("ethereum.rpc_url"),
+        wallet.unsafe_export_eth_private_key(),
+        config.data_dir / "ethereum",
+        str(vault),
+        owner,
+        amount_wei,
+        client=client,
+        confirmations=int(pool["min_confirmations"]),
+        relay_key=key if relay else None,
+        timeout_s=timeout_s,
+        progress=_progress,
+    )
 
 
 class _BtcDeposit:

@@ -9,7 +9,9 @@
   ``eth_relay_headers`` (trusted relayers only) transactions. A Bitcoin relay not initialised
   yet (the ``btc_regtest`` rule starts it at the regtest genesis block with the first batch) is
   fed from height 1.
-* :func:`submit_btc_deposit` submits an ``xchg_lp_deposit`` with a Bitcoin payment's proof.
+* :func:`submit_deposit` submits an ``xchg_lp_deposit`` with a payment's proof (Bitcoin
+  ``BtcProof`` or Ethereum ``EthLogProof`` bytes); :func:`eth_block_confirmations` says whether
+  the Ethereum relay holds a block yet.
 
 Used by ``etm-bridge lp deposit`` and usable by any relayer; the tests drive them against a
 real ETM node and the regtest Bitcoin node.
@@ -35,7 +37,7 @@ from ..exchange import txtypes as xt
 from ..exchange.btc_proofs import BtcProof
 from ..jsonrpc import JsonRpcClient
 from ..spv.bitcoin_headers import dsha256
-from ..spv.eth_rlp import header_hash
+from ..spv.eth_rlp import encode_checked_header, header_hash
 from ..spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
 from .client import NodeClient
 
@@ -107,6 +109,28 @@ class BitcoinRpcHeaders:
             bytes.fromhex(self.rpc.call("getblockheader", self.rpc.call("getblockhash", h), False))
             for h in range(start_height, last)
         ]
+
+
+class EthereumRpcHeaders:
+    """A :class:`HeaderSource` over an Ethereum node's JSON-RPC: header RLPs checked to hash to
+    the block hash the node reports (``eth_rlp.encode_checked_header``)."""
+
+    def __init__(self, rpc: JsonRpcClient) -> None:
+        self.rpc = rpc
+
+    def _block(self, tag: str) -> dict[str, Any]:
+        block = self.rpc.call("eth_getBlockByNumber", tag, False)
+        if not block:
+            raise ChainError(f"the Ethereum node has no block {tag}")
+        return dict(block)
+
+    def tip(self) -> Tip:
+        block = self._block("latest")
+        return Tip(int(block["number"], 16), str(block["hash"]).removeprefix("0x"))
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        last = min(start_height + count, self.tip().height + 1)
+        return [encode_checked_header(self._block(hex(n))) for n in range(start_height, last)]
 
 
 @dataclass(frozen=True)
@@ -193,16 +217,32 @@ def relay_missing_btc_headers(
     return relay_missing_headers(client, key, source, chain="btc", **kwargs)
 
 
-def submit_btc_deposit(
+def submit_deposit(
     client: NodeClient,
     key: SigningKey,
     asset: str,
-    proof: BtcProof,
+    proof: bytes,
     *,
     etm_max: int,
     min_shares: int = 1,
     fee: int | None = None,
 ) -> dict[str, Any]:
-    """Submit ``xchg_lp_deposit`` for a proven payment to the pool; waits for its block."""
-    payload = pl.LpDeposit(asset, etm_max, min_shares, proof.encode())
+    """Submit ``xchg_lp_deposit`` with an encoded deposit proof (``BtcProof`` / ``EthLogProof``
+    bytes) and at most ``etm_max`` ETM; waits for its block."""
+    payload = pl.LpDeposit(asset, etm_max, min_shares, proof)
     return sign_and_submit(client, key, xt.LP_DEPOSIT, pl.encode_payload(payload), fee=fee)
+
+
+def submit_btc_deposit(
+    client: NodeClient, key: SigningKey, asset: str, proof: BtcProof, **kwargs: Any
+) -> dict[str, Any]:
+    """:func:`submit_deposit` for a Bitcoin payment's proof."""
+    return submit_deposit(client, key, asset, proof.encode(), **kwargs)
+
+
+def eth_block_confirmations(client: NodeClient, number: int, block_hash: str) -> int:
+    """Confirmations of Ethereum block ``number``/``block_hash`` (0x hex) on the ETM relay's
+    best chain: 0 if the relay does not hold it there (yet, or any more)."""
+    if client.spv_best_hash("eth", number) != block_hash.lower():
+        return 0
+    return int(client.spv_eth()["tip"]["number"]) - number + 1
