@@ -1,10 +1,12 @@
 """``etm-bridge lp deposit|withdraw|positions|obligations``: investors of the exchange pools.
 
-Reads go through the ETM node's API (``--url``, else the ``etm.url`` setting). ``deposit`` pays
-the pool on Bitcoin with the wallet's Bitcoin key (an output to the pool's claim key plus the
-``OP_RETURN "ETMD" || address20`` owner tag), waits for the pool's confirmations, relays the
+Reads go through the ETM node's API (``--url``, else the ``etm.url`` setting). ``deposit btc``
+pays the pool on Bitcoin with the wallet's Bitcoin key (an output to the pool's claim key plus
+the ``OP_RETURN "ETMD" || address20`` owner tag), waits for the pool's confirmations, relays the
 Bitcoin headers the ETM chain lacks and submits ``xchg_lp_deposit`` with the inclusion proof,
-together with at most ``--etm`` ETM from the wallet's ETM account. ``withdraw`` burns shares:
+together with at most ``--etm`` ETM from the wallet's ETM account. ``deposit eth`` deposits
+through the operator's PoolVault instead and waits for the chain's Ethereum relay
+(:mod:`.lp_eth`). ``withdraw`` burns shares:
 the ETM part is paid at once, the asset part becomes an obligation the pool operator must pay
 (shown by ``lp obligations``). Amounts are decimal strings with or without unit (``0.01`` or
 ``"0.01 BTC"``).
