@@ -27,6 +27,7 @@ from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.explain import timeline
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.pool_start import make_gateway, start_pool_swap
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 from etm_bridge.units import UNITS, format_amount, parse_amount
@@ -58,8 +59,10 @@ def open_adapters(config: EngineConfig, only: list[str] | None = None) -> dict[s
 
 
 def make_watcher(config: EngineConfig, adapters: dict[str, ChainAdapter]) -> Watcher:
+    """The watcher over ``adapters``; with ETM configured, pool swaps go through its node."""
     watcher_config = WatcherConfig(policy=config.policy)
-    return Watcher(SwapStore(config.db_path), adapters, config=watcher_config)
+    gateway = make_gateway(adapters)
+    return Watcher(SwapStore(config.db_path), adapters, gateway=gateway, config=watcher_config)
 
 
 def show_amount(chain: str, value: int) -> str:
@@ -100,9 +103,10 @@ def group() -> None:
 @click.argument("from_chain")
 @click.argument("to_chain")
 @click.argument("amount")
-@click.option("--receive", required=True, help="Amount to receive on TO_CHAIN (the minimum).")
-@click.option("--their-claim-key", required=True, help="Counterparty's key on FROM_CHAIN (hex).")
-@click.option("--their-refund-key", required=True, help="Counterparty's key on TO_CHAIN (hex).")
+@click.option("--receive", default=None, help="Minimum to receive on TO_CHAIN (pool: quote).")
+@click.option("--their-claim-key", default=None, help="Direct swap: their FROM_CHAIN key (hex).")
+@click.option("--their-refund-key", default=None, help="Direct swap: their TO_CHAIN key (hex).")
+@click.option("--slippage-bps", default=50, show_default=True, help="Pool: below the quote.")
 @click.option("--hours", default=12.0, show_default=True, help="Life of our lock (long leg).")
 @click.option("--counter-hours", default=6.0, show_default=True, help="Life of their lock.")
 @click.option("--confirmations", default=1, show_default=True, help="Needed on our lock.")
@@ -115,9 +119,10 @@ def start_command(
     from_chain: str,
     to_chain: str,
     amount: str,
-    receive: str,
-    their_claim_key: str,
-    their_refund_key: str,
+    receive: str | None,
+    their_claim_key: str | None,
+    their_refund_key: str | None,
+    slippage_bps: int,
     hours: float,
     counter_hours: float,
     confirmations: int,
@@ -127,11 +132,22 @@ def start_command(
     home: Path | None,
     as_json: bool,
 ) -> None:
-    """Start a swap of AMOUNT on FROM_CHAIN for --receive on TO_CHAIN (we make the secret).
+    """Start a swap of AMOUNT on FROM_CHAIN for TO_CHAIN (we make the secret).
 
-    The counterparty must lock TO_CHAIN to us itself (`swap accept` + `watch` on its side).
+    Without counterparty keys, one chain being ETM: through the ETM pool at its current quote
+    (`swap start btc etm 0.01`); `watch` then drives it. With --their-claim-key,
+    --their-refund-key and --receive: a direct swap; the counterparty locks TO_CHAIN to us
+    itself (`swap accept` + `watch` on its side).
     """
     config = EngineConfig.load(home)
+    if their_claim_key is None and their_refund_key is None:
+        _start_pool(config, from_chain, to_chain, amount, receive, slippage_bps, as_json)
+        return
+    if their_claim_key is None or their_refund_key is None or receive is None:
+        raise ValidationError(
+            "a direct swap needs --receive, --their-claim-key and --their-refund-key "
+            "(leave all three out to use the ETM pool)"
+        )
     long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
     check_leg_margin(long_s, short_s, config.policy.leg_margin_s)
     adapters = open_adapters(config, [from_chain, to_chain])
@@ -178,6 +194,29 @@ def start_command(
         "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
     )
     emit({"swap_id": terms.swap_id, **shared}, as_json, text)
+
+
+def _start_pool(
+    config: EngineConfig, from_chain: str, to_chain: str, amount: str, receive: str | None,
+    slippage_bps: int, as_json: bool,
+) -> None:  # fmt: skip
+    adapters = open_adapters(config, [from_chain, to_chain])
+    amount_in = _amount(amount, from_chain, adapters[from_chain])
+    min_out = None if receive is None else _amount(receive, to_chain, adapters[to_chain])
+    rec, quote = start_pool_swap(
+        adapters, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
+    )
+    SwapStore(config.db_path).create(rec)
+    t = rec.terms
+    text = (
+        f"swap {t.swap_id} through the ETM pool: lock {show_amount(from_chain, t.user_leg.amount)}"
+        f" on {from_chain} until height {t.user_leg.timelock_height} for at least "
+        f"{show_amount(to_chain, t.counter_leg.amount)} on {to_chain} (quote "
+        f"{show_amount(to_chain, int(quote['amount_out']))}, fee "
+        f"{show_amount(from_chain, int(quote['fee']))}); run `etm-bridge watch`"
+    )
+    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_to_dict(t)}
+    emit(data, as_json, text)
 
 
 @group.command("accept")

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import click
 
+from etm_bridge.adapter import ChainAdapter
 from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import TERMINAL
+from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
+from etm_bridge.swaps.pool_swaps import sync_operator
 from etm_bridge.swaps.watcher import TickReport, Watcher
 
 from .swap import home_option, json_option, make_watcher, open_adapters
@@ -67,23 +70,42 @@ def _progress(watcher: Watcher) -> list[str]:
     return lines
 
 
+def _follow_pools(watcher: Watcher, adapters: dict[str, ChainAdapter]) -> None:
+    name, etm = etm_side(adapters)
+    pools = operator_pools(adapters)
+    for swap_id in sync_operator(watcher.store, etm, pools, chain_of(name, etm), int(time.time())):
+        click.echo(f"operator: following pool swap {swap_id}", err=True)
+
+
 @click.command("watch")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between ticks.")
 @click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
 @click.option("--status-every", default=10, show_default=True, help="Progress every N ticks.")
+@click.option("--operator", is_flag=True, help="Also follow every swap of the pools we operate.")
 @home_option
 @json_option
 def group(
-    interval: float, ticks: int | None, status_every: int, home: Path | None, as_json: bool
+    interval: float,
+    ticks: int | None,
+    status_every: int,
+    operator: bool,
+    home: Path | None,
+    as_json: bool,
 ) -> None:
-    """Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop)."""
+    """Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop).
+
+    With --operator, each tick first adds every swap the ETM exchange opened in a pool whose
+    claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
     config = EngineConfig.load(home)
-    watcher = make_watcher(config, open_adapters(config))
+    adapters = open_adapters(config)
+    watcher = make_watcher(config, adapters)
     watcher.start()
     n = 0
     try:
         while ticks is None or n < ticks:
             n += 1
+            if operator:
+                _follow_pools(watcher, adapters)
             report = watcher.tick()
             line = _report_json(n, report) if as_json else _report_text(n, report)
             if line:

@@ -1,0 +1,121 @@
+"""Starting a swap through an ETM pool, and following pools as their operator (I/O edge).
+
+:func:`start_pool_swap` is what ``etm-bridge swap start btc etm 0.01`` does when no
+counterparty keys are given: it reads the pool and the user's binding from the ETM node, pins
+the quote (the counter leg's amount is the minimum output: the pool's current output less
+``slippage_bps``, or the user's ``--receive``), records the swap intent on ETM for a swap in
+(so anyone may submit the proof with that minimum), and returns the user's record; the watcher
+does the rest (:mod:`.gateway_node`). :func:`operator_pools` tells an operator's watcher which
+pools are theirs (their key is the pool's claim key), for :func:`.pool_swaps.sync_operator`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..adapter import ChainAdapter
+from ..chain.address import encode_address
+from ..errors import ConfigError, NotFoundError, SwapError
+from ..hashlock import new_preimage, sha256
+from .etm_leg import EtmAdapter
+from .fsm import Role
+from .gateway_node import ASSETS, NodeGateway, submit_swap_intent
+from .model import SwapRecord
+from .pool_swaps import Chain, PoolInfo, swap_in_terms, swap_out_terms
+
+
+def etm_side(adapters: Mapping[str, ChainAdapter]) -> tuple[str, EtmAdapter]:
+    """The configured ETM leg adapter (name, adapter)."""
+    for name, adapter in adapters.items():
+        if isinstance(adapter, EtmAdapter):
+            return name, adapter
+    raise ConfigError("pool swaps need the ETM chain configured (adapter 'etm')")
+
+
+def pool_asset(chain: str, adapter: ChainAdapter) -> str:
+    return ASSETS.get(chain) or adapter.info().asset.lower()
+
+
+def chain_of(name: str, adapter: ChainAdapter) -> Chain:
+    return Chain(name, adapter.tip().height, adapter.info().block_time_s)
+
+
+def make_gateway(adapters: Mapping[str, ChainAdapter]) -> NodeGateway | None:
+    """A gateway over the configured ETM node, signing with our ETM key (None without ETM)."""
+    try:
+        _, etm = etm_side(adapters)
+    except ConfigError:
+        return None
+    sources = {n: a for n, a in adapters.items() if a is not etm}
+    return NodeGateway(etm.client, etm.key, etm, sources)
+
+
+def _check_bound(etm: EtmAdapter, asset: str, foreign_key: bytes) -> None:
+    address = encode_address(etm.our_key())
+    bound = etm.client.bindings(address).get(asset)
+    if bound is None or bytes.fromhex(str(bound["key"]).removeprefix("0x")) != foreign_key:
+        raise SwapError(
+            f"{address} has not bound this wallet's {asset} key on ETM: the pool refunds and "
+            f"pays only the bound key (run `etm-bridge bind --chain {asset}` first)"
+        )
+
+
+def start_pool_swap(
+    adapters: Mapping[str, ChainAdapter],
+    from_chain: str,
+    to_chain: str,
+    amount_in: int,
+    *,
+    min_out: int | None = None,
+    slippage_bps: int = 50,
+    lock_within_s: int = 3600,
+) -> tuple[SwapRecord, dict[str, Any]]:
+    """The user's record of a pool swap of ``amount_in`` (base units of ``from_chain``) and the
+    quote it pinned. One of the chains must be ETM."""
+    etm_name, etm = etm_side(adapters)
+    if etm_name not in (from_chain, to_chain) or from_chain == to_chain:
+        raise SwapError(f"a pool swap goes between ETM ({etm_name}) and another chain")
+    foreign_name = to_chain if from_chain == etm_name else from_chain
+    foreign = adapters[foreign_name]
+    asset = pool_asset(foreign_name, foreign)
+    try:
+        pool = PoolInfo.from_api(etm.client.pool(asset))
+    except NotFoundError:
+        raise SwapError(f"ETM has no {asset} pool yet (`etm-bridge pool list`)") from None
+    _check_bound(etm, asset, foreign.our_key())
+    swap_in = to_chain == etm_name
+    direction = "asset_to_etm" if swap_in else "etm_to_asset"
+    quote = etm.client.quote(asset, direction, amount_in)
+    offered = int(quote["amount_out"])
+    if not 0 <= slippage_bps < 10_000:
+        raise SwapError(f"slippage must be 0..9999 basis points, got {slippage_bps}")
+    wanted = offered * (10_000 - slippage_bps) // 10_000 if min_out is None else min_out
+    if wanted > offered or wanted <= 0:
+        raise SwapError(f"the {asset} pool pays {offered} base units now, not {wanted}: "
+                        "lower --receive or wait")  # fmt: skip
+    preimage = new_preimage()
+    hashlock, now = sha256(preimage), int(time.time())
+    build = swap_in_terms if swap_in else swap_out_terms
+    terms = build(
+        hashlock.hex()[:16], hashlock, pool, chain_of(foreign_name, foreign),
+        chain_of(etm_name, etm), amount_in=amount_in, min_out=wanted,
+        user_foreign_key=foreign.our_key(), user_etm_address20=etm.our_key(), now_s=now,
+        lock_within_s=lock_within_s,
+    )  # fmt: skip
+    if swap_in:
+        submit_swap_intent(etm.client, etm.key, asset, hashlock, amount_in, wanted)
+    return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
+
+
+def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, Chain]]:
+    """The pools whose claim key is one of our foreign keys: asset -> (pool, its chain)."""
+    etm_name, etm = etm_side(adapters)
+    ours = {}
+    for data in etm.client.pools():
+        pool = PoolInfo.from_api(data)
+        for name, adapter in adapters.items():
+            if name != etm_name and adapter.our_key() == pool.claim_key:
+                ours[pool.asset] = (pool, chain_of(name, adapter))
+    return ours
