@@ -6,13 +6,19 @@ new one (and a receipt), or raises a typed :class:`~etm_bridge.errors.ExchangeEr
 changes nothing.
 
 Pricing (whitepaper 3.6: the price emerges from supply and demand) is the constant product
-over the *effective* reserves, i.e. as if every in-flight swap completes::
+over *pessimistic* reserves: a swap is priced as if every in-flight swap paying in the same
+asset completes and every in-flight swap paying the other asset is cancelled::
 
-    x = asset_reserve + asset_pending_in - asset_reserved      (same for the ETM side: y)
+    x = reserve_in + pending_in(in side)        (the input side at its largest)
+    y = reserve_out - reserved(out side)        (the output side at its smallest)
     fee = ceil(amount_in * fee_ppm / 1e6)                       fee rounded UP (pool keeps it)
     out = floor(y * (amount_in - fee) / (x + amount_in - fee))  payout rounded DOWN
 
-so concurrent swaps never get a better price than the same swaps made one after another.
+so a swap never gets a better price than under any outcome of the swaps in flight. (Pricing on
+the reserves "as if every in-flight swap completes" let a trader lock a large cancellable swap,
+trade the other way at the price it moved, and let the first swap expire: a free option on
+the pool. tests/unit/exchange/test_pool_attacks.py.) Same-direction swaps still price exactly
+as if made one after another.
 
 Reservations: a swap first *reserves* its output (``*_reserved += out``; the output still sits
 in the reserve, so ``reserved <= reserve`` always) and records its input as pending. It ends
@@ -28,9 +34,13 @@ it. Later deposits mint ``floor(min(a * S / x, e * S / y))`` shares and take
 ``ceil(shares * y / S)`` ETM (the external asset is taken in full: the SPV-proven payment
 cannot be split, so its remainder above ``ceil(shares * x / S)`` is a donation to the pool,
 bounded by one share's worth; quote with :func:`deposit_quote`). Withdrawals pay
-``floor(shares * reserve / S)`` of each side. All rounding favours the pool, so the value of a
-share, ``sqrt(x * y) / S``, never falls on a deposit, withdrawal or settled swap
-(:func:`share_value_not_lower`); see docs/exchange.md for the documented losses.
+``floor(shares * reserve / S)`` of each side, only from unreserved funds. Deposits and
+withdrawals use the *real* reserves (``x = asset_reserve``, ``y = etm_reserve``), which no
+in-flight swap moves: a swap that can be cancelled for free must not set the price at which
+shares are bought or redeemed. All rounding favours the pool, so a share's backing on each side,
+``reserve / S``, never falls on a deposit or withdrawal, and ``sqrt(x * y) / S``
+(:func:`share_value_not_lower`) never falls on those nor on reserving or releasing a swap;
+see docs/exchange.md for the documented losses.
 """
 
 from __future__ import annotations
@@ -171,10 +181,22 @@ class Pool:
         return self.etm_reserve - self.etm_reserved
 
     def effective_reserves(self) -> tuple[int, int]:
-        """``(x, y)``: asset and ETM reserves as if every in-flight swap completes."""
+        """``(x, y)``: asset and ETM reserves as if every in-flight swap completes (display)."""
         x = self.asset_reserve + self.asset_pending_in - self.asset_reserved
         y = self.etm_reserve + self.etm_pending_in - self.etm_reserved
         return x, y
+
+    def pricing_reserves(self, direction: Direction) -> tuple[int, int]:
+        """``(reserve_in, reserve_out)`` a new swap is priced on: the worst case for the swapper.
+
+        The input side counts the pending inputs of same-direction swaps and ignores the
+        outputs reserved by opposite swaps (which may be cancelled); the output side counts
+        the outputs reserved by same-direction swaps and ignores the pending inputs of
+        opposite swaps (which may never arrive).
+        """
+        if direction is Direction.ASSET_TO_ETM:
+            return self.asset_reserve + self.asset_pending_in, self.etm_available
+        return self.etm_reserve + self.etm_pending_in, self.asset_available
 
 
 def _require_open(pool: Pool) -> None:
@@ -187,7 +209,8 @@ def _require_open(pool: Pool) -> None:
 
 
 def _require_liquid(pool: Pool) -> tuple[int, int]:
-    x, y = pool.effective_reserves()
+    """The real reserves ``(x, y)``, which shares are priced on; an error if either is empty."""
+    x, y = pool.asset_reserve, pool.etm_reserve
     if pool.total_shares == 0 or x == 0 or y == 0:
         raise ExchangeError(Reason.POOL_EMPTY, f"pool {pool.params.asset} has no liquidity")
     return x, y
@@ -196,11 +219,11 @@ def _require_liquid(pool: Pool) -> tuple[int, int]:
 def quote(pool: Pool, direction: Direction, amount_in: int) -> Quote:
     """Price a swap of ``amount_in`` (fee included) without changing the pool."""
     require_amount(amount_in, "amount_in")
-    x, y = _require_liquid(pool)
-    reserve_in, reserve_out = (x, y) if direction is Direction.ASSET_TO_ETM else (y, x)
+    _require_liquid(pool)
+    reserve_in, reserve_out = pool.pricing_reserves(Direction(direction))
     fee = -(-amount_in * pool.params.fee_ppm // PPM)
     net_in = amount_in - fee
-    amount_out = reserve_out * net_in // (reserve_in + net_in)
+    amount_out = reserve_out * net_in // (reserve_in + net_in) if reserve_out else 0
     if amount_out == 0:
         raise ExchangeError(Reason.ZERO_OUTPUT, f"{amount_in} in buys nothing after the fee")
     return Quote(Direction(direction), amount_in, fee, amount_out)
@@ -217,23 +240,14 @@ def reserve_swap(
         raise SlippageError(
             Reason.SLIPPAGE, f"pool now pays {q.amount_out}, below the minimum output {min_out}"
         )
+    # priced on the unreserved output side, so amount_out < available: reserved <= reserve
     if direction is Direction.ASSET_TO_ETM:
-        if q.amount_out > pool.etm_available:
-            raise LiquidityError(
-                Reason.INSUFFICIENT_LIQUIDITY,
-                f"output {q.amount_out} ETM > unreserved ETM {pool.etm_available}",
-            )
         new = replace(
             pool,
             etm_reserved=pool.etm_reserved + q.amount_out,
             asset_pending_in=pool.asset_pending_in + amount_in,
         )
     else:
-        if q.amount_out > pool.asset_available:
-            raise LiquidityError(
-                Reason.INSUFFICIENT_LIQUIDITY,
-                f"output {q.amount_out} {pool.params.asset} > unreserved {pool.asset_available}",
-            )
         new = replace(
             pool,
             asset_reserved=pool.asset_reserved + q.amount_out,
@@ -337,8 +351,7 @@ def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, 
         raise ExchangeError(
             Reason.INSUFFICIENT_SHARES, f"withdrawing {shares} shares, owning {owned_shares}"
         )
-    x, y = pool.effective_reserves()
-    s = pool.total_shares
+    x, y, s = pool.asset_reserve, pool.etm_reserve, pool.total_shares
     asset_out, etm_out = shares * x // s, shares * y // s
     if asset_out > pool.asset_available or etm_out > pool.etm_available:
         raise LiquidityError(
@@ -357,21 +370,20 @@ def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, 
 
 
 def share_value_ppm(pool: Pool) -> int:
-    """``sqrt(x * y) / S`` (effective reserves) in millionths; 0 for an empty pool.
+    """``sqrt(x * y) / S`` (real reserves) in millionths; 0 for an empty pool.
 
     Only fees (and rounding) raise it; only the documented losses lower it. LP positions use
     it to tell fees earned apart from price moves.
     """
     if pool.total_shares == 0:
         return 0
-    x, y = pool.effective_reserves()
-    return isqrt(x * y) * PPM // pool.total_shares
+    return isqrt(pool.asset_reserve * pool.etm_reserve) * PPM // pool.total_shares
 
 
 def share_value_not_lower(before: Pool, after: Pool) -> bool:
-    """True if ``sqrt(x * y) / shares`` (effective reserves) did not fall from before to after."""
+    """True if ``sqrt(x * y) / shares`` (real reserves) did not fall from before to after."""
     if before.total_shares == 0:
         return True
-    xb, yb = before.effective_reserves()
-    xa, ya = after.effective_reserves()
+    xb, yb = before.asset_reserve, before.etm_reserve
+    xa, ya = after.asset_reserve, after.etm_reserve
     return xa * ya * before.total_shares**2 >= xb * yb * after.total_shares**2

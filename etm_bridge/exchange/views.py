@@ -68,8 +68,7 @@ def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
         if not shares:
             continue
         pool = get_pool(view, asset)
-        x, y = pool.effective_reserves()
-        s = pool.total_shares
+        x, y, s = pool.asset_reserve, pool.etm_reserve, pool.total_shares
         now = share_value_ppm(pool)
         entry = view.get_u64(rc.ENTRY, rc.share_key(asset, address20))
         gain = max(0, now - entry)

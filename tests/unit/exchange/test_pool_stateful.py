@@ -8,16 +8,24 @@ receipt and checks after every step:
 - the reserve identity: reserve = deposits + fees + swaps in - swaps out - withdrawals;
 - ``reserved <= reserve`` on both sides, and reservations equal the open swaps' outputs;
 - shares: investors' shares + the locked minimum == total shares;
-- a share's value (sqrt(x*y)/S) never falls, except on a released (refunded/expired) swap,
-  the documented free-option loss (docs/exchange.md);
-- no investor takes another's value: a deposit or withdrawal never lowers the value of the
-  other investors' shares, and a deposit followed at once by a withdrawal returns no more of
-  either asset than was put in.
+- a share's value (sqrt(x*y)/S over the real reserves) never falls on a deposit, a
+  withdrawal, a reservation or a release; and from one moment with no swap in flight to the
+  next it has not fallen, unless investors deposited or withdrew while swaps were in flight
+  (those swaps then settle at the price of the pool they were priced on: the documented loss,
+  docs/exchange.md). Single settlements may lower it (a swap priced before a later one of the
+  same direction that settled first); the busy period as a whole may not;
+- no investor takes another's value: a deposit or withdrawal never lowers a share's backing on
+  either side (reserve / S), so the other investors' shares lose nothing, whatever is in
+  flight; a deposit followed at once by a withdrawal returns no more of either asset than was
+  put in;
+- no trader takes the investors' value through swaps in flight (which can be cancelled for
+  free): a new swap never gets more than it would if every in-flight swap were settled, nor
+  more than if every one were cancelled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -70,11 +78,30 @@ class PoolMachine(RuleBasedStateMachine):
         people = (*INVESTORS, "trader")
         self.b = Books({p: START for p in people}, {p: START for p in people})
         self.open_swaps = 0
+        self.quiet: P.Pool | None = self.pool  # pool when no swap was last in flight
 
     # --- helpers --------------------------------------------------------------------------------
 
     def _others_value_kept(self, before: P.Pool, after: P.Pool) -> None:
         assert P.share_value_not_lower(before, after), (before, after)
+        if before.total_shares:  # each side's backing per share did not fall
+            s_before, s_after = before.total_shares, after.total_shares
+            assert after.asset_reserve * s_before >= before.asset_reserve * s_after
+            assert after.etm_reserve * s_before >= before.etm_reserve * s_after
+
+    def _no_better_than_any_outcome(self, pool: P.Pool, q: P.Quote) -> None:
+        """``q`` pays no more than with every in-flight swap settled, or every one cancelled."""
+        x, y = pool.effective_reserves()
+        cancelled = replace(
+            pool, asset_reserved=0, etm_reserved=0, asset_pending_in=0, etm_pending_in=0
+        )
+        settled = replace(cancelled, asset_reserve=x, etm_reserve=y)
+        for outcome in (cancelled, settled):
+            try:
+                best = P.quote(outcome, q.direction, q.amount_in).amount_out
+            except ExchangeError:
+                best = 0
+            assert q.amount_out <= best, (pool, q, outcome)
 
     def _deposit(self, who: str, asset: int, etm: int) -> P.Mint | None:
         before = self.pool
@@ -89,6 +116,7 @@ class PoolMachine(RuleBasedStateMachine):
         self.b.asset.deposits += mint.asset_in
         self.b.etm.deposits += mint.etm_in
         self.b.shares[who] = self.b.shares.get(who, 0) + mint.shares
+        self._liquidity_changed()
         self._others_value_kept(before, self.pool)
         return mint
 
@@ -104,6 +132,7 @@ class PoolMachine(RuleBasedStateMachine):
         self.b.wallet_etm[who] += burn.etm_out
         self.b.asset.withdrawals += burn.asset_out
         self.b.etm.withdrawals += burn.etm_out
+        self._liquidity_changed()
         self._others_value_kept(before, self.pool)
         return burn
 
@@ -149,6 +178,7 @@ class PoolMachine(RuleBasedStateMachine):
             assert self.pool is before
             return None
         assert q.amount_out >= min_out
+        self._no_better_than_any_outcome(before, q)
         if direction is Direction.ASSET_TO_ETM:
             self.b.wallet_asset["trader"] -= amount  # into the trader's foreign HTLC
         else:
@@ -191,8 +221,21 @@ class PoolMachine(RuleBasedStateMachine):
         wallet_in["trader"] += q.amount_in  # refunded
         assert self.pool.asset_reserve == before.asset_reserve
         assert self.pool.etm_reserve == before.etm_reserve
+        self._others_value_kept(before, self.pool)  # no free-option loss any more
+
+    def _liquidity_changed(self) -> None:
+        if self.open_swaps:
+            self.quiet = None  # in-flight swaps now settle against another pool: documented
 
     # --- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def busy_periods_never_lower_share_value(self) -> None:
+        if self.open_swaps:
+            return
+        if self.quiet is not None:
+            assert P.share_value_not_lower(self.quiet, self.pool), (self.quiet, self.pool)
+        self.quiet = self.pool
 
     @invariant()
     def conserved(self) -> None:
