@@ -183,6 +183,15 @@ def plan_unbind(view: StateView, tx: Tx, p: pl.Unbind, ctx: TxContext) -> Plan:
 # --- liquidity ----------------------------------------------------------------------------------
 
 
+def _pack_u64(value: int, what: str) -> bytes:
+    """``value`` as the chain's u64, or a clean rejection (a ``struct.error`` is no reason)."""
+    if not 0 <= value < 2**64:
+        raise ExchangeError(
+            Reason.BAD_AMOUNT, f"{what} would be {value}, beyond the u64 the chain stores"
+        )
+    return U64.pack(value)
+
+
 def plan_lp_deposit(
     view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: ob.VerifiedDeposit
 ) -> Plan:
@@ -196,10 +205,11 @@ def plan_lp_deposit(
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     owned = get_shares(view, p.asset, tx.sender)
     key = rc.share_key(p.asset, tx.sender)
-    plan.put_raw(rc.SHARES, key, U64.pack(owned + mint.shares))
+    plan.put_raw(rc.SHARES, key, _pack_u64(owned + mint.shares, "the investor's shares"))
     # share-weighted entry value, rounded up so "fees earned" is never overstated
     entry = view.get_u64(rc.ENTRY, key) * owned + pm.share_value_ppm(new_pool) * mint.shares
-    plan.put_raw(rc.ENTRY, key, U64.pack(-(-entry // (owned + mint.shares))))
+    entry_ppm = -(-entry // (owned + mint.shares))
+    plan.put_raw(rc.ENTRY, key, _pack_u64(entry_ppm, "the share value at entry (ppm)"))
     plan.put_raw(rc.USED, rc.used_key("deposit", deposit_id), b"\x01")
     return plan
 
