@@ -9,19 +9,7 @@ pending, no HTLC locked) and not only as "unchanged".
 from __future__ import annotations
 
 from exchange_harness import Ledger
-from test_txtypes import (
-    BTC_LIQ,
-    ETM_LIQ,
-    PREIMAGE,
-    H,
-    bind,
-    btc_key,
-    deposit,
-    foreign_lock,
-    rejected,
-    swap_in,
-    swap_out,
-)
+from test_txtypes import PREIMAGE, H, foreign_lock, rejected, seeded_ledger, swap_in, swap_out
 
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as rc
@@ -29,15 +17,6 @@ from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
 from etm_bridge.exchange.reasons import Reason
-
-
-def ledger() -> Ledger:
-    led = Ledger()
-    led.send("operator", tt.POOL_CREATE, pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 1))
-    bind(led, "operator")
-    deposit(led, "operator", b"dep-0", BTC_LIQ, ETM_LIQ)
-    bind(led, "alice")
-    return led
 
 
 def assert_nothing_reserved(led: Ledger) -> None:
@@ -56,26 +35,26 @@ def submit_lock(led: Ledger, **kw: object) -> None:
 
 
 def test_late_proof_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     # 60 of the lock's 72 blocks are gone: 2 h left, less than 1 h ETM leg + 6 h margin
     rejected(Reason.LATE_PROOF, lambda: submit_lock(led, tip_height=1_060))
     assert_nothing_reserved(led)
 
 
 def test_wrong_amount_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     rejected(Reason.WRONG_AMOUNT, lambda: submit_lock(led, amount=99_999))
     assert_nothing_reserved(led)
 
 
 def test_wrong_hash_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     rejected(Reason.WRONG_HASHLOCK, lambda: submit_lock(led, hashlock=b"\x01" * 32))
     assert_nothing_reserved(led)
 
 
 def test_replayed_proof_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     htlc_id = swap_in(led, foreign_lock(led))
     led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
     assert_nothing_reserved(led)
@@ -84,7 +63,7 @@ def test_replayed_proof_is_rejected_and_reserves_nothing() -> None:
 
 
 def test_replayed_proof_after_refund_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     htlc_id = swap_in(led, foreign_lock(led))
     led.height = led.htlc(htlc_id).expiry_height + 1
     led.send("carol", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id))
@@ -94,7 +73,7 @@ def test_replayed_proof_after_refund_is_rejected_and_reserves_nothing() -> None:
 
 
 def test_double_claim_of_a_swap_in_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     htlc_id = swap_in(led, foreign_lock(led))
     claim = pl.HtlcClaim(htlc_id, PREIMAGE)
     led.send("carol", tt.HTLC_CLAIM, claim)
@@ -105,7 +84,7 @@ def test_double_claim_of_a_swap_in_is_rejected_and_reserves_nothing() -> None:
 
 
 def test_double_claim_of_a_swap_out_is_rejected_and_reserves_nothing() -> None:
-    led = ledger()
+    led = seeded_ledger()
     htlc_id = swap_out(led)
     claim = pl.HtlcClaim(htlc_id, PREIMAGE)
     led.send("operator", tt.HTLC_CLAIM, claim)
@@ -116,7 +95,7 @@ def test_double_claim_of_a_swap_out_is_rejected_and_reserves_nothing() -> None:
 
 
 def test_wrong_preimage_keeps_the_reservation_until_refund_releases_it() -> None:
-    led = ledger()
+    led = seeded_ledger()
     htlc_id = swap_out(led)
     rejected(
         Reason.WRONG_PREIMAGE,

@@ -57,14 +57,19 @@ def deposit(led: Ledger, who: str, dep_id: bytes, btc: int, etm_max: int) -> Non
     led.send_verified(who, tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, record)
 
 
-@pytest.fixture
-def led() -> Ledger:
+def seeded_ledger() -> Ledger:
+    """A BTC pool seeded by the operator (1 BTC, 100,000 ETM); operator and alice bound."""
     led = Ledger()
     led.send("operator", tt.POOL_CREATE, pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 1))
     bind(led, "operator")
     deposit(led, "operator", b"dep-0", BTC_LIQ, ETM_LIQ)
     bind(led, "alice")
     return led
+
+
+@pytest.fixture
+def led() -> Ledger:
+    return seeded_ledger()
 
 
 def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForeignLock:
