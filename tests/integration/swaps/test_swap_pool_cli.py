@@ -1,0 +1,135 @@
+"""The pool swap from the command line alone: ``swap start btc etm 0.001`` with no counterparty,
+then ``watch`` on the user's side and ``watch --operator`` on the operator's, on a real ETM node
+and the regtest node, until ``swap list --json`` says ``claimed_both`` for both; then the same
+for ``swap start etm bitcoin 5``. A direct swap missing one counterparty key is one clear line.
+
+The pool itself (creation, bindings, the investor's SPV-proven deposit) is set up with the
+wallets' own keys through the library (``etm_bridge_cli.demo_world``), as the CLI's ``pool
+create`` / ``bind`` / ``lp deposit`` tests already cover those verbs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
+from etm_bridge_cli.main import cli
+
+from etm_bridge.node.setup import init_node
+from etm_bridge.units import ETM
+from etm_bridge.wallet import load_keystore
+from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
+from node_process import NodeProcess
+
+PW = "correct horse battery staple"
+
+
+@pytest.fixture
+def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
+    init_node(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1, port=0)
+    proc = NodeProcess(tmp_path / "etm")
+    proc.start()
+    yield proc
+    print(proc.log_tail())
+    proc.stop()
+
+
+def _home(tmp: Path, name: str, node: NodeProcess, btc: Any, birth: int) -> dict[str, str]:
+    """A wallet made by `wallet new` and a swap engine home whose config.toml names it."""
+    home = tmp / name
+    home.mkdir()
+    env = {
+        "ETM_BRIDGE_HOME": str(home),
+        "ETM_BRIDGE_KEYSTORE": str(home / "keystore.json"),
+        "ETM_BRIDGE_PASSPHRASE": PW,
+        "PW": PW,
+        "ETM_BRIDGE_KDF_OPSLIMIT": str(UNSAFE_FAST_KDF.opslimit),
+        "ETM_BRIDGE_KDF_MEMLIMIT": str(UNSAFE_FAST_KDF.memlimit_bytes),
+        "ETM_STACK_DIR": str(home / "no-stack"),
+        "XDG_CONFIG_HOME": str(home / "xdg"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+    }
+    _run(env, "wallet", "new", "--passphrase-env", "PW")
+    assert node.client is not None
+    (home / "config.toml").write_text(
+        f'[chains.bitcoin]\nrpc_url = "{btc.rpc_url}"\nrpc_user = "{btc.rpc_user}"\n'
+        f'rpc_password = "{btc.rpc_password}"\ndata_dir = "{home / "bitcoin"}"\n'
+        f'network = "regtest"\nbirth_height = {birth}\n\n'
+        f'[chains.etm]\nurl = "{node.client.url}"\ndata_dir = "{node.data_dir}"\n\n'
+        "[policy]\nretry_after_s = 2\nuser_proof_delay_blocks = 0\n"
+    )
+    return env
+
+
+def _party(env: dict[str, str], name: str) -> Party:
+    """The wallet's own keys, to set the pool up through the library."""
+    wallet = load_keystore(Path(env["ETM_BRIDGE_KEYSTORE"])).unlock(PW)
+    seed, secret = wallet.unsafe_export_etm_seed(), wallet.unsafe_export_btc_secret()
+    return Party(name, seed, secret, Path(env["ETM_BRIDGE_HOME"]) / "lib")
+
+
+def _run(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _state(env: dict[str, str], swap_id: str) -> str | None:
+    rows = json.loads(_run(env, "swap", "list", "--json").stdout)
+    return next((r["state"] for r in rows if r["swap_id"] == swap_id), None)
+
+
+def _drive(user: dict, operator: dict, swap_id: str, btc: Any, ticks: int = 60) -> None:
+    for _ in range(ticks):
+        if _state(user, swap_id) == _state(operator, swap_id) == "claimed_both":
+            return
+        _run(user, "watch", "--ticks", "1", "--interval", "0")
+        _run(operator, "watch", "--operator", "--ticks", "1", "--interval", "0")
+        btc.mine(1)
+    raise AssertionError((_state(user, swap_id), _state(operator, swap_id)))
+
+
+def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None:
+    assert etm_node.client is not None
+    if bitcoin_node.height() < 101:
+        bitcoin_node.mine(101 - bitcoin_node.height())
+    birth = bitcoin_node.height()
+    user, operator = (_home(tmp_path, n, etm_node, bitcoin_node, birth) for n in ("u", "op"))
+    rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
+    world = World(rpc, etm_node.client.url, etm_node.data_dir, birth)
+    op, me = _party(operator, "operator"), _party(user, "user")
+    investor = Party.new("investor", tmp_path)
+    for party in (op, me, investor):
+        world.fund_etm(party, 1_000 * ETM)
+        adapter = world.btc_adapter(party)
+        bitcoin_node.fund(adapter.address(), 5_000_000)
+        adapter.close()
+    world.create_pool(op, "btc", 3_000, 1)
+    for party in (me, investor):
+        world.bind_btc(party)
+    world.deposit_btc(investor, 1_000_000, 100 * ETM, bitcoin_node.mine)
+
+    refused = CliRunner().invoke(
+        cli, ["swap", "start", "bitcoin", "etm", "0.001", "--their-claim-key", "02" * 33],
+        env=user,
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "leave all three out" in refused.output
+
+    started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001", "--json").stdout)
+    assert started["pool"] is True
+    assert started["terms"]["counter_leg"]["amount"] < started["quote"]["amount_out"]  # 50 bps
+    _drive(user, operator, started["swap_id"], bitcoin_node)
+
+    out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--json").stdout)
+    _drive(user, operator, out["swap_id"], bitcoin_node)
+    pool = etm_node.client.pool("btc")
+    assert pool["fees_asset"] > 0 and pool["fees_etm"] > 0
+    assert (pool["asset_reserved"], pool["etm_reserved"]) == (0, 0)
