@@ -80,21 +80,21 @@ def risk_command(q: str, tolerance: str, as_json: bool) -> None:
     """Confirmations needed so an attacker with share Q succeeds with chance <= RISK."""
     exact = spv_risk.confirmations_required(q, tolerance)
     nakamoto = spv_risk.nakamoto_confirmations_required(q, tolerance)
-    probability = spv_risk.attacker_success_probability(q, exact)
+    probability = spv_risk.attacker_success_probability_float(q, exact)
     if as_json:
         out = {
             "confirmations": exact,
             "nakamoto_confirmations": nakamoto,
             "q": q,
             "risk": tolerance,
-            "attacker_success_probability": float(probability),
+            "attacker_success_probability": probability,
             "nakamoto_probability_at_confirmations": spv_risk.nakamoto_probability(q, exact),
             "formula": "Grunspan-Perez-Marco exact (whitepaper 3.1)",
         }
         click.echo(json.dumps(out))
         return
     click.echo(f"attacker share q = {q}, risk tolerance = {tolerance}")
-    click.echo(f"confirmations (exact, whitepaper 3.1):  {exact}  (P = {float(probability):.3g})")
+    click.echo(f"confirmations (exact, whitepaper 3.1):  {exact}  (P = {probability:.3g})")
     click.echo(f"confirmations (Nakamoto's Poisson):     {nakamoto}")
 
 

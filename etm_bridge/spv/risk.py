@@ -11,7 +11,9 @@ It is computed here **exactly** with :class:`fractions.Fraction` (``q`` is read 
 string, so 0.1 means 1/10, not the nearest binary float): the subtraction ``1 - sum`` cancels
 almost every digit when ``P`` is small, which in floating point would leave only rounding noise
 below ~1e-15, and an exact rational has no such floor. The cost is polynomial (one pass of z
-terms per z) and a binary search keeps the number of evaluated z logarithmic.
+terms per z) and a binary search keeps the number of evaluated z logarithmic; a floating-point
+sum of positive terms (no cancellation) decides every z whose probability is not within 1e-6
+(relative) of the tolerance, so the exact integers are only computed at the boundary.
 
 Nakamoto's figure (the Bitcoin paper, section 11) uses the Poisson approximation with
 ``lambda = z q / p``. It is only an approximation, so it is computed in floating point, but in a
@@ -42,7 +44,10 @@ def _fraction(value: Number, what: str) -> Fraction:
 def _share(q: Number) -> Fraction:
     value = _fraction(q, "attacker share q")
     if not 0 <= value < Fraction(1, 2):
-        raise ValidationError(f"attacker share q must be in [0, 0.5), got {q}")
+        raise ValidationError(
+            f"attacker share q must be in [0, 0.5), got {q} (at 0.5 or more the attacker "
+            "catches up with certainty, no number of confirmations is safe)"
+        )
     return value
 
 
@@ -83,9 +88,45 @@ def attacker_success_probability(q: Number, z: int) -> Fraction:
     return Fraction(numerator, denominator)
 
 
+def _log_nb_term(k: int, z: int, log_a: float, log_b: float) -> float:
+    """log of C(k+z-1, k) a^z b^k."""
+    return math.lgamma(k + z) - math.lgamma(k + 1) - math.lgamma(z) + z * log_a + k * log_b
+
+
+def attacker_success_probability_float(q: Number, z: int) -> float:
+    """The same P(z) in floating point, fast for large z, summing positive terms only:
+
+    P(z) = q^z sum_{k<z} C(k+z-1, k) p^k + sum_{k>=z} C(k+z-1, k) p^z q^k
+
+    (attacker behind by z-k and catching up, plus attacker already level). Relative error
+    ~1e-10; it underflows to 0 below ~1e-308. Used to decide clear cases quickly.
+    """
+    share = _share(q)
+    if z < 0:
+        raise ValidationError(f"confirmations must be >= 0, got {z}")
+    if z == 0 or share == 0:
+        return 1.0 if z == 0 else 0.0
+    log_q, log_p = math.log(float(share)), math.log(float(1 - share))
+    behind = sum(math.exp(_log_nb_term(k, z, log_q, log_p)) for k in range(z))
+    level, k = 0.0, z  # terms decrease from k = z on (ratio q(k+z)/(k+1) < 2q < 1)
+    while True:
+        term = math.exp(_log_nb_term(k, z, log_p, log_q))
+        level += term
+        if term <= level * 1e-18:
+            break
+        k += 1
+    return min(1.0, behind + level)
+
+
 def _exact_at_most(share: Fraction, z: int, bound: Fraction) -> bool:
     if z == 0 or share == 0:
         return z > 0
+    approx, limit = attacker_success_probability_float(share, z), float(bound)
+    if limit > 1e-290:  # clear cases by the float sum, exact arithmetic only near the bound
+        if approx < limit * (1 - 1e-6):
+            return True
+        if approx > limit * (1 + 1e-6):
+            return False
     numerator, denominator = _numerator_and_denominator(share, z)
     return numerator * bound.denominator <= bound.numerator * denominator
 
@@ -134,20 +175,44 @@ def _smallest_z(ok: object, ceiling: int) -> int:
     return lo
 
 
-def confirmations_required(q: Number, risk: Number, ceiling: int = MAX_CONFIRMATIONS) -> int:
-    """Smallest z with the exact P(z) <= risk."""
-    bound = _risk(risk)
+def _attacking_share(q: Number) -> Fraction:
+    """q for a confirmation count: in (0, 0.5) (no attacker needs no count; q >= 0.5 wins)."""
     share = _share(q)
-    return _smallest_z(lambda z: _exact_at_most(share, z, bound), ceiling)
+    if share == 0:
+        raise ValidationError(
+            "attacker share q must be > 0 (with no attacker hash rate there is no double-spend "
+            "race to size confirmations for)"
+        )
+    return share
+
+
+def _ceiling_hit(what: str, q: Number, risk: Number, ceiling: int) -> ValidationError:
+    return ValidationError(
+        f"{what}: more than {ceiling} confirmations would be needed for q={q} and risk={risk} "
+        "(q is too close to 0.5 or the risk too small)"
+    )
+
+
+def confirmations_required(q: Number, risk: Number, ceiling: int = MAX_CONFIRMATIONS) -> int:
+    """Smallest z with the exact P(z) <= risk, for 0 < q < 0.5 and 0 < risk < 1."""
+    bound = _risk(risk)
+    share = _attacking_share(q)
+    try:
+        return _smallest_z(lambda z: _exact_at_most(share, z, bound), ceiling)
+    except ValidationError:
+        raise _ceiling_hit("exact formula", q, risk, ceiling) from None
 
 
 def nakamoto_confirmations_required(
     q: Number, risk: Number, ceiling: int = MAX_CONFIRMATIONS
 ) -> int:
-    """Smallest z with Nakamoto's Poisson figure <= risk."""
+    """Smallest z with Nakamoto's Poisson figure <= risk, for 0 < q < 0.5 and 0 < risk < 1."""
     bound = float(_risk(risk))
-    share = _share(q)
-    return _smallest_z(lambda z: nakamoto_probability(share, z) <= bound, ceiling)
+    share = _attacking_share(q)
+    try:
+        return _smallest_z(lambda z: nakamoto_probability(share, z) <= bound, ceiling)
+    except ValidationError:
+        raise _ceiling_hit("Nakamoto's formula", q, risk, ceiling) from None
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,16 @@ def test_verify_names_the_bad_line_of_a_header_file_and_a_missing_height(tmp_pat
     args = ["spv", "verify", "--headers", str(path), "--tx", "00", "--txoutproof", "00"]
     _one_line_error(_run(*args), "not the mainnet genesis block", "--checkpoint-height")
     _one_line_error(_run(*args, "--checkpoint-height", "822528"), "bad-prevblk", "header 8")
+
+
+def test_risk_edge_cases_are_one_line_errors() -> None:
+    for q, needle in (("0.5", "[0, 0.5)"), ("0.7", "[0, 0.5)"), ("0", "must be > 0"),
+                      ("-0.1", "[0, 0.5)"), ("nan", "must be a number")):  # fmt: skip
+        result = _run("spv", "risk", "--q", q, "--risk", "1e-6", "--json")
+        assert result.exit_code == 2 and needle in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    result = _run("spv", "risk", "--q", "0.499", "--risk", "1e-6")
+    assert result.exit_code == 2 and "more than 10000 confirmations" in result.output
+    published = _run("spv", "risk", "--q", "0.3", "--risk", "0.001", "--json")
+    out = json.loads(published.output)  # Grunspan & Pérez-Marco: 32; Nakamoto: 24
+    assert (out["confirmations"], out["nakamoto_confirmations"]) == (32, 24)

@@ -104,3 +104,42 @@ def test_policies() -> None:
     assert risk.ConfirmationPolicy.from_risk("mainnet", 0.1, 0.001).min_confirmations == 6
     with pytest.raises(ValidationError):
         risk.ConfirmationPolicy("x", 0)
+
+
+# Grunspan and Pérez-Marco, "Double spend races" (arXiv:1702.02867), the table comparing the
+# smallest z with P(z) < 0.1% by Nakamoto's formula and by theirs (the whitepaper's exact one).
+GRUNSPAN_PEREZ_MARCO_Z_FOR_0_1_PERCENT = {
+    "0.10": (5, 6),
+    "0.15": (8, 9),
+    "0.20": (11, 13),
+    "0.25": (15, 20),
+    "0.30": (24, 32),
+    "0.35": (41, 58),
+    "0.40": (89, 133),
+    "0.45": (340, 539),
+}
+
+
+def test_published_table_of_grunspan_and_perez_marco() -> None:
+    for q, (nakamoto, exact) in GRUNSPAN_PEREZ_MARCO_Z_FOR_0_1_PERCENT.items():
+        assert risk.nakamoto_confirmations_required(q, "0.001") == nakamoto, q
+        assert risk.confirmations_required(q, "0.001") == exact, q
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.fractions(min_value=Fraction(1, 1000), max_value=Fraction(49, 100)), st.integers(1, 300))
+def test_float_sum_agrees_with_the_exact_fraction(q: Fraction, z: int) -> None:
+    exact = float(risk.attacker_success_probability(q, z))
+    assert risk.attacker_success_probability_float(q, z) == pytest.approx(exact, rel=1e-9)
+
+
+def test_near_one_half_fails_fast_with_a_clear_message() -> None:
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ValidationError, match=r"more than 10000 confirmations.*q=0\.499"):
+        risk.confirmations_required("0.499", "1e-6")
+    with pytest.raises(ValidationError, match="must be > 0"):
+        risk.confirmations_required("0", "1e-6")
+    assert time.perf_counter() - started < 5
+    assert risk.confirmations_required("0.45", "1e-6") == 1191  # stays exact at the boundary
