@@ -1,0 +1,117 @@
+"""Pool swap terms and the operator's records (etm_bridge.swaps.pool_swaps), pure."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from etm_bridge.chain.address import encode_address
+from etm_bridge.exchange.htlc import Htlc
+from etm_bridge.exchange.pool import Direction as PoolDirection
+from etm_bridge.exchange.reasons import Reason
+from etm_bridge.exchange.records import SwapRecord as PoolSwap
+from etm_bridge.exchange.records import pool_account
+from etm_bridge.exchange.swap_rules import MARGIN_S, MAX_LEG_S, SHORT_LEG_S
+from etm_bridge.hashlock import sha256
+from etm_bridge.swaps.etm_leg import pool_asset_of, pool_leg_key
+from etm_bridge.swaps.fsm import Direction, Role
+from etm_bridge.swaps.gateway_node import FINAL_REJECTIONS
+from etm_bridge.swaps.pool_swaps import (
+    Chain,
+    PoolInfo,
+    operator_counter_timelock,
+    operator_record,
+    swap_in_terms,
+    swap_out_terms,
+)
+
+POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 2)
+BTC, ETM_CHAIN = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
+USER_BTC, USER_ETM = b"\x03" + b"\x22" * 32, b"\x33" * 20
+HASHLOCK = sha256(b"\x01" * 32)
+
+
+def test_pool_leg_keys_are_20_bytes_distinct_and_reversible() -> None:
+    btc, eth = pool_leg_key("btc"), pool_leg_key("eth")
+    assert len(btc) == len(eth) == 20 and btc != eth
+    assert pool_asset_of(btc) == "btc" and pool_asset_of(eth) == "eth"
+    assert pool_asset_of(USER_ETM) is None
+
+
+def test_swap_in_terms_lock_to_the_pool_refund_to_the_bound_key() -> None:
+    t = swap_in_terms("s1", HASHLOCK, POOL, BTC, ETM_CHAIN, amount_in=100_000, min_out=7,
+                      user_foreign_key=USER_BTC, user_etm_address20=USER_ETM, now_s=10)  # fmt: skip
+    assert t.direction is Direction.FOREIGN_TO_ETM
+    u, c = t.user_leg, t.counter_leg
+    assert (u.chain, u.amount, u.claim_key, u.refund_key) == ("bitcoin", 100_000, POOL.claim_key,
+                                                              USER_BTC)  # fmt: skip
+    assert u.timelock_height == 500 + 72 and u.confirmations == 2  # 12 h of 10-min blocks
+    assert (c.chain, c.amount, c.claim_key, c.refund_key) == ("etm", 7, USER_ETM,
+                                                              pool_leg_key("btc"))  # fmt: skip
+    assert c.timelock_height == 0  # the exchange sets the ETM leg
+    assert t.reveal_margin_blocks == 600  # 10 min of 1-second ETM blocks
+
+
+def test_swap_out_terms_fit_the_exchange_window() -> None:
+    t = swap_out_terms(
+        "s2", HASHLOCK, POOL, BTC, ETM_CHAIN, amount_in=5, min_out=3,
+        user_foreign_key=USER_BTC, user_etm_address20=USER_ETM, now_s=10,
+    )  # fmt: skip
+    u, c = t.user_leg, t.counter_leg
+    assert u.claim_key == pool_leg_key("btc") and u.refund_key == USER_ETM
+    assert SHORT_LEG_S + MARGIN_S < (u.timelock_height - ETM_CHAIN.tip_height) <= MAX_LEG_S
+    assert (c.claim_key, c.refund_key, c.amount) == (USER_BTC, POOL.claim_key, 3)
+
+
+@given(
+    remaining_s=st.integers(0, 3 * MAX_LEG_S),
+    etm_block_s=st.integers(1, 30),
+    foreign_block_s=st.integers(1, 900),
+)
+def test_operator_lock_ends_a_margin_before_the_etm_lock(
+    remaining_s: int, etm_block_s: int, foreign_block_s: int
+) -> None:
+    etm = Chain("etm", 1_000, etm_block_s)
+    foreign = Chain("bitcoin", 500, foreign_block_s)
+    expiry = etm.tip_height + remaining_s // etm_block_s
+    height = operator_counter_timelock(expiry, etm, foreign)
+    if height:
+        foreign_s = (height - foreign.tip_height) * foreign_block_s
+        assert height > foreign.tip_height
+        assert foreign_s + MARGIN_S <= (expiry - etm.tip_height) * etm_block_s
+        assert foreign_s <= SHORT_LEG_S + foreign_block_s
+
+
+def _htlc(sender: str, recipient: str, expiry: int) -> Htlc:
+    return Htlc(b"\x44" * 32, sender, recipient, 10, HASHLOCK, expiry)
+
+
+def test_operator_record_of_a_swap_in_claims_the_users_lock() -> None:
+    user = encode_address(USER_ETM)
+    swap = PoolSwap("btc", PoolDirection.ASSET_TO_ETM, 100_000, 300, 9, user, USER_BTC, b"l")
+    rec = operator_record(swap, _htlc(pool_account("btc"), user, 5_000), POOL, BTC, ETM_CHAIN, 1)
+    assert rec is not None and rec.role is Role.OPERATOR and rec.swap_id == HASHLOCK.hex()[:16]
+    u, c = rec.terms.user_leg, rec.terms.counter_leg
+    assert (u.claim_key, u.refund_key, u.amount) == (POOL.claim_key, USER_BTC, 100_000)
+    assert (c.claim_key, c.refund_key, c.amount) == (USER_ETM, pool_leg_key("btc"), 9)
+
+
+def test_operator_record_of_a_swap_out_locks_only_with_room() -> None:
+    user = encode_address(USER_ETM)
+    swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 5, 1, 3, user, USER_BTC)
+    far = ETM_CHAIN.tip_height + SHORT_LEG_S + MARGIN_S + 600
+    rec = operator_record(swap, _htlc(user, pool_account("btc"), far), POOL, BTC, ETM_CHAIN, 1)
+    assert rec is not None and rec.terms.direction is Direction.ETM_TO_FOREIGN
+    c = rec.terms.counter_leg
+    assert (c.claim_key, c.refund_key, c.amount) == (USER_BTC, POOL.claim_key, 3)
+    assert c.timelock_height == BTC.tip_height + SHORT_LEG_S // 600
+    near = ETM_CHAIN.tip_height + MARGIN_S
+    assert operator_record(swap, _htlc(user, pool_account("btc"), near), POOL, BTC, ETM_CHAIN,
+                           1) is None  # fmt: skip
+
+
+def test_final_rejections_are_exchange_reason_codes() -> None:
+    # exchange reasons, plus the proof-decoding rejection of the tx-type layer (txtypes.py)
+    assert {r.value for r in Reason} | {"malformed_proof"} >= FINAL_REJECTIONS
+    assert "not_enough_confirmations" not in FINAL_REJECTIONS  # waiting fixes that one
+    assert "bad_proof" not in FINAL_REJECTIONS  # relaying fixes that one
