@@ -30,10 +30,11 @@ Shares: the first deposit mints ``isqrt(asset * etm)`` shares of which
 :data:`MINIMUM_LIQUIDITY` are locked forever (owned by nobody). That defeats the first-depositor
 inflation attack: inflating the value of one share by donating to the pool would cost the
 attacker ``MINIMUM_LIQUIDITY`` times the donation, because the locked shares own their part of
-it. Later deposits mint ``floor(min(a * S / x, e * S / y))`` shares and take
-``ceil(shares * y / S)`` ETM (the external asset is taken in full: the SPV-proven payment
-cannot be split, so its remainder above ``ceil(shares * x / S)`` is a donation to the pool,
-bounded by one share's worth; quote with :func:`deposit_quote`). Withdrawals pay
+it. Later deposits mint ``floor(a * S / x)`` shares and take ``ceil(shares * y / S)`` ETM (the
+external asset is taken in full: the SPV-proven payment cannot be split, so its remainder
+above ``ceil(shares * x / S)`` is a donation to the pool, bounded by one share's worth); a
+deposit whose ``etm_max`` is below that (:func:`deposit_quote`) is refused
+(``deposit_etm_short``) rather than donating the rest of the asset. Withdrawals pay
 ``floor(shares * reserve / S)`` of each side, only from unreserved funds. Deposits and
 withdrawals use the *real* reserves (``x = asset_reserve``, ``y = etm_reserve``), which no
 in-flight swap moves: a swap that can be cancelled for free must not set the price at which
@@ -337,7 +338,14 @@ def _first_mint(asset_amount: int, etm_amount: int) -> Mint:
 def _pro_rata_mint(pool: Pool, asset_amount: int, etm_max: int) -> Mint:
     x, y = _require_liquid(pool)
     s = pool.total_shares
-    shares = min(asset_amount * s // x, etm_max * s // y)
+    shares = asset_amount * s // x
+    if etm_max * s // y < shares:  # the ETM would limit the shares: the asset's rest is a gift
+        raise ExchangeError(
+            Reason.DEPOSIT_ETM_SHORT,
+            f"{asset_amount} {pool.params.asset} needs {-(-asset_amount * y // x)} ETM beside "
+            f"it; etm_max {etm_max} would donate the rest of the asset to the pool. Resubmit "
+            "the same proof with a higher etm_max",
+        )
     if shares == 0:
         raise ExchangeError(Reason.ZERO_OUTPUT, "deposit too small to mint one share")
     etm_in = -(-shares * y // s)

@@ -23,6 +23,7 @@ class Reason(StrEnum):
     SLIPPAGE = "slippage"
     ZERO_OUTPUT = "zero_output"
     INITIAL_LIQUIDITY_TOO_SMALL = "initial_liquidity_too_small"
+    DEPOSIT_ETM_SHORT = "deposit_etm_short"
     INSUFFICIENT_SHARES = "insufficient_shares"
     NOT_OPERATOR = "not_operator"
     # SPV-credited deposits and external withdrawals (obligations)

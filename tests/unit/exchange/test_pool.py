@@ -215,8 +215,8 @@ def test_deposit_below_min_shares_is_rejected() -> None:
     with pytest.raises(SlippageError) as exc:
         P.add_liquidity(pool, 100_000, 200_000, min_shares=10**9)
     assert exc.value.reason == Reason.SLIPPAGE
-    with pytest.raises(ExchangeError) as exc2:
-        P.add_liquidity(pool, 1, 1)
+    with pytest.raises(ExchangeError) as exc2:  # 1 unit of asset is worth < 1 share here
+        P.add_liquidity(seeded(10**9, 10**6), 1, 10**6)
     assert exc2.value.reason == Reason.ZERO_OUTPUT
 
 

@@ -102,3 +102,16 @@ def test_repeated_tiny_swaps_never_beat_one_swap() -> None:
         pool = P.settle_swap(pool, q)
         got += q.amount_out
     assert got <= one
+
+
+def test_deposit_short_of_etm_is_refused_instead_of_donating_the_asset() -> None:
+    # the SPV-proven asset payment is taken whole; with too little ETM beside it the shares are
+    # limited by the ETM and the rest of the asset would be a gift to the other investors
+    pool, _, _ = two_investors()
+    need = P.deposit_quote(pool, 10**8)
+    with pytest.raises(ExchangeError) as exc:
+        P.add_liquidity(pool, 10**8, need // 10)
+    assert exc.value.reason == Reason.DEPOSIT_ETM_SHORT
+    assert str(need) in str(exc.value)
+    _, mint = P.add_liquidity(pool, 10**8, need)  # the quoted ETM is always enough
+    assert mint.etm_in <= need

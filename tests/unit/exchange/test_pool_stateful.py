@@ -142,8 +142,15 @@ class PoolMachine(RuleBasedStateMachine):
         who=st.sampled_from(INVESTORS),
         asset=st.integers(1, 10**9),
         etm=st.integers(1, 10**11),
+        quoted=st.booleans(),
     )
-    def deposit(self, who: str, asset: int, etm: int) -> None:
+    def deposit(self, who: str, asset: int, etm: int, quoted: bool) -> None:
+        if (
+            quoted
+            and self.pool.total_shares
+            and min(self.pool.asset_reserve, self.pool.etm_reserve)
+        ):
+            etm = P.deposit_quote(self.pool, asset) + etm % 1_000  # enough ETM, some to spare
         self._deposit(who, asset, etm)
 
     @rule(who=st.sampled_from(INVESTORS), part=st.integers(1, 100))
