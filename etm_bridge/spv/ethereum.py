@@ -210,20 +210,41 @@ def decode_receipt(encoded: bytes) -> EthReceipt:
         items = rlp.decode(payload)
     except rlp.exceptions.DecodingError as exc:
         raise InclusionProofError("bad-receipt", f"not canonical RLP: {exc}") from None
-    if not isinstance(items, list) or len(items) != 4 or not isinstance(items[3], list):
-        raise InclusionProofError("bad-receipt", "a receipt is [status, gas, bloom, logs]")
+    if (
+        not isinstance(items, list)
+        or len(items) != 4
+        or not all(isinstance(item, bytes) for item in items[:3])
+        or len(items[2]) != 256
+        or not isinstance(items[3], list)
+    ):
+        raise InclusionProofError("bad-receipt", "a receipt is [status, gas, bloom256, logs]")
     status_raw = items[0]
     if status_raw not in (b"", b"\x01"):
         raise InclusionProofError("bad-receipt", "pre-Byzantium or malformed status")
-    logs = []
-    for entry in items[3]:
-        if not (isinstance(entry, list) and len(entry) == 3 and len(entry[0]) == 20):
-            raise InclusionProofError("bad-receipt", "a log is [address20, topics, data]")
-        if len(entry[1]) > 4 or any(len(t) != 32 for t in entry[1]):
-            raise InclusionProofError("bad-receipt", "a log has up to 4 topics of 32 bytes")
-        logs.append(EthLog(entry[0], tuple(entry[1]), entry[2]))
+    if items[1][:1] == b"\x00":
+        raise InclusionProofError("bad-receipt", "cumulative gas has a leading zero byte")
+    logs = [_decode_log(entry) for entry in items[3]]
     gas = int.from_bytes(items[1], "big")
     return EthReceipt(tx_type, 1 if status_raw else 0, gas, tuple(logs))
+
+
+def _decode_log(entry: object) -> EthLog:
+    if not (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], bytes)
+        and len(entry[0]) == 20
+        and isinstance(entry[2], bytes)
+    ):
+        raise InclusionProofError("bad-receipt", "a log is [address20, topics, data]")
+    topics = entry[1]
+    if (
+        not isinstance(topics, list)
+        or len(topics) > 4
+        or not all(isinstance(t, bytes) and len(t) == 32 for t in topics)
+    ):
+        raise InclusionProofError("bad-receipt", "a log has up to 4 topics of 32 bytes")
+    return EthLog(entry[0], tuple(topics), entry[2])
 
 
 def verify_receipt_proof(receipts_root: bytes, index: int, proof_nodes: Sequence[bytes]) -> bytes:
