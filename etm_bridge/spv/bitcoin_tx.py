@@ -58,17 +58,21 @@ class ParsedTx:
         )
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
+class ByteReader:
+    """A cursor over wire-format bytes; errors carry ``reason`` and name ``what`` ended."""
 
-    def __init__(self, data: bytes) -> None:
+    __slots__ = ("data", "pos", "reason", "what")
+
+    def __init__(self, data: bytes, reason: str = "bad-tx", what: str = "transaction") -> None:
         self.data = data
         self.pos = 0
+        self.reason = reason
+        self.what = what
 
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.data):
-            raise InclusionProofError("bad-tx", "transaction ends early")
+            raise InclusionProofError(self.reason, f"{self.what} ends early")
         chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
@@ -84,16 +88,16 @@ class _Reader:
         width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
         value = int.from_bytes(self.take(width), "little")
         if value < {2: 0xFD, 4: 0x10000, 8: 0x100000000}[width]:
-            raise InclusionProofError("bad-tx", "non-canonical CompactSize")
+            raise InclusionProofError(self.reason, "non-canonical CompactSize")
         if value > MAX_TX_SIZE:
-            raise InclusionProofError("bad-tx", f"CompactSize {value} is too large")
+            raise InclusionProofError(self.reason, f"CompactSize {value} is too large")
         return value
 
     def var_bytes(self) -> bytes:
         return self.take(self.compact_size())
 
 
-def _inputs(reader: _Reader, count: int) -> tuple[TxIn, ...]:
+def _inputs(reader: ByteReader, count: int) -> tuple[TxIn, ...]:
     items = []
     for _ in range(count):
         prev = reader.take(32)
@@ -102,7 +106,7 @@ def _inputs(reader: _Reader, count: int) -> tuple[TxIn, ...]:
     return tuple(items)
 
 
-def _outputs(reader: _Reader) -> tuple[TxOut, ...]:
+def _outputs(reader: ByteReader) -> tuple[TxOut, ...]:
     items = []
     for _ in range(reader.compact_size()):
         value = struct.unpack("<q", reader.take(8))[0]
@@ -117,14 +121,14 @@ def parse_tx(raw: bytes) -> ParsedTx:
     raw = bytes(raw)
     if len(raw) > MAX_TX_SIZE:
         raise InclusionProofError("bad-tx", f"transaction of {len(raw)} bytes is too large")
-    reader = _Reader(raw)
+    reader = ByteReader(raw)
     tx = _parse_at(reader)
     if reader.pos != len(raw):
         raise InclusionProofError("bad-tx", f"{len(raw) - reader.pos} trailing bytes")
     return tx
 
 
-def _parse_at(reader: _Reader) -> ParsedTx:
+def _parse_at(reader: ByteReader) -> ParsedTx:
     """Parse the transaction that starts at ``reader.pos``; leaves the reader after it."""
     data, start = reader.data, reader.pos
     version = struct.unpack("<i", reader.take(4))[0]
@@ -164,7 +168,7 @@ def split_block(raw_block: bytes) -> tuple[BlockHeader, list[bytes]]:
     if len(raw_block) < HEADER_SIZE + 1:
         raise InclusionProofError("bad-block", f"a block of {len(raw_block)} bytes is too short")
     header = BlockHeader.from_bytes(raw_block[:HEADER_SIZE])
-    reader = _Reader(raw_block)
+    reader = ByteReader(raw_block)
     reader.pos = HEADER_SIZE
     txs = []
     for index in range(reader.compact_size()):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from etm_bridge.errors import InclusionProofError
 from etm_bridge.spv.bitcoin_headers import HEADER_SIZE, BlockHeader
-from etm_bridge.spv.bitcoin_tx import ParsedTx, parse_tx
+from etm_bridge.spv.bitcoin_tx import ByteReader, ParsedTx, parse_tx
 
 #: Core: MAX_BLOCK_WEIGHT / MIN_TRANSACTION_WEIGHT.
 MAX_TX_COUNT = 4_000_000 // 240
@@ -136,32 +136,20 @@ class MerkleBlock:
     matches: tuple[tuple[int, bytes], ...]
 
 
-def _compact_size(data: bytes, pos: int) -> tuple[int, int]:
-    if pos >= len(data):
-        raise InclusionProofError("bad-merkleblock", "merkleblock ends early")
-    first = data[pos]
-    if first < 0xFD:
-        return first, pos + 1
-    width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
-    value = int.from_bytes(data[pos + 1 : pos + 1 + width], "little")
-    if pos + 1 + width > len(data) or value < {2: 0xFD, 4: 0x10000, 8: 0x100000000}[width]:
-        raise InclusionProofError("bad-merkleblock", "bad CompactSize")
-    return value, pos + 1 + width
-
-
 def _split_merkle_block(data: bytes) -> tuple[BlockHeader, int, list[bytes], bytes]:
     if len(data) < HEADER_SIZE + 4:
         raise InclusionProofError("bad-merkleblock", "merkleblock is too short")
-    header = BlockHeader.from_bytes(data[:HEADER_SIZE])
-    tx_count = int.from_bytes(data[80:84], "little")
-    count, pos = _compact_size(data, 84)
-    if pos + 32 * count > len(data):
+    reader = ByteReader(data, "bad-merkleblock", "merkleblock")
+    header = BlockHeader.from_bytes(reader.take(HEADER_SIZE))
+    tx_count = reader.u32()
+    count = reader.compact_size()
+    hashes = [reader.take(32) for _ in range(count)] if 32 * count <= len(data) else []
+    if len(hashes) != count:
         raise InclusionProofError("bad-merkleblock", "merkleblock hashes end early")
-    hashes = [data[pos + 32 * i : pos + 32 * i + 32] for i in range(count)]
-    flag_len, pos = _compact_size(data, pos + 32 * count)
-    if pos + flag_len != len(data):
+    flags = reader.var_bytes()
+    if reader.pos != len(data):
         raise InclusionProofError("bad-merkleblock", "flag bytes do not end the merkleblock")
-    return header, tx_count, hashes, data[pos:]
+    return header, tx_count, hashes, flags
 
 
 class _Traversal:

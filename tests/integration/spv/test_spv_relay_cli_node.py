@@ -10,7 +10,6 @@ exactly the new headers.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,37 +17,27 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
 
 PLUGIN = "etm_bridge.spv.btc_regtest"
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    data = tmp_path / "node"
-    init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    genesis_path = data / "genesis.json"
-    genesis = json.loads(genesis_path.read_text())
-    genesis["params"]["tx_plugins"] = [PLUGIN]
-    genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
-    proc = NodeProcess(data)
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(
+        tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, tx_plugins=(PLUGIN,)
+    ) as proc:
+        yield proc
 
 
-def _env(node: NodeProcess, bitcoin_node, tmp_path: Path) -> dict[str, str]:
+def _env(node: EtmNodeProcess, bitcoin_node, tmp_path: Path) -> dict[str, str]:
     assert node.client is not None
     return {
         "ETM_BRIDGE_KEYSTORE": str(tmp_path / "keystore.json"),
@@ -71,7 +60,7 @@ def _run(env: dict[str, str], *args: str) -> Any:
 
 
 def test_relay_cli_feeds_the_live_chain_to_the_etm_relay(
-    node: NodeProcess, bitcoin_node, tmp_path: Path
+    node: EtmNodeProcess, bitcoin_node, tmp_path: Path
 ) -> None:
     env = _env(node, bitcoin_node, tmp_path)
     client = node.client
