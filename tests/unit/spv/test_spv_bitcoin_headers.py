@@ -165,3 +165,18 @@ def test_version_rule_follows_bip34_66_65_heights() -> None:
         with pytest.raises(HeaderRejectedError, match="bad-version"):
             bh.check_version(MAINNET, version, height)
     bh.check_version(MAINNET, 0x20000000, 800_000)
+
+
+@pytest.mark.parametrize(
+    ("params", "bip34", "bip66", "bip65"),
+    [(MAINNET, 227931, 363725, 388381), (TESTNET3, 21111, 330776, 581885)],
+)
+def test_version_minimum_switches_exactly_at_cores_heights(params, bip34, bip66, bip65) -> None:
+    """Core's chainparams: each rule binds from its height on, never one block early."""
+    for height, minimum in ((bip34, 2), (bip66, 3), (bip65, 4)):
+        bh.check_version(params, minimum - 1, height - 1)  # one block earlier: still allowed
+        bh.check_version(params, minimum, height)
+        with pytest.raises(HeaderRejectedError, match="bad-version"):
+            bh.check_version(params, minimum - 1, height)
+    with pytest.raises(HeaderRejectedError, match="bad-version"):
+        bh.check_version(REGTEST, 3, 1)  # regtest: all three from height 1
