@@ -2,50 +2,28 @@
 
 Not a verb module. The deposit the exchange accepts (``etm_bridge.exchange.btc_proofs``) is a
 transaction with an output paying ``P2WPKH(pool claim key)`` and exactly one
-``OP_RETURN "ETMD" || address20`` output naming the ETM owner. :func:`build_tagged_payment` builds
-and signs it from the Bitcoin adapter's own coins (largest first, change back to us, change that
-would be dust goes to the fee), with the fee measured on the transaction itself (worst-case
-signatures). :func:`pay_tagged` broadcasts it through the adapter, :func:`wait_proof` waits for
-the confirmations and returns the :class:`~etm_bridge.exchange.btc_proofs.BtcProof`.
+``OP_RETURN "ETMD" || address20`` output naming the ETM owner. :func:`deposit_outputs` says what
+those outputs are; :func:`pay_tagged` pays them through :meth:`BitcoinAdapter.pay` (the adapter
+picks the coins, skipping those a pending transaction already spends, and keeps its index to
+mined blocks); :func:`wait_proof` waits for the confirmations and returns the
+:class:`~etm_bridge.exchange.btc_proofs.BtcProof`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from bitcoin.core import (
-    CBlock,
-    COutPoint,
-    CScript,
-    CTransaction,
-    CTxIn,
-    CTxInWitness,
-    CTxOut,
-    CTxWitness,
-    b2x,
-    lx,
-)
-from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScriptWitness, SignatureHash
+from bitcoin.core import CBlock
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
-from etm_bridge_bitcoin.index import save_index
 from etm_bridge_bitcoin.proofs import block_inclusion_proof
-from etm_bridge_bitcoin.script import p2pkh_script_code
-from etm_bridge_bitcoin.txbuild import (
-    DUST_P2WPKH_SAT,
-    SEQUENCE_NON_FINAL,
-    Utxo,
-    WalletKey,
-    fee_for,
-)
 
-from etm_bridge.errors import ChainError, DustError, InsufficientFundsError, ValidationError
+from etm_bridge.errors import ChainError, ValidationError
 from etm_bridge.exchange.btc_proofs import BtcProof
 from etm_bridge.spv.bitcoin_tx import parse_tx
 
 #: How far back ``lp deposit --txid`` looks for the earlier payment's block.
 RESUME_SCAN_BLOCKS = 1_000
-_DUMMY_SIG = b"\x30" + b"\x00" * 71 + bytes([SIGHASH_ALL])  # 73 bytes, the largest
 _OP_RETURN = 0x6A
 
 
@@ -56,78 +34,19 @@ def op_return_script(data: bytes) -> bytes:
     return bytes([_OP_RETURN, len(data)]) + data
 
 
-def _tx(coins: Sequence[Utxo], outs: list[CTxOut], witnesses: list[list[bytes]]) -> CTransaction:
-    vin = [CTxIn(COutPoint(lx(c.txid_hex), c.vout), nSequence=SEQUENCE_NON_FINAL) for c in coins]
-    wit = CTxWitness([CTxInWitness(CScriptWitness(w)) for w in witnesses])
-    return CTransaction(vin, outs, nLockTime=0, nVersion=2, witness=wit)
-
-
-def _outputs(to_script: bytes, amount_sat: int, data: bytes, change: int, key: WalletKey) -> list:
-    outs = [CTxOut(amount_sat, CScript(to_script)), CTxOut(0, CScript(op_return_script(data)))]
-    if change:
-        outs.append(CTxOut(change, CScript(key.script_pubkey)))
-    return outs
-
-
-def _sign(key: WalletKey, coins: Sequence[Utxo], unsigned: CTransaction) -> CTransaction:
-    code = CScript(p2pkh_script_code(key.pubkey))
-    witnesses = []
-    for index, coin in enumerate(coins):
-        sighash = SignatureHash(
-            code, unsigned, index, SIGHASH_ALL, coin.value_sat, SIGVERSION_WITNESS_V0
-        )
-        witnesses.append([key.sign(sighash), key.pubkey])
-    return _tx(coins, list(unsigned.vout), witnesses)
-
-
-def build_tagged_payment(
-    key: WalletKey,
-    utxos: Sequence[Utxo],
-    to_script: bytes,
-    amount_sat: int,
-    data: bytes,
-    rate_sat_vb: int,
-) -> CTransaction:
-    """Signed ``[to_script amount, OP_RETURN data, change?]`` spending our P2WPKH coins."""
-    if amount_sat < DUST_P2WPKH_SAT:
-        raise DustError(f"payment of {amount_sat} sat is dust (minimum {DUST_P2WPKH_SAT} sat)")
-    coins: list[Utxo] = []
-    for coin in sorted(utxos, key=lambda u: (-u.value_sat, u.txid_hex, u.vout)):
-        coins.append(coin)
-        total, dummy = sum(c.value_sat for c in coins), [[_DUMMY_SIG, key.pubkey]] * len(coins)
-        for change_slot in (1, 0):
-            outs = _outputs(to_script, amount_sat, data, change_slot, key)
-            fee = fee_for(_tx(coins, outs, dummy), rate_sat_vb)
-            change = total - amount_sat - fee
-            if change >= (DUST_P2WPKH_SAT if change_slot else 0):
-                unsigned = _tx(coins, _outputs(to_script, amount_sat, data, change * change_slot,
-                                               key), [])  # fmt: skip
-                return _sign(key, coins, unsigned)
-    have = sum(u.value_sat for u in utxos)
-    raise InsufficientFundsError(
-        f"paying {amount_sat} sat at {rate_sat_vb} sat/vB needs more than the {have} sat "
-        f"spendable by key {key.pubkey.hex()}; fund its address first"
-    )
+def deposit_outputs(to_script: bytes, amount_sat: int, data: bytes) -> list[tuple[bytes, int]]:
+    """The deposit's ``(script_pubkey, amount_sat)`` outputs in order: the pool payment at output
+    0 (where :func:`wait_proof` expects it), then the zero-value ``OP_RETURN data`` owner tag."""
+    return [(to_script, amount_sat), (op_return_script(data), 0)]
 
 
 def pay_tagged(
     adapter: BitcoinAdapter, to_script: bytes, amount_sat: int, data: bytes
 ) -> tuple[str, int]:
-    """Build, sign and broadcast the payment; returns (txid, node height before it)."""
-    adapter.sync()
+    """Pay :func:`deposit_outputs` from the adapter's coins; returns (txid, node height before
+    it). DustError or InsufficientFundsError (from the adapter) when it cannot be paid."""
     height = int(adapter.rpc.call("getblockcount"))
-    tx = build_tagged_payment(
-        adapter.key,
-        adapter.index.spendable(),
-        to_script,
-        amount_sat,
-        data,
-        adapter.fee_estimate().rate,
-    )
-    txid = str(adapter.rpc.call("sendrawtransaction", b2x(tx.serialize())))
-    adapter.index.apply_tx(tx, None, adapter.key.script_pubkey)
-    save_index(adapter.index_path, adapter.index)
-    return txid, height
+    return adapter.pay(deposit_outputs(to_script, amount_sat, data)), height
 
 
 def _find_block(adapter: BitcoinAdapter, txid: str, from_height: int) -> int | None:

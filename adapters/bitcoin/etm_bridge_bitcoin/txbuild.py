@@ -199,7 +199,7 @@ def build_payment_tx(
     have = sum(u.value_sat for u in utxos)
     raise InsufficientFundsError(
         f"paying {paid} sat at {rate_sat_vb} sat/vB needs more than the {have} sat "
-        f"spendable by key {key.pubkey.hex()}"
+        f"spendable by key {key.pubkey.hex()}; fund its address first"
     )
 
 

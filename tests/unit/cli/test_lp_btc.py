@@ -1,15 +1,16 @@
-"""The Bitcoin deposit payment of ``lp deposit`` (pure builder): the exchange's verifier must
-accept what it builds, and it must never pay less fee than its rate or burn change."""
+"""The Bitcoin deposit payment of ``lp deposit``: its outputs, built by the adapter's payment
+builder (what ``BitcoinAdapter.pay`` signs), must be what the exchange's verifier accepts, and it
+must never pay less fee than its rate or burn change."""
 
 from __future__ import annotations
 
 import pytest
-from bitcoin.core import CScript, CTransaction
+from bitcoin.core import CScript, CTransaction, CTxOut
 from bitcoin.core.key import CPubKey
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, SignatureHash
 from etm_bridge_bitcoin.script import p2pkh_script_code
-from etm_bridge_bitcoin.txbuild import DUST_P2WPKH_SAT, Utxo, WalletKey, vsize
-from etm_bridge_cli.lp_btc import build_tagged_payment, check_payment, op_return_script
+from etm_bridge_bitcoin.txbuild import DUST_P2WPKH_SAT, Utxo, WalletKey, build_payment_tx, vsize
+from etm_bridge_cli.lp_btc import check_payment, deposit_outputs, op_return_script
 
 from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
 from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh, tagged_data
@@ -20,6 +21,17 @@ KEY = WalletKey(b"\x01" * 32)
 POOL = p2wpkh(WalletKey(b"\x02" * 32).pubkey)
 OWNER = bytes(range(20))
 COINS = [Utxo("aa" * 32, 0, 40_000), Utxo("bb" * 32, 1, 2_000_000), Utxo("cc" * 32, 0, 900)]
+
+
+def build_tagged_payment(
+    key: WalletKey, coins: list[Utxo], to: bytes, amount_sat: int, data: bytes, rate: int
+) -> CTransaction:
+    """What ``pay_tagged`` has the adapter sign for these coins and fee rate."""
+    outs = [
+        CTxOut(value, CScript(script)) for script, value in deposit_outputs(to, amount_sat, data)
+    ]
+    tx, _spent = build_payment_tx(key, coins, outs, rate)
+    return tx
 
 
 def _fee(tx: CTransaction, coins: list[Utxo]) -> int:
