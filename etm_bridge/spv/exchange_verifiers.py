@@ -4,8 +4,8 @@ To enable them, ``etm_bridge.exchange.txtypes.default_verifier`` imports this mo
 for ``etm_bridge.spv.exchange_proofs`` today; the name differs so that its test of the
 no-verifier case keeps passing until its owner switches it). The Bitcoin verifier reads
 the relay in ``spv_btc_headers``; the Ethereum one reads ``spv_eth_headers`` and takes the
-HTLC contract address and the pool operators' PoolVault addresses from the relay config
-written at genesis (:class:`.txtypes.SpvGenesis`),
+HTLC contract address (needed for locks only) and the pool operators' PoolVault addresses
+(deposits and payments) from the relay config written at genesis (:class:`.txtypes.SpvGenesis`),
 so nothing here is fixed at import time. A chain without a relay rejects with
 ``spv_relay_not_initialised``.
 """
@@ -21,22 +21,30 @@ from etm_bridge.exchange.eth_proofs import EthVerifier, vaults_from_config
 from etm_bridge.exchange.pool import Pool
 from etm_bridge.spv.txtypes import btc_relay_of, eth_config, eth_htlc_contract, eth_relay_of
 
+#: Stands in for the HTLC address when none is configured: deposits and payments are
+#: ``PoolVault`` events and never read it, and locks always use the configured one.
+_NO_HTLC_CONTRACT = bytes(20)
+
 
 class ConfiguredEthVerifier:
-    """:class:`EthVerifier` with the HTLC address read from the chain's SPV config."""
+    """:class:`EthVerifier` with the HTLC address and the PoolVaults read from the chain's SPV
+    config. Only :meth:`verify_lock` needs an HTLC contract; a chain configured with PoolVaults
+    alone proves deposits and payments."""
 
-    def _verifier(self, view: StateView) -> EthVerifier:
-        vaults = vaults_from_config(eth_config(view))
-        return EthVerifier(eth_relay_of, eth_htlc_contract(view), vaults=vaults)
+    def _verifier(self, view: StateView, *, need_htlc: bool = True) -> EthVerifier:
+        config = eth_config(view)
+        configured = bool(config.get("htlc_contract"))
+        htlc = eth_htlc_contract(view) if need_htlc or configured else _NO_HTLC_CONTRACT
+        return EthVerifier(eth_relay_of, htlc, vaults=vaults_from_config(config))
 
     def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
         return self._verifier(view).verify_lock(view, pool, proof, ctx)
 
     def verify_deposit(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
-        return self._verifier(view).verify_deposit(view, pool, proof, ctx)
+        return self._verifier(view, need_htlc=False).verify_deposit(view, pool, proof, ctx)
 
     def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
-        return self._verifier(view).verify_payment(view, pool, proof, ctx)
+        return self._verifier(view, need_htlc=False).verify_payment(view, pool, proof, ctx)
 
 
 VERIFIERS: dict[str, Any] = {

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from spv_testkit import GENESIS
 
 from etm_bridge.chain.params import ChainParams
-from etm_bridge.chain.registry import build_registry
+from etm_bridge.chain.registry import TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State
+from etm_bridge.errors import TxRejectedError, ValidationError
+from etm_bridge.exchange.pool import Pool, PoolParams
 from etm_bridge.spv import genesis as spv_genesis
 from etm_bridge.spv.exchange_verifiers import VERIFIERS
 
@@ -36,3 +41,23 @@ def test_the_eth_verifier_reads_the_vaults_written_at_genesis() -> None:
     verifier = VERIFIERS["eth"]._verifier(state)
     assert verifier.vaults == {OPERATOR: VAULT}
     assert verifier.htlc_contract == HTLC
+
+
+def test_vault_proofs_need_no_htlc_contract_but_locks_do() -> None:
+    """A chain configured with PoolVaults alone proves deposits and payments; only a lock proof
+    asks for the HTLC contract (before, every ETH proof failed without one)."""
+    registry = build_registry(ChainParams(tx_plugins=("etm_bridge.spv.txtypes",)))
+    state = State(EmptyBackend(), registry.table_names)
+    spv_genesis.initialise_relays(state, replace(_spv(), eth_htlc_contract=b""))
+    ctx = TxContext(ChainParams(), 5, 0, bytes(32))
+    with_vault = Pool(PoolParams("eth", "etm1operator", OPERATOR))
+    no_vault = Pool(PoolParams("eth", "etm1other", b"\x0d" * 20))
+    verifier = VERIFIERS["eth"]
+    for verify in (verifier.verify_deposit, verifier.verify_payment):
+        with pytest.raises(ValidationError, match="ethereum log proof ends early"):
+            verify(state, with_vault, b"", ctx)  # reached the vault proof itself
+        with pytest.raises(TxRejectedError, match="no PoolVault") as exc:
+            verify(state, no_vault, b"", ctx)
+        assert exc.value.reason == "spv_unavailable"
+    with pytest.raises(TxRejectedError, match="no Ethereum HTLC contract configured"):
+        verifier.verify_lock(state, with_vault, b"", ctx)
