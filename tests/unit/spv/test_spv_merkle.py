@@ -193,3 +193,23 @@ def test_summa_verify_hash256_merkle_vectors(vectors) -> None:
     for case in cases:
         proof = bytes.fromhex(case["input"]["proof"][2:])
         assert _summa_verdict(proof, case["input"]["index"]) == case["output"], case
+
+
+@given(st.integers(min_value=1, max_value=400), st.data())
+def test_any_merkleblock_round_trips_its_matches_and_their_branches(count: int, data) -> None:
+    """Core's CPartialMerkleTree both ways, for any tree size (1 tx, odd levels) and match set."""
+    leaves = [bh.dsha256(i.to_bytes(4, "little")) for i in range(count)]
+    levels = build_tree(leaves)
+    header = bh.BlockHeader(1, bytes(32), levels[-1][0], 0, 0x207FFFFF, 0, b"\0" * 32)
+    matched = data.draw(st.sets(st.integers(0, count - 1), min_size=1, max_size=min(count, 20)))
+    blob = merkle.build_merkle_block(header.to_bytes(), leaves, matched)
+    parsed = merkle.parse_merkle_block(blob)
+    assert parsed.tx_count == count
+    assert parsed.matches == tuple((i, leaves[i]) for i in sorted(matched))
+    for index in matched:
+        _, _, txid, branch = merkle.branch_from_merkle_block(blob, index)
+        assert txid == leaves[index] and branch == branch_of(levels, index)
+        merkle.verify_branch(txid, branch, index, count, header.merkle_root_le)
+    truncated = blob[:-1]
+    with pytest.raises(InclusionProofError):
+        merkle.parse_merkle_block(truncated)
