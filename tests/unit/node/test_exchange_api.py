@@ -1,16 +1,14 @@
 """The exchange and SPV read routes in-process: a real chain with the ``node init`` plug-ins
 (:data:`~etm_bridge.node.setup.NODE_TX_PLUGINS`), transactions forged into blocks, and the
-Starlette app driven through ASGI (``call`` from test_node_api)."""
+Starlette app driven through ASGI (``asgi_call.asgi_request``, shared with test_node_api)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import struct
 from dataclasses import replace
-from typing import Any
 
 import pytest
+from asgi_call import asgi_request
 
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.genesis import dev_genesis
@@ -36,27 +34,6 @@ CLAIM_KEY = bd.btc_pubkey_of(b"\x09" * 32)
 FEE = 200_000
 
 
-def asgi_get(app: Any, path: str) -> tuple[int, Any]:
-    """One GET through the ASGI interface: (status, JSON body)."""
-    path, _, query = path.partition("?")
-    scope = {"type": "http", "http_version": "1.1", "method": "GET", "path": path,
-             "raw_path": path.encode(), "query_string": query.encode(), "headers": [],
-             "scheme": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2),
-             "root_path": ""}  # fmt: skip
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(body)
-
-
 class Node:
     """A chain with the given plug-ins behind a NodeService; ``send`` forges the tx in."""
 
@@ -72,7 +49,7 @@ class Node:
         routes = exchange_routes(chain.store_view, chain.registry.table_names)
         app = create_app(self.service, admin_token="t" * 32, max_body_bytes=4096,
                          extra_routes=routes)  # fmt: skip
-        return asgi_get(app, path)
+        return asgi_request(app, "GET", path)
 
     def send(self, key: SigningKey, type_id: int, payload: bytes) -> None:
         tx = Tx.create(key, network=self.params.network_id, type_id=type_id, nonce=self.nonce,

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from asgi_call import asgi_request
 
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.block import Block
@@ -44,33 +45,9 @@ def call(
     body: bytes | list[bytes] = b"",
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    """One ASGI request; a list body is sent as chunks without Content-Length."""
+    """One ASGI request to a fresh app over ``service``."""
     app = create_app(service, admin_token=TOKEN, max_body_bytes=LIMIT)
-    path, _, query = path.partition("?")
-    chunks = body if isinstance(body, list) else [body]
-    raw_headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    if not isinstance(body, list):
-        raw_headers.append((b"content-length", str(len(body)).encode()))
-    scope = {"type": "http", "http_version": "1.1", "method": method, "path": path,
-             "raw_path": path.encode(), "query_string": query.encode(), "headers": raw_headers,
-             "scheme": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2),
-             "root_path": ""}  # fmt: skip
-    messages = [
-        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
-        for i, c in enumerate(chunks)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(payload)
+    return asgi_request(app, method, path, body, headers)
 
 
 def transfer_hex(nonce: int = 0, amount: int = ETM) -> str:
