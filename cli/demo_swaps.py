@@ -35,6 +35,7 @@ from .demo_world import Party, World
 
 #: Fast retries on the local stack; the user proves its own lock as soon as it is confirmed.
 CONFIG = WatcherConfig(policy=PolicyConfig(retry_after_s=2, user_proof_delay_blocks=0))
+FOREIGN = {"btc": "bitcoin", "eth": "ethereum"}  # pool asset -> engine chain name
 ABANDONED_TIMELOCK_BLOCKS = 12  # 2 h of nominal Bitcoin blocks; regtest mines them at once
 
 
@@ -54,12 +55,15 @@ class PoolSwaps:
         self.op_w = self._watcher(operator, self.op_ad, self.op_store)
 
     def _adapters(self, party: Party) -> dict[str, ChainAdapter]:
-        return {"bitcoin": self.world.btc_adapter(party), "etm": self.world.etm_adapter(party)}
+        found = {"bitcoin": self.world.btc_adapter(party), "etm": self.world.etm_adapter(party)}
+        if self.world.eth is not None:
+            found["ethereum"] = self.world.eth_adapter(party)
+        return found
 
     def _watcher(self, party: Party, adapters: dict, store: SwapStore) -> Watcher:
-        gateway = NodeGateway(
-            self.client, party.etm_key, adapters["etm"], {"bitcoin": adapters["bitcoin"]}
-        )
+        foreign = {n: a for n, a in adapters.items() if n != "etm"}
+        relayer = self.world.eth.relayer if self.world.eth is not None else None
+        gateway = NodeGateway(self.client, party.etm_key, adapters["etm"], foreign, relayer)
         watcher = Watcher(store, adapters, gateway=gateway, owner=party.name, config=CONFIG)
         watcher.start()
         return watcher
@@ -74,35 +78,35 @@ class PoolSwaps:
 
     # --- starting swaps (the user's side) -------------------------------------------------------
 
-    def chains(self) -> tuple[Chain, Chain]:
-        btc, etm = self.user_ad["bitcoin"], self.user_ad["etm"]
+    def chains(self, foreign: str = "bitcoin") -> tuple[Chain, Chain]:
+        other, etm = self.user_ad[foreign], self.user_ad["etm"]
         return (
-            Chain("bitcoin", btc.tip().height, btc.info().block_time_s),
+            Chain(foreign, other.tip().height, other.info().block_time_s),
             Chain("etm", etm.tip().height, etm.info().block_time_s),
         )
 
-    def pool(self) -> PoolInfo:
-        return PoolInfo.from_api(self.client.pool("btc"))
+    def pool(self, asset: str = "btc") -> PoolInfo:
+        return PoolInfo.from_api(self.client.pool(asset))
 
     def _create(self, terms: SwapTerms, preimage: bytes) -> SwapTerms:
         now = int(time.time())
         self.user_store.create(SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now))
         return terms
 
-    def start_swap_in(self, amount_sat: int) -> SwapTerms:
-        """BTC -> ETM at the pool's current quote (its output is the pinned minimum)."""
-        quote = self.client.quote("btc", "asset_to_etm", amount_sat)
+    def start_swap_in(self, amount: int, asset: str = "btc") -> SwapTerms:
+        """BTC/ETH -> ETM at the pool's current quote (its output is the pinned minimum)."""
+        quote = self.client.quote(asset, "asset_to_etm", amount)
         preimage = new_preimage()
         hashlock = sha256(preimage)
-        btc, etm = self.chains()
+        foreign, etm = self.chains(FOREIGN[asset])
+        user_key = self.user.btc_pubkey if asset == "btc" else self.user.eth_address20
         terms = swap_in_terms(
-            hashlock.hex()[:16], hashlock, self.pool(), btc, etm,
-            amount_in=amount_sat, min_out=int(quote["amount_out"]),
-            user_foreign_key=self.user.btc_pubkey,
+            hashlock.hex()[:16], hashlock, self.pool(asset), foreign, etm,
+            amount_in=amount, min_out=int(quote["amount_out"]), user_foreign_key=user_key,
             user_etm_address20=self.user.etm_address20, now_s=int(time.time()),
         )  # fmt: skip
         submit_swap_intent(
-            self.client, self.user.etm_key, "btc", hashlock, amount_sat, terms.counter_leg.amount
+            self.client, self.user.etm_key, asset, hashlock, amount, terms.counter_leg.amount
         )
         return self._create(terms, preimage)
 
@@ -140,9 +144,12 @@ class PoolSwaps:
     # --- driving both engines ------------------------------------------------------------------
 
     def tick(self, mine_blocks: int = 1) -> None:
-        btc, etm = self.chains()
-        sync_operator(self.op_store, self.op_ad["etm"], {"btc": (self.pool(), btc)}, etm,
-                      int(time.time()))  # fmt: skip
+        pools = {}
+        for asset, chain in FOREIGN.items():
+            if chain in self.op_ad and any(p["asset"] == asset for p in self.client.pools()):
+                pools[asset] = (self.pool(asset), self.chains(chain)[0])
+        etm = self.chains()[1]
+        sync_operator(self.op_store, self.op_ad["etm"], pools, etm, int(time.time()))
         for watcher in (self.user_w, self.op_w):
             report = watcher.tick()
             for swap_id, error in {**report.errors, **report.down}.items():

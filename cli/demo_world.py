@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
+from etm_bridge_ethereum import EthereumAdapter
+from etm_bridge_ethereum.vault import VaultClient
 
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
@@ -47,6 +50,17 @@ class BitcoinRpc:
 
 
 @dataclass(frozen=True)
+class EthSetup:
+    """Anvil and the contracts the ETM genesis names (HTLC, the operator's PoolVault)."""
+
+    rpc_url: str
+    htlc_address: str
+    htlc_block: int
+    vault_address: str
+    relayer: SigningKey  # a trusted relayer of the ETM chain's Ethereum relay
+
+
+@dataclass(frozen=True)
 class Party:
     """One person of the demo: fresh ETM and Bitcoin keys, a home for their databases."""
 
@@ -54,10 +68,16 @@ class Party:
     etm_seed: bytes
     btc_secret: bytes
     home: Path
+    eth_secret: bytes = b""  # empty: no Ethereum key (parties saved before ETH pools)
 
     @classmethod
     def new(cls, name: str, root: Path) -> Party:
-        return cls(name, secrets.token_bytes(32), secrets.token_bytes(32), root / name)
+        return cls(name, secrets.token_bytes(32), secrets.token_bytes(32), root / name,
+                   secrets.token_bytes(32))  # fmt: skip
+
+    @property
+    def eth_address20(self) -> bytes:
+        return bytes.fromhex(Account.from_key(self.eth_secret).address[2:])
 
     @property
     def etm_key(self) -> SigningKey:
@@ -86,6 +106,7 @@ class World:
         self.btc, self.etm_data_dir, self.birth_height = btc, Path(etm_data_dir), birth_height
         self.client = NodeClient(etm_url)
         self.say = say
+        self.eth: EthSetup | None = None
 
     def btc_adapter(self, party: Party) -> BitcoinAdapter:
         return BitcoinAdapter.from_config(
@@ -116,8 +137,55 @@ class World:
         )
 
     def create_pool(self, operator: Party, asset: str, fee_ppm: int, confirmations: int) -> None:
-        payload = pl.PoolCreate(asset, operator.btc_pubkey, fee_ppm, 8_640, confirmations)
+        claim_key = operator.btc_pubkey if asset == "btc" else operator.eth_address20
+        payload = pl.PoolCreate(asset, claim_key, fee_ppm, 8_640, confirmations)
         self.send(operator, xt.POOL_CREATE, payload)
+
+    def eth_adapter(self, party: Party) -> EthereumAdapter:
+        eth = self._eth()
+        return EthereumAdapter.from_config(
+            {
+                "rpc_url": eth.rpc_url,
+                "private_key": "0x" + party.eth_secret.hex(),
+                "htlc_address": eth.htlc_address,
+                "data_dir": str(party.home / "ethereum"),
+                "from_block": eth.htlc_block,
+                "receipt_timeout_s": 30,
+            }
+        )
+
+    def _eth(self) -> EthSetup:
+        if self.eth is None:
+            raise ChainError("no Ethereum setup (anvil + contracts in the ETM genesis)")
+        return self.eth
+
+    def bind_eth(self, party: Party) -> None:
+        status = self.client.status()
+        nonce, expiry = int(time.time()), int(status["height"]) + 100
+        network = f"{int(status['networkId']):#010x}"
+        message = bd.binding_message(network, party.etm_address, "eth", nonce, expiry)
+        signature = bd.sign_eth(message, party.eth_secret)
+        payload = pl.Bind("eth", party.eth_address20, nonce, expiry, signature, False)
+        self.send(party, xt.BIND, payload)
+
+    def deposit_eth(self, investor: Party, amount_wei: int, etm_max: int, mine: Callable) -> str:
+        """Deposit through the operator's PoolVault, confirm, relay, prove the Deposited log."""
+        eth = self._eth()
+        vault = VaultClient(eth.rpc_url, "0x" + investor.eth_secret.hex(),
+                            investor.home / "vault", eth.vault_address, 30)  # fmt: skip
+        adapter = self.eth_adapter(investor)
+        try:
+            sent = vault.deposit(investor.etm_address20, amount_wei)
+            mine(int(self.client.pool("eth")["min_confirmations"]))
+            relaying.relay_missing_headers(self.client, eth.relayer, adapter, chain="eth")
+            proof = vault.proof(sent)
+        finally:
+            vault.close()
+            adapter.close()
+        result = self.send(investor, xt.LP_DEPOSIT, pl.LpDeposit("eth", etm_max, 1, proof))
+        if result.get("status") != "confirmed":
+            raise ChainError(f"deposit not confirmed: {result}")
+        return sent.tx_hash
 
     def bind_btc(self, party: Party) -> None:
         status = self.client.status()

@@ -91,7 +91,8 @@ class NodeGateway:
 
     ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
     ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs relay and proof
-    transactions.
+    transactions, ``relay_key`` (default ``key``) the Ethereum headers, which only the relay's
+    trusted relayers may send.
     """
 
     def __init__(
@@ -100,8 +101,10 @@ class NodeGateway:
         key: SigningKey,
         etm: EtmAdapter,
         sources: Mapping[str, ChainAdapter],
+        relay_key: SigningKey | None = None,
     ) -> None:
         self.client, self.key, self.etm = client, key, etm
+        self.relay_key = relay_key or key  # Ethereum headers: a trusted relayer's key
         self.sources = dict(sources)
         self.rejected: dict[bytes, str] = {}  # hashlock -> final rejection reason
 
@@ -131,7 +134,8 @@ class NodeGateway:
         """Relay everything the ETM relay lacks up to our node's tip (from the fork point the
         relaying helper finds, which is at or below ``start_height``)."""
         relay = asset_of(chain)
-        relaying.relay_missing_headers(self.client, self.key, self.sources[chain], chain=relay)
+        key = self.key if relay == "btc" else self.relay_key
+        relaying.relay_missing_headers(self.client, key, self.sources[chain], chain=relay)
         return self.relay_tip(chain)
 
     # --- proof ---------------------------------------------------------------------------------
