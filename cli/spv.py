@@ -41,6 +41,7 @@ from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS, CONFIG, btc_relay_of, rela
 from etm_bridge.store import ChainStore
 
 from .config import common_options, get_config, passphrase_option
+from .spv_inputs import bytes_arg, hash_arg, read_headers
 from .xchg_tx import fee_option, node_client, unlock_wallet, wait_confirmed
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -98,74 +99,9 @@ def risk_command(q: str, tolerance: str, as_json: bool) -> None:
     click.echo(f"confirmations (Nakamoto's Poisson):     {nakamoto}")
 
 
-def _hex_or_raw(data: bytes) -> bytes:
-    """File contents: hex text (whitespace ignored, optional 0x) if it is that, else raw bytes."""
-    try:
-        text = "".join(data.decode("ascii").split())
-    except UnicodeDecodeError:
-        return data
-    text = text[2:] if text[:2].lower() == "0x" else text
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        return data
-
-
-def _bytes_arg(value: str, what: str) -> bytes:
-    """Hex text, or ``@path`` to a file holding hex text or raw bytes."""
-    if value.startswith("@"):
-        try:
-            return _hex_or_raw(Path(value[1:]).read_bytes())
-        except OSError as exc:
-            raise ValidationError(f"{what}: cannot read {value[1:]}: {exc.strerror}") from None
-    text = "".join(value.split())
-    text = text[2:] if text[:2].lower() == "0x" else text
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise ValidationError(
-            f"{what} is not hex (odd length or a non-hex character); give hex or @file"
-        ) from None
-
-
-def _hash_arg(value: str, what: str) -> bytes:
-    """A 32-byte hash given in display order, returned in internal order."""
-    raw = _bytes_arg(value, what)
-    if len(raw) != 32:
-        raise ValidationError(f"{what} must be a 32-byte hash (64 hex digits), got {len(raw)}")
-    return raw[::-1]
-
-
-def _read_headers(path: Path) -> list[bytes]:
-    """Headers from a file: hex, one or more 80-byte headers per line, or raw concatenated."""
-    data = path.read_bytes()
-    lines = data.decode("ascii", "replace").split()
-    if lines and all(len(x) % 2 == 0 and _is_hex(x) for x in lines):
-        headers = []
-        for number, line in enumerate(lines, 1):
-            raw = bytes.fromhex(line)
-            if len(raw) % bh.HEADER_SIZE:
-                raise ValidationError(
-                    f"{path} line {number}: {len(raw)} bytes, not a multiple of 80-byte headers"
-                )
-            headers += [raw[i : i + 80] for i in range(0, len(raw), 80)]
-        return headers
-    if data and not any(_is_hex(x) for x in lines[:1]) and len(data) % bh.HEADER_SIZE == 0:
-        return [data[i : i + 80] for i in range(0, len(data), 80)]
-    bad = next((n for n, x in enumerate(lines, 1) if not _is_hex(x) or len(x) % 2), 0)
-    raise ValidationError(
-        f"{path} holds no headers: expected hex 80-byte headers, one per line"
-        + (f" (line {bad} is not hex)" if bad else "")
-    )
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
-
-
 def _load_relay(headers_file: Path, network: str, height: int, now: int) -> BitcoinRelay:
     params = params_for(network)
-    headers = _read_headers(headers_file)
+    headers = read_headers(headers_file)
     first = bh.BlockHeader.from_bytes(headers[0])
     if height == 0 and headers[0] != params.genesis_header:
         raise ValidationError(
@@ -260,13 +196,13 @@ def verify_command(
         --tx @tx.hex --txoutproof @proof.hex
     """
     relay = _load_relay(headers_file, network, checkpoint_height, now or int(time.time()))
-    tx = _bytes_arg(raw_tx, "--tx")
+    tx = bytes_arg(raw_tx, "--tx")
     if txoutproof:
-        blob = _bytes_arg(txoutproof, "--txoutproof")
+        blob = bytes_arg(txoutproof, "--txoutproof")
         proof = BitcoinTxProof.from_txoutproof(tx, blob, index)
     elif branch and block_hash and index is not None and tx_count:
-        hashes = tuple(_hash_arg(h, "--branch entry") for h in branch.split(",") if h.strip())
-        block = _hash_arg(block_hash, "--block-hash")
+        hashes = tuple(hash_arg(h, "--branch entry") for h in branch.split(",") if h.strip())
+        block = hash_arg(block_hash, "--block-hash")
         proof = BitcoinTxProof(tx, block, index, tx_count, hashes)
     else:
         raise ValidationError(
