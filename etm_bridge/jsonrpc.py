@@ -31,7 +31,9 @@ from etm_bridge.errors import (
     RPCMissingInputsError,
     RPCVerifyRejectedError,
     RPCWarmupError,
+    ValidationError,
 )
+from etm_bridge.jsonsafe import loads_bounded
 
 #: Node error code -> exception class (codes from bitcoind's ``rpc/protocol.h``).
 RPC_ERROR_CLASSES: dict[int, type[RPCError]] = {
@@ -122,7 +124,11 @@ class JsonRpcClient:
                 f"node at {self.url} refused the credentials (HTTP {response.status_code})"
             )
         try:
-            reply = response.json()
+            reply = loads_bounded(response.content)
+        except ValidationError as exc:  # too deep to decode safely
+            raise NodeUnavailableError(
+                f"node at {self.url} answered {method} with unusable JSON: {exc}"
+            ) from None
         except ValueError as exc:
             snippet = response.text[:200].strip()
             raise NodeUnavailableError(

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from ..errors import NodeUnavailableError, NotFoundError, TxRejectedError, ValidationError
+from ..jsonsafe import loads_bounded
 
 #: Error codes the API uses for requests, as opposed to transaction rejection reasons.
 _REQUEST_CODES = {"invalid_request", "body_too_large", "http_error", "method_not_allowed"}
@@ -40,7 +41,11 @@ class NodeClient:
         except requests.RequestException as exc:
             raise NodeUnavailableError(f"ETM node at {self.url} did not answer: {exc}") from None
         try:
-            data = reply.json()
+            data = loads_bounded(reply.content)
+        except ValidationError as exc:  # too deep to decode safely
+            raise NodeUnavailableError(
+                f"ETM node at {self.url} sent unusable JSON (HTTP {reply.status_code}): {exc}"
+            ) from None
         except ValueError:
             raise NodeUnavailableError(
                 f"ETM node at {self.url} answered HTTP {reply.status_code} without JSON"
