@@ -23,8 +23,9 @@ as if made one after another.
 Reservations: a swap first *reserves* its output (``*_reserved += out``; the output still sits
 in the reserve, so ``reserved <= reserve`` always) and records its input as pending. It ends
 exactly once: :func:`settle_swap` (the HTLC was claimed: the output leaves, the input and its
-fee enter the reserve) or :func:`release_swap` (refunded or expired: both are dropped). The
-book (:mod:`.book`) guarantees "exactly once" by the swap's status.
+fee enter the reserve) or :func:`release_swap` (refunded or expired: both are dropped).
+:mod:`.swap_plans` guarantees "exactly once": only the claim or the refund of the swap's HTLC
+ends it, and an HTLC ends once (:mod:`.htlc`).
 
 Shares: the first deposit mints ``isqrt(asset * etm)`` shares of which
 :data:`MINIMUM_LIQUIDITY` are locked forever (owned by nobody). That defeats the first-depositor

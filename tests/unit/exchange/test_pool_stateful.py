@@ -25,6 +25,7 @@ receipt and checks after every step:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 from hypothesis import settings
@@ -279,5 +280,10 @@ class PoolMachine(RuleBasedStateMachine):
         assert all(v >= 0 for v in self.b.shares.values())
 
 
-PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+# EXCHANGE_STATEFUL_EXAMPLES=1000 pytest ... --hypothesis-seed=N: the long run of the audit
+PoolMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("EXCHANGE_STATEFUL_EXAMPLES", "150")),
+    stateful_step_count=40,
+    deadline=None,
+)
 TestPoolMachine = PoolMachine.TestCase
