@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from bitcoin.core.key import CPubKey
-from bitcoin.signmessage import BitcoinMessage, VerifyMessage
-from bitcoin.wallet import P2PKHBitcoinAddress
+from bitcoin.signmessage import BitcoinMessage, SignMessage, VerifyMessage
+from bitcoin.wallet import CBitcoinSecret, P2PKHBitcoinAddress
 from eth_account import Account
+from eth_account.messages import encode_defunct
 
 from etm_bridge.errors import BindingError
 from etm_bridge.exchange import binding as B
@@ -130,3 +131,28 @@ def test_unsupported_chain_and_bad_key_length() -> None:
     assert B.chain_of_asset("erc20:0xabc") == "eth"
     with pytest.raises(BindingError):
         B.chain_of_asset("etm")
+
+
+def test_proofs_made_by_the_wallet_libraries_own_signers_bind() -> None:
+    # independent of sign_btc/sign_eth: python-bitcoinlib's SignMessage (base64, compressed
+    # key) and eth-account's EIP-191 sign_message, as a wallet would produce them
+    secret = CBitcoinSecret.from_secret_bytes(bytes.fromhex("55" * 32))
+    text = B.binding_message(NET, ME, "btc", 7, 150)
+    sig_b64 = SignMessage(secret, BitcoinMessage(text))
+    proof = B.BindingProof(ME, "btc", bytes(secret.pub), 7, 150, sig_b64)
+    assert bind(proof).key == bytes(secret.pub)
+    # the same signature over another ETM address's message is a forgery for that address
+    assert reason(replace(proof, etm_address="etm1victim"), sender="etm1victim") == (
+        Reason.WRONG_SIGNER
+    )
+
+    account = Account.create()
+    text = B.binding_message(NET, ME, "eth", 7, 150)
+    signed = Account.sign_message(encode_defunct(text=text), account.key)
+    key20 = bytes.fromhex(account.address[2:])
+    proof = B.BindingProof(ME, "eth", key20, 7, 150, bytes(signed.signature))
+    assert bind(proof).key == key20
+    # an EIP-191 signature for the btc chain's message does not bind on eth, and vice versa
+    other = B.binding_message(NET, ME, "btc", 7, 150)
+    wrong_chain = Account.sign_message(encode_defunct(text=other), account.key)
+    assert reason(replace(proof, signature=bytes(wrong_chain.signature))) == Reason.WRONG_SIGNER
