@@ -337,20 +337,26 @@ def _first_mint(asset_amount: int, etm_amount: int) -> Mint:
 
 
 def _pro_rata_mint(pool: Pool, asset_amount: int, etm_max: int) -> Mint:
+    shares, etm_in = pro_rata_shares(pool, asset_amount)
+    if shares == 0:
+        raise ExchangeError(Reason.ZERO_OUTPUT, "deposit too small to mint one share")
+    if etm_max < etm_in:  # fewer shares would leave the rest of the asset as a gift
+        raise ExchangeError(
+            Reason.DEPOSIT_ETM_SHORT,
+            f"{asset_amount} {pool.params.asset} needs {etm_in} ETM beside it; etm_max "
+            f"{etm_max} would donate the rest of the asset to the pool. Resubmit the same "
+            "proof with a higher etm_max",
+        )
+    return Mint(shares, asset_amount, etm_in)
+
+
+def pro_rata_shares(pool: Pool, asset_amount: int) -> tuple[int, int]:
+    """``(shares, etm_in)`` an ``asset_amount`` deposit mints now and the ETM it takes (the
+    least ``etm_max`` accepted), both from the real reserves."""
     x, y = _require_liquid(pool)
     s = pool.total_shares
     shares = asset_amount * s // x
-    if etm_max * s // y < shares:  # the ETM would limit the shares: the asset's rest is a gift
-        raise ExchangeError(
-            Reason.DEPOSIT_ETM_SHORT,
-            f"{asset_amount} {pool.params.asset} needs {-(-asset_amount * y // x)} ETM beside "
-            f"it; etm_max {etm_max} would donate the rest of the asset to the pool. Resubmit "
-            "the same proof with a higher etm_max",
-        )
-    if shares == 0:
-        raise ExchangeError(Reason.ZERO_OUTPUT, "deposit too small to mint one share")
-    etm_in = -(-shares * y // s)
-    return Mint(shares, asset_amount, etm_in)
+    return shares, -(-shares * y // s)
 
 
 def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, Burn]:

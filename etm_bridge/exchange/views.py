@@ -16,7 +16,7 @@ from . import records as rc
 from .htlc import HtlcStatus
 from .obligations import Obligation
 from .plans import get_htlc, get_pool
-from .pool import Direction, Pool, quote, share_value_ppm
+from .pool import Direction, Pool, pro_rata_shares, quote, require_amount, share_value_ppm
 
 
 def pool_view(pool: Pool) -> dict[str, Any]:
@@ -97,6 +97,14 @@ def swap_quote(view: StateView, asset: str, direction: Direction, amount_in: int
         "fee": q.fee,
         "amount_out": q.amount_out,
     }
+
+
+def lp_deposit_quote(view: StateView, asset: str, asset_amount: int) -> dict[str, Any]:
+    """The shares an ``asset_amount`` deposit mints now and the ETM it takes: the least
+    ``etm_max`` accepted (less is ``deposit_etm_short``). Check it before paying the asset."""
+    require_amount(asset_amount, "asset_amount")
+    shares, etm_in = pro_rata_shares(get_pool(view, asset), asset_amount)
+    return {"asset": asset, "asset_amount": asset_amount, "etm_needed": etm_in, "shares": shares}
 
 
 def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str, Any]]:

@@ -9,13 +9,23 @@ pending, no HTLC locked) and not only as "unchanged".
 from __future__ import annotations
 
 from exchange_harness import Ledger
-from test_txtypes import PREIMAGE, H, foreign_lock, rejected, seeded_ledger, swap_in, swap_out
+from test_txtypes import (
+    PREIMAGE,
+    H,
+    bind,
+    foreign_lock,
+    rejected,
+    seeded_ledger,
+    swap_in,
+    swap_out,
+)
 
 from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import plans, swap_plans, views
 from etm_bridge.exchange import records as rc
-from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
+from etm_bridge.exchange.obligations import VerifiedDeposit
 from etm_bridge.exchange.reasons import Reason
 
 
@@ -105,3 +115,20 @@ def test_wrong_preimage_keeps_the_reservation_until_refund_releases_it() -> None
     led.height = led.htlc(htlc_id).expiry_height + 1
     led.send("carol", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id))
     assert_nothing_reserved(led)
+
+
+def test_deposit_quote_view_names_the_etm_a_deposit_needs() -> None:
+
+    led = seeded_ledger()
+    bind(led, "bob")
+    q = views.lp_deposit_quote(led.state, "btc", 10**6)
+    assert 0 < q["etm_needed"] <= 10**11 and q["shares"] > 0  # pool: 1 BTC : 100,000 ETM
+
+    def send(etm_max: int) -> None:
+        payload = pl.LpDeposit("btc", etm_max, 1, b"proof")
+        record = VerifiedDeposit(b"dep-bob", "btc", 10**6, led.address("bob"))
+        led.send_verified("bob", tt.LP_DEPOSIT, payload, plans.plan_lp_deposit, record)
+
+    rejected(Reason.DEPOSIT_ETM_SHORT, lambda: send(q["etm_needed"] - 1))
+    send(q["etm_needed"])  # the same proof, resubmitted with enough ETM
+    assert led.shares("bob") == q["shares"]
