@@ -10,7 +10,6 @@ the reason), ``bind --unbind``.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
@@ -26,34 +26,22 @@ from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.exchange import plans
 from etm_bridge.node.config import CHAIN_DB
-from etm_bridge.node.setup import init_node
 from etm_bridge.store import ChainStore
 from etm_bridge.units import ETM
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
 
 PLUGIN = "etm_bridge.exchange.txtypes"
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    data = tmp_path / "node"
-    init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    genesis_path = data / "genesis.json"
-    genesis = json.loads(genesis_path.read_text())
-    genesis["params"]["tx_plugins"] = [PLUGIN]
-    genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
-    proc = NodeProcess(data)
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    init = {"delegates": 3, "block_time_s": 1, "funded_accounts": 1, "tx_plugins": (PLUGIN,)}
+    with etm_node_in(tmp_path / "node", **init) as proc:
+        yield proc
 
 
 @pytest.fixture
-def env(node: NodeProcess, tmp_path: Path) -> dict[str, str]:
+def env(node: EtmNodeProcess, tmp_path: Path) -> dict[str, str]:
     assert node.client is not None
     return {
         "ETM_BRIDGE_KEYSTORE": str(tmp_path / "keystore.json"),
@@ -73,7 +61,7 @@ def run(env: dict[str, str], *args: str, ok: bool = True) -> Any:
 
 
 def test_bind_pool_create_and_rejection_through_a_real_node(
-    node: NodeProcess, env: dict[str, str], tmp_path: Path
+    node: EtmNodeProcess, env: dict[str, str], tmp_path: Path
 ) -> None:
     client = node.client
     assert client is not None

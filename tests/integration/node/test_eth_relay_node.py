@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
@@ -47,7 +47,7 @@ class AnvilHeaders:
 
 
 @pytest.fixture
-def node(tmp_path: Path, anvil_node: Any) -> Iterator[NodeProcess]:
+def node(tmp_path: Path, anvil_node: Any) -> Iterator[EtmNodeProcess]:
     data = tmp_path / "node"
     args = ["node", "init", "--data-dir", str(data), "--delegates", "3", "--block-time", "1",
             "--funded", "2", "--port", "0", "--eth-rpc", anvil_node.rpc_url,
@@ -55,15 +55,17 @@ def node(tmp_path: Path, anvil_node: Any) -> Iterator[NodeProcess]:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ethRelay"] is True
-    proc = NodeProcess(data)
+    proc = EtmNodeProcess(data)
     proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+    try:
+        yield proc
+    finally:
+        print(proc.log_tail())
+        proc.stop()
 
 
 def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
-    node: NodeProcess, anvil_node: Any
+    node: EtmNodeProcess, anvil_node: Any
 ) -> None:
     client = node.client
     assert client is not None

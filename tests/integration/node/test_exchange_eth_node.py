@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_ethereum.deploy import deploy_contract
 from etm_bridge_ethereum.vault import VAULT
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
@@ -79,7 +79,7 @@ def world(tmp_path: Path, anvil_node: Any) -> Iterator[dict[str, Any]]:
          "--block-time", "1", "--funded", "1", "--port", "0", "--eth-rpc", anvil_node.rpc_url,
          "--eth-relayer", investor["etm"]["public_key"], "--eth-htlc", htlc.address,
          "--eth-vault", f"{operator['eth']['address']}={vault.address}")  # fmt: skip
-    node = NodeProcess(data)
+    node = EtmNodeProcess(data)
     client = node.start()
     for env in (operator_env, investor_env):
         env["ETM_BRIDGE_ETM_URL"] = client.url

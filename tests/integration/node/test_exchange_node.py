@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
 from etm_bridge_cli.lp_btc import pay_tagged
 from etm_bridge_cli.main import cli
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
@@ -31,7 +31,6 @@ from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node.client import NodeClient
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
 from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
@@ -41,16 +40,12 @@ DEPOSIT_ETM = 100 * ETM
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
 
 
-def _env(node: NodeProcess, bitcoin_node: Any, home: Path) -> dict[str, str]:
+def _env(node: EtmNodeProcess, bitcoin_node: Any, home: Path) -> dict[str, str]:
     assert node.client is not None
     return {
         "ETM_BRIDGE_KEYSTORE": str(home / "keystore.json"),
@@ -147,7 +142,7 @@ def bitcoin_adapter_config_for(env: dict[str, str], wallet: Any) -> dict[str, An
 
 
 def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
-    node: NodeProcess, bitcoin_node: Any, tmp_path: Path
+    node: EtmNodeProcess, bitcoin_node: Any, tmp_path: Path
 ) -> None:
     client = node.client
     assert client is not None

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.node import relaying
-from etm_bridge.node.setup import init_node
 from etm_bridge.spv.bitcoin_headers import dsha256
 from etm_bridge.spv.bitcoin_params import params_for
 from etm_bridge.spv.relay import Checkpoint
@@ -52,16 +51,12 @@ class Headers:
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
 
 
-def test_after_a_reorg_only_the_new_branch_is_relayed(node: NodeProcess) -> None:
+def test_after_a_reorg_only_the_new_branch_is_relayed(node: EtmNodeProcess) -> None:
     client, key = node.client, dev_key("user-0")
     assert client is not None
     a1 = child(GENESIS, 1)

@@ -11,25 +11,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
-from node_process import NodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    proc = NodeProcess(tmp_path / "node")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
 
 
 def _run(env: dict[str, str], *args: str) -> Any:
@@ -39,7 +34,7 @@ def _run(env: dict[str, str], *args: str) -> Any:
 
 
 def test_relay_and_status_through_the_api(
-    node: NodeProcess, bitcoin_node: Any, tmp_path: Path
+    node: EtmNodeProcess, bitcoin_node: Any, tmp_path: Path
 ) -> None:
     client = node.client
     assert client is not None

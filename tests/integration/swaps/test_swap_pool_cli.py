@@ -11,7 +11,6 @@ create`` / ``bind`` / ``lp deposit`` tests already cover those verbs.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,22 @@ import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
 from etm_bridge_cli.main import cli
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETM
 from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
 
 PW = "correct horse battery staple"
 
 
 @pytest.fixture
-def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    proc = NodeProcess(tmp_path / "etm")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
 
 
-def _home(tmp: Path, name: str, node: NodeProcess, btc: Any, birth: int) -> dict[str, str]:
+def _home(tmp: Path, name: str, node: EtmNodeProcess, btc: Any, birth: int) -> dict[str, str]:
     """A wallet made by `wallet new` and a swap engine home whose config.toml names it."""
     home = tmp / name
     home.mkdir()

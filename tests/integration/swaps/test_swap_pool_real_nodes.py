@@ -17,7 +17,6 @@ pool's share value (sqrt(x*y)/S) rises by the fees.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from math import isqrt
 from pathlib import Path
@@ -26,14 +25,11 @@ from typing import Any
 import pytest
 from etm_bridge_cli.demo_swaps import PoolSwaps
 from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import LockState
-from etm_bridge.node.setup import init_node
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.units import ETM
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
 SWAP_IN_SAT, SWAP_OUT_ETM = 100_000, 5 * ETM
@@ -41,13 +37,9 @@ FEE_PPM = 3_000
 
 
 @pytest.fixture
-def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    proc = NodeProcess(tmp_path / "etm")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
 
 
 def share_value(pool: dict[str, Any]) -> int:
@@ -56,7 +48,9 @@ def share_value(pool: dict[str, Any]) -> int:
     return isqrt(x * y) * 1_000_000 // int(pool["total_shares"])
 
 
-def _setup(etm_node: NodeProcess, bitcoin_node: Any, tmp_path: Path) -> tuple[World, Party, Party]:
+def _setup(
+    etm_node: EtmNodeProcess, bitcoin_node: Any, tmp_path: Path
+) -> tuple[World, Party, Party]:
     client = etm_node.client
     assert client is not None
     if bitcoin_node.height() < 101:

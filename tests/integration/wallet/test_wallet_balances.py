@@ -8,7 +8,6 @@ addresses it shows), and finally a node that goes down shows as unreachable on i
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.anvil import AnvilNode
 from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from etm_bridge_regtest.ownkey import OwnKey
 
 from etm_bridge.chain.address import decode_address
@@ -26,28 +26,20 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.node.client import NodeClient
-from etm_bridge.node.setup import init_node
 from etm_bridge.units import ETH, ETM
 from etm_bridge.wallet import load_keystore
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess  # the node engineer's subprocess helper
 
 FEE = 100_000
 PASSPHRASE = "integration passphrase"
 
 
 @pytest.fixture
-def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
-    init_node(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=2, port=0)
-    proc = NodeProcess(tmp_path / "etm")
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=2) as proc:
+        yield proc
 
 
-def _cli_env(tmp_path: Path, etm: NodeProcess, btc: BitcoinNode, eth: AnvilNode) -> dict:
+def _cli_env(tmp_path: Path, etm: EtmNodeProcess, btc: BitcoinNode, eth: AnvilNode) -> dict:
     assert etm.client is not None
     return {
         "ETM_STACK_DIR": str(tmp_path / "no-stack"),
@@ -103,7 +95,7 @@ def _address_of(key: SigningKey) -> str:
 
 
 def test_new_wallet_sees_funds_on_all_three_chains_and_its_keys_spend_them(
-    tmp_path: Path, etm_node: NodeProcess, bitcoin_node: BitcoinNode, anvil_node: AnvilNode
+    tmp_path: Path, etm_node: EtmNodeProcess, bitcoin_node: BitcoinNode, anvil_node: AnvilNode
 ) -> None:
     env = _cli_env(tmp_path, etm_node, bitcoin_node, anvil_node)
     created = _wallet(env, "new", "--passphrase-env", "WALLET_PW")
