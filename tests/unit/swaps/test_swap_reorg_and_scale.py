@@ -63,21 +63,12 @@ def test_a_reorged_final_claim_is_noticed_and_the_swap_ends_claimed_again(tmp_pa
     assert states[-2:] == [State.SECRET_REVEALED, State.CLAIMED_BOTH]
 
 
-def _examined_per_block(world: World, ticks: int) -> list[int]:
-    counts = []
-    for _ in range(ticks):
-        world.mine()
-        world.clock.now += 600
-        counts.append(world.op.tick().examined)
-    return counts
-
-
 def test_idle_open_swaps_are_not_examined_on_new_blocks_with_a_scanner(tmp_path) -> None:
     world = World(tmp_path, Direction.FOREIGN_TO_ETM, scanning=True)
     world.idle_operator_swaps(200)
     world.create()
     world.op.tick()  # first look at everything
-    assert max(_examined_per_block(world, 5)) <= 2
+    assert max(world.examined_per_block(5)) <= 2
     idle = world.op.tick()  # no new block: nothing to look at
     assert idle.examined == 0 and idle.new_blocks == {}
 
@@ -87,6 +78,6 @@ def test_without_a_scanner_every_swap_on_the_chain_is_polled_per_block(tmp_path)
     world.idle_operator_swaps(20)
     world.create()
     world.op.tick()
-    assert min(_examined_per_block(world, 3)) == 21
+    assert min(world.examined_per_block(3)) == 21
     world.op.tick()
     assert world.op.tick().examined == 0

@@ -56,15 +56,6 @@ def _world(tmp_path, direction: Direction, kind: type[ScanningFakeAdapter]) -> W
     return world
 
 
-def _examined_per_block(world: World, ticks: int) -> list[int]:
-    counts = []
-    for _ in range(ticks):
-        world.mine()
-        world.clock.now += 600
-        counts.append(world.op.tick().examined)
-    return counts
-
-
 def test_a_scanner_hiding_hashlocks_is_told_every_swap_and_swaps_still_finish(tmp_path) -> None:
     for direction in Direction:
         world = _world(tmp_path / direction.value, direction, HidingScanner)
@@ -74,7 +65,7 @@ def test_a_scanner_hiding_hashlocks_is_told_every_swap_and_swaps_still_finish(tm
         assert isinstance(op_btc, HidingScanner)
         assert len(op_btc.watched) == 101  # every tracked swap's hashlock, before any scan
         world.op.tick()  # the first look at every swap
-        assert max(_examined_per_block(world, 3)) <= 1
+        assert max(world.examined_per_block(3)) <= 1
         world.run_until(lambda w=world: w.both_end(State.CLAIMED_BOTH))
         idle = [world.op.store.get(f"idle{i}").state for i in range(100)]
         assert set(idle) == {State.CREATED}
@@ -99,6 +90,6 @@ def test_a_failing_scan_examines_every_swap_on_the_chain_then_scans_again(tmp_pa
     world.create()
     world.op.tick()
     # the scan fails (every swap), then the tick after it has no scan point (every swap)
-    assert _examined_per_block(world, 2) == [21, 21]
+    assert world.examined_per_block(2) == [21, 21]
     world.op.adapters["btc"].failing = False
-    assert max(_examined_per_block(world, 3)) <= 1  # scanning again
+    assert max(world.examined_per_block(3)) <= 1  # scanning again

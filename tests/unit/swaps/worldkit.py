@@ -116,6 +116,16 @@ class World:
         self.mine()
         self.clock.now += 600
 
+    def examined_per_block(self, ticks: int) -> list[int]:
+        """Mine a block, then tick the operator's watcher, ``ticks`` times: how many swaps each
+        tick examined."""
+        counts = []
+        for _ in range(ticks):
+            self.mine()
+            self.clock.now += 600
+            counts.append(self.op.tick().examined)
+        return counts
+
     def state(self, role: Role) -> State:
         w = self.user if role is Role.USER else self.op
         return w.store.get("w1").state
