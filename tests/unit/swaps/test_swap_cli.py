@@ -62,26 +62,19 @@ def _ok(command, args):
     return result.output
 
 
+def _start_args(home: str, claim_key: str, refund_key: str, *extra: str) -> list[str]:
+    """``swap start fakebtc fakeeth 100000 --receive 5000000`` against the given keys."""
+    return ["start", "fakebtc", "fakeeth", "100000", "--receive", "5000000",
+            "--their-claim-key", claim_key, "--their-refund-key", refund_key,
+            *extra, "--home", home]  # fmt: skip
+
+
 def test_a_swap_from_the_command_line_alone(parties, tmp_path) -> None:
     user_home, _, op_home, op_keys, chains = parties
     started = json.loads(
         _ok(
             swap,
-            [
-                "start",
-                "fakebtc",
-                "fakeeth",
-                "100000",
-                "--receive",
-                "5000000",
-                "--their-claim-key",
-                op_keys["fakebtc"].hex(),
-                "--their-refund-key",
-                op_keys["fakeeth"].hex(),
-                "--home",
-                user_home,
-                "--json",
-            ],
+            _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex(), "--json"),
         )
     )
     swap_id = started["swap_id"]
@@ -115,21 +108,7 @@ def test_accepting_terms_that_do_not_pay_us_is_refused(parties, tmp_path) -> Non
     wrong = fake_pubkey(b"somebody else entirely")
     started = _ok(
         swap,
-        [
-            "start",
-            "fakebtc",
-            "fakeeth",
-            "100000",
-            "--receive",
-            "5000000",
-            "--their-claim-key",
-            wrong.hex(),
-            "--their-refund-key",
-            op_keys["fakeeth"].hex(),
-            "--home",
-            user_home,
-            "--json",
-        ],
+        _start_args(user_home, wrong.hex(), op_keys["fakeeth"].hex(), "--json"),
     )
     terms_file = tmp_path / "terms.json"
     terms_file.write_text(started)
@@ -143,21 +122,7 @@ def test_claim_refuses_when_there_is_nothing_to_claim(parties) -> None:
     started = json.loads(
         _ok(
             swap,
-            [
-                "start",
-                "fakebtc",
-                "fakeeth",
-                "100000",
-                "--receive",
-                "5000000",
-                "--their-claim-key",
-                op_keys["fakebtc"].hex(),
-                "--their-refund-key",
-                op_keys["fakeeth"].hex(),
-                "--home",
-                user_home,
-                "--json",
-            ],
+            _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex(), "--json"),
         )
     )
     result = _run(swap, ["claim", started["swap_id"], "--home", user_home])
@@ -169,24 +134,15 @@ def test_a_leg_margin_too_small_is_refused_before_anything_is_locked(parties) ->
     user_home, _, _, op_keys, _ = parties
     result = _run(
         swap,
-        [
-            "start",
-            "fakebtc",
-            "fakeeth",
-            "100000",
-            "--receive",
-            "5000000",
-            "--their-claim-key",
+        _start_args(
+            user_home,
             op_keys["fakebtc"].hex(),
-            "--their-refund-key",
             op_keys["fakeeth"].hex(),
             "--hours",
             "6.5",
             "--counter-hours",
             "6",
-            "--home",
-            user_home,
-        ],
+        ),
     )
     assert result.exception is not None and "margin" in str(result.exception)
     assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
