@@ -86,6 +86,14 @@ class EtmNodeProcess:
 def etm_node_in(home: Path, **init: Any) -> Iterator[EtmNodeProcess]:
     """A fresh development chain in ``home`` (``init_node(home, port=0, **init)``), running."""
     init_node(home, **{"port": 0, **init})
+    with etm_node_running(home) as node:
+        yield node
+
+
+@contextmanager
+def etm_node_running(home: Path) -> Iterator[EtmNodeProcess]:
+    """The node already initialised in ``home`` (e.g. by ``etm-bridge node init``), running;
+    stopped, its log tail printed, on exit."""
     node = EtmNodeProcess(home)
     node.start()
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
-from etm_bridge_regtest.etm_process import EtmNodeProcess
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
 
 from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
@@ -55,13 +55,8 @@ def node(tmp_path: Path, anvil_node: Any) -> Iterator[EtmNodeProcess]:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ethRelay"] is True
-    proc = EtmNodeProcess(data)
-    proc.start()
-    try:
+    with etm_node_running(data) as proc:
         yield proc
-    finally:
-        print(proc.log_tail())
-        proc.stop()
 
 
 def test_the_eth_relay_starts_at_anvils_head_and_follows_it(

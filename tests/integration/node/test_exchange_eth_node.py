@@ -1,8 +1,8 @@
 """An investor deposits ETH into the ETH pool through the CLI, on real nodes (anvil + ETM).
 
-The operator's PoolVault (and the EtherSwapHTLC, which the chain's Ethereum verifier requires)
-are deployed on anvil first, so the ETM chain's genesis can name them (``node init --eth-rpc
-... --eth-htlc HTLC --eth-vault OPERATOR=VAULT``); the investor's ETM key is made a
+The operator's PoolVault is deployed on anvil first, so the ETM chain's genesis can name it
+(``node init --eth-rpc ... --eth-vault OPERATOR=VAULT``; no HTLC contract: deposits are vault
+events and must be provable without one); the investor's ETM key is made a
 trusted Ethereum relayer at init, so ``lp deposit eth --relay`` relays the headers itself.
 The deposit is proven by the vault's ``Deposited`` event (receipt + transaction proofs against
 the relayed header); the ether reaches the operator in the same transaction.
@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_ethereum.deploy import deploy_contract
 from etm_bridge_ethereum.vault import VAULT
-from etm_bridge_regtest.etm_process import EtmNodeProcess
+from etm_bridge_regtest.etm_process import etm_node_running
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
@@ -72,27 +72,25 @@ def world(tmp_path: Path, anvil_node: Any) -> Iterator[dict[str, Any]]:
     secret = load_keystore(tmp_path / "operator" / "keystore.json").unlock(PW)
     vault = deploy_contract(anvil_node.rpc_url, secret.unsafe_export_eth_private_key(),
                             tmp_path / "deploy", VAULT, (operator["eth"]["address"],))  # fmt: skip
-    htlc = deploy_contract(anvil_node.rpc_url, secret.unsafe_export_eth_private_key(),
-                           tmp_path / "deploy")  # fmt: skip
     data = tmp_path / "node"
     _run(operator_env, "node", "init", "--data-dir", str(data), "--delegates", "3",
          "--block-time", "1", "--funded", "1", "--port", "0", "--eth-rpc", anvil_node.rpc_url,
-         "--eth-relayer", investor["etm"]["public_key"], "--eth-htlc", htlc.address,
+         "--eth-relayer", investor["etm"]["public_key"],
          "--eth-vault", f"{operator['eth']['address']}={vault.address}")  # fmt: skip
-    node = EtmNodeProcess(data)
-    client = node.start()
-    for env in (operator_env, investor_env):
-        env["ETM_BRIDGE_ETM_URL"] = client.url
-    for nonce, who in enumerate((operator, investor)):
-        payload = TransferPayload(decode_address(who["etm"]["address"]), 1_000 * ETM).encode()
-        tx = Tx.create(dev_key("user-0"), network=client.status()["networkId"], type_id=TRANSFER,
-                       nonce=nonce, fee=100_000, payload=payload)  # fmt: skip
-        client.submit_tx(tx.encoded)
-    client.wait_for_height(client.status()["height"] + 1)
-    yield {"client": client, "operator": operator, "investor": investor, "vault": vault.address,
-           "operator_env": operator_env, "investor_env": investor_env}  # fmt: skip
-    print(node.log_tail())
-    node.stop()
+    with etm_node_running(data) as node:
+        client = node.client
+        assert client is not None
+        for env in (operator_env, investor_env):
+            env["ETM_BRIDGE_ETM_URL"] = client.url
+        for nonce, who in enumerate((operator, investor)):
+            payload = TransferPayload(decode_address(who["etm"]["address"]), 1_000 * ETM).encode()
+            tx = Tx.create(dev_key("user-0"), network=client.status()["networkId"],
+                           type_id=TRANSFER, nonce=nonce, fee=100_000, payload=payload)  # fmt: skip
+            client.submit_tx(tx.encoded)
+        client.wait_for_height(client.status()["height"] + 1)
+        yield {"client": client, "operator": operator, "investor": investor,
+               "vault": vault.address, "operator_env": operator_env,
+               "investor_env": investor_env}  # fmt: skip
 
 
 def test_investor_deposits_eth_through_the_vault_proven_by_spv(
