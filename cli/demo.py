@@ -6,19 +6,21 @@
    mode 0600, so a second run reuses the same pool operator) get ETM from a development account
    and BTC from the regtest faucet. The operator creates the BTC pool (once), the investor and
    the user bind their Bitcoin keys, the investor deposits BTC (paid on Bitcoin, SPV-proven on
-   ETM) and ETM into the pool.
+   ETM) and ETM into the pool. Likewise for the ETH pool, whose operator key and contracts
+   (EtherSwapHTLC, PoolVault) the stack deployed on anvil and named in the ETM genesis
+   (``etm_bridge_regtest.eth_pool``): ether from anvil, a PoolVault deposit proven on ETM.
 3. Swaps, each driven by the user's and the operator's swap engines (watchers) to its end:
-   BTC -> ETM and ETM -> BTC through the pool (no counterparty: the exchange contract is one),
-   and a direct BTC -> ETM offer the counterparty abandons, which refunds by itself at its
-   Bitcoin timelock.
+   BTC -> ETM, ETM -> BTC and ETH -> ETM through the pools (no counterparty: the exchange
+   contract is one), and a direct BTC -> ETM offer the counterparty abandons, which refunds by
+   itself at its Bitcoin timelock.
 4. A table: swap, direction, amounts (read from the locks on the chains), fee (the pool's fee
    counters on ETM before/after), the pool's share value sqrt(x*y)/S before/after, time.
 
 Short regtest settings (documented in docs/swaps.md): pool confirmations 1, regtest blocks mined
 by the demo as soon as the engines have acted (their nominal 10 min still count for timelocks),
-1-second ETM blocks. The user's swaps are in the swap engine's default database, so
-``etm-bridge swap list --json`` shows them afterwards. ETH -> ETM is not run yet (see the
-``ETH_PENDING`` note printed).
+1-second ETM blocks, anvil mining on every transaction. The user's swaps are in the swap
+engine's default database, so ``etm-bridge swap list --json`` shows them afterwards. A stack
+made before the ETH pool contracts existed skips ETH -> ETM and says why (``ETH_PENDING``).
 """
 
 from __future__ import annotations
@@ -27,32 +29,36 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from math import isqrt
 from pathlib import Path
 from typing import Any
 
 import click
+from eth_account import Account
 from etm_bridge_regtest import stack as regtest_stack
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from rich.console import Console
 from rich.table import Table
 
 from etm_bridge.adapter import LockState
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.swaps.model import SwapTerms
 from etm_bridge.units import ETM, format_amount
 
 from .demo_swaps import PoolSwaps
-from .demo_world import BitcoinRpc, Party, World
+from .demo_world import BitcoinRpc, EthSetup, Party, World
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
 SWAP_IN_SAT, SWAP_OUT_ETM, ABANDONED_SAT = 100_000, 5 * ETM, 50_000
+DEPOSIT_WEI, SWAP_IN_WEI = 10**18, 10**16
 FEE_PPM = 3_000
 ETH_PENDING = (
-    "ETH -> ETM not run: the stack's ETM genesis has no Ethereum relay with a trusted relayer "
-    "nor the EtherSwap HTLC / PoolVault addresses (spv genesis eth.htlc_contract, "
-    "eth.pool_vaults), so an ETH lock cannot be proven on ETM yet"
+    "ETH -> ETM not run: this stack's ETM genesis names no EtherSwap HTLC / PoolVault "
+    "(made before the stack deployed them: `etm-bridge stack down`, delete the stack dir, rerun)"
 )
 
 
@@ -70,15 +76,16 @@ def _parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
     if path.exists():
         saved = json.loads(path.read_text())
         parties = {
-            n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n)
+            n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n,
+                     bytes.fromhex(p.get("eth_secret", "")))
             for n, p in saved["parties"].items()
-        }
+        }  # fmt: skip
         return parties, int(saved["birth_height"])
     parties = {n: Party.new(n, root) for n in ("operator", "investor", "user")}
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex()}
-            for n, p in parties.items()}  # fmt: skip
+    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex(),
+                "eth_secret": p.eth_secret.hex()} for n, p in parties.items()}  # fmt: skip
     with os.fdopen(fd, "w") as out:
         json.dump({"parties": keys, "birth_height": height}, out)
     return parties, height
@@ -102,6 +109,44 @@ def _prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any
             say(f"{name} bound its Bitcoin key to {parties[name].etm_address}")
     txid = world.deposit_btc(parties["investor"], DEPOSIT_SAT, DEPOSIT_ETM, btc.mine)
     say(f"investor deposited 0.01 BTC (bitcoin tx {txid[:16]}..., SPV-proven) + 100 ETM")
+    if world.eth is not None:
+        _prepare_eth(world, parties, say)
+
+
+def _prepare_eth(world: World, parties: dict[str, Party], say: Any) -> None:
+    """The ETH pool: ether from anvil, the pool (once), bindings (once), a vault deposit."""
+    assert world.eth is not None
+    anvil = JsonRpcClient(world.eth.rpc_url, version="2.0", timeout_s=30.0)
+    try:
+        for name in ("operator", "investor", "user"):
+            address = Account.from_key(parties[name].eth_secret).address
+            anvil.call("anvil_setBalance", address, hex(100 * 10**18))
+        client = world.client
+        if not any(p["asset"] == "eth" for p in client.pools()):
+            world.create_pool(parties["operator"], "eth", FEE_PPM, 1)
+            say("operator created the ETH pool (its PoolVault is named in the ETM genesis)")
+        for name in ("investor", "user"):
+            if client.bindings(parties[name].etm_address).get("eth") is None:
+                world.bind_eth(parties[name])
+                say(f"{name} bound its Ethereum address to {parties[name].etm_address}")
+        tx = world.deposit_eth(parties["investor"], DEPOSIT_WEI, DEPOSIT_ETM,
+                               lambda n: anvil.call("anvil_mine", hex(n)))  # fmt: skip
+    finally:
+        anvil.close()
+    say(f"investor deposited 1 ETH through the PoolVault (tx {tx[:18]}..., proven) + 100 ETM")
+
+
+def _eth_setup(report: dict[str, Any], parties: dict[str, Party]) -> EthSetup | None:
+    """The stack's ETH pool contracts; the operator's Ethereum key is the vault's operator."""
+    pool = report["etm"].get("eth_pool")
+    if not pool:
+        return None
+    saved = json.loads(Path(pool["file"]).read_text())
+    parties["operator"] = replace(
+        parties["operator"], eth_secret=bytes.fromhex(saved["operator_key"][2:])
+    )
+    return EthSetup(report["anvil"]["rpc_url"], saved["htlc_address"], int(saved["htlc_block"]),
+                    saved["vault"], dev_key("user-0"))  # fmt: skip
 
 
 def _amounts(swaps: PoolSwaps, terms: SwapTerms) -> tuple[int, int | None]:
@@ -113,18 +158,20 @@ def _amounts(swaps: PoolSwaps, terms: SwapTerms) -> tuple[int, int | None]:
     return (mine[0].terms.amount if mine else 0), paid
 
 
-def _fee(fee_btc: int, fee_etm: int) -> str:
-    if fee_btc:
-        return format_amount(fee_btc, "btc")
+def _fee(pool: str, fee_asset: int, fee_etm: int) -> str:
+    if fee_asset:
+        return format_amount(fee_asset, pool)
     return format_amount(fee_etm, "etm") if fee_etm else "none"
 
 
-def _row(swaps: PoolSwaps, terms: SwapTerms, label: str, before: dict, secs: float) -> dict:
-    after = swaps.client.pool("btc")
+def _row(
+    swaps: PoolSwaps, terms: SwapTerms, label: str, before: dict, secs: float, pool: str = "btc"
+) -> dict:
+    after = swaps.client.pool(pool)
     locked, received = _amounts(swaps, terms)
     u, c = terms.user_leg.chain, terms.counter_leg.chain
-    asset = {"bitcoin": "btc", "etm": "etm"}
-    fee_btc = int(after["fees_asset"]) - int(before["fees_asset"])
+    asset = {"bitcoin": "btc", "etm": "etm", "ethereum": "eth"}
+    fee_asset = int(after["fees_asset"]) - int(before["fees_asset"])
     fee_etm = int(after["fees_etm"]) - int(before["fees_etm"])
     return {
         "swap_id": terms.swap_id,
@@ -133,7 +180,7 @@ def _row(swaps: PoolSwaps, terms: SwapTerms, label: str, before: dict, secs: flo
         "state": swaps.state(terms.swap_id).value,
         "paid": format_amount(locked, asset[u]),
         "received": format_amount(received, asset[c]) if received is not None else "refunded",
-        "fee": _fee(fee_btc, fee_etm),
+        "fee": _fee(pool, fee_asset, fee_etm),
         "share_value_before": share_value(before),
         "share_value_after": share_value(after),
         "seconds": round(secs, 1),
@@ -153,6 +200,13 @@ def _run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
         secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
         rows.append(_row(swaps, terms, label, before, secs))
         say(f"{label}: claimed on both chains in {secs:.1f} s")
+    if swaps.world.eth is not None:
+        before = swaps.client.pool("eth")
+        terms = swaps.start_swap_in(SWAP_IN_WEI, "eth")
+        say(f"ETH -> ETM (pool): swap {terms.swap_id} started")
+        secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
+        rows.append(_row(swaps, terms, "ETH -> ETM (pool)", before, secs, "eth"))
+        say(f"ETH -> ETM (pool): claimed on both chains in {secs:.1f} s")
     before = swaps.client.pool("btc")
     terms = swaps.start_abandoned(ABANDONED_SAT, 1 * ETM)
     say(f"abandoned BTC -> ETM offer {terms.swap_id}: the counterparty never locks ETM")
@@ -194,6 +248,7 @@ def group(as_json: bool) -> None:
     rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
     parties, birth = _parties(config.state_dir / "demo", btc.height())
     world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
+    world.eth = _eth_setup(report, parties)
     _prepare(world, btc, parties, say)
     user_db = EngineConfig.load(None).db_path
     user_db.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +257,8 @@ def group(as_json: bool) -> None:
         rows = _run_swaps(swaps, say)
     finally:
         swaps.close()
-    say(ETH_PENDING)
+    if world.eth is None:
+        say(ETH_PENDING)
     total = round(time.monotonic() - started, 1)
     if as_json:
         pool = world.client.pool("btc")

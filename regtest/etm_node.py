@@ -7,12 +7,15 @@ node forges for all genesis delegates. Later starts reuse the data dir (the chai
 The chain loads the SPV relays and the exchange (``node.setup.NODE_TX_PLUGINS``): the Bitcoin
 relay starts at the regtest genesis block with the first header batch; given ``eth_rpc_url``
 (the stack's anvil, started first), the Ethereum relay starts at anvil's head at init, with
-``dev_key("user-0")`` as its trusted relayer.
+``dev_key("user-0")`` as its trusted relayer, and the EtherSwapHTLC and a PoolVault for a fresh
+ETH pool operator key are deployed on anvil and named in the genesis (``eth_pool.json``, 0600:
+addresses and the operator's key, see :mod:`.eth_pool`).
 UNSAFE for real funds: every development key is public.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +27,7 @@ from etm_bridge.node.config import NODE_CONFIG, NodeConfig
 from etm_bridge.node.setup import eth_spv_genesis, init_node
 from etm_bridge.spv.genesis import SpvGenesis
 
+from .eth_pool import ETH_POOL_FILE, deploy_eth_pool
 from .service import Service
 
 DELEGATES = 5
@@ -70,7 +74,13 @@ class EtmNodeService(Service):
         if self.eth_rpc_url is None:
             return None
         relayers = (dev_key("user-0").public_key,)
-        return eth_spv_genesis(self.eth_rpc_url, relayers=relayers)
+        pool = deploy_eth_pool(self.eth_rpc_url, self.home / ETH_POOL_FILE)
+        return eth_spv_genesis(
+            self.eth_rpc_url,
+            relayers=relayers,
+            htlc_contract=bytes.fromhex(pool["htlc_address"][2:]),
+            pool_vaults=((bytes.fromhex(pool["operator"][2:]), bytes.fromhex(pool["vault"][2:])),),
+        )
 
     def command(self) -> list[str]:
         etm_bridge = Path(sys.executable).parent / "etm-bridge"
@@ -95,4 +105,8 @@ class EtmNodeService(Service):
         }
         if (self.data_dir / NODE_CONFIG).exists():
             info["admin_token"] = NodeConfig.load(self.data_dir).admin_token
+        if (self.home / ETH_POOL_FILE).exists():
+            pool = json.loads((self.home / ETH_POOL_FILE).read_text())
+            info["eth_pool"] = {k: v for k, v in pool.items() if k != "operator_key"}
+            info["eth_pool"]["file"] = str(self.home / ETH_POOL_FILE)
         return info

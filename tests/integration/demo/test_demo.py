@@ -1,8 +1,9 @@
 """``etm-bridge demo`` end to end on a private stack (own state dir and ports), then
 ``etm-bridge swap list --json`` against the same stack shows the demo's swaps.
 
-Asserts on the demo's ``--json`` output: the two pool swaps claimed on both chains with the
-pool's share value rising by their fees, the abandoned swap refunded, amounts as locked.
+Asserts on the demo's ``--json`` output: the three pool swaps (BTC -> ETM, ETM -> BTC,
+ETH -> ETM) claimed on both chains with the pool's share value rising by their fees, the
+abandoned swap refunded, amounts as locked.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr[-4000:]
         out = json.loads(result.stdout)
         rows = {row["swap"]: row for row in out["swaps"]}
-        assert set(rows) == {"BTC -> ETM (pool)", "ETM -> BTC (pool)", "BTC -> ETM (abandoned)"}
+        assert list(rows) == [
+            "BTC -> ETM (pool)", "ETM -> BTC (pool)", "ETH -> ETM (pool)", "BTC -> ETM (abandoned)"
+        ]  # fmt: skip
         swap_in, swap_out = rows["BTC -> ETM (pool)"], rows["ETM -> BTC (pool)"]
-        for row in (swap_in, swap_out):
+        eth_in = rows["ETH -> ETM (pool)"]
+        assert eth_in["paid"] == "0.01 ETH" and eth_in["fee"] == "0.00003 ETH"
+        for row in (swap_in, swap_out, eth_in):
             assert row["state"] == "claimed_both"
             assert row["share_value_after"] > row["share_value_before"]
         assert swap_in["paid"] == "0.001 BTC" and swap_in["fee"] == "0.000003 BTC"
@@ -65,7 +70,7 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         assert abandoned["share_value_after"] == abandoned["share_value_before"]
         assert abandoned["fee"] == "none"
         assert out["pool"]["asset_reserved"] == 0 and out["pool"]["etm_reserved"] == 0
-        assert "ETH -> ETM not run" in result.stderr
+        assert "ETH -> ETM not run" not in result.stderr
 
         assert _listed(env) == {row["swap_id"]: row["state"] for row in out["swaps"]}
 
@@ -76,7 +81,7 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         )
         assert again.returncode == 0, again.stderr[-4000:]
         second = json.loads(again.stdout)["swaps"]
-        assert [r["state"] for r in second] == ["claimed_both", "claimed_both", "refunded"]
+        assert [r["state"] for r in second] == ["claimed_both"] * 3 + ["refunded"]
         assert second[0]["share_value_before"] >= out["swaps"][-1]["share_value_after"]
         expected = {row["swap_id"]: row["state"] for row in out["swaps"] + second}
         assert _listed(env) == expected

@@ -1,0 +1,53 @@
+"""The Ethereum side of the local stack's ETH pool: contracts on anvil for the ETM genesis.
+
+Before the stack's ETM node is initialised, :func:`deploy_eth_pool` deploys the EtherSwapHTLC
+(whose ``Locked`` events prove swap-in locks) and a PoolVault (whose ``Deposited``/``Paid`` events
+prove ETH pool deposits and payments) for a fresh pool-operator key funded with
+``anvil_setBalance``, and writes ``eth_pool.json`` (mode 0600): the addresses, the HTLC's deploy
+block and the operator's private key, which ``etm-bridge demo`` uses for its pool operator (a
+PoolVault's operator is fixed at deployment and named in the ETM genesis). Development only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from etm_bridge_ethereum import deploy_contract
+from etm_bridge_ethereum.vault import VAULT
+
+from etm_bridge.jsonrpc import JsonRpcClient
+
+ETH_POOL_FILE = "eth_pool.json"
+
+
+def deploy_eth_pool(rpc_url: str, path: Path) -> dict[str, Any]:
+    """Deploy (once; later calls read ``path``) and return the pool's addresses and key."""
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    account = Account.from_key(secrets.token_bytes(32))
+    rpc = JsonRpcClient(rpc_url, version="2.0", timeout_s=10.0)
+    try:
+        rpc.call("anvil_setBalance", account.address, hex(10**21))
+    finally:
+        rpc.close()
+    key = "0x" + bytes(account.key).hex()
+    work = path.parent / "eth-deploy"
+    htlc = deploy_contract(rpc_url, key, work)
+    vault = deploy_contract(rpc_url, key, work, VAULT, (account.address,))
+    pool = {
+        "operator": account.address,
+        "operator_key": key,
+        "htlc_address": htlc.address,
+        "htlc_block": htlc.block_number,
+        "vault": vault.address,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(pool, out, indent=2)
+    return pool
