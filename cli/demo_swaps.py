@@ -110,16 +110,16 @@ class PoolSwaps:
         )
         return self._create(terms, preimage)
 
-    def start_swap_out(self, amount_etm: int) -> SwapTerms:
-        """ETM -> BTC at the pool's current quote."""
-        quote = self.client.quote("btc", "etm_to_asset", amount_etm)
+    def start_swap_out(self, amount_etm: int, asset: str = "btc") -> SwapTerms:
+        """ETM -> BTC/ETH at the pool's current quote."""
+        quote = self.client.quote(asset, "etm_to_asset", amount_etm)
         preimage = new_preimage()
         hashlock = sha256(preimage)
-        btc, etm = self.chains()
+        foreign, etm = self.chains(FOREIGN[asset])
+        user_key = self.user.btc_pubkey if asset == "btc" else self.user.eth_address20
         terms = swap_out_terms(
-            hashlock.hex()[:16], hashlock, self.pool(), btc, etm,
-            amount_in=amount_etm, min_out=int(quote["amount_out"]),
-            user_foreign_key=self.user.btc_pubkey,
+            hashlock.hex()[:16], hashlock, self.pool(asset), foreign, etm,
+            amount_in=amount_etm, min_out=int(quote["amount_out"]), user_foreign_key=user_key,
             user_etm_address20=self.user.etm_address20, now_s=int(time.time()),
         )  # fmt: skip
         return self._create(terms, preimage)

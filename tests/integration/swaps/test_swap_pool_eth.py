@@ -1,17 +1,18 @@
-"""ETH -> ETM through the ETM pool on real nodes: anvil and an ETM node whose genesis names the
-Ethereum relay (checkpoint at anvil's head, a trusted relayer), the EtherSwapHTLC and the
-operator's PoolVault (``node init --eth-rpc`` / ``eth_spv_genesis``).
+"""ETH -> ETM and ETM -> ETH through the ETM pool on real nodes: anvil and an ETM node whose
+genesis names the Ethereum relay (checkpoint at anvil's head, a trusted relayer), the
+EtherSwapHTLC and the operator's PoolVault (``node init --eth-rpc`` / ``eth_spv_genesis``).
 
 The investor deposits ETH through the PoolVault (the Deposited log proven by a receipt proof)
 plus ETM; the user locks ETH in the HTLC to the pool's claim key (the operator's address); the
 user's engine relays the anvil headers and submits ``xchg_swap_in``; the exchange locks pool ETM
 to the user; the user claims it; the operator's engine claims the ETH with the revealed secret.
-Both engines end ``claimed_both`` and the pool's share value rises by the fee.
+Then ETM -> ETH: the user's ``xchg_swap_out``, the operator's ETH lock to the user's bound
+address, the user's claim on anvil, the operator's ETM claim. Both engines end
+``claimed_both`` each time and the pool's share value rises by the fees.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from math import isqrt
 from pathlib import Path
@@ -23,15 +24,13 @@ from etm_bridge_cli.demo_swaps import PoolSwaps
 from etm_bridge_cli.demo_world import BitcoinRpc, EthSetup, Party, World
 from etm_bridge_ethereum import deploy_contract
 from etm_bridge_ethereum.vault import VAULT
+from etm_bridge_regtest.etm_process import etm_node_in
 
 from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.node.setup import eth_spv_genesis, init_node
+from etm_bridge.node.setup import eth_spv_genesis
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.units import ETM
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
 
 ETH = 10**18
 DEPOSIT_WEI, DEPOSIT_ETM, SWAP_WEI = ETH, 100 * ETM, ETH // 100
@@ -61,19 +60,19 @@ def eth_world(anvil_node: Any, bitcoin_node: Any, tmp_path: Path) -> Iterator[tu
         htlc_contract=bytes.fromhex(htlc.address[2:]),
         pool_vaults=((operator.eth_address20, bytes.fromhex(vault.address[2:])),),
     )
-    init_node(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1, port=0, spv=spv)
-    node = NodeProcess(tmp_path / "etm")
-    client = node.start()
-    rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
-    world = World(rpc, client.url, node.data_dir, bitcoin_node.height())
-    world.eth = EthSetup(anvil_node.rpc_url, htlc.address, htlc.block_number, vault.address,
-                         relayer)  # fmt: skip
-    yield world, operator, investor, user
-    print(node.log_tail())
-    node.stop()
+    init = {"delegates": 3, "block_time_s": 1, "funded_accounts": 1, "spv": spv}
+    with etm_node_in(tmp_path / "etm", **init) as node:
+        assert node.client is not None
+        rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
+        world = World(rpc, node.client.url, node.data_dir, bitcoin_node.height())
+        world.eth = EthSetup(anvil_node.rpc_url, htlc.address, htlc.block_number, vault.address,
+                             relayer)  # fmt: skip
+        yield world, operator, investor, user
 
 
-def test_eth_to_etm_through_the_pool(eth_world, anvil_node, bitcoin_node, tmp_path) -> None:
+def test_eth_to_etm_and_back_through_the_pool(
+    eth_world, anvil_node, bitcoin_node, tmp_path
+) -> None:
     world, operator, investor, user = eth_world
     client = world.client
     for party in (operator, investor, user):
@@ -105,6 +104,21 @@ def test_eth_to_etm_through_the_pool(eth_world, anvil_node, bitcoin_node, tmp_pa
         assert after["asset_reserve"] == DEPOSIT_WEI + SWAP_WEI
         assert after["fees_asset"] == quote["fee"] > 0
         assert share_value(after) > share_value(before)
+
+        quote_out = client.quote("eth", "etm_to_asset", 5 * ETM)
+        out = swaps.start_swap_out(5 * ETM, "eth")
+        swaps.run_until(out.swap_id, {State.CLAIMED_BOTH}, roles=both, timeout_s=150)
+        [eth_out] = swaps.user_ad["ethereum"].find_locks(out.hashlock)
+        assert eth_out.terms.amount == quote_out["amount_out"]
+        assert eth_out.terms.claim_key == user.eth_address20
+        assert swaps.user_ad["ethereum"].find_spend(eth_out).kind.value == "claim"
+        [etm_out] = swaps.op_ad["etm"].find_locks(out.hashlock)
+        assert etm_out.state is LockState.CLAIMED and etm_out.terms.amount == 5 * ETM
+        final = client.pool("eth")
+        assert final["etm_reserve"] == after["etm_reserve"] + 5 * ETM
+        assert final["asset_reserve"] == after["asset_reserve"] - quote_out["amount_out"]
+        assert (final["asset_reserved"], final["etm_reserved"]) == (0, 0)
+        assert share_value(final) > share_value(after)
     finally:
         print("\n".join(swaps.log))
         swaps.close()
