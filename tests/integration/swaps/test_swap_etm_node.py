@@ -6,15 +6,14 @@ accepted by the ETM node or the Bitcoin node."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crash_runs import run_until_done
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.chain.address import address_hash
@@ -22,7 +21,6 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.node.setup import init_node
 from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.policy import PolicyConfig
@@ -30,30 +28,20 @@ from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 from etm_bridge.units import ETM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
-from node_process import NodeProcess
-
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
 FUNDING_ETM = 100 * ETM  # what _fund_etm sends each party
-PROC = Path(__file__).with_name("watcher_proc.py")
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
 
 
 @pytest.fixture
-def etm_node(tmp_path: Path) -> Iterator[NodeProcess]:
-    data = tmp_path / "etm"
-    init_node(data, delegates=3, block_time_s=1, funded_accounts=1, port=0)
-    genesis = json.loads((data / "genesis.json").read_text())
-    genesis["params"]["tx_plugins"] = ["etm_bridge.exchange.txtypes"]
-    (data / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
-    proc = NodeProcess(data)
-    proc.start()
-    yield proc
-    print(proc.log_tail())
-    proc.stop()
+def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    plugins = ("etm_bridge.exchange.txtypes",)
+    init = {"delegates": 3, "block_time_s": 1, "funded_accounts": 1, "tx_plugins": plugins}
+    with etm_node_in(tmp_path / "etm", **init) as proc:
+        yield proc
 
 
-def _fund_etm(node: NodeProcess, seeds: list[bytes]) -> None:
+def _fund_etm(node: EtmNodeProcess, seeds: list[bytes]) -> None:
     client = node.client
     assert client is not None
     network = int(client.status()["networkId"])
@@ -197,21 +185,8 @@ def test_sigkill_after_every_save_with_the_etm_node(etm_node, bitcoin_node, tmp_
         "btc_mine_to": bitcoin_node.faucet_address(),
         "sleep_s": 1.0,
     }
-    spec_path, crashed = tmp_path / "world.json", tmp_path / "crashed.txt"
-    spec_path.write_text(json.dumps(spec))
-    kills = 0
-    for _ in range(40):
-        proc = subprocess.run(
-            [sys.executable, str(PROC), str(spec_path), point, str(crashed), "40"],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        if proc.returncode == 0:
-            break
-        assert proc.returncode == -9, proc.stderr[-3000:]
-        kills += 1
+    kills = run_until_done(spec, point, tmp_path, max_ticks=40)
+    crashed = tmp_path / "crashed.txt"
     for role in Role:
         store = SwapStore(tmp_path / f"{role.value}.db")
         rec = store.get("etm1")
