@@ -1,6 +1,6 @@
 """Run ``watcher_proc.py`` again and again until both swaps end: it SIGKILLs itself right after
-each new kind of save (see its docstring), so each run moves the swap one crash further. Shared by
-the crash tests on regtest + anvil and on a real ETM node."""
+each new kind of save (see its docstring), so each run moves the swap one crash further. Used by
+the real-ETM-node crash test; test_swap_crash_real_nodes.py runs the same loop and can use it."""
 
 from __future__ import annotations
 
