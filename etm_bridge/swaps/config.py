@@ -98,7 +98,8 @@ class EngineConfig:
             known = ", ".join(sorted(self.chains)) or "none"
             raise ConfigError(
                 f"chain {name!r} is not configured in {self.home / 'config.toml'} "
-                f"(configured: {known})"
+                f"(configured: {known}); add a [chains.{name}] section "
+                "(see docs/swaps.md, 'Command line') or use a configured chain name"
             ) from None
 
     def adapter_options(self, name: str, wallet: UnlockedWallet) -> tuple[str, dict[str, Any]]:

@@ -119,10 +119,25 @@ def _recover(rec: SwapRecord, view: SwapView, now_s: int) -> tuple[list, list[Ac
         elif intent.kind is A.LOCK_USER_LEG and now_s > rec.terms.lock_deadline_s:
             detail = "not on chain after the lock deadline; not re-broadcast"
             resolved.append((intent.key, IntentResult(Outcome.REJECTED, None, detail, now_s)))
+        elif _spent_by_another(intent.kind, view):
+            detail = "not on chain; the lock was spent by another transaction"
+            resolved.append((intent.key, IntentResult(Outcome.REJECTED, None, detail, now_s)))
         elif _still_applicable(intent.kind, view):
             reason = "intent without result, chain does not show it: re-broadcast"
             retry.append(Action(intent.kind, intent.chain, intent.key, reason))
     return resolved, retry
+
+
+def _spent_by_another(kind: ActionKind, view: SwapView) -> bool:
+    """A pending claim/refund whose lock is on chain but already spent (not by it): the
+    intent never took effect and never can, so it is closed instead of left pending."""
+    if kind in (A.CLAIM_COUNTER, A.REFUND_COUNTER):
+        leg = view.counter
+    elif kind in (A.CLAIM_USER_LOCK, A.REFUND_USER_LOCK):
+        leg = view.user
+    else:
+        return False
+    return leg.lock is not None and not leg.is_open
 
 
 def _still_applicable(kind: ActionKind, view: SwapView) -> bool:

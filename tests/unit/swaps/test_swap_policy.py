@@ -218,7 +218,22 @@ def test_pending_refund_of_a_lock_claimed_meanwhile_is_not_reissued() -> None:
     rec = _pending(record(State.EXPIRED), A.REFUND_USER_LOCK, "btc")
     ulock = lock_for(rec.terms.user_leg)
     v = view(rec, user_lock=ulock, user_tip=250, user_spend=claim_of(ulock))
-    assert decide(rec, v, NOW).actions == ()
+    plan = decide(rec, v, NOW)
+    assert plan.actions == ()
+    [(key, result)] = plan.resolved  # closed, not left pending forever
+    assert key == "s1:refund_user_lock:0" and result.outcome is Outcome.REJECTED
+    assert "spent by another" in result.detail
+
+
+def test_pending_claim_of_a_counter_lock_refunded_meanwhile_is_closed() -> None:
+    """Killed between the claim intent and its broadcast, back after the operator refunded:
+    the claim never happened (the secret stayed private) and the intent is closed."""
+    rec, v = _counter_locked()
+    rec = _pending(rec, A.CLAIM_COUNTER, "etm")
+    v = replace(v, counter=replace(v.counter, spend=refund_of(v.counter.lock)))
+    plan = decide(rec, v, NOW)
+    assert plan.actions == ()
+    assert [(k, r.outcome) for k, r in plan.resolved] == [("s1:claim_counter:0", Outcome.REJECTED)]
 
 
 def test_rejected_refund_is_retried_with_a_new_key_after_the_retry_delay() -> None:
