@@ -4,8 +4,8 @@ SIGKILL right after the first save of a kind it has not crashed at yet.
 Usage: python watcher_proc.py WORLD.json POINT CRASHED.txt MAX_TICKS
 WORLD.json holds, per role, the database path and per chain ``{"adapter": entry-point name,
 "config": from_config mapping}`` (or the legacy ``bitcoin``/``ethereum`` configs), plus the
-Bitcoin node to mine with and optionally anvil's URL. Every crash appends its signature to
-CRASHED.txt first, so each step crashes only once.
+Bitcoin node to mine with and optionally anvil's URL (and ``offline``, see :func:`_offline`).
+Every crash appends its signature to CRASHED.txt first, so each step crashes only once.
 Exit 0 when both swaps ended (or MAX_TICKS passed); -9 when it killed itself.
 """
 
@@ -31,13 +31,26 @@ from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 
 
 def signature(point: str, rec: SwapRecord) -> str:
+    """``point/role/state/intents/results/kind``: kind is the newest intent's ActionKind (or -)."""
     done = sum(i.result is not None for i in rec.intents)
-    return f"{point}/{rec.role.value}/{rec.state.value}/{len(rec.intents)}/{done}"
+    kind = rec.intents[-1].kind.value if rec.intents else "-"
+    return f"{point}/{rec.role.value}/{rec.state.value}/{len(rec.intents)}/{done}/{kind}"
 
 
 def rpc(url: str, method: str, *params, auth=None) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
     requests.post(url, json=body, auth=auth, timeout=30).raise_for_status()
+
+
+def _offline(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
+    """``"offline": {"role": R, "state": S}``: R's watcher does not tick while its swap is in
+    state S and the other party's has not ended (a user that walks away from its claim)."""
+    off = world.get("offline")
+    if not off or w.owner != off["role"]:
+        return False
+    swap = world["swap_id"]
+    others_open = any(o.store.get(swap).state not in TERMINAL for o in watchers if o is not w)
+    return w.store.get(swap).state.value == off["state"] and others_open
 
 
 def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
@@ -76,7 +89,8 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
         if all(w.store.get(world["swap_id"]).state in TERMINAL for w in watchers):
             break
         for w in watchers:
-            w.tick()
+            if not _offline(world, w, watchers):
+                w.tick()
         rpc(world["btc_url"], "generatetoaddress", 1, world["btc_mine_to"], auth=btc_auth)
         if world.get("eth_url"):
             rpc(world["eth_url"], "anvil_mine", "0x1")
