@@ -20,6 +20,8 @@ class Unit:
     symbol: str
     decimals: int
     base_name: str
+    #: Largest amount in base units: u64, but u128 for ETH (2**64 wei is about 18.4 ETH).
+    max_units: int = 2**64 - 1
 
     @property
     def scale(self) -> int:
@@ -28,7 +30,7 @@ class Unit:
 
 UNITS: dict[str, Unit] = {
     "btc": Unit("BTC", 8, "sat"),
-    "eth": Unit("ETH", 18, "wei"),
+    "eth": Unit("ETH", 18, "wei", 2**128 - 1),
     "etm": Unit("ETM", 8, "base unit"),
 }
 
@@ -39,6 +41,7 @@ BTC = UNITS["btc"].scale
 #: 1 ETH in wei.
 ETH = UNITS["eth"].scale
 
+#: Largest amount of the u64 units (BTC, ETM); see :attr:`Unit.max_units`.
 MAX_AMOUNT = 2**64 - 1
 
 
@@ -73,8 +76,10 @@ def parse_amount(text: str, asset: str) -> int:
             f"amount {text!r} has more than {unit.decimals} decimal places for {unit.symbol}"
         )
     result = int(scaled)
-    if result > MAX_AMOUNT:
-        raise AmountError(f"amount {text!r} is too large")
+    if result > unit.max_units:
+        raise AmountError(
+            f"amount {text!r} is too large (at most {unit.max_units} {unit.base_name})"
+        )
     return result
 
 

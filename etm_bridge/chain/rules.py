@@ -5,7 +5,8 @@ validates a block against the tip recorded in state and applies it to a :class:`
 overlay; the caller (``ledger.Chain``) commits the overlay's changes through the store in one
 database transaction. Every rejection raises a typed error with a reason code:
 
-* tx: ``wrong_network``, ``unknown_type``, ``malformed_field``, ``fee_too_low``,
+* tx: ``wrong_network``, ``unknown_type``, ``malformed_field`` (``bad_amount`` for an integer
+  field out of its range), ``fee_too_low``,
   ``bad_signature``, ``wrong_nonce``, ``insufficient_balance`` and the types' own codes.
 * block: ``wrong_version``, ``wrong_height``, ``wrong_previous``, ``future_block``,
   ``late_block`` (only with ``now``: the slot is over, the whitepaper's time check),
@@ -21,7 +22,13 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BlockRejectedError, EtmBridgeError, TxRejectedError, ValidationError
+from ..errors import (
+    AmountError,
+    BlockRejectedError,
+    EtmBridgeError,
+    TxRejectedError,
+    ValidationError,
+)
 from .address import address_hash
 from .block import Block, BlockHeader, merkle_root
 from .params import ChainParams
@@ -61,8 +68,9 @@ def _stateless(registry: Registry, tx: Tx, params: ChainParams, verify_sig: bool
     tx_type = registry.type_of(tx.type_id)
     try:
         payload = tx_type.decode(tx.payload)
-    except ValidationError as exc:
-        raise TxRejectedError("malformed_field", f"{tx_type.name} payload: {exc}") from None
+    except ValidationError as exc:  # an integer out of its range is a bad amount
+        reason = "bad_amount" if isinstance(exc, AmountError) else "malformed_field"
+        raise TxRejectedError(reason, f"{tx_type.name} payload: {exc}") from None
     minimum = params.fee_base + params.fee_per_byte * tx.size + tx_type.min_fee
     if tx.fee < minimum:
         raise TxRejectedError("fee_too_low", f"fee {tx.fee} is below the minimum {minimum}")

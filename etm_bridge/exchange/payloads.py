@@ -4,6 +4,12 @@ A payload is the state's canonical JSON (sorted keys, no spaces, UTF-8) of the d
 bytes as lowercase hex. :func:`decode_payload` rejects anything else (unknown or missing
 fields, wrong types, non-canonical spelling), so one payload has exactly one encoding and a
 malformed one raises :class:`~etm_bridge.errors.ValidationError` naming the field.
+
+Integers are u64 (``0 <= n < 2**64``: ETM amounts, the chain's native amount type, shares,
+heights, nonces) except the external-asset amounts listed in :data:`U128_FIELDS`, which are
+u128 (``0 <= n < 2**128``): ETH is counted in wei, so 2**64 is only about 18.4 ETH. An integer
+out of its range raises :class:`~etm_bridge.errors.AmountError` (the chain rejects the tx with
+``bad_amount``). See docs/exchange.md, "Amount encoding".
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..chain.state import canonical_json
-from ..errors import ValidationError
+from ..errors import AmountError, ValidationError
 from . import records
 
 T = TypeVar("T")
@@ -74,8 +80,12 @@ class LpDeposit:
 
 @dataclass(frozen=True)
 class LpWithdraw:
+    """``min_etm`` / ``min_asset``: the least the burn may pay on each side (else ``slippage``)."""
+
     asset: str
     shares: int
+    min_etm: int = 0
+    min_asset: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,17 +126,36 @@ class ObligationDefault:
     obligation_id: int
 
 
+#: Largest u64 (ETM amounts and every other integer field).
+MAX_U64 = 2**64 - 1
+#: Largest u128 (external-asset amounts: sat, wei, token base units).
+MAX_U128 = 2**128 - 1
+#: The u128 fields of each payload: the external-asset amounts (the rest are u64).
+U128_FIELDS: dict[type, frozenset[str]] = {
+    SwapIn: frozenset({"amount_in"}),  # the asset paid in
+    SwapIntent: frozenset({"amount_in"}),  # the asset the coming swap in pays
+    SwapOut: frozenset({"min_out"}),  # the least asset the ETM buys
+    LpWithdraw: frozenset({"min_asset"}),  # the least asset the burn pays
+}
+
+
+def int_bound(cls: type, name: str) -> int:
+    """The largest value of integer field ``name`` of payload ``cls`` (u128 or u64)."""
+    return MAX_U128 if name in U128_FIELDS.get(cls, frozenset()) else MAX_U64
+
+
 def encode_payload(payload: Any) -> bytes:
     """The canonical bytes of a payload dataclass."""
     return canonical_json(records.encode(payload))
 
 
-def _check_field(name: str, kind: Any, raw: Any) -> None:
+def _check_field(name: str, kind: Any, raw: Any, bound: int) -> None:
     expected = {bytes: str, str: str, bool: bool, int: int}[kind]
     if not isinstance(raw, expected) or (expected is int and isinstance(raw, bool)):
         raise ValidationError(f"payload field {name!r} must be {kind.__name__}, got {raw!r}")
-    if isinstance(raw, int) and not 0 <= raw < 2**64:
-        raise ValidationError(f"payload field {name!r} must be a u64, got {raw}")
+    if isinstance(raw, int) and not 0 <= raw <= bound:
+        width = "u128" if bound == MAX_U128 else "u64"
+        raise AmountError(f"payload field {name!r} must be a {width} (0..{bound}), got {raw}")
     if kind is bytes and isinstance(raw, str):
         try:
             if bytes.fromhex(raw).hex() != raw:
@@ -150,7 +179,7 @@ def decode_payload(cls: type[T], payload: bytes) -> T:
             f"{cls.__name__} payload fields must be {sorted(names)}, got {sorted(raw)}"
         )
     for name in names:
-        _check_field(name, hints[name], raw[name])
+        _check_field(name, hints[name], raw[name], int_bound(cls, name))
     if canonical_json(raw) != payload:
         raise ValidationError(f"{cls.__name__} payload is not in canonical JSON form")
     return records.decode(cls, raw)

@@ -221,7 +221,7 @@ def _next_obligation_id(view: StateView) -> int:
 def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> Plan:
     pool = get_pool(view, p.asset)
     owned = get_shares(view, p.asset, tx.sender)
-    new_pool, burn = pm.remove_liquidity(pool, p.shares, owned)
+    new_pool, burn = pm.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
     plan = Plan()
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))

@@ -61,6 +61,11 @@ MAX_FEE_PPM = 100_000
 #: Shares minted by the first deposit and locked forever (Uniswap v2's guard against the
 #: first-depositor share-inflation attack).
 MINIMUM_LIQUIDITY = 1_000
+#: Largest ETM amount or reserve (u64: the chain's native amount type).
+MAX_ETM_AMOUNT = 2**64 - 1
+#: Largest external-asset amount or reserve (u128: ETH is counted in wei, and 2**64 wei is only
+#: about 18.4 ETH). Payloads encode these amounts as u128 (docs/exchange.md, "Amount encoding").
+MAX_ASSET_AMOUNT = 2**128 - 1
 
 
 class Direction(StrEnum):
@@ -168,6 +173,11 @@ class Pool:
                 raise LiquidityError(Reason.INSUFFICIENT_LIQUIDITY, f"{side} reserved > reserve")
         if min(self.total_shares, self.defaulted_obligations) < 0:
             raise ExchangeError(Reason.BAD_AMOUNT, "share or default count went negative")
+        for side, most in (("asset", MAX_ASSET_AMOUNT), ("etm", MAX_ETM_AMOUNT)):
+            if getattr(self, f"{side}_reserve") + getattr(self, f"{side}_pending_in") > most:
+                raise ExchangeError(
+                    Reason.BAD_AMOUNT, f"{side} reserve plus pending inputs would pass {most}"
+                )
 
     @property
     def halted(self) -> bool:
@@ -359,9 +369,14 @@ def pro_rata_shares(pool: Pool, asset_amount: int) -> tuple[int, int]:
     return shares, -(-shares * y // s)
 
 
-def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, Burn]:
-    """Burn ``shares`` of an investor owning ``owned_shares``; pay each side rounded down."""
+def remove_liquidity(
+    pool: Pool, shares: int, owned_shares: int, min_asset: int = 0, min_etm: int = 0
+) -> tuple[Pool, Burn]:
+    """Burn ``shares`` of an investor owning ``owned_shares``; pay each side rounded down,
+    and at least ``min_asset`` / ``min_etm`` (the investor's slippage bounds) or nothing."""
     require_amount(shares, "shares")
+    require_amount(min_asset, "min_asset", positive=False)
+    require_amount(min_etm, "min_etm", positive=False)
     if shares > owned_shares:
         raise ExchangeError(
             Reason.INSUFFICIENT_SHARES, f"withdrawing {shares} shares, owning {owned_shares}"
@@ -374,6 +389,12 @@ def remove_liquidity(pool: Pool, shares: int, owned_shares: int) -> tuple[Pool, 
             f"withdrawal needs {asset_out} {pool.params.asset} and {etm_out} ETM; unreserved "
             f"now: {pool.asset_available} and {pool.etm_available}. Retry after in-flight "
             "swaps settle, or withdraw fewer shares",
+        )
+    if asset_out < min_asset or etm_out < min_etm:
+        raise SlippageError(
+            Reason.SLIPPAGE,
+            f"withdrawal pays {asset_out} {pool.params.asset} and {etm_out} ETM, below the "
+            f"minimums {min_asset} and {min_etm}",
         )
     new = replace(
         pool,
