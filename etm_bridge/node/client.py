@@ -118,10 +118,22 @@ class NodeClient:
         """``{"btc": binding or None, "eth": ...}`` of an ETM address."""
         return self._request("GET", f"/api/exchange/bindings/{address}")["bindings"]
 
+    def last_binding_nonce(self, address: str, chain: str) -> int | None:
+        """The highest binding nonce ``address`` used on ``chain`` (None if never bound)."""
+        nonces = self._request("GET", f"/api/exchange/bindings/{address}").get("nonces", {})
+        last = nonces.get(chain)
+        return None if last is None else int(last)
+
     def quote(self, asset: str, direction: str, amount_in: int) -> dict[str, Any]:
         """``direction`` ``asset_to_etm`` or ``etm_to_asset``; ``amount_in`` in base units."""
         params = {"asset": asset, "direction": direction, "amount": str(amount_in)}
         return self._request("GET", "/api/exchange/quote", params=params)
+
+    def deposit_quote(self, asset: str, asset_amount: int) -> dict[str, Any]:
+        """``{"etm_needed", "shares", ...}``: the least ``etm_max`` an ``asset_amount`` deposit
+        (base units) needs now; ``pool_empty`` (HTTP 400) before the pool's first deposit."""
+        params = {"amount": str(asset_amount)}
+        return self._request("GET", f"/api/exchange/pools/{asset}/deposit-quote", params=params)
 
     def spv_status(self) -> dict[str, Any]:
         """Both relays (``bitcoin``/``ethereum`` keys, absent if not initialised)."""

@@ -10,8 +10,17 @@ Exchange (404 ``not_found`` if the chain does not load ``etm_bridge.exchange.txt
 * ``GET /api/exchange/positions/{address}`` -> ``{"address", "positions": [...]}``
 * ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...]}``
 * ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...]}`` (open ones)
-* ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...}}``
+* ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...},
+  "nonces": {"btc": last nonce or null, "eth": ...}}`` (a new proof needs a higher nonce; the
+  last one outlives an unbind)
 * ``GET /api/exchange/quote?asset=&direction=asset_to_etm|etm_to_asset&amount=<int>``
+* ``GET /api/exchange/pools/{asset}/deposit-quote?amount=<int>`` -> ``{"asset",
+  "asset_amount", "etm_needed", "shares"}``: the least ``etm_max`` an ``amount`` deposit needs
+  now (:func:`~etm_bridge.exchange.views.lp_deposit_quote`); ``pool_empty`` for the first one
+
+Query amounts may be up to 2**128 - 1 (external assets are u128); the pool rules reject an ETM
+amount past its u64. Responses carry every amount as a JSON number (an exact integer however
+large: Python's ``json`` and the CLI read it back exactly).
 
 SPV (404 if the chain has no such relay yet): ``GET /api/spv`` (both relays),
 ``/api/spv/btc``, ``/api/spv/eth`` (tip, heights, chain work, forks, policy) and
@@ -41,7 +50,7 @@ from ..spv import txtypes as spv
 from .api import guarded, parse_hex
 
 ViewOf = Callable[[], StateView]
-MAX_U64 = 2**64 - 1
+MAX_QUERY_AMOUNT = 2**128 - 1
 
 
 def _asset(text: str) -> str:
@@ -52,7 +61,8 @@ def _asset(text: str) -> str:
 
 
 def _amount(text: str | None) -> int:
-    if text is None or not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_U64:
+    ok = text is not None and text.isascii() and text.isdigit() and len(text) <= 39
+    if text is None or not ok or not 0 < int(text) <= MAX_QUERY_AMOUNT:
         raise ValidationError("query parameter amount must be an integer in base units, > 0")
     return int(text)
 
@@ -118,7 +128,10 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         address20, state = decode_address(address), view()
         found = {c: get_binding(state, address20, c) for c in ("btc", "eth")}
         out = {c: None if b is None else rc.encode(b) for c, b in found.items()}
-        return JSONResponse({"address": address, "bindings": out})
+        keys = {c: address20 + c.encode() for c in found}
+        nonces = {c: state.get_u64(rc.NONCES, k) if state.get(rc.NONCES, k) else None
+                  for c, k in keys.items()}  # fmt: skip
+        return JSONResponse({"address": address, "bindings": out, "nonces": nonces})
 
     @guarded
     async def quote(request: Request) -> JSONResponse:
@@ -127,9 +140,16 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         direction, amount = _direction(q.get("direction")), _amount(q.get("amount"))
         return JSONResponse(_found(lambda: views.swap_quote(view(), asset, direction, amount)))
 
+    @guarded
+    async def deposit_quote(request: Request) -> JSONResponse:
+        asset = _asset(request.path_params["asset"])
+        amount = _amount(request.query_params.get("amount"))
+        return JSONResponse(_found(lambda: views.lp_deposit_quote(view(), asset, amount)))
+
     return [
         Route("/api/exchange/pools", pools),
         Route("/api/exchange/pools/{asset}", pool),
+        Route("/api/exchange/pools/{asset}/deposit-quote", deposit_quote),
         Route("/api/exchange/positions/{address}", positions),
         Route("/api/exchange/obligations", obligations),
         Route("/api/exchange/swaps", swaps),

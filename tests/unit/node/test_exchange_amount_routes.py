@@ -1,0 +1,46 @@
+"""Amounts through the node: u128 payload overflow is ``bad_amount``; the deposit-quote route.
+
+The route's numbers on a funded pool are :func:`etm_bridge.exchange.views.lp_deposit_quote`'s
+(tests/unit/exchange); here, what the node adds: routing, 404 for an unknown pool, 400 naming
+the parameter, and ``pool_empty`` before the first deposit.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_exchange_api import Node, _pool_create
+
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.errors import TxRejectedError
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import txtypes as tt
+from etm_bridge.node.setup import NODE_TX_PLUGINS
+
+
+@pytest.fixture
+def node() -> Node:
+    return Node(NODE_TX_PLUGINS)
+
+
+def test_a_swap_in_past_u128_is_rejected_by_the_chain_as_bad_amount(node: Node) -> None:
+    payload = pl.SwapIn("btc", "etm1x", 2**128, b"\x01" * 32, 1, b"\x02")
+    with pytest.raises(TxRejectedError) as exc:
+        node.send(dev_key("user-0"), tt.SWAP_IN, pl.encode_payload(payload))
+    assert exc.value.reason == "bad_amount" and "u128" in str(exc.value)
+
+
+def test_deposit_quote_route(node: Node) -> None:
+    status, body = node.get("/api/exchange/pools/btc/deposit-quote?amount=5")
+    assert status == 404 and "no pool" in body["error"]["message"]
+    _pool_create(node)
+    status, body = node.get("/api/exchange/pools/btc/deposit-quote?amount=5")
+    assert status == 400 and "pool_empty" in body["error"]["message"]
+    for bad in ("0", "1.5", str(2**128), "9" * 5000):
+        status, body = node.get(f"/api/exchange/pools/btc/deposit-quote?amount={bad}")
+        assert status == 400 and "amount" in body["error"]["message"], bad
+
+
+def test_quote_takes_amounts_past_a_u64(node: Node) -> None:
+    _pool_create(node)
+    status, body = node.get(f"/api/exchange/quote?asset=btc&direction=asset_to_etm&amount={2**100}")
+    assert status == 400 and "pool_empty" in body["error"]["message"]
