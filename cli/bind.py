@@ -1,15 +1,16 @@
 """``etm-bridge bind``: bind (or rebind, or unbind) the wallet's BTC or ETH key to its ETM address.
 
 The proof signs :func:`etm_bridge.exchange.binding.binding_message` with the wallet's Bitcoin
-key (Bitcoin signed-message format) or Ethereum key (EIP-191). The nonce is the current Unix
-time in seconds (it must grow with every proof of this address on this chain) and the proof
-expires ``--valid-blocks`` ETM blocks after the current tip.
+key (Bitcoin signed-message format) or Ethereum key (EIP-191). The nonce must grow with every
+proof of this address on this chain: it is the last nonce the node recorded (which outlives an
+unbind) plus one, so binds in a row never collide (each waits for inclusion unless
+``--no-wait``; two ``--no-wait`` binds before a block would share a nonce). The proof expires
+``--valid-blocks`` ETM blocks after the current tip.
 """
 
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
@@ -49,9 +50,10 @@ def group(
         _show({"action": "unbind", "chain": chain, **result}, as_json)
         return
     status = client.status()
-    nonce, expiry = int(time.time()), int(status["height"]) + valid_blocks
-    network = f"{int(status['networkId']):#010x}"
     public = wallet.public()
+    last = client.last_binding_nonce(public.etm.address, chain)
+    nonce, expiry = (0 if last is None else last) + 1, int(status["height"]) + valid_blocks
+    network = f"{int(status['networkId']):#010x}"
     message = bd.binding_message(network, public.etm.address, chain, nonce, expiry)
     if chain == "btc":
         secret = wallet.unsafe_export_btc_secret()

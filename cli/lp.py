@@ -6,9 +6,15 @@ the ``OP_RETURN "ETMD" || address20`` owner tag), waits for the pool's confirmat
 Bitcoin headers the ETM chain lacks and submits ``xchg_lp_deposit`` with the inclusion proof,
 together with at most ``--etm`` ETM from the wallet's ETM account. ``deposit eth`` deposits
 through the operator's PoolVault instead and waits for the chain's Ethereum relay
-(:mod:`.lp_eth`). ``withdraw`` burns shares:
+(:mod:`.lp_eth`). Before any coin moves, ``deposit`` asks the node how much ETM the asset
+amount needs now (``/api/exchange/pools/{asset}/deposit-quote``) and refuses an ``--etm``
+below it (the chain would refuse it with ``deposit_etm_short`` only after the asset was paid);
+without ``--etm`` it sends that quote plus :data:`DEFAULT_ETM_SLIPPAGE_PPM` (1 %), the unused
+part staying in the wallet. ``withdraw`` burns shares:
 the ETM part is paid at once, the asset part becomes an obligation the pool operator must pay
-(shown by ``lp obligations``). Amounts are decimal strings with or without unit (``0.01`` or
+(shown by ``lp obligations``); ``--min-etm`` / ``--min-asset`` make the chain refuse a burn
+paying less (``slippage``). ``positions`` defaults to the wallet's ETM address. Amounts are
+decimal strings with or without unit (``0.01`` or
 ``"0.01 BTC"``).
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -29,7 +36,7 @@ from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import parse_amount
-from etm_bridge.wallet import UnlockedWallet
+from etm_bridge.wallet import UnlockedWallet, load_keystore
 
 from .config import common_options, get_config, passphrase_option
 from .pool import fmt, json_option, read_client, url_option
@@ -46,13 +53,21 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
+#: Headroom ``lp deposit`` adds to the node's ETM quote when ``--etm`` is omitted (1 %): the
+#: pool may move between the quote and the deposit's inclusion; the chain takes only what the
+#: deposit needs, so the rest stays in the wallet.
+DEFAULT_ETM_SLIPPAGE_PPM = 10_000
+
+
 @group.command("positions")
-@click.argument("address")
+@click.argument("address", required=False)
 @url_option
 @common_options
 @json_option
-def positions_command(address: str, url: str | None, as_json: bool) -> None:
-    """Shares, share of the pool and value now of ADDRESS (etm1...) in every pool."""
+def positions_command(address: str | None, url: str | None, as_json: bool) -> None:
+    """Shares, share of the pool and value now of ADDRESS (etm1...; default: the wallet's)."""
+    if address is None:
+        address = load_keystore(get_config().keystore_path).public.etm.address
     decode_address(address)
     rows = read_client(url).positions(address)
     if as_json:
@@ -94,17 +109,30 @@ def obligations_command(address: str | None, url: str | None, as_json: bool) -> 
 @group.command("withdraw")
 @click.argument("asset")
 @click.argument("shares", type=int)
+@click.option("--min-etm", default=None, help="Refuse a burn paying less ETM, e.g. '10 ETM'.")
+@click.option("--min-asset", default=None, help="Refuse a burn paying less of ASSET.")
 @common_options
 @passphrase_option
 @fee_option
 @wait_option
 @json_option
-def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_json: bool) -> None:
+def withdraw_command(
+    asset: str,
+    shares: int,
+    min_etm: str | None,
+    min_asset: str | None,
+    fee: int | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
     """Burn SHARES of the wallet's ASSET pool position: ETM now, the asset as an obligation."""
     if shares <= 0:
         raise ValidationError(f"SHARES must be a positive number of shares, got {shares}")
+    asset = asset.lower()
+    least_etm = 0 if min_etm is None else parse_amount(min_etm, "etm")
+    least_asset = 0 if min_asset is None else parse_amount(min_asset, asset)
     wallet = unlock_wallet()
-    payload = pl.LpWithdraw(asset.lower(), shares)
+    payload = pl.LpWithdraw(asset, shares, least_etm, least_asset)
     client = node_client()
     result = submit(client, wallet.etm_signing_key(), tt.LP_WITHDRAW, payload, fee=fee, wait=wait)
     mine = [o for o in client.obligations(wallet.public().etm.address) if o["status"] == "pending"]
@@ -120,7 +148,12 @@ def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_js
 @group.command("deposit")
 @click.argument("asset", type=click.Choice(["btc", "eth"], case_sensitive=False))
 @click.argument("amount")
-@click.option("--etm", "etm_amount", required=True, help="Most ETM to add, e.g. 100 or '100 ETM'.")
+@click.option(
+    "--etm",
+    "etm_amount",
+    default=None,
+    help="Most ETM to add, e.g. 100 or '100 ETM' (default: the node's quote + 1 %).",
+)
 @click.option("--min-shares", default=1, show_default=True, help="Fail below this many shares.")
 @click.option(
     "--txid", default=None, help="btc: prove this earlier payment instead of paying again."
@@ -136,7 +169,7 @@ def withdraw_command(asset: str, shares: int, fee: int | None, wait: bool, as_js
 def deposit_command(
     asset: str,
     amount: str,
-    etm_amount: str,
+    etm_amount: str | None,
     min_shares: int,
     txid: str | None,
     vault: str | None,
@@ -152,10 +185,11 @@ def deposit_command(
     btc: if a run stops after paying (the payment's txid was printed), run it again with --txid
     to prove and submit that payment instead of paying twice."""
     asset = asset.lower()
-    amount_units, etm_max = parse_amount(amount, asset), parse_amount(etm_amount, "etm")
+    amount_units = parse_amount(amount, asset)
+    etm_max = None if etm_amount is None else parse_amount(etm_amount, "etm")
     wallet = unlock_wallet()
     client, key, me = node_client(), wallet.etm_signing_key(), wallet.public().etm.address
-    pool = _preflight(client, asset, me, etm_max, txid, vault)
+    pool, etm_max = _preflight(client, asset, me, amount_units, etm_max, txid, vault)
     if asset == "btc":
         deposit = _BtcDeposit(pool, amount_units, decode_address(me))
         txid, btc_proof = deposit.pay_and_prove(wallet, client, key, txid, batch, fee, timeout)
@@ -179,10 +213,18 @@ def deposit_command(
 
 
 def _preflight(
-    client: NodeClient, asset: str, me: str, etm_max: int, txid: str | None, vault: str | None
-) -> dict[str, Any]:
-    """The pool, after every check that can fail before any coin moves."""
+    client: NodeClient,
+    asset: str,
+    me: str,
+    amount: int,
+    etm_max: int | None,
+    txid: str | None,
+    vault: str | None,
+) -> tuple[dict[str, Any], int]:
+    """The pool and the ``etm_max`` to send, after every check that can fail before any coin
+    moves (the ETM the deposit needs, the wallet's ETM balance, the options)."""
     pool = client.pool(asset)
+    etm_max = deposit_etm_max(pool, amount, etm_max, client.deposit_quote)
     balance = int(client.account(me)["balance"])
     if balance < etm_max:
         raise InsufficientFundsError(
@@ -192,7 +234,36 @@ def _preflight(
         raise ValidationError(f"--txid takes a Bitcoin txid (64 lowercase hex), got {txid!r}")
     if asset == "eth" and not (vault and re.fullmatch(r"0x[0-9a-fA-F]{40}", vault)):
         raise ValidationError(f"an eth deposit needs --vault 0x<40 hex> (got {vault!r})")
-    return pool
+    return pool, etm_max
+
+
+def deposit_etm_max(
+    pool: dict[str, Any],
+    amount: int,
+    etm_max: int | None,
+    deposit_quote: Callable[[str, int], dict[str, Any]],
+) -> int:
+    """``etm_max`` checked against the ETM an ``amount`` deposit needs now (``deposit_quote``:
+    ``NodeClient.deposit_quote``, the node's ``lp_deposit_quote`` view), or
+    that quote plus :data:`DEFAULT_ETM_SLIPPAGE_PPM` when ``etm_max`` is None.
+
+    The pool's first deposit sets the price, so it has no quote: it needs an explicit ``--etm``.
+    """
+    asset = str(pool["asset"])
+    if int(pool["total_shares"]) == 0:
+        if etm_max is None:
+            raise ValidationError(f"the {asset} pool is empty: its first deposit needs --etm")
+        return etm_max
+    needed = int(deposit_quote(asset, amount)["etm_needed"])
+    if etm_max is None:
+        return needed + -(-needed * DEFAULT_ETM_SLIPPAGE_PPM // 1_000_000)
+    if etm_max < needed:
+        raise ValidationError(
+            f"{fmt(amount, asset)} needs at least {fmt(needed, 'etm')} beside it now; --etm "
+            f"{fmt(etm_max, 'etm')} would be refused (deposit_etm_short) after paying. Raise "
+            "--etm, or omit it to send the quote + 1 %"
+        )
+    return etm_max
 
 
 def _eth_deposit(

@@ -4,7 +4,9 @@ The node is ``etm-bridge node run`` on a dev chain whose genesis lists the excha
 ``tx_plugins``. A wallet is created with ``etm-bridge wallet new``, funded with a transfer, and
 then: ``bind --chain btc`` (state shows the wallet's BTC pubkey), ``pool create btc`` (the pool
 lists the wallet as operator), ``lp withdraw`` without shares (a one-line rejection naming
-the reason), ``bind --unbind``.
+the reason), ``bind --unbind``. Binds in a row (within one second) take the node's last nonce
++ 1, so none is ``nonce_replayed``, even after an unbind; ``lp positions`` without ADDRESS
+reads the wallet's.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
         run(env, "bind", "--chain", "btc", "--passphrase-env", "PW", "--json").output
     )
     assert bound["status"] == "confirmed" and bound["key"] == btc_pub
+    rebound = run(env, "bind", "--chain", "btc", "--rebind", "--passphrase-env", "PW", "--json")
+    assert json.loads(rebound.output)["status"] == "confirmed"
+    assert client.last_binding_nonce(etm_address, "btc") == 2
+    assert client.last_binding_nonce(etm_address, "eth") is None
     store = ChainStore.open(node.data_dir / CHAIN_DB)
     try:
         binding = plans.get_binding(State(store, ()), decode_address(etm_address), "btc")
@@ -90,7 +96,9 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
     assert [(p["asset"], p["operator"], p["claim_key"]) for p in pools] == [
         ("btc", etm_address, btc_pub)
     ]
-    refused = run(env, "lp", "withdraw", "btc", "1", "--passphrase-env", "PW", ok=False)
+    assert json.loads(run(env, "lp", "positions", "--json").output) == []
+    refused = run(env, "lp", "withdraw", "btc", "1", "--min-asset", "0.5", "--passphrase-env",
+                  "PW", ok=False)  # fmt: skip
     assert refused.output.startswith("error: ") and "insufficient_shares" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
 
@@ -100,3 +108,6 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
         assert plans.get_binding(State(store, ()), decode_address(etm_address), "btc") is None
     finally:
         store.close()
+    again = run(env, "bind", "--chain", "btc", "--passphrase-env", "PW", "--json")
+    assert json.loads(again.output)["status"] == "confirmed"
+    assert client.last_binding_nonce(etm_address, "btc") == 3
