@@ -88,7 +88,11 @@ class SwapWorld:
         return self.tmp / f"{role.value}.db"
 
     def terms(
-        self, user_blocks: int = 40, counter_blocks: int = 60, counter_confirmations: int = 1
+        self,
+        user_blocks: int = 40,
+        counter_blocks: int = 60,
+        counter_confirmations: int = 1,
+        user_confirmations: int = 1,
     ) -> SwapTerms:
         user_ad, op_ad = self.adapters(Role.USER), self.adapters(Role.OPERATOR)
         try:
@@ -100,6 +104,7 @@ class SwapWorld:
                 op_ad["bitcoin"].our_key(),
                 user_ad["bitcoin"].our_key(),
                 btc_tip + user_blocks,
+                user_confirmations,
             )
             counter = LegTerms(
                 "ethereum",
