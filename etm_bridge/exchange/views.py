@@ -8,12 +8,13 @@ would pay now (rounded down, as :func:`~.pool.remove_liquidity` would).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..chain.address import encode_address
 from ..chain.state import StateView
 from . import records as rc
-from .htlc import HtlcStatus
+from .htlc import Htlc, HtlcStatus
 from .obligations import Obligation
 from .plans import get_htlc, get_pool
 from .pool import Direction, Pool, pro_rata_shares, quote, require_amount, share_value_ppm
@@ -141,4 +142,34 @@ def open_swaps(view: StateView, asset: str | None = None) -> list[dict[str, Any]
                 "expiry_height": htlc.expiry_height,
             }
         )
+    return out
+
+
+def all_htlcs(view: StateView) -> dict[bytes, Htlc]:
+    """Every native HTLC (open or ended) by id."""
+    return {key: rc.decode(Htlc, json.loads(raw)) for key, raw in view.scan(rc.HTLCS)}
+
+
+def htlcs_by_hashlock(view: StateView, hashlock: bytes) -> list[dict[str, Any]]:
+    """Every native HTLC (open or ended) locked with ``hashlock``, as :func:`~.records.encode`
+    gives it (``status``, ``preimage`` once claimed)."""
+    return [rc.encode(h) for h in all_htlcs(view).values() if h.hashlock == hashlock]
+
+
+def htlc_record(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
+    """One native HTLC by id (None if there is none)."""
+    raw = view.get_json(rc.HTLCS, htlc_id)
+    return None if raw is None else rc.encode(rc.decode(Htlc, raw))
+
+
+def swap_history(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
+    """Every pool swap the exchange ever opened (open or ended), with its HTLC:
+    ``{"htlc_id", "swap": SwapRecord, "htlc": Htlc}`` (records encoded)."""
+    htlcs, out = all_htlcs(view), []
+    for key, _ in view.scan(rc.SWAPS):
+        raw = view.get_json(rc.SWAPS, key)
+        if raw is None or key not in htlcs or (asset is not None and raw["asset"] != asset):
+            continue
+        swap = rc.decode(rc.SwapRecord, raw)
+        out.append({"htlc_id": key.hex(), "swap": rc.encode(swap), "htlc": rc.encode(htlcs[key])})
     return out

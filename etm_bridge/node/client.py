@@ -114,6 +114,20 @@ class NodeClient:
         found = {k: v for k, v in params.items() if v is not None}
         return self._request("GET", "/api/exchange/swaps", params=found)["swaps"]
 
+    def htlcs(self, hashlock: bytes) -> list[dict[str, Any]]:
+        """Every native HTLC (open or ended) locked with ``hashlock`` (``node.htlc_api``)."""
+        params = {"hashlock": hashlock.hex()}
+        return self._request("GET", "/api/exchange/htlcs", params=params)["htlcs"]
+
+    def htlc(self, htlc_id: str) -> dict[str, Any]:
+        """One native HTLC by id (64 hex digits); NotFoundError if there is none."""
+        return self._request("GET", f"/api/exchange/htlcs/{htlc_id}")
+
+    def swap_history(self, asset: str | None = None) -> list[dict[str, Any]]:
+        """Every pool swap ever opened (open or ended): ``{"htlc_id", "swap", "htlc"}``."""
+        params = {"asset": asset} if asset else {}
+        return self._request("GET", "/api/exchange/swap-history", params=params)["swaps"]
+
     def bindings(self, address: str) -> dict[str, Any]:
         """``{"btc": binding or None, "eth": ...}`` of an ETM address."""
         return self._request("GET", f"/api/exchange/bindings/{address}")["bindings"]

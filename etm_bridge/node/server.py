@@ -31,6 +31,7 @@ from ..store import ChainStore
 from .api import create_app
 from .config import NodeConfig
 from .exchange_api import exchange_routes
+from .htlc_api import htlc_routes
 from .service import NodeService, load_forging_keys
 
 log = logging.getLogger("etm_bridge.node")
@@ -100,12 +101,13 @@ def build_app(config: NodeConfig, service: NodeService) -> Starlette:
         finally:
             task.cancel()
 
+    view_of, tables = service.chain.store_view, service.chain.registry.table_names
     return create_app(
         service,
         admin_token=config.admin_token,
         max_body_bytes=config.max_body_bytes,
         lifespan=lifespan,
-        extra_routes=exchange_routes(service.chain.store_view, service.chain.registry.table_names),
+        extra_routes=exchange_routes(view_of, tables) + htlc_routes(view_of, tables),
     )
 
 
