@@ -1,0 +1,79 @@
+"""Adversarial users on real nodes (Bitcoin long leg, anvil counter leg): the user's engine
+locks Bitcoin with terms the operator did not agree to. The operator must never counter-lock
+(its ETH stays put); the user's bad lock still refunds to it at its timelock (fees only).
+Documented ends: a lock that fails the terms -> operator ``failed`` (``lock_mismatch``, typed
+reason), then ``expired`` and ``refunded`` (it locked nothing, so nothing to wait for); a lock
+with another hashlock is not the swap's lock at all -> operator stays ``created``. A user that
+never claims is the crash test's refunded scenario."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from swap_world import ETH_WEI, SwapWorld
+
+from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.swaps.fsm import Role, State
+from etm_bridge.swaps.model import ActionKind, SwapRecord, SwapTerms
+from etm_bridge.swaps.store import SwapStore
+
+BTC_FEES_MAX = 20_000
+
+
+def _bad_amount(t: SwapTerms, preimage: bytes) -> tuple[SwapTerms, bytes]:
+    return replace(t, user_leg=replace(t.user_leg, amount=t.user_leg.amount - 10_000)), preimage
+
+
+def _short_timelock(t: SwapTerms, preimage: bytes) -> tuple[SwapTerms, bytes]:
+    leg = replace(t.user_leg, timelock_height=t.user_leg.timelock_height - 8)
+    return replace(t, user_leg=leg), preimage
+
+
+def _wrong_hash(t: SwapTerms, preimage: bytes) -> tuple[SwapTerms, bytes]:
+    other = new_preimage()
+    return replace(t, hashlock=sha256(other)), other
+
+
+CASES = {
+    "wrong_amount": (_bad_amount, State.REFUNDED, ["lock_mismatch"]),
+    "too_short_timelock": (_short_timelock, State.REFUNDED, ["lock_mismatch"]),
+    "wrong_hash": (_wrong_hash, State.CREATED, []),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_bad_user_lock_is_never_answered_and_refunds(bitcoin_node, anvil_node, tmp_path, case):
+    tamper, op_end, op_first = CASES[case]
+    world = SwapWorld(bitcoin_node, anvil_node, tmp_path)
+    agreed = world.terms(user_blocks=20)
+    user_terms, user_preimage = tamper(agreed, world.preimage)
+    for role, terms, preimage in (
+        (Role.USER, user_terms, user_preimage),
+        (Role.OPERATOR, agreed, None),
+    ):
+        store = SwapStore(world.db(role))
+        store.create(SwapRecord(terms, role, preimage=preimage))
+        store.close()
+    user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
+    btc_before, eth_before = user.adapters["bitcoin"].balance(), op.adapters["ethereum"].balance()
+    try:
+        for _ in range(60):
+            if world.state(Role.USER) is State.REFUNDED:
+                break
+            for w in (user, op):
+                w.tick()
+            world.mine()
+        assert world.state(Role.USER) is State.REFUNDED
+        assert world.state(Role.OPERATOR) is op_end
+        moves = [(t.event.value, t.to_state) for t in op.store.transitions("real1")]
+        assert [e for e, _ in moves[:1]] == op_first, moves
+        assert [s for _, s in moves[:1]] == ([State.FAILED] if op_first else []), moves
+        assert not op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
+        assert op.adapters["ethereum"].find_locks(agreed.hashlock) == []
+        world.mine()
+        assert op.adapters["ethereum"].balance() == eth_before < eth_before + ETH_WEI
+        assert 0 <= btc_before - user.adapters["bitcoin"].balance() <= BTC_FEES_MAX
+    finally:
+        for w in (user, op):
+            w.stop()
