@@ -77,3 +77,51 @@ def test_a_bad_user_lock_is_never_answered_and_refunds(bitcoin_node, anvil_node,
     finally:
         for w in (user, op):
             w.stop()
+
+
+def _small_counter(t: SwapTerms) -> SwapTerms:
+    return replace(t, counter_leg=replace(t.counter_leg, amount=t.counter_leg.amount - 10**15))
+
+
+def _short_counter(t: SwapTerms) -> SwapTerms:
+    leg = replace(t.counter_leg, timelock_height=t.counter_leg.timelock_height - 5)
+    return replace(t, counter_leg=leg)
+
+
+@pytest.mark.parametrize("tamper", [_small_counter, _short_counter], ids=["amount", "timelock"])
+def test_a_bad_counter_lock_is_never_claimed_and_both_refund(
+    bitcoin_node, anvil_node, tmp_path, tamper
+):
+    """The operator locks less ETH, or with an earlier timeout, than agreed: the user sees
+    ``counter_lock_mismatch`` -> ``failed``, never reveals the secret, and both refund."""
+    world = SwapWorld(bitcoin_node, anvil_node, tmp_path)
+    agreed = world.terms(user_blocks=30, counter_blocks=20)
+    for role, terms, preimage in (
+        (Role.USER, agreed, world.preimage),
+        (Role.OPERATOR, tamper(agreed), None),
+    ):
+        store = SwapStore(world.db(role))
+        store.create(SwapRecord(terms, role, preimage=preimage))
+        store.close()
+    user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
+    btc_before, eth_before = user.adapters["bitcoin"].balance(), op.adapters["ethereum"].balance()
+    try:
+        for _ in range(80):
+            if world.state(Role.USER) is world.state(Role.OPERATOR) is State.REFUNDED:
+                break
+            for w in (user, op):
+                w.tick()
+            world.mine()
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.REFUNDED
+        events = [t.event.value for t in user.store.transitions("real1")]
+        assert "counter_lock_mismatch" in events, events
+        assert not user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)
+        assert op.store.get("real1").preimage is None  # the secret never left the user
+        [lock] = op.adapters["ethereum"].find_locks(agreed.hashlock)
+        assert lock.state.value == "refunded"
+        world.mine()
+        assert 0 <= eth_before - op.adapters["ethereum"].balance() <= ETH_WEI // 10
+        assert 0 <= btc_before - user.adapters["bitcoin"].balance() <= BTC_FEES_MAX
+    finally:
+        for w in (user, op):
+            w.stop()
