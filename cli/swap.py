@@ -51,6 +51,8 @@ def open_adapters(config: EngineConfig, only: list[str] | None = None) -> dict[s
     """Adapters for the configured chains, signing with the wallet's keys."""
     from etm_bridge.wallet import load_keystore  # the keystore is only read when keys are needed
 
+    for name in only or ():
+        config.chain(name)  # an unknown chain fails before the passphrase prompt
     phrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
         "keystore passphrase", hide_input=True, err=True
     )
