@@ -1,11 +1,14 @@
 """The native ETM HTLC as a swap leg: a :class:`~etm_bridge.adapter.ChainAdapter` over an ETM node.
 
-Writes go through the node's HTTP API (signed exchange transactions ``xchg_htlc_lock`` /
-``_claim`` / ``_refund``, types 203-205, see :mod:`etm_bridge.exchange.txtypes`); HTLC state is
-read from the node's own chain database (``data_dir``), because the node API has no HTLC query
-yet. So this adapter runs on the node's machine (the local stack). Registered as the ``etm``
-adapter (entry point), configured with ``url``, ``data_dir``, ``secret_hex`` (the ETM ed25519
-seed), optional ``fee`` (base units per transaction) and ``admin_token``.
+Everything goes through the node's HTTP API (:class:`~etm_bridge.node.client.NodeClient`), so
+it runs on any machine that can reach the node: writes are signed exchange transactions
+``xchg_htlc_lock`` / ``_claim`` / ``_refund`` (types 203-205, see
+:mod:`etm_bridge.exchange.txtypes`); HTLC state is read with the node's HTLC routes
+(:mod:`etm_bridge.node.htlc_api`: HTLCs by hashlock or id, the pool swap history). Registered
+as the ``etm`` adapter (entry point), configured with ``url``, ``secret_hex`` (the ETM ed25519
+seed), optional ``fee`` (base units per transaction) and ``admin_token``. A ``data_dir`` key
+(older configs: the node's data directory) is still accepted and ignored: the node's database
+is never opened.
 
 ETM specifics the swap engine sees through the seam:
 
@@ -21,8 +24,7 @@ ETM specifics the swap engine sees through the seam:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,6 @@ from ..adapter import (
 )
 from ..chain.address import address_hash, decode_address, encode_address
 from ..chain.keys import SigningKey
-from ..chain.state import State
 from ..chain.tx import Tx
 from ..errors import (
     ChainError,
@@ -57,8 +58,6 @@ from ..exchange import txtypes as tt
 from ..exchange.htlc import Htlc, HtlcStatus
 from ..hashlock import check_preimage, refund_allowed, require_hashlock, sha256
 from ..node.client import NodeClient
-from ..node.config import CHAIN_DB
-from ..store import ChainStore
 
 DEFAULT_FEE = 100_000
 POOL_ASSETS = ("btc", "eth")
@@ -99,31 +98,27 @@ def _key_of(account: str) -> bytes:
 class EtmAdapter(ChainAdapter):
     name = "etm"
 
-    def __init__(self, client: NodeClient, data_dir: Path, seed: bytes, fee: int = DEFAULT_FEE):
-        self.client, self.data_dir, self.fee = client, Path(data_dir), fee
+    def __init__(
+        self, client: NodeClient, data_dir: Path | None, seed: bytes, fee: int = DEFAULT_FEE
+    ):
+        """``data_dir`` is ignored (kept for callers written when state was read from the
+        node's database); pass None."""
+        self.client, self.fee = client, fee
         self.key = SigningKey(seed)
         self._next_nonce = 0
         self._sent: dict[str, tuple[int, Any]] = {}  # tx id -> (type, payload) we submitted
         self._heights: dict[str, int] = {}
-        self._store: ChainStore | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EtmAdapter:
         try:
             seed = bytes.fromhex(str(config["secret_hex"]))
             client = NodeClient(str(config["url"]), admin_token=config.get("admin_token"))
-            return cls(
-                client, Path(str(config["data_dir"])), seed, int(config.get("fee", DEFAULT_FEE))
-            )
+            return cls(client, None, seed, int(config.get("fee", DEFAULT_FEE)))
         except KeyError as exc:
             raise ConfigError(f"etm adapter config needs {exc.args[0]!r}") from None
         except ValueError as exc:
             raise ConfigError(f"etm adapter config: {exc}") from None
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -230,29 +225,22 @@ class EtmAdapter(ChainAdapter):
 
     # --- reads --------------------------------------------------------------------------------
 
-    def _view(self) -> State:
-        if self._store is None:
-            path = self.data_dir / CHAIN_DB
-            if not path.exists():
-                raise ConfigError(f"no ETM chain database at {path}; is data_dir the node's?")
-            self._store = ChainStore.open(path)
-        return State(self._store, ())
-
-    def _htlcs(self) -> dict[str, Htlc]:
-        return {
-            key.hex(): rc.decode(Htlc, json.loads(raw)) for key, raw in self._view().scan(rc.HTLCS)
-        }
+    def _htlc(self, htlc_id: str) -> Htlc | None:
+        """The HTLC ``htlc_id`` (64 hex digits) in the node's state, or None."""
+        if len(htlc_id) != 64 or not all(c in "0123456789abcdefABCDEF" for c in htlc_id):
+            return None
+        try:
+            return rc.decode(Htlc, self.client.htlc(htlc_id))
+        except NotFoundError:
+            return None
 
     def exchange_swaps(self) -> list[tuple[rc.SwapRecord, Htlc]]:
         """Every pool swap the exchange ever opened (open or ended) with its HTLC: what a pool
         operator must act on (:mod:`etm_bridge.swaps.pool_swaps`)."""
-        view, htlcs = self._view(), self._htlcs()
-        found = []
-        for key, _ in view.scan(rc.SWAPS):
-            raw = view.get_json(rc.SWAPS, key)
-            if raw is not None and key.hex() in htlcs:
-                found.append((rc.decode(rc.SwapRecord, raw), htlcs[key.hex()]))
-        return found
+        return [
+            (rc.decode(rc.SwapRecord, row["swap"]), rc.decode(Htlc, row["htlc"]))
+            for row in self.client.swap_history()
+        ]
 
     def _height(self, txid: str) -> int | None:
         if txid in self._heights:
@@ -279,7 +267,7 @@ class EtmAdapter(ChainAdapter):
             height = self._heights[lock_id] = self.tip().height  # so mined at or below the tip
         return HtlcLock("etm", lock_id, lock_id, terms, height, _STATES[htlc.status])
 
-    def _pending_locks(self, known: Mapping[str, Htlc]) -> list[HtlcLock]:
+    def _pending_locks(self, known: Collection[str]) -> list[HtlcLock]:
         pending = []
         for txid, (type_id, p) in self._sent.items():
             if type_id not in (tt.HTLC_LOCK, tt.SWAP_OUT) or txid in known:
@@ -300,16 +288,17 @@ class EtmAdapter(ChainAdapter):
 
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
         require_hashlock(hashlock)
-        htlcs = self._htlcs()
-        found = [self._observe(h) for h in htlcs.values() if h.hashlock == hashlock]
-        found += [lk for lk in self._pending_locks(htlcs) if lk.terms.hashlock == hashlock]
+        htlcs = [rc.decode(Htlc, raw) for raw in self.client.htlcs(hashlock)]
+        found = [self._observe(h) for h in htlcs if h.hashlock == hashlock]
+        known = {h.htlc_id.hex() for h in htlcs}
+        found += [lk for lk in self._pending_locks(known) if lk.terms.hashlock == hashlock]
         return sorted(found, key=lambda lk: (lk.block_height is None, lk.block_height or 0))
 
     def get_lock(self, lock_id: str) -> HtlcLock:
-        htlcs = self._htlcs()
-        if lock_id in htlcs:
-            return self._observe(htlcs[lock_id])
-        for lock in self._pending_locks(htlcs):
+        htlc = self._htlc(lock_id)
+        if htlc is not None:
+            return self._observe(htlc)
+        for lock in self._pending_locks(()):
             if lock.lock_id == lock_id:
                 return lock
         raise LockNotFoundError(f"no ETM HTLC {lock_id}")
@@ -321,15 +310,13 @@ class EtmAdapter(ChainAdapter):
         """Hashlocks of HTLCs made, claimed or refunded in blocks ``start..end`` (lets the
         watcher examine only the swaps a new block concerns)."""
         found: set[bytes] = set()
-        htlcs: dict[str, Htlc] | None = None
         for height in range(start_height, end_height + 1):
             for tx in self.client.block(height).get("transactions", []):
                 kind, raw = tx.get("type"), bytes.fromhex(tx.get("payload", ""))
                 if kind in _MAKES_HTLC:
                     found.add(pl.decode_payload(_MAKES_HTLC[kind], raw).hashlock)
                 elif kind in _SPENDS_HTLC:
-                    htlcs = self._htlcs() if htlcs is None else htlcs
-                    spent = htlcs.get(pl.decode_payload(_SPENDS_HTLC[kind], raw).htlc_id.hex())
+                    spent = self._htlc(pl.decode_payload(_SPENDS_HTLC[kind], raw).htlc_id.hex())
                     if spent is not None:
                         found.add(spent.hashlock)
         return found
@@ -338,7 +325,7 @@ class EtmAdapter(ChainAdapter):
         raise ChainError("native ETM HTLCs are read from ETM state; they have no inclusion proof")
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
-        htlc = self._htlcs().get(lock.lock_id)
+        htlc = self._htlc(lock.lock_id)
         ours = [
             (txid, type_id)
             for txid, (type_id, p) in self._sent.items()

@@ -72,8 +72,7 @@ def _setup(etm_node, bitcoin_node, tmp_path):
             "birth_height": bitcoin_node.height(),
         }
         etm_config = {
-            "url": etm_node.client.url,
-            "data_dir": str(etm_node.data_dir),
+            "url": etm_node.client.url,  # no data_dir: HTLC state comes from the node API
             "secret_hex": seeds[role].hex(),
         }
         specs[role] = {

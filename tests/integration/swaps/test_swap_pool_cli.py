@@ -55,7 +55,7 @@ def _home(tmp: Path, name: str, node: EtmNodeProcess, btc: Any, birth: int) -> d
         f'[chains.bitcoin]\nrpc_url = "{btc.rpc_url}"\nrpc_user = "{btc.rpc_user}"\n'
         f'rpc_password = "{btc.rpc_password}"\ndata_dir = "{home / "bitcoin"}"\n'
         f'network = "regtest"\nbirth_height = {birth}\n\n'
-        f'[chains.etm]\nurl = "{node.client.url}"\ndata_dir = "{node.data_dir}"\n\n'
+        f'[chains.etm]\nurl = "{node.client.url}"\n\n'  # the node API only, no data_dir
         "[policy]\nretry_after_s = 2\nuser_proof_delay_blocks = 0\n"
     )
     return env
