@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from swap_world import ETH_WEI, SwapWorld
+from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import new_preimage, sha256
 from etm_bridge.swaps.fsm import Role, State
@@ -122,6 +122,50 @@ def test_a_bad_counter_lock_is_never_claimed_and_both_refund(
         world.mine()
         assert 0 <= eth_before - op.adapters["ethereum"].balance() <= ETH_WEI // 10
         assert 0 <= btc_before - user.adapters["bitcoin"].balance() <= BTC_FEES_MAX
+    finally:
+        for w in (user, op):
+            w.stop()
+
+
+def test_a_claim_at_the_last_allowed_block_still_lets_the_operator_claim(
+    bitcoin_node, anvil_node, tmp_path
+):
+    """The user stays away until the counter lock is exactly ``reveal_margin_blocks`` from its
+    timeout (the last block the reveal guard allows), then claims: the operator still claims
+    the user's BTC with the revealed secret and both end ``claimed_both``."""
+    world = SwapWorld(bitcoin_node, anvil_node, tmp_path)
+    terms = world.terms(user_blocks=40, counter_blocks=40)
+    world.create(terms)
+    user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
+    btc_before = op.adapters["bitcoin"].balance()
+    try:
+        for _ in range(20):  # the user ticks only until the operator has counter-locked
+            if world.state(Role.OPERATOR) is State.COUNTER_LOCKED:
+                break
+            locked = op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
+            for w in (op,) if locked else (user, op):
+                w.tick()
+            world.mine()
+        assert world.state(Role.OPERATOR) is State.COUNTER_LOCKED
+        while True:  # the user is away; only anvil moves
+            _, obs, plan = user.inspect(user.store.get("real1"))
+            if obs.view.counter.blocks_left <= terms.reveal_margin_blocks:
+                break
+            anvil_node.rpc.call("anvil_mine", "0x1")
+        assert obs.view.counter.blocks_left == terms.reveal_margin_blocks
+        assert [a.kind for a in plan.actions] == [ActionKind.CLAIM_COUNTER]
+        user.tick()  # reveals at the last allowed block
+        [claim] = user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)
+        assert claim.result is not None and claim.result.txid
+        for _ in range(10):
+            if world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH:
+                break
+            for w in (user, op):
+                w.tick()
+            world.mine()
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH
+        world.mine()
+        assert BTC_SAT - BTC_FEES_MAX <= op.adapters["bitcoin"].balance() - btc_before <= BTC_SAT
     finally:
         for w in (user, op):
             w.stop()
