@@ -23,10 +23,18 @@ expects (``secret_hex``, or ``private_key`` for Ethereum; override with ``secret
 
     [policy]            # optional: etm_bridge.swaps.policy.PolicyConfig fields
     leg_margin_s = 21600
+
+Without ``config.toml``, the local stack is used by default: when the stack's ``stack.json``
+(``$ETM_STACK_DIR``, else ``./.etm/stack``, written by ``etm-bridge stack up``) exists and its
+Bitcoin node is on regtest, :func:`stack_chains` gives ``bitcoin`` (its RPC, birth height 0),
+``ethereum`` (anvil and the stack's EtherSwap HTLC, when the stack deployed one) and ``etm`` (the
+node's API), with data dirs under the home, and the policy retries every 2 s and proves the
+user's own lock at once (regtest blocks come on demand).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -74,7 +82,8 @@ class EngineConfig:
         path = root / "config.toml"
         root = root.resolve()
         if not path.exists():
-            return cls(root)
+            chains = stack_chains(root)
+            return cls(root, chains, STACK_POLICY) if chains else cls(root)
         try:
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
@@ -121,6 +130,40 @@ class EngineConfig:
             kind, options = self.adapter_options(name, wallet)
             adapters[name] = create_adapter(kind, options)
         return adapters
+
+
+STACK_POLICY = PolicyConfig(retry_after_s=2, user_proof_delay_blocks=0)
+
+
+def stack_chains(home: Path, env: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The local regtest stack's chains as ``[chains.*]`` tables ({} without a regtest stack)."""
+    env = os.environ if env is None else env
+    state_dir = Path(env.get("ETM_STACK_DIR") or Path.cwd() / ".etm" / "stack")
+    try:
+        state = json.loads((state_dir / "stack.json").read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ConfigError(f"{state_dir / 'stack.json'} is not valid JSON ({exc})") from None
+    btc, anvil, etm = (state.get(k) or {} for k in ("bitcoin", "anvil", "etm"))
+    if btc.get("network") != "regtest":
+        return {}
+    chains: dict[str, dict[str, Any]] = {}
+    if btc.get("rpc_url"):
+        chains["bitcoin"] = {
+            "rpc_url": btc["rpc_url"], "rpc_user": btc.get("rpc_user"),
+            "rpc_password": btc.get("rpc_password"), "network": "regtest",
+            "birth_height": 0, "data_dir": str(home / "bitcoin"),
+        }  # fmt: skip
+    pool = etm.get("eth_pool") or {}
+    if anvil.get("rpc_url") and pool.get("htlc_address"):
+        chains["ethereum"] = {
+            "rpc_url": anvil["rpc_url"], "htlc_address": pool["htlc_address"],
+            "from_block": int(pool.get("htlc_block", 0)), "data_dir": str(home / "ethereum"),
+        }  # fmt: skip
+    if etm.get("rpc_url"):
+        chains["etm"] = {"url": etm["rpc_url"]}
+    return chains
 
 
 def _secret(wallet: UnlockedWallet, key_name: str) -> str:
