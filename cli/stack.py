@@ -1,4 +1,8 @@
-"""``etm-bridge stack up|status|down``: the local stack of real nodes (etm_bridge_regtest.stack).
+"""``etm-bridge stack up|status|down|faucet|operator``: the local stack of real nodes.
+
+``up``/``status``/``down`` manage the nodes (etm_bridge_regtest.stack); ``faucet`` pays the
+wallet's three addresses from the regtest faucets (etm_bridge_regtest.faucet); ``operator`` runs
+the demo's pool operator so CLI swaps against the stack have a counterparty (.stack_operator).
 
 State directory and ports come from ``ETM_STACK_DIR`` / ``ETM_STACK_BASE_PORT`` (defaults:
 ``./.etm/stack``, bitcoin RPC 18443, bcoin wallet 18445, anvil 8545, ETM node 26657). Errors
@@ -14,6 +18,14 @@ from typing import Any
 
 import click
 from etm_bridge_regtest import stack as regtest_stack
+from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.faucet import fund_wallet
+
+from etm_bridge.units import format_amount, parse_amount
+
+from .config import common_options, get_config
+from .stack_operator import operator_engine
+from .watch import run as run_watch
 
 #: Info keys shown in the human-readable output, in this order.
 _SHOWN = (
@@ -82,3 +94,59 @@ def down_command() -> None:
     config = regtest_stack.StackConfig.from_env()
     for name, outcome in regtest_stack.down(config).items():
         click.echo(f"{name}: {outcome}")
+
+
+@group.command("faucet")
+@click.option("--btc", "btc", default="0.1", show_default=True, help="BTC to pay (0: none).")
+@click.option("--eth", "eth", default="1", show_default=True, help="ETH to pay (0: none).")
+@click.option("--etm", "etm", default="1000", show_default=True, help="ETM to pay (0: none).")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print what was paid as JSON.")
+def faucet_command(btc: str, eth: str, etm: str, as_json: bool) -> None:
+    """Pay the wallet's BTC, ETH and ETM addresses from the regtest stack's faucets.
+
+    Reads only the keystore's public part (no passphrase). Bitcoin: the node's wallet, one
+    block mined to confirm; ether: an anvil development key; ETM: a development account."""
+    from etm_bridge.wallet import load_keystore
+
+    public = load_keystore(get_config().keystore_path).public
+    amounts = {name: 0 if text.strip() in ("0", "0.0") else parse_amount(text, name)
+               for name, text in (("btc", btc), ("eth", eth), ("etm", etm))}  # fmt: skip
+    config = regtest_stack.StackConfig.from_env()
+    paid = fund_wallet(config, public, btc_sat=amounts["btc"], eth_wei=amounts["eth"],
+                       etm_units=amounts["etm"])  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(paid, indent=2, sort_keys=True))
+        return
+    for name, info in paid.items():
+        click.echo(f"{name}: paid {format_amount(info['amount'], name)} to {info['address']}"
+                   f" (tx {info['txid']})")  # fmt: skip
+
+
+@group.command("operator")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between ticks.")
+@click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
+@click.option(
+    "--mine/--no-mine",
+    default=True,
+    show_default=True,
+    help="Mine one regtest Bitcoin block after each tick (regtest has no miners).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per tick.")
+def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bool) -> None:
+    """Run the demo's pool operator (`watch --operator` with its keys) on the local stack.
+
+    After `etm-bridge demo`, the stack's pools are operated by the demo's operator, whose keys
+    the demo kept in the stack dir: this drives its side of every pool swap (claims swap-in
+    locks, locks swap-out legs) so CLI swaps against the stack finish (Ctrl-C to stop)."""
+    config = regtest_stack.StackConfig.from_env()
+    watcher, adapters = operator_engine(config)
+    b = regtest_stack.load_state(config)["bitcoin"]
+    node = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
+                       rpc_password=b["rpc_password"], kind=b["kind"])  # fmt: skip
+    try:
+        run_watch(watcher, adapters, True, ticks, interval, 10, as_json,
+                  (lambda: node.mine(1)) if mine else bool)  # fmt: skip
+    finally:
+        for adapter in adapters.values():
+            adapter.close()

@@ -39,7 +39,8 @@ home_option = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Swap engine home (config.toml, swaps.db). Default: $ETM_BRIDGE_HOME or ./.etm/swaps",
+    help="Swap engine home (config.toml, swaps.db). Default: $ETM_BRIDGE_HOME or ./.etm/swaps."
+    " Without config.toml the local stack's nodes are used (its stack.json).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 

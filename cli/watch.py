@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -98,7 +99,15 @@ def group(
     claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
     config = EngineConfig.load(home)
     adapters = open_adapters(config)
-    watcher = make_watcher(config, adapters)
+    run(make_watcher(config, adapters), adapters, operator, ticks, interval, status_every, as_json)
+
+
+def run(
+    watcher: Watcher, adapters: dict[str, ChainAdapter], operator: bool, ticks: int | None,
+    interval: float, status_every: int, as_json: bool, after_tick: Callable[[], object] = bool,
+) -> None:  # fmt: skip
+    """Tick ``watcher`` until ``ticks`` (or Ctrl-C), printing; ``after_tick`` runs after each
+    tick (``etm-bridge stack operator`` mines a regtest block there)."""
     watcher.start()
     n = 0
     try:
@@ -113,6 +122,7 @@ def group(
             if not as_json and status_every and n % status_every == 0:
                 for progress in _progress(watcher):
                     click.echo(progress)
+            after_tick()
             if ticks is None or n < ticks:
                 time.sleep(interval)
     except KeyboardInterrupt:

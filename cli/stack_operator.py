@@ -1,0 +1,59 @@
+"""The local stack's pool operator as a swap engine (not a verb module; ``stack operator``).
+
+``etm-bridge demo`` keeps its parties' keys in ``<stack>/demo/parties.json`` (mode 0600) and the
+ETH pool operator's key in the stack's ``eth_pool.json``; the pools it creates are claimed by
+that operator. :func:`operator_engine` rebuilds the operator's adapters and watcher from those
+files (the same database and adapter data dirs the demo used), so a user who swaps with the
+CLI after ``make demo`` has a counterparty: ``etm-bridge stack operator`` runs it like
+``etm-bridge watch --operator``. Development only: the keys are plain files of the stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from etm_bridge_regtest.stack import StackConfig, status
+
+from etm_bridge.adapter import ChainAdapter
+from etm_bridge.errors import StackError
+from etm_bridge.swaps.gateway_node import NodeGateway
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.watcher import Watcher
+
+from .demo import _eth_setup, _parties
+from .demo_swaps import CONFIG
+from .demo_world import BitcoinRpc, World
+
+
+def operator_engine(config: StackConfig) -> tuple[Watcher, dict[str, ChainAdapter]]:
+    """The demo operator's watcher and adapters on the running stack; StackError if none."""
+    report = status(config)
+    down = [name for name, info in report.items() if not info.get("answering")]
+    if down:
+        raise StackError(f"the local stack is not answering ({', '.join(down)}): run "
+                         "`etm-bridge stack up`")  # fmt: skip
+    root = config.state_dir / "demo"
+    if not (root / "parties.json").exists():
+        raise StackError(
+            f"no pool operator on this stack ({root / 'parties.json'} is missing): "
+            "run `etm-bridge demo` first, it creates and funds the pools"
+        )
+    parties, birth = _parties(root, 0)
+    b: dict[str, Any] = report["bitcoin"]
+    rpc = BitcoinRpc(b["rpc_url"], b["rpc_user"], b["rpc_password"])
+    world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
+    world.eth = _eth_setup(report, parties)
+    operator = parties["operator"]
+    adapters: dict[str, ChainAdapter] = {
+        "bitcoin": world.btc_adapter(operator),
+        "etm": world.etm_adapter(operator),
+    }
+    if world.eth is not None:
+        adapters["ethereum"] = world.eth_adapter(operator)
+    foreign = {n: a for n, a in adapters.items() if n != "etm"}
+    relayer = world.eth.relayer if world.eth is not None else None
+    gateway = NodeGateway(world.client, operator.etm_key, adapters["etm"], foreign, relayer)
+    store = SwapStore(operator.home / "swaps.db")
+    watcher = Watcher(store, adapters, gateway=gateway, owner="operator", config=CONFIG)
+    return watcher, adapters

@@ -1,0 +1,97 @@
+"""Pay a wallet from the local stack's regtest faucets (``etm-bridge stack faucet``).
+
+Given the wallet's public view (no passphrase), :func:`fund_wallet` pays its three addresses
+from the running stack described by ``stack.json``: Bitcoin from the node's faucet wallet
+(:meth:`.bitcoin.BitcoinNode.fund`, then one block mined to confirm), ether from anvil's last
+prefunded development key, ETM by a transfer from the genesis-funded development account
+``dev_key("user-9")`` (not ``user-0``, the stack's Ethereum relayer, so a faucet payment never
+races the relayer's nonce). Refuses a stack that is not regtest / anvil's dev chain, and says
+how to start the stack when it is not running. Development only: every faucet key is public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from etm_bridge.chain.address import decode_address
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.errors import EtmBridgeError, StackError
+from etm_bridge.node import relaying
+from etm_bridge.node.client import NodeClient
+from etm_bridge.wallet import WalletPublic
+
+from .anvil import CHAIN_ID, AnvilNode
+from .bitcoin import BitcoinNode
+from .stack import StackConfig, load_state, status
+
+ETM_FAUCET = "user-9"
+ETM_FEE = 100_000
+
+
+def _running_stack(config: StackConfig) -> dict[str, dict[str, Any]]:
+    """stack.json of a regtest stack whose nodes answer; StackError saying what to do if not."""
+    if not load_state(config):
+        raise StackError(f"no local stack in {config.state_dir}: run `etm-bridge stack up` first")
+    report = status(config)
+    down = [name for name, info in report.items() if not info.get("answering")]
+    if down:
+        raise StackError(
+            f"the local stack in {config.state_dir} is not answering ({', '.join(down)}): "
+            "run `etm-bridge stack up`"
+        )
+    network = report["bitcoin"].get("network")
+    chain_id = report["anvil"].get("chain_id")
+    if network != "regtest" or chain_id != CHAIN_ID:
+        raise StackError(
+            f"refusing to pay from a non-development stack (bitcoin network {network!r}, "
+            f"anvil chain id {chain_id!r}): the faucet is for regtest only"
+        )
+    return report
+
+
+def fund_wallet(
+    config: StackConfig, public: WalletPublic, *, btc_sat: int, eth_wei: int, etm_units: int
+) -> dict[str, dict[str, Any]]:
+    """Pay the wallet's BTC, ETH and ETM addresses (0 skips a chain); chain -> what was paid."""
+    for name, value in (("btc_sat", btc_sat), ("eth_wei", eth_wei), ("etm_units", etm_units)):
+        if value < 0:
+            raise StackError(f"{name} must not be negative, got {value}")
+    stack = _running_stack(config)
+    paid: dict[str, dict[str, Any]] = {}
+    try:
+        if btc_sat:
+            paid["btc"] = _pay_btc(stack["bitcoin"], public.btc.address("regtest"), btc_sat)
+        if eth_wei:
+            paid["eth"] = _pay_eth(stack["anvil"], public.eth.address, eth_wei)
+        if etm_units:
+            paid["etm"] = _pay_etm(stack["etm"], public.etm.address, etm_units)
+    except EtmBridgeError:
+        raise
+    except (OSError, ValueError) as exc:  # a node's own error: one line naming what failed
+        raise StackError(f"faucet payment failed (paid so far: {sorted(paid)}): {exc}") from exc
+    return paid
+
+
+def _pay_btc(info: Mapping[str, Any], address: str, amount_sat: int) -> dict[str, Any]:
+    node = BitcoinNode(rpc_url=info["rpc_url"], rpc_user=info["rpc_user"],
+                       rpc_password=info["rpc_password"], kind=info["kind"],
+                       faucet=info.get("faucet_address"))  # fmt: skip
+    txid = node.fund(address, amount_sat)  # mines one block to confirm
+    return {"address": address, "amount": amount_sat, "txid": txid, "height": node.height()}
+
+
+def _pay_eth(info: Mapping[str, Any], address: str, amount_wei: int) -> dict[str, Any]:
+    node = AnvilNode(rpc_url=info["rpc_url"], chain_id=int(info["chain_id"]))
+    receipt = node.send_transaction(info["private_keys"][-1], address, value_wei=amount_wei)
+    return {"address": address, "amount": amount_wei, "txid": str(receipt["transactionHash"])}
+
+
+def _pay_etm(info: Mapping[str, Any], address: str, amount: int) -> dict[str, Any]:
+    client = NodeClient(info["rpc_url"])
+    payload = TransferPayload(decode_address(address), amount).encode()
+    result = relaying.sign_and_submit(client, dev_key(ETM_FAUCET), TRANSFER, payload, fee=ETM_FEE)
+    if result.get("status") != "confirmed":
+        raise StackError(f"ETM faucet transfer not confirmed: {result}")
+    return {"address": address, "amount": amount, "txid": result["id"]}
