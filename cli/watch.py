@@ -2,8 +2,9 @@
 
 One line per tick that did something (new blocks, transitions, broadcasts, nodes down), and a
 progress line per open swap every ``--status-every`` ticks (state, confirmations, blocks left
-before the refund path opens). ``--json`` prints one JSON object per tick. Ctrl-C stops cleanly
-and releases the database lock; a node that is down is retried with backoff, never fatal.
+and their expected minutes before the refund path opens). ``--json`` prints one JSON object per
+tick. Ctrl-C stops cleanly and releases the database lock; a node that is down is retried with
+backoff, never fatal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import TERMINAL
 from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
 from etm_bridge.swaps.pool_swaps import sync_operator
+from etm_bridge.swaps.views import LegView
 from etm_bridge.swaps.watcher import TickReport, Watcher
 
 from .swap import home_option, json_option, make_watcher, open_adapters
@@ -54,6 +56,11 @@ def _report_text(n: int, report: TickReport) -> str | None:
     return f"tick {n}: " + "; ".join(parts) if parts else None
 
 
+def _left(leg: LegView) -> str:
+    """``N blocks (~M min)``: a lock's blocks before its refund, and their expected wall time."""
+    return f"{leg.blocks_left} blocks (~{leg.blocks_left * leg.block_time_s // 60} min)"
+
+
 def _progress(watcher: Watcher) -> list[str]:
     lines = []
     for rec in watcher.records.values():
@@ -63,9 +70,9 @@ def _progress(watcher: Watcher) -> list[str]:
         u, c = obs.view.user, obs.view.counter
         lines.append(
             f"  {rec.swap_id} {rec.state.value}: user lock confirmations "
-            f"{u.confirmations}/{rec.terms.user_leg.confirmations}, {u.blocks_left} blocks "
-            f"before its refund; counter lock confirmations {c.confirmations}/"
-            f"{rec.terms.counter_leg.confirmations}, {c.blocks_left} blocks before its refund"
+            f"{u.confirmations}/{rec.terms.user_leg.confirmations}, {_left(u)} before its "
+            f"refund; counter lock confirmations {c.confirmations}/"
+            f"{rec.terms.counter_leg.confirmations}, {_left(c)} before its refund"
             + (f" ({plan.notes[0]})" if plan.notes else "")
         )
     return lines

@@ -4,6 +4,7 @@ explain, and the one-line refusals."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -146,3 +147,19 @@ def test_a_leg_margin_too_small_is_refused_before_anything_is_locked(parties) ->
     )
     assert result.exception is not None and "margin" in str(result.exception)
     assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
+
+
+def test_watch_shows_confirmations_and_time_left_before_each_refund(parties) -> None:
+    user_home, _, _, op_keys, chains = parties
+    _ok(swap, _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex()))
+    _ok(watch, ["--ticks", "1", "--interval", "0", "--home", user_home])  # locks
+    for chain in chains:
+        chain.mine(1)
+    text = _ok(
+        watch, ["--ticks", "1", "--interval", "0", "--status-every", "1", "--home", user_home]
+    )
+    [line] = [ln for ln in text.splitlines() if "user lock confirmations" in ln]
+    assert re.search(
+        r"user lock confirmations 1/1, \d+ blocks \(~\d+ min\) before its refund", line
+    )
+    assert re.search(r"counter lock confirmations 0/1, 0 blocks \(~0 min\)", line), line
