@@ -102,9 +102,19 @@ def group() -> None:
     """Swap between chains with HTLCs: start, accept, follow, claim, refund."""
 
 
+#: Asset tickers users type for the chains the engine names (``swap start btc etm 0.01``).
+CHAIN_ALIASES = {"btc": "bitcoin", "eth": "ethereum"}
+
+
+def chain_name(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
+    """Accept a chain by its engine name or its asset ticker (``btc`` -> ``bitcoin``)."""
+    lowered = value.lower()
+    return CHAIN_ALIASES.get(lowered, lowered)
+
+
 @group.command("start")
-@click.argument("from_chain")
-@click.argument("to_chain")
+@click.argument("from_chain", callback=chain_name)
+@click.argument("to_chain", callback=chain_name)
 @click.argument("amount")
 @click.option("--receive", default=None, help="Minimum to receive on TO_CHAIN (pool: quote).")
 @click.option("--their-claim-key", default=None, help="Direct swap: their FROM_CHAIN key (hex).")
