@@ -206,6 +206,11 @@ class ChainAdapter(ABC):
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
         """Every lock on chain (and in the mempool) with this hashlock, oldest first."""
 
+    def scan_start_height(self) -> int:
+        """Lowest block height whose locks and spends ``find_locks`` can see (0: all of them).
+        Facts below it are invisible, which is not the same as absent from the chain."""
+        return 0
+
     @abstractmethod
     def get_lock(self, lock_id: str) -> HtlcLock:
         """The lock with ``lock_id`` as it stands now; :class:`LockNotFoundError` if unknown."""

@@ -155,6 +155,12 @@ class AdapterLoadError(ConfigError):
     """A chain adapter plugin could not be loaded or is not a ChainAdapter subclass."""
 
 
+class ScanRangeError(ConfigError):
+    """An adapter cannot see a fact a swap recorded in a block still on the best chain: the
+    block is below the heights it scans (e.g. a Bitcoin ``birth_height`` above the lock).
+    Never a reorg; lower the adapter's scan start to the named height (or rescan)."""
+
+
 class ContractRevertError(ChainError):
     """A contract call reverted. ``error_name`` is the Solidity custom error, when decoded."""
 

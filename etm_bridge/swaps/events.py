@@ -47,12 +47,22 @@ class Transition:
     at_s: int
 
 
+def _gone(rec: SwapRecord, view: SwapView, kind: DepKind, seen: bool) -> bool:
+    """A fact the state rests on was undone: its recorded block left the best chain, or it
+    was never mined (no block recorded) and is no longer seen. A fact that is not seen while
+    its recorded block is still the best chain's is NOT gone: the adapter cannot see it (e.g.
+    it scans from a birth height above it), which ``observe`` reports as an error."""
+    if kind in view.removed:
+        return True
+    return not seen and not any(ref.kind is kind for ref in rec.depends_on)
+
+
 def _user_lock_gone(rec: SwapRecord, view: SwapView) -> bool:
-    return DepKind.USER_LOCK in view.removed or view.user.lock is None
+    return _gone(rec, view, DepKind.USER_LOCK, view.user.lock is not None)
 
 
 def _counter_lock_gone(rec: SwapRecord, view: SwapView) -> bool:
-    return DepKind.COUNTER_LOCK in view.removed or view.counter.lock is None
+    return _gone(rec, view, DepKind.COUNTER_LOCK, view.counter.lock is not None)
 
 
 def _mismatch(rec: SwapRecord, view: SwapView, counter: bool) -> str | None:
@@ -181,23 +191,23 @@ def _own_leg(rec: SwapRecord, view: SwapView) -> LegView:
 
 
 def _on_claimed_both(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
-    if DepKind.CLAIM in view.removed or not view.user.claimed:
+    if _gone(rec, view, DepKind.CLAIM, view.user.claimed):
         return Observed(E.CLAIM_REORGED)
     return None
 
 
 def _on_refunded(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
     own = _own_leg(rec, view)
-    if DepKind.REFUND in view.removed or (own.lock is not None and not own.refunded):
+    if _gone(rec, view, DepKind.REFUND, own.lock is None or own.refunded):
         return Observed(E.REFUND_REORGED)
     return None
 
 
 def _on_forfeited(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
     if view.counter.claimed:  # came from SECRET_REVEALED: the user lock was refunded
-        gone = DepKind.REFUND in view.removed or not view.user.refunded
+        gone = _gone(rec, view, DepKind.REFUND, view.user.refunded)
         return Observed(E.REFUND_REORGED) if gone else None
-    gone = DepKind.CLAIM in view.removed or not view.user.claimed
+    gone = _gone(rec, view, DepKind.CLAIM, view.user.claimed)
     return Observed(E.CLAIM_REORGED) if gone else None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
-from ..errors import ConfigError
+from ..errors import ChainError, ConfigError, ScanRangeError
 from .fsm import Direction, Role, State
 from .model import BlockRef, DepKind, SwapRecord
 from .views import LegView, ProofView, SwapView, pick_lock
@@ -109,6 +109,45 @@ def removed_deps(rec: SwapRecord, adapters: Mapping[str, ChainAdapter]) -> froze
     return frozenset(gone)
 
 
+def _fact_seen(kind: DepKind, leg: LegView) -> bool:
+    if kind in (DepKind.USER_LOCK, DepKind.COUNTER_LOCK):
+        return leg.lock is not None
+    if kind is DepKind.CLAIM:
+        return leg.claimed
+    if kind is DepKind.REFUND:
+        return leg.refunded
+    return True  # the proof is an ETM fact, judged by the gateway
+
+
+def check_recorded_facts_seen(
+    rec: SwapRecord, view: SwapView, adapters: Mapping[str, ChainAdapter]
+) -> None:
+    """Raise if a fact whose recorded block is still on the best chain is not seen.
+
+    Only a block leaving the best chain is a reorg; "not found" with the block in place means
+    the adapter cannot see the fact (typically a ``birth_height`` above it). Moving the swap
+    backwards on that would undo finished swaps, so the swap is left as it is and the gap is
+    reported: :class:`ScanRangeError` naming the scan start, or :class:`ChainError`."""
+    for ref in rec.depends_on:
+        if ref.kind in view.removed:
+            continue
+        leg = view.user if ref.chain == view.user.chain else view.counter
+        if _fact_seen(ref.kind, leg):
+            continue
+        start = adapter_for(adapters, ref.chain).scan_start_height()
+        what = f"{ref.chain} {ref.kind.value} of swap {rec.swap_id} at height {ref.height}"
+        if start > ref.height:
+            raise ScanRangeError(
+                f"the {what} is below the adapter's scan range (birth_height {start}); "
+                f"configure birth_height <= {ref.height} for {ref.chain} (not a reorg: the "
+                "block is still on the best chain, the swap keeps its state)"
+            )
+        raise ChainError(
+            f"the {ref.chain} adapter does not show the {what} although that block is still on "
+            "the best chain; not treated as a reorg, the swap keeps its state"
+        )
+
+
 #: States in which no counter lock can exist yet (nothing was proved or counter-locked).
 _BEFORE_COUNTER = frozenset({State.CREATED, State.USER_LOCKED})
 #: States in which the ETM view of the proof matters.
@@ -148,6 +187,7 @@ def observe(
     if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM and rec.state in _PROVING:
         proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
+    check_recorded_facts_seen(rec, view, adapters)
     return Observation(view, user_lock, counter_lock, partial)
 
 

@@ -240,6 +240,10 @@ class BitcoinAdapter(ChainAdapter):
         ]
         return sorted(found, key=lambda lk: (lk.block_height is None, lk.block_height or 0))
 
+    def scan_start_height(self) -> int:
+        """The ``birth_height``: blocks below it are not indexed, their locks not found."""
+        return self.index.birth_height
+
     def get_lock(self, lock_id: str) -> HtlcLock:
         txid, vout, hashlock = parse_lock_id(lock_id)
         view = self._view_with_mempool()
