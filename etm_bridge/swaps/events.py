@@ -57,6 +57,12 @@ def _gone(rec: SwapRecord, view: SwapView, kind: DepKind, seen: bool) -> bool:
     return not seen and not any(ref.kind is kind for ref in rec.depends_on)
 
 
+def _spend_gone(rec: SwapRecord, view: SwapView, kind: DepKind, leg: LegView, done: bool) -> bool:
+    """Like :func:`_gone` for a claim or refund: without a recorded block, the spend is undone
+    only if its lock is still seen, unspent that way; a lock not seen at all is no evidence."""
+    return _gone(rec, view, kind, done or leg.lock is None)
+
+
 def _user_lock_gone(rec: SwapRecord, view: SwapView) -> bool:
     return _gone(rec, view, DepKind.USER_LOCK, view.user.lock is not None)
 
@@ -191,23 +197,23 @@ def _own_leg(rec: SwapRecord, view: SwapView) -> LegView:
 
 
 def _on_claimed_both(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
-    if _gone(rec, view, DepKind.CLAIM, view.user.claimed):
+    if _spend_gone(rec, view, DepKind.CLAIM, view.user, view.user.claimed):
         return Observed(E.CLAIM_REORGED)
     return None
 
 
 def _on_refunded(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
     own = _own_leg(rec, view)
-    if _gone(rec, view, DepKind.REFUND, own.lock is None or own.refunded):
+    if _spend_gone(rec, view, DepKind.REFUND, own, own.refunded):
         return Observed(E.REFUND_REORGED)
     return None
 
 
 def _on_forfeited(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | None:
     if view.counter.claimed:  # came from SECRET_REVEALED: the user lock was refunded
-        gone = _gone(rec, view, DepKind.REFUND, view.user.refunded)
+        gone = _spend_gone(rec, view, DepKind.REFUND, view.user, view.user.refunded)
         return Observed(E.REFUND_REORGED) if gone else None
-    gone = _gone(rec, view, DepKind.CLAIM, view.user.claimed)
+    gone = _spend_gone(rec, view, DepKind.CLAIM, view.user, view.user.claimed)
     return Observed(E.CLAIM_REORGED) if gone else None
 
 

@@ -8,6 +8,8 @@ A reorg event must come only from a recorded block no longer being the best chai
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from worldkit import World
 
@@ -87,4 +89,22 @@ def test_an_absent_fact_with_an_intact_recorded_block_is_no_reorg_event(tmp_path
     assert next_event(rec, blind, int(world.clock())) is None
     removed = SwapView(blind.user, blind.counter, removed=frozenset({DepKind.CLAIM}))
     found = next_event(rec, removed, int(world.clock()))
+    assert found is not None and found.event.value == "claim_reorged"
+
+
+def test_without_a_recorded_block_only_a_seen_unspent_lock_undoes_a_claim(tmp_path) -> None:
+    """A claim seen only in the mempool has no block to depend on: if its lock is seen again
+    unspent, the claim was dropped (claim_reorged, so it is claimed again); if the lock is not
+    seen at all, that is no evidence of anything and the swap stays claimed."""
+    world = _finished_world(tmp_path)
+    rec = replace(world.user.store.get("w1"), depends_on=())
+    now = int(world.clock())
+    [lock] = FakeAdapter(world.btc, b"user-secret-0123456789").find_locks(rec.terms.hashlock)
+    counter = LegView("etm", world.etm.tip_height, 600)
+    blind = SwapView(LegView("btc", world.btc.tip_height, 600), counter)
+    assert next_event(rec, blind, now) is None
+    unspent = SwapView(
+        LegView("btc", world.btc.tip_height, 600, replace(lock, chain="btc")), counter
+    )
+    found = next_event(rec, unspent, now)
     assert found is not None and found.event.value == "claim_reorged"
