@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ..adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
 from ..errors import ChainError, ConfigError, ScanRangeError
-from .fsm import Direction, Role, State
+from .fsm import TERMINAL, Direction, Role, State
 from .model import BlockRef, DepKind, SwapRecord
 from .views import LegView, ProofView, SwapView, pick_lock
 
@@ -216,6 +216,19 @@ def wanted_refs(rec: SwapRecord, view: SwapView) -> list[tuple[DepKind, str, int
     if rec.state is State.FORFEITED and u.spend is not None and u.refunded:
         want.append((DepKind.REFUND, u.chain, u.spend.block_height))
     return [(k, ch, h) for k, ch, h in want if h is not None]
+
+
+def settled(rec: SwapRecord, tips: Mapping[str, int], depth_blocks: int) -> bool:
+    """True when ``rec`` ended and every block its end rests on has ``depth_blocks``
+    confirmations or more: reorgs deeper than that are not followed, so the swap needs no more
+    observing (each look costs node round trips, and an adapter born above its locks would
+    only report them missing). ``depth_blocks`` <= 0 never settles."""
+    if depth_blocks <= 0 or rec.state not in TERMINAL or not rec.depends_on:
+        return False
+    return all(
+        ref.chain in tips and tips[ref.chain] - ref.height + 1 >= depth_blocks
+        for ref in rec.depends_on
+    )
 
 
 def refreshed_refs(

@@ -43,6 +43,7 @@ from .observe import (
     header_digest,
     observe,
     refreshed_refs,
+    settled,
     skips_counter_leg,
 )
 from .policy import Action, Plan, PolicyConfig, decide, new_intent
@@ -67,6 +68,7 @@ CrashHook = Callable[[str, SwapRecord], None]
 class WatcherConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     settle_window_s: int = 86_400  # keep watching ended swaps this long (reorgs)
+    settle_depth_blocks: int = 6  # ...unless their last blocks are this deep (0: no limit)
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     lease_s: int = 30
@@ -160,7 +162,7 @@ class Watcher:
         self._schedule_new_blocks(new_blocks)
         transitions: list[Transition] = []
         actions: list[tuple[str, ActionKind, str]] = []
-        examined = 0
+        examined, tips = 0, self._tips()
         errors: dict[str, str] = {}
         for swap_id in sorted(self.due):
             rec = self.records.get(swap_id)
@@ -169,6 +171,8 @@ class Watcher:
             if self._swap_retry.get(swap_id, (0, 0.0))[1] > now:
                 continue
             self.due.discard(swap_id)
+            if settled(rec, tips, self.config.settle_depth_blocks):
+                continue  # ended, its blocks buried: nothing left to watch
             examined += 1
             try:
                 self._process(rec, int(now), transitions, actions)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from worldkit import World
+from worldkit import CONFIG, World
 
 from etm_bridge.adapter import HtlcLock
 from etm_bridge.errors import ScanRangeError
 from etm_bridge.swaps.events import next_event
 from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.model import DepKind
-from etm_bridge.swaps.observe import observe
+from etm_bridge.swaps.observe import observe, settled
 from etm_bridge.swaps.views import LegView, SwapView
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain
@@ -108,3 +108,31 @@ def test_without_a_recorded_block_only_a_seen_unspent_lock_undoes_a_claim(tmp_pa
     )
     found = next_event(rec, unspent, now)
     assert found is not None and found.event.value == "claim_reorged"
+
+
+def test_an_ended_swap_settles_once_its_blocks_are_buried(tmp_path) -> None:
+    world = _finished_world(tmp_path)
+    rec = world.user.store.get("w1")
+    [ref] = [r for r in rec.depends_on if r.chain == "btc"]
+    tips = {"btc": ref.height + 5, "etm": world.etm.tip_height}
+    assert not settled(rec, tips, 7)
+    assert settled(rec, tips, 6)
+    assert not settled(rec, tips, 0)  # 0: follow reorgs of any depth
+    assert not settled(replace(rec, state=State.SECRET_REVEALED), tips, 6)  # not ended
+    assert not settled(replace(rec, depends_on=()), tips, 6)  # nothing to measure depth by
+
+
+def test_a_rerun_born_above_a_settled_swap_does_not_look_at_it(tmp_path) -> None:
+    world = _finished_world(tmp_path)
+    world.mine(CONFIG.settle_depth_blocks)
+    world.user.stop()
+    born = world.btc.tip_height + 1
+    world.user_ad["btc"] = BirthHeightFakeAdapter(world.btc, b"user-secret-0123456789", born)
+    rerun = world.watcher(Role.USER)
+    rerun.start()
+    try:
+        report = rerun.tick()
+    finally:
+        rerun.stop()
+    assert report.examined == 0 and not report.errors
+    assert world.user.store.get("w1").state is State.CLAIMED_BOTH
