@@ -176,6 +176,10 @@ class EthereumAdapter(ChainAdapter):
                     return self._lock_from_event(event, LockState.OPEN)
         raise ChainError(f"lock tx {receipt['transactionHash']} emitted no Locked event for us")
 
+    def scan_start_height(self) -> int:
+        """``from_block``: the HTLC's events before it are not read, their locks not found."""
+        return self.config.from_block
+
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
         topics = [self.codec.locked_topic, "0x" + require_hashlock(hashlock).hex()]
         events = [self.codec.decode_locked(log) for log in self._logs(topics)]

@@ -48,6 +48,7 @@ def test_a_claimed_swap_is_not_reorged_by_an_adapter_born_above_its_lock(
     config["data_dir"] = str(tmp_path / "btc-user-second-run")
     adapters = dict(world.adapters(Role.USER), bitcoin=BitcoinAdapter.from_config(config))
     assert adapters["bitcoin"].scan_start_height() == born > claim.height
+    assert adapters["ethereum"].scan_start_height() == world.htlc.block_number  # from_block
     assert adapters["bitcoin"].find_locks(sha256(world.preimage)) == []  # invisible to it
     rerun = Watcher(store, adapters, owner="user-second-run", config=CONFIG)
     rerun.start()
