@@ -21,6 +21,7 @@ from etm_bridge_regtest import stack as regtest_stack
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.faucet import fund_wallet
 
+from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.units import format_amount, parse_amount
 
 from .config import common_options, get_config
@@ -130,7 +131,8 @@ def faucet_command(btc: str, eth: str, etm: str, as_json: bool) -> None:
     "--mine/--no-mine",
     default=True,
     show_default=True,
-    help="Mine one regtest Bitcoin block after each tick (regtest has no miners).",
+    help="Mine one regtest Bitcoin block and one anvil block after each tick (regtest has no "
+    "miners, anvil mines only on transactions: confirmations and timelocks need blocks).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per tick.")
 def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bool) -> None:
@@ -141,12 +143,19 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
     locks, locks swap-out legs) so CLI swaps against the stack finish (Ctrl-C to stop)."""
     config = regtest_stack.StackConfig.from_env()
     watcher, adapters = operator_engine(config)
-    b = regtest_stack.load_state(config)["bitcoin"]
+    state = regtest_stack.load_state(config)
+    b = state["bitcoin"]
     node = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
                        rpc_password=b["rpc_password"], kind=b["kind"])  # fmt: skip
+    anvil = JsonRpcClient(state["anvil"]["rpc_url"], version="2.0", timeout_s=10.0)
+
+    def mine_both() -> None:
+        node.mine(1)
+        anvil.call("evm_mine")
+
     try:
         run_watch(watcher, adapters, True, ticks, interval, 10, as_json,
-                  (lambda: node.mine(1)) if mine else bool)  # fmt: skip
+                  mine_both if mine else bool)  # fmt: skip
     finally:
         for adapter in adapters.values():
             adapter.close()

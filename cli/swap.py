@@ -61,10 +61,13 @@ def open_adapters(config: EngineConfig, only: list[str] | None = None) -> dict[s
     return config.build_adapters(wallet, only)
 
 
-def make_watcher(config: EngineConfig, adapters: dict[str, ChainAdapter]) -> Watcher:
-    """The watcher over ``adapters``; with ETM configured, pool swaps go through its node."""
+def make_watcher(
+    config: EngineConfig, adapters: dict[str, ChainAdapter], operator: bool = False
+) -> Watcher:
+    """The watcher over ``adapters``; with ETM configured, pool swaps go through its node (a
+    pool ``operator`` relays Ethereum headers with its ETM key, a trusted relayer's)."""
     watcher_config = WatcherConfig(policy=config.policy)
-    gateway = make_gateway(adapters)
+    gateway = make_gateway(adapters, trusted_relayer=operator)
     return Watcher(SwapStore(config.db_path), adapters, gateway=gateway, config=watcher_config)
 
 

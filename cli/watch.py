@@ -17,8 +17,10 @@ from pathlib import Path
 import click
 
 from etm_bridge.adapter import ChainAdapter
+from etm_bridge.errors import EtmBridgeError
 from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import TERMINAL
+from etm_bridge.swaps.gateway_node import NodeGateway
 from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
 from etm_bridge.swaps.pool_swaps import sync_operator
 from etm_bridge.swaps.views import LegView
@@ -83,6 +85,14 @@ def _follow_pools(watcher: Watcher, adapters: dict[str, ChainAdapter]) -> None:
     pools = operator_pools(adapters)
     for swap_id in sync_operator(watcher.store, etm, pools, chain_of(name, etm), int(time.time())):
         click.echo(f"operator: following pool swap {swap_id}", err=True)
+    if isinstance(watcher.gateway, NodeGateway):  # users' engines wait for this relay
+        try:
+            sent = watcher.gateway.relay_trusted()
+        except EtmBridgeError as exc:  # e.g. our key is not a trusted relayer: report, go on
+            click.echo(f"operator: Ethereum relay failed ({exc}), retrying", err=True)
+        else:
+            if sent:
+                click.echo(f"operator: relayed {sent} Ethereum headers to ETM", err=True)
 
 
 @click.command("watch")
@@ -106,7 +116,15 @@ def group(
     claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
     config = EngineConfig.load(home)
     adapters = open_adapters(config)
-    run(make_watcher(config, adapters), adapters, operator, ticks, interval, status_every, as_json)
+    run(
+        make_watcher(config, adapters, operator),
+        adapters,
+        operator,
+        ticks,
+        interval,
+        status_every,
+        as_json,
+    )
 
 
 def run(

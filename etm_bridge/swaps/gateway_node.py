@@ -90,9 +90,12 @@ class NodeGateway:
     """:class:`~etm_bridge.swaps.observe.EtmGateway` over an ETM node's HTTP API.
 
     ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
-    ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs relay and proof
-    transactions, ``relay_key`` (default ``key``) the Ethereum headers, which only the relay's
-    trusted relayers may send.
+    ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs Bitcoin relay and
+    proof transactions (anyone may send those). ``relay_key`` signs Ethereum headers, which only
+    the relay's trusted relayers (named in the ETM genesis) may send: the pool operator's side
+    holds it and relays every tick (:meth:`relay_trusted`). Without it (a user's engine) the
+    Ethereum relay is left to the operator: asked to relay, the gateway sends nothing and
+    reports the relay's tip, so the engine waits until the relay reaches its lock's block.
     """
 
     def __init__(
@@ -104,7 +107,7 @@ class NodeGateway:
         relay_key: SigningKey | None = None,
     ) -> None:
         self.client, self.key, self.etm = client, key, etm
-        self.relay_key = relay_key or key  # Ethereum headers: a trusted relayer's key
+        self.relay_key = relay_key  # Ethereum headers: a trusted relayer's key (or None)
         self.sources = dict(sources)
         self.rejected: dict[bytes, str] = {}  # hashlock -> final rejection reason
 
@@ -135,8 +138,18 @@ class NodeGateway:
         relaying helper finds, which is at or below ``start_height``)."""
         relay = asset_of(chain)
         key = self.key if relay == "btc" else self.relay_key
-        relaying.relay_missing_headers(self.client, key, self.sources[chain], chain=relay)
+        if key is not None:  # no trusted key: the operator relays Ethereum, we wait for it
+            relaying.relay_missing_headers(self.client, key, self.sources[chain], chain=relay)
         return self.relay_tip(chain)
+
+    def relay_trusted(self) -> int:
+        """With a trusted relayer key: relay every Ethereum header the ETM relay lacks (the
+        operator's side does this each tick, so users' engines never need that key); how many
+        headers were sent (0 without a key or an Ethereum source)."""
+        source = next((a for n, a in self.sources.items() if ASSETS.get(n) == "eth"), None)
+        if self.relay_key is None or source is None:
+            return 0
+        return relaying.relay_missing_headers(self.client, self.relay_key, source, chain="eth")
 
     # --- proof ---------------------------------------------------------------------------------
 

@@ -42,14 +42,21 @@ def chain_of(name: str, adapter: ChainAdapter) -> Chain:
     return Chain(name, adapter.tip().height, adapter.info().block_time_s)
 
 
-def make_gateway(adapters: Mapping[str, ChainAdapter]) -> NodeGateway | None:
-    """A gateway over the configured ETM node, signing with our ETM key (None without ETM)."""
+def make_gateway(
+    adapters: Mapping[str, ChainAdapter], *, trusted_relayer: bool = False
+) -> NodeGateway | None:
+    """A gateway over the configured ETM node, signing with our ETM key (None without ETM).
+
+    ``trusted_relayer``: our ETM key is one of the Ethereum relay's trusted relayers (the pool
+    operator's); it then also signs Ethereum headers. A user's gateway leaves that relay to the
+    operator and waits for it."""
     try:
         _, etm = etm_side(adapters)
     except ConfigError:
         return None
     sources = {n: a for n, a in adapters.items() if a is not etm}
-    return NodeGateway(etm.client, etm.key, etm, sources)
+    relay_key = etm.key if trusted_relayer else None
+    return NodeGateway(etm.client, etm.key, etm, sources, relay_key)
 
 
 def _check_bound(etm: EtmAdapter, asset: str, foreign_key: bytes) -> None:
