@@ -49,8 +49,9 @@ def share_value(pool: dict[str, Any]) -> int:
 
 
 def _setup(
-    etm_node: EtmNodeProcess, bitcoin_node: Any, tmp_path: Path
+    etm_node: EtmNodeProcess, bitcoin_node: Any, tmp_path: Path, confirmations: int = 1
 ) -> tuple[World, Party, Party]:
+    """A BTC pool (``confirmations`` per SPV proof) with a deposit; (world, operator, user)."""
     client = etm_node.client
     assert client is not None
     if bitcoin_node.height() < 101:
@@ -63,7 +64,7 @@ def _setup(
         adapter = world.btc_adapter(party)
         bitcoin_node.fund(adapter.address(), 5 * DEPOSIT_SAT)
         adapter.close()
-    world.create_pool(operator, "btc", FEE_PPM, 1)
+    world.create_pool(operator, "btc", FEE_PPM, confirmations)
     world.bind_btc(investor)
     world.bind_btc(user)
     world.deposit_btc(investor, DEPOSIT_SAT, DEPOSIT_ETM, bitcoin_node.mine)

@@ -5,6 +5,12 @@ Usage: python watcher_proc.py WORLD.json POINT CRASHED.txt MAX_TICKS
 WORLD.json holds, per role, the database path and per chain ``{"adapter": entry-point name,
 "config": from_config mapping}`` (or the legacy ``bitcoin``/``ethereum`` configs), plus the
 Bitcoin node to mine with and optionally anvil's URL (and ``offline``, see :func:`_offline`).
+Optional, for pool swaps on a real ETM node: a role's ``"gateway": true`` gives its watcher a
+NodeGateway over its ``etm`` adapter (relay headers, SPV proofs); ``"pools": true`` creates its
+records of the swaps the exchange opened in its pools each tick (the operator's
+``sync_operator``); ``"waits"`` holds a role back (see :func:`_waiting`); ``"roles"`` may
+name one role only; ``"crash_roles"`` limits the crashes to
+those roles' saves; ``"policy"`` overrides PolicyConfig fields.
 Every crash appends its signature to CRASHED.txt first, so each step crashes only once.
 Exit 0 when both swaps ended (or MAX_TICKS passed); -9 when it killed itself.
 """
@@ -23,9 +29,12 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
 
 from etm_bridge.adapters_registry import create_adapter
-from etm_bridge.swaps.fsm import TERMINAL, Role
+from etm_bridge.errors import SwapNotFoundError
+from etm_bridge.swaps.fsm import TERMINAL, Role, State, progress_rank
 from etm_bridge.swaps.model import SwapRecord
 from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.pool_start import chain_of, etm_side, make_gateway, operator_pools
+from etm_bridge.swaps.pool_swaps import sync_operator
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 
@@ -53,6 +62,30 @@ def _offline(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
     return w.store.get(swap).state.value == off["state"] and others_open
 
 
+def _ended(w: Watcher, swap_id: str) -> bool:
+    try:
+        return w.store.get(swap_id).state in TERMINAL
+    except SwapNotFoundError:  # an operator's pool swap the exchange has not opened yet
+        return False
+
+
+def _sync_pools(w: Watcher) -> None:
+    """The operator's records of the pool swaps the exchange opened (its watcher loop's job)."""
+    name, etm = etm_side(w.adapters)
+    sync_operator(w.store, etm, operator_pools(w.adapters), chain_of(name, etm), int(time.time()))
+
+
+def _waiting(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
+    """``"waits": {"role": R, "for": O, "state": S}``: R's watcher does not tick until O's swap
+    got as far as state S (a slow operator: the user's engine saves S before R acts)."""
+    rule = world.get("waits")
+    if not rule or w.owner != rule["role"]:
+        return False
+    [other] = [o for o in watchers if o.owner == rule["for"]]
+    rank = progress_rank(other.store.get(world["swap_id"]).state)
+    return rank < progress_rank(State(rule["state"]))
+
+
 def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
     world = json.loads(Path(world_path).read_text())
     done = Path(crashed_path)
@@ -60,16 +93,18 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
 
     def crash(at: str, rec: SwapRecord) -> None:
         sig = signature(at, rec)
-        if at == point and sig not in crashed:
+        crash_roles = world.get("crash_roles") or [r.value for r in Role]
+        if at == point and sig not in crashed and rec.role.value in crash_roles:
             with open(crashed_path, "a") as f:
                 f.write(sig + "\n")
                 f.flush()
                 os.fsync(f.fileno())
             os.kill(os.getpid(), signal.SIGKILL)
 
-    config = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
-    watchers = []
-    for role in Role:
+    policy = {"leg_margin_s": 3600, "retry_after_s": 0, **world.get("policy", {})}
+    config = WatcherConfig(policy=PolicyConfig(**policy))
+    watchers, syncing = [], []
+    for role in (r for r in Role if r.value in world["roles"]):
         c = world["roles"][role.value]
         if "chains" in c:
             adapters = {
@@ -81,15 +116,27 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
                 "bitcoin": BitcoinAdapter.from_config(c["bitcoin"]),
                 "ethereum": EthereumAdapter.from_config(c["ethereum"]),
             }
-        w = Watcher(SwapStore(c["db"]), adapters, owner=role.value, config=config, crash_hook=crash)
+        gateway = make_gateway(adapters) if c.get("gateway") else None
+        w = Watcher(
+            SwapStore(c["db"]),
+            adapters,
+            gateway=gateway,
+            owner=role.value,
+            config=config,
+            crash_hook=crash,
+        )
         w.start()
         watchers.append(w)
+        if c.get("pools"):
+            syncing.append(w)
     btc_auth = (world["btc_user"], world["btc_password"])
     for _ in range(max_ticks):
-        if all(w.store.get(world["swap_id"]).state in TERMINAL for w in watchers):
+        if all(_ended(w, world["swap_id"]) for w in watchers):
             break
+        for w in syncing:
+            _sync_pools(w)
         for w in watchers:
-            if not _offline(world, w, watchers):
+            if not (_offline(world, w, watchers) or _waiting(world, w, watchers)):
                 w.tick()
         rpc(world["btc_url"], "generatetoaddress", 1, world["btc_mine_to"], auth=btc_auth)
         if world.get("eth_url"):

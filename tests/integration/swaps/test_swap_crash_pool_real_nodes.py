@@ -1,0 +1,266 @@
+"""Crash at every transition of a BTC -> ETM pool swap (``foreign_to_etm``), on real nodes.
+
+The user locks BTC to the pool's key, its engine relays headers and proves the lock by SPV to
+the ETM node (``xchg_swap_in``), the exchange locks pool ETM to the user, the user claims it
+(revealing the secret) and the operator's engine claims the BTC. The user's watcher process
+(``watcher_proc.py``, with a NodeGateway) is SIGKILLed right after each state save and right
+after each intent write (once per distinct save) and restarted until the swap ends; the
+operator's engine runs in the same process (it creates its record from ETM state each tick) but
+is never the one crashed. Two scenarios: claimed (both engines end ``claimed_both``) and
+refunded (nobody proves the lock, whose timelock is short: the user refunds its BTC).
+
+The required crash points come from ``TABLES[foreign_to_etm]`` (every state but those only an
+adversary, a missed deadline or a reorg reaches) and the user's broadcasting actions; each run
+checks the chains: one BTC lock, spent once by the expected claim or refund; the user got
+exactly the agreed ETM (the exchange's lock amount) and the pool's reserves moved by exactly
+the swap (claimed) or not at all (refunded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crash_runs import run_until_done
+from etm_bridge_cli.demo_world import Party, World
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
+from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
+from test_swap_pool_real_nodes import _setup
+
+from etm_bridge.adapter import LockState
+from etm_bridge.swaps.fsm import Direction, Role, State, states_of
+from etm_bridge.swaps.model import ActionKind, Outcome, SwapRecord
+from etm_bridge.swaps.pool_start import start_pool_swap
+from etm_bridge.swaps.store import SwapStore
+
+SWAP_SAT = 100_000
+BTC_FEES_MAX, ETM_FEES_MAX = 20_000, 10 * 100_000  # user's ETM txs: relays, proof, claim
+REFUND_BLOCKS = 10  # the refund scenario's BTC timelock, from the tip
+#: The user's broadcasting intents in each scenario (relaying headers writes none).
+SCENARIO_ACTIONS = {
+    "claimed": {ActionKind.LOCK_USER_LEG, ActionKind.SUBMIT_PROOF, ActionKind.CLAIM_COUNTER},
+    "refunded": {ActionKind.LOCK_USER_LEG, ActionKind.REFUND_USER_LOCK},
+}
+#: ``created`` is never re-saved; ``proof_submitted`` is never entered on the pool path: the
+#: exchange locks pool ETM in the very transaction that accepts the proof (``xchg_swap_in``),
+#: so the engine sees the counter lock with the proof and takes the table's
+#: ``lock_confirmed -> counter_locked`` edge (checked in each claimed run's transition log).
+NEVER_SAVED_ON_POOL_PATH = {State.CREATED, State.PROOF_SUBMITTED}
+NEVER_PROVE = {"user_proof_delay_blocks": 10**6}
+crashed_at: dict[str, set[str]] = {}
+
+
+@pytest.fixture
+def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
+    with etm_node_in(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
+
+
+def _chains(world: World, party: Party) -> dict[str, dict[str, Any]]:
+    """The party's adapters as ``watcher_proc`` specs (the same keys and data dirs as World's)."""
+    btc = world.btc
+    return {
+        "bitcoin": {
+            "adapter": "bitcoin",
+            "config": {
+                "rpc_url": btc.rpc_url,
+                "rpc_user": btc.rpc_user,
+                "rpc_password": btc.rpc_password,
+                "secret_hex": party.btc_secret.hex(),
+                "data_dir": str(party.home / "bitcoin"),
+                "network": "regtest",
+                "birth_height": world.birth_height,
+            },
+        },
+        "etm": {
+            "adapter": "etm",
+            "config": {"url": world.client.url, "secret_hex": party.etm_seed.hex()},
+        },
+    }
+
+
+def _snapshot(world: World, user: Party, operator: Party) -> dict[str, Any]:
+    u_btc, u_etm, o_btc = (
+        world.btc_adapter(user),
+        world.etm_adapter(user),
+        world.btc_adapter(operator),
+    )
+    try:
+        return {
+            "user_btc": u_btc.balance(),
+            "user_etm": u_etm.balance(),
+            "op_btc": o_btc.balance(),
+            "pool": world.client.pool("btc"),
+        }
+    finally:
+        for a in (u_btc, u_etm, o_btc):
+            a.close()
+
+
+def _start(world: World, user: Party, refund: bool) -> SwapRecord:
+    """The user's swap as ``swap start btc etm`` makes it (pinned quote, intent on ETM)."""
+    adapters = {"bitcoin": world.btc_adapter(user), "etm": world.etm_adapter(user)}
+    try:
+        rec, _ = start_pool_swap(adapters, "bitcoin", "etm", SWAP_SAT, slippage_bps=0)
+        if refund:
+            tip = adapters["bitcoin"].tip().height
+            leg = dataclasses.replace(rec.terms.user_leg, timelock_height=tip + REFUND_BLOCKS)
+            rec = dataclasses.replace(rec, terms=dataclasses.replace(rec.terms, user_leg=leg))
+    finally:
+        for a in adapters.values():
+            a.close()
+    return rec
+
+
+def _record(path: Path, swap_id: str) -> SwapRecord:
+    store = SwapStore(path)
+    try:
+        return store.get(swap_id)
+    finally:
+        store.close()
+
+
+def _user_path(path: Path, swap_id: str) -> list[tuple[str, str]]:
+    store = SwapStore(path)
+    try:
+        return [(t.from_state.value, t.to_state.value) for t in store.transitions(swap_id)]
+    finally:
+        store.close()
+
+
+def _check_chains(world: World, user: Party, operator: Party, rec: SwapRecord, end: State) -> None:
+    o_btc, u_etm = world.btc_adapter(operator), world.etm_adapter(user)
+    try:
+        [btc_lock] = o_btc.find_locks(rec.terms.hashlock)  # BTC locked exactly once
+        assert btc_lock.terms.amount == SWAP_SAT, btc_lock
+        spend = o_btc.find_spend(btc_lock)
+        assert spend is not None, btc_lock
+        assert spend.kind.value == ("claim" if end is State.CLAIMED_BOTH else "refund"), spend
+        etm_locks = u_etm.find_locks(rec.terms.hashlock)
+        if end is State.CLAIMED_BOTH:
+            [etm_lock] = etm_locks  # the exchange locked once, for the pinned amount
+            assert etm_lock.state is LockState.CLAIMED, etm_lock
+            assert etm_lock.terms.amount == rec.terms.counter_leg.amount, etm_lock
+        else:
+            assert etm_locks == [], etm_locks
+    finally:
+        o_btc.close()
+        u_etm.close()
+
+
+def _check_funds(before: dict, after: dict, rec: SwapRecord, end: State) -> None:
+    d_user_btc = after["user_btc"] - before["user_btc"]
+    d_user_etm = after["user_etm"] - before["user_etm"]
+    d_op_btc = after["op_btc"] - before["op_btc"]
+    pool0, pool1 = before["pool"], after["pool"]
+    deltas = (d_user_btc, d_user_etm, d_op_btc)
+    if end is State.CLAIMED_BOTH:
+        got = rec.terms.counter_leg.amount
+        assert -SWAP_SAT - BTC_FEES_MAX <= d_user_btc <= -SWAP_SAT, deltas
+        assert SWAP_SAT - BTC_FEES_MAX <= d_op_btc <= SWAP_SAT, deltas
+        assert got - ETM_FEES_MAX <= d_user_etm <= got, deltas
+        assert pool1["asset_reserve"] == pool0["asset_reserve"] + SWAP_SAT
+        assert pool1["etm_reserve"] == pool0["etm_reserve"] - got
+    else:
+        assert -BTC_FEES_MAX <= d_user_btc <= 0 and d_op_btc == 0, deltas
+        assert d_user_etm == 0, deltas
+        assert pool1["asset_reserve"] == pool0["asset_reserve"]
+        assert pool1["etm_reserve"] == pool0["etm_reserve"]
+    assert (pool1["asset_reserved"], pool1["etm_reserved"]) == (0, 0), pool1
+
+
+def _spec(
+    world: World,
+    user: Party,
+    operator: Party,
+    tmp_path: Path,
+    refund: bool,
+    swap_id: str,
+    mine_to: str,
+) -> dict:
+    roles = {
+        "user": {"db": str(tmp_path / "user.db"), "chains": _chains(world, user), "gateway": True}
+    }
+    if not refund:
+        roles["operator"] = {
+            "db": str(operator.home / "swaps.db"),
+            "chains": _chains(world, operator),
+            "gateway": True,
+            "pools": True,
+        }
+    return {
+        "swap_id": swap_id,
+        "roles": roles,
+        "crash_roles": ["user"],
+        # the operator claims the BTC only once the user's engine saved secret_revealed: without
+        # this, an operator quicker than the user's next tick makes the user see both claims at
+        # once and go straight to claimed_both (a valid path, but then that state is not saved)
+        "waits": {"role": "operator", "for": "user", "state": "secret_revealed"},
+        "policy": NEVER_PROVE if refund else {"user_proof_delay_blocks": 0},
+        "btc_url": world.btc.rpc_url,
+        "btc_user": world.btc.rpc_user,
+        "btc_password": world.btc.rpc_password,
+        "btc_mine_to": mine_to,
+        "sleep_s": 1.0,  # one ETM block
+    }
+
+
+@pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
+@pytest.mark.parametrize("scenario", ["claimed", "refunded"])
+def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
+    etm_node, bitcoin_node, tmp_path, scenario, point
+) -> None:
+    refund = scenario == "refunded"
+    end = State.REFUNDED if refund else State.CLAIMED_BOTH
+    world, operator, user = _setup(etm_node, bitcoin_node, tmp_path, confirmations=2)
+    rec = _start(world, user, refund)
+    store = SwapStore(tmp_path / "user.db")
+    store.create(rec)
+    store.close()
+    before = _snapshot(world, user, operator)
+    spec = _spec(
+        world, user, operator, tmp_path, refund, rec.swap_id, bitcoin_node.faucet_address()
+    )
+    kills = run_until_done(spec, point, tmp_path, max_ticks=60)
+    crashed = (tmp_path / "crashed.txt").read_text() if kills else ""
+    crashed_at.setdefault(point, set()).update(crashed.split())
+    roles = [Role.USER] if refund else [Role.USER, Role.OPERATOR]
+    dbs = {Role.USER: tmp_path / "user.db", Role.OPERATOR: operator.home / "swaps.db"}
+    for role in roles:
+        got = _record(dbs[role], rec.swap_id)
+        assert got.state is end, (role, got.state, crashed)
+        for intent in got.intents:
+            assert intent.result is not None, intent
+            assert intent.result.outcome in (Outcome.BROADCAST, Outcome.FOUND_ON_CHAIN), intent
+        for kind in ActionKind:  # one broadcast per kind: nothing was sent twice
+            if kind is not ActionKind.WAIT:
+                assert len({i.result.txid for i in got.intents_of(kind)}) <= 1, (role, kind)
+    if point == "intent_saved":  # crashed once right after each intent, before its broadcast
+        kinds = [sig.split("/")[-1] for sig in crashed.split()]
+        assert sorted(kinds) == sorted(k.value for k in SCENARIO_ACTIONS[scenario]), crashed
+    else:
+        assert kills >= 3, crashed
+    if not refund:  # the proof and the counter lock are one ETM transaction
+        path = _user_path(dbs[Role.USER], rec.swap_id)
+        assert ("lock_confirmed", "counter_locked") in path, path
+        assert all(State.PROOF_SUBMITTED.value not in step for step in path), path
+    bitcoin_node.mine(1)
+    _check_chains(world, user, operator, rec, end)
+    _check_funds(before, _snapshot(world, user, operator), rec, end)
+
+
+def test_the_crashes_covered_every_state_and_user_action_of_the_table() -> None:
+    """After the four runs above (same module, in order): the union of their crash signatures
+    covers every ``foreign_to_etm`` state the user's engine can be crashed in, and each of the
+    user's broadcasting actions right after its intent was written."""
+    if set(crashed_at) != {"state_saved", "intent_saved"}:
+        pytest.skip("needs the crash runs of this module in the same session")
+    user_states = {s.split("/")[2] for s in crashed_at["state_saved"] if s.split("/")[1] == "user"}
+    want = states_of(Direction.FOREIGN_TO_ETM) - NOT_CRASH_REACHABLE - NEVER_SAVED_ON_POOL_PATH
+    assert {s.value for s in want} <= user_states, (sorted(want), sorted(user_states))
+    kinds = {s.split("/")[-1] for s in crashed_at["intent_saved"]}
+    user_actions = set().union(*SCENARIO_ACTIONS.values())
+    assert {k.value for k in user_actions} <= kinds, sorted(kinds)
