@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +110,19 @@ def group() -> None:
 CHAIN_ALIASES = {"btc": "bitcoin", "eth": "ethereum"}
 
 
-def chain_name(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
-    """Accept a chain by its engine name or its asset ticker (``btc`` -> ``bitcoin``)."""
+def chain_name(configured: Iterable[str], value: str) -> str:
+    """The configured chain a user means: its name as configured (a config.toml may name its
+    chains ``btc``), else the chain an asset ticker stands for (``btc`` -> ``bitcoin``)."""
+    names = set(configured)
+    if value in names:
+        return value
     lowered = value.lower()
-    return CHAIN_ALIASES.get(lowered, lowered)
+    return lowered if lowered in names else CHAIN_ALIASES.get(lowered, lowered)
 
 
 @group.command("start")
-@click.argument("from_chain", callback=chain_name)
-@click.argument("to_chain", callback=chain_name)
+@click.argument("from_chain")
+@click.argument("to_chain")
 @click.argument("amount")
 @click.option("--receive", default=None, help="Minimum to receive on TO_CHAIN (pool: quote).")
 @click.option("--their-claim-key", default=None, help="Direct swap: their FROM_CHAIN key (hex).")
@@ -156,6 +161,7 @@ def start_command(
     itself (`swap accept` + `watch` on its side).
     """
     config = EngineConfig.load(home)
+    from_chain, to_chain = (chain_name(config.chains, c) for c in (from_chain, to_chain))
     if their_claim_key is None and their_refund_key is None:
         _start_pool(config, from_chain, to_chain, amount, receive, slippage_bps, as_json)
         return
