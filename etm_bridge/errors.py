@@ -114,6 +114,22 @@ class BlockRejectedError(ChainError):
         super().__init__(f"block rejected ({reason}): {detail}")
 
 
+class EvidenceRejectedError(ChainError):
+    """Two block headers are not double-forging evidence on this network (different generators
+    or slots, the same block, a bad signature, another network). ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"evidence rejected ({reason}): {detail}")
+
+
+class SigningRefusedError(ChainError):
+    """Slashing protection refused a block signature: the key already signed a block at this
+    slot or a later one (after a restart, a reorg, or an imported record). Signing would make
+    double-forging evidence against the delegate; the forger skips the slot."""
+
+
 class NotFoundError(ChainError):
     """An ETM block, transaction or account asked for by id/height is not known."""
 

@@ -1,11 +1,18 @@
 """ETM blocks: the header of whitepaper 5.2 (with full 256-bit links), Merkle payload hash, JSON.
 
-Header encoding (unsigned big-endian; ``unsigned_bytes`` is everything but the signature)::
+Header encoding, version 2 (unsigned big-endian; ``unsigned_bytes`` is everything but the
+signature; 296 bytes)::
 
-    version u32 | timestamp u32 (ETM-epoch seconds) | height u32 | previous_block 32 B |
-    number_of_transactions u32 | total_amount u64 | total_fee u64 | reward u64 |
-    payload_length u32 | payload_hash 32 B | generator_public_key 32 B | nonce u64 |
-    block_signature 64 B  (ed25519 over sha256(unsigned_bytes))
+    version u32 | network u32 | timestamp u32 (ETM-epoch seconds) | height u32 |
+    previous_block 32 B | number_of_transactions u32 | total_amount u64 | total_fee u64 |
+    reward u64 | payload_length u32 | payload_hash 32 B | generator_public_key 32 B |
+    reveal 80 B | nonce u64 | block_signature 64 B  (ed25519 over sha256(unsigned_bytes))
+
+* ``network`` is the chain parameter ``network_id``: the signature covers it, so a header a key
+  signed for another network is never a valid block, nor double-forging evidence, here.
+* ``reveal`` is the forger's RANDAO reveal: its VRF proof (``vrf.py``, RFC 9381) over
+  ``rounds.reveal_alpha(network, round of height)``; the next round's seed hashes the round's
+  reveals (``rounds.py``). Zero bytes in the genesis block.
 
 * ``id = sha256(signed header)``; ``short_id`` = the first 8 bytes as a big-endian decimal string
   (the whitepaper's ``"id": "15787022670460703397"`` form, display only).
@@ -29,10 +36,14 @@ from ..errors import ValidationError
 from .codec import U32, U64, Reader, check_bytes, check_uint, sha256, sha256d
 from .keys import SigningKey, verify
 from .tx import Tx
+from .vrf import PROOF_BYTES
 
+#: The header layout this code reads and writes (1: before network id and reveal).
+BLOCK_VERSION = 2
 ZERO32 = bytes(32)
+NO_REVEAL = bytes(PROOF_BYTES)
 EMPTY_PAYLOAD_HASH = sha256(b"")
-HEADER_BYTES = 4 * 5 + 8 * 4 + 32 * 3 + 64
+HEADER_BYTES = 4 * 6 + 8 * 4 + 32 * 3 + PROOF_BYTES + 64
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
@@ -52,6 +63,7 @@ def merkle_root(leaves: list[bytes]) -> bytes:
 @dataclass(frozen=True)
 class BlockHeader:
     version: int
+    network: int
     timestamp: int
     height: int
     previous_block: bytes
@@ -62,28 +74,36 @@ class BlockHeader:
     payload_length: int
     payload_hash: bytes
     generator_public_key: bytes
+    reveal: bytes = field(default=NO_REVEAL, repr=False)
     nonce: int = 0
     block_signature: bytes = field(default=bytes(64), repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("version", "timestamp", "height", "number_of_transactions", "payload_length"):
+        for name in ("version", "network", "timestamp", "height", "number_of_transactions",
+                     "payload_length"):  # fmt: skip
             check_uint(name, getattr(self, name), 32)
         for name in ("total_amount", "total_fee", "reward", "nonce"):
             check_uint(name, getattr(self, name), 64)
         check_bytes("previous_block", self.previous_block, 32)
         check_bytes("payload_hash", self.payload_hash, 32)
         check_bytes("generator_public_key", self.generator_public_key, 32)
+        check_bytes("reveal", self.reveal, PROOF_BYTES)
         check_bytes("block_signature", self.block_signature, 64)
 
     @cached_property
     def unsigned_bytes(self) -> bytes:
         return b"".join((
-            U32.pack(self.version), U32.pack(self.timestamp), U32.pack(self.height),
-            self.previous_block, U32.pack(self.number_of_transactions),
+            U32.pack(self.version), U32.pack(self.network), U32.pack(self.timestamp),
+            U32.pack(self.height), self.previous_block, U32.pack(self.number_of_transactions),
             U64.pack(self.total_amount), U64.pack(self.total_fee), U64.pack(self.reward),
             U32.pack(self.payload_length), self.payload_hash, self.generator_public_key,
-            U64.pack(self.nonce),
+            self.reveal, U64.pack(self.nonce),
         ))  # fmt: skip
+
+    @property
+    def signing_root(self) -> bytes:
+        """What the block signature signs: sha256 of the unsigned header."""
+        return sha256(self.unsigned_bytes)
 
     @cached_property
     def encoded(self) -> bytes:
@@ -102,25 +122,39 @@ class BlockHeader:
         return int.from_bytes(sha256d(self.unsigned_bytes), "big")
 
     def signature_ok(self) -> bool:
-        return verify(self.generator_public_key, sha256(self.unsigned_bytes), self.block_signature)
+        return verify(self.generator_public_key, self.signing_root, self.block_signature)
 
-    def solve_and_sign(self, key: SigningKey, target: int, max_tries: int = 1 << 32) -> BlockHeader:
-        """Search the nonce for the hashing test from ``self.nonce`` on, then sign."""
+    def solve(self, target: int, max_tries: int = 1 << 32) -> BlockHeader:
+        """The first header from ``self.nonce`` on that passes the hashing test (unsigned)."""
         draft = self
         for _ in range(max_tries):
             if draft.hash_value() < target:
-                sig = key.sign(sha256(draft.unsigned_bytes))
-                return replace(draft, block_signature=sig)
+                return draft
             draft = replace(draft, nonce=draft.nonce + 1)
         raise ValidationError(f"no nonce below the hashing target in {max_tries} tries")
 
+    def signed(self, key: SigningKey) -> BlockHeader:
+        """This header with ``key``'s signature (the forger checks slashing protection first)."""
+        return replace(self, block_signature=key.sign(self.signing_root))
+
+    def solve_and_sign(self, key: SigningKey, target: int, max_tries: int = 1 << 32) -> BlockHeader:
+        """Search the nonce for the hashing test from ``self.nonce`` on, then sign (tests and
+        tools; the forger goes through ``Chain.forge_next``, which guards the signature)."""
+        return self.solve(target, max_tries).signed(key)
+
     @classmethod
     def read(cls, r: Reader) -> BlockHeader:
+        version = r.u32("version")
+        if version != BLOCK_VERSION:
+            raise ValidationError(
+                f"block header version {version}: this node reads version {BLOCK_VERSION} only"
+            )
         return cls(
-            r.u32("version"), r.u32("timestamp"), r.u32("height"), r.take(32, "previous_block"),
-            r.u32("number_of_transactions"), r.u64("total_amount"), r.u64("total_fee"),
-            r.u64("reward"), r.u32("payload_length"), r.take(32, "payload_hash"),
-            r.take(32, "generator_public_key"), r.u64("nonce"), r.take(64, "block_signature"),
+            version, r.u32("network"), r.u32("timestamp"), r.u32("height"),
+            r.take(32, "previous_block"), r.u32("number_of_transactions"), r.u64("total_amount"),
+            r.u64("total_fee"), r.u64("reward"), r.u32("payload_length"),
+            r.take(32, "payload_hash"), r.take(32, "generator_public_key"),
+            r.take(PROOF_BYTES, "reveal"), r.u64("nonce"), r.take(64, "block_signature"),
         )  # fmt: skip
 
     @classmethod
@@ -135,6 +169,7 @@ class BlockHeader:
             "id": self.short_id,
             "fullId": self.id.hex(),
             "version": self.version,
+            "network": self.network,
             "timestamp": self.timestamp,
             "height": self.height,
             "previousBlock": str(int.from_bytes(self.previous_block[:8], "big")),
@@ -146,6 +181,7 @@ class BlockHeader:
             "payloadLength": self.payload_length,
             "payloadHash": self.payload_hash.hex(),
             "generatorPublicKey": self.generator_public_key.hex(),
+            "reveal": self.reveal.hex(),
             "blockSignature": self.block_signature.hex(),
             "nonce": self.nonce,
             "totalForged": str(self.reward + self.total_fee),

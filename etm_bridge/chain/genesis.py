@@ -13,10 +13,12 @@ A plug-in claims its section with ``Registry.add_genesis_section``; a section no
 claims is a :class:`~etm_bridge.errors.ConfigError` (it would silently do nothing).
 
 The genesis block has height 0, ``previous_block`` = 32 zero bytes, timestamp =
-``params.genesis_time``, no transactions, zero generator key and signature, and ``payload_hash`` =
+``params.genesis_time``, no transactions, zero generator key, reveal and signature, the chain's
+``network_id``, and ``payload_hash`` =
 sha256 of the canonical config JSON, so the genesis id commits to the whole config. Each genesis
 delegate's deposit is minted straight into the ``delegate_deposits`` escrow. Round 1's order is
-``forging_order(genesis id, elected genesis delegates)``.
+``forging_order(genesis id, elected genesis delegates)``; the genesis id also starts round 1's
+RANDAO accumulator.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ class GenesisConfig:
 
 def genesis_block(cfg: GenesisConfig) -> Block:
     header = BlockHeader(
-        version=cfg.params.block_version, timestamp=cfg.params.genesis_time, height=0,
+        version=cfg.params.block_version, network=cfg.params.network_id,
+        timestamp=cfg.params.genesis_time, height=0,
         previous_block=ZERO32, number_of_transactions=0, total_amount=0, total_fee=0, reward=0,
         payload_length=0, payload_hash=cfg.config_hash(), generator_public_key=ZERO32,
     )  # fmt: skip

@@ -6,8 +6,12 @@ argument (ETM-epoch seconds), so this module does no I/O of its own::
 
     chain = Chain(ChainStore.open(path), genesis_config)
     chain.submit_tx(tx) -> bytes                      # tx id; TxRejectedError(reason)
-    chain.forge_next(now, keys) -> Block | None       # forge + apply when a key owns the slot
+    chain.forge_next(now, keys, guard=None) -> Block | None
+        # forge + apply when a key owns the slot; ``guard`` (slashing protection, see
+        # signing_guard.py) approves every signature first: SigningRefusedError if it refuses
     chain.apply_block(block, now=None) -> bool        # BlockRejectedError(reason); False if known
+    chain.note_evidence(header_a, header_b) -> bool   # double-forging evidence (evidence.py)
+    chain.pending_evidence() -> list[DoubleForgingEvidence]
     chain.block_by_height(h) / block_by_id(id32) / block_by_short_id(str) -> Block
     chain.tx_by_id(id32) -> tuple[Tx, int]            # (tx, height); pending txs give height -1
     chain.latest_blocks(n) -> list[Block]
@@ -22,6 +26,11 @@ kept as a side block; when a side branch becomes longer than the main chain, the
 to the fork point and applies the branch inside one store transaction (all or nothing), never
 reverting below the finalized height. Finality: a block is final once blocks built on it were
 forged by more than two thirds of the distinct delegates of the tip's round.
+
+Double forging: every block that reaches ``apply_block`` is compared with the header seen before
+from the same delegate for the same slot; two different signed headers become evidence
+(``evidence.py``), and every block this chain forges carries a slashing transaction for the
+evidence it knows.
 """
 
 from __future__ import annotations
@@ -32,18 +41,30 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import BlockRejectedError, ConfigError, NotFoundError, TxRejectedError
+from ..errors import (
+    BlockRejectedError,
+    ConfigError,
+    EvidenceRejectedError,
+    NotFoundError,
+    TxRejectedError,
+)
 from .address import address_hash, encode_address
-from .block import Block, BlockHeader, payload_summary
+from .block import Block, BlockHeader
+from .evidence import DoubleForgingEvidence, EvidencePool, HeaderIndex, check_pair
+from .forging import append_evidence_txs, forged_header, open_forged_block
 from .genesis import GenesisConfig, apply_genesis, apply_plugin_sections, genesis_block
 from .keys import SigningKey
 from .mempool import Mempool
 from .registry import TxContext, build_registry
 from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
 from .rules import Tip, apply_block, apply_tx, read_tip, write_tip
+from .signing_guard import MemorySigningGuard, SigningGuard
 from .state import Changes, State, next_state_digest
 from .tx import Tx
-from .tx_delegates import DELEGATES, VOTES
+from .tx_delegates import DELEGATES, VOTES, delegate_record
+
+#: Rejections that say nothing about whether the header's signature is valid.
+_UNSIGNED_REJECTIONS = frozenset({"bad_signature", "wrong_network", "wrong_version"})
 
 
 class LedgerStore(Protocol):
@@ -116,6 +137,9 @@ class Chain:
         self.mempool = Mempool(self.registry)
         self._side: dict[bytes, Block] = {}
         self._finalized = 0
+        self._guard = MemorySigningGuard()
+        self._seen = HeaderIndex()
+        self.evidence = EvidencePool()
         self._init_or_check_genesis()
 
     def _init_or_check_genesis(self) -> None:
@@ -162,8 +186,21 @@ class Chain:
 
         Pass ``now`` (ETM-epoch s) for blocks arriving live: it rejects blocks from the future
         and blocks whose slot is already over (``late_block``). Pass ``None`` when syncing or
-        replaying history.
+        replaying history. Whatever the outcome, a block signed by a delegate that already
+        signed another block for its slot becomes double-forging evidence.
         """
+        h = block.header
+        self._detect_double_forging(h)
+        try:
+            applied = self._apply_block(block, now)
+        except BlockRejectedError as exc:
+            if exc.reason not in _UNSIGNED_REJECTIONS and h.signature_ok():
+                self._seen.remember(h, self.params.slot_of(h.timestamp))
+            raise
+        self._seen.remember(h, self.params.slot_of(h.timestamp))
+        return applied
+
+    def _apply_block(self, block: Block, now: int | None) -> bool:
         tip = self.tip
         if block.header.previous_block != tip.block_id:
             return self._consider_side_block(block, now)
@@ -181,8 +218,14 @@ class Chain:
     def _after_new_tip(self, included: set[bytes]) -> None:
         self.mempool.reset(self.store, self._next_ctx(), included)
 
-    def forge_next(self, now: int, keys: Mapping[bytes, SigningKey]) -> Block | None:
-        """If ``now`` is in a new slot owned by one of ``keys``, forge, apply and return a block."""
+    def forge_next(
+        self, now: int, keys: Mapping[bytes, SigningKey], guard: SigningGuard | None = None
+    ) -> Block | None:
+        """If ``now`` is in a new slot owned by one of ``keys``, forge, apply and return a block.
+
+        ``guard`` approves the signature before it is made (the node passes its persistent
+        slashing protection; by default an in-memory one): SigningRefusedError if it refuses.
+        """
         tip = self.tip
         slot = self.params.slot_of(now)
         if slot <= tip.slot:
@@ -194,24 +237,22 @@ class Chain:
         key = keys.get(generator)
         if key is None:
             return None
-        timestamp = self.params.slot_time(slot)
-        txs, amount = self._select_txs(TxContext(self.params, height, timestamp, generator))
-        length, payload_hash = payload_summary(txs)
-        header = BlockHeader(
-            version=self.params.block_version, timestamp=timestamp, height=height,
-            previous_block=tip.block_id, number_of_transactions=len(txs),
-            total_amount=amount,
-            total_fee=sum(tx.fee for tx in txs), reward=self.params.block_reward,
-            payload_length=length, payload_hash=payload_hash, generator_public_key=generator,
-        ).solve_and_sign(key, self.params.hash_target)  # fmt: skip
-        block = Block(header, tuple(txs))
+        state = self._state()
+        reveal = open_forged_block(state, self.params, key, height, tip.slot, slot)
+        ctx = TxContext(self.params, height, self.params.slot_time(slot), generator)
+        txs, amount = self._select_txs(ctx, state)
+        evidence = [e for e in self.pending_evidence() if e.offender != generator]
+        amount += append_evidence_txs(state, self.registry, ctx, key, evidence, txs)
+        header = forged_header(self.params, tip, slot, generator, reveal, txs, amount)
+        (guard or self._guard).approve(generator, slot, header.signing_root)
+        block = Block(header.signed(key), tuple(txs))
         self.apply_block(block, now)
         return block
 
-    def _select_txs(self, ctx: TxContext) -> tuple[list[Tx], int]:
-        """Pending txs that still apply in order, within the block limits (dry run), and the
-        total amount they move."""
-        state, size, amount = self._state(), 0, 0
+    def _select_txs(self, ctx: TxContext, state: State) -> tuple[list[Tx], int]:
+        """Pending txs that still apply in order on ``state``, within the block limits (a dry
+        run, left applied), and the total amount they move."""
+        size, amount = 0, 0
         out: list[Tx] = []
         for tx in self.mempool.pending():
             if len(out) >= self.params.max_txs_per_block:
@@ -225,6 +266,49 @@ class Chain:
             out.append(tx)
             size += tx.size
         return out, amount
+
+    # --- double-forging evidence ----------------------------------------------------------------
+
+    def note_evidence(self, header_a: BlockHeader, header_b: BlockHeader) -> bool:
+        """Keep two headers as double-forging evidence; True if new (see ``evidence.py``).
+
+        Raises EvidenceRejectedError (``not_double_forging``, ``wrong_network``,
+        ``bad_signature``) when the pair proves nothing on this network; returns False when it
+        is known already, or its generator is no delegate here or already slashed.
+        """
+        check_pair(self.params, header_a, header_b)
+        record = delegate_record(self.store_view(), header_a.generator_public_key)
+        if record is None or record["slashed"]:
+            return False
+        return self.evidence.add(DoubleForgingEvidence.of(header_a, header_b))
+
+    def pending_evidence(self) -> list[DoubleForgingEvidence]:
+        """Known evidence against delegates not slashed at the tip, oldest first."""
+        view = self.store_view()
+        out = []
+        for ev in self.evidence.all():
+            record = delegate_record(view, ev.offender)
+            if record is not None and not record["slashed"]:
+                out.append(ev)
+        return out
+
+    def _detect_double_forging(self, h: BlockHeader) -> None:
+        """Evidence if we saw another header of ``h``'s generator for ``h``'s slot (recently, or
+        on the main chain at ``h``'s height)."""
+        slot, generator = self.params.slot_of(h.timestamp), h.generator_public_key
+        others = [self._seen.get(generator, slot)]
+        if 0 < h.height <= self.tip.height:
+            others.append(self.store.header_at(h.height))
+        for other in others:
+            if other is None or other.id == h.id or other.generator_public_key != generator:
+                continue
+            if self.params.slot_of(other.timestamp) != slot:
+                continue
+            try:
+                self.note_evidence(other, h)
+            except EvidenceRejectedError:
+                return  # h's own signature is bad: it proves nothing (the block is rejected)
+            return
 
     # --- fork choice ---------------------------------------------------------------------------
 
@@ -371,6 +455,7 @@ class Chain:
             "round": self.params.round_of(tip.height + 1),
             "finalizedHeight": self.finalized_height(),
             "pendingTransactions": len(self.mempool),
+            "pendingEvidence": len(self.pending_evidence()),
             "networkId": self.params.network_id,
             "genesisId": self.store.block_id_at(0).hex(),
             "blockTimeS": self.params.block_time_s,

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..units import ETM
+from .block import BLOCK_VERSION
 
 ETM_EPOCH_UNIX = 1_767_225_600
 #: Transaction-type plugin modules loaded by default (each exposes ``register(registry)``).
@@ -53,7 +54,7 @@ class ChainParams:
     max_txs_per_block: int = 5_000
     max_block_payload_bytes: int = 4 << 20
     max_clock_drift_s: int = 5
-    block_version: int = 1
+    block_version: int = BLOCK_VERSION  # 2: network id and RANDAO reveal in the header
     tx_plugins: tuple[str, ...] = DEFAULT_TX_PLUGINS
 
     def __post_init__(self) -> None:
@@ -74,6 +75,13 @@ class ChainParams:
             raise ConfigError("fixed_reward_share_ppm must be at most 1000000")
         if self.network_id >= 2**32:
             raise ConfigError("network_id must fit in u32")
+        if self.block_version != BLOCK_VERSION:
+            raise ConfigError(
+                f"block_version {self.block_version} is not supported: this node writes and reads"
+                f" version-{BLOCK_VERSION} headers (network id and RANDAO reveal signed); a"
+                " development chain made by an older release must be re-created"
+                " (`etm-bridge node init --force`)"
+            )
 
     def slot_of(self, timestamp: int) -> int:
         """The forging slot of an ETM-epoch timestamp (negative before genesis)."""

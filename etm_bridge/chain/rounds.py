@@ -4,13 +4,23 @@ A round is ``delegates_per_round`` (N) consecutive blocks by height (round r = h
 (r-1)N+1 .. rN; genesis is round 0). The block at a slot must come from
 ``order[slot % len(order)]`` of its round's order.
 
-Bookkeeping while a round runs (tables ``round_orders``, ``round_forged``, ``round_missed``):
-each block counts one forged block for its generator; every empty slot between the previous block
-and this one counts a miss for the delegate scheduled there (at most one full cycle is counted, so
-a long outage costs O(N), not O(outage)). A delegate that fails the hashing test produces no valid
-block, so that too is a missed slot.
+Bookkeeping while a round runs (tables ``round_orders``, ``round_forged``, ``round_missed``,
+``round_randao``): each block counts one forged block for its generator; every empty slot between
+the previous block and this one counts a miss for the delegate scheduled there (at most one full
+cycle is counted, so a long outage costs O(N), not O(outage)). A delegate that fails the hashing
+test produces no valid block, so that too is a missed slot.
 
-At the last block of round r (``close_round``), from a snapshot of the state at that instant:
+**RANDAO.** Each block carries its forger's reveal: the VRF proof (``vrf.py``, RFC 9381) of
+``reveal_alpha(network_id, round)`` under its key. Its output ``beta`` is the *only* value that
+verifies for that key and round, so no forger can choose it (no nonce, timestamp or transaction
+changes it). The round's accumulator starts at the round's seed and absorbs every block's beta in
+height order: ``acc = sha256("etm-randao" || acc || beta)``; the next round's seed is the final
+accumulator, i.e. a hash of the previous seed and all the round's reveals in order.
+
+At the last block of round r (``close_round``), from a snapshot of the state taken **before that
+block's transactions** (but after its header is counted), so the round-closing forger, the only one
+who can compute the next seed in advance (it knows its own beta), cannot steer the election with
+the transactions it includes:
 
 1. **Weights**: each tribunal's ``vote_weight(balance)`` is split equally over the (not slashed)
    delegates it backs; a delegate's weight is the sum of its shares.
@@ -20,26 +30,65 @@ At the last block of round r (``close_round``), from a snapshot of the state at 
 3. **Election**: ``elect(weights, N, ineligible = delegates that missed a slot in round r)``
    (the election back-fills with ineligible delegates only when too few eligible remain).
    Slashed delegates are not candidates at all.
-4. **Order** of round r+1: ``forging_order(seed = id of this block, elected)``.
+4. **Order** of round r+1: ``forging_order(seed = the round's RANDAO accumulator, elected)``.
+
+What is left to a forger is withholding: not publishing its block (losing the slot's reward and
+counting a miss, hence ineligible at the election) changes which reveals the round absorbs. See
+docs/consensus.md.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 
-from .codec import U64
+from ..errors import ValidationError
+from .codec import U32, U64, sha256
 from .consensus import elect, forging_order, split_round_rewards, vote_weight
 from .params import ChainParams
 from .state import State, StateView, TableSpec
 from .tx_delegates import DELEGATES, VOTES
 
 ORDERS, FORGED, MISSED = "round_orders", "round_forged", "round_missed"
+RANDAO = "round_randao"
 TABLES = (
     TableSpec(ORDERS, "core", "round u64 -> concatenated 32-byte keys in slot order"),
     TableSpec(FORGED, "core", "round u64 || delegate key -> blocks forged (u64)"),
     TableSpec(MISSED, "core", "round u64 || delegate key -> slots missed (u64)"),
+    TableSpec(RANDAO, "core", "round u64 -> RANDAO accumulator (32 B): seed, then reveals mixed"),
 )
+
+
+def reveal_alpha(network_id: int, round_no: int) -> bytes:
+    """What a forger's RANDAO reveal proves its VRF of: one value per network and round."""
+    return b"ETM-RANDAO" + U32.pack(network_id) + U64.pack(round_no)
+
+
+def mix(acc: bytes, beta: bytes) -> bytes:
+    """One RANDAO step: the accumulator after absorbing one block's VRF output."""
+    return sha256(b"etm-randao" + acc + beta)
+
+
+def randao_seed(seed: bytes, betas: Iterable[bytes]) -> bytes:
+    """The next round's seed from this round's ``seed`` and its blocks' VRF outputs in order
+    (what ``close_round`` uses; for clients that recompute an order from block JSON)."""
+    for beta in betas:
+        seed = mix(seed, beta)
+    return seed
+
+
+def _accumulator(view: StateView, round_no: int) -> bytes:
+    acc = view.get(RANDAO, U64.pack(round_no))
+    if acc is None:
+        raise ValidationError(f"state has no RANDAO accumulator for round {round_no}")
+    return acc
+
+
+def mix_reveal(state: State, params: ChainParams, height: int, beta: bytes) -> None:
+    """Absorb the VRF output of the block at ``height`` into its round's accumulator."""
+    r = params.round_of(height)
+    state.put(RANDAO, U64.pack(r), mix(_accumulator(state, r), beta))
 
 
 def round_order(view: StateView, round_no: int) -> list[bytes]:
@@ -53,6 +102,7 @@ def slot_delegate(order: list[bytes], slot: int) -> bytes:
 
 def open_round(state: State, round_no: int, seed: bytes, elected: list[bytes]) -> None:
     state.put(ORDERS, U64.pack(round_no), b"".join(forging_order(seed, elected)))
+    state.put(RANDAO, U64.pack(round_no), seed)
 
 
 def _bump(state: State, table: str, key: bytes) -> None:
@@ -82,8 +132,9 @@ def candidate_weights(view: StateView) -> tuple[dict[bytes, int], dict[bytes, li
     return weights, backed
 
 
-def close_round(state: State, params: ChainParams, height: int, block_id: bytes) -> None:
-    """Round-boundary processing (see module docstring); called after the round's last block."""
+def close_round(state: State, params: ChainParams, height: int) -> None:
+    """Round-boundary processing (see module docstring); called at the round's last block, after
+    its header is counted (``record_slot``, ``mix_reveal``) and before its transactions."""
     r = params.round_of(height)
     prefix = U64.pack(r)
     weights, backed = candidate_weights(state)
@@ -104,10 +155,11 @@ def close_round(state: State, params: ChainParams, height: int, block_id: bytes)
         state.mint(voter, amount)
     elected = elect(weights, params.delegates_per_round, missed) if weights else []
     # liveness: with no unslashed delegate left, the last order forges on (documented)
-    open_round(state, r + 1, block_id, elected or round_order(state, r))
+    open_round(state, r + 1, _accumulator(state, r), elected or round_order(state, r))
     for table in (FORGED, MISSED):
         for key, _ in state.scan(table, prefix):
             state.delete(table, key)
+    state.delete(RANDAO, prefix)
 
 
 def open_first_round(state: State, params: ChainParams, genesis_id: bytes) -> None:

@@ -8,12 +8,17 @@ database transaction. Every rejection raises a typed error with a reason code:
 * tx: ``wrong_network``, ``unknown_type``, ``malformed_field`` (``bad_amount`` for an integer
   field out of its range), ``fee_too_low``,
   ``bad_signature``, ``wrong_nonce``, ``insufficient_balance`` and the types' own codes.
-* block: ``wrong_version``, ``wrong_height``, ``wrong_previous``, ``future_block``,
-  ``late_block`` (only with ``now``: the slot is over, the whitepaper's time check),
-  ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``hashing_test_failed``,
+* block: ``wrong_version``, ``wrong_network``, ``wrong_height``, ``wrong_previous``,
+  ``future_block``, ``late_block`` (only with ``now``: the slot is over, the whitepaper's time
+  check), ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``bad_reveal`` (the RANDAO
+  reveal is not the generator's VRF proof for the block's round), ``hashing_test_failed``,
   ``wrong_reward``, ``too_many_transactions``, ``payload_too_large``, ``bad_payload_length``,
   ``bad_payload_hash``, ``wrong_transaction_count``, ``wrong_total_amount``, ``wrong_total_fee``,
   ``invalid_transaction`` (naming the tx and its own reason).
+
+Order inside a block: header rules, payload rules, then the header's own effects
+(``open_block``: count the slot, mix the RANDAO reveal, and at a round's last block close the
+round), then the transactions, then the forger's reward and fees (``finish_block``).
 """
 
 from __future__ import annotations
@@ -29,11 +34,19 @@ from ..errors import (
     TxRejectedError,
     ValidationError,
 )
+from . import vrf
 from .address import address_hash
 from .block import Block, BlockHeader, merkle_root
 from .params import ChainParams
 from .registry import Registry, TxContext
-from .rounds import close_round, record_slot, round_order, slot_delegate
+from .rounds import (
+    close_round,
+    mix_reveal,
+    record_slot,
+    reveal_alpha,
+    round_order,
+    slot_delegate,
+)
 from .state import ACCOUNTS, META, Account, State, StateView
 from .tx import Tx
 
@@ -112,11 +125,15 @@ def _reject(reason: str, detail: str) -> BlockRejectedError:
     return BlockRejectedError(reason, detail)
 
 
-def check_header(view: StateView, params: ChainParams, h: BlockHeader, now: int | None) -> int:
-    """Header rules against the tip in ``view``; returns the block's slot."""
+def check_header(
+    view: StateView, params: ChainParams, h: BlockHeader, now: int | None
+) -> tuple[int, bytes]:
+    """Header rules against the tip in ``view``; returns the block's slot and VRF output."""
     tip = read_tip(view)
     if h.version != params.block_version:
         raise _reject("wrong_version", f"version {h.version}, expected {params.block_version}")
+    if h.network != params.network_id:
+        raise _reject("wrong_network", f"header is for network {h.network:#x}")
     if h.height != tip.height + 1:
         raise _reject("wrong_height", f"height {h.height}, tip is {tip.height}")
     if h.previous_block != tip.block_id:
@@ -138,7 +155,11 @@ def check_header(view: StateView, params: ChainParams, h: BlockHeader, now: int 
         raise _reject("hashing_test_failed", "sha256d(header) is not below the hashing target")
     if not h.signature_ok():
         raise _reject("bad_signature", "block signature does not verify for the generator")
-    return slot
+    alpha = reveal_alpha(params.network_id, params.round_of(h.height))
+    beta = vrf.verify(h.generator_public_key, alpha, h.reveal)
+    if beta is None:
+        raise _reject("bad_reveal", "the reveal is not the generator's VRF proof for this round")
+    return slot, beta
 
 
 def check_payload(params: ChainParams, block: Block) -> None:
@@ -167,8 +188,9 @@ def apply_block(
     """Validate ``block`` on the tip in ``state`` and apply it (raises BlockRejectedError)."""
     h = block.header
     prev_slot = read_tip(state).slot
-    slot = check_header(state, params, h, now)
+    slot, beta = check_header(state, params, h, now)
     check_payload(params, block)
+    open_block(state, params, h.height, h.generator_public_key, prev_slot, slot, beta)
     state.prefetch(ACCOUNTS, {tx.sender for tx in block.transactions})
     ctx = TxContext(params, h.height, h.timestamp, h.generator_public_key)
     total_amount = total_fee = 0
@@ -182,17 +204,30 @@ def apply_block(
         raise _reject("wrong_total_amount", f"header {h.total_amount}, txs {total_amount}")
     if total_fee != h.total_fee:
         raise _reject("wrong_total_fee", f"header {h.total_fee}, txs {total_fee}")
-    finish_block(state, params, h, prev_slot, slot)
+    finish_block(state, params, h)
 
 
-def finish_block(
-    state: State, params: ChainParams, h: BlockHeader, prev_slot: int, slot: int
+def open_block(
+    state: State,
+    params: ChainParams,
+    height: int,
+    generator: bytes,
+    prev_slot: int,
+    slot: int,
+    beta: bytes,
 ) -> None:
-    """Pay the forger, count the slot, move the tip and close the round if it ended."""
+    """The header's effects, before any transaction: count the slot (and the misses since
+    ``prev_slot``), mix the reveal's VRF output ``beta`` into the round's RANDAO accumulator, and
+    at a round's last block close the round (election, rewards, next order: ``rounds.py``)."""
+    record_slot(state, params, height, prev_slot, slot, generator)
+    mix_reveal(state, params, height, beta)
+    if params.is_round_end(height):
+        close_round(state, params, height)
+
+
+def finish_block(state: State, params: ChainParams, h: BlockHeader) -> None:
+    """After the transactions: pay the forger its reward and fees, move the tip."""
     forger = address_hash(h.generator_public_key)
     state.mint(forger, h.reward)
     state.credit(forger, h.total_fee)
-    record_slot(state, params, h.height, prev_slot, slot, h.generator_public_key)
     write_tip(state, params, h)
-    if params.is_round_end(h.height):
-        close_round(state, params, h.height, h.id)

@@ -11,9 +11,11 @@ import pytest
 import requests
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
+from etm_bridge.chain import vrf
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.consensus import forging_order
 from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chain.rounds import mix
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_delegates import VOTE
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
@@ -100,6 +102,14 @@ def test_rejected_transactions_say_why_and_change_nothing(node: EtmNodeProcess) 
     assert client.status()["pendingTransactions"] == 0
 
 
+def _round_seed(client: NodeClient, round_no: int) -> bytes:
+    """Round 1: the genesis id; then the RANDAO accumulator over the previous round's reveals."""
+    seed = bytes.fromhex(client.block(0)["fullId"])
+    for height in range(1, (round_no - 1) * DELEGATES + 1):
+        seed = mix(seed, vrf.proof_to_hash(bytes.fromhex(client.block(height)["reveal"])))
+    return seed
+
+
 def test_blocks_follow_the_chaotic_forging_order(node: EtmNodeProcess) -> None:
     client = node.client
     assert client is not None
@@ -108,8 +118,7 @@ def test_blocks_follow_the_chaotic_forging_order(node: EtmNodeProcess) -> None:
     genesis_time, block_time = status["genesisTime"], status["blockTimeS"]
     for round_no in (1, 2):
         seed_height = (round_no - 1) * DELEGATES
-        seed = bytes.fromhex(client.block(seed_height)["fullId"])
-        order = forging_order(seed, keys)  # every delegate is elected when N == all of them
+        order = forging_order(_round_seed(client, round_no), keys)  # all elected: N == all
         for height in range(seed_height + 1, seed_height + DELEGATES + 1):
             block = client.block(height)
             slot = (block["timestamp"] - genesis_time) // block_time
@@ -118,7 +127,7 @@ def test_blocks_follow_the_chaotic_forging_order(node: EtmNodeProcess) -> None:
     tip = client.status()
     seed_height = (current["round"] - 1) * DELEGATES
     if tip["height"] < seed_height + DELEGATES:  # the round did not close meanwhile
-        expected = forging_order(bytes.fromhex(client.block(seed_height)["fullId"]), keys)
+        expected = forging_order(_round_seed(client, current["round"]), keys)
         assert [bytes.fromhex(d["publicKey"]) for d in current["order"]] == expected
 
 

@@ -9,11 +9,12 @@ from conftest import DevChain, addr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from etm_bridge.chain import vrf
 from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.block import Block
 from etm_bridge.chain.consensus import elect, forging_order
 from etm_bridge.chain.ledger import Chain
-from etm_bridge.chain.rounds import round_order
+from etm_bridge.chain.rounds import randao_seed, round_order
 from etm_bridge.chain.state import ACCOUNTS, ESCROW
 from etm_bridge.chain.tx_delegates import DELEGATE_REGISTER, VOTE
 from etm_bridge.chain.tx_slash import DOUBLE_FORGING_PROOF
@@ -44,14 +45,13 @@ def test_forge_next_only_for_own_slot_and_new_slot(dev: DevChain) -> None:
     assert dev.chain.forge_next(dev.now + 1, {}) is None  # not our key
 
 
-def test_next_round_order_is_shuffled_from_the_last_block_id(dev: DevChain) -> None:
+def test_next_round_order_is_shuffled_from_the_rounds_reveals(dev: DevChain) -> None:
     per_round = dev.params.delegates_per_round
-    last = None
-    for _ in range(per_round):
-        last = dev.forge()
-    assert last is not None
+    blocks = [dev.forge() for _ in range(per_round)]
+    seed = randao_seed(dev.chain.block_by_height(0).id,
+                       [vrf.proof_to_hash(b.header.reveal) for b in blocks])  # fmt: skip
     weights = {d.public_key: 0 for d in dev.cfg.delegates}
-    expected = forging_order(last.id, elect(weights, per_round, set()))
+    expected = forging_order(seed, elect(weights, per_round, set()))
     assert round_order(dev.chain.store_view(), 2) == expected
 
 
