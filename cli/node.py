@@ -1,8 +1,10 @@
-"""``etm-bridge node init|run|status|account|round|block|tx|delegates``: an ETM node, API reads.
+"""``etm-bridge node init|run|status|account|round|block|tx|delegates|slashing-protection``.
 
 ``init`` writes a development chain (genesis, delegate keys, node config with a random admin
 token) into ``--data-dir`` (default ``./.etm/node``); ``run`` serves it on loopback and forges
 for every delegate whose key is in the data dir. The read verbs talk to ``--url`` over HTTP.
+``slashing-protection export|import`` move the keys' never-sign-twice record (EIP-3076 format)
+between data dirs.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Any
 
 import click
 
+from etm_bridge.chain.genesis import genesis_block
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
-from etm_bridge.node.server import run_node
+from etm_bridge.node.server import load_genesis, run_node
 from etm_bridge.node.setup import NODE_TX_PLUGINS, eth_spv_genesis, init_node
+from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
 
 DEFAULT_DATA_DIR = Path(".etm") / "node"
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -211,3 +215,52 @@ def tx_command(url: str, tx_id: str, as_json: bool) -> None:
 def delegates_command(url: str, as_json: bool) -> None:
     """Registered delegates: name, vote weight, deposit, slashed, in the current round."""
     _show(NodeClient(url).delegates(), as_json)
+
+
+@group.group("slashing-protection")
+def slashing_protection_group() -> None:
+    """The forging keys' never-sign-twice record (EIP-3076 interchange): export it before moving
+    a key to another machine, import it there before that node forges."""
+
+
+def _protection(data_dir: Path) -> SlashingProtection:
+    config = NodeConfig.load(data_dir)
+    genesis = load_genesis(config)
+    return SlashingProtection(
+        config.slashing_protection_path, genesis_block(genesis).id, genesis.params.network_id
+    )
+
+
+@slashing_protection_group.command("export")
+@data_dir_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the interchange JSON here (default: standard output).")  # fmt: skip
+@click.option("--key", "keys", multiple=True, help="Only this public key (hex; repeatable).")
+def protection_export_command(data_dir: Path, out: Path | None, keys: tuple[str, ...]) -> None:
+    """Print (or write) the highest slot each forging key signed, EIP-3076 format."""
+    protection = _protection(data_dir)
+    try:
+        wanted = [_hex(k, "--key", 32) for k in keys] or None
+        text = json.dumps(protection.export(wanted), indent=2) + "\n"
+    finally:
+        protection.close()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
+@slashing_protection_group.command("import")
+@data_dir_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+def protection_import_command(data_dir: Path, file: Path, as_json: bool) -> None:
+    """Merge an interchange FILE: each key's record becomes the higher of the two (this node
+    then refuses to sign at or below it). The file must be for this chain."""
+    protection = _protection(data_dir)
+    try:
+        result = protection.import_(load_interchange(file))
+    finally:
+        protection.close()
+    _show({"imported": len(result), "highestSlots": result}, as_json)

@@ -3,7 +3,9 @@
 Stored as ``node.json`` in the node's data directory next to ``genesis.json`` (the chain's
 consensus config, owned by ``etm_bridge.chain``), ``chain.sqlite`` (the store) and
 ``forging_keys.json`` (seeds of the delegate keys this node forges with; development only, mode
-0600). ``admin_token`` guards every endpoint that is not a read or a signed transaction.
+0600) and ``slashing_protection.sqlite`` (the highest slot each key signed: never delete it while
+the keys may forge; see ``slashing_protection.py``). ``admin_token`` guards every endpoint that
+is not a read or a signed transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ NODE_CONFIG = "node.json"
 GENESIS_CONFIG = "genesis.json"
 FORGING_KEYS = "forging_keys.json"
 CHAIN_DB = "chain.sqlite"
+SLASHING_PROTECTION_DB = "slashing_protection.sqlite"
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 26657
@@ -76,6 +79,10 @@ class NodeConfig:
     @property
     def forging_keys_path(self) -> Path:
         return self.data_dir / FORGING_KEYS
+
+    @property
+    def slashing_protection_path(self) -> Path:
+        return self.data_dir / SLASHING_PROTECTION_DB
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -33,6 +33,7 @@ from .config import NodeConfig
 from .exchange_api import exchange_routes
 from .htlc_api import htlc_routes
 from .service import NodeService, load_forging_keys
+from .slashing_protection import SlashingProtection
 
 log = logging.getLogger("etm_bridge.node")
 
@@ -50,7 +51,8 @@ def load_genesis(config: NodeConfig) -> GenesisConfig:
 
 
 def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
-    """The node's chain on its data directory (created from genesis on first start)."""
+    """The node's chain on its data directory (created from genesis on first start), forging
+    behind the data dir's slashing protection (``service.guard``; close it with the store)."""
     store = ChainStore.open(config.db_path)
     try:
         chain = Chain(store, load_genesis(config))
@@ -63,7 +65,16 @@ def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
         store.close()
         raise
     keys = load_forging_keys(config.forging_keys_path)
-    service = NodeService(chain, keys, forging=config.forging, keys_path=config.forging_keys_path)
+    try:
+        guard = SlashingProtection(
+            config.slashing_protection_path, chain.block_by_height(0).id, chain.params.network_id
+        )
+    except BaseException:
+        store.close()
+        raise
+    service = NodeService(
+        chain, keys, forging=config.forging, keys_path=config.forging_keys_path, guard=guard
+    )
     return service, store
 
 
@@ -162,6 +173,8 @@ def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> Non
     finally:
         sock.close()
         store.close()
+        if isinstance(service.guard, SlashingProtection):
+            service.guard.close()
 
 
 @contextmanager

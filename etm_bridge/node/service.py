@@ -19,8 +19,9 @@ from ..chain.block import Block
 from ..chain.keys import SigningKey
 from ..chain.ledger import Chain
 from ..chain.params import etm_time
+from ..chain.signing_guard import SigningGuard
 from ..chain.tx import Tx
-from ..errors import ConfigError, NotFoundError
+from ..errors import ConfigError, NotFoundError, SigningRefusedError
 from .config import write_private
 
 
@@ -51,12 +52,15 @@ class NodeService:
         *,
         forging: bool = True,
         keys_path: Path | None = None,
+        guard: SigningGuard | None = None,
     ):
         self.chain = chain
         self.keys = dict(keys)
         self.forging = forging
         self.keys_path = keys_path
+        self.guard = guard  # slashing protection (the node's is on disk); None: in memory
         self.forged_blocks = 0
+        self.refused_slots: list[int] = []  # the last slots slashing protection refused
         self.last_forge_error: str | None = None
 
     # --- forging ------------------------------------------------------------------------------
@@ -65,7 +69,14 @@ class NodeService:
         """Forge and apply a block if ``now`` (ETM-epoch s) is a new slot of one of our keys."""
         if not self.forging or not self.keys:
             return None
-        block = self.chain.forge_next(now, self.keys)
+        slot = self.chain.params.slot_of(now)
+        if self.refused_slots and self.refused_slots[-1] == slot:
+            return None  # refused once: do not ask again every poll of this slot
+        try:
+            block = self.chain.forge_next(now, self.keys, self.guard)
+        except SigningRefusedError:
+            self.refused_slots = [*self.refused_slots[-9:], slot]
+            raise
         if block is not None:
             self.forged_blocks += 1
         return block
@@ -75,6 +86,7 @@ class NodeService:
             "enabled": self.forging,
             "publicKeys": [pk.hex() for pk in sorted(self.keys)],
             "forgedBlocks": self.forged_blocks,
+            "refusedSlots": self.refused_slots,
             "lastError": self.last_forge_error,
         }
 
