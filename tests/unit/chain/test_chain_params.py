@@ -30,3 +30,9 @@ def test_the_hardest_allowed_target_round_trips_through_genesis_json() -> None:
 def test_a_mistyped_parameter_is_named(name: str, value: object) -> None:
     with pytest.raises(ConfigError, match=name):
         replace(ChainParams(), **{name: value})
+
+
+def test_a_genesis_of_the_version_1_header_era_says_to_re_create_the_chain() -> None:
+    old = {**ChainParams().to_json(), "block_version": 1}
+    with pytest.raises(ConfigError, match=r"block_version 1 is not supported.*node init --force"):
+        ChainParams.from_json(old)
