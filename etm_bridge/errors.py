@@ -114,7 +114,7 @@ class BlockRejectedError(ChainError):
         super().__init__(f"block rejected ({reason}): {detail}")
 
 
-class EvidenceRejectedError(ChainError):
+class EvidenceRejectedError(ValidationError):
     """Two block headers are not double-forging evidence on this network (different generators
     or slots, the same block, a bad signature, another network). ``reason`` is a stable code."""
 

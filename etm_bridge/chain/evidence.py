@@ -11,17 +11,20 @@ delegate for the evidence to be worth anything (``Chain.note_evidence`` checks t
 
 The API the peer protocol calls lives on ``ledger.Chain``::
 
-    chain.note_evidence(header_a: BlockHeader, header_b: BlockHeader) -> bool
-        # EvidenceRejectedError(reason) if the pair is not valid evidence on this network
+    chain.note_evidence(header_a: BlockHeader | bytes, header_b: BlockHeader | bytes) -> bool
+        # (alias: chain.report_double_forging, the name node.p2p.gossip looks for)
+        # headers as objects or 296-byte encodings (ValidationError if malformed);
+        # EvidenceRejectedError, a ValidationError, if the pair is not evidence on this network
         # (reasons: not_double_forging, wrong_network, bad_signature: the sender is at fault);
         # False if already known or worthless (generator unknown here or already slashed);
         # True if new: it is then in pending_evidence() and the next block this node forges
         # carries the slashing transaction.
-    chain.pending_evidence() -> list[DoubleForgingEvidence]
-        # evidence against delegates not slashed at the tip, oldest first (what to gossip)
+    chain.pending_evidence() -> list[tuple[bytes, bytes]]
+        # encoded header pairs against delegates not slashed at the tip, oldest first (gossip)
+    chain.evidence_to_slash() -> list[DoubleForgingEvidence]   # the same, as objects
 
-    DoubleForgingEvidence.decode(raw) / .encode()   # wire form: two headers, 2 * HEADER_BYTES
-    evidence.id (sha256 of the encoding, for gossip de-duplication), .offender, .first, .second
+    DoubleForgingEvidence.decode(raw) / .encode()   # two headers, 2 * HEADER_BYTES (tx payload)
+    evidence.id (sha256 of the encoding, for de-duplication), .offender, .first, .second
 
 The chain also finds evidence by itself: ``Chain.apply_block`` compares every arriving block
 with the block it already saw from the same delegate for the same slot (:class:`HeaderIndex`,

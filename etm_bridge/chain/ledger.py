@@ -11,7 +11,7 @@ argument (ETM-epoch seconds), so this module does no I/O of its own::
         # signing_guard.py) approves every signature first: SigningRefusedError if it refuses
     chain.apply_block(block, now=None) -> bool        # BlockRejectedError(reason); False if known
     chain.note_evidence(header_a, header_b) -> bool   # double-forging evidence (evidence.py)
-    chain.pending_evidence() -> list[DoubleForgingEvidence]
+    chain.pending_evidence() -> list[tuple[bytes, bytes]]   # encoded header pairs to gossip
     chain.block_by_height(h) / block_by_id(id32) / block_by_short_id(str) -> Block
     chain.tx_by_id(id32) -> tuple[Tx, int]            # (tx, height); pending txs give height -1
     chain.latest_blocks(n) -> list[Block]
@@ -241,7 +241,7 @@ class Chain:
         reveal = open_forged_block(state, self.params, key, height, tip.slot, slot)
         ctx = TxContext(self.params, height, self.params.slot_time(slot), generator)
         txs, amount = self._select_txs(ctx, state)
-        evidence = [e for e in self.pending_evidence() if e.offender != generator]
+        evidence = [e for e in self.evidence_to_slash() if e.offender != generator]
         amount += append_evidence_txs(state, self.registry, ctx, key, evidence, txs)
         header = forged_header(self.params, tip, slot, generator, reveal, txs, amount)
         (guard or self._guard).approve(generator, slot, header.signing_root)
@@ -269,21 +269,34 @@ class Chain:
 
     # --- double-forging evidence ----------------------------------------------------------------
 
-    def note_evidence(self, header_a: BlockHeader, header_b: BlockHeader) -> bool:
-        """Keep two headers as double-forging evidence; True if new (see ``evidence.py``).
+    def note_evidence(self, header_a: BlockHeader | bytes, header_b: BlockHeader | bytes) -> bool:
+        """Keep two headers (objects or their 296-byte encodings) as double-forging evidence;
+        True if new (see ``evidence.py``).
 
-        Raises EvidenceRejectedError (``not_double_forging``, ``wrong_network``,
-        ``bad_signature``) when the pair proves nothing on this network; returns False when it
-        is known already, or its generator is no delegate here or already slashed.
+        Raises EvidenceRejectedError (a ValidationError; ``not_double_forging``,
+        ``wrong_network``, ``bad_signature``) when the pair proves nothing on this network, and
+        ValidationError for a malformed encoding: the peer that sent it is at fault. Returns
+        False when it is known already, or its generator is no delegate here or already slashed.
         """
-        check_pair(self.params, header_a, header_b)
-        record = delegate_record(self.store_view(), header_a.generator_public_key)
+        a, b = (
+            h if isinstance(h, BlockHeader) else BlockHeader.decode(h) for h in (header_a, header_b)
+        )
+        check_pair(self.params, a, b)
+        record = delegate_record(self.store_view(), a.generator_public_key)
         if record is None or record["slashed"]:
             return False
-        return self.evidence.add(DoubleForgingEvidence.of(header_a, header_b))
+        return self.evidence.add(DoubleForgingEvidence.of(a, b))
 
-    def pending_evidence(self) -> list[DoubleForgingEvidence]:
-        """Known evidence against delegates not slashed at the tip, oldest first."""
+    #: The name the peer layer (``node.p2p.gossip.ChainEvidence``) looks for: the same call.
+    report_double_forging = note_evidence
+
+    def pending_evidence(self) -> list[tuple[bytes, bytes]]:
+        """Known evidence against delegates not slashed at the tip, oldest first, as pairs of
+        encoded headers (what to gossip)."""
+        return [(ev.first.encoded, ev.second.encoded) for ev in self.evidence_to_slash()]
+
+    def evidence_to_slash(self) -> list[DoubleForgingEvidence]:
+        """``pending_evidence`` as objects (the forger turns each into a slashing tx)."""
         view = self.store_view()
         out = []
         for ev in self.evidence.all():
@@ -455,7 +468,7 @@ class Chain:
             "round": self.params.round_of(tip.height + 1),
             "finalizedHeight": self.finalized_height(),
             "pendingTransactions": len(self.mempool),
-            "pendingEvidence": len(self.pending_evidence()),
+            "pendingEvidence": len(self.evidence_to_slash()),
             "networkId": self.params.network_id,
             "genesisId": self.store.block_id_at(0).hex(),
             "blockTimeS": self.params.block_time_s,

@@ -16,7 +16,12 @@ from etm_bridge.chain.evidence import DoubleForgingEvidence, EvidencePool
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.tx_slash import DOUBLE_FORGING_PROOF
-from etm_bridge.errors import BlockRejectedError, EvidenceRejectedError, TxRejectedError
+from etm_bridge.errors import (
+    BlockRejectedError,
+    EvidenceRejectedError,
+    TxRejectedError,
+    ValidationError,
+)
 from etm_bridge.store import ChainStore
 
 
@@ -46,14 +51,15 @@ def test_a_second_block_for_a_slot_becomes_evidence_and_the_slash_lands_on_its_o
     assert y.id != x.id
     assert observer.apply_block(y)  # valid: kept as a side block (equal length keeps x) ...
     assert observer.tip.block_id == x.id
-    [seen] = observer.pending_evidence()  # ... and evidence against its generator
+    [seen] = observer.evidence_to_slash()  # ... and evidence against its generator
     assert seen.offender == offender and {seen.first.id, seen.second.id} == {x.id, y.id}
+    assert observer.pending_evidence() == [(seen.first.encoded, seen.second.encoded)]
     # the node that forged x gets another block for x's slot, on a parent it does not know
     other = Block(_twin_header(dev, x.header, previous_block=sha256(b"elsewhere")))
     with pytest.raises(BlockRejectedError) as info:
         dev.chain.apply_block(other)  # rejected, but validly signed: still evidence
     assert info.value.reason == "unknown_parent"
-    [ev] = dev.chain.pending_evidence()
+    [ev] = dev.chain.evidence_to_slash()
     assert ev.offender == offender and {ev.first.id, ev.second.id} == {x.id, other.id}
     assert dev.chain.status()["pendingEvidence"] == 1
     deposit = dev.params.delegate_deposit
@@ -78,9 +84,12 @@ def test_note_evidence_validates_and_deduplicates(dev: DevChain) -> None:
     chain = dev.chain
     assert chain.note_evidence(x, y) is True
     assert chain.note_evidence(y, x) is False  # the same pair, either order
-    assert [e.id for e in chain.pending_evidence()] == [DoubleForgingEvidence.of(x, y).id]
-    raw = chain.pending_evidence()[0].encode()
-    assert DoubleForgingEvidence.decode(raw) == DoubleForgingEvidence.of(x, y)
+    assert [e.id for e in chain.evidence_to_slash()] == [DoubleForgingEvidence.of(x, y).id]
+    [(first, second)] = chain.pending_evidence()  # the gossip form: encoded headers
+    assert DoubleForgingEvidence.decode(first + second) == DoubleForgingEvidence.of(x, y)
+    assert chain.report_double_forging(second, first) is False  # bytes in, the peer layer's name
+    with pytest.raises(ValidationError, match="block header"):
+        chain.note_evidence(first[:-1], second)
     other_key = next(k for k in dev.keys if k != x.generator_public_key)
     cases = {
         "same block": (x, x, "not_double_forging"),

@@ -40,7 +40,7 @@ def test_baseline_without_protection_a_reorg_makes_the_forger_double_sign(
     again = node_a.forge_next(dev.params.slot_time(SLOT), forger, amnesiac)
     assert again is not None and again.id != mine.id
     assert dev.params.slot_of(again.header.timestamp) == SLOT  # two blocks, one slot: slashable
-    [evidence] = node_a.pending_evidence()  # its own node already holds the proof against it
+    [evidence] = node_a.evidence_to_slash()  # its own node already holds the proof against it
     assert {evidence.first.id, evidence.second.id} == {mine.id, again.id}
 
 
