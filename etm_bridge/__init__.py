@@ -5,4 +5,10 @@ pool accounting, the swap state machine, the ETM state transition) are pure func
 frozen value objects; I/O lives at the edges (``store``, ``node``, adapters, the CLI).
 """
 
+from .recursion import import_py_ecc_restoring_limit
+
 __version__ = "0.1.0"
+
+# py_ecc (under eth-account/web3) raises the recursion limit to 100,000 when first imported;
+# import it here, once, and put the limit back (see etm_bridge/recursion.py).
+import_py_ecc_restoring_limit()

@@ -27,6 +27,7 @@ from ..chain.genesis import GenesisConfig
 from ..chain.ledger import Chain
 from ..chain.params import etm_time
 from ..errors import ConfigError, EtmBridgeError, StoreError
+from ..recursion import restore_recursion_limit
 from ..store import ChainStore
 from .api import create_app
 from .config import NodeConfig
@@ -138,6 +139,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> None:
     """Serve until SIGINT/SIGTERM; ``announce`` gets one line once the port is bound."""
+    restore_recursion_limit()  # again, in case a plug-in raised it (see etm_bridge/recursion.py)
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     sock = bind_socket(config.host, config.port)
     try:
