@@ -27,6 +27,7 @@ from eth_utils import keccak
 from trie import HexaryTrie
 
 from ..errors import ProofError, ValidationError
+from . import rlp_bounded
 
 #: Header fields present since Frontier, in consensus order: (JSON name, kind).
 BASE_HEADER_FIELDS: tuple[tuple[str, str], ...] = (
@@ -150,8 +151,8 @@ def encode_checked_header(block: Mapping[str, Any]) -> bytes:
 def decode_header(header_rlp: bytes) -> list[bytes]:
     """The raw field list of a header RLP (ints stay big-endian minimal bytes)."""
     try:
-        fields = rlp.decode(header_rlp)
-    except rlp.exceptions.DecodingError as exc:
+        fields = rlp_bounded.decode(header_rlp)
+    except ValidationError as exc:
         raise ProofError(f"header is not valid RLP: {exc}") from exc
     if not isinstance(fields, list) or len(fields) < len(BASE_HEADER_FIELDS):
         raise ProofError("header RLP is not a list of at least 15 fields")

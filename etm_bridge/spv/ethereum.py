@@ -27,9 +27,10 @@ from typing import Any
 import rlp
 from eth_utils import keccak
 from trie import HexaryTrie
-from trie.exceptions import BadTrieProof
+from trie import exceptions as trie_errors
 
 from etm_bridge.errors import HeaderRejectedError, InclusionProofError, ValidationError
+from etm_bridge.spv import rlp_bounded
 from etm_bridge.spv.eth_rlp import BASE_HEADER_FIELDS, FORK_HEADER_FIELDS, receipt_trie_key
 
 EMPTY_OMMERS_HASH = keccak(rlp.encode([]))
@@ -108,9 +109,9 @@ def _int(raw: bytes, name: str) -> int:
 def parse_header(header_rlp: bytes, params: EthChainParams) -> EthHeader:
     """Decode and shape-check a header RLP for ``params`` (raises naming the rule)."""
     try:
-        fields = rlp.decode(bytes(header_rlp))
-    except rlp.exceptions.DecodingError as exc:
-        raise HeaderRejectedError("bad-header-rlp", f"not canonical RLP: {exc}") from None
+        fields = rlp_bounded.decode(header_rlp)
+    except ValidationError as exc:
+        raise HeaderRejectedError("bad-header-rlp", str(exc)) from None
     if not isinstance(fields, list) or len(fields) < 16 or len(fields) > len(_ALL_FIELDS):
         raise HeaderRejectedError("bad-field-count", "a London+ header has 16 to 21 fields")
     if not all(isinstance(f, bytes) for f in fields):
@@ -207,9 +208,9 @@ def decode_receipt(encoded: bytes) -> EthReceipt:
     if tx_type > 0x7F:
         raise InclusionProofError("bad-receipt", f"receipt type byte {tx_type:#x}")
     try:
-        items = rlp.decode(payload)
-    except rlp.exceptions.DecodingError as exc:
-        raise InclusionProofError("bad-receipt", f"not canonical RLP: {exc}") from None
+        items = rlp_bounded.decode(payload)
+    except ValidationError as exc:
+        raise InclusionProofError("bad-receipt", str(exc)) from None
     if (
         not isinstance(items, list)
         or len(items) != 4
@@ -247,13 +248,32 @@ def _decode_log(entry: object) -> EthLog:
     return EthLog(entry[0], tuple(topics), entry[2])
 
 
+#: What ``HexaryTrie.get_from_proof`` raises on malformed nodes (its own exception classes derive
+#: from ``Exception`` only: trie's ``ValidationError`` escaped the transaction path, issue 11 item
+#: 11), plus what our decoder and bad node shapes raise.
+_TRIE_PROOF_ERRORS = (
+    trie_errors.BadTrieProof,
+    trie_errors.ValidationError,
+    trie_errors.InvalidNode,
+    trie_errors.InvalidNibbles,
+    trie_errors.InvalidKeyError,
+    trie_errors.MissingTrieNode,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+)
+
+
 def verify_receipt_proof(receipts_root: bytes, index: int, proof_nodes: Sequence[bytes]) -> bytes:
     """The encoded receipt at ``index`` proven by ``proof_nodes`` (RLP nodes, root first)."""
     try:
-        nodes = [rlp.decode(bytes(node)) for node in proof_nodes]
+        nodes = [rlp_bounded.decode(node) for node in proof_nodes]
         value = HexaryTrie.get_from_proof(receipts_root, receipt_trie_key(index), nodes)
-    except (BadTrieProof, rlp.exceptions.DecodingError, ValueError, KeyError) as exc:
-        raise InclusionProofError("bad-receipt-proof", f"index {index}: {exc}") from None
+    except _TRIE_PROOF_ERRORS as exc:
+        raise InclusionProofError(
+            "bad-receipt-proof", f"index {index}: {type(exc).__name__}: {exc}"
+        ) from None
     if not value:
         raise InclusionProofError("receipt-not-found", f"no receipt at index {index} in the trie")
     return bytes(value)

@@ -34,6 +34,7 @@ from etm_bridge.chain.registry import Registry, TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableSpec, TableStore
 from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import SpvRejectedError, TxRejectedError, ValidationError
+from etm_bridge.spv import rlp_bounded
 from etm_bridge.spv.bitcoin_params import params_for
 from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.ethereum import ETH_NETWORKS
@@ -51,6 +52,10 @@ from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
 BTC_TXS, ETH_RECEIPTS = "spv_btc_txs", "spv_eth_receipts"
 BTC_RELAY_HEADERS, BTC_TX_PROOF, ETH_RELAY_HEADERS, ETH_RECEIPT_PROOF = 101, 102, 111, 112
 MAX_HEADERS_PER_TX = 2000
+MAX_ETH_HEADERS_PER_TX = 256
+#: A receipts-trie proof is one node per nibble of ``rlp(index)`` at most (under 10); the cap
+#: only keeps a hostile payload from holding a megabyte of one-byte "nodes".
+MAX_RECEIPT_PROOF_NODES = 64
 T = TypeVar("T")
 
 
@@ -237,20 +242,23 @@ def proven_btc_tx(view: StateView, txid_le: bytes) -> dict[str, Any]:
 # --- Ethereum ---------------------------------------------------------------------------------
 
 
-def _rlp_items(payload: bytes, what: str) -> list[Any]:
+def _rlp_items(payload: bytes, what: str, max_items: int) -> list[Any]:
+    """The top-level RLP list of a payload, decoded in linear time with depth/item caps."""
     try:
-        items = rlp.decode(payload)
-    except rlp.exceptions.DecodingError as exc:
-        raise ValidationError(f"{what} payload is not RLP: {exc}") from None
+        items = rlp_bounded.decode(payload, max_depth=2, max_items=max_items)
+    except ValidationError as exc:
+        raise ValidationError(f"{what} payload: {exc}") from None
     if not isinstance(items, list):
         raise ValidationError(f"{what} payload must be an RLP list")
     return items
 
 
 def decode_eth_headers(payload: bytes) -> list[bytes]:
-    items = _rlp_items(payload, "eth headers")
-    if not 0 < len(items) <= 256 or not all(isinstance(i, bytes) for i in items):
-        raise ValidationError("payload must be an RLP list of 1..256 header RLPs")
+    items = _rlp_items(payload, "eth headers", 1 + MAX_ETH_HEADERS_PER_TX)
+    if not 0 < len(items) <= MAX_ETH_HEADERS_PER_TX or not all(isinstance(i, bytes) for i in items):
+        raise ValidationError(
+            f"payload must be an RLP list of 1..{MAX_ETH_HEADERS_PER_TX} header RLPs"
+        )
     return items
 
 
@@ -275,8 +283,10 @@ class EthReceiptProof:
 
 
 def decode_eth_receipt_proof(payload: bytes) -> EthReceiptProof:
-    items = _rlp_items(payload, "eth receipt proof")
+    items = _rlp_items(payload, "eth receipt proof", 4 + MAX_RECEIPT_PROOF_NODES)
     if len(items) != 3 or not isinstance(items[2], list) or len(items[0]) != 32:
+        raise ValidationError("payload must be RLP [block_hash32, index, [nodes]]")
+    if not isinstance(items[0], bytes) or not isinstance(items[1], bytes):
         raise ValidationError("payload must be RLP [block_hash32, index, [nodes]]")
     if not all(isinstance(n, bytes) for n in items[2]) or len(items[1]) > 4:
         raise ValidationError("proof nodes must be byte strings and the index a u32")

@@ -95,15 +95,14 @@ def verify_bitcoin_merkle_proof(proof: InclusionProof) -> None:
 
 def verify_ethereum_receipt_proof(proof: InclusionProof) -> None:
     """Raise :class:`ProofError` unless the receipt is in the header's receipts trie."""
-    import rlp  # local: only Ethereum proofs need the trie packages
-    from trie import HexaryTrie
+    from trie import HexaryTrie  # local: only Ethereum proofs need the trie packages
 
-    from etm_bridge.spv import eth_rlp
+    from etm_bridge.spv import eth_rlp, rlp_bounded
 
     root = eth_rlp.header_receipts_root(proof.header)
     key = eth_rlp.receipt_trie_key(proof.index)
     try:
-        value = HexaryTrie.get_from_proof(root, key, [rlp.decode(n) for n in proof.branch])
+        value = HexaryTrie.get_from_proof(root, key, [rlp_bounded.decode(n) for n in proof.branch])
     except Exception as exc:  # the trie package raises several unrelated types
         raise ProofError(f"receipt-proof-invalid: {type(exc).__name__}: {exc}") from exc
     if value != proof.leaf:
