@@ -3,7 +3,9 @@
 A payload is the state's canonical JSON (sorted keys, no spaces, UTF-8) of the dataclass,
 bytes as lowercase hex. :func:`decode_payload` rejects anything else (unknown or missing
 fields, wrong types, non-canonical spelling), so one payload has exactly one encoding and a
-malformed one raises :class:`~etm_bridge.errors.ValidationError` naming the field.
+malformed one raises :class:`~etm_bridge.errors.ValidationError` naming the field. A payload is
+one flat object, so text nested deeper than one object is refused before it is parsed
+(:func:`~etm_bridge.jsonsafe.loads_bounded`, issue 11 item 3).
 
 Integers are u64 (``0 <= n < 2**64``: ETM amounts, the chain's native amount type, shares,
 heights, nonces) except the external-asset amounts listed in :data:`U128_FIELDS`, which are
@@ -15,13 +17,13 @@ out of its range raises :class:`~etm_bridge.errors.AmountError` (the chain rejec
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..chain.state import canonical_json
 from ..errors import AmountError, ValidationError
+from ..jsonsafe import loads_bounded
 from . import records
 
 T = TypeVar("T")
@@ -126,6 +128,8 @@ class ObligationDefault:
     obligation_id: int
 
 
+#: Every payload is one flat JSON object: anything nested deeper is refused before ``json.loads``.
+MAX_PAYLOAD_JSON_DEPTH = 1
 #: Largest u64 (ETM amounts and every other integer field).
 MAX_U64 = 2**64 - 1
 #: Largest u128 (external-asset amounts: sat, wei, token base units).
@@ -167,8 +171,10 @@ def _check_field(name: str, kind: Any, raw: Any, bound: int) -> None:
 def decode_payload(cls: type[T], payload: bytes) -> T:
     """Parse a canonical JSON payload into ``cls``; ValidationError names what is wrong."""
     try:
-        raw = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        raw = loads_bounded(payload, max_depth=MAX_PAYLOAD_JSON_DEPTH)
+    except ValidationError as exc:  # nested deeper than a flat object: never parsed
+        raise ValidationError(f"{cls.__name__} payload: {exc}") from None
+    except ValueError:  # UnicodeDecodeError is a ValueError too
         raise ValidationError(f"{cls.__name__} payload is not JSON") from None
     if not isinstance(raw, dict):
         raise ValidationError(f"{cls.__name__} payload must be a JSON object")
