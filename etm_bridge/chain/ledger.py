@@ -50,6 +50,7 @@ from ..errors import (
 )
 from .address import address_hash, encode_address
 from .block import Block, BlockHeader
+from .codec import MAX_U64
 from .evidence import DoubleForgingEvidence, EvidencePool, HeaderIndex, check_pair
 from .forging import append_evidence_txs, forged_header, open_forged_block
 from .genesis import GenesisConfig, apply_genesis, apply_plugin_sections, genesis_block
@@ -251,7 +252,9 @@ class Chain:
 
     def _select_txs(self, ctx: TxContext, state: State) -> tuple[list[Tx], int]:
         """Pending txs that still apply in order on ``state``, within the block limits (a dry
-        run, left applied), and the total amount they move."""
+        run, left applied), and the total amount they move. A tx that would push the u64
+        totalAmount over is left for a later block (``block_amount_full``), like one that does
+        not fit the size limit."""
         size, amount = 0, 0
         out: list[Tx] = []
         for tx in self.mempool.pending():
@@ -259,8 +262,9 @@ class Chain:
                 break
             if size + tx.size > self.params.max_block_payload_bytes:
                 continue
+            room = MAX_U64 - amount
             try:
-                amount += apply_tx(state, self.registry, tx, ctx, verify_sig=False)
+                amount += apply_tx(state, self.registry, tx, ctx, False, amount_room=room)
             except TxRejectedError:
                 continue
             out.append(tx)
@@ -416,7 +420,16 @@ class Chain:
         pending = self.mempool.get(tx_id)
         if pending is not None:
             return pending, -1
-        height, index = self.store.tx_location(tx_id)
+        try:
+            height, index = self.store.tx_location(tx_id)
+        except NotFoundError:
+            evicted = self.mempool.eviction(tx_id)
+            if evicted is None:
+                raise
+            raise NotFoundError(
+                f"tx {tx_id.hex()} was evicted from the mempool ({evicted.reason}: "
+                f"{evicted.detail}); it will not be forged"
+            ) from None
         return self.store.block_at(height).transactions[index], height
 
     def latest_blocks(self, n: int = 10) -> list[Block]:

@@ -5,6 +5,12 @@ tx's nonce, balance and type rules are checked exactly as a block would check th
 from one sender needs the next nonce). Signatures are verified once here; the ids of verified
 txs are remembered so the node's own blocks skip re-verifying them (an id is the hash of the
 signed bytes, so a verified id cannot hide a different signature). Pure: the backend is passed in.
+
+A pending tx that no longer applies after a new tip (spent balance, expired lock, ...) is evicted
+and its rejection kept (:meth:`Mempool.eviction`, the last :data:`EVICTIONS_KEPT`), so the node can
+say why it will never be forged. Admission already refuses what no block could ever hold
+(``tx_too_large``, an amount over the header's u64 ``totalAmount``). Any failure while applying a
+tx is rolled back by ``apply_tx``, so a refused tx never leaves writes in the pending state.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from .rules import apply_tx
 from .state import State, StateBackend
 from .tx import Tx
 
+#: How many eviction reasons the mempool remembers (oldest forgotten first).
+EVICTIONS_KEPT = 10_000
+
 
 class Mempool:
     def __init__(self, registry: Registry, max_txs: int = 50_000):
         self._registry = registry
         self._max_txs = max_txs
         self._pending: OrderedDict[bytes, Tx] = OrderedDict()
+        self._evicted: OrderedDict[bytes, TxRejectedError] = OrderedDict()
         self.verified: set[bytes] = set()
         self._state: State | None = None
 
@@ -37,6 +47,10 @@ class Mempool:
 
     def pending(self) -> list[Tx]:
         return list(self._pending.values())
+
+    def eviction(self, tx_id: bytes) -> TxRejectedError | None:
+        """Why a once-pending tx was dropped (None if it was not, or long ago)."""
+        return self._evicted.get(tx_id)
 
     def add(self, tx: Tx, backend: StateBackend, ctx: TxContext) -> bytes:
         """Admit ``tx`` or raise TxRejectedError; returns its id."""
@@ -60,5 +74,8 @@ class Mempool:
         for tx in old:
             try:
                 self.add(tx, backend, ctx)
-            except TxRejectedError:
+            except TxRejectedError as exc:
                 self.verified.discard(tx.id)
+                self._evicted[tx.id] = exc
+                if len(self._evicted) > EVICTIONS_KEPT:
+                    self._evicted.popitem(last=False)

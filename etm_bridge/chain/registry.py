@@ -15,10 +15,13 @@ Adding a transaction type never edits block code. A type is a :class:`TxType` va
 
 ``check`` raises :class:`~etm_bridge.errors.TxRejectedError` (``reason`` a short snake_case
 code, ``detail`` a sentence naming the value) for any stateless or stateful problem. ``apply``
-performs the writes; it may also raise (the tx is then rejected and all its writes undone).
-Before ``check`` the chain has already verified: network id, known type, payload decodes, fee
->= minimum, signature, nonce == account nonce, balance >= fee; it has debited the fee and
-incremented the nonce (``check`` sees the post-fee balance). Both must be deterministic and pure:
+performs the writes; it may also raise (the tx is then rejected and all its writes undone;
+an exception that is not a ``TxRejectedError`` becomes ``rejected_by_type``). Before ``check``
+the chain has already verified, in this order: network id, known type, size, fee >= minimum,
+signature, nonce == account nonce, balance >= fee, and only then that the payload decodes (so
+``decode`` only ever sees signed, fee-paying bytes; it must still bound its own work: depth and
+item caps, no recursion on input); it has debited the fee and incremented the nonce (``check``
+sees the post-fee balance). Both must be deterministic and pure:
 no clock, no I/O, no floats, no randomness -- only ``view``/``state``, ``tx``, payload and ``ctx``.
 
 State tables: a module declares its own with ``registry.add_table(TableSpec("spv_btc_headers",

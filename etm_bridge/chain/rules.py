@@ -5,9 +5,12 @@ validates a block against the tip recorded in state and applies it to a :class:`
 overlay; the caller (``ledger.Chain``) commits the overlay's changes through the store in one
 database transaction. Every rejection raises a typed error with a reason code:
 
-* tx: ``wrong_network``, ``unknown_type``, ``malformed_field`` (``bad_amount`` for an integer
-  field out of its range), ``fee_too_low``,
-  ``bad_signature``, ``wrong_nonce``, ``insufficient_balance`` and the types' own codes.
+* tx, in the order checked: ``wrong_network``, ``unknown_type``, ``tx_too_large`` (it could
+  never fit a block), ``fee_too_low``, ``bad_signature``, ``wrong_nonce``,
+  ``insufficient_balance``; only then is the payload decoded: ``malformed_field``
+  (``bad_amount`` for an integer field out of its range); ``block_amount_full`` (forging only:
+  the block's u64 totalAmount has no room left); the types' own codes, and
+  ``rejected_by_type`` for anything else a type's check/apply raised (rolled back).
 * block: ``wrong_version``, ``wrong_network``, ``wrong_height``, ``wrong_previous``,
   ``future_block``, ``late_block`` (only with ``now``: the slot is over, the whitepaper's time
   check), ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``bad_reveal`` (the RANDAO
@@ -31,14 +34,16 @@ from ..errors import (
     AmountError,
     BlockRejectedError,
     EtmBridgeError,
+    StoreError,
     TxRejectedError,
     ValidationError,
 )
 from . import vrf
 from .address import address_hash
 from .block import Block, BlockHeader, merkle_root
+from .codec import MAX_U64
 from .params import ChainParams
-from .registry import Registry, TxContext
+from .registry import Registry, TxContext, TxType
 from .rounds import (
     close_round,
     mix_reveal,
@@ -52,6 +57,15 @@ from .tx import Tx
 
 TIP_KEY = b"tip"
 NO_GENERATOR = bytes(32)
+#: Failures of the machine, not of a transaction: rolled back and re-raised, never a rejection.
+#: (State reads through the store raise StoreError; RecursionError cannot come from input, which
+#: every decoder caps far below the recursion limit, so it is treated as a fault too.)
+_ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
+    StoreError,
+    OSError,
+    MemoryError,
+    RecursionError,
+)
 
 
 @dataclass(frozen=True)
@@ -75,37 +89,68 @@ def write_tip(state: State, params: ChainParams, header: BlockHeader) -> None:
     state.put_json(META, TIP_KEY, {**tip, "timestamp": header.timestamp})
 
 
-def _stateless(registry: Registry, tx: Tx, params: ChainParams, verify_sig: bool) -> Any:
+def _admission(registry: Registry, tx: Tx, params: ChainParams, verify_sig: bool) -> TxType[Any]:
+    """Every rule that needs no payload decoding, cheapest first (issue 11, item 3): a payload
+    is decoded only once its sender has signed it and offered at least the minimum fee."""
     if tx.network != params.network_id:
         raise TxRejectedError("wrong_network", f"tx is for network {tx.network:#x}")
     tx_type = registry.type_of(tx.type_id)
-    try:
-        payload = tx_type.decode(tx.payload)
-    except ValidationError as exc:  # an integer out of its range is a bad amount
-        reason = "bad_amount" if isinstance(exc, AmountError) else "malformed_field"
-        raise TxRejectedError(reason, f"{tx_type.name} payload: {exc}") from None
+    if tx.size > params.max_block_payload_bytes:
+        raise TxRejectedError(
+            "tx_too_large", f"{tx.size} bytes never fit a block ({params.max_block_payload_bytes})"
+        )
     minimum = params.fee_base + params.fee_per_byte * tx.size + tx_type.min_fee
     if tx.fee < minimum:
         raise TxRejectedError("fee_too_low", f"fee {tx.fee} is below the minimum {minimum}")
     if verify_sig and not tx.signature_ok():
         raise TxRejectedError("bad_signature", "signature does not verify for the sender key")
-    return payload
+    return tx_type
+
+
+def _decode(tx_type: TxType[Any], tx: Tx) -> Any:
+    """The decoded payload; any failure of the type's decoder is ``malformed_field``."""
+    try:
+        return tx_type.decode(tx.payload)
+    except AmountError as exc:  # an integer out of its range is a bad amount
+        raise TxRejectedError("bad_amount", f"{tx_type.name} payload: {exc}") from None
+    except ValidationError as exc:
+        raise TxRejectedError("malformed_field", f"{tx_type.name} payload: {exc}") from None
+    except _ENVIRONMENT_ERRORS:
+        raise
+    except Exception as exc:  # a decoder bug must not pass for a crash of the node
+        raise TxRejectedError(
+            "malformed_field", f"{tx_type.name} payload: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def apply_tx(
-    state: State, registry: Registry, tx: Tx, ctx: TxContext, verify_sig: bool = True
+    state: State,
+    registry: Registry,
+    tx: Tx,
+    ctx: TxContext,
+    verify_sig: bool = True,
+    amount_room: int = MAX_U64,
 ) -> int:
     """Validate ``tx`` and apply it; on any rejection no state changes (savepoint rollback).
 
-    Returns the ETM amount the tx moved (its type's ``amount``, for the header's totalAmount).
+    Returns the ETM amount the tx moved (its type's ``amount``, for the header's totalAmount);
+    a tx moving more than ``amount_room`` is refused (``block_amount_full``) before it applies,
+    so a forger never builds a header whose u64 totalAmount overflows (issue 11, item 10).
+    Whatever the type's ``check``/``apply`` raise is undone and becomes a rejection
+    (``rejected_by_type``), except a failure of the machine itself (:data:`_ENVIRONMENT_ERRORS`),
+    which is undone and re-raised: a full disk is not a verdict on the transaction.
     """
-    payload = _stateless(registry, tx, ctx.params, verify_sig)
+    tx_type = _admission(registry, tx, ctx.params, verify_sig)
     acct = state.account(tx.sender)
     if tx.nonce != acct.nonce:
         raise TxRejectedError("wrong_nonce", f"tx nonce {tx.nonce}, account nonce {acct.nonce}")
     if acct.balance < tx.fee:
         raise TxRejectedError("insufficient_balance", f"balance {acct.balance} < fee {tx.fee}")
-    tx_type = registry.type_of(tx.type_id)
+    payload = _decode(tx_type, tx)
+    moved = tx_type.amount(payload)
+    if moved > amount_room:
+        left = f"the block's u64 totalAmount has {amount_room} left"
+        raise TxRejectedError("block_amount_full", f"moves {moved}; {left}")
     state.savepoint()
     try:
         state.set_account(Account(tx.sender, acct.balance - tx.fee, acct.nonce + 1))
@@ -114,11 +159,15 @@ def apply_tx(
     except TxRejectedError:
         state.rollback()
         raise
-    except EtmBridgeError as exc:
+    except _ENVIRONMENT_ERRORS:
         state.rollback()
-        raise TxRejectedError("rejected_by_type", f"{tx_type.name}: {exc}") from exc
+        raise
+    except Exception as exc:  # project errors and any library's (issue 11, item 11)
+        state.rollback()
+        what = str(exc) if isinstance(exc, EtmBridgeError) else f"{type(exc).__name__}: {exc}"
+        raise TxRejectedError("rejected_by_type", f"{tx_type.name}: {what}") from exc
     state.release()
-    return tx_type.amount(payload)
+    return moved
 
 
 def _reject(reason: str, detail: str) -> BlockRejectedError:

@@ -18,7 +18,9 @@ Money invariant (tested with hypothesis): ``sum(account balances) + sum(escrow t
 supply``. A plugin that holds ETM (an HTLC, a pool) moves it into a named escrow with
 ``to_escrow(address, amount, escrow)`` and out with ``from_escrow(escrow, address, amount)``;
 it never edits balances directly. Every tx runs inside a savepoint: if ``check`` or ``apply``
-raises, all its writes are undone, so a rejected tx changes no state.
+raises, all its writes are undone, so a rejected tx changes no state. A backend read that fails
+raises :class:`~etm_bridge.errors.StoreError`, which the transaction path re-raises instead of
+blaming the transaction.
 
 Records are canonical bytes; ``put_json`` stores canonical JSON (sorted keys, no spaces; ints,
 strings, bools, lists and dicts only). The block's net changes, sorted by (table, key), feed the
@@ -34,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import TxRejectedError, ValidationError
+from ..errors import StoreError, TxRejectedError, ValidationError
 from .codec import MAX_U64, U32, U64, sha256
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -143,9 +145,15 @@ class State:
             return self._writes[k]
         if k in self._orig:
             return self._orig[k]
-        value = self._backend.get(table, key)
+        value = self._backend_get(table, key)
         self._orig[k] = value
         return value
+
+    def _backend_get(self, table: str, key: bytes) -> bytes | None:
+        try:
+            return self._backend.get(table, key)
+        except Exception as exc:  # the store failed, not the transaction reading it
+            raise StoreError(f"reading state table {table!r} failed: {exc}") from exc
 
     def prefetch(self, table: str, keys: Iterable[bytes]) -> None:
         """Warm the read cache with one bulk read, when the backend offers ``get_many``."""
@@ -169,7 +177,10 @@ class State:
 
     def scan(self, table: str, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
         """All records of ``table`` whose key starts with ``prefix``, sorted by key."""
-        merged = dict(self._backend.scan(table, prefix))
+        try:
+            merged = dict(self._backend.scan(table, prefix))
+        except Exception as exc:  # the store failed, not the transaction reading it
+            raise StoreError(f"scanning state table {table!r} failed: {exc}") from exc
         for (t, k), v in self._writes.items():
             if t == table and k.startswith(prefix):
                 if v is None:
@@ -195,7 +206,7 @@ class State:
             raise ValidationError(f"state table {table!r} was not declared in the registry")
         k = (table, key)
         if k not in self._orig and k not in self._writes:
-            self._orig[k] = self._backend.get(table, key)
+            self._orig[k] = self._backend_get(table, key)
         if self._journal is not None:
             had = k in self._writes
             self._journal.append((k, had, self._writes.get(k)))

@@ -2,7 +2,10 @@
 
 ``toy_note`` stores its payload under the sender's address and locks 1 base unit per payload byte
 in the ``toy_escrow`` escrow; an empty payload is malformed and a note over 8 bytes is refused
-with ``note_too_long`` by ``check``. ``apply`` raising after a write proves the savepoint undo.
+with ``note_too_long`` by ``check``. ``apply`` raising after a write proves the savepoint undo:
+``boom`` raises a project error, ``oops`` a library's (``KeyError``, as trie's ``ValidationError``
+did in issue 11). A payload starting with ``0xff`` makes ``decode`` itself fail with an
+``IndexError`` (a decoder bug must be a rejection, never a crash).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from etm_bridge.errors import TxRejectedError, ValidationError
 def decode(payload: bytes) -> bytes:
     if not payload:
         raise ValidationError("note must not be empty")
+    if payload[0] == 0xFF:
+        return bytes((payload[1000],))  # IndexError on a short payload: the decoder's own bug
     return payload
 
 
@@ -29,6 +34,8 @@ def apply(state: State, tx: Tx, note: bytes, ctx: TxContext) -> None:
     state.to_escrow(tx.sender, len(note), "toy_escrow")
     if note == b"boom":
         raise ValidationError("apply failed after writing")
+    if note == b"oops":
+        raise KeyError("a library's own exception after writing")
 
 
 def register(registry: Registry) -> None:
