@@ -35,7 +35,8 @@ class TxOut:
 
 @dataclass(frozen=True)
 class ParsedTx:
-    """A parsed transaction. ``txid_le`` hashes the serialization without witness data."""
+    """A parsed transaction. ``txid_le`` hashes the serialization without witness data, which
+    is ``stripped_size`` bytes long (the size the 64-byte rule applies to)."""
 
     version: int
     inputs: tuple[TxIn, ...]
@@ -43,6 +44,7 @@ class ParsedTx:
     locktime: int
     has_witness: bool
     txid_le: bytes
+    stripped_size: int
 
     @property
     def txid_hex(self) -> str:
@@ -155,7 +157,9 @@ def _parse_at(reader: ByteReader) -> ParsedTx:
     stripped = (
         data[start : start + 4] + data[body_start:body_end] + data[reader.pos - 4 : reader.pos]
     )
-    return ParsedTx(version, inputs, outputs, locktime, has_witness, dsha256(stripped))
+    return ParsedTx(
+        version, inputs, outputs, locktime, has_witness, dsha256(stripped), len(stripped)
+    )
 
 
 def split_block(raw_block: bytes) -> tuple[BlockHeader, list[bytes]]:

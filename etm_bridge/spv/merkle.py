@@ -3,9 +3,11 @@
 The transaction count is supplied by the prover and not committed to by the header, so the
 checks do not rely on it alone. A branch is accepted only if:
 
-* the raw transaction is not 64 bytes (an inner node is the hash of exactly 64 bytes, so a
-  64-byte "transaction" could be an inner node: CVE-2017-12842), parses strictly, and its
-  witness-stripped hash is the leaf;
+* neither the raw transaction nor its witness-stripped serialization is 64 bytes (an inner node
+  is the hash of exactly 64 bytes, so a transaction whose txid preimage is 64 bytes could be an
+  inner node: CVE-2017-12842; the txid hashes the *stripped* bytes, so a segwit transaction
+  whose stripped form is 64 bytes is one too, whatever its witness adds), it parses strictly,
+  and its witness-stripped hash is the leaf;
 * ``index < tx_count`` and the branch length equals the tree depth for ``tx_count``;
 * at every level the sibling equals the node exactly where Bitcoin duplicates the last node of
   an odd level, and differs from it everywhere else (a pair of equal siblings is the
@@ -111,6 +113,10 @@ def verify_tx_in_header(
     if len(raw_tx) == 64:
         raise InclusionProofError("tx-64-bytes", "a 64-byte transaction could be an inner node")
     tx = parse_tx(raw_tx)
+    if tx.stripped_size == 64:
+        raise InclusionProofError(
+            "tx-64-bytes", "the witness-stripped transaction (its txid preimage) is 64 bytes"
+        )
     verify_branch(tx.txid_le, branch_le, index, tx_count, header.merkle_root_le)
     return tx
 

@@ -11,6 +11,7 @@ from etm_bridge.errors import HeaderRejectedError, InclusionProofError
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import merkle
 from etm_bridge.spv.bitcoin_params import MAINNET
+from etm_bridge.spv.bitcoin_tx import parse_tx as parse_tx_unchecked
 
 
 def _le(display_hex: str) -> bytes:
@@ -213,3 +214,34 @@ def test_any_merkleblock_round_trips_its_matches_and_their_branches(count: int, 
     truncated = blob[:-1]
     with pytest.raises(InclusionProofError):
         merkle.parse_merkle_block(truncated)
+
+
+def _segwit_tx_with_64_byte_stripped_form() -> bytes:
+    """A segwit tx whose txid preimage (version, inputs, outputs, locktime) is 64 bytes."""
+    tx_in = b"\x11" * 32 + b"\x00\x00\x00\x00" + b"\x00" + b"\xff\xff\xff\xff"  # 41 bytes
+    tx_out = (50_000).to_bytes(8, "little") + b"\x04" + b"\x6a\x02\xab\xcd"  # 13 bytes
+    witness = b"\x01\x01\x07"  # one stack item of one byte
+    return (
+        b"\x02\x00\x00\x00" + b"\x00\x01" + b"\x01" + tx_in + b"\x01" + tx_out + witness
+        + b"\x00\x00\x00\x00"
+    )  # fmt: skip
+
+
+def test_a_segwit_tx_whose_stripped_form_is_64_bytes_is_refused_as_an_inner_node() -> None:
+    """Issue 11 item 12: the guard looked at the submitted bytes (69 here), not the stripped
+    bytes the txid hashes (64). The attack: a block whose first two leaves are the two halves
+    of those 64 bytes has an inner node equal to the tx's txid, so a proof claiming a tree of
+    two transactions "includes" the tx one level up."""
+    raw = _segwit_tx_with_64_byte_stripped_form()
+    tx = parse_tx_unchecked(raw)
+    assert len(raw) == 69 and tx.has_witness and tx.stripped_size == 64
+    stripped = raw[:4] + raw[6:-7] + raw[-4:]  # without marker, flag and witness
+    assert bh.dsha256(stripped) == tx.txid_le
+    left, right = stripped[:32], stripped[32:]
+    levels = build_tree([left, right, bh.dsha256(b"a"), bh.dsha256(b"b")])  # the real block
+    assert levels[1][0] == tx.txid_le  # the inner node is the tx's txid
+    header = bh.BlockHeader(1, bytes(32), levels[-1][0], 0, 0x207FFFFF, 0, b"\0" * 32)
+    with pytest.raises(InclusionProofError) as info:
+        merkle.verify_tx_in_header(raw, [levels[1][1]], 0, 2, header)
+    assert info.value.reason == "tx-64-bytes"
+    assert "witness-stripped" in str(info.value)
