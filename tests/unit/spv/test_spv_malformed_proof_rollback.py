@@ -61,7 +61,8 @@ class _Node:
 def test_a_malformed_proof_node_is_rejected_and_leaves_nothing_behind(vectors: Any) -> None:
     node = _Node()
     block = vectors.json("ethereum/mainnet_block_21925176_receipts.json")
-    relayed = anvil_chain(GENESIS, 1, 1_100, receipts_root=bytes.fromhex(block["receipts_root"][2:]))
+    root = bytes.fromhex(block["receipts_root"][2:])
+    relayed = anvil_chain(GENESIS, 1, 1_100, receipts_root=root)
     node.chain.submit_tx(node.tx(RELAYER, txtypes.ETH_RELAY_HEADERS, rlp.encode(relayed), 0))
     assert len(node.forge().transactions) == 1
     proof = block["proofs"][1]
