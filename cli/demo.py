@@ -26,7 +26,6 @@ made before the ETH pool contracts existed skips ETH -> ETM and says why (``ETH_
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -43,7 +42,9 @@ from rich.table import Table
 
 from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.errors import StackError
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.private_files import read_private, write_private
 from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.swaps.model import SwapTerms
@@ -73,8 +74,9 @@ def _parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
     (mode 0600) for later runs: the same operator runs the pool, and the adapters keep seeing
     the earlier runs' locks (a lock below an adapter's birth height is invisible to it)."""
     path = root / "parties.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
+    text = read_private(path)  # never through a planted symlink: these are the parties' keys
+    if text is not None:
+        saved = json.loads(text)
         parties = {
             n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n,
                      bytes.fromhex(p.get("eth_secret", "")))
@@ -82,12 +84,9 @@ def _parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
         }  # fmt: skip
         return parties, int(saved["birth_height"])
     parties = {n: Party.new(n, root) for n in ("operator", "investor", "user")}
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex(),
                 "eth_secret": p.eth_secret.hex()} for n, p in parties.items()}  # fmt: skip
-    with os.fdopen(fd, "w") as out:
-        json.dump({"parties": keys, "birth_height": height}, out)
+    write_private(path, json.dumps({"parties": keys, "birth_height": height}), overwrite=False)
     return parties, height
 
 
@@ -141,7 +140,10 @@ def _eth_setup(report: dict[str, Any], parties: dict[str, Party]) -> EthSetup | 
     pool = report["etm"].get("eth_pool")
     if not pool:
         return None
-    saved = json.loads(Path(pool["file"]).read_text())
+    text = read_private(Path(pool["file"]))
+    if text is None:
+        raise StackError(f"{pool['file']} is missing: `etm-bridge stack down`, then rerun")
+    saved = json.loads(text)
     parties["operator"] = replace(
         parties["operator"], eth_secret=bytes.fromhex(saved["operator_key"][2:])
     )

@@ -283,6 +283,11 @@ class SwapRuleError(ExchangeError):
     """A swap through a pool breaks the contract's checks (amount, hash, keys, time, replay)."""
 
 
+class PrivateFileError(EtmBridgeError):
+    """A file that holds secrets cannot be written or read safely: a symlink or another user's
+    file where it should be, or it already exists and must not be overwritten."""
+
+
 # --- wallet keystore ---------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from etm_bridge.errors import NodeUnavailableError, RPCError, RPCWarmupError, StackError
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.private_files import write_private
 
 from . import procs, tools
 from .service import Service
@@ -160,7 +161,7 @@ class BitcoindService(BitcoinService):
     def prepare(self) -> None:
         super().prepare()
         (self.home / "data").mkdir(exist_ok=True)
-        self.conf_path.write_text(self.conf_text())
+        write_private(self.conf_path, self.conf_text())  # holds rpcpassword
 
     def conf_text(self) -> str:
         """bitcoin.conf: regtest, txindex, a fallback fee, RPC on loopback, no P2P."""

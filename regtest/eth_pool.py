@@ -11,7 +11,6 @@ PoolVault's operator is fixed at deployment and named in the ETM genesis). Devel
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,16 @@ from etm_bridge_ethereum import deploy_contract
 from etm_bridge_ethereum.vault import VAULT
 
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.private_files import read_private, write_private
 
 ETH_POOL_FILE = "eth_pool.json"
 
 
 def deploy_eth_pool(rpc_url: str, path: Path) -> dict[str, Any]:
     """Deploy (once; later calls read ``path``) and return the pool's addresses and key."""
-    if path.exists():
-        return dict(json.loads(path.read_text()))
+    saved = read_private(path)  # the operator's key: never read through a planted symlink
+    if saved is not None:
+        return dict(json.loads(saved))
     account = Account.from_key(secrets.token_bytes(32))
     rpc = JsonRpcClient(rpc_url, version="2.0", timeout_s=10.0)
     try:
@@ -46,8 +47,5 @@ def deploy_eth_pool(rpc_url: str, path: Path) -> dict[str, Any]:
         "htlc_block": htlc.block_number,
         "vault": vault.address,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(pool, out, indent=2)
+    write_private(path, json.dumps(pool, indent=2), overwrite=False)  # holds the operator key
     return pool

@@ -25,6 +25,7 @@ from etm_bridge.errors import NodeUnavailableError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NODE_CONFIG, NodeConfig
 from etm_bridge.node.setup import eth_spv_genesis, init_node
+from etm_bridge.private_files import read_private
 from etm_bridge.spv.genesis import SpvGenesis
 
 from .eth_pool import ETH_POOL_FILE, deploy_eth_pool
@@ -105,8 +106,9 @@ class EtmNodeService(Service):
         }
         if (self.data_dir / NODE_CONFIG).exists():
             info["admin_token"] = NodeConfig.load(self.data_dir).admin_token
-        if (self.home / ETH_POOL_FILE).exists():
-            pool = json.loads((self.home / ETH_POOL_FILE).read_text())
+        saved = read_private(self.home / ETH_POOL_FILE)
+        if saved is not None:
+            pool = json.loads(saved)
             info["eth_pool"] = {k: v for k, v in pool.items() if k != "operator_key"}
             info["eth_pool"]["file"] = str(self.home / ETH_POOL_FILE)
         return info

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from etm_bridge.errors import ConfigError
+from etm_bridge.private_files import write_private
 
 from . import procs
 from .anvil import AnvilService
@@ -118,10 +119,8 @@ def load_state(config: StackConfig) -> dict[str, Any]:
 
 
 def _save_state(config: StackConfig, state: dict[str, Any]) -> None:
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = config.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    tmp.replace(config.state_file)
+    """Atomically, 0600: the state names the Bitcoin node's RPC password."""
+    write_private(config.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service]:

@@ -2,22 +2,24 @@
 
 Stored as ``node.json`` in the node's data directory next to ``genesis.json`` (the chain's
 consensus config, owned by ``etm_bridge.chain``), ``chain.sqlite`` (the store) and
-``forging_keys.json`` (seeds of the delegate keys this node forges with; development only, mode
-0600) and ``slashing_protection.sqlite`` (the highest slot each key signed: never delete it while
-the keys may forge; see ``slashing_protection.py``). ``admin_token`` guards every endpoint that
-is not a read or a signed transaction.
+``forging_keys.json`` (seeds of the delegate keys this node forges with; development only) and
+``slashing_protection.sqlite`` (the highest slot each key signed: never delete it while the keys
+may forge; see ``slashing_protection.py``). The files with secrets (``node.json``: the admin
+token; ``forging_keys.json``) are written and read through :mod:`etm_bridge.private_files`: mode
+0600, atomic, never through a symlink. ``admin_token`` guards every endpoint that is not a read
+or a signed transaction.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..private_files import read_private, write_private
 
 NODE_CONFIG = "node.json"
 GENESIS_CONFIG = "genesis.json"
@@ -97,10 +99,11 @@ class NodeConfig:
     def load(cls, data_dir: Path, **overrides: Any) -> NodeConfig:
         """Read ``node.json``; ``overrides`` that are not None replace file values."""
         path = Path(data_dir) / NODE_CONFIG
+        text = read_private(path)
+        if text is None:
+            raise ConfigError(f"{path} not found: run `etm-bridge node init` first")
         try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path} not found: run `etm-bridge node init` first") from None
+            raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} is not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
@@ -115,14 +118,3 @@ class NodeConfig:
 
 def new_admin_token() -> str:
     return secrets.token_hex(24)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only, atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -22,16 +22,17 @@ from ..chain.params import etm_time
 from ..chain.signing_guard import SigningGuard
 from ..chain.tx import Tx
 from ..errors import ConfigError, NotFoundError, SigningRefusedError
-from .config import write_private
+from ..private_files import read_private, write_private
 
 
 def load_forging_keys(path: Path) -> dict[bytes, SigningKey]:
     """Delegate keys from ``forging_keys.json`` (``{"seeds": [hex, ...]}``); {} if absent."""
-    try:
-        data = json.loads(path.read_text())
-        keys = [SigningKey(bytes.fromhex(seed)) for seed in data["seeds"]]
-    except FileNotFoundError:
+    text = read_private(path)
+    if text is None:
         return {}
+    try:
+        data = json.loads(text)
+        keys = [SigningKey(bytes.fromhex(seed)) for seed in data["seeds"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: malformed forging keys file ({exc})") from None
     return {key.public_key: key for key in keys}

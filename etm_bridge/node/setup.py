@@ -24,6 +24,7 @@ from ..chain.genesis import dev_genesis
 from ..chain.params import ChainParams, etm_time
 from ..errors import ConfigError
 from ..jsonrpc import JsonRpcClient
+from ..private_files import write_private
 from ..spv.eth_rlp import encode_checked_header
 from ..spv.ethereum import ETH_NETWORKS
 from ..spv.genesis import SpvGenesis
@@ -35,7 +36,6 @@ from .config import (
     NODE_CONFIG,
     NodeConfig,
     new_admin_token,
-    write_private,
 )
 from .service import save_forging_keys
 

@@ -14,6 +14,10 @@ Only one watcher may act on a database: :meth:`SwapStore.acquire_watcher_lock` t
 even by SIGKILL) and writes a lease row (owner, pid, expiry) that a watcher on a filesystem
 without working ``flock`` would still respect. Saves use optimistic versioning: a record older
 than the stored one is refused with :class:`~etm_bridge.errors.StaleSwapError`.
+
+The database holds preimages: it is created mode 0600 (its WAL and SHM follow that mode), an
+existing one is brought to 0600, and a symlink in its place is refused
+(:func:`etm_bridge.private_files.secure_sqlite_files`, issue 11 item 14).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import IO, Any
 import sqlite_utils
 
 from ..errors import StaleSwapError, SwapError, SwapNotFoundError, WatcherLockError
+from ..private_files import secure_sqlite_files
 from .codec import intent_from_dict, intent_to_dict, record_from_dict, record_to_dict
 from .events import Transition
 from .fsm import TERMINAL, Event, State
@@ -90,7 +95,7 @@ class SwapStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        secure_sqlite_files(self.path)  # 0600 before SQLite creates anything (preimages)
         self.db = sqlite_utils.Database(self.path)
         self.db.enable_wal()
         self.db.conn.executescript(_SCHEMA)

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 import stat
 import unicodedata
 from dataclasses import dataclass, field
@@ -52,9 +50,11 @@ from ..errors import (
     KeystoreCorruptError,
     KeystoreError,
     KeystorePermissionError,
+    PrivateFileError,
     ValidationError,
     WrongPassphraseError,
 )
+from ..private_files import write_private
 from .derive import MASTER_SEED_BYTES, UnlockedWallet, WalletPublic, check_master_seed
 
 FORMAT = "etm-bridge-keystore"
@@ -275,31 +275,14 @@ def check_permissions(path: Path) -> None:
 def write_private_file(path: Path, text: str, *, replace: bool = False) -> None:
     """Write ``text`` atomically to ``path`` with mode 0600 (parent directory created 0700).
 
-    The text goes to a 0600 temporary file first (fsynced), which then becomes ``path`` in one
-    step: ``os.link`` when not ``replace`` (so a file created meanwhile by someone else is never
-    overwritten: KeystoreError), else ``os.replace``. A crash leaves the old file or the new one.
+    :func:`etm_bridge.private_files.write_private`: a fresh 0600 temporary file (fsynced) becomes
+    ``path`` in one step, never through a symlink; unless ``replace``, an existing file (or link)
+    is never overwritten (KeystoreError). A crash leaves the old file or the new one.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-    except FileExistsError:
-        raise KeystoreError(f"{path} already exists; it was not overwritten") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        write_private(path, text, overwrite=replace)
+    except PrivateFileError as exc:
+        raise KeystoreError(str(exc)) from None
 
 
 def create_keystore(
