@@ -14,8 +14,11 @@ def asgi_request(
     path: str,
     body: bytes | list[bytes] = b"",
     headers: dict[str, str] | None = None,
+    *,
+    parse: bool = True,
 ) -> tuple[int, Any]:
-    """(status, JSON body) of one request; a list body is sent as chunks without Content-Length."""
+    """(status, JSON body) of one request; a list body is sent as chunks without Content-Length.
+    ``parse=False`` gives the raw body bytes instead (e.g. a redirect has none)."""
     path, _, query = path.partition("?")
     chunks = body if isinstance(body, list) else [body]
     raw_headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
@@ -40,4 +43,4 @@ def asgi_request(
     asyncio.run(app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(payload)
+    return status, json.loads(payload) if parse else payload
