@@ -151,7 +151,7 @@ def encode_checked_header(block: Mapping[str, Any]) -> bytes:
 def decode_header(header_rlp: bytes) -> list[bytes]:
     """The raw field list of a header RLP (ints stay big-endian minimal bytes)."""
     try:
-        fields = rlp_bounded.decode(header_rlp)
+        fields = rlp_bounded.decode(header_rlp, max_depth=1, max_items=64)
     except ValidationError as exc:
         raise ProofError(f"header is not valid RLP: {exc}") from exc
     if not isinstance(fields, list) or len(fields) < len(BASE_HEADER_FIELDS):

@@ -109,7 +109,7 @@ def _int(raw: bytes, name: str) -> int:
 def parse_header(header_rlp: bytes, params: EthChainParams) -> EthHeader:
     """Decode and shape-check a header RLP for ``params`` (raises naming the rule)."""
     try:
-        fields = rlp_bounded.decode(header_rlp)
+        fields = rlp_bounded.decode(header_rlp, max_depth=1, max_items=1 + len(_ALL_FIELDS))
     except ValidationError as exc:
         raise HeaderRejectedError("bad-header-rlp", str(exc)) from None
     if not isinstance(fields, list) or len(fields) < 16 or len(fields) > len(_ALL_FIELDS):
@@ -251,6 +251,8 @@ def _decode_log(entry: object) -> EthLog:
 #: What ``HexaryTrie.get_from_proof`` raises on malformed nodes (its own exception classes derive
 #: from ``Exception`` only: trie's ``ValidationError`` escaped the transaction path, issue 11 item
 #: 11), plus what our decoder and bad node shapes raise.
+#: A trie node is a list of 2 or 17 items whose inline children are under 32 bytes each.
+MAX_NODE_ITEMS = 1024
 _TRIE_PROOF_ERRORS = (
     trie_errors.BadTrieProof,
     trie_errors.ValidationError,
@@ -268,7 +270,7 @@ _TRIE_PROOF_ERRORS = (
 def verify_receipt_proof(receipts_root: bytes, index: int, proof_nodes: Sequence[bytes]) -> bytes:
     """The encoded receipt at ``index`` proven by ``proof_nodes`` (RLP nodes, root first)."""
     try:
-        nodes = [rlp_bounded.decode(node) for node in proof_nodes]
+        nodes = [rlp_bounded.decode(node, max_items=MAX_NODE_ITEMS) for node in proof_nodes]
         value = HexaryTrie.get_from_proof(receipts_root, receipt_trie_key(index), nodes)
     except _TRIE_PROOF_ERRORS as exc:
         raise InclusionProofError(
