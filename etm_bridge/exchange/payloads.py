@@ -130,6 +130,9 @@ class ObligationDefault:
 
 #: Every payload is one flat JSON object: anything nested deeper is refused before ``json.loads``.
 MAX_PAYLOAD_JSON_DEPTH = 1
+#: ``[`` and ``{`` bytes a payload may hold at all (in strings too): a valid one has exactly one
+#: ``{`` (no field value is a list, and no accepted string contains a bracket).
+MAX_PAYLOAD_CONTAINERS = 16
 #: Largest u64 (ETM amounts and every other integer field).
 MAX_U64 = 2**64 - 1
 #: Largest u128 (external-asset amounts: sat, wei, token base units).
@@ -170,6 +173,12 @@ def _check_field(name: str, kind: Any, raw: Any, bound: int) -> None:
 
 def decode_payload(cls: type[T], payload: bytes) -> T:
     """Parse a canonical JSON payload into ``cls``; ValidationError names what is wrong."""
+    containers = payload.count(b"[") + payload.count(b"{")
+    if containers > MAX_PAYLOAD_CONTAINERS:  # C-speed count: valid payloads have one object
+        raise ValidationError(
+            f"{cls.__name__} payload holds {containers} JSON arrays/objects, at most"
+            f" {MAX_PAYLOAD_CONTAINERS}: a payload is one flat object (refused unparsed)"
+        )
     try:
         raw = loads_bounded(payload, max_depth=MAX_PAYLOAD_JSON_DEPTH)
     except ValidationError as exc:  # nested deeper than a flat object: never parsed

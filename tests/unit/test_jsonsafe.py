@@ -50,8 +50,9 @@ def test_brackets_in_strings_do_not_count_and_deep_json_is_refused() -> None:
     assert json_depth(shallow) == 2
     assert loads_bounded(shallow.encode(), max_depth=2) == json.loads(shallow)
     deep = "[" * DEEP + "]" * DEEP
-    with pytest.raises(ValidationError, match=f"nested {DEEP} arrays/objects deep"):
+    with pytest.raises(ValidationError, match=f"nested more than {MAX_JSON_DEPTH} arrays/objects"):
         loads_bounded(deep)
+    assert json_depth("[" * 1_000_000, stop_above=5) == 6  # stops early: no second-long scan
     with pytest.raises(ValidationError, match="at most 3"):
         loads_bounded(b'{"a": [[[1]]]}', max_depth=3)
     assert loads_bounded(json.dumps([[1]]).encode("utf-16")) == [[1]]  # json.loads' encodings

@@ -98,7 +98,7 @@ def _assert_alive_and_forging(node: EtmNodeProcess) -> None:
 @pytest.mark.parametrize(
     ("what", "type_id", "payload", "cap"),
     [
-        ("400,000 [ in a JSON payload", POOL_CREATE, nested_json(400_000), "deep"),
+        ("400,000 [ in a JSON payload", POOL_CREATE, nested_json(400_000), "arrays/objects"),
         ("120,000-deep RLP relay headers", ETH_RELAY_HEADERS, nested_rlp(120_000), "deep"),
         ("120,000-deep RLP receipt proof", ETH_RECEIPT_PROOF, nested_rlp(120_000), "deep"),
         ("1,000,000 one-byte RLP items", ETH_RELAY_HEADERS, flat_rlp(1_000_000), "items"),

@@ -58,7 +58,7 @@ def _reason(dev: DevChain, tx: Tx) -> str:
 
 @pytest.mark.parametrize(
     ("type_id", "payload", "cap"),
-    [(POOL_CREATE, nested_json(400_000), "deep"),
+    [(POOL_CREATE, nested_json(400_000), "arrays/objects"),
      (ETH_RELAY_HEADERS, nested_rlp(120_000), "deep"),
      (ETH_RECEIPT_PROOF, nested_rlp(120_000), "deep"),
      (ETH_RELAY_HEADERS, flat_rlp(1_000_000), "items")],
