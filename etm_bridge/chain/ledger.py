@@ -264,7 +264,9 @@ class Chain:
                 continue
             room = MAX_U64 - amount
             try:
-                amount += apply_tx(state, self.registry, tx, ctx, False, amount_room=room)
+                amount += apply_tx(
+                    state, self.registry, tx, ctx, verify_sig=False, amount_room=room
+                )
             except TxRejectedError:
                 continue
             out.append(tx)

@@ -147,12 +147,12 @@ def apply_tx(
     if acct.balance < tx.fee:
         raise TxRejectedError("insufficient_balance", f"balance {acct.balance} < fee {tx.fee}")
     payload = _decode(tx_type, tx)
-    moved = tx_type.amount(payload)
-    if moved > amount_room:
-        left = f"the block's u64 totalAmount has {amount_room} left"
-        raise TxRejectedError("block_amount_full", f"moves {moved}; {left}")
     state.savepoint()
     try:
+        moved = tx_type.amount(payload)
+        if moved > amount_room:
+            left = f"the block's u64 totalAmount has {amount_room} left"
+            raise TxRejectedError("block_amount_full", f"moves {moved}; {left}")
         state.set_account(Account(tx.sender, acct.balance - tx.fee, acct.nonce + 1))
         tx_type.check(state, tx, payload, ctx)
         tx_type.apply(state, tx, payload, ctx)
