@@ -17,20 +17,30 @@ changes it). The round's accumulator starts at the round's seed and absorbs ever
 height order: ``acc = sha256("etm-randao" || acc || beta)``; the next round's seed is the final
 accumulator, i.e. a hash of the previous seed and all the round's reveals in order.
 
-At the last block of round r (``close_round``), from a snapshot of the state taken **before that
-block's transactions** (but after its header is counted), so the round-closing forger, the only one
-who can compute the next seed in advance (it knows its own beta), cannot steer the election with
-the transactions it includes:
+At the last block of round r (``close_round``), from the state taken **before that block's
+transactions** (but after its header is counted):
 
 1. **Weights**: each tribunal's ``vote_weight(balance)`` is split equally over the (not slashed)
-   delegates it backs; a delegate's weight is the sum of its shares.
+   delegates it backs; a delegate's weight is the sum of its shares. They are recorded
+   (``round_weights``) for the *next* round's election.
 2. **Tribunal rewards**: ``split_round_rewards(round_voter_reward, fixed share, tickets,
-   productive tickets)``; a tribunal's productive tickets are its shares that backed delegates
-   which forged in round r. Exactly the paid amount is minted.
-3. **Election**: ``elect(weights, N, ineligible = delegates that missed a slot in round r)``
-   (the election back-fills with ineligible delegates only when too few eligible remain).
-   Slashed delegates are not candidates at all.
+   productive tickets)`` on these weights; a tribunal's productive tickets are its shares that
+   backed delegates which forged in round r. Exactly the paid amount is minted.
+3. **Election**: ``elect(weights recorded at round r-1's close, N, ineligible = delegates that
+   missed a slot in round r)`` (the election back-fills with ineligible delegates only when too
+   few eligible remain). Slashed delegates are not candidates at all; delegates registered after
+   that record are candidates from the next election on.
 4. **Order** of round r+1: ``forging_order(seed = the round's RANDAO accumulator, elected)``.
+
+**Why the election lags one round.** Whoever knows round r's seed before a block of round r is
+published could pick, with that block's transactions (votes, transfers), among elected sets and
+so among next orders. The closing forger knows the seed before its own block (it knows its own
+beta), and so does any forger colluding with the forgers after it in the round (they tell it their
+betas): with the weights of round r's own blocks, two colluding last forgers could choose among
+as many next orders as their votes make elected sets (``test_chain_randao_coalition.py``). The
+weights recorded at round r-1's close were fixed before any beta of round r was published, so
+no transaction of round r moves the order of round r+1; a vote counts from the election after
+the next round boundary.
 
 What is left to a forger is withholding: not publishing its block (losing the slot's reward and
 counting a miss, hence ineligible at the election) changes which reveals the round absorbs. See
@@ -52,11 +62,13 @@ from .tx_delegates import DELEGATES, VOTES
 
 ORDERS, FORGED, MISSED = "round_orders", "round_forged", "round_missed"
 RANDAO = "round_randao"
+WEIGHTS = "round_weights"
 TABLES = (
     TableSpec(ORDERS, "core", "round u64 -> concatenated 32-byte keys in slot order"),
     TableSpec(FORGED, "core", "round u64 || delegate key -> blocks forged (u64)"),
     TableSpec(MISSED, "core", "round u64 || delegate key -> slots missed (u64)"),
     TableSpec(RANDAO, "core", "round u64 -> RANDAO accumulator (32 B): seed, then reveals mixed"),
+    TableSpec(WEIGHTS, "core", "round u64 -> JSON {delegate key hex: weight} at the round's close"),
 )
 
 
@@ -132,28 +144,59 @@ def candidate_weights(view: StateView) -> tuple[dict[bytes, int], dict[bytes, li
     return weights, backed
 
 
+def round_weights(
+    view: StateView,
+) -> tuple[dict[bytes, int], dict[bytes, int], dict[bytes, list[bytes]]]:
+    """(delegate key -> weight for every unslashed delegate, voter -> tickets, voter -> backed
+    keys) from the balances and votes in ``view``."""
+    weights, backed = candidate_weights(view)
+    tickets: dict[bytes, int] = {}
+    for voter, delegates in backed.items():
+        share = vote_weight(view.account(voter).balance) // len(delegates)
+        for d in delegates:
+            weights[d] += share
+        tickets[voter] = share * len(delegates)
+    return weights, tickets, backed
+
+
+def _record_weights(state: State, round_no: int, weights: dict[bytes, int]) -> None:
+    state.put_json(WEIGHTS, U64.pack(round_no), {k.hex(): w for k, w in weights.items()})
+    if round_no > 0:
+        state.delete(WEIGHTS, U64.pack(round_no - 1))
+
+
+def electorate(view: StateView, round_no: int, unslashed: dict[bytes, int]) -> dict[bytes, int]:
+    """The weights recorded at round ``round_no``'s close, for the delegates still unslashed.
+
+    Falls back to ``unslashed`` (the current weights) when nothing usable is recorded: a state
+    written before this record existed, or every recorded delegate slashed since."""
+    raw = view.get_json(WEIGHTS, U64.pack(round_no))
+    if raw is None:
+        return unslashed
+    recorded = {bytes.fromhex(k): int(w) for k, w in raw.items()}
+    return {k: w for k, w in recorded.items() if k in unslashed} or unslashed
+
+
 def close_round(state: State, params: ChainParams, height: int) -> None:
     """Round-boundary processing (see module docstring); called at the round's last block, after
     its header is counted (``record_slot``, ``mix_reveal``) and before its transactions."""
     r = params.round_of(height)
     prefix = U64.pack(r)
-    weights, backed = candidate_weights(state)
+    weights, tickets, backed = round_weights(state)
     forged = {k[8:] for k, _ in state.scan(FORGED, prefix)}
     missed = {k[8:] for k, _ in state.scan(MISSED, prefix)}
-    tickets: dict[bytes, int] = {}
-    productive: dict[bytes, int] = {}
-    for voter, delegates in backed.items():
-        share = vote_weight(state.account(voter).balance) // len(delegates)
-        for d in delegates:
-            weights[d] += share
-        tickets[voter] = share * len(delegates)
-        productive[voter] = share * sum(1 for d in delegates if d in forged)
+    productive = {
+        voter: (tickets[voter] // len(ds)) * sum(1 for d in ds if d in forged)
+        for voter, ds in backed.items()
+    }
     payouts = split_round_rewards(
         params.round_voter_reward, params.fixed_reward_share_ppm, tickets, productive
     )
     for voter, amount in payouts.items():
         state.mint(voter, amount)
-    elected = elect(weights, params.delegates_per_round, missed) if weights else []
+    voters = electorate(state, r - 1, weights)
+    elected = elect(voters, params.delegates_per_round, missed) if voters else []
+    _record_weights(state, r, weights)
     # liveness: with no unslashed delegate left, the last order forges on (documented)
     open_round(state, r + 1, _accumulator(state, r), elected or round_order(state, r))
     for table in (FORGED, MISSED):
@@ -165,3 +208,4 @@ def close_round(state: State, params: ChainParams, height: int) -> None:
 def open_first_round(state: State, params: ChainParams, genesis_id: bytes) -> None:
     weights, _ = candidate_weights(state)
     open_round(state, 1, genesis_id, elect(weights, params.delegates_per_round, set()))
+    _record_weights(state, 0, round_weights(state)[0])

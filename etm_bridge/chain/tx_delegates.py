@@ -7,7 +7,8 @@
   at most ``params.max_votes_per_account`` delegates; its round weight ``vote_weight(balance)`` is
   split equally over the delegates it backs (so voting for more delegates never multiplies
   weight). Weights are evaluated only at round boundaries (``rounds.py``), from a snapshot of
-  balances at that instant, so coins moved during a round cannot be counted twice.
+  balances at that instant, so coins moved during a round cannot be counted twice; the weights
+  of one boundary elect at the next one.
 
 Tables: ``delegates`` (public key -> JSON {name, deposit, height, slashed}), ``delegate_names``
 (name -> public key), ``votes`` (voter address || delegate key -> 0x01), ``vote_counts``

@@ -127,7 +127,7 @@ def test_new_rule_nonce_timestamp_and_transactions_do_not_change_the_next_order(
     assert len({v.id for v in variants}) == len(variants)  # all different valid blocks
     orders = {tuple(_order_after(setup, v)) for v in variants}
     assert len(orders) == 1, "a variant of the closing block changed the next order"
-    assert outsider not in orders.pop()  # the closing block's vote counts one round later
+    assert outsider not in orders.pop()  # the closing block's vote counts later
     assert twin.account(address_hash(voter.public_key)).votes == (outsider,)
 
 
