@@ -263,4 +263,19 @@ def protection_import_command(data_dir: Path, file: Path, as_json: bool) -> None
         result = protection.import_(load_interchange(file))
     finally:
         protection.close()
+    import time  # here, not at the top: only this command reads the clock
+
+    from etm_bridge.chain.params import etm_time
+
+    params = load_genesis(NodeConfig.load(data_dir)).params
+    now_slot = params.slot_of(etm_time(time.time()))
+    for key, slot in result.items():
+        if slot > now_slot:
+            hours = (slot - now_slot) * params.block_time_s / 3600
+            click.echo(
+                f"warning: key {key[:16]}… is recorded at slot {slot}, {hours:.1f} h after the"
+                f" current slot {now_slot}: this node will not forge with it before then (a clock"
+                " ran ahead, or the file is wrong: an import never lowers a record)",
+                err=True,
+            )
     _show({"imported": len(result), "highestSlots": result}, as_json)

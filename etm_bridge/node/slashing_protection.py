@@ -27,7 +27,9 @@ record (their ``slashing_protection.sqlite``); so do we:
   An import must name this chain (genesis id and network id); each listed key's record becomes
   the larger of its current and its highest imported slot (EIP-3076's conservative merge), all or
   nothing. An operator moving a key to another machine exports here, imports there, and only then
-  starts the forger there.
+  starts the forger there. A slot must be a plain decimal below 2**32 (no header can have a later
+  one); a record after the current slot is imported (it may be a real signature made with a clock
+  running ahead) but the CLI warns that the key will not forge before it.
 """
 
 from __future__ import annotations
@@ -159,10 +161,22 @@ def _hex(text: Any, what: str, length: int | None) -> bytes:
     return raw
 
 
+#: No header has a slot at or above this: timestamps are u32 seconds and slots are at least 1 s.
+SLOT_LIMIT = 2**32
+
+
 def _slot(text: Any, where: str) -> int:
-    if not isinstance(text, str) or not text.isdigit():
+    # str.isdigit alone also accepts "²" (int() raises) and other scripts' digits
+    if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise ValidationError(f"slashing-protection import: {where} slot must be a decimal string")
-    return int(text)
+    slot = int(text)
+    if slot >= SLOT_LIMIT:
+        raise ValidationError(
+            f"slashing-protection import: {where} slot {slot} is beyond any slot a block can have"
+            f" (< 2**32): not the record of a real signature, and importing it would stop the"
+            " key forging for good"
+        )
+    return slot
 
 
 def parse_interchange(

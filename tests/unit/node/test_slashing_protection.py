@@ -16,7 +16,7 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.errors import ConfigError, SigningRefusedError, ValidationError
 from etm_bridge.node.config import NodeConfig
-from etm_bridge.node.server import open_service
+from etm_bridge.node.server import load_genesis, open_service
 from etm_bridge.node.setup import init_node
 from etm_bridge.node.slashing_protection import SlashingProtection
 from etm_bridge.store import ChainStore
@@ -172,3 +172,33 @@ def test_cli_export_and_import_between_two_data_dirs(tmp_path: Path) -> None:
     refused = runner.invoke(cli, ["node", "slashing-protection", "import", "--data-dir",
                                   str(other_chain), str(out)])  # fmt: skip
     assert refused.exit_code == 2 and "import it into the node of that chain" in refused.output
+
+
+@pytest.mark.parametrize("slot", ["²", "٣", str(2**32), str(2**63 - 1), "9" * 40])
+def test_an_interchange_slot_no_block_can_have_is_refused_with_a_clear_error(
+    tmp_path: Path, slot: str
+) -> None:
+    """A malicious or corrupt file: "²" made int() raise ValueError, 40 digits an OverflowError
+    from SQLite, and 2**63 - 1 was imported, so the key would never forge again (an import only
+    ever raises a record)."""
+    guard = _open(tmp_path)
+    with pytest.raises(ValidationError, match="slot"):
+        guard.import_(_document(slot=slot))
+    assert guard.highest(KEY) is None
+    guard.approve(KEY, 1, ROOT)
+
+
+def test_cli_import_warns_about_a_record_after_the_current_slot(tmp_path: Path) -> None:
+    init_node(tmp_path, delegates=1, block_time_s=1, funded_accounts=0, port=0)
+    config = NodeConfig.load(tmp_path)
+    genesis = genesis_block(load_genesis(config))
+    pk = load_genesis(config).delegates[0].public_key
+    document = _document(slot=str(2**32 - 1), genesis=genesis.id)
+    document["data"][0]["pubkey"] = "0x" + pk.hex()
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(
+        cli, ["node", "slashing-protection", "import", "--data-dir", str(tmp_path), str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "will not forge with it before then" in result.output
