@@ -4,6 +4,8 @@ refusals a RANDAO reveal relies on."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etm_bridge.chain import vrf
 from etm_bridge.chain.keys import SigningKey, dev_key
@@ -71,3 +73,14 @@ def test_outputs_of_different_inputs_differ() -> None:
     key = dev_key("vrf-a")
     outputs = {vrf.proof_to_hash(vrf.prove(key.seed, bytes([i]))) for i in range(50)}
     assert len(outputs) == 50 and all(len(o) == vrf.OUTPUT_BYTES for o in outputs)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    key=st.one_of(st.binary(min_size=32, max_size=32), st.binary(max_size=40)),
+    proof=st.one_of(st.binary(min_size=80, max_size=80), st.binary(max_size=90)),
+)
+def test_verify_never_raises_on_arbitrary_keys_and_proofs(key: bytes, proof: bytes) -> None:
+    """A reveal or a delegate key from the wire can be anything: verify answers None, never an
+    exception that would escape block validation as something other than ``bad_reveal``."""
+    assert vrf.verify(key, b"alpha", proof) is None
