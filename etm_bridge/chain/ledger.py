@@ -59,6 +59,7 @@ from .mempool import Mempool
 from .registry import TxContext, build_registry
 from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
 from .rules import Tip, apply_block, apply_tx, read_tip, write_tip
+from .side_blocks import check_side_block
 from .signing_guard import MemorySigningGuard, SigningGuard
 from .state import Changes, State, next_state_digest
 from .tx import Tx
@@ -129,6 +130,10 @@ class DelegateInfo:
 
 class Chain:
     """One ETM chain on one store; see the module docstring. Not thread-safe."""
+
+    #: Side blocks kept in memory at most (the lowest are forgotten first): count, payload bytes.
+    SIDE_BLOCKS_KEPT = 1_000
+    SIDE_BLOCK_BYTES_KEPT = 64 << 20
 
     def __init__(self, store: LedgerStore, genesis: GenesisConfig):
         self.store = store
@@ -343,10 +348,7 @@ class Chain:
     def _consider_side_block(self, block: Block, now: int | None) -> bool:
         if self._known(block.id):
             return False
-        if not self._known(block.header.previous_block):
-            raise BlockRejectedError("unknown_parent", "previous block is not known; sync first")
-        if not block.header.signature_ok():  # cheap filter before keeping it in memory
-            raise BlockRejectedError("bad_signature", "block signature does not verify")
+        parent = self._parent_header(block.header.previous_block)
         branch = [block]
         while branch[-1].header.previous_block in self._side:
             branch.append(self._side[branch[-1].header.previous_block])
@@ -354,6 +356,8 @@ class Chain:
         fork_height = branch[0].height - 1
         if fork_height < self.finalized_height():
             raise BlockRejectedError("below_finality", f"fork at {fork_height} is finalized")
+        # every rule the branch's state is not needed for, before it is kept in memory
+        check_side_block(self.store_view(), self.params, block, parent, fork_height)
         self._side[block.id] = block
         self._prune_side_blocks()
         if block.height <= self.tip.height:
@@ -365,11 +369,31 @@ class Chain:
             raise
         return True
 
-    def _prune_side_blocks(self, keep: int = 1_000) -> None:
-        """Forget side blocks at or below the finalized height, and the lowest beyond ``keep``."""
+    def _parent_header(self, block_id: bytes) -> BlockHeader:
+        side = self._side.get(block_id)
+        if side is not None:
+            return side.header
+        try:
+            return self.store.block_by_id(block_id).header
+        except NotFoundError:
+            raise BlockRejectedError(
+                "unknown_parent", "previous block is not known; sync first"
+            ) from None
+
+    def _prune_side_blocks(self) -> None:
+        """Forget side blocks at or below the finalized height, then the lowest beyond
+        ``SIDE_BLOCKS_KEPT`` blocks or ``SIDE_BLOCK_BYTES_KEPT`` payload bytes (a block may carry
+        4 MiB: a thousand of them would not fit a node's memory)."""
         final = self._finalized
-        live = sorted((b for b in self._side.values() if b.height > final), key=lambda b: b.height)
-        self._side = {b.id: b for b in live[-keep:]}
+        live = sorted((b for b in self._side.values() if b.height > final), key=lambda b: -b.height)
+        kept: dict[bytes, Block] = {}
+        size = 0
+        for b in live[: self.SIDE_BLOCKS_KEPT]:
+            size += b.header.payload_length
+            if size > self.SIDE_BLOCK_BYTES_KEPT:
+                break
+            kept[b.id] = b
+        self._side = kept
 
     def _reorg(self, fork_height: int, branch: list[Block], now: int | None) -> None:
         reverted: list[Block] = []
