@@ -9,11 +9,12 @@ well-formed transactions was kept (up to 1,000 of them) and relayed to every pee
 :func:`check_side_block` applies every header and payload rule that does not need the branch's
 state, so an honest block never fails it: version, network, height and slot after the parent,
 payload (count, size, Merkle root), reward, hashing test, signature, the RANDAO reveal (its
-input is the network and the round of the height, the same on every branch) and the generator:
-the delegate scheduled at the slot when the round's order was set on the common chain (the fork
-is at or after the round's opening close), else at least a registered delegate (an order set on
-the branch itself cannot be known here). A generator must therefore risk its own deposit: more
-than one block per slot is double forging.
+input is the network and the round of the height, the same on every branch) and, when the
+round's order was set on the common chain (the fork is at or after the round's opening close),
+the generator: the delegate scheduled at the slot, whose second block for a slot is double
+forging. On a branch that crossed a round close of its own the order cannot be known here (a
+delegate registered and elected on that branch during a partition is legitimate there), so any
+signer passes; ``Chain`` bounds what it keeps of such blocks by count and bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from .params import ChainParams
 from .rounds import reveal_alpha, round_order, slot_delegate
 from .rules import check_payload
 from .state import StateView
-from .tx_delegates import delegate_record
 
 
 def check_side_block(
@@ -71,12 +71,11 @@ def check_side_block(
 def _check_generator(
     view: StateView, params: ChainParams, h: BlockHeader, slot: int, fork_height: int
 ) -> None:
+    """The slot's delegate, when the round's order is the main chain's."""
     round_no = params.round_of(h.height)
     opened_at = (round_no - 1) * params.delegates_per_round  # the close that set the order
     order = round_order(view, round_no) if opened_at <= fork_height else []
-    if order:
+    if order:  # else the branch set this round's order itself (module doc)
         expected = slot_delegate(order, slot)
         if h.generator_public_key != expected:
             raise BlockRejectedError("wrong_delegate", f"slot {slot} belongs to {expected.hex()}")
-    elif delegate_record(view, h.generator_public_key) is None:
-        raise BlockRejectedError("wrong_delegate", "the generator is not a registered delegate")

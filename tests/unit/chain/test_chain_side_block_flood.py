@@ -17,9 +17,11 @@ from conftest import DevChain, addr
 from etm_bridge.chain import vrf
 from etm_bridge.chain.block import Block, BlockHeader, payload_summary
 from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.rounds import reveal_alpha, round_order
 from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import BlockRejectedError
+from etm_bridge.store import ChainStore
 
 
 def _side_block(dev: DevChain, key: SigningKey, txs: tuple[Tx, ...] = (), **changes: Any) -> Block:
@@ -107,3 +109,36 @@ def test_side_blocks_in_memory_are_bounded_in_bytes(
         assert dev.chain.apply_block(block)  # valid, kept while it fits
     kept = dev.chain._side.values()
     assert len(kept) == 3 and sum(b.header.payload_length for b in kept) <= 3 * 40_000
+
+
+def test_a_partition_branch_that_elected_its_own_orders_is_still_adopted(
+    make_dev_chain: Any,
+) -> None:
+    """No false refusal: two sides of a partition forge for several rounds (each side elects and
+    shuffles its own orders); the shorter side takes the longer branch block by block, through
+    side blocks whose generators its own orders never scheduled."""
+    dev = make_dev_chain(n_delegates=4, per_round=3)
+    common = dev.forge()
+    small = Chain(ChainStore.memory(), dev.cfg)
+    assert small.apply_block(common)
+    keys = sorted(dev.keys)
+    side_a = {k: dev.keys[k] for k in keys[:1]}
+    side_b = {k: dev.keys[k] for k in keys[1:]}
+    start = dev.now
+    for now in range(start + 1, start + 40):
+        small.forge_next(now, side_a)
+        dev.chain.forge_next(now, side_b)
+    assert dev.chain.tip.height > small.tip.height + 3 and dev.params.round_of(small.tip.height) > 1
+    branch = [dev.chain.block_by_height(h) for h in range(2, dev.chain.tip.height + 1)]
+    view = small.store_view()
+    unscheduled_here = [
+        b for b in branch
+        if (order := round_order(view, dev.params.round_of(b.height)))
+        and order[dev.params.slot_of(b.header.timestamp) % len(order)]
+        != b.header.generator_public_key
+    ]  # fmt: skip
+    assert unscheduled_here  # the small side's own orders would have refused these
+    for block in branch:
+        small.apply_block(block)
+    assert small.tip.block_id == dev.chain.tip.block_id
+    assert small.store.full_state_digest() == dev.chain.store.full_state_digest()
