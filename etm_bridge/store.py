@@ -131,6 +131,23 @@ class ChainStore:
         for k, v in self._conn.execute(sql, args):
             yield bytes(k), bytes(v)
 
+    def scan_page(
+        self, table: str, prefix: bytes, after: bytes | None, limit: int
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """At most ``limit`` records of ``table`` with ``prefix`` and key > ``after``, by key:
+        one range query on the primary key, so its cost does not grow with the table."""
+        start = prefix if after is None or after < prefix else after
+        op = ">=" if after is None or after < prefix else ">"
+        end = _prefix_end(prefix)
+        sql = f"SELECT k, v FROM state WHERE tbl=? AND k{op}?"
+        args: tuple[Any, ...] = (table, start)
+        if end is not None:
+            sql += " AND k<?"
+            args += (end,)
+        sql += " ORDER BY k LIMIT ?"
+        for k, v in self._conn.execute(sql, (*args, max(0, limit))):
+            yield bytes(k), bytes(v)
+
     # --- writes --------------------------------------------------------------------------------
 
     def _write_changes(self, changes: Changes) -> None:

@@ -95,6 +95,14 @@ class StateBackend(Protocol):
     def scan(self, table: str, prefix: bytes) -> Iterable[tuple[bytes, bytes]]: ...
 
 
+class PagedBackend(Protocol):
+    """Optional: a backend that reads one bounded page of a table in key order (the store)."""
+
+    def scan_page(
+        self, table: str, prefix: bytes, after: bytes | None, limit: int
+    ) -> Iterable[tuple[bytes, bytes]]: ...
+
+
 class BulkBackend(Protocol):
     """Optional: a backend that can read many keys of one table at once."""
 
@@ -108,6 +116,9 @@ class StateView(Protocol):
     def get_json(self, table: str, key: bytes) -> Any: ...
     def get_u64(self, table: str, key: bytes) -> int: ...
     def scan(self, table: str, prefix: bytes = b"") -> list[tuple[bytes, bytes]]: ...
+    def scan_page(
+        self, table: str, prefix: bytes = b"", after: bytes | None = None, limit: int = 100
+    ) -> list[tuple[bytes, bytes]]: ...
     def account(self, address: bytes) -> Account: ...
     def escrow_total(self, escrow: str) -> int: ...
     def supply(self) -> int: ...
@@ -188,6 +199,39 @@ class State:
                 else:
                     merged[k] = v
         return sorted(merged.items())
+
+    def scan_page(
+        self, table: str, prefix: bytes = b"", after: bytes | None = None, limit: int = 100
+    ) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` records of ``table`` whose key starts with ``prefix`` and sorts after
+        ``after`` (None: from the first), by key. Bounded work when the backend offers
+        ``scan_page`` (the store does: one indexed range query), so a read route can page a
+        table of any size; other backends are scanned in full."""
+        if limit < 1:
+            return []
+        pending = {
+            k: v
+            for (t, k), v in self._writes.items()
+            if t == table and k.startswith(prefix) and (after is None or k > after)
+        }
+        deleted = sum(1 for v in pending.values() if v is None)
+        paged = getattr(self._backend, "scan_page", None)
+        if paged is None:
+            rows = [
+                (k, v) for k, v in self._backend.scan(table, prefix) if after is None or k > after
+            ]
+            last = None
+        else:
+            rows = list(paged(table, prefix, after, limit + deleted))
+            # a full page may stop short of keys the overlay adds beyond its last key
+            last = rows[-1][0] if len(rows) == limit + deleted else None
+        merged = dict(rows)
+        for k, v in pending.items():
+            if v is None:
+                merged.pop(k, None)
+            elif last is None or k <= last:
+                merged[k] = v
+        return sorted(merged.items())[:limit]
 
     def account(self, address: bytes) -> Account:
         return Account.decode(address, self.get(ACCOUNTS, address))
