@@ -12,8 +12,11 @@ not commit them, so a prover could swap them):
   a :class:`~.swap_rules.VerifiedForeignLock` (``lock_id = txid_le || vout u32 BE``);
 - deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))``; the transaction has exactly
   one ``OP_RETURN "ETMD" || address20`` output naming the ETM owner;
-- payment (obligation): output ``vout`` pays ``P2WPKH(hash160(destination))`` and the transaction
-  has exactly one ``OP_RETURN "ETMO" || obligation_id u64 BE`` output.
+- payment (obligations): the transaction has exactly one ``OP_RETURN "ETMO" || id_1 || ... ||
+  id_n`` output (``n`` = 1..8 obligation ids, u64 BE each, no repeats: :func:`payment_tag`), and
+  output ``vout`` pays ``P2WPKH(hash160(destination))``: it pays the listed obligations whose
+  destination that is (one output may cover several obligations of one investor; several
+  outputs, each proven on its own, pay several investors in one transaction).
 
 Encoding of a :class:`BtcProof`: ``u32 BE len || BitcoinTxProof.encode() || u32 BE vout ||
 u32 BE len || witness_script`` (empty script for deposits and payments). Pure.
@@ -22,7 +25,7 @@ u32 BE len || witness_script`` (empty script for deposits and payments). Pure.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bitcoin.core import Hash160
@@ -37,7 +40,7 @@ from ..spv.bitcoin_headers import dsha256
 from ..spv.bitcoin_tx import ParsedTx, TxOut
 from ..spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from ..spv.relay import BitcoinRelay
-from .obligations import VerifiedDeposit, VerifiedPayment
+from .obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
 from .pool import Pool
 from .reasons import Reason
@@ -111,19 +114,49 @@ def p2wpkh(pubkey: bytes) -> bytes:
     return b"\x00\x14" + Hash160(pubkey)
 
 
-def tagged_data(tx: ParsedTx, tag: bytes, length: int) -> bytes:
-    """The one ``OP_RETURN <tag || data>`` output's data (``length`` bytes), or raise."""
+def _tagged(tx: ParsedTx, tag: bytes) -> list[bytes]:
+    """The data after ``tag`` of every ``OP_RETURN <tag || data>`` output (one direct push)."""
     found = []
     for out in tx.outputs:
         s = out.script_pubkey
         if len(s) >= 2 and s[0] == _OP_RETURN and s[1] == len(s) - 2 and s[2:].startswith(tag):
             found.append(s[2 + len(tag) :])
+    return found
+
+
+def tagged_data(tx: ParsedTx, tag: bytes, length: int) -> bytes:
+    """The one ``OP_RETURN <tag || data>`` output's data (``length`` bytes), or raise."""
+    found = _tagged(tx, tag)
     if len(found) != 1 or len(found[0]) != length:
         raise ValidationError(
             f"the transaction needs exactly one OP_RETURN {tag.decode()} output of "
             f"{len(tag) + length} bytes, found {len(found)}"
         )
     return found[0]
+
+
+def payment_tag(obligation_ids: Sequence[int]) -> bytes:
+    """The OP_RETURN data of a payment of ``obligation_ids`` (1..8 distinct u64 ids)."""
+    ids = list(obligation_ids)
+    if not 1 <= len(ids) <= MAX_PAID_PER_PAYMENT or len(set(ids)) != len(ids):
+        raise ValidationError(f"a payment lists 1..{MAX_PAID_PER_PAYMENT} distinct ids: {ids}")
+    return PAYMENT_TAG + b"".join(struct.pack(">Q", i) for i in ids)
+
+
+def paid_ids(tx: ParsedTx) -> list[int]:
+    """The obligation ids a payment transaction lists (its one ``ETMO`` OP_RETURN), or raise."""
+    found = _tagged(tx, PAYMENT_TAG)
+    data = found[0] if len(found) == 1 else b""
+    n = len(data) // 8
+    if not data or len(data) % 8 or not 1 <= n <= MAX_PAID_PER_PAYMENT:
+        raise ValidationError(
+            f"the transaction needs exactly one OP_RETURN ETMO output listing 1.."
+            f"{MAX_PAID_PER_PAYMENT} obligation ids of 8 bytes; found {len(found)} such outputs"
+        )
+    ids = [int.from_bytes(data[i : i + 8], "big") for i in range(0, len(data), 8)]
+    if len(set(ids)) != n:
+        raise ValidationError(f"the payment lists an obligation twice: {ids}")
+    return ids
 
 
 @dataclass(frozen=True)
@@ -234,11 +267,16 @@ class BtcVerifier:
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedPayment:
         p, tx, out, _, _ = self._output(view, proof, pool.params.min_confirmations)
-        (oid,) = struct.unpack(">Q", tagged_data(tx, PAYMENT_TAG, 8))
-        ob = get_obligation(view, oid)
-        if out.script_pubkey != p2wpkh(ob.destination):
+        listed = [get_obligation(view, oid) for oid in paid_ids(tx)]
+        here = [ob for ob in listed if out.script_pubkey == p2wpkh(ob.destination)]
+        if not here:
             raise ExchangeError(
-                Reason.WRONG_DESTINATION, f"output {p.vout} does not pay obligation {oid}'s key"
+                Reason.WRONG_DESTINATION,
+                f"output {p.vout} pays none of the obligations the payment lists "
+                f"({[ob.obligation_id for ob in listed]})",
             )
+        ids = tuple(ob.obligation_id for ob in here)
         payment_id = tx.txid_le + _U32.pack(p.vout)
-        return VerifiedPayment(payment_id, pool.params.asset, out.value_sat, ob.destination, oid)
+        return VerifiedPayment(
+            payment_id, pool.params.asset, out.value_sat, here[0].destination, ids
+        )

@@ -325,4 +325,4 @@ class EthVerifier:
                 Reason.WRONG_DESTINATION,
                 f"payment goes to 0x{ev['to'].hex()}, obligation {oid} to 0x{ob.destination.hex()}",
             )
-        return VerifiedPayment(ident, pool.params.asset, ev["amount"], ev["to"], oid)
+        return VerifiedPayment(ident, pool.params.asset, ev["amount"], ev["to"], (oid,))

@@ -13,6 +13,14 @@ through SPV:
   (the investor's bound key), deadline (ETM height). The operator pays on the other chain and
   proves it back with a :class:`VerifiedPayment`.
 
+Dust (issue 11, item 6): an obligation too small to pay without overpaying (a 1-sat output is
+below Bitcoin's dust limit, and its fee alone exceeds it) would force the operator to default,
+which halts the pool. So a withdrawal's asset part must be at least :func:`min_withdrawal`: the
+pool's ``min_withdrawal``, never below the chain's :data:`WITHDRAWAL_FLOOR` (above the dust
+limit plus the fee of the payment); and one payment may settle several obligations to the same
+destination (:func:`settle`: a Bitcoin payment lists up to :data:`MAX_PAID_PER_PAYMENT` ids), so
+paying many investors costs the operator one transaction.
+
 A missed deadline is visible and has one defined consequence: anyone may mark the obligation
 ``DEFAULTED`` (:func:`mark_default`), which halts its pool (no new swaps or deposits; LP
 withdrawals stay open) until the operator pays and proves it (status ``PAID_LATE``). There is
@@ -22,12 +30,33 @@ docs/exchange.md states this deviation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ..errors import ExchangeError
 from .pool import require_amount
 from .reasons import Reason
+
+#: The least a withdrawal may pay out on the asset's chain (base units), whatever a pool sets:
+#: Bitcoin 10,000 sat (the P2WPKH dust limit is 294 sat, a 546-sat output is standard for every
+#: script type, and a one-input payment with its OP_RETURN of ~170 vB costs 8,500 sat at
+#: 50 sat/vB); Ether 10**15 wei (0.001 ETH: a PoolVault payment of ~35,000 gas at ~30 gwei).
+#: Tokens have no dust rule and no common unit: their pools set their own minimum.
+WITHDRAWAL_FLOOR = {"btc": 10_000, "eth": 10**15}
+TOKEN_WITHDRAWAL_FLOOR = 1
+#: Most obligations one payment may list (a Bitcoin OP_RETURN push of "ETMO" + 8 ids of 8 bytes).
+MAX_PAID_PER_PAYMENT = 8
+
+
+def withdrawal_floor(asset: str) -> int:
+    """The consensus floor of a withdrawal's asset part for ``asset`` (:data:`WITHDRAWAL_FLOOR`)."""
+    return WITHDRAWAL_FLOOR.get(asset, TOKEN_WITHDRAWAL_FLOOR)
+
+
+def min_withdrawal(asset: str, pool_minimum: int) -> int:
+    """The least asset a withdrawal from a pool with parameter ``pool_minimum`` may pay."""
+    return max(withdrawal_floor(asset), pool_minimum)
 
 
 class ObligationStatus(StrEnum):
@@ -57,21 +86,30 @@ class VerifiedPayment:
     """An operator payment on the asset's chain, already proven by SPV at enough depth.
 
     ``destination`` is in the same form as the obligation's: the bound 33-byte pubkey (paid as
-    P2WPKH) for Bitcoin, the bound 20-byte address for Ethereum. ``obligation_id`` is the
-    reference the payment carries (Bitcoin: an OP_RETURN output), so a payment the investor
-    received for another reason cannot be passed off as this one.
+    P2WPKH) for Bitcoin, the bound 20-byte address for Ethereum. ``obligation_ids`` are the
+    obligations the payment says it pays *to this destination* (Bitcoin: the ids its OP_RETURN
+    lists whose destination this output pays; Ethereum: the ``Paid`` event's one id), so a
+    payment the investor received for another reason cannot be passed off as the operator's.
     """
 
     payment_id: bytes
     asset: str
     amount: int
     destination: bytes
-    obligation_id: int
+    obligation_ids: tuple[int, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.payment_id, bytes) or not self.payment_id:
             raise ExchangeError(Reason.BAD_PARAMETER, "payment_id must be non-empty bytes")
         require_amount(self.amount, "payment amount")
+        ids = self.obligation_ids
+        if not isinstance(ids, tuple) or not 1 <= len(ids) <= MAX_PAID_PER_PAYMENT:
+            raise ExchangeError(
+                Reason.BAD_PARAMETER,
+                f"a payment pays 1..{MAX_PAID_PER_PAYMENT} obligations, got {ids!r}",
+            )
+        if len(set(ids)) != len(ids):
+            raise ExchangeError(Reason.PAYMENT_MISMATCH, f"a payment lists {ids} more than once")
 
 
 @dataclass(frozen=True)
@@ -126,30 +164,47 @@ def new_obligation(
     )
 
 
+def settle(
+    obligations: Sequence[Obligation], payment: VerifiedPayment, height: int
+) -> list[Obligation]:
+    """Close every obligation ``payment`` pays with it (each ``PAID``, or ``PAID_LATE`` after
+    its deadline): ``obligations`` must be exactly those ``payment.obligation_ids`` name, each
+    open, of the payment's asset and destination, and the payment must cover their sum."""
+    if sorted(o.obligation_id for o in obligations) != sorted(payment.obligation_ids):
+        raise ExchangeError(
+            Reason.PAYMENT_MISMATCH,
+            f"payment references obligations {list(payment.obligation_ids)}, not "
+            f"{[o.obligation_id for o in obligations]}",
+        )
+    for ob in obligations:
+        if not ob.open:
+            raise ExchangeError(
+                Reason.OBLIGATION_CLOSED, f"obligation {ob.obligation_id} is already {ob.status}"
+            )
+        if payment.asset != ob.asset or payment.destination != ob.destination:
+            raise ExchangeError(
+                Reason.PAYMENT_MISMATCH,
+                f"payment is {payment.asset} to {payment.destination.hex()}, obligation "
+                f"{ob.obligation_id} is {ob.asset} to {ob.destination.hex()}",
+            )
+    owed = sum(o.amount for o in obligations)
+    if payment.amount < owed:
+        raise ExchangeError(
+            Reason.PAYMENT_MISMATCH,
+            f"payment {payment.amount} < amount owed {owed} (obligations "
+            f"{list(payment.obligation_ids)})",
+        )
+    out = []
+    for ob in obligations:
+        late = ob.status is ObligationStatus.DEFAULTED or height > ob.deadline_height
+        status = ObligationStatus.PAID_LATE if late else ObligationStatus.PAID
+        out.append(replace(ob, status=status, payment_id=payment.payment_id))
+    return out
+
+
 def record_payment(ob: Obligation, payment: VerifiedPayment, height: int) -> Obligation:
-    """Close ``ob`` with a proven ``payment`` (``PAID``, or ``PAID_LATE`` after the deadline)."""
-    if not ob.open:
-        raise ExchangeError(
-            Reason.OBLIGATION_CLOSED, f"obligation {ob.obligation_id} is already {ob.status}"
-        )
-    if payment.obligation_id != ob.obligation_id:
-        raise ExchangeError(
-            Reason.PAYMENT_MISMATCH,
-            f"payment references obligation {payment.obligation_id}, not {ob.obligation_id}",
-        )
-    if payment.asset != ob.asset or payment.destination != ob.destination:
-        raise ExchangeError(
-            Reason.PAYMENT_MISMATCH,
-            f"payment is {payment.asset} to {payment.destination.hex()}, obligation is "
-            f"{ob.asset} to {ob.destination.hex()}",
-        )
-    if payment.amount < ob.amount:
-        raise ExchangeError(
-            Reason.PAYMENT_MISMATCH, f"payment {payment.amount} < amount owed {ob.amount}"
-        )
-    late = ob.status is ObligationStatus.DEFAULTED or height > ob.deadline_height
-    status = ObligationStatus.PAID_LATE if late else ObligationStatus.PAID
-    return replace(ob, status=status, payment_id=payment.payment_id)
+    """Close ``ob`` with a proven ``payment`` of it alone (see :func:`settle`)."""
+    return settle([ob], payment, height)[0]
 
 
 def mark_default(ob: Obligation, height: int) -> Obligation:

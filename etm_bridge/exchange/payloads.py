@@ -31,11 +31,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PoolCreate:
+    """``min_withdrawal``: the least asset one LP withdrawal may pay (0: the chain's floor)."""
+
     asset: str
     claim_key: bytes
     fee_ppm: int
     obligation_blocks: int
     min_confirmations: int
+    min_withdrawal: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ U128_FIELDS: dict[type, frozenset[str]] = {
     SwapIntent: frozenset({"amount_in"}),  # the asset the coming swap in pays
     SwapOut: frozenset({"min_out"}),  # the least asset the ETM buys
     LpWithdraw: frozenset({"min_asset"}),  # the least asset the burn pays
+    PoolCreate: frozenset({"min_withdrawal"}),  # the least asset one withdrawal pays
 }
 
 

@@ -138,6 +138,7 @@ def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) 
         p.fee_ppm,
         p.obligation_blocks,
         p.min_confirmations,
+        p.min_withdrawal,
     )
     plan = Plan()
     plan.put(rc.POOLS, p.asset.encode(), pm.Pool(params))
@@ -206,6 +207,7 @@ def plan_lp_deposit(
     owned = get_shares(view, p.asset, tx.sender)
     key = rc.share_key(p.asset, tx.sender)
     plan.put_raw(rc.SHARES, key, _pack_u64(owned + mint.shares, "the investor's shares"))
+    plan.put_raw(rc.POSITIONS, tx.sender + p.asset.encode(), b"\x01")
     # share-weighted entry value, rounded up so "fees earned" is never overstated
     entry = view.get_u64(rc.ENTRY, key) * owned + pm.share_value_ppm(new_pool) * mint.shares
     entry_ppm = -(-entry // (owned + mint.shares))
@@ -218,10 +220,24 @@ def _next_obligation_id(view: StateView) -> int:
     return view.get_u64(rc.OBLIGATIONS, b"next")
 
 
+def _require_withdrawal_size(pool: pm.Pool, asset_out: int) -> None:
+    """A withdrawal's asset part is 0 or at least the pool's minimum (no dust obligation)."""
+    least = ob.min_withdrawal(pool.params.asset, pool.params.min_withdrawal)
+    if 0 < asset_out < least:
+        shares = -(-least * pool.total_shares // max(1, pool.asset_reserve))
+        raise ExchangeError(
+            Reason.WITHDRAWAL_TOO_SMALL,
+            f"this withdrawal pays {asset_out} {pool.params.asset}, below the pool's minimum "
+            f"withdrawal of {least} (dust plus the payment's fee): withdraw at least about "
+            f"{shares} shares",
+        )
+
+
 def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> Plan:
     pool = get_pool(view, p.asset)
     owned = get_shares(view, p.asset, tx.sender)
     new_pool, burn = pm.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
+    _require_withdrawal_size(pool, burn.asset_out)
     plan = Plan()
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))
@@ -244,26 +260,38 @@ def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) 
         )
         plan.put(rc.OBLIGATIONS, U64.pack(oid), obligation)
         plan.put_raw(rc.OBLIGATIONS, b"next", U64.pack(oid + 1))
+        plan.put_raw(rc.INVESTOR_OBLIGATIONS, tx.sender + U64.pack(oid), b"\x01")
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     plan.put_raw(rc.SHARES, rc.share_key(p.asset, tx.sender), U64.pack(owned - p.shares))
+    if owned == p.shares:
+        plan.put_raw(rc.POSITIONS, tx.sender + p.asset.encode(), None)
     return plan
 
 
 def plan_obligation_paid(
     view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext, payment: ob.VerifiedPayment
 ) -> Plan:
-    obligation = get_obligation(view, p.obligation_id)
+    """Close every obligation the proven ``payment`` pays (one or several to its destination;
+    ``p.obligation_id`` must be one of them), and resume a pool they had halted."""
+    if p.obligation_id not in payment.obligation_ids:
+        raise ExchangeError(
+            Reason.PAYMENT_MISMATCH,
+            f"the payment pays obligations {list(payment.obligation_ids)}, not {p.obligation_id}",
+        )
+    obligations = [get_obligation(view, oid) for oid in payment.obligation_ids]
     if is_used(view, "payment", payment.payment_id):
         raise ExchangeError(
             Reason.PAYMENT_REPLAYED, f"payment {payment.payment_id.hex()} was already used"
         )
-    closed = ob.record_payment(obligation, payment, ctx.height)
+    closed = ob.settle(obligations, payment, ctx.height)
     plan = Plan()
-    if obligation.status is ob.ObligationStatus.DEFAULTED:
-        pool = get_pool(view, obligation.asset)
-        healed = replace(pool, defaulted_obligations=pool.defaulted_obligations - 1)
-        plan.put(rc.POOLS, obligation.asset.encode(), healed)
-    plan.put(rc.OBLIGATIONS, U64.pack(p.obligation_id), closed)
+    healed = sum(1 for o in obligations if o.status is ob.ObligationStatus.DEFAULTED)
+    if healed:
+        pool = get_pool(view, payment.asset)
+        resumed = replace(pool, defaulted_obligations=pool.defaulted_obligations - healed)
+        plan.put(rc.POOLS, payment.asset.encode(), resumed)
+    for done in closed:
+        plan.put(rc.OBLIGATIONS, U64.pack(done.obligation_id), done)
     plan.put_raw(rc.USED, rc.used_key("payment", payment.payment_id), b"\x01")
     return plan
 

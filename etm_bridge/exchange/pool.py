@@ -95,7 +95,9 @@ class PoolParams:
     user BTC locks must pay (Bitcoin), or the 20-byte address that user ETH locks must name as
     claimer (Ethereum). ``obligation_blocks`` is how many ETM blocks the operator has to pay an
     external-asset withdrawal; ``min_confirmations`` is the depth a foreign lock or deposit
-    needs before the pool acts on it.
+    needs before the pool acts on it. ``min_withdrawal`` is the least asset (base units) one
+    withdrawal may pay out; the chain's floor (``obligations.WITHDRAWAL_FLOOR``: above dust
+    plus the payment's fee) applies when it is lower, so 0 means "the floor".
     """
 
     asset: str
@@ -104,6 +106,7 @@ class PoolParams:
     fee_ppm: int = 3_000
     obligation_blocks: int = 8_640
     min_confirmations: int = 6
+    min_withdrawal: int = 0
 
     def __post_init__(self) -> None:
         if not self.asset or self.asset != self.asset.lower() or self.asset == "etm":
@@ -116,6 +119,8 @@ class PoolParams:
             raise ExchangeError(Reason.BAD_PARAMETER, f"fee_ppm must be <= {MAX_FEE_PPM}")
         require_amount(self.obligation_blocks, "obligation_blocks")
         require_amount(self.min_confirmations, "min_confirmations")
+        if require_amount(self.min_withdrawal, "min_withdrawal", positive=False) > MAX_ASSET_AMOUNT:
+            raise ExchangeError(Reason.BAD_AMOUNT, "min_withdrawal must fit a u128")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     OBLIGATION_NOT_DUE = "obligation_not_due"
     PAYMENT_MISMATCH = "payment_mismatch"
     PAYMENT_REPLAYED = "payment_replayed"
+    WITHDRAWAL_TOO_SMALL = "withdrawal_too_small"  # below the pool's minimum (issue 11, item 6)
     WRONG_DESTINATION = "wrong_destination"
     # native HTLC
     BAD_HASHLOCK = "bad_hashlock"
@@ -67,7 +68,8 @@ class Reason(StrEnum):
     NOT_ENOUGH_CONFIRMATIONS = "not_enough_confirmations"
     LATE_PROOF = "late_proof"
     REPLAYED_PROOF = "replayed_proof"
-    HASHLOCK_IN_USE = "hashlock_in_use"
+    HASHLOCK_USED = "hashlock_used"  # a hashlock serves one HTLC ever (issue 11, item 1)
+    HASHLOCK_RESERVED = "hashlock_reserved"  # another address's swap intent reserved it
     LEG_TOO_SHORT = "leg_too_short"
     LEG_TOO_LONG = "leg_too_long"
     UNKNOWN_SWAP = "unknown_swap"

@@ -29,7 +29,6 @@ POOLS = "xchg_pools"  # asset (utf-8) -> Pool
 SHARES = "xchg_shares"  # asset || 0x00 || address20 -> u64 shares
 HTLCS = "xchg_htlcs"  # htlc id (32 B) -> Htlc
 SWAPS = "xchg_swaps"  # htlc id (32 B) -> SwapRecord
-OPEN_HASHLOCKS = "xchg_open_hashlocks"  # hashlock -> htlc id of the open swap using it
 BINDINGS = "xchg_bindings"  # address20 || chain -> Binding
 KEY_OWNERS = "xchg_key_owners"  # chain || 0x00 || key -> address20
 NONCES = "xchg_binding_nonces"  # address20 || chain -> u64 last nonce
@@ -37,12 +36,28 @@ ENTRY = "xchg_lp_entry"  # asset || 0x00 || address20 -> u64 share value at entr
 USED = "xchg_used_proofs"  # kind || 0x00 || id -> 0x01 (foreign locks, deposits, payments)
 OBLIGATIONS = "xchg_obligations"  # u64 id -> Obligation; b"next" -> u64 next id
 INTENTS = "xchg_swap_intents"  # address20 || hashlock -> SwapIntent
+
+# --- issue 11: the hashlock registry and the read indexes (consensus state, docs/exchange.md) --
+HASHLOCKS = "xchg_hashlocks"  # hashlock -> HashlockUse (permanent: never deleted)
+SWAP_LOG = "xchg_swap_log"  # asset || 0x00 || seq u64 -> htlc id (every pool swap, in order)
+SWAP_SEQ = "xchg_swap_seq"  # asset -> u64 next seq of SWAP_LOG
+OPEN_SWAPS = "xchg_open_swaps"  # asset || 0x00 || htlc id -> 0x01 (pool swaps still locked)
+INVESTOR_OBLIGATIONS = "xchg_investor_obligations"  # address20 || u64 id -> 0x01
+POSITIONS = "xchg_positions"  # address20 || asset -> 0x01 (the address holds shares)
+INDEX_TABLES = {
+    HASHLOCKS: "hashlock -> who reserved or first used it, and its HTLC (permanent)",
+    SWAP_LOG: "asset || 0x00 || seq u64 -> htlc id of every pool swap, in the order opened",
+    SWAP_SEQ: "asset -> next seq of xchg_swap_log",
+    OPEN_SWAPS: "asset || 0x00 || htlc id -> 0x01 while the pool swap's HTLC is locked",
+    INVESTOR_OBLIGATIONS: "address20 || obligation id u64 -> 0x01",
+    POSITIONS: "address20 || asset -> 0x01 while the address holds shares of the pool",
+}
+
 TABLES = {
     POOLS: "asset -> pool reserves, reservations, shares total, parameters",
     SHARES: "asset || 0x00 || address20 -> LP shares (u64)",
     HTLCS: "htlc id -> native HTLC record",
     SWAPS: "htlc id -> the pool swap (quote) that HTLC settles or releases",
-    OPEN_HASHLOCKS: "hashlock -> htlc id of the open swap using it",
     BINDINGS: "address20 || chain -> bound foreign key",
     KEY_OWNERS: "chain || 0x00 || foreign key -> address20",
     NONCES: "address20 || chain -> highest binding nonce used",
@@ -50,6 +65,7 @@ TABLES = {
     USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
     OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
     INTENTS: "address20 || hashlock -> the recipient's pinned swap-in terms",
+    **INDEX_TABLES,
 }
 
 
@@ -86,6 +102,17 @@ class SwapIntent:
     min_out: int
 
 
+@dataclasses.dataclass(frozen=True)
+class HashlockUse:
+    """A hashlock in the registry (``xchg_hashlocks``, see :mod:`.hashlocks`): ``owner`` is the
+    ETM address that reserved it (swap intent) or first used it; ``htlc_id`` the HTLC that used
+    it (empty while only reserved); ``height`` the ETM height of that first use or reservation."""
+
+    owner: str
+    htlc_id: bytes
+    height: int
+
+
 def pool_account(asset: str) -> str:
     """The pseudo-address naming a pool as an HTLC's sender or recipient."""
     return f"pool:{asset}"
@@ -97,6 +124,11 @@ def share_key(asset: str, address20: bytes) -> bytes:
 
 def used_key(kind: str, ident: bytes) -> bytes:
     return kind.encode() + b"\x00" + ident
+
+
+def asset_key(asset: str, ident: bytes) -> bytes:
+    """``asset || 0x00 || ident``: the keys of the per-asset indexes (swap log, open swaps)."""
+    return asset.encode() + b"\x00" + ident
 
 
 def _encode_value(value: Any) -> Any:

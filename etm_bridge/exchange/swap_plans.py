@@ -9,12 +9,13 @@ that happen exactly once. Pure.
 from __future__ import annotations
 
 from ..chain.address import encode_address
-from ..chain.codec import sha256
+from ..chain.codec import U64, sha256
 from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..chain.tx import Tx
-from ..errors import ExchangeError, SwapRuleError
+from ..errors import SwapRuleError
 from . import binding as bd
+from . import hashlocks as hk
 from . import htlc as hx
 from . import payloads as pl
 from . import pool as pm
@@ -28,25 +29,15 @@ from .reasons import Reason
 
 def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> Plan:
     address20(p.recipient)
+    sender = encode_address(tx.sender)
     lock = hx.new_lock(
-        tx.id,
-        encode_address(tx.sender),
-        p.recipient,
-        p.amount,
-        p.hashlock,
-        p.expiry_height,
-        ctx.height,
+        tx.id, sender, p.recipient, p.amount, p.hashlock, p.expiry_height, ctx.height
     )
+    hk.require_usable(view, p.hashlock, sender)
     plan = Plan(escrow_in=[(tx.sender, p.amount)])
     plan.put(rc.HTLCS, tx.id, lock)
+    hk.mark_used(plan, p.hashlock, sender, tx.id, ctx.height)
     return plan
-
-
-def _require_hashlock_free(view: StateView, hashlock: bytes) -> None:
-    if view.get(rc.OPEN_HASHLOCKS, hashlock) is not None:
-        raise ExchangeError(
-            Reason.HASHLOCK_IN_USE, f"an open swap already uses hashlock {hashlock.hex()}"
-        )
 
 
 def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
@@ -79,7 +70,7 @@ def plan_swap_in(
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
     )
-    _require_hashlock_free(view, lock.hashlock)
+    hk.require_usable(view, lock.hashlock, p.recipient)
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
     htlc = hx.new_lock(
@@ -90,7 +81,7 @@ def plan_swap_in(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
         lock.lock_id,
     )  # fmt: skip
-    plan = _open_swap(new_pool, htlc, swap)
+    plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
     plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
     plan.put_raw(rc.INTENTS, recipient + p.hashlock, None)
     return plan
@@ -111,20 +102,31 @@ def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> 
 
 
 def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntent, ctx: TxContext) -> Plan:
-    """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``."""
+    """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``, and
+    reserve the hashlock for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever
+    used it, ``hashlock_reserved`` if another address reserved it)."""
     get_pool(view, p.asset)
     pm.require_amount(p.amount_in, "amount_in")
     plan = Plan()
+    hk.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
     plan.put(rc.INTENTS, tx.sender + p.hashlock, rc.SwapIntent(p.asset, p.amount_in, p.min_out))
     return plan
 
 
-def _open_swap(pool: pm.Pool, htlc: hx.Htlc, swap: rc.SwapRecord) -> Plan:
+def _open_swap(
+    view: StateView, pool: pm.Pool, htlc: hx.Htlc, swap: rc.SwapRecord, height: int
+) -> Plan:
+    """The writes of a new pool swap: pool, HTLC, swap record, the hashlock's one use, and the
+    read indexes (the swap log in the order opened, the open set)."""
     plan = Plan()
     plan.put(rc.POOLS, swap.asset.encode(), pool)
     plan.put(rc.HTLCS, htlc.htlc_id, htlc)
     plan.put(rc.SWAPS, htlc.htlc_id, swap)
-    plan.put_raw(rc.OPEN_HASHLOCKS, htlc.hashlock, htlc.htlc_id)
+    hk.mark_used(plan, htlc.hashlock, swap.user, htlc.htlc_id, height)
+    seq = view.get_u64(rc.SWAP_SEQ, swap.asset.encode())
+    plan.put_raw(rc.SWAP_LOG, rc.asset_key(swap.asset, U64.pack(seq)), htlc.htlc_id)
+    plan.put_raw(rc.SWAP_SEQ, swap.asset.encode(), U64.pack(seq + 1))
+    plan.put_raw(rc.OPEN_SWAPS, rc.asset_key(swap.asset, htlc.htlc_id), b"\x01")
     return plan
 
 
@@ -139,7 +141,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
     )
-    _require_hashlock_free(view, p.hashlock)
+    hk.require_usable(view, p.hashlock, sender)
     q = terms.quote
     htlc = hx.new_lock(
         tx.id,
@@ -153,7 +155,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
     swap = rc.SwapRecord(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
     )
-    plan = _open_swap(new_pool, htlc, swap)
+    plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
     plan.escrow_in.append((tx.sender, p.amount_in))
     return plan
 
@@ -163,7 +165,7 @@ def _end_swap(view: StateView, plan: Plan, htlc: hx.Htlc, swap: rc.SwapRecord) -
     claimed = htlc.status is hx.HtlcStatus.CLAIMED
     new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
     plan.put(rc.POOLS, swap.asset.encode(), new_pool)
-    plan.put_raw(rc.OPEN_HASHLOCKS, htlc.hashlock, None)
+    plan.put_raw(rc.OPEN_SWAPS, rc.asset_key(swap.asset, htlc.htlc_id), None)
 
 
 def _payout(plan: Plan, htlc: hx.Htlc) -> None:

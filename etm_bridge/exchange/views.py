@@ -4,20 +4,59 @@ Pure functions of a :class:`~etm_bridge.chain.state.StateView` (the node passes 
 state; the CLI a ``State`` over the local store). Amounts are integers in base units; the
 caller formats them (``etm_bridge.units``). A position's value is what withdrawing every share
 would pay now (rounded down, as :func:`~.pool.remove_liquidity` would).
+
+Lists come in pages (``*_page``: at most ``limit`` <= :data:`MAX_PAGE` rows after the cursor
+``after``, read through the state's ``scan_page`` and the exchange's index tables), so the work
+of one read never grows with the number of HTLCs, swaps, pools or obligations on the chain
+(issue 11, item 8: a full scan per GET let 20,000 cheap HTLCs block the node for seconds). A
+:class:`Page`'s ``next`` is the cursor of its last row: pass it as ``after`` to continue; fewer
+rows than ``limit`` means the end (for now: a swap log grows, so an operator polls it from its
+last cursor). The unpaged helpers (:func:`list_pools`, :func:`open_swaps`, ...) walk every
+page: for in-process callers and tests, never for a request handler.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from ..chain.address import encode_address
 from ..chain.state import StateView
+from . import hashlocks as hk
 from . import records as rc
 from .htlc import Htlc, HtlcStatus
-from .obligations import Obligation
+from .obligations import Obligation, min_withdrawal
 from .plans import get_htlc, get_pool
 from .pool import Direction, Pool, pro_rata_shares, quote, require_amount, share_value_ppm
+
+#: Most rows of one page (and the default page size).
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """Some rows of a list and the cursor after them (None when the page is empty)."""
+
+    rows: list[dict[str, Any]]
+    next: str | None
+
+
+def _keys(
+    view: StateView, table: str, prefix: bytes, after: bytes | None, limit: int
+) -> tuple[list[tuple[bytes, bytes]], str | None]:
+    rows = view.scan_page(table, prefix, after, max(1, min(limit, MAX_PAGE)))
+    return rows, (rows[-1][0].hex() if rows else None)
+
+
+def walk(pager: Callable[[bytes | None], Page]) -> Iterator[dict[str, Any]]:
+    """Every row of a paged view, page after page (in-process use only)."""
+    after: bytes | None = None
+    while True:
+        page = pager(after)
+        yield from page.rows
+        if page.next is None:
+            return
+        after = bytes.fromhex(page.next)
 
 
 def pool_view(pool: Pool) -> dict[str, Any]:
@@ -31,6 +70,7 @@ def pool_view(pool: Pool) -> dict[str, Any]:
         "fee_ppm": p.fee_ppm,
         "obligation_blocks": p.obligation_blocks,
         "min_confirmations": p.min_confirmations,
+        "min_withdrawal": min_withdrawal(p.asset, p.min_withdrawal),
         "asset_reserve": pool.asset_reserve,
         "etm_reserve": pool.etm_reserve,
         "asset_reserved": pool.asset_reserved,
@@ -47,46 +87,58 @@ def pool_view(pool: Pool) -> dict[str, Any]:
     }
 
 
+def pools_page(view: StateView, after: bytes | None = None, limit: int = MAX_PAGE) -> Page:
+    rows, cursor = _keys(view, rc.POOLS, b"", after, limit)
+    return Page([pool_view(get_pool(view, key.decode())) for key, _ in rows], cursor)
+
+
 def list_pools(view: StateView) -> list[dict[str, Any]]:
-    return [pool_view(get_pool(view, key.decode())) for key, _ in view.scan(rc.POOLS)]
+    return list(walk(lambda after: pools_page(view, after)))
 
 
 def show_pool(view: StateView, asset: str) -> dict[str, Any]:
     return pool_view(get_pool(view, asset))
 
 
-def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
-    """Every pool position of ``address20``: shares, share of the pool, value now, fees earned.
+def _position(view: StateView, asset: str, address20: bytes) -> dict[str, Any] | None:
+    shares = view.get_u64(rc.SHARES, rc.share_key(asset, address20))
+    if not shares:
+        return None
+    pool = get_pool(view, asset)
+    x, y, s = pool.asset_reserve, pool.etm_reserve, pool.total_shares
+    now = share_value_ppm(pool)
+    entry = view.get_u64(rc.ENTRY, rc.share_key(asset, address20))
+    gain = max(0, now - entry)
+    return {
+        "asset": asset,
+        "shares": shares,
+        "share_ppm": shares * 1_000_000 // s,
+        "value_asset": shares * x // s,
+        "value_etm": shares * y // s,
+        "fees_earned_asset": shares * x // s * gain // now,
+        "fees_earned_etm": shares * y // s * gain // now,
+        "pool_fees_asset": pool.fees_asset,
+        "pool_fees_etm": pool.fees_etm,
+    }
+
+
+def positions_page(
+    view: StateView, address20: bytes, after: bytes | None = None, limit: int = MAX_PAGE
+) -> Page:
+    """Pool positions of ``address20`` (index ``xchg_positions``): shares, share of the pool,
+    value now, fees earned.
 
     Fees earned: the part of the position's value due to the growth of ``sqrt(x * y) / S``
     since the investor's (share-weighted) deposits, i.e. fees, not price moves; an estimate
     rounded down, and 0 if documented losses ate the growth.
     """
-    out = []
-    for key, _ in view.scan(rc.POOLS):
-        asset = key.decode()
-        shares = view.get_u64(rc.SHARES, rc.share_key(asset, address20))
-        if not shares:
-            continue
-        pool = get_pool(view, asset)
-        x, y, s = pool.asset_reserve, pool.etm_reserve, pool.total_shares
-        now = share_value_ppm(pool)
-        entry = view.get_u64(rc.ENTRY, rc.share_key(asset, address20))
-        gain = max(0, now - entry)
-        out.append(
-            {
-                "asset": asset,
-                "shares": shares,
-                "share_ppm": shares * 1_000_000 // s,
-                "value_asset": shares * x // s,
-                "value_etm": shares * y // s,
-                "fees_earned_asset": shares * x // s * gain // now,
-                "fees_earned_etm": shares * y // s * gain // now,
-                "pool_fees_asset": pool.fees_asset,
-                "pool_fees_etm": pool.fees_etm,
-            }
-        )
-    return out
+    rows, cursor = _keys(view, rc.POSITIONS, address20, after, limit)
+    found = (_position(view, key[len(address20) :].decode(), address20) for key, _ in rows)
+    return Page([row for row in found if row is not None], cursor)
+
+
+def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
+    return list(walk(lambda after: positions_page(view, address20, after)))
 
 
 def swap_quote(view: StateView, asset: str, direction: Direction, amount_in: int) -> dict[str, Any]:
@@ -108,52 +160,79 @@ def lp_deposit_quote(view: StateView, asset: str, asset_amount: int) -> dict[str
     return {"asset": asset, "asset_amount": asset_amount, "etm_needed": etm_in, "shares": shares}
 
 
+def obligations_page(
+    view: StateView,
+    investor: bytes | None = None,
+    after: bytes | None = None,
+    limit: int = MAX_PAGE,
+) -> Page:
+    """Withdrawal obligations (all, or one investor's through ``xchg_investor_obligations``),
+    oldest first."""
+    if investor is None:
+        rows, cursor = _keys(view, rc.OBLIGATIONS, b"", after, limit)
+        keys = [key for key, _ in rows if len(key) == 8]  # b"next" is the id counter
+    else:
+        rows, cursor = _keys(view, rc.INVESTOR_OBLIGATIONS, investor, after, limit)
+        keys = [key[len(investor) :] for key, _ in rows]
+    found = [rc.decode(Obligation, view.get_json(rc.OBLIGATIONS, key)) for key in keys]
+    return Page([rc.encode(ob) for ob in found], cursor)
+
+
 def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str, Any]]:
-    """Withdrawal obligations (all, or one investor's), oldest first."""
-    out = []
-    for key, _ in view.scan(rc.OBLIGATIONS):
-        if key == b"next":
-            continue
-        ob = rc.decode(Obligation, view.get_json(rc.OBLIGATIONS, key))
-        if investor is None or ob.investor == encode_address(investor):
-            out.append(rc.encode(ob))
-    out.sort(key=lambda o: int(o["obligation_id"]))
-    return out
+    return list(walk(lambda after: obligations_page(view, investor, after)))
 
 
-def open_swaps(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
-    """Swaps whose HTLC is still locked: what the operator must act on.
+def _open_swap_row(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
+    raw = view.get_json(rc.SWAPS, htlc_id)
+    if raw is None:
+        return None
+    swap, htlc = rc.decode(rc.SwapRecord, raw), get_htlc(view, htlc_id)
+    if htlc.status is not HtlcStatus.LOCKED:
+        return None
+    return {
+        **rc.encode(swap),
+        "htlc_id": htlc_id.hex(),
+        "hashlock": htlc.hashlock.hex(),
+        "expiry_height": htlc.expiry_height,
+    }
+
+
+def open_swaps_page(
+    view: StateView, asset: str | None = None, after: bytes | None = None, limit: int = MAX_PAGE
+) -> Page:
+    """Swaps whose HTLC is still locked (index ``xchg_open_swaps``): what the operator must
+    act on.
 
     Swap out: lock ``amount_out`` of the asset to ``user_key`` with ``hashlock``, expiring at
     least the margin before the ETM lock's ``expiry_height``. Swap in: watch for the preimage
     (the claim records it) to claim the user's foreign lock ``lock_id``.
     """
-    out = []
-    for key, _ in view.scan(rc.SWAPS):
-        swap = rc.decode(rc.SwapRecord, view.get_json(rc.SWAPS, key))
-        htlc = get_htlc(view, key)
-        if htlc.status is not HtlcStatus.LOCKED or (asset is not None and swap.asset != asset):
-            continue
-        out.append(
-            {
-                **rc.encode(swap),
-                "htlc_id": key.hex(),
-                "hashlock": htlc.hashlock.hex(),
-                "expiry_height": htlc.expiry_height,
-            }
-        )
-    return out
+    prefix = b"" if asset is None else rc.asset_key(asset, b"")
+    rows, cursor = _keys(view, rc.OPEN_SWAPS, prefix, after, limit)
+    found = (_open_swap_row(view, key[key.index(b"\x00") + 1 :]) for key, _ in rows)
+    return Page([row for row in found if row is not None], cursor)
 
 
-def all_htlcs(view: StateView) -> dict[bytes, Htlc]:
-    """Every native HTLC (open or ended) by id."""
-    return {key: rc.decode(Htlc, json.loads(raw)) for key, raw in view.scan(rc.HTLCS)}
+def open_swaps(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
+    return list(walk(lambda after: open_swaps_page(view, asset, after)))
+
+
+def open_swap_by_hashlock(
+    view: StateView, hashlock: bytes, asset: str | None = None
+) -> list[dict[str, Any]]:
+    """The open pool swap locked with ``hashlock`` (a list of at most one: a hashlock serves
+    one HTLC ever)."""
+    htlc_id = hk.htlc_of(view, hashlock)
+    row = None if htlc_id is None else _open_swap_row(view, htlc_id)
+    return [] if row is None or (asset is not None and row["asset"] != asset) else [row]
 
 
 def htlcs_by_hashlock(view: StateView, hashlock: bytes) -> list[dict[str, Any]]:
-    """Every native HTLC (open or ended) locked with ``hashlock``, as :func:`~.records.encode`
-    gives it (``status``, ``preimage`` once claimed)."""
-    return [rc.encode(h) for h in all_htlcs(view).values() if h.hashlock == hashlock]
+    """The native HTLC (open or ended) locked with ``hashlock``, as :func:`~.records.encode`
+    gives it (``status``, ``preimage`` once claimed): a list of at most one, read through the
+    hashlock registry (``xchg_hashlocks``), never a scan."""
+    htlc_id = hk.htlc_of(view, hashlock)
+    return [] if htlc_id is None else [rc.encode(get_htlc(view, htlc_id))]
 
 
 def htlc_record(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
@@ -162,14 +241,20 @@ def htlc_record(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
     return None if raw is None else rc.encode(rc.decode(Htlc, raw))
 
 
+def swap_history_page(
+    view: StateView, asset: str | None = None, after: bytes | None = None, limit: int = MAX_PAGE
+) -> Page:
+    """Pool swaps the exchange opened (open or ended), in the order opened per asset (index
+    ``xchg_swap_log``), with their HTLC: ``{"htlc_id", "swap": SwapRecord, "htlc": Htlc}``."""
+    prefix = b"" if asset is None else rc.asset_key(asset, b"")
+    rows, cursor = _keys(view, rc.SWAP_LOG, prefix, after, limit)
+    out = []
+    for _, htlc_id in rows:
+        swap = rc.decode(rc.SwapRecord, view.get_json(rc.SWAPS, htlc_id))
+        htlc = get_htlc(view, htlc_id)
+        out.append({"htlc_id": htlc_id.hex(), "swap": rc.encode(swap), "htlc": rc.encode(htlc)})
+    return Page(out, cursor)
+
+
 def swap_history(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
-    """Every pool swap the exchange ever opened (open or ended), with its HTLC:
-    ``{"htlc_id", "swap": SwapRecord, "htlc": Htlc}`` (records encoded)."""
-    htlcs, out = all_htlcs(view), []
-    for key, _ in view.scan(rc.SWAPS):
-        raw = view.get_json(rc.SWAPS, key)
-        if raw is None or key not in htlcs or (asset is not None and raw["asset"] != asset):
-            continue
-        swap = rc.decode(rc.SwapRecord, raw)
-        out.append({"htlc_id": key.hex(), "swap": rc.encode(swap), "htlc": rc.encode(htlcs[key])})
-    return out
+    return list(walk(lambda after: swap_history_page(view, asset, after)))

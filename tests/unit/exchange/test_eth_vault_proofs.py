@@ -249,7 +249,7 @@ def test_forged_payment_proofs_are_rejected_with_their_reason(world) -> None:
     rejected(Reason.UNKNOWN_OBLIGATION, lambda: pay(paid(2**64, eth_key("alice"), owed)))
     # a real payment of another obligation (1, the operator's) is not one of obligation 0
     bind_eth(led, "operator")
-    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("eth", 10**6))
+    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("eth", 10**13))  # above the minimum
     other = plans.get_obligation(led.state, 1)
     rejected(Reason.PAYMENT_MISMATCH, lambda: pay(paid(1, eth_key("operator"), other.amount)))
     rejected(Reason.PAYMENT_MISMATCH, lambda: pay(paid(0, eth_key("alice"), owed, TOKEN)))

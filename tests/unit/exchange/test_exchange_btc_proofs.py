@@ -150,8 +150,9 @@ def test_lp_deposit_swap_in_and_obligation_with_real_spv(world: tuple[MiniChain,
     rejected(Reason.REPLAYED_PROOF, lambda: led.send("alice", tt.SWAP_IN, swap))
     led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
     assert led.pool().asset_reserve == BTC_LIQ + 100_000
-    # the operator withdraws 1000 shares' worth; the obligation is paid with a tagged output
-    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 10**6))
+    # the operator withdraws 10**7 shares' worth (~31,600 sat, above the minimum withdrawal);
+    # the obligation is paid with a tagged output
+    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 10**7))
     ob = plans.get_obligation(led.state, 0)
     pay = tx_paying(
         (ob.amount, bp.p2wpkh(btc_key("operator"))), (0, op_return(bp.PAYMENT_TAG + bytes(8)))

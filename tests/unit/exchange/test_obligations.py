@@ -18,7 +18,7 @@ def ob() -> O.Obligation:
 def pay(
     amount: int = 50_000, dest: bytes = DEST, asset: str = "btc", ref: int = 1
 ) -> O.VerifiedPayment:
-    return O.VerifiedPayment(b"pay-1", asset, amount, dest, ref)
+    return O.VerifiedPayment(b"pay-1", asset, amount, dest, (ref,))
 
 
 def reason(call: object) -> str:

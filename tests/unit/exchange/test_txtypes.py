@@ -89,8 +89,15 @@ def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForei
     return sr.VerifiedForeignLock(**base)
 
 
-def swap_in(led: Ledger, lock: sr.VerifiedForeignLock, who: str = "alice", min_out: int = 1):
-    payload = pl.SwapIn("btc", led.address(who), lock.amount, lock.hashlock, min_out, b"proof")
+def swap_in(
+    led: Ledger,
+    lock: sr.VerifiedForeignLock,
+    who: str = "alice",
+    min_out: int = 1,
+    h: bytes | None = None,
+) -> bytes:
+    hashlock = lock.hashlock if h is None else h
+    payload = pl.SwapIn("btc", led.address(who), lock.amount, hashlock, min_out, b"proof")
     led.send_verified(who, tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock)
     return swap_plans.swap_in_htlc_id("btc", lock.lock_id)
 
@@ -128,7 +135,7 @@ def test_replayed_late_wrong_amount_and_wrong_hash_leave_no_reservation(led: Led
         Reason.WRONG_AMOUNT: foreign_lock(led, lock_id=b"3", amount=5),
         Reason.WRONG_HASHLOCK: foreign_lock(led, lock_id=b"4", hashlock=b"\x00" * 32),
         Reason.WRONG_REFUND_KEY: foreign_lock(led, lock_id=b"5", refund_key=btc_key("bob")),
-        Reason.HASHLOCK_IN_USE: foreign_lock(led, lock_id=b"6"),
+        Reason.HASHLOCK_USED: foreign_lock(led, lock_id=b"6"),
     }
     for reason, lock in cases.items():
         payload = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, b"p")
@@ -218,11 +225,13 @@ def test_lp_earns_fees_and_withdraws_into_an_obligation(led: Ledger) -> None:
     # pro rata: bob brought 10 % of the BTC; his shares are rounded down, the ETM he pays for
     # them rounded up, and both stay within 10 % of the pool's ETM
     assert ETM_LIQ // 10 - ETM_LIQ // 10**9 < etm_in <= ETM_LIQ // 10
-    for i in range(3):  # traffic both ways earns fees
-        htlc_id = swap_in(led, foreign_lock(led, lock_id=b"L%d" % i, hashlock=H))
-        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
-        out_id = swap_out(led, 10**9)
-        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(out_id, PREIMAGE))
+    for i in range(3):  # traffic both ways earns fees (a new secret per swap: issue 11)
+        secret_in, secret_out = bytes([0x50 + i]) * 32, bytes([0x60 + i]) * 32
+        h_in = hashlock_of(secret_in)
+        htlc_id = swap_in(led, foreign_lock(led, lock_id=b"L%d" % i, hashlock=h_in), h=h_in)
+        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, secret_in))
+        out_id = swap_out(led, 10**9, hashlock=hashlock_of(secret_out))
+        led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(out_id, secret_out))
     from etm_bridge.exchange import views
 
     [pos] = views.positions(led.state, led.addr20("bob"))
@@ -263,7 +272,7 @@ def test_missed_obligation_halts_the_pool_until_paid(led: Ledger) -> None:
     led.send("carol", tt.OBLIGATION_DEFAULT, pl.ObligationDefault(0))
     assert led.pool().halted
     rejected(Reason.POOL_HALTED, lambda: swap_in(led, foreign_lock(led, lock_id=b"x")))
-    payment = VerifiedPayment(b"btc-pay-1", "btc", ob.amount, btc_key("bob"), 0)
+    payment = VerifiedPayment(b"btc-pay-1", "btc", ob.amount, btc_key("bob"), (0,))
     paid = pl.ObligationPaid(0, b"proof")
     led.send_verified("operator", tt.OBLIGATION_PAID, paid, plans.plan_obligation_paid, payment)
     assert plans.get_obligation(led.state, 0).status is ObligationStatus.PAID_LATE
@@ -351,7 +360,7 @@ def test_views_show_pools_positions_quotes_and_obligations(led: Ledger) -> None:
     assert views.positions(led.state, led.addr20("carol")) == []
     q = views.swap_quote(led.state, "btc", Direction.ASSET_TO_ETM, 100_000)
     assert q["amount_out"] == quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
-    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 1_000))
+    led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 10**7))  # ~31,600 sat
     [ob] = views.obligations(led.state, led.addr20("operator"))
     assert ob["status"] == "pending" and ob["destination"] == btc_key("operator").hex()
     assert views.obligations(led.state, led.addr20("bob")) == []
@@ -361,7 +370,7 @@ def test_open_swaps_view_names_what_the_operator_must_do(led: Ledger) -> None:
     from etm_bridge.exchange import views
 
     in_id = swap_in(led, foreign_lock(led))
-    rejected(Reason.HASHLOCK_IN_USE, lambda: swap_out(led))  # H is the open swap in's
+    rejected(Reason.HASHLOCK_USED, lambda: swap_out(led))  # H is the swap in's, forever
     out_id = swap_out(led, hashlock=hashlock_of(b"\x43" * 32))
     [s_in, s_out] = sorted(views.open_swaps(led.state), key=lambda s: s["direction"])
     assert s_in["htlc_id"] == in_id.hex() and s_in["lock_id"] == b"btc-lock-1".hex()
