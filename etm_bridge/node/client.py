@@ -17,6 +17,8 @@ import requests
 from ..errors import NodeUnavailableError, NotFoundError, TxRejectedError, ValidationError
 from ..jsonsafe import loads_bounded
 
+#: Rows per request when the client walks a paged list route (the node's largest page).
+PAGE_LIMIT = 100
 #: Error codes the API uses for requests, as opposed to transaction rejection reasons.
 _REQUEST_CODES = {"invalid_request", "body_too_large", "http_error", "method_not_allowed"}
 
@@ -94,25 +96,58 @@ class NodeClient:
 
     # --- exchange and SPV reads (see node.exchange_api) --------------------------------------
 
+    def page(
+        self,
+        path: str,
+        name: str,
+        params: dict[str, str] | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a list route: its rows and the cursor after them (None if empty)."""
+        query = dict(params or {})
+        if after is not None:
+            query["after"] = after
+        if limit is not None:
+            query["limit"] = str(limit)
+        data = self._request("GET", path, params=query)
+        return list(data[name]), data.get("next")
+
+    def walk(
+        self, path: str, name: str, params: dict[str, str] | None = None, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every row of a list route after cursor ``after``, page by page, and the cursor of
+        the last row (``after`` itself if there were none): poll again from it."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            page, cursor = self.page(path, name, params, after=after, limit=PAGE_LIMIT)
+            rows += page
+            after = cursor or after
+            if len(page) < PAGE_LIMIT:
+                return rows, after
+
     def pools(self) -> list[dict[str, Any]]:
-        return self._request("GET", "/api/exchange/pools")["pools"]
+        return self.walk("/api/exchange/pools", "pools")[0]
 
     def pool(self, asset: str) -> dict[str, Any]:
         return self._request("GET", f"/api/exchange/pools/{asset}")
 
     def positions(self, address: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/api/exchange/positions/{address}")["positions"]
+        return self.walk(f"/api/exchange/positions/{address}", "positions")[0]
 
     def obligations(self, investor: str | None = None) -> list[dict[str, Any]]:
         params = {"investor": investor} if investor else {}
-        return self._request("GET", "/api/exchange/obligations", params=params)["obligations"]
+        return self.walk("/api/exchange/obligations", "obligations", params)[0]
 
     def open_swaps(
         self, asset: str | None = None, hashlock: bytes | None = None
     ) -> list[dict[str, Any]]:
-        params = {"asset": asset, "hashlock": None if hashlock is None else hashlock.hex()}
-        found = {k: v for k, v in params.items() if v is not None}
-        return self._request("GET", "/api/exchange/swaps", params=found)["swaps"]
+        params = {"asset": asset} if asset else {}
+        if hashlock is not None:  # at most one: a hashlock serves one HTLC ever
+            params["hashlock"] = hashlock.hex()
+            return self._request("GET", "/api/exchange/swaps", params=params)["swaps"]
+        return self.walk("/api/exchange/swaps", "swaps", params)[0]
 
     def htlcs(self, hashlock: bytes) -> list[dict[str, Any]]:
         """Every native HTLC (open or ended) locked with ``hashlock`` (``node.htlc_api``)."""
@@ -123,10 +158,13 @@ class NodeClient:
         """One native HTLC by id (64 hex digits); NotFoundError if there is none."""
         return self._request("GET", f"/api/exchange/htlcs/{htlc_id}")
 
-    def swap_history(self, asset: str | None = None) -> list[dict[str, Any]]:
-        """Every pool swap ever opened (open or ended): ``{"htlc_id", "swap", "htlc"}``."""
+    def swap_history(
+        self, asset: str | None = None, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The pool swaps opened (open or ended) after cursor ``after`` (None: from the first),
+        ``{"htlc_id", "swap", "htlc"}`` in the order opened, and the cursor to poll from next."""
         params = {"asset": asset} if asset else {}
-        return self._request("GET", "/api/exchange/swap-history", params=params)["swaps"]
+        return self.walk("/api/exchange/swap-history", "swaps", params, after)
 
     def bindings(self, address: str) -> dict[str, Any]:
         """``{"btc": binding or None, "eth": ...}`` of an ETM address."""

@@ -4,12 +4,19 @@
 (``view_of()`` returns a fresh :class:`~etm_bridge.chain.state.StateView`; ``tables`` are the
 state tables the chain's plug-ins declared). Amounts are integers in base units.
 
-Exchange (404 ``not_found`` if the chain does not load ``etm_bridge.exchange.txtypes``):
+Exchange (404 ``not_found`` if the chain does not load ``etm_bridge.exchange.txtypes``).
+List routes are paged (issue 11, item 8): ``?limit=`` (1..100, default 100) and ``?after=``
+(the ``next`` cursor of the previous page, hex); each answers ``"next"``, the cursor of its
+last row (null for an empty page); fewer rows than ``limit`` means the end. Every list is read
+through an index table in key order (``views.*_page``), so one request does bounded work
+whatever the number of pools, HTLCs, swaps or obligations on the chain.
 
-* ``GET /api/exchange/pools`` -> ``{"pools": [...]}``; ``/api/exchange/pools/{asset}`` one pool
-* ``GET /api/exchange/positions/{address}`` -> ``{"address", "positions": [...]}``
-* ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...]}``
-* ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...]}`` (open ones)
+* ``GET /api/exchange/pools`` -> ``{"pools": [...], "next"}``; ``/api/exchange/pools/{asset}``
+  one pool
+* ``GET /api/exchange/positions/{address}`` -> ``{"address", "positions": [...], "next"}``
+* ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...], "next"}``
+* ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...], "next"}`` (open
+  ones; with ``hashlock`` at most one, no paging)
 * ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...},
   "nonces": {"btc": last nonce or null, "eth": ...}}`` (a new proof needs a higher nonce; the
   last one outlives an unbind)
@@ -53,7 +60,7 @@ ViewOf = Callable[[], StateView]
 MAX_QUERY_AMOUNT = 2**128 - 1
 
 
-def _asset(text: str) -> str:
+def asset_param(text: str) -> str:
     asset = text.strip().lower()
     if not asset or len(asset) > 64:
         raise ValidationError(f"asset {text[:80]!r} must be 1..64 characters (btc, eth, ...)")
@@ -75,6 +82,34 @@ def _direction(text: str | None) -> Direction:
         raise ValidationError(f"query parameter direction must be one of {names}") from None
 
 
+#: Largest ``limit`` of a list route (the default too).
+MAX_LIMIT = views.MAX_PAGE
+#: Longest ``after`` cursor accepted (an index key: asset || 0x00 || id, in hex).
+MAX_CURSOR_BYTES = 160
+
+
+def page_params(request: Request) -> tuple[bytes | None, int]:
+    """``after`` (a hex cursor, or None) and ``limit`` (1..:data:`MAX_LIMIT`) of a list route."""
+    q = request.query_params
+    text = q.get("limit")
+    if text is None:
+        limit = MAX_LIMIT
+    elif text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= MAX_LIMIT:
+        limit = int(text)
+    else:
+        raise ValidationError(f"query parameter limit must be an integer in 1..{MAX_LIMIT}")
+    after = q.get("after")
+    if after is None or after == "":
+        return None, limit
+    if len(after) > 2 * MAX_CURSOR_BYTES:
+        raise ValidationError("query parameter after is not a cursor this node gave out")
+    return parse_hex(after, "cursor (after)"), limit
+
+
+def page_json(name: str, page: views.Page, **extra: Any) -> JSONResponse:
+    return JSONResponse({**extra, name: page.rows, "next": page.next})
+
+
 def _found(call: Callable[[], Any]) -> Any:
     """Run a view; an unknown pool or obligation is a 404, not a 400."""
     try:
@@ -93,34 +128,39 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
 
     @guarded
     async def pools(request: Request) -> JSONResponse:
-        return JSONResponse({"pools": views.list_pools(view())})
+        after, limit = page_params(request)
+        return page_json("pools", views.pools_page(view(), after, limit))
 
     @guarded
     async def pool(request: Request) -> JSONResponse:
-        asset = _asset(request.path_params["asset"])
+        asset = asset_param(request.path_params["asset"])
         return JSONResponse(_found(lambda: views.show_pool(view(), asset)))
 
     @guarded
     async def positions(request: Request) -> JSONResponse:
         address = request.path_params["address"]
-        rows = views.positions(view(), decode_address(address))
-        return JSONResponse({"address": address, "positions": rows})
+        after, limit = page_params(request)
+        page = views.positions_page(view(), decode_address(address), after, limit)
+        return page_json("positions", page, address=address)
 
     @guarded
     async def obligations(request: Request) -> JSONResponse:
         investor = request.query_params.get("investor")
         who = decode_address(investor) if investor else None
-        return JSONResponse({"obligations": views.obligations(view(), who)})
+        after, limit = page_params(request)
+        return page_json("obligations", views.obligations_page(view(), who, after, limit))
 
     @guarded
     async def swaps(request: Request) -> JSONResponse:
-        asset = request.query_params.get("asset")
-        rows = views.open_swaps(view(), _asset(asset) if asset else None)
+        text = request.query_params.get("asset")
+        asset = asset_param(text) if text else None
         hashlock = request.query_params.get("hashlock")
         if hashlock:
-            wanted = parse_hex(hashlock, "hashlock", 32).hex()
-            rows = [r for r in rows if r["hashlock"] == wanted]
-        return JSONResponse({"swaps": rows})
+            wanted = parse_hex(hashlock, "hashlock", 32)
+            rows = views.open_swap_by_hashlock(view(), wanted, asset)
+            return JSONResponse({"swaps": rows, "next": None})
+        after, limit = page_params(request)
+        return page_json("swaps", views.open_swaps_page(view(), asset, after, limit))
 
     @guarded
     async def bindings(request: Request) -> JSONResponse:
@@ -136,13 +176,13 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     @guarded
     async def quote(request: Request) -> JSONResponse:
         q = request.query_params
-        asset = _asset(q.get("asset", ""))
+        asset = asset_param(q.get("asset", ""))
         direction, amount = _direction(q.get("direction")), _amount(q.get("amount"))
         return JSONResponse(_found(lambda: views.swap_quote(view(), asset, direction, amount)))
 
     @guarded
     async def deposit_quote(request: Request) -> JSONResponse:
-        asset = _asset(request.path_params["asset"])
+        asset = asset_param(request.path_params["asset"])
         amount = _amount(request.query_params.get("amount"))
         return JSONResponse(_found(lambda: views.lp_deposit_quote(view(), asset, amount)))
 

@@ -74,13 +74,14 @@ def _pool_create(node: Node) -> None:
 
 
 def test_a_created_pool_is_listed_and_shown(node: Node) -> None:
-    assert node.get("/api/exchange/pools") == (200, {"pools": []})
+    assert node.get("/api/exchange/pools") == (200, {"pools": [], "next": None})
     _pool_create(node)
     status, body = node.get("/api/exchange/pools")
     assert status == 200 and [p["asset"] for p in body["pools"]] == ["btc"]
     status, pool = node.get("/api/exchange/pools/BTC")
     assert status == 200 and pool["claim_key"] == CLAIM_KEY.hex()
     assert pool["min_confirmations"] == 1 and pool["total_shares"] == 0
+    assert pool["min_withdrawal"] == 10_000  # the chain's floor for BTC (above dust + fee)
     assert pool["operator"] == encode_address(address_hash(dev_key("user-0").public_key))
 
 
@@ -109,11 +110,15 @@ def test_bad_quote_queries_are_400_naming_the_parameter(
 def test_positions_obligations_swaps_and_bindings_of_a_fresh_investor(node: Node) -> None:
     alice = dev_key("user-1")
     me = encode_address(address_hash(alice.public_key))
-    assert node.get(f"/api/exchange/positions/{me}") == (200, {"address": me, "positions": []})
-    assert node.get("/api/exchange/obligations") == (200, {"obligations": []})
-    assert node.get(f"/api/exchange/obligations?investor={me}")[1] == {"obligations": []}
-    assert node.get("/api/exchange/swaps?asset=btc") == (200, {"swaps": []})
+    empty = {"address": me, "positions": [], "next": None}
+    assert node.get(f"/api/exchange/positions/{me}") == (200, empty)
+    assert node.get("/api/exchange/obligations") == (200, {"obligations": [], "next": None})
+    assert node.get(f"/api/exchange/obligations?investor={me}")[1]["obligations"] == []
+    assert node.get("/api/exchange/swaps?asset=btc") == (200, {"swaps": [], "next": None})
     assert node.get("/api/exchange/swaps?hashlock=zz")[0] == 400
+    for bad in ("limit=0", "limit=101", "limit=x", "after=zz", "after=" + "00" * 200):
+        status, body = node.get(f"/api/exchange/obligations?{bad}")
+        assert status == 400 and ("limit" in body["error"]["message"] or "after" in str(body))
     assert node.get(f"/api/exchange/bindings/{me}")[1]["bindings"] == {"btc": None, "eth": None}
     assert node.get("/api/exchange/positions/etm1notanaddress")[0] == 400
 

@@ -15,6 +15,7 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.state import EmptyBackend, State
 from etm_bridge.chain.tx import Tx
+from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import txtypes as tt
@@ -94,11 +95,18 @@ def test_a_lock_is_found_by_hashlock_and_id_then_its_claim_shows_the_preimage(
     assert status == 200 and (claimed["status"], claimed["preimage"]) == ("claimed", SECRET.hex())
 
 
-def test_two_locks_with_one_hashlock_are_both_listed_and_others_are_not(node: Node) -> None:
-    first, second = _lock(node, 1_000), _lock(node, 2_000)
+def test_a_hashlock_serves_one_lock_ever_and_is_found_in_one_lookup(node: Node) -> None:
+    first = _lock(node, 1_000)
     other = node.send(SENDER, tt.HTLC_LOCK, pl.HtlcLock(RECIPIENT, 3, b"\x01" * 32, 500))
+    with pytest.raises(TxRejectedError) as refused:  # issue 11: never a second HTLC
+        _lock(node, 2_000)
+    assert refused.value.reason == "hashlock_used"
+    node.send(SENDER, tt.HTLC_CLAIM, pl.HtlcClaim(bytes.fromhex(first), SECRET))
+    with pytest.raises(TxRejectedError) as again:  # ended, its preimage public: still used
+        _lock(node, 2_000)
+    assert again.value.reason == "hashlock_used"
     status, body = node.get(f"/api/exchange/htlcs?hashlock={HASHLOCK.hex()}")
-    assert status == 200 and sorted(h["htlc_id"] for h in body["htlcs"]) == sorted([first, second])
+    assert status == 200 and [h["htlc_id"] for h in body["htlcs"]] == [first]
     assert other not in {h["htlc_id"] for h in body["htlcs"]}
 
 
@@ -119,7 +127,7 @@ def test_bad_or_unknown_htlc_queries(node: Node, path: str, status: int, says: s
 
 def test_swap_history_is_empty_without_pool_swaps(node: Node) -> None:
     _lock(node)  # a plain HTLC is not a pool swap
-    assert node.get("/api/exchange/swap-history") == (200, {"swaps": []})
+    assert node.get("/api/exchange/swap-history") == (200, {"swaps": [], "next": None})
 
 
 def test_a_core_only_chain_answers_404() -> None:
@@ -130,12 +138,14 @@ def test_a_core_only_chain_answers_404() -> None:
 
 
 def test_swap_history_lists_open_and_ended_swaps_with_their_htlc() -> None:
-    state = State(EmptyBackend(), [rc.HTLCS, rc.SWAPS])
+    state = State(EmptyBackend(), [rc.HTLCS, rc.SWAPS, rc.SWAP_LOG])
     for n, status in ((1, HtlcStatus.LOCKED), (2, HtlcStatus.REFUNDED)):
         htlc = Htlc(bytes([n]) * 32, RECIPIENT, "pool:btc", 10 * n, HASHLOCK, 99, status)
         swap = rc.SwapRecord("btc", Direction.ETM_TO_ASSET, 10 * n, 1, 5 * n, RECIPIENT, b"k")
         state.put_json(rc.HTLCS, htlc.htlc_id, rc.encode(htlc))
         state.put_json(rc.SWAPS, htlc.htlc_id, rc.encode(swap))
+        # the swap log as swap_plans._open_swap writes it: per asset, in the order opened
+        state.put(rc.SWAP_LOG, rc.asset_key("btc", n.to_bytes(8, "big")), htlc.htlc_id)
     rows = views.swap_history(state)
     assert [(r["htlc"]["status"], r["swap"]["amount_out"]) for r in rows] == [
         ("locked", 5),
