@@ -23,10 +23,11 @@ from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.policy import PolicyConfig
 from etm_bridge.swaps.pool_swaps import (
     Chain,
+    PoolFollower,
     PoolInfo,
+    Unfollowed,
     swap_in_terms,
     swap_out_terms,
-    sync_operator,
 )
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
@@ -53,6 +54,8 @@ class PoolSwaps:
         self.op_store = SwapStore(operator.home / "swaps.db")
         self.user_w = self._watcher(user, self.user_ad, self.user_store)
         self.op_w = self._watcher(operator, self.op_ad, self.op_store)
+        self.follower = PoolFollower(self.op_store, self.op_ad["etm"])  # type: ignore[arg-type]
+        self.unfollowed: list[Unfollowed] = []  # pool swaps the operator could not follow
 
     def _adapters(self, party: Party) -> dict[str, ChainAdapter]:
         found = {"bitcoin": self.world.btc_adapter(party), "etm": self.world.etm_adapter(party)}
@@ -149,7 +152,10 @@ class PoolSwaps:
             if chain in self.op_ad and any(p["asset"] == asset for p in self.client.pools()):
                 pools[asset] = (self.pool(asset), self.chains(chain)[0])
         etm = self.chains()[1]
-        sync_operator(self.op_store, self.op_ad["etm"], pools, etm, int(time.time()))
+        followed = self.follower.follow(pools, etm, int(time.time()))
+        for u in followed.unfollowed:
+            self.unfollowed.append(u)
+            self.log.append(f"operator: CANNOT FOLLOW pool swap {u.swap_id}: {u.reason}")
         for watcher in (self.user_w, self.op_w):
             report = watcher.tick()
             for swap_id, error in {**report.errors, **report.down}.items():
@@ -162,9 +168,20 @@ class PoolSwaps:
         if mine_blocks:
             self.mine(mine_blocks)
 
+    def record(self, swap_id: str, role: Role = Role.USER) -> SwapRecord | None:
+        """``role``'s record of the user's swap ``swap_id`` (the operator's is keyed by its ETM
+        HTLC id, so it is found by the swap's hashlock), or None if it has none yet."""
+        found = [r for r in self.user_store.list_swaps() if r.swap_id == swap_id]
+        if role is Role.USER or not found:
+            return found[0] if found else None
+        theirs = self.op_store.by_hashlock(found[0].terms.hashlock)
+        return theirs[0] if theirs else None
+
     def state(self, swap_id: str, role: Role = Role.USER) -> State:
-        store = self.user_store if role is Role.USER else self.op_store
-        return store.get(swap_id).state
+        rec = self.record(swap_id, role)
+        if rec is None:
+            raise ChainError(f"the {role.value} has no record of swap {swap_id}")
+        return rec.state
 
     def run_until(
         self, swap_id: str, done: Iterable[State], *, roles: Iterable[Role] = (Role.USER,),
@@ -186,6 +203,5 @@ class PoolSwaps:
         )
 
     def _maybe_state(self, swap_id: str, role: Role) -> State | None:
-        store = self.user_store if role is Role.USER else self.op_store
-        found = [r for r in store.list_swaps() if r.swap_id == swap_id]
-        return found[0].state if found else None
+        rec = self.record(swap_id, role)
+        return None if rec is None else rec.state

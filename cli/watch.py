@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -22,17 +22,18 @@ from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import TERMINAL
 from etm_bridge.swaps.gateway_node import NodeGateway
 from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
-from etm_bridge.swaps.pool_swaps import sync_operator
+from etm_bridge.swaps.pool_swaps import PoolFollower, Unfollowed
 from etm_bridge.swaps.views import LegView
 from etm_bridge.swaps.watcher import TickReport, Watcher
 
 from .swap import home_option, json_option, make_watcher, open_adapters
 
 
-def _report_json(n: int, report: TickReport) -> str:
+def _report_json(n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = ()) -> str:
     return json.dumps(
         {
             "tick": n,
+            "unfollowed": [[u.swap_id, u.asset, u.reason] for u in unfollowed],
             "new_blocks": dict(report.new_blocks),
             "examined": report.examined,
             "transitions": [
@@ -80,11 +81,19 @@ def _progress(watcher: Watcher) -> list[str]:
     return lines
 
 
-def _follow_pools(watcher: Watcher, adapters: dict[str, ChainAdapter]) -> None:
+def _follow_pools(
+    follower: PoolFollower, watcher: Watcher, adapters: dict[str, ChainAdapter]
+) -> tuple[Unfollowed, ...]:
+    """The operator's look at its pools' swap logs; a swap it cannot follow is said loudly
+    (stderr, the log, and the tick's JSON), never skipped in silence."""
     name, etm = etm_side(adapters)
     pools = operator_pools(adapters)
-    for swap_id in sync_operator(watcher.store, etm, pools, chain_of(name, etm), int(time.time())):
+    report = follower.follow(pools, chain_of(name, etm), int(time.time()))
+    for swap_id in report.created:
         click.echo(f"operator: following pool swap {swap_id}", err=True)
+    for u in report.unfollowed:
+        click.echo(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}",
+                   err=True)  # fmt: skip
     if isinstance(watcher.gateway, NodeGateway):  # users' engines wait for this relay
         try:
             sent = watcher.gateway.relay_trusted()
@@ -93,6 +102,7 @@ def _follow_pools(watcher: Watcher, adapters: dict[str, ChainAdapter]) -> None:
         else:
             if sent:
                 click.echo(f"operator: relayed {sent} Ethereum headers to ETM", err=True)
+    return report.unfollowed
 
 
 @click.command("watch")
@@ -134,14 +144,14 @@ def run(
     """Tick ``watcher`` until ``ticks`` (or Ctrl-C), printing; ``after_tick`` runs after each
     tick (``etm-bridge stack operator`` mines a regtest block there)."""
     watcher.start()
+    follower = PoolFollower(watcher.store, etm_side(adapters)[1]) if operator else None
     n = 0
     try:
         while ticks is None or n < ticks:
             n += 1
-            if operator:
-                _follow_pools(watcher, adapters)
+            unfollowed = () if follower is None else _follow_pools(follower, watcher, adapters)
             report = watcher.tick()
-            line = _report_json(n, report) if as_json else _report_text(n, report)
+            line = _report_json(n, report, unfollowed) if as_json else _report_text(n, report)
             if line:
                 click.echo(line)
             if not as_json and status_every and n % status_every == 0:

@@ -41,7 +41,7 @@ def _opt_bytes(value: Any, name: str) -> bytes | None:
 
 
 def leg_to_dict(leg: LegTerms) -> dict[str, Any]:
-    return {
+    out = {
         "chain": leg.chain,
         "amount": leg.amount,
         "claim_key": leg.claim_key.hex(),
@@ -50,6 +50,9 @@ def leg_to_dict(leg: LegTerms) -> dict[str, Any]:
         "confirmations": leg.confirmations,
         "asset_id": _hex(leg.asset_id),
     }
+    if leg.lock_id is not None:  # only pinned legs carry it (older records stay as they were)
+        out["lock_id"] = leg.lock_id
+    return out
 
 
 def leg_from_dict(d: dict[str, Any]) -> LegTerms:
@@ -61,6 +64,7 @@ def leg_from_dict(d: dict[str, Any]) -> LegTerms:
         timelock_height=d["timelock_height"],
         confirmations=d["confirmations"],
         asset_id=_opt_bytes(d.get("asset_id"), "asset_id"),
+        lock_id=d.get("lock_id"),
     )
 
 

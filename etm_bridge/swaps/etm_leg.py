@@ -234,13 +234,18 @@ class EtmAdapter(ChainAdapter):
         except NotFoundError:
             return None
 
-    def exchange_swaps(self) -> list[tuple[rc.SwapRecord, Htlc]]:
-        """Every pool swap the exchange ever opened (open or ended) with its HTLC: what a pool
-        operator must act on (:mod:`etm_bridge.swaps.pool_swaps`)."""
-        return [
-            (rc.decode(rc.SwapRecord, row["swap"]), rc.decode(Htlc, row["htlc"]))
-            for row in self.client.swap_history()
+    def exchange_swaps(
+        self, asset: str, after: str | None = None
+    ) -> tuple[list[tuple[rc.SwapRecord, Htlc]], str | None]:
+        """The swaps pool ``asset`` opened (open or ended) after cursor ``after`` (None: all),
+        with their HTLC, in the order opened, and the cursor to poll from next: what a pool
+        operator must act on (:mod:`etm_bridge.swaps.pool_swaps`). Paged reads of the node's
+        swap log, so each request is small whatever the chain's history."""
+        rows, cursor = self.client.swap_history(asset, after)
+        swaps = [
+            (rc.decode(rc.SwapRecord, row["swap"]), rc.decode(Htlc, row["htlc"])) for row in rows
         ]
+        return swaps, cursor
 
     def _height(self, txid: str) -> int | None:
         if txid in self._heights:

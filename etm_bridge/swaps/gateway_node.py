@@ -41,7 +41,14 @@ from .views import ProofStatus, ProofView
 #: Engine chain name -> exchange asset / relay name.
 ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth"}
 
-#: Swap-in rejections that no amount of waiting or relaying fixes: the swap fails.
+#: Swap-in rejections that no amount of waiting or relaying fixes: the swap fails (the user
+#: refunds its lock at its timelock). Every other rejection is transient and the proof is sent
+#: again next tick, until ETM accepts it or says ``late_proof``: ``slippage`` (the pool's price
+#: may come back; ``min_out`` stays pinned), ``insufficient_liquidity`` (reservations end),
+#: ``pool_halted`` (the operator may pay late), ``not_bound`` (the user may bind again), SPV
+#: and confirmation reasons (relaying catches up). ``hashlock_used`` / ``hashlock_reserved``
+#: are final: a hashlock's use is permanent (issue 11), and with the intent in a block before
+#: the lock no stranger can cause them (``exchange.hashlocks``).
 FINAL_REJECTIONS = frozenset(
     {
         "late_proof",
@@ -50,12 +57,9 @@ FINAL_REJECTIONS = frozenset(
         "wrong_claim_key",
         "wrong_refund_key",
         "wrong_chain",
-        "not_bound",
-        "slippage",
-        "insufficient_liquidity",
-        "hashlock_in_use",
+        "hashlock_used",
+        "hashlock_reserved",
         "replayed_proof",
-        "pool_halted",
         "malformed_proof",
     }
 )

@@ -83,9 +83,15 @@ class LegTerms:
     timelock_height: int
     confirmations: int = 1  # required before acting on a lock of this leg
     asset_id: bytes | None = None
+    #: The one lock of this leg to follow, when it is known in advance: a pool swap in's user
+    #: lock, which ETM proved (its adapter lock id). Any other lock with the same hashlock and
+    #: terms (a decoy the user can refund early) is ignored.
+    lock_id: str | None = None
 
     def __post_init__(self) -> None:
         _text("chain", self.chain)
+        if self.lock_id is not None:
+            _text("lock_id", self.lock_id)
         _int("amount", self.amount, 1)
         _int("timelock_height", self.timelock_height)
         _int("confirmations", self.confirmations, 1)

@@ -77,6 +77,8 @@ def _leg(
     terms = rec.terms.counter_leg if counter else rec.terms.user_leg
     expected = terms.htlc_terms(rec.terms.hashlock)
     raw = adapter.find_locks(rec.terms.hashlock)
+    if terms.lock_id is not None:  # a pinned leg follows its one lock, never a look-alike
+        raw = [lock for lock in raw if lock.lock_id == terms.lock_id]
     relabelled = [replace(lock, chain=chain) for lock in raw]
     lock = pick_lock(relabelled, expected, chain)
     original: HtlcLock | None = None

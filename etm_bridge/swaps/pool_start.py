@@ -4,9 +4,13 @@
 counterparty keys are given: it reads the pool and the user's binding from the ETM node, pins
 the quote (the counter leg's amount is the minimum output: the pool's current output less
 ``slippage_bps``, or the user's ``--receive``), records the swap intent on ETM for a swap in
-(so anyone may submit the proof with that minimum), and returns the user's record; the watcher
-does the rest (:mod:`.gateway_node`). :func:`operator_pools` tells an operator's watcher which
-pools are theirs (their key is the pool's claim key), for :func:`.pool_swaps.sync_operator`.
+(so anyone may submit the proof with that minimum) and waits for its block, and returns the
+user's record; the watcher does the rest (:mod:`.gateway_node`). The intent also reserves the
+swap's hashlock for the user (``exchange.hashlocks``) *before* anything is locked: if someone
+used or reserved that hashlock first, the intent is refused while nothing is at stake and a new
+secret is drawn (up to :data:`SECRET_ATTEMPTS` times), so nobody can strand the user's lock.
+:func:`operator_pools` tells an operator's watcher which pools are theirs (their key is the
+pool's claim key), for :class:`.pool_swaps.PoolFollower`.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from typing import Any
 
 from ..adapter import ChainAdapter
 from ..chain.address import encode_address
-from ..errors import ConfigError, NotFoundError, SwapError
+from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError
 from ..hashlock import new_preimage, sha256
 from .etm_leg import EtmAdapter
 from .fsm import Role
 from .gateway_node import ASSETS, NodeGateway, submit_swap_intent
 from .model import SwapRecord
 from .pool_swaps import Chain, PoolInfo, swap_in_terms, swap_out_terms
+
+#: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
+HASHLOCK_TAKEN = frozenset({"hashlock_used", "hashlock_reserved"})
+SECRET_ATTEMPTS = 3
 
 
 def etm_side(adapters: Mapping[str, ChainAdapter]) -> tuple[str, EtmAdapter]:
@@ -102,18 +110,25 @@ def start_pool_swap(
     if wanted > offered or wanted <= 0:
         raise SwapError(f"the {asset} pool pays {offered} base units now, not {wanted}: "
                         "lower --receive or wait")  # fmt: skip
-    preimage = new_preimage()
-    hashlock, now = sha256(preimage), int(time.time())
-    build = swap_in_terms if swap_in else swap_out_terms
-    terms = build(
-        hashlock.hex()[:16], hashlock, pool, chain_of(foreign_name, foreign),
-        chain_of(etm_name, etm), amount_in=amount_in, min_out=wanted,
-        user_foreign_key=foreign.our_key(), user_etm_address20=etm.our_key(), now_s=now,
-        lock_within_s=lock_within_s,
-    )  # fmt: skip
-    if swap_in:
-        submit_swap_intent(etm.client, etm.key, asset, hashlock, amount_in, wanted)
-    return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
+    for attempt in range(1, SECRET_ATTEMPTS + 1):
+        preimage = new_preimage()
+        hashlock, now = sha256(preimage), int(time.time())
+        build = swap_in_terms if swap_in else swap_out_terms
+        terms = build(
+            hashlock.hex()[:16], hashlock, pool, chain_of(foreign_name, foreign),
+            chain_of(etm_name, etm), amount_in=amount_in, min_out=wanted,
+            user_foreign_key=foreign.our_key(), user_etm_address20=etm.our_key(), now_s=now,
+            lock_within_s=lock_within_s,
+        )  # fmt: skip
+        if swap_in:
+            try:  # reserve the hashlock before anything is locked (exchange.hashlocks)
+                submit_swap_intent(etm.client, etm.key, asset, hashlock, amount_in, wanted)
+            except TxRejectedError as exc:
+                if exc.reason not in HASHLOCK_TAKEN or attempt == SECRET_ATTEMPTS:
+                    raise
+                continue  # someone used or reserved it first: nothing is locked, new secret
+        return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, Chain]]:

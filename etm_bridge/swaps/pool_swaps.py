@@ -12,17 +12,28 @@ of a person who ran ``swap accept``:
   asset to the user's bound key for the short leg; its refund key is the pool's claim key.
 
 The counter leg's amount is the pinned quote's output (``min_out``): the exchange refuses the
-swap if the pool moved past it. The operator learns of pool swaps from ETM state
-(:func:`operator_records`), never from the user. Pure except :func:`sync_operator`.
+swap if the pool moved past it. The operator learns of pool swaps from ETM state (the node's
+swap log, polled from a cursor by :class:`PoolFollower`), never from the user.
+
+The operator's records are keyed by the swap's ETM HTLC id (:func:`operator_swap_id`), never
+by its hashlock: until issue 11 they were keyed by ``hashlock[:16]`` and a swap whose hashlock
+the engine already knew was skipped, so a second swap in with a used hashlock (its preimage
+public) was never claimed on Bitcoin: the user took the pool's ETM and refunded the BTC. The
+record of a swap in also pins the user lock ETM proved (``LegTerms.lock_id``), so a decoy lock
+with the same hashlock and terms is never followed instead. A pool swap the engine cannot
+follow is reported (:class:`Unfollowed`, logged at error level), never silently skipped.
+Pure except :class:`PoolFollower` and :func:`sync_operator`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..chain.address import decode_address
-from ..exchange.htlc import Htlc
+from ..errors import SwapNotFoundError
+from ..exchange.htlc import Htlc, HtlcStatus
 from ..exchange.pool import Direction as PoolDirection
 from ..exchange.records import SwapRecord as PoolSwap
 from ..exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
@@ -37,6 +48,8 @@ SWAP_OUT_LEG_S = SHORT_LEG_S + MARGIN_S + 1800
 ETM_REVEAL_MARGIN_S = 600  # the user claims pool ETM only with this much time left
 FOREIGN_REVEAL_MARGIN_BLOCKS = 2
 OPERATOR_DEADLINE_S = 10 * 365 * 86400  # the user's lock already exists: no lock deadline
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,17 +142,35 @@ def operator_counter_timelock(etm_expiry: int, etm: Chain, foreign: Chain) -> in
     return foreign.tip_height + blocks if blocks > 0 else 0
 
 
+def operator_swap_id(htlc: Htlc) -> str:
+    """The operator's record id of a pool swap: its ETM HTLC id (64 hex digits)."""
+    return htlc.htlc_id.hex()
+
+
+def adapter_lock_id(asset: str, lock_id: bytes, hashlock: bytes) -> str | None:
+    """The foreign adapter's id of the lock the exchange proved (``SwapRecord.lock_id``), or
+    None for an asset without a known form. Bitcoin: the proof's ``txid_le || vout u32 BE``
+    (``exchange.btc_proofs``) -> ``<txid display hex>:<vout>:<hashlock hex>``; Ethereum: the
+    contract's swap hash (``exchange.eth_proofs``), in hex, as the Ethereum adapter names it."""
+    if asset == "btc" and len(lock_id) == 36:
+        return f"{lock_id[:32][::-1].hex()}:{int.from_bytes(lock_id[32:], 'big')}:{hashlock.hex()}"
+    if asset == "eth" and len(lock_id) == 32:
+        return lock_id.hex()
+    return None
+
+
 def operator_record(
     swap: PoolSwap, htlc: Htlc, pool: PoolInfo, foreign: Chain, etm: Chain, now_s: int
 ) -> SwapRecord | None:
     """The operator's record of one pool swap (None if nothing is left to do for it)."""
-    swap_id = htlc.hashlock.hex()[:16]
+    swap_id = operator_swap_id(htlc)
     user20, pool20 = decode_address(swap.user), pool_leg_key(pool.asset)
     deadline = now_s + OPERATOR_DEADLINE_S
     if swap.direction is PoolDirection.ASSET_TO_ETM:
         user = LegTerms(
             foreign.name, swap.amount_in, pool.claim_key, swap.user_key, 0,
             max(1, pool.min_confirmations),
+            lock_id=adapter_lock_id(pool.asset, swap.lock_id, htlc.hashlock),
         )  # fmt: skip
         counter = LegTerms(etm.name, swap.amount_out, user20, pool20, 0, 1)
         margin = blocks_for_seconds(ETM_REVEAL_MARGIN_S, etm.block_time_s)
@@ -156,27 +187,111 @@ def operator_record(
     return SwapRecord(terms, Role.OPERATOR, updated_at_s=now_s)
 
 
+@dataclass(frozen=True)
+class Unfollowed:
+    """A pool swap of ours the operator's engine cannot follow, and why (said loudly)."""
+
+    swap_id: str  # the ETM HTLC id
+    asset: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FollowReport:
+    """What one look at the pools' swap logs did: records created, swaps not followed."""
+
+    created: tuple[str, ...] = ()
+    unfollowed: tuple[Unfollowed, ...] = ()
+
+
+def why_not_followed(
+    swap: PoolSwap, htlc: Htlc, pool: PoolInfo, others: list[SwapRecord]
+) -> str | None:
+    """Why the engine cannot follow this pool swap at all (None: it can). ``others`` are our
+    records with the same hashlock: the engine reads the foreign leg by hashlock, so it could
+    not tell two swaps sharing one apart (the exchange refuses a used hashlock since issue 11:
+    this means a chain running older rules, or a bug)."""
+    if others:
+        ids = ", ".join(sorted(r.swap_id for r in others))
+        return (
+            f"its hashlock {htlc.hashlock.hex()} is also that of swap(s) {ids}: the engine "
+            "cannot tell their locks apart; claim or lock this one by hand"
+        )
+    pinned = adapter_lock_id(pool.asset, swap.lock_id, htlc.hashlock)
+    if swap.direction is PoolDirection.ASSET_TO_ETM and pinned is None:
+        return f"no adapter lock id for {pool.asset} lock {swap.lock_id.hex()}"
+    return None
+
+
+NO_ROOM = (
+    "its ETM lock expires too soon for a counter lock ending a margin before it: nothing is "
+    "locked, the user refunds the ETM after expiry"
+)
+
+
+class PoolFollower:
+    """The operator's side of the pools: polls each pool's swap log on the ETM node from its
+    last cursor and creates a record per new swap (keyed by HTLC id); reports what it cannot
+    follow. One per watcher process; the cursors live in memory (a restart reads every swap
+    again, and records already in the store are skipped)."""
+
+    def __init__(self, store: SwapStore, etm_adapter: EtmAdapter) -> None:
+        self.store, self.etm_adapter = store, etm_adapter
+        self.cursors: dict[str, str | None] = {}
+
+    def follow(
+        self, pools: Mapping[str, tuple[PoolInfo, Chain]], etm: Chain, now_s: int
+    ) -> FollowReport:
+        created: list[str] = []
+        unfollowed: list[Unfollowed] = []
+        for asset, (pool, foreign) in sorted(pools.items()):
+            swaps, self.cursors[asset] = self.etm_adapter.exchange_swaps(
+                asset, self.cursors.get(asset)
+            )
+            for swap, htlc in swaps:
+                problem = self._take(swap, htlc, pool, foreign, etm, now_s, created)
+                if problem is not None:
+                    unfollowed.append(problem)
+                    log.error(
+                        "operator: CANNOT FOLLOW pool swap %s (%s): %s",
+                        problem.swap_id, asset, problem.reason,
+                    )  # fmt: skip
+        return FollowReport(tuple(created), tuple(unfollowed))
+
+    def _take(
+        self, swap: PoolSwap, htlc: Htlc, pool: PoolInfo, foreign: Chain, etm: Chain,
+        now_s: int, created: list[str],
+    ) -> Unfollowed | None:  # fmt: skip
+        swap_id = operator_swap_id(htlc)
+        try:
+            self.store.get(swap_id)
+            return None  # followed already
+        except SwapNotFoundError:
+            pass
+        others = [r for r in self.store.by_hashlock(htlc.hashlock) if r.swap_id != swap_id]
+        reason = why_not_followed(swap, htlc, pool, others)
+        if reason is None:
+            rec = operator_record(swap, htlc, pool, foreign, etm, now_s)
+            if rec is not None:
+                self.store.create(rec)
+                created.append(rec.swap_id)
+                return None
+            if htlc.status is not HtlcStatus.LOCKED:
+                return None  # an ended swap out we never had to lock for
+            reason = NO_ROOM
+        return Unfollowed(swap_id, pool.asset, reason)
+
+
 def sync_operator(
     store: SwapStore,
     etm_adapter: EtmAdapter,
     pools: Mapping[str, tuple[PoolInfo, Chain]],
     etm: Chain,
     now_s: int,
-) -> list[str]:
-    """Create the operator's record of every pool swap of ``pools`` (asset -> (pool, its
-    foreign chain)) that the store does not know yet; returns the new swap ids.
-
-    Reads every swap the exchange opened, so a swap the user settled before we looked is still
-    followed (the operator must claim the user's lock with the revealed secret)."""
-    known = {rec.terms.hashlock for rec in store.list_swaps()}
-    created = []
-    for swap, htlc in etm_adapter.exchange_swaps():
-        if swap.asset not in pools or htlc.hashlock in known:
-            continue
-        pool, foreign = pools[swap.asset]
-        rec = operator_record(swap, htlc, pool, foreign, etm, now_s)
-        if rec is not None:
-            store.create(rec)
-            known.add(htlc.hashlock)
-            created.append(rec.swap_id)
-    return created
+) -> FollowReport:
+    """One look at every pool swap of ``pools`` (asset -> (pool, its foreign chain)) from the
+    start of their logs: creates the operator's record of each swap the store does not know
+    (a swap the user settled before we looked is still followed: the operator must claim the
+    user's lock with the revealed secret). A watcher keeps a :class:`PoolFollower` instead,
+    which reads only the swaps opened since its last look."""
+    return PoolFollower(store, etm_adapter).follow(pools, etm, now_s)

@@ -115,10 +115,13 @@ def _start(world: World, user: Party, refund: bool) -> SwapRecord:
     return rec
 
 
-def _record(path: Path, swap_id: str) -> SwapRecord:
+def _record(path: Path, rec: SwapRecord) -> SwapRecord:
+    """The record of ``rec``'s swap in the database at ``path``: the user's by its id, the
+    operator's (keyed by the ETM HTLC id) by its hashlock."""
     store = SwapStore(path)
     try:
-        return store.get(swap_id)
+        [found] = store.by_hashlock(rec.terms.hashlock)
+        return found
     finally:
         store.close()
 
@@ -179,6 +182,7 @@ def _spec(
     tmp_path: Path,
     refund: bool,
     swap_id: str,
+    hashlock: str,
     mine_to: str,
 ) -> dict:
     roles = {
@@ -193,6 +197,7 @@ def _spec(
         }
     return {
         "swap_id": swap_id,
+        "hashlock": hashlock,
         "roles": roles,
         "crash_roles": ["user"],
         # the operator claims the BTC only once the user's engine saved secret_revealed: without
@@ -222,15 +227,16 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
     store.close()
     before = _snapshot(world, user, operator)
     spec = _spec(
-        world, user, operator, tmp_path, refund, rec.swap_id, bitcoin_node.faucet_address()
-    )
+        world, user, operator, tmp_path, refund, rec.swap_id, rec.terms.hashlock.hex(),
+        bitcoin_node.faucet_address(),
+    )  # fmt: skip
     kills = run_until_done(spec, point, tmp_path, max_ticks=60)
     crashed = (tmp_path / "crashed.txt").read_text() if kills else ""
     crashed_at.setdefault(point, set()).update(crashed.split())
     roles = [Role.USER] if refund else [Role.USER, Role.OPERATOR]
     dbs = {Role.USER: tmp_path / "user.db", Role.OPERATOR: operator.home / "swaps.db"}
     for role in roles:
-        got = _record(dbs[role], rec.swap_id)
+        got = _record(dbs[role], rec)
         assert got.state is end, (role, got.state, crashed)
         for intent in got.intents:
             assert intent.result is not None, intent

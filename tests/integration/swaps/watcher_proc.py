@@ -8,7 +8,8 @@ Bitcoin node to mine with and optionally anvil's URL (and ``offline``, see :func
 Optional, for pool swaps on a real ETM node: a role's ``"gateway": true`` gives its watcher a
 NodeGateway over its ``etm`` adapter (relay headers, SPV proofs); ``"pools": true`` creates its
 records of the swaps the exchange opened in its pools each tick (the operator's
-``sync_operator``); ``"waits"`` holds a role back (see :func:`_waiting`); ``"roles"`` may
+``PoolFollower``, whose records are keyed by the ETM HTLC id: the world's ``"hashlock"`` finds
+them); ``"waits"`` holds a role back (see :func:`_waiting`); ``"roles"`` may
 name one role only; ``"crash_roles"`` limits the crashes to
 those roles' saves; ``"policy"`` overrides PolicyConfig fields.
 Every crash appends its signature to CRASHED.txt first, so each step crashes only once.
@@ -34,7 +35,7 @@ from etm_bridge.swaps.fsm import TERMINAL, Role, State, progress_rank
 from etm_bridge.swaps.model import SwapRecord
 from etm_bridge.swaps.policy import PolicyConfig
 from etm_bridge.swaps.pool_start import chain_of, etm_side, make_gateway, operator_pools
-from etm_bridge.swaps.pool_swaps import sync_operator
+from etm_bridge.swaps.pool_swaps import PoolFollower
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 
@@ -51,28 +52,39 @@ def rpc(url: str, method: str, *params, auth=None) -> None:
     requests.post(url, json=body, auth=auth, timeout=30).raise_for_status()
 
 
+def _rec(w: Watcher, world: dict) -> SwapRecord:
+    """``w``'s record of the world's swap: by ``swap_id``, else (a pool operator's record, keyed
+    by the ETM HTLC id) by the world's ``hashlock``."""
+    try:
+        return w.store.get(world["swap_id"])
+    except SwapNotFoundError:
+        found = w.store.by_hashlock(bytes.fromhex(world.get("hashlock", "")))
+        if not found:
+            raise
+        return found[0]
+
+
 def _offline(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
     """``"offline": {"role": R, "state": S}``: R's watcher does not tick while its swap is in
     state S and the other party's has not ended (a user that walks away from its claim)."""
     off = world.get("offline")
     if not off or w.owner != off["role"]:
         return False
-    swap = world["swap_id"]
-    others_open = any(o.store.get(swap).state not in TERMINAL for o in watchers if o is not w)
-    return w.store.get(swap).state.value == off["state"] and others_open
+    others_open = any(_rec(o, world).state not in TERMINAL for o in watchers if o is not w)
+    return _rec(w, world).state.value == off["state"] and others_open
 
 
-def _ended(w: Watcher, swap_id: str) -> bool:
+def _ended(w: Watcher, world: dict) -> bool:
     try:
-        return w.store.get(swap_id).state in TERMINAL
+        return _rec(w, world).state in TERMINAL
     except SwapNotFoundError:  # an operator's pool swap the exchange has not opened yet
         return False
 
 
-def _sync_pools(w: Watcher) -> None:
+def _sync_pools(w: Watcher, follower: PoolFollower) -> None:
     """The operator's records of the pool swaps the exchange opened (its watcher loop's job)."""
     name, etm = etm_side(w.adapters)
-    sync_operator(w.store, etm, operator_pools(w.adapters), chain_of(name, etm), int(time.time()))
+    follower.follow(operator_pools(w.adapters), chain_of(name, etm), int(time.time()))
 
 
 def _waiting(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
@@ -82,7 +94,7 @@ def _waiting(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
     if not rule or w.owner != rule["role"]:
         return False
     [other] = [o for o in watchers if o.owner == rule["for"]]
-    rank = progress_rank(other.store.get(world["swap_id"]).state)
+    rank = progress_rank(_rec(other, world).state)
     return rank < progress_rank(State(rule["state"]))
 
 
@@ -128,13 +140,13 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
         w.start()
         watchers.append(w)
         if c.get("pools"):
-            syncing.append(w)
+            syncing.append((w, PoolFollower(w.store, etm_side(adapters)[1])))
     btc_auth = (world["btc_user"], world["btc_password"])
     for _ in range(max_ticks):
-        if all(_ended(w, world["swap_id"]) for w in watchers):
+        if all(_ended(w, world) for w in watchers):
             break
-        for w in syncing:
-            _sync_pools(w)
+        for w, follower in syncing:
+            _sync_pools(w, follower)
         for w in watchers:
             if not (_offline(world, w, watchers) or _waiting(world, w, watchers)):
                 w.tick()

@@ -88,11 +88,17 @@ def _htlc(sender: str, recipient: str, expiry: int) -> Htlc:
 
 def test_operator_record_of_a_swap_in_claims_the_users_lock() -> None:
     user = encode_address(USER_ETM)
-    swap = PoolSwap("btc", PoolDirection.ASSET_TO_ETM, 100_000, 300, 9, user, USER_BTC, b"l")
-    rec = operator_record(swap, _htlc(pool_account("btc"), user, 5_000), POOL, BTC, ETM_CHAIN, 1)
-    assert rec is not None and rec.role is Role.OPERATOR and rec.swap_id == HASHLOCK.hex()[:16]
+    txid_le = bytes(range(32))
+    proven = txid_le + (1).to_bytes(4, "big")  # the exchange's id of the proven Bitcoin lock
+    swap = PoolSwap("btc", PoolDirection.ASSET_TO_ETM, 100_000, 300, 9, user, USER_BTC, proven)
+    htlc = _htlc(pool_account("btc"), user, 5_000)
+    rec = operator_record(swap, htlc, POOL, BTC, ETM_CHAIN, 1)
+    # keyed by the ETM HTLC id, never by the hashlock (issue 11, item 1)
+    assert rec is not None and rec.role is Role.OPERATOR and rec.swap_id == htlc.htlc_id.hex()
     u, c = rec.terms.user_leg, rec.terms.counter_leg
     assert (u.claim_key, u.refund_key, u.amount) == (POOL.claim_key, USER_BTC, 100_000)
+    # it follows the lock ETM proved (the Bitcoin adapter's id form), never a look-alike
+    assert u.lock_id == f"{txid_le[::-1].hex()}:1:{HASHLOCK.hex()}"
     assert (c.claim_key, c.refund_key, c.amount) == (USER_ETM, pool_leg_key("btc"), 9)
 
 
@@ -115,3 +121,7 @@ def test_final_rejections_are_exchange_reason_codes() -> None:
     assert {r.value for r in Reason} | {"malformed_proof"} >= FINAL_REJECTIONS
     assert "not_enough_confirmations" not in FINAL_REJECTIONS  # waiting fixes that one
     assert "bad_proof" not in FINAL_REJECTIONS  # relaying fixes that one
+    # issue 11, item 7: transient refusals are retried until ETM says late_proof
+    for transient in ("slippage", "insufficient_liquidity", "pool_halted", "not_bound"):
+        assert transient not in FINAL_REJECTIONS, transient
+    assert {"late_proof", "hashlock_used", "hashlock_reserved"} <= FINAL_REJECTIONS
