@@ -60,6 +60,7 @@ def plan_swap_in(
     if used:  # the most telling reason first, before asking who may submit
         raise SwapRuleError(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
     min_out = _pinned_min_out(view, tx, p, recipient)
+    hk.require_usable(view, lock.hashlock, p.recipient)  # permanent: before transient reasons
     request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = sr.check_swap_in(
         lock,
@@ -70,7 +71,6 @@ def plan_swap_in(
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
     )
-    hk.require_usable(view, lock.hashlock, p.recipient)
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
     htlc = hx.new_lock(
@@ -133,6 +133,7 @@ def _open_swap(
 def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Plan:
     pool = get_pool(view, p.asset)
     sender = encode_address(tx.sender)
+    hk.require_usable(view, p.hashlock, sender)
     request = sr.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
     new_pool, terms = sr.check_swap_out(
         request,
@@ -141,7 +142,6 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
     )
-    hk.require_usable(view, p.hashlock, sender)
     q = terms.quote
     htlc = hx.new_lock(
         tx.id,

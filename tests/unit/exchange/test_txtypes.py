@@ -129,16 +129,20 @@ def test_swap_in_then_claim_pays_the_user_and_settles_the_pool(led: Ledger) -> N
 def test_replayed_late_wrong_amount_and_wrong_hash_leave_no_reservation(led: Ledger) -> None:
     swap_in(led, foreign_lock(led))
     pool = led.pool()
+    fresh = hashlock_of(b"\x45" * 32)  # H is used for good by the first swap (issue 11)
     cases = {
         Reason.REPLAYED_PROOF: foreign_lock(led),
-        Reason.LATE_PROOF: foreign_lock(led, lock_id=b"2", tip_height=1_060),
-        Reason.WRONG_AMOUNT: foreign_lock(led, lock_id=b"3", amount=5),
+        Reason.LATE_PROOF: foreign_lock(led, lock_id=b"2", tip_height=1_060, hashlock=fresh),
+        Reason.WRONG_AMOUNT: foreign_lock(led, lock_id=b"3", amount=5, hashlock=fresh),
         Reason.WRONG_HASHLOCK: foreign_lock(led, lock_id=b"4", hashlock=b"\x00" * 32),
-        Reason.WRONG_REFUND_KEY: foreign_lock(led, lock_id=b"5", refund_key=btc_key("bob")),
+        Reason.WRONG_REFUND_KEY: foreign_lock(
+            led, lock_id=b"5", refund_key=btc_key("bob"), hashlock=fresh
+        ),
         Reason.HASHLOCK_USED: foreign_lock(led, lock_id=b"6"),
     }
     for reason, lock in cases.items():
-        payload = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, b"p")
+        h = H if reason in (Reason.WRONG_HASHLOCK, Reason.REPLAYED_PROOF) else lock.hashlock
+        payload = pl.SwapIn("btc", led.address("alice"), 100_000, h, 1, b"p")
         rejected(
             reason,
             lambda lock=lock, payload=payload: led.send_verified(

@@ -10,7 +10,12 @@ attempted twice), the height moves on. After every step:
   locked (every reservation is released exactly once: on claim or on refund);
 - a rejected transaction changes nothing;
 - no investor takes another's value: an accepted deposit or withdrawal never lowers a share's
-  backing on either side (reserve / total shares), whatever swaps are in flight.
+  backing on either side (reserve / total shares), whatever swaps are in flight;
+- a hashlock serves one HTLC ever (issue 11): reusing any swap's hashlock, open or ended, is
+  refused (``hashlock_used``), and the registry names each HTLC under its hashlock;
+- the read indexes equal what a scan of the records gives: the swap log lists every pool swap
+  in the order opened, the open set exactly the locked ones; no withdrawal leaves an obligation
+  below the pool's minimum (no dust, issue 11).
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from test_txtypes import PREIMAGE, bind, btc_key, foreign_lock
 
 from etm_bridge.errors import ExchangeError, TxRejectedError
+from etm_bridge.exchange import hashlocks as hk
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans
+from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
-from etm_bridge.exchange.obligations import VerifiedDeposit
+from etm_bridge.exchange.obligations import VerifiedDeposit, withdrawal_floor
 from etm_bridge.exchange.pool import Direction, Pool
+from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
 
 LPS = ("operator", "bob")
@@ -170,6 +178,33 @@ class ExchangeMachine(RuleBasedStateMachine):
             htlc_id = self.htlcs[index % len(self.htlcs)]
             self._attempt(lambda: self.led.send("carol", tt.HTLC_REFUND, pl.HtlcRefund(htlc_id)))
 
+    @rule(index=st.integers(0, 50), kind=st.sampled_from(["in", "out"]))
+    def reuse_a_hashlock(self, index: int, kind: str) -> None:
+        """The pool drain of issue 11: a new swap with an earlier swap's hashlock."""
+        if not self.htlcs:
+            return
+        h = self.led.htlc(self.htlcs[index % len(self.htlcs)]).hashlock
+        if kind == "in":
+            lock = foreign_lock(self.led, lock_id=self._fresh(b"reuse"), amount=10**5, hashlock=h)
+            payload = pl.SwapIn("btc", self.led.address("alice"), 10**5, h, 0, b"p")
+
+            def run() -> object:
+                return self.led.send_verified(
+                    "alice", tt.SWAP_IN, payload, swap_plans.plan_swap_in, lock
+                )
+        else:
+            expiry = self.led.height + sr.LONG_LEG_S // self.led.params.block_time_s
+
+            def run() -> object:
+                return self.led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", 10**9, h, expiry, 0))
+
+        try:
+            run()
+        except REJECTED as exc:
+            assert exc.reason == Reason.HASHLOCK_USED, exc
+        else:
+            raise AssertionError(f"a used hashlock {h.hex()} opened a second swap")
+
     @rule(blocks=st.sampled_from([1, 100, 2_000, 5_000]))
     def advance(self, blocks: int) -> None:
         self.led.height += blocks
@@ -202,6 +237,20 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert pool.asset_reserved == reserved[Direction.ETM_TO_ASSET] <= pool.asset_reserve
         assert pool.asset_pending_in == pending[Direction.ASSET_TO_ETM]
         assert pool.etm_pending_in == pending[Direction.ETM_TO_ASSET]
+
+    @invariant()
+    def hashlock_registry_and_indexes_match_the_records(self) -> None:
+        state = self.led.state
+        for htlc_id in self.htlcs:
+            assert hk.htlc_of(state, self.led.htlc(htlc_id).hashlock) == htlc_id
+        assert [v for _, v in state.scan(rc.SWAP_LOG, rc.asset_key("btc", b""))] == self.htlcs
+        locked = {h for h in self.htlcs if self.led.htlc(h).status is HtlcStatus.LOCKED}
+        opened = {k.split(b"\x00", 1)[1] for k, _ in state.scan(rc.OPEN_SWAPS)}
+        assert opened == locked
+        for key, _ in state.scan(rc.OBLIGATIONS):
+            if key != b"next":
+                ob = plans.get_obligation(state, int.from_bytes(key, "big"))
+                assert ob.amount >= withdrawal_floor("btc"), ob
 
 
 # EXCHANGE_STATEFUL_EXAMPLES=1000 pytest ... --hypothesis-seed=N: the long run of the audit

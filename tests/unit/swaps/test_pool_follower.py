@@ -1,0 +1,154 @@
+"""The pool operator's engine follows every pool swap by its HTLC id (issue 11, item 1).
+
+Before the fix, ``sync_operator`` keyed its records by ``hashlock[:16]`` and skipped any swap
+whose hashlock it already knew: a second swap in with a used hashlock (its preimage public on
+ETM) was never followed, so nobody claimed its BTC and the user refunded it after taking the
+pool's ETM. Now records are keyed by the HTLC id, each pool's swap log is read from a cursor,
+and a swap the engine cannot follow is reported (and logged at error level), never skipped.
+
+Also here: a swap in's record pins the lock ETM proved, so a decoy lock with the same hashlock
+and terms (which the user can refund early) is never taken for it (fake chains, real
+``observe``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chain.address import encode_address
+from etm_bridge.exchange.htlc import Htlc, HtlcStatus
+from etm_bridge.exchange.pool import Direction as PoolDirection
+from etm_bridge.exchange.records import SwapRecord as PoolSwap
+from etm_bridge.exchange.records import pool_account
+from etm_bridge.hashlock import sha256
+from etm_bridge.swaps.fsm import Direction, Role
+from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.observe import observe
+from etm_bridge.swaps.pool_swaps import (
+    NO_ROOM,
+    Chain,
+    PoolFollower,
+    PoolInfo,
+    sync_operator,
+)
+from etm_bridge.swaps.store import SwapStore
+from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
+
+POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 1)
+BTC, ETM = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
+USER_BTC, USER = b"\x03" + b"\x22" * 32, encode_address(b"\x33" * 20)
+POOLS = {"btc": (POOL, BTC)}
+
+
+class SwapLog:
+    """The node's swap log as ``EtmAdapter.exchange_swaps`` pages it: (asset, cursor) -> the
+    swaps after the cursor and the new cursor. Records the cursors it was asked from."""
+
+    def __init__(self) -> None:
+        self.swaps: list[tuple[PoolSwap, Htlc]] = []
+        self.asked: list[str | None] = []
+
+    def exchange_swaps(
+        self, asset: str, after: str | None = None
+    ) -> tuple[list[tuple[PoolSwap, Htlc]], str | None]:
+        self.asked.append(after)
+        start = 0 if after is None else int(after) + 1
+        rows = [s for s in self.swaps[start:] if s[0].asset == asset]
+        return rows, (str(len(self.swaps) - 1) if rows else after)
+
+    def swap_in(self, n: int, hashlock: bytes, status: HtlcStatus = HtlcStatus.LOCKED) -> Htlc:
+        lock_id = bytes([n]) * 32 + (0).to_bytes(4, "big")
+        swap = PoolSwap("btc", PoolDirection.ASSET_TO_ETM, 100_000, 300, 9_000, USER, USER_BTC,
+                        lock_id)  # fmt: skip
+        htlc = Htlc(bytes([n]) * 32, pool_account("btc"), USER, 9_000, hashlock, 2_000, status)
+        self.swaps.append((swap, htlc))
+        return htlc
+
+    def swap_out(self, n: int, hashlock: bytes, expiry: int) -> Htlc:
+        swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 9_000, 30, 90_000, USER, USER_BTC)
+        htlc = Htlc(bytes([n]) * 32, USER, pool_account("btc"), 9_000, hashlock, expiry)
+        self.swaps.append((swap, htlc))
+        return htlc
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SwapStore:
+    return SwapStore(tmp_path / "operator.db")
+
+
+def test_two_pool_swaps_are_both_followed_by_their_htlc_ids(store: SwapStore) -> None:
+    log = SwapLog()
+    a, b = log.swap_in(1, sha256(b"a" * 32)), log.swap_in(2, sha256(b"b" * 32))
+    follower = PoolFollower(store, log)  # type: ignore[arg-type]
+    report = follower.follow(POOLS, ETM, 10)
+    assert report.created == (a.htlc_id.hex(), b.htlc_id.hex()) and report.unfollowed == ()
+    assert {r.swap_id for r in store.list_swaps()} == {a.htlc_id.hex(), b.htlc_id.hex()}
+    # the next look reads only what was opened since (the cursor), and takes the new one
+    c = log.swap_in(3, sha256(b"c" * 32))
+    assert follower.follow(POOLS, ETM, 11).created == (c.htlc_id.hex(),)
+    assert log.asked == [None, "1"]
+    assert follower.follow(POOLS, ETM, 12).created == ()
+
+
+def test_the_old_drain_a_second_swap_with_a_used_hashlock_is_reported_loudly(
+    store: SwapStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a chain without the consensus fix would show: the first swap ended (its preimage
+    public), a second swap in reuses the hashlock. The old engine skipped it in silence."""
+    log = SwapLog()
+    h = sha256(b"d" * 32)
+    first = log.swap_in(1, h, HtlcStatus.CLAIMED)
+    assert sync_operator(store, log, POOLS, ETM, 10).created == (first.htlc_id.hex(),)  # type: ignore[arg-type]
+    second = log.swap_in(2, h)
+    with caplog.at_level(logging.ERROR):
+        report = sync_operator(store, log, POOLS, ETM, 11)  # type: ignore[arg-type]
+    assert report.created == ()
+    [u] = report.unfollowed
+    assert u.swap_id == second.htlc_id.hex() and first.htlc_id.hex() in u.reason
+    assert "CANNOT FOLLOW" in caplog.text and second.htlc_id.hex() in caplog.text
+
+
+def test_a_swap_out_without_room_for_a_counter_lock_is_reported(store: SwapStore) -> None:
+    log = SwapLog()
+    log.swap_out(1, sha256(b"e" * 32), ETM.tip_height + 60)  # a minute left: no room
+    report = sync_operator(store, log, POOLS, ETM, 10)  # type: ignore[arg-type]
+    assert report.created == () and [u.reason for u in report.unfollowed] == [NO_ROOM]
+    fine = log.swap_out(2, sha256(b"f" * 32), ETM.tip_height + 40_000)
+    assert sync_operator(store, log, POOLS, ETM, 11).created == (fine.htlc_id.hex(),)  # type: ignore[arg-type]
+
+
+def test_a_pinned_leg_follows_the_proven_lock_not_a_decoy() -> None:
+    """The user makes two BTC locks with one hashlock and the pool's terms: a decoy refundable
+    soon, and the real one (12 h) that ETM proved. Following by hashlock alone picks the decoy,
+    sees it refunded, and never claims the real lock; the pinned record follows the real one."""
+    FakeChain.forget("btc-decoy")
+    chain = FakeChain.named("btc-decoy")
+    user_secret, op_secret = b"u" * 32, b"o" * 32
+    user = FakeAdapter(chain, user_secret)
+    chain.credit(fake_pubkey(user_secret), 10**7)
+    chain.mine()
+    h = sha256(b"g" * 32)
+    claim, refund = fake_pubkey(op_secret), fake_pubkey(user_secret)
+    decoy = user.lock(HtlcTerms(100_000, h, claim, refund, chain.tip_height + 3))
+    chain.mine()
+    real = user.lock(HtlcTerms(100_000, h, claim, refund, chain.tip_height + 72))
+    chain.mine()
+    adapters = {"bitcoin": FakeAdapter(chain, op_secret), "etm": FakeAdapter(chain, b"e" * 32)}
+    tips = {"bitcoin": chain.tip_height, "etm": chain.tip_height}
+
+    def user_lock_seen(pinned: str | None) -> str:
+        leg = LegTerms("bitcoin", 100_000, claim, refund, 0, 1, lock_id=pinned)
+        counter = LegTerms("etm", 9_000, b"\x33" * 20, b"\x44" * 20, 0, 1)
+        terms = SwapTerms("op", Direction.FOREIGN_TO_ETM, h, leg, counter, 0, 10**9, 1)
+        view = observe(SwapRecord(terms, Role.OPERATOR), adapters, tips, None).view
+        assert view.user.lock is not None
+        return view.user.lock.lock_id
+
+    assert user_lock_seen(None) == decoy.lock_id  # the attack on an unpinned record
+    assert user_lock_seen(real.lock_id) == real.lock_id
+    FakeChain.forget("btc-decoy")
