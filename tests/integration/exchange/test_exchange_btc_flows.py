@@ -239,17 +239,22 @@ def test_investor_and_both_swap_directions_on_bitcoin_regtest(world: Any) -> Non
     assert after.asset_reserve == pool.asset_reserve - out2
     assert after.fees_asset > 0 and after.fees_etm > 0
 
-    # 4. bob withdraws everything: ETM now, BTC as an obligation the operator pays and proves
+    # 4. bob withdraws everything in two burns: ETM now, BTC as two obligations the operator
+    # pays with ONE output (its OP_RETURN lists both ids, issue 11) and proves once
     [position] = views.positions(led.state, led.addr20("bob"))
     assert position["fees_earned_asset"] > 0 and position["fees_earned_etm"] > 0
     bob_etm = led.balance("bob")
-    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares))
-    assert led.balance("bob") - bob_etm == position["value_etm"]
-    ob = plans.get_obligation(led.state, 0)
-    assert (ob.amount, ob.destination) == (position["value_asset"], bob_btc.pubkey)
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares // 2))
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares - shares // 2))
+    assert position["value_etm"] - 1 <= led.balance("bob") - bob_etm <= position["value_etm"]
+    obs = [plans.get_obligation(led.state, i) for i in (0, 1)]
+    owed = sum(ob.amount for ob in obs)
+    assert position["value_asset"] - 1 <= owed <= position["value_asset"]
+    assert {ob.destination for ob in obs} == {bob_btc.pubkey}
     payer = OwnKey.from_label("operator-payouts")
-    ref = bp.PAYMENT_TAG + (0).to_bytes(8, "big")
-    txid = tagged_payment(node, payer, bp.p2wpkh(ob.destination), ref, ob.amount)
+    ref = bp.payment_tag([0, 1])
+    txid = tagged_payment(node, payer, bp.p2wpkh(bob_btc.pubkey), ref, owed)
     led.send("carol", tt.OBLIGATION_PAID, pl.ObligationPaid(0, prove(node, relay, txid, 0)))
-    assert plans.get_obligation(led.state, 0).status is ObligationStatus.PAID
+    paid = [plans.get_obligation(led.state, i).status for i in (0, 1)]
+    assert paid == [ObligationStatus.PAID, ObligationStatus.PAID]
     led.check_money()
