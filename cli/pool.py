@@ -52,6 +52,7 @@ def _pool_lines(p: dict[str, Any]) -> list[str]:
         f"  pending in {fmt(p['asset_pending_in'], a)}  {fmt(p['etm_pending_in'], 'etm')}",
         f"  shares     {p['total_shares']}",
         f"  fees       {fmt(p['fees_asset'], a)}  {fmt(p['fees_etm'], 'etm')}",
+        f"  least withdrawal {fmt(p.get('min_withdrawal', 0), a)}",
     ]
 
 
@@ -128,6 +129,12 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
 @click.option("--fee-ppm", default=3_000, show_default=True, help="Swap fee, parts per million.")
 @click.option("--obligation-blocks", default=8_640, show_default=True)
 @click.option("--min-confirmations", default=6, show_default=True)
+@click.option(
+    "--min-withdrawal",
+    default=None,
+    help="Least ASSET one LP withdrawal may pay (e.g. 0.001); default and lower bound: the "
+    "chain's floor (dust plus a payment's fee: 0.0001 BTC, 0.001 ETH).",
+)
 @common_options
 @passphrase_option
 @fee_option
@@ -138,6 +145,7 @@ def create_command(
     fee_ppm: int,
     obligation_blocks: int,
     min_confirmations: int,
+    min_withdrawal: str | None,
     fee: int | None,
     wait: bool,
     as_json: bool,
@@ -147,7 +155,11 @@ def create_command(
     public = wallet.public()
     asset = asset.lower()
     claim_key = public.btc.public_key if asset == "btc" else bytes.fromhex(public.eth.address[2:])
-    payload = pl.PoolCreate(asset, claim_key, fee_ppm, obligation_blocks, min_confirmations)
+    least = 0
+    if min_withdrawal is not None:
+        known = asset in UNITS
+        least = parse_amount(min_withdrawal, asset) if known else base_units(min_withdrawal)
+    payload = pl.PoolCreate(asset, claim_key, fee_ppm, obligation_blocks, min_confirmations, least)
     result = submit(
         node_client(), wallet.etm_signing_key(), tt.POOL_CREATE, payload, fee=fee, wait=wait
     )

@@ -166,7 +166,7 @@ def test_obligation_payment_through_the_vault_closes_the_obligation(
     finally:
         operator.close()
     payment = world.verifier().verify_payment(state, world.pool(), proof, None)  # type: ignore[arg-type]
-    assert (payment.obligation_id, payment.destination, payment.amount) == (7, payee, ETH // 4)
+    assert (payment.obligation_ids, payment.destination, payment.amount) == ((7,), payee, ETH // 4)
     assert payment.payment_id == bytes.fromhex(sent.tx_hash[2:]) + bytes(4)
     assert record_payment(ob, payment, 120).status is ObligationStatus.PAID
     with pytest.raises(InclusionProofError) as info:  # a deposit proof is not a payment
