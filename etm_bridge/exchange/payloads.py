@@ -16,8 +16,6 @@ out of its range raises :class:`~etm_bridge.errors.AmountError` (the chain rejec
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -191,14 +189,13 @@ def decode_payload(cls: type[T], payload: bytes) -> T:
         raise ValidationError(f"{cls.__name__} payload is not JSON") from None
     if not isinstance(raw, dict):
         raise ValidationError(f"{cls.__name__} payload must be a JSON object")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if set(raw) != names:
+    hints = dict(records.field_types(cls))
+    if set(raw) != set(hints):
         raise ValidationError(
-            f"{cls.__name__} payload fields must be {sorted(names)}, got {sorted(raw)}"
+            f"{cls.__name__} payload fields must be {sorted(hints)}, got {sorted(raw)}"
         )
-    for name in names:
-        _check_field(name, hints[name], raw[name], int_bound(cls, name))
+    for name, kind in hints.items():
+        _check_field(name, kind, raw[name], int_bound(cls, name))
     if canonical_json(raw) != payload:
         raise ValidationError(f"{cls.__name__} payload is not in canonical JSON form")
     return records.decode(cls, raw)
