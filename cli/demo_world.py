@@ -5,7 +5,7 @@ creation, bindings, the SPV-proven LP deposit), Bitcoin payments and HTLCs to th
 Keys are fresh per run; the ETM funds come from a development account of the dev chain.
 :class:`PoolSwaps` runs the user's and the operator's swap engines (one watcher and database
 each) side by side, the operator following every pool swap the exchange opens
-(:func:`etm_bridge.swaps.pool_swaps.sync_operator`). Used by ``etm-bridge demo`` and by the
+(:class:`etm_bridge.swaps.pool_swaps.PoolFollower`). Used by ``etm-bridge demo`` and by the
 integration tests on the session's nodes.
 """
 
