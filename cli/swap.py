@@ -283,6 +283,7 @@ def _summary(rec: SwapRecord) -> dict[str, Any]:
     u, c = rec.terms.user_leg, rec.terms.counter_leg
     return {
         "swap_id": rec.swap_id,
+        "hashlock": rec.terms.hashlock.hex(),  # ties a pool operator's record to the user's
         "role": rec.role.value,
         "direction": rec.terms.direction.value,
         "state": rec.state.value,

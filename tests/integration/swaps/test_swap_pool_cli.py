@@ -74,19 +74,24 @@ def _run(env: dict[str, str], *args: str) -> Any:
     return result
 
 
-def _state(env: dict[str, str], swap_id: str) -> str | None:
+def _state(env: dict[str, str], swap: dict[str, Any]) -> str | None:
+    """The state of ``swap`` (``swap start --json``) in ``env``'s database: the user's record by
+    its id, the operator's (keyed by the ETM HTLC id) by the swap's hashlock."""
     rows = json.loads(_run(env, "swap", "list", "--json").stdout)
-    return next((r["state"] for r in rows if r["swap_id"] == swap_id), None)
+    hashlock = swap["terms"]["hashlock"]
+    return next((r["state"] for r in rows if swap["swap_id"] == r["swap_id"]
+                 or r["hashlock"] == hashlock), None)  # fmt: skip
 
 
-def _drive(user: dict, operator: dict, swap_id: str, btc: Any, ticks: int = 60) -> None:
+def _drive(user: dict, operator: dict, swap: dict[str, Any], btc: Any, ticks: int = 60) -> None:
     for _ in range(ticks):
-        if _state(user, swap_id) == _state(operator, swap_id) == "claimed_both":
+        if _state(user, swap) == _state(operator, swap) == "claimed_both":
             return
         _run(user, "watch", "--ticks", "1", "--interval", "0")
-        _run(operator, "watch", "--operator", "--ticks", "1", "--interval", "0")
+        out = _run(operator, "watch", "--operator", "--ticks", "1", "--interval", "0").output
+        assert "CANNOT FOLLOW" not in out, out
         btc.mine(1)
-    raise AssertionError((_state(user, swap_id), _state(operator, swap_id)))
+    raise AssertionError((_state(user, swap), _state(operator, swap)))
 
 
 def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None:
@@ -118,10 +123,10 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001", "--json").stdout)
     assert started["pool"] is True
     assert started["terms"]["counter_leg"]["amount"] < started["quote"]["amount_out"]  # 50 bps
-    _drive(user, operator, started["swap_id"], bitcoin_node)
+    _drive(user, operator, started, bitcoin_node)
 
     out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--json").stdout)
-    _drive(user, operator, out["swap_id"], bitcoin_node)
+    _drive(user, operator, out, bitcoin_node)
     pool = etm_node.client.pool("btc")
     assert pool["fees_asset"] > 0 and pool["fees_etm"] > 0
     assert (pool["asset_reserved"], pool["etm_reserved"]) == (0, 0)
