@@ -10,6 +10,7 @@ between data dirs.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,20 @@ def init_command(
 @click.option("--host", default=None, help="Override the configured bind address.")
 @click.option("--port", type=int, default=None, help="Override the configured port.")
 @click.option("--no-forging", is_flag=True, help="Serve the API without forging.")
-def run_command(data_dir: Path, host: str | None, port: int | None, no_forging: bool) -> None:
-    """Serve the node's API and forge on its delegates' slots until Ctrl-C / SIGTERM."""
+@click.option(
+    "--peer",
+    "peers",
+    multiple=True,
+    help="HOST:PORT of a peer node to stay connected to (repeatable; added to node.json's).",
+)
+def run_command(
+    data_dir: Path, host: str | None, port: int | None, no_forging: bool, peers: tuple[str, ...]
+) -> None:
+    """Serve the node's API and peer protocol, forge on its delegates' slots, until Ctrl-C /
+    SIGTERM."""
     config = NodeConfig.load(data_dir, host=host, port=port, forging=False if no_forging else None)
+    if peers:
+        config = replace(config, peers=tuple(dict.fromkeys(config.peers + peers)))
     run_node(config, announce=lambda line: click.echo(line, nl=True))
 
 

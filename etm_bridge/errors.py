@@ -124,6 +124,17 @@ class EvidenceRejectedError(ValidationError):
         super().__init__(f"evidence rejected ({reason}): {detail}")
 
 
+class PeerProtocolError(ChainError):
+    """A peer broke the peer protocol (``etm_bridge.node.p2p``). ``reason`` is a stable code:
+    ``malformed``, ``unknown_type``, ``too_large``, ``wrong_network``, ``wrong_genesis``,
+    ``wrong_protocol``, ``unexpected``, ``rate_limited``, ``banned``, ..."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"peer protocol error ({reason}): {detail}")
+
+
 class SigningRefusedError(ChainError):
     """Slashing protection refused a block signature: the key already signed a block at this
     slot or a later one (after a restart, a reorg, or an imported record). Signing would make

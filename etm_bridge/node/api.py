@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..errors import (
     BlockRejectedError,
@@ -179,7 +179,7 @@ def create_app(
     admin_token: str,
     max_body_bytes: int,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
-    extra_routes: Sequence[Route] = (),
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The Starlette application serving ``backend`` (``lifespan`` runs e.g. the forger loop;
     ``extra_routes``, e.g. :func:`.exchange_api.exchange_routes`, are served too)."""

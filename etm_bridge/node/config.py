@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..private_files import read_private, write_private
+from .p2p.settings import P2PSettings
 
 NODE_CONFIG = "node.json"
 GENESIS_CONFIG = "genesis.json"
@@ -40,6 +41,11 @@ _FIELD_TYPES: dict[str, type] = {
     "max_body_bytes": int,
     "forging": bool,
     "log_level": str,
+    "peers": tuple,
+    "peer_exchange": bool,
+    "max_outbound": int,
+    "max_inbound": int,
+    "ban_seconds": int,
 }
 
 
@@ -54,6 +60,13 @@ class NodeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     forging: bool = True
     log_level: str = "warning"
+    #: Peer layer (docs/network.md): HOST:PORT of peers to keep connected, peer exchange,
+    #: connection limits, how long a misbehaving peer stays banned.
+    peers: tuple[str, ...] = ()
+    peer_exchange: bool = True
+    max_outbound: int = 8
+    max_inbound: int = 32
+    ban_seconds: int = 3600
 
     def __post_init__(self) -> None:
         for name, kind in _FIELD_TYPES.items():
@@ -69,6 +82,18 @@ class NodeConfig:
             raise ConfigError(f"port {self.port} is outside 0..65535")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
+        if not all(isinstance(p, str) for p in self.peers):
+            raise ConfigError("peers must be a list of HOST:PORT strings")
+        self.p2p_settings()  # raises ConfigError naming a bad peer address or limit
+
+    def p2p_settings(self) -> P2PSettings:
+        return P2PSettings(
+            peers=self.peers,
+            peer_exchange=self.peer_exchange,
+            max_outbound=self.max_outbound,
+            max_inbound=self.max_inbound,
+            ban_seconds=self.ban_seconds,
+        )
 
     @property
     def genesis_path(self) -> Path:
@@ -89,6 +114,7 @@ class NodeConfig:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         del out["data_dir"]
+        out["peers"] = list(self.peers)
         return out
 
     def save(self) -> None:
@@ -113,6 +139,8 @@ class NodeConfig:
         if unknown:
             raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
         raw.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(raw.get("peers"), list):
+            raw["peers"] = tuple(raw["peers"])
         return cls(data_dir=Path(data_dir), **raw)
 
 

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from ..chain.genesis import GenesisConfig
 from ..chain.ledger import Chain
@@ -33,6 +34,9 @@ from .api import create_app
 from .config import NodeConfig
 from .exchange_api import exchange_routes
 from .htlc_api import htlc_routes
+from .p2p.endpoint import SyncGate, network_routes
+from .p2p.messages import MAX_FRAME_BYTES
+from .p2p.network import P2PNetwork
 from .service import NodeService, load_forging_keys
 from .slashing_protection import SlashingProtection
 
@@ -104,22 +108,38 @@ async def forger_loop(
         await asyncio.sleep(poll_s)
 
 
-def build_app(config: NodeConfig, service: NodeService) -> Starlette:
+def attach_network(config: NodeConfig, service: NodeService) -> P2PNetwork:
+    """The node's peer layer, hooked to the service: gossip what the API admits and what the
+    forger forges, hold the forger while syncing, add the sync state to ``/api/status``."""
+    net = P2PNetwork(service.chain, config.p2p_settings())
+    service.tx_listeners.append(net.tx_admitted)
+    service.block_listeners.append(net.block_forged)
+    service.paused = lambda: net.syncer.syncing
+    service.network_status = net.status
+    return net
+
+
+def build_app(config: NodeConfig, service: NodeService, net: P2PNetwork | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(forger_loop(service))
+        if net is not None:
+            net.start()
         try:
             yield
         finally:
             task.cancel()
+            if net is not None:
+                await net.stop()
 
     view_of, tables = service.chain.store_view, service.chain.registry.table_names
+    routes: list[BaseRoute] = [*exchange_routes(view_of, tables), *htlc_routes(view_of, tables)]
     return create_app(
         service,
         admin_token=config.admin_token,
         max_body_bytes=config.max_body_bytes,
         lifespan=lifespan,
-        extra_routes=exchange_routes(view_of, tables) + htlc_routes(view_of, tables),
+        extra_routes=routes + (network_routes(net) if net is not None else []),
     )
 
 
@@ -158,13 +178,21 @@ def run_node(config: NodeConfig, announce: Callable[[str], None] = print) -> Non
     except BaseException:
         sock.close()
         raise
+    net = attach_network(config, service)
+    net.port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(config, service),
+            SyncGate(build_app(config, service, net), net),
             log_level=config.log_level,
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            # Peers: WebSockets through the `websockets` package, frames capped before they
+            # are buffered, no per-message deflate (a compressed frame could expand without
+            # bound before our size checks run).
+            ws="websockets-sansio",
+            ws_max_size=MAX_FRAME_BYTES,
+            ws_per_message_deflate=False,
         )
     )
 

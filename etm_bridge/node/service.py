@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from ..chain.ledger import Chain
 from ..chain.params import etm_time
 from ..chain.signing_guard import SigningGuard
 from ..chain.tx import Tx
-from ..errors import ConfigError, NotFoundError, SigningRefusedError
+from ..errors import ConfigError, NotFoundError, SigningRefusedError, TxRejectedError
 from ..private_files import read_private, write_private
 
 
@@ -63,12 +63,18 @@ class NodeService:
         self.forged_blocks = 0
         self.refused_slots: list[int] = []  # the last slots slashing protection refused
         self.last_forge_error: str | None = None
+        #: The peer layer's hooks (``node.p2p``): told of every admitted tx and forged block;
+        #: ``paused`` (syncing) holds the forger; ``network_status`` adds to ``status()``.
+        self.tx_listeners: list[Callable[[Tx], None]] = []
+        self.block_listeners: list[Callable[[Block], None]] = []
+        self.paused: Callable[[], bool] = lambda: False
+        self.network_status: Callable[[], dict[str, Any]] = dict
 
     # --- forging ------------------------------------------------------------------------------
 
     def forge(self, now: int) -> Block | None:
         """Forge and apply a block if ``now`` (ETM-epoch s) is a new slot of one of our keys."""
-        if not self.forging or not self.keys:
+        if not self.forging or not self.keys or self.paused():
             return None
         slot = self.chain.params.slot_of(now)
         if self.refused_slots and self.refused_slots[-1] == slot:
@@ -80,6 +86,8 @@ class NodeService:
             raise
         if block is not None:
             self.forged_blocks += 1
+            for listener in self.block_listeners:
+                listener(block)
         return block
 
     def forging_status(self) -> dict[str, Any]:
@@ -109,11 +117,23 @@ class NodeService:
         out["nodeVersion"] = __version__
         out["forging"] = self.forging and bool(self.keys)
         out["forgingKeys"] = len(self.keys)
+        out["finalizedId"] = self.chain.block_by_height(out["finalizedHeight"]).id.hex()
+        out.update(self.network_status())
         return out
 
     def submit_tx(self, raw: bytes) -> dict[str, Any]:
-        tx_id = self.chain.submit_tx(Tx.decode(raw))
-        return {"id": tx_id.hex(), "status": "pending"}
+        """Admit and gossip a tx. Idempotent: a tx already pending (e.g. it reached this node
+        from a peer first, as clients submit to several nodes) answers ``pending`` again."""
+        tx = Tx.decode(raw)
+        try:
+            self.chain.submit_tx(tx)
+        except TxRejectedError as exc:
+            if exc.reason != "duplicate":
+                raise
+            return {"id": tx.id.hex(), "status": "pending"}
+        for listener in self.tx_listeners:
+            listener(tx)
+        return {"id": tx.id.hex(), "status": "pending"}
 
     def transaction(self, tx_id: bytes) -> dict[str, Any]:
         tx, height = self.chain.tx_by_id(tx_id)
@@ -125,6 +145,7 @@ class NodeService:
     def _block_json(self, block: Block) -> dict[str, Any]:
         out = block.to_json()
         out["transactions"] = [self.chain.registry.tx_json(tx) for tx in block.transactions]
+        out["final"] = block.height <= self.chain.finalized_height()
         return out
 
     def block(self, ref: int | str | bytes) -> dict[str, Any]:
@@ -144,7 +165,11 @@ class NodeService:
         return {"height": block.height, "id": block.id.hex(), "hex": block.encoded.hex()}
 
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]:
-        return [block.to_json() for block in self.chain.latest_blocks(limit)]
+        final = self.chain.finalized_height()
+        return [
+            {**block.to_json(), "final": block.height <= final}
+            for block in self.chain.latest_blocks(limit)
+        ]
 
     def account(self, address: str) -> dict[str, Any]:
         return self.chain.account(decode_address(address)).to_json()

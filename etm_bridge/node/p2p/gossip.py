@@ -1,0 +1,232 @@
+"""Gossip: transactions, blocks and double-forging evidence in from peers and out to them.
+
+What arrives is de-duplicated (bounded seen-sets of ids), validated by the chain, and relayed only
+when it was new and valid, never back to a peer that already has it. Transactions travel in
+batches (each peer's buffer is flushed every :data:`TX_FLUSH_S`). Blocks:
+
+* a block on our tip is applied with the current time (``apply_block(block, now)``: the
+  whitepaper's time checks, a late block is dropped without blame);
+* any other block is history or a fork: it is applied with ``now=None`` through the chain's fork
+  choice (most blocks; a fork below the finalized height is refused), after one check the chain
+  skips for history: **no timestamp beyond our clock** (else a delegate could forge its own
+  future slots in advance and outgrow the chain), and an unknown parent sends us to sync.
+
+Double forging: two valid signed headers of one generator for one slot are evidence. They are
+handed to an :class:`EvidenceSink` (the consensus side's slashing; see :class:`ChainEvidence`)
+and gossiped as an ``evidence`` message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from ...chain.block import Block, BlockHeader
+from ...chain.ledger import Chain
+from ...chain.params import etm_time
+from ...chain.tx import Tx
+from ...errors import BlockRejectedError, TxRejectedError, ValidationError
+from .limits import SeenSet
+from .messages import MAX_TXS_BYTES, MAX_TXS_PER_MESSAGE, BlockMsg, Evidence, Txs
+
+if TYPE_CHECKING:
+    from .network import P2PNetwork
+    from .peer import Peer
+
+log = logging.getLogger("etm_bridge.node.p2p")
+
+TX_FLUSH_S = 0.05
+#: Rejections an honest peer can cause (state or timing), so they cost the sender nothing.
+HONEST_TX_REASONS = frozenset(
+    {"duplicate", "wrong_nonce", "insufficient_balance", "mempool_full", "rejected_by_type"}
+)
+HONEST_BLOCK_REASONS = frozenset({"late_block", "future_block", "unknown_parent", "stale_slot"})
+
+
+class EvidenceSink(Protocol):
+    """The consensus side's double-forging API, as the gossip layer needs it."""
+
+    def report_double_forging(self, header_a: bytes, header_b: bytes) -> bool:
+        """Record evidence; True if new. Raises ValidationError if it is not evidence."""
+        ...
+
+    def pending_evidence(self) -> list[tuple[bytes, bytes]]: ...
+
+
+class ChainEvidence:
+    """:class:`EvidenceSink` over the chain: the chain's own ``report_double_forging`` /
+    ``pending_evidence`` when it has them, else a check of the evidence kept in memory
+    (bounded), so evidence is verified and relayed even before the chain can slash."""
+
+    def __init__(self, chain: Chain, capacity: int = 256):
+        self.chain = chain
+        self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        self.capacity = capacity
+
+    def report_double_forging(self, header_a: bytes, header_b: bytes) -> bool:
+        report: Callable[[bytes, bytes], bool] | None = getattr(
+            self.chain, "report_double_forging", None
+        )
+        if report is not None:
+            return report(header_a, header_b)
+        a, b = BlockHeader.decode(header_a), BlockHeader.decode(header_b)
+        params = self.chain.params
+        if a.id == b.id or a.generator_public_key != b.generator_public_key:
+            raise ValidationError("evidence needs two different headers of one generator")
+        if params.slot_of(a.timestamp) != params.slot_of(b.timestamp):
+            raise ValidationError("evidence headers are for different slots")
+        if not (a.signature_ok() and b.signature_ok()):
+            raise ValidationError("evidence header signature does not verify")
+        key = (min(a.id, b.id), max(a.id, b.id))
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        log.warning("double forging by %s in slot %d", a.generator_public_key.hex(),
+                    params.slot_of(a.timestamp))  # fmt: skip
+        return True
+
+    def pending_evidence(self) -> list[tuple[bytes, bytes]]:
+        pending: Callable[[], list[tuple[bytes, bytes]]] | None = getattr(
+            self.chain, "pending_evidence", None
+        )
+        return pending() if pending is not None else []
+
+
+class Gossip:
+    def __init__(self, net: P2PNetwork, chain: Chain, evidence: EvidenceSink):
+        self.net, self.chain, self.evidence = net, chain, evidence
+        self.seen_txs = SeenSet(200_000)
+        self.seen_blocks = SeenSet(20_000)
+        self.seen_evidence = SeenSet(1024)
+        #: (generator, slot) -> signed header of the first block seen there (double forging).
+        self._slot_headers: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
+
+    # --- transactions ---------------------------------------------------------------------
+
+    def on_txs(self, peer: Peer, msg: Txs) -> None:
+        if self.net.syncer.syncing:
+            return  # our state is old: nonces would look wrong; the tx comes back later
+        for tx in msg.txs:
+            peer.known_txs.add(tx.id)
+            if not self.seen_txs.add(tx.id):
+                continue
+            try:
+                self.chain.submit_tx(tx)
+            except TxRejectedError as exc:
+                if exc.reason not in HONEST_TX_REASONS:
+                    self.net.penalize(peer, "invalid_tx", f"{exc.reason}: {exc.detail}")
+                    if peer.closed:
+                        return
+                continue
+            self.relay_tx(tx, origin=peer)
+
+    def relay_tx(self, tx: Tx, origin: Peer | None = None) -> None:
+        self.seen_txs.add(tx.id)
+        for peer in self.net.ready_peers():
+            if peer is not origin and tx.id not in peer.known_txs:
+                peer.known_txs.add(tx.id)
+                peer.tx_buffer.append(tx)
+
+    def flush_txs(self) -> None:
+        for peer in self.net.ready_peers():
+            while peer.tx_buffer:
+                batch: list[Tx] = []
+                size = 0
+                while peer.tx_buffer and len(batch) < MAX_TXS_PER_MESSAGE:
+                    tx = peer.tx_buffer[0]
+                    if batch and size + tx.size + 4 > MAX_TXS_BYTES - 8:
+                        break
+                    batch.append(peer.tx_buffer.pop(0))
+                    size += tx.size + 4
+                if not peer.send(Txs(tuple(batch))):
+                    self.net.drop(peer, 1008, "outbox full: reading too slowly")
+                    break
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    def on_block(self, peer: Peer, msg: BlockMsg) -> None:
+        block = msg.block
+        peer.known_blocks.add(block.id)
+        peer.height = max(peer.height, block.height)
+        if not self.seen_blocks.add(block.id):
+            return
+        self.check_double_forging(block.header, peer)
+        if self.net.syncer.syncing and block.height > self.chain.tip.height + 1:
+            self.net.syncer.wake()
+            return
+        if self.accept_block(block, peer, live=True):
+            self.relay_block(block, origin=peer)
+
+    def accept_block(self, block: Block, peer: Peer, live: bool) -> bool:
+        """Apply a block from ``peer``: True if it was new and valid (see the module doc)."""
+        now = etm_time(time.time())
+        params = self.chain.params
+        if block.header.timestamp > now + params.max_clock_drift_s:
+            log.info("block %d from %s is from the future; dropped", block.height, peer.label())
+            return False
+        on_tip = block.header.previous_block == self.chain.tip.block_id
+        try:
+            return self.chain.apply_block(block, now if (live and on_tip) else None)
+        except BlockRejectedError as exc:
+            if exc.reason == "unknown_parent":
+                self.net.syncer.fork_hint(peer)
+            elif exc.reason == "below_finality":
+                self.net.penalize(peer, "conflicting_final", exc.detail)
+            elif exc.reason not in HONEST_BLOCK_REASONS:
+                self.net.penalize(peer, "invalid_block", f"{exc.reason}: {exc.detail}")
+            else:
+                log.info("block %d from %s: %s", block.height, peer.label(), exc)
+            return False
+
+    def relay_block(self, block: Block, origin: Peer | None = None) -> None:
+        self.seen_blocks.add(block.id)
+        self.remember_header(block.header)
+        for peer in self.net.ready_peers():
+            if peer is not origin and block.id not in peer.known_blocks:
+                peer.known_blocks.add(block.id)
+                if not peer.send(BlockMsg(block)):
+                    self.net.drop(peer, 1008, "outbox full: reading too slowly")
+
+    # --- double forging -------------------------------------------------------------------
+
+    def remember_header(self, header: BlockHeader) -> bytes | None:
+        """Keep the first header per (generator, slot); return an earlier conflicting one."""
+        key = (header.generator_public_key, self.chain.params.slot_of(header.timestamp))
+        first = self._slot_headers.get(key)
+        if first is None:
+            self._slot_headers[key] = header.encoded
+            if len(self._slot_headers) > 4096:
+                self._slot_headers.popitem(last=False)
+            return None
+        return first if first != header.encoded else None
+
+    def check_double_forging(self, header: BlockHeader, peer: Peer | None) -> None:
+        if not header.signature_ok():
+            return  # not evidence of anything; the chain rejects the block itself
+        earlier = self.remember_header(header)
+        if earlier is not None:
+            self.on_evidence(peer, Evidence(earlier, header.encoded))
+
+    def on_evidence(self, peer: Peer | None, msg: Evidence) -> None:
+        key = (min(msg.header_a, msg.header_b), max(msg.header_a, msg.header_b))
+        if not self.seen_evidence.add(key):
+            return
+        try:
+            new = self.evidence.report_double_forging(msg.header_a, msg.header_b)
+        except (ValidationError, BlockRejectedError) as exc:
+            if peer is not None:
+                self.net.penalize(peer, "invalid_evidence", str(exc))
+            return
+        if new:
+            for other in self.net.ready_peers():
+                if other is not peer:
+                    other.send(msg)
+
+    def gossip_pending_evidence(self) -> None:
+        for a, b in self.evidence.pending_evidence():
+            self.on_evidence(None, Evidence(a, b))
