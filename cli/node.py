@@ -21,6 +21,7 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
+from etm_bridge.node.network_setup import init_network, join_node
 from etm_bridge.node.server import load_genesis, run_node
 from etm_bridge.node.setup import NODE_TX_PLUGINS, eth_spv_genesis, init_node
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
@@ -97,6 +98,40 @@ def group() -> None:
     multiple=True,
     help="OPERATOR=VAULT: the PoolVault whose events prove that ETH pool operator's deposits.",
 )
+@click.option(
+    "--nodes",
+    type=int,
+    default=None,
+    help="Write a network of this many nodes (one data dir each) into --network-dir.",
+)
+@click.option(
+    "--network-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --nodes: where node-0 ... node-<N-1> go (default: --data-dir).",
+)
+@click.option(
+    "--advertise-host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="With --nodes: the host each node's peers dial (its address on the network).",
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Join an existing network: copy its genesis.json (no new chain).",
+)
+@click.option(
+    "--peer", "peers", multiple=True, help="With --genesis: HOST:PORT of a peer (repeatable)."
+)
+@click.option(
+    "--forging-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --genesis: a forging_keys.json with this node's own delegate key(s).",
+)
 @json_option
 def init_command(
     data_dir: Path,
@@ -112,12 +147,30 @@ def init_command(
     eth_htlc: str,
     eth_confirmations: int,
     eth_vault: tuple[str, ...],
+    nodes: int | None,
+    network_dir: Path | None,
+    advertise_host: str,
+    genesis_file: Path | None,
+    peers: tuple[str, ...],
+    forging_keys: Path | None,
     as_json: bool,
 ) -> None:
     """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config.
 
     The chain loads the SPV relays and the value exchange unless --core-only; --eth-rpc adds an
-    Ethereum relay whose trusted checkpoint is that node's latest block."""
+    Ethereum relay whose trusted checkpoint is that node's latest block.
+
+    A network (docs/network.md): --nodes N --network-dir DIR writes DIR/node-<i> with one
+    genesis, each node holding only its own delegates' keys (dealt round-robin), ports
+    --port + i, every other node as a peer. --genesis FILE [--peer HOST:PORT]... [--forging-keys
+    FILE] prepares a node joining an existing network."""
+    if genesis_file is not None:
+        joined = join_node(data_dir, genesis_file, peers=peers, host=host, port=port,
+                           forging_keys_file=forging_keys, force=force)  # fmt: skip
+        _show({"dataDir": str(joined.data_dir), "peers": list(joined.peers),
+               "url": f"http://{joined.host}:{joined.port}",
+               "forgingKeys": forging_keys is not None}, as_json)  # fmt: skip
+        return
     spv = None
     if eth_rpc:
         relayers = [_hex(k, "--eth-relayer", 32) for k in eth_relayer]
@@ -128,6 +181,16 @@ def init_command(
             confirmations=eth_confirmations,
             pool_vaults=tuple(_vault_pair(v) for v in eth_vault),
         )
+    if nodes is not None:
+        configs = init_network(
+            network_dir or data_dir, nodes=nodes, delegates=delegates, block_time_s=block_time,
+            funded_accounts=funded, host=host, base_port=port, advertise_host=advertise_host,
+            force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS, spv=spv,
+        )  # fmt: skip
+        _show({"nodes": [{"dataDir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
+                          "peers": list(c.peers)} for c in configs],
+               "delegates": delegates, "blockTimeS": block_time}, as_json)  # fmt: skip
+        return
     config = init_node(
         data_dir,
         delegates=delegates,

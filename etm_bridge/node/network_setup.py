@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..chain.genesis import GenesisConfig
 from ..errors import ConfigError
+from ..spv.genesis import SpvGenesis
 from .config import DEFAULT_HOST, NODE_CONFIG, NodeConfig, new_admin_token, write_private
 from .service import load_forging_keys, save_forging_keys
 from .setup import NODE_TX_PLUGINS, init_node
@@ -43,6 +44,7 @@ def init_network(
     genesis_time: int | None = None,
     force: bool = False,
     tx_plugins: tuple[str, ...] = NODE_TX_PLUGINS,
+    spv: SpvGenesis | None = None,
 ) -> list[NodeConfig]:
     """Write ``nodes`` data dirs sharing one genesis; returns their configs (module doc)."""
     if not 1 <= nodes <= 101:
@@ -52,7 +54,7 @@ def init_network(
     first = init_node(
         node_dir(network_dir, 0), delegates=delegates, block_time_s=block_time_s,
         funded_accounts=funded_accounts, host=host, port=base_port, genesis_time=genesis_time,
-        force=force, tx_plugins=tx_plugins,
+        force=force, tx_plugins=tx_plugins, spv=spv,
     )  # fmt: skip
     all_keys = load_forging_keys(first.forging_keys_path)
     ordered = [all_keys[pk] for pk in _delegate_order(first.genesis_path)]
