@@ -43,21 +43,42 @@ class EtmNodeProcess:
         self.log_path = data_dir / "node.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.client: NodeClient | None = None
+        self.url: str | None = None
+        #: Extra ``node run`` arguments (e.g. ``--peer HOST:PORT``), used by every start.
+        self.args: list[str] = []
+
+    @property
+    def port(self) -> int:
+        """The port of the last start (a restart binds it again)."""
+        assert self.url is not None, "the node has not started yet"
+        return int(self.url.rsplit(":", 1)[1])
 
     def log_tail(self, lines: int = 40) -> str:
         return procs.log_tail(self.log_path, lines) or "(no log)"
 
-    def start(self, timeout_s: float = 30.0) -> NodeClient:
+    def start(self, timeout_s: float = 30.0, port: int = 0) -> NodeClient:
+        return self.wait_started(self.spawn(port), timeout_s)
+
+    def spawn(self, port: int = 0) -> int:
+        """Start the process (from the main thread: PR_SET_PDEATHSIG fires when the spawning
+        *thread* ends); returns the log offset for :meth:`wait_started`."""
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        command = [str(ETM_BRIDGE), "node", "run", "--data-dir", str(self.data_dir), "--port", "0"]
+        command = [str(ETM_BRIDGE), "node", "run", "--data-dir", str(self.data_dir),
+                   "--port", str(port), *self.args]  # fmt: skip
         self.proc = procs.spawn(command, self.log_path, {}, die_with_parent=True)
+        return offset
+
+    def wait_started(self, offset: int, timeout_s: float = 30.0) -> NodeClient:
+        """Until the spawned node announced its port and answers its API."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log_tail()}")
             match = _LISTENING.search(self.log_path.read_bytes()[offset:].decode(errors="replace"))
             if match:
-                self.client = NodeClient(match.group(1), admin_token=self.config.admin_token)
+                self.url = match.group(1)
+                self.client = NodeClient(self.url, admin_token=self.config.admin_token)
                 self.client.wait_ready()
                 return self.client
             time.sleep(0.05)

@@ -69,6 +69,10 @@ class NodeClient:
     def status(self) -> dict[str, Any]:
         return self._request("GET", "/api/status")
 
+    def peers(self) -> dict[str, Any]:
+        """The node's peers, known addresses, last dial errors and bans (``/api/peers``)."""
+        return self._request("GET", "/api/peers")
+
     def transaction(self, tx_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/transactions/{tx_id}")
 

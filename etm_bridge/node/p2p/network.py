@@ -63,7 +63,7 @@ HANDSHAKE_TIMEOUT_S = 5.0
 STATUS_EVERY_S = 5.0
 PEER_EXCHANGE_EVERY_S = 30.0
 DIAL_EVERY_S = 1.0
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 8.0
 MAX_KNOWN_ADDRESSES = 1000
 
 
@@ -200,7 +200,7 @@ class P2PNetwork:
             if peer.dialed is not None:
                 self.known.pop(f"{peer.dialed[0]}:{peer.dialed[1]}", None)
             return 4002, "connected to self"
-        banned = self.bans.banned(peer.ban_key, time.time())
+        banned = self.bans.banned(peer.ban_key or "", time.time())
         if banned is not None:
             return 4004, f"banned: {banned}"
         if hello.node_id in self.peers:
@@ -293,7 +293,10 @@ class P2PNetwork:
 
     def penalize(self, peer: Peer, what: str, detail: str) -> None:
         log.warning("peer %s: %s (%s)", peer.label(), what, detail[:200])
-        if self.bans.penalize(peer.ban_key, what, time.time(), detail):
+        key = peer.ban_key
+        if key is None:
+            self.drop(peer, 4005, f"{what}: {detail}")
+        elif self.bans.penalize(key, what, time.time(), detail):
             log.warning("peer %s banned for %ds", peer.label(), int(self.bans.ban_s))
             self.drop(peer, 4004, f"banned: {what}: {detail}")
 

@@ -146,12 +146,13 @@ class Peer:
         return self.hello.node_id if self.hello else b""
 
     @property
-    def ban_key(self) -> str:
-        """Bans are per IP; on loopback (every local node shares it) per IP and node id."""
+    def ban_key(self) -> str | None:
+        """Bans are per IP; on loopback (every local node shares it) per IP and node id, and
+        a loopback peer that never said hello is only dropped (None: nothing to ban)."""
         host = self.link.remote_host
-        if is_loopback(host) and self.hello is not None:
-            return f"{host}|{self.hello.node_id.hex()}"
-        return host
+        if not is_loopback(host):
+            return host
+        return f"{host}|{self.hello.node_id.hex()}" if self.hello is not None else None
 
     @property
     def listen_address(self) -> str | None:
