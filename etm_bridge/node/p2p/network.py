@@ -178,6 +178,8 @@ class P2PNetwork:
         except PeerProtocolError as exc:
             self.penalize(peer, exc.reason if exc.reason in ("malformed", "too_large",
                           "unknown_type") else "unexpected", exc.detail)  # fmt: skip
+            if peer.close_with is None:  # a protocol error ends the connection either way
+                peer.close_with = (4005, f"{exc.reason}: {exc.detail}")
         except TimeoutError:
             self._note_error(peer, "no hello within the handshake timeout")
         finally:
@@ -301,17 +303,24 @@ class P2PNetwork:
             self.drop(peer, 4004, f"banned: {what}: {detail}")
 
     def drop(self, peer: Peer, code: int, reason: str) -> None:
-        if not peer.closed:
+        """Close ``peer`` with ``code``/``reason`` (from any handler; the close runs as a task)."""
+        if peer.close_with is None:
+            peer.close_with = (code, reason)
             asyncio.get_running_loop().create_task(self._close(peer, code, reason))
-            peer.shut()
+        peer.shut()
 
     async def _close(self, peer: Peer, code: int, reason: str) -> None:
+        """Close once, with the first code/reason decided for this peer."""
         peer.shut()
+        code, reason = peer.close_with or (code, reason)
+        peer.close_with = (code, reason)
         if peer.hello is not None and self.peers.get(peer.hello.node_id) is peer:
             del self.peers[peer.hello.node_id]
             log.info("peer %s disconnected: %s", peer.label(), reason)
-        with contextlib.suppress(Exception):
-            await peer.link.close(code, reason)
+        if not peer.link_closed:
+            peer.link_closed = True
+            with contextlib.suppress(Exception):
+                await peer.link.close(code, reason)
 
     def _note_error(self, peer: Peer, error: str) -> None:
         if peer.dialed is not None:

@@ -140,6 +140,8 @@ class Peer:
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue(OUTBOX_FRAMES)
         self._pending: dict[int, asyncio.Future[tuple[Block, ...]]] = {}
         self.closed = False
+        self.link_closed = False
+        self.close_with: tuple[int, str] | None = None
 
     @property
     def node_id(self) -> bytes:
