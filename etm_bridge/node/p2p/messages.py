@@ -166,7 +166,10 @@ def check_address(text: str) -> tuple[str, int]:
     if not sep or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValidationError(f"peer address {text[:80]!r} is not HOST:PORT")
     if host.startswith("[") and host.endswith("]"):
-        ipaddress.IPv6Address(host[1:-1])
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValidationError(f"peer address {text[:80]!r} has an invalid IPv6 host") from None
         return host[1:-1], int(port)
     if not _HOST.match(host):
         raise ValidationError(f"peer address {text[:80]!r} has an invalid host")

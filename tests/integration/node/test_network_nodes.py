@@ -9,12 +9,13 @@ finalizes nothing on either side and, healed, converges without reverting a fina
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from etm_bridge_regtest.etm_network import EtmNetwork, chain_ids, etm_network_in, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,7 +30,6 @@ from etm_bridge.node.p2p.messages import (
     decode_frame,
     encode_frame,
 )
-from etm_bridge_regtest.etm_network import EtmNetwork, chain_ids, etm_network_in, wait_for
 
 NODES = 4
 
@@ -145,7 +145,8 @@ def _closed(ws: ClientConnection) -> tuple[int, str]:
         while True:
             ws.recv(timeout=15)
     except ConnectionClosed as exc:
-        assert exc.rcvd is not None, "closed without a close frame"
+        if exc.rcvd is None:  # reset while we were still sending (an oversized frame)
+            return 1006, "no close frame"
         return exc.rcvd.code, exc.rcvd.reason
 
 
@@ -201,12 +202,12 @@ OVERSIZED = 9 << 20
 def test_malformed_peer_messages_never_crash_the_node(net: EtmNetwork, frame: bytes | str) -> None:
     client = net.client(1)
     ws = _peer(client)
-    try:
+    with contextlib.suppress(ConnectionClosed):
         ws.send(frame)
-    except ConnectionClosed:
-        pass
     code, _reason = _closed(ws)
-    assert code in (1009, 4004, 4005) or code >= 4000
+    # The node closes every such connection itself: 4005 protocol error (or 4004 once banned);
+    # a frame above the WebSocket size cap is refused mid-transfer (1009, or a reset).
+    assert code in ((1009, 1006) if len(frame) > OVERSIZED else (4004, 4005))
     height = _height(client)
     client.wait_for_height(height + 1)
 
