@@ -45,6 +45,23 @@ LAG_BLOCKS = 2
 STARTUP_GRACE_S = 5.0
 
 
+Fetched = tuple[tuple[Block, ...], set[bytes]]
+
+
+def verified_tx_ids(blocks: tuple[Block, ...]) -> set[bytes]:
+    """Ids of the transactions in ``blocks`` whose signatures verify."""
+    return {tx.id for block in blocks for tx in block.transactions if tx.signature_ok()}
+
+
+async def _fetch_and_verify(peer: Peer, first: int, count: int) -> Fetched:
+    """Request a range, then check its transaction signatures in a worker thread (libsodium
+    releases the GIL) while the event loop applies earlier ranges. A verified id skips the
+    chain's own check (an id is the hash of the signed bytes, so it cannot hide another
+    signature); a failing one is left for the chain to reject."""
+    blocks = await peer.request_blocks(first, count)
+    return blocks, await asyncio.to_thread(verified_tx_ids, blocks)
+
+
 class Syncer:
     def __init__(self, net: P2PNetwork, chain: Chain, expect_peers: bool):
         self.net, self.chain = net, chain
@@ -113,12 +130,12 @@ class Syncer:
             ranges.append((first, min(BATCH, end - first + 1, MAX_BLOCKS_PER_REPLY)))
             if len(ranges) >= MAX_IN_FLIGHT:
                 break
-        tasks: list[tuple[Peer, int, int, asyncio.Task[tuple[Block, ...]]]] = []
+        tasks: list[tuple[Peer, int, int, asyncio.Task[Fetched]]] = []
         for i, (first, count) in enumerate(ranges):
             able = [p for p in peers if p.height >= first] or peers
             peer = able[i % len(able)]
             tasks.append((peer, first, count, asyncio.create_task(
-                peer.request_blocks(first, count))))  # fmt: skip
+                _fetch_and_verify(peer, first, count))))  # fmt: skip
         try:
             for peer, first, count, task in tasks:
                 if not await self._apply_reply(peer, first, count, task):
@@ -128,10 +145,10 @@ class Syncer:
                 task.cancel()
 
     async def _apply_reply(
-        self, peer: Peer, first: int, count: int, task: asyncio.Task[tuple[Block, ...]]
+        self, peer: Peer, first: int, count: int, task: asyncio.Task[Fetched]
     ) -> bool:
         try:
-            blocks = await task
+            blocks, verified = await task
         except (PeerProtocolError, TimeoutError, asyncio.CancelledError) as exc:
             log.info("get_blocks %d+%d from %s failed: %s", first, count, peer.label(), exc)
             peer.height = min(peer.height, first - 1)
@@ -139,6 +156,7 @@ class Syncer:
         if any(b.height != first + i for i, b in enumerate(blocks)) or len(blocks) > count:
             self.net.penalize(peer, "malformed", "blocks reply out of the requested range")
             return False
+        self.chain.mempool.verified.update(verified)
         for i, block in enumerate(blocks):
             known = self.chain.tip.height
             if not self.net.gossip.accept_block(block, peer, live=False):

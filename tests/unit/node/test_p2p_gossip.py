@@ -19,7 +19,7 @@ from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.node.api import create_app
 from etm_bridge.node.p2p.endpoint import SyncGate
 from etm_bridge.node.p2p.limits import BanList, SeenSet, TokenBucket
-from etm_bridge.node.p2p.messages import BlockMsg
+from etm_bridge.node.p2p.messages import BlockMsg, decode_frame
 from etm_bridge.node.p2p.network import P2PNetwork
 from etm_bridge.node.p2p.peer import Peer
 from etm_bridge.node.p2p.settings import P2PSettings
@@ -136,3 +136,39 @@ def test_state_reads_and_writes_answer_503_while_syncing(
         assert body["error"]["code"] == "syncing"
     if path == "/api/status":
         assert body["syncing"] is True
+
+
+def test_two_blocks_of_one_delegate_for_one_slot_become_gossiped_evidence() -> None:
+    """Double forging seen by the gossip layer: the second signed header for a (generator,
+    slot) is evidence; it is checked, recorded and relayed as an ``evidence`` message."""
+    (victim, forger_a, _forger_b), keys = _chains(3)
+    now = etm_time(time.time())
+    a = None
+    while a is None:
+        a = forger_a.forge_next(now, keys)
+        now += 1
+    key = keys[a.header.generator_public_key]
+    # The same slot and parent, another payload claim: a second, validly signed header.
+    b = Block(replace(a.header, total_fee=a.header.total_fee + 1).solve_and_sign(key, 2**256))
+    assert b.id != a.id and b.header.signature_ok()
+
+    async def offer() -> tuple[P2PNetwork, QuietLink]:
+        net = P2PNetwork(victim, P2PSettings())
+        sender, other_link = Peer(QuietLink(), outbound=False), QuietLink()
+        other = Peer(other_link, outbound=False)
+        other.hello = sender.hello = None
+        net.peers[b"other".ljust(16, b"\0")] = other
+        writer = asyncio.create_task(other.write_loop())
+        net.gossip.on_block(sender, BlockMsg(a))
+        net.gossip.on_block(sender, BlockMsg(b))
+        await asyncio.sleep(0.05)
+        writer.cancel()
+        return net, other_link
+
+    _net, other_link = asyncio.run(offer())
+    evidence = [f for f in other_link.sent if f[0] == 9]
+    assert len(evidence) == 1
+    assert {bytes(x) for x in decode_frame(evidence[0]).__dict__.values()} == {
+        a.header.encoded,
+        b.header.encoded,
+    }
