@@ -130,19 +130,18 @@ class Gossip:
         for peer in self.net.ready_peers():
             if peer is not origin and tx.id not in peer.known_txs:
                 peer.known_txs.add(tx.id)
-                peer.tx_buffer.append(tx)
+                peer.buffer_tx(tx)
 
     def flush_txs(self) -> None:
         for peer in self.net.ready_peers():
-            while peer.tx_buffer:
-                batch: list[Tx] = []
-                size = 0
-                while peer.tx_buffer and len(batch) < MAX_TXS_PER_MESSAGE:
-                    tx = peer.tx_buffer[0]
-                    if batch and size + tx.size + 4 > MAX_TXS_BYTES - 8:
+            pending, peer.tx_buffer = peer.tx_buffer, []
+            while pending:
+                count, size = 0, 0
+                for tx in pending[:MAX_TXS_PER_MESSAGE]:
+                    if count and size + tx.size + 4 > MAX_TXS_BYTES - 8:
                         break
-                    batch.append(peer.tx_buffer.pop(0))
-                    size += tx.size + 4
+                    count, size = count + 1, size + tx.size + 4
+                batch, pending = pending[:count], pending[count:]
                 if not peer.send(Txs(tuple(batch))):
                     self.net.drop(peer, 1008, "outbox full: reading too slowly")
                     break

@@ -240,6 +240,9 @@ class P2PNetwork:
         elif isinstance(msg, Status):
             self._on_status(peer, msg)
         elif isinstance(msg, GetBlocks):
+            if not peer.block_requests.take(time.monotonic()):
+                self.penalize(peer, "rate_limited", "more than the get_blocks rate")
+                return
             self._serve_blocks(peer, msg)
         elif isinstance(msg, Blocks):
             peer.resolve(msg)

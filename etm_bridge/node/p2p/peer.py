@@ -32,7 +32,14 @@ from .messages import Blocks, GetBlocks, Hello, encode_frame
 
 #: Messages a peer may send per second (burst: twice that); transactions travel in batches.
 MESSAGES_PER_S = 200.0
+#: ``get_blocks`` requests a peer may make per second (burst: twice that): each can make us read
+#: and send up to 8 MiB, so they have their own, lower limit.
+BLOCK_REQUESTS_PER_S = 20.0
 OUTBOX_FRAMES = 4096
+#: Bytes queued for one peer at most; a peer that asks for more than it reads is dropped.
+OUTBOX_BYTES = 64 << 20
+#: Transactions waiting for the next batch to one peer at most (the oldest are dropped).
+TX_BUFFER = 50_000
 REQUEST_TIMEOUT_S = 20.0
 
 
@@ -135,6 +142,10 @@ class Peer:
         self.known_blocks = SeenSet(4096)
         self.known_txs = SeenSet(65536)
         self.bucket = TokenBucket(MESSAGES_PER_S, 2 * MESSAGES_PER_S, time.monotonic())
+        self.block_requests = TokenBucket(
+            BLOCK_REQUESTS_PER_S, 2 * BLOCK_REQUESTS_PER_S, time.monotonic()
+        )
+        self.queued_bytes = 0
         self.tx_buffer: list[Tx] = []
         self.last_get_peers = 0.0
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue(OUTBOX_FRAMES)
@@ -173,11 +184,20 @@ class Peer:
         """Queue a message; False if the outbox is full (the caller drops the peer)."""
         if self.closed:
             return False
+        frame = encode_frame(message)
+        if self.queued_bytes + len(frame) > OUTBOX_BYTES:
+            return False
         try:
-            self._outbox.put_nowait(encode_frame(message))
+            self._outbox.put_nowait(frame)
         except asyncio.QueueFull:
             return False
+        self.queued_bytes += len(frame)
         return True
+
+    def buffer_tx(self, tx: Tx) -> None:
+        self.tx_buffer.append(tx)
+        if len(self.tx_buffer) > TX_BUFFER:
+            del self.tx_buffer[: len(self.tx_buffer) - TX_BUFFER]
 
     async def write_loop(self) -> None:
         while True:
@@ -185,6 +205,7 @@ class Peer:
             if frame is None:
                 return
             await self.link.send(frame)
+            self.queued_bytes -= len(frame)
 
     async def request_blocks(self, from_height: int, count: int) -> tuple[Block, ...]:
         request_id = next(self._request_ids) & 0xFFFFFFFF

@@ -158,9 +158,8 @@ class Syncer:
             return False
         self.chain.mempool.verified.update(verified)
         for i, block in enumerate(blocks):
-            known = self.chain.tip.height
             if not self.net.gossip.accept_block(block, peer, live=False):
-                if peer.closed or block.height > known:
+                if peer.closed or block.height > self.chain.tip.height:
                     return False
                 continue  # a block we already have (syncing a fork from finality)
             self.net.gossip.seen_blocks.add(block.id)

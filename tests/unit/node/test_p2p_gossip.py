@@ -19,9 +19,9 @@ from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.node.api import create_app
 from etm_bridge.node.p2p.endpoint import SyncGate
 from etm_bridge.node.p2p.limits import BanList, SeenSet, TokenBucket
-from etm_bridge.node.p2p.messages import BlockMsg, decode_frame
+from etm_bridge.node.p2p.messages import BlockMsg, Blocks, GetBlocks, decode_frame
 from etm_bridge.node.p2p.network import P2PNetwork
-from etm_bridge.node.p2p.peer import Peer
+from etm_bridge.node.p2p.peer import OUTBOX_BYTES, Peer
 from etm_bridge.node.p2p.settings import P2PSettings
 from etm_bridge.node.service import NodeService
 from etm_bridge.store import ChainStore
@@ -172,3 +172,35 @@ def test_two_blocks_of_one_delegate_for_one_slot_become_gossiped_evidence() -> N
         a.header.encoded,
         b.header.encoded,
     }
+
+
+def test_block_requests_are_rate_limited_and_a_non_reading_peer_is_bounded() -> None:
+    """A peer that floods get_blocks (each can cost us up to 8 MiB) is throttled, then banned;
+    what is queued for a peer that never reads is bounded in bytes."""
+    (chain,), _keys = _chains(1)
+
+    async def flood() -> tuple[QuietLink, Peer, int]:
+        net = P2PNetwork(chain, P2PSettings())
+        link = QuietLink()
+        peer = Peer(link, outbound=False)
+        for i in range(200):
+            if peer.closed:
+                break
+            net._dispatch(peer, GetBlocks(i, 0, 1))
+        await asyncio.sleep(0.05)
+        return link, peer, i
+
+    link, peer, sent = asyncio.run(flood())
+    assert peer.closed and link.closed is not None and link.closed[0] == 4004
+    assert "rate_limited" in link.closed[1] and sent < 200
+
+    async def hoard() -> int:
+        peer = Peer(QuietLink(), outbound=False)  # no write loop: nothing is ever read
+        block = chain.block_by_height(0)
+        big = Blocks(1, (block,) * 400)
+        n = 0
+        while peer.send(big) and n < 10_000:
+            n += 1
+        return peer.queued_bytes
+
+    assert asyncio.run(hoard()) <= OUTBOX_BYTES
