@@ -12,8 +12,9 @@ batches (each peer's buffer is flushed every :data:`TX_FLUSH_S`). Blocks:
   future slots in advance and outgrow the chain), and an unknown parent sends us to sync.
 
 Double forging: two valid signed headers of one generator for one slot are evidence. They are
-handed to an :class:`EvidenceSink` (the consensus side's slashing; see :class:`ChainEvidence`)
-and gossiped as an ``evidence`` message.
+handed to an :class:`EvidenceSink` (the chain's evidence API, :class:`ChainEvidence`: the
+slashing transaction then lands on its own) and gossiped as an ``evidence`` message; evidence
+the chain holds but has not slashed yet is re-gossiped with every status heartbeat.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ...chain.block import Block, BlockHeader
+from ...chain.codec import sha256
 from ...chain.ledger import Chain
 from ...chain.params import etm_time
 from ...chain.tx import Tx
@@ -57,44 +58,21 @@ class EvidenceSink(Protocol):
 
 
 class ChainEvidence:
-    """:class:`EvidenceSink` over the chain: the chain's own ``report_double_forging`` /
-    ``pending_evidence`` when it has them, else a check of the evidence kept in memory
-    (bounded), so evidence is verified and relayed even before the chain can slash."""
+    """:class:`EvidenceSink` over the chain's evidence API (``Chain.note_evidence`` checks the
+    pair: one generator, one slot, this network, both signatures; ``Chain.pending_evidence``
+    gives what is not slashed yet)."""
 
-    def __init__(self, chain: Chain, capacity: int = 256):
+    def __init__(self, chain: Chain):
         self.chain = chain
-        self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
-        self.capacity = capacity
 
     def report_double_forging(self, header_a: bytes, header_b: bytes) -> bool:
-        report: Callable[[bytes, bytes], bool] | None = getattr(
-            self.chain, "report_double_forging", None
-        )
-        if report is not None:
-            return report(header_a, header_b)
-        a, b = BlockHeader.decode(header_a), BlockHeader.decode(header_b)
-        params = self.chain.params
-        if a.id == b.id or a.generator_public_key != b.generator_public_key:
-            raise ValidationError("evidence needs two different headers of one generator")
-        if params.slot_of(a.timestamp) != params.slot_of(b.timestamp):
-            raise ValidationError("evidence headers are for different slots")
-        if not (a.signature_ok() and b.signature_ok()):
-            raise ValidationError("evidence header signature does not verify")
-        key = (min(a.id, b.id), max(a.id, b.id))
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
-        log.warning("double forging by %s in slot %d", a.generator_public_key.hex(),
-                    params.slot_of(a.timestamp))  # fmt: skip
-        return True
+        new = self.chain.note_evidence(header_a, header_b)
+        if new:
+            log.warning("double-forging evidence recorded (%s)", sha256(header_a).hex()[:16])
+        return new
 
     def pending_evidence(self) -> list[tuple[bytes, bytes]]:
-        pending: Callable[[], list[tuple[bytes, bytes]]] | None = getattr(
-            self.chain, "pending_evidence", None
-        )
-        return pending() if pending is not None else []
+        return self.chain.pending_evidence()
 
 
 class Gossip:

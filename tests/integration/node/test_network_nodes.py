@@ -13,15 +13,14 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from etm_bridge_regtest.etm_network import EtmNetwork, chain_ids, etm_network_in, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from etm_bridge.chain.block import Block, BlockHeader
-from etm_bridge.chain.codec import sha256
-from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.block import Block
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.p2p.messages import (
     PROTOCOL_VERSION,
@@ -150,25 +149,20 @@ def _closed(ws: ClientConnection) -> tuple[int, str]:
         return exc.rcvd.code, exc.rcvd.reason
 
 
-def _invalid_block(genesis_id: bytes, nonce: int) -> Block:
-    """A height-1 block on genesis whose signature is garbage (a side block: rejected)."""
-    header = BlockHeader(
-        version=1, timestamp=1, height=1, previous_block=genesis_id, number_of_transactions=0,
-        total_amount=0, total_fee=0, reward=5 * 10**8, payload_length=0,
-        payload_hash=sha256(b""), generator_public_key=dev_key("attacker").public_key,
-        nonce=nonce, block_signature=bytes(64),
-    )  # fmt: skip
-    return Block(header)
+def _invalid_block(client: NodeClient, nonce: int) -> Block:
+    """The node's own block 1 with a garbage signature (and another nonce): a block on genesis
+    the node does not know, so a side block whose signature is checked and fails."""
+    block = Block.decode(client.raw_block(1))
+    return Block(replace(block.header, block_signature=bytes(64), nonce=nonce))
 
 
 def test_peer_sending_invalid_blocks_is_banned(net: EtmNetwork) -> None:
     client = net.client(0)
-    genesis = bytes.fromhex(client.status()["genesisId"])
     node_id = os.urandom(16)
     ws = _peer(client, node_id)
     for nonce in range(3):
         try:
-            ws.send(encode_frame(BlockMsg(_invalid_block(genesis, nonce))))
+            ws.send(encode_frame(BlockMsg(_invalid_block(client, 1_000_000 + nonce))))
         except ConnectionClosed:
             break
     code, reason = _closed(ws)
