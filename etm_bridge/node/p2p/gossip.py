@@ -11,20 +11,21 @@ batches (each peer's buffer is flushed every :data:`TX_FLUSH_S`). Blocks:
   skips for history: **no timestamp beyond our clock** (else a delegate could forge its own
   future slots in advance and outgrow the chain), and an unknown parent sends us to sync.
 
-Double forging: two valid signed headers of one generator for one slot are evidence. They are
-handed to an :class:`EvidenceSink` (the chain's evidence API, :class:`ChainEvidence`: the
-slashing transaction then lands on its own) and gossiped as an ``evidence`` message; evidence
-the chain holds but has not slashed yet is re-gossiped with every status heartbeat.
+Double forging: the chain itself turns a second signed header of one generator for one slot
+into evidence whenever a block reaches ``apply_block`` (gossip or sync). Evidence the chain
+holds but has not slashed yet is gossiped as an ``evidence`` message with the status heartbeat;
+received evidence goes to an :class:`EvidenceSink` (the chain's evidence API,
+:class:`ChainEvidence`) and is relayed when new, so any forger can land the slashing
+transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
-from ...chain.block import Block, BlockHeader
+from ...chain.block import Block
 from ...chain.codec import sha256
 from ...chain.ledger import Chain
 from ...chain.params import etm_time
@@ -81,8 +82,6 @@ class Gossip:
         self.seen_txs = SeenSet(200_000)
         self.seen_blocks = SeenSet(20_000)
         self.seen_evidence = SeenSet(1024)
-        #: (generator, slot) -> signed header of the first block seen there (double forging).
-        self._slot_headers: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
 
     # --- transactions ---------------------------------------------------------------------
 
@@ -132,7 +131,6 @@ class Gossip:
         peer.height = max(peer.height, block.height)
         if not self.seen_blocks.add(block.id):
             return
-        self.check_double_forging(block.header, peer)
         if self.net.syncer.syncing and block.height > self.chain.tip.height + 1:
             self.net.syncer.wake()
             return
@@ -162,7 +160,6 @@ class Gossip:
 
     def relay_block(self, block: Block, origin: Peer | None = None) -> None:
         self.seen_blocks.add(block.id)
-        self.remember_header(block.header)
         for peer in self.net.ready_peers():
             if peer is not origin and block.id not in peer.known_blocks:
                 peer.known_blocks.add(block.id)
@@ -171,39 +168,30 @@ class Gossip:
 
     # --- double forging -------------------------------------------------------------------
 
-    def remember_header(self, header: BlockHeader) -> bytes | None:
-        """Keep the first header per (generator, slot); return an earlier conflicting one."""
-        key = (header.generator_public_key, self.chain.params.slot_of(header.timestamp))
-        first = self._slot_headers.get(key)
-        if first is None:
-            self._slot_headers[key] = header.encoded
-            if len(self._slot_headers) > 4096:
-                self._slot_headers.popitem(last=False)
-            return None
-        return first if first != header.encoded else None
-
-    def check_double_forging(self, header: BlockHeader, peer: Peer | None) -> None:
-        if not header.signature_ok():
-            return  # not evidence of anything; the chain rejects the block itself
-        earlier = self.remember_header(header)
-        if earlier is not None:
-            self.on_evidence(peer, Evidence(earlier, header.encoded))
-
-    def on_evidence(self, peer: Peer | None, msg: Evidence) -> None:
-        key = (min(msg.header_a, msg.header_b), max(msg.header_a, msg.header_b))
-        if not self.seen_evidence.add(key):
+    def on_evidence(self, peer: Peer, msg: Evidence) -> None:
+        """Evidence from a peer: checked by the chain, relayed once when it is new to us."""
+        if not self.seen_evidence.add(_evidence_key(msg)):
             return
         try:
             new = self.evidence.report_double_forging(msg.header_a, msg.header_b)
         except (ValidationError, BlockRejectedError) as exc:
-            if peer is not None:
-                self.net.penalize(peer, "invalid_evidence", str(exc))
+            self.net.penalize(peer, "invalid_evidence", str(exc))
             return
         if new:
-            for other in self.net.ready_peers():
-                if other is not peer:
-                    other.send(msg)
+            self._relay_evidence(msg, origin=peer)
 
     def gossip_pending_evidence(self) -> None:
+        """Evidence our chain holds against delegates not slashed yet, to every peer (once)."""
         for a, b in self.evidence.pending_evidence():
-            self.on_evidence(None, Evidence(a, b))
+            msg = Evidence(a, b)
+            if self.seen_evidence.add(_evidence_key(msg)):
+                self._relay_evidence(msg, origin=None)
+
+    def _relay_evidence(self, msg: Evidence, origin: Peer | None) -> None:
+        for other in self.net.ready_peers():
+            if other is not origin:
+                other.send(msg)
+
+
+def _evidence_key(msg: Evidence) -> tuple[bytes, bytes]:
+    return min(msg.header_a, msg.header_b), max(msg.header_a, msg.header_b)

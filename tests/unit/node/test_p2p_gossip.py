@@ -139,8 +139,9 @@ def test_state_reads_and_writes_answer_503_while_syncing(
 
 
 def test_two_blocks_of_one_delegate_for_one_slot_become_gossiped_evidence() -> None:
-    """Double forging seen by the gossip layer: the second signed header for a (generator,
-    slot) is evidence; it is checked, recorded and relayed as an ``evidence`` message."""
+    """Double forging reaching a node by gossip: the chain records the second signed header
+    for a (generator, slot) as evidence and the peer layer relays it as an ``evidence``
+    message."""
     (victim, forger_a, _forger_b), keys = _chains(3)
     now = etm_time(time.time())
     a = None
@@ -160,7 +161,8 @@ def test_two_blocks_of_one_delegate_for_one_slot_become_gossiped_evidence() -> N
         net.peers[b"other".ljust(16, b"\0")] = other
         writer = asyncio.create_task(other.write_loop())
         net.gossip.on_block(sender, BlockMsg(a))
-        net.gossip.on_block(sender, BlockMsg(b))
+        net.gossip.on_block(sender, BlockMsg(b))  # the chain finds the evidence
+        net.gossip.gossip_pending_evidence()  # what the status heartbeat does
         await asyncio.sleep(0.05)
         writer.cancel()
         return net, other_link
