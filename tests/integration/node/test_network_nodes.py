@@ -4,7 +4,8 @@ The tests run in file order on the same network (1-second blocks): every node fo
 own delegates' slots; a killed node's slots stay empty while the others go on, and after a
 restart it catches up and forges again; a fresh node syncs from genesis; a peer sending invalid
 blocks is banned; malformed and oversized peer messages never crash a node; a 2|2 partition
-finalizes nothing on either side and, healed, converges without reverting a final block.
+finalizes nothing on either side and, healed, converges without reverting a final block; last, a
+delegate that signs on two branches is slashed through gossiped evidence.
 """
 
 from __future__ import annotations
