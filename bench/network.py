@@ -15,6 +15,8 @@ Network part (4 real delegate nodes, ``regtest.etm_network``, 1-second blocks):
 * ``network_applied_tps``: signed transfers, each submitted to all 4 nodes (as clients do),
   over the time until all are in blocks; ``ratio_to_single_node``: against the same transfers
   on one node forging for every delegate, measured in the same run (goal >= 0.5);
+  ``network_applied_tps_spread`` / ``ratio_spread_to_single_node``: each transfer submitted to
+  one node (round-robin), gossip carrying it to the others;
 * ``sync_blocks_per_s``: a fresh node syncing 10,000 blocks with transactions (forged offline
   into a data dir with the real chain code, then served by a node) from its first peer
   connection to the tip (goal >= 2,000).

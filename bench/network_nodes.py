@@ -67,13 +67,13 @@ def finality_latency(client: NodeClient, blocks: int) -> list[int]:
 # --- throughput ---------------------------------------------------------------------------------
 
 
-def make_transfers(network_id: int, per_sender: int) -> list[list[Tx]]:
-    """Signed transfers, one list (nonce order) per funded user."""
+def make_transfers(network_id: int, per_sender: int, nonce0: int = 0) -> list[list[Tx]]:
+    """Signed transfers, one list (nonce order from ``nonce0``) per funded user."""
     out = []
     for s in range(SENDERS):
         key = dev_key(f"user-{s}")
         txs = []
-        for n in range(per_sender):
+        for n in range(nonce0, nonce0 + per_sender):
             to = address_hash(sha256(f"bench-{s}-{n}".encode()))
             txs.append(Tx.create(key, network=network_id, type_id=TRANSFER, nonce=n,
                                  fee=100_000, payload=TransferPayload(to, 1).encode()))  # fmt: skip
@@ -81,8 +81,11 @@ def make_transfers(network_id: int, per_sender: int) -> list[list[Tx]]:
     return out
 
 
-def submit_all(urls: list[str], per_sender_txs: list[list[Tx]], threads_per_node: int = 4) -> None:
-    """Every tx to every node; a sender's txs in nonce order (one thread owns each sender)."""
+def submit_all(
+    urls: list[str], per_sender_txs: list[list[Tx]], threads_per_node: int = 4, spread: bool = False
+) -> None:
+    """Every tx to every node (``spread``: each sender's txs to one node, round-robin); a
+    sender's txs in nonce order (one thread owns each sender)."""
 
     def work(url: str, senders: list[list[Tx]]) -> None:
         client = NodeClient(url, timeout_s=30)
@@ -92,25 +95,32 @@ def submit_all(urls: list[str], per_sender_txs: list[list[Tx]], threads_per_node
                 with contextlib.suppress(TxRejectedError):
                     client.submit_tx(tx.encoded)
 
-    workers = [
-        threading.Thread(target=work, args=(url, per_sender_txs[t::threads_per_node]))
-        for url in urls
-        for t in range(threads_per_node)
-    ]
+    if spread:
+        n = len(urls) * threads_per_node
+        workers = [
+            threading.Thread(target=work, args=(urls[t % len(urls)], per_sender_txs[t::n]))
+            for t in range(n)
+        ]
+    else:
+        workers = [
+            threading.Thread(target=work, args=(url, per_sender_txs[t::threads_per_node]))
+            for url in urls
+            for t in range(threads_per_node)
+        ]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
 
 
-def applied_tps(urls: list[str], transfers: list[list[Tx]]) -> float:
+def applied_tps(urls: list[str], transfers: list[list[Tx]], spread: bool = False) -> float:
     """Submit to ``urls``; transfers per second until the first node holds all of them."""
     client = NodeClient(urls[0])
-    expected = {encode_address(address_hash(dev_key(f"user-{s}").public_key)): len(txs)
+    expected = {encode_address(address_hash(dev_key(f"user-{s}").public_key)): txs[-1].nonce + 1
                 for s, txs in enumerate(transfers)}  # fmt: skip
-    total = sum(expected.values())
+    total = sum(len(txs) for txs in transfers)
     start = time.perf_counter()
-    submit_all(urls, transfers)
+    submit_all(urls, transfers, spread=spread)
 
     def done() -> bool:
         return all(client.account(a)["nonce"] >= n for a, n in expected.items())
@@ -212,8 +222,11 @@ def network_bench(quick: bool) -> dict[str, Any]:
             latencies = finality_latency(net.client(0), 20 if quick else 60)
             _log(f"finality latencies (blocks): {latencies}")
             urls = [n.url or "" for n in net.nodes]
-            network = applied_tps(urls, transfers(net.client(0).status()["networkId"]))
-            _log(f"4 nodes: {network:.1f} applied tx/s")
+            network_id = net.client(0).status()["networkId"]
+            network = applied_tps(urls, transfers(network_id))
+            _log(f"4 nodes, each tx to all 4: {network:.1f} applied tx/s")
+            spread = applied_tps(urls, make_transfers(network_id, per_sender, per_sender), True)
+            _log(f"4 nodes, each tx to one node (gossip does the rest): {spread:.1f} applied tx/s")
         finally:
             net.stop()
         out.update({
@@ -222,6 +235,8 @@ def network_bench(quick: bool) -> dict[str, Any]:
             "network_applied_tps": round(network, 1),
             "single_node_applied_tps": round(single, 1),
             "ratio_to_single_node": round(network / single, 3),
+            "network_applied_tps_spread": round(spread, 1),
+            "ratio_spread_to_single_node": round(spread / single, 3),
             "transfers": SENDERS * per_sender,
         })  # fmt: skip
         rate = sync_rate(root, sync_blocks)
