@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ..chain.genesis import GenesisConfig
 from ..errors import ConfigError
+from ..private_files import write_private
 from ..spv.genesis import SpvGenesis
-from .config import DEFAULT_HOST, NODE_CONFIG, NodeConfig, new_admin_token, write_private
+from .config import DEFAULT_HOST, NODE_CONFIG, NodeConfig, new_admin_token
 from .service import load_forging_keys, save_forging_keys
 from .setup import NODE_TX_PLUGINS, init_node
 
