@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from etm_bridge.chain.block import Block
+from etm_bridge.chain.params import etm_time
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.p2p.messages import (
     PROTOCOL_VERSION,
@@ -139,22 +141,29 @@ def _peer(client: NodeClient, node_id: bytes | None = None) -> ClientConnection:
     return ws
 
 
-def _closed(ws: ClientConnection) -> tuple[int, str]:
+def _closed(ws: ClientConnection, timeout_s: float = 20.0) -> tuple[int, str]:
     """Read until the node closes the connection; its close code and reason."""
+    deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            ws.recv(timeout=15)
+        while time.monotonic() < deadline:
+            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
     except ConnectionClosed as exc:
         if exc.rcvd is None:  # reset while we were still sending (an oversized frame)
             return 1006, "no close frame"
         return exc.rcvd.code, exc.rcvd.reason
+    except TimeoutError:
+        pass
+    raise AssertionError(f"the node kept the connection open for {timeout_s} s")
 
 
 def _invalid_block(client: NodeClient, nonce: int) -> Block:
-    """The node's own block 1 with a garbage signature (and another nonce): a block on genesis
-    the node does not know, so a side block whose signature is checked and fails."""
-    block = Block.decode(client.raw_block(1))
-    return Block(replace(block.header, block_signature=bytes(64), nonce=nonce))
+    """A block on the node's tip for the next slot, signed with garbage: whatever rule it meets
+    first (the slot's delegate, the reveal, the hashing test, the signature), it is invalid, and
+    never stale or late (an honest peer's fault)."""
+    tip = Block.decode(client.raw_block(client.status()["height"])).header
+    header = replace(tip, height=tip.height + 1, previous_block=tip.id, nonce=nonce,
+                     timestamp=etm_time(time.time()) + 1, block_signature=bytes(64))  # fmt: skip
+    return Block(header)
 
 
 def test_peer_sending_invalid_blocks_is_banned(net: EtmNetwork) -> None:
