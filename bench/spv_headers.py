@@ -1,8 +1,9 @@
 """Benchmark: Bitcoin headers validated and stored per second, and Merkle proofs per second.
 
-The 20,000-header run is 14,268 real mainnet headers (heights 1..10236 from the genesis
-checkpoint and 822529..826560 from a checkpoint at 822528, both crossing real retargets) plus a
-synthetic regtest chain of 5,732 headers (mined before timing starts) to make up the volume,
+The 20,000-header run is 8,064 real mainnet headers (heights 1..4032 from the genesis
+checkpoint and 822529..826560 from a checkpoint at 822528, both crossing real retargets; from
+the repository's ``tests/vectors``) plus a synthetic regtest chain of 11,936 headers (mined
+before timing starts) to make up the volume,
 submitted in batches of 1,000 (one write batch each) to the relay over the in-memory store; the
 same run is repeated over a SQLite-backed store (one transaction per batch) for a figure that
 includes a real database. The baseline is the raw double-SHA256 rate of the same 20,000 headers
@@ -19,9 +20,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sqlite3
 import struct
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +33,9 @@ from etm_bridge.spv.bitcoin_params import MAINNET, REGTEST, BitcoinParams
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
-VECTORS = Path(os.environ.get("ETM_SPV_VECTORS", "/work/shared/vectors")) / "bitcoin"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import vector_files  # the tests' reader of tests/vectors
+
 TOTAL = 20_000
 BATCH = 1_000
 NOW = 2_000_000_000
@@ -59,7 +62,7 @@ class SqliteStore:
 
 
 def _read(name: str) -> list[bytes]:
-    return [bytes.fromhex(x) for x in (VECTORS / name).read_text().split()]
+    return vector_files.read_header_lines(f"bitcoin/{name}")
 
 
 def _synthetic_regtest(count: int) -> list[bytes]:
@@ -80,7 +83,7 @@ def _synthetic_regtest(count: int) -> list[bytes]:
 
 
 def _runs() -> list[tuple[BitcoinParams, Checkpoint, list[bytes]]]:
-    early = _read("mainnet_headers_0_10236.hex")
+    early = _read("mainnet_headers_0_4032.hex")
     late = _read("mainnet_headers_822528_826560.hex")
     late_cp = Checkpoint(
         822528, late[0], bh.work_from_bits(bh.BlockHeader.from_bytes(late[0]).bits)
@@ -116,7 +119,7 @@ def _dsha_rate(headers: list[bytes]) -> float:
 
 
 def _merkle_rate(n: int) -> float:
-    blocks = json.loads((VECTORS / "merkle_proofs.json").read_text())["blocks"]
+    blocks = vector_files.read_json("bitcoin/merkle_proofs.json")["blocks"]
     block = next(b for b in blocks if b["height"] == 831332)
     header = bh.BlockHeader.from_hex(block["header"])
     cases = [

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+import vector_files
 from bitcoin.core import CTransaction
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,11 +18,9 @@ from etm_bridge.testing.proofs import (
     verify_inclusion_proof,
 )
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "bitcoin"
-
 
 def _real_proofs() -> list[InclusionProof]:
-    data = json.loads((VECTORS / "merkle_proofs.json").read_text())
+    data = vector_files.read_json("bitcoin/merkle_proofs.json")
     proofs = []
     for block in data["blocks"]:
         for p in block["proofs"]:
@@ -47,7 +43,6 @@ def _real_proofs() -> list[InclusionProof]:
     return proofs
 
 
-@pytest.mark.skipif(not VECTORS.exists(), reason="shared vectors are not beside the work tree")
 def test_real_mainnet_proofs_verify_and_a_tampered_branch_fails() -> None:
     proofs = _real_proofs()
     assert len(proofs) >= 5

@@ -3,15 +3,15 @@
 ``getblock <hash> 0`` gives exactly these bytes on any node, so the proofs the adapter builds
 from them must pass the strict SPV verifier for every kind of transaction a real block holds
 (coinbase, legacy, segwit, taproot-era witnesses, the odd last leaf), and scanning them must
-find nothing of ours. Blocks from ``shared/vectors/bitcoin/blocks`` (see its README).
+find nothing of ours. Blocks from ``tests/vectors/bitcoin/blocks`` (see its README).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import pytest
+import vector_files
 from bitcoin.core import CBlock
 from etm_bridge_bitcoin.index import ChainIndex, txid_hex
 from etm_bridge_bitcoin.proofs import block_inclusion_proof
@@ -20,7 +20,6 @@ from etm_bridge_bitcoin.txbuild import WalletKey
 from etm_bridge.errors import LockNotFoundError, ProofError
 from etm_bridge.testing.proofs import dsha256, verify_inclusion_proof
 
-BLOCKS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "bitcoin" / "blocks"
 #: file -> (height, block hash) as the vectors README lists them
 REAL_BLOCKS = {
     "mainnet_block_170.hex": (
@@ -31,20 +30,12 @@ REAL_BLOCKS = {
         831332,
         "00000000000000000000a4c01889bd8c5aeb480a3ab3a2174efa8ba2520a7657",
     ),
-    "mainnet_block_866342.bin": (
-        866342,
-        "000000000000000000014ce9ba7c6760053c3c82ce6ab43d60afb101d3c8f1f1",
-    ),
 }
-
-pytestmark = pytest.mark.skipif(
-    not BLOCKS.exists(), reason="shared vectors are not beside the tree"
-)
 
 
 @cache
 def _block(name: str) -> CBlock:
-    data = (BLOCKS / name).read_bytes()
+    data = vector_files.read_bytes(f"bitcoin/blocks/{name}")
     raw = bytes.fromhex(data.decode().strip()) if name.endswith(".hex") else data
     return CBlock.deserialize(raw)
 

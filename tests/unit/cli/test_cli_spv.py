@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import vector_files
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
-
-VECTORS = Path(os.environ.get("ETM_SPV_VECTORS", "/work/shared/vectors")) / "bitcoin"
 
 
 def _run(*args: str):
@@ -33,9 +31,9 @@ def test_risk_text_and_bad_input() -> None:
 
 def _early_headers(tmp_path: Path) -> tuple[Path, dict]:
     """A header file of real mainnet heights 0..175 and the vectors' entry for block 170."""
-    blocks = json.loads((VECTORS / "merkle_proofs.json").read_text())["blocks"]
+    blocks = vector_files.read_json("bitcoin/merkle_proofs.json")["blocks"]
     block = next(b for b in blocks if b["height"] == 170)
-    lines = (VECTORS / "mainnet_headers_0_10236.hex").read_text().split()[:176]
+    lines = vector_files.read_text("bitcoin/mainnet_headers_0_4032.hex").split()[:176]
     path = tmp_path / "headers.hex"
     path.write_text("\n".join(lines) + "\n")
     return path, block
@@ -102,16 +100,16 @@ def _block_831332(tmp_path: Path) -> dict[str, Path]:
     """Files as a bitcoind user has them: header hex, txoutproof hex and raw bytes, tx hex."""
     from etm_bridge.spv.bitcoin_tx import split_block
 
-    header, txs = split_block((VECTORS / "blocks" / "mainnet_block_831332.bin").read_bytes())
-    blob = (VECTORS / "txoutproof" / "0831332-15.bin").read_bytes()
+    header, txs = split_block(vector_files.read_bytes("bitcoin/blocks/mainnet_block_831332.bin"))
+    blob = vector_files.read_bytes("bitcoin/txoutproof/0831332-15.bin")
     files = {
         "headers": header.to_bytes().hex() + "\n",
         "proof.hex": blob.hex() + "\n",
         "tx.hex": txs[15].hex() + "\n",
         "other_tx.hex": txs[16].hex(),
-        "multi.hex": (VECTORS / "txoutproof" / "0831332-0_1_15_20_115_2019_2024.bin")
-        .read_bytes()
-        .hex(),
+        "multi.hex": vector_files.read_bytes(
+            "bitcoin/txoutproof/0831332-0_1_15_20_115_2019_2024.bin"
+        ).hex(),
         "tx2019.hex": txs[2019].hex(),
     }
     for name, text in files.items():
@@ -185,7 +183,7 @@ def test_verify_bad_inputs_give_one_line_naming_the_problem(tmp_path: Path) -> N
     ]
     for extra, needles in cases:
         _one_line_error(_verify_831332(f, *extra), *needles)
-    other = split_header_of("mainnet_block_866342.bin")
+    other = header_of_block(866342)
     f["headers"].write_text(other.hex())
     _one_line_error(_verify_831332(f, "--tx", tx, "--txoutproof", proof), "unknown-block")
     f["headers"].write_text("not a header\n")
@@ -194,12 +192,14 @@ def test_verify_bad_inputs_give_one_line_naming_the_problem(tmp_path: Path) -> N
     _one_line_error(_verify_831332(f, "--tx", tx, "--txoutproof", proof), "not a multiple of 80")
 
 
-def split_header_of(name: str) -> bytes:
-    return (VECTORS / "blocks" / name).read_bytes()[:80]
+def header_of_block(height: int) -> bytes:
+    """The real mainnet header at ``height`` from the published Merkle proofs."""
+    blocks = vector_files.read_json("bitcoin/merkle_proofs.json")["blocks"]
+    return bytes.fromhex(next(b["header"] for b in blocks if b["height"] == height))
 
 
 def test_verify_names_the_bad_line_of_a_header_file_and_a_missing_height(tmp_path: Path) -> None:
-    lines = (VECTORS / "mainnet_headers_822528_826560.hex").read_text().split()[:20]
+    lines = vector_files.read_text("bitcoin/mainnet_headers_822528_826560.hex").split()[:20]
     lines[7] = lines[8]  # the 8th header no longer links to the 7th
     path = tmp_path / "headers.hex"
     path.write_text("\n".join(lines))

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import pytest
+import vector_files
 from hypothesis import given
 from hypothesis import strategies as st
 
 from etm_bridge.errors import ProofError, ValidationError
 from etm_bridge.spv import eth_rlp
 
-#: The shared vector set lives next to the repository (``../shared/vectors``) unless
-#: ETM_VECTORS_DIR names another copy.
-VECTORS = (
-    Path(os.environ.get("ETM_VECTORS_DIR", Path(__file__).resolve().parents[4] / "shared/vectors"))
-    / "ethereum"
-)
-
 
 def _load(name: str):
-    return json.loads((VECTORS / name).read_text())
+    return vector_files.read_json(f"ethereum/{name}")
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,24 @@
 """Builders and data for the SPV tests (imported by name; tests/unit/spv is on sys.path).
 
-``Vectors`` reads /work/shared/vectors (real mainnet/testnet data, see its README; override the
-path with ``ETM_SPV_VECTORS``). ``mine_header``/``mine_chain`` build synthetic headers with valid
+``Vectors`` reads the repository's real mainnet/testnet data (``tests/vectors``, see its README,
+through ``vector_files``). ``mine_header``/``mine_chain`` build synthetic headers with valid
 proof of work for parameter sets whose powLimit is easy (regtest-like): that is how the
 contextual rules (time, nBits, forks, reorgs) are exercised beyond what real data contains.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import struct
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import rlp
+import vector_files
 
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import ethereum as eth
 from etm_bridge.spv.bitcoin_params import REGTEST, BitcoinParams
 
-VECTORS = Path(os.environ.get("ETM_SPV_VECTORS", "/work/shared/vectors"))
 EASY_BITS = 0x2007FFFF  # target ~2^251: 1 in 16 hashes passes
 
 #: Regtest's easy powLimit with mainnet's retarget rules (no min-difficulty blocks).
@@ -33,20 +30,19 @@ EASY_TESTNET_LIKE: BitcoinParams = replace(REGTEST, name="easy-testnet", no_reta
 
 
 class Vectors:
-    """Loader of the shared vector files."""
+    """Loader of the in-repo vector files (names relative to ``tests/vectors``)."""
 
     def headers(self, name: str) -> list[bytes]:
-        lines = (VECTORS / "bitcoin" / name).read_text().split()
-        return [bytes.fromhex(line) for line in lines if not line.startswith("fork:")]
+        return vector_files.read_header_lines(f"bitcoin/{name}")
 
     def json(self, relpath: str) -> Any:
-        return json.loads((VECTORS / relpath).read_text())
+        return vector_files.read_json(relpath)
 
     def binary(self, relpath: str) -> bytes:
-        return (VECTORS / relpath).read_bytes()
+        return vector_files.read_bytes(relpath)
 
     def text(self, relpath: str) -> str:
-        return (VECTORS / relpath).read_text()
+        return vector_files.read_text(relpath)
 
 
 def mine_header(

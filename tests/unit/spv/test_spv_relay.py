@@ -34,20 +34,20 @@ def _rejection(relay: BitcoinRelay, headers: list[bytes], now: int = NOW) -> str
 
 @pytest.fixture(scope="module")
 def mainnet_early(vectors) -> tuple[BitcoinRelay, list[bytes]]:
-    headers = vectors.headers("mainnet_headers_0_10236.hex")
+    headers = vectors.headers("mainnet_headers_0_4032.hex")
     relay = _relay(MAINNET)
     relay.submit_headers(headers[1:], NOW)
     return relay, headers
 
 
-def test_mainnet_0_to_10236_validates_across_five_retargets(mainnet_early) -> None:
+def test_mainnet_0_to_4032_validates_across_two_clamped_retargets(mainnet_early) -> None:
     relay, headers = mainnet_early
     tip = relay.tip()
-    assert tip.height == 10236
-    assert tip.hash_hex == "000000004f74d42205b9d7ae1cb5c1591e723894a71358fce73b7e0919628161"
-    assert tip.chain_work == 10237 * bh.work_from_bits(0x1D00FFFF)
+    assert tip.height == 4032
+    assert tip.hash_hex == "00000000ca4b69045a03d7b20624def97a5366418648d5005e82fd3b345d20d0"
+    assert tip.chain_work == 4033 * bh.work_from_bits(0x1D00FFFF)
     assert relay.best_hash_at(2016) == bh.dsha256(headers[2016])
-    assert relay.confirmations(bh.dsha256(headers[10230])) == 7
+    assert relay.confirmations(bh.dsha256(headers[4026])) == 7
 
 
 def test_mainnet_822528_to_826560_validates_two_real_retargets(vectors) -> None:
@@ -64,8 +64,8 @@ def test_every_byte_flip_of_real_headers_is_rejected_as_high_hash(mainnet_early)
     relay, headers = mainnet_early
     rng = random.Random(5)
     # all 80 positions of headers around a retarget, then sampled positions of many headers
-    targets = [(h, pos) for h in (2015, 2016, 8064) for pos in range(80)]
-    targets += [(rng.randrange(1, 10237), rng.randrange(80)) for _ in range(400)]
+    targets = [(h, pos) for h in (2015, 2016, 4032) for pos in range(80)]
+    targets += [(rng.randrange(1, len(headers)), rng.randrange(80)) for _ in range(400)]
     for height, pos in targets:
         raw = bytearray(headers[height])
         raw[pos] ^= 1 << rng.randrange(8)
@@ -219,7 +219,7 @@ def test_real_headers_right_after_a_checkpoint_without_ancestor_times_are_accept
     822785). Every start height of both real runs is tried (mainnet rules without retargets,
     so a checkpoint may sit anywhere inside a period), 11 headers each."""
     within_period = replace(MAINNET, no_retargeting=True)
-    runs = (("mainnet_headers_0_10236.hex", 0), ("mainnet_headers_822528_826560.hex", 822528))
+    runs = (("mainnet_headers_0_4032.hex", 0), ("mainnet_headers_822528_826560.hex", 822528))
     for name, first in runs:
         headers = vectors.headers(name)
         for start in range(0, len(headers) - 11):
