@@ -10,7 +10,9 @@ chain; the mempool is followed by :mod:`.mempool`, which fetches each mempool tr
 
 Config (``from_config``): ``rpc_url``, ``rpc_user``, ``rpc_password``, ``secret_hex`` (our
 32-byte private key), ``data_dir``, ``network`` (default ``regtest``), ``birth_height`` (first
-block to scan, default 0), ``fallback_fee_sat_vb`` (default 2), ``confirmations``.
+block to scan, default 0), ``fallback_fee_sat_vb`` / ``min_fee_sat_vb`` / ``max_fee_sat_vb``
+(default 2 / 1 / 1000: the node's estimate is used only inside the bounds, see :mod:`.fees`),
+``confirmations``.
 
 Lock ids are ``<txid>:<vout>:<hashlock hex>``: the hashlock is part of the id because a P2WSH
 output does not reveal it, and with it the lock can be re-identified from the chain alone.
@@ -19,6 +21,7 @@ output does not reveal it, and with it the lock can be re-identified from the ch
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,7 @@ from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_ha
 from etm_bridge.jsonrpc import JsonRpcClient
 
 from .activity import HashlockResolver, index_activity
+from .fees import FeeChoice, FeePolicy
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
 from .proofs import block_inclusion_proof
@@ -65,9 +69,8 @@ from .txbuild import (
 )
 
 HRP = {"mainnet": "bc", "testnet": "tb", "signet": "tb", "regtest": "bcrt"}
-#: Fee rate used when the node has no estimate (bcoin never has; a young regtest chain neither).
-FALLBACK_FEE_SAT_VB = 2
 FEE_TARGET_BLOCKS = 2
+log = logging.getLogger(__name__)
 
 
 def parse_lock_id(lock_id: str) -> tuple[str, int, bytes]:
@@ -97,7 +100,7 @@ class BitcoinAdapter(ChainAdapter):
         *,
         network: str = "regtest",
         birth_height: int = 0,
-        fallback_fee_sat_vb: int = FALLBACK_FEE_SAT_VB,
+        fees: FeePolicy | None = None,
         confirmations: int | None = None,
     ) -> None:
         if network not in HRP:
@@ -105,11 +108,7 @@ class BitcoinAdapter(ChainAdapter):
         self.rpc = rpc
         self.key = key
         self.network = network
-        if isinstance(fallback_fee_sat_vb, bool) or not isinstance(fallback_fee_sat_vb, int):
-            raise ConfigError(f"fallback_fee_sat_vb must be an int, got {fallback_fee_sat_vb!r}")
-        if fallback_fee_sat_vb < 1:
-            raise ConfigError(f"fallback_fee_sat_vb must be >= 1 sat/vB, got {fallback_fee_sat_vb}")
-        self.fallback_fee_sat_vb = fallback_fee_sat_vb
+        self.fees = fees or FeePolicy()
         self.default_confirmations = confirmations or (1 if network == "regtest" else 6)
         self.index_path = Path(data_dir) / f"bitcoin-{network}-{hash160(key.pubkey).hex()}.json"
         self.index: ChainIndex = load_index(self.index_path, birth_height)
@@ -127,7 +126,7 @@ class BitcoinAdapter(ChainAdapter):
             key = WalletKey(bytes.fromhex(str(config["secret_hex"])))
             data_dir = Path(str(config["data_dir"]))
             birth_height = int(config.get("birth_height", 0))
-            fallback = int(config.get("fallback_fee_sat_vb", FALLBACK_FEE_SAT_VB))
+            fees = FeePolicy.from_config(config)
             confirmations = config.get("confirmations")
             confirmations = None if confirmations is None else int(confirmations)
         except KeyError as exc:
@@ -140,7 +139,7 @@ class BitcoinAdapter(ChainAdapter):
             data_dir,
             network=str(config.get("network", "regtest")),
             birth_height=birth_height,
-            fallback_fee_sat_vb=fallback,
+            fees=fees,
             confirmations=confirmations,
         )
 
@@ -188,19 +187,28 @@ class BitcoinAdapter(ChainAdapter):
         return self._view_with_mempool().confirmed_balance()  # less coins pending txs spend
 
     def fee_estimate(self) -> FeeEstimate:
-        """``estimatesmartfee 2`` in sat/vB (rounded up), else the fallback rate.
+        """``estimatesmartfee 2`` in sat/vB (rounded up) within the configured bounds, else the
+        fallback rate (:mod:`.fees`); ``source`` says which. A bounded estimate is logged."""
+        choice = self.fee_choice()
+        if choice.bounded:
+            log.warning(
+                "bitcoin node estimates %d sat/vB, outside min_fee_sat_vb..max_fee_sat_vb "
+                "(%d..%d): paying %d sat/vB",
+                choice.node_rate,
+                self.fees.min_sat_vb,
+                self.fees.max_sat_vb,
+                choice.rate,
+            )
+        return FeeEstimate(choice.rate, "sat/vB", choice.source)
 
-        The fallback, ``fallback_fee_sat_vb`` in the config (default :data:`FALLBACK_FEE_SAT_VB`),
-        is used whenever the node has no estimate: bcoin never has one, nor has a young chain
-        (regtest) or a node that refuses the call. ``source`` says which one was used.
-        """
+    def fee_choice(self) -> FeeChoice:
+        """The node's estimate (None without one: bcoin, a young chain, a refused call) and
+        the rate the fee policy makes of it."""
         try:
             rate = sat_vb_from_estimate(self.rpc.call("estimatesmartfee", FEE_TARGET_BLOCKS))
         except RPCError:
             rate = None
-        if rate is not None:
-            return FeeEstimate(rate, "sat/vB", "node")
-        return FeeEstimate(self.fallback_fee_sat_vb, "sat/vB", "fallback")
+        return self.fees.choose(rate)
 
     def pay(self, outputs: Sequence[tuple[bytes, int]]) -> str:
         """Pay ``(script_pubkey, amount_sat)`` outputs, in this order, from our coins (change

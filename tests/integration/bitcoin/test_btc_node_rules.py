@@ -10,6 +10,7 @@ import hashlib
 
 import pytest
 from btc_kernel import BROADCASTS
+from etm_bridge_bitcoin.fees import FeePolicy
 
 from etm_bridge.adapter import HtlcTerms, LockState
 from etm_bridge.errors import (
@@ -82,17 +83,22 @@ def test_claim_with_the_wrong_key_is_rejected(btc_party, bitcoin_node) -> None:
 
 
 def test_second_claim_of_a_mined_claim_is_missing_inputs(btc_party, bitcoin_node) -> None:
+    """The same claim again is already in the chain (-27); another claim of the spent output
+    (a different fee) misses its input (-25). The rate is pinned by the fee bounds, so the first
+    two claims are the same transaction whatever the node estimates after the block."""
     (us, _), (them, _) = btc_party(), btc_party()
+    us.fees = FeePolicy(fallback_sat_vb=3, min_sat_vb=3, max_sat_vb=3)
     preimage = new_preimage()
     _, lock = _lock(bitcoin_node, them, us, hashlock_of(preimage))
-    us.claim(lock, preimage)
+    first = us.claim(lock, preimage)
     bitcoin_node.mine(1)
     with pytest.raises(RPCAlreadyInChainError):  # the very same claim again
         us.claim(lock, preimage, unsafe_skip_checks=True)
-    us.fallback_fee_sat_vb += 1  # a different claim of the same, already spent, output
-    with pytest.raises(RPCMissingInputsError) as info:
+    us.fees = FeePolicy(fallback_sat_vb=4, min_sat_vb=4, max_sat_vb=4)
+    with pytest.raises(RPCMissingInputsError) as info:  # another claim of the spent output
         us.claim(lock, preimage, unsafe_skip_checks=True)
     assert info.value.code == -25
+    assert BROADCASTS[-1].txid != first.txid
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """State comes from the chain: a wiped data dir, the mempool, a block taken back (reorg).
 
 The reorg test runs on its own throwaway node: bcoin's ``invalidateblock`` leaves its mempool
-out of step with the chain ("Mempool/chain tip mismatch"), so that node cannot mine afterwards.
+out of step with the chain ("Mempool/chain tip mismatch"), so that node cannot mine afterwards
+(only the bitcoind branch of the test mines again).
 """
 
 from __future__ import annotations
@@ -78,7 +79,12 @@ def test_only_mined_transactions_are_persisted(btc_party, bitcoin_node) -> None:
     assert saved.locks[outpoint].height == bitcoin_node.height()
 
 
-def test_a_block_taken_back_is_noticed_and_rescanned(tmp_path) -> None:
+def test_a_block_taken_back_is_noticed_and_the_lock_followed(tmp_path) -> None:
+    """``invalidateblock`` takes the lock's block back. What happens next is the node's choice,
+    and the test follows whichever it makes: bitcoind puts the lock back into its mempool, so
+    the adapters must still see it (pending, the funding coin still spent by it), see it mined
+    again in the next block and claim it; bcoin drops it, so the lock is gone and the funding
+    coin is back."""
     with bitcoin_node_in(tmp_path / "node", premine=True) as node:
         configs = [
             adapter_config(node, tmp_path / name, secrets.token_hex(32), node.height())
@@ -86,14 +92,28 @@ def test_a_block_taken_back_is_noticed_and_rescanned(tmp_path) -> None:
         ]
         us, them = (BitcoinAdapter.from_config(c) for c in configs)
         node.fund(them.address(), 1_000_000)
-        hashlock = hashlock_of(new_preimage())
+        preimage = new_preimage()
+        hashlock = hashlock_of(preimage)
         lock = them.lock(_terms(them, us, hashlock))
         [block_hash] = node.mine(1)
         assert us.get_lock(lock.lock_id).block_height == node.height()
         balance_after_lock = them.balance()
         node.rpc.call("invalidateblock", block_hash)
-        # bitcoind puts the lock back into its mempool, bcoin drops it: either way, not mined
-        assert [found.block_height for found in us.find_locks(hashlock)] in ([], [None])
-        assert them.balance() == 1_000_000 != balance_after_lock  # the funding coin is back
+        if lock.txid in node.rpc.call("getrawmempool"):  # back in the mempool: still followed
+            [pending] = us.find_locks(hashlock)
+            assert (pending.lock_id, pending.block_height) == (lock.lock_id, None)
+            assert us.confirmations(lock.lock_id) == 0
+            assert them.balance() == 0  # the funding coin stays spent, the change is pending
+            node.mine(1, address=us.address())  # another coinbase: not the invalidated block
+            assert us.get_lock(lock.lock_id).block_height == node.height()
+            assert them.balance() == balance_after_lock  # the same change, mined again
+            assert us.confirmations(lock.lock_id) == 1
+            us.claim(us.get_lock(lock.lock_id), preimage)
+            node.mine(1)
+            assert them.get_lock(lock.lock_id).state is LockState.CLAIMED
+            assert them.find_preimage(them.get_lock(lock.lock_id)) == preimage
+        else:  # dropped with its block: no lock, the funding coin is back
+            assert us.find_locks(hashlock) == []
+            assert them.balance() == 1_000_000 != balance_after_lock
         us.close()
         them.close()
