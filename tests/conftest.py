@@ -3,6 +3,12 @@
 Tests under ``tests/unit`` are marked ``unit`` (pure logic, no nodes) and tests under
 ``tests/integration`` are marked ``integration`` (real nodes started by session fixtures), so
 ``pytest -m unit`` runs the fast part alone.
+
+Tests that touch a Bitcoin node are also marked ``bitcoin``, so CI can run them once more against
+Bitcoin Core (``make test-bitcoin-core``): every test using the ``bitcoin_node`` fixture (directly
+or through another fixture), everything under ``integration/bitcoin`` and ``integration/demo``,
+and modules that start a stack or a node themselves and say so with
+``pytestmark = pytest.mark.bitcoin``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ def _bitcoin_broadcasts_checked_by_libbitcoinkernel() -> Iterator[None]:
     assert not bad, f"the node accepted transactions libbitcoinkernel rejects: {bad}"
 
 
+#: Directories whose every test starts or uses a Bitcoin node.
+_BITCOIN_DIRS = (_ROOT / "integration" / "bitcoin", _ROOT / "integration" / "demo")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.path)).resolve()
@@ -37,3 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif _ROOT / "unit" in path.parents:
             item.add_marker(pytest.mark.unit)
+        fixtures = getattr(item, "fixturenames", ())
+        if "bitcoin_node" in fixtures or any(d in path.parents for d in _BITCOIN_DIRS):
+            item.add_marker(pytest.mark.bitcoin)

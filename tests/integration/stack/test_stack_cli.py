@@ -25,6 +25,7 @@ from etm_bridge_regtest.stack import PORT_OFFSETS, STACK_SERVICES
 from etm_bridge.node.setup import init_node
 
 ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
+pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 
 
 def _free_base_port() -> int:

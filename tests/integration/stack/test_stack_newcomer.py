@@ -21,6 +21,7 @@ from test_stack_cli import ETM_BRIDGE, _free_base_port
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
 PW = "correct horse battery staple"
+pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import test_stack_newcomer as newcomer
 from test_stack_newcomer import _cli, _state
 
 ETH = 10**18
+pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 newcomer_env = newcomer.newcomer_env  # the private stack fixture, shared
 
 
