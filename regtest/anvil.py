@@ -3,22 +3,35 @@
 anvil runs from node_modules (the native binary of the npm package) on loopback with a fixed
 chain id and the well-known development mnemonic, so its prefunded accounts (10 000 ETH each) and
 their keys are deterministic: ``AnvilNode.private_keys`` derives them (BIP44 ``m/44'/60'/0'/0/i``).
+
+anvil keeps its chain in memory. The stack's anvil (``persist=True``) saves it to
+``<home>/state.json`` with ``--state`` (anvil 1.7.1): blocks with their hashes, transactions,
+receipts and logs, accounts and contract storage. It is loaded at start and written on exit
+(SIGTERM, what ``stack down`` sends) and every :data:`STATE_INTERVAL_S` seconds, so a SIGKILL
+(or a crash, a reboot) loses at most the changes of the last interval. anvil rewrites the file
+in place (no rename): a kill during a write leaves it truncated, which anvil refuses to load;
+``prepare`` then refuses to start and says what to do (:func:`.service.reset_hint`), and
+``stack up`` checks that the loaded chain is the one the ETM node follows (:mod:`.consistency`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from etm_bridge.errors import ChainError, NodeUnavailableError, RPCError
+from etm_bridge.errors import ChainError, NodeUnavailableError, RPCError, StackError
 from etm_bridge.jsonrpc import JsonRpcClient
 
 from . import procs, tools
-from .service import Service
+from .service import Service, reset_hint
 
 CHAIN_ID = 31337
+STATE_FILE = "state.json"
+#: Seconds between anvil's periodic state dumps (each rewrites the whole chain: ~2 KB a block).
+STATE_INTERVAL_S = 5
 #: anvil's default development mnemonic: public test keys, never for real funds.
 MNEMONIC = "test test test test test test test test test test test junk"
 ACCOUNTS = 10
@@ -42,10 +55,17 @@ class AnvilService(Service):
     name: ClassVar[str] = "anvil"
     start_timeout_s: ClassVar[float] = 30.0
 
-    def __init__(self, home: Path, *, port: int, chain_id: int = CHAIN_ID) -> None:
+    def __init__(
+        self, home: Path, *, port: int, chain_id: int = CHAIN_ID, persist: bool = False
+    ) -> None:
         super().__init__(home)
         self.port = port
         self.chain_id = chain_id
+        self.persist = persist
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / STATE_FILE
 
     @property
     def rpc_url(self) -> str:
@@ -64,7 +84,23 @@ class AnvilService(Service):
             f"--mnemonic={MNEMONIC}",
             f"--accounts={ACCOUNTS}",
             f"--balance={BALANCE_ETH}",
+            *(
+                [f"--state={self.state_path}", f"--state-interval={STATE_INTERVAL_S}"]
+                if self.persist
+                else []
+            ),
         ]
+
+    def prepare(self) -> None:
+        super().prepare()
+        if self.persist and self.state_path.exists():
+            try:
+                json.loads(self.state_path.read_bytes())
+            except ValueError as exc:
+                raise StackError(
+                    f"anvil: its saved chain {self.state_path} is damaged ({exc}; anvil was "
+                    f"killed while writing it): {reset_hint(self.home.parent)}"
+                ) from None
 
     def probe(self) -> bool:
         rpc = JsonRpcClient(self.rpc_url, version="2.0", timeout_s=2.0)

@@ -69,6 +69,15 @@ class Service(ABC):
         """JSON-able endpoints and credentials for ``stack.json`` / ``stack status``."""
 
 
+def reset_hint(state_dir: Path) -> str:
+    """What to do when the stack in ``state_dir`` cannot restart whole (a node's saved chain
+    lost, damaged or not the one the others follow): its regtest chains start over."""
+    return (
+        f"reset the stack (its regtest chains start over; swaps on the old ones cannot finish): "
+        f"`etm-bridge stack down && rm -rf {state_dir} && etm-bridge stack up`"
+    )
+
+
 @dataclass
 class Started:
     """A service process started by :func:`start`."""

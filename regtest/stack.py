@@ -1,10 +1,12 @@
 """The developer's local stack: ``up`` (idempotent), ``status`` and ``down``.
 
 State lives in one git-ignored directory (``$ETM_STACK_DIR``, default ``./.etm/stack``): per
-service a home directory with its datadir and log, a pidfile ``<name>.pid``, and ``stack.json``
-with every endpoint and credential. Ports are fixed loopback ports below 32768 (bitcoin RPC 18443,
-bcoin wallet HTTP 18445, anvil 8545, ETM node 26657 reserved), or ``$ETM_STACK_BASE_PORT + offset``
-so a second stack (a test) never collides with the developer's.
+service a home directory with its datadir and log (anvil: ``state.json``, its saved chain), a
+pidfile ``<name>.pid``, and ``stack.json`` with every endpoint and credential. ``down`` then
+``up`` continues every chain where it was (the nodes reload their data; ``up`` checks they
+agree). Ports are fixed loopback ports below 32768 (bitcoin RPC 18443, bcoin wallet HTTP 18445,
+anvil 8545, ETM node 26657 reserved), or ``$ETM_STACK_BASE_PORT + offset`` so a second stack (a
+test) never collides with the developer's.
 
 Services start in the order of :data:`STACK_SERVICES` and stop in reverse. To add one, write a
 :class:`~etm_bridge_regtest.service.Service` and add ``"name": factory`` there; the factory gets
@@ -26,6 +28,7 @@ from etm_bridge.private_files import write_private
 from . import procs
 from .anvil import AnvilService
 from .bitcoin import bitcoin_service
+from .consistency import check_stack
 from .etm_node import EtmNodeService
 from .service import Service, start, stop
 
@@ -90,7 +93,7 @@ def _bitcoin(config: StackConfig, saved: Mapping[str, Any]) -> Service:
 
 
 def _anvil(config: StackConfig, saved: Mapping[str, Any]) -> Service:
-    return AnvilService(config.home("anvil"), port=config.ports["anvil"])
+    return AnvilService(config.home("anvil"), port=config.ports["anvil"], persist=True)
 
 
 def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service:
@@ -130,8 +133,11 @@ def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service]:
 def up(config: StackConfig) -> dict[str, dict[str, Any]]:
     """Start every service not already running; return name -> info (with ``"action"``).
 
-    Already-running services are left alone (``action: "already running"``). If one fails to
-    start, the services this call started are stopped again and the StackError propagates.
+    Already-running services are left alone (``action: "already running"``). Then the chains
+    are checked to be the ones the ETM node follows (:func:`.consistency.check_stack`: a node
+    whose saved chain was lost cannot restart the stack whole). If a service fails to start or
+    the check fails, the services this call started are stopped again and the StackError
+    propagates.
     """
     state = load_state(config)
     started: list[tuple[str, int]] = []
@@ -155,6 +161,7 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
             state[service.name] = {**service.describe(), "pid": pid}
             report[service.name] = {**state[service.name], "action": action}
             _save_state(config, state)
+        check_stack(report, config.state_dir)
     except BaseException:
         for name, pid in reversed(started):
             stop(pid)

@@ -1,5 +1,7 @@
 """``etm-bridge demo`` end to end on a private stack (own state dir and ports), then
-``etm-bridge swap list --json`` against the same stack shows the demo's swaps.
+``etm-bridge swap list --json`` against the same stack shows the demo's swaps; then ``stack down``
+and the demo again on the restarted stack (each node reloads its chain); then, with anvil's saved
+chain deleted, ``stack up`` refuses in one line saying what to do.
 
 Asserts on the demo's ``--json`` output: the three pool swaps (BTC -> ETM, ETM -> BTC,
 ETH -> ETM) claimed on both chains with the pool's share value rising by their fees, the
@@ -39,6 +41,13 @@ def _listed(env: dict[str, str]) -> dict[str, str]:
     return {r["swap_id"]: r["state"] for r in json.loads(listed.stdout)}
 
 
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([ETM_BRIDGE, *args], env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
 def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -74,8 +83,12 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
 
         assert _listed(env) == {row["swap_id"]: row["state"] for row in out["swaps"]}
 
-        # a second run on the same stack reuses the pool and its operator; the first run's
-        # swaps stay in their final states
+        # `stack down` (as the README says), then a second run: every node reloads its chain
+        # (anvil its saved state), so the run reuses the pools and their operator, and the
+        # first run's swaps stay in their final states
+        _cli(env, "stack", "down")
+        assert not any(s["running"] for s in status(config).values())
+        assert (config.home("anvil") / "state.json").stat().st_size > 0
         again = subprocess.run(
             [ETM_BRIDGE, "demo", "--json"], env=env, capture_output=True, text=True, timeout=400
         )
@@ -83,9 +96,21 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         second = json.loads(again.stdout)["swaps"]
         assert [r["state"] for r in second] == ["claimed_both"] * 3 + ["refunded"]
         assert second[0]["share_value_before"] >= out["swaps"][-1]["share_value_after"]
+        assert second[2]["share_value_before"] >= eth_in["share_value_after"]  # same ETH pool
         expected = {row["swap_id"]: row["state"] for row in out["swaps"] + second}
         assert _listed(env) == expected
         assert all(s["running"] for s in status(config).values())
+
+        # anvil's saved chain lost: `stack up` says so in one line, with what to do, and
+        # leaves nothing running
+        _cli(env, "stack", "down")
+        (config.home("anvil") / "state.json").unlink()
+        lost = subprocess.run([ETM_BRIDGE, "stack", "up"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert lost.returncode == 3 and len(lost.stderr.strip().splitlines()) == 1, lost.stderr
+        assert "anvil holds no code at" in lost.stderr and "PoolVault" in lost.stderr
+        assert f"rm -rf {config.state_dir} && etm-bridge stack up" in lost.stderr
+        assert not any(s["running"] for s in status(config).values())
     finally:
         down(config)
     assert not any(s["running"] for s in status(config).values())

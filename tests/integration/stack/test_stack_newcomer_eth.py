@@ -3,9 +3,11 @@
 After ``etm-bridge demo``: ``wallet new``, ``stack faucet``, ``bind --chain eth``, then
 ``swap start eth etm 0.01`` and ``swap start etm eth 5``, driven by ``watch`` ticks for the user
 and ``stack operator`` ticks for the demo's pool operator until ``swap list --json`` says
-``claimed_both``. The user holds no trusted Ethereum relayer key: the operator's side relays
-the anvil headers to ETM each tick (and mines one anvil block, as anvil mines only on
-transactions), and the user's engine waits for that relay before proving its lock.
+``claimed_both``; the first swap is left open across ``stack down`` / ``stack up`` (the whole
+stack restarts, anvil from its saved chain) and must still end ``claimed_both``. The user holds
+no trusted Ethereum relayer key: the operator's side relays the anvil headers to ETM each tick
+(and mines one anvil block, as anvil mines only on transactions), and the user's engine waits
+for that relay before proving its lock.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
 
     swap_in = json.loads(_cli(env, "swap", "start", "eth", "etm", "0.01", "--json"))
     assert swap_in["pool"] is True and swap_in["terms"]["user_leg"]["amount"] == ETH // 100
+    assert _state(env, swap_in["swap_id"]) not in ("claimed_both", None)
+    # the whole stack stops and starts again with the swap open (its ETH lock on anvil):
+    # every node reloads its chain and the swap still ends claimed on both sides
+    _cli(env, "stack", "down")
+    restarted = json.loads(_cli(env, "stack", "up", "--json"))
+    assert {info["action"] for info in restarted.values()} == {"started"}
     _drive(env, swap_in["swap_id"])
     middle = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
     assert middle["eth"]["balance"] < balances["eth"]["balance"] - ETH // 100

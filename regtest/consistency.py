@@ -1,0 +1,98 @@
+"""``stack up``'s last step: are the restarted nodes still the chains the ETM node follows?
+
+The stack restarts whole only if every node reloads its own chain: the Bitcoin node its datadir,
+anvil its saved state (``--state``, see :mod:`.anvil`), the ETM node its database, whose genesis
+names anvil's EtherSwapHTLC and PoolVault and whose relays hold headers of the other two. A node
+whose chain was lost or replaced (anvil killed before it saved, a damaged or deleted state file, a
+deleted datadir, a Bitcoin backend switched between bcoin and bitcoind) would make every later
+step fail far from the cause ("the code at 0x... is not the PoolVault artifact's"), so ``up``
+checks, with the nodes' own RPCs:
+
+* the Bitcoin node knows the block at the tip of the ETM node's Bitcoin relay;
+* anvil has the block at the tip of the ETM node's Ethereum relay;
+* anvil holds code at the HTLC and PoolVault addresses the ETM genesis names.
+
+Any miss is one :class:`StackMismatchError` line naming what is missing and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from etm_bridge.errors import NodeUnavailableError, RPCError, StackError
+from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node.client import NodeClient
+
+from .service import reset_hint
+
+
+class StackMismatchError(StackError):
+    """A restarted node does not hold the chain the ETM node follows."""
+
+
+def mismatches(
+    relays: Mapping[str, Any],
+    eth_pool: Mapping[str, Any],
+    bitcoin_has_block: Callable[[str], bool],
+    anvil_has_block: Callable[[str], bool],
+    anvil_has_code: Callable[[str], bool],
+) -> list[str]:
+    """What the nodes lack of what the ETM node names (``relays``: its ``/api/spv`` reply;
+    ``eth_pool``: the addresses its genesis names), one phrase each; [] when consistent."""
+    found = []
+    btc_tip = (relays.get("bitcoin") or {}).get("tip")
+    if btc_tip and not bitcoin_has_block(str(btc_tip["hash"])):
+        found.append(
+            f"the Bitcoin node lacks block {btc_tip['hash']} (height {btc_tip['height']}), the "
+            f"tip of the ETM node's Bitcoin relay"
+        )
+    eth_tip = (relays.get("ethereum") or {}).get("tip")
+    if eth_tip and not anvil_has_block(str(eth_tip["hash"])):
+        found.append(
+            f"anvil lacks block {eth_tip['hash']} (number {eth_tip['number']}), the tip of the "
+            f"ETM node's Ethereum relay"
+        )
+    for label, key in (("EtherSwapHTLC", "htlc_address"), ("PoolVault", "vault")):
+        address = eth_pool.get(key)
+        if address and not anvil_has_code(str(address)):
+            found.append(f"anvil holds no code at {address}, the {label} the ETM genesis names")
+    return found
+
+
+def check_stack(report: Mapping[str, Mapping[str, Any]], state_dir: Path) -> None:
+    """Raise StackMismatchError unless the running stack's chains agree (see module doc)."""
+    btc, anvil, etm = report["bitcoin"], report["anvil"], report["etm"]
+    node = NodeClient(str(etm["rpc_url"]), timeout_s=10.0)
+    bitcoin = JsonRpcClient(
+        str(btc["rpc_url"]), user=btc.get("rpc_user"), password=btc.get("rpc_password")
+    )
+    eth = JsonRpcClient(str(anvil["rpc_url"]), version="2.0", timeout_s=10.0)
+    try:
+        found = mismatches(
+            node.spv_status(),
+            etm.get("eth_pool") or {},
+            lambda block_hash: _answers(bitcoin, "getblockheader", block_hash, False),
+            lambda block_hash: _answers(eth, "eth_getBlockByHash", block_hash, False),
+            lambda address: _answers(eth, "eth_getCode", address, "latest", empty="0x"),
+        )
+    finally:
+        bitcoin.close()
+        eth.close()
+    if found:
+        raise StackMismatchError(
+            f"the stack in {state_dir} cannot restart whole: {'; '.join(found)} (that node's "
+            f"saved chain was lost or replaced): {reset_hint(state_dir)}"
+        )
+
+
+def _answers(rpc: JsonRpcClient, method: str, *params: Any, empty: Any = None) -> bool:
+    """True if ``method`` answers something other than an error, null or ``empty``."""
+    try:
+        result = rpc.call(method, *params)
+    except RPCError:
+        return False
+    except NodeUnavailableError as exc:
+        raise StackError(f"{method}: {exc}") from exc
+    return result is not None and result != empty
