@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit lint deps stack-up stack-down clean
+.PHONY: demo test test-unit test-bitcoin-core lint deps stack-up stack-down clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -33,6 +33,14 @@ test: deps lint
 
 test-unit: $(VENV)/.installed
 	$(BIN)/pytest -m unit
+
+# The tests that touch a Bitcoin node (pytest marker `bitcoin`) once more, against Bitcoin Core:
+# `make test-bitcoin-core BITCOIND=/path/to/bitcoind`. CI (.ci/run, with
+# ../shared/bitcoin-core/bitcoind) passes CORE_TESTS='bitcoin and not bitcoin_long'.
+CORE_TESTS ?= bitcoin
+test-bitcoin-core: deps
+	@test -x "$(BITCOIND)" || { echo "set BITCOIND to Bitcoin Core's bitcoind (got '$(BITCOIND)')" >&2; exit 2; }
+	BITCOIND="$(BITCOIND)" $(BIN)/pytest -m "$(CORE_TESTS)"
 
 stack-up: deps
 	$(BIN)/etm-bridge stack up

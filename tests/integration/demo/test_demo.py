@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.stack import PORT_OFFSETS, StackConfig, down, status
 
@@ -48,6 +49,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.bitcoin_long
 def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -98,6 +98,7 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert node.rpc.call("listunspent"), "faucet wallet sees no coins"
     key = OwnKey.from_label("stack-cli-test")
     assert key.find_output(node.rpc, node.fund(key.address, 250_000)).value_sat == 250_000
+    height = node.height()
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
@@ -107,6 +108,14 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
         assert procs.port_is_free(port), f"port {port} still taken after down"
     assert not any(s["running"] for s in _status(stack_env).values())
     assert "not running" in _cli(stack_env, "down").stdout
+
+    # up again: every node reloads its chain (same height, the payment included) and `up`
+    # finds them consistent with what the ETM node follows
+    third = _cli(stack_env, "up")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.count("started (pid") == len(STACK_SERVICES)
+    assert node.height() == height
+    assert _cli(stack_env, "down").stdout.count("stopped (pid") == len(STACK_SERVICES)
 
 
 @pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil", "etm"])

@@ -56,6 +56,7 @@ def _state(env: dict[str, str], swap_id: str) -> str | None:
     return next((r["state"] for r in rows if r["swap_id"] == swap_id), None)
 
 
+@pytest.mark.bitcoin_long
 @pytest.mark.timeout(600)
 def test_newcomer_swaps_btc_for_etm_with_the_cli_alone(newcomer_env: dict[str, str]) -> None:
     env = newcomer_env

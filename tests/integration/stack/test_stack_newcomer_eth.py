@@ -32,6 +32,7 @@ def _drive(env: dict[str, str], swap_id: str) -> None:
     assert _state(env, swap_id) == "claimed_both"
 
 
+@pytest.mark.bitcoin_long
 @pytest.mark.timeout(900)
 def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     newcomer_env: dict[str, str],

@@ -213,6 +213,7 @@ def _spec(
     }
 
 
+@pytest.mark.bitcoin_long
 @pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
 @pytest.mark.parametrize("scenario", ["claimed", "refunded"])
 def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(

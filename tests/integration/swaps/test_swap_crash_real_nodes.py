@@ -135,6 +135,7 @@ def _check_chains_and_intents(world: SwapWorld, end: State) -> None:
                 assert len({i.result.txid for i in rec.intents_of(kind)}) <= 1, kind
 
 
+@pytest.mark.bitcoin_long
 @pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_sigkill_after_every_save_still_ends_claimed_or_refunded(

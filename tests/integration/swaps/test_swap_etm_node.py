@@ -167,6 +167,7 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
                 a.close()
 
 
+@pytest.mark.bitcoin_long
 @pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
 def test_sigkill_after_every_save_with_the_etm_node(etm_node, bitcoin_node, tmp_path, point):
     """The watcher process is SIGKILLed after each save of kind ``point`` (once each) and
