@@ -9,7 +9,11 @@ not commit them, so a prover could swap them):
 
 - lock (swap in): output ``vout`` is ``P2WSH(sha256(witness_script))`` and the script is exactly
   the template of ``contracts/bitcoin/htlc.asm``; its hashlock, keys and timelock height become
-  a :class:`~.swap_rules.VerifiedForeignLock` (``lock_id = txid_le || vout u32 BE``);
+  a :class:`~.swap_rules.VerifiedForeignLock` (``lock_id = txid_le || vout u32 BE``). The
+  transaction must also carry the lock's marker (:func:`lock_marker`) as its one marker output
+  (:func:`require_lock_marker`): a P2WSH output hides its script, and the marker is how the pool
+  operator's engine (the Bitcoin adapter) finds the lock to claim it. A proven lock it cannot
+  find is a lock the user refunds after taking the pool's ETM (review a11a, docs/security.md);
 - deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))``; the transaction has exactly
   one ``OP_RETURN "ETMD" || address20`` output naming the ETM owner;
 - payment (obligations): the transaction has exactly one ``OP_RETURN "ETMO" || id_1 || ... ||
@@ -50,6 +54,9 @@ from .swap_rules import VerifiedForeignLock
 BLOCK_TIME_S = 600
 DEPOSIT_TAG = b"ETMD"
 PAYMENT_TAG = b"ETMO"
+#: The lock marker's tag: ``OP_RETURN "ETM\x01" || claim || refund || timelock u32 LE`` is how
+#: every party finds a P2WSH lock (``adapters/bitcoin``, ``script.LockMarker``).
+MARKER_TAG = b"ETM\x01"
 _OP_RETURN = 0x6A
 _U32 = struct.Struct(">I")
 
@@ -104,6 +111,31 @@ def parse_htlc_witness_script(script: bytes) -> tuple[bytes, bytes, bytes, int]:
     if not 0 < timelock < 500_000_000 or {claim[0], refund[0]} - {2, 3}:
         raise ValidationError("HTLC timelock must be a block height and keys compressed")
     return hashlock, claim, refund, timelock
+
+
+def lock_marker(claim: bytes, refund: bytes, timelock: int) -> bytes:
+    """The marker output script of a lock with these keys and timelock height (74 data bytes,
+    one direct push): what the Bitcoin adapter writes next to every lock it makes."""
+    data = MARKER_TAG + claim + refund + struct.pack("<I", timelock)
+    return bytes([_OP_RETURN, len(data)]) + data
+
+
+def require_lock_marker(tx: ParsedTx, claim: bytes, refund: bytes, timelock: int) -> None:
+    """Raise unless ``tx`` carries exactly one output that could be a lock marker and it is the
+    marker of this lock. "Could be": an ``OP_RETURN`` script holding the tag anywhere, a
+    superset of what the adapter parses as a marker (any push form), because the adapter gives
+    every P2WSH output of a transaction its *first* marker: a decoy marker before the real one
+    would hide the lock from the operator as surely as no marker at all."""
+    markers = [o.script_pubkey for o in tx.outputs if o.script_pubkey[:1] == bytes([_OP_RETURN])
+               and MARKER_TAG in o.script_pubkey]  # fmt: skip
+    if markers != [lock_marker(claim, refund, timelock)]:
+        raise ExchangeError(
+            Reason.UNMARKED_LOCK,
+            f"the lock transaction {tx.txid_le[::-1].hex()} needs exactly one marker output "
+            f"(OP_RETURN {MARKER_TAG!r} || claim key || refund key || timelock u32 LE) naming "
+            f"this lock, found {len(markers)} marker-like outputs: without it the pool "
+            "operator cannot find the lock to claim it. Lock with etm-bridge (swap start)",
+        )
 
 
 def p2wsh(witness_script: bytes) -> bytes:
@@ -236,6 +268,7 @@ class BtcVerifier:
         if out.script_pubkey != p2wsh(p.witness_script):
             raise ValidationError("the output is not P2WSH of the given witness script")
         hashlock, claim, refund, timelock = parse_htlc_witness_script(p.witness_script)
+        require_lock_marker(tx, claim, refund, timelock)
         return VerifiedForeignLock(
             pool.params.asset,
             tx.txid_le + _U32.pack(p.vout),

@@ -70,6 +70,7 @@ class Reason(StrEnum):
     REPLAYED_PROOF = "replayed_proof"
     HASHLOCK_USED = "hashlock_used"  # a hashlock serves one HTLC ever (issue 11, item 1)
     HASHLOCK_RESERVED = "hashlock_reserved"  # another address's swap intent reserved it
+    UNMARKED_LOCK = "unmarked_lock"  # a Bitcoin lock without its marker: the operator can't see it
     LEG_TOO_SHORT = "leg_too_short"
     LEG_TOO_LONG = "leg_too_long"
     UNKNOWN_SWAP = "unknown_swap"

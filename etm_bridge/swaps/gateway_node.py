@@ -57,6 +57,7 @@ FINAL_REJECTIONS = frozenset(
         "wrong_claim_key",
         "wrong_refund_key",
         "wrong_chain",
+        "unmarked_lock",
         "hashlock_used",
         "hashlock_reserved",
         "replayed_proof",

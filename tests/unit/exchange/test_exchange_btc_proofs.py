@@ -106,6 +106,14 @@ def deposit_tx(led: Ledger, who: str, amount: int, to: bytes | None = None) -> b
     return tx_paying((amount, pays), (0, op_return(bp.DEPOSIT_TAG + led.addr20(who))))
 
 
+def lock_tx(script: bytes, amount: int = 100_000, *markers: bytes) -> bytes:
+    """A lock of ``amount`` to ``script`` as the Bitcoin adapter makes it (P2WSH, then the
+    marker naming its keys and timelock), or with ``markers`` instead of that marker."""
+    _, claim, refund, timelock = bp.parse_htlc_witness_script(script)
+    marks = markers or (bp.lock_marker(claim, refund, timelock),)
+    return tx_paying((amount, bp.p2wsh(script)), *((0, m) for m in marks))
+
+
 def rejected(reason: str, call: Any) -> None:
     with pytest.raises((TxRejectedError, ExchangeError)) as exc:
         call()
@@ -141,12 +149,10 @@ def test_lp_deposit_swap_in_and_obligation_with_real_spv(world: tuple[MiniChain,
     # alice locks 0.001 BTC to the pool, refundable to her bound key after 72 blocks
     timelock = btc.height + 1 + 72
     script = bp.htlc_witness_script(H, btc_key("operator"), btc_key("alice"), timelock)
-    lock_proof = btc.include(tx_paying((100_000, bp.p2wsh(script))), 0, script)
+    lock_proof = btc.include(lock_tx(script), 0, script)
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, lock_proof)
     led.send("alice", tt.SWAP_IN, swap)
-    htlc_id = swap_plans.swap_in_htlc_id(
-        "btc", dsha256(tx_paying((100_000, bp.p2wsh(script)))) + bytes(4)
-    )
+    htlc_id = swap_plans.swap_in_htlc_id("btc", dsha256(lock_tx(script)) + bytes(4))
     rejected(Reason.REPLAYED_PROOF, lambda: led.send("alice", tt.SWAP_IN, swap))
     led.send("carol", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
     assert led.pool().asset_reserve == BTC_LIQ + 100_000
@@ -181,7 +187,7 @@ def test_forged_or_shallow_proofs_are_rejected(world: tuple[MiniChain, Ledger]) 
     timelock = btc.height + 80
     real = bp.htlc_witness_script(H, btc_key("operator"), btc_key("alice"), timelock)
     fake = bp.htlc_witness_script(H, btc_key("operator"), btc_key("alice"), timelock + 100)
-    proof = btc.include(tx_paying((100_000, bp.p2wsh(real))), 0, fake)
+    proof = btc.include(lock_tx(real), 0, fake)
     swap = pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, proof)
     rejected("malformed_proof", lambda: led.send("alice", tt.SWAP_IN, swap))
     assert led.pool().total_shares == 0  # nothing was credited by any of these

@@ -9,7 +9,7 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, TableStore
 from etm_bridge.errors import InclusionProofError, TxRejectedError
-from etm_bridge.exchange.btc_proofs import BtcProof, htlc_witness_script, p2wsh
+from etm_bridge.exchange.btc_proofs import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.exchange.pool import Pool, PoolParams
 from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import genesis as spv_genesis
@@ -24,10 +24,13 @@ T0 = 1_767_300_000
 HASHLOCK, CLAIM, REFUND = b"\x11" * 32, b"\x02" + b"\x22" * 32, b"\x03" + b"\x33" * 32
 
 
-def _lock_tx(script_pubkey: bytes, value_sat: int) -> bytes:
+def _lock_tx(script_pubkey: bytes, value_sat: int, marker: bytes = b"") -> bytes:
+    """A one-input transaction paying ``script_pubkey``, then (if given) the lock's marker."""
+    outputs = [(value_sat, script_pubkey)] + ([(0, marker)] if marker else [])
     return (
-        b"\x02\x00\x00\x00\x01" + b"\x44" * 32 + b"\x00\x00\x00\x00\x00\xff\xff\xff\xff\x01"
-        + value_sat.to_bytes(8, "little") + bytes([len(script_pubkey)]) + script_pubkey
+        b"\x02\x00\x00\x00\x01" + b"\x44" * 32 + b"\x00\x00\x00\x00\x00\xff\xff\xff\xff"
+        + bytes([len(outputs)])
+        + b"".join(v.to_bytes(8, "little") + bytes([len(s)]) + s for v, s in outputs)
         + b"\x00\x00\x00\x00"
     )  # fmt: skip
 
@@ -43,7 +46,7 @@ def _state(initialised: bool = True) -> State:
 def test_a_relayed_btc_htlc_lock_is_verified_through_the_chain_relay() -> None:
     state = _state()
     script = htlc_witness_script(HASHLOCK, CLAIM, REFUND, 500)
-    raw = _lock_tx(p2wsh(script), 250_000)
+    raw = _lock_tx(p2wsh(script), 250_000, lock_marker(CLAIM, REFUND, 500))
     levels = build_tree([parse_tx(raw).txid_le])
     block = mine_header(bh.dsha256(REGTEST.genesis_header), T0, 0x207FFFFF, merkle_le=levels[-1][0])
     ctx = TxContext(ChainParams(), 5, T0 + 10_000 - ETM_EPOCH_UNIX, bytes(32))
