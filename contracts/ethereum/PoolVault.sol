@@ -13,9 +13,13 @@ pragma solidity 0.8.37;
 ///         a forward fails the whole call reverts, so an event always means the value moved.
 ///         `token == address(0)` means ether. Anyone may call `pay`: whoever pays, the value
 ///         goes to `to`, so a payment can never be credited without `to` receiving it.
+///         `pay` forces the ether onto `to` without running any code there (`EtherDrop`): a
+///         payee whose address refuses ether (a contract, or an EOA delegated by EIP-7702 to
+///         code that reverts) could otherwise make its obligation unpayable and, by its
+///         default, halt the pool (review a11a; version 2).
 contract PoolVault {
     /// @notice Version of the contract's rules; bumped on any change to events or semantics.
-    uint8 public constant version = 1;
+    uint8 public constant version = 2;
 
     /// @notice Where every deposit goes: the pool operator's address (the pool's claim key).
     ///         Set once by the constructor; no function writes it. Deliberately a storage slot,
@@ -57,12 +61,13 @@ contract PoolVault {
         emit Deposited(etmOwner, msg.sender, token, amount);
     }
 
-    /// @notice Pay msg.value wei to `to` against the ETM obligation `obligationId`.
+    /// @notice Pay msg.value wei to `to` against the ETM obligation `obligationId`. The ether
+    ///         is forced onto `to` (no code of `to` runs), so `to` cannot refuse it.
     function pay(bytes32 obligationId, address payable to) external payable {
         if (to == address(0)) revert InvalidAddress();
         if (msg.value == 0) revert ZeroAmount();
         emit Paid(obligationId, to, address(0), msg.value);
-        _sendEther(to, msg.value);
+        new EtherDrop{value: msg.value}(to);
     }
 
     /// @notice Pay `amount` of `token` (pulled from msg.sender straight to `to`).
@@ -100,4 +105,14 @@ contract PoolVault {
 interface IERC20Balance {
     function balanceOf(address owner) external view returns (uint256);
     function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @dev Created by `PoolVault.pay` with the payment's value, it self-destructs in its constructor
+///      to the payee: SELFDESTRUCT moves the balance without calling the beneficiary (no
+///      `receive`, no fallback, no delegated code runs), so no address can refuse a payment.
+///      Created and destroyed in one transaction, it leaves no code behind (EIP-6780).
+contract EtherDrop {
+    constructor(address payable to) payable {
+        selfdestruct(to);
+    }
 }

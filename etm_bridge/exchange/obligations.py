@@ -41,7 +41,7 @@ from .reasons import Reason
 #: The least a withdrawal may pay out on the asset's chain (base units), whatever a pool sets:
 #: Bitcoin 10,000 sat (the P2WPKH dust limit is 294 sat, a 546-sat output is standard for every
 #: script type, and a one-input payment with its OP_RETURN of ~170 vB costs 8,500 sat at
-#: 50 sat/vB); Ether 10**15 wei (0.001 ETH: a PoolVault payment of ~35,000 gas at ~30 gwei).
+#: 50 sat/vB); Ether 10**15 wei (0.001 ETH: a PoolVault payment of ~64,000 gas at ~15 gwei).
 #: Tokens have no dust rule and no common unit: their pools set their own minimum.
 WITHDRAWAL_FLOOR = {"btc": 10_000, "eth": 10**15}
 TOKEN_WITHDRAWAL_FLOOR = 1

@@ -208,3 +208,65 @@ def test_plain_transfers_and_look_alike_contracts_are_refused(world: World, tmp_
         VaultClient(
             world.anvil.rpc_url, world.operator_key, tmp_path / "x", "0x" + "00" * 19 + "01"
         )
+
+
+def _refuse_ether(anvil: Any, key: str, code_at: str) -> None:
+    """Delegate the EOA of ``key`` (EIP-7702, a type-4 transaction sent by another account) to
+    the code at ``code_at``, which has no ``receive``/fallback: from then on a call bringing
+    ether to that EOA reverts. Any investor can do this to its bound address after binding."""
+    sponsor_key, _ = _fresh(anvil, 0xC3)
+    payee, sponsor = Account.from_key(key), Account.from_key(sponsor_key)
+    nonce = int(anvil.rpc.call("eth_getTransactionCount", payee.address, "pending"), 16)
+    auth = payee.sign_authorization(
+        {"chainId": anvil.chain_id, "address": to_checksum_address(code_at), "nonce": nonce}
+    )
+    latest = anvil.rpc.call("eth_getBlockByNumber", "latest", False)
+    tx = {
+        "type": 4,
+        "chainId": anvil.chain_id,
+        "nonce": int(anvil.rpc.call("eth_getTransactionCount", sponsor.address, "pending"), 16),
+        "to": sponsor.address,
+        "value": 0,
+        "gas": 100_000,
+        "maxPriorityFeePerGas": 10**9,
+        "maxFeePerGas": 2 * int(latest["baseFeePerGas"], 16) + 10**9,
+        "data": b"",
+        "authorizationList": [auth],
+    }
+    raw = "0x" + bytes(sponsor.sign_transaction(tx).raw_transaction).hex()
+    receipt = anvil.wait_for_receipt(anvil.rpc.call("eth_sendRawTransaction", raw))
+    assert int(receipt["status"], 16) == 1
+    assert anvil.rpc.call("eth_getCode", payee.address, "latest").startswith("0xef0100")
+
+
+def test_a_payee_that_refuses_ether_is_still_paid_and_its_obligation_closes(
+    world: World, tmp_path: Path
+) -> None:
+    """Review a11a: an investor binds an address, withdraws (an obligation to that address),
+    then makes the address refuse ether (EIP-7702 delegation to code without ``receive``).
+    Version 1 of the vault forwarded with a call and reverted (``EtherTransferFailed``): the
+    operator could never pay, anyone could mark the obligation defaulted, and one default halts
+    the pool, for good. Version 2 forces the ether onto the payee: it cannot refuse."""
+    payee_key, payee = _fresh(world.anvil, 0xC2)
+    _refuse_ether(world.anvil, payee_key, world.vault)  # the vault's code: no receive()
+    plain = world.anvil.send_transaction(world.operator_key, "0x" + payee.hex(), value_wei=1)
+    assert int(plain["status"], 16) == 0  # the address really refuses a plain transfer
+    registry = Registry()
+    tt.register(registry, tt.ChainVerifiers({}))
+    state = State(EmptyBackend(), registry.table_names)
+    ob = new_obligation(9, "eth", ETH // 100, payee, "etm1attacker", 100, 50)
+    state.put_json(rc.OBLIGATIONS, U64.pack(9), rc.encode(ob))
+    operator = VaultClient(
+        world.anvil.rpc_url, world.operator_key, tmp_path / "op", world.vault, 30
+    )
+    before = world.anvil.balance_wei("0x" + payee.hex())
+    try:
+        sent = operator.pay(9, payee, ETH // 100)
+        world.relay_to_tip()
+        proof = operator.proof(sent)
+    finally:
+        operator.close()
+    assert world.anvil.balance_wei("0x" + payee.hex()) - before == ETH // 100
+    assert world.anvil.balance_wei(world.vault) == 0  # the vault still keeps nothing
+    payment = world.verifier().verify_payment(state, world.pool(), proof, None)  # type: ignore[arg-type]
+    assert record_payment(ob, payment, 120).status is ObligationStatus.PAID
