@@ -220,9 +220,16 @@ def _next_obligation_id(view: StateView) -> int:
     return view.get_u64(rc.OBLIGATIONS, b"next")
 
 
-def _require_withdrawal_size(pool: pm.Pool, asset_out: int) -> None:
-    """A withdrawal's asset part is 0 or at least the pool's minimum (no dust obligation)."""
-    least = ob.min_withdrawal(pool.params.asset, pool.params.min_withdrawal)
+def _require_withdrawal_size(pool: pm.Pool, asset_out: int, whole: bool) -> None:
+    """A withdrawal's asset part is 0 or at least the pool's minimum (no dust obligation). A
+    withdrawal of the whole position needs only the chain's floor: the pool's own minimum
+    (set by its operator, up to a u128) must not keep an investor in the pool for ever."""
+    asset = pool.params.asset
+    least = (
+        ob.withdrawal_floor(asset)
+        if whole
+        else ob.min_withdrawal(asset, pool.params.min_withdrawal)
+    )
     if 0 < asset_out < least:
         shares = -(-least * pool.total_shares // max(1, pool.asset_reserve))
         raise ExchangeError(
@@ -237,7 +244,7 @@ def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) 
     pool = get_pool(view, p.asset)
     owned = get_shares(view, p.asset, tx.sender)
     new_pool, burn = pm.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
-    _require_withdrawal_size(pool, burn.asset_out)
+    _require_withdrawal_size(pool, burn.asset_out, whole=p.shares == owned)
     plan = Plan()
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))

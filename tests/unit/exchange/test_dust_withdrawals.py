@@ -72,6 +72,35 @@ def test_a_pool_may_ask_more_than_the_floor_but_never_less(asked: int, least: in
     led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares_paying(led, least)))
 
 
+def test_an_operators_high_minimum_never_keeps_an_investor_in_the_pool() -> None:
+    """Review a11a: the pool's ``min_withdrawal`` is its operator's choice, up to a u128. With
+    it above every position, no investor could take its asset out, ever: a trap for whoever
+    deposited (their ETM part stays in the pool too). A partial withdrawal still needs the
+    pool's minimum; a withdrawal of the whole position needs only the chain's floor."""
+    led = Ledger()
+    create = pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 1, 2**100)  # a trap
+    led.send("operator", tt.POOL_CREATE, create)
+    bind(led, "operator")
+    deposit(led, "operator", b"dep-0", BTC_LIQ, ETM_LIQ)
+    bind(led, "bob")
+    deposit(led, "bob", b"dep-bob", 10**6, 10**12)  # 0.01 BTC
+    owned = led.shares("bob")
+    half = pl.LpWithdraw("btc", owned // 2)
+    rejected(Reason.WITHDRAWAL_TOO_SMALL, lambda: led.send("bob", tt.LP_WITHDRAW, half))
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", owned))  # the whole position
+    [paid_out] = [o for o in views.obligations(led.state) if o["investor"] == led.address("bob")]
+    assert paid_out["amount"] >= FLOOR and led.shares("bob") == 0
+    led.check_money()
+
+
+def test_a_whole_position_below_the_floor_stays_refused() -> None:
+    led = seeded_ledger()
+    bind(led, "bob")
+    deposit(led, "bob", b"dep-bob", FLOOR - 1, 10**12)
+    whole = pl.LpWithdraw("btc", led.shares("bob"))
+    rejected(Reason.WITHDRAWAL_TOO_SMALL, lambda: led.send("bob", tt.LP_WITHDRAW, whole))
+
+
 def _two_obligations(led: Ledger) -> tuple[ob.Obligation, ob.Obligation]:
     bind(led, "bob")
     deposit(led, "bob", b"dep-bob", 10**7, 10**13)
