@@ -85,10 +85,16 @@ def _follow_pools(
     follower: PoolFollower, watcher: Watcher, adapters: dict[str, ChainAdapter]
 ) -> tuple[Unfollowed, ...]:
     """The operator's look at its pools' swap logs; a swap it cannot follow is said loudly
-    (stderr, the log, and the tick's JSON), never skipped in silence."""
+    (stderr, the log, and the tick's JSON), never skipped in silence. A node that does not
+    answer is reported and retried next tick (the follower's cursors stay where they were):
+    it must never end the watcher, which is what claims every swap in's foreign lock."""
     name, etm = etm_side(adapters)
-    pools = operator_pools(adapters)
-    report = follower.follow(pools, chain_of(name, etm), int(time.time()))
+    try:
+        pools = operator_pools(adapters)
+        report = follower.follow(pools, chain_of(name, etm), int(time.time()))
+    except EtmBridgeError as exc:
+        click.echo(f"operator: following the pools failed ({exc}), retrying", err=True)
+        return ()
     for swap_id in report.created:
         click.echo(f"operator: following pool swap {swap_id}", err=True)
     for u in report.unfollowed:

@@ -233,7 +233,8 @@ class PoolFollower:
     """The operator's side of the pools: polls each pool's swap log on the ETM node from its
     last cursor and creates a record per new swap (keyed by HTLC id); reports what it cannot
     follow. One per watcher process; the cursors live in memory (a restart reads every swap
-    again, and records already in the store are skipped)."""
+    again, and records already in the store are skipped), and a cursor moves only once every
+    swap of its page is recorded (a failure half-way reads them again next time)."""
 
     def __init__(self, store: SwapStore, etm_adapter: EtmAdapter) -> None:
         self.store, self.etm_adapter = store, etm_adapter
@@ -245,9 +246,7 @@ class PoolFollower:
         created: list[str] = []
         unfollowed: list[Unfollowed] = []
         for asset, (pool, foreign) in sorted(pools.items()):
-            swaps, self.cursors[asset] = self.etm_adapter.exchange_swaps(
-                asset, self.cursors.get(asset)
-            )
+            swaps, cursor = self.etm_adapter.exchange_swaps(asset, self.cursors.get(asset))
             for swap, htlc in swaps:
                 problem = self._take(swap, htlc, pool, foreign, etm, now_s, created)
                 if problem is not None:
@@ -256,6 +255,8 @@ class PoolFollower:
                         "operator: CANNOT FOLLOW pool swap %s (%s): %s",
                         problem.swap_id, asset, problem.reason,
                     )  # fmt: skip
+            # only now: a failure above leaves the cursor, so those swaps are read again
+            self.cursors[asset] = cursor
         return FollowReport(tuple(created), tuple(unfollowed))
 
     def _take(

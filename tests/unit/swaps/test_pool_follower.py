@@ -152,3 +152,25 @@ def test_a_pinned_leg_follows_the_proven_lock_not_a_decoy() -> None:
     assert user_lock_seen(None) == decoy.lock_id  # the attack on an unpinned record
     assert user_lock_seen(real.lock_id) == real.lock_id
     FakeChain.forget("btc-decoy")
+
+
+def test_a_failed_look_leaves_the_cursor_so_no_swap_is_skipped(store: SwapStore) -> None:
+    """Review a11a: the cursor moved past a page before its swaps were recorded, so a failure
+    while recording (the store's disk, a node read) skipped the rest of the page until the
+    watcher restarted: swaps in whose foreign locks the operator then never claimed."""
+    log = SwapLog()
+    a, b = log.swap_in(1, sha256(b"f" * 32)), log.swap_in(2, sha256(b"g" * 32))
+    real_create, calls = store.create, []
+
+    def create_failing_once(rec: SwapRecord) -> None:
+        calls.append(rec.swap_id)
+        if len(calls) == 2:  # the second swap of the page
+            raise OSError("disk full")
+        real_create(rec)
+
+    store.create = create_failing_once  # type: ignore[method-assign]
+    follower = PoolFollower(store, log)  # type: ignore[arg-type]
+    with pytest.raises(OSError):
+        follower.follow(POOLS, ETM, 10)
+    assert follower.follow(POOLS, ETM, 11).created == (b.htlc_id.hex(),)
+    assert {r.swap_id for r in store.list_swaps()} == {a.htlc_id.hex(), b.htlc_id.hex()}
