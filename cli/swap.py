@@ -23,12 +23,18 @@ import click
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import SwapError, ValidationError
 from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
+from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.codec import public_view, terms_from_dict, terms_to_dict
 from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.explain import timeline
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.pool_start import make_gateway, start_pool_swap
+from etm_bridge.swaps.pool_start import (
+    make_gateway,
+    refuse_colliding_direct_swap,
+    start_pool_swap,
+)
+from etm_bridge.swaps.pool_swaps import PoolInfo
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 from etm_bridge.units import UNITS, format_amount, parse_amount
@@ -260,10 +266,23 @@ def accept_command(terms_file: Any, home: Path | None, as_json: bool) -> None:
         raise SwapError(f"these terms do not let us claim the {terms.user_leg.chain} lock")
     if adapters[terms.counter_leg.chain].our_key() != terms.counter_leg.refund_key:
         raise SwapError(f"these terms do not refund our {terms.counter_leg.chain} lock to us")
-    SwapStore(config.db_path).create(
-        SwapRecord(terms, Role.OPERATOR, updated_at_s=int(time.time()))
+    store = SwapStore(config.db_path)
+    refuse_colliding_direct_swap(
+        terms, _our_pools(config), (r.terms.hashlock for r in store.list_swaps())
     )
+    store.create(SwapRecord(terms, Role.OPERATOR, updated_at_s=int(time.time())))
     emit({"swap_id": terms.swap_id, "role": "operator"}, as_json, f"accepted {terms.swap_id}")
+
+
+def _our_pools(config: EngineConfig) -> list[PoolInfo]:
+    """The ETM pools, if an ETM node is configured (whose claim keys a direct swap must not
+    claim with: ``refuse_colliding_direct_swap``); none without one."""
+    urls = [
+        str(options["url"])
+        for name, options in config.chains.items()
+        if options.get("adapter", name) == "etm" and "url" in options
+    ]
+    return [PoolInfo.from_api(p) for url in urls for p in NodeClient(url).pools()]
 
 
 @group.command("list")

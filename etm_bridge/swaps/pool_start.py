@@ -15,8 +15,9 @@ pool's claim key), for :class:`.pool_swaps.PoolFollower`.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..adapter import ChainAdapter
@@ -26,7 +27,7 @@ from ..hashlock import new_preimage, sha256
 from .etm_leg import EtmAdapter
 from .fsm import Role
 from .gateway_node import ASSETS, NodeGateway, submit_swap_intent
-from .model import SwapRecord
+from .model import SwapRecord, SwapTerms
 from .pool_swaps import Chain, PoolInfo, swap_in_terms, swap_out_terms
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
@@ -129,6 +130,45 @@ def start_pool_swap(
                 continue  # someone used or reserved it first: nothing is locked, new secret
         return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+#: The form of the operator's record ids of pool swaps (:func:`.pool_swaps.operator_swap_id`).
+_POOL_RECORD_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def refuse_colliding_direct_swap(
+    terms: SwapTerms, pools: Iterable[PoolInfo], known_hashlocks: Iterable[bytes]
+) -> None:
+    """Raise :class:`SwapError` unless the operator may accept these direct-swap terms next to
+    the pools it operates (review a11a, docs/security.md). Refused:
+
+    - a lock we would claim with a pool's claim key: the same lock (same key, hashlock and
+      terms) could also be proven to the pool as a swap in, and the user, knowing the secret,
+      would claim both our counter lock and the pool's ETM while we can claim the one lock
+      once. Direct swaps need another wallet (another engine home);
+    - a swap id of the form the operator's pool records use (64 lowercase hex digits, an ETM
+      HTLC id anyone can compute before the swap in exists): the follower would take that
+      record for the pool swap's and never follow the pool swap;
+    - a hashlock one of our swaps already has: a secret revealed for one would open the other.
+    """
+    claim = terms.user_leg.claim_key
+    shared = sorted(p.asset for p in pools if p.claim_key == claim)
+    if shared:
+        raise SwapError(
+            f"these terms have us claim with {claim.hex()}, the claim key of the ETM "
+            f"{', '.join(shared)} pool we operate: a lock paying it could be paid out twice "
+            "(once here, once by the pool). Accept direct swaps with another wallet (home)"
+        )
+    if _POOL_RECORD_ID.match(terms.swap_id):
+        raise SwapError(
+            f"swap id {terms.swap_id} has the form of a pool swap's record (an ETM HTLC id): "
+            "ask for terms with another id (`swap start` makes 16 hex digits)"
+        )
+    if terms.hashlock in set(known_hashlocks):
+        raise SwapError(
+            f"we already have a swap with hashlock {terms.hashlock.hex()}: a hashlock serves "
+            "one swap (its secret, once revealed, would open the other)"
+        )
 
 
 def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, Chain]]:

@@ -223,6 +223,28 @@ def why_not_followed(
     return None
 
 
+COLLISION = (
+    "another swap of ours has this pool swap's record id (its ETM HTLC id) with other terms "
+    "(a direct swap accepted under that id?): claim or lock this one by hand"
+)
+
+
+def _is_record_of(rec: SwapRecord, swap: PoolSwap, htlc: Htlc, pool: PoolInfo) -> bool:
+    """Whether ``rec`` is the operator's record of this pool swap (same hashlock, direction,
+    and for a swap in the same proven lock): an id is only a name, and a direct swap accepted
+    under a pool swap's id must not pass for it."""
+    t = rec.terms
+    swap_in = swap.direction is PoolDirection.ASSET_TO_ETM
+    direction = Direction.FOREIGN_TO_ETM if swap_in else Direction.ETM_TO_FOREIGN
+    pinned = adapter_lock_id(pool.asset, swap.lock_id, htlc.hashlock) if swap_in else None
+    return (
+        rec.role is Role.OPERATOR
+        and t.hashlock == htlc.hashlock
+        and t.direction is direction
+        and t.user_leg.lock_id == pinned
+    )
+
+
 NO_ROOM = (
     "its ETM lock expires too soon for a counter lock ending a margin before it: nothing is "
     "locked, the user refunds the ETM after expiry"
@@ -265,10 +287,13 @@ class PoolFollower:
     ) -> Unfollowed | None:  # fmt: skip
         swap_id = operator_swap_id(htlc)
         try:
-            self.store.get(swap_id)
-            return None  # followed already
+            known = self.store.get(swap_id)
         except SwapNotFoundError:
-            pass
+            known = None
+        if known is not None:
+            if _is_record_of(known, swap, htlc, pool):
+                return None  # followed already
+            return Unfollowed(swap_id, pool.asset, COLLISION)
         others = [r for r in self.store.by_hashlock(htlc.hashlock) if r.swap_id != swap_id]
         reason = why_not_followed(swap, htlc, pool, others)
         if reason is None:

@@ -130,3 +130,15 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     pool = etm_node.client.pool("btc")
     assert pool["fees_asset"] > 0 and pool["fees_etm"] > 0
     assert (pool["asset_reserved"], pool["etm_reserved"]) == (0, 0)
+
+    # review a11a: a direct swap the operator would claim with its pool's claim key is
+    # refused (the same BTC lock could be proven to the pool too: paid out twice)
+    direct = _run(
+        user, "swap", "start", "bitcoin", "etm", "0.001", "--receive", "1",
+        "--their-claim-key", op.btc_pubkey.hex(), "--their-refund-key", op.etm_address20.hex(),
+        "--json",
+    ).stdout  # fmt: skip
+    terms_file = tmp_path / "direct.json"
+    terms_file.write_text(direct)
+    refused = CliRunner().invoke(cli, ["swap", "accept", str(terms_file)], env=operator)
+    assert refused.exit_code != 0 and "claim key of the ETM btc pool" in refused.output

@@ -31,6 +31,7 @@ from etm_bridge.swaps.observe import observe
 from etm_bridge.swaps.pool_swaps import (
     NO_ROOM,
     Chain,
+    FollowReport,
     PoolFollower,
     PoolInfo,
     sync_operator,
@@ -174,3 +175,27 @@ def test_a_failed_look_leaves_the_cursor_so_no_swap_is_skipped(store: SwapStore)
         follower.follow(POOLS, ETM, 10)
     assert follower.follow(POOLS, ETM, 11).created == (b.htlc_id.hex(),)
     assert {r.swap_id for r in store.list_swaps()} == {a.htlc_id.hex(), b.htlc_id.hex()}
+
+
+def test_a_direct_swap_under_a_pool_swaps_id_is_reported_not_taken_for_it(
+    store: SwapStore,
+) -> None:
+    """Review a11a: a swap in's HTLC id is computable before the swap exists (sha256 of the
+    asset and the lock's outpoint). An attacker had the operator accept a direct swap under that
+    id (``swap accept`` took any id), then proved the lock: the follower found a record with the
+    id, took it for the pool swap's, and never followed the pool swap (its BTC never claimed).
+    ``swap accept`` now refuses such ids; the follower also checks what the record is."""
+    log = SwapLog()
+    htlc = log.swap_in(1, sha256(b"h" * 32))
+    decoy = SwapTerms(
+        htlc.htlc_id.hex(), Direction.ETM_TO_FOREIGN, sha256(b"i" * 32),
+        LegTerms("bitcoin", 5_000, POOL.claim_key, USER_BTC, 900),
+        LegTerms("etm", 7_000, b"\x33" * 20, b"\x44" * 20, 1_500), 0, 1, 2,
+    )  # fmt: skip
+    store.create(SwapRecord(decoy, Role.OPERATOR))
+    report = PoolFollower(store, log).follow(POOLS, ETM, 10)  # type: ignore[arg-type]
+    assert report.created == () and [u.swap_id for u in report.unfollowed] == [htlc.htlc_id.hex()]
+    # the pool swap's own record is recognised as followed: nothing to report on a new look
+    own = SwapStore(store.path.parent / "own.db")
+    assert PoolFollower(own, log).follow(POOLS, ETM, 10).created == (htlc.htlc_id.hex(),)  # type: ignore[arg-type]
+    assert PoolFollower(own, log).follow(POOLS, ETM, 11) == FollowReport()  # type: ignore[arg-type]
