@@ -167,9 +167,16 @@ def new_obligation(
 def settle(
     obligations: Sequence[Obligation], payment: VerifiedPayment, height: int
 ) -> list[Obligation]:
-    """Close every obligation ``payment`` pays with it (each ``PAID``, or ``PAID_LATE`` after
-    its deadline): ``obligations`` must be exactly those ``payment.obligation_ids`` name, each
-    open, of the payment's asset and destination, and the payment must cover their sum."""
+    """Close every open obligation ``payment`` pays with it (each ``PAID``, or ``PAID_LATE``
+    after its deadline): ``obligations`` must be exactly those ``payment.obligation_ids`` name,
+    of the payment's asset and destination, at least one of them open, and the payment must
+    cover the sum of the open ones.
+
+    A listed obligation closed already (by another payment) is skipped, not a reason to refuse
+    the payment (review a11a): the investor can close one obligation of a batch first with a
+    payment to itself (its own coins to its own key, tagged with that id: anyone may prove a
+    payment), and the operator's batch, already paid, could then never be proven for the
+    others, which the operator would have to pay again."""
     if sorted(o.obligation_id for o in obligations) != sorted(payment.obligation_ids):
         raise ExchangeError(
             Reason.PAYMENT_MISMATCH,
@@ -177,25 +184,25 @@ def settle(
             f"{[o.obligation_id for o in obligations]}",
         )
     for ob in obligations:
-        if not ob.open:
-            raise ExchangeError(
-                Reason.OBLIGATION_CLOSED, f"obligation {ob.obligation_id} is already {ob.status}"
-            )
         if payment.asset != ob.asset or payment.destination != ob.destination:
             raise ExchangeError(
                 Reason.PAYMENT_MISMATCH,
                 f"payment is {payment.asset} to {payment.destination.hex()}, obligation "
                 f"{ob.obligation_id} is {ob.asset} to {ob.destination.hex()}",
             )
-    owed = sum(o.amount for o in obligations)
+    still_open = [o for o in obligations if o.open]
+    if not still_open:
+        closed = ", ".join(f"{o.obligation_id} is {o.status}" for o in obligations)
+        raise ExchangeError(Reason.OBLIGATION_CLOSED, f"nothing left to pay: {closed}")
+    owed = sum(o.amount for o in still_open)
     if payment.amount < owed:
         raise ExchangeError(
             Reason.PAYMENT_MISMATCH,
-            f"payment {payment.amount} < amount owed {owed} (obligations "
-            f"{list(payment.obligation_ids)})",
+            f"payment {payment.amount} < amount owed {owed} (open obligations "
+            f"{[o.obligation_id for o in still_open]})",
         )
     out = []
-    for ob in obligations:
+    for ob in still_open:
         late = ob.status is ObligationStatus.DEFAULTED or height > ob.deadline_height
         status = ObligationStatus.PAID_LATE if late else ObligationStatus.PAID
         out.append(replace(ob, status=status, payment_id=payment.payment_id))

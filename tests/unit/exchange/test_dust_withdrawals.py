@@ -24,6 +24,7 @@ from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus, VerifiedPayment
 from etm_bridge.exchange.reasons import Reason
+from etm_bridge.spv.bitcoin_headers import dsha256
 
 FLOOR = ob.WITHDRAWAL_FLOOR["btc"]
 
@@ -180,6 +181,45 @@ def test_bitcoin_batch_payment_through_spv(btc_world: tuple[MiniChain, Ledger]) 
     rejected(
         Reason.PAYMENT_REPLAYED,
         lambda: led.send("carol", tt.OBLIGATION_PAID, pl.ObligationPaid(0, bob_proof)),
+    )
+    led.check_money()
+
+
+def test_an_investor_closing_one_obligation_first_cannot_void_the_operators_batch(
+    btc_world: tuple[MiniChain, Ledger],  # noqa: F811
+) -> None:
+    """Review a11a. Bob has a large obligation and a small one; the operator pays both with one
+    output (a batch, as the floor and the fees invite). Bob had prepared a payment of his own
+    coins to his own key tagged with the small one's id (anyone may prove a payment), and
+    proves it as soon as he sees the batch: the small one closes. The batch listed a closed
+    obligation, so it was refused whole (``obligation_closed``): the large one stayed open
+    although paid, and the operator had to pay it again (or default, halting the pool). Now the
+    batch settles what it lists that is still open."""
+    btc, led = btc_world
+    led.send("operator", tt.LP_DEPOSIT, pl.LpDeposit(
+        "btc", ETM_LIQ, 1, btc.include(deposit_tx(led, "operator", BTC_LIQ), 0)))  # fmt: skip
+    bind(led, "bob")
+    led.send("bob", tt.LP_DEPOSIT, pl.LpDeposit(
+        "btc", ETM_LIQ, 1, btc.include(deposit_tx(led, "bob", 10**7), 0)))  # fmt: skip
+    owned = led.shares("bob")
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", owned - shares_paying(led, FLOOR)))
+    led.send("bob", tt.LP_WITHDRAW, pl.LpWithdraw("btc", led.shares("bob")))
+    large, small = (plans.get_obligation(led.state, i) for i in (0, 1))
+    assert large.amount > 100 * small.amount
+    to_bob = bp.p2wpkh(btc_key("bob"))
+    own = tx_paying((small.amount, to_bob), (0, op_return(bp.payment_tag([1]))))
+    own_proof = btc.include(own, 0)  # ready in advance: his coins, his key
+    batch = tx_paying((large.amount + small.amount, to_bob), (0, op_return(bp.payment_tag([0, 1]))))
+    batch_proof = btc.include(batch, 0)
+    led.send("bob", tt.OBLIGATION_PAID, pl.ObligationPaid(1, own_proof))  # front-run
+    led.send("carol", tt.OBLIGATION_PAID, pl.ObligationPaid(0, batch_proof))
+    done = [plans.get_obligation(led.state, i) for i in (0, 1)]
+    assert [o.status for o in done] == [ObligationStatus.PAID, ObligationStatus.PAID]
+    assert [o.payment_id for o in done] == [dsha256(batch) + bytes(4), dsha256(own) + bytes(4)]
+    again = tx_paying((small.amount + 1, to_bob), (0, op_return(bp.payment_tag([0, 1]))))
+    rejected(  # nothing left for a third payment to close: each was closed once
+        Reason.OBLIGATION_CLOSED,
+        lambda: led.send("carol", tt.OBLIGATION_PAID, pl.ObligationPaid(0, btc.include(again, 0))),
     )
     led.check_money()
 
