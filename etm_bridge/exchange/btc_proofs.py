@@ -3,9 +3,14 @@
 A :class:`BtcProof` is a :class:`~etm_bridge.spv.inclusion.BitcoinTxProof` (raw tx, block,
 Merkle branch), the index of the output that matters and, for a lock, the HTLC witness script.
 :class:`BtcVerifier` checks the inclusion against the ETM chain's Bitcoin header relay
-(:func:`~etm_bridge.spv.inclusion.check_bitcoin_proof`: known block, best chain, depth) and then
+(:func:`~etm_bridge.spv.inclusion.check_bitcoin_proof`: known block, best chain) and then
 reads **only data the txid commits to** -- outputs -- never witnesses (the txid Merkle tree does
-not commit them, so a prover could swap them):
+not commit them, so a prover could swap them). Every proof needs the depth of the relay's
+:class:`~etm_bridge.spv.relay_policy.RelayPolicy` for its amount: ``max(relay floor, pool
+min_confirmations, value-scaled depth)`` (deposits and payments: ``bad_proof``; a lock carries
+the required depth in its record and the swap rules refuse it as ``not_enough_confirmations``).
+A lock also carries its block's and the relay tip's timestamps, which bound its remaining time
+(:func:`~.swap_rules.foreign_seconds_left`):
 
 - lock (swap in): output ``vout`` is ``P2WSH(sha256(witness_script))`` and the script is exactly
   the template of ``contracts/bitcoin/htlc.asm``; its hashlock, keys and timelock height become
@@ -42,8 +47,9 @@ from ..hashlock import sha256
 from ..observations import InclusionProof
 from ..spv.bitcoin_headers import dsha256
 from ..spv.bitcoin_tx import ParsedTx, TxOut
-from ..spv.inclusion import BitcoinTxProof, check_bitcoin_proof
-from ..spv.relay import BitcoinRelay
+from ..spv.inclusion import BitcoinTxProof, ConfirmedTx, check_bitcoin_proof
+from ..spv.relay import BitcoinRelay, StoredHeader
+from ..spv.relay_policy import RelayPolicy, default_policy
 from .obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
 from .pool import Pool
@@ -237,38 +243,79 @@ class BtcProof:
         return cls(tx_proof, vout, witness_script)
 
 
+@dataclass(frozen=True)
+class _Proven:
+    """A checked proof: the output that matters, where its block is, and the relay's tip."""
+
+    proof: BtcProof
+    tx: ParsedTx
+    out: TxOut
+    confirmed: ConfirmedTx
+    block_time_s: int  # the block's header timestamp (unix)
+    tip: StoredHeader
+
+
 class BtcVerifier:
     """The exchange's :class:`~.txtypes.ForeignVerifier` for Bitcoin.
 
-    ``relay_of(view)`` opens the chain's Bitcoin header relay on the state being checked.
+    ``relay_of(view)`` opens the chain's Bitcoin header relay on the state being checked;
+    ``policy_of(view)`` reads its :class:`RelayPolicy` (default: the relay network's default
+    policy); ``pool_network(view, chain)`` refuses pools on development relays (default: none
+    refused).
     """
 
     def __init__(
-        self, relay_of: Callable[[StateView], BitcoinRelay], block_time_s: int = BLOCK_TIME_S
+        self,
+        relay_of: Callable[[StateView], BitcoinRelay],
+        block_time_s: int = BLOCK_TIME_S,
+        policy_of: Callable[[StateView], RelayPolicy] | None = None,
+        pool_network: Callable[[StateView, str], None] | None = None,
     ):
         self.relay_of = relay_of
         self.block_time_s = block_time_s
+        self.policy_of = policy_of
+        self.pool_network = pool_network
 
-    def _output(
-        self, view: StateView, data: bytes, min_conf: int
-    ) -> tuple[BtcProof, ParsedTx, TxOut, int, int]:
+    def _policy(self, view: StateView, relay: BitcoinRelay) -> RelayPolicy:
+        return self.policy_of(view) if self.policy_of else default_policy(relay.params.name)
+
+    def _output(self, view: StateView, data: bytes) -> tuple[_Proven, RelayPolicy]:
         proof = BtcProof.decode(data)
         relay = self.relay_of(view)
-        confirmed = check_bitcoin_proof(relay, proof.tx_proof, min_conf)
+        confirmed = check_bitcoin_proof(relay, proof.tx_proof, 1)
         outputs = confirmed.tx.outputs
         if not 0 <= proof.vout < len(outputs):
             raise InclusionProofError("bad-vout", f"output {proof.vout} of {len(outputs)}")
-        tx = confirmed.tx
-        return proof, tx, outputs[proof.vout], confirmed.confirmations, relay.tip().height
+        stored = relay.get(confirmed.block_hash_le)
+        assert stored is not None  # check_bitcoin_proof found it
+        proven = _Proven(
+            proof, confirmed.tx, outputs[proof.vout], confirmed, stored.header.time, relay.tip()
+        )
+        return proven, self._policy(view, relay)
+
+    def _deep(self, view: StateView, pool: Pool, data: bytes) -> _Proven:
+        """A deposit's or payment's proof at the depth its amount needs (``bad_proof``)."""
+        proven, policy = self._output(view, data)
+        need = policy.required_depth(proven.out.value_sat, pool.params.min_confirmations)
+        have = proven.confirmed.confirmations
+        if have < need:
+            raise InclusionProofError(
+                "insufficient-confirmations",
+                f"{have} confirmations, {need} are required for {proven.out.value_sat} sat "
+                "(relay policy, pool value, value-scaled depth)",
+            )
+        return proven
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedForeignLock:
-        p, tx, out, confirmations, tip = self._output(view, proof, 1)
+        proven, policy = self._output(view, proof)
+        p, tx, out = proven.proof, proven.tx, proven.out
         if out.script_pubkey != p2wsh(p.witness_script):
             raise ValidationError("the output is not P2WSH of the given witness script")
         hashlock, claim, refund, timelock = parse_htlc_witness_script(p.witness_script)
         require_lock_marker(tx, claim, refund, timelock)
+        confirmed, tip = proven.confirmed, proven.tip
         return VerifiedForeignLock(
             pool.params.asset,
             tx.txid_le + _U32.pack(p.vout),
@@ -277,15 +324,29 @@ class BtcVerifier:
             claim,
             refund,
             timelock,
-            confirmations,
-            tip,
+            confirmed.confirmations,
+            policy.required_depth(out.value_sat, pool.params.min_confirmations),
+            confirmed.block_hash_le,
+            confirmed.height,
+            proven.block_time_s,
+            tip.height,
+            tip.header.time,
             self.block_time_s,
+            policy.max_lag_s,
         )
+
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return self.relay_of(view).confirmations(block_hash)
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        if self.pool_network is not None:
+            self.pool_network(view, "btc")
 
     def verify_deposit(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedDeposit:
-        p, tx, out, _, _ = self._output(view, proof, pool.params.min_confirmations)
+        proven = self._deep(view, pool, proof)
+        p, tx, out = proven.proof, proven.tx, proven.out
         if out.script_pubkey != p2wpkh(pool.params.claim_key):
             raise ExchangeError(
                 Reason.WRONG_DESTINATION,
@@ -299,7 +360,8 @@ class BtcVerifier:
     def verify_payment(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedPayment:
-        p, tx, out, _, _ = self._output(view, proof, pool.params.min_confirmations)
+        proven = self._deep(view, pool, proof)
+        p, tx, out = proven.proof, proven.tx, proven.out
         listed = [get_obligation(view, oid) for oid in paid_ids(tx)]
         here = [ob for ob in listed if out.script_pubkey == p2wpkh(ob.destination)]
         if not here:

@@ -52,6 +52,7 @@ from ..spv.ethereum import (
     find_events,
     verify_receipt_proof,
 )
+from ..spv.relay_policy import RelayPolicy, default_policy
 from .obligations import VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
 from .pool import Pool
@@ -210,6 +211,8 @@ class EthVerifier:
 
     ``vaults`` maps a pool operator's address (the pool's claim key) to its ``PoolVault``; a
     pool whose operator has none cannot prove deposits or payments (``spv_unavailable``).
+    ``policy_of(view)`` reads the relay's :class:`RelayPolicy` (default: its chain's default):
+    every proof needs ``max(relay floor, pool min_confirmations, value-scaled depth)``.
     """
 
     def __init__(
@@ -218,6 +221,8 @@ class EthVerifier:
         htlc_contract: bytes,
         block_time_s: int = BLOCK_TIME_S,
         vaults: Mapping[bytes, bytes] | None = None,
+        policy_of: Callable[[StateView], RelayPolicy] | None = None,
+        pool_network: Callable[[StateView, str], None] | None = None,
     ):
         if len(htlc_contract) != 20:
             raise ValidationError("htlc_contract must be a 20-byte address")
@@ -228,13 +233,25 @@ class EthVerifier:
         self.htlc_contract = htlc_contract
         self.block_time_s = block_time_s
         self.vaults = vaults
+        self.policy_of = policy_of
+        self.pool_network = pool_network
+
+    def _policy(self, view: StateView, relay: EthRelay) -> RelayPolicy:
+        return self.policy_of(view) if self.policy_of else default_policy(relay.params.name)
+
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return self.relay_of(view).confirmations(block_hash)
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        if self.pool_network is not None:
+            self.pool_network(view, "eth")
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedForeignLock:
         p = EthProof.decode(proof)
         relay = self.relay_of(view)
-        _, receipt = check_eth_receipt(relay, p.block_hash, p.index, p.nodes, 1)
+        header, receipt = check_eth_receipt(relay, p.block_hash, p.index, p.nodes, 1)
         events = find_events(receipt, LOCKED_EVENT, self.htlc_contract)
         if not 0 <= p.event_index < len(events):
             raise InclusionProofError(
@@ -246,6 +263,7 @@ class EthVerifier:
                 Reason.WRONG_CHAIN,
                 f"lock is of token 0x{ev['token'].hex()}, the pool is {pool.params.asset}",
             )
+        policy, tip = self._policy(view, relay), relay.tip()
         return VerifiedForeignLock(
             pool.params.asset,
             ev["swapHash"],
@@ -255,8 +273,14 @@ class EthVerifier:
             ev["refundAddress"],
             ev["timelock"],
             relay.confirmations(p.block_hash),
-            relay.tip().number,
+            policy.required_depth(ev["amount"], pool.params.min_confirmations),
+            p.block_hash,
+            header.number,
+            header.timestamp,
+            tip.number,
+            tip.timestamp,
             self.block_time_s,
+            policy.max_lag_s,
         )
 
     def _vault_event(
@@ -273,9 +297,7 @@ class EthVerifier:
         lp = EthLogProof.decode(proof)
         p = lp.receipt
         relay = self.relay_of(view)
-        header, receipt = check_eth_receipt(
-            relay, p.block_hash, p.index, p.nodes, pool.params.min_confirmations
-        )
+        header, receipt = check_eth_receipt(relay, p.block_hash, p.index, p.nodes, 1)
         tx_hash = _proven_tx_hash(header, p.index, lp.tx_nodes)
         if receipt.status != 1:
             raise InclusionProofError("failed-transaction", "the receipt's transaction reverted")
@@ -291,6 +313,16 @@ class EthVerifier:
                 f"{pool.params.asset} pool's vault 0x{vault.hex()}",
             )
         event: dict[str, Any] = decode_event(log, abi)
+        need = self._policy(view, relay).required_depth(
+            event["amount"], pool.params.min_confirmations
+        )
+        have = relay.confirmations(p.block_hash)
+        if have < need:
+            raise InclusionProofError(
+                "insufficient-confirmations",
+                f"{have} confirmations, {need} are required (relay policy, pool value, "
+                "value-scaled depth)",
+            )
         return tx_hash + struct.pack(">I", p.event_index), event
 
     def verify_deposit(

@@ -67,6 +67,9 @@ class Reason(StrEnum):
     WRONG_REFUND_KEY = "wrong_refund_key"
     NOT_ENOUGH_CONFIRMATIONS = "not_enough_confirmations"
     LATE_PROOF = "late_proof"
+    STALE_RELAY = "stale_relay"  # the relay tip lags ETM time: the foreign height is unknown
+    PROOF_REORGED = "proof_reorged"  # the proven block left the relay's best chain (or depth)
+    DEV_NETWORK_POOL = "dev_network_pool"  # a pool on a regtest/anvil relay without the dev flag
     REPLAYED_PROOF = "replayed_proof"
     HASHLOCK_USED = "hashlock_used"  # a hashlock serves one HTLC ever (issue 11, item 1)
     HASHLOCK_RESERVED = "hashlock_reserved"  # another address's swap intent reserved it

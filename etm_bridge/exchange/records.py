@@ -76,7 +76,10 @@ class SwapRecord:
 
     ``user_key`` is the user's key on the asset's chain when the swap started: the refund key
     of their lock (swap in) or the key the operator must pay (swap out), fixed even if the user
-    rebinds later. ``lock_id`` is the proven foreign lock of a swap in (empty for a swap out).
+    rebinds later. ``lock_id`` is the proven foreign lock of a swap in (empty for a swap out);
+    ``proof_block`` the relayed block holding it and ``proof_depth`` the depth its proof needed:
+    a claim of the swap's HTLC re-checks that the block is still on the relay's best chain that
+    deep (a lock reorganised out can no longer be claimed against).
     """
 
     asset: str
@@ -87,6 +90,8 @@ class SwapRecord:
     user: str
     user_key: bytes
     lock_id: bytes = b""
+    proof_block: bytes = b""
+    proof_depth: int = 0
 
     @property
     def quote(self) -> Quote:
@@ -176,5 +181,22 @@ def _field_types(cls: Any) -> tuple[tuple[str, Any], ...]:
 
 
 def decode(cls: type[T], raw: dict[str, Any]) -> T:
-    """The record of type ``cls`` that :func:`encode` produced ``raw`` from."""
-    return cls(**{name: _decode_value(kind, raw[name]) for name, kind in field_types(cls)})
+    """The record of type ``cls`` that :func:`encode` produced ``raw`` from. A field missing
+    from ``raw`` (a record stored before the field was added) takes the field's default."""
+    values = {}
+    for name, kind in field_types(cls):
+        if name in raw:
+            values[name] = _decode_value(kind, raw[name])
+        elif name in _required(cls):
+            raise KeyError(name)
+    return cls(**values)
+
+
+@functools.cache
+def _required(cls: Any) -> frozenset[str]:
+    """Names of the fields of dataclass ``cls`` without a default."""
+    return frozenset(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )

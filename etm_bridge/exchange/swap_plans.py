@@ -3,17 +3,24 @@
 Swap in: a proven foreign lock reserves pool ETM and opens a pool-funded HTLC to the user.
 Swap out: the user's ETM goes into a user-funded HTLC to the pool and the asset output is
 reserved. Claim settles the swap's reservation, refund releases it; the HTLC's status makes
-that happen exactly once. Pure.
+that happen exactly once. Every HTLC gets a wall-clock deadline besides its expiry height
+(:mod:`.htlc`); a swap-in's is the ETM leg after the block time. A claim of a proof-funded
+HTLC (swap in) re-checks that the proven block is still on the relay's best chain at the depth
+the proof needed (``proof_reorged`` otherwise): ``proof_depth(asset, block_hash)`` answers the
+block's confirmations there. Pure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..chain.address import encode_address
 from ..chain.codec import U64, sha256
+from ..chain.params import ETM_EPOCH_UNIX
 from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..chain.tx import Tx
-from ..errors import SwapRuleError
+from ..errors import ExchangeError, SwapRuleError
 from . import binding as bd
 from . import hashlocks as hk
 from . import htlc as hx
@@ -24,6 +31,10 @@ from . import swap_rules as sr
 from .plans import Plan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
 from .reasons import Reason
 
+#: ``(asset, block hash) -> confirmations`` of that block on the asset's relay (0: not on its
+#: best chain). Bound to the chain's relays by the tx types (``ForeignVerifier.confirmations``).
+ProofDepth = Callable[[StateView, str, bytes], int]
+
 # --- HTLCs and swaps ----------------------------------------------------------------------------
 
 
@@ -31,7 +42,8 @@ def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> P
     address20(p.recipient)
     sender = encode_address(tx.sender)
     lock = hx.new_lock(
-        tx.id, sender, p.recipient, p.amount, p.hashlock, p.expiry_height, ctx.height
+        tx.id, sender, p.recipient, p.amount, p.hashlock, p.expiry_height, ctx.height,
+        timestamp=ctx.timestamp, block_time_s=ctx.params.block_time_s,
     )
     hk.require_usable(view, p.hashlock, sender)
     plan = Plan(escrow_in=[(tx.sender, p.amount)])
@@ -70,16 +82,19 @@ def plan_swap_in(
         used_lock_ids=used,
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
+        etm_unix_s=ctx.timestamp + ETM_EPOCH_UNIX,
     )
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
     htlc = hx.new_lock(
         htlc_id, rc.pool_account(p.asset), p.recipient, q.amount_out, lock.hashlock,
-        terms.etm_expiry_height, ctx.height,
+        terms.etm_expiry_height, ctx.height, timestamp=ctx.timestamp,
+        block_time_s=ctx.params.block_time_s, deadline_s=ctx.timestamp + terms.etm_leg_s,
     )  # fmt: skip
+    depth = max(lock.required_confirmations, pool.params.min_confirmations)
     swap = rc.SwapRecord(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
-        lock.lock_id,
+        lock.lock_id, lock.block_hash, depth,
     )  # fmt: skip
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
     plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
@@ -151,6 +166,8 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
         p.hashlock,
         p.expiry_height,
         ctx.height,
+        timestamp=ctx.timestamp,
+        block_time_s=ctx.params.block_time_s,
     )
     swap = rc.SwapRecord(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
@@ -175,13 +192,33 @@ def _payout(plan: Plan, htlc: hx.Htlc) -> None:
         plan.escrow_out.append((address20(to), htlc.amount))
 
 
-def plan_htlc_claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> Plan:
-    claimed = hx.claim(get_htlc(view, p.htlc_id), p.preimage, ctx.height)
+def plan_htlc_claim(
+    view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext, proof_depth: ProofDepth | None
+) -> Plan:
+    htlc = get_htlc(view, p.htlc_id)
+    claimed = hx.claim(htlc, p.preimage, ctx.height, ctx.timestamp)
+    swap = get_swap(view, htlc.htlc_id)
+    if swap is not None and swap.proof_block:
+        _require_still_proven(view, swap, proof_depth)
     return _finish(view, claimed)
 
 
+def _require_still_proven(view: StateView, swap: rc.SwapRecord, depth: ProofDepth | None) -> None:
+    """The swap-in's proven block must still be on the relay's best chain, as deep as the
+    proof had to be: a lock reorganised out (e.g. double-spent) funds nothing."""
+    have = 0 if depth is None else depth(view, swap.asset, swap.proof_block)
+    if have < swap.proof_depth:
+        where = "is no longer on" if have == 0 else f"has {have} confirmations on"
+        raise ExchangeError(
+            Reason.PROOF_REORGED,
+            f"block {swap.proof_block.hex()} of the proven {swap.asset} lock {where} the "
+            f"relay's best chain; {swap.proof_depth} are required: this HTLC can only be "
+            "refunded to the pool",
+        )
+
+
 def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> Plan:
-    refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height)
+    refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height, ctx.timestamp)
     return _finish(view, refunded)
 
 

@@ -3,12 +3,30 @@
 **Swap in (BTC/ETH -> ETM).** The user locks the asset on its chain to the pool's claim key
 with H(a) for the long leg (default :data:`LONG_LEG_S`, 12 h). Anyone submits the SPV proof;
 the transaction-type layer verifies it and hands a :class:`VerifiedForeignLock` to
-:func:`check_swap_in`, which checks, in this order: not replayed, asset, confirmations, amount,
+:func:`check_swap_in`, which checks, in this order: not replayed, asset, confirmations (the
+depth the verifier required: ``max(relay policy, pool, value-scaled depth)``), amount,
 hashlock, claim key (must be the pool's), refund key (must be the recipient's bound key), and
 that the lock's *remaining* time leaves room for the ETM leg plus :data:`MARGIN_S`. The ETM leg
 is :data:`SHORT_LEG_S` (6 h) capped by ``remaining - MARGIN_S``; if that is below
 :data:`MIN_ETM_LEG_S` the proof is late and rejected (the user refunds on the asset's chain).
 Then the pool's ETM output is reserved at the proof's price, bounded by the request's minimum.
+The ETM leg is bounded twice: by ETM height and by a wall-clock deadline
+(:mod:`.htlc`), so a halted ETM cannot stretch it.
+
+**Remaining time is bounded independently of the prover** (:func:`foreign_seconds_left`).
+The relay's tip is whatever someone last relayed, and relaying is permissionless and on demand:
+a prover can leave the relay at the lock's depth long after the lock became refundable. So:
+
+- the proof is refused (``stale_relay``) while the relay tip's header timestamp lags the ETM
+  block time by more than the relay's ``max_lag_s`` (header timestamps are fixed by proof of
+  work, not by the prover);
+- the foreign height is estimated from the ETM time elapsed since the tip:
+  ``(timelock - tip) * block time - (now - tip time)``;
+- and capped by the lock's age: ``(timelock - lock height) * block time - (now - lock block
+  time)``, which no choice of relay tip can raise.
+
+The smaller estimate counts. Block-time variance (blocks faster than nominal) is what
+:data:`MARGIN_S` absorbs.
 
 **Swap out (ETM -> BTC/ETH).** The user locks ETM to the pool with H(a) until an ETM height
 at least ``SHORT_LEG_S + MARGIN_S`` and at most :data:`MAX_LEG_S` away. :func:`check_swap_out`
@@ -17,8 +35,8 @@ asset output; the terms returned tell the operator what to lock (amount, H(a), t
 and the latest its lock may expire: :data:`MARGIN_S` before the ETM lock).
 
 ``MARGIN_S`` is :data:`etm_bridge.hashlock.LEG_MARGIN_S`, the project's one cross-chain margin.
-Remaining time on a foreign chain is ``(timelock - tip) * nominal block time``
-(:func:`etm_bridge.hashlock.seconds_left`); the margin absorbs block-time variance.
+Times: foreign header timestamps are unix seconds; ``etm_unix_s`` is the ETM block's timestamp in
+unix seconds (``ctx.timestamp + ETM_EPOCH_UNIX``).
 """
 
 from __future__ import annotations
@@ -49,8 +67,12 @@ class VerifiedForeignLock:
 
     ``lock_id`` is unique per lock (txid + output index; contract swap id). Keys: 33-byte
     pubkeys on Bitcoin, 20-byte addresses on Ethereum. ``timelock_height`` is the height after
-    which the user may refund; ``tip_height`` the asset chain's tip the proof was checked
-    against; ``block_time_s`` its nominal block time.
+    which the user may refund. ``confirmations`` the lock block's depth on the relay's best
+    chain, ``required_confirmations`` the depth the verifier requires for this amount.
+    ``block_hash``, ``lock_height`` and ``lock_time_s`` name the block holding the lock (its
+    header timestamp, unix s); ``tip_height`` / ``tip_time_s`` the relay tip the proof was
+    checked against; ``block_time_s`` the chain's nominal block time and ``max_relay_lag_s``
+    the relay's freshness bound (:mod:`etm_bridge.spv.relay_policy`).
     """
 
     asset: str
@@ -61,8 +83,14 @@ class VerifiedForeignLock:
     refund_key: bytes
     timelock_height: int
     confirmations: int
+    required_confirmations: int
+    block_hash: bytes
+    lock_height: int
+    lock_time_s: int
     tip_height: int
+    tip_time_s: int
     block_time_s: int
+    max_relay_lag_s: int
 
 
 @dataclass(frozen=True)
@@ -77,7 +105,8 @@ class SwapInRequest:
 
 @dataclass(frozen=True)
 class SwapInTerms:
-    """The accepted swap-in: its quote and the ETM leg (pool -> recipient) to lock."""
+    """The accepted swap-in: its quote and the ETM leg (pool -> recipient) to lock: it ends at
+    ``etm_expiry_height`` or ``etm_leg_s`` after the ETM block's time, whichever comes first."""
 
     quote: Quote
     etm_leg_s: int
@@ -117,9 +146,27 @@ def _require_hashlock(value: bytes) -> bytes:
         raise _fail(Reason.BAD_HASHLOCK, str(exc)) from None
 
 
-def etm_leg_for(lock: VerifiedForeignLock) -> int:
-    """Seconds the ETM leg of a swap-in may last, or raise ``LATE_PROOF``."""
-    remaining_s = hl.seconds_left(lock.timelock_height, lock.tip_height, lock.block_time_s)
+def foreign_seconds_left(lock: VerifiedForeignLock, etm_unix_s: int) -> int:
+    """Seconds until ``lock`` becomes refundable on its chain, bounded independently of how far
+    the prover relayed (see the module docstring); raises ``STALE_RELAY``."""
+    lag_s = etm_unix_s - lock.tip_time_s
+    if lag_s > lock.max_relay_lag_s:
+        raise _fail(
+            Reason.STALE_RELAY,
+            f"the {lock.asset} relay tip (height {lock.tip_height}) is {lag_s} s older than the "
+            f"ETM block time, more than {lock.max_relay_lag_s} s: relay the chain's latest "
+            "headers, then prove again",
+        )
+    bt = lock.block_time_s
+    by_tip = hl.seconds_left(lock.timelock_height, lock.tip_height, bt) - max(0, lag_s)
+    age_s = max(0, etm_unix_s - lock.lock_time_s)
+    by_age = hl.seconds_left(lock.timelock_height, lock.lock_height, bt) - age_s
+    return max(0, min(by_tip, by_age))
+
+
+def etm_leg_for(lock: VerifiedForeignLock, etm_unix_s: int) -> int:
+    """Seconds the ETM leg of a swap-in may last, or raise ``LATE_PROOF`` / ``STALE_RELAY``."""
+    remaining_s = foreign_seconds_left(lock, etm_unix_s)
     leg_s = min(SHORT_LEG_S, remaining_s - MARGIN_S)
     if leg_s < MIN_ETM_LEG_S:
         raise _fail(
@@ -136,11 +183,12 @@ def _check_lock_matches(
 ) -> None:
     if lock.asset != pool.params.asset:
         raise _fail(Reason.WRONG_CHAIN, f"lock is {lock.asset}, pool is {pool.params.asset}")
-    if lock.confirmations < pool.params.min_confirmations:
+    need = max(lock.required_confirmations, pool.params.min_confirmations)
+    if lock.confirmations < need:
         raise _fail(
             Reason.NOT_ENOUGH_CONFIRMATIONS,
-            f"lock has {lock.confirmations} confirmations, pool needs "
-            f"{pool.params.min_confirmations}",
+            f"lock has {lock.confirmations} confirmations, {need} are required (relay policy, "
+            f"pool value {pool.params.min_confirmations}, value-scaled depth)",
         )
     if lock.amount != req.amount_in:
         raise _fail(Reason.WRONG_AMOUNT, f"lock holds {lock.amount}, swap asks {req.amount_in}")
@@ -167,12 +215,14 @@ def check_swap_in(
     used_lock_ids: set[bytes] | frozenset[bytes],
     etm_height: int,
     etm_block_s: int,
+    etm_unix_s: int,
 ) -> tuple[Pool, SwapInTerms]:
-    """Accept a proven foreign lock: the pool with the ETM output reserved, and the terms."""
+    """Accept a proven foreign lock: the pool with the ETM output reserved, and the terms.
+    ``etm_unix_s``: the ETM block's timestamp in unix seconds."""
     if lock.lock_id in used_lock_ids:
         raise _fail(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
     _check_lock_matches(lock, req, pool, binding)
-    leg_s = etm_leg_for(lock)
+    leg_s = etm_leg_for(lock, etm_unix_s)
     leg_blocks = leg_s // etm_block_s
     if leg_blocks < 1:
         raise _fail(Reason.LATE_PROOF, f"{leg_s} s is less than one ETM block")

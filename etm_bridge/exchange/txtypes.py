@@ -14,7 +14,10 @@ into a verified record; the planners ``plans.plan_lp_deposit``, ``swap_plans.pla
 The default is :class:`ChainVerifiers` over ``VERIFIERS`` of ``etm_bridge.spv.exchange_verifiers``
 (chain name -> verifier, e.g. ``{"btc": BtcVerifier(...)}`` from :mod:`.btc_proofs`); a pool
 whose chain has no verifier rejects them with ``spv_unavailable``. A proof that breaks an SPV
-rule is ``bad_proof``; one that does not parse is ``malformed_proof``.
+rule is ``bad_proof``; one that does not parse is ``malformed_proof``. The verifier also
+answers the depth of a proven block now (``confirmations``: a swap-in HTLC's claim re-checks its
+lock's block) and whether a pool may exist on its chain's relay (``check_pool_network``: not on
+a development relay without the genesis flag).
 """
 
 from __future__ import annotations
@@ -59,6 +62,14 @@ class ForeignVerifier(Protocol):
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedPayment: ...
 
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        """Depth of ``block_hash`` on the relay's best chain now (0: not on it)."""
+        ...
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        """Raise unless a pool of ``asset`` may be created on this chain's relay."""
+        ...
+
 
 class UnavailableVerifier:
     """Rejects every proof: no SPV verifier for exchange proofs is installed on this chain."""
@@ -78,6 +89,12 @@ class UnavailableVerifier:
     def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
         return self._reject()
 
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return int(self._reject())
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        """No verifier, no proofs: a pool would only refuse them; creating one is harmless."""
+
 
 class ChainVerifiers:
     """Dispatches each proof to the verifier of its pool's chain (``btc``, ``eth``)."""
@@ -86,7 +103,16 @@ class ChainVerifiers:
         self.by_chain = dict(by_chain)
 
     def _for(self, pool: Pool) -> ForeignVerifier:
-        return self.by_chain.get(chain_of_asset(pool.params.asset), UnavailableVerifier())
+        return self._of(pool.params.asset)
+
+    def _of(self, asset: str) -> ForeignVerifier:
+        return self.by_chain.get(chain_of_asset(asset), UnavailableVerifier())
+
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return self._for(pool).confirmations(view, pool, block_hash)
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        self._of(asset).check_pool_network(view, asset)
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
@@ -169,7 +195,24 @@ def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
         payment = _verified(lambda: verifier.verify_payment(view, pool, p.proof, ctx))
         return plans.plan_obligation_paid(view, tx, p, ctx, payment)
 
-    return {"lp_deposit": lp_deposit, "swap_in": swap_in, "obligation_paid": paid}
+    def depth(view: StateView, asset: str, block_hash: bytes) -> int:
+        return verifier.confirmations(view, plans.get_pool(view, asset), block_hash)
+
+    def claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> plans.Plan:
+        return swap_plans.plan_htlc_claim(view, tx, p, ctx, depth)
+
+    def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.Plan:
+        plan = plans.plan_pool_create(view, tx, p, ctx)
+        verifier.check_pool_network(view, p.asset)
+        return plan
+
+    return {
+        "lp_deposit": lp_deposit,
+        "swap_in": swap_in,
+        "obligation_paid": paid,
+        "htlc_claim": claim,
+        "pool_create": pool_create,
+    }
 
 
 def _describe(p: Any) -> dict[str, Any]:
@@ -180,11 +223,11 @@ def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
     """The exchange's transaction types, checking foreign proofs with ``verifier``."""
     spv = _with_verifier(verifier)
     table: list[tuple[int, str, type, Planner, Callable[[Any], int]]] = [
-        (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, plans.plan_pool_create, _zero),
+        (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, spv["pool_create"], _zero),
         (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
         (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
         (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLock, swap_plans.plan_htlc_lock, _amount),
-        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, swap_plans.plan_htlc_claim, _zero),
+        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, spv["htlc_claim"], _zero),
         (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, swap_plans.plan_htlc_refund, _zero),
         (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
         (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, plans.plan_lp_withdraw, _zero),

@@ -19,7 +19,15 @@ from etm_bridge.chain.state import StateView
 from etm_bridge.exchange.btc_proofs import BtcVerifier
 from etm_bridge.exchange.eth_proofs import EthVerifier, vaults_from_config
 from etm_bridge.exchange.pool import Pool
-from etm_bridge.spv.txtypes import btc_relay_of, eth_config, eth_htlc_contract, eth_relay_of
+from etm_bridge.spv.txtypes import (
+    btc_policy_of,
+    btc_relay_of,
+    eth_config,
+    eth_htlc_contract,
+    eth_policy_of,
+    eth_relay_of,
+    require_pool_network,
+)
 
 #: Stands in for the HTLC address when none is configured: deposits and payments are
 #: ``PoolVault`` events and never read it, and locks always use the configured one.
@@ -35,7 +43,13 @@ class ConfiguredEthVerifier:
         config = eth_config(view)
         configured = bool(config.get("htlc_contract"))
         htlc = eth_htlc_contract(view) if need_htlc or configured else _NO_HTLC_CONTRACT
-        return EthVerifier(eth_relay_of, htlc, vaults=vaults_from_config(config))
+        return EthVerifier(
+            eth_relay_of,
+            htlc,
+            vaults=vaults_from_config(config),
+            policy_of=eth_policy_of,
+            pool_network=require_pool_network,
+        )
 
     def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
         return self._verifier(view).verify_lock(view, pool, proof, ctx)
@@ -46,8 +60,14 @@ class ConfiguredEthVerifier:
     def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
         return self._verifier(view, need_htlc=False).verify_payment(view, pool, proof, ctx)
 
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return eth_relay_of(view).confirmations(block_hash)
+
+    def check_pool_network(self, view: StateView, asset: str) -> None:
+        require_pool_network(view, "eth")
+
 
 VERIFIERS: dict[str, Any] = {
-    "btc": BtcVerifier(btc_relay_of),
+    "btc": BtcVerifier(btc_relay_of, policy_of=btc_policy_of, pool_network=require_pool_network),
     "eth": ConfiguredEthVerifier(),
 }

@@ -215,6 +215,24 @@ def nakamoto_confirmations_required(
         raise _ceiling_hit("Nakamoto's formula", q, risk, ceiling) from None
 
 
+def value_scaled_confirmations(
+    q: Number, loss_budget: int, amount: int, ceiling: int = MAX_CONFIRMATIONS
+) -> int:
+    """Confirmations that keep the expected double-spend loss on ``amount`` within
+    ``loss_budget`` (same units): the smallest z with ``P(z) * amount <= loss_budget``, i.e.
+    :func:`confirmations_required` at risk ``loss_budget / amount`` (whitepaper 3.1, exact).
+
+    0 when ``amount <= loss_budget`` (even a certain loss is within the budget) or ``q`` is 0
+    (no attacker share configured: value scaling off)."""
+    if amount < 0 or loss_budget < 0:
+        raise ValidationError(f"amount and loss budget must be >= 0, got {amount}, {loss_budget}")
+    if _share(q) == 0 or amount <= loss_budget:
+        return 0
+    if loss_budget == 0:
+        raise ValidationError("a zero loss budget needs infinitely many confirmations")
+    return confirmations_required(q, Fraction(loss_budget, amount), ceiling)
+
+
 @dataclass(frozen=True)
 class ConfirmationPolicy:
     """How many confirmations an inclusion proof needs on one network (configurable)."""

@@ -41,6 +41,8 @@ from etm_bridge.spv.ethereum import ETH_NETWORKS
 from etm_bridge.spv.genesis import (
     BTC_HEADERS,
     CONFIG,
+    DEV_KEY,
+    DEV_NETWORKS,
     ETH_HEADERS,
     SpvGenesis,
     initialise_relays,
@@ -48,6 +50,7 @@ from etm_bridge.spv.genesis import (
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
+from etm_bridge.spv.relay_policy import RelayPolicy
 
 BTC_TXS, ETH_RECEIPTS = "spv_btc_txs", "spv_eth_receipts"
 BTC_RELAY_HEADERS, BTC_TX_PROOF, ETH_RELAY_HEADERS, ETH_RECEIPT_PROOF = 101, 102, 111, 112
@@ -112,6 +115,45 @@ def eth_relay_of(view: StateView) -> EthRelay:
     return _eth_relay(view)[0]
 
 
+def btc_policy_of(view: StateView) -> RelayPolicy:
+    """The Bitcoin relay's :class:`RelayPolicy` (raises spv_relay_not_initialised)."""
+    cfg = _config(view, "btc")
+    return RelayPolicy.from_config(cfg, str(cfg["network"]))
+
+
+def eth_policy_of(view: StateView) -> RelayPolicy:
+    """The Ethereum relay's :class:`RelayPolicy`."""
+    cfg = _config(view, "eth")
+    return RelayPolicy.from_config(cfg, str(cfg["chain"]))
+
+
+def relay_network(view: StateView, chain: str) -> str | None:
+    """The network of the ``chain`` (``btc`` / ``eth``) relay, None if it has none (yet)."""
+    cfg = view.get_json(CONFIG, chain.encode())
+    if cfg is None:
+        return None
+    return str(cfg["network"] if chain == "btc" else cfg["chain"])
+
+
+def require_pool_network(view: StateView, chain: str) -> None:
+    """Refuse (``dev_network_pool``) a pool whose relay is a development network (regtest,
+    anvil) or not configured, unless the genesis sets the development flag ``allow_dev_pools``:
+    a regtest header costs about two hashes, so anyone could prove a lock that never existed."""
+    network = relay_network(view, chain)
+    if network is not None and network not in DEV_NETWORKS:
+        return
+    dev = view.get_json(CONFIG, DEV_KEY) or {}
+    if dev.get("pools") is True:
+        return
+    what = f"a {network} relay" if network else "no configured relay (regtest by default)"
+    raise TxRejectedError(
+        "dev_network_pool",
+        f"this chain's {chain} relay is {what}: its headers are forgeable, so pools on it are "
+        "refused unless the genesis sets the development flag allow_dev_pools (node init "
+        "--dev-pools; never on a chain holding real value)",
+    )
+
+
 def eth_config(view: StateView) -> dict[str, Any]:
     """The chain's Ethereum SPV config (chain, confirmations, HTLC contract, pool vaults)."""
     return _config(view, "eth")
@@ -136,6 +178,7 @@ def relay_status(view: StateView) -> dict[str, Any]:
             "checkpoint_height": relay.checkpoint_height,
             "tip": _stored_json(relay.tip()),
             "min_confirmations": confirmations,
+            "policy": btc_policy_of(view).to_json(),
             "forks": [_stored_json(t) for t in tips if t.hash_le != relay.tip().hash_le],
         }
     if view.get_json(CONFIG, b"eth") is not None:
@@ -146,13 +189,19 @@ def relay_status(view: StateView) -> dict[str, Any]:
             "checkpoint_number": eth.checkpoint_number,
             "tip": {"number": tip.number, "hash": tip.hash_hex, "timestamp": tip.timestamp},
             "min_confirmations": eth_confirmations,
+            "policy": eth_policy_of(view).to_json(),
             "trusted_relayers": sorted(k.hex() for k in eth.relayers),
         }
     return out
 
 
 def _stored_json(stored: StoredHeader) -> dict[str, Any]:
-    return {"height": stored.height, "hash": stored.hash_hex, "chain_work": hex(stored.chain_work)}
+    return {
+        "height": stored.height,
+        "hash": stored.hash_hex,
+        "chain_work": hex(stored.chain_work),
+        "time": stored.header.time,
+    }
 
 
 # --- genesis ----------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 ``Ledger.send`` runs a tx the way the chain does after its own checks (fee, nonce, signature):
 the type's ``check`` on the view, then ``apply``, inside a savepoint that a rejection rolls
 back. ``send_verified`` does the same for the three proof-carrying types with the record SPV
-verification would produce (the planners' documented input).
+verification would produce (the planners' documented input). Without a verifier the ledger's
+:class:`RecordedRelays` answers the depth of proven blocks (``depths``, default deep enough) and
+lets pools exist, but verifies no proof bytes (those go through ``send_verified``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ from etm_bridge.exchange import txtypes as tt
 SUPPLY = 10**15
 
 
+class RecordedRelays(tt.UnavailableVerifier):
+    """Proof records come from ``send_verified``; this only answers what the chain's relays
+    would say of a recorded block's depth now (``depths[block]``, else ``default_depth``)."""
+
+    def __init__(self, default_depth: int = 100) -> None:
+        self.depths: dict[bytes, int] = {}
+        self.default_depth = default_depth
+
+    def confirmations(self, view: Any, pool: Any, block_hash: bytes) -> int:
+        return self.depths.get(block_hash, self.default_depth)
+
+
 class Ledger:
     def __init__(
         self,
@@ -34,9 +48,13 @@ class Ledger:
     ) -> None:
         self.params = ChainParams()
         self.registry = Registry()
-        tt.register(self.registry, verifier)
+        self.relays = RecordedRelays()
+        tt.register(self.registry, verifier or tt.ChainVerifiers(
+            {"btc": self.relays, "eth": self.relays}
+        ))  # fmt: skip
         self.state = State(EmptyBackend(), self.registry.table_names)
         self.height = 1
+        self.time = 0  # the block timestamp (ETM epoch)
         self.nonces: dict[str, int] = {}
         for who in people:
             self.state.mint(self.addr20(who), SUPPLY // len(people))
@@ -54,7 +72,7 @@ class Ledger:
         return self.state.account(self.addr20(who)).balance
 
     def ctx(self) -> TxContext:
-        return TxContext(self.params, self.height, 0, bytes(32))
+        return TxContext(self.params, self.height, self.time, bytes(32))
 
     # --- sending --------------------------------------------------------------------------------
 

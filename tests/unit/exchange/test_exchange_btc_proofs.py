@@ -19,6 +19,7 @@ from etm_bridge_bitcoin.script import HtlcScript
 from exchange_harness import Ledger
 from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
 
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
@@ -33,8 +34,11 @@ from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
-GENESIS_TIME = 1_296_688_602
-NOW = GENESIS_TIME + 10**6
+#: The ETM block time of the harness (ETM timestamp 0) in unix seconds: the relay's "now".
+NOW = ETM_EPOCH_UNIX
+#: Mined blocks are a minute apart and end near NOW, so the relay tip is fresh (a stale relay
+#: is refused: docs/exchange.md).
+FIRST_BLOCK_TIME = NOW - 7_000
 
 
 class MiniChain:
@@ -58,7 +62,7 @@ class MiniChain:
         txids = [dsha256(t) for t in (coinbase, *txs)]
         assert len(txids) <= 2, "this helper proves blocks of at most two transactions"
         root = txids[0] if len(txids) == 1 else dsha256(txids[0] + txids[1])
-        time = GENESIS_TIME + 600 * self.height
+        time = FIRST_BLOCK_TIME + 60 * self.height
         for nonce in range(1_000):
             header = struct.pack(
                 "<i32s32sIII", 0x20000000, self.tip_le, root, time, 0x207FFFFF, nonce

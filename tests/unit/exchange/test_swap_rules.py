@@ -22,6 +22,7 @@ BINDING = Binding(USER, "btc", USER_KEY, 1, 1)
 ETM_BLOCK_S = 10
 BTC_BLOCK_S = 600
 H0 = 1_000  # height of the block holding the user's BTC lock
+NOW = 1_800_000_000  # the ETM block's time (unix s)
 
 
 def pool() -> P.Pool:
@@ -31,6 +32,9 @@ def pool() -> P.Pool:
 
 
 def lock(**kw: Any) -> S.VerifiedForeignLock:
+    """A lock mined at H0; the relay tip (default H0 + 5) is fresh (stamped NOW) and blocks
+    came every 10 minutes, so the lock's block is ``(tip - H0) * 600`` s old."""
+    tip = kw.get("tip_height", H0 + 5)
     base: dict[str, Any] = {
         "asset": "btc",
         "lock_id": b"txid:0",
@@ -40,8 +44,14 @@ def lock(**kw: Any) -> S.VerifiedForeignLock:
         "refund_key": USER_KEY,
         "timelock_height": H0 + 72,  # 12 h of 10-minute blocks
         "confirmations": 6,
+        "required_confirmations": 6,
+        "block_hash": b"\xb1" * 32,
+        "lock_height": H0,
+        "lock_time_s": NOW - (tip - H0) * BTC_BLOCK_S,
         "tip_height": H0 + 5,  # the lock's block plus 5 more: 6 confirmations
+        "tip_time_s": NOW,
         "block_time_s": BTC_BLOCK_S,
+        "max_relay_lag_s": 7_200,
     }
     base.update(kw)
     return S.VerifiedForeignLock(**base)
@@ -56,6 +66,7 @@ def swap_in(lk: S.VerifiedForeignLock | None = None, **kw: Any) -> tuple[P.Pool,
         "used_lock_ids": frozenset(),
         "etm_height": 500,
         "etm_block_s": ETM_BLOCK_S,
+        "etm_unix_s": NOW,
     }
     req = kw.pop("req", REQ)
     args.update(kw)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from exchange_harness import Ledger
 
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
@@ -82,8 +83,14 @@ def foreign_lock(led: Ledger, who: str = "alice", **kw: Any) -> sr.VerifiedForei
         "refund_key": btc_key(who),
         "timelock_height": 1_072,
         "confirmations": 1,
+        "required_confirmations": 1,
+        "block_hash": b"\xb1" * 32,
+        "lock_height": 1_000,
+        "lock_time_s": ETM_EPOCH_UNIX - 60,  # mined a minute before the ETM block
         "tip_height": 1_000,
+        "tip_time_s": ETM_EPOCH_UNIX - 60,
         "block_time_s": 600,
+        "max_relay_lag_s": 7_200,
     }
     base.update(kw)
     return sr.VerifiedForeignLock(**base)

@@ -16,15 +16,18 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
+from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
+from etm_bridge.node import spv_plugin
 from etm_bridge.node.api import create_app
 from etm_bridge.node.exchange_api import exchange_routes
 from etm_bridge.node.service import NodeService
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.spv.bitcoin_headers import dsha256
 from etm_bridge.spv.bitcoin_params import params_for
+from etm_bridge.spv.genesis import SpvGenesis
 from etm_bridge.spv.relay import Checkpoint
 from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS
 from etm_bridge.store import ChainStore
@@ -37,9 +40,12 @@ FEE = 200_000
 class Node:
     """A chain with the given plug-ins behind a NodeService; ``send`` forges the tx in."""
 
-    def __init__(self, plugins: tuple[str, ...]) -> None:
+    def __init__(self, plugins: tuple[str, ...], dev_pools: bool = True) -> None:
         self.params = replace(PARAMS, tx_plugins=plugins)
         genesis, keys = dev_genesis(self.params, 3, funded=2)
+        if dev_pools and spv_plugin.__name__ in plugins:  # pools on the regtest relay
+            spv = SpvGenesis(allow_dev_pools=True).to_json()
+            genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv)
         self.service = NodeService(Chain(ChainStore.memory(), genesis), keys)
         self.nonce = 0
         self.slot = 0
@@ -83,6 +89,16 @@ def test_a_created_pool_is_listed_and_shown(node: Node) -> None:
     assert pool["min_confirmations"] == 1 and pool["total_shares"] == 0
     assert pool["min_withdrawal"] == 10_000  # the chain's floor for BTC (above dust + fee)
     assert pool["operator"] == encode_address(address_hash(dev_key("user-0").public_key))
+
+
+def test_a_pool_on_the_regtest_relay_needs_the_genesis_development_flag() -> None:
+    """Issue 11, item 13: a regtest header costs about two hashes, so anyone could forge the
+    proof of a lock that never existed. Without ``allow_dev_pools`` the chain refuses pools."""
+    strict = Node(NODE_TX_PLUGINS, dev_pools=False)
+    with pytest.raises(TxRejectedError) as exc:
+        _pool_create(strict)
+    assert exc.value.reason == "dev_network_pool" and "--dev-pools" in str(exc.value)
+    assert strict.get("/api/exchange/pools") == (200, {"pools": []})
 
 
 def test_unknown_pool_and_quote_on_it_are_404(node: Node) -> None:
