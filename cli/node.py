@@ -23,7 +23,12 @@ from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
 from etm_bridge.node.network_setup import init_network, join_node
 from etm_bridge.node.server import load_genesis, run_node
-from etm_bridge.node.setup import NODE_TX_PLUGINS, eth_spv_genesis, init_node
+from etm_bridge.node.setup import (
+    NODE_TX_PLUGINS,
+    bitcoin_spv_genesis,
+    eth_spv_genesis,
+    init_node,
+)
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
 
 DEFAULT_DATA_DIR = Path(".etm") / "node"
@@ -85,6 +90,20 @@ def group() -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="Port (0: any free port).")
 @click.option("--force", is_flag=True, help="Overwrite an existing node and delete its chain.")
 @click.option("--core-only", is_flag=True, help="No plug-ins: no SPV relays, no exchange.")
+@click.option(
+    "--btc-network",
+    type=click.Choice(["mainnet", "testnet4", "signet", "regtest"]),
+    default=None,
+    help="Bitcoin relay network, started at genesis from its built-in checkpoint (mainnet "
+    "826560, testnet4/regtest genesis; signet is refused). Default: regtest, started by the "
+    "first header batch.",
+)
+@click.option(
+    "--dev-pools",
+    is_flag=True,
+    help="Development only: allow pools on a Bitcoin regtest or Ethereum anvil relay, whose "
+    "headers anyone can forge. Without it the chain refuses such pools.",
+)
 @click.option("--eth-rpc", help="Start the Ethereum relay at this node's latest block.")
 @click.option(
     "--eth-relayer",
@@ -142,6 +161,8 @@ def init_command(
     port: int,
     force: bool,
     core_only: bool,
+    btc_network: str | None,
+    dev_pools: bool,
     eth_rpc: str | None,
     eth_relayer: tuple[str, ...],
     eth_htlc: str,
@@ -157,8 +178,9 @@ def init_command(
 ) -> None:
     """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config.
 
-    The chain loads the SPV relays and the value exchange unless --core-only; --eth-rpc adds an
-    Ethereum relay whose trusted checkpoint is that node's latest block.
+    The chain loads the SPV relays and the value exchange unless --core-only; --btc-network
+    picks the Bitcoin relay's network; --eth-rpc adds an Ethereum relay whose trusted checkpoint
+    is that node's latest block. Pools on a regtest or anvil relay need --dev-pools.
 
     A network (docs/network.md): --nodes N --network-dir DIR writes DIR/node-<i> with one
     genesis, each node holding only its own delegates' keys (dealt round-robin), ports
@@ -185,7 +207,8 @@ def init_command(
         configs = init_network(
             network_dir or data_dir, nodes=nodes, delegates=delegates, block_time_s=block_time,
             funded_accounts=funded, host=host, base_port=port, advertise_host=advertise_host,
-            force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS, spv=spv,
+            force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS,
+            spv=bitcoin_spv_genesis(spv, btc_network, dev_pools),
         )  # fmt: skip
         _show({"nodes": [{"dataDir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
                           "peers": list(c.peers)} for c in configs],
@@ -201,6 +224,8 @@ def init_command(
         force=force,
         tx_plugins=() if core_only else NODE_TX_PLUGINS,
         spv=spv,
+        btc_network=btc_network,
+        allow_dev_pools=dev_pools,
     )
     _show(
         {
@@ -212,6 +237,8 @@ def init_command(
             "blockTimeS": block_time,
             "txPlugins": [] if core_only else list(NODE_TX_PLUGINS),
             "ethRelay": spv is not None,
+            "btcNetwork": btc_network or "regtest",
+            "devPools": dev_pools,
         },
         as_json,
     )

@@ -69,6 +69,7 @@ class EtmNodeService(Service):
                 funded_accounts=FUNDED_ACCOUNTS,
                 port=self.port,
                 spv=self._eth_relay(),
+                allow_dev_pools=True,  # the local stack's regtest/anvil pools (development)
             )
 
     def _eth_relay(self) -> SpvGenesis | None:

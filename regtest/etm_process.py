@@ -105,8 +105,10 @@ class EtmNodeProcess:
 
 @contextmanager
 def etm_node_in(home: Path, **init: Any) -> Iterator[EtmNodeProcess]:
-    """A fresh development chain in ``home`` (``init_node(home, port=0, **init)``), running."""
-    init_node(home, **{"port": 0, **init})
+    """A fresh development chain in ``home`` (``init_node(home, port=0, **init)``), running.
+    Tests swap through regtest/anvil pools, so the development flag ``allow_dev_pools`` is set
+    unless ``init`` says otherwise."""
+    init_node(home, **{"port": 0, "allow_dev_pools": True, **init})
     with etm_node_running(home) as node:
         yield node
 

@@ -11,6 +11,13 @@ the Bitcoin relay starting at the regtest genesis block on the first header batc
 ``etm_bridge.spv.exchange_verifiers``). ``spv`` (an :class:`SpvGenesis`) goes into that genesis
 section, e.g. the Ethereum relay's checkpoint, relayers and HTLC contract. ``tx_plugins=()``
 gives a core-only chain.
+
+``btc_network`` starts the Bitcoin relay at genesis from that network's built-in checkpoint
+(:mod:`etm_bridge.spv.checkpoints`: mainnet block 826560, testnet4's genesis, regtest's genesis;
+signet is refused: its block signatures are not in the headers). Without it the relay is regtest,
+started at the regtest genesis block by the first header batch. ``allow_dev_pools`` is the
+development flag without which the exchange refuses pools on a regtest or anvil relay (headers
+anyone can forge); the local stack and the tests set it explicitly.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from ..chain.params import ChainParams, etm_time
 from ..errors import ConfigError
 from ..jsonrpc import JsonRpcClient
 from ..private_files import write_private
+from ..spv.bitcoin_params import params_for
+from ..spv.checkpoints import default_checkpoint
 from ..spv.eth_rlp import encode_checked_header
 from ..spv.ethereum import ETH_NETWORKS
 from ..spv.genesis import SpvGenesis
@@ -55,14 +64,18 @@ def init_node(
     force: bool = False,
     tx_plugins: tuple[str, ...] = NODE_TX_PLUGINS,
     spv: SpvGenesis | None = None,
+    btc_network: str | None = None,
+    allow_dev_pools: bool = False,
 ) -> NodeConfig:
     """Write ``genesis.json``, ``forging_keys.json`` (all genesis delegates) and ``node.json``.
 
     Refuses an existing data dir unless ``force`` (which also deletes its chain database).
     ``genesis_time`` (ETM-epoch seconds) defaults to now, so slot 0 starts at init.
     ``tx_plugins``: the chain's transaction-type plug-ins (default :data:`NODE_TX_PLUGINS`);
-    ``spv``: the relays to configure at genesis (needs ``etm_bridge.node.spv_plugin``).
+    ``spv``: the relays to configure at genesis (needs ``etm_bridge.node.spv_plugin``);
+    ``btc_network`` / ``allow_dev_pools``: see the module docstring (both go into ``spv``).
     """
+    spv = bitcoin_spv_genesis(spv, btc_network, allow_dev_pools)
     data_dir = Path(data_dir)
     if (data_dir / NODE_CONFIG).exists() and not force:
         raise ConfigError(f"{data_dir} already holds a node; pass --force to overwrite it")
@@ -90,6 +103,20 @@ def init_node(
     save_forging_keys(config.forging_keys_path, keys)
     config.save()
     return config
+
+
+def bitcoin_spv_genesis(
+    spv: SpvGenesis | None, btc_network: str | None, allow_dev_pools: bool
+) -> SpvGenesis | None:
+    """``spv`` with the Bitcoin relay of ``btc_network`` (its built-in checkpoint) and the
+    development flag added; unchanged (possibly None) when neither is asked for."""
+    if btc_network is None and not allow_dev_pools:
+        return spv
+    spv = spv or SpvGenesis()
+    if btc_network is not None:
+        params = params_for(btc_network)  # signet: ConfigError with the reason
+        spv = replace(spv, btc_network=params.name, btc_checkpoint=default_checkpoint(params.name))
+    return replace(spv, allow_dev_pools=True) if allow_dev_pools else spv
 
 
 def eth_spv_genesis(

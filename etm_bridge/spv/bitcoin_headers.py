@@ -148,15 +148,27 @@ def check_proof_of_work(hash_le: bytes, bits: int, pow_limit: int) -> None:
 # --- required work ----------------------------------------------------------------------------
 
 
+#: BIP94 (testnet4): the first block of a period may be at most this much older than its parent.
+MAX_TIMEWARP_S = 600
+
+
 def calculate_next_work_required(
-    params: BitcoinParams, last_bits: int, last_time: int, first_time: int
+    params: BitcoinParams,
+    last_bits: int,
+    last_time: int,
+    first_time: int,
+    first_bits: int | None = None,
 ) -> int:
-    """Core's ``CalculateNextWorkRequired``: the nBits of the first block of a new period."""
+    """Core's ``CalculateNextWorkRequired``: the nBits of the first block of a new period.
+
+    With BIP94 (testnet4, ``params.enforce_bip94``) the old target is the period's *first*
+    block's (``first_bits``), which cannot be a min-difficulty block, instead of the last one's."""
     if params.no_retargeting:
         return last_bits
     timespan = params.pow_target_timespan_s
     actual = min(max(last_time - first_time, timespan // 4), timespan * 4)
-    target, _, _ = decode_compact(last_bits)
+    base = first_bits if params.enforce_bip94 and first_bits is not None else last_bits
+    target, _, _ = decode_compact(base)
     new_target = min(target * actual // timespan, params.pow_limit)
     return encode_compact(new_target)
 
@@ -169,6 +181,18 @@ def min_difficulty_bits(params: BitcoinParams, new_time: int, last_time: int) ->
     if new_time > last_time + 2 * params.pow_target_spacing_s:
         return encode_compact(params.pow_limit)
     return None
+
+
+def check_timewarp(params: BitcoinParams, height: int, time: int, parent_time: int) -> None:
+    """BIP94's timewarp rule (Core's ``time-timewarp-attack``): on networks that enforce it, the
+    first block of a difficulty period is not more than 600 s older than its parent."""
+    interval = params.difficulty_adjustment_interval
+    if params.enforce_bip94 and height % interval == 0 and time < parent_time - MAX_TIMEWARP_S:
+        raise HeaderRejectedError(
+            "time-timewarp-attack",
+            f"time {time} of period start {height} is more than {MAX_TIMEWARP_S} s before its "
+            f"parent's {parent_time}",
+        )
 
 
 def median_time_past(times: Sequence[int]) -> int:

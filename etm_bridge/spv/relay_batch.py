@@ -146,8 +146,8 @@ class HeaderBatch:
             )
         first = self._record(self._ancestor(ctx.hash_le, ctx.height, height - self._interval))
         assert first is not None
-        first_time = _UNPACK(first.raw)[3]
-        return bh.calculate_next_work_required(params, ctx.bits, ctx.time, first_time)
+        _, _, _, first_time, first_bits, _ = _UNPACK(first.raw)
+        return bh.calculate_next_work_required(params, ctx.bits, ctx.time, first_time, first_bits)
 
     def _target(self, bits: int) -> int:
         target = self._targets.get(bits)
@@ -192,6 +192,7 @@ class HeaderBatch:
         else:  # right after a checkpoint stored without (all) its ancestors' times
             mtp = bh.median_time_past_bound(times, span)
         bh.check_time(time, mtp, now)
+        bh.check_timewarp(self._params, height, time, ctx.time)
         if version < 4:
             bh.check_version(self._params, version, height)
         work = ctx.work + bh.work_from_bits(bits)

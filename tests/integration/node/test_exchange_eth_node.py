@@ -74,7 +74,8 @@ def world(tmp_path: Path, anvil_node: Any) -> Iterator[dict[str, Any]]:
                             tmp_path / "deploy", VAULT, (operator["eth"]["address"],))  # fmt: skip
     data = tmp_path / "node"
     _run(operator_env, "node", "init", "--data-dir", str(data), "--delegates", "3",
-         "--block-time", "1", "--funded", "1", "--port", "0", "--eth-rpc", anvil_node.rpc_url,
+         "--block-time", "1", "--funded", "1", "--port", "0", "--dev-pools",
+         "--eth-rpc", anvil_node.rpc_url,
          "--eth-relayer", investor["etm"]["public_key"],
          "--eth-vault", f"{operator['eth']['address']}={vault.address}")  # fmt: skip
     with etm_node_running(data) as node:

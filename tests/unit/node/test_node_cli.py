@@ -17,6 +17,7 @@ from etm_bridge.node.config import NodeConfig
 from etm_bridge.node.server import open_service
 from etm_bridge.node.service import load_forging_keys
 from etm_bridge.node.setup import init_node
+from etm_bridge.spv.txtypes import btc_policy_of, relay_status
 
 
 def test_init_writes_genesis_keys_and_a_private_config(tmp_path: Path) -> None:
@@ -113,3 +114,45 @@ def test_a_database_with_damaged_pages_is_a_store_error(tmp_path: Path) -> None:
     db.write_bytes(bytes(damaged))
     with pytest.raises(StoreError, match=r"chain\.sqlite is corrupt"):
         open_service(NodeConfig.load(tmp_path))
+
+
+def _init(tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
+    data = tmp_path / "btc"
+    result = CliRunner().invoke(cli, ["node", "init", "--data-dir", str(data), *extra])
+    path = data / "genesis.json"
+    genesis = json.loads(path.read_text()) if path.exists() else {}
+    return result.exit_code, result.output, genesis
+
+
+def test_init_btc_network_mainnet_starts_the_relay_at_the_built_in_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """Issue 11, item 13: the relay of a ``node init`` chain can be a real network's."""
+    code, output, genesis = _init(tmp_path, "--btc-network", "mainnet", "--json")
+    assert code == 0, output
+    spv = genesis["plugins"]["spv"]
+    assert spv["btc_network"] == "mainnet" and spv["btc_checkpoint"]["height"] == 826_560
+    assert spv["allow_dev_pools"] is False
+    config = NodeConfig.load(tmp_path / "btc")
+    service, store = open_service(config)
+    try:
+        status = relay_status(service.chain.store_view())["bitcoin"]
+        assert status["network"] == "mainnet" and status["tip"]["height"] == 826_560
+        policy = btc_policy_of(service.chain.store_view())
+        assert policy.min_confirmations == 6 and policy.value_depth(10**8) == 6
+    finally:
+        store.close()
+
+
+def test_init_refuses_signet_with_the_reason_and_writes_nothing(tmp_path: Path) -> None:
+    code, output, genesis = _init(tmp_path, "--btc-network", "signet")
+    assert code != 0 and "signature" in output and "Traceback" not in output
+    assert genesis == {}
+
+
+def test_init_dev_pools_is_explicit(tmp_path: Path) -> None:
+    code, output, genesis = _init(tmp_path, "--dev-pools", "--json")
+    assert code == 0, output
+    assert json.loads(output)["devPools"] is True
+    assert genesis["plugins"]["spv"]["allow_dev_pools"] is True
+    assert genesis["plugins"]["spv"]["btc_network"] is None  # regtest, started by first batch
