@@ -184,6 +184,12 @@ class ChainAdapter(ABC):
     def headers(self, start_height: int, count: int) -> list[bytes]:
         """Raw headers of blocks ``start_height .. start_height + count - 1`` (fewer at tip)."""
 
+    def finalized_height(self) -> int | None:
+        """Height at or below which no block can be reorganised away, on chains with
+        finality (the ETM chain's ``finalizedHeight``); None on chains with confirmations
+        only (Bitcoin, an Ethereum node without finality)."""
+        return None
+
     # our own keys and funds
     @abstractmethod
     def our_key(self) -> bytes:

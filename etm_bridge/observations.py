@@ -168,7 +168,11 @@ class HtlcTerms:
 
 @dataclass(frozen=True)
 class HtlcLock:
-    """An HTLC lock seen on chain. ``block_height`` is None while unconfirmed."""
+    """An HTLC lock seen on chain. ``block_height`` is None while unconfirmed.
+
+    ``deadline_s`` (unix seconds): a wall-clock deadline the chain enforces besides the
+    timelock height, whichever comes first (ETM's native HTLCs: a claim in a block stamped after
+    it is refused and a refund becomes valid); None on chains whose locks end by height only."""
 
     chain: str
     lock_id: str  # adapter-defined, stable: Bitcoin "txid:vout", Ethereum the swap hash hex
@@ -176,6 +180,7 @@ class HtlcLock:
     terms: HtlcTerms
     block_height: int | None
     state: LockState = LockState.OPEN
+    deadline_s: int | None = None
 
     def __post_init__(self) -> None:
         _require_text("chain", self.chain)
@@ -187,6 +192,8 @@ class HtlcLock:
             _require_int("block_height", self.block_height)
         if not isinstance(self.state, LockState):
             raise ValidationError(f"state must be a LockState, got {self.state!r}")
+        if self.deadline_s is not None:
+            _require_int("deadline_s", self.deadline_s)
 
     def confirmations_at(self, tip_height: int) -> int:
         """Confirmations of the lock when the tip is ``tip_height`` (0 while unconfirmed)."""

@@ -15,8 +15,11 @@ ETM specifics the swap engine sees through the seam:
 - Keys are ETM addresses (20 bytes, :attr:`KeyKind.ETM_ADDRESS`): an HTLC names its recipient
   by address and refunds to its sender, so a lock's refund key must be ours.
 - ``lock_id`` and ``txid`` of a native lock are the lock transaction's id (the HTLC id).
-- Claims are valid up to the expiry height, refunds above it (``exchange.htlc``); the claim's
-  preimage is read back from the HTLC record. A spend we did not submit has no known
+- Claims are valid up to the expiry height and the HTLC's wall-clock deadline, refunds after
+  either (``exchange.htlc``): observed locks carry ``deadline_s`` (unix seconds); the claim's
+  preimage is read back from the HTLC record. :meth:`finalized_height` is the node's
+  ``finalizedHeight`` (a pool operator locks the counter leg only once the user's ETM lock is
+  final). A spend we did not submit has no known
   transaction id: it is reported as ``state:<htlc id>`` with an unknown block height.
 - ``headers`` returns block ids (ETM is not SPV-relayed anywhere; the ids are enough to notice a
   block that changed). No inclusion proofs.
@@ -43,6 +46,7 @@ from ..adapter import (
 )
 from ..chain.address import address_hash, decode_address, encode_address
 from ..chain.keys import SigningKey
+from ..chain.params import ETM_EPOCH_UNIX
 from ..chain.tx import Tx
 from ..errors import (
     ChainError,
@@ -139,6 +143,9 @@ class EtmAdapter(ChainAdapter):
         status = self.client.status()
         return Tip(int(status["height"]), str(status["tipId"]))
 
+    def finalized_height(self) -> int | None:
+        return int(self.client.status()["finalizedHeight"])
+
     def headers(self, start_height: int, count: int) -> list[bytes]:
         if start_height < 0 or count < 0:
             raise ValidationError(
@@ -214,14 +221,23 @@ class EtmAdapter(ChainAdapter):
         return HtlcSpend(lock.lock_id, txid, SpendKind.CLAIM, preimage, None)
 
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
-        next_height = self.tip().height + 1
-        if not unsafe_skip_checks and not refund_allowed(lock.terms.timelock_height, next_height):
+        tip = self.tip().height
+        by_height = refund_allowed(lock.terms.timelock_height, tip + 1)
+        if not unsafe_skip_checks and not by_height and not self._past_deadline(lock, tip):
             raise TimelockError(
                 f"ETM HTLC {lock.lock_id} can be refunded from block "
-                f"{lock.terms.timelock_height + 1}; the next block is {next_height}"
+                f"{lock.terms.timelock_height + 1} or after unix time {lock.deadline_s}; the "
+                f"next block is {tip + 1}"
             )
         txid = self._send(tt.HTLC_REFUND, pl.HtlcRefund(bytes.fromhex(lock.lock_id)))
         return HtlcSpend(lock.lock_id, txid, SpendKind.REFUND, None, None)
+
+    def _past_deadline(self, lock: HtlcLock, tip: int) -> bool:
+        """The tip block is stamped after the lock's deadline (the rule the node's mempool
+        checks a refund against)."""
+        if lock.deadline_s is None:
+            return False
+        return ETM_EPOCH_UNIX + int(self.client.block(tip)["timestamp"]) > lock.deadline_s
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -270,7 +286,8 @@ class EtmAdapter(ChainAdapter):
         height = self._height(lock_id)
         if height is None:  # a pool's swap-in HTLC: its id is not a tx id, but it is in state,
             height = self._heights[lock_id] = self.tip().height  # so mined at or below the tip
-        return HtlcLock("etm", lock_id, lock_id, terms, height, _STATES[htlc.status])
+        deadline = ETM_EPOCH_UNIX + htlc.deadline_s if htlc.deadline_s else None
+        return HtlcLock("etm", lock_id, lock_id, terms, height, _STATES[htlc.status], deadline)
 
     def _pending_locks(self, known: Collection[str]) -> list[HtlcLock]:
         pending = []

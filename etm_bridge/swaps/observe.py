@@ -72,7 +72,13 @@ def adapter_for(adapters: Mapping[str, ChainAdapter], chain: str) -> ChainAdapte
 
 
 def _leg(
-    adapter: ChainAdapter, chain: str, rec: SwapRecord, counter: bool, tip: int
+    adapter: ChainAdapter,
+    chain: str,
+    rec: SwapRecord,
+    counter: bool,
+    tip: int,
+    now_s: int = 0,
+    finality: bool = False,
 ) -> tuple[LegView, HtlcLock | None]:
     terms = rec.terms.counter_leg if counter else rec.terms.user_leg
     expected = terms.htlc_terms(rec.terms.hashlock)
@@ -87,7 +93,8 @@ def _leg(
         original = raw[relabelled.index(lock)]
         spend = adapter.find_spend(original)
     block_time = adapter.info().block_time_s
-    return LegView(chain, tip, block_time, lock, spend), original
+    final = adapter.finalized_height() if finality and lock is not None else None
+    return LegView(chain, tip, block_time, lock, spend, now_s, final), original
 
 
 def common_relay_tip(gateway: EtmGateway, adapter: ChainAdapter, chain: str) -> int:
@@ -166,24 +173,31 @@ def observe(
     adapters: Mapping[str, ChainAdapter],
     tips: Mapping[str, int],
     gateway: EtmGateway | None,
+    now_s: int = 0,
 ) -> Observation:
     """Everything the core needs about ``rec`` now (raises if a node is unreachable).
 
     Only what the state can react to is read (each read is a node round trip): before a user
     lock is confirmed, no counter lock can exist yet, so the counter leg is not queried unless
-    we already acted on it; the proof status only while a proof is due."""
+    we already acted on it; the proof status only while a proof is due; the user leg's
+    finalized height only while the operator decides whether to lock the counter leg.
+    ``now_s`` (unix) dates the view, for locks with wall-clock deadlines."""
     t = rec.terms
     user_chain, counter_chain = t.user_leg.chain, t.counter_leg.chain
     user_adapter = adapter_for(adapters, user_chain)
-    user_view, user_lock = _leg(user_adapter, user_chain, rec, False, tips[user_chain])
+    finality = rec.role is Role.OPERATOR and rec.state is State.ETM_LOCKED
+    user_view, user_lock = _leg(
+        user_adapter, user_chain, rec, False, tips[user_chain], now_s, finality
+    )
     counter_adapter = adapter_for(adapters, counter_chain)
     partial = skips_counter_leg(rec)
     if partial:
         block_time = counter_adapter.info().block_time_s
-        counter_view, counter_lock = LegView(counter_chain, tips[counter_chain], block_time), None
+        counter_view = LegView(counter_chain, tips[counter_chain], block_time, now_s=now_s)
+        counter_lock = None
     else:
         counter_view, counter_lock = _leg(
-            counter_adapter, counter_chain, rec, True, tips[counter_chain]
+            counter_adapter, counter_chain, rec, True, tips[counter_chain], now_s
         )
     proof = None
     if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM and rec.state in _PROVING:

@@ -10,11 +10,17 @@ refund, the accepted proof) the result is recorded as found; if not, the same ke
 Two guards protect funds:
 
 - :func:`reveal_refusal` -- the **point of no return**. The user reveals the secret by claiming
-  the counter lock; it refuses unless the counter lock matches, is confirmed and leaves at least
-  ``reveal_margin_blocks`` blocks before its timeout (else the operator could refund the counter
-  lock *and* claim ours with the secret read from our claim).
+  the counter lock; it refuses unless the counter lock matches, is confirmed, lasted at least
+  ``min_counter_lock_s`` from its block (a foreign counter lock: an operator's short timelock is
+  not accepted) and leaves at least the reveal margin before its timeout: the larger of the
+  swap's ``reveal_margin_blocks`` and the policy's margin in seconds (``reveal_margin_s`` on a
+  foreign chain, ``etm_reveal_margin_s`` on ETM) converted with the chain's block time, and the
+  same margin before an ETM lock's wall-clock deadline. Else the operator could refund the
+  counter lock *and* claim ours with the secret read from our (slow) claim.
 - :func:`counter_lock_refusal` -- the operator locks the short leg only if the user's long leg
-  outlives it by :data:`~etm_bridge.hashlock.LEG_MARGIN_S`.
+  outlives it by :data:`~etm_bridge.hashlock.LEG_MARGIN_S` (by its blocks and its deadline) and,
+  on ETM, only once the user's lock is **final** (at or below ``finalizedHeight``): one ETM
+  confirmation can still be reorganised away, and the operator's lock cannot.
 
 Pure: no I/O.
 """
@@ -24,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SwapError, TimelockError
-from ..hashlock import LEG_MARGIN_S, check_leg_margin, seconds_left
+from ..hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
 from .fsm import Direction, Role, State
 from .model import ActionKind, Intent, IntentResult, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches
@@ -35,11 +41,23 @@ _SPENDS = frozenset({A.CLAIM_COUNTER, A.CLAIM_USER_LOCK, A.REFUND_USER_LOCK, A.R
 _LOCKS = frozenset({A.LOCK_USER_LEG, A.LOCK_COUNTER_LEG})
 
 
+#: Time a user's claim of a foreign counter lock (which reveals the secret) must leave before
+#: that lock's timeout: the claim must confirm although fees rise (claims signal RBF).
+REVEAL_MARGIN_S = 2 * 3600
+#: The same on ETM: one block confirms a claim and there is no fee market.
+ETM_REVEAL_MARGIN_S = 600
+#: Shortest foreign counter lock a user accepts, from its block to its timeout.
+MIN_COUNTER_LOCK_S = 3 * 3600
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     leg_margin_s: int = LEG_MARGIN_S  # long leg outlives the short one by this much
     user_proof_delay_blocks: int = 3  # user proves its own lock if nobody did by then
     retry_after_s: int = 15  # a rejected or vanished broadcast is retried after this
+    reveal_margin_s: int = REVEAL_MARGIN_S  # foreign counter lock: time left when revealing
+    etm_reveal_margin_s: int = ETM_REVEAL_MARGIN_S  # ETM counter lock: time left when revealing
+    min_counter_lock_s: int = MIN_COUNTER_LOCK_S  # foreign counter lock: shortest accepted
 
 
 @dataclass(frozen=True)
@@ -155,8 +173,36 @@ def _still_applicable(kind: ActionKind, view: SwapView) -> bool:
     return True
 
 
-def reveal_refusal(rec: SwapRecord, view: SwapView) -> str | None:
+def reveal_margin(rec: SwapRecord, view: SwapView, cfg: PolicyConfig) -> tuple[int, int]:
+    """(blocks, seconds) the counter lock must still have when the user reveals."""
+    on_etm = rec.terms.direction is Direction.FOREIGN_TO_ETM
+    margin_s = cfg.etm_reveal_margin_s if on_etm else cfg.reveal_margin_s
+    blocks = blocks_for_seconds(margin_s, view.counter.block_time_s)
+    return max(rec.terms.reveal_margin_blocks, blocks), margin_s
+
+
+def _too_short(rec: SwapRecord, counter: LegView, cfg: PolicyConfig) -> str | None:
+    """A foreign counter lock that lasts less than ``min_counter_lock_s`` from its block."""
+    lock = counter.lock
+    if rec.terms.direction is not Direction.ETM_TO_FOREIGN or lock is None:
+        return None
+    if lock.block_height is None:
+        return None  # unconfirmed: the confirmation check refuses it
+    blocks = lock.terms.timelock_height - lock.block_height
+    need = blocks_for_seconds(cfg.min_counter_lock_s, counter.block_time_s)
+    if blocks < need:
+        return (
+            f"point of no return refused: the counter lock lasts only {blocks} blocks from its "
+            f"block to its timeout at height "
+            f"{lock.terms.timelock_height}; we accept at least {need} "
+            f"({cfg.min_counter_lock_s // 60} min): not revealing, the ETM lock will be refunded"
+        )
+    return None
+
+
+def reveal_refusal(rec: SwapRecord, view: SwapView, cfg: PolicyConfig | None = None) -> str | None:
     """Why the user must not claim the counter lock (reveal the secret) now; None if it may."""
+    cfg = cfg or PolicyConfig()
     counter, terms = view.counter, rec.terms
     if counter.lock is None or not counter.is_open:
         return "the counter lock is not open"
@@ -168,18 +214,27 @@ def reveal_refusal(rec: SwapRecord, view: SwapView) -> str | None:
     need = terms.counter_leg.confirmations
     if counter.confirmations < need:
         return f"counter lock has {counter.confirmations}/{need} confirmations"
-    if counter.blocks_left < terms.reveal_margin_blocks:
+    too_short = _too_short(rec, counter, cfg)
+    if too_short:
+        return too_short
+    margin_blocks, margin_s = reveal_margin(rec, view, cfg)
+    if counter.blocks_left < margin_blocks:
         return (
             f"point of no return refused: only {counter.blocks_left} blocks left before the "
             f"counter lock's timeout at height {counter.lock.terms.timelock_height}, "
-            f"need {terms.reveal_margin_blocks}"
+            f"need {margin_blocks}"
+        )
+    if counter.lock.deadline_s is not None and counter.seconds_left < margin_s:
+        return (
+            f"point of no return refused: only {counter.seconds_left} s left before the counter "
+            f"lock's deadline (unix {counter.lock.deadline_s}), need {margin_s} s"
         )
     return None
 
 
-def check_reveal_allowed(rec: SwapRecord, view: SwapView) -> None:
+def check_reveal_allowed(rec: SwapRecord, view: SwapView, cfg: PolicyConfig | None = None) -> None:
     """Raise :class:`~etm_bridge.errors.SwapError` unless :func:`reveal_refusal` allows."""
-    refusal = reveal_refusal(rec, view)
+    refusal = reveal_refusal(rec, view, cfg)
     if refusal is not None:
         raise SwapError(f"swap {rec.swap_id}: not revealing the secret: {refusal}")
 
@@ -191,13 +246,18 @@ def counter_lock_refusal(rec: SwapRecord, view: SwapView, cfg: PolicyConfig) -> 
         return "the user's lock is not open"
     if user.confirmations < terms.user_leg.confirmations:
         return f"user lock has {user.confirmations}/{terms.user_leg.confirmations} confirmations"
+    if not user.final:
+        return (
+            f"waiting for ETM finality: the user's lock is in block {user.lock.block_height}, "
+            f"the finalized height is {user.final_height}"
+        )
     short_height = terms.counter_leg.timelock_height
     room = terms.reveal_margin_blocks + terms.counter_leg.confirmations
     if short_height - counter.tip_height <= room:
         return (
             f"counter timelock {short_height} is within {room} blocks of tip {counter.tip_height}"
         )
-    long_s = seconds_left(user.lock.terms.timelock_height, user.tip_height, user.block_time_s)
+    long_s = user.seconds_left  # its blocks, or less if its wall-clock deadline comes first
     short_s = seconds_left(short_height, counter.tip_height, counter.block_time_s)
     try:
         check_leg_margin(long_s, short_s, cfg.leg_margin_s)
@@ -246,7 +306,7 @@ def _user_actions(
     if st in (S.LOCK_CONFIRMED, S.PROOF_SUBMITTED):
         return _proof_actions(rec, view, cfg)
     if st is S.COUNTER_LOCKED:
-        refusal = reveal_refusal(rec, view)
+        refusal = reveal_refusal(rec, view, cfg)
         if refusal is None:
             return [Action(A.CLAIM_COUNTER, chain_c, "", "claim the counter lock (reveals secret)")]
         return [refusal]
@@ -281,6 +341,9 @@ def _wake_heights(
         (view.user, rec.terms.user_leg.confirmations),
         (view.counter, rec.terms.counter_leg.confirmations),
     )
+    user = view.user
+    if rec.role is Role.OPERATOR and rec.state is S.ETM_LOCKED and user.lock and not user.final:
+        wake.add((user.chain, user.tip_height + 1))  # finality moves with every block
     for leg, confs in legs:
         lock = leg.lock
         if lock is None or not leg.is_open:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..chain.address import decode_address
+from ..chain.params import ETM_EPOCH_UNIX
 from ..errors import SwapNotFoundError
 from ..exchange.htlc import Htlc, HtlcStatus
 from ..exchange.pool import Direction as PoolDirection
@@ -41,12 +42,11 @@ from ..hashlock import blocks_for_seconds
 from .etm_leg import EtmAdapter, pool_leg_key
 from .fsm import Direction, Role
 from .model import LegTerms, SwapRecord, SwapTerms
+from .policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 from .store import SwapStore
 
 #: A swap out locks ETM this long: the exchange's minimum plus slack for inclusion.
 SWAP_OUT_LEG_S = SHORT_LEG_S + MARGIN_S + 1800
-ETM_REVEAL_MARGIN_S = 600  # the user claims pool ETM only with this much time left
-FOREIGN_REVEAL_MARGIN_BLOCKS = 2
 OPERATOR_DEADLINE_S = 10 * 365 * 86400  # the user's lock already exists: no lock deadline
 
 log = logging.getLogger(__name__)
@@ -127,16 +127,23 @@ def swap_out_terms(
     expiry = etm.tip_height + blocks_for_seconds(SWAP_OUT_LEG_S, etm.block_time_s)
     user = LegTerms(etm.name, amount_in, pool_leg_key(pool.asset), user_etm_address20, expiry, 1)
     counter = LegTerms(foreign.name, min_out, user_foreign_key, pool.claim_key, 0, 1)
+    margin = blocks_for_seconds(REVEAL_MARGIN_S, foreign.block_time_s)
     return SwapTerms(
         swap_id, Direction.ETM_TO_FOREIGN, hashlock, user, counter, now_s,
-        now_s + lock_within_s, FOREIGN_REVEAL_MARGIN_BLOCKS,
+        now_s + lock_within_s, margin,
     )  # fmt: skip
 
 
-def operator_counter_timelock(etm_expiry: int, etm: Chain, foreign: Chain) -> int:
+def operator_counter_timelock(
+    etm_expiry: int, etm: Chain, foreign: Chain, deadline_s: int | None = None, now_s: int = 0
+) -> int:
     """The operator's lock height for a swap out: the short leg, ending at least
-    ``MARGIN_S`` before the user's ETM lock (0 if there is no room: the swap is left to expire)."""
+    ``MARGIN_S`` before the user's ETM lock ends (by its height or, when given, its wall-clock
+    ``deadline_s`` in unix seconds, whichever comes first); 0 if there is no room (the swap is
+    left to expire)."""
     remaining_s = min(MAX_LEG_S, (etm_expiry - etm.tip_height) * etm.block_time_s)
+    if deadline_s is not None:
+        remaining_s = min(remaining_s, deadline_s - now_s)
     room = (remaining_s - MARGIN_S) // foreign.block_time_s - 1
     blocks = min(blocks_for_seconds(SHORT_LEG_S, foreign.block_time_s), room)
     return foreign.tip_height + blocks if blocks > 0 else 0
@@ -165,7 +172,6 @@ def operator_record(
     """The operator's record of one pool swap (None if nothing is left to do for it)."""
     swap_id = operator_swap_id(htlc)
     user20, pool20 = decode_address(swap.user), pool_leg_key(pool.asset)
-    deadline = now_s + OPERATOR_DEADLINE_S
     if swap.direction is PoolDirection.ASSET_TO_ETM:
         user = LegTerms(
             foreign.name, swap.amount_in, pool.claim_key, swap.user_key, 0,
@@ -175,15 +181,17 @@ def operator_record(
         counter = LegTerms(etm.name, swap.amount_out, user20, pool20, 0, 1)
         margin = blocks_for_seconds(ETM_REVEAL_MARGIN_S, etm.block_time_s)
         terms = SwapTerms(swap_id, Direction.FOREIGN_TO_ETM, htlc.hashlock, user, counter,
-                          now_s, deadline, margin)  # fmt: skip
+                          now_s, now_s + OPERATOR_DEADLINE_S, margin)  # fmt: skip
         return SwapRecord(terms, Role.OPERATOR, updated_at_s=now_s)
-    timelock = operator_counter_timelock(htlc.expiry_height, etm, foreign)
+    etm_deadline = ETM_EPOCH_UNIX + htlc.deadline_s if htlc.deadline_s else None
+    timelock = operator_counter_timelock(htlc.expiry_height, etm, foreign, etm_deadline, now_s)
     if timelock == 0:
         return None
     user = LegTerms(etm.name, swap.amount_in, pool20, user20, htlc.expiry_height, 1)
     counter = LegTerms(foreign.name, swap.amount_out, swap.user_key, pool.claim_key, timelock, 1)
+    margin = blocks_for_seconds(REVEAL_MARGIN_S, foreign.block_time_s)
     terms = SwapTerms(swap_id, Direction.ETM_TO_FOREIGN, htlc.hashlock, user, counter, now_s,
-                      deadline, FOREIGN_REVEAL_MARGIN_BLOCKS)  # fmt: skip
+                      now_s + OPERATOR_DEADLINE_S, margin)  # fmt: skip
     return SwapRecord(terms, Role.OPERATOR, updated_at_s=now_s)
 
 

@@ -43,13 +43,20 @@ class ProofStatus(StrEnum):
 
 @dataclass(frozen=True)
 class LegView:
-    """One leg: the chain tip and this swap's lock and spend on it, if any."""
+    """One leg: the chain tip and this swap's lock and spend on it, if any.
+
+    ``now_s`` (unix seconds, 0: unknown) is when it was observed: a lock with a wall-clock
+    deadline (ETM's HTLCs) is refundable once it passed, and its time left is the smaller of
+    its blocks and its deadline. ``final_height``: the chain's finalized height where it has
+    finality (ETM), else None."""
 
     chain: str
     tip_height: int
     block_time_s: int
     lock: HtlcLock | None = None
     spend: HtlcSpend | None = None
+    now_s: int = 0
+    final_height: int | None = None
 
     def __post_init__(self) -> None:
         if self.tip_height < 0 or self.block_time_s < 1:
@@ -74,11 +81,34 @@ class LegView:
         return max(0, self.lock.terms.timelock_height - self.tip_height)
 
     @property
+    def seconds_left(self) -> int:
+        """Expected seconds until the lock's refund becomes valid: its blocks at the nominal
+        block time, or less if its wall-clock deadline comes first."""
+        left = self.blocks_left * self.block_time_s
+        deadline = self.lock.deadline_s if self.lock is not None else None
+        if deadline is not None and self.now_s:
+            left = min(left, max(0, deadline - self.now_s))
+        return left
+
+    @property
+    def past_deadline(self) -> bool:
+        deadline = self.lock.deadline_s if self.lock is not None else None
+        return deadline is not None and self.now_s > deadline
+
+    @property
     def refundable(self) -> bool:
-        """Open and a refund would be valid in the next block."""
-        return self.is_open and refund_allowed(
-            self.lock.terms.timelock_height if self.lock else 0, self.tip_height + 1
+        """Open and a refund would be valid in the next block (by height or by deadline)."""
+        return self.is_open and (
+            refund_allowed(self.lock.terms.timelock_height if self.lock else 0, self.tip_height + 1)
+            or self.past_deadline
         )
+
+    @property
+    def final(self) -> bool:
+        """The lock's block is final (True on chains without finality once it is mined)."""
+        if self.lock is None or self.lock.block_height is None:
+            return False
+        return self.final_height is None or self.lock.block_height <= self.final_height
 
     @property
     def claimed(self) -> bool:

@@ -34,7 +34,7 @@ from ..adapter import ChainAdapter
 from ..errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
 from .events import REORG_DROPS, Transition, apply_event, next_event
 from .execute import broadcast, relay_headers
-from .fsm import REORG_EVENTS
+from .fsm import REORG_EVENTS, Role, State
 from .model import ActionKind, IntentResult, Outcome, SwapRecord
 from .observe import (
     EtmGateway,
@@ -93,6 +93,12 @@ class TickReport:
     actions: tuple[tuple[str, ActionKind, str], ...]  # (swap_id, kind, outcome)
     down: Mapping[str, str]  # chain -> last error
     errors: Mapping[str, str] = field(default_factory=dict)  # swap id -> error this tick
+
+
+def _needs_finality(rec: SwapRecord) -> bool:
+    """The operator decides on the counter lock in ETM_LOCKED, which needs the ETM finalized
+    height that ``observe`` reads only in that state."""
+    return rec.role is Role.OPERATOR and rec.state is State.ETM_LOCKED
 
 
 class Watcher:
@@ -309,7 +315,7 @@ class Watcher:
         now = int(self.clock())
         chains = self._chains(rec)
         tips = {c: adapter_for(self.adapters, c).tip().height for c in chains}
-        obs = observe(rec, self.adapters, tips, self.gateway)
+        obs = observe(rec, self.adapters, tips, self.gateway, now)
         rec, obs, _ = self._apply_events(rec, obs, now)
         return rec, obs, decide(rec, obs.view, now, self.config.policy)
 
@@ -321,12 +327,16 @@ class Watcher:
         actions: list[tuple[str, ActionKind, str]],
         only: Iterable[ActionKind] | None = None,
     ) -> tuple[str, ...]:
-        obs = observe(rec, self.adapters, self._tips(), self.gateway)
+        observed_in = rec.state
+        obs = observe(rec, self.adapters, self._tips(), self.gateway, now)
         rec, obs, moved = self._apply_events(rec, obs, now)
-        if obs.partial and not skips_counter_leg(rec):
+        if (obs.partial and not skips_counter_leg(rec)) or (
+            observed_in is not rec.state and _needs_finality(rec)
+        ):
             # the state moved past what the partial observation covered: look again in full
-            # before deciding anything (e.g. never counter-lock without checking for one)
-            obs = observe(rec, self.adapters, self._tips(), self.gateway)
+            # before deciding anything (e.g. never counter-lock without checking for one, nor
+            # before the user's ETM lock is final)
+            obs = observe(rec, self.adapters, self._tips(), self.gateway, now)
             rec, obs, more = self._apply_events(rec, obs, now)
             moved += more
         transitions.extend(moved)

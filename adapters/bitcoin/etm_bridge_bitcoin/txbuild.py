@@ -3,8 +3,11 @@
 - Lock: our P2WPKH coins -> ``[P2WSH htlc, OP_RETURN marker, change]``, coins chosen largest
   first, change dropped into the fee when it would be dust.
 - Claim / refund: the HTLC output -> one P2WPKH output to us. A refund has
-  ``nLockTime = timelock_height``; every input has sequence ``0xfffffffe`` (non-final, so the
-  lock time and CLTV apply; no RBF signalling).
+  ``nLockTime = timelock_height`` and input sequence ``0xfffffffe`` (non-final, so the lock time
+  and CLTV apply). A **claim signals replacement** (BIP125 sequence ``0xfffffffd``): it reveals
+  the secret and must confirm before the counter lock's timeout, so it must stay replaceable by
+  a higher-fee version if fees rise (fee bumping itself is later work). Other inputs keep
+  ``0xfffffffe``.
 
 Fees are ``rate_sat_vb * vsize`` where vsize is measured on the transaction itself, built with
 worst-case (73-byte) dummy signatures, so no size formula can drift. Dust and a fee larger than
@@ -57,6 +60,8 @@ DUST_P2WSH_SAT = 330
 SAT_PER_BTC = 100_000_000
 #: Non-final input sequence: enables nLockTime/CLTV, does not signal RBF.
 SEQUENCE_NON_FINAL = 0xFFFFFFFE
+#: BIP125 opt-in replace-by-fee (also non-final): a claim's input.
+SEQUENCE_RBF = 0xFFFFFFFD
 _DUMMY_SIG = b"\x30" + b"\x00" * 71 + bytes([SIGHASH_ALL])  # 73 bytes, the maximum
 
 
@@ -130,8 +135,8 @@ def _tx(
     return CTransaction(vin, vout, nLockTime=locktime, nVersion=2, witness=wit)
 
 
-def _txin(txid_hex: str, vout: int) -> CTxIn:
-    return CTxIn(COutPoint(lx(txid_hex), vout), nSequence=SEQUENCE_NON_FINAL)
+def _txin(txid_hex: str, vout: int, sequence: int = SEQUENCE_NON_FINAL) -> CTxIn:
+    return CTxIn(COutPoint(lx(txid_hex), vout), nSequence=sequence)
 
 
 # --- payments and locks ------------------------------------------------------------------------
@@ -229,8 +234,9 @@ def _build_spend(
     rate_sat_vb: int,
     locktime: int,
     witness_for: Callable[[bytes], list[bytes]],
+    sequence: int = SEQUENCE_NON_FINAL,
 ) -> CTransaction:
-    vin = [_txin(lock_txid_hex, lock_vout)]
+    vin = [_txin(lock_txid_hex, lock_vout, sequence)]
     probe_out = [CTxOut(lock_value_sat, CScript(key.script_pubkey))]
     fee = fee_for(_tx(vin, probe_out, [witness_for(_DUMMY_SIG)], locktime), rate_sat_vb)
     if fee >= lock_value_sat:
@@ -258,10 +264,11 @@ def build_claim_tx(
     preimage: bytes,
     rate_sat_vb: int,
 ) -> CTransaction:
-    """Signed claim: witness ``<sig> <preimage> 1 <script>``, nLockTime 0."""
+    """Signed claim: witness ``<sig> <preimage> 1 <script>``, nLockTime 0, input sequence
+    ``0xfffffffd`` (signals replace-by-fee)."""
     return _build_spend(
         key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb, 0,
-        lambda sig: claim_witness(sig, preimage, htlc),
+        lambda sig: claim_witness(sig, preimage, htlc), SEQUENCE_RBF,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from etm_bridge_bitcoin.script import HtlcScript, parse_marker
 from etm_bridge_bitcoin.txbuild import (
     DUST_P2WPKH_SAT,
     SEQUENCE_NON_FINAL,
+    SEQUENCE_RBF,
     Utxo,
     WalletKey,
     build_claim_tx,
@@ -92,7 +93,8 @@ def test_refund_has_htlc_locktime_and_non_final_sequence() -> None:
     refund = build_refund_tx(REFUND_KEY, *FUNDING, _htlc(777), RATE)
     claim = build_claim_tx(CLAIM_KEY, *FUNDING, _htlc(777), PREIMAGE, RATE)
     assert refund.nLockTime == 777 and claim.nLockTime == 0
-    assert refund.vin[0].nSequence == claim.vin[0].nSequence == SEQUENCE_NON_FINAL
+    assert refund.vin[0].nSequence == SEQUENCE_NON_FINAL
+    assert claim.vin[0].nSequence == SEQUENCE_RBF  # a claim stays replaceable (BIP125)
 
 
 def test_fee_is_rate_times_vsize_of_the_worst_case_tx() -> None:

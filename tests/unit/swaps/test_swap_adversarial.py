@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from worldkit import BTC_AMOUNT, ETM_AMOUNT, OP_KEY, USER_KEY, World
+from worldkit import BTC_AMOUNT, CONFIG, ETM_AMOUNT, OP_KEY, USER_KEY, World
 
+from etm_bridge.hashlock import blocks_for_seconds
 from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.model import ActionKind
 from etm_bridge.testing.fakechain import FEE
@@ -71,13 +72,47 @@ def test_a_user_lock_below_the_terms_is_refused_by_the_operator(tmp_path) -> Non
     assert not world.btc.locks  # the operator never locked anything
 
 
+def _reveal_margin_blocks(world: World) -> int:
+    """The guard's margin: the swap's, or the policy's hours on the chain's blocks if more."""
+    t = world.user.store.get("w1").terms
+    block_s = world.user_ad["btc"].info().block_time_s
+    return max(t.reveal_margin_blocks, blocks_for_seconds(CONFIG.policy.reveal_margin_s, block_s))
+
+
 def test_a_claim_at_the_last_allowed_block_still_leaves_the_operator_time(e2f) -> None:
     """The user reveals exactly at the margin; the operator still claims the long leg."""
-    e2f.create()
+    e2f.create(counter_blocks=40)
     e2f.run_until(lambda: bool(e2f.btc.locks), user=True)  # the operator's counter lock
     t = e2f.user.store.get("w1").terms
-    last = t.counter_leg.timelock_height - t.reveal_margin_blocks
+    last = t.counter_leg.timelock_height - _reveal_margin_blocks(e2f)
     e2f.btc.mine(last - e2f.btc.tip_height)  # the user's machine was off until now
     e2f.run_until(lambda: e2f.both_end(State.CLAIMED_BOTH))
     assert e2f.balance(e2f.btc, USER_KEY) > 0
     assert e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
+
+
+def test_a_user_back_after_the_reveal_margin_does_not_reveal_and_gets_its_etm_back(e2f) -> None:
+    """Issue 11, item 9: revealing with little time left lets the operator refund the counter
+    lock and still read the secret from the slow claim. One block past the margin (hours, on
+    the chain's blocks) the user never claims; both locks go back to their owners."""
+    e2f.create(counter_blocks=40)
+    e2f.run_until(lambda: bool(e2f.btc.locks), user=True)
+    before = e2f.balance(e2f.etm, USER_KEY)
+    t = e2f.user.store.get("w1").terms
+    late = t.counter_leg.timelock_height - _reveal_margin_blocks(e2f) + 1
+    e2f.btc.mine(late - e2f.btc.tip_height)
+    e2f.run_until(lambda: e2f.both_end(State.REFUNDED), steps=200)
+    assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
+    assert e2f.balance(e2f.etm, USER_KEY) == before + ETM_AMOUNT - FEE
+
+
+def test_a_counter_lock_shorter_than_the_minimum_duration_is_not_claimed(e2f) -> None:
+    """The operator's lock lasts 16 blocks (~2.7 h) from its block: inside the reveal margin it
+    would still be claimable, but it is shorter than the 3 h a user accepts."""
+    e2f.create(counter_blocks=16)
+    e2f.run_until(lambda: bool(e2f.btc.locks), user=True)
+    e2f.step()
+    notes = e2f.user.store.get("w1").notes
+    assert any("we accept at least" in n for n in notes), notes
+    e2f.run_until(lambda: e2f.both_end(State.REFUNDED), steps=200)
+    assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)

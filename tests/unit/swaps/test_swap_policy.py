@@ -50,6 +50,28 @@ def test_reveal_needs_the_margin_before_the_counter_timeout(counter_tip, allowed
             check_reveal_allowed(rec, v)
 
 
+def test_reveal_needs_the_margin_before_an_etm_counter_locks_deadline() -> None:
+    """The ETM counter lock has 50 blocks left by height, but its wall-clock deadline (the
+    chain enforces whichever comes first) is 599 s away: inside the 600 s ETM margin."""
+    rec, v = _counter_locked(130)
+    for left, allowed in ((600, True), (599, False)):
+        lock = replace(v.counter.lock, deadline_s=NOW + left)
+        seen = replace(v, counter=replace(v.counter, lock=lock, now_s=NOW))
+        refusal = reveal_refusal(rec, seen)
+        assert (refusal is None) is allowed, refusal
+        if not allowed:
+            assert "deadline" in refusal
+
+
+def test_reveal_margin_is_the_policys_hours_on_the_chains_blocks() -> None:
+    """The policy's margin (seconds) converted with the counter chain's block time wins over
+    a smaller margin recorded in the swap: 60 ETM blocks x 60 s = the 3600 s asked for."""
+    rec, v = _counter_locked(counter_tip=90)  # 60 blocks left, the swap's margin is 10
+    v = replace(v, counter=replace(v.counter, lock=replace(v.counter.lock, block_height=80)))
+    assert reveal_refusal(rec, v, PolicyConfig(etm_reveal_margin_s=3600)) is None
+    assert "need 61" in reveal_refusal(rec, v, PolicyConfig(etm_reveal_margin_s=3601))
+
+
 def test_reveal_waits_for_the_counter_lock_confirmations() -> None:
     rec, v = _counter_locked(confirmed=False)
     assert "0/1 confirmations" in reveal_refusal(rec, v)
@@ -131,6 +153,31 @@ def test_operator_does_not_counter_lock_inside_the_leg_margin() -> None:
 def test_operator_waits_for_the_user_lock_confirmations() -> None:
     rec, v = _etm_locked(user_timelock=2000, confs_tip=100)  # 1/2
     assert "1/2 confirmations" in counter_lock_refusal(rec, v, PolicyConfig())
+
+
+def test_operator_waits_for_etm_finality_before_locking_the_counter_leg() -> None:
+    """Issue 11, item 15: one ETM confirmation can still be reorganised away, the operator's
+    BTC lock cannot: it locks only once the user's ETM lock is at or below the final height."""
+    rec, v = _etm_locked(user_timelock=2000)  # the user's lock is in block 100, tip 101
+    not_final = replace(v, user=replace(v.user, final_height=99))
+    refusal = counter_lock_refusal(rec, not_final, PolicyConfig())
+    assert refusal is not None and "finality" in refusal and "block 100" in refusal
+    plan = decide(rec, not_final, NOW)
+    assert _kinds(plan) == [] and ("etm", 102) in plan.wake_heights  # look again next block
+    final = replace(v, user=replace(v.user, final_height=100))
+    assert counter_lock_refusal(rec, final, PolicyConfig()) is None
+    assert _kinds(decide(rec, final, NOW)) == [A.LOCK_COUNTER_LEG]
+
+
+def test_operator_counter_lock_ends_the_margin_before_the_users_etm_deadline() -> None:
+    """Issue 11, item 4: the user's ETM lock ends by its deadline if that comes first (a halt
+    stops heights, not time); the operator measures the long leg by it."""
+    rec, v = _etm_locked(user_timelock=2000)  # by height: 1899 x 60 s = 31.6 h
+    lock = replace(v.user.lock, deadline_s=NOW + 40_000)  # by time: 11.1 h
+    v = replace(v, user=replace(v.user, lock=lock, now_s=NOW))
+    assert v.user.seconds_left == 40_000
+    assert "margin" in counter_lock_refusal(rec, v, PolicyConfig(leg_margin_s=20_000))
+    assert counter_lock_refusal(rec, v, PolicyConfig(leg_margin_s=10_000)) is None
 
 
 # --- proofs and relaying (foreign -> ETM) --------------------------------------------------------
