@@ -122,6 +122,24 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
         f"pay {fmt(q['amount_in'], paid)} (fee {fmt(q['fee'], paid)}) -> "
         f"receive {fmt(q['amount_out'], got)}; pass it as the swap's minimum output to pin it"
     )
+    depth = q.get("depth")
+    if depth:
+        what = (
+            "your lock needs" if pay == "asset" else "after ETM finality, the operator's lock needs"
+        )
+        click.echo(
+            f"{what} {depth['confirmations']} {depth['chain']} confirmation(s), "
+            f"~{_minutes(depth['expected_wait_s'])} at {depth['block_time_s']} s a block"
+            + (
+                f" (value-scaled depth {depth['value_scaled_confirmations']})"
+                if depth.get("value_scaled_confirmations")
+                else ""
+            )
+        )
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 @group.command("create")

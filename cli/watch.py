@@ -100,15 +100,26 @@ def _follow_pools(
     for u in report.unfollowed:
         click.echo(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}",
                    err=True)  # fmt: skip
-    if isinstance(watcher.gateway, NodeGateway):  # users' engines wait for this relay
+    if isinstance(watcher.gateway, NodeGateway):
+        _relay_continuously(watcher.gateway)
+    return report.unfollowed
+
+
+def _relay_continuously(gateway: NodeGateway) -> None:
+    """Keep the ETM relays fresh every tick, not only when a proof needs them: ETM refuses lock
+    proofs against a relay tip older than its max_lag_s (a stale relay would stretch time), and
+    users' engines wait for the Ethereum relay, which only trusted keys may feed."""
+    for chain, name, relay in (
+        ("btc", "Bitcoin", gateway.relay_bitcoin),
+        ("eth", "Ethereum", gateway.relay_trusted),
+    ):
         try:
-            sent = watcher.gateway.relay_trusted()
+            sent = relay()
         except EtmBridgeError as exc:  # e.g. our key is not a trusted relayer: report, go on
-            click.echo(f"operator: Ethereum relay failed ({exc}), retrying", err=True)
+            click.echo(f"operator: {name} relay failed ({exc}), retrying", err=True)
         else:
             if sent:
-                click.echo(f"operator: relayed {sent} Ethereum headers to ETM", err=True)
-    return report.unfollowed
+                click.echo(f"operator: relayed {sent} {name} headers to ETM ({chain})", err=True)
 
 
 @click.command("watch")

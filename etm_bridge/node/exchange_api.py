@@ -20,7 +20,12 @@ whatever the number of pools, HTLCs, swaps or obligations on the chain.
 * ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...},
   "nonces": {"btc": last nonce or null, "eth": ...}}`` (a new proof needs a higher nonce; the
   last one outlives an unbind)
-* ``GET /api/exchange/quote?asset=&direction=asset_to_etm|etm_to_asset&amount=<int>``
+* ``GET /api/exchange/quote?asset=&direction=asset_to_etm|etm_to_asset&amount=<int>`` -> the
+  quote plus ``depth``: ``{"chain", "confirmations", "block_time_s", "expected_wait_s",
+  "value_scaled_confirmations"}``. A swap in's lock proof needs ``max(relay floor, pool value,
+  value-scaled depth)`` confirmations of the asset chain for this amount (``docs/spv.md``); a
+  swap out waits for ETM finality of the user's lock, then one confirmation of the operator's
+  lock.
 * ``GET /api/exchange/pools/{asset}/deposit-quote?amount=<int>`` -> ``{"asset",
   "asset_amount", "etm_needed", "shares"}``: the least ``etm_max`` an ``amount`` deposit needs
   now (:func:`~etm_bridge.exchange.views.lp_deposit_quote`); ``pool_empty`` for the first one
@@ -47,17 +52,46 @@ from starlette.routing import Route
 
 from ..chain.address import decode_address
 from ..chain.state import StateView
-from ..errors import ExchangeError, NotFoundError, ValidationError
+from ..errors import ExchangeError, NotFoundError, TxRejectedError, ValidationError
+from ..exchange import btc_proofs, eth_proofs, views
 from ..exchange import records as rc
-from ..exchange import views
-from ..exchange.plans import get_binding
+from ..exchange.binding import chain_of_asset
+from ..exchange.plans import get_binding, get_pool
 from ..exchange.pool import Direction
 from ..exchange.reasons import Reason
 from ..spv import txtypes as spv
+from ..spv.relay_policy import default_policy
 from .api import guarded, parse_hex
 
 ViewOf = Callable[[], StateView]
 MAX_QUERY_AMOUNT = 2**128 - 1
+
+
+#: Nominal block times of the asset chains, for the expected wait of a quote.
+BLOCK_TIME_S = {"btc": btc_proofs.BLOCK_TIME_S, "eth": eth_proofs.BLOCK_TIME_S}
+
+
+def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> dict[str, Any]:
+    """The confirmations a swap of ``amount`` waits for on the asset's chain, and how long."""
+    chain = chain_of_asset(asset)
+    pool = get_pool(state, asset)
+    try:
+        policy = spv.btc_policy_of(state) if chain == "btc" else spv.eth_policy_of(state)
+    except TxRejectedError:  # the relay starts later (regtest's first header batch)
+        policy = default_policy("regtest" if chain == "btc" else "anvil")
+    if direction is Direction.ASSET_TO_ETM:
+        need = policy.required_depth(amount, pool.params.min_confirmations)
+        scaled = policy.value_depth(amount)
+    else:  # the operator's counter lock, once the user's ETM lock is final
+        need, scaled = 1, 0
+    block_s = BLOCK_TIME_S[chain]
+    return {
+        "chain": chain,
+        "confirmations": need,
+        "block_time_s": block_s,
+        "expected_wait_s": need * block_s,
+        "value_scaled_confirmations": scaled,
+    }
 
 
 def asset_param(text: str) -> str:
@@ -178,7 +212,13 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         q = request.query_params
         asset = asset_param(q.get("asset", ""))
         direction, amount = _direction(q.get("direction")), _amount(q.get("amount"))
-        return JSONResponse(_found(lambda: views.swap_quote(view(), asset, direction, amount)))
+
+        def answer() -> dict[str, Any]:
+            state = view()
+            out = views.swap_quote(state, asset, direction, amount)
+            return {**out, "depth": _depth(state, asset, direction, amount)}
+
+        return JSONResponse(_found(answer))
 
     @guarded
     async def deposit_quote(request: Request) -> JSONResponse:

@@ -13,6 +13,14 @@ Pool swaps (whitepaper 6.2) need ETM facts and writes that are not HTLC facts:
 - **intent**: :func:`submit_swap_intent` records the user's pinned minimum output on ETM
   (``xchg_swap_intent``), so that anyone (the operator's watcher) may submit the proof for them.
 
+The pool operator's side relays **continuously** (:meth:`NodeGateway.relay_all`, each tick of
+``watch --operator`` / ``stack operator``): every Bitcoin header its node has (anyone may relay
+those) and every Ethereum header (its trusted relayer key). ETM refuses a lock proof while the
+relay tip's timestamp lags the ETM block time by more than the relay's ``max_lag_s``
+(``stale_relay``, issue 11 attack 2), so a relay kept fresh is what keeps proofs flowing; a
+user's engine also relays what is missing right before it proves, and treats ``stale_relay``
+as transient (retried after relaying).
+
 Chain names are the engine's (``bitcoin``/``btc``, ``ethereum``/``eth``); assets are the
 exchange's (``btc``, ``eth``). Signing uses one ETM key (the user's or the operator's).
 """
@@ -151,10 +159,25 @@ class NodeGateway:
         """With a trusted relayer key: relay every Ethereum header the ETM relay lacks (the
         operator's side does this each tick, so users' engines never need that key); how many
         headers were sent (0 without a key or an Ethereum source)."""
-        source = next((a for n, a in self.sources.items() if ASSETS.get(n) == "eth"), None)
+        source = self._source("eth")
         if self.relay_key is None or source is None:
             return 0
         return relaying.relay_missing_headers(self.client, self.relay_key, source, chain="eth")
+
+    def relay_bitcoin(self) -> int:
+        """Relay every Bitcoin header our node has and the ETM relay lacks (anyone may); how
+        many were sent (0 without a Bitcoin source)."""
+        source = self._source("btc")
+        if source is None:
+            return 0
+        return relaying.relay_missing_headers(self.client, self.key, source, chain="btc")
+
+    def relay_all(self) -> dict[str, int]:
+        """The operator's continuous relaying: ``{"btc": sent, "eth": sent}`` this call."""
+        return {"btc": self.relay_bitcoin(), "eth": self.relay_trusted()}
+
+    def _source(self, relay: str) -> ChainAdapter | None:
+        return next((a for n, a in self.sources.items() if ASSETS.get(n) == relay), None)
 
     # --- proof ---------------------------------------------------------------------------------
 
@@ -174,6 +197,7 @@ class NodeGateway:
         (the proof view then says rejected); any other rejection raises, to be retried."""
         t = rec.terms
         asset = asset_of(t.user_leg.chain)
+        self.relay_headers(t.user_leg.chain, 0, [])  # a fresh relay tip (else stale_relay)
         payload = pl.SwapIn(
             asset,
             encode_address(t.counter_leg.claim_key),

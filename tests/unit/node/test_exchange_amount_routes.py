@@ -44,3 +44,22 @@ def test_quote_takes_amounts_past_a_u64(node: Node) -> None:
     _pool_create(node)
     status, body = node.get(f"/api/exchange/quote?asset=btc&direction=asset_to_etm&amount={2**100}")
     assert status == 400 and "pool_empty" in body["error"]["message"]
+
+
+def test_a_quote_names_the_depth_and_the_expected_wait(node: Node) -> None:
+    """Issue 11, item 5: the depth a swap in's lock needs scales with its value (whitepaper 3.1;
+    regtest's policy: q = 0.1, expected loss at most 10 BTC), and the quote says how long the
+    confirmations take at the chain's nominal block time."""
+    from etm_bridge.exchange.pool import Direction
+    from etm_bridge.node.exchange_api import _depth
+
+    _pool_create(node)
+    state = node.service.chain.store_view()
+    small = _depth(state, "btc", Direction.ASSET_TO_ETM, 100_000)
+    assert small == {"chain": "btc", "confirmations": 1, "block_time_s": 600,
+                     "expected_wait_s": 600, "value_scaled_confirmations": 0}  # fmt: skip
+    large = _depth(state, "btc", Direction.ASSET_TO_ETM, 10**11)  # 1000 BTC
+    assert large["confirmations"] == large["value_scaled_confirmations"] == 4
+    assert large["expected_wait_s"] == 4 * 600
+    out = _depth(state, "btc", Direction.ETM_TO_ASSET, 10**11)
+    assert out["confirmations"] == 1  # the operator's lock, once the user's ETM lock is final
