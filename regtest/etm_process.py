@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from etm_bridge.node import spv_plugin
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NodeConfig
-from etm_bridge.node.setup import init_node
+from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node
 
 from . import procs
 
@@ -106,9 +107,11 @@ class EtmNodeProcess:
 @contextmanager
 def etm_node_in(home: Path, **init: Any) -> Iterator[EtmNodeProcess]:
     """A fresh development chain in ``home`` (``init_node(home, port=0, **init)``), running.
-    Tests swap through regtest/anvil pools, so the development flag ``allow_dev_pools`` is set
-    unless ``init`` says otherwise."""
-    init_node(home, **{"port": 0, "allow_dev_pools": True, **init})
+    Tests swap through regtest/anvil pools, so a chain with the SPV plug-in gets the development
+    flag ``allow_dev_pools`` unless ``init`` says otherwise."""
+    plugins = init.get("tx_plugins", NODE_TX_PLUGINS)
+    dev = spv_plugin.__name__ in plugins
+    init_node(home, **{"port": 0, "allow_dev_pools": dev, **init})
     with etm_node_running(home) as node:
         yield node
 

@@ -269,7 +269,7 @@ class BtcVerifier:
         relay_of: Callable[[StateView], BitcoinRelay],
         block_time_s: int = BLOCK_TIME_S,
         policy_of: Callable[[StateView], RelayPolicy] | None = None,
-        pool_network: Callable[[StateView, str], None] | None = None,
+        pool_network: Callable[[StateView, str, TxContext], None] | None = None,
     ):
         self.relay_of = relay_of
         self.block_time_s = block_time_s
@@ -338,9 +338,9 @@ class BtcVerifier:
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
         return self.relay_of(view).confirmations(block_hash)
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
         if self.pool_network is not None:
-            self.pool_network(view, "btc")
+            self.pool_network(view, "btc", ctx)
 
     def verify_deposit(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext

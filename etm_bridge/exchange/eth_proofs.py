@@ -222,7 +222,7 @@ class EthVerifier:
         block_time_s: int = BLOCK_TIME_S,
         vaults: Mapping[bytes, bytes] | None = None,
         policy_of: Callable[[StateView], RelayPolicy] | None = None,
-        pool_network: Callable[[StateView, str], None] | None = None,
+        pool_network: Callable[[StateView, str, TxContext], None] | None = None,
     ):
         if len(htlc_contract) != 20:
             raise ValidationError("htlc_contract must be a 20-byte address")
@@ -242,9 +242,9 @@ class EthVerifier:
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
         return self.relay_of(view).confirmations(block_hash)
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
         if self.pool_network is not None:
-            self.pool_network(view, "eth")
+            self.pool_network(view, "eth", ctx)
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext

@@ -66,7 +66,7 @@ class ForeignVerifier(Protocol):
         """Depth of ``block_hash`` on the relay's best chain now (0: not on it)."""
         ...
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
         """Raise unless a pool of ``asset`` may be created on this chain's relay."""
         ...
 
@@ -92,7 +92,7 @@ class UnavailableVerifier:
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
         return int(self._reject())
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
         """No verifier, no proofs: a pool would only refuse them; creating one is harmless."""
 
 
@@ -111,8 +111,8 @@ class ChainVerifiers:
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
         return self._for(pool).confirmations(view, pool, block_hash)
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
-        self._of(asset).check_pool_network(view, asset)
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
+        self._of(asset).check_pool_network(view, asset, ctx)
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
@@ -203,7 +203,7 @@ def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
 
     def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.Plan:
         plan = plans.plan_pool_create(view, tx, p, ctx)
-        verifier.check_pool_network(view, p.asset)
+        verifier.check_pool_network(view, p.asset, ctx)
         return plan
 
     return {

@@ -63,8 +63,8 @@ class ConfiguredEthVerifier:
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
         return eth_relay_of(view).confirmations(block_hash)
 
-    def check_pool_network(self, view: StateView, asset: str) -> None:
-        require_pool_network(view, "eth")
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
+        require_pool_network(view, "eth", ctx)
 
 
 VERIFIERS: dict[str, Any] = {

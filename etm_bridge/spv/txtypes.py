@@ -135,21 +135,28 @@ def relay_network(view: StateView, chain: str) -> str | None:
     return str(cfg["network"] if chain == "btc" else cfg["chain"])
 
 
-def require_pool_network(view: StateView, chain: str) -> None:
+#: Plug-ins that start a Bitcoin relay lazily (at the regtest genesis, on the first header batch).
+LAZY_REGTEST_PLUGINS = frozenset({"etm_bridge.spv.btc_regtest", "etm_bridge.node.spv_plugin"})
+
+
+def require_pool_network(view: StateView, chain: str, ctx: TxContext) -> None:
     """Refuse (``dev_network_pool``) a pool whose relay is a development network (regtest,
-    anvil) or not configured, unless the genesis sets the development flag ``allow_dev_pools``:
-    a regtest header costs about two hashes, so anyone could prove a lock that never existed."""
+    anvil), including the regtest relay a ``btc_regtest`` chain starts with its first header
+    batch, unless the genesis sets the development flag ``allow_dev_pools``: a regtest header
+    costs about two hashes, so anyone could prove a lock that never existed. A chain with no
+    relay for ``chain`` at all can prove nothing on it; its pools are harmless and allowed."""
     network = relay_network(view, chain)
-    if network is not None and network not in DEV_NETWORKS:
+    if network is None and chain == "btc" and LAZY_REGTEST_PLUGINS & set(ctx.params.tx_plugins):
+        network = "regtest"
+    if network is None or network not in DEV_NETWORKS:
         return
     dev = view.get_json(CONFIG, DEV_KEY) or {}
     if dev.get("pools") is True:
         return
-    what = f"a {network} relay" if network else "no configured relay (regtest by default)"
     raise TxRejectedError(
         "dev_network_pool",
-        f"this chain's {chain} relay is {what}: its headers are forgeable, so pools on it are "
-        "refused unless the genesis sets the development flag allow_dev_pools (node init "
+        f"this chain's {chain} relay is a {network} relay: its headers are forgeable, so pools "
+        "on it are refused unless the genesis sets the development flag allow_dev_pools (node init "
         "--dev-pools; never on a chain holding real value)",
     )
 

@@ -23,6 +23,9 @@ expects (``secret_hex``, or ``private_key`` for Ethereum; override with ``secret
 
     [policy]            # optional: etm_bridge.swaps.policy.PolicyConfig fields
     leg_margin_s = 21600
+    reveal_margin_s = 7200       # time a foreign counter lock must still have when we reveal
+    etm_reveal_margin_s = 600    # the same on ETM
+    min_counter_lock_s = 10800   # shortest foreign counter lock we accept
 
 Without ``config.toml``, the local stack is used by default: when the stack's ``stack.json``
 (``$ETM_STACK_DIR``, else ``./.etm/stack``, written by ``etm-bridge stack up``) exists and its

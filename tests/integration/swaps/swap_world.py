@@ -27,7 +27,13 @@ from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 
 BTC_SAT = 1_000_000
 ETH_WEI = 10**16
-CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
+#: Short legs of real regtest/anvil blocks (minutes, not hours), so short margins: the reveal
+#: margin (10 anvil blocks of 12 s, the terms' margin) and the shortest counter lock accepted.
+CONFIG = WatcherConfig(
+    policy=PolicyConfig(
+        leg_margin_s=3600, retry_after_s=0, reveal_margin_s=120, min_counter_lock_s=120
+    )
+)
 
 
 def fresh_eth_key(anvil_node: Any) -> str:

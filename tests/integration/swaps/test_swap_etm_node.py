@@ -30,7 +30,13 @@ from etm_bridge.units import ETM
 
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
 FUNDING_ETM = 100 * ETM  # what _fund_etm sends each party
-CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
+#: The BTC counter lock lasts 6 regtest blocks: margins to match (2 blocks left to reveal, at
+#: least 3 blocks of lock), where the defaults ask for hours.
+CONFIG = WatcherConfig(
+    policy=PolicyConfig(
+        leg_margin_s=3600, retry_after_s=0, reveal_margin_s=1200, min_counter_lock_s=1800
+    )
+)
 
 
 @pytest.fixture

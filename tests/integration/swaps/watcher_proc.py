@@ -39,6 +39,12 @@ from etm_bridge.swaps.pool_swaps import PoolFollower
 from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 
+#: The policy of SwapWorld's short real-block legs (swap_world.CONFIG); a world's "policy"
+#: entries override it.
+SWAP_WORLD_POLICY = {
+    "leg_margin_s": 3600, "retry_after_s": 0, "reveal_margin_s": 120, "min_counter_lock_s": 120,
+}  # fmt: skip
+
 
 def signature(point: str, rec: SwapRecord) -> str:
     """``point/role/state/intents/results/kind``: kind is the newest intent's ActionKind (or -)."""
@@ -113,7 +119,7 @@ def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:
                 os.fsync(f.fileno())
             os.kill(os.getpid(), signal.SIGKILL)
 
-    policy = {"leg_margin_s": 3600, "retry_after_s": 0, **world.get("policy", {})}
+    policy = {**SWAP_WORLD_POLICY, **world.get("policy", {})}
     config = WatcherConfig(policy=PolicyConfig(**policy))
     watchers, syncing = [], []
     for role in (r for r in Role if r.value in world["roles"]):
