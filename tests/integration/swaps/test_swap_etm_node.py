@@ -30,7 +30,8 @@ from etm_bridge.units import ETM
 
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000
 FUNDING_ETM = 100 * ETM  # what _fund_etm sends each party
-#: The BTC counter lock lasts 6 regtest blocks: margins to match (2 blocks left to reveal, at
+#: The BTC counter lock lasts about 12 regtest blocks (one is mined per tick, and the operator
+#: locks only once the user's ETM lock is final): margins to match (2 blocks left to reveal, at
 #: least 3 blocks of lock), where the defaults ask for hours.
 CONFIG = WatcherConfig(
     policy=PolicyConfig(
@@ -113,7 +114,7 @@ def _setup(etm_node, bitcoin_node, tmp_path):
                 BTC_SAT,
                 user_ad["bitcoin"].our_key(),
                 op_ad["bitcoin"].our_key(),
-                bitcoin_node.height() + 6,
+                bitcoin_node.height() + 12,  # the operator waits for ETM finality first
             ),
             int(time.time()),
             int(time.time()) + 3600,
