@@ -108,6 +108,11 @@ class AdapterConformance:
         assert len(headers) == 3 and len(set(headers)) == 3
         assert harness.adapter.headers(after.height + 1, 5) == []
 
+    def test_finalized_height_is_none_or_at_most_the_tip(self, harness: ConformanceHarness) -> None:
+        """Optional finality (ETM): None, or a height no block above which is final yet."""
+        final = harness.adapter.finalized_height()
+        assert final is None or 0 <= final <= harness.adapter.tip().height
+
     def test_fee_estimate_is_positive_with_a_source(self, harness: ConformanceHarness) -> None:
         fee = harness.adapter.fee_estimate()
         assert fee.rate > 0 and fee.source in ("node", "fallback")
