@@ -29,6 +29,7 @@ from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.explain import timeline
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.policy import PolicyConfig
 from etm_bridge.swaps.pool_start import (
     make_gateway,
     refuse_colliding_direct_swap,
@@ -178,6 +179,7 @@ def start_command(
         )
     long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
     check_leg_margin(long_s, short_s, config.policy.leg_margin_s)
+    _check_counter_leg(short_s, config.policy)
     adapters = open_adapters(config, [from_chain, to_chain])
     ours, theirs = adapters[from_chain], adapters[to_chain]
     user_timelock = ours.tip().height + blocks_for_seconds(long_s, ours.info().block_time_s)
@@ -222,6 +224,19 @@ def start_command(
         "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
     )
     emit({"swap_id": terms.swap_id, **shared}, as_json, text)
+
+
+def _check_counter_leg(short_s: int, policy: PolicyConfig) -> None:
+    """Refuse terms whose counter lock our own reveal guard would never claim: shorter than
+    the policy's ``min_counter_lock_s``, or no longer than its reveal margin."""
+    need = max(policy.min_counter_lock_s, policy.reveal_margin_s + 1)
+    if short_s < need:
+        raise ValidationError(
+            f"--counter-hours {short_s / 3600:g} is too short: we reveal the secret only on a "
+            f"counter lock of at least {policy.min_counter_lock_s / 3600:g} h "
+            f"(min_counter_lock_s) with {policy.reveal_margin_s / 3600:g} h left "
+            "(reveal_margin_s); raise --counter-hours or lower them in config.toml [policy]"
+        )
 
 
 def _start_pool(

@@ -39,6 +39,9 @@ def _home(tmp_path, name, bitcoin_node, anvil_node, htlc):
         "[policy]\n"
         "leg_margin_s = 3600\n"
         "retry_after_s = 0\n"
+        # a 1 h counter leg: reveal with 10 min left, accept counter locks from 30 min
+        "reveal_margin_s = 600\n"
+        "min_counter_lock_s = 1800\n"
     )
     return home, keystore.public
 

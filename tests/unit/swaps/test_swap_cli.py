@@ -149,6 +149,17 @@ def test_a_leg_margin_too_small_is_refused_before_anything_is_locked(parties) ->
     assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
 
 
+def test_a_counter_leg_our_reveal_guard_would_never_claim_is_refused_at_start(parties) -> None:
+    """Issue 11, item 9: the user accepts no counter lock shorter than min_counter_lock_s (3 h
+    by default); a direct swap asking for a 2 h one is refused before anything is locked."""
+    user_home, _, _, op_keys, _ = parties
+    args = ("--hours", "12", "--counter-hours", "2")
+    result = _run(swap, _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex(),
+                                    *args))  # fmt: skip
+    assert result.exception is not None and "min_counter_lock_s" in str(result.exception)
+    assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
+
+
 def test_watch_shows_confirmations_and_time_left_before_each_refund(parties) -> None:
     user_home, _, _, op_keys, chains = parties
     _ok(swap, _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex()))
