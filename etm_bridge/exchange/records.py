@@ -187,9 +187,14 @@ def decode(cls: type[T], raw: dict[str, Any]) -> T:
     for name, kind in field_types(cls):
         if name in raw:
             values[name] = _decode_value(kind, raw[name])
-        elif name in _required(cls):
+        elif name in required_fields(cls):
             raise KeyError(name)
     return cls(**values)
+
+
+def required_fields(cls: Any) -> frozenset[str]:
+    """Names of the fields of dataclass ``cls`` without a default (computed once per class)."""
+    return _required(cls)
 
 
 @functools.cache

@@ -42,8 +42,15 @@ def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> P
     address20(p.recipient)
     sender = encode_address(tx.sender)
     lock = hx.new_lock(
-        tx.id, sender, p.recipient, p.amount, p.hashlock, p.expiry_height, ctx.height,
-        timestamp=ctx.timestamp, block_time_s=ctx.params.block_time_s,
+        tx.id,
+        sender,
+        p.recipient,
+        p.amount,
+        p.hashlock,
+        p.expiry_height,
+        ctx.height,
+        timestamp=ctx.timestamp,
+        block_time_s=ctx.params.block_time_s,
     )
     hk.require_usable(view, p.hashlock, sender)
     plan = Plan(escrow_in=[(tx.sender, p.amount)])

@@ -66,9 +66,11 @@ ANVIL_GENESIS = rlp.encode(
 def _genesis() -> GenesisConfig:
     params = ChainParams(block_time_s=1, delegates_per_round=3, tx_plugins=NODE_TX_PLUGINS)
     cfg, _ = dev_genesis(params, 3, funded=len(USERS))
+    # development relays: pools on them need the genesis flag (issue 11, item 13)
     spv = SpvGenesis(btc_network="regtest", eth_chain="anvil", eth_checkpoint_rlp=ANVIL_GENESIS,
                      eth_relayers=(USERS[0].public_key,),
-                     eth_htlc_contract=b"\x42" * 20)  # fmt: skip
+                     eth_htlc_contract=b"\x42" * 20,
+                     allow_dev_pools=True)  # fmt: skip
     return cfg.with_plugin_section(spv_plugin.SECTION, spv.to_json())
 
 
