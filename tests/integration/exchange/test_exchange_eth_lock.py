@@ -79,12 +79,16 @@ def test_eth_lock_proof_gives_the_lock_terms_and_passes_the_swap_rules(setup: An
     assert (got.timelock_height, got.confirmations, got.tip_height) == (
         terms.timelock_height, 12, tip,
     )  # fmt: skip
+    # the depth the pool needs, and the timestamps that bound the lock's time left
+    assert got.required_confirmations == 12 and got.lock_height == tip - 11
+    assert got.tip_time_s == relay.tip().timestamp == got.lock_time_s + 11 * 12
 
     binding = Binding("etm1user", "eth", user.our_key(), 1, 1)
     request = sr.SwapInRequest("etm1user", 10**16, terms.hashlock, 1)
     reserved, accepted = sr.check_swap_in(
-        got, request, pool, binding=binding, used_lock_ids=set(), etm_height=10, etm_block_s=10
-    )
+        got, request, pool, binding=binding, used_lock_ids=set(), etm_height=10, etm_block_s=10,
+        etm_unix_s=got.tip_time_s,  # ETM's clock at the relay tip's time: a fresh relay
+    )  # fmt: skip
     # a 12 h lock minus the confirmation time leaves under 6 h + margin: the leg is capped
     assert accepted.etm_leg_s == (terms.timelock_height - tip) * 12 - sr.MARGIN_S < sr.SHORT_LEG_S
     assert reserved.etm_reserved == accepted.quote.amount_out > 0
