@@ -60,10 +60,12 @@ from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import Htlc
 from etm_bridge.exchange.obligations import VerifiedDeposit
 from etm_bridge.hashlock import sha256
+from etm_bridge.node import spv_plugin
 from etm_bridge.node.config import NodeConfig
 from etm_bridge.node.server import bind_socket, build_app
 from etm_bridge.node.service import NodeService
 from etm_bridge.node.setup import NODE_TX_PLUGINS
+from etm_bridge.spv.genesis import SpvGenesis
 from etm_bridge.store import ChainStore
 
 COMMIT_EVERY = 5_000
@@ -247,6 +249,9 @@ def main() -> None:
     params = replace(ChainParams(), block_time_s=1, delegates_per_round=3,
                      tx_plugins=NODE_TX_PLUGINS)  # fmt: skip
     genesis, _ = dev_genesis(params, 3, funded=2)
+    # a pool on the development (regtest) relay needs the genesis flag (issue 11, item 13)
+    dev = SpvGenesis(allow_dev_pools=True).to_json()
+    genesis = genesis.with_plugin_section(spv_plugin.SECTION, dev)
     rows: dict[str, dict[str, list[float]]] = {"asgi": {}, "http": {}}
     legacy: list[float] = []
     build_s: list[float] = []
