@@ -105,8 +105,12 @@ class Chain:
 
 
 def lock_tx(amount: int, script: bytes) -> bytes:
+    """A lock as the Bitcoin adapter makes it: the P2WSH output, then its marker."""
+    _, claim, refund, timelock = bp.parse_htlc_witness_script(script)
+    marker = bp.lock_marker(claim, refund, timelock)
     return CMutableTransaction(
-        [CMutableTxIn(COutPoint(b"\x11" * 32, 0))], [CMutableTxOut(amount, bp.p2wsh(script))]
+        [CMutableTxIn(COutPoint(b"\x11" * 32, 0))],
+        [CMutableTxOut(amount, bp.p2wsh(script)), CMutableTxOut(0, CScript(marker))],
     ).serialize()
 
 
