@@ -6,11 +6,12 @@ verify, and on a retargeting network start a difficulty period (a multiple of 20
 
 - **mainnet**: block 826560 (2016 x 410, ``00000000000000000001e188...2a693cd1``, nBits
   ``1704005a``, 2024-01-20), the newest period start in the real mainnet header vectors
-  (``mainnet_headers_822528_826560.hex`` of the shared test vectors, sha256-listed in their
-  ``SHA256SUMS``; a unit test checks header, hash, period start and the ten ancestor times
-  against that file). Relaying from it to today's tip is ~100,000 headers (about fifty
-  2,000-header transactions). A deployment that wants a newer one sets ``btc_checkpoint`` in the
-  genesis ``plugins.spv`` section from its own node.
+  (``tests/vectors/bitcoin/mainnet_headers_822528_826560.hex``, sha256-listed in
+  ``tests/vectors/SHA256SUMS``, provenance in ``tests/vectors/README.md``; a unit test checks
+  header, hash, period start and the ten ancestor times against that file). Relaying from it
+  to today's tip is ~100,000 headers (about fifty 2,000-header transactions). A deployment that
+  wants a newer one sets ``btc_checkpoint`` in the genesis ``plugins.spv`` section from its own
+  node.
 - **testnet4**: its genesis block (BIP94 rules from height 0). No recent testnet4 header is in
   data we can verify here, and a testnet4 header alone proves little anyway: its 20-minute
   minimum-difficulty rule lets anyone mine a valid header in about 2^32 hashes.
