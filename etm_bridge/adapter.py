@@ -166,6 +166,14 @@ class ChainAdapter(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: The ``from_config`` options and their types (str, int, float, bool, pathlib.Path), which
+    #: etm_bridge.config checks a ``[chains.<name>]`` table against; None: not declared, every
+    #: key is passed through unchecked.
+    CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = None
+    #: The wallet key that signs for this adapter (a keystore label) unless the chain's table
+    #: says ``key = ...``, and the option its secret goes under unless ``secret_field = ...``.
+    WALLET_KEY: ClassVar[str] = "etm"
+    SECRET_FIELD: ClassVar[str] = "secret_hex"
 
     @classmethod
     @abstractmethod

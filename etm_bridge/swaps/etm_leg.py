@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..adapter import (
     ChainAdapter,
@@ -101,6 +101,10 @@ def _key_of(account: str) -> bytes:
 
 class EtmAdapter(ChainAdapter):
     name = "etm"
+    #: from_config's options (``data_dir`` is tolerated and ignored).
+    CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
+        "url": str, "admin_token": str, "secret_hex": str, "fee": int, "data_dir": Path,
+    }  # fmt: skip
 
     def __init__(
         self, client: NodeClient, data_dir: Path | None, seed: bytes, fee: int = DEFAULT_FEE

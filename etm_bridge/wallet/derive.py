@@ -188,6 +188,11 @@ class UnlockedWallet:
         """UNSAFE: the raw 32-byte secp256k1 secret of the Bitcoin key (adapter ``secret_hex``)."""
         return derive_secret(self.master_seed, "btc")
 
+    def unsafe_export_chain_secret(self, label: str) -> bytes:
+        """UNSAFE: the raw 32-byte secret of the key labelled ``label`` (one of :data:`CHAINS`);
+        ValidationError for another label."""
+        return derive_secret(self.master_seed, label)
+
     def unsafe_export_eth_private_key(self) -> str:
         """UNSAFE: the Ethereum private key as ``0x`` hex (adapter ``private_key``)."""
         return "0x" + derive_secret(self.master_seed, "eth").hex()

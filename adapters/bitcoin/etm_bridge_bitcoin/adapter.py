@@ -24,7 +24,7 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bitcoin.core import CBlock, CScript, CTransaction, CTxOut, b2x
 from bitcoin.segwit_addr import encode as bech32_encode
@@ -91,6 +91,13 @@ class BitcoinAdapter(ChainAdapter):
     """Chain adapter for Bitcoin (any network; regtest in the tests)."""
 
     name = "bitcoin"
+    #: from_config's options (etm_bridge.config checks [chains.<name>] tables against them).
+    CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
+        "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
+        "data_dir": Path, "network": str, "birth_height": int, "fallback_fee_sat_vb": int,
+        "confirmations": int,
+    }  # fmt: skip
+    WALLET_KEY: ClassVar[str] = "btc"
 
     def __init__(
         self,

@@ -19,7 +19,8 @@ the contract's custom error (``SwapNotFound``, ``TimelockNotReached``, ...).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from eth_abi import decode
 from eth_account import Account
@@ -67,6 +68,15 @@ class EthereumAdapter(ChainAdapter):
     """Ethereum (anvil, testnets, mainnet) through the EtherSwapHTLC contract."""
 
     name = "ethereum"
+    #: from_config's options (etm_bridge.config checks [chains.<name>] tables against them).
+    CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
+        "rpc_url": str, "private_key": str, "htlc_address": str, "data_dir": Path,
+        "from_block": int, "network": str, "confirmations": int, "block_time_s": int,
+        "receipt_timeout_s": float, "wait_for_receipts": bool, "fallback_max_fee_wei": int,
+        "fallback_priority_fee_wei": int,
+    }  # fmt: skip
+    WALLET_KEY: ClassVar[str] = "eth"
+    SECRET_FIELD: ClassVar[str] = "private_key"
 
     def __init__(self, config: EthereumConfig) -> None:
         self.config = config
