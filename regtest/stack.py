@@ -2,11 +2,12 @@
 
 State lives in one git-ignored directory (``$ETM_STACK_DIR``, default ``./.etm/stack``): per
 service a home directory with its datadir and log (anvil: ``state.json``, its saved chain), a
-pidfile ``<name>.pid``, and ``stack.json`` with every endpoint and credential. ``down`` then
-``up`` continues every chain where it was (the nodes reload their data; ``up`` checks they
-agree). Ports are fixed loopback ports below 32768 (bitcoin RPC 18443, bcoin wallet HTTP 18445,
-anvil 8545, ETM node 26657 reserved), or ``$ETM_STACK_BASE_PORT + offset`` so a second stack (a
-test) never collides with the developer's.
+pidfile ``<name>.pid``, ``stack.json`` with every endpoint and credential, and while the stack is
+up ``client.toml``, those endpoints as the config layer every command reads on regtest
+(:mod:`.client_config`). ``down`` then ``up`` continues every chain where it was (the nodes
+reload their data; ``up`` checks they agree). Ports are fixed loopback ports below 32768
+(bitcoin RPC 18443, bcoin wallet HTTP 18445, anvil 8545, ETM node 26657 reserved), or
+``$ETM_STACK_BASE_PORT + offset`` so a second stack (a test) never collides with the developer's.
 
 Services start in the order of :data:`STACK_SERVICES` and stop in reverse. To add one, write a
 :class:`~etm_bridge_regtest.service.Service` and add ``"name": factory`` there; the factory gets
@@ -22,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etm_bridge.config import STACK_CLIENT_FILE
 from etm_bridge.errors import ConfigError
 from etm_bridge.private_files import write_private
 
 from . import procs
 from .anvil import AnvilService
 from .bitcoin import bitcoin_service
+from .client_config import write_client_config
 from .consistency import check_stack
 from .etm_node import EtmNodeService
 from .service import Service, start, stop
@@ -71,6 +74,11 @@ class StackConfig:
     @property
     def state_file(self) -> Path:
         return self.state_dir / "stack.json"
+
+    @property
+    def client_file(self) -> Path:
+        """The stack's endpoints as a config layer (etm_bridge.config reads it on regtest)."""
+        return self.state_dir / STACK_CLIENT_FILE
 
     def pidfile(self, name: str) -> Path:
         return self.state_dir / f"{name}.pid"
@@ -162,6 +170,7 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
             report[service.name] = {**state[service.name], "action": action}
             _save_state(config, state)
         check_stack(report, config.state_dir)
+        write_client_config(config.client_file, state)
     except BaseException:
         for name, pid in reversed(started):
             stop(pid)
@@ -195,4 +204,5 @@ def down(config: StackConfig) -> dict[str, str]:
             stop(pid)
             outcome[name] = f"stopped (pid {pid})"
         pidfile.unlink(missing_ok=True)
+    config.client_file.unlink(missing_ok=True)  # commands stop reaching the stack's nodes
     return outcome

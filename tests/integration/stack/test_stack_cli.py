@@ -100,6 +100,10 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert key.find_output(node.rpc, node.fund(key.address, 250_000)).value_sat == 250_000
     height = node.height()
 
+    # While it is up, client.toml holds its endpoints (a 0600 config layer on regtest).
+    client_file = Path(stack_env["ETM_STACK_DIR"]) / "client.toml"
+    assert oct(client_file.stat().st_mode & 0o777) == "0o600"
+
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
     assert down.stdout.count("stopped (pid") == len(STACK_SERVICES)
@@ -107,6 +111,7 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     for port in _ports(stack_env).values():
         assert procs.port_is_free(port), f"port {port} still taken after down"
     assert not any(s["running"] for s in _status(stack_env).values())
+    assert not client_file.exists()  # down: commands no longer aim at the stopped nodes
     assert "not running" in _cli(stack_env, "down").stdout
 
     # up again: every node reloads its chain (same height, the payment included) and `up`
