@@ -18,7 +18,7 @@ from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
 
-from .config import common_options, json_option, passphrase_option
+from .options import common_options, json_option, passphrase_option
 from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
 
 

@@ -45,13 +45,14 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import StackError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.private_files import read_private, write_private
-from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.swaps.model import SwapTerms
 from etm_bridge.units import ETM, format_amount
 
+from .context import get_config
 from .demo_swaps import PoolSwaps
 from .demo_world import BitcoinRpc, EthSetup, Party, World
+from .options import home_option
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
 SWAP_IN_SAT, SWAP_OUT_ETM, ABANDONED_SAT = 100_000, 5 * ETM, 50_000
@@ -233,6 +234,7 @@ def _table(rows: list[dict]) -> Table:
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@home_option
 def group(as_json: bool) -> None:
     """Start the local stack, fund, invest, run pool swaps and an abandoned one; print a table."""
     console = Console(width=None if sys.stdout.isatty() else 200, stderr=as_json)
@@ -252,7 +254,7 @@ def group(as_json: bool) -> None:
     world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
     world.eth = _eth_setup(report, parties)
     _prepare(world, btc, parties, say)
-    user_db = EngineConfig.load(None).db_path
+    user_db = get_config().home.swaps_db
     user_db.parent.mkdir(parents=True, exist_ok=True)
     swaps = PoolSwaps(world, parties["user"], parties["operator"], user_db, btc.mine)
     try:

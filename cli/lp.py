@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -38,9 +39,10 @@ from etm_bridge.node.client import NodeClient
 from etm_bridge.units import parse_amount
 from etm_bridge.wallet import UnlockedWallet, load_keystore
 
-from .config import common_options, get_config, passphrase_option
+from .context import get_config, unlock_wallet
+from .options import common_options, passphrase_option
 from .pool import fmt, json_option, read_client, url_option
-from .wallet import bitcoin_adapter_config, unlock_wallet
+from .wallet import bitcoin_adapter_config
 from .xchg_tx import fee_option, node_client, submit, wait_option
 
 
@@ -280,10 +282,12 @@ def _eth_deposit(
 
     config = get_config()
     owner = decode_address(wallet.public().etm.address)
+    rpc_url = config.require("chains.ethereum.rpc_url")
+    _, options = config.chain_options("ethereum")
     return deposit_and_prove(
-        config.require("ethereum.rpc_url"),
+        rpc_url,
         wallet.unsafe_export_eth_private_key(),
-        config.data_dir / "ethereum",
+        Path(options["data_dir"]),
         str(vault),
         owner,
         amount_wei,

@@ -1,8 +1,10 @@
 """``etm-bridge node init|run|status|account|round|block|tx|delegates|slashing-protection``.
 
 ``init`` writes a development chain (genesis, delegate keys, node config with a random admin
-token) into ``--data-dir`` (default ``./.etm/node``); ``run`` serves it on loopback and forges
-for every delegate whose key is in the data dir. The read verbs talk to ``--url`` over HTTP.
+token) into ``--data-dir`` (default ``$ETM_NODE_DIR``, else ``<home>/node``); ``run`` serves it on
+loopback and forges for every delegate whose key is in the data dir. The read verbs talk to
+``--url`` over HTTP (default ``$ETM_NODE_URL``, else the ``etm.url`` setting, which is the local
+stack's node while it is up, else ``http://127.0.0.1:26657``).
 ``slashing-protection export|import`` move the keys' never-sign-twice record (EIP-3076 format)
 between data dirs.
 """
@@ -31,19 +33,36 @@ from etm_bridge.node.setup import (
 )
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
 
-DEFAULT_DATA_DIR = Path(".etm") / "node"
+from .context import get_config
+from .options import home_option
+
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def _data_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """``--data-dir`` / ``$ETM_NODE_DIR``, else ``<home>/node`` (never the current directory)."""
+    return value if value is not None else get_config(ctx).home.node_dir
+
+
+def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """``--url`` / ``$ETM_NODE_URL``, else the ``etm.url`` setting, else the default port."""
+    return value or get_config(ctx).etm_url or DEFAULT_URL
+
 
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
+    default=None,
     envvar="ETM_NODE_DIR",
-    help="The node's data directory.",
+    callback=_data_dir,
+    help="The node's data directory (default: $ETM_NODE_DIR, else <home>/node).",
 )
 url_option = click.option(
-    "--url", default=DEFAULT_URL, show_default=True, envvar="ETM_NODE_URL", help="Node API URL."
+    "--url",
+    default=None,
+    envvar="ETM_NODE_URL",
+    callback=_url,
+    help=f"Node API URL (default: $ETM_NODE_URL, else the etm.url setting, else {DEFAULT_URL}).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -83,6 +102,7 @@ def group() -> None:
 
 @group.command("init")
 @data_dir_option
+@home_option
 @click.option("--delegates", default=5, show_default=True, help="Genesis delegates (1-101).")
 @click.option("--block-time", default=10, show_default=True, help="Slot length in seconds.")
 @click.option("--funded", default=10, show_default=True, help="Funded dev accounts user-<i>.")
@@ -246,6 +266,7 @@ def init_command(
 
 @group.command("run")
 @data_dir_option
+@home_option
 @click.option("--host", default=None, help="Override the configured bind address.")
 @click.option("--port", type=int, default=None, help="Override the configured port.")
 @click.option("--no-forging", is_flag=True, help="Serve the API without forging.")
@@ -268,6 +289,7 @@ def run_command(
 
 @group.command("status")
 @url_option
+@home_option
 @json_option
 def status_command(url: str, as_json: bool) -> None:
     """Height, tip, state digest, round, finality and forging of a running node."""
@@ -276,6 +298,7 @@ def status_command(url: str, as_json: bool) -> None:
 
 @group.command("account")
 @url_option
+@home_option
 @click.argument("address")
 @json_option
 def account_command(url: str, address: str, as_json: bool) -> None:
@@ -285,6 +308,7 @@ def account_command(url: str, address: str, as_json: bool) -> None:
 
 @group.command("round")
 @url_option
+@home_option
 @json_option
 def round_command(url: str, as_json: bool) -> None:
     """The current round's forging order (chaotic shuffle) and whose slot is now."""
@@ -293,6 +317,7 @@ def round_command(url: str, as_json: bool) -> None:
 
 @group.command("block")
 @url_option
+@home_option
 @click.argument("ref", default="latest")
 @json_option
 def block_command(url: str, ref: str, as_json: bool) -> None:
@@ -304,6 +329,7 @@ def block_command(url: str, ref: str, as_json: bool) -> None:
 
 @group.command("tx")
 @url_option
+@home_option
 @click.argument("tx_id")
 @json_option
 def tx_command(url: str, tx_id: str, as_json: bool) -> None:
@@ -313,6 +339,7 @@ def tx_command(url: str, tx_id: str, as_json: bool) -> None:
 
 @group.command("delegates")
 @url_option
+@home_option
 @json_option
 def delegates_command(url: str, as_json: bool) -> None:
     """Registered delegates: name, vote weight, deposit, slashed, in the current round."""
@@ -335,6 +362,7 @@ def _protection(data_dir: Path) -> SlashingProtection:
 
 @slashing_protection_group.command("export")
 @data_dir_option
+@home_option
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the interchange JSON here (default: standard output).")  # fmt: skip
 @click.option("--key", "keys", multiple=True, help="Only this public key (hex; repeatable).")
@@ -355,6 +383,7 @@ def protection_export_command(data_dir: Path, out: Path | None, keys: tuple[str,
 
 @slashing_protection_group.command("import")
 @data_dir_option
+@home_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 def protection_import_command(data_dir: Path, file: Path, as_json: bool) -> None:

@@ -21,7 +21,7 @@ from etm_bridge.exchange.pool import Direction
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
-from .config import common_options, passphrase_option
+from .options import common_options, passphrase_option
 from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")

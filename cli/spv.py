@@ -5,10 +5,12 @@ by the exact formula of whitepaper section 3.1 (Grunspan and Pérez-Marco), with
 Poisson figure beside it. ``verify`` checks a Bitcoin inclusion proof offline: it validates a
 header chain file with the full relay rules from its first header (the trusted checkpoint), then
 the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chain. ``status``
-reads the relays' tips, heights, chain work and forks from a local ETM node's chain state.
-``relay`` is a relayer: it compares the Bitcoin node's best chain with the ETM relay (read from
-the node's data directory), and sends the missing headers as signed ``btc_relay_headers``
-transactions from the wallet's ETM key, one batch per transaction, waiting for each.
+reads the relays' tips, heights, chain work and forks from an ETM node's API (``--url``, else
+the configured ``etm.url``: the local stack's node when it is up), or offline from a node's data
+directory (``--data-dir``; without any node configured: ``<home>/node``). ``relay`` is a
+relayer: it compares the Bitcoin node's best chain with the ETM relay (read from the node's
+API) and sends the missing headers as signed ``btc_relay_headers`` transactions from the
+wallet's ETM key, one batch per transaction, waiting for each.
 """
 
 from __future__ import annotations
@@ -21,10 +23,7 @@ from pathlib import Path
 
 import click
 
-from etm_bridge.chain.keys import SigningKey
-from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.state import State, StateView
-from etm_bridge.chain.tx import Tx
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node import relaying
@@ -36,22 +35,21 @@ from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
 from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
-from etm_bridge.spv.relayer import headers_to_relay
-from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS, CONFIG, btc_relay_of, relay_status
+from etm_bridge.spv.txtypes import relay_status
 from etm_bridge.store import ChainStore
 
-from .config import common_options, get_config, passphrase_option
+from .context import get_config, unlock_wallet
+from .options import common_options, home_option, passphrase_option
 from .spv_inputs import bytes_arg, hash_arg, read_headers
-from .xchg_tx import fee_option, node_client, unlock_wallet, wait_confirmed
+from .xchg_tx import fee_option
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".etm") / "node",
-    show_default=True,
+    default=None,
     envvar="ETM_NODE_DIR",
-    help="The ETM node's data directory (holds chain.sqlite; read only).",
+    help="Read this ETM node's data directory (chain.sqlite; read only) instead of its API.",
 )
 
 
@@ -230,20 +228,23 @@ def verify_command(
 
 
 url_option = click.option(
-    "--url", default=None, help="Ask this ETM node's API instead of reading --data-dir."
+    "--url", default=None, help="The ETM node's API (default: the etm.url setting)."
 )
 
 
 @group.command("status")
 @data_dir_option
 @url_option
+@home_option
 @json_option
-def status_command(data_dir: Path, url: str | None, as_json: bool) -> None:
-    """Relay tips, heights, chain work and forks (from the node's API with --url)."""
+def status_command(data_dir: Path | None, url: str | None, as_json: bool) -> None:
+    """Relay tips, heights, chain work and forks: from the node's API (--url, else the etm.url
+    setting), or offline from --data-dir."""
+    url = url if url or data_dir else get_config().etm_url
     if url:
         status = NodeClient(url).spv_status()
     else:
-        with open_view(data_dir) as view:
+        with open_view(data_dir or get_config().home.node_dir) as view:
             status = relay_status(view)
     if as_json:
         click.echo(json.dumps(status))
@@ -266,50 +267,14 @@ def status_command(data_dir: Path, url: str | None, as_json: bool) -> None:
         click.echo(f"  trusted relayers {len(eth['trusted_relayers'])}")
 
 
-def _relay_in(view: StateView, network: str) -> BitcoinRelay:
-    """The chain's relay, or (chains with the btc_regtest plug-in, before their first batch) a
-    fresh one at the network's genesis block, which is where the chain will start it."""
-    if view.get_json(CONFIG, b"btc") is not None:
-        return btc_relay_of(view)
-    params = params_for(network)
-    return BitcoinRelay.initialise(MemoryKeyValueStore(), params, Checkpoint.genesis(params))
-
-
-def _send(client: NodeClient, key: SigningKey, payload: bytes, fee: int | None) -> dict:
-    from etm_bridge.chain.address import address_of
-
-    status, account = client.status(), client.account(address_of(key.public_key))
-
-    def build(fee_units: int) -> Tx:
-        return Tx.create(key, network=int(status["networkId"]), type_id=BTC_RELAY_HEADERS,
-                         nonce=int(account["nonce"]), fee=fee_units, payload=payload)  # fmt: skip
-
-    if fee is None:
-        params = ChainParams()
-        fee = params.fee_base + params.fee_per_byte * build(0).size
-    tx = build(fee)
-    client.submit_tx(tx.encoded)
-    return wait_confirmed(client, tx.id.hex())
-
-
-def _relay_round(data_dir: Path, btc: JsonRpcClient, send, network: str, batch: int) -> int:
-    height = int(btc.call("getblockcount"))
-
-    def hash_at(h: int) -> bytes | None:
-        return bytes.fromhex(btc.call("getblockhash", h))[::-1] if h <= height else None
-
-    def header_at(h: int) -> bytes:
-        return bytes.fromhex(btc.call("getblockheader", btc.call("getblockhash", h), False))
-
-    with open_view(data_dir) as view:
-        batches = headers_to_relay(_relay_in(view, network), height, hash_at, header_at, batch)
-    for headers in batches:
-        send(b"".join(headers))
-    return sum(len(b) for b in batches)
-
-
 @group.command("relay")
-@data_dir_option
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    hidden=True,
+    help="Deprecated, ignored: the relay's chain is read from the node's API.",
+)
 @url_option
 @click.option("--once", is_flag=True, help="Relay what is missing, then exit.")
 @click.option("--max-iterations", type=int, default=None, help="Stop after this many rounds.")
@@ -319,7 +284,7 @@ def _relay_round(data_dir: Path, btc: JsonRpcClient, send, network: str, batch: 
 @passphrase_option
 @fee_option
 def relay_command(
-    data_dir: Path,
+    data_dir: Path | None,
     url: str | None,
     once: bool,
     max_iterations: int | None,
@@ -329,25 +294,22 @@ def relay_command(
 ) -> None:
     """Send the Bitcoin node's headers that the ETM chain's relay lacks (anyone may relay).
 
-    With --url the relay's best chain is read from that node's API (no data dir needed)."""
+    The relay's best chain is read from the ETM node's API (--url, else the etm.url setting);
+    the Bitcoin node is the configured [chains.bitcoin] one."""
     if not 1 <= batch <= 2000:
         raise ValidationError("--batch must be between 1 and 2000 headers")
     config = get_config()
     btc = JsonRpcClient(
-        config.require("bitcoin.rpc_url"),
-        user=config.get("bitcoin.rpc_user"),
-        password=config.get("bitcoin.rpc_password"),
+        config.require("chains.bitcoin.rpc_url"),
+        user=config.get("chains.bitcoin.rpc_user"),
+        password=config.get("chains.bitcoin.rpc_password"),
     )
-    key, client = unlock_wallet().etm_signing_key(), NodeClient(url) if url else node_client()
+    client = NodeClient(url or config.require("etm.url"))
+    key = unlock_wallet(config).etm_signing_key()
+    source = relaying.BitcoinRpcHeaders(btc)
     rounds = 1 if once else max_iterations
     while rounds is None or rounds > 0:
-        if url:
-            source = relaying.BitcoinRpcHeaders(btc)
-            sent = relaying.relay_missing_headers(client, key, source, batch=batch, fee=fee)
-        else:
-            sent = _relay_round(
-                data_dir, btc, lambda p: _send(client, key, p, fee), config.network, batch
-            )
+        sent = relaying.relay_missing_headers(client, key, source, batch=batch, fee=fee)
         click.echo(f"relayed {sent} header(s)")
         rounds = None if rounds is None else rounds - 1
         if rounds != 0:

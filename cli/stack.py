@@ -24,7 +24,8 @@ from etm_bridge_regtest.faucet import fund_wallet
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.units import format_amount, parse_amount
 
-from .config import common_options, get_config
+from .context import get_config
+from .options import common_options
 from .stack_operator import operator_engine
 from .watch import run as run_watch
 

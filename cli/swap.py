@@ -4,28 +4,27 @@ A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`
 secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
 terms. Both then run ``etm-bridge watch``, which drives the swap to its end; ``claim`` and
 ``refund`` act by hand through the same policy and guards (and refuse while a watcher holds the
-database). Chains, keys and the database come from the engine home (see
-:mod:`etm_bridge.swaps.config`); the keystore passphrase from ``$ETM_BRIDGE_PASSPHRASE`` or a
-prompt.
+database). Chains, keys, policy and the database (``<home>/swaps.db``) come from the config
+(:mod:`etm_bridge.config`: ``[chains.<name>]``, ``[etm]``, ``[policy]``); the keystore
+passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from etm_bridge.adapter import ChainAdapter
+from etm_bridge.adapters_registry import create_adapter
+from etm_bridge.config import ETM, Config
 from etm_bridge.errors import SwapError, ValidationError
 from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.codec import public_view, terms_from_dict, terms_to_dict
-from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.explain import timeline
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
@@ -40,43 +39,48 @@ from etm_bridge.swaps.store import SwapStore
 from etm_bridge.swaps.watcher import Watcher, WatcherConfig
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
-PASSPHRASE_ENV = "ETM_BRIDGE_PASSPHRASE"
+from .context import get_config, swaps_db_note, unlock_wallet
+from .options import common_options, json_option, passphrase_option
+
 CHAIN_ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth", "etm": "etm"}
 
-home_option = click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Swap engine home (config.toml, swaps.db). Default: $ETM_BRIDGE_HOME or ./.etm/swaps."
-    " Without config.toml the local stack's nodes are used (its stack.json).",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+def engine_options(func: Any) -> Any:
+    """The config options (``--home`` ...) and ``--passphrase-env`` of a swap engine verb."""
+    return common_options(passphrase_option(func))
 
 
 # --- shared with `etm-bridge watch` -------------------------------------------------------------
 
 
-def open_adapters(config: EngineConfig, only: list[str] | None = None) -> dict[str, ChainAdapter]:
-    """Adapters for the configured chains, signing with the wallet's keys."""
-    from etm_bridge.wallet import load_keystore  # the keystore is only read when keys are needed
+def open_store(config: Config) -> SwapStore:
+    """The home's swap database (pointing out swaps left in the old default home)."""
+    swaps_db_note(config)
+    return SwapStore(config.home.swaps_db)
 
-    for name in only or ():
-        config.chain(name)  # an unknown chain fails before the passphrase prompt
-    phrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-        "keystore passphrase", hide_input=True, err=True
-    )
-    wallet = load_keystore(config.keystore_path).unlock(str(phrase))
-    return config.build_adapters(wallet, only)
+
+def open_adapters(config: Config, only: list[str] | None = None) -> dict[str, ChainAdapter]:
+    """Adapters for the configured chains (or those in ``only``), signing with the wallet's
+    keys. Each chain's options are checked before the passphrase is asked."""
+    names = only or list(config.swap_chains())
+    for name in names:
+        config.chain_options(name)  # an unknown chain or a bad value fails before the prompt
+    wallet = unlock_wallet(config)
+    adapters: dict[str, ChainAdapter] = {}
+    for name in names:
+        kind, options = config.adapter_options(name, wallet)
+        adapters[name] = create_adapter(kind, options)
+    return adapters
 
 
 def make_watcher(
-    config: EngineConfig, adapters: dict[str, ChainAdapter], operator: bool = False
+    config: Config, adapters: dict[str, ChainAdapter], operator: bool = False
 ) -> Watcher:
     """The watcher over ``adapters``; with ETM configured, pool swaps go through its node (a
     pool ``operator`` relays Ethereum headers with its ETM key, a trusted relayer's)."""
     watcher_config = WatcherConfig(policy=config.policy)
     gateway = make_gateway(adapters, trusted_relayer=operator)
-    return Watcher(SwapStore(config.db_path), adapters, gateway=gateway, config=watcher_config)
+    return Watcher(open_store(config), adapters, gateway=gateway, config=watcher_config)
 
 
 def show_amount(chain: str, value: int) -> str:
@@ -141,7 +145,7 @@ def chain_name(configured: Iterable[str], value: str) -> str:
 @click.option("--counter-confirmations", default=1, show_default=True, help="Needed on theirs.")
 @click.option("--reveal-margin-blocks", default=6, show_default=True, help="Of TO_CHAIN.")
 @click.option("--lock-within-s", default=3600, show_default=True, help="Lock deadline.")
-@home_option
+@engine_options
 @json_option
 def start_command(
     from_chain: str,
@@ -157,7 +161,6 @@ def start_command(
     counter_confirmations: int,
     reveal_margin_blocks: int,
     lock_within_s: int,
-    home: Path | None,
     as_json: bool,
 ) -> None:
     """Start a swap of AMOUNT on FROM_CHAIN for TO_CHAIN (we make the secret).
@@ -167,8 +170,8 @@ def start_command(
     --their-refund-key and --receive: a direct swap; the counterparty locks TO_CHAIN to us
     itself (`swap accept` + `watch` on its side).
     """
-    config = EngineConfig.load(home)
-    from_chain, to_chain = (chain_name(config.chains, c) for c in (from_chain, to_chain))
+    config = get_config()
+    from_chain, to_chain = (chain_name(config.swap_chains(), c) for c in (from_chain, to_chain))
     if their_claim_key is None and their_refund_key is None:
         _start_pool(config, from_chain, to_chain, amount, receive, slippage_bps, as_json)
         return
@@ -213,7 +216,7 @@ def start_command(
         lock_deadline_s=now + lock_within_s,
         reveal_margin_blocks=reveal_margin_blocks,
     )
-    store = SwapStore(config.db_path)
+    store = open_store(config)
     store.create(SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now))
     shared = {"terms": terms_to_dict(terms)}
     text = (
@@ -240,7 +243,7 @@ def _check_counter_leg(short_s: int, policy: PolicyConfig) -> None:
 
 
 def _start_pool(
-    config: EngineConfig, from_chain: str, to_chain: str, amount: str, receive: str | None,
+    config: Config, from_chain: str, to_chain: str, amount: str, receive: str | None,
     slippage_bps: int, as_json: bool,
 ) -> None:  # fmt: skip
     adapters = open_adapters(config, [from_chain, to_chain])
@@ -249,7 +252,7 @@ def _start_pool(
     rec, quote = start_pool_swap(
         adapters, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
     )
-    SwapStore(config.db_path).create(rec)
+    open_store(config).create(rec)
     t = rec.terms
     text = (
         f"swap {t.swap_id} through the ETM pool: lock {show_amount(from_chain, t.user_leg.amount)}"
@@ -264,9 +267,9 @@ def _start_pool(
 
 @group.command("accept")
 @click.argument("terms_file", type=click.File("r"))
-@home_option
+@engine_options
 @json_option
-def accept_command(terms_file: Any, home: Path | None, as_json: bool) -> None:
+def accept_command(terms_file: Any, as_json: bool) -> None:
     """Accept a swap as the counterparty (operator) from the terms `swap start` printed."""
     try:
         data = json.load(terms_file)
@@ -275,13 +278,13 @@ def accept_command(terms_file: Any, home: Path | None, as_json: bool) -> None:
             "the terms file is not JSON (use `swap start --json` output)"
         ) from None
     terms = terms_from_dict(data.get("terms", data))
-    config = EngineConfig.load(home)
+    config = get_config()
     adapters = open_adapters(config, [terms.user_leg.chain, terms.counter_leg.chain])
     if adapters[terms.user_leg.chain].our_key() != terms.user_leg.claim_key:
         raise SwapError(f"these terms do not let us claim the {terms.user_leg.chain} lock")
     if adapters[terms.counter_leg.chain].our_key() != terms.counter_leg.refund_key:
         raise SwapError(f"these terms do not refund our {terms.counter_leg.chain} lock to us")
-    store = SwapStore(config.db_path)
+    store = open_store(config)
     refuse_colliding_direct_swap(
         terms, _our_pools(config), (r.terms.hashlock for r in store.list_swaps())
     )
@@ -289,23 +292,20 @@ def accept_command(terms_file: Any, home: Path | None, as_json: bool) -> None:
     emit({"swap_id": terms.swap_id, "role": "operator"}, as_json, f"accepted {terms.swap_id}")
 
 
-def _our_pools(config: EngineConfig) -> list[PoolInfo]:
+def _our_pools(config: Config) -> list[PoolInfo]:
     """The ETM pools, if an ETM node is configured (whose claim keys a direct swap must not
     claim with: ``refuse_colliding_direct_swap``); none without one."""
-    urls = [
-        str(options["url"])
-        for name, options in config.chains.items()
-        if options.get("adapter", name) == "etm" and "url" in options
-    ]
+    legs = [config.chain_options(n)[1] for n in config.swap_chains() if config.adapter_of(n) == ETM]
+    urls = [str(options["url"]) for options in legs if options.get("url")]
     return [PoolInfo.from_api(p) for url in urls for p in NodeClient(url).pools()]
 
 
 @group.command("list")
-@home_option
+@engine_options
 @json_option
-def list_command(home: Path | None, as_json: bool) -> None:
+def list_command(as_json: bool) -> None:
     """Every swap in the database, oldest first."""
-    records = SwapStore(EngineConfig.load(home).db_path).list_swaps()
+    records = open_store(get_config()).list_swaps()
     rows = [_summary(r) for r in records]
     lines = [
         f"{r['swap_id']}  {r['role']:<8} {r['state']:<15} {r['gives']} -> {r['gets']}" for r in rows
@@ -330,11 +330,11 @@ def _summary(rec: SwapRecord) -> dict[str, Any]:
 
 @group.command("status")
 @click.argument("swap_id")
-@home_option
+@engine_options
 @json_option
-def status_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+def status_command(swap_id: str, as_json: bool) -> None:
     """One swap: state, terms, every broadcast and the transition log."""
-    store = SwapStore(EngineConfig.load(home).db_path)
+    store = open_store(get_config())
     rec = store.get(swap_id)
     log = [
         {
@@ -360,12 +360,12 @@ def status_command(swap_id: str, home: Path | None, as_json: bool) -> None:
 @group.command("explain")
 @click.argument("swap_id")
 @click.option("--offline", is_flag=True, help="Do not ask the nodes; explain from the terms.")
-@home_option
+@engine_options
 @json_option
-def explain_command(swap_id: str, offline: bool, home: Path | None, as_json: bool) -> None:
+def explain_command(swap_id: str, offline: bool, as_json: bool) -> None:
     """Worst-case timeline of both legs and the actions possible now."""
-    config = EngineConfig.load(home)
-    rec = SwapStore(config.db_path).get(swap_id)
+    config = get_config()
+    rec = open_store(config).get(swap_id)
     view = plan = None
     if not offline:
         chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
@@ -390,9 +390,9 @@ def explain_command(swap_id: str, offline: bool, home: Path | None, as_json: boo
     emit(data, as_json, "\n".join(lines))
 
 
-def _act(swap_id: str, home: Path | None, kinds: set[ActionKind], verb: str, as_json: bool):
-    config = EngineConfig.load(home)
-    rec = SwapStore(config.db_path).get(swap_id)
+def _act(swap_id: str, kinds: set[ActionKind], verb: str, as_json: bool) -> None:
+    config = get_config()
+    rec = open_store(config).get(swap_id)
     chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
     watcher = make_watcher(config, open_adapters(config, chains))
     watcher.start()  # refuses while `etm-bridge watch` holds the database
@@ -408,18 +408,18 @@ def _act(swap_id: str, home: Path | None, kinds: set[ActionKind], verb: str, as_
 
 @group.command("claim")
 @click.argument("swap_id")
-@home_option
+@engine_options
 @json_option
-def claim_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+def claim_command(swap_id: str, as_json: bool) -> None:
     """Claim now (the user reveals the secret only if the guard allows)."""
-    _act(swap_id, home, {ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK}, "claim", as_json)
+    _act(swap_id, {ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK}, "claim", as_json)
 
 
 @group.command("refund")
 @click.argument("swap_id")
-@home_option
+@engine_options
 @json_option
-def refund_command(swap_id: str, home: Path | None, as_json: bool) -> None:
+def refund_command(swap_id: str, as_json: bool) -> None:
     """Refund our lock now (only once its timelock allows)."""
     kinds = {ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER}
-    _act(swap_id, home, kinds, "refund", as_json)
+    _act(swap_id, kinds, "refund", as_json)

@@ -1,43 +1,34 @@
 """``etm-bridge wallet new|show|balance|export-seed``: the user's keys for ETM, BTC and ETH.
 
 One keystore file (:mod:`etm_bridge.wallet.keystore`) holds all three chains' keys, encrypted
-with a passphrase; its location and the node endpoints come from :mod:`etm_bridge_cli.config`.
-``show`` and ``balance`` read only the keystore's public part (no passphrase). ``balance`` reads
-each chain itself: ETM from the ETM node's API, BTC by scanning the Bitcoin node's blocks for
-the wallet's P2WPKH output (the Bitcoin adapter's block index, kept under
-``<data_dir>/wallet-cache``; confirmed coins only), ETH from the Ethereum node. A node that is
-down or not configured is reported on that chain's row, and the other chains still show.
+with a passphrase; its location (``<home>/keystore.json``) and the node endpoints come from
+:mod:`etm_bridge.config`. ``show`` and ``balance`` read only the keystore's public part (no
+passphrase). ``balance`` reads each chain itself: ETM from the ETM node's API, BTC by scanning
+the Bitcoin node's blocks for the wallet's P2WPKH output (the Bitcoin adapter's block index,
+kept under ``<home>/wallet-cache``; confirmed coins only), ETH from the Ethereum node. A node
+that is down or not configured is reported on that chain's row, and the other chains still show.
 
-For other commands (``swap``, ``lp``): :func:`unlock_wallet` (keystore + passphrase option or
-prompt), :func:`bitcoin_adapter_config` and :func:`ethereum_adapter_config` (the ``from_config``
-mappings of the adapters, with this wallet's keys and the configured endpoints).
+For other commands (``lp``): :func:`bitcoin_adapter_config` (the Bitcoin adapter's
+``from_config`` mapping with this wallet's key and the configured endpoints).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
+from etm_bridge.config import Config, env_name
 from etm_bridge.errors import ConfigError, EtmBridgeError, KeystoreError, NodeUnavailableError
 from etm_bridge.units import format_amount
 from etm_bridge.wallet import UnlockedWallet, WalletPublic, create_keystore, load_keystore
 
-from .config import (
-    Config,
-    common_options,
-    env_name,
-    get_config,
-    json_option,
-    passphrase_option,
-    read_passphrase,
-)
-
-CACHE_DIR = "wallet-cache"
+from .context import get_config, read_passphrase
+from .options import common_options, json_option, passphrase_option
 
 
 @click.group("wallet")
@@ -147,44 +138,22 @@ def export_seed_command() -> None:
     click.echo(wallet.unsafe_export_master_seed().hex())
 
 
-# --- for other commands (swap, lp): the unlocked wallet and adapter configs ---------------------
-
-
-def unlock_wallet(config: Config | None = None) -> UnlockedWallet:
-    """The command's keystore, unlocked with ``--passphrase-env NAME`` or a prompt."""
-    config = config or get_config()
-    return load_keystore(config.keystore_path).unlock(read_passphrase(confirm=False))
+# --- for other commands (lp): the Bitcoin adapter config -----------------------------------
 
 
 def bitcoin_adapter_config(config: Config, wallet: UnlockedWallet) -> dict[str, Any]:
-    """``BitcoinAdapter.from_config`` input for the wallet's Bitcoin key on the configured node."""
-    return {
-        "rpc_url": config.require("bitcoin.rpc_url"),
-        "rpc_user": config.get("bitcoin.rpc_user"),
-        "rpc_password": config.get("bitcoin.rpc_password"),
-        "secret_hex": wallet.unsafe_export_btc_secret().hex(),
-        "data_dir": str(config.data_dir / "bitcoin"),
-        "network": config.network,
-        "birth_height": config.get("bitcoin.birth_height"),
-    }
-
-
-def ethereum_adapter_config(
-    config: Config, wallet: UnlockedWallet, *, htlc_address: str
-) -> dict[str, Any]:
-    """``EthereumAdapter.from_config`` input for the wallet's key, HTLC at ``htlc_address``."""
-    return {
-        "rpc_url": config.require("ethereum.rpc_url"),
-        "private_key": wallet.unsafe_export_eth_private_key(),
-        "htlc_address": htlc_address,
-        "data_dir": str(config.data_dir / "ethereum"),
-    }
+    """``BitcoinAdapter.from_config`` input for the wallet's Bitcoin key on the configured node
+    (``[chains.bitcoin]``; the addresses' network unless the table names one)."""
+    config.require("chains.bitcoin.rpc_url")
+    _, options = config.adapter_options("bitcoin", wallet)
+    options.setdefault("network", config.network)
+    return options
 
 
 # --- balances ----------------------------------------------------------------------------------
 
 
-def etm_balance(config: Config, public: WalletPublic) -> int:
+def etm_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
     """The ETM balance (base units) of the wallet's address, from the ETM node's API."""
     from etm_bridge.node.client import NodeClient
 
@@ -192,18 +161,18 @@ def etm_balance(config: Config, public: WalletPublic) -> int:
     return int(client.account(public.etm.address)["balance"])
 
 
-def eth_balance(config: Config, public: WalletPublic) -> int:
+def eth_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
     """The wallet's wei at the latest block of the Ethereum node."""
     from etm_bridge_ethereum.node import EthNode
 
-    node = EthNode(config.require("ethereum.rpc_url"), {}, timeout_s=5.0)
+    node = EthNode(str(options["rpc_url"]), {}, timeout_s=5.0)
     try:
         return node.balance(public.eth.address)
     finally:
         node.close()
 
 
-def btc_balance(config: Config, public: WalletPublic) -> int:
+def btc_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
     """Confirmed sat on the wallet's P2WPKH output, from the node's blocks (no secret needed)."""
     from etm_bridge_bitcoin.adapter import BitcoinAdapter
     from etm_bridge_bitcoin.script import p2wpkh_script_pubkey
@@ -222,17 +191,17 @@ def btc_balance(config: Config, public: WalletPublic) -> int:
             raise KeystoreError("a watch-only key cannot sign")
 
     rpc = JsonRpcClient(
-        config.require("bitcoin.rpc_url"),
-        user=config.get("bitcoin.rpc_user"),
-        password=config.get("bitcoin.rpc_password"),
+        str(options["rpc_url"]),
+        user=options.get("rpc_user"),
+        password=options.get("rpc_password"),
         timeout_s=10.0,
     )
     adapter = BitcoinAdapter(
         rpc,
         WatchOnlyKey(public.btc.public_key),
-        config.data_dir / CACHE_DIR,
+        config.home.wallet_cache,
         network=config.network,
-        birth_height=config.get("bitcoin.birth_height"),
+        birth_height=int(options.get("birth_height", 0)),
     )
     try:
         return adapter.balance()
@@ -240,19 +209,34 @@ def btc_balance(config: Config, public: WalletPublic) -> int:
         adapter.close()
 
 
-#: chain -> (asset for units, setting naming its node, reader)
-BALANCE_READERS: dict[str, tuple[str, str, Callable[[Config, WalletPublic], int]]] = {
-    "etm": ("etm", "etm.url", etm_balance),
-    "btc": ("btc", "bitcoin.rpc_url", btc_balance),
-    "eth": ("eth", "ethereum.rpc_url", eth_balance),
+Reader = Callable[[Config, WalletPublic, Mapping[str, Any]], int]
+
+#: row -> (asset for units, config table (None: [etm]), key naming its node, reader)
+BALANCE_READERS: dict[str, tuple[str, str | None, str, Reader]] = {
+    "etm": ("etm", None, "etm.url", etm_balance),
+    "btc": ("btc", "bitcoin", "chains.bitcoin.rpc_url", btc_balance),
+    "eth": ("eth", "ethereum", "chains.ethereum.rpc_url", eth_balance),
 }
 
 
-def read_balances(config: Config, public: WalletPublic) -> dict[str, dict[str, Any]]:
+def chain_tables(config: Config) -> dict[str, dict[str, Any]]:
+    """row -> the checked options of its configured chain table: a bad value is the
+    command's error (ConfigError naming key and source), not one row's."""
+    return {
+        row: config.chain_options(table)[1]
+        for row, (_, table, _, _) in BALANCE_READERS.items()
+        if table is not None and table in config.chain_names
+    }
+
+
+def read_balances(
+    config: Config, public: WalletPublic, tables: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """chain -> {address, node, balance (int base units) or None, display, error or None}."""
     addresses = _addresses(public, config.network)
+    tables = chain_tables(config) if tables is None else tables
     rows = {}
-    for chain, (asset, node_key, reader) in BALANCE_READERS.items():
+    for chain, (asset, _, node_key, reader) in BALANCE_READERS.items():
         url = config.get(node_key)
         row: dict[str, Any] = {"address": addresses[chain], "node": url, "balance": None}
         if url is None:
@@ -262,7 +246,7 @@ def read_balances(config: Config, public: WalletPublic) -> dict[str, dict[str, A
             rows[chain] = row
             continue
         try:
-            row["balance"] = reader(config, public)
+            row["balance"] = reader(config, public, tables.get(chain, {}))
             row["display"], row["error"] = format_amount(row["balance"], asset), None
         except NodeUnavailableError:
             row["display"] = row["error"] = f"unreachable: {url}"
@@ -278,8 +262,9 @@ def read_balances(config: Config, public: WalletPublic) -> dict[str, dict[str, A
 def balance_command(as_json: bool) -> None:
     """Balances of the wallet's addresses, read from each chain's node."""
     config = get_config()
+    tables = chain_tables(config)
     keystore = load_keystore(config.keystore_path)
-    rows = read_balances(config, keystore.public)
+    rows = read_balances(config, keystore.public, tables)
     if as_json:
         _echo_json({"keystore": str(keystore.path), "network": config.network, "balances": rows})
         return

@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import click
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.swaps.config import EngineConfig
 from etm_bridge.swaps.fsm import TERMINAL
 from etm_bridge.swaps.gateway_node import NodeGateway
 from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
@@ -26,7 +24,9 @@ from etm_bridge.swaps.pool_swaps import PoolFollower, Unfollowed
 from etm_bridge.swaps.views import LegView
 from etm_bridge.swaps.watcher import TickReport, Watcher
 
-from .swap import home_option, json_option, make_watcher, open_adapters
+from .context import get_config
+from .options import json_option
+from .swap import engine_options, make_watcher, open_adapters
 
 
 def _report_json(n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = ()) -> str:
@@ -127,21 +127,20 @@ def _relay_continuously(gateway: NodeGateway) -> None:
 @click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
 @click.option("--status-every", default=10, show_default=True, help="Progress every N ticks.")
 @click.option("--operator", is_flag=True, help="Also follow every swap of the pools we operate.")
-@home_option
+@engine_options
 @json_option
 def group(
     interval: float,
     ticks: int | None,
     status_every: int,
     operator: bool,
-    home: Path | None,
     as_json: bool,
 ) -> None:
     """Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop).
 
     With --operator, each tick first adds every swap the ETM exchange opened in a pool whose
     claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
-    config = EngineConfig.load(home)
+    config = get_config()
     adapters = open_adapters(config)
     run(
         make_watcher(config, adapters, operator),

@@ -18,8 +18,8 @@ from etm_bridge.node.client import NodeClient
 from etm_bridge.node.relaying import sign_and_submit, wait_confirmed
 from etm_bridge.wallet import UnlockedWallet
 
-from .config import get_config
-from .wallet import unlock_wallet as _unlock
+from .context import get_config
+from .context import unlock_wallet as _unlock
 
 fee_option = click.option(
     "--fee", type=int, default=None, help="Fee in ETM base units (default: the chain's rule)."

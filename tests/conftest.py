@@ -24,6 +24,30 @@ pytest_plugins = ["etm_bridge_regtest.fixtures"]
 _ROOT = Path(__file__).resolve().parent
 
 
+#: The developer's own settings that would leak into the tests' commands (their home, config
+#: file, passphrase, node): removed for the session.
+_USER_ENV = (
+    "ETM_BRIDGE_HOME", "ETM_BRIDGE_DATA_DIR", "ETM_BRIDGE_CONFIG", "ETM_BRIDGE_KEYSTORE",
+    "ETM_BRIDGE_PASSPHRASE", "ETM_BRIDGE_NETWORK", "ETM_NODE_URL", "ETM_NODE_DIR",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_from_the_developers_setup(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """No test reads the developer's local stack (./.etm/stack), home or config files: a test
+    that wants them sets ETM_STACK_DIR, ETM_BRIDGE_HOME, XDG_* itself."""
+    root = tmp_path_factory.mktemp("isolated")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ETM_STACK_DIR", str(root / "no-stack"))
+        patch.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
+        patch.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
+        for name in _USER_ENV:
+            patch.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _bitcoin_broadcasts_checked_by_libbitcoinkernel() -> Iterator[None]:
     """Every BitcoinAdapter broadcast of the session is also verified by libbitcoinkernel

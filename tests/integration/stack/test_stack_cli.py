@@ -100,9 +100,14 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert key.find_output(node.rpc, node.fund(key.address, 250_000)).value_sat == 250_000
     height = node.height()
 
-    # While it is up, client.toml holds its endpoints (a 0600 config layer on regtest).
+    # While it is up, commands reach the stack's nodes with no config: `node status` without
+    # --url asks the stack's ETM node (client.toml, a 0600 config layer on regtest).
     client_file = Path(stack_env["ETM_STACK_DIR"]) / "client.toml"
     assert oct(client_file.stat().st_mode & 0o777) == "0o600"
+    node_status = subprocess.run([ETM_BRIDGE, "node", "status", "--json"], env=stack_env,
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert node_status.returncode == 0, node_status.stderr
+    assert json.loads(node_status.stdout)["height"] >= 0
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr

@@ -142,7 +142,7 @@ def test_balance_reports_each_down_node_as_unreachable(env: dict[str, str]) -> N
 def test_balance_without_endpoints_says_what_to_set(env: dict[str, str]) -> None:
     assert run(env, "new", "--passphrase-env", "WALLET_PW").exit_code == 0
     rows = json.loads(run(env, "balance", "--json").stdout)["balances"]
-    assert rows["btc"]["error"].startswith("not configured: set bitcoin.rpc_url")
+    assert rows["btc"]["error"].startswith("not configured: set chains.bitcoin.rpc_url")
     assert "ETM_BRIDGE_ETM_URL" in rows["etm"]["error"]
 
 
@@ -166,9 +166,9 @@ def test_config_file_and_keystore_option_choose_the_keystore(
 
 def test_adapter_configs_carry_the_wallet_keys_and_endpoints(tmp_path: Path) -> None:
     from etm_bridge_bitcoin.adapter import BitcoinAdapter
-    from etm_bridge_cli.config import load_config
-    from etm_bridge_cli.wallet import bitcoin_adapter_config, ethereum_adapter_config
     from etm_bridge_ethereum.config import EthereumConfig
+
+    from etm_bridge.config import load_config
 
     env = {
         "ETM_STACK_DIR": str(tmp_path / "no-stack"),
@@ -179,9 +179,10 @@ def test_adapter_configs_carry_the_wallet_keys_and_endpoints(tmp_path: Path) -> 
     }
     config = load_config(env=env)
     wallet = UnlockedWallet(bytes.fromhex(SEED_HEX))
-    adapter = BitcoinAdapter.from_config(bitcoin_adapter_config(config, wallet))
+    adapter = BitcoinAdapter.from_config(config.adapter_options("bitcoin", wallet)[1])
     assert adapter.address() == wallet.public().btc.address("regtest")
     htlc = "0x" + "11" * 20
-    eth = EthereumConfig.from_mapping(ethereum_adapter_config(config, wallet, htlc_address=htlc))
+    eth_options = {**config.adapter_options("ethereum", wallet)[1], "htlc_address": htlc}
+    eth = EthereumConfig.from_mapping(eth_options)
     assert eth.private_key == wallet.unsafe_export_eth_private_key()
     assert eth.data_dir == tmp_path / "data" / "ethereum"
