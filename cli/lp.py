@@ -59,6 +59,8 @@ def _echo_json(data: Any) -> None:
 #: pool may move between the quote and the deposit's inclusion; the chain takes only what the
 #: deposit needs, so the rest stays in the wallet.
 DEFAULT_ETM_SLIPPAGE_PPM = 10_000
+#: asset -> the config's chain table its deposit is paid on.
+DEPOSIT_CHAINS = {"btc": "bitcoin", "eth": "ethereum"}
 
 
 @group.command("positions")
@@ -189,6 +191,7 @@ def deposit_command(
     asset = asset.lower()
     amount_units = parse_amount(amount, asset)
     etm_max = None if etm_amount is None else parse_amount(etm_amount, "etm")
+    get_config().chain_options(DEPOSIT_CHAINS[asset])  # a bad table fails before the passphrase
     wallet = unlock_wallet()
     client, key, me = node_client(), wallet.etm_signing_key(), wallet.public().etm.address
     pool, etm_max = _preflight(client, asset, me, amount_units, etm_max, txid, vault)
