@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ConfigError
 from .home import Home, resolve_home
 from .model import Config
-from .schema import SETTINGS, coerce, env_name
+from .schema import RESERVED_CHAIN_NAMES, SETTINGS, coerce, env_name
 from .sources import (
     Entry,
     FileLayer,
@@ -63,7 +63,7 @@ def load_config(
     present = stack_path.is_file() or stack_path.is_symlink()  # a planted link is refused
     if _network(file.entries, env, given) == "regtest" and present:
         stack = file_layer(stack_path, f"the local stack's {stack_path}", (), private=True)
-    chain_names = adapters | file.chain_names | stack.chain_names
+    chain_names = (adapters | file.chain_names | stack.chain_names) - RESERVED_CHAIN_NAMES
     entries = [*stack.entries, *file.entries, *env_entries(env, chain_names), *given]
     return _merge(chosen, entries, path, notes)
 

@@ -276,6 +276,9 @@ def test_bad_environment_values_name_the_variable(env: dict[str, str], tmp_path:
         _load({**env, "ETM_BRIDGE_KDF_OPSLIMIT": "fast"}, tmp_path)
     with pytest.raises(ConfigError, match="ETM_BRIDGE_POLICY_LEG_MARGIN names no config key"):
         _load({**env, "ETM_BRIDGE_POLICY_LEG_MARGIN": "1"}, tmp_path)
+    # `etm` is also an adapter's name, but never a chain table: [etm] has no key `fee`
+    with pytest.raises(ConfigError, match="ETM_BRIDGE_ETM_FEE names no config key"):
+        _load({**env, "ETM_BRIDGE_ETM_FEE": "1"}, tmp_path)
     config = _load({**env, "ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT": "soon"}, tmp_path)
     with pytest.raises(ConfigError, match="environment variable ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT"):
         config.chain_options("bitcoin")
