@@ -95,7 +95,7 @@ class BitcoinAdapter(ChainAdapter):
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
         "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
         "data_dir": Path, "network": str, "birth_height": int, "fallback_fee_sat_vb": int,
-        "confirmations": int,
+        "min_fee_sat_vb": int, "max_fee_sat_vb": int, "confirmations": int,
     }  # fmt: skip
     WALLET_KEY: ClassVar[str] = "btc"
 
