@@ -8,7 +8,9 @@ reads **only data the txid commits to** -- outputs -- never witnesses (the txid 
 not commit them, so a prover could swap them). Every proof needs the depth of the relay's
 :class:`~etm_bridge.spv.relay_policy.RelayPolicy` for its amount: ``max(relay floor, pool
 min_confirmations, value-scaled depth)`` (deposits and payments: ``bad_proof``; a lock carries
-the required depth in its record and the swap rules refuse it as ``not_enough_confirmations``).
+the required depth in its record and the swap rules refuse it as ``not_enough_confirmations``),
+the value-scaled depth sized on everything proven from the proof's block, this proof included
+(:mod:`.proof_budget`: the loss budget is per block, so splitting a large amount does not help).
 A lock also carries its block's and the relay tip's timestamps, which bound its remaining time
 (:func:`~.swap_rules.foreign_seconds_left`):
 
@@ -53,6 +55,7 @@ from ..spv.relay_policy import RelayPolicy, default_policy
 from .obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
 from .pool import Pool
+from .proof_budget import value_at_risk
 from .reasons import Reason
 from .swap_rules import VerifiedForeignLock
 
@@ -296,15 +299,24 @@ class BtcVerifier:
     def _deep(self, view: StateView, pool: Pool, data: bytes) -> _Proven:
         """A deposit's or payment's proof at the depth its amount needs (``bad_proof``)."""
         proven, policy = self._output(view, data)
-        need = policy.required_depth(proven.out.value_sat, pool.params.min_confirmations)
+        at_risk = self._at_risk(view, pool, proven)
+        need = policy.required_depth(at_risk, pool.params.min_confirmations)
         have = proven.confirmed.confirmations
         if have < need:
             raise InclusionProofError(
                 "insufficient-confirmations",
                 f"{have} confirmations, {need} are required for {proven.out.value_sat} sat "
-                "(relay policy, pool value, value-scaled depth)",
+                f"({at_risk} sat proven from its block with it; relay policy, pool value, "
+                "value-scaled depth)",
             )
         return proven
+
+    @staticmethod
+    def _at_risk(view: StateView, pool: Pool, proven: _Proven) -> int:
+        """The value a reorganisation of the proof's block takes back, this proof included:
+        what its value-scaled depth is sized on (:mod:`.proof_budget`)."""
+        block = proven.confirmed.block_hash_le
+        return value_at_risk(view, pool.params.asset, block, proven.out.value_sat)
 
     def verify_lock(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
@@ -325,7 +337,7 @@ class BtcVerifier:
             refund,
             timelock,
             confirmed.confirmations,
-            policy.required_depth(out.value_sat, pool.params.min_confirmations),
+            policy.required_depth(self._at_risk(view, pool, proven), pool.params.min_confirmations),
             confirmed.block_hash_le,
             confirmed.height,
             proven.block_time_s,
@@ -354,8 +366,9 @@ class BtcVerifier:
             )
         owner = encode_address(tagged_data(tx, DEPOSIT_TAG, 20))
         return VerifiedDeposit(
-            tx.txid_le + _U32.pack(p.vout), pool.params.asset, out.value_sat, owner
-        )
+            tx.txid_le + _U32.pack(p.vout), pool.params.asset, out.value_sat, owner,
+            proven.confirmed.block_hash_le,
+        )  # fmt: skip
 
     def verify_payment(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
@@ -373,5 +386,6 @@ class BtcVerifier:
         ids = tuple(ob.obligation_id for ob in here)
         payment_id = tx.txid_le + _U32.pack(p.vout)
         return VerifiedPayment(
-            payment_id, pool.params.asset, out.value_sat, here[0].destination, ids
-        )
+            payment_id, pool.params.asset, out.value_sat, here[0].destination, ids,
+            proven.confirmed.block_hash_le,
+        )  # fmt: skip

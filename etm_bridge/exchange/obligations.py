@@ -68,12 +68,15 @@ class ObligationStatus(StrEnum):
 
 @dataclass(frozen=True)
 class VerifiedDeposit:
-    """An external-asset payment to a pool, already proven by SPV at enough depth."""
+    """An external-asset payment to a pool, already proven by SPV at enough depth.
+    ``block_hash``: the block holding it, whose proven value the deposit adds to
+    (:mod:`.proof_budget`; empty: not counted)."""
 
     deposit_id: bytes
     asset: str
     amount: int
     owner: str
+    block_hash: bytes = b""
 
     def __post_init__(self) -> None:
         if not isinstance(self.deposit_id, bytes) or not self.deposit_id:
@@ -90,6 +93,7 @@ class VerifiedPayment:
     obligations the payment says it pays *to this destination* (Bitcoin: the ids its OP_RETURN
     lists whose destination this output pays; Ethereum: the ``Paid`` event's one id), so a
     payment the investor received for another reason cannot be passed off as the operator's.
+    ``block_hash``: the block holding it (:mod:`.proof_budget`; empty: not counted).
     """
 
     payment_id: bytes
@@ -97,6 +101,7 @@ class VerifiedPayment:
     amount: int
     destination: bytes
     obligation_ids: tuple[int, ...]
+    block_hash: bytes = b""
 
     def __post_init__(self) -> None:
         if not isinstance(self.payment_id, bytes) or not self.payment_id:

@@ -22,6 +22,7 @@ from . import htlc as hx
 from . import obligations as ob
 from . import payloads as pl
 from . import pool as pm
+from . import proof_budget
 from . import records as rc
 from .reasons import Reason
 
@@ -213,6 +214,7 @@ def plan_lp_deposit(
     entry_ppm = -(-entry // (owned + mint.shares))
     plan.put_raw(rc.ENTRY, key, _pack_u64(entry_ppm, "the share value at entry (ppm)"))
     plan.put_raw(rc.USED, rc.used_key("deposit", deposit_id), b"\x01")
+    proof_budget.add_proven(plan, view, p.asset, deposit.block_hash, deposit.amount)
     return plan
 
 
@@ -300,6 +302,7 @@ def plan_obligation_paid(
     for done in closed:
         plan.put(rc.OBLIGATIONS, U64.pack(done.obligation_id), done)
     plan.put_raw(rc.USED, rc.used_key("payment", payment.payment_id), b"\x01")
+    proof_budget.add_proven(plan, view, payment.asset, payment.block_hash, payment.amount)
     return plan
 
 

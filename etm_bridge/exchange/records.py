@@ -45,6 +45,8 @@ SWAP_SEQ = "xchg_swap_seq"  # asset -> u64 next seq of SWAP_LOG
 OPEN_SWAPS = "xchg_open_swaps"  # asset || 0x00 || htlc id -> 0x01 (pool swaps still locked)
 INVESTOR_OBLIGATIONS = "xchg_investor_obligations"  # address20 || u64 id -> 0x01
 POSITIONS = "xchg_positions"  # address20 || asset -> 0x01 (the address holds shares)
+#: review a11b: asset || 0x00 || foreign block hash -> value proven from it (u256 BE)
+PROVEN_VALUE = "xchg_proven_value"
 INDEX_TABLES = {
     HASHLOCKS: "hashlock -> who reserved or first used it, and its HTLC (permanent)",
     SWAP_LOG: "asset || 0x00 || seq u64 -> htlc id of every pool swap, in the order opened",
@@ -66,6 +68,7 @@ TABLES = {
     USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
     OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
     INTENTS: "address20 || hashlock -> the recipient's pinned swap-in terms",
+    PROVEN_VALUE: "asset || 0x00 || foreign block hash -> total value proven from that block",
     **INDEX_TABLES,
 }
 

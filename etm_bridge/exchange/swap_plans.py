@@ -26,6 +26,7 @@ from . import hashlocks as hk
 from . import htlc as hx
 from . import payloads as pl
 from . import pool as pm
+from . import proof_budget
 from . import records as rc
 from . import swap_rules as sr
 from .plans import Plan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
@@ -106,6 +107,7 @@ def plan_swap_in(
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
     plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
     plan.put_raw(rc.INTENTS, recipient + p.hashlock, None)
+    proof_budget.add_proven(plan, view, p.asset, lock.block_hash, lock.amount)
     return plan
 
 
