@@ -5,8 +5,8 @@ it. :class:`SpvGenesis` is the ``spv`` section (JSON codec for the genesis file)
 :func:`initialise_relays` writes it into the genesis state (relay records + ``spv_config``):
 per relay its network and :class:`~.relay_policy.RelayPolicy` (confirmation floor, value-scaled
 depth, maximal tip lag; unset fields take the network's defaults), and under ``dev`` the
-development flag ``allow_dev_pools`` (pools on a Bitcoin regtest or anvil relay, whose headers
-anyone can forge; refused without it).
+development flag ``allow_dev_pools`` (pools on a Bitcoin regtest, testnet3/testnet4 or anvil
+relay, whose headers anyone can forge; refused without it).
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ BTC_HEADERS, ETH_HEADERS, CONFIG = "spv_btc_headers", "spv_eth_headers", "spv_co
 #: ``spv_config`` key of the development flags (``{"pools": true}``).
 DEV_KEY = b"dev"
 #: Relay networks whose headers prove nothing against an attacker (regtest: ~2 hashes a header;
-#: anvil: development relayer keys): pools on them need ``allow_dev_pools``.
-DEV_NETWORKS = frozenset({"regtest", "anvil"})
+#: testnet3/testnet4: a header stamped 20 minutes after its parent may have the minimum
+#: difficulty, ~2^32 hashes, and may be stamped up to 2 h ahead, so anyone appends six free
+#: headers holding a lock that never existed to the relay's tip (review a11b); anvil:
+#: development relayer keys): pools on them need ``allow_dev_pools``.
+DEV_NETWORKS = frozenset({"regtest", "testnet", "testnet3", "testnet4", "anvil"})
 
 
 @dataclass(frozen=True)

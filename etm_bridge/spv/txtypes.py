@@ -141,9 +141,10 @@ LAZY_REGTEST_PLUGINS = frozenset({"etm_bridge.spv.btc_regtest", "etm_bridge.node
 
 def require_pool_network(view: StateView, chain: str, ctx: TxContext) -> None:
     """Refuse (``dev_network_pool``) a pool whose relay is a development network (regtest,
-    anvil), including the regtest relay a ``btc_regtest`` chain starts with its first header
-    batch, unless the genesis sets the development flag ``allow_dev_pools``: a regtest header
-    costs about two hashes, so anyone could prove a lock that never existed. A chain with no
+    testnet3/testnet4, anvil: :data:`~.genesis.DEV_NETWORKS`), including the regtest relay a
+    ``btc_regtest`` chain starts with its first header batch, unless the genesis sets the
+    development flag ``allow_dev_pools``: a regtest header costs about two hashes, a testnet
+    minimum-difficulty header 2^32, so anyone could prove a lock that never existed. A chain with no
     relay for ``chain`` at all can prove nothing on it; its pools are harmless and allowed."""
     network = relay_network(view, chain)
     if network is None and chain == "btc" and LAZY_REGTEST_PLUGINS & set(ctx.params.tx_plugins):

@@ -24,10 +24,9 @@ from etm_bridge.node import spv_plugin
 from etm_bridge.node.api import create_app
 from etm_bridge.node.exchange_api import exchange_routes
 from etm_bridge.node.service import NodeService
-from etm_bridge.node.setup import NODE_TX_PLUGINS
+from etm_bridge.node.setup import NODE_TX_PLUGINS, bitcoin_spv_genesis
 from etm_bridge.spv.bitcoin_headers import dsha256
 from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.genesis import SpvGenesis
 from etm_bridge.spv.relay import Checkpoint
 from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS
 from etm_bridge.store import ChainStore
@@ -40,12 +39,15 @@ FEE = 200_000
 class Node:
     """A chain with the given plug-ins behind a NodeService; ``send`` forges the tx in."""
 
-    def __init__(self, plugins: tuple[str, ...], dev_pools: bool = True) -> None:
+    def __init__(
+        self, plugins: tuple[str, ...], dev_pools: bool = True, btc_network: str | None = None
+    ) -> None:
         self.params = replace(PARAMS, tx_plugins=plugins)
         genesis, keys = dev_genesis(self.params, 3, funded=2)
-        if dev_pools and spv_plugin.__name__ in plugins:  # pools on the regtest relay
-            spv = SpvGenesis(allow_dev_pools=True).to_json()
-            genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv)
+        if (dev_pools or btc_network) and spv_plugin.__name__ in plugins:
+            spv = bitcoin_spv_genesis(None, btc_network, dev_pools)  # node init's
+            assert spv is not None
+            genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv.to_json())
         self.service = NodeService(Chain(ChainStore.memory(), genesis), keys)
         self.nonce = 0
         self.slot = 0
@@ -99,6 +101,28 @@ def test_a_pool_on_the_regtest_relay_needs_the_genesis_development_flag() -> Non
         _pool_create(strict)
     assert exc.value.reason == "dev_network_pool" and "--dev-pools" in str(exc.value)
     assert strict.get("/api/exchange/pools")[1]["pools"] == []
+
+
+@pytest.mark.parametrize("network", ["testnet4", "regtest"])
+def test_a_pool_on_a_testnet4_relay_needs_the_development_flag_too(network: str) -> None:
+    """Review a11b: testnet4's 20-minute rule makes a header cost ~2^32 hashes, and six of them
+    stamped up to 2 h ahead prove a lock that never existed to a pool (performed through the
+    real relay and verifier in ``tests/unit/exchange/test_min_difficulty_forgery.py``). A
+    ``node init --btc-network testnet4`` chain refuses pools unless ``--dev-pools``."""
+    strict = Node(NODE_TX_PLUGINS, dev_pools=False, btc_network=network)
+    assert strict.get("/api/spv/btc")[1]["network"] == network
+    with pytest.raises(TxRejectedError) as exc:
+        _pool_create(strict)
+    assert exc.value.reason == "dev_network_pool" and network in str(exc.value)
+    flagged = Node(NODE_TX_PLUGINS, dev_pools=True, btc_network=network)
+    _pool_create(flagged)
+    assert [p["asset"] for p in flagged.get("/api/exchange/pools")[1]["pools"]] == ["btc"]
+
+
+def test_a_pool_on_the_mainnet_relay_needs_no_flag() -> None:
+    node = Node(NODE_TX_PLUGINS, dev_pools=False, btc_network="mainnet")
+    _pool_create(node)
+    assert [p["asset"] for p in node.get("/api/exchange/pools")[1]["pools"]] == ["btc"]
 
 
 def test_unknown_pool_and_quote_on_it_are_404(node: Node) -> None:
