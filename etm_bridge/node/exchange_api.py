@@ -24,8 +24,9 @@ whatever the number of pools, HTLCs, swaps or obligations on the chain.
   quote plus ``depth``: ``{"chain", "confirmations", "block_time_s", "expected_wait_s",
   "value_scaled_confirmations"}``. A swap in's lock proof needs ``max(relay floor, pool value,
   value-scaled depth)`` confirmations of the asset chain for this amount (``docs/spv.md``); a
-  swap out waits for ETM finality of the user's lock, then one confirmation of the operator's
-  lock.
+  swap out waits for ETM finality of the user's lock, then the user waits for as many
+  confirmations of the operator's lock, sized on the asset output, before revealing the secret
+  (review a11b: an operator with hash power could otherwise undo its lock after one).
 * ``GET /api/exchange/pools/{asset}/deposit-quote?amount=<int>`` -> ``{"asset",
   "asset_amount", "etm_needed", "shares"}``: the least ``etm_max`` an ``amount`` deposit needs
   now (:func:`~etm_bridge.exchange.views.lp_deposit_quote`); ``pool_empty`` for the first one
@@ -72,18 +73,20 @@ BLOCK_TIME_S = {"btc": btc_proofs.BLOCK_TIME_S, "eth": eth_proofs.BLOCK_TIME_S}
 
 
 def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> dict[str, Any]:
-    """The confirmations a swap of ``amount`` waits for on the asset's chain, and how long."""
+    """The confirmations a swap moving ``amount`` of the asset waits for on the asset's chain,
+    and how long: a swap in's lock before it is proven, a swap out's counter lock (the
+    operator's) before the user reveals the secret by claiming it."""
     chain = chain_of_asset(asset)
     pool = get_pool(state, asset)
     try:
         policy = spv.btc_policy_of(state) if chain == "btc" else spv.eth_policy_of(state)
     except TxRejectedError:  # the relay starts later (regtest's first header batch)
         policy = default_policy("regtest" if chain == "btc" else "anvil")
-    if direction is Direction.ASSET_TO_ETM:
+    if direction is Direction.ASSET_TO_ETM:  # the user's lock, before it is proven
         need = policy.required_depth(amount, pool.params.min_confirmations)
-        scaled = policy.value_depth(amount)
-    else:  # the operator's counter lock, once the user's ETM lock is final
-        need, scaled = 1, 0
+    else:  # the operator's lock, which the user claims (revealing the secret) only this deep,
+        need = policy.required_depth(amount)  # or an operator with hash power undoes it after
+    scaled = policy.value_depth(amount)
     block_s = BLOCK_TIME_S[chain]
     return {
         "chain": chain,
@@ -216,7 +219,8 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         def answer() -> dict[str, Any]:
             state = view()
             out = views.swap_quote(state, asset, direction, amount)
-            return {**out, "depth": _depth(state, asset, direction, amount)}
+            moved = amount if direction is Direction.ASSET_TO_ETM else out["amount_out"]
+            return {**out, "depth": _depth(state, asset, direction, moved)}
 
         return JSONResponse(_found(answer))
 

@@ -111,6 +111,9 @@ def start_pool_swap(
     if wanted > offered or wanted <= 0:
         raise SwapError(f"the {asset} pool pays {offered} base units now, not {wanted}: "
                         "lower --receive or wait")  # fmt: skip
+    # swap out: the operator's lock must be as deep as the relay's policy asks for its value
+    # before we claim it (reveal); the quote sizes it on the offered output (>= ours)
+    depth = {} if swap_in else {"counter_confirmations": _depth_of(quote)}
     for attempt in range(1, SECRET_ATTEMPTS + 1):
         preimage = new_preimage()
         hashlock, now = sha256(preimage), int(time.time())
@@ -119,7 +122,7 @@ def start_pool_swap(
             hashlock.hex()[:16], hashlock, pool, chain_of(foreign_name, foreign),
             chain_of(etm_name, etm), amount_in=amount_in, min_out=wanted,
             user_foreign_key=foreign.our_key(), user_etm_address20=etm.our_key(), now_s=now,
-            lock_within_s=lock_within_s,
+            lock_within_s=lock_within_s, **depth,
         )  # fmt: skip
         if swap_in:
             try:  # reserve the hashlock before anything is locked (exchange.hashlocks)
@@ -130,6 +133,12 @@ def start_pool_swap(
                 continue  # someone used or reserved it first: nothing is locked, new secret
         return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _depth_of(quote: Mapping[str, Any]) -> int:
+    """The confirmations a quote's ``depth`` names (1 from a node that names none)."""
+    depth = quote.get("depth")
+    return int(depth["confirmations"]) if isinstance(depth, Mapping) else 1
 
 
 #: The form of the operator's record ids of pool swaps (:func:`.pool_swaps.operator_swap_id`).

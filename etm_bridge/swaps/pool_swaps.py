@@ -122,11 +122,17 @@ def swap_out_terms(
     user_etm_address20: bytes,
     now_s: int,
     lock_within_s: int = 600,
+    counter_confirmations: int = 1,
 ) -> SwapTerms:
-    """The user's terms of an ETM -> BTC/ETH swap through ``pool``."""
+    """The user's terms of an ETM -> BTC/ETH swap through ``pool``. ``counter_confirmations``:
+    how deep the operator's lock must be before the user claims it (reveals the secret), the
+    depth the ETM relay's policy asks for ``min_out`` (the node's quote, ``depth``): one
+    confirmation let an operator with hash power undo its lock after the reveal and claim the
+    user's ETM (review a11b)."""
     expiry = etm.tip_height + blocks_for_seconds(SWAP_OUT_LEG_S, etm.block_time_s)
     user = LegTerms(etm.name, amount_in, pool_leg_key(pool.asset), user_etm_address20, expiry, 1)
-    counter = LegTerms(foreign.name, min_out, user_foreign_key, pool.claim_key, 0, 1)
+    confirmations = max(1, counter_confirmations)
+    counter = LegTerms(foreign.name, min_out, user_foreign_key, pool.claim_key, 0, confirmations)
     margin = blocks_for_seconds(REVEAL_MARGIN_S, foreign.block_time_s)
     return SwapTerms(
         swap_id, Direction.ETM_TO_FOREIGN, hashlock, user, counter, now_s,

@@ -61,5 +61,21 @@ def test_a_quote_names_the_depth_and_the_expected_wait(node: Node) -> None:
     large = _depth(state, "btc", Direction.ASSET_TO_ETM, 10**11)  # 1000 BTC
     assert large["confirmations"] == large["value_scaled_confirmations"] == 4
     assert large["expected_wait_s"] == 4 * 600
-    out = _depth(state, "btc", Direction.ETM_TO_ASSET, 10**11)
-    assert out["confirmations"] == 1  # the operator's lock, once the user's ETM lock is final
+
+
+def test_a_swap_outs_quote_names_the_depth_of_the_operators_lock_before_the_reveal() -> None:
+    """Review a11b: the ETM -> BTC user claims the operator's lock, revealing the secret. After
+    one confirmation an operator with hash power (the relay policy's q = 10 %: about 1 in 5 at
+    one block) replaces the block holding its lock, double-spends it, and claims the user's
+    ETM with the revealed secret. The quote now names the relay's depth for the asset output
+    (mainnet: the floor of 6, 8 for 10 BTC; the pool's own value is the operator's and does
+    not count), and ``swap start`` makes it the counter leg's confirmations."""
+    from etm_bridge.exchange.pool import Direction
+    from etm_bridge.node.exchange_api import _depth
+
+    mainnet = Node(NODE_TX_PLUGINS, dev_pools=False, btc_network="mainnet")
+    _pool_create(mainnet)
+    state = mainnet.service.chain.store_view()
+    one = _depth(state, "btc", Direction.ETM_TO_ASSET, 10**8)
+    assert one["confirmations"] == 6 and one["expected_wait_s"] == 6 * 600
+    assert _depth(state, "btc", Direction.ETM_TO_ASSET, 10**9)["confirmations"] == 8

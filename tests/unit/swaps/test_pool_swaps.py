@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
+from swapkit import HASHLOCK as KIT_HASHLOCK
+from swapkit import NOW, PREIMAGE, leg, lock_for
 
 from etm_bridge.chain.address import encode_address
 from etm_bridge.exchange.htlc import Htlc
@@ -14,8 +18,11 @@ from etm_bridge.exchange.records import pool_account
 from etm_bridge.exchange.swap_rules import MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.etm_leg import pool_asset_of, pool_leg_key
-from etm_bridge.swaps.fsm import Direction, Role
+from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.gateway_node import FINAL_REJECTIONS
+from etm_bridge.swaps.model import SwapRecord
+from etm_bridge.swaps.policy import reveal_refusal
+from etm_bridge.swaps.pool_start import _depth_of
 from etm_bridge.swaps.pool_swaps import (
     Chain,
     PoolInfo,
@@ -24,6 +31,7 @@ from etm_bridge.swaps.pool_swaps import (
     swap_in_terms,
     swap_out_terms,
 )
+from etm_bridge.swaps.views import SwapView
 
 POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 2)
 BTC, ETM_CHAIN = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
@@ -125,3 +133,29 @@ def test_final_rejections_are_exchange_reason_codes() -> None:
     for transient in ("slippage", "insufficient_liquidity", "pool_halted", "not_bound"):
         assert transient not in FINAL_REJECTIONS, transient
     assert {"late_proof", "hashlock_used", "hashlock_reserved"} <= FINAL_REJECTIONS
+
+
+def test_a_swap_out_user_reveals_only_once_the_operators_lock_is_deep_enough() -> None:
+    """Review a11b: the user of a swap out claims the operator's Bitcoin lock, revealing the
+    secret. At one confirmation (the terms' old value) an operator with hash power could
+    replace that block, double-spend its lock and claim the user's ETM with the secret (the
+    relay policy's q = 10 % succeeds about 1 in 5 at one block). ``swap start`` now takes the
+    counter leg's confirmations from the node's quote (the relay's depth for the output, 6 for
+    1 BTC on mainnet): the reveal guard waits for them."""
+    assert _depth_of({"amount_out": 10**8, "depth": {"confirmations": 6}}) == 6
+    assert _depth_of({"amount_out": 10**8}) == 1  # a node from before the depth
+    for asked, first_reveal_tip in ((None, 500), (6, 505)):
+        extra = {} if asked is None else {"counter_confirmations": asked}
+        t = swap_out_terms(
+            "s3", KIT_HASHLOCK, POOL, BTC, ETM_CHAIN, amount_in=5, min_out=10**8,
+            user_foreign_key=USER_BTC, user_etm_address20=USER_ETM, now_s=NOW, **extra,
+        )  # fmt: skip
+        assert t.counter_leg.confirmations == (asked or 1)
+        rec = SwapRecord(t, Role.USER, state=State.COUNTER_LOCKED, preimage=PREIMAGE)
+        user = leg("etm", 1_001, lock_for(t.user_leg, block_height=1_000), block_time_s=1)
+        # the operator's lock: its timelock is its own (0 in the terms: the reveal guard checks)
+        counter_lock = lock_for(replace(t.counter_leg, timelock_height=536), block_height=500)
+        for tip in range(500, 507):
+            counter = leg("bitcoin", tip, counter_lock, block_time_s=600)
+            refusal = reveal_refusal(rec, SwapView(user, counter))
+            assert (refusal is None) is (tip >= first_reveal_tip), (asked, tip, refusal)
