@@ -198,6 +198,14 @@ class ChainAdapter(ABC):
         only (Bitcoin, an Ethereum node without finality)."""
         return None
 
+    def recent_block_time_s(self, blocks: int = 144) -> int | None:
+        """The mean spacing of the last ``blocks`` blocks in seconds, from their header times,
+        on chains whose block rate drifts (Bitcoin after a hash-rate drop); None where unknown
+        or fixed. A pool operator sizes its timelock in blocks by the slower of this and
+        ``info().block_time_s``: a lock sized at the nominal rate lasts longer when blocks
+        come slowly, and can outlive the other leg's wall-clock deadline (review a11b)."""
+        return None
+
     # our own keys and funds
     @abstractmethod
     def our_key(self) -> bytes:

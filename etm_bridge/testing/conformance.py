@@ -113,6 +113,12 @@ class AdapterConformance:
         final = harness.adapter.finalized_height()
         assert final is None or 0 <= final <= harness.adapter.tip().height
 
+    def test_recent_block_time_is_none_or_positive(self, harness: ConformanceHarness) -> None:
+        """Optional block-rate observation (Bitcoin off regtest): None, or seconds > 0."""
+        harness.mine(2)
+        spacing = harness.adapter.recent_block_time_s()
+        assert spacing is None or (isinstance(spacing, int) and spacing > 0)
+
     def test_fee_estimate_is_positive_with_a_source(self, harness: ConformanceHarness) -> None:
         fee = harness.adapter.fee_estimate()
         assert fee.rate > 0 and fee.source in ("node", "fallback")

@@ -27,7 +27,14 @@ from etm_bridge.adapter import (
 )
 from etm_bridge.errors import ConfigError, LockNotFoundError
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
-from etm_bridge.testing.fakechain import BLOCK_TIME_S, FEE, FakeChain, LockRecord, fake_pubkey
+from etm_bridge.testing.fakechain import (
+    BLOCK_TIME_S,
+    FEE,
+    FakeChain,
+    LockRecord,
+    fake_pubkey,
+    header_time,
+)
 
 
 class FakeAdapter(ChainAdapter):
@@ -82,6 +89,15 @@ class FakeAdapter(ChainAdapter):
     def headers(self, start_height: int, count: int) -> list[bytes]:
         check_header_range(start_height, count)
         return [b.header for b in self.chain.blocks[start_height : start_height + count]]
+
+    def recent_block_time_s(self, blocks: int = 144) -> int | None:
+        """Mean spacing of the last ``blocks`` blocks' header times, as the Bitcoin adapter."""
+        tip = self.chain.tip_height
+        span = min(blocks, tip - 1)
+        if span < 1:
+            return None
+        first, last = (header_time(self.chain.blocks[h].header) for h in (tip - span, tip))
+        return max(1, (last - first) // span)
 
     # --- our funds --------------------------------------------------------------------------
 

@@ -36,6 +36,11 @@ FEE = 1_000
 DUST_LIMIT = 546
 
 
+def header_time(header: bytes) -> int:
+    """The time field of an 80-byte header."""
+    return int(struct.unpack_from("<I", header, 68)[0])
+
+
 def fake_pubkey(secret: bytes) -> bytes:
     """The 33-byte public key the fake chain derives from a secret."""
     return b"\x02" + sha256(b"etm-fake-key" + secret)
@@ -73,6 +78,8 @@ class FakeChain:
     locks: dict[str, LockRecord] = field(default_factory=dict)
     tx_heights: dict[str, int] = field(default_factory=dict)
     nonce: int = 0
+    #: Seconds between the header times of new blocks (a test slows the chain by raising it).
+    spacing_s: int = BLOCK_TIME_S
 
     _registry: ClassVar[dict[str, FakeChain]] = {}
 
@@ -100,7 +107,7 @@ class FakeChain:
         height = len(self.blocks)
         prev = self.blocks[-1].hash_le if self.blocks else b"\x00" * 32
         root = merkle_root_le([dsha256(tx) for tx in txs])
-        time = GENESIS_TIME + height * BLOCK_TIME_S
+        time = header_time(self.blocks[-1].header) + self.spacing_s if self.blocks else GENESIS_TIME
         header = struct.pack("<i32s32sIII", 1, prev, root, time, REGTEST_BITS, height)
         self.blocks.append(_Block(height, header, txs))
         for tx in txs:

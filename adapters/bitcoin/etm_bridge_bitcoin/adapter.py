@@ -179,6 +179,26 @@ class BitcoinAdapter(ChainAdapter):
             for h in range(start_height, last)
         ]
 
+    def recent_block_time_s(self, blocks: int = 144) -> int | None:
+        """Mean spacing of the last ``blocks`` blocks (default about a day), or None on regtest:
+        its blocks are mined on demand, so their spacing says nothing (a development stack left
+        idle for a day would look like a hash-rate collapse)."""
+        return None if self.network == "regtest" else self.mean_spacing_s(blocks)
+
+    def mean_spacing_s(self, blocks: int) -> int | None:
+        """Mean spacing of the last ``blocks`` blocks from their header times; None below
+        height 2 (the genesis block's time is not the chain's)."""
+        tip = int(self.rpc.call("getblockcount"))
+        span = min(blocks, tip - 1)
+        if span < 1:
+            return None
+        first, last = (self._header_time(h) for h in (tip - span, tip))
+        return max(1, (last - first) // span)
+
+    def _header_time(self, height: int) -> int:
+        raw = bytes.fromhex(self.rpc.call("getblockheader", self._hash_at(height), False))
+        return int.from_bytes(raw[68:72], "little")
+
     # --- our funds --------------------------------------------------------------------------
 
     def our_key(self) -> bytes:

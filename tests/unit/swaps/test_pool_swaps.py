@@ -10,6 +10,7 @@ from swapkit import HASHLOCK as KIT_HASHLOCK
 from swapkit import NOW, PREIMAGE, leg, lock_for
 
 from etm_bridge.chain.address import encode_address
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.exchange.htlc import Htlc
 from etm_bridge.exchange.pool import Direction as PoolDirection
 from etm_bridge.exchange.reasons import Reason
@@ -22,7 +23,7 @@ from etm_bridge.swaps.fsm import Direction, Role, State
 from etm_bridge.swaps.gateway_node import FINAL_REJECTIONS
 from etm_bridge.swaps.model import SwapRecord
 from etm_bridge.swaps.policy import reveal_refusal
-from etm_bridge.swaps.pool_start import _depth_of
+from etm_bridge.swaps.pool_start import _depth_of, chain_of, operator_chain_of
 from etm_bridge.swaps.pool_swaps import (
     Chain,
     PoolInfo,
@@ -32,6 +33,8 @@ from etm_bridge.swaps.pool_swaps import (
     swap_out_terms,
 )
 from etm_bridge.swaps.views import SwapView
+from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fakechain import FakeChain
 
 POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 2)
 BTC, ETM_CHAIN = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
@@ -159,3 +162,42 @@ def test_a_swap_out_user_reveals_only_once_the_operators_lock_is_deep_enough() -
             counter = leg("bitcoin", tip, counter_lock, block_time_s=600)
             refusal = reveal_refusal(rec, SwapView(user, counter))
             assert (refusal is None) is (tip >= first_reveal_tip), (asked, tip, refusal)
+
+
+def test_a_slow_bitcoin_no_longer_lets_a_swap_out_user_claim_after_the_etm_deadline() -> None:
+    """Review a11b: a swap out's ETM lock ends by its wall-clock deadline (12 h, the least the
+    exchange accepts), the operator's Bitcoin lock by its height. Sized at the nominal 10
+    minutes it was 35 blocks; with blocks 21 minutes apart (a hash-rate drop; at 15 minutes the
+    35 blocks outlast 12 h about 1 time in 50, at 18 minutes 1 in 5) the user claims the BTC
+    at the lock's last block, after the ETM deadline, and refunds the ETM as well. The operator
+    now sizes its lock by the recent spacing (``operator_chain_of``): it ends the 6 h margin
+    before the ETM deadline at the rate blocks actually come."""
+    FakeChain.forget("slow-btc")
+    chain = FakeChain.named("slow-btc")
+    chain.spacing_s = 21 * 60
+    chain.mine(200)
+    adapter = FakeAdapter(chain, b"\x05" * 16)
+    assert adapter.recent_block_time_s() == 21 * 60
+    now = 1_800_000_000
+    user = encode_address(USER_ETM)
+    swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 5, 1, 3, user, USER_BTC)
+    etm = Chain("etm", 1_000, 10)
+    etm_leg_s = SHORT_LEG_S + MARGIN_S  # the shortest swap out the exchange accepts
+    deadline = now + etm_leg_s - ETM_EPOCH_UNIX  # the HTLC's, in ETM-epoch seconds
+    htlc = Htlc(b"\x44" * 32, user, pool_account("btc"), 10, HASHLOCK,
+                etm.tip_height + etm_leg_s // 10, deadline_s=deadline)  # fmt: skip
+
+    def last_claim_s(foreign: Chain) -> int:
+        rec = operator_record(swap, htlc, POOL, foreign, etm, now)
+        assert rec is not None
+        blocks = rec.terms.counter_leg.timelock_height - foreign.tip_height
+        return now + blocks * chain.spacing_s  # the user claims in the lock's last block
+
+    etm_deadline_unix = now + etm_leg_s
+    nominal = chain_of("bitcoin", adapter)
+    assert nominal.block_time_s == 600
+    assert last_claim_s(nominal) > etm_deadline_unix  # before: the user gets both legs
+    measured = operator_chain_of("bitcoin", adapter)
+    assert measured.block_time_s == 21 * 60
+    assert last_claim_s(measured) <= etm_deadline_unix - MARGIN_S
+    FakeChain.forget("slow-btc")
