@@ -10,6 +10,19 @@ commits but never corrupts; set ``durable=True`` for ``synchronous=FULL``).
 
 The store implements the pure core's ``StateBackend`` (``get``, ``scan``). Writes are batched per
 block with ``executemany``; there is never one commit per row.
+
+**Transactions** (:meth:`ChainStore.atomic`): the outermost ``atomic()`` is one SQLite transaction
+(``BEGIN`` ... ``COMMIT``); a nested one is a real ``SAVEPOINT``, so a failure inside it rolls back
+exactly its own writes (``ROLLBACK TO``) and the outer transaction goes on. A node syncing history
+applies many blocks inside one outer transaction (one commit, one WAL sync, for the batch), each
+block in its own savepoint: a block that fails, or a reorg that fails inside the batch, leaves the
+blocks before it intact, and ``kill -9`` loses at most the uncommitted batch, never a committed
+block, and never leaves half of one.
+
+**Read cache**: point reads of the ``state`` table are cached (write-through: every write of
+:meth:`_write_changes` updates it; any rollback, full or to a savepoint, empties it), so the hot
+records a block reads (the tip, the round's order and accumulator, the forger's account) cost a
+dict lookup instead of a query.
 """
 
 from __future__ import annotations
@@ -55,29 +68,53 @@ class ChainStore:
         self.db = db
         self._conn: sqlite3.Connection = db.conn
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._conn.isolation_level = None  # transactions are ours (atomic): BEGIN / SAVEPOINT
         self._conn.executescript(_SCHEMA)
         self._depth = 0
+        self._cache: dict[tuple[str, bytes], bytes | None] = {}
+        self._tip_digest: tuple[int, bytes] | None = None
+
+    #: Point reads kept in the read cache at most (then it starts again empty).
+    CACHE_ENTRIES = 200_000
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """One SQLite transaction around everything inside (nesting joins the outer one)."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
+        """One SQLite transaction around everything inside; nested, a SAVEPOINT (module doc).
+
+        Whatever raises inside rolls back exactly the writes made inside this ``atomic()`` and
+        propagates; the read cache is emptied, since it may hold rolled-back values."""
+        depth = self._depth
+        savepoint = f"sp{depth}"
+        self._conn.execute(f"SAVEPOINT {savepoint}" if depth else "BEGIN")
+        self._depth = depth + 1
         try:
             yield
         except BaseException:
-            self._conn.rollback()
+            self._depth = depth
+            self._forget_cached()
+            if depth:
+                self._conn.execute(f"ROLLBACK TO {savepoint}")
+                self._conn.execute(f"RELEASE {savepoint}")
+            else:
+                self._conn.execute("ROLLBACK")
             raise
-        else:
-            self._conn.commit()
-        finally:
-            self._depth = 0
+        self._depth = depth
+        try:
+            self._conn.execute(f"RELEASE {savepoint}" if depth else "COMMIT")
+        except BaseException:
+            self._forget_cached()
+            if not depth and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside :meth:`atomic` (writes are not committed yet)."""
+        return self._depth > 0
+
+    def _forget_cached(self) -> None:
+        self._cache.clear()
+        self._tip_digest = None
 
     @classmethod
     def open(cls, path: str | Path, durable: bool = False) -> ChainStore:
@@ -107,8 +144,20 @@ class ChainStore:
     # --- StateBackend --------------------------------------------------------------------------
 
     def get(self, table: str, key: bytes) -> bytes | None:
-        row = self._conn.execute("SELECT v FROM state WHERE tbl=? AND k=?", (table, key)).fetchone()
-        return None if row is None else bytes(row[0])
+        k = (table, key)
+        try:
+            return self._cache[k]
+        except KeyError:
+            pass
+        row = self._conn.execute("SELECT v FROM state WHERE tbl=? AND k=?", k).fetchone()
+        value = None if row is None else bytes(row[0])
+        self._remember(k, value)
+        return value
+
+    def _remember(self, k: tuple[str, bytes], value: bytes | None) -> None:
+        if len(self._cache) >= self.CACHE_ENTRIES:
+            self._cache.clear()
+        self._cache[k] = value
 
     def get_many(self, table: str, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         """The present records among ``keys`` (one query per 500 keys)."""
@@ -151,12 +200,20 @@ class ChainStore:
     # --- writes --------------------------------------------------------------------------------
 
     def _write_changes(self, changes: Changes) -> None:
+        """Write ``changes`` (inside :meth:`atomic`), keeping the read cache in step."""
         puts = [(t, k, v) for (t, k), v in changes.items() if v is not None]
         dels = [(t, k) for (t, k), v in changes.items() if v is None]
-        if puts:
-            self._conn.executemany("INSERT OR REPLACE INTO state (tbl, k, v) VALUES (?,?,?)", puts)
-        if dels:
-            self._conn.executemany("DELETE FROM state WHERE tbl=? AND k=?", dels)
+        try:
+            if puts:
+                sql = "INSERT OR REPLACE INTO state (tbl, k, v) VALUES (?,?,?)"
+                self._conn.executemany(sql, puts)
+            if dels:
+                self._conn.executemany("DELETE FROM state WHERE tbl=? AND k=?", dels)
+        except BaseException:
+            self._forget_cached()  # part of it may be written; the caller's atomic() rolls back
+            raise
+        for k, v in changes.items():
+            self._remember(k, v)
 
     def commit_block(self, block: Block, changes: Changes, undo: Changes, digest: bytes) -> None:
         """Persist a block and its state changes atomically (one SQLite transaction)."""
@@ -172,6 +229,7 @@ class ChainStore:
                 "INSERT OR REPLACE INTO txs (id, height, idx) VALUES (?,?,?)",
                 [(tx.id, h.height, i) for i, tx in enumerate(block.transactions)],
             )
+            self._tip_digest = (h.height, digest)
 
     def revert_tip(self) -> Block:
         """Undo the tip block's state changes and delete it, atomically. Returns the block."""
@@ -183,6 +241,7 @@ class ChainStore:
         ).fetchone()
         block = Block.decode(bytes(raw))
         with self.atomic():
+            self._tip_digest = None
             self._write_changes(decode_changes(bytes(undo)))
             self._conn.execute("DELETE FROM blocks WHERE height=?", (height,))
             self._conn.executemany(
@@ -228,6 +287,8 @@ class ChainStore:
         return Block.decode(bytes(self._one(sql, (short_id,), f"block {short_id}")[0]))
 
     def digest_at(self, height: int) -> bytes:
+        if self._tip_digest is not None and self._tip_digest[0] == height:
+            return self._tip_digest[1]
         sql = "SELECT digest FROM blocks WHERE height=?"
         return bytes(self._one(sql, (height,), f"block {height}")[0])
 
