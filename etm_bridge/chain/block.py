@@ -6,10 +6,18 @@ signature; 296 bytes)::
     version u32 | network u32 | timestamp u32 (ETM-epoch seconds) | height u32 |
     previous_block 32 B | number_of_transactions u32 | total_amount u64 | total_fee u64 |
     reward u64 | payload_length u32 | payload_hash 32 B | generator_public_key 32 B |
-    reveal 80 B | nonce u64 | block_signature 64 B  (ed25519 over sha256(unsigned_bytes))
+    reveal 80 B | nonce u64 | block_signature 64 B  (ed25519 over signing_root(genesis id))
 
-* ``network`` is the chain parameter ``network_id``: the signature covers it, so a header a key
-  signed for another network is never a valid block, nor double-forging evidence, here.
+* The signature signs ``signing_root(genesis_id) = sha256("ETM-block-signature" || genesis id ||
+  unsigned_bytes)``: the chain's genesis id is the **signing domain** (as Ethereum's
+  ``genesis_validators_root``). Every ``node init`` chain shares the network id and the
+  development keys, so without it a header a key signed on one chain was a valid signature, and
+  double-forging evidence, on every other; with it a header signed for another genesis never
+  verifies here, as a block or as evidence.
+
+* ``network`` is the chain parameter ``network_id``: the signature covers it (and the genesis
+  id, above), so a header a key signed for another network is never a valid block, nor
+  double-forging evidence, here.
 * ``reveal`` is the forger's RANDAO reveal: its VRF proof (``vrf.py``, RFC 9381) over
   ``rounds.reveal_alpha(network, round of height)``; the next round's seed hashes the round's
   reveals (``rounds.py``). Zero bytes in the genesis block.
@@ -28,7 +36,8 @@ signature; 296 bytes)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import struct
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -44,6 +53,9 @@ ZERO32 = bytes(32)
 NO_REVEAL = bytes(PROOF_BYTES)
 EMPTY_PAYLOAD_HASH = sha256(b"")
 HEADER_BYTES = 4 * 6 + 8 * 4 + 32 * 3 + PROOF_BYTES + 64
+UNSIGNED_HEADER_BYTES = HEADER_BYTES - 64
+#: The block signature's domain tag; the genesis id follows it (``BlockHeader.signing_root``).
+SIGNING_DOMAIN_TAG = b"ETM-block-signature"
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
@@ -100,10 +112,13 @@ class BlockHeader:
             self.reveal, U64.pack(self.nonce),
         ))  # fmt: skip
 
-    @property
-    def signing_root(self) -> bytes:
-        """What the block signature signs: sha256 of the unsigned header."""
-        return sha256(self.unsigned_bytes)
+    def signing_root(self, genesis_id: bytes) -> bytes:
+        """What the block signature signs: sha256(tag || ``genesis_id`` || unsigned header).
+
+        ``genesis_id`` (the id of the chain's genesis block) is the signing domain: a header
+        signed for a chain with another genesis never verifies on this one (module doc)."""
+        check_bytes("genesis id", genesis_id, 32)
+        return sha256(SIGNING_DOMAIN_TAG + genesis_id + self.unsigned_bytes)
 
     @cached_property
     def encoded(self) -> bytes:
@@ -121,8 +136,10 @@ class BlockHeader:
         """The light hashing test's value: sha256d of the unsigned header, big-endian."""
         return int.from_bytes(sha256d(self.unsigned_bytes), "big")
 
-    def signature_ok(self) -> bool:
-        return verify(self.generator_public_key, self.signing_root, self.block_signature)
+    def signature_ok(self, genesis_id: bytes) -> bool:
+        """True if the generator signed this header for the chain of ``genesis_id``."""
+        root = self.signing_root(genesis_id)
+        return verify(self.generator_public_key, root, self.block_signature)
 
     def solve(self, target: int, max_tries: int = 1 << 32) -> BlockHeader:
         """The first header from ``self.nonce`` on that passes the hashing test (unsigned)."""
@@ -133,17 +150,29 @@ class BlockHeader:
             draft = replace(draft, nonce=draft.nonce + 1)
         raise ValidationError(f"no nonce below the hashing target in {max_tries} tries")
 
-    def signed(self, key: SigningKey) -> BlockHeader:
-        """This header with ``key``'s signature (the forger checks slashing protection first)."""
-        return replace(self, block_signature=key.sign(self.signing_root))
+    def signed(self, key: SigningKey, genesis_id: bytes) -> BlockHeader:
+        """This header with ``key``'s signature for the chain of ``genesis_id`` (the forger
+        checks slashing protection first)."""
+        return replace(self, block_signature=key.sign(self.signing_root(genesis_id)))
 
-    def solve_and_sign(self, key: SigningKey, target: int, max_tries: int = 1 << 32) -> BlockHeader:
-        """Search the nonce for the hashing test from ``self.nonce`` on, then sign (tests and
-        tools; the forger goes through ``Chain.forge_next``, which guards the signature)."""
-        return self.solve(target, max_tries).signed(key)
+    def solve_and_sign(
+        self, key: SigningKey, target: int, genesis_id: bytes, max_tries: int = 1 << 32
+    ) -> BlockHeader:
+        """Search the nonce for the hashing test from ``self.nonce`` on, then sign for the chain
+        of ``genesis_id`` (tests and tools; the forger goes through ``Chain.forge_next``, which
+        guards the signature)."""
+        return self.solve(target, max_tries).signed(key, genesis_id)
 
     @classmethod
     def read(cls, r: Reader) -> BlockHeader:
+        if r.left() >= HEADER_BYTES:  # one struct call; a short header takes the naming path
+            values = r.unpack(_HEADER_LAYOUT)
+            if values[0] != BLOCK_VERSION:
+                raise ValidationError(
+                    f"block header version {values[0]}: this node reads version"
+                    f" {BLOCK_VERSION} only"
+                )
+            return cls._from_layout_unchecked(values)
         version = r.u32("version")
         if version != BLOCK_VERSION:
             raise ValidationError(
@@ -158,11 +187,26 @@ class BlockHeader:
         )  # fmt: skip
 
     @classmethod
+    def _from_layout_unchecked(cls, values: tuple[object, ...]) -> BlockHeader:
+        """A header from the fields of ``_HEADER_LAYOUT`` without ``__post_init__``: every
+        range and length it checks holds by construction (fixed-width fields, bytes)."""
+        header = cls.__new__(cls)
+        header.__dict__.update(zip(_HEADER_FIELDS, values, strict=True))
+        return header
+
+    @classmethod
     def decode(cls, data: bytes) -> BlockHeader:
         r = Reader(data, "block header")
         header = cls.read(r)
         r.done()
-        return header
+        return header._with_encoding(bytes(data))
+
+    def _with_encoding(self, encoded: bytes) -> BlockHeader:
+        """Cache the exact bytes this header was read from (its encoding is one-to-one: every
+        field has a fixed width), so nothing is encoded again to hash or store it."""
+        self.__dict__["encoded"] = encoded
+        self.__dict__["unsigned_bytes"] = encoded[:UNSIGNED_HEADER_BYTES]
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,6 +232,12 @@ class BlockHeader:
         }
 
 
+#: The header's wire layout, in field order (``BlockHeader.read``'s fast path).
+_HEADER_LAYOUT = struct.Struct(f">IIII32sIQQQI32s32s{PROOF_BYTES}sQ64s")
+_HEADER_FIELDS = tuple(f.name for f in fields(BlockHeader))
+assert _HEADER_LAYOUT.size == HEADER_BYTES and len(_HEADER_FIELDS) == 15
+
+
 @dataclass(frozen=True)
 class Block:
     header: BlockHeader
@@ -209,7 +259,7 @@ class Block:
     @classmethod
     def decode(cls, data: bytes) -> Block:
         r = Reader(data, "block")
-        header = BlockHeader.read(r)
+        header = BlockHeader.read(r)._with_encoding(bytes(data[:HEADER_BYTES]))
         count = r.u32("transaction count")
         if count > len(data) // 100:
             raise ValidationError(f"block: {count} transactions cannot fit in {len(data)} bytes")
@@ -220,7 +270,9 @@ class Block:
             txs.append(tx)
         if pos != len(data):
             raise ValidationError(f"block: {len(data) - pos} unexpected trailing bytes")
-        return cls(header, tuple(txs))
+        block = cls(header, tuple(txs))
+        block.__dict__["encoded"] = bytes(data)  # the exact bytes parsed (one-to-one encoding)
+        return block
 
     def to_json(self, with_transactions: bool = False) -> dict[str, Any]:
         out = self.header.to_json()

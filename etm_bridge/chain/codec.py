@@ -84,6 +84,17 @@ class Reader:
     def u64(self, field: str) -> int:
         return int(U64.unpack(self.take(8, field))[0])
 
+    def left(self) -> int:
+        """Bytes not consumed yet."""
+        return len(self._data) - self._pos
+
+    def unpack(self, layout: struct.Struct) -> tuple[object, ...]:
+        """Consume ``layout.size`` bytes as ``layout`` (check :meth:`left` first: a short read
+        here raises struct.error, not the field-naming ValidationError of :meth:`take`)."""
+        values = layout.unpack_from(self._data, self._pos)
+        self._pos += layout.size
+        return values
+
     def var_bytes(self, field: str, max_len: int) -> bytes:
         """A u32 length prefix followed by that many bytes (at most ``max_len``)."""
         n = self.u32(f"{field} length")

@@ -6,8 +6,11 @@ by the rules alone; two such headers are the proof the chain slashes for
 (``tx_slash.py``, type 5 ``double_forging_proof``, whose payload is :meth:`DoubleForgingEvidence.
 encode`). Validity (:func:`check_pair`): the same generator key, the same slot, different ids,
 both headers for *this* network (the network id is signed: a key reused on another network never
-makes evidence here) and both signatures valid. The generator must be a registered, unslashed
-delegate for the evidence to be worth anything (``Chain.note_evidence`` checks that against state).
+makes evidence here) and both signatures valid in *this* chain's signing domain (its genesis id,
+``block.BlockHeader.signing_root``: every ``node init`` chain shares the network id and the
+development keys, so a header signed on another chain of the same network is no evidence here).
+The generator must be a registered, unslashed delegate for the evidence to be worth anything
+(``Chain.note_evidence`` checks that against state).
 
 The API the peer protocol calls lives on ``ledger.Chain``::
 
@@ -80,8 +83,9 @@ class DoubleForgingEvidence:
         return cls(BlockHeader.decode(raw[:HEADER_BYTES]), BlockHeader.decode(raw[HEADER_BYTES:]))
 
 
-def check_pair(params: ChainParams, a: BlockHeader, b: BlockHeader) -> None:
-    """Raise EvidenceRejectedError unless ``a`` and ``b`` prove double forging on this network."""
+def check_pair(params: ChainParams, genesis_id: bytes, a: BlockHeader, b: BlockHeader) -> None:
+    """Raise EvidenceRejectedError unless ``a`` and ``b`` prove double forging on the chain of
+    ``genesis_id`` (its network, its signing domain)."""
     if a.id == b.id:
         raise EvidenceRejectedError("not_double_forging", "the two headers are the same block")
     if a.generator_public_key != b.generator_public_key:
@@ -93,8 +97,10 @@ def check_pair(params: ChainParams, a: BlockHeader, b: BlockHeader) -> None:
     for h in (a, b):
         if h.network != params.network_id:
             raise EvidenceRejectedError("wrong_network", f"a header is for network {h.network:#x}")
-    if not (a.signature_ok() and b.signature_ok()):
-        raise EvidenceRejectedError("bad_signature", "a header's block signature does not verify")
+    if not (a.signature_ok(genesis_id) and b.signature_ok(genesis_id)):
+        raise EvidenceRejectedError(
+            "bad_signature", "a header's block signature does not verify for this chain's genesis"
+        )
 
 
 class EvidencePool:

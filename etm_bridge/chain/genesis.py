@@ -19,6 +19,11 @@ sha256 of the canonical config JSON, so the genesis id commits to the whole conf
 delegate's deposit is minted straight into the ``delegate_deposits`` escrow. Round 1's order is
 ``forging_order(genesis id, elected genesis delegates)``; the genesis id also starts round 1's
 RANDAO accumulator.
+
+The genesis id is also the **block signing domain** (``block.BlockHeader.signing_root``): it is
+written to state at genesis (``meta/genesis_id``, as Ethereum keeps ``genesis_validators_root``
+in its state), so every rule that checks a block signature, the slashing transaction's included,
+reads it from the state it checks against (:func:`signing_genesis_id`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from .block import ZERO32, Block, BlockHeader
 from .codec import sha256
 from .keys import SigningKey, dev_key
 from .params import ChainParams
-from .state import State, canonical_json
+from .state import META, State, StateView, canonical_json
 from .tx_delegates import DEPOSIT_ESCROW, put_delegate
 
 
@@ -119,8 +124,24 @@ def genesis_block(cfg: GenesisConfig) -> Block:
     return Block(header)
 
 
+GENESIS_ID_KEY = b"genesis_id"
+
+
+def signing_genesis_id(view: StateView) -> bytes:
+    """The chain's genesis id as recorded in its state: the domain of every block signature."""
+    raw = view.get(META, GENESIS_ID_KEY)
+    if raw is None or len(raw) != 32:
+        raise ValidationError(
+            "state has no genesis id (meta/genesis_id): the chain was made before block"
+            " signatures were bound to their genesis; re-create it (node init --force)"
+        )
+    return raw
+
+
 def apply_genesis(state: State, cfg: GenesisConfig) -> None:
-    """Write the initial balances and delegates (round 1 is opened by ``rounds.open_round``)."""
+    """Write the genesis id (the signing domain), the initial balances and delegates (round 1 is
+    opened by ``rounds.open_round``)."""
+    state.put(META, GENESIS_ID_KEY, genesis_block(cfg).id)
     for addr, amount in cfg.balances:
         state.mint(addr, amount)
     for d in cfg.delegates:

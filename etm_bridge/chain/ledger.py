@@ -10,6 +10,9 @@ argument (ETM-epoch seconds), so this module does no I/O of its own::
         # forge + apply when a key owns the slot; ``guard`` (slashing protection, see
         # signing_guard.py) approves every signature first: SigningRefusedError if it refuses
     chain.apply_block(block, now=None) -> bool        # BlockRejectedError(reason); False if known
+    with chain.batch(): chain.apply_block(...) ...    # many blocks, one store transaction (sync)
+    chain.preverify(block) -> Preverified             # thread-safe: signatures and reveal ahead
+    chain.note_preverified(results)                   # ... handed in before apply_block
     chain.note_evidence(header_a, header_b) -> bool   # double-forging evidence (evidence.py)
     chain.pending_evidence() -> list[tuple[bytes, bytes]]   # encoded header pairs to gossip
     chain.block_by_height(h) / block_by_id(id32) / block_by_short_id(str) -> Block
@@ -27,6 +30,15 @@ to the fork point and applies the branch inside one store transaction (all or no
 reverting below the finalized height. Finality: a block is final once blocks built on it were
 forged by more than two thirds of the distinct delegates of the tip's round.
 
+Speed (syncing history): the tip and every other hot state record come from the store's read
+cache (``Chain.tip`` parses the tip record only when it changed); ``batch()`` applies many blocks
+in one store transaction, each in its own savepoint (a failing block or reorg rolls back exactly
+its own writes); ``preverify`` results (``preverify.py``) spare the block signature, RANDAO reveal
+and transaction signature checks that worker threads already did for exactly that block.
+
+Every block signature is checked in this chain's signing domain, its genesis id
+(``BlockHeader.signing_root``), as blocks, side blocks and double-forging evidence.
+
 Double forging: every block that reaches ``apply_block`` is compared with the header seen before
 from the same delegate for the same slot; two different signed headers become evidence
 (``evidence.py``), and every block this chain forges carries a slashing transaction for the
@@ -36,8 +48,8 @@ evidence it knows.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Container, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,21 +59,29 @@ from ..errors import (
     EvidenceRejectedError,
     NotFoundError,
     TxRejectedError,
+    ValidationError,
 )
 from .address import address_hash, encode_address
 from .block import Block, BlockHeader
 from .codec import MAX_U64
 from .evidence import DoubleForgingEvidence, EvidencePool, HeaderIndex, check_pair
 from .forging import append_evidence_txs, forged_header, open_forged_block
-from .genesis import GenesisConfig, apply_genesis, apply_plugin_sections, genesis_block
+from .genesis import (
+    GenesisConfig,
+    apply_genesis,
+    apply_plugin_sections,
+    genesis_block,
+    signing_genesis_id,
+)
 from .keys import SigningKey
 from .mempool import Mempool
+from .preverify import Preverified, PreverifiedCache, preverify
 from .registry import TxContext, build_registry
 from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
-from .rules import Tip, apply_block, apply_tx, read_tip, write_tip
+from .rules import TIP_KEY, Tip, apply_block, apply_tx, parse_tip, write_tip
 from .side_blocks import check_side_block
 from .signing_guard import MemorySigningGuard, SigningGuard
-from .state import Changes, State, next_state_digest
+from .state import META, Changes, State, next_state_digest
 from .tx import Tx
 from .tx_delegates import DELEGATES, VOTES, delegate_record
 
@@ -87,6 +107,19 @@ class LedgerStore(Protocol):
     def digest_at(self, height: int) -> bytes: ...
     def block_id_at(self, height: int) -> bytes: ...
     def tx_location(self, tx_id: bytes) -> tuple[int, int]: ...
+
+
+class _Either:
+    """Membership in either of two containers (verified tx ids: the mempool's and a block's
+    preverified ones) without copying them."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Container[bytes], b: Container[bytes]):
+        self.a, self.b = a, b
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.a or item in self.b
 
 
 @dataclass(frozen=True)
@@ -140,12 +173,18 @@ class Chain:
         self.genesis = genesis
         self.params = genesis.params
         self.registry = build_registry(self.params)
+        self._tables = self.registry.table_names
         self.mempool = Mempool(self.registry)
         self._side: dict[bytes, Block] = {}
         self._finalized = 0
         self._guard = MemorySigningGuard()
         self._seen = HeaderIndex()
         self.evidence = EvidencePool()
+        self._preverified = PreverifiedCache()
+        self._tip_raw: bytes | None = None
+        self._tip_cached: Tip | None = None
+        #: The signing domain of every block signature (``BlockHeader.signing_root``).
+        self.genesis_id = genesis_block(self.genesis).id
         self._init_or_check_genesis()
 
     def _init_or_check_genesis(self) -> None:
@@ -160,9 +199,15 @@ class Chain:
             self.store.set_config("genesis", json.dumps(self.genesis.to_json()))
         elif self.store.block_id_at(0) != block.id:
             raise ConfigError("the store holds a different chain (genesis id mismatch)")
+        try:
+            recorded = signing_genesis_id(self.store_view())
+        except ValidationError as exc:
+            raise ConfigError(str(exc)) from None
+        if recorded != self.genesis_id:
+            raise ConfigError("the store's state records another genesis id than its genesis")
 
     def _state(self) -> State:
-        return State(self.store, self.registry.table_names)
+        return State(self.store, self._tables)
 
     def _commit(self, block: Block, state: State, prev_digest: bytes) -> None:
         changes = state.changes()
@@ -171,7 +216,12 @@ class Chain:
 
     @property
     def tip(self) -> Tip:
-        return read_tip(self.store_view())
+        """The tip as the committed (or, inside :meth:`batch`, the applied) state records it:
+        parsed again only when the record changed (the store caches the read)."""
+        raw = self.store.get(META, TIP_KEY)
+        if raw != self._tip_raw or self._tip_cached is None:
+            self._tip_cached, self._tip_raw = parse_tip(raw), raw
+        return self._tip_cached
 
     def store_view(self) -> State:
         """A read-only-by-convention view of the committed state."""
@@ -200,7 +250,7 @@ class Chain:
         try:
             applied = self._apply_block(block, now)
         except BlockRejectedError as exc:
-            if exc.reason not in _UNSIGNED_REJECTIONS and h.signature_ok():
+            if exc.reason not in _UNSIGNED_REJECTIONS and h.signature_ok(self.genesis_id):
                 self._seen.remember(h, self.params.slot_of(h.timestamp))
             raise
         self._seen.remember(h, self.params.slot_of(h.timestamp))
@@ -210,16 +260,51 @@ class Chain:
         tip = self.tip
         if block.header.previous_block != tip.block_id:
             return self._consider_side_block(block, now)
-        with self.store.atomic():
+        with self.store.atomic():  # a savepoint inside batch(): exactly this block rolls back
             self._apply_on_tip(block, now, self.mempool.verified)
+        self._preverified.discard(block.id)
         self._after_new_tip({tx.id for tx in block.transactions})
         return True
 
     def _apply_on_tip(self, block: Block, now: int | None, verified: Container[bytes]) -> None:
         state = self._state()
         prev_digest = self.store.digest_at(self.tip.height)
-        apply_block(state, self.registry, self.params, block, now, verified)
+        pre = self._preverified.get(block.id)
+        if pre is not None:
+            verified = _Either(verified, pre.tx_ids)
+        beta = None if pre is None else pre.beta
+        apply_block(state, self.registry, self.params, block, now, verified, trusted_beta=beta)
         self._commit(block, state, prev_digest)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Apply several blocks (``apply_block`` calls inside) in one store transaction.
+
+        Each block still runs in its own savepoint, so a block that fails (or a reorg that
+        fails) rolls back exactly its own writes and the batch goes on; the blocks are committed
+        together when the ``with`` ends (one commit instead of one per block: for sync). Nothing
+        is durable before that: ``kill -9`` inside loses the batch, never an earlier block, and
+        never leaves part of one. An exception escaping the ``with`` rolls the whole batch back
+        and puts the in-memory state (finality, mempool) back on the committed chain. Nested
+        batches join the outer one."""
+        finalized = self._finalized
+        try:
+            with self.store.atomic():
+                yield
+        except BaseException:
+            self._finalized = finalized
+            self._after_new_tip(set())
+            raise
+
+    def preverify(self, block: Block) -> Preverified:
+        """Verify ``block``'s block signature, reveal and tx signatures (``preverify.py``).
+        Thread-safe (it reads only the immutable params and genesis id): run it in workers."""
+        return preverify(self.params, self.genesis_id, block)
+
+    def note_preverified(self, results: Iterable[Preverified]) -> None:
+        """Keep ``preverify`` results for the blocks about to be applied (bounded)."""
+        for result in results:
+            self._preverified.add(result)
 
     def _after_new_tip(self, included: set[bytes]) -> None:
         self.mempool.reset(self.store, self._next_ctx(), included)
@@ -250,8 +335,8 @@ class Chain:
         evidence = [e for e in self.evidence_to_slash() if e.offender != generator]
         amount += append_evidence_txs(state, self.registry, ctx, key, evidence, txs)
         header = forged_header(self.params, tip, slot, generator, reveal, txs, amount)
-        (guard or self._guard).approve(generator, slot, header.signing_root)
-        block = Block(header.signed(key), tuple(txs))
+        (guard or self._guard).approve(generator, slot, header.signing_root(self.genesis_id))
+        block = Block(header.signed(key, self.genesis_id), tuple(txs))
         self.apply_block(block, now)
         return block
 
@@ -292,7 +377,7 @@ class Chain:
         a, b = (
             h if isinstance(h, BlockHeader) else BlockHeader.decode(h) for h in (header_a, header_b)
         )
-        check_pair(self.params, a, b)
+        check_pair(self.params, self.genesis_id, a, b)
         record = delegate_record(self.store_view(), a.generator_public_key)
         if record is None or record["slashed"]:
             return False
@@ -357,7 +442,9 @@ class Chain:
         if fork_height < self.finalized_height():
             raise BlockRejectedError("below_finality", f"fork at {fork_height} is finalized")
         # every rule the branch's state is not needed for, before it is kept in memory
-        check_side_block(self.store_view(), self.params, block, parent, fork_height)
+        pre = self._preverified.get(block.id)
+        beta = None if pre is None else pre.beta
+        check_side_block(self.store_view(), self.params, block, parent, fork_height, beta)
         self._side[block.id] = block
         self._prune_side_blocks()
         if block.height <= self.tip.height:
@@ -402,6 +489,8 @@ class Chain:
                 reverted.append(self.store.revert_tip())
             for b in branch:
                 self._apply_on_tip(b, now, ())
+        for b in branch:
+            self._preverified.discard(b.id)
         for b in branch:
             self._side.pop(b.id, None)
         for b in reverted:

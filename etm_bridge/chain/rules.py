@@ -19,6 +19,12 @@ database transaction. Every rejection raises a typed error with a reason code:
   ``bad_payload_hash``, ``wrong_transaction_count``, ``wrong_total_amount``, ``wrong_total_fee``,
   ``invalid_transaction`` (naming the tx and its own reason).
 
+The costly checks of a header, its block signature (in the chain's signing domain, the genesis
+id: ``genesis.signing_genesis_id``) and its RANDAO reveal (a VRF proof, ~1 ms), are
+:func:`check_signatures`, a pure function of the header, the params and the genesis id: a node
+may run it ahead in worker threads (``preverify.py``) and hand its result in as
+``trusted_beta``, which only skips recomputing what was verified for exactly that header id.
+
 Order inside a block: header rules, payload rules, then the header's own effects
 (``open_block``: count the slot, mix the RANDAO reveal, and at a round's last block close the
 round), then the transactions, then the forger's reward and fees (``finish_block``).
@@ -26,8 +32,10 @@ round), then the transactions, then the forger's reward and fees (``finish_block
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..errors import (
@@ -42,6 +50,7 @@ from . import vrf
 from .address import address_hash
 from .block import Block, BlockHeader, merkle_root
 from .codec import MAX_U64
+from .genesis import signing_genesis_id
 from .params import ChainParams
 from .registry import Registry, TxContext, TxType
 from .rounds import (
@@ -77,10 +86,21 @@ class Tip:
 
 
 def read_tip(view: StateView) -> Tip:
-    raw = view.get_json(META, TIP_KEY)
+    return parse_tip(view.get(META, TIP_KEY))
+
+
+def parse_tip(raw: bytes | None) -> Tip:
+    """The tip record (``meta/tip``) as a :class:`Tip`."""
     if raw is None:
         raise ValidationError("state has no tip: genesis was not applied")
-    return Tip(raw["height"], bytes.fromhex(raw["id"]), raw["slot"], raw["timestamp"])
+    return _parse_tip(raw)
+
+
+@lru_cache(maxsize=16)
+def _parse_tip(raw: bytes) -> Tip:
+    """Parsed once per record (a block reads the tip several times; a Tip is immutable)."""
+    tip = json.loads(raw)
+    return Tip(tip["height"], bytes.fromhex(tip["id"]), tip["slot"], tip["timestamp"])
 
 
 def write_tip(state: State, params: ChainParams, header: BlockHeader) -> None:
@@ -175,9 +195,17 @@ def _reject(reason: str, detail: str) -> BlockRejectedError:
 
 
 def check_header(
-    view: StateView, params: ChainParams, h: BlockHeader, now: int | None
+    view: StateView,
+    params: ChainParams,
+    h: BlockHeader,
+    now: int | None,
+    trusted_beta: bytes | None = None,
 ) -> tuple[int, bytes]:
-    """Header rules against the tip in ``view``; returns the block's slot and VRF output."""
+    """Header rules against the tip in ``view``; returns the block's slot and VRF output.
+
+    ``trusted_beta``: what :func:`check_signatures` returned for exactly this header (same id)
+    on this chain, computed ahead (``preverify.py``); the signature and reveal are then not
+    verified again. Never pass anything else."""
     tip = read_tip(view)
     if h.version != params.block_version:
         raise _reject("wrong_version", f"version {h.version}, expected {params.block_version}")
@@ -202,13 +230,22 @@ def check_header(
         raise _reject("wrong_reward", f"reward {h.reward}, expected {params.block_reward}")
     if h.hash_value() >= params.hash_target:
         raise _reject("hashing_test_failed", "sha256d(header) is not below the hashing target")
-    if not h.signature_ok():
+    if trusted_beta is not None:
+        return slot, trusted_beta
+    return slot, check_signatures(params, signing_genesis_id(view), h)
+
+
+def check_signatures(params: ChainParams, genesis_id: bytes, h: BlockHeader) -> bytes:
+    """The block signature (for the chain of ``genesis_id``) and the RANDAO reveal (the
+    generator's VRF proof for the block's round); returns the reveal's VRF output. Pure and
+    thread-safe: it reads nothing but its arguments (``bad_signature``, ``bad_reveal``)."""
+    if not h.signature_ok(genesis_id):
         raise _reject("bad_signature", "block signature does not verify for the generator")
     alpha = reveal_alpha(params.network_id, params.round_of(h.height))
     beta = vrf.verify(h.generator_public_key, alpha, h.reveal)
     if beta is None:
         raise _reject("bad_reveal", "the reveal is not the generator's VRF proof for this round")
-    return slot, beta
+    return beta
 
 
 def check_payload(params: ChainParams, block: Block) -> None:
@@ -233,11 +270,15 @@ def apply_block(
     block: Block,
     now: int | None,
     verified: Container[bytes] = (),
+    trusted_beta: bytes | None = None,
 ) -> None:
-    """Validate ``block`` on the tip in ``state`` and apply it (raises BlockRejectedError)."""
+    """Validate ``block`` on the tip in ``state`` and apply it (raises BlockRejectedError).
+
+    ``verified``: ids of transactions whose signatures were already verified; ``trusted_beta``:
+    see :func:`check_header`."""
     h = block.header
     prev_slot = read_tip(state).slot
-    slot, beta = check_header(state, params, h, now)
+    slot, beta = check_header(state, params, h, now, trusted_beta)
     check_payload(params, block)
     open_block(state, params, h.height, h.generator_public_key, prev_slot, slot, beta)
     state.prefetch(ACCOUNTS, {tx.sender for tx in block.transactions})

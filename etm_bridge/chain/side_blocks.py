@@ -8,7 +8,8 @@ well-formed transactions was kept (up to 1,000 of them) and relayed to every pee
 
 :func:`check_side_block` applies every header and payload rule that does not need the branch's
 state, so an honest block never fails it: version, network, height and slot after the parent,
-payload (count, size, Merkle root), reward, hashing test, signature, the RANDAO reveal (its
+payload (count, size, Merkle root), reward, hashing test, signature (in this chain's signing
+domain, its genesis id), the RANDAO reveal (its
 input is the network and the round of the height, the same on every branch) and, when the
 round's order was set on the common chain (the fork is at or after the round's opening close),
 the generator: the delegate scheduled at the slot, whose second block for a slot is double
@@ -20,19 +21,27 @@ signer passes; ``Chain`` bounds what it keeps of such blocks by count and bytes.
 from __future__ import annotations
 
 from ..errors import BlockRejectedError
-from . import vrf
 from .block import Block, BlockHeader
+from .genesis import signing_genesis_id
 from .params import ChainParams
-from .rounds import reveal_alpha, round_order, slot_delegate
-from .rules import check_payload
+from .rounds import round_order, slot_delegate
+from .rules import check_payload, check_signatures
 from .state import StateView
 
 
 def check_side_block(
-    view: StateView, params: ChainParams, block: Block, parent: BlockHeader, fork_height: int
+    view: StateView,
+    params: ChainParams,
+    block: Block,
+    parent: BlockHeader,
+    fork_height: int,
+    trusted_beta: bytes | None = None,
 ) -> None:
     """Raise BlockRejectedError unless ``block`` (child of ``parent``, on a branch that leaves the
-    main chain in ``view`` after ``fork_height``) passes every branch-independent rule."""
+    main chain in ``view`` after ``fork_height``) passes every branch-independent rule.
+
+    ``trusted_beta``: as for ``rules.check_header`` (the signature and reveal were verified
+    ahead for exactly this header)."""
     h = block.header
     if h.version != params.block_version:
         raise BlockRejectedError(
@@ -57,15 +66,8 @@ def check_side_block(
             "hashing_test_failed", "sha256d(header) is not below the hashing target"
         )
     _check_generator(view, params, h, slot, fork_height)
-    if not h.signature_ok():
-        raise BlockRejectedError(
-            "bad_signature", "block signature does not verify for the generator"
-        )
-    alpha = reveal_alpha(params.network_id, params.round_of(h.height))
-    if vrf.verify(h.generator_public_key, alpha, h.reveal) is None:
-        raise BlockRejectedError(
-            "bad_reveal", "the reveal is not the generator's VRF proof for this round"
-        )
+    if trusted_beta is None:  # signature (this chain's signing domain), then reveal
+        check_signatures(params, signing_genesis_id(view), h)
 
 
 def _check_generator(

@@ -34,6 +34,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import StoreError, TxRejectedError, ValidationError
@@ -345,11 +346,21 @@ class State:
 
 
 def encode_changes(changes: Changes) -> Iterator[bytes]:
-    """Canonical serialisation of a change set, sorted by (table, key)."""
+    """Canonical serialisation of a change set, sorted by (table, key): per change
+    ``u8 len || table || u32 len || key || (0x00 | 0x01 || u32 len || value)``."""
+    pack = U32.pack
     for (table, key), value in sorted(changes.items()):
-        t = table.encode()
-        yield bytes((len(t),)) + t + U32.pack(len(key)) + key
-        yield b"\x00" if value is None else b"\x01" + U32.pack(len(value)) + value
+        if value is None:
+            yield b"".join((_table_prefix(table), pack(len(key)), key, b"\x00"))
+        else:
+            yield b"".join((_table_prefix(table), pack(len(key)), key, b"\x01",
+                            pack(len(value)), value))  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _table_prefix(table: str) -> bytes:
+    name = table.encode()
+    return bytes((len(name),)) + name
 
 
 def next_state_digest(prev_digest: bytes, height: int, changes: Changes) -> bytes:

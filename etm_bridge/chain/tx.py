@@ -18,6 +18,7 @@ building one validates every length and range, and :meth:`Tx.decode` rejects tra
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -29,6 +30,8 @@ from .keys import SIGNATURE_BYTES, SigningKey, verify
 
 TX_VERSION = 1
 MAX_PAYLOAD_BYTES = 1 << 20
+#: The fixed fields before the payload: version, network, type, sender, nonce, fee, payload length.
+_HEAD = struct.Struct(">BIH32sQQI")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,9 @@ class Tx:
     @classmethod
     def decode_prefix(cls, data: bytes, offset: int = 0) -> tuple[Tx, int]:
         """Parse one tx at ``offset``; returns it and the number of bytes after it."""
+        fast = cls._decode_fast(data, offset)
+        if fast is not None:
+            return fast
         r = Reader(data, "tx", offset)
         version = r.u8("version")
         if version != TX_VERSION:
@@ -126,6 +132,26 @@ class Tx:
         tx = cls(network, type_id, sender, nonce, fee, payload, sig, version)
         tx.__dict__["encoded"] = data[offset : r.pos]  # cache: the exact bytes we parsed
         return tx, len(data) - r.pos
+
+    @classmethod
+    def _decode_fast(cls, data: bytes, offset: int) -> tuple[Tx, int] | None:
+        """One struct call for the fixed fields and no ``__post_init__`` (every width holds by
+        construction; version and payload limit are checked here); None when anything is off,
+        so the field-naming path reports it."""
+        if len(data) - offset < _HEAD.size:
+            return None
+        version, network, type_id, sender, nonce, fee, n = _HEAD.unpack_from(data, offset)
+        start = offset + _HEAD.size
+        end = start + n + SIGNATURE_BYTES
+        if version != TX_VERSION or n > MAX_PAYLOAD_BYTES or end > len(data):
+            return None
+        tx = cls.__new__(cls)
+        tx.__dict__.update(
+            network=network, type_id=type_id, sender_public_key=sender, nonce=nonce, fee=fee,
+            payload=bytes(data[start : start + n]), signature=bytes(data[start + n : end]),
+            version=version, encoded=bytes(data[offset:end]),
+        )  # fmt: skip
+        return tx, len(data) - end
 
     def to_json(self) -> dict[str, Any]:
         """Base fields; the registry adds the decoded payload (``Registry.tx_json``)."""

@@ -3,7 +3,8 @@ one slot, and the delegate's deposit is slashed.
 
 Payload: two signed block headers (``evidence.DoubleForgingEvidence``, ``block.HEADER_BYTES``
 each). Valid when ``evidence.check_pair`` accepts them (same generator key, same slot, different
-ids, both headers for this network, both signatures valid) and the generator is a registered, not
+ids, both headers for this network, both signatures valid in this chain's signing domain: the
+genesis id recorded in state, ``genesis.signing_genesis_id``) and the generator is a registered, not
 yet slashed delegate. Effect: the delegate is marked slashed (never elected again, cannot receive
 new votes) and its deposit leaves the ``delegate_deposits`` escrow: ``deposit // 10`` goes to the
 reporter (the tx sender) as a finder's reward, the rest is burnt (supply shrinks). The headers need
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..errors import EvidenceRejectedError, TxRejectedError
 from .evidence import DoubleForgingEvidence, check_pair
+from .genesis import signing_genesis_id
 from .registry import Registry, TxContext, TxType
 from .state import State, StateView
 from .tx import Tx
@@ -34,7 +36,7 @@ def decode(payload: bytes) -> DoubleForgingEvidence:
 
 def check(view: StateView, tx: Tx, p: DoubleForgingEvidence, ctx: TxContext) -> None:
     try:
-        check_pair(ctx.params, p.first, p.second)
+        check_pair(ctx.params, signing_genesis_id(view), p.first, p.second)
     except EvidenceRejectedError as exc:
         raise TxRejectedError(exc.reason, exc.detail) from None
     record = delegate_record(view, p.offender)

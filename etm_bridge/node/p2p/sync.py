@@ -8,6 +8,12 @@ through :meth:`Gossip.accept_block` (history: ``now=None``, no timestamp beyond 
 signature and rule checked by the chain). A reply that breaks a rule costs its sender; a reply
 shorter than asked lowers what we believe of that peer.
 
+Speed: as soon as a reply arrives its blocks are cut into chunks of :data:`VERIFY_CHUNK` and
+handed to worker threads (``Chain.preverify``: block signature, RANDAO reveal, tx signatures;
+libsodium releases the GIL, so this runs on the other core while the event loop applies earlier
+blocks). The event loop applies a verified chunk inside one ``Chain.batch()`` (one store
+transaction, each block in its own savepoint), then yields to the API and the other peers.
+
 A peer on another branch (its blocks do not attach to our tip: ``unknown_parent``) is synced
 from our finalized height + 1, where branches must meet (nobody reverts a final block): the
 blocks we have are skipped as known, the rest enter the chain's fork choice (most blocks).
@@ -23,12 +29,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from collections import deque
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ...chain.block import Block
 from ...chain.ledger import Chain
 from ...chain.params import etm_time
+from ...chain.preverify import Preverified
 from ...errors import PeerProtocolError
 from .messages import MAX_BLOCKS_PER_REPLY
 
@@ -43,23 +53,36 @@ BATCH = 250
 MAX_IN_FLIGHT = 8
 LAG_BLOCKS = 2
 STARTUP_GRACE_S = 5.0
+#: Blocks per worker-thread verification job, and per store transaction when applying.
+VERIFY_CHUNK = 50
+#: Verification threads: one per core (measured on 2 cores: two threads beside the event loop
+#: beat one, ``bench/sync_apply.py``).
+VERIFY_THREADS = max(1, os.cpu_count() or 2)
 
 
-Fetched = tuple[tuple[Block, ...], set[bytes]]
+Chunk = tuple[tuple[Block, ...], "asyncio.Future[list[Preverified]]"]
+Fetched = list[Chunk]
 
 
-def verified_tx_ids(blocks: tuple[Block, ...]) -> set[bytes]:
-    """Ids of the transactions in ``blocks`` whose signatures verify."""
-    return {tx.id for block in blocks for tx in block.transactions if tx.signature_ok()}
+def preverify_all(chain: Chain, blocks: tuple[Block, ...]) -> list[Preverified]:
+    """``Chain.preverify`` on each block (run in a worker thread)."""
+    return [chain.preverify(block) for block in blocks]
 
 
-async def _fetch_and_verify(peer: Peer, first: int, count: int) -> Fetched:
-    """Request a range, then check its transaction signatures in a worker thread (libsodium
-    releases the GIL) while the event loop applies earlier ranges. A verified id skips the
-    chain's own check (an id is the hash of the signed bytes, so it cannot hide another
-    signature); a failing one is left for the chain to reject."""
+async def _fetch_and_verify(
+    chain: Chain, peer: Peer, first: int, count: int, executor: Executor
+) -> Fetched:
+    """Request a range, then start verifying its signatures and reveals ahead, chunk by chunk,
+    in worker threads while the event loop applies earlier ranges. What verified is skipped by
+    the chain for exactly those blocks (``preverify.py``); what failed is checked again by the
+    chain, which rejects it with its reason."""
     blocks = await peer.request_blocks(first, count)
-    return blocks, await asyncio.to_thread(verified_tx_ids, blocks)
+    loop = asyncio.get_running_loop()
+    chunks: Fetched = []
+    for i in range(0, len(blocks), VERIFY_CHUNK):
+        part = blocks[i : i + VERIFY_CHUNK]
+        chunks.append((part, loop.run_in_executor(executor, preverify_all, chain, part)))
+    return chunks
 
 
 class Syncer:
@@ -72,6 +95,7 @@ class Syncer:
         self.synced_blocks = 0
         self._fork_peers: set[bytes] = set()
         self._wake = asyncio.Event()
+        self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="etm-verify")
 
     @property
     def syncing(self) -> bool:
@@ -125,48 +149,73 @@ class Syncer:
         await self._fetch(ahead, ours + 1, self.target)
 
     async def _fetch(self, peers: list[Peer], start: int, end: int) -> None:
-        ranges = []
-        for first in range(start, end + 1, BATCH):
-            ranges.append((first, min(BATCH, end - first + 1, MAX_BLOCKS_PER_REPLY)))
-            if len(ranges) >= MAX_IN_FLIGHT:
-                break
-        tasks: list[tuple[Peer, int, int, asyncio.Task[Fetched]]] = []
-        for i, (first, count) in enumerate(ranges):
-            able = [p for p in peers if p.height >= first] or peers
-            peer = able[i % len(able)]
-            tasks.append((peer, first, count, asyncio.create_task(
-                _fetch_and_verify(peer, first, count))))  # fmt: skip
+        """Blocks ``start``..``end`` through a sliding window of at most :data:`MAX_IN_FLIGHT`
+        range requests: each applied range makes room for the next request, so fetching and
+        verifying ahead never stop while the event loop applies."""
+        window: deque[tuple[Peer, int, int, asyncio.Task[Fetched]]] = deque()
+        next_first, launched = start, 0
+
+        def launch() -> None:
+            nonlocal next_first, launched
+            while len(window) < MAX_IN_FLIGHT and next_first <= end:
+                count = min(BATCH, end - next_first + 1, MAX_BLOCKS_PER_REPLY)
+                able = [p for p in peers if p.height >= next_first and not p.closed] or peers
+                peer = able[launched % len(able)]
+                task = asyncio.create_task(
+                    _fetch_and_verify(self.chain, peer, next_first, count, self._verifier)
+                )
+                window.append((peer, next_first, count, task))
+                next_first, launched = next_first + count, launched + 1
+
+        launch()
         try:
-            for peer, first, count, task in tasks:
+            while window:
+                peer, first, count, task = window.popleft()
                 if not await self._apply_reply(peer, first, count, task):
                     return
+                launch()
+            self.wake()  # all applied: look again at once (peers may have moved on)
         finally:
-            for *_, task in tasks:
+            for *_, task in window:
                 task.cancel()
 
     async def _apply_reply(
         self, peer: Peer, first: int, count: int, task: asyncio.Task[Fetched]
     ) -> bool:
         try:
-            blocks, verified = await task
+            chunks = await task
         except (PeerProtocolError, TimeoutError, asyncio.CancelledError) as exc:
             log.info("get_blocks %d+%d from %s failed: %s", first, count, peer.label(), exc)
             peer.height = min(peer.height, first - 1)
             return False
+        blocks = [b for part, _ in chunks for b in part]
         if any(b.height != first + i for i, b in enumerate(blocks)) or len(blocks) > count:
             self.net.penalize(peer, "malformed", "blocks reply out of the requested range")
             return False
-        self.chain.mempool.verified.update(verified)
-        for i, block in enumerate(blocks):
-            if not self.net.gossip.accept_block(block, peer, live=False):
-                if peer.closed or block.height > self.chain.tip.height:
+        try:
+            for part, verified in chunks:
+                self.chain.note_preverified(await verified)
+                if not self._apply_chunk(peer, part):
                     return False
-                continue  # a block we already have (syncing a fork from finality)
-            self.net.gossip.seen_blocks.add(block.id)
-            self.synced_blocks += 1
-            if i % 25 == 24:
                 await asyncio.sleep(0)  # let the API and other peers be served
+        finally:
+            for _, verified in chunks:
+                verified.cancel()  # not started yet: never started (no-op once done)
         if len(blocks) < count:
             peer.height = min(peer.height, first + len(blocks) - 1)
             return False
+        return True
+
+    def _apply_chunk(self, peer: Peer, blocks: tuple[Block, ...]) -> bool:
+        """Apply ``blocks`` in height order in one store transaction (``Chain.batch``: each
+        block in its own savepoint, so a refused block leaves the ones before it applied);
+        False once a block is refused (the rest of the range is not tried)."""
+        with self.chain.batch():
+            for block in blocks:
+                if not self.net.gossip.accept_block(block, peer, live=False):
+                    if peer.closed or block.height > self.chain.tip.height:
+                        return False
+                    continue  # a block we already have (syncing a fork from finality)
+                self.net.gossip.seen_blocks.add(block.id)
+                self.synced_blocks += 1
         return True

@@ -1,6 +1,10 @@
 """Block header encoding: committed vectors, round trips, ids and the hashing test.
 
-Regenerate the vectors after a deliberate encoding change (and bump ``BLOCK_VERSION``)::
+The first vector's header is signed in the signing domain of the second vector's genesis
+(``signingRoot`` = sha256("ETM-block-signature" || genesis id || unsigned header)).
+
+Regenerate the vectors after a deliberate encoding change (and bump ``BLOCK_VERSION``, unless the
+version was never released)::
 
     python -c "import sys; sys.path.insert(0, 'tests/unit/chain'); \
         import test_chain_block_encoding as t; t.write_vectors()"
@@ -18,7 +22,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etm_bridge.chain import vrf
-from etm_bridge.chain.block import BLOCK_VERSION, HEADER_BYTES, Block, BlockHeader, merkle_root
+from etm_bridge.chain.block import (
+    BLOCK_VERSION,
+    HEADER_BYTES,
+    SIGNING_DOMAIN_TAG,
+    Block,
+    BlockHeader,
+    merkle_root,
+)
 from etm_bridge.chain.codec import U32, sha256, sha256d
 from etm_bridge.chain.genesis import dev_genesis, genesis_block
 from etm_bridge.chain.keys import dev_key
@@ -45,17 +56,18 @@ def make_vectors() -> list[dict[str, Any]]:
         for i in range(3)
     )
     alpha = reveal_alpha(1, VECTOR_PARAMS.round_of(1_574_052))
+    genesis = genesis_block(dev_genesis(ChainParams(tx_plugins=()), 3)[0])
     header = BlockHeader(
         version=2, network=1, timestamp=23_039_010, height=1_574_052,
         previous_block=sha256(b"prev"), number_of_transactions=3, total_amount=0,
         total_fee=30_003, reward=500_000_000, payload_length=sum(t.size for t in txs),
         payload_hash=merkle_root([t.id for t in txs]), generator_public_key=key.public_key,
         reveal=vrf.prove(key.seed, alpha),
-    ).solve_and_sign(key, 2**252)  # fmt: skip
+    ).solve_and_sign(key, 2**252, genesis.id)  # fmt: skip
     block = Block(header, txs)
-    genesis = genesis_block(dev_genesis(ChainParams(tx_plugins=()), 3)[0])
     return [
         {"name": "three transfers", "unsigned": header.unsigned_bytes.hex(),
+         "genesisId": genesis.id.hex(), "signingRoot": header.signing_root(genesis.id).hex(),
          "signed": header.encoded.hex(), "id": header.id.hex(), "shortId": header.short_id,
          "nonce": header.nonce, "revealAlpha": alpha.hex(),
          "revealOutput": vrf.proof_to_hash(header.reveal).hex(), "block": block.encoded.hex()},
@@ -80,18 +92,36 @@ def test_vector_passes_hashing_test_signature_and_reveal() -> None:
     assert len(raw) == HEADER_BYTES == 296
     assert raw[:8] == U32.pack(BLOCK_VERSION) + U32.pack(1)  # version, then the network id
     assert int.from_bytes(sha256d(bytes.fromhex(v["unsigned"])), "big") < 2**252
-    assert header.signature_ok() and header.id.hex() == v["id"]
+    genesis_id = bytes.fromhex(v["genesisId"])
+    root = sha256(b"ETM-block-signature" + genesis_id + bytes.fromhex(v["unsigned"]))
+    assert SIGNING_DOMAIN_TAG == b"ETM-block-signature" and root.hex() == v["signingRoot"]
+    assert header.signing_root(genesis_id) == root
+    assert header.signature_ok(genesis_id) and header.id.hex() == v["id"]
+    assert genesis_id.hex() == json.loads(VECTORS.read_text())[1]["id"]
     assert v["shortId"] == str(int.from_bytes(bytes.fromhex(v["id"])[:8], "big"))
     assert Block.decode(bytes.fromhex(v["block"])).header == header
     beta = vrf.verify(header.generator_public_key, bytes.fromhex(v["revealAlpha"]), header.reveal)
     assert beta is not None and beta.hex() == v["revealOutput"]
 
 
+def _vector_header() -> tuple[BlockHeader, bytes]:
+    v = json.loads(VECTORS.read_text())[0]
+    return BlockHeader.decode(bytes.fromhex(v["signed"])), bytes.fromhex(v["genesisId"])
+
+
 def test_the_signature_covers_the_network_id() -> None:
     """A header signed for network 1 does not verify once relabelled for network 2."""
-    header = BlockHeader.decode(bytes.fromhex(json.loads(VECTORS.read_text())[0]["signed"]))
-    assert header.signature_ok()
-    assert not replace(header, network=2).signature_ok()
+    header, genesis_id = _vector_header()
+    assert header.signature_ok(genesis_id)
+    assert not replace(header, network=2).signature_ok(genesis_id)
+
+
+def test_the_signature_covers_the_genesis_id() -> None:
+    """The same header, the same network: signed for one genesis, it verifies for no other."""
+    header, genesis_id = _vector_header()
+    other = genesis_block(dev_genesis(ChainParams(tx_plugins=()), 4)[0]).id
+    assert other != genesis_id and not header.signature_ok(other)
+    assert not header.signature_ok(bytes(32))
 
 
 def test_an_older_header_version_is_refused_by_name() -> None:

@@ -21,7 +21,9 @@ def _twin(dev: DevChain) -> Chain:
 
 def _resign(dev: DevChain, h: BlockHeader, **changes: Any) -> BlockHeader:
     key = dev.keys[changes.get("generator_public_key", h.generator_public_key)]
-    return replace(h, nonce=0, **changes).solve_and_sign(key, dev.params.hash_target)
+    return replace(h, nonce=0, **changes).solve_and_sign(
+        key, dev.params.hash_target, dev.chain.genesis_id
+    )
 
 
 def _expect(twin: Chain, block: Block, reason: str, now: int | None = None) -> None:

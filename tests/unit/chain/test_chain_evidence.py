@@ -28,7 +28,8 @@ from etm_bridge.store import ChainStore
 def _twin_header(dev: DevChain, h: BlockHeader, **changes: Any) -> BlockHeader:
     """Another header of ``h``'s generator for ``h``'s slot (what a second machine would sign)."""
     key = dev.keys[h.generator_public_key]
-    return replace(h, **{"nonce": 0, **changes}).solve(dev.params.hash_target).signed(key)
+    draft = replace(h, **{"nonce": 0, **changes}).solve(dev.params.hash_target)
+    return draft.signed(key, dev.chain.genesis_id)
 
 
 def _funded_round(dev: DevChain) -> None:
@@ -105,8 +106,8 @@ def test_note_evidence_validates_and_deduplicates(dev: DevChain) -> None:
             chain.note_evidence(a, b)
         assert info.value.reason == reason, name
     stranger = dev_key("not-a-delegate")
-    s1 = replace(x, generator_public_key=stranger.public_key).signed(stranger)
-    s2 = replace(s1, nonce=s1.nonce + 1).signed(stranger)
+    s1 = replace(x, generator_public_key=stranger.public_key).signed(stranger, chain.genesis_id)
+    s2 = replace(s1, nonce=s1.nonce + 1).signed(stranger, chain.genesis_id)
     assert chain.note_evidence(s1, s2) is False  # not a delegate here: worthless, not kept
     assert len(chain.pending_evidence()) == 1
 
@@ -150,7 +151,7 @@ def test_evidence_pool_is_bounded_one_per_offender() -> None:
     for i in range(3):
         key = dev_key(f"offender-{i}")
         h = BlockHeader(2, 1, 0, 1, bytes(32), 0, 0, 0, 0, 0, bytes(32), key.public_key)
-        headers.append((h.signed(key), replace(h, nonce=1).signed(key)))
+        headers.append((h.signed(key, bytes(32)), replace(h, nonce=1).signed(key, bytes(32))))
     assert pool.add(DoubleForgingEvidence.of(*headers[0]))
     assert not pool.add(DoubleForgingEvidence.of(headers[0][0], replace(headers[0][1], nonce=2)))
     assert pool.add(DoubleForgingEvidence.of(*headers[1]))

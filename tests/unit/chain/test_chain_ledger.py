@@ -105,7 +105,7 @@ def _double_sign(dev: DevChain, block: Block) -> Block:
 
     key = dev.keys[block.header.generator_public_key]
     other = replace(block.header, total_fee=block.header.total_fee, nonce=block.header.nonce + 1)
-    return Block(other.solve_and_sign(key, 2**256))
+    return Block(other.solve_and_sign(key, 2**256, dev.chain.genesis_id))
 
 
 def test_double_forging_proof_slashes_the_deposit(dev: DevChain) -> None:

@@ -21,7 +21,7 @@ from etm_bridge.chain import vrf
 from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.block import Block, BlockHeader
 from etm_bridge.chain.consensus import elect, forging_order
-from etm_bridge.chain.genesis import dev_genesis
+from etm_bridge.chain.genesis import dev_genesis, genesis_block
 from etm_bridge.chain.keys import SigningKey, dev_key, verify
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
@@ -68,7 +68,11 @@ class Setup:
 
 
 def _resigned(header: BlockHeader, key: SigningKey, **changes: Any) -> BlockHeader:
-    return replace(header, **changes).solve(PARAMS.hash_target).signed(key)
+    return replace(header, **changes).solve(PARAMS.hash_target).signed(key, _genesis_id())
+
+
+def _genesis_id() -> bytes:
+    return genesis_block(dev_genesis(PARAMS, DELEGATES, funded=2)[0]).id
 
 
 def _order_after(setup: Setup, block: Block) -> list[bytes]:
@@ -88,7 +92,7 @@ def test_baseline_old_rule_the_last_forger_grinds_the_next_order_with_nonces() -
         if header.hash_value() >= PARAMS.hash_target:
             continue
         valid_headers += 1
-        old_rule_order = forging_order(header.signed(setup.attacker).id, elected)
+        old_rule_order = forging_order(header.signed(setup.attacker, _genesis_id()).id, elected)
         orders.add(tuple(old_rule_order))
         if old_rule_order[setup.target_position] == setup.attacker.public_key:
             break  # the attacker closes round 2 too, and can do the same again then
@@ -96,7 +100,7 @@ def test_baseline_old_rule_the_last_forger_grinds_the_next_order_with_nonces() -
     print(f"old rule: the chosen order after {valid_headers} valid headers ({nonce} nonces)")
     assert len(orders) > 1 or valid_headers == 1  # each valid nonce draws a fresh order
     # the ground header is a perfectly valid block: nothing tells it from the honest one
-    assert setup.twin().apply_block(Block(header.signed(setup.attacker)))
+    assert setup.twin().apply_block(Block(header.signed(setup.attacker, _genesis_id())))
 
 
 def test_new_rule_nonce_timestamp_and_transactions_do_not_change_the_next_order() -> None:
@@ -109,7 +113,7 @@ def test_new_rule_nonce_timestamp_and_transactions_do_not_change_the_next_order(
         nonce += 1
         h = replace(honest.header, nonce=nonce)
         if h.hash_value() < PARAMS.hash_target:
-            variants.append(Block(h.signed(key)))
+            variants.append(Block(h.signed(key, _genesis_id())))
     for second in range(1, BLOCK_TIME):  # every other timestamp inside the attacker's slot
         ts = PARAMS.slot_time(setup.slot) + second
         variants.append(Block(_resigned(honest.header, key, timestamp=ts, nonce=0)))

@@ -39,7 +39,7 @@ def _side_block(dev: DevChain, key: SigningKey, txs: tuple[Tx, ...] = (), **chan
         reveal=vrf.prove(key.seed, reveal_alpha(params.network_id, params.round_of(tip.height))),
     )  # fmt: skip
     fields.update(changes)
-    header = BlockHeader(**fields).solve_and_sign(key, params.hash_target)
+    header = BlockHeader(**fields).solve_and_sign(key, params.hash_target, dev.chain.genesis_id)
     return Block(header, txs)
 
 

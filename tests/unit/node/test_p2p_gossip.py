@@ -150,8 +150,9 @@ def test_two_blocks_of_one_delegate_for_one_slot_become_gossiped_evidence() -> N
         now += 1
     key = keys[a.header.generator_public_key]
     # The same slot and parent, another payload claim: a second, validly signed header.
-    b = Block(replace(a.header, total_fee=a.header.total_fee + 1).solve_and_sign(key, 2**256))
-    assert b.id != a.id and b.header.signature_ok()
+    second = replace(a.header, total_fee=a.header.total_fee + 1)
+    b = Block(second.solve_and_sign(key, 2**256, victim.genesis_id))
+    assert b.id != a.id and b.header.signature_ok(victim.genesis_id)
 
     async def offer() -> tuple[P2PNetwork, QuietLink]:
         net = P2PNetwork(victim, P2PSettings())

@@ -111,7 +111,8 @@ def test_the_guard_sees_the_exact_header_before_it_is_signed(tmp_path: Path) -> 
     assert chain.tip.height == 0
     block = chain.forge_next(1, keys, Spy())
     assert block is not None
-    assert seen == [(block.header.generator_public_key, 1, block.header.signing_root)]
+    root = block.header.signing_root(chain.genesis_id)  # the signing domain: this genesis
+    assert seen == [(block.header.generator_public_key, 1, root)]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,74 @@
+"""Verifying a block's signatures ahead of applying it (pure; the threads are the caller's).
+
+Most of what a block costs to validate is public-key cryptography that needs no state: the block
+signature (ed25519, in the chain's signing domain), the RANDAO reveal (an RFC 9381 VRF proof, about
+ten times an ed25519 verify) and each transaction's signature. A syncing node runs
+:func:`preverify` on blocks it has fetched but not applied yet, in worker threads (libsodium
+releases the GIL, so they run beside the thread that applies earlier blocks), and hands the
+results to the chain (``Chain.note_preverified``). The chain then skips exactly those checks for
+exactly those blocks:
+
+* a :class:`Preverified` is keyed by the header's id, the sha256 of its full signed encoding, so
+  it can vouch for no other header; the VRF input (network, round of the height) and the signing
+  domain (genesis id) are the chain's own, fixed for its life;
+* a failure is not recorded: the chain verifies that block again and rejects it with the usual
+  reason (``bad_signature``, ``bad_reveal``, ``invalid_transaction``);
+* every other rule (slot, delegate, hashing test, payload, state) runs as usual.
+
+:class:`PreverifiedCache` bounds what is kept (the oldest forgotten first): an entry whose block
+never arrives at ``apply_block`` only costs memory until it falls out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..errors import BlockRejectedError
+from .block import Block
+from .params import ChainParams
+from .rules import check_signatures
+
+
+@dataclass(frozen=True)
+class Preverified:
+    """What was verified for the block with header id ``block_id``: the reveal's VRF output
+    ``beta`` (set only if the block signature and the reveal both verify) and the ids of its
+    transactions whose signatures verify."""
+
+    block_id: bytes
+    beta: bytes | None
+    tx_ids: frozenset[bytes]
+
+
+def preverify(params: ChainParams, genesis_id: bytes, block: Block) -> Preverified:
+    """Verify ``block``'s block signature, reveal and transaction signatures. Thread-safe: it
+    reads only its arguments (immutable values)."""
+    try:
+        beta: bytes | None = check_signatures(params, genesis_id, block.header)
+    except BlockRejectedError:
+        beta = None
+    tx_ids = frozenset(tx.id for tx in block.transactions if tx.signature_ok())
+    return Preverified(block.id, beta, tx_ids)
+
+
+class PreverifiedCache:
+    """At most ``capacity`` :class:`Preverified` by block id, the oldest forgotten first."""
+
+    def __init__(self, capacity: int = 8_192):
+        self.capacity = capacity
+        self._by_id: OrderedDict[bytes, Preverified] = OrderedDict()
+
+    def add(self, result: Preverified) -> None:
+        self._by_id[result.block_id] = result
+        while len(self._by_id) > self.capacity:
+            self._by_id.popitem(last=False)
+
+    def get(self, block_id: bytes) -> Preverified | None:
+        return self._by_id.get(block_id)
+
+    def discard(self, block_id: bytes) -> None:
+        self._by_id.pop(block_id, None)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
