@@ -21,9 +21,11 @@ record (their ``slashing_protection.sqlite``); so do we:
     {"metadata": {"interchange_format_version": "5",
                   "genesis_validators_root": "0x<genesis id>", "network_id": "0x45544d01"},
      "data": [{"pubkey": "0x<ed25519 key>",
-               "signed_blocks": [{"slot": "81952", "signing_root": "0x<sha256 of the header>"}],
+               "signed_blocks": [{"slot": "81952", "signing_root": "0x<signing root>"}],
                "signed_attestations": []}]}
 
+  ``signing_root`` is what the key signed: ``BlockHeader.signing_root(genesis id)``, the header
+  in this chain's signing domain (the genesis id is in it, as in EIP-3076's signing roots).
   An import must name this chain (genesis id and network id); each listed key's record becomes
   the larger of its current and its highest imported slot (EIP-3076's conservative merge), all or
   nothing. An operator moving a key to another machine exports here, imports there, and only then

@@ -1,5 +1,6 @@
 """Double forging found by the chain itself, the evidence API, and the slashing tx that lands on
-its own; the network id in the signed header keeps other networks' signatures out."""
+its own; the network id in the signed header keeps other networks' signatures out, and the genesis
+id in the signing root (the signing domain) other chains' signatures of the same network."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.block import Block, BlockHeader
 from etm_bridge.chain.codec import sha256
 from etm_bridge.chain.evidence import DoubleForgingEvidence, EvidencePool
+from etm_bridge.chain.genesis import dev_genesis, genesis_block
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.tx_slash import DOUBLE_FORGING_PROOF
@@ -131,6 +133,46 @@ def test_a_key_reused_on_another_network_gives_no_evidence_here(dev: DevChain) -
         Chain(ChainStore.memory(), dev.cfg).apply_block(Block(b1))
     assert block_info.value.reason in {"wrong_network", "unknown_parent"}
     assert dev.chain.pending_evidence() == []
+
+
+def test_a_header_signed_for_another_genesis_is_neither_evidence_nor_a_block(
+    dev: DevChain,
+) -> None:
+    """The attack (docs/security.md, "slash a key through another chain"): every ``node init``
+    chain shares the network id and the development keys, so a delegate of this chain (A) also
+    signs headers on chain B, another genesis with the same network id. The attacker takes the
+    header the key signed on B for the slot of its block on A and hands the pair in here. The
+    signing domain (the genesis id in the signing root) makes B's header no valid signature on
+    A: refused as evidence (gossip), as a slashing tx and as a block; the same pair signed for
+    A's genesis is evidence (the control)."""
+    _funded_round(dev)
+    other_cfg, _ = dev_genesis(dev.params, len(dev.cfg.delegates), funded=4)  # chain B
+    genesis_b = genesis_block(other_cfg).id
+    assert other_cfg.params.network_id == dev.params.network_id
+    assert genesis_b != dev.chain.genesis_id
+    x = dev.forge()
+    key = dev.keys[x.header.generator_public_key]
+    on_b = replace(x.header, total_fee=x.header.total_fee + 7, nonce=0)
+    on_b = on_b.solve(dev.params.hash_target).signed(key, genesis_b)  # what the key signed on B
+    assert on_b.signature_ok(genesis_b) and not on_b.signature_ok(dev.chain.genesis_id)
+    with pytest.raises(EvidenceRejectedError) as info:
+        dev.chain.note_evidence(x.header, on_b)
+    assert info.value.reason == "bad_signature"
+    with pytest.raises(TxRejectedError) as tx_info:
+        dev.chain.submit_tx(dev.tx(dev.users[0], DOUBLE_FORGING_PROOF,
+                                   x.header.encoded + on_b.encoded))  # fmt: skip
+    assert tx_info.value.reason == "bad_signature"
+    twin = Chain(ChainStore.memory(), dev.cfg)  # a node of A one block behind: B's header as x
+    for h in range(1, x.height):
+        twin.apply_block(dev.chain.block_by_height(h))
+    for header in (on_b, x.header.signed(key, genesis_b)):  # B's header; x itself signed for B
+        with pytest.raises(BlockRejectedError) as block_info:
+            twin.apply_block(Block(header, x.transactions))
+        assert block_info.value.reason == "bad_signature"
+    assert twin.apply_block(x) and dev.chain.pending_evidence() == twin.pending_evidence() == []
+    # the control: the same second header signed for A's own genesis is double forging here
+    on_a = _twin_header(dev, x.header, total_fee=x.header.total_fee + 7)
+    assert dev.chain.note_evidence(x.header, on_a)
 
 
 def test_a_forger_that_cannot_pay_the_fee_skips_the_slashing_tx(make_dev_chain: Any) -> None:
