@@ -16,7 +16,12 @@ into evidence whenever a block reaches ``apply_block`` (gossip or sync). Evidenc
 holds but has not slashed yet is gossiped as an ``evidence`` message with the status heartbeat;
 received evidence goes to an :class:`EvidenceSink` (the chain's evidence API,
 :class:`ChainEvidence`) and is relayed when new, so any forger can land the slashing
-transaction.
+transaction. A peer that connects later (a restart, a healed partition, a new node) is sent the
+pending evidence right after its handshake (:meth:`Gossip.send_pending_evidence`, at most
+:data:`EVIDENCE_ON_CONNECT` pieces), and the heartbeat sends every peer what it lacks: before,
+each piece went once to the peers connected at the time, so a forger that connected afterwards
+never learnt it and the slash could never land. What a peer sent us or was sent is remembered
+per peer (bounded), so nothing is sent twice or echoed back.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("etm_bridge.node.p2p")
 
 TX_FLUSH_S = 0.05
+#: Pieces of pending evidence sent to a peer right after its handshake, at most (one per
+#: offender: more would take more delegates' double signatures than a network has).
+EVIDENCE_ON_CONNECT = 64
 #: Rejections an honest peer can cause (state or timing), so they cost the sender nothing.
 HONEST_TX_REASONS = frozenset(
     {"duplicate", "wrong_nonce", "insufficient_balance", "mempool_full", "rejected_by_type"}
@@ -170,6 +178,7 @@ class Gossip:
 
     def on_evidence(self, peer: Peer, msg: Evidence) -> None:
         """Evidence from a peer: checked by the chain, relayed once when it is new to us."""
+        peer.known_evidence.add(_evidence_key(msg))
         if not self.seen_evidence.add(_evidence_key(msg)):
             return
         try:
@@ -181,15 +190,34 @@ class Gossip:
             self._relay_evidence(msg, origin=peer)
 
     def gossip_pending_evidence(self) -> None:
-        """Evidence our chain holds against delegates not slashed yet, to every peer (once)."""
-        for a, b in self.evidence.pending_evidence():
-            msg = Evidence(a, b)
-            if self.seen_evidence.add(_evidence_key(msg)):
-                self._relay_evidence(msg, origin=None)
+        """With the status heartbeat: the evidence our chain holds against delegates not
+        slashed yet, to every peer that does not have it (one connected since is caught up
+        here too, had :meth:`send_pending_evidence` not reached it)."""
+        pending = [Evidence(a, b) for a, b in self.evidence.pending_evidence()]
+        for msg in pending:
+            self.seen_evidence.add(_evidence_key(msg))
+        for peer in self.net.ready_peers():
+            self._send_evidence(peer, pending)
+
+    def send_pending_evidence(self, peer: Peer) -> int:
+        """Right after ``peer``'s handshake: the newest :data:`EVIDENCE_ON_CONNECT` pieces of
+        pending evidence, unless it has them. Returns how many were queued."""
+        pending = [Evidence(a, b) for a, b in self.evidence.pending_evidence()]
+        return self._send_evidence(peer, pending[-EVIDENCE_ON_CONNECT:])
+
+    def _send_evidence(self, peer: Peer, messages: list[Evidence]) -> int:
+        sent = 0
+        for msg in messages:
+            if peer.known_evidence.add(_evidence_key(msg)):
+                if not peer.send(msg):
+                    break
+                sent += 1
+        return sent
 
     def _relay_evidence(self, msg: Evidence, origin: Peer | None) -> None:
+        key = _evidence_key(msg)
         for other in self.net.ready_peers():
-            if other is not origin:
+            if other is not origin and other.known_evidence.add(key):
                 other.send(msg)
 
 

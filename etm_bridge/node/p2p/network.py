@@ -221,7 +221,9 @@ class P2PNetwork:
             self.last_errors.pop(address, None)
         if self.settings.peer_exchange:
             peer.send(GetPeers())
-        log.info("peer %s connected (height %d)", peer.label(), hello.height)
+        sent = self.gossip.send_pending_evidence(peer)  # it may have missed the gossip
+        log.info("peer %s connected (height %d%s)", peer.label(), hello.height,
+                 f", sent {sent} pieces of evidence" if sent else "")  # fmt: skip
         self.syncer.wake()
 
     async def _read_loop(self, peer: Peer) -> None:

@@ -141,6 +141,7 @@ class Peer:
         self.connected_at = time.time()
         self.known_blocks = SeenSet(4096)
         self.known_txs = SeenSet(65536)
+        self.known_evidence = SeenSet(1024)
         self.bucket = TokenBucket(MESSAGES_PER_S, 2 * MESSAGES_PER_S, time.monotonic())
         self.block_requests = TokenBucket(
             BLOCK_REQUESTS_PER_S, 2 * BLOCK_REQUESTS_PER_S, time.monotonic()

@@ -4,8 +4,9 @@ The tests run in file order on the same network (1-second blocks): every node fo
 own delegates' slots; a killed node's slots stay empty while the others go on, and after a
 restart it catches up and forges again; a fresh node syncs from genesis; a peer sending invalid
 blocks is banned; malformed and oversized peer messages never crash a node; a 2|2 partition
-finalizes nothing on either side and, healed, converges without reverting a final block; last, a
-delegate that signs on two branches is slashed through gossiped evidence.
+finalizes nothing on either side and, healed, converges without reverting a final block; then a
+delegate that signs on two branches is slashed through gossiped evidence; last, evidence held by
+a node that was cut off still reaches the forgers once they connect to it again.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from etm_bridge_regtest.etm_network import EtmNetwork, chain_ids, etm_network_in
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from etm_bridge.chain.block import Block
+from etm_bridge.chain.block import BLOCK_VERSION, Block, BlockHeader
+from etm_bridge.chain.keys import SigningKey
 from etm_bridge.chain.params import etm_time
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.p2p.messages import (
     PROTOCOL_VERSION,
     BlockMsg,
+    Evidence,
     Hello,
     decode_frame,
     encode_frame,
@@ -303,3 +306,46 @@ def test_double_forging_is_found_gossiped_and_slashed(net: EtmNetwork) -> None:
     wait_for(slashed, "the double-forging delegate slashed through gossiped evidence", 60)
     logs = [net.nodes[i].log_path.read_text() for i in range(3)]
     assert any("double-forging evidence recorded" in log for log in logs), "not via gossip"
+
+
+def _slashed(client: NodeClient, key: str) -> bool:
+    return any(d["publicKey"] == key and d["slashed"] for d in client.delegates()["delegates"])
+
+
+def test_evidence_reaches_forgers_that_connect_after_it(net: EtmNetwork) -> None:
+    """After the slashing test (this one slashes a second delegate). Two headers node 1's
+    delegate signed for one slot are handed to node 3 alone, while node 3 is cut off from every
+    other node (and not forging): there is nobody it could gossip them to. Healed, the forgers
+    connect to node 3 again, after the evidence: node 3 sends it right after the handshake and a
+    forger lands the slashing transaction. Before, a piece of evidence went once to the peers
+    connected at the time, so the forgers never learnt it and the delegate stayed unslashed."""
+    net.wait_connected()
+    seed = json.loads((net.nodes[1].data_dir / "forging_keys.json").read_text())["seeds"][0]
+    key = SigningKey(bytes.fromhex(seed))
+    offender = key.public_key.hex()
+    holder = net.client(3)
+    holder.set_forging(False)
+    net.partition({0, 1, 2}, {3})
+    try:
+        wait_for(lambda: holder.status()["peers"] == 0, "node 3 cut off from every node")
+        status = holder.status()
+        genesis = bytes.fromhex(status["genesisId"])
+        header = BlockHeader(
+            version=BLOCK_VERSION, network=status["networkId"], timestamp=etm_time(time.time()),
+            height=status["height"] + 1, previous_block=bytes.fromhex(status["tipId"]),
+            number_of_transactions=0, total_amount=0, total_fee=0, reward=0, payload_length=0,
+            payload_hash=bytes(32), generator_public_key=key.public_key,
+        )  # fmt: skip
+        first, second = header.signed(key, genesis), replace(header, nonce=1).signed(key, genesis)
+        ws = _peer(holder)
+        ws.send(encode_frame(Evidence(first.encoded, second.encoded)))
+        wait_for(lambda: holder.status()["pendingEvidence"] >= 1, "node 3 holds the evidence")
+        ws.close()
+        assert not _slashed(net.client(0), offender)
+        net.heal()
+        wait_for(lambda: _slashed(net.client(0), offender),
+                 "the delegate slashed once the forgers reconnected to node 3", 60)  # fmt: skip
+    finally:
+        holder.set_forging(True)
+    logged = min(first.id, second.id).hex()[:16]  # how a node logs the pair it recorded
+    assert any(logged in net.nodes[i].log_path.read_text() for i in (0, 2)), "not via gossip"

@@ -19,7 +19,15 @@ from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.node.api import create_app
 from etm_bridge.node.p2p.endpoint import SyncGate
 from etm_bridge.node.p2p.limits import BanList, SeenSet, TokenBucket
-from etm_bridge.node.p2p.messages import BlockMsg, Blocks, GetBlocks, decode_frame
+from etm_bridge.node.p2p.messages import (
+    PROTOCOL_VERSION,
+    BlockMsg,
+    Blocks,
+    Evidence,
+    GetBlocks,
+    Hello,
+    decode_frame,
+)
 from etm_bridge.node.p2p.network import P2PNetwork
 from etm_bridge.node.p2p.peer import OUTBOX_BYTES, Peer
 from etm_bridge.node.p2p.settings import P2PSettings
@@ -207,3 +215,56 @@ def test_block_requests_are_rate_limited_and_a_non_reading_peer_is_bounded() -> 
         return peer.queued_bytes
 
     assert asyncio.run(hoard()) <= OUTBOX_BYTES
+
+
+def test_a_peer_that_connects_after_the_evidence_is_sent_it_once() -> None:
+    """Evidence the chain holds is sent to a peer right after its handshake (it connected after
+    the evidence was gossiped, and before this fix never got it), once: the heartbeat does not
+    repeat it, and it is never echoed to the peer that sent it."""
+    (chain, forger), keys = _chains(2)
+    now = etm_time(time.time())
+    a = None
+    while a is None:
+        a = forger.forge_next(now, keys)
+        now += 1
+    key = keys[a.header.generator_public_key]
+    b = replace(a.header, total_fee=a.header.total_fee + 1).solve_and_sign(
+        key, 2**256, chain.genesis_id
+    )
+    assert chain.note_evidence(a.header, b)
+
+    def hello(i: int) -> Hello:
+        return Hello(network=chain.params.network_id, genesis=chain.genesis_id,
+                     protocol=PROTOCOL_VERSION, height=0, tip=chain.genesis_id, finalized=0,
+                     port=0, node_id=bytes([i]) * 16, agent="test")  # fmt: skip
+
+    async def connect_late() -> tuple[list[QuietLink], QuietLink]:
+        net = P2PNetwork(chain, P2PSettings(peer_exchange=False))
+        net.gossip.gossip_pending_evidence()  # gossiped while no peer was connected
+        links, writers = [QuietLink(f"192.0.2.{i}") for i in (10, 11)], []
+        for i, link in enumerate(links):  # two peers connecting afterwards
+            peer = Peer(link, outbound=False)
+            peer.hello = hello(i + 1)
+            net._register(peer, peer.hello)
+            writers.append(asyncio.create_task(peer.write_loop()))
+        net.gossip.gossip_pending_evidence()  # the heartbeat: both have it already
+        sender_link = QuietLink("192.0.2.12")
+        sender = Peer(sender_link, outbound=False)
+        sender.hello = hello(3)
+        net.peers[sender.node_id] = sender
+        writers.append(asyncio.create_task(sender.write_loop()))
+        net.gossip.on_evidence(sender, Evidence(a.header.encoded, b.encoded))  # no echo
+        net.gossip.gossip_pending_evidence()
+        await asyncio.sleep(0.05)
+        for writer in writers:
+            writer.cancel()
+        return links, sender_link
+
+    links, sender_link = asyncio.run(connect_late())
+    for link in links:
+        [frame] = [f for f in link.sent if f[0] == 9]
+        assert {decode_frame(frame).header_a, decode_frame(frame).header_b} == {  # type: ignore[union-attr]
+            a.header.encoded,
+            b.encoded,
+        }
+    assert not [f for f in sender_link.sent if f[0] == 9]
