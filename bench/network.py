@@ -19,7 +19,11 @@ Network part (4 real delegate nodes, ``regtest.etm_network``, 1-second blocks):
   one node (round-robin), gossip carrying it to the others;
 * ``sync_blocks_per_s``: a fresh node syncing 10,000 blocks with transactions (forged offline
   into a data dir with the real chain code, then served by a node) from its first peer
-  connection to the tip (goal >= 2,000).
+  connection to the tip (goal >= 2,000); beside it, from ``/proc``, the CPU the syncing node
+  spent per block (``sync_cpu_ms_per_block``, ``sync_main_thread_cpu_ms_per_block``: the event
+  loop that applies; the rest is mostly the verification threads), its CPU per wall second and
+  the 1-minute load average, so a rate measured on a busy machine can be told from a slow node
+  (``bench/sync_apply.py`` breaks the CPU down further).
 
 Ends with one JSON line. ``python bench/network.py --quick`` (short runs) or without ``--quick``;
 ``--http-only`` skips the network part.

@@ -7,6 +7,8 @@ loopback (``etm_bridge_regtest.etm_network``).
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -175,7 +177,15 @@ def forge_history(home: Path, n_blocks: int) -> None:
         store.close()
 
 
-def sync_rate(root: Path, n_blocks: int) -> float:
+def _cpu_s(pid: int, tid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process, or of one of its threads, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sync_rate(root: Path, n_blocks: int) -> dict[str, float]:
     source_dir, fresh_dir = root / "history", root / "fresh"
     t0 = time.perf_counter()
     forge_history(source_dir, n_blocks)
@@ -189,19 +199,27 @@ def sync_rate(root: Path, n_blocks: int) -> float:
                   port=0)  # fmt: skip
         fresh = EtmNodeProcess(fresh_dir)
         client = fresh.start()
+        assert fresh.proc is not None
+        pid = fresh.proc.pid
         try:
             while client.status()["peers"] == 0:
                 time.sleep(0.01)
-            start = time.perf_counter()
+            cpu0, main0, start = _cpu_s(pid), _cpu_s(pid, pid), time.perf_counter()
             while client.status()["height"] < n_blocks:
                 time.sleep(0.05)
                 if time.perf_counter() - start > 600:
                     raise RuntimeError("sync did not finish in 600 s")
-            return n_blocks / (time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            cpu, main = _cpu_s(pid) - cpu0, _cpu_s(pid, pid) - main0
         finally:
             fresh.stop()
     finally:
         source.stop()
+    return {"sync_blocks_per_s": round(n_blocks / wall, 1),
+            "sync_cpu_ms_per_block": round(1000 * cpu / n_blocks, 3),
+            "sync_main_thread_cpu_ms_per_block": round(1000 * main / n_blocks, 3),
+            "sync_cpu_per_wall": round(cpu / wall, 2),
+            "sync_load_avg_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
 
 
 def network_bench(quick: bool) -> dict[str, Any]:
@@ -239,7 +257,7 @@ def network_bench(quick: bool) -> dict[str, Any]:
             "ratio_spread_to_single_node": round(spread / single, 3),
             "transfers": SENDERS * per_sender,
         })  # fmt: skip
-        rate = sync_rate(root, sync_blocks)
-        _log(f"sync: {rate:.0f} blocks/s")
-        out.update({"sync_blocks": sync_blocks, "sync_blocks_per_s": round(rate, 1)})
+        sync = sync_rate(root, sync_blocks)
+        _log(f"sync: {json.dumps(sync)}")
+        out.update({"sync_blocks": sync_blocks, **sync})
     return out

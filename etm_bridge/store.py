@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS config (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_MISSING = object()
+
+
 def _prefix_end(prefix: bytes) -> bytes | None:
     """The smallest key greater than every key starting with ``prefix`` (None: no bound)."""
     trimmed = prefix.rstrip(b"\xff")
@@ -160,14 +163,24 @@ class ChainStore:
         self._cache[k] = value
 
     def get_many(self, table: str, keys: Iterable[bytes]) -> dict[bytes, bytes]:
-        """The present records among ``keys`` (one query per 500 keys)."""
-        wanted, out = list(keys), {}
+        """The present records among ``keys`` (cached ones from the read cache, the others with
+        one query per 500 keys)."""
+        out: dict[bytes, bytes] = {}
+        wanted = []
+        for key in keys:
+            cached = self._cache.get((table, key), _MISSING)
+            if cached is _MISSING:
+                wanted.append(key)
+            elif cached is not None:
+                out[key] = cached  # type: ignore[assignment]
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT k, v FROM state WHERE tbl=? AND k IN ({marks})"
-            for k, v in self._conn.execute(sql, (table, *chunk)):
-                out[bytes(k)] = bytes(v)
+            found = {bytes(k): bytes(v) for k, v in self._conn.execute(sql, (table, *chunk))}
+            for key in chunk:
+                self._remember((table, key), found.get(key))
+            out.update(found)
         return out
 
     def scan(self, table: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
