@@ -14,6 +14,9 @@ part), forged with the real chain code, then applied to a fresh chain on a SQLit
   GIL), next to ``serial_cpu_per_wall`` (1 thread) and ``control_cpu_per_wall`` (2 threads
   hashing 1 MiB buffers, which surely release the GIL: what the machine gives two threads right
   now), and ``parallel_speedup`` (wall of 1 thread / wall of 2; needs two idle cores);
+  ``gil_free_ticks``: how often another thread ran Python (1 ms sleeps) during one long libsodium
+  call through PyNaCl (argon2id, ~0.2 s): near 0 if the call held the GIL, up to ~200 if not
+  (every PyNaCl binding is the same cffi wrapper, so the ed25519 and VRF calls release it too);
 * ``pipelined_blocks_per_s``: wall clock of the node's scheme (verify threads ahead, main thread
   applying batches), against ``serial_blocks_per_s`` (the baseline, wall clock);
 * ``ceiling_blocks_per_s``: ``cpu_count * 1000 / (verify_ms + apply_ms)``, the most this machine's
@@ -36,6 +39,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import nacl.bindings
 
 from etm_bridge.chain import vrf
 from etm_bridge.chain.address import address_hash
@@ -145,6 +150,27 @@ def control_in_two_threads(seconds: float = 1.0) -> float:
     return (time.process_time() - c0) / (time.perf_counter() - w0)
 
 
+def gil_free_ticks() -> int:
+    """Ticks (1 ms sleeps) another thread completed while one argon2id call ran in libsodium."""
+    done, ticks = threading.Event(), [0]
+
+    def tick() -> None:
+        while not done.is_set():
+            time.sleep(0.001)
+            ticks[0] += 1
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    time.sleep(0.01)
+    before = ticks[0]
+    nacl.bindings.crypto_pwhash_alg(32, b"etm", bytes(16), 2, 64 << 20,
+                                    nacl.bindings.crypto_pwhash_ALG_ARGON2ID13)  # fmt: skip
+    during = ticks[0] - before
+    done.set()
+    ticker.join()
+    return during
+
+
 def pipelined(chain: Chain, blocks: list[Block], threads: int) -> float:
     """The node's scheme: chunks verified ahead in ``threads`` threads, applied in batches."""
     pool = ThreadPoolExecutor(threads)
@@ -189,6 +215,7 @@ def run(n_blocks: int) -> dict[str, Any]:
         one_wall, one_cpu = preverify_in(1, checker, blocks)
         two_wall, two_cpu = preverify_in(2, checker, blocks)
         control = control_in_two_threads()
+        gil_ticks = gil_free_ticks()
         cores = os.cpu_count() or 1
         pipe = pipelined(fresh_chain(cfg, root, "pipelined"), blocks, cores)
     out = {
@@ -196,6 +223,7 @@ def run(n_blocks: int) -> dict[str, Any]:
         "apply_ms": apply_ms, "apply_unbatched_ms": apply_unbatched_ms,
         "parallel_cpu_per_wall": two_cpu / two_wall, "serial_cpu_per_wall": one_cpu / one_wall,
         "control_cpu_per_wall": control, "parallel_speedup": one_wall / two_wall,
+        "gil_free_ticks": gil_ticks,
         "serial_blocks_per_s": serial, "pipelined_blocks_per_s": pipe,
         "ceiling_blocks_per_s": cores * 1000 / (verify_ms + apply_ms), "cores": cores,
         "ratio_cpu_to_baseline": baseline_ms / (verify_ms + apply_ms),
