@@ -285,14 +285,14 @@ class Chain:
         together when the ``with`` ends (one commit instead of one per block: for sync). Nothing
         is durable before that: ``kill -9`` inside loses the batch, never an earlier block, and
         never leaves part of one. An exception escaping the ``with`` rolls the whole batch back
-        and puts the in-memory state (finality, mempool) back on the committed chain. Nested
-        batches join the outer one."""
-        finalized = self._finalized
+        and puts the in-memory state (finality, side blocks, mempool) back on the committed
+        chain. A nested batch is a savepoint of the outer one."""
+        finalized, side = self._finalized, dict(self._side)
         try:
             with self.store.atomic():
                 yield
         except BaseException:
-            self._finalized = finalized
+            self._finalized, self._side = finalized, side
             self._after_new_tip(set())
             raise
 

@@ -151,3 +151,27 @@ def test_the_tip_cache_follows_a_revert(dev: DevChain) -> None:
     assert chain.tip.height == 3
     chain.store.revert_tip()  # type: ignore[attr-defined]
     assert chain.tip.height == 2 and chain.tip.block_id == chain.block_by_height(2).id
+
+
+def test_a_reorg_in_a_batch_that_is_rolled_back_leaves_the_old_chain_whole(
+    make_dev_chain: Any,
+) -> None:
+    dev = make_dev_chain(n_delegates=3, per_round=3)
+    a = Chain(ChainStore.memory(), dev.cfg)
+    a.apply_block(dev.forge())
+    start = dev.now
+    a_block = a.forge_next(start + 1, dev.keys)
+    assert a_block is not None
+    before = (a.status(), a.store.full_state_digest())  # type: ignore[attr-defined]
+    dev.now = start + 1
+    b1, b2 = dev.forge(), dev.forge()
+    if b1.id == a_block.id:
+        pytest.skip("branches coincided")
+    with pytest.raises(KeyboardInterrupt), a.batch():
+        assert a.apply_block(b1) and a.apply_block(b2)  # the reorg to b1, b2 succeeds ...
+        assert a.tip.block_id == b2.id
+        raise KeyboardInterrupt  # ... and the batch around it dies
+    assert (a.status(), a.store.full_state_digest()) == before  # type: ignore[attr-defined]
+    # memory is back on the old chain too: the branch applies again as a fork from the start
+    assert a.apply_block(b1) and a.apply_block(b2) and a.tip.block_id == b2.id
+    assert a.store.full_state_digest() == dev.chain.store.full_state_digest()  # type: ignore[attr-defined]
