@@ -150,6 +150,7 @@ class Tx:
             network=network, type_id=type_id, sender_public_key=sender, nonce=nonce, fee=fee,
             payload=bytes(data[start : start + n]), signature=bytes(data[start + n : end]),
             version=version, encoded=bytes(data[offset:end]),
+            unsigned_bytes=bytes(data[offset : end - SIGNATURE_BYTES]),
         )  # fmt: skip
         return tx, len(data) - end
 

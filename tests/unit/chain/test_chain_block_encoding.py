@@ -143,8 +143,15 @@ HEADERS = st.builds(
 
 @given(HEADERS)
 def test_header_round_trip(header: BlockHeader) -> None:
-    assert BlockHeader.decode(header.encoded) == header
-    assert header.id == sha256(header.encoded)
+    decoded = BlockHeader.decode(header.encoded)
+    assert decoded == header and decoded.id == header.id == sha256(header.encoded)
+    # the one-struct decoding path: the same fields, of the same types, and its cached bytes
+    assert decoded.__dict__["unsigned_bytes"] == replace(header).unsigned_bytes
+    assert [type(getattr(decoded, f)) for f in decoded.__dataclass_fields__] == [
+        type(getattr(header, f)) for f in header.__dataclass_fields__
+    ]
+    block = Block.decode(memoryview(Block(header).encoded))  # type: ignore[arg-type]
+    assert block.header == header and type(block.encoded) is bytes
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,18 @@ def test_round_trip(network: int, type_id: int, nonce: int, fee: int, payload: b
     tx = Tx.create(KEY, network=network, type_id=type_id, nonce=nonce, fee=fee, payload=payload)
     again = Tx.decode(tx.encoded)
     assert again == tx and again.id == tx.id and again.signature_ok()
+    # the fast decoding path caches exactly what the fields encode to, as bytes
+    from_view, prefixed = Tx.decode(memoryview(tx.encoded)), Tx.decode_prefix(b"?" + tx.encoded, 1)
+    for decoded in (again, from_view, prefixed[0]):
+        assert decoded == tx and decoded.__dict__["encoded"] == tx.encoded
+        assert decoded.__dict__["unsigned_bytes"] == Tx(**_fields(tx)).unsigned_bytes
+        assert all(type(decoded.__dict__[f]) is bytes
+                   for f in ("payload", "signature", "sender_public_key", "encoded"))  # fmt: skip
+
+
+def _fields(tx: Tx) -> dict[str, Any]:
+    names = ("network", "type_id", "sender_public_key", "nonce", "fee", "payload", "signature")
+    return {name: getattr(tx, name) for name in names}
 
 
 def test_any_flipped_bit_breaks_the_signature() -> None:
