@@ -22,7 +22,8 @@ block, and never leaves half of one.
 **Read cache**: point reads of the ``state`` table are cached (write-through: every write of
 :meth:`_write_changes` updates it; any rollback, full or to a savepoint, empties it), so the hot
 records a block reads (the tip, the round's order and accumulator, the forger's account) cost a
-dict lookup instead of a query.
+dict lookup instead of a query. It assumes what the store always assumed: one writer (the node's
+connection); another process writing the same ``chain.sqlite`` was never supported.
 """
 
 from __future__ import annotations
