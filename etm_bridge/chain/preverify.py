@@ -53,22 +53,30 @@ def preverify(params: ChainParams, genesis_id: bytes, block: Block) -> Preverifi
 
 
 class PreverifiedCache:
-    """At most ``capacity`` :class:`Preverified` by block id, the oldest forgotten first."""
+    """At most ``capacity`` :class:`Preverified` by block id holding at most ``max_tx_ids``
+    transaction ids in all (a block may hold thousands: blocks that never get applied must not
+    hold memory without bound), the oldest forgotten first."""
 
-    def __init__(self, capacity: int = 8_192):
-        self.capacity = capacity
+    def __init__(self, capacity: int = 8_192, max_tx_ids: int = 262_144):
+        self.capacity, self.max_tx_ids = capacity, max_tx_ids
         self._by_id: OrderedDict[bytes, Preverified] = OrderedDict()
+        self._tx_ids = 0
 
     def add(self, result: Preverified) -> None:
+        self.discard(result.block_id)
         self._by_id[result.block_id] = result
-        while len(self._by_id) > self.capacity:
-            self._by_id.popitem(last=False)
+        self._tx_ids += len(result.tx_ids)
+        while len(self._by_id) > self.capacity or self._tx_ids > self.max_tx_ids:
+            _, old = self._by_id.popitem(last=False)
+            self._tx_ids -= len(old.tx_ids)
 
     def get(self, block_id: bytes) -> Preverified | None:
         return self._by_id.get(block_id)
 
     def discard(self, block_id: bytes) -> None:
-        self._by_id.pop(block_id, None)
+        old = self._by_id.pop(block_id, None)
+        if old is not None:
+            self._tx_ids -= len(old.tx_ids)
 
     def __len__(self) -> int:
         return len(self._by_id)

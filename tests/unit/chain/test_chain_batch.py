@@ -12,6 +12,7 @@ from conftest import DevChain, addr
 
 from etm_bridge.chain.block import Block, merkle_root
 from etm_bridge.chain.ledger import Chain
+from etm_bridge.chain.preverify import Preverified, PreverifiedCache
 from etm_bridge.errors import BlockRejectedError
 from etm_bridge.store import ChainStore
 
@@ -175,3 +176,18 @@ def test_a_reorg_in_a_batch_that_is_rolled_back_leaves_the_old_chain_whole(
     # memory is back on the old chain too: the branch applies again as a fork from the start
     assert a.apply_block(b1) and a.apply_block(b2) and a.tip.block_id == b2.id
     assert a.store.full_state_digest() == dev.chain.store.full_state_digest()  # type: ignore[attr-defined]
+
+
+def test_the_preverified_cache_is_bounded_in_entries_and_tx_ids() -> None:
+    cache = PreverifiedCache(capacity=3, max_tx_ids=10)
+    for i in range(5):
+        cache.add(Preverified(bytes([i]) * 32, None, frozenset({bytes([i])})))
+    assert len(cache) == 3 and cache.get(bytes(32)) is None  # the oldest went first
+    big = Preverified(b"b" * 32, bytes(64), frozenset(bytes([i]) * 32 for i in range(9)))
+    cache.add(big)  # 9 tx ids: only one other entry (1 id) still fits
+    assert cache.get(big.block_id) is big and len(cache) == 2
+    cache.add(big)  # again: counted once
+    cache.discard(big.block_id)
+    assert cache.get(big.block_id) is None and len(cache) == 1
+    cache.add(big)
+    assert len(cache) == 2
