@@ -287,22 +287,28 @@ def test_double_forging_is_found_gossiped_and_slashed(net: EtmNetwork) -> None:
     net.partition({0, 1, 2}, {3})
     first = {i: _height(net.client(i)) + 1 for i in (0, 3)}
     net.client(2).add_forging_key(bytes.fromhex(seed))
-    seen: dict[int, dict[int, tuple[str, int]]] = {0: {}, 3: {}}
+    seen: dict[int, dict[int, tuple[str, int, str]]] = {0: {}, 3: {}}
 
-    def offender_slots(i: int) -> set[int]:
-        """Timestamps (one per slot) of the blocks the offender signed on node i's branch."""
+    def offender_blocks(i: int) -> dict[int, str]:
+        """Block id by timestamp (one per slot) of the blocks the offender signed on node i's
+        branch."""
         client = net.client(i)
         for height in range(first[i], _height(client) + 1):
             if height not in seen[i]:
                 block = client.block(height)
-                seen[i][height] = (block["generatorPublicKey"], block["timestamp"])
-        return {ts for key, ts in seen[i].values() if key == offender}
+                seen[i][height] = (block["generatorPublicKey"], block["timestamp"], block["fullId"])
+        return {ts: block_id for key, ts, block_id in seen[i].values() if key == offender}
+
+    def signed_twice() -> bool:
+        ours, theirs = offender_blocks(0), offender_blocks(3)
+        return any(theirs.get(ts, block_id) != block_id for ts, block_id in ours.items())
 
     # Double forging is two signatures for one slot: the branches share the round order only
     # until one of them closes a round (each then has its own RANDAO seed), so wait for a slot
-    # the key signed on both (any signature on each side was not enough: a flaky wait).
-    wait_for(lambda: bool(offender_slots(0) & offender_slots(3)),
-             "the delegate signed one slot on both sides", timeout_s=90)  # fmt: skip
+    # the key signed on both (any signature on each side was not enough: a flaky wait), with two
+    # different blocks (the block node 3 forged as the cut took effect can be on both branches:
+    # one signature, no evidence; waiting on it alone failed about one run in five).
+    wait_for(signed_twice, "the delegate signed one slot on both sides", timeout_s=90)
     # Healed, node 3 stops forging: two nodes forging the key's every slot would fork the
     # network again at each of them, racing the slashing transaction (a flaky wait).
     net.client(3).set_forging(False)
