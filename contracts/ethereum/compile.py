@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,27 @@ def solcjs_path() -> Path:
 
 
 def _run_solcjs(args: list[str], stdin: str | None = None) -> str:
+    """solcjs's stdout. It goes to a temporary file, not a pipe: solcjs ends with
+    ``console.log(output); process.exit(0)``, and node drops what a full pipe (64 KiB) has not
+    taken yet, so a piped standard-JSON output over 64 KiB came back cut at random lengths."""
     exe = solcjs_path()
     if not exe.exists():
         raise CompileError(f"solcjs not found at {exe}: run `npm ci --ignore-scripts` first")
-    proc = subprocess.run(
-        [str(exe), *args], input=stdin, capture_output=True, text=True, check=False, timeout=300
-    )
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        proc = subprocess.run(
+            [str(exe), *args],
+            input=stdin,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        out.seek(0)
+        stdout = out.read()
     if proc.returncode != 0:
         raise CompileError(f"solcjs {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc.stdout
+    return stdout
 
 
 def compiler_version() -> str:
