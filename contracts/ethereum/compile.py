@@ -36,6 +36,8 @@ CONTRACTS = {
     "EtherSwapHTLC": "EtherSwapHTLC.sol",
     "TestToken": "TestToken.sol",
     "PoolVault": "PoolVault.sol",
+    "CommitteeVault": "CommitteeVault.sol",
+    "TestFeeToken": "TestFeeToken.sol",
 }
 #: Fixed compiler settings. "cancun" runs on anvil 1.7.1 (default hardfork Prague and later).
 SETTINGS: dict[str, Any] = {

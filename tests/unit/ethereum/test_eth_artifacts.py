@@ -40,7 +40,9 @@ def test_artifacts_record_the_sha256_of_the_committed_sources(compile_module):
 
 
 def test_fresh_compile_reproduces_the_committed_artifacts_byte_for_byte(compile_module, fresh):
-    assert set(fresh) == {"EtherSwapHTLC", "TestToken", "PoolVault"}
+    assert set(fresh) == {
+        "EtherSwapHTLC", "TestToken", "PoolVault", "CommitteeVault", "TestFeeToken"
+    }  # fmt: skip
     assert compile_module.stale_artifacts(fresh) == []
 
 
@@ -65,3 +67,32 @@ def test_htlc_abi_has_the_boltz_style_surface():
         "name": "preimageHash",
         "type": "bytes32",
     }
+
+
+def test_committee_vault_abi_has_no_admin_surface():
+    """Money leaves only through the three executes; nothing else writes the signer set."""
+    abi = json.loads((CONTRACTS / "artifacts" / "CommitteeVault.json").read_text())["abi"]
+    writes = {
+        e["name"] for e in abi if e["type"] == "function" and e["stateMutability"] != "view"
+    } - {"domainSeparator"}
+    assert writes == {
+        "deposit", "depositToken", "claimSwapIn", "refundCounterLock",
+        "executeCounterLock", "executePayout", "executeRotate",
+    }  # fmt: skip
+    assert [e["type"] for e in abi if e["type"] in ("receive", "fallback")] == ["receive"]
+    events = {
+        e["name"]: [(i["name"], i["type"], i["indexed"]) for i in e["inputs"]]
+        for e in abi
+        if e["type"] == "event"
+    }
+    assert events["Deposited"] == [  # PoolVault's signature: one reader for both
+        ("etmOwner", "bytes20", True), ("from", "address", True),
+        ("token", "address", False), ("amount", "uint256", False),
+    ]  # fmt: skip
+    assert events["Paid"] == [
+        ("mandateId", "bytes32", True), ("to", "address", True), ("digest", "bytes32", False),
+        ("token", "address", False), ("amount", "uint256", False),
+    ]  # fmt: skip
+    assert set(events) == {
+        "Deposited", "CounterLocked", "Paid", "Rotated", "SwapInClaimed", "CounterRefunded"
+    }  # fmt: skip
