@@ -17,7 +17,9 @@ pragma solidity 0.8.37;
 ///         rotation lands. `executed[mandateId]` allows one execution per mandate, over every
 ///         revision and kind. Every outgoing move emits an event naming the mandate and the
 ///         EIP-712 digest that authorised it, which is what ETM proves (receipt proofs).
-///         `token == address(0)` means ether.
+///         Reentrancy: each function makes its own effects (executed[mandateId] first) before
+///         any external call, and a transient lock refuses every nested call into the vault
+///         (e.g. from a payee's token hook). `token == address(0)` means ether.
 contract CommitteeVault {
     /// @notice Version of the contract's rules (also the EIP-712 domain version); bumped on any
     ///         change to hashing, signature rules, events or semantics.
@@ -61,6 +63,11 @@ contract CommitteeVault {
     mapping(address => uint64) private memberOf;
     /// @notice ETM mandate id => executed (replay protection over all revisions and kinds).
     mapping(bytes32 => bool) public executed;
+    /// @dev Set while a value-moving function runs (EIP-1153 transient storage, cleared at the
+    ///      end of the transaction): a token hook or any other code a call hands control to
+    ///      cannot re-enter the vault. Defence in depth: every function already finishes its
+    ///      own effects before its external calls (checks-effects-interactions).
+    bool private transient _entered;
 
     /// @notice An ETM `counter_lock` mandate: lock `amount` of `token` in the HTLC for
     ///         `claimAddress` (the user's bound address) under `preimageHash` until `timelock`
@@ -126,6 +133,16 @@ contract CommitteeVault {
     error OnlyHtlc();
     error TokenAmountMismatch(uint256 expected, uint256 received);
     error TokenTransferFailed();
+    error Reentrancy();
+
+    /// @dev One vault call at a time; `receive()` (the HTLC paying a claim or refund back to
+    ///      the vault) does not take the lock, so claimSwapIn/refundCounterLock still work.
+    modifier nonReentrant() {
+        if (_entered) revert Reentrancy();
+        _entered = true;
+        _;
+        _entered = false;
+    }
 
     /// @param htlc_ the deployed EtherSwapHTLC (must hold code)
     /// @param etmDomain_ the ETM custody domain (non-zero), the EIP-712 salt
@@ -195,14 +212,14 @@ contract CommitteeVault {
 
     /// @notice Deposit msg.value wei into the pool for the ETM address whose 20-byte hash is
     ///         `etmOwner`. The ether stays here.
-    function deposit(bytes20 etmOwner) external payable {
+    function deposit(bytes20 etmOwner) external payable nonReentrant {
         if (etmOwner == bytes20(0)) revert InvalidEtmOwner();
         if (msg.value == 0) revert ZeroAmount();
         emit Deposited(etmOwner, msg.sender, address(0), msg.value);
     }
 
     /// @notice Deposit `amount` of `token` (pulled with transferFrom; approve this vault first).
-    function depositToken(address token, uint256 amount, bytes20 etmOwner) external {
+    function depositToken(address token, uint256 amount, bytes20 etmOwner) external nonReentrant {
         if (etmOwner == bytes20(0)) revert InvalidEtmOwner();
         if (token == address(0)) revert InvalidAddress();
         if (amount == 0) revert ZeroAmount();
@@ -225,7 +242,7 @@ contract CommitteeVault {
         address token,
         address refundAddress,
         uint256 timelock
-    ) external {
+    ) external nonReentrant {
         // The HTLC checks the preimage (32 bytes, sha256) and that the values name a live lock.
         bytes32 preimageHash = sha256(preimage);
         bytes32 swapHash = _swapHash(preimageHash, amount, token, address(this), refundAddress, timelock);
@@ -242,7 +259,7 @@ contract CommitteeVault {
         address token,
         address claimAddress,
         uint256 timelock
-    ) external {
+    ) external nonReentrant {
         bytes32 swapHash = _swapHash(preimageHash, amount, token, claimAddress, address(this), timelock);
         // Reentrancy-sensitive: as in claimSwapIn, value only flows from the HTLC to the vault.
         IHtlc(htlc).refund(preimageHash, amount, token, claimAddress, timelock);
@@ -252,7 +269,7 @@ contract CommitteeVault {
     // ---- m-of-n: value leaves only under a mandate ----------------------------------------
 
     /// @notice Lock exactly the mandated terms into the HTLC; the vault is the refund address.
-    function executeCounterLock(CounterLock calldata c, bytes[] calldata sigs) external {
+    function executeCounterLock(CounterLock calldata c, bytes[] calldata sigs) external nonReentrant {
         if (c.amount == 0) revert ZeroAmount();
         bytes32 digest = hashCounterLock(c);
         // Effects first: executed[mandateId] is set inside _authorise, before any external call.
@@ -273,7 +290,7 @@ contract CommitteeVault {
 
     /// @notice Pay an LP withdrawal. Ether is forced onto `to` (an EtherDrop self-destructs to
     ///         it, no code of `to` runs), so a payee cannot refuse and block its own payout.
-    function executePayout(Payout calldata p, bytes[] calldata sigs) external {
+    function executePayout(Payout calldata p, bytes[] calldata sigs) external nonReentrant {
         if (p.to == address(0) || p.to == address(this)) revert InvalidAddress();
         if (p.amount == 0) revert ZeroAmount();
         bytes32 digest = hashPayout(p);
@@ -294,7 +311,7 @@ contract CommitteeVault {
     }
 
     /// @notice Replace the signer set, signed by `threshold` members of the current set.
-    function executeRotate(Rotate calldata r, bytes[] calldata sigs) external {
+    function executeRotate(Rotate calldata r, bytes[] calldata sigs) external nonReentrant {
         if (r.newEpoch <= epoch) revert EpochNotAfter(r.newEpoch, epoch);
         bytes32 digest = hashRotate(r);
         _authorise(r.mandateId, r.epoch, type(uint64).max, digest, sigs);

@@ -38,6 +38,8 @@ CONTRACTS = {
     "PoolVault": "PoolVault.sol",
     "CommitteeVault": "CommitteeVault.sol",
     "TestFeeToken": "TestFeeToken.sol",
+    "TestHookToken": "TestReentrancy.sol",
+    "TestReentrantReceiver": "TestReentrancy.sol",
 }
 #: Fixed compiler settings. "cancun" runs on anvil 1.7.1 (default hardfork Prague and later).
 SETTINGS: dict[str, Any] = {

@@ -41,7 +41,8 @@ def test_artifacts_record_the_sha256_of_the_committed_sources(compile_module):
 
 def test_fresh_compile_reproduces_the_committed_artifacts_byte_for_byte(compile_module, fresh):
     assert set(fresh) == {
-        "EtherSwapHTLC", "TestToken", "PoolVault", "CommitteeVault", "TestFeeToken"
+        "EtherSwapHTLC", "TestToken", "PoolVault", "CommitteeVault", "TestFeeToken",
+        "TestHookToken", "TestReentrantReceiver",
     }  # fmt: skip
     assert compile_module.stale_artifacts(fresh) == []
 
