@@ -241,7 +241,7 @@ def abi_struct(s: VaultStruct) -> tuple[Any, ...]:
     return tuple(_to_json(kind, v) for (_, kind), v in zip(s.FIELDS, s.values(), strict=True))
 
 
-def _encode(domain_data: dict[str, Any], s: VaultStruct) -> SignableMessage:
+def _encode(domain_data: dict[str, Any], s: _Typed) -> SignableMessage:
     """eth_account's EIP-712 encoding of ``s`` (version 0x01, header = domain separator, body =
     hashStruct). ``s`` was range-checked when built, so eth_account's lenient coercions
     (strings to ints, ints to bytes) never apply."""
