@@ -25,6 +25,14 @@ used a node fails, the node's log tail is added to the report ("bitcoin_node log
     -26 RPCVerifyRejectedError, -27 RPCAlreadyInChainError, -5 RPCInvalidAddressOrKeyError.
     ``etm_bridge_regtest.ownkey.OwnKey`` builds and signs P2WPKH spends with our own key.
 
+``hsd_node`` -> :class:`etm_bridge_regtest.hsd.HsdNode` (Handshake regtest, hsd 8 in memory)
+    .rpc             JsonRpcClient on the node's HTTP port;  .wallet  the same for its wallet
+    .rpc_url, .api_key   what a HandshakeAdapter config needs (rpc_url, rpc_password)
+    .mine(n, address=None) -> list[str]; .height() -> int; .mempool() -> list[str]
+    .fund(address, amount_doo, confirm=True) -> str txid   pay from the wallet (amounts in doo,
+                     1 HNS = 10^6); waits until the tx is in the mempool (hsd relays async)
+    .log_path, .log_tail(lines=40) -> str   (the node logs at debug level: rejection reasons)
+
 ``anvil_node`` -> :class:`etm_bridge_regtest.anvil.AnvilNode`
     .rpc             JsonRpcClient (JSON-RPC 2.0)
     .rpc_url         "http://127.0.0.1:<port>" (give it to web3.HTTPProvider)
@@ -46,9 +54,10 @@ import pytest
 
 from .anvil import AnvilNode
 from .bitcoin import BitcoinNode
-from .throwaway import anvil_node_in, bitcoin_node_in
+from .hsd import HsdNode
+from .throwaway import anvil_node_in, bitcoin_node_in, hsd_node_in
 
-_NODE_FIXTURES = ("bitcoin_node", "anvil_node")
+_NODE_FIXTURES = ("bitcoin_node", "anvil_node", "hsd_node")
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +71,13 @@ def bitcoin_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BitcoinNo
 def anvil_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
     """A throwaway anvil for the whole session (see module docstring)."""
     with anvil_node_in(tmp_path_factory.mktemp("anvil")) as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def hsd_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HsdNode]:
+    """A throwaway hsd (Handshake) regtest node for the whole session (see module docstring)."""
+    with hsd_node_in(tmp_path_factory.mktemp("hsd")) as node:
         yield node
 
 

@@ -2,7 +2,8 @@
 
 ``with bitcoin_node_in(tmp_dir) as node: ...`` starts a Bitcoin regtest node (bitcoind if found,
 else bcoin in memory) on free ports below 32768 and stops its whole process group on exit;
-``anvil_node_in(tmp_dir)`` does the same for anvil. A port grabbed by someone else between
+``anvil_node_in(tmp_dir)`` does the same for anvil, ``hsd_node_in(tmp_dir)`` for a Handshake
+regtest node (hsd, in memory, with its wallet as the faucet). A port grabbed by someone else between
 probing and binding is retried with fresh ports. If the Python process dies without stopping
 them (a killed test run), the kernel sends the nodes SIGTERM. The pytest fixtures wrap these.
 """
@@ -19,6 +20,7 @@ from etm_bridge.errors import StackError
 from . import procs
 from .anvil import AnvilNode, AnvilService
 from .bitcoin import BitcoinNode, BitcoinService, bitcoin_service
+from .hsd import HsdNode, HsdService
 from .service import Service, Started, start, stop
 
 START_ATTEMPTS = 3
@@ -63,4 +65,21 @@ def anvil_node_in(home: Path) -> Iterator[AnvilNode]:
     try:
         yield service.node()
     finally:
+        stop(started.pid)
+
+
+@contextmanager
+def hsd_node_in(home: Path) -> Iterator[HsdNode]:
+    """A fresh hsd regtest node at height 0 (its wallet funds from mined blocks)."""
+
+    def make() -> HsdService:
+        rpc_port = procs.free_port()
+        return HsdService(home, rpc_port=rpc_port, wallet_port=procs.free_port({rpc_port}))
+
+    service, started = _start_on_free_ports(make)
+    node = service.node()
+    try:
+        yield node
+    finally:
+        node.close()
         stop(started.pid)

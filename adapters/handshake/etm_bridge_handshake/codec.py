@@ -232,7 +232,17 @@ def decode_tx(raw: bytes) -> Tx:
     return tx
 
 
-def _read_tx(r: _Reader) -> tuple[Tx, int]:
+def decode_tx_base(raw: bytes) -> Tx:
+    """Parse a witness-stripped transaction (what the txid commits to), all of ``raw``."""
+    if not isinstance(raw, bytes | bytearray) or not raw or len(raw) > MAX_TX_SIZE:
+        raise ValidationError("a stripped Handshake transaction must be 1..1e6 bytes")
+    tx, end = _read_tx(_Reader(bytes(raw)), witnesses=False)
+    if end != len(raw):
+        raise ValidationError(f"{len(raw) - end} trailing bytes after the transaction")
+    return tx
+
+
+def _read_tx(r: _Reader, witnesses: bool = True) -> tuple[Tx, int]:
     version = r.u32()
     heads = []
     for _ in range(r.count("input")):
@@ -242,6 +252,9 @@ def _read_tx(r: _Reader) -> tuple[Tx, int]:
     locktime = r.u32()
     inputs = []
     for prev, index, sequence in heads:
+        if not witnesses:
+            inputs.append(Input(prev, index, sequence))
+            continue
         witness = tuple(r.varbytes() for _ in range(r.count("witness item")))
         inputs.append(Input(prev, index, sequence, witness))
     return Tx(tuple(inputs), outputs, locktime, version), r.pos

@@ -109,7 +109,8 @@ class HtlcScript:
     @property
     def script(self) -> bytes:
         return b"".join([
-            bytes([OP_IF, OP_SIZE]), push(bytes([PREIMAGE_LEN])), bytes([OP_EQUALVERIFY, OP_SHA256]),
+            bytes([OP_IF, OP_SIZE]), push(bytes([PREIMAGE_LEN])),
+            bytes([OP_EQUALVERIFY, OP_SHA256]),
             push(self.hashlock), bytes([OP_EQUALVERIFY]), push(self.claim_pubkey),
             bytes([OP_ELSE]), push(script_num(self.timelock_height)),
             bytes([OP_CHECKLOCKTIMEVERIFY, OP_DROP]), push(self.refund_pubkey),
@@ -134,7 +135,9 @@ def key_address(pubkey: bytes) -> Address:
 def p2pkh_script(pubkey: bytes) -> bytes:
     """The script a pay-to-key input is signed over: DUP BLAKE160 <h> EQUALVERIFY CHECKSIG."""
     return (
-        bytes([OP_DUP, OP_BLAKE160]) + push(blake2b160(pubkey)) + bytes([OP_EQUALVERIFY, OP_CHECKSIG])
+        bytes([OP_DUP, OP_BLAKE160])
+        + push(blake2b160(pubkey))
+        + bytes([OP_EQUALVERIFY, OP_CHECKSIG])
     )
 
 
@@ -213,9 +216,7 @@ class LockMarker:
 def parse_marker(tx: Tx) -> LockMarker | None:
     """The marker of a lock transaction, or None if ``tx`` is not one (no marker output, or
     input 0 not signed by a single compressed key)."""
-    data = next(
-        (o.address.hash for o in tx.outputs if o.address.version == NULLDATA_VERSION), None
-    )
+    data = next((o.address.hash for o in tx.outputs if o.address.version == NULLDATA_VERSION), None)
     if data is None or len(data) != MARKER_LEN or not data.startswith(MARKER_TAG):
         return None
     if not tx.inputs or len(tx.inputs[0].witness) != 2:

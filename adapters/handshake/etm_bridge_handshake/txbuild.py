@@ -65,7 +65,9 @@ def _sign_coins(key: WalletKey, coins: Sequence[Coin], unsigned: Tx) -> Tx:
     inputs = []
     for index, coin in enumerate(coins):
         digest = signature_hash(unsigned, index, key.p2pkh_script, coin.value, SIGHASH_ALL)
-        inputs.append(_input(coin.txid_hex, coin.vout, SEQUENCE_FINAL, (key.sign(digest), key.pubkey)))
+        inputs.append(
+            _input(coin.txid_hex, coin.vout, SEQUENCE_FINAL, (key.sign(digest), key.pubkey))
+        )
     return Tx(tuple(inputs), unsigned.outputs, unsigned.locktime)
 
 
@@ -91,7 +93,9 @@ def build_payment_tx(
             floor = dust_threshold(Output(0, key.address)) if with_change else 0
             if change >= floor:
                 final = (*outputs, Output(change, key.address)) if with_change else tuple(outputs)
-                unsigned = Tx(tuple(_input(c.txid_hex, c.vout, SEQUENCE_FINAL) for c in chosen), final)
+                unsigned = Tx(
+                    tuple(_input(c.txid_hex, c.vout, SEQUENCE_FINAL) for c in chosen), final
+                )
                 return _sign_coins(key, chosen, unsigned), chosen
     have = sum(c.value for c in coins)
     raise InsufficientFundsError(

@@ -1,0 +1,25 @@
+"""The shared adapter conformance suite on a real hsd (Handshake) regtest node."""
+
+from __future__ import annotations
+
+import pytest
+from etm_bridge_handshake import HandshakeAdapter
+from etm_bridge_handshake.proofs import verify_handshake_merkle_proof
+
+from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarness
+
+
+class TestHandshakeConformance(AdapterConformance):
+    @pytest.fixture
+    def harness(self, hns_party, hsd_node) -> ConformanceHarness:
+        us, config = hns_party()
+        them, _ = hns_party()
+        return ConformanceHarness(
+            adapter=us,
+            counterparty=them,
+            mine=lambda n: hsd_node.mine(n),
+            reopen=lambda: HandshakeAdapter.from_config(config),
+            amount=1_000_000,  # 1 HNS
+            unknown_lock_id="00" * 32 + ":0:" + "00" * 32,
+            verify_proof=verify_handshake_merkle_proof,
+        )
