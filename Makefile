@@ -10,14 +10,19 @@ BIN := $(VENV)/bin
 
 deps: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml adapters/bitcoin/pyproject.toml adapters/ethereum/pyproject.toml
+$(VENV)/.installed: pyproject.toml adapters/bitcoin/pyproject.toml adapters/ethereum/pyproject.toml \
+		adapters/handshake/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e adapters/bitcoin -e adapters/ethereum
+	$(PY) -m pip install --quiet -e '.[dev]' -e adapters/bitcoin -e adapters/ethereum \
+		-e adapters/handshake
 	touch $@
 
+# hsd (Handshake) runs with NODE_BACKEND=js, but bdb's LevelDB binding is native: build it with
+# the machine's compiler (~1 min, no download; install scripts stay off for everything else).
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
+	npm rebuild bdb
 	touch $@
 
 demo: deps
