@@ -8,7 +8,8 @@ spent or missing input, a double spend of a mempool transaction). So :meth:`HsdC
 posts the transaction and then requires it in the mempool, byte for byte (claims of one lock
 share a txid, since the txid excludes witnesses). A transaction that is not there raises one
 clear error: ``RPCMissingInputsError`` (-25) when an input is spent or unknown,
-``RPCVerifyRejectedError`` (-26) for a script failure or a locktime not yet reached, else
+``RPCVerifyRejectedError`` (-26) for a script failure or a locktime not yet reached,
+``RPCDeserializationError`` (-22) for bytes hsd cannot decode, else
 ``InvalidTransactionError`` naming the remaining causes. Codes follow bitcoind's numbering, as
 the rest of etm-bridge does. An unreachable node raises ``NodeUnavailableError`` naming the URL.
 """
@@ -22,6 +23,7 @@ import requests
 from etm_bridge.errors import (
     InvalidTransactionError,
     NodeUnavailableError,
+    RPCDeserializationError,
     RPCError,
     RPCMissingInputsError,
     RPCVerifyRejectedError,
@@ -56,7 +58,13 @@ class HsdClient:
 
     def broadcast(self, tx: Tx) -> str:
         """Send ``tx`` and return its txid once it is in the mempool (see the module doc)."""
-        raw = tx.encode()
+        self.post_raw(tx.encode(), tx.txid_hex)
+        if self._in_mempool(tx):
+            return tx.txid_hex
+        raise self._dropped(tx)
+
+    def post_raw(self, raw: bytes, label: str) -> None:
+        """``POST /broadcast``; raises for an HTTP error (a VerifyError, an undecodable tx)."""
         try:
             reply = self._session.post(
                 f"{self.url}/broadcast", json={"tx": raw.hex()}, timeout=BROADCAST_TIMEOUT_S
@@ -72,11 +80,11 @@ class HsdClient:
             error = body.get("error") if isinstance(body.get("error"), dict) else {}
             message = str(error.get("message") or reply.text[:300])
             kind = str(error.get("type") or f"HTTP {reply.status_code}")
-            raise RPCVerifyRejectedError(f"hsd rejected {tx.txid_hex}: {kind}: {message}", -26,
-                                         "broadcast")  # fmt: skip
-        if self._in_mempool(tx):
-            return tx.txid_hex
-        raise self._dropped(tx)
+            if kind == "VerifyError":
+                raise RPCVerifyRejectedError(f"hsd rejected {label}: {message}", -26, "broadcast")
+            raise RPCDeserializationError(
+                f"hsd cannot decode or accept {label}: {kind}: {message}", -22, "broadcast"
+            )
 
     def _in_mempool(self, tx: Tx) -> bool:
         try:
