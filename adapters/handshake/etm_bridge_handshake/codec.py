@@ -203,7 +203,11 @@ class _Reader:
     def count(self, what: str) -> int:
         n = self.varint()
         if n > len(self.data) - self.pos:
-            raise ValidationError(f"{what} count {n} exceeds the {len(self.data)}-byte tx")
+            left = len(self.data) - self.pos
+            raise ValidationError(
+                f"{what} count {n} at byte {self.pos} exceeds the {left} bytes left "
+                "(truncated or corrupt transaction)"
+            )
         return n
 
     def varbytes(self) -> bytes:

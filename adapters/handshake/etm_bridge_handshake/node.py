@@ -77,7 +77,8 @@ class HsdClient:
             raise NodeUnavailableError(f"hsd at {self.url} refused our API key (HTTP 401)")
         body = _json(reply)
         if reply.status_code != 200 or not body.get("success"):
-            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            found = body.get("error")
+            error: dict = found if isinstance(found, dict) else {}
             message = str(error.get("message") or reply.text[:300])
             kind = str(error.get("type") or f"HTTP {reply.status_code}")
             if kind == "VerifyError":

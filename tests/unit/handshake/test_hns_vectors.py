@@ -63,9 +63,7 @@ def test_transaction_round_trip_ids_and_size() -> None:
     assert tx.locktime == 200 and [i.sequence for i in tx.inputs] == [0xFFFFFFFE, 0xFFFFFFFD]
 
 
-@pytest.mark.parametrize(
-    "case", VECTORS["sighashes"], ids=lambda c: f"{c['type']}-{c['index']}"
-)
+@pytest.mark.parametrize("case", VECTORS["sighashes"], ids=lambda c: f"{c['type']}-{c['index']}")
 def test_signature_hash_matches_hsd(case: dict) -> None:
     tx = decode_tx(bytes.fromhex(VECTORS["tx"]["raw"]))
     digest = signature_hash(
