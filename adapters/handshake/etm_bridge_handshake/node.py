@@ -9,7 +9,8 @@ posts the transaction and then requires it in the mempool, byte for byte (claims
 share a txid, since the txid excludes witnesses). A transaction that is not there raises one
 clear error: ``RPCMissingInputsError`` (-25) when an input is spent or unknown,
 ``RPCVerifyRejectedError`` (-26) for a script failure or a locktime not yet reached,
-``RPCDeserializationError`` (-22) for bytes hsd cannot decode, else
+``RPCDeserializationError`` (-22) for bytes hsd cannot decode, ``RPCAlreadyInChainError`` (-27)
+for a transaction already in a block (as bitcoind), else
 ``InvalidTransactionError`` naming the remaining causes. Codes follow bitcoind's numbering, as
 the rest of etm-bridge does. An unreachable node raises ``NodeUnavailableError`` naming the URL.
 """
@@ -23,6 +24,7 @@ import requests
 from etm_bridge.errors import (
     InvalidTransactionError,
     NodeUnavailableError,
+    RPCAlreadyInChainError,
     RPCDeserializationError,
     RPCError,
     RPCMissingInputsError,
@@ -97,6 +99,10 @@ class HsdClient:
 
     def _dropped(self, tx: Tx) -> Exception:
         """The error for a transaction hsd answered ``success`` to but did not keep."""
+        if tx.outputs and self.rpc.call("gettxout", tx.txid_hex, 0, False) is not None:
+            return RPCAlreadyInChainError(
+                f"{tx.txid_hex} is already in a block (sent before, or mined just now)", -27,
+                "broadcast")  # fmt: skip
         for txin in tx.inputs:
             txid, vout = txin.outpoint
             if self.rpc.call("gettxout", txid, vout, True) is None:

@@ -17,7 +17,7 @@ from etm_bridge_handshake.proofs import (
 from etm_bridge_regtest.hsd import HsdNode
 
 from etm_bridge.adapter import HtlcTerms
-from etm_bridge.errors import LockNotFoundError
+from etm_bridge.errors import LockNotFoundError, RPCAlreadyInChainError
 from etm_bridge.hashlock import hashlock_of, new_preimage
 
 Party = Callable[..., tuple[HandshakeAdapter, dict]]
@@ -39,6 +39,10 @@ def test_blocks_parse_and_every_transaction_proves(hns_party: Party, hsd_node: H
     assert len(txs) >= 6 and lock.txid in verbose["tx"]
     assert merkle_root([t.txid for t in txs]) == header[MERKLE_ROOT]
     assert bytes.fromhex(verbose["merkleroot"]) == header[MERKLE_ROOT]
+    [lock_tx] = [t for t in txs if t.txid_hex == lock.txid]
+    with pytest.raises(RPCAlreadyInChainError) as info:  # as bitcoind: -27, already in a block
+        us.node.broadcast(lock_tx)
+    assert info.value.code == -27
     for tx in txs:
         assert tx.encode() in raw
         proof = block_inclusion_proof(raw, verbose["height"], tx.txid_hex)
