@@ -126,7 +126,8 @@ class Tx:
     outputs: tuple[Output, ...]
     locktime: int = 0
     version: int = 0
-    _cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    #: The base encoding, computed once (not an init field: ``dataclasses.replace`` gets a new one).
+    _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def encode_base(self) -> bytes:
         """Everything before the witnesses (what the txid commits to)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import etm_bridge_handshake
@@ -107,3 +108,10 @@ def test_private_key_must_be_32_valid_bytes() -> None:
     for bad in (b"\x01" * 31, bytes(32)):
         with pytest.raises(ValidationError):
             WalletKey(bad)
+
+
+def test_a_replaced_transaction_never_reuses_the_cached_encoding() -> None:
+    tx = decode_tx(RAW)
+    assert tx.txid_hex == VECTORS["tx"]["txid"]  # the base encoding is cached now
+    moved = replace(tx, locktime=tx.locktime + 1)
+    assert moved.txid != tx.txid and moved.encode_base()[-4:] != tx.encode_base()[-4:]
