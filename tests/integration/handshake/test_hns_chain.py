@@ -73,3 +73,25 @@ def test_a_reorg_takes_the_lock_away_and_gives_the_coins_back(
     again = us.lock(terms)
     hsd_node.mine(1)
     assert [found.lock_id for found in them.find_locks(terms.hashlock)] == [again.lock_id]
+
+
+def test_htlc_activity_reports_locks_and_spends_by_height(
+    hns_party: Party, hsd_node: HsdNode
+) -> None:
+    """The swap watcher's question, as for Bitcoin: which hashlocks did these blocks touch?"""
+    us, _ = hns_party()
+    them, _ = hns_party()
+    preimage = new_preimage()
+    hashlock = hashlock_of(preimage)
+    us.watch_hashlock(hashlock)
+    start = us.tip().height
+    terms = HtlcTerms(1_000_000, hashlock, us.our_key(), them.our_key(), start + 10)
+    lock = them.lock(terms)
+    assert hashlock in us.htlc_activity(start, start)  # unconfirmed, at the tip
+    hsd_node.mine(1)
+    assert us.htlc_activity(start + 1, start + 1) == {hashlock}
+    assert us.htlc_activity(start, start) == set()
+    us.claim(us.get_lock(lock.lock_id), preimage)
+    hsd_node.mine(1)
+    assert us.htlc_activity(start + 2, start + 2) == {hashlock}
+    assert them.htlc_activity(start + 2, start + 2) == {hashlock}  # spends reveal the script
