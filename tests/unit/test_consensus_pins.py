@@ -116,6 +116,7 @@ TABLES = [
     ("xchg_open_swaps", "exchange"),
     ("xchg_pools", "exchange"),
     ("xchg_positions", "exchange"),
+    ("xchg_proven_value", "exchange"),
     ("xchg_shares", "exchange"),
     ("xchg_swap_intents", "exchange"),
     ("xchg_swap_log", "exchange"),
@@ -127,7 +128,7 @@ GENESIS_SECTIONS = ["spv"]
 GENESIS_ID_WITH_SPV = "e2873ddcb0d50e53840effa8e0e0ca17358ce1c1aa88500d9f9058ea8669c20a"
 GENESIS_ID_WITHOUT_SPV = "77d5e55eb56440706508aa49e4e513d5d9edbce84873b0641e89a8fdddb79d3f"
 SPV_SECTION_SHA256 = "247e86962dc1ddfea2aa7e58dccfc11b471e4299e25f8d27deb835997d3b65a0"
-STATE_DIGEST = "5713b6c063639441cd783759273f9dba5340aac083498ca4033186b0b243e370"
+STATE_DIGEST = "d1bca790d8cbdff18ccde469faac135a99d1c9b091b849a6b93bc0b39edf4f7b"
 RELAY_STATUS_SHA256 = "82e9a5b77f0656ed56bbafc3b91b546908fcc8d6c68f96ec4398bcd43a11ceb0"
 QUOTE_DEPTH = {
     "btc": {
