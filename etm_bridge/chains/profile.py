@@ -1,0 +1,200 @@
+"""What a foreign chain tells the core about itself: :class:`ChainProfile` and its parts.
+
+Each chain folder ``etm_bridge/chains/<name>/`` exports one ``PROFILE`` (an out-of-tree chain
+declares it in the entry-point group ``etm_bridge.chains``); :mod:`.registry` finds, validates
+and serves them. The core reads chain knowledge only from here: units, key kinds and lengths,
+wallet derivation, the ETM-side header relay (transaction types, tables, genesis keys, status),
+the exchange's proof verifier and codec, proof kinds.
+
+Names that must never change once a chain is live: ``ticker`` is consensus and persisted data
+(pool asset, binding chain, the ``spv_config`` key, the ``<ticker>_`` prefixes of transaction
+type names and genesis keys, ``spv_<ticker>_`` table names, ``/api/spv/<ticker>``, the wallet
+derivation label). ``name`` is the ``[chains.<name>]`` config key, the default adapter, the
+key of the relay in ``/api/spv`` and a swap leg's chain name.
+
+Every part that needs a heavy import (a chain's crypto library, its SPV code) is a
+callable that imports when called, so the registry scan imports nothing heavy. Pure: values and
+callables only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..observations import KeyKind
+from ..units import Unit
+
+if TYPE_CHECKING:
+    from ..chain.registry import TxType
+    from ..chain.state import State, StateView, TableSpec
+    from ..exchange.txtypes import ForeignVerifier
+    from ..observations import HtlcLock, InclusionProof
+    from ..spv.relay_policy import RelayPolicy
+
+#: A ticker: lowercase, 2..10 characters, a letter first (it prefixes consensus names).
+TICKER_RE = re.compile(r"[a-z][a-z0-9]{1,9}")
+#: Names no chain may take (config tables and the core chain's leg name).
+RESERVED_NAMES = frozenset({"etm", "kdf", "policy"})
+#: Legal type-id blocks: multiples of 10 in [100, 190] or [1000, 65530].
+TYPE_ID_BLOCKS = (range(100, 191, 10), range(1000, 65531, 10))
+
+
+class ChainPublic(Protocol):
+    """A wallet's public view of one chain's key (the keystore's ``public.<label>`` entry)."""
+
+    @property
+    def key(self) -> bytes:
+        """The swap / binding / claim key (e.g. a 33-byte pubkey or a 20-byte address)."""
+        ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def display_address(self, network: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class WalletSpec:
+    """How a wallet derives this chain's key from its master seed (byte-identical forever)."""
+
+    label: str  # HMAC domain label: the keys change if this changes
+    is_valid_secret: Callable[[bytes], bool]  # candidate filter (e.g. the secp256k1 range)
+    public_of: Callable[[bytes], ChainPublic]  # secret -> public view
+    public_from_json: Callable[[Mapping[str, Any]], ChainPublic]  # keystore entry -> view
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """The exchange assets whose swaps settle on this chain."""
+
+    native: str  # the native asset (equal to the ticker for in-tree chains)
+    owns: Callable[[str], bool]  # the native asset, and tokens ("<standard>:0x...")
+    unit_of: Callable[[str], Unit | None]  # None: shown in base units
+
+
+@dataclass(frozen=True)
+class BindingSpec:
+    """How a key of this chain signs an address binding (``exchange.binding``)."""
+
+    key_len: int  # the bound key's length (== key_kind.length, checked at load)
+    sign: Callable[[str, bytes], tuple[bytes, bytes]]  # (message, secret) -> (key, signature)
+    #: (message, signature, claimed key) -> the key that signed; raises BindingError
+    #: (BAD_SIGNATURE) for a signature that does not verify. Recoverable schemes ignore the key.
+    signer: Callable[[str, bytes, bytes], bytes]
+
+
+@dataclass(frozen=True)
+class GenesisPart:
+    """This chain's keys of the genesis ``plugins.spv`` section (all prefixed ``<ticker>_``).
+
+    ``to_json(cfg)`` gives every key, with null/empty values when ``cfg`` is None (so the
+    section's canonical JSON, and the genesis id, stay what they were); ``from_json(section)``
+    reads them back (None: no relay configured); ``initialise(state, cfg)`` writes the relay's
+    checkpoint and ``spv_config`` record into the genesis state."""
+
+    to_json: Callable[[Any], dict[str, Any]]
+    from_json: Callable[[Mapping[str, Any]], Any]
+    initialise: Callable[[State, Any], None]
+
+
+@dataclass(frozen=True)
+class RelaySpec:
+    """The ETM-side header relay of this chain (transaction types, tables, API, feeding)."""
+
+    type_id_block: int  # its types use block+1 .. block+9
+    headers_type_id: int  # the relay-headers type (in the block)
+    #: id -> name of every relay type, declared here so the registry checks them without
+    #: importing the SPV code; :func:`etm_bridge.spv.relay_types.register` holds ``tx_types``
+    #: to it.
+    types: Mapping[int, str]
+    tx_types: Callable[[bool], list[TxType[Any]]]  # (dev) -> relay types; dev: autostart
+    tables: tuple[TableSpec, ...]  # "spv_<ticker>_*" (spv_config is the core's)
+    genesis: GenesisPart
+    status: Callable[[StateView], dict[str, Any] | None]  # /api/spv/<ticker>; None: none yet
+    best_hash: Callable[[StateView, int], str | None]  # display form, at a height
+    header_id: Callable[[bytes], str]  # raw header -> that display form
+    encode_headers: Callable[[list[bytes]], bytes]  # the relay-headers payload
+    max_headers_per_tx: int
+    tip_field: str  # "height" / "number" in the status JSON's "tip"
+    permissionless: bool  # True: anyone relays; False: the genesis's trusted relayers only
+    #: None: an absent relay counts as tip 0 (it starts with the first batch, ``dev_autostart``);
+    #: else the error text a feeder shows when this chain's ETM relay does not exist.
+    missing_relay: str | None
+    policy_of: Callable[[StateView], RelayPolicy]  # raises spv_relay_not_initialised
+    network_of: Callable[[StateView], str | None]  # the relay's network, None: no relay
+    dev_network: str  # the network assumed before a relay exists (quotes, pool rules)
+    dev_autostart: str | None = None  # network whose genesis block the first batch starts
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """Pools of this chain's assets: how their proofs are verified and encoded."""
+
+    verifier: Callable[[], ForeignVerifier]  # bound to this chain's relay in state
+    lock_proof: Callable[[HtlcLock, InclusionProof], bytes]  # -> xchg_swap_in proof bytes
+    txid_json_key: str  # the payment's id key in `lp deposit --json` ("<name>_txid", ...)
+
+
+@dataclass(frozen=True)
+class ProofKind:
+    """An :class:`~etm_bridge.observations.InclusionProof` kind this chain's adapters emit."""
+
+    header_len: int | None  # exact header length, None: any
+    node_len: int | None  # exact branch node length, None: any
+    verify: Callable[[InclusionProof], None]  # offline verifier (ProofError)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One command-line option a chain contributes (e.g. to ``node init``)."""
+
+    flag: str
+    help: str
+    multiple: bool = False
+    default: Any = None
+    metavar: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeInitSpec:
+    """``node init`` options of this chain and how they become its genesis relay config."""
+
+    options: tuple[OptionSpec, ...]
+    build: Callable[[Mapping[str, Any]], Any]  # option values -> genesis cfg or None
+    summary: Callable[[Any], dict[str, Any]]  # for the command's JSON output
+
+
+@dataclass(frozen=True)
+class ChainProfile:
+    """Everything the core knows about one foreign chain (see the module docstring)."""
+
+    name: str
+    ticker: str
+    unit: Unit
+    block_time_s: int  # nominal seconds per block
+    key_kind: KeyKind
+    confirmations: Mapping[str, int]  # network -> default depth
+    wallet: WalletSpec
+    assets: AssetSpec
+    binding: BindingSpec
+    aliases: tuple[str, ...] = ()  # extra spellings; name and ticker always resolve
+    adapter: str = ""  # adapter entry point; "" means ``name``
+    relay: RelaySpec | None = None  # None: not relayed to ETM (then no exchange either)
+    exchange: ExchangeSpec | None = None
+    node_init: NodeInitSpec | None = None
+    proof_kinds: Mapping[str, ProofKind] = field(default_factory=dict)
+
+    @property
+    def adapter_name(self) -> str:
+        return self.adapter or self.name
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every name this chain answers to: name, ticker, aliases (no duplicates)."""
+        return tuple(dict.fromkeys((self.name, self.ticker, *self.aliases)))
+
+    def default_confirmations(self, network: str) -> int:
+        """The default depth on ``network`` (the largest of the table for an unknown one)."""
+        return int(self.confirmations.get(network, max(self.confirmations.values(), default=1)))
