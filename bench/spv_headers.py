@@ -27,11 +27,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv import merkle
-from etm_bridge.spv.bitcoin_params import MAINNET, REGTEST, BitcoinParams
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import merkle
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import MAINNET, REGTEST, BitcoinParams
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import vector_files  # the tests' reader of tests/vectors

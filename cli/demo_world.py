@@ -26,11 +26,11 @@ from etm_bridge_ethereum.vault import VaultClient
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
 from etm_bridge.errors import ChainError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.etm_leg import EtmAdapter

@@ -30,10 +30,10 @@ import click
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import SigningKey
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, p2wpkh
 from etm_bridge.errors import InsufficientFundsError, ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import parse_amount

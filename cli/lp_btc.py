@@ -1,12 +1,12 @@
 """Bitcoin side of ``etm-bridge lp deposit``: pay the pool with an owner tag, then prove it.
 
-Not a verb module. The deposit the exchange accepts (``etm_bridge.exchange.btc_proofs``) is a
-transaction with an output paying ``P2WPKH(pool claim key)`` and exactly one
+Not a verb module. The deposit the exchange accepts (``etm_bridge.chains.bitcoin.etm.verifier``)
+is a transaction with an output paying ``P2WPKH(pool claim key)`` and exactly one
 ``OP_RETURN "ETMD" || address20`` output naming the ETM owner. :func:`deposit_outputs` says what
 those outputs are; :func:`pay_tagged` pays them through :meth:`BitcoinAdapter.pay` (the adapter
 picks the coins, skipping those a pending transaction already spends, and keeps its index to
 mined blocks); :func:`wait_proof` waits for the confirmations and returns the
-:class:`~etm_bridge.exchange.btc_proofs.BtcProof`.
+:class:`~etm_bridge.chains.bitcoin.etm.verifier.BtcProof`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from bitcoin.core import CBlock
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
 from etm_bridge_bitcoin.proofs import block_inclusion_proof
 
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import ChainError, ValidationError
-from etm_bridge.exchange.btc_proofs import BtcProof
-from etm_bridge.spv.bitcoin_tx import parse_tx
 
 #: How far back ``lp deposit --txid`` looks for the earlier payment's block.
 RESUME_SCAN_BLOCKS = 1_000

@@ -24,17 +24,17 @@ from pathlib import Path
 import click
 
 from etm_bridge.chain.state import State, StateView
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.params import NETWORKS, params_for
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import CHAIN_DB
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv import risk as spv_risk
-from etm_bridge.spv.bitcoin_params import NETWORKS, params_for
-from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.spv import confirmation_risk as spv_risk
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.txtypes import relay_status
 from etm_bridge.store import ChainStore
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.errors import ValidationError
-from etm_bridge.spv import bitcoin_headers as bh
 
 
 def _hex_or_raw(data: bytes) -> bytes:

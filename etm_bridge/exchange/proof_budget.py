@@ -4,15 +4,16 @@ Whitepaper 3.1's value-scaled depth is the smallest z keeping the expected loss
 ``P(q, z) * amount`` within a relay's loss budget (:mod:`etm_bridge.spv.relay_policy`). What a
 double spend takes back is everything proven from the block it reorganises away, so the amount
 is the block's: counted per proof, an attacker split one large lock into many small ones in one
-block (ten 1 BTC locks each at mainnet's 6 confirmations instead of 8 for 10 BTC: six times
-the budget; 100 BTC split, 59 times). So the exchange keeps, per asset and block, the total
-value its accepted proofs (swap-in locks, LP deposits, obligation payments) took from that
-block (:data:`~.records.PROVEN_VALUE`, a big-endian integer), and the Bitcoin verifier sizes
-the depth of a proof on ``that total + its own amount`` (:func:`value_at_risk`). Proofs whose
-record names no block are not counted (Ethereum deposits and payments: the Ethereum relay has
-no value-scaled depth, its relayers are trusted). Blocks hold independent
-totals: reversing locks in several blocks takes a reorganisation as deep as the oldest of
-them, whose proof already had its own block's depth. Pure.
+block (ten 1-coin locks, each at a proof-of-work mainnet's 6 confirmations instead of the 8 that
+10 coins need: six times the budget; 100 coins split, 59 times). So the exchange keeps, per
+asset and block, the total value its accepted proofs (swap-in locks, LP deposits, obligation
+payments) took from that block (:data:`~.records.PROVEN_VALUE`, a big-endian integer), and a
+chain's verifier whose relay has a value-scaled depth sizes the depth of a proof on ``that total
++ its own amount`` (:func:`value_at_risk`). Proofs whose record names no block are not counted
+(the deposits and payments of a chain whose relayers are trusted and whose relay has no
+value-scaled depth). Blocks hold independent totals: reversing locks in several blocks takes a
+reorganisation as deep as the oldest of them, whose proof already had its own block's depth.
+Pure.
 """
 
 from __future__ import annotations

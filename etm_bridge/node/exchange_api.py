@@ -51,10 +51,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from etm_bridge.chains.bitcoin.etm import verifier as btc_proofs
+from etm_bridge.chains.ethereum.etm import verifier as eth_proofs
+from etm_bridge.exchange import views
+
 from ..chain.address import decode_address
 from ..chain.state import StateView
 from ..errors import ExchangeError, NotFoundError, TxRejectedError, ValidationError
-from ..exchange import btc_proofs, eth_proofs, views
 from ..exchange import records as rc
 from ..exchange.binding import chain_of_asset
 from ..exchange.plans import get_binding, get_pool

@@ -26,6 +26,10 @@ from typing import Any, Protocol
 
 import rlp
 
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.ethereum.spv.rlp import encode_checked_header, header_hash
+
 from ..adapter import Tip
 from ..chain.address import address_of
 from ..chain.keys import SigningKey
@@ -34,10 +38,7 @@ from ..chain.tx import Tx
 from ..errors import ChainError, NotFoundError, ValidationError
 from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
-from ..exchange.btc_proofs import BtcProof
 from ..jsonrpc import JsonRpcClient
-from ..spv.bitcoin_headers import dsha256
-from ..spv.eth_rlp import encode_checked_header, header_hash
 from ..spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
 from .client import NodeClient
 

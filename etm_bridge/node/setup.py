@@ -13,11 +13,11 @@ section, e.g. the Ethereum relay's checkpoint, relayers and HTLC contract. ``tx_
 gives a core-only chain.
 
 ``btc_network`` starts the Bitcoin relay at genesis from that network's built-in checkpoint
-(:mod:`etm_bridge.spv.checkpoints`: mainnet block 826560, testnet4's genesis, regtest's genesis;
-signet is refused: its block signatures are not in the headers). Without it the relay is regtest,
-started at the regtest genesis block by the first header batch. ``allow_dev_pools`` is the
-development flag without which the exchange refuses pools on a regtest or anvil relay (headers
-anyone can forge); the local stack and the tests set it explicitly.
+(:mod:`etm_bridge.chains.bitcoin.spv.checkpoints`: mainnet block 826560, testnet4's genesis,
+regtest's genesis; signet is refused: its block signatures are not in the headers). Without it the
+relay is regtest, started at the regtest genesis block by the first header batch.
+``allow_dev_pools`` is the development flag without which the exchange refuses pools on a regtest or
+anvil relay (headers anyone can forge); the local stack and the tests set it explicitly.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from etm_bridge.chains.bitcoin.spv.checkpoints import default_checkpoint
+from etm_bridge.chains.bitcoin.spv.params import params_for
+from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
+from etm_bridge.chains.ethereum.spv.rlp import encode_checked_header
+
 from ..chain.genesis import dev_genesis
 from ..chain.params import ChainParams, etm_time
 from ..errors import ConfigError
 from ..jsonrpc import JsonRpcClient
 from ..private_files import write_private
-from ..spv.bitcoin_params import params_for
-from ..spv.checkpoints import default_checkpoint
-from ..spv.eth_rlp import encode_checked_header
-from ..spv.ethereum import ETH_NETWORKS
 from ..spv.genesis import SpvGenesis
 from . import spv_plugin
 from .config import (

@@ -16,8 +16,8 @@ from typing import Any
 
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
-from etm_bridge.exchange.btc_proofs import BtcVerifier
-from etm_bridge.exchange.eth_proofs import EthVerifier, vaults_from_config
+from etm_bridge.chains.bitcoin.etm.verifier import BtcVerifier
+from etm_bridge.chains.ethereum.etm.verifier import EthVerifier, vaults_from_config
 from etm_bridge.exchange.pool import Pool
 from etm_bridge.spv.txtypes import (
     btc_policy_of,

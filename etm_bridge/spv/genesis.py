@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from etm_bridge.chain.state import State, TableStore
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import params_for
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
+from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
 from etm_bridge.errors import ConfigError
-from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.eth_relay import EthRelay
-from etm_bridge.spv.ethereum import ETH_NETWORKS
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relay_policy import RelayPolicy, default_policy
 
 BTC_HEADERS, ETH_HEADERS, CONFIG = "spv_btc_headers", "spv_eth_headers", "spv_config"

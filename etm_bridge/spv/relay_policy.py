@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etm_bridge.errors import ConfigError, ValidationError
-from etm_bridge.spv.risk import value_scaled_confirmations
+from etm_bridge.spv.confirmation_risk import value_scaled_confirmations
 
 #: Two hours: a Bitcoin block gap that long happens about once in three years (e^-12 per
 #: block), and a relay fed each tick by the pool operator is never that far behind.

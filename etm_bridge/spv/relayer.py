@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 from etm_bridge.errors import ChainError
-from etm_bridge.spv.relay import BitcoinRelay
 
 
 def fork_point(relay: BitcoinRelay, hash_at: Callable[[int], bytes | None]) -> int:

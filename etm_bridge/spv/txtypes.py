@@ -33,11 +33,13 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import Registry, TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableSpec, TableStore
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint, StoredHeader
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.params import params_for
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
+from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
 from etm_bridge.errors import SpvRejectedError, TxRejectedError, ValidationError
-from etm_bridge.spv import rlp_bounded
-from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
-from etm_bridge.spv.ethereum import ETH_NETWORKS
 from etm_bridge.spv.genesis import (
     BTC_HEADERS,
     CONFIG,
@@ -47,9 +49,7 @@ from etm_bridge.spv.genesis import (
     SpvGenesis,
     initialise_relays,
 )
-from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint, StoredHeader
 from etm_bridge.spv.relay_policy import RelayPolicy
 
 BTC_TXS, ETH_RECEIPTS = "spv_btc_txs", "spv_eth_receipts"
@@ -391,8 +391,14 @@ def register(registry: Registry, btc_default_network: str | None = None) -> None
     """Declare the SPV tables and transaction types (the registry's plug-in entry point)."""
     check_btc_headers, apply_btc_headers = _btc_header_rules(btc_default_network)
     for name, doc in (
-        (BTC_HEADERS, "Bitcoin relay key-value store (see etm_bridge.spv.relay)"),
-        (ETH_HEADERS, "Ethereum relay key-value store (see etm_bridge.spv.eth_relay)"),
+        (
+            BTC_HEADERS,
+            "Bitcoin relay key-value store (see etm_bridge.chains.bitcoin.spv.header_relay)",
+        ),
+        (
+            ETH_HEADERS,
+            "Ethereum relay key-value store (see etm_bridge.chains.ethereum.spv.header_relay)",
+        ),
         (BTC_TXS, "txid_le -> proven Bitcoin tx (block, height, index, outputs)"),
         (ETH_RECEIPTS, "block_hash || index u32 -> proven receipt (status, logs)"),
         (CONFIG, "btc / eth -> relay network and confirmation policy"),

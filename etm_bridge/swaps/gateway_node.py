@@ -30,18 +30,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.ethereum.etm.verifier import EthProof
+from etm_bridge.chains.ethereum.spv.rlp import header_hash
+
 from ..adapter import ChainAdapter, HtlcLock, InclusionProof
 from ..chain.address import encode_address
 from ..chain.keys import SigningKey
 from ..errors import ConfigError, NotFoundError, TxRejectedError
 from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
-from ..exchange.btc_proofs import BtcProof, htlc_witness_script
-from ..exchange.eth_proofs import EthProof
 from ..node import relaying
 from ..node.client import NodeClient
-from ..spv.bitcoin_headers import dsha256
-from ..spv.eth_rlp import header_hash
 from .etm_leg import EtmAdapter, pool_leg_key
 from .model import SwapRecord
 from .views import ProofStatus, ProofView

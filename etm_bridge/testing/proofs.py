@@ -1,8 +1,8 @@
 """Pure inclusion-proof helpers: Merkle trees and a verifier per proof kind.
 
 - ``bitcoin-merkle`` (the Bitcoin adapter): checked by the SPV package's strict verifier
-  (:func:`etm_bridge.spv.merkle.verify_tx_in_header`: strict tx parse, branch shape for
-  ``tx_count``, CVE-2012-2459 / CVE-2017-12842 defences, header Merkle root).
+  (:func:`etm_bridge.chains.bitcoin.spv.merkle.verify_tx_in_header`: strict tx parse, branch
+  shape for ``tx_count``, CVE-2012-2459 / CVE-2017-12842 defences, header Merkle root).
 - ``fake-merkle`` (the fake adapter): the same tree over the fake's own transaction encoding,
   checked here: ``dsha256(leaf)`` walked up the branch (bits of ``index`` say left or right,
   lowest first, as Core's ``ComputeMerkleRootFromBranch``) must give the header's Merkle root.
@@ -79,8 +79,8 @@ def verify_fake_merkle_proof(proof: InclusionProof) -> None:
 
 def verify_bitcoin_merkle_proof(proof: InclusionProof) -> None:
     """Raise :class:`ProofError` unless the raw transaction is proven in the 80-byte header."""
-    from etm_bridge.spv.bitcoin_headers import BlockHeader
-    from etm_bridge.spv.merkle import verify_tx_in_header
+    from etm_bridge.chains.bitcoin.spv.headers import BlockHeader
+    from etm_bridge.chains.bitcoin.spv.merkle import verify_tx_in_header
 
     if proof.tx_count is None:
         raise ProofError("bitcoin-merkle proofs need tx_count (transactions in the block)")
@@ -97,7 +97,8 @@ def verify_ethereum_receipt_proof(proof: InclusionProof) -> None:
     """Raise :class:`ProofError` unless the receipt is in the header's receipts trie."""
     from trie import HexaryTrie  # local: only Ethereum proofs need the trie packages
 
-    from etm_bridge.spv import eth_rlp, rlp_bounded
+    from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+    from etm_bridge.chains.ethereum.spv import rlp_bounded
 
     root = eth_rlp.header_receipts_root(proof.header)
     key = eth_rlp.receipt_trie_key(proof.index)

@@ -42,9 +42,20 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import Registry, TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, canonical_json, encode_changes
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.checkpoints import default_checkpoint
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.ethereum.spv.headers import (
+    ANVIL,
+    EMPTY_OMMERS_HASH,
+    expected_base_fee,
+    parse_header,
+)
+from etm_bridge.chains.ethereum.spv.rlp import encode_checked_header
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import binding as bd
-from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as xt
@@ -52,13 +63,7 @@ from etm_bridge.hashlock import hashlock_of
 from etm_bridge.node import spv_plugin
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.spv import txtypes as spv_types
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.checkpoints import default_checkpoint
-from etm_bridge.spv.eth_rlp import encode_checked_header
-from etm_bridge.spv.ethereum import ANVIL, EMPTY_OMMERS_HASH, expected_base_fee, parse_header
 from etm_bridge.spv.genesis import SpvGenesis
-from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.swaps.codec import record_to_dict
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.fsm import State as SwapState

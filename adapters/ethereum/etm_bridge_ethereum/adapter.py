@@ -40,6 +40,7 @@ from etm_bridge.adapter import (
     Tip,
     check_header_range,
 )
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import (
     ChainError,
     ConfigError,
@@ -52,7 +53,6 @@ from etm_bridge.hashlock import (
     find_preimage_in_bytes,
     require_hashlock,
 )
-from etm_bridge.spv import eth_rlp
 
 from . import artifacts
 from .config import EthereumConfig

@@ -20,8 +20,8 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from etm_bridge.chains.ethereum.spv.rlp import to_bytes, to_int
 from etm_bridge.errors import ChainError, ValidationError
-from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from . import artifacts
 from .htlc import HtlcCodec

@@ -22,8 +22,8 @@ from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from web3 import Web3
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.ethereum.spv.rlp import to_bytes, to_int
 from etm_bridge.errors import ValidationError
-from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from . import artifacts
 

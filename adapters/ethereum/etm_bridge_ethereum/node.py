@@ -2,7 +2,7 @@
 
 A thin layer over :class:`etm_bridge.jsonrpc.JsonRpcClient`: quantities come back as ``int``,
 blocks/receipts/logs as the node's raw JSON (``0x`` hex strings, which
-:mod:`etm_bridge.spv.eth_rlp` encodes exactly), and an EVM revert in ``eth_call`` /
+:mod:`etm_bridge.chains.ethereum.spv.rlp` encodes exactly), and an EVM revert in ``eth_call`` /
 ``eth_estimateGas`` becomes :class:`~etm_bridge.errors.ContractRevertError` naming the custom
 error decoded against the ABIs the node was given.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from etm_bridge.chains.ethereum.spv.rlp import to_bytes, to_int
 from etm_bridge.errors import ChainError, RPCError
 from etm_bridge.jsonrpc import JsonRpcClient
-from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from .revert import revert_error
 

@@ -1,6 +1,6 @@
 """Build receipt inclusion proofs from a node: header RLP + receipt + receipts-trie branch.
 
-The encodings and the trie are :mod:`etm_bridge.spv.eth_rlp` (pure, shared with the SPV
+The encodings and the trie are :mod:`etm_bridge.chains.ethereum.spv.rlp` (pure, shared with the SPV
 verifier); this module only fetches the data and cross-checks it: the header RLP must hash to
 the block hash the node reports, the receipt must belong to that very block (no reorg between
 calls), and the trie built from *all* the block's receipts must have the header's receiptsRoot.
@@ -9,8 +9,8 @@ calls), and the trie built from *all* the block's receipts must have the header'
 from __future__ import annotations
 
 from etm_bridge.adapter import InclusionProof
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import ChainError, LockNotFoundError, ProofError
-from etm_bridge.spv import eth_rlp
 
 from .node import EthNode
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from etm_bridge.chains.ethereum.spv.rlp import to_int
 from etm_bridge.errors import (
     ChainError,
     ContractRevertError,
@@ -27,7 +28,6 @@ from etm_bridge.errors import (
     InvalidTransactionError,
     RPCError,
 )
-from etm_bridge.spv.eth_rlp import to_int
 
 from .node import EthNode
 from .nonces import NonceManager

@@ -2,7 +2,7 @@
 
 ``contracts/ethereum/PoolVault.sol`` forwards the value in the same transaction (deposits to its
 immutable operator, payments to ``to``) and emits ``Deposited`` / ``Paid``, so ETM can check them
-with a receipt proof (:class:`etm_bridge.exchange.eth_proofs.EthVerifier`)::
+with a receipt proof (:class:`etm_bridge.chains.ethereum.etm.verifier.EthVerifier`)::
 
     vault = deploy_contract(rpc_url, operator_key, data_dir, VAULT, (operator_address,))
     client = VaultClient(rpc_url, investor_key, data_dir, vault.address)
@@ -26,10 +26,10 @@ from eth_account import Account
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from web3 import Web3
 
+from etm_bridge.chains.ethereum.etm.verifier import EthLogProof, EthProof
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+from etm_bridge.chains.ethereum.spv.rlp import to_bytes, to_int
 from etm_bridge.errors import ChainError, ProofError, ValidationError
-from etm_bridge.exchange.eth_proofs import EthLogProof, EthProof
-from etm_bridge.spv import eth_rlp
-from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from . import artifacts
 from .node import EthNode

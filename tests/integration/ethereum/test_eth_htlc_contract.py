@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import (
     ConfigError,
     ContractRevertError,
@@ -28,7 +29,6 @@ from etm_bridge.errors import (
     ValidationError,
 )
 from etm_bridge.hashlock import find_preimage_in_bytes, hashlock_of, new_preimage, sha256
-from etm_bridge.spv import eth_rlp
 
 CODEC = HtlcCodec()
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from etm_bridge.spv.eth_rlp import to_int
+from etm_bridge.chains.ethereum.spv.rlp import to_int
 
 SENDER, SINK = 8, 9
 THREADS, PER_THREAD = 4, 5

@@ -1,13 +1,14 @@
 """PoolVault on anvil: deposits and obligation payments proven to the exchange's verifier.
 
-The committed PoolVault is deployed for a fresh operator key; an investor deposits ether (and
-test tokens) for an ETM owner through :class:`etm_bridge_ethereum.vault.VaultClient`, the value
-must arrive at the operator in the same transaction (the vault keeps nothing), the anvil headers
-are relayed into a real :class:`~etm_bridge.spv.eth_relay.EthRelay` by a trusted relayer key,
-and :class:`~etm_bridge.exchange.eth_proofs.EthVerifier` must read back exactly what was paid
-from the receipt proof built by the adapter. The operator then pays an obligation recorded in
-an ETM chain state, and the payment proof closes it. The contract's custom errors are checked on
-the real EVM. Fresh keys funded with ``anvil_setBalance`` leave the shared dev accounts alone.
+The committed PoolVault is deployed for a fresh operator key; an investor deposits ether (and test
+tokens) for an ETM owner through :class:`etm_bridge_ethereum.vault.VaultClient`, the value must
+arrive at the operator in the same transaction (the vault keeps nothing), the anvil headers are
+relayed into a real :class:`~etm_bridge.chains.ethereum.spv.header_relay.EthRelay` by a trusted
+relayer key, and :class:`~etm_bridge.chains.ethereum.etm.verifier.EthVerifier` must read back
+exactly what was paid from the receipt proof built by the adapter. The operator then pays an
+obligation recorded in an ETM chain state, and the payment proof closes it. The contract's custom
+errors are checked on the real EVM. Fresh keys funded with ``anvil_setBalance`` leave the shared dev
+accounts alone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from etm_bridge_ethereum.vault import VAULT, VaultClient, VaultTx
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.registry import Registry
 from etm_bridge.chain.state import EmptyBackend, State
+from etm_bridge.chains.ethereum.etm.verifier import EthLogProof, EthVerifier
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
+from etm_bridge.chains.ethereum.spv.headers import ANVIL
 from etm_bridge.errors import (
     ChainError,
     ContractRevertError,
@@ -36,13 +41,9 @@ from etm_bridge.errors import (
 from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.eth_proofs import EthLogProof, EthVerifier
 from etm_bridge.exchange.obligations import ObligationStatus, new_obligation, record_payment
 from etm_bridge.exchange.plans import U64
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.spv import eth_rlp
-from etm_bridge.spv.eth_relay import EthRelay
-from etm_bridge.spv.ethereum import ANVIL
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 RELAYER = b"\x0d" * 32

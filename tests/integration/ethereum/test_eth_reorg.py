@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.ethereum.spv.rlp import to_int
 from etm_bridge.errors import LockNotFoundError
 from etm_bridge.hashlock import hashlock_of, new_preimage
-from etm_bridge.spv.eth_rlp import to_int
 
 
 def test_reorged_lock_disappears_and_its_nonce_is_reused(anvil_node, adapters, parties):

@@ -53,9 +53,12 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.ownkey import OwnKey
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import binding as bd
-from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans, views
 from etm_bridge.exchange import swap_rules as sr
@@ -63,10 +66,7 @@ from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.pool import Direction, quote
 from etm_bridge.hashlock import hashlock_of, new_preimage
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "exchange"))
 from exchange_harness import Ledger

@@ -2,7 +2,7 @@
 
 The user's lock (the committed EtherSwapHTLC, deployed here) is found by the Ethereum adapter,
 its receipt proof built from the node, the headers relayed by a trusted relayer key, and
-:class:`~etm_bridge.exchange.eth_proofs.EthVerifier` must return exactly the lock's terms;
+:class:`~etm_bridge.chains.ethereum.etm.verifier.EthVerifier` must return exactly the lock's terms;
 the swap rules then accept it against an ETH pool and reserve the ETM output. A block the
 relay never saw and an unrelayed tip are rejected.
 """
@@ -16,14 +16,14 @@ import pytest
 from etm_bridge_ethereum import EthereumAdapter, deploy_contract
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.ethereum.etm.verifier import EthProof, EthVerifier
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
+from etm_bridge.chains.ethereum.spv.headers import ANVIL
 from etm_bridge.errors import InclusionProofError
 from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange.binding import Binding
-from etm_bridge.exchange.eth_proofs import EthProof, EthVerifier
 from etm_bridge.hashlock import hashlock_of, new_preimage
-from etm_bridge.spv.eth_relay import EthRelay
-from etm_bridge.spv.ethereum import ANVIL
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 DEPLOYER, USER, POOL = 3, 4, 2  # anvil dev accounts this test uses (others' areas use 5-9)

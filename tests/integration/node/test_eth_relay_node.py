@@ -20,10 +20,10 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
 
 from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.chains.ethereum.spv.rlp import encode_checked_header, header_hash
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node import relaying
-from etm_bridge.spv.eth_rlp import encode_checked_header, header_hash
 
 OPERATOR, VAULT = "0x" + "11" * 20, "0x" + "22" * 20
 

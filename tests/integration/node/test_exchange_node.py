@@ -28,7 +28,7 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, p2wpkh
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import ETM

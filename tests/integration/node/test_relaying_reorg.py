@@ -17,10 +17,10 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.params import params_for
 from etm_bridge.node import relaying
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.relay import Checkpoint
 
 GENESIS = Checkpoint.genesis(params_for("regtest")).header
 

@@ -18,12 +18,12 @@ import time
 
 import pytest
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import InclusionProofError, RPCError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relayer import fork_point, headers_to_relay
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
+from etm_bridge.chains.ethereum.spv.headers import ANVIL, LOCKED_EVENT, check_child, find_events
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv import eth_rlp
-from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
-from etm_bridge.spv.ethereum import ANVIL, LOCKED_EVENT, check_child, find_events
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from etm_bridge.spv import bitcoin_headers as bh
+from etm_bridge.chains.bitcoin.spv import headers as bh
 
 
 def _script_num(n: int) -> bytes:

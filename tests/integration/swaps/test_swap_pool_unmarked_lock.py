@@ -31,10 +31,10 @@ from etm_bridge_cli.lp_btc import wait_proof
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from test_swap_pool_real_nodes import _setup
 
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
-from etm_bridge.exchange.btc_proofs import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.hashlock import new_preimage, sha256
 from etm_bridge.node import relaying
 from etm_bridge.swaps.pool_swaps import PoolInfo

@@ -98,7 +98,7 @@ def test_status_reads_the_relays_from_a_node_data_dir(tmp_path: Path) -> None:
 
 def _block_831332(tmp_path: Path) -> dict[str, Path]:
     """Files as a bitcoind user has them: header hex, txoutproof hex and raw bytes, tx hex."""
-    from etm_bridge.spv.bitcoin_tx import split_block
+    from etm_bridge.chains.bitcoin.spv.tx import split_block
 
     header, txs = split_block(vector_files.read_bytes("bitcoin/blocks/mainnet_block_831332.bin"))
     blob = vector_files.read_bytes("bitcoin/txoutproof/0831332-15.bin")

@@ -12,10 +12,10 @@ from etm_bridge_bitcoin.script import p2pkh_script_code
 from etm_bridge_bitcoin.txbuild import DUST_P2WPKH_SAT, Utxo, WalletKey, build_payment_tx, vsize
 from etm_bridge_cli.lp_btc import check_payment, deposit_outputs, op_return_script
 
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, p2wpkh, tagged_data
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
-from etm_bridge.exchange.btc_proofs import DEPOSIT_TAG, BtcProof, p2wpkh, tagged_data
-from etm_bridge.spv.bitcoin_tx import parse_tx
-from etm_bridge.spv.inclusion import BitcoinTxProof
 
 KEY = WalletKey(b"\x01" * 32)
 POOL = p2wpkh(WalletKey(b"\x02" * 32).pubkey)

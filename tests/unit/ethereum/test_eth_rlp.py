@@ -7,8 +7,8 @@ import vector_files
 from hypothesis import given
 from hypothesis import strategies as st
 
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import ProofError, ValidationError
-from etm_bridge.spv import eth_rlp
 
 
 def _load(name: str):

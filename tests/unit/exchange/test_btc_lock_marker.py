@@ -22,14 +22,14 @@ from hypothesis import strategies as st
 from test_exchange_btc_proofs import MiniChain, lock_tx, rejected, tx_paying, world  # noqa: F401
 from test_txtypes import H, btc_key
 
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import ExchangeError
-from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.swap_plans import swap_in_htlc_id
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_tx import parse_tx
 
 CLAIM, REFUND = btc_key("operator"), btc_key("alice")
 

@@ -8,7 +8,7 @@ expected loss is 10 BTC * 5.9e-4 = 0.0059 BTC, six times the 0.001 BTC budget (1
 59 times). Now the budget counts everything proven from one block: a proof needs the depth of
 the block's proven total including itself.
 
-Real Bitcoin header relay, real :class:`~etm_bridge.exchange.btc_proofs.BtcVerifier`, real
+Real Bitcoin header relay, real :class:`~etm_bridge.chains.bitcoin.etm.verifier.BtcVerifier`, real
 Merkle branches (one block holding many transactions), the exchange tx types.
 """
 
@@ -22,15 +22,15 @@ from test_timing_attacks import Chain, lock_tx, rejected, world
 from test_txtypes import bind, btc_key
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
-from etm_bridge.exchange import btc_proofs as bp
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.merkle import merkle_levels
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.inclusion import BitcoinTxProof
-from etm_bridge.spv.merkle import merkle_levels
 from etm_bridge.spv.relay_policy import RelayPolicy
 
 BTC = 10**8

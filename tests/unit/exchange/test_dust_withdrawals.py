@@ -16,7 +16,8 @@ from test_exchange_btc_proofs import MiniChain, deposit_tx, op_return, tx_paying
 from test_exchange_btc_proofs import world as btc_world  # noqa: F401 (a fixture)
 from test_txtypes import BTC_LIQ, ETM_LIQ, bind, btc_key, deposit, rejected, seeded_ledger
 
-from etm_bridge.exchange import btc_proofs as bp
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.exchange import obligations as ob
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, views
@@ -24,7 +25,6 @@ from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus, VerifiedPayment
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.spv.bitcoin_headers import dsha256
 
 FLOOR = ob.WITHDRAWAL_FLOOR["btc"]
 

@@ -1,11 +1,11 @@
 """ETH pool deposits and obligation payments proven by PoolVault events, end to end in Python.
 
 Anvil-shaped headers whose receipts tries hold hand-built receipts are fed to a real
-:class:`~etm_bridge.spv.eth_relay.EthRelay`; the logs are ABI-encoded with eth_abi against the
-committed PoolVault artifact (not with the verifier's own tables), and every proof goes through
-the exchange's transaction types, as on chain. Every forgery a receipt proof does not rule out
-by itself is tried: another contract's log, another event, a reverted transaction, someone
-else's deposit, another token, a payment to another address, too few confirmations.
+:class:`~etm_bridge.chains.ethereum.spv.header_relay.EthRelay`; the logs are ABI-encoded with
+eth_abi against the committed PoolVault artifact (not with the verifier's own tables), and every
+proof goes through the exchange's transaction types, as on chain. Every forgery a receipt proof does
+not rule out by itself is tried: another contract's log, another event, a reverted transaction,
+someone else's deposit, another token, a payment to another address, too few confirmations.
 """
 
 from __future__ import annotations
@@ -24,17 +24,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_txtypes import ETM_LIQ, SECRETS
 
+from etm_bridge.chains.ethereum.etm import verifier as ep
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
+from etm_bridge.chains.ethereum.spv.headers import (
+    ANVIL,
+    EMPTY_OMMERS_HASH,
+    EthLog,
+    EventAbi,
+    decode_event,
+)
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import binding as bd
-from etm_bridge.exchange import eth_proofs as ep
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.spv import eth_rlp
-from etm_bridge.spv.eth_relay import EthRelay
-from etm_bridge.spv.ethereum import ANVIL, EMPTY_OMMERS_HASH, EthLog, EventAbi, decode_event
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 ROOT = Path(__file__).resolve().parents[3]

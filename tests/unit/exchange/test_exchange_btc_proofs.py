@@ -20,19 +20,19 @@ from exchange_harness import Ledger
 from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
-from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.observations import InclusionProof
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 #: The ETM block time of the harness (ETM timestamp 0) in unix seconds: the relay's "now".
 NOW = ETM_EPOCH_UNIX

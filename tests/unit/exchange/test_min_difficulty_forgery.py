@@ -30,18 +30,18 @@ from test_timing_attacks import lock_tx
 from test_txtypes import PREIMAGE, H, bind, btc_key
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
-from etm_bridge.exchange import btc_proofs as bp
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST, TESTNET3, TESTNET4
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
 from etm_bridge.exchange.obligations import VerifiedDeposit
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import REGTEST, TESTNET3, TESTNET4
 from etm_bridge.spv.genesis import DEV_NETWORKS
-from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relay_policy import default_policy
 
 EASY_TESTNET4 = replace(TESTNET4, name="easy-testnet4", pow_limit=REGTEST.pow_limit)

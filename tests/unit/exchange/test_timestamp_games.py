@@ -15,9 +15,9 @@ import pytest
 from test_timing_attacks import alice_lock, prove, world
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.chains.bitcoin.spv.headers import MAX_FUTURE_BLOCK_TIME_S, dsha256
 from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange.swap_rules import MARGIN_S
-from etm_bridge.spv.bitcoin_headers import MAX_FUTURE_BLOCK_TIME_S, dsha256
 
 STAMP_AHEAD_S = MAX_FUTURE_BLOCK_TIME_S  # the most any node accepts
 

@@ -1,5 +1,5 @@
 """Issue 11, attacks 2, 4 and 5, performed against the exchange tx types with a real Bitcoin
-header relay and the real :class:`~etm_bridge.exchange.btc_proofs.BtcVerifier`.
+header relay and the real :class:`~etm_bridge.chains.bitcoin.etm.verifier.BtcVerifier`.
 
 - **2, a stale relay stretches time**: lock BTC for 72 blocks, let 73 blocks pass (the lock is
   refundable), relay only up to the lock's depth and prove. Measured against the relay tip the
@@ -27,18 +27,18 @@ from exchange_harness import Ledger
 from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import ExchangeError, TxRejectedError
-from etm_bridge.exchange import btc_proofs as bp
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.inclusion import BitcoinTxProof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relay_policy import RelayPolicy
 
 START = ETM_EPOCH_UNIX + 10**6  # unix time of the first mined block

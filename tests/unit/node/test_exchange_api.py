@@ -16,6 +16,9 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.params import params_for
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
@@ -25,9 +28,6 @@ from etm_bridge.node.api import create_app
 from etm_bridge.node.exchange_api import exchange_routes
 from etm_bridge.node.service import NodeService
 from etm_bridge.node.setup import NODE_TX_PLUGINS, bitcoin_spv_genesis
-from etm_bridge.spv.bitcoin_headers import dsha256
-from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.relay import Checkpoint
 from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS
 from etm_bridge.store import ChainStore
 

@@ -15,9 +15,9 @@ from typing import Any
 import rlp
 import vector_files
 
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv import ethereum as eth
-from etm_bridge.spv.bitcoin_params import REGTEST, BitcoinParams
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.params import REGTEST, BitcoinParams
+from etm_bridge.chains.ethereum.spv import headers as eth
 
 EASY_BITS = 0x2007FFFF  # target ~2^251: 1 in 16 hashes passes
 

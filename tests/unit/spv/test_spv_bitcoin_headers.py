@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.params import MAINNET, REGTEST, TESTNET3, params_for
 from etm_bridge.errors import HeaderRejectedError, ValidationError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import MAINNET, REGTEST, TESTNET3, params_for
 
 # (compact, value, negative, overflow, re-encoded) from Core's arith_uint256 SetCompact tests.
 CORE_COMPACT_CASES = [

@@ -21,15 +21,17 @@ from spv_testkit import GENESIS, anvil_chain, branch_of, build_tree
 
 from etm_bridge.chain.block import Block, BlockHeader
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, parse_htlc_witness_script
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import merkle
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx, split_block
+from etm_bridge.chains.ethereum.etm.verifier import EthLogProof, EthProof
+from etm_bridge.chains.ethereum.spv import headers as eth
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.chains.ethereum.spv.rlp import decode_header
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.exchange.btc_proofs import BtcProof, parse_htlc_witness_script
-from etm_bridge.exchange.eth_proofs import EthLogProof, EthProof
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv import ethereum as eth
-from etm_bridge.spv import merkle, rlp_bounded, txtypes
-from etm_bridge.spv.bitcoin_tx import parse_tx, split_block
-from etm_bridge.spv.eth_rlp import decode_header
-from etm_bridge.spv.inclusion import BitcoinTxProof
+from etm_bridge.spv import txtypes
 from etm_bridge.testing.hostile import flat_rlp, nested_rlp
 
 FUZZ = settings(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import rlp
 
+from etm_bridge.chains.ethereum.spv import headers as eth
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv import eth_rlp
-from etm_bridge.spv import ethereum as eth
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 import rlp
 from spv_testkit import GENESIS, anvil_chain, anvil_header
 
+from etm_bridge.chains.ethereum.spv import headers as eth
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
 from etm_bridge.errors import ConfigError, HeaderRejectedError, InclusionProofError
-from etm_bridge.spv import ethereum as eth
-from etm_bridge.spv.eth_relay import EthRelay, check_eth_receipt
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 ROOT = Path(__file__).resolve().parents[3]

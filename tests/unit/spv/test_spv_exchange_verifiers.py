@@ -8,17 +8,17 @@ from spv_testkit import branch_of, build_tree, mine_chain, mine_header
 from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, TableStore
+from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script, lock_marker, p2wsh
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import InclusionProofError, TxRejectedError
-from etm_bridge.exchange.btc_proofs import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.exchange.pool import Pool, PoolParams
-from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import genesis as spv_genesis
 from etm_bridge.spv import txtypes
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.bitcoin_tx import parse_tx
 from etm_bridge.spv.exchange_verifiers import VERIFIERS
-from etm_bridge.spv.inclusion import BitcoinTxProof
-from etm_bridge.spv.relay import BitcoinRelay
 
 T0 = 1_767_300_000
 HASHLOCK, CLAIM, REFUND = b"\x11" * 32, b"\x02" + b"\x22" * 32, b"\x03" + b"\x33" * 32

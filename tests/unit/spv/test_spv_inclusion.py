@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from spv_testkit import branch_of, build_tree, mine_chain, mine_header
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.bitcoin_tx import parse_tx
-from etm_bridge.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 T0 = 1_700_000_000
 NOW = 2_000_000_000

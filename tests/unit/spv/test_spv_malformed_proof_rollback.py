@@ -23,10 +23,10 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.chains.ethereum.spv.headers import ANVIL, parse_header
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.node import spv_plugin
 from etm_bridge.spv import txtypes
-from etm_bridge.spv.ethereum import ANVIL, parse_header
 from etm_bridge.spv.genesis import SpvGenesis
 from etm_bridge.store import ChainStore
 

@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from spv_testkit import branch_of, build_tree
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import merkle
+from etm_bridge.chains.bitcoin.spv.params import MAINNET
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx as parse_tx_unchecked
 from etm_bridge.errors import HeaderRejectedError, InclusionProofError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv import merkle
-from etm_bridge.spv.bitcoin_params import MAINNET
-from etm_bridge.spv.bitcoin_tx import parse_tx as parse_tx_unchecked
 
 
 def _le(display_hex: str) -> bytes:

@@ -13,16 +13,16 @@ import time
 import pytest
 from spv_testkit import Vectors
 
-from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv.bitcoin_tx import parse_tx, split_block
-from etm_bridge.spv.inclusion import BitcoinTxProof
-from etm_bridge.spv.merkle import (
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.merkle import (
     branch_from_merkle_block,
     build_merkle_block,
     merkle_levels,
     parse_merkle_block,
     verify_tx_in_header,
 )
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx, split_block
+from etm_bridge.errors import InclusionProofError
 
 BLOCKS = {  # file -> (block hash, tx count, segwit tx count)
     "mainnet_block_170.hex": (

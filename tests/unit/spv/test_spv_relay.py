@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from spv_testkit import EASY_BITS, EASY_MAINNET_LIKE, EASY_TESTNET_LIKE, mine_chain, mine_header
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import MAINNET, REGTEST, TESTNET3, BitcoinParams
 from etm_bridge.errors import ConfigError, HeaderRejectedError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import MAINNET, REGTEST, TESTNET3, BitcoinParams
 from etm_bridge.spv.kvstore import MemoryKeyValueStore, PrefixedStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 NOW = 2_000_000_000
 T0 = 1_700_000_000

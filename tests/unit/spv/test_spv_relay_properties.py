@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spv_testkit import mine_header
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import ConfigError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.genesis import SpvGenesis
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 
 T0 = 1_700_000_000
 NOW = 2_000_000_000

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from spv_testkit import mine_chain
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import ChainError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import REGTEST
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay import BitcoinRelay, Checkpoint
 from etm_bridge.spv.relayer import fork_point, headers_to_relay
 
 T0, NOW, BITS = 1_700_000_000, 2_000_000_000, 0x207FFFFF

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etm_bridge.errors import ValidationError
-from etm_bridge.spv import risk
+from etm_bridge.spv import confirmation_risk as risk
 
 # Nakamoto, "Bitcoin: A Peer-to-Peer Electronic Cash System", section 11, q = 0.1.
 NAKAMOTO_TABLE_Q01 = [

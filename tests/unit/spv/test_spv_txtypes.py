@@ -11,14 +11,14 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import Registry, TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
+from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
+from etm_bridge.chains.ethereum.spv.headers import ANVIL, parse_header
 from etm_bridge.errors import TxRejectedError, ValidationError
-from etm_bridge.spv import bitcoin_headers as bh
 from etm_bridge.spv import genesis as spv_genesis
 from etm_bridge.spv import txtypes
-from etm_bridge.spv.bitcoin_params import REGTEST
-from etm_bridge.spv.bitcoin_tx import parse_tx
-from etm_bridge.spv.ethereum import ANVIL, parse_header
-from etm_bridge.spv.inclusion import BitcoinTxProof
 
 BITS = 0x207FFFFF
 T0 = 1_767_300_000  # unix, after the ETM epoch

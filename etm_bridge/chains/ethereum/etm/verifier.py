@@ -1,13 +1,13 @@
 """Ethereum proofs for the exchange: a receipt proof, then the HTLC contract's ``Locked`` event.
 
-An :class:`EthProof` names a relayed block, a transaction index, the receipts-trie nodes and
-which ``Locked`` event of that receipt (emitted by the configured ``EtherSwapHTLC`` contract)
-is the lock. :class:`EthVerifier` checks it with
-:func:`etm_bridge.spv.eth_relay.check_eth_receipt` (relayed block, best chain, receipt in the
-header's receiptsRoot, transaction succeeded) and returns the event's values as a
-:class:`~.swap_rules.VerifiedForeignLock` (``lock_id`` = the contract's swap hash, so one
-contract lock is one swap; ``token`` must be the pool's: zero for ``eth``, the token address
-for ``erc20:0x...``).
+An :class:`EthProof` names a relayed block, a transaction index, the receipts-trie nodes and which
+``Locked`` event of that receipt (emitted by the configured ``EtherSwapHTLC`` contract) is the lock.
+:class:`EthVerifier` checks it with
+:func:`etm_bridge.chains.ethereum.spv.header_relay.check_eth_receipt` (relayed block, best chain,
+receipt in the header's receiptsRoot, transaction succeeded) and returns the event's values as a
+:class:`~.swap_rules.VerifiedForeignLock` (``lock_id`` = the contract's swap hash, so one contract
+lock is one swap; ``token`` must be the pool's: zero for ``eth``, the token address for
+``erc20:0x...``).
 
 Deposits and obligation payments go through the pool operator's ``PoolVault``
 (``contracts/ethereum/PoolVault.sol``; a plain ether transfer leaves no receipt log). Their
@@ -37,14 +37,11 @@ from typing import Any
 
 from eth_utils import keccak
 
-from ..chain.address import encode_address
-from ..chain.registry import TxContext
-from ..chain.state import StateView
-from ..errors import ExchangeError, InclusionProofError, TxRejectedError, ValidationError
-from ..observations import InclusionProof
-from ..spv.eth_relay import EthRelay, check_eth_receipt
-from ..spv.eth_rlp import decode_header
-from ..spv.ethereum import (
+from etm_bridge.chain.address import encode_address
+from etm_bridge.chain.registry import TxContext
+from etm_bridge.chain.state import StateView
+from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
+from etm_bridge.chains.ethereum.spv.headers import (
     LOCKED_EVENT,
     EthHeader,
     EventAbi,
@@ -52,12 +49,15 @@ from ..spv.ethereum import (
     find_events,
     verify_receipt_proof,
 )
-from ..spv.relay_policy import RelayPolicy, default_policy
-from .obligations import VerifiedDeposit, VerifiedPayment
-from .plans import get_obligation
-from .pool import Pool
-from .reasons import Reason
-from .swap_rules import VerifiedForeignLock
+from etm_bridge.chains.ethereum.spv.rlp import decode_header
+from etm_bridge.errors import ExchangeError, InclusionProofError, TxRejectedError, ValidationError
+from etm_bridge.exchange.obligations import VerifiedDeposit, VerifiedPayment
+from etm_bridge.exchange.plans import get_obligation
+from etm_bridge.exchange.pool import Pool
+from etm_bridge.exchange.reasons import Reason
+from etm_bridge.exchange.swap_rules import VerifiedForeignLock
+from etm_bridge.observations import InclusionProof
+from etm_bridge.spv.relay_policy import RelayPolicy, default_policy
 
 #: Nominal Ethereum block time (post-merge slots) for the remaining-time estimate.
 BLOCK_TIME_S = 12

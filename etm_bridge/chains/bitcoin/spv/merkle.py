@@ -27,9 +27,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from etm_bridge.chains.bitcoin.spv.headers import HEADER_SIZE, BlockHeader
+from etm_bridge.chains.bitcoin.spv.tx import ByteReader, ParsedTx, parse_tx
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv.bitcoin_headers import HEADER_SIZE, BlockHeader
-from etm_bridge.spv.bitcoin_tx import ByteReader, ParsedTx, parse_tx
 
 #: Core: MAX_BLOCK_WEIGHT / MIN_TRANSACTION_WEIGHT.
 MAX_TX_COUNT = 4_000_000 // 240

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ValidationError
+from etm_bridge.errors import ValidationError
 
 #: Deepest list nesting accepted; see the module docstring for what real data needs.
 MAX_RLP_DEPTH = 32

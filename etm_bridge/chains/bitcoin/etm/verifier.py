@@ -1,18 +1,18 @@
 """Bitcoin proofs for the exchange tx types: SPV inclusion plus what the proven outputs say.
 
-A :class:`BtcProof` is a :class:`~etm_bridge.spv.inclusion.BitcoinTxProof` (raw tx, block,
-Merkle branch), the index of the output that matters and, for a lock, the HTLC witness script.
-:class:`BtcVerifier` checks the inclusion against the ETM chain's Bitcoin header relay
-(:func:`~etm_bridge.spv.inclusion.check_bitcoin_proof`: known block, best chain) and then
-reads **only data the txid commits to** -- outputs -- never witnesses (the txid Merkle tree does
-not commit them, so a prover could swap them). Every proof needs the depth of the relay's
+A :class:`BtcProof` is a :class:`~etm_bridge.chains.bitcoin.spv.inclusion.BitcoinTxProof` (raw tx,
+block, Merkle branch), the index of the output that matters and, for a lock, the HTLC witness
+script. :class:`BtcVerifier` checks the inclusion against the ETM chain's Bitcoin header relay
+(:func:`~etm_bridge.chains.bitcoin.spv.inclusion.check_bitcoin_proof`: known block, best chain) and
+then reads **only data the txid commits to** -- outputs -- never witnesses (the txid Merkle tree
+does not commit them, so a prover could swap them). Every proof needs the depth of the relay's
 :class:`~etm_bridge.spv.relay_policy.RelayPolicy` for its amount: ``max(relay floor, pool
 min_confirmations, value-scaled depth)`` (deposits and payments: ``bad_proof``; a lock carries
 the required depth in its record and the swap rules refuse it as ``not_enough_confirmations``),
 the value-scaled depth sized on everything proven from the proof's block, this proof included
-(:mod:`.proof_budget`: the loss budget is per block, so splitting a large amount does not help).
-A lock also carries its block's and the relay tip's timestamps, which bound its remaining time
-(:func:`~.swap_rules.foreign_seconds_left`):
+(:mod:`etm_bridge.exchange.proof_budget`: the loss budget is per block, so splitting a large
+amount does not help). A lock also carries its block's and the relay tip's timestamps, which
+bound its remaining time (:func:`~.swap_rules.foreign_seconds_left`):
 
 - lock (swap in): output ``vout`` is ``P2WSH(sha256(witness_script))`` and the script is exactly
   the template of ``contracts/bitcoin/htlc.asm``; its hashlock, keys and timelock height become
@@ -41,23 +41,23 @@ from dataclasses import dataclass
 
 from bitcoin.core import Hash160
 
-from ..chain.address import encode_address
-from ..chain.registry import TxContext
-from ..chain.state import StateView
-from ..errors import ExchangeError, InclusionProofError, ValidationError
-from ..hashlock import sha256
-from ..observations import InclusionProof
-from ..spv.bitcoin_headers import dsha256
-from ..spv.bitcoin_tx import ParsedTx, TxOut
-from ..spv.inclusion import BitcoinTxProof, ConfirmedTx, check_bitcoin_proof
-from ..spv.relay import BitcoinRelay, StoredHeader
-from ..spv.relay_policy import RelayPolicy, default_policy
-from .obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
-from .plans import get_obligation
-from .pool import Pool
-from .proof_budget import value_at_risk
-from .reasons import Reason
-from .swap_rules import VerifiedForeignLock
+from etm_bridge.chain.address import encode_address
+from etm_bridge.chain.registry import TxContext
+from etm_bridge.chain.state import StateView
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, StoredHeader
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, ConfirmedTx, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.tx import ParsedTx, TxOut
+from etm_bridge.errors import ExchangeError, InclusionProofError, ValidationError
+from etm_bridge.exchange.obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
+from etm_bridge.exchange.plans import get_obligation
+from etm_bridge.exchange.pool import Pool
+from etm_bridge.exchange.proof_budget import value_at_risk
+from etm_bridge.exchange.reasons import Reason
+from etm_bridge.exchange.swap_rules import VerifiedForeignLock
+from etm_bridge.hashlock import sha256
+from etm_bridge.observations import InclusionProof
+from etm_bridge.spv.relay_policy import RelayPolicy, default_policy
 
 #: Nominal Bitcoin block time used for the remaining-time estimate of a lock.
 BLOCK_TIME_S = 600
@@ -314,7 +314,7 @@ class BtcVerifier:
     @staticmethod
     def _at_risk(view: StateView, pool: Pool, proven: _Proven) -> int:
         """The value a reorganisation of the proof's block takes back, this proof included:
-        what its value-scaled depth is sized on (:mod:`.proof_budget`)."""
+        what its value-scaled depth is sized on (:mod:`etm_bridge.exchange.proof_budget`)."""
         block = proven.confirmed.block_hash_le
         return value_at_risk(view, pool.params.asset, block, proven.out.value_sat)
 

@@ -15,11 +15,11 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.errors import HeaderRejectedError
-from etm_bridge.spv import bitcoin_headers as bh
 
 if TYPE_CHECKING:
-    from etm_bridge.spv.relay import BitcoinRelay
+    from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 
 _UNPACK = struct.Struct("<i32s32sIII").unpack
 _HEIGHT = struct.Struct("<I")

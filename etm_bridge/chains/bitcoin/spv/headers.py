@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from etm_bridge.chains.bitcoin.spv.params import BitcoinParams
 from etm_bridge.errors import HeaderRejectedError, ValidationError
-from etm_bridge.spv.bitcoin_params import BitcoinParams
 
 HEADER_SIZE = 80
 MAX_FUTURE_BLOCK_TIME_S = 2 * 60 * 60

@@ -29,9 +29,13 @@ from eth_utils import keccak
 from trie import HexaryTrie
 from trie import exceptions as trie_errors
 
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.chains.ethereum.spv.rlp import (
+    BASE_HEADER_FIELDS,
+    FORK_HEADER_FIELDS,
+    receipt_trie_key,
+)
 from etm_bridge.errors import HeaderRejectedError, InclusionProofError, ValidationError
-from etm_bridge.spv import rlp_bounded
-from etm_bridge.spv.eth_rlp import BASE_HEADER_FIELDS, FORK_HEADER_FIELDS, receipt_trie_key
 
 EMPTY_OMMERS_HASH = keccak(rlp.encode([]))
 _SIZES = {"hash": 32, "address": 20, "bloom": 256, "nonce": 8}

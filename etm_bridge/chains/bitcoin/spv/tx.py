@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from etm_bridge.chains.bitcoin.spv.headers import HEADER_SIZE, BlockHeader, dsha256
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv.bitcoin_headers import HEADER_SIZE, BlockHeader, dsha256
 
 MAX_TX_SIZE = 4_000_000
 MAX_MONEY_SAT = 21_000_000 * 100_000_000

@@ -25,10 +25,10 @@ only the work of branches descending from the checkpoint, for which any common b
 
 from __future__ import annotations
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
+from etm_bridge.chains.bitcoin.spv.params import params_for
 from etm_bridge.errors import ConfigError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import params_for
-from etm_bridge.spv.relay import Checkpoint
 
 #: Mainnet block 826560 (wire format) and the times of blocks 826550..826559, oldest first.
 MAINNET_826560_HEX = (

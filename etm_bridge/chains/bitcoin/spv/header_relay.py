@@ -20,11 +20,16 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.header_batch import (
+    HeaderBatch,
+    Record,
+    decode_record,
+    encode_record,
+)
+from etm_bridge.chains.bitcoin.spv.params import BitcoinParams
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
-from etm_bridge.spv import bitcoin_headers as bh
-from etm_bridge.spv.bitcoin_params import BitcoinParams
 from etm_bridge.spv.kvstore import KeyValueStore
-from etm_bridge.spv.relay_batch import HeaderBatch, Record, decode_record, encode_record
 
 _META_STRUCT = struct.Struct("<I32sB")
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv.bitcoin_tx import ParsedTx, parse_tx
-from etm_bridge.spv.merkle import (
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
+from etm_bridge.chains.bitcoin.spv.merkle import (
     branch_from_merkle_block,
     parse_merkle_block,
     verify_coinbase_depth,
     verify_tx_in_header,
 )
-from etm_bridge.spv.relay import BitcoinRelay
+from etm_bridge.chains.bitcoin.spv.tx import ParsedTx, parse_tx
+from etm_bridge.errors import InclusionProofError, ValidationError
 
 _FIXED = struct.Struct(">32sIIB")
 

@@ -18,8 +18,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from etm_bridge.errors import ConfigError, HeaderRejectedError, InclusionProofError
-from etm_bridge.spv.ethereum import (
+from etm_bridge.chains.ethereum.spv.headers import (
     EthChainParams,
     EthHeader,
     EthReceipt,
@@ -28,6 +27,7 @@ from etm_bridge.spv.ethereum import (
     parse_header,
     verify_receipt_proof,
 )
+from etm_bridge.errors import ConfigError, HeaderRejectedError, InclusionProofError
 from etm_bridge.spv.kvstore import KeyValueStore
 
 

@@ -26,8 +26,8 @@ import rlp
 from eth_utils import keccak
 from trie import HexaryTrie
 
-from ..errors import ProofError, ValidationError
-from . import rlp_bounded
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.errors import ProofError, ValidationError
 
 #: Header fields present since Frontier, in consensus order: (JSON name, kind).
 BASE_HEADER_FIELDS: tuple[tuple[str, str], ...] = (

@@ -1,0 +1,1 @@
+"""Bitcoin on the ETM chain: its relay transaction types, genesis part and exchange proofs."""

@@ -1,0 +1,1 @@
+"""Bitcoin SPV, pure: header rules and parameters, transactions, Merkle proofs, the header relay."""

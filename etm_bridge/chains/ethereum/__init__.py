@@ -1,0 +1,1 @@
+"""Ethereum: its SPV (pure, :mod:`.spv`) and its ETM-side consensus code (:mod:`.etm`)."""

@@ -1,0 +1,1 @@
+"""Ethereum SPV, pure: RLP, header continuity, receipt proofs, the trusted-relayer header relay."""
