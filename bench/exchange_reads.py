@@ -51,6 +51,7 @@ from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import State
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans
@@ -65,7 +66,7 @@ from etm_bridge.node.config import NodeConfig
 from etm_bridge.node.server import bind_socket, build_app
 from etm_bridge.node.service import NodeService
 from etm_bridge.node.setup import NODE_TX_PLUGINS
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.store import ChainStore
 
 COMMIT_EVERY = 5_000
@@ -105,13 +106,13 @@ class Builder:
         return tx
 
     def setup_pool(self) -> None:
-        op_btc = bd.btc_pubkey_of(b"\x01" * 32)
+        op_btc = btc_pubkey_of(b"\x01" * 32)
         self.apply(self.operator, tt.POOL_CREATE, pl.PoolCreate("btc", op_btc, 3_000, 100, 1))
         for key, secret in ((self.operator, b"\x01" * 32), (self.user, b"\x02" * 32)):
             address = encode_address(address_hash(key.public_key))
             network = plans.network_name(self.ctx)
             msg = bd.binding_message(network, address, "btc", 1, 100)
-            bind = pl.Bind("btc", bd.btc_pubkey_of(secret), 1, 100, bd.sign_btc(msg, secret), False)
+            bind = pl.Bind("btc", btc_pubkey_of(secret), 1, 100, sign_btc(msg, secret), False)
             self.apply(key, tt.BIND, bind)
         operator20 = address_hash(self.operator.public_key)
         deposit = VerifiedDeposit(b"bench-dep", "btc", POOL_BTC, encode_address(operator20))
@@ -250,7 +251,7 @@ def main() -> None:
                      tx_plugins=NODE_TX_PLUGINS)  # fmt: skip
     genesis, _ = dev_genesis(params, 3, funded=2)
     # a pool on the development (regtest) relay needs the genesis flag (issue 11, item 13)
-    dev = SpvGenesis(allow_dev_pools=True).to_json()
+    dev = SpvSection(allow_dev_pools=True).to_json()
     genesis = genesis.with_plugin_section(spv_plugin.SECTION, dev)
     rows: dict[str, dict[str, list[float]]] = {"asgi": {}, "http": {}}
     legacy: list[float] = []

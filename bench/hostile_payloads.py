@@ -31,10 +31,10 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.ethereum.etm.relay_types import ETH_RECEIPT_PROOF, ETH_RELAY_HEADERS
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange.txtypes import POOL_CREATE
 from etm_bridge.node.setup import NODE_TX_PLUGINS
-from etm_bridge.spv.txtypes import ETH_RECEIPT_PROOF, ETH_RELAY_HEADERS
 from etm_bridge.store import ChainStore
 from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
 

@@ -14,6 +14,7 @@ import json
 
 import click
 
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
@@ -55,13 +56,8 @@ def group(
     nonce, expiry = (0 if last is None else last) + 1, int(status["height"]) + valid_blocks
     network = f"{int(status['networkId']):#010x}"
     message = bd.binding_message(network, public.etm.address, chain, nonce, expiry)
-    if chain == "btc":
-        secret = wallet.unsafe_export_btc_secret()
-        foreign, signature = bd.btc_pubkey_of(secret), bd.sign_btc(message, secret)
-    else:
-        private = bytes.fromhex(wallet.unsafe_export_eth_private_key().removeprefix("0x"))
-        foreign = bytes.fromhex(public.eth.address[2:])
-        signature = bd.sign_eth(message, private)
+    scheme = chain_registry().by_ticker(chain).binding
+    foreign, signature = scheme.sign(message, wallet.unsafe_export_chain_secret(chain))
     payload = pl.Bind(chain, foreign, nonce, expiry, signature, rebind)
     result = submit(client, key, tt.BIND, payload, fee=fee, wait=wait)
     action = "rebind" if rebind else "bind"

@@ -27,6 +27,7 @@ from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ChainError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
@@ -93,7 +94,7 @@ class Party:
 
     @property
     def btc_pubkey(self) -> bytes:
-        return bd.btc_pubkey_of(self.btc_secret)
+        return bytes(chain_registry().by_ticker("btc").wallet.public_of(self.btc_secret).key)
 
 
 class World:
@@ -164,7 +165,7 @@ class World:
         nonce, expiry = int(time.time()), int(status["height"]) + 100
         network = f"{int(status['networkId']):#010x}"
         message = bd.binding_message(network, party.etm_address, "eth", nonce, expiry)
-        signature = bd.sign_eth(message, party.eth_secret)
+        _, signature = chain_registry().by_ticker("eth").binding.sign(message, party.eth_secret)
         payload = pl.Bind("eth", party.eth_address20, nonce, expiry, signature, False)
         self.send(party, xt.BIND, payload)
 
@@ -192,7 +193,7 @@ class World:
         nonce, expiry = int(time.time()), int(status["height"]) + 100
         network = f"{int(status['networkId']):#010x}"
         message = bd.binding_message(network, party.etm_address, "btc", nonce, expiry)
-        signature = bd.sign_btc(message, party.btc_secret)
+        _, signature = chain_registry().by_ticker("btc").binding.sign(message, party.btc_secret)
         self.send(party, xt.BIND, pl.Bind("btc", party.btc_pubkey, nonce, expiry, signature, False))
 
     def deposit_btc(self, investor: Party, amount_sat: int, etm_max: int, mine: Callable) -> str:

@@ -289,7 +289,7 @@ def _eth_deposit(
     _, options = config.chain_options("ethereum")
     return deposit_and_prove(
         rpc_url,
-        wallet.unsafe_export_eth_private_key(),
+        "0x" + wallet.unsafe_export_chain_secret("eth").hex(),
         Path(options["data_dir"]),
         str(vault),
         owner,

@@ -19,19 +19,14 @@ from typing import Any
 import click
 
 from etm_bridge.chain.genesis import genesis_block
-from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
 from etm_bridge.node.network_setup import init_network, join_node
 from etm_bridge.node.server import load_genesis, run_node
-from etm_bridge.node.setup import (
-    NODE_TX_PLUGINS,
-    bitcoin_spv_genesis,
-    eth_spv_genesis,
-    init_node,
-)
+from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node, init_summary, relays_from_options
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
+from etm_bridge.spv.genesis_section import SpvSection
 
 from .context import get_config
 from .options import home_option
@@ -84,15 +79,6 @@ def _hex(text: str, what: str, length: int) -> bytes:
     if len(raw) != length:
         raise ValidationError(f"{what} must be {length} bytes, got {len(raw)}")
     return raw
-
-
-def _vault_pair(text: str) -> tuple[bytes, bytes]:
-    operator, sep, vault = text.partition("=")
-    if not sep:
-        raise ValidationError(
-            f"--eth-vault must be OPERATOR=VAULT (two 0x addresses), got {text!r}"
-        )
-    return _hex(operator, "--eth-vault operator", 20), _hex(vault, "--eth-vault vault", 20)
 
 
 @click.group("node")
@@ -213,22 +199,16 @@ def init_command(
                "url": f"http://{joined.host}:{joined.port}",
                "forgingKeys": forging_keys is not None}, as_json)  # fmt: skip
         return
-    spv = None
-    if eth_rpc:
-        relayers = [_hex(k, "--eth-relayer", 32) for k in eth_relayer]
-        spv = eth_spv_genesis(
-            eth_rpc,
-            relayers=tuple(relayers or [dev_key("user-0").public_key]),
-            htlc_contract=_hex(eth_htlc, "--eth-htlc", 20) if eth_htlc else b"",
-            confirmations=eth_confirmations,
-            pool_vaults=tuple(_vault_pair(v) for v in eth_vault),
-        )
+    options = {"btc_network": btc_network, "eth_rpc": eth_rpc, "eth_relayer": eth_relayer,
+               "eth_htlc": eth_htlc, "eth_confirmations": eth_confirmations,
+               "eth_vault": eth_vault}  # fmt: skip
+    relays = relays_from_options(options)
+    spv = SpvSection(relays, allow_dev_pools=dev_pools) if relays or dev_pools else None
     if nodes is not None:
         configs = init_network(
             network_dir or data_dir, nodes=nodes, delegates=delegates, block_time_s=block_time,
             funded_accounts=funded, host=host, base_port=port, advertise_host=advertise_host,
-            force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS,
-            spv=bitcoin_spv_genesis(spv, btc_network, dev_pools),
+            force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS, spv=spv,
         )  # fmt: skip
         _show({"nodes": [{"dataDir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
                           "peers": list(c.peers)} for c in configs],
@@ -244,8 +224,6 @@ def init_command(
         force=force,
         tx_plugins=() if core_only else NODE_TX_PLUGINS,
         spv=spv,
-        btc_network=btc_network,
-        allow_dev_pools=dev_pools,
     )
     _show(
         {
@@ -256,8 +234,7 @@ def init_command(
             "delegates": delegates,
             "blockTimeS": block_time,
             "txPlugins": [] if core_only else list(NODE_TX_PLUGINS),
-            "ethRelay": spv is not None,
-            "btcNetwork": btc_network or "regtest",
+            **init_summary(options, relays),
             "devPools": dev_pools,
         },
         as_json,

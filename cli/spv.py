@@ -35,7 +35,7 @@ from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.spv import confirmation_risk as spv_risk
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.txtypes import relay_status
+from etm_bridge.spv.relay_status import relay_status
 from etm_bridge.store import ChainStore
 
 from .context import get_config, unlock_wallet

@@ -2,7 +2,7 @@
 
 What :class:`~etm_bridge.adapter.ChainAdapter` methods return and take: chain identity
 (:class:`ChainInfo`), the tip, HTLC terms, locks and their spends, inclusion proofs, fee
-estimates, and the enums naming key kinds, lock states and lock-check reasons. Each class
+estimates, key kinds, and the enums naming lock states and lock-check reasons. Each class
 raises :class:`~etm_bridge.errors.ValidationError` naming the field when a value has the wrong
 type, length or range. Import them from :mod:`etm_bridge.adapter`, which re-exports them.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from .errors import ValidationError
 from .hashlock import HASHLOCK_LEN, require_hashlock
@@ -19,22 +20,32 @@ from .hashlock import HASHLOCK_LEN, require_hashlock
 _HEX_RE = re.compile(r"^[0-9a-f]*$")
 
 
-class KeyKind(StrEnum):
-    """What a chain's claim/refund keys are."""
+@dataclass(frozen=True)
+class KeyKind:
+    """What a chain's claim/refund keys are: a name and a length in bytes (an open set: each
+    chain folder defines its own kind, e.g. a 20-byte address; the core's kinds are the class
+    constants below)."""
 
-    SECP256K1_COMPRESSED = "secp256k1-compressed-pubkey"  # 33 bytes, 0x02/0x03 prefix
-    ETHEREUM_ADDRESS = "ethereum-address"  # 20 bytes
-    ED25519_PUBKEY = "ed25519-pubkey"  # 32 bytes (ETM)
-    ETM_ADDRESS = "etm-address"  # 20 bytes: what a native ETM HTLC names (hash of the ed25519 key)
+    value: str
+    length: int
 
-    @property
-    def length(self) -> int:
-        return {
-            "secp256k1-compressed-pubkey": 33,
-            "ethereum-address": 20,
-            "ed25519-pubkey": 32,
-            "etm-address": 20,
-        }[self.value]
+    SECP256K1_COMPRESSED: ClassVar[KeyKind]  # 33 bytes, 0x02/0x03 prefix
+    ED25519_PUBKEY: ClassVar[KeyKind]  # 32 bytes (ETM)
+    ETM_ADDRESS: ClassVar[KeyKind]  # 20 bytes: what a native ETM HTLC names (hash of the key)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, str) or not self.value:
+            raise ValidationError(f"a key kind needs a name, got {self.value!r}")
+        if not isinstance(self.length, int) or not 1 <= self.length <= 65:
+            raise ValidationError(f"key kind {self.value}: length must be 1..65 bytes")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+KeyKind.SECP256K1_COMPRESSED = KeyKind("secp256k1-compressed-pubkey", 33)
+KeyKind.ED25519_PUBKEY = KeyKind("ed25519-pubkey", 32)
+KeyKind.ETM_ADDRESS = KeyKind("etm-address", 20)
 
 
 class LockState(StrEnum):

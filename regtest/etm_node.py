@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.chains.ethereum.node_init import relay_genesis_from_node
 from etm_bridge.errors import NodeUnavailableError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NODE_CONFIG, NodeConfig
-from etm_bridge.node.setup import eth_spv_genesis, init_node
+from etm_bridge.node.setup import init_node
 from etm_bridge.private_files import read_private
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
 
 from .eth_pool import ETH_POOL_FILE, deploy_eth_pool
 from .service import Service
@@ -72,17 +73,17 @@ class EtmNodeService(Service):
                 allow_dev_pools=True,  # the local stack's regtest/anvil pools (development)
             )
 
-    def _eth_relay(self) -> SpvGenesis | None:
+    def _eth_relay(self) -> SpvSection | None:
         if self.eth_rpc_url is None:
             return None
         relayers = (dev_key("user-0").public_key,)
         pool = deploy_eth_pool(self.eth_rpc_url, self.home / ETH_POOL_FILE)
-        return eth_spv_genesis(
+        return SpvSection({"eth": relay_genesis_from_node(
             self.eth_rpc_url,
             relayers=relayers,
             htlc_contract=bytes.fromhex(pool["htlc_address"][2:]),
             pool_vaults=((bytes.fromhex(pool["operator"][2:]), bytes.fromhex(pool["vault"][2:])),),
-        )
+        )})  # fmt: skip
 
     def command(self) -> list[str]:
         etm_bridge = Path(sys.executable).parent / "etm-bridge"

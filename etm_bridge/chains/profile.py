@@ -94,6 +94,7 @@ class GenesisPart:
     reads them back (None: no relay configured); ``initialise(state, cfg)`` writes the relay's
     checkpoint and ``spv_config`` record into the genesis state."""
 
+    keys: tuple[str, ...]  # every key to_json writes (checked by the registry without a call)
     to_json: Callable[[Any], dict[str, Any]]
     from_json: Callable[[Mapping[str, Any]], Any]
     initialise: Callable[[State, Any], None]
@@ -124,7 +125,10 @@ class RelaySpec:
     missing_relay: str | None
     policy_of: Callable[[StateView], RelayPolicy]  # raises spv_relay_not_initialised
     network_of: Callable[[StateView], str | None]  # the relay's network, None: no relay
-    dev_network: str  # the network assumed before a relay exists (quotes, pool rules)
+    default_policy: Callable[[str], RelayPolicy]  # a network's default policy
+    dev_network: str  # the network assumed while no relay exists (quotes)
+    #: networks whose headers anyone can forge: pools on them need ``allow_dev_pools``
+    dev_networks: frozenset[str] = frozenset()
     dev_autostart: str | None = None  # network whose genesis block the first batch starts
 
 
@@ -150,11 +154,17 @@ class ProofKind:
 class OptionSpec:
     """One command-line option a chain contributes (e.g. to ``node init``)."""
 
-    flag: str
+    flag: str  # "--name"; its values arrive keyed by the flag's name ("name", "-" -> "_")
     help: str
     multiple: bool = False
     default: Any = None
     metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    type: type = str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -162,8 +172,10 @@ class NodeInitSpec:
     """``node init`` options of this chain and how they become its genesis relay config."""
 
     options: tuple[OptionSpec, ...]
-    build: Callable[[Mapping[str, Any]], Any]  # option values -> genesis cfg or None
-    summary: Callable[[Any], dict[str, Any]]  # for the command's JSON output
+    #: option values (by ``dest``) -> the relay's genesis cfg, None: no relay (may do I/O,
+    #: e.g. read a checkpoint from a node)
+    build: Callable[[Mapping[str, Any]], Any]
+    summary: Callable[[Mapping[str, Any], Any], dict[str, Any]]  # (values, cfg) -> output rows
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ So a profile that fails to import, or breaks a rule below, is a
 clash), and the node refuses to start, rather than silently dropping a chain's types.
 
 Rules: names, tickers and aliases are unique across profiles and none is ``etm``, ``kdf`` or
-``policy``; a ticker matches ``[a-z][a-z0-9]{1,9}``; ``key_kind.length == binding.key_len``; an
-exchange needs a relay; relay type-id blocks are multiples of 10 in [100, 190] or
-[1000, 65530], do not overlap, and hold every type of the relay; type names start with
-``<ticker>_``, tables with ``spv_<ticker>_``, genesis keys with ``<ticker>_``; proof kinds are
-unique.
+``policy``; a ticker matches ``[a-z][a-z0-9]{1,9}`` and is the wallet label;
+``key_kind.length == binding.key_len``; an exchange needs a relay and a 20..65-byte key; relay
+type-id blocks are multiples of 10 in [100, 190] or [1000, 65530], do not overlap, and hold every
+type of the relay; type names start with ``<ticker>_``, tables with ``spv_<ticker>_``, genesis
+keys with ``<ticker>_``; proof kinds are unique.
 
 Lookups: :meth:`ChainRegistry.by_name`, :meth:`~ChainRegistry.by_ticker`,
 :meth:`~ChainRegistry.find` (name, ticker or alias), :meth:`~ChainRegistry.resolve` (configured
@@ -178,6 +178,8 @@ def _check_one(entry: Registered) -> None:
         )  # fmt: skip
     if p.exchange is not None and p.relay is None:
         raise _fail(entry, "an exchange needs a relay (its proofs are checked against it)")
+    if p.exchange is not None and not 20 <= p.binding.key_len <= 65:
+        raise _fail(entry, "a pool's claim key (the binding key) must be 20..65 bytes")
     if p.wallet.label != p.ticker:
         raise _fail(entry, f"wallet label {p.wallet.label!r} must be the ticker {p.ticker!r}")
     if p.relay is not None:
@@ -203,7 +205,7 @@ def _check_relay(entry: Registered) -> None:
     bad = sorted(t.name for t in relay.tables if not t.name.startswith(f"spv_{p.ticker}_"))
     if bad:
         raise _fail(entry, f"tables {bad} must start with 'spv_{p.ticker}_'")
-    bad = sorted(k for k in relay.genesis.to_json(None) if not k.startswith(p.ticker + "_"))
+    bad = sorted(k for k in relay.genesis.keys if not k.startswith(p.ticker + "_"))
     if bad:
         raise _fail(entry, f"genesis keys {bad} must start with {p.ticker + '_'!r}")
 

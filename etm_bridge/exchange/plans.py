@@ -126,11 +126,11 @@ def network_name(ctx: TxContext) -> str:
 def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> Plan:
     if view.get(rc.POOLS, p.asset.encode()) is not None:
         raise ExchangeError(Reason.POOL_EXISTS, f"a pool for {p.asset} exists already")
-    chain = bd.chain_of_asset(p.asset)
-    if len(p.claim_key) != bd.KEY_LEN[chain]:
+    key_len = bd.key_length(bd.chain_of_asset(p.asset))
+    if len(p.claim_key) != key_len:
         raise ExchangeError(
             Reason.BAD_PARAMETER,
-            f"a {p.asset} pool's claim key is {bd.KEY_LEN[chain]} bytes, got {len(p.claim_key)}",
+            f"a {p.asset} pool's claim key is {key_len} bytes, got {len(p.claim_key)}",
         )
     params = pm.PoolParams(
         p.asset,

@@ -113,8 +113,8 @@ class PoolParams:
             raise ExchangeError(Reason.BAD_PARAMETER, f"bad pool asset {self.asset!r}")
         if not self.operator:
             raise ExchangeError(Reason.BAD_PARAMETER, "pool operator address is empty")
-        if not isinstance(self.claim_key, bytes) or len(self.claim_key) not in (20, 33):
-            raise ExchangeError(Reason.BAD_PARAMETER, "claim_key must be 33 (BTC) or 20 bytes")
+        if not isinstance(self.claim_key, bytes) or not 20 <= len(self.claim_key) <= 65:
+            raise ExchangeError(Reason.BAD_PARAMETER, "claim_key must be 20..65 bytes")
         if not 0 <= require_amount(self.fee_ppm, "fee_ppm", positive=False) <= MAX_FEE_PPM:
             raise ExchangeError(Reason.BAD_PARAMETER, f"fee_ppm must be <= {MAX_FEE_PPM}")
         require_amount(self.obligation_blocks, "obligation_blocks")

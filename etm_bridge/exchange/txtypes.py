@@ -8,12 +8,12 @@ code path, and a rejected tx writes nothing. Every :class:`~etm_bridge.errors.Ex
 becomes a :class:`~etm_bridge.errors.TxRejectedError` with the same reason code.
 
 Types needing a foreign chain's proof (lp deposit, swap in, obligation paid) get it checked by
-a :class:`ForeignVerifier` (SPV, ``etm_bridge.spv``) that turns the payload's ``proof`` bytes
-into a verified record; the planners ``plans.plan_lp_deposit``, ``swap_plans.plan_swap_in`` and
-``plans.plan_obligation_paid`` take that record, so they are tested with records directly.
-The default is :class:`ChainVerifiers` over ``VERIFIERS`` of ``etm_bridge.spv.exchange_verifiers``
-(chain name -> verifier, e.g. ``{"btc": BtcVerifier(...)}`` from :mod:`.btc_proofs`); a pool
-whose chain has no verifier rejects them with ``spv_unavailable``. A proof that breaks an SPV
+a :class:`ForeignVerifier` (SPV, bound to the chain's relay) that turns the payload's ``proof``
+bytes into a verified record; the planners ``plans.plan_lp_deposit``, ``swap_plans.plan_swap_in``
+and ``plans.plan_obligation_paid`` take that record, so they are tested with records directly.
+The default is :class:`ChainVerifiers` over every installed chain profile's exchange verifier
+(ticker -> verifier, ``etm_bridge.chains.registry``); a pool whose chain has no verifier rejects
+them with ``spv_unavailable``. A proof that breaks an SPV
 rule is ``bad_proof``; one that does not parse is ``malformed_proof``. The verifier also
 answers the depth of a proven block now (``confirmations``: a swap-in HTLC's claim re-checks its
 lock's block) and whether a pool may exist on its chain's relay (``check_pool_network``: not on
@@ -22,7 +22,6 @@ a development relay without the genesis flag).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -77,7 +76,7 @@ class UnavailableVerifier:
     def _reject(self) -> Any:
         raise TxRejectedError(
             "spv_unavailable",
-            "this chain has no verifier for exchange proofs (etm_bridge.spv.exchange_proofs)",
+            "no chain profile provides an exchange verifier for this pool's asset",
         )
 
     def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
@@ -97,7 +96,7 @@ class UnavailableVerifier:
 
 
 class ChainVerifiers:
-    """Dispatches each proof to the verifier of its pool's chain (``btc``, ``eth``)."""
+    """Dispatches each proof to the verifier of its pool's chain (by ticker)."""
 
     def __init__(self, by_chain: dict[str, ForeignVerifier]):
         self.by_chain = dict(by_chain)
@@ -130,21 +129,11 @@ class ChainVerifiers:
         return self._for(pool).verify_payment(view, pool, proof, ctx)
 
 
-#: Modules that may provide ``VERIFIERS`` (chain -> verifier bound to the chain's relays).
-VERIFIER_MODULES = ("etm_bridge.spv.exchange_verifiers", "etm_bridge.spv.exchange_proofs")
-
-
 def default_verifier() -> ForeignVerifier:
-    """``VERIFIERS`` of the first of :data:`VERIFIER_MODULES` that exists, else none."""
-    for name in VERIFIER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but one of its imports is missing
-                raise
-            continue
-        return ChainVerifiers(module.VERIFIERS)
-    return ChainVerifiers({})
+    """Every installed chain's exchange verifier, each bound to its relay in state."""
+    from ..chains.registry import chain_registry
+
+    return ChainVerifiers(chain_registry().verifiers())
 
 
 Planner = Callable[[StateView, Tx, Any, TxContext], plans.Plan]

@@ -171,7 +171,7 @@ class NodeClient:
         return self.walk("/api/exchange/swap-history", "swaps", params, after)
 
     def bindings(self, address: str) -> dict[str, Any]:
-        """``{"btc": binding or None, "eth": ...}`` of an ETM address."""
+        """``{<ticker>: binding or None, ...}`` of an ETM address, for every installed chain."""
         return self._request("GET", f"/api/exchange/bindings/{address}")["bindings"]
 
     def last_binding_nonce(self, address: str, chain: str) -> int | None:
@@ -192,18 +192,16 @@ class NodeClient:
         return self._request("GET", f"/api/exchange/pools/{asset}/deposit-quote", params=params)
 
     def spv_status(self) -> dict[str, Any]:
-        """Both relays (``bitcoin``/``ethereum`` keys, absent if not initialised)."""
+        """Every relay under its chain's name (absent if not initialised)."""
         return self._request("GET", "/api/spv")
 
-    def spv_btc(self) -> dict[str, Any]:
-        return self._request("GET", "/api/spv/btc")
-
-    def spv_eth(self) -> dict[str, Any]:
-        return self._request("GET", "/api/spv/eth")
+    def spv_relay(self, ticker: str) -> dict[str, Any]:
+        """The ``ticker`` chain's relay (NotFoundError if the chain has none yet)."""
+        return self._request("GET", f"/api/spv/{ticker}")
 
     def spv_best_hash(self, chain: str, height: int) -> str | None:
-        """The ``chain`` (``btc``/``eth``) relay's best-chain hash at ``height``, or None.
-        Bitcoin: display hex; Ethereum: ``0x`` hex."""
+        """The ``chain`` (ticker) relay's best-chain hash at ``height`` in the chain's display
+        form, or None."""
         try:
             return str(self._request("GET", f"/api/spv/{chain}/best/{height}")["hash"])
         except NotFoundError:

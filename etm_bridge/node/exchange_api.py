@@ -17,9 +17,9 @@ whatever the number of pools, HTLCs, swaps or obligations on the chain.
 * ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...], "next"}``
 * ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...], "next"}`` (open
   ones; with ``hashlock`` at most one, no paging)
-* ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {"btc": ..., "eth": ...},
-  "nonces": {"btc": last nonce or null, "eth": ...}}`` (a new proof needs a higher nonce; the
-  last one outlives an unbind)
+* ``GET /api/exchange/bindings/{address}`` -> ``{"address", "bindings": {<ticker>: binding or
+  null, ...}, "nonces": {<ticker>: last nonce or null, ...}}`` for every installed chain (a new
+  proof needs a higher nonce; the last one outlives an unbind)
 * ``GET /api/exchange/quote?asset=&direction=asset_to_etm|etm_to_asset&amount=<int>`` -> the
   quote plus ``depth``: ``{"chain", "confirmations", "block_time_s", "expected_wait_s",
   "value_scaled_confirmations"}``. A swap in's lock proof needs ``max(relay floor, pool value,
@@ -35,11 +35,11 @@ Query amounts may be up to 2**128 - 1 (external assets are u128); the pool rules
 amount past its u64. Responses carry every amount as a JSON number (an exact integer however
 large: Python's ``json`` and the CLI read it back exactly).
 
-SPV (404 if the chain has no such relay yet): ``GET /api/spv`` (both relays),
-``/api/spv/btc``, ``/api/spv/eth`` (tip, heights, chain work, forks, policy) and
-``/api/spv/btc/best/{height}`` / ``/api/spv/eth/best/{number}`` (the relay's best-chain hash
-there: Bitcoin in display order, Ethereum ``0x`` hex; what a relayer compares with its node to
-find the fork point).
+SPV (404 if the chain has no such relay yet): ``GET /api/spv`` (every relay, under its chain's
+name), ``/api/spv/{ticker}`` (one relay: tip, heights, policy and the chain's own fields) and
+``/api/spv/{ticker}/best/{height}`` (the relay's best-chain hash there, in the chain's display
+form: what a relayer compares with its node to find the fork point), one route per installed
+chain with a relay.
 """
 
 from __future__ import annotations
@@ -51,48 +51,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from etm_bridge.chains.bitcoin.etm import verifier as btc_proofs
-from etm_bridge.chains.ethereum.etm import verifier as eth_proofs
-from etm_bridge.exchange import views
-
 from ..chain.address import decode_address
 from ..chain.state import StateView
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..errors import ExchangeError, NotFoundError, TxRejectedError, ValidationError
 from ..exchange import records as rc
-from ..exchange.binding import chain_of_asset
+from ..exchange import views
 from ..exchange.plans import get_binding, get_pool
 from ..exchange.pool import Direction
 from ..exchange.reasons import Reason
-from ..spv import txtypes as spv
-from ..spv.relay_policy import default_policy
+from ..spv.relay_status import relay_status
+from ..spv.relay_types import CONFIG
 from .api import guarded, parse_hex
 
 ViewOf = Callable[[], StateView]
 MAX_QUERY_AMOUNT = 2**128 - 1
 
 
-#: Nominal block times of the asset chains, for the expected wait of a quote.
-BLOCK_TIME_S = {"btc": btc_proofs.BLOCK_TIME_S, "eth": eth_proofs.BLOCK_TIME_S}
-
-
 def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> dict[str, Any]:
     """The confirmations a swap moving ``amount`` of the asset waits for on the asset's chain,
     and how long: a swap in's lock before it is proven, a swap out's counter lock (the
     operator's) before the user reveals the secret by claiming it."""
-    chain = chain_of_asset(asset)
+    profile = chain_registry().for_asset(asset)
+    relay = profile.relay
+    assert relay is not None  # a pool's asset has a relay: its exchange needs one
     pool = get_pool(state, asset)
     try:
-        policy = spv.btc_policy_of(state) if chain == "btc" else spv.eth_policy_of(state)
-    except TxRejectedError:  # the relay starts later (regtest's first header batch)
-        policy = default_policy("regtest" if chain == "btc" else "anvil")
+        policy = relay.policy_of(state)
+    except TxRejectedError:  # the relay starts later (a development chain's first batch)
+        policy = relay.default_policy(relay.dev_network)
     if direction is Direction.ASSET_TO_ETM:  # the user's lock, before it is proven
         need = policy.required_depth(amount, pool.params.min_confirmations)
     else:  # the operator's lock, which the user claims (revealing the secret) only this deep,
         need = policy.required_depth(amount)  # or an operator with hash power undoes it after
     scaled = policy.value_depth(amount)
-    block_s = BLOCK_TIME_S[chain]
+    block_s = profile.block_time_s
     return {
-        "chain": chain,
+        "chain": profile.ticker,
         "confirmations": need,
         "block_time_s": block_s,
         "expected_wait_s": need * block_s,
@@ -103,7 +99,8 @@ def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> d
 def asset_param(text: str) -> str:
     asset = text.strip().lower()
     if not asset or len(asset) > 64:
-        raise ValidationError(f"asset {text[:80]!r} must be 1..64 characters (btc, eth, ...)")
+        known = ", ".join(chain_registry().native_assets())
+        raise ValidationError(f"asset {text[:80]!r} must be 1..64 characters ({known}, ...)")
     return asset
 
 
@@ -206,7 +203,7 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     async def bindings(request: Request) -> JSONResponse:
         address = request.path_params["address"]
         address20, state = decode_address(address), view()
-        found = {c: get_binding(state, address20, c) for c in ("btc", "eth")}
+        found = {c: get_binding(state, address20, c) for c in chain_registry().tickers()}
         out = {c: None if b is None else rc.encode(b) for c, b in found.items()}
         keys = {c: address20 + c.encode() for c in found}
         nonces = {c: state.get_u64(rc.NONCES, k) if state.get(rc.NONCES, k) else None
@@ -247,27 +244,19 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
 
 def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     def status() -> dict[str, Any]:
-        if spv.CONFIG not in tables:
+        if CONFIG not in tables:
             raise NotFoundError("SPV relays are not enabled on this chain (tx_plugins)")
-        return spv.relay_status(view_of())
+        return relay_status(view_of())
 
-    def one(name: str) -> dict[str, Any]:
-        relay = status().get(name)
+    def one(profile: ChainProfile) -> dict[str, Any]:
+        relay = status().get(profile.name)
         if relay is None:
-            raise NotFoundError(f"this chain's {name} relay is not initialised yet")
+            raise NotFoundError(f"this chain's {profile.name} relay is not initialised yet")
         return dict(relay)
 
     @guarded
-    async def both(request: Request) -> JSONResponse:
+    async def every(request: Request) -> JSONResponse:
         return JSONResponse(status())
-
-    @guarded
-    async def btc(request: Request) -> JSONResponse:
-        return JSONResponse(one("bitcoin"))
-
-    @guarded
-    async def eth(request: Request) -> JSONResponse:
-        return JSONResponse(one("ethereum"))
 
     def height_of(request: Request) -> int:
         text = request.path_params["height"]
@@ -275,31 +264,32 @@ def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
             raise ValidationError("height must be a decimal integer")
         return int(text)
 
-    @guarded
-    async def btc_best(request: Request) -> JSONResponse:
-        height = height_of(request)
-        one("bitcoin")
-        hash_le = spv.btc_relay_of(view_of()).best_hash_at(height)
-        if hash_le is None:
-            raise NotFoundError(f"the Bitcoin relay's best chain has no block at {height}")
-        return JSONResponse({"height": height, "hash": hash_le[::-1].hex()})
+    def routes_of(profile: ChainProfile) -> list[Route]:
+        relay = profile.relay
+        assert relay is not None
 
-    @guarded
-    async def eth_best(request: Request) -> JSONResponse:
-        number = height_of(request)
-        one("ethereum")
-        block_hash = spv.eth_relay_of(view_of()).best_hash_at(number)
-        if block_hash is None:
-            raise NotFoundError(f"the Ethereum relay's best chain has no block {number}")
-        return JSONResponse({"height": number, "hash": "0x" + block_hash.hex()})
+        @guarded
+        async def show(request: Request) -> JSONResponse:
+            return JSONResponse(one(profile))
 
-    return [
-        Route("/api/spv", both),
-        Route("/api/spv/btc", btc),
-        Route("/api/spv/btc/best/{height}", btc_best),
-        Route("/api/spv/eth", eth),
-        Route("/api/spv/eth/best/{height}", eth_best),
-    ]
+        @guarded
+        async def best(request: Request) -> JSONResponse:
+            height = height_of(request)
+            one(profile)
+            found = relay.best_hash(view_of(), height)
+            if found is None:
+                raise NotFoundError(
+                    f"the {profile.name} relay's best chain has no block at {height}"
+                )
+            return JSONResponse({"height": height, "hash": found})
+
+        path = f"/api/spv/{profile.ticker}"
+        return [Route(path, show), Route(path + "/best/{height}", best)]
+
+    routes = [Route("/api/spv", every)]
+    for profile in chain_registry().relayed():
+        routes += routes_of(profile)
+    return routes
 
 
 def exchange_routes(view_of: ViewOf, tables: Collection[str]) -> list[Route]:

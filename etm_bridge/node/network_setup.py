@@ -22,7 +22,7 @@ from pathlib import Path
 from ..chain.genesis import GenesisConfig
 from ..errors import ConfigError
 from ..private_files import write_private
-from ..spv.genesis import SpvGenesis
+from ..spv.genesis_section import SpvSection
 from .config import DEFAULT_HOST, NODE_CONFIG, NodeConfig, new_admin_token
 from .service import load_forging_keys, save_forging_keys
 from .setup import NODE_TX_PLUGINS, init_node
@@ -45,7 +45,7 @@ def init_network(
     genesis_time: int | None = None,
     force: bool = False,
     tx_plugins: tuple[str, ...] = NODE_TX_PLUGINS,
-    spv: SpvGenesis | None = None,
+    spv: SpvSection | None = None,
 ) -> list[NodeConfig]:
     """Write ``nodes`` data dirs sharing one genesis; returns their configs (module doc)."""
     if not 1 <= nodes <= 101:

@@ -35,15 +35,17 @@ from ..chain.address import address_of
 from ..chain.keys import SigningKey
 from ..chain.params import ChainParams
 from ..chain.tx import Tx
+from ..chains.bitcoin.etm.relay_types import BTC_RELAY_HEADERS, MAX_HEADERS_PER_TX
+from ..chains.ethereum.etm.relay_types import ETH_RELAY_HEADERS
 from ..errors import ChainError, NotFoundError, ValidationError
 from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
 from ..jsonrpc import JsonRpcClient
-from ..spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
+from ..spv.fork_point import common_height
 from .client import NodeClient
 
 DEFAULT_BATCH = 500
-#: ``eth_relay_headers`` takes 1..256 headers (``spv.txtypes.decode_eth_headers``).
+#: ``eth_relay_headers`` takes 1..256 headers (its ``decode_eth_headers``).
 MAX_ETH_HEADERS_PER_TX = 256
 
 
@@ -155,7 +157,7 @@ def _relay_tip(client: NodeClient, relay: _Relay) -> int:
     """The relay's best height; 0 for a Bitcoin relay not started yet (the btc_regtest rule
     starts it at the regtest genesis block with the first batch)."""
     try:
-        status = client.spv_btc() if relay.chain == "btc" else client.spv_eth()
+        status = client.spv_relay(relay.chain)
     except NotFoundError:
         if relay.chain == "btc":
             return 0
@@ -166,15 +168,15 @@ def _relay_tip(client: NodeClient, relay: _Relay) -> int:
 
 def fork_point(client: NodeClient, source: HeaderSource, relay: _Relay = BTC) -> int:
     """The highest height where the source's chain and the relay's best chain agree."""
-    height = min(_relay_tip(client, relay), source.tip().height)
-    while height > 0:
+
+    def agree(height: int) -> bool:
         relay_hash = client.spv_best_hash(relay.chain, height)
         if relay_hash is None:  # below the relay's checkpoint
             raise ChainError(f"the {relay.chain} node's chain does not contain the checkpoint")
-        if relay.hash_of(source.headers(height, 1)[0]) == relay_hash:
-            return height
-        height -= 1
-    return 0
+        return relay.hash_of(source.headers(height, 1)[0]) == relay_hash
+
+    top = min(_relay_tip(client, relay), source.tip().height)
+    return common_height(top, agree, floor=1) or 0
 
 
 def relay_missing_headers(
@@ -246,4 +248,4 @@ def eth_block_confirmations(client: NodeClient, number: int, block_hash: str) ->
     best chain: 0 if the relay does not hold it there (yet, or any more)."""
     if client.spv_best_hash("eth", number) != block_hash.lower():
         return 0
-    return int(client.spv_eth()["tip"]["number"]) - number + 1
+    return int(client.spv_relay("eth")["tip"]["number"]) - number + 1

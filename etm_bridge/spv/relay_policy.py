@@ -3,12 +3,13 @@
 A :class:`RelayPolicy` is consensus configuration of one relay (written at genesis into
 ``spv_config``, never by a transaction):
 
-- ``min_confirmations``: the network's floor for every proof (Bitcoin mainnet 6, regtest 1);
-- ``attacker_share`` and ``loss_budget``: the **value-scaled depth** of whitepaper section 3.1.
-  A proof of ``amount`` (base units of the chain's asset) needs the smallest z whose exact
+- ``min_confirmations``: the network's floor for every proof (e.g. 6 on a proof-of-work
+  mainnet, 1 on a development network);
+- ``attacker_share`` and ``loss_budget``: the **value-scaled depth** of whitepaper section 3.1. A
+  proof of ``amount`` (base units of the chain's asset) needs the smallest z whose exact
   attacker-success probability ``P(q, z)`` keeps the expected loss ``P * amount`` within
-  ``loss_budget`` (:func:`.risk.value_scaled_confirmations`). ``attacker_share = "0"`` turns
-  it off (Ethereum: post-merge blocks are no hash race; its relay trusts its relayers instead);
+  ``loss_budget`` (:func:`.confirmation_risk.value_scaled_confirmations`). ``attacker_share = "0"``
+  turns it off (chains whose blocks are no hash race, whose relay trusts its relayers instead);
 - ``max_lag_s``: a lock proof is refused while the relay tip's header timestamp is more than
   this behind the ETM block time (``stale_relay``). Relaying is permissionless and on demand, so
   a prover could otherwise leave the relay at the lock's depth and make a refundable lock look
@@ -17,8 +18,9 @@ A :class:`RelayPolicy` is consensus configuration of one relay (written at genes
 
 :func:`required_depth` combines the policy with a pool's own ``min_confirmations``: the depth
 every exchange proof needs is ``max(relay floor, pool value, value-scaled depth)``.
-Defaults per network are in :data:`DEFAULTS`; a config without a field (a chain initialised
-before the field existed) takes the network's default. Pure.
+Each chain defines its networks' default policies (``etm_bridge.chains.<name>.etm.genesis``);
+a config without a field (a chain initialised before the field existed) takes the network's
+default. Pure.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from typing import Any
 from etm_bridge.errors import ConfigError, ValidationError
 from etm_bridge.spv.confirmation_risk import value_scaled_confirmations
 
-#: Two hours: a Bitcoin block gap that long happens about once in three years (e^-12 per
-#: block), and a relay fed each tick by the pool operator is never that far behind.
+#: Two hours: a gap of twelve 10-minute proof-of-work blocks happens about once in three years
+#: (e^-12 per block), and a relay fed each tick by the pool operator is never that far behind.
 DEFAULT_MAX_LAG_S = 2 * 3600
 
 
@@ -76,10 +78,9 @@ class RelayPolicy:
         }
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], network: str) -> RelayPolicy:
-        """The policy in a relay's ``spv_config`` record; missing fields from ``network``'s
-        default."""
-        base = default_policy(network)
+    def from_config(cls, cfg: Mapping[str, Any], base: RelayPolicy, network: str) -> RelayPolicy:
+        """The policy in a relay's ``spv_config`` record; missing fields from ``base`` (the
+        network's default, which its chain defines)."""
         budget = cfg.get("loss_budget")
         try:
             return cls(
@@ -90,27 +91,3 @@ class RelayPolicy:
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"malformed {network} relay policy: {exc}") from None
-
-
-#: Per network. Bitcoin: q = 10 % of the hash rate, expected loss at most 0.001 BTC per proof
-#: (1 BTC -> 6 confirmations, 10 BTC -> 8, 100 BTC -> 10). Regtest keeps the figures but a
-#: budget of 10 BTC, so development amounts need the floor of 1 (the demo mines on demand).
-DEFAULTS: dict[str, RelayPolicy] = {
-    "mainnet": RelayPolicy(6, DEFAULT_MAX_LAG_S, "0.1", 100_000),
-    "testnet3": RelayPolicy(6, DEFAULT_MAX_LAG_S, "0.1", 100_000),
-    "testnet4": RelayPolicy(6, DEFAULT_MAX_LAG_S, "0.1", 100_000),
-    "regtest": RelayPolicy(1, DEFAULT_MAX_LAG_S, "0.1", 1_000_000_000),
-    "ethereum-mainnet": RelayPolicy(64, 3600),
-    "anvil": RelayPolicy(1, DEFAULT_MAX_LAG_S),
-}
-DEFAULTS["main"] = DEFAULTS["mainnet"]
-DEFAULTS["testnet"] = DEFAULTS["testnet3"]
-
-
-def default_policy(network: str) -> RelayPolicy:
-    try:
-        return DEFAULTS[network]
-    except KeyError:
-        raise ConfigError(
-            f"no default relay policy for network {network!r}; known: {', '.join(sorted(DEFAULTS))}"
-        ) from None

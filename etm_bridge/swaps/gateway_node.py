@@ -130,7 +130,7 @@ class NodeGateway:
     def relay_tip(self, chain: str) -> int:
         relay = asset_of(chain)
         try:
-            status = self.client.spv_btc() if relay == "btc" else self.client.spv_eth()
+            status = self.client.spv_relay(relay)
         except NotFoundError:
             return 0  # the btc_regtest relay starts with the first batch
         tip = status.get("tip") or {}

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from etm_bridge.adapter import HtlcSpend, HtlcTerms, LockState, SpendKind
+from etm_bridge.chain.codec import sha256d as dsha256
 from etm_bridge.errors import InsufficientFundsError, InvalidTransactionError, LockNotFoundError
 from etm_bridge.hashlock import refund_allowed, sha256
-from etm_bridge.testing.proofs import dsha256, merkle_branch_le, merkle_root_le
+from etm_bridge.merkle import merkle_branch_le, merkle_root_le
 
 BLOCK_TIME_S = 600
 GENESIS_TIME = 1_700_000_000

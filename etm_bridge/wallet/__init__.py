@@ -1,14 +1,14 @@
-"""The user's wallet: one passphrase-encrypted keystore with keys for ETM, BTC and ETH.
+"""The user's wallet: one passphrase-encrypted keystore with a key for ETM and every chain.
 
 - :mod:`.derive` (pure): per-chain keys from one 32-byte master seed, the public view
   (:class:`WalletPublic`) and the unlocked secret (:class:`UnlockedWallet`, ``unsafe_export_*``).
+  Each chain's part of the public view comes from its profile (``etm_bridge/chains/<name>/``).
 - :mod:`.keystore`: the versioned, encrypted, 0600 keystore file (format in its docstring).
 
-Reading balances from the chains is the CLI's job (``etm-bridge wallet balance``): this package
-talks to no node.
+This package talks to no node: balances are read through the chains' adapters.
 """
 
-from .derive import BtcPublic, EthPublic, EtmPublic, UnlockedWallet, WalletPublic, derive_secret
+from .derive import EtmPublic, UnlockedWallet, WalletPublic, derive_secret
 from .keystore import (
     DEFAULT_KDF,
     UNSAFE_FAST_KDF,
@@ -21,8 +21,6 @@ from .keystore import (
 __all__ = [
     "DEFAULT_KDF",
     "UNSAFE_FAST_KDF",
-    "BtcPublic",
-    "EthPublic",
     "EtmPublic",
     "KdfParams",
     "Keystore",

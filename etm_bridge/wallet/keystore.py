@@ -1,4 +1,4 @@
-"""The wallet keystore: ONE passphrase-encrypted file holding the ETM, BTC and ETH keys.
+"""The wallet keystore: ONE passphrase-encrypted file holding the ETM key and every chain's.
 
 What is encrypted is the 32-byte master seed; every chain key is derived from it
 (:mod:`etm_bridge.wallet.derive`). The public view (addresses, public keys) is stored in clear
@@ -13,8 +13,7 @@ File format, version 1 (JSON, UTF-8, mode 0600)::
       "version": 1,
       "created_at": "2026-11-25T15:20:00Z",
       "public": {"etm": {"public_key": hex32, "address": "etm1..."},
-                 "btc": {"public_key": hex33, "addresses": {"mainnet": "bc1q...", ...}},
-                 "eth": {"address": "0x...EIP-55"}},
+                 "<label>": {...the chain's public view: key, addresses...}, ...},
       "kdf": {"name": "argon2id", "salt": hex16, "opslimit": int, "memlimit": int (bytes)},
       "cipher": {"name": "xsalsa20-poly1305", "nonce": hex24, "ciphertext": hex,
                  "ciphertext_sha256": hex32}

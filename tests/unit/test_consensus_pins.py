@@ -42,11 +42,17 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import Registry, TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, canonical_json, encode_changes
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
+from etm_bridge.chains.bitcoin.etm import relay_types as btc_types
 from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
 from etm_bridge.chains.bitcoin.spv.checkpoints import default_checkpoint
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
 from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.ethereum.binding import sign_eth
+from etm_bridge.chains.ethereum.etm import relay_types as eth_types
+from etm_bridge.chains.ethereum.etm.genesis import EthRelayGenesis
 from etm_bridge.chains.ethereum.spv.headers import (
     ANVIL,
     EMPTY_OMMERS_HASH,
@@ -62,8 +68,8 @@ from etm_bridge.exchange import txtypes as xt
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.node import spv_plugin
 from etm_bridge.node.setup import NODE_TX_PLUGINS
-from etm_bridge.spv import txtypes as spv_types
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
+from etm_bridge.spv.relay_status import relay_status
 from etm_bridge.swaps.codec import record_to_dict
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.fsm import State as SwapState
@@ -290,7 +296,7 @@ def _branch(levels: list[list[bytes]], index: int) -> tuple[bytes, ...]:
 
 
 def _btc_key(who: str) -> bytes:
-    return bd.btc_pubkey_of(SECRETS[who])
+    return btc_pubkey_of(SECRETS[who])
 
 
 def _eth_address(who: str) -> bytes:
@@ -299,15 +305,15 @@ def _eth_address(who: str) -> bytes:
     return bytes.fromhex(Account.from_key(SECRETS[who]).address[2:])
 
 
-def _spv_section() -> SpvGenesis:
-    return SpvGenesis(
-        btc_network="regtest", btc_min_confirmations=1, btc_max_lag_s=7_200,
-        btc_attacker_share="0.1", btc_loss_budget=100_000, eth_chain="anvil",
-        eth_checkpoint_rlp=ANVIL_GENESIS, eth_relayers=(RELAYER.public_key,),
-        eth_min_confirmations=1, eth_htlc_contract=HTLC_CONTRACT,
-        eth_pool_vaults=((_eth_address("operator"), VAULT),), eth_max_lag_s=600,
-        allow_dev_pools=True,
+def _spv_section() -> SpvSection:
+    btc = BtcRelayGenesis(network="regtest", min_confirmations=1, max_lag_s=7_200,
+                          attacker_share="0.1", loss_budget=100_000)  # fmt: skip
+    eth = EthRelayGenesis(
+        chain="anvil", checkpoint_rlp=ANVIL_GENESIS, relayers=(RELAYER.public_key,),
+        min_confirmations=1, htlc_contract=HTLC_CONTRACT,
+        pool_vaults=((_eth_address("operator"), VAULT),), max_lag_s=600,
     )  # fmt: skip
+    return SpvSection({"btc": btc, "eth": eth}, allow_dev_pools=True)
 
 
 class _Chain:
@@ -354,13 +360,13 @@ class _Chain:
     def bind_btc(self, who: str) -> None:
         expiry = self.height + 100
         msg = bd.binding_message(plans.network_name(self.ctx()), self.addr(who), "btc", 1, expiry)
-        sig = bd.sign_btc(msg, SECRETS[who])
+        sig = sign_btc(msg, SECRETS[who])
         self.xchg(who, xt.BIND, pl.Bind("btc", _btc_key(who), 1, expiry, sig, False))
 
     def bind_eth(self, who: str) -> None:
         expiry = self.height + 100
         msg = bd.binding_message(plans.network_name(self.ctx()), self.addr(who), "eth", 1, expiry)
-        sig = bd.sign_eth(msg, SECRETS[who])
+        sig = sign_eth(msg, SECRETS[who])
         self.xchg(who, xt.BIND, pl.Bind("eth", _eth_address(who), 1, expiry, sig, False))
 
     def digest(self) -> str:
@@ -400,10 +406,10 @@ def run_scripted_chain() -> tuple[_Chain, dict[str, Any]]:
     chain = _Chain(_spv_section().to_json())
     headers, (coinbase, deposit, lock, script), levels = _bitcoin_block(chain)
     chain.time = T0 + 1_200 + 60 - ETM_EPOCH_UNIX
-    chain.send("carol", spv_types.BTC_RELAY_HEADERS, b"".join(headers))
+    chain.send("carol", btc_types.BTC_RELAY_HEADERS, b"".join(headers))
     block = dsha256(headers[0])
     cb_proof = BitcoinTxProof(coinbase, block, 0, 3, _branch(levels, 0))
-    chain.send("carol", spv_types.BTC_TX_PROOF, cb_proof.encode())
+    chain.send("carol", btc_types.BTC_TX_PROOF, cb_proof.encode())
     # Ethereum: two anvil headers by the trusted relayer, the second holding real receipts
     receipts = vector_files.read_json("ethereum/mainnet_block_21925176_receipts.json")
     root = bytes.fromhex(receipts["receipts_root"][2:])
@@ -411,11 +417,11 @@ def run_scripted_chain() -> tuple[_Chain, dict[str, Any]]:
     first = _anvil_header(parent.hash, 1, 1_012, expected_base_fee(parent), receipts_root=root)
     parent1 = parse_header(first, ANVIL)
     second = _anvil_header(parent1.hash, 2, 1_024, expected_base_fee(parent1))
-    chain.send("relayer", spv_types.ETH_RELAY_HEADERS, rlp.encode([first, second]), RELAYER)
+    chain.send("relayer", eth_types.ETH_RELAY_HEADERS, rlp.encode([first, second]), RELAYER)
     proof = receipts["proofs"][1]
     nodes = tuple(bytes.fromhex(n[2:]) for n in proof["proof"])
-    receipt = spv_types.EthReceiptProof(parent1.hash, proof["index"], nodes)
-    chain.send("carol", spv_types.ETH_RECEIPT_PROOF, receipt.encode())
+    receipt = eth_types.EthReceiptProof(parent1.hash, proof["index"], nodes)
+    chain.send("carol", eth_types.ETH_RECEIPT_PROOF, receipt.encode())
     # pools and bindings on both chains
     chain.xchg(
         "operator", xt.POOL_CREATE, pl.PoolCreate("btc", _btc_key("operator"), 3_000, 100, 1)
@@ -440,7 +446,7 @@ def run_scripted_chain() -> tuple[_Chain, dict[str, Any]]:
                     pl.HtlcLock(chain.addr("carol"), 10**9, other, chain.height + 50))  # fmt: skip
     chain.xchg("carol", xt.HTLC_CLAIM, pl.HtlcClaim(tx.id, OTHER_PREIMAGE))
     api = {
-        "spv": spv_types.relay_status(chain.state),
+        "spv": relay_status(chain.state),
     }
     return chain, api
 
@@ -461,13 +467,13 @@ def run_lazy_relay() -> str:
     chain.time = T0 + 1_200 + 60 - ETM_EPOCH_UNIX
     headers = [_mine(dsha256(REGTEST.genesis_header), T0, b"\x11" * 32)]
     headers.append(_mine(dsha256(headers[0]), T0 + 600, b"\x11" * 32))
-    chain.send("carol", spv_types.BTC_RELAY_HEADERS, b"".join(headers))
+    chain.send("carol", btc_types.BTC_RELAY_HEADERS, b"".join(headers))
     with pytest.raises(TxRejectedError) as info:  # a pool on it needs the development flag
         chain.xchg("operator", xt.POOL_CREATE,
                    pl.PoolCreate("btc", _btc_key("operator"), 3_000, 100, 1))  # fmt: skip
     assert info.value.reason == "dev_network_pool"
     with pytest.raises(TxRejectedError) as info:
-        chain.send("relayer", spv_types.ETH_RELAY_HEADERS, rlp.encode([ANVIL_GENESIS]), RELAYER)
+        chain.send("relayer", eth_types.ETH_RELAY_HEADERS, rlp.encode([ANVIL_GENESIS]), RELAYER)
     assert info.value.reason == "spv_relay_not_initialised"
     return chain.digest()
 
@@ -476,13 +482,14 @@ def genesis_ids() -> tuple[str, str, str]:
     params = ChainParams(genesis_time=1000, tx_plugins=NODE_TX_PLUGINS)
     bare, _ = dev_genesis(params, 3)
     mainnet_eth = vector_files.read_json("ethereum/helios_rpc_block_21925176.json")
-    spv = SpvGenesis(
-        btc_network="mainnet", btc_checkpoint=default_checkpoint("mainnet"),
-        btc_min_confirmations=6, btc_attacker_share="0.1", eth_chain="ethereum-mainnet",
-        eth_checkpoint_rlp=encode_checked_header(mainnet_eth), eth_relayers=(RELAYER.public_key,),
-        eth_min_confirmations=64, eth_htlc_contract=HTLC_CONTRACT,
-        eth_pool_vaults=((b"\x33" * 20, VAULT),), allow_dev_pools=False,
-    ).to_json()  # fmt: skip
+    btc = BtcRelayGenesis(network="mainnet", checkpoint=default_checkpoint("mainnet"),
+                          min_confirmations=6, attacker_share="0.1")  # fmt: skip
+    eth = EthRelayGenesis(
+        chain="ethereum-mainnet", checkpoint_rlp=encode_checked_header(mainnet_eth),
+        relayers=(RELAYER.public_key,), min_confirmations=64, htlc_contract=HTLC_CONTRACT,
+        pool_vaults=((b"\x33" * 20, VAULT),),
+    )  # fmt: skip
+    spv = SpvSection({"btc": btc, "eth": eth}, allow_dev_pools=False).to_json()
     with_spv = bare.with_plugin_section(spv_plugin.SECTION, spv)
     return (
         genesis_block(with_spv).id.hex(),

@@ -13,7 +13,7 @@ from bitcoin.core import CBlock, CTransaction
 
 from etm_bridge.adapter import InclusionProof
 from etm_bridge.errors import LockNotFoundError
-from etm_bridge.testing.proofs import merkle_branch_le
+from etm_bridge.merkle import merkle_branch_le
 
 PROOF_KIND = "bitcoin-merkle"
 

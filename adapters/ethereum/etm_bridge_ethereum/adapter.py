@@ -1,6 +1,6 @@
 """EthereumAdapter: the ChainAdapter for Ethereum, driving the EtherSwapHTLC contract.
 
-Keys are 20-byte addresses (``KeyKind.ETHEREUM_ADDRESS``); a lock's ``asset_id`` is None for
+Keys are 20-byte addresses (``ETHEREUM_ADDRESS``); a lock's ``asset_id`` is None for
 ether or the 20-byte address of an ERC-20 token. The lock id is the contract's swap hash (hex),
 so a lock is found again from the chain alone: ``Locked`` / ``Claimed`` / ``Refunded`` logs
 indexed by hashlock and swap hash, scanned from ``from_block``. The HTLC's ``claim`` and
@@ -34,12 +34,12 @@ from etm_bridge.adapter import (
     HtlcSpend,
     HtlcTerms,
     InclusionProof,
-    KeyKind,
     LockState,
     SpendKind,
     Tip,
     check_header_range,
 )
+from etm_bridge.chains.ethereum import ETHEREUM_ADDRESS
 from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.errors import (
     ChainError,
@@ -127,7 +127,7 @@ class EthereumAdapter(ChainAdapter):
             decimals=18,
             block_time_s=self.config.block_time_s,
             default_confirmations=self.config.default_confirmations(self.chain_id),
-            key_kind=KeyKind.ETHEREUM_ADDRESS,
+            key_kind=ETHEREUM_ADDRESS,
         )
 
     def tip(self) -> Tip:
@@ -168,7 +168,7 @@ class EthereumAdapter(ChainAdapter):
     # --- locks ---------------------------------------------------------------------------------
 
     def lock(self, terms: HtlcTerms) -> HtlcLock:
-        terms.check_key_kind(KeyKind.ETHEREUM_ADDRESS)
+        terms.check_key_kind(ETHEREUM_ADDRESS)
         if terms.refund_key != self.our_key():
             raise ValidationError(
                 f"refund_key {terms.refund_key.hex()} is not our address {self.account.address}: "

@@ -53,6 +53,7 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.ownkey import OwnKey
 
 from etm_bridge.adapter import HtlcTerms
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.chains.bitcoin.etm import verifier as bp
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
@@ -144,8 +145,8 @@ def prove(node: Any, relay: Relay, txid: str, vout: int, depth: int = 2) -> byte
 def bind(led: Ledger, who: str, secret: bytes) -> None:
     network = plans.network_name(led.ctx())
     msg = bd.binding_message(network, led.address(who), "btc", 1, led.height + 100)
-    key = bd.btc_pubkey_of(secret)
-    proof = pl.Bind("btc", key, 1, led.height + 100, bd.sign_btc(msg, secret), False)
+    key = btc_pubkey_of(secret)
+    proof = pl.Bind("btc", key, 1, led.height + 100, sign_btc(msg, secret), False)
     led.send(who, tt.BIND, proof)
 
 

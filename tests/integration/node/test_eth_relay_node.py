@@ -65,7 +65,7 @@ def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
     client = node.client
     assert client is not None
     genesis = json.loads((node.data_dir / "genesis.json").read_text())
-    checkpoint = client.spv_eth()
+    checkpoint = client.spv_relay("eth")
     assert checkpoint["chain"] == "anvil"
     assert checkpoint["tip"]["number"] == checkpoint["checkpoint_number"]
     assert checkpoint["trusted_relayers"] == [dev_key("user-0").public_key.hex()]
@@ -84,5 +84,5 @@ def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
     sent = relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth", batch=2)
     tip = anvil.tip()
     assert sent == tip.height - checkpoint["tip"]["number"]
-    assert client.spv_eth()["tip"]["hash"] == "0x" + tip.block_hash_hex
+    assert client.spv_relay("eth")["tip"]["hash"] == "0x" + tip.block_hash_hex
     assert relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth") == 0

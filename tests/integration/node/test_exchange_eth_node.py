@@ -70,8 +70,9 @@ def world(tmp_path: Path, anvil_node: Any) -> Iterator[dict[str, Any]]:
     investor_env = _env(tmp_path / "investor", anvil_node)
     operator, investor = _wallet(operator_env, anvil_node), _wallet(investor_env, anvil_node)
     secret = load_keystore(tmp_path / "operator" / "keystore.json").unlock(PW)
-    vault = deploy_contract(anvil_node.rpc_url, secret.unsafe_export_eth_private_key(),
-                            tmp_path / "deploy", VAULT, (operator["eth"]["address"],))  # fmt: skip
+    key = "0x" + secret.unsafe_export_chain_secret("eth").hex()
+    vault = deploy_contract(anvil_node.rpc_url, key, tmp_path / "deploy", VAULT,
+                            (operator["eth"]["address"],))  # fmt: skip
     data = tmp_path / "node"
     _run(operator_env, "node", "init", "--data-dir", str(data), "--delegates", "3",
          "--block-time", "1", "--funded", "1", "--port", "0", "--dev-pools",
@@ -118,4 +119,4 @@ def test_investor_deposits_eth_through_the_vault_proven_by_spv(
     positions = json.loads(_run(world["investor_env"], "lp", "positions", me, "--json").stdout)
     assert [p["asset"] for p in positions] == ["eth"] and positions[0]["shares"] > 0
     head = int(anvil_node.rpc.call("eth_blockNumber"), 16)
-    assert client.spv_eth()["tip"]["number"] == head  # relayed by the investor's trusted key
+    assert client.spv_relay("eth")["tip"]["number"] == head  # relayed by the investor's trusted key

@@ -135,7 +135,7 @@ def bitcoin_adapter_config_for(env: dict[str, str], wallet: Any) -> dict[str, An
         "rpc_url": env["ETM_BRIDGE_BITCOIN_RPC_URL"],
         "rpc_user": env["ETM_BRIDGE_BITCOIN_RPC_USER"],
         "rpc_password": env["ETM_BRIDGE_BITCOIN_RPC_PASSWORD"],
-        "secret_hex": wallet.unsafe_export_btc_secret().hex(),
+        "secret_hex": wallet.unsafe_export_chain_secret("btc").hex(),
         "network": "regtest",
         "birth_height": int(env["ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT"]),
     }
@@ -172,7 +172,7 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     assert deposit["status"] == "confirmed" and deposit["amount"] == DEPOSIT_SAT
     assert "relayed" in result.stderr and "confirmations 1/1" in result.stderr
 
-    relay = client.spv_btc()
+    relay = client.spv_relay("btc")
     assert relay["tip"]["hash"] == bitcoin_node.rpc.call("getbestblockhash")
     pool = client.pool("btc")
     assert (pool["asset_reserve"], pool["etm_reserve"]) == (DEPOSIT_SAT, DEPOSIT_ETM)

@@ -65,13 +65,13 @@ def test_after_a_reorg_only_the_new_branch_is_relayed(node: EtmNodeProcess) -> N
     b4 = child(b3, 40)
 
     assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3]), batch=2) == 3
-    assert client.spv_btc()["tip"]["hash"] == dsha256(a3)[::-1].hex()
+    assert client.spv_relay("btc")["tip"]["hash"] == dsha256(a3)[::-1].hex()
     assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3])) == 0
 
     branch = Headers([a1, b2, b3, b4])
     assert relaying.fork_point(client, branch) == 1
     assert relaying.relay_missing_headers(client, key, branch) == 3
-    relay = client.spv_btc()
+    relay = client.spv_relay("btc")
     assert relay["tip"]["height"] == 4 and relay["tip"]["hash"] == dsha256(b4)[::-1].hex()
     assert client.spv_best_hash("btc", 2) == dsha256(b2)[::-1].hex()
     assert [f["hash"] for f in relay["forks"]] == [dsha256(a3)[::-1].hex()]

@@ -23,13 +23,23 @@ from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.errors import InclusionProofError, RPCError
+from etm_bridge.spv.fork_point import common_height
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relayer import fork_point, headers_to_relay
 
 
 def _header(node, height: int) -> bytes:
     block_hash = node.rpc.call("getblockhash", height)
     return bytes.fromhex(node.rpc.call("getblockheader", block_hash, False))
+
+
+def fork_point(relay: BitcoinRelay, hash_at) -> int | None:
+    """Where the node (``hash_at(height)``, None above its tip) and the relay agree."""
+
+    def agree(height: int) -> bool:
+        node_hash = hash_at(height)
+        return node_hash is not None and node_hash == relay.best_hash_at(height)
+
+    return common_height(relay.tip().height, agree, floor=relay.checkpoint_height)
 
 
 def _relay_up_to_tip(node, relay: BitcoinRelay) -> None:
@@ -40,9 +50,11 @@ def _relay_up_to_tip(node, relay: BitcoinRelay) -> None:
             return None
         return bytes.fromhex(node.rpc.call("getblockhash", height))[::-1]
 
-    batches = headers_to_relay(relay, node.height(), hash_at, lambda h: _header(node, h), 500)
-    for batch in batches:
-        relay.submit_headers(batch, int(time.time()))
+    start = fork_point(relay, hash_at)
+    assert start is not None, "the node's chain lacks the relay's checkpoint"
+    headers = [_header(node, h) for h in range(start + 1, node.height() + 1)]
+    for i in range(0, len(headers), 500):
+        relay.submit_headers(headers[i : i + 500], int(time.time()))
 
 
 def _proof(node, txid: str) -> tuple[BitcoinTxProof, str]:

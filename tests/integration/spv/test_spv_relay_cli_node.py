@@ -1,6 +1,6 @@
 """``etm-bridge spv relay`` and ``spv status`` with a real ETM node and a real regtest node.
 
-The ETM node runs a dev chain whose genesis lists the ``etm_bridge.spv.btc_regtest`` plug-in, so
+The ETM node runs a dev chain whose genesis lists the ``etm_bridge.node.spv_plugin`` plug-in, so
 its Bitcoin relay starts at the regtest genesis block. A wallet made by ``etm-bridge wallet new``
 and funded by a transfer signs the relay transactions. After ``spv relay --once`` the chain's
 relay tip is the Bitcoin node's best block; after more blocks are mined, a second round sends
@@ -26,7 +26,7 @@ from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.units import ETM
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
-PLUGIN = "etm_bridge.spv.btc_regtest"
+PLUGIN = "etm_bridge.node.spv_plugin"
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def _home(tmp: Path, name: str, node: EtmNodeProcess, btc: Any, birth: int) -> d
 def _party(env: dict[str, str], name: str) -> Party:
     """The wallet's own keys, to set the pool up through the library."""
     wallet = load_keystore(Path(env["ETM_BRIDGE_KEYSTORE"])).unlock(PW)
-    seed, secret = wallet.unsafe_export_etm_seed(), wallet.unsafe_export_btc_secret()
+    seed, secret = wallet.unsafe_export_etm_seed(), wallet.unsafe_export_chain_secret("btc")
     return Party(name, seed, secret, Path(env["ETM_BRIDGE_HOME"]) / "lib")
 
 

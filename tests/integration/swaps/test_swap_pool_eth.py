@@ -1,6 +1,6 @@
 """ETH -> ETM and ETM -> ETH through the ETM pool on real nodes: anvil and an ETM node whose
 genesis names the Ethereum relay (checkpoint at anvil's head, a trusted relayer), the
-EtherSwapHTLC and the operator's PoolVault (``node init --eth-rpc`` / ``eth_spv_genesis``).
+EtherSwapHTLC and the operator's PoolVault (``node init --eth-rpc`` / ``relay_genesis_from_node``).
 
 The investor deposits ETH through the PoolVault (the Deposited log proven by a receipt proof)
 plus ETM; the user locks ETH in the HTLC to the pool's claim key (the operator's address); the
@@ -28,7 +28,8 @@ from etm_bridge_regtest.etm_process import etm_node_in
 
 from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.node.setup import eth_spv_genesis
+from etm_bridge.chains.ethereum.node_init import relay_genesis_from_node
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.swaps.fsm import Role, State
 from etm_bridge.units import ETM
 
@@ -54,12 +55,13 @@ def eth_world(anvil_node: Any, bitcoin_node: Any, tmp_path: Path) -> Iterator[tu
         (to_checksum_address("0x" + operator.eth_address20.hex()),),
     )  # fmt: skip
     relayer = dev_key("user-0")
-    spv = eth_spv_genesis(
+    eth = relay_genesis_from_node(
         anvil_node.rpc_url,
         relayers=(relayer.public_key,),
         htlc_contract=bytes.fromhex(htlc.address[2:]),
         pool_vaults=((operator.eth_address20, bytes.fromhex(vault.address[2:])),),
     )
+    spv = SpvSection({"eth": eth})
     init = {"delegates": 3, "block_time_s": 1, "funded_accounts": 1, "spv": spv}
     with etm_node_in(tmp_path / "etm", **init) as node:
         assert node.client is not None

@@ -120,7 +120,7 @@ def test_new_wallet_sees_funds_on_all_three_chains_and_its_keys_spend_them(
     # The keystore's keys control those addresses: spend from each one.
     wallet = load_keystore(Path(env["ETM_BRIDGE_DATA_DIR"]) / "keystore.json").unlock(PASSPHRASE)
     _etm_send(client, wallet.etm_signing_key(), _address_of(dev_key("user-1")), ETM)
-    own = OwnKey(wallet.unsafe_export_btc_secret())
+    own = OwnKey(wallet.unsafe_export_chain_secret("btc"))
     assert own.address == shown["btc"]
     raw = own.spend(
         own.find_output(bitcoin_node.rpc, btc_txid), bitcoin_node.faucet_address(), 1_000
@@ -128,7 +128,7 @@ def test_new_wallet_sees_funds_on_all_three_chains_and_its_keys_spend_them(
     bitcoin_node.rpc.call("sendrawtransaction", raw)
     bitcoin_node.mine(1)
     receipt = anvil_node.send_transaction(
-        wallet.unsafe_export_eth_private_key(), anvil_node.accounts[1], value_wei=ETH
+        "0x" + wallet.unsafe_export_chain_secret("eth").hex(), anvil_node.accounts[1], value_wei=ETH
     )
     gas_paid = int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
     assert _balances(env) == {

@@ -21,6 +21,7 @@ from etm_bridge.adapter import (
     check_lock_terms,
     lock_mismatches,
 )
+from etm_bridge.chains.ethereum import ETHEREUM_ADDRESS
 from etm_bridge.errors import HashlockError, LockMismatchError, ValidationError
 
 CLAIM = b"\x02" + b"\x11" * 32
@@ -62,7 +63,7 @@ def test_terms_reject_a_31_byte_hashlock() -> None:
 def test_key_kind_check_names_the_expected_kind() -> None:
     TERMS.check_key_kind(KeyKind.SECP256K1_COMPRESSED)
     with pytest.raises(ValidationError, match="ethereum-address of 20 bytes"):
-        TERMS.check_key_kind(KeyKind.ETHEREUM_ADDRESS)
+        TERMS.check_key_kind(ETHEREUM_ADDRESS)
 
 
 def test_other_observations_validate() -> None:

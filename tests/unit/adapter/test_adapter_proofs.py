@@ -9,14 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etm_bridge.adapter import InclusionProof
+from etm_bridge.chain.codec import sha256d as dsha256
 from etm_bridge.errors import ProofError
-from etm_bridge.testing.proofs import (
-    dsha256,
-    merkle_branch_le,
-    merkle_root_le,
-    root_from_branch_le,
-    verify_inclusion_proof,
-)
+from etm_bridge.merkle import merkle_branch_le, merkle_root_le, root_from_branch_le
+from etm_bridge.testing.proofs import verify_inclusion_proof
 
 
 def _real_proofs() -> list[InclusionProof]:

@@ -17,8 +17,9 @@ from etm_bridge_bitcoin.index import ChainIndex, txid_hex
 from etm_bridge_bitcoin.proofs import block_inclusion_proof
 from etm_bridge_bitcoin.txbuild import WalletKey
 
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.errors import LockNotFoundError, ProofError
-from etm_bridge.testing.proofs import dsha256, verify_inclusion_proof
+from etm_bridge.testing.proofs import verify_inclusion_proof
 
 #: file -> (height, block hash) as the vectors README lists them
 REAL_BLOCKS = {

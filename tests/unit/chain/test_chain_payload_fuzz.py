@@ -29,12 +29,14 @@ from etm_bridge.chain.state import canonical_json
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_delegates import DELEGATE_REGISTER, UNVOTE, VOTE
 from etm_bridge.chain.tx_transfer import TRANSFER
+from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
+from etm_bridge.chains.ethereum.etm.genesis import EthRelayGenesis
 from etm_bridge.errors import EtmBridgeError, TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.node import spv_plugin
 from etm_bridge.node.setup import NODE_TX_PLUGINS
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.store import ChainStore
 from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
 
@@ -67,10 +69,9 @@ def _genesis() -> GenesisConfig:
     params = ChainParams(block_time_s=1, delegates_per_round=3, tx_plugins=NODE_TX_PLUGINS)
     cfg, _ = dev_genesis(params, 3, funded=len(USERS))
     # development relays: pools on them need the genesis flag (issue 11, item 13)
-    spv = SpvGenesis(btc_network="regtest", eth_chain="anvil", eth_checkpoint_rlp=ANVIL_GENESIS,
-                     eth_relayers=(USERS[0].public_key,),
-                     eth_htlc_contract=b"\x42" * 20,
-                     allow_dev_pools=True)  # fmt: skip
+    eth = EthRelayGenesis(chain="anvil", checkpoint_rlp=ANVIL_GENESIS,
+                          relayers=(USERS[0].public_key,), htlc_contract=b"\x42" * 20)  # fmt: skip
+    spv = SpvSection({"btc": BtcRelayGenesis(network="regtest"), "eth": eth}, allow_dev_pools=True)
     return cfg.with_plugin_section(spv_plugin.SECTION, spv.to_json())
 
 

@@ -76,13 +76,14 @@ def test_status_reads_the_relays_from_a_node_data_dir(tmp_path: Path) -> None:
     from etm_bridge.chain.params import ChainParams
     from etm_bridge.chain.registry import build_registry
     from etm_bridge.chain.state import EmptyBackend, State
+    from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
     from etm_bridge.node.config import CHAIN_DB
-    from etm_bridge.spv import genesis as spv_genesis
+    from etm_bridge.spv.genesis_section import SpvSection
     from etm_bridge.store import ChainStore
 
-    params = ChainParams(tx_plugins=("etm_bridge.spv.txtypes",))
+    params = ChainParams(tx_plugins=("etm_bridge.spv.relay_types",))
     state = State(EmptyBackend(), build_registry(params).table_names)
-    spv_genesis.initialise_relays(state, spv_genesis.SpvGenesis(btc_network="regtest"))
+    SpvSection({"btc": BtcRelayGenesis(network="regtest")}).initialise(state)
     store = ChainStore.open(tmp_path / CHAIN_DB)
     cfg, _ = dev_genesis(params, 1, funded=0)
     store.commit_block(genesis_block(cfg), state.changes(), {}, bytes(32))

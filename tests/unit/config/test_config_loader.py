@@ -340,15 +340,15 @@ def test_adapter_options_inject_the_wallet_key_the_adapter_names(
     wallet = UnlockedWallet(bytes(range(32)))
     config = _load(env, tmp_path)
     _, btc = config.adapter_options("bitcoin", wallet)
-    assert btc["secret_hex"] == wallet.unsafe_export_btc_secret().hex()
+    assert btc["secret_hex"] == wallet.unsafe_export_chain_secret("btc").hex()
     _, eth = config.adapter_options("ethereum", wallet)
-    assert eth["private_key"] == wallet.unsafe_export_eth_private_key()
+    assert eth["private_key"] == "0x" + wallet.unsafe_export_chain_secret("eth").hex()
     assert config.adapter_options("etm", wallet) == (
         "etm",
         {"url": "http://127.0.0.1:26657", "secret_hex": wallet.unsafe_export_etm_seed().hex()},
     )
     _, mine = _load(env, tmp_path, config_file=path).adapter_options("mine", wallet)
-    assert mine["private_key"] == wallet.unsafe_export_eth_private_key()
+    assert mine["private_key"] == "0x" + wallet.unsafe_export_chain_secret("eth").hex()
     bad = _toml(tmp_path, '[chains.mine]\nadapter = "fake"\nkey = "doge"\n', "bad")
     with pytest.raises(
         ConfigError, match=r"chains\.mine\.key 'doge' \(from config file .*\): unknown chain 'doge'"

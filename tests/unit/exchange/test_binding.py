@@ -13,6 +13,8 @@ from bitcoin.wallet import CBitcoinSecret, P2PKHBitcoinAddress
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
+from etm_bridge.chains.ethereum.binding import sign_eth
 from etm_bridge.errors import BindingError
 from etm_bridge.exchange import binding as B
 from etm_bridge.exchange.reasons import Reason
@@ -25,15 +27,13 @@ ETH_ACCOUNT = Account.from_key(bytes.fromhex("22" * 32))
 
 def btc_proof(nonce: int = 1, expiry: int = 200, etm: str = ME, secret: bytes = BTC_SECRET):
     msg = B.binding_message(NET, etm, "btc", nonce, expiry)
-    return B.BindingProof(
-        etm, "btc", B.btc_pubkey_of(secret), nonce, expiry, B.sign_btc(msg, secret)
-    )
+    return B.BindingProof(etm, "btc", btc_pubkey_of(secret), nonce, expiry, sign_btc(msg, secret))
 
 
 def eth_proof(nonce: int = 1, expiry: int = 200) -> B.BindingProof:
     msg = B.binding_message(NET, ME, "eth", nonce, expiry)
     key = bytes.fromhex(ETH_ACCOUNT.address[2:])
-    return B.BindingProof(ME, "eth", key, nonce, expiry, B.sign_eth(msg, ETH_ACCOUNT.key))
+    return B.BindingProof(ME, "eth", key, nonce, expiry, sign_eth(msg, ETH_ACCOUNT.key))
 
 
 def bind(proof: B.BindingProof, **kw: Any) -> B.Binding:
@@ -78,7 +78,7 @@ def test_eth_binding_records_the_address() -> None:
 
 
 def test_forged_proofs_are_rejected() -> None:
-    other = B.btc_pubkey_of(bytes.fromhex("33" * 32))
+    other = btc_pubkey_of(bytes.fromhex("33" * 32))
     assert reason(replace(btc_proof(), key=other)) == Reason.WRONG_SIGNER
     # a signature over a message naming another ETM address does not verify for ours
     stolen = btc_proof(etm="etm1victim")
@@ -116,7 +116,7 @@ def test_rebinding_and_key_reuse_are_explicit() -> None:
     rebound = bind(
         btc_proof(nonce=2, secret=new_secret), last_nonce=1, current=current, rebind=True
     )
-    assert rebound.key == B.btc_pubkey_of(new_secret)
+    assert rebound.key == btc_pubkey_of(new_secret)
     assert reason(btc_proof(), rebind=True) == Reason.NOT_BOUND
     assert reason(btc_proof(), key_owner="etm1else") == Reason.KEY_BOUND_ELSEWHERE
 

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_txtypes import ETM_LIQ, SECRETS
 
+from etm_bridge.chains.ethereum.binding import sign_eth
 from etm_bridge.chains.ethereum.etm import verifier as ep
 from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
@@ -132,7 +133,7 @@ class EthChain:
 def bind_eth(led: Ledger, who: str) -> None:
     expiry = led.height + 100
     msg = bd.binding_message(plans.network_name(led.ctx()), led.address(who), "eth", 1, expiry)
-    sig = bd.sign_eth(msg, SECRETS[who])
+    sig = sign_eth(msg, SECRETS[who])
     led.send(who, tt.BIND, pl.Bind("eth", eth_key(who), 1, expiry, sig, False))
 
 

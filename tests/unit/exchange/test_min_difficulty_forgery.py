@@ -31,18 +31,18 @@ from test_txtypes import PREIMAGE, H, bind, btc_key
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.etm.genesis import default_policy
 from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
 from etm_bridge.chains.bitcoin.spv.params import REGTEST, TESTNET3, TESTNET4
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
 from etm_bridge.exchange.obligations import VerifiedDeposit
-from etm_bridge.spv.genesis import DEV_NETWORKS
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
-from etm_bridge.spv.relay_policy import default_policy
 
 EASY_TESTNET4 = replace(TESTNET4, name="easy-testnet4", pow_limit=REGTEST.pow_limit)
 MIN_DIFFICULTY_BITS = bh.encode_compact(EASY_TESTNET4.pow_limit)
@@ -70,7 +70,8 @@ def test_a_min_difficulty_header_costs_2_to_the_32_hashes_on_the_real_testnets()
         assert params.allow_min_difficulty_blocks
         assert bh.encode_compact(params.pow_limit) == 0x1D00FFFF
         assert bh.work_from_bits(0x1D00FFFF) == 2**32 + 2**16 + 1  # expected hashes
-    assert {"regtest", "testnet", "testnet3", "testnet4", "anvil"} <= DEV_NETWORKS
+    dev_networks = {n for p in chain_registry().relayed() if p.relay for n in p.relay.dev_networks}
+    assert {"regtest", "testnet", "testnet3", "testnet4", "anvil"} <= dev_networks
 
 
 def test_six_free_headers_on_the_testnet4_tip_prove_a_lock_that_never_existed() -> None:

@@ -14,6 +14,7 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
@@ -107,8 +108,8 @@ def test_bind_in_a_block_records_the_pubkey(dev: DevChain) -> None:
     me = encode_address(address_hash(alice.public_key))
     network = f"{dev.params.network_id:#010x}"
     msg = bd.binding_message(network, me, "btc", 1, 100)
-    payload = pl.Bind("btc", bd.btc_pubkey_of(secret), 1, 100, bd.sign_btc(msg, secret), False)
+    payload = pl.Bind("btc", btc_pubkey_of(secret), 1, 100, sign_btc(msg, secret), False)
     dev.send(alice, tt.BIND, payload)
     assert dev.forge() == 1
     got = plans.get_binding(dev.chain.store_view(), address_hash(alice.public_key), "btc")
-    assert got is not None and got.key == bd.btc_pubkey_of(secret)
+    assert got is not None and got.key == btc_pubkey_of(secret)

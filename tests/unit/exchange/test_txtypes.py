@@ -12,6 +12,7 @@ import pytest
 from exchange_harness import Ledger
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.errors import ExchangeError, TxRejectedError, ValidationError
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
@@ -31,16 +32,14 @@ ETM_LIQ = 10**13  # 100,000 ETM
 
 
 def btc_key(who: str) -> bytes:
-    return bd.btc_pubkey_of(SECRETS[who])
+    return btc_pubkey_of(SECRETS[who])
 
 
 def bind(led: Ledger, who: str, nonce: int = 1, rebind: bool = False, secret: bytes = b"") -> None:
     secret = secret or SECRETS[who]
     expiry = led.height + 100
     msg = bd.binding_message(plans.network_name(led.ctx()), led.address(who), "btc", nonce, expiry)
-    payload = pl.Bind(
-        "btc", bd.btc_pubkey_of(secret), nonce, expiry, bd.sign_btc(msg, secret), rebind
-    )
+    payload = pl.Bind("btc", btc_pubkey_of(secret), nonce, expiry, sign_btc(msg, secret), rebind)
     led.send(who, tt.BIND, payload)
 
 

@@ -16,6 +16,8 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
+from etm_bridge.chains.bitcoin.etm.relay_types import BTC_RELAY_HEADERS
 from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.bitcoin.spv.params import params_for
@@ -27,12 +29,12 @@ from etm_bridge.node import spv_plugin
 from etm_bridge.node.api import create_app
 from etm_bridge.node.exchange_api import exchange_routes
 from etm_bridge.node.service import NodeService
-from etm_bridge.node.setup import NODE_TX_PLUGINS, bitcoin_spv_genesis
-from etm_bridge.spv.txtypes import BTC_RELAY_HEADERS
+from etm_bridge.node.setup import NODE_TX_PLUGINS, relays_from_options
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.store import ChainStore
 
 PARAMS = replace(ChainParams(), genesis_time=1_000, block_time_s=1, delegates_per_round=3)
-CLAIM_KEY = bd.btc_pubkey_of(b"\x09" * 32)
+CLAIM_KEY = btc_pubkey_of(b"\x09" * 32)
 FEE = 200_000
 
 
@@ -45,9 +47,9 @@ class Node:
         self.params = replace(PARAMS, tx_plugins=plugins)
         genesis, keys = dev_genesis(self.params, 3, funded=2)
         if (dev_pools or btc_network) and spv_plugin.__name__ in plugins:
-            spv = bitcoin_spv_genesis(None, btc_network, dev_pools)  # node init's
-            assert spv is not None
-            genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv.to_json())
+            relays = relays_from_options({"btc_network": btc_network})  # node init's
+            spv = SpvSection(relays, allow_dev_pools=dev_pools).to_json()
+            genesis = genesis.with_plugin_section(spv_plugin.SECTION, spv)
         self.service = NodeService(Chain(ChainStore.memory(), genesis), keys)
         self.nonce = 0
         self.slot = 0
@@ -168,10 +170,10 @@ def test_a_binding_in_a_block_is_visible(node: Node) -> None:
     me = encode_address(address_hash(alice.public_key))
     secret = b"\x05" * 32
     message = bd.binding_message(f"{node.params.network_id:#010x}", me, "btc", 1, 100)
-    bind = pl.Bind("btc", bd.btc_pubkey_of(secret), 1, 100, bd.sign_btc(message, secret), False)
+    bind = pl.Bind("btc", btc_pubkey_of(secret), 1, 100, sign_btc(message, secret), False)
     node.send(alice, tt.BIND, pl.encode_payload(bind))
     bound = node.get(f"/api/exchange/bindings/{me}")[1]["bindings"]
-    assert bound["btc"]["key"] == bd.btc_pubkey_of(secret).hex() and bound["eth"] is None
+    assert bound["btc"]["key"] == btc_pubkey_of(secret).hex() and bound["eth"] is None
 
 
 def _regtest_child(parent: bytes) -> bytes:

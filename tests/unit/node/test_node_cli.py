@@ -12,12 +12,13 @@ from etm_bridge_cli.main import cli
 
 from etm_bridge.chain.genesis import GenesisConfig
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.chains.bitcoin.etm.relay_types import btc_policy_of
 from etm_bridge.errors import ConfigError, StoreError
 from etm_bridge.node.config import NodeConfig
 from etm_bridge.node.server import open_service
 from etm_bridge.node.service import load_forging_keys
 from etm_bridge.node.setup import init_node
-from etm_bridge.spv.txtypes import btc_policy_of, relay_status
+from etm_bridge.spv.relay_status import relay_status
 
 
 def test_init_writes_genesis_keys_and_a_private_config(tmp_path: Path) -> None:

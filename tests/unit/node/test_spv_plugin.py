@@ -13,16 +13,17 @@ from etm_bridge.chain.genesis import GenesisConfig, dev_genesis
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.registry import Registry, build_registry
+from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
 from etm_bridge.errors import ConfigError
 from etm_bridge.exchange import records as rc
 from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node
 from etm_bridge.node.spv_plugin import SECTION
-from etm_bridge.spv.genesis import SpvGenesis
-from etm_bridge.spv.txtypes import relay_status
+from etm_bridge.spv.genesis_section import SpvSection
+from etm_bridge.spv.relay_status import relay_status
 from etm_bridge.store import ChainStore
 
 PARAMS = replace(ChainParams(), genesis_time=1_000, block_time_s=1, tx_plugins=NODE_TX_PLUGINS)
-SPV = SpvGenesis(btc_network="regtest", btc_min_confirmations=3)
+SPV = SpvSection({"btc": BtcRelayGenesis(network="regtest", min_confirmations=3)})
 
 
 def test_a_config_without_sections_keeps_its_json_and_hash() -> None:

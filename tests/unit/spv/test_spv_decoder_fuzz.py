@@ -21,17 +21,22 @@ from spv_testkit import GENESIS, anvil_chain, branch_of, build_tree
 
 from etm_bridge.chain.block import Block, BlockHeader
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.etm.relay_types import decode_btc_headers
 from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, parse_htlc_witness_script
 from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.chains.bitcoin.spv import merkle
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
 from etm_bridge.chains.bitcoin.spv.tx import parse_tx, split_block
+from etm_bridge.chains.ethereum.etm.relay_types import (
+    EthReceiptProof,
+    decode_eth_headers,
+    decode_eth_receipt_proof,
+)
 from etm_bridge.chains.ethereum.etm.verifier import EthLogProof, EthProof
 from etm_bridge.chains.ethereum.spv import headers as eth
 from etm_bridge.chains.ethereum.spv import rlp_bounded
 from etm_bridge.chains.ethereum.spv.rlp import decode_header
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.spv import txtypes
 from etm_bridge.testing.hostile import flat_rlp, nested_rlp
 
 FUZZ = settings(
@@ -95,7 +100,7 @@ DECODERS: dict[str, tuple[Callable[[bytes], Any], bytes]] = {
     "bitcoin block": (split_block, bh.BlockHeader(1, bytes(32), _LEVELS[-1][0], 0, 0x207FFFFF, 0,
                                                   b"\0" * 32).to_bytes() + b"\x01" + COINBASE),
     "bitcoin header": (bh.BlockHeader.from_bytes, bytes(80)),
-    "bitcoin headers payload": (txtypes.decode_btc_headers, bytes(160)),
+    "bitcoin headers payload": (decode_btc_headers, bytes(160)),
     "merkle block": (merkle.parse_merkle_block, bytes(80) + b"\x01\x00\x00\x00\x01" + bytes(33)),
     "bitcoin tx proof": (BitcoinTxProof.decode, BTC_PROOF.encode()),
     "exchange btc proof": (BtcProof.decode, BtcProof(BTC_PROOF, 0, b"\x63\x68").encode()),
@@ -103,10 +108,10 @@ DECODERS: dict[str, tuple[Callable[[bytes], Any], bytes]] = {
     "eth header": (lambda d: eth.parse_header(d, eth.ANVIL), ETH_HEADER),
     "eth header fields": (decode_header, ETH_HEADER),
     "eth receipt": (eth.decode_receipt, b"\x02" + rlp.encode([b"\x01", b"\x05", bytes(256), []])),
-    "eth headers payload": (txtypes.decode_eth_headers, rlp.encode([ETH_HEADER])),
+    "eth headers payload": (decode_eth_headers, rlp.encode([ETH_HEADER])),
     "eth receipt proof payload": (
-        txtypes.decode_eth_receipt_proof,
-        txtypes.EthReceiptProof(bytes(32), 1, TRIE_NODES).encode(),
+        decode_eth_receipt_proof,
+        EthReceiptProof(bytes(32), 1, TRIE_NODES).encode(),
     ),
     "receipt trie proof": (_receipt_proof, rlp.encode(list(TRIE_NODES))),
     "exchange eth proof": (EthProof.decode, EthProof(bytes(32), 1, TRIE_NODES, 0).encode()),

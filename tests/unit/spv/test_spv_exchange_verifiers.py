@@ -1,4 +1,4 @@
-"""The exchange's Bitcoin verifier bound to the chain's SPV relay (``exchange_verifiers``)."""
+"""The exchange's Bitcoin verifier bound to the chain's SPV relay (the profile's verifier)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from spv_testkit import branch_of, build_tree, mine_chain, mine_header
 from etm_bridge.chain.params import ETM_EPOCH_UNIX, ChainParams
 from etm_bridge.chain.registry import TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, TableStore
+from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
+from etm_bridge.chains.bitcoin.etm.relay_types import BTC_HEADERS
 from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
 from etm_bridge.chains.bitcoin.spv.params import REGTEST
 from etm_bridge.chains.bitcoin.spv.tx import parse_tx
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import InclusionProofError, TxRejectedError
 from etm_bridge.exchange.pool import Pool, PoolParams
-from etm_bridge.spv import genesis as spv_genesis
-from etm_bridge.spv import txtypes
-from etm_bridge.spv.exchange_verifiers import VERIFIERS
+from etm_bridge.spv.genesis_section import SpvSection
 
 T0 = 1_767_300_000
+VERIFIERS = chain_registry().verifiers()
 HASHLOCK, CLAIM, REFUND = b"\x11" * 32, b"\x02" + b"\x22" * 32, b"\x03" + b"\x33" * 32
 
 
@@ -36,10 +38,10 @@ def _lock_tx(script_pubkey: bytes, value_sat: int, marker: bytes = b"") -> bytes
 
 
 def _state(initialised: bool = True) -> State:
-    registry = build_registry(ChainParams(tx_plugins=("etm_bridge.spv.txtypes",)))
+    registry = build_registry(ChainParams(tx_plugins=("etm_bridge.spv.relay_types",)))
     state = State(EmptyBackend(), registry.table_names)
     if initialised:
-        spv_genesis.initialise_relays(state, spv_genesis.SpvGenesis(btc_network="regtest"))
+        SpvSection({"btc": BtcRelayGenesis(network="regtest")}).initialise(state)
     return state
 
 
@@ -50,13 +52,17 @@ def test_a_relayed_btc_htlc_lock_is_verified_through_the_chain_relay() -> None:
     levels = build_tree([parse_tx(raw).txid_le])
     block = mine_header(bh.dsha256(REGTEST.genesis_header), T0, 0x207FFFFF, merkle_le=levels[-1][0])
     ctx = TxContext(ChainParams(), 5, T0 + 10_000 - ETM_EPOCH_UNIX, bytes(32))
-    relay = BitcoinRelay(TableStore(state, txtypes.BTC_HEADERS), REGTEST)
+    relay = BitcoinRelay(TableStore(state, BTC_HEADERS), REGTEST)
     relay.submit_headers(
         [block, *mine_chain(bh.dsha256(block), T0 + 600, 2, bits=0x207FFFFF)], T0 + 10_000
     )
     tx_proof = BitcoinTxProof(raw, bh.dsha256(block), 0, 1, tuple(branch_of(levels, 0)))
     pool = Pool(PoolParams("btc", "etm1operator", CLAIM))
-    lock = VERIFIERS["btc"].verify_lock(state, pool, BtcProof(tx_proof, 0, script).encode(), ctx)
+    lock = (
+        chain_registry()
+        .verifiers()["btc"]
+        .verify_lock(state, pool, BtcProof(tx_proof, 0, script).encode(), ctx)
+    )
     assert lock.amount == 250_000 and lock.hashlock == HASHLOCK and lock.confirmations == 3
     unknown = BitcoinTxProof(raw, b"\x09" * 32, 0, 1, tuple(branch_of(levels, 0)))
     with pytest.raises(InclusionProofError, match="unknown-block"):

@@ -23,11 +23,16 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.chains.ethereum.etm.genesis import EthRelayGenesis
+from etm_bridge.chains.ethereum.etm.relay_types import (
+    ETH_RECEIPT_PROOF,
+    ETH_RELAY_HEADERS,
+    EthReceiptProof,
+)
 from etm_bridge.chains.ethereum.spv.headers import ANVIL, parse_header
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.node import spv_plugin
-from etm_bridge.spv import txtypes
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.store import ChainStore
 
 ATTACKER, RELAYER = dev_key("user-0"), dev_key("user-1")
@@ -39,8 +44,8 @@ class _Node:
         params = ChainParams(block_time_s=1, delegates_per_round=3,
                              tx_plugins=(spv_plugin.__name__,))  # fmt: skip
         cfg, self.keys = dev_genesis(params, 3, funded=2)
-        spv = SpvGenesis(eth_chain="anvil", eth_checkpoint_rlp=GENESIS,
-                         eth_relayers=(RELAYER.public_key,))  # fmt: skip
+        eth = EthRelayGenesis(chain="anvil", checkpoint_rlp=GENESIS, relayers=(RELAYER.public_key,))
+        spv = SpvSection({"eth": eth})
         self.cfg = cfg.with_plugin_section(spv_plugin.SECTION, spv.to_json())
         self.chain = Chain(ChainStore.memory(), self.cfg)
         self.now = 0
@@ -63,17 +68,17 @@ def test_a_malformed_proof_node_is_rejected_and_leaves_nothing_behind(vectors: A
     block = vectors.json("ethereum/mainnet_block_21925176_receipts.json")
     root = bytes.fromhex(block["receipts_root"][2:])
     relayed = anvil_chain(GENESIS, 1, 1_100, receipts_root=root)
-    node.chain.submit_tx(node.tx(RELAYER, txtypes.ETH_RELAY_HEADERS, rlp.encode(relayed), 0))
+    node.chain.submit_tx(node.tx(RELAYER, ETH_RELAY_HEADERS, rlp.encode(relayed), 0))
     assert len(node.forge().transactions) == 1
     proof = block["proofs"][1]
     nodes = tuple(bytes.fromhex(n[2:]) for n in proof["proof"])
     block_hash = parse_header(relayed[0], ANVIL).hash
     bad_node = rlp.encode([b"not", b"a", b"trie node"])  # three items: no node has three
-    payload = txtypes.EthReceiptProof(block_hash, proof["index"], (*nodes, bad_node)).encode()
+    payload = EthReceiptProof(block_hash, proof["index"], (*nodes, bad_node)).encode()
     digest = node.chain.status()["stateDigest"]
 
     with pytest.raises(TxRejectedError) as info:
-        node.chain.submit_tx(node.tx(ATTACKER, txtypes.ETH_RECEIPT_PROOF, payload, 0))
+        node.chain.submit_tx(node.tx(ATTACKER, ETH_RECEIPT_PROOF, payload, 0))
     assert info.value.reason == "spv_bad_receipt_proof"
     assert "Invalid Node" in info.value.detail
 
@@ -82,8 +87,8 @@ def test_a_malformed_proof_node_is_rejected_and_leaves_nothing_behind(vectors: A
     account = node.chain.account(address_hash(ATTACKER.public_key))
     assert account.nonce == 0
     # The mempool's pending state was not advanced either: nonce 0 is still the one to use.
-    honest = txtypes.EthReceiptProof(block_hash, proof["index"], nodes).encode()
-    node.chain.submit_tx(node.tx(ATTACKER, txtypes.ETH_RECEIPT_PROOF, honest, 0))
+    honest = EthReceiptProof(block_hash, proof["index"], nodes).encode()
+    node.chain.submit_tx(node.tx(ATTACKER, ETH_RECEIPT_PROOF, honest, 0))
     pay = TransferPayload(address_hash(RELAYER.public_key), 1).encode()
     node.chain.submit_tx(node.tx(ATTACKER, TRANSFER, pay, 1))
     forged = node.forge()

@@ -7,11 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spv_testkit import mine_header
 
+from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
 from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.params import REGTEST
+from etm_bridge.chains.ethereum.etm.genesis import EthRelayGenesis
 from etm_bridge.errors import ConfigError
-from etm_bridge.spv.genesis import SpvGenesis
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
 T0 = 1_700_000_000
@@ -54,12 +56,12 @@ def test_tip_is_the_first_seen_most_work_leaf_and_the_index_follows_it(choices, 
 
 def test_spv_genesis_section_round_trips_and_rejects_garbage() -> None:
     header = REGTEST.genesis_header
-    spv = SpvGenesis(
-        btc_network="regtest", btc_checkpoint=Checkpoint(0, header, 2, (1, 2)),
-        btc_min_confirmations=3, eth_chain="anvil", eth_checkpoint_rlp=b"\xc0",
-        eth_relayers=(b"\x01" * 32,), eth_min_confirmations=2, eth_htlc_contract=b"\x02" * 20,
-    )  # fmt: skip
-    assert SpvGenesis.from_json(spv.to_json()) == spv
-    assert SpvGenesis.from_json(SpvGenesis().to_json()) == SpvGenesis()
+    btc = BtcRelayGenesis(network="regtest", checkpoint=Checkpoint(0, header, 2, (1, 2)),
+                          min_confirmations=3)  # fmt: skip
+    eth = EthRelayGenesis(chain="anvil", checkpoint_rlp=b"\xc0", relayers=(b"\x01" * 32,),
+                          min_confirmations=2, htlc_contract=b"\x02" * 20)  # fmt: skip
+    spv = SpvSection({"btc": btc, "eth": eth})
+    assert SpvSection.from_json(spv.to_json()) == spv
+    assert SpvSection.from_json(SpvSection().to_json()) == SpvSection()
     with pytest.raises(ConfigError, match="spv genesis"):
-        SpvGenesis.from_json({"btc_checkpoint": {"height": 0, "header": "zz"}})
+        SpvSection.from_json({"btc_checkpoint": {"height": 0, "header": "zz"}})

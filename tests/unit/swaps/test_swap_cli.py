@@ -31,8 +31,8 @@ def _home(tmp_path, name: str, tag: str):
         "[policy]\nleg_margin_s = 3600\nretry_after_s = 0\n"
     )
     keys = {
-        "fakebtc": fake_pubkey(wallet.unsafe_export_btc_secret()),
-        "fakeeth": fake_pubkey(bytes.fromhex(wallet.unsafe_export_eth_private_key()[2:])),
+        "fakebtc": fake_pubkey(wallet.unsafe_export_chain_secret("btc")),
+        "fakeeth": fake_pubkey(wallet.unsafe_export_chain_secret("eth")),
     }
     return home, keys
 

@@ -184,5 +184,5 @@ def test_adapter_configs_carry_the_wallet_keys_and_endpoints(tmp_path: Path) -> 
     htlc = "0x" + "11" * 20
     eth_options = {**config.adapter_options("ethereum", wallet)[1], "htlc_address": htlc}
     eth = EthereumConfig.from_mapping(eth_options)
-    assert eth.private_key == wallet.unsafe_export_eth_private_key()
+    assert eth.private_key == "0x" + wallet.unsafe_export_chain_secret("eth").hex()
     assert eth.data_dir == tmp_path / "data" / "ethereum"

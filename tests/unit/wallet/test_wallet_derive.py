@@ -13,18 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etm_bridge.chain.address import address_hash, decode_address
+from etm_bridge.chains.bitcoin.wallet import BTC_HRP, btc_address, decode_btc_address, hash160
 from etm_bridge.errors import ValidationError
 from etm_bridge.wallet.derive import (
-    BTC_HRP,
     CHAINS,
     SECP256K1_N,
     UnlockedWallet,
     WalletPublic,
     _valid_secp256k1,
-    btc_address,
-    decode_btc_address,
     derive_secret,
-    hash160,
 )
 
 SEED = bytes(range(32))
@@ -71,12 +68,12 @@ def test_addresses_agree_with_independent_libraries() -> None:
     etm_pk = bytes(nacl.signing.SigningKey(wallet.unsafe_export_etm_seed()).verify_key)
     assert public.etm.public_key == etm_pk
     assert decode_address(public.etm.address) == address_hash(etm_pk)
-    btc_key = eth_keys.PrivateKey(wallet.unsafe_export_btc_secret())
+    btc_key = eth_keys.PrivateKey(wallet.unsafe_export_chain_secret("btc"))
     assert public.btc.public_key == btc_key.public_key.to_compressed_bytes()
     for network, hrp in BTC_HRP.items():
         version, program = bech32_decode(hrp, public.btc.address(network))
         assert (version, bytes(program)) == (0, hash160(public.btc.public_key))
-    eth_key = eth_keys.PrivateKey(bytes.fromhex(wallet.unsafe_export_eth_private_key()[2:]))
+    eth_key = eth_keys.PrivateKey(wallet.unsafe_export_chain_secret("eth"))
     assert public.eth.address == eth_key.public_key.to_checksum_address()
 
 

@@ -61,11 +61,11 @@ def test_file_is_0600_holds_no_plain_secret_and_leaves_no_temp_file(path: Path) 
     wallet = UnlockedWallet(SEED)
     for secret in (
         SEED.hex(),
-        wallet.unsafe_export_btc_secret().hex(),
+        wallet.unsafe_export_chain_secret("btc").hex(),
         wallet.unsafe_export_etm_seed().hex(),
     ):
         assert secret not in text
-    assert wallet.unsafe_export_eth_private_key()[2:] not in text
+    assert wallet.unsafe_export_chain_secret("eth").hex() not in text
     assert [p.name for p in path.parent.iterdir()] == ["ks.json"]
 
 

@@ -44,6 +44,7 @@ from bitcoin.core import Hash160
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
+from etm_bridge.chains.bitcoin.etm.genesis import default_policy
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, StoredHeader
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, ConfirmedTx, check_bitcoin_proof
@@ -56,8 +57,8 @@ from etm_bridge.exchange.proof_budget import value_at_risk
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.swap_rules import VerifiedForeignLock
 from etm_bridge.hashlock import sha256
-from etm_bridge.observations import InclusionProof
-from etm_bridge.spv.relay_policy import RelayPolicy, default_policy
+from etm_bridge.observations import HtlcLock, InclusionProof
+from etm_bridge.spv.relay_policy import RelayPolicy
 
 #: Nominal Bitcoin block time used for the remaining-time estimate of a lock.
 BLOCK_TIME_S = 600
@@ -389,3 +390,12 @@ class BtcVerifier:
             payment_id, pool.params.asset, out.value_sat, here[0].destination, ids,
             proven.confirmed.block_hash_le,
         )  # fmt: skip
+
+
+def lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:
+    """The ``xchg_swap_in`` proof bytes of a lock the Bitcoin adapter reported (``txid:vout``)
+    from its ``bitcoin-merkle`` inclusion proof: the witness script is rebuilt from the terms."""
+    vout = int(lock.lock_id.split(":")[1])
+    t = lock.terms
+    script = htlc_witness_script(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
+    return BtcProof.from_adapter_proof(proof, vout, script).encode()

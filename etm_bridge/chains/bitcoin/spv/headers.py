@@ -13,12 +13,12 @@ the RPC/display order (byte-reversed).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from etm_bridge.chain.codec import sha256d
 from etm_bridge.chains.bitcoin.spv.params import BitcoinParams
 from etm_bridge.errors import HeaderRejectedError, ValidationError
 
@@ -27,12 +27,8 @@ MAX_FUTURE_BLOCK_TIME_S = 2 * 60 * 60
 MEDIAN_TIME_SPAN = 11
 
 _HEADER_STRUCT = struct.Struct("<i32s32sIII")
-_SHA256 = hashlib.sha256
-
-
-def dsha256(data: bytes) -> bytes:
-    """Bitcoin's double SHA-256 (internal byte order)."""
-    return _SHA256(_SHA256(data).digest()).digest()
+#: Bitcoin's double SHA-256 (internal byte order): the one definition, the chain codec's.
+dsha256 = sha256d
 
 
 @dataclass(frozen=True)
@@ -171,16 +167,6 @@ def calculate_next_work_required(
     target, _, _ = decode_compact(base)
     new_target = min(target * actual // timespan, params.pow_limit)
     return encode_compact(new_target)
-
-
-def min_difficulty_bits(params: BitcoinParams, new_time: int, last_time: int) -> int | None:
-    """Testnet's 20-minute rule: powLimit's nBits when the block is more than 2 spacings late.
-
-    Returns None when the rule does not apply (then the walk-back bits are required).
-    """
-    if new_time > last_time + 2 * params.pow_target_spacing_s:
-        return encode_compact(params.pow_limit)
-    return None
 
 
 def check_timewarp(params: BitcoinParams, height: int, time: int, parent_time: int) -> None:

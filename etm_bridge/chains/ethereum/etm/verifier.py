@@ -40,6 +40,13 @@ from eth_utils import keccak
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
+from etm_bridge.chains.ethereum.etm.genesis import default_policy
+from etm_bridge.chains.ethereum.etm.relay_types import (
+    eth_config,
+    eth_htlc_contract,
+    eth_policy_of,
+    eth_relay_of,
+)
 from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
 from etm_bridge.chains.ethereum.spv.headers import (
     LOCKED_EVENT,
@@ -56,8 +63,9 @@ from etm_bridge.exchange.plans import get_obligation
 from etm_bridge.exchange.pool import Pool
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.swap_rules import VerifiedForeignLock
-from etm_bridge.observations import InclusionProof
-from etm_bridge.spv.relay_policy import RelayPolicy, default_policy
+from etm_bridge.observations import HtlcLock, InclusionProof
+from etm_bridge.spv.relay_policy import RelayPolicy
+from etm_bridge.spv.relay_types import require_pool_network
 
 #: Nominal Ethereum block time (post-merge slots) for the remaining-time estimate.
 BLOCK_TIME_S = 12
@@ -358,3 +366,49 @@ class EthVerifier:
                 f"payment goes to 0x{ev['to'].hex()}, obligation {oid} to 0x{ob.destination.hex()}",
             )
         return VerifiedPayment(ident, pool.params.asset, ev["amount"], ev["to"], (oid,))
+
+
+#: Stands in for the HTLC address when none is configured: deposits and payments are
+#: ``PoolVault`` events and never read it, and locks always use the configured one.
+_NO_HTLC_CONTRACT = bytes(20)
+
+
+class ConfiguredEthVerifier:
+    """:class:`EthVerifier` with the HTLC address and the PoolVaults read from the chain's SPV
+    config (written at genesis, :mod:`.genesis`), so nothing is fixed at import time. Only
+    :meth:`verify_lock` needs an HTLC contract; a chain configured with PoolVaults alone proves
+    deposits and payments. A chain without the relay rejects with ``spv_relay_not_initialised``.
+    """
+
+    def _verifier(self, view: StateView, *, need_htlc: bool = True) -> EthVerifier:
+        config = eth_config(view)
+        configured = bool(config.get("htlc_contract"))
+        htlc = eth_htlc_contract(view) if need_htlc or configured else _NO_HTLC_CONTRACT
+        return EthVerifier(
+            eth_relay_of,
+            htlc,
+            vaults=vaults_from_config(config),
+            policy_of=eth_policy_of,
+            pool_network=require_pool_network,
+        )
+
+    def verify_lock(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view).verify_lock(view, pool, proof, ctx)
+
+    def verify_deposit(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view, need_htlc=False).verify_deposit(view, pool, proof, ctx)
+
+    def verify_payment(self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext) -> Any:
+        return self._verifier(view, need_htlc=False).verify_payment(view, pool, proof, ctx)
+
+    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
+        return eth_relay_of(view).confirmations(block_hash)
+
+    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
+        require_pool_network(view, "eth", ctx)
+
+
+def lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:
+    """The ``xchg_swap_in`` proof bytes of a lock from the adapter's ``ethereum-receipt`` proof
+    (the first ``Locked`` event of the receipt)."""
+    return EthProof.from_adapter_proof(proof).encode()

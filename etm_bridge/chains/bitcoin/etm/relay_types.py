@@ -1,0 +1,186 @@
+"""Bitcoin's relay as ETM transaction types 101 and 102 (its block is 100).
+
+* 101 ``btc_relay_headers``: payload = 1..2000 raw 80-byte headers concatenated; anyone may
+  relay. Validated against ``spv_btc_headers`` with the ETM block time as "now"; stored as one
+  batch of state writes (committed with the block).
+* 102 ``btc_tx_proof``: payload = :meth:`~..spv.inclusion.BitcoinTxProof.encode`. Verified
+  against the relay's best chain and the configured confirmations; records the transaction
+  under its txid in ``spv_btc_txs`` (block, height, index, outputs).
+
+A record is evidence at the time it was made: consumers must call :func:`proven_btc_tx`, which
+re-checks that the block is *still* in the best chain with enough confirmations. The relay is
+initialised from the genesis (:mod:`.genesis`); on a development chain (``tx_types(dev=True)``)
+whose genesis configures none, the first header batch starts it at the regtest genesis block
+(a constant, so no transaction chooses the checkpoint). Rejections are
+:class:`~etm_bridge.errors.TxRejectedError` with reason ``spv_<rule>``, e.g. ``spv_high_hash``,
+``spv_not_in_best_chain``. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.chain.registry import TxContext, TxType
+from etm_bridge.chain.state import State, StateView, TableStore
+from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.etm.genesis import (
+    HEADERS,
+    TICKER,
+    BtcRelayGenesis,
+    default_policy,
+    initialise,
+)
+from etm_bridge.chains.bitcoin.profile import RELAY_HEADERS, TX_PROOF, TXS_TABLE, TYPES
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint, StoredHeader
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.params import params_for
+from etm_bridge.errors import TxRejectedError, ValidationError
+from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
+from etm_bridge.spv.relay_policy import RelayPolicy
+from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
+from etm_bridge.spv.state_stores import GenesisOverlayStore, ReadOnlyTableStore
+
+TXS = TXS_TABLE
+BTC_RELAY_HEADERS, BTC_TX_PROOF = RELAY_HEADERS, TX_PROOF
+BTC_HEADERS, BTC_TXS = HEADERS, TXS
+MAX_HEADERS_PER_TX = 2000
+#: The network a development chain's relay starts on (its genesis block) with its first batch.
+DEV_AUTOSTART = "regtest"
+
+
+def relay_and_depth(
+    view: StateView, store: KeyValueStore | None = None
+) -> tuple[BitcoinRelay, int]:
+    """The chain's Bitcoin relay over ``view`` (or ``store``) and its confirmation floor."""
+    cfg = relay_config(view, TICKER)
+    relay = BitcoinRelay(store or ReadOnlyTableStore(view, HEADERS), params_for(cfg["network"]))
+    return relay, int(cfg["min_confirmations"])
+
+
+def btc_relay_of(view: StateView) -> BitcoinRelay:
+    """The chain's Bitcoin relay, read-only over ``view`` (raises spv_relay_not_initialised)."""
+    return relay_and_depth(view)[0]
+
+
+def btc_policy_of(view: StateView) -> RelayPolicy:
+    """The Bitcoin relay's :class:`RelayPolicy` (raises spv_relay_not_initialised)."""
+    cfg = relay_config(view, TICKER)
+    network = str(cfg["network"])
+    return RelayPolicy.from_config(cfg, default_policy(network), network)
+
+
+def relay_network(view: StateView) -> str | None:
+    """The Bitcoin relay's network, None if the chain has none (yet)."""
+    cfg = view.get_json(CONFIG, TICKER.encode())
+    return None if cfg is None else str(cfg["network"])
+
+
+def status(view: StateView) -> dict[str, Any] | None:
+    """``/api/spv/btc``: network, checkpoint, tip, policy, forks (None: no relay yet)."""
+    if view.get_json(CONFIG, TICKER.encode()) is None:
+        return None
+    relay, confirmations = relay_and_depth(view)
+    tip = relay.tip()
+    return {
+        "network": relay.params.name,
+        "checkpoint_height": relay.checkpoint_height,
+        "tip": _stored_json(tip),
+        "min_confirmations": confirmations,
+        "policy": btc_policy_of(view).to_json(),
+        "forks": [_stored_json(t) for t in relay.chain_tips() if t.hash_le != tip.hash_le],
+    }
+
+
+def best_hash(view: StateView, height: int) -> str | None:
+    """The relay's best-chain block hash at ``height`` in display order (None: none there)."""
+    hash_le = btc_relay_of(view).best_hash_at(height)
+    return None if hash_le is None else hash_le[::-1].hex()
+
+
+def _stored_json(stored: StoredHeader) -> dict[str, Any]:
+    return {
+        "height": stored.height,
+        "hash": stored.hash_hex,
+        "chain_work": hex(stored.chain_work),
+        "time": stored.header.time,
+    }
+
+
+def decode_btc_headers(payload: bytes) -> list[bytes]:
+    if not payload or len(payload) % 80 or len(payload) // 80 > MAX_HEADERS_PER_TX:
+        raise ValidationError(f"payload must be 1..{MAX_HEADERS_PER_TX} headers of 80 bytes")
+    return [payload[i : i + 80] for i in range(0, len(payload), 80)]
+
+
+def _header_rules(default: str | None) -> tuple[Callable[..., None], Callable[..., None]]:
+    """check/apply of ``btc_relay_headers``. With a ``default`` network, a chain whose genesis
+    has no Bitcoin relay starts one at that network's genesis block on the first header batch
+    (a constant checkpoint nobody chooses)."""
+
+    def check(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
+        if default is not None and view.get_json(CONFIG, TICKER.encode()) is None:
+            params = params_for(default)
+            fresh = MemoryKeyValueStore()
+            BitcoinRelay.initialise(fresh, params, Checkpoint.genesis(params))
+            store = GenesisOverlayStore(fresh, ReadOnlyTableStore(view, HEADERS))
+            relay = BitcoinRelay(store, params)
+        else:
+            relay, _ = relay_and_depth(view)
+        spv_call(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+
+    def apply(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
+        if default is not None and state.get_json(CONFIG, TICKER.encode()) is None:
+            initialise(state, BtcRelayGenesis(network=default))
+        relay, _ = relay_and_depth(state, TableStore(state, HEADERS))
+        spv_call(lambda: relay.submit_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+
+    return check, apply
+
+
+def _check_proof(view: StateView, tx: Tx, proof: BitcoinTxProof, ctx: TxContext) -> None:
+    relay, confirmations = relay_and_depth(view)
+    spv_call(lambda: check_bitcoin_proof(relay, proof, confirmations))
+
+
+def _apply_proof(state: State, tx: Tx, proof: BitcoinTxProof, ctx: TxContext) -> None:
+    relay, confirmations = relay_and_depth(state)
+    confirmed = spv_call(lambda: check_bitcoin_proof(relay, proof, confirmations))
+    record = {
+        "block_hash": confirmed.block_hash_le[::-1].hex(),
+        "height": confirmed.height,
+        "index": proof.index,
+        "outputs": [[o.value_sat, o.script_pubkey.hex()] for o in confirmed.tx.outputs],
+    }
+    state.put_json(TXS, confirmed.tx.txid_le, record)
+
+
+def proven_btc_tx(view: StateView, txid_le: bytes) -> dict[str, Any]:
+    """The recorded proof of ``txid_le``, re-checked against today's best chain."""
+    record = view.get_json(TXS, txid_le)
+    if record is None:
+        raise TxRejectedError("spv_tx_not_proven", f"no proof of tx {txid_le[::-1].hex()}")
+    relay, confirmations = relay_and_depth(view)
+    block = bytes.fromhex(record["block_hash"])[::-1]
+    have = relay.confirmations(block)
+    if have < confirmations:
+        reason = "spv_not_in_best_chain" if have == 0 else "spv_insufficient_confirmations"
+        raise TxRejectedError(reason, f"block {record['block_hash']} has {have} confirmations")
+    return dict(record, confirmations=have)
+
+
+def _count(items: Sequence[Any]) -> dict[str, Any]:
+    return {"headers": len(items)}
+
+
+def tx_types(dev: bool) -> list[TxType[Any]]:
+    """The relay's types; ``dev``: the first header batch starts a missing relay (regtest)."""
+    check_headers, apply_headers = _header_rules(DEV_AUTOSTART if dev else None)
+    return [
+        TxType(BTC_RELAY_HEADERS, TYPES[BTC_RELAY_HEADERS], decode_btc_headers, check_headers,
+               apply_headers, describe=_count),
+        TxType(BTC_TX_PROOF, TYPES[BTC_TX_PROOF], BitcoinTxProof.decode, _check_proof,
+               _apply_proof, describe=lambda p: {"block_hash": p.block_hash_le[::-1].hex(),
+                                                  "index": p.index}),
+    ]  # fmt: skip

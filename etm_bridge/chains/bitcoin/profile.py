@@ -1,0 +1,167 @@
+"""Bitcoin's :class:`~etm_bridge.chains.profile.ChainProfile`: what the core knows of Bitcoin.
+
+Light on purpose (the registry imports it to list the installed chains): every part that needs
+the SPV code, python-bitcoinlib or the verifier imports it when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from etm_bridge.chain.codec import sha256d
+from etm_bridge.chain.state import TableSpec
+from etm_bridge.chains.profile import (
+    AssetSpec,
+    BindingSpec,
+    ChainProfile,
+    ExchangeSpec,
+    GenesisPart,
+    ProofKind,
+    RelaySpec,
+    WalletSpec,
+)
+from etm_bridge.observations import KeyKind
+from etm_bridge.units import Unit
+
+from .node_init import NODE_INIT
+
+#: 1 BTC in satoshi.
+BTC_UNIT = Unit("BTC", 8, "sat")
+BTC = BTC_UNIT.scale
+TICKER = "btc"
+#: Consensus names (in the genesis id and the state digest): never change them.
+HEADERS_TABLE, TXS_TABLE = "spv_btc_headers", "spv_btc_txs"
+RELAY_HEADERS, TX_PROOF = 101, 102
+#: The genesis ``spv`` section's keys of this chain (in the genesis id).
+GENESIS_KEYS = (
+    "btc_network",
+    "btc_checkpoint",
+    "btc_min_confirmations",
+    "btc_max_lag_s",
+    "btc_attacker_share",
+    "btc_loss_budget",
+)
+TYPES = {RELAY_HEADERS: "btc_relay_headers", TX_PROOF: "btc_tx_proof"}
+
+
+def _relay_types() -> Any:
+    from .etm import relay_types
+
+    return relay_types
+
+
+def _genesis() -> Any:
+    from .etm import genesis
+
+    return genesis
+
+
+def _verifier() -> Any:
+    from etm_bridge.spv.relay_types import require_pool_network
+
+    from .etm.relay_types import btc_policy_of, btc_relay_of
+    from .etm.verifier import BtcVerifier
+
+    return BtcVerifier(btc_relay_of, policy_of=btc_policy_of, pool_network=require_pool_network)
+
+
+def _lock_proof(lock: Any, proof: Any) -> bytes:
+    from .etm.verifier import lock_proof
+
+    return lock_proof(lock, proof)
+
+
+def _sign(message: str, secret: bytes) -> tuple[bytes, bytes]:
+    from .binding import btc_pubkey_of, sign_btc
+
+    return btc_pubkey_of(secret), sign_btc(message, secret)
+
+
+def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
+    from .binding import recover_btc
+
+    return recover_btc(message, signature)
+
+
+def _public_of(secret: bytes) -> Any:
+    from .wallet import public_of
+
+    return public_of(secret)
+
+
+def _public_from_json(data: Mapping[str, Any]) -> Any:
+    from .wallet import BtcPublic
+
+    return BtcPublic.from_json(data)
+
+
+def _valid_secret(candidate: bytes) -> bool:
+    from .wallet import is_valid_secret
+
+    return is_valid_secret(candidate)
+
+
+def _verify_merkle(proof: Any) -> None:
+    from .proof_kinds import verify_bitcoin_merkle_proof
+
+    verify_bitcoin_merkle_proof(proof)
+
+
+PROFILE = ChainProfile(
+    name="bitcoin",
+    ticker=TICKER,
+    unit=BTC_UNIT,
+    block_time_s=600,
+    key_kind=KeyKind.SECP256K1_COMPRESSED,
+    confirmations={"mainnet": 6, "testnet3": 6, "testnet4": 6, "regtest": 1},
+    wallet=WalletSpec(
+        label=TICKER,
+        is_valid_secret=_valid_secret,
+        public_of=_public_of,
+        public_from_json=_public_from_json,
+    ),
+    assets=AssetSpec(
+        native=TICKER,
+        owns=lambda asset: asset == TICKER,
+        unit_of=lambda asset: BTC_UNIT if asset == TICKER else None,
+    ),
+    binding=BindingSpec(key_len=33, sign=_sign, signer=_signer),
+    relay=RelaySpec(
+        type_id_block=100,
+        headers_type_id=RELAY_HEADERS,
+        types=TYPES,
+        tx_types=lambda dev: _relay_types().tx_types(dev),
+        tables=(
+            TableSpec(HEADERS_TABLE, owner="spv", doc="Bitcoin relay key-value store"),
+            TableSpec(TXS_TABLE, owner="spv", doc="txid_le -> proven Bitcoin tx"),
+        ),
+        genesis=GenesisPart(
+            keys=GENESIS_KEYS,
+            to_json=lambda cfg: _genesis().to_json(cfg),
+            from_json=lambda data: _genesis().from_json(data),
+            initialise=lambda state, cfg: _genesis().initialise(state, cfg),
+        ),
+        status=lambda view: _relay_types().status(view),
+        best_hash=lambda view, height: _relay_types().best_hash(view, height),
+        header_id=lambda raw: sha256d(raw)[::-1].hex(),
+        encode_headers=b"".join,
+        max_headers_per_tx=2000,
+        tip_field="height",
+        permissionless=True,
+        missing_relay=None,
+        policy_of=lambda view: _relay_types().btc_policy_of(view),
+        network_of=lambda view: _relay_types().relay_network(view),
+        default_policy=lambda network: _genesis().default_policy(network),
+        dev_network="regtest",
+        #: regtest: ~2 hashes a header; testnet3/testnet4: a header stamped 20 minutes after its
+        #: parent may have the minimum difficulty, ~2^32 hashes, and may be stamped up to 2 h
+        #: ahead, so anyone appends six free headers holding a lock that never existed to the
+        #: relay's tip (review a11b)
+        dev_networks=frozenset({"regtest", "testnet", "testnet3", "testnet4"}),
+        dev_autostart="regtest",
+    ),
+    exchange=ExchangeSpec(verifier=_verifier, lock_proof=_lock_proof, txid_json_key="bitcoin_txid"),
+    node_init=NODE_INIT,
+    proof_kinds={"bitcoin-merkle": ProofKind(header_len=80, node_len=32, verify=_verify_merkle)},
+)

@@ -1,0 +1,179 @@
+"""Ethereum's :class:`~etm_bridge.chains.profile.ChainProfile`: what the core knows of Ethereum.
+
+Light on purpose (the registry imports it to list the installed chains): every part that needs
+the SPV code, eth-account or the verifier imports it when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from etm_bridge.chain.state import TableSpec
+from etm_bridge.chains.profile import (
+    AssetSpec,
+    BindingSpec,
+    ChainProfile,
+    ExchangeSpec,
+    GenesisPart,
+    ProofKind,
+    RelaySpec,
+    WalletSpec,
+)
+from etm_bridge.units import Unit
+
+from .node_init import NODE_INIT
+from .wallet import ETHEREUM_ADDRESS
+
+#: 1 ETH in wei; amounts of ether are u128 (2**64 wei is about 18.4 ETH).
+ETH_UNIT = Unit("ETH", 18, "wei", 2**128 - 1)
+ETH = ETH_UNIT.scale
+TICKER = "eth"
+#: Consensus names (in the genesis id and the state digest): never change them.
+HEADERS_TABLE, RECEIPTS_TABLE = "spv_eth_headers", "spv_eth_receipts"
+RELAY_HEADERS, RECEIPT_PROOF = 111, 112
+#: The genesis ``spv`` section's keys of this chain (in the genesis id).
+GENESIS_KEYS = (
+    "eth_chain",
+    "eth_checkpoint_rlp",
+    "eth_relayers",
+    "eth_min_confirmations",
+    "eth_htlc_contract",
+    "eth_pool_vaults",
+    "eth_max_lag_s",
+)
+TYPES = {RELAY_HEADERS: "eth_relay_headers", RECEIPT_PROOF: "eth_receipt_proof"}
+#: Token assets of ETH pools: ``erc20:0x<40 hex>``.
+TOKEN_PREFIX = "erc20:"
+
+
+def _relay_types() -> Any:
+    from .etm import relay_types
+
+    return relay_types
+
+
+def _genesis() -> Any:
+    from .etm import genesis
+
+    return genesis
+
+
+def _verifier() -> Any:
+    from .etm.verifier import ConfiguredEthVerifier
+
+    return ConfiguredEthVerifier()
+
+
+def _lock_proof(lock: Any, proof: Any) -> bytes:
+    from .etm.verifier import lock_proof
+
+    return lock_proof(lock, proof)
+
+
+def _sign(message: str, secret: bytes) -> tuple[bytes, bytes]:
+    from .binding import address_of, sign_eth
+
+    return address_of(secret), sign_eth(message, secret)
+
+
+def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
+    from .binding import recover_eth
+
+    return recover_eth(message, signature)
+
+
+def _public_of(secret: bytes) -> Any:
+    from .wallet import public_of
+
+    return public_of(secret)
+
+
+def _public_from_json(data: Mapping[str, Any]) -> Any:
+    from .wallet import EthPublic
+
+    return EthPublic.from_json(data)
+
+
+def _valid_secret(candidate: bytes) -> bool:
+    from .wallet import is_valid_secret
+
+    return is_valid_secret(candidate)
+
+
+def _header_id(raw: bytes) -> str:
+    from .spv.rlp import header_hash
+
+    return "0x" + header_hash(raw).hex()
+
+
+def _encode_headers(headers: list[bytes]) -> bytes:
+    import rlp
+
+    return bytes(rlp.encode(headers))
+
+
+def _verify_receipt(proof: Any) -> None:
+    from .proof_kinds import verify_ethereum_receipt_proof
+
+    verify_ethereum_receipt_proof(proof)
+
+
+def _owns(asset: str) -> bool:
+    return asset == TICKER or asset.startswith(TOKEN_PREFIX)
+
+
+PROFILE = ChainProfile(
+    name="ethereum",
+    ticker=TICKER,
+    unit=ETH_UNIT,
+    block_time_s=12,
+    key_kind=ETHEREUM_ADDRESS,
+    confirmations={"ethereum-mainnet": 64, "anvil": 1},
+    wallet=WalletSpec(
+        label=TICKER,
+        is_valid_secret=_valid_secret,
+        public_of=_public_of,
+        public_from_json=_public_from_json,
+    ),
+    assets=AssetSpec(
+        native=TICKER,
+        owns=_owns,
+        unit_of=lambda asset: ETH_UNIT if asset == TICKER else None,
+    ),
+    binding=BindingSpec(key_len=20, sign=_sign, signer=_signer),
+    relay=RelaySpec(
+        type_id_block=110,
+        headers_type_id=RELAY_HEADERS,
+        types=TYPES,
+        tx_types=lambda dev: _relay_types().tx_types(dev),
+        tables=(
+            TableSpec(HEADERS_TABLE, owner="spv", doc="Ethereum relay key-value store"),
+            TableSpec(RECEIPTS_TABLE, owner="spv", doc="block_hash || index -> receipt"),
+        ),
+        genesis=GenesisPart(
+            keys=GENESIS_KEYS,
+            to_json=lambda cfg: _genesis().to_json(cfg),
+            from_json=lambda data: _genesis().from_json(data),
+            initialise=lambda state, cfg: _genesis().initialise(state, cfg),
+        ),
+        status=lambda view: _relay_types().status(view),
+        best_hash=lambda view, number: _relay_types().best_hash(view, number),
+        header_id=_header_id,
+        encode_headers=_encode_headers,
+        max_headers_per_tx=256,
+        tip_field="number",
+        permissionless=False,
+        missing_relay="this ETM chain has no Ethereum relay (see node init --eth-rpc)",
+        policy_of=lambda view: _relay_types().eth_policy_of(view),
+        network_of=lambda view: _relay_types().relay_network(view),
+        default_policy=lambda chain: _genesis().default_policy(chain),
+        dev_network="anvil",
+        dev_networks=frozenset({"anvil"}),
+    ),
+    exchange=ExchangeSpec(verifier=_verifier, lock_proof=_lock_proof, txid_json_key="ethereum_tx"),
+    node_init=NODE_INIT,
+    proof_kinds={
+        "ethereum-receipt": ProofKind(header_len=None, node_len=None, verify=_verify_receipt)
+    },
+)
