@@ -27,8 +27,8 @@ from eth_account import Account
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from web3 import Web3
 
+from etm_bridge.chains.ethereum.spv.rlp import to_bytes, to_int
 from etm_bridge.errors import ChainError, ValidationError
-from etm_bridge.spv.eth_rlp import to_bytes, to_int
 
 from . import artifacts
 from .committee_vault_eip712 import (

@@ -26,10 +26,10 @@ import rlp
 from eth_utils import keccak
 from trie import HexaryTrie
 
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.chains.ethereum.spv.headers import _TRIE_PROOF_ERRORS, MAX_NODE_ITEMS
+from etm_bridge.chains.ethereum.spv.rlp import decode_header
 from etm_bridge.errors import InclusionProofError
-from etm_bridge.spv import rlp_bounded
-from etm_bridge.spv.eth_rlp import decode_header
-from etm_bridge.spv.ethereum import _TRIE_PROOF_ERRORS, MAX_NODE_ITEMS
 
 STATE_ROOT_INDEX = 3  # stateRoot in the header's field list
 EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))

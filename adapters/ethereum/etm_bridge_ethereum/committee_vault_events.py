@@ -2,16 +2,16 @@
 
 design-14 §3.7: ETM learns what the vault did only from receipt proofs of logs **emitted by
 the vault address**. This module owns the step after the receipt proof
-(:func:`etm_bridge.spv.ethereum.verify_receipt_proof` + ``decode_receipt``): :func:`read_log`
-turns one log into a :class:`VaultEvent` (refusing a log of any other emitter, an unknown
-topic or a malformed body), and :func:`check_outcome` is the rule that closes a mandate: the
-event names the mandate id **and** the EIP-712 digest ETM computed for it (the digest binds
-every signed field, the chain, the vault and the ETM domain), and repeats the struct's terms
-(payee, token, amount; a counter lock's HTLC swap hash with the vault as refund address; a
-rotation's new set). ``Deposited`` has PoolVault's signature, so the exchange's reader
-(``exchange.eth_proofs.DEPOSITED_EVENT``) reads both. The ETM transactions that carry these
-proofs (``custody_outcome_proof``, on the committee-attested relay, §8) are not built yet;
-a unit test pins the event ABIs to the artifact, an anvil test reads real receipts.
+(:func:`etm_bridge.chains.ethereum.spv.headers.verify_receipt_proof` + ``decode_receipt``):
+:func:`read_log` turns one log into a :class:`VaultEvent` (refusing a log of any other emitter,
+an unknown topic or a malformed body), and :func:`check_outcome` is the rule that closes a
+mandate: the event names the mandate id **and** the EIP-712 digest ETM computed for it (the
+digest binds every signed field, the chain, the vault and the ETM domain), and repeats the
+struct's terms (payee, token, amount; a counter lock's HTLC swap hash with the vault as refund
+address; a rotation's new set). ``Deposited`` has PoolVault's signature, so the exchange's
+reader (``chains.ethereum.etm.verifier.DEPOSITED_EVENT``) reads both. The ETM transactions that
+carry these proofs (``custody_outcome_proof``, on the committee-attested relay, §8) are not
+built yet; a unit test pins the event ABIs to the artifact, an anvil test reads real receipts.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from eth_abi import decode
 from eth_utils import keccak
 
+from etm_bridge.chains.ethereum.spv.headers import EthLog, EventAbi, decode_event
 from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv.ethereum import EthLog, EventAbi, decode_event
 
 from .committee_vault_eip712 import CounterLock, Payout, Rotate, VaultDomain, VaultStruct, digest
 

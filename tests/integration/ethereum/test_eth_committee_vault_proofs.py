@@ -35,9 +35,10 @@ from etm_bridge_ethereum.committee_vault_events import check_outcome, read_log
 from etm_bridge_ethereum.htlc import HtlcCodec
 from etm_bridge_ethereum.proofs import build_inclusion_proof
 
+from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
+from etm_bridge.chains.ethereum.spv import rlp_bounded
+from etm_bridge.chains.ethereum.spv.headers import EthLog, decode_receipt, verify_receipt_proof
 from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv import eth_rlp, rlp_bounded
-from etm_bridge.spv.ethereum import EthLog, decode_receipt, verify_receipt_proof
 
 
 @pytest.fixture

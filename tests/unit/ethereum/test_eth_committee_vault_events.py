@@ -27,8 +27,8 @@ from etm_bridge_ethereum.committee_vault_events import (
     read_log,
 )
 
+from etm_bridge.chains.ethereum.spv.headers import EthLog, EventAbi
 from etm_bridge.errors import InclusionProofError, ValidationError
-from etm_bridge.spv.ethereum import EthLog, EventAbi
 
 ROOT = Path(__file__).resolve().parents[3]
 ABI = json.loads((ROOT / "contracts/ethereum/artifacts/CommitteeVault.json").read_text())["abi"]
