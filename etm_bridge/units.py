@@ -1,14 +1,17 @@
-"""Amounts: integers in each chain's smallest unit, decimal strings only at the edges.
+"""Amounts: integers in each asset's smallest unit, decimal strings only at the edges.
 
-``parse_amount("0.01", "btc")`` -> 1_000_000 (satoshi); ``format_amount(1_000_000, "btc")`` ->
-``"0.01 BTC"``. Parsing is exact (``decimal.Decimal``), never through floats, and refuses more
-decimal places than the unit has rather than rounding silently.
+``parse_amount("0.01", asset)`` for an asset of 8 decimals -> 1_000_000 base units;
+``format_amount(1_000_000, asset)`` -> ``"0.01 <SYMBOL>"``. Parsing is exact
+(``decimal.Decimal``), never through floats, and refuses more decimal places than the unit has
+rather than rounding silently. ETM's unit is the core's (:data:`ETM_UNIT`); every other asset's
+unit comes from the chain profile that owns it (``etm_bridge.chains``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .errors import AmountError
 
@@ -20,7 +23,7 @@ class Unit:
     symbol: str
     decimals: int
     base_name: str
-    #: Largest amount in base units: u64, but u128 for ETH (2**64 wei is about 18.4 ETH).
+    #: Largest amount in base units: u64 unless the chain's amounts are wider (u128).
     max_units: int = 2**64 - 1
 
     @property
@@ -28,33 +31,45 @@ class Unit:
         return 10**self.decimals
 
 
-UNITS: dict[str, Unit] = {
-    "btc": Unit("BTC", 8, "sat"),
-    "eth": Unit("ETH", 18, "wei", 2**128 - 1),
-    "etm": Unit("ETM", 8, "base unit"),
-}
-
+#: The ETM chain's unit.
+ETM_UNIT = Unit("ETM", 8, "base unit")
 #: 1 ETM in base units.
-ETM = UNITS["etm"].scale
-#: 1 BTC in satoshi.
-BTC = UNITS["btc"].scale
-#: 1 ETH in wei.
-ETH = UNITS["eth"].scale
+ETM = ETM_UNIT.scale
 
-#: Largest amount of the u64 units (BTC, ETM); see :attr:`Unit.max_units`.
-MAX_AMOUNT = 2**64 - 1
+
+def known_units() -> dict[str, Unit]:
+    """Asset -> unit: ``etm`` and each installed chain's native asset."""
+    from .chains.registry import chain_registry
+
+    units = {"etm": ETM_UNIT}
+    for profile in chain_registry().profiles:
+        unit = profile.assets.unit_of(profile.assets.native)
+        if unit is not None:
+            units[profile.assets.native] = unit
+    return units
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UNITS":  # asset -> unit, as a constant of this module (they are the registry's)
+        return known_units()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def unit_of(asset: str) -> Unit:
-    try:
-        return UNITS[asset.lower()]
-    except KeyError:
-        known = ", ".join(sorted(UNITS))
-        raise AmountError(f"unknown asset {asset!r}; known assets: {known}") from None
+    """The unit of ``asset`` (``etm`` or an asset an installed chain owns); AmountError for an
+    asset without one (unknown, or a token shown in base units)."""
+    from .chains.registry import chain_registry
+
+    wanted = asset.lower()
+    unit = ETM_UNIT if wanted == "etm" else chain_registry().unit_of(wanted)
+    if unit is None:
+        known = ", ".join(sorted(known_units()))
+        raise AmountError(f"unknown asset {asset!r}; known assets: {known}")
+    return unit
 
 
 def parse_amount(text: str, asset: str) -> int:
-    """Parse a decimal string such as ``"0.01"`` or ``"0.01 BTC"`` into base units."""
+    """Parse a decimal string such as ``"0.01"`` or ``"0.01 <SYMBOL>"`` into base units."""
     unit = unit_of(asset)
     raw = text.strip()
     parts = raw.split()

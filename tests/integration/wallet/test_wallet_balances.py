@@ -25,8 +25,9 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.chains.ethereum import ETH
 from etm_bridge.node.client import NodeClient
-from etm_bridge.units import ETH, ETM
+from etm_bridge.units import ETM
 from etm_bridge.wallet import load_keystore
 
 FEE = 100_000

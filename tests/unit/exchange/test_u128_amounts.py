@@ -12,12 +12,13 @@ import pytest
 from exchange_harness import Ledger
 from test_txtypes import H, bind, btc_key, deposit, foreign_lock, rejected, swap_in
 
+from etm_bridge.chains.ethereum import ETH
 from etm_bridge.errors import AmountError, ExchangeError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.units import ETH, format_amount, parse_amount
+from etm_bridge.units import format_amount, parse_amount
 
 U64_END, U128_END = 2**64, 2**128
 
