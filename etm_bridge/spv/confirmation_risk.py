@@ -24,7 +24,6 @@ summed directly), so there is no cancellation; Poisson terms use ``lgamma`` to a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 from etm_bridge.errors import ValidationError
@@ -231,30 +230,3 @@ def value_scaled_confirmations(
     if loss_budget == 0:
         raise ValidationError("a zero loss budget needs infinitely many confirmations")
     return confirmations_required(q, Fraction(loss_budget, amount), ceiling)
-
-
-@dataclass(frozen=True)
-class ConfirmationPolicy:
-    """How many confirmations an inclusion proof needs on one network (configurable)."""
-
-    network: str
-    min_confirmations: int
-
-    def __post_init__(self) -> None:
-        if self.min_confirmations < 1:
-            raise ValidationError("a policy needs at least 1 confirmation")
-
-    @classmethod
-    def from_risk(cls, network: str, q: Number, risk: Number) -> ConfirmationPolicy:
-        """A policy from the whitepaper's exact formula for attacker share q and tolerance."""
-        return cls(network, max(1, confirmations_required(q, risk)))
-
-
-#: Defaults: 6 on Bitcoin mainnet/testnet (Core's customary figure), 1 on regtest.
-DEFAULT_POLICIES: dict[str, ConfirmationPolicy] = {
-    "mainnet": ConfirmationPolicy("mainnet", 6),
-    "testnet3": ConfirmationPolicy("testnet3", 6),
-    "regtest": ConfirmationPolicy("regtest", 1),
-    "ethereum-mainnet": ConfirmationPolicy("ethereum-mainnet", 64),
-    "anvil": ConfirmationPolicy("anvil", 1),
-}

@@ -20,7 +20,14 @@ from web3 import Web3
 
 from etm_bridge.chains.ethereum.spv import rlp as eth_rlp
 from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
-from etm_bridge.chains.ethereum.spv.headers import ANVIL, LOCKED_EVENT, check_child, find_events
+from etm_bridge.chains.ethereum.spv.headers import (
+    ANVIL,
+    ANVIL_PINNED_HARDFORK,
+    FORK_FIELD_COUNTS,
+    LOCKED_EVENT,
+    check_child,
+    find_events,
+)
 from etm_bridge.errors import InclusionProofError
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
@@ -51,6 +58,18 @@ def _receipt_proof(node, tx_hash: str) -> tuple[bytes, int, tuple[bytes, ...]]:
     root, nodes = eth_rlp.build_receipt_proof([eth_rlp.encode_receipt(r) for r in receipts], index)
     assert "0x" + root.hex() == block["receiptsRoot"]
     return bytes.fromhex(block["hash"][2:]), index, nodes
+
+
+def test_anvil_runs_the_pinned_hardfork_with_pragues_header_layout(anvil_node) -> None:
+    """The relay's ANVIL params assume the fork anvil reports: a new anvil with another default
+    fork fails here, not later as a header the relay cannot parse."""
+    info = anvil_node.rpc.call("anvil_nodeInfo")
+    assert info["hardFork"].lower() == ANVIL_PINNED_HARDFORK.lower()
+    head = _block(anvil_node, _height(anvil_node))
+    assert (
+        len(eth_rlp.decode_header(eth_rlp.encode_checked_header(head)))
+        == (FORK_FIELD_COUNTS["prague"])
+    )
 
 
 def test_live_headers_locked_event_and_reorg(anvil_node) -> None:

@@ -98,14 +98,6 @@ def test_out_of_range_inputs_are_rejected(q: float, tolerance: float) -> None:
         risk.confirmations_required(q, tolerance)
 
 
-def test_policies() -> None:
-    assert risk.DEFAULT_POLICIES["mainnet"].min_confirmations == 6
-    assert risk.DEFAULT_POLICIES["regtest"].min_confirmations == 1
-    assert risk.ConfirmationPolicy.from_risk("mainnet", 0.1, 0.001).min_confirmations == 6
-    with pytest.raises(ValidationError):
-        risk.ConfirmationPolicy("x", 0)
-
-
 # Grunspan and Pérez-Marco, "Double spend races" (arXiv:1702.02867), the table comparing the
 # smallest z with P(z) < 0.1% by Nakamoto's formula and by theirs (the whitepaper's exact one).
 GRUNSPAN_PEREZ_MARCO_Z_FOR_0_1_PERCENT = {
