@@ -136,7 +136,7 @@ class Builder:
                 if self.htlcs % 3 == 0:
                     self.apply(self.operator, tt.HTLC_CLAIM, pl.HtlcClaim(tx.id, secret))
             else:
-                self.apply(self.user, tt.HTLC_LOCK, pl.HtlcLock(recipient, 1_000, h, expiry))
+                self.apply(self.user, tt.HTLC_LOCK, pl.HtlcLockPayload(recipient, 1_000, h, expiry))
             self.hashlocks.append(h)
             self.htlcs += 1
             if self.htlcs % COMMIT_EVERY == 0:

@@ -27,7 +27,7 @@ from ..chain.state import StateView
 from ..errors import ExchangeError, HashlockError
 from ..hashlock import require_hashlock
 from . import records as rc
-from .plans import Plan
+from .plans import TxPlan
 from .reasons import Reason
 
 
@@ -61,13 +61,13 @@ def require_usable(view: StateView, hashlock: bytes, party: str) -> rc.HashlockU
     return use
 
 
-def mark_used(plan: Plan, hashlock: bytes, owner: str, htlc_id: bytes, height: int) -> None:
+def mark_used(plan: TxPlan, hashlock: bytes, owner: str, htlc_id: bytes, height: int) -> None:
     """Record the first (and only) HTLC of ``hashlock``."""
     plan.put(rc.HASHLOCKS, hashlock, rc.HashlockUse(owner, htlc_id, height))
 
 
 def reserve(
-    view: StateView, plan: Plan, hashlock: bytes, owner: str, height: int
+    view: StateView, plan: TxPlan, hashlock: bytes, owner: str, height: int
 ) -> rc.HashlockUse:
     """Reserve ``hashlock`` for ``owner`` (kept as it is if ``owner`` reserved it already)."""
     use = require_usable(view, hashlock, owner)

@@ -55,7 +55,7 @@ class Unbind:
 
 
 @dataclass(frozen=True)
-class HtlcLock:
+class HtlcLockPayload:
     recipient: str
     amount: int
     hashlock: bytes
@@ -102,7 +102,7 @@ class SwapIn:
 
 
 @dataclass(frozen=True)
-class SwapIntent:
+class SwapIntentPayload:
     asset: str
     hashlock: bytes
     amount_in: int
@@ -141,7 +141,7 @@ MAX_U128 = 2**128 - 1
 #: The u128 fields of each payload: the external-asset amounts (the rest are u64).
 U128_FIELDS: dict[type, frozenset[str]] = {
     SwapIn: frozenset({"amount_in"}),  # the asset paid in
-    SwapIntent: frozenset({"amount_in"}),  # the asset the coming swap in pays
+    SwapIntentPayload: frozenset({"amount_in"}),  # the asset the coming swap in pays
     SwapOut: frozenset({"min_out"}),  # the least asset the ETM buys
     LpWithdraw: frozenset({"min_asset"}),  # the least asset the burn pays
     PoolCreate: frozenset({"min_withdrawal"}),  # the least asset one withdrawal pays

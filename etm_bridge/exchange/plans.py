@@ -1,4 +1,4 @@
-"""Planners of the exchange transaction types: state reads + pure rules -> a :class:`Plan`.
+"""Planners of the exchange transaction types: state reads + pure rules -> a :class:`TxPlan`.
 
 A planner reads exchange records from a :class:`~etm_bridge.chain.state.StateView`, runs the
 rules of :mod:`.pool`, :mod:`.htlc`, :mod:`.binding`, :mod:`.swap_rules` and
@@ -28,7 +28,7 @@ from .reasons import Reason
 
 
 @dataclass
-class Plan:
+class TxPlan:
     """Writes (``None`` deletes) and ETM moves into / out of the exchange escrow."""
 
     writes: dict[tuple[str, bytes], bytes | Any | None] = field(default_factory=dict)
@@ -123,7 +123,7 @@ def network_name(ctx: TxContext) -> str:
 # --- pools and binding --------------------------------------------------------------------------
 
 
-def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> Plan:
+def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> TxPlan:
     if view.get(rc.POOLS, p.asset.encode()) is not None:
         raise ExchangeError(Reason.POOL_EXISTS, f"a pool for {p.asset} exists already")
     key_len = bd.key_length(bd.chain_of_asset(p.asset))
@@ -141,12 +141,12 @@ def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) 
         p.min_confirmations,
         p.min_withdrawal,
     )
-    plan = Plan()
+    plan = TxPlan()
     plan.put(rc.POOLS, p.asset.encode(), pm.Pool(params))
     return plan
 
 
-def plan_bind(view: StateView, tx: Tx, p: pl.Bind, ctx: TxContext) -> Plan:
+def plan_bind(view: StateView, tx: Tx, p: pl.Bind, ctx: TxContext) -> TxPlan:
     proof = bd.BindingProof(
         encode_address(tx.sender), p.chain, p.key, p.nonce, p.expiry_height, p.signature
     )
@@ -163,7 +163,7 @@ def plan_bind(view: StateView, tx: Tx, p: pl.Bind, ctx: TxContext) -> Plan:
         key_owner=None if owner_raw is None else encode_address(owner_raw),
         rebind=p.rebind,
     )
-    plan = Plan()
+    plan = TxPlan()
     if current is not None:
         plan.put_raw(rc.KEY_OWNERS, current.chain.encode() + b"\x00" + current.key, None)
     plan.put(rc.BINDINGS, nonce_key, new)
@@ -172,11 +172,11 @@ def plan_bind(view: StateView, tx: Tx, p: pl.Bind, ctx: TxContext) -> Plan:
     return plan
 
 
-def plan_unbind(view: StateView, tx: Tx, p: pl.Unbind, ctx: TxContext) -> Plan:
+def plan_unbind(view: StateView, tx: Tx, p: pl.Unbind, ctx: TxContext) -> TxPlan:
     current = get_binding(view, tx.sender, p.chain)
     if current is None:
         raise ExchangeError(Reason.NOT_BOUND, f"{encode_address(tx.sender)} has no {p.chain} key")
-    plan = Plan()
+    plan = TxPlan()
     plan.put_raw(rc.BINDINGS, tx.sender + p.chain.encode(), None)
     plan.put_raw(rc.KEY_OWNERS, current.chain.encode() + b"\x00" + current.key, None)
     return plan
@@ -196,14 +196,14 @@ def _pack_u64(value: int, what: str) -> bytes:
 
 def plan_lp_deposit(
     view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: ob.VerifiedDeposit
-) -> Plan:
+) -> TxPlan:
     """``deposit`` is the payment to the pool as SPV verified it from ``p.proof``."""
     pool = get_pool(view, p.asset)
     deposit_id = deposit.deposit_id
     used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()
     ob.check_deposit(deposit, p.asset, encode_address(tx.sender), used)
     new_pool, mint = pm.add_liquidity(pool, deposit.amount, p.etm_max, p.min_shares)
-    plan = Plan(escrow_in=[(tx.sender, mint.etm_in)])
+    plan = TxPlan(escrow_in=[(tx.sender, mint.etm_in)])
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     owned = get_shares(view, p.asset, tx.sender)
     key = rc.share_key(p.asset, tx.sender)
@@ -242,12 +242,12 @@ def _require_withdrawal_size(pool: pm.Pool, asset_out: int, whole: bool) -> None
         )
 
 
-def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> Plan:
+def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> TxPlan:
     pool = get_pool(view, p.asset)
     owned = get_shares(view, p.asset, tx.sender)
     new_pool, burn = pm.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
     _require_withdrawal_size(pool, burn.asset_out, whole=p.shares == owned)
-    plan = Plan()
+    plan = TxPlan()
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))
     if burn.asset_out:
@@ -279,7 +279,7 @@ def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) 
 
 def plan_obligation_paid(
     view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext, payment: ob.VerifiedPayment
-) -> Plan:
+) -> TxPlan:
     """Close every obligation the proven ``payment`` pays (one or several to its destination;
     ``p.obligation_id`` must be one of them), and resume a pool they had halted."""
     if p.obligation_id not in payment.obligation_ids:
@@ -293,7 +293,7 @@ def plan_obligation_paid(
             Reason.PAYMENT_REPLAYED, f"payment {payment.payment_id.hex()} was already used"
         )
     closed = ob.settle(obligations, payment, ctx.height)
-    plan = Plan()
+    plan = TxPlan()
     healed = sum(1 for o in obligations if o.status is ob.ObligationStatus.DEFAULTED)
     if healed:
         pool = get_pool(view, payment.asset)
@@ -308,10 +308,10 @@ def plan_obligation_paid(
 
 def plan_obligation_default(
     view: StateView, tx: Tx, p: pl.ObligationDefault, ctx: TxContext
-) -> Plan:
+) -> TxPlan:
     defaulted = ob.mark_default(get_obligation(view, p.obligation_id), ctx.height)
     pool = get_pool(view, defaulted.asset)
-    plan = Plan()
+    plan = TxPlan()
     halted = replace(pool, defaulted_obligations=pool.defaulted_obligations + 1)
     plan.put(rc.POOLS, defaulted.asset.encode(), halted)
     plan.put(rc.OBLIGATIONS, U64.pack(p.obligation_id), defaulted)

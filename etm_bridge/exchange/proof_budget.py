@@ -24,7 +24,7 @@ from ..chain.state import StateView
 from . import records as rc
 
 if TYPE_CHECKING:  # plans records proofs through this module
-    from .plans import Plan
+    from .plans import TxPlan
 
 
 def _key(asset: str, block_hash: bytes) -> bytes:
@@ -43,7 +43,7 @@ def value_at_risk(view: StateView, asset: str, block_hash: bytes, amount: int) -
     return proven_value(view, asset, block_hash) + amount
 
 
-def add_proven(plan: Plan, view: StateView, asset: str, block_hash: bytes, amount: int) -> None:
+def add_proven(plan: TxPlan, view: StateView, asset: str, block_hash: bytes, amount: int) -> None:
     """Count an accepted proof of ``amount`` from ``block_hash`` (nothing without a block)."""
     if block_hash:
         total = value_at_risk(view, asset, block_hash, amount)

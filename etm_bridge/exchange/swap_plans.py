@@ -29,7 +29,7 @@ from . import pool as pm
 from . import proof_budget
 from . import records as rc
 from . import swap_rules as sr
-from .plans import Plan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
+from .plans import TxPlan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
 from .reasons import Reason
 
 #: ``(asset, block hash) -> confirmations`` of that block on the asset's relay (0: not on its
@@ -39,7 +39,7 @@ ProofDepth = Callable[[StateView, str, bytes], int]
 # --- HTLCs and swaps ----------------------------------------------------------------------------
 
 
-def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> Plan:
+def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLockPayload, ctx: TxContext) -> TxPlan:
     address20(p.recipient)
     sender = encode_address(tx.sender)
     lock = hx.new_lock(
@@ -54,7 +54,7 @@ def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLock, ctx: TxContext) -> P
         block_time_s=ctx.params.block_time_s,
     )
     hk.require_usable(view, p.hashlock, sender)
-    plan = Plan(escrow_in=[(tx.sender, p.amount)])
+    plan = TxPlan(escrow_in=[(tx.sender, p.amount)])
     plan.put(rc.HTLCS, tx.id, lock)
     hk.mark_used(plan, p.hashlock, sender, tx.id, ctx.height)
     return plan
@@ -67,7 +67,7 @@ def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
 
 def plan_swap_in(
     view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext, lock: sr.VerifiedForeignLock
-) -> Plan:
+) -> TxPlan:
     """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``.
 
     The recipient may submit with any ``min_out``; anyone else only with the recipient's
@@ -125,13 +125,13 @@ def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> 
     return max(p.min_out, intent.min_out)
 
 
-def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntent, ctx: TxContext) -> Plan:
+def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntentPayload, ctx: TxContext) -> TxPlan:
     """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``, and
     reserve the hashlock for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever
     used it, ``hashlock_reserved`` if another address reserved it)."""
     get_pool(view, p.asset)
     pm.require_amount(p.amount_in, "amount_in")
-    plan = Plan()
+    plan = TxPlan()
     hk.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
     plan.put(rc.INTENTS, tx.sender + p.hashlock, rc.SwapIntent(p.asset, p.amount_in, p.min_out))
     return plan
@@ -139,10 +139,10 @@ def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntent, ctx: TxContext) 
 
 def _open_swap(
     view: StateView, pool: pm.Pool, htlc: hx.Htlc, swap: rc.SwapRecord, height: int
-) -> Plan:
+) -> TxPlan:
     """The writes of a new pool swap: pool, HTLC, swap record, the hashlock's one use, and the
     read indexes (the swap log in the order opened, the open set)."""
-    plan = Plan()
+    plan = TxPlan()
     plan.put(rc.POOLS, swap.asset.encode(), pool)
     plan.put(rc.HTLCS, htlc.htlc_id, htlc)
     plan.put(rc.SWAPS, htlc.htlc_id, swap)
@@ -154,7 +154,7 @@ def _open_swap(
     return plan
 
 
-def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Plan:
+def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> TxPlan:
     pool = get_pool(view, p.asset)
     sender = encode_address(tx.sender)
     hk.require_usable(view, p.hashlock, sender)
@@ -186,7 +186,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> Pla
     return plan
 
 
-def _end_swap(view: StateView, plan: Plan, htlc: hx.Htlc, swap: rc.SwapRecord) -> None:
+def _end_swap(view: StateView, plan: TxPlan, htlc: hx.Htlc, swap: rc.SwapRecord) -> None:
     pool = get_pool(view, swap.asset)
     claimed = htlc.status is hx.HtlcStatus.CLAIMED
     new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
@@ -194,7 +194,7 @@ def _end_swap(view: StateView, plan: Plan, htlc: hx.Htlc, swap: rc.SwapRecord) -
     plan.put_raw(rc.OPEN_SWAPS, rc.asset_key(swap.asset, htlc.htlc_id), None)
 
 
-def _payout(plan: Plan, htlc: hx.Htlc) -> None:
+def _payout(plan: TxPlan, htlc: hx.Htlc) -> None:
     """Pay an ended HTLC's amount to whoever it names, unless that is a pool (stays in escrow)."""
     to = htlc.recipient if htlc.status is hx.HtlcStatus.CLAIMED else htlc.sender
     if not to.startswith("pool:"):
@@ -203,7 +203,7 @@ def _payout(plan: Plan, htlc: hx.Htlc) -> None:
 
 def plan_htlc_claim(
     view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext, proof_depth: ProofDepth | None
-) -> Plan:
+) -> TxPlan:
     htlc = get_htlc(view, p.htlc_id)
     claimed = hx.claim(htlc, p.preimage, ctx.height, ctx.timestamp)
     swap = get_swap(view, htlc.htlc_id)
@@ -226,13 +226,13 @@ def _require_still_proven(view: StateView, swap: rc.SwapRecord, depth: ProofDept
         )
 
 
-def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> Plan:
+def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> TxPlan:
     refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height, ctx.timestamp)
     return _finish(view, refunded)
 
 
-def _finish(view: StateView, ended: hx.Htlc) -> Plan:
-    plan = Plan()
+def _finish(view: StateView, ended: hx.Htlc) -> TxPlan:
+    plan = TxPlan()
     swap = get_swap(view, ended.htlc_id)
     if swap is not None:
         _end_swap(view, plan, ended, swap)

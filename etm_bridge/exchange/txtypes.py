@@ -1,6 +1,6 @@
 """The exchange as ETM transaction types 200-212 (see chain/registry.py for the plug-in API).
 
-Each type has a *planner* ``(view, tx, payload, ctx) -> Plan``: it reads state, runs the pure
+Each type has a *planner* ``(view, tx, payload, ctx) -> TxPlan``: it reads state, runs the pure
 rules of this package and returns the writes and escrow moves, or raises. ``check`` runs the
 planner on the read-only view (plus a balance check for ETM going into escrow); ``apply`` runs
 it on the state and commits the plan. So mempool admission and block application share one
@@ -136,13 +136,13 @@ def default_verifier() -> ForeignVerifier:
     return ChainVerifiers(chain_registry().verifiers())
 
 
-Planner = Callable[[StateView, Tx, Any, TxContext], plans.Plan]
+Planner = Callable[[StateView, Tx, Any, TxContext], plans.TxPlan]
 
 
 def _typed(planner: Planner) -> tuple[Callable[..., None], Callable[..., None]]:
     """``check`` and ``apply`` around one planner, mapping exchange errors to tx rejections."""
 
-    def run(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.Plan:
+    def run(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.TxPlan:
         try:
             return planner(view, tx, p, ctx)
         except ExchangeError as exc:
@@ -168,17 +168,17 @@ def _verified(call: Callable[[], R]) -> R:
 
 
 def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
-    def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.Plan:
+    def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         deposit = _verified(lambda: verifier.verify_deposit(view, pool, p.proof, ctx))
         return plans.plan_lp_deposit(view, tx, p, ctx, deposit)
 
-    def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.Plan:
+    def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         lock = _verified(lambda: verifier.verify_lock(view, pool, p.proof, ctx))
         return swap_plans.plan_swap_in(view, tx, p, ctx, lock)
 
-    def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.Plan:
+    def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.TxPlan:
         ob = plans.get_obligation(view, p.obligation_id)
         pool = plans.get_pool(view, ob.asset)
         payment = _verified(lambda: verifier.verify_payment(view, pool, p.proof, ctx))
@@ -187,10 +187,10 @@ def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
     def depth(view: StateView, asset: str, block_hash: bytes) -> int:
         return verifier.confirmations(view, plans.get_pool(view, asset), block_hash)
 
-    def claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> plans.Plan:
+    def claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> plans.TxPlan:
         return swap_plans.plan_htlc_claim(view, tx, p, ctx, depth)
 
-    def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.Plan:
+    def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.TxPlan:
         plan = plans.plan_pool_create(view, tx, p, ctx)
         verifier.check_pool_network(view, p.asset, ctx)
         return plan
@@ -215,7 +215,7 @@ def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
         (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, spv["pool_create"], _zero),
         (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
         (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
-        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLock, swap_plans.plan_htlc_lock, _amount),
+        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLockPayload, swap_plans.plan_htlc_lock, _amount),
         (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, spv["htlc_claim"], _zero),
         (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, swap_plans.plan_htlc_refund, _zero),
         (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
@@ -230,7 +230,7 @@ def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
             plans.plan_obligation_default,
             _zero,
         ),
-        (SWAP_INTENT, "xchg_swap_intent", pl.SwapIntent, swap_plans.plan_swap_intent, _zero),
+        (SWAP_INTENT, "xchg_swap_intent", pl.SwapIntentPayload, swap_plans.plan_swap_intent, _zero),
     ]
     out: list[TxType[Any]] = []
     for type_id, name, cls, planner, amount in table:

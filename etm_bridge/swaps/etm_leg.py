@@ -73,7 +73,7 @@ _STATES = {
 
 
 _MAKES_HTLC: dict[int, Any] = {
-    tt.HTLC_LOCK: pl.HtlcLock,
+    tt.HTLC_LOCK: pl.HtlcLockPayload,
     tt.SWAP_IN: pl.SwapIn,
     tt.SWAP_OUT: pl.SwapOut,
 }
@@ -200,7 +200,7 @@ class EtmAdapter(ChainAdapter):
             )
         if terms.asset_id is not None:
             raise ValidationError("native ETM HTLCs lock ETM only (asset_id must be None)")
-        payload = pl.HtlcLock(
+        payload = pl.HtlcLockPayload(
             encode_address(terms.claim_key), terms.amount, terms.hashlock, terms.timelock_height
         )
         txid = self._send(tt.HTLC_LOCK, payload)

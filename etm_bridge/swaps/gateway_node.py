@@ -86,7 +86,7 @@ def submit_swap_intent(
     client: NodeClient, key: SigningKey, asset: str, hashlock: bytes, amount_in: int, min_out: int
 ) -> dict[str, Any]:
     """Record ``xchg_swap_intent`` (pins ``min_out``) and wait for its block."""
-    payload = pl.SwapIntent(asset, hashlock, amount_in, min_out)
+    payload = pl.SwapIntentPayload(asset, hashlock, amount_in, min_out)
     return relaying.sign_and_submit(client, key, xt.SWAP_INTENT, pl.encode_payload(payload))
 
 

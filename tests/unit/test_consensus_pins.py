@@ -442,8 +442,8 @@ def run_scripted_chain() -> tuple[_Chain, dict[str, Any]]:
     chain.xchg("alice", xt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
     # a native HTLC: bob locks ETM to carol, carol claims
     other = hashlock_of(OTHER_PREIMAGE)
-    tx = chain.xchg("bob", xt.HTLC_LOCK,
-                    pl.HtlcLock(chain.addr("carol"), 10**9, other, chain.height + 50))  # fmt: skip
+    htlc = pl.HtlcLockPayload(chain.addr("carol"), 10**9, other, chain.height + 50)
+    tx = chain.xchg("bob", xt.HTLC_LOCK, htlc)
     chain.xchg("carol", xt.HTLC_CLAIM, pl.HtlcClaim(tx.id, OTHER_PREIMAGE))
     api = {
         "spv": relay_status(chain.state),

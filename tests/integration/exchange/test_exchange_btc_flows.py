@@ -202,7 +202,7 @@ def test_investor_and_both_swap_directions_on_bitcoin_regtest(world: Any) -> Non
     out = quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
     swap_in = pl.SwapIn("btc", led.address("alice"), 100_000, h, out, proof.encode())
     # alice pins her terms once; then anyone may submit the proof for her (here carol)
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", h, 100_000, out))
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", h, 100_000, out))
     led.send("carol", tt.SWAP_IN, swap_in)
     send_rejected("replayed_proof", lambda: led.send("carol", tt.SWAP_IN, swap_in))
     [opened] = views.open_swaps(led.state)

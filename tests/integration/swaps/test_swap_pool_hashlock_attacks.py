@@ -93,7 +93,7 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
         swap_in = pl.SwapIn("btc", user.etm_address, SWAP_SAT, t1.hashlock, 1, proof)
         refused = _refused("hashlock_used", lambda: world.send(user, xt.SWAP_IN, swap_in))
         assert etm1["htlc_id"] in refused.detail  # it names the one HTLC the hashlock served
-        intent = pl.SwapIntent("btc", t1.hashlock, SWAP_SAT, 1)
+        intent = pl.SwapIntentPayload("btc", t1.hashlock, SWAP_SAT, 1)
         _refused("hashlock_used", lambda: world.send(user, xt.SWAP_INTENT, intent))
         assert client.pool("btc") == pool_before
         assert [h["htlc_id"] for h in client.htlcs(t1.hashlock)] == [etm1["htlc_id"]]
@@ -106,9 +106,9 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
         expiry = int(client.status()["height"]) + 50_000
         tiny_out = pl.SwapOut("btc", ETM // 100, t2.hashlock, expiry, 1)
         _refused("hashlock_reserved", lambda: world.send(stranger, xt.SWAP_OUT, tiny_out))
-        lock_to_self = pl.HtlcLock(stranger.etm_address, 1_000, t2.hashlock, expiry)
+        lock_to_self = pl.HtlcLockPayload(stranger.etm_address, 1_000, t2.hashlock, expiry)
         _refused("hashlock_reserved", lambda: world.send(stranger, xt.HTLC_LOCK, lock_to_self))
-        own_intent = pl.SwapIntent("btc", t2.hashlock, 1_000, 1)
+        own_intent = pl.SwapIntentPayload("btc", t2.hashlock, 1_000, 1)
         _refused("hashlock_reserved", lambda: world.send(stranger, xt.SWAP_INTENT, own_intent))
 
         # 4. two pool swaps in flight at once: the operator follows both (and the victim's

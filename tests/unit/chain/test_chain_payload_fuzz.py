@@ -52,10 +52,10 @@ DELEGATES = [dev_key(f"delegate-{i}").public_key for i in range(3)]
 #: Exchange type id -> its payload class (exchange/txtypes.py).
 PAYLOAD_CLASSES = {
     xt.POOL_CREATE: pl.PoolCreate, xt.BIND: pl.Bind, xt.UNBIND: pl.Unbind,
-    xt.HTLC_LOCK: pl.HtlcLock, xt.HTLC_CLAIM: pl.HtlcClaim, xt.HTLC_REFUND: pl.HtlcRefund,
+    xt.HTLC_LOCK: pl.HtlcLockPayload, xt.HTLC_CLAIM: pl.HtlcClaim, xt.HTLC_REFUND: pl.HtlcRefund,
     xt.LP_DEPOSIT: pl.LpDeposit, xt.LP_WITHDRAW: pl.LpWithdraw, xt.SWAP_IN: pl.SwapIn,
     xt.SWAP_OUT: pl.SwapOut, xt.OBLIGATION_PAID: pl.ObligationPaid,
-    xt.OBLIGATION_DEFAULT: pl.ObligationDefault, xt.SWAP_INTENT: pl.SwapIntent,
+    xt.OBLIGATION_DEFAULT: pl.ObligationDefault, xt.SWAP_INTENT: pl.SwapIntentPayload,
 }  # fmt: skip
 ANVIL_GENESIS = rlp.encode(
     [bytes(32), bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"),

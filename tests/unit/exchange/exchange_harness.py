@@ -110,7 +110,12 @@ class Ledger:
         return tx
 
     def send_verified(
-        self, who: str, type_id: int, payload: Any, planner: Callable[..., plans.Plan], record: Any
+        self,
+        who: str,
+        type_id: int,
+        payload: Any,
+        planner: Callable[..., plans.TxPlan],
+        record: Any,
     ) -> Tx:
         tx = self.make_tx(who, type_id, payload)
 

@@ -45,9 +45,11 @@ def _uses(led: Ledger) -> Any:
         "swap in": lambda h: swap_in(led, foreign_lock(led, lock_id=b"again", hashlock=h)),
         "swap out": lambda h: swap_out(led, hashlock=h),
         "htlc lock": lambda h: led.send(
-            "bob", tt.HTLC_LOCK, pl.HtlcLock(led.address("bob"), 5, h, expiry)
+            "bob", tt.HTLC_LOCK, pl.HtlcLockPayload(led.address("bob"), 5, h, expiry)
         ),
-        "intent": lambda h: led.send("bob", tt.SWAP_INTENT, pl.SwapIntent("btc", h, 100_000, 1)),
+        "intent": lambda h: led.send(
+            "bob", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", h, 100_000, 1)
+        ),
     }
 
 
@@ -71,7 +73,9 @@ def test_an_ended_pool_swaps_hashlock_never_opens_another_swap(led: Ledger, endi
 
 
 def test_a_plain_htlcs_hashlock_is_used_for_good_too(led: Ledger) -> None:
-    lock = led.send("bob", tt.HTLC_LOCK, pl.HtlcLock(led.address("bob"), 5, H, led.height + 9))
+    lock = led.send(
+        "bob", tt.HTLC_LOCK, pl.HtlcLockPayload(led.address("bob"), 5, H, led.height + 9)
+    )
     led.send("bob", tt.HTLC_CLAIM, pl.HtlcClaim(lock.id, PREIMAGE))
     rejected(Reason.HASHLOCK_USED, lambda: swap_in(led, foreign_lock(led)))
     rejected(Reason.HASHLOCK_USED, lambda: swap_out(led))
@@ -80,7 +84,7 @@ def test_a_plain_htlcs_hashlock_is_used_for_good_too(led: Ledger) -> None:
 def test_a_strangers_squat_on_a_reserved_hashlock_is_refused(led: Ledger) -> None:
     """Alice's intent is in a block; bob read H from it and tries every way to block it."""
     fair = quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, 100_000, fair))
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 100_000, fair))
     use = hk.get_use(led.state, H)
     assert use is not None and use.owner == led.address("alice") and use.htlc_id == b""
     expiry = led.height + 100
@@ -89,12 +93,14 @@ def test_a_strangers_squat_on_a_reserved_hashlock_is_refused(led: Ledger) -> Non
             "bob", tt.SWAP_OUT, pl.SwapOut("btc", 10**8, H, led.height + 4_400, 1)
         ),
         "bob's HTLC lock": lambda: led.send(
-            "bob", tt.HTLC_LOCK, pl.HtlcLock(led.address("bob"), 5, H, expiry)
+            "bob", tt.HTLC_LOCK, pl.HtlcLockPayload(led.address("bob"), 5, H, expiry)
         ),
         "an HTLC to alice by carol": lambda: led.send(
-            "carol", tt.HTLC_LOCK, pl.HtlcLock(led.address("alice"), 5, H, expiry)
+            "carol", tt.HTLC_LOCK, pl.HtlcLockPayload(led.address("alice"), 5, H, expiry)
         ),
-        "bob's own intent": lambda: led.send("bob", tt.SWAP_INTENT, pl.SwapIntent("btc", H, 5, 1)),
+        "bob's own intent": lambda: led.send(
+            "bob", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 5, 1)
+        ),
         "bob's own proven lock": lambda: swap_in(
             led, foreign_lock(led, who="bob", lock_id=b"bob-lock"), who="bob"
         ),
@@ -113,8 +119,8 @@ def test_a_strangers_squat_on_a_reserved_hashlock_is_refused(led: Ledger) -> Non
 
 
 def test_the_reserver_may_use_her_own_hashlock(led: Ledger) -> None:
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, 100_000, 1))
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, 100_000, 2))  # replaces it
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 100_000, 1))
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 100_000, 2))  # replaces it
     swap_out(led)  # her own swap out: a swap's own party may use (and so end) it
     rejected(Reason.HASHLOCK_USED, lambda: swap_in(led, foreign_lock(led)))
 
@@ -124,14 +130,14 @@ def test_a_hashlock_taken_before_the_intent_costs_the_victim_only_a_new_secret(
 ) -> None:
     """Bob uses H first (before alice's intent is in a block). Her intent is refused while
     nothing of hers is locked; with a new secret everything works."""
-    led.send("bob", tt.HTLC_LOCK, pl.HtlcLock(led.address("bob"), 5, H, led.height + 9))
+    led.send("bob", tt.HTLC_LOCK, pl.HtlcLockPayload(led.address("bob"), 5, H, led.height + 9))
     alice = led.balance("alice")
     rejected(
         Reason.HASHLOCK_USED,
-        lambda: led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, 100_000, 1)),
+        lambda: led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 100_000, 1)),
     )
     assert led.balance("alice") == alice  # the harness charges no fee: nothing moved
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H2, 100_000, 1))
+    led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H2, 100_000, 1))
     htlc_id = swap_in(led, foreign_lock(led, hashlock=H2), h=H2)
     assert hk.htlc_of(led.state, H2) == htlc_id
     led.check_money()
@@ -140,5 +146,5 @@ def test_a_hashlock_taken_before_the_intent_costs_the_victim_only_a_new_secret(
 def test_intents_need_a_32_byte_hashlock(led: Ledger) -> None:
     rejected(
         Reason.BAD_HASHLOCK,
-        lambda: led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", b"\x01" * 31, 5, 1)),
+        lambda: led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", b"\x01" * 31, 5, 1)),
     )

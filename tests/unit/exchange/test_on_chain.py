@@ -79,7 +79,7 @@ def test_types_are_registered_through_tx_plugins(dev: DevChain) -> None:
 def test_htlc_lock_and_claim_in_blocks(dev: DevChain) -> None:
     alice, bob, carol = (dev_key(f"user-{i}") for i in range(3))
     a0, b0 = dev.balance(alice), dev.balance(bob)
-    lock = pl.HtlcLock(
+    lock = pl.HtlcLockPayload(
         encode_address(address_hash(bob.public_key)), 5_000, hashlock_of(PREIMAGE), 50
     )
     tx = dev.send(alice, tt.HTLC_LOCK, lock)

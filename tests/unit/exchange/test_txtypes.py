@@ -400,12 +400,14 @@ def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_bound(
 
     rejected(Reason.NO_SWAP_INTENT, submit)  # bob may not pick alice's slippage bound
     fair = quote(led.pool(), Direction.ASSET_TO_ETM, lock.amount).amount_out
-    intent = pl.SwapIntent("btc", H, lock.amount, fair)
+    intent = pl.SwapIntentPayload("btc", H, lock.amount, fair)
     led.send("alice", tt.SWAP_INTENT, intent)
     moved = foreign_lock(led, lock_id=b"other", hashlock=hashlock_of(b"\x44" * 32))
     swap_in(led, moved)  # the pool moves: alice's bound is no longer met
     rejected(Reason.SLIPPAGE, submit)  # bob's min_out 0 is overridden by alice's intent
-    led.send("alice", tt.SWAP_INTENT, pl.SwapIntent("btc", H, lock.amount, 1))  # she relaxes it
+    led.send(
+        "alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, lock.amount, 1)
+    )  # she relaxes it
     submit()
     assert led.state.get("xchg_swap_intents", led.addr20("alice") + H) is None  # used up
     led.check_money()

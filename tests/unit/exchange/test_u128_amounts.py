@@ -32,7 +32,7 @@ def _swap_in(amount_in: int, min_out: int = 1) -> pl.SwapIn:
     [
         _swap_in(U64_END),
         _swap_in(U128_END - 1),
-        pl.SwapIntent("eth", b"\x01" * 32, U128_END - 1, U64_END - 1),
+        pl.SwapIntentPayload("eth", b"\x01" * 32, U128_END - 1, U64_END - 1),
         pl.SwapOut("eth", U64_END - 1, b"\x01" * 32, 10, U128_END - 1),
         pl.LpWithdraw("eth", 5, U64_END - 1, U128_END - 1),
     ],
@@ -46,12 +46,12 @@ def test_u128_asset_amounts_round_trip(payload: object) -> None:
     [
         _swap_in(U128_END),  # the asset side past its u128
         _swap_in(10, min_out=U64_END),  # ETM out past its u64
-        pl.SwapIntent("eth", b"\x01" * 32, U128_END, 1),
+        pl.SwapIntentPayload("eth", b"\x01" * 32, U128_END, 1),
         pl.SwapOut("eth", U64_END, b"\x01" * 32, 10, 1),  # ETM in past its u64
         pl.SwapOut("eth", 1, b"\x01" * 32, 10, U128_END),
         pl.LpWithdraw("eth", 5, U64_END, 0),  # min_etm is ETM: u64
         pl.LpWithdraw("eth", 5, 0, U128_END),
-        pl.HtlcLock("etm1x", U64_END, b"\x01" * 32, 10),  # ETM
+        pl.HtlcLockPayload("etm1x", U64_END, b"\x01" * 32, 10),  # ETM
         pl.LpDeposit("eth", U64_END, 1, b"\x00"),
     ],
 )

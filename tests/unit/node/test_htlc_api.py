@@ -71,7 +71,7 @@ RECIPIENT = encode_address(address_hash(dev_key("user-1").public_key))
 
 
 def _lock(node: Node, amount: int = 5_000) -> str:
-    return node.send(SENDER, tt.HTLC_LOCK, pl.HtlcLock(RECIPIENT, amount, HASHLOCK, 500))
+    return node.send(SENDER, tt.HTLC_LOCK, pl.HtlcLockPayload(RECIPIENT, amount, HASHLOCK, 500))
 
 
 def test_a_lock_is_found_by_hashlock_and_id_then_its_claim_shows_the_preimage(
@@ -97,7 +97,7 @@ def test_a_lock_is_found_by_hashlock_and_id_then_its_claim_shows_the_preimage(
 
 def test_a_hashlock_serves_one_lock_ever_and_is_found_in_one_lookup(node: Node) -> None:
     first = _lock(node, 1_000)
-    other = node.send(SENDER, tt.HTLC_LOCK, pl.HtlcLock(RECIPIENT, 3, b"\x01" * 32, 500))
+    other = node.send(SENDER, tt.HTLC_LOCK, pl.HtlcLockPayload(RECIPIENT, 3, b"\x01" * 32, 500))
     with pytest.raises(TxRejectedError) as refused:  # issue 11: never a second HTLC
         _lock(node, 2_000)
     assert refused.value.reason == "hashlock_used"

@@ -57,7 +57,9 @@ def test_after_a_halt_the_htlc_can_only_be_refunded() -> None:
     sender, recipient = dev_key("user-0"), dev_key("user-1")
     to = encode_address(address_hash(recipient.public_key))
     expiry = chain.status()["height"] + 100
-    _submit(node, sender, tt.HTLC_LOCK, pl.HtlcLock(to, 10**8, hashlock_of(PREIMAGE), expiry))
+    _submit(
+        node, sender, tt.HTLC_LOCK, pl.HtlcLockPayload(to, 10**8, hashlock_of(PREIMAGE), expiry)
+    )
     locked_in = _forge_next(node)
     htlc_id = locked_in.transactions[0].id
     record = _htlc(node, htlc_id)
