@@ -17,7 +17,7 @@ import click
 from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.pool import Direction
+from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
@@ -112,7 +112,7 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
     asset = asset.lower()
     paid = asset if pay == "asset" else "etm"
     amount_in = parse_amount(amount, paid) if paid in UNITS else base_units(amount)
-    direction = Direction.ASSET_TO_ETM if pay == "asset" else Direction.ETM_TO_ASSET
+    direction = PoolDirection.ASSET_TO_ETM if pay == "asset" else PoolDirection.ETM_TO_ASSET
     q = read_client(url).quote(asset, direction.value, amount_in)
     if as_json:
         click.echo(json.dumps(q, indent=2, sort_keys=True))

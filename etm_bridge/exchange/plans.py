@@ -83,9 +83,9 @@ def get_htlc(view: StateView, htlc_id: bytes) -> hx.Htlc:
     return rc.decode(hx.Htlc, raw)
 
 
-def get_swap(view: StateView, htlc_id: bytes) -> rc.SwapRecord | None:
+def get_swap(view: StateView, htlc_id: bytes) -> rc.PoolSwap | None:
     raw = view.get_json(rc.SWAPS, htlc_id)
-    return None if raw is None else rc.decode(rc.SwapRecord, raw)
+    return None if raw is None else rc.decode(rc.PoolSwap, raw)
 
 
 def get_binding(view: StateView, address20: bytes, chain: str) -> bd.Binding | None:

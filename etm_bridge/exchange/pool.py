@@ -68,7 +68,7 @@ MAX_ETM_AMOUNT = 2**64 - 1
 MAX_ASSET_AMOUNT = 2**128 - 1
 
 
-class Direction(StrEnum):
+class PoolDirection(StrEnum):
     """Which way a swap goes through the pool."""
 
     ASSET_TO_ETM = "asset_to_etm"  # the user pays the external asset and receives ETM
@@ -127,7 +127,7 @@ class PoolParams:
 class Quote:
     """A priced swap: ``amount_in`` (fee included) buys ``amount_out``."""
 
-    direction: Direction
+    direction: PoolDirection
     amount_in: int
     fee: int
     amount_out: int
@@ -203,7 +203,7 @@ class Pool:
         y = self.etm_reserve + self.etm_pending_in - self.etm_reserved
         return x, y
 
-    def pricing_reserves(self, direction: Direction) -> tuple[int, int]:
+    def pricing_reserves(self, direction: PoolDirection) -> tuple[int, int]:
         """``(reserve_in, reserve_out)`` a new swap is priced on: the worst case for the swapper.
 
         The input side counts the pending inputs of same-direction swaps and ignores the
@@ -211,7 +211,7 @@ class Pool:
         the outputs reserved by same-direction swaps and ignores the pending inputs of
         opposite swaps (which may never arrive).
         """
-        if direction is Direction.ASSET_TO_ETM:
+        if direction is PoolDirection.ASSET_TO_ETM:
             return self.asset_reserve + self.asset_pending_in, self.etm_available
         return self.etm_reserve + self.etm_pending_in, self.asset_available
 
@@ -233,21 +233,21 @@ def _require_liquid(pool: Pool) -> tuple[int, int]:
     return x, y
 
 
-def quote(pool: Pool, direction: Direction, amount_in: int) -> Quote:
+def quote(pool: Pool, direction: PoolDirection, amount_in: int) -> Quote:
     """Price a swap of ``amount_in`` (fee included) without changing the pool."""
     require_amount(amount_in, "amount_in")
     _require_liquid(pool)
-    reserve_in, reserve_out = pool.pricing_reserves(Direction(direction))
+    reserve_in, reserve_out = pool.pricing_reserves(PoolDirection(direction))
     fee = -(-amount_in * pool.params.fee_ppm // PPM)
     net_in = amount_in - fee
     amount_out = reserve_out * net_in // (reserve_in + net_in) if reserve_out else 0
     if amount_out == 0:
         raise ExchangeError(Reason.ZERO_OUTPUT, f"{amount_in} in buys nothing after the fee")
-    return Quote(Direction(direction), amount_in, fee, amount_out)
+    return Quote(PoolDirection(direction), amount_in, fee, amount_out)
 
 
 def reserve_swap(
-    pool: Pool, direction: Direction, amount_in: int, min_out: int
+    pool: Pool, direction: PoolDirection, amount_in: int, min_out: int
 ) -> tuple[Pool, Quote]:
     """Price a swap, check the slippage bound, and reserve its output."""
     require_amount(min_out, "min_out", positive=False)
@@ -258,7 +258,7 @@ def reserve_swap(
             Reason.SLIPPAGE, f"pool now pays {q.amount_out}, below the minimum output {min_out}"
         )
     # priced on the unreserved output side, so amount_out < available: reserved <= reserve
-    if direction is Direction.ASSET_TO_ETM:
+    if direction is PoolDirection.ASSET_TO_ETM:
         new = replace(
             pool,
             etm_reserved=pool.etm_reserved + q.amount_out,
@@ -275,7 +275,7 @@ def reserve_swap(
 
 def settle_swap(pool: Pool, q: Quote) -> Pool:
     """The swap's HTLC was claimed: its output leaves, its input (fee included) arrives."""
-    if q.direction is Direction.ASSET_TO_ETM:
+    if q.direction is PoolDirection.ASSET_TO_ETM:
         return replace(
             pool,
             etm_reserve=pool.etm_reserve - q.amount_out,
@@ -296,7 +296,7 @@ def settle_swap(pool: Pool, q: Quote) -> Pool:
 
 def release_swap(pool: Pool, q: Quote) -> Pool:
     """The swap was refunded or expired: drop its reservation and its pending input."""
-    if q.direction is Direction.ASSET_TO_ETM:
+    if q.direction is PoolDirection.ASSET_TO_ETM:
         return replace(
             pool,
             etm_reserved=pool.etm_reserved - q.amount_out,

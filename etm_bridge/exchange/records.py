@@ -1,7 +1,7 @@
 """Exchange records in ETM state: table names, keys, and a JSON codec for the frozen records.
 
 Records (:class:`~.pool.Pool`, :class:`~.htlc.Htlc`, :class:`~.binding.Binding`,
-:class:`~.obligations.Obligation`, :class:`SwapRecord`) are stored with the state's canonical
+:class:`~.obligations.Obligation`, :class:`PoolSwap`) are stored with the state's canonical
 JSON: bytes as lowercase hex, enums as their value, nested dataclasses as objects, ints as
 ints. :func:`encode` / :func:`decode` are driven by the dataclass field types, so a field added
 to a record is stored without touching this module.
@@ -21,7 +21,7 @@ import typing
 from enum import Enum
 from typing import Any, TypeVar
 
-from .pool import Direction, Quote
+from .pool import PoolDirection, Quote
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ ESCROW = "xchg"
 POOLS = "xchg_pools"  # asset (utf-8) -> Pool
 SHARES = "xchg_shares"  # asset || 0x00 || address20 -> u64 shares
 HTLCS = "xchg_htlcs"  # htlc id (32 B) -> Htlc
-SWAPS = "xchg_swaps"  # htlc id (32 B) -> SwapRecord
+SWAPS = "xchg_swaps"  # htlc id (32 B) -> PoolSwap
 BINDINGS = "xchg_bindings"  # address20 || chain -> Binding
 KEY_OWNERS = "xchg_key_owners"  # chain || 0x00 || key -> address20
 NONCES = "xchg_binding_nonces"  # address20 || chain -> u64 last nonce
@@ -74,7 +74,7 @@ TABLES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class SwapRecord:
+class PoolSwap:
     """The pool side of a swap HTLC: which pool, the quote, the user and their foreign key.
 
     ``user_key`` is the user's key on the asset's chain when the swap started: the refund key
@@ -86,7 +86,7 @@ class SwapRecord:
     """
 
     asset: str
-    direction: Direction
+    direction: PoolDirection
     amount_in: int
     fee: int
     amount_out: int

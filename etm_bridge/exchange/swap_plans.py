@@ -100,7 +100,7 @@ def plan_swap_in(
         block_time_s=ctx.params.block_time_s, deadline_s=ctx.timestamp + terms.etm_leg_s,
     )  # fmt: skip
     depth = max(lock.required_confirmations, pool.params.min_confirmations)
-    swap = rc.SwapRecord(
+    swap = rc.PoolSwap(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
         lock.lock_id, lock.block_hash, depth,
     )  # fmt: skip
@@ -138,7 +138,7 @@ def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntentPayload, ctx: TxCo
 
 
 def _open_swap(
-    view: StateView, pool: pm.Pool, htlc: hx.Htlc, swap: rc.SwapRecord, height: int
+    view: StateView, pool: pm.Pool, htlc: hx.Htlc, swap: rc.PoolSwap, height: int
 ) -> TxPlan:
     """The writes of a new pool swap: pool, HTLC, swap record, the hashlock's one use, and the
     read indexes (the swap log in the order opened, the open set)."""
@@ -178,7 +178,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> TxP
         timestamp=ctx.timestamp,
         block_time_s=ctx.params.block_time_s,
     )
-    swap = rc.SwapRecord(
+    swap = rc.PoolSwap(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
     )
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
@@ -186,7 +186,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> TxP
     return plan
 
 
-def _end_swap(view: StateView, plan: TxPlan, htlc: hx.Htlc, swap: rc.SwapRecord) -> None:
+def _end_swap(view: StateView, plan: TxPlan, htlc: hx.Htlc, swap: rc.PoolSwap) -> None:
     pool = get_pool(view, swap.asset)
     claimed = htlc.status is hx.HtlcStatus.CLAIMED
     new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
@@ -212,7 +212,7 @@ def plan_htlc_claim(
     return _finish(view, claimed)
 
 
-def _require_still_proven(view: StateView, swap: rc.SwapRecord, depth: ProofDepth | None) -> None:
+def _require_still_proven(view: StateView, swap: rc.PoolSwap, depth: ProofDepth | None) -> None:
     """The swap-in's proven block must still be on the relay's best chain, as deep as the
     proof had to be: a lock reorganised out (e.g. double-spent) funds nothing."""
     have = 0 if depth is None else depth(view, swap.asset, swap.proof_block)

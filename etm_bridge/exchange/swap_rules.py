@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from .. import hashlock as hl
 from ..errors import HashlockError, SwapRuleError
 from .binding import Binding, chain_of_asset
-from .pool import Direction, Pool, Quote, require_amount, reserve_swap
+from .pool import Pool, PoolDirection, Quote, require_amount, reserve_swap
 from .reasons import Reason
 
 #: Default lifetime of the secret holder's lock (the long leg).
@@ -226,7 +226,7 @@ def check_swap_in(
     leg_blocks = leg_s // etm_block_s
     if leg_blocks < 1:
         raise _fail(Reason.LATE_PROOF, f"{leg_s} s is less than one ETM block")
-    new_pool, q = reserve_swap(pool, Direction.ASSET_TO_ETM, lock.amount, req.min_out)
+    new_pool, q = reserve_swap(pool, PoolDirection.ASSET_TO_ETM, lock.amount, req.min_out)
     return new_pool, SwapInTerms(q, leg_s, etm_height + leg_blocks)
 
 
@@ -255,6 +255,6 @@ def check_swap_out(
         )
     if etm_leg_s > MAX_LEG_S:
         raise _fail(Reason.LEG_TOO_LONG, f"ETM lock lasts {etm_leg_s} s, at most {MAX_LEG_S} s")
-    new_pool, q = reserve_swap(pool, Direction.ETM_TO_ASSET, req.amount_in, req.min_out)
+    new_pool, q = reserve_swap(pool, PoolDirection.ETM_TO_ASSET, req.amount_in, req.min_out)
     terms = SwapOutTerms(q, binding.key, pool.params.claim_key, hashlock, etm_leg_s - MARGIN_S)
     return new_pool, terms

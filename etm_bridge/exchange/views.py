@@ -27,7 +27,7 @@ from . import records as rc
 from .htlc import Htlc, HtlcStatus
 from .obligations import Obligation, min_withdrawal
 from .plans import get_htlc, get_pool
-from .pool import Direction, Pool, pro_rata_shares, quote, require_amount, share_value_ppm
+from .pool import Pool, PoolDirection, pro_rata_shares, quote, require_amount, share_value_ppm
 
 #: Most rows of one page (and the default page size).
 MAX_PAGE = 100
@@ -141,7 +141,9 @@ def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
     return list(walk(lambda after: positions_page(view, address20, after)))
 
 
-def swap_quote(view: StateView, asset: str, direction: Direction, amount_in: int) -> dict[str, Any]:
+def swap_quote(
+    view: StateView, asset: str, direction: PoolDirection, amount_in: int
+) -> dict[str, Any]:
     q = quote(get_pool(view, asset), direction, amount_in)
     return {
         "asset": asset,
@@ -186,7 +188,7 @@ def _open_swap_row(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
     raw = view.get_json(rc.SWAPS, htlc_id)
     if raw is None:
         return None
-    swap, htlc = rc.decode(rc.SwapRecord, raw), get_htlc(view, htlc_id)
+    swap, htlc = rc.decode(rc.PoolSwap, raw), get_htlc(view, htlc_id)
     if htlc.status is not HtlcStatus.LOCKED:
         return None
     return {
@@ -253,13 +255,13 @@ def swap_history_page(
     view: StateView, asset: str | None = None, after: bytes | None = None, limit: int = MAX_PAGE
 ) -> Page:
     """Pool swaps the exchange opened (open or ended), in the order opened per asset (index
-    ``xchg_swap_log``), with their HTLC: ``{"htlc_id", "swap": SwapRecord, "htlc": Htlc}``."""
+    ``xchg_swap_log``), with their HTLC: ``{"htlc_id", "swap": PoolSwap, "htlc": Htlc}``."""
     prefix = b"" if asset is None else rc.asset_key(asset, b"")
     rows, cursor = _keys(view, rc.SWAP_LOG, prefix, after, limit)
     _prefetch_swaps(view, [htlc_id for _, htlc_id in rows])
     out = []
     for _, htlc_id in rows:
-        swap = rc.decode(rc.SwapRecord, view.get_json(rc.SWAPS, htlc_id))
+        swap = rc.decode(rc.PoolSwap, view.get_json(rc.SWAPS, htlc_id))
         htlc = get_htlc(view, htlc_id)
         out.append({"htlc_id": htlc_id.hex(), "swap": rc.encode(swap), "htlc": rc.encode(htlc)})
     return Page(out, cursor)

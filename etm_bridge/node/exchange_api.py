@@ -59,7 +59,7 @@ from ..errors import ExchangeError, NotFoundError, TxRejectedError, ValidationEr
 from ..exchange import records as rc
 from ..exchange import views
 from ..exchange.plans import get_binding, get_pool
-from ..exchange.pool import Direction
+from ..exchange.pool import PoolDirection
 from ..exchange.reasons import Reason
 from ..spv.relay_status import relay_status
 from ..spv.relay_types import CONFIG
@@ -69,7 +69,7 @@ ViewOf = Callable[[], StateView]
 MAX_QUERY_AMOUNT = 2**128 - 1
 
 
-def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> dict[str, Any]:
+def _depth(state: StateView, asset: str, direction: PoolDirection, amount: int) -> dict[str, Any]:
     """The confirmations a swap moving ``amount`` of the asset waits for on the asset's chain,
     and how long: a swap in's lock before it is proven, a swap out's counter lock (the
     operator's) before the user reveals the secret by claiming it."""
@@ -81,7 +81,7 @@ def _depth(state: StateView, asset: str, direction: Direction, amount: int) -> d
         policy = relay.policy_of(state)
     except TxRejectedError:  # the relay starts later (a development chain's first batch)
         policy = relay.default_policy(relay.dev_network)
-    if direction is Direction.ASSET_TO_ETM:  # the user's lock, before it is proven
+    if direction is PoolDirection.ASSET_TO_ETM:  # the user's lock, before it is proven
         need = policy.required_depth(amount, pool.params.min_confirmations)
     else:  # the operator's lock, which the user claims (revealing the secret) only this deep,
         need = policy.required_depth(amount)  # or an operator with hash power undoes it after
@@ -111,11 +111,11 @@ def _amount(text: str | None) -> int:
     return int(text)
 
 
-def _direction(text: str | None) -> Direction:
+def _direction(text: str | None) -> PoolDirection:
     try:
-        return Direction(text or "")
+        return PoolDirection(text or "")
     except ValueError:
-        names = ", ".join(d.value for d in Direction)
+        names = ", ".join(d.value for d in PoolDirection)
         raise ValidationError(f"query parameter direction must be one of {names}") from None
 
 
@@ -219,7 +219,7 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         def answer() -> dict[str, Any]:
             state = view()
             out = views.swap_quote(state, asset, direction, amount)
-            moved = amount if direction is Direction.ASSET_TO_ETM else out["amount_out"]
+            moved = amount if direction is PoolDirection.ASSET_TO_ETM else out["amount_out"]
             return {**out, "depth": _depth(state, asset, direction, moved)}
 
         return JSONResponse(_found(answer))

@@ -256,14 +256,14 @@ class EtmAdapter(ChainAdapter):
 
     def exchange_swaps(
         self, asset: str, after: str | None = None
-    ) -> tuple[list[tuple[rc.SwapRecord, Htlc]], str | None]:
+    ) -> tuple[list[tuple[rc.PoolSwap, Htlc]], str | None]:
         """The swaps pool ``asset`` opened (open or ended) after cursor ``after`` (None: all),
         with their HTLC, in the order opened, and the cursor to poll from next: what a pool
         operator must act on (:mod:`etm_bridge.swaps.pool_swaps`). Paged reads of the node's
         swap log, so each request is small whatever the chain's history."""
         rows, cursor = self.client.swap_history(asset, after)
         swaps = [
-            (rc.decode(rc.SwapRecord, row["swap"]), rc.decode(Htlc, row["htlc"])) for row in rows
+            (rc.decode(rc.PoolSwap, row["swap"]), rc.decode(Htlc, row["htlc"])) for row in rows
         ]
         return swaps, cursor
 

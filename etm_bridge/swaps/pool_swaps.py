@@ -35,8 +35,8 @@ from ..chain.address import decode_address
 from ..chain.params import ETM_EPOCH_UNIX
 from ..errors import SwapNotFoundError
 from ..exchange.htlc import Htlc, HtlcStatus
-from ..exchange.pool import Direction as PoolDirection
-from ..exchange.records import SwapRecord as PoolSwap
+from ..exchange.pool import PoolDirection
+from ..exchange.records import PoolSwap
 from ..exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from ..hashlock import blocks_for_seconds
 from .etm_leg import EtmAdapter, pool_leg_key

@@ -452,7 +452,7 @@ def run_scripted_chain() -> tuple[_Chain, dict[str, Any]]:
 
 
 def _quote_depth(chain: _Chain) -> dict[str, Any]:
-    from etm_bridge.exchange.pool import Direction as PoolDirection
+    from etm_bridge.exchange.pool import PoolDirection
     from etm_bridge.node.exchange_api import _depth
 
     return {

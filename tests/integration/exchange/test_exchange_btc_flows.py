@@ -65,7 +65,7 @@ from etm_bridge.exchange import plans, swap_plans, views
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
-from etm_bridge.exchange.pool import Direction, quote
+from etm_bridge.exchange.pool import PoolDirection, quote
 from etm_bridge.hashlock import hashlock_of, new_preimage
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
@@ -199,7 +199,7 @@ def test_investor_and_both_swap_directions_on_bitcoin_regtest(world: Any) -> Non
     script = bp.htlc_witness_script(h, operator.our_key(), alice.our_key(), terms.timelock_height)
     vout = int(lock.lock_id.split(":")[1])
     proof = bp.BtcProof.from_adapter_proof(alice.inclusion_proof(lock.lock_id), vout, script)
-    out = quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
+    out = quote(led.pool(), PoolDirection.ASSET_TO_ETM, 100_000).amount_out
     swap_in = pl.SwapIn("btc", led.address("alice"), 100_000, h, out, proof.encode())
     # alice pins her terms once; then anyone may submit the proof for her (here carol)
     led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", h, 100_000, out))
@@ -220,7 +220,7 @@ def test_investor_and_both_swap_directions_on_bitcoin_regtest(world: Any) -> Non
     preimage2 = new_preimage()
     h2 = hashlock_of(preimage2)
     expiry = led.height + sr.LONG_LEG_S // led.params.block_time_s
-    out2 = quote(led.pool(), Direction.ETM_TO_ASSET, 10**10).amount_out
+    out2 = quote(led.pool(), PoolDirection.ETM_TO_ASSET, 10**10).amount_out
     led.send("alice", tt.SWAP_OUT, pl.SwapOut("btc", 10**10, h2, expiry, out2))
     [opened] = views.open_swaps(led.state)
     assert (opened["user_key"], opened["amount_out"]) == (alice.our_key().hex(), out2)

@@ -24,7 +24,7 @@ from etm_bridge.exchange import hashlocks as hk
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.pool import Direction, quote
+from etm_bridge.exchange.pool import PoolDirection, quote
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
 
@@ -83,7 +83,7 @@ def test_a_plain_htlcs_hashlock_is_used_for_good_too(led: Ledger) -> None:
 
 def test_a_strangers_squat_on_a_reserved_hashlock_is_refused(led: Ledger) -> None:
     """Alice's intent is in a block; bob read H from it and tries every way to block it."""
-    fair = quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
+    fair = quote(led.pool(), PoolDirection.ASSET_TO_ETM, 100_000).amount_out
     led.send("alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, 100_000, fair))
     use = hk.get_use(led.state, H)
     assert use is not None and use.owner == led.address("alice") and use.htlc_id == b""

@@ -9,7 +9,7 @@ import pytest
 
 from etm_bridge.errors import ExchangeError, LiquidityError, SlippageError
 from etm_bridge.exchange import pool as P
-from etm_bridge.exchange.pool import Direction
+from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.reasons import Reason
 
 CLAIM_KEY = b"\x02" + b"\x11" * 32
@@ -57,7 +57,7 @@ def test_amounts_must_be_positive_integers() -> None:
     pool = seeded()
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ExchangeError) as exc:
-            P.quote(pool, Direction.ASSET_TO_ETM, bad)  # type: ignore[arg-type]
+            P.quote(pool, PoolDirection.ASSET_TO_ETM, bad)  # type: ignore[arg-type]
         assert exc.value.reason == Reason.BAD_AMOUNT
 
 
@@ -98,43 +98,43 @@ def test_inflation_attack_does_not_steal_the_next_deposit() -> None:
 
 def test_quote_rounds_fee_up_and_output_down() -> None:
     pool = seeded(1_000_000, 2_000_000, fee_ppm=3_000)
-    q = P.quote(pool, Direction.ASSET_TO_ETM, 10_000)
+    q = P.quote(pool, PoolDirection.ASSET_TO_ETM, 10_000)
     # fee = ceil(10000 * 3000 / 1e6) = 30; net 9970; out = floor(2e6 * 9970 / 1009970) = 19743
     assert (q.fee, q.amount_out) == (30, 19_743)
-    q2 = P.quote(pool, Direction.ASSET_TO_ETM, 1_001)
+    q2 = P.quote(pool, PoolDirection.ASSET_TO_ETM, 1_001)
     assert q2.fee == 4  # 3.003 rounded up
 
 
 def test_swap_too_small_to_buy_anything_is_rejected() -> None:
     with pytest.raises(ExchangeError) as exc:
-        P.quote(seeded(), Direction.ETM_TO_ASSET, 1)  # fee 1 eats it all
+        P.quote(seeded(), PoolDirection.ETM_TO_ASSET, 1)  # fee 1 eats it all
     assert exc.value.reason == Reason.ZERO_OUTPUT
 
 
 def test_quote_on_empty_pool_is_rejected() -> None:
     with pytest.raises(ExchangeError) as exc:
-        P.quote(P.Pool(params()), Direction.ASSET_TO_ETM, 10)
+        P.quote(P.Pool(params()), PoolDirection.ASSET_TO_ETM, 10)
     assert exc.value.reason == Reason.POOL_EMPTY
 
 
 def test_slippage_bound_rejects_a_moved_pool() -> None:
     pool = seeded()
-    q = P.quote(pool, Direction.ASSET_TO_ETM, 10_000)
-    moved, _ = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 50_000, 0)
+    q = P.quote(pool, PoolDirection.ASSET_TO_ETM, 10_000)
+    moved, _ = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 50_000, 0)
     with pytest.raises(SlippageError) as exc:
-        P.reserve_swap(moved, Direction.ASSET_TO_ETM, 10_000, q.amount_out)
+        P.reserve_swap(moved, PoolDirection.ASSET_TO_ETM, 10_000, q.amount_out)
     assert exc.value.reason == Reason.SLIPPAGE
     # the unmoved pool honours the same quote exactly
-    _, again = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 10_000, q.amount_out)
+    _, again = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 10_000, q.amount_out)
     assert again == q
 
 
 def test_concurrent_swaps_price_like_sequential_ones() -> None:
     pool = seeded()
-    p1, q1 = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 100_000, 0)
-    _, q2 = P.reserve_swap(p1, Direction.ASSET_TO_ETM, 100_000, 0)
+    p1, q1 = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 100_000, 0)
+    _, q2 = P.reserve_swap(p1, PoolDirection.ASSET_TO_ETM, 100_000, 0)
     settled = P.settle_swap(p1, q1)
-    _, q2_after_settle = P.reserve_swap(settled, Direction.ASSET_TO_ETM, 100_000, 0)
+    _, q2_after_settle = P.reserve_swap(settled, PoolDirection.ASSET_TO_ETM, 100_000, 0)
     assert q2 == q2_after_settle
     assert q2.amount_out < q1.amount_out
 
@@ -145,15 +145,15 @@ def test_concurrent_swaps_price_like_sequential_ones() -> None:
 def test_reservation_never_exceeds_unreserved_funds() -> None:
     pool = seeded(1_000_000, 2_000_000)
     # pending ETM inflows (which may never arrive) do not count as ETM the pool can pay out
-    p1, _ = P.reserve_swap(pool, Direction.ETM_TO_ASSET, 50_000_000, 0)
-    p2, q = P.reserve_swap(p1, Direction.ASSET_TO_ETM, 10**12, 0)
+    p1, _ = P.reserve_swap(pool, PoolDirection.ETM_TO_ASSET, 50_000_000, 0)
+    p2, q = P.reserve_swap(p1, PoolDirection.ASSET_TO_ETM, 10**12, 0)
     assert q.amount_out < p1.etm_available
     assert p2.etm_reserved <= p2.etm_reserve
 
 
 def test_settle_and_release_each_undo_exactly_their_reservation() -> None:
     pool = seeded()
-    reserved, q = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 10_000, 0)
+    reserved, q = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 10_000, 0)
     assert reserved.etm_reserved == q.amount_out <= reserved.etm_reserve
     assert reserved.asset_pending_in == 10_000
     released = P.release_swap(reserved, q)
@@ -169,7 +169,7 @@ def test_settle_and_release_each_undo_exactly_their_reservation() -> None:
 
 def test_withdrawal_of_reserved_funds_is_rejected() -> None:
     pool, mint = P.add_liquidity(P.Pool(params()), 1_000_000, 2_000_000)
-    busy, _ = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 500_000, 0)
+    busy, _ = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 500_000, 0)
     with pytest.raises(LiquidityError) as exc:
         P.remove_liquidity(busy, mint.shares, mint.shares)
     assert exc.value.reason == Reason.RESERVED_BY_INFLIGHT
@@ -188,7 +188,7 @@ def test_halted_pool_takes_no_swaps_or_deposits_but_pays_withdrawals() -> None:
     pool, mint = P.add_liquidity(P.Pool(params()), 1_000_000, 2_000_000)
     halted = replace(pool, defaulted_obligations=1)
     for call in (
-        lambda: P.reserve_swap(halted, Direction.ASSET_TO_ETM, 1_000, 0),
+        lambda: P.reserve_swap(halted, PoolDirection.ASSET_TO_ETM, 1_000, 0),
         lambda: P.add_liquidity(halted, 1_000, 2_000),
     ):
         with pytest.raises(ExchangeError) as exc:
@@ -223,8 +223,8 @@ def test_deposit_below_min_shares_is_rejected() -> None:
 def test_fees_raise_share_value() -> None:
     pool, _ = P.add_liquidity(P.Pool(params(fee_ppm=10_000)), 10**8, 10**10)
     traded = pool
-    for direction in (Direction.ASSET_TO_ETM, Direction.ETM_TO_ASSET) * 5:
-        amount = 10**6 if direction is Direction.ASSET_TO_ETM else 10**8
+    for direction in (PoolDirection.ASSET_TO_ETM, PoolDirection.ETM_TO_ASSET) * 5:
+        amount = 10**6 if direction is PoolDirection.ASSET_TO_ETM else 10**8
         traded, q = P.reserve_swap(traded, direction, amount, 0)
         traded = P.settle_swap(traded, q)
     assert P.share_value_not_lower(pool, traded)

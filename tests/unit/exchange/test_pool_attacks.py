@@ -13,7 +13,7 @@ import pytest
 
 from etm_bridge.errors import ExchangeError, LiquidityError
 from etm_bridge.exchange import pool as P
-from etm_bridge.exchange.pool import Direction
+from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.reasons import Reason
 
 CLAIM_KEY = b"\x02" + b"\x11" * 32
@@ -31,7 +31,7 @@ def two_investors() -> tuple[P.Pool, int, int]:
 def test_withdrawal_during_own_cancellable_swap_takes_nothing_from_others() -> None:
     # alice proves a large BTC lock (reserving ETM), withdraws, then lets the swap expire
     pool, _, alice_shares = two_investors()
-    pool, q = P.reserve_swap(pool, Direction.ASSET_TO_ETM, SIDE, 0)
+    pool, q = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, SIDE, 0)
     pool, burn = P.remove_liquidity(pool, alice_shares, alice_shares)
     pool = P.release_swap(pool, q)
     # nothing traded, so she cannot leave with more of either side than she put in
@@ -43,7 +43,7 @@ def test_withdrawal_during_own_cancellable_swap_takes_nothing_from_others() -> N
 def test_deposit_during_a_cancellable_swap_loses_nothing_to_it() -> None:
     # alice's in-flight swap skews the price; bob deposits at that price; alice cancels
     pool, _, _ = two_investors()
-    pool, q = P.reserve_swap(pool, Direction.ASSET_TO_ETM, SIDE, 0)
+    pool, q = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, SIDE, 0)
     etm_need = P.deposit_quote(pool, 10**8)
     pool, mint = P.add_liquidity(pool, 10**8, etm_need)
     pool = P.release_swap(pool, q)
@@ -56,9 +56,9 @@ def test_cancellable_swap_cannot_improve_the_price_of_an_opposite_swap() -> None
     # alice locks a huge amount of ETM (ETM -> BTC), which would make BTC "plentiful"; then she
     # sells BTC for ETM and settles that, and lets the first swap expire
     pool, _, _ = two_investors()
-    honest = P.quote(pool, Direction.ASSET_TO_ETM, 10**8).amount_out
-    pool, big = P.reserve_swap(pool, Direction.ETM_TO_ASSET, 2 * SIDE, 0)
-    pool, small = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 10**8, 0)
+    honest = P.quote(pool, PoolDirection.ASSET_TO_ETM, 10**8).amount_out
+    pool, big = P.reserve_swap(pool, PoolDirection.ETM_TO_ASSET, 2 * SIDE, 0)
+    pool, small = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 10**8, 0)
     assert small.amount_out <= honest
     pool = P.settle_swap(pool, small)
     pool = P.release_swap(pool, big)
@@ -68,16 +68,16 @@ def test_cancellable_swap_cannot_improve_the_price_of_an_opposite_swap() -> None
 
 def test_same_direction_in_flight_swaps_still_price_one_after_another() -> None:
     pool, _, _ = two_investors()
-    pool1, first = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 10**8, 0)
-    _, second = P.reserve_swap(pool1, Direction.ASSET_TO_ETM, 10**8, 0)
-    sequential = P.quote(P.settle_swap(pool1, first), Direction.ASSET_TO_ETM, 10**8)
+    pool1, first = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 10**8, 0)
+    _, second = P.reserve_swap(pool1, PoolDirection.ASSET_TO_ETM, 10**8, 0)
+    sequential = P.quote(P.settle_swap(pool1, first), PoolDirection.ASSET_TO_ETM, 10**8)
     assert second.amount_out == sequential.amount_out
 
 
 def test_withdrawal_of_reserved_funds_is_refused_not_shortchanged() -> None:
     # a withdrawal is paid at the pool's real reserves or refused: never at a skewed price
     pool, bob_shares, _ = two_investors()
-    pool, _ = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 10 * SIDE, 0)  # reserves most ETM
+    pool, _ = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 10 * SIDE, 0)  # reserves most ETM
     with pytest.raises(LiquidityError) as exc:
         P.remove_liquidity(pool, bob_shares, bob_shares)
     assert exc.value.reason == Reason.RESERVED_BY_INFLIGHT
@@ -86,7 +86,7 @@ def test_withdrawal_of_reserved_funds_is_refused_not_shortchanged() -> None:
 def test_tiny_swaps_never_pay_out_for_free() -> None:
     # 1-unit swaps: the fee is rounded up to 1, so nothing is left to buy with
     pool, _, _ = two_investors()
-    for direction in Direction:
+    for direction in PoolDirection:
         with pytest.raises(ExchangeError) as exc:
             P.quote(pool, direction, 1)
         assert exc.value.reason == Reason.ZERO_OUTPUT
@@ -95,10 +95,10 @@ def test_tiny_swaps_never_pay_out_for_free() -> None:
 def test_repeated_tiny_swaps_never_beat_one_swap() -> None:
     # splitting a trade into minimal pieces does not exploit rounding
     pool, _, _ = two_investors()
-    one = P.quote(pool, Direction.ASSET_TO_ETM, 400).amount_out
+    one = P.quote(pool, PoolDirection.ASSET_TO_ETM, 400).amount_out
     got = 0
     for _ in range(100):
-        pool, q = P.reserve_swap(pool, Direction.ASSET_TO_ETM, 4, 0)
+        pool, q = P.reserve_swap(pool, PoolDirection.ASSET_TO_ETM, 4, 0)
         pool = P.settle_swap(pool, q)
         got += q.amount_out
     assert got <= one

@@ -42,7 +42,7 @@ from hypothesis.stateful import (
 
 from etm_bridge.errors import ExchangeError
 from etm_bridge.exchange import pool as P
-from etm_bridge.exchange.pool import Direction
+from etm_bridge.exchange.pool import PoolDirection
 
 INVESTORS = ("alice", "bob", "carol")
 START = 10**12
@@ -172,11 +172,11 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(
         target=swaps,
-        direction=st.sampled_from(Direction),
+        direction=st.sampled_from(PoolDirection),
         amount=st.integers(1, 10**9),
         slack=st.integers(0, 2),
     )
-    def reserve(self, direction: Direction, amount: int, slack: int) -> object:
+    def reserve(self, direction: PoolDirection, amount: int, slack: int) -> object:
         before = self.pool
         min_out = 0
         try:
@@ -187,7 +187,7 @@ class PoolMachine(RuleBasedStateMachine):
             return None
         assert q.amount_out >= min_out
         self._no_better_than_any_outcome(before, q)
-        if direction is Direction.ASSET_TO_ETM:
+        if direction is PoolDirection.ASSET_TO_ETM:
             self.b.wallet_asset["trader"] -= amount  # into the trader's foreign HTLC
         else:
             self.b.wallet_etm["trader"] -= amount  # into the ETM HTLC escrow
@@ -204,14 +204,14 @@ class PoolMachine(RuleBasedStateMachine):
         self.open_swaps -= 1
         side_in, side_out = (
             (self.b.asset, self.b.etm)
-            if q.direction is Direction.ASSET_TO_ETM
+            if q.direction is PoolDirection.ASSET_TO_ETM
             else (self.b.etm, self.b.asset)
         )
         side_in.fees += q.fee
         side_in.swaps_in += q.amount_in - q.fee
         side_out.swaps_out += q.amount_out
         wallet_out = (
-            self.b.wallet_etm if q.direction is Direction.ASSET_TO_ETM else self.b.wallet_asset
+            self.b.wallet_etm if q.direction is PoolDirection.ASSET_TO_ETM else self.b.wallet_asset
         )
         wallet_out["trader"] += q.amount_out
         assert self.pool.effective_reserves() == before.effective_reserves()
@@ -224,7 +224,7 @@ class PoolMachine(RuleBasedStateMachine):
         self.pool = P.release_swap(self.pool, q)
         self.open_swaps -= 1
         wallet_in = (
-            self.b.wallet_asset if q.direction is Direction.ASSET_TO_ETM else self.b.wallet_etm
+            self.b.wallet_asset if q.direction is PoolDirection.ASSET_TO_ETM else self.b.wallet_etm
         )
         wallet_in["trader"] += q.amount_in  # refunded
         assert self.pool.asset_reserve == before.asset_reserve

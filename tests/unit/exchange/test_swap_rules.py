@@ -84,7 +84,7 @@ def test_swap_in_reserves_etm_and_sets_the_short_leg() -> None:
     # remaining = 67 blocks * 600 s = 40200 s; leg = min(6 h, 40200 - 6 h margin) = 18600 s
     assert terms.etm_leg_s == 67 * 600 - S.MARGIN_S == 18_600
     assert terms.etm_expiry_height == 500 + 18_600 // ETM_BLOCK_S
-    assert terms.quote == P.quote(pool(), P.Direction.ASSET_TO_ETM, 1_000_000)
+    assert terms.quote == P.quote(pool(), P.PoolDirection.ASSET_TO_ETM, 1_000_000)
     assert new_pool.etm_reserved == terms.quote.amount_out
     assert new_pool.asset_pending_in == 1_000_000
 
@@ -120,7 +120,7 @@ def test_each_mismatch_is_rejected_with_its_reason() -> None:
 
 
 def test_swap_in_slippage_bound() -> None:
-    out = P.quote(pool(), P.Direction.ASSET_TO_ETM, 1_000_000).amount_out
+    out = P.quote(pool(), P.PoolDirection.ASSET_TO_ETM, 1_000_000).amount_out
     with pytest.raises(SlippageError):
         swap_in(req=replace(REQ, min_out=out + 1))
     assert swap_in(req=replace(REQ, min_out=out))[1].quote.amount_out == out

@@ -20,7 +20,7 @@ from etm_bridge.exchange import plans, swap_plans
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus, VerifiedDeposit, VerifiedPayment
-from etm_bridge.exchange.pool import Direction, quote
+from etm_bridge.exchange.pool import PoolDirection, quote
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
 
@@ -113,7 +113,7 @@ def swap_in(
 
 def test_swap_in_then_claim_pays_the_user_and_settles_the_pool(led: Ledger) -> None:
     before = led.pool()
-    expected = quote(before, Direction.ASSET_TO_ETM, 100_000)
+    expected = quote(before, PoolDirection.ASSET_TO_ETM, 100_000)
     htlc_id = swap_in(led, foreign_lock(led))
     assert led.pool().etm_reserved == expected.amount_out
     led.check_money()
@@ -188,7 +188,7 @@ def swap_out(led: Ledger, amount: int = 10**10, hashlock: bytes = H) -> bytes:
 
 def test_swap_out_claim_moves_the_locked_etm_into_the_pool(led: Ledger) -> None:
     alice = led.balance("alice")
-    expected = quote(led.pool(), Direction.ETM_TO_ASSET, 10**10)
+    expected = quote(led.pool(), PoolDirection.ETM_TO_ASSET, 10**10)
     htlc_id = swap_out(led)
     assert led.balance("alice") == alice - 10**10
     assert led.pool().asset_reserved == expected.amount_out
@@ -368,8 +368,8 @@ def test_views_show_pools_positions_quotes_and_obligations(led: Ledger) -> None:
     # everything but the locked minimum: value is what a withdrawal of all shares pays now
     assert BTC_LIQ - pos["value_asset"] < BTC_LIQ // 10**6
     assert views.positions(led.state, led.addr20("carol")) == []
-    q = views.swap_quote(led.state, "btc", Direction.ASSET_TO_ETM, 100_000)
-    assert q["amount_out"] == quote(led.pool(), Direction.ASSET_TO_ETM, 100_000).amount_out
+    q = views.swap_quote(led.state, "btc", PoolDirection.ASSET_TO_ETM, 100_000)
+    assert q["amount_out"] == quote(led.pool(), PoolDirection.ASSET_TO_ETM, 100_000).amount_out
     led.send("operator", tt.LP_WITHDRAW, pl.LpWithdraw("btc", 10**7))  # ~31,600 sat
     [ob] = views.obligations(led.state, led.addr20("operator"))
     assert ob["status"] == "pending" and ob["destination"] == btc_key("operator").hex()
@@ -399,7 +399,7 @@ def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_bound(
         return led.send_verified("bob", tt.SWAP_IN, careless, swap_plans.plan_swap_in, lock)
 
     rejected(Reason.NO_SWAP_INTENT, submit)  # bob may not pick alice's slippage bound
-    fair = quote(led.pool(), Direction.ASSET_TO_ETM, lock.amount).amount_out
+    fair = quote(led.pool(), PoolDirection.ASSET_TO_ETM, lock.amount).amount_out
     intent = pl.SwapIntentPayload("btc", H, lock.amount, fair)
     led.send("alice", tt.SWAP_INTENT, intent)
     moved = foreign_lock(led, lock_id=b"other", hashlock=hashlock_of(b"\x44" * 32))

@@ -38,7 +38,7 @@ from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.htlc import HtlcStatus
 from etm_bridge.exchange.obligations import VerifiedDeposit, withdrawal_floor
-from etm_bridge.exchange.pool import Direction, Pool
+from etm_bridge.exchange.pool import Pool, PoolDirection
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
 
@@ -165,7 +165,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             assert htlc.status is HtlcStatus.LOCKED and swap is not None
             side_in, side_out = (
                 (self.asset, self.etm)
-                if swap.direction is Direction.ASSET_TO_ETM
+                if swap.direction is PoolDirection.ASSET_TO_ETM
                 else (self.etm, self.asset)
             )
             side_in.fees += swap.fee
@@ -225,7 +225,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def reservations_are_the_open_swaps(self) -> None:
         pool = self.led.pool()
-        reserved = {Direction.ASSET_TO_ETM: 0, Direction.ETM_TO_ASSET: 0}
+        reserved = {PoolDirection.ASSET_TO_ETM: 0, PoolDirection.ETM_TO_ASSET: 0}
         pending = dict(reserved)
         for htlc_id in self.htlcs:
             if self.led.htlc(htlc_id).status is HtlcStatus.LOCKED:
@@ -233,10 +233,10 @@ class ExchangeMachine(RuleBasedStateMachine):
                 assert swap is not None
                 reserved[swap.direction] += swap.amount_out
                 pending[swap.direction] += swap.amount_in
-        assert pool.etm_reserved == reserved[Direction.ASSET_TO_ETM] <= pool.etm_reserve
-        assert pool.asset_reserved == reserved[Direction.ETM_TO_ASSET] <= pool.asset_reserve
-        assert pool.asset_pending_in == pending[Direction.ASSET_TO_ETM]
-        assert pool.etm_pending_in == pending[Direction.ETM_TO_ASSET]
+        assert pool.etm_reserved == reserved[PoolDirection.ASSET_TO_ETM] <= pool.etm_reserve
+        assert pool.asset_reserved == reserved[PoolDirection.ETM_TO_ASSET] <= pool.asset_reserve
+        assert pool.asset_pending_in == pending[PoolDirection.ASSET_TO_ETM]
+        assert pool.etm_pending_in == pending[PoolDirection.ETM_TO_ASSET]
 
     @invariant()
     def hashlock_registry_and_indexes_match_the_records(self) -> None:

@@ -100,8 +100,8 @@ def test_a_swap_in_of_more_than_a_u64_of_wei_goes_through() -> None:
     swap_in(led, foreign_lock(led, amount=amount))
     pool = led.pool()
     assert pool.asset_pending_in == amount > U64_END
-    assert pool.etm_reserved == pm.quote(replace(pool, asset_pending_in=0, etm_reserved=0),
-                                         pm.Direction.ASSET_TO_ETM, amount).amount_out  # fmt: skip
+    before = replace(pool, asset_pending_in=0, etm_reserved=0)
+    assert pool.etm_reserved == pm.quote(before, pm.PoolDirection.ASSET_TO_ETM, amount).amount_out
     led.check_money()
 
 

@@ -50,15 +50,15 @@ def test_a_quote_names_the_depth_and_the_expected_wait(node: Node) -> None:
     """Issue 11, item 5: the depth a swap in's lock needs scales with its value (whitepaper 3.1;
     regtest's policy: q = 0.1, expected loss at most 10 BTC), and the quote says how long the
     confirmations take at the chain's nominal block time."""
-    from etm_bridge.exchange.pool import Direction
+    from etm_bridge.exchange.pool import PoolDirection
     from etm_bridge.node.exchange_api import _depth
 
     _pool_create(node)
     state = node.service.chain.store_view()
-    small = _depth(state, "btc", Direction.ASSET_TO_ETM, 100_000)
+    small = _depth(state, "btc", PoolDirection.ASSET_TO_ETM, 100_000)
     assert small == {"chain": "btc", "confirmations": 1, "block_time_s": 600,
                      "expected_wait_s": 600, "value_scaled_confirmations": 0}  # fmt: skip
-    large = _depth(state, "btc", Direction.ASSET_TO_ETM, 10**11)  # 1000 BTC
+    large = _depth(state, "btc", PoolDirection.ASSET_TO_ETM, 10**11)  # 1000 BTC
     assert large["confirmations"] == large["value_scaled_confirmations"] == 4
     assert large["expected_wait_s"] == 4 * 600
 
@@ -70,12 +70,12 @@ def test_a_swap_outs_quote_names_the_depth_of_the_operators_lock_before_the_reve
     ETM with the revealed secret. The quote now names the relay's depth for the asset output
     (mainnet: the floor of 6, 8 for 10 BTC; the pool's own value is the operator's and does
     not count), and ``swap start`` makes it the counter leg's confirmations."""
-    from etm_bridge.exchange.pool import Direction
+    from etm_bridge.exchange.pool import PoolDirection
     from etm_bridge.node.exchange_api import _depth
 
     mainnet = Node(NODE_TX_PLUGINS, dev_pools=False, btc_network="mainnet")
     _pool_create(mainnet)
     state = mainnet.service.chain.store_view()
-    one = _depth(state, "btc", Direction.ETM_TO_ASSET, 10**8)
+    one = _depth(state, "btc", PoolDirection.ETM_TO_ASSET, 10**8)
     assert one["confirmations"] == 6 and one["expected_wait_s"] == 6 * 600
-    assert _depth(state, "btc", Direction.ETM_TO_ASSET, 10**9)["confirmations"] == 8
+    assert _depth(state, "btc", PoolDirection.ETM_TO_ASSET, 10**9)["confirmations"] == 8

@@ -21,7 +21,7 @@ from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange import views
 from etm_bridge.exchange.htlc import Htlc, HtlcStatus
-from etm_bridge.exchange.pool import Direction
+from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.hashlock import sha256
 from etm_bridge.node.api import create_app
 from etm_bridge.node.htlc_api import htlc_routes
@@ -141,7 +141,7 @@ def test_swap_history_lists_open_and_ended_swaps_with_their_htlc() -> None:
     state = State(EmptyBackend(), [rc.HTLCS, rc.SWAPS, rc.SWAP_LOG])
     for n, status in ((1, HtlcStatus.LOCKED), (2, HtlcStatus.REFUNDED)):
         htlc = Htlc(bytes([n]) * 32, RECIPIENT, "pool:btc", 10 * n, HASHLOCK, 99, status)
-        swap = rc.SwapRecord("btc", Direction.ETM_TO_ASSET, 10 * n, 1, 5 * n, RECIPIENT, b"k")
+        swap = rc.PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 10 * n, 1, 5 * n, RECIPIENT, b"k")
         state.put_json(rc.HTLCS, htlc.htlc_id, rc.encode(htlc))
         state.put_json(rc.SWAPS, htlc.htlc_id, rc.encode(swap))
         # the swap log as swap_plans._open_swap writes it: per asset, in the order opened

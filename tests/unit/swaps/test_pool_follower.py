@@ -21,9 +21,8 @@ import pytest
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.chain.address import encode_address
 from etm_bridge.exchange.htlc import Htlc, HtlcStatus
-from etm_bridge.exchange.pool import Direction as PoolDirection
-from etm_bridge.exchange.records import SwapRecord as PoolSwap
-from etm_bridge.exchange.records import pool_account
+from etm_bridge.exchange.pool import PoolDirection
+from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.fsm import Direction, Role
 from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms

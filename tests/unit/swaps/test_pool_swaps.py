@@ -12,10 +12,9 @@ from swapkit import NOW, PREIMAGE, leg, lock_for
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.exchange.htlc import Htlc
-from etm_bridge.exchange.pool import Direction as PoolDirection
+from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.exchange.records import SwapRecord as PoolSwap
-from etm_bridge.exchange.records import pool_account
+from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.exchange.swap_rules import MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.etm_leg import pool_asset_of, pool_leg_key
