@@ -42,11 +42,11 @@ from etm_bridge_ethereum import EthereumAdapter, deploy_contract
 from etm_bridge_regtest.throwaway import anvil_node_in, bitcoin_node_in
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.fsm import Direction, Role
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
 

@@ -45,8 +45,8 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import StackError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.private_files import read_private, write_private
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.model import SwapTerms
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import SwapTerms
 from etm_bridge.units import ETM, format_amount
 
 from .context import get_config

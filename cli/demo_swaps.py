@@ -16,12 +16,12 @@ from pathlib import Path
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import ChainError
+from etm_bridge.etm_client.exchange import NodeGateway, submit_swap_intent
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.gateway_node import NodeGateway, submit_swap_intent
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.pool_swaps import (
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.core.pool_terms import (
     Chain,
     PoolFollower,
     PoolInfo,
@@ -29,8 +29,8 @@ from etm_bridge.swaps.pool_swaps import (
     swap_in_terms,
     swap_out_terms,
 )
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
 from .demo_world import Party, World
 

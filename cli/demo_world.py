@@ -5,7 +5,7 @@ creation, bindings, the SPV-proven LP deposit), Bitcoin payments and HTLCs to th
 Keys are fresh per run; the ETM funds come from a development account of the dev chain.
 :class:`PoolSwaps` runs the user's and the operator's swap engines (one watcher and database
 each) side by side, the operator following every pool swap the exchange opens
-(:class:`etm_bridge.swaps.pool_swaps.PoolFollower`). Used by ``etm-bridge demo`` and by the
+(:class:`etm_bridge.swaps.core.pool_terms.PoolFollower`). Used by ``etm-bridge demo`` and by the
 integration tests on the session's nodes.
 """
 
@@ -29,12 +29,12 @@ from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
 from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ChainError
+from etm_bridge.etm_client.htlc_leg import EtmAdapter
 from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
-from etm_bridge.swaps.etm_leg import EtmAdapter
 
 from .lp_btc import pay_tagged, wait_proof
 

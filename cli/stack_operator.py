@@ -17,9 +17,9 @@ from etm_bridge_regtest.stack import StackConfig, status
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import StackError
-from etm_bridge.swaps.gateway_node import NodeGateway
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher
+from etm_bridge.etm_client.exchange import NodeGateway
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher
 
 from .demo import _eth_setup, _parties
 from .demo_swaps import CONFIG

@@ -20,23 +20,23 @@ import click
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.adapters_registry import create_adapter
-from etm_bridge.config import ETM, Config
-from etm_bridge.errors import SwapError, ValidationError
-from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
-from etm_bridge.node.client import NodeClient
-from etm_bridge.swaps.codec import public_view, terms_from_dict, terms_to_dict
-from etm_bridge.swaps.explain import timeline
-from etm_bridge.swaps.fsm import Direction, Role
-from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.pool_start import (
+from etm_bridge.app.swaps import (
     make_gateway,
     refuse_colliding_direct_swap,
     start_pool_swap,
 )
-from etm_bridge.swaps.pool_swaps import PoolInfo
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.config import ETM, Config
+from etm_bridge.errors import SwapError, ValidationError
+from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
+from etm_bridge.node.client import NodeClient
+from etm_bridge.swaps.core.codec import public_view, terms_from_dict, terms_to_dict
+from etm_bridge.swaps.core.explain import timeline
+from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.core.pool_terms import PoolInfo
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
 from .context import get_config, swaps_db_note, unlock_wallet

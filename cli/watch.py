@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 import click
 
 from etm_bridge.adapter import ChainAdapter
+from etm_bridge.app.swaps import chain_of, etm_side, operator_pools
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.swaps.fsm import TERMINAL
-from etm_bridge.swaps.gateway_node import NodeGateway
-from etm_bridge.swaps.pool_start import chain_of, etm_side, operator_pools
-from etm_bridge.swaps.pool_swaps import PoolFollower, Unfollowed
-from etm_bridge.swaps.views import LegView
-from etm_bridge.swaps.watcher import TickReport, Watcher
+from etm_bridge.etm_client.exchange import NodeGateway
+from etm_bridge.swaps.core.fsm import TERMINAL
+from etm_bridge.swaps.core.pool_terms import PoolFollower, Unfollowed
+from etm_bridge.swaps.core.views import LegView
+from etm_bridge.swaps.runtime.watcher import TickReport, Watcher
 
 from .context import get_config
 from .options import json_option

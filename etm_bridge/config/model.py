@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import AdapterLoadError, ConfigError, ValidationError
-from ..swaps.policy import PolicyConfig
+from ..swaps.core.policy import PolicyConfig
 from ..wallet.keystore import KdfParams
 from .home import Home
 from .schema import CHAIN_META, SETTINGS, coerce, env_name, is_secret, setting_for

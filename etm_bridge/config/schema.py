@@ -2,7 +2,8 @@
 
 Keys are dotted paths into the TOML file: ``network``, ``keystore``, ``etm.url``,
 ``etm.admin_token``, ``kdf.opslimit``, ``kdf.memlimit``, ``policy.<field>`` (every field of
-:class:`~etm_bridge.swaps.policy.PolicyConfig`), and ``chains.<name>.<key>`` for any chain name.
+:class:`~etm_bridge.swaps.core.policy.PolicyConfig`), and ``chains.<name>.<key>`` for any chain
+name.
 A chain table's own keys belong to its adapter (its ``from_config`` options, checked against
 the adapter's ``CONFIG_KEYS`` when it declares them); four are read by the config itself
 (:data:`CHAIN_META`). The set of chains is open: this module names none.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..swaps.policy import PolicyConfig
+from ..swaps.core.policy import PolicyConfig
 from ..wallet.keystore import DEFAULT_KDF
 
 ENV_PREFIX = "ETM_BRIDGE_"

@@ -1,6 +1,6 @@
 """Read routes of the node API for native ETM HTLCs and the pool swaps they settle.
 
-What a swap leg (:class:`~etm_bridge.swaps.etm_leg.EtmAdapter`) needs to follow its HTLCs over
+What a swap leg (:class:`~etm_bridge.etm_client.htlc_leg.EtmAdapter`) needs to follow its HTLCs over
 HTTP, so a user's machine never opens the node's database. Same data and semantics as the
 state tables (read through :mod:`etm_bridge.exchange.views`); an HTLC is
 :func:`~etm_bridge.exchange.records.encode`'s JSON of :class:`~etm_bridge.exchange.htlc.Htlc`

@@ -1,7 +1,6 @@
-"""The swap engine: transition table (``fsm``), record (``model``), what the chains show
-(``views``, ``observe``), events and policy (``events``, ``policy``), persistence (``store``) and
-the loop that drives every swap (``watcher``). See ``docs/swaps.md``.
+"""The swap engine: its pure core (``swaps.core``: transition table, state specs, record, views,
+events, policy) and its runtime (``swaps.runtime``: the database, observing the chains,
+executing actions, the watcher loop, the pool operator's follower). See ``docs/swaps.md``.
 
-``fsm``, ``model``, ``views``, ``events``, ``policy`` and ``codec`` are pure (no I/O); a unit
-test enforces it.
+``diagram`` renders the state diagrams of ``docs/swaps.md`` from the table.
 """

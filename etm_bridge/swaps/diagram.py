@@ -1,7 +1,7 @@
 """State diagrams generated from the transition table, for ``docs/swaps.md``.
 
 The docs never describe the lifecycle by hand: the section between the markers below is
-rendered from :data:`etm_bridge.swaps.fsm.TABLES`, and a unit test fails if the committed doc
+rendered from :data:`etm_bridge.swaps.core.fsm.TABLES`, and a unit test fails if the committed doc
 differs from a fresh rendering. Regenerate with::
 
     .venv/bin/python -m etm_bridge.swaps.diagram docs/swaps.md
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ValidationError
-from .fsm import (
+from .core.fsm import (
     POINT_OF_NO_RETURN,
     REORG_EVENTS,
     TABLES,

@@ -23,7 +23,7 @@ from etm_bridge.node.config import FORGING_KEYS, NODE_CONFIG, NodeConfig
 from etm_bridge.node.service import load_forging_keys, save_forging_keys
 from etm_bridge.node.setup import init_node
 from etm_bridge.private_files import read_private, secure_sqlite_files, write_private
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.wallet.keystore import write_private_file
 
 SECRET = "admin-token-0123456789abcdef"

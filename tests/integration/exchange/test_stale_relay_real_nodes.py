@@ -28,11 +28,11 @@ from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.adapter import HtlcTerms, Tip
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.hashlock import new_preimage, sha256
 from etm_bridge.node import relaying
-from etm_bridge.swaps.gateway_node import proof_bytes
 from etm_bridge.units import ETM
 
 LOCK_SAT, DEPOSIT_SAT, DEPOSIT_ETM = 100_000, 1_000_000, 100 * ETM

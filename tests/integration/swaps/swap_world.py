@@ -19,11 +19,11 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import Deployment, EthereumAdapter, deploy_contract
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
 BTC_SAT = 1_000_000
 ETH_WEI = 10**16

@@ -14,9 +14,9 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.model import ActionKind, SwapRecord, SwapTerms
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import ActionKind, SwapRecord, SwapTerms
+from etm_bridge.swaps.runtime.store import SwapStore
 
 BTC_FEES_MAX = 20_000
 

@@ -31,10 +31,10 @@ from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
 from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import LockState
-from etm_bridge.swaps.fsm import Direction, Role, State, states_of
-from etm_bridge.swaps.model import ActionKind, Outcome, SwapRecord
-from etm_bridge.swaps.pool_start import start_pool_swap
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.app.swaps import start_pool_swap
+from etm_bridge.swaps.core.fsm import Direction, Role, State, states_of
+from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
+from etm_bridge.swaps.runtime.store import SwapStore
 
 SWAP_SAT = 100_000
 BTC_FEES_MAX, ETM_FEES_MAX = 20_000, 10 * 100_000  # user's ETM txs: relays, proof, claim

@@ -4,7 +4,7 @@ The watcher process is SIGKILLed right after each state save and right after eac
 (once per distinct save, see ``watcher_proc.signature``) and restarted, until the swap ends.
 Two scenarios of the ``etm_to_foreign`` table (Bitcoin long leg, anvil short leg) run for each
 crash point: both sides claim; the user walks away once counter-locked, so both refund.
-The required crash points are computed from :data:`etm_bridge.swaps.fsm.TABLES`: every
+The required crash points are computed from :data:`etm_bridge.swaps.core.fsm.TABLES`: every
 state of the direction's table and every broadcasting action must have been crashed at, except
 the states only an adversary or a reorg can reach (covered by the adversarial/reorg tests).
 Each run then checks the chains: exactly one lock per chain, and the balances moved by the swap
@@ -22,9 +22,9 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import TABLES, Direction, Role, State
-from etm_bridge.swaps.model import ActionKind, Outcome
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.core.fsm import TABLES, Direction, Role, State
+from etm_bridge.swaps.core.model import ActionKind, Outcome
+from etm_bridge.swaps.runtime.store import SwapStore
 
 PROC = Path(__file__).with_name("watcher_proc.py")
 DIRECTION = Direction.ETM_TO_FOREIGN

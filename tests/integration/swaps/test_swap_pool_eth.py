@@ -30,7 +30,7 @@ from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.ethereum.node_init import relay_genesis_from_node
 from etm_bridge.spv.genesis_section import SpvSection
-from etm_bridge.swaps.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, State
 from etm_bridge.units import ETM
 
 ETH = 10**18

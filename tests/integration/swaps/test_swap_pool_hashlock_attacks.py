@@ -31,15 +31,15 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import HtlcTerms, LockState
+from etm_bridge.app import swaps as pool_start
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.node import relaying
-from etm_bridge.swaps import pool_start
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.gateway_node import proof_bytes
-from etm_bridge.swaps.model import SwapTerms
-from etm_bridge.swaps.pool_swaps import PoolInfo
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import SwapTerms
+from etm_bridge.swaps.core.pool_terms import PoolInfo
 from etm_bridge.units import ETM
 
 SWAP_SAT = 100_000

@@ -28,7 +28,7 @@ from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import LockState
-from etm_bridge.swaps.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, State
 from etm_bridge.units import ETM
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM

@@ -37,7 +37,7 @@ from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.hashlock import new_preimage, sha256
 from etm_bridge.node import relaying
-from etm_bridge.swaps.pool_swaps import PoolInfo
+from etm_bridge.swaps.core.pool_terms import PoolInfo
 
 SWAP_SAT = 100_000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from swap_world import BTC_SAT, SwapWorld
 
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.model import ActionKind
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import ActionKind
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import TERMINAL, Direction, Role, State
-from etm_bridge.swaps.model import ActionKind, LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.core.fsm import TERMINAL, Direction, Role, State
+from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=60, retry_after_s=0))
 BTC_FEES_MAX, ETH_GAS_MAX = 20_000, ETH_WEI // 10

@@ -11,10 +11,10 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from swap_world import CONFIG, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.model import DepKind
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import DepKind
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher
 
 
 def _run_to_claimed_both(world: SwapWorld) -> None:

@@ -9,9 +9,9 @@ from dataclasses import replace
 from swap_world import SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import Role, State
-from etm_bridge.swaps.model import SwapRecord
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.model import SwapRecord
+from etm_bridge.swaps.runtime.store import SwapStore
 
 IDLE_SWAPS = 40
 

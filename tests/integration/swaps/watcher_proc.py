@@ -30,14 +30,14 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
 
 from etm_bridge.adapters_registry import create_adapter
+from etm_bridge.app.swaps import chain_of, etm_side, make_gateway, operator_pools
 from etm_bridge.errors import SwapNotFoundError
-from etm_bridge.swaps.fsm import TERMINAL, Role, State, progress_rank
-from etm_bridge.swaps.model import SwapRecord
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.pool_start import chain_of, etm_side, make_gateway, operator_pools
-from etm_bridge.swaps.pool_swaps import PoolFollower
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.core.fsm import TERMINAL, Role, State, progress_rank
+from etm_bridge.swaps.core.model import SwapRecord
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.core.pool_terms import PoolFollower
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
 #: The policy of SwapWorld's short real-block legs (swap_world.CONFIG); a world's "policy"
 #: entries override it.

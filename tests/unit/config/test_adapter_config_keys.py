@@ -12,7 +12,7 @@ from etm_bridge_ethereum.adapter import EthereumAdapter
 from etm_bridge_ethereum.config import EthereumConfig
 
 from etm_bridge.adapter import ChainAdapter
-from etm_bridge.swaps.etm_leg import EtmAdapter
+from etm_bridge.etm_client.htlc_leg import EtmAdapter
 
 
 class Recording(dict[str, Any]):

@@ -9,7 +9,7 @@ import pytest
 
 from etm_bridge.config import SETTINGS, env_name, load_config
 from etm_bridge.errors import ConfigError
-from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.wallet import UnlockedWallet
 from etm_bridge.wallet.keystore import DEFAULT_KDF
 

@@ -17,7 +17,7 @@ from etm_bridge_regtest.client_config import (
 
 from etm_bridge.config import load_config
 from etm_bridge.errors import ConfigError
-from etm_bridge.swaps.policy import PolicyConfig
+from etm_bridge.swaps.core.policy import PolicyConfig
 
 STATE = {
     "bitcoin": {"network": "regtest", "rpc_url": "http://127.0.0.1:1", "rpc_user": "u",

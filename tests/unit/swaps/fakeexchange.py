@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from etm_bridge.adapter import HtlcLock, HtlcTerms, InclusionProof, lock_mismatches
 from etm_bridge.errors import ProofError
-from etm_bridge.swaps.model import SwapRecord
-from etm_bridge.swaps.views import ProofStatus, ProofView
+from etm_bridge.swaps.core.model import SwapRecord
+from etm_bridge.swaps.core.views import ProofStatus, ProofView
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.proofs import verify_inclusion_proof
 

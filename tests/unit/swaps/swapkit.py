@@ -10,9 +10,9 @@ from dataclasses import replace
 
 from etm_bridge.adapter import HtlcLock, HtlcSpend, HtlcTerms, LockState, SpendKind
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.views import LegView, ProofStatus, ProofView, SwapView
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.views import LegView, ProofStatus, ProofView, SwapView
 
 PREIMAGE = bytes(range(32))
 HASHLOCK = sha256(PREIMAGE)

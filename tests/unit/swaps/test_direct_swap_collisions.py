@@ -17,12 +17,12 @@ import json
 import pytest
 from test_swap_cli import _ok, _run, _start_args, parties, swap  # noqa: F401
 
+from etm_bridge.app.swaps import refuse_colliding_direct_swap
 from etm_bridge.errors import SwapError
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import Direction
-from etm_bridge.swaps.model import LegTerms, SwapTerms
-from etm_bridge.swaps.pool_start import refuse_colliding_direct_swap
-from etm_bridge.swaps.pool_swaps import PoolInfo
+from etm_bridge.swaps.core.fsm import Direction
+from etm_bridge.swaps.core.model import LegTerms, SwapTerms
+from etm_bridge.swaps.core.pool_terms import PoolInfo
 
 OURS, OTHER = b"\x02" + b"\x11" * 32, b"\x03" + b"\x22" * 32
 H = sha256(b"s" * 32)

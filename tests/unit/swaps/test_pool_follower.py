@@ -24,10 +24,9 @@ from etm_bridge.exchange.htlc import Htlc, HtlcStatus
 from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.fsm import Direction, Role
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.observe import observe
-from etm_bridge.swaps.pool_swaps import (
+from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.pool_terms import (
     NO_ROOM,
     Chain,
     FollowReport,
@@ -35,7 +34,8 @@ from etm_bridge.swaps.pool_swaps import (
     PoolInfo,
     sync_operator,
 )
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.runtime.observe import observe
+from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
 

@@ -1,4 +1,4 @@
-"""Pool swap terms and the operator's records (etm_bridge.swaps.pool_swaps), pure."""
+"""Pool swap terms and the operator's records (etm_bridge.swaps.core.pool_terms), pure."""
 
 from __future__ import annotations
 
@@ -9,21 +9,21 @@ from hypothesis import strategies as st
 from swapkit import HASHLOCK as KIT_HASHLOCK
 from swapkit import NOW, PREIMAGE, leg, lock_for
 
+from etm_bridge.app.swaps import _depth_of, chain_of, operator_chain_of
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
+from etm_bridge.etm_client.exchange import FINAL_REJECTIONS
+from etm_bridge.etm_client.htlc_leg import pool_asset_of, pool_leg_key
 from etm_bridge.exchange.htlc import Htlc
 from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.exchange.swap_rules import MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.etm_leg import pool_asset_of, pool_leg_key
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.gateway_node import FINAL_REJECTIONS
-from etm_bridge.swaps.model import SwapRecord
-from etm_bridge.swaps.policy import reveal_refusal
-from etm_bridge.swaps.pool_start import _depth_of, chain_of, operator_chain_of
-from etm_bridge.swaps.pool_swaps import (
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import SwapRecord
+from etm_bridge.swaps.core.policy import reveal_refusal
+from etm_bridge.swaps.core.pool_terms import (
     Chain,
     PoolInfo,
     operator_counter_timelock,
@@ -31,7 +31,7 @@ from etm_bridge.swaps.pool_swaps import (
     swap_in_terms,
     swap_out_terms,
 )
-from etm_bridge.swaps.views import SwapView
+from etm_bridge.swaps.core.views import SwapView
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain
 

@@ -9,8 +9,8 @@ import pytest
 from worldkit import BTC_AMOUNT, CONFIG, ETM_AMOUNT, OP_KEY, USER_KEY, World
 
 from etm_bridge.hashlock import blocks_for_seconds
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import ActionKind
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import ActionKind
 from etm_bridge.testing.fakechain import FEE
 
 

@@ -16,10 +16,10 @@ from swapkit import (
 
 from etm_bridge.adapter import LockState
 from etm_bridge.errors import HashlockError
-from etm_bridge.swaps.events import Observed, apply_event, next_event
-from etm_bridge.swaps.fsm import Direction, Event, Role, State
-from etm_bridge.swaps.model import BlockRef, DepKind
-from etm_bridge.swaps.views import ProofStatus, ProofView
+from etm_bridge.swaps.core.events import Observed, apply_event, next_event
+from etm_bridge.swaps.core.fsm import Direction, Event, Role, State
+from etm_bridge.swaps.core.model import BlockRef, DepKind
+from etm_bridge.swaps.core.views import ProofStatus, ProofView
 
 F2E, E2F = Direction.FOREIGN_TO_ETM, Direction.ETM_TO_FOREIGN
 NOW = 1_700_000_000

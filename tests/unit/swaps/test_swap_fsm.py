@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from etm_bridge.errors import InvalidTransitionError
 from etm_bridge.swaps import diagram
-from etm_bridge.swaps.fsm import (
+from etm_bridge.swaps.core.fsm import (
     POINT_OF_NO_RETURN,
     REORG_EVENTS,
     SAFE_TERMINAL,

@@ -8,16 +8,16 @@ import pytest
 from swapkit import NOW, claim_of, lock_for, record, refund_of, view
 
 from etm_bridge.errors import SwapError
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import ActionKind, Intent, IntentResult, Outcome
-from etm_bridge.swaps.policy import (
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import ActionKind, Intent, IntentResult, Outcome
+from etm_bridge.swaps.core.policy import (
     PolicyConfig,
     check_reveal_allowed,
     counter_lock_refusal,
     decide,
     reveal_refusal,
 )
-from etm_bridge.swaps.views import ProofStatus, ProofView
+from etm_bridge.swaps.core.views import ProofStatus, ProofView
 
 A = ActionKind
 E2F = Direction.ETM_TO_FOREIGN

@@ -6,7 +6,7 @@ import pytest
 from chainkit import reorg
 from worldkit import World
 
-from etm_bridge.swaps.fsm import Direction, Event, Role, State
+from etm_bridge.swaps.core.fsm import Direction, Event, Role, State
 
 
 def _events(world: World, role: Role) -> list[Event]:

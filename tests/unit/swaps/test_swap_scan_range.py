@@ -15,11 +15,11 @@ from worldkit import CONFIG, World
 
 from etm_bridge.adapter import HtlcLock
 from etm_bridge.errors import ScanRangeError
-from etm_bridge.swaps.events import next_event
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import DepKind
-from etm_bridge.swaps.observe import observe, settled
-from etm_bridge.swaps.views import LegView, SwapView
+from etm_bridge.swaps.core.events import next_event
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import DepKind
+from etm_bridge.swaps.core.views import LegView, SwapView
+from etm_bridge.swaps.runtime.observe import observe, settled
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain
 

@@ -18,10 +18,10 @@ from etm_bridge.errors import (
     ValidationError,
     WatcherLockError,
 )
-from etm_bridge.swaps.codec import public_view, record_from_dict, record_to_dict
-from etm_bridge.swaps.events import Transition
-from etm_bridge.swaps.fsm import Direction, Event, Role, State
-from etm_bridge.swaps.model import (
+from etm_bridge.swaps.core.codec import public_view, record_from_dict, record_to_dict
+from etm_bridge.swaps.core.events import Transition
+from etm_bridge.swaps.core.fsm import Direction, Event, Role, State
+from etm_bridge.swaps.core.model import (
     ActionKind,
     BlockRef,
     DepKind,
@@ -30,7 +30,7 @@ from etm_bridge.swaps.model import (
     LegTerms,
     Outcome,
 )
-from etm_bridge.swaps.store import SwapStore
+from etm_bridge.swaps.runtime.store import SwapStore
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_the_lock_dies_with_a_killed_watcher(tmp_path) -> None:
     db = tmp_path / "w.db"
     code = (
         "import os, signal, sys\n"
-        "from etm_bridge.swaps.store import SwapStore\n"
+        "from etm_bridge.swaps.runtime.store import SwapStore\n"
         f"SwapStore({str(db)!r}).acquire_watcher_lock('victim', lease_s=0)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

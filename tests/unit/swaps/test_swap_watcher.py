@@ -15,8 +15,8 @@ from worldkit import (
 )
 
 from etm_bridge.errors import ChainError, NodeUnavailableError, WatcherLockError
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import ActionKind, Outcome, SwapRecord
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FEE
 

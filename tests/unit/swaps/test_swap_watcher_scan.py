@@ -14,7 +14,7 @@ from chainkit import ScanningFakeAdapter
 from worldkit import OP_SECRET, USER_SECRET, World
 
 from etm_bridge.errors import ChainError
-from etm_bridge.swaps.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Direction, Role, State
 
 
 class HidingScanner(ScanningFakeAdapter):

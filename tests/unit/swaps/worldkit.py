@@ -9,11 +9,11 @@ from chainkit import ScanningFakeAdapter
 from fakeexchange import FakeExchange
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.fsm import Direction, Role, State
-from etm_bridge.swaps.model import LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.policy import PolicyConfig
-from etm_bridge.swaps.store import SwapStore
-from etm_bridge.swaps.watcher import Watcher, WatcherConfig
+from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
 

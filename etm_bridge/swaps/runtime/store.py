@@ -32,12 +32,12 @@ from typing import IO, Any
 
 import sqlite_utils
 
-from ..errors import StaleSwapError, SwapError, SwapNotFoundError, WatcherLockError
-from ..private_files import secure_sqlite_files
-from .codec import intent_from_dict, intent_to_dict, record_from_dict, record_to_dict
-from .events import Transition
-from .fsm import TERMINAL, Event, State
-from .model import SwapRecord
+from ...errors import StaleSwapError, SwapError, SwapNotFoundError, WatcherLockError
+from ...private_files import secure_sqlite_files
+from ..core.codec import intent_from_dict, intent_to_dict, record_from_dict, record_to_dict
+from ..core.events import Transition
+from ..core.fsm import TERMINAL, Event, State
+from ..core.model import SwapRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS swaps (

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..adapter import (
+from ...adapter import (
     HtlcLock,
     HtlcSpend,
     HtlcTerms,
@@ -23,8 +23,8 @@ from ..adapter import (
     SpendKind,
     lock_mismatches,
 )
-from ..errors import ValidationError
-from ..hashlock import refund_allowed
+from ...errors import ValidationError
+from ...hashlock import refund_allowed
 from .model import DepKind
 
 #: Mismatches that are properties of the lock itself (the rest depend on time or spends).

@@ -1,7 +1,7 @@
 """What to do next: a pure function of (swap record, observations of the chains, now).
 
 :func:`decide` returns a :class:`Plan`; the watcher only executes it. Every broadcasting action
-carries an idempotency key; the watcher writes an :class:`~etm_bridge.swaps.model.Intent` with
+carries an idempotency key; the watcher writes an :class:`~etm_bridge.swaps.core.model.Intent` with
 that key *before* broadcasting and the result *after*. After a crash, an intent without a result
 is resolved by looking at the chain: if the chain shows its effect (the lock, the claim, the
 refund, the accepted proof) the result is recorded as found; if not, the same key is re-issued
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import SwapError, TimelockError
-from ..hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
+from ...errors import SwapError, TimelockError
+from ...hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
 from .fsm import Direction, Role, State
 from .model import ActionKind, Intent, IntentResult, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches

@@ -1,4 +1,4 @@
-"""Reading the chains for one swap: adapters -> :class:`~etm_bridge.swaps.views.SwapView`.
+"""Reading the chains for one swap: adapters -> :class:`~etm_bridge.swaps.core.views.SwapView`.
 
 The I/O half of the engine's eyes (the pure half is ``views``/``events``). Each leg is served by
 the adapter registered under the leg's chain name; observations are re-labelled with that name
@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
-from ..errors import ChainError, ConfigError, ScanRangeError
-from .fsm import TERMINAL, Direction, Role, State
-from .model import BlockRef, DepKind, SwapRecord
-from .views import LegView, ProofView, SwapView, pick_lock
+from ...adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
+from ...errors import ChainError, ConfigError, ScanRangeError
+from ..core.fsm import TERMINAL, Direction, Role, State
+from ..core.model import BlockRef, DepKind, SwapRecord
+from ..core.views import LegView, ProofView, SwapView, pick_lock
 
 
 class EtmGateway(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ValidationError
+from ...errors import ValidationError
 from .fsm import Direction, Role, State
 from .model import (
     ActionKind,

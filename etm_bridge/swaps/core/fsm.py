@@ -17,7 +17,7 @@ Rules the table encodes (and ``tests/unit/swaps/test_fsm.py`` checks):
 - Any (state, event) pair that is not in the table raises :class:`InvalidTransitionError`.
 - :data:`POINT_OF_NO_RETURN` is :attr:`State.SECRET_REVEALED`: from there on the swap can only
   end claimed (or forfeited by whoever misses a deadline); it is never refunded "safely". The
-  guard that refuses to cross it lives in :mod:`etm_bridge.swaps.policy`.
+  guard that refuses to cross it lives in :mod:`etm_bridge.swaps.core.policy`.
 - Status only moves forward (:func:`progress_rank` never decreases) except on the explicit reorg
   events in :data:`REORG_EVENTS`, each of which undoes exactly the state that depended on the
   removed block.
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from ..errors import InvalidTransitionError
+from ...errors import InvalidTransitionError
 
 
 class Direction(StrEnum):

@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ..adapter import HtlcTerms
-from ..errors import ValidationError
-from ..hashlock import check_preimage, require_hashlock
+from ...adapter import HtlcTerms
+from ...errors import ValidationError
+from ...hashlock import check_preimage, require_hashlock
 from .fsm import Direction, Role, State
 
 _ID_RE = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")

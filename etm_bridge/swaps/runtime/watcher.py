@@ -30,12 +30,13 @@ from dataclasses import dataclass, field, replace
 
 import requests
 
-from ..adapter import ChainAdapter
-from ..errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
-from .events import REORG_DROPS, Transition, apply_event, next_event
+from ...adapter import ChainAdapter
+from ...errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
+from ..core.events import REORG_DROPS, Transition, apply_event, next_event
+from ..core.fsm import REORG_EVENTS, Role, State
+from ..core.model import ActionKind, IntentResult, Outcome, SwapRecord
+from ..core.policy import Action, Plan, PolicyConfig, decide, new_intent
 from .execute import broadcast, relay_headers
-from .fsm import REORG_EVENTS, Role, State
-from .model import ActionKind, IntentResult, Outcome, SwapRecord
 from .observe import (
     EtmGateway,
     Observation,
@@ -46,7 +47,6 @@ from .observe import (
     settled,
     skips_counter_leg,
 )
-from .policy import Action, Plan, PolicyConfig, decide, new_intent
 from .store import SwapStore, WatcherLock
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """From observations to events: which fact, if any, moves a swap out of its current state.
 
-:func:`next_event` looks at one :class:`~etm_bridge.swaps.views.SwapView` and returns the one
+:func:`next_event` looks at one :class:`~etm_bridge.swaps.core.views.SwapView` and returns the one
 event the table accepts in the swap's state (reorgs first, then claims, then the happy path, then
 expiries), or None. :func:`apply_event` runs the transition table and returns the new record and
 a :class:`Transition` for the log. The watcher calls them in a loop until no event is left.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ..errors import HashlockError
-from ..hashlock import check_preimage
+from ...errors import HashlockError
+from ...hashlock import check_preimage
 from .fsm import Event, Role, State, allowed_events, transition
 from .model import ActionKind, DepKind, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches

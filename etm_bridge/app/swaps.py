@@ -23,12 +23,12 @@ from typing import Any
 from ..adapter import ChainAdapter
 from ..chain.address import encode_address
 from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError
+from ..etm_client.exchange import ASSETS, NodeGateway, submit_swap_intent
+from ..etm_client.htlc_leg import EtmAdapter
 from ..hashlock import new_preimage, sha256
-from .etm_leg import EtmAdapter
-from .fsm import Role
-from .gateway_node import ASSETS, NodeGateway, submit_swap_intent
-from .model import SwapRecord, SwapTerms
-from .pool_swaps import Chain, PoolInfo, swap_in_terms, swap_out_terms
+from ..swaps.core.fsm import Role
+from ..swaps.core.model import SwapRecord, SwapTerms
+from ..swaps.core.pool_terms import Chain, PoolInfo, swap_in_terms, swap_out_terms
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
 HASHLOCK_TAKEN = frozenset({"hashlock_used", "hashlock_reserved"})

@@ -259,7 +259,7 @@ class EtmAdapter(ChainAdapter):
     ) -> tuple[list[tuple[rc.PoolSwap, Htlc]], str | None]:
         """The swaps pool ``asset`` opened (open or ended) after cursor ``after`` (None: all),
         with their HTLC, in the order opened, and the cursor to poll from next: what a pool
-        operator must act on (:mod:`etm_bridge.swaps.pool_swaps`). Paged reads of the node's
+        operator must act on (:mod:`etm_bridge.swaps.core.pool_terms`). Paged reads of the node's
         swap log, so each request is small whatever the chain's history."""
         rows, cursor = self.client.swap_history(asset, after)
         swaps = [

@@ -43,9 +43,9 @@ from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
 from ..node import relaying
 from ..node.client import NodeClient
-from .etm_leg import EtmAdapter, pool_leg_key
-from .model import SwapRecord
-from .views import ProofStatus, ProofView
+from ..swaps.core.model import SwapRecord
+from ..swaps.core.views import ProofStatus, ProofView
+from .htlc_leg import EtmAdapter, pool_leg_key
 
 #: Engine chain name -> exchange asset / relay name.
 ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth"}
@@ -101,7 +101,7 @@ def proof_bytes(asset: str, lock: HtlcLock, proof: InclusionProof) -> bytes:
 
 
 class NodeGateway:
-    """:class:`~etm_bridge.swaps.observe.EtmGateway` over an ETM node's HTTP API.
+    """:class:`~etm_bridge.swaps.runtime.observe.EtmGateway` over an ETM node's HTTP API.
 
     ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
     ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs Bitcoin relay and

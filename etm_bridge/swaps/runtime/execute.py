@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..adapter import ChainAdapter
-from ..errors import EtmBridgeError
-from .etm_leg import EtmAdapter, pool_asset_of
-from .model import ActionKind, SwapRecord
+from ...adapter import ChainAdapter
+from ...errors import EtmBridgeError
+from ...etm_client.htlc_leg import EtmAdapter, pool_asset_of
+from ..core.model import ActionKind, SwapRecord
+from ..core.policy import Action
 from .observe import EtmGateway, Observation, adapter_for, common_relay_tip
-from .policy import Action
 
 
 def broadcast(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..hashlock import seconds_left
+from ...hashlock import seconds_left
 from .fsm import POINT_OF_NO_RETURN, TERMINAL, progress_rank
 from .model import LegTerms, SwapRecord
 from .policy import Plan

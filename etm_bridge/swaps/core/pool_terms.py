@@ -6,7 +6,7 @@ of a person who ran ``swap accept``:
 - **foreign -> ETM** (``xchg_swap_in``): the user locks BTC/ETH to the pool's claim key (the
   operator's key), refundable to the user's *bound* key, for the long leg; the exchange locks
   pool ETM to the user with the same hashlock once the SPV proof is accepted. The counter leg's
-  refund key is the pool's leg key (:func:`~etm_bridge.swaps.etm_leg.pool_leg_key`) and its
+  refund key is the pool's leg key (:func:`~etm_bridge.etm_client.htlc_leg.pool_leg_key`) and its
   timelock is the contract's (0 here: only the reveal guard applies).
 - **ETM -> foreign** (``xchg_swap_out``): the user locks ETM to the pool; the operator locks the
   asset to the user's bound key for the short leg; its refund key is the pool's claim key.
@@ -31,19 +31,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..chain.address import decode_address
-from ..chain.params import ETM_EPOCH_UNIX
-from ..errors import SwapNotFoundError
-from ..exchange.htlc import Htlc, HtlcStatus
-from ..exchange.pool import PoolDirection
-from ..exchange.records import PoolSwap
-from ..exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
-from ..hashlock import blocks_for_seconds
-from .etm_leg import EtmAdapter, pool_leg_key
+from ...chain.address import decode_address
+from ...chain.params import ETM_EPOCH_UNIX
+from ...errors import SwapNotFoundError
+from ...etm_client.htlc_leg import EtmAdapter, pool_leg_key
+from ...exchange.htlc import Htlc, HtlcStatus
+from ...exchange.pool import PoolDirection
+from ...exchange.records import PoolSwap
+from ...exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
+from ...hashlock import blocks_for_seconds
+from ..runtime.store import SwapStore
 from .fsm import Direction, Role
 from .model import LegTerms, SwapRecord, SwapTerms
 from .policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
-from .store import SwapStore
 
 #: A swap out locks ETM this long: the exchange's minimum plus slack for inclusion.
 SWAP_OUT_LEG_S = SHORT_LEG_S + MARGIN_S + 1800
