@@ -42,7 +42,7 @@ from etm_bridge_ethereum import EthereumAdapter, deploy_contract
 from etm_bridge_regtest.throwaway import anvil_node_in, bitcoin_node_in
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.fsm import Role, SwapDirection
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
@@ -99,7 +99,7 @@ class Stack:
         btc_tip, eth_tip = user["bitcoin"].tip().height, user["ethereum"].tip().height
         return SwapTerms(
             swap_id,
-            Direction.ETM_TO_FOREIGN,
+            SwapDirection.ETM_TO_FOREIGN,
             hashlock,
             LegTerms(
                 "bitcoin", 100_000, op["bitcoin"].our_key(), user["bitcoin"].our_key(), btc_tip + 40

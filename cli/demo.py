@@ -45,7 +45,7 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import StackError
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.private_files import read_private, write_private
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapTerms
 from etm_bridge.units import ETM, format_amount
 
@@ -191,7 +191,7 @@ def _row(
 
 
 def _run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
-    rows, done = [], {State.CLAIMED_BOTH}
+    rows, done = [], {SwapState.CLAIMED_BOTH}
     both = (Role.USER, Role.OPERATOR)
     for label, start in (
         ("BTC -> ETM (pool)", lambda: swaps.start_swap_in(SWAP_IN_SAT)),
@@ -213,7 +213,7 @@ def _run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
     before = swaps.client.pool("btc")
     terms = swaps.start_abandoned(ABANDONED_SAT, 1 * ETM)
     say(f"abandoned BTC -> ETM offer {terms.swap_id}: the counterparty never locks ETM")
-    secs = swaps.run_until(terms.swap_id, {State.REFUNDED}, timeout_s=150, mine_blocks=3)
+    secs = swaps.run_until(terms.swap_id, {SwapState.REFUNDED}, timeout_s=150, mine_blocks=3)
     rows.append(_row(swaps, terms, "BTC -> ETM (abandoned)", before, secs))
     say(f"abandoned swap refunded on Bitcoin at its timelock after {secs:.1f} s")
     return rows

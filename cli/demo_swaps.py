@@ -16,19 +16,19 @@ from pathlib import Path
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import ChainError
-from etm_bridge.etm_client.exchange import NodeGateway, submit_swap_intent
+from etm_bridge.etm_client.exchange import NodeExchange, submit_swap_intent
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.core.pool_terms import (
-    Chain,
-    PoolFollower,
+    LegChain,
     PoolInfo,
     Unfollowed,
     swap_in_terms,
     swap_out_terms,
 )
+from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
@@ -66,7 +66,7 @@ class PoolSwaps:
     def _watcher(self, party: Party, adapters: dict, store: SwapStore) -> Watcher:
         foreign = {n: a for n, a in adapters.items() if n != "etm"}
         relayer = self.world.eth.relayer if self.world.eth is not None else None
-        gateway = NodeGateway(self.client, party.etm_key, adapters["etm"], foreign, relayer)
+        gateway = NodeExchange(self.client, party.etm_key, adapters["etm"], foreign, relayer)
         watcher = Watcher(store, adapters, gateway=gateway, owner=party.name, config=CONFIG)
         watcher.start()
         return watcher
@@ -81,11 +81,11 @@ class PoolSwaps:
 
     # --- starting swaps (the user's side) -------------------------------------------------------
 
-    def chains(self, foreign: str = "bitcoin") -> tuple[Chain, Chain]:
+    def chains(self, foreign: str = "bitcoin") -> tuple[LegChain, LegChain]:
         other, etm = self.user_ad[foreign], self.user_ad["etm"]
         return (
-            Chain(foreign, other.tip().height, other.info().block_time_s),
-            Chain("etm", etm.tip().height, etm.info().block_time_s),
+            LegChain(foreign, other.tip().height, other.info().block_time_s),
+            LegChain("etm", etm.tip().height, etm.info().block_time_s),
         )
 
     def pool(self, asset: str = "btc") -> PoolInfo:
@@ -135,7 +135,7 @@ class PoolSwaps:
         btc, etm = self.chains()
         now = int(time.time())
         terms = SwapTerms(
-            hashlock.hex()[:16], Direction.ETM_TO_FOREIGN, hashlock,
+            hashlock.hex()[:16], SwapDirection.ETM_TO_FOREIGN, hashlock,
             LegTerms("bitcoin", amount_sat, self.operator.btc_pubkey, self.user.btc_pubkey,
                      btc.tip_height + ABANDONED_TIMELOCK_BLOCKS),
             LegTerms("etm", etm_amount, self.user.etm_address20, self.operator.etm_address20,
@@ -177,14 +177,14 @@ class PoolSwaps:
         theirs = self.op_store.by_hashlock(found[0].terms.hashlock)
         return theirs[0] if theirs else None
 
-    def state(self, swap_id: str, role: Role = Role.USER) -> State:
+    def state(self, swap_id: str, role: Role = Role.USER) -> SwapState:
         rec = self.record(swap_id, role)
         if rec is None:
             raise ChainError(f"the {role.value} has no record of swap {swap_id}")
         return rec.state
 
     def run_until(
-        self, swap_id: str, done: Iterable[State], *, roles: Iterable[Role] = (Role.USER,),
+        self, swap_id: str, done: Iterable[SwapState], *, roles: Iterable[Role] = (Role.USER,),
         timeout_s: float = 120.0, mine_blocks: int = 1, pause_s: float = 0.5,
     ) -> float:  # fmt: skip
         """Tick until the swap is in one of ``done`` for every role; seconds it took."""
@@ -202,6 +202,6 @@ class PoolSwaps:
             + " | ".join(self.log[-12:])
         )
 
-    def _maybe_state(self, swap_id: str, role: Role) -> State | None:
+    def _maybe_state(self, swap_id: str, role: Role) -> SwapState | None:
         rec = self.record(swap_id, role)
         return None if rec is None else rec.state

@@ -17,7 +17,7 @@ from etm_bridge_regtest.stack import StackConfig, status
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import StackError
-from etm_bridge.etm_client.exchange import NodeGateway
+from etm_bridge.etm_client.exchange import NodeExchange
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher
 
@@ -53,7 +53,7 @@ def operator_engine(config: StackConfig) -> tuple[Watcher, dict[str, ChainAdapte
         adapters["ethereum"] = world.eth_adapter(operator)
     foreign = {n: a for n, a in adapters.items() if n != "etm"}
     relayer = world.eth.relayer if world.eth is not None else None
-    gateway = NodeGateway(world.client, operator.etm_key, adapters["etm"], foreign, relayer)
+    gateway = NodeExchange(world.client, operator.etm_key, adapters["etm"], foreign, relayer)
     store = SwapStore(operator.home / "swaps.db")
     watcher = Watcher(store, adapters, gateway=gateway, owner="operator", config=CONFIG)
     return watcher, adapters

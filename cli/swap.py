@@ -31,7 +31,7 @@ from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preima
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.core.codec import public_view, terms_from_dict, terms_to_dict
 from etm_bridge.swaps.core.explain import timeline
-from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.fsm import Role, SwapDirection
 from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.core.pool_terms import PoolInfo
@@ -194,7 +194,7 @@ def start_command(
     hashlock = sha256(preimage)
     terms = SwapTerms(
         swap_id=hashlock.hex()[:16],
-        direction=Direction.ETM_TO_FOREIGN,
+        direction=SwapDirection.ETM_TO_FOREIGN,
         hashlock=hashlock,
         user_leg=LegTerms(
             from_chain,

@@ -18,10 +18,11 @@ import click
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.app.swaps import chain_of, etm_side, operator_pools
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.etm_client.exchange import NodeGateway
+from etm_bridge.etm_client.exchange import NodeExchange
 from etm_bridge.swaps.core.fsm import TERMINAL
-from etm_bridge.swaps.core.pool_terms import PoolFollower, Unfollowed
+from etm_bridge.swaps.core.pool_terms import Unfollowed
 from etm_bridge.swaps.core.views import LegView
+from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.watcher import TickReport, Watcher
 
 from .context import get_config
@@ -100,12 +101,12 @@ def _follow_pools(
     for u in report.unfollowed:
         click.echo(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}",
                    err=True)  # fmt: skip
-    if isinstance(watcher.gateway, NodeGateway):
+    if isinstance(watcher.gateway, NodeExchange):
         _relay_continuously(watcher.gateway)
     return report.unfollowed
 
 
-def _relay_continuously(gateway: NodeGateway) -> None:
+def _relay_continuously(gateway: NodeExchange) -> None:
     """Keep the ETM relays fresh every tick, not only when a proof needs them: ETM refuses lock
     proofs against a relay tip older than its max_lag_s (a stale relay would stretch time), and
     users' engines wait for the Ethereum relay, which only trusted keys may feed."""

@@ -24,15 +24,23 @@ Rules every adapter follows:
   :class:`~etm_bridge.errors.RPCError` with the node's code; for contracts,
   :class:`~etm_bridge.errors.ContractRevertError`); an unknown lock raises
   :class:`~etm_bridge.errors.LockNotFoundError`.
+
+Optional powers are **declared**, never guessed: an adapter lists them in ``CAPABILITIES``
+(:class:`Capability`) and overrides their methods; the base class's defaults answer "none" (the
+scanners) or raise :class:`~etm_bridge.errors.CapabilityError`. The registry refuses a class
+that declares a capability without overriding its methods, or overrides them without declaring
+it (:func:`capability_problems`), and the conformance suite runs one section per capability.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from .errors import LockMismatchError, ValidationError
+from .errors import CapabilityError, LockMismatchError, ValidationError
 from .observations import (
     ChainInfo,
     FeeEstimate,
@@ -48,6 +56,8 @@ from .observations import (
 )
 
 __all__ = [
+    "CAPABILITY_METHODS",
+    "Capability",
     "ChainAdapter",
     "ChainInfo",
     "FeeEstimate",
@@ -58,12 +68,72 @@ __all__ = [
     "KeyKind",
     "LockState",
     "MismatchReason",
+    "Payment",
+    "PaymentStatus",
     "SpendKind",
     "Tip",
+    "capability_problems",
     "check_header_range",
     "check_lock_terms",
     "lock_mismatches",
 ]
+
+
+class Capability(StrEnum):
+    """An optional power of an adapter, declared in :attr:`ChainAdapter.CAPABILITIES`."""
+
+    #: ``htlc_activity(start, end)``: the hashlocks of HTLCs made or spent in those blocks
+    #: (lets the watcher examine only the swaps new blocks concern; docs/swaps.md)
+    HTLC_ACTIVITY = "htlc_activity"
+    #: ``watch_hashlock(h)``: told each tracked swap's hashlock (locks that hide theirs)
+    WATCH_HASHLOCK = "watch_hashlock"
+    #: ``inclusion_proof(lock_id)``: an SPV proof of a mined lock (what pool swaps in need)
+    INCLUSION_PROOFS = "inclusion_proofs"
+    #: ``pay``, ``payment_status``, ``payment_proof``: plain payments and their proofs (LP
+    #: deposits)
+    PAYMENTS = "payments"
+    #: ``balance_of(config, key)`` (a classmethod): a key's balance without its secret
+    WATCH_ONLY_BALANCE = "watch_only_balance"
+    #: a trait, no method: a claim by another key is valid and pays the claim key (ETM HTLCs)
+    CLAIMS_BY_ANYONE = "claims_by_anyone"
+
+
+#: The methods an adapter declaring a capability overrides (a trait has none).
+CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
+    Capability.HTLC_ACTIVITY: ("htlc_activity",),
+    Capability.WATCH_HASHLOCK: ("watch_hashlock",),
+    Capability.INCLUSION_PROOFS: ("inclusion_proof",),
+    Capability.PAYMENTS: ("pay", "payment_status", "payment_proof"),
+    Capability.WATCH_ONLY_BALANCE: ("balance_of",),
+    Capability.CLAIMS_BY_ANYONE: (),
+}
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One output of a plain payment: ``destination`` in the chain's own form (a Bitcoin
+    ``script_pubkey``, a 20-byte Ethereum address), ``amount`` in base units and ``data`` for
+    chains whose payments carry some (Ethereum calldata)."""
+
+    destination: bytes
+    amount: int
+    data: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.destination, bytes) or not self.destination:
+            raise ValidationError("a payment's destination must be non-empty bytes")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
+            raise ValidationError(f"a payment's amount must be an int >= 0, got {self.amount!r}")
+        if not isinstance(self.data, bytes):
+            raise ValidationError("a payment's data must be bytes")
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """Where a payment is: its block on the best chain (None: not mined) and its depth."""
+
+    block_height: int | None
+    confirmations: int
 
 
 # --- the lock check (pure) ---------------------------------------------------------------------
@@ -166,6 +236,8 @@ class ChainAdapter(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: The optional powers this adapter has (see :class:`Capability`).
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
     #: The ``from_config`` options and their types (str, int, float, bool, pathlib.Path), which
     #: etm_bridge.config checks a ``[chains.<name>]`` table against; None: not declared, every
     #: key is passed through unchecked.
@@ -241,10 +313,6 @@ class ChainAdapter(ABC):
     def confirmations(self, lock_id: str) -> int:
         """Confirmations of the lock transaction (0 in the mempool)."""
 
-    @abstractmethod
-    def inclusion_proof(self, lock_id: str) -> InclusionProof:
-        """Proof that the (mined) lock transaction is in its block."""
-
     # spends
     @abstractmethod
     def claim(
@@ -286,3 +354,73 @@ class ChainAdapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sockets/files. Optional."""
+
+    # --- optional capabilities (declared in CAPABILITIES) -------------------------------------
+
+    @classmethod
+    def supports(cls, capability: Capability) -> bool:
+        return capability in cls.CAPABILITIES
+
+    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes] | None:
+        """HTLC_ACTIVITY: the hashlocks of every HTLC made, claimed or refunded in blocks
+        ``start_height..end_height`` (a superset is fine, a miss is not). None: not declared."""
+        return None
+
+    def watch_hashlock(self, hashlock: bytes) -> None:
+        """WATCH_HASHLOCK: a swap with ``hashlock`` is tracked (for scanners that cannot see a
+        lock's hashlock by themselves). Default: nothing to do."""
+        return None
+
+    def inclusion_proof(self, lock_id: str) -> InclusionProof:
+        """INCLUSION_PROOFS: proof that the (mined) lock transaction is in its block."""
+        raise self._undeclared(Capability.INCLUSION_PROOFS)
+
+    def pay(self, payments: Sequence[Payment]) -> str:
+        """PAYMENTS: one transaction paying every payment from our funds (broadcast); its id."""
+        raise self._undeclared(Capability.PAYMENTS)
+
+    def payment_status(self, txid: str, *, since_height: int = 0) -> PaymentStatus:
+        """PAYMENTS: where transaction ``txid`` is on the best chain (looked for from
+        ``since_height`` up where the chain has no transaction index)."""
+        raise self._undeclared(Capability.PAYMENTS)
+
+    def payment_proof(self, txid: str, payment: Payment) -> InclusionProof:
+        """PAYMENTS: proof that mined transaction ``txid`` makes ``payment`` (``item`` names
+        its output or log)."""
+        raise self._undeclared(Capability.PAYMENTS)
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        """WATCH_ONLY_BALANCE: the confirmed balance of ``key`` (our key kind), read with
+        ``config`` (``from_config``'s options without a secret)."""
+        raise CapabilityError(f"the {cls.name or cls.__name__} adapter cannot read balances "
+                              "without a secret")  # fmt: skip
+
+    def _undeclared(self, capability: Capability) -> CapabilityError:
+        return CapabilityError(
+            f"the {self.name or type(self).__name__} adapter does not declare {capability.value}"
+        )
+
+
+def capability_problems(cls: type[ChainAdapter]) -> list[str]:
+    """What is wrong with ``cls``'s declared capabilities: a declared capability whose methods
+    are not overridden, or an overridden capability method that is not declared."""
+    problems = []
+    for capability, methods in CAPABILITY_METHODS.items():
+        declared = capability in cls.CAPABILITIES
+        overridden = [m for m in methods if _overrides(cls, m)]
+        if declared and len(overridden) < len(methods):
+            missing = ", ".join(m for m in methods if m not in overridden)
+            problems.append(f"declares {capability.value} but does not implement {missing}")
+        elif not declared and overridden:
+            problems.append(
+                f"implements {', '.join(overridden)} without declaring {capability.value} "
+                "in CAPABILITIES"
+            )
+    return problems
+
+
+def _overrides(cls: type[ChainAdapter], method: str) -> bool:
+    """Whether a class below :class:`ChainAdapter` in ``cls``'s MRO defines ``method``."""
+    owner = next((k for k in cls.__mro__ if method in vars(k)), ChainAdapter)
+    return owner is not ChainAdapter

@@ -6,8 +6,9 @@ A chain is a package that declares, in its ``pyproject.toml``::
     mychain = "my_package:MyChainAdapter"
 
 The core never imports an adapter by name: it asks this module. Whatever an entry point loads
-is validated to be a :class:`~etm_bridge.adapter.ChainAdapter` subclass (ape does the same for
-its plugins); a broken plugin is reported, not fatal, when listing.
+is validated to be a :class:`~etm_bridge.adapter.ChainAdapter` subclass whose declared
+capabilities are exactly the ones it implements (ape does the same for its plugins); a broken
+plugin is reported, not fatal, when listing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from .adapter import ChainAdapter
+from .adapter import ChainAdapter, capability_problems
 from .errors import AdapterLoadError
 
 #: The entry-point group adapters register in.
@@ -60,6 +61,9 @@ def _validated_class(ep: EntryPoint) -> type[ChainAdapter]:
     if getattr(obj, "__abstractmethods__", None):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise AdapterLoadError(f"adapter {ep.name!r} ({ep.value}) leaves abstract: {missing}")
+    problems = capability_problems(obj)
+    if problems:
+        raise AdapterLoadError(f"adapter {ep.name!r} ({ep.value}) {'; '.join(problems)}")
     return obj
 
 

@@ -170,6 +170,10 @@ class InclusionProofError(SpvRejectedError):
     """A Merkle or receipt inclusion proof is forged, malformed or not on the best chain."""
 
 
+class CapabilityError(ChainError):
+    """An adapter was asked for an optional capability it does not declare (``CAPABILITIES``)."""
+
+
 class LockNotFoundError(ChainError):
     """No HTLC lock with the given id (or hashlock) is known to the chain adapter."""
 

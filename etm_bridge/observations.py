@@ -250,6 +250,10 @@ class InclusionProof:
     - ``kind == "ethereum-receipt"``: ``header`` is the RLP block header, ``leaf`` the
       consensus-encoded receipt, ``branch`` the receipts-trie nodes from root to leaf,
       ``index`` the transaction index (trie key ``rlp(index)``).
+
+    A payment's proof (:meth:`~etm_bridge.adapter.ChainAdapter.payment_proof`) also names the
+    part of the transaction that pays (``item``: the output index, the receipt's log index) and
+    may carry more proof nodes (``aux``: e.g. the transaction's nodes in the transactions trie).
     """
 
     kind: str
@@ -259,6 +263,8 @@ class InclusionProof:
     branch: tuple[bytes, ...]
     index: int
     tx_count: int | None = None  # Bitcoin-style Merkle proofs: transactions in the block
+    item: int | None = None  # payment proofs: the output / log that pays
+    aux: tuple[bytes, ...] = ()  # payment proofs: more nodes (e.g. the transactions trie)
 
     def __post_init__(self) -> None:
         _require_text("kind", self.kind)
@@ -270,6 +276,10 @@ class InclusionProof:
         if not isinstance(self.branch, tuple) or not all(isinstance(b, bytes) for b in self.branch):
             raise ValidationError("branch must be a tuple of bytes")
         _require_int("index", self.index)
+        if self.item is not None:
+            _require_int("item", self.item)
+        if not isinstance(self.aux, tuple) or not all(isinstance(b, bytes) for b in self.aux):
+            raise ValidationError("aux must be a tuple of bytes")
         if self.kind in ("bitcoin-merkle", "fake-merkle"):
             _require_bytes("header", self.header, 80)
             for node in self.branch:

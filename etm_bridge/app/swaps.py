@@ -23,12 +23,12 @@ from typing import Any
 from ..adapter import ChainAdapter
 from ..chain.address import encode_address
 from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError
-from ..etm_client.exchange import ASSETS, NodeGateway, submit_swap_intent
+from ..etm_client.exchange import ASSETS, NodeExchange, submit_swap_intent
 from ..etm_client.htlc_leg import EtmAdapter
 from ..hashlock import new_preimage, sha256
 from ..swaps.core.fsm import Role
 from ..swaps.core.model import SwapRecord, SwapTerms
-from ..swaps.core.pool_terms import Chain, PoolInfo, swap_in_terms, swap_out_terms
+from ..swaps.core.pool_terms import LegChain, PoolInfo, swap_in_terms, swap_out_terms
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
 HASHLOCK_TAKEN = frozenset({"hashlock_used", "hashlock_reserved"})
@@ -47,11 +47,11 @@ def pool_asset(chain: str, adapter: ChainAdapter) -> str:
     return ASSETS.get(chain) or adapter.info().asset.lower()
 
 
-def chain_of(name: str, adapter: ChainAdapter) -> Chain:
-    return Chain(name, adapter.tip().height, adapter.info().block_time_s)
+def chain_of(name: str, adapter: ChainAdapter) -> LegChain:
+    return LegChain(name, adapter.tip().height, adapter.info().block_time_s)
 
 
-def operator_chain_of(name: str, adapter: ChainAdapter) -> Chain:
+def operator_chain_of(name: str, adapter: ChainAdapter) -> LegChain:
     """A pool's foreign chain as its operator sizes counter locks on it: the block time is the
     slower of the nominal one and the recent spacing (``recent_block_time_s``). At the nominal
     rate a swap out's lock of 35 blocks outlived the user's 12 h ETM lock whenever blocks came
@@ -59,12 +59,12 @@ def operator_chain_of(name: str, adapter: ChainAdapter) -> Chain:
     a hash-rate drop to 15-minute blocks, about 1 swap in 50; at 18 minutes, 1 in 5; review
     a11b). Measured, the lock lasts its hours at the rate blocks actually come."""
     nominal = adapter.info().block_time_s
-    return Chain(name, adapter.tip().height, max(nominal, adapter.recent_block_time_s() or 0))
+    return LegChain(name, adapter.tip().height, max(nominal, adapter.recent_block_time_s() or 0))
 
 
 def make_gateway(
     adapters: Mapping[str, ChainAdapter], *, trusted_relayer: bool = False
-) -> NodeGateway | None:
+) -> NodeExchange | None:
     """A gateway over the configured ETM node, signing with our ETM key (None without ETM).
 
     ``trusted_relayer``: our ETM key is one of the Ethereum relay's trusted relayers (the pool
@@ -76,7 +76,7 @@ def make_gateway(
         return None
     sources = {n: a for n, a in adapters.items() if a is not etm}
     relay_key = etm.key if trusted_relayer else None
-    return NodeGateway(etm.client, etm.key, etm, sources, relay_key)
+    return NodeExchange(etm.client, etm.key, etm, sources, relay_key)
 
 
 def _check_bound(etm: EtmAdapter, asset: str, foreign_key: bytes) -> None:
@@ -191,7 +191,7 @@ def refuse_colliding_direct_swap(
         )
 
 
-def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, Chain]]:
+def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, LegChain]]:
     """The pools whose claim key is one of our foreign keys: asset -> (pool, its chain)."""
     etm_name, etm = etm_side(adapters)
     ours = {}

@@ -1,4 +1,4 @@
-"""The ETM exchange seen by the swap engine through a node's HTTP API: an :class:`EtmGateway`.
+"""The ETM exchange seen by the swap engine through a node's HTTP API: an :class:`SwapGateway`.
 
 Pool swaps (whitepaper 6.2) need ETM facts and writes that are not HTLC facts:
 
@@ -13,7 +13,7 @@ Pool swaps (whitepaper 6.2) need ETM facts and writes that are not HTLC facts:
 - **intent**: :func:`submit_swap_intent` records the user's pinned minimum output on ETM
   (``xchg_swap_intent``), so that anyone (the operator's watcher) may submit the proof for them.
 
-The pool operator's side relays **continuously** (:meth:`NodeGateway.relay_all`, each tick of
+The pool operator's side relays **continuously** (:meth:`NodeExchange.relay_all`, each tick of
 ``watch --operator`` / ``stack operator``): every Bitcoin header its node has (anyone may relay
 those) and every Ethereum header (its trusted relayer key). ETM refuses a lock proof while the
 relay tip's timestamp lags the ETM block time by more than the relay's ``max_lag_s``
@@ -35,17 +35,20 @@ from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.ethereum.etm.verifier import EthProof
 from etm_bridge.chains.ethereum.spv.rlp import header_hash
 
-from ..adapter import ChainAdapter, HtlcLock, InclusionProof
+from ..adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof
 from ..chain.address import encode_address
 from ..chain.keys import SigningKey
 from ..errors import ConfigError, NotFoundError, TxRejectedError
 from ..exchange import payloads as pl
 from ..exchange import txtypes as xt
+from ..exchange.htlc import Htlc
+from ..exchange.records import SwapRecord as PoolSwap
 from ..node import relaying
 from ..node.client import NodeClient
 from ..swaps.core.model import SwapRecord
+from ..swaps.core.pool_terms import pool_leg_key
 from ..swaps.core.views import ProofStatus, ProofView
-from .htlc_leg import EtmAdapter, pool_leg_key
+from .htlc_leg import EtmAdapter
 
 #: Engine chain name -> exchange asset / relay name.
 ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth"}
@@ -100,8 +103,8 @@ def proof_bytes(asset: str, lock: HtlcLock, proof: InclusionProof) -> bytes:
     return EthProof.from_adapter_proof(proof).encode()
 
 
-class NodeGateway:
-    """:class:`~etm_bridge.swaps.runtime.observe.EtmGateway` over an ETM node's HTTP API.
+class NodeExchange:
+    """:class:`~etm_bridge.swaps.runtime.observe.SwapGateway` over an ETM node's HTTP API.
 
     ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
     ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs Bitcoin relay and
@@ -179,6 +182,14 @@ class NodeGateway:
 
     def _source(self, relay: str) -> ChainAdapter | None:
         return next((a for n, a in self.sources.items() if ASSETS.get(n) == relay), None)
+
+    def lock_swap_out(self, terms: HtlcTerms, asset: str, min_out: int) -> HtlcLock:
+        return self.etm.lock_swap_out(terms, asset, min_out)
+
+    def exchange_swaps(
+        self, asset: str, after: str | None = None
+    ) -> tuple[list[tuple[PoolSwap, Htlc]], str | None]:
+        return self.etm.exchange_swaps(asset, after)
 
     # --- proof ---------------------------------------------------------------------------------
 

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..adapter import (
+    Capability,
     ChainAdapter,
     ChainInfo,
     FeeEstimate,
     HtlcLock,
     HtlcSpend,
     HtlcTerms,
-    InclusionProof,
     KeyKind,
     LockState,
     SpendKind,
@@ -49,7 +49,6 @@ from ..chain.keys import SigningKey
 from ..chain.params import ETM_EPOCH_UNIX
 from ..chain.tx import Tx
 from ..errors import (
-    ChainError,
     ConfigError,
     LockNotFoundError,
     NotFoundError,
@@ -60,11 +59,11 @@ from ..exchange import payloads as pl
 from ..exchange import records as rc
 from ..exchange import txtypes as tt
 from ..exchange.htlc import Htlc, HtlcStatus
-from ..hashlock import check_preimage, refund_allowed, require_hashlock, sha256
+from ..hashlock import check_preimage, refund_allowed, require_hashlock
 from ..node.client import NodeClient
+from ..swaps.core.pool_terms import pool_leg_key
 
 DEFAULT_FEE = 100_000
-POOL_ASSETS = ("btc", "eth")
 _STATES = {
     HtlcStatus.LOCKED: LockState.OPEN,
     HtlcStatus.CLAIMED: LockState.CLAIMED,
@@ -80,17 +79,6 @@ _MAKES_HTLC: dict[int, Any] = {
 _SPENDS_HTLC: dict[int, Any] = {tt.HTLC_CLAIM: pl.HtlcClaim, tt.HTLC_REFUND: pl.HtlcRefund}
 
 
-def pool_leg_key(asset: str) -> bytes:
-    """The 20-byte key standing for pool ``asset``'s pseudo-account (``pool:btc``) in swap
-    terms: a hash no ed25519 key's address can be made to equal."""
-    return sha256(b"etm-bridge pool account\x00" + rc.pool_account(asset).encode())[:20]
-
-
-def pool_asset_of(key: bytes) -> str | None:
-    """The pool asset whose :func:`pool_leg_key` is ``key``, if any."""
-    return next((a for a in POOL_ASSETS if pool_leg_key(a) == key), None)
-
-
 def _key_of(account: str) -> bytes:
     """The 20-byte address of an ETM account, or :func:`pool_leg_key` for a pool's
     pseudo-account (``pool:btc``), which no key of ours can equal."""
@@ -101,6 +89,11 @@ def _key_of(account: str) -> bytes:
 
 class EtmAdapter(ChainAdapter):
     name = "etm"
+    #: No inclusion proofs: native HTLCs are read from ETM state. Anyone may claim an HTLC
+    #: with its preimage; the claim pays the recipient (``exchange.htlc``).
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.HTLC_ACTIVITY, Capability.WATCH_ONLY_BALANCE, Capability.CLAIMS_BY_ANYONE}
+    )
     #: from_config's options (``data_dir`` is tolerated and ignored).
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
         "url": str, "admin_token": str, "secret_hex": str, "fee": int, "data_dir": Path,
@@ -164,6 +157,15 @@ class EtmAdapter(ChainAdapter):
     def balance(self, asset_id: bytes | None = None) -> int:
         try:
             return int(self.client.account(encode_address(self.our_key()))["balance"])
+        except NotFoundError:
+            return 0
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        """The balance of ETM address ``key`` (20 bytes) from the node at ``config["url"]``."""
+        client = NodeClient(str(config["url"]), timeout_s=5.0)
+        try:
+            return int(client.account(encode_address(key))["balance"])
         except NotFoundError:
             return 0
 
@@ -346,9 +348,6 @@ class EtmAdapter(ChainAdapter):
                     if spent is not None:
                         found.add(spent.hashlock)
         return found
-
-    def inclusion_proof(self, lock_id: str) -> InclusionProof:
-        raise ChainError("native ETM HTLCs are read from ETM state; they have no inclusion proof")
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
         htlc = self._htlc(lock.lock_id)

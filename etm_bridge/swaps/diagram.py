@@ -18,9 +18,9 @@ from .core.fsm import (
     REORG_EVENTS,
     TABLES,
     TERMINAL,
-    Direction,
     Event,
-    State,
+    SwapDirection,
+    SwapState,
     progress_rank,
 )
 
@@ -28,20 +28,20 @@ BEGIN = "<!-- BEGIN GENERATED: swap state diagrams (python -m etm_bridge.swaps.d
 END = "<!-- END GENERATED: swap state diagrams -->"
 
 _TITLES = {
-    Direction.FOREIGN_TO_ETM: "BTC/ETH -> ETM (user locks the foreign asset)",
-    Direction.ETM_TO_FOREIGN: "ETM -> BTC/ETH (user locks ETM)",
+    SwapDirection.FOREIGN_TO_ETM: "BTC/ETH -> ETM (user locks the foreign asset)",
+    SwapDirection.ETM_TO_FOREIGN: "ETM -> BTC/ETH (user locks ETM)",
 }
 
 
-def _edge_order(item: tuple[tuple[State, Event], State]) -> tuple[bool, int, str, str]:
+def _edge_order(item: tuple[tuple[SwapState, Event], SwapState]) -> tuple[bool, int, str, str]:
     (state, event), _ = item
     return (event in REORG_EVENTS, progress_rank(state), state.value, event.value)
 
 
-def render_mermaid(direction: Direction) -> str:
+def render_mermaid(direction: SwapDirection) -> str:
     """A Mermaid ``stateDiagram-v2`` of ``direction``'s table (reorg edges marked)."""
     table = TABLES[direction]
-    lines = ["stateDiagram-v2", f"    [*] --> {State.CREATED.value}"]
+    lines = ["stateDiagram-v2", f"    [*] --> {SwapState.CREATED.value}"]
     for (state, event), target in sorted(table.items(), key=_edge_order):
         label = f"{event.value} (reorg)" if event in REORG_EVENTS else event.value
         lines.append(f"    {state.value} --> {target.value}: {label}")
@@ -51,7 +51,7 @@ def render_mermaid(direction: Direction) -> str:
     return "\n".join(lines)
 
 
-def render_table(direction: Direction) -> str:
+def render_table(direction: SwapDirection) -> str:
     """The same table as Markdown rows, for readers without a Mermaid renderer."""
     rows = ["| state | event | next state |", "|---|---|---|"]
     for (state, event), target in sorted(
@@ -64,7 +64,7 @@ def render_table(direction: Direction) -> str:
 def render_section() -> str:
     """The whole generated section, markers included."""
     parts = [BEGIN, ""]
-    for direction in Direction:
+    for direction in SwapDirection:
         parts += [
             f"### {_TITLES[direction]}",
             "",

@@ -12,84 +12,42 @@ The harness gives the adapter under test, a funded counterparty adapter on the s
 way to mine blocks and a way to re-create the adapter from its config (a restart). The suite
 plays both sides of a swap leg with them and checks the chain's own rules (wrong preimage,
 early refund, 31/33-byte preimages, double claim are rejected by the *chain*: the adapter is
-told ``unsafe_skip_checks=True``), the local checks, proofs, and the typed lock check.
+told ``unsafe_skip_checks=True``), the local checks and the typed lock check.
+
+Then one section per optional capability (:class:`~etm_bridge.adapter.Capability`,
+:mod:`etm_bridge.testing.conformance_capabilities`): it runs when the adapter declares the
+capability (and checks that an undeclared one refuses), else it is skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
 
-from etm_bridge.adapter import (
-    ChainAdapter,
-    HtlcLock,
-    HtlcTerms,
-    InclusionProof,
-    LockState,
-    SpendKind,
-)
+from etm_bridge.adapter import LockState, SpendKind
 from etm_bridge.errors import (
     ChainError,
     HashlockError,
     LockMismatchError,
     LockNotFoundError,
-    ProofError,
     TimelockError,
     ValidationError,
 )
-from etm_bridge.hashlock import hashlock_of, new_preimage, sha256
-from etm_bridge.testing.proofs import verify_inclusion_proof
+from etm_bridge.hashlock import hashlock_of, sha256
+from etm_bridge.testing.conformance_capabilities import CapabilitySections
+from etm_bridge.testing.conformance_kit import (
+    ConformanceHarness,
+    lock_and_mine,
+    mine_to,
+    terms_for,
+)
+from etm_bridge.testing.preimages import new_preimage
+
+__all__ = ["AdapterConformance", "ConformanceHarness", "lock_and_mine", "mine_to", "terms_for"]
 
 
-@dataclass
-class ConformanceHarness:
-    """What a chain gives the suite. ``amount`` must comfortably exceed fees."""
-
-    adapter: ChainAdapter
-    counterparty: ChainAdapter
-    mine: Callable[[int], None]
-    reopen: Callable[[], ChainAdapter]
-    amount: int
-    unknown_lock_id: str
-    asset_id: bytes | None = None
-    timelock_blocks: int = 10
-    verify_proof: Callable[[InclusionProof], None] = field(default=verify_inclusion_proof)
-
-
-# --- helpers (module level so third-party suites can reuse them) --------------------------------
-
-
-def terms_for(h: ConformanceHarness, locker: ChainAdapter, claimer: ChainAdapter,
-              hashlock: bytes) -> HtlcTerms:  # fmt: skip
-    """Terms of a lock by ``locker`` that ``claimer`` can claim, expiring in timelock_blocks."""
-    return HtlcTerms(
-        amount=h.amount,
-        hashlock=hashlock,
-        claim_key=claimer.our_key(),
-        refund_key=locker.our_key(),
-        timelock_height=locker.tip().height + h.timelock_blocks,
-        asset_id=h.asset_id,
-    )
-
-
-def lock_and_mine(h: ConformanceHarness, locker: ChainAdapter, terms: HtlcTerms) -> HtlcLock:
-    """Lock with ``locker``, mine one block, return the lock as the chain now shows it."""
-    lock = locker.lock(terms)
-    h.mine(1)
-    return locker.get_lock(lock.lock_id)
-
-
-def mine_to(h: ConformanceHarness, height: int, via: ChainAdapter | None = None) -> None:
-    """Mine until the tip is at ``height`` (no-op if already there or above); ``via`` is the
-    adapter that reads the tip (default ``h.adapter``; pass the reopened one after a restart)."""
-    missing = height - (via or h.adapter).tip().height
-    if missing > 0:
-        h.mine(missing)
-
-
-class AdapterConformance:
+class AdapterConformance(CapabilitySections):
     """Subclass and provide a ``harness`` fixture (see the module docstring)."""
 
     # --- identity ---------------------------------------------------------------------------
@@ -190,27 +148,7 @@ class AdapterConformance:
         with pytest.raises(ChainError):
             us.claim(lock, preimage, unsafe_skip_checks=True)
 
-    def test_only_the_claim_key_can_claim(self, harness: ConformanceHarness) -> None:
-        h, us, them = harness, harness.adapter, harness.counterparty
-        preimage = new_preimage()
-        lock = lock_and_mine(h, us, terms_for(h, us, them, hashlock_of(preimage)))
-        with pytest.raises(ChainError):
-            us.claim(lock, preimage, unsafe_skip_checks=True)
-
     # --- observation, proofs, restart -------------------------------------------------------
-
-    def test_inclusion_proof_verifies_and_tampering_fails(
-        self, harness: ConformanceHarness
-    ) -> None:
-        h, us, them = harness, harness.adapter, harness.counterparty
-        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(new_preimage())))
-        proof = us.inclusion_proof(lock.lock_id)
-        h.verify_proof(proof)
-        assert proof.block_height == lock.block_height
-        assert us.headers(proof.block_height, 1) == [proof.header]
-        tampered = replace(proof, leaf=proof.leaf[:-1] + bytes([proof.leaf[-1] ^ 1]))
-        with pytest.raises(ProofError):
-            h.verify_proof(tampered)
 
     def test_confirmations_count_blocks(self, harness: ConformanceHarness) -> None:
         h, us, them = harness, harness.adapter, harness.counterparty

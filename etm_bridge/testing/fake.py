@@ -6,14 +6,20 @@ an adapter re-created from the same config mid-swap sees the same locks.
 
 Config keys: ``chain`` (name of the in-process chain, default ``"fake"``), ``secret_hex``
 (our signing secret, hex; required), ``network`` (label, default ``"memory"``).
+
+Capabilities: inclusion proofs (``fake-merkle``), payments (a payment's destination is a key of
+the chain; its proof names the output), watch-only balances. :class:`ScanningFakeAdapter` adds a
+block scanner (``htlc_activity``), as the real adapters have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from etm_bridge.adapter import (
+    Capability,
     ChainAdapter,
     ChainInfo,
     FeeEstimate,
@@ -22,10 +28,12 @@ from etm_bridge.adapter import (
     HtlcTerms,
     InclusionProof,
     KeyKind,
+    Payment,
+    PaymentStatus,
     Tip,
     check_header_range,
 )
-from etm_bridge.errors import ConfigError, LockNotFoundError
+from etm_bridge.errors import ConfigError, LockNotFoundError, ValidationError
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 from etm_bridge.testing.fakechain import (
     BLOCK_TIME_S,
@@ -41,6 +49,9 @@ class FakeAdapter(ChainAdapter):
     """An adapter for a :class:`FakeChain`; ``secret`` is our signing secret."""
 
     name = "fake"
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.INCLUSION_PROOFS, Capability.PAYMENTS, Capability.WATCH_ONLY_BALANCE}
+    )
 
     def __init__(self, chain: FakeChain, secret: bytes, network: str = "memory") -> None:
         if len(secret) < 16:
@@ -131,6 +142,31 @@ class FakeAdapter(ChainAdapter):
         height, header, raw, branch, index, count = self.chain.merkle_proof(record.txid)
         return InclusionProof("fake-merkle", height, header, raw, branch, index, count)
 
+    # --- payments and balances -------------------------------------------------------------
+
+    def pay(self, payments: Sequence[Payment]) -> str:
+        outputs = [(p.destination, p.amount, p.data) for p in payments]
+        return self.chain.submit_payment(self._secret, outputs)
+
+    def payment_status(self, txid: str, *, since_height: int = 0) -> PaymentStatus:
+        height = self.chain.tx_height(txid)
+        confirmations = 0 if height is None else self.chain.tip_height - height + 1
+        return PaymentStatus(height, confirmations)
+
+    def payment_proof(self, txid: str, payment: Payment) -> InclusionProof:
+        height, header, raw, branch, index, count = self.chain.merkle_proof(txid)
+        wanted = [payment.destination.hex(), payment.amount, payment.data.hex()]
+        outputs = json.loads(raw).get("outputs", [])
+        if wanted not in outputs:
+            raise ValidationError(f"transaction {txid} does not make this payment")
+        return InclusionProof(
+            "fake-merkle", height, header, raw, branch, index, count, item=outputs.index(wanted)
+        )
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        return FakeChain.named(str(config.get("chain", "fake"))).balances.get((key, None), 0)
+
     # --- spends -----------------------------------------------------------------------------
 
     def claim(
@@ -168,3 +204,25 @@ class FakeAdapter(ChainAdapter):
             block_height=record.block_height,
             state=record.state,
         )
+
+
+class ScanningFakeAdapter(FakeAdapter):
+    """A fake adapter with a block scanner: ``htlc_activity`` reports the hashlock of every
+    lock, claim and refund in a range of blocks (what the watcher uses to examine only the
+    swaps new blocks concern)."""
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = FakeAdapter.CAPABILITIES | {
+        Capability.HTLC_ACTIVITY
+    }
+
+    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes]:
+        check_header_range(start_height, end_height)
+        found: set[bytes] = set()
+        for block in self.chain.blocks[start_height : end_height + 1]:
+            for raw in block.txs:
+                body = json.loads(raw)
+                if body["type"] == "lock":
+                    found.add(bytes.fromhex(body["hashlock"]))
+                elif body["type"] in ("claim", "refund"):
+                    found.add(self.chain.locks[body["lock"]].terms.hashlock)
+        return found

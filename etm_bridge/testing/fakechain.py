@@ -164,6 +164,27 @@ class FakeChain:
         self.balances[(key, asset_id)] = self.balances.get((key, asset_id), 0) + amount
         return self._submit({"type": "mint", "to": key.hex(), "amount": amount})
 
+    def submit_payment(self, secret: bytes, outputs: list[tuple[bytes, int, bytes]]) -> str:
+        """Pay each ``(destination, amount, memo)`` from the key of ``secret`` in one
+        transaction (plus :data:`FEE`); the destination is credited as a key (any bytes)."""
+        sender = fake_pubkey(secret)
+        if not outputs or any(amount < 0 for _, amount, _ in outputs):
+            raise InvalidTransactionError("a payment needs outputs of non-negative amounts")
+        self._debit(sender, None, sum(amount for _, amount, _ in outputs) + FEE)
+        for to, amount, _ in outputs:
+            self.balances[(to, None)] = self.balances.get((to, None), 0) + amount
+        paid = [[to.hex(), amount, memo.hex()] for to, amount, memo in outputs]
+        return self._submit({"type": "pay", "from": sender.hex(), "outputs": paid})
+
+    def tx_height(self, txid: str) -> int | None:
+        """The block height of transaction ``txid`` (None: in the mempool); LockNotFoundError
+        if the chain never saw it."""
+        if txid in self.tx_heights:
+            return self.tx_heights[txid]
+        if any(txid_of(raw) == txid for raw in self.mempool):
+            return None
+        raise LockNotFoundError(f"no transaction {txid} on chain {self.name}")
+
     def submit_lock(self, secret: bytes, terms: HtlcTerms) -> LockRecord:
         if terms.amount < DUST_LIMIT:
             raise InvalidTransactionError(f"lock amount {terms.amount} is dust (< {DUST_LIMIT})")

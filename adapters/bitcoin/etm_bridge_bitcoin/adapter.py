@@ -16,11 +16,17 @@ block to scan, default 0), ``fallback_fee_sat_vb`` / ``min_fee_sat_vb`` / ``max_
 
 Lock ids are ``<txid>:<vout>:<hashlock hex>``: the hashlock is part of the id because a P2WSH
 output does not reveal it, and with it the lock can be re-identified from the chain alone.
+
+Capabilities: ``htlc_activity`` (with ``watch_hashlock``: a P2WSH hides its hashlock),
+inclusion proofs (``bitcoin-merkle``), payments (a payment's destination is a
+``script_pubkey``; its proof names the output), watch-only balances (a public key's confirmed
+P2WPKH coins, scanned without the secret).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,6 +36,7 @@ from bitcoin.core import CBlock, CScript, CTransaction, CTxOut, b2x
 from bitcoin.segwit_addr import encode as bech32_encode
 
 from etm_bridge.adapter import (
+    Capability,
     ChainAdapter,
     ChainInfo,
     FeeEstimate,
@@ -39,6 +46,8 @@ from etm_bridge.adapter import (
     InclusionProof,
     KeyKind,
     LockState,
+    Payment,
+    PaymentStatus,
     SpendKind,
     Tip,
     check_header_range,
@@ -61,6 +70,7 @@ from .proofs import block_inclusion_proof
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
 from .txbuild import (
     WalletKey,
+    WatchOnlyKey,
     build_claim_tx,
     build_lock_tx,
     build_payment_tx,
@@ -98,6 +108,15 @@ class BitcoinAdapter(ChainAdapter):
         "min_fee_sat_vb": int, "max_fee_sat_vb": int, "confirmations": int,
     }  # fmt: skip
     WALLET_KEY: ClassVar[str] = "btc"
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.HTLC_ACTIVITY,
+            Capability.WATCH_HASHLOCK,
+            Capability.INCLUSION_PROOFS,
+            Capability.PAYMENTS,
+            Capability.WATCH_ONLY_BALANCE,
+        }
+    )
 
     def __init__(
         self,
@@ -121,6 +140,7 @@ class BitcoinAdapter(ChainAdapter):
         self.index: ChainIndex = load_index(self.index_path, birth_height)
         self._mempool = MempoolCache()
         self._resolver = HashlockResolver()
+        self._payment_heights: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
@@ -237,14 +257,82 @@ class BitcoinAdapter(ChainAdapter):
             rate = None
         return self.fees.choose(rate)
 
-    def pay(self, outputs: Sequence[tuple[bytes, int]]) -> str:
-        """Pay ``(script_pubkey, amount_sat)`` outputs, in this order, from our coins (change
-        back to us, fee from :meth:`fee_estimate`); returns the txid. For payments that are not
-        HTLC locks, e.g. a pool deposit tagged with an ``OP_RETURN`` (amount 0)."""
+    # --- payments (the PAYMENTS capability) ---------------------------------------------------
+
+    def pay(self, payments: Sequence[Payment | tuple[bytes, int]]) -> str:
+        """Pay each payment (``Payment(script_pubkey, amount_sat)`` or a ``(script_pubkey,
+        amount_sat)`` pair) as an output, in this order, from our coins (change back to us, fee
+        from :meth:`fee_estimate`); returns the txid. For payments that are not HTLC locks,
+        e.g. a pool deposit tagged with an ``OP_RETURN`` (amount 0)."""
+        outputs = [_output(p) for p in payments]
         coins = self._view_with_mempool().spendable()  # not coins a mempool tx already spends
         outs = [CTxOut(amount, CScript(script)) for script, amount in outputs]
         tx, _coins = build_payment_tx(self.key, coins, outs, self.fee_estimate().rate)
         return self._broadcast(tx)
+
+    def payment_status(self, txid: str, *, since_height: int = 0) -> PaymentStatus:
+        """In the mempool: (None, 0); mined: its height (scanning blocks from ``since_height``:
+        no ``-txindex`` needed) and confirmations; LockNotFoundError if the node has neither."""
+        tip = int(self.rpc.call("getblockcount"))
+        height = self._payment_heights.get(txid)
+        if height is not None and (height > tip or not self._in_block(txid, height)):
+            height = None  # reorganised away: look again
+        if height is None:
+            if txid in {str(t) for t in self.rpc.call("getrawmempool")}:
+                return PaymentStatus(None, 0)
+            height = next(
+                (h for h in range(max(0, since_height), tip + 1) if self._in_block(txid, h)),
+                None,
+            )
+            if height is None:
+                raise LockNotFoundError(
+                    f"bitcoin tx {txid} is neither in the mempool nor in blocks "
+                    f"{since_height}..{tip}"
+                )
+            self._payment_heights[txid] = height
+        return PaymentStatus(height, tip - height + 1)
+
+    def payment_proof(self, txid: str, payment: Payment) -> InclusionProof:
+        """The ``bitcoin-merkle`` proof of mined ``txid``; ``item`` = the output paying."""
+        status = self.payment_status(txid)
+        if status.block_height is None:
+            raise LockNotFoundError(f"bitcoin tx {txid} is not mined yet; no proof")
+        block = self._block(status.block_height)
+        proof = block_inclusion_proof(block, status.block_height, txid)
+        tx = next(tx for tx in block.vtx if tx.GetTxid()[::-1].hex() == txid)
+        wanted = _output(payment)
+        vout = next(
+            (i for i, o in enumerate(tx.vout) if (bytes(o.scriptPubKey), o.nValue) == wanted),
+            None,
+        )
+        if vout is None:
+            raise ValidationError(f"bitcoin tx {txid} does not make this payment")
+        return dataclasses.replace(proof, item=vout)
+
+    def _in_block(self, txid: str, height: int) -> bool:
+        return any(tx.GetTxid()[::-1].hex() == txid for tx in self._block(height).vtx)
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        """Confirmed sat on ``key``'s P2WPKH output, scanned from the node's blocks into an
+        index under ``config["data_dir"]`` (no secret: the key cannot sign)."""
+        rpc = JsonRpcClient(
+            str(config["rpc_url"]),
+            user=config.get("rpc_user"),
+            password=config.get("rpc_password"),
+            timeout_s=10.0,
+        )
+        adapter = cls(
+            rpc,
+            WatchOnlyKey(key),
+            Path(str(config["data_dir"])),
+            network=str(config.get("network", "regtest")),
+            birth_height=int(config.get("birth_height", 0)),
+        )
+        try:
+            return adapter.balance()
+        finally:
+            adapter.close()
 
     # --- locks ------------------------------------------------------------------------------
 
@@ -408,6 +496,15 @@ class BitcoinAdapter(ChainAdapter):
             timelock_height=lock.timelock_height,
         )
         return HtlcLock("bitcoin", lock_id, lock.txid, terms, lock.height, state)
+
+
+def _output(payment: Payment | tuple[bytes, int]) -> tuple[bytes, int]:
+    """(script_pubkey, amount_sat) of a payment; Bitcoin payments carry no data."""
+    if not isinstance(payment, Payment):
+        return payment
+    if payment.data:
+        raise ValidationError("a Bitcoin payment carries no data (use an OP_RETURN output)")
+    return payment.destination, payment.amount
 
 
 def _htlc_of(lock: HtlcLock) -> HtlcScript:

@@ -40,7 +40,7 @@ from bitcoin.core.script import (
 )
 from bitcoin.wallet import CKey
 
-from etm_bridge.errors import DustError, InsufficientFundsError, ValidationError
+from etm_bridge.errors import DustError, InsufficientFundsError, KeystoreError, ValidationError
 
 from .script import (
     HtlcScript,
@@ -91,6 +91,19 @@ class WalletKey:
     def sign(self, sighash: bytes) -> bytes:
         """DER signature (low S) with the SIGHASH_ALL byte appended."""
         return bytes(self._key.sign(sighash)) + bytes([SIGHASH_ALL])
+
+
+class WatchOnlyKey(WalletKey):
+    """A public key only: enough to find its coins, never to sign (watch-only balances)."""
+
+    def __init__(self, pubkey: bytes) -> None:
+        if len(pubkey) != 33 or pubkey[0] not in (2, 3):
+            raise ValidationError("a watch-only Bitcoin key is a 33-byte compressed public key")
+        self.pubkey = pubkey
+        self.script_pubkey = p2wpkh_script_pubkey(pubkey)
+
+    def sign(self, sighash: bytes) -> bytes:
+        raise KeystoreError("a watch-only key cannot sign")
 
 
 def vsize(tx: CTransaction) -> int:

@@ -14,10 +14,16 @@ mined on chain is reported rather than lost.
 Transactions are signed locally (EIP-1559), nonces come from one persistent
 :class:`~.nonces.NonceManager` per account, and reverts surface as ContractRevertError naming
 the contract's custom error (``SwapNotFound``, ``TimelockNotReached``, ...).
+
+Capabilities: ``htlc_activity`` (the HTLC's logs), inclusion proofs (``ethereum-receipt``),
+payments (one transaction to a 20-byte address with value and calldata, e.g. a PoolVault
+deposit; its proof names the destination's log and carries the transactions-trie nodes),
+watch-only ether balances.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +33,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from etm_bridge.adapter import (
+    Capability,
     ChainAdapter,
     ChainInfo,
     FeeEstimate,
@@ -35,6 +42,8 @@ from etm_bridge.adapter import (
     HtlcTerms,
     InclusionProof,
     LockState,
+    Payment,
+    PaymentStatus,
     SpendKind,
     Tip,
     check_header_range,
@@ -62,6 +71,7 @@ from .nonces import NonceManager
 from .proofs import build_inclusion_proof
 from .revert import error_table
 from .sender import TxSender
+from .vault import transaction_proof
 
 
 class EthereumAdapter(ChainAdapter):
@@ -77,6 +87,14 @@ class EthereumAdapter(ChainAdapter):
     }  # fmt: skip
     WALLET_KEY: ClassVar[str] = "eth"
     SECRET_FIELD: ClassVar[str] = "private_key"
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.HTLC_ACTIVITY,
+            Capability.INCLUSION_PROOFS,
+            Capability.PAYMENTS,
+            Capability.WATCH_ONLY_BALANCE,
+        }
+    )
 
     def __init__(self, config: EthereumConfig) -> None:
         self.config = config
@@ -205,6 +223,59 @@ class EthereumAdapter(ChainAdapter):
     def inclusion_proof(self, lock_id: str) -> InclusionProof:
         return build_inclusion_proof(self.node, self._locked_event(lock_id).tx_hash)
 
+    # --- payments (the PAYMENTS capability) ----------------------------------------------------
+
+    def pay(self, payments: Sequence[Payment]) -> str:
+        """One transaction to ``payments[0].destination`` (a 20-byte address) with its amount
+        (wei) and data; waits for its receipt (a revert is reported with the contract's error);
+        the ``0x`` transaction hash."""
+        if len(payments) != 1:
+            raise ValidationError(f"an Ethereum payment is one transaction, got {len(payments)}")
+        (payment,) = payments
+        to = _checksum(payment.destination, "payment destination")
+        receipt = self.sender.transact(to, payment.data, payment.amount, "payment")
+        return str(receipt["transactionHash"])
+
+    def payment_status(self, txid: str, *, since_height: int = 0) -> PaymentStatus:
+        receipt = self.node.receipt(_hex0x(txid))
+        if receipt is None:
+            if self.node.transaction(_hex0x(txid)) is None:
+                raise LockNotFoundError(f"the Ethereum node does not know transaction {txid}")
+            return PaymentStatus(None, 0)
+        height = eth_rlp.to_int(receipt["blockNumber"], "receipt blockNumber")
+        return PaymentStatus(height, self.node.block_number() - height + 1)
+
+    def payment_proof(self, txid: str, payment: Payment) -> InclusionProof:
+        """The receipt proof of mined ``txid``; ``item`` = the position of the destination's
+        one log in the receipt (None when it logs nothing), ``aux`` = the transaction's nodes
+        in the header's transactions trie (``vault.transaction_proof``)."""
+        tx_hash = _hex0x(txid)
+        receipt = self.node.receipt(tx_hash)
+        if receipt is None:
+            raise LockNotFoundError(f"transaction {txid} is not mined (no receipt)")
+        tx = self.node.transaction(tx_hash) or {}
+        if str(tx.get("to", "")).lower() != "0x" + payment.destination.hex():
+            raise ValidationError(f"transaction {txid} does not pay {payment.destination.hex()}")
+        proof = build_inclusion_proof(self.node, tx_hash)
+        logs = [
+            i
+            for i, log in enumerate(receipt["logs"])
+            if str(log["address"]).lower() == "0x" + payment.destination.hex()
+        ]
+        if len(logs) > 1:
+            raise ChainError(f"transaction {txid} has {len(logs)} logs of the destination")
+        nodes = transaction_proof(self.node, proof.header, tx_hash, proof.index)
+        return dataclasses.replace(proof, item=logs[0] if logs else None, aux=nodes)
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        """The ether (wei) of address ``key`` at the latest block (``config["rpc_url"]``)."""
+        node = EthNode(str(config["rpc_url"]), {}, timeout_s=5.0)
+        try:
+            return node.balance(_checksum(key, "address"))
+        finally:
+            node.close()
+
     # --- spends --------------------------------------------------------------------------------
 
     def claim(
@@ -318,6 +389,10 @@ class EthereumAdapter(ChainAdapter):
         if int(decode(["uint256"], self.node.call(call, "allowance"))[0]) >= amount:
             return
         self.sender.transact(call["to"], self.codec.approve(spender, amount), 0, "approve")
+
+
+def _hex0x(txid: str) -> str:
+    return txid if txid.startswith("0x") else "0x" + txid
 
 
 def _checksum(raw: bytes, what: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ValidationError
-from .fsm import Direction, Role, State
+from .fsm import Role, SwapDirection, SwapState
 from .model import (
     ActionKind,
     BlockRef,
@@ -84,7 +84,7 @@ def terms_to_dict(t: SwapTerms) -> dict[str, Any]:
 def terms_from_dict(d: dict[str, Any]) -> SwapTerms:
     return SwapTerms(
         swap_id=d["swap_id"],
-        direction=Direction(d["direction"]),
+        direction=SwapDirection(d["direction"]),
         hashlock=_bytes(d["hashlock"], "hashlock"),
         user_leg=leg_from_dict(d["user_leg"]),
         counter_leg=leg_from_dict(d["counter_leg"]),
@@ -145,7 +145,7 @@ def record_from_dict(d: dict[str, Any]) -> SwapRecord:
         return SwapRecord(
             terms=terms_from_dict(d["terms"]),
             role=Role(d["role"]),
-            state=State(d["state"]),
+            state=SwapState(d["state"]),
             preimage=_opt_bytes(d.get("preimage"), "preimage"),
             failure=d.get("failure"),
             intents=tuple(intent_from_dict(i) for i in d.get("intents", [])),

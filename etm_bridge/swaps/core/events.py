@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 
 from ...errors import HashlockError
 from ...hashlock import check_preimage
-from .fsm import Event, Role, State, allowed_events, transition
+from .fsm import Event, Role, SwapState, allowed_events, transition
 from .model import ActionKind, DepKind, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches
 
-E, S = Event, State
+E, S = Event, SwapState
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ class Transition:
     """One row of a swap's transition log."""
 
     swap_id: str
-    from_state: State
+    from_state: SwapState
     event: Event
-    to_state: State
+    to_state: SwapState
     detail: str
     at_s: int
 
@@ -217,7 +217,7 @@ def _on_forfeited(rec: SwapRecord, view: SwapView, now_s: int) -> Observed | Non
     return Observed(E.CLAIM_REORGED) if gone else None
 
 
-_BY_STATE: dict[State, Callable[[SwapRecord, SwapView, int], Observed | None]] = {
+_BY_STATE: dict[SwapState, Callable[[SwapRecord, SwapView, int], Observed | None]] = {
     S.CREATED: _on_created,
     S.USER_LOCKED: _on_user_locked,
     S.LOCK_CONFIRMED: _on_lock_confirmed,

@@ -12,7 +12,7 @@ from typing import Any
 from ...hashlock import seconds_left
 from .fsm import POINT_OF_NO_RETURN, TERMINAL, progress_rank
 from .model import LegTerms, SwapRecord
-from .policy import Plan
+from .policy import ActionPlan
 from .views import LegView, SwapView
 
 
@@ -42,7 +42,7 @@ def _leg(name: str, terms: LegTerms, leg: LegView | None, now_s: int) -> dict[st
 
 
 def timeline(
-    rec: SwapRecord, view: SwapView | None, plan: Plan | None, now_s: int
+    rec: SwapRecord, view: SwapView | None, plan: ActionPlan | None, now_s: int
 ) -> dict[str, Any]:
     """A JSON-ready explanation of ``rec`` (see the module docstring)."""
     t = rec.terms

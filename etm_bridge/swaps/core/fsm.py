@@ -15,7 +15,7 @@ Directions:
 Rules the table encodes (and ``tests/unit/swaps/test_fsm.py`` checks):
 
 - Any (state, event) pair that is not in the table raises :class:`InvalidTransitionError`.
-- :data:`POINT_OF_NO_RETURN` is :attr:`State.SECRET_REVEALED`: from there on the swap can only
+- :data:`POINT_OF_NO_RETURN` is :attr:`SwapState.SECRET_REVEALED`: from there on the swap can only
   end claimed (or forfeited by whoever misses a deadline); it is never refunded "safely". The
   guard that refuses to cross it lives in :mod:`etm_bridge.swaps.core.policy`.
 - Status only moves forward (:func:`progress_rank` never decreases) except on the explicit reorg
@@ -36,7 +36,7 @@ from types import MappingProxyType
 from ...errors import InvalidTransitionError
 
 
-class Direction(StrEnum):
+class SwapDirection(StrEnum):
     """Which way value flows, seen from the user."""
 
     FOREIGN_TO_ETM = "foreign_to_etm"
@@ -50,7 +50,7 @@ class Role(StrEnum):
     OPERATOR = "operator"  # the pool's side: locks the counter leg, claims the user's lock
 
 
-class State(StrEnum):
+class SwapState(StrEnum):
     CREATED = "created"  # terms agreed, nothing locked yet
     USER_LOCKED = "user_locked"  # user's foreign lock seen and matching terms (foreign->ETM)
     LOCK_CONFIRMED = "lock_confirmed"  # ... with the required confirmations
@@ -96,13 +96,13 @@ class FailureReason(StrEnum):
     USER_LOCK_REORGED_AFTER_COUNTER_LOCK = "user_lock_reorged_after_counter_lock"
 
 
-S, E = State, Event
+S, E = SwapState, Event
 
 #: States with no way forward (only a reorg event can leave them).
-TERMINAL: frozenset[State] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED, S.FORFEITED})
+TERMINAL: frozenset[SwapState] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED, S.FORFEITED})
 
 #: Terminal states in which no party lost funds to a missed deadline.
-SAFE_TERMINAL: frozenset[State] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED})
+SAFE_TERMINAL: frozenset[SwapState] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED})
 
 #: Revealing the secret (claiming the counter lock) cannot be undone.
 POINT_OF_NO_RETURN = S.SECRET_REVEALED
@@ -118,7 +118,7 @@ REORG_EVENTS: frozenset[Event] = frozenset(
 )
 
 # Shared tail: from the counter lock on, both directions behave the same.
-_TAIL: dict[tuple[State, Event], State] = {
+_TAIL: dict[tuple[SwapState, Event], SwapState] = {
     (S.COUNTER_LOCKED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
     (S.COUNTER_LOCKED, E.COUNTER_LOCK_MISMATCH): S.FAILED,
     (S.COUNTER_LOCKED, E.LOCK_EXPIRED): S.EXPIRED,
@@ -138,7 +138,7 @@ _TAIL: dict[tuple[State, Event], State] = {
     (S.FORFEITED, E.CLAIM_REORGED): S.EXPIRED,
 }
 
-_FOREIGN_TO_ETM: dict[tuple[State, Event], State] = {
+_FOREIGN_TO_ETM: dict[tuple[SwapState, Event], SwapState] = {
     (S.CREATED, E.USER_LOCK_SEEN): S.USER_LOCKED,
     (S.CREATED, E.LOCK_MISMATCH): S.FAILED,
     (S.USER_LOCKED, E.USER_LOCK_CONFIRMED): S.LOCK_CONFIRMED,
@@ -158,7 +158,7 @@ _FOREIGN_TO_ETM: dict[tuple[State, Event], State] = {
     **_TAIL,
 }
 
-_ETM_TO_FOREIGN: dict[tuple[State, Event], State] = {
+_ETM_TO_FOREIGN: dict[tuple[SwapState, Event], SwapState] = {
     (S.CREATED, E.USER_LOCK_SEEN): S.ETM_LOCKED,
     (S.CREATED, E.LOCK_MISMATCH): S.FAILED,
     (S.ETM_LOCKED, E.COUNTER_LOCK_SEEN): S.COUNTER_LOCKED,
@@ -169,14 +169,14 @@ _ETM_TO_FOREIGN: dict[tuple[State, Event], State] = {
 }
 
 #: The transition tables, read-only.
-TABLES: Mapping[Direction, Mapping[tuple[State, Event], State]] = MappingProxyType(
+TABLES: Mapping[SwapDirection, Mapping[tuple[SwapState, Event], SwapState]] = MappingProxyType(
     {
-        Direction.FOREIGN_TO_ETM: MappingProxyType(_FOREIGN_TO_ETM),
-        Direction.ETM_TO_FOREIGN: MappingProxyType(_ETM_TO_FOREIGN),
+        SwapDirection.FOREIGN_TO_ETM: MappingProxyType(_FOREIGN_TO_ETM),
+        SwapDirection.ETM_TO_FOREIGN: MappingProxyType(_ETM_TO_FOREIGN),
     }
 )
 
-_RANK: Mapping[State, int] = MappingProxyType(
+_RANK: Mapping[SwapState, int] = MappingProxyType(
     {
         S.CREATED: 0,
         S.USER_LOCKED: 1,
@@ -195,7 +195,7 @@ _RANK: Mapping[State, int] = MappingProxyType(
 )
 
 
-def transition(direction: Direction, state: State, event: Event) -> State:
+def transition(direction: SwapDirection, state: SwapState, event: Event) -> SwapState:
     """The state after ``event`` in ``state``; :class:`InvalidTransitionError` if unmatched."""
     try:
         return TABLES[direction][(state, event)]
@@ -206,21 +206,21 @@ def transition(direction: Direction, state: State, event: Event) -> State:
         ) from None
 
 
-def allowed_events(direction: Direction, state: State) -> frozenset[Event]:
+def allowed_events(direction: SwapDirection, state: SwapState) -> frozenset[Event]:
     """Events the table accepts in ``state``."""
     return frozenset(e for (s, e) in TABLES[direction] if s is state)
 
 
-def states_of(direction: Direction) -> frozenset[State]:
+def states_of(direction: SwapDirection) -> frozenset[SwapState]:
     """Every state that appears in ``direction``'s table."""
     table = TABLES[direction]
     return frozenset(s for s, _ in table) | frozenset(table.values())
 
 
-def progress_rank(state: State) -> int:
+def progress_rank(state: SwapState) -> int:
     """How far along a swap is; non-reorg transitions never lower it."""
     return _RANK[state]
 
 
-def is_terminal(state: State) -> bool:
+def is_terminal(state: SwapState) -> bool:
     return state in TERMINAL

@@ -24,7 +24,7 @@ from enum import StrEnum
 from ...adapter import HtlcTerms
 from ...errors import ValidationError
 from ...hashlock import check_preimage, require_hashlock
-from .fsm import Direction, Role, State
+from .fsm import Role, SwapDirection, SwapState
 
 _ID_RE = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -117,7 +117,7 @@ class SwapTerms:
     """What both sides agreed when the swap was created."""
 
     swap_id: str
-    direction: Direction
+    direction: SwapDirection
     hashlock: bytes
     user_leg: LegTerms  # the long leg, locked by the user
     counter_leg: LegTerms  # the short leg, locked by the operator / the exchange contract
@@ -128,8 +128,8 @@ class SwapTerms:
     def __post_init__(self) -> None:
         if not isinstance(self.swap_id, str) or not _ID_RE.match(self.swap_id):
             raise ValidationError(f"swap_id must be 1..64 of [0-9a-zA-Z_-], got {self.swap_id!r}")
-        if not isinstance(self.direction, Direction):
-            raise ValidationError(f"direction must be a Direction, got {self.direction!r}")
+        if not isinstance(self.direction, SwapDirection):
+            raise ValidationError(f"direction must be a SwapDirection, got {self.direction!r}")
         require_hashlock(self.hashlock)
         _int("created_at_s", self.created_at_s)
         _int("lock_deadline_s", self.lock_deadline_s, self.created_at_s)
@@ -194,7 +194,7 @@ class SwapRecord:
 
     terms: SwapTerms
     role: Role
-    state: State = State.CREATED
+    state: SwapState = SwapState.CREATED
     preimage: bytes | None = None
     failure: str | None = None  # typed reason when FAILED
     intents: tuple[Intent, ...] = ()
@@ -206,8 +206,8 @@ class SwapRecord:
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
             raise ValidationError(f"role must be a Role, got {self.role!r}")
-        if not isinstance(self.state, State):
-            raise ValidationError(f"state must be a State, got {self.state!r}")
+        if not isinstance(self.state, SwapState):
+            raise ValidationError(f"state must be a SwapState, got {self.state!r}")
         if self.preimage is not None:
             check_preimage(self.preimage, self.terms.hashlock)
         _int("version", self.version)

@@ -1,8 +1,9 @@
 """What to do next: a pure function of (swap record, observations of the chains, now).
 
-:func:`decide` returns a :class:`Plan`; the watcher only executes it. Every broadcasting action
-carries an idempotency key; the watcher writes an :class:`~etm_bridge.swaps.core.model.Intent` with
-that key *before* broadcasting and the result *after*. After a crash, an intent without a result
+:func:`decide` returns an :class:`ActionPlan`; the watcher only executes it. Every
+broadcasting action carries an idempotency key; the watcher writes an
+:class:`~etm_bridge.swaps.core.model.Intent` with that key *before* broadcasting and the result
+*after*. After a crash, an intent without a result
 is resolved by looking at the chain: if the chain shows its effect (the lock, the claim, the
 refund, the accepted proof) the result is recorded as found; if not, the same key is re-issued
 (a claim or refund can only spend its lock once, so re-broadcasting never double-spends).
@@ -31,11 +32,11 @@ from dataclasses import dataclass
 
 from ...errors import SwapError, TimelockError
 from ...hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
-from .fsm import Direction, Role, State
+from .fsm import Role, SwapDirection, SwapState
 from .model import ActionKind, Intent, IntentResult, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches
 
-A, S = ActionKind, State
+A, S = ActionKind, SwapState
 
 _SPENDS = frozenset({A.CLAIM_COUNTER, A.CLAIM_USER_LOCK, A.REFUND_USER_LOCK, A.REFUND_COUNTER})
 _LOCKS = frozenset({A.LOCK_USER_LEG, A.LOCK_COUNTER_LEG})
@@ -73,7 +74,7 @@ class Action:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ActionPlan:
     resolved: tuple[tuple[str, IntentResult], ...]  # pending intents the chain settled
     actions: tuple[Action, ...]
     wake_heights: tuple[tuple[str, int], ...]  # (chain, height): look again at that height
@@ -175,7 +176,7 @@ def _still_applicable(kind: ActionKind, view: SwapView) -> bool:
 
 def reveal_margin(rec: SwapRecord, view: SwapView, cfg: PolicyConfig) -> tuple[int, int]:
     """(blocks, seconds) the counter lock must still have when the user reveals."""
-    on_etm = rec.terms.direction is Direction.FOREIGN_TO_ETM
+    on_etm = rec.terms.direction is SwapDirection.FOREIGN_TO_ETM
     margin_s = cfg.etm_reveal_margin_s if on_etm else cfg.reveal_margin_s
     blocks = blocks_for_seconds(margin_s, view.counter.block_time_s)
     return max(rec.terms.reveal_margin_blocks, blocks), margin_s
@@ -184,7 +185,7 @@ def reveal_margin(rec: SwapRecord, view: SwapView, cfg: PolicyConfig) -> tuple[i
 def _too_short(rec: SwapRecord, counter: LegView, cfg: PolicyConfig) -> str | None:
     """A foreign counter lock that lasts less than ``min_counter_lock_s`` from its block."""
     lock = counter.lock
-    if rec.terms.direction is not Direction.ETM_TO_FOREIGN or lock is None:
+    if rec.terms.direction is not SwapDirection.ETM_TO_FOREIGN or lock is None:
         return None
     if lock.block_height is None:
         return None  # unconfirmed: the confirmation check refuses it
@@ -356,7 +357,9 @@ def _wake_heights(
     return tuple(sorted((c, h) for c, h in wake if h > 0))
 
 
-def decide(rec: SwapRecord, view: SwapView, now_s: int, cfg: PolicyConfig | None = None) -> Plan:
+def decide(
+    rec: SwapRecord, view: SwapView, now_s: int, cfg: PolicyConfig | None = None
+) -> ActionPlan:
     """The plan for ``rec`` given ``view`` at ``now_s``. Never raises for a valid record."""
     cfg = cfg or PolicyConfig()
     resolved, actions = _recover(rec, view, now_s)
@@ -375,12 +378,12 @@ def decide(rec: SwapRecord, view: SwapView, now_s: int, cfg: PolicyConfig | None
         elif item.kind not in pending_kinds and _may_issue(rec, item.kind, view, now_s, cfg):
             key = intent_key(rec, item.kind)
             actions.append(Action(item.kind, item.chain, key, item.reason, item.relay_to_height))
-    return Plan(tuple(resolved), tuple(actions), _wake_heights(rec, view, cfg), tuple(notes))
+    return ActionPlan(tuple(resolved), tuple(actions), _wake_heights(rec, view, cfg), tuple(notes))
 
 
 def direction_chains(rec: SwapRecord) -> tuple[str, str]:
     """(foreign chain, ETM chain) of the swap."""
     t = rec.terms
-    if t.direction is Direction.FOREIGN_TO_ETM:
+    if t.direction is SwapDirection.FOREIGN_TO_ETM:
         return t.user_leg.chain, t.counter_leg.chain
     return t.counter_leg.chain, t.user_leg.chain

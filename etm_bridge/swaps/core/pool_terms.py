@@ -1,47 +1,48 @@
-"""Swaps through an ETM pool: the terms of the user's side and the operator's records.
+"""Swaps through an ETM pool: the terms of the user's side and the operator's records (pure).
 
 A pool swap is a swap whose counterparty is the ETM exchange contract (whitepaper 6.2) instead
 of a person who ran ``swap accept``:
 
-- **foreign -> ETM** (``xchg_swap_in``): the user locks BTC/ETH to the pool's claim key (the
-  operator's key), refundable to the user's *bound* key, for the long leg; the exchange locks
-  pool ETM to the user with the same hashlock once the SPV proof is accepted. The counter leg's
-  refund key is the pool's leg key (:func:`~etm_bridge.etm_client.htlc_leg.pool_leg_key`) and its
-  timelock is the contract's (0 here: only the reveal guard applies).
+- **foreign -> ETM** (``xchg_swap_in``): the user locks the foreign asset to the pool's claim
+  key (the operator's key), refundable to the user's *bound* key, for the long leg; the
+  exchange locks pool ETM to the user with the same hashlock once the SPV proof is accepted.
+  The counter leg's refund key is the pool's leg key (:func:`pool_leg_key`) and its timelock is
+  the contract's (0 here: only the reveal guard applies).
 - **ETM -> foreign** (``xchg_swap_out``): the user locks ETM to the pool; the operator locks the
   asset to the user's bound key for the short leg; its refund key is the pool's claim key.
 
 The counter leg's amount is the pinned quote's output (``min_out``): the exchange refuses the
 swap if the pool moved past it. The operator learns of pool swaps from ETM state (the node's
-swap log, polled from a cursor by :class:`PoolFollower`), never from the user.
+swap log, polled from a cursor by :class:`~etm_bridge.swaps.runtime.operator.PoolFollower`),
+never from the user.
 
 The operator's records are keyed by the swap's ETM HTLC id (:func:`operator_swap_id`), never
 by its hashlock: until issue 11 they were keyed by ``hashlock[:16]`` and a swap whose hashlock
 the engine already knew was skipped, so a second swap in with a used hashlock (its preimage
-public) was never claimed on Bitcoin: the user took the pool's ETM and refunded the BTC. The
-record of a swap in also pins the user lock ETM proved (``LegTerms.lock_id``), so a decoy lock
-with the same hashlock and terms is never followed instead. A pool swap the engine cannot
-follow is reported (:class:`Unfollowed`, logged at error level), never silently skipped.
-Pure except :class:`PoolFollower` and :func:`sync_operator`.
+public) was never claimed on the foreign chain: the user took the pool's ETM and refunded its
+lock. The record of a swap in also pins the user lock ETM proved (``LegTerms.lock_id``), so a
+decoy lock with the same hashlock and terms is never followed instead. A pool swap the engine
+cannot follow is reported (:class:`Unfollowed`), never silently skipped.
+
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ... import foreign_chains
 from ...chain.address import decode_address
 from ...chain.params import ETM_EPOCH_UNIX
-from ...errors import SwapNotFoundError
-from ...etm_client.htlc_leg import EtmAdapter, pool_leg_key
-from ...exchange.htlc import Htlc, HtlcStatus
+from ...errors import ConfigError
+from ...exchange.htlc import Htlc
 from ...exchange.pool import PoolDirection
 from ...exchange.records import PoolSwap
+from ...exchange.records import pool_account
 from ...exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
-from ...hashlock import blocks_for_seconds
-from ..runtime.store import SwapStore
-from .fsm import Direction, Role
+from ...hashlock import blocks_for_seconds, sha256
+from .fsm import Role, SwapDirection
 from .model import LegTerms, SwapRecord, SwapTerms
 from .policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 
@@ -49,11 +50,22 @@ from .policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 SWAP_OUT_LEG_S = SHORT_LEG_S + MARGIN_S + 1800
 OPERATOR_DEADLINE_S = 10 * 365 * 86400  # the user's lock already exists: no lock deadline
 
-log = logging.getLogger(__name__)
+
+def pool_leg_key(asset: str) -> bytes:
+    """The 20-byte key standing for pool ``asset``'s pseudo-account (``pool:<asset>``) in swap
+    terms: a hash no ed25519 key's address can be made to equal."""
+    return sha256(b"etm-bridge pool account\x00" + pool_account(asset).encode())[:20]
+
+
+def pool_asset_of(key: bytes, assets: Iterable[str] | None = None) -> str | None:
+    """The pool asset among ``assets`` (default: every foreign chain's native asset) whose
+    :func:`pool_leg_key` is ``key``, if any."""
+    known = foreign_chains.native_assets() if assets is None else assets
+    return next((a for a in known if pool_leg_key(a) == key), None)
 
 
 @dataclass(frozen=True)
-class Chain:
+class LegChain:
     """One leg's chain as the engine names it, with its tip and nominal block time."""
 
     name: str
@@ -82,8 +94,8 @@ def swap_in_terms(
     swap_id: str,
     hashlock: bytes,
     pool: PoolInfo,
-    foreign: Chain,
-    etm: Chain,
+    foreign: LegChain,
+    etm: LegChain,
     *,
     amount_in: int,
     min_out: int,
@@ -92,7 +104,7 @@ def swap_in_terms(
     now_s: int,
     lock_within_s: int = 3600,
 ) -> SwapTerms:
-    """The user's terms of a BTC/ETH -> ETM swap through ``pool``."""
+    """The user's terms of a foreign asset -> ETM swap through ``pool``."""
     user = LegTerms(
         foreign.name,
         amount_in,
@@ -104,7 +116,7 @@ def swap_in_terms(
     counter = LegTerms(etm.name, min_out, user_etm_address20, pool_leg_key(pool.asset), 0, 1)
     margin = blocks_for_seconds(ETM_REVEAL_MARGIN_S, etm.block_time_s)
     return SwapTerms(
-        swap_id, Direction.FOREIGN_TO_ETM, hashlock, user, counter, now_s,
+        swap_id, SwapDirection.FOREIGN_TO_ETM, hashlock, user, counter, now_s,
         now_s + lock_within_s, margin,
     )  # fmt: skip
 
@@ -113,8 +125,8 @@ def swap_out_terms(
     swap_id: str,
     hashlock: bytes,
     pool: PoolInfo,
-    foreign: Chain,
-    etm: Chain,
+    foreign: LegChain,
+    etm: LegChain,
     *,
     amount_in: int,
     min_out: int,
@@ -124,24 +136,24 @@ def swap_out_terms(
     lock_within_s: int = 600,
     counter_confirmations: int = 1,
 ) -> SwapTerms:
-    """The user's terms of an ETM -> BTC/ETH swap through ``pool``. ``counter_confirmations``:
-    how deep the operator's lock must be before the user claims it (reveals the secret), the
-    depth the ETM relay's policy asks for ``min_out`` (the node's quote, ``depth``): one
-    confirmation let an operator with hash power undo its lock after the reveal and claim the
-    user's ETM (review a11b)."""
+    """The user's terms of an ETM -> foreign asset swap through ``pool``.
+    ``counter_confirmations``: how deep the operator's lock must be before the user claims it
+    (reveals the secret), the depth the ETM relay's policy asks for ``min_out`` (the node's
+    quote, ``depth``): one confirmation let an operator with hash power undo its lock after the
+    reveal and claim the user's ETM (review a11b)."""
     expiry = etm.tip_height + blocks_for_seconds(SWAP_OUT_LEG_S, etm.block_time_s)
     user = LegTerms(etm.name, amount_in, pool_leg_key(pool.asset), user_etm_address20, expiry, 1)
     confirmations = max(1, counter_confirmations)
     counter = LegTerms(foreign.name, min_out, user_foreign_key, pool.claim_key, 0, confirmations)
     margin = blocks_for_seconds(REVEAL_MARGIN_S, foreign.block_time_s)
     return SwapTerms(
-        swap_id, Direction.ETM_TO_FOREIGN, hashlock, user, counter, now_s,
+        swap_id, SwapDirection.ETM_TO_FOREIGN, hashlock, user, counter, now_s,
         now_s + lock_within_s, margin,
     )  # fmt: skip
 
 
 def operator_counter_timelock(
-    etm_expiry: int, etm: Chain, foreign: Chain, deadline_s: int | None = None, now_s: int = 0
+    etm_expiry: int, etm: LegChain, foreign: LegChain, deadline_s: int | None = None, now_s: int = 0
 ) -> int:
     """The operator's lock height for a swap out: the short leg, ending at least
     ``MARGIN_S`` before the user's ETM lock ends (by its height or, when given, its wall-clock
@@ -161,19 +173,18 @@ def operator_swap_id(htlc: Htlc) -> str:
 
 
 def adapter_lock_id(asset: str, lock_id: bytes, hashlock: bytes) -> str | None:
-    """The foreign adapter's id of the lock the exchange proved (``SwapRecord.lock_id``), or
-    None for an asset without a known form. Bitcoin: the proof's ``txid_le || vout u32 BE``
-    (``exchange.btc_proofs``) -> ``<txid display hex>:<vout>:<hashlock hex>``; Ethereum: the
-    contract's swap hash (``exchange.eth_proofs``), in hex, as the Ethereum adapter names it."""
-    if asset == "btc" and len(lock_id) == 36:
-        return f"{lock_id[:32][::-1].hex()}:{int.from_bytes(lock_id[32:], 'big')}:{hashlock.hex()}"
-    if asset == "eth" and len(lock_id) == 32:
-        return lock_id.hex()
-    return None
+    """The foreign adapter's id of the lock the exchange proved (the pool swap's ``lock_id``
+    bytes, in the chain's proof form), or None for an asset without a known form (its chain
+    says: ``foreign_chains``)."""
+    try:
+        chain = foreign_chains.for_asset(asset)
+    except ConfigError:
+        return None
+    return chain.exchange.adapter_lock_id(lock_id, hashlock)
 
 
 def operator_record(
-    swap: PoolSwap, htlc: Htlc, pool: PoolInfo, foreign: Chain, etm: Chain, now_s: int
+    swap: PoolSwap, htlc: Htlc, pool: PoolInfo, foreign: LegChain, etm: LegChain, now_s: int
 ) -> SwapRecord | None:
     """The operator's record of one pool swap (None if nothing is left to do for it)."""
     swap_id = operator_swap_id(htlc)
@@ -186,7 +197,7 @@ def operator_record(
         )  # fmt: skip
         counter = LegTerms(etm.name, swap.amount_out, user20, pool20, 0, 1)
         margin = blocks_for_seconds(ETM_REVEAL_MARGIN_S, etm.block_time_s)
-        terms = SwapTerms(swap_id, Direction.FOREIGN_TO_ETM, htlc.hashlock, user, counter,
+        terms = SwapTerms(swap_id, SwapDirection.FOREIGN_TO_ETM, htlc.hashlock, user, counter,
                           now_s, now_s + OPERATOR_DEADLINE_S, margin)  # fmt: skip
         return SwapRecord(terms, Role.OPERATOR, updated_at_s=now_s)
     etm_deadline = ETM_EPOCH_UNIX + htlc.deadline_s if htlc.deadline_s else None
@@ -196,7 +207,7 @@ def operator_record(
     user = LegTerms(etm.name, swap.amount_in, pool20, user20, htlc.expiry_height, 1)
     counter = LegTerms(foreign.name, swap.amount_out, swap.user_key, pool.claim_key, timelock, 1)
     margin = blocks_for_seconds(REVEAL_MARGIN_S, foreign.block_time_s)
-    terms = SwapTerms(swap_id, Direction.ETM_TO_FOREIGN, htlc.hashlock, user, counter, now_s,
+    terms = SwapTerms(swap_id, SwapDirection.ETM_TO_FOREIGN, htlc.hashlock, user, counter, now_s,
                       now_s + OPERATOR_DEADLINE_S, margin)  # fmt: skip
     return SwapRecord(terms, Role.OPERATOR, updated_at_s=now_s)
 
@@ -243,13 +254,13 @@ COLLISION = (
 )
 
 
-def _is_record_of(rec: SwapRecord, swap: PoolSwap, htlc: Htlc, pool: PoolInfo) -> bool:
+def is_record_of(rec: SwapRecord, swap: PoolSwap, htlc: Htlc, pool: PoolInfo) -> bool:
     """Whether ``rec`` is the operator's record of this pool swap (same hashlock, direction,
     and for a swap in the same proven lock): an id is only a name, and a direct swap accepted
     under a pool swap's id must not pass for it."""
     t = rec.terms
     swap_in = swap.direction is PoolDirection.ASSET_TO_ETM
-    direction = Direction.FOREIGN_TO_ETM if swap_in else Direction.ETM_TO_FOREIGN
+    direction = SwapDirection.FOREIGN_TO_ETM if swap_in else SwapDirection.ETM_TO_FOREIGN
     pinned = adapter_lock_id(pool.asset, swap.lock_id, htlc.hashlock) if swap_in else None
     return (
         rec.role is Role.OPERATOR
@@ -263,75 +274,3 @@ NO_ROOM = (
     "its ETM lock expires too soon for a counter lock ending a margin before it: nothing is "
     "locked, the user refunds the ETM after expiry"
 )
-
-
-class PoolFollower:
-    """The operator's side of the pools: polls each pool's swap log on the ETM node from its
-    last cursor and creates a record per new swap (keyed by HTLC id); reports what it cannot
-    follow. One per watcher process; the cursors live in memory (a restart reads every swap
-    again, and records already in the store are skipped), and a cursor moves only once every
-    swap of its page is recorded (a failure half-way reads them again next time)."""
-
-    def __init__(self, store: SwapStore, etm_adapter: EtmAdapter) -> None:
-        self.store, self.etm_adapter = store, etm_adapter
-        self.cursors: dict[str, str | None] = {}
-
-    def follow(
-        self, pools: Mapping[str, tuple[PoolInfo, Chain]], etm: Chain, now_s: int
-    ) -> FollowReport:
-        created: list[str] = []
-        unfollowed: list[Unfollowed] = []
-        for asset, (pool, foreign) in sorted(pools.items()):
-            swaps, cursor = self.etm_adapter.exchange_swaps(asset, self.cursors.get(asset))
-            for swap, htlc in swaps:
-                problem = self._take(swap, htlc, pool, foreign, etm, now_s, created)
-                if problem is not None:
-                    unfollowed.append(problem)
-                    log.error(
-                        "operator: CANNOT FOLLOW pool swap %s (%s): %s",
-                        problem.swap_id, asset, problem.reason,
-                    )  # fmt: skip
-            # only now: a failure above leaves the cursor, so those swaps are read again
-            self.cursors[asset] = cursor
-        return FollowReport(tuple(created), tuple(unfollowed))
-
-    def _take(
-        self, swap: PoolSwap, htlc: Htlc, pool: PoolInfo, foreign: Chain, etm: Chain,
-        now_s: int, created: list[str],
-    ) -> Unfollowed | None:  # fmt: skip
-        swap_id = operator_swap_id(htlc)
-        try:
-            known = self.store.get(swap_id)
-        except SwapNotFoundError:
-            known = None
-        if known is not None:
-            if _is_record_of(known, swap, htlc, pool):
-                return None  # followed already
-            return Unfollowed(swap_id, pool.asset, COLLISION)
-        others = [r for r in self.store.by_hashlock(htlc.hashlock) if r.swap_id != swap_id]
-        reason = why_not_followed(swap, htlc, pool, others)
-        if reason is None:
-            rec = operator_record(swap, htlc, pool, foreign, etm, now_s)
-            if rec is not None:
-                self.store.create(rec)
-                created.append(rec.swap_id)
-                return None
-            if htlc.status is not HtlcStatus.LOCKED:
-                return None  # an ended swap out we never had to lock for
-            reason = NO_ROOM
-        return Unfollowed(swap_id, pool.asset, reason)
-
-
-def sync_operator(
-    store: SwapStore,
-    etm_adapter: EtmAdapter,
-    pools: Mapping[str, tuple[PoolInfo, Chain]],
-    etm: Chain,
-    now_s: int,
-) -> FollowReport:
-    """One look at every pool swap of ``pools`` (asset -> (pool, its foreign chain)) from the
-    start of their logs: creates the operator's record of each swap the store does not know
-    (a swap the user settled before we looked is still followed: the operator must claim the
-    user's lock with the revealed secret). A watcher keeps a :class:`PoolFollower` instead,
-    which reads only the swaps opened since its last look."""
-    return PoolFollower(store, etm_adapter).follow(pools, etm, now_s)

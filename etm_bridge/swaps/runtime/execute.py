@@ -9,10 +9,11 @@ from collections.abc import Mapping
 
 from ...adapter import ChainAdapter
 from ...errors import EtmBridgeError
-from ...etm_client.htlc_leg import EtmAdapter, pool_asset_of
 from ..core.model import ActionKind, SwapRecord
 from ..core.policy import Action
-from .observe import EtmGateway, Observation, adapter_for, common_relay_tip
+from ..core.pool_terms import pool_asset_of
+from ..core.ports import SwapGateway
+from .observe import Observation, adapter_for, common_relay_tip
 
 
 def broadcast(
@@ -20,16 +21,18 @@ def broadcast(
     action: Action,
     obs: Observation,
     adapters: Mapping[str, ChainAdapter],
-    gateway: EtmGateway | None,
+    gateway: SwapGateway | None,
 ) -> str:
     """Execute one broadcasting action through the adapters; returns the transaction id."""
     t, kind, a = rec.terms, action.kind, ActionKind
     adapter = adapter_for(adapters, action.chain)
     if kind is a.LOCK_USER_LEG:
         pool_asset = pool_asset_of(t.user_leg.claim_key)
-        if pool_asset is not None and isinstance(adapter, EtmAdapter):  # swap out via a pool
+        if pool_asset is not None:  # a swap out: our ETM goes to a pool, through the exchange
+            if gateway is None:
+                raise EtmBridgeError("a swap out through a pool needs the ETM exchange")
             terms = t.user_leg.htlc_terms(t.hashlock)
-            return adapter.lock_swap_out(terms, pool_asset, t.counter_leg.amount).txid
+            return gateway.lock_swap_out(terms, pool_asset, t.counter_leg.amount).txid
         return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
     if kind is a.LOCK_COUNTER_LEG:
         return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid
@@ -50,7 +53,7 @@ def broadcast(
 
 
 def relay_headers(
-    action: Action, adapters: Mapping[str, ChainAdapter], gateway: EtmGateway | None
+    action: Action, adapters: Mapping[str, ChainAdapter], gateway: SwapGateway | None
 ) -> str:
     """Feed headers to the ETM relay up to the action's height, from the fork point if the
     relay's best chain differs from the adapter's (after a reorg)."""

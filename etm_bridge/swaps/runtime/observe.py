@@ -4,7 +4,7 @@ The I/O half of the engine's eyes (the pure half is ``views``/``events``). Each 
 the adapter registered under the leg's chain name; observations are re-labelled with that name
 (an adapter reports its own chain id, e.g. two fake chains both say ``"fake"``), so the core
 compares like with like. The ETM-side facts that are not HTLC facts (the SPV relay tip, the
-status of a proof) come from an :class:`EtmGateway`.
+status of a proof) come from a :class:`~etm_bridge.swaps.core.ports.SwapGateway`.
 """
 
 from __future__ import annotations
@@ -12,38 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
 
-from ...adapter import ChainAdapter, HtlcLock, HtlcSpend, InclusionProof
+from ...adapter import ChainAdapter, HtlcLock, HtlcSpend
 from ...errors import ChainError, ConfigError, ScanRangeError
-from ..core.fsm import TERMINAL, Direction, Role, State
+from ..core.fsm import TERMINAL, Role, SwapDirection, SwapState
 from ..core.model import BlockRef, DepKind, SwapRecord
-from ..core.views import LegView, ProofView, SwapView, pick_lock
-
-
-class EtmGateway(Protocol):
-    """The ETM exchange operations of a foreign->ETM swap besides the HTLC itself."""
-
-    def relay_tip(self, chain: str) -> int:
-        """Best height of ``chain`` that the ETM SPV relay knows."""
-        ...
-
-    def relay_header_at(self, chain: str, height: int) -> bytes | None:
-        """The raw header the relay's best chain has at ``height`` (None if none)."""
-        ...
-
-    def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
-        """Submit raw headers from ``start_height`` (which may fork below the relay's tip);
-        returns the relay's new tip height."""
-        ...
-
-    def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
-        """ETM's judgement of the proof of ``rec``'s user lock (none / accepted / rejected)."""
-        ...
-
-    def submit_proof(self, rec: SwapRecord, lock: HtlcLock, proof: InclusionProof) -> str:
-        """Submit the SPV proof of ``lock``; returns the ETM transaction id."""
-        ...
+from ..core.ports import SwapGateway
+from ..core.views import LegView, SwapView, pick_lock
 
 
 @dataclass(frozen=True)
@@ -97,7 +72,7 @@ def _leg(
     return LegView(chain, tip, block_time, lock, spend, now_s, final), original
 
 
-def common_relay_tip(gateway: EtmGateway, adapter: ChainAdapter, chain: str) -> int:
+def common_relay_tip(gateway: SwapGateway, adapter: ChainAdapter, chain: str) -> int:
     """The highest height at which the ETM relay's best chain and the adapter's agree: after a
     reorg the relay may be on the losing branch, and a proof against it would be rejected."""
     height = min(gateway.relay_tip(chain), adapter.tip().height)
@@ -158,9 +133,9 @@ def check_recorded_facts_seen(
 
 
 #: States in which no counter lock can exist yet (nothing was proved or counter-locked).
-_BEFORE_COUNTER = frozenset({State.CREATED, State.USER_LOCKED})
+_BEFORE_COUNTER = frozenset({SwapState.CREATED, SwapState.USER_LOCKED})
 #: States in which the ETM view of the proof matters.
-_PROVING = frozenset({State.LOCK_CONFIRMED, State.PROOF_SUBMITTED})
+_PROVING = frozenset({SwapState.LOCK_CONFIRMED, SwapState.PROOF_SUBMITTED})
 
 
 def skips_counter_leg(rec: SwapRecord) -> bool:
@@ -172,7 +147,7 @@ def observe(
     rec: SwapRecord,
     adapters: Mapping[str, ChainAdapter],
     tips: Mapping[str, int],
-    gateway: EtmGateway | None,
+    gateway: SwapGateway | None,
     now_s: int = 0,
 ) -> Observation:
     """Everything the core needs about ``rec`` now (raises if a node is unreachable).
@@ -185,7 +160,7 @@ def observe(
     t = rec.terms
     user_chain, counter_chain = t.user_leg.chain, t.counter_leg.chain
     user_adapter = adapter_for(adapters, user_chain)
-    finality = rec.role is Role.OPERATOR and rec.state is State.ETM_LOCKED
+    finality = rec.role is Role.OPERATOR and rec.state is SwapState.ETM_LOCKED
     user_view, user_lock = _leg(
         user_adapter, user_chain, rec, False, tips[user_chain], now_s, finality
     )
@@ -200,7 +175,11 @@ def observe(
             counter_adapter, counter_chain, rec, True, tips[counter_chain], now_s
         )
     proof = None
-    if gateway is not None and t.direction is Direction.FOREIGN_TO_ETM and rec.state in _PROVING:
+    if (
+        gateway is not None
+        and t.direction is SwapDirection.FOREIGN_TO_ETM
+        and rec.state in _PROVING
+    ):
         proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
     check_recorded_facts_seen(rec, view, adapters)
@@ -208,11 +187,11 @@ def observe(
 
 
 _LOCK_STATES = {
-    State.USER_LOCKED,
-    State.LOCK_CONFIRMED,
-    State.PROOF_SUBMITTED,
-    State.ETM_LOCKED,
-    State.COUNTER_LOCKED,
+    SwapState.USER_LOCKED,
+    SwapState.LOCK_CONFIRMED,
+    SwapState.PROOF_SUBMITTED,
+    SwapState.ETM_LOCKED,
+    SwapState.COUNTER_LOCKED,
 }
 
 
@@ -222,14 +201,14 @@ def wanted_refs(rec: SwapRecord, view: SwapView) -> list[tuple[DepKind, str, int
     want: list[tuple[DepKind, str, int | None]] = []
     if rec.state in _LOCK_STATES and u.lock is not None:
         want.append((DepKind.USER_LOCK, u.chain, u.lock.block_height))
-    if rec.state is State.COUNTER_LOCKED and c.lock is not None:
+    if rec.state is SwapState.COUNTER_LOCKED and c.lock is not None:
         want.append((DepKind.COUNTER_LOCK, c.chain, c.lock.block_height))
-    if rec.state in (State.CLAIMED_BOTH, State.FORFEITED) and u.spend and u.claimed:
+    if rec.state in (SwapState.CLAIMED_BOTH, SwapState.FORFEITED) and u.spend and u.claimed:
         want.append((DepKind.CLAIM, u.chain, u.spend.block_height))
     own = u if rec.role is Role.USER else c
-    if rec.state is State.REFUNDED and own.spend is not None and own.refunded:
+    if rec.state is SwapState.REFUNDED and own.spend is not None and own.refunded:
         want.append((DepKind.REFUND, own.chain, own.spend.block_height))
-    if rec.state is State.FORFEITED and u.spend is not None and u.refunded:
+    if rec.state is SwapState.FORFEITED and u.spend is not None and u.refunded:
         want.append((DepKind.REFUND, u.chain, u.spend.block_height))
     return [(k, ch, h) for k, ch, h in want if h is not None]
 

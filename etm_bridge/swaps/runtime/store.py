@@ -36,7 +36,7 @@ from ...errors import StaleSwapError, SwapError, SwapNotFoundError, WatcherLockE
 from ...private_files import secure_sqlite_files
 from ..core.codec import intent_from_dict, intent_to_dict, record_from_dict, record_to_dict
 from ..core.events import Transition
-from ..core.fsm import TERMINAL, Event, State
+from ..core.fsm import TERMINAL, Event, SwapState
 from ..core.model import SwapRecord
 
 _SCHEMA = """
@@ -195,9 +195,9 @@ class SwapStore:
         return [
             Transition(
                 r["swap_id"],
-                State(r["from_state"]),
+                SwapState(r["from_state"]),
                 Event(r["event"]),
-                State(r["to_state"]),
+                SwapState(r["to_state"]),
                 r["detail"],
                 r["at_s"],
             )

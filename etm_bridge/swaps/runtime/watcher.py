@@ -5,11 +5,12 @@ chain's tip (a node that fails is marked down, retried with exponential backoff 
 never fatal); then examine only the swaps that need it:
 
 - swaps that are new, changed, have an intent without a result, or acted last tick;
-- on a chain with new blocks: the swaps with a leg there (or, if the adapter offers
-  ``htlc_activity(start, end)``, only the swaps whose hashlock or lock appears in the new
-  blocks; an adapter whose locks hide their hashlock is told each tracked swap's through
-  ``watch_hashlock``; a scan that fails falls back to all the chain's swaps), plus the swaps
-  whose wake height (a timelock, a confirmation target) was reached.
+- on a chain with new blocks: the swaps with a leg there (or, if the adapter declares the
+  ``htlc_activity`` capability, only the swaps whose hashlock or lock appears in the new
+  blocks; every adapter is told each tracked swap's hashlock through ``watch_hashlock``, which
+  scanners that cannot see a lock's hashlock need; a scan that fails falls back to all the
+  chain's swaps), plus the swaps whose wake height (a timelock, a confirmation target) was
+  reached.
 
 An idle tick therefore costs O(changed swaps), not O(open swaps).
 
@@ -30,15 +31,15 @@ from dataclasses import dataclass, field, replace
 
 import requests
 
-from ...adapter import ChainAdapter
+from ...adapter import Capability, ChainAdapter
 from ...errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
 from ..core.events import REORG_DROPS, Transition, apply_event, next_event
-from ..core.fsm import REORG_EVENTS, Role, State
+from ..core.fsm import REORG_EVENTS, Role, SwapState
 from ..core.model import ActionKind, IntentResult, Outcome, SwapRecord
-from ..core.policy import Action, Plan, PolicyConfig, decide, new_intent
+from ..core.policy import Action, ActionPlan, PolicyConfig, decide, new_intent
+from ..core.ports import SwapGateway
 from .execute import broadcast, relay_headers
 from .observe import (
-    EtmGateway,
     Observation,
     adapter_for,
     header_digest,
@@ -98,7 +99,7 @@ class TickReport:
 def _needs_finality(rec: SwapRecord) -> bool:
     """The operator decides on the counter lock in ETM_LOCKED, which needs the ETM finalized
     height that ``observe`` reads only in that state."""
-    return rec.role is Role.OPERATOR and rec.state is State.ETM_LOCKED
+    return rec.role is Role.OPERATOR and rec.state is SwapState.ETM_LOCKED
 
 
 class Watcher:
@@ -109,7 +110,7 @@ class Watcher:
         store: SwapStore,
         adapters: Mapping[str, ChainAdapter],
         *,
-        gateway: EtmGateway | None = None,
+        gateway: SwapGateway | None = None,
         owner: str | None = None,
         config: WatcherConfig | None = None,
         clock: Callable[[], float] = time.time,
@@ -219,9 +220,9 @@ class Watcher:
         self._by_hashlock.setdefault(rec.terms.hashlock, set()).add(rec.swap_id)
         for chain in self._chains(rec):
             self._on_chain.setdefault(chain, set()).add(rec.swap_id)
-            watch = getattr(self.adapters.get(chain), "watch_hashlock", None)
-            if watch is not None:  # its scanner cannot see a lock's hashlock by itself
-                watch(rec.terms.hashlock)
+            adapter = self.adapters.get(chain)
+            if adapter is not None:  # a scanner that cannot see a lock's hashlock by itself
+                adapter.watch_hashlock(rec.terms.hashlock)  # needs it (no-op for the others)
 
     def _read_tips(self, now: float) -> dict[str, int]:
         new_blocks: dict[str, int] = {}
@@ -278,15 +279,19 @@ class Watcher:
 
     def _scan_new_blocks(self, chain: str, height: int) -> set[str]:
         adapter = self.adapters[chain]
+        everything = set(self._on_chain.get(chain, ()))
+        if not adapter.supports(Capability.HTLC_ACTIVITY):
+            return everything
         previous = self._tip_digest.get(chain)
         self._tip_digest[chain] = (height, header_digest(adapter, height))
-        scan = getattr(adapter, "htlc_activity", None)
-        if previous is None or scan is None or height <= previous[0]:
-            return set(self._on_chain.get(chain, ()))
+        if previous is None or height <= previous[0]:
+            return everything
         if header_digest(adapter, previous[0]) != previous[1]:
             log.warning("chain %s reorganised below height %d", chain, previous[0])
-            return set(self._on_chain.get(chain, ()))
-        hashlocks: Iterable[bytes] = scan(previous[0] + 1, height)
+            return everything
+        hashlocks = adapter.htlc_activity(previous[0] + 1, height)
+        if hashlocks is None:
+            return everything
         return {sid for h in hashlocks for sid in self._by_hashlock.get(h, ())}
 
     # --- one swap -----------------------------------------------------------------------------
@@ -310,7 +315,7 @@ class Watcher:
         notes = self._process(rec, int(now), transitions, actions, only=only)
         return self.records[swap_id], actions, notes
 
-    def inspect(self, rec: SwapRecord) -> tuple[SwapRecord, Observation, Plan]:
+    def inspect(self, rec: SwapRecord) -> tuple[SwapRecord, Observation, ActionPlan]:
         """What the engine would see and plan for ``rec`` now; changes nothing."""
         now = int(self.clock())
         chains = self._chains(rec)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from etm_bridge_ethereum import Deployment, EthereumAdapter
 
+from etm_bridge.adapter import Payment
 from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarness
 
 
@@ -27,6 +28,8 @@ def _harness(
         amount=amount,
         unknown_lock_id="00" * 32,
         asset_id=asset_id,
+        payment=lambda to: Payment(to.our_key(), 10**15),
+        watch_config={"rpc_url": adapter_config(us)["rpc_url"]},
     )
 
 

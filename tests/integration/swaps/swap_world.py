@@ -19,7 +19,7 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import Deployment, EthereumAdapter, deploy_contract
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
@@ -126,7 +126,7 @@ class SwapWorld:
         now = 1_700_000_000
         return SwapTerms(
             "real1",
-            Direction.ETM_TO_FOREIGN,
+            SwapDirection.ETM_TO_FOREIGN,
             sha256(self.preimage),
             user,
             counter,
@@ -151,7 +151,7 @@ class SwapWorld:
         self.btc_node.mine(blocks)
         self.anvil.rpc.call("anvil_mine", hex(blocks))
 
-    def state(self, role: Role) -> State:
+    def state(self, role: Role) -> SwapState:
         store = SwapStore(self.db(role))
         try:
             return store.get("real1").state

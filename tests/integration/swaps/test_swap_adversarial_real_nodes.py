@@ -14,7 +14,7 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import ActionKind, SwapRecord, SwapTerms
 from etm_bridge.swaps.runtime.store import SwapStore
 
@@ -36,9 +36,9 @@ def _wrong_hash(t: SwapTerms, preimage: bytes) -> tuple[SwapTerms, bytes]:
 
 
 CASES = {
-    "wrong_amount": (_bad_amount, State.REFUNDED, ["lock_mismatch"]),
-    "too_short_timelock": (_short_timelock, State.REFUNDED, ["lock_mismatch"]),
-    "wrong_hash": (_wrong_hash, State.CREATED, []),
+    "wrong_amount": (_bad_amount, SwapState.REFUNDED, ["lock_mismatch"]),
+    "too_short_timelock": (_short_timelock, SwapState.REFUNDED, ["lock_mismatch"]),
+    "wrong_hash": (_wrong_hash, SwapState.CREATED, []),
 }
 
 
@@ -59,16 +59,16 @@ def test_a_bad_user_lock_is_never_answered_and_refunds(bitcoin_node, anvil_node,
     btc_before, eth_before = user.adapters["bitcoin"].balance(), op.adapters["ethereum"].balance()
     try:
         for _ in range(60):
-            if world.state(Role.USER) is State.REFUNDED:
+            if world.state(Role.USER) is SwapState.REFUNDED:
                 break
             for w in (user, op):
                 w.tick()
             world.mine()
-        assert world.state(Role.USER) is State.REFUNDED
+        assert world.state(Role.USER) is SwapState.REFUNDED
         assert world.state(Role.OPERATOR) is op_end
         moves = [(t.event.value, t.to_state) for t in op.store.transitions("real1")]
         assert [e for e, _ in moves[:1]] == op_first, moves
-        assert [s for _, s in moves[:1]] == ([State.FAILED] if op_first else []), moves
+        assert [s for _, s in moves[:1]] == ([SwapState.FAILED] if op_first else []), moves
         assert not op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
         assert op.adapters["ethereum"].find_locks(agreed.hashlock) == []
         world.mine()
@@ -107,12 +107,12 @@ def test_a_bad_counter_lock_is_never_claimed_and_both_refund(
     btc_before, eth_before = user.adapters["bitcoin"].balance(), op.adapters["ethereum"].balance()
     try:
         for _ in range(80):
-            if world.state(Role.USER) is world.state(Role.OPERATOR) is State.REFUNDED:
+            if world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.REFUNDED:
                 break
             for w in (user, op):
                 w.tick()
             world.mine()
-        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.REFUNDED
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.REFUNDED
         events = [t.event.value for t in user.store.transitions("real1")]
         assert "counter_lock_mismatch" in events, events
         assert not user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)
@@ -140,13 +140,13 @@ def test_a_claim_at_the_last_allowed_block_still_lets_the_operator_claim(
     btc_before = op.adapters["bitcoin"].balance()
     try:
         for _ in range(20):  # the user ticks only until the operator has counter-locked
-            if world.state(Role.OPERATOR) is State.COUNTER_LOCKED:
+            if world.state(Role.OPERATOR) is SwapState.COUNTER_LOCKED:
                 break
             locked = op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
             for w in (op,) if locked else (user, op):
                 w.tick()
             world.mine()
-        assert world.state(Role.OPERATOR) is State.COUNTER_LOCKED
+        assert world.state(Role.OPERATOR) is SwapState.COUNTER_LOCKED
         while True:  # the user is away; only anvil moves
             _, obs, plan = user.inspect(user.store.get("real1"))
             if obs.view.counter.blocks_left <= terms.reveal_margin_blocks:
@@ -158,12 +158,12 @@ def test_a_claim_at_the_last_allowed_block_still_lets_the_operator_claim(
         [claim] = user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)
         assert claim.result is not None and claim.result.txid
         for _ in range(10):
-            if world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH:
+            if world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH:
                 break
             for w in (user, op):
                 w.tick()
             world.mine()
-        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH
         world.mine()
         assert BTC_SAT - BTC_FEES_MAX <= op.adapters["bitcoin"].balance() - btc_before <= BTC_SAT
     finally:

@@ -3,7 +3,7 @@
 The user locks BTC to the pool's key, its engine relays headers and proves the lock by SPV to
 the ETM node (``xchg_swap_in``), the exchange locks pool ETM to the user, the user claims it
 (revealing the secret) and the operator's engine claims the BTC. The user's watcher process
-(``watcher_proc.py``, with a NodeGateway) is SIGKILLed right after each state save and right
+(``watcher_proc.py``, with a NodeExchange) is SIGKILLed right after each state save and right
 after each intent write (once per distinct save) and restarted until the swap ends; the
 operator's engine runs in the same process (it creates its record from ETM state each tick) but
 is never the one crashed. Two scenarios: claimed (both engines end ``claimed_both``) and
@@ -32,7 +32,7 @@ from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import LockState
 from etm_bridge.app.swaps import start_pool_swap
-from etm_bridge.swaps.core.fsm import Direction, Role, State, states_of
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState, states_of
 from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.swaps.runtime.store import SwapStore
 
@@ -48,7 +48,7 @@ SCENARIO_ACTIONS = {
 #: exchange locks pool ETM in the very transaction that accepts the proof (``xchg_swap_in``),
 #: so the engine sees the counter lock with the proof and takes the table's
 #: ``lock_confirmed -> counter_locked`` edge (checked in each claimed run's transition log).
-NEVER_SAVED_ON_POOL_PATH = {State.CREATED, State.PROOF_SUBMITTED}
+NEVER_SAVED_ON_POOL_PATH = {SwapState.CREATED, SwapState.PROOF_SUBMITTED}
 NEVER_PROVE = {"user_proof_delay_blocks": 10**6}
 crashed_at: dict[str, set[str]] = {}
 
@@ -134,16 +134,18 @@ def _user_path(path: Path, swap_id: str) -> list[tuple[str, str]]:
         store.close()
 
 
-def _check_chains(world: World, user: Party, operator: Party, rec: SwapRecord, end: State) -> None:
+def _check_chains(
+    world: World, user: Party, operator: Party, rec: SwapRecord, end: SwapState
+) -> None:
     o_btc, u_etm = world.btc_adapter(operator), world.etm_adapter(user)
     try:
         [btc_lock] = o_btc.find_locks(rec.terms.hashlock)  # BTC locked exactly once
         assert btc_lock.terms.amount == SWAP_SAT, btc_lock
         spend = o_btc.find_spend(btc_lock)
         assert spend is not None, btc_lock
-        assert spend.kind.value == ("claim" if end is State.CLAIMED_BOTH else "refund"), spend
+        assert spend.kind.value == ("claim" if end is SwapState.CLAIMED_BOTH else "refund"), spend
         etm_locks = u_etm.find_locks(rec.terms.hashlock)
-        if end is State.CLAIMED_BOTH:
+        if end is SwapState.CLAIMED_BOTH:
             [etm_lock] = etm_locks  # the exchange locked once, for the pinned amount
             assert etm_lock.state is LockState.CLAIMED, etm_lock
             assert etm_lock.terms.amount == rec.terms.counter_leg.amount, etm_lock
@@ -154,13 +156,13 @@ def _check_chains(world: World, user: Party, operator: Party, rec: SwapRecord, e
         u_etm.close()
 
 
-def _check_funds(before: dict, after: dict, rec: SwapRecord, end: State) -> None:
+def _check_funds(before: dict, after: dict, rec: SwapRecord, end: SwapState) -> None:
     d_user_btc = after["user_btc"] - before["user_btc"]
     d_user_etm = after["user_etm"] - before["user_etm"]
     d_op_btc = after["op_btc"] - before["op_btc"]
     pool0, pool1 = before["pool"], after["pool"]
     deltas = (d_user_btc, d_user_etm, d_op_btc)
-    if end is State.CLAIMED_BOTH:
+    if end is SwapState.CLAIMED_BOTH:
         got = rec.terms.counter_leg.amount
         assert -SWAP_SAT - BTC_FEES_MAX <= d_user_btc <= -SWAP_SAT, deltas
         assert SWAP_SAT - BTC_FEES_MAX <= d_op_btc <= SWAP_SAT, deltas
@@ -220,7 +222,7 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
     etm_node, bitcoin_node, tmp_path, scenario, point
 ) -> None:
     refund = scenario == "refunded"
-    end = State.REFUNDED if refund else State.CLAIMED_BOTH
+    end = SwapState.REFUNDED if refund else SwapState.CLAIMED_BOTH
     world, operator, user = _setup(etm_node, bitcoin_node, tmp_path, confirmations=2)
     rec = _start(world, user, refund)
     store = SwapStore(tmp_path / "user.db")
@@ -253,7 +255,7 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
     if not refund:  # the proof and the counter lock are one ETM transaction
         path = _user_path(dbs[Role.USER], rec.swap_id)
         assert ("lock_confirmed", "counter_locked") in path, path
-        assert all(State.PROOF_SUBMITTED.value not in step for step in path), path
+        assert all(SwapState.PROOF_SUBMITTED.value not in step for step in path), path
     bitcoin_node.mine(1)
     _check_chains(world, user, operator, rec, end)
     _check_funds(before, _snapshot(world, user, operator), rec, end)
@@ -266,7 +268,7 @@ def test_the_crashes_covered_every_state_and_user_action_of_the_table() -> None:
     if set(crashed_at) != {"state_saved", "intent_saved"}:
         pytest.skip("needs the crash runs of this module in the same session")
     user_states = {s.split("/")[2] for s in crashed_at["state_saved"] if s.split("/")[1] == "user"}
-    want = states_of(Direction.FOREIGN_TO_ETM) - NOT_CRASH_REACHABLE - NEVER_SAVED_ON_POOL_PATH
+    want = states_of(SwapDirection.FOREIGN_TO_ETM) - NOT_CRASH_REACHABLE - NEVER_SAVED_ON_POOL_PATH
     assert {s.value for s in want} <= user_states, (sorted(want), sorted(user_states))
     kinds = {s.split("/")[-1] for s in crashed_at["intent_saved"]}
     user_actions = set().union(*SCENARIO_ACTIONS.values())

@@ -22,29 +22,29 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import TABLES, Direction, Role, State
+from etm_bridge.swaps.core.fsm import TABLES, Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind, Outcome
 from etm_bridge.swaps.runtime.store import SwapStore
 
 PROC = Path(__file__).with_name("watcher_proc.py")
-DIRECTION = Direction.ETM_TO_FOREIGN
+DIRECTION = SwapDirection.ETM_TO_FOREIGN
 #: Reachable only with a bad counterparty, a missed deadline or before any lock is made.
-NOT_CRASH_REACHABLE = {State.FAILED, State.FORFEITED, State.CANCELLED}
+NOT_CRASH_REACHABLE = {SwapState.FAILED, SwapState.FORFEITED, SwapState.CANCELLED}
 SCENARIOS = {
     # name: (terms overrides, watcher_proc "offline" rule, end state of both roles)
-    "claimed": ({}, None, State.CLAIMED_BOTH),
+    "claimed": ({}, None, SwapState.CLAIMED_BOTH),
     # the user walks away once counter-locked and comes back after the operator refunded
     "refunded": (
         {"user_blocks": 24, "counter_blocks": 14},
         {"role": "user", "state": "counter_locked"},
-        State.REFUNDED,
+        SwapState.REFUNDED,
     ),
 }
 BTC_FEES_MAX, ETH_GAS_MAX = 20_000, ETH_WEI // 10
 crashed_at: dict[str, set[str]] = {}
 
 
-def _table_states() -> set[State]:
+def _table_states() -> set[SwapState]:
     table = TABLES[DIRECTION]
     return {s for s, _ in table} | set(table.values())
 
@@ -92,13 +92,13 @@ def _balances(world: SwapWorld) -> dict[tuple[Role, str], int]:
     return out
 
 
-def _check_funds(world: SwapWorld, before: dict, end: State) -> None:
+def _check_funds(world: SwapWorld, before: dict, end: SwapState) -> None:
     world.mine()
     after = _balances(world)
     delta = {k: after[k] - before[k] for k in before}
     u_btc, u_eth = delta[Role.USER, "bitcoin"], delta[Role.USER, "ethereum"]
     o_btc, o_eth = delta[Role.OPERATOR, "bitcoin"], delta[Role.OPERATOR, "ethereum"]
-    if end is State.CLAIMED_BOTH:
+    if end is SwapState.CLAIMED_BOTH:
         assert -BTC_SAT - BTC_FEES_MAX <= u_btc <= -BTC_SAT, delta
         assert BTC_SAT - BTC_FEES_MAX <= o_btc <= BTC_SAT, delta
         assert ETH_WEI - ETH_GAS_MAX <= u_eth <= ETH_WEI, delta
@@ -108,13 +108,13 @@ def _check_funds(world: SwapWorld, before: dict, end: State) -> None:
         assert -ETH_GAS_MAX <= o_eth <= 0 and u_eth == 0, delta
 
 
-def _check_chains_and_intents(world: SwapWorld, end: State) -> None:
+def _check_chains_and_intents(world: SwapWorld, end: SwapState) -> None:
     hashlock = sha256(world.preimage)
     adapters = world.adapters(Role.OPERATOR)
     try:
         for chain, a in adapters.items():
             [lock] = a.find_locks(hashlock)  # each leg locked exactly once
-            want = "claimed" if end is State.CLAIMED_BOTH else "refunded"
+            want = "claimed" if end is SwapState.CLAIMED_BOTH else "refunded"
             assert lock.state.value == want, (chain, lock)
     finally:
         for a in adapters.values():
@@ -128,7 +128,7 @@ def _check_chains_and_intents(world: SwapWorld, end: State) -> None:
             assert intent.result is not None, intent
             ok = intent.result.outcome in (Outcome.BROADCAST, Outcome.FOUND_ON_CHAIN)
             # killed between a claim intent and its broadcast, back after the lock was refunded
-            closed = "spent by another" in intent.result.detail and end is State.REFUNDED
+            closed = "spent by another" in intent.result.detail and end is SwapState.REFUNDED
             assert ok or closed, intent
         for kind in ActionKind:
             if kind is not ActionKind.WAIT:  # one broadcast per kind: nothing was sent twice
@@ -158,7 +158,7 @@ def test_the_crashes_covered_every_state_and_action_of_the_table() -> None:
     if set(crashed_at) != {"state_saved", "intent_saved"}:
         pytest.skip("needs the crash runs of this module in the same session")
     by_role_state = {tuple(s.split("/")[1:3]) for s in crashed_at["state_saved"]}
-    want = _table_states() - NOT_CRASH_REACHABLE - {State.CREATED}  # created is never re-saved
+    want = _table_states() - NOT_CRASH_REACHABLE - {SwapState.CREATED}  # created is never re-saved
     for state in want:
         assert any(st == state.value for _, st in by_role_state), (state, sorted(by_role_state))
     kinds = {s.split("/")[-1] for s in crashed_at["intent_saved"]}

@@ -21,7 +21,7 @@ from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
@@ -100,7 +100,7 @@ def _setup(etm_node, bitcoin_node, tmp_path):
         preimage = new_preimage()
         terms = SwapTerms(
             "etm1",
-            Direction.ETM_TO_FOREIGN,
+            SwapDirection.ETM_TO_FOREIGN,
             sha256(preimage),
             LegTerms(
                 "etm",
@@ -148,13 +148,13 @@ def test_etm_to_btc_swap_with_a_real_etm_node(etm_node, bitcoin_node, tmp_path) 
         assert op_etm_before == FUNDING_ETM  # funded, and nothing else moved it
         for _ in range(60):
             states = {role: w.store.get("etm1").state for role, w in watchers.items()}
-            if set(states.values()) == {State.CLAIMED_BOTH}:
+            if set(states.values()) == {SwapState.CLAIMED_BOTH}:
                 break
             for w in watchers.values():
                 w.tick()
             bitcoin_node.mine(1)
             time.sleep(1.0)  # one ETM block
-        assert set(states.values()) == {State.CLAIMED_BOTH}, (states, etm_node.log_tail())
+        assert set(states.values()) == {SwapState.CLAIMED_BOTH}, (states, etm_node.log_tail())
         deadline = time.monotonic() + 10
         while op_ad["etm"].balance() < op_etm_before + ETM_AMOUNT - 100_000:
             assert time.monotonic() < deadline
@@ -198,7 +198,7 @@ def test_sigkill_after_every_save_with_the_etm_node(etm_node, bitcoin_node, tmp_
         store = SwapStore(tmp_path / f"{role.value}.db")
         rec = store.get("etm1")
         store.close()
-        assert rec.state is State.CLAIMED_BOTH, (role, rec.state, crashed.read_text())
+        assert rec.state is SwapState.CLAIMED_BOTH, (role, rec.state, crashed.read_text())
         assert all(i.result is not None for i in rec.intents)
     assert kills >= 4, crashed.read_text()
     op = _adapters(specs[Role.OPERATOR])

@@ -30,7 +30,7 @@ from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.ethereum.node_init import relay_genesis_from_node
 from etm_bridge.spv.genesis_section import SpvSection
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.units import ETM
 
 ETH = 10**18
@@ -95,7 +95,7 @@ def test_eth_to_etm_and_back_through_the_pool(
         quote = client.quote("eth", "asset_to_etm", SWAP_WEI)
         terms = swaps.start_swap_in(SWAP_WEI, "eth")
         both = (Role.USER, Role.OPERATOR)
-        swaps.run_until(terms.swap_id, {State.CLAIMED_BOTH}, roles=both, timeout_s=150)
+        swaps.run_until(terms.swap_id, {SwapState.CLAIMED_BOTH}, roles=both, timeout_s=150)
         [eth_lock] = swaps.op_ad["ethereum"].find_locks(terms.hashlock)
         spend = swaps.op_ad["ethereum"].find_spend(eth_lock)
         assert spend is not None and spend.kind.value == "claim"
@@ -109,7 +109,7 @@ def test_eth_to_etm_and_back_through_the_pool(
 
         quote_out = client.quote("eth", "etm_to_asset", 5 * ETM)
         out = swaps.start_swap_out(5 * ETM, "eth")
-        swaps.run_until(out.swap_id, {State.CLAIMED_BOTH}, roles=both, timeout_s=150)
+        swaps.run_until(out.swap_id, {SwapState.CLAIMED_BOTH}, roles=both, timeout_s=150)
         [eth_out] = swaps.user_ad["ethereum"].find_locks(out.hashlock)
         assert eth_out.terms.amount == quote_out["amount_out"]
         assert eth_out.terms.claim_key == user.eth_address20

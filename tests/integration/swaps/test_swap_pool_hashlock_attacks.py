@@ -37,7 +37,7 @@ from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.node import relaying
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapTerms
 from etm_bridge.swaps.core.pool_terms import PoolInfo
 from etm_bridge.units import ETM
@@ -76,7 +76,7 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
     try:
         # 1. a first pool swap completes; its preimage is public on ETM
         t1 = swaps.start_swap_in(SWAP_SAT)
-        swaps.run_until(t1.swap_id, {State.CLAIMED_BOTH}, roles=BOTH, timeout_s=150)
+        swaps.run_until(t1.swap_id, {SwapState.CLAIMED_BOTH}, roles=BOTH, timeout_s=150)
         [etm1] = client.htlcs(t1.hashlock)
         assert etm1["status"] == "claimed" and etm1["preimage"] is not None
 
@@ -115,14 +115,14 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
         # swap completes)
         t3 = _start(swaps)
         for t in (t2, t3):
-            swaps.run_until(t.swap_id, {State.CLAIMED_BOTH}, roles=BOTH, timeout_s=150)
+            swaps.run_until(t.swap_id, {SwapState.CLAIMED_BOTH}, roles=BOTH, timeout_s=150)
         ours = {t.hashlock: t for t in (t1, t2, t3)}
         records = swaps.op_store.list_swaps()
         assert len(records) == 3 and swaps.unfollowed == []
         for rec in records:
             [htlc] = client.htlcs(rec.terms.hashlock)
             assert rec.swap_id == htlc["htlc_id"]  # keyed by the ETM HTLC id, not the hashlock
-            assert rec.state is State.CLAIMED_BOTH and rec.terms.hashlock in ours
+            assert rec.state is SwapState.CLAIMED_BOTH and rec.terms.hashlock in ours
             [user_lock] = [
                 lk for lk in btc.find_locks(rec.terms.hashlock)
                 if lk.lock_id != again.lock_id

@@ -28,7 +28,7 @@ from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import LockState
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.units import ETM
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
@@ -84,7 +84,7 @@ def test_btc_to_etm_and_back_through_the_pool(etm_node, bitcoin_node, tmp_path) 
         quote_in = client.quote("btc", "asset_to_etm", SWAP_IN_SAT)
         t_in = swaps.start_swap_in(SWAP_IN_SAT)
         assert t_in.counter_leg.amount == quote_in["amount_out"]  # the pinned minimum
-        swaps.run_until(t_in.swap_id, {State.CLAIMED_BOTH}, roles=both, timeout_s=150)
+        swaps.run_until(t_in.swap_id, {SwapState.CLAIMED_BOTH}, roles=both, timeout_s=150)
 
         [btc_lock] = swaps.op_ad["bitcoin"].find_locks(t_in.hashlock)
         assert swaps.op_ad["bitcoin"].find_spend(btc_lock).kind.value == "claim"
@@ -102,7 +102,7 @@ def test_btc_to_etm_and_back_through_the_pool(etm_node, bitcoin_node, tmp_path) 
 
         quote_out = client.quote("btc", "etm_to_asset", SWAP_OUT_ETM)
         t_out = swaps.start_swap_out(SWAP_OUT_ETM)
-        swaps.run_until(t_out.swap_id, {State.CLAIMED_BOTH}, roles=both, timeout_s=150)
+        swaps.run_until(t_out.swap_id, {SwapState.CLAIMED_BOTH}, roles=both, timeout_s=150)
         [etm_out] = swaps.op_ad["etm"].find_locks(t_out.hashlock)
         assert etm_out.state is LockState.CLAIMED and etm_out.terms.amount == SWAP_OUT_ETM
         [btc_out] = swaps.user_ad["bitcoin"].find_locks(t_out.hashlock)

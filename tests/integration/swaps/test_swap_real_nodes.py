@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from swap_world import BTC_SAT, SwapWorld
 
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import ActionKind
 
 
@@ -35,8 +35,8 @@ def test_a_swap_on_real_nodes_ends_claimed_on_both_chains(world) -> None:
             world,
             [user, op],
             lambda: (
-                world.state(Role.USER) is State.CLAIMED_BOTH
-                and world.state(Role.OPERATOR) is State.CLAIMED_BOTH
+                world.state(Role.USER) is SwapState.CLAIMED_BOTH
+                and world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH
             ),
         )
         world.mine()
@@ -45,10 +45,10 @@ def test_a_swap_on_real_nodes_ends_claimed_on_both_chains(world) -> None:
         rec = op.store.get("real1")
         assert rec.preimage == world.preimage
         assert [t.to_state for t in op.store.transitions("real1")] == [
-            State.ETM_LOCKED,
-            State.COUNTER_LOCKED,
-            State.SECRET_REVEALED,
-            State.CLAIMED_BOTH,
+            SwapState.ETM_LOCKED,
+            SwapState.COUNTER_LOCKED,
+            SwapState.SECRET_REVEALED,
+            SwapState.CLAIMED_BOTH,
         ]
     finally:
         for w in (user, op):
@@ -59,14 +59,14 @@ def test_an_operator_that_never_locks_leaves_the_user_refunded_by_the_node(world
     world.create(world.terms(user_blocks=8))
     user = world.watcher(Role.USER)
     try:
-        _run(world, [user], lambda: world.state(Role.USER) is State.REFUNDED)
+        _run(world, [user], lambda: world.state(Role.USER) is SwapState.REFUNDED)
         rec = user.store.get("real1")
         [refund] = rec.intents_of(ActionKind.REFUND_USER_LOCK)
         assert refund.result is not None and refund.result.txid
         assert [t.to_state for t in user.store.transitions("real1")] == [
-            State.ETM_LOCKED,
-            State.EXPIRED,
-            State.REFUNDED,
+            SwapState.ETM_LOCKED,
+            SwapState.EXPIRED,
+            SwapState.REFUNDED,
         ]
     finally:
         user.stop()
@@ -81,7 +81,7 @@ def test_a_counter_lock_reorged_out_of_anvil_sends_both_sides_back_and_they_refu
     world.create(terms)
     user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
     try:
-        _run(world, [user, op], lambda: world.state(Role.USER) is State.COUNTER_LOCKED)
+        _run(world, [user, op], lambda: world.state(Role.USER) is SwapState.COUNTER_LOCKED)
         [lock] = op.adapters["ethereum"].find_locks(terms.hashlock)
         depth = op.adapters["ethereum"].tip().height - lock.block_height + 1
         anvil_node.rpc.call("anvil_reorg", depth, [])
@@ -90,8 +90,8 @@ def test_a_counter_lock_reorged_out_of_anvil_sends_both_sides_back_and_they_refu
             world,
             [user, op],
             lambda: (
-                world.state(Role.USER) is State.REFUNDED
-                and world.state(Role.OPERATOR) is State.REFUNDED
+                world.state(Role.USER) is SwapState.REFUNDED
+                and world.state(Role.OPERATOR) is SwapState.REFUNDED
             ),
         )
         for w in (user, op):

@@ -11,7 +11,7 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import TERMINAL, Direction, Role, State
+from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
@@ -37,7 +37,7 @@ def _create(world: SwapWorld, counter_confirmations: int, user_confirmations: in
         eth_tip, btc_tip = user["ethereum"].tip().height, user["bitcoin"].tip().height
         terms = SwapTerms(
             "real1",
-            Direction.ETM_TO_FOREIGN,
+            SwapDirection.ETM_TO_FOREIGN,
             sha256(world.preimage),
             LegTerms(
                 "ethereum",
@@ -116,7 +116,7 @@ def test_an_eth_lock_reorged_out_before_the_counter_lock(world) -> None:
         def both_saw_it_mined() -> bool:
             locks = user.adapters["ethereum"].find_locks(terms.hashlock)
             return (
-                world.state(Role.USER) is world.state(Role.OPERATOR) is State.ETM_LOCKED
+                world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.ETM_LOCKED
                 and bool(locks)
                 and locks[0].block_height is not None
             )
@@ -131,7 +131,7 @@ def test_an_eth_lock_reorged_out_before_the_counter_lock(world) -> None:
                 w.tick()
             world.btc_node.mine(1)
             world.anvil.rpc.call("anvil_mine", "0x1")
-        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CREATED
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CREATED
         assert len(user.store.get("real1").intents_of(ActionKind.LOCK_USER_LEG)) == 1
         assert not op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
         assert user.adapters["ethereum"].balance() == eth_before  # the lock tx is gone
@@ -146,14 +146,14 @@ def test_an_eth_lock_reorged_out_after_the_counter_lock(world) -> None:
     eth_before = user.adapters["ethereum"].balance()
     btc_before = op.adapters["bitcoin"].balance()
     try:
-        _run(world, [user, op], lambda: world.state(Role.OPERATOR) is State.COUNTER_LOCKED)
-        assert world.state(Role.USER) is State.COUNTER_LOCKED  # waits for 3 confirmations
+        _run(world, [user, op], lambda: world.state(Role.OPERATOR) is SwapState.COUNTER_LOCKED)
+        assert world.state(Role.USER) is SwapState.COUNTER_LOCKED  # waits for 3 confirmations
         _reorg_eth_lock(world, user, terms)
         _run(world, [user, op], lambda: _both_ended(world), eth_blocks=50)
         for w in (user, op):
             assert "user_lock_reorged" in _events(w), _events(w)
         assert not user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)  # never revealed
-        assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.REFUNDED
+        assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.REFUNDED
         [counter] = op.adapters["bitcoin"].find_locks(terms.hashlock)
         assert counter.state.value == "refunded"
         world.btc_node.mine(1)

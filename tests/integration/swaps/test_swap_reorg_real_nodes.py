@@ -14,7 +14,7 @@ from btc_fork import reorg_out
 from swap_world import ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import TERMINAL, Role, State
+from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapState
 from etm_bridge.swaps.core.model import ActionKind
 
 BTC_FEES_MAX, ETH_GAS_MAX = 20_000, ETH_WEI // 10
@@ -51,7 +51,7 @@ def _reorg_user_lock(world: SwapWorld, user) -> None:
 
 
 def _both_saw_it_mined(world: SwapWorld, user) -> bool:
-    if not world.state(Role.USER) is world.state(Role.OPERATOR) is State.ETM_LOCKED:
+    if not world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.ETM_LOCKED:
         return False
     locks = user.adapters["bitcoin"].find_locks(sha256(world.preimage))
     return bool(locks) and locks[0].block_height is not None
@@ -78,13 +78,13 @@ def test_a_btc_lock_reorged_out_before_the_counter_lock(world_fixture) -> None:
         assert "user_lock_reorged" in _events(user)
         if user.adapters["bitcoin"].find_locks(sha256(world.preimage)):  # re-mined
             _run(world, [user, op], _both_ended(world))
-            assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH
+            assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH
         else:
             for _ in range(6):  # nothing happens: no second lock, no counter lock
                 for w in (user, op):
                     w.tick()
                 world.mine()
-            assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CREATED
+            assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CREATED
             assert not op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)
             assert user.adapters["bitcoin"].balance() == btc_before  # the coins came back
         assert len(user.store.get("real1").intents_of(ActionKind.LOCK_USER_LEG)) == 1
@@ -101,14 +101,14 @@ def test_a_btc_lock_reorged_out_after_the_counter_lock(world_fixture) -> None:
     btc_before = user.adapters["bitcoin"].balance()
     eth_before = op.adapters["ethereum"].balance()
     try:
-        _run(world, [user, op], lambda: world.state(Role.OPERATOR) is State.COUNTER_LOCKED)
+        _run(world, [user, op], lambda: world.state(Role.OPERATOR) is SwapState.COUNTER_LOCKED)
         _reorg_user_lock(world, user)
         _run(world, [user, op], _both_ended(world))
         for w in (user, op):
             assert "user_lock_reorged" in _events(w), _events(w)
         assert not user.store.get("real1").intents_of(ActionKind.CLAIM_COUNTER)  # never revealed
-        assert world.state(Role.OPERATOR) is State.REFUNDED
-        assert world.state(Role.USER) is State.REFUNDED, world.state(Role.USER)
+        assert world.state(Role.OPERATOR) is SwapState.REFUNDED
+        assert world.state(Role.USER) is SwapState.REFUNDED, world.state(Role.USER)
         assert len(op.store.get("real1").intents_of(ActionKind.LOCK_COUNTER_LEG)) == 1
         assert len(user.store.get("real1").intents_of(ActionKind.LOCK_USER_LEG)) == 1
         world.mine()

@@ -11,7 +11,7 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from swap_world import CONFIG, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import DepKind
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher
@@ -21,7 +21,7 @@ def _run_to_claimed_both(world: SwapWorld) -> None:
     user, op = world.watcher(Role.USER), world.watcher(Role.OPERATOR)
     try:
         for _ in range(80):
-            if world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH:
+            if world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH:
                 break
             for w in (user, op):
                 w.tick()
@@ -39,7 +39,7 @@ def test_a_claimed_swap_is_not_reorged_by_an_adapter_born_above_its_lock(
     world = SwapWorld(bitcoin_node, anvil_node, tmp_path)
     world.create(world.terms())
     _run_to_claimed_both(world)
-    assert world.state(Role.USER) is world.state(Role.OPERATOR) is State.CLAIMED_BOTH
+    assert world.state(Role.USER) is world.state(Role.OPERATOR) is SwapState.CLAIMED_BOTH
     store = SwapStore(world.db(Role.USER))
     before = store.get("real1")
     claim = next(r for r in before.depends_on if r.kind is DepKind.CLAIM)
@@ -60,7 +60,7 @@ def test_a_claimed_swap_is_not_reorged_by_an_adapter_born_above_its_lock(
     finally:
         rerun.stop()
     after = SwapStore(world.db(Role.USER)).get("real1")
-    assert after.state is State.CLAIMED_BOTH
+    assert after.state is SwapState.CLAIMED_BOTH
     assert after.depends_on == before.depends_on
     assert "claim_reorged" not in [t.event.value for t in store.transitions("real1")]
     assert f"birth_height {born}" in errors[0] and str(claim.height) in errors[0]

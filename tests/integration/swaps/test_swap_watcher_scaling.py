@@ -9,7 +9,7 @@ from dataclasses import replace
 from swap_world import SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapRecord
 from etm_bridge.swaps.runtime.store import SwapStore
 
@@ -42,8 +42,8 @@ def test_quiet_blocks_examine_no_open_swap_and_a_lock_examines_only_its_swap(
         report = op.tick()
         assert report.examined == 1
         assert {t.swap_id for t in report.transitions} == {"real1"}
-        assert op.store.get("real1").state is not State.CREATED
-        assert all(op.store.get(f"idle{i}").state is State.CREATED for i in range(IDLE_SWAPS))
+        assert op.store.get("real1").state is not SwapState.CREATED
+        assert all(op.store.get(f"idle{i}").state is SwapState.CREATED for i in range(IDLE_SWAPS))
     finally:
         op.stop()
         user_btc.close()

@@ -6,7 +6,7 @@ WORLD.json holds, per role, the database path and per chain ``{"adapter": entry-
 "config": from_config mapping}`` (or the legacy ``bitcoin``/``ethereum`` configs), plus the
 Bitcoin node to mine with and optionally anvil's URL (and ``offline``, see :func:`_offline`).
 Optional, for pool swaps on a real ETM node: a role's ``"gateway": true`` gives its watcher a
-NodeGateway over its ``etm`` adapter (relay headers, SPV proofs); ``"pools": true`` creates its
+NodeExchange over its ``etm`` adapter (relay headers, SPV proofs); ``"pools": true`` creates its
 records of the swaps the exchange opened in its pools each tick (the operator's
 ``PoolFollower``, whose records are keyed by the ETM HTLC id: the world's ``"hashlock"`` finds
 them); ``"waits"`` holds a role back (see :func:`_waiting`); ``"roles"`` may
@@ -32,10 +32,10 @@ from etm_bridge_ethereum import EthereumAdapter
 from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.app.swaps import chain_of, etm_side, make_gateway, operator_pools
 from etm_bridge.errors import SwapNotFoundError
-from etm_bridge.swaps.core.fsm import TERMINAL, Role, State, progress_rank
+from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapState, progress_rank
 from etm_bridge.swaps.core.model import SwapRecord
 from etm_bridge.swaps.core.policy import PolicyConfig
-from etm_bridge.swaps.core.pool_terms import PoolFollower
+from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
@@ -101,7 +101,7 @@ def _waiting(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
         return False
     [other] = [o for o in watchers if o.owner == rule["for"]]
     rank = progress_rank(_rec(other, world).state)
-    return rank < progress_rank(State(rule["state"]))
+    return rank < progress_rank(SwapState(rule["state"]))
 
 
 def main(world_path: str, point: str, crashed_path: str, max_ticks: int) -> int:

@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
+from etm_bridge.adapter import Payment
 from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarness
-from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fake import FakeAdapter, ScanningFakeAdapter
 from etm_bridge.testing.fakechain import FakeChain
 
 _chain_ids = itertools.count()
@@ -32,6 +33,8 @@ def fake_harness() -> ConformanceHarness:
         reopen=lambda: FakeAdapter.from_config(config),
         amount=AMOUNT,
         unknown_lock_id="00" * 32 + ":0",
+        payment=lambda to: Payment(to.our_key(), 10_000),
+        watch_config={"chain": name},
     )
     FakeChain.forget(name)
 
@@ -48,4 +51,15 @@ class TestFakeAdapterTokenConformance(AdapterConformance):
     @pytest.fixture
     def harness(self, fake_harness: ConformanceHarness) -> ConformanceHarness:
         fake_harness.asset_id = b"TOKEN"
+        return fake_harness
+
+
+class TestScanningFakeAdapterConformance(AdapterConformance):
+    """The fake with a block scanner (``htlc_activity``), as the real adapters have."""
+
+    @pytest.fixture
+    def harness(self, fake_harness: ConformanceHarness) -> ConformanceHarness:
+        config = fake_harness.adapter.config()  # type: ignore[attr-defined]
+        fake_harness.adapter = ScanningFakeAdapter.from_config(config)
+        fake_harness.reopen = lambda: ScanningFakeAdapter.from_config(config)
         return fake_harness

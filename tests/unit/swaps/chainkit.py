@@ -1,7 +1,8 @@
 """Test-only extensions of the fake chain: a block scanner and a reorganisation.
 
-- :class:`ScanningFakeAdapter` adds the optional ``htlc_activity(start, end)`` the watcher uses
-  to examine only the swaps whose hashlock appears in new blocks.
+- :class:`ScanningFakeAdapter` (now in ``etm_bridge.testing.fake``) adds the optional
+  ``htlc_activity(start, end)`` the watcher uses to examine only the swaps whose hashlock
+  appears in new blocks.
 - :func:`reorg` replaces the last ``depth`` blocks by ``depth + extra`` new ones; the replaced
   blocks' transactions go back to the mempool (so they are mined again, at other heights and in
   blocks with other headers), as a node does after a reorganisation.
@@ -12,21 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fake import ScanningFakeAdapter
 from etm_bridge.testing.fakechain import FakeChain, txid_of
 
-
-class ScanningFakeAdapter(FakeAdapter):
-    def htlc_activity(self, start_height: int, end_height: int) -> set[bytes]:
-        found: set[bytes] = set()
-        for block in self.chain.blocks[start_height : end_height + 1]:
-            for raw in block.txs:
-                body = json.loads(raw)
-                if body["type"] == "lock":
-                    found.add(bytes.fromhex(body["hashlock"]))
-                elif body["type"] in ("claim", "refund"):
-                    found.add(self.chain.locks[body["lock"]].terms.hashlock)
-        return found
+__all__ = ["ScanningFakeAdapter", "reorg"]
 
 
 def reorg(chain: FakeChain, depth: int, extra: int = 1) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from etm_bridge.adapter import HtlcLock, HtlcSpend, HtlcTerms, LockState, SpendKind
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.views import LegView, ProofStatus, ProofView, SwapView
 
@@ -21,10 +21,10 @@ OPERATOR_KEY = b"\x03" + b"\x22" * 32
 NOW = 1_700_000_000
 
 
-def terms(direction: Direction = Direction.FOREIGN_TO_ETM, **over: object) -> SwapTerms:
+def terms(direction: SwapDirection = SwapDirection.FOREIGN_TO_ETM, **over: object) -> SwapTerms:
     foreign, etm = "btc", "etm"
     user_chain, counter_chain = (
-        (foreign, etm) if direction is Direction.FOREIGN_TO_ETM else (etm, foreign)
+        (foreign, etm) if direction is SwapDirection.FOREIGN_TO_ETM else (etm, foreign)
     )
     user_leg = LegTerms(user_chain, 100_000, OPERATOR_KEY, USER_KEY, 200, confirmations=2)
     counter_leg = LegTerms(counter_chain, 5_000_000, USER_KEY, OPERATOR_KEY, 150)
@@ -42,9 +42,9 @@ def terms(direction: Direction = Direction.FOREIGN_TO_ETM, **over: object) -> Sw
 
 
 def record(
-    state: State = State.CREATED,
+    state: SwapState = SwapState.CREATED,
     role: Role = Role.USER,
-    direction: Direction = Direction.FOREIGN_TO_ETM,
+    direction: SwapDirection = SwapDirection.FOREIGN_TO_ETM,
     **over: object,
 ) -> SwapRecord:
     preimage = PREIMAGE if role is Role.USER else None
@@ -107,7 +107,7 @@ def view(
     removed: frozenset = frozenset(),
 ) -> SwapView:
     t = rec.terms
-    if proof is None and t.direction is Direction.FOREIGN_TO_ETM:
+    if proof is None and t.direction is SwapDirection.FOREIGN_TO_ETM:
         proof = ProofView(relay_tip_height=user_tip, status=ProofStatus.NONE)
     return SwapView(
         leg(t.user_leg.chain, user_tip, user_lock, user_spend),

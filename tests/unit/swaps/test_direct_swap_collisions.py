@@ -20,7 +20,7 @@ from test_swap_cli import _ok, _run, _start_args, parties, swap  # noqa: F401
 from etm_bridge.app.swaps import refuse_colliding_direct_swap
 from etm_bridge.errors import SwapError
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Direction
+from etm_bridge.swaps.core.fsm import SwapDirection
 from etm_bridge.swaps.core.model import LegTerms, SwapTerms
 from etm_bridge.swaps.core.pool_terms import PoolInfo
 
@@ -30,7 +30,7 @@ H = sha256(b"s" * 32)
 
 def _terms(claim: bytes = OTHER, swap_id: str = "a1b2c3d4e5f60718") -> SwapTerms:
     return SwapTerms(
-        swap_id, Direction.ETM_TO_FOREIGN, H,
+        swap_id, SwapDirection.ETM_TO_FOREIGN, H,
         LegTerms("bitcoin", 5_000, claim, OTHER, 900),
         LegTerms("ethereum", 7_000, b"\x33" * 20, b"\x44" * 20, 500), 0, 1, 2,
     )  # fmt: skip

@@ -24,23 +24,22 @@ from etm_bridge.exchange.htlc import Htlc, HtlcStatus
 from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Direction, Role
+from etm_bridge.swaps.core.fsm import Role, SwapDirection
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.pool_terms import (
     NO_ROOM,
-    Chain,
     FollowReport,
-    PoolFollower,
+    LegChain,
     PoolInfo,
-    sync_operator,
 )
 from etm_bridge.swaps.runtime.observe import observe
+from etm_bridge.swaps.runtime.operator import PoolFollower, sync_operator
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
 
 POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 1)
-BTC, ETM = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
+BTC, ETM = LegChain("bitcoin", 500, 600), LegChain("etm", 1_000, 1)
 USER_BTC, USER = b"\x03" + b"\x22" * 32, encode_address(b"\x33" * 20)
 POOLS = {"btc": (POOL, BTC)}
 
@@ -144,7 +143,7 @@ def test_a_pinned_leg_follows_the_proven_lock_not_a_decoy() -> None:
     def user_lock_seen(pinned: str | None) -> str:
         leg = LegTerms("bitcoin", 100_000, claim, refund, 0, 1, lock_id=pinned)
         counter = LegTerms("etm", 9_000, b"\x33" * 20, b"\x44" * 20, 0, 1)
-        terms = SwapTerms("op", Direction.FOREIGN_TO_ETM, h, leg, counter, 0, 10**9, 1)
+        terms = SwapTerms("op", SwapDirection.FOREIGN_TO_ETM, h, leg, counter, 0, 10**9, 1)
         view = observe(SwapRecord(terms, Role.OPERATOR), adapters, tips, None).view
         assert view.user.lock is not None
         return view.user.lock.lock_id
@@ -187,7 +186,7 @@ def test_a_direct_swap_under_a_pool_swaps_id_is_reported_not_taken_for_it(
     log = SwapLog()
     htlc = log.swap_in(1, sha256(b"h" * 32))
     decoy = SwapTerms(
-        htlc.htlc_id.hex(), Direction.ETM_TO_FOREIGN, sha256(b"i" * 32),
+        htlc.htlc_id.hex(), SwapDirection.ETM_TO_FOREIGN, sha256(b"i" * 32),
         LegTerms("bitcoin", 5_000, POOL.claim_key, USER_BTC, 900),
         LegTerms("etm", 7_000, b"\x33" * 20, b"\x44" * 20, 1_500), 0, 1, 2,
     )  # fmt: skip

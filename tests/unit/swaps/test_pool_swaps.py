@@ -13,21 +13,22 @@ from etm_bridge.app.swaps import _depth_of, chain_of, operator_chain_of
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.etm_client.exchange import FINAL_REJECTIONS
-from etm_bridge.etm_client.htlc_leg import pool_asset_of, pool_leg_key
 from etm_bridge.exchange.htlc import Htlc
 from etm_bridge.exchange.pool import PoolDirection
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.records import PoolSwap, pool_account
 from etm_bridge.exchange.swap_rules import MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import SwapRecord
 from etm_bridge.swaps.core.policy import reveal_refusal
 from etm_bridge.swaps.core.pool_terms import (
-    Chain,
+    LegChain,
     PoolInfo,
     operator_counter_timelock,
     operator_record,
+    pool_asset_of,
+    pool_leg_key,
     swap_in_terms,
     swap_out_terms,
 )
@@ -36,7 +37,7 @@ from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain
 
 POOL = PoolInfo("btc", b"\x02" + b"\x11" * 32, 2)
-BTC, ETM_CHAIN = Chain("bitcoin", 500, 600), Chain("etm", 1_000, 1)
+BTC, ETM_CHAIN = LegChain("bitcoin", 500, 600), LegChain("etm", 1_000, 1)
 USER_BTC, USER_ETM = b"\x03" + b"\x22" * 32, b"\x33" * 20
 HASHLOCK = sha256(b"\x01" * 32)
 
@@ -51,7 +52,7 @@ def test_pool_leg_keys_are_20_bytes_distinct_and_reversible() -> None:
 def test_swap_in_terms_lock_to_the_pool_refund_to_the_bound_key() -> None:
     t = swap_in_terms("s1", HASHLOCK, POOL, BTC, ETM_CHAIN, amount_in=100_000, min_out=7,
                       user_foreign_key=USER_BTC, user_etm_address20=USER_ETM, now_s=10)  # fmt: skip
-    assert t.direction is Direction.FOREIGN_TO_ETM
+    assert t.direction is SwapDirection.FOREIGN_TO_ETM
     u, c = t.user_leg, t.counter_leg
     assert (u.chain, u.amount, u.claim_key, u.refund_key) == ("bitcoin", 100_000, POOL.claim_key,
                                                               USER_BTC)  # fmt: skip
@@ -81,8 +82,8 @@ def test_swap_out_terms_fit_the_exchange_window() -> None:
 def test_operator_lock_ends_a_margin_before_the_etm_lock(
     remaining_s: int, etm_block_s: int, foreign_block_s: int
 ) -> None:
-    etm = Chain("etm", 1_000, etm_block_s)
-    foreign = Chain("bitcoin", 500, foreign_block_s)
+    etm = LegChain("etm", 1_000, etm_block_s)
+    foreign = LegChain("bitcoin", 500, foreign_block_s)
     expiry = etm.tip_height + remaining_s // etm_block_s
     height = operator_counter_timelock(expiry, etm, foreign)
     if height:
@@ -117,7 +118,7 @@ def test_operator_record_of_a_swap_out_locks_only_with_room() -> None:
     swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 5, 1, 3, user, USER_BTC)
     far = ETM_CHAIN.tip_height + SHORT_LEG_S + MARGIN_S + 600
     rec = operator_record(swap, _htlc(user, pool_account("btc"), far), POOL, BTC, ETM_CHAIN, 1)
-    assert rec is not None and rec.terms.direction is Direction.ETM_TO_FOREIGN
+    assert rec is not None and rec.terms.direction is SwapDirection.ETM_TO_FOREIGN
     c = rec.terms.counter_leg
     assert (c.claim_key, c.refund_key, c.amount) == (USER_BTC, POOL.claim_key, 3)
     assert c.timelock_height == BTC.tip_height + SHORT_LEG_S // 600
@@ -153,7 +154,7 @@ def test_a_swap_out_user_reveals_only_once_the_operators_lock_is_deep_enough() -
             user_foreign_key=USER_BTC, user_etm_address20=USER_ETM, now_s=NOW, **extra,
         )  # fmt: skip
         assert t.counter_leg.confirmations == (asked or 1)
-        rec = SwapRecord(t, Role.USER, state=State.COUNTER_LOCKED, preimage=PREIMAGE)
+        rec = SwapRecord(t, Role.USER, state=SwapState.COUNTER_LOCKED, preimage=PREIMAGE)
         user = leg("etm", 1_001, lock_for(t.user_leg, block_height=1_000), block_time_s=1)
         # the operator's lock: its timelock is its own (0 in the terms: the reveal guard checks)
         counter_lock = lock_for(replace(t.counter_leg, timelock_height=536), block_height=500)
@@ -180,13 +181,13 @@ def test_a_slow_bitcoin_no_longer_lets_a_swap_out_user_claim_after_the_etm_deadl
     now = 1_800_000_000
     user = encode_address(USER_ETM)
     swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 5, 1, 3, user, USER_BTC)
-    etm = Chain("etm", 1_000, 10)
+    etm = LegChain("etm", 1_000, 10)
     etm_leg_s = SHORT_LEG_S + MARGIN_S  # the shortest swap out the exchange accepts
     deadline = now + etm_leg_s - ETM_EPOCH_UNIX  # the HTLC's, in ETM-epoch seconds
     htlc = Htlc(b"\x44" * 32, user, pool_account("btc"), 10, HASHLOCK,
                 etm.tip_height + etm_leg_s // 10, deadline_s=deadline)  # fmt: skip
 
-    def last_claim_s(foreign: Chain) -> int:
+    def last_claim_s(foreign: LegChain) -> int:
         rec = operator_record(swap, htlc, POOL, foreign, etm, now)
         assert rec is not None
         blocks = rec.terms.counter_leg.timelock_height - foreign.tip_height

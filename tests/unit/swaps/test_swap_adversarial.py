@@ -9,19 +9,19 @@ import pytest
 from worldkit import BTC_AMOUNT, CONFIG, ETM_AMOUNT, OP_KEY, USER_KEY, World
 
 from etm_bridge.hashlock import blocks_for_seconds
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind
 from etm_bridge.testing.fakechain import FEE
 
 
 @pytest.fixture
 def e2f(tmp_path):
-    return World(tmp_path, Direction.ETM_TO_FOREIGN)
+    return World(tmp_path, SwapDirection.ETM_TO_FOREIGN)
 
 
 def _user_waits_for_op(world: World) -> None:
     world.create()
-    world.run_until(lambda: world.state(Role.USER) is State.ETM_LOCKED, op=False)
+    world.run_until(lambda: world.state(Role.USER) is SwapState.ETM_LOCKED, op=False)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +43,8 @@ def test_a_bad_counter_lock_is_never_claimed_and_the_user_gets_its_etm_back(e2f,
     e2f.step(op=False)
     e2f.step(op=False)
     rec = e2f.user.store.get("w1")
-    assert rec.state is State.FAILED and rec.failure.startswith(reason)
-    e2f.run_until(lambda: e2f.state(Role.USER) is State.REFUNDED, op=False)
+    assert rec.state is SwapState.FAILED and rec.failure.startswith(reason)
+    e2f.run_until(lambda: e2f.state(Role.USER) is SwapState.REFUNDED, op=False)
     assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
     assert e2f.balance(e2f.etm, USER_KEY) == before + ETM_AMOUNT - FEE  # the lock came back
 
@@ -54,21 +54,21 @@ def test_a_counter_lock_with_another_hashlock_is_ignored_and_the_user_refunds(e2
     t = e2f.user.store.get("w1").terms
     other = replace(t.counter_leg.htlc_terms(t.hashlock), hashlock=b"\x42" * 32)
     e2f.op_ad["btc"].lock(other)
-    e2f.run_until(lambda: e2f.state(Role.USER) is State.REFUNDED, op=False)
+    e2f.run_until(lambda: e2f.state(Role.USER) is SwapState.REFUNDED, op=False)
     states = [tr.to_state for tr in e2f.user.store.transitions("w1")]
-    assert states == [State.ETM_LOCKED, State.EXPIRED, State.REFUNDED]
+    assert states == [SwapState.ETM_LOCKED, SwapState.EXPIRED, SwapState.REFUNDED]
 
 
 def test_a_user_lock_below_the_terms_is_refused_by_the_operator(tmp_path) -> None:
-    world = World(tmp_path, Direction.ETM_TO_FOREIGN)
+    world = World(tmp_path, SwapDirection.ETM_TO_FOREIGN)
     world.create()
     t = world.op.store.get("w1").terms
     short = replace(t.user_leg.htlc_terms(t.hashlock), amount=ETM_AMOUNT - 1)
     world.user_ad["etm"].lock(short)  # the user's lock, made by hand, pays too little
-    world.run_until(lambda: world.state(Role.OPERATOR) is not State.CREATED, user=False)
+    world.run_until(lambda: world.state(Role.OPERATOR) is not SwapState.CREATED, user=False)
     op = world.op.store.get("w1")
-    assert op.state is State.FAILED and op.failure.startswith("wrong_amount")
-    world.run_until(lambda: world.state(Role.OPERATOR) is State.REFUNDED, steps=200, user=False)
+    assert op.state is SwapState.FAILED and op.failure.startswith("wrong_amount")
+    world.run_until(lambda: world.state(Role.OPERATOR) is SwapState.REFUNDED, steps=200, user=False)
     assert not world.btc.locks  # the operator never locked anything
 
 
@@ -86,7 +86,7 @@ def test_a_claim_at_the_last_allowed_block_still_leaves_the_operator_time(e2f) -
     t = e2f.user.store.get("w1").terms
     last = t.counter_leg.timelock_height - _reveal_margin_blocks(e2f)
     e2f.btc.mine(last - e2f.btc.tip_height)  # the user's machine was off until now
-    e2f.run_until(lambda: e2f.both_end(State.CLAIMED_BOTH))
+    e2f.run_until(lambda: e2f.both_end(SwapState.CLAIMED_BOTH))
     assert e2f.balance(e2f.btc, USER_KEY) > 0
     assert e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
 
@@ -101,7 +101,7 @@ def test_a_user_back_after_the_reveal_margin_does_not_reveal_and_gets_its_etm_ba
     t = e2f.user.store.get("w1").terms
     late = t.counter_leg.timelock_height - _reveal_margin_blocks(e2f) + 1
     e2f.btc.mine(late - e2f.btc.tip_height)
-    e2f.run_until(lambda: e2f.both_end(State.REFUNDED), steps=200)
+    e2f.run_until(lambda: e2f.both_end(SwapState.REFUNDED), steps=200)
     assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
     assert e2f.balance(e2f.etm, USER_KEY) == before + ETM_AMOUNT - FEE
 
@@ -114,5 +114,5 @@ def test_a_counter_lock_shorter_than_the_minimum_duration_is_not_claimed(e2f) ->
     e2f.step()
     notes = e2f.user.store.get("w1").notes
     assert any("we accept at least" in n for n in notes), notes
-    e2f.run_until(lambda: e2f.both_end(State.REFUNDED), steps=200)
+    e2f.run_until(lambda: e2f.both_end(SwapState.REFUNDED), steps=200)
     assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)

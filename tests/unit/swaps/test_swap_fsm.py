@@ -17,9 +17,9 @@ from etm_bridge.swaps.core.fsm import (
     SAFE_TERMINAL,
     TABLES,
     TERMINAL,
-    Direction,
     Event,
-    State,
+    SwapDirection,
+    SwapState,
     allowed_events,
     progress_rank,
     states_of,
@@ -27,12 +27,14 @@ from etm_bridge.swaps.core.fsm import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-ALL_PAIRS = [(d, s, e) for d in Direction for s in State for e in Event]
-TABLE_ROWS = [(d, s, e, t) for d in Direction for (s, e), t in TABLES[d].items()]
+ALL_PAIRS = [(d, s, e) for d in SwapDirection for s in SwapState for e in Event]
+TABLE_ROWS = [(d, s, e, t) for d in SwapDirection for (s, e), t in TABLES[d].items()]
 MISSING = [(d, s, e) for d, s, e in ALL_PAIRS if (s, e) not in TABLES[d]]
 
 
-def _reachable(direction: Direction, start: State, *, reorgs: bool = False) -> set[State]:
+def _reachable(
+    direction: SwapDirection, start: SwapState, *, reorgs: bool = False
+) -> set[SwapState]:
     seen, todo = {start}, deque([start])
     while todo:
         state = todo.popleft()
@@ -54,12 +56,12 @@ def test_every_pair_missing_from_the_table_raises(direction, state, event) -> No
         transition(direction, state, event)
 
 
-@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("direction", list(SwapDirection))
 def test_every_state_of_a_direction_is_reachable_from_created(direction) -> None:
-    assert _reachable(direction, State.CREATED) == states_of(direction)
+    assert _reachable(direction, SwapState.CREATED) == states_of(direction)
 
 
-@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("direction", list(SwapDirection))
 def test_every_open_state_can_still_end_claimed_or_refunded(direction) -> None:
     """Funds safety: whatever happened so far, a path to a safe end exists without reorgs."""
     for state in states_of(direction) - TERMINAL:
@@ -67,7 +69,7 @@ def test_every_open_state_can_still_end_claimed_or_refunded(direction) -> None:
         assert reachable & SAFE_TERMINAL, f"{direction}: {state} cannot reach a safe end"
 
 
-@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("direction", list(SwapDirection))
 def test_terminal_states_are_left_only_by_reorgs(direction) -> None:
     for state in TERMINAL & states_of(direction):
         assert allowed_events(direction, state) <= REORG_EVENTS
@@ -81,22 +83,22 @@ def test_status_goes_backwards_only_on_reorg_events(direction, state, event, tar
         assert event in REORG_EVENTS
 
 
-@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("direction", list(SwapDirection))
 def test_after_the_point_of_no_return_no_refund_end_is_reachable(direction) -> None:
     """Once the secret is out the swap ends claimed (or forfeited by a missed deadline)."""
     after = _reachable(direction, POINT_OF_NO_RETURN)
-    assert State.REFUNDED not in after
-    assert State.CLAIMED_BOTH in after
+    assert SwapState.REFUNDED not in after
+    assert SwapState.CLAIMED_BOTH in after
 
 
 def test_the_two_directions_use_their_own_lock_states() -> None:
-    assert State.ETM_LOCKED not in states_of(Direction.FOREIGN_TO_ETM)
-    assert State.PROOF_SUBMITTED not in states_of(Direction.ETM_TO_FOREIGN)
+    assert SwapState.ETM_LOCKED not in states_of(SwapDirection.FOREIGN_TO_ETM)
+    assert SwapState.PROOF_SUBMITTED not in states_of(SwapDirection.ETM_TO_FOREIGN)
 
 
-@given(st.sampled_from(list(Direction)), st.lists(st.integers(0, 10_000), max_size=40))
+@given(st.sampled_from(list(SwapDirection)), st.lists(st.integers(0, 10_000), max_size=40))
 def test_random_walks_without_reorgs_never_go_backwards(direction, choices) -> None:
-    state = State.CREATED
+    state = SwapState.CREATED
     for choice in choices:
         events = sorted(allowed_events(direction, state) - REORG_EVENTS)
         if not events:
@@ -107,16 +109,16 @@ def test_random_walks_without_reorgs_never_go_backwards(direction, choices) -> N
         state = nxt
 
 
-@given(st.sampled_from(list(Direction)), st.lists(st.integers(0, 10_000), max_size=60))
+@given(st.sampled_from(list(SwapDirection)), st.lists(st.integers(0, 10_000), max_size=60))
 def test_random_walks_with_reorgs_stay_in_the_table_and_can_always_finish(direction, choices):
-    state = State.CREATED
+    state = SwapState.CREATED
     for choice in choices:
         events = sorted(allowed_events(direction, state))
         if not events:
             break
         state = transition(direction, state, events[choice % len(events)])
         assert state in states_of(direction)
-        assert _reachable(direction, state) & (SAFE_TERMINAL | {State.FORFEITED})
+        assert _reachable(direction, state) & (SAFE_TERMINAL | {SwapState.FORFEITED})
 
 
 @given(st.sampled_from(ALL_PAIRS))
@@ -137,7 +139,7 @@ def test_the_committed_state_diagrams_are_generated_from_the_table() -> None:
 
 
 def test_every_table_row_appears_in_the_diagram() -> None:
-    for direction in Direction:
+    for direction in SwapDirection:
         rendered = diagram.render_mermaid(direction)
         for (state, event), target in TABLES[direction].items():
             assert f"{state.value} --> {target.value}: {event.value}" in rendered

@@ -8,7 +8,7 @@ import pytest
 from swapkit import NOW, claim_of, lock_for, record, refund_of, view
 
 from etm_bridge.errors import SwapError
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind, Intent, IntentResult, Outcome
 from etm_bridge.swaps.core.policy import (
     PolicyConfig,
@@ -20,7 +20,7 @@ from etm_bridge.swaps.core.policy import (
 from etm_bridge.swaps.core.views import ProofStatus, ProofView
 
 A = ActionKind
-E2F = Direction.ETM_TO_FOREIGN
+E2F = SwapDirection.ETM_TO_FOREIGN
 
 
 def _kinds(plan) -> list[ActionKind]:
@@ -28,7 +28,7 @@ def _kinds(plan) -> list[ActionKind]:
 
 
 def _counter_locked(counter_tip: int = 100, confirmed: bool = True, **lock_over):
-    rec = record(State.COUNTER_LOCKED)
+    rec = record(SwapState.COUNTER_LOCKED)
     ulock = lock_for(rec.terms.user_leg)
     clock = lock_for(rec.terms.counter_leg, block_height=100 if confirmed else None, **lock_over)
     return rec, view(rec, user_lock=ulock, counter_lock=clock, counter_tip=counter_tip)
@@ -95,7 +95,7 @@ def test_operator_never_reveals_anything() -> None:
 
 @pytest.mark.parametrize(("tip", "refund"), [(199, False), (200, True)])
 def test_user_refunds_exactly_when_a_refund_fits_the_next_block(tip, refund) -> None:
-    rec = record(State.EXPIRED)
+    rec = record(SwapState.EXPIRED)
     v = view(rec, user_lock=lock_for(rec.terms.user_leg), user_tip=tip)
     plan = decide(rec, v, NOW)
     assert (A.REFUND_USER_LOCK in _kinds(plan)) is refund
@@ -104,14 +104,14 @@ def test_user_refunds_exactly_when_a_refund_fits_the_next_block(tip, refund) -> 
 
 @pytest.mark.parametrize(("tip", "refund"), [(149, False), (150, True)])
 def test_operator_refunds_the_counter_lock_at_its_timelock(tip, refund) -> None:
-    rec = record(State.EXPIRED, role=Role.OPERATOR)
+    rec = record(SwapState.EXPIRED, role=Role.OPERATOR)
     clock = lock_for(rec.terms.counter_leg)
     v = view(rec, user_lock=lock_for(rec.terms.user_leg), counter_lock=clock, counter_tip=tip)
     assert (A.REFUND_COUNTER in _kinds(decide(rec, v, NOW))) is refund
 
 
 def test_operator_claims_the_user_lock_as_soon_as_the_secret_is_known() -> None:
-    rec = record(State.SECRET_REVEALED, role=Role.OPERATOR, preimage=bytes(range(32)))
+    rec = record(SwapState.SECRET_REVEALED, role=Role.OPERATOR, preimage=bytes(range(32)))
     ulock, clock = lock_for(rec.terms.user_leg), lock_for(rec.terms.counter_leg)
     v = view(rec, user_lock=ulock, counter_lock=clock, counter_spend=claim_of(clock))
     plan = decide(rec, v, NOW)
@@ -124,7 +124,7 @@ def test_operator_claims_the_user_lock_as_soon_as_the_secret_is_known() -> None:
 
 
 def _etm_locked(user_timelock: int = 200, counter_timelock: int = 150, confs_tip: int = 101):
-    rec = record(State.ETM_LOCKED, role=Role.OPERATOR, direction=E2F)
+    rec = record(SwapState.ETM_LOCKED, role=Role.OPERATOR, direction=E2F)
     t = rec.terms
     t = replace(
         t,
@@ -184,7 +184,7 @@ def test_operator_counter_lock_ends_the_margin_before_the_users_etm_deadline() -
 
 
 def test_operator_relays_headers_then_proves_the_lock() -> None:
-    rec = record(State.LOCK_CONFIRMED, role=Role.OPERATOR, preimage=None)
+    rec = record(SwapState.LOCK_CONFIRMED, role=Role.OPERATOR, preimage=None)
     ulock = lock_for(rec.terms.user_leg, block_height=100)
     behind = view(rec, user_lock=ulock, user_tip=101, proof=ProofView(100))
     plan = decide(rec, behind, NOW)
@@ -196,7 +196,7 @@ def test_operator_relays_headers_then_proves_the_lock() -> None:
 
 
 def test_user_proves_its_own_lock_only_if_nobody_did() -> None:
-    rec = record(State.LOCK_CONFIRMED)
+    rec = record(SwapState.LOCK_CONFIRMED)
     ulock = lock_for(rec.terms.user_leg, block_height=100)
     early = view(rec, user_lock=ulock, user_tip=103, proof=ProofView(110))
     assert _kinds(decide(rec, early, NOW)) == []
@@ -205,7 +205,7 @@ def test_user_proves_its_own_lock_only_if_nobody_did() -> None:
 
 
 def test_no_proof_is_submitted_once_etm_has_judged_it() -> None:
-    rec = record(State.LOCK_CONFIRMED, role=Role.OPERATOR, preimage=None)
+    rec = record(SwapState.LOCK_CONFIRMED, role=Role.OPERATOR, preimage=None)
     ulock = lock_for(rec.terms.user_leg, block_height=100)
     v = view(rec, user_lock=ulock, user_tip=101, proof=ProofView(101, ProofStatus.REJECTED))
     assert _kinds(decide(rec, v, NOW)) == []
@@ -220,7 +220,7 @@ def _pending(rec, kind: ActionKind, chain: str, key: str | None = None):
 
 
 def test_pending_lock_the_chain_shows_is_recorded_as_found_not_rebroadcast() -> None:
-    rec = _pending(record(State.CREATED), A.LOCK_USER_LEG, "btc")
+    rec = _pending(record(SwapState.CREATED), A.LOCK_USER_LEG, "btc")
     v = view(rec, user_lock=lock_for(rec.terms.user_leg, block_height=None))
     plan = decide(rec, v, NOW)
     assert plan.actions == ()
@@ -230,14 +230,14 @@ def test_pending_lock_the_chain_shows_is_recorded_as_found_not_rebroadcast() -> 
 
 
 def test_pending_lock_the_chain_does_not_show_is_reissued_with_the_same_key() -> None:
-    rec = _pending(record(State.CREATED), A.LOCK_USER_LEG, "btc")
+    rec = _pending(record(SwapState.CREATED), A.LOCK_USER_LEG, "btc")
     plan = decide(rec, view(rec), NOW)
     assert plan.resolved == ()
     assert [(a.kind, a.key) for a in plan.actions] == [(A.LOCK_USER_LEG, "s1:lock_user_leg:0")]
 
 
 def test_pending_lock_past_the_deadline_is_closed_not_reissued() -> None:
-    rec = _pending(record(State.CREATED), A.LOCK_USER_LEG, "btc")
+    rec = _pending(record(SwapState.CREATED), A.LOCK_USER_LEG, "btc")
     plan = decide(rec, view(rec), rec.terms.lock_deadline_s + 1)
     assert plan.actions == ()
     assert plan.resolved[0][1].outcome is Outcome.REJECTED
@@ -262,7 +262,7 @@ def test_pending_claim_the_chain_shows_is_resolved() -> None:
 
 
 def test_pending_refund_of_a_lock_claimed_meanwhile_is_not_reissued() -> None:
-    rec = _pending(record(State.EXPIRED), A.REFUND_USER_LOCK, "btc")
+    rec = _pending(record(SwapState.EXPIRED), A.REFUND_USER_LOCK, "btc")
     ulock = lock_for(rec.terms.user_leg)
     v = view(rec, user_lock=ulock, user_tip=250, user_spend=claim_of(ulock))
     plan = decide(rec, v, NOW)
@@ -284,7 +284,7 @@ def test_pending_claim_of_a_counter_lock_refunded_meanwhile_is_closed() -> None:
 
 
 def test_rejected_refund_is_retried_with_a_new_key_after_the_retry_delay() -> None:
-    rec = _pending(record(State.EXPIRED), A.REFUND_USER_LOCK, "btc")
+    rec = _pending(record(SwapState.EXPIRED), A.REFUND_USER_LOCK, "btc")
     rejected = IntentResult(Outcome.REJECTED, None, "non-final (-26)", NOW)
     rec = rec.with_result("s1:refund_user_lock:0", rejected)
     v = view(rec, user_lock=lock_for(rec.terms.user_leg), user_tip=200)
@@ -296,13 +296,13 @@ def test_rejected_refund_is_retried_with_a_new_key_after_the_retry_delay() -> No
 
 
 def test_a_broadcast_lock_that_vanished_is_never_locked_again() -> None:
-    rec = _pending(record(State.CREATED), A.LOCK_USER_LEG, "btc")
+    rec = _pending(record(SwapState.CREATED), A.LOCK_USER_LEG, "btc")
     rec = rec.with_result("s1:lock_user_leg:0", IntentResult(Outcome.BROADCAST, "t", "", NOW))
     assert decide(rec, view(rec), NOW + 1000).actions == ()
 
 
 def test_a_broadcast_claim_that_vanished_is_broadcast_again() -> None:
-    rec = record(State.SECRET_REVEALED, role=Role.OPERATOR, preimage=bytes(range(32)))
+    rec = record(SwapState.SECRET_REVEALED, role=Role.OPERATOR, preimage=bytes(range(32)))
     rec = _pending(rec, A.CLAIM_USER_LOCK, "btc")
     rec = rec.with_result("s1:claim_user_lock:0", IntentResult(Outcome.BROADCAST, "t", "", NOW))
     ulock, clock = lock_for(rec.terms.user_leg), lock_for(rec.terms.counter_leg)
@@ -312,7 +312,7 @@ def test_a_broadcast_claim_that_vanished_is_broadcast_again() -> None:
 
 
 def test_refund_by_user_after_the_operator_missed_its_deadline() -> None:
-    rec = record(State.SECRET_REVEALED)
+    rec = record(SwapState.SECRET_REVEALED)
     ulock, clock = lock_for(rec.terms.user_leg), lock_for(rec.terms.counter_leg)
     v = view(rec, user_lock=ulock, counter_lock=clock, counter_spend=claim_of(clock), user_tip=200)
     assert _kinds(decide(rec, v, NOW)) == [A.REFUND_USER_LOCK]

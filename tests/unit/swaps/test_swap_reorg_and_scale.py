@@ -6,7 +6,7 @@ import pytest
 from chainkit import reorg
 from worldkit import World
 
-from etm_bridge.swaps.core.fsm import Direction, Event, Role, State
+from etm_bridge.swaps.core.fsm import Event, Role, SwapDirection, SwapState
 
 
 def _events(world: World, role: Role) -> list[Event]:
@@ -16,15 +16,15 @@ def _events(world: World, role: Role) -> list[Event]:
 
 @pytest.mark.parametrize("scanning", [False, True])
 def test_a_user_lock_reorged_before_the_proof_is_followed_again(tmp_path, scanning) -> None:
-    world = World(tmp_path, Direction.FOREIGN_TO_ETM, scanning=scanning)
+    world = World(tmp_path, SwapDirection.FOREIGN_TO_ETM, scanning=scanning)
     world.create()
-    world.run_until(lambda: world.state(Role.OPERATOR) is State.LOCK_CONFIRMED, op=True)
+    world.run_until(lambda: world.state(Role.OPERATOR) is SwapState.LOCK_CONFIRMED, op=True)
     # hold the proof back: the reorg happens before anyone proves the lock
     lock_height = next(iter(world.btc.locks.values())).block_height
     reorg(world.btc, world.btc.tip_height - lock_height + 1)
     world.op.tick()
     assert Event.USER_LOCK_REORGED in _events(world, Role.OPERATOR)
-    world.run_until(lambda: world.both_end(State.CLAIMED_BOTH))
+    world.run_until(lambda: world.both_end(SwapState.CLAIMED_BOTH))
     assert Event.USER_LOCK_REORGED in _events(world, Role.USER)
 
 
@@ -32,39 +32,39 @@ def test_a_user_lock_reorged_after_the_counter_lock_fails_the_operator_side_safe
     """The pool's ETM is locked against a Bitcoin lock that a reorg removes: the operator's
     swap fails (it will only refund, never reveal); the lock is mined again, the user claims,
     and the operator still collects its BTC with the revealed secret."""
-    world = World(tmp_path, Direction.FOREIGN_TO_ETM)
+    world = World(tmp_path, SwapDirection.FOREIGN_TO_ETM)
     world.create()
     world.run_until(lambda: bool(world.etm.locks))  # the pool's counter lock is out
     world.op.tick()
-    assert world.state(Role.OPERATOR) is State.COUNTER_LOCKED
+    assert world.state(Role.OPERATOR) is SwapState.COUNTER_LOCKED
     lock_height = next(iter(world.btc.locks.values())).block_height
     reorg(world.btc, world.btc.tip_height - lock_height + 1)
     world.op.tick()
     op = world.op.store.get("w1")
-    assert op.state is State.FAILED
+    assert op.state is SwapState.FAILED
     assert op.failure == "user_lock_reorged_after_counter_lock"
-    world.run_until(lambda: world.both_end(State.CLAIMED_BOTH))
+    world.run_until(lambda: world.both_end(SwapState.CLAIMED_BOTH))
     assert Event.USER_LOCK_REORGED in _events(world, Role.USER)
 
 
 def test_a_reorged_final_claim_is_noticed_and_the_swap_ends_claimed_again(tmp_path) -> None:
-    world = World(tmp_path, Direction.ETM_TO_FOREIGN)
+    world = World(tmp_path, SwapDirection.ETM_TO_FOREIGN)
     world.create()
-    world.run_until(lambda: world.both_end(State.CLAIMED_BOTH))
+    world.run_until(lambda: world.both_end(SwapState.CLAIMED_BOTH))
     world.step()  # both watchers record the claim's block
     reorg(world.etm, 3)  # the operator's ETM claim is in the last blocks
     world.run_until(
         lambda: (
             Event.CLAIM_REORGED in _events(world, Role.OPERATOR)
-            and world.both_end(State.CLAIMED_BOTH)
+            and world.both_end(SwapState.CLAIMED_BOTH)
         )
     )
     states = [t.to_state for t in world.op.store.transitions("w1")]
-    assert states[-2:] == [State.SECRET_REVEALED, State.CLAIMED_BOTH]
+    assert states[-2:] == [SwapState.SECRET_REVEALED, SwapState.CLAIMED_BOTH]
 
 
 def test_idle_open_swaps_are_not_examined_on_new_blocks_with_a_scanner(tmp_path) -> None:
-    world = World(tmp_path, Direction.FOREIGN_TO_ETM, scanning=True)
+    world = World(tmp_path, SwapDirection.FOREIGN_TO_ETM, scanning=True)
     world.idle_operator_swaps(200)
     world.create()
     world.op.tick()  # first look at everything
@@ -74,7 +74,7 @@ def test_idle_open_swaps_are_not_examined_on_new_blocks_with_a_scanner(tmp_path)
 
 
 def test_without_a_scanner_every_swap_on_the_chain_is_polled_per_block(tmp_path) -> None:
-    world = World(tmp_path, Direction.FOREIGN_TO_ETM)
+    world = World(tmp_path, SwapDirection.FOREIGN_TO_ETM)
     world.idle_operator_swaps(20)
     world.create()
     world.op.tick()

@@ -16,7 +16,7 @@ from worldkit import CONFIG, World
 from etm_bridge.adapter import HtlcLock
 from etm_bridge.errors import ScanRangeError
 from etm_bridge.swaps.core.events import next_event
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import DepKind
 from etm_bridge.swaps.core.views import LegView, SwapView
 from etm_bridge.swaps.runtime.observe import observe, settled
@@ -44,9 +44,9 @@ class BirthHeightFakeAdapter(FakeAdapter):
 
 
 def _finished_world(tmp_path) -> World:
-    world = World(tmp_path, Direction.FOREIGN_TO_ETM)
+    world = World(tmp_path, SwapDirection.FOREIGN_TO_ETM)
     world.create()
-    world.run_until(lambda: world.both_end(State.CLAIMED_BOTH))
+    world.run_until(lambda: world.both_end(SwapState.CLAIMED_BOTH))
     world.step()  # both watchers record the claim's block
     return world
 
@@ -62,7 +62,7 @@ def test_a_second_adapter_born_above_the_lock_does_not_reorg_a_claimed_swap(tmp_
     rerun.start()
     report = rerun.tick()
     after = world.user.store.get("w1")
-    assert after.state is State.CLAIMED_BOTH
+    assert after.state is SwapState.CLAIMED_BOTH
     assert after.depends_on == rec.depends_on
     assert [t.event for t in world.user.store.transitions("w1")][-1].value == "user_lock_claimed"
     rerun.stop()
@@ -118,7 +118,7 @@ def test_an_ended_swap_settles_once_its_blocks_are_buried(tmp_path) -> None:
     assert not settled(rec, tips, 7)
     assert settled(rec, tips, 6)
     assert not settled(rec, tips, 0)  # 0: follow reorgs of any depth
-    assert not settled(replace(rec, state=State.SECRET_REVEALED), tips, 6)  # not ended
+    assert not settled(replace(rec, state=SwapState.SECRET_REVEALED), tips, 6)  # not ended
     assert not settled(replace(rec, depends_on=()), tips, 6)  # nothing to measure depth by
 
 
@@ -135,4 +135,4 @@ def test_a_rerun_born_above_a_settled_swap_does_not_look_at_it(tmp_path) -> None
     finally:
         rerun.stop()
     assert report.examined == 0 and not report.errors
-    assert world.user.store.get("w1").state is State.CLAIMED_BOTH
+    assert world.user.store.get("w1").state is SwapState.CLAIMED_BOTH

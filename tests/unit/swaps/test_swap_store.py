@@ -20,7 +20,7 @@ from etm_bridge.errors import (
 )
 from etm_bridge.swaps.core.codec import public_view, record_from_dict, record_to_dict
 from etm_bridge.swaps.core.events import Transition
-from etm_bridge.swaps.core.fsm import Direction, Event, Role, State
+from etm_bridge.swaps.core.fsm import Event, Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import (
     ActionKind,
     BlockRef,
@@ -41,7 +41,7 @@ def store(tmp_path):
 
 
 def _full_record():
-    rec = record(State.COUNTER_LOCKED)
+    rec = record(SwapState.COUNTER_LOCKED)
     rec = rec.with_intent(Intent("s1:lock_user_leg:0", ActionKind.LOCK_USER_LEG, "btc", NOW))
     rec = rec.with_result(
         "s1:lock_user_leg:0", IntentResult(Outcome.BROADCAST, "aa" * 32, "ok", NOW + 1)
@@ -71,29 +71,34 @@ def test_an_unknown_swap_is_a_clear_error(store) -> None:
 def test_a_stale_record_cannot_overwrite_a_newer_one(store) -> None:
     rec = record()
     store.create(rec)
-    newer = replace(rec, state=State.USER_LOCKED, version=rec.version + 1)
+    newer = replace(rec, state=SwapState.USER_LOCKED, version=rec.version + 1)
     store.save(newer)
     with pytest.raises(StaleSwapError):
-        store.save(replace(rec, state=State.CANCELLED, version=rec.version + 1))
-    assert store.get("s1").state is State.USER_LOCKED
+        store.save(replace(rec, state=SwapState.CANCELLED, version=rec.version + 1))
+    assert store.get("s1").state is SwapState.USER_LOCKED
 
 
 def test_transitions_are_logged_in_order(store) -> None:
     rec = record()
     store.create(rec)
     log = [
-        Transition("s1", State.CREATED, Event.USER_LOCK_SEEN, State.USER_LOCKED, "", NOW),
+        Transition("s1", SwapState.CREATED, Event.USER_LOCK_SEEN, SwapState.USER_LOCKED, "", NOW),
         Transition(
-            "s1", State.USER_LOCKED, Event.USER_LOCK_CONFIRMED, State.LOCK_CONFIRMED, "", NOW
+            "s1",
+            SwapState.USER_LOCKED,
+            Event.USER_LOCK_CONFIRMED,
+            SwapState.LOCK_CONFIRMED,
+            "",
+            NOW,
         ),
     ]
-    store.save(replace(rec, state=State.LOCK_CONFIRMED, version=rec.version + 1), log)
+    store.save(replace(rec, state=SwapState.LOCK_CONFIRMED, version=rec.version + 1), log)
     assert store.transitions("s1") == log
 
 
 def test_open_and_hashlock_queries(store) -> None:
     store.create(record())
-    done = record(State.CLAIMED_BOTH, role=Role.OPERATOR)
+    done = record(SwapState.CLAIMED_BOTH, role=Role.OPERATOR)
     done = replace(done, terms=replace(done.terms, swap_id="s2", hashlock=b"\x05" * 32))
     store.create(done)
     assert [r.swap_id for r in store.list_swaps(open_only=True)] == ["s1"]
@@ -112,9 +117,9 @@ def test_public_view_hides_the_preimage() -> None:
     amount=st.integers(1, 2**80),
     timelock=st.integers(0, 2**31),
     confs=st.integers(1, 1000),
-    direction=st.sampled_from(list(Direction)),
+    direction=st.sampled_from(list(SwapDirection)),
     role=st.sampled_from(list(Role)),
-    state=st.sampled_from(list(State)),
+    state=st.sampled_from(list(SwapState)),
 )
 def test_codec_round_trip(amount, timelock, confs, direction, role, state) -> None:
     t = terms(direction)

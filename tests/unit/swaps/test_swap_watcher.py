@@ -15,7 +15,7 @@ from worldkit import (
 )
 
 from etm_bridge.errors import ChainError, NodeUnavailableError, WatcherLockError
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FEE
@@ -23,15 +23,15 @@ from etm_bridge.testing.fakechain import FEE
 
 @pytest.fixture
 def f2e(tmp_path):
-    return World(tmp_path, Direction.FOREIGN_TO_ETM)
+    return World(tmp_path, SwapDirection.FOREIGN_TO_ETM)
 
 
 @pytest.fixture
 def e2f(tmp_path):
-    return World(tmp_path, Direction.ETM_TO_FOREIGN)
+    return World(tmp_path, SwapDirection.ETM_TO_FOREIGN)
 
 
-def _states(world: World, role: Role) -> list[State]:
+def _states(world: World, role: Role) -> list[SwapState]:
     w = world.user if role is Role.USER else world.op
     return [t.to_state for t in w.store.transitions("w1")]
 
@@ -40,14 +40,14 @@ def test_btc_to_etm_swap_completes_for_both_sides(f2e) -> None:
     user_btc, user_etm = f2e.balance(f2e.btc, USER_KEY), f2e.balance(f2e.etm, USER_KEY)
     op_btc = f2e.balance(f2e.btc, OP_KEY)
     f2e.create()
-    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+    f2e.run_until(lambda: f2e.both_end(SwapState.CLAIMED_BOTH))
     assert f2e.balance(f2e.btc, USER_KEY) == user_btc - BTC_AMOUNT - FEE
     assert f2e.balance(f2e.etm, USER_KEY) == user_etm + ETM_AMOUNT - FEE
     assert f2e.balance(f2e.btc, OP_KEY) == op_btc + BTC_AMOUNT - FEE
     # the exchange locks ETM in the same transaction that accepts the proof, so both sides
     # see the counter lock before (or instead of) the proof's acceptance
-    path = [State.USER_LOCKED, State.LOCK_CONFIRMED, State.COUNTER_LOCKED]
-    path += [State.SECRET_REVEALED, State.CLAIMED_BOTH]
+    path = [SwapState.USER_LOCKED, SwapState.LOCK_CONFIRMED, SwapState.COUNTER_LOCKED]
+    path += [SwapState.SECRET_REVEALED, SwapState.CLAIMED_BOTH]
     assert _states(f2e, Role.USER) == path
     assert _states(f2e, Role.OPERATOR) == path
     assert f2e.exchange.proofs_submitted == 1 and f2e.exchange.relay_calls >= 1
@@ -59,50 +59,50 @@ def test_btc_to_etm_swap_completes_for_both_sides(f2e) -> None:
 def test_etm_to_btc_swap_completes_for_both_sides(e2f) -> None:
     user_btc, user_etm = e2f.balance(e2f.btc, USER_KEY), e2f.balance(e2f.etm, USER_KEY)
     e2f.create()
-    e2f.run_until(lambda: e2f.both_end(State.CLAIMED_BOTH))
+    e2f.run_until(lambda: e2f.both_end(SwapState.CLAIMED_BOTH))
     assert e2f.balance(e2f.etm, USER_KEY) == user_etm - ETM_AMOUNT - FEE
     assert e2f.balance(e2f.btc, USER_KEY) == user_btc + BTC_AMOUNT - FEE
     assert _states(e2f, Role.OPERATOR) == [
-        State.ETM_LOCKED,
-        State.COUNTER_LOCKED,
-        State.SECRET_REVEALED,
-        State.CLAIMED_BOTH,
+        SwapState.ETM_LOCKED,
+        SwapState.COUNTER_LOCKED,
+        SwapState.SECRET_REVEALED,
+        SwapState.CLAIMED_BOTH,
     ]
 
 
 def test_operator_that_never_counter_locks_leaves_the_user_refunded(e2f) -> None:
     before = e2f.balance(e2f.etm, USER_KEY)
     e2f.create()
-    e2f.run_until(lambda: e2f.state(Role.USER) is State.REFUNDED, op=False)
+    e2f.run_until(lambda: e2f.state(Role.USER) is SwapState.REFUNDED, op=False)
     assert e2f.balance(e2f.etm, USER_KEY) == before - 2 * FEE  # lock fee + refund fee
-    assert _states(e2f, Role.USER) == [State.ETM_LOCKED, State.EXPIRED, State.REFUNDED]
+    assert _states(e2f, Role.USER) == [SwapState.ETM_LOCKED, SwapState.EXPIRED, SwapState.REFUNDED]
 
 
 def test_user_that_never_claims_gets_both_legs_refunded(e2f) -> None:
     e2f.create()
     e2f.run_until(lambda: bool(e2f.btc.locks))  # the operator's counter lock is out
-    assert e2f.state(Role.USER) is State.ETM_LOCKED
+    assert e2f.state(Role.USER) is SwapState.ETM_LOCKED
     # the user's machine is off from now on: the operator refunds its counter lock
     e2f.run_until(lambda: e2f.op.store.get("w1").intents_of(ActionKind.REFUND_COUNTER), user=False)
-    assert e2f.state(Role.OPERATOR) is State.EXPIRED
+    assert e2f.state(Role.OPERATOR) is SwapState.EXPIRED
     # the user comes back later: it must not reveal, and refunds its own lock
-    e2f.run_until(lambda: e2f.both_end(State.REFUNDED))
+    e2f.run_until(lambda: e2f.both_end(SwapState.REFUNDED))
     assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
 
 
 def test_a_counter_lock_made_too_late_is_never_claimed_and_both_sides_refund(e2f) -> None:
     """An adversarial operator locks the counter leg 4 blocks before its timeout (margin: 5)."""
     e2f.create()
-    e2f.run_until(lambda: e2f.state(Role.USER) is State.ETM_LOCKED, op=False)
+    e2f.run_until(lambda: e2f.state(Role.USER) is SwapState.ETM_LOCKED, op=False)
     t = e2f.user.store.get("w1").terms
     e2f.btc.mine(t.counter_leg.timelock_height - 4 - e2f.btc.tip_height)
     e2f.op_ad["btc"].lock(t.counter_leg.htlc_terms(t.hashlock))
     e2f.step()
     e2f.step()
     rec = e2f.user.store.get("w1")
-    assert rec.state is State.COUNTER_LOCKED
+    assert rec.state is SwapState.COUNTER_LOCKED
     assert any("point of no return refused" in note for note in rec.notes)
-    e2f.run_until(lambda: e2f.both_end(State.REFUNDED))
+    e2f.run_until(lambda: e2f.both_end(SwapState.REFUNDED))
     assert not e2f.user.store.get("w1").intents_of(ActionKind.CLAIM_COUNTER)
 
 
@@ -111,7 +111,7 @@ def _signature(point: str, rec: SwapRecord) -> tuple:
     return (point, rec.role, rec.state, len(rec.intents), done)
 
 
-@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("direction", list(SwapDirection))
 @pytest.mark.parametrize("point", ["state_saved", "intent_saved", "result_saved"])
 def test_a_crash_at_every_persisted_step_still_ends_claimed(tmp_path, direction, point) -> None:
     """Kill the watcher right after each save of kind ``point`` (once each), restart it."""
@@ -126,7 +126,7 @@ def test_a_crash_at_every_persisted_step_still_ends_claimed(tmp_path, direction,
     world.create()
     world.user.crash_hook = world.op.crash_hook = crash
     for _ in range(150):
-        if world.both_end(State.CLAIMED_BOTH):
+        if world.both_end(SwapState.CLAIMED_BOTH):
             break
         for role in (Role.USER, Role.OPERATOR):
             w = world.user if role is Role.USER else world.op
@@ -142,7 +142,7 @@ def test_a_crash_at_every_persisted_step_still_ends_claimed(tmp_path, direction,
                     world.op = fresh
         world.mine()
         world.clock.now += 600
-    assert world.both_end(State.CLAIMED_BOTH)
+    assert world.both_end(SwapState.CLAIMED_BOTH)
     assert len(crashes) >= 4
     for w in (world.user, world.op):
         for intent in w.store.get("w1").intents:
@@ -174,7 +174,7 @@ def test_a_node_that_is_down_is_retried_with_backoff_not_fatal(f2e) -> None:
     assert f2e.user.health["btc"].retry_at - f2e.clock.now == 2 * CONFIG.backoff_initial_s
     flaky.down = False
     f2e.clock.now += 10
-    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+    f2e.run_until(lambda: f2e.both_end(SwapState.CLAIMED_BOTH))
 
 
 def test_two_watchers_cannot_both_act_on_one_database(f2e) -> None:
@@ -187,12 +187,12 @@ def test_a_partial_first_look_never_leads_to_a_second_counter_lock(e2f) -> None:
     """The operator's first look at a new swap skips the counter leg; once the user's lock
     moves the swap on, the watcher looks again in full before deciding to counter-lock."""
     e2f.create()
-    e2f.run_until(lambda: e2f.state(Role.USER) is State.ETM_LOCKED, op=False)
+    e2f.run_until(lambda: e2f.state(Role.USER) is SwapState.ETM_LOCKED, op=False)
     t = e2f.user.store.get("w1").terms
     e2f.op_ad["btc"].lock(t.counter_leg.htlc_terms(t.hashlock))  # already locked elsewhere
     e2f.op.tick()
     rec = e2f.op.store.get("w1")
-    assert rec.state is State.COUNTER_LOCKED
+    assert rec.state is SwapState.COUNTER_LOCKED
     assert not rec.intents_of(ActionKind.LOCK_COUNTER_LEG)
     assert len(e2f.btc.locks) == 1
 
@@ -217,7 +217,7 @@ def test_an_error_on_one_swap_is_reported_and_retried_not_fatal(f2e) -> None:
     assert f2e.user.tick().examined == 0  # backing off
     broken.broken = False
     f2e.clock.now += 10
-    f2e.run_until(lambda: f2e.both_end(State.CLAIMED_BOTH))
+    f2e.run_until(lambda: f2e.both_end(SwapState.CLAIMED_BOTH))
 
 
 def test_wake_ups_are_queued_once_however_often_a_swap_is_examined(e2f) -> None:

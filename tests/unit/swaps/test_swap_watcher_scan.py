@@ -14,7 +14,7 @@ from chainkit import ScanningFakeAdapter
 from worldkit import OP_SECRET, USER_SECRET, World
 
 from etm_bridge.errors import ChainError
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 
 
 class HidingScanner(ScanningFakeAdapter):
@@ -49,7 +49,7 @@ class FailingScanner(ScanningFakeAdapter):
         return super().htlc_activity(start_height, end_height)
 
 
-def _world(tmp_path, direction: Direction, kind: type[ScanningFakeAdapter]) -> World:
+def _world(tmp_path, direction: SwapDirection, kind: type[ScanningFakeAdapter]) -> World:
     world = World(tmp_path, direction, scanning=True)
     for watcher, secret in ((world.user, USER_SECRET), (world.op, OP_SECRET)):
         watcher.adapters["btc"] = kind(world.btc, secret)
@@ -57,7 +57,7 @@ def _world(tmp_path, direction: Direction, kind: type[ScanningFakeAdapter]) -> W
 
 
 def test_a_scanner_hiding_hashlocks_is_told_every_swap_and_swaps_still_finish(tmp_path) -> None:
-    for direction in Direction:
+    for direction in SwapDirection:
         world = _world(tmp_path / direction.value, direction, HidingScanner)
         world.idle_operator_swaps(100)
         world.create()
@@ -66,13 +66,13 @@ def test_a_scanner_hiding_hashlocks_is_told_every_swap_and_swaps_still_finish(tm
         assert len(op_btc.watched) == 101  # every tracked swap's hashlock, before any scan
         world.op.tick()  # the first look at every swap
         assert max(world.examined_per_block(3)) <= 1
-        world.run_until(lambda w=world: w.both_end(State.CLAIMED_BOTH))
+        world.run_until(lambda w=world: w.both_end(SwapState.CLAIMED_BOTH))
         idle = [world.op.store.get(f"idle{i}").state for i in range(100)]
-        assert set(idle) == {State.CREATED}
+        assert set(idle) == {SwapState.CREATED}
 
 
 def test_the_user_lock_is_seen_in_the_block_that_mines_it(tmp_path) -> None:
-    world = _world(tmp_path, Direction.FOREIGN_TO_ETM, HidingScanner)
+    world = _world(tmp_path, SwapDirection.FOREIGN_TO_ETM, HidingScanner)
     world.idle_operator_swaps(50)
     world.create()
     world.op.tick()
@@ -81,11 +81,11 @@ def test_the_user_lock_is_seen_in_the_block_that_mines_it(tmp_path) -> None:
     world.mine()
     report = world.op.tick()
     assert report.examined == 1
-    assert world.state(Role.OPERATOR) is not State.CREATED
+    assert world.state(Role.OPERATOR) is not SwapState.CREATED
 
 
 def test_a_failing_scan_examines_every_swap_on_the_chain_then_scans_again(tmp_path) -> None:
-    world = _world(tmp_path, Direction.FOREIGN_TO_ETM, FailingScanner)
+    world = _world(tmp_path, SwapDirection.FOREIGN_TO_ETM, FailingScanner)
     world.idle_operator_swaps(20)
     world.create()
     world.op.tick()

@@ -9,7 +9,7 @@ from chainkit import ScanningFakeAdapter
 from fakeexchange import FakeExchange
 
 from etm_bridge.hashlock import new_preimage, sha256
-from etm_bridge.swaps.core.fsm import Direction, Role, State
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
@@ -34,7 +34,7 @@ class Clock:
 class World:
     """Two fake chains, a user and an operator each with their own adapters and database."""
 
-    def __init__(self, tmp_path, direction: Direction, scanning: bool = False) -> None:
+    def __init__(self, tmp_path, direction: SwapDirection, scanning: bool = False) -> None:
         tag = uuid.uuid4().hex[:8]
         self.btc, self.etm = FakeChain.named(f"btc-{tag}"), FakeChain.named(f"etm-{tag}")
         self.direction, self.clock = direction, Clock()
@@ -52,7 +52,7 @@ class World:
             chain.credit(OP_KEY, 10**9)
         self.mine()
         self.exchange = FakeExchange(self.op_ad["etm"], {"btc": self.op_ad["btc"]})
-        self.gateway = self.exchange if direction is Direction.FOREIGN_TO_ETM else None
+        self.gateway = self.exchange if direction is SwapDirection.FOREIGN_TO_ETM else None
         self.preimage = new_preimage()
         self.user_db, self.op_db = tmp_path / "user.db", tmp_path / "op.db"
         self.user = self.watcher(Role.USER)
@@ -64,7 +64,7 @@ class World:
 
     def terms(self, user_blocks: int = 60, counter_blocks: int = 25) -> SwapTerms:
         btc_tip, etm_tip = self.btc.tip_height, self.etm.tip_height
-        if self.direction is Direction.FOREIGN_TO_ETM:
+        if self.direction is SwapDirection.FOREIGN_TO_ETM:
             user = LegTerms("btc", BTC_AMOUNT, OP_KEY, USER_KEY, btc_tip + user_blocks, 2)
             counter = LegTerms("etm", ETM_AMOUNT, USER_KEY, OP_KEY, 0, 1)
         else:
@@ -126,7 +126,7 @@ class World:
             counts.append(self.op.tick().examined)
         return counts
 
-    def state(self, role: Role) -> State:
+    def state(self, role: Role) -> SwapState:
         w = self.user if role is Role.USER else self.op
         return w.store.get("w1").state
 
@@ -139,7 +139,7 @@ class World:
             f"not done: user {self.state(Role.USER)}, op {self.state(Role.OPERATOR)}"
         )
 
-    def both_end(self, state: State) -> bool:
+    def both_end(self, state: SwapState) -> bool:
         return self.state(Role.USER) is state and self.state(Role.OPERATOR) is state
 
     def balance(self, chain: FakeChain, key: bytes) -> int:
