@@ -41,12 +41,13 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter, deploy_contract
 from etm_bridge_regtest.throwaway import anvil_node_in, bitcoin_node_in
 
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapDirection
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.preimages import new_preimage
 
 CONFIG = WatcherConfig(policy=PolicyConfig(leg_margin_s=3600, retry_after_s=0))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.errors import ChainError
 from etm_bridge.etm_client.exchange import NodeExchange, submit_swap_intent
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
@@ -31,6 +31,7 @@ from etm_bridge.swaps.core.pool_terms import (
 from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.preimages import new_preimage
 
 from .demo_world import Party, World
 

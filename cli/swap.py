@@ -27,7 +27,7 @@ from etm_bridge.app.swaps import (
 )
 from etm_bridge.config import ETM, Config
 from etm_bridge.errors import SwapError, ValidationError
-from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, new_preimage, sha256
+from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, sha256
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.core.codec import public_view, terms_from_dict, terms_to_dict
 from etm_bridge.swaps.core.explain import timeline
@@ -37,6 +37,7 @@ from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.core.pool_terms import PoolInfo
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.preimages import new_preimage
 from etm_bridge.units import UNITS, format_amount, parse_amount
 
 from .context import get_config, swaps_db_note, unlock_wallet

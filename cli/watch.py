@@ -19,8 +19,8 @@ from etm_bridge.adapter import ChainAdapter
 from etm_bridge.app.swaps import chain_of, etm_side, operator_pools
 from etm_bridge.errors import EtmBridgeError
 from etm_bridge.etm_client.exchange import NodeExchange
-from etm_bridge.swaps.core.fsm import TERMINAL
 from etm_bridge.swaps.core.pool_terms import Unfollowed
+from etm_bridge.swaps.core.states import TERMINAL
 from etm_bridge.swaps.core.views import LegView
 from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.watcher import TickReport, Watcher

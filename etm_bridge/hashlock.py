@@ -20,7 +20,6 @@ Pure: no I/O. Errors are :class:`~etm_bridge.errors.HashlockError` and
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable
 
 from .errors import HashlockError, TimelockError
@@ -33,11 +32,6 @@ HASHLOCK_LEN = 32
 #: the claim of the short leg, waiting for its confirmations, getting our own claim of the long
 #: leg confirmed, and block-time variance. Six hours, the whitepaper's ETM lock period.
 LEG_MARGIN_S = 6 * 3600
-
-
-def new_preimage() -> bytes:
-    """A fresh 32-byte secret from the OS CSPRNG."""
-    return secrets.token_bytes(PREIMAGE_LEN)
 
 
 def sha256(data: bytes) -> bytes:

@@ -25,10 +25,11 @@ from ..chain.address import encode_address
 from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError
 from ..etm_client.exchange import ASSETS, NodeExchange, submit_swap_intent
 from ..etm_client.htlc_leg import EtmAdapter
-from ..hashlock import new_preimage, sha256
+from ..hashlock import sha256
 from ..swaps.core.fsm import Role
 from ..swaps.core.model import SwapRecord, SwapTerms
 from ..swaps.core.pool_terms import LegChain, PoolInfo, swap_in_terms, swap_out_terms
+from ..testing.preimages import new_preimage
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
 HASHLOCK_TAKEN = frozenset({"hashlock_used", "hashlock_reserved"})

@@ -17,12 +17,11 @@ from .core.fsm import (
     POINT_OF_NO_RETURN,
     REORG_EVENTS,
     TABLES,
-    TERMINAL,
     Event,
     SwapDirection,
     SwapState,
-    progress_rank,
 )
+from .core.states import TERMINAL, progress_rank
 
 BEGIN = "<!-- BEGIN GENERATED: swap state diagrams (python -m etm_bridge.swaps.diagram) -->"
 END = "<!-- END GENERATED: swap state diagrams -->"

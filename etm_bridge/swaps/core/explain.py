@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...hashlock import seconds_left
-from .fsm import POINT_OF_NO_RETURN, TERMINAL, progress_rank
+from .fsm import POINT_OF_NO_RETURN
 from .model import LegTerms, SwapRecord
 from .policy import ActionPlan
+from .states import TERMINAL, progress_rank
 from .views import LegView, SwapView
 
 

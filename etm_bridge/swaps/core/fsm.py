@@ -8,19 +8,23 @@ facts about the chains, seen alike by everyone.
 
 Directions:
 
-- ``FOREIGN_TO_ETM``: user locks BTC/ETH; once confirmed, anyone submits its SPV proof to ETM and
-  the exchange contract locks pool ETM to the user (the counter lock).
-- ``ETM_TO_FOREIGN``: user locks ETM; the operator locks BTC/ETH to the user's bound key.
+- ``FOREIGN_TO_ETM``: user locks the foreign asset; once confirmed, anyone submits its SPV proof
+  to ETM and the exchange contract locks pool ETM to the user (the counter lock).
+- ``ETM_TO_FOREIGN``: user locks ETM; the operator locks the foreign asset to the user's bound
+  key.
 
-Rules the table encodes (and ``tests/unit/swaps/test_fsm.py`` checks):
+Everything else the engine does in a state (rank, what it observes and waits on, its actions)
+is that state's spec, :data:`etm_bridge.swaps.core.states.SPECS`.
+
+Rules the table encodes (and ``tests/unit/swaps/test_swap_fsm.py`` checks):
 
 - Any (state, event) pair that is not in the table raises :class:`InvalidTransitionError`.
 - :data:`POINT_OF_NO_RETURN` is :attr:`SwapState.SECRET_REVEALED`: from there on the swap can only
   end claimed (or forfeited by whoever misses a deadline); it is never refunded "safely". The
   guard that refuses to cross it lives in :mod:`etm_bridge.swaps.core.policy`.
-- Status only moves forward (:func:`progress_rank` never decreases) except on the explicit reorg
-  events in :data:`REORG_EVENTS`, each of which undoes exactly the state that depended on the
-  removed block.
+- Status only moves forward (:func:`~.states.progress_rank` never decreases) except on the
+  explicit reorg events in :data:`REORG_EVENTS`, each of which undoes exactly the state that
+  depended on the removed block.
 - Every non-terminal state can reach a terminal state without reorgs (funds safety: there is
   always a path to claimed or refunded).
 
@@ -88,21 +92,7 @@ class Event(StrEnum):
     REFUND_REORGED = "refund_reorged"
 
 
-class FailureReason(StrEnum):
-    """Why a swap is FAILED (stored with the transition). Lock reasons mirror
-    :class:`etm_bridge.adapter.MismatchReason`; the rest are the engine's."""
-
-    PROOF_REJECTED = "proof_rejected"
-    USER_LOCK_REORGED_AFTER_COUNTER_LOCK = "user_lock_reorged_after_counter_lock"
-
-
 S, E = SwapState, Event
-
-#: States with no way forward (only a reorg event can leave them).
-TERMINAL: frozenset[SwapState] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED, S.FORFEITED})
-
-#: Terminal states in which no party lost funds to a missed deadline.
-SAFE_TERMINAL: frozenset[SwapState] = frozenset({S.CLAIMED_BOTH, S.REFUNDED, S.CANCELLED})
 
 #: Revealing the secret (claiming the counter lock) cannot be undone.
 POINT_OF_NO_RETURN = S.SECRET_REVEALED
@@ -176,24 +166,6 @@ TABLES: Mapping[SwapDirection, Mapping[tuple[SwapState, Event], SwapState]] = Ma
     }
 )
 
-_RANK: Mapping[SwapState, int] = MappingProxyType(
-    {
-        S.CREATED: 0,
-        S.USER_LOCKED: 1,
-        S.ETM_LOCKED: 1,
-        S.LOCK_CONFIRMED: 2,
-        S.PROOF_SUBMITTED: 3,
-        S.COUNTER_LOCKED: 4,
-        S.FAILED: 5,
-        S.EXPIRED: 6,
-        S.SECRET_REVEALED: 7,
-        S.CLAIMED_BOTH: 8,
-        S.REFUNDED: 8,
-        S.CANCELLED: 8,
-        S.FORFEITED: 8,
-    }
-)
-
 
 def transition(direction: SwapDirection, state: SwapState, event: Event) -> SwapState:
     """The state after ``event`` in ``state``; :class:`InvalidTransitionError` if unmatched."""
@@ -215,12 +187,3 @@ def states_of(direction: SwapDirection) -> frozenset[SwapState]:
     """Every state that appears in ``direction``'s table."""
     table = TABLES[direction]
     return frozenset(s for s, _ in table) | frozenset(table.values())
-
-
-def progress_rank(state: SwapState) -> int:
-    """How far along a swap is; non-reorg transitions never lower it."""
-    return _RANK[state]
-
-
-def is_terminal(state: SwapState) -> bool:
-    return state in TERMINAL

@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 
 from ...adapter import ChainAdapter, HtlcLock, HtlcSpend
 from ...errors import ChainError, ConfigError, ScanRangeError
-from ..core.fsm import TERMINAL, Role, SwapDirection, SwapState
+from ..core.fsm import Role, SwapDirection, SwapState
 from ..core.model import BlockRef, DepKind, SwapRecord
 from ..core.ports import SwapGateway
+from ..core.states import SPECS, Leg
 from ..core.views import LegView, SwapView, pick_lock
 
 
@@ -132,15 +133,19 @@ def check_recorded_facts_seen(
         )
 
 
-#: States in which no counter lock can exist yet (nothing was proved or counter-locked).
-_BEFORE_COUNTER = frozenset({SwapState.CREATED, SwapState.USER_LOCKED})
-#: States in which the ETM view of the proof matters.
-_PROVING = frozenset({SwapState.LOCK_CONFIRMED, SwapState.PROOF_SUBMITTED})
-
-
 def skips_counter_leg(rec: SwapRecord) -> bool:
-    """True when ``observe`` need not read the counter leg for ``rec``'s state."""
-    return rec.state in _BEFORE_COUNTER and not rec.intents_of_chain(rec.terms.counter_leg.chain)
+    """True when ``observe`` need not read the counter leg for ``rec``'s state: its spec does
+    not observe it (no counter lock can exist yet) and we did not act on its chain."""
+    spec = SPECS[rec.state]
+    return Leg.COUNTER not in spec.observes and not rec.intents_of_chain(
+        rec.terms.counter_leg.chain
+    )
+
+
+def needs_finality(rec: SwapRecord) -> bool:
+    """The operator decides on the counter lock in a state that reads the user leg's
+    finalized height (ETM_LOCKED); ``observe`` reads it only then."""
+    return rec.role is Role.OPERATOR and SPECS[rec.state].reads_finality
 
 
 def observe(
@@ -160,7 +165,7 @@ def observe(
     t = rec.terms
     user_chain, counter_chain = t.user_leg.chain, t.counter_leg.chain
     user_adapter = adapter_for(adapters, user_chain)
-    finality = rec.role is Role.OPERATOR and rec.state is SwapState.ETM_LOCKED
+    finality = needs_finality(rec)
     user_view, user_lock = _leg(
         user_adapter, user_chain, rec, False, tips[user_chain], now_s, finality
     )
@@ -175,41 +180,32 @@ def observe(
             counter_adapter, counter_chain, rec, True, tips[counter_chain], now_s
         )
     proof = None
-    if (
-        gateway is not None
-        and t.direction is SwapDirection.FOREIGN_TO_ETM
-        and rec.state in _PROVING
-    ):
+    swap_in = t.direction is SwapDirection.FOREIGN_TO_ETM
+    if gateway is not None and swap_in and SPECS[rec.state].reads_proof:
         proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
     check_recorded_facts_seen(rec, view, adapters)
     return Observation(view, user_lock, counter_lock, partial)
 
 
-_LOCK_STATES = {
-    SwapState.USER_LOCKED,
-    SwapState.LOCK_CONFIRMED,
-    SwapState.PROOF_SUBMITTED,
-    SwapState.ETM_LOCKED,
-    SwapState.COUNTER_LOCKED,
-}
-
-
 def wanted_refs(rec: SwapRecord, view: SwapView) -> list[tuple[DepKind, str, int]]:
-    """(kind, chain, height) of the blocks ``rec.state`` rests on, as far as they are mined."""
+    """(kind, chain, height) of the blocks ``rec.state`` rests on (its spec's ``deps``), as far
+    as they are mined."""
     u, c = view.user, view.counter
+    deps = SPECS[rec.state].deps
     want: list[tuple[DepKind, str, int | None]] = []
-    if rec.state in _LOCK_STATES and u.lock is not None:
+    if DepKind.USER_LOCK in deps and u.lock is not None:
         want.append((DepKind.USER_LOCK, u.chain, u.lock.block_height))
-    if rec.state is SwapState.COUNTER_LOCKED and c.lock is not None:
+    if DepKind.COUNTER_LOCK in deps and c.lock is not None:
         want.append((DepKind.COUNTER_LOCK, c.chain, c.lock.block_height))
-    if rec.state in (SwapState.CLAIMED_BOTH, SwapState.FORFEITED) and u.spend and u.claimed:
+    if DepKind.CLAIM in deps and u.spend and u.claimed:
         want.append((DepKind.CLAIM, u.chain, u.spend.block_height))
-    own = u if rec.role is Role.USER else c
-    if rec.state is SwapState.REFUNDED and own.spend is not None and own.refunded:
-        want.append((DepKind.REFUND, own.chain, own.spend.block_height))
-    if rec.state is SwapState.FORFEITED and u.spend is not None and u.refunded:
-        want.append((DepKind.REFUND, u.chain, u.spend.block_height))
+    if DepKind.REFUND in deps:
+        # REFUNDED rests on our own lock's refund; FORFEITED (from SECRET_REVEALED) on the
+        # user lock's refund
+        own = u if rec.role is Role.USER or rec.state is SwapState.FORFEITED else c
+        if own.spend is not None and own.refunded:
+            want.append((DepKind.REFUND, own.chain, own.spend.block_height))
     return [(k, ch, h) for k, ch, h in want if h is not None]
 
 
@@ -218,7 +214,7 @@ def settled(rec: SwapRecord, tips: Mapping[str, int], depth_blocks: int) -> bool
     confirmations or more: reorgs deeper than that are not followed, so the swap needs no more
     observing (each look costs node round trips, and an adapter born above its locks would
     only report them missing). ``depth_blocks`` <= 0 never settles."""
-    if depth_blocks <= 0 or rec.state not in TERMINAL or not rec.depends_on:
+    if depth_blocks <= 0 or not SPECS[rec.state].terminal or not rec.depends_on:
         return False
     return all(
         ref.chain in tips and tips[ref.chain] - ref.height + 1 >= depth_blocks

@@ -36,8 +36,9 @@ from ...errors import StaleSwapError, SwapError, SwapNotFoundError, WatcherLockE
 from ...private_files import secure_sqlite_files
 from ..core.codec import intent_from_dict, intent_to_dict, record_from_dict, record_to_dict
 from ..core.events import Transition
-from ..core.fsm import TERMINAL, Event, SwapState
+from ..core.fsm import Event, SwapState
 from ..core.model import SwapRecord
+from ..core.states import TERMINAL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS swaps (

@@ -34,7 +34,7 @@ import requests
 from ...adapter import Capability, ChainAdapter
 from ...errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
 from ..core.events import REORG_DROPS, Transition, apply_event, next_event
-from ..core.fsm import REORG_EVENTS, Role, SwapState
+from ..core.fsm import REORG_EVENTS
 from ..core.model import ActionKind, IntentResult, Outcome, SwapRecord
 from ..core.policy import Action, ActionPlan, PolicyConfig, decide, new_intent
 from ..core.ports import SwapGateway
@@ -43,6 +43,7 @@ from .observe import (
     Observation,
     adapter_for,
     header_digest,
+    needs_finality,
     observe,
     refreshed_refs,
     settled,
@@ -94,12 +95,6 @@ class TickReport:
     actions: tuple[tuple[str, ActionKind, str], ...]  # (swap_id, kind, outcome)
     down: Mapping[str, str]  # chain -> last error
     errors: Mapping[str, str] = field(default_factory=dict)  # swap id -> error this tick
-
-
-def _needs_finality(rec: SwapRecord) -> bool:
-    """The operator decides on the counter lock in ETM_LOCKED, which needs the ETM finalized
-    height that ``observe`` reads only in that state."""
-    return rec.role is Role.OPERATOR and rec.state is SwapState.ETM_LOCKED
 
 
 class Watcher:
@@ -336,7 +331,7 @@ class Watcher:
         obs = observe(rec, self.adapters, self._tips(), self.gateway, now)
         rec, obs, moved = self._apply_events(rec, obs, now)
         if (obs.partial and not skips_counter_leg(rec)) or (
-            observed_in is not rec.state and _needs_finality(rec)
+            observed_in is not rec.state and needs_finality(rec)
         ):
             # the state moved past what the partial observation covered: look again in full
             # before deciding anything (e.g. never counter-lock without checking for one, nor

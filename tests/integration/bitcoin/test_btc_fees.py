@@ -19,7 +19,8 @@ from etm_bridge_bitcoin.fees import MAX_FEE_SAT_VB, MIN_FEE_SAT_VB
 from etm_bridge_bitcoin.txbuild import sat_vb_from_estimate
 
 from etm_bridge.adapter import HtlcTerms
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 FALLBACK_SAT_VB = 7  # not the default (2), so a fallback answer is recognisable
 AMOUNT = 120_000

@@ -10,7 +10,8 @@ import pytest
 
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.errors import ValidationError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 AMOUNT = 150_000
 

@@ -19,7 +19,8 @@ from etm_bridge.errors import (
     RPCMissingInputsError,
     RPCVerifyRejectedError,
 )
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 AMOUNT = 200_000
 

@@ -15,7 +15,8 @@ from etm_bridge_bitcoin.index import load_index
 from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.adapter import HtlcTerms, LockState
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 AMOUNT = 150_000
 

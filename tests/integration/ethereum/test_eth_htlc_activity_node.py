@@ -7,7 +7,8 @@ import pytest
 
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.errors import ValidationError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 
 def _terms(us, them, hashlock: bytes, blocks: int) -> HtlcTerms:

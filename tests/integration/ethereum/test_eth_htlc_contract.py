@@ -28,7 +28,8 @@ from etm_bridge.errors import (
     LockMismatchError,
     ValidationError,
 )
-from etm_bridge.hashlock import find_preimage_in_bytes, hashlock_of, new_preimage, sha256
+from etm_bridge.hashlock import find_preimage_in_bytes, hashlock_of, sha256
+from etm_bridge.testing.preimages import new_preimage
 
 CODEC = HtlcCodec()
 

@@ -10,7 +10,8 @@ from eth_utils import keccak
 
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.errors import ProofError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 from etm_bridge.testing.proofs import verify_inclusion_proof
 
 

@@ -8,7 +8,8 @@ import pytest
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.chains.ethereum.spv.rlp import to_int
 from etm_bridge.errors import LockNotFoundError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 
 def test_reorged_lock_disappears_and_its_nonce_is_reused(anvil_node, adapters, parties):

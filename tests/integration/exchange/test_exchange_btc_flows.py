@@ -66,8 +66,9 @@ from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus
 from etm_bridge.exchange.pool import PoolDirection, quote
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
+from etm_bridge.testing.preimages import new_preimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "exchange"))
 from exchange_harness import Ledger

@@ -23,8 +23,9 @@ from etm_bridge.errors import InclusionProofError
 from etm_bridge.exchange import pool as pm
 from etm_bridge.exchange import swap_rules as sr
 from etm_bridge.exchange.binding import Binding
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
+from etm_bridge.testing.preimages import new_preimage
 
 DEPLOYER, USER, POOL = 3, 4, 2  # anvil dev accounts this test uses (others' areas use 5-9)
 RELAYER = b"\x0b" * 32

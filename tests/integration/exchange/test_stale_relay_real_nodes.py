@@ -31,8 +31,9 @@ from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.node import relaying
+from etm_bridge.testing.preimages import new_preimage
 from etm_bridge.units import ETM
 
 LOCK_SAT, DEPOSIT_SAT, DEPOSIT_ETM = 100_000, 1_000_000, 100 * ETM

@@ -18,12 +18,13 @@ from eth_account import Account
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import Deployment, EthereumAdapter, deploy_contract
 
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.preimages import new_preimage
 
 BTC_SAT = 1_000_000
 ETH_WEI = 10**16

@@ -13,10 +13,11 @@ from dataclasses import replace
 import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import ActionKind, SwapRecord, SwapTerms
 from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.testing.preimages import new_preimage
 
 BTC_FEES_MAX = 20_000
 

@@ -20,12 +20,13 @@ from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
+from etm_bridge.testing.preimages import new_preimage
 from etm_bridge.units import ETM
 
 ETM_AMOUNT, BTC_SAT = 10 * ETM, 1_000_000

@@ -35,9 +35,10 @@ from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.node import relaying
 from etm_bridge.swaps.core.pool_terms import PoolInfo
+from etm_bridge.testing.preimages import new_preimage
 
 SWAP_SAT = 100_000
 

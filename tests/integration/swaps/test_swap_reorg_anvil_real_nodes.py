@@ -11,9 +11,10 @@ import pytest
 from swap_world import BTC_SAT, ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapDirection, SwapState
+from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.core.states import TERMINAL
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 

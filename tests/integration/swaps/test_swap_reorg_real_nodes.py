@@ -14,8 +14,9 @@ from btc_fork import reorg_out
 from swap_world import ETH_WEI, SwapWorld
 
 from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapState
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import ActionKind
+from etm_bridge.swaps.core.states import TERMINAL
 
 BTC_FEES_MAX, ETH_GAS_MAX = 20_000, ETH_WEI // 10
 

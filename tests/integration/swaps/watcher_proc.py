@@ -32,9 +32,10 @@ from etm_bridge_ethereum import EthereumAdapter
 from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.app.swaps import chain_of, etm_side, make_gateway, operator_pools
 from etm_bridge.errors import SwapNotFoundError
-from etm_bridge.swaps.core.fsm import TERMINAL, Role, SwapState, progress_rank
+from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapRecord
 from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.swaps.core.states import TERMINAL, progress_rank
 from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig

@@ -9,9 +9,10 @@ import pytest
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.chains.bitcoin.spv.headers import BlockHeader
 from etm_bridge.errors import ConfigError, InsufficientFundsError, InvalidTransactionError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import DUST_LIMIT, FEE, FakeChain
+from etm_bridge.testing.preimages import new_preimage
 
 _ids = itertools.count()
 

@@ -18,10 +18,10 @@ from etm_bridge.hashlock import (
     find_preimage_in_bytes,
     find_preimage_in_pushes,
     hashlock_of,
-    new_preimage,
     refund_allowed,
     seconds_left,
 )
+from etm_bridge.testing.preimages import new_preimage
 
 
 def test_hashlock_is_single_sha256_of_the_preimage() -> None:

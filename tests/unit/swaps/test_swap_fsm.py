@@ -14,17 +14,15 @@ from etm_bridge.swaps import diagram
 from etm_bridge.swaps.core.fsm import (
     POINT_OF_NO_RETURN,
     REORG_EVENTS,
-    SAFE_TERMINAL,
     TABLES,
-    TERMINAL,
     Event,
     SwapDirection,
     SwapState,
     allowed_events,
-    progress_rank,
     states_of,
     transition,
 )
+from etm_bridge.swaps.core.states import SAFE_TERMINAL, TERMINAL, progress_rank
 
 ROOT = Path(__file__).resolve().parents[3]
 ALL_PAIRS = [(d, s, e) for d in SwapDirection for s in SwapState for e in Event]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from chainkit import ScanningFakeAdapter
 from fakeexchange import FakeExchange
 
-from etm_bridge.hashlock import new_preimage, sha256
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
 from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
@@ -16,6 +16,7 @@ from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 from etm_bridge.testing.fake import FakeAdapter
 from etm_bridge.testing.fakechain import FakeChain, fake_pubkey
+from etm_bridge.testing.preimages import new_preimage
 
 USER_SECRET, OP_SECRET = b"user-secret-0123456789", b"operator-secret-0123456789"
 USER_KEY, OP_KEY = fake_pubkey(USER_SECRET), fake_pubkey(OP_SECRET)
