@@ -54,6 +54,7 @@ class NodeBackend(Protocol):
     def status(self) -> dict[str, Any]: ...
     def submit_tx(self, raw: bytes) -> dict[str, Any]: ...
     def transaction(self, tx_id: bytes) -> dict[str, Any]: ...
+    def pending_transactions(self, sender: str | None = None) -> list[dict[str, Any]]: ...
     def block(self, ref: int | str | bytes) -> dict[str, Any]: ...
     def block_hex(self, ref: int | str | bytes) -> dict[str, Any]: ...
     def latest_blocks(self, limit: int) -> list[dict[str, Any]]: ...
@@ -61,7 +62,7 @@ class NodeBackend(Protocol):
     def delegates(self) -> dict[str, Any]: ...
     def current_round(self) -> dict[str, Any]: ...
     def forging_status(self) -> dict[str, Any]: ...
-    def set_forging(self, enabled: bool) -> dict[str, Any]: ...
+    def set_forging(self, enabled: bool, blocks: int | None = None) -> dict[str, Any]: ...
     def add_forging_key(self, seed: bytes) -> dict[str, Any]: ...
 
 
@@ -212,8 +213,13 @@ def create_app(
         return JSONResponse(backend.status())
 
     @guarded
-    async def submit(request: Request) -> JSONResponse:
-        return JSONResponse(backend.submit_tx(await tx_body(request)))
+    async def transactions(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            return JSONResponse(backend.submit_tx(await tx_body(request)))
+        if request.query_params.get("status") != "pending":
+            raise ValidationError("GET /api/transactions lists ?status=pending transactions")
+        sender = request.query_params.get("sender")
+        return JSONResponse({"transactions": backend.pending_transactions(sender)})
 
     @guarded
     async def transaction(request: Request) -> JSONResponse:
@@ -252,7 +258,10 @@ def create_app(
             data = await read_json(request, max_body_bytes)
             if not isinstance(data.get("enabled"), bool):
                 raise ValidationError('JSON body must be {"enabled": true|false}')
-            return JSONResponse(backend.set_forging(data["enabled"]))
+            blocks = data.get("blocks")
+            if blocks is not None and (type(blocks) is not int or not 0 < blocks <= 10_000):
+                raise ValidationError('"blocks" must be an integer in 1..10000 (forge then pause)')
+            return JSONResponse(backend.set_forging(data["enabled"], blocks))
         return JSONResponse(backend.forging_status())
 
     @guarded
@@ -270,7 +279,7 @@ def create_app(
 
     routes = [
         Route("/api/status", status),
-        Route("/api/transactions", submit, methods=["POST"]),
+        Route("/api/transactions", transactions, methods=["GET", "POST"]),
         Route("/api/transactions/{tx_id}", transaction),
         Route("/api/blocks", latest),
         Route("/api/blocks/{ref}", block),

@@ -76,6 +76,11 @@ class NodeClient:
     def transaction(self, tx_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/transactions/{tx_id}")
 
+    def pending_transactions(self, sender: str | None = None) -> list[dict[str, Any]]:
+        """The node's mempool (``sender``'s transactions only, an address), oldest first."""
+        params = {"status": "pending", **({"sender": sender} if sender else {})}
+        return list(self._request("GET", "/api/transactions", params=params)["transactions"])
+
     def block(self, ref: int | str) -> dict[str, Any]:
         """A block by height (int), 64-bit display id (decimal str) or id (64 hex digits)."""
         return self._request("GET", f"/api/blocks/{ref}")
@@ -199,6 +204,10 @@ class NodeClient:
         """The ``ticker`` chain's relay (NotFoundError if the chain has none yet)."""
         return self._request("GET", f"/api/spv/{ticker}")
 
+    def spv_relay(self, ticker: str) -> dict[str, Any]:
+        """One relay's status (``/api/spv/<ticker>``); NotFoundError if not initialised."""
+        return self._request("GET", f"/api/spv/{ticker}")
+
     def spv_best_hash(self, chain: str, height: int) -> str | None:
         """The ``chain`` (ticker) relay's best-chain hash at ``height`` in the chain's display
         form, or None."""
@@ -216,8 +225,19 @@ class NodeClient:
     def forging_status(self) -> dict[str, Any]:
         return self._request("GET", "/api/admin/forging")
 
-    def set_forging(self, enabled: bool) -> dict[str, Any]:
-        return self._request("POST", "/api/admin/forging", json={"enabled": enabled})
+    def set_forging(self, enabled: bool, blocks: int | None = None) -> dict[str, Any]:
+        """Turn forging on or off; ``blocks``: forge exactly that many blocks, then pause."""
+        body: dict[str, Any] = {"enabled": enabled}
+        if blocks is not None:
+            body["blocks"] = blocks
+        return self._request("POST", "/api/admin/forging", json=body)
+
+    def forge(self, blocks: int, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Forge exactly ``blocks`` blocks (the node's forging keys), then pause; returns the
+        status once the tip is that much higher (a node whose forging was paused)."""
+        tip = int(self.status()["height"])
+        self.set_forging(True, blocks)
+        return self.wait_for_height(tip + blocks, timeout_s)
 
     def add_forging_key(self, seed: bytes) -> dict[str, Any]:
         return self._request("POST", "/api/admin/forging/keys", json={"seed": seed.hex()})

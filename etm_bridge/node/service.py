@@ -61,6 +61,9 @@ class NodeService:
         self.keys_path = keys_path
         self.guard = guard  # slashing protection (the node's is on disk); None: in memory
         self.forged_blocks = 0
+        #: Blocks left to forge before forging pauses by itself (None: no limit), set by
+        #: ``set_forging(True, blocks=n)``: tests mine exactly n blocks, as on a regtest chain.
+        self.forge_budget: int | None = None
         self.refused_slots: list[int] = []  # the last slots slashing protection refused
         self.last_forge_error: str | None = None
         #: The peer layer's hooks (``node.p2p``): told of every admitted tx and forged block;
@@ -86,6 +89,10 @@ class NodeService:
             raise
         if block is not None:
             self.forged_blocks += 1
+            if self.forge_budget is not None:
+                self.forge_budget -= 1
+                if self.forge_budget <= 0:
+                    self.forging, self.forge_budget = False, None
             for listener in self.block_listeners:
                 listener(block)
         return block
@@ -97,10 +104,13 @@ class NodeService:
             "forgedBlocks": self.forged_blocks,
             "refusedSlots": self.refused_slots,
             "lastError": self.last_forge_error,
+            "blocksLeft": self.forge_budget,
         }
 
-    def set_forging(self, enabled: bool) -> dict[str, Any]:
+    def set_forging(self, enabled: bool, blocks: int | None = None) -> dict[str, Any]:
+        """Turn forging on or off; ``blocks``: forge exactly that many blocks, then pause."""
         self.forging = enabled
+        self.forge_budget = blocks if enabled else None
         return self.forging_status()
 
     def add_forging_key(self, seed: bytes) -> dict[str, Any]:
@@ -134,6 +144,15 @@ class NodeService:
         for listener in self.tx_listeners:
             listener(tx)
         return {"id": tx.id.hex(), "status": "pending"}
+
+    def pending_transactions(self, sender: str | None = None) -> list[dict[str, Any]]:
+        """The mempool's transactions (of ``sender`` only, an address), in admission order."""
+        wanted = None if sender is None else decode_address(sender)
+        return [
+            {**self.chain.registry.tx_json(tx), "height": None, "status": "pending"}
+            for tx in self.chain.mempool.pending()
+            if wanted is None or tx.sender == wanted
+        ]
 
     def transaction(self, tx_id: bytes) -> dict[str, Any]:
         tx, height = self.chain.tx_by_id(tx_id)
