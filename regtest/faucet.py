@@ -18,7 +18,7 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import EtmBridgeError, StackError
-from etm_bridge.node import relaying
+from etm_bridge.etm_client.submit import sign_and_submit
 from etm_bridge.node.client import NodeClient
 from etm_bridge.wallet import WalletPublic
 
@@ -91,7 +91,7 @@ def _pay_eth(info: Mapping[str, Any], address: str, amount_wei: int) -> dict[str
 def _pay_etm(info: Mapping[str, Any], address: str, amount: int) -> dict[str, Any]:
     client = NodeClient(info["rpc_url"])
     payload = TransferPayload(decode_address(address), amount).encode()
-    result = relaying.sign_and_submit(client, dev_key(ETM_FAUCET), TRANSFER, payload, fee=ETM_FEE)
+    result = sign_and_submit(client, dev_key(ETM_FAUCET), TRANSFER, payload, fee=ETM_FEE)
     if result.get("status") != "confirmed":
         raise StackError(f"ETM faucet transfer not confirmed: {result}")
     return {"address": address, "amount": amount, "txid": result["id"]}
