@@ -12,6 +12,7 @@ import os
 
 import click
 
+from etm_bridge.app.context import AppContext
 from etm_bridge.config import Config, load_config, resolve_passphrase
 from etm_bridge.wallet import UnlockedWallet, load_keystore
 
@@ -60,6 +61,18 @@ def read_passphrase(*, confirm: bool, ctx: click.Context | None = None) -> str:
     ctx = ctx or click.get_current_context()
     name = ctx.meta.get(PASSPHRASE_ENV_META)
     return resolve_passphrase(name, os.environ, _prompt, confirm=confirm)
+
+
+def app_context(*, engine: bool = False, ctx: click.Context | None = None) -> AppContext:
+    """The use cases' context of this command: its config, and the passphrase read the one
+    way (asked only when a key is first needed). ``engine``: a swap-engine verb, which points
+    out swaps left in the old default home."""
+    ctx = ctx or click.get_current_context()
+    config = get_config(ctx)
+    if engine:
+        swaps_db_note(config, ctx)
+    click_ctx = ctx
+    return AppContext(config, lambda confirm: read_passphrase(confirm=confirm, ctx=click_ctx))
 
 
 def unlock_wallet(config: Config | None = None) -> UnlockedWallet:

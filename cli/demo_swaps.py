@@ -1,11 +1,12 @@
 """The user's and the pool operator's swap engines side by side (not a verb module).
 
-:class:`PoolSwaps` starts pool swaps the way ``swap start`` does for a user (a pinned quote:
-the counter leg's amount is the quote's output, refused by the exchange if the pool moved past
-it) and drives both engines tick by tick: the operator's engine first picks up every pool swap
-the exchange opened, then both watchers tick, then Bitcoin mines (regtest blocks are instant;
-ETM forges one block per second by itself). Used by ``etm-bridge demo`` and the integration
-tests.
+:class:`PoolSwaps` starts swaps with the same use cases as ``swap start``
+(:func:`etm_bridge.app.swaps.start_pool_swap` at the pool's current quote, pinned in full;
+:func:`~etm_bridge.app.swaps.start_direct_swap` for the offer nobody takes up) and drives both
+engines tick by tick: the operator's engine first picks up every pool swap the exchange opened
+and feeds the relays (:func:`etm_bridge.app.watch.operator_tick`), then both watchers tick, then
+Bitcoin mines (regtest blocks are instant; ETM forges one block per second by itself). Used by
+``etm-bridge demo`` and the integration tests.
 """
 
 from __future__ import annotations
@@ -15,30 +16,23 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from etm_bridge.adapter import ChainAdapter
+from etm_bridge.app import watch as watching
+from etm_bridge.app.context import AppContext
+from etm_bridge.app.swaps import start_direct_swap, start_pool_swap
 from etm_bridge.errors import ChainError
-from etm_bridge.etm_client.exchange import NodeExchange, submit_swap_intent
-from etm_bridge.hashlock import sha256
-from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState
-from etm_bridge.swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from etm_bridge.swaps.core.fsm import Role, SwapState
+from etm_bridge.swaps.core.model import SwapRecord, SwapTerms
 from etm_bridge.swaps.core.policy import PolicyConfig
-from etm_bridge.swaps.core.pool_terms import (
-    LegChain,
-    PoolInfo,
-    Unfollowed,
-    swap_in_terms,
-    swap_out_terms,
-)
-from etm_bridge.swaps.runtime.operator import PoolFollower
+from etm_bridge.swaps.core.pool_terms import LegChain, PoolInfo, Unfollowed
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
-from etm_bridge.testing.preimages import new_preimage
 
-from .demo_world import Party, World
+from .demo_world import ETM_FEE, Party, World
 
 #: Fast retries on the local stack; the user proves its own lock as soon as it is confirmed.
 CONFIG = WatcherConfig(policy=PolicyConfig(retry_after_s=2, user_proof_delay_blocks=0))
 FOREIGN = {"btc": "bitcoin", "eth": "ethereum"}  # pool asset -> engine chain name
-ABANDONED_TIMELOCK_BLOCKS = 12  # 2 h of nominal Bitcoin blocks; regtest mines them at once
+ABANDONED_HOURS = 2.0  # 12 nominal Bitcoin blocks; regtest mines them at once
 
 
 class PoolSwaps:
@@ -51,11 +45,14 @@ class PoolSwaps:
         self.log: list[str] = []  # what the engines did, tick by tick
         self.user_ad = self._adapters(user)
         self.op_ad = self._adapters(operator)
-        self.user_store = SwapStore(user_db)
-        self.op_store = SwapStore(operator.home / "swaps.db")
-        self.user_w = self._watcher(user, self.user_ad, self.user_store)
-        self.op_w = self._watcher(operator, self.op_ad, self.op_store)
-        self.follower = PoolFollower(self.op_store, self.op_ad["etm"])  # type: ignore[arg-type]
+        relayer = world.eth.relayer if world.eth is not None else None
+        self.user_ctx = AppContext(keys=user, given=self.user_ad, swaps_db=user_db,
+                                   policy_config=CONFIG.policy)  # fmt: skip
+        self.op_ctx = world.context(operator, self.op_ad, CONFIG.policy, relayer)
+        self.user_store, self.op_store = self.user_ctx.store(), self.op_ctx.store()
+        self.user_w = self._watcher(self.user_ctx, user, operator=False)
+        self.op_w = self._watcher(self.op_ctx, operator, operator=True)
+        self.follower = watching.follower(self.op_ctx)
         self.unfollowed: list[Unfollowed] = []  # pool swaps the operator could not follow
 
     def _adapters(self, party: Party) -> dict[str, ChainAdapter]:
@@ -64,11 +61,8 @@ class PoolSwaps:
             found["ethereum"] = self.world.eth_adapter(party)
         return found
 
-    def _watcher(self, party: Party, adapters: dict, store: SwapStore) -> Watcher:
-        foreign = {n: a for n, a in adapters.items() if n != "etm"}
-        relayer = self.world.eth.relayer if self.world.eth is not None else None
-        gateway = NodeExchange(self.client, party.etm_key, adapters["etm"], foreign, relayer)
-        watcher = Watcher(store, adapters, gateway=gateway, owner=party.name, config=CONFIG)
+    def _watcher(self, ctx: AppContext, party: Party, *, operator: bool) -> Watcher:
+        watcher = watching.open_watcher(ctx, operator=operator, config=CONFIG, owner=party.name)
         watcher.start()
         return watcher
 
@@ -77,8 +71,8 @@ class PoolSwaps:
             watcher.stop()
         for adapter in (*self.user_ad.values(), *self.op_ad.values()):
             adapter.close()
-        self.user_store.close()
-        self.op_store.close()
+        self.user_ctx.close()
+        self.op_ctx.close()
 
     # --- starting swaps (the user's side) -------------------------------------------------------
 
@@ -92,71 +86,36 @@ class PoolSwaps:
     def pool(self, asset: str = "btc") -> PoolInfo:
         return PoolInfo.from_api(self.client.pool(asset))
 
-    def _create(self, terms: SwapTerms, preimage: bytes) -> SwapTerms:
-        now = int(time.time())
-        self.user_store.create(SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now))
-        return terms
-
     def start_swap_in(self, amount: int, asset: str = "btc") -> SwapTerms:
-        """BTC/ETH -> ETM at the pool's current quote (its output is the pinned minimum)."""
-        quote = self.client.quote(asset, "asset_to_etm", amount)
-        preimage = new_preimage()
-        hashlock = sha256(preimage)
-        foreign, etm = self.chains(FOREIGN[asset])
-        user_key = self.user.btc_pubkey if asset == "btc" else self.user.eth_address20
-        terms = swap_in_terms(
-            hashlock.hex()[:16], hashlock, self.pool(asset), foreign, etm,
-            amount_in=amount, min_out=int(quote["amount_out"]), user_foreign_key=user_key,
-            user_etm_address20=self.user.etm_address20, now_s=int(time.time()),
-        )  # fmt: skip
-        submit_swap_intent(
-            self.client, self.user.etm_key, asset, hashlock, amount, terms.counter_leg.amount
-        )
-        return self._create(terms, preimage)
+        """Foreign asset -> ETM at the pool's current quote (its output is the pinned minimum)."""
+        started = start_pool_swap(self.user_ctx, FOREIGN[asset], "etm", amount, slippage_bps=0)
+        return started.record.terms
 
     def start_swap_out(self, amount_etm: int, asset: str = "btc") -> SwapTerms:
-        """ETM -> BTC/ETH at the pool's current quote."""
-        quote = self.client.quote(asset, "etm_to_asset", amount_etm)
-        preimage = new_preimage()
-        hashlock = sha256(preimage)
-        foreign, etm = self.chains(FOREIGN[asset])
-        user_key = self.user.btc_pubkey if asset == "btc" else self.user.eth_address20
-        terms = swap_out_terms(
-            hashlock.hex()[:16], hashlock, self.pool(asset), foreign, etm,
-            amount_in=amount_etm, min_out=int(quote["amount_out"]), user_foreign_key=user_key,
-            user_etm_address20=self.user.etm_address20, now_s=int(time.time()),
-        )  # fmt: skip
-        return self._create(terms, preimage)
+        """ETM -> foreign asset at the pool's current quote."""
+        started = start_pool_swap(self.user_ctx, "etm", FOREIGN[asset], amount_etm, slippage_bps=0)
+        return started.record.terms
 
     def start_abandoned(self, amount_sat: int, etm_amount: int) -> SwapTerms:
         """A direct BTC -> ETM offer to the operator's keys that the operator never takes up
         (it is never given the terms): the user's BTC lock refunds at its timelock."""
-        preimage = new_preimage()
-        hashlock = sha256(preimage)
-        btc, etm = self.chains()
-        now = int(time.time())
-        terms = SwapTerms(
-            hashlock.hex()[:16], SwapDirection.ETM_TO_FOREIGN, hashlock,
-            LegTerms("bitcoin", amount_sat, self.operator.btc_pubkey, self.user.btc_pubkey,
-                     btc.tip_height + ABANDONED_TIMELOCK_BLOCKS),
-            LegTerms("etm", etm_amount, self.user.etm_address20, self.operator.etm_address20,
-                     etm.tip_height + 3600),
-            now, now + 600, 2,
+        started = start_direct_swap(
+            self.user_ctx, "bitcoin", "etm", amount_sat, etm_amount,
+            their_claim_key=self.operator.btc_pubkey,
+            their_refund_key=self.operator.etm_address20, hours=ABANDONED_HOURS,
+            counter_hours=1.0, leg_margin_s=3600, reveal_margin_blocks=2, lock_within_s=600,
+            unclaimable_counter_leg=True,
         )  # fmt: skip
-        return self._create(terms, preimage)
+        return started.record.terms
 
     # --- driving both engines ------------------------------------------------------------------
 
     def tick(self, mine_blocks: int = 1) -> None:
-        pools = {}
-        for asset, chain in FOREIGN.items():
-            if chain in self.op_ad and any(p["asset"] == asset for p in self.client.pools()):
-                pools[asset] = (self.pool(asset), self.chains(chain)[0])
-        etm = self.chains()[1]
-        followed = self.follower.follow(pools, etm, int(time.time()))
+        followed = watching.operator_tick(self.op_ctx, self.follower)
         for u in followed.unfollowed:
             self.unfollowed.append(u)
             self.log.append(f"operator: CANNOT FOLLOW pool swap {u.swap_id}: {u.reason}")
+        self.log += [f"operator: {failure}" for failure in followed.failures]
         for watcher in (self.user_w, self.op_w):
             report = watcher.tick()
             for swap_id, error in {**report.errors, **report.down}.items():
@@ -206,3 +165,6 @@ class PoolSwaps:
     def _maybe_state(self, swap_id: str, role: Role) -> SwapState | None:
         rec = self.record(swap_id, role)
         return None if rec is None else rec.state
+
+
+__all__ = ["CONFIG", "ETM_FEE", "PoolSwaps", "SwapStore"]

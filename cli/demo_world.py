@@ -1,19 +1,17 @@
 """The parties of the demo on real nodes: an operator, an investor and a user (not a verb module).
 
-Everything goes through the real chains: ETM transactions to the node's HTTP API (pool
-creation, bindings, the SPV-proven LP deposit), Bitcoin payments and HTLCs to the regtest node.
-Keys are fresh per run; the ETM funds come from a development account of the dev chain.
-:class:`PoolSwaps` runs the user's and the operator's swap engines (one watcher and database
-each) side by side, the operator following every pool swap the exchange opens
-(:class:`etm_bridge.swaps.core.pool_terms.PoolFollower`). Used by ``etm-bridge demo`` and by the
-integration tests on the session's nodes.
+Everything goes through the real chains, and through the same use cases the CLI calls
+(:mod:`etm_bridge.app`): each party has an :class:`~etm_bridge.app.context.AppContext` over its
+own adapters, keys and swap database (:meth:`World.context`), which creates pools, binds keys
+and makes the SPV-proven LP deposits. Keys are fresh per run (drawn from the context, the one
+source of secrets); the ETM funds come from a development account of the dev chain.
+:class:`~.demo_swaps.PoolSwaps` runs the user's and the operator's swap engines side by side.
+Used by ``etm-bridge demo`` and by the integration tests on the session's nodes.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,22 +19,25 @@ from typing import Any
 from eth_account import Account
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
-from etm_bridge_ethereum.vault import VaultClient
 
-from etm_bridge.chain.address import address_hash, encode_address
+from etm_bridge.adapter import ChainAdapter
+from etm_bridge.app import binding, liquidity
+from etm_bridge.app.context import AppContext
+from etm_bridge.chain.address import address_hash, address_of, encode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
-from etm_bridge.chains.registry import chain_registry
-from etm_bridge.errors import ChainError
+from etm_bridge.chains.bitcoin import binding as bitcoin_binding
+from etm_bridge.chains.bitcoin.wallet import BtcPublic
+from etm_bridge.chains.ethereum.wallet import EthPublic
+from etm_bridge.errors import ChainError, ValidationError
+from etm_bridge.etm_client import header_feed
 from etm_bridge.etm_client.htlc_leg import EtmAdapter
-from etm_bridge.exchange import binding as bd
+from etm_bridge.etm_client.submit import sign_and_submit
 from etm_bridge.exchange import payloads as pl
-from etm_bridge.exchange import txtypes as xt
-from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
-
-from .lp_btc import pay_tagged, wait_proof
+from etm_bridge.swaps.core.policy import PolicyConfig
+from etm_bridge.wallet import WalletPublic
+from etm_bridge.wallet.derive import EtmPublic
 
 ETM_FEE = 100_000
 
@@ -63,7 +64,8 @@ class EthSetup:
 
 @dataclass(frozen=True)
 class Party:
-    """One person of the demo: fresh ETM and Bitcoin keys, a home for their databases."""
+    """One person of the demo: fresh ETM, Bitcoin and Ethereum keys, a home for their
+    databases. A :class:`~etm_bridge.app.context.KeySource` (what its context signs with)."""
 
     name: str
     etm_seed: bytes
@@ -72,9 +74,9 @@ class Party:
     eth_secret: bytes = b""  # empty: no Ethereum key (parties saved before ETH pools)
 
     @classmethod
-    def new(cls, name: str, root: Path) -> Party:
-        return cls(name, secrets.token_bytes(32), secrets.token_bytes(32), root / name,
-                   secrets.token_bytes(32))  # fmt: skip
+    def new(cls, name: str, root: Path, new_secret: Callable[[], bytes] | None = None) -> Party:
+        draw = new_secret or AppContext().new_secret
+        return cls(name, draw(), draw(), root / name, draw())
 
     @property
     def eth_address20(self) -> bytes:
@@ -94,17 +96,35 @@ class Party:
 
     @property
     def btc_pubkey(self) -> bytes:
-        return bytes(chain_registry().by_ticker("btc").wallet.public_of(self.btc_secret).key)
+        return bitcoin_binding.btc_pubkey_of(self.btc_secret)
+
+    # --- KeySource ---------------------------------------------------------------------------
+
+    def etm_signing_key(self) -> SigningKey:
+        return self.etm_key
+
+    def unsafe_export_chain_secret(self, label: str) -> bytes:
+        secrets = {"etm": self.etm_seed, "btc": self.btc_secret, "eth": self.eth_secret}
+        if not secrets.get(label):
+            raise ValidationError(f"the demo's {self.name} has no {label!r} key")
+        return secrets[label]
+
+    def public(self) -> WalletPublic:
+        pub = self.etm_key.public_key
+        eth = str(Account.from_key(self.unsafe_export_chain_secret("eth")).address)
+        return WalletPublic(EtmPublic(pub, address_of(pub)),
+                            {"btc": BtcPublic(self.btc_pubkey), "eth": EthPublic(eth)})  # fmt: skip
 
 
 class World:
     """The nodes and the helpers that act on them for a party."""
 
     def __init__(
-        self, btc: BitcoinRpc, etm_url: str, etm_data_dir: Path, birth_height: int,
+        self, btc: BitcoinRpc, etm_url: str, etm_data_dir: Path | None, birth_height: int,
         say: Callable[[str], None] = lambda _: None,
     ) -> None:  # fmt: skip
-        self.btc, self.etm_data_dir, self.birth_height = btc, Path(etm_data_dir), birth_height
+        """``etm_data_dir`` is ignored (the ETM node is read through its API)."""
+        self.btc, self.birth_height = btc, birth_height
         self.client = NodeClient(etm_url)
         self.say = say
         self.eth: EthSetup | None = None
@@ -123,24 +143,38 @@ class World:
         )
 
     def etm_adapter(self, party: Party) -> EtmAdapter:
-        return EtmAdapter(self.client, self.etm_data_dir, party.etm_seed)
+        return EtmAdapter(self.client, party.etm_seed)
+
+    def context(
+        self,
+        party: Party,
+        adapters: Mapping[str, ChainAdapter] | None = None,
+        policy: PolicyConfig | None = None,
+        relay_key: SigningKey | None = None,
+    ) -> AppContext:
+        """``party``'s use-case context over ``adapters`` (default: Bitcoin and ETM, and
+        Ethereum when set up), its keys and its swap database."""
+        if adapters is None:
+            adapters = {"bitcoin": self.btc_adapter(party), "etm": self.etm_adapter(party)}
+            if self.eth is not None and party.eth_secret:
+                adapters = {**adapters, "ethereum": self.eth_adapter(party)}
+        return AppContext(keys=party, given=adapters, swaps_db=party.home / "swaps.db",
+                          policy_config=policy, relay_key=relay_key)  # fmt: skip
 
     def send(self, party: Party, type_id: int, payload: Any) -> dict[str, Any]:
         """Sign as ``party``, submit and wait for the block."""
         raw = pl.encode_payload(payload)
-        return relaying.sign_and_submit(self.client, party.etm_key, type_id, raw, fee=ETM_FEE)
+        return sign_and_submit(self.client, party.etm_key, type_id, raw, fee=ETM_FEE)
 
     def fund_etm(self, party: Party, amount: int, funder: SigningKey | None = None) -> None:
         """A transfer from a development account of the dev chain (``dev_key("user-0")``)."""
         payload = TransferPayload(party.etm_address20, amount).encode()
-        relaying.sign_and_submit(
-            self.client, funder or dev_key("user-0"), TRANSFER, payload, fee=ETM_FEE
-        )
+        sign_and_submit(self.client, funder or dev_key("user-0"), TRANSFER, payload, fee=ETM_FEE)
 
     def create_pool(self, operator: Party, asset: str, fee_ppm: int, confirmations: int) -> None:
-        claim_key = operator.btc_pubkey if asset == "btc" else operator.eth_address20
-        payload = pl.PoolCreate(asset, claim_key, fee_ppm, 8_640, confirmations)
-        self.send(operator, xt.POOL_CREATE, payload)
+        ctx = self.context(operator, {"etm": self.etm_adapter(operator)})
+        liquidity.create_pool(ctx, asset, fee_ppm=fee_ppm, min_confirmations=confirmations,
+                              fee=ETM_FEE)  # fmt: skip
 
     def eth_adapter(self, party: Party) -> EthereumAdapter:
         eth = self._eth()
@@ -160,57 +194,46 @@ class World:
             raise ChainError("no Ethereum setup (anvil + contracts in the ETM genesis)")
         return self.eth
 
-    def bind_eth(self, party: Party) -> None:
-        status = self.client.status()
-        nonce, expiry = int(time.time()), int(status["height"]) + 100
-        network = f"{int(status['networkId']):#010x}"
-        message = bd.binding_message(network, party.etm_address, "eth", nonce, expiry)
-        _, signature = chain_registry().by_ticker("eth").binding.sign(message, party.eth_secret)
-        payload = pl.Bind("eth", party.eth_address20, nonce, expiry, signature, False)
-        self.send(party, xt.BIND, payload)
+    def _bind(self, party: Party, chain: str) -> None:
+        binding.bind(self.context(party, {"etm": self.etm_adapter(party)}), chain, fee=ETM_FEE)
 
-    def deposit_eth(self, investor: Party, amount_wei: int, etm_max: int, mine: Callable) -> str:
-        """Deposit through the operator's PoolVault, confirm, relay, prove the Deposited log."""
-        eth = self._eth()
-        vault = VaultClient(eth.rpc_url, "0x" + investor.eth_secret.hex(),
-                            investor.home / "vault", eth.vault_address, 30)  # fmt: skip
-        adapter = self.eth_adapter(investor)
-        try:
-            sent = vault.deposit(investor.etm_address20, amount_wei)
-            mine(int(self.client.pool("eth")["min_confirmations"]))
-            relaying.relay_missing_headers(self.client, eth.relayer, adapter, chain="eth")
-            proof = vault.proof(sent)
-        finally:
-            vault.close()
-            adapter.close()
-        result = self.send(investor, xt.LP_DEPOSIT, pl.LpDeposit("eth", etm_max, 1, proof))
-        if result.get("status") != "confirmed":
-            raise ChainError(f"deposit not confirmed: {result}")
-        return sent.tx_hash
+    def bind_eth(self, party: Party) -> None:
+        self._bind(party, "eth")
 
     def bind_btc(self, party: Party) -> None:
-        status = self.client.status()
-        nonce, expiry = int(time.time()), int(status["height"]) + 100
-        network = f"{int(status['networkId']):#010x}"
-        message = bd.binding_message(network, party.etm_address, "btc", nonce, expiry)
-        _, signature = chain_registry().by_ticker("btc").binding.sign(message, party.btc_secret)
-        self.send(party, xt.BIND, pl.Bind("btc", party.btc_pubkey, nonce, expiry, signature, False))
+        self._bind(party, "btc")
 
-    def deposit_btc(self, investor: Party, amount_sat: int, etm_max: int, mine: Callable) -> str:
-        """Pay the BTC pool with the owner tag, confirm, relay headers, prove the deposit."""
-        pool = self.client.pool("btc")
-        adapter = self.btc_adapter(investor)
-        try:
-            to = p2wpkh(bytes.fromhex(pool["claim_key"]))
-            txid, height = pay_tagged(adapter, to, amount_sat, DEPOSIT_TAG + investor.etm_address20)
-            needed = int(pool["min_confirmations"])
+    def deposit_eth(self, investor: Party, amount_wei: int, etm_max: int, mine: Callable) -> str:
+        """Deposit through the operator's PoolVault (``lp_deposit``); the demo's trusted
+        relayer feeds the ETM chain's Ethereum relay once the blocks are mined."""
+        eth = self._eth()
+        adapter = self.eth_adapter(investor)
+        ctx = self.context(investor, {"ethereum": adapter, "etm": self.etm_adapter(investor)})
+
+        def confirm(needed: int) -> None:
             mine(needed)
-            proof = wait_proof(adapter, txid, height + 1, needed, timeout_s=60)
-            relaying.relay_missing_btc_headers(self.client, investor.etm_key, adapter)
+            header_feed.relay_missing_headers(self.client, eth.relayer, adapter, chain="eth")
+
+        try:
+            done = liquidity.lp_deposit(ctx, "eth", amount_wei, etm_max=etm_max,
+                                        destination=eth.vault_address, fee=ETM_FEE,
+                                        after_pay=confirm, timeout_s=60)  # fmt: skip
         finally:
             adapter.close()
-        payload = pl.LpDeposit("btc", etm_max, 1, proof.encode())
-        result = self.send(investor, xt.LP_DEPOSIT, payload)
-        if result.get("status") != "confirmed":
-            raise ChainError(f"deposit not confirmed: {result}")
-        return txid
+        if done.tx.status != "confirmed":
+            raise ChainError(f"deposit not confirmed: {done.tx}")
+        return done.txid
+
+    def deposit_btc(self, investor: Party, amount_sat: int, etm_max: int, mine: Callable) -> str:
+        """Pay the BTC pool with the owner tag, confirm, relay headers, prove the deposit
+        (``lp_deposit``: the same use case as ``etm-bridge lp deposit``)."""
+        adapter = self.btc_adapter(investor)
+        ctx = self.context(investor, {"bitcoin": adapter, "etm": self.etm_adapter(investor)})
+        try:
+            done = liquidity.lp_deposit(ctx, "btc", amount_sat, etm_max=etm_max, fee=ETM_FEE,
+                                        after_pay=mine, timeout_s=60)  # fmt: skip
+        finally:
+            adapter.close()
+        if done.tx.status != "confirmed":
+            raise ChainError(f"deposit not confirmed: {done.tx}")
+        return done.txid

@@ -7,6 +7,7 @@ first asks for its configuration (:mod:`etm_bridge.config`, docs/config.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,3 +84,33 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 def common_options(func: F) -> F:
     """``--home``, ``--config``, ``--network`` and ``--keystore`` on one command."""
     return home_option(config_option(network_option(keystore_option(func))))
+
+
+fee_option = click.option(
+    "--fee", type=int, default=None, help="Fee in ETM base units (default: the chain's rule)."
+)
+wait_option = click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait until the tx is in a block."
+)
+url_option = click.option(
+    "--url", default=None, help="ETM node API URL (default: the etm.url setting)."
+)
+
+
+def hex_bytes(text: str, what: str) -> bytes:
+    """Hex (with or without ``0x``) as bytes; a ValidationError naming the option."""
+    from etm_bridge.errors import ValidationError
+
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise ValidationError(f"{what} must be hex, got {text!r}") from None
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    """``data`` as indented JSON with ``--json``, else ``text``."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)

@@ -9,37 +9,26 @@ with or without unit.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from etm_bridge.errors import ValidationError
-from etm_bridge.exchange import payloads as pl
-from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.pool import PoolDirection
-from etm_bridge.node.client import NodeClient
-from etm_bridge.units import UNITS, format_amount, parse_amount
+from etm_bridge.app import liquidity, quotes
+from etm_bridge.app.liquidity import display as fmt
+from etm_bridge.app.liquidity import parse_asset_amount
 
-from .options import common_options, passphrase_option
-from .xchg_tx import fee_option, node_client, submit, unlock_wallet, wait_option
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-url_option = click.option(
-    "--url", default=None, help="ETM node API URL (default: the etm.url setting)."
+from .context import app_context
+from .options import (
+    common_options,
+    echo_json,
+    fee_option,
+    json_option,
+    passphrase_option,
+    url_option,
+    wait_option,
 )
 
-
-def read_client(url: str | None) -> NodeClient:
-    """The node the read verbs ask: ``--url`` if given, else the ``etm.url`` setting."""
-    return NodeClient(url) if url else node_client()
-
-
-def fmt(value: int, asset: str) -> str:
-    """``value`` base units of ``asset`` as a decimal string (base units for unknown tokens)."""
-    if asset in UNITS:
-        return format_amount(value, asset)
-    return f"{value} {asset} base units"
+__all__ = ["fmt", "json_option", "url_option"]
 
 
 def _pool_lines(p: dict[str, Any]) -> list[str]:
@@ -56,13 +45,6 @@ def _pool_lines(p: dict[str, Any]) -> list[str]:
     ]
 
 
-def base_units(text: str) -> int:
-    """A token amount in base units (tokens without a known decimal unit)."""
-    if not (text.isascii() and text.isdigit()):
-        raise ValidationError(f"amount {text!r} must be a whole number of base units")
-    return int(text)
-
-
 @click.group("pool")
 def group() -> None:
     """Liquidity pools of the ETM value-exchange contract."""
@@ -74,9 +56,9 @@ def group() -> None:
 @json_option
 def list_command(url: str | None, as_json: bool) -> None:
     """List every pool with its reserves."""
-    pools = read_client(url).pools()
+    pools = liquidity.pools(app_context(), url)
     if as_json:
-        click.echo(json.dumps(pools, indent=2, sort_keys=True))
+        echo_json(pools)
     elif not pools:
         click.echo("no pools")
     for p in [] if as_json else pools:
@@ -90,8 +72,11 @@ def list_command(url: str | None, as_json: bool) -> None:
 @json_option
 def show_command(asset: str, url: str | None, as_json: bool) -> None:
     """Show one pool (ASSET: btc, eth, erc20:<address>)."""
-    p = read_client(url).pool(asset.lower())
-    click.echo(json.dumps(p, indent=2, sort_keys=True) if as_json else "\n".join(_pool_lines(p)))
+    p = liquidity.pool(app_context(), asset, url)
+    if as_json:
+        echo_json(p)
+    else:
+        click.echo("\n".join(_pool_lines(p)))
 
 
 @group.command("quote")
@@ -110,12 +95,9 @@ def show_command(asset: str, url: str | None, as_json: bool) -> None:
 def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: bool) -> None:
     """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 BTC"."""
     asset = asset.lower()
-    paid = asset if pay == "asset" else "etm"
-    amount_in = parse_amount(amount, paid) if paid in UNITS else base_units(amount)
-    direction = PoolDirection.ASSET_TO_ETM if pay == "asset" else PoolDirection.ETM_TO_ASSET
-    q = read_client(url).quote(asset, direction.value, amount_in)
+    paid, q = quotes.quote(app_context(), asset, amount, "etm" if pay == "etm" else "asset", url)
     if as_json:
-        click.echo(json.dumps(q, indent=2, sort_keys=True))
+        echo_json(q)
         return
     got = "etm" if pay == "asset" else asset
     click.echo(
@@ -168,21 +150,16 @@ def create_command(
     wait: bool,
     as_json: bool,
 ) -> None:
-    """Create the ASSET pool with the wallet as operator (its BTC key or ETH address claims)."""
-    wallet = unlock_wallet()
-    public = wallet.public()
+    """Create the ASSET pool with the wallet as operator (its key on the asset's chain claims)."""
     asset = asset.lower()
-    claim_key = public.btc.public_key if asset == "btc" else bytes.fromhex(public.eth.address[2:])
-    least = 0
-    if min_withdrawal is not None:
-        known = asset in UNITS
-        least = parse_amount(min_withdrawal, asset) if known else base_units(min_withdrawal)
-    payload = pl.PoolCreate(asset, claim_key, fee_ppm, obligation_blocks, min_confirmations, least)
-    result = submit(
-        node_client(), wallet.etm_signing_key(), tt.POOL_CREATE, payload, fee=fee, wait=wait
-    )
+    least = 0 if min_withdrawal is None else parse_asset_amount(min_withdrawal, asset)
+    claim_key, tx = liquidity.create_pool(
+        app_context(), asset, fee_ppm=fee_ppm, obligation_blocks=obligation_blocks,
+        min_confirmations=min_confirmations, min_withdrawal=least, fee=fee, wait=wait,
+    )  # fmt: skip
+    result = tx.to_json()
     if as_json:
-        click.echo(json.dumps({"asset": asset, "claim_key": claim_key.hex(), **result}, indent=2))
+        echo_json({"asset": asset, "claim_key": claim_key.hex(), **result})
     else:
         click.echo(
             f"pool {asset} (claim key {claim_key.hex()}): tx {result['id']} {result['status']}"

@@ -8,9 +8,10 @@ the proof (a ``gettxoutproof`` blob or an explicit branch) against the best chai
 reads the relays' tips, heights, chain work and forks from an ETM node's API (``--url``, else
 the configured ``etm.url``: the local stack's node when it is up), or offline from a node's data
 directory (``--data-dir``; without any node configured: ``<home>/node``). ``relay`` is a
-relayer: it compares the Bitcoin node's best chain with the ETM relay (read from the node's
-API) and sends the missing headers as signed ``btc_relay_headers`` transactions from the
-wallet's ETM key, one batch per transaction, waiting for each.
+relayer (:func:`etm_bridge.app.relays.feed`): for each configured chain whose relay anyone may
+feed, it compares its node's best chain with the ETM relay (read from the node's API) and sends
+the missing headers as signed transactions from the wallet's ETM key, one batch per
+transaction, waiting for each.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from pathlib import Path
 
 import click
 
+from etm_bridge.app import relays
 from etm_bridge.chain.state import State, StateView
 from etm_bridge.chains.bitcoin.spv import headers as bh
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.chains.bitcoin.spv.params import NETWORKS, params_for
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
-from etm_bridge.jsonrpc import JsonRpcClient
-from etm_bridge.node import relaying
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.spv import confirmation_risk as spv_risk
@@ -38,10 +38,9 @@ from etm_bridge.spv.kvstore import MemoryKeyValueStore
 from etm_bridge.spv.relay_status import relay_status
 from etm_bridge.store import ChainStore
 
-from .context import get_config, unlock_wallet
-from .options import common_options, home_option, passphrase_option
+from .context import app_context, get_config
+from .options import common_options, fee_option, home_option, passphrase_option
 from .spv_inputs import bytes_arg, hash_arg, read_headers
-from .xchg_tx import fee_option
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 data_dir_option = click.option(
@@ -298,19 +297,11 @@ def relay_command(
     the Bitcoin node is the configured [chains.bitcoin] one."""
     if not 1 <= batch <= 2000:
         raise ValidationError("--batch must be between 1 and 2000 headers")
-    config = get_config()
-    btc = JsonRpcClient(
-        config.require("chains.bitcoin.rpc_url"),
-        user=config.get("chains.bitcoin.rpc_user"),
-        password=config.get("chains.bitcoin.rpc_password"),
-    )
-    client = NodeClient(url or config.require("etm.url"))
-    key = unlock_wallet(config).etm_signing_key()
-    source = relaying.BitcoinRpcHeaders(btc)
+    ctx = app_context()
     rounds = 1 if once else max_iterations
     while rounds is None or rounds > 0:
-        sent = relaying.relay_missing_headers(client, key, source, batch=batch, fee=fee)
-        click.echo(f"relayed {sent} header(s)")
+        for sent in relays.feed(ctx, url=url, batch=batch, fee=fee).values():
+            click.echo(f"relayed {sent} header(s)")
         rounds = None if rounds is None else rounds - 1
         if rounds != 0:
             time.sleep(interval)

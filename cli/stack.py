@@ -143,7 +143,7 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
     the demo kept in the stack dir: this drives its side of every pool swap (claims swap-in
     locks, locks swap-out legs) so CLI swaps against the stack finish (Ctrl-C to stop)."""
     config = regtest_stack.StackConfig.from_env()
-    watcher, adapters = operator_engine(config)
+    ctx, watcher = operator_engine(config)
     state = regtest_stack.load_state(config)
     b = state["bitcoin"]
     node = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
@@ -155,8 +155,9 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
         anvil.call("evm_mine")
 
     try:
-        run_watch(watcher, adapters, True, ticks, interval, 10, as_json,
+        run_watch(ctx, watcher, True, ticks, interval, 10, as_json,
                   mine_both if mine else bool)  # fmt: skip
     finally:
-        for adapter in adapters.values():
+        for adapter in ctx.given.values():
             adapter.close()
+        ctx.close()

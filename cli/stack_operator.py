@@ -10,15 +10,13 @@ CLI after ``make demo`` has a counterparty: ``etm-bridge stack operator`` runs i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from etm_bridge_regtest.stack import StackConfig, status
 
-from etm_bridge.adapter import ChainAdapter
+from etm_bridge.app import watch as watching
+from etm_bridge.app.context import AppContext
 from etm_bridge.errors import StackError
-from etm_bridge.etm_client.exchange import NodeExchange
-from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher
 
 from .demo import _eth_setup, _parties
@@ -26,8 +24,9 @@ from .demo_swaps import CONFIG
 from .demo_world import BitcoinRpc, World
 
 
-def operator_engine(config: StackConfig) -> tuple[Watcher, dict[str, ChainAdapter]]:
-    """The demo operator's watcher and adapters on the running stack; StackError if none."""
+def operator_engine(config: StackConfig) -> tuple[AppContext, Watcher]:
+    """The demo operator's use-case context and watcher on the running stack; StackError if
+    none."""
     report = status(config)
     down = [name for name, info in report.items() if not info.get("answering")]
     if down:
@@ -42,18 +41,9 @@ def operator_engine(config: StackConfig) -> tuple[Watcher, dict[str, ChainAdapte
     parties, birth = _parties(root, 0)
     b: dict[str, Any] = report["bitcoin"]
     rpc = BitcoinRpc(b["rpc_url"], b["rpc_user"], b["rpc_password"])
-    world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
+    world = World(rpc, report["etm"]["rpc_url"], None, birth)
     world.eth = _eth_setup(report, parties)
-    operator = parties["operator"]
-    adapters: dict[str, ChainAdapter] = {
-        "bitcoin": world.btc_adapter(operator),
-        "etm": world.etm_adapter(operator),
-    }
-    if world.eth is not None:
-        adapters["ethereum"] = world.eth_adapter(operator)
-    foreign = {n: a for n, a in adapters.items() if n != "etm"}
     relayer = world.eth.relayer if world.eth is not None else None
-    gateway = NodeExchange(world.client, operator.etm_key, adapters["etm"], foreign, relayer)
-    store = SwapStore(operator.home / "swaps.db")
-    watcher = Watcher(store, adapters, gateway=gateway, owner="operator", config=CONFIG)
-    return watcher, adapters
+    ctx = world.context(parties["operator"], None, CONFIG.policy, relayer)
+    watcher = watching.open_watcher(ctx, operator=True, config=CONFIG, owner="operator")
+    return ctx, watcher

@@ -12,38 +12,26 @@ passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a promp
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import click
 
-from etm_bridge.adapter import ChainAdapter
-from etm_bridge.adapters_registry import create_adapter
+from etm_bridge import foreign_chains
+from etm_bridge.app import swap_reads
+from etm_bridge.app.context import AppContext
 from etm_bridge.app.swaps import (
-    make_gateway,
-    refuse_colliding_direct_swap,
+    accept_swap,
+    display_amount,
+    parse_leg_amount,
+    start_direct_swap,
     start_pool_swap,
 )
-from etm_bridge.config import ETM, Config
-from etm_bridge.errors import SwapError, ValidationError
-from etm_bridge.hashlock import blocks_for_seconds, check_leg_margin, sha256
-from etm_bridge.node.client import NodeClient
-from etm_bridge.swaps.core.codec import public_view, terms_from_dict, terms_to_dict
-from etm_bridge.swaps.core.explain import timeline
-from etm_bridge.swaps.core.fsm import Role, SwapDirection
-from etm_bridge.swaps.core.model import ActionKind, LegTerms, SwapRecord, SwapTerms
-from etm_bridge.swaps.core.policy import PolicyConfig
-from etm_bridge.swaps.core.pool_terms import PoolInfo
-from etm_bridge.swaps.runtime.store import SwapStore
-from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
-from etm_bridge.testing.preimages import new_preimage
-from etm_bridge.units import UNITS, format_amount, parse_amount
+from etm_bridge.errors import ValidationError
+from etm_bridge.swaps.core.codec import terms_from_dict, terms_to_dict
 
-from .context import get_config, swaps_db_note, unlock_wallet
-from .options import common_options, json_option, passphrase_option
-
-CHAIN_ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth", "etm": "etm"}
+from .context import app_context
+from .options import common_options, emit, hex_bytes, json_option, passphrase_option
 
 
 def engine_options(func: Any) -> Any:
@@ -51,63 +39,15 @@ def engine_options(func: Any) -> Any:
     return common_options(passphrase_option(func))
 
 
-# --- shared with `etm-bridge watch` -------------------------------------------------------------
+def engine() -> AppContext:
+    """This verb's use-case context (pointing out swaps left in the old default home)."""
+    return app_context(engine=True)
 
 
-def open_store(config: Config) -> SwapStore:
-    """The home's swap database (pointing out swaps left in the old default home)."""
-    swaps_db_note(config)
-    return SwapStore(config.home.swaps_db)
-
-
-def open_adapters(config: Config, only: list[str] | None = None) -> dict[str, ChainAdapter]:
-    """Adapters for the configured chains (or those in ``only``), signing with the wallet's
-    keys. Each chain's options are checked before the passphrase is asked."""
-    names = only or list(config.swap_chains())
-    for name in names:
-        config.chain_options(name)  # an unknown chain or a bad value fails before the prompt
-    wallet = unlock_wallet(config)
-    adapters: dict[str, ChainAdapter] = {}
-    for name in names:
-        kind, options = config.adapter_options(name, wallet)
-        adapters[name] = create_adapter(kind, options)
-    return adapters
-
-
-def make_watcher(
-    config: Config, adapters: dict[str, ChainAdapter], operator: bool = False
-) -> Watcher:
-    """The watcher over ``adapters``; with ETM configured, pool swaps go through its node (a
-    pool ``operator`` relays Ethereum headers with its ETM key, a trusted relayer's)."""
-    watcher_config = WatcherConfig(policy=config.policy)
-    gateway = make_gateway(adapters, trusted_relayer=operator)
-    return Watcher(open_store(config), adapters, gateway=gateway, config=watcher_config)
-
-
-def show_amount(chain: str, value: int) -> str:
-    asset = CHAIN_ASSETS.get(chain)
-    return format_amount(value, asset) if asset in UNITS else f"{value} base units"
-
-
-def emit(data: Any, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
-
-
-def _amount(text: str, chain: str, adapter: ChainAdapter) -> int:
-    """A decimal amount in the chain's asset (``0.01``), or base units for other assets."""
-    asset = CHAIN_ASSETS.get(chain) or adapter.info().asset.lower()
-    if asset in UNITS:
-        return parse_amount(text, asset)
-    if not text.isdigit() or int(text) <= 0:
-        raise ValidationError(f"amount on {chain!r} must be a positive integer of base units")
-    return int(text)
-
-
-def _key(text: str, what: str) -> bytes:
-    try:
-        return bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raise ValidationError(f"{what} must be hex, got {text!r}") from None
+def chain_name(configured: Iterable[str], value: str) -> str:
+    """The configured chain a user means: its name as configured (a config.toml may name its
+    chains ``btc``), else the chain an asset ticker stands for (``btc`` -> ``bitcoin``)."""
+    return foreign_chains.resolve(value, configured)
 
 
 # --- verbs --------------------------------------------------------------------------------------
@@ -116,20 +56,6 @@ def _key(text: str, what: str) -> bytes:
 @click.group("swap")
 def group() -> None:
     """Swap between chains with HTLCs: start, accept, follow, claim, refund."""
-
-
-#: Asset tickers users type for the chains the engine names (``swap start btc etm 0.01``).
-CHAIN_ALIASES = {"btc": "bitcoin", "eth": "ethereum"}
-
-
-def chain_name(configured: Iterable[str], value: str) -> str:
-    """The configured chain a user means: its name as configured (a config.toml may name its
-    chains ``btc``), else the chain an asset ticker stands for (``btc`` -> ``bitcoin``)."""
-    names = set(configured)
-    if value in names:
-        return value
-    lowered = value.lower()
-    return lowered if lowered in names else CHAIN_ALIASES.get(lowered, lowered)
 
 
 @group.command("start")
@@ -171,96 +97,61 @@ def start_command(
     --their-refund-key and --receive: a direct swap; the counterparty locks TO_CHAIN to us
     itself (`swap accept` + `watch` on its side).
     """
-    config = get_config()
-    from_chain, to_chain = (chain_name(config.swap_chains(), c) for c in (from_chain, to_chain))
+    ctx = engine()
+    from_chain, to_chain = ctx.resolve(from_chain), ctx.resolve(to_chain)
     if their_claim_key is None and their_refund_key is None:
-        _start_pool(config, from_chain, to_chain, amount, receive, slippage_bps, as_json)
+        _start_pool(ctx, from_chain, to_chain, amount, receive, slippage_bps, as_json)
         return
     if their_claim_key is None or their_refund_key is None or receive is None:
         raise ValidationError(
             "a direct swap needs --receive, --their-claim-key and --their-refund-key "
             "(leave all three out to use the ETM pool)"
         )
-    long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
-    check_leg_margin(long_s, short_s, config.policy.leg_margin_s)
-    _check_counter_leg(short_s, config.policy)
-    adapters = open_adapters(config, [from_chain, to_chain])
-    ours, theirs = adapters[from_chain], adapters[to_chain]
-    user_timelock = ours.tip().height + blocks_for_seconds(long_s, ours.info().block_time_s)
-    # The counterparty locks TO_CHAIN itself (the `etm_to_foreign` table: a direct counter
-    # lock, for any pair of chains). Swaps through an ETM pool, where the exchange contract
-    # makes the counter lock from an SPV proof, need the ETM exchange gateway (not yet here).
-    counter_timelock = theirs.tip().height + blocks_for_seconds(short_s, theirs.info().block_time_s)
-    preimage, now = new_preimage(), int(time.time())
-    hashlock = sha256(preimage)
-    terms = SwapTerms(
-        swap_id=hashlock.hex()[:16],
-        direction=SwapDirection.ETM_TO_FOREIGN,
-        hashlock=hashlock,
-        user_leg=LegTerms(
-            from_chain,
-            _amount(amount, from_chain, ours),
-            _key(their_claim_key, "--their-claim-key"),
-            ours.our_key(),
-            user_timelock,
-            confirmations,
-        ),
-        counter_leg=LegTerms(
-            to_chain,
-            _amount(receive, to_chain, theirs),
-            theirs.our_key(),
-            _key(their_refund_key, "--their-refund-key"),
-            counter_timelock,
-            counter_confirmations,
-        ),
-        created_at_s=now,
-        lock_deadline_s=now + lock_within_s,
+    started = start_direct_swap(
+        ctx,
+        from_chain,
+        to_chain,
+        parse_leg_amount(ctx, from_chain, amount),
+        parse_leg_amount(ctx, to_chain, receive),
+        their_claim_key=hex_bytes(their_claim_key, "--their-claim-key"),
+        their_refund_key=hex_bytes(their_refund_key, "--their-refund-key"),
+        hours=hours,
+        counter_hours=counter_hours,
+        confirmations=confirmations,
+        counter_confirmations=counter_confirmations,
         reveal_margin_blocks=reveal_margin_blocks,
+        lock_within_s=lock_within_s,
     )
-    store = open_store(config)
-    store.create(SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now))
+    terms = started.record.terms
     shared = {"terms": terms_to_dict(terms)}
     text = (
-        f"swap {terms.swap_id} created: lock {show_amount(from_chain, terms.user_leg.amount)} "
-        f"on {from_chain} until height {user_timelock} for "
-        f"{show_amount(to_chain, terms.counter_leg.amount)} on {to_chain}\n"
+        f"swap {terms.swap_id} created: lock "
+        f"{display_amount(ctx, from_chain, terms.user_leg.amount)} on {from_chain} until height "
+        f"{terms.user_leg.timelock_height} for "
+        f"{display_amount(ctx, to_chain, terms.counter_leg.amount)} on {to_chain}\n"
         "give the counterparty these terms (`etm-bridge swap accept FILE`), then run "
         "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
     )
     emit({"swap_id": terms.swap_id, **shared}, as_json, text)
 
 
-def _check_counter_leg(short_s: int, policy: PolicyConfig) -> None:
-    """Refuse terms whose counter lock our own reveal guard would never claim: shorter than
-    the policy's ``min_counter_lock_s``, or no longer than its reveal margin."""
-    need = max(policy.min_counter_lock_s, policy.reveal_margin_s + 1)
-    if short_s < need:
-        raise ValidationError(
-            f"--counter-hours {short_s / 3600:g} is too short: we reveal the secret only on a "
-            f"counter lock of at least {policy.min_counter_lock_s / 3600:g} h "
-            f"(min_counter_lock_s) with {policy.reveal_margin_s / 3600:g} h left "
-            "(reveal_margin_s); raise --counter-hours or lower them in config.toml [policy]"
-        )
-
-
 def _start_pool(
-    config: Config, from_chain: str, to_chain: str, amount: str, receive: str | None,
+    ctx: AppContext, from_chain: str, to_chain: str, amount: str, receive: str | None,
     slippage_bps: int, as_json: bool,
 ) -> None:  # fmt: skip
-    adapters = open_adapters(config, [from_chain, to_chain])
-    amount_in = _amount(amount, from_chain, adapters[from_chain])
-    min_out = None if receive is None else _amount(receive, to_chain, adapters[to_chain])
-    rec, quote = start_pool_swap(
-        adapters, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
+    amount_in = parse_leg_amount(ctx, from_chain, amount)
+    min_out = None if receive is None else parse_leg_amount(ctx, to_chain, receive)
+    started = start_pool_swap(
+        ctx, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
     )
-    open_store(config).create(rec)
-    t = rec.terms
+    t, quote = started.record.terms, started.quote or {}
     text = (
-        f"swap {t.swap_id} through the ETM pool: lock {show_amount(from_chain, t.user_leg.amount)}"
-        f" on {from_chain} until height {t.user_leg.timelock_height} for at least "
-        f"{show_amount(to_chain, t.counter_leg.amount)} on {to_chain} (quote "
-        f"{show_amount(to_chain, int(quote['amount_out']))}, fee "
-        f"{show_amount(from_chain, int(quote['fee']))}); run `etm-bridge watch`"
+        f"swap {t.swap_id} through the ETM pool: lock "
+        f"{display_amount(ctx, from_chain, t.user_leg.amount)} on {from_chain} until height "
+        f"{t.user_leg.timelock_height} for at least "
+        f"{display_amount(ctx, to_chain, t.counter_leg.amount)} on {to_chain} (quote "
+        f"{display_amount(ctx, to_chain, int(quote['amount_out']))}, fee "
+        f"{display_amount(ctx, from_chain, int(quote['fee']))}); run `etm-bridge watch`"
     )
     data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_to_dict(t)}
     emit(data, as_json, text)
@@ -279,26 +170,8 @@ def accept_command(terms_file: Any, as_json: bool) -> None:
             "the terms file is not JSON (use `swap start --json` output)"
         ) from None
     terms = terms_from_dict(data.get("terms", data))
-    config = get_config()
-    adapters = open_adapters(config, [terms.user_leg.chain, terms.counter_leg.chain])
-    if adapters[terms.user_leg.chain].our_key() != terms.user_leg.claim_key:
-        raise SwapError(f"these terms do not let us claim the {terms.user_leg.chain} lock")
-    if adapters[terms.counter_leg.chain].our_key() != terms.counter_leg.refund_key:
-        raise SwapError(f"these terms do not refund our {terms.counter_leg.chain} lock to us")
-    store = open_store(config)
-    refuse_colliding_direct_swap(
-        terms, _our_pools(config), (r.terms.hashlock for r in store.list_swaps())
-    )
-    store.create(SwapRecord(terms, Role.OPERATOR, updated_at_s=int(time.time())))
+    accept_swap(engine(), terms)
     emit({"swap_id": terms.swap_id, "role": "operator"}, as_json, f"accepted {terms.swap_id}")
-
-
-def _our_pools(config: Config) -> list[PoolInfo]:
-    """The ETM pools, if an ETM node is configured (whose claim keys a direct swap must not
-    claim with: ``refuse_colliding_direct_swap``); none without one."""
-    legs = [config.chain_options(n)[1] for n in config.swap_chains() if config.adapter_of(n) == ETM]
-    urls = [str(options["url"]) for options in legs if options.get("url")]
-    return [PoolInfo.from_api(p) for url in urls for p in NodeClient(url).pools()]
 
 
 @group.command("list")
@@ -306,27 +179,11 @@ def _our_pools(config: Config) -> list[PoolInfo]:
 @json_option
 def list_command(as_json: bool) -> None:
     """Every swap in the database, oldest first."""
-    records = open_store(get_config()).list_swaps()
-    rows = [_summary(r) for r in records]
+    rows = swap_reads.list_swaps(engine())
     lines = [
         f"{r['swap_id']}  {r['role']:<8} {r['state']:<15} {r['gives']} -> {r['gets']}" for r in rows
     ]
     emit(rows, as_json, "\n".join(lines) or "no swaps yet (`etm-bridge swap start`)")
-
-
-def _summary(rec: SwapRecord) -> dict[str, Any]:
-    u, c = rec.terms.user_leg, rec.terms.counter_leg
-    return {
-        "swap_id": rec.swap_id,
-        "hashlock": rec.terms.hashlock.hex(),  # ties a pool operator's record to the user's
-        "role": rec.role.value,
-        "direction": rec.terms.direction.value,
-        "state": rec.state.value,
-        "failure": rec.failure,
-        "gives": show_amount(u.chain, u.amount) + f" on {u.chain}",
-        "gets": show_amount(c.chain, c.amount) + f" on {c.chain}",
-        "updated_at_s": rec.updated_at_s,
-    }
 
 
 @group.command("status")
@@ -335,21 +192,12 @@ def _summary(rec: SwapRecord) -> dict[str, Any]:
 @json_option
 def status_command(swap_id: str, as_json: bool) -> None:
     """One swap: state, terms, every broadcast and the transition log."""
-    store = open_store(get_config())
-    rec = store.get(swap_id)
-    log = [
-        {
-            "from": t.from_state.value,
-            "event": t.event.value,
-            "to": t.to_state.value,
-            "detail": t.detail,
-            "at_s": t.at_s,
-        }
-        for t in store.transitions(swap_id)
+    ctx = engine()
+    rec, data = swap_reads.swap_status(ctx, swap_id)
+    lines = [f"{k}: {v}" for k, v in swap_reads.summary(ctx, rec).items()]
+    lines += [
+        f"  {t['from']} --{t['event']}--> {t['to']} {t['detail']}" for t in data["transitions"]
     ]
-    data = {**public_view(rec), "transitions": log}
-    lines = [f"{k}: {v}" for k, v in _summary(rec).items()]
-    lines += [f"  {t['from']} --{t['event']}--> {t['to']} {t['detail']}" for t in log]
     lines += [
         f"  broadcast {i.kind.value}: "
         f"{i.result.outcome.value + ' ' + (i.result.txid or '') if i.result else 'pending'}"
@@ -365,23 +213,17 @@ def status_command(swap_id: str, as_json: bool) -> None:
 @json_option
 def explain_command(swap_id: str, offline: bool, as_json: bool) -> None:
     """Worst-case timeline of both legs and the actions possible now."""
-    config = get_config()
-    rec = open_store(config).get(swap_id)
-    view = plan = None
-    if not offline:
-        chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
-        watcher = make_watcher(config, open_adapters(config, chains))
-        rec, obs, plan = watcher.inspect(rec)
-        view = obs.view
-    data = timeline(rec, view, plan, int(time.time()))
-    lines = [f"swap {rec.swap_id} ({data['role']}, {data['direction']}): {data['state']}"]
+    ctx = engine()
+    data = swap_reads.explain(ctx, swap_id, offline=offline)
+    lines = [f"swap {data['swap_id']} ({data['role']}, {data['direction']}): {data['state']}"]
     for leg in data["legs"]:
         left = leg.get("blocks_left")
         when = (
             f", {left} blocks (~{leg['seconds_left'] // 60} min) left" if left is not None else ""
         )
         lines.append(
-            f"  {leg['leg']}: {show_amount(leg['chain'], leg['amount'])} on {leg['chain']}, "
+            f"  {leg['leg']}: {display_amount(ctx, leg['chain'], leg['amount'])} on "
+            f"{leg['chain']}, "
             f"timelock {leg['timelock_height']}{when}, "
             f"confirmations {leg.get('confirmations', '?')}/{leg['confirmations_required']}"
         )
@@ -391,19 +233,7 @@ def explain_command(swap_id: str, offline: bool, as_json: bool) -> None:
     emit(data, as_json, "\n".join(lines))
 
 
-def _act(swap_id: str, kinds: set[ActionKind], verb: str, as_json: bool) -> None:
-    config = get_config()
-    rec = open_store(config).get(swap_id)
-    chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
-    watcher = make_watcher(config, open_adapters(config, chains))
-    watcher.start()  # refuses while `etm-bridge watch` holds the database
-    try:
-        rec, done, notes = watcher.drive(swap_id, kinds)
-    finally:
-        watcher.stop()
-    if not done:
-        raise SwapError(f"swap {swap_id}: nothing to {verb} now ({'; '.join(notes) or rec.state})")
-    rows = [{"action": kind.value, "outcome": outcome} for _, kind, outcome in done]
+def _show_actions(rows: list[dict], as_json: bool) -> None:
     emit(rows, as_json, "\n".join(f"{r['action']}: {r['outcome']}" for r in rows))
 
 
@@ -413,7 +243,7 @@ def _act(swap_id: str, kinds: set[ActionKind], verb: str, as_json: bool) -> None
 @json_option
 def claim_command(swap_id: str, as_json: bool) -> None:
     """Claim now (the user reveals the secret only if the guard allows)."""
-    _act(swap_id, {ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK}, "claim", as_json)
+    _show_actions(swap_reads.claim(engine(), swap_id), as_json)
 
 
 @group.command("refund")
@@ -422,5 +252,4 @@ def claim_command(swap_id: str, as_json: bool) -> None:
 @json_option
 def refund_command(swap_id: str, as_json: bool) -> None:
     """Refund our lock now (only once its timelock allows)."""
-    kinds = {ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER}
-    _act(swap_id, kinds, "refund", as_json)
+    _show_actions(swap_reads.refund(engine(), swap_id), as_json)

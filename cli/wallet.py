@@ -8,27 +8,24 @@ the Bitcoin node's blocks for the wallet's P2WPKH output (the Bitcoin adapter's 
 kept under ``<home>/wallet-cache``; confirmed coins only), ETH from the Ethereum node. A node
 that is down or not configured is reported on that chain's row, and the other chains still show.
 
-For other commands (``lp``): :func:`bitcoin_adapter_config` (the Bitcoin adapter's
-``from_config`` mapping with this wallet's key and the configured endpoints).
+The balances are :func:`etm_bridge.app.wallet.balances` (each chain's watch-only balance).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from etm_bridge.config import Config, env_name
-from etm_bridge.errors import ConfigError, EtmBridgeError, KeystoreError, NodeUnavailableError
-from etm_bridge.units import format_amount
-from etm_bridge.wallet import UnlockedWallet, WalletPublic, create_keystore, load_keystore
+from etm_bridge.app import wallet as balances
+from etm_bridge.errors import ConfigError, KeystoreError
+from etm_bridge.wallet import WalletPublic, create_keystore, load_keystore
 
-from .context import get_config, read_passphrase
-from .options import common_options, json_option, passphrase_option
+from .context import app_context, get_config, read_passphrase
+from .options import common_options, echo_json, json_option, passphrase_option
 
 
 @click.group("wallet")
@@ -138,135 +135,17 @@ def export_seed_command() -> None:
     click.echo(wallet.unsafe_export_master_seed().hex())
 
 
-# --- for other commands (lp): the Bitcoin adapter config -----------------------------------
-
-
-def bitcoin_adapter_config(config: Config, wallet: UnlockedWallet) -> dict[str, Any]:
-    """``BitcoinAdapter.from_config`` input for the wallet's Bitcoin key on the configured node
-    (``[chains.bitcoin]``; the addresses' network unless the table names one)."""
-    config.require("chains.bitcoin.rpc_url")
-    _, options = config.adapter_options("bitcoin", wallet)
-    options.setdefault("network", config.network)
-    return options
-
-
-# --- balances ----------------------------------------------------------------------------------
-
-
-def etm_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
-    """The ETM balance (base units) of the wallet's address, from the ETM node's API."""
-    from etm_bridge.node.client import NodeClient
-
-    client = NodeClient(config.require("etm.url"), timeout_s=5.0)
-    return int(client.account(public.etm.address)["balance"])
-
-
-def eth_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
-    """The wallet's wei at the latest block of the Ethereum node."""
-    from etm_bridge_ethereum.node import EthNode
-
-    node = EthNode(str(options["rpc_url"]), {}, timeout_s=5.0)
-    try:
-        return node.balance(public.eth.address)
-    finally:
-        node.close()
-
-
-def btc_balance(config: Config, public: WalletPublic, options: Mapping[str, Any]) -> int:
-    """Confirmed sat on the wallet's P2WPKH output, from the node's blocks (no secret needed)."""
-    from etm_bridge_bitcoin.adapter import BitcoinAdapter
-    from etm_bridge_bitcoin.script import p2wpkh_script_pubkey
-    from etm_bridge_bitcoin.txbuild import WalletKey
-
-    from etm_bridge.jsonrpc import JsonRpcClient
-
-    class WatchOnlyKey(WalletKey):
-        """The wallet's public key only: enough to find its coins, never to sign."""
-
-        def __init__(self, pubkey: bytes) -> None:
-            self.pubkey = pubkey
-            self.script_pubkey = p2wpkh_script_pubkey(pubkey)
-
-        def sign(self, sighash: bytes) -> bytes:
-            raise KeystoreError("a watch-only key cannot sign")
-
-    rpc = JsonRpcClient(
-        str(options["rpc_url"]),
-        user=options.get("rpc_user"),
-        password=options.get("rpc_password"),
-        timeout_s=10.0,
-    )
-    adapter = BitcoinAdapter(
-        rpc,
-        WatchOnlyKey(public.btc.public_key),
-        config.home.wallet_cache,
-        network=config.network,
-        birth_height=int(options.get("birth_height", 0)),
-    )
-    try:
-        return adapter.balance()
-    finally:
-        adapter.close()
-
-
-Reader = Callable[[Config, WalletPublic, Mapping[str, Any]], int]
-
-#: row -> (asset for units, config table (None: [etm]), key naming its node, reader)
-BALANCE_READERS: dict[str, tuple[str, str | None, str, Reader]] = {
-    "etm": ("etm", None, "etm.url", etm_balance),
-    "btc": ("btc", "bitcoin", "chains.bitcoin.rpc_url", btc_balance),
-    "eth": ("eth", "ethereum", "chains.ethereum.rpc_url", eth_balance),
-}
-
-
-def chain_tables(config: Config) -> dict[str, dict[str, Any]]:
-    """row -> the checked options of its configured chain table: a bad value is the
-    command's error (ConfigError naming key and source), not one row's."""
-    return {
-        row: config.chain_options(table)[1]
-        for row, (_, table, _, _) in BALANCE_READERS.items()
-        if table is not None and table in config.chain_names
-    }
-
-
-def read_balances(
-    config: Config, public: WalletPublic, tables: dict[str, dict[str, Any]] | None = None
-) -> dict[str, dict[str, Any]]:
-    """chain -> {address, node, balance (int base units) or None, display, error or None}."""
-    addresses = _addresses(public, config.network)
-    tables = chain_tables(config) if tables is None else tables
-    rows = {}
-    for chain, (asset, _, node_key, reader) in BALANCE_READERS.items():
-        url = config.get(node_key)
-        row: dict[str, Any] = {"address": addresses[chain], "node": url, "balance": None}
-        if url is None:
-            row["display"] = row["error"] = (
-                f"not configured: set {node_key} ({env_name(node_key)}) or `etm-bridge stack up`"
-            )
-            rows[chain] = row
-            continue
-        try:
-            row["balance"] = reader(config, public, tables.get(chain, {}))
-            row["display"], row["error"] = format_amount(row["balance"], asset), None
-        except NodeUnavailableError:
-            row["display"] = row["error"] = f"unreachable: {url}"
-        except EtmBridgeError as exc:
-            row["display"] = row["error"] = f"error: {exc}"
-        rows[chain] = row
-    return rows
-
-
 @group.command("balance")
 @common_options
 @json_option
 def balance_command(as_json: bool) -> None:
     """Balances of the wallet's addresses, read from each chain's node."""
     config = get_config()
-    tables = chain_tables(config)
-    keystore = load_keystore(config.keystore_path)
-    rows = read_balances(config, keystore.public, tables)
+    tables = balances.chain_tables(config)
+    rows = balances.balances(app_context(), tables)
     if as_json:
-        _echo_json({"keystore": str(keystore.path), "network": config.network, "balances": rows})
+        echo_json({"keystore": str(config.keystore_path), "network": config.network,
+                   "balances": rows})  # fmt: skip
         return
     for chain, row in rows.items():
         click.echo(f"{chain.upper():<4} {row['address']:<64} {row['display']}")

@@ -4,30 +4,24 @@ One line per tick that did something (new blocks, transitions, broadcasts, nodes
 progress line per open swap every ``--status-every`` ticks (state, confirmations, blocks left
 and their expected minutes before the refund path opens). ``--json`` prints one JSON object per
 tick. Ctrl-C stops cleanly and releases the database lock; a node that is down is retried with
-backoff, never fatal.
+backoff, never fatal. The work is :mod:`etm_bridge.app.watch`'s; this module renders it.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 
 import click
 
-from etm_bridge.adapter import ChainAdapter
-from etm_bridge.app.swaps import chain_of, etm_side, operator_pools
-from etm_bridge.errors import EtmBridgeError
-from etm_bridge.etm_client.exchange import NodeExchange
+from etm_bridge.app import watch as watching
+from etm_bridge.app.context import AppContext
 from etm_bridge.swaps.core.pool_terms import Unfollowed
-from etm_bridge.swaps.core.states import TERMINAL
 from etm_bridge.swaps.core.views import LegView
-from etm_bridge.swaps.runtime.operator import PoolFollower
 from etm_bridge.swaps.runtime.watcher import TickReport, Watcher
 
-from .context import get_config
 from .options import json_option
-from .swap import engine_options, make_watcher, open_adapters
+from .swap import engine, engine_options
 
 
 def _report_json(n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = ()) -> str:
@@ -66,61 +60,28 @@ def _left(leg: LegView) -> str:
 
 
 def _progress(watcher: Watcher) -> list[str]:
-    lines = []
-    for rec in watcher.records.values():
-        if rec.state in TERMINAL:
-            continue
-        _, obs, plan = watcher.inspect(rec)
-        u, c = obs.view.user, obs.view.counter
-        lines.append(
-            f"  {rec.swap_id} {rec.state.value}: user lock confirmations "
-            f"{u.confirmations}/{rec.terms.user_leg.confirmations}, {_left(u)} before its "
-            f"refund; counter lock confirmations {c.confirmations}/"
-            f"{rec.terms.counter_leg.confirmations}, {_left(c)} before its refund"
-            + (f" ({plan.notes[0]})" if plan.notes else "")
-        )
-    return lines
+    return [
+        f"  {r.swap_id} {r.state}: user lock confirmations {r.user.confirmations}/"
+        f"{r.user_confirmations}, {_left(r.user)} before its refund; counter lock "
+        f"confirmations {r.counter.confirmations}/{r.counter_confirmations}, "
+        f"{_left(r.counter)} before its refund" + (f" ({r.note})" if r.note else "")
+        for r in watching.progress(watcher)
+    ]
 
 
-def _follow_pools(
-    follower: PoolFollower, watcher: Watcher, adapters: dict[str, ChainAdapter]
-) -> tuple[Unfollowed, ...]:
-    """The operator's look at its pools' swap logs; a swap it cannot follow is said loudly
-    (stderr, the log, and the tick's JSON), never skipped in silence. A node that does not
-    answer is reported and retried next tick (the follower's cursors stay where they were):
-    it must never end the watcher, which is what claims every swap in's foreign lock."""
-    name, etm = etm_side(adapters)
-    try:
-        pools = operator_pools(adapters)
-        report = follower.follow(pools, chain_of(name, etm), int(time.time()))
-    except EtmBridgeError as exc:
-        click.echo(f"operator: following the pools failed ({exc}), retrying", err=True)
-        return ()
+def _operator_lines(report: watching.OperatorReport) -> None:
+    """The operator's look at its pools, said on stderr: a swap it cannot follow loudly (and in
+    the tick's JSON), never skipped in silence; a failure is retried next tick."""
+    for failure in report.failures:
+        click.echo(f"operator: {failure}, retrying", err=True)
     for swap_id in report.created:
         click.echo(f"operator: following pool swap {swap_id}", err=True)
     for u in report.unfollowed:
         click.echo(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}",
                    err=True)  # fmt: skip
-    if isinstance(watcher.gateway, NodeExchange):
-        _relay_continuously(watcher.gateway)
-    return report.unfollowed
-
-
-def _relay_continuously(gateway: NodeExchange) -> None:
-    """Keep the ETM relays fresh every tick, not only when a proof needs them: ETM refuses lock
-    proofs against a relay tip older than its max_lag_s (a stale relay would stretch time), and
-    users' engines wait for the Ethereum relay, which only trusted keys may feed."""
-    for chain, name, relay in (
-        ("btc", "Bitcoin", gateway.relay_bitcoin),
-        ("eth", "Ethereum", gateway.relay_trusted),
-    ):
-        try:
-            sent = relay()
-        except EtmBridgeError as exc:  # e.g. our key is not a trusted relayer: report, go on
-            click.echo(f"operator: {name} relay failed ({exc}), retrying", err=True)
-        else:
-            if sent:
-                click.echo(f"operator: relayed {sent} {name} headers to ETM ({chain})", err=True)
+    for chain, sent in report.relayed:
+        if sent:
+            click.echo(f"operator: relayed {sent} {chain} headers to ETM", err=True)
 
 
 @click.command("watch")
@@ -141,43 +102,31 @@ def group(
 
     With --operator, each tick first adds every swap the ETM exchange opened in a pool whose
     claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
-    config = get_config()
-    adapters = open_adapters(config)
-    run(
-        make_watcher(config, adapters, operator),
-        adapters,
-        operator,
-        ticks,
-        interval,
-        status_every,
-        as_json,
-    )
+    ctx = engine()
+    run(ctx, watching.open_watcher(ctx, operator=operator), operator, ticks, interval,
+        status_every, as_json)  # fmt: skip
 
 
 def run(
-    watcher: Watcher, adapters: dict[str, ChainAdapter], operator: bool, ticks: int | None,
-    interval: float, status_every: int, as_json: bool, after_tick: Callable[[], object] = bool,
+    ctx: AppContext, watcher: Watcher, operator: bool, ticks: int | None, interval: float,
+    status_every: int, as_json: bool, after_tick: Callable[[], object] = bool,
 ) -> None:  # fmt: skip
     """Tick ``watcher`` until ``ticks`` (or Ctrl-C), printing; ``after_tick`` runs after each
     tick (``etm-bridge stack operator`` mines a regtest block there)."""
-    watcher.start()
-    follower = PoolFollower(watcher.store, etm_side(adapters)[1]) if operator else None
-    n = 0
+
+    def on_tick(n: int, report: TickReport, op: watching.OperatorReport | None) -> None:
+        if op is not None:
+            _operator_lines(op)
+        unfollowed = () if op is None else op.unfollowed
+        line = _report_json(n, report, unfollowed) if as_json else _report_text(n, report)
+        if line:
+            click.echo(line)
+        if not as_json and status_every and n % status_every == 0:
+            for progress in _progress(watcher):
+                click.echo(progress)
+
     try:
-        while ticks is None or n < ticks:
-            n += 1
-            unfollowed = () if follower is None else _follow_pools(follower, watcher, adapters)
-            report = watcher.tick()
-            line = _report_json(n, report, unfollowed) if as_json else _report_text(n, report)
-            if line:
-                click.echo(line)
-            if not as_json and status_every and n % status_every == 0:
-                for progress in _progress(watcher):
-                    click.echo(progress)
-            after_tick()
-            if ticks is None or n < ticks:
-                time.sleep(interval)
+        watching.run(ctx, watcher, operator=operator, ticks=ticks, interval_s=interval,
+                     on_tick=on_tick, after_tick=after_tick)  # fmt: skip
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
-    finally:
-        watcher.stop()

@@ -23,16 +23,19 @@ import rlp
 from eth_utils import keccak
 
 from .adapter import HtlcLock, InclusionProof, Payment
+from .chain.codec import sha256d
+from .chains.bitcoin import binding as bitcoin_binding
+from .chains.bitcoin.etm.relay_types import BTC_RELAY_HEADERS, MAX_HEADERS_PER_TX
+from .chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, htlc_witness_script, p2wpkh
+from .chains.bitcoin.spv.tx import parse_tx
+from .chains.ethereum import binding as ethereum_binding
+from .chains.ethereum.etm.relay_types import ETH_RELAY_HEADERS
+from .chains.ethereum.etm.verifier import DEPOSITED_EVENT, EthLogProof, EthProof
+from .chains.ethereum.spv.headers import decode_receipt
+from .chains.ethereum.spv.rlp import header_hash
 from .errors import ConfigError, ValidationError
-from .exchange import binding
-from .exchange.btc_proofs import DEPOSIT_TAG, BtcProof, htlc_witness_script, p2wpkh
-from .exchange.eth_proofs import DEPOSITED_EVENT, EthLogProof, EthProof
-from .spv.bitcoin_headers import dsha256
-from .spv.bitcoin_tx import parse_tx
-from .spv.eth_rlp import header_hash
-from .spv.ethereum import decode_receipt
-from .spv.txtypes import BTC_RELAY_HEADERS, ETH_RELAY_HEADERS, MAX_HEADERS_PER_TX
 from .units import UNITS, Unit
+from .wallet.derive import WalletPublic
 
 #: ``eth_relay_headers`` takes 1..256 headers.
 MAX_ETH_HEADERS_PER_TX = 256
@@ -104,9 +107,14 @@ class ForeignChain:
     unit: Unit
     relay: RelayInfo
     exchange: ExchangeInfo
-    #: (message, secret) -> (bound key, signature) of the binding proof
-    sign_binding: Callable[[str, bytes], tuple[bytes, bytes]]
+    #: wallet secret -> the key swaps, bindings and pools name (claim/refund/bound key)
+    key_of: Callable[[bytes], bytes]
+    #: (message, secret) -> signature of the binding proof (by :attr:`key_of` the secret)
+    sign_binding: Callable[[str, bytes], bytes]
     owns: Callable[[str], bool]  # the chain's pool assets (native and tokens)
+    #: the wallet's public key of this chain (the keystore's public section) and its address
+    public_key: Callable[[WalletPublic], bytes]
+    display_address: Callable[[WalletPublic, str], str]
 
     @property
     def wallet_label(self) -> str:
@@ -158,10 +166,6 @@ def _utxo_check_deposit(proof: InclusionProof, req: DepositRequest) -> None:
         raise ValidationError(f"bitcoin tx {tx.txid_hex} does not carry this wallet's owner tag")
 
 
-def _btc_sign(message: str, secret: bytes) -> tuple[bytes, bytes]:
-    return binding.btc_pubkey_of(secret), binding.sign_btc(message, secret)
-
-
 BITCOIN = ForeignChain(
     name="bitcoin",
     ticker="btc",
@@ -169,7 +173,7 @@ BITCOIN = ForeignChain(
     unit=UNITS["btc"],
     relay=RelayInfo(
         headers_type_id=BTC_RELAY_HEADERS,
-        header_id=lambda header: dsha256(header)[::-1].hex(),
+        header_id=lambda header: sha256d(header)[::-1].hex(),
         encode_headers=b"".join,
         max_headers_per_tx=MAX_HEADERS_PER_TX,
         tip_field="height",
@@ -186,8 +190,11 @@ BITCOIN = ForeignChain(
         destination=None,
         txid_json_key="bitcoin_txid",
     ),
-    sign_binding=_btc_sign,
+    key_of=bitcoin_binding.btc_pubkey_of,
+    sign_binding=bitcoin_binding.sign_btc,
     owns=lambda asset: asset == "btc",
+    public_key=lambda public: public.btc.public_key,
+    display_address=lambda public, network: public.btc.address(network),
 )
 
 
@@ -211,7 +218,7 @@ def _account_deposit_proof(proof: InclusionProof) -> bytes:
 
 def _account_check_deposit(proof: InclusionProof, req: DepositRequest) -> None:
     """The proven log is the vault's ``Deposited`` of this amount for this owner."""
-    from .spv.ethereum import decode_event
+    from .chains.ethereum.spv.headers import decode_event
 
     receipt = decode_receipt(proof.leaf)
     logs = receipt.logs
@@ -224,11 +231,10 @@ def _account_check_deposit(proof: InclusionProof, req: DepositRequest) -> None:
         raise ValidationError("the proven vault log is not this wallet's deposit of this amount")
 
 
-def _eth_sign(message: str, secret: bytes) -> tuple[bytes, bytes]:
-    from eth_account import Account
+def _eth_address(secret: bytes) -> bytes:
+    from eth_account import Account  # ~1 s to import: only when a key is needed
 
-    address = bytes.fromhex(str(Account.from_key(secret).address)[2:])
-    return address, binding.sign_eth(message, secret)
+    return bytes.fromhex(str(Account.from_key(secret).address)[2:])
 
 
 def _eth_owns(asset: str) -> bool:
@@ -264,8 +270,11 @@ ETHEREUM = ForeignChain(
         ),
         txid_json_key="ethereum_tx",
     ),
-    sign_binding=_eth_sign,
+    key_of=_eth_address,
+    sign_binding=ethereum_binding.sign_eth,
     owns=_eth_owns,
+    public_key=lambda public: bytes.fromhex(public.eth.address[2:]),
+    display_address=lambda public, network: public.eth.address,
 )
 
 CHAINS: tuple[ForeignChain, ...] = (BITCOIN, ETHEREUM)
@@ -287,9 +296,11 @@ def find(text: str) -> ForeignChain | None:
 def resolve(text: str, configured: Iterable[str] = ()) -> str:
     """The chain name ``text`` means: a configured name as is, else a chain's name for its name,
     ticker or alias, else ``text`` lowercased (an adapter with no profile, ``etm``, ``fake``)."""
-    wanted = text.strip()
-    if wanted in set(configured):
+    wanted, names = text.strip(), set(configured)
+    if wanted in names:
         return wanted
+    if wanted.lower() in names:
+        return wanted.lower()
     found = find(wanted)
     return found.name if found is not None else wanted.lower()
 

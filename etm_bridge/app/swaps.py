@@ -1,54 +1,86 @@
-"""Starting a swap through an ETM pool, and following pools as their operator (I/O edge).
+"""Starting and accepting swaps: the terms, the secret, the record (use cases).
 
-:func:`start_pool_swap` is what ``etm-bridge swap start btc etm 0.01`` does when no
-counterparty keys are given: it reads the pool and the user's binding from the ETM node, pins
-the quote (the counter leg's amount is the minimum output: the pool's current output less
-``slippage_bps``, or the user's ``--receive``), records the swap intent on ETM for a swap in
-(so anyone may submit the proof with that minimum) and waits for its block, and returns the
-user's record; the watcher does the rest (:mod:`.gateway_node`). The intent also reserves the
-swap's hashlock for the user (``exchange.hashlocks``) *before* anything is locked: if someone
-used or reserved that hashlock first, the intent is refused while nothing is at stake and a new
-secret is drawn (up to :data:`SECRET_ATTEMPTS` times), so nobody can strand the user's lock.
-:func:`operator_pools` tells an operator's watcher which pools are theirs (their key is the
-pool's claim key), for :class:`.pool_swaps.PoolFollower`.
+- :func:`start_pool_swap` (``swap start btc etm 0.01``): the counterparty is an ETM pool. It
+  reads the pool and the user's binding, pins the quote (the counter leg's amount is the minimum
+  output: the pool's current output less ``slippage_bps``, or the user's ``min_out``), records
+  the swap intent on ETM for a swap in (so anyone may submit the proof with that minimum) and
+  waits for its block. The intent also reserves the swap's hashlock for the user
+  (``exchange.hashlocks``) *before* anything is locked: if someone used or reserved that
+  hashlock first, the intent is refused while nothing is at stake and a new secret is drawn
+  (up to :data:`SECRET_ATTEMPTS` times), so nobody can strand the user's lock.
+- :func:`start_direct_swap`: the counterparty is a person (their keys given), who runs
+  :func:`accept_swap` on the printed terms; both then watch.
+
+Either way the user's record (with the secret) is written to the party's swap database and the
+watcher does the rest. Secrets, swap ids and the time come from the :class:`AppContext`.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..adapter import ChainAdapter
-from ..chain.address import encode_address
-from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError
-from ..etm_client.exchange import ASSETS, NodeExchange, submit_swap_intent
-from ..etm_client.htlc_leg import EtmAdapter
-from ..hashlock import sha256
-from ..swaps.core.fsm import Role
-from ..swaps.core.model import SwapRecord, SwapTerms
+from ..errors import ConfigError, SwapError, TxRejectedError, ValidationError
+from ..hashlock import blocks_for_seconds, check_leg_margin
+from ..swaps.core.fsm import Role, SwapDirection
+from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
+from ..swaps.core.policy import PolicyConfig
 from ..swaps.core.pool_terms import LegChain, PoolInfo, swap_in_terms, swap_out_terms
-from ..testing.preimages import new_preimage
+from ..units import format_amount, parse_amount
+from .context import AppContext
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
 HASHLOCK_TAKEN = frozenset({"hashlock_used", "hashlock_reserved"})
 SECRET_ATTEMPTS = 3
 
 
-def etm_side(adapters: Mapping[str, ChainAdapter]) -> tuple[str, EtmAdapter]:
-    """The configured ETM leg adapter (name, adapter)."""
-    for name, adapter in adapters.items():
-        if isinstance(adapter, EtmAdapter):
-            return name, adapter
-    raise ConfigError("pool swaps need the ETM chain configured (adapter 'etm')")
+@dataclass(frozen=True)
+class StartedSwap:
+    """A swap we started: our record (written to the database) and, through a pool, the
+    node's quote it pinned."""
+
+    record: SwapRecord
+    quote: dict[str, Any] | None = None
 
 
-def pool_asset(chain: str, adapter: ChainAdapter) -> str:
-    return ASSETS.get(chain) or adapter.info().asset.lower()
+# --- amounts --------------------------------------------------------------------------------
+
+
+def asset_of_leg(ctx: AppContext, chain: str) -> str | None:
+    """The asset whose units amounts on leg ``chain`` are in (None: base units)."""
+    if chain == ctx.etm_name_or_none():
+        return "etm"
+    try:
+        return ctx.foreign(chain).ticker
+    except ConfigError:  # a leg without a chain record (a fake chain): base units
+        return None
+
+
+def parse_leg_amount(ctx: AppContext, chain: str, text: str) -> int:
+    """A decimal amount in the leg's asset (``0.01``), or base units for other assets."""
+    asset = asset_of_leg(ctx, chain)
+    if asset is not None:
+        return parse_amount(text, asset)
+    if not text.isdigit() or int(text) <= 0:
+        raise ValidationError(f"amount on {chain!r} must be a positive integer of base units")
+    return int(text)
+
+
+def display_amount(ctx: AppContext, chain: str, value: int) -> str:
+    asset = asset_of_leg(ctx, chain)
+    return format_amount(value, asset) if asset is not None else f"{value} base units"
+
+
+def leg_chain(ctx: AppContext, name: str) -> LegChain:
+    """Leg ``name`` as the terms need it: its tip and nominal block time, now."""
+    return chain_of(name, ctx.adapter(name))
 
 
 def chain_of(name: str, adapter: ChainAdapter) -> LegChain:
+    """Leg ``name`` on ``adapter`` as swap terms need it: its tip and nominal block time."""
     return LegChain(name, adapter.tip().height, adapter.info().block_time_s)
 
 
@@ -63,35 +95,31 @@ def operator_chain_of(name: str, adapter: ChainAdapter) -> LegChain:
     return LegChain(name, adapter.tip().height, max(nominal, adapter.recent_block_time_s() or 0))
 
 
-def make_gateway(
-    adapters: Mapping[str, ChainAdapter], *, trusted_relayer: bool = False
-) -> NodeExchange | None:
-    """A gateway over the configured ETM node, signing with our ETM key (None without ETM).
-
-    ``trusted_relayer``: our ETM key is one of the Ethereum relay's trusted relayers (the pool
-    operator's); it then also signs Ethereum headers. A user's gateway leaves that relay to the
-    operator and waits for it."""
-    try:
-        _, etm = etm_side(adapters)
-    except ConfigError:
-        return None
-    sources = {n: a for n, a in adapters.items() if a is not etm}
-    relay_key = etm.key if trusted_relayer else None
-    return NodeExchange(etm.client, etm.key, etm, sources, relay_key)
+# --- pool swaps ---------------------------------------------------------------------------------
 
 
-def _check_bound(etm: EtmAdapter, asset: str, foreign_key: bytes) -> None:
-    address = encode_address(etm.our_key())
-    bound = etm.client.bindings(address).get(asset)
-    if bound is None or bytes.fromhex(str(bound["key"]).removeprefix("0x")) != foreign_key:
+def _check_bound(ctx: AppContext, asset: str, foreign_key: bytes) -> None:
+    ex = ctx.exchange()
+    address = ex.etm_address()
+    if ex.bound_key(address, asset) != foreign_key:
         raise SwapError(
             f"{address} has not bound this wallet's {asset} key on ETM: the pool refunds and "
             f"pays only the bound key (run `etm-bridge bind --chain {asset}` first)"
         )
 
 
+def _pinned_min_out(offered: int, min_out: int | None, slippage_bps: int, asset: str) -> int:
+    if not 0 <= slippage_bps < 10_000:
+        raise SwapError(f"slippage must be 0..9999 basis points, got {slippage_bps}")
+    wanted = offered * (10_000 - slippage_bps) // 10_000 if min_out is None else min_out
+    if wanted > offered or wanted <= 0:
+        raise SwapError(f"the {asset} pool pays {offered} base units now, not {wanted}: "
+                        "lower --receive or wait")  # fmt: skip
+    return wanted
+
+
 def start_pool_swap(
-    adapters: Mapping[str, ChainAdapter],
+    ctx: AppContext,
     from_chain: str,
     to_chain: str,
     amount_in: int,
@@ -99,51 +127,61 @@ def start_pool_swap(
     min_out: int | None = None,
     slippage_bps: int = 50,
     lock_within_s: int = 3600,
-) -> tuple[SwapRecord, dict[str, Any]]:
-    """The user's record of a pool swap of ``amount_in`` (base units of ``from_chain``) and the
-    quote it pinned. One of the chains must be ETM."""
-    etm_name, etm = etm_side(adapters)
+) -> StartedSwap:
+    """Swap ``amount_in`` (base units of ``from_chain``) through the ETM pool of the other
+    chain; one of the chains must be ETM. Returns our record (written) and the quote."""
+    started = pool_swap_record(ctx, from_chain, to_chain, amount_in, min_out=min_out,
+                               slippage_bps=slippage_bps, lock_within_s=lock_within_s)  # fmt: skip
+    ctx.store().create(started.record)
+    return started
+
+
+def pool_swap_record(
+    ctx: AppContext,
+    from_chain: str,
+    to_chain: str,
+    amount_in: int,
+    *,
+    min_out: int | None = None,
+    slippage_bps: int = 50,
+    lock_within_s: int = 3600,
+) -> StartedSwap:
+    """:func:`start_pool_swap` up to the record, which is not written (the caller's store
+    keeps it): the quote pinned, the intent recorded on ETM for a swap in."""
+    ctx.adapters([from_chain, to_chain])  # a bad chain table fails before the passphrase
+    etm_name = ctx.etm_name()
     if etm_name not in (from_chain, to_chain) or from_chain == to_chain:
         raise SwapError(f"a pool swap goes between ETM ({etm_name}) and another chain")
     foreign_name = to_chain if from_chain == etm_name else from_chain
-    foreign = adapters[foreign_name]
-    asset = pool_asset(foreign_name, foreign)
-    try:
-        pool = PoolInfo.from_api(etm.client.pool(asset))
-    except NotFoundError:
-        raise SwapError(f"ETM has no {asset} pool yet (`etm-bridge pool list`)") from None
-    _check_bound(etm, asset, foreign.our_key())
+    asset = ctx.foreign(foreign_name).ticker
+    ex = ctx.exchange()
+    pool = ex.pool_info(asset)
+    foreign, etm = ctx.adapter(foreign_name), ctx.etm_leg()
+    _check_bound(ctx, asset, foreign.our_key())
     swap_in = to_chain == etm_name
-    direction = "asset_to_etm" if swap_in else "etm_to_asset"
-    quote = etm.client.quote(asset, direction, amount_in)
-    offered = int(quote["amount_out"])
-    if not 0 <= slippage_bps < 10_000:
-        raise SwapError(f"slippage must be 0..9999 basis points, got {slippage_bps}")
-    wanted = offered * (10_000 - slippage_bps) // 10_000 if min_out is None else min_out
-    if wanted > offered or wanted <= 0:
-        raise SwapError(f"the {asset} pool pays {offered} base units now, not {wanted}: "
-                        "lower --receive or wait")  # fmt: skip
+    quote = ex.quote(asset, "asset_to_etm" if swap_in else "etm_to_asset", amount_in)
+    wanted = _pinned_min_out(int(quote["amount_out"]), min_out, slippage_bps, asset)
+    build = swap_in_terms if swap_in else swap_out_terms
     # swap out: the operator's lock must be as deep as the relay's policy asks for its value
     # before we claim it (reveal); the quote sizes it on the offered output (>= ours)
     depth = {} if swap_in else {"counter_confirmations": _depth_of(quote)}
     for attempt in range(1, SECRET_ATTEMPTS + 1):
-        preimage = new_preimage()
-        hashlock, now = sha256(preimage), int(time.time())
-        build = swap_in_terms if swap_in else swap_out_terms
+        preimage, hashlock, swap_id = ctx.new_swap()
+        now = ctx.now()
         terms = build(
-            hashlock.hex()[:16], hashlock, pool, chain_of(foreign_name, foreign),
-            chain_of(etm_name, etm), amount_in=amount_in, min_out=wanted,
-            user_foreign_key=foreign.our_key(), user_etm_address20=etm.our_key(), now_s=now,
-            lock_within_s=lock_within_s, **depth,
+            swap_id, hashlock, pool, leg_chain(ctx, foreign_name), leg_chain(ctx, etm_name),
+            amount_in=amount_in, min_out=wanted, user_foreign_key=foreign.our_key(),
+            user_etm_address20=etm.our_key(), now_s=now, lock_within_s=lock_within_s, **depth,
         )  # fmt: skip
         if swap_in:
             try:  # reserve the hashlock before anything is locked (exchange.hashlocks)
-                submit_swap_intent(etm.client, etm.key, asset, hashlock, amount_in, wanted)
+                ex.record_intent(asset, hashlock, amount_in, wanted)
             except TxRejectedError as exc:
                 if exc.reason not in HASHLOCK_TAKEN or attempt == SECRET_ATTEMPTS:
                     raise
                 continue  # someone used or reserved it first: nothing is locked, new secret
-        return SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now), quote
+        record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now)
+        return StartedSwap(record, quote)
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
@@ -153,7 +191,84 @@ def _depth_of(quote: Mapping[str, Any]) -> int:
     return int(depth["confirmations"]) if isinstance(depth, Mapping) else 1
 
 
-#: The form of the operator's record ids of pool swaps (:func:`.pool_swaps.operator_swap_id`).
+# --- direct swaps -------------------------------------------------------------------------------
+
+
+def check_counter_leg(short_s: int, policy: PolicyConfig) -> None:
+    """Refuse terms whose counter lock our own reveal guard would never claim: shorter than
+    the policy's ``min_counter_lock_s``, or no longer than its reveal margin."""
+    need = max(policy.min_counter_lock_s, policy.reveal_margin_s + 1)
+    if short_s < need:
+        raise ValidationError(
+            f"--counter-hours {short_s / 3600:g} is too short: we reveal the secret only on a "
+            f"counter lock of at least {policy.min_counter_lock_s / 3600:g} h "
+            f"(min_counter_lock_s) with {policy.reveal_margin_s / 3600:g} h left "
+            "(reveal_margin_s); raise --counter-hours or lower them in config.toml [policy]"
+        )
+
+
+def start_direct_swap(
+    ctx: AppContext,
+    from_chain: str,
+    to_chain: str,
+    amount: int,
+    receive: int,
+    *,
+    their_claim_key: bytes,
+    their_refund_key: bytes,
+    hours: float = 12.0,
+    counter_hours: float = 6.0,
+    confirmations: int = 1,
+    counter_confirmations: int = 1,
+    reveal_margin_blocks: int = 6,
+    lock_within_s: int = 3600,
+    leg_margin_s: int | None = None,
+    unclaimable_counter_leg: bool = False,
+) -> StartedSwap:
+    """Offer ``amount`` on ``from_chain`` for ``receive`` on ``to_chain`` to a counterparty whose
+    keys are given: we lock the long leg (``hours``), they lock the short one
+    (``counter_hours``) to us (the ``etm_to_foreign`` table: a direct counter lock, for any pair
+    of chains). ``unclaimable_counter_leg``: allow a counter leg our reveal guard would never
+    claim (the demo's offer that is never taken up)."""
+    policy = ctx.policy
+    long_s, short_s = int(hours * 3600), int(counter_hours * 3600)
+    margin = policy.leg_margin_s if leg_margin_s is None else leg_margin_s
+    check_leg_margin(long_s, short_s, margin)
+    if not unclaimable_counter_leg:
+        check_counter_leg(short_s, policy)
+    adapters = ctx.adapters([from_chain, to_chain])
+    ours, theirs = adapters[from_chain], adapters[to_chain]
+    user_timelock = ours.tip().height + blocks_for_seconds(long_s, ours.info().block_time_s)
+    counter_timelock = theirs.tip().height + blocks_for_seconds(short_s, theirs.info().block_time_s)
+    preimage, hashlock, swap_id = ctx.new_swap()
+    now = ctx.now()
+    terms = SwapTerms(
+        swap_id=swap_id,
+        direction=SwapDirection.ETM_TO_FOREIGN,
+        hashlock=hashlock,
+        user_leg=LegTerms(
+            from_chain, amount, their_claim_key, ours.our_key(), user_timelock, confirmations
+        ),
+        counter_leg=LegTerms(
+            to_chain,
+            receive,
+            theirs.our_key(),
+            their_refund_key,
+            counter_timelock,
+            counter_confirmations,
+        ),
+        created_at_s=now,
+        lock_deadline_s=now + lock_within_s,
+        reveal_margin_blocks=reveal_margin_blocks,
+    )
+    record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now)
+    ctx.store().create(record)
+    return StartedSwap(record)
+
+
+# --- accepting ----------------------------------------------------------------------------------
+
+#: The form of the operator's record ids of pool swaps (``swaps.core.ids.operator_swap_id``).
 _POOL_RECORD_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -192,13 +307,19 @@ def refuse_colliding_direct_swap(
         )
 
 
-def operator_pools(adapters: Mapping[str, ChainAdapter]) -> dict[str, tuple[PoolInfo, LegChain]]:
-    """The pools whose claim key is one of our foreign keys: asset -> (pool, its chain)."""
-    etm_name, etm = etm_side(adapters)
-    ours = {}
-    for data in etm.client.pools():
-        pool = PoolInfo.from_api(data)
-        for name, adapter in adapters.items():
-            if name != etm_name and adapter.our_key() == pool.claim_key:
-                ours[pool.asset] = (pool, operator_chain_of(name, adapter))
-    return ours
+def accept_swap(ctx: AppContext, terms: SwapTerms) -> SwapRecord:
+    """Accept a direct swap as the counterparty (operator): the terms must let us claim the
+    user's lock and refund ours, and must not collide with the pools we operate."""
+    user_chain, counter_chain = terms.user_leg.chain, terms.counter_leg.chain
+    adapters = ctx.adapters([user_chain, counter_chain])
+    if adapters[user_chain].our_key() != terms.user_leg.claim_key:
+        raise SwapError(f"these terms do not let us claim the {user_chain} lock")
+    if adapters[counter_chain].our_key() != terms.counter_leg.refund_key:
+        raise SwapError(f"these terms do not refund our {counter_chain} lock to us")
+    store = ctx.store()
+    etm = ctx.etm_name_or_none()
+    pools = [PoolInfo.from_api(p) for p in ctx.node().pools()] if etm is not None else []
+    refuse_colliding_direct_swap(terms, pools, (r.terms.hashlock for r in store.list_swaps()))
+    record = SwapRecord(terms, Role.OPERATOR, updated_at_s=ctx.now())
+    store.create(record)
+    return record

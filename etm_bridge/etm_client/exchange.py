@@ -1,28 +1,35 @@
-"""The ETM exchange seen by the swap engine through a node's HTTP API: an :class:`SwapGateway`.
+"""The ETM exchange over a node's HTTP API: :class:`NodeExchange`, the swap engine's
+:class:`~etm_bridge.swaps.core.ports.SwapGateway` and the use cases'
+:class:`~etm_bridge.swaps.core.ports.EtmExchange`.
 
 Pool swaps (whitepaper 6.2) need ETM facts and writes that are not HTLC facts:
 
-- **relay**: the best height and headers of the ETM chain's Bitcoin / Ethereum SPV relay
-  (``/api/spv/...``); missing headers are sent as ``btc_relay_headers`` / ``eth_relay_headers``
-  transactions (:mod:`etm_bridge.node.relaying`, which finds the fork point itself);
+- **relay**: the best height and headers of the ETM chain's relay of each foreign chain
+  (``/api/spv/<ticker>``); missing headers are fed as the relay's headers transactions
+  (:mod:`.header_feed`, which finds the fork point itself);
 - **proof**: the SPV proof of the user's foreign lock is submitted as ``xchg_swap_in`` (the
   exchange checks it and locks pool ETM to the user with the same hashlock, for the short leg);
   the proof is *accepted* once an ETM HTLC with the swap's hashlock, funded by the pool, exists
   (read through the ETM leg adapter), *rejected* when the node refused the submission for a
   reason that waiting cannot fix (late proof, wrong amount, ...);
-- **intent**: :func:`submit_swap_intent` records the user's pinned minimum output on ETM
-  (``xchg_swap_intent``), so that anyone (the operator's watcher) may submit the proof for them.
+- **intent**: :meth:`NodeExchange.record_intent` records the user's pinned minimum output on
+  ETM (``xchg_swap_intent``), so that anyone (the operator's watcher) may submit the proof;
+- **swap out**: our ETM locked to a pool (``xchg_swap_out``), the user leg of an ETM -> foreign
+  pool swap; pools, quotes, bindings, deposits, and the pools' swap log (what an operator
+  follows).
 
-The pool operator's side relays **continuously** (:meth:`NodeExchange.relay_all`, each tick of
-``watch --operator`` / ``stack operator``): every Bitcoin header its node has (anyone may relay
-those) and every Ethereum header (its trusted relayer key). ETM refuses a lock proof while the
+The pool operator's side relays **continuously** (:meth:`NodeExchange.relay_chain` for each
+chain, each tick of ``watch --operator``): every header of a permissionless relay (anyone may
+feed those) and, with a trusted relayer's key, of the others. ETM refuses a lock proof while the
 relay tip's timestamp lags the ETM block time by more than the relay's ``max_lag_s``
 (``stale_relay``, issue 11 attack 2), so a relay kept fresh is what keeps proofs flowing; a
 user's engine also relays what is missing right before it proves, and treats ``stale_relay``
 as transient (retried after relaying).
 
-Chain names are the engine's (``bitcoin``/``btc``, ``ethereum``/``eth``); assets are the
-exchange's (``btc``, ``eth``). Signing uses one ETM key (the user's or the operator's).
+Chain names are the engine's leg names; each is mapped to its foreign chain record
+(``legs``), by its name, ticker or alias or by its adapter's entry point, so a chain configured
+as ``mybtc`` with ``adapter = "bitcoin"`` works. Every write of one key goes through the key's
+one :class:`~.submit.Submitter`, shared with the ETM leg adapter.
 """
 
 from __future__ import annotations
@@ -30,28 +37,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script
-from etm_bridge.chains.bitcoin.spv.headers import dsha256
-from etm_bridge.chains.ethereum.etm.verifier import EthProof
-from etm_bridge.chains.ethereum.spv.rlp import header_hash
-
-from ..adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof
+from ..adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, KeyKind
 from ..chain.address import encode_address
-from ..chain.keys import SigningKey
-from ..errors import ConfigError, NotFoundError, TxRejectedError
-from ..exchange import payloads as pl
-from ..exchange import txtypes as xt
+from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError, ValidationError
+from ..exchange import payloads, records, txtypes
 from ..exchange.htlc import Htlc
-from ..exchange.records import SwapRecord as PoolSwap
-from ..node import relaying
+from ..exchange.records import PoolSwap
+from ..foreign_chains import ForeignChain, for_asset
 from ..node.client import NodeClient
 from ..swaps.core.model import SwapRecord
-from ..swaps.core.pool_terms import pool_leg_key
+from ..swaps.core.pool_terms import PoolInfo, pool_leg_key
+from ..swaps.core.ports import TxResult
 from ..swaps.core.views import ProofStatus, ProofView
+from . import header_feed
 from .htlc_leg import EtmAdapter
-
-#: Engine chain name -> exchange asset / relay name.
-ASSETS = {"bitcoin": "btc", "btc": "btc", "ethereum": "eth", "eth": "eth"}
+from .submit import Submitter
 
 #: Swap-in rejections that no amount of waiting or relaying fixes: the swap fails (the user
 #: refunds its lock at its timelock). Every other rejection is transient and the proof is sent
@@ -78,125 +78,108 @@ FINAL_REJECTIONS = frozenset(
 )
 
 
-def asset_of(chain: str) -> str:
-    try:
-        return ASSETS[chain]
-    except KeyError:
-        raise ConfigError(f"chain {chain!r} has no ETM pool (known: bitcoin, ethereum)") from None
-
-
-def submit_swap_intent(
-    client: NodeClient, key: SigningKey, asset: str, hashlock: bytes, amount_in: int, min_out: int
-) -> dict[str, Any]:
-    """Record ``xchg_swap_intent`` (pins ``min_out``) and wait for its block."""
-    payload = pl.SwapIntentPayload(asset, hashlock, amount_in, min_out)
-    return relaying.sign_and_submit(client, key, xt.SWAP_INTENT, pl.encode_payload(payload))
-
-
 def proof_bytes(asset: str, lock: HtlcLock, proof: InclusionProof) -> bytes:
-    """The exchange's encoding of the adapter's inclusion proof of ``lock``."""
-    if asset == "btc":
-        vout = int(lock.lock_id.split(":")[1])
-        t = lock.terms
-        script = htlc_witness_script(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
-        return BtcProof.from_adapter_proof(proof, vout, script).encode()
-    return EthProof.from_adapter_proof(proof).encode()
+    """The exchange's encoding (``xchg_swap_in`` proof bytes) of the adapter's inclusion proof
+    of ``lock``, a lock on the chain of pool asset ``asset``."""
+    return for_asset(asset).exchange.lock_proof(lock, proof)
 
 
 class NodeExchange:
-    """:class:`~etm_bridge.swaps.runtime.observe.SwapGateway` over an ETM node's HTTP API.
+    """The exchange port over an ETM node (see the module docstring).
 
-    ``sources`` are the foreign chains' adapters by engine chain name (headers come from them);
-    ``etm`` is the ETM leg adapter (it reads the pool's HTLCs); ``key`` signs Bitcoin relay and
-    proof transactions (anyone may send those). ``relay_key`` signs Ethereum headers, which only
-    the relay's trusted relayers (named in the ETM genesis) may send: the pool operator's side
-    holds it and relays every tick (:meth:`relay_trusted`). Without it (a user's engine) the
-    Ethereum relay is left to the operator: asked to relay, the gateway sends nothing and
-    reports the relay's tip, so the engine waits until the relay reaches its lock's block.
+    ``submitter`` signs with our ETM key (relay batches anyone may send, proofs, intents,
+    swap outs, ...); ``etm_leg`` is the ETM leg adapter (it reads the pool's HTLCs);
+    ``sources`` are the foreign chains' adapters by leg name (headers come from them);
+    ``relay_submitter`` signs the headers of relays only trusted relayers may feed (the pool
+    operator's key). Without it (a user's engine) such a relay is left to the operator: asked
+    to relay, the exchange sends nothing and reports the relay's tip, so the engine waits.
     """
 
     def __init__(
         self,
-        client: NodeClient,
-        key: SigningKey,
-        etm: EtmAdapter,
+        submitter: Submitter,
+        etm_leg: EtmAdapter,
+        legs: Mapping[str, ForeignChain],
         sources: Mapping[str, ChainAdapter],
-        relay_key: SigningKey | None = None,
+        relay_submitter: Submitter | None = None,
     ) -> None:
-        self.client, self.key, self.etm = client, key, etm
-        self.relay_key = relay_key  # Ethereum headers: a trusted relayer's key (or None)
-        self.sources = dict(sources)
+        self.submitter, self.etm_leg = submitter, etm_leg
+        self.client: NodeClient = submitter.client
+        self.legs, self.sources = dict(legs), sources
+        self.relay_submitter = relay_submitter
         self.rejected: dict[bytes, str] = {}  # hashlock -> final rejection reason
+
+    def _chain(self, chain: str) -> ForeignChain:
+        try:
+            return self.legs[chain]
+        except KeyError:
+            known = ", ".join(sorted(self.legs)) or "none"
+            raise ConfigError(f"chain {chain!r} has no ETM pool (pool chains: {known})") from None
+
+    def etm_address(self) -> str:
+        return self.submitter.address
+
+    def status(self) -> Mapping[str, Any]:
+        return self.client.status()
 
     # --- relay ---------------------------------------------------------------------------------
 
     def relay_tip(self, chain: str) -> int:
-        relay = asset_of(chain)
-        try:
-            status = self.client.spv_relay(relay)
-        except NotFoundError:
-            return 0  # the btc_regtest relay starts with the first batch
-        tip = status.get("tip") or {}
-        return int(tip.get("height" if relay == "btc" else "number", 0))
+        return header_feed.relay_tip(self.client, self._chain(chain)) or 0
 
     def relay_header_at(self, chain: str, height: int) -> bytes | None:
         """Our node's header at ``height`` if the relay's best chain has the same one there.
         (The API serves hashes; the engine compares raw headers, so equal hash -> our bytes.)"""
-        relay = asset_of(chain)
-        best = self.client.spv_best_hash(relay, height)
+        fc = self._chain(chain)
+        best = self.client.spv_best_hash(fc.ticker, height)
         ours = self.sources[chain].headers(height, 1)
         if best is None or not ours:
             return None
-        mine = dsha256(ours[0])[::-1].hex() if relay == "btc" else "0x" + header_hash(ours[0]).hex()
-        return ours[0] if mine == best else None
+        return ours[0] if fc.relay.header_id(ours[0]) == best else None
+
+    def _feeder(self, chain: str) -> Submitter | None:
+        """Who feeds ``chain``'s relay from here: any key if it is permissionless, else only a
+        trusted relayer's (None: we leave it to the operator)."""
+        return self.submitter if self._chain(chain).relay.permissionless else self.relay_submitter
 
     def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
         """Relay everything the ETM relay lacks up to our node's tip (from the fork point the
-        relaying helper finds, which is at or below ``start_height``)."""
-        relay = asset_of(chain)
-        key = self.key if relay == "btc" else self.relay_key
-        if key is not None:  # no trusted key: the operator relays Ethereum, we wait for it
-            relaying.relay_missing_headers(self.client, key, self.sources[chain], chain=relay)
+        header feed finds, which is at or below ``start_height``)."""
+        self.relay_chain(chain)
         return self.relay_tip(chain)
 
-    def relay_trusted(self) -> int:
-        """With a trusted relayer key: relay every Ethereum header the ETM relay lacks (the
-        operator's side does this each tick, so users' engines never need that key); how many
-        headers were sent (0 without a key or an Ethereum source)."""
-        source = self._source("eth")
-        if self.relay_key is None or source is None:
+    def relay_chain(self, chain: str, *, batch: int | None = None, fee: int | None = None) -> int:
+        """Feed ``chain``'s relay every header our node has and it lacks, if we may; how many
+        headers were sent (0 when we may not, or have no source)."""
+        feeder, source = self._feeder(chain), self.sources.get(chain)
+        if feeder is None or source is None:
             return 0
-        return relaying.relay_missing_headers(self.client, self.relay_key, source, chain="eth")
+        fc = self._chain(chain)
+        return header_feed.feed_missing_headers(
+            self.client, feeder, source, fc, batch=batch, fee=fee
+        )
 
-    def relay_bitcoin(self) -> int:
-        """Relay every Bitcoin header our node has and the ETM relay lacks (anyone may); how
-        many were sent (0 without a Bitcoin source)."""
-        source = self._source("btc")
-        if source is None:
-            return 0
-        return relaying.relay_missing_headers(self.client, self.key, source, chain="btc")
+    def relayed_chains(self) -> list[str]:
+        """The chains we can feed: a source, and a key the relay accepts."""
+        return [c for c in sorted(self.legs) if c in self.sources and self._feeder(c)]
 
     def relay_all(self) -> dict[str, int]:
-        """The operator's continuous relaying: ``{"btc": sent, "eth": sent}`` this call."""
-        return {"btc": self.relay_bitcoin(), "eth": self.relay_trusted()}
+        return {chain: self.relay_chain(chain) for chain in self.relayed_chains()}
 
-    def _source(self, relay: str) -> ChainAdapter | None:
-        return next((a for n, a in self.sources.items() if ASSETS.get(n) == relay), None)
-
-    def lock_swap_out(self, terms: HtlcTerms, asset: str, min_out: int) -> HtlcLock:
-        return self.etm.lock_swap_out(terms, asset, min_out)
-
-    def exchange_swaps(
-        self, asset: str, after: str | None = None
-    ) -> tuple[list[tuple[PoolSwap, Htlc]], str | None]:
-        return self.etm.exchange_swaps(asset, after)
+    def relay_confirmations(self, chain: str, height: int, header: bytes) -> int:
+        """Confirmations the relay holds of ``chain``'s block ``header`` at ``height`` (0: not
+        on its best chain, yet or any more)."""
+        fc = self._chain(chain)
+        if self.client.spv_best_hash(fc.ticker, height) != fc.relay.header_id(header):
+            return 0
+        return (header_feed.relay_tip(self.client, fc) or 0) - height + 1
 
     # --- proof ---------------------------------------------------------------------------------
 
     def proof_view(self, rec: SwapRecord, relay_tip: int) -> ProofView:
         t = rec.terms
-        pool = pool_leg_key(asset_of(t.user_leg.chain))
-        if any(lk.terms.refund_key == pool for lk in self.etm.find_locks(t.hashlock)):
+        pool = pool_leg_key(self._chain(t.user_leg.chain).ticker)
+        if any(lk.terms.refund_key == pool for lk in self.etm_leg.find_locks(t.hashlock)):
             return ProofView(relay_tip, ProofStatus.ACCEPTED)
         reason = self.rejected.get(t.hashlock)
         if reason is not None:
@@ -208,23 +191,91 @@ class NodeExchange:
         min_out = the counter leg's amount (the pinned quote). A final rejection is remembered
         (the proof view then says rejected); any other rejection raises, to be retried."""
         t = rec.terms
-        asset = asset_of(t.user_leg.chain)
+        fc = self._chain(t.user_leg.chain)
         self.relay_headers(t.user_leg.chain, 0, [])  # a fresh relay tip (else stale_relay)
-        payload = pl.SwapIn(
-            asset,
+        payload = payloads.SwapIn(
+            fc.ticker,
             encode_address(t.counter_leg.claim_key),
             t.user_leg.amount,
             t.hashlock,
             t.counter_leg.amount,
-            proof_bytes(asset, lock, proof),
+            fc.exchange.lock_proof(lock, proof),
         )
         try:
-            sent = relaying.sign_and_submit(
-                self.client, self.key, xt.SWAP_IN, pl.encode_payload(payload), wait=False
-            )
+            sent = self.submitter.submit(txtypes.SWAP_IN, payload, wait=False)
         except TxRejectedError as exc:
             if exc.reason not in FINAL_REJECTIONS:
                 raise
             self.rejected[t.hashlock] = exc.reason
             return f"rejected:{exc.reason}"
-        return str(sent["id"])
+        return sent.id
+
+    def lock_swap_out(self, terms: HtlcTerms, asset: str, min_out: int) -> HtlcLock:
+        """Lock our ETM to pool ``asset`` with ``xchg_swap_out`` (the pool reserves at least
+        ``min_out`` of the asset for us); ``terms.claim_key`` must be the pool's leg key."""
+        terms.check_key_kind(KeyKind.ETM_ADDRESS)
+        if terms.claim_key != pool_leg_key(asset) or terms.refund_key != self.etm_leg.our_key():
+            raise ValidationError(f"a swap out locks ETM from us to pool {asset!r}")
+        out = payloads.SwapOut(asset, terms.amount, terms.hashlock, terms.timelock_height, min_out)
+        txid = self.submitter.submit(txtypes.SWAP_OUT, out, fee=self.etm_leg.fee, wait=False).id
+        return HtlcLock("etm", txid, txid, terms, None)
+
+    # --- pools, quotes, bindings ---------------------------------------------------------------
+
+    def pools(self) -> list[PoolInfo]:
+        return [PoolInfo.from_api(p) for p in self.client.pools()]
+
+    def pool(self, asset: str) -> dict[str, Any]:
+        return self.client.pool(asset)
+
+    def pool_info(self, asset: str) -> PoolInfo:
+        try:
+            return PoolInfo.from_api(self.client.pool(asset))
+        except NotFoundError:
+            raise SwapError(f"ETM has no {asset} pool yet (`etm-bridge pool list`)") from None
+
+    def quote(self, asset: str, direction: str, amount_in: int) -> dict[str, Any]:
+        return self.client.quote(asset, direction, amount_in)
+
+    def deposit_quote(self, asset: str, amount: int) -> dict[str, Any]:
+        return self.client.deposit_quote(asset, amount)
+
+    def bound_key(self, address: str, ticker: str) -> bytes | None:
+        bound = self.client.bindings(address).get(ticker)
+        return None if bound is None else bytes.fromhex(str(bound["key"]).removeprefix("0x"))
+
+    def last_binding_nonce(self, address: str, ticker: str) -> int | None:
+        return self.client.last_binding_nonce(address, ticker)
+
+    def exchange_swaps(
+        self, asset: str, after: str | None = None
+    ) -> tuple[list[tuple[PoolSwap, Htlc]], str | None]:
+        """The swaps pool ``asset`` opened (open or ended) after cursor ``after`` (None: all),
+        with their HTLC, in the order opened, and the cursor to poll from next: what a pool
+        operator must act on. Paged reads of the node's swap log, so each request is small
+        whatever the chain's history."""
+        rows, cursor = self.client.swap_history(asset, after)
+        swaps = [
+            (records.decode(PoolSwap, row["swap"]), records.decode(Htlc, row["htlc"]))
+            for row in rows
+        ]
+        return swaps, cursor
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def submit(
+        self, type_id: int, payload: Any, *, fee: int | None = None, wait: bool = True
+    ) -> TxResult:
+        return self.submitter.submit(type_id, payload, fee=fee, wait=wait)
+
+    def record_intent(self, asset: str, hashlock: bytes, amount_in: int, min_out: int) -> TxResult:
+        """``xchg_swap_intent`` (pins ``min_out``, reserves the hashlock), waited for."""
+        intent = payloads.SwapIntentPayload(asset, hashlock, amount_in, min_out)
+        return self.submitter.submit(txtypes.SWAP_INTENT, intent)
+
+    def submit_deposit(
+        self, asset: str, proof: bytes, *, etm_max: int, min_shares: int = 1, fee: int | None = None
+    ) -> TxResult:
+        """``xchg_lp_deposit`` with an encoded deposit proof and at most ``etm_max`` ETM."""
+        deposit = payloads.LpDeposit(asset, etm_max, min_shares, proof)
+        return self.submitter.submit(txtypes.LP_DEPOSIT, deposit, fee=fee)

@@ -3,12 +3,12 @@
 Everything goes through the node's HTTP API (:class:`~etm_bridge.node.client.NodeClient`), so
 it runs on any machine that can reach the node: writes are signed exchange transactions
 ``xchg_htlc_lock`` / ``_claim`` / ``_refund`` (types 203-205, see
-:mod:`etm_bridge.exchange.txtypes`); HTLC state is read with the node's HTLC routes
-(:mod:`etm_bridge.node.htlc_api`: HTLCs by hashlock or id, the pool swap history). Registered
-as the ``etm`` adapter (entry point), configured with ``url``, ``secret_hex`` (the ETM ed25519
-seed), optional ``fee`` (base units per transaction) and ``admin_token``. A ``data_dir`` key
-(older configs: the node's data directory) is still accepted and ignored: the node's database
-is never opened.
+:mod:`etm_bridge.exchange.txtypes`) through the key's one :class:`~.submit.Submitter`; HTLC
+state is read with the node's HTLC routes (:mod:`etm_bridge.node.htlc_api`: HTLCs by hashlock
+or id) and pending transactions with its mempool route. Registered as the ``etm`` adapter
+(entry point), configured with ``url``, ``secret_hex`` (the ETM ed25519 seed), optional ``fee``
+(base units per transaction) and ``admin_token``. A ``data_dir`` key (older configs) is still
+accepted and ignored: the node's database is never opened.
 
 ETM specifics the swap engine sees through the seam:
 
@@ -17,12 +17,15 @@ ETM specifics the swap engine sees through the seam:
 - ``lock_id`` and ``txid`` of a native lock are the lock transaction's id (the HTLC id).
 - Claims are valid up to the expiry height and the HTLC's wall-clock deadline, refunds after
   either (``exchange.htlc``): observed locks carry ``deadline_s`` (unix seconds); the claim's
-  preimage is read back from the HTLC record. :meth:`finalized_height` is the node's
+  preimage is read back from the HTLC record. Anyone may claim with the preimage; the claim
+  pays the recipient (capability ``claims_by_anyone``). :meth:`finalized_height` is the node's
   ``finalizedHeight`` (a pool operator locks the counter leg only once the user's ETM lock is
-  final). A spend we did not submit has no known
-  transaction id: it is reported as ``state:<htlc id>`` with an unknown block height.
+  final).
+- Our locks and spends still in the mempool are read from the node's pending transactions, so
+  an adapter made after a restart sees them too. A mined spend this adapter did not submit
+  has no known transaction id: it is reported as ``state:<htlc id>`` with an unknown height.
 - ``headers`` returns block ids (ETM is not SPV-relayed anywhere; the ids are enough to notice a
-  block that changed). No inclusion proofs.
+  block that changed). No inclusion proofs, no payments.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ from ..adapter import (
 from ..chain.address import address_hash, decode_address, encode_address
 from ..chain.keys import SigningKey
 from ..chain.params import ETM_EPOCH_UNIX
-from ..chain.tx import Tx
 from ..errors import (
     ConfigError,
     LockNotFoundError,
@@ -55,13 +57,12 @@ from ..errors import (
     TimelockError,
     ValidationError,
 )
-from ..exchange import payloads as pl
-from ..exchange import records as rc
-from ..exchange import txtypes as tt
+from ..exchange import payloads, records, txtypes
 from ..exchange.htlc import Htlc, HtlcStatus
 from ..hashlock import check_preimage, refund_allowed, require_hashlock
 from ..node.client import NodeClient
 from ..swaps.core.pool_terms import pool_leg_key
+from .submit import Submitter
 
 DEFAULT_FEE = 100_000
 _STATES = {
@@ -69,19 +70,21 @@ _STATES = {
     HtlcStatus.CLAIMED: LockState.CLAIMED,
     HtlcStatus.REFUNDED: LockState.REFUNDED,
 }
-
-
-_MAKES_HTLC: dict[int, Any] = {
-    tt.HTLC_LOCK: pl.HtlcLockPayload,
-    tt.SWAP_IN: pl.SwapIn,
-    tt.SWAP_OUT: pl.SwapOut,
+#: Transaction types that make an HTLC, and those that spend one, with their payload classes.
+MAKES_HTLC: dict[int, Any] = {
+    txtypes.HTLC_LOCK: payloads.HtlcLock,
+    txtypes.SWAP_IN: payloads.SwapIn,
+    txtypes.SWAP_OUT: payloads.SwapOut,
 }
-_SPENDS_HTLC: dict[int, Any] = {tt.HTLC_CLAIM: pl.HtlcClaim, tt.HTLC_REFUND: pl.HtlcRefund}
+SPENDS_HTLC: dict[int, Any] = {
+    txtypes.HTLC_CLAIM: payloads.HtlcClaim,
+    txtypes.HTLC_REFUND: payloads.HtlcRefund,
+}
 
 
-def _key_of(account: str) -> bytes:
+def key_of_account(account: str) -> bytes:
     """The 20-byte address of an ETM account, or :func:`pool_leg_key` for a pool's
-    pseudo-account (``pool:btc``), which no key of ours can equal."""
+    pseudo-account (``pool:<asset>``), which no key of ours can equal."""
     if account.startswith("pool:"):
         return pool_leg_key(account.removeprefix("pool:"))
     return decode_address(account)
@@ -100,14 +103,20 @@ class EtmAdapter(ChainAdapter):
     }  # fmt: skip
 
     def __init__(
-        self, client: NodeClient, data_dir: Path | None, seed: bytes, fee: int = DEFAULT_FEE
-    ):
-        """``data_dir`` is ignored (kept for callers written when state was read from the
-        node's database); pass None."""
+        self,
+        client: NodeClient,
+        seed: bytes,
+        fee: int = DEFAULT_FEE,
+        submitter: Submitter | None = None,
+    ) -> None:
+        """``submitter``: the key's one signer when something else in the process signs with
+        the same key (the exchange port); a new one otherwise."""
         self.client, self.fee = client, fee
         self.key = SigningKey(seed)
-        self._next_nonce = 0
-        self._sent: dict[str, tuple[int, Any]] = {}  # tx id -> (type, payload) we submitted
+        self.submitter = submitter or Submitter(client, self.key)
+        if self.submitter.key.public_key != self.key.public_key:
+            raise ConfigError("the ETM leg's submitter signs with another key")
+        self._spends: dict[str, list[str]] = {}  # htlc id -> our claim/refund tx ids
         self._heights: dict[str, int] = {}
 
     @classmethod
@@ -115,7 +124,7 @@ class EtmAdapter(ChainAdapter):
         try:
             seed = bytes.fromhex(str(config["secret_hex"]))
             client = NodeClient(str(config["url"]), admin_token=config.get("admin_token"))
-            return cls(client, None, seed, int(config.get("fee", DEFAULT_FEE)))
+            return cls(client, seed, int(config.get("fee", DEFAULT_FEE)))
         except KeyError as exc:
             raise ConfigError(f"etm adapter config needs {exc.args[0]!r}") from None
         except ValueError as exc:
@@ -154,9 +163,12 @@ class EtmAdapter(ChainAdapter):
     def our_key(self) -> bytes:
         return address_hash(self.key.public_key)
 
+    def address(self) -> str:
+        return encode_address(self.our_key())
+
     def balance(self, asset_id: bytes | None = None) -> int:
         try:
-            return int(self.client.account(encode_address(self.our_key()))["balance"])
+            return int(self.client.account(self.address())["balance"])
         except NotFoundError:
             return 0
 
@@ -175,24 +187,7 @@ class EtmAdapter(ChainAdapter):
     # --- writes -------------------------------------------------------------------------------
 
     def _send(self, type_id: int, payload: Any) -> str:
-        try:
-            account = self.client.account(encode_address(self.our_key()))
-            nonce = max(int(account["nonce"]), self._next_nonce)
-        except NotFoundError:
-            nonce = self._next_nonce
-        network = int(self.client.status()["networkId"])
-        tx = Tx.create(
-            self.key,
-            network=network,
-            type_id=type_id,
-            nonce=nonce,
-            fee=self.fee,
-            payload=pl.encode_payload(payload),
-        )
-        self.client.submit_tx(tx.encoded)
-        self._next_nonce = nonce + 1
-        self._sent[tx.id.hex()] = (type_id, payload)
-        return tx.id.hex()
+        return self.submitter.submit(type_id, payload, fee=self.fee, wait=False).id
 
     def lock(self, terms: HtlcTerms) -> HtlcLock:
         terms.check_key_kind(KeyKind.ETM_ADDRESS)
@@ -202,20 +197,10 @@ class EtmAdapter(ChainAdapter):
             )
         if terms.asset_id is not None:
             raise ValidationError("native ETM HTLCs lock ETM only (asset_id must be None)")
-        payload = pl.HtlcLockPayload(
+        payload = payloads.HtlcLockPayload(
             encode_address(terms.claim_key), terms.amount, terms.hashlock, terms.timelock_height
         )
-        txid = self._send(tt.HTLC_LOCK, payload)
-        return HtlcLock("etm", txid, txid, terms, None)
-
-    def lock_swap_out(self, terms: HtlcTerms, asset: str, min_out: int) -> HtlcLock:
-        """Lock ETM to pool ``asset`` with ``xchg_swap_out`` (the pool reserves at least
-        ``min_out`` of the asset for us); ``terms.claim_key`` must be the pool's leg key."""
-        terms.check_key_kind(KeyKind.ETM_ADDRESS)
-        if terms.claim_key != pool_leg_key(asset) or terms.refund_key != self.our_key():
-            raise ValidationError(f"a swap out locks ETM from us to pool {asset!r}")
-        payload = pl.SwapOut(asset, terms.amount, terms.hashlock, terms.timelock_height, min_out)
-        txid = self._send(tt.SWAP_OUT, payload)
+        txid = self._send(txtypes.HTLC_LOCK, payload)
         return HtlcLock("etm", txid, txid, terms, None)
 
     def claim(
@@ -223,7 +208,9 @@ class EtmAdapter(ChainAdapter):
     ) -> HtlcSpend:
         if not unsafe_skip_checks:
             check_preimage(preimage, lock.terms.hashlock)
-        txid = self._send(tt.HTLC_CLAIM, pl.HtlcClaim(bytes.fromhex(lock.lock_id), preimage))
+        claim = payloads.HtlcClaim(bytes.fromhex(lock.lock_id), preimage)
+        txid = self._send(txtypes.HTLC_CLAIM, claim)
+        self._spends.setdefault(lock.lock_id, []).append(txid)
         return HtlcSpend(lock.lock_id, txid, SpendKind.CLAIM, preimage, None)
 
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
@@ -235,7 +222,8 @@ class EtmAdapter(ChainAdapter):
                 f"{lock.terms.timelock_height + 1} or after unix time {lock.deadline_s}; the "
                 f"next block is {tip + 1}"
             )
-        txid = self._send(tt.HTLC_REFUND, pl.HtlcRefund(bytes.fromhex(lock.lock_id)))
+        txid = self._send(txtypes.HTLC_REFUND, payloads.HtlcRefund(bytes.fromhex(lock.lock_id)))
+        self._spends.setdefault(lock.lock_id, []).append(txid)
         return HtlcSpend(lock.lock_id, txid, SpendKind.REFUND, None, None)
 
     def _past_deadline(self, lock: HtlcLock, tip: int) -> bool:
@@ -252,22 +240,9 @@ class EtmAdapter(ChainAdapter):
         if len(htlc_id) != 64 or not all(c in "0123456789abcdefABCDEF" for c in htlc_id):
             return None
         try:
-            return rc.decode(Htlc, self.client.htlc(htlc_id))
+            return records.decode(Htlc, self.client.htlc(htlc_id))
         except NotFoundError:
             return None
-
-    def exchange_swaps(
-        self, asset: str, after: str | None = None
-    ) -> tuple[list[tuple[rc.PoolSwap, Htlc]], str | None]:
-        """The swaps pool ``asset`` opened (open or ended) after cursor ``after`` (None: all),
-        with their HTLC, in the order opened, and the cursor to poll from next: what a pool
-        operator must act on (:mod:`etm_bridge.swaps.core.pool_terms`). Paged reads of the node's
-        swap log, so each request is small whatever the chain's history."""
-        rows, cursor = self.client.swap_history(asset, after)
-        swaps = [
-            (rc.decode(rc.PoolSwap, row["swap"]), rc.decode(Htlc, row["htlc"])) for row in rows
-        ]
-        return swaps, cursor
 
     def _height(self, txid: str) -> int | None:
         if txid in self._heights:
@@ -284,8 +259,8 @@ class EtmAdapter(ChainAdapter):
         terms = HtlcTerms(
             htlc.amount,
             htlc.hashlock,
-            _key_of(htlc.recipient),
-            _key_of(htlc.sender),
+            key_of_account(htlc.recipient),
+            key_of_account(htlc.sender),
             htlc.expiry_height,
         )
         lock_id = htlc.htlc_id.hex()
@@ -295,18 +270,24 @@ class EtmAdapter(ChainAdapter):
         deadline = ETM_EPOCH_UNIX + htlc.deadline_s if htlc.deadline_s else None
         return HtlcLock("etm", lock_id, lock_id, terms, height, _STATES[htlc.status], deadline)
 
+    def _pending(self, kinds: Mapping[int, Any]) -> list[tuple[str, int, Any]]:
+        """Our transactions in the node's mempool of the given types: (id, type, payload)."""
+        found = []
+        for tx in self.client.pending_transactions(self.address()):
+            kind = int(tx["type"])
+            if kind in kinds:
+                payload = payloads.decode_payload(kinds[kind], bytes.fromhex(tx["payload"]))
+                found.append((str(tx["id"]), kind, payload))
+        return found
+
     def _pending_locks(self, known: Collection[str]) -> list[HtlcLock]:
+        """Our HTLC locks and swap outs still in the mempool (swap outs are submitted by the
+        exchange port with our key, ``etm_client.exchange``)."""
         pending = []
-        for txid, (type_id, p) in self._sent.items():
-            if type_id not in (tt.HTLC_LOCK, tt.SWAP_OUT) or txid in known:
+        for txid, kind, p in self._pending(MAKES_HTLC):
+            if kind == txtypes.SWAP_IN or txid in known:
                 continue
-            if self._height(txid) is not None:
-                continue
-            try:
-                self.client.transaction(txid)  # still in the mempool?
-            except NotFoundError:
-                continue
-            if type_id == tt.SWAP_OUT:
+            if kind == txtypes.SWAP_OUT:
                 amount, to = p.amount_in, pool_leg_key(p.asset)
             else:
                 amount, to = p.amount, decode_address(p.recipient)
@@ -316,7 +297,7 @@ class EtmAdapter(ChainAdapter):
 
     def find_locks(self, hashlock: bytes) -> list[HtlcLock]:
         require_hashlock(hashlock)
-        htlcs = [rc.decode(Htlc, raw) for raw in self.client.htlcs(hashlock)]
+        htlcs = [records.decode(Htlc, raw) for raw in self.client.htlcs(hashlock)]
         found = [self._observe(h) for h in htlcs if h.hashlock == hashlock]
         known = {h.htlc_id.hex() for h in htlcs}
         found += [lk for lk in self._pending_locks(known) if lk.terms.hashlock == hashlock]
@@ -341,35 +322,28 @@ class EtmAdapter(ChainAdapter):
         for height in range(start_height, end_height + 1):
             for tx in self.client.block(height).get("transactions", []):
                 kind, raw = tx.get("type"), bytes.fromhex(tx.get("payload", ""))
-                if kind in _MAKES_HTLC:
-                    found.add(pl.decode_payload(_MAKES_HTLC[kind], raw).hashlock)
-                elif kind in _SPENDS_HTLC:
-                    spent = self._htlc(pl.decode_payload(_SPENDS_HTLC[kind], raw).htlc_id.hex())
+                if kind in MAKES_HTLC:
+                    found.add(payloads.decode_payload(MAKES_HTLC[kind], raw).hashlock)
+                elif kind in SPENDS_HTLC:
+                    htlc_id = payloads.decode_payload(SPENDS_HTLC[kind], raw).htlc_id.hex()
+                    spent = self._htlc(htlc_id)
                     if spent is not None:
                         found.add(spent.hashlock)
         return found
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
         htlc = self._htlc(lock.lock_id)
-        ours = [
-            (txid, type_id)
-            for txid, (type_id, p) in self._sent.items()
-            if type_id in (tt.HTLC_CLAIM, tt.HTLC_REFUND) and p.htlc_id.hex() == lock.lock_id
-        ]
         if htlc is not None and htlc.status is not HtlcStatus.LOCKED:
             kind = SpendKind.CLAIM if htlc.status is HtlcStatus.CLAIMED else SpendKind.REFUND
-            wanted = tt.HTLC_CLAIM if kind is SpendKind.CLAIM else tt.HTLC_REFUND
-            txid = next((t for t, ty in ours if ty == wanted and self._height(t) is not None), None)
+            mined = [t for t in self._spends.get(lock.lock_id, []) if self._height(t) is not None]
+            txid = mined[0] if mined else None
             preimage = htlc.preimage if kind is SpendKind.CLAIM else None
             height = self._height(txid) if txid else None
             return HtlcSpend(lock.lock_id, txid or f"state:{lock.lock_id}", kind, preimage, height)
-        for txid, type_id in ours:  # submitted by us, not applied yet
-            try:
-                self.client.transaction(txid)
-            except NotFoundError:
+        for txid, type_id, p in self._pending(SPENDS_HTLC):  # ours, not applied yet
+            if p.htlc_id.hex() != lock.lock_id:
                 continue
-            p = self._sent[txid][1]
-            if type_id == tt.HTLC_CLAIM:
+            if type_id == txtypes.HTLC_CLAIM:
                 return HtlcSpend(lock.lock_id, txid, SpendKind.CLAIM, p.preimage, None)
             return HtlcSpend(lock.lock_id, txid, SpendKind.REFUND, None, None)
         return None

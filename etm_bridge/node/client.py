@@ -204,10 +204,6 @@ class NodeClient:
         """The ``ticker`` chain's relay (NotFoundError if the chain has none yet)."""
         return self._request("GET", f"/api/spv/{ticker}")
 
-    def spv_relay(self, ticker: str) -> dict[str, Any]:
-        """One relay's status (``/api/spv/<ticker>``); NotFoundError if not initialised."""
-        return self._request("GET", f"/api/spv/{ticker}")
-
     def spv_best_hash(self, chain: str, height: int) -> str | None:
         """The ``chain`` (ticker) relay's best-chain hash at ``height`` in the chain's display
         form, or None."""

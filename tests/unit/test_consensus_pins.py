@@ -70,10 +70,10 @@ from etm_bridge.node import spv_plugin
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.spv.relay_status import relay_status
-from etm_bridge.swaps.codec import record_to_dict
-from etm_bridge.swaps.fsm import Direction, Role
-from etm_bridge.swaps.fsm import State as SwapState
-from etm_bridge.swaps.model import (
+from etm_bridge.swaps.core.codec import record_to_dict
+from etm_bridge.swaps.core.fsm import Role, SwapState
+from etm_bridge.swaps.core.fsm import SwapDirection as Direction
+from etm_bridge.swaps.core.model import (
     ActionKind,
     BlockRef,
     DepKind,

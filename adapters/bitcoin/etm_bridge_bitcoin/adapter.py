@@ -309,6 +309,10 @@ class BitcoinAdapter(ChainAdapter):
             raise ValidationError(f"bitcoin tx {txid} does not make this payment")
         return dataclasses.replace(proof, item=vout)
 
+    def transaction_proof(self, txid: str, height: int) -> InclusionProof:
+        """The ``bitcoin-merkle`` proof of transaction ``txid`` in the block at ``height``."""
+        return block_inclusion_proof(self._block(height), height, txid)
+
     def _in_block(self, txid: str, height: int) -> bool:
         return any(tx.GetTxid()[::-1].hex() == txid for tx in self._block(height).vtx)
 

@@ -43,6 +43,7 @@ from ...exchange.records import pool_account
 from ...exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from ...hashlock import blocks_for_seconds, sha256
 from .fsm import Role, SwapDirection
+from .ids import operator_swap_id
 from .model import LegTerms, SwapRecord, SwapTerms
 from .policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 
@@ -165,11 +166,6 @@ def operator_counter_timelock(
     room = (remaining_s - MARGIN_S) // foreign.block_time_s - 1
     blocks = min(blocks_for_seconds(SHORT_LEG_S, foreign.block_time_s), room)
     return foreign.tip_height + blocks if blocks > 0 else 0
-
-
-def operator_swap_id(htlc: Htlc) -> str:
-    """The operator's record id of a pool swap: its ETM HTLC id (64 hex digits)."""
-    return htlc.htlc_id.hex()
 
 
 def adapter_lock_id(asset: str, lock_id: bytes, hashlock: bytes) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
-from etm_bridge_cli.lp_btc import pay_tagged
+from etm_bridge_bitcoin.deposits import pay_tagged
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 

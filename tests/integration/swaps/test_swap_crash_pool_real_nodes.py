@@ -31,7 +31,7 @@ from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
 from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import LockState
-from etm_bridge.app.swaps import start_pool_swap
+from etm_bridge.app.given_adapters import start_pool_swap
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState, states_of
 from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.swaps.runtime.store import SwapStore

@@ -31,7 +31,7 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import HtlcTerms, LockState
-from etm_bridge.app import swaps as pool_start
+from etm_bridge.app import given_adapters as pool_start
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl

@@ -30,7 +30,7 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
 
 from etm_bridge.adapters_registry import create_adapter
-from etm_bridge.app.swaps import chain_of, etm_side, make_gateway, operator_pools
+from etm_bridge.app.given_adapters import chain_of, etm_side, make_gateway, operator_pools
 from etm_bridge.errors import SwapNotFoundError
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapRecord

@@ -8,9 +8,9 @@ import pytest
 from bitcoin.core import CScript, CTransaction, CTxOut
 from bitcoin.core.key import CPubKey
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, SignatureHash
+from etm_bridge_bitcoin.deposits import check_payment, deposit_outputs, op_return_script
 from etm_bridge_bitcoin.script import p2pkh_script_code
 from etm_bridge_bitcoin.txbuild import DUST_P2WPKH_SAT, Utxo, WalletKey, build_payment_tx, vsize
-from etm_bridge_cli.lp_btc import check_payment, deposit_outputs, op_return_script
 
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, p2wpkh, tagged_data
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof

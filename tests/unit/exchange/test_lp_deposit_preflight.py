@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from etm_bridge_cli.lp import DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
 from test_txtypes import deposit, seeded_ledger
 
+from etm_bridge.app.liquidity import DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
 from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import views
 

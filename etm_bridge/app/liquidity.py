@@ -1,0 +1,304 @@
+"""Liquidity (use cases): pools, LP deposits and withdrawals.
+
+:func:`lp_deposit` is one algorithm for every chain; what differs is the chain's record
+(``foreign_chains``: the payments a deposit makes, how its proof is encoded and checked, whether
+a payment can be resumed, a required destination such as a vault) and the adapter's payments
+capability (``pay``, ``payment_status``, ``payment_proof``):
+
+1. preflight, before any coin moves: the options, the pool, the ETM the deposit needs now
+   (:func:`deposit_etm_max`: a too small ``etm_max`` would be refused by the chain only after
+   the asset was paid), the wallet's ETM balance;
+2. pay the pool (or resume an earlier payment by its transaction id), wait for the pool's
+   confirmations;
+3. bring the chain's relay on ETM to that block: feed it when anyone may (or when we are a
+   trusted relayer and asked to), else wait for the relayers;
+4. prove the payment and submit ``xchg_lp_deposit`` with at most ``etm_max`` ETM.
+
+Progress lines go to ``progress`` ("confirmations a/b", "relayed ...", "ETM relay
+confirmations ...").
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import foreign_chains
+from ..chain.address import decode_address
+from ..errors import ChainError, InsufficientFundsError, ValidationError
+from ..exchange import payloads, txtypes
+from ..swaps.core.ports import TxResult
+from ..units import format_amount, parse_amount
+from .context import AppContext
+
+#: Headroom over the node's ETM quote when ``etm_max`` is omitted (1 %): the pool may move
+#: between the quote and the deposit's inclusion; the chain takes only what the deposit needs,
+#: so the rest stays in the wallet.
+DEFAULT_ETM_SLIPPAGE_PPM = 10_000
+#: How far back a resumed deposit (``resume_txid``) looks for its payment's block.
+RESUME_SCAN_BLOCKS = 1_000
+_TXID = re.compile(r"[0-9a-f]{64}")
+
+
+def display(value: int, asset: str) -> str:
+    """``value`` base units of ``asset`` as a decimal string (base units for unknown tokens)."""
+    if foreign_chains.unit_of(asset) is not None:
+        return format_amount(value, asset)
+    return f"{value} {asset} base units"
+
+
+def parse_asset_amount(text: str, asset: str) -> int:
+    """A decimal amount of ``asset`` (``0.01`` or ``"0.01 BTC"``); base units for tokens."""
+    if foreign_chains.unit_of(asset) is not None:
+        return parse_amount(text, asset)
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError(f"amount {text!r} must be a whole number of base units")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class DepositResult:
+    """A deposit: the payment's id on its chain (under ``txid_key`` in JSON), the ETM
+    transaction, and the depositor's positions after it."""
+
+    txid: str
+    txid_key: str
+    asset: str
+    amount: int
+    tx: TxResult
+    positions: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.txid_key: self.txid, "asset": self.asset, "amount": self.amount,
+                **self.tx.to_json(), "positions": self.positions}  # fmt: skip
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def pools(ctx: AppContext, url: str | None = None) -> list[dict[str, Any]]:
+    return ctx.node(url).pools()
+
+
+def pool(ctx: AppContext, asset: str, url: str | None = None) -> dict[str, Any]:
+    return ctx.node(url).pool(asset.lower())
+
+
+def positions(ctx: AppContext, address: str | None = None, url: str | None = None) -> list[dict]:
+    """Shares and values of ``address`` (default: the wallet's ETM address, no passphrase)."""
+    if address is None:
+        address = ctx.public_keys().etm.address
+    decode_address(address)
+    return ctx.node(url).positions(address)
+
+
+def obligations(ctx: AppContext, address: str | None = None, url: str | None = None) -> list[dict]:
+    if address:
+        decode_address(address)
+    return ctx.node(url).obligations(address)
+
+
+# --- pools --------------------------------------------------------------------------------------
+
+
+def create_pool(
+    ctx: AppContext,
+    asset: str,
+    *,
+    fee_ppm: int = 3_000,
+    obligation_blocks: int = 8_640,
+    min_confirmations: int = 6,
+    min_withdrawal: int = 0,
+    fee: int | None = None,
+    wait: bool = True,
+) -> tuple[bytes, TxResult]:
+    """Create the ``asset`` pool with the wallet as operator: the wallet's key on the asset's
+    chain claims its swaps and receives its deposits. (claim key, the ETM transaction)."""
+    asset = asset.lower()
+    chain = foreign_chains.for_asset(asset)
+    claim_key = chain.key_of(ctx.wallet().unsafe_export_chain_secret(chain.wallet_label))
+    create = payloads.PoolCreate(
+        asset, claim_key, fee_ppm, obligation_blocks, min_confirmations, min_withdrawal
+    )
+    return claim_key, ctx.exchange().submit(txtypes.POOL_CREATE, create, fee=fee, wait=wait)
+
+
+# --- deposits -------------------------------------------------------------------------------
+
+
+def deposit_etm_max(
+    pool: dict[str, Any],
+    amount: int,
+    etm_max: int | None,
+    deposit_quote: Callable[[str, int], dict[str, Any]],
+) -> int:
+    """``etm_max`` checked against the ETM an ``amount`` deposit needs now (``deposit_quote``:
+    ``NodeClient.deposit_quote``, the node's ``lp_deposit_quote`` view), or that quote plus
+    :data:`DEFAULT_ETM_SLIPPAGE_PPM` when ``etm_max`` is None.
+
+    The pool's first deposit sets the price, so it has no quote: it needs an explicit ``--etm``.
+    """
+    asset = str(pool["asset"])
+    if int(pool["total_shares"]) == 0:
+        if etm_max is None:
+            raise ValidationError(f"the {asset} pool is empty: its first deposit needs --etm")
+        return etm_max
+    needed = int(deposit_quote(asset, amount)["etm_needed"])
+    if etm_max is None:
+        return needed + -(-needed * DEFAULT_ETM_SLIPPAGE_PPM // 1_000_000)
+    if etm_max < needed:
+        raise ValidationError(
+            f"{display(amount, asset)} needs at least {display(needed, 'etm')} beside it now; "
+            f"--etm {display(etm_max, 'etm')} would be refused (deposit_etm_short) after "
+            "paying. Raise --etm, or omit it to send the quote + 1 %"
+        )
+    return etm_max
+
+
+def _deposit_leg(ctx: AppContext, chain: foreign_chains.ForeignChain) -> str:
+    """The configured leg the deposit is paid on (its table is checked now, before the
+    passphrase is asked)."""
+    for name in ctx.chains():
+        if foreign_chains.for_leg(name, ctx.adapter_entry(name)) is chain:
+            if ctx.config is not None and not ctx.given:
+                ctx.config.chain_options(name)
+            return name
+    if ctx.config is not None:
+        ctx.config.chain_options(chain.name)  # the config's own "not configured" error
+    raise ValidationError(f"no configured chain pays {chain.ticker} deposits")
+
+
+def _check_options(
+    chain: foreign_chains.ForeignChain, leg: str, resume_txid: str | None, destination: str | None
+) -> None:
+    if resume_txid is not None and not (chain.exchange.resumable and _TXID.fullmatch(resume_txid)):
+        raise ValidationError(f"--txid takes a {leg} txid (64 lowercase hex), got {resume_txid!r}")
+    if chain.exchange.destination is not None:
+        chain.exchange.destination.check(destination)
+
+
+def lp_deposit(
+    ctx: AppContext,
+    asset: str,
+    amount: int,
+    *,
+    etm_max: int | None = None,
+    min_shares: int = 1,
+    resume_txid: str | None = None,
+    destination: str | None = None,
+    relay: bool = False,
+    batch: int | None = None,
+    timeout_s: float = 3600.0,
+    fee: int | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+    after_pay: Callable[[int], object] = lambda confirmations: None,
+) -> DepositResult:
+    """Deposit ``amount`` of ``asset`` plus at most ``etm_max`` ETM (see the module).
+    ``after_pay(confirmations needed)`` runs once the payment is sent (a local stack mines
+    those blocks there)."""
+    asset = asset.lower()
+    chain = foreign_chains.for_asset(asset)
+    leg = _deposit_leg(ctx, chain)
+    _check_options(chain, leg, resume_txid, destination)
+    ex = ctx.exchange(trusted_relayer=relay)
+    me = ex.etm_address()
+    pool = ex.pool(asset)
+    etm_max = deposit_etm_max(pool, amount, etm_max, ex.deposit_quote)
+    balance = int(ctx.node().account(me)["balance"])
+    if balance < etm_max:
+        raise InsufficientFundsError(f"{me} holds {display(balance, 'etm')}, less than --etm "
+                                     f"{display(etm_max, 'etm')} (plus fees)")  # fmt: skip
+    adapter = ctx.adapter(leg)
+    request = foreign_chains.DepositRequest(
+        bytes.fromhex(pool["claim_key"]), amount, decode_address(me), destination
+    )
+    payments = chain.exchange.deposit_payments(request)
+    since = adapter.tip().height
+    if resume_txid is None:
+        txid = adapter.pay(payments)
+        progress(f"paid {display(amount, asset)} to the pool: {leg} tx {txid}")
+    else:
+        txid, since = resume_txid, max(0, since - RESUME_SCAN_BLOCKS)
+    needed = int(pool["min_confirmations"])
+    after_pay(needed)
+    height = _wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
+    _wait_relayed(ex, leg, adapter, height, needed, batch, timeout_s, progress)
+    proof = adapter.payment_proof(txid, payments[0])
+    chain.exchange.check_deposit(proof, request)
+    tx = ex.submit_deposit(
+        asset, chain.exchange.deposit_proof(proof), etm_max=etm_max, min_shares=min_shares,
+        fee=fee,
+    )  # fmt: skip
+    mine = ctx.node().positions(me)
+    return DepositResult(txid, chain.exchange.txid_json_key, asset, amount, tx, mine)
+
+
+def _wait_confirmed(
+    adapter: Any, leg: str, txid: str, since: int, needed: int, timeout_s: float,
+    progress: Callable[[str], None],
+) -> int:  # fmt: skip
+    """Until the payment has ``needed`` confirmations; its block height."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = adapter.payment_status(txid, since_height=since)
+        if status.block_height is not None:
+            progress(f"confirmations {status.confirmations}/{needed}")
+            if status.confirmations >= needed:
+                return int(status.block_height)
+            since = status.block_height
+        time.sleep(1.0)
+    raise ChainError(f"{leg} tx {txid} did not get {needed} confirmations in time")
+
+
+def _wait_relayed(
+    ex: Any, leg: str, adapter: Any, height: int, needed: int, batch: int | None,
+    timeout_s: float, progress: Callable[[str], None],
+) -> None:  # fmt: skip
+    """Until the ETM relay holds the payment's block with ``needed`` confirmations, feeding it
+    ourselves when we may. Header batches pay the chain's fee rule for their size: the
+    deposit's ``fee`` is sized for the deposit transaction, and a batch of headers is larger."""
+    header = adapter.headers(height, 1)[0]
+    feeding = leg in ex.relayed_chains()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if feeding:
+            sent = ex.relay_chain(leg, batch=batch)
+            progress(f"relayed {sent} {leg} header(s) to the ETM chain")
+        have = ex.relay_confirmations(leg, height, header)
+        if not feeding or have < needed:
+            progress(f"ETM relay confirmations of {leg} block {height}: {have}/{needed}")
+        if have >= needed:
+            return
+        time.sleep(1.0)
+    raise ChainError(
+        f"the ETM chain's {leg} relay did not reach {needed} confirmations of block {height} "
+        "in time: is a trusted relayer running (or pass --relay)?"
+    )
+
+
+# --- withdrawals --------------------------------------------------------------------------------
+
+
+def lp_withdraw(
+    ctx: AppContext,
+    asset: str,
+    shares: int,
+    *,
+    min_etm: int = 0,
+    min_asset: int = 0,
+    fee: int | None = None,
+    wait: bool = True,
+) -> tuple[TxResult, list[dict[str, Any]]]:
+    """Burn ``shares`` of the wallet's ``asset`` position: ETM now, the asset as an obligation
+    the pool operator must pay. (the ETM transaction, our obligations still pending)."""
+    if shares <= 0:
+        raise ValidationError(f"SHARES must be a positive number of shares, got {shares}")
+    asset = asset.lower()
+    ex = ctx.exchange()
+    burn = payloads.LpWithdraw(asset, shares, min_etm, min_asset)
+    tx = ex.submit(txtypes.LP_WITHDRAW, burn, fee=fee, wait=wait)
+    owed = [o for o in ctx.node().obligations(ex.etm_address()) if o["status"] == "pending"]
+    return tx, owed

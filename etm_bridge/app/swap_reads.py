@@ -1,0 +1,90 @@
+"""Looking at swaps and acting on one by hand (use cases): ``swap list|status|explain|claim|
+refund``.
+
+``claim`` and ``refund`` drive one swap through the same policy and guards as the watcher (the
+user reveals the secret only if the reveal guard allows) and refuse while a watcher holds the
+swap database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SwapError
+from ..swaps.core.codec import public_view
+from ..swaps.core.explain import timeline
+from ..swaps.core.model import ActionKind, SwapRecord
+from .context import AppContext
+from .swaps import display_amount
+from .watch import open_watcher
+
+CLAIMS = frozenset({ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK})
+REFUNDS = frozenset({ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER})
+
+
+def summary(ctx: AppContext, rec: SwapRecord) -> dict[str, Any]:
+    """One swap in a line: who, which way, where it is, what each side gives."""
+    u, c = rec.terms.user_leg, rec.terms.counter_leg
+    return {
+        "swap_id": rec.swap_id,
+        "hashlock": rec.terms.hashlock.hex(),  # ties a pool operator's record to the user's
+        "role": rec.role.value,
+        "direction": rec.terms.direction.value,
+        "state": rec.state.value,
+        "failure": rec.failure,
+        "gives": display_amount(ctx, u.chain, u.amount) + f" on {u.chain}",
+        "gets": display_amount(ctx, c.chain, c.amount) + f" on {c.chain}",
+        "updated_at_s": rec.updated_at_s,
+    }
+
+
+def list_swaps(ctx: AppContext) -> list[dict[str, Any]]:
+    """Every swap in the party's database, oldest first."""
+    return [summary(ctx, rec) for rec in ctx.store().list_swaps()]
+
+
+def swap_status(ctx: AppContext, swap_id: str) -> tuple[SwapRecord, dict[str, Any]]:
+    """The record and its public view (no preimage) with the transition log."""
+    store = ctx.store()
+    rec = store.get(swap_id)
+    log = [
+        {"from": t.from_state.value, "event": t.event.value, "to": t.to_state.value,
+         "detail": t.detail, "at_s": t.at_s}
+        for t in store.transitions(swap_id)
+    ]  # fmt: skip
+    return rec, {**public_view(rec), "transitions": log}
+
+
+def explain(ctx: AppContext, swap_id: str, *, offline: bool = False) -> dict[str, Any]:
+    """The worst-case timeline of both legs and what can be done now (from the terms alone
+    when ``offline``)."""
+    rec = ctx.store().get(swap_id)
+    view = plan = None
+    if not offline:
+        chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
+        rec, obs, plan = open_watcher(ctx, chains=chains).inspect(rec)
+        view = obs.view
+    return timeline(rec, view, plan, ctx.now())
+
+
+def _act(ctx: AppContext, swap_id: str, kinds: frozenset[ActionKind], verb: str) -> list[dict]:
+    rec = ctx.store().get(swap_id)
+    watcher = open_watcher(ctx, chains=[rec.terms.user_leg.chain, rec.terms.counter_leg.chain])
+    watcher.start()  # refuses while `etm-bridge watch` holds the database
+    try:
+        rec, done, notes = watcher.drive(swap_id, kinds)
+    finally:
+        watcher.stop()
+    if not done:
+        raise SwapError(f"swap {swap_id}: nothing to {verb} now ({'; '.join(notes) or rec.state})")
+    return [{"action": kind.value, "outcome": outcome} for _, kind, outcome in done]
+
+
+def claim(ctx: AppContext, swap_id: str) -> list[dict]:
+    """Claim now (the user reveals the secret only if the guard allows)."""
+    return _act(ctx, swap_id, CLAIMS, "claim")
+
+
+def refund(ctx: AppContext, swap_id: str) -> list[dict]:
+    """Refund our lock now (only once its timelock allows)."""
+    return _act(ctx, swap_id, REFUNDS, "refund")
