@@ -306,7 +306,10 @@ class BitcoinAdapter(ChainAdapter):
             None,
         )
         if vout is None:
-            raise ValidationError(f"bitcoin tx {txid} does not make this payment")
+            raise ValidationError(
+                f"bitcoin tx {txid} does not pay {payment.amount} sat to the output script asked "
+                f"for ({payment.destination.hex()})"
+            )
         return dataclasses.replace(proof, item=vout)
 
     def transaction_proof(self, txid: str, height: int) -> InclusionProof:
