@@ -111,9 +111,9 @@ CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Payment:
-    """One output of a plain payment: ``destination`` in the chain's own form (a Bitcoin
-    ``script_pubkey``, a 20-byte Ethereum address), ``amount`` in base units and ``data`` for
-    chains whose payments carry some (Ethereum calldata)."""
+    """One output of a plain payment: ``destination`` in the chain's own form (an output
+    script, an account address), ``amount`` in base units and ``data`` for chains whose
+    payments carry some (a contract call's input)."""
 
     destination: bytes
     amount: int

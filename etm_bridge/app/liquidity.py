@@ -51,7 +51,8 @@ def display(value: int, asset: str) -> str:
 
 
 def parse_asset_amount(text: str, asset: str) -> int:
-    """A decimal amount of ``asset`` (``0.01`` or ``"0.01 BTC"``); base units for tokens."""
+    """A decimal amount of ``asset`` (``0.01``, or with the asset's unit after it); base units
+    for tokens."""
     if foreign_chains.unit_of(asset) is not None:
         return parse_amount(text, asset)
     if not (text.isascii() and text.isdigit()):

@@ -1,6 +1,6 @@
 """Starting and accepting swaps: the terms, the secret, the record (use cases).
 
-- :func:`start_pool_swap` (``swap start btc etm 0.01``): the counterparty is an ETM pool. It
+- :func:`start_pool_swap` (``swap start <chain> etm 0.01``): the counterparty is an ETM pool. It
   reads the pool and the user's binding, pins the quote (the counter leg's amount is the minimum
   output: the pool's current output less ``slippage_bps``, or the user's ``min_out``), records
   the swap intent on ETM for a swap in (so anyone may submit the proof with that minimum) and

@@ -28,8 +28,9 @@ as transient (retried after relaying).
 
 Chain names are the engine's leg names; each is mapped to its foreign chain record
 (``legs``), by its name, ticker or alias or by its adapter's entry point, so a chain configured
-as ``mybtc`` with ``adapter = "bitcoin"`` works. Every write of one key goes through the key's
-one :class:`~.submit.Submitter`, shared with the ETM leg adapter.
+under a name of its own (``[chains.mine]`` with the adapter's entry point) works. Every write
+of one key goes through the key's one :class:`~.submit.Submitter`, shared with the ETM leg
+adapter.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ chains show for a swap in that state (reorgs first, then claims, then the happy 
 expiries), or None. The state specs (:mod:`.states`) name each state's function;
 :func:`etm_bridge.swaps.core.events.next_event` dispatches through them.
 
-Counterparty locks are checked against our terms before anything acts on them (Boltz's
-``checkEtherSwapLockup``): a failed check is an event (``LOCK_MISMATCH`` /
+Counterparty locks are checked against our terms before anything acts on them (as Boltz's
+lockup checks do): a failed check is an event (``LOCK_MISMATCH`` /
 ``COUNTER_LOCK_MISMATCH``) with a typed :class:`~etm_bridge.adapter.MismatchReason`.
 
 Pure: no I/O.
