@@ -38,7 +38,6 @@ from .views import LegView, ProofStatus, SwapView, static_mismatches
 
 A, S = ActionKind, SwapState
 
-_SPENDS = frozenset({A.CLAIM_COUNTER, A.CLAIM_USER_LOCK, A.REFUND_USER_LOCK, A.REFUND_COUNTER})
 _LOCKS = frozenset({A.LOCK_USER_LEG, A.LOCK_COUNTER_LEG})
 
 
@@ -379,11 +378,3 @@ def decide(
             key = intent_key(rec, item.kind)
             actions.append(Action(item.kind, item.chain, key, item.reason, item.relay_to_height))
     return ActionPlan(tuple(resolved), tuple(actions), _wake_heights(rec, view, cfg), tuple(notes))
-
-
-def direction_chains(rec: SwapRecord) -> tuple[str, str]:
-    """(foreign chain, ETM chain) of the swap."""
-    t = rec.terms
-    if t.direction is SwapDirection.FOREIGN_TO_ETM:
-        return t.user_leg.chain, t.counter_leg.chain
-    return t.counter_leg.chain, t.user_leg.chain
