@@ -104,10 +104,10 @@ class Party:
         return self.etm_key
 
     def unsafe_export_chain_secret(self, label: str) -> bytes:
-        secrets = {"etm": self.etm_seed, "btc": self.btc_secret, "eth": self.eth_secret}
-        if not secrets.get(label):
+        by_label = {"etm": self.etm_seed, "btc": self.btc_secret, "eth": self.eth_secret}
+        if not by_label.get(label):
             raise ValidationError(f"the demo's {self.name} has no {label!r} key")
-        return secrets[label]
+        return by_label[label]
 
     def public(self) -> WalletPublic:
         pub = self.etm_key.public_key
