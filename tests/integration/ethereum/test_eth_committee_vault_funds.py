@@ -33,7 +33,8 @@ from etm_bridge_ethereum.htlc import HtlcCodec, swap_hash
 from etm_bridge_ethereum.vault import vault_log_index
 
 from etm_bridge.adapter import HtlcTerms
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 HTLC = HtlcCodec()
 SUPPLY = 10**27
