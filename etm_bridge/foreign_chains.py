@@ -24,19 +24,21 @@ from eth_utils import keccak
 
 from .adapter import HtlcLock, InclusionProof, Payment
 from .chain.codec import sha256d
-from .chains.bitcoin import binding as bitcoin_binding
+from .chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from .chains.bitcoin.etm.relay_types import BTC_RELAY_HEADERS, MAX_HEADERS_PER_TX
 from .chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, htlc_witness_script, p2wpkh
 from .chains.bitcoin.spv.tx import parse_tx
-from .chains.ethereum import binding as ethereum_binding
+from .chains.ethereum.binding import sign_eth
 from .chains.ethereum.etm.relay_types import ETH_RELAY_HEADERS
 from .chains.ethereum.etm.verifier import DEPOSITED_EVENT, EthLogProof, EthProof
 from .chains.ethereum.spv.headers import decode_receipt
 from .chains.ethereum.spv.rlp import header_hash
 from .errors import ConfigError, ValidationError
+from .swaps.core.pool_assets import FORMS
 from .units import UNITS, Unit
 from .wallet.derive import WalletPublic
 
+BTC_FORM, ETH_FORM = FORMS
 #: ``eth_relay_headers`` takes 1..256 headers.
 MAX_ETH_HEADERS_PER_TX = 256
 _OP_RETURN = 0x6A
@@ -140,13 +142,6 @@ def _utxo_lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:
     return BtcProof.from_adapter_proof(proof, vout, script).encode()
 
 
-def _utxo_lock_id(lock_id: bytes, hashlock: bytes) -> str | None:
-    """``txid_le || vout u32 BE`` -> the adapter's ``<txid display hex>:<vout>:<hashlock>``."""
-    if len(lock_id) != 36:
-        return None
-    return f"{lock_id[:32][::-1].hex()}:{int.from_bytes(lock_id[32:], 'big')}:{hashlock.hex()}"
-
-
 def _utxo_payments(req: DepositRequest) -> list[Payment]:
     """The pool payment at output 0, then the ``OP_RETURN "ETMD" || owner`` tag."""
     tag = _op_return(DEPOSIT_TAG + req.owner20)
@@ -182,7 +177,7 @@ BITCOIN = ForeignChain(
     ),
     exchange=ExchangeInfo(
         lock_proof=_utxo_lock_proof,
-        adapter_lock_id=_utxo_lock_id,
+        adapter_lock_id=BTC_FORM.adapter_lock_id,
         deposit_payments=_utxo_payments,
         deposit_proof=lambda proof: BtcProof.from_adapter_proof(proof, 0).encode(),
         check_deposit=_utxo_check_deposit,
@@ -190,9 +185,9 @@ BITCOIN = ForeignChain(
         destination=None,
         txid_json_key="bitcoin_txid",
     ),
-    key_of=bitcoin_binding.btc_pubkey_of,
-    sign_binding=bitcoin_binding.sign_btc,
-    owns=lambda asset: asset == "btc",
+    key_of=btc_pubkey_of,
+    sign_binding=sign_btc,
+    owns=BTC_FORM.owns,
     public_key=lambda public: public.btc.public_key,
     display_address=lambda public, network: public.btc.address(network),
 )
@@ -237,10 +232,6 @@ def _eth_address(secret: bytes) -> bytes:
     return bytes.fromhex(str(Account.from_key(secret).address)[2:])
 
 
-def _eth_owns(asset: str) -> bool:
-    return asset == "eth" or (asset.startswith("erc20:0x") and len(asset) == 48)
-
-
 ETHEREUM = ForeignChain(
     name="ethereum",
     ticker="eth",
@@ -257,7 +248,7 @@ ETHEREUM = ForeignChain(
     ),
     exchange=ExchangeInfo(
         lock_proof=lambda lock, proof: EthProof.from_adapter_proof(proof).encode(),
-        adapter_lock_id=lambda lock_id, hashlock: lock_id.hex() if len(lock_id) == 32 else None,
+        adapter_lock_id=ETH_FORM.adapter_lock_id,
         deposit_payments=_account_payments,
         deposit_proof=_account_deposit_proof,
         check_deposit=_account_check_deposit,
@@ -271,8 +262,8 @@ ETHEREUM = ForeignChain(
         txid_json_key="ethereum_tx",
     ),
     key_of=_eth_address,
-    sign_binding=ethereum_binding.sign_eth,
-    owns=_eth_owns,
+    sign_binding=sign_eth,
+    owns=ETH_FORM.owns,
     public_key=lambda public: bytes.fromhex(public.eth.address[2:]),
     display_address=lambda public, network: public.eth.address,
 )

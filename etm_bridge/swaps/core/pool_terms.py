@@ -32,16 +32,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ... import foreign_chains
 from ...chain.address import decode_address
 from ...chain.params import ETM_EPOCH_UNIX
-from ...errors import ConfigError
 from ...exchange.htlc import Htlc
 from ...exchange.pool import PoolDirection
 from ...exchange.records import PoolSwap
 from ...exchange.records import pool_account
 from ...exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from ...hashlock import blocks_for_seconds, sha256
+from . import pool_assets
 from .fsm import Role, SwapDirection
 from .ids import operator_swap_id
 from .model import LegTerms, SwapRecord, SwapTerms
@@ -61,7 +60,7 @@ def pool_leg_key(asset: str) -> bytes:
 def pool_asset_of(key: bytes, assets: Iterable[str] | None = None) -> str | None:
     """The pool asset among ``assets`` (default: every foreign chain's native asset) whose
     :func:`pool_leg_key` is ``key``, if any."""
-    known = foreign_chains.native_assets() if assets is None else assets
+    known = pool_assets.native_assets() if assets is None else assets
     return next((a for a in known if pool_leg_key(a) == key), None)
 
 
@@ -170,13 +169,10 @@ def operator_counter_timelock(
 
 def adapter_lock_id(asset: str, lock_id: bytes, hashlock: bytes) -> str | None:
     """The foreign adapter's id of the lock the exchange proved (the pool swap's ``lock_id``
-    bytes, in the chain's proof form), or None for an asset without a known form (its chain
-    says: ``foreign_chains``)."""
-    try:
-        chain = foreign_chains.for_asset(asset)
-    except ConfigError:
-        return None
-    return chain.exchange.adapter_lock_id(lock_id, hashlock)
+    bytes, in the chain's proof form), or None for an asset without a known form
+    (:mod:`.pool_assets`)."""
+    form = pool_assets.form_of(asset)
+    return None if form is None else form.adapter_lock_id(lock_id, hashlock)
 
 
 def operator_record(
