@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..exchange.pool import Direction as PoolDirection
+from ..exchange.pool import PoolDirection
 from .context import AppContext
 from .liquidity import parse_asset_amount
 

@@ -72,7 +72,7 @@ _STATES = {
 }
 #: Transaction types that make an HTLC, and those that spend one, with their payload classes.
 MAKES_HTLC: dict[int, Any] = {
-    txtypes.HTLC_LOCK: payloads.HtlcLock,
+    txtypes.HTLC_LOCK: payloads.HtlcLockPayload,
     txtypes.SWAP_IN: payloads.SwapIn,
     txtypes.SWAP_OUT: payloads.SwapOut,
 }

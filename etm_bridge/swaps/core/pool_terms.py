@@ -36,8 +36,7 @@ from ...chain.address import decode_address
 from ...chain.params import ETM_EPOCH_UNIX
 from ...exchange.htlc import Htlc
 from ...exchange.pool import PoolDirection
-from ...exchange.records import PoolSwap
-from ...exchange.records import pool_account
+from ...exchange.records import PoolSwap, pool_account
 from ...exchange.swap_rules import LONG_LEG_S, MARGIN_S, MAX_LEG_S, SHORT_LEG_S
 from ...hashlock import blocks_for_seconds, sha256
 from . import pool_assets

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ...adapter import HtlcLock, HtlcTerms, InclusionProof
 from ...exchange.htlc import Htlc
-from ...exchange.records import SwapRecord as PoolSwap
+from ...exchange.records import PoolSwap
 from .model import SwapRecord
 from .pool_terms import PoolInfo
 from .views import ProofView

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from ...errors import SwapNotFoundError
 from ...exchange.htlc import Htlc, HtlcStatus
-from ...exchange.records import SwapRecord as PoolSwap
+from ...exchange.records import PoolSwap
 from ..core.pool_terms import (
     COLLISION,
     NO_ROOM,
