@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from etm_bridge.adapter import (
+    Capability,
     ChainAdapter,
     ChainInfo,
     FeeEstimate,
@@ -77,6 +78,11 @@ class HandshakeAdapter(ChainAdapter):
     """Chain adapter for Handshake (any network; regtest in the tests)."""
 
     name = "handshake"
+    #: Optional powers (issue 12): the scanner contract, locks that hide their hashlock, SPV
+    #: inclusion proofs. Plain payments are not the PAYMENTS capability (``pay_outputs``).
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.HTLC_ACTIVITY, Capability.WATCH_HASHLOCK, Capability.INCLUSION_PROOFS}
+    )
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
         "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
         "data_dir": Path, "network": str, "birth_height": int, "fallback_fee_doo_vb": int,
@@ -204,7 +210,7 @@ class HandshakeAdapter(ChainAdapter):
             rate = None
         return self.fees.choose(rate)
 
-    def pay(self, outputs: Sequence[tuple[Address, int]]) -> str:
+    def pay_outputs(self, outputs: Sequence[tuple[Address, int]]) -> str:
         """Pay ``(address, amount_doo)`` outputs, in order, from our coins; returns the txid."""
         coins = self._view_with_mempool().spendable()
         outs = [Output(amount, address) for address, amount in outputs]

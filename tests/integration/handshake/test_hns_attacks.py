@@ -29,7 +29,8 @@ from etm_bridge.errors import (
     RPCVerifyRejectedError,
     ValidationError,
 )
-from etm_bridge.hashlock import hashlock_of, new_preimage, sha256
+from etm_bridge.hashlock import hashlock_of, sha256
+from etm_bridge.testing.preimages import new_preimage
 
 Party = Callable[..., tuple[HandshakeAdapter, dict]]
 AMOUNT = 1_000_000

@@ -18,7 +18,8 @@ from etm_bridge_regtest.hsd import HsdNode
 
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.errors import LockNotFoundError, RPCAlreadyInChainError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 Party = Callable[..., tuple[HandshakeAdapter, dict]]
 

@@ -15,7 +15,8 @@ from hns_support import adapter_config
 
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.errors import NodeUnavailableError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 
 def test_node_down_mid_swap_is_one_clear_error_and_the_index_survives(tmp_path: Path) -> None:

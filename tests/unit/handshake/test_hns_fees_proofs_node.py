@@ -21,7 +21,8 @@ from etm_bridge_handshake.sighash import WalletKey
 
 from etm_bridge.adapter import InclusionProof
 from etm_bridge.errors import ConfigError, NodeUnavailableError, ProofError
-from etm_bridge.hashlock import hashlock_of, new_preimage
+from etm_bridge.hashlock import hashlock_of
+from etm_bridge.testing.preimages import new_preimage
 
 
 @pytest.mark.parametrize(
