@@ -77,7 +77,13 @@ from .keys import SigningKey
 from .mempool import Mempool
 from .preverify import Preverified, PreverifiedCache, preverify
 from .registry import TxContext, build_registry
-from .rounds import candidate_weights, open_first_round, round_order, slot_delegate
+from .rounds import (
+    candidate_weights,
+    open_first_round,
+    round_order,
+    slot_delegate,
+    slot_forfeited,
+)
 from .rules import TIP_KEY, Tip, apply_block, apply_tx, parse_tip, write_tip
 from .side_blocks import check_side_block
 from .signing_guard import MemorySigningGuard, SigningGuard
@@ -322,11 +328,10 @@ class Chain:
         if slot <= tip.slot:
             return None
         height = tip.height + 1
-        generator = slot_delegate(
-            round_order(self.store_view(), self.params.round_of(height)), slot
-        )
+        order = round_order(self.store_view(), self.params.round_of(height))
+        generator = slot_delegate(order, slot)
         key = keys.get(generator)
-        if key is None:
+        if key is None or slot_forfeited(self.store_view(), order, generator):
             return None
         state = self._state()
         reveal = open_forged_block(state, self.params, key, height, tip.slot, slot)

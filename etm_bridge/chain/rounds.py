@@ -112,6 +112,21 @@ def slot_delegate(order: list[bytes], slot: int) -> bytes:
     return order[slot % len(order)]
 
 
+def _slashed(view: StateView, key: bytes) -> bool:
+    raw = view.get(DELEGATES, key)
+    return raw is not None and bool(json.loads(raw)["slashed"])
+
+
+def slot_forfeited(view: StateView, order: list[bytes], generator: bytes) -> bool:
+    """True if ``generator``, a delegate of the round's ``order``, was slashed since the order
+    was set: its remaining slots of the round are missed (review a13d; before, a delegate slashed
+    mid-round forged, and could double-forge for nothing, until the round's end). Liveness: when
+    every delegate of the order is slashed, the order forges on (as the election's fallback)."""
+    if not _slashed(view, generator):
+        return False
+    return any(not _slashed(view, key) for key in set(order))
+
+
 def open_round(state: State, round_no: int, seed: bytes, elected: list[bytes]) -> None:
     state.put(ORDERS, U64.pack(round_no), b"".join(forging_order(seed, elected)))
     state.put(RANDAO, U64.pack(round_no), seed)

@@ -13,7 +13,8 @@ database transaction. Every rejection raises a typed error with a reason code:
   ``rejected_by_type`` for anything else a type's check/apply raised (rolled back).
 * block: ``wrong_version``, ``wrong_network``, ``wrong_height``, ``wrong_previous``,
   ``future_block``, ``late_block`` (only with ``now``: the slot is over, the whitepaper's time
-  check), ``stale_slot``, ``wrong_delegate``, ``bad_signature``, ``bad_reveal`` (the RANDAO
+  check), ``stale_slot``, ``wrong_delegate``, ``delegate_slashed`` (slashed since the round's
+  order was set: its slots are missed), ``bad_signature``, ``bad_reveal`` (the RANDAO
   reveal is not the generator's VRF proof for the block's round), ``hashing_test_failed``,
   ``wrong_reward``, ``too_many_transactions``, ``payload_too_large``, ``bad_payload_length``,
   ``bad_payload_hash``, ``wrong_transaction_count``, ``wrong_total_amount``, ``wrong_total_fee``,
@@ -60,6 +61,7 @@ from .rounds import (
     reveal_alpha,
     round_order,
     slot_delegate,
+    slot_forfeited,
 )
 from .state import ACCOUNTS, META, Account, State, StateView
 from .tx import Tx
@@ -226,6 +228,8 @@ def check_header(
     expected = slot_delegate(order, slot)
     if h.generator_public_key != expected:
         raise _reject("wrong_delegate", f"slot {slot} belongs to {expected.hex()}")
+    if slot_forfeited(view, order, expected):
+        raise _reject("delegate_slashed", f"slot {slot}'s delegate was slashed in this round")
     if h.reward != params.block_reward:
         raise _reject("wrong_reward", f"reward {h.reward}, expected {params.block_reward}")
     if h.hash_value() >= params.hash_target:
