@@ -143,6 +143,7 @@ class Gossip:
             self.net.syncer.wake()
             return
         if self.accept_block(block, peer, live=True):
+            peer.proven = True  # a new valid block: its height claims count (sync.py)
             self.relay_block(block, origin=peer)
 
     def accept_block(self, block: Block, peer: Peer, live: bool) -> bool:

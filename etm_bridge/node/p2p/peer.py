@@ -137,6 +137,9 @@ class Peer:
         self.dialed = dialed
         self.hello: Hello | None = None
         self.height = self.finalized = 0
+        #: Delivered a new valid block since its last failed ``get_blocks``: only then does its
+        #: height claim make us ``syncing`` (a claim alone is free to make; review a13d).
+        self.proven = False
         self.tip = bytes(32)
         self.connected_at = time.time()
         self.known_blocks = SeenSet(4096)

@@ -19,9 +19,15 @@ from our finalized height + 1, where branches must meet (nobody reverts a final 
 blocks we have are skipped as known, the rest enter the chain's fork choice (most blocks).
 
 ``syncing`` (shown in ``/api/status``; while it holds, the node neither forges nor takes
-transactions, and the API answers 503 ``syncing`` for reads of state) is true when a peer is
-more than :data:`LAG_BLOCKS` ahead, or when peers are configured and none has completed a
-handshake within :data:`STARTUP_GRACE_S` of starting.
+transactions, and the API answers 503 ``syncing`` for reads of state) is true when a *proven*
+peer is more than :data:`LAG_BLOCKS` ahead, or when peers are configured and none has completed
+a handshake within :data:`STARTUP_GRACE_S` of starting. A peer is proven once it delivered a new
+valid block (by sync or gossip) and until a request to it fails (no answer, or no block for a
+range it claimed); within the startup grace every claim counts. Any claim above our height is
+still fetched from, which is how a peer proves it. Before (review a13d), a claim alone made the
+node ``syncing``: one connection claiming the current slot and leaving ``get_blocks`` unanswered
+stopped a delegate's node from forging for as long as it stayed. A peer that answers a range it
+claimed with no block is penalized (``bad_claim``).
 """
 
 from __future__ import annotations
@@ -100,8 +106,22 @@ class Syncer:
     @property
     def syncing(self) -> bool:
         if self.expect_peers and not self.handshaken_once:
-            return time.monotonic() - self.started < STARTUP_GRACE_S
-        return self.target > self.chain.tip.height + LAG_BLOCKS
+            return self._in_grace()
+        ours = self.chain.tip.height
+        return self._target(ours) > ours + LAG_BLOCKS
+
+    def _target(self, ours: int) -> int:
+        """The highest credible claim, read live (not frozen while a request is pending)."""
+        claims = [p.height for p in self.net.ready_peers() if self._credible(p)]
+        self.target = max([ours, *claims])
+        return self.target
+
+    def _in_grace(self) -> bool:
+        return time.monotonic() - self.started < STARTUP_GRACE_S
+
+    def _credible(self, peer: Peer) -> bool:
+        """Whether ``peer``'s height claim may make us ``syncing`` (module doc)."""
+        return peer.proven or self._in_grace()
 
     def status(self) -> dict[str, object]:
         return {
@@ -136,7 +156,7 @@ class Syncer:
     async def catch_up(self) -> None:
         peers = self.net.ready_peers()
         ours = self.chain.tip.height
-        self.target = max([p.height for p in peers] + [ours])
+        self._target(ours)
         ahead = [p for p in peers if p.height > ours]
         if not ahead:
             return
@@ -146,13 +166,13 @@ class Syncer:
             self._fork_peers.discard(peer.node_id)
             await self._fetch([peer], self.chain.finalized_height() + 1, peer.height)
             return
-        await self._fetch(ahead, ours + 1, self.target)
+        await self._fetch(ahead, ours + 1, max(p.height for p in ahead))
 
     async def _fetch(self, peers: list[Peer], start: int, end: int) -> None:
         """Blocks ``start``..``end`` through a sliding window of at most :data:`MAX_IN_FLIGHT`
         range requests: each applied range makes room for the next request, so fetching and
         verifying ahead never stop while the event loop applies."""
-        window: deque[tuple[Peer, int, int, asyncio.Task[Fetched]]] = deque()
+        window: deque[tuple[Peer, int, int, int, asyncio.Task[Fetched]]] = deque()
         next_first, launched = start, 0
 
         def launch() -> None:
@@ -164,14 +184,14 @@ class Syncer:
                 task = asyncio.create_task(
                     _fetch_and_verify(self.chain, peer, next_first, count, self._verifier)
                 )
-                window.append((peer, next_first, count, task))
+                window.append((peer, peer.height, next_first, count, task))
                 next_first, launched = next_first + count, launched + 1
 
         launch()
         try:
             while window:
-                peer, first, count, task = window.popleft()
-                if not await self._apply_reply(peer, first, count, task):
+                peer, claimed, first, count, task = window.popleft()
+                if not await self._apply_reply(peer, claimed, first, count, task):
                     return
                 launch()
             self.wake()  # all applied: look again at once (peers may have moved on)
@@ -180,17 +200,23 @@ class Syncer:
                 task.cancel()
 
     async def _apply_reply(
-        self, peer: Peer, first: int, count: int, task: asyncio.Task[Fetched]
+        self, peer: Peer, claimed: int, first: int, count: int, task: asyncio.Task[Fetched]
     ) -> bool:
+        """Apply one range reply; False to stop the window. ``claimed``: the peer's height claim
+        when we asked (an empty answer to a range starting at or below it is a false claim)."""
         try:
             chunks = await task
         except (PeerProtocolError, TimeoutError, asyncio.CancelledError) as exc:
             log.info("get_blocks %d+%d from %s failed: %s", first, count, peer.label(), exc)
-            peer.height = min(peer.height, first - 1)
+            peer.height, peer.proven = min(peer.height, first - 1), False
             return False
         blocks = [b for part, _ in chunks for b in part]
         if any(b.height != first + i for i, b in enumerate(blocks)) or len(blocks) > count:
             self.net.penalize(peer, "malformed", "blocks reply out of the requested range")
+            return False
+        if not blocks and first <= claimed:
+            peer.height, peer.proven = min(peer.height, first - 1), False
+            self.net.penalize(peer, "bad_claim", f"claimed height {claimed}, no block {first}")
             return False
         try:
             for part, verified in chunks:
@@ -218,4 +244,5 @@ class Syncer:
                     continue  # a block we already have (syncing a fork from finality)
                 self.net.gossip.seen_blocks.add(block.id)
                 self.synced_blocks += 1
+                peer.proven = True
         return True

@@ -1,0 +1,96 @@
+"""Review a13d: one peer's false height claim must not stop a node (real node process).
+
+A node that believes a peer is more than 2 blocks ahead is ``syncing``: it does not forge, drops
+gossiped transactions and answers 503 for reads of state. The belief came from the peer's own
+``hello``/``status`` (bounded only by the current slot), and a ``get_blocks`` the peer left
+unanswered (20 s timeout) or answered with no block only lowered it until the next ``status``.
+So one connection that claims the current slot and sends ``status`` again after each request
+stopped a delegate's node from forging for as long as it liked, at no cost: on every delegate
+node, the chain halts. Performed here against a real node forging every slot: before the fix
+the node forged nothing while the attacker was connected; now a claim counts towards
+``syncing`` only from a peer that has delivered a new valid block since its last failed request
+(and during the startup grace), and a peer that answers a range it claimed with no block is
+penalized (``bad_claim``) until banned."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from etm_bridge.chain.params import etm_time
+from etm_bridge.errors import NodeUnavailableError
+from etm_bridge.node.p2p.messages import (
+    PROTOCOL_VERSION,
+    Blocks,
+    GetBlocks,
+    Hello,
+    Status,
+    decode_frame,
+    encode_frame,
+)
+
+ATTACK_S = 8.0
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtmNodeProcess]:
+    home: Path = tmp_path_factory.mktemp("claims") / "node"
+    with etm_node_in(home, delegates=1, block_time_s=1, funded_accounts=1) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize("answer", ["silent", "empty"])
+def test_a_peer_claiming_blocks_it_does_not_have_cannot_stop_forging(
+    node: EtmNodeProcess, answer: str
+) -> None:
+    client = node.client
+    assert client is not None
+    s = client.status()
+    genesis = bytes.fromhex(s["genesisId"])
+
+    def claim() -> int:  # the highest height the node accepts: the current slot + 1
+        return (etm_time(time.time()) - s["genesisTime"]) // s["blockTimeS"] + 1
+
+    url = client.url.replace("http://", "ws://") + "/p2p"
+    ws = connect(url, max_size=None, compression=None, open_timeout=10)
+    node_id = os.urandom(16)
+    ws.send(encode_frame(Hello(network=s["networkId"], genesis=genesis, protocol=PROTOCOL_VERSION,
+                               height=claim(), tip=os.urandom(32), finalized=0, port=0,
+                               node_id=node_id)))  # fmt: skip
+    assert isinstance(decode_frame(ws.recv(timeout=10)), Hello)
+    start = int(client.status()["height"])
+    requests, closed = 0, None
+    deadline = time.monotonic() + ATTACK_S
+    while time.monotonic() < deadline and closed is None:
+        try:
+            ws.send(encode_frame(Status(claim(), os.urandom(32), 0)))
+            try:
+                msg = decode_frame(ws.recv(timeout=0.1))
+            except TimeoutError:
+                continue
+            if isinstance(msg, GetBlocks):
+                requests += 1
+                if answer == "empty":
+                    ws.send(encode_frame(Blocks(msg.request_id, ())))
+        except ConnectionClosed as exc:
+            closed = exc.rcvd.code if exc.rcvd else 1006
+    assert requests >= 1  # the node did ask the claimant for the blocks
+    # 8 one-second slots go by during the attack; before the fix the node forged none of them
+    with contextlib.suppress(NodeUnavailableError):
+        client.wait_for_height(start + 4, timeout_s=max(0.0, deadline - time.monotonic()))
+    forged = int(client.status()["height"]) - start
+    ws.close()
+    assert forged >= 4, f"{forged} blocks in {ATTACK_S} s while a peer lied about its height"
+    if answer == "empty":
+        assert closed == 4004  # every empty answer to a claimed range costs, up to a ban
+        bans = client.peers()["banned"]
+        assert any(node_id.hex() in b["peer"] and "bad_claim" in b["reason"] for b in bans)
+    assert client.status()["syncing"] is False
