@@ -2,7 +2,9 @@
 
 Admission runs the full ``rules.apply_tx`` on an overlay of the committed state, so a pending
 tx's nonce, balance and type rules are checked exactly as a block would check them (a second tx
-from one sender needs the next nonce). Signatures are verified once here; the ids of verified
+from one sender needs the next nonce). Signatures are verified once here, and only once the
+cheap checks (network, type, size, fee, nonce, balance: ``rules.precheck_tx``) passed, so a tx
+any peer can send for free costs no signature check; the ids of verified
 txs are remembered so the node's own blocks skip re-verifying them (an id is the hash of the
 signed bytes, so a verified id cannot hide a different signature). Pure: the backend is passed in.
 
@@ -19,7 +21,7 @@ from collections import OrderedDict
 
 from ..errors import TxRejectedError
 from .registry import Registry, TxContext
-from .rules import apply_tx
+from .rules import apply_tx, precheck_tx
 from .state import State, StateBackend
 from .tx import Tx
 
@@ -60,7 +62,10 @@ class Mempool:
             raise TxRejectedError("mempool_full", f"{self._max_txs} txs pending; retry later")
         if self._state is None:
             self._state = State(backend, self._registry.table_names)
-        apply_tx(self._state, self._registry, tx, ctx, verify_sig=tx.id not in self.verified)
+        unverified = tx.id not in self.verified
+        if unverified:  # the cheap checks first: a free-to-send tx costs no signature check
+            precheck_tx(self._state, self._registry, tx, ctx.params)
+        apply_tx(self._state, self._registry, tx, ctx, verify_sig=unverified)
         self.verified.add(tx.id)
         self._pending[tx.id] = tx
         return tx.id

@@ -51,9 +51,13 @@ def _post(node: EtmNodeProcess, raw: bytes) -> tuple[int, dict, float]:
 
 
 def _unsigned(node: EtmNodeProcess, type_id: int, payload: bytes) -> bytes:
-    network = node.client.status()["networkId"]  # type: ignore[union-attr]
-    sender = dev_key("user-0").public_key
-    return Tx(network, type_id, sender, 0, 10**12, payload, bytes(64)).encoded
+    client = node.client
+    assert client is not None
+    key = dev_key("user-0")
+    # the account's nonce: admission checks nonce and balance before the signature (review a13d)
+    nonce = client.account(client_address(key))["nonce"]
+    network = client.status()["networkId"]
+    return Tx(network, type_id, key.public_key, nonce, 10**12, payload, bytes(64)).encoded
 
 
 def _signed(node: EtmNodeProcess, type_id: int, payload: bytes) -> bytes:
