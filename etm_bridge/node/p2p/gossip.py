@@ -136,6 +136,9 @@ class Gossip:
     def on_block(self, peer: Peer, msg: BlockMsg) -> None:
         block = msg.block
         peer.known_blocks.add(block.id)
+        if not self.net.syncer.claim_ok(block.height):  # as hello/status claims (review a13d)
+            self.net.penalize(peer, "bad_claim", f"block height {block.height} beyond the slot")
+            return
         peer.height = max(peer.height, block.height)
         if not self.seen_blocks.add(block.id):
             return
