@@ -45,6 +45,7 @@ _FIELD_TYPES: dict[str, type] = {
     "peer_exchange": bool,
     "max_outbound": int,
     "max_inbound": int,
+    "max_inbound_per_ip": int,
     "ban_seconds": int,
 }
 
@@ -66,6 +67,7 @@ class NodeConfig:
     peer_exchange: bool = True
     max_outbound: int = 8
     max_inbound: int = 32
+    max_inbound_per_ip: int = 4
     ban_seconds: int = 3600
 
     def __post_init__(self) -> None:
@@ -92,6 +94,7 @@ class NodeConfig:
             peer_exchange=self.peer_exchange,
             max_outbound=self.max_outbound,
             max_inbound=self.max_inbound,
+            max_inbound_per_ip=self.max_inbound_per_ip,
             ban_seconds=self.ban_seconds,
         )
 

@@ -53,7 +53,7 @@ from .messages import (
     check_address,
     decode_frame,
 )
-from .peer import ClientLink, LinkClosed, Peer, ServerLink
+from .peer import ClientLink, LinkClosed, Peer, ServerLink, is_loopback
 from .settings import P2PSettings
 from .sync import Syncer
 
@@ -73,6 +73,7 @@ class P2PNetwork:
         self.node_id = os.urandom(16)
         self.port = 0  # our listening port, set once bound
         self.peers: dict[bytes, Peer] = {}
+        self._inbound: dict[str, int] = {}  # remote host -> open inbound connections
         self.bans = BanList(settings.ban_threshold, settings.ban_seconds)
         self.gossip = Gossip(self, chain, evidence or ChainEvidence(chain))
         self.syncer = Syncer(self, chain, expect_peers=bool(settings.peers))
@@ -126,10 +127,16 @@ class P2PNetwork:
     # --- connections ------------------------------------------------------------------------
 
     async def accept(self, websocket: WebSocket) -> None:
-        """The ``/p2p`` WebSocket endpoint: an inbound peer."""
+        """The ``/p2p`` WebSocket endpoint: an inbound peer.
+
+        Inbound slots are counted per connection from its accept on (handshaking ones too) and
+        per address: one non-loopback address holds at most ``max_inbound_per_ip`` (review
+        a13d: before, only handshaken peers counted, never per address, so one machine with 32
+        connections took every slot and no other node could connect)."""
         link = ServerLink(websocket)
-        reason = self.bans.banned(link.remote_host, time.time())
-        inbound = sum(1 for p in self.peers.values() if not p.outbound)
+        host = link.remote_host
+        reason = self.bans.banned(host, time.time())
+        inbound = sum(self._inbound.values())
         await websocket.accept()
         if reason is not None:
             await link.close(4004, f"banned: {reason}")
@@ -137,7 +144,16 @@ class P2PNetwork:
         if inbound >= self.settings.max_inbound:
             await link.close(1013, "too many inbound peers; try later")
             return
-        await self._run_peer(Peer(link, outbound=False))
+        if not is_loopback(host) and self._inbound.get(host, 0) >= self.settings.max_inbound_per_ip:
+            await link.close(1013, "too many connections from your address; try later")
+            return
+        self._inbound[host] = self._inbound.get(host, 0) + 1
+        try:
+            await self._run_peer(Peer(link, outbound=False))
+        finally:
+            left = self._inbound.pop(host) - 1
+            if left:
+                self._inbound[host] = left
 
     async def dial(self, address: str) -> None:
         host, port = check_address(address)

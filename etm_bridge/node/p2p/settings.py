@@ -15,6 +15,8 @@ class P2PSettings:
     peer_exchange: bool = True  # learn and share addresses (get_peers / peers)
     max_outbound: int = 8
     max_inbound: int = 32
+    #: Inbound connections (handshaking ones included) one non-loopback address may hold.
+    max_inbound_per_ip: int = 4
     ban_threshold: int = BAN_THRESHOLD
     ban_seconds: int = DEFAULT_BAN_S
 
@@ -24,5 +26,7 @@ class P2PSettings:
                 check_address(address)
             except ValidationError as exc:
                 raise ConfigError(f"peers: {exc} (write HOST:PORT, [IPv6]:PORT)") from None
-        if self.max_outbound < 0 or self.max_inbound < 0 or self.ban_seconds < 0:
-            raise ConfigError("max_outbound, max_inbound and ban_seconds must be >= 0")
+        if min(self.max_outbound, self.max_inbound, self.max_inbound_per_ip, self.ban_seconds) < 0:
+            raise ConfigError(
+                "max_outbound, max_inbound, max_inbound_per_ip and ban_seconds must be >= 0"
+            )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from etm_bridge.chain.params import etm_time
 from etm_bridge.errors import NodeUnavailableError
@@ -94,3 +95,74 @@ def test_a_peer_claiming_blocks_it_does_not_have_cannot_stop_forging(
         bans = client.peers()["banned"]
         assert any(node_id.hex() in b["peer"] and "bad_claim" in b["reason"] for b in bans)
     assert client.status()["syncing"] is False
+
+
+def _outside_address() -> str | None:
+    """An IPv4 address of this machine that is not loopback (connections from it are not
+    local, as another machine's are), or None."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.254", 9))  # no packet is sent: picks the outgoing interface
+        address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def _refusal(ws: ClientConnection, within_s: float = 0.5) -> int | None:
+    """The close code if the node closes the connection within ``within_s``, else None."""
+    deadline = time.monotonic() + within_s
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                ws.recv(timeout=max(0.05, deadline - time.monotonic()))
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else 1006
+    return None
+
+
+def test_one_address_cannot_take_every_inbound_slot(tmp_path: Path) -> None:
+    """Review a13d: inbound slots (32) were counted per node, never per address, and only once
+    the handshake was done: one machine opening 32 connections (each a hello with a fresh node
+    id) took them all, so no other node could connect; on every node, the network could not
+    (re)connect at all. Now one non-loopback address holds at most 4 inbound connections,
+    handshaking ones included."""
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    with etm_node_in(tmp_path / "node", delegates=1, block_time_s=1, funded_accounts=1,
+                     host="0.0.0.0") as proc:  # fmt: skip
+        assert proc.client is not None
+        port = proc.port
+        s = proc.client.status()
+
+        def hello() -> bytes:
+            genesis = bytes.fromhex(s["genesisId"])
+            return encode_frame(Hello(network=s["networkId"], genesis=genesis,
+                                      protocol=PROTOCOL_VERSION, height=0, tip=genesis,
+                                      finalized=0, port=0, node_id=os.urandom(16)))  # fmt: skip
+
+        held, refused = [], 0
+        for _ in range(40):  # the attacker, from the machine's outside address
+            ws = connect(f"ws://{outside}:{port}/p2p", compression=None, open_timeout=10)
+            with contextlib.suppress(ConnectionClosed):  # refused before its hello
+                ws.send(hello())
+            code = _refusal(ws)
+            if code is None:
+                held.append(ws)
+            else:
+                assert code == 1013, code
+                refused += 1
+        honest = connect(f"ws://127.0.0.1:{port}/p2p", compression=None, open_timeout=10)
+        with contextlib.suppress(ConnectionClosed):
+            honest.send(hello())
+        assert _refusal(honest, 1.0) is None  # before the fix: 1013, too many inbound peers
+        try:
+            peers = proc.client.peers()["peers"]
+        finally:
+            for ws in [*held, honest]:
+                ws.close()
+        assert len(held) <= 4 and refused >= 36, (len(held), refused)
+        assert any(p["remoteHost"] == "127.0.0.1" for p in peers)
