@@ -65,6 +65,8 @@ PEER_EXCHANGE_EVERY_S = 30.0
 DIAL_EVERY_S = 1.0
 MAX_BACKOFF_S = 8.0
 MAX_KNOWN_ADDRESSES = 1000
+#: Dials in a row a learnt (not configured) address may fail before it is forgotten.
+MAX_LEARNT_FAILURES = 3
 
 
 class P2PNetwork:
@@ -267,7 +269,9 @@ class P2PNetwork:
         elif isinstance(msg, GetPeers):
             self._serve_peers(peer)
         elif isinstance(msg, Peers):
-            self._learn(msg)
+            if peer.asked_peers:  # only a reply to our get_peers, once (review a13d)
+                peer.asked_peers = False
+                self._learn(msg)
         elif isinstance(msg, Evidence):
             self.gossip.on_evidence(peer, msg)
         else:
@@ -305,12 +309,25 @@ class P2PNetwork:
         peer.send(Peers(tuple(listed)))
 
     def _learn(self, msg: Peers) -> None:
+        """Learn addresses from a ``peers`` reply; when the table is full, a new address
+        replaces a learnt one that failed its last dial (configured ones are never replaced)."""
         if not self.settings.peer_exchange:
             return
         for address in msg.addresses:
+            if address in self.known:
+                continue
             if len(self.known) >= MAX_KNOWN_ADDRESSES:
-                break
-            self.known.setdefault(address, 0.0)
+                failed = next((a for a in self.known if a not in self.settings.peers
+                               and self._failures.get(a, 0) > 0), None)  # fmt: skip
+                if failed is None:
+                    break
+                self._forget(failed)
+            self.known[address] = 0.0
+
+    def _forget(self, address: str) -> None:
+        self.known.pop(address, None)
+        self._failures.pop(address, None)
+        self.last_errors.pop(address, None)
 
     # --- misbehaviour -----------------------------------------------------------------------
 
@@ -362,9 +379,12 @@ class P2PNetwork:
                 if address in connected or due > now:
                     continue
                 configured = address in self.settings.peers
+                failures = self._failures.get(address, 0)
+                if not configured and failures >= MAX_LEARNT_FAILURES:
+                    self._forget(address)  # a dead or made-up address (review a13d)
+                    continue
                 if not configured and outbound >= self.settings.max_outbound:
                     continue
-                failures = self._failures.get(address, 0)
                 delay = min(MAX_BACKOFF_S, 0.5 * 2**failures) * random.uniform(0.8, 1.2)
                 self.known[address] = now + delay
                 self._failures[address] = failures + 1

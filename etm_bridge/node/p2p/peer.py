@@ -28,7 +28,7 @@ from ...chain.block import Block
 from ...chain.tx import Tx
 from ...errors import PeerProtocolError
 from .limits import SeenSet, TokenBucket
-from .messages import Blocks, GetBlocks, Hello, encode_frame
+from .messages import Blocks, GetBlocks, GetPeers, Hello, encode_frame
 
 #: Messages a peer may send per second (burst: twice that); transactions travel in batches.
 MESSAGES_PER_S = 200.0
@@ -152,6 +152,8 @@ class Peer:
         self.queued_bytes = 0
         self.tx_buffer: list[Tx] = []
         self.last_get_peers = 0.0
+        #: We sent ``get_peers`` and its ``peers`` reply has not come: only a reply is learnt.
+        self.asked_peers = False
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue(OUTBOX_FRAMES)
         self._pending: dict[int, asyncio.Future[tuple[Block, ...]]] = {}
         self.closed = False
@@ -189,6 +191,8 @@ class Peer:
         if self.closed:
             return False
         frame = encode_frame(message)
+        if isinstance(message, GetPeers):
+            self.asked_peers = True
         if self.queued_bytes + len(frame) > OUTBOX_BYTES:
             return False
         try:

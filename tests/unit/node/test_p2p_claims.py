@@ -5,6 +5,7 @@ In-process (a real chain on an in-memory store, the real peer layer, no sockets)
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from etm_bridge.chain.block import Block
 from etm_bridge.chain.genesis import dev_genesis
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams, etm_time
-from etm_bridge.node.p2p.messages import BlockMsg
+from etm_bridge.node.p2p.messages import BlockMsg, GetPeers, Peers
 from etm_bridge.node.p2p.network import P2PNetwork
 from etm_bridge.node.p2p.peer import Peer
 from etm_bridge.node.p2p.settings import P2PSettings
@@ -61,3 +62,51 @@ def test_a_gossiped_block_cannot_claim_a_height_beyond_the_current_slot() -> Non
     net, peer = asyncio.run(offer())
     assert peer.height <= net.syncer.chain.tip.height + 1, peer.height
     assert not net.syncer.syncing
+
+
+def _closed_ports(n: int) -> list[str]:
+    """Loopback addresses where nothing listens (a dial fails at once)."""
+    out = []
+    for _ in range(n):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            out.append(f"127.0.0.1:{s.getsockname()[1]}")
+    return out
+
+
+def test_peer_exchange_cannot_be_poisoned_for_good() -> None:
+    """Review a13d: a ``peers`` message was learnt whether we asked or not, learnt addresses
+    were kept for ever (1,000 at most, then nothing new was learnt) and redialled for ever. One
+    peer sending ten unsolicited messages of 100 dead addresses filled the table for good: the
+    node never learnt another address and its outbound slots dialled the dead ones. Now only a
+    reply to our ``get_peers`` is learnt (once per request), and a learnt address that failed 3
+    dials in a row is forgotten."""
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 20, block_time_s=1)
+    genesis, _keys = dev_genesis(params, 3, funded=1)
+    chain = Chain(ChainStore.memory(), genesis)
+    junk = [f"10.{i // 250}.{i % 250}.1:{1000 + i}" for i in range(1_000)]
+    dead = _closed_ports(6)
+
+    async def poison() -> tuple[P2PNetwork, bool, bool]:
+        net = P2PNetwork(chain, P2PSettings(max_outbound=8))
+        peer = Peer(QuietLink(), outbound=False)
+        for i in range(0, 1_000, 100):
+            net._dispatch(peer, Peers(tuple(junk[i : i + 100])))  # nobody asked
+        honest_unsolicited = "192.0.2.50:26657" in net.known
+        net._dispatch(peer, Peers(("192.0.2.50:26657",)))
+        learnt_unasked = "192.0.2.50:26657" in net.known
+        peer.send(GetPeers())  # we ask: the one reply is learnt
+        net._dispatch(peer, Peers(tuple(dead)))
+        net._dispatch(peer, Peers(("192.0.2.51:26657",)))  # a second, unasked reply
+        assert all(a in net.known for a in dead) and "192.0.2.51:26657" not in net.known
+        net.start()
+        deadline = time.monotonic() + 20
+        while any(a in net.known for a in dead) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await net.stop()
+        return net, honest_unsolicited, learnt_unasked
+
+    net, _before, learnt_unasked = asyncio.run(poison())
+    assert len(net.known) < 100, f"{len(net.known)} addresses learnt from unsolicited messages"
+    assert not learnt_unasked
+    assert not any(a in net.known for a in dead), "dead learnt addresses are dialled for ever"
