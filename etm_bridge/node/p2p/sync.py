@@ -155,6 +155,7 @@ class Syncer:
 
     async def catch_up(self) -> None:
         peers = self.net.ready_peers()
+        self._fork_peers &= {p.node_id for p in peers}  # hints of gone peers (their ids are free)
         ours = self.chain.tip.height
         self._target(ours)
         ahead = [p for p in peers if p.height > ours]

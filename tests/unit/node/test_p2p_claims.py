@@ -5,6 +5,7 @@ In-process (a real chain on an in-memory store, the real peer layer, no sockets)
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from dataclasses import replace
@@ -13,11 +14,14 @@ from etm_bridge.chain.block import Block
 from etm_bridge.chain.genesis import dev_genesis
 from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams, etm_time
-from etm_bridge.node.p2p.messages import BlockMsg, GetPeers, Peers
+from etm_bridge.node.p2p.messages import PROTOCOL_VERSION, BlockMsg, GetPeers, Hello, Peers
 from etm_bridge.node.p2p.network import P2PNetwork
 from etm_bridge.node.p2p.peer import Peer
 from etm_bridge.node.p2p.settings import P2PSettings
 from etm_bridge.store import ChainStore
+
+_HELLO = Hello(network=0, genesis=bytes(32), protocol=PROTOCOL_VERSION, height=0, tip=bytes(32),
+               finalized=0, port=0, node_id=bytes(16))  # fmt: skip
 
 
 class QuietLink:
@@ -110,3 +114,24 @@ def test_peer_exchange_cannot_be_poisoned_for_good() -> None:
     assert len(net.known) < 100, f"{len(net.known)} addresses learnt from unsolicited messages"
     assert not learnt_unasked
     assert not any(a in net.known for a in dead), "dead learnt addresses are dialled for ever"
+
+
+def test_fork_hints_of_gone_peers_are_not_kept() -> None:
+    """Review a13d: a block with an unknown parent (free: ``unknown_parent`` is an honest
+    reason) left its sender's node id in the syncer's fork hints, and a peer that disconnected
+    before the next sync round left it there for ever: node ids are the peer's own choice, so
+    connect, hint, leave, repeat grew the set without bound."""
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 20, block_time_s=1)
+    genesis, _keys = dev_genesis(params, 3, funded=1)
+    chain = Chain(ChainStore.memory(), genesis)
+
+    async def hint() -> int:
+        net = P2PNetwork(chain, P2PSettings())
+        for _ in range(500):
+            peer = Peer(QuietLink(), outbound=False)
+            peer.hello = replace(_HELLO, node_id=os.urandom(16))
+            net.syncer.fork_hint(peer)  # what an unknown-parent block does; then it leaves
+        await net.syncer.catch_up()
+        return len(net.syncer._fork_peers)
+
+    assert asyncio.run(hint()) == 0
