@@ -302,10 +302,16 @@ class Chain:
             self._after_new_tip(set())
             raise
 
-    def preverify(self, block: Block) -> Preverified:
+    def preverify(self, block: Block, generators: Container[bytes] | None = None) -> Preverified:
         """Verify ``block``'s block signature, reveal and tx signatures (``preverify.py``).
-        Thread-safe (it reads only the immutable params and genesis id): run it in workers."""
-        return preverify(self.params, self.genesis_id, block)
+        Thread-safe (it reads only the immutable params and genesis id, and ``generators``, a
+        snapshot of :meth:`delegate_keys` taken on the chain's thread): run it in workers."""
+        return preverify(self.params, self.genesis_id, block, generators)
+
+    def delegate_keys(self) -> frozenset[bytes]:
+        """The registered, unslashed delegates' keys (what ``preverify`` may trust blocks of)."""
+        view = self.store_view()
+        return frozenset(k for k, v in view.scan(DELEGATES) if not json.loads(v)["slashed"])
 
     def note_preverified(self, results: Iterable[Preverified]) -> None:
         """Keep ``preverify`` results for the blocks about to be applied (bounded)."""

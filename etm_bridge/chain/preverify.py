@@ -22,10 +22,11 @@ never arrives at ``apply_block`` only costs memory until it falls out.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Container
 from dataclasses import dataclass
 
 from ..errors import BlockRejectedError
-from .block import Block
+from .block import Block, payload_summary
 from .params import ChainParams
 from .rules import check_signatures
 
@@ -41,14 +42,33 @@ class Preverified:
     tx_ids: frozenset[bytes]
 
 
-def preverify(params: ChainParams, genesis_id: bytes, block: Block) -> Preverified:
+def preverify(
+    params: ChainParams,
+    genesis_id: bytes,
+    block: Block,
+    generators: Container[bytes] | None = None,
+) -> Preverified:
     """Verify ``block``'s block signature, reveal and transaction signatures. Thread-safe: it
-    reads only its arguments (immutable values)."""
+    reads only its arguments (immutable values).
+
+    The transactions' signatures (a block may hold thousands) are verified only for a block
+    that could be valid: its generator among ``generators`` (the registered, unslashed
+    delegates, when given), its signature and reveal verified, its payload the one its header
+    commits to. Otherwise nobody but the sender vouches for them (review a13d: a peer answered
+    sync requests with blocks of junk-signed transactions under a header of its own key and the
+    node verified every one ahead, for the ban score of one invalid block)."""
+    h = block.header
+    if generators is not None and h.generator_public_key not in generators:
+        return Preverified(block.id, None, frozenset())
     try:
-        beta: bytes | None = check_signatures(params, genesis_id, block.header)
+        beta: bytes | None = check_signatures(params, genesis_id, h)
     except BlockRejectedError:
         beta = None
-    tx_ids = frozenset(tx.id for tx in block.transactions if tx.signature_ok())
+    summary = (h.number_of_transactions, h.payload_length, h.payload_hash)
+    txs = block.transactions
+    if beta is None or summary != (len(txs), *payload_summary(txs)):
+        return Preverified(block.id, beta, frozenset())
+    tx_ids = frozenset(tx.id for tx in txs if tx.signature_ok())
     return Preverified(block.id, beta, tx_ids)
 
 

@@ -70,9 +70,13 @@ Chunk = tuple[tuple[Block, ...], "asyncio.Future[list[Preverified]]"]
 Fetched = list[Chunk]
 
 
-def preverify_all(chain: Chain, blocks: tuple[Block, ...]) -> list[Preverified]:
-    """``Chain.preverify`` on each block (run in a worker thread)."""
-    return [chain.preverify(block) for block in blocks]
+def preverify_all(
+    chain: Chain, blocks: tuple[Block, ...], generators: frozenset[bytes]
+) -> list[Preverified]:
+    """``Chain.preverify`` on each block (run in a worker thread); ``generators``: the chain's
+    delegates, read on the event loop (a block of any other key gets no tx signature checked
+    ahead: junk from a peer costs no CPU before the chain refuses it)."""
+    return [chain.preverify(block, generators) for block in blocks]
 
 
 async def _fetch_and_verify(
@@ -84,10 +88,12 @@ async def _fetch_and_verify(
     chain, which rejects it with its reason."""
     blocks = await peer.request_blocks(first, count)
     loop = asyncio.get_running_loop()
+    generators = chain.delegate_keys()
     chunks: Fetched = []
     for i in range(0, len(blocks), VERIFY_CHUNK):
         part = blocks[i : i + VERIFY_CHUNK]
-        chunks.append((part, loop.run_in_executor(executor, preverify_all, chain, part)))
+        job = loop.run_in_executor(executor, preverify_all, chain, part, generators)
+        chunks.append((part, job))
     return chunks
 
 

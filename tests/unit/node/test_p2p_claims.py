@@ -8,7 +8,11 @@ import asyncio
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
+
+import pytest
 
 from etm_bridge.chain.block import Block
 from etm_bridge.chain.genesis import dev_genesis
@@ -135,3 +139,63 @@ def test_fork_hints_of_gone_peers_are_not_kept() -> None:
         return len(net.syncer._fork_peers)
 
     assert asyncio.run(hint()) == 0
+
+
+def test_a_sync_reply_of_junk_costs_no_transaction_signature_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review a13d: sync verifies a reply's signatures ahead in worker threads before applying
+    any of it, and ``preverify`` checked every transaction's signature whatever the header was.
+    A peer claiming to be ahead answered each of the 8 ranges in flight with blocks holding
+    thousands of junk-signed transactions under a header of its own fresh key (or a bad
+    signature, or a payload hash that does not match): the node spent two cores on them (a
+    frame holds ~60,000 transactions, 8 frames ~40 s of ed25519) before the first block was
+    refused, for 50 of ban score. Now a block's transaction signatures are verified ahead only
+    when its header is signed by a registered delegate (snapshot taken before the threads
+    run), its reveal verifies and its payload matches the header."""
+    from etm_bridge.chain import tx as tx_module
+    from etm_bridge.chain.block import payload_summary
+    from etm_bridge.chain.forging import forged_header, open_forged_block
+    from etm_bridge.chain.keys import dev_key
+    from etm_bridge.chain.tx import Tx
+    from etm_bridge.node.p2p.messages import Blocks
+    from etm_bridge.node.p2p.sync import _fetch_and_verify
+
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 20, block_time_s=1)
+    genesis, keys = dev_genesis(params, 3, funded=1)
+    chain = Chain(ChainStore.memory(), genesis)
+    stranger = dev_key("stranger")
+    junk = [Tx(params.network_id, 1, dev_key(f"j{i}").public_key, 0, 10**6, b"\x00" * 28,
+               b"\x01" * 64) for i in range(300)]  # fmt: skip
+    tip = chain.tip
+    slot = tip.slot + 1
+    reveal = open_forged_block(chain.store_view(), params, stranger, 1, tip.slot, slot)
+    own = forged_header(params, tip, slot, stranger.public_key, reveal, junk, 0)
+    stranger_block = Block(own.signed(stranger, chain.genesis_id), tuple(junk))
+    delegate = next(iter(keys.values()))
+    reveal = open_forged_block(chain.store_view(), params, delegate, 1, tip.slot, slot)
+    real = forged_header(params, tip, slot, delegate.public_key, reveal, junk[:1], 0)
+    mismatched = Block(real.signed(delegate, chain.genesis_id), tuple(junk))  # payload != header
+    assert payload_summary(list(junk)) != (real.payload_length, real.payload_hash)
+    checked: list[bytes] = []
+    real_verify = tx_module.verify
+
+    def counting_verify(public_key: bytes, digest: bytes, signature: bytes) -> bool:
+        checked.append(public_key)
+        return bool(real_verify(public_key, digest, signature))
+
+    monkeypatch.setattr(tx_module, "verify", counting_verify)
+
+    async def fetch(block: Block) -> list[Any]:
+        peer = Peer(QuietLink(), outbound=False)
+        with ThreadPoolExecutor(2) as executor:
+            task = asyncio.create_task(_fetch_and_verify(chain, peer, 1, 1, executor))
+            while not peer._pending:
+                await asyncio.sleep(0.001)
+            peer.resolve(Blocks(next(iter(peer._pending)), (block,)))
+            return [r for _, fut in await task for r in await fut]
+
+    for block in (stranger_block, mismatched):
+        [result] = asyncio.run(fetch(block))
+        assert not result.tx_ids
+    assert checked == [], f"{len(checked)} junk transaction signatures verified ahead"
