@@ -39,7 +39,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...chain.block import Block
 from ...chain.ledger import Chain
@@ -178,27 +178,47 @@ class Syncer:
     async def _fetch(self, peers: list[Peer], start: int, end: int) -> None:
         """Blocks ``start``..``end`` through a sliding window of at most :data:`MAX_IN_FLIGHT`
         range requests: each applied range makes room for the next request, so fetching and
-        verifying ahead never stop while the event loop applies."""
+        verifying ahead never stop while the event loop applies. A range whose peer failed it
+        (no answer, or no block for a range it claimed) is asked again from another peer at
+        once (review a13d: before, the whole window stopped, and a silent peer that kept its
+        claim up got the first range of every round, so sync never moved)."""
         window: deque[tuple[Peer, int, int, int, asyncio.Task[Fetched]]] = deque()
         next_first, launched = start, 0
+        failed: set[bytes] = set()
+
+        def able_for(first: int) -> list[Peer]:
+            live = [p for p in peers if not p.closed and p.node_id not in failed]
+            return [p for p in live if p.height >= first] or live
+
+        def request(peer: Peer, first: int, count: int) -> tuple[Peer, int, int, int, Any]:
+            task = asyncio.create_task(
+                _fetch_and_verify(self.chain, peer, first, count, self._verifier)
+            )
+            return peer, peer.height, first, count, task
 
         def launch() -> None:
             nonlocal next_first, launched
             while len(window) < MAX_IN_FLIGHT and next_first <= end:
                 count = min(BATCH, end - next_first + 1, MAX_BLOCKS_PER_REPLY)
-                able = [p for p in peers if p.height >= next_first and not p.closed] or peers
-                peer = able[launched % len(able)]
-                task = asyncio.create_task(
-                    _fetch_and_verify(self.chain, peer, next_first, count, self._verifier)
-                )
-                window.append((peer, peer.height, next_first, count, task))
+                able = able_for(next_first)
+                if not able:
+                    return
+                window.append(request(able[launched % len(able)], next_first, count))
                 next_first, launched = next_first + count, launched + 1
 
         launch()
         try:
             while window:
                 peer, claimed, first, count, task = window.popleft()
-                if not await self._apply_reply(peer, claimed, first, count, task):
+                outcome = await self._apply_reply(peer, claimed, first, count, task)
+                if outcome == "retry":
+                    failed.add(peer.node_id)
+                    others = able_for(first)
+                    if not others:
+                        return
+                    window.appendleft(request(others[0], first, count))
+                    continue
+                if outcome == "stop":
                     return
                 launch()
             self.wake()  # all applied: look again at once (peers may have moved on)
@@ -208,36 +228,37 @@ class Syncer:
 
     async def _apply_reply(
         self, peer: Peer, claimed: int, first: int, count: int, task: asyncio.Task[Fetched]
-    ) -> bool:
-        """Apply one range reply; False to stop the window. ``claimed``: the peer's height claim
-        when we asked (an empty answer to a range starting at or below it is a false claim)."""
+    ) -> str:
+        """Apply one range reply: ``"ok"``, ``"stop"`` (the window ends) or ``"retry"`` (the
+        peer failed the request: ask another). ``claimed``: the peer's height claim when we
+        asked (an empty answer to a range starting at or below it is a false claim)."""
         try:
             chunks = await task
         except (PeerProtocolError, TimeoutError, asyncio.CancelledError) as exc:
             log.info("get_blocks %d+%d from %s failed: %s", first, count, peer.label(), exc)
             peer.height, peer.proven = min(peer.height, first - 1), False
-            return False
+            return "retry"
         blocks = [b for part, _ in chunks for b in part]
         if any(b.height != first + i for i, b in enumerate(blocks)) or len(blocks) > count:
             self.net.penalize(peer, "malformed", "blocks reply out of the requested range")
-            return False
+            return "stop"
         if not blocks and first <= claimed:
             peer.height, peer.proven = min(peer.height, first - 1), False
             self.net.penalize(peer, "bad_claim", f"claimed height {claimed}, no block {first}")
-            return False
+            return "retry"
         try:
             for part, verified in chunks:
                 self.chain.note_preverified(await verified)
                 if not self._apply_chunk(peer, part):
-                    return False
+                    return "stop"
                 await asyncio.sleep(0)  # let the API and other peers be served
         finally:
             for _, verified in chunks:
                 verified.cancel()  # not started yet: never started (no-op once done)
         if len(blocks) < count:
             peer.height = min(peer.height, first + len(blocks) - 1)
-            return False
-        return True
+            return "stop"
+        return "ok"
 
     def _apply_chunk(self, peer: Peer, blocks: tuple[Block, ...]) -> bool:
         """Apply ``blocks`` in height order in one store transaction (``Chain.batch``: each

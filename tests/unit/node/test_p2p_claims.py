@@ -199,3 +199,54 @@ def test_a_sync_reply_of_junk_costs_no_transaction_signature_checks(
         [result] = asyncio.run(fetch(block))
         assert not result.tx_ids
     assert checked == [], f"{len(checked)} junk transaction signatures verified ahead"
+
+
+def test_a_silent_peer_cannot_stall_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review a13d: a range request that failed (no answer within the timeout) stopped the
+    whole sync window, and the next round spread the ranges over the same peers again: a peer
+    that claims the tip (``status``, free) and answers nothing got the first range every round,
+    so the node never synced a block while an honest peer could have served them all. Now the
+    failed range is asked again from another peer at once. In-process: the real syncer, a real
+    source chain of 300 blocks served by the honest peer; the request timeout is shortened."""
+    from etm_bridge.node.p2p import peer as peer_module
+    from etm_bridge.node.p2p.messages import Blocks, GetBlocks, decode_frame
+
+    monkeypatch.setattr(peer_module, "REQUEST_TIMEOUT_S", 0.5)
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 1_000, block_time_s=1,
+                     delegates_per_round=3)  # fmt: skip
+    genesis, keys = dev_genesis(params, 3, funded=1)
+    source, victim = Chain(ChainStore.memory(), genesis), Chain(ChainStore.memory(), genesis)
+    now = params.genesis_time
+    while source.tip.height < 300:
+        now += 1
+        source.forge_next(now, keys)
+
+    async def sync() -> int:
+        net = P2PNetwork(victim, P2PSettings())
+        net.syncer.started -= 60  # past the startup grace
+        silent, honest = Peer(QuietLink(), outbound=True), Peer(QuietLink(), outbound=True)
+        for p in (silent, honest):  # the silent one connected first: it gets the first range
+            p.hello = replace(_HELLO, node_id=os.urandom(16))
+            p.height = 300
+            net.peers[p.node_id] = p
+
+        async def serve() -> None:
+            while True:
+                frame = await honest._outbox.get()
+                msg = decode_frame(frame) if frame else None
+                if isinstance(msg, GetBlocks):
+                    top = min(300, msg.from_height + msg.count - 1)
+                    blocks = tuple(source.block_by_height(h)
+                                   for h in range(msg.from_height, top + 1))  # fmt: skip
+                    honest.resolve(Blocks(msg.request_id, blocks))
+
+        server = asyncio.create_task(serve())
+        deadline = time.monotonic() + 6.0
+        while victim.tip.height < 300 and time.monotonic() < deadline:
+            silent.height = 300  # its status says so again, as often as it likes
+            await net.syncer.catch_up()
+        server.cancel()
+        return victim.tip.height
+
+    assert asyncio.run(sync()) == 300
+    assert victim.store.digest_at(300) == source.store.digest_at(300)
