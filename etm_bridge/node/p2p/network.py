@@ -76,6 +76,7 @@ class P2PNetwork:
         self.port = 0  # our listening port, set once bound
         self.peers: dict[bytes, Peer] = {}
         self._inbound: dict[str, int] = {}  # remote host -> open inbound connections
+        self._configured = {check_address(a) for a in settings.peers}
         self.bans = BanList(settings.ban_threshold, settings.ban_seconds)
         self.gossip = Gossip(self, chain, evidence or ChainEvidence(chain))
         self.syncer = Syncer(self, chain, expect_peers=bool(settings.peers))
@@ -143,7 +144,7 @@ class P2PNetwork:
         if reason is not None:
             await link.close(4004, f"banned: {reason}")
             return
-        if inbound >= self.settings.max_inbound:
+        if inbound >= self.settings.max_inbound + len(self._configured):
             await link.close(1013, "too many inbound peers; try later")
             return
         if not is_loopback(host) and self._inbound.get(host, 0) >= self.settings.max_inbound_per_ip:
@@ -227,7 +228,17 @@ class P2PNetwork:
             return 4003, "duplicate connection to this node"
         if not self.syncer.claim_ok(hello.height):
             return 4001, f"height {hello.height} is beyond the current slot"
+        if not peer.outbound and not self._is_configured(peer, hello):
+            inbound = sum(1 for p in self.peers.values() if not p.outbound)
+            if inbound >= self.settings.max_inbound:
+                return 1013, "too many inbound peers; try later"
         return None
+
+    def _is_configured(self, peer: Peer, hello: Hello) -> bool:
+        """Whether an inbound peer listens where one of our configured peers is (its address
+        and the port its hello names): configured peers always get a slot, so strangers
+        filling ``max_inbound`` cannot keep the delegates apart (review a13d)."""
+        return (peer.link.remote_host, hello.port) in self._configured
 
     def _register(self, peer: Peer, hello: Hello) -> None:
         peer.height, peer.tip, peer.finalized = hello.height, hello.tip, hello.finalized

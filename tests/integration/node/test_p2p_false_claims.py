@@ -37,6 +37,7 @@ from etm_bridge.node.p2p.messages import (
     decode_frame,
     encode_frame,
 )
+from etm_bridge.node.setup import init_node
 
 ATTACK_S = 8.0
 
@@ -146,7 +147,9 @@ def test_one_address_cannot_take_every_inbound_slot(tmp_path: Path) -> None:
 
         held, refused = [], 0
         for _ in range(40):  # the attacker, from the machine's outside address
-            ws = connect(f"ws://{outside}:{port}/p2p", compression=None, open_timeout=10)
+            ws = connect(
+                f"ws://{outside}:{port}/p2p", compression=None, open_timeout=10, close_timeout=0.1
+            )
             with contextlib.suppress(ConnectionClosed):  # refused before its hello
                 ws.send(hello())
             code = _refusal(ws)
@@ -166,3 +169,56 @@ def test_one_address_cannot_take_every_inbound_slot(tmp_path: Path) -> None:
                 ws.close()
         assert len(held) <= 4 and refused >= 36, (len(held), refused)
         assert any(p["remoteHost"] == "127.0.0.1" for p in peers)
+
+
+def test_strangers_filling_the_inbound_slots_cannot_keep_a_configured_peer_out(
+    tmp_path: Path,
+) -> None:
+    """Review a13d: with every inbound slot (32) taken by strangers, a node refused its own
+    configured peers too (1013 before any hello), so strangers spread over enough addresses
+    could keep the delegates of a network apart. Now a peer that listens where a configured
+    peer is (its address and the port its hello names) always gets a slot; a 33rd stranger is
+    still refused. On loopback every local process shares the address, so here the test plays
+    both; between machines the address is the peer's own."""
+    with socket.socket() as s:  # a configured peer address where nothing listens yet
+        s.bind(("127.0.0.1", 0))
+        configured_port = s.getsockname()[1]
+    init_node(tmp_path / "node", port=0, delegates=1, block_time_s=1, funded_accounts=1,
+              tx_plugins=())  # fmt: skip
+    proc = EtmNodeProcess(tmp_path / "node")
+    proc.args = ["--peer", f"127.0.0.1:{configured_port}"]
+    proc.start()
+    held: list[ClientConnection] = []
+    try:
+        assert proc.client is not None
+        s = proc.client.status()
+        url = proc.client.url.replace("http://", "ws://") + "/p2p"
+
+        def join(port: int) -> tuple[ClientConnection, int | None]:
+            # these clients read nothing, so a close must not wait for the node's answer
+            ws = connect(url, compression=None, open_timeout=10, close_timeout=0.1)
+            genesis = bytes.fromhex(s["genesisId"])
+            hello = Hello(network=s["networkId"], genesis=genesis, protocol=PROTOCOL_VERSION,
+                          height=0, tip=genesis, finalized=0, port=port,
+                          node_id=os.urandom(16))  # fmt: skip
+            with contextlib.suppress(ConnectionClosed):
+                ws.send(encode_frame(hello))
+            return ws, _refusal(ws, 0.3)
+
+        for _ in range(32):
+            ws, code = join(0)
+            assert code is None, code
+            held.append(ws)
+        stranger, code = join(0)
+        stranger.close()
+        assert code == 1013  # the slots are full for strangers
+        configured, code = join(configured_port)
+        held.append(configured)
+        assert code is None, f"the configured peer was refused ({code})"  # before: 1013
+        peers = proc.client.peers()["peers"]
+        assert any(p["address"] == f"127.0.0.1:{configured_port}" for p in peers)
+    finally:
+        for ws in held:
+            ws.close()
+        print(proc.log_tail())
+        proc.stop()
