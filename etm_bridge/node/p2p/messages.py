@@ -315,6 +315,14 @@ def encode_frame(message: Any) -> bytes:
     return bytes([kind.code]) + body
 
 
+def txs_count(frame: bytes) -> int:
+    """How many transactions a ``txs`` frame says it holds (0 for any other frame), read
+    before decoding it: the per-peer transaction budget is charged first."""
+    if len(frame) < 5 or frame[0] != _BY_CLASS[Txs].code:
+        return 0
+    return min(int.from_bytes(frame[1:5], "big"), MAX_TXS_PER_MESSAGE)
+
+
 def decode_frame(frame: bytes) -> Message:
     """One frame -> a message; any failure is a :class:`PeerProtocolError`."""
     if not isinstance(frame, bytes | bytearray) or not frame:

@@ -52,6 +52,7 @@ from .messages import (
     Txs,
     check_address,
     decode_frame,
+    txs_count,
 )
 from .peer import ClientLink, LinkClosed, Peer, ServerLink, is_loopback
 from .settings import P2PSettings
@@ -258,8 +259,13 @@ class P2PNetwork:
     async def _read_loop(self, peer: Peer) -> None:
         while not peer.closed:
             frame = await peer.link.recv()
-            if not peer.bucket.take(time.monotonic()):
+            now = time.monotonic()
+            if not peer.bucket.take(now):
                 self.penalize(peer, "rate_limited", "more than the per-peer message rate")
+                continue
+            count = txs_count(frame)
+            if count and not peer.tx_budget.take(now, count):
+                self.penalize(peer, "rate_limited", "more than the per-peer transaction rate")
                 continue
             self._dispatch(peer, decode_frame(frame))
 

@@ -35,6 +35,10 @@ MESSAGES_PER_S = 200.0
 #: ``get_blocks`` requests a peer may make per second (burst: twice that): each can make us read
 #: and send up to 8 MiB, so they have their own, lower limit.
 BLOCK_REQUESTS_PER_S = 20.0
+#: Transactions a peer may send per second (burst: four times that): a ``txs`` message holds
+#: up to 1,000, so the message rate alone let one peer make us process 200,000 a second; a
+#: 1-second chain includes at most 5,000 a block (review a13d).
+TXS_PER_S = 5_000.0
 OUTBOX_FRAMES = 4096
 #: Bytes queued for one peer at most; a peer that asks for more than it reads is dropped.
 OUTBOX_BYTES = 64 << 20
@@ -149,6 +153,7 @@ class Peer:
         self.block_requests = TokenBucket(
             BLOCK_REQUESTS_PER_S, 2 * BLOCK_REQUESTS_PER_S, time.monotonic()
         )
+        self.tx_budget = TokenBucket(TXS_PER_S, 4 * TXS_PER_S, time.monotonic())
         self.queued_bytes = 0
         self.tx_buffer: list[Tx] = []
         self.last_get_peers = 0.0

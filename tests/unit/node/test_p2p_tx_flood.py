@@ -15,6 +15,7 @@ refused and penalized."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from typing import Any
@@ -28,9 +29,9 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.node.p2p.messages import Txs
+from etm_bridge.node.p2p.messages import PROTOCOL_VERSION, Hello, Txs, encode_frame
 from etm_bridge.node.p2p.network import P2PNetwork
-from etm_bridge.node.p2p.peer import Peer
+from etm_bridge.node.p2p.peer import LinkClosed, Peer
 from etm_bridge.node.p2p.settings import P2PSettings
 from etm_bridge.store import ChainStore
 
@@ -97,3 +98,64 @@ def test_free_to_send_transactions_cost_no_signature_checks(
     assert len(chain.mempool) == 1  # the funded sender's transfer is in
     assert net.bans.score("192.0.2.7") == 20  # the badly signed one is still an invalid tx
     assert not peer.closed
+
+
+class FrameLink(QuietLink):
+    """Frames from the peer, in order; then the connection ends."""
+
+    def __init__(self, frames: list[bytes]):
+        self.frames = frames
+
+    async def recv(self) -> bytes:
+        if not self.frames:
+            raise LinkClosed(1000, "done")
+        return self.frames.pop(0)
+
+
+def test_a_peer_cannot_make_the_node_process_unbounded_transactions() -> None:
+    """Review a13d: the per-peer limit counted messages (200/s), and a ``txs`` message holds
+    1,000 transactions, so one peer could make the node decode and look up 200,000 free
+    transactions a second (about 25 ms of CPU per message even without signature checks:
+    five seconds of CPU per second). A peer now has a budget of transactions too (5,000/s,
+    burst 20,000: a 1-second chain includes at most 5,000 a block), read from the message's
+    count before it is decoded; beyond it a message is dropped and costs ``rate_limited``."""
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 20, block_time_s=1)
+    genesis, _keys = dev_genesis(params, 3, funded=2)
+    chain = Chain(ChainStore.memory(), genesis)
+    sender = dev_key("stranger").public_key  # no balance: refused for free
+    payload = TransferPayload(b"\x01" * 20, 1).encode()
+    frames = [
+        encode_frame(
+            Txs(
+                tuple(
+                    Tx(
+                        params.network_id,
+                        TRANSFER,
+                        sender,
+                        m * 1_000 + i,
+                        FEE,
+                        payload,
+                        b"\x02" * 64,
+                    )
+                    for i in range(1_000)
+                )
+            )
+        )
+        for m in range(60)
+    ]
+
+    async def flood() -> tuple[P2PNetwork, Peer]:
+        net = P2PNetwork(chain, P2PSettings())
+        peer = Peer(FrameLink(frames), outbound=False)
+        peer.hello = Hello(network=0, genesis=bytes(32), protocol=PROTOCOL_VERSION, height=0,
+                           tip=bytes(32), finalized=0, port=0, node_id=b"\x07" * 16)  # fmt: skip
+        with contextlib.suppress(LinkClosed):
+            await net._read_loop(peer)
+        await asyncio.sleep(0.01)
+        return net, peer
+
+    net, peer = asyncio.run(flood())
+    processed = len(net.gossip.seen_txs)
+    # before: all 60,000 decoded and looked up within the message rate (burst 400 messages)
+    assert processed <= 21_000, f"{processed} transactions processed from one peer at once"
+    assert peer.closed  # the flood earns rate_limited until the ban
