@@ -187,8 +187,12 @@ class Syncer:
         failed: set[bytes] = set()
 
         def able_for(first: int) -> list[Peer]:
+            """Peers to ask for a range from ``first``: those that proved their claims when
+            there are any (a claim alone is free: a peer that never answers would hold each
+            range it gets until the timeout), else every live peer high enough."""
             live = [p for p in peers if not p.closed and p.node_id not in failed]
-            return [p for p in live if p.height >= first] or live
+            high = [p for p in live if p.height >= first]
+            return [p for p in high if p.proven] or high or live
 
         def request(peer: Peer, first: int, count: int) -> tuple[Peer, int, int, int, Any]:
             task = asyncio.create_task(

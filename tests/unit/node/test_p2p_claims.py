@@ -250,3 +250,49 @@ def test_a_silent_peer_cannot_stall_sync(monkeypatch: pytest.MonkeyPatch) -> Non
 
     assert asyncio.run(sync()) == 300
     assert victim.store.digest_at(300) == source.store.digest_at(300)
+
+
+def test_a_proven_peer_is_asked_before_a_mere_claim() -> None:
+    """Review a13d: with a peer that has delivered blocks and one that only claims a height
+    (for free), every range goes to the proven one: the claimant, which may never answer,
+    holds no range until its timeout. In-process, a real source chain of 300 blocks."""
+    from etm_bridge.node.p2p.messages import Blocks, GetBlocks, decode_frame
+
+    params = replace(ChainParams(), genesis_time=etm_time(time.time()) - 1_000, block_time_s=1,
+                     delegates_per_round=3)  # fmt: skip
+    genesis, keys = dev_genesis(params, 3, funded=1)
+    source, victim = Chain(ChainStore.memory(), genesis), Chain(ChainStore.memory(), genesis)
+    now = params.genesis_time
+    while source.tip.height < 300:
+        now += 1
+        source.forge_next(now, keys)
+
+    async def sync() -> tuple[int, int]:
+        net = P2PNetwork(victim, P2PSettings())
+        net.syncer.started -= 60
+        claimant, honest = Peer(QuietLink(), outbound=True), Peer(QuietLink(), outbound=True)
+        for p in (claimant, honest):
+            p.hello = replace(_HELLO, node_id=os.urandom(16))
+            p.height = 300
+            net.peers[p.node_id] = p
+        honest.proven = True  # it delivered a new block before (by gossip)
+
+        async def serve() -> None:
+            while True:
+                msg = decode_frame(await honest._outbox.get())
+                if isinstance(msg, GetBlocks):
+                    top = min(300, msg.from_height + msg.count - 1)
+                    blocks = tuple(source.block_by_height(h)
+                                   for h in range(msg.from_height, top + 1))  # fmt: skip
+                    honest.resolve(Blocks(msg.request_id, blocks))
+
+        server = asyncio.create_task(serve())
+        started = time.monotonic()
+        await asyncio.wait_for(net.syncer.catch_up(), 10)
+        server.cancel()
+        asked = sum(1 for f in list(claimant._outbox._queue) if f and f[0] == 5)  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 5
+        return victim.tip.height, asked
+
+    height, asked = asyncio.run(sync())
+    assert height == 300 and asked == 0, (height, asked)
