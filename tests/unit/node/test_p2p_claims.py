@@ -241,7 +241,7 @@ def test_a_silent_peer_cannot_stall_sync(monkeypatch: pytest.MonkeyPatch) -> Non
                     honest.resolve(Blocks(msg.request_id, blocks))
 
         server = asyncio.create_task(serve())
-        deadline = time.monotonic() + 6.0
+        deadline = time.monotonic() + 15.0  # a wait on the condition, not a bound
         while victim.tip.height < 300 and time.monotonic() < deadline:
             silent.height = 300  # its status says so again, as often as it likes
             await net.syncer.catch_up()
@@ -287,11 +287,9 @@ def test_a_proven_peer_is_asked_before_a_mere_claim() -> None:
                     honest.resolve(Blocks(msg.request_id, blocks))
 
         server = asyncio.create_task(serve())
-        started = time.monotonic()
-        await asyncio.wait_for(net.syncer.catch_up(), 10)
+        await asyncio.wait_for(net.syncer.catch_up(), 10)  # before: the claimant's 20 s timeout
         server.cancel()
         asked = sum(1 for f in list(claimant._outbox._queue) if f and f[0] == 5)  # type: ignore[attr-defined]
-        assert time.monotonic() - started < 5
         return victim.tip.height, asked
 
     height, asked = asyncio.run(sync())
