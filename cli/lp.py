@@ -148,7 +148,10 @@ def withdraw_command(
 @click.option(
     "--relay", is_flag=True, help="Feed a trusted-relayer relay with the wallet's ETM key."
 )
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, help="Headers/tx.")
+@click.option(
+    "--batch", type=int, default=None,
+    help=f"Headers per relay transaction (default: {DEFAULT_BATCH}, or the chain's limit).",
+)  # fmt: skip
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait per chain.")
 @common_options
 @passphrase_option
@@ -162,7 +165,7 @@ def deposit_command(
     txid: str | None,
     vault: str | None,
     relay: bool,
-    batch: int,
+    batch: int | None,
     timeout: float,
     fee: int | None,
     as_json: bool,

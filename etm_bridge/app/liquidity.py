@@ -269,8 +269,7 @@ def _wait_relayed(
             sent = ex.relay_chain(leg, batch=batch)
             progress(f"relayed {sent} {leg} header(s) to the ETM chain")
         have = ex.relay_confirmations(leg, height, header)
-        if not feeding or have < needed:
-            progress(f"ETM relay confirmations of {leg} block {height}: {have}/{needed}")
+        progress(f"ETM relay confirmations of {leg} block {height}: {have}/{needed}")
         if have >= needed:
             return
         time.sleep(1.0)

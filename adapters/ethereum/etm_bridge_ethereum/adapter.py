@@ -102,8 +102,8 @@ class EthereumAdapter(ChainAdapter):
         self.node = EthNode(config.rpc_url, error_table(self.codec.abis))
         self.chain_id = self.node.chain_id()
         self.account = Account.from_key(config.private_key)
-        self.htlc_address = config.htlc_address
-        self._check_htlc_code()
+        if config.htlc_address:
+            self._check_htlc_code()
         nonces = NonceManager(
             config.data_dir,
             self.chain_id,
@@ -115,6 +115,16 @@ class EthereumAdapter(ChainAdapter):
             self.node, self.account, nonces, self.chain_id, config.receipt_timeout_s,
             config.fee_policy,
         )  # fmt: skip
+
+    @property
+    def htlc_address(self) -> str:
+        """The EtherSwapHTLC every HTLC operation uses; payments need none."""
+        if not self.config.htlc_address:
+            raise ConfigError(
+                "ethereum adapter config lacks htlc_address, which HTLC locks, claims, refunds "
+                "and scans need: set chains.ethereum.htlc_address (the stack's client.toml has it)"
+            )
+        return self.config.htlc_address
 
     def _check_htlc_code(self) -> None:
         """Refuse an address whose code is not our HTLC: a look-alike contract could emit

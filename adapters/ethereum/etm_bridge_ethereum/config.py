@@ -1,8 +1,10 @@
 """The Ethereum adapter's configuration, read once from a plain mapping and validated.
 
-Keys (``from_config``): ``rpc_url``, ``private_key`` (``0x`` hex, 32 bytes), ``htlc_address``
-(the deployed EtherSwapHTLC), ``data_dir`` (nonce state lives in ``<data_dir>/nonces``) are
-required. Optional: ``from_block`` (first block scanned for HTLC events, e.g. the deploy block;
+Keys (``from_config``): ``rpc_url``, ``private_key`` (``0x`` hex, 32 bytes) and ``data_dir``
+(nonce state lives in ``<data_dir>/nonces``) are required. ``htlc_address`` (the deployed
+EtherSwapHTLC) is required by every HTLC operation (lock, claim, refund, scans) and checked
+against the artifact when the adapter opens; payments (an LP deposit into a pool vault) work
+without it. Optional: ``from_block`` (first block scanned for HTLC events, e.g. the deploy block;
 default 0), ``network`` (default from the chain id), ``confirmations`` (default 1 on dev chains
 31337/1337, else 12), ``block_time_s`` (default 12), ``receipt_timeout_s`` (default 120),
 ``wait_for_receipts`` (claim/refund wait for their receipt so a mined revert is reported;
@@ -32,7 +34,7 @@ DEV_CHAIN_IDS = frozenset({31337, 1337})
 class EthereumConfig:
     rpc_url: str
     private_key: str
-    htlc_address: str
+    htlc_address: str  # "" when not configured: HTLC operations then refuse (ConfigError)
     data_dir: Path
     from_block: int = 0
     network: str | None = None
@@ -45,11 +47,12 @@ class EthereumConfig:
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> EthereumConfig:
         missing = [
-            k for k in ("rpc_url", "private_key", "htlc_address", "data_dir") if not config.get(k)
+            k for k in ("rpc_url", "private_key", "data_dir") if not config.get(k)
         ]
         if missing:
             raise ConfigError(f"ethereum adapter config lacks {', '.join(missing)}")
-        if not is_hex_address(str(config["htlc_address"])):
+        htlc = config.get("htlc_address") or ""
+        if htlc and not is_hex_address(str(htlc)):
             raise ConfigError(f"htlc_address is not an address: {config['htlc_address']!r}")
         key = str(config["private_key"])
         if len(key.removeprefix("0x")) != 64:
@@ -62,7 +65,7 @@ class EthereumConfig:
         return cls(
             rpc_url=str(config["rpc_url"]),
             private_key=key,
-            htlc_address=to_checksum_address(str(config["htlc_address"])),
+            htlc_address=to_checksum_address(str(htlc)) if htlc else "",
             data_dir=Path(config["data_dir"]),
             from_block=_int(config, "from_block", 0),
             network=config.get("network"),
