@@ -46,9 +46,7 @@ class EthereumConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> EthereumConfig:
-        missing = [
-            k for k in ("rpc_url", "private_key", "data_dir") if not config.get(k)
-        ]
+        missing = [k for k in ("rpc_url", "private_key", "data_dir") if not config.get(k)]
         if missing:
             raise ConfigError(f"ethereum adapter config lacks {', '.join(missing)}")
         htlc = config.get("htlc_address") or ""

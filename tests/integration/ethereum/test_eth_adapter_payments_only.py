@@ -11,6 +11,7 @@ from etm_bridge_ethereum import EthereumAdapter
 from etm_bridge.adapter import HtlcTerms, Payment
 from etm_bridge.errors import ConfigError
 
+
 def test_payments_work_and_htlc_operations_name_the_missing_contract(
     anvil_node: Any, adapter_config: Any, parties: tuple[int, int]
 ) -> None:
@@ -27,7 +28,9 @@ def test_payments_work_and_htlc_operations_name_the_missing_contract(
             amount=1, hashlock=b"\x11" * 32, timelock_height=10**6,
             claim_key=payee, refund_key=adapter.our_key(),
         )  # fmt: skip
-        with pytest.raises(ConfigError, match="lacks htlc_address.*chains.ethereum.htlc_address"):
+        with pytest.raises(
+            ConfigError, match=r"lacks htlc_address.*chains\.ethereum\.htlc_address"
+        ):
             adapter.lock(terms)
         with pytest.raises(ConfigError, match="lacks htlc_address"):
             adapter.htlc_activity(0, 1)

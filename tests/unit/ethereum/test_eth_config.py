@@ -23,13 +23,13 @@ def test_good_config_is_normalised():
 
 
 def test_missing_keys_are_named():
-    with pytest.raises(ConfigError, match="lacks private_key$"):
+    with pytest.raises(ConfigError, match=r"lacks private_key$"):
         EthereumConfig.from_mapping({"rpc_url": "x", "data_dir": "/tmp"})
 
 
 def test_htlc_address_is_optional_for_payments_only():
     """An investor paying into a pool vault (LP deposit) needs no HTLC contract; the adapter's
-    HTLC operations refuse instead (tests/integration/ethereum/test_eth_adapter_payments_only.py)."""
+    HTLC operations refuse instead (integration/ethereum/test_eth_adapter_payments_only.py)."""
     config = EthereumConfig.from_mapping({k: v for k, v in GOOD.items() if k != "htlc_address"})
     assert config.htlc_address == ""
 
