@@ -1,0 +1,119 @@
+"""One batch of Handshake headers for :class:`~.header_relay.HandshakeRelay` (the rules' loop).
+
+A :class:`HeaderBatch` reads stored headers through the relay's store and keeps what the batch
+adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes`. The history a
+header's rules need (the parent and up to 146 ancestors: times, heights, chain work) is rolled
+along a linear batch and rebuilt by walking parent links for any other parent. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from etm_bridge.errors import HeaderRejectedError
+
+from . import headers as hh
+
+if TYPE_CHECKING:
+    from .header_relay import HandshakeRelay, StoredHeader
+
+
+class HeaderBatch:
+    """The overlay of one header batch (mutable, single use)."""
+
+    def __init__(self, relay: HandshakeRelay) -> None:
+        from .header_relay import _decode
+
+        self._decode = _decode
+        self._relay = relay
+        self._params = relay.params
+        self._get = relay.store.get
+        self._records: dict[bytes, bytes] = {}
+        self._best: dict[int, bytes] = {}
+        tip = relay.tip()
+        self._tip = (tip.hash, tip.height, tip.chain_work)
+        packed = self._get(b"tips") or b""
+        self._leaves = {packed[i : i + 32] for i in range(0, len(packed), 32)}
+        self._last: tuple[bytes, list[hh.Ancestor]] | None = None
+
+    def _stored(self, hash_: bytes) -> StoredHeader | None:
+        value = self._records.get(hash_) or self._get(b"h" + hash_)
+        return None if value is None else self._decode(hash_, value)
+
+    def _best_hash_at(self, height: int) -> bytes | None:
+        if not self._relay.checkpoint_height <= height <= self._tip[1]:
+            return None
+        return self._best.get(height) or self._get(b"b" + height.to_bytes(4, "big"))
+
+    def _history(self, parent: bytes) -> list[hh.Ancestor]:
+        """The parent and up to 146 of its ancestors, oldest first (the checkpoint run's first
+        header ends the walk)."""
+        if self._last is not None and self._last[0] == parent:
+            return self._last[1]
+        stored = self._stored(parent)
+        if stored is None:
+            raise HeaderRejectedError("bad-prevblk", f"previous block {parent.hex()} is not known")
+        chain: list[hh.Ancestor] = []
+        while stored is not None and len(chain) < hh.RETARGET_ANCESTORS:
+            chain.append(hh.Ancestor(stored.height, stored.header.time, stored.chain_work))
+            if stored.height <= self._relay.checkpoint_height:
+                break
+            stored = self._stored(stored.raw[12:44])
+        return chain[::-1]
+
+    def add(self, raw: bytes, now: int) -> None:
+        """Validate one header against the store plus this batch and add it to the overlay."""
+        from .header_relay import decode_header
+
+        header = decode_header(bytes(raw))
+        raw = bytes(raw)
+        hash_ = hh.pow_hash(raw)
+        if hash_ in self._records or self._get(b"h" + hash_) is not None:
+            raise HeaderRejectedError("duplicate", f"block {hash_.hex()} is already stored")
+        hh.check_proof_of_work(hash_, header.bits)
+        chain = self._history(header.prev_block)
+        parent = chain[-1]
+        height = parent.height + 1
+        required = hh.next_bits(self._params, header.time, chain)
+        if header.bits != required:
+            raise HeaderRejectedError(
+                "bad-diffbits", f"bits {header.bits:08x} at height {height}, required {required:08x}"
+            )
+        mtp = hh.median_time([a.time for a in chain[-hh.MEDIAN_TIMESPAN :]])
+        if header.time <= mtp:
+            raise HeaderRejectedError(
+                "time-too-old", f"time {header.time} is not above the median time past {mtp}"
+            )
+        if header.time > now + hh.MAX_FUTURE_S:
+            raise HeaderRejectedError(
+                "time-too-new", f"time {header.time} is more than 2 h after {now}"
+            )
+        work = parent.chain_work + hh.work_from_bits(header.bits)
+        self._records[hash_] = raw + height.to_bytes(4, "little") + work.to_bytes(32, "big")
+        self._leaves.discard(header.prev_block)
+        self._leaves.add(hash_)
+        if work > self._tip[2]:
+            self._move_tip(hash_, header.prev_block, height, work)
+        rolled = [*chain, hh.Ancestor(height, header.time, work)][-hh.RETARGET_ANCESTORS :]
+        self._last = (hash_, rolled)
+
+    def _move_tip(self, hash_: bytes, prev: bytes, height: int, work: int) -> None:
+        old_hash, old_height, _ = self._tip
+        if prev != old_hash:  # a reorg (or a jump along a branch): rewrite the index down to it
+            walk_hash, walk_height = prev, height - 1
+            while walk_height > old_height or self._best_hash_at(walk_height) != walk_hash:
+                self._best[walk_height] = walk_hash
+                stored = self._stored(walk_hash)
+                assert stored is not None
+                walk_hash, walk_height = stored.raw[12:44], walk_height - 1
+        self._best[height] = hash_
+        self._tip = (hash_, height, work)
+
+    def writes(self) -> Mapping[bytes, bytes]:
+        items = {b"h" + h: value for h, value in self._records.items()}
+        for height, hash_ in self._best.items():
+            items[b"b" + height.to_bytes(4, "big")] = hash_
+        items[b"tip"] = self._tip[0]
+        items[b"tips"] = b"".join(sorted(self._leaves))
+        return items
