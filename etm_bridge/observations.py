@@ -254,6 +254,10 @@ class InclusionProof:
     A payment's proof (:meth:`~etm_bridge.adapter.ChainAdapter.payment_proof`) also names the
     part of the transaction that pays (``item``: the output index, the receipt's log index) and
     may carry more proof nodes (``aux``: e.g. the transaction's nodes in the transactions trie).
+    ``context``: further bytes a chain's exchange verifier needs beside the proven transaction,
+    each one bound by what the transaction commits to (the chain profile's kind says what they
+    are; e.g. the transaction whose output the proven one's first input spends, bound by that
+    input's prev txid). Empty for kinds that need none.
     """
 
     kind: str
@@ -265,9 +269,14 @@ class InclusionProof:
     tx_count: int | None = None  # Bitcoin-style Merkle proofs: transactions in the block
     item: int | None = None  # payment proofs: the output / log that pays
     aux: tuple[bytes, ...] = ()  # payment proofs: more nodes (e.g. the transactions trie)
+    context: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         _require_text("kind", self.kind)
+        if not isinstance(self.context, tuple) or not all(
+            isinstance(c, bytes) for c in self.context
+        ):
+            raise ValidationError("context must be a tuple of bytes")
         if self.tx_count is not None:
             _require_int("tx_count", self.tx_count, 1)
         _require_int("block_height", self.block_height)

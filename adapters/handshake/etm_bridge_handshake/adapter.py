@@ -22,6 +22,7 @@ so :meth:`HandshakeAdapter.lock` refuses terms whose refund key is not ours.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,7 +47,7 @@ from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError, Validati
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
 
 from .activity import HashlockResolver, index_activity
-from .codec import Address, Output, Tx, decode_tx
+from .codec import Address, Output, Tx, decode_tx, decode_tx_base
 from .fees import FeeChoice, FeePolicy, doo_vb_from_estimate
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
@@ -72,6 +73,10 @@ def parse_lock_id(lock_id: str) -> tuple[str, int, bytes]:
         raise LockNotFoundError(
             f"{lock_id!r} is not a Handshake lock id (<txid>:<vout>:<hashlock hex>)"
         ) from None
+
+
+#: How far back ``inclusion_proof`` looks for the coin a lock's input 0 spends.
+FUNDING_SEARCH_BLOCKS = 2016
 
 
 class HandshakeAdapter(ChainAdapter):
@@ -266,8 +271,24 @@ class HandshakeAdapter(ChainAdapter):
         lock = self.get_lock(lock_id)
         if lock.block_height is None:
             raise LockNotFoundError(f"lock {lock_id} is not mined yet; no inclusion proof")
-        return block_inclusion_proof(
-            self._raw_block(lock.block_height), lock.block_height, lock.txid
+        raw = self._raw_block(lock.block_height)
+        proof = block_inclusion_proof(raw, lock.block_height, lock.txid)
+        first_input = decode_tx_base(proof.leaf).inputs[0]
+        funding = self._find_tx(first_input.prev_txid, lock.block_height, raw)
+        return dataclasses.replace(proof, context=(funding.encode_base(),))
+
+    def _find_tx(self, txid: bytes, height: int, raw_block: bytes) -> Tx:
+        """The mined transaction ``txid`` at or below ``height`` (the coin a lock's input 0
+        spends: the ETM verifier needs it to bind the refund key), searching back at most
+        :data:`FUNDING_SEARCH_BLOCKS` blocks."""
+        for h in range(height, max(-1, height - FUNDING_SEARCH_BLOCKS), -1):
+            _, txs = parse_block(raw_block if h == height else self._raw_block(h))
+            for tx in txs:
+                if tx.txid == txid:
+                    return tx
+        raise LockNotFoundError(
+            f"the coin input 0 of the lock spends ({txid.hex()}) is not in the "
+            f"{FUNDING_SEARCH_BLOCKS} blocks up to {height}; no lock proof for ETM"
         )
 
     # --- spends -----------------------------------------------------------------------------

@@ -78,7 +78,8 @@ class HeaderBatch:
         required = hh.next_bits(self._params, header.time, chain)
         if header.bits != required:
             raise HeaderRejectedError(
-                "bad-diffbits", f"bits {header.bits:08x} at height {height}, required {required:08x}"
+                "bad-diffbits",
+                f"bits {header.bits:08x} at height {height}, required {required:08x}",
             )
         mtp = hh.median_time([a.time for a in chain[-hh.MEDIAN_TIMESPAN :]])
         if header.time <= mtp:

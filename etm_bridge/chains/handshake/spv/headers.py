@@ -62,9 +62,7 @@ def params_for(network: str) -> HandshakeParams:
     try:
         return NETWORKS[network]
     except KeyError:
-        raise ConfigError(
-            f"unknown Handshake network {network!r}; known: main, regtest"
-        ) from None
+        raise ConfigError(f"unknown Handshake network {network!r}; known: main, regtest") from None
 
 
 @dataclass(frozen=True)

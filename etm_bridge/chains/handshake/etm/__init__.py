@@ -1,0 +1,1 @@
+"""Handshake ETM-side consensus code: relay types 121/122, genesis part, exchange verifier."""

@@ -1,0 +1,1 @@
+"""Handshake SPV: headers, PoW, difficulty, the header relay, Merkle proofs (pure)."""

@@ -1,0 +1,39 @@
+"""The built-in relay checkpoints: each network's genesis block header (hsd ``genesis.js``).
+
+Mainnet's genesis (2020-02-03) is the only mainnet header the package carries: relaying from it
+means ~300,000 headers, so a deployment sets a newer checkpoint run (147 headers, for the
+per-block retarget) in its genesis section. The hashes are pinned by a unit test against hsd's
+own genesis hashes (``tests/unit/handshake/spv/vectors``). Pure.
+"""
+
+from __future__ import annotations
+
+from .header_relay import Checkpoint
+
+GENESIS_HEADERS = {
+    "main": bytes.fromhex(
+        "000000007641385e000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "1a2c60b9439206938f8d7823782abdb8b211a57431e9c9b6a6365d8d428933518e4c9756fef2ad10375f360e"
+        "0560fcc7587eb5223ddf8cd7c7e06e60a1140b1500000000ffff001c00000000000000000000000000000000"
+        "00000000000000000000000000000000"
+    ),
+    "regtest": bytes.fromhex(
+        "000000007841385e000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "1a2c60b9439206938f8d7823782abdb8b211a57431e9c9b6a6365d8d428933518e4c9756fef2ad10375f360e"
+        "0560fcc7587eb5223ddf8cd7c7e06e60a1140b1500000000ffff7f2000000000000000000000000000000000"
+        "00000000000000000000000000000000"
+    ),
+}
+GENESIS_HASHES = {
+    "main": "5b6ef2d3c1f3cdcadfd9a030ba1811efdd17740f14e166489760741d075992e0",
+    "regtest": "ae3895cf597eff05b19e02a70ceeeecb9dc72dbfe6504a50e9343a72f06a87c5",
+}
+
+
+def default_checkpoint(network: str) -> Checkpoint:
+    """The network's genesis block as a checkpoint run of one header."""
+    return Checkpoint.genesis(GENESIS_HEADERS[network])
