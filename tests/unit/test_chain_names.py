@@ -33,6 +33,8 @@ REQUIRED = frozenset({"btc", "eth", "bitcoin", "ethereum"})
 ALSO = frozenset({
     "erc", "ether", "wei", "sat", "satoshi", "anvil", "bcoin", "bitcoind", "segwit", "p2wsh",
     "p2wpkh", "keccak", "rlp", "evm",
+    # Handshake (issue 16): "handshake" itself also names the peer protocol's hello exchange
+    "hns", "hsd", "dollarydoo", "dollarydoos",
 })  # fmt: skip
 TOKENS = REQUIRED | ALSO
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
