@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from etm_bridge import foreign_chains
 from etm_bridge.app import binding
+from etm_bridge.chains.registry import chain_registry
 
 from .context import app_context
 from .options import common_options, emit, fee_option, json_option, passphrase_option, wait_option
@@ -14,7 +14,7 @@ from .options import common_options, emit, fee_option, json_option, passphrase_o
 
 @click.command("bind")
 @click.option(
-    "--chain", type=click.Choice([c.ticker for c in foreign_chains.chains()]), required=True
+    "--chain", type=click.Choice([c.ticker for c in chain_registry().pooled()]), required=True
 )
 @click.option("--rebind", is_flag=True, help="Replace this address's existing binding.")
 @click.option("--unbind", is_flag=True, help="Remove the binding instead.")

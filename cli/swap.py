@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from etm_bridge import foreign_chains
 from etm_bridge.app import swap_reads
 from etm_bridge.app.context import AppContext
 from etm_bridge.app.swaps import (
@@ -27,6 +26,7 @@ from etm_bridge.app.swaps import (
     start_direct_swap,
     start_pool_swap,
 )
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
 from etm_bridge.swaps.core.codec import terms_from_dict, terms_to_dict
 
@@ -47,7 +47,7 @@ def engine() -> AppContext:
 def chain_name(configured: Iterable[str], value: str) -> str:
     """The configured chain a user means: its name as configured (a config.toml may name its
     chains ``btc``), else the chain an asset ticker stands for (``btc`` -> ``bitcoin``)."""
-    return foreign_chains.resolve(value, configured)
+    return chain_registry().resolve(value, configured)
 
 
 # --- verbs --------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Binding a foreign key to the wallet's ETM address (use cases): ``bind`` / ``unbind``.
 
 The proof signs :func:`etm_bridge.exchange.binding.binding_message` with the wallet's key of
-the chain (its own signature scheme: ``foreign_chains``). The nonce must grow with every proof
-of this address on this chain: it is the last nonce the node recorded (which outlives an
+the chain (its own signature scheme: its profile's ``binding``). The nonce must grow with every
+proof of this address on this chain: it is the last nonce the node recorded (which outlives an
 unbind) plus one, so binds in a row never collide (each waits for inclusion unless
 ``wait=False``; two unwaited binds before a block would share a nonce). The proof expires
 ``valid_blocks`` ETM blocks after the current tip.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import foreign_chains
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..exchange import binding, payloads, txtypes
 from ..swaps.core.ports import TxResult
 from .context import AppContext
@@ -58,11 +59,11 @@ def unbind(ctx: AppContext, chain: str, *, fee: int | None = None, wait: bool = 
     return BindResult("unbind", found.ticker, None, tx)
 
 
-def _chain(text: str) -> foreign_chains.ForeignChain:
+def _chain(text: str) -> ChainProfile:
     from ..errors import ValidationError
 
-    found = foreign_chains.find(text)
-    if found is None:
-        known = ", ".join(c.ticker for c in foreign_chains.chains())
+    found = chain_registry().find(text)
+    if found is None or found not in chain_registry().pooled():
+        known = ", ".join(c.ticker for c in chain_registry().pooled())
         raise ValidationError(f"cannot bind {text!r}: bindable chains are {known}")
     return found

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
 
-from .. import foreign_chains
 from ..adapter import ChainAdapter
 from ..adapters_registry import create_adapter
 from ..chain.keys import SigningKey
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..config import ETM, Config
 from ..errors import ConfigError
 from ..etm_client.exchange import NodeExchange
@@ -117,7 +118,7 @@ class AppContext:
     def resolve(self, text: str) -> str:
         """The leg a user means by ``text`` (a configured name, else a chain's name, ticker or
         alias)."""
-        return foreign_chains.resolve(text, self.chains())
+        return chain_registry().resolve(text, self.chains())
 
     def adapter_entry(self, chain: str) -> str:
         """The adapter entry point of leg ``chain``."""
@@ -146,11 +147,11 @@ class AppContext:
             return self.etm_leg().client
         return NodeClient(str(self.require_config().chain_options(name)[1]["url"]))
 
-    def foreign(self, chain: str) -> foreign_chains.ForeignChain:
+    def foreign(self, chain: str) -> ChainProfile:
         """The foreign chain leg ``chain`` is on (its name, ticker or alias, else its
         adapter's); ConfigError if it is none (ETM, or an adapter no chain record knows)."""
-        found = foreign_chains.for_leg(chain, self.adapter_entry(chain))
-        if found is None:
+        found = chain_registry().for_leg(chain, self.adapter_entry(chain))
+        if found is None or found.exchange is None:
             raise ConfigError(f"chain {chain!r} has no ETM pool")
         return found
 
@@ -211,8 +212,12 @@ class AppContext:
             etm = self.etm_leg()
             legs = {}
             for name in self.chains():
-                found = foreign_chains.for_leg(name, self.adapter_entry(name))
-                if found is not None and self.adapter_entry(name) != ETM:
+                found = chain_registry().for_leg(name, self.adapter_entry(name))
+                if (
+                    found is not None
+                    and found.exchange is not None
+                    and (self.adapter_entry(name) != ETM)
+                ):
                     legs[name] = found
             sources = _LazyAdapters(self, tuple(legs))  # opened when a header is needed
             relay = None

@@ -1,8 +1,8 @@
 """Liquidity (use cases): pools, LP deposits and withdrawals.
 
 :func:`lp_deposit` is one algorithm for every chain; what differs is the chain's record
-(``foreign_chains``: the payments a deposit makes, how its proof is encoded and checked, whether
-a payment can be resumed, a required destination such as a vault) and the adapter's payments
+(its profile's ``client``: the payments a deposit makes, how its proof is encoded and checked,
+whether a payment can be resumed, a required destination such as a vault) and the adapter's payments
 capability (``pay``, ``payment_status``, ``payment_proof``):
 
 1. preflight, before any coin moves: the options, the pool, the ETM the deposit needs now
@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import foreign_chains
 from ..chain.address import decode_address
+from ..chains.profile import ChainProfile, DepositRequest
+from ..chains.registry import chain_registry
 from ..errors import ChainError, InsufficientFundsError, ValidationError
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
-from ..units import format_amount, parse_amount
+from ..units import format_amount, known_units, parse_amount
 from .context import AppContext
 
 #: Headroom over the node's ETM quote when ``etm_max`` is omitted (1 %): the pool may move
@@ -45,7 +46,7 @@ _TXID = re.compile(r"[0-9a-f]{64}")
 
 def display(value: int, asset: str) -> str:
     """``value`` base units of ``asset`` as a decimal string (base units for unknown tokens)."""
-    if foreign_chains.unit_of(asset) is not None:
+    if known_units().get(asset.lower()) is not None:
         return format_amount(value, asset)
     return f"{value} {asset} base units"
 
@@ -53,7 +54,7 @@ def display(value: int, asset: str) -> str:
 def parse_asset_amount(text: str, asset: str) -> int:
     """A decimal amount of ``asset`` (``0.01``, or with the asset's unit after it); base units
     for tokens."""
-    if foreign_chains.unit_of(asset) is not None:
+    if known_units().get(asset.lower()) is not None:
         return parse_amount(text, asset)
     if not (text.isascii() and text.isdigit()):
         raise ValidationError(f"amount {text!r} must be a whole number of base units")
@@ -119,7 +120,7 @@ def create_pool(
     """Create the ``asset`` pool with the wallet as operator: the wallet's key on the asset's
     chain claims its swaps and receives its deposits. (claim key, the ETM transaction)."""
     asset = asset.lower()
-    chain = foreign_chains.for_asset(asset)
+    chain = chain_registry().for_asset(asset)
     claim_key = chain.key_of(ctx.wallet().unsafe_export_chain_secret(chain.wallet_label))
     create = payloads.PoolCreate(
         asset, claim_key, fee_ppm, obligation_blocks, min_confirmations, min_withdrawal
@@ -159,11 +160,11 @@ def deposit_etm_max(
     return etm_max
 
 
-def _deposit_leg(ctx: AppContext, chain: foreign_chains.ForeignChain) -> str:
+def _deposit_leg(ctx: AppContext, chain: ChainProfile) -> str:
     """The configured leg the deposit is paid on (its table is checked now, before the
     passphrase is asked)."""
     for name in ctx.chains():
-        if foreign_chains.for_leg(name, ctx.adapter_entry(name)) is chain:
+        if chain_registry().for_leg(name, ctx.adapter_entry(name)) is chain:
             if ctx.config is not None and not ctx.given:
                 ctx.config.chain_options(name)
             return name
@@ -173,12 +174,14 @@ def _deposit_leg(ctx: AppContext, chain: foreign_chains.ForeignChain) -> str:
 
 
 def _check_options(
-    chain: foreign_chains.ForeignChain, leg: str, resume_txid: str | None, destination: str | None
+    chain: ChainProfile, leg: str, resume_txid: str | None, destination: str | None
 ) -> None:
-    if resume_txid is not None and not (chain.exchange.resumable and _TXID.fullmatch(resume_txid)):
+    resumable = chain.require_client().resumable
+    if resume_txid is not None and not (resumable and _TXID.fullmatch(resume_txid)):
         raise ValidationError(f"--txid takes a {leg} txid (64 lowercase hex), got {resume_txid!r}")
-    if chain.exchange.destination is not None:
-        chain.exchange.destination.check(destination)
+    option = chain.require_client().destination
+    if option is not None:
+        option.check(destination)
 
 
 def lp_deposit(
@@ -201,7 +204,7 @@ def lp_deposit(
     ``after_pay(confirmations needed)`` runs once the payment is sent (a local stack mines
     those blocks there)."""
     asset = asset.lower()
-    chain = foreign_chains.for_asset(asset)
+    chain = chain_registry().for_asset(asset)
     leg = _deposit_leg(ctx, chain)
     _check_options(chain, leg, resume_txid, destination)
     ex = ctx.exchange(trusted_relayer=relay)
@@ -213,10 +216,10 @@ def lp_deposit(
         raise InsufficientFundsError(f"{me} holds {display(balance, 'etm')}, less than --etm "
                                      f"{display(etm_max, 'etm')} (plus fees)")  # fmt: skip
     adapter = ctx.adapter(leg)
-    request = foreign_chains.DepositRequest(
+    request = DepositRequest(
         bytes.fromhex(pool["claim_key"]), amount, decode_address(me), destination
     )
-    payments = chain.exchange.deposit_payments(request)
+    payments = chain.require_client().deposit_payments(request)
     since = adapter.tip().height
     if resume_txid is None:
         txid = adapter.pay(payments)
@@ -228,13 +231,13 @@ def lp_deposit(
     height = _wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
     _wait_relayed(ex, leg, adapter, height, needed, batch, timeout_s, progress)
     proof = adapter.payment_proof(txid, payments[0])
-    chain.exchange.check_deposit(proof, request)
+    chain.require_client().check_deposit(proof, request)
     tx = ex.submit_deposit(
-        asset, chain.exchange.deposit_proof(proof), etm_max=etm_max, min_shares=min_shares,
+        asset, chain.require_client().deposit_proof(proof), etm_max=etm_max, min_shares=min_shares,
         fee=fee,
     )  # fmt: skip
     mine = ctx.node().positions(me)
-    return DepositResult(txid, chain.exchange.txid_json_key, asset, amount, tx, mine)
+    return DepositResult(txid, chain.require_exchange().txid_json_key, asset, amount, tx, mine)
 
 
 def _wait_confirmed(

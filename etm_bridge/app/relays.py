@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import foreign_chains
+from ..chains.registry import chain_registry
 from ..errors import ConfigError
 from ..etm_client.header_feed import check_batch, feed_missing_headers
 from ..etm_client.submit import Submitter
@@ -20,8 +20,9 @@ def feedable(ctx: AppContext) -> list[str]:
     """The configured chains whose relay on ETM anyone may feed."""
     found = []
     for name in ctx.chains():
-        chain = foreign_chains.for_leg(name, ctx.adapter_entry(name))
-        if chain is not None and name != ctx.etm_name_or_none() and chain.relay.permissionless:
+        chain = chain_registry().for_leg(name, ctx.adapter_entry(name))
+        relay = None if chain is None else chain.relay
+        if relay is not None and name != ctx.etm_name_or_none() and relay.permissionless:
             found.append(name)
     return found
 

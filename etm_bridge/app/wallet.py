@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import foreign_chains
 from ..adapter import Capability, ChainAdapter
 from ..adapters_registry import load_adapter_class
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..config import ETM, Config, env_name
 from ..errors import EtmBridgeError, NodeUnavailableError
 from ..units import format_amount
@@ -20,9 +21,9 @@ from ..wallet import WalletPublic
 from .context import AppContext
 
 
-def _leg_of(config: Config, chain: foreign_chains.ForeignChain) -> str:
+def _leg_of(config: Config, chain: ChainProfile) -> str:
     for name in config.chain_names:
-        if foreign_chains.for_leg(name, config.adapter_of(name)) is chain:
+        if chain_registry().for_leg(name, config.adapter_of(name)) is chain:
             return name
     return chain.name
 
@@ -37,7 +38,7 @@ def chain_tables(config: Config) -> dict[str, tuple[str, dict[str, Any]]]:
     """ticker -> (leg, checked options) of each configured foreign chain: a bad value is the
     command's error (ConfigError naming key and source), not one row's."""
     tables = {}
-    for chain in foreign_chains.chains():
+    for chain in chain_registry().pooled():
         leg = _leg_of(config, chain)
         if leg in config.chain_names:
             tables[chain.ticker] = (leg, config.chain_options(leg)[1])
@@ -78,7 +79,9 @@ def balances(
             lambda: (etm_class.balance_of({"url": url}, _etm_key(public)), "etm"),
         )
     }
-    for chain in foreign_chains.chains():
+    for chain in chain_registry().pooled():
+        if chain.wallet_label not in public.chains:
+            continue  # a wallet made before the chain was installed has no key of it
         leg, options = tables.get(chain.ticker, (_leg_of(config, chain), {}))
         adapter = load_adapter_class(config.adapter_of(leg))
         node_key = _node_key(config, leg, adapter)

@@ -4,7 +4,9 @@ Each chain folder ``etm_bridge/chains/<name>/`` exports one ``PROFILE`` (an out-
 declares it in the entry-point group ``etm_bridge.chains``); :mod:`.registry` finds, validates
 and serves them. The core reads chain knowledge only from here: units, key kinds and lengths,
 wallet derivation, the ETM-side header relay (transaction types, tables, genesis keys, status),
-the exchange's proof verifier and codec, proof kinds.
+the exchange's proof verifier and codec, proof kinds, and the client side of its pools (how
+a proven lock's id reads back into the adapter's, what an LP deposit pays and how its proof is
+encoded and checked: :class:`ClientSpec`).
 
 Names that must never change once a chain is live: ``ticker`` is consensus and persisted data
 (pool asset, binding chain, the ``spv_config`` key, the ``<ticker>_`` prefixes of transaction
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import ConfigError, ValidationError
 from ..observations import KeyKind
 from ..units import Unit
 
@@ -89,8 +92,9 @@ class BindingSpec:
 class GenesisPart:
     """This chain's keys of the genesis ``plugins.spv`` section (all prefixed ``<ticker>_``).
 
-    ``to_json(cfg)`` gives every key, with null/empty values when ``cfg`` is None (so the
-    section's canonical JSON, and the genesis id, stay what they were); ``from_json(section)``
+    ``to_json(cfg)`` gives every key, or when ``cfg`` is None what keeps the genesis id of a
+    chain without this relay unchanged: the first chains wrote null values, a chain installed
+    later writes nothing (its keys would move every existing genesis id); ``from_json(section)``
     reads them back (None: no relay configured); ``initialise(state, cfg)`` writes the relay's
     checkpoint and ``spv_config`` record into the genesis state."""
 
@@ -139,6 +143,50 @@ class ExchangeSpec:
     verifier: Callable[[], ForeignVerifier]  # bound to this chain's relay in state
     lock_proof: Callable[[HtlcLock, InclusionProof], bytes]  # -> xchg_swap_in proof bytes
     txid_json_key: str  # the payment's id key in `lp deposit --json` ("<name>_txid", ...)
+
+
+@dataclass(frozen=True)
+class DepositRequest:
+    """What an LP deposit of ``amount`` into a pool whose operator claims with ``claim_key``
+    pays, for the ETM owner ``owner20``; ``destination``: the chain's extra option (a vault)."""
+
+    claim_key: bytes
+    amount: int
+    owner20: bytes
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationOption:
+    """A deposit option a chain requires (e.g. a contract address), its check and error text."""
+
+    flag: str
+    help: str
+    pattern: str
+    error: str  # formatted with {value!r}
+
+    def check(self, value: str | None) -> str:
+        if not (value and re.fullmatch(self.pattern, value)):
+            raise ValidationError(self.error.format(value=value))
+        return value
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """The client side of this chain's pools (swap engine, ETM client, use cases).
+
+    ``deposit_payments`` returns the adapter's ``Payment`` values (``etm_bridge.adapter``; not
+    imported here, this module stays pure)."""
+
+    #: (the ``lock_id`` bytes the exchange proved, hashlock) -> the adapter's lock id, None if
+    #: malformed
+    adapter_lock_id: Callable[[bytes, bytes], str | None]
+    deposit_payments: Callable[[DepositRequest], list[Any]]  # what the investor pays
+    deposit_proof: Callable[[InclusionProof], bytes]  # payment proof -> xchg_lp_deposit bytes
+    #: a resumed payment's check: the proven transaction pays what ``request`` asks (else raise)
+    check_deposit: Callable[[InclusionProof, DepositRequest], None]
+    resumable: bool  # `lp deposit --txid` allowed
+    destination: DestinationOption | None = None  # a required deposit option
 
 
 @dataclass(frozen=True)
@@ -195,6 +243,7 @@ class ChainProfile:
     adapter: str = ""  # adapter entry point; "" means ``name``
     relay: RelaySpec | None = None  # None: not relayed to ETM (then no exchange either)
     exchange: ExchangeSpec | None = None
+    client: ClientSpec | None = None  # needs ``exchange``
     node_init: NodeInitSpec | None = None
     proof_kinds: Mapping[str, ProofKind] = field(default_factory=dict)
 
@@ -210,3 +259,45 @@ class ChainProfile:
     def default_confirmations(self, network: str) -> int:
         """The default depth on ``network`` (the largest of the table for an unknown one)."""
         return int(self.confirmations.get(network, max(self.confirmations.values(), default=1)))
+
+    @property
+    def wallet_label(self) -> str:
+        return self.wallet.label
+
+    def key_of(self, secret: bytes) -> bytes:
+        """The key a wallet secret of this chain swaps, binds and claims with."""
+        return self.wallet.public_of(secret).key
+
+    def sign_binding(self, message: str, secret: bytes) -> bytes:
+        """The binding proof's signature of ``message`` by :meth:`key_of` ``secret``."""
+        return self.binding.sign(message, secret)[1]
+
+    def public_of_wallet(self, public: Any) -> ChainPublic:
+        """This chain's entry of a wallet's public keys (``WalletPublic.chains[label]``)."""
+        found: ChainPublic | None = public.chains.get(self.wallet.label)
+        if found is None:
+            raise ValidationError(f"the wallet has no {self.wallet.label!r} key (made before "
+                                  "this chain was installed: make a new wallet)")  # fmt: skip
+        return found
+
+    def public_key(self, public: Any) -> bytes:
+        return self.public_of_wallet(public).key
+
+    def display_address(self, public: Any, network: str) -> str:
+        return self.public_of_wallet(public).display_address(network)
+
+    def require_relay(self) -> RelaySpec:
+        """The relay; ConfigError if this chain has none (nothing of it is on ETM)."""
+        if self.relay is None:
+            raise ConfigError(f"chain {self.name!r} has no relay on ETM")
+        return self.relay
+
+    def require_exchange(self) -> ExchangeSpec:
+        if self.exchange is None:
+            raise ConfigError(f"chain {self.name!r} has no ETM pools")
+        return self.exchange
+
+    def require_client(self) -> ClientSpec:
+        if self.client is None:
+            raise ConfigError(f"chain {self.name!r} has no client side of ETM pools")
+        return self.client

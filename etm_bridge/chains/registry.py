@@ -15,7 +15,8 @@ clash), and the node refuses to start, rather than silently dropping a chain's t
 
 Rules: names, tickers and aliases are unique across profiles and none is ``etm``, ``kdf`` or
 ``policy``; a ticker matches ``[a-z][a-z0-9]{1,9}`` and is the wallet label;
-``key_kind.length == binding.key_len``; an exchange needs a relay and a 20..65-byte key; relay
+``key_kind.length == binding.key_len``; an exchange needs a relay and a 20..65-byte key, a
+client side needs an exchange; relay
 type-id blocks are multiples of 10 in [100, 190] or [1000, 65530], do not overlap, and hold every
 type of the relay; type names start with ``<ticker>_``, tables with ``spv_<ticker>_``, genesis
 keys with ``<ticker>_``; proof kinds are unique.
@@ -23,8 +24,9 @@ keys with ``<ticker>_``; proof kinds are unique.
 Lookups: :meth:`ChainRegistry.by_name`, :meth:`~ChainRegistry.by_ticker`,
 :meth:`~ChainRegistry.find` (name, ticker or alias), :meth:`~ChainRegistry.resolve` (configured
 names first), :meth:`~ChainRegistry.for_asset`, :meth:`~ChainRegistry.for_adapter`,
-:meth:`~ChainRegistry.unit_of`, :meth:`~ChainRegistry.proof_kind`,
-:meth:`~ChainRegistry.verifiers`. No I/O beyond importing the chain packages.
+:meth:`~ChainRegistry.for_leg`, :meth:`~ChainRegistry.pooled`, :meth:`~ChainRegistry.unit_of`,
+:meth:`~ChainRegistry.proof_kind`, :meth:`~ChainRegistry.verifiers`. No I/O beyond importing
+the chain packages.
 """
 
 from __future__ import annotations
@@ -104,9 +106,11 @@ class ChainRegistry:
         """The chain name ``text`` means: a configured chain name as is (``[chains.<name>]``
         wins: a user may configure ``mybtc``), else a profile's name for its name, ticker or an
         alias, else ``text`` itself (an adapter with no profile, e.g. ``fake``)."""
-        wanted = text.strip()
-        if wanted in set(configured):
+        wanted, names = text.strip(), set(configured)
+        if wanted in names:
             return wanted
+        if wanted.lower() in names:
+            return wanted.lower()
         profile = self.find(wanted)
         return profile.name if profile is not None else wanted.lower()
 
@@ -122,6 +126,18 @@ class ChainRegistry:
     def for_adapter(self, entry_point: str) -> ChainProfile | None:
         """The profile whose adapter is ``entry_point`` (None: an adapter of no profile)."""
         return next((p for p in self.profiles if p.adapter_name == entry_point), None)
+
+    def for_leg(self, name: str, adapter: str | None = None) -> ChainProfile | None:
+        """The chain a swap leg named ``name`` is on: by its name, ticker or alias, else by the
+        entry point of its adapter (a chain configured as ``mine`` with ``adapter = <name>``)."""
+        found = self.find(name)
+        if found is None and adapter:
+            found = self.for_adapter(adapter) or self.find(adapter)
+        return found
+
+    def pooled(self) -> tuple[ChainProfile, ...]:
+        """The profiles whose assets have ETM pools a client can use (exchange and client)."""
+        return tuple(p for p in self.profiles if p.exchange is not None and p.client is not None)
 
     def native_assets(self) -> tuple[str, ...]:
         return tuple(p.assets.native for p in self.profiles)
@@ -178,6 +194,8 @@ def _check_one(entry: Registered) -> None:
         )  # fmt: skip
     if p.exchange is not None and p.relay is None:
         raise _fail(entry, "an exchange needs a relay (its proofs are checked against it)")
+    if p.client is not None and p.exchange is None:
+        raise _fail(entry, "a client side of pools needs an exchange")
     if p.exchange is not None and not 20 <= p.binding.key_len <= 65:
         raise _fail(entry, "a pool's claim key (the binding key) must be 20..65 bytes")
     if p.wallet.label != p.ticker:

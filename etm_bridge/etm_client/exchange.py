@@ -40,11 +40,12 @@ from typing import Any
 
 from ..adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, KeyKind
 from ..chain.address import encode_address
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError, ValidationError
 from ..exchange import payloads, records, txtypes
 from ..exchange.htlc import Htlc
 from ..exchange.records import PoolSwap
-from ..foreign_chains import ForeignChain, for_asset
 from ..node.client import NodeClient
 from ..swaps.core.model import SwapRecord
 from ..swaps.core.pool_terms import PoolInfo, pool_leg_key
@@ -82,7 +83,7 @@ FINAL_REJECTIONS = frozenset(
 def proof_bytes(asset: str, lock: HtlcLock, proof: InclusionProof) -> bytes:
     """The exchange's encoding (``xchg_swap_in`` proof bytes) of the adapter's inclusion proof
     of ``lock``, a lock on the chain of pool asset ``asset``."""
-    return for_asset(asset).exchange.lock_proof(lock, proof)
+    return chain_registry().for_asset(asset).require_exchange().lock_proof(lock, proof)
 
 
 class NodeExchange:
@@ -100,7 +101,7 @@ class NodeExchange:
         self,
         submitter: Submitter,
         etm_leg: EtmAdapter,
-        legs: Mapping[str, ForeignChain],
+        legs: Mapping[str, ChainProfile],
         sources: Mapping[str, ChainAdapter],
         relay_submitter: Submitter | None = None,
     ) -> None:
@@ -110,7 +111,7 @@ class NodeExchange:
         self.relay_submitter = relay_submitter
         self.rejected: dict[bytes, str] = {}  # hashlock -> final rejection reason
 
-    def _chain(self, chain: str) -> ForeignChain:
+    def _chain(self, chain: str) -> ChainProfile:
         try:
             return self.legs[chain]
         except KeyError:
@@ -136,12 +137,13 @@ class NodeExchange:
         ours = self.sources[chain].headers(height, 1)
         if best is None or not ours:
             return None
-        return ours[0] if fc.relay.header_id(ours[0]) == best else None
+        return ours[0] if fc.require_relay().header_id(ours[0]) == best else None
 
     def _feeder(self, chain: str) -> Submitter | None:
         """Who feeds ``chain``'s relay from here: any key if it is permissionless, else only a
         trusted relayer's (None: we leave it to the operator)."""
-        return self.submitter if self._chain(chain).relay.permissionless else self.relay_submitter
+        relay = self._chain(chain).require_relay()
+        return self.submitter if relay.permissionless else self.relay_submitter
 
     def relay_headers(self, chain: str, start_height: int, headers: list[bytes]) -> int:
         """Relay everything the ETM relay lacks up to our node's tip (from the fork point the
@@ -171,7 +173,7 @@ class NodeExchange:
         """Confirmations the relay holds of ``chain``'s block ``header`` at ``height`` (0: not
         on its best chain, yet or any more)."""
         fc = self._chain(chain)
-        if self.client.spv_best_hash(fc.ticker, height) != fc.relay.header_id(header):
+        if self.client.spv_best_hash(fc.ticker, height) != fc.require_relay().header_id(header):
             return 0
         return (header_feed.relay_tip(self.client, fc) or 0) - height + 1
 
@@ -200,7 +202,7 @@ class NodeExchange:
             t.user_leg.amount,
             t.hashlock,
             t.counter_leg.amount,
-            fc.exchange.lock_proof(lock, proof),
+            fc.require_exchange().lock_proof(lock, proof),
         )
         try:
             sent = self.submitter.submit(txtypes.SWAP_IN, payload, wait=False)

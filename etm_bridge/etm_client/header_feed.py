@@ -8,8 +8,8 @@ headers transactions, in batches. Who may send them is the relay's rule (``permi
 key; else the trusted relayers named in the ETM genesis). A relay that does not exist yet counts
 as tip 0 when the chain's first batch starts it (``missing_relay`` None), else it is an error.
 
-What a chain's relay looks like comes from its chain record (``foreign_chains``: the relay's
-headers type, header id form, batch limit, status tip field).
+What a chain's relay looks like comes from its chain profile (the registry's ``RelaySpec``: the
+relay's headers type, header id form, batch limit, status tip field).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Protocol
 
 from ..adapter import Tip
 from ..chain.keys import SigningKey
+from ..chains.profile import ChainProfile
+from ..chains.registry import chain_registry
 from ..errors import ChainError, NotFoundError, ValidationError
-from ..foreign_chains import ForeignChain, find
 from ..node.client import NodeClient
 from ..spv.fork_point import common_height
 from .submit import Submitter
@@ -35,36 +36,36 @@ class HeaderSource(Protocol):
     def headers(self, start_height: int, count: int) -> list[bytes]: ...
 
 
-def relay_tip(client: NodeClient, chain: ForeignChain) -> int | None:
+def relay_tip(client: NodeClient, chain: ChainProfile) -> int | None:
     """The best height of ``chain``'s relay on ETM; None if the relay does not exist (yet)."""
     try:
         status = client.spv_relay(chain.ticker)
     except NotFoundError:
         return None
     tip = status.get("tip") or {}
-    return int(tip.get(chain.relay.tip_field, 0))
+    return int(tip.get(chain.require_relay().tip_field, 0))
 
 
-def fork_point(client: NodeClient, chain: ForeignChain, source: HeaderSource) -> int:
+def fork_point(client: NodeClient, chain: ChainProfile, source: HeaderSource) -> int:
     """The highest height at which ``source``'s best chain and the relay's agree (0: none)."""
     tip = relay_tip(client, chain)
     if tip is None:
-        if chain.relay.missing_relay is not None:
-            raise ChainError(chain.relay.missing_relay)
+        if chain.require_relay().missing_relay is not None:
+            raise ChainError(chain.require_relay().missing_relay)
         tip = 0  # the relay starts with the first batch
 
     def agree(height: int) -> bool:
         relay_hash = client.spv_best_hash(chain.ticker, height)
         if relay_hash is None:  # below the relay's checkpoint
             raise ChainError(f"the {chain.ticker} node's chain does not contain the checkpoint")
-        return chain.relay.header_id(source.headers(height, 1)[0]) == relay_hash
+        return chain.require_relay().header_id(source.headers(height, 1)[0]) == relay_hash
 
     return common_height(min(tip, source.tip().height), agree, floor=1) or 0
 
 
-def check_batch(chain: ForeignChain, batch: int | None) -> int:
+def check_batch(chain: ChainProfile, batch: int | None) -> int:
     """Headers per transaction: ``batch``, or the default within the relay's limit."""
-    most = chain.relay.max_headers_per_tx
+    most = chain.require_relay().max_headers_per_tx
     batch = min(DEFAULT_BATCH, most) if batch is None else batch
     if not 1 <= batch <= most:
         raise ValidationError(f"batch must be 1..{most} headers, got {batch}")
@@ -75,7 +76,7 @@ def feed_missing_headers(
     client: NodeClient,
     submitter: Submitter,
     source: HeaderSource,
-    chain: ForeignChain,
+    chain: ChainProfile,
     *,
     batch: int | None = None,
     fee: int | None = None,
@@ -90,8 +91,8 @@ def feed_missing_headers(
         headers = source.headers(start, min(batch, tip - start + 1))
         if not headers:
             break
-        submitter.submit_raw(chain.relay.headers_type_id, chain.relay.encode_headers(headers),
-                             fee=fee)  # fmt: skip
+        relay = chain.require_relay()
+        submitter.submit_raw(relay.headers_type_id, relay.encode_headers(headers), fee=fee)
         start, sent = start + len(headers), sent + len(headers)
         if progress is not None:
             progress(sent, start - 1)
@@ -110,8 +111,8 @@ def relay_missing_headers(
 ) -> int:
     """:func:`feed_missing_headers` for a relayer holding only ``key``: the relay of ``chain``
     (a chain's name, ticker or alias), signed by a submitter of its own."""
-    found = find(chain)
-    if found is None:
+    found = chain_registry().find(chain)
+    if found is None or found.relay is None:
         raise ValidationError(f"no foreign chain named {chain!r} has a relay on ETM")
     submitter = Submitter(client, key)
     return feed_missing_headers(

@@ -14,6 +14,8 @@ from etm_bridge.chains.profile import (
     AssetSpec,
     BindingSpec,
     ChainProfile,
+    ClientSpec,
+    DestinationOption,
     ExchangeSpec,
     GenesisPart,
     ProofKind,
@@ -45,6 +47,19 @@ GENESIS_KEYS = (
 TYPES = {RELAY_HEADERS: "eth_relay_headers", RECEIPT_PROOF: "eth_receipt_proof"}
 #: Token assets of ETH pools: ``erc20:0x<40 hex>``.
 TOKEN_PREFIX = "erc20:"
+#: An LP deposit goes through the pool operator's PoolVault contract.
+VAULT = DestinationOption(
+    "--vault",
+    "eth: the pool operator's PoolVault address.",
+    r"0x[0-9a-fA-F]{40}",
+    "an eth deposit needs --vault 0x<40 hex> (got {value!r})",
+)
+
+
+def _client() -> Any:
+    from . import client
+
+    return client
 
 
 def _relay_types() -> Any:
@@ -172,6 +187,14 @@ PROFILE = ChainProfile(
         dev_networks=frozenset({"anvil"}),
     ),
     exchange=ExchangeSpec(verifier=_verifier, lock_proof=_lock_proof, txid_json_key="ethereum_tx"),
+    client=ClientSpec(
+        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
+        deposit_payments=lambda request: _client().deposit_payments(request),
+        deposit_proof=lambda proof: _client().deposit_proof(proof),
+        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
+        resumable=False,
+        destination=VAULT,
+    ),
     node_init=NODE_INIT,
     proof_kinds={
         "ethereum-receipt": ProofKind(header_len=None, node_len=None, verify=_verify_receipt)

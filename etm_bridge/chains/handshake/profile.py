@@ -15,6 +15,7 @@ from etm_bridge.chains.profile import (
     AssetSpec,
     BindingSpec,
     ChainProfile,
+    ClientSpec,
     ExchangeSpec,
     GenesisPart,
     ProofKind,
@@ -44,6 +45,12 @@ GENESIS_KEYS = (
     "hns_loss_budget",
 )
 TYPES = {RELAY_HEADERS: "hns_relay_headers", TX_PROOF: "hns_tx_proof"}
+
+
+def _client() -> Any:
+    from . import client
+
+    return client
 
 
 def _relay_types() -> Any:
@@ -170,6 +177,14 @@ PROFILE = ChainProfile(
     ),
     exchange=ExchangeSpec(
         verifier=_verifier, lock_proof=_lock_proof, txid_json_key="handshake_txid"
+    ),
+    client=ClientSpec(
+        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
+        deposit_payments=lambda request: _client().deposit_payments(request),
+        deposit_proof=lambda proof: _client().deposit_proof(proof),
+        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
+        resumable=True,
+        destination=None,
     ),
     node_init=NODE_INIT,
     proof_kinds={"handshake-merkle": ProofKind(header_len=236, node_len=32, verify=_verify_merkle)},

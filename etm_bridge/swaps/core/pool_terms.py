@@ -170,8 +170,7 @@ def adapter_lock_id(asset: str, lock_id: bytes, hashlock: bytes) -> str | None:
     """The foreign adapter's id of the lock the exchange proved (the pool swap's ``lock_id``
     bytes, in the chain's proof form), or None for an asset without a known form
     (:mod:`.pool_assets`)."""
-    form = pool_assets.form_of(asset)
-    return None if form is None else form.adapter_lock_id(lock_id, hashlock)
+    return pool_assets.adapter_lock_id(asset, lock_id, hashlock)
 
 
 def operator_record(
