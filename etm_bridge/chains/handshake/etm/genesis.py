@@ -62,7 +62,10 @@ class HnsRelayGenesis:
 
 
 def to_json(cfg: HnsRelayGenesis | None) -> dict[str, Any]:
-    cfg = cfg or HnsRelayGenesis()
+    """The ``hns_*`` keys of a chain with a Handshake relay; none without one, so that
+    installing this chain leaves the genesis id of every chain without it unchanged."""
+    if cfg is None or cfg.network is None:
+        return {}
     cp = cfg.checkpoint
     out = {
         "hns_network": cfg.network,
