@@ -39,6 +39,8 @@ from etm_bridge.adapter import (
     InclusionProof,
     KeyKind,
     LockState,
+    Payment,
+    PaymentStatus,
     SpendKind,
     Tip,
     check_header_range,
@@ -84,10 +86,12 @@ class HandshakeAdapter(ChainAdapter):
 
     name = "handshake"
     #: Optional powers (issue 12): the scanner contract, locks that hide their hashlock, SPV
-    #: inclusion proofs. Plain payments are not the PAYMENTS capability (``pay_outputs``).
-    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.HTLC_ACTIVITY, Capability.WATCH_HASHLOCK, Capability.INCLUSION_PROOFS}
-    )
+    #: inclusion proofs, plain payments (an LP deposit: a :class:`Payment` destination is an
+    #: address as ``version byte || hash``, :attr:`Address.key`).
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.HTLC_ACTIVITY, Capability.WATCH_HASHLOCK, Capability.INCLUSION_PROOFS,
+        Capability.PAYMENTS,
+    })  # fmt: skip
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
         "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
         "data_dir": Path, "network": str, "birth_height": int, "fallback_fee_doo_vb": int,
@@ -118,6 +122,7 @@ class HandshakeAdapter(ChainAdapter):
         self.index: ChainIndex = load_index(self.index_path, birth_height)
         self._mempool = MempoolCache()
         self._resolver = HashlockResolver()
+        self._payment_heights: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> HandshakeAdapter:
@@ -221,6 +226,53 @@ class HandshakeAdapter(ChainAdapter):
         outs = [Output(amount, address) for address, amount in outputs]
         tx, _coins = build_payment_tx(self.key, coins, outs, self.fee_estimate().rate)
         return self.node.broadcast(tx)
+
+    # --- payments (the PAYMENTS capability) ---------------------------------------------------
+
+    def pay(self, payments: Sequence[Payment]) -> str:
+        """Pay each payment (destination ``version || hash``, e.g. ``0x00 || BLAKE2b-160(key)``
+        or ``0x1f || data`` for the one nulldata output) as an output, in order; the txid."""
+        return self.pay_outputs([(_address_of(p), p.amount) for p in payments])
+
+    def payment_status(self, txid: str, *, since_height: int = 0) -> PaymentStatus:
+        """In the mempool: (None, 0); mined: its height (blocks scanned from ``since_height``,
+        no ``--index-tx`` needed) and confirmations; LockNotFoundError if hsd has neither."""
+        tip = self.node.height()
+        height = self._payment_heights.get(txid)
+        if height is not None and (height > tip or not self._in_block(txid, height)):
+            height = None  # reorganised away: look again
+        if height is None:
+            if txid in {str(t) for t in self.rpc.call("getrawmempool")}:
+                return PaymentStatus(None, 0)
+            found = (h for h in range(max(0, since_height), tip + 1) if self._in_block(txid, h))
+            height = next(found, None)
+            if height is None:
+                raise LockNotFoundError(
+                    f"handshake tx {txid} is neither in the mempool nor in blocks "
+                    f"{since_height}..{tip}"
+                )
+            self._payment_heights[txid] = height
+        return PaymentStatus(height, tip - height + 1)
+
+    def payment_proof(self, txid: str, payment: Payment) -> InclusionProof:
+        """The ``handshake-merkle`` proof of mined ``txid``; ``item`` = the output paying."""
+        status = self.payment_status(txid)
+        if status.block_height is None:
+            raise LockNotFoundError(f"handshake tx {txid} is not mined yet; no proof")
+        raw = self._raw_block(status.block_height)
+        proof = block_inclusion_proof(raw, status.block_height, txid)
+        tx = next(tx for tx in parse_block(raw)[1] if tx.txid.hex() == txid)
+        wanted = (_address_of(payment), payment.amount)
+        vout = next((i for i, o in enumerate(tx.outputs) if (o.address, o.value) == wanted), None)
+        if vout is None:
+            raise ValidationError(
+                f"handshake tx {txid} does not pay {payment.amount} doo to the address asked "
+                f"for ({payment.destination.hex()})"
+            )
+        return dataclasses.replace(proof, item=vout)
+
+    def _in_block(self, txid: str, height: int) -> bool:
+        return any(tx.txid.hex() == txid for tx in parse_block(self._raw_block(height))[1])
 
     # --- locks ------------------------------------------------------------------------------
 
@@ -391,6 +443,13 @@ class HandshakeAdapter(ChainAdapter):
             timelock_height=lock.timelock_height,
         )
         return HtlcLock("handshake", lock_id, lock.txid, terms, lock.height, state)
+
+
+def _address_of(payment: Payment) -> Address:
+    """A payment's destination ``version || hash`` as an output address."""
+    if payment.data:
+        raise ValidationError("a Handshake payment carries no call data (use a nulldata output)")
+    return Address(payment.destination[0], payment.destination[1:])
 
 
 def _htlc_of(lock: HtlcLock) -> HtlcScript:

@@ -6,6 +6,7 @@ import pytest
 from etm_bridge_handshake import HandshakeAdapter
 from etm_bridge_handshake.proofs import verify_handshake_merkle_proof
 
+from etm_bridge.adapter import Payment
 from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarness
 
 
@@ -22,4 +23,6 @@ class TestHandshakeConformance(AdapterConformance):
             amount=1_000_000,  # 1 HNS
             unknown_lock_id="00" * 32 + ":0:" + "00" * 32,
             verify_proof=verify_handshake_merkle_proof,
+            # a pay-to-key output: address version 0 || BLAKE2b-160(key)
+            payment=lambda to: Payment(to.key.address.key, 600_000),
         )
