@@ -244,6 +244,10 @@ class State:
     def supply(self) -> int:
         return self.get_u64(META, SUPPLY_KEY)
 
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` was declared in the registry (only those can be written)."""
+        return table in self._tables
+
     # --- writes --------------------------------------------------------------------------------
 
     def put(self, table: str, key: bytes, value: bytes | None) -> None:

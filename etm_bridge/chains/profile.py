@@ -134,6 +134,11 @@ class RelaySpec:
     #: networks whose headers anyone can forge: pools on them need ``allow_dev_pools``
     dev_networks: frozenset[str] = frozenset()
     dev_autostart: str | None = None  # network whose genesis block the first batch starts
+    #: None: the node's SPV plug-in registers this relay on every ETM chain (the first chains);
+    #: a module path: this relay's own tx plug-in, so only an ETM chain whose genesis lists it
+    #: (``node init`` adds it with the relay's options) has its types and tables. Installing
+    #: such a chain changes nothing on chains that do not use it.
+    tx_plugin: str | None = None
 
 
 @dataclass(frozen=True)

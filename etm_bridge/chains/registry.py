@@ -8,7 +8,8 @@ Two sources, read once per process (:func:`chain_registry`, cached):
   ``etm_bridge.chains``, e.g. ``[project.entry-points."etm_bridge.chains"] toy =
   "toy_chain:PROFILE"``.
 
-The installed set is consensus: a node with another set registers other transaction types.
+The installed set is consensus: a node with another set registers other transaction types
+(except relays with their own ``relay.tx_plugin``, registered only where a genesis lists it).
 So a profile that fails to import, or breaks a rule below, is a
 :class:`~etm_bridge.errors.ConfigError` naming it and where it came from (both profiles for a
 clash), and the node refuses to start, rather than silently dropping a chain's types.

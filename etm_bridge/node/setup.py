@@ -76,6 +76,8 @@ def init_node(
         raise ConfigError(f"delegates must be in 1..101, got {delegates}")
     if funded_accounts < 0:
         raise ConfigError(f"funded accounts must be 0 or more, got {funded_accounts}")
+    if spv is not None:  # relays with a plug-in of their own: the genesis lists it
+        tx_plugins = (*tx_plugins, *(p for p in spv.tx_plugins() if p not in tx_plugins))
     params = replace(
         ChainParams(),
         genesis_time=etm_time(time.time()) if genesis_time is None else genesis_time,

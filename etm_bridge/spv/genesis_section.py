@@ -61,6 +61,15 @@ class SpvSection:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"malformed spv genesis section: {exc}") from None
 
+    def tx_plugins(self) -> tuple[str, ...]:
+        """The tx plug-ins the configured relays need (``relay.tx_plugin``), in type-id order."""
+        found = []
+        for profile in chain_registry().relayed():
+            assert profile.relay is not None
+            if profile.ticker in self.relays and profile.relay.tx_plugin is not None:
+                found.append(profile.relay.tx_plugin)
+        return tuple(found)
+
     def initialise(self, state: State) -> None:
         """Write the checkpoints, policies and the development flag into a genesis state."""
         if self.allow_dev_pools:
@@ -69,7 +78,17 @@ class SpvSection:
             cfg = self.relays.get(profile.ticker)
             if cfg is not None:
                 assert profile.relay is not None
+                _require_tables(state, profile.ticker, profile.relay)
                 profile.relay.genesis.initialise(state, cfg)
+
+
+def _require_tables(state: State, ticker: str, relay: Any) -> None:
+    missing = sorted(t.name for t in relay.tables if not state.has_table(t.name))
+    if missing:
+        raise ConfigError(
+            f"the genesis starts the {ticker} relay but its tables {missing} are not declared: "
+            f"list its tx plug-in {relay.tx_plugin} in the genesis tx_plugins (node init adds it)"
+        )
 
 
 def _flag(value: Any) -> bool:

@@ -5,8 +5,10 @@
 transaction types (``profile.relay.tx_types(False)``). :func:`register_dev` does the same with
 ``tx_types(True)``: a chain whose genesis configures no relay for a profile with
 ``dev_autostart`` starts that relay at the named network's genesis block with its first header
-batch (development chains; ``etm_bridge.node.spv_plugin`` uses it). The types, tables and genesis
-keys are the profiles' own; this module names no chain.
+batch (development chains; ``etm_bridge.node.spv_plugin`` uses it). A relay that declares its own
+``tx_plugin`` is left out of both: :func:`register_chain` registers it from that plug-in, which a
+genesis lists only when it starts that relay. The types, tables and genesis keys are the
+profiles' own; this module names no chain.
 
 ``spv_config`` holds one record per relay under its ticker (network, confirmation policy and
 the chain's own fields) and the development flags under ``dev`` (``{"pools": true}``: pools on
@@ -88,8 +90,14 @@ def _register(registry: Registry, dev: bool) -> None:
         TableSpec(CONFIG, owner="spv", doc="ticker -> relay network and policy; dev -> flags")
     )
     for profile in chain_registry().relayed():
-        relay = profile.relay
-        assert relay is not None
+        assert profile.relay is not None
+        if profile.relay.tx_plugin is None:
+            _register_relay(registry, profile, dev)
+
+
+def _register_relay(registry: Registry, profile: Any, dev: bool) -> None:
+    relay = profile.relay
+    if relay is not None:
         for table in relay.tables:
             registry.add_table(table)
         for tx_type in relay.tx_types(dev):
@@ -99,6 +107,16 @@ def _register(registry: Registry, dev: bool) -> None:
                     "is not one its relay declares"
                 )
             registry.add_type(tx_type)
+
+
+def register_chain(registry: Registry, ticker: str) -> None:
+    """The relay of chain ``ticker`` from its own tx plug-in (``relay.tx_plugin``), after the
+    node's SPV plug-in (which declares ``spv_config`` and claims the genesis section)."""
+    if CONFIG not in registry.table_names:
+        raise ConfigError(
+            f"the {ticker} relay plug-in needs etm_bridge.node.spv_plugin listed before it"
+        )
+    _register_relay(registry, chain_registry().by_ticker(ticker), dev=False)
 
 
 def register(registry: Registry) -> None:

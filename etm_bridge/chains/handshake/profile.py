@@ -174,6 +174,7 @@ PROFILE = ChainProfile(
         dev_network="regtest",
         #: regtest headers cost ~2 hashes each: anyone can forge a chain with any lock in it
         dev_networks=frozenset({"regtest"}),
+        tx_plugin="etm_bridge.chains.handshake.etm.plugin",
     ),
     exchange=ExchangeSpec(
         verifier=_verifier, lock_proof=_lock_proof, txid_json_key="handshake_txid"
