@@ -56,7 +56,7 @@ from .mempool import MempoolCache
 from .node import HsdClient
 from .proofs import block_inclusion_proof, parse_block
 from .script import HRP, HtlcScript, encode_address, is_refund_witness, preimage_from_witnesses
-from .sighash import WalletKey
+from .sighash import WalletKey, WatchOnlyKey
 from .txbuild import build_claim_tx, build_lock_tx, build_payment_tx, build_refund_tx
 
 FEE_TARGET_BLOCKS = 2
@@ -90,7 +90,7 @@ class HandshakeAdapter(ChainAdapter):
     #: address as ``version byte || hash``, :attr:`Address.key`).
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({
         Capability.HTLC_ACTIVITY, Capability.WATCH_HASHLOCK, Capability.INCLUSION_PROOFS,
-        Capability.PAYMENTS,
+        Capability.PAYMENTS, Capability.WATCH_ONLY_BALANCE,
     })  # fmt: skip
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
         "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
@@ -144,6 +144,26 @@ class HandshakeAdapter(ChainAdapter):
             node, key, data_dir, network=str(config.get("network", "regtest")),
             birth_height=birth_height, fees=fees, confirmations=confirmations,
         )  # fmt: skip
+
+    @classmethod
+    def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:
+        """Confirmed doo on ``key``'s pay-to-key address, scanned from hsd's blocks into an
+        index under ``config["data_dir"]`` (no secret: the key cannot sign)."""
+        try:
+            node = HsdClient(
+                str(config["rpc_url"]), config.get("rpc_user"), config.get("rpc_password")
+            )
+            data_dir = Path(str(config["data_dir"]))
+        except KeyError as exc:
+            raise ConfigError(f"handshake adapter config needs {exc.args[0]!r}") from None
+        adapter = cls(
+            node, WatchOnlyKey(key), data_dir, network=str(config.get("network", "regtest")),
+            birth_height=int(config.get("birth_height", 0)),
+        )  # fmt: skip
+        try:
+            return adapter.balance()
+        finally:
+            adapter.close()
 
     def close(self) -> None:
         self.node.close()

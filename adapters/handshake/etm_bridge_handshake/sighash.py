@@ -85,6 +85,21 @@ class WalletKey:
         return compact + bytes([hash_type])
 
 
+class WatchOnlyKey(WalletKey):
+    """A public key read without its secret (``balance_of``): an address, no signatures."""
+
+    def __init__(self, pubkey: bytes) -> None:  # no secret: WalletKey's __init__ is not run
+        try:
+            self.pubkey = coincurve.PublicKey(pubkey).format(compressed=True)
+        except (ValueError, TypeError):
+            raise ValidationError("not a compressed secp256k1 public key") from None
+        self.address = key_address(self.pubkey)
+        self.p2pkh_script = p2pkh_script(self.pubkey)
+
+    def sign(self, digest: bytes, hash_type: int = SIGHASH_ALL) -> bytes:
+        raise ValidationError("a watch-only Handshake key cannot sign")
+
+
 def verify_signature(pubkey: bytes, digest: bytes, signature: bytes) -> bool:
     """True if ``signature`` (65 bytes, as hsd wants them) signs ``digest`` for ``pubkey``."""
     if len(signature) != 65:

@@ -12,9 +12,10 @@ from etm_bridge.testing.conformance import AdapterConformance, ConformanceHarnes
 
 class TestHandshakeConformance(AdapterConformance):
     @pytest.fixture
-    def harness(self, hns_party, hsd_node) -> ConformanceHarness:
+    def harness(self, hns_party, hsd_node, tmp_path) -> ConformanceHarness:
         us, config = hns_party()
         them, _ = hns_party()
+        watch = {k: v for k, v in config.items() if k != "secret_hex"}
         return ConformanceHarness(
             adapter=us,
             counterparty=them,
@@ -25,4 +26,5 @@ class TestHandshakeConformance(AdapterConformance):
             verify_proof=verify_handshake_merkle_proof,
             # a pay-to-key output: address version 0 || BLAKE2b-160(key)
             payment=lambda to: Payment(to.key.address.key, 600_000),
+            watch_config={**watch, "data_dir": str(tmp_path / "watch")},
         )
