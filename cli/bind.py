@@ -6,16 +6,13 @@ from __future__ import annotations
 import click
 
 from etm_bridge.app import binding
-from etm_bridge.chains.registry import chain_registry
 
 from .context import app_context
 from .options import common_options, emit, fee_option, json_option, passphrase_option, wait_option
 
 
 @click.command("bind")
-@click.option(
-    "--chain", type=click.Choice([c.ticker for c in chain_registry().pooled()]), required=True
-)
+@click.option("--chain", type=click.Choice(binding.bindable_chains()), required=True)
 @click.option("--rebind", is_flag=True, help="Replace this address's existing binding.")
 @click.option("--unbind", is_flag=True, help="Remove the binding instead.")
 @click.option("--valid-blocks", default=100, show_default=True, help="Proof lifetime (blocks).")

@@ -21,10 +21,8 @@ from __future__ import annotations
 import click
 
 from etm_bridge.app import liquidity
-from etm_bridge.app.liquidity import DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
+from etm_bridge.app.liquidity import DEFAULT_BATCH, DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
 from etm_bridge.app.liquidity import display as fmt
-from etm_bridge.chains.registry import chain_registry
-from etm_bridge.etm_client.header_feed import DEFAULT_BATCH
 from etm_bridge.units import parse_amount
 
 from .context import app_context
@@ -127,9 +125,7 @@ def withdraw_command(
 
 
 @group.command("deposit")
-@click.argument(
-    "asset", type=click.Choice([c.ticker for c in chain_registry().pooled()], case_sensitive=False)
-)
+@click.argument("asset", type=click.Choice(liquidity.deposit_assets(), case_sensitive=False))
 @click.argument("amount")
 @click.option(
     "--etm",

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from etm_bridge.app import swap_reads
+from etm_bridge.app import swaps as swapping
 from etm_bridge.app.context import AppContext
 from etm_bridge.app.swaps import (
     accept_swap,
@@ -25,10 +26,10 @@ from etm_bridge.app.swaps import (
     parse_leg_amount,
     start_direct_swap,
     start_pool_swap,
+    terms_json,
+    terms_of_json,
 )
-from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
-from etm_bridge.swaps.core.codec import terms_from_dict, terms_to_dict
 
 from .context import app_context
 from .options import common_options, emit, hex_bytes, json_option, passphrase_option
@@ -45,9 +46,8 @@ def engine() -> AppContext:
 
 
 def chain_name(configured: Iterable[str], value: str) -> str:
-    """The configured chain a user means: its name as configured (a config.toml may name its
-    chains ``btc``), else the chain an asset ticker stands for (``btc`` -> ``bitcoin``)."""
-    return chain_registry().resolve(value, configured)
+    """The configured chain a user means (:func:`etm_bridge.app.swaps.chain_name`)."""
+    return swapping.chain_name(configured, value)
 
 
 # --- verbs --------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def start_command(
         lock_within_s=lock_within_s,
     )
     terms = started.record.terms
-    shared = {"terms": terms_to_dict(terms)}
+    shared = {"terms": terms_json(terms)}
     text = (
         f"swap {terms.swap_id} created: lock "
         f"{display_amount(ctx, from_chain, terms.user_leg.amount)} on {from_chain} until height "
@@ -153,7 +153,7 @@ def _start_pool(
         f"{display_amount(ctx, to_chain, int(quote['amount_out']))}, fee "
         f"{display_amount(ctx, from_chain, int(quote['fee']))}); run `etm-bridge watch`"
     )
-    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_to_dict(t)}
+    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_json(t)}
     emit(data, as_json, text)
 
 
@@ -169,7 +169,7 @@ def accept_command(terms_file: Any, as_json: bool) -> None:
         raise ValidationError(
             "the terms file is not JSON (use `swap start --json` output)"
         ) from None
-    terms = terms_from_dict(data.get("terms", data))
+    terms = terms_of_json(data)
     accept_swap(engine(), terms)
     emit({"swap_id": terms.swap_id, "role": "operator"}, as_json, f"accepted {terms.swap_id}")
 

@@ -16,9 +16,7 @@ import click
 
 from etm_bridge.app import watch as watching
 from etm_bridge.app.context import AppContext
-from etm_bridge.swaps.core.pool_terms import Unfollowed
-from etm_bridge.swaps.core.views import LegView
-from etm_bridge.swaps.runtime.watcher import TickReport, Watcher
+from etm_bridge.app.watch import LegView, TickReport, Unfollowed, Watcher
 
 from .options import json_option
 from .swap import engine, engine_options

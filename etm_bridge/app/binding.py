@@ -59,6 +59,11 @@ def unbind(ctx: AppContext, chain: str, *, fee: int | None = None, wait: bool = 
     return BindResult("unbind", found.ticker, None, tx)
 
 
+def bindable_chains() -> tuple[str, ...]:
+    """The tickers ``bind --chain`` accepts: every chain whose keys can be bound."""
+    return tuple(c.ticker for c in chain_registry().pooled())
+
+
 def _chain(text: str) -> ChainProfile:
     from ..errors import ValidationError
 

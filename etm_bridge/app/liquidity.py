@@ -30,6 +30,7 @@ from ..chain.address import decode_address
 from ..chains.profile import ChainProfile, DepositRequest
 from ..chains.registry import chain_registry
 from ..errors import ChainError, InsufficientFundsError, ValidationError
+from ..etm_client import header_feed
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
 from ..units import format_amount, known_units, parse_amount
@@ -39,9 +40,16 @@ from .context import AppContext
 #: between the quote and the deposit's inclusion; the chain takes only what the deposit needs,
 #: so the rest stays in the wallet.
 DEFAULT_ETM_SLIPPAGE_PPM = 10_000
+#: headers per relay transaction when ``lp deposit`` feeds a relay
+DEFAULT_BATCH = header_feed.DEFAULT_BATCH
 #: How far back a resumed deposit (``resume_txid``) looks for its payment's block.
 RESUME_SCAN_BLOCKS = 1_000
 _TXID = re.compile(r"[0-9a-f]{64}")
+
+
+def deposit_assets() -> tuple[str, ...]:
+    """The assets ``lp deposit`` accepts: every chain's native asset a pool can hold."""
+    return tuple(c.ticker for c in chain_registry().pooled())
 
 
 def display(value: int, asset: str) -> str:

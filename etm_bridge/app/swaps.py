@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adapter import ChainAdapter
+from ..chains.registry import chain_registry
 from ..errors import ConfigError, SwapError, TxRejectedError, ValidationError
 from ..hashlock import blocks_for_seconds, check_leg_margin
+from ..swaps.core.codec import terms_from_dict, terms_to_dict
 from ..swaps.core.fsm import Role, SwapDirection
 from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from ..swaps.core.policy import PolicyConfig
@@ -44,6 +46,23 @@ class StartedSwap:
 
     record: SwapRecord
     quote: dict[str, Any] | None = None
+
+
+def chain_name(configured: Iterable[str], value: str) -> str:
+    """The configured chain a user means: its name as configured (a config.toml may name its
+    chains by their tickers), else the chain a ticker or alias stands for, else ``value``
+    lowercased (for the engine to refuse)."""
+    return chain_registry().resolve(value, configured)
+
+
+def terms_json(terms: SwapTerms) -> dict[str, Any]:
+    """The terms as the JSON ``swap start`` prints and ``swap accept`` reads."""
+    return terms_to_dict(terms)
+
+
+def terms_of_json(data: Mapping[str, Any]) -> SwapTerms:
+    """Terms from ``swap start --json`` output (the whole object, or its ``terms``)."""
+    return terms_from_dict(data.get("terms", data))
 
 
 # --- amounts --------------------------------------------------------------------------------

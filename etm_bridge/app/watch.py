@@ -30,6 +30,12 @@ from .swaps import leg_chain, operator_chain_of
 
 log = logging.getLogger(__name__)
 
+#: what a caller renders: a tick's report, a leg's view, a swap the operator cannot follow
+__all__ = [
+    "LegView", "OperatorReport", "ProgressRow", "TickReport", "Unfollowed", "Watcher",
+    "follower", "open_watcher", "operator_pools", "operator_tick", "progress", "run",
+]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class OperatorReport:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv.headers import HEADER_SIZE
 from etm_bridge.errors import ValidationError
 
 
@@ -56,13 +56,13 @@ def read_headers(path: Path) -> list[bytes]:
         headers = []
         for number, line in enumerate(lines, 1):
             raw = bytes.fromhex(line)
-            if len(raw) % bh.HEADER_SIZE:
+            if len(raw) % HEADER_SIZE:
                 raise ValidationError(
                     f"{path} line {number}: {len(raw)} bytes, not a multiple of 80-byte headers"
                 )
             headers += [raw[i : i + 80] for i in range(0, len(raw), 80)]
         return headers
-    if data and not any(_is_hex(x) for x in lines[:1]) and len(data) % bh.HEADER_SIZE == 0:
+    if data and not any(_is_hex(x) for x in lines[:1]) and len(data) % HEADER_SIZE == 0:
         return [data[i : i + 80] for i in range(0, len(data), 80)]
     bad = next((n for n, x in enumerate(lines, 1) if not _is_hex(x) or len(x) % 2), 0)
     raise ValidationError(
