@@ -1,26 +1,9 @@
 """``etm-bridge demo``: the product on the local stack, for real, with no arguments.
 
-1. Start (or reuse) the local stack: Bitcoin regtest, anvil, the ETM node (SPV relays and the
-   exchange plug-ins in its genesis).
-2. The demo's parties (operator, investor, user; keys kept in ``<stack>/demo/parties.json``,
-   mode 0600, so a second run reuses the same pool operator) get ETM from a development account
-   and BTC from the regtest faucet. The operator creates the BTC pool (once), the investor and
-   the user bind their Bitcoin keys, the investor deposits BTC (paid on Bitcoin, SPV-proven on
-   ETM) and ETM into the pool. Likewise for the ETH pool, whose operator key and contracts
-   (EtherSwapHTLC, PoolVault) the stack deployed on anvil and named in the ETM genesis
-   (``etm_bridge_regtest.eth_pool``): ether from anvil, a PoolVault deposit proven on ETM.
-3. Swaps, each driven by the user's and the operator's swap engines (watchers) to its end:
-   BTC -> ETM, ETM -> BTC and ETH -> ETM through the pools (no counterparty: the exchange
-   contract is one), and a direct BTC -> ETM offer the counterparty abandons, which refunds by
-   itself at its Bitcoin timelock.
-4. A table: swap, direction, amounts (read from the locks on the chains), fee (the pool's fee
-   counters on ETM before/after), the pool's share value sqrt(x*y)/S before/after, time.
-
-Short regtest settings (documented in docs/swaps.md): pool confirmations 1, regtest blocks mined
-by the demo as soon as the engines have acted (their nominal 10 min still count for timelocks),
-1-second ETM blocks, anvil mining on every transaction. The user's swaps are in the swap
-engine's default database, so ``etm-bridge swap list --json`` shows them afterwards. A stack
-made before the ETH pool contracts existed skips ETH -> ETM and says why (``ETH_PENDING``).
+The scenario is :mod:`etm_bridge_regtest.demo.scenario` (start the stack, fund the parties,
+create the pools, invest, run pool swaps and an abandoned direct one); this verb prints its
+progress and the table of results (or ``--json``). The user's swaps go to the swap engine's
+default database (``<home>/swaps.db``), so ``etm-bridge swap list --json`` shows them afterwards.
 """
 
 from __future__ import annotations
@@ -28,195 +11,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
-from math import isqrt
-from pathlib import Path
-from typing import Any
 
 import click
-from eth_account import Account
-from etm_bridge_regtest import stack as regtest_stack
-from etm_bridge_regtest.bitcoin import BitcoinNode
 from rich.console import Console
 from rich.table import Table
 
-from etm_bridge.adapter import LockState
-from etm_bridge.chain.keys import dev_key
-from etm_bridge.errors import StackError
-from etm_bridge.jsonrpc import JsonRpcClient
-from etm_bridge.private_files import read_private, write_private
-from etm_bridge.swaps.core.fsm import Role, SwapState
-from etm_bridge.swaps.core.model import SwapTerms
-from etm_bridge.units import ETM, format_amount
-
 from .context import get_config
-from .demo_swaps import PoolSwaps
-from .demo_world import BitcoinRpc, EthSetup, Party, World
 from .options import home_option
-
-DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
-SWAP_IN_SAT, SWAP_OUT_ETM, ABANDONED_SAT = 100_000, 5 * ETM, 50_000
-DEPOSIT_WEI, SWAP_IN_WEI = 10**18, 10**16
-FEE_PPM = 3_000
-ETH_PENDING = (
-    "ETH -> ETM not run: this stack's ETM genesis names no EtherSwap HTLC / PoolVault "
-    "(made before the stack deployed them: `etm-bridge stack down`, delete the stack dir, rerun)"
-)
-
-
-def share_value(pool: dict[str, Any]) -> int:
-    """sqrt(x * y) / S in millionths (x, y: effective reserves): what swap fees raise."""
-    x, y = int(pool["effective_asset"]), int(pool["effective_etm"])
-    return isqrt(x * y) * 1_000_000 // int(pool["total_shares"])
-
-
-def _parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
-    """The demo's parties and their Bitcoin birth height, made once per stack and kept
-    (mode 0600) for later runs: the same operator runs the pool, and the adapters keep seeing
-    the earlier runs' locks (a lock below an adapter's birth height is invisible to it)."""
-    path = root / "parties.json"
-    text = read_private(path)  # never through a planted symlink: these are the parties' keys
-    if text is not None:
-        saved = json.loads(text)
-        parties = {
-            n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n,
-                     bytes.fromhex(p.get("eth_secret", "")))
-            for n, p in saved["parties"].items()
-        }  # fmt: skip
-        return parties, int(saved["birth_height"])
-    parties = {n: Party.new(n, root) for n in ("operator", "investor", "user")}
-    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex(),
-                "eth_secret": p.eth_secret.hex()} for n, p in parties.items()}  # fmt: skip
-    write_private(path, json.dumps({"parties": keys, "birth_height": height}), overwrite=False)
-    return parties, height
-
-
-def _prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any) -> None:
-    """Fund, create the pool (once), bind (once), deposit."""
-    client = world.client
-    for party in parties.values():
-        world.fund_etm(party, 1_000 * ETM)
-        adapter = world.btc_adapter(party)
-        btc.fund(adapter.address(), 5 * DEPOSIT_SAT)
-        adapter.close()
-        say(f"funded {party.name}: 1000 ETM ({party.etm_address}), 0.05 BTC")
-    if not any(p["asset"] == "btc" for p in client.pools()):
-        world.create_pool(parties["operator"], "btc", FEE_PPM, 1)
-        say(f"operator created the BTC pool (fee {FEE_PPM} ppm, 1 confirmation)")
-    for name in ("investor", "user"):
-        if client.bindings(parties[name].etm_address).get("btc") is None:
-            world.bind_btc(parties[name])
-            say(f"{name} bound its Bitcoin key to {parties[name].etm_address}")
-    txid = world.deposit_btc(parties["investor"], DEPOSIT_SAT, DEPOSIT_ETM, btc.mine)
-    say(f"investor deposited 0.01 BTC (bitcoin tx {txid[:16]}..., SPV-proven) + 100 ETM")
-    if world.eth is not None:
-        _prepare_eth(world, parties, say)
-
-
-def _prepare_eth(world: World, parties: dict[str, Party], say: Any) -> None:
-    """The ETH pool: ether from anvil, the pool (once), bindings (once), a vault deposit."""
-    assert world.eth is not None
-    anvil = JsonRpcClient(world.eth.rpc_url, version="2.0", timeout_s=30.0)
-    try:
-        for name in ("operator", "investor", "user"):
-            address = Account.from_key(parties[name].eth_secret).address
-            anvil.call("anvil_setBalance", address, hex(100 * 10**18))
-        client = world.client
-        if not any(p["asset"] == "eth" for p in client.pools()):
-            world.create_pool(parties["operator"], "eth", FEE_PPM, 1)
-            say("operator created the ETH pool (its PoolVault is named in the ETM genesis)")
-        for name in ("investor", "user"):
-            if client.bindings(parties[name].etm_address).get("eth") is None:
-                world.bind_eth(parties[name])
-                say(f"{name} bound its Ethereum address to {parties[name].etm_address}")
-        tx = world.deposit_eth(parties["investor"], DEPOSIT_WEI, DEPOSIT_ETM,
-                               lambda n: anvil.call("anvil_mine", hex(n)))  # fmt: skip
-    finally:
-        anvil.close()
-    say(f"investor deposited 1 ETH through the PoolVault (tx {tx[:18]}..., proven) + 100 ETM")
-
-
-def _eth_setup(report: dict[str, Any], parties: dict[str, Party]) -> EthSetup | None:
-    """The stack's ETH pool contracts; the operator's Ethereum key is the vault's operator."""
-    pool = report["etm"].get("eth_pool")
-    if not pool:
-        return None
-    text = read_private(Path(pool["file"]))
-    if text is None:
-        raise StackError(f"{pool['file']} is missing: `etm-bridge stack down`, then rerun")
-    saved = json.loads(text)
-    parties["operator"] = replace(
-        parties["operator"], eth_secret=bytes.fromhex(saved["operator_key"][2:])
-    )
-    return EthSetup(report["anvil"]["rpc_url"], saved["htlc_address"], int(saved["htlc_block"]),
-                    saved["vault"], dev_key("user-0"))  # fmt: skip
-
-
-def _amounts(swaps: PoolSwaps, terms: SwapTerms) -> tuple[int, int | None]:
-    """(amount the user locked, amount the counter lock paid) as the chains show them."""
-    user_leg, counter_leg = terms.user_leg, terms.counter_leg
-    mine = swaps.user_ad[user_leg.chain].find_locks(terms.hashlock)
-    theirs = swaps.user_ad[counter_leg.chain].find_locks(terms.hashlock)
-    paid = next((lk.terms.amount for lk in theirs if lk.state is LockState.CLAIMED), None)
-    return (mine[0].terms.amount if mine else 0), paid
-
-
-def _fee(pool: str, fee_asset: int, fee_etm: int) -> str:
-    if fee_asset:
-        return format_amount(fee_asset, pool)
-    return format_amount(fee_etm, "etm") if fee_etm else "none"
-
-
-def _row(
-    swaps: PoolSwaps, terms: SwapTerms, label: str, before: dict, secs: float, pool: str = "btc"
-) -> dict:
-    after = swaps.client.pool(pool)
-    locked, received = _amounts(swaps, terms)
-    u, c = terms.user_leg.chain, terms.counter_leg.chain
-    asset = {"bitcoin": "btc", "etm": "etm", "ethereum": "eth"}
-    fee_asset = int(after["fees_asset"]) - int(before["fees_asset"])
-    fee_etm = int(after["fees_etm"]) - int(before["fees_etm"])
-    return {
-        "swap_id": terms.swap_id,
-        "swap": label,
-        "direction": f"{u} -> {c}",
-        "state": swaps.state(terms.swap_id).value,
-        "paid": format_amount(locked, asset[u]),
-        "received": format_amount(received, asset[c]) if received is not None else "refunded",
-        "fee": _fee(pool, fee_asset, fee_etm),
-        "share_value_before": share_value(before),
-        "share_value_after": share_value(after),
-        "seconds": round(secs, 1),
-    }
-
-
-def _run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
-    rows, done = [], {SwapState.CLAIMED_BOTH}
-    both = (Role.USER, Role.OPERATOR)
-    for label, start in (
-        ("BTC -> ETM (pool)", lambda: swaps.start_swap_in(SWAP_IN_SAT)),
-        ("ETM -> BTC (pool)", lambda: swaps.start_swap_out(SWAP_OUT_ETM)),
-    ):
-        before = swaps.client.pool("btc")
-        terms = start()
-        say(f"{label}: swap {terms.swap_id} started")
-        secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
-        rows.append(_row(swaps, terms, label, before, secs))
-        say(f"{label}: claimed on both chains in {secs:.1f} s")
-    if swaps.world.eth is not None:
-        before = swaps.client.pool("eth")
-        terms = swaps.start_swap_in(SWAP_IN_WEI, "eth")
-        say(f"ETH -> ETM (pool): swap {terms.swap_id} started")
-        secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
-        rows.append(_row(swaps, terms, "ETH -> ETM (pool)", before, secs, "eth"))
-        say(f"ETH -> ETM (pool): claimed on both chains in {secs:.1f} s")
-    before = swaps.client.pool("btc")
-    terms = swaps.start_abandoned(ABANDONED_SAT, 1 * ETM)
-    say(f"abandoned BTC -> ETM offer {terms.swap_id}: the counterparty never locks ETM")
-    secs = swaps.run_until(terms.swap_id, {SwapState.REFUNDED}, timeout_s=150, mine_blocks=3)
-    rows.append(_row(swaps, terms, "BTC -> ETM (abandoned)", before, secs))
-    say(f"abandoned swap refunded on Bitcoin at its timelock after {secs:.1f} s")
-    return rows
 
 
 def _table(rows: list[dict]) -> Table:
@@ -237,38 +38,18 @@ def _table(rows: list[dict]) -> Table:
 @home_option
 def group(as_json: bool) -> None:
     """Start the local stack, fund, invest, run pool swaps and an abandoned one; print a table."""
+    from etm_bridge_regtest import stack as regtest_stack
+    from etm_bridge_regtest.demo import scenario
+
     console = Console(width=None if sys.stdout.isatty() else 200, stderr=as_json)
     say = console.print
     started = time.monotonic()
-    config = regtest_stack.StackConfig.from_env()
-    say(f"[bold]Starting the local stack[/bold] (state in {config.state_dir})")
-    report = regtest_stack.up(config)
-    b = report["bitcoin"]
-    btc = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
-                      rpc_password=b["rpc_password"], kind=b["kind"],
-                      faucet=b.get("faucet_address"))  # fmt: skip
-    if btc.height() < 101:
-        btc.mine(101 - btc.height())
-    rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
-    parties, birth = _parties(config.state_dir / "demo", btc.height())
-    world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
-    world.eth = _eth_setup(report, parties)
-    _prepare(world, btc, parties, say)
     user_db = get_config().home.swaps_db
-    user_db.parent.mkdir(parents=True, exist_ok=True)
-    swaps = PoolSwaps(world, parties["user"], parties["operator"], user_db, btc.mine)
-    try:
-        rows = _run_swaps(swaps, say)
-    finally:
-        swaps.close()
-    if world.eth is None:
-        say(ETH_PENDING)
+    out = scenario.run(regtest_stack.StackConfig.from_env(), user_db, say)
     total = round(time.monotonic() - started, 1)
     if as_json:
-        pool = world.client.pool("btc")
-        out = {"swaps": rows, "pool": pool, "swaps_db": str(user_db), "seconds": total}
-        click.echo(json.dumps(out, indent=2, sort_keys=True))
+        click.echo(json.dumps({**out, "seconds": total}, indent=2, sort_keys=True))
         return
-    say(_table(rows))
+    say(_table(out["swaps"]))
     say(f"done in {total} s. `etm-bridge swap list --json` shows these swaps (database "
         f"{user_db}); the stack keeps running (`etm-bridge stack down`).")  # fmt: skip

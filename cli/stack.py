@@ -2,7 +2,8 @@
 
 ``up``/``status``/``down`` manage the nodes (etm_bridge_regtest.stack); ``faucet`` pays the
 wallet's three addresses from the regtest faucets (etm_bridge_regtest.faucet); ``operator`` runs
-the demo's pool operator so CLI swaps against the stack have a counterparty (.stack_operator).
+the demo's pool operator so CLI swaps against the stack have a counterparty
+(etm_bridge_regtest.demo.operator).
 
 State directory and ports come from ``ETM_STACK_DIR`` / ``ETM_STACK_BASE_PORT`` (defaults:
 ``./.etm/stack``, bitcoin RPC 18443, bcoin wallet 18445, anvil 8545, ETM node 26657). Errors
@@ -18,15 +19,12 @@ from typing import Any
 
 import click
 from etm_bridge_regtest import stack as regtest_stack
-from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.faucet import fund_wallet
 
-from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.units import format_amount, parse_amount
 
 from .context import get_config
 from .options import common_options
-from .stack_operator import operator_engine
 from .watch import run as run_watch
 
 #: Info keys shown in the human-readable output, in this order.
@@ -142,22 +140,14 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
     After `etm-bridge demo`, the stack's pools are operated by the demo's operator, whose keys
     the demo kept in the stack dir: this drives its side of every pool swap (claims swap-in
     locks, locks swap-out legs) so CLI swaps against the stack finish (Ctrl-C to stop)."""
+    from etm_bridge_regtest.demo import operator
+
     config = regtest_stack.StackConfig.from_env()
-    ctx, watcher = operator_engine(config)
-    state = regtest_stack.load_state(config)
-    b = state["bitcoin"]
-    node = BitcoinNode(rpc_url=b["rpc_url"], rpc_user=b["rpc_user"],
-                       rpc_password=b["rpc_password"], kind=b["kind"])  # fmt: skip
-    anvil = JsonRpcClient(state["anvil"]["rpc_url"], version="2.0", timeout_s=10.0)
-
-    def mine_both() -> None:
-        node.mine(1)
-        anvil.call("evm_mine")
-
+    ctx, watcher = operator.operator_engine(config)
+    mine_blocks, close_miner = operator.block_miner(config)
     try:
         run_watch(ctx, watcher, True, ticks, interval, 10, as_json,
-                  mine_both if mine else bool)  # fmt: skip
+                  mine_blocks if mine else bool)  # fmt: skip
     finally:
-        for adapter in ctx.given.values():
-            adapter.close()
-        ctx.close()
+        close_miner()
+        operator.close_engine(ctx)

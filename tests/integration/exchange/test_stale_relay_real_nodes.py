@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
 from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from etm_bridge_regtest.throwaway import bitcoin_node_in
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from crash_runs import run_until_done
-from etm_bridge_cli.demo_world import Party, World
+from etm_bridge_regtest.demo.parties import Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
 from test_swap_pool_real_nodes import _setup

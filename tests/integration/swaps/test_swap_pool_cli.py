@@ -4,7 +4,7 @@ and the regtest node, until ``swap list --json`` says ``claimed_both`` for both;
 for ``swap start etm bitcoin 5``. A direct swap missing one counterparty key is one clear line.
 
 The pool itself (creation, bindings, the investor's SPV-proven deposit) is set up with the
-wallets' own keys through the library (``etm_bridge_cli.demo_world``), as the CLI's ``pool
+wallets' own keys through the library (``etm_bridge_regtest.demo.parties``), as the CLI's ``pool
 create`` / ``bind`` / ``lp deposit`` tests already cover those verbs.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
 from etm_bridge_cli.main import cli
+from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.units import ETM

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from eth_utils import to_checksum_address
-from etm_bridge_cli.demo_swaps import PoolSwaps
-from etm_bridge_cli.demo_world import BitcoinRpc, EthSetup, Party, World
 from etm_bridge_ethereum import deploy_contract
 from etm_bridge_ethereum.vault import VAULT
+from etm_bridge_regtest.demo.engines import PoolSwaps
+from etm_bridge_regtest.demo.parties import BitcoinRpc, EthSetup, Party, World
 from etm_bridge_regtest.etm_process import etm_node_in
 
 from etm_bridge.adapter import LockState

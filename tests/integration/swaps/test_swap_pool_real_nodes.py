@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from etm_bridge_cli.demo_swaps import PoolSwaps
-from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
+from etm_bridge_regtest.demo.engines import PoolSwaps
+from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.adapter import LockState

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from etm_bridge_bitcoin.deposits import wait_proof
-from etm_bridge_cli.demo_swaps import PoolSwaps
+from etm_bridge_regtest.demo.engines import PoolSwaps
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from test_swap_pool_real_nodes import _setup
 

@@ -27,7 +27,7 @@ from etm_bridge.swaps.core.pool_terms import LegChain, PoolInfo, Unfollowed
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.swaps.runtime.watcher import Watcher, WatcherConfig
 
-from .demo_world import ETM_FEE, Party, World
+from .parties import ETM_FEE, Party, World
 
 #: Fast retries on the local stack; the user proves its own lock as soon as it is confirmed.
 CONFIG = WatcherConfig(policy=PolicyConfig(retry_after_s=2, user_proof_delay_blocks=0))

@@ -5,7 +5,7 @@ Everything goes through the real chains, and through the same use cases the CLI 
 own adapters, keys and swap database (:meth:`World.context`), which creates pools, binds keys
 and makes the SPV-proven LP deposits. Keys are fresh per run (drawn from the context, the one
 source of secrets); the ETM funds come from a development account of the dev chain.
-:class:`~.demo_swaps.PoolSwaps` runs the user's and the operator's swap engines side by side.
+:class:`~.engines.PoolSwaps` runs the user's and the operator's swap engines side by side.
 Used by ``etm-bridge demo`` and by the integration tests on the session's nodes.
 """
 
