@@ -18,7 +18,9 @@ from typing import Any
 
 import click
 
+from etm_bridge.app.relays import genesis_relays
 from etm_bridge.chain.genesis import genesis_block
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
@@ -26,7 +28,6 @@ from etm_bridge.node.network_setup import init_network, join_node
 from etm_bridge.node.server import load_genesis, run_node
 from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node, init_summary, relays_from_options
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
-from etm_bridge.spv.genesis_section import SpvSection
 
 from .context import get_config
 from .options import home_option
@@ -81,6 +82,24 @@ def _hex(text: str, what: str, length: int) -> bytes:
     return raw
 
 
+def _option(spec: Any) -> Any:
+    """A chain's ``node init`` option (:class:`etm_bridge.chains.profile.OptionSpec`)."""
+    kind = click.Choice(spec.choices) if spec.choices else spec.type
+    shown = spec.default is not None and spec.default != "" and not spec.multiple
+    return click.option(spec.flag, spec.dest, type=kind, multiple=spec.multiple,
+                        default=spec.default, metavar=spec.metavar, help=spec.help or None,
+                        show_default=shown)  # fmt: skip
+
+
+def chain_init_options(func: Any) -> Any:
+    """Every installed chain's ``node init`` options (its profile's ``node_init``), in the
+    registry's order; their values reach the command as keyword arguments by ``dest``."""
+    specs = [o for p in chain_registry().relayed() if p.node_init for o in p.node_init.options]
+    for spec in reversed(specs):
+        func = _option(spec)(func)
+    return func
+
+
 @click.group("node")
 def group() -> None:
     """A local ETM chain node: init, run, and read its API."""
@@ -97,32 +116,12 @@ def group() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing node and delete its chain.")
 @click.option("--core-only", is_flag=True, help="No plug-ins: no SPV relays, no exchange.")
 @click.option(
-    "--btc-network",
-    type=click.Choice(["mainnet", "testnet4", "signet", "regtest"]),
-    default=None,
-    help="Bitcoin relay network, started at genesis from its built-in checkpoint (mainnet "
-    "826560, testnet4/regtest genesis; signet is refused). Default: regtest, started by the "
-    "first header batch.",
-)
-@click.option(
     "--dev-pools",
     is_flag=True,
-    help="Development only: allow pools on a Bitcoin regtest or Ethereum anvil relay, whose "
-    "headers anyone can forge. Without it the chain refuses such pools.",
+    help="Development only: allow pools on a development relay (a regtest network whose "
+    "headers anyone can forge). Without it the chain refuses such pools.",
 )
-@click.option("--eth-rpc", help="Start the Ethereum relay at this node's latest block.")
-@click.option(
-    "--eth-relayer",
-    multiple=True,
-    help="ETM public key (hex) trusted to relay Ethereum headers; default dev user-0 (UNSAFE).",
-)
-@click.option("--eth-htlc", default="", help="EtherSwapHTLC address whose locks count (0x...).")
-@click.option("--eth-confirmations", default=1, show_default=True)
-@click.option(
-    "--eth-vault",
-    multiple=True,
-    help="OPERATOR=VAULT: the PoolVault whose events prove that ETH pool operator's deposits.",
-)
+@chain_init_options
 @click.option(
     "--nodes",
     type=int,
@@ -167,13 +166,7 @@ def init_command(
     port: int,
     force: bool,
     core_only: bool,
-    btc_network: str | None,
     dev_pools: bool,
-    eth_rpc: str | None,
-    eth_relayer: tuple[str, ...],
-    eth_htlc: str,
-    eth_confirmations: int,
-    eth_vault: tuple[str, ...],
     nodes: int | None,
     network_dir: Path | None,
     advertise_host: str,
@@ -181,12 +174,13 @@ def init_command(
     peers: tuple[str, ...],
     forging_keys: Path | None,
     as_json: bool,
+    **chain_values: Any,
 ) -> None:
     """Write a development genesis (UNSAFE deterministic dev keys), forging keys and config.
 
-    The chain loads the SPV relays and the value exchange unless --core-only; --btc-network
-    picks the Bitcoin relay's network; --eth-rpc adds an Ethereum relay whose trusted checkpoint
-    is that node's latest block. Pools on a regtest or anvil relay need --dev-pools.
+    The chain loads the SPV relays and the value exchange unless --core-only; each installed
+    chain's options (--<ticker>-...) say where its relay starts (its network and checkpoint,
+    or a node to read the checkpoint from). Pools on a development relay need --dev-pools.
 
     A network (docs/network.md): --nodes N --network-dir DIR writes DIR/node-<i> with one
     genesis, each node holding only its own delegates' keys (dealt round-robin), ports
@@ -199,11 +193,8 @@ def init_command(
                "url": f"http://{joined.host}:{joined.port}",
                "forgingKeys": forging_keys is not None}, as_json)  # fmt: skip
         return
-    options = {"btc_network": btc_network, "eth_rpc": eth_rpc, "eth_relayer": eth_relayer,
-               "eth_htlc": eth_htlc, "eth_confirmations": eth_confirmations,
-               "eth_vault": eth_vault}  # fmt: skip
-    relays = relays_from_options(options)
-    spv = SpvSection(relays, allow_dev_pools=dev_pools) if relays or dev_pools else None
+    relays = relays_from_options(chain_values)
+    spv = genesis_relays(relays, dev_pools)
     if nodes is not None:
         configs = init_network(
             network_dir or data_dir, nodes=nodes, delegates=delegates, block_time_s=block_time,
@@ -234,7 +225,7 @@ def init_command(
             "delegates": delegates,
             "blockTimeS": block_time,
             "txPlugins": [] if core_only else list(NODE_TX_PLUGINS),
-            **init_summary(options, relays),
+            **init_summary(chain_values, relays),
             "devPools": dev_pools,
         },
         as_json,

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 from etm_bridge_regtest import stack as regtest_stack
-from etm_bridge_regtest.faucet import fund_wallet
+from etm_bridge_regtest.faucet import FAUCETS, fund
 
 from etm_bridge.units import format_amount, parse_amount
 
@@ -96,25 +96,29 @@ def down_command() -> None:
         click.echo(f"{name}: {outcome}")
 
 
+def _faucet_options(func: Any) -> Any:
+    """One ``--<asset> AMOUNT`` option per faucet of the stack (etm_bridge_regtest.faucet)."""
+    for faucet in reversed(FAUCETS):
+        func = click.option(f"--{faucet.asset}", faucet.asset, default=faucet.default,
+                            show_default=True, help=faucet.help)(func)  # fmt: skip
+    return func
+
+
 @group.command("faucet")
-@click.option("--btc", "btc", default="0.1", show_default=True, help="BTC to pay (0: none).")
-@click.option("--eth", "eth", default="1", show_default=True, help="ETH to pay (0: none).")
-@click.option("--etm", "etm", default="1000", show_default=True, help="ETM to pay (0: none).")
+@_faucet_options
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print what was paid as JSON.")
-def faucet_command(btc: str, eth: str, etm: str, as_json: bool) -> None:
-    """Pay the wallet's BTC, ETH and ETM addresses from the regtest stack's faucets.
+def faucet_command(as_json: bool, **asked: str) -> None:
+    """Pay the wallet's addresses from the regtest stack's faucets (one option per asset).
 
-    Reads only the keystore's public part (no passphrase). Bitcoin: the node's wallet, one
-    block mined to confirm; ether: an anvil development key; ETM: a development account."""
+    Reads only the keystore's public part (no passphrase). Each chain's node of the stack pays
+    from its development funds and the payment is confirmed before the command returns."""
     from etm_bridge.wallet import load_keystore
 
     public = load_keystore(get_config().keystore_path).public
     amounts = {name: 0 if text.strip() in ("0", "0.0") else parse_amount(text, name)
-               for name, text in (("btc", btc), ("eth", eth), ("etm", etm))}  # fmt: skip
-    config = regtest_stack.StackConfig.from_env()
-    paid = fund_wallet(config, public, btc_sat=amounts["btc"], eth_wei=amounts["eth"],
-                       etm_units=amounts["etm"])  # fmt: skip
+               for name, text in asked.items()}  # fmt: skip
+    paid = fund(regtest_stack.StackConfig.from_env(), public, amounts)
     if as_json:
         click.echo(json.dumps(paid, indent=2, sort_keys=True))
         return

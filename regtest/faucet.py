@@ -12,6 +12,7 @@ how to start the stack when it is not running. Development only: every faucet ke
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from etm_bridge.chain.address import decode_address
@@ -28,6 +29,23 @@ from .stack import StackConfig, load_state, status
 
 ETM_FAUCET = "user-9"
 ETM_FEE = 100_000
+
+
+@dataclass(frozen=True)
+class Faucet:
+    """One faucet of the stack: ``stack faucet --<asset> AMOUNT`` pays that much of ``asset``."""
+
+    asset: str  # the option's name, the amount's unit and the key of what was paid
+    default: str  # the decimal amount paid when the option is not given ("0": none)
+    help: str
+
+
+#: The stack's faucets, in the order ``stack faucet`` pays them.
+FAUCETS = (
+    Faucet("btc", "0.1", "BTC to pay (0: none)."),
+    Faucet("eth", "1", "ETH to pay (0: none)."),
+    Faucet("etm", "1000", "ETM to pay (0: none)."),
+)
 
 
 def _running_stack(config: StackConfig) -> dict[str, dict[str, Any]]:
@@ -72,6 +90,18 @@ def fund_wallet(
     except (OSError, ValueError) as exc:  # a node's own error: one line naming what failed
         raise StackError(f"faucet payment failed (paid so far: {sorted(paid)}): {exc}") from exc
     return paid
+
+
+def fund(
+    config: StackConfig, public: WalletPublic, amounts: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Pay the wallet ``amounts`` (asset of a :data:`FAUCETS` entry -> base units; 0 or absent
+    skips it); asset -> what was paid."""
+    unknown = sorted(set(amounts) - {f.asset for f in FAUCETS})
+    if unknown:
+        raise StackError(f"the stack has no faucet for {', '.join(unknown)}")
+    return fund_wallet(config, public, btc_sat=amounts.get("btc", 0),
+                       eth_wei=amounts.get("eth", 0), etm_units=amounts.get("etm", 0))  # fmt: skip
 
 
 def _pay_btc(info: Mapping[str, Any], address: str, amount_sat: int) -> dict[str, Any]:

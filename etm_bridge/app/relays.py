@@ -21,6 +21,7 @@ from ..etm_client.submit import Submitter
 from ..node.client import NodeClient
 from ..node.inspect import relay_status_at
 from ..spv import confirmation_risk
+from ..spv.genesis_section import SpvSection
 from .context import AppContext
 
 
@@ -31,6 +32,14 @@ def status(ctx: AppContext, *, url: str | None = None, data_dir: Path | None = N
     if url:
         return NodeClient(url).spv_status()
     return relay_status_at(data_dir or ctx.require_config().home.node_dir)
+
+
+def genesis_relays(relays: dict[str, Any], allow_dev_pools: bool) -> SpvSection | None:
+    """The genesis ``spv`` section of a new chain: the relays ``node init`` was asked for
+    (ticker -> relay config) and whether development relays may carry pools; None: neither."""
+    return (
+        SpvSection(relays, allow_dev_pools=allow_dev_pools) if relays or allow_dev_pools else None
+    )
 
 
 def confirmation_rule(q: str, risk: str) -> dict[str, Any]:
