@@ -12,8 +12,8 @@ paid); without ``--etm`` it sends that quote plus :data:`DEFAULT_ETM_SLIPPAGE_PP
 part staying in the wallet. ``withdraw`` burns shares: the ETM part is paid at once, the asset part
 becomes an obligation the pool operator must pay (shown by ``lp obligations``); ``--min-etm`` /
 ``--min-asset`` make the chain refuse a burn paying less (``slippage``). ``positions`` defaults to
-the wallet's ETM address. Amounts are decimal strings with or without unit (``0.01`` or ``"0.01
-BTC"``).
+the wallet's ETM address. Amounts are decimal strings with or without the asset's unit (``0.01`` or
+``"0.01 <UNIT>"``).
 """
 
 from __future__ import annotations
@@ -166,11 +166,13 @@ def deposit_command(
     fee: int | None,
     as_json: bool,
 ) -> None:
-    """Deposit AMOUNT of ASSET (paid on Bitcoin / through the pool's Ethereum PoolVault, proven
-    by SPV) plus at most --etm ETM into the pool.
+    """Deposit AMOUNT of ASSET (paid on the asset's chain as that chain's deposit is made: a
+    tagged payment to the pool, a call of the operator's vault; proven by SPV) plus at most
+    --etm ETM into the pool.
 
-    btc: if a run stops after paying (the payment's txid was printed), run it again with --txid
-    to prove and submit that payment instead of paying twice."""
+    If a run stops after paying (the payment's txid was printed), a chain whose payments can be
+    found again lets you run it again with --txid, to prove and submit that payment instead of
+    paying twice."""
     asset = asset.lower()
     amount_units = parse_amount(amount, asset)
     etm_max = None if etm_amount is None else parse_amount(etm_amount, "etm")

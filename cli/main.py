@@ -45,7 +45,7 @@ class RootGroup(click.Group):
 @click.group(cls=RootGroup)
 @click.version_option(__version__, prog_name="etm-bridge")
 def cli() -> None:
-    """etm-bridge: swap BTC and ETH for ETM (and back) with HTLCs, SPV and liquidity pools."""
+    """etm-bridge: swap foreign-chain assets for ETM (and back) with HTLCs, SPV and pools."""
 
 
 for _name in COMMAND_MODULES:

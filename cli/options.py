@@ -68,7 +68,7 @@ network_option = click.option(
     type=click.Choice(NETWORKS),
     expose_value=False,
     callback=_override("network"),
-    help="Bitcoin network the addresses and endpoints are for (default: regtest).",
+    help="Network the addresses and endpoints are for (default: regtest).",
 )
 passphrase_option = click.option(
     "--passphrase-env",

@@ -71,7 +71,7 @@ def list_command(url: str | None, as_json: bool) -> None:
 @common_options
 @json_option
 def show_command(asset: str, url: str | None, as_json: bool) -> None:
-    """Show one pool (ASSET: btc, eth, erc20:<address>)."""
+    """Show one pool (ASSET: a chain's ticker, or a token as <standard>:<address>)."""
     p = liquidity.pool(app_context(), asset, url)
     if as_json:
         echo_json(p)
@@ -93,7 +93,7 @@ def show_command(asset: str, url: str | None, as_json: bool) -> None:
 @common_options
 @json_option
 def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: bool) -> None:
-    """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 BTC"."""
+    """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 <UNIT>"."""
     asset = asset.lower()
     paid, q = quotes.quote(app_context(), asset, amount, "etm" if pay == "etm" else "asset", url)
     if as_json:
@@ -133,7 +133,7 @@ def _minutes(seconds: int) -> str:
     "--min-withdrawal",
     default=None,
     help="Least ASSET one LP withdrawal may pay (e.g. 0.001); default and lower bound: the "
-    "chain's floor (dust plus a payment's fee: 0.0001 BTC, 0.001 ETH).",
+    "chain's floor (the least payment it relays plus a payment's fee).",
 )
 @common_options
 @passphrase_option

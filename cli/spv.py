@@ -126,10 +126,10 @@ def relay_command(
     batch: int,
     fee: int | None,
 ) -> None:
-    """Send the Bitcoin node's headers that the ETM chain's relay lacks (anyone may relay).
+    """Send each chain's headers that the ETM chain's relay lacks (relays anyone may feed).
 
     The relay's best chain is read from the ETM node's API (--url, else the etm.url setting);
-    the Bitcoin node is the configured [chains.bitcoin] one."""
+    the chain's node is the configured [chains.<name>] one."""
     if not 1 <= batch <= 2000:
         raise ValidationError("--batch must be between 1 and 2000 headers")
     ctx = app_context()

@@ -6,7 +6,8 @@ the demo's pool operator so CLI swaps against the stack have a counterparty
 (etm_bridge_regtest.demo.operator).
 
 State directory and ports come from ``ETM_STACK_DIR`` / ``ETM_STACK_BASE_PORT`` (defaults:
-``./.etm/stack``, bitcoin RPC 18443, bcoin wallet 18445, anvil 8545, ETM node 26657). Errors
+``./.etm/stack``; each node's default port, or the base port plus its offset, is listed in
+etm_bridge_regtest.stack; the ETM node's is 26657). Errors
 (port taken, binary missing, a node that died while starting) are StackError: one line plus
 the node's log tail, exit code 3.
 """
@@ -47,13 +48,13 @@ def _describe(name: str, info: Mapping[str, Any], headline: str) -> list[str]:
     keys = info.get("private_keys") or []
     if accounts and keys:
         lines.append(f"  {'account[0]':<15} {accounts[0]}")
-        lines.append(f"  {'private_key[0]':<15} {keys[0]}  (anvil dev key, public)")
+        lines.append(f"  {'private_key[0]':<15} {keys[0]}  (development key, public)")
     return lines
 
 
 @click.group("stack")
 def group() -> None:
-    """Local stack of real nodes: Bitcoin regtest, anvil and the ETM node."""
+    """Local stack of real nodes: each chain's development node and the ETM node."""
 
 
 @group.command("up")
@@ -134,8 +135,8 @@ def faucet_command(as_json: bool, **asked: str) -> None:
     "--mine/--no-mine",
     default=True,
     show_default=True,
-    help="Mine one regtest Bitcoin block and one anvil block after each tick (regtest has no "
-    "miners, anvil mines only on transactions: confirmations and timelocks need blocks).",
+    help="Mine one block on each development chain after each tick (they have no miners or "
+    "mine only on transactions: confirmations and timelocks need blocks).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per tick.")
 def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bool) -> None:

@@ -93,7 +93,7 @@ def start_command(
     """Start a swap of AMOUNT on FROM_CHAIN for TO_CHAIN (we make the secret).
 
     Without counterparty keys, one chain being ETM: through the ETM pool at its current quote
-    (`swap start btc etm 0.01`); `watch` then drives it. With --their-claim-key,
+    (`swap start <ticker> etm 0.01`); `watch` then drives it. With --their-claim-key,
     --their-refund-key and --receive: a direct swap; the counterparty locks TO_CHAIN to us
     itself (`swap accept` + `watch` on its side).
     """

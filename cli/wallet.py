@@ -1,12 +1,13 @@
-"""``etm-bridge wallet new|show|balance|export-seed``: the user's keys for ETM, BTC and ETH.
+"""``etm-bridge wallet new|show|balance|export-seed``: the user's keys for ETM and each chain.
 
-One keystore file (:mod:`etm_bridge.wallet.keystore`) holds all three chains' keys, encrypted
-with a passphrase; its location (``<home>/keystore.json``) and the node endpoints come from
-:mod:`etm_bridge.config`. ``show`` and ``balance`` read only the keystore's public part (no
-passphrase). ``balance`` reads each chain itself: ETM from the ETM node's API, BTC by scanning
-the Bitcoin node's blocks for the wallet's P2WPKH output (the Bitcoin adapter's block index,
-kept under ``<home>/wallet-cache``; confirmed coins only), ETH from the Ethereum node. A node
-that is down or not configured is reported on that chain's row, and the other chains still show.
+One keystore file (:mod:`etm_bridge.wallet.keystore`) holds the keys of ETM and of every
+installed chain, encrypted with a passphrase; its location (``<home>/keystore.json``) and the
+node endpoints come from :mod:`etm_bridge.config`. ``show`` and ``balance`` read only the
+keystore's public part (no passphrase). ``balance`` reads each chain itself through its
+adapter's watch-only balance (ETM from the ETM node's API; a chain whose node cannot look up an
+address scans blocks with an index kept under ``<home>/wallet-cache``, confirmed coins only). A
+node that is down or not configured is reported on that chain's row, and the other chains still
+show.
 
 The balances are :func:`etm_bridge.app.wallet.balances` (each chain's watch-only balance).
 """
@@ -30,7 +31,7 @@ from .options import common_options, echo_json, json_option, passphrase_option
 
 @click.group("wallet")
 def group() -> None:
-    """Your keys for ETM, BTC and ETH in one passphrase-encrypted keystore file."""
+    """Your keys for ETM and each chain in one passphrase-encrypted keystore file."""
 
 
 def _echo_json(data: Any) -> None:
@@ -103,7 +104,7 @@ def new_command(restore_seed_env: str | None, as_json: bool) -> None:
 @passphrase_option
 @json_option
 def show_command(verify: bool, as_json: bool) -> None:
-    """Addresses and public keys for ETM, BTC and ETH (no secrets)."""
+    """Addresses and public keys for ETM and each chain (no secrets)."""
     config = get_config()
     keystore = load_keystore(config.keystore_path)
     if verify:
