@@ -28,7 +28,7 @@ State tables: a module declares its own with ``registry.add_table(TableSpec("spv
 owner="spv"))`` and reads/writes them through the :mod:`state` API (``get/put/scan/put_json``).
 
 Plug-in modules expose ``register(registry: Registry) -> None`` and are listed in the chain
-parameter ``tx_plugins`` (e.g. ``"etm_bridge.spv.etm_types"``); :func:`build_registry` imports
+parameter ``tx_plugins`` (e.g. ``"etm_bridge.node.spv_plugin"``); :func:`build_registry` imports
 them. Type id ranges: 1-99 core chain, 100-199 SPV relays, 200-299 exchange (pools, HTLC,
 binding), 300+ anything else.
 """

@@ -7,7 +7,7 @@
   Bitcoin or Ethereum relay (``/api/spv/{btc,eth}/best/{height}``), finds the fork point and
   sends the headers after it as ``btc_relay_headers`` (anyone may relay) or
   ``eth_relay_headers`` (trusted relayers only) transactions. A Bitcoin relay not initialised
-  yet (the ``btc_regtest`` rule starts it at the regtest genesis block with the first batch) is
+  yet (its ``dev_autostart`` starts it at the regtest genesis block with the first batch) is
   fed from height 1.
 * :func:`submit_deposit` submits an ``xchg_lp_deposit`` with a payment's proof (Bitcoin
   ``BtcProof`` or Ethereum ``EthLogProof`` bytes); :func:`eth_block_confirmations` says whether
@@ -154,7 +154,7 @@ ETH = _Relay("eth", ETH_RELAY_HEADERS, MAX_ETH_HEADERS_PER_TX,
 
 
 def _relay_tip(client: NodeClient, relay: _Relay) -> int:
-    """The relay's best height; 0 for a Bitcoin relay not started yet (the btc_regtest rule
+    """The relay's best height; 0 for a Bitcoin relay not started yet (its dev_autostart rule
     starts it at the regtest genesis block with the first batch)."""
     try:
         status = client.spv_relay(relay.chain)

@@ -43,7 +43,7 @@ def operator_engine(config: StackConfig) -> tuple[AppContext, Watcher]:
     parties, birth = load_parties(root, 0)
     b: dict[str, Any] = report["bitcoin"]
     rpc = BitcoinRpc(b["rpc_url"], b["rpc_user"], b["rpc_password"])
-    world = World(rpc, report["etm"]["rpc_url"], None, birth)
+    world = World(rpc, report["etm"]["rpc_url"], birth)
     world.eth = eth_setup(report, parties)
     relayer = world.eth.relayer if world.eth is not None else None
     ctx = world.context(parties["operator"], None, CONFIG.policy, relayer)

@@ -33,7 +33,7 @@ from etm_bridge.errors import ChainError, ValidationError
 from etm_bridge.etm_client import header_feed
 from etm_bridge.etm_client.htlc_leg import EtmAdapter
 from etm_bridge.etm_client.submit import sign_and_submit
-from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import payloads
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.core.policy import PolicyConfig
 from etm_bridge.wallet import WalletPublic
@@ -120,10 +120,11 @@ class World:
     """The nodes and the helpers that act on them for a party."""
 
     def __init__(
-        self, btc: BitcoinRpc, etm_url: str, etm_data_dir: Path | None, birth_height: int,
+        self, btc: BitcoinRpc, etm_url: str, birth_height: int,
         say: Callable[[str], None] = lambda _: None,
     ) -> None:  # fmt: skip
-        """``etm_data_dir`` is ignored (the ETM node is read through its API)."""
+        """The parties' nodes: the regtest Bitcoin node and the ETM node's API at ``etm_url``
+        (adapters see locks from ``birth_height`` on)."""
         self.btc, self.birth_height = btc, birth_height
         self.client = NodeClient(etm_url)
         self.say = say
@@ -163,7 +164,7 @@ class World:
 
     def send(self, party: Party, type_id: int, payload: Any) -> dict[str, Any]:
         """Sign as ``party``, submit and wait for the block."""
-        raw = pl.encode_payload(payload)
+        raw = payloads.encode_payload(payload)
         return sign_and_submit(self.client, party.etm_key, type_id, raw, fee=ETM_FEE)
 
     def fund_etm(self, party: Party, amount: int, funder: SigningKey | None = None) -> None:

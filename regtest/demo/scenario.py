@@ -227,7 +227,7 @@ def run(config: regtest_stack.StackConfig, swaps_db: Path, say: Callable[[Any], 
         btc.mine(101 - btc.height())
     rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
     parties, birth = load_parties(config.state_dir / "demo", btc.height())
-    world = World(rpc, report["etm"]["rpc_url"], Path(report["etm"]["data_dir"]), birth)
+    world = World(rpc, report["etm"]["rpc_url"], birth)
     world.eth = eth_setup(report, parties)
     prepare(world, btc, parties, say)
     swaps_db.parent.mkdir(parents=True, exist_ok=True)

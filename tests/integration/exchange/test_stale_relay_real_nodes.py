@@ -105,7 +105,7 @@ def test_a_stale_relay_cannot_open_pool_etm_against_a_refundable_lock(nodes, tmp
     assert client is not None
     btc.mine(101)  # the faucet's coinbase matures (at the mocked time, 13 h ago)
     rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
-    world = World(rpc, client.url, etm.data_dir, btc.height())
+    world = World(rpc, client.url, btc.height())
     operator, investor, user = (Party.new(n, tmp_path) for n in ("operator", "investor", "user"))
     for party in (operator, investor, user):
         world.fund_etm(party, 1_000 * ETM)

@@ -101,7 +101,7 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     birth = bitcoin_node.height()
     user, operator = (_home(tmp_path, n, etm_node, bitcoin_node, birth) for n in ("u", "op"))
     rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
-    world = World(rpc, etm_node.client.url, etm_node.data_dir, birth)
+    world = World(rpc, etm_node.client.url, birth)
     op, me = _party(operator, "operator"), _party(user, "user")
     investor = Party.new("investor", tmp_path)
     for party in (op, me, investor):

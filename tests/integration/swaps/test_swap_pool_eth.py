@@ -66,7 +66,7 @@ def eth_world(anvil_node: Any, bitcoin_node: Any, tmp_path: Path) -> Iterator[tu
     with etm_node_in(tmp_path / "etm", **init) as node:
         assert node.client is not None
         rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
-        world = World(rpc, node.client.url, node.data_dir, bitcoin_node.height())
+        world = World(rpc, node.client.url, bitcoin_node.height())
         world.eth = EthSetup(anvil_node.rpc_url, htlc.address, htlc.block_number, vault.address,
                              relayer)  # fmt: skip
         yield world, operator, investor, user

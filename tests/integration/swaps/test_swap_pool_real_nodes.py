@@ -57,7 +57,7 @@ def _setup(
     if bitcoin_node.height() < 101:
         bitcoin_node.mine(101 - bitcoin_node.height())
     rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
-    world = World(rpc, client.url, etm_node.data_dir, bitcoin_node.height())
+    world = World(rpc, client.url, bitcoin_node.height())
     operator, investor, user = (Party.new(n, tmp_path) for n in ("operator", "investor", "user"))
     for party in (operator, investor, user):
         world.fund_etm(party, 1_000 * ETM)
