@@ -1,4 +1,4 @@
-"""What a verb reads once per invocation: its config, the passphrase, the unlocked wallet.
+"""What a verb reads once per invocation: its config, the passphrase, its use-case context.
 
 :func:`get_config` loads :mod:`etm_bridge.config` with the command's options the first time it
 is asked, caches it in the click context and prints the config's deprecation notes on stderr.
@@ -14,7 +14,6 @@ import click
 
 from etm_bridge.app.context import AppContext
 from etm_bridge.config import Config, load_config, resolve_passphrase
-from etm_bridge.wallet import UnlockedWallet, load_keystore
 
 from .options import CONFIG_FILE_META, HOME_META, OVERRIDES_META, PASSPHRASE_ENV_META
 
@@ -73,9 +72,3 @@ def app_context(*, engine: bool = False, ctx: click.Context | None = None) -> Ap
         swaps_db_note(config, ctx)
     click_ctx = ctx
     return AppContext(config, lambda confirm: read_passphrase(confirm=confirm, ctx=click_ctx))
-
-
-def unlock_wallet(config: Config | None = None) -> UnlockedWallet:
-    """The command's keystore, unlocked with the passphrase."""
-    config = config or get_config()
-    return load_keystore(config.keystore_path).unlock(read_passphrase(confirm=False))

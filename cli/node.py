@@ -30,7 +30,7 @@ from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node, init_summary, rela
 from etm_bridge.node.slashing_protection import SlashingProtection, load_interchange
 
 from .context import get_config
-from .options import home_option
+from .options import home_option, json_option
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
@@ -60,7 +60,6 @@ url_option = click.option(
     callback=_url,
     help=f"Node API URL (default: $ETM_NODE_URL, else the etm.url setting, else {DEFAULT_URL}).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:

@@ -26,9 +26,8 @@ from etm_bridge.errors import ValidationError
 
 from .context import app_context
 from .contributed import ContributedGroup
-from .options import common_options, fee_option, home_option, passphrase_option
+from .options import common_options, fee_option, home_option, json_option, passphrase_option
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),

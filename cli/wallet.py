@@ -14,10 +14,8 @@ The balances are :func:`etm_bridge.app.wallet.balances` (each chain's watch-only
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -32,10 +30,6 @@ from .options import common_options, echo_json, json_option, passphrase_option
 @click.group("wallet")
 def group() -> None:
     """Your keys for ETM and each chain in one passphrase-encrypted keystore file."""
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _addresses(public: WalletPublic, network: str) -> dict[str, str]:
@@ -88,7 +82,7 @@ def new_command(restore_seed_env: str | None, as_json: bool) -> None:
     passphrase = read_passphrase(confirm=True)
     keystore = create_keystore(path, passphrase, master_seed=seed, kdf=kdf)
     if as_json:
-        _echo_json({"keystore": str(path), "public": keystore.public.to_json()})
+        echo_json({"keystore": str(path), "public": keystore.public.to_json()})
         return
     _show_text(path, keystore.public, config.network)
     click.echo(
@@ -110,7 +104,7 @@ def show_command(verify: bool, as_json: bool) -> None:
     if verify:
         keystore.unlock(read_passphrase(confirm=False))
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "keystore": str(keystore.path),
                 "network": config.network,
