@@ -3,8 +3,8 @@
 A plugin declares ``[project.entry-points."etm_bridge.cli"] "<group>.<command>" =
 "module:click_command"`` (a chain plugin contributes ``spv.verify``, an offline check of its
 chain's inclusion proofs). :class:`ContributedGroup` lists those commands beside its own and
-imports one only when it is run or its help is shown, so ``etm-bridge`` starts without loading
-any plugin.
+imports one only when it is run or the group's help is shown, so ``etm-bridge`` starts without
+loading any plugin; one that cannot be loaded is listed with the reason and fails in one line.
 """
 
 from __future__ import annotations
@@ -45,12 +45,23 @@ class ContributedGroup(click.Group):
         try:
             command = ep.load()
         except Exception as exc:  # a broken plugin: one line naming it, not a traceback
-            raise ConfigError(
-                f"the command '{self.name} {cmd_name}' of plugin {ep.value} cannot be loaded: "
-                f"{type(exc).__name__}: {exc} (reinstall or remove that plugin)"
-            ) from exc
+            return _broken(cmd_name, ep, f"{type(exc).__name__}: {exc}")
         if not isinstance(command, click.Command):
-            raise ConfigError(
-                f"entry point {ep.name} = {ep.value} (group {GROUP}) is not a click command"
-            )
+            return _broken(cmd_name, ep, f"it is not a click command (group {GROUP})")
         return command
+
+
+def _broken(name: str, ep: EntryPoint, why: str) -> click.Command:
+    """A stand-in for a contributed command that cannot be loaded: ``--help`` still lists it
+    (with the reason), running it is one error line naming the plugin."""
+    problem = f"the command '{ep.name.replace('.', ' ')}' of plugin {ep.value} cannot be loaded"
+
+    def fail(**_: object) -> None:
+        raise ConfigError(f"{problem}: {why} (reinstall or remove that plugin)")
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=f"(cannot be loaded: {why})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
