@@ -18,6 +18,7 @@ from etm_bridge.errors import EtmBridgeError
 #: Modules of this package that each define ``group``; the order is the order of ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "adapters",
+    "chains",
     "stack",
     "node",
     "demo",
