@@ -24,7 +24,7 @@ class ConfigError(EtmBridgeError):
 
 
 class StackError(EtmBridgeError):
-    """The local regtest/anvil/ETM stack could not be started, reached or stopped."""
+    """The local stack of development nodes could not be started, reached or stopped."""
 
     exit_code = 3
 
@@ -60,13 +60,13 @@ class TimelockError(ValidationError):
 
 
 class ChainError(EtmBridgeError):
-    """A chain (ETM, Bitcoin, Ethereum) rejected or could not process a request."""
+    """A chain (ETM or a foreign chain) rejected or could not process a request."""
 
 
 class RPCError(ChainError):
     """A JSON-RPC call returned an error object. ``code`` is the node's error code.
 
-    ``data`` is the error object's ``data`` member when the node sent one (Ethereum nodes put
+    ``data`` is the error object's ``data`` member when the node sent one (contract chains put
     revert data there), else None.
     """
 
@@ -188,7 +188,7 @@ class AdapterLoadError(ConfigError):
 
 class ScanRangeError(ConfigError):
     """An adapter cannot see a fact a swap recorded in a block still on the best chain: the
-    block is below the heights it scans (e.g. a Bitcoin ``birth_height`` above the lock).
+    block is below the heights it scans (e.g. an adapter's ``birth_height`` above the lock).
     Never a reorg; lower the adapter's scan start to the named height (or rescan)."""
 
 
@@ -200,7 +200,7 @@ class ContractRevertError(ChainError):
         super().__init__(message)
 
 
-# --- node JSON-RPC error codes (bitcoind's numbering; etm_bridge.jsonrpc maps code -> class) ----
+# --- node JSON-RPC error codes (the reference node's numbering; jsonrpc maps code -> class) -----
 
 
 class RPCDeserializationError(RPCError, InvalidTransactionError):
@@ -208,7 +208,7 @@ class RPCDeserializationError(RPCError, InvalidTransactionError):
 
 
 class RPCMissingInputsError(RPCError, InvalidTransactionError):
-    """Code -25 (bitcoind's RPC_VERIFY_ERROR, its default for a failed submission): mostly a
+    """Code -25 (RPC_VERIFY_ERROR, the reference node's default for a failed submission): mostly a
     transaction spending outputs the node does not know or that are already spent; also a fee
     above the node's ``maxfeerate``."""
 
@@ -218,8 +218,8 @@ class RPCVerifyRejectedError(RPCError, InvalidTransactionError):
 
 
 class RPCAlreadyInChainError(RPCError):
-    """Code -27: the transaction is already confirmed (bitcoind >= 28 says its outputs are
-    already in the UTXO set)."""
+    """Code -27: the transaction is already confirmed (newer nodes say its outputs are already
+    in the UTXO set)."""
 
 
 class RPCWarmupError(RPCError):

@@ -1,6 +1,6 @@
 """Cross-chain hashlock and timelock rules: the one place every leg of a swap takes them from.
 
-- Every leg (Bitcoin script, Ethereum contract, ETM native HTLC) locks with **sha256**, so one
+- Every leg (a script, a contract, the ETM native HTLC) locks with **sha256**, so one
   preimage unlocks all of them.
 - A preimage is **exactly 32 bytes**. Scripts enforce it with ``OP_SIZE 32`` (Decred added that
   after a real exploit: a longer preimage valid on one chain could be unusable on the other).
@@ -10,8 +10,8 @@
   (*short*) leg by at least :data:`LEG_MARGIN_S` seconds, converted to each chain's blocks with
   :func:`blocks_for_seconds`.
 - A refund is valid in a block whose height is **strictly greater** than the timelock height
-  (:func:`refund_allowed`): Bitcoin's ``nLockTime = timelock`` is final in block ``timelock + 1``,
-  and the Ethereum contract and the ETM HTLC use the same rule.
+  (:func:`refund_allowed`): a transaction whose lock time is the timelock is final in block
+  ``timelock + 1``, and every contract and the ETM HTLC use the same rule.
 
 Pure: no I/O. Errors are :class:`~etm_bridge.errors.HashlockError` and
 :class:`~etm_bridge.errors.TimelockError`, naming what was wrong.

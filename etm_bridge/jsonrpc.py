@@ -1,16 +1,15 @@
 """JSON-RPC 1.0/2.0 client over HTTP (``requests``) for chain nodes.
 
-One class, :class:`JsonRpcClient`, used by the Bitcoin adapter (bitcoind or bcoin, JSON-RPC 1.0,
-HTTP basic auth) and the Ethereum adapter (anvil or any node, JSON-RPC 2.0). It owns the error
-mapping and nothing else:
+One class, :class:`JsonRpcClient`, used by the adapters whose nodes speak JSON-RPC 1.0 with
+HTTP basic auth or JSON-RPC 2.0. It owns the error mapping and nothing else:
 
 - a node that cannot be reached (refused, timed out, HTTP 401/403, not JSON) raises
   :class:`~etm_bridge.errors.NodeUnavailableError` naming the URL;
 - an error object in the reply raises the :class:`~etm_bridge.errors.RPCError` subclass registered
-  for its code in :data:`RPC_ERROR_CLASSES` (bitcoind's numbering), or plain ``RPCError``.
+  for its code in :data:`RPC_ERROR_CLASSES` (the 1.0 nodes' numbering), or plain ``RPCError``.
 
-bitcoind answers errors with HTTP 500 (or 404 for an unknown method) *and* a JSON body, so the
-body is read whatever the status.
+A 1.0 node answers errors with HTTP 500 (or 404 for an unknown method) *and* a JSON body, so
+the body is read whatever the status.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from etm_bridge.errors import (
 )
 from etm_bridge.jsonsafe import loads_bounded
 
-#: Node error code -> exception class (codes from bitcoind's ``rpc/protocol.h``).
+#: Node error code -> exception class (the reference node's ``rpc/protocol.h`` numbering).
 RPC_ERROR_CLASSES: dict[int, type[RPCError]] = {
     -5: RPCInvalidAddressOrKeyError,
     -8: RPCInvalidParameterError,
@@ -66,7 +65,7 @@ class JsonRpcClient:
     """A JSON-RPC client bound to one URL.
 
     ``call("getblockcount")`` returns the ``result`` member; errors raise as described in the
-    module docstring. ``version`` is ``"1.0"`` (bitcoind style) or ``"2.0"`` (Ethereum).
+    module docstring. ``version`` is ``"1.0"`` (basic auth, errors with HTTP 500) or ``"2.0"``.
     """
 
     def __init__(

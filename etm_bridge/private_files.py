@@ -2,7 +2,7 @@
 
 Secrets on disk: the wallet keystore, a node's ``forging_keys.json`` and ``node.json`` (admin
 token), the swap database with its WAL/SHM (preimages), and the development stack's key files
-(``parties.json``, ``eth_pool.json``, ``stack.json``, ``bitcoin.conf``). Issue 11 item 14: the old
+(``parties.json``, the nodes' configs and key files, ``stack.json``). Issue 11 item 14: the old
 writer opened a fixed ``<name>.tmp`` with ``O_CREAT|O_TRUNC``, so a symlink planted there received
 the secret and an existing 0644 temporary file kept its mode; the swap database was created 0644.
 

@@ -1,17 +1,17 @@
 """Python's recursion limit, kept where no decoder can overflow the C stack.
 
-py_ecc (a dependency of eth-account and web3) raises ``sys.setrecursionlimit`` to 100,000 the
+py_ecc (a dependency of the web3 libraries) raises ``sys.setrecursionlimit`` to 100,000 the
 first time it is imported. C code that recurses once per nesting level, ``json.loads`` first,
 then overflows the main thread's 8 MiB C stack long before it reaches that limit: 400,000 ``[``
 in one transaction payload killed the node with SIGSEGV instead of raising (issue 11, item 3).
 
 Importing ``etm_bridge`` runs :func:`import_py_ecc_restoring_limit` (``etm_bridge/__init__.py``):
 py_ecc is imported there, once, and the limit is put back to :data:`SAFE_RECURSION_LIMIT`.
-A module body runs only once per process, so no later import of eth-account or web3 can raise
+A module body runs only once per process, so no later import of those libraries can raise
 it again; ``node run`` also calls :func:`restore_recursion_limit` before it serves.
 
 Nothing in etm-bridge needs a deeper stack: every decoder of untrusted bytes is iterative or runs
-behind a depth cap far below this limit (``jsonsafe``, ``spv.eth_rlp.decode_bounded``), and
+behind a depth cap far below this limit (``jsonsafe``, the chain folders' bounded decoders), and
 ``tests/unit/test_recursion_limit.py`` checks the limit in a fresh node-like process.
 """
 
