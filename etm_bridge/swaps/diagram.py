@@ -27,8 +27,8 @@ BEGIN = "<!-- BEGIN GENERATED: swap state diagrams (python -m etm_bridge.swaps.d
 END = "<!-- END GENERATED: swap state diagrams -->"
 
 _TITLES = {
-    SwapDirection.FOREIGN_TO_ETM: "BTC/ETH -> ETM (user locks the foreign asset)",
-    SwapDirection.ETM_TO_FOREIGN: "ETM -> BTC/ETH (user locks ETM)",
+    SwapDirection.FOREIGN_TO_ETM: "foreign chain -> ETM (user locks the foreign asset)",
+    SwapDirection.ETM_TO_FOREIGN: "ETM -> foreign chain (user locks ETM)",
 }
 
 

@@ -1,7 +1,8 @@
 """The adapter conformance suite: one set of tests every chain adapter runs unchanged.
 
-Like web3.py's ``EthModuleTest``: subclass :class:`AdapterConformance` in your adapter's tests
-and provide a pytest fixture named ``harness`` returning a :class:`ConformanceHarness`::
+Like the web3 library's module test suites: subclass :class:`AdapterConformance` in your
+adapter's tests and provide a pytest fixture named ``harness`` returning a
+:class:`ConformanceHarness`::
 
     class TestMyChain(AdapterConformance):
         @pytest.fixture
@@ -72,7 +73,7 @@ class AdapterConformance(CapabilitySections):
         assert final is None or 0 <= final <= harness.adapter.tip().height
 
     def test_recent_block_time_is_none_or_positive(self, harness: ConformanceHarness) -> None:
-        """Optional block-rate observation (Bitcoin off regtest): None, or seconds > 0."""
+        """Optional block-rate observation (proof-of-work chains off regtest): None, or > 0 s."""
         harness.mine(2)
         spacing = harness.adapter.recent_block_time_s()
         assert spacing is None or (isinstance(spacing, int) and spacing > 0)

@@ -102,7 +102,7 @@ class FakeAdapter(ChainAdapter):
         return [b.header for b in self.chain.blocks[start_height : start_height + count]]
 
     def recent_block_time_s(self, blocks: int = 144) -> int | None:
-        """Mean spacing of the last ``blocks`` blocks' header times, as the Bitcoin adapter."""
+        """Mean spacing of the last ``blocks`` blocks' header times, as a proof-of-work adapter."""
         tip = self.chain.tip_height
         span = min(blocks, tip - 1)
         if span < 1:

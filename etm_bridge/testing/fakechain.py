@@ -8,7 +8,7 @@ timelock; a spent lock cannot be spent again; a lock needs the funds plus the fe
 
 Model: account balances (no UTXOs). A transaction is applied to the state when it is accepted
 into the mempool (validated against the *next* block height, as a node does); :meth:`mine`
-puts the mempool into blocks. Blocks have real 80-byte Bitcoin-format headers whose Merkle root
+puts the mempool into blocks. Blocks have real 80-byte proof-of-work headers whose Merkle root
 commits to the transactions, so inclusion proofs are Merkle branches (``fake-merkle``). Keys are
 33-byte "compressed pubkeys" derived from a secret by hashing (not real EC points); a secret
 stands in for a signature. Chains are kept by name in the process so an adapter re-created from
@@ -250,7 +250,7 @@ class FakeChain:
 
 
 def txid_of(raw: bytes) -> str:
-    """Display-order txid of a raw fake transaction (as Bitcoin: reversed double sha256)."""
+    """Display-order txid of a raw fake transaction (reversed double sha256)."""
     return dsha256(raw)[::-1].hex()
 
 
