@@ -1,6 +1,6 @@
 """The chain-adapter seam: :class:`ChainAdapter` and the frozen observations it returns.
 
-A chain adapter is the whitepaper's "device driver": it turns a chain (Bitcoin, Ethereum, the
+A chain adapter is the whitepaper's "device driver": it turns a chain (an in-repository plugin, the
 in-memory fake, a third party's) into what a swap needs and nothing more. Adapters are plugins
 found through the ``etm_bridge.adapters`` entry-point group (:mod:`etm_bridge.adapters_registry`);
 the core never imports one by name. Every adapter passes the same conformance suite
@@ -8,13 +8,13 @@ the core never imports one by name. Every adapter passes the same conformance su
 
 Rules every adapter follows:
 
-- Amounts are ``int`` in the chain's smallest unit (sat, wei, token base unit).
+- Amounts are ``int`` in the chain's smallest unit (its base unit, a token's base unit).
 - Hashlocks are sha256, preimages exactly 32 bytes (:mod:`etm_bridge.hashlock`).
 - Timelocks are **absolute block heights**; a refund is valid in a block whose height is
   strictly greater than the timelock (``hashlock.refund_allowed``), so it can be broadcast once
   ``tip().height >= timelock_height``.
-- Keys are the chain's own kind, announced by ``info().key_kind``: Bitcoin uses 33-byte
-  compressed secp256k1 public keys, Ethereum 20-byte addresses. ``our_key()`` is the key the
+- Keys are the chain's own kind, announced by ``info().key_kind``: e.g. 33-byte compressed
+  secp256k1 public keys, or 20-byte account addresses. ``our_key()`` is the key the
   counterparty must put in a lock for us (claim key) and that we put in ours (refund key).
 - State comes from the chain, not memory: an adapter re-created from the same config
   (:meth:`ChainAdapter.from_config`) finds its locks again with :meth:`find_locks`.
@@ -267,12 +267,12 @@ class ChainAdapter(ABC):
     def finalized_height(self) -> int | None:
         """Height at or below which no block can be reorganised away, on chains with
         finality (the ETM chain's ``finalizedHeight``); None on chains with confirmations
-        only (Bitcoin, an Ethereum node without finality)."""
+        only (proof-of-work chains, an account chain's node without finality)."""
         return None
 
     def recent_block_time_s(self, blocks: int = 144) -> int | None:
         """The mean spacing of the last ``blocks`` blocks in seconds, from their header times,
-        on chains whose block rate drifts (Bitcoin after a hash-rate drop); None where unknown
+        on chains whose block rate drifts (proof of work after a hash-rate drop); None where unknown
         or fixed. A pool operator sizes its timelock in blocks by the slower of this and
         ``info().block_time_s``: a lock sized at the nominal rate lasts longer when blocks
         come slowly, and can outlive the other leg's wall-clock deadline (review a11b)."""

@@ -48,7 +48,7 @@ Changes = dict[tuple[str, bytes], bytes | None]
 @dataclass(frozen=True)
 class TableSpec:
     """A state table declared by ``owner`` (a module or type name). Names are global: prefix
-    them with your area (``spv_btc_headers``, ``xchg_pools``)."""
+    them with your area (``spv_<ticker>_headers``, ``xchg_pools``)."""
 
     name: str
     owner: str

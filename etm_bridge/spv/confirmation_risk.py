@@ -15,7 +15,7 @@ terms per z) and a binary search keeps the number of evaluated z logarithmic; a 
 sum of positive terms (no cancellation) decides every z whose probability is not within 1e-6
 (relative) of the tolerance, so the exact integers are only computed at the boundary.
 
-Nakamoto's figure (the Bitcoin paper, section 11) uses the Poisson approximation with
+Nakamoto's figure (his paper, section 11) uses the Poisson approximation with
 ``lambda = z q / p``. It is only an approximation, so it is computed in floating point, but in a
 form with positive terms only (``sum_{k<=z} pois(k) (q/p)^(z-k) + P(Poisson > z)``, the tail
 summed directly), so there is no cancellation; Poisson terms use ``lgamma`` to avoid overflow.

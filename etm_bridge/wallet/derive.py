@@ -13,7 +13,7 @@ probability ~2^-128) is skipped by incrementing the counter; an ed25519 seed is 
 
 - ETM: the secret is the ed25519 seed; address ``etm1...`` (bech32m of sha256(pubkey)[:20]).
 - Every other chain: its profile's ``wallet`` part gives the public view (key, addresses);
-  ``public.<label>`` reads it (``public.btc.address(network)``, ``public.eth.address``).
+  ``public.<label>`` reads it (e.g. ``public.<label>.display_address(network)``).
 
 :class:`WalletPublic` holds public data only and is safe to print. :class:`UnlockedWallet` holds
 the master seed; raw keys leave it only through methods named ``unsafe_export_...``.
@@ -106,7 +106,7 @@ class EtmPublic:
 @dataclass(frozen=True)
 class WalletPublic:
     """Addresses and public keys of ETM and every chain (by label): safe to show and to store
-    unencrypted. ``public.<label>`` is that chain's view (``public.btc``)."""
+    unencrypted. ``public.<label>`` is that chain's view (the label is its profile's)."""
 
     etm: EtmPublic
     chains: Mapping[str, ChainPublic] = field(default_factory=dict)
