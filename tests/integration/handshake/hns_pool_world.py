@@ -4,7 +4,7 @@
 (the wallet label ``hns`` comes from the chain profile); :class:`HnsWorld` makes each party's
 adapters and contexts over the session's hsd node and an ETM node whose genesis starts the
 Handshake relay at regtest's genesis block; :class:`HnsPoolSwaps` is the demo's
-:class:`~etm_bridge_cli.demo_swaps.PoolSwaps` (the user's and the operator's watchers, the
+:class:`~etm_bridge_regtest.demo.engines.PoolSwaps` (the user's and the operator's watchers, the
 operator's pool follower, ``start_pool_swap``) with the Handshake leg in place of Bitcoin's.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etm_bridge_cli.demo_swaps import CONFIG, PoolSwaps
 from etm_bridge_handshake import HandshakeAdapter
+from etm_bridge_regtest.demo.engines import CONFIG, PoolSwaps
 from etm_bridge_regtest.hsd import HsdNode
 from hns_support import adapter_config
 
