@@ -81,9 +81,25 @@ passphrase_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
+def _store_urls(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    if value:
+        ctx.meta.setdefault(OVERRIDES_META, {})["etm.urls"] = (",".join(value), "option --etm-url")
+
+
+etm_url_option = click.option(
+    "--etm-url",
+    multiple=True,
+    expose_value=False,
+    callback=_store_urls,
+    help="ETM node API URL (repeatable: writes go to every one, reads to those the majority "
+    "backs; default: [etm] urls / url, env ETM_BRIDGE_ETM_URLS).",
+)
+
+
 def common_options(func: F) -> F:
-    """``--home``, ``--config``, ``--network`` and ``--keystore`` on one command."""
-    return home_option(config_option(network_option(keystore_option(func))))
+    """``--home``, ``--config``, ``--network``, ``--keystore`` and ``--etm-url`` on one
+    command."""
+    return home_option(config_option(network_option(keystore_option(etm_url_option(func)))))
 
 
 fee_option = click.option(

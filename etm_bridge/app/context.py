@@ -29,6 +29,7 @@ from ..chains.profile import ChainProfile
 from ..chains.registry import chain_registry
 from ..config import ETM, Config
 from ..errors import ConfigError
+from ..etm_client.endpoints import NodeSet
 from ..etm_client.exchange import NodeExchange
 from ..etm_client.htlc_leg import EtmAdapter
 from ..etm_client.submit import Submitter
@@ -137,7 +138,9 @@ class AppContext:
         return name
 
     def node(self, url: str | None = None) -> NodeClient:
-        """A client of the ETM node for reads (``url``, else ``[etm] url``): no key needed."""
+        """A client of the ETM nodes for reads (``url``, else ``[etm] urls`` / ``url`` as a
+        :class:`~etm_bridge.etm_client.endpoints.NodeSet`: reads from the endpoints the
+        majority backs, writes to all): no key needed."""
         if url is not None:
             return NodeClient(url)
         name = self.etm_name_or_none()
@@ -145,7 +148,9 @@ class AppContext:
             return NodeClient(str(self.require_config().require("etm.url")))
         if name in self.given:
             return self.etm_leg().client
-        return NodeClient(str(self.require_config().chain_options(name)[1]["url"]))
+        options = self.require_config().chain_options(name)[1]
+        urls = [str(u) for u in options.get("urls") or [options["url"]]]
+        return NodeSet.from_urls(urls, admin_token=options.get("admin_token"))
 
     def foreign(self, chain: str) -> ChainProfile:
         """The foreign chain leg ``chain`` is on (its name, ticker or alias, else its

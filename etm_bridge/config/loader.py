@@ -87,6 +87,10 @@ def _option(key: str, value: Any, source: str) -> Entry:
     return Entry(key, coerce(key, value, SETTINGS[key], source, None), source)
 
 
+#: ``etm.url`` and ``etm.urls`` name the same thing: the one a higher layer sets wins whole.
+_ETM_URL_KEYS = {"etm.url": "etm.urls", "etm.urls": "etm.url"}
+
+
 def _merge(home: Home, entries: Iterable[Entry], path: Path | None, notes: list[str]) -> Config:
     values: dict[str, Any] = {key: setting.default for key, setting in SETTINGS.items()}
     sources: dict[str, str] = {}
@@ -97,5 +101,9 @@ def _merge(home: Home, entries: Iterable[Entry], path: Path | None, notes: list[
             chains.setdefault(name, {})[option] = entry
         else:
             values[entry.key] = entry.value
+            other = _ETM_URL_KEYS.get(entry.key)
+            if other is not None and sources.get(other) != entry.source:
+                values[other] = None  # a higher layer's endpoint(s) replace a lower layer's
+                sources.pop(other, None)
         sources[entry.key] = entry.source
     return Config(home, values, sources, chains, path, tuple(notes))

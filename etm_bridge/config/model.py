@@ -83,8 +83,20 @@ class Config:
         return Path(keystore) if keystore is not None else self.home.keystore_path
 
     @property
+    def etm_urls(self) -> tuple[str, ...]:
+        """The ETM endpoints: ``etm.urls``, else ``etm.url`` as a list of one (the loader keeps
+        only the one the higher layer set, see ``loader._merge``)."""
+        urls = self.values.get("etm.urls")
+        if urls:
+            return tuple(urls)
+        url = self.values.get("etm.url")
+        return (url,) if url else ()
+
+    @property
     def etm_url(self) -> str | None:
-        return self.values.get("etm.url")
+        """The first ETM endpoint (for reads that need one node's URL)."""
+        urls = self.etm_urls
+        return urls[0] if urls else None
 
     def kdf(self) -> KdfParams:
         try:
@@ -140,7 +152,10 @@ class Config:
         defaults to ``<home>/<name>``. The ETM leg (``etm``) comes from ``[etm]``.
         """
         if name == ETM and name not in self.chains:
-            return ETM, {"url": self.require("etm.url")}
+            if not self.etm_urls:
+                self.require("etm.url")  # raises, saying how to set it
+            urls = self.etm_urls
+            return ETM, {"url": urls[0], **({"urls": list(urls)} if len(urls) > 1 else {})}
         table = self._table(name)
         adapter = self.adapter_of(name)
         declared = _adapter_class(name, adapter, table).CONFIG_KEYS

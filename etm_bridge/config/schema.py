@@ -1,6 +1,7 @@
 """What a config may say: the known keys, their types and defaults, and the environment names.
 
 Keys are dotted paths into the TOML file: ``network``, ``keystore``, ``etm.url``,
+``etm.urls`` (a list of ETM node URLs; ``etm.url`` is one),
 ``etm.admin_token``, ``kdf.opslimit``, ``kdf.memlimit``, ``policy.<field>`` (every field of
 :class:`~etm_bridge.swaps.core.policy.PolicyConfig`), and ``chains.<name>.<key>`` for any chain
 name.
@@ -10,6 +11,8 @@ the adapter's ``CONFIG_KEYS`` when it declares them); four are read by the confi
 
 Environment names: ``ETM_BRIDGE_`` + the key with dots as underscores, upper case
 (``chains.<name>.rpc_url`` -> ``ETM_BRIDGE_<NAME>_RPC_URL``, ``etm.url`` -> ``ETM_BRIDGE_ETM_URL``).
+A list key given as text (environment, options) is comma-separated
+(``ETM_BRIDGE_ETM_URLS=http://a:26657,http://b:26657``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ RESERVED_CHAIN_NAMES = frozenset({"etm", "kdf", "policy", "node", "logs", "walle
 CHAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               Path: "a path"}  # fmt: skip
+               Path: "a path", tuple: "a list of non-empty strings"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ SETTINGS: dict[str, Setting] = {
     "network": Setting(str, "regtest", NETWORKS),
     "keystore": Setting(Path),
     "etm.url": Setting(str),
+    "etm.urls": Setting(tuple),
     "etm.admin_token": Setting(str, secret=True),
     "kdf.opslimit": Setting(int, DEFAULT_KDF.opslimit),
     "kdf.memlimit": Setting(int, DEFAULT_KDF.memlimit_bytes),
@@ -125,6 +129,8 @@ def coerce(key: str, value: Any, setting: Setting, source: str, base_dir: Path |
         if not ok or isinstance(value, bool):
             raise ConfigError(f"{key} in {source} must be {setting.type_name}, got {value!r}")
         return value
+    if kind is tuple:
+        return _string_list(key, value, setting, source)
     if kind is bool:
         if text and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
             value = value.strip().lower() in ("true", "1", "yes")
@@ -141,6 +147,17 @@ def coerce(key: str, value: Any, setting: Setting, source: str, base_dir: Path |
         path = Path(value).expanduser()
         return path if path.is_absolute() or base_dir is None else base_dir / path
     return value
+
+
+def _string_list(key: str, value: Any, setting: Setting, source: str) -> tuple[str, ...]:
+    """A list of non-empty strings, or text with comma-separated items."""
+    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    ok = isinstance(items, list | tuple) and items and all(isinstance(v, str) and v for v in items)
+    if not ok:
+        raise ConfigError(f"{key} in {source} must be {setting.type_name}, got {value!r}")
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{key} in {source} lists an entry twice: {value!r}")
+    return tuple(items)
 
 
 def setting_for(kind: Any) -> Setting:

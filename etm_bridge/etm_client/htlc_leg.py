@@ -6,7 +6,9 @@ it runs on any machine that can reach the node: writes are signed exchange trans
 :mod:`etm_bridge.exchange.txtypes`) through the key's one :class:`~.submit.Submitter`; HTLC
 state is read with the node's HTLC routes (:mod:`etm_bridge.node.htlc_api`: HTLCs by hashlock
 or id) and pending transactions with its mempool route. Registered as the ``etm`` adapter
-(entry point), configured with ``url``, ``secret_hex`` (the ETM ed25519 seed), optional ``fee``
+(entry point), configured with ``url`` or ``urls`` (several endpoints: a
+:class:`~.endpoints.NodeSet` writes to all and reads from the ones the majority backs),
+``secret_hex`` (the ETM ed25519 seed), optional ``fee``
 (base units per transaction) and ``admin_token``. A ``data_dir`` key (older configs) is still
 accepted and ignored: the node's database is never opened.
 
@@ -62,6 +64,8 @@ from ..exchange.htlc import Htlc, HtlcStatus
 from ..hashlock import check_preimage, refund_allowed, require_hashlock
 from ..node.client import NodeClient
 from ..swaps.core.pool_terms import pool_leg_key
+from .endpoints import NodeSet
+from .inclusion import CensorshipSuspected
 from .submit import Submitter
 
 DEFAULT_FEE = 100_000
@@ -99,7 +103,8 @@ class EtmAdapter(ChainAdapter):
     )
     #: from_config's options (``data_dir`` is tolerated and ignored).
     CONFIG_KEYS: ClassVar[Mapping[str, type] | None] = {
-        "url": str, "admin_token": str, "secret_hex": str, "fee": int, "data_dir": Path,
+        "url": str, "urls": tuple, "admin_token": str, "secret_hex": str, "fee": int,
+        "data_dir": Path,
     }  # fmt: skip
 
     def __init__(
@@ -123,7 +128,8 @@ class EtmAdapter(ChainAdapter):
     def from_config(cls, config: Mapping[str, Any]) -> EtmAdapter:
         try:
             seed = bytes.fromhex(str(config["secret_hex"]))
-            client = NodeClient(str(config["url"]), admin_token=config.get("admin_token"))
+            urls = [str(u) for u in config.get("urls") or [config["url"]]]
+            client = NodeSet.from_urls(urls, admin_token=config.get("admin_token"))
             return cls(client, seed, int(config.get("fee", DEFAULT_FEE)))
         except KeyError as exc:
             raise ConfigError(f"etm adapter config needs {exc.args[0]!r}") from None
@@ -183,6 +189,16 @@ class EtmAdapter(ChainAdapter):
 
     def fee_estimate(self) -> FeeEstimate:
         return FeeEstimate(self.fee, "base unit/tx", "fallback")
+
+    # --- inclusion ----------------------------------------------------------------------------
+
+    def check_inclusion(self) -> tuple[CensorshipSuspected, ...]:
+        """Our transactions not in a block yet: late ones re-sent to every endpoint, very late
+        ones returned as suspected censorship (:meth:`NodeSet.check_inclusion`; nothing on a
+        plain client)."""
+        if isinstance(self.client, NodeSet):
+            return self.client.check_inclusion()
+        return ()
 
     # --- writes -------------------------------------------------------------------------------
 

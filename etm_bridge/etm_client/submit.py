@@ -29,10 +29,13 @@ from ..swaps.core.ports import TxResult
 def wait_confirmed(client: NodeClient, tx_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
     """Poll until transaction ``tx_id`` is in a block; ``{"status", "height"}``."""
     deadline = time.monotonic() + timeout_s
+    check = getattr(client, "check_inclusion", None)  # a NodeSet: re-sends a late tx
     while time.monotonic() < deadline:
         tx = client.transaction(tx_id)
         if tx.get("status") == "confirmed":
             return {"status": "confirmed", "height": tx.get("height")}
+        if check is not None:
+            check()
         time.sleep(0.2)
     raise ChainError(f"transaction {tx_id} was not included within {timeout_s:.0f} s")
 

@@ -58,6 +58,8 @@ class NodeClient:
         code, message = str(error.get("code", "")), str(error.get("message", reply.reason))
         if reply.status_code == 404:
             raise NotFoundError(message)
+        if reply.status_code == 503:  # syncing: retry shortly, or ask another node
+            raise NodeUnavailableError(f"ETM node at {self.url} cannot answer now: {message}")
         if reply.status_code == 401:
             raise NodeUnavailableError(f"ETM node at {self.url} refused the admin token")
         if reply.status_code == 400 and code not in _REQUEST_CODES:

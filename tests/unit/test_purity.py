@@ -29,7 +29,8 @@ FORBIDDEN = frozenset({
 FORBIDDEN_PREFIX = "etm_bridge_"
 FOLDERS = ("chain", "exchange", "spv", *(f"chains/{p.name}/{part}" for p in sorted(
     (PKG / "chains").iterdir()) if p.is_dir() for part in ("spv", "etm")))  # fmt: skip
-MODULES = ("units.py", "observations.py", "wallet/derive.py", "chains/profile.py")
+MODULES = ("units.py", "observations.py", "wallet/derive.py", "chains/profile.py",
+           "etm_client/crosscheck.py", "etm_client/inclusion.py")  # fmt: skip
 
 
 def _module_name(path: Path) -> str:

@@ -17,7 +17,10 @@ Two guards protect funds:
   swap's ``reveal_margin_blocks`` and the policy's margin in seconds (``reveal_margin_s`` on a
   foreign chain, ``etm_reveal_margin_s`` on ETM) converted with the chain's block time, and the
   same margin before an ETM lock's wall-clock deadline. Else the operator could refund the
-  counter lock *and* claim ours with the secret read from our (slow) claim.
+  counter lock *and* claim ours with the secret read from our (slow) claim. It also refuses
+  while the endpoints we submit to on the counter chain are suspected of censoring one of our
+  transactions (``LegView.censored``): a claim sent there might wait until the lock expires,
+  its secret read by the censor.
 - :func:`counter_lock_refusal` -- the operator locks the short leg only if the user's long leg
   outlives it by :data:`~etm_bridge.hashlock.LEG_MARGIN_S` (by its blocks and its deadline) and,
   on ETM, only once the user's lock is **final** (at or below ``finalizedHeight``): one ETM
@@ -217,6 +220,12 @@ def reveal_refusal(rec: SwapRecord, view: SwapView, cfg: PolicyConfig | None = N
     too_short = _too_short(rec, counter, cfg)
     if too_short:
         return too_short
+    if counter.censored:
+        message = counter.censored[0][1]
+        return (
+            f"point of no return refused: {message}; a claim sent now might not be included "
+            f"before the counter lock's timeout at height {counter.lock.terms.timelock_height}"
+        )
     margin_blocks, margin_s = reveal_margin(rec, view, cfg)
     if counter.blocks_left < margin_blocks:
         return (
@@ -356,6 +365,20 @@ def _wake_heights(
     return tuple(sorted((c, h) for c, h in wake if h > 0))
 
 
+def censorship_warnings(rec: SwapRecord, view: SwapView) -> list[str]:
+    """One warning per transaction of this swap that is suspected censored, with the height
+    its leg's lock times out at (what is at stake)."""
+    ours = {i.result.txid for i in rec.intents if i.result is not None and i.result.txid}
+    warnings = []
+    for leg in (view.user, view.counter):
+        for tx_id, message in leg.censored:
+            if tx_id in ours:
+                timeout = leg.lock.terms.timelock_height if leg.lock is not None else None
+                at_stake = "" if timeout is None else f"; its lock times out at height {timeout}"
+                warnings.append(f"WARNING {leg.chain}: {message}{at_stake}")
+    return warnings
+
+
 def decide(
     rec: SwapRecord, view: SwapView, now_s: int, cfg: PolicyConfig | None = None
 ) -> ActionPlan:
@@ -368,7 +391,7 @@ def decide(
         wanted = _user_actions(rec, view, now_s, cfg)
     else:
         wanted = _operator_actions(rec, view, cfg)
-    notes: list[str] = []
+    notes: list[str] = censorship_warnings(rec, view)
     for item in wanted:
         if isinstance(item, str):
             notes.append(item)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ...adapter import HtlcLock, HtlcTerms, InclusionProof
 from ...exchange.htlc import Htlc
@@ -69,6 +69,16 @@ class SwapGateway(Protocol):
         """Lock our ETM to pool ``asset`` (``xchg_swap_out``: the pool reserves at least
         ``min_out`` of the asset for us); ``terms.claim_key`` is the pool's leg key."""
         ...
+
+
+@runtime_checkable
+class InclusionWatch(Protocol):
+    """An adapter that tracks whether its submitted transactions reach a block (the ETM leg on a
+    :class:`~etm_bridge.etm_client.endpoints.NodeSet`). ``check_inclusion`` re-sends late ones
+    and returns the suspected censorships (items with ``tx_id`` and ``message()``); the watcher
+    calls it once per tick."""
+
+    def check_inclusion(self) -> tuple[Any, ...]: ...
 
 
 class PoolSwapLog(Protocol):

@@ -48,7 +48,9 @@ class LegView:
     ``now_s`` (unix seconds, 0: unknown) is when it was observed: a lock with a wall-clock
     deadline (ETM's HTLCs) is refundable once it passed, and its time left is the smaller of
     its blocks and its deadline. ``final_height``: the chain's finalized height where it has
-    finality (ETM), else None."""
+    finality (ETM), else None. ``censored``: (tx id, message) of our transactions on this chain
+    that the endpoints we submit to are suspected of censoring (``etm_client.inclusion``: in no
+    block many produced blocks after they were accepted)."""
 
     chain: str
     tip_height: int
@@ -57,6 +59,7 @@ class LegView:
     spend: HtlcSpend | None = None
     now_s: int = 0
     final_height: int | None = None
+    censored: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.tip_height < 0 or self.block_time_s < 1:

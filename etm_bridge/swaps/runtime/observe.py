@@ -154,6 +154,7 @@ def observe(
     tips: Mapping[str, int],
     gateway: SwapGateway | None,
     now_s: int = 0,
+    censored: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> Observation:
     """Everything the core needs about ``rec`` now (raises if a node is unreachable).
 
@@ -161,7 +162,9 @@ def observe(
     lock is confirmed, no counter lock can exist yet, so the counter leg is not queried unless
     we already acted on it; the proof status only while a proof is due; the user leg's
     finalized height only while the operator decides whether to lock the counter leg.
-    ``now_s`` (unix) dates the view, for locks with wall-clock deadlines."""
+    ``now_s`` (unix) dates the view, for locks with wall-clock deadlines. ``censored``: chain ->
+    (tx id, message) of our transactions suspected censored there (the watcher's last
+    ``check_inclusion``), put into each leg's view."""
     t = rec.terms
     user_chain, counter_chain = t.user_leg.chain, t.counter_leg.chain
     user_adapter = adapter_for(adapters, user_chain)
@@ -183,6 +186,9 @@ def observe(
     swap_in = t.direction is SwapDirection.FOREIGN_TO_ETM
     if gateway is not None and swap_in and SPECS[rec.state].reads_proof:
         proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
+    if censored:
+        user_view = replace(user_view, censored=censored.get(user_chain, ()))
+        counter_view = replace(counter_view, censored=censored.get(counter_chain, ()))
     view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
     check_recorded_facts_seen(rec, view, adapters)
     return Observation(view, user_lock, counter_lock, partial)

@@ -14,6 +14,12 @@ never fatal); then examine only the swaps that need it:
 
 An idle tick therefore costs O(changed swaps), not O(open swaps).
 
+Each tick also asks every adapter that tracks inclusion (:class:`~..core.ports.InclusionWatch`:
+the ETM leg on several endpoints) to check its submitted transactions: late ones are re-sent to
+every endpoint, and suspected censorship goes into the legs' views (``LegView.censored``), so
+the swaps whose transaction it is get a warning note and no secret is revealed through
+endpoints that censor us (``policy.reveal_refusal``).
+
 For each examined swap: observe (``observe``), apply events until none is left (``events``),
 refresh the block dependencies, ask the policy for a plan (``policy``), and execute it. Every
 broadcast is written as an intent first and its result after (``SwapStore.save`` each time); a
@@ -37,7 +43,7 @@ from ..core.events import REORG_DROPS, Transition, apply_event, next_event
 from ..core.fsm import REORG_EVENTS
 from ..core.model import ActionKind, IntentResult, Outcome, SwapRecord
 from ..core.policy import Action, ActionPlan, PolicyConfig, decide, new_intent
-from ..core.ports import SwapGateway
+from ..core.ports import InclusionWatch, SwapGateway
 from .execute import broadcast, relay_headers
 from .observe import (
     Observation,
@@ -125,6 +131,8 @@ class Watcher:
         self._tip_digest: dict[str, tuple[int, str | None]] = {}
         self._touched = 0
         self._swap_retry: dict[str, tuple[int, float]] = {}  # swap id -> (failures, retry at)
+        #: chain -> (tx id, message) of our transactions suspected censored there
+        self.censored: dict[str, tuple[tuple[str, str], ...]] = {}
         self._lock: WatcherLock | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -162,6 +170,7 @@ class Watcher:
         self._pick_up_changes()
         new_blocks = self._read_tips(now)
         self._schedule_new_blocks(new_blocks)
+        self._check_inclusion(now)
         transitions: list[Transition] = []
         actions: list[tuple[str, ActionKind, str]] = []
         examined, tips = 0, self._tips()
@@ -235,6 +244,21 @@ class Watcher:
                 new_blocks[chain] = height
             health.tip = height
         return new_blocks
+
+    def _check_inclusion(self, now: float) -> None:
+        """Ask each inclusion-tracking adapter (module docstring); when what is suspected on a
+        chain changes, its swaps are examined this tick (warnings, reveal decisions)."""
+        for chain, adapter in self.adapters.items():
+            if not isinstance(adapter, InclusionWatch) or self.health[chain].failures:
+                continue
+            try:
+                found = tuple((s.tx_id, s.message()) for s in adapter.check_inclusion())
+            except NODE_DOWN as exc:
+                self._mark_down([chain], exc, now)
+                continue
+            if found != self.censored.get(chain, ()):
+                self.due |= set(self._on_chain.get(chain, ()))  # warnings, reveal decisions
+                self.censored[chain] = found
 
     def _mark_down(self, chains: Iterable[str], exc: BaseException, now: float) -> None:
         for chain in chains:
@@ -315,7 +339,7 @@ class Watcher:
         now = int(self.clock())
         chains = self._chains(rec)
         tips = {c: adapter_for(self.adapters, c).tip().height for c in chains}
-        obs = observe(rec, self.adapters, tips, self.gateway, now)
+        obs = observe(rec, self.adapters, tips, self.gateway, now, self.censored)
         rec, obs, _ = self._apply_events(rec, obs, now)
         return rec, obs, decide(rec, obs.view, now, self.config.policy)
 
@@ -328,7 +352,7 @@ class Watcher:
         only: Iterable[ActionKind] | None = None,
     ) -> tuple[str, ...]:
         observed_in = rec.state
-        obs = observe(rec, self.adapters, self._tips(), self.gateway, now)
+        obs = observe(rec, self.adapters, self._tips(), self.gateway, now, self.censored)
         rec, obs, moved = self._apply_events(rec, obs, now)
         if (obs.partial and not skips_counter_leg(rec)) or (
             observed_in is not rec.state and needs_finality(rec)
@@ -336,7 +360,7 @@ class Watcher:
             # the state moved past what the partial observation covered: look again in full
             # before deciding anything (e.g. never counter-lock without checking for one, nor
             # before the user's ETM lock is final)
-            obs = observe(rec, self.adapters, self._tips(), self.gateway, now)
+            obs = observe(rec, self.adapters, self._tips(), self.gateway, now, self.censored)
             rec, obs, more = self._apply_events(rec, obs, now)
             moved += more
         transitions.extend(moved)

@@ -35,7 +35,7 @@ class Recording(dict[str, Any]):
         return super().__contains__(key)
 
 
-SAMPLE: dict[type, Any] = {str: "1", int: 1, float: 1.0, bool: True}
+SAMPLE: dict[type, Any] = {str: "1", int: 1, float: 1.0, bool: True, tuple: ("http://127.0.0.1:1",)}
 
 
 def _full(cls: type[ChainAdapter], tmp_path: Path, **real: Any) -> Recording:

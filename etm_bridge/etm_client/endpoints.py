@@ -1,0 +1,290 @@
+"""Several ETM endpoints as one client: writes to all, reads from the ones the majority backs.
+
+:class:`NodeSet` is a :class:`~etm_bridge.node.client.NodeClient` (every read method of the
+client works unchanged, so the HTLC leg, the exchange port, the header feed and the CLI do not
+know whether they talk to one node or to several):
+
+* **writes** (:meth:`NodeSet.submit_tx`) go to every endpoint. Accepted by at least one: done
+  (an endpoint that refused what another accepted is flagged in :meth:`NodeSet.health`);
+  refused by every endpoint that answered: the refusal is raised (one message naming each
+  endpoint's reason when they differ); no endpoint answered: NodeUnavailableError naming every
+  URL. Each submitted transaction is tracked until it is in a block (:meth:`check_inclusion`,
+  :mod:`~etm_bridge.etm_client.inclusion`): re-sent after 3 produced blocks, reported as
+  censorship after 10.
+* **reads** go to the first *trusted* endpoint (:mod:`~etm_bridge.etm_client.crosscheck`: on
+  the majority's final block, not behind, not ahead, not syncing); on a connection error the
+  next trusted endpoint is asked and the assessment is redone. It is redone at most every
+  ``refresh_s`` anyway. No trusted endpoint: NodeUnavailableError naming each verdict.
+* **admin routes** (forging control in tests and the stack) go to the first endpoint, whose
+  admin token the set holds.
+
+One URL gives a set of one: the same code path, and a single node is trusted whenever it
+answers (there is nothing to cross-check it against).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import (
+    ConfigError,
+    EtmBridgeError,
+    NodeUnavailableError,
+    NotFoundError,
+    TxRejectedError,
+    ValidationError,
+)
+from ..node.client import NodeClient
+from .crosscheck import (
+    Assessment,
+    CrossCheckPolicy,
+    EndpointStatus,
+    EndpointView,
+    assess,
+    reference_height,
+)
+from .inclusion import CensorshipSuspected, InclusionPolicy, InclusionTracker
+
+log = logging.getLogger(__name__)
+
+
+def _status_of(client: NodeClient) -> EndpointStatus:
+    try:
+        s = client.status()
+        return EndpointStatus(
+            client.url,
+            True,
+            int(s["height"]),
+            int(s["finalizedHeight"]),
+            bool(s.get("syncing", False)),
+        )
+    except (EtmBridgeError, KeyError, TypeError, ValueError) as exc:
+        return EndpointStatus(client.url, False, error=str(exc) or type(exc).__name__)
+
+
+def _view_of(client: NodeClient, status: EndpointStatus, ref: int) -> EndpointView:
+    if not status.votes or status.height < ref:
+        return EndpointView(status)
+    try:
+        return EndpointView(status, str(client.block(ref)["fullId"]))
+    except NotFoundError:
+        return EndpointView(status)
+    except (EtmBridgeError, KeyError, TypeError) as exc:
+        error = f"block {ref} unreadable: {exc}"
+        return EndpointView(EndpointStatus(client.url, False, error=error))
+
+
+class NodeSet(NodeClient):
+    """Several ETM nodes behind the NodeClient surface (see the module docstring)."""
+
+    def __init__(
+        self,
+        clients: Sequence[NodeClient],
+        policy: CrossCheckPolicy | None = None,
+        *,
+        inclusion: InclusionPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not clients:
+            raise ConfigError("an ETM node set needs at least one endpoint ([etm] urls)")
+        urls = [c.url for c in clients]
+        if len(set(urls)) != len(urls):
+            raise ConfigError(f"ETM endpoints listed twice: {', '.join(urls)}")
+        first = clients[0]
+        super().__init__(first.url, admin_token=first.admin_token, timeout_s=first.timeout_s)
+        self.clients = list(clients)
+        self.policy = policy or CrossCheckPolicy()
+        self.tracker = InclusionTracker(inclusion)
+        self.clock = clock
+        self.flags: dict[str, str] = {}  # url -> why its last write answer is suspect
+        self.suspected: tuple[CensorshipSuspected, ...] = ()
+        self._assessment: Assessment | None = None
+        self._assessed_at = float("-inf")
+
+    @classmethod
+    def from_urls(
+        cls,
+        urls: Sequence[str],
+        *,
+        admin_token: str | None = None,
+        policy: CrossCheckPolicy | None = None,
+        inclusion: InclusionPolicy | None = None,
+        timeout_s: float = 10.0,
+    ) -> NodeSet:
+        """A set of ``urls`` (the first gets ``admin_token``)."""
+        clients = [
+            NodeClient(u, admin_token=admin_token if i == 0 else None, timeout_s=timeout_s)
+            for i, u in enumerate(urls)
+        ]
+        return cls(clients, policy, inclusion=inclusion)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(c.url for c in self.clients)
+
+    # --- the cross-check ----------------------------------------------------------------------
+
+    def assess(self, *, force: bool = False) -> Assessment:
+        """The current verdicts (redone when older than ``refresh_s`` or ``force``)."""
+        now = self.clock()
+        if force or self._assessment is None or now - self._assessed_at >= self.policy.refresh_s:
+            statuses = [_status_of(c) for c in self.clients]
+            ref = reference_height(statuses)
+            views = [
+                EndpointView(s) if ref is None else _view_of(c, s, ref)
+                for c, s in zip(self.clients, statuses, strict=True)
+            ]
+            assessment = assess(views, self.policy, ref)
+            self._log_changes(assessment)
+            self._assessment, self._assessed_at = assessment, now
+        return self._assessment
+
+    def _log_changes(self, new: Assessment) -> None:
+        old = {v.url: v.verdict for v in self._assessment.verdicts} if self._assessment else {}
+        for v in new.verdicts:
+            if not v.trusted and old.get(v.url) is not v.verdict:
+                log.warning("ETM endpoint %s is not read from: %s (%s)", v.url, v.verdict, v.detail)
+
+    def health(self) -> list[dict[str, Any]]:
+        """Each endpoint's verdict (JSON-ready), with a flag when a write answer was suspect."""
+        out = []
+        for v in self.assess().verdicts:
+            row = v.to_json()
+            if v.url in self.flags:
+                row["flag"] = self.flags[v.url]
+            out.append(row)
+        return out
+
+    def canonical_height(self) -> int | None:
+        """The majority's tip (None: no trusted view now)."""
+        try:
+            return self.assess().canonical_tip
+        except EtmBridgeError:
+            return None
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if path.startswith("/api/admin"):
+            return self.clients[0]._request(method, path, **kwargs)
+        if method != "GET":
+            raise ValidationError(f"NodeSet: {method} {path} is not a read; use submit_tx")
+        return self._read(method, path, **kwargs)
+
+    def _trusted_clients(self, assessment: Assessment) -> list[NodeClient]:
+        by_url = {c.url: c for c in self.clients}
+        return [by_url[u] for u in assessment.trusted]
+
+    def _read(self, method: str, path: str, **kwargs: Any) -> Any:
+        assessment = self.assess()
+        tried: list[str] = []
+        for attempt in range(2):  # a second pass on a fresh assessment after errors
+            for client in self._trusted_clients(assessment):
+                if client.url in tried:
+                    continue
+                try:
+                    return client._request(method, path, **kwargs)
+                except NodeUnavailableError as exc:
+                    tried.append(client.url)
+                    log.warning("ETM endpoint %s failed a read (%s); next", client.url, exc)
+            if attempt == 0:
+                assessment = self.assess(force=True)
+        raise NodeUnavailableError(
+            f"no trusted ETM endpoint answered {path}: {assessment.describe()}"
+            + (f"; failed just now: {', '.join(tried)}" if tried else "")
+        )
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def submit_tx(self, signed: bytes) -> dict[str, Any]:
+        """Send to every endpoint (module docstring); the first acceptance's answer."""
+        accepted, refused, down = self._send_all(bytes(signed))
+        if not accepted:
+            raise _write_failure(refused, down)
+        for url, exc in refused.items():
+            self.flags[url] = f"refused a transaction others accepted: {exc}"
+            log.warning("ETM endpoint %s refused what others accepted: %s", url, exc)
+        reply = accepted[0][1]
+        height = self.canonical_height()
+        self.tracker.track(str(reply["id"]), bytes(signed), height, tuple(u for u, _ in accepted))
+        return reply
+
+    def _send_all(
+        self, signed: bytes
+    ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, EtmBridgeError], dict[str, str]]:
+        accepted: list[tuple[str, dict[str, Any]]] = []
+        refused: dict[str, EtmBridgeError] = {}
+        down: dict[str, str] = {}
+        for client in self.clients:
+            try:
+                accepted.append((client.url, client.submit_tx(signed)))
+            except NodeUnavailableError as exc:
+                down[client.url] = str(exc)
+            except (TxRejectedError, ValidationError) as exc:
+                refused[client.url] = exc
+        return accepted, refused, down
+
+    # --- inclusion ----------------------------------------------------------------------------
+
+    def check_inclusion(self) -> tuple[CensorshipSuspected, ...]:
+        """Look at every tracked transaction: included ones are dropped, late ones re-sent to
+        every endpoint, very late ones returned (and kept in :attr:`suspected`) as
+        CensorshipSuspected. Needs a trusted view (else the last suspicions are kept)."""
+        if not len(self.tracker):
+            self.suspected = ()
+            return self.suspected
+        height = self.canonical_height()
+        if height is None:
+            return self.suspected
+        for tracked in self.tracker.tracked():
+            if self._in_block(tracked.tx_id):
+                self.tracker.included(tracked.tx_id)
+        due = self.tracker.due(height)
+        for tx_id in due.forget:
+            log.warning("ETM transaction %s: no longer tracked after %d blocks", tx_id, height)
+            self.tracker.forget(tx_id)
+        for tracked in due.rebroadcast:
+            self._rebroadcast(tracked.tx_id, tracked.encoded, height)
+        self.suspected = tuple(s for s in due.suspected if s.tx_id in self.tracker)
+        for s in self.suspected:
+            log.warning("%s", s.message())
+        return self.suspected
+
+    def _in_block(self, tx_id: str) -> bool:
+        try:
+            return self.transaction(tx_id).get("status") == "confirmed"
+        except NotFoundError:
+            return False
+        except NodeUnavailableError:
+            return False
+
+    def _rebroadcast(self, tx_id: str, encoded: bytes, height: int) -> None:
+        accepted, refused, down = self._send_all(encoded)
+        log.warning(
+            "ETM transaction %s not in a block yet: re-sent to every endpoint (accepted by %s)",
+            tx_id,
+            ", ".join(u for u, _ in accepted) or "none",
+        )
+        if not accepted and refused and not down:
+            # every endpoint says it can never apply (e.g. its nonce was used, its HTLC spent)
+            log.warning("ETM transaction %s refused by every endpoint: no longer tracked", tx_id)
+            self.tracker.forget(tx_id)
+            return
+        self.tracker.resent(tx_id, height, tuple(u for u, _ in accepted))
+
+
+def _write_failure(refused: dict[str, EtmBridgeError], down: dict[str, str]) -> EtmBridgeError:
+    """The one error of a write no endpoint accepted."""
+    if not refused:
+        listed = "; ".join(f"{u}: {e}" for u, e in down.items())
+        return NodeUnavailableError(f"no ETM endpoint accepted the transaction: {listed}")
+    first = next(iter(refused.values()))
+    if len({str(e) for e in refused.values()}) == 1 and not down:
+        return first
+    listed = "; ".join([*(f"{u}: {e}" for u, e in refused.items()), *(f"{u}: down" for u in down)])
+    if isinstance(first, TxRejectedError):
+        return TxRejectedError(first.reason, f"{first.detail} (endpoints: {listed})")
+    return ValidationError(f"every ETM endpoint that answered refused the transaction: {listed}")
