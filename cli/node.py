@@ -243,12 +243,27 @@ def init_command(
     multiple=True,
     help="HOST:PORT of a peer node to stay connected to (repeatable; added to node.json's).",
 )
+@click.option(
+    "--unsafe-censor",
+    default=None,
+    metavar="tx-types=NAME[,NAME...]",
+    help="TEST ONLY, development networks only: accept transactions of these types but never "
+    "relay them nor include them in forged blocks (an attacker, for tests).",
+)
 def run_command(
-    data_dir: Path, host: str | None, port: int | None, no_forging: bool, peers: tuple[str, ...]
+    data_dir: Path,
+    host: str | None,
+    port: int | None,
+    no_forging: bool,
+    peers: tuple[str, ...],
+    unsafe_censor: str | None,
 ) -> None:
     """Serve the node's API and peer protocol, forge on its delegates' slots, until Ctrl-C /
     SIGTERM."""
-    config = NodeConfig.load(data_dir, host=host, port=port, forging=False if no_forging else None)
+    forging = False if no_forging else None
+    config = NodeConfig.load(
+        data_dir, host=host, port=port, forging=forging, unsafe_censor=unsafe_censor
+    )
     if peers:
         config = replace(config, peers=tuple(dict.fromkeys(config.peers + peers)))
     run_node(config, announce=lambda line: click.echo(line, nl=True))

@@ -189,6 +189,10 @@ class Chain:
         self._preverified = PreverifiedCache()
         self._tip_raw: bytes | None = None
         self._tip_cached: Tip | None = None
+        #: TEST-ONLY attacker behaviour (``node run --unsafe-censor``, dev networks only):
+        #: transaction types this node's forger leaves out of its blocks and its peer layer
+        #: does not relay. Local policy, not consensus: other nodes apply such blocks as usual.
+        self.unsafe_censored_types: frozenset[int] = frozenset()
         #: The signing domain of every block signature (``BlockHeader.signing_root``).
         self.genesis_id = genesis_block(self.genesis).id
         self._init_or_check_genesis()
@@ -361,6 +365,8 @@ class Chain:
         for tx in self.mempool.pending():
             if len(out) >= self.params.max_txs_per_block:
                 break
+            if tx.type_id in self.unsafe_censored_types:
+                continue
             if size + tx.size > self.params.max_block_payload_bytes:
                 continue
             room = MAX_U64 - amount

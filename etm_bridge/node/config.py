@@ -47,6 +47,7 @@ _FIELD_TYPES: dict[str, type] = {
     "max_inbound": int,
     "max_inbound_per_ip": int,
     "ban_seconds": int,
+    "unsafe_censor": str,
 }
 
 
@@ -69,6 +70,9 @@ class NodeConfig:
     max_inbound: int = 32
     max_inbound_per_ip: int = 4
     ban_seconds: int = 3600
+    #: TEST-ONLY (``node.censor``): ``tx-types=NAME,...`` this node accepts but never relays
+    #: nor includes; dev networks only. Empty: an honest node.
+    unsafe_censor: str = ""
 
     def __post_init__(self) -> None:
         for name, kind in _FIELD_TYPES.items():

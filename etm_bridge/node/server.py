@@ -31,6 +31,7 @@ from ..errors import ConfigError, EtmBridgeError, StoreError
 from ..recursion import restore_recursion_limit
 from ..store import ChainStore
 from .api import create_app
+from .censor import apply_censor
 from .config import NodeConfig
 from .exchange_api import exchange_routes
 from .htlc_api import htlc_routes
@@ -75,6 +76,12 @@ def open_service(config: NodeConfig) -> tuple[NodeService, ChainStore]:
             config.slashing_protection_path, chain.block_by_height(0).id, chain.params.network_id
         )
     except BaseException:
+        store.close()
+        raise
+    try:
+        apply_censor(config.unsafe_censor, chain)
+    except BaseException:
+        guard.close()
         store.close()
         raise
     service = NodeService(

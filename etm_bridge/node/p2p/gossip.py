@@ -112,6 +112,8 @@ class Gossip:
 
     def relay_tx(self, tx: Tx, origin: Peer | None = None) -> None:
         self.seen_txs.add(tx.id)
+        if tx.type_id in self.chain.unsafe_censored_types:
+            return  # the test-only censoring node (node run --unsafe-censor) keeps it
         for peer in self.net.ready_peers():
             if peer is not origin and tx.id not in peer.known_txs:
                 peer.known_txs.add(tx.id)

@@ -318,3 +318,32 @@ def test_refund_by_user_after_the_operator_missed_its_deadline() -> None:
     assert _kinds(decide(rec, v, NOW)) == [A.REFUND_USER_LOCK]
     v2 = replace(v, user=replace(v.user, spend=refund_of(ulock)))
     assert _kinds(decide(rec, v2, NOW)) == []
+
+
+# --- suspected censorship (etm_client.inclusion) ------------------------------------------------
+
+
+def test_no_secret_is_revealed_through_endpoints_suspected_of_censoring() -> None:
+    """The endpoints we submit to on the counter chain left one of our transactions out of 10
+    produced blocks: a claim sent through them could wait until the counter lock expires while
+    its secret is read. The reveal is refused, with the reason, well before the margin."""
+    rec, v = _counter_locked(counter_tip=100)  # 50 blocks left: the margin is no problem
+    assert reveal_refusal(rec, v) is None
+    message = "censorship suspected: transaction t1 is in no block 10 blocks after ..."
+    v = replace(v, counter=replace(v.counter, censored=(("t1", message),)))
+    refusal = reveal_refusal(rec, v)
+    assert refusal is not None and "point of no return refused: censorship suspected" in refusal
+    assert A.CLAIM_COUNTER not in _kinds(decide(rec, v, NOW))
+
+
+def test_a_censored_claim_of_this_swap_is_a_warning_on_the_record() -> None:
+    rec, v = _counter_locked(counter_tip=120)
+    rec = rec.with_intent(Intent("s1:claim_counter:0", A.CLAIM_COUNTER, "etm", NOW - 5))
+    result = IntentResult(Outcome.BROADCAST, "claim-tx", "claim", NOW - 5)
+    rec = rec.with_result("s1:claim_counter:0", result)
+    message = "censorship suspected: transaction claim-tx is in no block 10 blocks after ..."
+    other = ("someone-elses", "censorship suspected: transaction someone-elses ...")
+    seen = replace(v, counter=replace(v.counter, censored=(("claim-tx", message), other)))
+    notes = decide(rec, seen, NOW).notes
+    warnings = [n for n in notes if n.startswith("WARNING")]
+    assert warnings == [f"WARNING {v.counter.chain}: {message}; its lock times out at height 150"]

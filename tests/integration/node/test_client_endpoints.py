@@ -1,0 +1,250 @@
+"""The client on several ETM endpoints (``etm_client.endpoints.NodeSet``) against a real network
+of 4 delegate nodes, one module-wide network (1-second blocks), node 0 an attacker: it runs
+with ``--unsafe-censor tx-types=transfer,htlc_claim`` (accepts such transactions, never relays
+nor includes them).
+
+Each attack is performed on real processes, in file order:
+
+* a transaction accepted by the censoring node only (the user's connections to the others are
+  cut while it is sent) is not gossiped, is re-sent to every endpoint after 3 produced blocks
+  and lands; sent to a set of the censoring node alone, it is reported as CensorshipSuspected
+  after 10 produced blocks, never as included;
+* a node cut off from its peers (a 1|3 partition) is flagged (minority fork or behind) and no
+  read goes to it although it is listed first;
+* an endpoint that lies about its chain (a fake finalized block; a fake tip on the real
+  history) is flagged and never read from;
+* a killed node: reads and writes go on through the others;
+* every endpoint down: one error naming every URL; every endpoint refusing a transaction: that
+  refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from etm_bridge_regtest.etm_network import EtmNetwork, PeerProxy, wait_for
+
+from etm_bridge.chain.address import address_hash, address_of
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.errors import NodeUnavailableError, NotFoundError, TxRejectedError
+from etm_bridge.etm_client.crosscheck import CrossCheckPolicy, Verdict
+from etm_bridge.etm_client.endpoints import NodeSet
+from etm_bridge.etm_client.submit import Submitter
+from etm_bridge.node.client import NodeClient
+
+CENSOR = "tx-types=transfer,htlc_claim"
+FAST = CrossCheckPolicy(refresh_s=0.0)  # every read re-assesses: the tests see each change
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtmNetwork]:
+    net = EtmNetwork(tmp_path_factory.mktemp("etm-endpoints"), 4, 4, block_time_s=1,
+                     funded_accounts=6)  # fmt: skip
+    net.nodes[0].args += ["--unsafe-censor", CENSOR]
+    try:
+        net.start()
+        yield net
+    finally:
+        net.stop()
+
+
+class Counting(NodeClient):
+    """A client of a real node that counts the reads other than the cross-check's own."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.reads: list[str] = []
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if path != "/api/status" and not path.startswith("/api/blocks/"):
+            self.reads.append(path)
+        return super()._request(method, path, **kwargs)
+
+
+class Liar(NodeClient):
+    """An endpoint that lies about its chain: a real node's answers, with its status (and its
+    block at ``fake_at``) rewritten."""
+
+    def __init__(self, url: str, *, add_height: int, add_final: int, fake_ids: bool) -> None:
+        super().__init__(url)
+        self.add_height, self.add_final, self.fake_ids = add_height, add_final, fake_ids
+        self.reads: list[str] = []
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        data = super()._request(method, path, **kwargs)
+        if path == "/api/status":
+            data["height"] += self.add_height
+            data["finalizedHeight"] += self.add_final
+        elif path.startswith("/api/blocks/"):
+            if self.fake_ids:
+                data["fullId"] = "ee" * 32
+        else:
+            self.reads.append(path)
+        return data
+
+
+def _transfer(sub: Submitter, amount: int = 1000) -> str:
+    to = address_hash(dev_key("user-5").public_key)
+    return sub.submit_raw(TRANSFER, TransferPayload(to, amount).encode(), wait=False).id
+
+
+def _confirmed(client: NodeClient, tx_id: str) -> int | None:
+    try:
+        tx = client.transaction(tx_id)
+    except NotFoundError:
+        return None
+    return int(tx["height"]) if tx.get("status") == "confirmed" else None
+
+
+def _height(net: EtmNetwork) -> int:
+    return int(net.client(1).status()["height"])
+
+
+def test_a_tx_only_the_censor_accepted_is_rebroadcast_and_lands(net: EtmNetwork) -> None:
+    cut = [PeerProxy(net.proxy_loop, lambda i=i: net.nodes[i].port) for i in (1, 2, 3)]
+    clients = [net.client(0), *(NodeClient(f"http://{p.address}") for p in cut)]
+    nodes = NodeSet(clients, FAST)
+    sub = Submitter(nodes, dev_key("user-0"))
+    sub.network()  # read while every endpoint answers
+    nodes.assess(force=True)
+    for proxy in cut:
+        proxy.cut()
+    tx_id = _transfer(sub)
+    [tracked] = nodes.tracker.tracked()
+    assert tracked.accepted_by == (net.client(0).url,)
+    for proxy in cut:
+        proxy.heal()
+    start = _height(net)
+    wait_for(lambda: _height(net) >= start + 2, "two blocks")
+    assert net.client(0).transaction(tx_id)["status"] == "pending"  # kept, answered pending
+    for i in (1, 2, 3):  # ...and never gossiped
+        with pytest.raises(NotFoundError):
+            net.client(i).transaction(tx_id)
+
+    def landed() -> bool:
+        assert not nodes.check_inclusion(), "reported as censored although re-sent"
+        return tx_id not in nodes.tracker
+
+    wait_for(landed, "the re-sent transaction in a block", timeout_s=40)
+    height = _confirmed(net.client(1), tx_id)
+    assert height is not None and height - start >= 3  # re-sent only after 3 produced blocks
+    censor_key = net.client(0).forging_status()["publicKeys"]
+    assert net.client(1).block(height)["generatorPublicKey"] not in censor_key
+
+
+def test_the_censor_alone_is_reported_before_anything_lands(net: EtmNetwork) -> None:
+    nodes = NodeSet([net.client(0)], FAST)
+    sub = Submitter(nodes, dev_key("user-1"))
+    tx_id = _transfer(sub)
+    start = _height(net)
+    found: list[Any] = []
+
+    def reported() -> bool:
+        found.extend(nodes.check_inclusion())
+        return bool(found)
+
+    wait_for(reported, "censorship reported", timeout_s=40)
+    [suspected] = found[:1]
+    assert suspected.tx_id == tx_id and suspected.blocks_waited >= 10
+    assert suspected.endpoints == (net.client(0).url,)
+    assert "censorship suspected" in suspected.message()
+    assert _height(net) - start < 10 + 6  # reported about when due, not at the end of time
+    assert all(_confirmed(net.client(i), tx_id) is None for i in range(4))
+    # the same set with honest endpoints added: re-sent there, it lands
+    more = NodeSet([net.client(0), net.client(2)], FAST)
+    more.tracker.track(tx_id, nodes.tracker.tracked()[0].encoded, _height(net) - 3, ())
+
+    def lands() -> bool:
+        more.check_inclusion()
+        return tx_id not in more.tracker
+
+    wait_for(lands, "the transaction re-sent to an honest node in a block", timeout_s=30)
+    assert _confirmed(net.client(2), tx_id) is not None
+
+
+def test_a_partitioned_node_is_flagged_and_never_read_from(net: EtmNetwork) -> None:
+    first = Counting(net.client(3).url)
+    nodes = NodeSet([first, net.client(1), net.client(2), net.client(0)], FAST)
+    assert nodes.assess(force=True).verdict_of(first.url).trusted
+    net.partition({3}, {0, 1, 2})
+    try:
+        bad = {Verdict.MINORITY_FORK, Verdict.BEHIND}
+        wait_for(
+            lambda: nodes.assess(force=True).verdict_of(first.url).verdict in bad,
+            "the partitioned node flagged",
+            timeout_s=40,
+        )
+        row = next(r for r in nodes.health() if r["url"] == first.url)
+        assert row["verdict"] in {"minority_fork", "behind"}
+        first.reads.clear()
+        for _ in range(5):
+            nodes.account(_address("user-2"))
+            nodes.delegates()
+        assert first.reads == []
+    finally:
+        net.heal()
+    wait_for(lambda: nodes.assess(force=True).verdict_of(first.url).trusted, "healed", 60)
+
+
+def _address(name: str) -> str:
+    return address_of(dev_key(name).public_key)
+
+
+@pytest.mark.parametrize(
+    ("add_height", "add_final", "fake_ids", "verdict"),
+    [
+        (1000, 1000, True, Verdict.MINORITY_FORK),  # a fake finalized block far ahead
+        (1000, 0, False, Verdict.AHEAD),  # the real history, a fake tip nobody else has
+    ],
+)
+def test_a_lying_endpoint_is_flagged_and_never_read_from(
+    net: EtmNetwork, add_height: int, add_final: int, fake_ids: bool, verdict: Verdict
+) -> None:
+    liar = Liar(net.client(2).url, add_height=add_height, add_final=add_final, fake_ids=fake_ids)
+    nodes = NodeSet([liar, net.client(1), net.client(3)], FAST)
+    assessment = nodes.assess(force=True)
+    assert assessment.verdict_of(liar.url).verdict is verdict
+    assert assessment.canonical_tip is not None and assessment.canonical_tip < 1000
+    for _ in range(3):
+        nodes.account(_address("user-2"))
+    assert liar.reads == []
+
+
+def test_a_killed_node_reads_and_writes_go_on(net: EtmNetwork) -> None:
+    killed = net.client(1)
+    nodes = NodeSet([killed, net.client(2), net.client(3)], FAST)
+    net.nodes[1].stop()
+    try:
+        assert nodes.assess(force=True).verdict_of(killed.url).verdict is Verdict.DOWN
+        sub = Submitter(nodes, dev_key("user-3"))
+        tx_id = _transfer(sub)
+        wait_for(lambda: _confirmed(nodes, tx_id) is not None, "the transfer in a block")
+        assert nodes.account(_address("user-3"))["nonce"] >= 1
+    finally:
+        net.restart(1)
+        net.wait_connected(60)
+
+
+def test_all_endpoints_down_names_every_url(net: EtmNetwork) -> None:
+    dead = [PeerProxy(net.proxy_loop, lambda: None) for _ in range(2)]  # refuse every connection
+    nodes = NodeSet([NodeClient(f"http://{p.address}", timeout_s=2) for p in dead], FAST)
+    with pytest.raises(NodeUnavailableError) as read:
+        nodes.status()
+    assert all(p.address in str(read.value) for p in dead) and "down" in str(read.value)
+    with pytest.raises(NodeUnavailableError) as write:
+        nodes.submit_tx(b"\x00" * 10)
+    assert all(p.address in str(write.value) for p in dead)
+
+
+def test_a_transaction_every_endpoint_refuses_raises_that_refusal(net: EtmNetwork) -> None:
+    nodes = NodeSet([net.client(i) for i in (1, 2, 3)], FAST)
+    sub = Submitter(nodes, dev_key("user-4"))
+    tx = sub.sign(TRANSFER, TransferPayload(address_hash(dev_key("user-5").public_key), 1).encode())
+    bad = tx.encoded[:-1] + bytes([tx.encoded[-1] ^ 1])  # the signature no longer verifies
+    with pytest.raises(TxRejectedError) as refused:
+        nodes.submit_tx(bad)
+    assert refused.value.reason == "bad_signature"
+    assert len(nodes.tracker) == 0
