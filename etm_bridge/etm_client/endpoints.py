@@ -10,7 +10,8 @@ know whether they talk to one node or to several):
   endpoint's reason when they differ); no endpoint answered: NodeUnavailableError naming every
   URL. Each submitted transaction is tracked until it is in a block (:meth:`check_inclusion`,
   :mod:`~etm_bridge.etm_client.inclusion`): re-sent after 3 produced blocks, reported as
-  censorship after 10.
+  censorship after 10; it counts as included only once a majority of the trusted endpoints
+  show it in a block (the node that dropped it cannot end the tracking by saying it is in).
 * **reads** go to the first *trusted* endpoint (:mod:`~etm_bridge.etm_client.crosscheck`: on
   the majority's final block, not behind, not ahead, not syncing); on a connection error the
   next trusted endpoint is asked and the assessment is redone. It is redone at most every
@@ -44,6 +45,7 @@ from .crosscheck import (
     EndpointStatus,
     EndpointView,
     assess,
+    majority,
     reference_height,
 )
 from .inclusion import CensorshipSuspected, InclusionPolicy, InclusionTracker
@@ -254,12 +256,17 @@ class NodeSet(NodeClient):
         return self.suspected
 
     def _in_block(self, tx_id: str) -> bool:
-        try:
-            return self.transaction(tx_id).get("status") == "confirmed"
-        except NotFoundError:
-            return False
-        except NodeUnavailableError:
-            return False
+        """In a block by a majority of the trusted endpoints that answer: one endpoint (the one
+        that dropped it, say) saying "confirmed" does not stop the re-sending."""
+        votes = []
+        for client in self._trusted_clients(self.assess()):
+            try:
+                votes.append(client.transaction(tx_id).get("status") == "confirmed")
+            except NotFoundError:
+                votes.append(False)
+            except NodeUnavailableError:
+                continue
+        return bool(votes) and sum(votes) >= majority(len(votes))
 
     def _rebroadcast(self, tx_id: str, encoded: bytes, height: int) -> None:
         accepted, refused, down = self._send_all(encoded)

@@ -103,11 +103,23 @@ def _height(net: EtmNetwork) -> int:
     return int(net.client(1).status()["height"])
 
 
-def test_a_tx_only_the_censor_accepted_is_rebroadcast_and_lands(net: EtmNetwork) -> None:
+class SaysConfirmed(NodeClient):
+    """The censoring node, which also says every transaction it dropped is in a block."""
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        data = super()._request(method, path, **kwargs)
+        if method == "GET" and path.startswith("/api/transactions/"):
+            data = {**data, "status": "confirmed", "height": 1}
+        return data
+
+
+@pytest.mark.parametrize("lies", [False, True], ids=["drops", "drops-and-says-included"])
+def test_a_tx_only_the_censor_accepted_is_rebroadcast_and_lands(net: EtmNetwork, lies) -> None:
     cut = [PeerProxy(net.proxy_loop, lambda i=i: net.nodes[i].port) for i in (1, 2, 3)]
-    clients = [net.client(0), *(NodeClient(f"http://{p.address}") for p in cut)]
+    censor = SaysConfirmed(net.client(0).url) if lies else net.client(0)
+    clients = [censor, *(NodeClient(f"http://{p.address}") for p in cut)]
     nodes = NodeSet(clients, FAST)
-    sub = Submitter(nodes, dev_key("user-0"))
+    sub = Submitter(nodes, dev_key("user-4" if lies else "user-0"))
     sub.network()  # read while every endpoint answers
     nodes.assess(force=True)
     for proxy in cut:
@@ -241,7 +253,7 @@ def test_all_endpoints_down_names_every_url(net: EtmNetwork) -> None:
 
 def test_a_transaction_every_endpoint_refuses_raises_that_refusal(net: EtmNetwork) -> None:
     nodes = NodeSet([net.client(i) for i in (1, 2, 3)], FAST)
-    sub = Submitter(nodes, dev_key("user-4"))
+    sub = Submitter(nodes, dev_key("user-2"))
     tx = sub.sign(TRANSFER, TransferPayload(address_hash(dev_key("user-5").public_key), 1).encode())
     bad = tx.encoded[:-1] + bytes([tx.encoded[-1] ^ 1])  # the signature no longer verifies
     with pytest.raises(TxRejectedError) as refused:
