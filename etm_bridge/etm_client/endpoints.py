@@ -28,7 +28,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from ..errors import (
     ConfigError,
@@ -51,6 +52,17 @@ from .crosscheck import (
 from .inclusion import CensorshipSuspected, InclusionPolicy, InclusionTracker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _each(clients: Sequence[NodeClient], fn: Callable[[NodeClient], T]) -> list[T]:
+    """``fn`` of every client at once (one thread each; each client's session stays in one
+    thread), results in the clients' order: a slow or silent endpoint costs its timeout once,
+    not once per endpoint after it. ``fn`` must not raise."""
+    if len(clients) == 1:
+        return [fn(clients[0])]
+    with ThreadPoolExecutor(max_workers=len(clients), thread_name_prefix="etm-endpoint") as pool:
+        return list(pool.map(fn, clients))
 
 
 def _status_of(client: NodeClient) -> EndpointStatus:
@@ -133,12 +145,14 @@ class NodeSet(NodeClient):
         """The current verdicts (redone when older than ``refresh_s`` or ``force``)."""
         now = self.clock()
         if force or self._assessment is None or now - self._assessed_at >= self.policy.refresh_s:
-            statuses = [_status_of(c) for c in self.clients]
+            statuses = _each(self.clients, _status_of)
             ref = reference_height(statuses)
-            views = [
-                EndpointView(s) if ref is None else _view_of(c, s, ref)
-                for c, s in zip(self.clients, statuses, strict=True)
-            ]
+            by_url = {st.url: st for st in statuses}
+            views = (
+                [EndpointView(st) for st in statuses]
+                if ref is None
+                else _each(self.clients, lambda c: _view_of(c, by_url[c.url], ref))
+            )
             assessment = assess(views, self.policy, ref)
             self._log_changes(assessment)
             self._assessment, self._assessed_at = assessment, now
@@ -220,13 +234,13 @@ class NodeSet(NodeClient):
         accepted: list[tuple[str, dict[str, Any]]] = []
         refused: dict[str, EtmBridgeError] = {}
         down: dict[str, str] = {}
-        for client in self.clients:
-            try:
-                accepted.append((client.url, client.submit_tx(signed)))
-            except NodeUnavailableError as exc:
-                down[client.url] = str(exc)
-            except (TxRejectedError, ValidationError) as exc:
-                refused[client.url] = exc
+        for client, outcome in zip(self.clients, _each(self.clients, _submit(signed)), strict=True):
+            if isinstance(outcome, NodeUnavailableError):
+                down[client.url] = str(outcome)
+            elif isinstance(outcome, EtmBridgeError):
+                refused[client.url] = outcome
+            else:
+                accepted.append((client.url, outcome))
         return accepted, refused, down
 
     # --- inclusion ----------------------------------------------------------------------------
@@ -258,14 +272,17 @@ class NodeSet(NodeClient):
     def _in_block(self, tx_id: str) -> bool:
         """In a block by a majority of the trusted endpoints that answer: one endpoint (the one
         that dropped it, say) saying "confirmed" does not stop the re-sending."""
-        votes = []
-        for client in self._trusted_clients(self.assess()):
+
+        def confirmed(client: NodeClient) -> bool | None:
             try:
-                votes.append(client.transaction(tx_id).get("status") == "confirmed")
+                return client.transaction(tx_id).get("status") == "confirmed"
             except NotFoundError:
-                votes.append(False)
-            except NodeUnavailableError:
-                continue
+                return False
+            except (EtmBridgeError, AttributeError):
+                return None  # no answer (or no JSON object): no vote
+
+        answers = _each(self._trusted_clients(self.assess()), confirmed)
+        votes = [a for a in answers if a is not None]
         return bool(votes) and sum(votes) >= majority(len(votes))
 
     def _rebroadcast(self, tx_id: str, encoded: bytes, height: int) -> None:
@@ -281,6 +298,18 @@ class NodeSet(NodeClient):
             self.tracker.forget(tx_id)
             return
         self.tracker.resent(tx_id, height, tuple(u for u, _ in accepted))
+
+
+def _submit(signed: bytes) -> Callable[[NodeClient], dict[str, Any] | EtmBridgeError]:
+    """One endpoint's answer to ``signed``: its reply, or the error it gave (not raised)."""
+
+    def send(client: NodeClient) -> dict[str, Any] | EtmBridgeError:
+        try:
+            return client.submit_tx(signed)
+        except (NodeUnavailableError, TxRejectedError, ValidationError) as exc:
+            return exc
+
+    return send
 
 
 def _write_failure(refused: dict[str, EtmBridgeError], down: dict[str, str]) -> EtmBridgeError:

@@ -14,12 +14,14 @@ Each attack is performed on real processes, in file order:
 * an endpoint that lies about its chain (a fake finalized block; a fake tip on the real
   history) is flagged and never read from;
 * a killed node: reads and writes go on through the others;
+* endpoints that accept connections and never answer: marked down, the others serve;
 * every endpoint down: one error naming every URL; every endpoint refusing a transaction: that
   refusal.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -238,6 +240,41 @@ def test_a_killed_node_reads_and_writes_go_on(net: EtmNetwork) -> None:
     finally:
         net.restart(1)
         net.wait_connected(60)
+
+
+class Tarpit:
+    """An endpoint that accepts connections and never answers."""
+
+    def __init__(self, net: EtmNetwork) -> None:
+        self.held: list[asyncio.StreamWriter] = []
+        self.loop = net.proxy_loop
+        self.server = self.loop.run(asyncio.start_server(self._hold, "127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.held.append(writer)  # read nothing, answer nothing
+
+    def close(self) -> None:
+        async def shut() -> None:
+            for writer in self.held:
+                writer.close()
+            self.server.close()
+
+        self.loop.run(shut())
+
+
+def test_silent_endpoints_do_not_stop_reads_and_writes(net: EtmNetwork) -> None:
+    pits = [Tarpit(net), Tarpit(net)]
+    try:
+        silent = [NodeClient(p.url, timeout_s=2) for p in pits]
+        nodes = NodeSet([*silent, net.client(2), net.client(3)], FAST)
+        verdicts = {r["url"]: r["verdict"] for r in nodes.health()}
+        assert [verdicts[p.url] for p in pits] == ["down", "down"]
+        tx_id = _transfer(Submitter(nodes, dev_key("user-5")))
+        wait_for(lambda: _confirmed(nodes, tx_id) is not None, "the transfer in a block")
+    finally:
+        for pit in pits:
+            pit.close()
 
 
 def test_all_endpoints_down_names_every_url(net: EtmNetwork) -> None:
