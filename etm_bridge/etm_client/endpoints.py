@@ -19,7 +19,8 @@ know whether they talk to one node or to several):
 * **admin routes** (forging control in tests and the stack) go to the first endpoint, whose
   admin token the set holds.
 
-One URL gives a set of one: the same code path, and a single node is trusted whenever it
+Every endpoint is asked at once (a thread each), so a slow or silent one costs its timeout
+once per round of questions. One URL gives a set of one: the same code path, and a single node is trusted whenever it
 answers (there is nothing to cross-check it against).
 """
 
