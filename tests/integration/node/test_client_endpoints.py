@@ -22,10 +22,13 @@ Each attack is performed on real processes, in file order:
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from etm_bridge_cli.main import cli
 from etm_bridge_regtest.etm_network import EtmNetwork, PeerProxy, wait_for
 
 from etm_bridge.chain.address import address_hash, address_of
@@ -275,6 +278,23 @@ def test_silent_endpoints_do_not_stop_reads_and_writes(net: EtmNetwork) -> None:
     finally:
         for pit in pits:
             pit.close()
+
+
+def test_the_cli_takes_several_endpoints(net: EtmNetwork, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--etm-url`` repeated: a dead endpoint listed first changes nothing; all dead: one
+    error naming each (exit 4)."""
+    dead = [PeerProxy(net.proxy_loop, lambda: None) for _ in range(2)]
+    env = {"ETM_STACK_DIR": str(tmp_path / "no-stack"), "XDG_DATA_HOME": str(tmp_path / "x"),
+           "XDG_CONFIG_HOME": str(tmp_path / "y")}  # fmt: skip
+    urls = [f"http://{dead[0].address}", net.client(2).url]
+    args = ["pool", "list", "--json", *(a for u in urls for a in ("--etm-url", u))]
+    done = CliRunner(env=env).invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == []
+    all_dead = ["pool", "list", *(a for p in dead for a in ("--etm-url", f"http://{p.address}"))]
+    failed = CliRunner(env=env).invoke(cli, all_dead)
+    assert failed.exit_code == 4
+    assert all(p.address in failed.output for p in dead), failed.output
 
 
 def test_all_endpoints_down_names_every_url(net: EtmNetwork) -> None:
