@@ -20,8 +20,8 @@ know whether they talk to one node or to several):
   admin token the set holds.
 
 Every endpoint is asked at once (a thread each), so a slow or silent one costs its timeout
-once per round of questions. One URL gives a set of one: the same code path, and a single node is trusted whenever it
-answers (there is nothing to cross-check it against).
+once per round of questions. One URL gives a set of one: the same code path, and a single node
+is trusted whenever it answers (there is nothing to cross-check it against).
 """
 
 from __future__ import annotations
