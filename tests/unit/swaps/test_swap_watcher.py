@@ -226,3 +226,32 @@ def test_wake_ups_are_queued_once_however_often_a_swap_is_examined(e2f) -> None:
         e2f.step(op=False)
     queued = sum(len(heap) for heap in e2f.user._wake.values())
     assert 0 < queued <= 6  # timelock, reveal deadline, confirmation targets: not 30x that
+
+
+class _Censored(FakeAdapter):
+    """The ETM leg on endpoints that (the inclusion tracking says) censor one of our
+    transactions: what ``EtmAdapter.check_inclusion`` returns on a NodeSet."""
+
+    suspected: tuple = ()
+
+    def check_inclusion(self) -> tuple:
+        return self.suspected
+
+
+def test_the_watcher_reveals_nothing_while_our_etm_transactions_are_censored(f2e) -> None:
+    from etm_bridge.etm_client.inclusion import CensorshipSuspected
+
+    leg = _Censored(f2e.etm, USER_SECRET)
+    f2e.user_ad["etm"] = leg
+    f2e.user = f2e.watcher(Role.USER)
+    leg.suspected = (CensorshipSuspected("some-tx", 12, ("http://censor:26657",)),)
+    f2e.create()
+    f2e.run_until(lambda: f2e.state(Role.USER) is SwapState.COUNTER_LOCKED)
+    for _ in range(3):
+        f2e.step()
+    rec = f2e.user.store.get("w1")
+    assert rec.state is SwapState.COUNTER_LOCKED  # not revealed
+    assert any("point of no return refused: censorship suspected" in n for n in rec.notes)
+    assert f2e.user.censored["etm"][0][0] == "some-tx"
+    leg.suspected = ()  # the endpoints include our transactions again
+    f2e.run_until(lambda: f2e.both_end(SwapState.CLAIMED_BOTH))
