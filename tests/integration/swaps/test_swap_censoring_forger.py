@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from etm_bridge_cli.demo_swaps import CONFIG, PoolSwaps
-from etm_bridge_cli.demo_world import BitcoinRpc, Party, World
+from etm_bridge_regtest.demo.engines import CONFIG, PoolSwaps
+from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_network import EtmNetwork
 
 from etm_bridge.adapter import LockState
