@@ -298,6 +298,19 @@ class SwapRuleError(ExchangeError):
     """A swap through a pool breaks the contract's checks (amount, hash, keys, time, replay)."""
 
 
+# --- custody (threshold custody of pool assets by the elected delegates) ------------------------
+
+
+class CustodyError(EtmBridgeError):
+    """A custody rule refused an operation. ``reason`` is a typed code (custody.records.Reason);
+    the custody tx types turn it into a :class:`TxRejectedError` with the same code."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
 class PrivateFileError(EtmBridgeError):
     """A file that holds secrets cannot be written or read safely: a symlink or another user's
     file where it should be, or it already exists and must not be overwritten."""

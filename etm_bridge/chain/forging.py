@@ -29,12 +29,22 @@ from .tx_slash import DOUBLE_FORGING_PROOF
 
 
 def open_forged_block(
-    state: State, params: ChainParams, key: SigningKey, height: int, prev_slot: int, slot: int
+    state: State,
+    params: ChainParams,
+    key: SigningKey,
+    height: int,
+    prev_slot: int,
+    slot: int,
+    registry: Registry | None = None,
 ) -> bytes:
-    """Prove the reveal for ``height``'s round, apply the header's effects; returns the reveal."""
+    """Prove the reveal for ``height``'s round, apply the header's effects (with ``registry``'s
+    round hooks, as validation runs them); returns the reveal."""
     reveal = vrf.prove(key.seed, reveal_alpha(params.network_id, params.round_of(height)))
     beta = vrf.proof_to_hash(reveal)
-    open_block(state, params, height, key.public_key, prev_slot, slot, beta)
+    open_block(
+        state, params, height, key.public_key, prev_slot, slot, beta,
+        registry=registry, timestamp=params.slot_time(slot),
+    )  # fmt: skip
     return reveal
 
 

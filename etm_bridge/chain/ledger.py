@@ -344,7 +344,9 @@ class Chain:
         if key is None or slot_forfeited(self.store_view(), order, generator):
             return None
         state = self._state()
-        reveal = open_forged_block(state, self.params, key, height, tip.slot, slot)
+        reveal = open_forged_block(
+            state, self.params, key, height, tip.slot, slot, registry=self.registry
+        )
         ctx = TxContext(self.params, height, self.params.slot_time(slot), generator)
         txs, amount = self._select_txs(ctx, state)
         evidence = [e for e in self.evidence_to_slash() if e.offender != generator]

@@ -30,7 +30,19 @@ owner="spv"))`` and reads/writes them through the :mod:`state` API (``get/put/sc
 Plug-in modules expose ``register(registry: Registry) -> None`` and are listed in the chain
 parameter ``tx_plugins`` (e.g. ``"etm_bridge.node.spv_plugin"``); :func:`build_registry` imports
 them. Type id ranges: 1-99 core chain, 100-199 SPV relays, 200-299 exchange (pools, HTLC,
-binding), 300+ anything else.
+binding), 300-319 custody (``etm_bridge.custody``, reserved), 320+ anything else.
+
+Two more seams between plug-ins (design-14 section 10.2):
+
+* **Round hooks**: ``registry.add_round_hook(name, hook)``; ``rounds.close_round`` calls every
+  hook, in registration order, with ``(state, RoundClose)`` at each round's last block, after
+  the next round is opened and before the block's transactions. A hook must be pure,
+  deterministic and bounded, like ``apply``. A chain whose plug-ins add no hook closes rounds
+  exactly as before (same writes, same state digest).
+* **Services**: ``registry.provide(name, obj)`` offers an object another plug-in may use (once
+  per name); ``registry.port(name, default)`` returns it, or ``default`` when no plug-in
+  provided one (the exchange asks ``port("custody", LegacyOperatorCustody())``). Plug-ins load in
+  ``tx_plugins`` order, so a provider must be listed before its users.
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ from .state import CORE_TABLES, State, StateView, TableSpec
 from .tx import Tx
 
 P = TypeVar("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,26 @@ class TxContext:
     height: int
     timestamp: int
     generator: bytes
+
+
+@dataclass(frozen=True)
+class RoundClose:
+    """What a round hook learns about the round being closed (``rounds.close_round``).
+
+    ``ranked``: every candidate of the election, by the vote ranking it used (the weights
+    recorded at the previous round's close; ties by key); ``elected``: the next round's forgers
+    in rank order. ``timestamp`` is the closing block's header timestamp (ETM seconds)."""
+
+    params: ChainParams
+    round_no: int
+    height: int
+    timestamp: int
+    ranked: tuple[bytes, ...]
+    elected: tuple[bytes, ...]
+
+
+#: ``(state, close) -> None``: pure, deterministic and bounded (see the module docstring).
+RoundHook = Callable[[State, RoundClose], None]
 
 
 def _no_amount(payload: Any) -> int:
@@ -97,6 +130,8 @@ class Registry:
         self._names: dict[str, int] = {}
         self._tables: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES}
         self._genesis_sections: dict[str, Callable[[State, Any], None]] = {}
+        self._round_hooks: dict[str, RoundHook] = {}
+        self._services: dict[str, object] = {}
 
     def add_type(self, tx_type: TxType[Any]) -> None:
         if tx_type.type_id in self._types:
@@ -124,6 +159,26 @@ class Registry:
     @property
     def genesis_sections(self) -> dict[str, Callable[[State, Any], None]]:
         return dict(self._genesis_sections)
+
+    def add_round_hook(self, name: str, hook: RoundHook) -> None:
+        """Run ``hook(state, RoundClose)`` at every round close, after the hooks added before."""
+        if name in self._round_hooks:
+            raise ConfigError(f"round hook {name!r} is already registered")
+        self._round_hooks[name] = hook
+
+    @property
+    def round_hooks(self) -> tuple[RoundHook, ...]:
+        return tuple(self._round_hooks.values())
+
+    def provide(self, name: str, service: object) -> None:
+        """Offer ``service`` to other plug-ins under ``name`` (once per name)."""
+        if name in self._services:
+            raise ConfigError(f"service {name!r} is already provided")
+        self._services[name] = service
+
+    def port(self, name: str, default: T) -> T:
+        """The service provided under ``name``, or ``default`` when none was."""
+        return self._services.get(name, default)  # type: ignore[return-value]
 
     def type_of(self, type_id: int) -> TxType[Any]:
         """The type with this id; raises TxRejectedError(unknown_type)."""

@@ -51,12 +51,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import ValidationError
 from .codec import U32, U64, sha256
-from .consensus import elect, forging_order, split_round_rewards, vote_weight
+from .consensus import elect, forging_order, ranking, split_round_rewards, vote_weight
 from .params import ChainParams
+from .registry import RoundClose, RoundHook
 from .state import State, StateView, TableSpec
 from .tx_delegates import DELEGATES, VOTES
 
@@ -192,9 +193,18 @@ def electorate(view: StateView, round_no: int, unslashed: dict[bytes, int]) -> d
     return {k: w for k, w in recorded.items() if k in unslashed} or unslashed
 
 
-def close_round(state: State, params: ChainParams, height: int) -> None:
+def close_round(
+    state: State,
+    params: ChainParams,
+    height: int,
+    timestamp: int = 0,
+    hooks: Sequence[RoundHook] = (),
+) -> None:
     """Round-boundary processing (see module docstring); called at the round's last block, after
-    its header is counted (``record_slot``, ``mix_reveal``) and before its transactions."""
+    its header is counted (``record_slot``, ``mix_reveal``) and before its transactions.
+
+    Then each of ``hooks`` (the registry's round hooks, ``registry.py``) runs with the closing
+    block's ``timestamp``, the election's ranking and the next round's elected set."""
     r = params.round_of(height)
     prefix = U64.pack(r)
     weights, tickets, backed = round_weights(state)
@@ -218,6 +228,10 @@ def close_round(state: State, params: ChainParams, height: int) -> None:
         for key, _ in state.scan(table, prefix):
             state.delete(table, key)
     state.delete(RANDAO, prefix)
+    if hooks:
+        close = RoundClose(params, r, height, timestamp, tuple(ranking(voters)), tuple(elected))
+        for hook in hooks:
+            hook(state, close)
 
 
 def open_first_round(state: State, params: ChainParams, genesis_id: bytes) -> None:

@@ -300,7 +300,10 @@ def apply_block(
     prev_slot = read_tip(state).slot
     slot, beta = check_header(state, params, h, now, trusted_beta)
     check_payload(params, block)
-    open_block(state, params, h.height, h.generator_public_key, prev_slot, slot, beta)
+    open_block(
+        state, params, h.height, h.generator_public_key, prev_slot, slot, beta,
+        registry=registry, timestamp=h.timestamp,
+    )  # fmt: skip
     state.prefetch(ACCOUNTS, {tx.sender for tx in block.transactions})
     ctx = TxContext(params, h.height, h.timestamp, h.generator_public_key)
     total_amount = total_fee = 0
@@ -325,14 +328,18 @@ def open_block(
     prev_slot: int,
     slot: int,
     beta: bytes,
+    registry: Registry | None = None,
+    timestamp: int = 0,
 ) -> None:
     """The header's effects, before any transaction: count the slot (and the misses since
     ``prev_slot``), mix the reveal's VRF output ``beta`` into the round's RANDAO accumulator, and
-    at a round's last block close the round (election, rewards, next order: ``rounds.py``)."""
+    at a round's last block close the round (election, rewards, next order: ``rounds.py``),
+    then run ``registry``'s round hooks with the block's header ``timestamp``."""
     record_slot(state, params, height, prev_slot, slot, generator)
     mix_reveal(state, params, height, beta)
     if params.is_round_end(height):
-        close_round(state, params, height)
+        hooks = registry.round_hooks if registry is not None else ()
+        close_round(state, params, height, timestamp, hooks)
 
 
 def finish_block(state: State, params: ChainParams, h: BlockHeader) -> None:

@@ -33,6 +33,7 @@ from ..units import Unit
 if TYPE_CHECKING:
     from ..chain.registry import TxType
     from ..chain.state import State, StateView, TableSpec
+    from ..custody.spec import CustodySpec
     from ..exchange.txtypes import ForeignVerifier
     from ..observations import HtlcLock, InclusionProof
     from ..spv.relay_policy import RelayPolicy
@@ -251,6 +252,7 @@ class ChainProfile:
     client: ClientSpec | None = None  # needs ``exchange``
     node_init: NodeInitSpec | None = None
     proof_kinds: Mapping[str, ProofKind] = field(default_factory=dict)
+    custody: CustodySpec | None = None  # None: pools of this chain cannot be under custody
 
     @property
     def adapter_name(self) -> str:

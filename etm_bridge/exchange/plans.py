@@ -24,6 +24,7 @@ from . import payloads as pl
 from . import pool as pm
 from . import proof_budget
 from . import records as rc
+from .custody_port import LEGACY, CustodyPort
 from .reasons import Reason
 
 
@@ -123,7 +124,10 @@ def network_name(ctx: TxContext) -> str:
 # --- pools and binding --------------------------------------------------------------------------
 
 
-def plan_pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> TxPlan:
+def plan_pool_create(
+    view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext, custody: CustodyPort = LEGACY
+) -> TxPlan:
+    custody.check_pool_create(view, tx, p.asset)
     if view.get(rc.POOLS, p.asset.encode()) is not None:
         raise ExchangeError(Reason.POOL_EXISTS, f"a pool for {p.asset} exists already")
     key_len = bd.key_length(bd.chain_of_asset(p.asset))
@@ -195,10 +199,16 @@ def _pack_u64(value: int, what: str) -> bytes:
 
 
 def plan_lp_deposit(
-    view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext, deposit: ob.VerifiedDeposit
+    view: StateView,
+    tx: Tx,
+    p: pl.LpDeposit,
+    ctx: TxContext,
+    deposit: ob.VerifiedDeposit,
+    custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     """``deposit`` is the payment to the pool as SPV verified it from ``p.proof``."""
     pool = get_pool(view, p.asset)
+    custody.check_inflow(view, p.asset, deposit.amount, ctx)
     deposit_id = deposit.deposit_id
     used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()
     ob.check_deposit(deposit, p.asset, encode_address(tx.sender), used)
@@ -215,11 +225,8 @@ def plan_lp_deposit(
     plan.put_raw(rc.ENTRY, key, _pack_u64(entry_ppm, "the share value at entry (ppm)"))
     plan.put_raw(rc.USED, rc.used_key("deposit", deposit_id), b"\x01")
     proof_budget.add_proven(plan, view, p.asset, deposit.block_hash, deposit.amount)
+    custody.on_lp_deposit(view, plan, deposit, ctx)
     return plan
-
-
-def _next_obligation_id(view: StateView) -> int:
-    return view.get_u64(rc.OBLIGATIONS, b"next")
 
 
 def _require_withdrawal_size(pool: pm.Pool, asset_out: int, whole: bool) -> None:
@@ -242,7 +249,11 @@ def _require_withdrawal_size(pool: pm.Pool, asset_out: int, whole: bool) -> None
         )
 
 
-def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) -> TxPlan:
+def plan_lp_withdraw(
+    view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext, custody: CustodyPort = LEGACY
+) -> TxPlan:
+    """Burn shares: the ETM part is paid at once, the asset part goes to ``custody``
+    (legacy: an obligation of the operator to the investor's bound key)."""
     pool = get_pool(view, p.asset)
     owned = get_shares(view, p.asset, tx.sender)
     new_pool, burn = pm.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
@@ -251,25 +262,14 @@ def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) 
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))
     if burn.asset_out:
+        custody.check_outflow(view, p.asset, ctx)
         chain = bd.chain_of_asset(p.asset)
         binding = get_binding(view, tx.sender, chain)
         if binding is None:
             raise ExchangeError(
                 Reason.NOT_BOUND, f"bind a {chain} key to receive {burn.asset_out} {p.asset}"
             )
-        oid = _next_obligation_id(view)
-        obligation = ob.new_obligation(
-            oid,
-            p.asset,
-            burn.asset_out,
-            binding.key,
-            encode_address(tx.sender),
-            ctx.height,
-            pool.params.obligation_blocks,
-        )
-        plan.put(rc.OBLIGATIONS, U64.pack(oid), obligation)
-        plan.put_raw(rc.OBLIGATIONS, b"next", U64.pack(oid + 1))
-        plan.put_raw(rc.INVESTOR_OBLIGATIONS, tx.sender + U64.pack(oid), b"\x01")
+        custody.on_lp_withdraw(view, plan, tx, pool, burn.asset_out, binding.key, ctx)
     plan.put(rc.POOLS, p.asset.encode(), new_pool)
     plan.put_raw(rc.SHARES, rc.share_key(p.asset, tx.sender), U64.pack(owned - p.shares))
     if owned == p.shares:
@@ -278,7 +278,12 @@ def plan_lp_withdraw(view: StateView, tx: Tx, p: pl.LpWithdraw, ctx: TxContext) 
 
 
 def plan_obligation_paid(
-    view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext, payment: ob.VerifiedPayment
+    view: StateView,
+    tx: Tx,
+    p: pl.ObligationPaid,
+    ctx: TxContext,
+    payment: ob.VerifiedPayment,
+    custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     """Close every obligation the proven ``payment`` pays (one or several to its destination;
     ``p.obligation_id`` must be one of them), and resume a pool they had halted."""
@@ -288,6 +293,7 @@ def plan_obligation_paid(
             f"the payment pays obligations {list(payment.obligation_ids)}, not {p.obligation_id}",
         )
     obligations = [get_obligation(view, oid) for oid in payment.obligation_ids]
+    custody.check_obligation(view, payment.asset)
     if is_used(view, "payment", payment.payment_id):
         raise ExchangeError(
             Reason.PAYMENT_REPLAYED, f"payment {payment.payment_id.hex()} was already used"
@@ -307,9 +313,11 @@ def plan_obligation_paid(
 
 
 def plan_obligation_default(
-    view: StateView, tx: Tx, p: pl.ObligationDefault, ctx: TxContext
+    view: StateView, tx: Tx, p: pl.ObligationDefault, ctx: TxContext, custody: CustodyPort = LEGACY
 ) -> TxPlan:
-    defaulted = ob.mark_default(get_obligation(view, p.obligation_id), ctx.height)
+    obligation = get_obligation(view, p.obligation_id)
+    custody.check_obligation(view, obligation.asset)
+    defaulted = ob.mark_default(obligation, ctx.height)
     pool = get_pool(view, defaulted.asset)
     plan = TxPlan()
     halted = replace(pool, defaulted_obligations=pool.defaulted_obligations + 1)

@@ -26,6 +26,14 @@ class Reason(StrEnum):
     DEPOSIT_ETM_SHORT = "deposit_etm_short"
     INSUFFICIENT_SHARES = "insufficient_shares"
     NOT_OPERATOR = "not_operator"
+    # threshold custody (design-14 section 10.9; only on chains with a custody section)
+    POOL_CREATE_BY_COMMITTEE = "pool_create_by_committee"
+    CUSTODY_INACTIVE = "custody_inactive"
+    CUSTODY_BOND_CAP = "custody_bond_cap"
+    POOL_INSOLVENT = "pool_insolvent"
+    STALE_VAULT = "stale_vault"
+    LOCK_TOO_SMALL_FOR_CLAIM = "lock_too_small_for_claim"
+    CUSTODY_POOL = "custody_pool"
     # SPV-credited deposits and external withdrawals (obligations)
     DEPOSIT_REPLAYED = "deposit_replayed"
     DEPOSIT_WRONG_ASSET = "deposit_wrong_asset"

@@ -29,6 +29,7 @@ from . import pool as pm
 from . import proof_budget
 from . import records as rc
 from . import swap_rules as sr
+from .custody_port import LEGACY, CustodyPort
 from .plans import TxPlan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
 from .reasons import Reason
 
@@ -66,7 +67,12 @@ def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
 
 
 def plan_swap_in(
-    view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext, lock: sr.VerifiedForeignLock
+    view: StateView,
+    tx: Tx,
+    p: pl.SwapIn,
+    ctx: TxContext,
+    lock: sr.VerifiedForeignLock,
+    custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``.
 
@@ -81,6 +87,7 @@ def plan_swap_in(
         raise SwapRuleError(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
     min_out = _pinned_min_out(view, tx, p, recipient)
     hk.require_usable(view, lock.hashlock, p.recipient)  # permanent: before transient reasons
+    custody.check_inflow(view, p.asset, lock.amount, ctx)
     request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = sr.check_swap_in(
         lock,
@@ -91,6 +98,7 @@ def plan_swap_in(
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
         etm_unix_s=ctx.timestamp + ETM_EPOCH_UNIX,
+        claim_keys=custody.accepted_claim_keys(view, pool, ctx),
     )
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
@@ -108,6 +116,7 @@ def plan_swap_in(
     plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
     plan.put_raw(rc.INTENTS, recipient + p.hashlock, None)
     proof_budget.add_proven(plan, view, p.asset, lock.block_hash, lock.amount)
+    custody.on_swap_in(view, plan, htlc_id, lock, ctx)
     return plan
 
 
@@ -125,12 +134,19 @@ def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> 
     return max(p.min_out, intent.min_out)
 
 
-def plan_swap_intent(view: StateView, tx: Tx, p: pl.SwapIntentPayload, ctx: TxContext) -> TxPlan:
+def plan_swap_intent(
+    view: StateView,
+    tx: Tx,
+    p: pl.SwapIntentPayload,
+    ctx: TxContext,
+    custody: CustodyPort = LEGACY,
+) -> TxPlan:
     """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``, and
     reserve the hashlock for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever
     used it, ``hashlock_reserved`` if another address reserved it)."""
     get_pool(view, p.asset)
     pm.require_amount(p.amount_in, "amount_in")
+    custody.check_inflow(view, p.asset, p.amount_in, ctx)
     plan = TxPlan()
     hk.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
     plan.put(rc.INTENTS, tx.sender + p.hashlock, rc.SwapIntent(p.asset, p.amount_in, p.min_out))
@@ -154,8 +170,11 @@ def _open_swap(
     return plan
 
 
-def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> TxPlan:
+def plan_swap_out(
+    view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext, custody: CustodyPort = LEGACY
+) -> TxPlan:
     pool = get_pool(view, p.asset)
+    custody.check_outflow(view, p.asset, ctx)
     sender = encode_address(tx.sender)
     hk.require_usable(view, p.hashlock, sender)
     request = sr.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
@@ -183,6 +202,7 @@ def plan_swap_out(view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext) -> TxP
     )
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
     plan.escrow_in.append((tx.sender, p.amount_in))
+    custody.on_swap_out(view, plan, htlc, swap, ctx)
     return plan
 
 
@@ -202,14 +222,22 @@ def _payout(plan: TxPlan, htlc: hx.Htlc) -> None:
 
 
 def plan_htlc_claim(
-    view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext, proof_depth: ProofDepth | None
+    view: StateView,
+    tx: Tx,
+    p: pl.HtlcClaim,
+    ctx: TxContext,
+    proof_depth: ProofDepth | None,
+    custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     htlc = get_htlc(view, p.htlc_id)
     claimed = hx.claim(htlc, p.preimage, ctx.height, ctx.timestamp)
     swap = get_swap(view, htlc.htlc_id)
     if swap is not None and swap.proof_block:
         _require_still_proven(view, swap, proof_depth)
-    return _finish(view, claimed)
+    plan = _finish(view, claimed)
+    if swap is not None:
+        custody.on_htlc_claim(view, plan, claimed, swap, p.preimage, ctx)
+    return plan
 
 
 def _require_still_proven(view: StateView, swap: rc.PoolSwap, depth: ProofDepth | None) -> None:
@@ -226,9 +254,15 @@ def _require_still_proven(view: StateView, swap: rc.PoolSwap, depth: ProofDepth 
         )
 
 
-def plan_htlc_refund(view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext) -> TxPlan:
+def plan_htlc_refund(
+    view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext, custody: CustodyPort = LEGACY
+) -> TxPlan:
     refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height, ctx.timestamp)
-    return _finish(view, refunded)
+    plan = _finish(view, refunded)
+    swap = get_swap(view, refunded.htlc_id)
+    if swap is not None:
+        custody.on_htlc_refund(view, plan, refunded, swap, ctx)
+    return plan
 
 
 def _finish(view: StateView, ended: hx.Htlc) -> TxPlan:

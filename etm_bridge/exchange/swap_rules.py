@@ -41,6 +41,7 @@ unix seconds (``ctx.timestamp + ETM_EPOCH_UNIX``).
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from .. import hashlock as hl
@@ -179,7 +180,11 @@ def etm_leg_for(lock: VerifiedForeignLock, etm_unix_s: int) -> int:
 
 
 def _check_lock_matches(
-    lock: VerifiedForeignLock, req: SwapInRequest, pool: Pool, binding: Binding | None
+    lock: VerifiedForeignLock,
+    req: SwapInRequest,
+    pool: Pool,
+    binding: Binding | None,
+    claim_keys: AbstractSet[bytes],
 ) -> None:
     if lock.asset != pool.params.asset:
         raise _fail(Reason.WRONG_CHAIN, f"lock is {lock.asset}, pool is {pool.params.asset}")
@@ -194,7 +199,7 @@ def _check_lock_matches(
         raise _fail(Reason.WRONG_AMOUNT, f"lock holds {lock.amount}, swap asks {req.amount_in}")
     if lock.hashlock != _require_hashlock(req.hashlock):
         raise _fail(Reason.WRONG_HASHLOCK, f"lock hashlock {lock.hashlock.hex()} != request's")
-    if lock.claim_key != pool.params.claim_key:
+    if lock.claim_key not in claim_keys:
         raise _fail(Reason.WRONG_CLAIM_KEY, f"lock pays {lock.claim_key.hex()}, not the pool")
     if binding is None:
         raise _fail(Reason.NOT_BOUND, f"{req.recipient} has no {chain_of_asset(lock.asset)} key")
@@ -216,12 +221,15 @@ def check_swap_in(
     etm_height: int,
     etm_block_s: int,
     etm_unix_s: int,
+    claim_keys: AbstractSet[bytes] | None = None,
 ) -> tuple[Pool, SwapInTerms]:
     """Accept a proven foreign lock: the pool with the ETM output reserved, and the terms.
-    ``etm_unix_s``: the ETM block's timestamp in unix seconds."""
+    ``etm_unix_s``: the ETM block's timestamp in unix seconds. ``claim_keys``: the keys a lock
+    may pay to be the pool's (the custody port's answer; default: the pool's claim key)."""
     if lock.lock_id in used_lock_ids:
         raise _fail(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
-    _check_lock_matches(lock, req, pool, binding)
+    accepted = frozenset({pool.params.claim_key}) if claim_keys is None else claim_keys
+    _check_lock_matches(lock, req, pool, binding, accepted)
     leg_s = etm_leg_for(lock, etm_unix_s)
     leg_blocks = leg_s // etm_block_s
     if leg_blocks < 1:

@@ -18,6 +18,11 @@ rule is ``bad_proof``; one that does not parse is ``malformed_proof``. The verif
 answers the depth of a proven block now (``confirmations``: a swap-in HTLC's claim re-checks its
 lock's block) and whether a pool may exist on its chain's relay (``check_pool_network``: not on
 a development relay without the genesis flag).
+
+Custody: every planner gets the chain's :class:`~.custody_port.CustodyPort`,
+``registry.port("custody", LEGACY)`` (a custody plug-in listed before the exchange in
+``tx_plugins`` provides it; without one, :class:`~.custody_port.LegacyOperatorCustody` keeps
+the operator-custodial rules).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from ..errors import ExchangeError, SpvRejectedError, TxRejectedError, Validatio
 from . import payloads as pl
 from . import plans, records, swap_plans
 from .binding import chain_of_asset
+from .custody_port import LEGACY, CustodyPort
 from .obligations import VerifiedDeposit, VerifiedPayment
 from .pool import Pool
 from .swap_rules import VerifiedForeignLock
@@ -167,31 +173,31 @@ def _verified(call: Callable[[], R]) -> R:
         raise TxRejectedError("malformed_proof", str(exc)) from exc
 
 
-def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
+def _with_verifier(verifier: ForeignVerifier, custody: CustodyPort) -> dict[str, Planner]:
     def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         deposit = _verified(lambda: verifier.verify_deposit(view, pool, p.proof, ctx))
-        return plans.plan_lp_deposit(view, tx, p, ctx, deposit)
+        return plans.plan_lp_deposit(view, tx, p, ctx, deposit, custody)
 
     def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         lock = _verified(lambda: verifier.verify_lock(view, pool, p.proof, ctx))
-        return swap_plans.plan_swap_in(view, tx, p, ctx, lock)
+        return swap_plans.plan_swap_in(view, tx, p, ctx, lock, custody)
 
     def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.TxPlan:
         ob = plans.get_obligation(view, p.obligation_id)
         pool = plans.get_pool(view, ob.asset)
         payment = _verified(lambda: verifier.verify_payment(view, pool, p.proof, ctx))
-        return plans.plan_obligation_paid(view, tx, p, ctx, payment)
+        return plans.plan_obligation_paid(view, tx, p, ctx, payment, custody)
 
     def depth(view: StateView, asset: str, block_hash: bytes) -> int:
         return verifier.confirmations(view, plans.get_pool(view, asset), block_hash)
 
     def claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> plans.TxPlan:
-        return swap_plans.plan_htlc_claim(view, tx, p, ctx, depth)
+        return swap_plans.plan_htlc_claim(view, tx, p, ctx, depth, custody)
 
     def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.TxPlan:
-        plan = plans.plan_pool_create(view, tx, p, ctx)
+        plan = plans.plan_pool_create(view, tx, p, ctx, custody)
         verifier.check_pool_network(view, p.asset, ctx)
         return plan
 
@@ -204,33 +210,53 @@ def _with_verifier(verifier: ForeignVerifier) -> dict[str, Planner]:
     }
 
 
+def _with_custody(planner: Callable[..., plans.TxPlan], custody: CustodyPort) -> Planner:
+    """``planner`` with the chain's custody port as its last argument."""
+
+    def planned(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.TxPlan:
+        return planner(view, tx, p, ctx, custody)
+
+    return planned
+
+
 def _describe(p: Any) -> dict[str, Any]:
     return records.encode(p)
 
 
-def make_types(verifier: ForeignVerifier) -> list[TxType[Any]]:
-    """The exchange's transaction types, checking foreign proofs with ``verifier``."""
-    spv = _with_verifier(verifier)
+def make_types(verifier: ForeignVerifier, custody: CustodyPort = LEGACY) -> list[TxType[Any]]:
+    """The exchange's transaction types, checking foreign proofs with ``verifier`` and asking
+    ``custody`` who holds each pool's asset."""
+    spv = _with_verifier(verifier, custody)
+
+    def cu(planner: Callable[..., plans.TxPlan]) -> Planner:
+        return _with_custody(planner, custody)
+
     table: list[tuple[int, str, type, Planner, Callable[[Any], int]]] = [
         (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, spv["pool_create"], _zero),
         (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
         (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
         (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLockPayload, swap_plans.plan_htlc_lock, _amount),
         (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, spv["htlc_claim"], _zero),
-        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, swap_plans.plan_htlc_refund, _zero),
+        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, cu(swap_plans.plan_htlc_refund), _zero),
         (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
-        (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, plans.plan_lp_withdraw, _zero),
+        (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, cu(plans.plan_lp_withdraw), _zero),
         (SWAP_IN, "xchg_swap_in", pl.SwapIn, spv["swap_in"], _zero),
-        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, swap_plans.plan_swap_out, _amount_in),
+        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, cu(swap_plans.plan_swap_out), _amount_in),
         (OBLIGATION_PAID, "xchg_obligation_paid", pl.ObligationPaid, spv["obligation_paid"], _zero),
         (
             OBLIGATION_DEFAULT,
             "xchg_obligation_default",
             pl.ObligationDefault,
-            plans.plan_obligation_default,
+            cu(plans.plan_obligation_default),
             _zero,
         ),
-        (SWAP_INTENT, "xchg_swap_intent", pl.SwapIntentPayload, swap_plans.plan_swap_intent, _zero),
+        (
+            SWAP_INTENT,
+            "xchg_swap_intent",
+            pl.SwapIntentPayload,
+            cu(swap_plans.plan_swap_intent),
+            _zero,
+        ),
     ]
     out: list[TxType[Any]] = []
     for type_id, name, cls, planner, amount in table:
@@ -258,8 +284,10 @@ def _amount_in(p: Any) -> int:
 
 
 def register(registry: Registry, verifier: ForeignVerifier | None = None) -> None:
-    """Declare the exchange's tables and types (plug-in entry: ``etm_bridge.exchange.txtypes``)."""
+    """Declare the exchange's tables and types (plug-in entry: ``etm_bridge.exchange.txtypes``),
+    with the custody port a plug-in listed before it provided (legacy operator custody else)."""
     for name, doc in records.TABLES.items():
         registry.add_table(TableSpec(name, owner="exchange", doc=doc))
-    for tx_type in make_types(verifier or default_verifier()):
+    custody = registry.port("custody", LEGACY)
+    for tx_type in make_types(verifier or default_verifier(), custody):
         registry.add_type(tx_type)

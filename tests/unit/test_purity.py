@@ -27,7 +27,7 @@ FORBIDDEN = frozenset({
 })  # fmt: skip
 #: Installed packages of the project (adapters, CLI, regtest): never imported by the core.
 FORBIDDEN_PREFIX = "etm_bridge_"
-FOLDERS = ("chain", "exchange", "spv", *(f"chains/{p.name}/{part}" for p in sorted(
+FOLDERS = ("chain", "exchange", "spv", "custody", *(f"chains/{p.name}/{part}" for p in sorted(
     (PKG / "chains").iterdir()) if p.is_dir() for part in ("spv", "etm")))  # fmt: skip
 MODULES = ("units.py", "observations.py", "wallet/derive.py", "chains/profile.py",
            "etm_client/crosscheck.py", "etm_client/inclusion.py")  # fmt: skip

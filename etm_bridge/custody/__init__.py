@@ -1,0 +1,13 @@
+"""Threshold custody of pool assets by the elected delegates (issue 14; design-14).
+
+Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody``
+(:class:`.spec.CustodySpec`), so nothing here names a chain. The room:
+
+| module | owns |
+|---|---|
+| `records.py` | reserved type ids and message code, tables, reasons, frozen records, JSON codec |
+| `spec.py` | `CustodySpec` (the per-chain seam) and its value types |
+
+The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
+docs/custody.md describes the rules; design-14 lists what is still to come.
+"""
