@@ -7,6 +7,10 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 |---|---|
 | `records.py` | reserved type ids and message code, tables, reasons, frozen records, JSON codec |
 | `spec.py` | `CustodySpec` (the per-chain seam) and its value types |
+| `params.py` | `CustodyParams`: the genesis section `plugins.custody` |
+| `committee.py` | committee selection, threshold, epochs, vault statuses, the coalition bond |
+| `registration.py` | custody key registration (tx 300) with proofs of possession |
+| `bonds.py` | custody bonds (tx 301): add, withdraw, when a bond is locked |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.
