@@ -11,6 +11,8 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `committee.py` | committee selection, threshold, epochs, vault statuses, the coalition bond |
 | `registration.py` | custody key registration (tx 300) with proofs of possession |
 | `bonds.py` | custody bonds (tx 301): add, withdraw, when a bond is locked |
+| `mandates.py` | mandate ids, signing windows, the mandate state machine (transition table) |
+| `breaker.py` | the bond requirement and the inflow circuit breaker |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.
