@@ -13,6 +13,7 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `bonds.py` | custody bonds (tx 301): add, withdraw, when a bond is locked |
 | `mandates.py` | mandate ids, signing windows, the mandate state machine (transition table) |
 | `breaker.py` | the bond requirement and the inflow circuit breaker |
+| `fraud.py` | fraud proofs (tx 304): payload, the verdict, the slash split |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.

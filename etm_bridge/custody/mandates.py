@@ -7,8 +7,8 @@ can never create a second mandate for the same swap, withdrawal or sweep.
 Its status moves only along :data:`TABLE`, one row per (from, event) with the mandate kinds and
 custody models it applies to, as the swap engine's ``swaps/core/fsm.py`` does for swaps: any
 pair not in the table is refused with ``bad_transition`` (:func:`transition`), so no path
-skips a state (a queued mandate is never proven before it was funded and opened; a proven,
-void one never changes). :func:`diagram` renders the table for docs/custody.md
+skips a state (a queued mandate is never proven before it was funded and opened; a proven
+or void one never changes). :func:`diagram` renders the table for docs/custody.md
 (a test checks the page carries exactly this diagram).
 
 Pure.
