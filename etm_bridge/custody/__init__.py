@@ -14,6 +14,8 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `mandates.py` | mandate ids, signing windows, the mandate state machine (transition table) |
 | `breaker.py` | the bond requirement and the inflow circuit breaker |
 | `fraud.py` | fraud proofs (tx 304): payload, the verdict, the slash split |
+| `accounting.py` | the custody books of a pool asset (fees, owed, in_htlc, receivable) |
+| `solvency.py` | per pool solvency, the halt while insolvent |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.
