@@ -14,6 +14,7 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `mandates.py` | mandate ids, signing windows, the mandate state machine (transition table) |
 | `breaker.py` | the bond requirement and the inflow circuit breaker |
 | `fraud.py` | fraud proofs (tx 304): payload, the verdict, the slash split |
+| `utxo.py` | vault output statuses and deterministic coin selection (UTXO chains) |
 | `accounting.py` | the custody books of a pool asset (fees, owed, in_htlc, receivable) |
 | `solvency.py` | per pool solvency, the halt while insolvent |
 
