@@ -1,0 +1,165 @@
+"""Planners of the custody transaction types: state reads + pure rules -> a :class:`CustodyPlan`.
+
+The exchange's pattern (``exchange/plans.py``): a planner reads custody records from a
+:class:`~etm_bridge.chain.state.StateView`, runs the pure rules of :mod:`.registration` and
+:mod:`.bonds`, and returns writes and moves into / out of the bond escrow; it never writes, so
+mempool admission (``check``) and block application (``apply``) share one code path and a
+refused tx writes nothing. Every planner first requires the chain's genesis section
+``plugins.custody`` (``custody_inactive`` otherwise): on a chain without it the custody types
+change nothing. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..chain.address import encode_address
+from ..chain.registry import TxContext
+from ..chain.state import State, StateView
+from ..chain.tx import Tx
+from ..chain.tx_delegates import delegate_record
+from ..errors import CustodyError, TxRejectedError
+from . import bonds as bd
+from . import records as cr
+from . import registration as rg
+from .params import CustodyParams
+
+
+@dataclass
+class CustodyPlan:
+    """Writes (``None`` deletes) and ETM moves into / out of the bond escrow."""
+
+    writes: dict[tuple[str, bytes], Any] = field(default_factory=dict)
+    bond_in: list[tuple[bytes, int]] = field(default_factory=list)
+    bond_out: list[tuple[bytes, int]] = field(default_factory=list)
+
+    def check_balances(self, view: StateView) -> None:
+        for address, amount in self.bond_in:
+            balance = view.account(address).balance
+            if balance < amount:
+                raise TxRejectedError(
+                    "insufficient_balance",
+                    f"{encode_address(address)} has {balance} base units after the fee, "
+                    f"needs {amount}",
+                )
+
+    def commit(self, state: State) -> None:
+        for address, amount in self.bond_in:
+            state.to_escrow(address, amount, cr.BOND_ESCROW)
+        for (table, key), value in self.writes.items():
+            if isinstance(value, dict):
+                state.put_json(table, key, value)
+            else:
+                state.put(table, key, value)
+        for address, amount in self.bond_out:
+            state.from_escrow(cr.BOND_ESCROW, address, amount)
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def get_params(view: StateView) -> CustodyParams:
+    raw = view.get_json(cr.PARAMS, b"params")
+    if raw is None:
+        raise CustodyError(
+            "custody_inactive", "this chain has no custody (no genesis section plugins.custody)"
+        )
+    return CustodyParams.from_json(raw)
+
+
+def get_member(view: StateView, delegate: bytes) -> cr.Member | None:
+    raw = view.get_json(cr.MEMBERS, delegate)
+    return None if raw is None else cr.decode(cr.Member, raw)
+
+
+def key_owner(view: StateView, ticker: str, key: bytes) -> bytes | None:
+    return view.get(cr.KEYS, cr.ticker_key(ticker, key))
+
+
+def agent_owner(view: StateView, agent: bytes) -> bytes | None:
+    return view.get(cr.AGENTS, agent)
+
+
+def current_epoch(view: StateView) -> int | None:
+    raw = view.get(cr.CURRENT, b"epoch")
+    return None if raw is None else int.from_bytes(raw, "big")
+
+
+def serving(view: StateView, delegate: bytes, chains: tuple[str, ...]) -> bool:
+    """The delegate sits in the newest committee, or in an older one whose vault on some chain
+    is not retired yet (it may hold value the member's bond answers for)."""
+    newest = current_epoch(view)
+    for key, raw in view.scan(cr.EPOCHS):
+        committee = cr.decode(cr.Committee, json.loads(raw))
+        if delegate not in committee.members:
+            continue
+        if committee.epoch == newest:
+            return True
+        for ticker in chains:
+            vault = view.get_json(cr.VAULTS, cr.ticker_key(ticker, key))
+            if vault is not None and vault["status"] != cr.VaultStatus.RETIRED:
+                return True
+    return False
+
+
+# --- planners -----------------------------------------------------------------------------------
+
+#: ticker -> (custody key length, proof-of-possession verifier): the chains' binding schemes
+PopSchemes = Mapping[str, tuple[int, rg.PopVerifier]]
+
+
+def plan_register(
+    view: StateView, tx: Tx, p: rg.Register, ctx: TxContext, schemes: Callable[[], PopSchemes]
+) -> CustodyPlan:
+    params = get_params(view)
+    record = delegate_record(view, tx.sender_public_key)
+    found = schemes()
+    missing = [t for t in params.chains if t not in found]
+    if missing:
+        raise CustodyError(cr.Reason.BAD_PARAMETER, f"no binding scheme for chains {missing}")
+    current = get_member(view, tx.sender_public_key)
+    member = rg.check_registration(
+        p,
+        rg.RegistrationView(
+            sender=tx.sender_public_key,
+            is_delegate=record is not None,
+            delegate_slashed=bool(record and record["slashed"]),
+            network_id=ctx.params.network_id,
+            domain=params.domain,
+            chains=params.chains,
+            key_len={t: found[t][0] for t in params.chains},
+            verifiers={t: found[t][1] for t in params.chains},
+            key_owner=lambda t, k: key_owner(view, t, k),
+            agent_owner=lambda a: agent_owner(view, a),
+            current=current,
+            serving=serving(view, tx.sender_public_key, params.chains),
+            balance=view.account(tx.sender).balance,
+            height=ctx.height,
+        ),
+    )
+    plan = CustodyPlan()  # custody_keys / custody_agents are permanent: old keys stay its own
+    plan.writes[(cr.MEMBERS, member.delegate)] = cr.encode(member)
+    for ticker, key in member.keys.items():
+        plan.writes[(cr.KEYS, cr.ticker_key(ticker, key))] = member.delegate
+    plan.writes[(cr.AGENTS, member.agent)] = member.delegate
+    if p.bond:
+        plan.bond_in.append((tx.sender, p.bond))
+    return plan
+
+
+def plan_bond(view: StateView, tx: Tx, p: bd.Bond, ctx: TxContext) -> CustodyPlan:
+    params = get_params(view)
+    member = get_member(view, tx.sender_public_key)
+    plan = CustodyPlan()
+    if p.op is bd.BondOp.ADD:
+        new = bd.bond_add(member, p.amount, view.account(tx.sender).balance)
+        plan.bond_in.append((tx.sender, p.amount))
+    else:
+        busy = serving(view, tx.sender_public_key, params.chains)
+        new = bd.bond_withdraw(member, p.amount, busy, ctx.params.round_of(ctx.height), params)
+        plan.bond_out.append((tx.sender, p.amount))
+    plan.writes[(cr.MEMBERS, new.delegate)] = cr.encode(new)
+    return plan

@@ -1,0 +1,88 @@
+"""The custody plug-in (``etm_bridge.custody.txtypes``): tables, the genesis section, tx types.
+
+Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
+normalised parameters are written to ``custody_params``; genesis ``members`` are refused until
+their initialiser lands: register with tx 300 instead), ``custody_register`` (300) and
+``custody_bond`` (301). Every type refuses ``custody_inactive`` on a chain whose genesis has no
+custody section, so listing this plug-in changes nothing on such a chain. Not in the node's
+default ``tx_plugins`` yet. Pure (the proof-of-possession schemes come from the installed chain
+profiles' ``binding`` parts, looked up when a registration is checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..chain.registry import Registry, TxContext, TxType
+from ..chain.state import State, StateView, TableSpec
+from ..chain.tx import Tx
+from ..errors import ConfigError, CustodyError, TxRejectedError
+from . import bonds as bd
+from . import plans
+from . import records as cr
+from . import registration as rg
+from .params import CustodyParams
+
+REGISTER, BOND = 300, 301
+
+
+def installed_schemes() -> plans.PopSchemes:
+    """ticker -> (key length, PoP verifier) of every installed chain profile."""
+    from ..chains.registry import chain_registry
+
+    return {p.ticker: (p.binding.key_len, p.binding.signer) for p in chain_registry()}
+
+
+def init_genesis(state: State, section: Any) -> None:
+    params = CustodyParams.from_json(section)
+    if params.members:
+        raise ConfigError(
+            "plugins.custody.members is not supported yet: start without members and register "
+            "custody keys with custody_register (tx 300)"
+        )
+    state.put_json(cr.PARAMS, b"params", params.to_json())
+
+
+def _typed(
+    planner: Callable[[StateView, Tx, Any, TxContext], plans.CustodyPlan],
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    def run(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.CustodyPlan:
+        try:
+            return planner(view, tx, p, ctx)
+        except CustodyError as exc:
+            raise TxRejectedError(exc.reason, exc.detail) from exc
+
+    def check(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> None:
+        run(view, tx, p, ctx).check_balances(view)
+
+    def apply(state: State, tx: Tx, p: Any, ctx: TxContext) -> None:
+        plan = run(state, tx, p, ctx)
+        plan.check_balances(state)
+        plan.commit(state)
+
+    return check, apply
+
+
+def make_types(schemes: Callable[[], plans.PopSchemes]) -> list[TxType[Any]]:
+    def register_planner(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.CustodyPlan:
+        return plans.plan_register(view, tx, p, ctx, schemes)
+
+    reg_check, reg_apply = _typed(register_planner)
+    bond_check, bond_apply = _typed(plans.plan_bond)
+    return [
+        TxType(REGISTER, cr.TYPE_IDS[REGISTER], rg.decode_register, reg_check, reg_apply,
+               describe=lambda p: {"agent": p.agent.hex(), "bond": p.bond,
+                                   "keys": {t: k.hex() for t, k in p.keys.items()}}),
+        TxType(BOND, cr.TYPE_IDS[BOND], bd.decode_bond, bond_check, bond_apply,
+               describe=lambda p: {"op": p.op.name.lower(), "amount": p.amount}),
+    ]  # fmt: skip
+
+
+def register(registry: Registry, schemes: Callable[[], plans.PopSchemes] | None = None) -> None:
+    """Declare custody's tables, genesis section and types (plug-in entry point)."""
+    for name, doc in cr.TABLES.items():
+        registry.add_table(TableSpec(name, owner="custody", doc=doc))
+    registry.add_genesis_section(cr.GENESIS_SECTION, init_genesis)
+    for tx_type in make_types(schemes or installed_schemes):
+        registry.add_type(tx_type)
