@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import ConfigError
 
-#: Most members of a committee: a Bitcoin CHECKMULTISIG policy counts at most 15 keys within
-#: standard witness-script size, and the vault contract accepts 1..15 signers.
+#: Most members of a committee: a UTXO chain's multisig policy counts at most 15 keys within
+#: standard script sizes (OP_CHECKMULTISIG), and the account vault accepts 1..15 signers.
 MAX_COMMITTEE_CAP = 15
 DOMAIN_BYTES = 32
 
