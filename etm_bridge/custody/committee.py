@@ -48,8 +48,18 @@ def select(
     p: CustodyParams,
 ) -> tuple[bytes, ...] | None:
     """The next committee's delegates, ascending (see the module docstring)."""
-    ranked = ranking(voters)[:elected_n]
-    ok = [d for d in ranked if d in members and members[d].eligible(p.chains, p.min_bond)]
+    return select_ranked(ranking(voters), elected_n, members, p)
+
+
+def select_ranked(
+    ranked: Sequence[bytes],
+    elected_n: int,
+    members: Mapping[bytes, Member],
+    p: CustodyParams,
+) -> tuple[bytes, ...] | None:
+    """:func:`select` from an existing vote ranking (``RoundClose.ranked``)."""
+    top = ranked[:elected_n]
+    ok = [d for d in top if d in members and members[d].eligible(p.chains, p.min_bond)]
     chosen = ok[: p.max_committee]
     return tuple(sorted(chosen)) if len(chosen) >= p.min_committee else None
 

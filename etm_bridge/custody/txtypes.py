@@ -2,9 +2,10 @@
 
 Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
 normalised parameters are written to ``custody_params``; genesis ``members`` are refused until
-their initialiser lands: register with tx 300 instead), ``custody_register`` (300) and
-``custody_bond`` (301). Every type refuses ``custody_inactive`` on a chain whose genesis has no
-custody section, so listing this plug-in changes nothing on such a chain. Not in the node's
+their initialiser lands: register with tx 300 instead), ``custody_register`` (300),
+``custody_bond`` (301) and the round hook (:mod:`.hooks`: first committee, epochs). Every type
+refuses ``custody_inactive`` on a chain whose genesis has no custody section, and the hook does
+nothing there, so listing this plug-in changes nothing on such a chain. Not in the node's
 default ``tx_plugins`` yet. Pure (the proof-of-possession schemes come from the installed chain
 profiles' ``binding`` parts, looked up when a registration is checked).
 """
@@ -22,6 +23,8 @@ from . import bonds as bd
 from . import plans
 from . import records as cr
 from . import registration as rg
+from .committee import KeySorters
+from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
 
 REGISTER, BOND = 300, 301
@@ -79,10 +82,15 @@ def make_types(schemes: Callable[[], plans.PopSchemes]) -> list[TxType[Any]]:
     ]  # fmt: skip
 
 
-def register(registry: Registry, schemes: Callable[[], plans.PopSchemes] | None = None) -> None:
-    """Declare custody's tables, genesis section and types (plug-in entry point)."""
+def register(
+    registry: Registry,
+    schemes: Callable[[], plans.PopSchemes] | None = None,
+    sorters: Callable[[], KeySorters] | None = None,
+) -> None:
+    """Declare custody's tables, genesis section, types and round hook (plug-in entry point)."""
     for name, doc in cr.TABLES.items():
         registry.add_table(TableSpec(name, owner="custody", doc=doc))
     registry.add_genesis_section(cr.GENESIS_SECTION, init_genesis)
     for tx_type in make_types(schemes or installed_schemes):
         registry.add_type(tx_type)
+    registry.add_round_hook("custody", make_hook(sorters or installed_sorters))

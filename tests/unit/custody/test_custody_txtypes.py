@@ -32,17 +32,20 @@ SECTION = {"domain": DOMAIN.hex(), "chains": ["btc", "eth"], "min_bond": 1_000}
 
 
 class World:
-    def __init__(self, section: dict[str, object] | None = SECTION) -> None:
-        params = ChainParams(block_time_s=1, delegates_per_round=3,
+    def __init__(
+        self, section: dict[str, object] | None = SECTION, n_delegates: int = 4, per_round: int = 3
+    ) -> None:
+        params = ChainParams(block_time_s=1, delegates_per_round=per_round,
                              tx_plugins=("etm_bridge.custody.txtypes",))  # fmt: skip
-        cfg, self.keys = dev_genesis(params, 4, funded=2)
+        cfg, self.keys = dev_genesis(params, n_delegates, funded=2)
         if section is not None:
             cfg = replace(cfg, plugin_sections=(("custody", canonical_json(section).decode()),))
         self.params = params
+        self.cfg = cfg
         self.chain = Chain(ChainStore.memory(), cfg)
         self.now = 0
         self.nonces: dict[bytes, int] = {}
-        self.delegates = [self.delegate(i) for i in range(4)]
+        self.delegates = [self.delegate(i) for i in range(n_delegates)]
         for d in self.delegates:  # fees and bonds for the delegates
             self.send(
                 dev_key("user-0"), TRANSFER, TransferPayload(address_hash(d.pk), 10**9).encode()
