@@ -17,8 +17,10 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `utxo.py` | vault output statuses and deterministic coin selection (UTXO chains) |
 | `accounting.py` | the custody books of a pool asset (fees, owed, in_htlc, receivable) |
 | `solvency.py` | per pool solvency, the halt while insolvent |
+| `port.py` | `ChainCustody`: the exchange's custody port on a custody chain |
+| `hooks.py` | the round hook: first committee, epochs |
 | `plans.py` | state reads and planners of the custody tx types (the exchange's TxPlan pattern) |
-| `txtypes.py` | the plug-in: tables, genesis section, types 300 and 301 |
+| `txtypes.py` | the plug-in: tables, genesis section, types 300 and 301, hook, port |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.

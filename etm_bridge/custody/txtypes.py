@@ -3,9 +3,11 @@
 Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
 normalised parameters are written to ``custody_params``; genesis ``members`` are refused until
 their initialiser lands: register with tx 300 instead), ``custody_register`` (300),
-``custody_bond`` (301) and the round hook (:mod:`.hooks`: first committee, epochs). Every type
-refuses ``custody_inactive`` on a chain whose genesis has no custody section, and the hook does
-nothing there, so listing this plug-in changes nothing on such a chain. Not in the node's
+``custody_bond`` (301), the round hook (:mod:`.hooks`: first committee, epochs) and the
+exchange's custody port (:class:`.port.ChainCustody`; list this plug-in before the exchange).
+Every type refuses ``custody_inactive`` on a chain whose genesis has no custody section, the hook
+does nothing there and the port behaves as the legacy one, so listing this plug-in changes
+nothing on such a chain. Not in the node's
 default ``tx_plugins`` yet. Pure (the proof-of-possession schemes come from the installed chain
 profiles' ``binding`` parts, looked up when a registration is checked).
 """
@@ -26,6 +28,7 @@ from . import registration as rg
 from .committee import KeySorters
 from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
+from .port import ChainCustody
 
 REGISTER, BOND = 300, 301
 
@@ -94,3 +97,4 @@ def register(
     for tx_type in make_types(schemes or installed_schemes):
         registry.add_type(tx_type)
     registry.add_round_hook("custody", make_hook(sorters or installed_sorters))
+    registry.provide("custody", ChainCustody())

@@ -33,10 +33,13 @@ SECTION = {"domain": DOMAIN.hex(), "chains": ["btc", "eth"], "min_bond": 1_000}
 
 class World:
     def __init__(
-        self, section: dict[str, object] | None = SECTION, n_delegates: int = 4, per_round: int = 3
+        self,
+        section: dict[str, object] | None = SECTION,
+        n_delegates: int = 4,
+        per_round: int = 3,
+        plugins: tuple[str, ...] = ("etm_bridge.custody.txtypes",),
     ) -> None:
-        params = ChainParams(block_time_s=1, delegates_per_round=per_round,
-                             tx_plugins=("etm_bridge.custody.txtypes",))  # fmt: skip
+        params = ChainParams(block_time_s=1, delegates_per_round=per_round, tx_plugins=plugins)
         cfg, self.keys = dev_genesis(params, n_delegates, funded=2)
         if section is not None:
             cfg = replace(cfg, plugin_sections=(("custody", canonical_json(section).decode()),))

@@ -1,0 +1,154 @@
+"""``ChainCustody``: the exchange's :class:`~etm_bridge.exchange.custody_port.CustodyPort` on a
+chain that may hold pools under committee custody (design-14 sections 4.5-4.6).
+
+On a chain whose genesis has no ``plugins.custody`` section every method is the legacy one
+(:class:`~etm_bridge.exchange.custody_port.LegacyOperatorCustody`): the custody plug-in changes
+nothing there. On a custody chain, so far:
+
+* ``xchg_pool_create`` is refused ``pool_create_by_committee`` (pools belong to the chain);
+* obligations (210/211) are refused ``custody_pool`` (the committee pays, no operator IOU);
+* inflows (deposits, swap-ins, intents) are refused, first match wins: ``custody_inactive``
+  (no committee yet), ``pool_insolvent`` (the pool's solvency record), ``custody_bond_cap``
+  (the breaker over every pool, :mod:`.breaker`); outflows only ``pool_insolvent``;
+* a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
+* an asset withdrawal is refused ``custody_pool`` until ``lp_withdraw`` mandates land.
+
+Until round price snapshots exist, the breaker values a pool at its current price. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExchangeError
+from ..exchange import records as xr
+from ..exchange.binding import chain_of_asset
+from ..exchange.custody_port import LegacyOperatorCustody
+from ..exchange.pool import Pool
+from ..exchange.reasons import Reason
+from . import breaker as br
+from . import records as cr
+from . import solvency as sv
+from .committee import coalition_bond
+from .params import CustodyParams
+from .plans import current_epoch, get_member
+
+if TYPE_CHECKING:
+    from ..chain.registry import TxContext
+    from ..chain.state import StateView
+    from ..chain.tx import Tx
+    from ..exchange.plans import TxPlan
+
+
+def _params(view: StateView) -> CustodyParams | None:
+    raw = view.get_json(cr.PARAMS, b"params")
+    return None if raw is None else CustodyParams.from_json(raw)
+
+
+def _committee(view: StateView) -> cr.Committee | None:
+    epoch = current_epoch(view)
+    if epoch is None:
+        return None
+    return cr.decode(cr.Committee, view.get_json(cr.EPOCHS, cr.epoch_key(epoch)))
+
+
+def pool_risks(view: StateView) -> list[br.PoolRisk]:
+    out = []
+    for key, raw in view.scan(xr.POOLS):
+        pool = xr.decode(Pool, json.loads(raw))
+        acc_raw = view.get_json(cr.ACCOUNTS, key)
+        acc = cr.CustodyAccount() if acc_raw is None else cr.decode(cr.CustodyAccount, acc_raw)
+        window = view.get_json(cr.PRICES, key) or []
+        now = br.price_ppt(pool.etm_reserve, pool.asset_reserve)
+        prices = tuple(int(p) for p in window) + (() if now is None else (now,))
+        out.append(br.PoolRisk(key.decode(), pool.asset_reserve, acc.owed, acc.in_htlc,
+                               pool.etm_reserve, prices))  # fmt: skip
+    return out
+
+
+class ChainCustody(LegacyOperatorCustody):
+    """See the module docstring."""
+
+    def enabled(self, view: StateView) -> bool:
+        return view.get(cr.PARAMS, b"params") is not None
+
+    def check_pool_create(self, view: StateView, tx: Tx, asset: str) -> None:
+        if self.enabled(view):
+            raise ExchangeError(
+                Reason.POOL_CREATE_BY_COMMITTEE,
+                f"pools on a custody chain belong to the chain: a {asset} pool comes from the "
+                "genesis (plugins.custody.pools) or a committee proposal, not from a sender",
+            )
+
+    def check_obligation(self, view: StateView, asset: str) -> None:
+        if self.enabled(view):
+            raise ExchangeError(
+                Reason.CUSTODY_POOL,
+                f"the {asset} pool is held by the committee: withdrawals are paid by mandates, "
+                "there are no operator obligations",
+            )
+
+    def check_inflow(self, view: StateView, asset: str, amount: int, ctx: TxContext) -> None:
+        p = _params(view)
+        if p is None:
+            return
+        committee = _committee(view)
+        if committee is None:
+            raise ExchangeError(
+                Reason.CUSTODY_INACTIVE,
+                "no vault committee has formed yet: inflows open once enough delegates "
+                "registered custody keys and bonds",
+            )
+        self.check_outflow(view, asset, ctx)
+        members = {d: m for d in committee.members if (m := get_member(view, d)) is not None}
+        bond = coalition_bond(committee, members)
+        br.check_inflow(pool_risks(view), asset, amount, bond, p.bond_ratio_ppm, committee.m)
+
+    def check_outflow(self, view: StateView, asset: str, ctx: TxContext) -> None:
+        if not self.enabled(view):
+            return
+        raw = view.get_json(cr.SOLVENCY, asset.encode())
+        sv.check_flow(asset, None if raw is None else cr.decode(cr.Solvency, raw))
+
+    def accepted_claim_keys(self, view: StateView, pool: Pool, ctx: TxContext) -> frozenset[bytes]:
+        if not self.enabled(view):
+            return super().accepted_claim_keys(view, pool, ctx)
+        usable = (cr.VaultStatus.ACTIVE, cr.VaultStatus.RETIRING)
+        ticker = chain_of_asset(pool.params.asset)
+        vaults = view.scan(cr.VAULTS, ticker.encode() + b"\x00")
+        return frozenset(
+            bytes.fromhex(v["claim_key"])
+            for _, raw in vaults
+            if (v := json.loads(raw))["status"] in usable
+        )
+
+    def on_lp_withdraw(
+        self, view: StateView, plan: TxPlan, tx: Tx, pool: Pool, asset_out: int, payee: bytes,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            super().on_lp_withdraw(view, plan, tx, pool, asset_out, payee, ctx)
+            return
+        raise ExchangeError(
+            Reason.CUSTODY_POOL,
+            "asset withdrawals from a committee pool are paid by lp_withdraw mandates, which "
+            "this chain does not implement yet: withdraw later",
+        )
+
+    def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
+        p = _params(view)
+        if p is None:
+            return None
+        committee = _committee(view)
+        if committee is None:
+            return {"committee": None, "inflows": "paused", "reason": "custody_inactive"}
+        members = {d: m for d in committee.members if (m := get_member(view, d)) is not None}
+        state = br.breaker(pool_risks(view), coalition_bond(committee, members),
+                           p.bond_ratio_ppm, committee.m)  # fmt: skip
+        return {
+            "committee": {"epoch": committee.epoch, "m": committee.m, "n": committee.n},
+            "breaker": state.to_json(),
+            "inflows": "paused" if state.paused else "open",
+            "reason": "custody_bond_cap" if state.paused else None,
+        }
