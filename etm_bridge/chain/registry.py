@@ -132,6 +132,9 @@ class Registry:
         self._genesis_sections: dict[str, Callable[[State, Any], None]] = {}
         self._round_hooks: dict[str, RoundHook] = {}
         self._services: dict[str, object] = {}
+        #: The chain's parameters when built by :func:`build_registry` (a genesis section
+        #: initialiser may need them, e.g. the network id a genesis signature names).
+        self.params: ChainParams | None = None
 
     def add_type(self, tx_type: TxType[Any]) -> None:
         if tx_type.type_id in self._types:
@@ -233,6 +236,7 @@ def build_registry(params: ChainParams) -> Registry:
     from . import rounds, tx_delegates, tx_slash, tx_transfer
 
     registry = Registry()
+    registry.params = params
     for table in rounds.TABLES:
         registry.add_table(table)
     for core in (tx_transfer, tx_delegates, tx_slash):

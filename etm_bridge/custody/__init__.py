@@ -18,6 +18,7 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `accounting.py` | the custody books of a pool asset (fees, owed, in_htlc, receivable) |
 | `solvency.py` | per pool solvency, the halt while insolvent |
 | `port.py` | `ChainCustody`: the exchange's custody port on a custody chain |
+| `genesis.py` | genesis custody members (checked like tx 300) and epoch 0 |
 | `hooks.py` | the round hook: first committee, epochs |
 | `plans.py` | state reads and planners of the custody tx types (the exchange's TxPlan pattern) |
 | `txtypes.py` | the plug-in: tables, genesis section, types 300 and 301, hook, port |

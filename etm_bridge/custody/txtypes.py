@@ -1,8 +1,8 @@
 """The custody plug-in (``etm_bridge.custody.txtypes``): tables, the genesis section, tx types.
 
 Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
-normalised parameters are written to ``custody_params``; genesis ``members`` are refused until
-their initialiser lands: register with tx 300 instead), ``custody_register`` (300),
+normalised parameters are written to ``custody_params``; its ``members`` are registered and
+form epoch 0: :mod:`.genesis`), ``custody_register`` (300),
 ``custody_bond`` (301), the round hook (:mod:`.hooks`: first committee, epochs) and the
 exchange's custody port (:class:`.port.ChainCustody`; list this plug-in before the exchange).
 Every type refuses ``custody_inactive`` on a chain whose genesis has no custody section, the hook
@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..chain.params import ChainParams
 from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ConfigError, CustodyError, TxRejectedError
 from . import bonds as bd
-from . import plans
+from . import genesis, plans
 from . import records as cr
 from . import registration as rg
 from .committee import KeySorters
@@ -40,14 +41,20 @@ def installed_schemes() -> plans.PopSchemes:
     return {p.ticker: (p.binding.key_len, p.binding.signer) for p in chain_registry()}
 
 
-def init_genesis(state: State, section: Any) -> None:
+def init_genesis(
+    state: State,
+    section: Any,
+    chain: ChainParams | None,
+    schemes: Callable[[], plans.PopSchemes],
+    sorters: Callable[[], KeySorters],
+) -> None:
+    """Write the parameters; register the genesis members (:mod:`.genesis`) and form epoch 0."""
     params = CustodyParams.from_json(section)
-    if params.members:
-        raise ConfigError(
-            "plugins.custody.members is not supported yet: start without members and register "
-            "custody keys with custody_register (tx 300)"
-        )
     state.put_json(cr.PARAMS, b"params", params.to_json())
+    if params.members:
+        if chain is None:
+            raise ConfigError("genesis custody members need the chain parameters (network id)")
+        genesis.init_members(state, params, chain, schemes(), sorters())
 
 
 def _typed(
@@ -93,8 +100,14 @@ def register(
     """Declare custody's tables, genesis section, types and round hook (plug-in entry point)."""
     for name, doc in cr.TABLES.items():
         registry.add_table(TableSpec(name, owner="custody", doc=doc))
-    registry.add_genesis_section(cr.GENESIS_SECTION, init_genesis)
-    for tx_type in make_types(schemes or installed_schemes):
+    pop = schemes or installed_schemes
+    order = sorters or installed_sorters
+
+    def init(state: State, section: Any) -> None:
+        init_genesis(state, section, registry.params, pop, order)
+
+    registry.add_genesis_section(cr.GENESIS_SECTION, init)
+    for tx_type in make_types(pop):
         registry.add_type(tx_type)
-    registry.add_round_hook("custody", make_hook(sorters or installed_sorters))
+    registry.add_round_hook("custody", make_hook(order))
     registry.provide("custody", ChainCustody())
