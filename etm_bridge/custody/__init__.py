@@ -17,11 +17,12 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `utxo.py` | vault output statuses and deterministic coin selection (UTXO chains) |
 | `accounting.py` | the custody books of a pool asset (fees, owed, in_htlc, receivable) |
 | `solvency.py` | per pool solvency, the halt while insolvent |
+| `slashing.py` | tx 304 on chain: judge against state, slash bond and deposit |
 | `port.py` | `ChainCustody`: the exchange's custody port on a custody chain |
 | `genesis.py` | genesis custody members (checked like tx 300) and epoch 0 |
 | `hooks.py` | the round hook: first committee, epochs |
 | `plans.py` | state reads and planners of the custody tx types (the exchange's TxPlan pattern) |
-| `txtypes.py` | the plug-in: tables, genesis section, types 300 and 301, hook, port |
+| `txtypes.py` | the plug-in: tables, genesis section, types 300, 301, 304, hook, port |
 
 The exchange reaches custody only through ``etm_bridge.exchange.custody_port``.
 docs/custody.md describes the rules; design-14 lists what is still to come.

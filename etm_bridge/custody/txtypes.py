@@ -2,9 +2,10 @@
 
 Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
 normalised parameters are written to ``custody_params``; its ``members`` are registered and
-form epoch 0: :mod:`.genesis`), ``custody_register`` (300),
-``custody_bond`` (301), the round hook (:mod:`.hooks`: first committee, epochs) and the
-exchange's custody port (:class:`.port.ChainCustody`; list this plug-in before the exchange).
+form epoch 0: :mod:`.genesis`), ``custody_register`` (300), ``custody_bond`` (301),
+``custody_fraud`` (304: :mod:`.slashing`), the round hook (:mod:`.hooks`: first committee,
+epochs) and the exchange's custody port (:class:`.port.ChainCustody`; list this plug-in before
+the exchange).
 Every type refuses ``custody_inactive`` on a chain whose genesis has no custody section, the hook
 does nothing there and the port behaves as the legacy one, so listing this plug-in changes
 nothing on such a chain. Not in the node's
@@ -14,7 +15,7 @@ profiles' ``binding`` parts, looked up when a registration is checked).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..chain.params import ChainParams
@@ -23,15 +24,17 @@ from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ConfigError, CustodyError, TxRejectedError
 from . import bonds as bd
-from . import genesis, plans
+from . import fraud as fr
+from . import genesis, plans, slashing
 from . import records as cr
 from . import registration as rg
 from .committee import KeySorters
 from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
 from .port import ChainCustody
+from .spec import CustodySpec
 
-REGISTER, BOND = 300, 301
+REGISTER, BOND, FRAUD = 300, 301, 304
 
 
 def installed_schemes() -> plans.PopSchemes:
@@ -77,6 +80,33 @@ def _typed(
     return check, apply
 
 
+def installed_specs() -> Mapping[str, CustodySpec]:
+    """ticker -> custody spec of every installed chain profile that has one."""
+    from ..chains.registry import chain_registry
+
+    return {p.ticker: p.custody for p in chain_registry() if p.custody is not None}
+
+
+def _fraud_type(specs: slashing.Specs) -> TxType[Any]:
+    def judged(view: StateView, tx: Tx, p: fr.Fraud) -> bytes:
+        try:
+            return slashing.offender_of(view, p, specs)
+        except CustodyError as exc:
+            raise TxRejectedError(exc.reason, exc.detail) from exc
+
+    def check(view: StateView, tx: Tx, p: fr.Fraud, ctx: TxContext) -> None:
+        judged(view, tx, p)
+
+    def apply(state: State, tx: Tx, p: fr.Fraud, ctx: TxContext) -> None:
+        slashing.apply_slash(state, tx, p, judged(state, tx, p), ctx)
+
+    return TxType(
+        FRAUD, cr.TYPE_IDS[FRAUD], fr.decode_fraud, check, apply,
+        describe=lambda p: {"ticker": p.ticker, "epoch": p.epoch, "key": p.key.hex()},
+        min_fee=(fr.MIN_FEE_MULTIPLE - 1) * ChainParams().fee_base,
+    )  # fmt: skip
+
+
 def make_types(schemes: Callable[[], plans.PopSchemes]) -> list[TxType[Any]]:
     def register_planner(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.CustodyPlan:
         return plans.plan_register(view, tx, p, ctx, schemes)
@@ -96,6 +126,7 @@ def register(
     registry: Registry,
     schemes: Callable[[], plans.PopSchemes] | None = None,
     sorters: Callable[[], KeySorters] | None = None,
+    specs: slashing.Specs | None = None,
 ) -> None:
     """Declare custody's tables, genesis section, types and round hook (plug-in entry point)."""
     for name, doc in cr.TABLES.items():
@@ -109,5 +140,6 @@ def register(
     registry.add_genesis_section(cr.GENESIS_SECTION, init)
     for tx_type in make_types(pop):
         registry.add_type(tx_type)
+    registry.add_type(_fraud_type(specs or installed_specs))
     registry.add_round_hook("custody", make_hook(order))
     registry.provide("custody", ChainCustody())

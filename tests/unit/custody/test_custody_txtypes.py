@@ -59,14 +59,14 @@ class World:
         base = world_delegate(f"d{i}")
         return Delegate(base.name, dev_key(f"delegate-{i}"), base.agent, base.custody)
 
-    def tx(self, key: SigningKey, type_id: int, payload: bytes) -> Tx:
+    def tx(self, key: SigningKey, type_id: int, payload: bytes, fee: int = FEE) -> Tx:
         nonce = self.nonces.get(key.public_key, 0)
         self.nonces[key.public_key] = nonce + 1
         return Tx.create(key, network=self.params.network_id, type_id=type_id, nonce=nonce,
-                         fee=FEE, payload=payload)  # fmt: skip
+                         fee=fee, payload=payload)  # fmt: skip
 
-    def send(self, key: SigningKey, type_id: int, payload: bytes) -> bytes:
-        tx = self.tx(key, type_id, payload)
+    def send(self, key: SigningKey, type_id: int, payload: bytes, fee: int = FEE) -> bytes:
+        tx = self.tx(key, type_id, payload, fee)
         try:
             return self.chain.submit_tx(tx)
         except TxRejectedError:
