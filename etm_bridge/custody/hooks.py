@@ -6,16 +6,19 @@ genesis section ``plugins.custody``. Steps implemented so far:
 * **first committee**: while no committee exists, the registered members are selected from the
   election's ranking (``RoundClose.ranked``, top ``delegates_per_round``); the first selection
   of at least ``min_committee`` becomes epoch 0 (reason ``first``);
+* **price snapshots**: each pool's price (``breaker.price_ppt``) is appended to its window
+  ``custody_prices[asset]``, the last ``price_window_rounds`` kept (the breaker values a vault
+  at the window's maximum);
 * **epoch change**: at a round close with ``round % epoch_rounds == 0`` (or after a member was
   slashed: ``custody_current['pending_rotation']``), a selection that differs from the newest
   committee becomes the next epoch (``committee.next_epoch``); a rotation in progress (a vault
   ``pending`` or ``retiring``) makes it wait.
 
-Work per round close: one read of the current epoch; the members table is scanned only when a
-selection is due (a boundary, a pending rotation, or no committee yet), and it holds at most one
-record per delegate. Keys per chain are sorted by the chain's ``CustodySpec.sort_keys``; a chain
-whose profile has no custody spec yet uses ascending bytes (the order BIP67 gives compressed
-keys and uint160 gives addresses). Pure.
+Work per round close: one scan of the pools (one record per asset), one read of the epoch;
+the members table (at most one record per delegate) is scanned only when a selection is due
+(a boundary, a pending rotation, or no committee yet). Keys per chain are sorted by the
+chain's ``CustodySpec.sort_keys``; a chain whose profile has no custody spec yet uses ascending
+bytes (the order BIP67 gives compressed keys and uint160 gives addresses). Pure.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..chain.registry import RoundClose, RoundHook
 from ..chain.state import State
+from ..exchange import records as xr
+from ..exchange.pool import Pool
 from . import records as cr
+from .breaker import push_price
 from .committee import KeySorters, make_committee, next_epoch, select_ranked
 from .params import CustodyParams
 from .plans import current_epoch
@@ -56,12 +62,22 @@ def _write_epoch(state: State, committee: cr.Committee) -> None:
     state.delete(cr.CURRENT, b"pending_rotation")
 
 
+def snapshot_prices(state: State, p: CustodyParams) -> None:
+    for key, raw in state.scan(xr.POOLS):
+        pool = xr.decode(Pool, json.loads(raw))
+        window = [int(x) for x in state.get_json(cr.PRICES, key) or []]
+        new = list(push_price(window, pool.etm_reserve, pool.asset_reserve, p.price_window_rounds))
+        if new != window:
+            state.put_json(cr.PRICES, key, new)
+
+
 def make_hook(sorters: Callable[[], KeySorters] = installed_sorters) -> RoundHook:
     def hook(state: State, close: RoundClose) -> None:
         raw = state.get_json(cr.PARAMS, b"params")
         if raw is None:
             return
         p = CustodyParams.from_json(raw)
+        snapshot_prices(state, p)
         newest = current_epoch(state)
         pending_raw = state.get(cr.CURRENT, b"pending_rotation")
         pending = None if pending_raw is None else pending_raw.decode()

@@ -13,7 +13,8 @@ nothing there. On a custody chain, so far:
 * a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
 * an asset withdrawal is refused ``custody_pool`` until ``lp_withdraw`` mandates land.
 
-Until round price snapshots exist, the breaker values a pool at its current price. Pure.
+The breaker values a pool at the maximum of its round price snapshots (``custody_prices``,
+written by the round hook) and its current price. Pure.
 """
 
 from __future__ import annotations

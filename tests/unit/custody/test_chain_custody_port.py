@@ -127,3 +127,26 @@ def test_without_the_section_the_port_is_the_legacy_one() -> None:
     PORT.check_inflow(s, "btc", 10**30, CTX)
     assert PORT.accepted_claim_keys(s, pool, CTX) == {KEY}
     assert PORT.pool_view(s, "btc") is None
+
+
+def test_the_round_hook_keeps_each_pools_price_window_for_the_breaker() -> None:
+    """Snapshots at each round close; the breaker then values the vault at the window's max, so
+    a price dumped in the last round does not lower it."""
+    from etm_bridge.chain.registry import RoundClose
+    from etm_bridge.custody.hooks import make_hook
+
+    s = state()  # one pool: 10,000 sat, 500,000 ETM units: 50 per sat
+    seat(s, (250_000, 250_000, 250_000))
+    hook = make_hook(lambda: {})
+    close = RoundClose(ChainParams(), 5, 50, 0, (), ())
+    for _ in range(30):
+        hook(s, close)
+    window = CustodyParams.from_json(SECTION).price_window_rounds
+    assert s.get_json(cr.PRICES, b"btc") == [50 * SCALE] * window  # one snapshot per round
+    pool = xr.decode(Pool, s.get_json(xr.POOLS, b"btc"))
+    dumped = Pool(pool.params, 100_000, 500_000)  # an attacker swapped the price down 10x
+    s.put_json(xr.POOLS, b"btc", xr.encode(dumped))
+    hook(s, close)
+    assert s.get_json(cr.PRICES, b"btc") == [50 * SCALE] * (window - 1) + [5 * SCALE]
+    # 100,000 sat valued at the window's max (50): 5,000,000 of value needs 7,500,000 of bond
+    assert reason(lambda: PORT.check_inflow(s, "btc", 0, CTX)) == "custody_bond_cap"
