@@ -12,6 +12,7 @@ Pure consensus rules; the chain-specific parts sit behind ``ChainProfile.custody
 | `registration.py` | custody key registration (tx 300) with proofs of possession |
 | `bonds.py` | custody bonds (tx 301): add, withdraw, when a bond is locked |
 | `mandates.py` | mandate ids, signing windows, the mandate state machine (transition table) |
+| `mandate_store.py` | mandates in state: creation with the covered-digest registry, proof |
 | `breaker.py` | the bond requirement and the inflow circuit breaker |
 | `fraud.py` | fraud proofs (tx 304): payload, the verdict, the slash split |
 | `utxo.py` | vault output statuses and deterministic coin selection (UTXO chains) |
