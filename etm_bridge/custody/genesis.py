@@ -17,8 +17,7 @@ from ..chain.params import ChainParams
 from ..chain.state import State
 from ..chain.tx_delegates import DELEGATES, delegate_record
 from ..errors import ConfigError, CustodyError
-from . import records as cr
-from . import registration as rg
+from . import records, registration
 from .committee import KeySorters, genesis_committee
 from .hooks import ascending
 from .params import CustodyParams
@@ -32,14 +31,14 @@ def _hex(entry: Mapping[str, Any], name: str, where: str) -> bytes:
         raise ConfigError(f"{where}.{name} must be hex") from None
 
 
-def _entry(entry: Mapping[str, Any], where: str) -> tuple[bytes, rg.Register]:
+def _entry(entry: Mapping[str, Any], where: str) -> tuple[bytes, registration.Register]:
     keys, pops = entry.get("keys"), entry.get("pops")
     if not isinstance(keys, Mapping) or not isinstance(pops, Mapping) or set(keys) != set(pops):
         raise ConfigError(f"{where} needs keys and pops objects with the same tickers")
     bond = entry.get("bond")
     if not isinstance(bond, int) or isinstance(bond, bool) or not 0 <= bond < 2**64:
         raise ConfigError(f"{where}.bond must be an integer number of base units")
-    register = rg.Register(
+    register = registration.Register(
         _hex(entry, "agent", where), _hex(entry, "agent_pop", where), bond,
         {t: _hex(keys, t, f"{where}.keys") for t in keys},
         {t: _hex(pops, t, f"{where}.pops") for t in pops},
@@ -53,13 +52,13 @@ def init_members(
     missing = [t for t in p.chains if t not in schemes]
     if missing:
         raise ConfigError(f"plugins.custody.chains {missing}: no installed chain has that ticker")
-    members: dict[bytes, cr.Member] = {}
+    members: dict[bytes, records.Member] = {}
     for i, entry in enumerate(p.members):
         where = f"plugins.custody.members[{i}]"
         delegate, register = _entry(entry, where)
         if delegate in members:
             raise ConfigError(f"{where}: delegate {delegate.hex()} is listed twice")
-        view = rg.RegistrationView(
+        view = registration.RegistrationView(
             sender=delegate, is_delegate=delegate_record(state, delegate) is not None,
             delegate_slashed=False, network_id=chain.network_id, domain=p.domain,
             chains=p.chains, key_len={t: schemes[t][0] for t in p.chains},
@@ -69,19 +68,19 @@ def init_members(
             current=members.get(delegate), serving=False, balance=register.bond, height=0,
         )  # fmt: skip
         try:
-            member = rg.check_registration(register, view)
+            member = registration.check_registration(register, view)
         except CustodyError as exc:
             raise ConfigError(f"{where}: {exc.reason}: {exc.detail}") from exc
         members[delegate] = member
-        state.put_json(cr.MEMBERS, delegate, cr.encode(member))
+        state.put_json(records.MEMBERS, delegate, records.encode(member))
         for ticker, key in member.keys.items():
-            state.put(cr.KEYS, cr.ticker_key(ticker, key), delegate)
-        state.put(cr.AGENTS, member.agent, delegate)
+            state.put(records.KEYS, records.ticker_key(ticker, key), delegate)
+        state.put(records.AGENTS, member.agent, delegate)
         address = address_hash(delegate)
         state.mint(address, register.bond)
-        state.to_escrow(address, register.bond, cr.BOND_ESCROW)
+        state.to_escrow(address, register.bond, records.BOND_ESCROW)
     voters = {k: 0 for k, _ in state.scan(DELEGATES)}
     order = {t: sorters.get(t, ascending) for t in p.chains}
     committee = genesis_committee(members, voters, chain.delegates_per_round, order, p)
-    state.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(committee))
-    state.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
+    state.put_json(records.EPOCHS, records.epoch_key(0), records.encode(committee))
+    state.put(records.CURRENT, b"epoch", records.epoch_key(0))

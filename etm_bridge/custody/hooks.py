@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..chain.registry import RoundClose, RoundHook
 from ..chain.state import State
-from ..exchange import records as xr
+from ..exchange import records as exchange_records
 from ..exchange.pool import Pool
-from . import records as cr
+from . import records
 from .breaker import push_price
 from .committee import KeySorters, make_committee, next_epoch, select_ranked
 from .params import CustodyParams
@@ -47,39 +47,41 @@ def installed_sorters() -> Mapping[str, Callable[[Sequence[bytes]], tuple[bytes,
     return {p.ticker: p.custody.sort_keys for p in chain_registry() if p.custody is not None}
 
 
-def _members(state: State) -> dict[bytes, cr.Member]:
-    return {k: cr.decode(cr.Member, json.loads(v)) for k, v in state.scan(cr.MEMBERS)}
+def _members(state: State) -> dict[bytes, records.Member]:
+    return {
+        k: records.decode(records.Member, json.loads(v)) for k, v in state.scan(records.MEMBERS)
+    }
 
 
 def _rotation_in_progress(state: State) -> bool:
-    busy = (cr.VaultStatus.PENDING, cr.VaultStatus.RETIRING)
-    return any(json.loads(v)["status"] in busy for _, v in state.scan(cr.VAULTS))
+    busy = (records.VaultStatus.PENDING, records.VaultStatus.RETIRING)
+    return any(json.loads(v)["status"] in busy for _, v in state.scan(records.VAULTS))
 
 
-def _write_epoch(state: State, committee: cr.Committee) -> None:
-    state.put_json(cr.EPOCHS, cr.epoch_key(committee.epoch), cr.encode(committee))
-    state.put(cr.CURRENT, b"epoch", cr.epoch_key(committee.epoch))
-    state.delete(cr.CURRENT, b"pending_rotation")
+def _write_epoch(state: State, committee: records.Committee) -> None:
+    state.put_json(records.EPOCHS, records.epoch_key(committee.epoch), records.encode(committee))
+    state.put(records.CURRENT, b"epoch", records.epoch_key(committee.epoch))
+    state.delete(records.CURRENT, b"pending_rotation")
 
 
 def snapshot_prices(state: State, p: CustodyParams) -> None:
-    for key, raw in state.scan(xr.POOLS):
-        pool = xr.decode(Pool, json.loads(raw))
-        window = [int(x) for x in state.get_json(cr.PRICES, key) or []]
+    for key, raw in state.scan(exchange_records.POOLS):
+        pool = exchange_records.decode(Pool, json.loads(raw))
+        window = [int(x) for x in state.get_json(records.PRICES, key) or []]
         new = list(push_price(window, pool.etm_reserve, pool.asset_reserve, p.price_window_rounds))
         if new != window:
-            state.put_json(cr.PRICES, key, new)
+            state.put_json(records.PRICES, key, new)
 
 
 def make_hook(sorters: Callable[[], KeySorters] = installed_sorters) -> RoundHook:
     def hook(state: State, close: RoundClose) -> None:
-        raw = state.get_json(cr.PARAMS, b"params")
+        raw = state.get_json(records.PARAMS, b"params")
         if raw is None:
             return
         p = CustodyParams.from_json(raw)
         snapshot_prices(state, p)
         newest = current_epoch(state)
-        pending_raw = state.get(cr.CURRENT, b"pending_rotation")
+        pending_raw = state.get(records.CURRENT, b"pending_rotation")
         pending = None if pending_raw is None else pending_raw.decode()
         due = newest is None or pending is not None or close.round_no % p.epoch_rounds == 0
         if not due:
@@ -90,15 +92,15 @@ def make_hook(sorters: Callable[[], KeySorters] = installed_sorters) -> RoundHoo
         elected_n = close.params.delegates_per_round
         chosen = select_ranked(close.ranked, elected_n, members, p)
 
-        def make(delegates: tuple[bytes, ...], reason: str, epoch: int) -> cr.Committee:
+        def make(delegates: tuple[bytes, ...], reason: str, epoch: int) -> records.Committee:
             return make_committee(epoch, delegates, members, order, p, close.height, reason)
 
         if newest is None:
             if chosen is not None:
                 _write_epoch(state, make(chosen, "first", 0))
             return
-        raw_current = state.get_json(cr.EPOCHS, cr.epoch_key(newest))
-        current = cr.decode(cr.Committee, raw_current)
+        raw_current = state.get_json(records.EPOCHS, records.epoch_key(newest))
+        current = records.decode(records.Committee, raw_current)
         decision = next_epoch(
             current, close.round_no, pending, _rotation_in_progress(state), chosen,
             lambda ds, why: make(ds, why, newest + 1), p,

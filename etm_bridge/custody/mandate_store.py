@@ -25,26 +25,29 @@ from typing import Any
 from ..chain.codec import U16, U64
 from ..chain.state import State, StateView
 from ..errors import CustodyError
-from . import mandates as md
-from . import records as cr
-from . import utxo as ux
+from . import mandates, records
+from . import utxo as utxos
 from .records import MandateKind, Reason
 from .spec import CustodySpec, ProvenOutcome, SpendRequest, VaultInfo
 
 
-def get_mandate(view: StateView, mandate_id: bytes) -> cr.Mandate | None:
-    raw = view.get_json(cr.MANDATES, mandate_id)
-    return None if raw is None else cr.decode(cr.Mandate, raw)
+def get_mandate(view: StateView, mandate_id: bytes) -> records.Mandate | None:
+    raw = view.get_json(records.MANDATES, mandate_id)
+    return None if raw is None else records.decode(records.Mandate, raw)
 
 
-def get_utxo(view: StateView, ticker: str, outpoint: bytes) -> cr.CustodyUtxo | None:
-    raw = view.get_json(cr.UTXOS, cr.ticker_key(ticker, outpoint))
-    return None if raw is None else cr.decode(cr.CustodyUtxo, raw)
+def get_utxo(view: StateView, ticker: str, outpoint: bytes) -> records.CustodyUtxo | None:
+    raw = view.get_json(records.UTXOS, records.ticker_key(ticker, outpoint))
+    return None if raw is None else records.decode(records.CustodyUtxo, raw)
 
 
-def put_utxo(state: State, u: cr.CustodyUtxo) -> None:
-    state.put_json(cr.UTXOS, cr.ticker_key(u.ticker, u.outpoint), cr.encode(u))
-    state.put(cr.UTXO_EPOCH, cr.ticker_key(u.ticker, cr.epoch_key(u.epoch) + u.outpoint), b"\x01")
+def put_utxo(state: State, u: records.CustodyUtxo) -> None:
+    state.put_json(records.UTXOS, records.ticker_key(u.ticker, u.outpoint), records.encode(u))
+    state.put(
+        records.UTXO_EPOCH,
+        records.ticker_key(u.ticker, records.epoch_key(u.epoch) + u.outpoint),
+        b"\x01",
+    )
 
 
 def open_mandate(
@@ -55,48 +58,50 @@ def open_mandate(
     ticker: str,
     asset: str,
     source: bytes,
-    inputs: Sequence[cr.CustodyUtxo],
+    inputs: Sequence[records.CustodyUtxo],
     height: int,
     sign_until_s: int | None,
-) -> cr.Mandate:
+) -> records.Mandate:
     """Create the mandate of ``request`` (its ``mandate_id`` must be ``mandate_id(kind,
     ticker, source)``) spending ``inputs``, open at revision 0 (see the module docstring)."""
-    mid = md.mandate_id(request.kind, ticker, source)
+    mid = mandates.mandate_id(request.kind, ticker, source)
     if request.mandate_id != mid:
         raise CustodyError(Reason.BAD_PARAMETER, "the request names another mandate id")
     if get_mandate(state, mid) is not None:
         raise CustodyError(Reason.BAD_TRANSITION, f"mandate {mid.hex()} exists already")
-    status = md.transition(None, md.MandateEvent.CREATED, request.kind, spec.model)
+    status = mandates.transition(None, mandates.MandateEvent.CREATED, request.kind, spec.model)
     built = spec.build(request, inputs, cfg)
     digests = spec.digests(built.spend)
     txid = spec.txid(built.spend)
     by_outpoint = {u.outpoint: u for u in inputs}
-    reserved = [ux.step(by_outpoint[op], cr.UtxoStatus.RESERVED, mid) for op in built.inputs]
+    reserved = [
+        utxos.step(by_outpoint[op], records.UtxoStatus.RESERVED, mid) for op in built.inputs
+    ]
     for digest in digests:  # every check before the first write
-        other = state.get(cr.COVERED, digest)
+        other = state.get(records.COVERED, digest)
         if other is not None:
             raise CustodyError(
                 Reason.BAD_TRANSITION, f"digest {digest.hex()} is covered by {other[:32].hex()}"
             )
     for i, digest in enumerate(digests):
-        state.put(cr.COVERED, digest, mid + U16.pack(0) + U16.pack(i))
+        state.put(records.COVERED, digest, mid + U16.pack(0) + U16.pack(i))
     if txid is not None:
-        state.put(cr.TXIDS, cr.ticker_key(ticker, txid), mid + U16.pack(0))
+        state.put(records.TXIDS, records.ticker_key(ticker, txid), mid + U16.pack(0))
     for utxo in reserved:
         put_utxo(state, utxo)
-    revision = cr.Revision(0, request.epoch, height, request.fee_rate, built.fee, built.spend,
+    revision = records.Revision(0, request.epoch, height, request.fee_rate, built.fee, built.spend,
                            digests, txid)  # fmt: skip
-    mandate = cr.Mandate(
+    mandate = records.Mandate(
         mid, request.kind, ticker, asset, source, status, height,
         sign_until_s if sign_until_s is not None else 0, _terms(request.terms), (revision,),
     )  # fmt: skip
-    state.put_json(cr.MANDATES, mid, cr.encode(mandate))
-    seq = state.get_u64(cr.MANDATE_SEQ, b"next")
-    state.put(cr.MANDATE_LOG, U64.pack(seq), mid)
-    state.put_u64(cr.MANDATE_SEQ, b"next", seq + 1)
-    state.put(cr.OPEN, cr.ticker_key(ticker, mid), b"\x01")
+    state.put_json(records.MANDATES, mid, records.encode(mandate))
+    seq = state.get_u64(records.MANDATE_SEQ, b"next")
+    state.put(records.MANDATE_LOG, U64.pack(seq), mid)
+    state.put_u64(records.MANDATE_SEQ, b"next", seq + 1)
+    state.put(records.OPEN, records.ticker_key(ticker, mid), b"\x01")
     if sign_until_s is not None:
-        state.put(cr.EXPIRY, U64.pack(sign_until_s) + mid, b"\x01")
+        state.put(records.EXPIRY, U64.pack(sign_until_s) + mid, b"\x01")
     return mandate
 
 
@@ -111,35 +116,37 @@ def prove_mandate(
     outcome: ProvenOutcome,
     vaults: Mapping[bytes, int],
     height: int,
-) -> cr.Mandate:
+) -> records.Mandate:
     """Apply ``outcome`` to the mandate; ``vaults``: destination -> epoch of every vault of the
     chain (outputs paying one become its unspent outputs)."""
     mandate = get_mandate(state, mandate_id)
     if mandate is None:
         raise CustodyError(Reason.UNKNOWN_MANDATE, f"no mandate {mandate_id.hex()}")
-    event = cr.ticker_key(mandate.ticker, outcome.ref)
-    if state.get(cr.EVENTS, event) is not None:
+    event = records.ticker_key(mandate.ticker, outcome.ref)
+    if state.get(records.EVENTS, event) is not None:
         raise CustodyError(Reason.OUTCOME_REPLAYED, f"outcome {outcome.ref.hex()} was used")
     rev = next((r for r in mandate.revisions if r.txid == outcome.txid), None)
     if rev is None or outcome.txid is None:
         raise CustodyError(
             Reason.OUTCOME_MISMATCH, f"the proven spend is no revision of {mandate_id.hex()}"
         )
-    status = md.transition(mandate.status, md.MandateEvent.PROVEN, mandate.kind, spec.model)
+    status = mandates.transition(
+        mandate.status, mandates.MandateEvent.PROVEN, mandate.kind, spec.model
+    )
     for outpoint in outcome.spent:
         utxo = get_utxo(state, mandate.ticker, outpoint)
         if utxo is not None:
-            put_utxo(state, ux.step(utxo, cr.UtxoStatus.SPENT, mandate_id))
+            put_utxo(state, utxos.step(utxo, records.UtxoStatus.SPENT, mandate_id))
     for out in outcome.created:
         epoch = vaults.get(out.destination)
         if epoch is not None:
-            put_utxo(state, cr.CustodyUtxo(mandate.ticker, out.outpoint, out.amount, epoch,
-                                           cr.UtxoStatus.UNSPENT, None, height))  # fmt: skip
-    state.put(cr.EVENTS, event, b"\x01")
-    state.delete(cr.OPEN, cr.ticker_key(mandate.ticker, mandate_id))
-    proven = cr.ProvenRef(rev.rev, outcome.ref, outcome.foreign_height, height)
+            put_utxo(state, records.CustodyUtxo(mandate.ticker, out.outpoint, out.amount, epoch,
+                                           records.UtxoStatus.UNSPENT, None, height))  # fmt: skip
+    state.put(records.EVENTS, event, b"\x01")
+    state.delete(records.OPEN, records.ticker_key(mandate.ticker, mandate_id))
+    proven = records.ProvenRef(rev.rev, outcome.ref, outcome.foreign_height, height)
     done = replace(mandate, status=status, proven=proven)
-    state.put_json(cr.MANDATES, mandate_id, cr.encode(done))
+    state.put_json(records.MANDATES, mandate_id, records.encode(done))
     return done
 
 
@@ -147,11 +154,11 @@ def vault_request(
     kind: MandateKind,
     ticker: str,
     source: bytes,
-    committee: cr.Committee,
+    committee: records.Committee,
     vault: VaultInfo,
     terms: Mapping[str, Any],
     fee_rate: int,
 ) -> SpendRequest:
     """The revision-0 request of a new mandate (its id from kind, ticker and source)."""
-    mid = md.mandate_id(kind, ticker, source)
+    mid = mandates.mandate_id(kind, ticker, source)
     return SpendRequest(kind, mid, 0, committee.epoch, committee, vault, terms, fee_rate)

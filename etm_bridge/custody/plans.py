@@ -22,9 +22,7 @@ from ..chain.state import State, StateView
 from ..chain.tx import Tx
 from ..chain.tx_delegates import delegate_record
 from ..errors import CustodyError, TxRejectedError
-from . import bonds as bd
-from . import records as cr
-from . import registration as rg
+from . import bonds, records, registration
 from .params import CustodyParams
 
 
@@ -48,21 +46,21 @@ class CustodyPlan:
 
     def commit(self, state: State) -> None:
         for address, amount in self.bond_in:
-            state.to_escrow(address, amount, cr.BOND_ESCROW)
+            state.to_escrow(address, amount, records.BOND_ESCROW)
         for (table, key), value in self.writes.items():
             if isinstance(value, dict):
                 state.put_json(table, key, value)
             else:
                 state.put(table, key, value)
         for address, amount in self.bond_out:
-            state.from_escrow(cr.BOND_ESCROW, address, amount)
+            state.from_escrow(records.BOND_ESCROW, address, amount)
 
 
 # --- reads --------------------------------------------------------------------------------------
 
 
 def get_params(view: StateView) -> CustodyParams:
-    raw = view.get_json(cr.PARAMS, b"params")
+    raw = view.get_json(records.PARAMS, b"params")
     if raw is None:
         raise CustodyError(
             "custody_inactive", "this chain has no custody (no genesis section plugins.custody)"
@@ -70,21 +68,21 @@ def get_params(view: StateView) -> CustodyParams:
     return CustodyParams.from_json(raw)
 
 
-def get_member(view: StateView, delegate: bytes) -> cr.Member | None:
-    raw = view.get_json(cr.MEMBERS, delegate)
-    return None if raw is None else cr.decode(cr.Member, raw)
+def get_member(view: StateView, delegate: bytes) -> records.Member | None:
+    raw = view.get_json(records.MEMBERS, delegate)
+    return None if raw is None else records.decode(records.Member, raw)
 
 
 def key_owner(view: StateView, ticker: str, key: bytes) -> bytes | None:
-    return view.get(cr.KEYS, cr.ticker_key(ticker, key))
+    return view.get(records.KEYS, records.ticker_key(ticker, key))
 
 
 def agent_owner(view: StateView, agent: bytes) -> bytes | None:
-    return view.get(cr.AGENTS, agent)
+    return view.get(records.AGENTS, agent)
 
 
 def current_epoch(view: StateView) -> int | None:
-    raw = view.get(cr.CURRENT, b"epoch")
+    raw = view.get(records.CURRENT, b"epoch")
     return None if raw is None else int.from_bytes(raw, "big")
 
 
@@ -92,15 +90,15 @@ def serving(view: StateView, delegate: bytes, chains: tuple[str, ...]) -> bool:
     """The delegate sits in the newest committee, or in an older one whose vault on some chain
     is not retired yet (it may hold value the member's bond answers for)."""
     newest = current_epoch(view)
-    for key, raw in view.scan(cr.EPOCHS):
-        committee = cr.decode(cr.Committee, json.loads(raw))
+    for key, raw in view.scan(records.EPOCHS):
+        committee = records.decode(records.Committee, json.loads(raw))
         if delegate not in committee.members:
             continue
         if committee.epoch == newest:
             return True
         for ticker in chains:
-            vault = view.get_json(cr.VAULTS, cr.ticker_key(ticker, key))
-            if vault is not None and vault["status"] != cr.VaultStatus.RETIRED:
+            vault = view.get_json(records.VAULTS, records.ticker_key(ticker, key))
+            if vault is not None and vault["status"] != records.VaultStatus.RETIRED:
                 return True
     return False
 
@@ -108,22 +106,26 @@ def serving(view: StateView, delegate: bytes, chains: tuple[str, ...]) -> bool:
 # --- planners -----------------------------------------------------------------------------------
 
 #: ticker -> (custody key length, proof-of-possession verifier): the chains' binding schemes
-PopSchemes = Mapping[str, tuple[int, rg.PopVerifier]]
+PopSchemes = Mapping[str, tuple[int, registration.PopVerifier]]
 
 
 def plan_register(
-    view: StateView, tx: Tx, p: rg.Register, ctx: TxContext, schemes: Callable[[], PopSchemes]
+    view: StateView,
+    tx: Tx,
+    p: registration.Register,
+    ctx: TxContext,
+    schemes: Callable[[], PopSchemes],
 ) -> CustodyPlan:
     params = get_params(view)
     record = delegate_record(view, tx.sender_public_key)
     found = schemes()
     missing = [t for t in params.chains if t not in found]
     if missing:
-        raise CustodyError(cr.Reason.BAD_PARAMETER, f"no binding scheme for chains {missing}")
+        raise CustodyError(records.Reason.BAD_PARAMETER, f"no binding scheme for chains {missing}")
     current = get_member(view, tx.sender_public_key)
-    member = rg.check_registration(
+    member = registration.check_registration(
         p,
-        rg.RegistrationView(
+        registration.RegistrationView(
             sender=tx.sender_public_key,
             is_delegate=record is not None,
             delegate_slashed=bool(record and record["slashed"]),
@@ -141,25 +143,25 @@ def plan_register(
         ),
     )
     plan = CustodyPlan()  # custody_keys / custody_agents are permanent: old keys stay its own
-    plan.writes[(cr.MEMBERS, member.delegate)] = cr.encode(member)
+    plan.writes[(records.MEMBERS, member.delegate)] = records.encode(member)
     for ticker, key in member.keys.items():
-        plan.writes[(cr.KEYS, cr.ticker_key(ticker, key))] = member.delegate
-    plan.writes[(cr.AGENTS, member.agent)] = member.delegate
+        plan.writes[(records.KEYS, records.ticker_key(ticker, key))] = member.delegate
+    plan.writes[(records.AGENTS, member.agent)] = member.delegate
     if p.bond:
         plan.bond_in.append((tx.sender, p.bond))
     return plan
 
 
-def plan_bond(view: StateView, tx: Tx, p: bd.Bond, ctx: TxContext) -> CustodyPlan:
+def plan_bond(view: StateView, tx: Tx, p: bonds.Bond, ctx: TxContext) -> CustodyPlan:
     params = get_params(view)
     member = get_member(view, tx.sender_public_key)
     plan = CustodyPlan()
-    if p.op is bd.BondOp.ADD:
-        new = bd.bond_add(member, p.amount, view.account(tx.sender).balance)
+    if p.op is bonds.BondOp.ADD:
+        new = bonds.bond_add(member, p.amount, view.account(tx.sender).balance)
         plan.bond_in.append((tx.sender, p.amount))
     else:
         busy = serving(view, tx.sender_public_key, params.chains)
-        new = bd.bond_withdraw(member, p.amount, busy, ctx.params.round_of(ctx.height), params)
+        new = bonds.bond_withdraw(member, p.amount, busy, ctx.params.round_of(ctx.height), params)
         plan.bond_out.append((tx.sender, p.amount))
-    plan.writes[(cr.MEMBERS, new.delegate)] = cr.encode(new)
+    plan.writes[(records.MEMBERS, new.delegate)] = records.encode(new)
     return plan

@@ -23,14 +23,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ExchangeError
-from ..exchange import records as xr
+from ..exchange import records as exchange_records
 from ..exchange.binding import chain_of_asset
 from ..exchange.custody_port import LegacyOperatorCustody
 from ..exchange.pool import Pool
 from ..exchange.reasons import Reason
-from . import breaker as br
-from . import records as cr
-from . import solvency as sv
+from . import breaker, records, solvency
 from .committee import coalition_bond
 from .params import CustodyParams
 from .plans import current_epoch, get_member
@@ -43,27 +41,33 @@ if TYPE_CHECKING:
 
 
 def _params(view: StateView) -> CustodyParams | None:
-    raw = view.get_json(cr.PARAMS, b"params")
+    raw = view.get_json(records.PARAMS, b"params")
     return None if raw is None else CustodyParams.from_json(raw)
 
 
-def _committee(view: StateView) -> cr.Committee | None:
+def _committee(view: StateView) -> records.Committee | None:
     epoch = current_epoch(view)
     if epoch is None:
         return None
-    return cr.decode(cr.Committee, view.get_json(cr.EPOCHS, cr.epoch_key(epoch)))
+    return records.decode(
+        records.Committee, view.get_json(records.EPOCHS, records.epoch_key(epoch))
+    )
 
 
-def pool_risks(view: StateView) -> list[br.PoolRisk]:
+def pool_risks(view: StateView) -> list[breaker.PoolRisk]:
     out = []
-    for key, raw in view.scan(xr.POOLS):
-        pool = xr.decode(Pool, json.loads(raw))
-        acc_raw = view.get_json(cr.ACCOUNTS, key)
-        acc = cr.CustodyAccount() if acc_raw is None else cr.decode(cr.CustodyAccount, acc_raw)
-        window = view.get_json(cr.PRICES, key) or []
-        now = br.price_ppt(pool.etm_reserve, pool.asset_reserve)
+    for key, raw in view.scan(exchange_records.POOLS):
+        pool = exchange_records.decode(Pool, json.loads(raw))
+        acc_raw = view.get_json(records.ACCOUNTS, key)
+        acc = (
+            records.CustodyAccount()
+            if acc_raw is None
+            else records.decode(records.CustodyAccount, acc_raw)
+        )
+        window = view.get_json(records.PRICES, key) or []
+        now = breaker.price_ppt(pool.etm_reserve, pool.asset_reserve)
         prices = tuple(int(p) for p in window) + (() if now is None else (now,))
-        out.append(br.PoolRisk(key.decode(), pool.asset_reserve, acc.owed, acc.in_htlc,
+        out.append(breaker.PoolRisk(key.decode(), pool.asset_reserve, acc.owed, acc.in_htlc,
                                pool.etm_reserve, prices))  # fmt: skip
     return out
 
@@ -72,7 +76,7 @@ class ChainCustody(LegacyOperatorCustody):
     """See the module docstring."""
 
     def enabled(self, view: StateView) -> bool:
-        return view.get(cr.PARAMS, b"params") is not None
+        return view.get(records.PARAMS, b"params") is not None
 
     def check_pool_create(self, view: StateView, tx: Tx, asset: str) -> None:
         if self.enabled(view):
@@ -104,20 +108,20 @@ class ChainCustody(LegacyOperatorCustody):
         self.check_outflow(view, asset, ctx)
         members = {d: m for d in committee.members if (m := get_member(view, d)) is not None}
         bond = coalition_bond(committee, members)
-        br.check_inflow(pool_risks(view), asset, amount, bond, p.bond_ratio_ppm, committee.m)
+        breaker.check_inflow(pool_risks(view), asset, amount, bond, p.bond_ratio_ppm, committee.m)
 
     def check_outflow(self, view: StateView, asset: str, ctx: TxContext) -> None:
         if not self.enabled(view):
             return
-        raw = view.get_json(cr.SOLVENCY, asset.encode())
-        sv.check_flow(asset, None if raw is None else cr.decode(cr.Solvency, raw))
+        raw = view.get_json(records.SOLVENCY, asset.encode())
+        solvency.check_flow(asset, None if raw is None else records.decode(records.Solvency, raw))
 
     def accepted_claim_keys(self, view: StateView, pool: Pool, ctx: TxContext) -> frozenset[bytes]:
         if not self.enabled(view):
             return super().accepted_claim_keys(view, pool, ctx)
-        usable = (cr.VaultStatus.ACTIVE, cr.VaultStatus.RETIRING)
+        usable = (records.VaultStatus.ACTIVE, records.VaultStatus.RETIRING)
         ticker = chain_of_asset(pool.params.asset)
-        vaults = view.scan(cr.VAULTS, ticker.encode() + b"\x00")
+        vaults = view.scan(records.VAULTS, ticker.encode() + b"\x00")
         return frozenset(
             bytes.fromhex(v["claim_key"])
             for _, raw in vaults
@@ -145,7 +149,7 @@ class ChainCustody(LegacyOperatorCustody):
         if committee is None:
             return {"committee": None, "inflows": "paused", "reason": "custody_inactive"}
         members = {d: m for d in committee.members if (m := get_member(view, d)) is not None}
-        state = br.breaker(pool_risks(view), coalition_bond(committee, members),
+        state = breaker.breaker(pool_risks(view), coalition_bond(committee, members),
                            p.bond_ratio_ppm, committee.m)  # fmt: skip
         return {
             "committee": {"epoch": committee.epoch, "m": committee.m, "n": committee.n},

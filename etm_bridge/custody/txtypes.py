@@ -23,11 +23,7 @@ from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ConfigError, CustodyError, TxRejectedError
-from . import bonds as bd
-from . import fraud as fr
-from . import genesis, plans, slashing
-from . import records as cr
-from . import registration as rg
+from . import bonds, fraud, genesis, plans, records, registration, slashing
 from .committee import KeySorters
 from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
@@ -53,7 +49,7 @@ def init_genesis(
 ) -> None:
     """Write the parameters; register the genesis members (:mod:`.genesis`) and form epoch 0."""
     params = CustodyParams.from_json(section)
-    state.put_json(cr.PARAMS, b"params", params.to_json())
+    state.put_json(records.PARAMS, b"params", params.to_json())
     if params.members:
         if chain is None:
             raise ConfigError("genesis custody members need the chain parameters (network id)")
@@ -88,22 +84,22 @@ def installed_specs() -> Mapping[str, CustodySpec]:
 
 
 def _fraud_type(specs: slashing.Specs) -> TxType[Any]:
-    def judged(view: StateView, tx: Tx, p: fr.Fraud) -> bytes:
+    def judged(view: StateView, tx: Tx, p: fraud.Fraud) -> bytes:
         try:
             return slashing.offender_of(view, p, specs)
         except CustodyError as exc:
             raise TxRejectedError(exc.reason, exc.detail) from exc
 
-    def check(view: StateView, tx: Tx, p: fr.Fraud, ctx: TxContext) -> None:
+    def check(view: StateView, tx: Tx, p: fraud.Fraud, ctx: TxContext) -> None:
         judged(view, tx, p)
 
-    def apply(state: State, tx: Tx, p: fr.Fraud, ctx: TxContext) -> None:
+    def apply(state: State, tx: Tx, p: fraud.Fraud, ctx: TxContext) -> None:
         slashing.apply_slash(state, tx, p, judged(state, tx, p), ctx)
 
     return TxType(
-        FRAUD, cr.TYPE_IDS[FRAUD], fr.decode_fraud, check, apply,
+        FRAUD, records.TYPE_IDS[FRAUD], fraud.decode_fraud, check, apply,
         describe=lambda p: {"ticker": p.ticker, "epoch": p.epoch, "key": p.key.hex()},
-        min_fee=(fr.MIN_FEE_MULTIPLE - 1) * ChainParams().fee_base,
+        min_fee=(fraud.MIN_FEE_MULTIPLE - 1) * ChainParams().fee_base,
     )  # fmt: skip
 
 
@@ -114,10 +110,10 @@ def make_types(schemes: Callable[[], plans.PopSchemes]) -> list[TxType[Any]]:
     reg_check, reg_apply = _typed(register_planner)
     bond_check, bond_apply = _typed(plans.plan_bond)
     return [
-        TxType(REGISTER, cr.TYPE_IDS[REGISTER], rg.decode_register, reg_check, reg_apply,
-               describe=lambda p: {"agent": p.agent.hex(), "bond": p.bond,
+        TxType(REGISTER, records.TYPE_IDS[REGISTER], registration.decode_register,
+               reg_check, reg_apply, describe=lambda p: {"agent": p.agent.hex(), "bond": p.bond,
                                    "keys": {t: k.hex() for t, k in p.keys.items()}}),
-        TxType(BOND, cr.TYPE_IDS[BOND], bd.decode_bond, bond_check, bond_apply,
+        TxType(BOND, records.TYPE_IDS[BOND], bonds.decode_bond, bond_check, bond_apply,
                describe=lambda p: {"op": p.op.name.lower(), "amount": p.amount}),
     ]  # fmt: skip
 
@@ -129,7 +125,7 @@ def register(
     specs: slashing.Specs | None = None,
 ) -> None:
     """Declare custody's tables, genesis section, types and round hook (plug-in entry point)."""
-    for name, doc in cr.TABLES.items():
+    for name, doc in records.TABLES.items():
         registry.add_table(TableSpec(name, owner="custody", doc=doc))
     pop = schemes or installed_schemes
     order = sorters or installed_sorters
@@ -137,7 +133,7 @@ def register(
     def init(state: State, section: Any) -> None:
         init_genesis(state, section, registry.params, pop, order)
 
-    registry.add_genesis_section(cr.GENESIS_SECTION, init)
+    registry.add_genesis_section(records.GENESIS_SECTION, init)
     for tx_type in make_types(pop):
         registry.add_type(tx_type)
     registry.add_type(_fraud_type(specs or installed_specs))

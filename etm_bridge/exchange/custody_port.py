@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..chain.address import encode_address
 from ..chain.codec import U64
-from . import obligations as ob
-from . import records as rc
+from . import obligations, records
 
 if TYPE_CHECKING:
     from ..chain.registry import TxContext
@@ -62,7 +61,7 @@ class CustodyPort(Protocol):
         ...
 
     def on_lp_deposit(
-        self, view: StateView, plan: TxPlan, deposit: ob.VerifiedDeposit, ctx: TxContext
+        self, view: StateView, plan: TxPlan, deposit: obligations.VerifiedDeposit, ctx: TxContext
     ) -> None: ...
 
     def on_lp_withdraw(
@@ -85,16 +84,16 @@ class CustodyPort(Protocol):
     ) -> None: ...  # fmt: skip
 
     def on_swap_out(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, ctx: TxContext
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, ctx: TxContext
     ) -> None: ...
 
     def on_htlc_claim(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, preimage: bytes,
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, preimage: bytes,
         ctx: TxContext,
     ) -> None: ...  # fmt: skip
 
     def on_htlc_refund(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, ctx: TxContext
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, ctx: TxContext
     ) -> None: ...
 
     def quote_fee(self, view: StateView, asset: str) -> int:
@@ -131,7 +130,7 @@ class LegacyOperatorCustody:
         return frozenset({pool.params.claim_key})
 
     def on_lp_deposit(
-        self, view: StateView, plan: TxPlan, deposit: ob.VerifiedDeposit, ctx: TxContext
+        self, view: StateView, plan: TxPlan, deposit: obligations.VerifiedDeposit, ctx: TxContext
     ) -> None:
         """Nothing beyond the pool's reserve: the asset sits on the operator's key."""
 
@@ -146,8 +145,8 @@ class LegacyOperatorCustody:
         ctx: TxContext,
     ) -> None:
         """An obligation of the operator to pay ``asset_out`` to ``payee``."""
-        oid = view.get_u64(rc.OBLIGATIONS, b"next")
-        obligation = ob.new_obligation(
+        oid = view.get_u64(records.OBLIGATIONS, b"next")
+        obligation = obligations.new_obligation(
             oid,
             pool.params.asset,
             asset_out,
@@ -156,9 +155,9 @@ class LegacyOperatorCustody:
             ctx.height,
             pool.params.obligation_blocks,
         )
-        plan.put(rc.OBLIGATIONS, U64.pack(oid), obligation)
-        plan.put_raw(rc.OBLIGATIONS, b"next", U64.pack(oid + 1))
-        plan.put_raw(rc.INVESTOR_OBLIGATIONS, tx.sender + U64.pack(oid), b"\x01")
+        plan.put(records.OBLIGATIONS, U64.pack(oid), obligation)
+        plan.put_raw(records.OBLIGATIONS, b"next", U64.pack(oid + 1))
+        plan.put_raw(records.INVESTOR_OBLIGATIONS, tx.sender + U64.pack(oid), b"\x01")
 
     def on_swap_in(
         self, view: StateView, plan: TxPlan, htlc_id: bytes, lock: VerifiedForeignLock,
@@ -167,18 +166,18 @@ class LegacyOperatorCustody:
         """The operator claims the lock with the preimage its ETM claim reveals."""
 
     def on_swap_out(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, ctx: TxContext
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, ctx: TxContext
     ) -> None:
         """The operator locks the asset to the user's bound key."""
 
     def on_htlc_claim(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, preimage: bytes,
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, preimage: bytes,
         ctx: TxContext,
     ) -> None:  # fmt: skip
         """Nothing: the operator acts on the foreign chain."""
 
     def on_htlc_refund(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: rc.PoolSwap, ctx: TxContext
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: records.PoolSwap, ctx: TxContext
     ) -> None:
         """Nothing: the operator acts on the foreign chain."""
 
