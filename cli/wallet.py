@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from etm_bridge.app import wallet as balances
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ConfigError, KeystoreError
 from etm_bridge.wallet import WalletPublic, create_keystore, load_keystore
 
@@ -32,21 +33,30 @@ def group() -> None:
     """Your keys for ETM and each chain in one passphrase-encrypted keystore file."""
 
 
+def _shown(public: WalletPublic, network: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(label, ``wallet show`` rows) of each installed chain that describes its key."""
+    out = []
+    for profile in chain_registry().profiles:
+        chain = public.chains.get(profile.wallet.label)
+        rows = profile.wallet.describe(chain, network) if chain is not None else []
+        if rows:
+            out.append((profile.wallet.label, rows))
+    return out
+
+
 def _addresses(public: WalletPublic, network: str) -> dict[str, str]:
-    return {
-        "etm": public.etm.address,
-        "btc": public.btc.address(network),
-        "eth": public.eth.address,
-    }
+    shown = _shown(public, network)
+    chains = {label: public.chains[label].display_address(network) for label, _ in shown}
+    return {"etm": public.etm.address, **chains}
 
 
 def _show_text(path: Path, public: WalletPublic, network: str) -> None:
     click.echo(f"keystore  {path}")
     click.echo(f"ETM       {public.etm.address}")
     click.echo(f"          public key {public.etm.public_key.hex()}")
-    click.echo(f"BTC       {public.btc.address(network)}  ({network}, P2WPKH)")
-    click.echo(f"          public key {public.btc.public_key.hex()}")
-    click.echo(f"ETH       {public.eth.address}")
+    for _, rows in _shown(public, network):
+        for label, text in rows:
+            click.echo(f"{label:<10}{text}")
 
 
 def _seed_from_env(name: str) -> bytes:

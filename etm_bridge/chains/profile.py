@@ -67,6 +67,10 @@ class WalletSpec:
     is_valid_secret: Callable[[bytes], bool]  # candidate filter (e.g. the secp256k1 range)
     public_of: Callable[[bytes], ChainPublic]  # secret -> public view
     public_from_json: Callable[[Mapping[str, Any]], ChainPublic]  # keystore entry -> view
+    #: ``wallet show`` rows for this chain's key: (label, text); "" continues the row above.
+    describe: Callable[[ChainPublic, str], list[tuple[str, str]]] = field(
+        default=lambda public, network: []
+    )
 
 
 @dataclass(frozen=True)

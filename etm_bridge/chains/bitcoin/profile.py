@@ -97,6 +97,12 @@ def _public_of(secret: bytes) -> Any:
     return public_of(secret)
 
 
+def _describe(public: Any, network: str) -> list[tuple[str, str]]:
+    from .wallet import describe
+
+    return describe(public, network)
+
+
 def _public_from_json(data: Mapping[str, Any]) -> Any:
     from .wallet import BtcPublic
 
@@ -127,6 +133,7 @@ PROFILE = ChainProfile(
         is_valid_secret=_valid_secret,
         public_of=_public_of,
         public_from_json=_public_from_json,
+        describe=_describe,
     ),
     assets=AssetSpec(
         native=TICKER,

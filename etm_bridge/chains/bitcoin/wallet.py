@@ -87,3 +87,11 @@ def decode_btc_address(address: str) -> tuple[str, bytes]:
             if version == 0 and program is not None and len(program) == 20:
                 return hrp, bytes(program)
     raise ValidationError(f"{address!r} is not a P2WPKH (bech32 v0, 20-byte) Bitcoin address")
+
+
+def describe(public: BtcPublic, network: str) -> list[tuple[str, str]]:
+    """The ``wallet show`` rows of this chain's key: (label, text); "" continues the row above."""
+    return [
+        ("BTC", f"{public.address(network)}  ({network}, P2WPKH)"),
+        ("", f"public key {public.public_key.hex()}"),
+    ]

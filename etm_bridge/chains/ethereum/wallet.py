@@ -61,3 +61,8 @@ def public_of(secret: bytes) -> EthPublic:
     from eth_account import Account  # ~1 s to import; only needed here
 
     return EthPublic(str(Account.from_key(private_key_hex(secret)).address))
+
+
+def describe(public: EthPublic, network: str) -> list[tuple[str, str]]:
+    """The ``wallet show`` rows of this chain's key: (label, text); "" continues the row above."""
+    return [("ETH", public.address)]

@@ -67,3 +67,8 @@ def public_of(secret: bytes) -> HnsPublic:
     from .binding import hns_pubkey_of
 
     return HnsPublic(hns_pubkey_of(secret))
+
+
+def describe(public: HnsPublic, network: str) -> list[tuple[str, str]]:
+    """The ``wallet show`` rows of this chain's key: (label, text); "" continues the row above."""
+    return []  # the Handshake key is in `wallet show --json` only (the text view predates it)

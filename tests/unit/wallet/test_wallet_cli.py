@@ -186,3 +186,18 @@ def test_adapter_configs_carry_the_wallet_keys_and_endpoints(tmp_path: Path) -> 
     eth = EthereumConfig.from_mapping(eth_options)
     assert eth.private_key == "0x" + wallet.unsafe_export_chain_secret("eth").hex()
     assert eth.data_dir == tmp_path / "data" / "ethereum"
+
+
+def test_show_text_is_the_chain_profiles_rows_unchanged(env: dict[str, str]) -> None:
+    """Each chain's rows come from its profile's ``WalletSpec.describe``; the text is pinned."""
+    made = run(env, "new", "--passphrase-env", "WALLET_PW", "--restore-seed-env", "WALLET_SEED")
+    assert made.exit_code == 0, made.output
+    shown = run(env, "show").stdout.splitlines()
+    assert shown[0].startswith("keystore  ")
+    assert shown[1:] == [
+        "ETM       etm16cq7zlwkce9pnuxjzrpx2llhr6emaf95xx6me6",
+        "          public key ad9f6567c374d5e21cf382e1375e39ec61435686820f803fca3fd976cc42b57c",
+        "BTC       bcrt1q8zklz6c7jt6ggxklkepqpuuea5gtd6x7d4rf3s  (regtest, P2WPKH)",
+        "          public key 033c2dae55f96e9bb3c8d4235b9802aa8f57dbef10313cc816dab4f4692c939aaf",
+        "ETH       0x2159bDfa155aD7936300A05eDcae7FC61fcF625b",
+    ]
