@@ -4,7 +4,7 @@ Adding a transaction type never edits block code. A type is a :class:`TxType` va
 
     TxType(
         type_id=101,                      # u16, unique; ranges below
-        name="toy_relay_headers",         # unique, shown in the API
+        name="acme_relay_headers",        # unique, shown in the API
         decode=decode_payload,            # (payload: bytes) -> P; ValidationError if malformed
         check=check,                      # (view: StateView, tx: Tx, p: P, ctx: TxContext) -> None
         apply=apply,                      # (state: State, tx: Tx, p: P, ctx: TxContext) -> None
@@ -24,7 +24,7 @@ item caps, no recursion on input); it has debited the fee and incremented the no
 sees the post-fee balance). Both must be deterministic and pure:
 no clock, no I/O, no floats, no randomness -- only ``view``/``state``, ``tx``, payload and ``ctx``.
 
-State tables: a module declares its own with ``registry.add_table(TableSpec("spv_toy_headers",
+State tables: a module declares its own with ``registry.add_table(TableSpec("spv_acme_headers",
 owner="spv"))`` and reads/writes them through the :mod:`state` API (``get/put/scan/put_json``).
 
 Plug-in modules expose ``register(registry: Registry) -> None`` and are listed in the chain

@@ -5,8 +5,8 @@ Two sources, read once per process (:func:`chain_registry`, cached):
 - **in-tree chains**: every sub-package of :mod:`etm_bridge.chains` that defines ``PROFILE``
   (``etm_bridge/chains/<name>/``, one folder per chain);
 - **out-of-tree chains** (and test chains): every object of the entry-point group
-  ``etm_bridge.chains``, e.g. ``[project.entry-points."etm_bridge.chains"] toy =
-  "toy_chain:PROFILE"``.
+  ``etm_bridge.chains``, e.g. ``[project.entry-points."etm_bridge.chains"] acme =
+  "acme_chain:PROFILE"``.
 
 The installed set is consensus: a node with another set registers other transaction types
 (except relays with their own ``relay.tx_plugin``, registered only where a genesis lists it).
@@ -54,7 +54,7 @@ GROUP = "etm_bridge.chains"
 @dataclass(frozen=True)
 class Registered:
     """A profile and where it came from (``package etm_bridge.chains.<name>``, ``distribution
-    toy-chain 0.1 (toy_chain:PROFILE)``)."""
+    acme-chain 0.1 (acme_chain:PROFILE)``)."""
 
     profile: ChainProfile
     origin: str
