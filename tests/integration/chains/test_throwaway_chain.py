@@ -11,6 +11,9 @@ relay at the fake chain's genesis header (``SpvSection({"toy": header})``). Then
 - ``etm-bridge chains list`` and ``adapters list`` show the toy chain from its distribution;
 - the node has the toy relay (``/api/spv``), the generic header feed relays the fake chain's
   headers to it, and a reorganisation of the fake chain is followed by the fork point search;
+- through the use cases of :mod:`etm_bridge.app` only: a toy pool created, the investor's and
+  the user's toy keys bound, an LP deposit proven, and a pool swap toy -> ETM driven to
+  ``claimed_both`` by the user's and the operator's watchers;
 - the token ``toy`` appears nowhere in ``etm_bridge/`` or ``cli/``.
 """
 
@@ -22,17 +25,21 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
+from math import isqrt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
+from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.registry import reload_chain_registry
 from etm_bridge.etm_client import header_feed
-from etm_bridge.node.setup import NODE_TX_PLUGINS
+from etm_bridge.hashlock import sha256
+from etm_bridge.units import ETM
 
 DISTS = Path(__file__).parent / "toy_dists"
 REPO = Path(__file__).resolve().parents[3]
@@ -42,6 +49,7 @@ ENTRY_POINTS = {
     "etm_bridge_toy": "[etm_bridge.adapters]\ntoy = etm_bridge_toy:ToyAdapter\n",
 }
 CHAIN = "toy-throwaway"
+DEPOSIT, SWAP_IN = 1_000_000, 100_000
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +100,8 @@ def etm_node(
 
     genesis_header = toy_chain.blocks[0].header  # type: ignore[attr-defined]
     spv = SpvSection({"toy": genesis_header})
-    plugins = (*NODE_TX_PLUGINS, *spv.tx_plugins())
     home = tmp_path_factory.mktemp("etm-toy")
-    with etm_node_in(home, delegates=3, block_time_s=1, funded_accounts=1, spv=spv,
-                     tx_plugins=plugins) as node:  # fmt: skip
+    with etm_node_in(home, delegates=3, block_time_s=1, funded_accounts=1, spv=spv) as node:
         yield node
 
 
@@ -135,7 +141,6 @@ def test_the_node_relays_the_toy_chain_and_follows_a_reorg(
     # a 2-block reorganisation onto a longer branch: only the new branch is sent
     old = {h: header_id(chain.blocks[h].header) for h in (4, 5)}  # type: ignore[attr-defined]
     del chain.blocks[4:]  # type: ignore[attr-defined]
-    chain.spacing_s += 1  # type: ignore[attr-defined]  # other header times: other hashes
     chain.mine(3)  # type: ignore[attr-defined]
     assert _relay(etm_node, source) == 3
     assert client.spv_relay("toy")["tip"]["height"] == 6
@@ -144,6 +149,66 @@ def test_the_node_relays_the_toy_chain_and_follows_a_reorg(
         assert relayed == header_id(chain.blocks[height].header)  # type: ignore[attr-defined]
         assert relayed not in old.values()
     assert _relay(etm_node, source) == 0
+
+
+def share_value(pool: dict[str, Any]) -> int:
+    x, y = int(pool["effective_asset"]), int(pool["effective_etm"])
+    return isqrt(x * y) * 1_000_000 // int(pool["total_shares"])
+
+
+def test_a_toy_pool_takes_a_deposit_and_swaps_toy_for_etm(
+    etm_node: EtmNodeProcess, toy_chain: object, tmp_path: Path
+) -> None:
+    from toy_world import ETM_FEE, LEG, ToyParty, ToyPoolSwaps, ToyWorld
+
+    from etm_bridge.adapter import LockState, SpendKind
+    from etm_bridge.app import binding, liquidity
+    from etm_bridge.swaps.core.fsm import Role, SwapState
+
+    assert etm_node.client is not None
+    world = ToyWorld(etm_node.client.url, toy_chain)
+    client = world.client
+    operator, investor, user = (ToyParty.new(n, tmp_path) for n in ("operator", "investor", "user"))
+    for party in (operator, investor, user):
+        world.fund(party, 1_000 * ETM, 10 * DEPOSIT)
+    op_ctx = world.context(operator)
+    claim_key, _tx = liquidity.create_pool(
+        op_ctx, "toy", fee_ppm=3_000, obligation_blocks=100, min_confirmations=1, fee=ETM_FEE
+    )
+    assert claim_key == operator.toy_key
+    for party in (investor, user):
+        binding.bind(world.home_context(party), "toy", fee=ETM_FEE)
+
+    deposit = liquidity.lp_deposit(world.home_context(investor), "toy", DEPOSIT, etm_max=100 * ETM,
+                                   fee=ETM_FEE, timeout_s=60)  # fmt: skip
+    assert deposit.tx.status == "confirmed" and deposit.txid_key == "toy_txid"
+    pool = client.pool("toy")
+    assert (pool["asset_reserve"], pool["etm_reserve"]) == (DEPOSIT, 100 * ETM)
+    [position] = deposit.positions
+    assert int(position["shares"]) > 0
+
+    swaps = ToyPoolSwaps(world, user, operator, tmp_path / "user.db", toy_chain.mine)  # type: ignore[arg-type, attr-defined]
+    try:
+        before = client.pool("toy")
+        etm_before = int(client.account(encode_address(user.etm_address20))["balance"])
+        terms = swaps.start_swap_in(SWAP_IN)
+        swaps.run_until(terms.swap_id, {SwapState.CLAIMED_BOTH},
+                        roles=(Role.USER, Role.OPERATOR), timeout_s=120)  # fmt: skip
+        [lock] = swaps.op_ad[LEG].find_locks(terms.hashlock)
+        assert lock.terms.claim_key == operator.toy_key and lock.state is LockState.CLAIMED
+        spend = swaps.op_ad[LEG].find_spend(lock)
+        assert spend is not None and spend.kind is SpendKind.CLAIM
+        [etm_lock] = swaps.user_ad["etm"].find_locks(terms.hashlock)
+        assert etm_lock.state is LockState.CLAIMED
+        assert spend.preimage is not None and sha256(spend.preimage) == terms.hashlock
+        etm_after = int(client.account(encode_address(user.etm_address20))["balance"])
+        assert etm_after - etm_before >= terms.counter_leg.amount - 10 * ETM_FEE
+        after = client.pool("toy")
+        assert after["asset_reserve"] == DEPOSIT + SWAP_IN
+        assert share_value(after) >= share_value(before)
+    finally:
+        print("\n".join(swaps.log))
+        swaps.close()
 
 
 def test_the_core_never_names_the_toy_chain() -> None:

@@ -1,8 +1,9 @@
 """A throwaway chain's profile, installed only by the throwaway-chain test (entry point
 ``etm_bridge.chains``: ``toy = toy_chain:PROFILE``). It lives in the test tree: the core never
 names it. The chain is :class:`~etm_bridge.testing.fakechain.FakeChain` (80-byte headers that
-link by sha256d, fake-merkle inclusion proofs, 33-byte keys); its ETM relay (type-id block 190:
-191 ``toy_relay_headers``) is in :mod:`toy_chain.relay`, a tx plug-in the genesis lists."""
+link by sha256d, fake-merkle inclusion proofs, 33-byte keys). Its ETM relay (type-id block 190:
+191 ``toy_relay_headers``) is :mod:`toy_chain.relay`, a tx plug-in the genesis lists; its pools'
+verifier is :mod:`toy_chain.exchange`, their client side :mod:`toy_chain.client`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from etm_bridge.chains.profile import (
     AssetSpec,
     BindingSpec,
     ChainProfile,
+    ClientSpec,
+    ExchangeSpec,
     GenesisPart,
     RelaySpec,
     WalletSpec,
@@ -64,6 +67,18 @@ def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
 
 def header_id(raw: bytes) -> str:
     return sha256d(raw)[::-1].hex()
+
+
+def _client() -> Any:
+    from . import client
+
+    return client
+
+
+def _verifier() -> Any:
+    from .exchange import ToyVerifier
+
+    return ToyVerifier()
 
 
 def _relay() -> Any:
@@ -117,6 +132,18 @@ PROFILE = ChainProfile(
         default_policy=lambda network: _relay().policy(),
         dev_network="memory",
         tx_plugin="toy_chain.relay",
+    ),
+    exchange=ExchangeSpec(
+        verifier=_verifier,
+        lock_proof=lambda lock, proof: _client().lock_proof(lock, proof),
+        txid_json_key="toy_txid",
+    ),
+    client=ClientSpec(
+        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
+        deposit_payments=lambda request: _client().deposit_payments(request),
+        deposit_proof=lambda proof: _client().deposit_proof(proof),
+        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
+        resumable=False,
     ),
 )
 
