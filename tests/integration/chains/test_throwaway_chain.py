@@ -14,6 +14,7 @@ relay at the fake chain's genesis header (``SpvSection({"toy": header})``). Then
 - through the use cases of :mod:`etm_bridge.app` only: a toy pool created, the investor's and
   the user's toy keys bound, an LP deposit proven, and a pool swap toy -> ETM driven to
   ``claimed_both`` by the user's and the operator's watchers;
+- the node refuses toy headers that do not link (the profile's relay rules, run generically);
 - the token ``toy`` appears nowhere in ``etm_bridge/`` or ``cli/``.
 """
 
@@ -37,8 +38,11 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.registry import reload_chain_registry
+from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client import header_feed
+from etm_bridge.etm_client.submit import sign_and_submit
 from etm_bridge.hashlock import sha256
+from etm_bridge.testing.fakechain import FakeChain
 from etm_bridge.units import ETM
 
 DISTS = Path(__file__).parent / "toy_dists"
@@ -84,8 +88,6 @@ def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def toy_chain(toy_site: Path) -> Iterator[object]:
     from etm_bridge_toy import toy_chain
-
-    from etm_bridge.testing.fakechain import FakeChain
 
     chain = toy_chain(CHAIN)
     yield chain
@@ -149,6 +151,32 @@ def test_the_node_relays_the_toy_chain_and_follows_a_reorg(
         assert relayed == header_id(chain.blocks[height].header)  # type: ignore[attr-defined]
         assert relayed not in old.values()
     assert _relay(etm_node, source) == 0
+
+
+def test_the_node_refuses_toy_headers_that_do_not_link(
+    etm_node: EtmNodeProcess, toy_chain: object
+) -> None:
+    """A batch from another toy chain (its genesis is not the relay's) and a batch whose
+    headers do not link are refused by the toy relay's own rules, run by the generic node."""
+    from etm_bridge_toy import toy_chain as make_chain
+    from toy_chain import RELAY_HEADERS
+
+    client = etm_node.client
+    assert client is not None
+    tip = client.spv_relay("toy")["tip"]["height"]
+    other = make_chain("toy-elsewhere")
+    try:
+        other.mine(3)
+        foreign = b"".join(b.header for b in other.blocks[1:])
+        ours = [b.header for b in toy_chain.blocks[tip - 1 : tip + 1]]  # type: ignore[attr-defined]
+        unlinked = ours[1] + ours[0]  # the tip's header, then its parent: no link
+        for payload, reason in ((foreign, "spv_unknown_parent"), (unlinked, "spv_unlinked")):
+            with pytest.raises(TxRejectedError) as exc:
+                sign_and_submit(client, dev_key("user-0"), RELAY_HEADERS, payload, fee=10**6)
+            assert exc.value.reason == reason, exc.value
+    finally:
+        FakeChain.forget("toy-elsewhere")
+    assert client.spv_relay("toy")["tip"]["height"] == tip
 
 
 def share_value(pool: dict[str, Any]) -> int:
