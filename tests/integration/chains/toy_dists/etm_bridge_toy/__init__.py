@@ -13,7 +13,7 @@ from typing import Any
 from etm_bridge.adapter import Capability, ChainInfo, HtlcSpend, HtlcTerms
 from etm_bridge.chain.codec import sha256d
 from etm_bridge.merkle import merkle_root_le
-from etm_bridge.testing.fake import FakeAdapter
+from etm_bridge.testing.fake import ScanningFakeAdapter
 from etm_bridge.testing.fakechain import REGTEST_BITS, FakeChain, LockRecord, _Block, txid_of
 
 
@@ -57,12 +57,13 @@ class ToyChain(FakeChain):
         return self.locks[lock_id].spend  # type: ignore[return-value]
 
 
-class ToyAdapter(FakeAdapter):
+class ToyAdapter(ScanningFakeAdapter):
+    """The fake adapter with its block scanner, under the toy chain's name and key."""
+
     name = "toy"
     WALLET_KEY = "toy"  # the wallet's key of the toy profile (label ``toy``)
-    CAPABILITIES = frozenset(
-        {Capability.INCLUSION_PROOFS, Capability.PAYMENTS, Capability.WATCH_ONLY_BALANCE}
-    )
+    CAPABILITIES = frozenset({Capability.HTLC_ACTIVITY, Capability.INCLUSION_PROOFS,
+                              Capability.PAYMENTS, Capability.WATCH_ONLY_BALANCE})  # fmt: skip
 
     def info(self) -> ChainInfo:
         return replace(super().info(), chain="toy", asset="TOY", base_unit="toy unit")
