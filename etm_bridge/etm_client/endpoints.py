@@ -20,18 +20,22 @@ know whether they talk to one node or to several):
   admin token the set holds.
 
 Every endpoint is asked at once (a thread each), so a slow or silent one costs its timeout
-once per round of questions. One URL gives a set of one: the same code path, and a single node
-is trusted whenever it answers (there is nothing to cross-check it against).
+once per round of questions: its ``timeout_s`` in all, however slowly it trickles its answer,
+and while such a late answer is still coming that endpoint counts as down without being asked
+again. A reply's transaction id is checked against the transaction's own: an endpoint that
+answers another id is flagged and not counted as accepting. One URL gives a set of one: the
+same code path, and a single node is trusted whenever it answers (nothing to cross-check).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from ..chain.tx import Tx
 from ..errors import (
     ConfigError,
     EtmBridgeError,
@@ -41,6 +45,7 @@ from ..errors import (
     ValidationError,
 )
 from ..node.client import NodeClient
+from .calls import Call, Late
 from .crosscheck import (
     Assessment,
     CrossCheckPolicy,
@@ -56,28 +61,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _each(clients: Sequence[NodeClient], fn: Callable[[NodeClient], T]) -> list[T]:
-    """``fn`` of every client at once (one thread each; each client's session stays in one
-    thread), results in the clients' order: a slow or silent endpoint costs its timeout once,
-    not once per endpoint after it. ``fn`` must not raise."""
-    if len(clients) == 1:
-        return [fn(clients[0])]
-    with ThreadPoolExecutor(max_workers=len(clients), thread_name_prefix="etm-endpoint") as pool:
-        return list(pool.map(fn, clients))
-
-
 def _status_of(client: NodeClient) -> EndpointStatus:
     try:
         s = client.status()
         return EndpointStatus(
             client.url,
             True,
-            int(s["height"]),
-            int(s["finalizedHeight"]),
+            _height(s, "height"),
+            _height(s, "finalizedHeight"),
             bool(s.get("syncing", False)),
         )
     except (EtmBridgeError, KeyError, TypeError, ValueError) as exc:
         return EndpointStatus(client.url, False, error=str(exc) or type(exc).__name__)
+
+
+def _height(status: dict[str, Any], name: str) -> int:
+    """``status[name]`` if it is a height (an integer >= 0); ValueError else (``1e999``
+    decodes to an infinite float, whose int() raised OverflowError out of the assessment)."""
+    value = status[name]
+    if type(value) is not int or value < 0:
+        raise ValueError(f"its status says {name} {str(value)[:40]!r}, not a height")
+    return value
 
 
 def _view_of(client: NodeClient, status: EndpointStatus, ref: int) -> EndpointView:
@@ -118,6 +122,8 @@ class NodeSet(NodeClient):
         self.suspected: tuple[CensorshipSuspected, ...] = ()
         self._assessment: Assessment | None = None
         self._assessed_at = float("-inf")
+        self._late: dict[str, Call] = {}  # url -> a call past its deadline, still running
+        self._lock = threading.Lock()
 
     @classmethod
     def from_urls(
@@ -140,19 +146,60 @@ class NodeSet(NodeClient):
     def urls(self) -> tuple[str, ...]:
         return tuple(c.url for c in self.clients)
 
+    # --- asking the endpoints -----------------------------------------------------------------
+
+    def _each(
+        self,
+        clients: Sequence[NodeClient],
+        fn: Callable[[NodeClient], T],
+        late: Callable[[NodeClient, str], T],
+    ) -> list[T]:
+        """``fn`` of every client at once, results in the clients' order; ``late(client, why)``
+        for one that did not finish within its ``timeout_s`` (in all), or that is still busy
+        with such a late call (not asked again meanwhile: one stuck thread per endpoint at
+        most). ``fn`` must not raise."""
+        start = time.monotonic()
+        calls: list[Call | str] = []
+        with self._lock:
+            for client in clients:
+                stuck = self._late.get(client.url)
+                if stuck is not None and stuck.running:
+                    calls.append(f"ETM endpoint {client.url} is still answering an earlier request")
+                    continue
+                self._late.pop(client.url, None)
+                calls.append(Call(fn, client))
+        out: list[T] = []
+        for client, call in zip(clients, calls, strict=True):
+            if isinstance(call, str):
+                out.append(late(client, call))
+                continue
+            try:
+                out.append(call.result(start + client.timeout_s))
+            except Late as exc:
+                with self._lock:
+                    self._late[client.url] = call
+                out.append(late(client, str(exc)))
+        return out
+
     # --- the cross-check ----------------------------------------------------------------------
 
     def assess(self, *, force: bool = False) -> Assessment:
         """The current verdicts (redone when older than ``refresh_s`` or ``force``)."""
         now = self.clock()
         if force or self._assessment is None or now - self._assessed_at >= self.policy.refresh_s:
-            statuses = _each(self.clients, _status_of)
+            statuses = self._each(
+                self.clients, _status_of, lambda c, why: EndpointStatus(c.url, False, error=why)
+            )
             ref = reference_height(statuses)
             by_url = {st.url: st for st in statuses}
             views = (
                 [EndpointView(st) for st in statuses]
                 if ref is None
-                else _each(self.clients, lambda c: _view_of(c, by_url[c.url], ref))
+                else self._each(
+                    self.clients,
+                    lambda c: _view_of(c, by_url[c.url], ref),
+                    lambda c, why: EndpointView(EndpointStatus(c.url, False, error=why)),
+                )
             )
             assessment = assess(views, self.policy, ref)
             self._log_changes(assessment)
@@ -203,7 +250,7 @@ class NodeSet(NodeClient):
                 if client.url in tried:
                     continue
                 try:
-                    return client._request(method, path, **kwargs)
+                    return self._read_one(client, method, path, **kwargs)
                 except NodeUnavailableError as exc:
                     tried.append(client.url)
                     log.warning("ETM endpoint %s failed a read (%s); next", client.url, exc)
@@ -213,6 +260,20 @@ class NodeSet(NodeClient):
             f"no trusted ETM endpoint answered {path}: {assessment.describe()}"
             + (f"; failed just now: {', '.join(tried)}" if tried else "")
         )
+
+    def _read_one(self, client: NodeClient, method: str, path: str, **kwargs: Any) -> Any:
+        """One endpoint's answer, within its timeout in all (else NodeUnavailableError)."""
+
+        def ask(c: NodeClient) -> Any:
+            try:
+                return c._request(method, path, **kwargs)
+            except EtmBridgeError as exc:
+                return exc
+
+        answer = self._each([client], ask, lambda c, why: NodeUnavailableError(why))[0]
+        if isinstance(answer, EtmBridgeError):
+            raise answer
+        return answer
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -226,7 +287,7 @@ class NodeSet(NodeClient):
             log.warning("ETM endpoint %s refused what others accepted: %s", url, exc)
         reply = accepted[0][1]
         height = self.canonical_height()
-        self.tracker.track(str(reply["id"]), bytes(signed), height, tuple(u for u, _ in accepted))
+        self.tracker.track(reply["id"], bytes(signed), height, tuple(u for u, _ in accepted))
         return reply
 
     def _send_all(
@@ -235,13 +296,26 @@ class NodeSet(NodeClient):
         accepted: list[tuple[str, dict[str, Any]]] = []
         refused: dict[str, EtmBridgeError] = {}
         down: dict[str, str] = {}
-        for client, outcome in zip(self.clients, _each(self.clients, _submit(signed)), strict=True):
+        outcomes = self._each(
+            self.clients, _submit(signed), lambda c, why: NodeUnavailableError(why)
+        )
+        tx_id: str | None = None
+        for client, outcome in zip(self.clients, outcomes, strict=True):
             if isinstance(outcome, NodeUnavailableError):
                 down[client.url] = str(outcome)
             elif isinstance(outcome, EtmBridgeError):
                 refused[client.url] = outcome
             else:
-                accepted.append((client.url, outcome))
+                tx_id = tx_id or Tx.decode(signed).id.hex()  # a node accepted: it decodes
+                if isinstance(outcome, dict) and outcome.get("id") == tx_id:
+                    accepted.append((client.url, outcome))
+                    continue
+                # the id is the transaction's, not the endpoint's word: a false one would have
+                # the tracker wait for a transaction that never comes (a false censorship)
+                why = f"accepted the transaction {tx_id} with a false answer {str(outcome)[:80]}"
+                self.flags[client.url] = why
+                log.warning("ETM endpoint %s %s", client.url, why)
+                down[client.url] = why
         return accepted, refused, down
 
     # --- inclusion ----------------------------------------------------------------------------
@@ -282,20 +356,22 @@ class NodeSet(NodeClient):
             except (EtmBridgeError, AttributeError):
                 return None  # no answer (or no JSON object): no vote
 
-        answers = _each(self._trusted_clients(self.assess()), confirmed)
+        answers = self._each(self._trusted_clients(self.assess()), confirmed, lambda c, why: None)
         votes = [a for a in answers if a is not None]
         return bool(votes) and sum(votes) >= majority(len(votes))
 
     def _rebroadcast(self, tx_id: str, encoded: bytes, height: int) -> None:
-        accepted, refused, down = self._send_all(encoded)
+        accepted, refused, _ = self._send_all(encoded)
         log.warning(
             "ETM transaction %s not in a block yet: re-sent to every endpoint (accepted by %s)",
             tx_id,
             ", ".join(u for u, _ in accepted) or "none",
         )
-        if not accepted and refused and not down:
-            # every endpoint says it can never apply (e.g. its nonce was used, its HTLC spent)
-            log.warning("ETM transaction %s refused by every endpoint: no longer tracked", tx_id)
+        if refused and len(refused) >= majority(len(refused) + len(accepted)):
+            # most endpoints that answered say it can never apply (its nonce was used, its HTLC
+            # spent): not censorship, even if one endpoint (a liar that accepts anything, a
+            # lagging one) still takes it
+            log.warning("ETM transaction %s refused by most endpoints: no longer tracked", tx_id)
             self.tracker.forget(tx_id)
             return
         self.tracker.resent(tx_id, height, tuple(u for u, _ in accepted))

@@ -19,6 +19,9 @@ from ..jsonsafe import loads_bounded
 
 #: Rows per request when the client walks a paged list route (the node's largest page).
 PAGE_LIMIT = 100
+#: Largest reply body read (a full block's JSON or hex is far below it): an endpoint that sends
+#: more is treated as down, so a flood of bytes cannot fill the client's memory.
+MAX_REPLY_BYTES = 32 << 20
 #: Error codes the API uses for requests, as opposed to transaction rejection reasons.
 _REQUEST_CODES = {"invalid_request", "body_too_large", "http_error", "method_not_allowed"}
 
@@ -38,12 +41,15 @@ class NodeClient:
             headers["Authorization"] = f"Bearer {self.admin_token}"
         try:
             reply = self._session.request(
-                method, self.url + path, headers=headers, timeout=self.timeout_s, **kwargs
-            )
+                method, self.url + path, headers=headers, timeout=self.timeout_s, stream=True,
+                **kwargs,
+            )  # fmt: skip
+            with reply:
+                content = self._body(reply)
         except requests.RequestException as exc:
             raise NodeUnavailableError(f"ETM node at {self.url} did not answer: {exc}") from None
         try:
-            data = loads_bounded(reply.content)
+            data = loads_bounded(content)
         except ValidationError as exc:  # too deep to decode safely
             raise NodeUnavailableError(
                 f"ETM node at {self.url} sent unusable JSON (HTTP {reply.status_code}): {exc}"
@@ -65,6 +71,24 @@ class NodeClient:
         if reply.status_code == 400 and code not in _REQUEST_CODES:
             raise TxRejectedError(code, message)
         raise ValidationError(f"ETM node refused the request ({code}): {message}")
+
+    def _body(self, reply: requests.Response) -> bytes:
+        """The reply's body, at most :data:`MAX_REPLY_BYTES` (else NodeUnavailableError)."""
+        declared = reply.headers.get("Content-Length", "")
+        chunks, size = [], int(declared) if declared.isdigit() else 0
+        if size <= MAX_REPLY_BYTES:
+            size = 0
+            for chunk in reply.iter_content(1 << 16):
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    break
+                chunks.append(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise NodeUnavailableError(
+                f"ETM node at {self.url} sent a reply larger than {MAX_REPLY_BYTES >> 20} MiB: "
+                "not read"
+            )
+        return b"".join(chunks)
 
     # --- reads ------------------------------------------------------------------------------
 

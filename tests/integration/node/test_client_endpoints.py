@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from etm_bridge_regtest.etm_network import EtmNetwork, PeerProxy, wait_for
 
 from etm_bridge.chain.address import address_hash, address_of
 from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import NodeUnavailableError, NotFoundError, TxRejectedError
 from etm_bridge.etm_client.crosscheck import CrossCheckPolicy, Verdict
@@ -317,3 +319,166 @@ def test_a_transaction_every_endpoint_refuses_raises_that_refusal(net: EtmNetwor
         nodes.submit_tx(bad)
     assert refused.value.reason == "bad_signature"
     assert len(nodes.tracker) == 0
+
+
+# --- review w14k: endpoints that answer too slowly, too much, nonsense or with a false id -----
+
+
+class Evil:
+    """An endpoint that answers every request in one of these ways (attacks on the client):
+
+    * ``trickle-body``: headers at once, then the body one byte every 0.1 s (20 s in all): no
+      socket read ever waits the client's 2 s timeout;
+    * ``trickle-head``: the status line, then header bytes one every 0.1 s;
+    * ``flood``: a JSON status padded without end (up to 128 MiB); ``sent``: the most bytes one
+      connection took;
+    * ``infinity``: a status whose heights are ``1e999`` (Python's JSON decodes it to inf).
+    """
+
+    def __init__(self, net: EtmNetwork, mode: str) -> None:
+        self.mode, self.sent = mode, 0
+        self.loop = net.proxy_loop
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server = self.loop.run(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            await self._answer(writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "infinity":
+            body = b'{"height": 1e999, "finalizedHeight": 1e999, "syncing": false}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        elif self.mode == "flood":
+            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            writer.write(b'{"height": 5, "finalizedHeight": 1, "pad": "')
+            chunk, sent = b" " * (1 << 20), 0
+            while sent < 128 << 20:
+                writer.write(chunk)
+                sent += len(chunk)
+                self.sent = max(self.sent, sent)
+                await writer.drain()
+            writer.write(b'"}')
+        else:
+            head = b"HTTP/1.1 200 OK\r\n"
+            trickled = b"X-Slow: " + b"a" * 200 + b"\r\n\r\n"
+            if self.mode == "trickle-body":
+                head, trickled = head + b"Content-Length: 200\r\n\r\n", b" " * 200
+            writer.write(head)
+            for byte in trickled:
+                await writer.drain()
+                writer.write(bytes([byte]))
+                await asyncio.sleep(0.1)
+        await writer.drain()
+
+    def close(self) -> None:
+        async def shut() -> None:
+            for writer in self.writers:
+                writer.close()
+            self.server.close()
+
+        self.loop.run(shut())
+
+
+def test_trickling_flooding_and_nonsense_endpoints_cost_one_timeout(net: EtmNetwork) -> None:
+    """Before: a trickling endpoint held every assessment (so every read, write and watcher
+    tick) for as long as it trickled (20 s here, for ever in an attack), a flood was read
+    whole into memory, and a status of ``1e999`` raised OverflowError out of the assessment
+    (no read at all through any endpoint)."""
+    evil = [Evil(net, m) for m in ("trickle-body", "trickle-head", "flood", "infinity")]
+    try:
+        bad = [NodeClient(e.url, timeout_s=2) for e in evil]
+        nodes = NodeSet([*bad, net.client(2), net.client(3)], FAST)
+        for _ in range(2):  # the second time, the tricklers are still busy: not asked again
+            began = time.monotonic()
+            verdicts = {r["url"]: r["verdict"] for r in nodes.health()}
+            assert time.monotonic() - began < 2 * 2 + 2  # one timeout per round, not 20 s
+            assert [verdicts[e.url] for e in evil] == ["down"] * 4, verdicts
+        assert evil[2].sent < 64 << 20  # stopped reading after the 32 MiB cap
+        tx_id = _transfer(Submitter(nodes, dev_key("user-4")))
+        wait_for(lambda: _confirmed(nodes, tx_id) is not None, "the transfer in a block")
+    finally:
+        for e in evil:
+            e.close()
+
+
+class SlowReads(NodeClient):
+    """A real node on the canonical chain (so trusted, listed first) whose account reads take
+    20 s, as if trickled: a read through it held the caller 20 s (before)."""
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if path.startswith("/api/accounts/"):
+            time.sleep(20)
+        return super()._request(method, path, **kwargs)
+
+
+def test_a_trusted_endpoint_stalling_a_read_costs_its_timeout_then_the_next_answers(
+    net: EtmNetwork,
+) -> None:
+    slow = SlowReads(net.client(1).url, timeout_s=2)
+    nodes = NodeSet([slow, net.client(2), net.client(3)], FAST)
+    assert nodes.assess(force=True).verdict_of(slow.url).trusted
+    began = time.monotonic()
+    assert nodes.account(_address("user-2"))["address"] == _address("user-2")
+    assert time.monotonic() - began < 2 + 3
+    assert nodes.assess(force=True).verdict_of(slow.url).verdict is Verdict.DOWN  # still busy
+
+
+class FalseId(NodeClient):
+    """A real node that accepts the transaction and answers with another id (or nonsense)."""
+
+    def __init__(self, url: str, answer: Any) -> None:
+        super().__init__(url)
+        self.answer = answer
+
+    def submit_tx(self, signed: bytes) -> Any:
+        super().submit_tx(signed)
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [{"id": "ab" * 32, "status": "pending"}, ["nonsense"]],
+                         ids=["another-id", "not-an-object"])  # fmt: skip
+def test_an_endpoint_answering_a_false_tx_id_is_flagged_and_the_real_id_tracked(
+    net: EtmNetwork, answer: Any
+) -> None:
+    """Before: the first acceptance's id was tracked: another id made the tracker wait for a
+    transaction that never comes (censorship reported after 10 blocks, so no reveal on any
+    swap), and a reply that is no JSON object raised TypeError out of the write."""
+    liar = FalseId(net.client(1).url, answer)
+    nodes = NodeSet([liar, net.client(2), net.client(3)], FAST)
+    tx_id = _transfer(Submitter(nodes, dev_key("user-4")))
+    assert [t.tx_id for t in nodes.tracker.tracked()] == [tx_id]
+    assert liar.url in {r["url"] for r in nodes.health() if "flag" in r}
+    wait_for(lambda: _confirmed(nodes, tx_id) is not None, "the transfer in a block")
+    assert nodes.check_inclusion() == () and len(nodes.tracker) == 0
+
+
+class AcceptsAnything(NodeClient):
+    """An endpoint that answers ``pending`` to every transaction and keeps none."""
+
+    def submit_tx(self, signed: bytes) -> dict[str, Any]:
+        return {"id": Tx.decode(bytes(signed)).id.hex(), "status": "pending"}
+
+
+def test_a_transaction_most_endpoints_refuse_is_not_reported_as_censored(net: EtmNetwork) -> None:
+    """Before: one endpoint accepting a transaction the others refuse (here: more than the
+    sender has; for an engine: a refund sent early) kept it tracked, re-sent and, after 10
+    blocks, reported censored for 200 blocks, so the engine revealed on no swap."""
+    liar = AcceptsAnything(net.client(1).url)
+    nodes = NodeSet([liar, net.client(2), net.client(3)], FAST)
+    sub = Submitter(nodes, dev_key("user-0"))
+    to = address_hash(dev_key("user-5").public_key)
+    tx_id = sub.submit_raw(TRANSFER, TransferPayload(to, 10**17).encode(), wait=False).id
+    [tracked] = nodes.tracker.tracked()
+    assert tracked.tx_id == tx_id and tracked.submitted_at is not None
+    wait_for(lambda: _height(net) >= tracked.submitted_at + 3, "3 blocks produced")
+    assert nodes.check_inclusion() == ()
+    assert tx_id not in nodes.tracker  # re-sent, refused by most: not censorship
