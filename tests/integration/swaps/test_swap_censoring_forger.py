@@ -58,7 +58,7 @@ class NetWorld(World):
     the endpoints ``user_urls`` names for it (a NodeSet)."""
 
     def __init__(self, rpc: BitcoinRpc, net: EtmNetwork, birth: int) -> None:
-        super().__init__(rpc, net.client(1).url, None, birth)
+        super().__init__(rpc, net.client(1).url, birth)
         self.user_urls: dict[str, list[str]] = {}
 
     def etm_adapter(self, party: Party) -> EtmAdapter:
