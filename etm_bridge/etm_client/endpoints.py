@@ -306,7 +306,8 @@ class NodeSet(NodeClient):
             elif isinstance(outcome, EtmBridgeError):
                 refused[client.url] = outcome
             else:
-                tx_id = tx_id or Tx.decode(signed).id.hex()  # a node accepted: it decodes
+                # bytes no node can decode raise ValidationError here, whoever accepted them
+                tx_id = tx_id or Tx.decode(signed).id.hex()
                 if isinstance(outcome, dict) and outcome.get("id") == tx_id:
                     accepted.append((client.url, outcome))
                     continue
