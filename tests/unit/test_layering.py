@@ -177,7 +177,7 @@ ALIASES_LEFT = frozenset({
     "etm_bridge/exchange/plans.py", "etm_bridge/exchange/proof_budget.py",
     "etm_bridge/exchange/swap_plans.py", "etm_bridge/exchange/swap_rules.py",
     "etm_bridge/exchange/txtypes.py", "etm_bridge/exchange/views.py",
-    "etm_bridge/node/exchange_api.py", "etm_bridge/node/htlc_api.py", "etm_bridge/node/relaying.py",
+    "etm_bridge/node/exchange_api.py", "etm_bridge/node/htlc_api.py",
 })  # fmt: skip
 
 

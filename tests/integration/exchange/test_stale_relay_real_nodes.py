@@ -27,12 +27,14 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from etm_bridge_regtest.throwaway import bitcoin_node_in
 
 from etm_bridge.adapter import HtlcTerms, Tip
+from etm_bridge.chain.codec import sha256d
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client.exchange import proof_bytes
+from etm_bridge.etm_client.header_feed import HeaderSource, relay_missing_headers
+from etm_bridge.etm_client.submit import sign_and_submit
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.hashlock import sha256
-from etm_bridge.node import relaying
 from etm_bridge.testing.preimages import new_preimage
 from etm_bridge.units import ETM
 
@@ -44,11 +46,12 @@ BACK_S = 13 * 3600  # the chain starts 13 h ago: 74 blocks of 10 minutes end ~45
 class UpTo:
     """What an attacker who relays on demand shows ETM: the node's chain, cut at ``height``."""
 
-    def __init__(self, source: relaying.BitcoinRpcHeaders, height: int) -> None:
+    def __init__(self, source: HeaderSource, height: int) -> None:
         self.source, self.height = source, height
 
     def tip(self) -> Tip:
-        return Tip(self.height, str(self.source.rpc.call("getblockhash", self.height)))
+        [header] = self.source.headers(self.height, 1)
+        return Tip(self.height, sha256d(header)[::-1].hex())
 
     def headers(self, start_height: int, count: int) -> list[bytes]:
         return self.source.headers(start_height, min(count, self.height - start_height + 1))
@@ -89,8 +92,7 @@ def _proof_of(world: World, user: Party, lock) -> bytes:
 
 def _prove(world: World, user: Party, lock, proof: bytes) -> dict:
     payload = pl.SwapIn("btc", user.etm_address, LOCK_SAT, lock.terms.hashlock, 1, proof)
-    return relaying.sign_and_submit(world.client, user.etm_key, xt.SWAP_IN,
-                                    pl.encode_payload(payload))  # fmt: skip
+    return sign_and_submit(world.client, user.etm_key, xt.SWAP_IN, pl.encode_payload(payload))
 
 
 def _rejected(world: World, user: Party, lock, proof: bytes) -> str:
@@ -121,7 +123,7 @@ def test_a_stale_relay_cannot_open_pool_etm_against_a_refundable_lock(nodes, tmp
     # the attacker's lock: refundable after 72 blocks
     start = int(time.time()) - BACK_S + 120
     attacker = world.btc_adapter(user)
-    source = relaying.BitcoinRpcHeaders(btc.rpc)
+    source = attacker  # the Bitcoin adapter is a header source
     try:
         timelock = btc.height() + 1 + 72
         claim_key = bytes.fromhex(pool_before["claim_key"])
@@ -136,15 +138,15 @@ def test_a_stale_relay_cannot_open_pool_etm_against_a_refundable_lock(nodes, tmp
         proof = _proof_of(world, user, lock)
 
         # relay only to the lock's depth: by that tip 72 blocks (12 h) remain
-        relaying.relay_missing_headers(client, user.etm_key, UpTo(source, lock_height))
+        relay_missing_headers(client, user.etm_key, UpTo(source, lock_height), chain="btc")
         assert _rejected(world, user, lock, proof) == "stale_relay"
         # as far as the freshness bound still refuses (the tip's time lags ETM by > 2 h) ...
-        relaying.relay_missing_headers(client, user.etm_key, UpTo(source, lock_height + 60))
+        relay_missing_headers(client, user.etm_key, UpTo(source, lock_height + 60), chain="btc")
         assert _rejected(world, user, lock, proof) == "stale_relay"
         # ... just inside it (lag ~1.6 h): the elapsed time is counted, the lock is late
-        relaying.relay_missing_headers(client, user.etm_key, UpTo(source, lock_height + 68))
+        relay_missing_headers(client, user.etm_key, UpTo(source, lock_height + 68), chain="btc")
         assert _rejected(world, user, lock, proof) == "late_proof"
-        relaying.relay_missing_headers(client, user.etm_key, source)  # everything
+        relay_missing_headers(client, user.etm_key, source, chain="btc")  # everything
         assert _rejected(world, user, lock, proof) == "late_proof"
 
         assert client.pool("btc") == pool_before  # no pool ETM reserved, none locked
@@ -160,7 +162,7 @@ def test_a_stale_relay_cannot_open_pool_etm_against_a_refundable_lock(nodes, tmp
         good = attacker.lock(fresh)
         btc.mine(1)
         good = attacker.get_lock(good.lock_id)
-        relaying.relay_missing_headers(client, user.etm_key, source)
+        relay_missing_headers(client, user.etm_key, source, chain="btc")
         accepted = _prove(world, user, good, _proof_of(world, user, good))
         assert accepted["status"] == "confirmed"
         [htlc] = client.htlcs(fresh.hashlock)

@@ -1,5 +1,5 @@
 """``node init --eth-rpc``: an ETM node whose Ethereum relay starts at anvil's head, fed by a
-trusted relayer through the node API (``relaying.relay_missing_headers``), on real nodes.
+trusted relayer through the node API (``header_feed.relay_missing_headers``), on real nodes.
 
 The relay's checkpoint is genesis state (``genesis.json`` -> ``plugins.spv``), read from anvil
 at init; the default trusted relayer is the development key ``user-0``. Another key's headers
@@ -22,8 +22,8 @@ from etm_bridge.adapter import Tip
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.ethereum.spv.rlp import encode_checked_header, header_hash
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.etm_client import header_feed
 from etm_bridge.jsonrpc import JsonRpcClient
-from etm_bridge.node import relaying
 
 OPERATOR, VAULT = "0x" + "11" * 20, "0x" + "22" * 20
 
@@ -78,11 +78,11 @@ def test_the_eth_relay_starts_at_anvils_head_and_follows_it(
 
     anvil_node.rpc.call("anvil_mine", 3)
     with pytest.raises(TxRejectedError) as refused:
-        relaying.relay_missing_headers(client, dev_key("user-1"), anvil, chain="eth")
+        header_feed.relay_missing_headers(client, dev_key("user-1"), anvil, chain="eth")
     assert refused.value.reason == "spv_untrusted_relayer"
 
-    sent = relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth", batch=2)
+    sent = header_feed.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth", batch=2)
     tip = anvil.tip()
     assert sent == tip.height - checkpoint["tip"]["number"]
     assert client.spv_relay("eth")["tip"]["hash"] == "0x" + tip.block_hash_hex
-    assert relaying.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth") == 0
+    assert header_feed.relay_missing_headers(client, dev_key("user-0"), anvil, chain="eth") == 0

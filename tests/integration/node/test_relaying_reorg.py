@@ -1,4 +1,4 @@
-"""``relaying.relay_missing_headers`` after a reorg of the header source, against a real ETM
+"""``header_feed.relay_missing_headers`` after a reorg of the header source, against a real ETM
 node process: the fork point is found through ``/api/spv/btc/best/{h}`` and only the new branch
 is sent; the relay's tip follows the branch with more work and keeps the old tip as a fork.
 
@@ -20,7 +20,8 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.bitcoin.spv.params import params_for
-from etm_bridge.node import relaying
+from etm_bridge.chains.registry import chain_registry
+from etm_bridge.etm_client import header_feed
 
 GENESIS = Checkpoint.genesis(params_for("regtest")).header
 
@@ -64,13 +65,16 @@ def test_after_a_reorg_only_the_new_branch_is_relayed(node: EtmNodeProcess) -> N
     a3, b3 = child(a2, 3), child(b2, 30)
     b4 = child(b3, 40)
 
-    assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3]), batch=2) == 3
+    assert (
+        header_feed.relay_missing_headers(client, key, Headers([a1, a2, a3]), chain="btc", batch=2)
+        == 3
+    )
     assert client.spv_relay("btc")["tip"]["hash"] == dsha256(a3)[::-1].hex()
-    assert relaying.relay_missing_headers(client, key, Headers([a1, a2, a3])) == 0
+    assert header_feed.relay_missing_headers(client, key, Headers([a1, a2, a3]), chain="btc") == 0
 
     branch = Headers([a1, b2, b3, b4])
-    assert relaying.fork_point(client, branch) == 1
-    assert relaying.relay_missing_headers(client, key, branch) == 3
+    assert header_feed.fork_point(client, chain_registry().find("btc"), branch) == 1
+    assert header_feed.relay_missing_headers(client, key, branch, chain="btc") == 3
     relay = client.spv_relay("btc")
     assert relay["tip"]["height"] == 4 and relay["tip"]["hash"] == dsha256(b4)[::-1].hex()
     assert client.spv_best_hash("btc", 2) == dsha256(b2)[::-1].hex()

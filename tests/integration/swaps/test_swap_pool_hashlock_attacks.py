@@ -33,10 +33,10 @@ from test_swap_pool_real_nodes import _setup
 from etm_bridge.adapter import HtlcTerms, LockState
 from etm_bridge.app import given_adapters as pool_start
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.etm_client import header_feed
 from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
-from etm_bridge.node import relaying
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapTerms
 from etm_bridge.swaps.core.pool_terms import PoolInfo
@@ -86,7 +86,7 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
         terms = HtlcTerms(SWAP_SAT, t1.hashlock, pool_key, btc.our_key(), btc.tip().height + 72)
         again = btc.lock(terms)
         bitcoin_node.mine(2)
-        relaying.relay_missing_headers(client, user.etm_key, btc, chain="btc")
+        header_feed.relay_missing_headers(client, user.etm_key, btc, chain="btc")
         [lock] = [lk for lk in btc.find_locks(t1.hashlock) if lk.lock_id == again.lock_id]
         proof = proof_bytes("btc", lock, btc.inclusion_proof(lock.lock_id))
         pool_before = client.pool("btc")

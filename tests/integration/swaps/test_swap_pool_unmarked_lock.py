@@ -33,10 +33,10 @@ from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.chains.bitcoin.etm.verifier import BtcProof, htlc_witness_script, lock_marker, p2wsh
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.etm_client import header_feed
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
 from etm_bridge.hashlock import sha256
-from etm_bridge.node import relaying
 from etm_bridge.swaps.core.pool_terms import PoolInfo
 from etm_bridge.testing.preimages import new_preimage
 
@@ -74,7 +74,7 @@ def test_a_lock_the_operator_cannot_see_opens_no_pool_swap(etm_node, bitcoin_nod
             bitcoin_node.mine(2)
             found = wait_proof(btc, txid, height + 1, 2, timeout_s=60)
             proof = BtcProof(found.tx_proof, 0, script)
-            relaying.relay_missing_headers(client, user.etm_key, btc, chain="btc")
+            header_feed.relay_missing_headers(client, user.etm_key, btc, chain="btc")
             assert btc.find_locks(hashlock) == []  # the adapter (any engine's) cannot see it
             swap_in = pl.SwapIn("btc", user.etm_address, SWAP_SAT, hashlock, 1, proof.encode())
             with pytest.raises(TxRejectedError) as exc:
