@@ -153,6 +153,11 @@ class ExchangeSpec:
     verifier: Callable[[], ForeignVerifier]  # bound to this chain's relay in state
     lock_proof: Callable[[HtlcLock, InclusionProof], bytes]  # -> xchg_swap_in proof bytes
     txid_json_key: str  # the payment's id key in `lp deposit --json` ("<name>_txid", ...)
+    #: CONSENSUS: the least a withdrawal may pay out in the native asset (base units), whatever
+    #: a pool sets: above the chain's dust limit plus the fee of the operator's payment, so no
+    #: obligation is too small to pay (issue 11, item 6). 1: no floor but a positive amount.
+    #: Tokens of the chain have no floor (their pools set their own minimum).
+    withdrawal_floor: int = 1
 
 
 @dataclass(frozen=True)

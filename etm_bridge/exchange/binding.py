@@ -1,12 +1,12 @@
 """Address binding: prove control of a foreign chain's key and tie it to an ETM address.
 
 Whitepaper 6.2: "User A must first register with En-Tan-Mo to bind the mapping relationship
-between User A's ETM wallet address and the BTC wallet address". A :class:`BindingProof` is a
-signature over :func:`binding_message`, which names the ETM network, the ETM address, the
-foreign chain (its ticker), a nonce and an expiry height. How the chain's key signs, and which
-key a signature proves, is the chain profile's ``binding`` part (e.g. a signed-message format
-recovering a public key, or a recoverable signature naming an address); the key it records
-is what that chain's swaps use.
+between User A's ETM wallet address and the [foreign chain's] wallet address". A
+:class:`BindingProof` is a signature over :func:`binding_message`, which names the ETM
+network, the ETM address, the foreign chain (its ticker), a nonce and an expiry height. How
+the chain's key signs, and which key a signature proves, is the chain profile's ``binding``
+part (e.g. a signed-message format recovering a public key, or a recoverable signature naming
+an address); the key it records is what that chain's swaps use.
 
 A proof is rejected if its signature does not prove the claimed key (forged), if it names
 another ETM address or network, if it expired, if its expiry is too far ahead, or if its nonce

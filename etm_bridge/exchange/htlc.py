@@ -8,9 +8,9 @@ first:
 - **claim** with the preimage in a block at height ``<= expiry_height`` whose timestamp is
   ``<= deadline_s``; anyone may submit it, the funds go only to ``recipient``; the preimage is
   recorded so the other leg can use it.
-- **refund** in a block at height ``> expiry_height`` (the same rule as Bitcoin's nLockTime and
-  :func:`etm_bridge.hashlock.refund_allowed`) **or** whose timestamp is ``> deadline_s``; anyone
-  may submit it, the funds go only back to ``sender``. The whitepaper says the funds
+- **refund** in a block at height ``> expiry_height`` (an absolute height timelock, as
+  :func:`etm_bridge.hashlock.refund_allowed`) **or** whose timestamp is ``> deadline_s``;
+  anyone may submit it, the funds go only back to ``sender``. The whitepaper says the funds
   "automatically return": on a chain, someone must send the refund transaction, and anyone may.
 - The deadline exists because heights stop while the chain is halted (no forger, a crash) but
   the other chain's clock runs on: with heights alone a halt would stretch an ETM leg past the

@@ -1,25 +1,24 @@
 """External-asset movements of a pool: SPV-credited deposits and withdrawal obligations.
 
-The pool's BTC/ETH lives on its own chain, controlled by the pool operator. ETM only sees it
-through SPV:
+The pool's external asset lives on its own chain, controlled by the pool operator. ETM only
+sees it through SPV:
 
 - A deposit is credited only from a :class:`VerifiedDeposit`, the output of SPV verification
-  (done by the transaction-type layer with ``etm_bridge.spv``): a payment to the pool's
-  address (Bitcoin) or contract (Ethereum), at the pool's confirmation depth, attributed to the
-  ETM address the payment itself names (Bitcoin: an OP_RETURN output of the same transaction,
-  committed by the txid; never a witness, which the txid does not commit). Each ``deposit_id``
-  (txid + output index, or tx hash + log index) is credited once.
+  (done by the transaction-type layer with the chain's exchange verifier): a payment to the
+  pool's key or contract, at the pool's confirmation depth, attributed to the ETM address the
+  payment itself names in data its transaction id commits to (never a witness, which the id
+  does not commit). Each ``deposit_id`` (payment id + output or event index) is credited once.
 - A withdrawal of the external asset becomes an :class:`Obligation`: amount, destination
   (the investor's bound key), deadline (ETM height). The operator pays on the other chain and
   proves it back with a :class:`VerifiedPayment`.
 
-Dust (issue 11, item 6): an obligation too small to pay without overpaying (a 1-sat output is
-below Bitcoin's dust limit, and its fee alone exceeds it) would force the operator to default,
-which halts the pool. So a withdrawal's asset part must be at least :func:`min_withdrawal`: the
-pool's ``min_withdrawal``, never below the chain's :data:`WITHDRAWAL_FLOOR` (above the dust
-limit plus the fee of the payment); and one payment may settle several obligations to the same
-destination (:func:`settle`: a Bitcoin payment lists up to :data:`MAX_PAID_PER_PAYMENT` ids), so
-paying many investors costs the operator one transaction.
+Dust (issue 11, item 6): an obligation too small to pay without overpaying (an output below the
+chain's dust limit, whose fee alone exceeds it) would force the operator to default, which
+halts the pool. So a withdrawal's asset part must be at least :func:`min_withdrawal`: the
+pool's ``min_withdrawal``, never below :func:`withdrawal_floor` (the chain profile's floor:
+above the dust limit plus the fee of the payment); and one payment may settle several
+obligations to the same destination (:func:`settle`: a payment lists up to
+:data:`MAX_PAID_PER_PAYMENT` ids), so paying many investors costs the operator one transaction.
 
 A missed deadline is visible and has one defined consequence: anyone may mark the obligation
 ``DEFAULTED`` (:func:`mark_default`), which halts its pool (no new swaps or deposits; LP
@@ -34,24 +33,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ..chains.registry import chain_registry
 from ..errors import ExchangeError
 from .pool import require_amount
 from .reasons import Reason
 
-#: The least a withdrawal may pay out on the asset's chain (base units), whatever a pool sets:
-#: Bitcoin 10,000 sat (the P2WPKH dust limit is 294 sat, a 546-sat output is standard for every
-#: script type, and a one-input payment with its OP_RETURN of ~170 vB costs 8,500 sat at
-#: 50 sat/vB); Ether 10**15 wei (0.001 ETH: a PoolVault payment of ~64,000 gas at ~15 gwei).
-#: Tokens have no dust rule and no common unit: their pools set their own minimum.
-WITHDRAWAL_FLOOR = {"btc": 10_000, "eth": 10**15}
+#: The floor of a token's withdrawal: tokens have no dust rule and no common unit, so their
+#: pools set their own minimum. A chain's native asset has its profile's floor.
 TOKEN_WITHDRAWAL_FLOOR = 1
-#: Most obligations one payment may list (a Bitcoin OP_RETURN push of "ETMO" + 8 ids of 8 bytes).
+#: Most obligations one payment may list (an "ETMO" tag + 8 ids of 8 bytes fits one data push).
 MAX_PAID_PER_PAYMENT = 8
 
 
 def withdrawal_floor(asset: str) -> int:
-    """The consensus floor of a withdrawal's asset part for ``asset`` (:data:`WITHDRAWAL_FLOOR`)."""
-    return WITHDRAWAL_FLOOR.get(asset, TOKEN_WITHDRAWAL_FLOOR)
+    """The consensus floor of a withdrawal's asset part for ``asset``: the chain profile's
+    ``exchange.withdrawal_floor`` for a chain's native asset, else
+    :data:`TOKEN_WITHDRAWAL_FLOOR`."""
+    for profile in chain_registry():
+        if profile.assets.native == asset and profile.exchange is not None:
+            return profile.exchange.withdrawal_floor
+    return TOKEN_WITHDRAWAL_FLOOR
 
 
 def min_withdrawal(asset: str, pool_minimum: int) -> int:
@@ -88,11 +89,12 @@ class VerifiedDeposit:
 class VerifiedPayment:
     """An operator payment on the asset's chain, already proven by SPV at enough depth.
 
-    ``destination`` is in the same form as the obligation's: the bound 33-byte pubkey (paid as
-    P2WPKH) for Bitcoin, the bound 20-byte address for Ethereum. ``obligation_ids`` are the
-    obligations the payment says it pays *to this destination* (Bitcoin: the ids its OP_RETURN
-    lists whose destination this output pays; Ethereum: the ``Paid`` event's one id), so a
-    payment the investor received for another reason cannot be passed off as the operator's.
+    ``destination`` is in the same form as the obligation's: the investor's bound key, in
+    the chain's key form (its profile's ``binding.key_len``). ``obligation_ids`` are the
+    obligations the payment says it pays *to this destination* (the chain's verifier reads
+    them from the payment: the ids its data output lists whose destination this output pays,
+    or a payment event's one id), so a payment the investor received for another reason
+    cannot be passed off as the operator's.
     ``block_hash``: the block holding it (:mod:`.proof_budget`; empty: not counted).
     """
 

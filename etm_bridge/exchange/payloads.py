@@ -9,9 +9,9 @@ one flat object, so text nested deeper than one object is refused before it is p
 
 Integers are u64 (``0 <= n < 2**64``: ETM amounts, the chain's native amount type, shares,
 heights, nonces) except the external-asset amounts listed in :data:`U128_FIELDS`, which are
-u128 (``0 <= n < 2**128``): ETH is counted in wei, so 2**64 is only about 18.4 ETH. An integer
-out of its range raises :class:`~etm_bridge.errors.AmountError` (the chain rejects the tx with
-``bad_amount``). See docs/exchange.md, "Amount encoding".
+u128 (``0 <= n < 2**128``): with 18 decimals, 2**64 base units are only about 18.4 whole
+units. An integer out of its range raises :class:`~etm_bridge.errors.AmountError` (the chain
+rejects the tx with ``bad_amount``). See docs/exchange.md, "Amount encoding".
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ MAX_PAYLOAD_JSON_DEPTH = 1
 MAX_PAYLOAD_CONTAINERS = 16
 #: Largest u64 (ETM amounts and every other integer field).
 MAX_U64 = 2**64 - 1
-#: Largest u128 (external-asset amounts: sat, wei, token base units).
+#: Largest u128 (external-asset amounts in their base units).
 MAX_U128 = 2**128 - 1
 #: The u128 fields of each payload: the external-asset amounts (the rest are u64).
 U128_FIELDS: dict[type, frozenset[str]] = {

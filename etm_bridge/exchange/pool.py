@@ -1,9 +1,9 @@
 """One liquidity pool per external asset: constant-product pricing, LP shares, reservations.
 
-A :class:`Pool` pairs an external asset's reserve (BTC sat, ETH wei, ERC-20 base units) with
-an ETM reserve (ETM base units). Every function is pure: it takes a frozen pool and returns a
-new one (and a receipt), or raises a typed :class:`~etm_bridge.errors.ExchangeError` and
-changes nothing.
+A :class:`Pool` pairs an external asset's reserve (in the asset's base units, a chain's native
+asset or a token) with an ETM reserve (ETM base units). Every function is pure: it takes a
+frozen pool and returns a new one (and a receipt), or raises a typed
+:class:`~etm_bridge.errors.ExchangeError` and changes nothing.
 
 Pricing (whitepaper 3.6: the price emerges from supply and demand) is the constant product
 over *pessimistic* reserves: a swap is priced as if every in-flight swap paying in the same
@@ -63,8 +63,9 @@ MAX_FEE_PPM = 100_000
 MINIMUM_LIQUIDITY = 1_000
 #: Largest ETM amount or reserve (u64: the chain's native amount type).
 MAX_ETM_AMOUNT = 2**64 - 1
-#: Largest external-asset amount or reserve (u128: ETH is counted in wei, and 2**64 wei is only
-#: about 18.4 ETH). Payloads encode these amounts as u128 (docs/exchange.md, "Amount encoding").
+#: Largest external-asset amount or reserve (u128: an asset with 18 decimals reaches 2**64 base
+#: units at about 18.4 whole units). Payloads encode these amounts as u128 (docs/exchange.md,
+#: "Amount encoding").
 MAX_ASSET_AMOUNT = 2**128 - 1
 
 
@@ -91,12 +92,12 @@ def require_amount(
 class PoolParams:
     """What a pool's operator fixes when creating it.
 
-    ``claim_key`` is the pool's key on the asset's chain: the 33-byte compressed pubkey that
-    user BTC locks must pay (Bitcoin), or the 20-byte address that user ETH locks must name as
-    claimer (Ethereum). ``obligation_blocks`` is how many ETM blocks the operator has to pay an
+    ``claim_key`` is the pool's key on the asset's chain, in the chain's key form (its
+    profile's ``binding.key_len``: a compressed public key, or an address user locks must name
+    as claimer). ``obligation_blocks`` is how many ETM blocks the operator has to pay an
     external-asset withdrawal; ``min_confirmations`` is the depth a foreign lock or deposit
     needs before the pool acts on it. ``min_withdrawal`` is the least asset (base units) one
-    withdrawal may pay out; the chain's floor (``obligations.WITHDRAWAL_FLOOR``: above dust
+    withdrawal may pay out; the chain's floor (``obligations.withdrawal_floor``: above dust
     plus the payment's fee) applies when it is lower, so 0 means "the floor".
     """
 

@@ -77,11 +77,11 @@ class Reason(StrEnum):
     LATE_PROOF = "late_proof"
     STALE_RELAY = "stale_relay"  # the relay tip lags ETM time: the foreign height is unknown
     PROOF_REORGED = "proof_reorged"  # the proven block left the relay's best chain (or depth)
-    DEV_NETWORK_POOL = "dev_network_pool"  # a pool on a regtest/anvil relay without the dev flag
+    DEV_NETWORK_POOL = "dev_network_pool"  # a pool on a dev-network relay without the dev flag
     REPLAYED_PROOF = "replayed_proof"
     HASHLOCK_USED = "hashlock_used"  # a hashlock serves one HTLC ever (issue 11, item 1)
     HASHLOCK_RESERVED = "hashlock_reserved"  # another address's swap intent reserved it
-    UNMARKED_LOCK = "unmarked_lock"  # a Bitcoin lock without its marker: the operator can't see it
+    UNMARKED_LOCK = "unmarked_lock"  # a lock without its marker output: the operator can't see it
     LEG_TOO_SHORT = "leg_too_short"
     LEG_TOO_LONG = "leg_too_long"
     UNKNOWN_SWAP = "unknown_swap"

@@ -1,6 +1,6 @@
 """Contract-side checks of swaps through a pool, in both directions (whitepaper 6.2).
 
-**Swap in (BTC/ETH -> ETM).** The user locks the asset on its chain to the pool's claim key
+**Swap in (foreign asset -> ETM).** The user locks the asset on its chain to the pool's claim key
 with H(a) for the long leg (default :data:`LONG_LEG_S`, 12 h). Anyone submits the SPV proof;
 the transaction-type layer verifies it and hands a :class:`VerifiedForeignLock` to
 :func:`check_swap_in`, which checks, in this order: not replayed, asset, confirmations (the
@@ -28,7 +28,7 @@ a prover can leave the relay at the lock's depth long after the lock became refu
 The smaller estimate counts. Block-time variance (blocks faster than nominal) is what
 :data:`MARGIN_S` absorbs.
 
-**Swap out (ETM -> BTC/ETH).** The user locks ETM to the pool with H(a) until an ETM height
+**Swap out (ETM -> foreign asset).** The user locks ETM to the pool with H(a) until an ETM height
 at least ``SHORT_LEG_S + MARGIN_S`` and at most :data:`MAX_LEG_S` away. :func:`check_swap_out`
 checks the user is bound on the asset's chain (the operator pays to that key) and reserves the
 asset output; the terms returned tell the operator what to lock (amount, H(a), the user's key,
@@ -66,10 +66,11 @@ MAX_LEG_S = 48 * 3600
 class VerifiedForeignLock:
     """A user's HTLC on the asset's chain, as SPV verification saw it.
 
-    ``lock_id`` is unique per lock (txid + output index; contract swap id). Keys: 33-byte
-    pubkeys on Bitcoin, 20-byte addresses on Ethereum. ``timelock_height`` is the height after
-    which the user may refund. ``confirmations`` the lock block's depth on the relay's best
-    chain, ``required_confirmations`` the depth the verifier requires for this amount.
+    ``lock_id`` is unique per lock (txid + output index; contract swap id). Keys are in
+    the chain's key form (its profile's ``binding.key_len``: compressed pubkeys, addresses).
+    ``timelock_height`` is the height after which the user may refund. ``confirmations`` the
+    lock block's depth on the relay's best chain, ``required_confirmations`` the depth the
+    verifier requires for this amount.
     ``block_hash``, ``lock_height`` and ``lock_time_s`` name the block holding the lock (its
     header timestamp, unix s); ``tip_height`` / ``tip_time_s`` the relay tip the proof was
     checked against; ``block_time_s`` the chain's nominal block time and ``max_relay_lag_s``

@@ -175,7 +175,15 @@ PROFILE = ChainProfile(
         dev_networks=frozenset({"regtest", "testnet", "testnet3", "testnet4"}),
         dev_autostart="regtest",
     ),
-    exchange=ExchangeSpec(verifier=_verifier, lock_proof=_lock_proof, txid_json_key="bitcoin_txid"),
+    exchange=ExchangeSpec(
+        verifier=_verifier,
+        lock_proof=_lock_proof,
+        txid_json_key="bitcoin_txid",
+        #: 10,000 sat: the P2WPKH dust limit is 294 sat, a 546-sat output is standard for every
+        #: script type, and a one-input payment with its OP_RETURN of ~170 vB costs 8,500 sat
+        #: at 50 sat/vB
+        withdrawal_floor=10_000,
+    ),
     client=ClientSpec(
         adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
         deposit_payments=lambda request: _client().deposit_payments(request),

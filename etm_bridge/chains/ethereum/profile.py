@@ -193,7 +193,13 @@ PROFILE = ChainProfile(
         dev_network="anvil",
         dev_networks=frozenset({"anvil"}),
     ),
-    exchange=ExchangeSpec(verifier=_verifier, lock_proof=_lock_proof, txid_json_key="ethereum_tx"),
+    exchange=ExchangeSpec(
+        verifier=_verifier,
+        lock_proof=_lock_proof,
+        txid_json_key="ethereum_tx",
+        #: 10**15 wei (0.001 ETH): a PoolVault payment of ~64,000 gas at ~15 gwei
+        withdrawal_floor=10**15,
+    ),
     client=ClientSpec(
         adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
         deposit_payments=lambda request: _client().deposit_payments(request),

@@ -184,7 +184,13 @@ PROFILE = ChainProfile(
         tx_plugin="etm_bridge.chains.handshake.etm.plugin",
     ),
     exchange=ExchangeSpec(
-        verifier=_verifier, lock_proof=_lock_proof, txid_json_key="handshake_txid"
+        verifier=_verifier,
+        lock_proof=_lock_proof,
+        txid_json_key="handshake_txid",
+        #: no dust floor yet (consensus as when Handshake landed: any positive amount). hsd's
+        #: dust limit (~300 doo, ``etm_bridge_handshake.txbuild.dust_threshold``) plus a
+        #: payment's fee would be the floor; raising it is a consensus change for HNS pools.
+        withdrawal_floor=1,
     ),
     client=ClientSpec(
         adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),

@@ -26,7 +26,7 @@ from etm_bridge.exchange import txtypes as tt
 from etm_bridge.exchange.obligations import ObligationStatus, VerifiedPayment
 from etm_bridge.exchange.reasons import Reason
 
-FLOOR = ob.WITHDRAWAL_FLOOR["btc"]
+FLOOR = ob.withdrawal_floor("btc")
 
 
 def shares_paying(led: Ledger, sat: int) -> int:
