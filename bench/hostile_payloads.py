@@ -32,11 +32,12 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chains.ethereum.etm.relay_types import ETH_RECEIPT_PROOF, ETH_RELAY_HEADERS
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.exchange.txtypes import POOL_CREATE
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.store import ChainStore
-from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
+from etm_bridge.testing.hostile import nested_json
 
 CASES: dict[str, tuple[int, Callable[[int], bytes], tuple[int, ...]]] = {
     "nested_json": (POOL_CREATE, nested_json, (1_000, 10_000, 100_000, 1_000_000)),

@@ -112,10 +112,10 @@ def _require_text(name: str, value: object) -> None:
 class ChainInfo:
     """A chain's identity and the parameters a swap plans with."""
 
-    chain: str  # adapter/chain name, e.g. "bitcoin", "ethereum", "fake"
-    network: str  # e.g. "regtest", "mainnet", "anvil"
-    asset: str  # native asset symbol, e.g. "BTC", "ETH"
-    base_unit: str  # e.g. "sat", "wei"
+    chain: str  # adapter/chain name (the chain profile's name), e.g. "fake"
+    network: str  # e.g. "regtest", "mainnet"
+    asset: str  # native asset symbol, upper case (the profile's unit symbol)
+    base_unit: str  # the smallest unit's name (the profile's unit)
     decimals: int
     block_time_s: int  # expected seconds per block
     default_confirmations: int
@@ -186,7 +186,7 @@ class HtlcLock:
     it is refused and a refund becomes valid); None on chains whose locks end by height only."""
 
     chain: str
-    lock_id: str  # adapter-defined, stable: Bitcoin "txid:vout", Ethereum the swap hash hex
+    lock_id: str  # adapter-defined, stable: e.g. "txid:vout", or a contract's swap id hex
     txid: str  # the lock transaction, as the chain displays it
     terms: HtlcTerms
     block_height: int | None
@@ -240,16 +240,19 @@ class HtlcSpend:
 class InclusionProof:
     """Proof that a lock's transaction is in a block, as raw bytes for the SPV relays.
 
-    - ``kind == "bitcoin-merkle"``: ``header`` is the 80-byte block header, ``leaf`` the
-      transaction's witness-stripped serialisation (so ``dsha256(leaf)`` is the txid in internal
-      order), ``branch`` the sibling hashes in internal byte order from leaf to root, ``index``
-      the tx position in the block (its bits say left/right, lowest bit first), ``tx_count``
-      the number of transactions in the block (the SPV verifier checks the branch shape).
-    - ``kind == "fake-merkle"`` (the in-memory fake): the same tree over the fake's own
-      transaction encoding, ``dsha256(leaf)`` being the leaf hash.
-    - ``kind == "ethereum-receipt"``: ``header`` is the RLP block header, ``leaf`` the
-      consensus-encoded receipt, ``branch`` the receipts-trie nodes from root to leaf,
-      ``index`` the transaction index (trie key ``rlp(index)``).
+    The ``kind`` is one a chain profile declares (``ChainProfile.proof_kinds``, e.g. a Merkle
+    branch of a block's transactions, or a receipts-trie path); the profile's chain folder
+    documents its fields, and its ``ProofKind`` gives the exact header and branch-node lengths
+    checked here (a kind no installed profile declares is not checked here):
+
+    - a Merkle kind: ``header`` is the block header, ``leaf`` the transaction's serialisation
+      the tree commits to, ``branch`` the sibling hashes from leaf to root, ``index`` the tx
+      position in the block (its bits say left/right, lowest bit first), ``tx_count`` the
+      number of transactions in the block (the SPV verifier checks the branch shape).
+    - ``kind == "fake-merkle"`` (the in-memory fake): a double-SHA-256 tree over the fake's own
+      transaction encoding, an 80-byte header and 32-byte hashes.
+    - a trie kind: ``header`` is the block header, ``leaf`` the encoded receipt, ``branch``
+      the trie nodes from root to leaf, ``index`` the transaction index (the trie key).
 
     A payment's proof (:meth:`~etm_bridge.adapter.ChainAdapter.payment_proof`) also names the
     part of the transaction that pays (``item``: the output index, the receipt's log index) and
@@ -266,7 +269,7 @@ class InclusionProof:
     leaf: bytes
     branch: tuple[bytes, ...]
     index: int
-    tx_count: int | None = None  # Bitcoin-style Merkle proofs: transactions in the block
+    tx_count: int | None = None  # Merkle proofs: transactions in the block
     item: int | None = None  # payment proofs: the output / log that pays
     aux: tuple[bytes, ...] = ()  # payment proofs: more nodes (e.g. the transactions trie)
     context: tuple[bytes, ...] = ()
@@ -289,17 +292,34 @@ class InclusionProof:
             _require_int("item", self.item)
         if not isinstance(self.aux, tuple) or not all(isinstance(b, bytes) for b in self.aux):
             raise ValidationError("aux must be a tuple of bytes")
-        if self.kind in ("bitcoin-merkle", "fake-merkle"):
-            _require_bytes("header", self.header, 80)
+        header_len, node_len = _shape_of(self.kind)
+        if header_len is not None:
+            _require_bytes("header", self.header, header_len)
+        if node_len is not None:
             for node in self.branch:
-                _require_bytes("branch hash", node, 32)
+                _require_bytes("branch hash", node, node_len)
+
+
+#: The in-memory fake chain's proof kind (``etm_bridge.testing.fakechain``): no profile's.
+FAKE_MERKLE = "fake-merkle"
+
+
+def _shape_of(kind: str) -> tuple[int | None, int | None]:
+    """(header length, branch node length) of a proof kind: its chain profile's ``ProofKind``;
+    (None, None) for a kind no installed profile declares (not checked here)."""
+    if kind == FAKE_MERKLE:
+        return 80, 32
+    from .chains.registry import chain_registry  # the profiles import this module
+
+    shape = chain_registry().proof_kind(kind)
+    return (None, None) if shape is None else (shape.header_len, shape.node_len)
 
 
 @dataclass(frozen=True)
 class FeeEstimate:
     """A fee rate and where it came from (``source`` is "node" or "fallback")."""
 
-    rate: int  # in rate_unit, e.g. sat/vB or wei/gas
+    rate: int  # in rate_unit, e.g. base units per vbyte or per gas
     rate_unit: str
     source: str
 

@@ -9,8 +9,8 @@ signature; 296 bytes)::
     reveal 80 B | nonce u64 | block_signature 64 B  (ed25519 over signing_root(genesis id))
 
 * The signature signs ``signing_root(genesis_id) = sha256("ETM-block-signature" || genesis id ||
-  unsigned_bytes)``: the chain's genesis id is the **signing domain** (as Ethereum's
-  ``genesis_validators_root``). Every ``node init`` chain shares the network id and the
+  unsigned_bytes)``: the chain's genesis id is the **signing domain** (as the beacon
+  chain's ``genesis_validators_root``). Every ``node init`` chain shares the network id and the
   development keys, so without it a header a key signed on one chain was a valid signature, and
   double-forging evidence, on every other; with it a header signed for another genesis never
   verifies here, as a block or as evidence.
@@ -60,7 +60,7 @@ SIGNING_DOMAIN_TAG = b"ETM-block-signature"
 
 def merkle_root(leaves: list[bytes]) -> bytes:
     """Root over 32-byte leaves; inner node = sha256(0x01 || left || right); an odd last node is
-    promoted unchanged (no Bitcoin-style duplication, so no CVE-2012-2459 mutation)."""
+    promoted unchanged (no duplication of the last node, so no CVE-2012-2459 mutation)."""
     if not leaves:
         return EMPTY_PAYLOAD_HASH
     level = leaves

@@ -21,7 +21,7 @@ delegate's deposit is minted straight into the ``delegate_deposits`` escrow. Rou
 RANDAO accumulator.
 
 The genesis id is also the **block signing domain** (``block.BlockHeader.signing_root``): it is
-written to state at genesis (``meta/genesis_id``, as Ethereum keeps ``genesis_validators_root``
+written to state at genesis (``meta/genesis_id``, as beacon chains keep ``genesis_validators_root``
 in its state), so every rule that checks a block signature, the slashing transaction's included,
 reads it from the state it checks against (:func:`signing_genesis_id`).
 """

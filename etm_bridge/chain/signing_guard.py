@@ -1,7 +1,7 @@
 """Never sign twice: the rule a forger's slashing protection enforces, and its seam.
 
 A key may sign a block header only at a slot strictly above the highest slot it ever signed.
-This is stricter than "not twice for one slot" and is what Ethereum validator clients enforce for
+This is stricter than "not twice for one slot" and is what beacon-chain validators enforce for
 blocks after an EIP-3076 import (a lower bound): it needs one number per key, survives a restart,
 a reorg that takes the signed block away, and a move of the key to another machine (export and
 import the record), and it costs nothing honest: slots only go forward, and a forger never needs

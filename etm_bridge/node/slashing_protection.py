@@ -4,7 +4,7 @@ The forger asks :meth:`SlashingProtection.approve` before every block signature
 (``chain.signing_guard`` has the rule: only slots above the highest signed). The record is
 committed, and fsync'd, *before* ``approve`` returns, so a forger killed right after signing and
 restarted, a reorg that takes its block away, or a restored chain database never lead to a second
-signature for a slot. Lighthouse and the other Ethereum validator clients keep the same kind of
+signature for a slot. Lighthouse and the other beacon-chain validator clients keep the same kind of
 record (their ``slashing_protection.sqlite``); so do we:
 
 * File ``<data dir>/slashing_protection.sqlite``, apart from ``chain.sqlite``: deleting the chain

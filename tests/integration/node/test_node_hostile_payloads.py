@@ -23,8 +23,9 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.ethereum.etm.relay_types import ETH_RECEIPT_PROOF, ETH_RELAY_HEADERS
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.exchange.txtypes import POOL_CREATE
-from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
+from etm_bridge.testing.hostile import nested_json
 from etm_bridge.units import ETM
 
 #: Generous: the fixed node answers in milliseconds; the unfixed one crashed or took > 40 s.

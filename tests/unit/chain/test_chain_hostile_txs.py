@@ -31,11 +31,12 @@ from etm_bridge.chain.state import State
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER
 from etm_bridge.chains.ethereum.etm.relay_types import ETH_RECEIPT_PROOF, ETH_RELAY_HEADERS
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.errors import NotFoundError, StoreError, TxRejectedError
 from etm_bridge.exchange.txtypes import POOL_CREATE
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.store import ChainStore
-from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
+from etm_bridge.testing.hostile import nested_json
 
 
 def _node_chain(make_dev_chain: Any) -> DevChain:

@@ -31,6 +31,7 @@ from etm_bridge.chain.tx_delegates import DELEGATE_REGISTER, UNVOTE, VOTE
 from etm_bridge.chain.tx_transfer import TRANSFER
 from etm_bridge.chains.bitcoin.etm.genesis import BtcRelayGenesis
 from etm_bridge.chains.ethereum.etm.genesis import EthRelayGenesis
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.errors import EtmBridgeError, TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
@@ -38,7 +39,7 @@ from etm_bridge.node import spv_plugin
 from etm_bridge.node.setup import NODE_TX_PLUGINS
 from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.store import ChainStore
-from etm_bridge.testing.hostile import flat_rlp, nested_json, nested_rlp
+from etm_bridge.testing.hostile import nested_json
 
 FUZZ = settings(
     max_examples=300,

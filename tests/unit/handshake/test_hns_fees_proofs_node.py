@@ -20,7 +20,7 @@ from etm_bridge_handshake.proofs import (
 from etm_bridge_handshake.sighash import WalletKey
 
 from etm_bridge.adapter import InclusionProof
-from etm_bridge.errors import ConfigError, NodeUnavailableError, ProofError
+from etm_bridge.errors import ConfigError, NodeUnavailableError, ProofError, ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.preimages import new_preimage
 
@@ -96,7 +96,6 @@ def test_forged_proofs_are_refused_rule_by_rule() -> None:
         "a tampered sibling": replace(good, branch=(bytes(32), *good.branch[1:])),
         "a tampered leaf": replace(good, leaf=good.leaf[:-1] + b"\x01"),
         "a leaf that is not a tx": replace(good, leaf=b"\x00" * 10),
-        "a short header": replace(good, header=good.header[:-1]),
         "a header of another root": replace(good, header=bytes(HEADER_LEN)),
         "no tx count": replace(good, tx_count=None),
         "another kind": replace(good, kind="bitcoin-merkle-x"),
@@ -105,6 +104,10 @@ def test_forged_proofs_are_refused_rule_by_rule() -> None:
         with pytest.raises(ProofError):
             verify_handshake_merkle_proof(proof)
             pytest.fail(name)
+    # a short header is refused before any verifier sees it: the profile's proof kind gives
+    # the observation its exact header length, as for every chain's Merkle kind
+    with pytest.raises(ValidationError, match=f"header must be {HEADER_LEN} bytes"):
+        replace(good, header=good.header[:-1])
 
 
 def _adapter(tmp_path, url: str = "http://127.0.0.1:1") -> HandshakeAdapter:

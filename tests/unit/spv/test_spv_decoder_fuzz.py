@@ -33,11 +33,11 @@ from etm_bridge.chains.ethereum.etm.relay_types import (
     decode_eth_receipt_proof,
 )
 from etm_bridge.chains.ethereum.etm.verifier import EthLogProof, EthProof
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.chains.ethereum.spv import headers as eth
 from etm_bridge.chains.ethereum.spv import rlp_bounded
 from etm_bridge.chains.ethereum.spv.rlp import decode_header
 from etm_bridge.errors import EtmBridgeError
-from etm_bridge.testing.hostile import flat_rlp, nested_rlp
 
 FUZZ = settings(
     max_examples=120,

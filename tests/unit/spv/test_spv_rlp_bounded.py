@@ -12,9 +12,9 @@ import rlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from etm_bridge.chains.ethereum.hostile import flat_rlp, nested_rlp
 from etm_bridge.chains.ethereum.spv import rlp_bounded
 from etm_bridge.errors import ValidationError
-from etm_bridge.testing.hostile import flat_rlp, nested_rlp
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True)
 
