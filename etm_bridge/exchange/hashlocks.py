@@ -26,17 +26,17 @@ from __future__ import annotations
 from ..chain.state import StateView
 from ..errors import ExchangeError, HashlockError
 from ..hashlock import require_hashlock
-from . import records as rc
+from . import records
 from .plans import TxPlan
 from .reasons import Reason
 
 
-def get_use(view: StateView, hashlock: bytes) -> rc.HashlockUse | None:
-    raw = view.get_json(rc.HASHLOCKS, hashlock)
-    return None if raw is None else rc.decode(rc.HashlockUse, raw)
+def get_use(view: StateView, hashlock: bytes) -> records.HashlockUse | None:
+    raw = view.get_json(records.HASHLOCKS, hashlock)
+    return None if raw is None else records.decode(records.HashlockUse, raw)
 
 
-def require_usable(view: StateView, hashlock: bytes, party: str) -> rc.HashlockUse | None:
+def require_usable(view: StateView, hashlock: bytes, party: str) -> records.HashlockUse | None:
     """Raise unless ``party`` (an ``etm1...`` address) may create an HTLC with ``hashlock``:
     never used, and not reserved by anyone else. Returns the reservation, if any."""
     try:
@@ -63,17 +63,17 @@ def require_usable(view: StateView, hashlock: bytes, party: str) -> rc.HashlockU
 
 def mark_used(plan: TxPlan, hashlock: bytes, owner: str, htlc_id: bytes, height: int) -> None:
     """Record the first (and only) HTLC of ``hashlock``."""
-    plan.put(rc.HASHLOCKS, hashlock, rc.HashlockUse(owner, htlc_id, height))
+    plan.put(records.HASHLOCKS, hashlock, records.HashlockUse(owner, htlc_id, height))
 
 
 def reserve(
     view: StateView, plan: TxPlan, hashlock: bytes, owner: str, height: int
-) -> rc.HashlockUse:
+) -> records.HashlockUse:
     """Reserve ``hashlock`` for ``owner`` (kept as it is if ``owner`` reserved it already)."""
     use = require_usable(view, hashlock, owner)
     if use is None:
-        use = rc.HashlockUse(owner, b"", height)
-        plan.put(rc.HASHLOCKS, hashlock, use)
+        use = records.HashlockUse(owner, b"", height)
+        plan.put(records.HASHLOCKS, hashlock, use)
     return use
 
 

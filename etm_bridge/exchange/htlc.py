@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from .. import hashlock as hl
+from .. import hashlock as hashlock_rules
 from ..errors import HashlockError, HtlcError
 from .pool import require_amount
 from .reasons import Reason
@@ -63,7 +63,7 @@ class Htlc:
             raise HtlcError(Reason.BAD_PARAMETER, "sender and recipient must be non-empty")
         require_amount(self.amount, "HTLC amount", error=HtlcError)
         try:
-            hl.require_hashlock(self.hashlock)
+            hashlock_rules.require_hashlock(self.hashlock)
         except HashlockError as exc:
             raise HtlcError(Reason.BAD_HASHLOCK, str(exc)) from None
         if not isinstance(self.deadline_s, int) or self.deadline_s < 0:
@@ -75,7 +75,9 @@ class Htlc:
 
     def expired(self, height: int, timestamp: int) -> bool:
         """True if only a refund is valid in the block at ``height`` stamped ``timestamp``."""
-        return hl.refund_allowed(self.expiry_height, height) or self.past_deadline(timestamp)
+        return hashlock_rules.refund_allowed(self.expiry_height, height) or self.past_deadline(
+            timestamp
+        )
 
 
 def new_lock(
@@ -118,7 +120,7 @@ def claim(htlc: Htlc, preimage: bytes, height: int, timestamp: int) -> Htlc:
     """Claim ``htlc`` for its recipient with ``preimage`` in the block at ``height`` stamped
     ``timestamp`` (ETM epoch): before its expiry height *and* its deadline."""
     _require_locked(htlc)
-    if hl.refund_allowed(htlc.expiry_height, height):
+    if hashlock_rules.refund_allowed(htlc.expiry_height, height):
         raise HtlcError(
             Reason.HTLC_EXPIRED,
             f"HTLC expired at height {htlc.expiry_height}; at {height} only a refund is valid",
@@ -130,10 +132,10 @@ def claim(htlc: Htlc, preimage: bytes, height: int, timestamp: int) -> Htlc:
             "valid (a halted chain does not stretch the leg)",
         )
     try:
-        hl.require_preimage(preimage)
+        hashlock_rules.require_preimage(preimage)
     except HashlockError as exc:
         raise HtlcError(Reason.BAD_PREIMAGE, str(exc)) from None
-    if not hl.preimage_matches(preimage, htlc.hashlock):
+    if not hashlock_rules.preimage_matches(preimage, htlc.hashlock):
         raise HtlcError(
             Reason.WRONG_PREIMAGE, f"sha256(preimage) is not the hashlock {htlc.hashlock.hex()}"
         )

@@ -21,19 +21,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..chain.state import StateView
-from . import records as rc
+from . import records
 
 if TYPE_CHECKING:  # plans records proofs through this module
     from .plans import TxPlan
 
 
 def _key(asset: str, block_hash: bytes) -> bytes:
-    return rc.asset_key(asset, block_hash)
+    return records.asset_key(asset, block_hash)
 
 
 def proven_value(view: StateView, asset: str, block_hash: bytes) -> int:
     """The value of ``asset`` that accepted proofs took from block ``block_hash`` so far."""
-    raw = view.get(rc.PROVEN_VALUE, _key(asset, block_hash))
+    raw = view.get(records.PROVEN_VALUE, _key(asset, block_hash))
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
@@ -47,4 +47,4 @@ def add_proven(plan: TxPlan, view: StateView, asset: str, block_hash: bytes, amo
     """Count an accepted proof of ``amount`` from ``block_hash`` (nothing without a block)."""
     if block_hash:
         total = value_at_risk(view, asset, block_hash, amount)
-        plan.put_raw(rc.PROVEN_VALUE, _key(asset, block_hash), total.to_bytes(32, "big"))
+        plan.put_raw(records.PROVEN_VALUE, _key(asset, block_hash), total.to_bytes(32, "big"))

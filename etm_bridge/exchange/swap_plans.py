@@ -21,14 +21,10 @@ from ..chain.registry import TxContext
 from ..chain.state import StateView
 from ..chain.tx import Tx
 from ..errors import ExchangeError, SwapRuleError
-from . import binding as bd
-from . import hashlocks as hk
-from . import htlc as hx
-from . import payloads as pl
-from . import pool as pm
-from . import proof_budget
-from . import records as rc
-from . import swap_rules as sr
+from . import binding as address_binding
+from . import hashlocks, payloads, proof_budget, records, swap_rules
+from . import htlc as htlc_rules
+from . import pool as pool_math
 from .custody_port import LEGACY, CustodyPort
 from .plans import TxPlan, address20, get_binding, get_htlc, get_pool, get_swap, is_used
 from .reasons import Reason
@@ -40,10 +36,10 @@ ProofDepth = Callable[[StateView, str, bytes], int]
 # --- HTLCs and swaps ----------------------------------------------------------------------------
 
 
-def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLockPayload, ctx: TxContext) -> TxPlan:
+def plan_htlc_lock(view: StateView, tx: Tx, p: payloads.HtlcLockPayload, ctx: TxContext) -> TxPlan:
     address20(p.recipient)
     sender = encode_address(tx.sender)
-    lock = hx.new_lock(
+    lock = htlc_rules.new_lock(
         tx.id,
         sender,
         p.recipient,
@@ -54,10 +50,10 @@ def plan_htlc_lock(view: StateView, tx: Tx, p: pl.HtlcLockPayload, ctx: TxContex
         timestamp=ctx.timestamp,
         block_time_s=ctx.params.block_time_s,
     )
-    hk.require_usable(view, p.hashlock, sender)
+    hashlocks.require_usable(view, p.hashlock, sender)
     plan = TxPlan(escrow_in=[(tx.sender, p.amount)])
-    plan.put(rc.HTLCS, tx.id, lock)
-    hk.mark_used(plan, p.hashlock, sender, tx.id, ctx.height)
+    plan.put(records.HTLCS, tx.id, lock)
+    hashlocks.mark_used(plan, p.hashlock, sender, tx.id, ctx.height)
     return plan
 
 
@@ -69,9 +65,9 @@ def swap_in_htlc_id(asset: str, lock_id: bytes) -> bytes:
 def plan_swap_in(
     view: StateView,
     tx: Tx,
-    p: pl.SwapIn,
+    p: payloads.SwapIn,
     ctx: TxContext,
-    lock: sr.VerifiedForeignLock,
+    lock: swap_rules.VerifiedForeignLock,
     custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     """``lock`` is the user's foreign HTLC as SPV verified it from ``p.proof``.
@@ -86,14 +82,16 @@ def plan_swap_in(
     if used:  # the most telling reason first, before asking who may submit
         raise SwapRuleError(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
     min_out = _pinned_min_out(view, tx, p, recipient)
-    hk.require_usable(view, lock.hashlock, p.recipient)  # permanent: before transient reasons
+    hashlocks.require_usable(
+        view, lock.hashlock, p.recipient
+    )  # permanent: before transient reasons
     custody.check_inflow(view, p.asset, lock.amount, ctx)
-    request = sr.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
-    new_pool, terms = sr.check_swap_in(
+    request = swap_rules.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
+    new_pool, terms = swap_rules.check_swap_in(
         lock,
         request,
         pool,
-        binding=get_binding(view, recipient, bd.chain_of_asset(p.asset)),
+        binding=get_binding(view, recipient, address_binding.chain_of_asset(p.asset)),
         used_lock_ids=used,
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
@@ -102,27 +100,27 @@ def plan_swap_in(
     )
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
-    htlc = hx.new_lock(
-        htlc_id, rc.pool_account(p.asset), p.recipient, q.amount_out, lock.hashlock,
+    htlc = htlc_rules.new_lock(
+        htlc_id, records.pool_account(p.asset), p.recipient, q.amount_out, lock.hashlock,
         terms.etm_expiry_height, ctx.height, timestamp=ctx.timestamp,
         block_time_s=ctx.params.block_time_s, deadline_s=ctx.timestamp + terms.etm_leg_s,
     )  # fmt: skip
     depth = max(lock.required_confirmations, pool.params.min_confirmations)
-    swap = rc.PoolSwap(
+    swap = records.PoolSwap(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
         lock.lock_id, lock.block_hash, depth,
     )  # fmt: skip
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
-    plan.put_raw(rc.USED, rc.used_key("lock", lock.lock_id), b"\x01")
-    plan.put_raw(rc.INTENTS, recipient + p.hashlock, None)
+    plan.put_raw(records.USED, records.used_key("lock", lock.lock_id), b"\x01")
+    plan.put_raw(records.INTENTS, recipient + p.hashlock, None)
     proof_budget.add_proven(plan, view, p.asset, lock.block_hash, lock.amount)
     custody.on_swap_in(view, plan, htlc_id, lock, ctx)
     return plan
 
 
-def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> int:
-    raw = view.get_json(rc.INTENTS, recipient + p.hashlock)
-    intent = None if raw is None else rc.decode(rc.SwapIntent, raw)
+def _pinned_min_out(view: StateView, tx: Tx, p: payloads.SwapIn, recipient: bytes) -> int:
+    raw = view.get_json(records.INTENTS, recipient + p.hashlock)
+    intent = None if raw is None else records.decode(records.SwapIntent, raw)
     if intent is None or (intent.asset, intent.amount_in) != (p.asset, p.amount_in):
         if tx.sender != recipient:
             raise SwapRuleError(
@@ -137,7 +135,7 @@ def _pinned_min_out(view: StateView, tx: Tx, p: pl.SwapIn, recipient: bytes) -> 
 def plan_swap_intent(
     view: StateView,
     tx: Tx,
-    p: pl.SwapIntentPayload,
+    p: payloads.SwapIntentPayload,
     ctx: TxContext,
     custody: CustodyPort = LEGACY,
 ) -> TxPlan:
@@ -145,51 +143,57 @@ def plan_swap_intent(
     reserve the hashlock for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever
     used it, ``hashlock_reserved`` if another address reserved it)."""
     get_pool(view, p.asset)
-    pm.require_amount(p.amount_in, "amount_in")
+    pool_math.require_amount(p.amount_in, "amount_in")
     custody.check_inflow(view, p.asset, p.amount_in, ctx)
     plan = TxPlan()
-    hk.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
-    plan.put(rc.INTENTS, tx.sender + p.hashlock, rc.SwapIntent(p.asset, p.amount_in, p.min_out))
+    hashlocks.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
+    plan.put(
+        records.INTENTS, tx.sender + p.hashlock, records.SwapIntent(p.asset, p.amount_in, p.min_out)
+    )
     return plan
 
 
 def _open_swap(
-    view: StateView, pool: pm.Pool, htlc: hx.Htlc, swap: rc.PoolSwap, height: int
+    view: StateView,
+    pool: pool_math.Pool,
+    htlc: htlc_rules.Htlc,
+    swap: records.PoolSwap,
+    height: int,
 ) -> TxPlan:
     """The writes of a new pool swap: pool, HTLC, swap record, the hashlock's one use, and the
     read indexes (the swap log in the order opened, the open set)."""
     plan = TxPlan()
-    plan.put(rc.POOLS, swap.asset.encode(), pool)
-    plan.put(rc.HTLCS, htlc.htlc_id, htlc)
-    plan.put(rc.SWAPS, htlc.htlc_id, swap)
-    hk.mark_used(plan, htlc.hashlock, swap.user, htlc.htlc_id, height)
-    seq = view.get_u64(rc.SWAP_SEQ, swap.asset.encode())
-    plan.put_raw(rc.SWAP_LOG, rc.asset_key(swap.asset, U64.pack(seq)), htlc.htlc_id)
-    plan.put_raw(rc.SWAP_SEQ, swap.asset.encode(), U64.pack(seq + 1))
-    plan.put_raw(rc.OPEN_SWAPS, rc.asset_key(swap.asset, htlc.htlc_id), b"\x01")
+    plan.put(records.POOLS, swap.asset.encode(), pool)
+    plan.put(records.HTLCS, htlc.htlc_id, htlc)
+    plan.put(records.SWAPS, htlc.htlc_id, swap)
+    hashlocks.mark_used(plan, htlc.hashlock, swap.user, htlc.htlc_id, height)
+    seq = view.get_u64(records.SWAP_SEQ, swap.asset.encode())
+    plan.put_raw(records.SWAP_LOG, records.asset_key(swap.asset, U64.pack(seq)), htlc.htlc_id)
+    plan.put_raw(records.SWAP_SEQ, swap.asset.encode(), U64.pack(seq + 1))
+    plan.put_raw(records.OPEN_SWAPS, records.asset_key(swap.asset, htlc.htlc_id), b"\x01")
     return plan
 
 
 def plan_swap_out(
-    view: StateView, tx: Tx, p: pl.SwapOut, ctx: TxContext, custody: CustodyPort = LEGACY
+    view: StateView, tx: Tx, p: payloads.SwapOut, ctx: TxContext, custody: CustodyPort = LEGACY
 ) -> TxPlan:
     pool = get_pool(view, p.asset)
     custody.check_outflow(view, p.asset, ctx)
     sender = encode_address(tx.sender)
-    hk.require_usable(view, p.hashlock, sender)
-    request = sr.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
-    new_pool, terms = sr.check_swap_out(
+    hashlocks.require_usable(view, p.hashlock, sender)
+    request = swap_rules.SwapOutRequest(sender, p.amount_in, p.hashlock, p.expiry_height, p.min_out)
+    new_pool, terms = swap_rules.check_swap_out(
         request,
         pool,
-        binding=get_binding(view, tx.sender, bd.chain_of_asset(p.asset)),
+        binding=get_binding(view, tx.sender, address_binding.chain_of_asset(p.asset)),
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
     )
     q = terms.quote
-    htlc = hx.new_lock(
+    htlc = htlc_rules.new_lock(
         tx.id,
         sender,
-        rc.pool_account(p.asset),
+        records.pool_account(p.asset),
         p.amount_in,
         p.hashlock,
         p.expiry_height,
@@ -197,7 +201,7 @@ def plan_swap_out(
         timestamp=ctx.timestamp,
         block_time_s=ctx.params.block_time_s,
     )
-    swap = rc.PoolSwap(
+    swap = records.PoolSwap(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, sender, terms.claim_key
     )
     plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
@@ -206,17 +210,21 @@ def plan_swap_out(
     return plan
 
 
-def _end_swap(view: StateView, plan: TxPlan, htlc: hx.Htlc, swap: rc.PoolSwap) -> None:
+def _end_swap(view: StateView, plan: TxPlan, htlc: htlc_rules.Htlc, swap: records.PoolSwap) -> None:
     pool = get_pool(view, swap.asset)
-    claimed = htlc.status is hx.HtlcStatus.CLAIMED
-    new_pool = pm.settle_swap(pool, swap.quote) if claimed else pm.release_swap(pool, swap.quote)
-    plan.put(rc.POOLS, swap.asset.encode(), new_pool)
-    plan.put_raw(rc.OPEN_SWAPS, rc.asset_key(swap.asset, htlc.htlc_id), None)
+    claimed = htlc.status is htlc_rules.HtlcStatus.CLAIMED
+    new_pool = (
+        pool_math.settle_swap(pool, swap.quote)
+        if claimed
+        else pool_math.release_swap(pool, swap.quote)
+    )
+    plan.put(records.POOLS, swap.asset.encode(), new_pool)
+    plan.put_raw(records.OPEN_SWAPS, records.asset_key(swap.asset, htlc.htlc_id), None)
 
 
-def _payout(plan: TxPlan, htlc: hx.Htlc) -> None:
+def _payout(plan: TxPlan, htlc: htlc_rules.Htlc) -> None:
     """Pay an ended HTLC's amount to whoever it names, unless that is a pool (stays in escrow)."""
-    to = htlc.recipient if htlc.status is hx.HtlcStatus.CLAIMED else htlc.sender
+    to = htlc.recipient if htlc.status is htlc_rules.HtlcStatus.CLAIMED else htlc.sender
     if not to.startswith("pool:"):
         plan.escrow_out.append((address20(to), htlc.amount))
 
@@ -224,13 +232,13 @@ def _payout(plan: TxPlan, htlc: hx.Htlc) -> None:
 def plan_htlc_claim(
     view: StateView,
     tx: Tx,
-    p: pl.HtlcClaim,
+    p: payloads.HtlcClaim,
     ctx: TxContext,
     proof_depth: ProofDepth | None,
     custody: CustodyPort = LEGACY,
 ) -> TxPlan:
     htlc = get_htlc(view, p.htlc_id)
-    claimed = hx.claim(htlc, p.preimage, ctx.height, ctx.timestamp)
+    claimed = htlc_rules.claim(htlc, p.preimage, ctx.height, ctx.timestamp)
     swap = get_swap(view, htlc.htlc_id)
     if swap is not None and swap.proof_block:
         _require_still_proven(view, swap, proof_depth)
@@ -240,7 +248,9 @@ def plan_htlc_claim(
     return plan
 
 
-def _require_still_proven(view: StateView, swap: rc.PoolSwap, depth: ProofDepth | None) -> None:
+def _require_still_proven(
+    view: StateView, swap: records.PoolSwap, depth: ProofDepth | None
+) -> None:
     """The swap-in's proven block must still be on the relay's best chain, as deep as the
     proof had to be: a lock reorganised out (e.g. double-spent) funds nothing."""
     have = 0 if depth is None else depth(view, swap.asset, swap.proof_block)
@@ -255,9 +265,9 @@ def _require_still_proven(view: StateView, swap: rc.PoolSwap, depth: ProofDepth 
 
 
 def plan_htlc_refund(
-    view: StateView, tx: Tx, p: pl.HtlcRefund, ctx: TxContext, custody: CustodyPort = LEGACY
+    view: StateView, tx: Tx, p: payloads.HtlcRefund, ctx: TxContext, custody: CustodyPort = LEGACY
 ) -> TxPlan:
-    refunded = hx.refund(get_htlc(view, p.htlc_id), ctx.height, ctx.timestamp)
+    refunded = htlc_rules.refund(get_htlc(view, p.htlc_id), ctx.height, ctx.timestamp)
     plan = _finish(view, refunded)
     swap = get_swap(view, refunded.htlc_id)
     if swap is not None:
@@ -265,11 +275,11 @@ def plan_htlc_refund(
     return plan
 
 
-def _finish(view: StateView, ended: hx.Htlc) -> TxPlan:
+def _finish(view: StateView, ended: htlc_rules.Htlc) -> TxPlan:
     plan = TxPlan()
     swap = get_swap(view, ended.htlc_id)
     if swap is not None:
         _end_swap(view, plan, ended, swap)
     _payout(plan, ended)
-    plan.put(rc.HTLCS, ended.htlc_id, ended)
+    plan.put(records.HTLCS, ended.htlc_id, ended)
     return plan

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from .. import hashlock as hl
+from .. import hashlock as hashlock_rules
 from ..errors import HashlockError, SwapRuleError
 from .binding import Binding, chain_of_asset
 from .pool import Pool, PoolDirection, Quote, require_amount, reserve_swap
@@ -55,7 +55,7 @@ LONG_LEG_S = 12 * 3600
 #: Default lifetime of the counterparty's lock (the short leg).
 SHORT_LEG_S = 6 * 3600
 #: Time the short leg must end before the long leg, so the counterparty can still claim.
-MARGIN_S = hl.LEG_MARGIN_S
+MARGIN_S = hashlock_rules.LEG_MARGIN_S
 #: Shortest ETM leg worth giving a swap-in user; a later proof is rejected as late.
 MIN_ETM_LEG_S = 3600
 #: Longest lock a swap-out may hold pool liquidity reserved with.
@@ -143,7 +143,7 @@ def _fail(reason: Reason, detail: str) -> SwapRuleError:
 
 def _require_hashlock(value: bytes) -> bytes:
     try:
-        return hl.require_hashlock(value)
+        return hashlock_rules.require_hashlock(value)
     except HashlockError as exc:
         raise _fail(Reason.BAD_HASHLOCK, str(exc)) from None
 
@@ -160,9 +160,9 @@ def foreign_seconds_left(lock: VerifiedForeignLock, etm_unix_s: int) -> int:
             "headers, then prove again",
         )
     bt = lock.block_time_s
-    by_tip = hl.seconds_left(lock.timelock_height, lock.tip_height, bt) - max(0, lag_s)
+    by_tip = hashlock_rules.seconds_left(lock.timelock_height, lock.tip_height, bt) - max(0, lag_s)
     age_s = max(0, etm_unix_s - lock.lock_time_s)
-    by_age = hl.seconds_left(lock.timelock_height, lock.lock_height, bt) - age_s
+    by_age = hashlock_rules.seconds_left(lock.timelock_height, lock.lock_height, bt) - age_s
     return max(0, min(by_tip, by_age))
 
 

@@ -34,8 +34,7 @@ from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ExchangeError, SpvRejectedError, TxRejectedError, ValidationError
-from . import payloads as pl
-from . import plans, records, swap_plans
+from . import payloads, plans, records, swap_plans
 from .binding import chain_of_asset
 from .custody_port import LEGACY, CustodyPort
 from .obligations import VerifiedDeposit, VerifiedPayment
@@ -174,17 +173,17 @@ def _verified(call: Callable[[], R]) -> R:
 
 
 def _with_verifier(verifier: ForeignVerifier, custody: CustodyPort) -> dict[str, Planner]:
-    def lp_deposit(view: StateView, tx: Tx, p: pl.LpDeposit, ctx: TxContext) -> plans.TxPlan:
+    def lp_deposit(view: StateView, tx: Tx, p: payloads.LpDeposit, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         deposit = _verified(lambda: verifier.verify_deposit(view, pool, p.proof, ctx))
         return plans.plan_lp_deposit(view, tx, p, ctx, deposit, custody)
 
-    def swap_in(view: StateView, tx: Tx, p: pl.SwapIn, ctx: TxContext) -> plans.TxPlan:
+    def swap_in(view: StateView, tx: Tx, p: payloads.SwapIn, ctx: TxContext) -> plans.TxPlan:
         pool = plans.get_pool(view, p.asset)
         lock = _verified(lambda: verifier.verify_lock(view, pool, p.proof, ctx))
         return swap_plans.plan_swap_in(view, tx, p, ctx, lock, custody)
 
-    def paid(view: StateView, tx: Tx, p: pl.ObligationPaid, ctx: TxContext) -> plans.TxPlan:
+    def paid(view: StateView, tx: Tx, p: payloads.ObligationPaid, ctx: TxContext) -> plans.TxPlan:
         ob = plans.get_obligation(view, p.obligation_id)
         pool = plans.get_pool(view, ob.asset)
         payment = _verified(lambda: verifier.verify_payment(view, pool, p.proof, ctx))
@@ -193,10 +192,12 @@ def _with_verifier(verifier: ForeignVerifier, custody: CustodyPort) -> dict[str,
     def depth(view: StateView, asset: str, block_hash: bytes) -> int:
         return verifier.confirmations(view, plans.get_pool(view, asset), block_hash)
 
-    def claim(view: StateView, tx: Tx, p: pl.HtlcClaim, ctx: TxContext) -> plans.TxPlan:
+    def claim(view: StateView, tx: Tx, p: payloads.HtlcClaim, ctx: TxContext) -> plans.TxPlan:
         return swap_plans.plan_htlc_claim(view, tx, p, ctx, depth, custody)
 
-    def pool_create(view: StateView, tx: Tx, p: pl.PoolCreate, ctx: TxContext) -> plans.TxPlan:
+    def pool_create(
+        view: StateView, tx: Tx, p: payloads.PoolCreate, ctx: TxContext
+    ) -> plans.TxPlan:
         plan = plans.plan_pool_create(view, tx, p, ctx, custody)
         verifier.check_pool_network(view, p.asset, ctx)
         return plan
@@ -232,28 +233,40 @@ def make_types(verifier: ForeignVerifier, custody: CustodyPort = LEGACY) -> list
         return _with_custody(planner, custody)
 
     table: list[tuple[int, str, type, Planner, Callable[[Any], int]]] = [
-        (POOL_CREATE, "xchg_pool_create", pl.PoolCreate, spv["pool_create"], _zero),
-        (BIND, "xchg_bind", pl.Bind, plans.plan_bind, _zero),
-        (UNBIND, "xchg_unbind", pl.Unbind, plans.plan_unbind, _zero),
-        (HTLC_LOCK, "xchg_htlc_lock", pl.HtlcLockPayload, swap_plans.plan_htlc_lock, _amount),
-        (HTLC_CLAIM, "xchg_htlc_claim", pl.HtlcClaim, spv["htlc_claim"], _zero),
-        (HTLC_REFUND, "xchg_htlc_refund", pl.HtlcRefund, cu(swap_plans.plan_htlc_refund), _zero),
-        (LP_DEPOSIT, "xchg_lp_deposit", pl.LpDeposit, spv["lp_deposit"], _zero),
-        (LP_WITHDRAW, "xchg_lp_withdraw", pl.LpWithdraw, cu(plans.plan_lp_withdraw), _zero),
-        (SWAP_IN, "xchg_swap_in", pl.SwapIn, spv["swap_in"], _zero),
-        (SWAP_OUT, "xchg_swap_out", pl.SwapOut, cu(swap_plans.plan_swap_out), _amount_in),
-        (OBLIGATION_PAID, "xchg_obligation_paid", pl.ObligationPaid, spv["obligation_paid"], _zero),
+        (POOL_CREATE, "xchg_pool_create", payloads.PoolCreate, spv["pool_create"], _zero),
+        (BIND, "xchg_bind", payloads.Bind, plans.plan_bind, _zero),
+        (UNBIND, "xchg_unbind", payloads.Unbind, plans.plan_unbind, _zero),
+        (HTLC_LOCK, "xchg_htlc_lock", payloads.HtlcLockPayload, swap_plans.plan_htlc_lock, _amount),
+        (HTLC_CLAIM, "xchg_htlc_claim", payloads.HtlcClaim, spv["htlc_claim"], _zero),
+        (
+            HTLC_REFUND,
+            "xchg_htlc_refund",
+            payloads.HtlcRefund,
+            cu(swap_plans.plan_htlc_refund),
+            _zero,
+        ),
+        (LP_DEPOSIT, "xchg_lp_deposit", payloads.LpDeposit, spv["lp_deposit"], _zero),
+        (LP_WITHDRAW, "xchg_lp_withdraw", payloads.LpWithdraw, cu(plans.plan_lp_withdraw), _zero),
+        (SWAP_IN, "xchg_swap_in", payloads.SwapIn, spv["swap_in"], _zero),
+        (SWAP_OUT, "xchg_swap_out", payloads.SwapOut, cu(swap_plans.plan_swap_out), _amount_in),
+        (
+            OBLIGATION_PAID,
+            "xchg_obligation_paid",
+            payloads.ObligationPaid,
+            spv["obligation_paid"],
+            _zero,
+        ),
         (
             OBLIGATION_DEFAULT,
             "xchg_obligation_default",
-            pl.ObligationDefault,
+            payloads.ObligationDefault,
             cu(plans.plan_obligation_default),
             _zero,
         ),
         (
             SWAP_INTENT,
             "xchg_swap_intent",
-            pl.SwapIntentPayload,
+            payloads.SwapIntentPayload,
             cu(swap_plans.plan_swap_intent),
             _zero,
         ),
@@ -268,7 +281,7 @@ def make_types(verifier: ForeignVerifier, custody: CustodyPort = LEGACY) -> list
 
 
 def _decoder(cls: type[P]) -> Callable[[bytes], P]:
-    return lambda payload: pl.decode_payload(cls, payload)
+    return lambda payload: payloads.decode_payload(cls, payload)
 
 
 def _zero(p: Any) -> int:

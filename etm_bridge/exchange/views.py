@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..chain.state import StateView
-from . import hashlocks as hk
-from . import records as rc
+from . import hashlocks, records
 from .htlc import Htlc, HtlcStatus
 from .obligations import Obligation, min_withdrawal
 from .plans import get_htlc, get_pool
@@ -88,7 +87,7 @@ def pool_view(pool: Pool) -> dict[str, Any]:
 
 
 def pools_page(view: StateView, after: bytes | None = None, limit: int = MAX_PAGE) -> Page:
-    rows, cursor = _keys(view, rc.POOLS, b"", after, limit)
+    rows, cursor = _keys(view, records.POOLS, b"", after, limit)
     return Page([pool_view(get_pool(view, key.decode())) for key, _ in rows], cursor)
 
 
@@ -101,13 +100,13 @@ def show_pool(view: StateView, asset: str) -> dict[str, Any]:
 
 
 def _position(view: StateView, asset: str, address20: bytes) -> dict[str, Any] | None:
-    shares = view.get_u64(rc.SHARES, rc.share_key(asset, address20))
+    shares = view.get_u64(records.SHARES, records.share_key(asset, address20))
     if not shares:
         return None
     pool = get_pool(view, asset)
     x, y, s = pool.asset_reserve, pool.etm_reserve, pool.total_shares
     now = share_value_ppm(pool)
-    entry = view.get_u64(rc.ENTRY, rc.share_key(asset, address20))
+    entry = view.get_u64(records.ENTRY, records.share_key(asset, address20))
     gain = max(0, now - entry)
     return {
         "asset": asset,
@@ -132,7 +131,7 @@ def positions_page(
     since the investor's (share-weighted) deposits, i.e. fees, not price moves; an estimate
     rounded down, and 0 if documented losses ate the growth.
     """
-    rows, cursor = _keys(view, rc.POSITIONS, address20, after, limit)
+    rows, cursor = _keys(view, records.POSITIONS, address20, after, limit)
     found = (_position(view, key[len(address20) :].decode(), address20) for key, _ in rows)
     return Page([row for row in found if row is not None], cursor)
 
@@ -171,13 +170,13 @@ def obligations_page(
     """Withdrawal obligations (all, or one investor's through ``xchg_investor_obligations``),
     oldest first."""
     if investor is None:
-        rows, cursor = _keys(view, rc.OBLIGATIONS, b"", after, limit)
+        rows, cursor = _keys(view, records.OBLIGATIONS, b"", after, limit)
         keys = [key for key, _ in rows if len(key) == 8]  # b"next" is the id counter
     else:
-        rows, cursor = _keys(view, rc.INVESTOR_OBLIGATIONS, investor, after, limit)
+        rows, cursor = _keys(view, records.INVESTOR_OBLIGATIONS, investor, after, limit)
         keys = [key[len(investor) :] for key, _ in rows]
-    found = [rc.decode(Obligation, view.get_json(rc.OBLIGATIONS, key)) for key in keys]
-    return Page([rc.encode(ob) for ob in found], cursor)
+    found = [records.decode(Obligation, view.get_json(records.OBLIGATIONS, key)) for key in keys]
+    return Page([records.encode(ob) for ob in found], cursor)
 
 
 def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str, Any]]:
@@ -185,14 +184,14 @@ def obligations(view: StateView, investor: bytes | None = None) -> list[dict[str
 
 
 def _open_swap_row(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
-    raw = view.get_json(rc.SWAPS, htlc_id)
+    raw = view.get_json(records.SWAPS, htlc_id)
     if raw is None:
         return None
-    swap, htlc = rc.decode(rc.PoolSwap, raw), get_htlc(view, htlc_id)
+    swap, htlc = records.decode(records.PoolSwap, raw), get_htlc(view, htlc_id)
     if htlc.status is not HtlcStatus.LOCKED:
         return None
     return {
-        **rc.encode(swap),
+        **records.encode(swap),
         "htlc_id": htlc_id.hex(),
         "hashlock": htlc.hashlock.hex(),
         "expiry_height": htlc.expiry_height,
@@ -209,8 +208,8 @@ def open_swaps_page(
     least the margin before the ETM lock's ``expiry_height``. Swap in: watch for the preimage
     (the claim records it) to claim the user's foreign lock ``lock_id``.
     """
-    prefix = b"" if asset is None else rc.asset_key(asset, b"")
-    rows, cursor = _keys(view, rc.OPEN_SWAPS, prefix, after, limit)
+    prefix = b"" if asset is None else records.asset_key(asset, b"")
+    rows, cursor = _keys(view, records.OPEN_SWAPS, prefix, after, limit)
     ids = [key[key.index(b"\x00") + 1 :] for key, _ in rows]
     _prefetch_swaps(view, ids)
     found = (_open_swap_row(view, htlc_id) for htlc_id in ids)
@@ -219,8 +218,8 @@ def open_swaps_page(
 
 def _prefetch_swaps(view: StateView, htlc_ids: list[bytes]) -> None:
     """One bulk read of a page's swap and HTLC records instead of two point reads per row."""
-    view.prefetch(rc.SWAPS, htlc_ids)
-    view.prefetch(rc.HTLCS, htlc_ids)
+    view.prefetch(records.SWAPS, htlc_ids)
+    view.prefetch(records.HTLCS, htlc_ids)
 
 
 def open_swaps(view: StateView, asset: str | None = None) -> list[dict[str, Any]]:
@@ -232,7 +231,7 @@ def open_swap_by_hashlock(
 ) -> list[dict[str, Any]]:
     """The open pool swap locked with ``hashlock`` (a list of at most one: a hashlock serves
     one HTLC ever)."""
-    htlc_id = hk.htlc_of(view, hashlock)
+    htlc_id = hashlocks.htlc_of(view, hashlock)
     row = None if htlc_id is None else _open_swap_row(view, htlc_id)
     return [] if row is None or (asset is not None and row["asset"] != asset) else [row]
 
@@ -241,14 +240,14 @@ def htlcs_by_hashlock(view: StateView, hashlock: bytes) -> list[dict[str, Any]]:
     """The native HTLC (open or ended) locked with ``hashlock``, as :func:`~.records.encode`
     gives it (``status``, ``preimage`` once claimed): a list of at most one, read through the
     hashlock registry (``xchg_hashlocks``), never a scan."""
-    htlc_id = hk.htlc_of(view, hashlock)
-    return [] if htlc_id is None else [rc.encode(get_htlc(view, htlc_id))]
+    htlc_id = hashlocks.htlc_of(view, hashlock)
+    return [] if htlc_id is None else [records.encode(get_htlc(view, htlc_id))]
 
 
 def htlc_record(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
     """One native HTLC by id (None if there is none)."""
-    raw = view.get_json(rc.HTLCS, htlc_id)
-    return None if raw is None else rc.encode(rc.decode(Htlc, raw))
+    raw = view.get_json(records.HTLCS, htlc_id)
+    return None if raw is None else records.encode(records.decode(Htlc, raw))
 
 
 def swap_history_page(
@@ -256,14 +255,16 @@ def swap_history_page(
 ) -> Page:
     """Pool swaps the exchange opened (open or ended), in the order opened per asset (index
     ``xchg_swap_log``), with their HTLC: ``{"htlc_id", "swap": PoolSwap, "htlc": Htlc}``."""
-    prefix = b"" if asset is None else rc.asset_key(asset, b"")
-    rows, cursor = _keys(view, rc.SWAP_LOG, prefix, after, limit)
+    prefix = b"" if asset is None else records.asset_key(asset, b"")
+    rows, cursor = _keys(view, records.SWAP_LOG, prefix, after, limit)
     _prefetch_swaps(view, [htlc_id for _, htlc_id in rows])
     out = []
     for _, htlc_id in rows:
-        swap = rc.decode(rc.PoolSwap, view.get_json(rc.SWAPS, htlc_id))
+        swap = records.decode(records.PoolSwap, view.get_json(records.SWAPS, htlc_id))
         htlc = get_htlc(view, htlc_id)
-        out.append({"htlc_id": htlc_id.hex(), "swap": rc.encode(swap), "htlc": rc.encode(htlc)})
+        out.append(
+            {"htlc_id": htlc_id.hex(), "swap": records.encode(swap), "htlc": records.encode(htlc)}
+        )
     return Page(out, cursor)
 
 

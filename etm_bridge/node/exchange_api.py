@@ -56,8 +56,7 @@ from ..chain.state import StateView
 from ..chains.profile import ChainProfile
 from ..chains.registry import chain_registry
 from ..errors import ExchangeError, NotFoundError, TxRejectedError, ValidationError
-from ..exchange import records as rc
-from ..exchange import views
+from ..exchange import records, views
 from ..exchange.plans import get_binding, get_pool
 from ..exchange.pool import PoolDirection
 from ..exchange.reasons import Reason
@@ -159,7 +158,7 @@ def _found(call: Callable[[], Any]) -> Any:
 
 def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     def view() -> StateView:
-        if rc.POOLS not in tables:
+        if records.POOLS not in tables:
             raise NotFoundError("the exchange is not enabled on this chain (tx_plugins)")
         return view_of()
 
@@ -204,9 +203,9 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         address = request.path_params["address"]
         address20, state = decode_address(address), view()
         found = {c: get_binding(state, address20, c) for c in chain_registry().tickers()}
-        out = {c: None if b is None else rc.encode(b) for c, b in found.items()}
+        out = {c: None if b is None else records.encode(b) for c, b in found.items()}
         keys = {c: address20 + c.encode() for c in found}
-        nonces = {c: state.get_u64(rc.NONCES, k) if state.get(rc.NONCES, k) else None
+        nonces = {c: state.get_u64(records.NONCES, k) if state.get(records.NONCES, k) else None
                   for c, k in keys.items()}  # fmt: skip
         return JSONResponse({"address": address, "bindings": out, "nonces": nonces})
 

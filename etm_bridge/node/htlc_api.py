@@ -32,8 +32,7 @@ from starlette.routing import Route
 
 from ..chain.state import StateView
 from ..errors import NotFoundError, ValidationError
-from ..exchange import records as rc
-from ..exchange import views
+from ..exchange import records, views
 from .api import guarded, parse_hex
 from .exchange_api import asset_param, page_json, page_params
 
@@ -44,7 +43,7 @@ def htlc_routes(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     """The HTLC read routes (see the module docstring)."""
 
     def view() -> StateView:
-        if rc.HTLCS not in tables:
+        if records.HTLCS not in tables:
             raise NotFoundError("the exchange is not enabled on this chain (tx_plugins)")
         return view_of()
 

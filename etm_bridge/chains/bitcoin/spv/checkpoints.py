@@ -25,7 +25,7 @@ only the work of branches descending from the checkpoint, for which any common b
 
 from __future__ import annotations
 
-from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import headers
 from etm_bridge.chains.bitcoin.spv.header_relay import Checkpoint
 from etm_bridge.chains.bitcoin.spv.params import params_for
 from etm_bridge.errors import ConfigError
@@ -45,8 +45,8 @@ MAINNET_826560_HASH = "00000000000000000001e1885d28fef43a752607ec23602f04aa55002
 
 def _at(height: int, header_hex: str, times: tuple[int, ...] = ()) -> Checkpoint:
     header = bytes.fromhex(header_hex)
-    bits = bh.BlockHeader.from_bytes(header).bits
-    return Checkpoint(height, header, bh.work_from_bits(bits), times)
+    bits = headers.BlockHeader.from_bytes(header).bits
+    return Checkpoint(height, header, headers.work_from_bits(bits), times)
 
 
 def default_checkpoint(network: str) -> Checkpoint:

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
-from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import headers
 from etm_bridge.errors import HeaderRejectedError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class HeaderBatch:
         self._get = relay.store.get
         self._params = params
         self._interval = params.difficulty_adjustment_interval
-        self._limit_bits = bh.encode_compact(params.pow_limit)
+        self._limit_bits = headers.encode_compact(params.pow_limit)
         self._records: dict[bytes, bytes] = {}
         self._best: dict[int, bytes] = {}
         self._tip = (tip_hash, tip_height, tip_work)
@@ -115,14 +115,14 @@ class HeaderBatch:
         times: list[int] = []
         hash_le: bytes = parent_hash
         current: Record | None = record
-        while current is not None and len(times) < bh.MEDIAN_TIME_SPAN:
+        while current is not None and len(times) < headers.MEDIAN_TIME_SPAN:
             _, prev, _, time, _, _ = _UNPACK(current.raw)
             times.append(time)
             if hash_le == checkpoint:
                 times.extend(reversed(self._relay.checkpoint_ancestor_times))
                 break
             hash_le, current = prev, self._record(prev)
-        times = times[: bh.MEDIAN_TIME_SPAN][::-1]
+        times = times[: headers.MEDIAN_TIME_SPAN][::-1]
         return _Context(parent_hash, record, times, record.walkback_bits)
 
     # --- the rules ----------------------------------------------------------------------------
@@ -147,13 +147,15 @@ class HeaderBatch:
         first = self._record(self._ancestor(ctx.hash_le, ctx.height, height - self._interval))
         assert first is not None
         _, _, _, first_time, first_bits, _ = _UNPACK(first.raw)
-        return bh.calculate_next_work_required(params, ctx.bits, ctx.time, first_time, first_bits)
+        return headers.calculate_next_work_required(
+            params, ctx.bits, ctx.time, first_time, first_bits
+        )
 
     def _target(self, bits: int) -> int:
         target = self._targets.get(bits)
         if target is None:
             try:
-                target = bh.target_from_bits(bits, self._params.pow_limit)
+                target = headers.target_from_bits(bits, self._params.pow_limit)
             except HeaderRejectedError:
                 raise HeaderRejectedError("high-hash", f"nBits {bits:08x} is invalid") from None
             self._targets[bits] = target
@@ -161,7 +163,7 @@ class HeaderBatch:
 
     def add(self, raw: bytes, now: int) -> None:
         """Validate one header against the store plus this batch and add it to the overlay."""
-        if len(raw) != bh.HEADER_SIZE:
+        if len(raw) != headers.HEADER_SIZE:
             raise HeaderRejectedError("bad-header-length", f"{len(raw)} bytes, not 80")
         raw = bytes(raw)
         hash_le = _SHA256(_SHA256(raw).digest()).digest()
@@ -186,16 +188,16 @@ class HeaderBatch:
                 "bad-diffbits", f"nBits {bits:08x} at height {height}, required {required:08x}"
             )
         times = ctx.times
-        span = min(bh.MEDIAN_TIME_SPAN, height)  # the parent and its ancestors, up to 11
+        span = min(headers.MEDIAN_TIME_SPAN, height)  # the parent and its ancestors, up to 11
         if len(times) >= span:  # (more only if a low checkpoint was given ancestor times)
             mtp: int | None = sorted(times)[len(times) // 2]
         else:  # right after a checkpoint stored without (all) its ancestors' times
-            mtp = bh.median_time_past_bound(times, span)
-        bh.check_time(time, mtp, now)
-        bh.check_timewarp(self._params, height, time, ctx.time)
+            mtp = headers.median_time_past_bound(times, span)
+        headers.check_time(time, mtp, now)
+        headers.check_timewarp(self._params, height, time, ctx.time)
         if version < 4:
-            bh.check_version(self._params, version, height)
-        work = ctx.work + bh.work_from_bits(bits)
+            headers.check_version(self._params, version, height)
+        work = ctx.work + headers.work_from_bits(bits)
         if bits == self._limit_bits and height % self._interval:
             walkback = ctx.walkback_bits
         else:
@@ -215,7 +217,7 @@ class HeaderBatch:
     ) -> None:  # fmt: skip
         times = ctx.times  # a fresh context from _context() is not shared either
         times.append(time)
-        if len(times) > bh.MEDIAN_TIME_SPAN:
+        if len(times) > headers.MEDIAN_TIME_SPAN:
             del times[0]
         ctx.hash_le, ctx.height, ctx.time, ctx.bits, ctx.work = hash_le, height, time, bits, work
         ctx.times, ctx.walkback_bits = times, walkback

@@ -20,7 +20,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from etm_bridge.chains.bitcoin.spv import headers as bh
+from etm_bridge.chains.bitcoin.spv import headers as block_headers
 from etm_bridge.chains.bitcoin.spv.header_batch import (
     HeaderBatch,
     Record,
@@ -53,18 +53,18 @@ class Checkpoint:
     ancestor_times: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.header) != bh.HEADER_SIZE:
+        if len(self.header) != block_headers.HEADER_SIZE:
             raise ValidationError(f"checkpoint header must be 80 bytes, got {len(self.header)}")
         if not 0 <= self.height < 2**32 or self.chain_work <= 0:
             raise ValidationError("checkpoint height must be a uint32 and chain work positive")
-        if len(self.ancestor_times) >= bh.MEDIAN_TIME_SPAN:
+        if len(self.ancestor_times) >= block_headers.MEDIAN_TIME_SPAN:
             raise ValidationError("at most 10 checkpoint ancestor times are used")
 
     @classmethod
     def genesis(cls, params: BitcoinParams) -> Checkpoint:
         header = params.genesis_header
-        bits = bh.BlockHeader.from_bytes(header).bits
-        return cls(0, header, bh.work_from_bits(bits))
+        bits = block_headers.BlockHeader.from_bytes(header).bits
+        return cls(0, header, block_headers.work_from_bits(bits))
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ class StoredHeader:
     chain_work: int
 
     @property
-    def header(self) -> bh.BlockHeader:
-        return bh.BlockHeader.from_bytes(self.raw)
+    def header(self) -> block_headers.BlockHeader:
+        return block_headers.BlockHeader.from_bytes(self.raw)
 
     @property
     def hash_hex(self) -> str:
@@ -125,7 +125,7 @@ class BitcoinRelay:
         does not start a difficulty period: headers up to the next retarget validate, the
         retarget itself is rejected as ``retarget-before-checkpoint`` (its period's first
         block is unknown). A chain's relay must start at a period start (the default)."""
-        hash_le = bh.dsha256(checkpoint.header)
+        hash_le = block_headers.dsha256(checkpoint.header)
         existing = store.get(b"meta")
         if existing is not None:
             relay = cls(store, params)
@@ -133,21 +133,21 @@ class BitcoinRelay:
                 raise ConfigError(f"the {params.name} relay already has another checkpoint")
             return relay
         interval = params.difficulty_adjustment_interval
-        header = bh.BlockHeader.from_bytes(checkpoint.header)
+        header = block_headers.BlockHeader.from_bytes(checkpoint.header)
         if not params.no_retargeting and checkpoint.height % interval:
             if not mid_period:
                 raise ConfigError(
                     f"a {params.name} checkpoint height must be a multiple of {interval} "
                     f"(a difficulty period start), got {checkpoint.height}"
                 )
-            if params.allow_min_difficulty_blocks and header.bits == bh.encode_compact(
+            if params.allow_min_difficulty_blocks and header.bits == block_headers.encode_compact(
                 params.pow_limit
             ):
                 raise ConfigError(
                     f"a {params.name} checkpoint inside a period must not be a "
                     "minimum-difficulty block (the walk-back to its period's bits is unknown)"
                 )
-        bh.check_proof_of_work(header.hash_le, header.bits, params.pow_limit)
+        block_headers.check_proof_of_work(header.hash_le, header.bits, params.pow_limit)
         times = checkpoint.ancestor_times
         meta = _META_STRUCT.pack(checkpoint.height, hash_le, len(times))
         meta += struct.pack(f"<{len(times)}I", *times)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from etm_bridge.errors import HeaderRejectedError
 
-from . import headers as hh
+from . import headers
 
 if TYPE_CHECKING:
     from .header_relay import HandshakeRelay, StoredHeader
@@ -35,7 +35,7 @@ class HeaderBatch:
         self._tip = (tip.hash, tip.height, tip.chain_work)
         packed = self._get(b"tips") or b""
         self._leaves = {packed[i : i + 32] for i in range(0, len(packed), 32)}
-        self._last: tuple[bytes, list[hh.Ancestor]] | None = None
+        self._last: tuple[bytes, list[headers.Ancestor]] | None = None
 
     def _stored(self, hash_: bytes) -> StoredHeader | None:
         value = self._records.get(hash_) or self._get(b"h" + hash_)
@@ -46,7 +46,7 @@ class HeaderBatch:
             return None
         return self._best.get(height) or self._get(b"b" + height.to_bytes(4, "big"))
 
-    def _history(self, parent: bytes) -> list[hh.Ancestor]:
+    def _history(self, parent: bytes) -> list[headers.Ancestor]:
         """The parent and up to 146 of its ancestors, oldest first (the checkpoint run's first
         header ends the walk)."""
         if self._last is not None and self._last[0] == parent:
@@ -54,9 +54,9 @@ class HeaderBatch:
         stored = self._stored(parent)
         if stored is None:
             raise HeaderRejectedError("bad-prevblk", f"previous block {parent.hex()} is not known")
-        chain: list[hh.Ancestor] = []
-        while stored is not None and len(chain) < hh.RETARGET_ANCESTORS:
-            chain.append(hh.Ancestor(stored.height, stored.header.time, stored.chain_work))
+        chain: list[headers.Ancestor] = []
+        while stored is not None and len(chain) < headers.RETARGET_ANCESTORS:
+            chain.append(headers.Ancestor(stored.height, stored.header.time, stored.chain_work))
             if stored.height <= self._relay.checkpoint_height:
                 break
             stored = self._stored(stored.raw[12:44])
@@ -68,35 +68,37 @@ class HeaderBatch:
 
         header = decode_header(bytes(raw))
         raw = bytes(raw)
-        hash_ = hh.pow_hash(raw)
+        hash_ = headers.pow_hash(raw)
         if hash_ in self._records or self._get(b"h" + hash_) is not None:
             raise HeaderRejectedError("duplicate", f"block {hash_.hex()} is already stored")
-        hh.check_proof_of_work(hash_, header.bits)
+        headers.check_proof_of_work(hash_, header.bits)
         chain = self._history(header.prev_block)
         parent = chain[-1]
         height = parent.height + 1
-        required = hh.next_bits(self._params, header.time, chain)
+        required = headers.next_bits(self._params, header.time, chain)
         if header.bits != required:
             raise HeaderRejectedError(
                 "bad-diffbits",
                 f"bits {header.bits:08x} at height {height}, required {required:08x}",
             )
-        mtp = hh.median_time([a.time for a in chain[-hh.MEDIAN_TIMESPAN :]])
+        mtp = headers.median_time([a.time for a in chain[-headers.MEDIAN_TIMESPAN :]])
         if header.time <= mtp:
             raise HeaderRejectedError(
                 "time-too-old", f"time {header.time} is not above the median time past {mtp}"
             )
-        if header.time > now + hh.MAX_FUTURE_S:
+        if header.time > now + headers.MAX_FUTURE_S:
             raise HeaderRejectedError(
                 "time-too-new", f"time {header.time} is more than 2 h after {now}"
             )
-        work = parent.chain_work + hh.work_from_bits(header.bits)
+        work = parent.chain_work + headers.work_from_bits(header.bits)
         self._records[hash_] = raw + height.to_bytes(4, "little") + work.to_bytes(32, "big")
         self._leaves.discard(header.prev_block)
         self._leaves.add(hash_)
         if work > self._tip[2]:
             self._move_tip(hash_, header.prev_block, height, work)
-        rolled = [*chain, hh.Ancestor(height, header.time, work)][-hh.RETARGET_ANCESTORS :]
+        rolled = [*chain, headers.Ancestor(height, header.time, work)][
+            -headers.RETARGET_ANCESTORS :
+        ]
         self._last = (hash_, rolled)
 
     def _move_tip(self, hash_: bytes, prev: bytes, height: int, work: int) -> None:

@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
 from etm_bridge.spv.kvstore import KeyValueStore
 
-from . import headers as hh
+from . import headers as block_headers
 
 _U32 = struct.Struct("<I")
 MAX_TIME = 1 << 53
 
 
-def decode_header(raw: bytes) -> hh.HandshakeHeader:
+def decode_header(raw: bytes) -> block_headers.HandshakeHeader:
     """Strict decode of one relayed header (``bad-header-length`` / ``bad-header-time``)."""
-    header = hh.HandshakeHeader.from_bytes(raw)
+    header = block_headers.HandshakeHeader.from_bytes(raw)
     if header.time >= MAX_TIME:
         raise HeaderRejectedError("bad-header-time", f"time {header.time} is 2^53 or more")
     return header
@@ -56,17 +56,18 @@ class Checkpoint:
     chain_work: int
 
     def __post_init__(self) -> None:
-        if not self.headers or any(len(h) != hh.HEADER_SIZE for h in self.headers):
-            raise ValidationError(f"a checkpoint is a run of {hh.HEADER_SIZE}-byte headers")
+        if not self.headers or any(len(h) != block_headers.HEADER_SIZE for h in self.headers):
+            size = block_headers.HEADER_SIZE
+            raise ValidationError(f"a checkpoint is a run of {size}-byte headers")
         if not 0 <= self.height < 2**32 or self.chain_work <= 0:
             raise ValidationError("checkpoint height must be a uint32 and chain work positive")
         for parent, child in zip(self.headers, self.headers[1:], strict=False):
-            if child[12:44] != hh.pow_hash(parent):
+            if child[12:44] != block_headers.pow_hash(parent):
                 raise ValidationError("the checkpoint's headers do not link")
 
     @classmethod
     def genesis(cls, header: bytes) -> Checkpoint:
-        return cls(0, (header,), hh.work_from_bits(decode_header(header).bits))
+        return cls(0, (header,), block_headers.work_from_bits(decode_header(header).bits))
 
     @property
     def tip_height(self) -> int:
@@ -81,8 +82,8 @@ class StoredHeader:
     chain_work: int
 
     @property
-    def header(self) -> hh.HandshakeHeader:
-        return hh.HandshakeHeader.from_bytes(self.raw)
+    def header(self) -> block_headers.HandshakeHeader:
+        return block_headers.HandshakeHeader.from_bytes(self.raw)
 
     @property
     def hash_hex(self) -> str:
@@ -102,15 +103,17 @@ def _record(raw: bytes, height: int, work: int) -> bytes:
 
 
 def _decode(hash_: bytes, value: bytes) -> StoredHeader:
-    raw = value[: hh.HEADER_SIZE]
-    height = _U32.unpack_from(value, hh.HEADER_SIZE)[0]
-    return StoredHeader(hash_, raw, height, int.from_bytes(value[hh.HEADER_SIZE + 4 :], "big"))
+    raw = value[: block_headers.HEADER_SIZE]
+    height = _U32.unpack_from(value, block_headers.HEADER_SIZE)[0]
+    return StoredHeader(
+        hash_, raw, height, int.from_bytes(value[block_headers.HEADER_SIZE + 4 :], "big")
+    )
 
 
 class HandshakeRelay:
     """The header tree of one Handshake network over a :class:`KeyValueStore` (mutable)."""
 
-    def __init__(self, store: KeyValueStore, params: hh.HandshakeParams) -> None:
+    def __init__(self, store: KeyValueStore, params: block_headers.HandshakeParams) -> None:
         meta = store.get(b"meta")
         if meta is None:
             raise ConfigError(f"the Handshake {params.name} relay is not initialised")
@@ -120,16 +123,16 @@ class HandshakeRelay:
 
     @classmethod
     def initialise(
-        cls, store: KeyValueStore, params: hh.HandshakeParams, checkpoint: Checkpoint
+        cls, store: KeyValueStore, params: block_headers.HandshakeParams, checkpoint: Checkpoint
     ) -> HandshakeRelay:
         """Write the checkpoint run into an empty store (idempotent for the same one)."""
-        first = hh.pow_hash(checkpoint.headers[0])
+        first = block_headers.pow_hash(checkpoint.headers[0])
         if store.get(b"meta") is not None:
             relay = cls(store, params)
             if relay.checkpoint_hash != first:
                 raise ConfigError(f"the Handshake {params.name} relay has another checkpoint")
             return relay
-        need = 11 if params.no_retargeting else hh.RETARGET_ANCESTORS
+        need = 11 if params.no_retargeting else block_headers.RETARGET_ANCESTORS
         if checkpoint.height and len(checkpoint.headers) < need:
             raise ConfigError(
                 f"a Handshake {params.name} checkpoint above genesis needs a run of {need} "
@@ -140,12 +143,12 @@ class HandshakeRelay:
         hash_ = first
         for offset, raw in enumerate(checkpoint.headers):
             header = decode_header(raw)
-            hash_ = hh.pow_hash(raw)
+            hash_ = block_headers.pow_hash(raw)
             height = checkpoint.height + offset
             if height:  # hsd skips the genesis block's PoW (most genesis hashes miss it)
-                hh.check_proof_of_work(hash_, header.bits)
+                block_headers.check_proof_of_work(hash_, header.bits)
             if offset:
-                work += hh.work_from_bits(header.bits)
+                work += block_headers.work_from_bits(header.bits)
             writes[b"h" + hash_] = _record(raw, height, work)
             writes[b"b" + height.to_bytes(4, "big")] = hash_
         writes[b"meta"] = _U32.pack(checkpoint.height) + first
