@@ -7,17 +7,15 @@ per chain; the generic ``etm_bridge/chains/*.py`` are covered), and every ``*.py
 ``spv_btc_headers``, ``"0.01 BTC"`` and ``bitcoin-cli`` are all hits. No allowlist: consensus
 strings that hold a ticker are declared inside the chain folders.
 
-Until the end of issue 12 this is a **ratchet**: ``chain_names_baseline.json`` holds the count
-per file, which may only go down (a file not listed must have none). Lower the baseline in the
-commit that removes hits (``python tests/unit/test_chain_names.py --update`` rewrites it and
-refuses to raise a count); when it is empty the test is strict.
+Strict: no covered file names a chain (it was a per-file ratchet while issue 12 moved the chain
+knowledge into the chain folders; it reached zero). ``python tests/unit/test_chain_names.py``
+prints the counts per directory.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +24,6 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-BASELINE = Path(__file__).with_name("chain_names_baseline.json")
 #: The issue's acceptance: these never appear.
 REQUIRED = frozenset({"btc", "eth", "bitcoin", "ethereum"})
 #: Chain knowledge by another name.
@@ -87,37 +84,17 @@ def test_the_tokenizer_finds_chain_names_in_every_spelling() -> None:
     assert hits("method bitcoinlike betaeth") == []
 
 
-def test_no_file_names_chains_more_often_than_its_baseline() -> None:
-    baseline: dict[str, int] = json.loads(BASELINE.read_text())
-    grown = []
+def test_no_file_outside_a_chain_folder_names_a_chain() -> None:
+    found_in = []
     for path in covered_files():
-        name = path.relative_to(ROOT).as_posix()
         found = hits(path.read_text(encoding="utf-8"))
-        allowed = baseline.get(name, 0)
-        if len(found) > allowed:
-            where = "\n".join(f"  {name}:{line}: {token}" for line, token in found)
-            grown.append(f"{name}: {len(found)} chain names, baseline {allowed}:\n{where}")
-    assert not grown, "chain knowledge outside etm_bridge/chains/<name>/:\n" + "\n".join(grown)
-
-
-def test_the_baseline_lists_no_file_that_is_gone() -> None:
-    baseline: dict[str, int] = json.loads(BASELINE.read_text())
-    assert all((ROOT / name).exists() for name in baseline), "run with --update to drop them"
-
-
-def update() -> None:
-    """Rewrite the baseline with today's counts (refuses any count above the old one)."""
-    old: dict[str, int] = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    new = counts()
-    raised = {k: (old.get(k, 0), v) for k, v in new.items() if old and v > old.get(k, 0)}
-    if raised:
-        sys.exit(f"counts went up (old, new): {raised}")
-    BASELINE.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
-    print(json.dumps({"total": sum(new.values()), "by_directory": by_directory(new)}, indent=1))
+        if found:
+            name = path.relative_to(ROOT).as_posix()
+            found_in.append("\n".join(f"  {name}:{line}: {token}" for line, token in found))
+    assert not found_in, "chain knowledge outside etm_bridge/chains/<name>/:\n" + "\n".join(
+        found_in
+    )
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--update"]:
-        update()
-    else:
-        print(json.dumps(by_directory(counts()), indent=1))
+    print(json.dumps(by_directory(counts()), indent=1))
