@@ -67,14 +67,29 @@ def up_command(as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
     for name, info in report.items():
-        click.echo("\n".join(_describe(name, info, f"{info['action']} (pid {info['pid']})")))
+        click.echo("\n".join(_describe(name, info, info["headline"])))
+        click.echo("\n".join(f"  {n['name']:<15} {n['url']}  pid {n['pid']}  data {n['data_dir']}"
+                              for n in info.get("nodes", [])))  # fmt: skip
     click.echo(f"state: {config.state_file}")
+
+
+def _node_line(node: Mapping[str, Any]) -> str:
+    """One ETM node of the network: url, height, final height, peers, forging keys, syncing."""
+    head = f"  {node['name']:<7} {node['url']:<24}"
+    if not node["running"]:
+        return f"{head} stopped"
+    if "height" not in node:
+        return f"{head} running (pid {node['pid']}), NOT answering {node.get('error', '')}".rstrip()
+    return (f"{head} height {node['height']:<6} final {node['final_height']:<6} "
+            f"peers {node['peers']}  forging keys {node['forging_keys']}"
+            f"{'' if node['forging'] else ' (off)'}  "
+            f"{'SYNCING' if node['syncing'] else 'synced'}  (pid {node['pid']})")  # fmt: skip
 
 
 @group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print status as JSON.")
 def status_command(as_json: bool) -> None:
-    """Say which nodes run (pidfile) and answer RPC."""
+    """Say which nodes run (pidfile) and answer RPC; one line per ETM node of the network."""
     config = regtest_stack.StackConfig.from_env()
     report = regtest_stack.status(config)
     if as_json:
@@ -86,7 +101,12 @@ def status_command(as_json: bool) -> None:
             headline = f"{state} (pid {info['pid']})"
         else:
             headline = "stopped"
+        nodes = info.get("nodes") or []
+        if nodes:
+            up = sum(n["running"] for n in nodes)
+            headline = f"{up} of {len(nodes)} nodes running"
         click.echo("\n".join(_describe(name, info, headline)))
+        click.echo("\n".join(_node_line(n) for n in nodes))
 
 
 @group.command("down")

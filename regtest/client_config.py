@@ -6,7 +6,8 @@ ETM node's admin token) from ``stack.json``, and ``stack down`` removes it. On r
 (wallet, bind, pool, lp, spv, node, swap, watch) reaches the stack's nodes with no config at
 all::
 
-    [etm]                 the ETM node's API (and its admin token)
+    [etm]                 the ETM nodes' APIs (``urls``: every node of the network, ``url``
+                          for a single node) and their admin token
     [chains.bitcoin]      the regtest node's RPC, birth height 0
     [chains.ethereum]     anvil, and the stack's EtherSwap HTLC once it is deployed
     [policy]              retry every 2 s, prove the user's own lock at once (blocks on demand)
@@ -31,7 +32,10 @@ def client_tables(state: Mapping[str, Any]) -> dict[str, Any]:
     """The config tables of a ``stack.json`` state ({} for services it does not hold)."""
     btc, anvil, etm = (state.get(k) or {} for k in ("bitcoin", "anvil", "etm"))
     tables: dict[str, Any] = {}
-    if etm.get("rpc_url"):
+    urls = [str(u) for u in etm.get("urls") or ()]
+    if len(urls) > 1:
+        tables["etm"] = _present(urls=urls, admin_token=etm.get("admin_token"))
+    elif etm.get("rpc_url"):
         tables["etm"] = _present(url=etm["rpc_url"], admin_token=etm.get("admin_token"))
     chains: dict[str, dict[str, Any]] = {}
     if btc.get("rpc_url") and btc.get("network") == "regtest":
@@ -58,7 +62,7 @@ def _present(**values: Any) -> dict[str, Any]:
 
 
 def to_toml(tables: Mapping[str, Any]) -> str:
-    """``tables`` (strings and integers, tables one or two deep) as TOML."""
+    """``tables`` (strings, integers and lists of strings; tables one or two deep) as TOML."""
     lines = [
         "# Written by `etm-bridge stack up` (removed by `stack down`): the local stack's",
         "# endpoints, read as a config layer on regtest. `stack up` rewrites it: do not edit.",
@@ -74,8 +78,17 @@ def to_toml(tables: Mapping[str, Any]) -> str:
 
 
 def _values(table: Mapping[str, Any]) -> list[str]:
-    # JSON string escapes are a subset of TOML basic-string escapes.
-    return [f"{k} = {v if isinstance(v, int) else json.dumps(str(v))}" for k, v in table.items()]
+    return [f"{k} = {_value(v)}" for k, v in table.items()]
+
+
+def _value(value: Any) -> str:
+    # JSON string escapes are a subset of TOML basic-string escapes; a JSON array of strings
+    # is a TOML array.
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return json.dumps([str(v) for v in value])
+    return json.dumps(str(value))
 
 
 def write_client_config(path: Path, state: Mapping[str, Any]) -> None:

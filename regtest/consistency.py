@@ -10,7 +10,8 @@ checks, with the nodes' own RPCs:
 
 * the Bitcoin node knows the block at the tip of the ETM node's Bitcoin relay;
 * anvil has the block at the tip of the ETM node's Ethereum relay;
-* anvil holds code at the HTLC and PoolVault addresses the ETM genesis names.
+* anvil holds code at the HTLC and PoolVault addresses the ETM genesis names;
+* on a network of ETM nodes, each node is checked so, and every node follows the same genesis.
 
 Any miss is one :class:`StackMismatchError` line naming what is missing and what to do.
 """
@@ -64,27 +65,44 @@ def mismatches(
 def check_stack(report: Mapping[str, Mapping[str, Any]], state_dir: Path) -> None:
     """Raise StackMismatchError unless the running stack's chains agree (see module doc)."""
     btc, anvil, etm = report["bitcoin"], report["anvil"], report["etm"]
-    node = NodeClient(str(etm["rpc_url"]), timeout_s=10.0)
     bitcoin = JsonRpcClient(
         str(btc["rpc_url"]), user=btc.get("rpc_user"), password=btc.get("rpc_password")
     )
     eth = JsonRpcClient(str(anvil["rpc_url"]), version="2.0", timeout_s=10.0)
+    found: list[str] = []
+    genesis: dict[str, str] = {}
     try:
-        found = mismatches(
-            node.spv_status(),
-            etm.get("eth_pool") or {},
-            lambda block_hash: _answers(bitcoin, "getblockheader", block_hash, False),
-            lambda block_hash: _answers(eth, "eth_getBlockByHash", block_hash, False),
-            lambda address: _answers(eth, "eth_getCode", address, "latest", empty="0x"),
-        )
+        for url in etm.get("urls") or [etm["rpc_url"]]:
+            node = NodeClient(str(url), timeout_s=10.0)
+            genesis[str(url)] = str(node.status()["genesisId"])
+            found += [f"{url}: {miss}" if etm.get("urls") else miss for miss in mismatches(
+                node.spv_status(),
+                etm.get("eth_pool") or {},
+                lambda block_hash: _answers(bitcoin, "getblockheader", block_hash, False),
+                lambda block_hash: _answers(eth, "eth_getBlockByHash", block_hash, False),
+                lambda address: _answers(eth, "eth_getCode", address, "latest", empty="0x"),
+            )]  # fmt: skip
     finally:
         bitcoin.close()
         eth.close()
+    found += genesis_mismatches(genesis)
     if found:
         raise StackMismatchError(
             f"the stack in {state_dir} cannot restart whole: {'; '.join(found)} (that node's "
             f"saved chain was lost or replaced): {reset_hint(state_dir)}"
         )
+
+
+def genesis_mismatches(genesis: Mapping[str, str]) -> list[str]:
+    """``url -> genesis id`` of the ETM nodes: one phrase per node off the first's genesis."""
+    if not genesis:
+        return []
+    first_url, first = next(iter(genesis.items()))
+    return [
+        f"the ETM node at {url} follows genesis {gid}, the one at {first_url} {first}"
+        for url, gid in genesis.items()
+        if gid != first
+    ]
 
 
 def _answers(rpc: JsonRpcClient, method: str, *params: Any, empty: Any = None) -> bool:

@@ -9,6 +9,10 @@ for ``stack.json`` and ``stack status``); then register a factory in ``stack.STA
 :func:`start` runs one Service: refuses taken ports at once (naming the port), spawns it in its
 own session, polls ``probe`` until a deadline and, if the process dies or never answers, stops
 it and raises StackError carrying the log tail. :func:`stop` ends the whole process group.
+
+A :class:`ServiceGroup` is several processes the stack handles as one entry (the ETM network:
+one process per delegate node): each member is a Service with its own pidfile, and
+:func:`start_all` spawns members at once and then waits for each (they start in parallel).
 """
 
 from __future__ import annotations
@@ -69,6 +73,36 @@ class Service(ABC):
         """JSON-able endpoints and credentials for ``stack.json`` / ``stack status``."""
 
 
+class ServiceGroup(ABC):
+    """Several node processes that ``stack.json`` holds as one entry (module doc)."""
+
+    name: str
+    #: How long, after every member answers, ``after_ready`` may wait for the group.
+    start_timeout_s: ClassVar[float] = 60.0
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    @abstractmethod
+    def members(self) -> list[Service]:
+        """One Service per process, each with its own ``name`` (and so pidfile)."""
+
+    def prepare(self) -> None:
+        """Write what every member needs (a shared genesis), before any member starts."""
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def after_ready(self) -> None:  # noqa: B027 (optional hook, empty by default)
+        """Once every member answers: wait until the group works together (peering)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able endpoints for ``stack.json``: the group's, and ``nodes``: one per member."""
+
+    def view(self, node: dict[str, Any], answering: bool) -> dict[str, Any]:
+        """What ``stack status`` shows live of one member (``node``: its ``describe`` entry)."""
+        return {}
+
+
 def reset_hint(state_dir: Path) -> str:
     """What to do when the stack in ``state_dir`` cannot restart whole (a node's saved chain
     lost, damaged or not the one the others follow): its regtest chains start over."""
@@ -95,10 +129,10 @@ def _check_binary(service: Service, argv0: str) -> None:
         raise StackError(f"{service.name}: cannot start, binary {argv0!r} not found")
 
 
-def start(
+def launch(
     service: Service, *, pidfile: Path | None = None, die_with_parent: bool = False
 ) -> Started:
-    """Start ``service`` and wait until it answers; StackError (with the log tail) otherwise.
+    """Spawn ``service`` (ports checked free, ``prepare`` run) without waiting for it.
 
     ``die_with_parent``: the node gets SIGTERM if this process dies (for throwaway nodes; the
     stack's nodes must outlive the ``stack up`` command, so they do not set it).
@@ -112,7 +146,13 @@ def start(
     )
     if pidfile is not None:
         procs.write_pidfile(pidfile, process.pid, command)
-    started = Started(service, process)
+    return Started(service, process)
+
+
+def await_ready(started: Started, *, pidfile: Path | None = None) -> Started:
+    """Wait until a launched service answers and run its ``after_ready``; on failure stop it
+    and raise StackError with its log tail."""
+    service, process = started.service, started.process
     try:
         procs.wait_until(
             service.probe,
@@ -129,6 +169,31 @@ def start(
             raise StackError(f"{exc}\n{failure_report(service)}") from exc
         raise
     return started
+
+
+def start(
+    service: Service, *, pidfile: Path | None = None, die_with_parent: bool = False
+) -> Started:
+    """Start ``service`` and wait until it answers; StackError (with the log tail) otherwise."""
+    started = launch(service, pidfile=pidfile, die_with_parent=die_with_parent)
+    return await_ready(started, pidfile=pidfile)
+
+
+def start_all(services: list[tuple[Service, Path]]) -> list[Started]:
+    """Start several services in parallel (spawn all, then wait for each), with pidfiles.
+
+    If one fails to spawn or to become ready, every one this call spawned is stopped (its
+    pidfile removed) and the error propagates."""
+    launched: list[tuple[Started, Path]] = []
+    try:
+        for service, pidfile in services:
+            launched.append((launch(service, pidfile=pidfile), pidfile))
+        return [await_ready(started, pidfile=pidfile) for started, pidfile in launched]
+    except BaseException:
+        for started, pidfile in launched:
+            stop(started.pid)
+            pidfile.unlink(missing_ok=True)
+        raise
 
 
 def stop(pid: int, *, timeout_s: float = 15.0) -> bool:

@@ -6,8 +6,14 @@ pidfile ``<name>.pid``, ``stack.json`` with every endpoint and credential, and w
 up ``client.toml``, those endpoints as the config layer every command reads on regtest
 (:mod:`.client_config`). ``down`` then ``up`` continues every chain where it was (the nodes
 reload their data; ``up`` checks they agree). Ports are fixed loopback ports below 32768
-(bitcoin RPC 18443, bcoin wallet HTTP 18445, anvil 8545, ETM node 26657 reserved), or
+(bitcoin RPC 18443, bcoin wallet HTTP 18445, anvil 8545, ETM nodes 26657.. reserved), or
 ``$ETM_STACK_BASE_PORT + offset`` so a second stack (a test) never collides with the developer's.
+
+ETM is a network of ``$ETM_STACK_NODES`` (default 4) delegate nodes
+(:class:`~etm_bridge_regtest.etm_node.EtmNetworkService`: node *k* on the ETM port + *k*, a
+pidfile ``etm-<k>.pid`` each, started in parallel); ``ETM_STACK_NODES=1`` is the single node
+forging for every delegate (:class:`~etm_bridge_regtest.etm_node.EtmNodeService`), which a stack
+dir made by it (``etm/data``) keeps.
 
 Services start in the order of :data:`STACK_SERVICES` and stop in reverse. To add one, write a
 :class:`~etm_bridge_regtest.service.Service` and add ``"name": factory`` there; the factory gets
@@ -32,8 +38,8 @@ from .anvil import AnvilService
 from .bitcoin import bitcoin_service
 from .client_config import write_client_config
 from .consistency import check_stack
-from .etm_node import EtmNodeService
-from .service import Service, start, stop
+from .etm_node import NETWORK_NODES, EtmNetworkService, EtmNodeService
+from .service import Service, ServiceGroup, start_all, stop
 
 DEFAULT_PORTS: dict[str, int] = {
     "bitcoin_rpc": 18443,
@@ -41,8 +47,14 @@ DEFAULT_PORTS: dict[str, int] = {
     "anvil": 8545,
     "etm": 26657,
 }
-#: With ETM_STACK_BASE_PORT=B the ports are B + offset.
+#: With ETM_STACK_BASE_PORT=B the ports are B + offset (ETM node k: the "etm" port + k).
 PORT_OFFSETS: dict[str, int] = {"bitcoin_rpc": 0, "bitcoin_wallet": 2, "anvil": 3, "etm": 4}
+MAX_ETM_NODES = 8
+
+
+def port_span(etm_nodes: int) -> int:
+    """The highest offset a stack of ``etm_nodes`` ETM nodes uses."""
+    return PORT_OFFSETS["etm"] + etm_nodes - 1
 
 
 @dataclass(frozen=True)
@@ -51,25 +63,29 @@ class StackConfig:
 
     state_dir: Path
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    #: ETM delegate nodes (1: one node forging for every delegate).
+    etm_nodes: int = NETWORK_NODES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackConfig:
-        """Read ``ETM_STACK_DIR`` and ``ETM_STACK_BASE_PORT`` (both optional)."""
+        """Read ``ETM_STACK_DIR``, ``ETM_STACK_BASE_PORT`` and ``ETM_STACK_NODES`` (optional)."""
         env = os.environ if env is None else env
         state_dir = Path(env.get("ETM_STACK_DIR") or Path.cwd() / ".etm" / "stack")
+        nodes = _int_env(env, "ETM_STACK_NODES", NETWORK_NODES)
+        if not 1 <= nodes <= MAX_ETM_NODES:
+            raise ConfigError(f"ETM_STACK_NODES must be in 1-{MAX_ETM_NODES}, got {nodes}")
         base = env.get("ETM_STACK_BASE_PORT")
         if not base:
-            return cls(state_dir.resolve())
-        try:
-            base_port = int(base)
-        except ValueError:
-            raise ConfigError(f"ETM_STACK_BASE_PORT must be an integer, got {base!r}") from None
-        if not 1024 <= base_port <= 32767 - max(PORT_OFFSETS.values()):
+            return cls(state_dir.resolve(), etm_nodes=nodes)
+        base_port = _int_env(env, "ETM_STACK_BASE_PORT", 0)
+        highest = 32767 - port_span(nodes)
+        if not 1024 <= base_port <= highest:
             raise ConfigError(
-                f"ETM_STACK_BASE_PORT={base_port} must be in 1024-32763 (ports stay below 32768)"
+                f"ETM_STACK_BASE_PORT={base_port} must be in 1024-{highest} (ports stay below"
+                f" 32768)"
             )
         ports = {name: base_port + offset for name, offset in PORT_OFFSETS.items()}
-        return cls(state_dir.resolve(), ports)
+        return cls(state_dir.resolve(), ports, nodes)
 
     @property
     def state_file(self) -> Path:
@@ -87,7 +103,17 @@ class StackConfig:
         return self.state_dir / name
 
 
-ServiceFactory = Callable[[StackConfig, Mapping[str, Any]], Service]
+def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {text!r}") from None
+
+
+ServiceFactory = Callable[[StackConfig, Mapping[str, Any]], Service | ServiceGroup]
 
 
 def _bitcoin(config: StackConfig, saved: Mapping[str, Any]) -> Service:
@@ -104,9 +130,14 @@ def _anvil(config: StackConfig, saved: Mapping[str, Any]) -> Service:
     return AnvilService(config.home("anvil"), port=config.ports["anvil"], persist=True)
 
 
-def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service:
+def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service | ServiceGroup:
     anvil = f"http://127.0.0.1:{config.ports['anvil']}"
-    return EtmNodeService(config.home("etm"), port=config.ports["etm"], eth_rpc_url=anvil)
+    home, port = config.home("etm"), config.ports["etm"]
+    single = EtmNodeService(home, port=port, eth_rpc_url=anvil)
+    if config.etm_nodes == 1 or (single.data_dir / "node.json").exists():
+        return single  # asked for, or a stack dir made by the single node: its chain goes on
+    nodes = len(saved.get("nodes") or ()) or config.etm_nodes  # a network keeps its size
+    return EtmNetworkService(home, port=port, eth_rpc_url=anvil, nodes=nodes)
 
 
 #: name -> factory, in start order.
@@ -134,17 +165,65 @@ def _save_state(config: StackConfig, state: dict[str, Any]) -> None:
     write_private(config.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
-def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service]:
+def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service | ServiceGroup]:
     return [make(config, state.get(name, {})) for name, make in STACK_SERVICES.items()]
+
+
+def members(service: Service | ServiceGroup) -> list[Service]:
+    """The processes of one stack entry: itself, or a group's members."""
+    return service.members() if isinstance(service, ServiceGroup) else [service]
+
+
+def _pids_text(pids: list[int]) -> str:
+    return f"pid {pids[0]}" if len(pids) == 1 else f"pids {', '.join(map(str, pids))}"
+
+
+def _up_one(config: StackConfig, service: Service | ServiceGroup,
+            started: list[tuple[str, int]]) -> dict[str, Any]:  # fmt: skip
+    """Start what of ``service`` is not running (a group's members in parallel): its info."""
+    procs_of = members(service)
+    pids: dict[str, int] = {}
+    for member in procs_of:
+        pid = procs.pidfile_process(config.pidfile(member.name))
+        if pid is not None:
+            procs.wait_until(member.probe, timeout_s=member.start_timeout_s,
+                             what=f"{member.name} (pid {pid})")  # fmt: skip
+            pids[member.name] = pid
+    missing = [m for m in procs_of if m.name not in pids]
+    if missing and isinstance(service, ServiceGroup):
+        service.prepare()
+    for member in missing:
+        config.pidfile(member.name).unlink(missing_ok=True)
+    launched = start_all([(m, config.pidfile(m.name)) for m in missing])
+    for run in launched:
+        started.append((run.service.name, run.pid))
+        pids[run.service.name] = run.pid
+    if isinstance(service, ServiceGroup):
+        service.after_ready()
+    if not missing:
+        action = "already running"
+    elif len(missing) == len(procs_of):
+        action = "started"
+    else:
+        action = f"started {', '.join(m.name for m in missing)} (the rest already running)"
+    ordered = [pids[m.name] for m in procs_of]
+    info = {**service.describe(), "pid": ordered[0], "action": action}
+    if isinstance(service, ServiceGroup):
+        info["pids"] = ordered
+        for node in info.get("nodes", []):
+            node["pid"] = pids.get(node["name"])
+    info["headline"] = f"{action} ({_pids_text(ordered)})"
+    return info
 
 
 def up(config: StackConfig) -> dict[str, dict[str, Any]]:
     """Start every service not already running; return name -> info (with ``"action"``).
 
-    Already-running services are left alone (``action: "already running"``). Then the chains
-    are checked to be the ones the ETM node follows (:func:`.consistency.check_stack`: a node
+    Already-running services are left alone (``action: "already running"``); a group (the ETM
+    network) starts only its members that are not running, in parallel. Then the chains are
+    checked to be the ones the ETM nodes follow (:func:`.consistency.check_stack`: a node
     whose saved chain was lost cannot restart the stack whole). If a service fails to start or
-    the check fails, the services this call started are stopped again and the StackError
+    the check fails, the processes this call started are stopped again and the StackError
     propagates.
     """
     state = load_state(config)
@@ -152,22 +231,9 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
     report: dict[str, dict[str, Any]] = {}
     try:
         for service in _services(config, state):
-            pidfile = config.pidfile(service.name)
-            pid = procs.pidfile_process(pidfile)
-            if pid is not None:
-                procs.wait_until(
-                    service.probe,
-                    timeout_s=service.start_timeout_s,
-                    what=f"{service.name} (pid {pid})",
-                )
-                action = "already running"
-            else:
-                pidfile.unlink(missing_ok=True)
-                pid = start(service, pidfile=pidfile).pid
-                started.append((service.name, pid))
-                action = "started"
-            state[service.name] = {**service.describe(), "pid": pid}
-            report[service.name] = {**state[service.name], "action": action}
+            info = _up_one(config, service, started)
+            state[service.name] = {k: v for k, v in info.items() if k not in ("action", "headline")}
+            report[service.name] = info
             _save_state(config, state)
         check_stack(report, config.state_dir)
         write_client_config(config.client_file, state)
@@ -180,14 +246,25 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
 
 
 def status(config: StackConfig) -> dict[str, dict[str, Any]]:
-    """name -> saved info plus ``running`` (pidfile process alive) and ``answering`` (RPC)."""
+    """name -> saved info plus ``running`` (pidfile process alive) and ``answering`` (RPC);
+    a group's: every member running / answering, and per node in ``nodes`` its own (plus,
+    for ETM nodes, what the node says: :func:`.etm_node.node_view`)."""
     state = load_state(config)
     result: dict[str, dict[str, Any]] = {}
     for service in _services(config, state):
-        pid = procs.pidfile_process(config.pidfile(service.name))
         info = dict(state.get(service.name, {}))
-        info.update(running=pid is not None, pid=pid)
-        info["answering"] = bool(pid is not None and service.probe())
+        views = []
+        for member in members(service):
+            pid = procs.pidfile_process(config.pidfile(member.name))
+            views.append({"name": member.name, "pid": pid, "running": pid is not None,
+                          "answering": bool(pid is not None and member.probe())})  # fmt: skip
+        info.update(running=all(v["running"] for v in views), pid=views[0]["pid"],
+                    answering=all(v["answering"] for v in views))  # fmt: skip
+        if isinstance(service, ServiceGroup):
+            info["pids"] = [v["pid"] for v in views]
+            info["nodes"] = [{**node, **view, **service.view(node, view["answering"])}
+                             for node, view in zip(service.describe()["nodes"], views,
+                                                   strict=True)]  # fmt: skip
         result[service.name] = info
     return result
 
@@ -195,14 +272,17 @@ def status(config: StackConfig) -> dict[str, dict[str, Any]]:
 def down(config: StackConfig) -> dict[str, str]:
     """Stop the processes recorded in the pidfiles (reverse start order): name -> outcome."""
     outcome: dict[str, str] = {}
-    for name in reversed(list(STACK_SERVICES)):
-        pidfile = config.pidfile(name)
-        pid = procs.pidfile_process(pidfile)
-        if pid is None:
-            outcome[name] = "not running"
-        else:
-            stop(pid)
-            outcome[name] = f"stopped (pid {pid})"
-        pidfile.unlink(missing_ok=True)
+    services = _services(config, load_state(config))
+    for service in reversed(services):
+        stopped = []
+        for member in reversed(members(service)):
+            pidfile = config.pidfile(member.name)
+            pid = procs.pidfile_process(pidfile)
+            if pid is not None:
+                stop(pid)
+                stopped.append(pid)
+            pidfile.unlink(missing_ok=True)
+        pids = list(reversed(stopped))
+        outcome[service.name] = f"stopped ({_pids_text(pids)})" if pids else "not running"
     config.client_file.unlink(missing_ok=True)  # commands stop reaching the stack's nodes
     return outcome
