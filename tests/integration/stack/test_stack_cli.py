@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.etm_node import NETWORK_NODES
 from etm_bridge_regtest.ownkey import OwnKey
-from etm_bridge_regtest.stack import PORT_OFFSETS, STACK_SERVICES
+from etm_bridge_regtest.stack import PORT_OFFSETS, STACK_SERVICES, port_span
 
 from etm_bridge.node.setup import init_node
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 
 def _free_base_port() -> int:
     """A base port B such that B + every stack offset is free and below 32768."""
-    span = max(PORT_OFFSETS.values())
+    span = port_span(NETWORK_NODES)
     for _ in range(100):
         base = procs.free_port()
         ports = {base + offset for offset in range(span + 1)}
@@ -58,8 +59,10 @@ def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _ports(env: dict[str, str]) -> dict[str, int]:
+    """Every port of the stack: the ETM network's node k as ``etm-k``."""
     base = int(env["ETM_STACK_BASE_PORT"])
-    return {name: base + offset for name, offset in PORT_OFFSETS.items()}
+    ports = {name: base + offset for name, offset in PORT_OFFSETS.items()}
+    return {**ports, **{f"etm-{k}": ports["etm"] + k for k in range(NETWORK_NODES)}}
 
 
 def _status(env: dict[str, str]) -> dict:
@@ -84,7 +87,11 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert {name: (s["running"], s["answering"]) for name, s in status.items()} == {
         name: (True, True) for name in STACK_SERVICES
     }
-    pids = [s["pid"] for s in status.values()]
+    pids = [pid for s in status.values() for pid in s.get("pids") or [s["pid"]]]
+    nodes = status["etm"]["nodes"]
+    assert len(nodes) == NETWORK_NODES and len(set(pids)) == len(STACK_SERVICES) - 1 + NETWORK_NODES
+    assert all(n["answering"] and n["peers"] == NETWORK_NODES - 1 and n["forging_keys"] == 1
+               for n in nodes), nodes  # fmt: skip
 
     # The persistent (on-disk) regtest wallet was funded by `up` and can pay our own key.
     bitcoin = status["bitcoin"]
@@ -108,6 +115,7 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
                                  capture_output=True, text=True, timeout=60)  # fmt: skip
     assert node_status.returncode == 0, node_status.stderr
     assert json.loads(node_status.stdout)["height"] >= 0
+    assert all(n["url"] in client_file.read_text() for n in nodes)  # [etm] urls: every node
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
@@ -125,10 +133,12 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert third.returncode == 0, third.stderr
     assert third.stdout.count("started (pid") == len(STACK_SERVICES)
     assert node.height() == height
+    again = _status(stack_env)["etm"]["nodes"]
+    assert all(b["height"] >= a["height"] for a, b in zip(nodes, again, strict=True))
     assert _cli(stack_env, "down").stdout.count("stopped (pid") == len(STACK_SERVICES)
 
 
-@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil", "etm"])
+@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil", "etm", f"etm-{NETWORK_NODES - 1}"])
 def test_up_fails_fast_naming_a_port_that_is_already_taken(
     stack_env: dict[str, str], taken: str
 ) -> None:
@@ -155,9 +165,28 @@ def test_missing_bitcoind_binary_is_a_clear_error(stack_env: dict[str, str]) -> 
     assert "Traceback" not in result.stderr
 
 
+def test_a_network_node_that_cannot_restart_fails_fast_with_its_log_tail(
+    stack_env: dict[str, str],
+) -> None:
+    assert _cli(stack_env, "up").returncode == 0
+    assert _cli(stack_env, "down").returncode == 0
+    data = Path(stack_env["ETM_STACK_DIR"]) / "etm" / "node-2"
+    (data / "chain.sqlite").write_bytes(b"not a database" * 400)
+    for name in ("chain.sqlite-wal", "chain.sqlite-shm"):
+        (data / name).unlink(missing_ok=True)
+    result = _cli(stack_env, "up", timeout_s=90)
+    assert result.returncode == 3, result.stdout
+    assert "etm-2" in result.stderr and "exited before it was ready" in result.stderr
+    assert "chain.sqlite is not a usable chain database" in result.stderr  # from the log tail
+    assert "Traceback" not in result.stderr
+    assert not any(s["running"] for s in _status(stack_env).values())
+    assert not any(n["running"] for n in _status(stack_env)["etm"]["nodes"])
+
+
 def test_an_etm_node_that_cannot_start_fails_fast_with_its_log_tail(
     stack_env: dict[str, str],
 ) -> None:
+    # a stack dir made by the single node (etm/data) keeps the single node
     data = Path(stack_env["ETM_STACK_DIR"]) / "etm" / "data"
     init_node(data, delegates=1, block_time_s=1, port=0)
     (data / "chain.sqlite").write_bytes(b"not a database" * 400)
