@@ -20,8 +20,12 @@ from .context import get_config
 from .options import home_option
 
 
-def _table(rows: list[dict]) -> Table:
-    table = Table(title="Swaps on the local stack (read back from the chains and the ETM node)")
+def _table(rows: list[dict], network: dict) -> Table:
+    table = Table(
+        title="Swaps on the local stack (read back from the chains and the ETM nodes)",
+        caption=f"ETM network: {network['nodes']} nodes ({network['answering']} answering), "
+        f"final height {network['final_height']}",
+    )
     columns = ("swap", "state", "paid", "received", "fee",
                "share_value_before", "share_value_after", "seconds")  # fmt: skip
     headers = ("swap id", "swap", "state", "paid", "received", "fee paid",
@@ -50,6 +54,6 @@ def group(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**out, "seconds": total}, indent=2, sort_keys=True))
         return
-    say(_table(out["swaps"]))
+    say(_table(out["swaps"], out["network"]))
     say(f"done in {total} s. `etm-bridge swap list --json` shows these swaps (database "
         f"{user_db}); the stack keeps running (`etm-bridge stack down`).")  # fmt: skip

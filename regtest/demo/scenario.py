@@ -26,7 +26,7 @@ made before the ETH pool contracts existed skips ETH -> ETM and says why (``ETH_
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from math import isqrt
 from pathlib import Path
@@ -36,8 +36,9 @@ from eth_account import Account
 
 from etm_bridge.adapter import LockState
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.errors import StackError
+from etm_bridge.errors import NodeUnavailableError, StackError
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.node.client import NodeClient
 from etm_bridge.private_files import read_private, write_private
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapTerms
@@ -238,4 +239,19 @@ def run(config: regtest_stack.StackConfig, swaps_db: Path, say: Callable[[Any], 
         swaps.close()
     if world.eth is None:
         say(ETH_PENDING)
-    return {"swaps": rows, "pool": world.client.pool("btc"), "swaps_db": str(swaps_db)}
+    return {"swaps": rows, "pool": world.client.pool("btc"), "swaps_db": str(swaps_db),
+            "network": network_summary(report["etm"])}  # fmt: skip
+
+
+def network_summary(etm: Mapping[str, Any]) -> dict[str, Any]:
+    """The ETM network the swaps ran on: its nodes, how many answer, and the final height
+    (the lowest any answering node reports: every node has finalized at least that)."""
+    urls = [str(u) for u in etm.get("urls") or [etm["rpc_url"]]]
+    finals = []
+    for url in urls:
+        try:
+            finals.append(int(NodeClient(url, timeout_s=5.0).status()["finalizedHeight"]))
+        except NodeUnavailableError:
+            continue
+    return {"nodes": len(urls), "answering": len(finals),
+            "final_height": min(finals) if finals else None}  # fmt: skip

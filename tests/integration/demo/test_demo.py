@@ -18,15 +18,17 @@ from pathlib import Path
 
 import pytest
 from etm_bridge_regtest import procs
-from etm_bridge_regtest.stack import PORT_OFFSETS, StackConfig, down, status
+from etm_bridge_regtest.etm_node import NETWORK_NODES
+from etm_bridge_regtest.stack import StackConfig, down, port_span, status
 
 ETM_BRIDGE = str(Path(sys.executable).with_name("etm-bridge"))
 
 
 def _base_port() -> int:
+    span = port_span(NETWORK_NODES)  # every port up to the last ETM node's
     base = procs.free_port()
-    while not all(procs.port_is_free(base + off) for off in PORT_OFFSETS.values()) or (
-        base + max(PORT_OFFSETS.values()) >= 32768
+    while not all(procs.port_is_free(base + off) for off in range(span + 1)) or (
+        base + span >= 32768
     ):
         base = procs.free_port()
     return base
@@ -82,6 +84,10 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         assert abandoned["fee"] == "none"
         assert out["pool"]["asset_reserved"] == 0 and out["pool"]["etm_reserved"] == 0
         assert "ETH -> ETM not run" not in result.stderr
+        # on the 4-node network, every node answering, blocks final
+        network = out["network"]
+        assert (network["nodes"], network["answering"]) == (NETWORK_NODES, NETWORK_NODES)
+        assert network["final_height"] > 0
 
         assert _listed(env) == {row["swap_id"]: row["state"] for row in out["swaps"]}
 

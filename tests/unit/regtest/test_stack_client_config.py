@@ -102,3 +102,14 @@ def test_a_broken_stack_file_is_named(tmp_path: Path) -> None:
     (stack / "client.toml").chmod(0o600)
     with pytest.raises(ConfigError, match=r"client\.toml is not valid TOML"):
         _load(stack, tmp_path)
+
+
+def test_a_network_stack_lists_every_node_url(tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1:{p}" for p in (3, 4, 5, 6)]
+    state = {**STATE, "etm": {**STATE["etm"], "urls": urls}}
+    tables = client_tables(state)
+    assert tables["etm"] == {"urls": urls, "admin_token": "tok"}
+    assert tomllib.loads(to_toml(tables))["etm"]["urls"] == urls
+    stack = tmp_path / "stack"
+    write_client_config(stack / "client.toml", state)
+    assert _load(stack, tmp_path).etm_urls == tuple(urls)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from etm_bridge_regtest.etm_node import EtmNetworkService, EtmNodeService
 from etm_bridge_regtest.stack import (
     DEFAULT_PORTS,
     PORT_OFFSETS,
     STACK_SERVICES,
     StackConfig,
     load_state,
+    port_span,
     status,
 )
 
@@ -64,3 +66,30 @@ def test_a_damaged_stack_state_file_is_a_config_error_naming_it(tmp_path: Path, 
         load_state(config)
     with pytest.raises(ConfigError, match=r"stack\.json"):
         status(config)
+
+
+def test_etm_nodes_come_from_the_environment_and_bound_the_base_port(tmp_path: Path) -> None:
+    assert StackConfig.from_env({"ETM_STACK_DIR": str(tmp_path)}).etm_nodes == 4
+    one = StackConfig.from_env({"ETM_STACK_DIR": str(tmp_path), "ETM_STACK_NODES": "1"})
+    assert one.etm_nodes == 1
+    # the last ETM node's port (base + 4 + nodes - 1) stays below 32768
+    assert StackConfig.from_env({"ETM_STACK_BASE_PORT": str(32767 - port_span(4))}).etm_nodes
+    with pytest.raises(ConfigError, match="ETM_STACK_BASE_PORT"):
+        StackConfig.from_env({"ETM_STACK_BASE_PORT": str(32768 - port_span(4))})
+    for bad in ("0", "9", "four"):
+        with pytest.raises(ConfigError, match="ETM_STACK_NODES"):
+            StackConfig.from_env({"ETM_STACK_NODES": bad})
+
+
+def test_the_etm_service_is_the_network_unless_one_node_or_a_single_node_dir(
+    tmp_path: Path,
+) -> None:
+    network = STACK_SERVICES["etm"](StackConfig(tmp_path), {})
+    assert isinstance(network, EtmNetworkService)
+    assert [m.name for m in network.members()] == ["etm-0", "etm-1", "etm-2", "etm-3"]
+    assert [m.ports for m in network.members()][3] == {"api+p2p": 26657 + 3}
+    assert isinstance(STACK_SERVICES["etm"](StackConfig(tmp_path, etm_nodes=1), {}),
+                      EtmNodeService)  # fmt: skip
+    (tmp_path / "etm" / "data").mkdir(parents=True)
+    (tmp_path / "etm" / "data" / "node.json").write_text("{}")  # a stack made by one node
+    assert isinstance(STACK_SERVICES["etm"](StackConfig(tmp_path), {}), EtmNodeService)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from etm_bridge_regtest.anvil import STATE_INTERVAL_S, AnvilService
-from etm_bridge_regtest.consistency import mismatches
+from etm_bridge_regtest.consistency import genesis_mismatches, mismatches
 from etm_bridge_regtest.stack import STACK_SERVICES, StackConfig
 
 from etm_bridge.errors import StackError
@@ -79,3 +79,10 @@ def test_each_lost_chain_is_named() -> None:
     # an older snapshot (killed before its last save): blocks missing, contracts there
     older = mismatches(RELAYS, POOL, has(True), has(False), has(True))
     assert len(older) == 1 and "anvil lacks block" in older[0]
+
+
+def test_nodes_on_another_genesis_are_named() -> None:
+    same = {"http://a": "g1", "http://b": "g1"}
+    assert genesis_mismatches(same) == [] and genesis_mismatches({}) == []
+    off = genesis_mismatches({**same, "http://c": "g2"})
+    assert off == ["the ETM node at http://c follows genesis g2, the one at http://a g1"]
