@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 from etm_bridge_regtest import procs
-from etm_bridge_regtest.service import Service, start, stop
+from etm_bridge_regtest.service import Service, start, start_all, stop
 
 from etm_bridge.errors import StackError
 
@@ -75,6 +75,28 @@ def test_stop_ends_the_whole_process_group_and_the_pidfile_stops_matching(tmp_pa
     assert not procs.group_alive(started.pid)  # the background sleep went too
     assert procs.pidfile_process(pidfile) is None
     assert stop(started.pid) is False
+
+
+def test_start_all_runs_members_in_parallel_and_rolls_back_when_one_fails(tmp_path: Path) -> None:
+    # each member needs 1 s to get ready: in parallel, three take ~1 s, not 3
+    homes = [tmp_path / f"m{i}" for i in range(3)]
+    for home in homes:
+        home.mkdir()
+    members = [ShellService(h, f"sleep 1; touch {h / 'ready'}; sleep 300") for h in homes]
+    pidfiles = [tmp_path / f"m{i}.pid" for i in range(3)]
+    began = time.monotonic()
+    started = start_all(list(zip(members, pidfiles, strict=True)))
+    assert time.monotonic() - began < 2.5
+    assert [procs.pidfile_process(p) for p in pidfiles] == [s.pid for s in started]
+    for run in started:
+        stop(run.pid)
+    # the last member dies while starting: the others, already spawned, are stopped too
+    (tmp_path / "broken").mkdir()
+    broken = ShellService(tmp_path / "broken", "echo cannot start; exit 1")
+    with pytest.raises(StackError, match="exited before it was ready"):
+        start_all([*zip(members[:2], pidfiles[:2], strict=True), (broken, pidfiles[2])])
+    assert not any(p.exists() for p in pidfiles)
+    assert not any(procs.pidfile_process(p) for p in pidfiles)
 
 
 def test_pidfile_of_another_command_never_matches(tmp_path: Path) -> None:
