@@ -92,6 +92,12 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert len(nodes) == NETWORK_NODES and len(set(pids)) == len(STACK_SERVICES) - 1 + NETWORK_NODES
     assert all(n["answering"] and n["peers"] == NETWORK_NODES - 1 and n["forging_keys"] == 1
                for n in nodes), nodes  # fmt: skip
+    human = _cli(stack_env, "status").stdout  # one line per ETM node
+    lines = [line for line in human.splitlines() if line.strip().startswith("etm-")]
+    assert f"etm: {NETWORK_NODES} of {NETWORK_NODES} nodes running" in human
+    assert len(lines) == NETWORK_NODES and all("peers 3  forging keys 1" in x for x in lines)
+    assert all(n["url"] in x and "final" in x and "synced" in x
+               for n, x in zip(nodes, lines, strict=True)), human  # fmt: skip
 
     # The persistent (on-disk) regtest wallet was funded by `up` and can pay our own key.
     bitcoin = status["bitcoin"]
