@@ -187,10 +187,11 @@ PROFILE = ChainProfile(
         verifier=_verifier,
         lock_proof=_lock_proof,
         txid_json_key="handshake_txid",
-        #: no dust floor yet (consensus as when Handshake landed: any positive amount). hsd's
-        #: dust limit (~300 doo, ``etm_bridge_handshake.txbuild.dust_threshold``) plus a
-        #: payment's fee would be the floor; raising it is a consensus change for HNS pools.
-        withdrawal_floor=1,
+        #: 10,000 doo (issue 11, item 6: a withdrawal the operator cannot pay without
+        #: overpaying must not become an obligation): hsd's dust limit for a pay-to-key output
+        #: is 297 doo, and a one-input payment with its nulldata tag of ~170 vB costs 8,500
+        #: doo at 50 doo/vB (tests/unit/handshake/test_hns_txbuild.py checks the sum)
+        withdrawal_floor=10_000,
     ),
     client=ClientSpec(
         adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),

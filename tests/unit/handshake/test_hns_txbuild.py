@@ -75,3 +75,14 @@ def test_claim_and_refund_forms() -> None:
         assert 1_000_000 - tx.outputs[0].value == 20 * tx.vsize
     with pytest.raises(DustError, match="dust"):
         build_claim_tx(THEM, "dd" * 32, 0, 2_000, HTLC, PREIMAGE, 20)
+
+
+def test_the_pool_withdrawal_floor_covers_dust_and_a_payments_fee() -> None:
+    """Issue 11, item 6 on HNS pools: an obligation below dust plus a payment's fee could not be
+    paid without overpaying (and a default halts the pool), so the floor is above both."""
+    from etm_bridge.chains.registry import chain_registry
+    from etm_bridge.exchange.obligations import withdrawal_floor
+
+    floor = chain_registry().by_ticker("hns").exchange.withdrawal_floor
+    assert withdrawal_floor("hns") == floor
+    assert floor >= dust_threshold(Output(0, US.address)) + 170 * 50
