@@ -9,12 +9,14 @@ and an odd level pairs its last node with ``SENTINEL = BLAKE2b-256("")`` rather 
 duplicating it, so Bitcoin's duplicate-leaf (CVE-2012-2459) and 64-byte-transaction attacks have
 no counterpart (a leaf and a node hash differently prefixed data).
 
-The ``handshake-merkle`` :class:`InclusionProof`: ``header`` the 236-byte header, ``leaf`` the
-witness-stripped transaction (its BLAKE2b-256 is the txid; the verifier parses it strictly),
-``branch`` the sibling hashes from the leaf up, ``index`` the position (bits say left/right,
-lowest first), ``tx_count`` the block's transactions; :func:`verify_handshake_merkle_proof`
-requires ``index < tx_count`` and a branch exactly as deep as a tree of ``tx_count`` leaves.
-Proof of work and the best chain are the SPV relay's business, not this module's.
+The tree itself is the chain folder's (``etm_bridge.chains.handshake.spv.merkle``, which the
+ETM-side verifier uses too). The ``handshake-merkle`` :class:`InclusionProof`: ``header`` the
+236-byte header, ``leaf`` the witness-stripped transaction (its BLAKE2b-256 is the txid; the
+verifier parses it strictly), ``branch`` the sibling hashes from the leaf up, ``index`` the
+position (bits say left/right, lowest first), ``tx_count`` the block's transactions;
+:func:`verify_handshake_merkle_proof` requires ``index < tx_count`` and a branch exactly as deep
+as a tree of ``tx_count`` leaves. Proof of work and the best chain are the SPV relay's business,
+not this module's.
 """
 
 from __future__ import annotations
@@ -22,14 +24,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from etm_bridge.adapter import InclusionProof
-from etm_bridge.errors import LockNotFoundError, ProofError, ValidationError
+from etm_bridge.chains.handshake.spv import merkle as tree
+from etm_bridge.chains.handshake.spv.merkle import (  # noqa: F401 (this plugin's tree API)
+    MERKLE_ROOT,
+    SENTINEL,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+    root_from_branch,
+    tree_depth,
+)
+from etm_bridge.errors import InclusionProofError, LockNotFoundError, ProofError, ValidationError
 
-from .codec import Tx, _Reader, blake2b256, decode_tx_base, read_tx_at
+from .codec import Tx, _Reader, decode_tx_base, read_tx_at
 
 PROOF_KIND = "handshake-merkle"
 HEADER_LEN = 236
-MERKLE_ROOT = slice(164, 196)
-SENTINEL = blake2b256(b"")
 
 
 def parse_block(raw: bytes) -> tuple[bytes, list[Tx]]:
@@ -47,41 +57,11 @@ def parse_block(raw: bytes) -> tuple[bytes, list[Tx]]:
     return raw[:HEADER_LEN], txs
 
 
-def leaf_hash(txid: bytes) -> bytes:
-    return blake2b256(b"\x00" + txid)
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return blake2b256(b"\x01" + left + right)
-
-
-def _next_level(level: Sequence[bytes]) -> list[bytes]:
-    padded = [*level, SENTINEL] if len(level) % 2 else list(level)
-    return [node_hash(padded[i], padded[i + 1]) for i in range(0, len(padded), 2)]
-
-
-def merkle_root(txids: Sequence[bytes]) -> bytes:
-    level = [leaf_hash(t) for t in txids]
-    if not level:
-        return SENTINEL
-    while len(level) > 1:
-        level = _next_level(level)
-    return level[0]
-
-
 def merkle_branch(txids: Sequence[bytes], index: int) -> tuple[bytes, ...]:
+    """The chain folder's branch, refusing an index outside the tree (ProofError)."""
     if not 0 <= index < len(txids):
         raise ProofError(f"leaf index {index} not in a tree of {len(txids)} leaves")
-    level, position, branch = [leaf_hash(t) for t in txids], index, []
-    while len(level) > 1:
-        padded = [*level, SENTINEL] if len(level) % 2 else level
-        branch.append(padded[position ^ 1])
-        level, position = _next_level(level), position // 2
-    return tuple(branch)
-
-
-def tree_depth(count: int) -> int:
-    return max(0, (count - 1).bit_length())
+    return tree.merkle_branch(txids, index)
 
 
 def verify_handshake_merkle_proof(proof: InclusionProof) -> None:
@@ -90,21 +70,16 @@ def verify_handshake_merkle_proof(proof: InclusionProof) -> None:
         raise ProofError(f"not a {PROOF_KIND} proof: {proof.kind!r}")
     if len(proof.header) != HEADER_LEN:
         raise ProofError(f"header must be {HEADER_LEN} bytes, got {len(proof.header)}")
-    if proof.tx_count is None or not 0 <= proof.index < proof.tx_count:
-        raise ProofError(f"index {proof.index} is not below the tx count {proof.tx_count}")
-    if len(proof.branch) != tree_depth(proof.tx_count) or any(len(b) != 32 for b in proof.branch):
-        raise ProofError(
-            f"a tree of {proof.tx_count} transactions needs a branch of "
-            f"{tree_depth(proof.tx_count)} 32-byte hashes, got {len(proof.branch)}"
-        )
+    if proof.tx_count is None:
+        raise ProofError("a Handshake Merkle proof names its block's tx count")
     try:
         tx = decode_tx_base(proof.leaf)
     except ValidationError as exc:
         raise ProofError(f"the leaf is not a stripped Handshake transaction: {exc}") from None
-    node, index = leaf_hash(tx.txid), proof.index
-    for sibling in proof.branch:
-        node = node_hash(sibling, node) if index & 1 else node_hash(node, sibling)
-        index >>= 1
+    try:
+        node = root_from_branch(tx.txid, proof.branch, proof.index, proof.tx_count)
+    except InclusionProofError as exc:
+        raise ProofError(str(exc)) from None
     if node != proof.header[MERKLE_ROOT]:
         raise ProofError("merkle-root-mismatch: the branch does not lead to the header's root")
 
