@@ -38,6 +38,8 @@ MASTER_SEED_BYTES = 32
 #: The core chain's derivation label.
 ETM_LABEL = "etm"
 DOMAIN_PREFIX = b"etm-bridge/wallet/v1/"
+#: The label of swap preimages (:func:`swap_secret`): not a chain label, so never a chain key.
+SWAP_PREIMAGE_LABEL = b"swap-preimage"
 #: Order of the secp256k1 group: a private key is an integer in [1, N - 1].
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -88,6 +90,20 @@ def derive_secret(master_seed: bytes, chain: str) -> bytes:
         if profile is None or profile.wallet.is_valid_secret(candidate):
             return candidate
     raise ValidationError("no valid key in 256 candidates (impossible in practice)")
+
+
+def swap_secret(master_seed: bytes, index: int) -> bytes:
+    """The 32-byte preimage of swap number ``index`` (0, 1, ...) under ``master_seed``::
+
+        HMAC-SHA512(key = b"etm-bridge/wallet/v1/swap-preimage",
+                    msg = master_seed || index as 8 bytes big-endian)[:32]
+
+    Its own label, so no swap secret is ever a chain key (their labels are chain names)."""
+    check_master_seed(master_seed)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 1 << 64:
+        raise ValidationError(f"swap index must be an int in 0..2^64-1, got {index!r}")
+    key = DOMAIN_PREFIX + SWAP_PREIMAGE_LABEL
+    return hmac.new(key, master_seed + index.to_bytes(8, "big"), hashlib.sha512).digest()[:32]
 
 
 @dataclass(frozen=True)
@@ -143,12 +159,16 @@ class WalletPublic:
 
 @dataclass(frozen=True)
 class UnlockedWallet:
-    """The decrypted master seed. Never printed (repr hides it); keys leave via unsafe_export_*."""
+    """The decrypted master seed (and, for a wallet made from words, the mnemonic's entropy).
+    Never printed (repr hides them); keys leave via unsafe_export_*."""
 
     master_seed: bytes = field(repr=False)
+    mnemonic_entropy: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_master_seed(self.master_seed)
+        if self.mnemonic_entropy is not None:
+            check_master_seed(self.mnemonic_entropy)
 
     def etm_signing_key(self) -> SigningKey:
         """The ETM ed25519 key, ready to sign transactions."""
@@ -157,6 +177,15 @@ class UnlockedWallet:
     def unsafe_export_master_seed(self) -> bytes:
         """UNSAFE: the 32-byte master seed (a backup of it restores every key)."""
         return self.master_seed
+
+    def unsafe_export_mnemonic_entropy(self) -> bytes | None:
+        """UNSAFE: the 32 bytes the wallet's 24 words encode (None for a wallet made from a
+        64-hex seed, which has no words)."""
+        return self.mnemonic_entropy
+
+    def unsafe_swap_secret(self, index: int) -> bytes:
+        """UNSAFE: the preimage of the wallet's swap number ``index`` (:func:`swap_secret`)."""
+        return swap_secret(self.master_seed, index)
 
     def unsafe_export_etm_seed(self) -> bytes:
         """UNSAFE: the raw 32-byte ed25519 seed of the ETM key."""

@@ -6,11 +6,11 @@ so ``wallet show`` and ``wallet balance`` need no passphrase; :meth:`Keystore.un
 against the keys derived from the decrypted seed, so an edited public section is detected as
 soon as the wallet is unlocked.
 
-File format, version 1 (JSON, UTF-8, mode 0600)::
+File format, version 2 (JSON, UTF-8, mode 0600)::
 
     {
       "format": "etm-bridge-keystore",
-      "version": 1,
+      "version": 2,
       "created_at": "2026-11-25T15:20:00Z",
       "public": {"etm": {"public_key": hex32, "address": "etm1..."},
                  "<label>": {...the chain's public view: key, addresses...}, ...},
@@ -20,10 +20,15 @@ File format, version 1 (JSON, UTF-8, mode 0600)::
     }
 
 Key = argon2id(passphrase NFC-normalised UTF-8, salt, opslimit, memlimit) (libsodium
-``crypto_pwhash``), then ``SecretBox(key).encrypt(master_seed, nonce)``. ``ciphertext_sha256``
-tells accidental damage (:class:`~etm_bridge.errors.KeystoreCorruptError`) apart from a wrong
-passphrase (:class:`~etm_bridge.errors.WrongPassphraseError`); it is not a security feature (the
-Poly1305 tag is). KDF limits read from a file are bounded, so a damaged file cannot make us
+``crypto_pwhash``), then ``SecretBox(key).encrypt(secret, nonce)``. Version 2 (a wallet made from
+words, :mod:`.words`): ``secret`` is the mnemonic's 32 bytes of entropy followed by the 32-byte
+master seed they give (with the BIP39 passphrase, which is not stored), so ``export-seed`` can
+print the words. Version 1 (a 64-hex seed, made before mnemonics or restored from hex):
+``secret`` is the master seed alone; it is still read and written, and has no words.
+``ciphertext_sha256`` tells accidental damage
+(:class:`~etm_bridge.errors.KeystoreCorruptError`) apart from a wrong passphrase
+(:class:`~etm_bridge.errors.WrongPassphraseError`); it is not a security feature (the Poly1305
+tag is). KDF limits read from a file are bounded, so a damaged file cannot make us
 allocate gigabytes. Files are written atomically (a temporary 0600 file, fsync, then link into
 place), never replacing an existing keystore; a keystore readable by group or others is refused
 (:class:`~etm_bridge.errors.KeystorePermissionError`).
@@ -55,9 +60,12 @@ from ..errors import (
 )
 from ..private_files import write_private
 from .derive import MASTER_SEED_BYTES, UnlockedWallet, WalletPublic, check_master_seed
+from .words import ENTROPY_BYTES, entropy_of, master_seed_of, words_of
 
 FORMAT = "etm-bridge-keystore"
-VERSION = 1
+VERSION = 2
+#: Every version read: 1 (the master seed alone) and 2 (the words' entropy, then the seed).
+VERSIONS = (1, 2)
 KDF_NAME = "argon2id"
 CIPHER_NAME = "xsalsa20-poly1305"
 SALT_BYTES = argon2id.SALTBYTES
@@ -65,6 +73,8 @@ NONCE_BYTES = nacl.secret.SecretBox.NONCE_SIZE
 #: Upper bounds accepted from a file (libsodium's "sensitive" level is 4 ops / 1 GiB).
 MAX_OPSLIMIT = 20
 MAX_MEMLIMIT_BYTES = 1 << 30
+#: What a keystore may seal: the master seed (version 1), or the entropy and the seed (2).
+SECRET_SIZES = (MASTER_SEED_BYTES, 2 * MASTER_SEED_BYTES)
 
 
 @dataclass(frozen=True)
@@ -114,11 +124,17 @@ class SealedSeed:
         ):
             if len(value) != size:
                 raise ValidationError(f"{name} must be {size} bytes, got {len(value)}")
-        expected = MASTER_SEED_BYTES + nacl.secret.SecretBox.MACBYTES
-        if len(self.ciphertext) != expected:
+        sizes = {n + nacl.secret.SecretBox.MACBYTES for n in SECRET_SIZES}
+        if len(self.ciphertext) not in sizes:
             raise ValidationError(
-                f"ciphertext must be {expected} bytes, got {len(self.ciphertext)}"
+                f"ciphertext must be {' or '.join(map(str, sorted(sizes)))} bytes, "
+                f"got {len(self.ciphertext)}"
             )
+
+    @property
+    def has_words(self) -> bool:
+        """The sealed secret holds the mnemonic's entropy (a version 2 keystore)."""
+        return len(self.ciphertext) - nacl.secret.SecretBox.MACBYTES == 2 * MASTER_SEED_BYTES
 
     def _box(self, passphrase: str) -> nacl.secret.SecretBox:
         key = argon2id.kdf(
@@ -131,7 +147,8 @@ class SealedSeed:
         return nacl.secret.SecretBox(key)
 
     def open(self, passphrase: str) -> bytes:
-        """The master seed; WrongPassphraseError if the passphrase does not decrypt it."""
+        """The sealed secret (the master seed, or the words' entropy then the master seed);
+        WrongPassphraseError if the passphrase does not decrypt it."""
         try:
             return bytes(self._box(passphrase).decrypt(self.ciphertext, self.nonce))
         except nacl.exceptions.CryptoError:
@@ -145,13 +162,16 @@ def seal(
     *,
     salt: bytes | None = None,
     nonce: bytes | None = None,
+    entropy: bytes | None = None,
 ) -> SealedSeed:
-    """Encrypt ``master_seed`` under ``passphrase`` (fresh random salt and nonce by default)."""
+    """Encrypt ``master_seed`` (after the words' ``entropy``, if given) under ``passphrase``
+    (fresh random salt and nonce by default)."""
     check_master_seed(master_seed)
+    secret = master_seed if entropy is None else check_master_seed(entropy) + master_seed
     salt = nacl.utils.random(SALT_BYTES) if salt is None else salt
     nonce = nacl.utils.random(NONCE_BYTES) if nonce is None else nonce
-    empty = SealedSeed(kdf, salt, nonce, bytes(MASTER_SEED_BYTES + nacl.secret.SecretBox.MACBYTES))
-    encrypted = empty._box(passphrase).encrypt(master_seed, nonce)
+    empty = SealedSeed(kdf, salt, nonce, bytes(len(secret) + nacl.secret.SecretBox.MACBYTES))
+    encrypted = empty._box(passphrase).encrypt(secret, nonce)
     return SealedSeed(kdf, salt, nonce, bytes(encrypted.ciphertext))
 
 
@@ -172,7 +192,8 @@ class Keystore:
             raise WrongPassphraseError(
                 f"wrong passphrase for keystore {self.path} (nothing was changed; try again)"
             ) from None
-        wallet = UnlockedWallet(seed)
+        entropy = seed[:MASTER_SEED_BYTES] if len(seed) > MASTER_SEED_BYTES else None
+        wallet = UnlockedWallet(seed[-MASTER_SEED_BYTES:], mnemonic_entropy=entropy)
         if wallet.public() != self.public:
             raise KeystoreCorruptError(
                 f"keystore {self.path}: the 'public' section does not match the encrypted keys "
@@ -184,7 +205,7 @@ class Keystore:
         s = self.sealed
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": 2 if s.has_words else 1,
             "created_at": self.created_at,
             "public": self.public.to_json(),
             "kdf": {
@@ -230,9 +251,10 @@ def parse_keystore(data: Any, path: Path) -> Keystore:
             f"{path} is not an etm-bridge keystore (format {data['format']!r})"
         )
     version = _field(data, "version", int, path)
-    if version != VERSION:
+    if version not in VERSIONS:
         raise KeystoreCorruptError(
-            f"keystore {path} has version {version}; this etm-bridge reads version {VERSION}"
+            f"keystore {path} has version {version}; this etm-bridge reads versions "
+            f"{', '.join(map(str, VERSIONS))} (a newer etm-bridge made it: upgrade)"
         )
     for dotted, expected in (("kdf.name", KDF_NAME), ("cipher.name", CIPHER_NAME)):
         if _field(data, dotted, str, path) != expected:
@@ -255,6 +277,10 @@ def parse_keystore(data: Any, path: Path) -> Keystore:
         public = WalletPublic.from_json(_field(data, "public", dict, path))
     except ValidationError as exc:
         raise KeystoreCorruptError(f"keystore {path}: {exc}") from None
+    if sealed.has_words != (version == 2):
+        raise KeystoreCorruptError(
+            f"keystore {path}: a version {version} keystore's ciphertext has the wrong size"
+        )
     return Keystore(path, public, sealed, _field(data, "created_at", str, path))
 
 
@@ -290,20 +316,30 @@ def create_keystore(
     *,
     master_seed: bytes | None = None,
     kdf: KdfParams = DEFAULT_KDF,
+    words: str | None = None,
+    bip39_passphrase: str = "",
 ) -> Keystore:
-    """Create a new keystore at ``path`` (a fresh random seed unless ``master_seed`` is given).
+    """Create a new keystore at ``path``: from ``master_seed`` (64 hex digits restored: a
+    version 1 keystore, no words), else from ``words`` (and ``bip39_passphrase``), else from
+    fresh random words (version 2; :meth:`UnlockedWallet.unsafe_export_words` reads them).
 
     Refuses to replace an existing file: its keys may hold funds.
     """
+    if master_seed is not None and words is not None:
+        raise ValidationError("give a master seed or words, not both")
     path = Path(path)
     if path.exists():
         raise KeystoreError(
             f"keystore {path} already exists; move it away first (its keys may hold funds)"
         )
-    seed = nacl.utils.random(MASTER_SEED_BYTES) if master_seed is None else master_seed
-    wallet = UnlockedWallet(check_master_seed(seed))
+    entropy = None
+    if master_seed is None:
+        entropy = nacl.utils.random(ENTROPY_BYTES) if words is None else entropy_of(words)
+        master_seed = master_seed_of(words_of(entropy), bip39_passphrase)
+    wallet = UnlockedWallet(check_master_seed(master_seed), mnemonic_entropy=entropy)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    keystore = Keystore(path, wallet.public(), seal(seed, passphrase, kdf), created)
+    sealed = seal(master_seed, passphrase, kdf, entropy=entropy)
+    keystore = Keystore(path, wallet.public(), sealed, created)
     write_private_file(path, json.dumps(keystore.to_json(), indent=2) + "\n")
     return keystore
 

@@ -111,7 +111,7 @@ def test_edited_public_section_is_detected_on_unlock(path: Path) -> None:
     ("change", "message"),
     [
         (lambda d: d.pop("kdf"), "field 'kdf.name' is missing"),
-        (lambda d: d.__setitem__("version", 2), "has version 2"),
+        (lambda d: d.__setitem__("version", 3), "has version 3"),
         (lambda d: d.__setitem__("format", "geth"), "is not an etm-bridge keystore"),
         (lambda d: d["kdf"].__setitem__("opslimit", "3"), "'kdf.opslimit' must be int"),
         (lambda d: d["kdf"].__setitem__("memlimit", 1 << 40), "kdf memlimit must be"),
