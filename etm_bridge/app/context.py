@@ -8,7 +8,11 @@ place secrets go in, then the adapter registry), the ETM leg, the exchange port
 (:class:`~etm_bridge.etm_client.exchange.NodeExchange`) and the swap database.
 
 Only this module reads the clock (:meth:`AppContext.now`), draws a secret
-(:attr:`AppContext.new_secret`) or names a swap (:meth:`AppContext.new_swap`); a test
+(:attr:`AppContext.new_secret`) or names a swap (:meth:`AppContext.new_swap`). A swap's secret
+comes from the wallet's seed and the next swap index (:meth:`AppContext.seed_secret`: the index
+is taken for good in the swap database first, and an index whose hashlock ETM has seen is
+skipped), so `swap recover` can find every swap again from the seed; only a context whose
+secrets are injected, or whose keys are not a wallet's, draws random ones. A test
 (``tests/unit/app/test_single_sources.py``) holds the engine, the client, the use cases, the
 CLI and the demo to it. Tests and the demo inject their clock, secrets, keys, adapters or store.
 """
@@ -52,6 +56,10 @@ class KeySource(Protocol):
     def public(self) -> WalletPublic: ...
 
 
+#: How many seed swap indexes :meth:`AppContext.seed_secret` skips because ETM has seen them.
+USED_INDEX_SKIPS = 64
+
+
 def _strong_secret() -> bytes:
     return secrets.token_bytes(PREIMAGE_LEN)
 
@@ -93,9 +101,35 @@ class AppContext:
 
     def new_swap(self) -> tuple[bytes, bytes, str]:
         """(preimage, hashlock, swap id) of a new swap: the ONLY place a user's swap is made."""
-        preimage = self.new_secret()
+        preimage = self.seed_secret()
+        if preimage is None:
+            preimage = self.new_secret()
         hashlock = sha256(preimage)
         return preimage, hashlock, user_swap_id(hashlock)
+
+    def seed_secret(self) -> bytes | None:
+        """The next swap secret from the wallet's seed (None when secrets are injected or the
+        keys are not a wallet's). The index is reserved in the swap database before the
+        secret is derived (a crash burns it, never reuses it); an index whose hashlock ETM
+        already knows (an HTLC with it: the database was lost and `swap recover` not run) is
+        skipped, up to :data:`USED_INDEX_SKIPS` of them."""
+        if self.new_secret is not _strong_secret:
+            return None
+        wallet = self.wallet()
+        derive = getattr(wallet, "unsafe_swap_secret", None)
+        if derive is None:
+            return None
+        store = self.store()
+        configured = self.config is not None or bool(self.given)
+        node = self.node() if configured and self.etm_name_or_none() is not None else None
+        for _ in range(USED_INDEX_SKIPS):
+            preimage = cast(bytes, derive(store.reserve_swap_index()))
+            if node is None or not node.htlcs(sha256(preimage)):
+                return preimage
+        raise ConfigError(
+            f"the next {USED_INDEX_SKIPS} swap secrets of this wallet were all used on ETM: the "
+            "swap database looks lost or replaced; run `etm-bridge swap recover` first"
+        )
 
     # --- config -------------------------------------------------------------------------------
 

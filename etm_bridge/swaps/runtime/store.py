@@ -8,6 +8,11 @@ Tables:
   saves are one transaction each (:meth:`SwapStore.save`).
 - ``transitions``: the append-only log of (from, event, to, detail, time).
 - ``watcher_lease``: who may act on this database.
+- ``swap_index``: the next swap index of the wallet's seed-derived secrets
+  (:func:`etm_bridge.wallet.derive.swap_secret`). :meth:`SwapStore.reserve_swap_index` commits
+  the increment *before* the caller derives the secret, so a crash between deriving and
+  recording the swap burns that index (``swap recover`` skips gaps) and never hands it out
+  again, for another swap with the same secret.
 
 Only one watcher may act on a database: :meth:`SwapStore.acquire_watcher_lock` takes an
 ``fcntl`` exclusive lock on ``<db>.watcher.lock`` (released by the kernel if the process dies,
@@ -61,6 +66,8 @@ CREATE INDEX IF NOT EXISTS transitions_swap ON transitions(swap_id, id);
 CREATE TABLE IF NOT EXISTS watcher_lease (
     id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, pid INTEGER NOT NULL,
     lease_until_s INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS swap_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL);
 """
 
 
@@ -216,6 +223,30 @@ class SwapStore:
         )
         body["intents"] = [intent_to_dict(intent_from_dict(i)) for i in intents]
         return record_from_dict(body)
+
+    # --- seed-derived swap secrets --------------------------------------------------------------
+
+    def next_swap_index(self) -> int:
+        """The index the next seed-derived swap secret will use (0 on a new database)."""
+        rows = list(self.db.query("SELECT next FROM swap_index WHERE id = 1"))
+        return int(rows[0]["next"]) if rows else 0
+
+    def reserve_swap_index(self, at_least: int = 0) -> int:
+        """Take the next swap index (at least ``at_least``) for good: the increment is committed
+        before this returns, so no later call (after a crash too) returns it again."""
+        with self.db.conn:
+            self.db.execute("BEGIN IMMEDIATE")  # no other process reads the same value
+            index = max(self.next_swap_index(), at_least)
+            self.db.execute("INSERT OR REPLACE INTO swap_index VALUES (1, ?)", [index + 1])
+        return index
+
+    def raise_swap_index(self, at_least: int) -> None:
+        """Make the next swap index at least ``at_least`` (``swap recover``: past every index
+        found on chain); never lowers it."""
+        with self.db.conn:
+            self.db.execute("BEGIN IMMEDIATE")
+            index = max(self.next_swap_index(), at_least)
+            self.db.execute("INSERT OR REPLACE INTO swap_index VALUES (1, ?)", [index])
 
     # --- the single-watcher lock ----------------------------------------------------------------
 
