@@ -1,4 +1,5 @@
-"""``etm-bridge swap start|accept|list|status|explain|claim|refund``: swaps from the command line.
+"""``etm-bridge swap start|accept|list|status|explain|claim|refund|recover``: swaps from the
+command line.
 
 A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`` (it makes the
 secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
@@ -6,7 +7,8 @@ terms. Both then run ``etm-bridge watch``, which drives the swap to its end; ``c
 ``refund`` act by hand through the same policy and guards (and refuse while a watcher holds the
 database). Chains, keys, policy and the database (``<home>/swaps.db``) come from the config
 (:mod:`etm_bridge.config`: ``[chains.<name>]``, ``[etm]``, ``[policy]``); the keystore
-passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt.
+passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt. ``recover``
+rebuilds lost pool swaps from the wallet's seed (:mod:`etm_bridge.app.recover`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import click
 from etm_bridge.app import swap_reads
 from etm_bridge.app import swaps as swapping
 from etm_bridge.app.context import AppContext
+from etm_bridge.app.recover import DEFAULT_GAP, recover_swaps
 from etm_bridge.app.swaps import (
     accept_swap,
     display_amount,
@@ -253,3 +256,27 @@ def claim_command(swap_id: str, as_json: bool) -> None:
 def refund_command(swap_id: str, as_json: bool) -> None:
     """Refund our lock now (only once its timelock allows)."""
     _show_actions(swap_reads.refund(engine(), swap_id), as_json)
+
+
+@group.command("recover")
+@click.option(
+    "--gap",
+    default=DEFAULT_GAP,
+    show_default=True,
+    help="Stop after this many swap indexes in a row show nothing on any chain.",
+)
+@engine_options
+@json_option
+def recover_command(gap: int, as_json: bool) -> None:
+    """Rebuild your open pool swaps from the wallet's seed and the chains (a lost swap database);
+    then run `etm-bridge watch` to finish them."""
+    found = recover_swaps(engine(), gap=gap)
+    lines = [f"{f.swap_id}  index {f.index:<4} {f.outcome:<12} {f.direction:<15} {f.detail}"
+             for f in found.found]  # fmt: skip
+    rebuilt = sum(f.outcome == "rebuilt" for f in found.found)
+    lines.append(
+        f"looked at swap indexes 0..{found.scanned - 1}: {rebuilt} swap(s) rebuilt; new swaps "
+        f"start at index {found.next_index}"
+        + ("; run `etm-bridge watch` to finish them" if rebuilt else "")
+    )
+    emit(found.to_json(), as_json, "\n".join(lines))
