@@ -9,8 +9,8 @@ swap, or a refused intent, leaves a gap), and for each hashlock asks
   open pool swap that owns it (``GET /api/exchange/swaps?hashlock=``: direction, asset, the
   quote's ``amount_out``);
 - every foreign chain with an ETM pool: its locks with that hashlock (the adapter's
-  ``find_locks``: Bitcoin/Handshake by their marker and script through the adapter's index from
-  its ``birth_height``, Ethereum by the contract's ``Locked`` event).
+  ``find_locks``, each chain's own way: an index of its scripts from the adapter's start
+  height, or a contract's events).
 
 and rebuilds the user's record the watcher needs, terms as the chains state them:
 
