@@ -120,8 +120,8 @@ def _report_new(keystore: Keystore, network: str, as_json: bool, words: str | No
         click.echo("\nYour recovery words (write them down, in order, and keep them offline):")
         listed = words.split()
         for row in range(0, len(listed), 6):
-            click.echo("  " + "  ".join(f"{i + 1:>2}. {w:<9}" for i, w in
-                                        enumerate(listed[row : row + 6], row)))  # fmt: skip
+            cells = (f"{i + 1:>2}. {w:<9}" for i, w in enumerate(listed[row : row + 6], row))
+            click.echo(("  " + "  ".join(cells)).rstrip())
         click.echo(
             "They restore every key and every swap secret (`etm-bridge wallet restore`, then "
             "`etm-bridge swap recover`); anyone who sees them can spend your coins. "

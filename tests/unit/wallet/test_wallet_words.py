@@ -178,3 +178,21 @@ def test_a_keystore_made_with_a_weak_passphrase_still_opens(env: dict[str, str])
     shown = run({**env, "WALLET_PW": "abc"}, "show", "--verify", "--passphrase-env", "WALLET_PW")
     assert shown.exit_code == 0, shown.output
     assert "verified" in shown.output
+
+
+def test_restore_asks_for_the_words_then_the_passphrase_twice(env: dict[str, str]) -> None:
+    answers = f"{VECTOR_WORDS}\n{PW}\n{PW}\n"
+    done = run({**env, "WALLET_PW": ""}, "restore", "--json", input=answers)
+    assert done.exit_code == 0, done.output
+    ks = load_keystore(Path(env["ETM_BRIDGE_DATA_DIR"]) / "keystore.json")
+    assert ks.unlock(PW).master_seed == master_seed_of(VECTOR_WORDS)
+    again = run(env, "restore", "--words-env", "WALLET_PW")
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_new_in_text_shows_the_numbered_words(env: dict[str, str]) -> None:
+    made = run(env, "new", "--passphrase-env", "WALLET_PW")
+    assert made.exit_code == 0, made.output
+    assert " 1. " in made.stdout and "24. " in made.stdout
+    words = run(env, "export-seed", "--words", "--passphrase-env", "WALLET_PW").stdout.split()
+    assert len(words) == 24 and all(w in made.stdout for w in words)
