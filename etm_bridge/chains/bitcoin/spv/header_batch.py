@@ -1,22 +1,23 @@
 """Validation of one batch of Bitcoin headers for :class:`~.relay.BitcoinRelay` (the hot loop).
 
 A :class:`HeaderBatch` reads stored headers through the relay's store and keeps everything the
-batch adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes` hands
-the overlay to one atomic ``write_batch``. Headers that extend the previous one in the batch
-(the usual case) are checked from a rolling context (last 11 timestamps, bits, the testnet
-walk-back bits) without touching the store; any other parent rebuilds that context by walking
-the stored tree, exactly as Core walks ``pprev``.
+batch adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes` hands the
+overlay to one atomic ``write_batch`` (the chain-neutral overlay is
+:class:`~etm_bridge.spv.header_tree.TreeOverlay`; this module adds Bitcoin's rules). Headers
+that extend the previous one in the batch (the usual case) are checked from a rolling context
+(last 11 timestamps, bits, the testnet walk-back bits) without touching the store; any other
+parent rebuilds that context by walking the stored tree, exactly as Core walks ``pprev``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from etm_bridge.chains.bitcoin.spv import headers
 from etm_bridge.errors import HeaderRejectedError
+from etm_bridge.spv.header_tree import TreeOverlay
 
 if TYPE_CHECKING:
     from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
@@ -65,34 +66,26 @@ class _Context:
         self.walkback_bits = walkback_bits
 
 
-class HeaderBatch:
+class HeaderBatch(TreeOverlay):
     """The overlay of one header batch (mutable, single use)."""
 
-    def __init__(self, relay: BitcoinRelay, tip_hash: bytes, tip_height: int, tip_work: int):
+    PARENT = slice(4, 36)
+
+    def __init__(self, relay: BitcoinRelay):
+        super().__init__(relay)
         params = relay.params
         self._relay = relay
-        self._get = relay.store.get
         self._params = params
         self._interval = params.difficulty_adjustment_interval
         self._limit_bits = headers.encode_compact(params.pow_limit)
-        self._records: dict[bytes, bytes] = {}
-        self._best: dict[int, bytes] = {}
-        self._tip = (tip_hash, tip_height, tip_work)
-        packed = self._get(b"tips") or b""
-        self._leaves = {packed[i : i + 32] for i in range(0, len(packed), 32)}
         self._ctx: _Context | None = None
         self._targets: dict[int, int] = {}
 
     # --- overlay reads ------------------------------------------------------------------------
 
     def _record(self, hash_le: bytes) -> Record | None:
-        value = self._records.get(hash_le) or self._get(b"h" + hash_le)
+        value = self._value(hash_le)
         return decode_record(value) if value is not None else None
-
-    def _best_hash_at(self, height: int) -> bytes | None:
-        if not self._relay.checkpoint_height <= height <= self._tip[1]:
-            return None
-        return self._best.get(height) or self._get(b"b" + height.to_bytes(4, "big"))
 
     def _ancestor(self, hash_le: bytes, height: int, target_height: int) -> bytes:
         while height > target_height:
@@ -202,13 +195,8 @@ class HeaderBatch:
             walkback = ctx.walkback_bits
         else:
             walkback = bits
-        self._records[hash_le] = (
-            raw + _HEIGHT.pack(height) + work.to_bytes(32, "big") + _HEIGHT.pack(walkback)
-        )
-        self._leaves.discard(prev)
-        self._leaves.add(hash_le)
-        if work > self._tip[2]:
-            self._move_tip(hash_le, prev, height, work)
+        record = raw + _HEIGHT.pack(height) + work.to_bytes(32, "big") + _HEIGHT.pack(walkback)
+        self._store(hash_le, prev, height, work, record)
         self._advance(ctx, hash_le, height, time, bits, work, walkback)
 
     def _advance(
@@ -222,24 +210,3 @@ class HeaderBatch:
         ctx.hash_le, ctx.height, ctx.time, ctx.bits, ctx.work = hash_le, height, time, bits, work
         ctx.times, ctx.walkback_bits = times, walkback
         self._ctx = ctx
-
-    def _move_tip(self, hash_le: bytes, prev: bytes, height: int, work: int) -> None:
-        old_hash, old_height, _ = self._tip
-        if prev != old_hash:  # a reorg (or a jump along a branch): rewrite the index down to it
-            walk_hash, walk_height = prev, height - 1
-            while walk_height > old_height or self._best_hash_at(walk_height) != walk_hash:
-                self._best[walk_height] = walk_hash
-                record = self._record(walk_hash)
-                assert record is not None
-                walk_hash, walk_height = record.raw[4:36], walk_height - 1
-        self._best[height] = hash_le
-        self._tip = (hash_le, height, work)
-
-    def writes(self) -> Mapping[bytes, bytes]:
-        """Everything this batch adds, as one write batch."""
-        items = {b"h" + h: value for h, value in self._records.items()}
-        for height, hash_le in self._best.items():
-            items[b"b" + height.to_bytes(4, "big")] = hash_le
-        items[b"tip"] = self._tip[0]
-        items[b"tips"] = b"".join(sorted(self._leaves))
-        return items

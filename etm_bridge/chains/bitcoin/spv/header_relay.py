@@ -2,10 +2,13 @@
 
 The relay starts from a trusted :class:`Checkpoint` (height, header, chain work) and accepts
 batches of raw 80-byte headers from anyone. Each header must link to a stored header and pass
-every rule of :mod:`.bitcoin_headers` (PoW, required nBits, median time past, future limit,
+every rule of :mod:`.headers` (PoW, required nBits, median time past, future limit,
 version); a batch is validated completely and then written with one
 :meth:`~.kvstore.KeyValueStore.write_batch` (all or nothing). Forks are kept; the tip moves
-to whichever header has the most cumulative work (a reorg rewrites the best-chain index).
+to whichever header has the most cumulative work (a reorg rewrites the best-chain index). The
+tree itself (queries, batches, proof depth) is the chain-neutral
+:class:`~etm_bridge.spv.header_tree.HeaderTree`; this module holds Bitcoin's checkpoint and
+record.
 
 Store layout (keys under the store given, which may be a :class:`~.kvstore.PrefixedStore`):
 ``h<hash_le>`` -> header(80) | height u32 LE | chain work (32 B BE) | walk-back bits u32 LE;
@@ -17,7 +20,6 @@ ancestor times.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from etm_bridge.chains.bitcoin.spv import headers as block_headers
@@ -28,7 +30,8 @@ from etm_bridge.chains.bitcoin.spv.header_batch import (
     encode_record,
 )
 from etm_bridge.chains.bitcoin.spv.params import BitcoinParams
-from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
+from etm_bridge.errors import ConfigError, ValidationError
+from etm_bridge.spv.header_tree import HeaderTree
 from etm_bridge.spv.kvstore import KeyValueStore
 
 _META_STRUCT = struct.Struct("<I32sB")
@@ -84,18 +87,12 @@ class StoredHeader:
     def hash_hex(self) -> str:
         return self.hash_le[::-1].hex()
 
-
-@dataclass(frozen=True)
-class BatchResult:
-    """What a header batch did: how many headers were stored and where the tip is now."""
-
-    accepted: int
-    tip: StoredHeader
-    old_tip: StoredHeader
-    reorg: bool  # the new tip does not descend from the old tip
+    @property
+    def key(self) -> bytes:
+        return self.hash_le
 
 
-class BitcoinRelay:
+class BitcoinRelay(HeaderTree[StoredHeader]):
     """The header tree of one Bitcoin network over a :class:`KeyValueStore` (mutable)."""
 
     def __init__(self, store: KeyValueStore, params: BitcoinParams) -> None:
@@ -106,6 +103,7 @@ class BitcoinRelay:
         times = struct.unpack_from(f"<{count}I", meta, _META_STRUCT.size)
         self.store = store
         self.params = params
+        self.label = params.name
         self.checkpoint_height = height
         self.checkpoint_hash_le = hash_le
         self.checkpoint_ancestor_times: tuple[int, ...] = tuple(times)
@@ -173,58 +171,5 @@ class BitcoinRelay:
         record = decode_record(value)
         return StoredHeader(hash_le, record.raw, record.height, record.chain_work)
 
-    def tip(self) -> StoredHeader:
-        tip_hash = self.store.get(b"tip")
-        stored = self.get(tip_hash) if tip_hash is not None else None
-        if stored is None:
-            raise ConfigError(f"the {self.params.name} relay store has no tip")
-        return stored
-
-    def best_hash_at(self, height: int) -> bytes | None:
-        """The best chain's hash at ``height`` (None above the tip or below the checkpoint)."""
-        if not self.checkpoint_height <= height <= self.tip().height:
-            return None
-        return self.store.get(b"b" + height.to_bytes(4, "big"))
-
-    def is_in_best_chain(self, hash_le: bytes) -> bool:
-        stored = self.get(hash_le)
-        return stored is not None and self.best_hash_at(stored.height) == hash_le
-
-    def confirmations(self, hash_le: bytes) -> int:
-        """1 for the tip, 2 for its parent, ...; 0 when unknown or not in the best chain."""
-        stored = self.get(hash_le)
-        if stored is None or self.best_hash_at(stored.height) != hash_le:
-            return 0
-        return self.tip().height - stored.height + 1
-
-    def chain_tips(self) -> list[StoredHeader]:
-        """Every leaf of the header tree (the best tip and fork tips), most work first."""
-        packed = self.store.get(b"tips") or b""
-        leaves = [self.get(packed[i : i + 32]) for i in range(0, len(packed), 32)]
-        return sorted((s for s in leaves if s), key=lambda s: (-s.chain_work, s.height))
-
-    # --- relaying -----------------------------------------------------------------------------
-
-    def validate_headers(self, headers: Sequence[bytes], now: int) -> Mapping[bytes, bytes]:
-        """Check a batch without storing it; returns the writes :meth:`submit_headers` makes.
-
-        ``now`` is the reference time for ``time-too-new`` (the ETM block time). Raises
-        :class:`HeaderRejectedError` naming the rule and the header's index.
-        """
-        old_tip = self.tip()
-        batch = HeaderBatch(self, old_tip.hash_le, old_tip.height, old_tip.chain_work)
-        for index, raw in enumerate(headers):
-            try:
-                batch.add(raw, now)
-            except HeaderRejectedError as exc:
-                raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
-        return batch.writes()
-
-    def submit_headers(self, headers: Sequence[bytes], now: int) -> BatchResult:
-        """Validate ``headers`` (in order, each linking to a stored or earlier one) and store
-        them with one ``write_batch``; nothing is stored when any header is rejected."""
-        old_tip = self.tip()
-        self.store.write_batch(self.validate_headers(headers, now))
-        new_tip = self.tip()
-        reorg = self.best_hash_at(old_tip.height) != old_tip.hash_le
-        return BatchResult(len(headers), new_tip, old_tip, reorg)
+    def new_batch(self) -> HeaderBatch:
+        return HeaderBatch(self)

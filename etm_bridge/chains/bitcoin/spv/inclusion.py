@@ -138,14 +138,5 @@ def check_bitcoin_proof(
             raise InclusionProofError("bad-coinbase", "the coinbase proof has another depth")
         verify_coinbase_depth(proof.coinbase_raw, proof.coinbase_branch_le, proof.tx_count, header)
     tx = verify_tx_in_header(proof.raw_tx, proof.branch_le, proof.index, proof.tx_count, header)
-    confirmations = relay.confirmations(proof.block_hash_le)
-    if confirmations == 0:
-        raise InclusionProofError(
-            "not-in-best-chain", f"block {stored.hash_hex} is not in the best chain"
-        )
-    if confirmations < min_confirmations:
-        raise InclusionProofError(
-            "insufficient-confirmations",
-            f"{confirmations} confirmations, the policy needs {min_confirmations}",
-        )
+    confirmations = relay.require_depth(stored, min_confirmations)
     return ConfirmedTx(tx, proof.block_hash_le, stored.height, confirmations)

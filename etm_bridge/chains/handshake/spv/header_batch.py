@@ -1,17 +1,19 @@
 """One batch of Handshake headers for :class:`~.header_relay.HandshakeRelay` (the rules' loop).
 
 A :class:`HeaderBatch` reads stored headers through the relay's store and keeps what the batch
-adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes`. The history a
-header's rules need (the parent and up to 146 ancestors: times, heights, chain work) is rolled
-along a linear batch and rebuilt by walking parent links for any other parent. Pure.
+adds in an overlay (records, best-chain index, tip, leaves) until :meth:`writes` (the
+chain-neutral :class:`~etm_bridge.spv.header_tree.TreeOverlay`; this module adds hsd's rules).
+The history a header's rules need (the parent and up to 146 ancestors: times, heights, chain
+work) is rolled along a linear batch and rebuilt by walking parent links for any other parent.
+Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from etm_bridge.errors import HeaderRejectedError
+from etm_bridge.spv.header_tree import TreeOverlay
 
 from . import headers
 
@@ -19,32 +21,23 @@ if TYPE_CHECKING:
     from .header_relay import HandshakeRelay, StoredHeader
 
 
-class HeaderBatch:
+class HeaderBatch(TreeOverlay):
     """The overlay of one header batch (mutable, single use)."""
+
+    PARENT = slice(12, 44)
 
     def __init__(self, relay: HandshakeRelay) -> None:
         from .header_relay import _decode
 
+        super().__init__(relay)
         self._decode = _decode
         self._relay = relay
         self._params = relay.params
-        self._get = relay.store.get
-        self._records: dict[bytes, bytes] = {}
-        self._best: dict[int, bytes] = {}
-        tip = relay.tip()
-        self._tip = (tip.hash, tip.height, tip.chain_work)
-        packed = self._get(b"tips") or b""
-        self._leaves = {packed[i : i + 32] for i in range(0, len(packed), 32)}
         self._last: tuple[bytes, list[headers.Ancestor]] | None = None
 
     def _stored(self, hash_: bytes) -> StoredHeader | None:
-        value = self._records.get(hash_) or self._get(b"h" + hash_)
+        value = self._value(hash_)
         return None if value is None else self._decode(hash_, value)
-
-    def _best_hash_at(self, height: int) -> bytes | None:
-        if not self._relay.checkpoint_height <= height <= self._tip[1]:
-            return None
-        return self._best.get(height) or self._get(b"b" + height.to_bytes(4, "big"))
 
     def _history(self, parent: bytes) -> list[headers.Ancestor]:
         """The parent and up to 146 of its ancestors, oldest first (the checkpoint run's first
@@ -91,32 +84,9 @@ class HeaderBatch:
                 "time-too-new", f"time {header.time} is more than 2 h after {now}"
             )
         work = parent.chain_work + headers.work_from_bits(header.bits)
-        self._records[hash_] = raw + height.to_bytes(4, "little") + work.to_bytes(32, "big")
-        self._leaves.discard(header.prev_block)
-        self._leaves.add(hash_)
-        if work > self._tip[2]:
-            self._move_tip(hash_, header.prev_block, height, work)
+        record = raw + height.to_bytes(4, "little") + work.to_bytes(32, "big")
+        self._store(hash_, header.prev_block, height, work, record)
         rolled = [*chain, headers.Ancestor(height, header.time, work)][
             -headers.RETARGET_ANCESTORS :
         ]
         self._last = (hash_, rolled)
-
-    def _move_tip(self, hash_: bytes, prev: bytes, height: int, work: int) -> None:
-        old_hash, old_height, _ = self._tip
-        if prev != old_hash:  # a reorg (or a jump along a branch): rewrite the index down to it
-            walk_hash, walk_height = prev, height - 1
-            while walk_height > old_height or self._best_hash_at(walk_height) != walk_hash:
-                self._best[walk_height] = walk_hash
-                stored = self._stored(walk_hash)
-                assert stored is not None
-                walk_hash, walk_height = stored.raw[12:44], walk_height - 1
-        self._best[height] = hash_
-        self._tip = (hash_, height, work)
-
-    def writes(self) -> Mapping[bytes, bytes]:
-        items = {b"h" + h: value for h, value in self._records.items()}
-        for height, hash_ in self._best.items():
-            items[b"b" + height.to_bytes(4, "big")] = hash_
-        items[b"tip"] = self._tip[0]
-        items[b"tips"] = b"".join(sorted(self._leaves))
-        return items

@@ -11,7 +11,8 @@ target), ``bad-prevblk``, ``bad-diffbits`` (:func:`.headers.next_bits`),
 ``time-too-old`` (above the median of the parent and its 10 ancestors), ``time-too-new`` (at most
 "now" + 2 h, "now" being the ETM block time). A batch is validated completely, then written with
 one ``write_batch``. Forks are kept; the tip moves to the header with the most cumulative work
-(first seen wins a tie) and a reorg rewrites the best-chain index down to the fork point.
+(first seen wins a tie) and a reorg rewrites the best-chain index down to the fork point: the
+tree itself is the chain-neutral :class:`~etm_bridge.spv.header_tree.HeaderTree`.
 
 Store layout: ``h<hash>`` -> header(236) | height u32 LE | chain work 32 B BE; ``b<height u32
 BE>`` -> best-chain hash; ``tip``; ``tips`` (every leaf); ``meta`` -> checkpoint height u32 LE |
@@ -21,10 +22,10 @@ the run's first hash. Pure.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from etm_bridge.errors import ConfigError, HeaderRejectedError, ValidationError
+from etm_bridge.spv.header_tree import HeaderTree, TreeOverlay
 from etm_bridge.spv.kvstore import KeyValueStore
 
 from . import headers as block_headers
@@ -89,13 +90,9 @@ class StoredHeader:
     def hash_hex(self) -> str:
         return self.hash.hex()
 
-
-@dataclass(frozen=True)
-class BatchResult:
-    accepted: int
-    tip: StoredHeader
-    old_tip: StoredHeader
-    reorg: bool
+    @property
+    def key(self) -> bytes:
+        return self.hash
 
 
 def _record(raw: bytes, height: int, work: int) -> bytes:
@@ -110,7 +107,7 @@ def _decode(hash_: bytes, value: bytes) -> StoredHeader:
     )
 
 
-class HandshakeRelay:
+class HandshakeRelay(HeaderTree[StoredHeader]):
     """The header tree of one Handshake network over a :class:`KeyValueStore` (mutable)."""
 
     def __init__(self, store: KeyValueStore, params: block_headers.HandshakeParams) -> None:
@@ -118,6 +115,7 @@ class HandshakeRelay:
         if meta is None:
             raise ConfigError(f"the Handshake {params.name} relay is not initialised")
         self.store, self.params = store, params
+        self.label = f"Handshake {params.name}"
         self.checkpoint_height = _U32.unpack_from(meta, 0)[0]
         self.checkpoint_hash = meta[4:36]
 
@@ -163,48 +161,7 @@ class HandshakeRelay:
         value = self.store.get(b"h" + hash_)
         return None if value is None else _decode(hash_, value)
 
-    def tip(self) -> StoredHeader:
-        tip_hash = self.store.get(b"tip")
-        stored = self.get(tip_hash) if tip_hash is not None else None
-        if stored is None:
-            raise ConfigError(f"the Handshake {self.params.name} relay store has no tip")
-        return stored
-
-    def best_hash_at(self, height: int) -> bytes | None:
-        if not self.checkpoint_height <= height <= self.tip().height:
-            return None
-        return self.store.get(b"b" + height.to_bytes(4, "big"))
-
-    def confirmations(self, hash_: bytes) -> int:
-        """1 for the tip, 2 for its parent, ...; 0 when unknown or not in the best chain."""
-        stored = self.get(hash_)
-        if stored is None or self.best_hash_at(stored.height) != hash_:
-            return 0
-        return self.tip().height - stored.height + 1
-
-    def chain_tips(self) -> list[StoredHeader]:
-        packed = self.store.get(b"tips") or b""
-        leaves = [self.get(packed[i : i + 32]) for i in range(0, len(packed), 32)]
-        return sorted((s for s in leaves if s), key=lambda s: (-s.chain_work, s.height))
-
-    # --- relaying -----------------------------------------------------------------------------
-
-    def validate_headers(self, headers: Sequence[bytes], now: int) -> Mapping[bytes, bytes]:
-        """Check a batch without storing it; returns the writes :meth:`submit_headers` makes."""
+    def new_batch(self) -> TreeOverlay:
         from .header_batch import HeaderBatch
 
-        batch = HeaderBatch(self)
-        for index, raw in enumerate(headers):
-            try:
-                batch.add(raw, now)
-            except HeaderRejectedError as exc:
-                raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
-        return batch.writes()
-
-    def submit_headers(self, headers: Sequence[bytes], now: int) -> BatchResult:
-        """Validate ``headers`` and store them with one ``write_batch`` (all or nothing)."""
-        old_tip = self.tip()
-        self.store.write_batch(self.validate_headers(headers, now))
-        new_tip = self.tip()
-        reorg = self.best_hash_at(old_tip.height) != old_tip.hash
-        return BatchResult(len(headers), new_tip, old_tip, reorg)
+        return HeaderBatch(self)

@@ -87,14 +87,5 @@ def check_hns_proof(
     root = root_from_branch(tx.txid, proof.branch, proof.index, proof.tx_count)
     if root != stored.raw[MERKLE_ROOT]:
         raise InclusionProofError("merkle-root-mismatch", "the branch misses the header's root")
-    confirmations = relay.confirmations(proof.block_hash)
-    if confirmations == 0:
-        raise InclusionProofError(
-            "not-in-best-chain", f"block {stored.hash_hex} is not in the best chain"
-        )
-    if confirmations < min_confirmations:
-        raise InclusionProofError(
-            "insufficient-confirmations",
-            f"{confirmations} confirmations, the policy needs {min_confirmations}",
-        )
+    confirmations = relay.require_depth(stored, min_confirmations)
     return ConfirmedHnsTx(tx, proof.block_hash, stored.height, confirmations)
