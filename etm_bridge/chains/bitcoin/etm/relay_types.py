@@ -33,12 +33,13 @@ from etm_bridge.chains.bitcoin.etm.genesis import (
     initialise,
 )
 from etm_bridge.chains.bitcoin.profile import RELAY_HEADERS, TX_PROOF, TXS_TABLE, TYPES
-from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint, StoredHeader
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.chains.bitcoin.spv.params import params_for
-from etm_bridge.errors import TxRejectedError, ValidationError
 from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
 from etm_bridge.spv.relay_policy import RelayPolicy
+from etm_bridge.spv.relay_state import proven_record, relay_policy, split_headers, tree_status
+from etm_bridge.spv.relay_state import relay_network as state_relay_network
 from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
 from etm_bridge.spv.state_stores import GenesisOverlayStore, ReadOnlyTableStore
 
@@ -66,15 +67,12 @@ def btc_relay_of(view: StateView) -> BitcoinRelay:
 
 def btc_policy_of(view: StateView) -> RelayPolicy:
     """The Bitcoin relay's :class:`RelayPolicy` (raises spv_relay_not_initialised)."""
-    cfg = relay_config(view, TICKER)
-    network = str(cfg["network"])
-    return RelayPolicy.from_config(cfg, default_policy(network), network)
+    return relay_policy(view, TICKER, default_policy)
 
 
 def relay_network(view: StateView) -> str | None:
     """The Bitcoin relay's network, None if the chain has none (yet)."""
-    cfg = view.get_json(CONFIG, TICKER.encode())
-    return None if cfg is None else str(cfg["network"])
+    return state_relay_network(view, TICKER)
 
 
 def status(view: StateView) -> dict[str, Any] | None:
@@ -82,15 +80,7 @@ def status(view: StateView) -> dict[str, Any] | None:
     if view.get_json(CONFIG, TICKER.encode()) is None:
         return None
     relay, confirmations = relay_and_depth(view)
-    tip = relay.tip()
-    return {
-        "network": relay.params.name,
-        "checkpoint_height": relay.checkpoint_height,
-        "tip": _stored_json(tip),
-        "min_confirmations": confirmations,
-        "policy": btc_policy_of(view).to_json(),
-        "forks": [_stored_json(t) for t in relay.chain_tips() if t.hash_le != tip.hash_le],
-    }
+    return tree_status(relay, relay.params.name, confirmations, btc_policy_of(view))
 
 
 def best_hash(view: StateView, height: int) -> str | None:
@@ -99,19 +89,8 @@ def best_hash(view: StateView, height: int) -> str | None:
     return None if hash_le is None else hash_le[::-1].hex()
 
 
-def _stored_json(stored: StoredHeader) -> dict[str, Any]:
-    return {
-        "height": stored.height,
-        "hash": stored.hash_hex,
-        "chain_work": hex(stored.chain_work),
-        "time": stored.header.time,
-    }
-
-
 def decode_btc_headers(payload: bytes) -> list[bytes]:
-    if not payload or len(payload) % 80 or len(payload) // 80 > MAX_HEADERS_PER_TX:
-        raise ValidationError(f"payload must be 1..{MAX_HEADERS_PER_TX} headers of 80 bytes")
-    return [payload[i : i + 80] for i in range(0, len(payload), 80)]
+    return split_headers(payload, 80, MAX_HEADERS_PER_TX)
 
 
 def _header_rules(default: str | None) -> tuple[Callable[..., None], Callable[..., None]]:
@@ -158,16 +137,10 @@ def _apply_proof(state: State, tx: Tx, proof: BitcoinTxProof, ctx: TxContext) ->
 
 def proven_btc_tx(view: StateView, txid_le: bytes) -> dict[str, Any]:
     """The recorded proof of ``txid_le``, re-checked against today's best chain."""
-    record = view.get_json(TXS, txid_le)
-    if record is None:
-        raise TxRejectedError("spv_tx_not_proven", f"no proof of tx {txid_le[::-1].hex()}")
-    relay, confirmations = relay_and_depth(view)
-    block = bytes.fromhex(record["block_hash"])[::-1]
-    have = relay.confirmations(block)
-    if have < confirmations:
-        reason = "spv_not_in_best_chain" if have == 0 else "spv_insufficient_confirmations"
-        raise TxRejectedError(reason, f"block {record['block_hash']} has {have} confirmations")
-    return dict(record, confirmations=have)
+    return proven_record(
+        view, TXS, txid_le, relay_and_depth, lambda hash_hex: bytes.fromhex(hash_hex)[::-1],
+        f"no proof of tx {txid_le[::-1].hex()}",
+    )  # fmt: skip
 
 
 def _count(items: Sequence[Any]) -> dict[str, Any]:

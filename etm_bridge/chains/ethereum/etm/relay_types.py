@@ -30,6 +30,8 @@ from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
 from etm_bridge.errors import TxRejectedError, ValidationError
 from etm_bridge.spv.kvstore import KeyValueStore
 from etm_bridge.spv.relay_policy import RelayPolicy
+from etm_bridge.spv.relay_state import relay_network as state_relay_network
+from etm_bridge.spv.relay_state import relay_policy
 from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
 from etm_bridge.spv.state_stores import ReadOnlyTableStore
 
@@ -56,15 +58,12 @@ def eth_relay_of(view: StateView) -> EthRelay:
 
 def eth_policy_of(view: StateView) -> RelayPolicy:
     """The Ethereum relay's :class:`RelayPolicy`."""
-    cfg = relay_config(view, TICKER)
-    chain = str(cfg["chain"])
-    return RelayPolicy.from_config(cfg, default_policy(chain), chain)
+    return relay_policy(view, TICKER, default_policy, field="chain")
 
 
 def relay_network(view: StateView) -> str | None:
     """The Ethereum relay's chain, None if the chain has none."""
-    cfg = view.get_json(CONFIG, TICKER.encode())
-    return None if cfg is None else str(cfg["chain"])
+    return state_relay_network(view, TICKER, field="chain")
 
 
 def eth_config(view: StateView) -> dict[str, Any]:

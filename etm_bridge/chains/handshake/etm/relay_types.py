@@ -22,14 +22,15 @@ from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableStore
 from etm_bridge.chain.tx import Tx
-from etm_bridge.errors import TxRejectedError, ValidationError
 from etm_bridge.spv.kvstore import KeyValueStore
 from etm_bridge.spv.relay_policy import RelayPolicy
+from etm_bridge.spv.relay_state import proven_record, relay_policy, split_headers, tree_status
+from etm_bridge.spv.relay_state import relay_network as state_relay_network
 from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
 from etm_bridge.spv.state_stores import ReadOnlyTableStore
 
 from ..profile import MAX_HEADERS_PER_TX, RELAY_HEADERS, TICKER, TX_PROOF, TXS_TABLE, TYPES
-from ..spv.header_relay import HandshakeRelay, StoredHeader
+from ..spv.header_relay import HandshakeRelay
 from ..spv.headers import HEADER_SIZE, params_for
 from ..spv.inclusion import HnsTxProof, check_hns_proof
 from .genesis import HEADERS, default_policy
@@ -48,23 +49,11 @@ def hns_relay_of(view: StateView) -> HandshakeRelay:
 
 
 def hns_policy_of(view: StateView) -> RelayPolicy:
-    cfg = relay_config(view, TICKER)
-    network = str(cfg["network"])
-    return RelayPolicy.from_config(cfg, default_policy(network), network)
+    return relay_policy(view, TICKER, default_policy)
 
 
 def relay_network(view: StateView) -> str | None:
-    cfg = view.get_json(CONFIG, TICKER.encode())
-    return None if cfg is None else str(cfg["network"])
-
-
-def _stored_json(stored: StoredHeader) -> dict[str, Any]:
-    return {
-        "height": stored.height,
-        "hash": stored.hash_hex,
-        "chain_work": hex(stored.chain_work),
-        "time": stored.header.time,
-    }
+    return state_relay_network(view, TICKER)
 
 
 def status(view: StateView) -> dict[str, Any] | None:
@@ -72,15 +61,7 @@ def status(view: StateView) -> dict[str, Any] | None:
     if view.get_json(CONFIG, TICKER.encode()) is None:
         return None
     relay, confirmations = relay_and_depth(view)
-    tip = relay.tip()
-    return {
-        "network": relay.params.name,
-        "checkpoint_height": relay.checkpoint_height,
-        "tip": _stored_json(tip),
-        "min_confirmations": confirmations,
-        "policy": hns_policy_of(view).to_json(),
-        "forks": [_stored_json(t) for t in relay.chain_tips() if t.hash != tip.hash],
-    }
+    return tree_status(relay, relay.params.name, confirmations, hns_policy_of(view))
 
 
 def best_hash(view: StateView, height: int) -> str | None:
@@ -89,12 +70,7 @@ def best_hash(view: StateView, height: int) -> str | None:
 
 
 def decode_hns_headers(payload: bytes) -> list[bytes]:
-    n = len(payload) // HEADER_SIZE
-    if not payload or len(payload) % HEADER_SIZE or n > MAX_HEADERS_PER_TX:
-        raise ValidationError(
-            f"payload must be 1..{MAX_HEADERS_PER_TX} headers of {HEADER_SIZE} bytes"
-        )
-    return [payload[i : i + HEADER_SIZE] for i in range(0, len(payload), HEADER_SIZE)]
+    return split_headers(payload, HEADER_SIZE, MAX_HEADERS_PER_TX)
 
 
 def _check_headers(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
@@ -128,15 +104,10 @@ def _apply_proof(state: State, tx: Tx, proof: HnsTxProof, ctx: TxContext) -> Non
 
 def proven_hns_tx(view: StateView, txid: bytes) -> dict[str, Any]:
     """The recorded proof of ``txid``, re-checked against today's best chain."""
-    record = view.get_json(TXS_TABLE, txid)
-    if record is None:
-        raise TxRejectedError("spv_tx_not_proven", f"no proof of Handshake tx {txid.hex()}")
-    relay, confirmations = relay_and_depth(view)
-    have = relay.confirmations(bytes.fromhex(record["block_hash"]))
-    if have < confirmations:
-        reason = "spv_not_in_best_chain" if have == 0 else "spv_insufficient_confirmations"
-        raise TxRejectedError(reason, f"block {record['block_hash']} has {have} confirmations")
-    return dict(record, confirmations=have)
+    return proven_record(
+        view, TXS_TABLE, txid, relay_and_depth, bytes.fromhex,
+        f"no proof of Handshake tx {txid.hex()}",
+    )  # fmt: skip
 
 
 def _count(items: Sequence[Any]) -> dict[str, Any]:
