@@ -1,9 +1,9 @@
 """The header tree of a proof-of-work relay on ETM: best chain, forks, batches, proof depth.
 
-Chain-neutral part of the UTXO chains' relays (Bitcoin, Handshake): every header stored with
-its chain work, the best chain is the one with the most work (first seen wins a tie), forks are
-kept and a reorg rewrites the best-chain index down to the fork point. Store layout they share
-(keys under the store given, which may be a :class:`~.kvstore.PrefixedStore`):
+The chain-neutral part of every UTXO chain's relay: every header stored with its chain work,
+the best chain is the one with the most work (first seen wins a tie), forks are kept and a
+reorg rewrites the best-chain index down to the fork point. Store layout they share (keys under
+the store given, which may be a :class:`~.kvstore.PrefixedStore`):
 
 - ``h<hash>`` -> the raw header, then the chain's own fields (height, chain work, ...);
 - ``b<height u32 BE>`` -> the best chain's hash at that height;

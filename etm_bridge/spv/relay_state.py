@@ -1,7 +1,7 @@
 """What a chain's relay rules read from ETM state, written once for every relay.
 
 A relay's ``spv_config`` record (:func:`~.relay_types.relay_config`) names its network (the
-``network`` field; Ethereum's is ``chain``) and its :class:`~.relay_policy.RelayPolicy`:
+``network`` field, or the one a chain names instead) and its :class:`~.relay_policy.RelayPolicy`:
 :func:`relay_network` and :func:`relay_policy` read them. For the header-tree relays of the UTXO
 chains (:class:`~.header_tree.HeaderTree`): :func:`tree_status` (the ``/api/spv/<ticker>`` JSON),
 :func:`split_headers` (a relay-headers payload of fixed-size headers) and
