@@ -6,21 +6,23 @@ the SPV code, python-bitcoinlib or the verifier imports it when called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from etm_bridge.chain.codec import sha256d
 from etm_bridge.chain.state import TableSpec
 from etm_bridge.chains.profile import (
-    AssetSpec,
     BindingSpec,
     ChainProfile,
-    ClientSpec,
     ExchangeSpec,
-    GenesisPart,
     ProofKind,
     RelaySpec,
-    WalletSpec,
+)
+from etm_bridge.chains.profile_parts import (
+    client_spec,
+    genesis_part,
+    native_assets,
+    relay_reads,
+    wallet_spec,
 )
 from etm_bridge.observations import KeyKind
 from etm_bridge.units import Unit
@@ -50,6 +52,12 @@ def _client() -> Any:
     from . import client
 
     return client
+
+
+def _wallet() -> Any:
+    from . import wallet
+
+    return wallet
 
 
 def _relay_types() -> Any:
@@ -91,30 +99,6 @@ def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
     return recover_btc(message, signature)
 
 
-def _public_of(secret: bytes) -> Any:
-    from .wallet import public_of
-
-    return public_of(secret)
-
-
-def _describe(public: Any, network: str) -> list[tuple[str, str]]:
-    from .wallet import describe
-
-    return describe(public, network)
-
-
-def _public_from_json(data: Mapping[str, Any]) -> Any:
-    from .wallet import BtcPublic
-
-    return BtcPublic.from_json(data)
-
-
-def _valid_secret(candidate: bytes) -> bool:
-    from .wallet import is_valid_secret
-
-    return is_valid_secret(candidate)
-
-
 def _verify_merkle(proof: Any) -> None:
     from .proof_kinds import verify_bitcoin_merkle_proof
 
@@ -128,45 +112,25 @@ PROFILE = ChainProfile(
     block_time_s=600,
     key_kind=KeyKind.SECP256K1_COMPRESSED,
     confirmations={"mainnet": 6, "testnet3": 6, "testnet4": 6, "regtest": 1},
-    wallet=WalletSpec(
-        label=TICKER,
-        is_valid_secret=_valid_secret,
-        public_of=_public_of,
-        public_from_json=_public_from_json,
-        describe=_describe,
-    ),
-    assets=AssetSpec(
-        native=TICKER,
-        owns=lambda asset: asset == TICKER,
-        unit_of=lambda asset: BTC_UNIT if asset == TICKER else None,
-    ),
+    wallet=wallet_spec(TICKER, _wallet, "BtcPublic"),
+    assets=native_assets(TICKER, BTC_UNIT),
     binding=BindingSpec(key_len=33, sign=_sign, signer=_signer),
     relay=RelaySpec(
         type_id_block=100,
         headers_type_id=RELAY_HEADERS,
         types=TYPES,
-        tx_types=lambda dev: _relay_types().tx_types(dev),
         tables=(
             TableSpec(HEADERS_TABLE, owner="spv", doc="Bitcoin relay key-value store"),
             TableSpec(TXS_TABLE, owner="spv", doc="txid_le -> proven Bitcoin tx"),
         ),
-        genesis=GenesisPart(
-            keys=GENESIS_KEYS,
-            to_json=lambda cfg: _genesis().to_json(cfg),
-            from_json=lambda data: _genesis().from_json(data),
-            initialise=lambda state, cfg: _genesis().initialise(state, cfg),
-        ),
-        status=lambda view: _relay_types().status(view),
-        best_hash=lambda view, height: _relay_types().best_hash(view, height),
+        genesis=genesis_part(GENESIS_KEYS, _genesis),
         header_id=lambda raw: sha256d(raw)[::-1].hex(),
         encode_headers=b"".join,
         max_headers_per_tx=2000,
         tip_field="height",
         permissionless=True,
         missing_relay=None,
-        policy_of=lambda view: _relay_types().btc_policy_of(view),
-        network_of=lambda view: _relay_types().relay_network(view),
-        default_policy=lambda network: _genesis().default_policy(network),
+        **relay_reads(_relay_types, _genesis, "btc_policy_of"),
         dev_network="regtest",
         #: regtest: ~2 hashes a header; testnet3/testnet4: a header stamped 20 minutes after its
         #: parent may have the minimum difficulty, ~2^32 hashes, and may be stamped up to 2 h
@@ -184,14 +148,7 @@ PROFILE = ChainProfile(
         #: at 50 sat/vB
         withdrawal_floor=10_000,
     ),
-    client=ClientSpec(
-        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
-        deposit_payments=lambda request: _client().deposit_payments(request),
-        deposit_proof=lambda proof: _client().deposit_proof(proof),
-        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
-        resumable=True,
-        destination=None,
-    ),
+    client=client_spec(_client, resumable=True, destination=None),
     node_init=NODE_INIT,
     proof_kinds={"bitcoin-merkle": ProofKind(header_len=80, node_len=32, verify=_verify_merkle)},
 )

@@ -6,21 +6,23 @@ the SPV code, eth-account or the verifier imports it when called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from etm_bridge.chain.state import TableSpec
 from etm_bridge.chains.profile import (
-    AssetSpec,
     BindingSpec,
     ChainProfile,
-    ClientSpec,
     DestinationOption,
     ExchangeSpec,
-    GenesisPart,
     ProofKind,
     RelaySpec,
-    WalletSpec,
+)
+from etm_bridge.chains.profile_parts import (
+    client_spec,
+    genesis_part,
+    native_assets,
+    relay_reads,
+    wallet_spec,
 )
 from etm_bridge.units import Unit
 
@@ -62,6 +64,12 @@ def _client() -> Any:
     return client
 
 
+def _wallet() -> Any:
+    from . import wallet
+
+    return wallet
+
+
 def _relay_types() -> Any:
     from .etm import relay_types
 
@@ -98,30 +106,6 @@ def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
     return recover_eth(message, signature)
 
 
-def _public_of(secret: bytes) -> Any:
-    from .wallet import public_of
-
-    return public_of(secret)
-
-
-def _describe(public: Any, network: str) -> list[tuple[str, str]]:
-    from .wallet import describe
-
-    return describe(public, network)
-
-
-def _public_from_json(data: Mapping[str, Any]) -> Any:
-    from .wallet import EthPublic
-
-    return EthPublic.from_json(data)
-
-
-def _valid_secret(candidate: bytes) -> bool:
-    from .wallet import is_valid_secret
-
-    return is_valid_secret(candidate)
-
-
 def _header_id(raw: bytes) -> str:
     from .spv.rlp import header_hash
 
@@ -151,45 +135,25 @@ PROFILE = ChainProfile(
     block_time_s=12,
     key_kind=ETHEREUM_ADDRESS,
     confirmations={"ethereum-mainnet": 64, "anvil": 1},
-    wallet=WalletSpec(
-        label=TICKER,
-        is_valid_secret=_valid_secret,
-        public_of=_public_of,
-        public_from_json=_public_from_json,
-        describe=_describe,
-    ),
-    assets=AssetSpec(
-        native=TICKER,
-        owns=_owns,
-        unit_of=lambda asset: ETH_UNIT if asset == TICKER else None,
-    ),
+    wallet=wallet_spec(TICKER, _wallet, "EthPublic"),
+    assets=native_assets(TICKER, ETH_UNIT, _owns),
     binding=BindingSpec(key_len=20, sign=_sign, signer=_signer),
     relay=RelaySpec(
         type_id_block=110,
         headers_type_id=RELAY_HEADERS,
         types=TYPES,
-        tx_types=lambda dev: _relay_types().tx_types(dev),
         tables=(
             TableSpec(HEADERS_TABLE, owner="spv", doc="Ethereum relay key-value store"),
             TableSpec(RECEIPTS_TABLE, owner="spv", doc="block_hash || index -> receipt"),
         ),
-        genesis=GenesisPart(
-            keys=GENESIS_KEYS,
-            to_json=lambda cfg: _genesis().to_json(cfg),
-            from_json=lambda data: _genesis().from_json(data),
-            initialise=lambda state, cfg: _genesis().initialise(state, cfg),
-        ),
-        status=lambda view: _relay_types().status(view),
-        best_hash=lambda view, number: _relay_types().best_hash(view, number),
+        genesis=genesis_part(GENESIS_KEYS, _genesis),
         header_id=_header_id,
         encode_headers=_encode_headers,
         max_headers_per_tx=256,
         tip_field="number",
         permissionless=False,
         missing_relay="this ETM chain has no Ethereum relay (see node init --eth-rpc)",
-        policy_of=lambda view: _relay_types().eth_policy_of(view),
-        network_of=lambda view: _relay_types().relay_network(view),
-        default_policy=lambda chain: _genesis().default_policy(chain),
+        **relay_reads(_relay_types, _genesis, "eth_policy_of"),
         dev_network="anvil",
         dev_networks=frozenset({"anvil"}),
     ),
@@ -200,14 +164,7 @@ PROFILE = ChainProfile(
         #: 10**15 wei (0.001 ETH): a PoolVault payment of ~64,000 gas at ~15 gwei
         withdrawal_floor=10**15,
     ),
-    client=ClientSpec(
-        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
-        deposit_payments=lambda request: _client().deposit_payments(request),
-        deposit_proof=lambda proof: _client().deposit_proof(proof),
-        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
-        resumable=False,
-        destination=VAULT,
-    ),
+    client=client_spec(_client, resumable=False, destination=VAULT),
     node_init=NODE_INIT,
     proof_kinds={
         "ethereum-receipt": ProofKind(header_len=None, node_len=None, verify=_verify_receipt)

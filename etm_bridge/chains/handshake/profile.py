@@ -7,20 +7,22 @@ the SPV code, the verifier or python-bitcoinlib imports it when called. Type-id 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from etm_bridge.chain.state import TableSpec
 from etm_bridge.chains.profile import (
-    AssetSpec,
     BindingSpec,
     ChainProfile,
-    ClientSpec,
     ExchangeSpec,
-    GenesisPart,
     ProofKind,
     RelaySpec,
-    WalletSpec,
+)
+from etm_bridge.chains.profile_parts import (
+    client_spec,
+    genesis_part,
+    native_assets,
+    relay_reads,
+    wallet_spec,
 )
 from etm_bridge.observations import KeyKind
 from etm_bridge.units import Unit
@@ -51,6 +53,12 @@ def _client() -> Any:
     from . import client
 
     return client
+
+
+def _wallet() -> Any:
+    from . import wallet
+
+    return wallet
 
 
 def _relay_types() -> Any:
@@ -92,30 +100,6 @@ def _signer(message: str, signature: bytes, claimed: bytes) -> bytes:
     return signer_of(message, signature, claimed)
 
 
-def _public_of(secret: bytes) -> Any:
-    from .wallet import public_of
-
-    return public_of(secret)
-
-
-def _describe(public: Any, network: str) -> list[tuple[str, str]]:
-    from .wallet import describe
-
-    return describe(public, network)
-
-
-def _public_from_json(data: Mapping[str, Any]) -> Any:
-    from .wallet import HnsPublic
-
-    return HnsPublic.from_json(data)
-
-
-def _valid_secret(candidate: bytes) -> bool:
-    from .wallet import is_valid_secret
-
-    return is_valid_secret(candidate)
-
-
 def _verify_merkle(proof: Any) -> None:
     from .proof_kinds import verify_handshake_merkle_proof
 
@@ -135,37 +119,19 @@ PROFILE = ChainProfile(
     block_time_s=600,
     key_kind=KeyKind.SECP256K1_COMPRESSED,
     confirmations={"main": 6, "regtest": 1},
-    wallet=WalletSpec(
-        label=TICKER,
-        is_valid_secret=_valid_secret,
-        public_of=_public_of,
-        public_from_json=_public_from_json,
-        describe=_describe,
-    ),
-    assets=AssetSpec(
-        native=TICKER,
-        owns=lambda asset: asset == TICKER,
-        unit_of=lambda asset: HNS_UNIT if asset == TICKER else None,
-    ),
+    wallet=wallet_spec(TICKER, _wallet, "HnsPublic"),
+    assets=native_assets(TICKER, HNS_UNIT),
     binding=BindingSpec(key_len=33, sign=_sign, signer=_signer),
     aliases=("hsd",),
     relay=RelaySpec(
         type_id_block=TYPE_ID_BLOCK,
         headers_type_id=RELAY_HEADERS,
         types=TYPES,
-        tx_types=lambda dev: _relay_types().tx_types(dev),
         tables=(
             TableSpec(HEADERS_TABLE, owner="spv", doc="Handshake relay key-value store"),
             TableSpec(TXS_TABLE, owner="spv", doc="txid -> proven Handshake tx"),
         ),
-        genesis=GenesisPart(
-            keys=GENESIS_KEYS,
-            to_json=lambda cfg: _genesis().to_json(cfg),
-            from_json=lambda data: _genesis().from_json(data),
-            initialise=lambda state, cfg: _genesis().initialise(state, cfg),
-        ),
-        status=lambda view: _relay_types().status(view),
-        best_hash=lambda view, height: _relay_types().best_hash(view, height),
+        genesis=genesis_part(GENESIS_KEYS, _genesis),
         header_id=_header_id,
         encode_headers=b"".join,
         max_headers_per_tx=MAX_HEADERS_PER_TX,
@@ -175,9 +141,7 @@ PROFILE = ChainProfile(
             "this ETM chain has no Handshake relay: start one in its genesis "
             "(etm-bridge node init --hns-network main|regtest)"
         ),
-        policy_of=lambda view: _relay_types().hns_policy_of(view),
-        network_of=lambda view: _relay_types().relay_network(view),
-        default_policy=lambda network: _genesis().default_policy(network),
+        **relay_reads(_relay_types, _genesis, "hns_policy_of"),
         dev_network="regtest",
         #: regtest headers cost ~2 hashes each: anyone can forge a chain with any lock in it
         dev_networks=frozenset({"regtest"}),
@@ -193,14 +157,7 @@ PROFILE = ChainProfile(
         #: doo at 50 doo/vB (tests/unit/handshake/test_hns_txbuild.py checks the sum)
         withdrawal_floor=10_000,
     ),
-    client=ClientSpec(
-        adapter_lock_id=lambda lock_id, hashlock: _client().adapter_lock_id(lock_id, hashlock),
-        deposit_payments=lambda request: _client().deposit_payments(request),
-        deposit_proof=lambda proof: _client().deposit_proof(proof),
-        check_deposit=lambda proof, request: _client().check_deposit(proof, request),
-        resumable=True,
-        destination=None,
-    ),
+    client=client_spec(_client, resumable=True, destination=None),
     node_init=NODE_INIT,
     proof_kinds={"handshake-merkle": ProofKind(header_len=236, node_len=32, verify=_verify_merkle)},
 )
