@@ -18,7 +18,9 @@ A :class:`RelayPolicy` is consensus configuration of one relay (written at genes
 
 :func:`required_depth` combines the policy with a pool's own ``min_confirmations``: the depth
 every exchange proof needs is ``max(relay floor, pool value, value-scaled depth)``.
-Each chain defines its networks' default policies (``etm_bridge.chains.<name>.etm.genesis``);
+Each chain defines its networks' default policies (``etm_bridge.chains.<name>.etm.genesis``,
+read with :func:`network_default`) and lays a genesis's own fields over them
+(:meth:`RelayPolicy.overlaid`);
 a config without a field (a chain initialised before the field existed) takes the network's
 default. Pure.
 """
@@ -77,6 +79,22 @@ class RelayPolicy:
             "loss_budget": self.loss_budget,
         }
 
+    def overlaid(
+        self,
+        min_confirmations: int | None = None,
+        max_lag_s: int | None = None,
+        attacker_share: str | None = None,
+        loss_budget: int | None = None,
+    ) -> RelayPolicy:
+        """This policy (a network's default) under a genesis's own fields: a field that is None
+        keeps this policy's value, and so does a confirmation floor or lag of 0."""
+        return RelayPolicy(
+            min_confirmations or self.min_confirmations,
+            max_lag_s or self.max_lag_s,
+            self.attacker_share if attacker_share is None else attacker_share,
+            self.loss_budget if loss_budget is None else loss_budget,
+        )
+
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], base: RelayPolicy, network: str) -> RelayPolicy:
         """The policy in a relay's ``spv_config`` record; missing fields from ``base`` (the
@@ -91,3 +109,15 @@ class RelayPolicy:
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"malformed {network} relay policy: {exc}") from None
+
+
+def network_default(policies: Mapping[str, RelayPolicy], network: str, what: str) -> RelayPolicy:
+    """A chain's default policy of ``network`` (``what``: e.g. "Bitcoin network"), or a
+    ConfigError naming the networks that have one."""
+    try:
+        return policies[network]
+    except KeyError:
+        known = ", ".join(sorted(policies))
+        raise ConfigError(
+            f"no default relay policy for {what} {network!r}; known: {known}"
+        ) from None

@@ -19,8 +19,7 @@ from etm_bridge.chain.state import State, TableStore
 from etm_bridge.chains.bitcoin.profile import HEADERS_TABLE, TICKER
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.params import params_for
-from etm_bridge.errors import ConfigError
-from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy
+from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy, network_default
 from etm_bridge.spv.relay_types import CONFIG
 
 HEADERS = HEADERS_TABLE
@@ -39,13 +38,7 @@ DEFAULT_POLICIES["testnet"] = DEFAULT_POLICIES["testnet3"]
 
 
 def default_policy(network: str) -> RelayPolicy:
-    try:
-        return DEFAULT_POLICIES[network]
-    except KeyError:
-        known = ", ".join(sorted(DEFAULT_POLICIES))
-        raise ConfigError(
-            f"no default relay policy for Bitcoin network {network!r}; known: {known}"
-        ) from None
+    return network_default(DEFAULT_POLICIES, network, "Bitcoin network")
 
 
 @dataclass(frozen=True)
@@ -62,12 +55,8 @@ class BtcRelayGenesis:
 
     def policy(self, network: str) -> RelayPolicy:
         """The relay's policy: the fields set here over ``network``'s defaults."""
-        base = default_policy(network)
-        return RelayPolicy(
-            self.min_confirmations or base.min_confirmations,
-            self.max_lag_s or base.max_lag_s,
-            self.attacker_share if self.attacker_share is not None else base.attacker_share,
-            self.loss_budget if self.loss_budget is not None else base.loss_budget,
+        return default_policy(network).overlaid(
+            self.min_confirmations, self.max_lag_s, self.attacker_share, self.loss_budget
         )
 
 

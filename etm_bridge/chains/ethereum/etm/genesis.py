@@ -20,8 +20,7 @@ from etm_bridge.chain.state import State, TableStore
 from etm_bridge.chains.ethereum.profile import HEADERS_TABLE, TICKER
 from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
 from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
-from etm_bridge.errors import ConfigError
-from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy
+from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy, network_default
 from etm_bridge.spv.relay_types import CONFIG
 
 HEADERS = HEADERS_TABLE
@@ -34,13 +33,7 @@ DEFAULT_POLICIES: dict[str, RelayPolicy] = {
 
 
 def default_policy(chain: str) -> RelayPolicy:
-    try:
-        return DEFAULT_POLICIES[chain]
-    except KeyError:
-        known = ", ".join(sorted(DEFAULT_POLICIES))
-        raise ConfigError(
-            f"no default relay policy for Ethereum chain {chain!r}; known: {known}"
-        ) from None
+    return network_default(DEFAULT_POLICIES, chain, "Ethereum chain")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etm_bridge.chain.state import State, TableStore
-from etm_bridge.errors import ConfigError
-from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy
+from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy, network_default
 from etm_bridge.spv.relay_types import CONFIG
 
 from ..profile import GENESIS_KEYS, HEADERS_TABLE, TICKER
@@ -34,10 +33,7 @@ DEFAULT_POLICIES: dict[str, RelayPolicy] = {
 
 
 def default_policy(network: str) -> RelayPolicy:
-    try:
-        return DEFAULT_POLICIES[params_for(network).name]
-    except KeyError:
-        raise ConfigError(f"no default relay policy for Handshake network {network!r}") from None
+    return network_default(DEFAULT_POLICIES, params_for(network).name, "Handshake network")
 
 
 @dataclass(frozen=True)
@@ -52,12 +48,8 @@ class HnsRelayGenesis:
     loss_budget: int | None = None
 
     def policy(self, network: str) -> RelayPolicy:
-        base = default_policy(network)
-        return RelayPolicy(
-            self.min_confirmations or base.min_confirmations,
-            self.max_lag_s or base.max_lag_s,
-            self.attacker_share if self.attacker_share is not None else base.attacker_share,
-            self.loss_budget if self.loss_budget is not None else base.loss_budget,
+        return default_policy(network).overlaid(
+            self.min_confirmations, self.max_lag_s, self.attacker_share, self.loss_budget
         )
 
 
