@@ -1,9 +1,9 @@
 """Planners of the custody transaction types: state reads + pure rules -> a :class:`CustodyPlan`.
 
-The exchange's pattern (``exchange/plans.py``): a planner reads custody records from a
-:class:`~etm_bridge.chain.state.StateView`, runs the pure rules of :mod:`.registration` and
-:mod:`.bonds`, and returns writes and moves into / out of the bond escrow; it never writes, so
-mempool admission (``check``) and block application (``apply``) share one code path and a
+The exchange's pattern (:mod:`etm_bridge.exchange.escrow_plan`): a planner reads custody records
+from a :class:`~etm_bridge.chain.state.StateView`, runs the pure rules of :mod:`.registration`
+and :mod:`.bonds`, and returns writes and moves into / out of the bond escrow; it never writes,
+so mempool admission (``check``) and block application (``apply``) share one code path and a
 refused tx writes nothing. Every planner first requires the chain's genesis section
 ``plugins.custody`` (``custody_inactive`` otherwise): on a chain without it the custody types
 change nothing. Pure.
@@ -13,47 +13,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from ..chain.address import encode_address
 from ..chain.registry import TxContext
-from ..chain.state import State, StateView
+from ..chain.state import StateView
 from ..chain.tx import Tx
 from ..chain.tx_delegates import delegate_record
-from ..errors import CustodyError, TxRejectedError
+from ..errors import CustodyError
+from ..exchange.escrow_plan import EscrowPlan
 from . import bonds, records, registration
 from .params import CustodyParams
 
 
 @dataclass
-class CustodyPlan:
+class CustodyPlan(EscrowPlan):
     """Writes (``None`` deletes) and ETM moves into / out of the bond escrow."""
 
-    writes: dict[tuple[str, bytes], Any] = field(default_factory=dict)
-    bond_in: list[tuple[bytes, int]] = field(default_factory=list)
-    bond_out: list[tuple[bytes, int]] = field(default_factory=list)
-
-    def check_balances(self, view: StateView) -> None:
-        for address, amount in self.bond_in:
-            balance = view.account(address).balance
-            if balance < amount:
-                raise TxRejectedError(
-                    "insufficient_balance",
-                    f"{encode_address(address)} has {balance} base units after the fee, "
-                    f"needs {amount}",
-                )
-
-    def commit(self, state: State) -> None:
-        for address, amount in self.bond_in:
-            state.to_escrow(address, amount, records.BOND_ESCROW)
-        for (table, key), value in self.writes.items():
-            if isinstance(value, dict):
-                state.put_json(table, key, value)
-            else:
-                state.put(table, key, value)
-        for address, amount in self.bond_out:
-            state.from_escrow(records.BOND_ESCROW, address, amount)
+    ESCROW = records.BOND_ESCROW
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -148,7 +124,7 @@ def plan_register(
         plan.writes[(records.KEYS, records.ticker_key(ticker, key))] = member.delegate
     plan.writes[(records.AGENTS, member.agent)] = member.delegate
     if p.bond:
-        plan.bond_in.append((tx.sender, p.bond))
+        plan.escrow_in.append((tx.sender, p.bond))
     return plan
 
 
@@ -158,10 +134,10 @@ def plan_bond(view: StateView, tx: Tx, p: bonds.Bond, ctx: TxContext) -> Custody
     plan = CustodyPlan()
     if p.op is bonds.BondOp.ADD:
         new = bonds.bond_add(member, p.amount, view.account(tx.sender).balance)
-        plan.bond_in.append((tx.sender, p.amount))
+        plan.escrow_in.append((tx.sender, p.amount))
     else:
         busy = serving(view, tx.sender_public_key, params.chains)
         new = bonds.bond_withdraw(member, p.amount, busy, ctx.params.round_of(ctx.height), params)
-        plan.bond_out.append((tx.sender, p.amount))
+        plan.escrow_out.append((tx.sender, p.amount))
     plan.writes[(records.MEMBERS, new.delegate)] = records.encode(new)
     return plan

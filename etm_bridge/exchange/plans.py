@@ -8,60 +8,35 @@ ETM addresses in records are ``etm1...`` strings; table keys use the 20-byte has
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..chain.address import decode_address, encode_address
 from ..chain.codec import U64
 from ..chain.registry import TxContext
-from ..chain.state import State, StateView
+from ..chain.state import StateView
 from ..chain.tx import Tx
-from ..errors import AddressError, ExchangeError, HtlcError, TxRejectedError
+from ..errors import AddressError, ExchangeError, HtlcError
 from . import binding as address_binding
 from . import htlc, payloads, proof_budget, records
 from . import obligations as obligation_rules
 from . import pool as pool_math
 from .custody_port import LEGACY, CustodyPort
+from .escrow_plan import EscrowPlan
 from .reasons import Reason
 
 
 @dataclass
-class TxPlan:
+class TxPlan(EscrowPlan):
     """Writes (``None`` deletes) and ETM moves into / out of the exchange escrow."""
 
-    writes: dict[tuple[str, bytes], bytes | Any | None] = field(default_factory=dict)
-    escrow_in: list[tuple[bytes, int]] = field(default_factory=list)
-    escrow_out: list[tuple[bytes, int]] = field(default_factory=list)
+    ESCROW = records.ESCROW
 
     def put(self, table: str, key: bytes, record: Any) -> None:
         self.writes[(table, key)] = None if record is None else records.encode(record)
 
     def put_raw(self, table: str, key: bytes, value: bytes | None) -> None:
         self.writes[(table, key)] = value
-
-    def check_balances(self, view: StateView) -> None:
-        need: dict[bytes, int] = {}
-        for address, amount in self.escrow_in:
-            need[address] = need.get(address, 0) + amount
-        for address, amount in need.items():
-            balance = view.account(address).balance
-            if balance < amount:
-                raise TxRejectedError(
-                    "insufficient_balance",
-                    f"{encode_address(address)} has {balance} base units after the fee, "
-                    f"needs {amount}",
-                )
-
-    def commit(self, state: State) -> None:
-        for address, amount in self.escrow_in:
-            state.to_escrow(address, amount, records.ESCROW)
-        for (table, key), value in self.writes.items():
-            if isinstance(value, dict):
-                state.put_json(table, key, value)
-            else:
-                state.put(table, key, value)
-        for address, amount in self.escrow_out:
-            state.from_escrow(records.ESCROW, address, amount)
 
 
 # --- reads --------------------------------------------------------------------------------------

@@ -151,4 +151,4 @@ def test_a_bond_is_locked_while_its_committee_serves() -> None:
     # the same member, once no committee holds it, withdraws
     state.delete(cr.CURRENT, b"epoch")
     state.delete(cr.EPOCHS, cr.epoch_key(0))
-    assert plans.plan_bond(state, tx, bd.Bond(bd.BondOp.WITHDRAW, 1), ctx).bond_out
+    assert plans.plan_bond(state, tx, bd.Bond(bd.BondOp.WITHDRAW, 1), ctx).escrow_out
