@@ -112,7 +112,7 @@ class RelayPolicy:
 
 
 def network_default(policies: Mapping[str, RelayPolicy], network: str, what: str) -> RelayPolicy:
-    """A chain's default policy of ``network`` (``what``: e.g. "Bitcoin network"), or a
+    """A chain's default policy of ``network`` (``what``: e.g. "<Chain> network"), or a
     ConfigError naming the networks that have one."""
     try:
         return policies[network]
