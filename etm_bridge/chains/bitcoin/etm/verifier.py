@@ -41,21 +41,17 @@ from dataclasses import dataclass
 
 from bitcoin.core import Hash160
 
-from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
 from etm_bridge.chains.bitcoin.etm.genesis import default_policy
-from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, StoredHeader
+from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
-from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, ConfirmedTx, check_bitcoin_proof
+from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.chains.bitcoin.spv.tx import ParsedTx, TxOut
-from etm_bridge.errors import ExchangeError, InclusionProofError, ValidationError
-from etm_bridge.exchange.obligations import MAX_PAID_PER_PAYMENT, VerifiedDeposit, VerifiedPayment
-from etm_bridge.exchange.plans import get_obligation
-from etm_bridge.exchange.pool import Pool
-from etm_bridge.exchange.proof_budget import value_at_risk
+from etm_bridge.errors import ExchangeError, ValidationError
+from etm_bridge.exchange.obligations import MAX_PAID_PER_PAYMENT
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.exchange.swap_rules import VerifiedForeignLock
+from etm_bridge.exchange.utxo_verifier import Included, ProvenOutput, UtxoVerifier
 from etm_bridge.hashlock import sha256
 from etm_bridge.observations import HtlcLock, InclusionProof
 from etm_bridge.spv.relay_policy import RelayPolicy
@@ -247,26 +243,18 @@ class BtcProof:
         return cls(tx_proof, vout, witness_script)
 
 
-@dataclass(frozen=True)
-class _Proven:
-    """A checked proof: the output that matters, where its block is, and the relay's tip."""
-
-    proof: BtcProof
-    tx: ParsedTx
-    out: TxOut
-    confirmed: ConfirmedTx
-    block_time_s: int  # the block's header timestamp (unix)
-    tip: StoredHeader
-
-
-class BtcVerifier:
-    """The exchange's :class:`~.txtypes.ForeignVerifier` for Bitcoin.
+class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
+    """The exchange's :class:`~etm_bridge.exchange.txtypes.ForeignVerifier` for Bitcoin: the
+    shared :class:`~etm_bridge.exchange.utxo_verifier.UtxoVerifier` with Bitcoin's outputs.
 
     ``relay_of(view)`` opens the chain's Bitcoin header relay on the state being checked;
     ``policy_of(view)`` reads its :class:`RelayPolicy` (default: the relay network's default
     policy); ``pool_network(view, chain)`` refuses pools on development relays (default: none
     refused).
     """
+
+    TICKER = "btc"
+    UNIT = "sat"
 
     def __init__(
         self,
@@ -277,119 +265,44 @@ class BtcVerifier:
     ):
         self.relay_of = relay_of
         self.block_time_s = block_time_s
-        self.policy_of = policy_of
+        self.policy_of = policy_of or (lambda view: default_policy(relay_of(view).params.name))
         self.pool_network = pool_network
 
-    def _policy(self, view: StateView, relay: BitcoinRelay) -> RelayPolicy:
-        return self.policy_of(view) if self.policy_of else default_policy(relay.params.name)
+    def decode(self, data: bytes) -> BtcProof:
+        return BtcProof.decode(data)
 
-    def _output(self, view: StateView, data: bytes) -> tuple[_Proven, RelayPolicy]:
-        proof = BtcProof.decode(data)
-        relay = self.relay_of(view)
+    def include(self, relay: BitcoinRelay, proof: BtcProof) -> Included[ParsedTx]:
         confirmed = check_bitcoin_proof(relay, proof.tx_proof, 1)
-        outputs = confirmed.tx.outputs
-        if not 0 <= proof.vout < len(outputs):
-            raise InclusionProofError("bad-vout", f"output {proof.vout} of {len(outputs)}")
-        stored = relay.get(confirmed.block_hash_le)
-        assert stored is not None  # check_bitcoin_proof found it
-        proven = _Proven(
-            proof, confirmed.tx, outputs[proof.vout], confirmed, stored.header.time, relay.tip()
+        return Included(
+            confirmed.tx, confirmed.block_hash_le, confirmed.height, confirmed.confirmations
         )
-        return proven, self._policy(view, relay)
 
-    def _deep(self, view: StateView, pool: Pool, data: bytes) -> _Proven:
-        """A deposit's or payment's proof at the depth its amount needs (``bad_proof``)."""
-        proven, policy = self._output(view, data)
-        at_risk = self._at_risk(view, pool, proven)
-        need = policy.required_depth(at_risk, pool.params.min_confirmations)
-        have = proven.confirmed.confirmations
-        if have < need:
-            raise InclusionProofError(
-                "insufficient-confirmations",
-                f"{have} confirmations, {need} are required for {proven.out.value_sat} sat "
-                f"({at_risk} sat proven from its block with it; relay policy, pool value, "
-                "value-scaled depth)",
-            )
-        return proven
+    def value_of(self, out: TxOut) -> int:
+        return out.value_sat
 
-    @staticmethod
-    def _at_risk(view: StateView, pool: Pool, proven: _Proven) -> int:
-        """The value a reorganisation of the proof's block takes back, this proof included:
-        what its value-scaled depth is sized on (:mod:`etm_bridge.exchange.proof_budget`)."""
-        block = proven.confirmed.block_hash_le
-        return value_at_risk(view, pool.params.asset, block, proven.out.value_sat)
+    def pays(self, out: TxOut, key: bytes) -> bool:
+        return out.script_pubkey == p2wpkh(key)
 
-    def verify_lock(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedForeignLock:
-        proven, policy = self._output(view, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
-        if out.script_pubkey != p2wsh(p.witness_script):
+    def txid(self, tx: ParsedTx) -> bytes:
+        return tx.txid_le
+
+    def deposit_owner(self, tx: ParsedTx) -> bytes:
+        return tagged_data(tx, DEPOSIT_TAG, 20)
+
+    def paid_ids(self, tx: ParsedTx) -> list[int]:
+        return paid_ids(tx)
+
+    def lock_terms(
+        self, proven: ProvenOutput[BtcProof, ParsedTx]
+    ) -> tuple[bytes, bytes, bytes, int]:
+        """Output ``vout`` is P2WSH of the HTLC template and the transaction carries its one
+        lock marker."""
+        script = proven.proof.witness_script
+        if proven.out.script_pubkey != p2wsh(script):
             raise ValidationError("the output is not P2WSH of the given witness script")
-        hashlock, claim, refund, timelock = parse_htlc_witness_script(p.witness_script)
-        require_lock_marker(tx, claim, refund, timelock)
-        confirmed, tip = proven.confirmed, proven.tip
-        return VerifiedForeignLock(
-            pool.params.asset,
-            tx.txid_le + _U32.pack(p.vout),
-            out.value_sat,
-            hashlock,
-            claim,
-            refund,
-            timelock,
-            confirmed.confirmations,
-            policy.required_depth(self._at_risk(view, pool, proven), pool.params.min_confirmations),
-            confirmed.block_hash_le,
-            confirmed.height,
-            proven.block_time_s,
-            tip.height,
-            tip.header.time,
-            self.block_time_s,
-            policy.max_lag_s,
-        )
-
-    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
-        return self.relay_of(view).confirmations(block_hash)
-
-    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
-        if self.pool_network is not None:
-            self.pool_network(view, "btc", ctx)
-
-    def verify_deposit(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedDeposit:
-        proven = self._deep(view, pool, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
-        if out.script_pubkey != p2wpkh(pool.params.claim_key):
-            raise ExchangeError(
-                Reason.WRONG_DESTINATION,
-                f"output {p.vout} does not pay the {pool.params.asset} pool",
-            )
-        owner = encode_address(tagged_data(tx, DEPOSIT_TAG, 20))
-        return VerifiedDeposit(
-            tx.txid_le + _U32.pack(p.vout), pool.params.asset, out.value_sat, owner,
-            proven.confirmed.block_hash_le,
-        )  # fmt: skip
-
-    def verify_payment(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedPayment:
-        proven = self._deep(view, pool, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
-        listed = [get_obligation(view, oid) for oid in paid_ids(tx)]
-        here = [ob for ob in listed if out.script_pubkey == p2wpkh(ob.destination)]
-        if not here:
-            raise ExchangeError(
-                Reason.WRONG_DESTINATION,
-                f"output {p.vout} pays none of the obligations the payment lists "
-                f"({[ob.obligation_id for ob in listed]})",
-            )
-        ids = tuple(ob.obligation_id for ob in here)
-        payment_id = tx.txid_le + _U32.pack(p.vout)
-        return VerifiedPayment(
-            payment_id, pool.params.asset, out.value_sat, here[0].destination, ids,
-            proven.confirmed.block_hash_le,
-        )  # fmt: skip
+        hashlock, claim, refund, timelock = parse_htlc_witness_script(script)
+        require_lock_marker(proven.tx, claim, refund, timelock)
+        return hashlock, claim, refund, timelock
 
 
 def lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:

@@ -29,22 +29,17 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.registry import TxContext
 from etm_bridge.chain.state import StateView
-from etm_bridge.errors import ExchangeError, InclusionProofError, ValidationError
-from etm_bridge.exchange.obligations import VerifiedDeposit, VerifiedPayment
-from etm_bridge.exchange.plans import get_obligation
-from etm_bridge.exchange.pool import Pool
-from etm_bridge.exchange.proof_budget import value_at_risk
+from etm_bridge.errors import ExchangeError, ValidationError
 from etm_bridge.exchange.reasons import Reason
-from etm_bridge.exchange.swap_rules import VerifiedForeignLock
+from etm_bridge.exchange.utxo_verifier import Included, ProvenOutput, UtxoVerifier
 from etm_bridge.observations import HtlcLock, InclusionProof
 from etm_bridge.spv.relay_policy import RelayPolicy
 
-from ..spv.header_relay import HandshakeRelay, StoredHeader
+from ..spv.header_relay import HandshakeRelay
 from ..spv.headers import pow_hash
-from ..spv.inclusion import ConfirmedHnsTx, HnsTxProof, check_hns_proof
+from ..spv.inclusion import HnsTxProof, check_hns_proof
 from ..spv.tx import StrippedTx, TxOut, parse_stripped_tx
 from . import scripts
 
@@ -96,16 +91,6 @@ class HnsProof:
         return cls(tx_proof, vout, witness_script, prev_tx)
 
 
-@dataclass(frozen=True)
-class _Proven:
-    proof: HnsProof
-    tx: StrippedTx
-    out: TxOut
-    confirmed: ConfirmedHnsTx
-    block_time_s: int
-    tip: StoredHeader
-
-
 def _pays_key(out: TxOut, pubkey: bytes) -> bool:
     return (
         out.address_version == 0
@@ -143,8 +128,12 @@ def require_lock_marker(tx: StrippedTx, claim: bytes, timelock: int) -> None:
         )
 
 
-class HnsVerifier:
-    """The exchange's :class:`~etm_bridge.exchange.txtypes.ForeignVerifier` for Handshake."""
+class HnsVerifier(UtxoVerifier[HnsProof, StrippedTx]):
+    """The exchange's :class:`~etm_bridge.exchange.txtypes.ForeignVerifier` for Handshake: the
+    shared :class:`~etm_bridge.exchange.utxo_verifier.UtxoVerifier` with Handshake's outputs."""
+
+    TICKER = "hns"
+    UNIT = "doo"
 
     def __init__(
         self,
@@ -156,97 +145,44 @@ class HnsVerifier:
         self.relay_of, self.policy_of = relay_of, policy_of
         self.pool_network, self.block_time_s = pool_network, block_time_s
 
-    def _output(self, view: StateView, data: bytes) -> tuple[_Proven, RelayPolicy]:
-        proof = HnsProof.decode(data)
-        relay = self.relay_of(view)
+    def decode(self, data: bytes) -> HnsProof:
+        return HnsProof.decode(data)
+
+    def include(self, relay: HandshakeRelay, proof: HnsProof) -> Included[StrippedTx]:
         confirmed = check_hns_proof(relay, proof.tx_proof, 1)
-        outputs = confirmed.tx.outputs
-        if not 0 <= proof.vout < len(outputs):
-            raise InclusionProofError("bad-vout", f"output {proof.vout} of {len(outputs)}")
-        stored = relay.get(confirmed.block_hash)
-        assert stored is not None
-        proven = _Proven(
-            proof, confirmed.tx, outputs[proof.vout], confirmed, stored.header.time, relay.tip()
+        return Included(
+            confirmed.tx, confirmed.block_hash, confirmed.height, confirmed.confirmations
         )
-        return proven, self.policy_of(view)
 
-    @staticmethod
-    def _at_risk(view: StateView, pool: Pool, proven: _Proven) -> int:
-        return value_at_risk(view, pool.params.asset, proven.confirmed.block_hash, proven.out.value)
+    def value_of(self, out: TxOut) -> int:
+        return out.value
 
-    def _deep(self, view: StateView, pool: Pool, data: bytes) -> _Proven:
-        proven, policy = self._output(view, data)
-        at_risk = self._at_risk(view, pool, proven)
-        need = policy.required_depth(at_risk, pool.params.min_confirmations)
-        have = proven.confirmed.confirmations
-        if have < need:
-            raise InclusionProofError(
-                "insufficient-confirmations",
-                f"{have} confirmations, {need} are required for {proven.out.value} doo "
-                f"({at_risk} doo proven from its block with it)",
-            )
-        return proven
+    def pays(self, out: TxOut, key: bytes) -> bool:
+        return _pays_key(out, key)
 
-    def verify_lock(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedForeignLock:
-        proven, policy = self._output(view, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
+    def txid(self, tx: StrippedTx) -> bytes:
+        return tx.txid
+
+    def deposit_owner(self, tx: StrippedTx) -> bytes:
+        return scripts.one_tagged(tx, scripts.DEPOSIT_TAG, 20)
+
+    def paid_ids(self, tx: StrippedTx) -> list[int]:
+        return scripts.paid_ids(tx)
+
+    def lock_terms(
+        self, proven: ProvenOutput[HnsProof, StrippedTx]
+    ) -> tuple[bytes, bytes, bytes, int]:
+        """Output ``vout`` pays SHA3-256 of the HTLC template (covenant NONE), the transaction
+        carries the lock's one marker and input 0 spends a coin of the refund key."""
+        p, out = proven.proof, proven.out
         if (out.address_version, out.address_hash, out.covenant_type) != (
             0, scripts.script_hash(p.witness_script), 0
         ):  # fmt: skip
             raise ValidationError("the output does not pay SHA3-256 of the given witness script")
         hashlock, claim, refund, timelock = scripts.parse_htlc_script(p.witness_script)
-        require_lock_marker(tx, claim, timelock)
-        require_refund_input(tx, p.prev_tx, refund)
-        confirmed, tip = proven.confirmed, proven.tip
-        return VerifiedForeignLock(
-            pool.params.asset, tx.txid + _U32.pack(p.vout), out.value, hashlock, claim, refund,
-            timelock, confirmed.confirmations,
-            policy.required_depth(self._at_risk(view, pool, proven), pool.params.min_confirmations),
-            confirmed.block_hash, confirmed.height, proven.block_time_s, tip.height,
-            tip.header.time, self.block_time_s, policy.max_lag_s,
-        )  # fmt: skip
-
-    def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:
-        return self.relay_of(view).confirmations(block_hash)
-
-    def check_pool_network(self, view: StateView, asset: str, ctx: TxContext) -> None:
-        if self.pool_network is not None:
-            self.pool_network(view, "hns", ctx)
-
-    def verify_deposit(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedDeposit:
-        proven = self._deep(view, pool, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
-        if not _pays_key(out, pool.params.claim_key):
-            raise ExchangeError(
-                Reason.WRONG_DESTINATION,
-                f"output {p.vout} does not pay the {pool.params.asset} pool",
-            )
-        owner = encode_address(scripts.one_tagged(tx, scripts.DEPOSIT_TAG, 20))
-        return VerifiedDeposit(
-            tx.txid + _U32.pack(p.vout), pool.params.asset, out.value, owner,
-            proven.confirmed.block_hash,
-        )  # fmt: skip
-
-    def verify_payment(
-        self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
-    ) -> VerifiedPayment:
-        proven = self._deep(view, pool, proof)
-        p, tx, out = proven.proof, proven.tx, proven.out
-        listed = [get_obligation(view, oid) for oid in scripts.paid_ids(tx)]
-        here = [ob for ob in listed if _pays_key(out, ob.destination)]
-        if not here:
-            raise ExchangeError(
-                Reason.WRONG_DESTINATION,
-                f"output {p.vout} pays none of the obligations the payment lists",
-            )
-        return VerifiedPayment(
-            tx.txid + _U32.pack(p.vout), pool.params.asset, out.value, here[0].destination,
-            tuple(ob.obligation_id for ob in here), proven.confirmed.block_hash,
-        )  # fmt: skip
+        require_lock_marker(proven.tx, claim, timelock)
+        require_refund_input(proven.tx, p.prev_tx, refund)
+        return hashlock, claim, refund, timelock
 
 
 def lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:
