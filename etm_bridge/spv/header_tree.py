@@ -66,10 +66,12 @@ class BatchResult(Generic[S]):
 
 class HeaderTree(Generic[S]):
     """Reads and batch writes of one relay's header tree (a chain's relay subclasses it and
-    sets ``store``, ``checkpoint_height`` and ``label``, e.g. ``"Handshake main"``)."""
+    sets ``store``, ``checkpoint_height``, ``network`` (its params' name) and ``label``, how
+    messages name the relay, e.g. ``"Handshake main"``)."""
 
     store: KeyValueStore
     checkpoint_height: int
+    network: str
     label: str
 
     def get(self, key: bytes) -> S | None:

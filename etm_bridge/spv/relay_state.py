@@ -1,24 +1,33 @@
 """What a chain's relay rules read from ETM state, written once for every relay.
 
+A chain's ``etm/relay_types.py`` declares its relay's place in state once, as a
+:class:`TreeRelayState` (ticker, headers table, how its relay class opens on a store, the
+networks' default policies), and takes its readers and header rules from it.
+
 A relay's ``spv_config`` record (:func:`~.relay_types.relay_config`) names its network (the
 ``network`` field, or the one a chain names instead) and its :class:`~.relay_policy.RelayPolicy`:
 :func:`relay_network` and :func:`relay_policy` read them. For the header-tree relays of the UTXO
 chains (:class:`~.header_tree.HeaderTree`): :func:`tree_status` (the ``/api/spv/<ticker>`` JSON),
 :func:`split_headers` (a relay-headers payload of fixed-size headers) and
 :func:`proven_record` (a proven transaction's record, re-checked against today's best chain).
-Each chain's ``etm/relay_types.py`` binds them to its ticker, tables and relay class. Pure.
+Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from ..chain.state import StateView
+from ..chain.state import State, StateView, TableStore
 from ..errors import TxRejectedError, ValidationError
 from .header_tree import HeaderTree
+from .kvstore import KeyValueStore
 from .relay_policy import RelayPolicy
-from .relay_types import CONFIG, relay_config
+from .relay_types import CONFIG, relay_config, spv_call
+from .state_stores import ReadOnlyTableStore
+
+R = TypeVar("R", bound=HeaderTree[Any])
 
 
 def relay_network(view: StateView, ticker: str, field: str = "network") -> str | None:
@@ -50,12 +59,12 @@ def _stored_json(stored: Any) -> dict[str, Any]:
 
 
 def tree_status(
-    relay: HeaderTree[Any], network: str, min_confirmations: int, policy: RelayPolicy
+    relay: HeaderTree[Any], min_confirmations: int, policy: RelayPolicy
 ) -> dict[str, Any]:
     """``/api/spv/<ticker>`` of a header-tree relay: network, checkpoint, tip, policy, forks."""
     tip = relay.tip()
     return {
-        "network": network,
+        "network": relay.network,
         "checkpoint_height": relay.checkpoint_height,
         "tip": _stored_json(tip),
         "min_confirmations": min_confirmations,
@@ -92,3 +101,56 @@ def proven_record(
         reason = "spv_not_in_best_chain" if have == 0 else "spv_insufficient_confirmations"
         raise TxRejectedError(reason, f"block {record['block_hash']} has {have} confirmations")
     return dict(record, confirmations=have)
+
+
+@dataclass(frozen=True)
+class TreeRelayState(Generic[R]):
+    """One chain's header-tree relay in ETM state: its ``spv_config`` record under ``ticker``,
+    its tree in the table ``headers``; ``open(store, network)`` is the chain's relay class on
+    a store, ``default_policy(network)`` its networks' default policies."""
+
+    ticker: str
+    headers: str
+    open: Callable[[KeyValueStore, str], R]
+    default_policy: Callable[[str], RelayPolicy]
+
+    def relay_and_depth(self, view: StateView, store: KeyValueStore | None = None) -> tuple[R, int]:
+        """The relay over ``view`` (or ``store``) and its confirmation floor (raises
+        ``spv_relay_not_initialised``)."""
+        cfg = relay_config(view, self.ticker)
+        relay = self.open(store or ReadOnlyTableStore(view, self.headers), cfg["network"])
+        return relay, int(cfg["min_confirmations"])
+
+    def relay_of(self, view: StateView) -> R:
+        """The relay, read-only over ``view`` (raises ``spv_relay_not_initialised``)."""
+        return self.relay_and_depth(view)[0]
+
+    def policy_of(self, view: StateView) -> RelayPolicy:
+        return relay_policy(view, self.ticker, self.default_policy)
+
+    def network(self, view: StateView) -> str | None:
+        return relay_network(view, self.ticker)
+
+    def status(self, view: StateView) -> dict[str, Any] | None:
+        """``/api/spv/<ticker>`` (None: no relay yet)."""
+        if self.network(view) is None:
+            return None
+        relay, confirmations = self.relay_and_depth(view)
+        return tree_status(relay, confirmations, self.policy_of(view))
+
+    def validate_headers(self, view: StateView, headers: Sequence[bytes], now: int) -> None:
+        """Check a relay-headers batch (``spv_<rule>``) without writing."""
+        relay, _ = self.relay_and_depth(view)
+        spv_call(lambda: relay.validate_headers(headers, now))
+
+    def submit_headers(self, state: State, headers: Sequence[bytes], now: int) -> None:
+        """Check and store a relay-headers batch (``spv_<rule>``)."""
+        relay, _ = self.relay_and_depth(state, TableStore(state, self.headers))
+        spv_call(lambda: relay.submit_headers(headers, now))
+
+    def proven(
+        self, view: StateView, table: str, key: bytes, block_key: Callable[[str], bytes],
+        not_proven: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        """:func:`proven_record` of this relay."""
+        return proven_record(view, table, key, self.relay_and_depth, block_key, not_proven)

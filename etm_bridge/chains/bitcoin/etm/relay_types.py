@@ -23,7 +23,7 @@ from typing import Any
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import TxContext, TxType
-from etm_bridge.chain.state import State, StateView, TableStore
+from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chains.bitcoin.etm.genesis import (
     HEADERS,
@@ -36,11 +36,9 @@ from etm_bridge.chains.bitcoin.profile import RELAY_HEADERS, TX_PROOF, TXS_TABLE
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay, Checkpoint
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
 from etm_bridge.chains.bitcoin.spv.params import params_for
-from etm_bridge.spv.kvstore import KeyValueStore, MemoryKeyValueStore
-from etm_bridge.spv.relay_policy import RelayPolicy
-from etm_bridge.spv.relay_state import proven_record, relay_policy, split_headers, tree_status
-from etm_bridge.spv.relay_state import relay_network as state_relay_network
-from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
+from etm_bridge.spv.kvstore import MemoryKeyValueStore
+from etm_bridge.spv.relay_state import TreeRelayState, split_headers
+from etm_bridge.spv.relay_types import CONFIG, spv_call
 from etm_bridge.spv.state_stores import GenesisOverlayStore, ReadOnlyTableStore
 
 TXS = TXS_TABLE
@@ -51,36 +49,19 @@ MAX_HEADERS_PER_TX = 2000
 DEV_AUTOSTART = "regtest"
 
 
-def relay_and_depth(
-    view: StateView, store: KeyValueStore | None = None
-) -> tuple[BitcoinRelay, int]:
-    """The chain's Bitcoin relay over ``view`` (or ``store``) and its confirmation floor."""
-    cfg = relay_config(view, TICKER)
-    relay = BitcoinRelay(store or ReadOnlyTableStore(view, HEADERS), params_for(cfg["network"]))
-    return relay, int(cfg["min_confirmations"])
-
-
-def btc_relay_of(view: StateView) -> BitcoinRelay:
-    """The chain's Bitcoin relay, read-only over ``view`` (raises spv_relay_not_initialised)."""
-    return relay_and_depth(view)[0]
-
-
-def btc_policy_of(view: StateView) -> RelayPolicy:
-    """The Bitcoin relay's :class:`RelayPolicy` (raises spv_relay_not_initialised)."""
-    return relay_policy(view, TICKER, default_policy)
-
-
-def relay_network(view: StateView) -> str | None:
-    """The Bitcoin relay's network, None if the chain has none (yet)."""
-    return state_relay_network(view, TICKER)
-
-
-def status(view: StateView) -> dict[str, Any] | None:
-    """``/api/spv/btc``: network, checkpoint, tip, policy, forks (None: no relay yet)."""
-    if view.get_json(CONFIG, TICKER.encode()) is None:
-        return None
-    relay, confirmations = relay_and_depth(view)
-    return tree_status(relay, relay.params.name, confirmations, btc_policy_of(view))
+#: The Bitcoin relay's place in state: its readers and header rules.
+STATE = TreeRelayState(
+    TICKER, HEADERS, lambda store, network: BitcoinRelay(store, params_for(network)), default_policy
+)
+relay_and_depth = STATE.relay_and_depth
+#: The chain's Bitcoin relay, read-only over a view (raises spv_relay_not_initialised).
+btc_relay_of = STATE.relay_of
+#: The Bitcoin relay's :class:`RelayPolicy` (raises spv_relay_not_initialised).
+btc_policy_of = STATE.policy_of
+#: The Bitcoin relay's network, None if the chain has none (yet).
+relay_network = STATE.network
+#: ``/api/spv/btc``: network, checkpoint, tip, policy, forks (None: no relay yet).
+status = STATE.status
 
 
 def best_hash(view: StateView, height: int) -> str | None:
@@ -105,15 +86,14 @@ def _header_rules(default: str | None) -> tuple[Callable[..., None], Callable[..
             BitcoinRelay.initialise(fresh, params, Checkpoint.genesis(params))
             store = GenesisOverlayStore(fresh, ReadOnlyTableStore(view, HEADERS))
             relay = BitcoinRelay(store, params)
+            spv_call(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
         else:
-            relay, _ = relay_and_depth(view)
-        spv_call(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+            STATE.validate_headers(view, headers, ctx.timestamp + ETM_EPOCH_UNIX)
 
     def apply(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
         if default is not None and state.get_json(CONFIG, TICKER.encode()) is None:
             initialise(state, BtcRelayGenesis(network=default))
-        relay, _ = relay_and_depth(state, TableStore(state, HEADERS))
-        spv_call(lambda: relay.submit_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+        STATE.submit_headers(state, headers, ctx.timestamp + ETM_EPOCH_UNIX)
 
     return check, apply
 
@@ -137,8 +117,8 @@ def _apply_proof(state: State, tx: Tx, proof: BitcoinTxProof, ctx: TxContext) ->
 
 def proven_btc_tx(view: StateView, txid_le: bytes) -> dict[str, Any]:
     """The recorded proof of ``txid_le``, re-checked against today's best chain."""
-    return proven_record(
-        view, TXS, txid_le, relay_and_depth, lambda hash_hex: bytes.fromhex(hash_hex)[::-1],
+    return STATE.proven(
+        view, TXS, txid_le, lambda hash_hex: bytes.fromhex(hash_hex)[::-1],
         f"no proof of tx {txid_le[::-1].hex()}",
     )  # fmt: skip
 

@@ -103,7 +103,7 @@ class BitcoinRelay(HeaderTree[StoredHeader]):
         times = struct.unpack_from(f"<{count}I", meta, _META_STRUCT.size)
         self.store = store
         self.params = params
-        self.label = params.name
+        self.network = self.label = params.name
         self.checkpoint_height = height
         self.checkpoint_hash_le = hash_le
         self.checkpoint_ancestor_times: tuple[int, ...] = tuple(times)

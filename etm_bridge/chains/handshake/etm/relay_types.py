@@ -20,14 +20,10 @@ from typing import Any
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.registry import TxContext, TxType
-from etm_bridge.chain.state import State, StateView, TableStore
+from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
-from etm_bridge.spv.kvstore import KeyValueStore
-from etm_bridge.spv.relay_policy import RelayPolicy
-from etm_bridge.spv.relay_state import proven_record, relay_policy, split_headers, tree_status
-from etm_bridge.spv.relay_state import relay_network as state_relay_network
-from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
-from etm_bridge.spv.state_stores import ReadOnlyTableStore
+from etm_bridge.spv.relay_state import TreeRelayState, split_headers
+from etm_bridge.spv.relay_types import spv_call
 
 from ..profile import MAX_HEADERS_PER_TX, RELAY_HEADERS, TICKER, TX_PROOF, TXS_TABLE, TYPES
 from ..spv.header_relay import HandshakeRelay
@@ -35,33 +31,17 @@ from ..spv.headers import HEADER_SIZE, params_for
 from ..spv.inclusion import HnsTxProof, check_hns_proof
 from .genesis import HEADERS, default_policy
 
-
-def relay_and_depth(
-    view: StateView, store: KeyValueStore | None = None
-) -> tuple[HandshakeRelay, int]:
-    cfg = relay_config(view, TICKER)
-    relay = HandshakeRelay(store or ReadOnlyTableStore(view, HEADERS), params_for(cfg["network"]))
-    return relay, int(cfg["min_confirmations"])
-
-
-def hns_relay_of(view: StateView) -> HandshakeRelay:
-    return relay_and_depth(view)[0]
-
-
-def hns_policy_of(view: StateView) -> RelayPolicy:
-    return relay_policy(view, TICKER, default_policy)
-
-
-def relay_network(view: StateView) -> str | None:
-    return state_relay_network(view, TICKER)
-
-
-def status(view: StateView) -> dict[str, Any] | None:
-    """``/api/spv/hns``: network, checkpoint, tip, policy, forks (None: no relay)."""
-    if view.get_json(CONFIG, TICKER.encode()) is None:
-        return None
-    relay, confirmations = relay_and_depth(view)
-    return tree_status(relay, relay.params.name, confirmations, hns_policy_of(view))
+#: The Handshake relay's place in state: its readers and header rules.
+STATE = TreeRelayState(
+    TICKER, HEADERS, lambda store, network: HandshakeRelay(store, params_for(network)),
+    default_policy,
+)  # fmt: skip
+relay_and_depth = STATE.relay_and_depth
+hns_relay_of = STATE.relay_of
+hns_policy_of = STATE.policy_of
+relay_network = STATE.network
+#: ``/api/spv/hns``: network, checkpoint, tip, policy, forks (None: no relay).
+status = STATE.status
 
 
 def best_hash(view: StateView, height: int) -> str | None:
@@ -74,13 +54,11 @@ def decode_hns_headers(payload: bytes) -> list[bytes]:
 
 
 def _check_headers(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
-    relay, _ = relay_and_depth(view)
-    spv_call(lambda: relay.validate_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+    STATE.validate_headers(view, headers, ctx.timestamp + ETM_EPOCH_UNIX)
 
 
 def _apply_headers(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
-    relay, _ = relay_and_depth(state, TableStore(state, HEADERS))
-    spv_call(lambda: relay.submit_headers(headers, ctx.timestamp + ETM_EPOCH_UNIX))
+    STATE.submit_headers(state, headers, ctx.timestamp + ETM_EPOCH_UNIX)
 
 
 def _check_proof(view: StateView, tx: Tx, proof: HnsTxProof, ctx: TxContext) -> None:
@@ -104,10 +82,9 @@ def _apply_proof(state: State, tx: Tx, proof: HnsTxProof, ctx: TxContext) -> Non
 
 def proven_hns_tx(view: StateView, txid: bytes) -> dict[str, Any]:
     """The recorded proof of ``txid``, re-checked against today's best chain."""
-    return proven_record(
-        view, TXS_TABLE, txid, relay_and_depth, bytes.fromhex,
-        f"no proof of Handshake tx {txid.hex()}",
-    )  # fmt: skip
+    return STATE.proven(
+        view, TXS_TABLE, txid, bytes.fromhex, f"no proof of Handshake tx {txid.hex()}"
+    )
 
 
 def _count(items: Sequence[Any]) -> dict[str, Any]:

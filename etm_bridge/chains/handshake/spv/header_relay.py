@@ -115,7 +115,7 @@ class HandshakeRelay(HeaderTree[StoredHeader]):
         if meta is None:
             raise ConfigError(f"the Handshake {params.name} relay is not initialised")
         self.store, self.params = store, params
-        self.label = f"Handshake {params.name}"
+        self.network, self.label = params.name, f"Handshake {params.name}"
         self.checkpoint_height = _U32.unpack_from(meta, 0)[0]
         self.checkpoint_hash = meta[4:36]
 
