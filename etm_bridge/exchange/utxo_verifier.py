@@ -86,19 +86,36 @@ class UtxoVerifier(Generic[P, T]):
     """The exchange's :class:`~.txtypes.ForeignVerifier` of a UTXO chain (see the module).
 
     ``relay_of(view)`` opens the chain's header relay on the state being checked;
-    ``policy_of(view)`` reads its :class:`RelayPolicy`; ``pool_network(view, ticker, ctx)``
-    refuses pools on development relays (None: none refused)."""
+    ``policy_of(view)`` reads its :class:`RelayPolicy` (None: the relay network's default
+    policy, :meth:`default_policy`); ``pool_network(view, ticker, ctx)`` refuses pools on
+    development relays (None: none refused); ``block_time_s`` (None: :attr:`BLOCK_TIME_S`)
+    is the chain's block time a lock's remaining-time estimate uses."""
 
-    #: the chain's ticker (the pool-network check) and its base unit's name (messages)
+    #: the chain's ticker (the pool-network check), its base unit's name (messages) and its
+    #: nominal block time (the default ``block_time_s``)
     TICKER: ClassVar[str]
     UNIT: ClassVar[str]
+    BLOCK_TIME_S: ClassVar[int]
 
-    relay_of: Callable[[StateView], HeaderTree[Any]]
-    policy_of: Callable[[StateView], RelayPolicy]
-    pool_network: Callable[[StateView, str, TxContext], None] | None
-    block_time_s: int
+    def __init__(
+        self,
+        relay_of: Callable[[StateView], Any],
+        policy_of: Callable[[StateView], RelayPolicy] | None = None,
+        pool_network: Callable[[StateView, str, TxContext], None] | None = None,
+        block_time_s: int | None = None,
+    ):
+        self.relay_of: Callable[[StateView], HeaderTree[Any]] = relay_of
+        self.policy_of: Callable[[StateView], RelayPolicy] = policy_of or (
+            lambda view: self.default_policy(self.relay_of(view).network)
+        )
+        self.pool_network = pool_network
+        self.block_time_s = block_time_s or self.BLOCK_TIME_S
 
     # --- the chain's rules --------------------------------------------------------------------
+
+    def default_policy(self, network: str) -> RelayPolicy:
+        """The chain's default relay policy of ``network``."""
+        raise NotImplementedError
 
     def decode(self, data: bytes) -> P:
         raise NotImplementedError

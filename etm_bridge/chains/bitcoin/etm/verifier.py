@@ -36,13 +36,11 @@ u32 BE len || witness_script`` (empty script for deposits and payments). Pure.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bitcoin.core import Hash160
 
-from etm_bridge.chain.registry import TxContext
-from etm_bridge.chain.state import StateView
 from etm_bridge.chains.bitcoin.etm.genesis import default_policy
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
@@ -247,26 +245,13 @@ class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
     """The exchange's :class:`~etm_bridge.exchange.txtypes.ForeignVerifier` for Bitcoin: the
     shared :class:`~etm_bridge.exchange.utxo_verifier.UtxoVerifier` with Bitcoin's outputs.
 
-    ``relay_of(view)`` opens the chain's Bitcoin header relay on the state being checked;
-    ``policy_of(view)`` reads its :class:`RelayPolicy` (default: the relay network's default
-    policy); ``pool_network(view, chain)`` refuses pools on development relays (default: none
-    refused).
+    Built as ``BtcVerifier(relay_of, policy_of=None, pool_network=None, block_time_s=None)``.
     """
 
-    TICKER = "btc"
-    UNIT = "sat"
+    TICKER, UNIT, BLOCK_TIME_S = "btc", "sat", BLOCK_TIME_S
 
-    def __init__(
-        self,
-        relay_of: Callable[[StateView], BitcoinRelay],
-        block_time_s: int = BLOCK_TIME_S,
-        policy_of: Callable[[StateView], RelayPolicy] | None = None,
-        pool_network: Callable[[StateView, str, TxContext], None] | None = None,
-    ):
-        self.relay_of = relay_of
-        self.block_time_s = block_time_s
-        self.policy_of = policy_of or (lambda view: default_policy(relay_of(view).params.name))
-        self.pool_network = pool_network
+    def default_policy(self, network: str) -> RelayPolicy:
+        return default_policy(network)
 
     def decode(self, data: bytes) -> BtcProof:
         return BtcProof.decode(data)

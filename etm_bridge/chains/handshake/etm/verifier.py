@@ -26,11 +26,8 @@ previous stripped tx`` (empty script and previous tx for deposits and payments).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from etm_bridge.chain.registry import TxContext
-from etm_bridge.chain.state import StateView
 from etm_bridge.errors import ExchangeError, ValidationError
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.exchange.utxo_verifier import Included, ProvenOutput, UtxoVerifier
@@ -42,6 +39,7 @@ from ..spv.headers import pow_hash
 from ..spv.inclusion import HnsTxProof, check_hns_proof
 from ..spv.tx import StrippedTx, TxOut, parse_stripped_tx
 from . import scripts
+from .genesis import default_policy
 
 BLOCK_TIME_S = 600
 PROOF_KIND = "handshake-merkle"
@@ -132,18 +130,10 @@ class HnsVerifier(UtxoVerifier[HnsProof, StrippedTx]):
     """The exchange's :class:`~etm_bridge.exchange.txtypes.ForeignVerifier` for Handshake: the
     shared :class:`~etm_bridge.exchange.utxo_verifier.UtxoVerifier` with Handshake's outputs."""
 
-    TICKER = "hns"
-    UNIT = "doo"
+    TICKER, UNIT, BLOCK_TIME_S = "hns", "doo", BLOCK_TIME_S
 
-    def __init__(
-        self,
-        relay_of: Callable[[StateView], HandshakeRelay],
-        policy_of: Callable[[StateView], RelayPolicy],
-        pool_network: Callable[[StateView, str, TxContext], None] | None = None,
-        block_time_s: int = BLOCK_TIME_S,
-    ):
-        self.relay_of, self.policy_of = relay_of, policy_of
-        self.pool_network, self.block_time_s = pool_network, block_time_s
+    def default_policy(self, network: str) -> RelayPolicy:
+        return default_policy(network)
 
     def decode(self, data: bytes) -> HnsProof:
         return HnsProof.decode(data)
