@@ -7,7 +7,6 @@ first asks for its configuration (:mod:`etm_bridge.config`, docs/config.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from etm_bridge.config import CONFIG_ENV, NETWORKS
+
+from .output import echo_json as echo_json  # re-exported: output lives in .output
+from .output import emit as emit
 
 HOME_META = "etm_bridge.home"
 CONFIG_FILE_META = "etm_bridge.config_file"
@@ -121,12 +123,3 @@ def hex_bytes(text: str, what: str) -> bytes:
         return bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
         raise ValidationError(f"{what} must be hex, got {text!r}") from None
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
-
-
-def emit(data: Any, as_json: bool, text: str) -> None:
-    """``data`` as indented JSON with ``--json``, else ``text``."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)

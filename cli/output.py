@@ -1,0 +1,150 @@
+"""How every verb prints: JSON and text, amounts, errors, exit codes (one place).
+
+- :func:`emit` / :func:`echo_json`: ``--json`` output is indented, key-sorted JSON whose keys
+  are snake_case (:func:`snake_keys` converts a node API's camelCase answer).
+- :func:`amount_json`: an amount under ``--json`` is ``{"base_units": "<integer string>",
+  "display": "0.5 ETH"}``: base units as a string because wei exceed 2**53 (a JavaScript
+  number loses them); :func:`display_amount` rounds to at most :data:`DISPLAY_DECIMALS`
+  places for people (``~`` marks a rounded value), never for JSON's ``base_units``.
+- :func:`report_error`: a library error is one line ``error: ...`` (plus ``fix: ...``) on
+  stderr, or ``{"error": {"code", "message", "fix"}}`` on stdout under ``--json``; the exit
+  code is the error class's (:data:`EXIT_CODES`, shown in ``etm-bridge --help``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import click
+
+from etm_bridge.errors import (
+    ConfigError,
+    EtmBridgeError,
+    KeystoreError,
+    NodeUnavailableError,
+    StackError,
+    ValidationError,
+    WatcherLockError,
+)
+
+#: the root group stores the raw arguments here (a shared click meta key)
+ARGV_META = "etm_bridge.argv"
+#: amounts shown to people carry at most this many decimals (ETH has 18)
+DISPLAY_DECIMALS = 8
+
+#: exit code -> what it means (the error classes' ``exit_code``; click's usage errors are 2)
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "the operation failed (a chain, swap or exchange refused it)",
+    2: "bad input: options, amounts, config file",
+    3: "the local stack could not be started, reached or stopped",
+    4: "a node did not answer (down, wrong URL or credentials): safe to retry",
+    5: "another watcher holds the swap database",
+    6: "keystore: missing, damaged or wrong passphrase",
+}
+
+#: what to do about an error, by class (most specific first); an error's own ``fix`` wins
+_FIXES: tuple[tuple[type[EtmBridgeError], str], ...] = (
+    (NodeUnavailableError, "start the node or correct its URL in config.toml; "
+                           "`etm-bridge status` shows every endpoint's health"),
+    (WatcherLockError, "stop the other `etm-bridge watch` on this home, or wait for its lease"),
+    (KeystoreError, "check --keystore / --home and the passphrase "
+                    "(--passphrase-env NAME or $ETM_BRIDGE_PASSPHRASE)"),
+    (StackError, "see `etm-bridge stack status`; `etm-bridge stack up` starts it"),
+    (ConfigError, "correct the value named above (see docs/config.md)"),
+    (ValidationError, "correct the value named above (see the verb's --help)"),
+)  # fmt: skip
+
+
+def exit_codes_epilog() -> str:
+    """The exit codes for ``--help`` (``\\b`` keeps click from rewrapping them)."""
+    lines = [f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()]
+    return "\b\nExit codes:\n" + "\n".join(lines)
+
+
+def error_code(exc: BaseException) -> str:
+    """``NodeUnavailableError`` -> ``node_unavailable``: a stable name for scripts."""
+    name = type(exc).__name__.removesuffix("Error") or "etm_bridge"
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def error_fix(exc: EtmBridgeError) -> str | None:
+    """The error's own ``fix`` attribute, else its class's advice, else None."""
+    own = getattr(exc, "fix", None)
+    if isinstance(own, str) and own:
+        return own
+    return next((fix for cls, fix in _FIXES if isinstance(exc, cls)), None)
+
+
+def error_json(exc: EtmBridgeError) -> dict[str, Any]:
+    return {"error": {"code": error_code(exc), "message": str(exc), "fix": error_fix(exc),
+                      "exit_code": exc.exit_code}}  # fmt: skip
+
+
+def json_requested(ctx: click.Context | None = None) -> bool:
+    """True when ``--json`` is among the command line's arguments (before any ``--``)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    args: list[str] = ctx.meta.get(ARGV_META, [])
+    head = args[: args.index("--")] if "--" in args else args
+    return "--json" in head
+
+
+def report_error(exc: EtmBridgeError, ctx: click.Context | None = None) -> None:
+    """Print ``exc`` the way the command line asked (module docstring)."""
+    if json_requested(ctx):
+        click.echo(json.dumps(error_json(exc), indent=2, sort_keys=True))
+        return
+    click.echo(f"error: {exc}", err=True)
+    fix = error_fix(exc)
+    if fix and fix not in str(exc):
+        click.echo(f"fix: {fix}", err=True)
+
+
+def snake_case(key: str) -> str:
+    """``finalHeight`` -> ``final_height`` (already snake_case keys are unchanged)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+def snake_keys(data: Any) -> Any:
+    """``data`` with every mapping key snake_cased, recursively (lists too)."""
+    if isinstance(data, Mapping):
+        return {snake_case(str(k)): snake_keys(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [snake_keys(v) for v in data]
+    return data
+
+
+def display_amount(value: int, asset: str) -> str:
+    """``value`` base units of ``asset`` for people: exact when it has at most
+    :data:`DISPLAY_DECIMALS` decimals, else rounded to them and marked ``~``."""
+    from etm_bridge.units import format_amount, unit_of
+
+    exact = format_amount(value, asset)
+    unit = unit_of(asset)
+    if unit.decimals <= DISPLAY_DECIMALS or value % 10 ** (unit.decimals - DISPLAY_DECIMALS) == 0:
+        return exact
+    shown = (Decimal(value) / unit.scale).quantize(
+        Decimal(1).scaleb(-DISPLAY_DECIMALS), rounding=ROUND_HALF_EVEN
+    )
+    text = format(shown.normalize(), "f") if shown else "0"
+    return f"~{text} {unit.symbol}"
+
+
+def amount_json(value: int, asset: str) -> dict[str, str]:
+    """An amount under ``--json``: base units as a string, plus the display string."""
+    return {"base_units": str(value), "display": display_amount(value, asset)}
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    """``data`` as indented JSON with ``--json``, else ``text``."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
