@@ -6,9 +6,10 @@
   "display": "0.5 ETH"}``: base units as a string because wei exceed 2**53 (a JavaScript
   number loses them); :func:`display_amount` rounds to at most :data:`DISPLAY_DECIMALS`
   places for people (``~`` marks a rounded value), never for JSON's ``base_units``.
-- :func:`report_error`: a library error is one line ``error: ...`` (plus ``fix: ...``) on
-  stderr, or ``{"error": {"code", "message", "fix"}}`` on stdout under ``--json``; the exit
-  code is the error class's (:data:`EXIT_CODES`, shown in ``etm-bridge --help``).
+- :func:`report_error`: a library error is one line ``error: ...`` on stderr, or under
+  ``--json`` one line ``{"error": {"code", "message", "fix", "exit_code"}}`` on stdout (what
+  a script parses; ``fix`` says what to do, or is null); the exit code is the error class's
+  (:data:`EXIT_CODES`, shown in ``etm-bridge --help``).
 """
 
 from __future__ import annotations
@@ -98,12 +99,9 @@ def json_requested(ctx: click.Context | None = None) -> bool:
 def report_error(exc: EtmBridgeError, ctx: click.Context | None = None) -> None:
     """Print ``exc`` the way the command line asked (module docstring)."""
     if json_requested(ctx):
-        click.echo(json.dumps(error_json(exc), indent=2, sort_keys=True))
-        return
-    click.echo(f"error: {exc}", err=True)
-    fix = error_fix(exc)
-    if fix and fix not in str(exc):
-        click.echo(f"fix: {fix}", err=True)
+        click.echo(json.dumps(error_json(exc), sort_keys=True))
+    else:
+        click.echo(f"error: {exc}", err=True)
 
 
 def snake_case(key: str) -> str:

@@ -1,28 +1,42 @@
 """``etm-bridge watch``: run the swap watcher over every configured chain until stopped.
 
-One line per tick that did something (new blocks, transitions, broadcasts, nodes down), and a
-progress line per open swap every ``--status-every`` ticks (state, confirmations, blocks left
-and their expected minutes before the refund path opens). ``--json`` prints one JSON object per
-tick. Ctrl-C stops cleanly and releases the database lock; a node that is down is retried with
-backoff, never fatal. The work is :mod:`etm_bridge.app.watch`'s; this module renders it.
+A watcher you can leave running. It says one line per swap state change, per broadcast, per
+refusal (again only when the reason changes) and per node outage (``bitcoin node at ...
+unreachable, retrying in 8 s``, then ``... back``), in the user's words
+(:mod:`etm_bridge.app.watch_say`); a node that is down is retried with backoff, never the end
+of the watcher, even at start. Every line also goes to ``<home>/logs/watch.log`` (rotated).
+``--until-done`` exits 0 once no swap is open. ``--notify-cmd CMD`` runs CMD (no shell; the
+facts in ``ETM_BRIDGE_*`` environment variables, :mod:`etm_bridge.app.watch_alerts`) when a
+user action is needed or a deadline we must meet is less than ``--notify-before`` minutes away.
+``--status-every N`` adds a progress line per open swap every N ticks. ``--json`` prints one
+JSON object per tick. Ctrl-C stops cleanly and releases the database lock. The work is
+:mod:`etm_bridge.app.watch`'s; this module renders it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 
 import click
 
 from etm_bridge.app import watch as watching
 from etm_bridge.app.context import AppContext
+from etm_bridge.app.swaps import asset_of_leg
 from etm_bridge.app.watch import LegView, TickReport, Unfollowed, Watcher
+from etm_bridge.app.watch_alerts import Notifier, endpoint_of, next_deadline, watch_log
+from etm_bridge.app.watch_say import Narrator, Said, line
+from etm_bridge.swaps.runtime.watcher import NODE_DOWN
 
 from .options import json_option
+from .output import display_amount
 from .swap import engine, engine_options
 
 
-def _report_json(n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = ()) -> str:
+def _report_json(
+    n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = (), said: Sequence[Said] = ()
+) -> str:
     return json.dumps(
         {
             "tick": n,
@@ -35,21 +49,13 @@ def _report_json(n: int, report: TickReport, unfollowed: Sequence[Unfollowed] = 
             ],
             "actions": [[sid, kind.value, outcome] for sid, kind, outcome in report.actions],
             "down": dict(report.down),
+            "went_down": dict(report.went_down),
+            "came_back": list(report.came_back),
             "errors": dict(report.errors),
+            "lines": [s.text for s in said],
         },
         sort_keys=True,
     )
-
-
-def _report_text(n: int, report: TickReport) -> str | None:
-    parts = [f"{c} at {h}" for c, h in sorted(report.new_blocks.items())]
-    parts += [
-        f"{t.swap_id}: {t.from_state.value} -> {t.to_state.value}" for t in report.transitions
-    ]
-    parts += [f"{sid}: {kind.value} {outcome}" for sid, kind, outcome in report.actions]
-    parts += [f"{c} DOWN ({err}), retrying" for c, err in sorted(report.down.items())]
-    parts += [f"{sid}: ERROR {err}, retrying" for sid, err in sorted(report.errors.items())]
-    return f"tick {n}: " + "; ".join(parts) if parts else None
 
 
 def _left(leg: LegView) -> str:
@@ -67,64 +73,152 @@ def _progress(watcher: Watcher) -> list[str]:
     ]
 
 
-def _operator_lines(report: watching.OperatorReport) -> None:
+def _operator_lines(report: watching.OperatorReport, say: Callable[[str], None]) -> None:
     """The operator's look at its pools, said on stderr: a swap it cannot follow loudly (and in
     the tick's JSON), never skipped in silence; a failure is retried next tick."""
     for failure in report.failures:
-        click.echo(f"operator: {failure}, retrying", err=True)
+        say(f"operator: {failure}, retrying")
     for swap_id in report.created:
-        click.echo(f"operator: following pool swap {swap_id}", err=True)
+        say(f"operator: following pool swap {swap_id}")
     for u in report.unfollowed:
-        click.echo(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}",
-                   err=True)  # fmt: skip
+        say(f"operator: CANNOT FOLLOW pool swap {u.swap_id} ({u.asset}): {u.reason}")
     for chain, sent in report.relayed:
         if sent:
-            click.echo(f"operator: relayed {sent} {chain} headers to ETM", err=True)
+            say(f"operator: relayed {sent} {chain} headers to ETM")
+
+
+def _logger(ctx: AppContext) -> logging.Logger:
+    return watch_log(ctx.config.home.log_dir if ctx.config is not None else None)
 
 
 @click.command("watch")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between ticks.")
 @click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
+@click.option("--until-done", is_flag=True, help="Exit 0 once no swap is open.")
 @click.option("--status-every", default=10, show_default=True, help="Progress every N ticks.")
 @click.option("--operator", is_flag=True, help="Also follow every swap of the pools we operate.")
+@click.option(
+    "--notify-cmd",
+    metavar="CMD",
+    default=None,
+    help="Run CMD (split like a shell, run without one) when you must act or a deadline is "
+    "near; it gets ETM_BRIDGE_SWAP_ID, _EVENT, _MESSAGE, _DEADLINE_CHAIN, _DEADLINE_HEIGHT, "
+    "_DEADLINE_IN_S.",
+)
+@click.option(
+    "--notify-before",
+    default=30.0,
+    show_default=True,
+    help="Minutes before a deadline we must meet to run --notify-cmd.",
+)
 @engine_options
 @json_option
 def group(
     interval: float,
     ticks: int | None,
+    until_done: bool,
     status_every: int,
     operator: bool,
+    notify_cmd: str | None,
+    notify_before: float,
     as_json: bool,
 ) -> None:
     """Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop).
 
     With --operator, each tick first adds every swap the ETM exchange opened in a pool whose
-    claim key is ours (the pool operator claims swap-in locks, locks swap-out legs)."""
+    claim key is ours (the pool operator claims swap-in locks, locks swap-out legs). Lines are
+    also written to <home>/logs/watch.log."""
     ctx = engine()
-    run(ctx, watching.open_watcher(ctx, operator=operator), operator, ticks, interval,
-        status_every, as_json)  # fmt: skip
+    logger = _logger(ctx)
+
+    def say(text: str) -> None:
+        click.echo(text, err=True)
+        logger.info(text)
+
+    watcher = watching.open_watcher_patiently(ctx, say, operator=operator)
+    notifier = Notifier(notify_cmd)
+    run(ctx, watcher, operator, ticks, interval, status_every, as_json, until_done=until_done,
+        notifier=notifier, notify_before_s=notify_before * 60, logger=logger)  # fmt: skip
+
+
+class _Deadlines:
+    """Each tick: every open swap's next deadline we must meet; the notify command when it is
+    near (once per deadline). Block times are read once per chain."""
+
+    def __init__(self, watcher: Watcher, notifier: Notifier, before_s: float) -> None:
+        self.watcher, self.notifier, self.before_s = watcher, notifier, before_s
+        self.block_time_s: dict[str, int] = {}
+
+    def _block_times(self) -> None:
+        for chain, adapter in self.watcher.adapters.items():
+            if chain not in self.block_time_s:
+                try:
+                    self.block_time_s[chain] = adapter.info().block_time_s
+                except NODE_DOWN:
+                    continue
+
+    def check(self, say: Callable[[str], None]) -> None:
+        self._block_times()
+        tips = {c: h.tip for c, h in self.watcher.health.items() if h.tip is not None}
+        for rec in self.watcher.records.values():
+            d = next_deadline(rec, tips, self.block_time_s)
+            if d is None or not d.needs_us or d.in_s > self.before_s:
+                continue
+            text = line(rec.swap_id, f"deadline near: {d.what} ({d.chain} height {d.height}, "
+                        f"{d.blocks_left} blocks, about {d.in_s // 60} min)")  # fmt: skip
+            if self.notifier.notify(rec.swap_id, "deadline_near", text, d,
+                                    (d.chain, str(d.height))):  # fmt: skip
+                say(text)
 
 
 def run(
     ctx: AppContext, watcher: Watcher, operator: bool, ticks: int | None, interval: float,
-    status_every: int, as_json: bool, after_tick: Callable[[], object] = bool,
+    status_every: int, as_json: bool, after_tick: Callable[[], object] = bool, *,
+    until_done: bool = False, notifier: Notifier | None = None, notify_before_s: float = 1800.0,
+    logger: logging.Logger | None = None,
 ) -> None:  # fmt: skip
-    """Tick ``watcher`` until ``ticks`` (or Ctrl-C), printing; ``after_tick`` runs after each
-    tick (``etm-bridge stack operator`` mines a regtest block there)."""
+    """Tick ``watcher`` until ``ticks`` (or Ctrl-C; or, ``until_done``, until no swap is open),
+    printing; ``after_tick`` runs after each tick (``etm-bridge stack operator`` mines a
+    regtest block there)."""
+    log = logger or _logger(ctx)
+    notifier = notifier or Notifier(None)
+
+    def show(chain: str, value: int) -> str:
+        asset = asset_of_leg(ctx, chain)
+        return display_amount(value, asset) if asset is not None else f"{value} base units"
+
+    narrator = Narrator(show, lambda chain: endpoint_of(ctx, chain))
+    deadlines = _Deadlines(watcher, notifier, notify_before_s)
+
+    def say(text: str, err: bool = False) -> None:
+        if not as_json or err:
+            click.echo(text, err=err)
+        log.info(text)
 
     def on_tick(n: int, report: TickReport, op: watching.OperatorReport | None) -> None:
         if op is not None:
-            _operator_lines(op)
-        unfollowed = () if op is None else op.unfollowed
-        line = _report_json(n, report, unfollowed) if as_json else _report_text(n, report)
-        if line:
-            click.echo(line)
-        if not as_json and status_every and n % status_every == 0:
+            _operator_lines(op, lambda text: say(text, err=True))
+        said = narrator.tick(report, watcher.records)
+        for s in said:
+            say(s.text)
+            if s.event is not None and s.swap_id is not None:
+                notifier.notify(s.swap_id, s.event, s.text, key=s.key)
+        deadlines.check(say)
+        if as_json:
+            click.echo(_report_json(n, report, () if op is None else op.unfollowed, said))
+        elif status_every and n % status_every == 0:
             for progress in _progress(watcher):
                 click.echo(progress)
 
+    log.info("watch started: %d open swaps", watching.open_swaps(watcher))
     try:
         watching.run(ctx, watcher, operator=operator, ticks=ticks, interval_s=interval,
-                     on_tick=on_tick, after_tick=after_tick)  # fmt: skip
+                     on_tick=on_tick, after_tick=after_tick, until_done=until_done)  # fmt: skip
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+        log.info("stopped (Ctrl-C)")
+    else:
+        if until_done and watching.open_swaps(watcher) == 0:
+            say("no swap is open: done", err=True)
+    finally:
+        notifier.wait()

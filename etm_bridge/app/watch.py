@@ -8,8 +8,12 @@
   keep every relay it may feed fresh (ETM refuses lock proofs against a stale relay). A node
   that does not answer is reported and retried next tick, never the end of the loop: the
   operator's watcher is what claims every swap in's foreign lock.
-- :func:`run`: tick until told to stop, handing each tick's reports to the caller to render.
-- :func:`progress`: per open swap, its confirmations and blocks left before each refund.
+- :func:`open_watcher_patiently`: :func:`open_watcher`, retried with backoff while a node it
+  needs to open an adapter does not answer (said once per outage, never the end of ``watch``).
+- :func:`run`: tick until told to stop (or, ``until_done``, until no swap is open), handing
+  each tick's reports to the caller to render.
+- :func:`progress`: per open swap, its confirmations and blocks left before each refund (a swap
+  whose node does not answer is left out this time).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..swaps.core.pool_terms import LegChain, PoolInfo, Unfollowed
 from ..swaps.core.states import TERMINAL
 from ..swaps.core.views import LegView
 from ..swaps.runtime.operator import PoolFollower
-from ..swaps.runtime.watcher import TickReport, Watcher, WatcherConfig
+from ..swaps.runtime.watcher import NODE_DOWN, TickReport, Watcher, WatcherConfig
 from .context import AppContext
 from .swaps import leg_chain, operator_chain_of
 
@@ -82,6 +86,37 @@ def open_watcher(
     )
 
 
+def open_watcher_patiently(
+    ctx: AppContext,
+    say: Callable[[str], None],
+    *,
+    operator: bool = False,
+    backoff_max_s: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Watcher:
+    """:func:`open_watcher`, retried while a node does not answer: ``say`` hears once that it
+    is unreachable (and when it answers again); the wait doubles up to ``backoff_max_s``."""
+    delay, outage = 1.0, False
+    while True:
+        try:
+            watcher = open_watcher(ctx, operator=operator)
+        except NODE_DOWN as exc:
+            if not outage:
+                say(f"waiting for the nodes: {exc}; retrying in {delay:.0f} s, then with backoff")
+                outage = True
+            sleep(delay)
+            delay = min(delay * 2, backoff_max_s)
+            continue
+        if outage:
+            say("every node answers again")
+        return watcher
+
+
+def open_swaps(watcher: Watcher) -> int:
+    """How many swaps the watcher holds that have not ended."""
+    return sum(rec.state not in TERMINAL for rec in watcher.records.values())
+
+
 def operator_pools(ctx: AppContext) -> dict[str, tuple[PoolInfo, LegChain]]:
     """The pools whose claim key is one of our foreign keys: asset -> (pool, its leg, sized at
     the slower of its nominal and its recent block rate: :func:`.swaps.operator_chain_of`)."""
@@ -129,10 +164,12 @@ def run(
     interval_s: float,
     on_tick: Callable[[int, TickReport, OperatorReport | None], None],
     after_tick: Callable[[], object] = bool,
+    until_done: bool = False,
 ) -> None:
     """Tick ``watcher`` until ``ticks`` (or Ctrl-C, which propagates after the watcher's lock
-    is released), calling ``on_tick(n, report, operator report)`` after each tick and
-    ``after_tick()`` (the local stack mines a regtest block there)."""
+    is released; or, ``until_done``, until no swap is open), calling ``on_tick(n, report,
+    operator report)`` after each tick and ``after_tick()`` (the local stack mines a regtest
+    block there)."""
     watcher.start()
     pools = follower(ctx) if operator else None
     n = 0
@@ -142,6 +179,8 @@ def run(
             op = None if pools is None else operator_tick(ctx, pools)
             on_tick(n, watcher.tick(), op)
             after_tick()
+            if until_done and open_swaps(watcher) == 0:
+                break
             if ticks is None or n < ticks:
                 time.sleep(interval_s)
     finally:
@@ -154,7 +193,10 @@ def progress(watcher: Watcher) -> list[ProgressRow]:
     for rec in watcher.records.values():
         if rec.state in TERMINAL:
             continue
-        _, obs, plan = watcher.inspect(rec)
+        try:
+            _, obs, plan = watcher.inspect(rec)
+        except NODE_DOWN:  # the tick said so; this row waits for the node
+            continue
         u, c = obs.view.user, obs.view.counter
         note = plan.notes[0] if plan.notes else None
         need_u, need_c = rec.terms.user_leg.confirmations, rec.terms.counter_leg.confirmations

@@ -101,6 +101,9 @@ class TickReport:
     actions: tuple[tuple[str, ActionKind, str], ...]  # (swap_id, kind, outcome)
     down: Mapping[str, str]  # chain -> last error
     errors: Mapping[str, str] = field(default_factory=dict)  # swap id -> error this tick
+    #: chains that went down this tick (once per outage) -> seconds until the first retry
+    went_down: Mapping[str, float] = field(default_factory=dict)
+    came_back: tuple[str, ...] = ()  # chains that answered again this tick, after an outage
 
 
 class Watcher:
@@ -134,6 +137,8 @@ class Watcher:
         #: chain -> (tx id, message) of our transactions suspected censored there
         self.censored: dict[str, tuple[tuple[str, str], ...]] = {}
         self._lock: WatcherLock | None = None
+        self._went_down: dict[str, float] = {}  # this tick's outages (see TickReport)
+        self._came_back: list[str] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -167,6 +172,7 @@ class Watcher:
             raise EtmBridgeError("call Watcher.start() before tick()")
         now = self.clock()
         self._lock.renew(int(now))
+        self._went_down, self._came_back = {}, []
         self._pick_up_changes()
         new_blocks = self._read_tips(now)
         self._schedule_new_blocks(new_blocks)
@@ -201,8 +207,9 @@ class Watcher:
                 self._swap_retry.pop(swap_id, None)
         down = {c: h.last_error for c, h in self.health.items() if h.failures}
         return TickReport(
-            dict(new_blocks), examined, tuple(transitions), tuple(actions), down, errors
-        )
+            dict(new_blocks), examined, tuple(transitions), tuple(actions), down, errors,
+            dict(self._went_down), tuple(self._came_back),
+        )  # fmt: skip
 
     def _backoff_swap(self, swap_id: str, now: float) -> None:
         failures = self._swap_retry.get(swap_id, (0, 0.0))[0] + 1
@@ -239,6 +246,8 @@ class Watcher:
             except NODE_DOWN as exc:
                 self._mark_down([chain], exc, now)
                 continue
+            if health.failures:
+                self._came_back.append(chain)
             health.failures, health.retry_at, health.last_error = 0, 0.0, ""
             if health.tip is None or height != health.tip:
                 new_blocks[chain] = height
@@ -264,8 +273,13 @@ class Watcher:
         for chain in chains:
             health = self.health[chain]
             health.failures += 1
-            delay = self.config.backoff_initial_s * 2 ** (health.failures - 1)
-            health.retry_at = now + min(delay, self.config.backoff_max_s)
+            delay = min(
+                self.config.backoff_initial_s * 2 ** (health.failures - 1),
+                self.config.backoff_max_s,
+            )
+            health.retry_at = now + delay
+            if health.failures == 1:  # a new outage: said once, not every retry
+                self._went_down[chain] = delay
             health.last_error = str(exc) or type(exc).__name__
 
     def _chains(self, rec: SwapRecord) -> list[str]:

@@ -98,7 +98,8 @@ def test_the_passphrase_order_is_the_same_for_every_command(
     assert watched.exit_code == 0, watched.output
     assert _run({**wrong, "MINE": "wrong"}, *tick).exit_code == 6
     unset = _run(base, *tick)
-    assert unset.exit_code == 2 and "MINE (from --passphrase-env) is not set" in unset.stderr
+    assert unset.exit_code == 2  # under --json the error is a JSON object on stdout
+    assert "MINE (from --passphrase-env) is not set" in json.loads(unset.stdout)["error"]["message"]
     prompted = _run(base, "watch", "--ticks", "1", "--interval", "0", input=f"{PW}\n")
     assert prompted.exit_code == 0 and "Keystore passphrase" in prompted.output
 

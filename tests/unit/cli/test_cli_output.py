@@ -59,6 +59,7 @@ def test_an_error_under_json_is_a_json_object_with_code_message_and_fix(tmp_path
     assert set(body) == {"error"}
     assert body["error"]["code"] == "swap_not_found"
     assert "nope" in body["error"]["message"] and body["error"]["exit_code"] == 1
+    assert result.stderr == "" and len(result.stdout.splitlines()) == 1
 
 
 def test_an_error_without_json_is_one_line_on_stderr(tmp_path: Path) -> None:

@@ -177,6 +177,27 @@ def test_a_node_that_is_down_is_retried_with_backoff_not_fatal(f2e) -> None:
     f2e.run_until(lambda: f2e.both_end(SwapState.CLAIMED_BOTH))
 
 
+def test_an_outage_is_reported_once_when_it_starts_and_once_when_it_ends(f2e) -> None:
+    """Issue 15: a long-running watcher says a node went down once (with the first retry's
+    delay), not every tick, and says when it answers again."""
+    flaky = FlakyAdapter(f2e.btc, USER_SECRET)
+    f2e.user_ad["btc"] = flaky
+    f2e.user = f2e.watcher(Role.USER)
+    f2e.create()
+    f2e.user.tick()
+    flaky.down = True
+    first = f2e.user.tick()
+    assert first.went_down == {"btc": CONFIG.backoff_initial_s} and first.came_back == ()
+    f2e.clock.now = f2e.user.health["btc"].retry_at
+    again = f2e.user.tick()
+    assert again.went_down == {} and "btc" in again.down  # still down, not said again
+    flaky.down = False
+    f2e.clock.now = f2e.user.health["btc"].retry_at
+    back = f2e.user.tick()
+    assert back.came_back == ("btc",) and back.went_down == {} and back.down == {}
+    assert f2e.user.tick().came_back == ()
+
+
 def test_two_watchers_cannot_both_act_on_one_database(f2e) -> None:
     f2e.create()
     with pytest.raises(WatcherLockError):
