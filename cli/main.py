@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "spv": "SPV: confirmation risk and offline inclusion-proof checks.",
     "wallet": "Your keys for ETM and each chain in one passphrase-encrypted keystore file.",
     "swap": "Swap between chains with HTLCs: start, accept, follow, claim, refund.",
+    "status": "Open swaps, the next deadline, what needs you, and node health.",
     "watch": "Drive every open swap: confirmations, proofs, claims, refunds (Ctrl-C to stop).",
 }
 

@@ -95,7 +95,12 @@ def _logger(ctx: AppContext) -> logging.Logger:
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between ticks.")
 @click.option("--ticks", type=int, default=None, help="Stop after this many ticks.")
 @click.option("--until-done", is_flag=True, help="Exit 0 once no swap is open.")
-@click.option("--status-every", default=10, show_default=True, help="Progress every N ticks.")
+@click.option(
+    "--status-every",
+    default=0,
+    show_default=True,
+    help="Also a progress line per open swap every N ticks (0: never).",
+)
 @click.option("--operator", is_flag=True, help="Also follow every swap of the pools we operate.")
 @click.option(
     "--notify-cmd",
@@ -210,7 +215,7 @@ def run(
             for progress in _progress(watcher):
                 click.echo(progress)
 
-    log.info("watch started: %d open swaps", watching.open_swaps(watcher))
+    log.info("watch started")
     try:
         watching.run(ctx, watcher, operator=operator, ticks=ticks, interval_s=interval,
                      on_tick=on_tick, after_tick=after_tick, until_done=until_done)  # fmt: skip

@@ -66,7 +66,7 @@ def state_words(rec: SwapRecord, show: Show) -> str:
         S.USER_LOCKED: ("{user} locked" if mine else "the user locked {user}")
         + ", waiting for {user_conf}",
         S.ETM_LOCKED: ("{user} locked" if mine else "the user locked {user}")
-        + ", waiting for it to be final and for {counter}",
+        + ", waiting for {user_conf} and for {counter}",
         S.LOCK_CONFIRMED: "the {user} lock is confirmed; "
         + ("proving it to ETM" if proving else "waiting for {counter}"),
         S.PROOF_SUBMITTED: "ETM accepted the proof of the {user_chain} lock; waiting for {counter}",

@@ -151,3 +151,30 @@ def test_the_notify_command_runs_no_text_it_is_given(tmp_path, monkeypatch) -> N
     notifier.wait()
     assert out.read_text() == hostile
     assert not list(tmp_path.glob("pwned*"))
+
+
+def test_status_shows_the_open_swap_its_deadline_and_that_no_watcher_runs(parties) -> None:
+    from etm_bridge_cli.status import group as status
+
+    user_home, _, _, op_keys, chains = parties
+    assert "open swaps: 0" in _ok(status, ["--home", user_home])
+    args = _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex())
+    swap_id = json.loads(_ok(swap, [*args, "--json"]))["swap_id"]
+    _ok(watch, ["--ticks", "1", "--interval", "0", "--home", user_home])  # locks
+    chains[0].mine(1)
+    _ok(watch, ["--ticks", "1", "--interval", "0", "--home", user_home])  # sees its lock
+    picture = json.loads(_ok(status, ["--home", user_home, "--json"]))
+    [row] = picture["open_swaps"]
+    assert row["swap_id"] == swap_id
+    assert row["says"].startswith("100000 base units on fakebtc locked")
+    assert picture["next_deadline"]["swap_id"] == swap_id
+    assert picture["next_deadline"]["chain"] == "fakeeth"  # the reveal deadline comes first
+    assert picture["next_deadline"]["what"].startswith("the secret must be revealed")
+    assert not picture["watcher_running"]
+    assert picture["needs_you"][0]["what"].startswith("no watcher is running")
+    assert [(n["chain"], n["ok"]) for n in picture["nodes"]] == [
+        ("fakebtc", True), ("fakeeth", True),
+    ]  # fmt: skip
+    text = _ok(status, ["--home", user_home])
+    assert "(no watcher running!)" in text and f"  {swap_id} (user)" in text
+    assert "  fakebtc  fake node at fakebtc: ok, height " in text
