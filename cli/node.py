@@ -6,7 +6,8 @@ loopback and forges for every delegate whose key is in the data dir. The read ve
 ``--url`` over HTTP (default ``$ETM_NODE_URL``, else the ``etm.url`` setting, which is the local
 stack's node while it is up, else ``http://127.0.0.1:26657``).
 ``slashing-protection export|import`` move the keys' never-sign-twice record (EIP-3076 format)
-between data dirs.
+between data dirs. Every ``--json`` is snake_case: the node API's camelCase keys are converted
+(:func:`.output.snake_keys`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from etm_bridge.node.slashing_protection import SlashingProtection, load_interch
 
 from .context import get_config
 from .options import home_option, json_option
+from .output import snake_keys
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
@@ -63,6 +65,9 @@ url_option = click.option(
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
+    """A node's answer (its API is camelCase) with snake_case keys, as JSON or ``key value``
+    lines: every ``--json`` of the command line is snake_case."""
+    data = snake_keys(data)
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -188,9 +193,9 @@ def init_command(
     if genesis_file is not None:
         joined = join_node(data_dir, genesis_file, peers=peers, host=host, port=port,
                            forging_keys_file=forging_keys, force=force)  # fmt: skip
-        _show({"dataDir": str(joined.data_dir), "peers": list(joined.peers),
+        _show({"data_dir": str(joined.data_dir), "peers": list(joined.peers),
                "url": f"http://{joined.host}:{joined.port}",
-               "forgingKeys": forging_keys is not None}, as_json)  # fmt: skip
+               "forging_keys": forging_keys is not None}, as_json)  # fmt: skip
         return
     relays = relays_from_options(chain_values)
     spv = genesis_relays(relays, dev_pools)
@@ -200,9 +205,9 @@ def init_command(
             funded_accounts=funded, host=host, base_port=port, advertise_host=advertise_host,
             force=force, tx_plugins=() if core_only else NODE_TX_PLUGINS, spv=spv,
         )  # fmt: skip
-        _show({"nodes": [{"dataDir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
+        _show({"nodes": [{"data_dir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
                           "peers": list(c.peers)} for c in configs],
-               "delegates": delegates, "blockTimeS": block_time}, as_json)  # fmt: skip
+               "delegates": delegates, "block_time_s": block_time}, as_json)  # fmt: skip
         return
     config = init_node(
         data_dir,
@@ -217,15 +222,15 @@ def init_command(
     )
     _show(
         {
-            "dataDir": str(config.data_dir),
+            "data_dir": str(config.data_dir),
             "genesis": str(config.genesis_path),
-            "nodeConfig": str(config.data_dir / "node.json"),
+            "node_config": str(config.data_dir / "node.json"),
             "url": f"http://{config.host}:{config.port}",
             "delegates": delegates,
-            "blockTimeS": block_time,
-            "txPlugins": [] if core_only else list(NODE_TX_PLUGINS),
+            "block_time_s": block_time,
+            "tx_plugins": [] if core_only else list(NODE_TX_PLUGINS),
             **init_summary(chain_values, relays),
-            "devPools": dev_pools,
+            "dev_pools": dev_pools,
         },
         as_json,
     )
@@ -391,4 +396,4 @@ def protection_import_command(data_dir: Path, file: Path, as_json: bool) -> None
                 " ran ahead, or the file is wrong: an import never lowers a record)",
                 err=True,
             )
-    _show({"imported": len(result), "highestSlots": result}, as_json)
+    _show({"imported": len(result), "highest_slots": result}, as_json)

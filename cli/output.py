@@ -3,9 +3,10 @@
 - :func:`emit` / :func:`echo_json`: ``--json`` output is indented, key-sorted JSON whose keys
   are snake_case (:func:`snake_keys` converts a node API's camelCase answer).
 - :func:`amount_json`: an amount under ``--json`` is ``{"base_units": "<integer string>",
-  "display": "0.5 ETH"}``: base units as a string because wei exceed 2**53 (a JavaScript
-  number loses them); :func:`display_amount` rounds to at most :data:`DISPLAY_DECIMALS`
-  places for people (``~`` marks a rounded value), never for JSON's ``base_units``.
+  "display": "0.5 <SYMBOL>"}``: base units as a string because 18-decimal amounts exceed
+  2**53 (a JavaScript number loses them); :func:`display_amount` rounds to at most
+  :data:`DISPLAY_DECIMALS` places for people (``~`` marks a rounded value), never for JSON's
+  ``base_units``.
 - :func:`report_error`: a library error is one line ``error: ...`` on stderr, or under
   ``--json`` one line ``{"error": {"code", "message", "fix", "exit_code"}}`` on stdout (what
   a script parses; ``fix`` says what to do, or is null); the exit code is the error class's
@@ -34,7 +35,7 @@ from etm_bridge.errors import (
 
 #: the root group stores the raw arguments here (a shared click meta key)
 ARGV_META = "etm_bridge.argv"
-#: amounts shown to people carry at most this many decimals (ETH has 18)
+#: amounts shown to people carry at most this many decimals (some units have 18)
 DISPLAY_DECIMALS = 8
 
 #: exit code -> what it means (the error classes' ``exit_code``; click's usage errors are 2)
@@ -104,13 +105,20 @@ def report_error(exc: EtmBridgeError, ctx: click.Context | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
 
 
+#: a camelCase field name: lowercase words, each next one capitalised, letters only. Data used as
+#: keys (hex public keys, addresses, which carry digits) never matches and is left as it is.
+_CAMEL = re.compile(r"^[a-z]+(?:[A-Z][a-z]*)+$")
+
+
 def snake_case(key: str) -> str:
-    """``finalHeight`` -> ``final_height`` (already snake_case keys are unchanged)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+    """``finalHeight`` -> ``final_height``; anything but a camelCase field name is unchanged."""
+    if len(key) > 40 or not _CAMEL.match(key):
+        return key
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key).lower()
 
 
 def snake_keys(data: Any) -> Any:
-    """``data`` with every mapping key snake_cased, recursively (lists too)."""
+    """``data`` with every camelCase mapping key snake_cased, recursively (lists too)."""
     if isinstance(data, Mapping):
         return {snake_case(str(k)): snake_keys(v) for k, v in data.items()}
     if isinstance(data, list | tuple):

@@ -15,7 +15,9 @@ keystore's public part (no passphrase). ``balance`` reads each chain itself thro
 adapter's watch-only balance (ETM from the ETM node's API; a chain whose node cannot look up an
 address scans blocks with an index kept under ``<home>/wallet-cache``, confirmed coins only). A
 node that is down or not configured is reported on that chain's row, and the other chains still
-show.
+show; a node that is down also makes the command fail (exit 4, naming it): a balance it could
+not read is not 0. Under ``--json`` a balance is a string of base units (18-decimal units
+exceed 2**53) next to its ``display``, and the failure is the object's ``error``.
 
 The balances are :func:`etm_bridge.app.wallet.balances` (each chain's watch-only balance).
 """
@@ -23,18 +25,20 @@ The balances are :func:`etm_bridge.app.wallet.balances` (each chain's watch-only
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from etm_bridge.app import wallet as balances
 from etm_bridge.chains.registry import chain_registry
-from etm_bridge.errors import ConfigError, EtmBridgeError, KeystoreError
+from etm_bridge.errors import ConfigError, EtmBridgeError, KeystoreError, NodeUnavailableError
 from etm_bridge.wallet import Keystore, WalletPublic, create_keystore, load_keystore
 from etm_bridge.wallet.words import normalised, words_of
 
 from .context import app_context, get_config, read_passphrase
 from .options import common_options, echo_json, json_option, passphrase_option
+from .output import error_json
 
 
 @click.group("wallet")
@@ -252,9 +256,23 @@ def balance_command(as_json: bool) -> None:
     config = get_config()
     tables = balances.chain_tables(config)
     rows = balances.balances(app_context(), tables)
+    down = [f"{chain} node at {row['node']}" for chain, row in rows.items()
+            if (row.get("error") or "").startswith("unreachable")]  # fmt: skip
+    failure = None
+    if down:  # a balance we could not read is not 0: say which node, fail (exit 4)
+        failure = NodeUnavailableError(
+            f"cannot read every balance: {', '.join(down)} did not answer; start it or correct "
+            "its URL (the other rows are shown)"
+        )
     if as_json:
+        shown = {chain: {**row, "balance": None if row["balance"] is None else str(row["balance"])}
+                 for chain, row in rows.items()}  # fmt: skip
         echo_json({"keystore": str(config.keystore_path), "network": config.network,
-                   "balances": rows})  # fmt: skip
-        return
-    for chain, row in rows.items():
-        click.echo(f"{chain.upper():<4} {row['address']:<64} {row['display']}")
+                   "balances": shown, **(error_json(failure) if failure else {})})  # fmt: skip
+    else:
+        for chain, row in rows.items():
+            click.echo(f"{chain.upper():<4} {row['address']:<64} {row['display']}")
+        if failure is not None:
+            click.echo(f"error: {failure}", err=True)
+    if failure is not None:
+        sys.exit(failure.exit_code)

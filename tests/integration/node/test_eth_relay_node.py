@@ -54,7 +54,7 @@ def node(tmp_path: Path, anvil_node: Any) -> Iterator[EtmNodeProcess]:
             "--eth-vault", f"{OPERATOR}={VAULT}", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["ethRelay"] is True
+    assert json.loads(result.output)["eth_relay"] is True
     with etm_node_running(data) as proc:
         yield proc
 

@@ -34,9 +34,9 @@ def _read(node: EtmNodeProcess, *args: str) -> dict:
 
 def test_block_by_height_display_id_full_id_and_latest(node: EtmNodeProcess) -> None:
     first = _read(node, "block", "1")
-    assert first["height"] == 1 and len(first["fullId"]) == 64
-    assert _read(node, "block", first["id"])["fullId"] == first["fullId"]
-    assert _read(node, "block", first["fullId"])["id"] == first["id"]
+    assert first["height"] == 1 and len(first["full_id"]) == 64
+    assert _read(node, "block", first["id"])["full_id"] == first["full_id"]
+    assert _read(node, "block", first["full_id"])["id"] == first["id"]
     assert _read(node, "block")["height"] >= 2
 
 
@@ -46,7 +46,7 @@ def test_status_account_round_and_delegates(node: EtmNodeProcess) -> None:
     assert _read(node, "account", user)["balance"] > 0
     order = _read(node, "round")["order"]
     delegates = _read(node, "delegates")["delegates"]
-    assert sorted(d["publicKey"] for d in order) == sorted(d["publicKey"] for d in delegates)
+    assert sorted(d["public_key"] for d in order) == sorted(d["public_key"] for d in delegates)
 
 
 def test_an_unknown_transaction_is_a_one_line_error(node: EtmNodeProcess) -> None:

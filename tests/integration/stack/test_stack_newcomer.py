@@ -69,9 +69,10 @@ def test_newcomer_swaps_btc_for_etm_with_the_cli_alone(newcomer_env: dict[str, s
     assert paid["eth"]["address"] == wallet["public"]["eth"]["address"]
     assert paid["etm"]["address"] == wallet["public"]["etm"]["address"]
     balances = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
-    assert balances["btc"]["balance"] == 10_000_000  # 0.1 BTC, confirmed by a mined block
-    assert balances["eth"]["balance"] == 10**18
-    assert balances["etm"]["balance"] == 1_000 * 10**8
+    # 0.1 BTC, confirmed by a mined block (JSON amounts are strings of base units)
+    assert balances["btc"]["balance"] == "10000000"
+    assert balances["eth"]["balance"] == str(10**18)
+    assert balances["etm"]["balance"] == str(1_000 * 10**8)
 
     _cli(env, "bind", "--chain", "btc", "--passphrase-env", "PW")
     started = json.loads(_cli(env, "swap", "start", "bitcoin", "etm", "0.001", "--json"))
@@ -84,9 +85,9 @@ def test_newcomer_swaps_btc_for_etm_with_the_cli_alone(newcomer_env: dict[str, s
         _cli(env, "stack", "operator", "--ticks", "1", "--interval", "0")
     assert _state(env, swap_id) == "claimed_both"
     after = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
-    received = after["etm"]["balance"] - balances["etm"]["balance"]
+    received = int(after["etm"]["balance"]) - int(balances["etm"]["balance"])
     assert received >= started["terms"]["counter_leg"]["amount"] - 10**6  # less the bind's fee
-    assert after["btc"]["balance"] < balances["btc"]["balance"] - 100_000
+    assert int(after["btc"]["balance"]) < int(balances["btc"]["balance"]) - 100_000
 
 
 def test_faucet_refuses_without_a_keystore_then_without_a_stack(tmp_path: Path) -> None:

@@ -54,15 +54,16 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     assert {info["action"] for info in restarted.values()} == {"started"}
     _drive(env, swap_in["swap_id"])
     middle = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
-    assert middle["eth"]["balance"] < balances["eth"]["balance"] - ETH // 100
-    received = middle["etm"]["balance"] - balances["etm"]["balance"]
+    assert int(middle["eth"]["balance"]) < int(balances["eth"]["balance"]) - ETH // 100
+    received = int(middle["etm"]["balance"]) - int(balances["etm"]["balance"])
     assert received >= swap_in["terms"]["counter_leg"]["amount"] - 10**6  # less claim fees
 
     swap_out = json.loads(_cli(env, "swap", "start", "etm", "eth", "5", "--json"))
     assert swap_out["terms"]["user_leg"]["amount"] == 5 * 10**8
     _drive(env, swap_out["swap_id"])
     after = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
-    assert after["etm"]["balance"] < middle["etm"]["balance"] - 5 * 10**8 + 10**6
-    paid = after["eth"]["balance"] - middle["eth"]["balance"]  # the pool's lock less claim gas
+    assert int(after["etm"]["balance"]) < int(middle["etm"]["balance"]) - 5 * 10**8 + 10**6
+    # the pool's lock less claim gas
+    paid = int(after["eth"]["balance"]) - int(middle["eth"]["balance"])
     minimum, quoted = swap_out["terms"]["counter_leg"]["amount"], swap_out["quote"]["amount_out"]
     assert minimum - 10**15 < paid <= int(quoted)

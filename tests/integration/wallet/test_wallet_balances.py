@@ -60,21 +60,21 @@ def _cli_env(tmp_path: Path, etm: EtmNodeProcess, btc: BitcoinNode, eth: AnvilNo
     }
 
 
-def _wallet(env: dict, *args: str) -> dict[str, Any]:
+def _wallet(env: dict, *args: str, exit_code: int = 0) -> dict[str, Any]:
     result = CliRunner(env=env).invoke(cli, ["wallet", *args, "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 
-def _balances(env: dict) -> dict[str, Any]:
+def _balances(env: dict, exit_code: int = 0) -> dict[str, Any]:
     """The rows of the chains this test configures; every other installed chain's row says it
     is not configured (and the command still answers)."""
-    rows = _wallet(env, "balance")["balances"]
+    rows = _wallet(env, "balance", exit_code=exit_code)["balances"]
     for chain, row in rows.items():
         if chain not in {"etm", "btc", "eth"}:
             assert row["balance"] is None and row["error"].startswith("not configured"), row
     return {
-        chain: row["balance"] if row["error"] is None else row["error"]
+        chain: int(row["balance"]) if row["error"] is None else row["error"]
         for chain, row in rows.items()
         if chain in {"etm", "btc", "eth"}
     }
@@ -144,8 +144,9 @@ def test_new_wallet_sees_funds_on_all_three_chains_and_its_keys_spend_them(
         "eth": 2 * ETH + 12_345 - gas_paid,
     }
 
-    # A node that goes down is reported on its own row; the other chains still answer.
+    # A node that goes down is reported on its own row; the other chains still answer, and the
+    # command fails (exit 4): a balance it could not read is not 0 (issue 15)
     etm_node.stop()
-    after = _balances(env)
+    after = _balances(env, exit_code=4)
     assert after["etm"] == f"unreachable: {client.url}"
     assert after["btc"] == 0 and after["eth"] == 2 * ETH + 12_345 - gas_paid

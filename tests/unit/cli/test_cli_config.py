@@ -73,7 +73,7 @@ def test_node_data_defaults_to_the_home_not_the_current_directory(
     home = tmp_path / "home"
     made = _run(env, "node", "init", "--home", str(home), "--delegates", "1", "--json")
     assert made.exit_code == 0, made.output
-    assert json.loads(made.stdout)["dataDir"] == str(home / "node")
+    assert json.loads(made.stdout)["data_dir"] == str(home / "node")
     assert not (tmp_path / ".etm").exists()
     offline = _run({**env, "ETM_BRIDGE_HOME": str(tmp_path / "empty")}, "spv", "status")
     assert offline.exit_code == 2

@@ -92,7 +92,16 @@ def test_eth_is_displayed_at_eight_decimals_and_json_keeps_every_wei(wei: int, d
 
 
 def test_snake_keys_converts_a_node_answer_recursively() -> None:
-    node = {"finalHeight": 3, "peers": [{"nodeId": "a", "lastSeen": 1}], "already_snake": 1}
+    node = {"finalHeight": 3, "peers": [{"nodeId": "a", "lastSeen": 1}], "already_snake": 1,
+            "blockTimeS": 1}  # fmt: skip
     assert output.snake_keys(node) == {
         "final_height": 3, "peers": [{"node_id": "a", "last_seen": 1}], "already_snake": 1,
+        "block_time_s": 1,
     }  # fmt: skip
+
+
+def test_snake_keys_leaves_data_used_as_keys_alone() -> None:
+    """Hex public keys and addresses are data, not field names: never rewritten."""
+    keyed = {"highestSlots": {"ab" * 32: 5, "E9Kx3bQ2": 1, "0xAbCd12": 2}}
+    assert output.snake_keys(keyed) == {"highest_slots": {"ab" * 32: 5, "E9Kx3bQ2": 1,
+                                                          "0xAbCd12": 2}}  # fmt: skip

@@ -154,6 +154,6 @@ def test_init_refuses_signet_with_the_reason_and_writes_nothing(tmp_path: Path) 
 def test_init_dev_pools_is_explicit(tmp_path: Path) -> None:
     code, output, genesis = _init(tmp_path, "--dev-pools", "--json")
     assert code == 0, output
-    assert json.loads(output)["devPools"] is True
+    assert json.loads(output)["dev_pools"] is True
     assert genesis["plugins"]["spv"]["allow_dev_pools"] is True
     assert genesis["plugins"]["spv"]["btc_network"] is None  # regtest, started by first batch

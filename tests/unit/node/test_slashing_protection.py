@@ -163,7 +163,7 @@ def test_cli_export_and_import_between_two_data_dirs(tmp_path: Path) -> None:
     imported = runner.invoke(cli, ["node", "slashing-protection", "import", "--data-dir", str(b),
                                    str(out), "--json"])  # fmt: skip
     assert imported.exit_code == 0, imported.output
-    assert json.loads(imported.output)["highestSlots"] == {
+    assert json.loads(imported.output)["highest_slots"] == {
         block.header.generator_public_key.hex(): 5
     }
     printed = runner.invoke(cli, ["node", "slashing-protection", "export", "--data-dir", str(b)])

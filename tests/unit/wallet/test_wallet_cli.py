@@ -129,14 +129,19 @@ def test_balance_reports_each_down_node_as_unreachable(env: dict[str, str]) -> N
         "ETM_BRIDGE_ETHEREUM_RPC_URL": closed_port_url(),
     }
     result = run({**env, **urls}, "balance", "--json")
-    assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)["balances"]
+    assert result.exit_code == 4, result.output  # issue 15: not 0, as if the balance were 0
+    body = json.loads(result.stdout)
+    rows = body["balances"]
     assert rows["etm"]["error"] == f"unreachable: {urls['ETM_BRIDGE_ETM_URL']}"
     assert rows["btc"]["error"] == f"unreachable: {urls['ETM_BRIDGE_BITCOIN_RPC_URL']}"
     assert rows["eth"]["error"] == f"unreachable: {urls['ETM_BRIDGE_ETHEREUM_RPC_URL']}"
     assert all(row["balance"] is None for row in rows.values())
+    assert body["error"]["code"] == "node_unavailable"
+    assert f"btc node at {urls['ETM_BRIDGE_BITCOIN_RPC_URL']}" in body["error"]["message"]
     text = run({**env, **urls}, "balance")
-    assert text.exit_code == 0 and text.stdout.count("unreachable: http://127.0.0.1:") == 3
+    assert text.exit_code == 4 and text.stdout.count("unreachable: http://127.0.0.1:") == 3
+    [error] = text.stderr.splitlines()
+    assert error.startswith("error: cannot read every balance: etm node at http://127.0.0.1:")
 
 
 def test_balance_without_endpoints_says_what_to_set(env: dict[str, str]) -> None:
