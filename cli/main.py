@@ -2,7 +2,7 @@
 
 Each verb group lives in its own module of this package and exposes ``group`` (a click group
 or command). The root imports a verb's module only when that verb runs (or its help is asked
-for): ``etm-bridge --help`` and ``--version`` load neither web3, eth_account, the regtest stack
+for): ``etm-bridge --help`` and ``--version`` load neither the chain libraries, the regtest stack
 nor any adapter (``bench/cli_startup.py`` times them). ``--help`` lists each verb with the
 summary kept in :data:`COMMANDS` (a unit test checks it is the verb's own first sentence).
 

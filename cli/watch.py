@@ -1,7 +1,7 @@
 """``etm-bridge watch``: run the swap watcher over every configured chain until stopped.
 
 A watcher you can leave running. It says one line per swap state change, per broadcast, per
-refusal (again only when the reason changes) and per node outage (``bitcoin node at ...
+refusal (again only when the reason changes) and per node outage (``<adapter> node at <url>
 unreachable, retrying in 8 s``, then ``... back``), in the user's words
 (:mod:`etm_bridge.app.watch_say`); a node that is down is retried with backoff, never the end
 of the watcher, even at start. Every line also goes to ``<home>/logs/watch.log`` (rotated).
@@ -25,9 +25,8 @@ from etm_bridge.app import watch as watching
 from etm_bridge.app.context import AppContext
 from etm_bridge.app.swaps import asset_of_leg
 from etm_bridge.app.watch import LegView, TickReport, Unfollowed, Watcher
-from etm_bridge.app.watch_alerts import Notifier, endpoint_of, next_deadline, watch_log
-from etm_bridge.app.watch_say import Narrator, Said, line
-from etm_bridge.swaps.runtime.watcher import NODE_DOWN
+from etm_bridge.app.watch_alerts import DeadlineWatch, Notifier, endpoint_of, watch_log
+from etm_bridge.app.watch_say import Narrator, Said
 
 from .options import json_option
 from .output import display_amount
@@ -146,36 +145,6 @@ def group(
         notifier=notifier, notify_before_s=notify_before * 60, logger=logger)  # fmt: skip
 
 
-class _Deadlines:
-    """Each tick: every open swap's next deadline we must meet; the notify command when it is
-    near (once per deadline). Block times are read once per chain."""
-
-    def __init__(self, watcher: Watcher, notifier: Notifier, before_s: float) -> None:
-        self.watcher, self.notifier, self.before_s = watcher, notifier, before_s
-        self.block_time_s: dict[str, int] = {}
-
-    def _block_times(self) -> None:
-        for chain, adapter in self.watcher.adapters.items():
-            if chain not in self.block_time_s:
-                try:
-                    self.block_time_s[chain] = adapter.info().block_time_s
-                except NODE_DOWN:
-                    continue
-
-    def check(self, say: Callable[[str], None]) -> None:
-        self._block_times()
-        tips = {c: h.tip for c, h in self.watcher.health.items() if h.tip is not None}
-        for rec in self.watcher.records.values():
-            d = next_deadline(rec, tips, self.block_time_s)
-            if d is None or not d.needs_us or d.in_s > self.before_s:
-                continue
-            text = line(rec.swap_id, f"deadline near: {d.what} ({d.chain} height {d.height}, "
-                        f"{d.blocks_left} blocks, about {d.in_s // 60} min)")  # fmt: skip
-            if self.notifier.notify(rec.swap_id, "deadline_near", text, d,
-                                    (d.chain, str(d.height))):  # fmt: skip
-                say(text)
-
-
 def run(
     ctx: AppContext, watcher: Watcher, operator: bool, ticks: int | None, interval: float,
     status_every: int, as_json: bool, after_tick: Callable[[], object] = bool, *,
@@ -193,7 +162,7 @@ def run(
         return display_amount(value, asset) if asset is not None else f"{value} base units"
 
     narrator = Narrator(show, lambda chain: endpoint_of(ctx, chain))
-    deadlines = _Deadlines(watcher, notifier, notify_before_s)
+    deadlines = DeadlineWatch(watcher, notifier, notify_before_s)
 
     def say(text: str, err: bool = False) -> None:
         if not as_json or err:

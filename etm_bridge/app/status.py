@@ -34,7 +34,7 @@ _PROBE_FAILS: tuple[type[BaseException], ...] = (*_FAILS, KeyError, ValueError)
 @dataclass(frozen=True)
 class NodeHealth:
     chain: str
-    kind: str  # the adapter: bitcoin, ethereum, etm...
+    kind: str  # the leg's adapter entry point
     endpoint: str
     ok: bool
     height: int | None

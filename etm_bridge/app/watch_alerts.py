@@ -1,12 +1,13 @@
 """What a long-running watcher tells the world besides its output: the node endpoints it names,
 the next deadline of each swap, the user's notify command, and its log file.
 
-- :func:`endpoint_of`: ``("bitcoin", "http://127.0.0.1:18443")`` for a leg, from the config,
-  without the credentials a URL may carry.
+- :func:`endpoint_of`: ``(adapter entry point, "http://127.0.0.1:18443")`` for a leg, from the
+  config, without the credentials a URL may carry.
 - :func:`next_deadline`: the height (and chain) by which something must happen in a swap, what,
   and who acts: the secret must be revealed before the counter lock's reveal deadline, the
   operator must claim the user's lock before it can be refunded, a lock can be refunded after
   its timelock. Pure.
+- :class:`DeadlineWatch`: each tick, the notify command when a deadline we must meet is near.
 - :class:`Notifier`: runs ``--notify-cmd`` once per (swap, event, deadline), without a shell,
   with the facts in environment variables (``ETM_BRIDGE_SWAP_ID``, ``ETM_BRIDGE_EVENT``,
   ``ETM_BRIDGE_MESSAGE``, ``ETM_BRIDGE_DEADLINE_CHAIN``, ``ETM_BRIDGE_DEADLINE_HEIGHT``,
@@ -20,6 +21,7 @@ import logging
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -29,6 +31,7 @@ from ..errors import EtmBridgeError
 from ..swaps.core.fsm import SwapState
 from ..swaps.core.model import SwapRecord
 from ..swaps.core.states import TERMINAL
+from ..swaps.runtime.watcher import NODE_DOWN, Watcher
 from .context import AppContext
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,38 @@ class Notifier:
             except subprocess.TimeoutExpired:
                 log.error("notify command %s still running after %.0f s", self.argv[0], timeout_s)
         self.reap()
+
+
+class DeadlineWatch:
+    """Each tick: every open swap's next deadline we must meet; the notify command (and a line)
+    when it is near, once per deadline. Block times are read once per chain."""
+
+    def __init__(self, watcher: Watcher, notifier: Notifier, before_s: float) -> None:
+        self.watcher, self.notifier, self.before_s = watcher, notifier, before_s
+        self.block_time_s: dict[str, int] = {}
+
+    def _block_times(self) -> None:
+        for chain, adapter in self.watcher.adapters.items():
+            if chain not in self.block_time_s:
+                try:
+                    self.block_time_s[chain] = adapter.info().block_time_s
+                except NODE_DOWN:
+                    continue
+
+    def check(self, say: Callable[[str], None]) -> None:
+        self._block_times()
+        tips = {c: h.tip for c, h in self.watcher.health.items() if h.tip is not None}
+        for rec in self.watcher.records.values():
+            d = next_deadline(rec, tips, self.block_time_s)
+            if d is None or not d.needs_us or d.in_s > self.before_s:
+                continue
+            text = (
+                f"swap {rec.swap_id}: deadline near: {d.what} ({d.chain} height {d.height}, "
+                f"{d.blocks_left} blocks, about {d.in_s // 60} min)"
+            )
+            if self.notifier.notify(rec.swap_id, "deadline_near", text, d,
+                                    (d.chain, str(d.height))):  # fmt: skip
+                say(text)
 
 
 def watch_log(log_dir: Path | None) -> logging.Logger:

@@ -2,7 +2,7 @@
 broadcast, per refusal and per node outage; never an internal name (``lock_user_leg``,
 ``foreign_to_etm``).
 
-``show(chain, amount)`` renders an amount of a leg (the caller's units: ``0.5 ETH``). Each
+``show(chain, amount)`` renders an amount of a leg (the caller's units: ``0.5 <SYMBOL>``). Each
 ``*_words`` function returns the sentence without the swap id; :func:`line` prefixes it.
 :class:`Narrator` turns each tick's report into the lines to say, each once.
 """
@@ -100,7 +100,7 @@ def action_words(rec: SwapRecord, kind: ActionKind, outcome: str, show: Show) ->
 
 
 def outage_words(kind: str, endpoint: str, retry_s: float) -> str:
-    """``bitcoin node at http://... unreachable, retrying in 8 s``."""
+    """``<kind> node at http://... unreachable, retrying in 8 s``."""
     return f"{kind} node at {endpoint} unreachable, retrying in {retry_s:.0f} s"
 
 
