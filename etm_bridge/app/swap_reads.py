@@ -23,9 +23,12 @@ REFUNDS = frozenset({ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER})
 
 
 def summary(ctx: AppContext, rec: SwapRecord) -> dict[str, Any]:
-    """One swap in a line: who, which way, where it is, what each side gives."""
+    """One swap in a line: who, which way, where it is, what each side gives (``gives`` /
+    ``gets`` for people; ``*_base_units`` as integer strings for scripts: wei exceed 2**53)."""
     u, c = rec.terms.user_leg, rec.terms.counter_leg
     return {
+        "gives_base_units": str(u.amount),
+        "gets_base_units": str(c.amount),
         "swap_id": rec.swap_id,
         "hashlock": rec.terms.hashlock.hex(),  # ties a pool operator's record to the user's
         "role": rec.role.value,

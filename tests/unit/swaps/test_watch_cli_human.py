@@ -113,6 +113,8 @@ def test_watch_says_each_state_change_in_words_logs_it_and_exits_when_done(parti
     assert len(said) == len(set(said)), said  # each change once, not every tick
     log = (user_home / "logs" / "watch.log").read_text()
     assert all(line in log for line in said)
+    [row] = json.loads(_ok(swap, ["list", "--home", user_home, "--json"]))
+    assert (row["gives_base_units"], row["gets_base_units"]) == ("100000", "5000000")  # strings
     done = CliRunner().invoke(watch, ["--until-done", "--interval", "0", "--home", str(user_home)])
     assert done.exit_code == 0 and "no swap is open: done" in done.stderr
 
