@@ -24,7 +24,8 @@ REFUNDS = frozenset({ActionKind.REFUND_USER_LOCK, ActionKind.REFUND_COUNTER})
 
 def summary(ctx: AppContext, rec: SwapRecord) -> dict[str, Any]:
     """One swap in a line: who, which way, where it is, what each side gives (``gives`` /
-    ``gets`` for people; ``*_base_units`` as integer strings for scripts: wei exceed 2**53)."""
+    ``gets`` for people; ``*_base_units`` as integer strings for scripts, as 18-decimal units
+    exceed 2**53)."""
     u, c = rec.terms.user_leg, rec.terms.counter_leg
     return {
         "gives_base_units": str(u.amount),
