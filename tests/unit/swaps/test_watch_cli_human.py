@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -180,3 +181,44 @@ def test_status_shows_the_open_swap_its_deadline_and_that_no_watcher_runs(partie
     text = _ok(status, ["--home", user_home])
     assert "(no watcher running!)" in text and f"  {swap_id} (user)" in text
     assert "  fakebtc  fake node at fakebtc: ok, height " in text
+
+
+def test_a_near_deadline_we_must_meet_is_notified_once_with_its_height(parties, tmp_path) -> None:
+    user_home, _, _, op_keys, chains = parties
+    args = _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex())
+    swap_id = json.loads(_ok(swap, [*args, "--json"]))["swap_id"]
+    _ok(watch, ["--ticks", "1", "--interval", "0", "--home", user_home])  # locks
+    chains[0].mine(1)
+    out_file = tmp_path / "notified.jsonl"
+    far = ["--notify-before", "1000000", "--notify-cmd", _notify_cmd(out_file)]
+    said = _ok(watch, ["--ticks", "3", "--interval", "0", "--home", user_home, *far])
+    [note] = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert (note["ETM_BRIDGE_SWAP_ID"], note["ETM_BRIDGE_EVENT"]) == (swap_id, "deadline_near")
+    assert note["ETM_BRIDGE_DEADLINE_CHAIN"] == "fakeeth"  # reveal before the counter lock's end
+    assert int(note["ETM_BRIDGE_DEADLINE_HEIGHT"]) > 0 and int(note["ETM_BRIDGE_DEADLINE_IN_S"]) > 0
+    assert said.count("deadline near: the secret must be revealed") == 1
+    quiet = _ok(
+        watch,
+        [
+            "--ticks",
+            "1",
+            "--interval",
+            "0",
+            "--home",
+            user_home,
+            "--notify-cmd",
+            _notify_cmd(out_file),
+        ],
+    )  # default 30 min: the deadline is hours away
+    assert "deadline near" not in quiet and len(out_file.read_text().splitlines()) == 1
+
+
+def test_shell_completion_lists_verbs_and_options_of_lazy_verbs() -> None:
+    script = Path(sys.executable).with_name("etm-bridge")
+    env = {"_ETM_BRIDGE_COMPLETE": "bash_complete", "COMP_WORDS": "etm-bridge watch --un",
+           "COMP_CWORD": "2", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    done = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["plain,--until-done"]
+    env.update(COMP_WORDS="etm-bridge st", COMP_CWORD="1")
+    done = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["plain,stack", "plain,status"]
