@@ -5,8 +5,8 @@
 - :func:`amount_json`: an amount under ``--json`` is ``{"base_units": "<integer string>",
   "display": "0.5 <SYMBOL>"}``: base units as a string because 18-decimal amounts exceed
   2**53 (a JavaScript number loses them); :func:`display_amount` rounds to at most
-  :data:`DISPLAY_DECIMALS` places for people (``~`` marks a rounded value), never for JSON's
-  ``base_units``.
+  :data:`etm_bridge.units.DISPLAY_DECIMALS` places for people (``~`` marks a rounded value),
+  never for JSON's ``base_units``.
 - :func:`report_error`: a library error is one line ``error: ...`` on stderr, or under
   ``--json`` one line ``{"error": {"code", "message", "fix", "exit_code"}}`` on stdout (what
   a script parses; ``fix`` says what to do, or is null); the exit code is the error class's
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import click
@@ -35,8 +34,6 @@ from etm_bridge.errors import (
 
 #: the root group stores the raw arguments here (a shared click meta key)
 ARGV_META = "etm_bridge.argv"
-#: amounts shown to people carry at most this many decimals (some units have 18)
-DISPLAY_DECIMALS = 8
 
 #: exit code -> what it means (the error classes' ``exit_code``; click's usage errors are 2)
 EXIT_CODES: dict[int, str] = {
@@ -127,19 +124,10 @@ def snake_keys(data: Any) -> Any:
 
 
 def display_amount(value: int, asset: str) -> str:
-    """``value`` base units of ``asset`` for people: exact when it has at most
-    :data:`DISPLAY_DECIMALS` decimals, else rounded to them and marked ``~``."""
-    from etm_bridge.units import format_amount, unit_of
+    """``value`` base units of ``asset`` for people (:func:`etm_bridge.units.display_amount`)."""
+    from etm_bridge.units import display_amount as shown
 
-    exact = format_amount(value, asset)
-    unit = unit_of(asset)
-    if unit.decimals <= DISPLAY_DECIMALS or value % 10 ** (unit.decimals - DISPLAY_DECIMALS) == 0:
-        return exact
-    shown = (Decimal(value) / unit.scale).quantize(
-        Decimal(1).scaleb(-DISPLAY_DECIMALS), rounding=ROUND_HALF_EVEN
-    )
-    text = format(shown.normalize(), "f") if shown else "0"
-    return f"~{text} {unit.symbol}"
+    return shown(value, asset)
 
 
 def amount_json(value: int, asset: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Amounts: integers in each asset's smallest unit, decimal strings only at the edges.
 
 ``parse_amount("0.01", asset)`` for an asset of 8 decimals -> 1_000_000 base units;
-``format_amount(1_000_000, asset)`` -> ``"0.01 <SYMBOL>"``. Parsing is exact
+``format_amount(1_000_000, asset)`` -> ``"0.01 <SYMBOL>"``; :func:`display_amount` is the same for
+people, at most :data:`DISPLAY_DECIMALS` places (``~`` marks a rounded value). Parsing is exact
 (``decimal.Decimal``), never through floats, and refuses more decimal places than the unit has
 rather than rounding silently. ETM's unit is the core's (:data:`ETM_UNIT`); every other asset's
 unit comes from the chain profile that owns it (``etm_bridge.chains``).
@@ -10,7 +11,7 @@ unit comes from the chain profile that owns it (``etm_bridge.chains``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from .errors import AmountError
@@ -30,6 +31,9 @@ class Unit:
     def scale(self) -> int:
         return 10**self.decimals
 
+
+#: Amounts shown to people carry at most this many decimals (some units have 18).
+DISPLAY_DECIMALS = 8
 
 #: The ETM chain's unit.
 ETM_UNIT = Unit("ETM", 8, "base unit")
@@ -109,3 +113,18 @@ def format_amount(value: int, asset: str, *, symbol: bool = True) -> str:
     if frac:
         text += "." + str(frac).rjust(unit.decimals, "0").rstrip("0")
     return f"{text} {unit.symbol}" if symbol else text
+
+
+def display_amount(value: int, asset: str) -> str:
+    """``value`` base units of ``asset`` for people: exact when it has at most
+    :data:`DISPLAY_DECIMALS` decimals, else rounded to them (half to even) and marked ``~``.
+    Never for JSON or arithmetic: those keep base units."""
+    exact = format_amount(value, asset)
+    unit = unit_of(asset)
+    if unit.decimals <= DISPLAY_DECIMALS or value % 10 ** (unit.decimals - DISPLAY_DECIMALS) == 0:
+        return exact
+    shown = (Decimal(value) / unit.scale).quantize(
+        Decimal(1).scaleb(-DISPLAY_DECIMALS), rounding=ROUND_HALF_EVEN
+    )
+    text = format(shown.normalize(), "f") if shown else "0"
+    return f"~{text} {unit.symbol}"

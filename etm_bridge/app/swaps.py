@@ -31,7 +31,8 @@ from ..swaps.core.fsm import Role, SwapDirection
 from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from ..swaps.core.policy import PolicyConfig
 from ..swaps.core.pool_terms import LegChain, PoolInfo, swap_in_terms, swap_out_terms
-from ..units import format_amount, parse_amount
+from ..units import display_amount as units_display
+from ..units import parse_amount
 from .context import AppContext
 
 #: A swap intent refused for these reasons leaves nothing locked: start again with a new secret.
@@ -90,7 +91,7 @@ def parse_leg_amount(ctx: AppContext, chain: str, text: str) -> int:
 
 def display_amount(ctx: AppContext, chain: str, value: int) -> str:
     asset = asset_of_leg(ctx, chain)
-    return format_amount(value, asset) if asset is not None else f"{value} base units"
+    return units_display(value, asset) if asset is not None else f"{value} base units"
 
 
 def leg_chain(ctx: AppContext, name: str) -> LegChain:

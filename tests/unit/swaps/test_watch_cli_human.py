@@ -7,6 +7,7 @@ message runs nothing)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -215,8 +216,8 @@ def test_a_near_deadline_we_must_meet_is_notified_once_with_its_height(parties, 
 
 def test_shell_completion_lists_verbs_and_options_of_lazy_verbs() -> None:
     script = Path(sys.executable).with_name("etm-bridge")
-    env = {"_ETM_BRIDGE_COMPLETE": "bash_complete", "COMP_WORDS": "etm-bridge watch --un",
-           "COMP_CWORD": "2", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    env = {**os.environ, "_ETM_BRIDGE_COMPLETE": "bash_complete",
+           "COMP_WORDS": "etm-bridge watch --un", "COMP_CWORD": "2"}  # fmt: skip
     done = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["plain,--until-done"]
     env.update(COMP_WORDS="etm-bridge st", COMP_CWORD="1")
