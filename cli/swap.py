@@ -1,14 +1,18 @@
-"""``etm-bridge swap start|accept|list|status|explain|claim|refund|recover``: swaps from the
+"""``etm-bridge swap quote|start|cancel|accept|list|status|explain|claim|refund|recover``: swaps from the
 command line.
 
 A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`` (it makes the
 secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
 terms. Both then run ``etm-bridge watch``, which drives the swap to its end; ``claim`` and
 ``refund`` act by hand through the same policy and guards (and refuse while a watcher holds the
-database). Chains, keys, policy and the database (``<home>/swaps.db``) come from the config
-(:mod:`etm_bridge.config`: ``[chains.<name>]``, ``[etm]``, ``[policy]``); the keystore
-passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt. ``recover``
-rebuilds lost pool swaps from the wallet's seed (:mod:`etm_bridge.app.recover`).
+database). ``swap quote`` prices a swap (the pool's output, its price impact, the network fees,
+the cost of a refund, the confirmations and the expected time); ``swap start`` shows the same
+and refuses, before it records or locks anything, a wallet that cannot pay the amount plus fees
+or a price impact above ``--max-slippage`` (percent, default 1); ``swap cancel`` ends a swap
+before anything is locked. Chains, keys, policy and the database (``<home>/swaps.db``) come
+from the config (:mod:`etm_bridge.config`: ``[chains.<name>]``, ``[etm]``, ``[policy]``); the
+keystore passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt.
+``recover`` rebuilds lost pool swaps from the wallet's seed (:mod:`etm_bridge.app.recover`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import click
 
-from etm_bridge.app import swap_reads
+from etm_bridge.app import quotes, swap_cancel, swap_reads
 from etm_bridge.app import swaps as swapping
 from etm_bridge.app.context import AppContext
 from etm_bridge.app.recover import DEFAULT_GAP, recover_swaps
@@ -61,10 +65,76 @@ def group() -> None:
     """Swap between chains with HTLCs: start, accept, follow, claim, refund."""
 
 
+def max_slippage_option(func: Any) -> Any:
+    return click.option(
+        "--max-slippage",
+        type=float,
+        default=quotes.DEFAULT_MAX_IMPACT_PPM / 10_000,
+        show_default=True,
+        help="Pool swaps: refuse a price impact above this many percent.",
+    )(func)
+
+
+def _impact_ppm(percent: float) -> int:
+    if not 0 <= percent <= 100:
+        raise ValidationError(f"--max-slippage is a percentage 0..100, got {percent:g}")
+    return round(percent * 10_000)
+
+
+def quote_lines(ctx: AppContext, sq: quotes.SwapQuote) -> list[str]:
+    """A pre-flight quote for people: what goes in and out, fees, refund, time."""
+    f, t = sq.from_chain, sq.to_chain
+    out = [f"pay {display_amount(ctx, f, sq.amount_in)} on {f} -> receive "
+           f"{display_amount(ctx, t, sq.amount_out)} on {t}"]  # fmt: skip
+    if sq.price_impact_ppm is not None:
+        out.append(f"  pool fee {display_amount(ctx, f, sq.pool_fee)}, price impact "
+                   f"{quotes.percent(sq.price_impact_ppm)}")  # fmt: skip
+    for leg in sq.legs:
+        fee = display_amount(ctx, leg.chain, leg.network_fee)
+        line = f"  {leg.chain}: network fee about {fee} ({leg.fee_rate} {leg.fee_rate_unit}"
+        line += f", {leg.fee_rate_source}), {leg.confirmations} confirmation(s)"
+        if leg.refund_fee:
+            line += f"; a refund would cost about {display_amount(ctx, leg.chain, leg.refund_fee)}"
+        out.append(line)
+    out.append(f"  expected time: {swap_cancel.minutes_text(sq.expected_s)}")
+    return out
+
+
+@group.command("quote")
+@click.argument("from_chain")
+@click.argument("to_chain")
+@click.argument("amount")
+@engine_options
+@json_option
+def quote_command(from_chain: str, to_chain: str, amount: str, as_json: bool) -> None:
+    """Price a swap of AMOUNT on FROM_CHAIN through the ETM pool, before anything moves:
+    output, price impact, fees, refund cost, confirmations, expected time."""
+    ctx = engine()
+    from_chain, to_chain = ctx.resolve(from_chain), ctx.resolve(to_chain)
+    sq = quotes.pool_preflight(ctx, from_chain, to_chain, parse_leg_amount(ctx, from_chain, amount))
+    lines = quote_lines(ctx, sq)
+    if sq.price_impact_ppm is not None and sq.price_impact_ppm > quotes.DEFAULT_MAX_IMPACT_PPM:
+        lines.append(f"warning: price impact above {quotes.percent(quotes.DEFAULT_MAX_IMPACT_PPM)}:"
+                     " `swap start` refuses it without --max-slippage")  # fmt: skip
+    emit(sq.to_json(), as_json, "\n".join(lines))
+
+
+@group.command("cancel")
+@click.argument("swap_id")
+@engine_options
+@json_option
+def cancel_command(swap_id: str, as_json: bool) -> None:
+    """Cancel a swap before anything is locked (refused once a lock exists: it is refunded)."""
+    rec = swap_cancel.cancel_swap(engine(), swap_id)
+    emit({"swap_id": rec.swap_id, "state": rec.state.value}, as_json,
+         f"swap {rec.swap_id} cancelled: nothing was locked")  # fmt: skip
+
+
 @group.command("start")
 @click.argument("from_chain")
 @click.argument("to_chain")
 @click.argument("amount")
+@max_slippage_option
 @click.option("--receive", default=None, help="Minimum to receive on TO_CHAIN (pool: quote).")
 @click.option("--their-claim-key", default=None, help="Direct swap: their FROM_CHAIN key (hex).")
 @click.option("--their-refund-key", default=None, help="Direct swap: their TO_CHAIN key (hex).")
@@ -91,6 +161,7 @@ def start_command(
     counter_confirmations: int,
     reveal_margin_blocks: int,
     lock_within_s: int,
+    max_slippage: float,
     as_json: bool,
 ) -> None:
     """Start a swap of AMOUNT on FROM_CHAIN for TO_CHAIN (we make the secret).
@@ -99,25 +170,37 @@ def start_command(
     (`swap start <ticker> etm 0.01`); `watch` then drives it. With --their-claim-key,
     --their-refund-key and --receive: a direct swap; the counterparty locks TO_CHAIN to us
     itself (`swap accept` + `watch` on its side).
+
+    Before anything is recorded or locked it checks that the wallet pays the amount plus the
+    network fees and shows the quote; a pool swap whose price impact is above --max-slippage
+    (percent) is refused.
     """
     ctx = engine()
     from_chain, to_chain = ctx.resolve(from_chain), ctx.resolve(to_chain)
+    max_impact = _impact_ppm(max_slippage)
     if their_claim_key is None and their_refund_key is None:
-        _start_pool(ctx, from_chain, to_chain, amount, receive, slippage_bps, as_json)
+        _start_pool(ctx, from_chain, to_chain, amount, receive, slippage_bps, max_impact, as_json)
         return
     if their_claim_key is None or their_refund_key is None or receive is None:
         raise ValidationError(
             "a direct swap needs --receive, --their-claim-key and --their-refund-key "
             "(leave all three out to use the ETM pool)"
         )
+    amount_in, amount_out = (parse_leg_amount(ctx, from_chain, amount),
+                             parse_leg_amount(ctx, to_chain, receive))  # fmt: skip
+    claim_key = hex_bytes(their_claim_key, "--their-claim-key")
+    refund_key = hex_bytes(their_refund_key, "--their-refund-key")
+    sq = quotes.direct_preflight(ctx, from_chain, to_chain, amount_in, amount_out,
+                                 confirmations, counter_confirmations)  # fmt: skip
+    quotes.check_preflight(ctx, sq, max_impact)
     started = start_direct_swap(
         ctx,
         from_chain,
         to_chain,
-        parse_leg_amount(ctx, from_chain, amount),
-        parse_leg_amount(ctx, to_chain, receive),
-        their_claim_key=hex_bytes(their_claim_key, "--their-claim-key"),
-        their_refund_key=hex_bytes(their_refund_key, "--their-refund-key"),
+        amount_in,
+        amount_out,
+        their_claim_key=claim_key,
+        their_refund_key=refund_key,
         hours=hours,
         counter_hours=counter_hours,
         confirmations=confirmations,
@@ -127,36 +210,43 @@ def start_command(
     )
     terms = started.record.terms
     shared = {"terms": terms_json(terms)}
-    text = (
-        f"swap {terms.swap_id} created: lock "
-        f"{display_amount(ctx, from_chain, terms.user_leg.amount)} on {from_chain} until height "
+    lock = display_amount(ctx, from_chain, terms.user_leg.amount)
+    text = "\n".join(quote_lines(ctx, sq)) + (
+        f"\nswap {terms.swap_id} created: lock {lock} on {from_chain} until height "
         f"{terms.user_leg.timelock_height} for "
         f"{display_amount(ctx, to_chain, terms.counter_leg.amount)} on {to_chain}\n"
         "give the counterparty these terms (`etm-bridge swap accept FILE`), then run "
         "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
     )
-    emit({"swap_id": terms.swap_id, **shared}, as_json, text)
+    emit({"swap_id": terms.swap_id, **shared, "preflight": sq.to_json()}, as_json, text)
 
 
 def _start_pool(
     ctx: AppContext, from_chain: str, to_chain: str, amount: str, receive: str | None,
-    slippage_bps: int, as_json: bool,
+    slippage_bps: int, max_impact_ppm: int, as_json: bool,
 ) -> None:  # fmt: skip
     amount_in = parse_leg_amount(ctx, from_chain, amount)
     min_out = None if receive is None else parse_leg_amount(ctx, to_chain, receive)
+    sq = quotes.pool_preflight(ctx, from_chain, to_chain, amount_in)
+    quotes.check_preflight(ctx, sq, max_impact_ppm)  # before the intent is recorded on ETM
     started = start_pool_swap(
         ctx, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
     )
     t, quote = started.record.terms, started.quote or {}
     text = (
-        f"swap {t.swap_id} through the ETM pool: lock "
-        f"{display_amount(ctx, from_chain, t.user_leg.amount)} on {from_chain} until height "
-        f"{t.user_leg.timelock_height} for at least "
-        f"{display_amount(ctx, to_chain, t.counter_leg.amount)} on {to_chain} (quote "
-        f"{display_amount(ctx, to_chain, int(quote['amount_out']))}, fee "
-        f"{display_amount(ctx, from_chain, int(quote['fee']))}); run `etm-bridge watch`"
+        "\n".join(quote_lines(ctx, sq))
+        + "\n"
+        + (
+            f"swap {t.swap_id} through the ETM pool: lock "
+            f"{display_amount(ctx, from_chain, t.user_leg.amount)} on {from_chain} until height "
+            f"{t.user_leg.timelock_height} for at least "
+            f"{display_amount(ctx, to_chain, t.counter_leg.amount)} on {to_chain} (quote "
+            f"{display_amount(ctx, to_chain, int(quote['amount_out']))}, fee "
+            f"{display_amount(ctx, from_chain, int(quote['fee']))}); run `etm-bridge watch`"
+        )
     )
-    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_json(t)}
+    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_json(t),
+            "preflight": sq.to_json()}  # fmt: skip
     emit(data, as_json, text)
 
 

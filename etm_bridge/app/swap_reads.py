@@ -13,8 +13,10 @@ from typing import Any
 from ..errors import SwapError
 from ..swaps.core.codec import public_view
 from ..swaps.core.explain import timeline
+from ..swaps.core.fsm import SwapState
 from ..swaps.core.model import ActionKind, SwapRecord
 from .context import AppContext
+from .swap_cancel import refund_when, sent_lock
 from .swaps import display_amount
 from .watch import open_watcher
 
@@ -80,7 +82,12 @@ def _act(ctx: AppContext, swap_id: str, kinds: frozenset[ActionKind], verb: str)
     finally:
         watcher.stop()
     if not done:
-        raise SwapError(f"swap {swap_id}: nothing to {verb} now ({'; '.join(notes) or rec.state})")
+        why = "; ".join(notes) or rec.state.value
+        if verb == "refund" and (rec.state is not SwapState.CREATED or sent_lock(rec)):
+            why = f"{why}; {refund_when(ctx, rec)}"  # the time, not only the height
+        elif verb == "refund":
+            why = f"nothing is locked yet: cancel it with `etm-bridge swap cancel {swap_id}`"
+        raise SwapError(f"swap {swap_id}: nothing to {verb} now ({why})")
     return [{"action": kind.value, "outcome": outcome} for _, kind, outcome in done]
 
 

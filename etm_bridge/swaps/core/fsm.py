@@ -27,6 +27,9 @@ Rules the table encodes (and ``tests/unit/swaps/test_swap_fsm.py`` checks):
   depended on the removed block.
 - Every non-terminal state can reach a terminal state without reorgs (funds safety: there is
   always a path to claimed or refunded).
+- One event is not a fact about the chains: :attr:`Event.USER_CANCELLED`, the party's own
+  ``swap cancel``, accepted only in :attr:`SwapState.CREATED` (nothing locked yet). The use case
+  (:mod:`etm_bridge.app.swap_cancel`) also checks that no lock was sent or is on chain.
 
 Pure: no I/O.
 """
@@ -84,6 +87,7 @@ class Event(StrEnum):
     OWN_LOCKS_REFUNDED = "own_locks_refunded"  # every lock this party made came back to it
     USER_LOCK_REFUNDED = "user_lock_refunded"  # after the counter leg was claimed
     QUOTE_EXPIRED = "quote_expired"  # nothing locked before the deadline
+    USER_CANCELLED = "user_cancelled"  # `swap cancel`: the party's own decision, nothing locked
     # reorgs: a block the current state depends on left the best chain
     USER_LOCK_REORGED = "user_lock_reorged"
     PROOF_REORGED = "proof_reorged"
@@ -121,6 +125,7 @@ _TAIL: dict[tuple[SwapState, Event], SwapState] = {
     (S.EXPIRED, E.COUNTER_LOCK_CLAIMED): S.SECRET_REVEALED,
     (S.EXPIRED, E.USER_LOCK_CLAIMED): S.FORFEITED,
     (S.CREATED, E.QUOTE_EXPIRED): S.CANCELLED,
+    (S.CREATED, E.USER_CANCELLED): S.CANCELLED,
     # reorgs of the final spends
     (S.CLAIMED_BOTH, E.CLAIM_REORGED): S.SECRET_REVEALED,
     (S.REFUNDED, E.REFUND_REORGED): S.EXPIRED,

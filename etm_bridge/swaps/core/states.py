@@ -88,7 +88,7 @@ BOTH = {U, C}
 
 _ALL: tuple[StateSpec, ...] = (
     _spec(
-        S.CREATED, 0, {U}, {E.USER_LOCK_SEEN, E.LOCK_MISMATCH, E.QUOTE_EXPIRED},
+        S.CREATED, 0, {U}, {E.USER_LOCK_SEEN, E.LOCK_MISMATCH, E.QUOTE_EXPIRED, E.USER_CANCELLED},
         facts.on_created, "terms agreed, nothing locked yet",
         user={A.LOCK_USER_LEG},
     ),

@@ -141,3 +141,12 @@ def test_every_table_row_appears_in_the_diagram() -> None:
         rendered = diagram.render_mermaid(direction)
         for (state, event), target in TABLES[direction].items():
             assert f"{state.value} --> {target.value}: {event.value}" in rendered
+
+
+@pytest.mark.parametrize("direction", list(SwapDirection))
+def test_a_swap_is_cancelled_by_its_party_only_before_anything_is_locked(direction) -> None:
+    assert transition(direction, SwapState.CREATED, Event.USER_CANCELLED) is SwapState.CANCELLED
+    assert SwapState.CANCELLED in TERMINAL
+    for state in states_of(direction) - {SwapState.CREATED}:
+        with pytest.raises(InvalidTransitionError):
+            transition(direction, state, Event.USER_CANCELLED)
