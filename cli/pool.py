@@ -4,7 +4,8 @@
 ``ETM_BRIDGE_ETM_URL``, the config file or the local stack); ``create`` (operator) signs with the
 wallet's ETM key and submits to that node. Amounts are shown as decimal strings with units
 (``--json``: integers in base units, as the chain stores them); ``quote`` takes a decimal amount
-with or without unit.
+with or without unit, shows the price impact (a warning above 1 %) and refuses an amount larger
+than the pool's reserve.
 """
 
 from __future__ import annotations
@@ -102,8 +103,15 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
     got = "etm" if pay == "asset" else asset
     click.echo(
         f"pay {fmt(q['amount_in'], paid)} (fee {fmt(q['fee'], paid)}) -> "
-        f"receive {fmt(q['amount_out'], got)}; pass it as the swap's minimum output to pin it"
+        f"receive {fmt(q['amount_out'], got)}, price impact {q['price_impact']}; pass it as the "
+        "swap's minimum output to pin it"
     )
+    if q["price_impact_ppm"] > quotes.DEFAULT_MAX_IMPACT_PPM:
+        click.echo(
+            f"warning: price impact {q['price_impact']} is above "
+            f"{quotes.percent(quotes.DEFAULT_MAX_IMPACT_PPM)}: the pool is small for this "
+            "amount; `swap start` refuses it without --max-slippage"
+        )
     depth = q.get("depth")
     if depth:
         what = (

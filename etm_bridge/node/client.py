@@ -46,8 +46,15 @@ class NodeClient:
             )  # fmt: skip
             with reply:
                 content = self._body(reply)
-        except requests.RequestException as exc:
-            raise NodeUnavailableError(f"ETM node at {self.url} did not answer: {exc}") from None
+        except requests.Timeout:
+            raise NodeUnavailableError(
+                f"ETM node at {self.url} did not answer within {self.timeout_s:g} s"
+            ) from None
+        except requests.RequestException as exc:  # the library's text names no fix: ours does
+            raise NodeUnavailableError(
+                f"ETM node at {self.url} did not answer ({type(exc).__name__}); is it running? "
+                "(`etm-bridge stack status`, or check etm.url)"
+            ) from None
         try:
             data = loads_bounded(content)
         except ValidationError as exc:  # too deep to decode safely

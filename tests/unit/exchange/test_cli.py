@@ -50,3 +50,12 @@ def test_bad_amounts_and_addresses_are_named() -> None:
     assert token.exit_code != 0 and "whole number of base units" in token.output
     who = CliRunner().invoke(cli, ["lp", "positions", "nobody", "--url", url])
     assert who.exit_code != 0 and who.output.startswith("error: ")
+
+
+def test_a_node_that_does_not_answer_is_named_without_library_text() -> None:
+    """Issue 15: the error was urllib3's "HTTPConnectionPool(...): Max retries exceeded ..."."""
+    result = CliRunner().invoke(cli, ["pool", "list", "--url", _dead_url()])
+    line = result.output.strip()
+    assert "is it running?" in line, line
+    for library in ("HTTPConnectionPool", "Max retries", "urllib3", "NewConnectionError"):
+        assert library not in line, line
