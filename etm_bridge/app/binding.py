@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..chains.profile import ChainProfile
 from ..chains.registry import chain_registry
+from ..errors import TxRejectedError
 from ..exchange import binding, payloads, txtypes
 from ..swaps.core.ports import TxResult
 from .context import AppContext
@@ -48,8 +49,22 @@ def bind(
     message = binding.binding_message(network, address, found.ticker, nonce, expiry)
     key, signature = found.key_of(secret), found.sign_binding(message, secret)
     proof = payloads.Bind(found.ticker, key, nonce, expiry, signature, rebind)
-    tx = ex.submit(txtypes.BIND, proof, fee=fee, wait=wait)
+    try:
+        tx = ex.submit(txtypes.BIND, proof, fee=fee, wait=wait)
+    except TxRejectedError as exc:
+        fix = _FIXES.get(exc.reason)
+        if fix is None:
+            raise
+        raise TxRejectedError(exc.reason, f"{exc.detail}: {fix.format(t=found.ticker)}") from None
     return BindResult("rebind" if rebind else "bind", found.ticker, key, tx)
+
+
+#: What to run instead, by the chain's refusal of a bind (issue 15: name the fix).
+_FIXES = {
+    "already_bound": "run `etm-bridge bind --chain {t} --rebind` to replace the binding",
+    "not_bound": "there is nothing to replace: run `etm-bridge bind --chain {t}` without --rebind",
+    "key_bound_elsewhere": "that address must run `etm-bridge bind --chain {t} --unbind` first",
+}
 
 
 def unbind(ctx: AppContext, chain: str, *, fee: int | None = None, wait: bool = True) -> BindResult:

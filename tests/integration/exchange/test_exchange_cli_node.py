@@ -82,7 +82,9 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
     assert bound["status"] == "confirmed" and bound["key"] == btc_pub
     rebound = run(env, "bind", "--chain", "btc", "--rebind", "--passphrase-env", "PW", "--json")
     assert json.loads(rebound.output)["status"] == "confirmed"
-    assert client.last_binding_nonce(etm_address, "btc") == 2
+    twice = run(env, "bind", "--chain", "btc", "--passphrase-env", "PW", ok=False).output
+    assert "already_bound" in twice and "bind --chain btc --rebind" in twice, twice  # issue 15
+    assert client.last_binding_nonce(etm_address, "btc") == 2  # the refused bind used none
     assert client.last_binding_nonce(etm_address, "eth") is None
     store = ChainStore.open(node.data_dir / CHAIN_DB)
     try:

@@ -18,6 +18,8 @@ import pytest
 import test_stack_newcomer as newcomer
 from test_stack_newcomer import _cli, _state
 
+SMALL_POOL = newcomer.SMALL_POOL  # the demo's pools are small (issue 15)
+
 ETH = 10**18
 pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 newcomer_env = newcomer.newcomer_env  # the private stack fixture, shared
@@ -44,7 +46,7 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     _cli(env, "bind", "--chain", "eth", "--passphrase-env", "PW")
     balances = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
 
-    swap_in = json.loads(_cli(env, "swap", "start", "eth", "etm", "0.01", "--json"))
+    swap_in = json.loads(_cli(env, "swap", "start", "eth", "etm", "0.01", *SMALL_POOL, "--json"))
     assert swap_in["pool"] is True and swap_in["terms"]["user_leg"]["amount"] == ETH // 100
     assert _state(env, swap_in["swap_id"]) not in ("claimed_both", None)
     # the whole stack stops and starts again with the swap open (its ETH lock on anvil):
@@ -58,7 +60,7 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     received = int(middle["etm"]["balance"]) - int(balances["etm"]["balance"])
     assert received >= swap_in["terms"]["counter_leg"]["amount"] - 10**6  # less claim fees
 
-    swap_out = json.loads(_cli(env, "swap", "start", "etm", "eth", "5", "--json"))
+    swap_out = json.loads(_cli(env, "swap", "start", "etm", "eth", "5", *SMALL_POOL, "--json"))
     assert swap_out["terms"]["user_leg"]["amount"] == 5 * 10**8
     _drive(env, swap_out["swap_id"])
     after = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]

@@ -2,6 +2,9 @@
 then ``watch`` on the user's side and ``watch --operator`` on the operator's, on a real ETM node
 and the regtest node, until ``swap list --json`` says ``claimed_both`` for both; then the same
 for ``swap start etm bitcoin 5``. A direct swap missing one counterparty key is one clear line.
+Before the first swap (issue 15): ``swap quote`` shows the price impact, fees, refund cost and
+expected time; ``swap start`` refuses an impact above ``--max-slippage`` (1 %) recording nothing;
+``pool quote`` refuses an amount beyond the pool's reserve.
 
 The pool itself (creation, bindings, the investor's SPV-proven deposit) is set up with the
 wallets' own keys through the library (``etm_bridge_regtest.demo.parties``), as the CLI's ``pool
@@ -120,12 +123,31 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     )  # fmt: skip
     assert refused.exit_code != 0 and "leave all three out" in refused.output
 
-    started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001", "--json").stdout)
+    # issue 15: what it costs first; the pool is small (0.01 BTC): 0.001 BTC moves it ~9 %
+    quoted = json.loads(_run(user, "swap", "quote", "btc", "etm", "0.001", "--json").stdout)
+    assert 80_000 < quoted["price_impact_ppm"] < 100_000 and quoted["amount_out"] > 0
+    assert [leg["chain"] for leg in quoted["legs"]] == ["bitcoin", "etm"]
+    assert quoted["legs"][0]["refund_fee"] > 0 and quoted["expected_s"] > 0
+    text = _run(user, "swap", "quote", "btc", "etm", "0.001").output
+    assert "price impact 9." in text and "a refund would cost about" in text, text
+    assert "expected time: about" in text and "warning: price impact" in text, text
+    refused = CliRunner().invoke(cli, ["swap", "start", "btc", "etm", "0.001"], env=user)
+    assert refused.exit_code != 0 and "--max-slippage 10" in refused.output, refused.output
+    beyond = CliRunner().invoke(cli, ["pool", "quote", "btc", "0.05"], env=user)
+    assert beyond.exit_code != 0 and "more than the btc pool holds" in beyond.output
+    assert "swap at most 0.0001" in beyond.output, beyond.output
+    assert "price impact" in _run(user, "pool", "quote", "btc", "0.001").output
+    assert json.loads(_run(user, "swap", "list", "--json").stdout) == []  # nothing recorded
+
+    started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001",
+                              "--max-slippage", "10", "--json").stdout)  # fmt: skip
+    assert started["preflight"]["price_impact_ppm"] < 100_000
     assert started["pool"] is True
     assert started["terms"]["counter_leg"]["amount"] < started["quote"]["amount_out"]  # 50 bps
     _drive(user, operator, started, bitcoin_node)
 
-    out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--json").stdout)
+    out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--max-slippage", "6",
+                          "--json").stdout)  # fmt: skip
     _drive(user, operator, out, bitcoin_node)
     pool = etm_node.client.pool("btc")
     assert pool["fees_asset"] > 0 and pool["fees_etm"] > 0
