@@ -9,8 +9,10 @@ chain's relay on ETM and submits ``xchg_lp_deposit`` with the payment's proof, t
 much ETM the asset amount needs now (``/api/exchange/pools/{asset}/deposit-quote``) and refuses an
 ``--etm`` below it (the chain would refuse it with ``deposit_etm_short`` only after the asset was
 paid); without ``--etm`` it sends that quote plus :data:`DEFAULT_ETM_SLIPPAGE_PPM` (1 %), the unused
-part staying in the wallet. ``withdraw`` burns shares: the ETM part is paid at once, the asset part
-becomes an obligation the pool operator must pay (shown by ``lp obligations``); ``--min-etm`` /
+part staying in the wallet. ``withdraw`` burns shares (``all``, ``50%`` or a number of the wallet's
+position: :mod:`etm_bridge.app.lp_withdraw`) and prints what came back: the ETM part is paid at
+once, the asset part becomes an obligation the pool operator must pay by an ETM height (shown,
+and by ``lp obligations``); ``--min-etm`` /
 ``--min-asset`` make the chain refuse a burn paying less (``slippage``). ``positions`` defaults to
 the wallet's ETM address. Amounts are decimal strings with or without the asset's unit (``0.01`` or
 ``"0.01 <UNIT>"``).
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import click
 
-from etm_bridge.app import liquidity
+from etm_bridge.app import liquidity, lp_withdraw
 from etm_bridge.app.liquidity import DEFAULT_BATCH, DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
 from etm_bridge.app.liquidity import display as fmt
 from etm_bridge.units import parse_amount
@@ -91,7 +93,7 @@ def obligations_command(address: str | None, url: str | None, as_json: bool) -> 
 
 @group.command("withdraw")
 @click.argument("asset")
-@click.argument("shares", type=int)
+@click.argument("shares")
 @click.option("--min-etm", default=None, help="Refuse a burn paying less ETM, e.g. '10 ETM'.")
 @click.option("--min-asset", default=None, help="Refuse a burn paying less of ASSET.")
 @common_options
@@ -101,27 +103,37 @@ def obligations_command(address: str | None, url: str | None, as_json: bool) -> 
 @json_option
 def withdraw_command(
     asset: str,
-    shares: int,
+    shares: str,
     min_etm: str | None,
     min_asset: str | None,
     fee: int | None,
     wait: bool,
     as_json: bool,
 ) -> None:
-    """Burn SHARES of the wallet's ASSET pool position: ETM now, the asset as an obligation."""
+    """Burn SHARES of the wallet's ASSET pool position (`all`, a percentage such as `50%`, or a
+    number of shares): ETM now, the asset as an obligation the operator pays by a deadline."""
     asset = asset.lower()
     least_etm = 0 if min_etm is None else parse_amount(min_etm, "etm")
     least_asset = 0 if min_asset is None else liquidity.parse_asset_amount(min_asset, asset)
-    tx, mine = liquidity.lp_withdraw(
-        app_context(), asset, shares, min_etm=least_etm, min_asset=least_asset, fee=fee, wait=wait
-    )
-    result = {**tx.to_json(), "obligations": mine}
+    done = lp_withdraw.withdraw(app_context(), asset, shares, min_etm=least_etm,
+                                min_asset=least_asset, fee=fee, wait=wait)  # fmt: skip
     if as_json:
-        echo_json(result)
+        echo_json(done.to_json())
         return
-    click.echo(f"withdraw {shares} {asset} shares: tx {result['id']} {result['status']}")
-    for o in mine:
-        click.echo(f"  obligation #{o['obligation_id']}: {fmt(o['amount'], o['asset'])} owed")
+    tx = done.tx
+    click.echo(f"withdrew {done.shares} {asset} shares: tx {tx.id} {tx.status}"
+               + (f" at ETM height {tx.height}" if tx.height is not None else ""))  # fmt: skip
+    if done.etm_received is not None:
+        click.echo(f"  received {fmt(done.etm_received, 'etm')} (fee {fmt(tx.fee, 'etm')} paid)")
+    for o in done.obligations:
+        left = int(o["deadline_height"]) - done.etm_height
+        click.echo(
+            f"  obligation #{o['obligation_id']}: {fmt(o['amount'], o['asset'])} owed to "
+            f"{o['destination']} by the pool operator, due by ETM height "
+            f"{o['deadline_height']} ({left} blocks from now; `etm-bridge lp obligations`)"
+        )
+    if not done.obligations and tx.status == "confirmed":
+        click.echo(f"  no {asset} obligation was created")
 
 
 @group.command("deposit")

@@ -90,7 +90,8 @@ def pool_price(ctx: AppContext, asset: str, direction: PoolDirection, amount_in:
         raise SwapError(
             f"{display(amount_in, paid)} is more than the {asset} pool holds "
             f"({display(reserve_in, paid)} against {display(reserve_out, got)}): swap at most "
-            f"{display(largest_in(reserve_in, DEFAULT_MAX_IMPACT_PPM), paid)} for 1 % impact"
+            f"about {display(largest_in(reserve_in, DEFAULT_MAX_IMPACT_PPM), paid)} for 1 % "
+            "impact"
         )
     net_in = int(q["amount_in"]) - int(q["fee"])
     impact = price_impact_ppm(reserve_in, reserve_out, net_in, int(q["amount_out"]))

@@ -3,10 +3,10 @@
 The node is ``etm-bridge node run`` on a dev chain whose genesis lists the exchange plug-in in
 ``tx_plugins``. A wallet is created with ``etm-bridge wallet new``, funded with a transfer, and
 then: ``bind --chain btc`` (state shows the wallet's BTC pubkey), ``pool create btc`` (the pool
-lists the wallet as operator), ``lp withdraw`` without shares (a one-line rejection naming
-the reason), ``bind --unbind``. Binds in a row (within one second) take the node's last nonce
-+ 1, so none is ``nonce_replayed``, even after an unbind; ``lp positions`` without ADDRESS
-reads the wallet's.
+lists the wallet as operator), ``lp withdraw`` without shares (a one-line refusal naming
+the reason), ``bind`` twice (the refusal names ``--rebind``), ``bind --unbind``. Binds in a
+row (within one second) take the node's last nonce + 1, so none is ``nonce_replayed``, even
+after an unbind; ``lp positions`` without ADDRESS reads the wallet's.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
     assert json.loads(run(env, "lp", "positions", "--json").output) == []
     refused = run(env, "lp", "withdraw", "btc", "1", "--min-asset", "0.5", "--passphrase-env",
                   "PW", ok=False)  # fmt: skip
-    assert refused.output.startswith("error: ") and "insufficient_shares" in refused.output
+    assert refused.output.startswith("error: ") and "holds no btc pool shares" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
 
     run(env, "bind", "--chain", "btc", "--unbind", "--passphrase-env", "PW")

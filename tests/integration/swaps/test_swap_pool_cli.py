@@ -4,7 +4,9 @@ and the regtest node, until ``swap list --json`` says ``claimed_both`` for both;
 for ``swap start etm bitcoin 5``. A direct swap missing one counterparty key is one clear line.
 Before the first swap (issue 15): ``swap quote`` shows the price impact, fees, refund cost and
 expected time; ``swap start`` refuses an impact above ``--max-slippage`` (1 %) recording nothing;
-``pool quote`` refuses an amount beyond the pool's reserve.
+``pool quote`` refuses an amount beyond the pool's reserve. After the swaps the investor
+withdraws ``50%`` then ``all`` with ``lp withdraw``, which prints the ETM received and the
+obligation created with its deadline.
 
 The pool itself (creation, bindings, the investor's SPV-proven deposit) is set up with the
 wallets' own keys through the library (``etm_bridge_regtest.demo.parties``), as the CLI's ``pool
@@ -102,11 +104,12 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     if bitcoin_node.height() < 101:
         bitcoin_node.mine(101 - bitcoin_node.height())
     birth = bitcoin_node.height()
-    user, operator = (_home(tmp_path, n, etm_node, bitcoin_node, birth) for n in ("u", "op"))
+    user, operator, lp = (_home(tmp_path, n, etm_node, bitcoin_node, birth)
+                          for n in ("u", "op", "lp"))  # fmt: skip
     rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
     world = World(rpc, etm_node.client.url, birth)
     op, me = _party(operator, "operator"), _party(user, "user")
-    investor = Party.new("investor", tmp_path)
+    investor = _party(lp, "investor")
     for party in (op, me, investor):
         world.fund_etm(party, 1_000 * ETM)
         adapter = world.btc_adapter(party)
@@ -135,7 +138,7 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     assert refused.exit_code != 0 and "--max-slippage 10" in refused.output, refused.output
     beyond = CliRunner().invoke(cli, ["pool", "quote", "btc", "0.05"], env=user)
     assert beyond.exit_code != 0 and "more than the btc pool holds" in beyond.output
-    assert "swap at most 0.0001" in beyond.output, beyond.output
+    assert "swap at most about 0.0001" in beyond.output, beyond.output
     assert "price impact" in _run(user, "pool", "quote", "btc", "0.001").output
     assert json.loads(_run(user, "swap", "list", "--json").stdout) == []  # nothing recorded
 
@@ -152,6 +155,16 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     pool = etm_node.client.pool("btc")
     assert pool["fees_asset"] > 0 and pool["fees_etm"] > 0
     assert (pool["asset_reserved"], pool["etm_reserved"]) == (0, 0)
+
+    # issue 15: the investor withdraws half, then all, by the CLI alone (no pool flags)
+    half = _run(lp, "lp", "withdraw", "btc", "50%").output
+    assert "received " in half and " ETM (fee " in half, half
+    assert "obligation #" in half and "due by ETM height" in half, half
+    rest = json.loads(_run(lp, "lp", "withdraw", "btc", "all", "--json").stdout)
+    assert rest["etm_received"] > 0 and len(rest["obligations"]) == 1
+    assert json.loads(_run(lp, "lp", "positions", "--json").stdout) == []
+    refused = CliRunner().invoke(cli, ["lp", "withdraw", "btc", "all"], env=lp)
+    assert refused.exit_code != 0 and "holds no btc pool shares" in refused.output
 
     # review a11a: a direct swap the operator would claim with its pool's claim key is
     # refused (the same BTC lock could be proven to the pool too: paid out twice)
