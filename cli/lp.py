@@ -152,7 +152,11 @@ def withdraw_command(
     help="Prove this earlier payment instead of paying again (chains "
     "whose payments can be found again).",
 )
-@click.option("--vault", default=None, help="The pool operator's vault (chains that need one).")
+@click.option(
+    "--vault",
+    default=None,
+    help="The pool operator's vault (chains that need one; default: the one the ETM chain names).",
+)
 @click.option(
     "--relay", is_flag=True, help="Feed a trusted-relayer relay with the wallet's ETM key."
 )

@@ -29,7 +29,7 @@ from typing import Any
 from ..chain.address import decode_address
 from ..chains.profile import ChainProfile, DepositRequest
 from ..chains.registry import chain_registry
-from ..errors import ChainError, InsufficientFundsError, ValidationError
+from ..errors import ChainError, InsufficientFundsError, NotFoundError, ValidationError
 from ..etm_client import header_feed
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
@@ -192,6 +192,30 @@ def _check_options(
         option.check(destination)
 
 
+def pool_destination(
+    ctx: AppContext, chain: ChainProfile, pool: dict[str, Any], given: str | None
+) -> str | None:
+    """The deposit destination of a chain that needs one (Ethereum: the operator's PoolVault)
+    as the ETM chain names it (its relay's ``pool_vaults``, keyed by the pool's claim key), so
+    no flag is needed; a given one must be that one (a deposit elsewhere could never be
+    proven). ``given`` when the chain needs none or names none."""
+    if chain.require_client().destination is None or chain.relay is None:
+        return given
+    try:
+        named = ctx.node().spv_relay(chain.ticker).get("pool_vaults") or {}
+    except NotFoundError:
+        return given
+    found = named.get("0x" + str(pool["claim_key"]).removeprefix("0x").lower())
+    if found is None:
+        return given
+    if given is not None and given.lower() != str(found).lower():
+        raise ValidationError(
+            f"{given} is not the {chain.ticker} pool's vault: the ETM chain names {found} for "
+            "its operator (a deposit elsewhere could not be proven); leave the flag out"
+        )
+    return str(found)
+
+
 def lp_deposit(
     ctx: AppContext,
     asset: str,
@@ -214,10 +238,11 @@ def lp_deposit(
     asset = asset.lower()
     chain = chain_registry().for_asset(asset)
     leg = _deposit_leg(ctx, chain)
-    _check_options(chain, leg, resume_txid, destination)
     ex = ctx.exchange(trusted_relayer=relay)
     me = ex.etm_address()
     pool = ex.pool(asset)
+    destination = pool_destination(ctx, chain, pool, destination)
+    _check_options(chain, leg, resume_txid, destination)
     etm_max = deposit_etm_max(pool, amount, etm_max, ex.deposit_quote)
     balance = int(ctx.node().account(me)["balance"])
     if balance < etm_max:

@@ -5,7 +5,8 @@ The operator's PoolVault is deployed on anvil first, so the ETM chain's genesis 
 events and must be provable without one); the investor's ETM key is made a
 trusted Ethereum relayer at init, so ``lp deposit eth --relay`` relays the headers itself.
 The deposit is proven by the vault's ``Deposited`` event (receipt + transaction proofs against
-the relayed header); the ether reaches the operator in the same transaction.
+the relayed header); the ether reaches the operator in the same transaction. The vault is
+found from the ETM chain's relay (``pool_vaults``), with no ``--vault`` flag.
 """
 
 from __future__ import annotations
@@ -103,11 +104,14 @@ def test_investor_deposits_eth_through_the_vault_proven_by_spv(
          "--passphrase-env", "PW")  # fmt: skip
     me = investor["etm"]["address"]
     args = ["lp", "deposit", "eth", "1", "--etm", "100", "--passphrase-env", "PW"]
-    no_vault = CliRunner().invoke(cli, args, env=world["investor_env"])
-    assert no_vault.exit_code != 0 and "--vault" in no_vault.output
+    # issue 15: the vault is the one the ETM chain names (no flag); another one is refused
+    # before anything is paid (a deposit into it could never be proven)
+    wrong = CliRunner().invoke(cli, [*args, "--vault", "0x" + "11" * 20], env=world["investor_env"])
+    assert wrong.exit_code != 0 and "is not the eth pool's vault" in wrong.output, wrong.output
+    assert world["vault"].lower() in wrong.output.lower()
     operator_wei = anvil_node.balance_wei(operator["eth"]["address"])
 
-    flags = ["--vault", world["vault"], "--relay", "--passphrase-env", "PW", "--json"]
+    flags = ["--relay", "--passphrase-env", "PW", "--json"]
     result = _run(world["investor_env"], "lp", "deposit", "eth", "1 ETH", "--etm", "100", *flags)
     deposit = json.loads(result.stdout)
     assert deposit["status"] == "confirmed" and deposit["amount"] == DEPOSIT_WEI

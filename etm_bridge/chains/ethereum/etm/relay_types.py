@@ -80,7 +80,8 @@ def eth_htlc_contract(view: StateView) -> bytes:
 
 
 def status(view: StateView) -> dict[str, Any] | None:
-    """``/api/spv/eth``: chain, checkpoint, tip, policy, trusted relayers (None: no relay)."""
+    """``/api/spv/eth``: chain, checkpoint, tip, policy, trusted relayers, pool vaults (None: no
+    relay)."""
     if view.get_json(CONFIG, TICKER.encode()) is None:
         return None
     eth, confirmations = relay_and_depth(view)
@@ -92,6 +93,11 @@ def status(view: StateView) -> dict[str, Any] | None:
         "min_confirmations": confirmations,
         "policy": eth_policy_of(view).to_json(),
         "trusted_relayers": sorted(k.hex() for k in eth.relayers),
+        # operator -> PoolVault (0x hex), so `lp deposit eth` finds the vault with no flag
+        "pool_vaults": {
+            f"0x{op}": f"0x{vault}"
+            for op, vault in (eth_config(view).get("pool_vaults") or {}).items()
+        },
     }
 
 
