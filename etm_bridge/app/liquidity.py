@@ -188,6 +188,11 @@ def _check_options(
     if resume_txid is not None and not (resumable and _TXID.fullmatch(resume_txid)):
         raise ValidationError(f"--txid takes a {leg} txid (64 lowercase hex), got {resume_txid!r}")
     option = chain.require_client().destination
+    if option is not None and destination is None:  # not "(got None)": say what is missing
+        raise ValidationError(
+            f"a {chain.ticker} deposit needs {option.flag} ({option.help.rstrip('.')}): the ETM "
+            "chain names none for this pool's operator"
+        )
     if option is not None:
         option.check(destination)
 

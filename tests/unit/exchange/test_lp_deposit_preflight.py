@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from test_txtypes import deposit, seeded_ledger
 
-from etm_bridge.app.liquidity import DEFAULT_ETM_SLIPPAGE_PPM, deposit_etm_max
+from etm_bridge.app.liquidity import DEFAULT_ETM_SLIPPAGE_PPM, _check_options, deposit_etm_max
+from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import views
 
@@ -50,3 +51,12 @@ def test_the_first_deposit_needs_an_explicit_etm() -> None:
     with pytest.raises(ValidationError, match="first deposit needs --etm"):
         deposit_etm_max(empty, 10**6, None, _quoting(led))
     assert deposit_etm_max(empty, 10**6, 5, _quoting(led)) == 5
+
+
+def test_a_missing_vault_is_named_not_got_none() -> None:
+    """Issue 15: the error read "an eth deposit needs --vault 0x<40 hex> (got None)"."""
+    eth = chain_registry().find("eth")
+    assert eth is not None
+    with pytest.raises(ValidationError) as refused:
+        _check_options(eth, "eth", None, None)
+    assert "--vault" in str(refused.value) and "None" not in str(refused.value)
