@@ -234,8 +234,8 @@ def _check_balance(ctx: AppContext, leg: LegCost, need: int, amount: int) -> Non
     if have >= need:
         return
     show = lambda v: display_amount(ctx, leg.chain, v)  # noqa: E731
-    what = (f"{show(amount)} plus about {show(leg.network_fee)} network fee" if amount
-            else f"about {show(leg.network_fee)} network fee")  # fmt: skip
+    fee = f"about {show(leg.network_fee)} network fee"
+    what = fee if not amount else f"{show(amount)} plus {fee}" if leg.network_fee else show(amount)
     raise SwapError(
         f"not enough on {leg.chain}: the swap needs {what} = {show(need)}, the wallet has "
         f"{show(have)} (short by {show(need - have)}). Fund the wallet's {leg.chain} address"

@@ -174,3 +174,37 @@ def test_watch_shows_confirmations_and_time_left_before_each_refund(parties) -> 
         r"user lock confirmations 1/1, \d+ blocks \(~\d+ min\) before its refund", line
     )
     assert re.search(r"counter lock confirmations 0/1, 0 blocks \(~0 min\)", line), line
+
+
+def test_cancel_waits_for_no_running_watcher_and_is_final(parties) -> None:
+    """Issue 15, ``swap cancel``: while a watcher holds the database it could be locking this
+    very swap, so cancel refuses; once cancelled, the watcher never locks it."""
+    from etm_bridge.swaps.runtime.store import SwapStore
+
+    user_home, _, _, op_keys, chains = parties
+    started = json.loads(_ok(swap, _start_args(user_home, op_keys["fakebtc"].hex(),
+                                               op_keys["fakeeth"].hex(), "--json")))  # fmt: skip
+    swap_id = started["swap_id"]
+    store = SwapStore(user_home / "swaps.db")
+    try:
+        with store.acquire_watcher_lock("a running watch"):
+            busy = _run(swap, ["cancel", swap_id, "--home", user_home])
+        assert "another watcher holds" in str(busy.exception), busy.output
+    finally:
+        store.close()
+    assert "cancelled" in _ok(swap, ["cancel", swap_id, "--home", user_home])
+    for _ in range(3):
+        _ok(watch, ["--ticks", "1", "--interval", "0", "--home", user_home, "--json"])
+        chains[0].mine(1)
+    status = json.loads(_ok(swap, ["status", swap_id, "--home", user_home, "--json"]))
+    assert status["state"] == "cancelled" and status["intents"] == []
+    assert [t["event"] for t in status["transitions"]] == ["user_cancelled"]
+
+
+def test_a_swap_the_wallet_cannot_pay_for_is_not_recorded(parties) -> None:
+    user_home, _, _, op_keys, _ = parties
+    args = _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex())
+    args[3] = "2000000000"  # above the 10**9 the wallet holds
+    refused = _run(swap, args)
+    assert "not enough on fakebtc" in str(refused.exception), refused.output
+    assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
