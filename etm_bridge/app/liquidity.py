@@ -200,7 +200,7 @@ def _check_options(
 def pool_destination(
     ctx: AppContext, chain: ChainProfile, pool: dict[str, Any], given: str | None
 ) -> str | None:
-    """The deposit destination of a chain that needs one (Ethereum: the operator's PoolVault)
+    """The deposit destination of a chain that needs one (e.g. the operator's vault contract)
     as the ETM chain names it (its relay's ``pool_vaults``, keyed by the pool's claim key), so
     no flag is needed; a given one must be that one (a deposit elsewhere could never be
     proven). ``given`` when the chain needs none or names none."""

@@ -1,5 +1,5 @@
-"""An LP withdrawal as a person asks for it (use case): ``lp withdraw btc all`` / ``50%`` / a
-number of shares, and what it paid.
+"""An LP withdrawal as a person asks for it (use case): ``lp withdraw ASSET all`` / ``50%`` /
+a number of shares, and what it paid.
 
 :func:`shares_to_burn` reads the wallet's position (no flag names the pool or the address: the
 wallet's ETM address and the ``asset`` pool) and turns ``all``, ``P%`` (a percentage, decimals

@@ -31,18 +31,22 @@ PPM = 1_000_000
 #: The price impact ``swap start`` accepts without ``--max-slippage`` (1 %).
 DEFAULT_MAX_IMPACT_PPM = 10_000
 
-#: Typical (lock, claim, refund) sizes in the unit a fee rate is per: a lock with one input and
-#: change, a claim and a refund spending the HTLC (vbytes); an HTLC contract's calls (gas); one
-#: ETM transaction each.
+#: Typical (lock, claim, refund) sizes by what a fee rate is per (the part of
+#: ``FeeEstimate.rate_unit`` after "/"): virtual bytes of a lock with one input and change, of a
+#: claim and a refund spending the HTLC; gas of an HTLC contract's calls; one transaction each.
 TX_SIZES: dict[str, tuple[int, int, int]] = {
-    "sat/vB": (160, 150, 140),
-    "doo/vB": (160, 150, 140),
-    "wei/gas": (90_000, 70_000, 60_000),
-    "base unit/tx": (1, 1, 1),
+    "vB": (160, 150, 140),
+    "gas": (90_000, 70_000, 60_000),
+    "tx": (1, 1, 1),
 }
-#: Fee units of chains whose claims are paid from the wallet's balance (account chains); a
-#: UTXO chain's claim pays its fee out of the claimed output.
-CLAIM_FROM_BALANCE = frozenset({"wei/gas", "base unit/tx"})
+#: Rates per these are account chains': a claim is paid from the wallet's balance (a UTXO
+#: chain's claim pays its fee out of the claimed output).
+CLAIM_FROM_BALANCE = frozenset({"gas", "tx"})
+
+
+def _sizes(rate_unit: str) -> tuple[int, int, int]:
+    """:data:`TX_SIZES` of a rate unit (zeros for one we do not know: no fee estimated)."""
+    return TX_SIZES.get(rate_unit.rpartition("/")[2], (0, 0, 0))
 
 
 # --- the pool's price -----------------------------------------------------------------------
@@ -161,8 +165,8 @@ class SwapQuote:
 
 def _fee(adapter: ChainAdapter, chain: str, lock: bool, claim: bool) -> tuple[Any, int, int]:
     est = adapter.fee_estimate()
-    lock_size, claim_size, refund_size = TX_SIZES.get(est.rate_unit, (0, 0, 0))
-    paid = claim and est.rate_unit in CLAIM_FROM_BALANCE
+    lock_size, claim_size, refund_size = _sizes(est.rate_unit)
+    paid = claim and est.rate_unit.rpartition("/")[2] in CLAIM_FROM_BALANCE
     network = est.rate * ((lock_size if lock else 0) + (claim_size if paid else 0))
     return est, network, est.rate * refund_size if lock else 0
 
@@ -171,7 +175,7 @@ def _leg(ctx: AppContext, chain: str, *, lock: bool, confirmations: int, extra_t
          ) -> LegCost:  # fmt: skip
     adapter = ctx.adapter(chain)
     est, network, refund = _fee(adapter, chain, lock, claim=not lock)
-    network += extra_txs * est.rate * TX_SIZES.get(est.rate_unit, (0, 0, 0))[0]
+    network += extra_txs * est.rate * _sizes(est.rate_unit)[0]
     block_time = adapter.info().block_time_s
     return LegCost(chain, est.rate, est.rate_unit, est.source, network, refund, confirmations,
                    block_time)  # fmt: skip
