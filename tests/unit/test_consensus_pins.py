@@ -141,7 +141,9 @@ GENESIS_ID_WITH_SPV = "e2873ddcb0d50e53840effa8e0e0ca17358ce1c1aa88500d9f9058ea8
 GENESIS_ID_WITHOUT_SPV = "77d5e55eb56440706508aa49e4e513d5d9edbce84873b0641e89a8fdddb79d3f"
 SPV_SECTION_SHA256 = "247e86962dc1ddfea2aa7e58dccfc11b471e4299e25f8d27deb835997d3b65a0"
 STATE_DIGEST = "d1bca790d8cbdff18ccde469faac135a99d1c9b091b849a6b93bc0b39edf4f7b"
-RELAY_STATUS_SHA256 = "82e9a5b77f0656ed56bbafc3b91b546908fcc8d6c68f96ec4398bcd43a11ceb0"
+#: issue 15 (u15a): ``/api/spv/eth`` also serves the genesis ``pool_vaults`` (an added read
+#: field, so ``lp deposit`` finds the vault without a flag); state and genesis are unchanged
+RELAY_STATUS_SHA256 = "c5850593b8a64b5a2f08a94852ee394eb5bbbb70108ca8c79374737cf04d203f"
 QUOTE_DEPTH = {
     "btc": {
         "chain": "btc",
