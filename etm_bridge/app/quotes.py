@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ..adapter import ChainAdapter
+from ..adapter import ChainAdapter, FeeEstimate
 from ..errors import EtmBridgeError, SwapError, TxRejectedError
 from ..exchange.pool import PoolDirection
 from .context import AppContext
@@ -163,7 +163,9 @@ class SwapQuote:
         return data
 
 
-def _fee(adapter: ChainAdapter, chain: str, lock: bool, claim: bool) -> tuple[Any, int, int]:
+def _fee(adapter: ChainAdapter, lock: bool, claim: bool) -> tuple[FeeEstimate, int, int]:
+    """The fee rate, what we pay on this chain (lock, or a claim paid from the balance) and
+    what a refund of our lock would cost."""
     est = adapter.fee_estimate()
     lock_size, claim_size, refund_size = _sizes(est.rate_unit)
     paid = claim and est.rate_unit.rpartition("/")[2] in CLAIM_FROM_BALANCE
@@ -174,7 +176,7 @@ def _fee(adapter: ChainAdapter, chain: str, lock: bool, claim: bool) -> tuple[An
 def _leg(ctx: AppContext, chain: str, *, lock: bool, confirmations: int, extra_txs: int = 0
          ) -> LegCost:  # fmt: skip
     adapter = ctx.adapter(chain)
-    est, network, refund = _fee(adapter, chain, lock, claim=not lock)
+    est, network, refund = _fee(adapter, lock, claim=not lock)
     network += extra_txs * est.rate * _sizes(est.rate_unit)[0]
     block_time = adapter.info().block_time_s
     return LegCost(chain, est.rate, est.rate_unit, est.source, network, refund, confirmations,
