@@ -85,9 +85,10 @@ def pool_price(ctx: AppContext, asset: str, direction: PoolDirection, amount_in:
     try:
         pool = node.pool(asset)
         q = node.quote(asset, direction.value, amount_in)
-    except TxRejectedError as exc:
+    except TxRejectedError as exc:  # the node's reason, never "transaction rejected (...)"
+        code = f" ({exc.reason})" if exc.reason.islower() else ""  # not a class name
         raise SwapError(
-            f"the {asset} pool cannot quote {display(amount_in, paid)} ({exc.reason}): {exc.detail}"
+            f"the {asset} pool cannot quote {display(amount_in, paid)}{code}: {exc.detail}"
         ) from None
     reserve_in, reserve_out = pricing_reserves(pool, direction)
     if amount_in > reserve_in:

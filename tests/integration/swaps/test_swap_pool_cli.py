@@ -140,6 +140,9 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     assert beyond.exit_code != 0 and "more than the btc pool holds" in beyond.output
     assert "swap at most about 0.0001" in beyond.output, beyond.output
     assert "price impact" in _run(user, "pool", "quote", "btc", "0.001").output
+    dust = CliRunner().invoke(cli, ["swap", "quote", "btc", "etm", "0.00000001"], env=user)
+    assert "the btc pool cannot quote 0.00000001 BTC: zero_output" in dust.output, dust.output
+    assert "transaction rejected" not in dust.output and "ExchangeError" not in dust.output
     assert json.loads(_run(user, "swap", "list", "--json").stdout) == []  # nothing recorded
 
     started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001",
