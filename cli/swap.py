@@ -1,5 +1,5 @@
-"""``etm-bridge swap quote|start|cancel|accept|list|status|explain|claim|refund|recover``: swaps from the
-command line.
+"""``etm-bridge swap quote|start|cancel|accept|list|status|explain|claim|refund|recover``:
+swaps from the command line.
 
 A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`` (it makes the
 secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
