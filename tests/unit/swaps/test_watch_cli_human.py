@@ -122,10 +122,11 @@ def test_watch_says_each_state_change_in_words_logs_it_and_exits_when_done(parti
 
 
 def test_a_refused_lock_is_said_once_with_its_reason_and_notified_once(parties, tmp_path):
-    user_home, _, _, op_keys, _ = parties
-    too_much = _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex())
-    too_much[3] = str(10**12)  # more than the wallet holds: the lock is refused every tick
-    swap_id = json.loads(_ok(swap, [*too_much, "--json"]))["swap_id"]
+    user_home, user_keys, _, op_keys, chains = parties
+    args = _start_args(user_home, op_keys["fakebtc"].hex(), op_keys["fakeeth"].hex())
+    swap_id = json.loads(_ok(swap, [*args, "--json"]))["swap_id"]
+    # the pre-flight passed; then another program spends the wallet: the lock is refused every tick
+    chains[0].balances[(user_keys["fakebtc"], None)] = 0
     out_file = tmp_path / "notified.jsonl"
     args = ["--ticks", "4", "--interval", "0", "--home", user_home,
             "--notify-cmd", _notify_cmd(out_file)]  # fmt: skip
