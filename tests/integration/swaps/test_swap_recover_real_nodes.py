@@ -27,6 +27,8 @@ from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.derive import swap_secret
 
 PW = "correct horse battery staple"
+# the module's pool is small (the point is recovery, not price): accept its price impact
+SMALL_POOL = ("--max-slippage", "100")
 
 pytestmark = [pytest.mark.integration, pytest.mark.bitcoin]
 
@@ -86,7 +88,9 @@ def test_a_lost_database_is_rebuilt_from_the_seed_and_the_swaps_end(
     seed = load_keystore(Path(user["ETM_BRIDGE_KEYSTORE"])).unlock(PW).master_seed
 
     # 1. lost after the user's lock, before its proof
-    first = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001", "--json").stdout)
+    first = json.loads(
+        _run(user, "swap", "start", "bitcoin", "etm", "0.001", *SMALL_POOL, "--json").stdout
+    )
     assert first["terms"]["hashlock"] == sha256(swap_secret(seed, 0)).hex()  # index 0
     _until(user, operator, first, bitcoin_node, {"user_locked", "lock_confirmed"})
     _lose_the_database(user)
@@ -102,7 +106,9 @@ def test_a_lost_database_is_rebuilt_from_the_seed_and_the_swaps_end(
     seen.close()
 
     # 2. lost after the reveal (the user claimed the pool's ETM)
-    second = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001", "--json").stdout)
+    second = json.loads(
+        _run(user, "swap", "start", "bitcoin", "etm", "0.001", *SMALL_POOL, "--json").stdout
+    )
     assert second["terms"]["hashlock"] == sha256(swap_secret(seed, 1)).hex()  # never index 0
     _until(user, operator, second, bitcoin_node, {"secret_revealed", "claimed_both"})
     _lose_the_database(user)
@@ -118,7 +124,9 @@ def test_a_lost_database_is_rebuilt_from_the_seed_and_the_swaps_end(
     # database would hand out index 0, whose secret is public on ETM (a counterparty could
     # claim a new lock with it at once); indexes ETM has seen are skipped
     _lose_the_database(user)
-    out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--json").stdout)
+    out = json.loads(
+        _run(user, "swap", "start", "etm", "bitcoin", "5", *SMALL_POOL, "--json").stdout
+    )
     assert out["terms"]["hashlock"] == sha256(swap_secret(seed, 2)).hex()
     # ... and this swap out (ETM -> BTC) is lost after the user's ETM lock
     _until(user, operator, out, bitcoin_node, {"etm_locked", "counter_locked"})
