@@ -142,13 +142,18 @@ class WalletPublic:
 
     @classmethod
     def from_json(cls, data: Any) -> WalletPublic:
-        """Parse :meth:`to_json` output (every installed chain's entry); ValidationError naming
-        the missing/bad field."""
+        """Parse :meth:`to_json` output; ValidationError naming the missing/bad field.
+
+        ``etm`` is required; a chain's entry is read when that chain is installed and the entry
+        is there: a keystore made before a chain was installed has none (installing a chain
+        must not make existing wallets unreadable), and an entry of a chain no longer
+        installed is left alone."""
         try:
             etm = EtmPublic(bytes.fromhex(data["etm"]["public_key"]), data["etm"]["address"])
             chains = {
                 p.wallet.label: p.wallet.public_from_json(data[p.wallet.label])
                 for p in _wallet_chains()
+                if p.wallet.label in data
             }
             return cls(etm=etm, chains=chains)
         except (KeyError, TypeError) as exc:
@@ -195,6 +200,18 @@ class UnlockedWallet:
         """UNSAFE: the raw 32-byte secret of the key labelled ``label`` (``etm`` or a chain's);
         ValidationError for another label."""
         return derive_secret(self.master_seed, label)
+
+    def matches(self, stored: WalletPublic) -> bool:
+        """True when every entry of ``stored`` (a keystore's public section) is the one this
+        seed derives: the ETM key and each chain entry it holds (a chain installed after the
+        keystore was made has no entry there; its key is derived as for any other)."""
+        derived = self.public()
+        if derived.etm != stored.etm:
+            return False
+        return all(
+            label in derived.chains and derived.chains[label].to_json() == public.to_json()
+            for label, public in stored.chains.items()
+        )
 
     def public(self) -> WalletPublic:
         """The public view derived from the seed."""

@@ -194,7 +194,7 @@ class Keystore:
             ) from None
         entropy = seed[:MASTER_SEED_BYTES] if len(seed) > MASTER_SEED_BYTES else None
         wallet = UnlockedWallet(seed[-MASTER_SEED_BYTES:], mnemonic_entropy=entropy)
-        if wallet.public() != self.public:
+        if not wallet.matches(self.public):
             raise KeystoreCorruptError(
                 f"keystore {self.path}: the 'public' section does not match the encrypted keys "
                 "(the file was edited); do not use its addresses, restore from your seed backup"

@@ -208,3 +208,44 @@ def test_private_file_write_never_clobbers_and_replace_keeps_0600(tmp_path: Path
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
+
+
+def _install_a_chain(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A chain installed after the keystore was made (a distribution's profile, Bitcoin's
+    wallet under the label ``lbtc``); its wallet label."""
+    from dataclasses import replace
+
+    from etm_bridge.chains import registry as reg
+    from etm_bridge.chains.bitcoin import PROFILE as BITCOIN
+
+    late = replace(BITCOIN, name="litebit", ticker="lbtc", aliases=(), relay=None, exchange=None,
+                   client=None, proof_kinds={}, node_init=None, custody=None,
+                   wallet=replace(BITCOIN.wallet, label="lbtc"))  # fmt: skip
+    core = reg.chain_registry()
+    grown = reg.ChainRegistry([*core.entries(), reg.Registered(late, "distribution litebit 1")])
+    monkeypatch.setattr(reg, "chain_registry", lambda: grown)
+    return "lbtc"
+
+
+def test_installing_a_chain_keeps_older_keystores_readable_and_their_keys(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # attack (r12): install a chain plugin after the wallet was made; the wallet's public
+    # section has no entry for it. Before the fix every existing keystore failed to load as
+    # "corrupt" ("public section lacks 'lbtc'"), telling the user to restore from the seed.
+    before = load_keystore(path).public.to_json()
+    label = _install_a_chain(monkeypatch)
+    keystore = load_keystore(path)
+    assert keystore.public.to_json() == before  # the pinned entries stay as they were
+    wallet = keystore.unlock(PASS)
+    derived = wallet.public()
+    assert label in derived.chains and label not in keystore.public.chains
+    for old in keystore.public.chains:  # the new chain moves no existing key
+        assert derived.chains[old].to_json() == before[old]
+    secrets = {wallet.unsafe_export_chain_secret(x) for x in (*keystore.public.chains, label)}
+    assert len(secrets) == len(keystore.public.chains) + 1  # its own domain, no shared key
+    # an edited entry is still detected with the chain installed
+    other = UnlockedWallet(bytes(32)).public().to_json()["btc"]
+    _edit(path, lambda d: d["public"].__setitem__("btc", other))
+    with pytest.raises(KeystoreCorruptError):
+        load_keystore(path).unlock(PASS)
