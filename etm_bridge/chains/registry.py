@@ -19,8 +19,9 @@ Rules: names, tickers and aliases are unique across profiles and none is ``etm``
 ``key_kind.length == binding.key_len``; an exchange needs a relay and a 20..65-byte key, a
 client side needs an exchange; relay
 type-id blocks are multiples of 10 in [100, 190] or [1000, 65530], do not overlap, and hold every
-type of the relay; type names start with ``<ticker>_``, tables with ``spv_<ticker>_``, genesis
-keys with ``<ticker>_``; proof kinds are unique.
+type of the relay; an out-of-tree relay declares its own ``relay.tx_plugin`` (only the in-tree
+first chains register theirs on every ETM chain); type names start with ``<ticker>_``, tables
+with ``spv_<ticker>_``, genesis keys with ``<ticker>_``; proof kinds are unique.
 
 Lookups: :meth:`ChainRegistry.by_name`, :meth:`~ChainRegistry.by_ticker`,
 :meth:`~ChainRegistry.find` (name, ticker or alias), :meth:`~ChainRegistry.resolve` (configured
@@ -54,10 +55,11 @@ GROUP = "etm_bridge.chains"
 @dataclass(frozen=True)
 class Registered:
     """A profile and where it came from (``package etm_bridge.chains.<name>``, ``distribution
-    acme-chain 0.1 (acme_chain:PROFILE)``)."""
+    acme-chain 0.1 (acme_chain:PROFILE)``); ``in_tree``: a folder of :mod:`etm_bridge.chains`."""
 
     profile: ChainProfile
     origin: str
+    in_tree: bool = False
 
 
 class ChainRegistry:
@@ -216,6 +218,10 @@ def _check_relay(entry: Registered) -> None:
     outside = sorted(i for i in ids if not block < i < block + 10)
     if outside:
         raise _fail(entry, f"type ids {outside} lie outside its block {block + 1}..{block + 9}")
+    if relay.tx_plugin is None and not entry.in_tree:
+        raise _fail(entry, "an installed chain's relay must declare its own tx_plugin: without "
+                    "one its types would join every ETM chain, also those that never use it "
+                    "(nodes with and without the plugin would split)")  # fmt: skip
     if relay.headers_type_id not in relay.types:
         raise _fail(entry, f"headers type {relay.headers_type_id} is not one of its types")
     bad = sorted(n for n in relay.types.values() if not n.startswith(p.ticker + "_"))
@@ -283,7 +289,7 @@ def _in_tree() -> list[Registered]:
             ) from None
         profile = getattr(module, "PROFILE", None)
         if profile is not None:
-            found.append(Registered(profile, origin))
+            found.append(Registered(profile, origin, in_tree=True))
     return found
 
 

@@ -25,7 +25,7 @@ from etm_bridge.errors import BindingError, ConfigError
 
 
 def _entry(profile: ChainProfile, origin: str) -> reg.Registered:
-    return reg.Registered(profile, origin)
+    return reg.Registered(profile, origin, in_tree=not origin.startswith("distribution"))
 
 
 def _registry(*profiles: tuple[ChainProfile, str]) -> reg.ChainRegistry:
@@ -58,7 +58,7 @@ def test_a_duplicate_ticker_names_both_profiles_and_their_origins() -> None:
     relay = BITCOIN.relay
     assert relay is not None
     moved = replace(relay, type_id_block=1000, headers_type_id=1001,
-                    types={1001: "btc_relay_headers"})  # fmt: skip
+                    types={1001: "btc_relay_headers"}, tx_plugin="twin.relay")  # fmt: skip
     twin = replace(BITCOIN, name="bitcoin2", relay=moved, proof_kinds={})
     with pytest.raises(ConfigError) as info:
         _registry((BITCOIN, "package etm_bridge.chains.bitcoin"), (twin, "distribution twin 1.0"))
@@ -167,3 +167,43 @@ def test_a_profile_failing_to_import_stops_the_registry(tmp_path: Path) -> None:
     text = str(info.value)
     assert "'boom'" in text and "boom-chain 0.1" in text and "half-installed chain" in text
     assert reg.discover().names()[:2] == ("bitcoin", "ethereum")  # gone with its path entry
+
+
+def test_an_installed_relay_without_its_own_tx_plugin_is_refused() -> None:
+    # attack (r12): a distribution's chain whose relay has no tx_plugin. The node's SPV plug-in
+    # registers such a relay's types and tables on every ETM chain (spv.relay_types), so
+    # installing it changed the transaction types of chains that never use it: a node with the
+    # plugin accepts blocks the others reject. Only the in-tree first chains may do that.
+    base = _second_bitcoin()
+    relay = base.relay
+    assert relay is not None and relay.tx_plugin is None and BITCOIN.relay is not None
+    headers = BITCOIN.relay.headers_type_id
+
+    def tx_types(dev: bool) -> list:
+        return [replace(t, type_id=1001, name="lbtc_relay_headers")
+                for t in relay.tx_types(dev) if t.type_id == headers]  # fmt: skip
+
+    plugin = replace(base, relay=replace(relay, tx_types=tx_types))
+    assert plugin.relay is not None
+    with pytest.raises(ConfigError) as info:
+        _registry((BITCOIN, "package b"), (plugin, "distribution litebit 0.1"))
+    text = str(info.value)
+    assert "'litebit'" in text and "litebit 0.1" in text and "tx_plugin" in text
+    own = replace(plugin, relay=replace(plugin.relay, tx_plugin="litebit_chain.relay"))
+    loaded = _registry((BITCOIN, "package b"), (own, "distribution litebit 0.1"))
+    assert loaded.names() == ("bitcoin", "litebit")
+    # what the rule protects: with its own tx plug-in the node's SPV plug-in leaves it out
+    from etm_bridge.chain.registry import Registry
+    from etm_bridge.spv import relay_types
+
+    def types_with(chains: reg.ChainRegistry) -> set[str]:
+        node = Registry()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(relay_types, "chain_registry", lambda: chains)
+            relay_types.register(node)
+        return {t.name for t in node.types}
+
+    assert "lbtc_relay_headers" not in types_with(loaded)
+    with_shadow = reg.ChainRegistry([reg.Registered(BITCOIN, "b", in_tree=True),
+                                     reg.Registered(plugin, "c", in_tree=True)])  # fmt: skip
+    assert "lbtc_relay_headers" in types_with(with_shadow)  # what an installed one would do
