@@ -5,6 +5,9 @@ A plugin declares ``[project.entry-points."etm_bridge.cli"] "<group>.<command>" 
 chain's inclusion proofs). :class:`ContributedGroup` lists those commands beside its own and
 imports one only when it is run or the group's help is shown, so ``etm-bridge`` starts without
 loading any plugin; one that cannot be loaded is listed with the reason and fails in one line.
+A built-in command always wins; a command two plugins contribute runs neither (which one ran
+would depend on the install order: a second plugin could silently replace e.g. a chain's offline
+proof check) and fails in one line naming both.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from etm_bridge.errors import ConfigError
 GROUP = "etm_bridge.cli"
 
 
-def contributed(group: str) -> dict[str, EntryPoint]:
-    """command name -> entry point, for the commands plugins contribute to verb ``group``."""
-    found = {}
+def contributed(group: str) -> dict[str, list[EntryPoint]]:
+    """command name -> the entry points contributing it to verb ``group`` (more than one: a
+    clash, refused when run)."""
+    found: dict[str, list[EntryPoint]] = {}
     for ep in entry_points(group=GROUP):
         parent, _, command = ep.name.partition(".")
         if parent == group and command:
-            found.setdefault(command, ep)
+            found.setdefault(command, []).append(ep)
     return found
 
 
@@ -39,9 +43,13 @@ class ContributedGroup(click.Group):
         own = super().get_command(ctx, cmd_name)
         if own is not None:
             return own
-        ep = contributed(self.name or "").get(cmd_name)
-        if ep is None:
+        eps = contributed(self.name or "").get(cmd_name)
+        if not eps:
             return None
+        ep = eps[0]
+        if len(eps) > 1:  # which one runs would depend on the install order: run neither
+            who = " and ".join(_plugin(e) for e in eps)
+            return _broken(cmd_name, ep, f"{who} both contribute it; uninstall one")
         try:
             command = ep.load()
         except Exception as exc:  # a broken plugin: one line naming it, not a traceback
@@ -49,6 +57,11 @@ class ContributedGroup(click.Group):
         if not isinstance(command, click.Command):
             return _broken(cmd_name, ep, f"it is not a click command (group {GROUP})")
         return command
+
+
+def _plugin(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return f"{ep.value} ({dist.metadata['Name']} {dist.version})" if dist is not None else ep.value
 
 
 def _broken(name: str, ep: EntryPoint, why: str) -> click.Command:

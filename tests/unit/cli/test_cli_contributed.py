@@ -55,3 +55,20 @@ def test_a_plugin_cannot_replace_a_built_in_verb(monkeypatch: pytest.MonkeyPatch
     _with(monkeypatch, EntryPoint("spv.risk", "no_such_plugin_module:command", contributed.GROUP))
     run = CliRunner().invoke(cli, ["spv", "risk", "--q", "0.1", "--risk", "1e-6", "--json"])
     assert run.exit_code == 0 and '"confirmations": 12' in run.output
+
+
+def test_a_second_plugin_cannot_shadow_a_contributed_verb(monkeypatch: pytest.MonkeyPatch) -> None:
+    # attack (r12): another distribution also declares "spv.verify", listed first (entry points
+    # follow the install order): before, the first one silently became `etm-bridge spv verify`,
+    # e.g. an offline proof check that accepts anything. Now neither runs; both are named.
+    real = contributed.entry_points
+    shadow = EntryPoint("spv.verify", "json:dumps", contributed.GROUP)
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        return [*(ep for ep in [shadow] if ep.group == group), *real(group=group)]
+
+    monkeypatch.setattr(contributed, "entry_points", entry_points)
+    run = CliRunner().invoke(cli, ["spv", "verify", "proof.bin"])
+    assert run.exit_code == ConfigError.exit_code
+    assert "json:dumps" in run.output and "etm_bridge_bitcoin.cli:verify_command" in run.output
+    assert "both contribute it" in run.output and "Traceback" not in run.output
