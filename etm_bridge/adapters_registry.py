@@ -8,7 +8,9 @@ A chain is a package that declares, in its ``pyproject.toml``::
 The core never imports an adapter by name: it asks this module. Whatever an entry point loads
 is validated to be a :class:`~etm_bridge.adapter.ChainAdapter` subclass whose declared
 capabilities are exactly the ones it implements (ape does the same for its plugins); a broken
-plugin is reported, not fatal, when listing.
+plugin is reported, not fatal, when listing. A name two plugins register (e.g. a second adapter
+of an installed chain) loads neither: the adapter is handed its wallet key, and which one loaded
+would otherwise depend on the install order.
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ def list_adapters() -> list[AdapterEntry]:
     for ep in _entry_points():
         dist = ep.dist
         location = error = None
+        twins = [other for other in _entry_points() if other.name == ep.name]
         try:
+            if len(twins) > 1:
+                raise AdapterLoadError(_clash(twins))
             location = _location(_validated_class(ep))
         except AdapterLoadError as exc:
             error = str(exc)
@@ -103,7 +108,21 @@ def load_adapter_class(name: str) -> type[ChainAdapter]:
     if not matches:
         known = ", ".join(ep.name for ep in _entry_points()) or "none"
         raise AdapterLoadError(f"no chain adapter named {name!r} is installed (installed: {known})")
+    if len(matches) > 1:
+        raise AdapterLoadError(_clash(matches))
     return _validated_class(matches[0])
+
+
+def _clash(matches: list[EntryPoint]) -> str:
+    """Two plugins under one adapter name: which one loads would depend on the install order,
+    and the one that loads is handed the chain's wallet key, so neither is used."""
+    who = " and ".join(f"{ep.value} ({_dist(ep)})" for ep in matches)
+    return f"adapter {matches[0].name!r} is registered by {who}: uninstall one"
+
+
+def _dist(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "?"
 
 
 def create_adapter(name: str, config: Mapping[str, Any]) -> ChainAdapter:

@@ -67,3 +67,26 @@ def test_cli_lists_adapters_as_text() -> None:
     result = CliRunner().invoke(cli, ["adapters", "list"])
     assert result.exit_code == 0
     assert "fake" in result.output and "etm_bridge.testing.fake:FakeAdapter" in result.output
+
+
+def test_a_second_plugin_cannot_shadow_an_installed_adapter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # attack (r12): a distribution registers another adapter under the name "fake" (it could
+    # be "bitcoin": the adapter gets the chain's wallet key), installed earlier on the path.
+    # Before, the first entry point silently won; now neither loads and both are named.
+    import etm_bridge.adapters_registry as registry
+
+    real = registry.entry_points
+    shadow = EntryPoint("fake", "etm_bridge.testing.fake:ScanningFakeAdapter", GROUP)
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        return [*(ep for ep in [shadow] if ep.group == group), *real(group=group)]
+
+    monkeypatch.setattr(registry, "entry_points", entry_points)
+    with pytest.raises(AdapterLoadError) as info:
+        load_adapter_class("fake")
+    text = str(info.value)
+    assert "ScanningFakeAdapter" in text and "etm_bridge.testing.fake:FakeAdapter" in text
+    rows = [e for e in list_adapters() if e.name == "fake"]
+    assert len(rows) == 2 and all(e.error and "registered by" in e.error for e in rows)
