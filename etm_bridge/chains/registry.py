@@ -21,7 +21,8 @@ client side needs an exchange; relay
 type-id blocks are multiples of 10 in [100, 190] or [1000, 65530], do not overlap, and hold every
 type of the relay; an out-of-tree relay declares its own ``relay.tx_plugin`` (only the in-tree
 first chains register theirs on every ETM chain); type names start with ``<ticker>_``, tables
-with ``spv_<ticker>_``, genesis keys with ``<ticker>_``; proof kinds are unique.
+with ``spv_<ticker>_``, genesis keys with ``<ticker>_``; proof kinds are unique; no profile owns
+another's native asset (:meth:`ChainRegistry.for_asset` must not depend on the order).
 
 Lookups: :meth:`ChainRegistry.by_name`, :meth:`~ChainRegistry.by_ticker`,
 :meth:`~ChainRegistry.find` (name, ticker or alias), :meth:`~ChainRegistry.resolve` (configured
@@ -257,6 +258,10 @@ def _check_pair(a: Registered, b: Registered) -> None:
     ra, rb = a.profile.relay, b.profile.relay
     if ra is not None and rb is not None and ra.type_id_block == rb.type_id_block:
         raise _clash(a, b, f"both use type-id block {ra.type_id_block}")
+    for one, other in ((a, b), (b, a)):
+        native = one.profile.assets.native
+        if other.profile.assets.owns(native):
+            raise _clash(a, b, f"both own asset {native!r} (a pool's chain must be one)")
     shared = set(a.profile.proof_kinds) & set(b.profile.proof_kinds)
     if shared:
         raise _clash(a, b, f"both declare proof kind(s) {sorted(shared)}")

@@ -20,7 +20,7 @@ from etm_bridge.chain.state import TableSpec
 from etm_bridge.chains import registry as reg
 from etm_bridge.chains.bitcoin import PROFILE as BITCOIN
 from etm_bridge.chains.ethereum import PROFILE as ETHEREUM
-from etm_bridge.chains.profile import ChainProfile
+from etm_bridge.chains.profile import AssetSpec, ChainProfile
 from etm_bridge.errors import BindingError, ConfigError
 
 
@@ -41,7 +41,8 @@ def _second_bitcoin(**changes: object) -> ChainProfile:
                     tables=(TableSpec("spv_lbtc_headers", owner="spv", doc="t"),),
                     genesis=replace(relay.genesis, keys=("lbtc_network",)))  # fmt: skip
     base = replace(BITCOIN, name="litebit", ticker="lbtc", aliases=(), relay=moved,
-                   wallet=replace(BITCOIN.wallet, label="lbtc"), proof_kinds={})  # fmt: skip
+                   wallet=replace(BITCOIN.wallet, label="lbtc"), proof_kinds={},
+                   assets=AssetSpec("lbtc", lambda a: a == "lbtc", lambda a: None))  # fmt: skip
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -207,3 +208,15 @@ def test_an_installed_relay_without_its_own_tx_plugin_is_refused() -> None:
     with_shadow = reg.ChainRegistry([reg.Registered(BITCOIN, "b", in_tree=True),
                                      reg.Registered(plugin, "c", in_tree=True)])  # fmt: skip
     assert "lbtc_relay_headers" in types_with(with_shadow)  # what an installed one would do
+
+
+def test_a_chain_claiming_another_chains_asset_is_refused() -> None:
+    # attack (r12): a plugin chain whose assets also own "btc" (its pools' claim keys, bindings
+    # and proofs would then be whichever profile for_asset met first); only the type-id order
+    # kept Bitcoin first. Refused, naming both.
+    greedy = _second_bitcoin(assets=AssetSpec("lbtc", lambda a: a in ("lbtc", "btc"),
+                                              lambda a: None))  # fmt: skip
+    greedy = replace(greedy, relay=replace(greedy.relay, tx_plugin="litebit.relay"))  # type: ignore[type-var]
+    with pytest.raises(ConfigError, match="both own asset 'btc'") as info:
+        _registry((BITCOIN, "package b"), (greedy, "distribution litebit 0.1"))
+    assert "'bitcoin'" in str(info.value) and "'litebit'" in str(info.value)

@@ -217,10 +217,12 @@ def _install_a_chain(monkeypatch: pytest.MonkeyPatch) -> str:
 
     from etm_bridge.chains import registry as reg
     from etm_bridge.chains.bitcoin import PROFILE as BITCOIN
+    from etm_bridge.chains.profile import AssetSpec
 
     late = replace(BITCOIN, name="litebit", ticker="lbtc", aliases=(), relay=None, exchange=None,
                    client=None, proof_kinds={}, node_init=None, custody=None,
-                   wallet=replace(BITCOIN.wallet, label="lbtc"))  # fmt: skip
+                   wallet=replace(BITCOIN.wallet, label="lbtc"),
+                   assets=AssetSpec("lbtc", lambda a: a == "lbtc", lambda a: None))  # fmt: skip
     core = reg.chain_registry()
     grown = reg.ChainRegistry([*core.entries(), reg.Registered(late, "distribution litebit 1")])
     monkeypatch.setattr(reg, "chain_registry", lambda: grown)
