@@ -1,18 +1,20 @@
 """BitcoinAdapter: P2WSH HTLCs on Bitcoin, signed with our own key, through plain JSON-RPC.
 
 Only RPCs that both Bitcoin Core and the bcoin launcher answer, with raw hex results:
-getblockcount, getblockhash, getblockheader <hash> false, getblock <hash> 0, getrawmempool,
-getrawtransaction <txid> 0 (for mempool transactions only, so bitcoind needs no ``-txindex``),
-sendrawtransaction, estimatesmartfee. The node wallet is never used (tests use it only as a
-faucet). Our coins and every etm-bridge lock are found by scanning blocks into :mod:`.index` (a
-cache of the chain under ``data_dir``), so a restarted adapter finds its locks again from the
-chain; the mempool is followed by :mod:`.mempool`, which fetches each mempool transaction once.
+getblockchaininfo (its ``chain``, once), getblockcount, getblockhash, getblockheader <hash>
+false, getblock <hash> 0, getrawmempool, getrawtransaction <txid> 0 (for mempool transactions
+only, so bitcoind needs no ``-txindex``), sendrawtransaction, estimatesmartfee. The node
+wallet is never used (tests use it only as a faucet). Our coins and every etm-bridge lock are
+found by scanning blocks into :mod:`.index` (a cache of the chain under ``data_dir``), so a
+restarted adapter finds its locks again from the chain; the mempool is followed by
+:mod:`.mempool`, which fetches each mempool transaction once.
 
 Config (``from_config``): ``rpc_url``, ``rpc_user``, ``rpc_password``, ``secret_hex`` (our
-32-byte private key), ``data_dir``, ``network`` (default ``regtest``), ``birth_height`` (first
-block to scan, default 0), ``fallback_fee_sat_vb`` / ``min_fee_sat_vb`` / ``max_fee_sat_vb``
-(default 2 / 1 / 1000: the node's estimate is used only inside the bounds, see :mod:`.fees`),
-``confirmations``.
+32-byte private key), ``data_dir``, ``network`` (default ``regtest``; the node must be on it,
+checked with ``getblockchaininfo`` before the first call: :mod:`.node_network`),
+``birth_height`` (first block to scan, default 0), ``fallback_fee_sat_vb`` /
+``min_fee_sat_vb`` / ``max_fee_sat_vb`` (default 2 / 1 / 1000: the node's estimate is used only
+inside the bounds, see :mod:`.fees`), ``confirmations``.
 
 Lock ids are ``<txid>:<vout>:<hashlock hex>``: the hashlock is part of the id because a P2WSH
 output does not reveal it, and with it the lock can be re-identified from the chain alone.
@@ -66,6 +68,7 @@ from .activity import HashlockResolver, index_activity
 from .fees import FeeChoice, FeePolicy
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
+from .node_network import NetworkCheckedRpc
 from .proofs import block_inclusion_proof
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
 from .txbuild import (
@@ -131,7 +134,7 @@ class BitcoinAdapter(ChainAdapter):
     ) -> None:
         if network not in HRP:
             raise ConfigError(f"unknown Bitcoin network {network!r}; known: {', '.join(HRP)}")
-        self.rpc = rpc
+        self.rpc = NetworkCheckedRpc(rpc, network)  # the node must be on ``network``
         self.key = key
         self.network = network
         self.fees = fees or FeePolicy()
