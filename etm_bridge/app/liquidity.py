@@ -9,7 +9,9 @@ capability (``pay``, ``payment_status``, ``payment_proof``):
    (:func:`deposit_etm_max`: a too small ``etm_max`` would be refused by the chain only after
    the asset was paid), the wallet's ETM balance;
 2. pay the pool (or resume an earlier payment by its transaction id), wait for the pool's
-   confirmations;
+   confirmations; a payment is journalled in the home until its deposit is on ETM, and a new
+   deposit of the asset is refused meanwhile (:mod:`.deposit_journal`: a rerun never pays
+   twice);
 3. bring the chain's relay on ETM to that block: feed it when anyone may (or when we are a
    trusted relayer and asked to), else wait for the relayers;
 4. prove the payment and submit ``xchg_lp_deposit`` with at most ``etm_max`` ETM.
@@ -34,6 +36,7 @@ from ..etm_client import header_feed
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
 from ..units import format_amount, known_units, parse_amount
+from . import deposit_journal
 from .context import AppContext
 
 #: Headroom over the node's ETM quote when ``etm_max`` is omitted (1 %): the pool may move
@@ -259,8 +262,15 @@ def lp_deposit(
     )
     payments = chain.require_client().deposit_payments(request)
     since = adapter.tip().height
+    journal = _journal(ctx, asset)
     if resume_txid is None:
+        if journal is not None:
+            deposit_journal.refuse_if_pending(journal, chain.require_client().resumable)
         txid = adapter.pay(payments)
+        if journal is not None:
+            deposit_journal.record(
+                journal, deposit_journal.PendingDeposit(asset, leg, txid, amount, me)
+            )
         progress(f"paid {display(amount, asset)} to the pool: {leg} tx {txid}")
     else:
         txid, since = resume_txid, max(0, since - RESUME_SCAN_BLOCKS)
@@ -274,8 +284,17 @@ def lp_deposit(
         asset, chain.require_client().deposit_proof(proof), etm_max=etm_max, min_shares=min_shares,
         fee=fee,
     )  # fmt: skip
+    if journal is not None:
+        deposit_journal.clear(journal, txid)
     mine = ctx.node().positions(me)
     return DepositResult(txid, chain.require_exchange().txid_json_key, asset, amount, tx, mine)
+
+
+def _journal(ctx: AppContext, asset: str) -> Any:
+    """The home's journal of ``asset`` deposits (None: no home, e.g. the demo's parties)."""
+    if ctx.config is None:
+        return None
+    return deposit_journal.path_of(ctx.config.home.deposits_dir, asset)
 
 
 def _wait_confirmed(

@@ -69,6 +69,11 @@ class Home:
         return self.root / "logs"
 
     @property
+    def deposits_dir(self) -> Path:
+        """The LP deposits paid and not yet proven (``app.deposit_journal``)."""
+        return self.root / "deposits"
+
+    @property
     def node_dir(self) -> Path:
         return self.root / "node"
 

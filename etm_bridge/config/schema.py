@@ -35,7 +35,9 @@ NETWORKS = ("mainnet", "testnet", "signet", "regtest")
 TABLES = ("etm", "kdf", "policy", "chains")
 #: Names a ``[chains.<name>]`` table may not take: the config's own tables, and entries of the
 #: home a chain's default data dir (``<home>/<name>``) would collide with.
-RESERVED_CHAIN_NAMES = frozenset({"etm", "kdf", "policy", "node", "logs", "wallet-cache"})
+RESERVED_CHAIN_NAMES = frozenset(
+    {"etm", "kdf", "policy", "node", "logs", "wallet-cache", "deposits"}
+)
 CHAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",

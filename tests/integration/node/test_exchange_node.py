@@ -12,6 +12,7 @@ checked through the node's HTTP API and the CLI's ``--json``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from etm_bridge_bitcoin.adapter import BitcoinAdapter
-from etm_bridge_bitcoin.deposits import pay_tagged
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
@@ -28,11 +27,9 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, p2wpkh
 from etm_bridge.jsonrpc import JsonRpcClient
 from etm_bridge.node.client import NodeClient
 from etm_bridge.units import ETM
-from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
 DEPOSIT_SAT = 1_000_000  # 0.01 BTC
@@ -108,37 +105,36 @@ class Miner:
 def _resumed_deposit(
     env: dict[str, str], client: NodeClient, bitcoin_node: Any, home: Path, me: str
 ) -> dict[str, Any]:
-    """A payment made, then the CLI stopped: ``lp deposit --txid`` proves it without paying
-    again; a wrong AMOUNT for that txid is refused before anything is submitted."""
-    wallet = load_keystore(home / "keystore.json").unlock(env["PW"])
-    config = {**bitcoin_adapter_config_for(env, wallet), "data_dir": str(home / "btc-direct")}
-    adapter = BitcoinAdapter.from_config(config)
-    pool_script = p2wpkh(bytes.fromhex(client.pool("btc")["claim_key"]))
-    try:
-        txid, _ = pay_tagged(adapter, pool_script, DEPOSIT_SAT // 2,
-                             DEPOSIT_TAG + decode_address(me))  # fmt: skip
-    finally:
-        adapter.close()
+    """The CLI stops after paying (no block within ``--timeout``): run again as typed, it is
+    refused, naming the payment, instead of paying twice (attack r12: it paid again);
+    ``lp deposit --txid`` proves it; a wrong AMOUNT for that txid is refused before anything
+    is submitted; the journal is gone once the deposit is on ETM."""
+    journal = home / "xdg-data" / "etm-bridge" / "deposits" / "btc.json"
+    rpc = JsonRpcClient(
+        bitcoin_node.rpc_url, user=bitcoin_node.rpc_user, password=bitcoin_node.rpc_password
+    )
+    args = ["--etm", "50", "--passphrase-env", "PW"]
+    stopped = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.005", *args, "--timeout", "1"],
+                                 env=env)  # fmt: skip
+    assert stopped.exit_code != 0 and "confirmations in time" in stopped.output
+    [txid] = set(re.findall(r"bitcoin tx ([0-9a-f]{64})", stopped.output))  # "paid ..."
+    mempool = set(rpc.call("getrawmempool"))
+    assert txid in mempool
+    again = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.005", *args, "--timeout", "1"],
+                               env=env)  # fmt: skip
+    assert again.exit_code != 0 and f"--txid {txid}" in again.output
+    assert "would pay twice" in again.output and json.loads(journal.read_text())["txid"] == txid
+    assert set(rpc.call("getrawmempool")) == mempool  # nothing paid the second time
     before = client.positions(me)[0]["shares"]
     with Miner(bitcoin_node):
-        args = ["--etm", "50", "--txid", txid, "--passphrase-env", "PW"]
-        wrong = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.004", *args], env=env)
+        resume = [*args, "--txid", txid]
+        wrong = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.004", *resume], env=env)
         assert wrong.exit_code != 0 and "does not pay 400000 sat" in wrong.output
-        _run(env, "lp", "deposit", "btc", "0.005", *args)
+        _run(env, "lp", "deposit", "btc", "0.005", *resume)
+    assert not journal.exists()  # written after paying, removed once the deposit is on ETM
     after = client.positions(me)[0]
     assert after["shares"] > before
     return after
-
-
-def bitcoin_adapter_config_for(env: dict[str, str], wallet: Any) -> dict[str, Any]:
-    return {
-        "rpc_url": env["ETM_BRIDGE_BITCOIN_RPC_URL"],
-        "rpc_user": env["ETM_BRIDGE_BITCOIN_RPC_USER"],
-        "rpc_password": env["ETM_BRIDGE_BITCOIN_RPC_PASSWORD"],
-        "secret_hex": wallet.unsafe_export_chain_secret("btc").hex(),
-        "network": "regtest",
-        "birth_height": int(env["ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT"]),
-    }
 
 
 def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
