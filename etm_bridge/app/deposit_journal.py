@@ -69,7 +69,10 @@ def refuse_if_pending(path: Path, resumable: bool) -> None:
         f"{pending.leg} tx {pending.txid} and stopped before it was proven on ETM"
     )
     if resumable:
-        how = f"prove it with `--txid {pending.txid}` (paying again would pay twice)"
+        how = (
+            f"prove it with `--txid {pending.txid}` (paying again would pay twice; if that "
+            f"payment is gone from its chain for good, delete {path})"
+        )
     else:
         how = "this chain's payments cannot be resumed: check `lp positions`, then"
         how += f" delete {path} to deposit again"
