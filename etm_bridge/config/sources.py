@@ -171,8 +171,9 @@ def env_entries(env: Mapping[str, str], chain_names: Iterable[str]) -> list[Entr
     """Entries for every ``ETM_BRIDGE_<KEY>`` set (non-empty) in ``env``.
 
     A fixed key's variable is its :func:`~.schema.env_name`; ``ETM_BRIDGE_<CHAIN>_<KEY>`` sets
-    ``chains.<chain>.<key>`` for any of ``chain_names`` (the longest matching name wins); a
-    variable inside the ``etm``, ``kdf`` or ``policy`` table that names no key is an error.
+    ``chains.<chain>.<key>`` for any of ``chain_names`` (the longest matching name wins; two
+    names with one variable prefix, ``a-b`` and ``a_b``, are an error); a variable inside the
+    ``etm``, ``kdf`` or ``policy`` table that names no key is an error.
     """
     fixed = {env_name(key): key for key in SETTINGS}
     prefixes = sorted(
@@ -187,7 +188,7 @@ def env_entries(env: Mapping[str, str], chain_names: Iterable[str]) -> list[Entr
             key = fixed[var]
             found.append(Entry(key, coerce(key, text, SETTINGS[key], source, None), source))
             continue
-        chain = next((n for p, n in prefixes if var.startswith(p) and len(var) > len(p)), None)
+        chain = _chain_of(var, prefixes)
         if chain is not None:
             key = var[len(env_name(f"chains.{chain}")) + 1 :].lower()
             dotted, meta = f"chains.{chain}.{key}", CHAIN_META.get(key)
@@ -196,6 +197,19 @@ def env_entries(env: Mapping[str, str], chain_names: Iterable[str]) -> list[Entr
         elif any(var.startswith(f"{ENV_PREFIX}{t.upper()}_") for t in ("etm", "kdf", "policy")):
             raise ConfigError(f"{var} names no config key; known keys: {known_keys()}")
     return found
+
+
+def _chain_of(var: str, prefixes: list[tuple[str, str]]) -> str | None:
+    """The chain ``var`` sets a key of (the longest matching prefix); ConfigError when two
+    chains share that prefix (``a-b`` and ``a_b``): which one got it would be chance."""
+    matches = [(p, n) for p, n in prefixes if var.startswith(p) and len(var) > len(p)]
+    if not matches:
+        return None
+    longest = [n for p, n in matches if len(p) == len(matches[0][0])]
+    if len(longest) > 1:
+        both = " and ".join(f"[chains.{n}]" for n in sorted(longest))
+        raise ConfigError(f"{var} could set a key of {both}: rename one of them")
+    return longest[0]
 
 
 def stack_client_path(env: Mapping[str, str], cwd: Path) -> Path:

@@ -296,6 +296,21 @@ def test_environment_names_any_configured_chain(env: dict[str, str], tmp_path: P
     assert _load({**env, "ETM_BRIDGE_UNRELATED": "x"}, tmp_path).chain_names == ()
 
 
+def test_an_environment_variable_two_chains_answer_to_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # attack (r12): [chains.main-btc] and [chains.main_btc] share the variable prefix
+    # ETM_BRIDGE_MAIN_BTC_; before, ETM_BRIDGE_MAIN_BTC_CHAIN set whichever came first in a
+    # set's order (it changes with hash randomisation): one chain pointed at the other's node.
+    text = '[chains.main-btc]\nadapter = "fake"\n[chains.main_btc]\nadapter = "fake"\n'
+    path = _toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        _load({**env, "ETM_BRIDGE_MAIN_BTC_CHAIN": "x"}, tmp_path, config_file=path)
+    text = str(info.value)
+    assert "ETM_BRIDGE_MAIN_BTC_CHAIN" in text and "main-btc" in text and "main_btc" in text
+    assert _load(env, tmp_path, config_file=path).chain_names  # without it, both load
+
+
 def test_explicit_missing_config_file_is_an_error(env: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         _load(env, tmp_path, config_file=tmp_path / "nope.toml")
