@@ -22,7 +22,8 @@ type-id blocks are multiples of 10 in [100, 190] or [1000, 65530], do not overla
 type of the relay; an out-of-tree relay declares its own ``relay.tx_plugin`` (only the in-tree
 first chains register theirs on every ETM chain); type names start with ``<ticker>_``, tables
 with ``spv_<ticker>_``, genesis keys with ``<ticker>_``; proof kinds are unique; no profile owns
-another's native asset (:meth:`ChainRegistry.for_asset` must not depend on the order).
+another's native asset and adapters are unique (:meth:`ChainRegistry.for_asset` and
+:meth:`~ChainRegistry.for_adapter` must not depend on the order).
 
 Lookups: :meth:`ChainRegistry.by_name`, :meth:`~ChainRegistry.by_ticker`,
 :meth:`~ChainRegistry.find` (name, ticker or alias), :meth:`~ChainRegistry.resolve` (configured
@@ -258,6 +259,8 @@ def _check_pair(a: Registered, b: Registered) -> None:
     ra, rb = a.profile.relay, b.profile.relay
     if ra is not None and rb is not None and ra.type_id_block == rb.type_id_block:
         raise _clash(a, b, f"both use type-id block {ra.type_id_block}")
+    if a.profile.adapter_name == b.profile.adapter_name:
+        raise _clash(a, b, f"both name adapter {a.profile.adapter_name!r}")
     for one, other in ((a, b), (b, a)):
         native = one.profile.assets.native
         if other.profile.assets.owns(native):

@@ -220,3 +220,12 @@ def test_a_chain_claiming_another_chains_asset_is_refused() -> None:
     with pytest.raises(ConfigError, match="both own asset 'btc'") as info:
         _registry((BITCOIN, "package b"), (greedy, "distribution litebit 0.1"))
     assert "'bitcoin'" in str(info.value) and "'litebit'" in str(info.value)
+
+
+def test_a_chain_naming_another_chains_adapter_is_refused() -> None:
+    # attack (r12): a plugin chain whose adapter is "bitcoin": a leg configured with
+    # `adapter = "bitcoin"` (for_leg, for_adapter) was Bitcoin only by the type-id order.
+    borrowed = _second_bitcoin(adapter="bitcoin")
+    borrowed = replace(borrowed, relay=replace(borrowed.relay, tx_plugin="litebit.relay"))  # type: ignore[type-var]
+    with pytest.raises(ConfigError, match="both name adapter 'bitcoin'"):
+        _registry((BITCOIN, "package b"), (borrowed, "distribution litebit 0.1"))
