@@ -137,3 +137,39 @@ class JsonRpcClient:
         if not isinstance(reply, dict):
             raise NodeUnavailableError(f"{self.url}: reply to {method} is not an object")
         return reply
+
+
+class NetworkCheckedRpc:
+    """A JSON-RPC client (``call``, ``close``, ``url``, ...) whose node must be on the network
+    the adapter is configured for: before the first call it forwards, it asks
+    ``getblockchaininfo`` once (the nodes of the UTXO chains answer it); a ``chain`` outside
+    ``accepted`` is a :class:`~etm_bridge.errors.ConfigError` naming both, raised on that call and
+    every later one, so nothing is read from or sent to the wrong chain (a config with mainnet
+    settings and a regtest node, or regtest settings, with their 1-confirmation default, and a
+    mainnet node)."""
+
+    def __init__(self, rpc: Any, *, chain: str, network: str, accepted: frozenset[str]) -> None:
+        self._rpc, self._chain, self._network, self._accepted = rpc, chain, network, accepted
+        self._problem: str | None = None
+        self._checked = False
+
+    def call(self, method: str, *params: Any) -> Any:
+        if not self._checked:
+            self._check()
+        if self._problem is not None:
+            raise ConfigError(self._problem)
+        return self._rpc.call(method, *params)
+
+    def _check(self) -> None:
+        info = self._rpc.call("getblockchaininfo")
+        found = str(info.get("chain")) if isinstance(info, dict) else repr(info)
+        if found not in self._accepted:
+            self._problem = (
+                f"the {self._chain} node at {getattr(self._rpc, 'url', '?')} is on network "
+                f"{found!r}, this adapter is configured for {self._network!r}: fix the chain's "
+                "network or rpc_url in the config (nothing was sent)"
+            )
+        self._checked = True
+
+    def __getattr__(self, name: str) -> Any:  # close(), url, ...
+        return getattr(self._rpc, name)

@@ -68,7 +68,7 @@ from .activity import HashlockResolver, index_activity
 from .fees import FeeChoice, FeePolicy
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
-from .node_network import NetworkCheckedRpc
+from .node_network import checked_rpc
 from .proofs import block_inclusion_proof
 from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
 from .txbuild import (
@@ -134,7 +134,7 @@ class BitcoinAdapter(ChainAdapter):
     ) -> None:
         if network not in HRP:
             raise ConfigError(f"unknown Bitcoin network {network!r}; known: {', '.join(HRP)}")
-        self.rpc = NetworkCheckedRpc(rpc, network)  # the node must be on ``network``
+        self.rpc = checked_rpc(rpc, network)  # the node must be on ``network``
         self.key = key
         self.network = network
         self.fees = fees or FeePolicy()

@@ -47,6 +47,7 @@ from etm_bridge.adapter import (
 )
 from etm_bridge.errors import ConfigError, LockNotFoundError, RPCError, ValidationError
 from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_hashlock
+from etm_bridge.jsonrpc import NetworkCheckedRpc
 
 from .activity import HashlockResolver, index_activity
 from .codec import Address, Output, Tx, decode_tx, decode_tx_base
@@ -112,6 +113,10 @@ class HandshakeAdapter(ChainAdapter):
     ) -> None:
         if network not in HRP:
             raise ConfigError(f"unknown Handshake network {network!r}; known: {', '.join(HRP)}")
+        # the node must be on ``network`` (hsd's getblockchaininfo names it as we do)
+        node.rpc = NetworkCheckedRpc(
+            node.rpc, chain="Handshake", network=network, accepted=frozenset({network})
+        )
         self.node = node
         self.rpc = node.rpc
         self.key = key

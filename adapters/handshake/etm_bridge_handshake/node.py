@@ -30,7 +30,7 @@ from etm_bridge.errors import (
     RPCMissingInputsError,
     RPCVerifyRejectedError,
 )
-from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.jsonrpc import JsonRpcClient, NetworkCheckedRpc
 
 from .codec import Tx
 from .txbuild import SEQUENCE_FINAL
@@ -43,7 +43,10 @@ class HsdClient:
 
     def __init__(self, url: str, user: str | None, password: str | None) -> None:
         self.url = url.rstrip("/")
-        self.rpc = JsonRpcClient(self.url, user=user, password=password)
+        #: a NetworkCheckedRpc once the adapter knows its network (HandshakeAdapter)
+        self.rpc: JsonRpcClient | NetworkCheckedRpc = JsonRpcClient(
+            self.url, user=user, password=password
+        )
         self._session = requests.Session()
         if password is not None:
             self._session.auth = (user or "x", password)
