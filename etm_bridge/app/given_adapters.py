@@ -48,6 +48,9 @@ class EtmSide:
     def exchange_swaps(self, asset: str, after: str | None = None) -> Any:
         return self._log.exchange_swaps(asset, after)
 
+    def log_heights(self) -> tuple[int, int]:
+        return self._log.log_heights()
+
 
 def etm_side(adapters: Mapping[str, ChainAdapter]) -> tuple[str, EtmSide]:
     """The ETM leg among ``adapters``: (its leg name, the leg with the pools' swap log)."""

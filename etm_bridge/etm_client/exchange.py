@@ -264,6 +264,11 @@ class NodeExchange:
         ]
         return swaps, cursor
 
+    def log_heights(self) -> tuple[int, int]:
+        status = self.client.status()
+        tip = int(status["height"])
+        return tip, int(status.get("finalizedHeight") or 0)
+
     # --- writes ----------------------------------------------------------------------------------
 
     def submit(

@@ -91,6 +91,10 @@ class PoolSwapLog(Protocol):
         in the order opened, and the cursor to poll from next."""
         ...
 
+    def log_heights(self) -> tuple[int, int]:
+        """(tip height, finalized height) of the ETM chain the log is read from."""
+        ...
+
 
 class EtmExchange(SwapGateway, PoolSwapLog, Protocol):
     """Everything the use cases need of ETM, signed with one ETM key."""

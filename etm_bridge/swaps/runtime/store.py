@@ -13,6 +13,9 @@ Tables:
   the increment *before* the caller derives the secret, so a crash between deriving and
   recording the swap burns that index (``swap recover`` skips gaps) and never hands it out
   again, for another swap with the same secret.
+- ``follow_cursors``: the pool operator's cursor per pool in the node's swap log (only as far
+  as ETM finality: :class:`~etm_bridge.swaps.runtime.operator.PoolFollower`), so a restarted
+  operator reads only the swaps opened since.
 
 Only one watcher may act on a database: :meth:`SwapStore.acquire_watcher_lock` takes an
 ``fcntl`` exclusive lock on ``<db>.watcher.lock`` (released by the kernel if the process dies,
@@ -68,6 +71,7 @@ CREATE TABLE IF NOT EXISTS watcher_lease (
     lease_until_s INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS swap_index (
     id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS follow_cursors (name TEXT PRIMARY KEY, cursor TEXT NOT NULL);
 """
 
 
@@ -193,6 +197,17 @@ class SwapStore:
             [since_s],
         )
         return [self._decode(r) for r in rows]
+
+    def follow_cursor(self, name: str) -> str | None:
+        """The cursor saved under ``name`` (:meth:`set_follow_cursor`), or None."""
+        rows = list(self.db.query("SELECT cursor FROM follow_cursors WHERE name = ?", [name]))
+        return str(rows[0]["cursor"]) if rows else None
+
+    def set_follow_cursor(self, name: str, cursor: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT OR REPLACE INTO follow_cursors (name, cursor) VALUES (?, ?)", [name, cursor]
+            )
 
     def by_hashlock(self, hashlock: bytes) -> list[SwapRecord]:
         rows = self.db.query("SELECT * FROM swaps WHERE hashlock = ?", [hashlock.hex()])

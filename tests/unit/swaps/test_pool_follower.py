@@ -46,11 +46,14 @@ POOLS = {"btc": (POOL, BTC)}
 
 class SwapLog:
     """The node's swap log as ``EtmAdapter.exchange_swaps`` pages it: (asset, cursor) -> the
-    swaps after the cursor and the new cursor. Records the cursors it was asked from."""
+    swaps after the cursor and the new cursor (fixed width, as the node's hex keys). Records
+    the cursors it was asked from; ``tip``/``final`` are the chain's heights (all final by
+    default)."""
 
     def __init__(self) -> None:
         self.swaps: list[tuple[PoolSwap, Htlc]] = []
         self.asked: list[str | None] = []
+        self.tip = self.final = 100
 
     def exchange_swaps(
         self, asset: str, after: str | None = None
@@ -58,7 +61,10 @@ class SwapLog:
         self.asked.append(after)
         start = 0 if after is None else int(after) + 1
         rows = [s for s in self.swaps[start:] if s[0].asset == asset]
-        return rows, (str(len(self.swaps) - 1) if rows else after)
+        return rows, (f"{len(self.swaps) - 1:08d}" if rows else after)
+
+    def log_heights(self) -> tuple[int, int]:
+        return self.tip, self.final
 
     def swap_in(self, n: int, hashlock: bytes, status: HtlcStatus = HtlcStatus.LOCKED) -> Htlc:
         lock_id = bytes([n]) * 32 + (0).to_bytes(4, "big")
@@ -90,7 +96,7 @@ def test_two_pool_swaps_are_both_followed_by_their_htlc_ids(store: SwapStore) ->
     # the next look reads only what was opened since (the cursor), and takes the new one
     c = log.swap_in(3, sha256(b"c" * 32))
     assert follower.follow(POOLS, ETM, 11).created == (c.htlc_id.hex(),)
-    assert log.asked == [None, "1"]
+    assert log.asked == [None, "00000001"]
     assert follower.follow(POOLS, ETM, 12).created == ()
 
 
@@ -197,3 +203,65 @@ def test_a_direct_swap_under_a_pool_swaps_id_is_reported_not_taken_for_it(
     own = SwapStore(store.path.parent / "own.db")
     assert PoolFollower(own, log).follow(POOLS, ETM, 10).created == (htlc.htlc_id.hex(),)  # type: ignore[arg-type]
     assert PoolFollower(own, log).follow(POOLS, ETM, 11) == FollowReport()  # type: ignore[arg-type]
+
+
+def _closed_swaps_out(log: SwapLog, count: int) -> None:
+    """``count`` swaps out that ended (the user claimed the BTC, the pool its ETM) long ago."""
+    for n in range(count):
+        htlc_id, h = (10_000 + n).to_bytes(32, "big"), sha256(n.to_bytes(32, "big"))
+        swap = PoolSwap("btc", PoolDirection.ETM_TO_ASSET, 9_000, 30, 90_000, USER, USER_BTC)
+        htlc = Htlc(htlc_id, USER, pool_account("btc"), 9_000, h, 2_000, HtlcStatus.CLAIMED)
+        log.swaps.append((swap, htlc))
+
+
+@pytest.mark.parametrize("closed", [10, 1_000])
+def test_a_tick_reads_the_same_with_10_and_1000_closed_swaps(tmp_path: Path, closed: int) -> None:
+    """Issue 13 (P2-E): a tick reads what changed, not every pool swap ever made. Once the
+    closed swaps were followed (a first look, or an earlier life of the operator), a tick with
+    one new swap costs one log read of one row, and so does the first tick of an operator
+    restarted on the same store (its cursor is saved), whether 10 or 1,000 swaps closed."""
+    log = SwapLog()
+    _closed_swaps_out(log, closed)
+    store = SwapStore(tmp_path / "operator.db")
+    first = PoolFollower(store, log)  # type: ignore[arg-type]
+    first.follow(POOLS, ETM, 10)
+    assert (first.reads, first.rows_read) == (1, closed)  # the one look at the history
+    idle = (first.reads, first.rows_read)
+    assert first.follow(POOLS, ETM, 11) == FollowReport()
+    assert (first.reads - idle[0], first.rows_read - idle[1]) == (1, 0)  # nothing new: no rows
+    new = log.swap_in(1, sha256(b"n" * 32))
+    before = (first.reads, first.rows_read)
+    assert first.follow(POOLS, ETM, 12).created == (new.htlc_id.hex(),)
+    assert (first.reads - before[0], first.rows_read - before[1]) == (1, 1)
+    newer = log.swap_in(2, sha256(b"o" * 32))
+    restarted = PoolFollower(store, log)  # type: ignore[arg-type]
+    assert restarted.follow(POOLS, ETM, 13).created == (newer.htlc_id.hex(),)
+    assert (restarted.reads, restarted.rows_read) == (1, 1)
+    assert log.asked[-1] == f"{closed:08d}"  # from the saved cursor, not from the start
+
+
+def test_a_swap_a_fork_switch_puts_under_a_read_cursor_is_still_followed(
+    store: SwapStore,
+) -> None:
+    """The attack on a cursor that moves with the tip: the log is numbered per pool, so when a
+    fork switch undoes the block of swap B (number 1) and another block opens swap C, C gets
+    number 1. A follower whose cursor had moved past B's number on B's read would never read
+    C: the operator never claims C's BTC lock (or never locks for C's swap out). The cursor is
+    settled only below ETM finality, so the non-final swaps are read again until final."""
+    log = SwapLog()
+    log.tip, log.final = 10, 5  # the swaps' blocks are not final yet
+    a, _b = log.swap_in(1, sha256(b"a" * 32)), log.swap_in(2, sha256(b"b" * 32))
+    follower = PoolFollower(store, log)  # type: ignore[arg-type]
+    assert len(follower.follow(POOLS, ETM, 10).created) == 2
+    assert store.follow_cursor("pool-swaps/btc") is None  # nothing final: nothing settled
+    log.swaps.pop()  # the fork switch: B's block is gone, C's block takes number 1
+    c = log.swap_in(3, sha256(b"c" * 32))
+    log.tip, log.final = 12, 6
+    assert follower.follow(POOLS, ETM, 11).created == (c.htlc_id.hex(),)
+    assert log.asked == [None, None]
+    log.tip, log.final = 14, 12  # the chain finalized the second read's tip
+    assert follower.follow(POOLS, ETM, 12) == FollowReport()
+    assert store.follow_cursor("pool-swaps/btc") == "00000001"
+    assert follower.follow(POOLS, ETM, 13) == FollowReport()
+    assert log.asked[-1] == "00000001"
+    assert a.htlc_id.hex() in {r.swap_id for r in store.list_swaps()}
