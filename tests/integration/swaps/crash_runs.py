@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,18 @@ WATCHER_PROC = Path(__file__).with_name("watcher_proc.py")
 MAX_RUNS = 40
 
 
-def run_until_done(spec: dict[str, Any], point: str, tmp_path: Path, max_ticks: int) -> int:
+def run_until_done(
+    spec: dict[str, Any],
+    point: str,
+    tmp_path: Path,
+    max_ticks: int,
+    between_runs: Callable[[int], object] | None = None,
+) -> int:
     """How many times the watcher process was killed (``-9``) before a run ended cleanly.
 
     ``spec`` is the WORLD.json of ``watcher_proc.py``; its crash signatures go to
-    ``tmp_path / "crashed.txt"``. A run that exits any other way fails with its stderr."""
+    ``tmp_path / "crashed.txt"``. A run that exits any other way fails with its stderr.
+    ``between_runs(kills)`` is called after each killed run (e.g. to stop a node mid-swap)."""
     spec_path, crashed = tmp_path / "world.json", tmp_path / "crashed.txt"
     spec_path.write_text(json.dumps(spec))
     kills = 0
@@ -41,4 +49,6 @@ def run_until_done(spec: dict[str, Any], point: str, tmp_path: Path, max_ticks: 
             break
         assert proc.returncode == -9, proc.stderr[-3000:]
         kills += 1
+        if between_runs is not None:
+            between_runs(kills)
     return kills

@@ -1,4 +1,5 @@
-"""Crash at every transition of a BTC -> ETM pool swap (``foreign_to_etm``), on real nodes.
+"""Crash at every transition of a BTC -> ETM pool swap (``foreign_to_etm``), on real nodes: a
+network of 4 ETM delegate nodes (one per module, 1-second blocks) and the session's Bitcoin node.
 
 The user locks BTC to the pool's key, its engine relays headers and proves the lock by SPV to
 the ETM node (``xchg_swap_in``), the exchange locks pool ETM to the user, the user claims it
@@ -14,6 +15,12 @@ adversary, a missed deadline or a reorg reaches) and the user's broadcasting act
 checks the chains: one BTC lock, spent once by the expected claim or refund; the user got
 exactly the agreed ETM (the exchange's lock amount) and the pool's reserves moved by exactly
 the swap (claimed) or not at all (refunded).
+
+Both engines list all 4 ETM endpoints, node 0 first (they submit to every node and read from a
+trusted one). In the claimed runs node 0 is killed after the user's watcher was killed twice and
+comes back only once the swap ended: the swap goes on through the other three delegates (their
+3 of 4 still finalize) and the restarted node catches up. The pool and the operator are shared
+by the module's runs (one user each), so the network starts once.
 """
 
 from __future__ import annotations
@@ -25,16 +32,18 @@ from typing import Any
 
 import pytest
 from crash_runs import run_until_done
-from etm_bridge_regtest.demo.parties import Party, World
-from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
+from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
+from etm_bridge_regtest.etm_network import EtmNetwork, wait_for
 from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
-from test_swap_pool_real_nodes import _setup
+from test_swap_pool_real_nodes import DEPOSIT_ETM, DEPOSIT_SAT, FEE_PPM
 
 from etm_bridge.adapter import LockState
 from etm_bridge.app.given_adapters import start_pool_swap
+from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState, states_of
 from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
 from etm_bridge.swaps.runtime.store import SwapStore
+from etm_bridge.units import ETM
 
 SWAP_SAT = 100_000
 BTC_FEES_MAX, ETM_FEES_MAX = 20_000, 10 * 100_000  # user's ETM txs: relays, proof, claim
@@ -50,16 +59,71 @@ SCENARIO_ACTIONS = {
 #: ``lock_confirmed -> counter_locked`` edge (checked in each claimed run's transition log).
 NEVER_SAVED_ON_POOL_PATH = {SwapState.CREATED, SwapState.PROOF_SUBMITTED}
 NEVER_PROVE = {"user_proof_delay_blocks": 10**6}
+RETRY_AFTER_S = 5  # a few 1-second ETM blocks
 crashed_at: dict[str, set[str]] = {}
 
 
-@pytest.fixture
-def etm_node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
-    with etm_node_in(tmp_path / "etm", delegates=3, block_time_s=1, funded_accounts=1) as proc:
-        yield proc
+KILLED_NODE = 0  #: the node both engines list first, killed mid-swap in the claimed runs
+KILL_AFTER_RUNS = 2  #: ... once the user's watcher was killed this many times
 
 
-def _chains(world: World, party: Party) -> dict[str, dict[str, Any]]:
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtmNetwork]:
+    net = EtmNetwork(tmp_path_factory.mktemp("etm-crash"), 4, 4, block_time_s=1,
+                     funded_accounts=1, spv=SpvSection(allow_dev_pools=True))  # fmt: skip
+    try:
+        net.start()
+        yield net
+    finally:
+        net.stop()
+
+
+@pytest.fixture(scope="module")
+def pool_world(
+    net: EtmNetwork, bitcoin_node: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[World, Party]:
+    """A BTC pool (2 confirmations per SPV proof) with a deposit, set up through node 1 (never
+    killed); (world, operator)."""
+    if bitcoin_node.height() < 101:
+        bitcoin_node.mine(101 - bitcoin_node.height())
+    rpc = BitcoinRpc(bitcoin_node.rpc_url, bitcoin_node.rpc_user, bitcoin_node.rpc_password)
+    world = World(rpc, net.client(1).url, bitcoin_node.height())
+    root = tmp_path_factory.mktemp("parties")
+    operator, investor = Party.new("operator", root), Party.new("investor", root)
+    for party in (operator, investor):
+        _fund(world, party, bitcoin_node)
+    world.create_pool(operator, "btc", FEE_PPM, 2)
+    world.bind_btc(investor)
+    world.deposit_btc(investor, DEPOSIT_SAT, DEPOSIT_ETM, bitcoin_node.mine)
+    return world, operator
+
+
+def _fund(world: World, party: Party, bitcoin_node: Any) -> None:
+    world.fund_etm(party, 1_000 * ETM)
+    adapter = world.btc_adapter(party)
+    bitcoin_node.fund(adapter.address(), 5 * DEPOSIT_SAT)
+    adapter.close()
+
+
+def _new_user(world: World, bitcoin_node: Any, tmp_path: Path) -> Party:
+    user = Party.new("user", tmp_path)
+    _fund(world, user, bitcoin_node)
+    world.bind_btc(user)
+    return user
+
+
+def _kill_a_node_mid_swap(net: EtmNetwork) -> Any:
+    """The hook between watcher runs: once the user's watcher was killed KILL_AFTER_RUNS times,
+    stop node KILLED_NODE (the engines' first endpoint)."""
+
+    def between_runs(kills: int) -> None:
+        if kills == KILL_AFTER_RUNS:
+            net.nodes[KILLED_NODE].kill9()  # a crash, not a shutdown
+
+    return between_runs
+
+
+def _chains(world: World, party: Party, urls: list[str]) -> dict[str, dict[str, Any]]:
     """The party's adapters as ``watcher_proc`` specs (the same keys and data dirs as World's)."""
     btc = world.btc
     return {
@@ -77,7 +141,7 @@ def _chains(world: World, party: Party) -> dict[str, dict[str, Any]]:
         },
         "etm": {
             "adapter": "etm",
-            "config": {"url": world.client.url, "secret_hex": party.etm_seed.hex()},
+            "config": {"urls": urls, "secret_hex": party.etm_seed.hex()},
         },
     }
 
@@ -183,30 +247,35 @@ def _spec(
     operator: Party,
     tmp_path: Path,
     refund: bool,
-    swap_id: str,
-    hashlock: str,
+    rec: SwapRecord,
     mine_to: str,
+    urls: list[str],
 ) -> dict:
-    roles = {
-        "user": {"db": str(tmp_path / "user.db"), "chains": _chains(world, user), "gateway": True}
-    }
+    user_chains = _chains(world, user, urls)
+    roles = {"user": {"db": str(tmp_path / "user.db"), "chains": user_chains, "gateway": True}}
     if not refund:
         roles["operator"] = {
             "db": str(operator.home / "swaps.db"),
-            "chains": _chains(world, operator),
+            "chains": _chains(world, operator, urls),
             "gateway": True,
             "pools": True,
         }
     return {
-        "swap_id": swap_id,
-        "hashlock": hashlock,
+        "swap_id": rec.swap_id,
+        "hashlock": rec.terms.hashlock.hex(),
         "roles": roles,
         "crash_roles": ["user"],
         # the operator claims the BTC only once the user's engine saved secret_revealed: without
         # this, an operator quicker than the user's next tick makes the user see both claims at
         # once and go straight to claimed_both (a valid path, but then that state is not saved)
         "waits": {"role": "operator", "for": "user", "state": "secret_revealed"},
-        "policy": NEVER_PROVE if refund else {"user_proof_delay_blocks": 0},
+        # retry a broadcast the chain does not show after a few blocks, not at the next tick:
+        # with a forger down a slot passes without a block, and a proof resent before its
+        # first copy landed is a second broadcast of one kind (the runs check there is none)
+        "policy": {
+            **(NEVER_PROVE if refund else {"user_proof_delay_blocks": 0}),
+            "retry_after_s": RETRY_AFTER_S,
+        },
         "btc_url": world.btc.rpc_url,
         "btc_user": world.btc.rpc_user,
         "btc_password": world.btc.rpc_password,
@@ -219,21 +288,29 @@ def _spec(
 @pytest.mark.parametrize("point", ["state_saved", "intent_saved"])
 @pytest.mark.parametrize("scenario", ["claimed", "refunded"])
 def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
-    etm_node, bitcoin_node, tmp_path, scenario, point
+    net, pool_world, bitcoin_node, tmp_path, scenario, point
 ) -> None:
     refund = scenario == "refunded"
     end = SwapState.REFUNDED if refund else SwapState.CLAIMED_BOTH
-    world, operator, user = _setup(etm_node, bitcoin_node, tmp_path, confirmations=2)
+    world, operator = pool_world
+    user = _new_user(world, bitcoin_node, tmp_path)
+    urls = [net.client(i).url for i in range(net.size)]  # the node killed mid-swap first
     rec = _start(world, user, refund)
     store = SwapStore(tmp_path / "user.db")
     store.create(rec)
     store.close()
     before = _snapshot(world, user, operator)
-    spec = _spec(
-        world, user, operator, tmp_path, refund, rec.swap_id, rec.terms.hashlock.hex(),
-        bitcoin_node.faucet_address(),
-    )  # fmt: skip
-    kills = run_until_done(spec, point, tmp_path, max_ticks=60)
+    spec = _spec(world, user, operator, tmp_path, refund, rec, bitcoin_node.faucet_address(), urls)
+    hook = None if refund else _kill_a_node_mid_swap(net)
+    try:
+        kills = run_until_done(spec, point, tmp_path, max_ticks=60, between_runs=hook)
+    finally:
+        if net.nodes[KILLED_NODE].proc is None:
+            net.restart(KILLED_NODE)
+    if hook is not None:  # the swap ran on without its first endpoint; back, node 0 catches up
+        assert kills > KILL_AFTER_RUNS, kills
+        tip = int(net.client(1).status()["height"])
+        wait_for(lambda: int(net.client(KILLED_NODE).status()["height"]) >= tip, "node 0 sync")
     crashed = (tmp_path / "crashed.txt").read_text() if kills else ""
     crashed_at.setdefault(point, set()).update(crashed.split())
     roles = [Role.USER] if refund else [Role.USER, Role.OPERATOR]
