@@ -10,6 +10,12 @@ as tip 0 when the chain's first batch starts it (``missing_relay`` None), else i
 
 What a chain's relay looks like comes from its chain profile (the registry's ``RelaySpec``: the
 relay's headers type, header id form, batch limit, status tip field).
+
+Relayers race: every user of a pool relays the headers its own proof needs, so between reading
+the relay's tip and sending, another relayer may have sent the same headers. The relay then
+refuses the batch as ``spv_duplicate``; that is not a failure (the headers are there): the
+feed finds the fork point again and sends only what is still missing (issue 13: with 50
+concurrent swaps every proof step was failing this way and retrying with backoff).
 """
 
 from __future__ import annotations
@@ -21,12 +27,16 @@ from ..adapter import Tip
 from ..chain.keys import SigningKey
 from ..chains.profile import ChainProfile
 from ..chains.registry import chain_registry
-from ..errors import ChainError, NotFoundError, ValidationError
+from ..errors import ChainError, NotFoundError, TxRejectedError, ValidationError
 from ..node.client import NodeClient
 from ..spv.fork_point import common_height
 from .submit import Submitter
 
 DEFAULT_BATCH = 500
+#: A batch another relayer sent first (the relay's refusal of headers it stores).
+DUPLICATE = "spv_duplicate"
+#: How many such races one feed takes before the refusal is raised.
+MAX_RACES = 8
 
 
 class HeaderSource(Protocol):
@@ -82,17 +92,25 @@ def feed_missing_headers(
     fee: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Send every header of ``source``'s best chain the relay lacks; how many were sent.
+    """Send every header of ``source``'s best chain the relay lacks; how many were sent (by
+    us: a batch another relayer sent first is skipped, see the module).
     ``progress(sent, height)`` after each batch (each waits for its block)."""
     batch = check_batch(chain, batch)
     tip = source.tip().height
-    start, sent = fork_point(client, chain, source) + 1, 0
+    start, sent, races = fork_point(client, chain, source) + 1, 0, 0
     while start <= tip:
         headers = source.headers(start, min(batch, tip - start + 1))
         if not headers:
             break
         relay = chain.require_relay()
-        submitter.submit_raw(relay.headers_type_id, relay.encode_headers(headers), fee=fee)
+        try:
+            submitter.submit_raw(relay.headers_type_id, relay.encode_headers(headers), fee=fee)
+        except TxRejectedError as exc:
+            if exc.reason != DUPLICATE or races >= MAX_RACES:
+                raise
+            races += 1  # another relayer sent them first: start again after what it sent
+            start = fork_point(client, chain, source) + 1
+            continue
         start, sent = start + len(headers), sent + len(headers)
         if progress is not None:
             progress(sent, start - 1)

@@ -9,7 +9,7 @@ the fork can be chosen exactly without touching the shared regtest node.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,7 @@ class Headers:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[EtmNodeProcess]:
-    with etm_node_in(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=1) as proc:
+    with etm_node_in(tmp_path / "node", delegates=3, block_time_s=1, funded_accounts=2) as proc:
         yield proc
 
 
@@ -79,3 +79,42 @@ def test_after_a_reorg_only_the_new_branch_is_relayed(node: EtmNodeProcess) -> N
     assert relay["tip"]["height"] == 4 and relay["tip"]["hash"] == dsha256(b4)[::-1].hex()
     assert client.spv_best_hash("btc", 2) == dsha256(b2)[::-1].hex()
     assert [f["hash"] for f in relay["forks"]] == [dsha256(a3)[::-1].hex()]
+
+
+class RacedHeaders(Headers):
+    """A source whose first batch read lets another relayer send the same headers first:
+    what 50 users relaying at once do to each other between reading the relay's tip and
+    sending."""
+
+    def __init__(self, chain: list[bytes], rival: Callable[[], object]) -> None:
+        super().__init__(chain)
+        self.rival: Callable[[], object] | None = rival
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        if count > 1 and self.rival is not None:
+            rival, self.rival = self.rival, None
+            rival()
+        return super().headers(start_height, count)
+
+
+def test_headers_another_relayer_sent_first_are_skipped_not_an_error(
+    node: EtmNodeProcess,
+) -> None:
+    """Before: the relay's ``spv_duplicate`` refusal went up to the swap engine, whose proof
+    step failed and retried with backoff (every BTC -> ETM swap of bench/swap_load.py)."""
+    client = node.client
+    assert client is not None
+    a1 = child(GENESIS, 5)
+    a2 = child(a1, 6)
+    a3 = child(a2, 7)
+    a4 = child(a3, 8)
+
+    def rival() -> object:  # another key relays the first three while we hold our batch
+        return header_feed.relay_missing_headers(
+            client, dev_key("user-1"), Headers([a1, a2, a3]), chain="btc"
+        )
+
+    source = RacedHeaders([a1, a2, a3, a4], rival)
+    assert header_feed.relay_missing_headers(client, dev_key("user-0"), source, chain="btc") == 1
+    assert source.rival is None  # the race happened
+    assert client.spv_relay("btc")["tip"]["hash"] == dsha256(a4)[::-1].hex()
