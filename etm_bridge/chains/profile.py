@@ -6,7 +6,8 @@ and serves them. The core reads chain knowledge only from here: units, key kinds
 wallet derivation, the ETM-side header relay (transaction types, tables, genesis keys, status),
 the exchange's proof verifier and codec, proof kinds, and the client side of its pools (how
 a proven lock's id reads back into the adapter's, what an LP deposit pays and how its proof is
-encoded and checked: :class:`ClientSpec`).
+encoded and checked, what an operator's payment of a withdrawal obligation pays:
+:class:`ClientSpec`).
 
 Names that must never change once a chain is live: ``ticker`` is consensus and persisted data
 (pool asset, binding chain, the ``spv_config`` key, the ``<ticker>_`` prefixes of transaction
@@ -172,6 +173,17 @@ class DepositRequest:
 
 
 @dataclass(frozen=True)
+class ObligationRequest:
+    """A payment of withdrawal obligations: ``amount`` to the investor's bound key
+    ``destination`` (the obligation's), listing ``obligation_ids`` so the ETM verifier can tell
+    which obligations the proven output pays."""
+
+    destination: bytes
+    amount: int
+    obligation_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class DestinationOption:
     """A deposit option a chain requires (e.g. a contract address), its check and error text."""
 
@@ -202,6 +214,12 @@ class ClientSpec:
     check_deposit: Callable[[InclusionProof, DepositRequest], None]
     resumable: bool  # `lp deposit --txid` allowed
     destination: DestinationOption | None = None  # a required deposit option
+    #: What an operator pays to settle obligations (the bound key paid at output 0, then the
+    #: chain's list of the ids); None: this chain's obligations are not paid by a plain payment
+    #: of the operator's adapter (e.g. paid through the operator's vault contract).
+    obligation_payments: Callable[[ObligationRequest], list[Any]] | None = None
+    #: payment proof -> ``xchg_obligation_paid`` proof bytes (the output paying the key: 0)
+    obligation_proof: Callable[[InclusionProof], bytes] | None = None
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,20 @@ def relay_reads(relay_types: Module, genesis: Module, policy_of: str) -> dict[st
 
 
 def client_spec(
-    client: Module, *, resumable: bool, destination: DestinationOption | None = None
+    client: Module,
+    *,
+    resumable: bool,
+    destination: DestinationOption | None = None,
+    obligations: bool = False,
 ) -> ClientSpec:
-    """The client side of the chain's pools, from its ``client`` module."""
+    """The client side of the chain's pools, from its ``client`` module (``obligations``: it
+    also says how an operator pays and proves withdrawal obligations)."""
+    paying = {}
+    if obligations:
+        paying = {
+            "obligation_payments": late(client, "obligation_payments"),
+            "obligation_proof": late(client, "obligation_proof"),
+        }
     return ClientSpec(
         adapter_lock_id=late(client, "adapter_lock_id"),
         deposit_payments=late(client, "deposit_payments"),
@@ -99,4 +110,5 @@ def client_spec(
         check_deposit=late(client, "check_deposit"),
         resumable=resumable,
         destination=destination,
+        **paying,
     )

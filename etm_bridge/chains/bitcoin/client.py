@@ -1,5 +1,6 @@
 """Bitcoin's client side of ETM pools (its profile's ``client``): a proven lock's adapter id and
-the LP deposit (payments, proof encoding, the check of a resumed payment).
+the LP deposit (payments, proof encoding, the check of a resumed payment) and the operator's
+payment of withdrawal obligations.
 
 Pure: built on the chain folder's SPV and verifier code; no node, no plugin.
 """
@@ -7,11 +8,11 @@ Pure: built on the chain folder's SPV and verifier code; no node, no plugin.
 from __future__ import annotations
 
 from etm_bridge.adapter import Payment
-from etm_bridge.chains.profile import DepositRequest
+from etm_bridge.chains.profile import DepositRequest, ObligationRequest
 from etm_bridge.errors import ValidationError
 from etm_bridge.observations import InclusionProof
 
-from .etm.verifier import DEPOSIT_TAG, BtcProof, p2wpkh
+from .etm.verifier import DEPOSIT_TAG, BtcProof, p2wpkh, payment_tag
 from .spv.tx import parse_tx
 
 _OP_RETURN = 0x6A
@@ -51,3 +52,14 @@ def check_deposit(proof: InclusionProof, req: DepositRequest) -> None:
         )
     if tag.destination not in [o.script_pubkey for o in tx.outputs]:
         raise ValidationError(f"bitcoin tx {tx.txid_hex} does not carry this wallet's owner tag")
+
+
+def obligation_payments(req: ObligationRequest) -> list[Payment]:
+    """The investor's bound key paid (P2WPKH) at output 0, then ``OP_RETURN "ETMO" || ids``."""
+    tag = _op_return(payment_tag(req.obligation_ids))
+    return [Payment(p2wpkh(req.destination), req.amount), Payment(tag, 0)]
+
+
+def obligation_proof(proof: InclusionProof) -> bytes:
+    """The ``xchg_obligation_paid`` proof of output 0 (the payment to the bound key)."""
+    return BtcProof.from_adapter_proof(proof, 0).encode()

@@ -148,7 +148,7 @@ PROFILE = ChainProfile(
         #: at 50 sat/vB
         withdrawal_floor=10_000,
     ),
-    client=client_spec(_client, resumable=True, destination=None),
+    client=client_spec(_client, resumable=True, destination=None, obligations=True),
     node_init=NODE_INIT,
     proof_kinds={"bitcoin-merkle": ProofKind(header_len=80, node_len=32, verify=_verify_merkle)},
 )

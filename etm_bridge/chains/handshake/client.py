@@ -1,5 +1,6 @@
 """Handshake's client side of ETM pools (its profile's ``client``): a proven lock's adapter id and
-the LP deposit (payments, proof encoding, the check of a resumed payment).
+the LP deposit (payments, proof encoding, the check of a resumed payment) and the operator's
+payment of withdrawal obligations.
 
 A :class:`~etm_bridge.adapter.Payment` destination on Handshake is the output's address as
 ``version (1 byte) || hash``: ``0x00 || BLAKE2b-160(key)`` pays a key, ``0x1f || data`` is the
@@ -9,7 +10,7 @@ nulldata output. Pure: built on the chain folder's SPV and verifier code; no nod
 from __future__ import annotations
 
 from etm_bridge.adapter import Payment
-from etm_bridge.chains.profile import DepositRequest
+from etm_bridge.chains.profile import DepositRequest, ObligationRequest
 from etm_bridge.errors import ValidationError
 from etm_bridge.observations import InclusionProof
 
@@ -52,3 +53,15 @@ def check_deposit(proof: InclusionProof, req: DepositRequest) -> None:
         )
     if scripts.nulldata(tx) != [tag.destination[1:]]:
         raise ValidationError(f"handshake tx {tx.txid.hex()} does not carry this wallet's tag")
+
+
+def obligation_payments(req: ObligationRequest) -> list[Payment]:
+    """The investor's bound key paid at output 0, then the one nulldata ``"ETMO" || ids``."""
+    pay = Payment(bytes([0]) + scripts.key_hash(req.destination), req.amount)
+    tag = Payment(bytes([NULLDATA_VERSION]) + scripts.payment_data(list(req.obligation_ids)), 0)
+    return [pay, tag]
+
+
+def obligation_proof(proof: InclusionProof) -> bytes:
+    """The ``xchg_obligation_paid`` proof of output 0 (the payment to the bound key)."""
+    return HnsProof.from_adapter_proof(proof, 0).encode()

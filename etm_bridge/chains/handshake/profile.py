@@ -157,7 +157,7 @@ PROFILE = ChainProfile(
         #: doo at 50 doo/vB (tests/unit/handshake/test_hns_txbuild.py checks the sum)
         withdrawal_floor=10_000,
     ),
-    client=client_spec(_client, resumable=True, destination=None),
+    client=client_spec(_client, resumable=True, destination=None, obligations=True),
     node_init=NODE_INIT,
     proof_kinds={"handshake-merkle": ProofKind(header_len=236, node_len=32, verify=_verify_merkle)},
 )
