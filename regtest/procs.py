@@ -151,6 +151,16 @@ def _proc_state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22), or None:
+    with the pid, an identity no later process has."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
 def group_alive(pgid: int) -> bool:
     """True while any non-zombie process is in process group ``pgid`` (reaps our children)."""
     with contextlib.suppress(ChildProcessError):
@@ -185,8 +195,10 @@ def stop_group(pgid: int, *, timeout_s: float = 15.0) -> bool:
 
 
 def write_pidfile(path: Path, pid: int, argv: Sequence[str]) -> None:
-    """Record ``pid`` and the argv it was spawned with (the identity checked before stopping)."""
-    record = {"pid": pid, "argv": list(argv)}
+    """Record ``pid``, the argv it was spawned with and its start time (the identity checked
+    before stopping: a node that renames itself, as hsd does with ``process.title``, is still
+    found by its pid and start time)."""
+    record = {"pid": pid, "argv": list(argv), "started": start_time(pid)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -211,4 +223,9 @@ def pidfile_process(path: Path) -> int | None:
     if not isinstance(pid, int) or pid <= 1 or not isinstance(argv, list):
         return None
     current = cmdline(pid)
-    return pid if current is not None and _same_process(current, argv) else None
+    if current is None:
+        return None
+    if _same_process(current, argv):
+        return pid
+    started = record.get("started")
+    return pid if isinstance(started, int) and started == start_time(pid) else None
