@@ -22,6 +22,7 @@ import click
 from etm_bridge_regtest import stack as regtest_stack
 from etm_bridge_regtest.faucet import FAUCETS, fund
 
+from etm_bridge.errors import EtmBridgeError
 from etm_bridge.units import format_amount, parse_amount
 
 from .context import get_config
@@ -34,6 +35,8 @@ _SHOWN = (
     "rpc_url",
     "rpc_user",
     "rpc_password",
+    "wallet_url",
+    "api_key",
     "admin_token",
     "chain_id",
     "faucet_address",
@@ -107,6 +110,8 @@ def status_command(as_json: bool) -> None:
             headline = f"{up} of {len(nodes)} nodes running"
         click.echo("\n".join(_describe(name, info, headline)))
         click.echo("\n".join(_node_line(n) for n in nodes))
+    for name, reason in regtest_stack.unavailable(config).items():
+        click.echo(f"{name}: {reason}")
 
 
 @group.command("down")
@@ -164,15 +169,31 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
 
     After `etm-bridge demo`, the stack's pools are operated by the demo's operator, whose keys
     the demo kept in the stack dir: this drives its side of every pool swap (claims swap-in
-    locks, locks swap-out legs) so CLI swaps against the stack finish (Ctrl-C to stop)."""
+    locks, locks swap-out legs) so CLI swaps against the stack finish, and pays the pools'
+    withdrawal obligations (LP withdrawals) on their chains (Ctrl-C to stop)."""
     from etm_bridge_regtest.demo import operator
 
     config = regtest_stack.StackConfig.from_env()
     ctx, watcher = operator.operator_engine(config)
     mine_blocks, close_miner = operator.block_miner(config)
+    pay = operator.obligation_payer(ctx, operator.journal_path(config), mine_blocks)
+
+    def after_tick() -> None:
+        if mine:
+            mine_blocks()
+        try:
+            paid = pay()
+        except EtmBridgeError as exc:  # retried next tick; the journal never pays twice
+            click.echo(f"obligation payment: {exc}", err=True)
+            return
+        for done in paid:
+            line = done.to_json() if as_json else (
+                f"paid obligation {done.obligation_id}: {done.amount} {done.asset} base units "
+                f"(tx {done.txid}), proven on ETM")  # fmt: skip
+            click.echo(json.dumps(line) if as_json else line)
+
     try:
-        run_watch(ctx, watcher, True, ticks, interval, 10, as_json,
-                  mine_blocks if mine else bool)  # fmt: skip
+        run_watch(ctx, watcher, True, ticks, interval, 10, as_json, after_tick)
     finally:
         close_miner()
         operator.close_engine(ctx)

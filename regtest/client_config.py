@@ -10,6 +10,7 @@ all::
                           for a single node) and their admin token
     [chains.bitcoin]      the regtest node's RPC, birth height 0
     [chains.ethereum]     anvil, and the stack's EtherSwap HTLC once it is deployed
+    [chains.handshake]    hsd's RPC (its API key), birth height 0, when hsd runs
     [policy]              retry every 2 s, prove the user's own lock at once (blocks on demand)
 
 This is the one place that maps the stack's services to chain tables.
@@ -30,7 +31,7 @@ STACK_POLICY: dict[str, int] = {"retry_after_s": 2, "user_proof_delay_blocks": 0
 
 def client_tables(state: Mapping[str, Any]) -> dict[str, Any]:
     """The config tables of a ``stack.json`` state ({} for services it does not hold)."""
-    btc, anvil, etm = (state.get(k) or {} for k in ("bitcoin", "anvil", "etm"))
+    btc, anvil, etm, hsd = (state.get(k) or {} for k in ("bitcoin", "anvil", "etm", "hsd"))
     tables: dict[str, Any] = {}
     urls = [str(u) for u in etm.get("urls") or ()]
     if len(urls) > 1:
@@ -50,6 +51,11 @@ def client_tables(state: Mapping[str, Any]) -> dict[str, Any]:
         )
         if pool.get("htlc_address"):
             chains["ethereum"]["from_block"] = int(pool.get("htlc_block", 0))
+    if hsd.get("rpc_url") and hsd.get("network") == "regtest":
+        chains["handshake"] = _present(
+            rpc_url=hsd["rpc_url"], rpc_user="etm", rpc_password=hsd.get("api_key"),
+            network="regtest", birth_height=0,
+        )  # fmt: skip
     if chains:
         tables["chains"] = chains
     if tables:

@@ -9,7 +9,9 @@ relay starts at the regtest genesis block with the first header batch; given ``e
 (the stack's anvil, started first), the Ethereum relay starts at anvil's head at init, with
 ``dev_key("user-0")`` as its trusted relayer, and the EtherSwapHTLC and a PoolVault for a fresh
 ETH pool operator key are deployed on anvil and named in the genesis (``eth_pool.json``, 0600:
-addresses and the operator's key, see :mod:`.eth_pool`).
+addresses and the operator's key, see :mod:`.eth_pool`); given ``hns`` (hsd can run here), the
+Handshake relay starts at regtest's genesis block (its own tx plug-in, which the genesis lists;
+anyone may feed it, as ``node init --hns-network regtest``).
 
 :class:`EtmNetworkService` is the stack's ETM network: ``NETWORK_NODES`` (4) delegate nodes
 from ``init_network`` in ``<stack>/etm/node-<k>``, one genesis with ``NETWORK_DELEGATES`` (4)
@@ -33,6 +35,7 @@ from typing import Any, ClassVar
 
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chains.ethereum.node_init import relay_genesis_from_node
+from etm_bridge.chains.handshake.node_init import relay_genesis as hns_relay_genesis
 from etm_bridge.errors import NodeUnavailableError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import NODE_CONFIG, NodeConfig
@@ -58,10 +61,13 @@ class EtmNodeService(Service):
     name: ClassVar[str] = "etm"
     start_timeout_s: ClassVar[float] = 30.0
 
-    def __init__(self, home: Path, *, port: int, eth_rpc_url: str | None = None) -> None:
+    def __init__(
+        self, home: Path, *, port: int, eth_rpc_url: str | None = None, hns: bool = False
+    ) -> None:
         super().__init__(home)
         self.port = port
         self.eth_rpc_url = eth_rpc_url
+        self.hns = hns
 
     @property
     def data_dir(self) -> Path:
@@ -89,7 +95,7 @@ class EtmNodeService(Service):
             )
 
     def _eth_relay(self) -> SpvSection | None:
-        return eth_relay_section(self.home, self.eth_rpc_url)
+        return relay_section(self.home, self.eth_rpc_url, hns=self.hns)
 
     def command(self) -> list[str]:
         etm_bridge = Path(sys.executable).parent / "etm-bridge"
@@ -131,6 +137,15 @@ def eth_relay_section(home: Path, eth_rpc_url: str | None) -> SpvSection | None:
         htlc_contract=bytes.fromhex(pool["htlc_address"][2:]),
         pool_vaults=((bytes.fromhex(pool["operator"][2:]), bytes.fromhex(pool["vault"][2:])),),
     )})  # fmt: skip
+
+
+def relay_section(home: Path, eth_rpc_url: str | None, *, hns: bool) -> SpvSection | None:
+    """:func:`eth_relay_section`, plus the Handshake relay at regtest's genesis if ``hns``."""
+    spv = eth_relay_section(home, eth_rpc_url)
+    if not hns:
+        return spv
+    relays = dict(spv.relays) if spv is not None else {}
+    return SpvSection({**relays, "hns": hns_relay_genesis("regtest")})
 
 
 def eth_pool_info(home: Path) -> dict[str, Any]:
@@ -190,12 +205,13 @@ class EtmNetworkService(ServiceGroup):
 
     def __init__(
         self, home: Path, *, port: int, eth_rpc_url: str | None = None,
-        nodes: int = NETWORK_NODES,
+        nodes: int = NETWORK_NODES, hns: bool = False,
     ) -> None:  # fmt: skip
         super().__init__(home)
         self.port = port
         self.eth_rpc_url = eth_rpc_url
         self.size = nodes
+        self.hns = hns
 
     def members(self) -> list[Service]:
         return [EtmNetworkNode(node_dir(self.home, k), k, self.port + k) for k in range(self.size)]
@@ -208,7 +224,7 @@ class EtmNetworkService(ServiceGroup):
         super().prepare()
         if (node_dir(self.home, 0) / NODE_CONFIG).exists():
             return
-        spv = eth_relay_section(self.home, self.eth_rpc_url)
+        spv = relay_section(self.home, self.eth_rpc_url, hns=self.hns)
         configs = init_network(
             self.home, nodes=self.size, delegates=NETWORK_DELEGATES, block_time_s=BLOCK_TIME_S,
             funded_accounts=FUNDED_ACCOUNTS, base_port=self.port,

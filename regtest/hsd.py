@@ -1,11 +1,13 @@
 """The Handshake regtest node: hsd (npm ``hsd@8.0.0``) as a :class:`Service`, and its handle.
 
 hsd is started from the project's ``node_modules`` with ``NODE_BACKEND=js`` (only bdb's LevelDB
-binding is native: ``make deps`` runs ``npm rebuild bdb``), in memory, with ``--no-dns`` (its two
-DNS servers would take fixed ports and a random UDP port, so two nodes could not run side by
-side), ``--workers=false`` (no forked verification workers), ``--listen=false`` (no P2P port) and
-an empty ``--prefix`` (so no stray ``hsd.conf`` is read). The wallet plugin listens on its own
-port and serves as the faucet. hsd sets ``process.title``, so the process is found by its pid.
+binding is native: ``make deps`` runs ``npm rebuild bdb``; :func:`hsd_unavailable` says when it
+is missing), in memory (the local stack's: on disk under its home, ``persist``), with
+``--no-dns`` (its two DNS servers would take fixed ports and a random UDP port, so two nodes
+could not run side by side), ``--workers=false`` (no forked verification workers),
+``--listen=false`` (no P2P port) and its own ``--prefix`` (so no stray ``hsd.conf`` is read).
+The wallet plugin listens on its own port and serves as the faucet. hsd sets
+``process.title``, so the process is found by its pid.
 
 :class:`HsdNode` is what tests use: node and wallet JSON-RPC clients, ``mine``, ``fund`` and
 ``height``. Amounts are integers in dollarydoos (1 HNS = 1,000,000); hsd's RPC speaks HNS as
@@ -20,8 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from etm_bridge.adapter import check_header_range
 from etm_bridge.errors import NodeUnavailableError, RPCError, RPCWarmupError, StackError
 from etm_bridge.jsonrpc import JsonRpcClient
+from etm_bridge.observations import Tip
 
 from . import procs, tools
 from .service import Service
@@ -30,6 +34,19 @@ DOO_PER_HNS = 1_000_000
 #: Regtest coinbase maturity is 2: a few blocks make the faucet spendable.
 FAUCET_BLOCKS = 4
 COINBASE_MATURITY = 2
+
+
+def hsd_unavailable() -> str | None:
+    """Why hsd cannot start here (not installed, or bdb's native LevelDB binding not built),
+    or None when it can."""
+    try:
+        main = hsd_main()
+    except StackError as exc:
+        return str(exc)
+    bindings = [main.parent.parent / "node_modules" / "bdb", main.parent.parent.parent / "bdb"]
+    if not any((b / "build" / "Release" / "leveldown.node").is_file() for b in bindings):
+        return "hsd's LevelDB binding (bdb) is not built; run `make deps` (npm rebuild bdb)"
+    return None
 
 
 def hsd_main() -> Path:
@@ -41,17 +58,20 @@ def hsd_main() -> Path:
 
 
 class HsdService(Service):
-    """A throwaway hsd regtest node (in memory) with its wallet plugin as the faucet."""
+    """An hsd regtest node with its wallet plugin as the faucet: throwaway (in memory), or the
+    local stack's (``persist``: chain and wallet under ``home/data``, kept across restarts)."""
 
     name: ClassVar[str] = "hsd"
 
     def __init__(
-        self, home: Path, *, rpc_port: int, wallet_port: int, api_key: str | None = None
-    ) -> None:
+        self, home: Path, *, rpc_port: int, wallet_port: int, api_key: str | None = None,
+        persist: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__(home)
         self.rpc_port = rpc_port
         self.wallet_port = wallet_port
         self.api_key = api_key or secrets.token_hex(16)
+        self.persist = persist
 
     @property
     def ports(self) -> dict[str, int]:
@@ -62,7 +82,7 @@ class HsdService(Service):
             tools.node_binary(),
             str(hsd_main()),
             "--network=regtest",
-            "--memory=true",
+            f"--memory={'false' if self.persist else 'true'}",
             f"--prefix={self.home / 'data'}",
             "--http-host=127.0.0.1",
             f"--http-port={self.rpc_port}",
@@ -98,8 +118,23 @@ class HsdService(Service):
     def node(self) -> HsdNode:
         return HsdNode(self.rpc_port, self.wallet_port, self.api_key, self.log_path)
 
+    def after_ready(self) -> None:
+        """The stack's node: the faucet's coinbase mature (a few blocks), once."""
+        if not self.persist:
+            return  # a throwaway node's tests mine what they need
+        node = self.node()
+        try:
+            if node.height() < FAUCET_BLOCKS:
+                node.mine(FAUCET_BLOCKS - node.height())
+        finally:
+            node.close()
+
     def describe(self) -> dict[str, Any]:
-        return {"kind": "hsd", "network": "regtest", "ports": self.ports, "log": str(self.log_path)}
+        """Endpoints and the API key (``stack.json`` is 0600; the key is a regtest node's)."""
+        return {"kind": "hsd", "network": "regtest", "ports": self.ports,
+                "rpc_url": f"http://127.0.0.1:{self.rpc_port}",
+                "wallet_url": f"http://127.0.0.1:{self.wallet_port}", "api_key": self.api_key,
+                "log": str(self.log_path)}  # fmt: skip
 
 
 class HsdNode:
@@ -126,6 +161,19 @@ class HsdNode:
 
     def height(self) -> int:
         return int(self.rpc.call("getblockcount"))
+
+    def tip(self) -> Tip:
+        """The best block (with :meth:`headers`, a header source for the ETM relay)."""
+        height = self.height()
+        return Tip(height, str(self.rpc.call("getblockhash", height)))
+
+    def headers(self, start_height: int, count: int) -> list[bytes]:
+        """Raw 236-byte headers from ``start_height`` (fewer past the tip)."""
+        check_header_range(start_height, count)
+        last = min(start_height + count, self.height() + 1)
+        return [bytes.fromhex(self.rpc.call("getblockheader",
+                                            self.rpc.call("getblockhash", h), False))
+                for h in range(start_height, last)]  # fmt: skip
 
     def mine(self, n: int, address: str | None = None) -> list[str]:
         """Mine ``n`` blocks to ``address`` (default: the faucet); returns their hashes."""

@@ -6,8 +6,15 @@ pidfile ``<name>.pid``, ``stack.json`` with every endpoint and credential, and w
 up ``client.toml``, those endpoints as the config layer every command reads on regtest
 (:mod:`.client_config`). ``down`` then ``up`` continues every chain where it was (the nodes
 reload their data; ``up`` checks they agree). Ports are fixed loopback ports below 32768
-(bitcoin RPC 18443, bcoin wallet HTTP 18445, anvil 8545, ETM nodes 26657.. reserved), or
-``$ETM_STACK_BASE_PORT + offset`` so a second stack (a test) never collides with the developer's.
+(bitcoin RPC 18443, bcoin wallet HTTP 18445, anvil 8545, ETM nodes 26657.. reserved, hsd RPC
+14037 and wallet 14039), or ``$ETM_STACK_BASE_PORT + offset`` so a second stack (a test) never
+collides with the developer's.
+
+Handshake: hsd regtest (:mod:`.hsd`, on disk under ``<stack>/hsd``) runs when it can start here
+(``make deps`` built bdb's LevelDB binding); else ``up`` says why in one line
+(``"action": "not started"``) and the stack runs without it. A new stack's ETM genesis carries
+the Handshake relay only when hsd could start (a stack dir made without it keeps its genesis);
+``up`` ends by relaying hsd's new headers to it (:mod:`.stack_relays`).
 
 ETM is a network of ``$ETM_STACK_NODES`` (default 4) delegate nodes
 (:class:`~etm_bridge_regtest.etm_node.EtmNetworkService`: node *k* on the ETM port + *k*, a
@@ -30,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from etm_bridge.config import STACK_CLIENT_FILE
-from etm_bridge.errors import ConfigError
+from etm_bridge.errors import ConfigError, EtmBridgeError
 from etm_bridge.private_files import write_private
 
 from . import procs
@@ -39,22 +46,28 @@ from .bitcoin import bitcoin_service
 from .client_config import write_client_config
 from .consistency import check_stack
 from .etm_node import NETWORK_NODES, EtmNetworkService, EtmNodeService
+from .hsd import HsdService, hsd_unavailable
 from .service import Service, ServiceGroup, start_all, stop
+from .stack_relays import feed_hns_relay
 
 DEFAULT_PORTS: dict[str, int] = {
     "bitcoin_rpc": 18443,
     "bitcoin_wallet": 18445,
     "anvil": 8545,
     "etm": 26657,
+    "hsd_rpc": 14037,
+    "hsd_wallet": 14039,
 }
-#: With ETM_STACK_BASE_PORT=B the ports are B + offset (ETM node k: the "etm" port + k).
-PORT_OFFSETS: dict[str, int] = {"bitcoin_rpc": 0, "bitcoin_wallet": 2, "anvil": 3, "etm": 4}
 MAX_ETM_NODES = 8
+#: With ETM_STACK_BASE_PORT=B the ports are B + offset (ETM node k: the "etm" port + k; hsd's
+#: wallet after the largest network's last node).
+PORT_OFFSETS: dict[str, int] = {"bitcoin_rpc": 0, "hsd_rpc": 1, "bitcoin_wallet": 2, "anvil": 3,
+                                "etm": 4, "hsd_wallet": 4 + MAX_ETM_NODES}  # fmt: skip
 
 
 def port_span(etm_nodes: int) -> int:
     """The highest offset a stack of ``etm_nodes`` ETM nodes uses."""
-    return PORT_OFFSETS["etm"] + etm_nodes - 1
+    return max(PORT_OFFSETS["etm"] + etm_nodes - 1, PORT_OFFSETS["hsd_wallet"])
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,16 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {text!r}") from None
 
 
-ServiceFactory = Callable[[StackConfig, Mapping[str, Any]], Service | ServiceGroup]
+@dataclass(frozen=True)
+class Unavailable:
+    """A service that cannot start on this machine (``reason`` says why and what to do): the
+    stack runs without it."""
+
+    name: str
+    reason: str
+
+
+ServiceFactory = Callable[[StackConfig, Mapping[str, Any]], Service | ServiceGroup | Unavailable]
 
 
 def _bitcoin(config: StackConfig, saved: Mapping[str, Any]) -> Service:
@@ -130,18 +152,30 @@ def _anvil(config: StackConfig, saved: Mapping[str, Any]) -> Service:
     return AnvilService(config.home("anvil"), port=config.ports["anvil"], persist=True)
 
 
+def _hsd(config: StackConfig, saved: Mapping[str, Any]) -> HsdService | Unavailable:
+    why = hsd_unavailable()
+    if why is not None:
+        return Unavailable("hsd", f"not started, the stack runs without Handshake: {why}")
+    return HsdService(config.home("hsd"), rpc_port=config.ports["hsd_rpc"],
+                      wallet_port=config.ports["hsd_wallet"], api_key=saved.get("api_key"),
+                      persist=True)  # fmt: skip
+
+
 def _etm(config: StackConfig, saved: Mapping[str, Any]) -> Service | ServiceGroup:
     anvil = f"http://127.0.0.1:{config.ports['anvil']}"
     home, port = config.home("etm"), config.ports["etm"]
-    single = EtmNodeService(home, port=port, eth_rpc_url=anvil)
+    hns = hsd_unavailable() is None  # a new genesis relays Handshake when hsd can run
+    single = EtmNodeService(home, port=port, eth_rpc_url=anvil, hns=hns)
     if config.etm_nodes == 1 or (single.data_dir / "node.json").exists():
         return single  # asked for, or a stack dir made by the single node: its chain goes on
     nodes = len(saved.get("nodes") or ()) or config.etm_nodes  # a network keeps its size
-    return EtmNetworkService(home, port=port, eth_rpc_url=anvil, nodes=nodes)
+    return EtmNetworkService(home, port=port, eth_rpc_url=anvil, nodes=nodes, hns=hns)
 
 
 #: name -> factory, in start order.
-STACK_SERVICES: dict[str, ServiceFactory] = {"bitcoin": _bitcoin, "anvil": _anvil, "etm": _etm}
+STACK_SERVICES: dict[str, ServiceFactory] = {
+    "bitcoin": _bitcoin, "anvil": _anvil, "hsd": _hsd, "etm": _etm,
+}  # fmt: skip
 
 
 def load_state(config: StackConfig) -> dict[str, Any]:
@@ -165,8 +199,22 @@ def _save_state(config: StackConfig, state: dict[str, Any]) -> None:
     write_private(config.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
-def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service | ServiceGroup]:
+def _all(
+    config: StackConfig, state: Mapping[str, Any]
+) -> list[Service | ServiceGroup | Unavailable]:
     return [make(config, state.get(name, {})) for name, make in STACK_SERVICES.items()]
+
+
+def unavailable(config: StackConfig) -> dict[str, str]:
+    """name -> why, for the services that cannot start on this machine (the stack runs
+    without them; ``status`` leaves them out)."""
+    found = _all(config, load_state(config))
+    return {s.name: s.reason for s in found if isinstance(s, Unavailable)}
+
+
+def _services(config: StackConfig, state: Mapping[str, Any]) -> list[Service | ServiceGroup]:
+    """The services that can run here, in start order."""
+    return [s for s in _all(config, state) if not isinstance(s, Unavailable)]
 
 
 def members(service: Service | ServiceGroup) -> list[Service]:
@@ -230,12 +278,17 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
     started: list[tuple[str, int]] = []
     report: dict[str, dict[str, Any]] = {}
     try:
-        for service in _services(config, state):
+        for service in _all(config, state):
+            if isinstance(service, Unavailable):
+                report[service.name] = {"action": "not started", "headline": service.reason}
+                state.pop(service.name, None)
+                continue
             info = _up_one(config, service, started)
             state[service.name] = {k: v for k, v in info.items() if k not in ("action", "headline")}
             report[service.name] = info
             _save_state(config, state)
         check_stack(report, config.state_dir)
+        _feed_relays(report)
         write_client_config(config.client_file, state)
     except BaseException:
         for name, pid in reversed(started):
@@ -243,6 +296,18 @@ def up(config: StackConfig) -> dict[str, dict[str, Any]]:
             config.pidfile(name).unlink(missing_ok=True)
         raise
     return report
+
+
+def _feed_relays(report: dict[str, dict[str, Any]]) -> None:
+    """Bring the ETM chain's Handshake relay to hsd's tip (:mod:`.stack_relays`); a failure is
+    said in hsd's headline, not fatal (the engines feed the relay as they need)."""
+    try:
+        relayed = feed_hns_relay(report)
+    except EtmBridgeError as exc:
+        report["hsd"]["headline"] += f"; its headers not relayed to ETM: {exc}"
+        return
+    if relayed is not None:
+        report["hsd"]["headline"] += f"; {relayed} header(s) relayed to the ETM chain"
 
 
 def status(config: StackConfig) -> dict[str, dict[str, Any]]:
@@ -267,6 +332,18 @@ def status(config: StackConfig) -> dict[str, dict[str, Any]]:
                                                    strict=True)]  # fmt: skip
         result[service.name] = info
     return result
+
+
+def not_answering(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The stack's services none of whose processes answer (an ETM network with a node down
+    still answers: every command talks to all its nodes)."""
+    down = []
+    for name, info in report.items():
+        nodes = info.get("nodes")
+        alive = any(n.get("answering") for n in nodes) if nodes else info.get("answering")
+        if not alive:
+            down.append(name)
+    return down
 
 
 def down(config: StackConfig) -> dict[str, str]:

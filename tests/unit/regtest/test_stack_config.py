@@ -30,6 +30,8 @@ def test_defaults_are_the_fixed_stack_ports_under_dot_etm(
         "bitcoin_wallet": 18445,
         "anvil": 8545,
         "etm": 26657,
+        "hsd_rpc": 14037,
+        "hsd_wallet": 14039,
     }
     assert config.state_file == config.state_dir / "stack.json"
     assert config.pidfile("bitcoin") == config.state_dir / "bitcoin.pid"
@@ -56,6 +58,7 @@ def test_every_default_port_is_below_the_ephemeral_range() -> None:
 
 def test_services_start_bitcoin_first_then_anvil() -> None:
     assert list(STACK_SERVICES)[:2] == ["bitcoin", "anvil"]
+    assert list(STACK_SERVICES).index("hsd") < list(STACK_SERVICES).index("etm")
 
 
 @pytest.mark.parametrize("text", ["{", "[]", '{"bitcoin": "x"}'])
