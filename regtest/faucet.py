@@ -5,8 +5,9 @@ from the running stack described by ``stack.json``: Bitcoin from the node's fauc
 (:meth:`.bitcoin.BitcoinNode.fund`, then one block mined to confirm), ether from anvil's last
 prefunded development key, ETM by a transfer from the genesis-funded development account
 ``dev_key("user-9")`` (not ``user-0``, the stack's Ethereum relayer, so a faucet payment never
-races the relayer's nonce). Refuses a stack that is not regtest / anvil's dev chain, and says
-how to start the stack when it is not running. Development only: every faucet key is public.
+races the relayer's nonce), sent to every ETM node of the stack (one node down changes
+nothing). Refuses a stack that is not regtest / anvil's dev chain, and says how to start the
+stack when it is not running. Development only: every faucet key is public.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import EtmBridgeError, StackError
+from etm_bridge.etm_client.endpoints import NodeSet
 from etm_bridge.etm_client.submit import sign_and_submit
-from etm_bridge.node.client import NodeClient
 from etm_bridge.wallet import WalletPublic
 
 from .anvil import CHAIN_ID, AnvilNode
 from .bitcoin import BitcoinNode
-from .stack import StackConfig, load_state, status
+from .stack import StackConfig, load_state, not_answering, status
 
 ETM_FAUCET = "user-9"
 ETM_FEE = 100_000
@@ -53,7 +54,7 @@ def _running_stack(config: StackConfig) -> dict[str, dict[str, Any]]:
     if not load_state(config):
         raise StackError(f"no local stack in {config.state_dir}: run `etm-bridge stack up` first")
     report = status(config)
-    down = [name for name, info in report.items() if not info.get("answering")]
+    down = not_answering(report)
     if down:
         raise StackError(
             f"the local stack in {config.state_dir} is not answering ({', '.join(down)}): "
@@ -119,7 +120,8 @@ def _pay_eth(info: Mapping[str, Any], address: str, amount_wei: int) -> dict[str
 
 
 def _pay_etm(info: Mapping[str, Any], address: str, amount: int) -> dict[str, Any]:
-    client = NodeClient(info["rpc_url"])
+    """Through every ETM node of the stack (a NodeSet: sent to all, read from the trusted)."""
+    client = NodeSet.from_urls([str(u) for u in info.get("urls") or [info["rpc_url"]]])
     payload = TransferPayload(decode_address(address), amount).encode()
     result = sign_and_submit(client, dev_key(ETM_FAUCET), TRANSFER, payload, fee=ETM_FEE)
     if result.get("status") != "confirmed":

@@ -31,7 +31,7 @@ from .parties import ETM_FEE, Party, World
 
 #: Fast retries on the local stack; the user proves its own lock as soon as it is confirmed.
 CONFIG = WatcherConfig(policy=PolicyConfig(retry_after_s=2, user_proof_delay_blocks=0))
-FOREIGN = {"btc": "bitcoin", "eth": "ethereum"}  # pool asset -> engine chain name
+FOREIGN = {"btc": "bitcoin", "eth": "ethereum", "hns": "handshake"}  # pool asset -> leg name
 ABANDONED_HOURS = 2.0  # 12 nominal Bitcoin blocks; regtest mines them at once
 
 
@@ -59,6 +59,8 @@ class PoolSwaps:
         found = {"bitcoin": self.world.btc_adapter(party), "etm": self.world.etm_adapter(party)}
         if self.world.eth is not None:
             found["ethereum"] = self.world.eth_adapter(party)
+        if self.world.hns is not None and party.hns_secret:
+            found["handshake"] = self.world.hns_adapter(party)
         return found
 
     def _watcher(self, ctx: AppContext, party: Party, *, operator: bool) -> Watcher:

@@ -4,14 +4,17 @@ Everything goes through the real chains, and through the same use cases the CLI 
 (:mod:`etm_bridge.app`): each party has an :class:`~etm_bridge.app.context.AppContext` over its
 own adapters, keys and swap database (:meth:`World.context`), which creates pools, binds keys
 and makes the SPV-proven LP deposits. Keys are fresh per run (drawn from the context, the one
-source of secrets); the ETM funds come from a development account of the dev chain.
+source of secrets); the ETM funds come from a development account of the dev chain. Every ETM
+read and write goes to all the nodes of the stack's network when the world is given several
+URLs (a :class:`~etm_bridge.etm_client.endpoints.NodeSet`: writes to all, reads cross-checked,
+so one node down or lying changes nothing), as the CLI does with the stack's ``client.toml``.
 :class:`~.engines.PoolSwaps` runs the user's and the operator's swap engines side by side.
 Used by ``etm-bridge demo`` and by the integration tests on the session's nodes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 from eth_account import Account
 from etm_bridge_bitcoin.adapter import BitcoinAdapter
 from etm_bridge_ethereum import EthereumAdapter
+from etm_bridge_handshake import HandshakeAdapter
 
 from etm_bridge.adapter import ChainAdapter
 from etm_bridge.app import binding, liquidity
@@ -29,8 +33,11 @@ from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.bitcoin import binding as bitcoin_binding
 from etm_bridge.chains.bitcoin.wallet import BtcPublic
 from etm_bridge.chains.ethereum.wallet import EthPublic
+from etm_bridge.chains.handshake.binding import hns_pubkey_of
+from etm_bridge.chains.handshake.wallet import HnsPublic
 from etm_bridge.errors import ChainError, ValidationError
 from etm_bridge.etm_client import header_feed
+from etm_bridge.etm_client.endpoints import NodeSet
 from etm_bridge.etm_client.htlc_leg import EtmAdapter
 from etm_bridge.etm_client.submit import sign_and_submit
 from etm_bridge.exchange import payloads
@@ -63,6 +70,14 @@ class EthSetup:
 
 
 @dataclass(frozen=True)
+class HnsRpc:
+    """How to reach the stack's hsd regtest node (its node RPC, API key as the password)."""
+
+    rpc_url: str
+    api_key: str
+
+
+@dataclass(frozen=True)
 class Party:
     """One person of the demo: fresh ETM, Bitcoin and Ethereum keys, a home for their
     databases. A :class:`~etm_bridge.app.context.KeySource` (what its context signs with)."""
@@ -72,11 +87,12 @@ class Party:
     btc_secret: bytes
     home: Path
     eth_secret: bytes = b""  # empty: no Ethereum key (parties saved before ETH pools)
+    hns_secret: bytes = b""  # empty: no Handshake key (parties saved before HNS pools)
 
     @classmethod
     def new(cls, name: str, root: Path, new_secret: Callable[[], bytes] | None = None) -> Party:
         draw = new_secret or AppContext().new_secret
-        return cls(name, draw(), draw(), root / name, draw())
+        return cls(name, draw(), draw(), root / name, draw(), draw())
 
     @property
     def eth_address20(self) -> bytes:
@@ -98,13 +114,18 @@ class Party:
     def btc_pubkey(self) -> bytes:
         return bitcoin_binding.btc_pubkey_of(self.btc_secret)
 
+    @property
+    def hns_pubkey(self) -> bytes:
+        return hns_pubkey_of(self.hns_secret)
+
     # --- KeySource ---------------------------------------------------------------------------
 
     def etm_signing_key(self) -> SigningKey:
         return self.etm_key
 
     def unsafe_export_chain_secret(self, label: str) -> bytes:
-        by_label = {"etm": self.etm_seed, "btc": self.btc_secret, "eth": self.eth_secret}
+        by_label = {"etm": self.etm_seed, "btc": self.btc_secret, "eth": self.eth_secret,
+                    "hns": self.hns_secret}  # fmt: skip
         if not by_label.get(label):
             raise ValidationError(f"the demo's {self.name} has no {label!r} key")
         return by_label[label]
@@ -112,23 +133,33 @@ class Party:
     def public(self) -> WalletPublic:
         pub = self.etm_key.public_key
         eth = str(Account.from_key(self.unsafe_export_chain_secret("eth")).address)
-        return WalletPublic(EtmPublic(pub, address_of(pub)),
-                            {"btc": BtcPublic(self.btc_pubkey), "eth": EthPublic(eth)})  # fmt: skip
+        chains: dict[str, Any] = {"btc": BtcPublic(self.btc_pubkey), "eth": EthPublic(eth)}
+        if self.hns_secret:
+            chains["hns"] = HnsPublic(self.hns_pubkey)
+        return WalletPublic(EtmPublic(pub, address_of(pub)), chains)
 
 
 class World:
     """The nodes and the helpers that act on them for a party."""
 
     def __init__(
-        self, btc: BitcoinRpc, etm_url: str, birth_height: int,
+        self, btc: BitcoinRpc, etm_url: str | Sequence[str], birth_height: int,
         say: Callable[[str], None] = lambda _: None,
     ) -> None:  # fmt: skip
-        """The parties' nodes: the regtest Bitcoin node and the ETM node's API at ``etm_url``
-        (adapters see locks from ``birth_height`` on)."""
+        """The parties' nodes: the regtest Bitcoin node and the ETM node's API at ``etm_url``,
+        or every node of a network given its URLs (adapters see locks from ``birth_height``
+        on)."""
         self.btc, self.birth_height = btc, birth_height
-        self.client = NodeClient(etm_url)
+        self.urls = [etm_url] if isinstance(etm_url, str) else list(etm_url)
+        self.client = self._etm_client()
         self.say = say
         self.eth: EthSetup | None = None
+        self.hns: HnsRpc | None = None  # the stack's hsd, when it runs and ETM relays it
+        self.hns_birth = 0
+
+    def _etm_client(self) -> NodeClient:
+        """One node's client, or a NodeSet over every node of the network."""
+        return NodeClient(self.urls[0]) if len(self.urls) == 1 else NodeSet.from_urls(self.urls)
 
     def btc_adapter(self, party: Party) -> BitcoinAdapter:
         return BitcoinAdapter.from_config(
@@ -144,7 +175,28 @@ class World:
         )
 
     def etm_adapter(self, party: Party) -> EtmAdapter:
-        return EtmAdapter(self.client, party.etm_seed)
+        """``party``'s ETM leg (its own NodeSet on a network: its own inclusion tracking)."""
+        client = self.client if len(self.urls) == 1 else self._etm_client()
+        return EtmAdapter(client, party.etm_seed)
+
+    def hns_adapter(self, party: Party) -> HandshakeAdapter:
+        hns = self._hns()
+        return HandshakeAdapter.from_config(
+            {
+                "rpc_url": hns.rpc_url,
+                "rpc_user": "etm",
+                "rpc_password": hns.api_key,
+                "secret_hex": party.hns_secret.hex(),
+                "data_dir": str(party.home / "handshake"),
+                "network": "regtest",
+                "birth_height": self.hns_birth,
+            }
+        )
+
+    def _hns(self) -> HnsRpc:
+        if self.hns is None:
+            raise ChainError("no Handshake setup (hsd and the HNS relay in the ETM genesis)")
+        return self.hns
 
     def context(
         self,
@@ -159,6 +211,8 @@ class World:
             adapters = {"bitcoin": self.btc_adapter(party), "etm": self.etm_adapter(party)}
             if self.eth is not None and party.eth_secret:
                 adapters = {**adapters, "ethereum": self.eth_adapter(party)}
+            if self.hns is not None and party.hns_secret:
+                adapters = {**adapters, "handshake": self.hns_adapter(party)}
         return AppContext(keys=party, given=adapters, swaps_db=party.home / "swaps.db",
                           policy_config=policy, relay_key=relay_key)  # fmt: skip
 

@@ -35,6 +35,7 @@ from typing import Any
 from eth_account import Account
 
 from etm_bridge.adapter import LockState
+from etm_bridge.app.context import AppContext
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.errors import NodeUnavailableError, StackError
 from etm_bridge.jsonrpc import JsonRpcClient
@@ -46,7 +47,9 @@ from etm_bridge.units import ETM, format_amount
 
 from .. import stack as regtest_stack
 from ..bitcoin import BitcoinNode
+from ..hsd import HsdNode
 from .engines import PoolSwaps
+from .hns import HNS_PENDING, SWAP_IN_DOO, hns_setup, prepare_hns
 from .parties import BitcoinRpc, EthSetup, Party, World
 
 DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
@@ -75,15 +78,26 @@ def load_parties(root: Path, height: int) -> tuple[dict[str, Party], int]:
         saved = json.loads(text)
         parties = {
             n: Party(n, bytes.fromhex(p["etm_seed"]), bytes.fromhex(p["btc_secret"]), root / n,
-                     bytes.fromhex(p.get("eth_secret", "")))
+                     bytes.fromhex(p.get("eth_secret", "")), bytes.fromhex(p.get("hns_secret", "")))
             for n, p in saved["parties"].items()
         }  # fmt: skip
+        if any(not p.hns_secret for p in parties.values()):  # saved before the HNS pool
+            draw = AppContext().new_secret
+            parties = {n: replace(p, hns_secret=p.hns_secret or draw())
+                       for n, p in parties.items()}  # fmt: skip
+            _save_parties(path, parties, int(saved["birth_height"]), overwrite=True)
         return parties, int(saved["birth_height"])
     parties = {n: Party.new(n, root) for n in ("operator", "investor", "user")}
-    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex(),
-                "eth_secret": p.eth_secret.hex()} for n, p in parties.items()}  # fmt: skip
-    write_private(path, json.dumps({"parties": keys, "birth_height": height}), overwrite=False)
+    _save_parties(path, parties, height, overwrite=False)
     return parties, height
+
+
+def _save_parties(path: Path, parties: dict[str, Party], height: int, *, overwrite: bool) -> None:
+    keys = {n: {"etm_seed": p.etm_seed.hex(), "btc_secret": p.btc_secret.hex(),
+                "eth_secret": p.eth_secret.hex(), "hns_secret": p.hns_secret.hex()}
+            for n, p in parties.items()}  # fmt: skip
+    write_private(path, json.dumps({"parties": keys, "birth_height": height}),
+                  overwrite=overwrite)  # fmt: skip
 
 
 def prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any) -> None:
@@ -168,7 +182,7 @@ def row(
     after = swaps.client.pool(pool)
     locked, received = amounts(swaps, terms)
     u, c = terms.user_leg.chain, terms.counter_leg.chain
-    asset = {"bitcoin": "btc", "etm": "etm", "ethereum": "eth"}
+    asset = {"bitcoin": "btc", "etm": "etm", "ethereum": "eth", "handshake": "hns"}
     fee_asset = int(after["fees_asset"]) - int(before["fees_asset"])
     fee_etm = int(after["fees_etm"]) - int(before["fees_etm"])
     return {
@@ -205,6 +219,13 @@ def run_swaps(swaps: PoolSwaps, say: Any) -> list[dict]:
         secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
         rows.append(row(swaps, terms, "ETH -> ETM (pool)", before, secs, "eth"))
         say(f"ETH -> ETM (pool): claimed on both chains in {secs:.1f} s")
+    if swaps.world.hns is not None:
+        before = swaps.client.pool("hns")
+        terms = swaps.start_swap_in(SWAP_IN_DOO, "hns")
+        say(f"HNS -> ETM (pool): swap {terms.swap_id} started")
+        secs = swaps.run_until(terms.swap_id, done, roles=both, timeout_s=150)
+        rows.append(row(swaps, terms, "HNS -> ETM (pool)", before, secs, "hns"))
+        say(f"HNS -> ETM (pool): claimed on both chains in {secs:.1f} s")
     before = swaps.client.pool("btc")
     terms = swaps.start_abandoned(ABANDONED_SAT, 1 * ETM)
     say(f"abandoned BTC -> ETM offer {terms.swap_id}: the counterparty never locks ETM")
@@ -228,25 +249,50 @@ def run(config: regtest_stack.StackConfig, swaps_db: Path, say: Callable[[Any], 
         btc.mine(101 - btc.height())
     rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
     parties, birth = load_parties(config.state_dir / "demo", btc.height())
-    world = World(rpc, report["etm"]["rpc_url"], birth)
+    world = World(rpc, etm_urls(report["etm"]), birth)
     world.eth = eth_setup(report, parties)
+    hsd, no_hns = hns_setup(report, world)
     prepare(world, btc, parties, say)
+    if hsd is not None:
+        prepare_hns(world, hsd, parties, say)
     swaps_db.parent.mkdir(parents=True, exist_ok=True)
-    swaps = PoolSwaps(world, parties["user"], parties["operator"], swaps_db, btc.mine)
+    swaps = PoolSwaps(world, parties["user"], parties["operator"], swaps_db,
+                      block_miner(btc, hsd))  # fmt: skip
     try:
         rows = run_swaps(swaps, say)
     finally:
         swaps.close()
+        if hsd is not None:
+            hsd.close()
     if world.eth is None:
         say(ETH_PENDING)
+    if hsd is None:
+        say(HNS_PENDING.format(why=no_hns))
     return {"swaps": rows, "pool": world.client.pool("btc"), "swaps_db": str(swaps_db),
             "network": network_summary(report["etm"])}  # fmt: skip
+
+
+def etm_urls(etm: Mapping[str, Any]) -> list[str]:
+    """Every ETM node of the stack (the demo reads and writes through all of them)."""
+    return [str(u) for u in etm.get("urls") or [etm["rpc_url"]]]
+
+
+def block_miner(btc: BitcoinNode, hsd: HsdNode | None) -> Callable[[int], None]:
+    """Mine ``n`` blocks on each regtest proof-of-work chain of the stack (Bitcoin, and hsd
+    when the demo runs its HNS pool): confirmations and timelocks need blocks."""
+
+    def mine(n: int) -> None:
+        btc.mine(n)
+        if hsd is not None:
+            hsd.mine(n)
+
+    return mine
 
 
 def network_summary(etm: Mapping[str, Any]) -> dict[str, Any]:
     """The ETM network the swaps ran on: its nodes, how many answer, and the final height
     (the lowest any answering node reports: every node has finalized at least that)."""
-    urls = [str(u) for u in etm.get("urls") or [etm["rpc_url"]]]
+    urls = etm_urls(etm)
     finals = []
     for url in urls:
         try:
