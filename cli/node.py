@@ -76,6 +76,24 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         click.echo(f"{key:<20} {shown}")
 
 
+def _enabled(genesis_path: Path) -> dict[str, Any]:
+    """The genesis's transaction plug-ins as written, and one line saying what they enable
+    (the exchange, and which chains' relays: the SPV plug-in's, and each chain with its own)."""
+    plugins = [str(p) for p in json.loads(genesis_path.read_text())["params"]["tx_plugins"]]
+    relayed = chain_registry().relayed()
+    names = []
+    for plugin in plugins:
+        if plugin == "etm_bridge.node.spv_plugin":
+            shared = [c.name for c in relayed if c.relay is not None and not c.relay.tx_plugin]
+            names.append(f"SPV relays ({', '.join(shared)})")
+        elif plugin == "etm_bridge.exchange.txtypes":
+            names.append("exchange (pools, swaps)")
+        else:
+            own = [c.name for c in relayed if c.relay is not None and c.relay.tx_plugin == plugin]
+            names.append(f"{own[0]} relay" if own else plugin)
+    return {"tx_plugins": plugins, "enables": ", ".join(names) or "core transactions only"}
+
+
 def _hex(text: str, what: str, length: int) -> bytes:
     try:
         raw = bytes.fromhex(text.removeprefix("0x"))
@@ -207,7 +225,8 @@ def init_command(
         )  # fmt: skip
         _show({"nodes": [{"data_dir": str(c.data_dir), "url": f"http://{c.host}:{c.port}",
                           "peers": list(c.peers)} for c in configs],
-               "delegates": delegates, "block_time_s": block_time}, as_json)  # fmt: skip
+               "delegates": delegates, "block_time_s": block_time,
+               **_enabled(configs[0].genesis_path)}, as_json)  # fmt: skip
         return
     config = init_node(
         data_dir,
@@ -228,7 +247,7 @@ def init_command(
             "url": f"http://{config.host}:{config.port}",
             "delegates": delegates,
             "block_time_s": block_time,
-            "tx_plugins": [] if core_only else list(NODE_TX_PLUGINS),
+            **_enabled(config.genesis_path),
             **init_summary(chain_values, relays),
             "dev_pools": dev_pools,
         },

@@ -157,3 +157,23 @@ def test_init_dev_pools_is_explicit(tmp_path: Path) -> None:
     assert json.loads(output)["dev_pools"] is True
     assert genesis["plugins"]["spv"]["allow_dev_pools"] is True
     assert genesis["plugins"]["spv"]["btc_network"] is None  # regtest, started by first batch
+
+
+def test_init_says_in_one_line_which_tx_plugins_the_genesis_enables(tmp_path: Path) -> None:
+    """The summary comes from the genesis written: a chain with its own relay plug-in
+    (Handshake) appears only when its option asked for it."""
+    code, output, genesis = _init(tmp_path, "--hns-network", "regtest", "--json")
+    assert code == 0, output
+    shown = json.loads(output)
+    assert shown["txPlugins"] == genesis["params"]["tx_plugins"]
+    assert shown["txPlugins"][-1] == "etm_bridge.chains.handshake.etm.plugin"
+    assert shown["enables"] == (
+        "SPV relays (bitcoin, ethereum), exchange (pools, swaps), handshake relay"
+    )
+    human = CliRunner().invoke(cli, ["node", "init", "--data-dir", str(tmp_path / "b")])
+    [line] = [t for t in human.output.splitlines() if t.startswith("enables")]
+    assert "handshake" not in line and "exchange (pools, swaps)" in line
+    core = CliRunner().invoke(
+        cli, ["node", "init", "--data-dir", str(tmp_path / "c"), "--core-only", "--json"]
+    )
+    assert json.loads(core.output)["enables"] == "core transactions only"
