@@ -113,3 +113,15 @@ def test_a_network_stack_lists_every_node_url(tmp_path: Path) -> None:
     stack = tmp_path / "stack"
     write_client_config(stack / "client.toml", state)
     assert _load(stack, tmp_path).etm_urls == tuple(urls)
+
+
+def test_hsd_of_the_stack_is_the_handshake_table() -> None:
+    hsd = {"kind": "hsd", "network": "regtest", "rpc_url": "http://127.0.0.1:4",
+           "api_key": "k", "ports": {"rpc": 4, "wallet": 5}}  # fmt: skip
+    tables = client_tables({**STATE, "hsd": hsd})
+    assert tables["chains"]["handshake"] == {
+        "rpc_url": "http://127.0.0.1:4", "rpc_user": "etm", "rpc_password": "k",
+        "network": "regtest", "birth_height": 0,
+    }  # fmt: skip
+    assert tomllib.loads(to_toml(tables)) == tables
+    assert "handshake" not in client_tables(STATE)["chains"]  # no hsd: no table

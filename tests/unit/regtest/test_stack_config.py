@@ -96,3 +96,29 @@ def test_the_etm_service_is_the_network_unless_one_node_or_a_single_node_dir(
     (tmp_path / "etm" / "data").mkdir(parents=True)
     (tmp_path / "etm" / "data" / "node.json").write_text("{}")  # a stack made by one node
     assert isinstance(STACK_SERVICES["etm"](StackConfig(tmp_path), {}), EtmNodeService)
+
+
+def test_a_network_with_a_node_down_still_answers_a_service_with_none_does_not() -> None:
+    from etm_bridge_regtest.stack import not_answering
+
+    nodes = [{"answering": False}, {"answering": True}]
+    report = {"bitcoin": {"answering": True}, "etm": {"answering": False, "nodes": nodes},
+              "anvil": {"answering": False}}  # fmt: skip
+    assert not_answering(report) == ["anvil"]
+    report["etm"]["nodes"] = [{"answering": False}] * 2
+    assert not_answering(report) == ["etm", "anvil"]
+
+
+def test_without_hsd_s_build_the_stack_says_why_and_runs_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etm_bridge_regtest import stack
+
+    monkeypatch.setattr(stack, "hsd_unavailable", lambda: "bdb is not built; run `make deps`")
+    config = StackConfig(tmp_path)
+    assert stack.unavailable(config) == {
+        "hsd": "not started, the stack runs without Handshake: bdb is not built; run `make deps`"
+    }
+    assert "hsd" not in [s.name for s in stack._services(config, {})]
+    etm = STACK_SERVICES["etm"](config, {})
+    assert not etm.hns  # a new genesis without the Handshake relay
