@@ -3,9 +3,9 @@
 and the demo again on the restarted stack (each node reloads its chain); then, with anvil's saved
 chain deleted, ``stack up`` refuses in one line saying what to do.
 
-Asserts on the demo's ``--json`` output: the three pool swaps (BTC -> ETM, ETM -> BTC,
-ETH -> ETM) claimed on both chains with the pool's share value rising by their fees, the
-abandoned swap refunded, amounts as locked.
+Asserts on the demo's ``--json`` output: the four pool swaps (BTC -> ETM, ETM -> BTC,
+ETH -> ETM, HNS -> ETM on the stack's hsd) claimed on both chains with the pool's share value
+rising by their fees, the abandoned swap refunded, amounts as locked.
 """
 
 from __future__ import annotations
@@ -68,12 +68,15 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         out = json.loads(result.stdout)
         rows = {row["swap"]: row for row in out["swaps"]}
         assert list(rows) == [
-            "BTC -> ETM (pool)", "ETM -> BTC (pool)", "ETH -> ETM (pool)", "BTC -> ETM (abandoned)"
+            "BTC -> ETM (pool)", "ETM -> BTC (pool)", "ETH -> ETM (pool)", "HNS -> ETM (pool)",
+            "BTC -> ETM (abandoned)",
         ]  # fmt: skip
         swap_in, swap_out = rows["BTC -> ETM (pool)"], rows["ETM -> BTC (pool)"]
-        eth_in = rows["ETH -> ETM (pool)"]
+        eth_in, hns_in = rows["ETH -> ETM (pool)"], rows["HNS -> ETM (pool)"]
         assert eth_in["paid"] == "0.01 ETH" and eth_in["fee"] == "0.00003 ETH"
-        for row in (swap_in, swap_out, eth_in):
+        assert hns_in["paid"] == "2 HNS" and hns_in["fee"] == "0.006 HNS"
+        assert hns_in["direction"] == "handshake -> etm"
+        for row in (swap_in, swap_out, eth_in, hns_in):
             assert row["state"] == "claimed_both"
             assert row["share_value_after"] > row["share_value_before"]
         assert swap_in["paid"] == "0.001 BTC" and swap_in["fee"] == "0.000003 BTC"
@@ -84,6 +87,7 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         assert abandoned["fee"] == "none"
         assert out["pool"]["asset_reserved"] == 0 and out["pool"]["etm_reserved"] == 0
         assert "ETH -> ETM not run" not in result.stderr
+        assert "HNS -> ETM not run" not in result.stderr
         # on the 4-node network, every node answering, blocks final
         network = out["network"]
         assert (network["nodes"], network["answering"]) == (NETWORK_NODES, NETWORK_NODES)
@@ -102,9 +106,10 @@ def test_demo_runs_pool_swaps_and_an_abandoned_refund(tmp_path: Path) -> None:
         )
         assert again.returncode == 0, again.stderr[-4000:]
         second = json.loads(again.stdout)["swaps"]
-        assert [r["state"] for r in second] == ["claimed_both"] * 3 + ["refunded"]
+        assert [r["state"] for r in second] == ["claimed_both"] * 4 + ["refunded"]
         assert second[0]["share_value_before"] >= out["swaps"][-1]["share_value_after"]
         assert second[2]["share_value_before"] >= eth_in["share_value_after"]  # same ETH pool
+        assert second[3]["share_value_before"] >= hns_in["share_value_after"]  # same HNS pool
         expected = {row["swap_id"]: row["state"] for row in out["swaps"] + second}
         assert _listed(env) == expected
         assert all(s["running"] for s in status(config).values())

@@ -28,15 +28,14 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 from etm_bridge_regtest.hsd import HsdNode
 from hns_pool_world import ETM_FEE, HnsParty, HnsPoolSwaps, HnsWorld
 
-from etm_bridge.adapter import LockState, Payment
+from etm_bridge.adapter import LockState
 from etm_bridge.app import liquidity
+from etm_bridge.app.obligation_payments import pay_obligations
 from etm_bridge.chain.address import encode_address
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.chains.handshake.etm import scripts
 from etm_bridge.chains.handshake.etm.verifier import HnsProof
 from etm_bridge.chains.handshake.node_init import relay_genesis
 from etm_bridge.chains.handshake.spv.headers import pow_hash
-from etm_bridge.chains.handshake.spv.tx import blake2b160
 from etm_bridge.errors import NotFoundError, TxRejectedError
 from etm_bridge.etm_client import header_feed
 from etm_bridge.etm_client.submit import sign_and_submit
@@ -174,30 +173,25 @@ def test_hns_pool_deposit_swaps_both_ways_and_withdraw(
         assert share_value(after) > share_value(mid)
         assert client.open_swaps("hns") == []
 
-        # the investor withdraws: ETM now, HNS as an obligation the operator pays and proves
+        # the investor withdraws: ETM now, HNS as an obligation the operator pays and proves,
+        # through the generic use case (the chain profile says what the payment pays)
         inv_ctx = world.context(investor, {"etm": world.etm_adapter(investor)})
         [position] = client.positions(_etm_address(investor))
         _tx, [owed] = liquidity.lp_withdraw(inv_ctx, "hns", int(position["shares"]), fee=ETM_FEE)
         assert bytes.fromhex(owed["destination"]) == investor.hns_pubkey  # its bound key
         amount, oid = int(owed["amount"]), int(owed["obligation_id"])
-        op_hns = swaps.op_ad["handshake"]
-        payments = [
-            Payment(bytes([0]) + blake2b160(investor.hns_pubkey), amount),
-            Payment(bytes([31]) + scripts.payment_data([oid]), 0),
-        ]
         inv_hns = world.hns_adapter(investor)
+        journal = tmp_path / "obligation_payments.json"
         try:
             before_hns = inv_hns.balance()
-            txid = op_hns.pay(payments)
-            hsd_node.mine(1)
-            relay(world, op_hns)
-            proof = op_hns.payment_proof(txid, payments[0])
-            encoded = HnsProof.from_adapter_proof(proof, proof.item or 0).encode()
-            paid = pl.ObligationPaid(oid, encoded)
-            sign_and_submit(client, operator.etm_key, xt.OBLIGATION_PAID, pl.encode_payload(paid),
-                            fee=ETM_FEE)  # fmt: skip
+            [paid] = pay_obligations(swaps.op_ctx, "hns", journal, fee=ETM_FEE,
+                                     after_pay=hsd_node.mine, timeout_s=60)  # fmt: skip
+            assert (paid.obligation_id, paid.amount, paid.tx.status) == (oid, amount, "confirmed")
             [row] = [o for o in client.obligations() if int(o["obligation_id"]) == oid]
             assert row["status"] == "paid"
+            assert inv_hns.balance() - before_hns == amount
+            # run again (a restarted operator): nothing open, nothing paid twice
+            assert pay_obligations(swaps.op_ctx, "hns", journal, fee=ETM_FEE) == []
             assert inv_hns.balance() - before_hns == amount
         finally:
             inv_hns.close()

@@ -1,12 +1,14 @@
 """One of the stack's 4 ETM delegate nodes killed mid-swap: the swap still ends claimed_both.
 
 A private stack (own state dir and ports) with the demo's parties and BTC pool
-(``scenario.prepare``); every party's ETM leg talks to all 4 nodes (a NodeSet, as the CLI does
-with the stack's ``client.toml``). A BTC -> ETM pool swap starts; once the user's Bitcoin lock is
+(``scenario.prepare``); the demo's world talks to all 4 nodes (a NodeSet, as the CLI does with
+the stack's ``client.toml``). A BTC -> ETM pool swap starts; once the user's Bitcoin lock is
 seen, node 0 (the first endpoint: where reads went) is killed with SIGKILL. The other 3
 delegates keep forging and finalizing (3 of 4 is more than two thirds), the engines fail over to
-them, and the swap ends ``claimed_both`` for both parties. Then ``stack up`` starts only the
-killed node, which catches up with the others.
+them, and the swap ends ``claimed_both`` for both parties. With node 0 still down, ``stack
+faucet`` pays ETM and ``stack operator``'s obligation payer pays and proves an LP's BTC
+withdrawal (both talk to every node of the stack). Then ``stack up`` starts only the killed
+node, which catches up with the others.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from pathlib import Path
 import pytest
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.demo import operator
 from etm_bridge_regtest.demo.engines import PoolSwaps
-from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
+from etm_bridge_regtest.demo.parties import ETM_FEE, BitcoinRpc, World
 from etm_bridge_regtest.demo.scenario import load_parties, prepare
 from etm_bridge_regtest.etm_node import NETWORK_NODES
+from etm_bridge_regtest.faucet import fund_wallet
 from etm_bridge_regtest.stack import StackConfig, down, port_span, status, up
 
-from etm_bridge.etm_client.endpoints import NodeSet
-from etm_bridge.etm_client.htlc_leg import EtmAdapter
+from etm_bridge.app import liquidity
 from etm_bridge.node.client import NodeClient
 from etm_bridge.swaps.core.fsm import Role, SwapState
+from etm_bridge.units import ETM
 
 pytestmark = pytest.mark.bitcoin
 
@@ -41,18 +45,6 @@ def _base_port() -> int:
     ):
         base = procs.free_port()
     return base
-
-
-class NetworkWorld(World):
-    """The demo's world with every ETM read and write on all the stack's nodes."""
-
-    def __init__(self, rpc: BitcoinRpc, urls: list[str], birth: int) -> None:
-        super().__init__(rpc, urls[0], birth)
-        self.urls = urls
-        self.client = NodeSet.from_urls(urls)
-
-    def etm_adapter(self, party: Party) -> EtmAdapter:
-        return EtmAdapter(NodeSet.from_urls(self.urls), party.etm_seed)
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ def test_a_node_killed_mid_swap_and_the_swap_ends_claimed_both(
         btc.mine(101 - btc.height())
     rpc = BitcoinRpc(btc.rpc_url, btc.rpc_user, btc.rpc_password)
     parties, birth = load_parties(stack.state_dir / "demo", btc.height())
-    world = NetworkWorld(rpc, urls, birth)
+    world = World(rpc, urls, birth)  # every read and write on all 4 nodes (a NodeSet)
     prepare(world, btc, parties, lambda _: None)
     swaps = PoolSwaps(world, parties["user"], parties["operator"], tmp_path / "u.db", btc.mine)
     both = (Role.USER, Role.OPERATOR)
@@ -99,6 +91,23 @@ def test_a_node_killed_mid_swap_and_the_swap_ends_claimed_both(
     assert [n["running"] for n in nodes] == [False] + [True] * (NETWORK_NODES - 1)
     survivors = [NodeClient(u).status() for u in urls[1:]]
     assert min(s["finalizedHeight"] for s in survivors) > 0
+
+    # node 0 still down: the faucet and the stack's operator talk to every node, so they work
+    paid = fund_wallet(stack, parties["user"].public(), btc_sat=0, eth_wei=0, etm_units=ETM)
+    assert paid["etm"]["amount"] == ETM
+    investor = parties["investor"]
+    [position] = [p for p in world.client.positions(investor.etm_address) if p["asset"] == "btc"]
+    inv_ctx = world.context(investor, {"etm": world.etm_adapter(investor)})
+    _tx, owed = liquidity.lp_withdraw(inv_ctx, "btc", int(position["shares"]) // 10, fee=ETM_FEE)
+    ctx, _watcher = operator.operator_engine(stack)
+    mine, close_miner = operator.block_miner(stack)
+    try:  # `stack operator`'s payer: the generic use case, Bitcoin's payment from its profile
+        settled = operator.obligation_payer(ctx, tmp_path / "journal.json", mine)()
+    finally:
+        close_miner()
+        operator.close_engine(ctx)
+    assert [p.obligation_id for p in settled] == [int(o["obligation_id"]) for o in owed]
+    assert {o["status"] for o in world.client.obligations(investor.etm_address)} == {"paid"}
 
     # `stack up` starts only the killed node; it catches up with the others
     again = up(stack)["etm"]
