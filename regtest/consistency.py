@@ -11,6 +11,7 @@ checks, with the nodes' own RPCs:
 * the Bitcoin node knows the block at the tip of the ETM node's Bitcoin relay;
 * anvil has the block at the tip of the ETM node's Ethereum relay;
 * anvil holds code at the HTLC and PoolVault addresses the ETM genesis names;
+* hsd (when the stack runs it) knows the block at the tip of the ETM node's Handshake relay;
 * on a network of ETM nodes, each node is checked so, and every node follows the same genesis.
 
 Any miss is one :class:`StackMismatchError` line naming what is missing and what to do.
@@ -62,6 +63,15 @@ def mismatches(
     return found
 
 
+def hsd_mismatch(relays: Mapping[str, Any], hsd_has_block: Callable[[str], bool]) -> list[str]:
+    """hsd lacks the tip of the ETM node's Handshake relay: one phrase, else []."""
+    tip = (relays.get("handshake") or {}).get("tip")
+    if tip and int(tip.get("height", 0)) > 0 and not hsd_has_block(str(tip["hash"])):
+        return [f"hsd lacks block {tip['hash']} (height {tip['height']}), the tip of the ETM "
+                "node's Handshake relay"]  # fmt: skip
+    return []
+
+
 def check_stack(report: Mapping[str, Mapping[str, Any]], state_dir: Path) -> None:
     """Raise StackMismatchError unless the running stack's chains agree (see module doc)."""
     btc, anvil, etm = report["bitcoin"], report["anvil"], report["etm"]
@@ -69,22 +79,31 @@ def check_stack(report: Mapping[str, Mapping[str, Any]], state_dir: Path) -> Non
         str(btc["rpc_url"]), user=btc.get("rpc_user"), password=btc.get("rpc_password")
     )
     eth = JsonRpcClient(str(anvil["rpc_url"]), version="2.0", timeout_s=10.0)
+    hsd_info = report.get("hsd") or {}
+    hsd = (JsonRpcClient(str(hsd_info["rpc_url"]), user="x", password=hsd_info.get("api_key"))
+           if hsd_info.get("rpc_url") else None)  # fmt: skip
     found: list[str] = []
     genesis: dict[str, str] = {}
     try:
         for url in etm.get("urls") or [etm["rpc_url"]]:
             node = NodeClient(str(url), timeout_s=10.0)
             genesis[str(url)] = str(node.status()["genesisId"])
-            found += [f"{url}: {miss}" if etm.get("urls") else miss for miss in mismatches(
-                node.spv_status(),
+            relays = node.spv_status()
+            misses = mismatches(
+                relays,
                 etm.get("eth_pool") or {},
                 lambda block_hash: _answers(bitcoin, "getblockheader", block_hash, False),
                 lambda block_hash: _answers(eth, "eth_getBlockByHash", block_hash, False),
                 lambda address: _answers(eth, "eth_getCode", address, "latest", empty="0x"),
-            )]  # fmt: skip
+            )
+            if hsd is not None:
+                misses += hsd_mismatch(relays, lambda h: _answers(hsd, "getblockheader", h, False))
+            found += [f"{url}: {miss}" if etm.get("urls") else miss for miss in misses]
     finally:
         bitcoin.close()
         eth.close()
+        if hsd is not None:
+            hsd.close()
     found += genesis_mismatches(genesis)
     if found:
         raise StackMismatchError(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from etm_bridge_regtest.anvil import STATE_INTERVAL_S, AnvilService
-from etm_bridge_regtest.consistency import genesis_mismatches, mismatches
+from etm_bridge_regtest.consistency import genesis_mismatches, hsd_mismatch, mismatches
 from etm_bridge_regtest.stack import STACK_SERVICES, StackConfig
 
 from etm_bridge.errors import StackError
@@ -86,3 +86,15 @@ def test_nodes_on_another_genesis_are_named() -> None:
     assert genesis_mismatches(same) == [] and genesis_mismatches({}) == []
     off = genesis_mismatches({**same, "http://c": "g2"})
     assert off == ["the ETM node at http://c follows genesis g2, the one at http://a g1"]
+
+
+def test_hsd_that_lost_the_handshake_relay_s_tip_is_named() -> None:
+    tip = {"height": 7, "hash": "ab" * 32}
+    relays = {"handshake": {"tip": tip}}
+    assert hsd_mismatch(relays, lambda h: True) == []
+    [miss] = hsd_mismatch(relays, lambda h: h != "ab" * 32)
+    assert miss.startswith(f"hsd lacks block {'ab' * 32} (height 7)")
+    # no relay, or one still at its genesis block: nothing to check
+    assert hsd_mismatch({}, lambda h: False) == []
+    assert hsd_mismatch({"handshake": {"tip": {"height": 0, "hash": "00" * 32}}},
+                        lambda h: False) == []  # fmt: skip
