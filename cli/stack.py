@@ -187,10 +187,12 @@ def operator_command(interval: float, ticks: int | None, mine: bool, as_json: bo
             click.echo(f"obligation payment: {exc}", err=True)
             return
         for done in paid:
-            line = done.to_json() if as_json else (
-                f"paid obligation {done.obligation_id}: {done.amount} {done.asset} base units "
-                f"(tx {done.txid}), proven on ETM")  # fmt: skip
-            click.echo(json.dumps(line) if as_json else line)
+            if as_json:
+                click.echo(json.dumps({"obligation_paid": done.to_json()}, sort_keys=True))
+            else:
+                click.echo(f"paid obligation {done.obligation_id}: "
+                           f"{format_amount(done.amount, done.asset)} (tx {done.txid}), "
+                           "proven on ETM")  # fmt: skip
 
     try:
         run_watch(ctx, watcher, True, ticks, interval, 10, as_json, after_tick)

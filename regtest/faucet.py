@@ -6,7 +6,8 @@ from the running stack described by ``stack.json``: Bitcoin from the node's fauc
 prefunded development key, ETM by a transfer from the genesis-funded development account
 ``dev_key("user-9")`` (not ``user-0``, the stack's Ethereum relayer, so a faucet payment never
 races the relayer's nonce), sent to every ETM node of the stack (one node down changes
-nothing). Refuses a stack that is not regtest / anvil's dev chain, and says how to start the
+nothing), HNS (only when asked: ``--hns``) from hsd's faucet wallet, one block mined. Refuses a
+stack that is not regtest / anvil's dev chain, and says how to start the
 stack when it is not running. Development only: every faucet key is public.
 """
 
@@ -27,6 +28,7 @@ from etm_bridge.wallet import WalletPublic
 from .anvil import CHAIN_ID, AnvilNode
 from .bitcoin import BitcoinNode
 from .stack import StackConfig, load_state, not_answering, status
+from .stack_relays import hsd_node
 
 ETM_FAUCET = "user-9"
 ETM_FEE = 100_000
@@ -46,6 +48,7 @@ FAUCETS = (
     Faucet("btc", "0.1", "BTC to pay (0: none)."),
     Faucet("eth", "1", "ETH to pay (0: none)."),
     Faucet("etm", "1000", "ETM to pay (0: none)."),
+    Faucet("hns", "0", "HNS to pay (0: none; the stack's hsd must run)."),
 )
 
 
@@ -71,13 +74,20 @@ def _running_stack(config: StackConfig) -> dict[str, dict[str, Any]]:
 
 
 def fund_wallet(
-    config: StackConfig, public: WalletPublic, *, btc_sat: int, eth_wei: int, etm_units: int
-) -> dict[str, dict[str, Any]]:
-    """Pay the wallet's BTC, ETH and ETM addresses (0 skips a chain); chain -> what was paid."""
-    for name, value in (("btc_sat", btc_sat), ("eth_wei", eth_wei), ("etm_units", etm_units)):
+    config: StackConfig, public: WalletPublic, *, btc_sat: int, eth_wei: int, etm_units: int,
+    hns_doo: int = 0,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Pay the wallet's BTC, ETH, ETM and HNS addresses (0 skips a chain); chain -> what was
+    paid."""
+    for name, value in (("btc_sat", btc_sat), ("eth_wei", eth_wei), ("etm_units", etm_units),
+                        ("hns_doo", hns_doo)):  # fmt: skip
         if value < 0:
             raise StackError(f"{name} must not be negative, got {value}")
     stack = _running_stack(config)
+    hsd = hsd_node(stack.get("hsd") or {}) if hns_doo else None
+    if hns_doo and hsd is None:
+        raise StackError(f"the stack in {config.state_dir} runs no hsd: no HNS faucet "
+                         "(`etm-bridge stack up` says why)")  # fmt: skip
     paid: dict[str, dict[str, Any]] = {}
     try:
         if btc_sat:
@@ -86,10 +96,17 @@ def fund_wallet(
             paid["eth"] = _pay_eth(stack["anvil"], public.eth.address, eth_wei)
         if etm_units:
             paid["etm"] = _pay_etm(stack["etm"], public.etm.address, etm_units)
+        if hsd is not None:
+            address = public.hns.address("regtest")
+            txid = hsd.fund(address, hns_doo)  # mines one block to confirm
+            paid["hns"] = {"address": address, "amount": hns_doo, "txid": txid}
     except EtmBridgeError:
         raise
     except (OSError, ValueError) as exc:  # a node's own error: one line naming what failed
         raise StackError(f"faucet payment failed (paid so far: {sorted(paid)}): {exc}") from exc
+    finally:
+        if hsd is not None:
+            hsd.close()
     return paid
 
 
@@ -102,7 +119,8 @@ def fund(
     if unknown:
         raise StackError(f"the stack has no faucet for {', '.join(unknown)}")
     return fund_wallet(config, public, btc_sat=amounts.get("btc", 0),
-                       eth_wei=amounts.get("eth", 0), etm_units=amounts.get("etm", 0))  # fmt: skip
+                       eth_wei=amounts.get("eth", 0), etm_units=amounts.get("etm", 0),
+                       hns_doo=amounts.get("hns", 0))  # fmt: skip
 
 
 def _pay_btc(info: Mapping[str, Any], address: str, amount_sat: int) -> dict[str, Any]:
