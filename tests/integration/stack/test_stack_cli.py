@@ -122,6 +122,8 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert node_status.returncode == 0, node_status.stderr
     assert json.loads(node_status.stdout)["height"] >= 0
     assert all(n["url"] in client_file.read_text() for n in nodes)  # [etm] urls: every node
+    hns_table = f'[chains.handshake]\nrpc_url = "{status["hsd"]["rpc_url"]}"'
+    assert hns_table in client_file.read_text()  # the stack's hsd, when it runs
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0, down.stderr
@@ -144,7 +146,9 @@ def test_up_twice_then_status_then_down_leaves_no_process_and_frees_the_ports(
     assert _cli(stack_env, "down").stdout.count("stopped (pid") == len(STACK_SERVICES)
 
 
-@pytest.mark.parametrize("taken", ["bitcoin_rpc", "anvil", "etm", f"etm-{NETWORK_NODES - 1}"])
+@pytest.mark.parametrize(
+    "taken", ["bitcoin_rpc", "anvil", "etm", f"etm-{NETWORK_NODES - 1}", "hsd_wallet"]
+)
 def test_up_fails_fast_naming_a_port_that_is_already_taken(
     stack_env: dict[str, str], taken: str
 ) -> None:
