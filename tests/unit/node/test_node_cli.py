@@ -165,8 +165,8 @@ def test_init_says_in_one_line_which_tx_plugins_the_genesis_enables(tmp_path: Pa
     code, output, genesis = _init(tmp_path, "--hns-network", "regtest", "--json")
     assert code == 0, output
     shown = json.loads(output)
-    assert shown["txPlugins"] == genesis["params"]["tx_plugins"]
-    assert shown["txPlugins"][-1] == "etm_bridge.chains.handshake.etm.plugin"
+    assert shown["tx_plugins"] == genesis["params"]["tx_plugins"]
+    assert shown["tx_plugins"][-1] == "etm_bridge.chains.handshake.etm.plugin"
     assert shown["enables"] == (
         "SPV relays (bitcoin, ethereum), exchange (pools, swaps), handshake relay"
     )
