@@ -16,17 +16,26 @@ The journal is a 0600 JSON file ``{"<asset>:<obligation id>": txid}``, written a
 ``pay`` returns (an adapter learns its txid by paying, so ``pay`` itself is the only step not
 covered). A chain whose profile has no ``obligation_payments`` (its obligations are paid
 through a contract) is refused with one clear error.
+
+One payer at a time per journal: a run holds an exclusive ``flock`` on ``<journal>.lock`` (the
+kernel drops it when the process dies, even by SIGKILL). Without it a second run started while
+the first still waited for confirmations (an operator thinking the first had hung) walked the
+same obligations in step with it, and both read the journal before either wrote the next
+obligation's txid: both paid it (review x5; the second run is now refused, naming the lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..chains.profile import ObligationRequest
+from ..chains.profile import ChainProfile, ObligationRequest
 from ..chains.registry import chain_registry
 from ..errors import ValidationError
 from ..exchange import payloads, txtypes
@@ -93,6 +102,26 @@ def _journal_read(journal: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in saved.items()}
 
 
+@contextmanager
+def journal_lock(journal: Path) -> Iterator[None]:
+    """Hold the one payer's lock of ``journal`` (see the module); ValidationError naming the
+    lock file if another run holds it."""
+    lock = journal.with_name(journal.name + ".lock")
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValidationError(
+                f"another run is paying these obligations (it holds {lock}): wait for it to "
+                "finish or stop it; two payers at once could pay an obligation twice"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def pay_obligations(
     ctx: AppContext,
     asset: str,
@@ -114,6 +143,17 @@ def pay_obligations(
             f"{chain.name} obligations are not paid by a payment of the operator's adapter "
             f"(its pools pay withdrawals another way, e.g. through the operator's vault)"
         )
+    with journal_lock(journal):
+        return _pay_due(ctx, asset, journal, chain, fee, timeout_s, progress, after_pay)
+
+
+def _pay_due(
+    ctx: AppContext, asset: str, journal: Path, chain: ChainProfile, fee: int | None,
+    timeout_s: float, progress: Callable[[str], None], after_pay: Callable[[int], object],
+) -> list[PaidObligation]:  # fmt: skip
+    """:func:`pay_obligations` under its journal's lock."""
+    client = chain.require_client()
+    assert client.obligation_payments is not None and client.obligation_proof is not None
     due = open_obligations(ctx, asset)
     if not due:
         return []

@@ -9,12 +9,19 @@ operator with an ETM node down (tests/integration/stack/test_stack_network_kill.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from etm_bridge.app.context import AppContext
-from etm_bridge.app.obligation_payments import _journal_read, pay_obligations, payable_assets
+from etm_bridge.app.obligation_payments import (
+    _journal_read,
+    journal_lock,
+    pay_obligations,
+    payable_assets,
+)
 from etm_bridge.chains.bitcoin.etm.verifier import p2wpkh, payment_tag
 from etm_bridge.chains.handshake.etm import scripts
 from etm_bridge.chains.profile import ObligationRequest
@@ -66,3 +73,37 @@ def test_a_damaged_journal_is_named_and_never_read_as_empty(tmp_path: Path) -> N
         _journal_read(journal)
     journal.write_text(json.dumps({"btc:1": "ab" * 32}))
     assert _journal_read(journal) == {"btc:1": "ab" * 32}
+
+
+def test_a_second_payer_while_one_runs_is_refused_and_a_killed_one_frees_the_journal(
+    tmp_path: Path,
+) -> None:
+    """Attack (review x5): a second run started while the first still waits for confirmations
+    walks the same obligations in step with it; both read the journal before either records the
+    next payment, and both pay it. The second run is refused before anything is read or paid,
+    and a payer killed by SIGKILL leaves no lock behind (the kernel drops its flock)."""
+    journal = tmp_path / "operator" / "obligation_payments.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(journal)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ValidationError, match=r"another run is paying .*\.lock"):
+            pay_obligations(AppContext(), "btc", journal)
+    finally:
+        holder.kill()
+        holder.wait()
+    # free again once its holder died (and held by one run at a time, in one process too)
+    with journal_lock(journal), pytest.raises(ValidationError, match="another run is paying"):
+        journal_lock(journal).__enter__()
+    assert not journal.exists()  # nothing was paid nor recorded
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from etm_bridge.app.obligation_payments import journal_lock
+with journal_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
