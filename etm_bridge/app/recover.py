@@ -15,9 +15,12 @@ swap, or a refused intent, leaves a gap), and for each hashlock asks
 and rebuilds the user's record the watcher needs, terms as the chains state them:
 
 - **swap in** (foreign -> ETM): our foreign lock (refunded to our key, claimed by the pool's
-  claim key) gives the long leg exactly; the counter leg is the pool's ETM HTLC to our address,
-  its amount the open swap's ``amount_out`` (else the HTLC's, else 1: before the proof, the
-  intent recorded on ETM still pins the minimum the exchange pays);
+  claim key; the largest such, on the chain of the pool ETM names if it names one: anyone may
+  add decoy locks with a public hashlock, :func:`our_pool_lock`) gives the long leg exactly;
+  the counter leg is the pool's ETM HTLC to our address, its amount the open swap's
+  ``amount_out`` (else the HTLC's, else 1: before the proof, the intent recorded on ETM still
+  pins the minimum the exchange pays); our locks on several chains with ETM naming none are
+  reported, not guessed;
 - **swap out** (ETM -> foreign): our open ETM HTLC and its pool swap give both legs; the depth
   asked of the operator's lock is the node's quote of the same amount now.
 
@@ -30,14 +33,15 @@ refunded) needs nothing and is reported; direct swaps (no pool) are not found he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..adapter import ChainAdapter
 from ..chain.address import decode_address
-from ..errors import ConfigError, EtmBridgeError, SwapNotFoundError
+from ..errors import ConfigError, EtmBridgeError, SwapError, SwapNotFoundError
 from ..hashlock import blocks_for_seconds, sha256
+from ..observations import HtlcLock
 from ..swaps.core.fsm import Role, SwapDirection
 from ..swaps.core.ids import user_swap_id
 from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
@@ -134,6 +138,18 @@ class _Scan:
                 for name, locks in seen.locks.items()}  # fmt: skip
         if opened is not None and opened.get("direction") == "etm_to_asset":
             return self._swap_out(index, swap_id, preimage, opened)
+        pooled = {name: lock for name, locks in ours.items()
+                  if (lock := our_pool_lock(locks, self._claim_key(name))) is not None}  # fmt: skip
+        if opened is not None:  # ETM proved a lock of this asset: the swap is on its chain
+            pooled = {n: lk for n, lk in pooled.items() if self.legs[n] == opened.get("asset")}
+        if len(pooled) > 1:
+            where = ", ".join(f"{n} lock {lk.lock_id}" for n, lk in sorted(pooled.items()))
+            return Found(index, swap_id, "foreign_to_etm", "not_rebuilt",
+                         f"locks of ours with this hashlock on several chains ({where}) and ETM "
+                         "names none: refund them after their timelocks"), None  # fmt: skip
+        if pooled:
+            [(chain, lock)] = pooled.items()
+            return self._swap_in(index, swap_id, preimage, chain, lock, seen)
         leg = next((name for name, locks in ours.items() if locks), None)
         if leg is not None:
             return self._swap_in(index, swap_id, preimage, leg, ours[leg][0], seen)
@@ -145,6 +161,13 @@ class _Scan:
         return Found(index, swap_id, "unknown", "not_rebuilt",
                      f"a lock with this hashlock on {where} is not ours (no key of ours refunds "
                      "it): nothing to recover"), None  # fmt: skip
+
+    def _claim_key(self, leg: str) -> bytes | None:
+        """The claim key of the pool of ``leg``'s asset (None: no such pool)."""
+        try:
+            return self.pool(self.legs[leg]).claim_key
+        except SwapError:
+            return None
 
     def _terms(self, swap_id: str, hashlock: bytes, direction: SwapDirection, user: LegTerms,
                counter: LegTerms, margin: int) -> SwapTerms:  # fmt: skip
@@ -212,6 +235,19 @@ class _Scan:
             pass
         record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=self.now)
         return Found(index, terms.swap_id, direction, "rebuilt", detail), record
+
+
+def our_pool_lock(locks: Sequence[HtlcLock], claim_key: bytes | None) -> HtlcLock | None:
+    """Of our locks with a swap's hashlock on one chain (refunded to our key), the one to
+    rebuild the swap in from: claimed by the chain's pool (``claim_key``), the largest.
+
+    Anyone may lock coins with a hashlock once it is public, refunded to our (public) key: only
+    the first lock used to be read, so a decoy put first (a dust lock claimed by another key,
+    or a smaller one claimed by the pool) made recover skip the swap ("a direct swap") or
+    follow the decoy, and the watcher never refunded our real lock (review x5). A decoy larger
+    than ours is the attacker's gift: following it loses us nothing."""
+    mine = [lock for lock in locks if claim_key is not None and lock.terms.claim_key == claim_key]
+    return max(mine, key=lambda lock: lock.terms.amount, default=None)
 
 
 def recover_swaps(ctx: AppContext, *, gap: int = DEFAULT_GAP) -> Recovery:

@@ -1,0 +1,41 @@
+"""``swap recover`` picks our real lock among decoys (``etm_bridge.app.recover.our_pool_lock``).
+
+Attack (review x5): once a user's lock is on chain its hashlock is public, and anyone may lock
+coins with it refunded to the user's (public) key. Recover read only the first lock of ours: a
+dust decoy put first and claimed by another key made it report the swap as "a direct swap" and
+rebuild nothing; a smaller decoy claimed by the pool made it rebuild the swap from the decoy's
+terms, so the watcher followed the decoy and never refunded the user's real lock.
+"""
+
+from __future__ import annotations
+
+from etm_bridge.app.recover import our_pool_lock
+from etm_bridge.hashlock import sha256
+from etm_bridge.observations import HtlcLock, HtlcTerms
+
+HASHLOCK = sha256(b"\x07" * 32)
+OURS, POOL, STRANGER = b"\x02" + b"\x11" * 32, b"\x03" + b"\x22" * 32, b"\x02" + b"\x33" * 32
+
+
+def _lock(n: int, amount: int, claim_key: bytes) -> HtlcLock:
+    terms = HtlcTerms(amount, HASHLOCK, claim_key, OURS, 500)
+    return HtlcLock("bitcoin", f"{n:064x}:0", f"{n:064x}", terms, block_height=100 + n)
+
+
+def test_a_decoy_claimed_by_another_key_put_first_does_not_hide_our_lock() -> None:
+    decoy, real = _lock(1, 546, STRANGER), _lock(2, 150_000, POOL)
+    assert our_pool_lock([decoy, real], POOL) == real
+
+
+def test_a_smaller_decoy_claimed_by_the_pool_put_first_is_not_followed() -> None:
+    decoy, real = _lock(1, 1_000, POOL), _lock(2, 150_000, POOL)
+    assert our_pool_lock([decoy, real], POOL) == real
+    # a larger "decoy" refunds its coins to us: following it loses us nothing
+    gift = _lock(3, 200_000, POOL)
+    assert our_pool_lock([decoy, real, gift], POOL) == gift
+
+
+def test_no_lock_claimed_by_the_pool_or_no_pool_gives_none() -> None:
+    assert our_pool_lock([_lock(1, 546, STRANGER)], POOL) is None
+    assert our_pool_lock([_lock(2, 150_000, POOL)], None) is None
+    assert our_pool_lock([], POOL) is None
