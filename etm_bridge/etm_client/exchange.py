@@ -40,9 +40,17 @@ from typing import Any
 
 from ..adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, KeyKind
 from ..chain.address import encode_address
+from ..chain.codec import U64
 from ..chains.profile import ChainProfile
 from ..chains.registry import chain_registry
-from ..errors import ConfigError, NotFoundError, SwapError, TxRejectedError, ValidationError
+from ..errors import (
+    ChainError,
+    ConfigError,
+    NotFoundError,
+    SwapError,
+    TxRejectedError,
+    ValidationError,
+)
 from ..exchange import payloads, records, txtypes
 from ..exchange.htlc import Htlc
 from ..exchange.records import PoolSwap
@@ -262,7 +270,7 @@ class NodeExchange:
             (records.decode(PoolSwap, row["swap"]), records.decode(Htlc, row["htlc"]))
             for row in rows
         ]
-        return swaps, cursor
+        return swaps, checked_log_cursor(asset, after, len(rows), cursor)
 
     def log_heights(self) -> tuple[int, int]:
         status = self.client.status()
@@ -287,3 +295,35 @@ class NodeExchange:
         """``xchg_lp_deposit`` with an encoded deposit proof and at most ``etm_max`` ETM."""
         deposit = payloads.LpDeposit(asset, etm_max, min_shares, proof)
         return self.submitter.submit(txtypes.LP_DEPOSIT, deposit, fee=fee)
+
+
+def _log_seq(asset: str, cursor: str) -> int:
+    """The swap number a cursor of pool ``asset``'s swap log names (``asset || 0x00 || seq``)."""
+    prefix = records.asset_key(asset, b"")
+    try:
+        raw = bytes.fromhex(cursor)
+    except ValueError:
+        raw = b""
+    if not raw.startswith(prefix) or len(raw) != len(prefix) + U64.size:
+        raise ChainError(f"the ETM node answered {cursor[:80]!r}, not a cursor of the {asset} "
+                         "pool's swap log: a broken or lying endpoint, use another")  # fmt: skip
+    return int(U64.unpack(raw[len(prefix) :])[0])
+
+
+def checked_log_cursor(asset: str, after: str | None, count: int, cursor: str | None) -> str | None:
+    """``cursor`` if it is where ``count`` swaps of pool ``asset``'s log read after ``after``
+    end (the log is numbered 0, 1, ... with no gaps); ChainError else.
+
+    The operator saves this cursor and never reads below it again (review x5): a node that
+    answered a cursor past the swaps it returned (``"ff..."``, or one far ahead) made the
+    operator skip every swap up to it for ever, even after the node was replaced. A node can
+    still withhold the newest swaps (a node behind does that too), which are read later."""
+    start = -1 if after is None else _log_seq(asset, after)
+    want = after if count == 0 else records.asset_key(asset, U64.pack(start + count)).hex()
+    if cursor != want:
+        raise ChainError(
+            f"the ETM node's swap log of pool {asset} is inconsistent: {count} swap(s) after "
+            f"cursor {after} end at {cursor}, not {want} (a broken or lying endpoint: use "
+            "another; the saved cursor did not move)"
+        )
+    return cursor
