@@ -12,7 +12,11 @@ and the cursor is saved in the swap store, so a restarted operator does not read
 The saved ("settled") cursor moves only over swaps read while the tip was at or below today's
 finalized height: the swap log is numbered per pool, and a swap in a block a fork switch
 undoes may leave its number to another swap, which a cursor already past it would never read.
-Each tick therefore re-reads the swaps of the not-yet-final blocks (a few blocks' worth).
+Each tick therefore re-reads the swaps of the not-yet-final blocks (a few blocks' worth). The
+tip a read is noted at is asked *after* the read (review x5): asked before, a block made in
+between was read but noted under the lower tip, so its swap's number was settled while the
+block could still be undone, and a second fork switch there gave that number to a swap never
+read.
 """
 
 from __future__ import annotations
@@ -65,7 +69,10 @@ class PoolFollower:
     ) -> FollowReport:
         created: list[str] = []
         unfollowed: list[Unfollowed] = []
-        tip, final = self.swap_log.log_heights()  # before the reads: they are at >= tip
+        # finality before the reads (they see every block final then), the tip after them
+        # (they saw no block above it): a cursor read at a tip is settled once that tip is final
+        final = self.swap_log.log_heights()[1]
+        reads: list[tuple[str, str | None]] = []
         for asset, (pool, foreign) in sorted(pools.items()):
             swaps, cursor = self.swap_log.exchange_swaps(asset, self._settled(asset))
             self.reads += 1
@@ -78,8 +85,10 @@ class PoolFollower:
                         "operator: CANNOT FOLLOW pool swap %s (%s): %s",
                         problem.swap_id, asset, problem.reason,
                     )  # fmt: skip
-            # only now: a failure above leaves the cursor, so those swaps are read again
-            self._advance(asset, cursor, tip, final)
+            reads.append((asset, cursor))
+        tip = self.swap_log.log_heights()[0]
+        for asset, cursor in reads:  # only now: a failure above leaves the cursors, so those
+            self._advance(asset, cursor, tip, final)  # swaps are read again next time
         return FollowReport(tuple(created), tuple(unfollowed))
 
     def _settled(self, asset: str) -> str | None:

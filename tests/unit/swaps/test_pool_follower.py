@@ -14,6 +14,7 @@ and terms (which the user can refund early) is never taken for it (fake chains, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,46 @@ def test_a_swap_a_fork_switch_puts_under_a_read_cursor_is_still_followed(
     assert follower.follow(POOLS, ETM, 13) == FollowReport()
     assert log.asked[-1] == "00000001"
     assert a.htlc_id.hex() in {r.swap_id for r in store.list_swaps()}
+
+
+class RacingLog(SwapLog):
+    """A node that makes a block between the follower's height question and its log read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_read: list[Callable[[], None]] = []
+
+    def exchange_swaps(
+        self, asset: str, after: str | None = None
+    ) -> tuple[list[tuple[PoolSwap, Htlc]], str | None]:
+        while self.before_read:
+            self.before_read.pop(0)()
+        return super().exchange_swaps(asset, after)
+
+
+def test_a_block_made_between_the_heights_and_the_read_is_not_settled_early(
+    store: SwapStore,
+) -> None:
+    """Attack (review x5): the tip was asked before the read, so a block made in between was
+    read under the lower tip; once that tip was final the swap's number was settled though its
+    block was not, and two fork switches there (S, then T, then U at number 0) left U unread
+    for ever: the operator never claims its lock. The tip is now asked after the read."""
+    log = RacingLog()
+    log.tip, log.final = 10, 8
+
+    def block_11() -> None:
+        log.swap_in(1, sha256(b"s" * 32))  # swap S, number 0, in block 11
+        log.tip = 11
+
+    log.before_read.append(block_11)
+    follower = PoolFollower(store, log)  # type: ignore[arg-type]
+    assert len(follower.follow(POOLS, ETM, 10).created) == 1
+    log.swaps.pop()  # fork switch at 11: T takes number 0; 10 is final now, 11 is not
+    t = log.swap_in(2, sha256(b"t" * 32))
+    log.tip, log.final = 11, 10
+    assert follower.follow(POOLS, ETM, 11).created == (t.htlc_id.hex(),)
+    log.swaps.pop()  # a second switch at 11: U takes number 0, and 11 becomes final
+    u = log.swap_in(3, sha256(b"u" * 32))
+    log.tip, log.final = 12, 11
+    assert follower.follow(POOLS, ETM, 12).created == (u.htlc_id.hex(),)
+    assert u.htlc_id.hex() in {r.swap_id for r in store.list_swaps()}
