@@ -12,9 +12,14 @@ operator's adapter's payments capability (``pay``, ``payment_status``, ``payment
 3. bring the chain's relay on ETM to that block (feeding it when anyone may), prove the
    payment and submit ``xchg_obligation_paid``.
 
-The journal is a 0600 JSON file ``{"<asset>:<obligation id>": txid}``, written as soon as
-``pay`` returns (an adapter learns its txid by paying, so ``pay`` itself is the only step not
-covered). A chain whose profile has no ``obligation_payments`` (its obligations are paid
+The journal is a 0600 JSON file ``{"etm_chain": <genesis block id>, "paid": {"<asset>:<obligation
+id>": txid}}``, written as soon as ``pay`` returns (an adapter learns its txid by paying, so
+``pay`` itself is the only step not covered). An obligation id names a withdrawal of one ETM
+chain only: a journal of another chain (an operator home reused on a relaunched network) is
+refused, never resumed (review x5: resuming its payment to the same LP key for the same id and
+amount closed the new chain's obligation with the old payment, and the LP was never paid). A
+journal written before it named its chain (a flat object) is read as this chain's and named on
+the next write. A chain whose profile has no ``obligation_payments`` (its obligations are paid
 through a contract) is refused with one clear error.
 
 One payer at a time per journal: a run holds an exclusive ``flock`` on ``<journal>.lock`` (the
@@ -86,7 +91,8 @@ def open_obligations(ctx: AppContext, asset: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda o: int(o["obligation_id"]))
 
 
-def _journal_read(journal: Path) -> dict[str, str]:
+def _journal_read(journal: Path, etm_chain: str) -> dict[str, str]:
+    """The payments ``journal`` records for the ETM chain whose genesis id is ``etm_chain``."""
     text = read_private(journal)
     if text is None:
         return {}
@@ -99,7 +105,22 @@ def _journal_read(journal: Path) -> dict[str, str]:
         ) from exc
     if not isinstance(saved, dict):
         raise ValidationError(f"{journal} is not an obligation payment journal (an object)")
+    if "etm_chain" in saved:
+        if saved["etm_chain"] != etm_chain:
+            raise ValidationError(
+                f"{journal} records obligation payments for another ETM chain (genesis "
+                f"{str(saved['etm_chain'])[:64]}, this node's is {etm_chain}): its obligation "
+                "ids name other withdrawals. Move it away (keep it) and run again"
+            )
+        saved = saved.get("paid")
+        if not isinstance(saved, dict):
+            raise ValidationError(f"{journal} has no object of payments ('paid')")
     return {str(k): str(v) for k, v in saved.items()}
+
+
+def _journal_write(journal: Path, etm_chain: str, paid: dict[str, str]) -> None:
+    write_private(journal, json.dumps({"etm_chain": etm_chain, "paid": paid}, indent=1,
+                                      sort_keys=True))  # fmt: skip
 
 
 @contextmanager
@@ -161,6 +182,7 @@ def _pay_due(
     adapter = ctx.adapter(leg)
     ex = ctx.exchange()
     needed = int(ex.pool(asset)["min_confirmations"])
+    etm_chain = str(ctx.node().block(0)["fullId"])
     done: list[PaidObligation] = []
     for row in due:
         oid, amount = int(row["obligation_id"]), int(row["amount"])
@@ -168,11 +190,11 @@ def _pay_due(
         payments = client.obligation_payments(request)
         key = f"{asset}:{oid}"
         since = adapter.tip().height
-        paid = _journal_read(journal)
+        paid = _journal_read(journal, etm_chain)
         txid = paid.get(key)
         if txid is None:
             txid = adapter.pay(payments)
-            write_private(journal, json.dumps({**paid, key: txid}, indent=1, sort_keys=True))
+            _journal_write(journal, etm_chain, {**paid, key: txid})
             progress(f"paid obligation {oid}: {amount} base units of {asset}, {leg} tx {txid}")
         else:
             since = max(0, since - 1_000)  # resumed: look back for its block

@@ -18,6 +18,7 @@ import pytest
 from etm_bridge.app.context import AppContext
 from etm_bridge.app.obligation_payments import (
     _journal_read,
+    _journal_write,
     journal_lock,
     pay_obligations,
     payable_assets,
@@ -29,6 +30,7 @@ from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
 
 KEY = bytes.fromhex("02" + "11" * 32)
+CHAIN = "cc" * 32  # an ETM genesis block id
 
 
 def _client(asset: str):  # type: ignore[no-untyped-def]
@@ -63,16 +65,34 @@ def test_a_chain_without_plain_payments_is_refused_with_the_reason(tmp_path: Pat
 def test_a_damaged_journal_is_named_and_never_read_as_empty(tmp_path: Path) -> None:
     """An empty reading would pay every recorded obligation a second time."""
     journal = tmp_path / "journal.json"
-    assert _journal_read(journal) == {}
+    assert _journal_read(journal, CHAIN) == {}
     journal.write_text("{")
     journal.chmod(0o600)
     with pytest.raises(ValidationError, match="never delete it"):
-        _journal_read(journal)
+        _journal_read(journal, CHAIN)
     journal.write_text(json.dumps(["btc:1"]))
     with pytest.raises(ValidationError, match="not an obligation payment journal"):
-        _journal_read(journal)
-    journal.write_text(json.dumps({"btc:1": "ab" * 32}))
-    assert _journal_read(journal) == {"btc:1": "ab" * 32}
+        _journal_read(journal, CHAIN)
+    journal.write_text(json.dumps({"etm_chain": CHAIN, "paid": ["btc:1"]}))
+    with pytest.raises(ValidationError, match="no object of payments"):
+        _journal_read(journal, CHAIN)
+    _journal_write(journal, CHAIN, {"btc:1": "ab" * 32})
+    assert _journal_read(journal, CHAIN) == {"btc:1": "ab" * 32}
+
+
+def test_a_journal_of_another_etm_chain_is_never_resumed(tmp_path: Path) -> None:
+    """Attack (review x5): obligation ids restart on every ETM chain. An operator home reused
+    on a relaunched network resumed the old chain's payment of "btc:0" for the new obligation
+    0: same LP key, same amount, an id the tag lists, a payment the new chain never saw used,
+    so ETM closed the LP's new withdrawal with the old payment and the LP was never paid."""
+    journal = tmp_path / "journal.json"
+    _journal_write(journal, "aa" * 32, {"btc:0": "ab" * 32})
+    with pytest.raises(ValidationError, match=r"another ETM chain .* Move it away"):
+        _journal_read(journal, CHAIN)
+    assert _journal_read(journal, "aa" * 32) == {"btc:0": "ab" * 32}
+    # a journal from before it named its chain is read as this chain's (never as empty)
+    journal.write_text(json.dumps({"btc:0": "ab" * 32}))
+    assert _journal_read(journal, CHAIN) == {"btc:0": "ab" * 32}
 
 
 def test_a_second_payer_while_one_runs_is_refused_and_a_killed_one_frees_the_journal(
