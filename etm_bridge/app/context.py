@@ -111,8 +111,9 @@ class AppContext:
         """The next swap secret from the wallet's seed (None when secrets are injected or the
         keys are not a wallet's). The index is reserved in the swap database before the
         secret is derived (a crash burns it, never reuses it); an index whose hashlock ETM
-        already knows (an HTLC with it: the database was lost and `swap recover` not run) is
-        skipped, up to :data:`USED_INDEX_SKIPS` of them."""
+        already knows (an HTLC with it, or an intent reserving it: the database was lost and
+        `swap recover` not run, or the wallet restored on a second machine while a swap in of
+        the first waits for its proof) is skipped, up to :data:`USED_INDEX_SKIPS` of them."""
         if self.new_secret is not _strong_secret:
             return None
         wallet = self.wallet()
@@ -124,7 +125,7 @@ class AppContext:
         node = self.node() if configured and self.etm_name_or_none() is not None else None
         for _ in range(USED_INDEX_SKIPS):
             preimage = cast(bytes, derive(store.reserve_swap_index()))
-            if node is None or not node.htlcs(sha256(preimage)):
+            if node is None or not node.hashlock_seen(sha256(preimage)):
                 return preimage
         raise ConfigError(
             f"the next {USED_INDEX_SKIPS} swap secrets of this wallet were all used on ETM: the "

@@ -244,6 +244,13 @@ def htlcs_by_hashlock(view: StateView, hashlock: bytes) -> list[dict[str, Any]]:
     return [] if htlc_id is None else [records.encode(get_htlc(view, htlc_id))]
 
 
+def hashlock_reserved_by(view: StateView, hashlock: bytes) -> str | None:
+    """The address a swap intent reserved ``hashlock`` for while no HTLC has used it yet
+    (``xchg_hashlocks``), else None."""
+    use = hashlocks.get_use(view, hashlock)
+    return use.owner if use is not None and not use.htlc_id else None
+
+
 def htlc_record(view: StateView, htlc_id: bytes) -> dict[str, Any] | None:
     """One native HTLC by id (None if there is none)."""
     raw = view.get_json(records.HTLCS, htlc_id)

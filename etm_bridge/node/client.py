@@ -196,6 +196,13 @@ class NodeClient:
         params = {"hashlock": hashlock.hex()}
         return self._request("GET", "/api/exchange/htlcs", params=params)["htlcs"]
 
+    def hashlock_seen(self, hashlock: bytes) -> bool:
+        """Whether ETM knows ``hashlock``: an HTLC used it, or a swap intent reserved it (a
+        node from before ``reserved_by`` answers HTLCs only)."""
+        params = {"hashlock": hashlock.hex()}
+        seen = self._request("GET", "/api/exchange/htlcs", params=params)
+        return bool(seen["htlcs"]) or seen.get("reserved_by") is not None
+
     def htlc(self, htlc_id: str) -> dict[str, Any]:
         """One native HTLC by id (64 hex digits); NotFoundError if there is none."""
         return self._request("GET", f"/api/exchange/htlcs/{htlc_id}")

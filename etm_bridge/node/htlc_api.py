@@ -8,10 +8,11 @@ state tables (read through :mod:`etm_bridge.exchange.views`); an HTLC is
 ``status`` locked/claimed/refunded, ``preimage`` hex once claimed, else null). 404
 ``not_found`` if the chain does not load ``etm_bridge.exchange.txtypes``.
 
-* ``GET /api/exchange/htlcs?hashlock=<64 hex>`` -> ``{"hashlock", "htlcs": [...]}``: the HTLC
-  (open or ended) locked with that hashlock, a list of at most one (a hashlock serves one HTLC
-  ever: ``xchg_hashlocks`` names it, so this is one lookup, never a scan); the parameter is
-  required (400 without it)
+* ``GET /api/exchange/htlcs?hashlock=<64 hex>`` -> ``{"hashlock", "htlcs": [...],
+  "reserved_by"}``: the HTLC (open or ended) locked with that hashlock, a list of at most one (a
+  hashlock serves one HTLC ever: ``xchg_hashlocks`` names it, so this is one lookup, never a
+  scan), and the address a swap intent reserved it for while no HTLC used it (else null); the
+  parameter is required (400 without it)
 * ``GET /api/exchange/htlcs/{htlc_id}`` -> one HTLC (404 if unknown)
 * ``GET /api/exchange/swap-history[?asset=&after=&limit=]`` -> ``{"swaps": [{"htlc_id", "swap",
   "htlc"}], "next"}``: the pool swaps opened (open or ended) with their HTLC, per asset in the
@@ -53,8 +54,10 @@ def htlc_routes(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         if not text:
             raise ValidationError("query parameter hashlock (64 hex digits) is required")
         hashlock = parse_hex(text, "hashlock", 32)
-        rows = views.htlcs_by_hashlock(view(), hashlock)
-        return JSONResponse({"hashlock": hashlock.hex(), "htlcs": rows})
+        state = view()
+        rows = views.htlcs_by_hashlock(state, hashlock)
+        reserved = views.hashlock_reserved_by(state, hashlock)
+        return JSONResponse({"hashlock": hashlock.hex(), "htlcs": rows, "reserved_by": reserved})
 
     @guarded
     async def one(request: Request) -> JSONResponse:

@@ -17,6 +17,8 @@ user's engine and the pool operator's engine (``PoolSwaps``: the real watchers a
    the ETM HTLC ids, each pins the Bitcoin lock ETM proved, and nothing was left unfollowed.
 5. A clean retry: ``start_pool_swap`` whose first secret is already used draws a new one
    before anything is locked.
+6. A wallet restored on a second machine does not hand out a swap index whose hashlock an
+   intent of the first machine reserved (review x5).
 """
 
 from __future__ import annotations
@@ -32,17 +34,21 @@ from test_swap_pool_real_nodes import _setup
 
 from etm_bridge.adapter import HtlcTerms, LockState
 from etm_bridge.app import given_adapters as pool_start
+from etm_bridge.app.context import AppContext
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client import header_feed
 from etm_bridge.etm_client.exchange import proof_bytes
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import txtypes as xt
+from etm_bridge.hashlock import sha256
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapTerms
 from etm_bridge.swaps.core.pool_terms import PoolInfo
 from etm_bridge.units import ETM
+from etm_bridge.wallet.derive import UnlockedWallet, swap_secret
 
 SWAP_SAT = 100_000
+SEED = bytes(range(32))  # the wallet both machines restored from its words
 BOTH = (Role.USER, Role.OPERATOR)
 
 
@@ -146,6 +152,22 @@ def test_hashlock_reuse_and_squatting_fail_on_real_nodes(etm_node, bitcoin_node,
             pool_start.new_preimage = real_new
         assert rec.terms.hashlock != t1.hashlock and rec.preimage != t1_secret
         assert client.htlcs(rec.terms.hashlock) == []  # reserved, nothing locked yet
+
+        # 6. the wallet restored on a second machine (review x5): the first machine's swap in
+        # took index 0 (its intent reserves the hashlock; its lock waits for the proof). The
+        # second machine's empty database must not hand out index 0 again: a swap out with it
+        # would use the hashlock on ETM (the owner may), the first swap's proof would be
+        # refused, and once the secret is revealed the pool's key could claim its BTC lock
+        first = swap_secret(SEED, 0)
+        intent0 = pl.SwapIntentPayload("btc", sha256(first), SWAP_SAT, 1)
+        world.send(user, xt.SWAP_INTENT, intent0)
+        assert client.htlcs(sha256(first)) == [] and client.hashlock_seen(sha256(first))
+        second = AppContext(keys=UnlockedWallet(SEED), swaps_db=tmp_path / "second.db",
+                            given=swaps.user_ad)  # fmt: skip
+        try:
+            assert second.seed_secret() == swap_secret(SEED, 1)  # before: index 0's secret
+        finally:
+            second.close()
     finally:
         print("\n".join(swaps.log))
         swaps.close()

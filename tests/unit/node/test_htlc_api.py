@@ -79,7 +79,7 @@ def test_a_lock_is_found_by_hashlock_and_id_then_its_claim_shows_the_preimage(
 ) -> None:
     assert node.get(f"/api/exchange/htlcs?hashlock={HASHLOCK.hex()}") == (
         200,
-        {"hashlock": HASHLOCK.hex(), "htlcs": []},
+        {"hashlock": HASHLOCK.hex(), "htlcs": [], "reserved_by": None},
     )
     htlc_id = _lock(node)
     status, body = node.get(f"/api/exchange/htlcs?hashlock={HASHLOCK.hex().upper()}")
