@@ -17,17 +17,24 @@ the secret and an existing 0644 temporary file kept its mode; the swap database 
   (SQLite then creates its ``-wal``/``-shm``/``-journal`` with the same mode), existing files are
   brought to 0600, and a symlink in their place is refused.
 
+* :func:`run_lock` holds an exclusive ``flock`` on ``<path>.lock`` (0600) for a run that must
+  be alone on a journal (paying obligations, paying a deposit): a second run is refused with
+  the caller's message; the kernel drops the lock when the process dies, even by SIGKILL.
+
 New parent directories are created 0700. I/O edge: nothing in the pure core imports this.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import PrivateFileError
+from .errors import PrivateFileError, ValidationError
 
 PRIVATE_MODE = 0o600
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -125,3 +132,20 @@ def secure_sqlite_files(db_path: Path) -> None:
         side = db_path.with_name(db_path.name + suffix)
         if side.exists() or side.is_symlink():
             os.close(_open_checked(side, os.O_RDONLY))
+
+
+@contextmanager
+def run_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold the exclusive lock ``<path>.lock`` for the ``with`` block; ValidationError
+    ``busy`` (naming the lock file after it) if another run holds it."""
+    lock = path.with_name(path.name + ".lock")
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = _open_checked(lock, os.O_RDWR | os.O_CREAT)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValidationError(f"{busy} (it holds {lock})") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock

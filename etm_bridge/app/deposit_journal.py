@@ -7,16 +7,24 @@ nothing; run again as typed, it would pay a second time. So right after paying, 
 removed once the deposit is on ETM. While it is there, a new deposit of that asset is refused,
 naming the payment and how to prove it (``--txid``), or, for a chain whose payments cannot be
 found again, how to check the positions and clear it. A deposit resumed by ``--txid`` clears it.
+
+The check, the payment and its record are one step (:func:`paying`: an exclusive lock on
+``<asset>.json.lock``): two runs started together both found no pending payment, both paid,
+and the second record replaced the first, so a crash of the first lost its only record (review
+x5). The second run is now refused until the first has recorded its payment, and then refused
+by that record.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ValidationError
-from ..private_files import write_private
+from ..private_files import run_lock, write_private
 
 
 @dataclass(frozen=True)
@@ -77,3 +85,12 @@ def refuse_if_pending(path: Path, resumable: bool) -> None:
         how = "this chain's payments cannot be resumed: check `lp positions`, then"
         how += f" delete {path} to deposit again"
     raise ValidationError(f"{earlier}; {how}")
+
+
+@contextmanager
+def paying(path: Path | None) -> Iterator[None]:
+    """Alone from the pending check to the payment's record (see the module; no journal, no
+    lock)."""
+    busy = "another `lp deposit` of this asset is paying right now: wait for its payment"
+    with nullcontext() if path is None else run_lock(path, busy):
+        yield

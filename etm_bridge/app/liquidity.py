@@ -264,13 +264,14 @@ def lp_deposit(
     since = adapter.tip().height
     journal = _journal(ctx, asset)
     if resume_txid is None:
-        if journal is not None:
-            deposit_journal.refuse_if_pending(journal, chain.require_client().resumable)
-        txid = adapter.pay(payments)
-        if journal is not None:
-            deposit_journal.record(
-                journal, deposit_journal.PendingDeposit(asset, leg, txid, amount, me)
-            )
+        with deposit_journal.paying(journal):
+            if journal is not None:
+                deposit_journal.refuse_if_pending(journal, chain.require_client().resumable)
+            txid = adapter.pay(payments)
+            if journal is not None:
+                deposit_journal.record(
+                    journal, deposit_journal.PendingDeposit(asset, leg, txid, amount, me)
+                )
         progress(f"paid {display(amount, asset)} to the pool: {leg} tx {txid}")
     else:
         txid, since = resume_txid, max(0, since - RESUME_SCAN_BLOCKS)

@@ -31,11 +31,9 @@ obligation's txid: both paid it (review x5; the second run is now refused, namin
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ from ..chains.profile import ChainProfile, ObligationRequest
 from ..chains.registry import chain_registry
 from ..errors import ValidationError
 from ..exchange import payloads, txtypes
-from ..private_files import read_private, write_private
+from ..private_files import read_private, run_lock, write_private
 from ..swaps.core.ports import TxResult
 from .context import AppContext
 from .liquidity import _deposit_leg, _wait_confirmed, _wait_relayed
@@ -123,24 +121,11 @@ def _journal_write(journal: Path, etm_chain: str, paid: dict[str, str]) -> None:
                                       sort_keys=True))  # fmt: skip
 
 
-@contextmanager
-def journal_lock(journal: Path) -> Iterator[None]:
+def journal_lock(journal: Path) -> AbstractContextManager[None]:
     """Hold the one payer's lock of ``journal`` (see the module); ValidationError naming the
     lock file if another run holds it."""
-    lock = journal.with_name(journal.name + ".lock")
-    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValidationError(
-                f"another run is paying these obligations (it holds {lock}): wait for it to "
-                "finish or stop it; two payers at once could pay an obligation twice"
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    busy = "another run is paying these obligations: wait for it to finish or stop it; two "
+    return run_lock(journal, busy + "payers at once could pay an obligation twice")
 
 
 def pay_obligations(
