@@ -7,6 +7,7 @@ management that the node services rely on.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -103,8 +104,13 @@ def test_pidfile_of_another_command_never_matches(tmp_path: Path) -> None:
     service = ShellService(tmp_path, f"touch {tmp_path / 'ready'}; sleep 300")
     started = start(service)
     try:
+        # a pid reused by another command: its argv and its start time are not the record's
+        # (a process that renamed itself, like hsd, keeps its start time and is still found)
         pidfile = tmp_path / "other.pid"
         procs.write_pidfile(pidfile, started.pid, ["/bin/sh", "-c", "something else"])
+        assert procs.pidfile_process(pidfile) == started.pid  # same start time: renamed itself
+        record = json.loads(pidfile.read_text())
+        pidfile.write_text(json.dumps({**record, "started": record["started"] - 1}))
         assert procs.pidfile_process(pidfile) is None
     finally:
         stop(started.pid)

@@ -112,8 +112,11 @@ def test_watchers_survive_a_node_outage_and_finish_the_swap(bitcoin_node, tmp_pa
         _cli("swap", "accept", tmp_path / "terms.json", "--home", op_home)
         watchers = [_watch(user_home), _watch(op_home)]
 
-        # the user's BTC lock goes out; then the ethereum node goes away
+        # both watchers run (their adapters open) and the user's BTC lock goes out; then the
+        # ethereum node goes away (a watcher still starting would meet the outage at its start,
+        # which is said differently: "waiting for the nodes")
         _until(lambda: "0.01 BTC on btc: sent" in _log(user_home), "the user's BTC lock")
+        _until(lambda: "watch started" in _log(op_home), "the operator's watcher")
         stop(running.pid)
         running = None
         down = f"ethereum node at http://127.0.0.1:{port} unreachable, retrying in"
