@@ -171,9 +171,9 @@ def deposit_etm_max(
     return etm_max
 
 
-def _deposit_leg(ctx: AppContext, chain: ChainProfile) -> str:
-    """The configured leg the deposit is paid on (its table is checked now, before the
-    passphrase is asked)."""
+def chain_leg(ctx: AppContext, chain: ChainProfile) -> str:
+    """The configured leg a payment to or from ``chain``'s pool is made on (an LP's deposit, an
+    operator's obligation payment); its table is checked now, before the passphrase is asked."""
     for name in ctx.chains():
         if chain_registry().for_leg(name, ctx.adapter_entry(name)) is chain:
             if ctx.config is not None and not ctx.given:
@@ -245,7 +245,7 @@ def lp_deposit(
     those blocks there)."""
     asset = asset.lower()
     chain = chain_registry().for_asset(asset)
-    leg = _deposit_leg(ctx, chain)
+    leg = chain_leg(ctx, chain)
     ex = ctx.exchange(trusted_relayer=relay)
     me = ex.etm_address()
     pool = ex.pool(asset)
@@ -277,8 +277,8 @@ def lp_deposit(
         txid, since = resume_txid, max(0, since - RESUME_SCAN_BLOCKS)
     needed = int(pool["min_confirmations"])
     after_pay(needed)
-    height = _wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
-    _wait_relayed(ex, leg, adapter, height, needed, batch, timeout_s, progress)
+    height = wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
+    wait_relayed(ex, leg, adapter, height, needed, batch, timeout_s, progress)
     proof = adapter.payment_proof(txid, payments[0])
     chain.require_client().check_deposit(proof, request)
     tx = ex.submit_deposit(
@@ -298,7 +298,7 @@ def _journal(ctx: AppContext, asset: str) -> Any:
     return deposit_journal.path_of(ctx.config.home.deposits_dir, asset)
 
 
-def _wait_confirmed(
+def wait_confirmed(
     adapter: Any, leg: str, txid: str, since: int, needed: int, timeout_s: float,
     progress: Callable[[str], None],
 ) -> int:  # fmt: skip
@@ -315,7 +315,7 @@ def _wait_confirmed(
     raise ChainError(f"{leg} tx {txid} did not get {needed} confirmations in time")
 
 
-def _wait_relayed(
+def wait_relayed(
     ex: Any, leg: str, adapter: Any, height: int, needed: int, batch: int | None,
     timeout_s: float, progress: Callable[[str], None],
 ) -> None:  # fmt: skip

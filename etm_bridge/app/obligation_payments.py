@@ -45,7 +45,7 @@ from ..exchange import payloads, txtypes
 from ..private_files import read_private, run_lock, write_private
 from ..swaps.core.ports import TxResult
 from .context import AppContext
-from .liquidity import _deposit_leg, _wait_confirmed, _wait_relayed
+from .liquidity import chain_leg, wait_confirmed, wait_relayed
 
 #: obligation statuses an operator still has to pay (a defaulted one heals its pool when paid)
 OPEN = frozenset({"pending", "defaulted"})
@@ -163,7 +163,7 @@ def _pay_due(
     due = open_obligations(ctx, asset)
     if not due:
         return []
-    leg = _deposit_leg(ctx, chain)
+    leg = chain_leg(ctx, chain)
     adapter = ctx.adapter(leg)
     ex = ctx.exchange()
     needed = int(ex.pool(asset)["min_confirmations"])
@@ -185,8 +185,8 @@ def _pay_due(
             since = max(0, since - 1_000)  # resumed: look back for its block
             progress(f"obligation {oid}: resuming its payment {leg} tx {txid}")
         after_pay(needed)
-        height = _wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
-        _wait_relayed(ex, leg, adapter, height, needed, None, timeout_s, progress)
+        height = wait_confirmed(adapter, leg, txid, since, needed, timeout_s, progress)
+        wait_relayed(ex, leg, adapter, height, needed, None, timeout_s, progress)
         proof = client.obligation_proof(adapter.payment_proof(txid, payments[0]))
         tx = ex.submit(txtypes.OBLIGATION_PAID, payloads.ObligationPaid(oid, proof), fee=fee)
         done.append(PaidObligation(oid, asset, amount, txid, tx))
