@@ -64,7 +64,7 @@ from etm_bridge.hashlock import (
 )
 
 from . import artifacts
-from .config import EthereumConfig
+from .config import EthereumConfig, check_chain_id
 from .htlc import HtlcCodec, LockedEvent, SpentEvent, swap_hash
 from .node import EthNode
 from .nonces import NonceManager
@@ -101,6 +101,7 @@ class EthereumAdapter(ChainAdapter):
         self.codec = HtlcCodec()
         self.node = EthNode(config.rpc_url, error_table(self.codec.abis))
         self.chain_id = self.node.chain_id()
+        config.check_chain_id(self.chain_id)
         self.account = Account.from_key(config.private_key)
         if config.htlc_address:
             self._check_htlc_code()
@@ -282,6 +283,8 @@ class EthereumAdapter(ChainAdapter):
         """The ether (wei) of address ``key`` at the latest block (``config["rpc_url"]``)."""
         node = EthNode(str(config["rpc_url"]), {}, timeout_s=5.0)
         try:
+            if config.get("network"):
+                check_chain_id(str(config["network"]), str(config["rpc_url"]), node.chain_id())
             return node.balance(_checksum(key, "address"))
         finally:
             node.close()

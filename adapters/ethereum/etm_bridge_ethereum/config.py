@@ -5,7 +5,8 @@ Keys (``from_config``): ``rpc_url``, ``private_key`` (``0x`` hex, 32 bytes) and 
 EtherSwapHTLC) is required by every HTLC operation (lock, claim, refund, scans) and checked
 against the artifact when the adapter opens; payments (an LP deposit into a pool vault) work
 without it. Optional: ``from_block`` (first block scanned for HTLC events, e.g. the deploy block;
-default 0), ``network`` (default from the chain id), ``confirmations`` (default 1 on dev chains
+default 0), ``network`` (default from the chain id; a known name must match the node's chain
+id, else the adapter refuses to open), ``confirmations`` (default 1 on dev chains
 31337/1337, else 12), ``block_time_s`` (default 12), ``receipt_timeout_s`` (default 120),
 ``wait_for_receipts`` (claim/refund wait for their receipt so a mined revert is reported;
 default true), ``fallback_max_fee_wei`` / ``fallback_priority_fee_wei`` (used only when the
@@ -28,6 +29,12 @@ from .sender import GWEI, FeePolicy
 #: chain id -> network name for ``info().network`` when the config does not say.
 KNOWN_NETWORKS = {1: "mainnet", 11155111: "sepolia", 17000: "holesky", 31337: "anvil", 1337: "dev"}
 DEV_CHAIN_IDS = frozenset({31337, 1337})
+#: a configured ``network`` name -> the chain ids its nodes may report (every dev chain id for
+#: the dev names: anvil can run as 1337 and geth --dev as 31337).
+NETWORK_CHAIN_IDS = {
+    "mainnet": frozenset({1}), "sepolia": frozenset({11155111}), "holesky": frozenset({17000}),
+    "anvil": DEV_CHAIN_IDS, "dev": DEV_CHAIN_IDS, "regtest": DEV_CHAIN_IDS,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,30 @@ class EthereumConfig:
     def network_name(self, chain_id: int) -> str:
         return self.network or KNOWN_NETWORKS.get(chain_id, f"chain-{chain_id}")
 
+    def check_chain_id(self, chain_id: int) -> None:
+        check_chain_id(self.network, self.rpc_url, chain_id)
+
     def default_confirmations(self, chain_id: int) -> int:
         if self.confirmations is not None:
             return self.confirmations
         return 1 if chain_id in DEV_CHAIN_IDS else 12
+
+
+def check_chain_id(network: str | None, rpc_url: str, chain_id: int) -> None:
+    """Refuse a node on another chain than the configured ``network`` names (a ``mainnet``
+    config on an anvil node would show its addresses and 1-confirmation default as if for
+    real ether; a ``sepolia`` config on a mainnet node would spend real ether). No network,
+    or one we do not know (a private chain), is taken as given."""
+    wanted = NETWORK_CHAIN_IDS.get(network or "")
+    if wanted is None or chain_id in wanted:
+        return
+    node_is = KNOWN_NETWORKS.get(chain_id, "an unknown network")
+    ids = " or ".join(str(i) for i in sorted(wanted))
+    raise ConfigError(
+        f"chains.ethereum.network is {network!r} (chain id {ids}) but the node at {rpc_url} "
+        f"is on chain id {chain_id} ({node_is}): point rpc_url at a {network} node, or set "
+        "network to the node's"
+    )
 
 
 def _int(config: Mapping[str, Any], key: str, default: int) -> int:
