@@ -22,6 +22,8 @@ from .sources import Entry
 
 #: The core chain's name as a swap leg (its adapter entry point too); configured by ``[etm]``.
 ETM = "etm"
+#: the names chains give their main network (Bitcoin ``mainnet``, Handshake ``main``).
+MAIN_NETWORK_NAMES = frozenset({"mainnet", "main"})
 
 
 class ChainSecrets(Protocol):
@@ -157,6 +159,7 @@ class Config:
             urls = self.etm_urls
             return ETM, {"url": urls[0], **({"urls": list(urls)} if len(urls) > 1 else {})}
         table = self._table(name)
+        self._check_network(name, table)
         adapter = self.adapter_of(name)
         declared = _adapter_class(name, adapter, table).CONFIG_KEYS
         options: dict[str, Any] = {}
@@ -177,6 +180,20 @@ class Config:
             chosen = self.home.chain_data_dir(name) if data_dir is None else data_dir.value
             options["data_dir"] = str(chosen)
         return adapter, options
+
+    def _check_network(self, name: str, table: Mapping[str, Entry]) -> None:
+        """A chain's own ``network`` must be as real as the wallet's: a mainnet wallet with one
+        chain on a test network (or the reverse) would show addresses and confirmation
+        defaults of one and move coins on the other. Test networks may differ by name
+        (``regtest`` beside an ``anvil`` chain)."""
+        entry = table.get("network")
+        if entry is None or _is_main(str(entry.value)) == _is_main(self.network):
+            return
+        raise ConfigError(
+            f"chains.{name}.network is {entry.value!r} (from {entry.source}) but the wallet's "
+            f"network is {self.network!r} (from {self.sources.get('network', 'default')}): "
+            'a chain on mainnet needs network = "mainnet" and the reverse; fix one of them'
+        )
 
     def adapter_options(self, name: str, keys: ChainSecrets) -> tuple[str, dict[str, Any]]:
         """(adapter entry point, ``from_config`` mapping) of chain ``name`` with the wallet's
@@ -211,6 +228,10 @@ class Config:
             }
             for key, (value, source) in sorted(rows.items())
         }
+
+
+def _is_main(network: str) -> bool:
+    return network.lower() in MAIN_NETWORK_NAMES
 
 
 def _jsonable(value: Any) -> Any:

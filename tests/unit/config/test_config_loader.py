@@ -384,3 +384,37 @@ def test_every_setting_has_a_distinct_environment_variable() -> None:
     assert env_name("chains.bitcoin.rpc_url") == "ETM_BRIDGE_BITCOIN_RPC_URL"
     assert env_name("etm.url") == "ETM_BRIDGE_ETM_URL"
     assert env_name("keystore") == "ETM_BRIDGE_KEYSTORE"
+
+
+@pytest.mark.parametrize(
+    ("wallet", "chain"), [("mainnet", "regtest"), ("testnet", "mainnet"), ("mainnet", "testnet")]
+)
+def test_a_chain_on_a_network_as_real_as_the_wallet_s_or_one_error(
+    env: dict[str, str], tmp_path: Path, wallet: str, chain: str
+) -> None:
+    """Review: a mainnet wallet with `[chains.bitcoin] network = "regtest"` (or the reverse)
+    read as given, so addresses and confirmation defaults of one network met coins of the
+    other. Now chain_options refuses it, naming both keys and their sources."""
+    path = _toml(
+        tmp_path,
+        f'network = "{wallet}"\n[chains.bitcoin]\nrpc_url = "http://127.0.0.1:1"\n'
+        f'network = "{chain}"\n',
+    )
+    config = _load(env, tmp_path, config_file=path)
+    with pytest.raises(
+        ConfigError, match=rf"chains\.bitcoin\.network is '{chain}' .* network is '{wallet}'"
+    ):
+        config.chain_options("bitcoin")
+
+
+@pytest.mark.parametrize(("wallet", "chain"), [("regtest", "anvil"), ("mainnet", "main")])
+def test_test_networks_may_differ_by_name_and_main_is_main(
+    env: dict[str, str], tmp_path: Path, wallet: str, chain: str
+) -> None:
+    path = _toml(
+        tmp_path,
+        f'network = "{wallet}"\n[chains.ethereum]\nrpc_url = "http://127.0.0.1:1"\n'
+        f'network = "{chain}"\n',
+    )
+    _, options = _load(env, tmp_path, config_file=path).chain_options("ethereum")
+    assert options["network"] == chain
