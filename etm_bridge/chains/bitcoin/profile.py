@@ -27,6 +27,7 @@ from etm_bridge.chains.profile_parts import (
 from etm_bridge.observations import KeyKind
 from etm_bridge.units import Unit
 
+from .custody.spec import SPEC as CUSTODY_SPEC
 from .node_init import NODE_INIT
 
 #: 1 BTC in satoshi.
@@ -151,4 +152,6 @@ PROFILE = ChainProfile(
     client=client_spec(_client, resumable=True, destination=None, obligations=True),
     node_init=NODE_INIT,
     proof_kinds={"bitcoin-merkle": ProofKind(header_len=80, node_len=32, verify=_verify_merkle)},
+    #: the P2WSH m-of-n committee vault (design-14 section 2; docs/custody.md)
+    custody=CUSTODY_SPEC,
 )
