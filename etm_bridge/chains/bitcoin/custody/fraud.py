@@ -1,6 +1,6 @@
 """The Bitcoin body of tx 304 ``custody_fraud`` (design-14 section 6.1), parsed and checked.
 
-Body::
+Body (integers big-endian, as in every ETM payload)::
 
     u32 + unsigned_tx    witness-stripped serialization (strict parse)
     u16   input_index
@@ -20,7 +20,7 @@ from __future__ import annotations
 from bitcoin.core import CTransaction
 from bitcoin.core.script import SIGVERSION_WITNESS_V0, CScript, SignatureHash
 
-from etm_bridge.chain.codec import Reader
+from etm_bridge.chain.codec import U16, U32, U64, Reader
 from etm_bridge.custody.records import Reason
 from etm_bridge.custody.spec import FraudClaim, FraudContext
 from etm_bridge.errors import CustodyError, InclusionProofError, ValidationError
@@ -36,14 +36,15 @@ MAX_SCRIPT = 10_000
 def encode_body(
     unsigned_tx: bytes, index: int, script_code: bytes, amount: int, signature: bytes
 ) -> bytes:
+    """The body above (integers big-endian, as every ETM payload)."""
     return b"".join(
         [
-            len(unsigned_tx).to_bytes(4, "little"),
+            U32.pack(len(unsigned_tx)),
             unsigned_tx,
-            index.to_bytes(2, "little"),
-            len(script_code).to_bytes(4, "little"),
+            U16.pack(index),
+            U32.pack(len(script_code)),
             script_code,
-            amount.to_bytes(8, "little"),
+            U64.pack(amount),
             bytes([len(signature)]),
             signature,
         ]
