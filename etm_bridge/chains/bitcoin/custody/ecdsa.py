@@ -77,8 +77,15 @@ def verify(key: bytes, digest: bytes, sig: bytes) -> int | None:
 
 
 def verify_share(digest: bytes, key: bytes, sig: bytes) -> bool:
-    """A committee share: valid, strict DER, and exactly SIGHASH_ALL."""
-    return verify(key, digest, sig) == SIGHASH_ALL
+    """A committee share: valid, strict DER, low S and exactly SIGHASH_ALL.
+
+    Low S is required here (not in :func:`verify`): a high-S share is valid consensus but
+    non-standard, so a member gossiping one would make every assembled spend unrelayable."""
+    try:
+        der, _ = split_signature(sig)
+    except ValidationError:
+        return False
+    return low_s(der) == der and verify(key, digest, sig) == SIGHASH_ALL
 
 
 def sign(secret: bytes, digest: bytes, hash_type: int = SIGHASH_ALL) -> bytes:
