@@ -6,6 +6,7 @@ from 3 of the 4 shares (the first 3 members in key order that signed), cross-che
 libbitcoinkernel, and accepted by the node. Attacks performed: 2 shares, the 3 shares in the
 wrong order, a counter refund one block early, a lone member's theft signature (refused by the
 node, convicted by the fraud verdict), a member's share over the mandated spend (not fraud).
+The user's single-key branches (counter claim, swap-in refund) are spent too.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from collections.abc import Mapping, Sequence
 import pytest
 from bitcoin.core import (
     CMutableTransaction,
+    COutPoint,
     CScriptWitness,
     CTransaction,
+    CTxIn,
     CTxInWitness,
+    CTxOut,
     CTxWitness,
 )
+from bitcoin.core.script import SIGVERSION_WITNESS_V0, CScript, SignatureHash
 from bitcoin.segwit_addr import encode as bech32_encode
 from btc_kernel import kernel_verifies
 from etm_bridge_regtest.bitcoin import BitcoinNode
@@ -226,3 +231,44 @@ def test_a_lone_members_theft_moves_nothing_and_is_convicted(bitcoin_node: Bitco
     spend = build.encode_plan(mandated)
     others = build.select_shares(mandated, _shares(spend, [k for k in KEYS if k != thief]))
     _send(bitcoin_node, SPEC.assemble(spend, others, {}), _spent_of(spend))
+
+
+def _user_spend(
+    node: BitcoinNode, outpoint: bytes, amount: int, script: bytes, tail: list[bytes], **tx: int
+) -> bytes:
+    """A one-input spend of a v2 HTLC's single-key branch by the user, to the user's P2WPKH:
+    witness ``<sig> <tail...> <script>``; ``tx``: ``locktime``, ``sequence``."""
+    vin = CTxIn(
+        COutPoint(outpoint[:32], int.from_bytes(outpoint[32:], "little")),
+        nSequence=tx.get("sequence", 0xFFFFFFFD),
+    )
+    vout = [CTxOut(amount - 2_000, CScript(scripts.p2wpkh(USER_KEY)))]
+    unsigned = CTransaction([vin], vout, tx.get("locktime", 0), 2)
+    digest = SignatureHash(CScript(script), unsigned, 0, 1, amount, SIGVERSION_WITNESS_V0)
+    sig = ecdsa.sign(USER_SECRET, bytes(digest))
+    wit = CTxWitness([CTxInWitness(CScriptWitness([sig, *tail, script]))])
+    return CTransaction([vin], vout, unsigned.nLockTime, 2, wit).serialize()
+
+
+def test_the_users_single_key_branches_of_both_v2_templates(bitcoin_node: BitcoinNode) -> None:
+    """The user claims a counter lock with the preimage (a wrong one is refused) and refunds a
+    swap-in lock at its timelock (one block early is refused)."""
+    preimage = secrets.token_bytes(32)
+    timelock = bitcoin_node.height() + 3
+    counter = scripts.CounterHtlc(hashlock_of(preimage), USER_KEY, POLICY, timelock)
+    swap_in = scripts.SwapInHtlc(hashlock_of(preimage), POLICY, USER_KEY, timelock)
+    c_out = _fund(bitcoin_node, scripts.p2wsh(counter.script), 60_000)
+    s_out = _fund(bitcoin_node, scripts.p2wsh(swap_in.script), 70_000)
+    c_spent = [(60_000, scripts.p2wsh(counter.script))]
+    wrong = _user_spend(bitcoin_node, c_out, 60_000, counter.script, [bytes(32), b"\x01"])
+    _refused(bitcoin_node, wrong, c_spent)
+    claim = _user_spend(bitcoin_node, c_out, 60_000, counter.script, [preimage, b"\x01"])
+    _send(bitcoin_node, claim, c_spent)
+    refund = _user_spend(
+        bitcoin_node, s_out, 70_000, swap_in.script, [b""], locktime=timelock, sequence=0xFFFFFFFE
+    )
+    s_spent = [(70_000, scripts.p2wsh(swap_in.script))]
+    bitcoin_node.mine(timelock - 1 - bitcoin_node.height())
+    _refused(bitcoin_node, refund, s_spent, script_ok=True)
+    bitcoin_node.mine(1)
+    _send(bitcoin_node, refund, s_spent)
