@@ -29,6 +29,7 @@ FORBIDDEN = frozenset({
 FORBIDDEN_PREFIX = "etm_bridge_"
 FOLDERS = ("chain", "exchange", "spv", "custody", *(f"chains/{p.name}/{part}" for p in sorted(
     (PKG / "chains").iterdir()) if p.is_dir() for part in ("spv", "etm")))  # fmt: skip
+FOLDERS += ("chains/bitcoin/custody",)  # design-14 section 10.1: a chain's custody part is pure
 MODULES = ("units.py", "observations.py", "wallet/derive.py", "chains/profile.py",
            "etm_client/crosscheck.py", "etm_client/inclusion.py")  # fmt: skip
 
