@@ -272,3 +272,21 @@ def test_the_users_single_key_branches_of_both_v2_templates(bitcoin_node: Bitcoi
     _refused(bitcoin_node, refund, s_spent, script_ok=True)
     bitcoin_node.mine(1)
     _send(bitcoin_node, refund, s_spent)
+
+
+def test_a_rotation_sweep_of_two_outputs_lands_in_the_next_committees_vault(
+    bitcoin_node: BitcoinNode,
+) -> None:
+    """Two inputs, each signed by 3 of the old committee; the one output pays the new vault."""
+    new_keys = tuple(sorted(ecdsa.pubkey(bytes([0x60 + i]) * 32) for i in range(4)))
+    new_vault = SPEC.vault(Committee(1, DELEGATES, 3, 4, {"btc": new_keys}, 0, "epoch"), CFG)
+    utxos = [_vault_utxo(bitcoin_node, 90_000), _vault_utxo(bitcoin_node, 40_000)]
+    req = SpendRequest(
+        MandateKind.ROTATION_SWEEP, secrets.token_bytes(32), 0, 0, COMMITTEE, new_vault, {}, RATE
+    )
+    spend = SPEC.build(req, utxos, CFG).spend
+    txid = _settle(bitcoin_node, spend)
+    tx = CTransaction.deserialize(
+        bytes.fromhex(bitcoin_node.rpc.call("getrawtransaction", txid, 0))
+    )
+    assert len(tx.vin) == 2 and [bytes(o.scriptPubKey) for o in tx.vout] == [new_vault.destination]
