@@ -35,8 +35,8 @@ from ...chain.codec import sha256
 from ...chain.ledger import Chain
 from ...chain.params import etm_time
 from ...chain.tx import Tx
-from ...errors import BlockRejectedError, TxRejectedError, ValidationError
-from .limits import SeenSet
+from ...errors import BlockRejectedError, PeerProtocolError, TxRejectedError, ValidationError
+from .limits import SeenMap, SeenSet
 from .messages import MAX_TXS_BYTES, MAX_TXS_PER_MESSAGE, BlockMsg, Evidence, Txs
 
 if TYPE_CHECKING:
@@ -89,9 +89,33 @@ class Gossip:
         self.net, self.chain, self.evidence = net, chain, evidence
         self.seen_txs = SeenSet(200_000)
         self.seen_blocks = SeenSet(20_000)
+        self.seen_block_bytes: SeenMap[bytes, tuple[bytes, int]] = SeenMap(2_000)
         self.seen_evidence = SeenSet(1024)
 
     # --- transactions ---------------------------------------------------------------------
+
+    def on_raw_txs(self, peer: Peer, raws: list[bytes]) -> None:
+        """A ``txs`` message before decoding (``messages.txs_items``): a transaction whose id
+        (the sha256 of its exact bytes, so no other transaction has it) we saw recently or hold
+        in the mempool is dropped before it is decoded or verified; the rest go to
+        :meth:`on_txs`. Every client sends its transaction to every node and every node relays
+        it, so each node gets up to one copy per peer. A malformed transaction is the whole
+        message's fault, as when the message was decoded at once."""
+        if self.net.syncer.syncing:
+            return  # as on_txs
+        fresh: dict[bytes, Tx] = {}
+        for raw in raws:
+            tx_id = sha256(raw)
+            peer.known_txs.add(tx_id)
+            if tx_id in fresh or tx_id in self.seen_txs or tx_id in self.chain.mempool:
+                self.seen_txs.add(tx_id)  # still current: keep it in the cache
+                continue
+            try:
+                fresh[tx_id] = Tx.decode(raw)
+            except ValidationError as exc:
+                raise PeerProtocolError("malformed", f"txs: {exc}") from None
+        if fresh:
+            self.on_txs(peer, Txs(tuple(fresh.values())))
 
     def on_txs(self, peer: Peer, msg: Txs) -> None:
         if self.net.syncer.syncing:
@@ -135,6 +159,27 @@ class Gossip:
 
     # --- blocks ---------------------------------------------------------------------------
 
+    def on_block_bytes(self, peer: Peer, body: bytes) -> None:
+        """A ``block`` message before decoding (``messages.block_body``): the exact bytes of a
+        block seen recently are not decoded again. The key is the sha256 of the whole
+        encoding, not the block id (the header's hash): a copy of a real header with other
+        transactions has the real block's id and must not shadow the real block."""
+        key = sha256(body)
+        header = self.seen_block_bytes.get(key)
+        if header is not None:
+            block_id, height = header
+            self.seen_block_bytes.add(key, header)
+            peer.known_blocks.add(block_id)
+            if self.net.syncer.claim_ok(height):
+                peer.height = max(peer.height, height)
+            return
+        try:
+            block = Block.decode(body)
+        except ValidationError as exc:
+            raise PeerProtocolError("malformed", f"block: {exc}") from None
+        self.seen_block_bytes.add(key, (block.id, block.height))
+        self.on_block(peer, BlockMsg(block))
+
     def on_block(self, peer: Peer, msg: BlockMsg) -> None:
         block = msg.block
         peer.known_blocks.add(block.id)
@@ -142,8 +187,8 @@ class Gossip:
             self.net.penalize(peer, "bad_claim", f"block height {block.height} beyond the slot")
             return
         peer.height = max(peer.height, block.height)
-        if not self.seen_blocks.add(block.id):
-            return
+        if block.id in self.seen_blocks:  # added once applied (relay_block), not before:
+            return  # a copy of its header with other transactions must not shadow it
         if self.net.syncer.syncing and block.height > self.chain.tip.height + 1:
             self.net.syncer.wake()
             return

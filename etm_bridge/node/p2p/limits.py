@@ -1,8 +1,9 @@
 """Bounded bookkeeping of the peer layer: seen-sets, per-peer rate limits and ban scores.
 
 Pure (time is an argument): :class:`SeenSet` remembers at most ``capacity`` ids (oldest dropped
-first), :class:`TokenBucket` is a per-peer rate limit, :class:`BanList` adds up a ban score per
-peer key and bans the key for ``ban_s`` seconds once the score reaches the threshold.
+first), :class:`SeenMap` the same with a value per id, :class:`TokenBucket` is a per-peer rate
+limit, :class:`BanList` adds up a ban score per peer key and bans the key for ``ban_s`` seconds
+once the score reaches the threshold.
 
 Penalties (:data:`PENALTY`) for what a peer sent: an invalid block or a malformed message costs
 half the threshold (two and the peer is out), an invalid transaction a fifth. State-dependent
@@ -14,6 +15,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 BAN_THRESHOLD = 100
 DEFAULT_BAN_S = 3600
@@ -53,6 +58,26 @@ class SeenSet:
         if len(self._keys) > self.capacity:
             self._keys.popitem(last=False)
         return True
+
+
+class SeenMap(Generic[K, V]):
+    """The last ``capacity`` keys added, each with a value (an LRU map)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def add(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
 
 
 class TokenBucket:

@@ -208,14 +208,18 @@ def _encode_status(m: Status) -> bytes:
     return json.dumps({"height": m.height, "tip": m.tip.hex(), "finalized": m.finalized}).encode()
 
 
-def _decode_txs(body: bytes) -> Txs:
+def _split_txs(body: bytes) -> list[bytes]:
     r = Reader(body, "txs")
     count = r.u32("count")
     if not 1 <= count <= MAX_TXS_PER_MESSAGE:
         raise ValidationError(f"txs: count {count} is not in 1..{MAX_TXS_PER_MESSAGE}")
     raws = _var_items(r, count, "tx", MAX_PAYLOAD_BYTES + 1024)
     r.done()
-    return Txs(tuple(Tx.decode(raw) for raw in raws))
+    return raws
+
+
+def _decode_txs(body: bytes) -> Txs:
+    return Txs(tuple(Tx.decode(raw) for raw in _split_txs(body)))
 
 
 def _encode_txs(m: Txs) -> bytes:
@@ -321,6 +325,37 @@ def txs_count(frame: bytes) -> int:
     if len(frame) < 5 or frame[0] != _BY_CLASS[Txs].code:
         return 0
     return min(int.from_bytes(frame[1:5], "big"), MAX_TXS_PER_MESSAGE)
+
+
+def txs_items(frame: bytes) -> list[bytes] | None:
+    """The transactions of a ``txs`` frame as the exact bytes sent, not decoded (None for any
+    other frame): the receiver drops those it has seen by id (a tx id is the sha256 of exactly
+    these bytes, ``Tx.id``) before decoding the rest. The framing (count, lengths, size cap) is
+    checked as by :func:`decode_frame`, any failure a :class:`PeerProtocolError`."""
+    if len(frame) < 1 or frame[0] != _BY_CLASS[Txs].code:
+        return None
+    return _checked(frame, _split_txs)
+
+
+def block_body(frame: bytes) -> bytes | None:
+    """The body of a ``block`` frame (the block's exact encoding), size-capped and not decoded
+    (None for any other frame)."""
+    if len(frame) < 1 or frame[0] != _BY_CLASS[BlockMsg].code:
+        return None
+    return _checked(frame, bytes)
+
+
+def _checked(frame: bytes, parse: Callable[[bytes], Any]) -> Any:
+    kind = REGISTRY[frame[0]]
+    body = bytes(frame[1:])
+    if len(body) > kind.max_bytes:
+        raise PeerProtocolError(
+            "too_large", f"{kind.name} body of {len(body)} bytes exceeds {kind.max_bytes}"
+        )
+    try:
+        return parse(body)
+    except (ValidationError, ValueError, struct.error, OverflowError) as exc:
+        raise PeerProtocolError("malformed", f"{kind.name}: {exc}") from None
 
 
 def decode_frame(frame: bytes) -> Message:

@@ -50,9 +50,11 @@ from .messages import (
     Peers,
     Status,
     Txs,
+    block_body,
     check_address,
     decode_frame,
     txs_count,
+    txs_items,
 )
 from .peer import ClientLink, LinkClosed, Peer, ServerLink, is_loopback
 from .settings import P2PSettings
@@ -266,6 +268,14 @@ class P2PNetwork:
             count = txs_count(frame)
             if count and not peer.tx_budget.take(now, count):
                 self.penalize(peer, "rate_limited", "more than the per-peer transaction rate")
+                continue
+            raws = txs_items(frame)
+            if raws is not None:  # seen transactions are dropped before decoding
+                self.gossip.on_raw_txs(peer, raws)
+                continue
+            body = block_body(frame)
+            if body is not None:  # as are the exact bytes of a block seen
+                self.gossip.on_block_bytes(peer, body)
                 continue
             self._dispatch(peer, decode_frame(frame))
 
