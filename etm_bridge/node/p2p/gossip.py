@@ -170,8 +170,10 @@ class Gossip:
             block_id, height = header
             self.seen_block_bytes.add(key, header)
             peer.known_blocks.add(block_id)
-            if self.net.syncer.claim_ok(height):
-                peer.height = max(peer.height, height)
+            if not self.net.syncer.claim_ok(height):  # as on_block: each sender pays
+                self.net.penalize(peer, "bad_claim", f"block height {height} beyond the slot")
+                return
+            peer.height = max(peer.height, height)
             return
         try:
             block = Block.decode(body)

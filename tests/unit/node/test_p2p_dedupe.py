@@ -298,3 +298,27 @@ def test_an_invalid_block_in_the_middle_of_a_sync_reply_keeps_the_valid_ones(how
     assert chain.tip.height == 59
     assert chain.store.digest_at(59) == source.store.digest_at(59)
     assert net.bans.score("192.0.2.66") == 50
+
+
+def test_every_sender_of_a_block_beyond_the_slot_pays_not_only_the_first() -> None:
+    """The dedupe must not turn a copy of a block claiming a height beyond the current slot
+    into a free claim: each sender of the same bytes pays ``bad_claim`` and none raises what
+    the node believes of its height (``test_p2p_claims.py`` has the single-sender attack)."""
+    chain, keys = _chain()
+    source = Chain(ChainStore.memory(), chain.genesis)
+    now, real = etm_time(time.time()), None
+    while real is None:
+        real = source.forge_next(now, keys)
+        now += 1
+    liar = Block(replace(real.header, height=2**32 - 1, timestamp=2**32 - 1))
+    frame = encode_frame(BlockMsg(liar))
+
+    async def run() -> tuple[P2PNetwork, list[Peer]]:
+        net = P2PNetwork(chain, P2PSettings())
+        peers = [_peer([frame], f"192.0.2.{i}") for i in (1, 2, 3)]
+        await _read_all(net, *peers)
+        return net, peers
+
+    net, peers = asyncio.run(run())
+    assert [net.bans.score(f"192.0.2.{i}") for i in (1, 2, 3)] == [20, 20, 20]
+    assert all(p.height == 0 for p in peers)
