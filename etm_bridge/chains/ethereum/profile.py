@@ -35,7 +35,7 @@ ETH = ETH_UNIT.scale
 TICKER = "eth"
 #: Consensus names (in the genesis id and the state digest): never change them.
 HEADERS_TABLE, RECEIPTS_TABLE = "spv_eth_headers", "spv_eth_receipts"
-RELAY_HEADERS, RECEIPT_PROOF = 111, 112
+RELAY_HEADERS, RECEIPT_PROOF, ATTEST_HEADERS = 111, 112, 113
 #: The genesis ``spv`` section's keys of this chain (in the genesis id).
 GENESIS_KEYS = (
     "eth_chain",
@@ -45,8 +45,13 @@ GENESIS_KEYS = (
     "eth_htlc_contract",
     "eth_pool_vaults",
     "eth_max_lag_s",
+    "eth_attestation",  # written only when set (committee mode), so older genesis ids stay
 )
-TYPES = {RELAY_HEADERS: "eth_relay_headers", RECEIPT_PROOF: "eth_receipt_proof"}
+TYPES = {
+    RELAY_HEADERS: "eth_relay_headers",
+    RECEIPT_PROOF: "eth_receipt_proof",
+    ATTEST_HEADERS: "eth_attest_headers",
+}
 #: Token assets of ETH pools: ``erc20:0x<40 hex>``.
 TOKEN_PREFIX = "erc20:"
 #: An LP deposit goes through the pool operator's PoolVault contract.

@@ -6,7 +6,9 @@ relay headers, the confirmation floor and tip lag, the ``EtherSwapHTLC`` contrac
 ``Locked`` events count, and the pool operators' ``PoolVault`` addresses. Its JSON keys
 (``eth_chain``, ``eth_checkpoint_rlp``, ...) are part of the genesis id, so :func:`to_json`
 writes every one of them, with their empty values when unset, exactly as before the section was
-split per chain. :func:`initialise` writes the relay into ``spv_eth_headers`` and its
+split per chain; the one exception is ``eth_attestation`` (issue 14: ``"committee"`` makes the
+relay count only committee-attested headers), written only when set so that the genesis ids of
+chains without it do not move. :func:`initialise` writes the relay into ``spv_eth_headers`` and its
 ``spv_config`` record under ``eth``. Pure.
 """
 
@@ -18,8 +20,9 @@ from typing import Any
 
 from etm_bridge.chain.state import State, TableStore
 from etm_bridge.chains.ethereum.profile import HEADERS_TABLE, TICKER
-from etm_bridge.chains.ethereum.spv.header_relay import EthRelay
+from etm_bridge.chains.ethereum.spv.header_relay import COMMITTEE, UNSAFE_TRUSTED_RELAYERS, EthRelay
 from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
+from etm_bridge.errors import ConfigError
 from etm_bridge.spv.relay_policy import DEFAULT_MAX_LAG_S, RelayPolicy, network_default
 from etm_bridge.spv.relay_types import CONFIG
 
@@ -48,6 +51,12 @@ class EthRelayGenesis:
     #: (operator address, PoolVault address) pairs: whose Deposited/Paid events count per pool
     pool_vaults: tuple[tuple[bytes, bytes], ...] = ()
     max_lag_s: int | None = None  # None: the chain's default
+    #: None: the unsafe trusted-relayer rule; "committee": committee-attested headers only
+    attestation: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return COMMITTEE if self.attestation == COMMITTEE else UNSAFE_TRUSTED_RELAYERS
 
     def policy(self, chain: str) -> RelayPolicy:
         base = default_policy(chain)
@@ -60,7 +69,7 @@ class EthRelayGenesis:
 def to_json(cfg: EthRelayGenesis | None) -> dict[str, Any]:
     """Ethereum's keys of the ``spv`` section (every key; empty values for no relay)."""
     cfg = cfg or EthRelayGenesis()
-    return {
+    out = {
         "eth_chain": cfg.chain,
         "eth_checkpoint_rlp": cfg.checkpoint_rlp.hex(),
         "eth_relayers": [k.hex() for k in cfg.relayers],
@@ -69,11 +78,19 @@ def to_json(cfg: EthRelayGenesis | None) -> dict[str, Any]:
         "eth_pool_vaults": {op.hex(): vault.hex() for op, vault in cfg.pool_vaults},
         "eth_max_lag_s": cfg.max_lag_s,
     }
+    if cfg.attestation is not None:
+        out["eth_attestation"] = cfg.attestation
+    return out
 
 
 def from_json(data: Mapping[str, Any]) -> EthRelayGenesis | None:
     """Ethereum's relay from a section (None: no ``eth_chain``); raises on malformed keys."""
     lag = data.get("eth_max_lag_s")
+    attestation = data.get("eth_attestation")
+    if attestation not in (None, COMMITTEE):
+        raise ConfigError(
+            f"spv genesis: eth_attestation must be {COMMITTEE!r} or absent (got {attestation!r})"
+        )
     cfg = EthRelayGenesis(
         chain=data.get("eth_chain"),
         checkpoint_rlp=bytes.fromhex(data.get("eth_checkpoint_rlp", "")),
@@ -85,6 +102,7 @@ def from_json(data: Mapping[str, Any]) -> EthRelayGenesis | None:
             for op, vault in dict(data.get("eth_pool_vaults") or {}).items()
         ),
         max_lag_s=None if lag is None else int(lag),
+        attestation=attestation,
     )
     return None if cfg.chain is None else cfg
 
@@ -93,7 +111,7 @@ def initialise(state: State, cfg: EthRelayGenesis) -> None:
     """Write the relay's checkpoint, relayers and config into a genesis state."""
     assert cfg.chain is not None
     eth = ETH_NETWORKS[cfg.chain]
-    EthRelay.initialise(TableStore(state, HEADERS), eth, cfg.checkpoint_rlp, cfg.relayers)
+    EthRelay.initialise(TableStore(state, HEADERS), eth, cfg.checkpoint_rlp, cfg.relayers, cfg.mode)
     record = {
         "chain": eth.name,
         **cfg.policy(eth.name).to_json(),

@@ -1,9 +1,15 @@
-"""Ethereum's relay as ETM transaction types 111 and 112 (its block is 110).
+"""Ethereum's relay as ETM transaction types 111, 112 and 113 (its block is 110).
 
-* 111 ``eth_relay_headers``: payload = RLP list of header RLPs, from a trusted relayer only
+* 111 ``eth_relay_headers``: payload = RLP list of header RLPs; from a trusted relayer only in
+  the unsafe legacy mode, from anyone in committee mode, where they are stored but move nothing
   (see :mod:`..spv.header_relay` for why).
 * 112 ``eth_receipt_proof``: payload = RLP ``[block_hash, index, [proof nodes]]``; records the
   receipt's status and logs in ``spv_eth_receipts`` under ``block_hash || index u32``.
+* 113 ``eth_attest_headers`` (committee mode only): payload = RLP ``[number, hash32]``, from a
+  member of the newest custody committee or its registered agent; the member's latest
+  attestation, which may move the attested tip (:mod:`..spv.attestation`). Reasons:
+  ``spv_not_committee_mode`` (a legacy relay), ``custody_inactive`` (no committee),
+  ``not_committee_member``, ``spv_unknown_block``, ``spv_bad_number``.
 
 A record is evidence at the time it was made: consumers must call :func:`proven_eth_receipt`,
 which re-checks that the block is *still* in the best chain with enough confirmations. The relay
@@ -23,9 +29,15 @@ from etm_bridge.chain.registry import TxContext, TxType
 from etm_bridge.chain.state import State, StateView, TableStore
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chains.ethereum.etm.genesis import HEADERS, TICKER, default_policy
-from etm_bridge.chains.ethereum.profile import RECEIPT_PROOF, RECEIPTS_TABLE, RELAY_HEADERS, TYPES
+from etm_bridge.chains.ethereum.profile import (
+    ATTEST_HEADERS,
+    RECEIPT_PROOF,
+    RECEIPTS_TABLE,
+    RELAY_HEADERS,
+    TYPES,
+)
 from etm_bridge.chains.ethereum.spv import rlp_bounded
-from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
+from etm_bridge.chains.ethereum.spv.header_relay import COMMITTEE, EthRelay, check_eth_receipt
 from etm_bridge.chains.ethereum.spv.headers import ETH_NETWORKS
 from etm_bridge.errors import TxRejectedError, ValidationError
 from etm_bridge.spv.kvstore import KeyValueStore
@@ -92,11 +104,27 @@ def status(view: StateView) -> dict[str, Any] | None:
         "tip": {"number": tip.number, "hash": tip.hash_hex, "timestamp": tip.timestamp},
         "min_confirmations": confirmations,
         "policy": eth_policy_of(view).to_json(),
+        "mode": eth.mode,
         "trusted_relayers": sorted(k.hex() for k in eth.relayers),
+        **_attestation_status(eth),
         # operator -> PoolVault (0x hex), so `lp deposit eth` finds the vault with no flag
         "pool_vaults": {
             f"0x{op}": f"0x{vault}"
             for op, vault in (eth_config(view).get("pool_vaults") or {}).items()
+        },
+    }
+
+
+def _attestation_status(eth: EthRelay) -> dict[str, Any]:
+    """Committee mode: the highest stored header and each member's latest attestation."""
+    if eth.mode != COMMITTEE:
+        return {}
+    number, block_hash = eth.relayed_tip()
+    return {
+        "relayed_tip": {"number": number, "hash": "0x" + block_hash.hex()},
+        "attestations": {
+            a.member.hex(): {"number": a.number, "hash": "0x" + a.hash.hex()}
+            for a in eth.attestations()
         },
     }
 
@@ -135,6 +163,68 @@ def _check_headers(view: StateView, tx: Tx, headers: list[bytes], ctx: TxContext
 def _apply_headers(state: State, tx: Tx, headers: list[bytes], ctx: TxContext) -> None:
     relay, _ = relay_and_depth(state, TableStore(state, HEADERS))
     spv_call(lambda: relay.submit_headers(headers, tx.sender_public_key))
+
+
+@dataclass(frozen=True)
+class EthAttestation:
+    """Tx 113's payload: the attested block."""
+
+    number: int
+    block_hash: bytes
+
+    def encode(self) -> bytes:
+        return rlp.encode([self.number, self.block_hash])
+
+
+def decode_eth_attestation(payload: bytes) -> EthAttestation:
+    items = _rlp_items(payload, "eth attestation", 3)
+    if len(items) != 2 or not all(isinstance(i, bytes) for i in items):
+        raise ValidationError("payload must be RLP [number u64, block_hash32]")
+    number, block_hash = items
+    if len(block_hash) != 32 or len(number) > 8 or number[:1] == b"\x00":
+        raise ValidationError("payload must be RLP [number u64 (no leading zero), block_hash32]")
+    return EthAttestation(int.from_bytes(number, "big"), block_hash)
+
+
+def attesting_member(view: StateView, sender: bytes) -> tuple[bytes, frozenset[bytes], int]:
+    """(the member ``sender`` attests for, the newest committee's members, its m); refused
+    ``custody_inactive`` without a committee, ``not_committee_member`` otherwise."""
+    from etm_bridge.custody import plans
+    from etm_bridge.custody import records as cr
+
+    epoch = plans.current_epoch(view)
+    raw = None if epoch is None else view.get_json(cr.EPOCHS, cr.epoch_key(epoch))
+    if raw is None:
+        raise TxRejectedError("custody_inactive", "this chain has no custody committee")
+    committee = cr.decode(cr.Committee, raw)
+    members = frozenset(committee.members)
+    member = sender if sender in members else plans.agent_owner(view, sender)
+    if member is None or member not in members:
+        raise TxRejectedError(
+            cr.Reason.NOT_COMMITTEE_MEMBER,
+            f"{sender.hex()} is neither a member of committee {committee.epoch} nor its agent",
+        )
+    return member, members, committee.m
+
+
+def _attest(view: StateView, tx: Tx, att: EthAttestation, store: KeyValueStore | None) -> Any:
+    relay, _ = relay_and_depth(view, store)
+    if relay.mode != COMMITTEE:
+        raise TxRejectedError(
+            "spv_not_committee_mode", "this chain's Ethereum relay takes no attestations"
+        )
+    member, members, m = attesting_member(view, tx.sender_public_key)
+    return member, members, m, relay
+
+
+def _check_attest(view: StateView, tx: Tx, att: EthAttestation, ctx: TxContext) -> None:
+    member, members, m, relay = _attest(view, tx, att, None)
+    spv_call(lambda: relay.validate_attestation(member, att.number, att.block_hash, members, m))
+
+
+def _apply_attest(state: State, tx: Tx, att: EthAttestation, ctx: TxContext) -> None:
+    member, members, m, relay = _attest(state, tx, att, TableStore(state, HEADERS))
+    spv_call(lambda: relay.submit_attestation(member, att.number, att.block_hash, members, m))
 
 
 @dataclass(frozen=True)
@@ -203,4 +293,7 @@ def tx_types(dev: bool) -> list[TxType[Any]]:
         TxType(ETH_RECEIPT_PROOF, TYPES[ETH_RECEIPT_PROOF], decode_eth_receipt_proof,
                _check_proof, _apply_proof,
                describe=lambda p: {"block_hash": "0x" + p.block_hash.hex(), "index": p.index}),
+        TxType(ATTEST_HEADERS, TYPES[ATTEST_HEADERS], decode_eth_attestation, _check_attest,
+               _apply_attest,
+               describe=lambda a: {"number": a.number, "hash": "0x" + a.block_hash.hex()}),
     ]  # fmt: skip
