@@ -97,6 +97,9 @@ TX_TYPES = [
     (102, "btc_tx_proof"),
     (111, "eth_relay_headers"),
     (112, "eth_receipt_proof"),
+    # issue 14 (design-14 section 8): added; refused on every relay without eth_attestation, so
+    # no chain made before accepts anything new (docs/consensus.md, "Consensus changes")
+    (113, "eth_attest_headers"),
     (200, "xchg_pool_create"),
     (201, "xchg_bind"),
     (202, "xchg_unbind"),

@@ -48,7 +48,11 @@ from etm_bridge.spv.relay_types import CONFIG, relay_config, spv_call
 from etm_bridge.spv.state_stores import ReadOnlyTableStore
 
 RECEIPTS = RECEIPTS_TABLE
-ETH_RELAY_HEADERS, ETH_RECEIPT_PROOF = RELAY_HEADERS, RECEIPT_PROOF
+ETH_RELAY_HEADERS, ETH_RECEIPT_PROOF, ETH_ATTEST_HEADERS = (
+    RELAY_HEADERS,
+    RECEIPT_PROOF,
+    ATTEST_HEADERS,
+)
 ETH_HEADERS, ETH_RECEIPTS = HEADERS, RECEIPTS
 MAX_ETH_HEADERS_PER_TX = 256
 #: A receipts-trie proof is one node per nibble of ``rlp(index)`` at most (under 10); the cap
@@ -104,7 +108,6 @@ def status(view: StateView) -> dict[str, Any] | None:
         "tip": {"number": tip.number, "hash": tip.hash_hex, "timestamp": tip.timestamp},
         "min_confirmations": confirmations,
         "policy": eth_policy_of(view).to_json(),
-        "mode": eth.mode,
         "trusted_relayers": sorted(k.hex() for k in eth.relayers),
         **_attestation_status(eth),
         # operator -> PoolVault (0x hex), so `lp deposit eth` finds the vault with no flag
@@ -116,11 +119,13 @@ def status(view: StateView) -> dict[str, Any] | None:
 
 
 def _attestation_status(eth: EthRelay) -> dict[str, Any]:
-    """Committee mode: the highest stored header and each member's latest attestation."""
+    """Committee mode: the mode, the highest stored header and each member's latest
+    attestation (nothing for a legacy relay, whose JSON is pinned)."""
     if eth.mode != COMMITTEE:
         return {}
     number, block_hash = eth.relayed_tip()
     return {
+        "mode": eth.mode,
         "relayed_tip": {"number": number, "hash": "0x" + block_hash.hex()},
         "attestations": {
             a.member.hex(): {"number": a.number, "hash": "0x" + a.hash.hex()}
@@ -187,21 +192,22 @@ def decode_eth_attestation(payload: bytes) -> EthAttestation:
 
 
 def attesting_member(view: StateView, sender: bytes) -> tuple[bytes, frozenset[bytes], int]:
-    """(the member ``sender`` attests for, the newest committee's members, its m); refused
-    ``custody_inactive`` without a committee, ``not_committee_member`` otherwise."""
-    from etm_bridge.custody import plans
-    from etm_bridge.custody import records as cr
+    """(the member ``sender`` attests for, the newest committee's unslashed members, its m);
+    refused ``custody_inactive`` without a committee, ``not_committee_member`` otherwise (a
+    slashed member's attestations no longer count; m stays the committee's)."""
+    from etm_bridge.custody import plans, records
 
     epoch = plans.current_epoch(view)
-    raw = None if epoch is None else view.get_json(cr.EPOCHS, cr.epoch_key(epoch))
+    raw = None if epoch is None else view.get_json(records.EPOCHS, records.epoch_key(epoch))
     if raw is None:
         raise TxRejectedError("custody_inactive", "this chain has no custody committee")
-    committee = cr.decode(cr.Committee, raw)
-    members = frozenset(committee.members)
+    committee = records.decode(records.Committee, raw)
+    slashed = {d for d in committee.members if getattr(plans.get_member(view, d), "slashed", 0)}
+    members = frozenset(committee.members) - slashed
     member = sender if sender in members else plans.agent_owner(view, sender)
     if member is None or member not in members:
         raise TxRejectedError(
-            cr.Reason.NOT_COMMITTEE_MEMBER,
+            records.Reason.NOT_COMMITTEE_MEMBER,
             f"{sender.hex()} is neither a member of committee {committee.epoch} nor its agent",
         )
     return member, members, committee.m
