@@ -204,3 +204,49 @@ def test_a_legacy_relay_takes_no_attestations_and_committee_mode_needs_no_relaye
         EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [])
     with pytest.raises(ConfigError, match="mode"):
         EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [A], "everyone")
+
+
+# --- pinned encodings (consensus: tx 113's payload and the stored attestation record) -----------
+
+ATTEST_113_VECTORS = [
+    ((0x1234, bytes(range(32))),
+     "e4821234a0000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
+    ((0, b"\xab" * 32),
+     "e280a0abababababababababababababababababababababababababababababababab"),
+]  # fmt: skip
+STORED_VECTOR = (
+    "0101010101010101010101010101010101010101010101010101010101010101" "0000010000000001"
+    "0808080808080808080808080808080808080808080808080808080808080808"
+    "0202020202020202020202020202020202020202020202020202020202020202" "0000000000000007"
+    "0909090909090909090909090909090909090909090909090909090909090909"
+)  # fmt: skip
+
+
+def test_the_attestation_payload_and_record_are_pinned() -> None:
+    from etm_bridge.chains.ethereum.etm.relay_types import EthAttestation, decode_eth_attestation
+
+    for (number, block_hash), hex_payload in ATTEST_113_VECTORS:
+        assert EthAttestation(number, block_hash).encode().hex() == hex_payload
+        assert decode_eth_attestation(bytes.fromhex(hex_payload)) == EthAttestation(
+            number, block_hash
+        )
+    votes = [
+        Attestation(b"\x02" * 32, 7, b"\x09" * 32),
+        Attestation(b"\x01" * 32, 2**40 + 1, b"\x08" * 32),
+    ]
+    assert encode_attestations(votes).hex() == STORED_VECTOR
+
+
+def test_the_genesis_key_is_written_only_when_set_and_checked() -> None:
+    from etm_bridge.chains.ethereum.etm import genesis
+
+    legacy = genesis.EthRelayGenesis(chain="anvil", checkpoint_rlp=GENESIS, relayers=(A,))
+    assert "eth_attestation" not in genesis.to_json(legacy)  # older genesis ids do not move
+    committee = genesis.EthRelayGenesis(
+        chain="anvil", checkpoint_rlp=GENESIS, attestation=COMMITTEE
+    )
+    data = genesis.to_json(committee)
+    assert data["eth_attestation"] == "committee"
+    assert genesis.from_json(data) == committee and committee.mode == COMMITTEE
+    with pytest.raises(ConfigError, match="eth_attestation"):
+        genesis.from_json({**data, "eth_attestation": "anyone"})
