@@ -31,6 +31,7 @@ from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.chain.address import address_of
 from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chains.ethereum.attester import Attester, AttesterConfig, EthRpcHeaders
 from etm_bridge.chains.ethereum.etm.relay_types import (
     ETH_ATTEST_HEADERS,
     ETH_RECEIPT_PROOF,
@@ -43,7 +44,6 @@ from etm_bridge.chains.ethereum.spv import headers as eth
 from etm_bridge.chains.ethereum.spv.rlp import build_receipt_proof, header_hash
 from etm_bridge.chains.registry import chain_registry
 from etm_bridge.custody import registration as rg
-from etm_bridge.custody_signer.attester import Attester, AttesterConfig, EthRpcHeaders
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.etm_client.submit import Submitter
 from etm_bridge.hashlock import hashlock_of

@@ -17,10 +17,11 @@ A member never attests a header it did not read from its own node, so a forged h
 by anyone (``tests/unit/spv/test_eth_attested_forgery.py``) gathers at most the rogue members'
 attestations. Mainnet should attest the ``finalized`` block (depth: two epochs); anvil depth 1.
 
-Run it as ``python -m etm_bridge.custody_signer.attester --etm URL --eth-rpc URL (--key-file
+Run it as ``python -m etm_bridge.chains.ethereum.attester --etm URL --eth-rpc URL (--key-file
 PATH | --dev-key NAME) [--member HEX] [--depth N] [--interval S]``: the key is the member's
 delegate key or its registered custody agent (``--member``: the delegate key, when it is an
-agent). It lives in ``custody_signer/``, where design-14's signer process will run it.
+agent). It lives in the Ethereum chain folder (chain knowledge stays there; ``etm/`` is pure,
+so not there): design-14's signer process (``custody_signer/``, not built yet) will run it.
 """
 
 from __future__ import annotations
@@ -35,14 +36,21 @@ from typing import Any, Protocol
 
 import requests
 
-from ..chain.keys import SigningKey, dev_key
-from ..chains.ethereum.etm.relay_types import EthAttestation
-from ..chains.ethereum.profile import ATTEST_HEADERS, RELAY_HEADERS, TICKER
-from ..chains.ethereum.spv.rlp import encode_checked_header, header_hash, to_int
-from ..errors import ChainError, ConfigError, EtmBridgeError, TxRejectedError, ValidationError
-from ..etm_client.submit import Submitter
-from ..node.client import NodeClient
-from ..spv.fork_point import common_height
+from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.errors import (
+    ChainError,
+    ConfigError,
+    EtmBridgeError,
+    TxRejectedError,
+    ValidationError,
+)
+from etm_bridge.etm_client.submit import Submitter
+from etm_bridge.node.client import NodeClient
+from etm_bridge.spv.fork_point import common_height
+
+from .etm.relay_types import EthAttestation
+from .profile import ATTEST_HEADERS, RELAY_HEADERS, TICKER
+from .spv.rlp import encode_checked_header, header_hash, to_int
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +221,7 @@ def _key(args: argparse.Namespace) -> SigningKey:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m etm_bridge.custody_signer.attester")
+    parser = argparse.ArgumentParser(prog="python -m etm_bridge.chains.ethereum.attester")
     parser.add_argument("--etm", required=True, help="the member's ETM node API URL")
     parser.add_argument("--eth-rpc", required=True, help="the member's own Ethereum node")
     group = parser.add_mutually_exclusive_group(required=True)
