@@ -204,6 +204,8 @@ def test_a_legacy_relay_takes_no_attestations_and_committee_mode_needs_no_relaye
         EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [])
     with pytest.raises(ConfigError, match="mode"):
         EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [A], "everyone")
+    with pytest.raises(ConfigError, match="no trusted relayer keys"):  # never silently ignored
+        EthRelay.initialise(MemoryKeyValueStore(), eth.ANVIL, GENESIS, [A], COMMITTEE)
 
 
 # --- pinned encodings (consensus: tx 113's payload and the stored attestation record) -----------

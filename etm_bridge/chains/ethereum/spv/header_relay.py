@@ -82,12 +82,17 @@ class EthRelay:
         mode: str = UNSAFE_TRUSTED_RELAYERS,
     ) -> EthRelay:
         """Store the trusted checkpoint header, the mode and the trusted relayer keys (the
-        unsafe mode needs at least one; committee mode ignores them)."""
+        unsafe mode needs at least one; committee mode refuses any)."""
         if store.get(b"meta") is not None:
             raise ConfigError(f"the {params.name} relay is already initialised")
         if mode not in MODES:
             raise ConfigError(f"unknown Ethereum relay mode {mode!r} (one of {list(MODES)})")
-        if any(len(k) != 32 for k in relayers) or (mode != COMMITTEE and not relayers):
+        if mode == COMMITTEE and relayers:
+            raise ConfigError(
+                "a committee-attested Ethereum relay takes no trusted relayer keys (anyone may "
+                "relay; the committee attests): leave eth_relayers empty"
+            )
+        if mode != COMMITTEE and (not relayers or any(len(k) != 32 for k in relayers)):
             raise ConfigError("an Ethereum relay needs at least one 32-byte relayer key")
         header = parse_header(checkpoint_rlp, params)
         meta = struct.pack(">Q", header.number) + header.hash + b"".join(sorted(relayers))
