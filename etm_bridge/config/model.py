@@ -22,7 +22,7 @@ from .sources import Entry
 
 #: The core chain's name as a swap leg (its adapter entry point too); configured by ``[etm]``.
 ETM = "etm"
-#: the names chains give their main network (Bitcoin ``mainnet``, Handshake ``main``).
+#: the names chains give their main network (``mainnet``, or ``main`` as some nodes call it).
 MAIN_NETWORK_NAMES = frozenset({"mainnet", "main"})
 
 
@@ -185,7 +185,7 @@ class Config:
         """A chain's own ``network`` must be as real as the wallet's: a mainnet wallet with one
         chain on a test network (or the reverse) would show addresses and confirmation
         defaults of one and move coins on the other. Test networks may differ by name
-        (``regtest`` beside an ``anvil`` chain)."""
+        (a `regtest` wallet beside a chain whose dev network has another name)."""
         entry = table.get("network")
         if entry is None or _is_main(str(entry.value)) == _is_main(self.network):
             return
