@@ -116,7 +116,7 @@ def quote_command(from_chain: str, to_chain: str, amount: str, as_json: bool) ->
     if sq.price_impact_ppm is not None and sq.price_impact_ppm > quotes.DEFAULT_MAX_IMPACT_PPM:
         lines.append(f"warning: price impact above {quotes.percent(quotes.DEFAULT_MAX_IMPACT_PPM)}:"
                      " `swap start` refuses it without --max-slippage")  # fmt: skip
-    emit(sq.to_json(), as_json, "\n".join(lines))
+    emit(swapping.quote_json(ctx, sq), as_json, "\n".join(lines))
 
 
 @group.command("cancel")
@@ -209,7 +209,7 @@ def start_command(
         lock_within_s=lock_within_s,
     )
     terms = started.record.terms
-    shared = {"terms": terms_json(terms)}
+    shared = {"terms": terms_json(terms, ctx)}
     lock = display_amount(ctx, from_chain, terms.user_leg.amount)
     text = "\n".join(quote_lines(ctx, sq)) + (
         f"\nswap {terms.swap_id} created: lock {lock} on {from_chain} until height "
@@ -218,7 +218,8 @@ def start_command(
         "give the counterparty these terms (`etm-bridge swap accept FILE`), then run "
         "`etm-bridge watch`:\n" + json.dumps(shared, sort_keys=True)
     )
-    emit({"swap_id": terms.swap_id, **shared, "preflight": sq.to_json()}, as_json, text)
+    emit({"swap_id": terms.swap_id, **shared, "preflight": swapping.quote_json(ctx, sq)}, as_json,
+         text)  # fmt: skip
 
 
 def _start_pool(
@@ -245,8 +246,9 @@ def _start_pool(
             f"{display_amount(ctx, from_chain, int(quote['fee']))}); run `etm-bridge watch`"
         )
     )
-    data = {"swap_id": t.swap_id, "pool": True, "quote": quote, "terms": terms_json(t),
-            "preflight": sq.to_json()}  # fmt: skip
+    data = {"swap_id": t.swap_id, "pool": True, "terms": terms_json(t, ctx),
+            "quote": swapping.pool_quote_json(ctx, from_chain, to_chain, quote),
+            "preflight": swapping.quote_json(ctx, sq)}  # fmt: skip
     emit(data, as_json, text)
 
 
@@ -315,7 +317,7 @@ def explain_command(swap_id: str, offline: bool, as_json: bool) -> None:
             f", {left} blocks (~{leg['seconds_left'] // 60} min) left" if left is not None else ""
         )
         lines.append(
-            f"  {leg['leg']}: {display_amount(ctx, leg['chain'], leg['amount'])} on "
+            f"  {leg['leg']}: {leg['amount']['display']} on "
             f"{leg['chain']}, "
             f"timelock {leg['timelock_height']}{when}, "
             f"confirmations {leg.get('confirmations', '?')}/{leg['confirmations_required']}"

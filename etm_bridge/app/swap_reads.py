@@ -17,7 +17,7 @@ from ..swaps.core.fsm import SwapState
 from ..swaps.core.model import ActionKind, SwapRecord
 from .context import AppContext
 from .swap_cancel import refund_when, sent_lock
-from .swaps import display_amount
+from .swaps import amount_field, display_amount, terms_json
 from .watch import open_watcher
 
 CLAIMS = frozenset({ActionKind.CLAIM_COUNTER, ActionKind.CLAIM_USER_LOCK})
@@ -58,7 +58,7 @@ def swap_status(ctx: AppContext, swap_id: str) -> tuple[SwapRecord, dict[str, An
          "detail": t.detail, "at_s": t.at_s}
         for t in store.transitions(swap_id)
     ]  # fmt: skip
-    return rec, {**public_view(rec), "transitions": log}
+    return rec, {**public_view(rec), "terms": terms_json(rec.terms, ctx), "transitions": log}
 
 
 def explain(ctx: AppContext, swap_id: str, *, offline: bool = False) -> dict[str, Any]:
@@ -70,7 +70,10 @@ def explain(ctx: AppContext, swap_id: str, *, offline: bool = False) -> dict[str
         chains = [rec.terms.user_leg.chain, rec.terms.counter_leg.chain]
         rec, obs, plan = open_watcher(ctx, chains=chains).inspect(rec)
         view = obs.view
-    return timeline(rec, view, plan, ctx.now())
+    data = timeline(rec, view, plan, ctx.now())
+    for leg in data["legs"]:  # amounts as strings of base units plus a display string
+        leg["amount"] = amount_field(ctx, leg["chain"], int(leg["amount"]))
+    return data
 
 
 def _act(ctx: AppContext, swap_id: str, kinds: frozenset[ActionKind], verb: str) -> list[dict]:

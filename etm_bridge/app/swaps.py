@@ -56,14 +56,70 @@ def chain_name(configured: Iterable[str], value: str) -> str:
     return chain_registry().resolve(value, configured)
 
 
-def terms_json(terms: SwapTerms) -> dict[str, Any]:
-    """The terms as the JSON ``swap start`` prints and ``swap accept`` reads."""
-    return terms_to_dict(terms)
+def amount_field(ctx: AppContext, chain: str, value: int) -> dict[str, str]:
+    """An amount on leg ``chain`` under ``--json``: ``{"base_units": "<integer string>",
+    "display": "0.5 ETH"}``. Never a bare integer: wei exceed 2**53, which a JavaScript (or any
+    double-based) JSON reader rounds."""
+    return {"base_units": str(value), "display": display_amount(ctx, chain, value)}
+
+
+def terms_json(terms: SwapTerms, ctx: AppContext) -> dict[str, Any]:
+    """The terms as the JSON ``swap start`` prints and ``swap accept`` reads: each leg's
+    ``amount`` is an :func:`amount_field`."""
+    data = terms_to_dict(terms)
+    for key, leg in (("user_leg", terms.user_leg), ("counter_leg", terms.counter_leg)):
+        data[key]["amount"] = amount_field(ctx, leg.chain, leg.amount)
+    return data
+
+
+def quote_json(ctx: AppContext, sq: Any) -> dict[str, Any]:
+    """A pre-flight quote (``app.quotes.SwapQuote``) under ``--json``: amounts as
+    :func:`amount_field` (``amount_in``, ``pool_fee``: FROM's; ``amount_out``: TO's; each leg's
+    ``network_fee`` and ``refund_fee``: its chain's)."""
+    data = sq.to_json()
+    data["amount_in"] = amount_field(ctx, sq.from_chain, sq.amount_in)
+    data["pool_fee"] = amount_field(ctx, sq.from_chain, sq.pool_fee)
+    data["amount_out"] = amount_field(ctx, sq.to_chain, sq.amount_out)
+    for leg in data["legs"]:
+        for key in ("network_fee", "refund_fee"):
+            leg[key] = amount_field(ctx, leg["chain"], int(leg[key]))
+    return data
+
+
+def pool_quote_json(
+    ctx: AppContext, from_chain: str, to_chain: str, quote: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The node's pool quote a swap pinned, its amounts as :func:`amount_field` (``amount_in``
+    and ``fee`` in FROM units, ``amount_out`` in TO units); other fields as the node said."""
+    units = {"amount_in": from_chain, "fee": from_chain, "amount_out": to_chain}
+    return {k: amount_field(ctx, units[k], int(v)) if k in units and v is not None else v
+            for k, v in quote.items()}  # fmt: skip
+
+
+def _base_units(value: Any, where: str) -> int:
+    """A leg amount as ``swap start --json`` printed it (an :func:`amount_field`, or the
+    integer of terms printed before amounts were strings)."""
+    if isinstance(value, Mapping):
+        value = value.get("base_units")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValidationError(f"{where}: amount must be {{\"base_units\": \"<digits>\", ...}}, "
+                          f"got {value!r}")  # fmt: skip
 
 
 def terms_of_json(data: Mapping[str, Any]) -> SwapTerms:
     """Terms from ``swap start --json`` output (the whole object, or its ``terms``)."""
-    return terms_from_dict(data.get("terms", data))
+    raw = data.get("terms", data)
+    if not isinstance(raw, Mapping):
+        raise ValidationError("the terms file has no terms object (use `swap start --json` output)")
+    terms = dict(raw)
+    for key in ("user_leg", "counter_leg"):
+        leg = terms.get(key)
+        if isinstance(leg, Mapping) and "amount" in leg:
+            terms[key] = {**leg, "amount": _base_units(leg["amount"], key)}
+    return terms_from_dict(terms)
 
 
 # --- amounts --------------------------------------------------------------------------------

@@ -88,8 +88,10 @@ def test_a_swap_with_the_cli_alone_on_real_nodes(bitcoin_node, anvil_node, tmp_p
         )
     )
     swap_id = started["swap_id"]
-    assert started["terms"]["user_leg"]["amount"] == 1_000_000  # 0.01 BTC in sat
-    assert started["terms"]["counter_leg"]["amount"] == 5 * 10**17  # 0.5 ETH in wei
+    assert started["terms"]["user_leg"]["amount"]["base_units"] == "1000000"  # 0.01 BTC in sat
+    assert started["terms"]["counter_leg"]["amount"]["base_units"] == str(
+        5 * 10**17
+    )  # 0.5 ETH in wei
     (tmp_path / "terms.json").write_text(json.dumps(started))
     _cli("swap", "accept", tmp_path / "terms.json", "--home", op_home)
     for _ in range(40):
