@@ -5,14 +5,16 @@ A swap is agreed between two engines: the user runs ``swap start FROM TO AMOUNT`
 secret and prints the terms), the counterparty (the pool operator) runs ``swap accept`` on those
 terms. Both then run ``etm-bridge watch``, which drives the swap to its end; ``claim`` and
 ``refund`` act by hand through the same policy and guards (and refuse while a watcher holds the
-database). ``swap quote`` prices a swap (the pool's output, its price impact, the network fees,
-the cost of a refund, the confirmations and the expected time); ``swap start`` shows the same
-and refuses, before it records or locks anything, a wallet that cannot pay the amount plus fees
-or a price impact above ``--max-slippage`` (percent, default 1); ``swap cancel`` ends a swap
-before anything is locked. Chains, keys, policy and the database (``<home>/swaps.db``) come
-from the config (:mod:`etm_bridge.config`: ``[chains.<name>]``, ``[etm]``, ``[policy]``); the
-keystore passphrase from ``--passphrase-env NAME``, ``$ETM_BRIDGE_PASSPHRASE`` or a prompt.
-``recover`` rebuilds lost pool swaps from the wallet's seed (:mod:`etm_bridge.app.recover`).
+database). ``swap quote`` prices a pool swap (the pool's output, its price impact) or, with
+``--receive``, a direct one (the network fees, the cost of a refund, the confirmations and the
+expected time), reading the chains only (no passphrase: adapters get the public quote-only wallet);
+``swap start`` shows the same and refuses, before it records or locks anything, a wallet that
+cannot pay the amount plus fees or a price impact above ``--max-slippage`` (percent, default 1);
+``swap cancel`` ends a swap before anything is locked. Chains, keys, policy and the database
+(``<home>/swaps.db``) come from the config (:mod:`etm_bridge.config`: ``[chains.<name>]``,
+``[etm]``, ``[policy]``); the keystore passphrase from ``--passphrase-env NAME``,
+``$ETM_BRIDGE_PASSPHRASE`` or a prompt. ``recover`` rebuilds lost pool swaps from the wallet's seed
+(:mod:`etm_bridge.app.recover`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from etm_bridge.app.swaps import (
     terms_of_json,
 )
 from etm_bridge.errors import ValidationError
+from etm_bridge.wallet.derive import quote_only_wallet
 
 from .context import app_context
 from .options import common_options, emit, hex_bytes, json_option, passphrase_option
@@ -104,14 +107,45 @@ def quote_lines(ctx: AppContext, sq: quotes.SwapQuote) -> list[str]:
 @click.argument("from_chain")
 @click.argument("to_chain")
 @click.argument("amount")
+@click.option(
+    "--receive",
+    default=None,
+    help="A direct swap's quote: what the counterparty would lock on TO_CHAIN.",
+)
+@click.option("--confirmations", default=1, show_default=True, help="Direct: needed on ours.")
+@click.option(
+    "--counter-confirmations", default=1, show_default=True, help="Direct: needed on theirs."
+)
 @engine_options
 @json_option
-def quote_command(from_chain: str, to_chain: str, amount: str, as_json: bool) -> None:
-    """Price a swap of AMOUNT on FROM_CHAIN through the ETM pool, before anything moves:
-    output, price impact, fees, refund cost, confirmations, expected time."""
+def quote_command(
+    from_chain: str,
+    to_chain: str,
+    amount: str,
+    receive: str | None,
+    confirmations: int,
+    counter_confirmations: int,
+    as_json: bool,
+) -> None:
+    """Price a swap of AMOUNT on FROM_CHAIN before anything moves: output, price impact, fees,
+    refund cost, confirmations, expected time. Through the ETM pool, or with --receive a direct
+    swap (no pool). Reads the chains only: no passphrase is asked."""  # fmt: skip
     ctx = engine()
+    # nothing is signed: adapters get the quote-only wallet (a public seed), not ours
+    ctx.keys = quote_only_wallet()
     from_chain, to_chain = ctx.resolve(from_chain), ctx.resolve(to_chain)
-    sq = quotes.pool_preflight(ctx, from_chain, to_chain, parse_leg_amount(ctx, from_chain, amount))
+    amount_in = parse_leg_amount(ctx, from_chain, amount)
+    if receive is not None:
+        sq = quotes.direct_preflight(ctx, from_chain, to_chain, amount_in,
+                                     parse_leg_amount(ctx, to_chain, receive), confirmations,
+                                     counter_confirmations)  # fmt: skip
+    elif ctx.etm_name_or_none() not in (from_chain, to_chain):
+        raise ValidationError(
+            f"neither {from_chain} nor {to_chain} is ETM, so no pool prices this swap: quote a "
+            "direct swap with --receive AMOUNT (what the counterparty would lock)"
+        )
+    else:
+        sq = quotes.pool_preflight(ctx, from_chain, to_chain, amount_in)
     lines = quote_lines(ctx, sq)
     if sq.price_impact_ppm is not None and sq.price_impact_ppm > quotes.DEFAULT_MAX_IMPACT_PPM:
         lines.append(f"warning: price impact above {quotes.percent(quotes.DEFAULT_MAX_IMPACT_PPM)}:"

@@ -106,6 +106,18 @@ def swap_secret(master_seed: bytes, index: int) -> bytes:
     return hmac.new(key, master_seed + index.to_bytes(8, "big"), hashlib.sha512).digest()[:32]
 
 
+#: The seed of the quote-only wallet (:func:`quote_only_wallet`): public on purpose.
+QUOTE_ONLY_SEED = hashlib.sha256(b"etm-bridge/wallet/v1/quote-only: public, never funded").digest()
+
+
+def quote_only_wallet() -> UnlockedWallet:
+    """A wallet made from a PUBLIC seed, for verbs that read chains and sign nothing
+    (``swap quote``): chain adapters are made with a key, but fee rates, block times and pool
+    quotes need none of ours, so quoting asks for no passphrase. Everyone can derive these keys:
+    nothing may ever be paid to them or signed with them (``swap quote`` only reads)."""
+    return UnlockedWallet(QUOTE_ONLY_SEED)
+
+
 @dataclass(frozen=True)
 class EtmPublic:
     public_key: bytes

@@ -15,6 +15,8 @@ from etm_bridge_cli.swap import group as swap
 from etm_bridge_cli.watch import group as watch
 from test_swap_cli import _ok, _run, _start_args, parties  # noqa: F401 (a fixture)
 
+from etm_bridge.errors import ValidationError
+
 #: keys that hold an amount of some asset; ``*_ppm`` / ``*_rate`` / ``*_s`` ... are not amounts
 AMOUNT_KEY = re.compile(r"amount|fee|balance|reserve|received|paid|min_out|base_units|value")
 NOT_AMOUNT = re.compile(r"(_ppm|_bps|_rate|_unit|_source|_s|_height|_blocks|confirmations)$")
@@ -128,3 +130,32 @@ def test_a_malformed_amount_in_terms_is_one_clear_error(parties, tmp_path, amoun
     terms_file.write_text(json.dumps(started))
     result = _run(swap, ["accept", terms_file, "--home", op_home])
     assert result.exit_code != 0 and "user_leg: amount must be" in str(result.exception)
+
+
+def test_a_direct_swap_is_quoted_without_the_passphrase(parties, monkeypatch) -> None:  # noqa: F811
+    """``swap quote ... --receive`` prices a direct swap (no pool: no price impact) from the
+    chains alone: no passphrase source is set and no prompt is answered, yet it quotes."""
+    user_home, *_ = parties
+    monkeypatch.delenv("ETM_BRIDGE_PASSPHRASE")
+    args = ["quote", "fakebtc", "fakeeth", "100000", "--receive", "5000000", "--home", user_home]
+    quoted = _walk(_ok(swap, [*args, "--json"]))
+    assert quoted["price_impact_ppm"] is None and quoted["pool_fee"]["base_units"] == "0"
+    assert quoted["amount_out"]["base_units"] == "5000000"
+    assert [leg["chain"] for leg in quoted["legs"]] == ["fakebtc", "fakeeth"]
+    assert quoted["expected_s"] > 0
+    text = _ok(swap, args)
+    assert "pay 100000 base units on fakebtc -> receive 5000000 base units on fakeeth" in text
+    assert "expected time" in text
+    no_pool = _run(swap, ["quote", "fakebtc", "fakeeth", "100000", "--home", user_home])
+    assert isinstance(no_pool.exception, ValidationError)  # exit code 2 through the root
+    assert "--receive AMOUNT" in str(no_pool.exception)
+    assert json.loads(_ok(swap, ["list", "--home", user_home, "--json"])) == []
+
+
+def test_the_quote_only_wallet_is_not_the_users() -> None:
+    """What ``swap quote`` opens adapters with: a public seed's keys, never the user's."""
+    from etm_bridge.wallet.derive import QUOTE_ONLY_SEED, quote_only_wallet
+
+    wallet = quote_only_wallet()
+    assert wallet.unsafe_export_master_seed() == QUOTE_ONLY_SEED
+    assert wallet.public().etm.address == quote_only_wallet().public().etm.address
