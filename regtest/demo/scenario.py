@@ -52,9 +52,14 @@ from .engines import PoolSwaps
 from .hns import HNS_PENDING, SWAP_IN_DOO, hns_setup, prepare_hns
 from .parties import BitcoinRpc, EthSetup, Party, World
 
-DEPOSIT_SAT, DEPOSIT_ETM = 1_000_000, 100 * ETM
+#: Each run's deposits (0.2 BTC + 2000 ETM, 20 ETH + 2000 ETM: 10,000 and 100 ETM per coin):
+#: deep enough that the README's swaps (0.001 BTC, 5 ETM, 0.01 ETH) move a pool by under 1 %,
+#: the price impact `swap start` accepts without --max-slippage (issue 15).
+DEPOSIT_SAT, DEPOSIT_ETM = 20_000_000, 2_000 * ETM
 SWAP_IN_SAT, SWAP_OUT_ETM, ABANDONED_SAT = 100_000, 5 * ETM, 50_000
-DEPOSIT_WEI, SWAP_IN_WEI = 10**18, 10**16
+DEPOSIT_WEI, SWAP_IN_WEI = 20 * 10**18, 10**16
+#: What each party is given per run: the investor's deposits in both pools and the HNS one, fees.
+FUND_ETM, FUND_SAT = 5_000 * ETM, DEPOSIT_SAT + 5_000_000
 FEE_PPM = 3_000
 ETH_PENDING = (
     "ETH -> ETM not run: this stack's ETM genesis names no EtherSwap HTLC / PoolVault "
@@ -104,11 +109,14 @@ def prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any)
     """Fund, create the pool (once), bind (once), deposit."""
     client = world.client
     for party in parties.values():
-        world.fund_etm(party, 1_000 * ETM)
+        world.fund_etm(party, FUND_ETM)
         adapter = world.btc_adapter(party)
-        btc.fund(adapter.address(), 5 * DEPOSIT_SAT)
+        btc.fund(adapter.address(), FUND_SAT)
         adapter.close()
-        say(f"funded {party.name}: 1000 ETM ({party.etm_address}), 0.05 BTC")
+        say(
+            f"funded {party.name}: {format_amount(FUND_ETM, 'etm')} ({party.etm_address}), "
+            f"{format_amount(FUND_SAT, 'btc')}"
+        )
     if not any(p["asset"] == "btc" for p in client.pools()):
         world.create_pool(parties["operator"], "btc", FEE_PPM, 1)
         say(f"operator created the BTC pool (fee {FEE_PPM} ppm, 1 confirmation)")
@@ -117,7 +125,10 @@ def prepare(world: World, btc: BitcoinNode, parties: dict[str, Party], say: Any)
             world.bind_btc(parties[name])
             say(f"{name} bound its Bitcoin key to {parties[name].etm_address}")
     txid = world.deposit_btc(parties["investor"], DEPOSIT_SAT, DEPOSIT_ETM, btc.mine)
-    say(f"investor deposited 0.01 BTC (bitcoin tx {txid[:16]}..., SPV-proven) + 100 ETM")
+    say(
+        f"investor deposited {format_amount(DEPOSIT_SAT, 'btc')} (bitcoin tx {txid[:16]}..., "
+        f"SPV-proven) + {format_amount(DEPOSIT_ETM, 'etm')}"
+    )
     if world.eth is not None:
         prepare_eth(world, parties, say)
 
@@ -142,7 +153,10 @@ def prepare_eth(world: World, parties: dict[str, Party], say: Any) -> None:
                                lambda n: anvil.call("anvil_mine", hex(n)))  # fmt: skip
     finally:
         anvil.close()
-    say(f"investor deposited 1 ETH through the PoolVault (tx {tx[:18]}..., proven) + 100 ETM")
+    say(
+        f"investor deposited {format_amount(DEPOSIT_WEI, 'eth')} through the PoolVault "
+        f"(tx {tx[:18]}..., proven) + {format_amount(DEPOSIT_ETM, 'etm')}"
+    )
 
 
 def eth_setup(report: dict[str, Any], parties: dict[str, Party]) -> EthSetup | None:

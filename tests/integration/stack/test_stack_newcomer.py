@@ -20,10 +20,6 @@ from test_stack_cli import ETM_BRIDGE, _free_base_port
 
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 
-#: The demo's pools are small (0.01 BTC, 1 ETH): these swaps move them by more than the 1 %
-#: `swap start` accepts by default (issue 15).
-SMALL_POOL = ("--max-slippage", "10")
-
 PW = "correct horse battery staple"
 pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 
@@ -79,10 +75,10 @@ def test_newcomer_swaps_btc_for_etm_with_the_cli_alone(newcomer_env: dict[str, s
     assert balances["etm"]["balance"] == str(1_000 * 10**8)
 
     _cli(env, "bind", "--chain", "btc", "--passphrase-env", "PW")
-    started = json.loads(
-        _cli(env, "swap", "start", "bitcoin", "etm", "0.001", *SMALL_POOL, "--json")
+    started = json.loads(_cli(env, "swap", "start", "bitcoin", "etm", "0.001", "--json"))
+    assert (
+        started["pool"] is True and started["terms"]["user_leg"]["amount"]["base_units"] == "100000"
     )
-    assert started["pool"] is True and started["terms"]["user_leg"]["amount"] == 100_000
     swap_id = started["swap_id"]
     for _ in range(30):
         if _state(env, swap_id) == "claimed_both":
@@ -92,7 +88,9 @@ def test_newcomer_swaps_btc_for_etm_with_the_cli_alone(newcomer_env: dict[str, s
     assert _state(env, swap_id) == "claimed_both"
     after = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
     received = int(after["etm"]["balance"]) - int(balances["etm"]["balance"])
-    assert received >= started["terms"]["counter_leg"]["amount"] - 10**6  # less the bind's fee
+    assert (
+        received >= int(started["terms"]["counter_leg"]["amount"]["base_units"]) - 10**6
+    )  # less the bind's fee
     assert int(after["btc"]["balance"]) < int(balances["btc"]["balance"]) - 100_000
 
 

@@ -18,8 +18,6 @@ import pytest
 import test_stack_newcomer as newcomer
 from test_stack_newcomer import _cli, _state
 
-SMALL_POOL = newcomer.SMALL_POOL  # the demo's pools are small (issue 15)
-
 ETH = 10**18
 pytestmark = pytest.mark.bitcoin  # the stack it starts runs a Bitcoin node
 newcomer_env = newcomer.newcomer_env  # the private stack fixture, shared
@@ -46,8 +44,10 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     _cli(env, "bind", "--chain", "eth", "--passphrase-env", "PW")
     balances = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
 
-    swap_in = json.loads(_cli(env, "swap", "start", "eth", "etm", "0.01", *SMALL_POOL, "--json"))
-    assert swap_in["pool"] is True and swap_in["terms"]["user_leg"]["amount"] == ETH // 100
+    swap_in = json.loads(_cli(env, "swap", "start", "eth", "etm", "0.01", "--json"))
+    assert swap_in["pool"] is True and swap_in["terms"]["user_leg"]["amount"]["base_units"] == str(
+        ETH // 100
+    )
     assert _state(env, swap_in["swap_id"]) not in ("claimed_both", None)
     # the whole stack stops and starts again with the swap open (its ETH lock on anvil):
     # every node reloads its chain and the swap still ends claimed on both sides
@@ -58,14 +58,17 @@ def test_newcomer_swaps_eth_for_etm_and_back_with_the_cli_alone(
     middle = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
     assert int(middle["eth"]["balance"]) < int(balances["eth"]["balance"]) - ETH // 100
     received = int(middle["etm"]["balance"]) - int(balances["etm"]["balance"])
-    assert received >= swap_in["terms"]["counter_leg"]["amount"] - 10**6  # less claim fees
+    assert (
+        received >= int(swap_in["terms"]["counter_leg"]["amount"]["base_units"]) - 10**6
+    )  # less claim fees
 
-    swap_out = json.loads(_cli(env, "swap", "start", "etm", "eth", "5", *SMALL_POOL, "--json"))
-    assert swap_out["terms"]["user_leg"]["amount"] == 5 * 10**8
+    swap_out = json.loads(_cli(env, "swap", "start", "etm", "eth", "5", "--json"))
+    assert swap_out["terms"]["user_leg"]["amount"]["base_units"] == str(5 * 10**8)
     _drive(env, swap_out["swap_id"])
     after = json.loads(_cli(env, "wallet", "balance", "--json"))["balances"]
     assert int(after["etm"]["balance"]) < int(middle["etm"]["balance"]) - 5 * 10**8 + 10**6
     # the pool's lock less claim gas
     paid = int(after["eth"]["balance"]) - int(middle["eth"]["balance"])
-    minimum, quoted = swap_out["terms"]["counter_leg"]["amount"], swap_out["quote"]["amount_out"]
-    assert minimum - 10**15 < paid <= int(quoted)
+    minimum = int(swap_out["terms"]["counter_leg"]["amount"]["base_units"])
+    quoted = int(swap_out["quote"]["amount_out"]["base_units"])
+    assert minimum - 10**15 < paid <= quoted
