@@ -13,7 +13,7 @@ cannot pay the amount plus fees or a price impact above ``--max-slippage`` (perc
 ``swap cancel`` ends a swap before anything is locked. Chains, keys, policy and the database
 (``<home>/swaps.db``) come from the config (:mod:`etm_bridge.config`: ``[chains.<name>]``,
 ``[etm]``, ``[policy]``); the keystore passphrase from ``--passphrase-env NAME``,
-``$ETM_BRIDGE_PASSPHRASE`` or a prompt. ``recover`` rebuilds lost pool swaps from the wallet's seed
+``$ETM_BRIDGE_PASSPHRASE`` or a prompt. ``recover`` rebuilds lost swaps from the wallet's seed
 (:mod:`etm_bridge.app.recover`).
 """
 
@@ -394,8 +394,8 @@ def refund_command(swap_id: str, as_json: bool) -> None:
 @engine_options
 @json_option
 def recover_command(gap: int, as_json: bool) -> None:
-    """Rebuild your open pool swaps from the wallet's seed and the chains (a lost swap database);
-    then run `etm-bridge watch` to finish them."""
+    """Rebuild your open swaps (pool and direct) from the wallet's seed and the chains (a lost
+    swap database); then run `etm-bridge watch` to finish them."""
     found = recover_swaps(engine(), gap=gap)
     lines = [f"{f.swap_id}  index {f.index:<4} {f.outcome:<12} {f.direction:<15} {f.detail}"
              for f in found.found]  # fmt: skip

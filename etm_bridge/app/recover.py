@@ -1,4 +1,4 @@
-"""Rebuilding the user's pool swaps from the wallet's seed and the chains alone (``swap recover``).
+"""Rebuilding the user's swaps from the wallet's seed and the chains alone (``swap recover``).
 
 Every swap secret is the seed's swap number ``i`` (:func:`etm_bridge.wallet.derive.swap_secret`),
 so with the database lost the secrets are not: this walks ``i = 0, 1, ...`` until ``gap``
@@ -8,7 +8,7 @@ swap, or a refused intent, leaves a gap), and for each hashlock asks
 - ETM (the node API): the native HTLC with that hashlock (``GET /api/exchange/htlcs``) and the
   open pool swap that owns it (``GET /api/exchange/swaps?hashlock=``: direction, asset, the
   quote's ``amount_out``);
-- every foreign chain with an ETM pool: its locks with that hashlock (the adapter's
+- every configured foreign chain: its locks with that hashlock (the adapter's
   ``find_locks``, each chain's own way: an index of its scripts from the adapter's start
   height, or a contract's events).
 
@@ -28,7 +28,9 @@ A rebuilt record starts in ``created`` with its lock deadline already past, so t
 never locks anew: it observes the locks that exist and goes on (proof, claim, refund) from the
 chains' state. A swap already in the database is left alone. The swap index is raised past
 every index found, so no new swap reuses a secret. A swap out that ended on ETM (claimed or
-refunded) needs nothing and is reported; direct swaps (no pool) are not found here.
+refunded) needs nothing and is reported. A hashlock that is no pool swap of ours goes to
+:mod:`.recover_direct` (direct swaps: refund only until the secret is out) with every
+configured chain's locks, ETM's included; without ETM configured only direct swaps exist.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from ..swaps.core.policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 from ..swaps.core.pool_terms import PoolInfo, pool_leg_key
 from .context import AppContext
+from .recover_direct import REVEAL_MARGIN_BLOCKS, plan_direct
 
 #: Indexes in a row with nothing on any chain before the scan stops.
 DEFAULT_GAP = 20
@@ -98,17 +101,19 @@ class _Scan:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.etm_name = ctx.etm_name()
-        self.node = ctx.node()
+        self.etm_name = ctx.etm_name_or_none()  # None: direct swaps only (no ETM, no pools)
         self.legs = {n: ctx.foreign(n).ticker for n in ctx.chains() if self._pooled(n)}
-        self.adapters: dict[str, ChainAdapter] = ctx.adapters(list(self.legs))
-        self.etm = ctx.etm_leg()
-        self.our_etm20 = self.etm.our_key()
+        others = [n for n in ctx.chains() if n != self.etm_name]
+        self.adapters: dict[str, ChainAdapter] = ctx.adapters(others)  # pooled or not
         self._pools: dict[str, PoolInfo] = {}
         self.now = ctx.now()
+        if self.etm_name is not None:
+            self.node = ctx.node()
+            self.etm = ctx.etm_leg()
+            self.our_etm20 = self.etm.our_key()
 
     def _pooled(self, name: str) -> bool:
-        if name == self.etm_name:
+        if self.etm_name is None or name == self.etm_name:
             return False
         try:
             self.ctx.foreign(name)
@@ -122,10 +127,12 @@ class _Scan:
         return self._pools[asset]
 
     def evidence(self, hashlock: bytes) -> _Evidence:
+        locks = {name: a.find_locks(hashlock) for name, a in self.adapters.items()}
+        if self.etm_name is None:
+            return _Evidence(None, None, locks)
         htlcs = self.node.htlcs(hashlock)
         htlc = htlcs[0] if htlcs else None
         opened = self.node.open_swaps(hashlock=hashlock) if htlc is not None else []
-        locks = {name: a.find_locks(hashlock) for name, a in self.adapters.items()}
         return _Evidence(htlc, opened[0] if opened else None, locks)
 
     def rebuild(
@@ -150,9 +157,9 @@ class _Scan:
         if pooled:
             [(chain, lock)] = pooled.items()
             return self._swap_in(index, swap_id, preimage, chain, lock, seen)
-        leg = next((name for name, locks in ours.items() if locks), None)
-        if leg is not None:
-            return self._swap_in(index, swap_id, preimage, leg, ours[leg][0], seen)
+        direct = self._direct(index, swap_id, preimage, seen)
+        if direct is not None:
+            return direct
         if seen.htlc is not None and seen.htlc.get("sender") == self.etm.address():
             status = seen.htlc.get("status")
             return Found(index, swap_id, "etm_to_foreign", "ended",
@@ -162,8 +169,28 @@ class _Scan:
                      f"a lock with this hashlock on {where} is not ours (no key of ours refunds "
                      "it): nothing to recover"), None  # fmt: skip
 
+    def _direct(self, index: int, swap_id: str, preimage: bytes,
+                seen: _Evidence) -> tuple[Found, SwapRecord | None] | None:  # fmt: skip
+        """A direct swap of ours with this hashlock (:mod:`.recover_direct`), else None."""
+        locks: dict[str, Sequence[HtlcLock]] = dict(seen.locks)
+        keys = {name: a.our_key() for name, a in self.adapters.items()}
+        if self.etm_name is not None:
+            keys[self.etm_name] = self.our_etm20
+            locks[self.etm_name] = self.etm.find_locks(sha256(preimage)) if seen.htlc else []
+        plan = plan_direct(locks, keys)
+        if plan is None:
+            return None
+        if plan.legs is None:
+            return Found(index, swap_id, "etm_to_foreign", plan.outcome, plan.detail), None
+        user, counter = plan.legs
+        terms = self._terms(swap_id, sha256(preimage), SwapDirection.ETM_TO_FOREIGN, user,
+                            counter, REVEAL_MARGIN_BLOCKS)  # fmt: skip
+        return self._record(index, terms, preimage, plan.detail)
+
     def _claim_key(self, leg: str) -> bytes | None:
         """The claim key of the pool of ``leg``'s asset (None: no such pool)."""
+        if leg not in self.legs:
+            return None
         try:
             return self.pool(self.legs[leg]).claim_key
         except SwapError:
@@ -192,7 +219,7 @@ class _Scan:
             min_out = 1  # before the proof: the intent on ETM pins the minimum
         user = LegTerms(leg, t.amount, t.claim_key, t.refund_key, t.timelock_height,
                         max(1, pool.min_confirmations), t.asset_id)  # fmt: skip
-        counter = LegTerms(self.etm_name, min_out, self.our_etm20, pool_leg_key(asset), 0, 1)
+        counter = LegTerms(self.ctx.etm_name(), min_out, self.our_etm20, pool_leg_key(asset), 0, 1)
         margin = blocks_for_seconds(ETM_REVEAL_MARGIN_S, self.etm.info().block_time_s)
         terms = self._terms(swap_id, sha256(preimage), SwapDirection.FOREIGN_TO_ETM, user,
                             counter, margin)  # fmt: skip
@@ -217,7 +244,7 @@ class _Scan:
         except (EtmBridgeError, KeyError, TypeError):
             depth = max(1, pool.min_confirmations)
         adapter = self.adapters[leg]
-        user = LegTerms(self.etm_name, amount_in, pool_leg_key(asset), self.our_etm20,
+        user = LegTerms(self.ctx.etm_name(), amount_in, pool_leg_key(asset), self.our_etm20,
                         int(opened["expiry_height"]), 1)  # fmt: skip
         counter = LegTerms(leg, amount_out, adapter.our_key(), pool.claim_key, 0, max(1, depth))
         margin = blocks_for_seconds(REVEAL_MARGIN_S, adapter.info().block_time_s)

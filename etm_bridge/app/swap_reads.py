@@ -16,6 +16,7 @@ from ..swaps.core.explain import timeline
 from ..swaps.core.fsm import SwapState
 from ..swaps.core.model import ActionKind, SwapRecord
 from .context import AppContext
+from .recover_direct import UNPAYABLE
 from .swap_cancel import refund_when, sent_lock
 from .swaps import amount_field, display_amount, terms_json
 from .watch import open_watcher
@@ -39,7 +40,9 @@ def summary(ctx: AppContext, rec: SwapRecord) -> dict[str, Any]:
         "state": rec.state.value,
         "failure": rec.failure,
         "gives": display_amount(ctx, u.chain, u.amount) + f" on {u.chain}",
-        "gets": display_amount(ctx, c.chain, c.amount) + f" on {c.chain}",
+        "gets": "nothing: refund only (rebuilt by `swap recover` before the reveal)"
+        if c.amount == UNPAYABLE
+        else display_amount(ctx, c.chain, c.amount) + f" on {c.chain}",
         "updated_at_s": rec.updated_at_s,
     }
 

@@ -1,0 +1,102 @@
+"""Rebuilding a *direct* swap (a person as the counterparty, no pool) from the seed and the
+chains (``swap recover``, :mod:`etm_bridge.app.recover` finds the evidence).
+
+Pure: locks and keys in, a decision out. A direct swap's terms are agreed off chain, so the
+chains hold only part of them: our lock (the user leg: refunded to our key on its chain) states
+its own terms exactly, but nothing on any chain states what the counterparty promised to lock
+for us. A lock with our hashlock claimed by our key is no proof of the deal: once our lock is
+on chain its hashlock is public and anyone, the counterparty first, can lock 1 sat to our key
+with it; if recover took that lock for the counter leg, the watcher would claim it (revealing
+the secret) and the counterparty would claim our whole lock for nothing. So:
+
+- **the secret is already out** (a counter lock claimed by our key: our claim revealed it): the
+  record is rebuilt with that lock as the counter leg; the watcher has nothing left to reveal
+  and waits for our lock to be claimed, or refunds it at its timelock;
+- **otherwise** the record is rebuilt **refund-only**: its counter leg asks for
+  :data:`UNPAYABLE` (more than any chain can lock, so no lock ever matches it: the watcher never
+  claims, never reveals) and our lock is refunded at its timelock. The counter locks seen are
+  reported; their owner refunds them at theirs;
+- our lock already claimed or refunded, with no open counter lock to claim: nothing to do.
+
+Among our locks on one chain the largest is ours (a decoy someone else refunds to us is a
+smaller gift or a bigger one); our locks on several chains are reported, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..observations import HtlcLock, LockState
+from ..swaps.core.model import LegTerms
+
+#: A counter leg amount no lock can pay: above 2**256 - 1, the largest any chain can hold (a
+#: power of ten, so it displays exactly: ``swap list`` and ``watch`` show it).
+UNPAYABLE = 10**78
+#: The reveal margin of a rebuilt direct swap (``swap start``'s default ``--reveal-margin-blocks``).
+REVEAL_MARGIN_BLOCKS = 6
+
+
+@dataclass(frozen=True)
+class DirectPlan:
+    """What to do about one hashlock's direct swap: ``legs`` (user, counter) to rebuild, or
+    ``None`` with ``outcome`` (``ended`` / ``not_rebuilt``) and why."""
+
+    outcome: str  # "rebuilt", "ended" or "not_rebuilt"
+    detail: str
+    legs: tuple[LegTerms, LegTerms] | None = None
+
+
+def _leg(chain: str, lock: HtlcLock, confirmations: int = 1) -> LegTerms:
+    t = lock.terms
+    return LegTerms(chain, t.amount, t.claim_key, t.refund_key, t.timelock_height,
+                    confirmations, t.asset_id)  # fmt: skip
+
+
+def plan_direct(locks: Mapping[str, Sequence[HtlcLock]], our_keys: Mapping[str, bytes]
+                ) -> DirectPlan | None:  # fmt: skip
+    """The direct swap of one hashlock from every chain's ``locks`` with it and our key on each
+    chain (module docstring); None when no lock of ours (refunded to our key) is there."""
+    ours = {c: [lk for lk in lks if lk.terms.refund_key == our_keys.get(c)]
+            for c, lks in locks.items()}  # fmt: skip
+    ours = {c: lks for c, lks in ours.items() if lks}
+    if not ours:
+        return None
+    if len(ours) > 1:
+        where = ", ".join(
+            f"{c} lock {max(lks, key=_amount).lock_id}" for c, lks in sorted(ours.items())
+        )
+        return DirectPlan("not_rebuilt", f"locks of ours with this hashlock on several chains "
+                          f"({where}): refund each after its timelock")  # fmt: skip
+    [(chain, mine)] = ours.items()
+    lock = max(mine, key=_amount)
+    to_us = sorted(
+        ((c, lk) for c, lks in locks.items() if c != chain for lk in lks
+         if lk.terms.claim_key == our_keys.get(c) and lk.terms.refund_key != our_keys.get(c)),
+        key=lambda found: (found[0], -found[1].terms.amount),
+    )  # fmt: skip
+    claimed = [(c, lk) for c, lk in to_us if lk.state is LockState.CLAIMED]
+    still_open = [(c, lk) for c, lk in to_us if lk.state is LockState.OPEN]
+    mine_text = f"our {chain} lock {lock.lock_id} ({lock.state.value})"
+    secret_out = bool(claimed) or lock.state is LockState.CLAIMED
+    if lock.state is not LockState.OPEN and not (secret_out and still_open):
+        return DirectPlan("ended", f"{mine_text}, no counter lock left to claim: nothing to do")
+    if secret_out:  # our claim, or theirs of our lock, made it public: claiming costs nothing
+        leg, counter = still_open[0] if still_open else claimed[0]
+        return DirectPlan("rebuilt", f"{mine_text}; counter lock {leg} {counter.lock_id} "
+                          f"({counter.state.value}): the secret is out",
+                          (_leg(chain, lock), _leg(leg, counter)))  # fmt: skip
+    others = sorted(c for c in our_keys if c != chain)
+    if not others:
+        return DirectPlan("not_rebuilt", f"{mine_text}: no other chain is configured")
+    counter_chain = to_us[0][0] if to_us else others[0]
+    key = our_keys[counter_chain]
+    unpayable = LegTerms(counter_chain, UNPAYABLE, key, bytes(len(key)), 1, 1)
+    seen = ", ".join(f"{c} lock {lk.lock_id}" for c, lk in to_us) or "none"
+    return DirectPlan("rebuilt", f"{mine_text}; refund only: the chains do not say what the "
+                      f"counterparty promised, so no counter lock is claimed (counter locks to "
+                      f"us: {seen})", (_leg(chain, lock), unpayable))  # fmt: skip
+
+
+def _amount(lock: HtlcLock) -> int:
+    return lock.terms.amount

@@ -1,0 +1,92 @@
+"""``swap recover`` for direct swaps on real nodes (issue 15): Bitcoin regtest is the user's leg,
+anvil the counterparty's, no ETM. Two direct swaps from one wallet; the user's swap database is
+deleted with swap 0 after both locks (before the reveal) and swap 1 after the user's claim (the
+reveal); ``swap recover`` rebuilds both from the seed and the chains; ``watch`` ends swap 1
+``claimed_both`` and refunds swap 0 (before the reveal the chains do not say what the
+counterparty promised, so the rebuilt swap claims nothing: refund only).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from eth_account import Account
+from etm_bridge_ethereum import deploy_contract
+from test_swap_cli_real_nodes import _cli, _home
+
+BLOCKS = 3  # Bitcoin blocks mined per round: timelocks of hours pass in a few rounds
+
+
+def _state(home: Path, swap_id: str) -> str:
+    return json.loads(_cli("swap", "status", swap_id, "--home", home, "--json"))["state"]
+
+
+def _until(home: Path, swap_id: str, state: str, bitcoin_node, anvil_node) -> None:
+    """Tick ``home``'s watcher alone (mining a block each) until ``swap_id`` is in ``state``."""
+    for _ in range(15):
+        if _state(home, swap_id) == state:
+            return
+        _cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
+        bitcoin_node.mine(1)
+        anvil_node.rpc.call("anvil_mine", "0x1")
+    assert _state(home, swap_id) == state
+
+
+def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
+    bitcoin_node, anvil_node, tmp_path
+) -> None:
+    if bitcoin_node.height() < 101:
+        bitcoin_node.mine(101 - bitcoin_node.height())
+    deployer = "0x" + secrets.token_hex(32)
+    anvil_node.rpc.call("anvil_setBalance", Account.from_key(deployer).address, hex(10**20))
+    htlc = deploy_contract(anvil_node.rpc_url, deployer, tmp_path / "deployer")
+    user_home, user = _home(tmp_path, "user", bitcoin_node, anvil_node, htlc)
+    op_home, op = _home(tmp_path, "op", bitcoin_node, anvil_node, htlc)
+    bitcoin_node.fund(user.btc.address("regtest"), 5_000_000, confirm=False)
+    bitcoin_node.mine(1)
+    for who in (user, op):
+        anvil_node.rpc.call("anvil_setBalance", who.eth.address, hex(10**19))
+
+    def start() -> str:
+        started = json.loads(_cli(
+            "swap", "start", "btc", "eth", "0.01", "--receive", "0.5",
+            "--their-claim-key", op.btc.public_key.hex(), "--their-refund-key", op.eth.address,
+            "--hours", "3", "--counter-hours", "1", "--home", user_home, "--json",
+        ))  # fmt: skip
+        (tmp_path / "terms.json").write_text(json.dumps(started))
+        _cli("swap", "accept", tmp_path / "terms.json", "--home", op_home)
+        return str(started["swap_id"])
+
+    def lose_and_recover() -> dict[str, tuple[str, str]]:
+        for path in user_home.glob("swaps.db*"):
+            path.unlink()
+        found = json.loads(_cli("swap", "recover", "--gap", "3", "--home", user_home, "--json"))
+        return {f["swap_id"]: (f["outcome"], f["detail"]) for f in found["found"]}
+
+    # 1. lost after the lock: our BTC lock and their ETH lock, not yet seen by our watcher
+    before = start()
+    _until(user_home, before, "etm_locked", bitcoin_node, anvil_node)
+    _until(op_home, before, "counter_locked", bitcoin_node, anvil_node)
+    first = lose_and_recover()
+    assert first == {before: ("rebuilt", first[before][1])} and "refund only" in first[before][1]
+    # 2. lost after the reveal: a second swap (the next index), our claim of their ETH sent
+    after = start()
+    _until(user_home, after, "etm_locked", bitcoin_node, anvil_node)
+    _until(op_home, after, "counter_locked", bitcoin_node, anvil_node)
+    _until(user_home, after, "secret_revealed", bitcoin_node, anvil_node)
+    assert _state(user_home, before) not in ("secret_revealed", "claimed_both")  # refund only
+    second = lose_and_recover()
+    assert {s: o for s, (o, _) in second.items()} == {before: "rebuilt", after: "rebuilt"}
+    assert "the secret is out" in second[after][1] and "refund only" in second[before][1]
+    swaps = [before, after]
+    for _ in range(40):
+        states = {s: _state(user_home, s) for s in swaps}
+        if states == {after: "claimed_both", before: "refunded"}:
+            break
+        for home in (op_home, user_home):
+            _cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
+        bitcoin_node.mine(BLOCKS)
+        anvil_node.rpc.call("anvil_mine", hex(30))
+    assert states == {after: "claimed_both", before: "refunded"}, states
