@@ -4,6 +4,10 @@ deleted with swap 0 after both locks (before the reveal) and swap 1 after the us
 reveal); ``swap recover`` rebuilds both from the seed and the chains; ``watch`` ends swap 1
 ``claimed_both`` and refunds swap 0 (before the reveal the chains do not say what the
 counterparty promised, so the rebuilt swap claims nothing: refund only).
+
+Attack (docs/security.md 15e): before the first loss an attacker locks dust ETH to the user's
+key with swap 0's (public) hashlock; the recovered swap never claims it (the secret stays ours)
+and swap 0 is refunded.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import secrets
 from pathlib import Path
 
 from eth_account import Account
-from etm_bridge_ethereum import deploy_contract
+from etm_bridge_ethereum import EthereumAdapter, deploy_contract
 from test_swap_cli_real_nodes import _cli, _home
+
+from etm_bridge.observations import HtlcTerms, LockState
 
 BLOCKS = 3  # Bitcoin blocks mined per round: timelocks of hours pass in a few rounds
 
@@ -69,8 +75,24 @@ def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
     before = start()
     _until(user_home, before, "etm_locked", bitcoin_node, anvil_node)
     _until(op_home, before, "counter_locked", bitcoin_node, anvil_node)
+    # the attack: our BTC lock made the hashlock public; the counterparty (or anyone) locks
+    # dust ETH to our key with it, then our database is lost
+    hashlock = bytes.fromhex(json.loads(_cli(
+        "swap", "status", before, "--home", user_home, "--json"))["terms"]["hashlock"])  # fmt: skip
+    attacker_key = "0x" + secrets.token_hex(32)
+    anvil_node.rpc.call("anvil_setBalance", Account.from_key(attacker_key).address, hex(10**19))
+    attacker = EthereumAdapter.from_config({
+        "rpc_url": anvil_node.rpc_url, "private_key": attacker_key, "htlc_address": htlc.address,
+        "data_dir": str(tmp_path / "attacker"), "from_block": htlc.block_number,
+        "receipt_timeout_s": 30,
+    })  # fmt: skip
+    our_eth = bytes.fromhex(user.eth.address.removeprefix("0x"))
+    dust = attacker.lock(HtlcTerms(10**9, hashlock, our_eth, attacker.our_key(),
+                                   attacker.tip().height + 400))  # fmt: skip
+    anvil_node.rpc.call("anvil_mine", "0x1")
     first = lose_and_recover()
     assert first == {before: ("rebuilt", first[before][1])} and "refund only" in first[before][1]
+    assert dust.lock_id in first[before][1]  # seen, reported, not followed
     # 2. lost after the reveal: a second swap (the next index), our claim of their ETH sent
     after = start()
     _until(user_home, after, "etm_locked", bitcoin_node, anvil_node)
@@ -90,3 +112,8 @@ def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
         bitcoin_node.mine(BLOCKS)
         anvil_node.rpc.call("anvil_mine", hex(30))
     assert states == {after: "claimed_both", before: "refunded"}, states
+    # the dust lock was never claimed: the secret of swap 0 never left us
+    assert attacker.get_lock(dust.lock_id).state is LockState.OPEN
+    status = json.loads(_cli("swap", "status", before, "--home", user_home, "--json"))
+    assert {i["kind"] for i in status["intents"]} == {"refund_user_lock"}
+    attacker.close()
