@@ -35,6 +35,7 @@ configured chain's locks, ETM's included; without ETM configured only direct swa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,7 +138,7 @@ class _Scan:
 
     def rebuild(
         self, index: int, preimage: bytes, seen: _Evidence
-    ) -> tuple[Found, SwapRecord | None]:
+    ) -> tuple[Found, SwapRecord | None] | list[tuple[Found, SwapRecord | None]]:
         hashlock = sha256(preimage)
         swap_id = user_swap_id(hashlock)
         opened = seen.open_swap
@@ -158,7 +159,7 @@ class _Scan:
             [(chain, lock)] = pooled.items()
             return self._swap_in(index, swap_id, preimage, chain, lock, seen)
         direct = self._direct(index, swap_id, preimage, seen)
-        if direct is not None:
+        if direct:
             return direct
         if seen.htlc is not None and seen.htlc.get("sender") == self.etm.address():
             status = seen.htlc.get("status")
@@ -170,22 +171,25 @@ class _Scan:
                      "it): nothing to recover"), None  # fmt: skip
 
     def _direct(self, index: int, swap_id: str, preimage: bytes,
-                seen: _Evidence) -> tuple[Found, SwapRecord | None] | None:  # fmt: skip
-        """A direct swap of ours with this hashlock (:mod:`.recover_direct`), else None."""
+                seen: _Evidence) -> list[tuple[Found, SwapRecord | None]]:  # fmt: skip
+        """The direct swap(s) of ours with this hashlock (:mod:`.recover_direct`): one per chain
+        holding a lock of ours; empty when none does."""
         locks: dict[str, Sequence[HtlcLock]] = dict(seen.locks)
         keys = {name: a.our_key() for name, a in self.adapters.items()}
         if self.etm_name is not None:
             keys[self.etm_name] = self.our_etm20
             locks[self.etm_name] = self.etm.find_locks(sha256(preimage)) if seen.htlc else []
-        plan = plan_direct(locks, keys)
-        if plan is None:
-            return None
-        if plan.legs is None:
-            return Found(index, swap_id, "etm_to_foreign", plan.outcome, plan.detail), None
-        user, counter = plan.legs
-        terms = self._terms(swap_id, sha256(preimage), SwapDirection.ETM_TO_FOREIGN, user,
-                            counter, REVEAL_MARGIN_BLOCKS)  # fmt: skip
-        return self._record(index, terms, preimage, plan.detail)
+        out: list[tuple[Found, SwapRecord | None]] = []
+        for n, plan in enumerate(plan_direct(locks, keys)):
+            sid = swap_id if n == 0 else f"{swap_id}-{re.sub(r'[^0-9A-Za-z_-]', '_', plan.chain)}"
+            if plan.legs is None:
+                out.append((Found(index, sid, "etm_to_foreign", plan.outcome, plan.detail), None))
+                continue
+            user, counter = plan.legs
+            terms = self._terms(sid, sha256(preimage), SwapDirection.ETM_TO_FOREIGN, user,
+                                counter, REVEAL_MARGIN_BLOCKS)  # fmt: skip
+            out.append(self._record(index, terms, preimage, plan.detail))
+        return out
 
     def _claim_key(self, leg: str) -> bytes | None:
         """The claim key of the pool of ``leg``'s asset (None: no such pool)."""
@@ -294,10 +298,11 @@ def recover_swaps(ctx: AppContext, *, gap: int = DEFAULT_GAP) -> Recovery:
         seen = scan.evidence(sha256(preimage))
         if seen.any:
             misses = 0
-            item, record = scan.rebuild(index, preimage, seen)
-            if record is not None:
-                store.create(record)
-            found.append(item)
+            rebuilt = scan.rebuild(index, preimage, seen)
+            for item, record in rebuilt if isinstance(rebuilt, list) else [rebuilt]:
+                if record is not None:
+                    store.create(record)
+                found.append(item)
         else:
             misses += 1
         index += 1

@@ -19,7 +19,9 @@ the secret) and the counterparty would claim our whole lock for nothing. So:
 - our lock already claimed or refunded, with no open counter lock to claim: nothing to do.
 
 Among our locks on one chain the largest is ours (a decoy someone else refunds to us is a
-smaller gift or a bigger one); our locks on several chains are reported, not guessed.
+smaller gift or a bigger one). Locks of ours on several chains (someone refunds a decoy to our
+key on another chain) are not guessed between: each gets its own record (the first chain's
+named by the hashlock, the others ``<id>-<chain>``), so the watcher refunds all of them.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ REVEAL_MARGIN_BLOCKS = 6
 
 @dataclass(frozen=True)
 class DirectPlan:
-    """What to do about one hashlock's direct swap: ``legs`` (user, counter) to rebuild, or
-    ``None`` with ``outcome`` (``ended`` / ``not_rebuilt``) and why."""
+    """What to do about our lock on ``chain`` with one hashlock: ``legs`` (user, counter) to
+    rebuild, or ``None`` with ``outcome`` (``ended`` / ``not_rebuilt``) and why."""
 
+    chain: str
     outcome: str  # "rebuilt", "ended" or "not_rebuilt"
     detail: str
     legs: tuple[LegTerms, LegTerms] | None = None
@@ -54,22 +57,20 @@ def _leg(chain: str, lock: HtlcLock, confirmations: int = 1) -> LegTerms:
 
 
 def plan_direct(locks: Mapping[str, Sequence[HtlcLock]], our_keys: Mapping[str, bytes]
-                ) -> DirectPlan | None:  # fmt: skip
+                ) -> list[DirectPlan]:  # fmt: skip
     """The direct swap of one hashlock from every chain's ``locks`` with it and our key on each
-    chain (module docstring); None when no lock of ours (refunded to our key) is there."""
+    chain (module docstring): one plan per chain holding a lock of ours (refunded to our key),
+    none when no chain does. Locks of ours on several chains (a decoy someone refunds to us on
+    another chain: nothing says which is the swap's) make one record each, so the watcher
+    refunds every one; none of them claims before the secret is out."""
     ours = {c: [lk for lk in lks if lk.terms.refund_key == our_keys.get(c)]
             for c, lks in locks.items()}  # fmt: skip
-    ours = {c: lks for c, lks in ours.items() if lks}
-    if not ours:
-        return None
-    if len(ours) > 1:
-        where = ", ".join(
-            f"{c} lock {max(lks, key=_amount).lock_id}" for c, lks in sorted(ours.items())
-        )
-        return DirectPlan("not_rebuilt", f"locks of ours with this hashlock on several chains "
-                          f"({where}): refund each after its timelock")  # fmt: skip
-    [(chain, mine)] = ours.items()
-    lock = max(mine, key=_amount)
+    return [_plan(chain, max(mine, key=_amount), locks, our_keys, len(ours) > 1)
+            for chain, mine in sorted(ours.items()) if mine]  # fmt: skip
+
+
+def _plan(chain: str, lock: HtlcLock, locks: Mapping[str, Sequence[HtlcLock]],
+          our_keys: Mapping[str, bytes], several: bool) -> DirectPlan:  # fmt: skip
     to_us = sorted(
         ((c, lk) for c, lks in locks.items() if c != chain for lk in lks
          if lk.terms.claim_key == our_keys.get(c) and lk.terms.refund_key != our_keys.get(c)),
@@ -78,24 +79,26 @@ def plan_direct(locks: Mapping[str, Sequence[HtlcLock]], our_keys: Mapping[str, 
     claimed = [(c, lk) for c, lk in to_us if lk.state is LockState.CLAIMED]
     still_open = [(c, lk) for c, lk in to_us if lk.state is LockState.OPEN]
     mine_text = f"our {chain} lock {lock.lock_id} ({lock.state.value})"
+    if several:
+        mine_text += " (locks of ours with this hashlock on several chains: one record each)"
     secret_out = bool(claimed) or lock.state is LockState.CLAIMED
     if lock.state is not LockState.OPEN and not (secret_out and still_open):
-        return DirectPlan("ended", f"{mine_text}, no counter lock left to claim: nothing to do")
+        return DirectPlan(chain, "ended", f"{mine_text}, no counter lock left to claim")
     if secret_out:  # our claim, or theirs of our lock, made it public: claiming costs nothing
         leg, counter = still_open[0] if still_open else claimed[0]
-        return DirectPlan("rebuilt", f"{mine_text}; counter lock {leg} {counter.lock_id} "
+        return DirectPlan(chain, "rebuilt", f"{mine_text}; counter lock {leg} {counter.lock_id} "
                           f"({counter.state.value}): the secret is out",
                           (_leg(chain, lock), _leg(leg, counter)))  # fmt: skip
     others = sorted(c for c in our_keys if c != chain)
     if not others:
-        return DirectPlan("not_rebuilt", f"{mine_text}: no other chain is configured")
+        return DirectPlan(chain, "not_rebuilt", f"{mine_text}: no other chain is configured")
     counter_chain = to_us[0][0] if to_us else others[0]
     key = our_keys[counter_chain]
     unpayable = LegTerms(counter_chain, UNPAYABLE, key, bytes(len(key)), 1, 1)
     seen = ", ".join(f"{c} lock {lk.lock_id}" for c, lk in to_us) or "none"
-    return DirectPlan("rebuilt", f"{mine_text}; refund only: the chains do not say what the "
-                      f"counterparty promised, so no counter lock is claimed (counter locks to "
-                      f"us: {seen})", (_leg(chain, lock), unpayable))  # fmt: skip
+    return DirectPlan(chain, "rebuilt", f"{mine_text}; refund only: the chains do not say what "
+                      f"the counterparty promised, so no counter lock is claimed (counter locks "
+                      f"to us: {seen})", (_leg(chain, lock), unpayable))  # fmt: skip
 
 
 def _amount(lock: HtlcLock) -> int:

@@ -125,3 +125,36 @@ def test_a_dust_lock_to_our_key_does_not_make_recover_reveal_the_secret(parties)
     assert status["state"] == "refunded"
     assert [i["kind"] for i in status["intents"]] == ["refund_user_lock"]  # never a claim
     assert eth.locks[dust.lock_id].state is not LockState.CLAIMED  # the secret never left us
+
+
+def test_a_decoy_refunded_to_our_key_on_another_chain_does_not_hide_our_lock(parties) -> None:  # noqa: F811
+    """Attack: dust locked on the other chain with our hashlock, *refunded to our key*: two
+    chains now hold "a lock of ours" and nothing says which one is the swap. Recover used to
+    give up on such a hashlock (reported, not rebuilt): our real lock waited with no record to
+    refund it. Now each gets a refund-only record; the watcher refunds both (the decoy's coins
+    come to us) and claims nothing."""
+    user_home, _, chains, swap_id, started = _started(parties)
+    _tick(user_home, chains)  # our lock: its hashlock is now public
+    eth = chains[1]
+    hashlock = bytes.fromhex(started["terms"]["hashlock"])
+    our_eth_key = bytes.fromhex(started["terms"]["counter_leg"]["claim_key"])
+    eth.credit(fake_pubkey(ATTACKER), 10**6)
+    eth.mine(1)
+    # (above the fee: a dust decoy is refused by the chain at refund, its record stays expired)
+    decoy = eth.submit_lock(ATTACKER, HtlcTerms(100_000, hashlock, fake_pubkey(ATTACKER),
+                                                our_eth_key, eth.tip_height + 10))  # fmt: skip
+    eth.mine(1)
+    _lose_database(user_home)
+    found = {f["swap_id"]: f for f in _recover(user_home)["found"]}
+    assert set(found) == {swap_id, f"{swap_id}-fakeeth"}, found
+    assert all(f["outcome"] == "rebuilt" and "refund only" in f["detail"] for f in found.values())
+    for _ in range(40):
+        states = {s: _state(user_home, s) for s in found}
+        if set(states.values()) == {"refunded"}:
+            break
+        _tick(user_home, chains, blocks=5)
+    assert set(states.values()) == {"refunded"}, states
+    assert eth.locks[decoy.lock_id].state is LockState.REFUNDED  # to us
+    for swap_id_ in found:
+        status = json.loads(_ok(swap, ["status", swap_id_, "--home", user_home, "--json"]))
+        assert {i["kind"] for i in status["intents"]} == {"refund_user_lock"}
