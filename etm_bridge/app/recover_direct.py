@@ -5,7 +5,7 @@ Pure: locks and keys in, a decision out. A direct swap's terms are agreed off ch
 chains hold only part of them: our lock (the user leg: refunded to our key on its chain) states
 its own terms exactly, but nothing on any chain states what the counterparty promised to lock
 for us. A lock with our hashlock claimed by our key is no proof of the deal: once our lock is
-on chain its hashlock is public and anyone, the counterparty first, can lock 1 sat to our key
+on chain its hashlock is public and anyone, the counterparty first, can lock dust to our key
 with it; if recover took that lock for the counter leg, the watcher would claim it (revealing
 the secret) and the counterparty would claim our whole lock for nothing. So:
 

@@ -58,8 +58,8 @@ def chain_name(configured: Iterable[str], value: str) -> str:
 
 def amount_field(ctx: AppContext, chain: str, value: int) -> dict[str, str]:
     """An amount on leg ``chain`` under ``--json``: ``{"base_units": "<integer string>",
-    "display": "0.5 ETH"}``. Never a bare integer: wei exceed 2**53, which a JavaScript (or any
-    double-based) JSON reader rounds."""
+    "display": "0.5 <SYMBOL>"}``. Never a bare integer: 18-decimal amounts exceed 2**53, which
+    a JavaScript (or any double-based) JSON reader rounds."""
     return {"base_units": str(value), "display": display_amount(ctx, chain, value)}
 
 
