@@ -82,7 +82,7 @@ def test_lost_after_the_lock_the_swap_is_rebuilt_refund_only_and_refunded(partie
     for _ in range(40):
         if _state(user_home, swap_id) == "refunded":
             break
-        _tick(user_home, chains, blocks=5)
+        _tick(user_home, chains, blocks=25)
     assert _state(user_home, swap_id) == "refunded"
     assert _recover(user_home)["found"][0]["outcome"] == "ended"  # refunded: nothing to do
 
@@ -120,7 +120,7 @@ def test_a_dust_lock_to_our_key_does_not_make_recover_reveal_the_secret(parties)
     for _ in range(40):
         if _state(user_home, swap_id) == "refunded":
             break
-        _tick(user_home, chains, blocks=5)
+        _tick(user_home, chains, blocks=25)
     status = json.loads(_ok(swap, ["status", swap_id, "--home", user_home, "--json"]))
     assert status["state"] == "refunded"
     assert [i["kind"] for i in status["intents"]] == ["refund_user_lock"]  # never a claim
@@ -152,7 +152,7 @@ def test_a_decoy_refunded_to_our_key_on_another_chain_does_not_hide_our_lock(par
         states = {s: _state(user_home, s) for s in found}
         if set(states.values()) == {"refunded"}:
             break
-        _tick(user_home, chains, blocks=5)
+        _tick(user_home, chains, blocks=25)
     assert set(states.values()) == {"refunded"}, states
     assert eth.locks[decoy.lock_id].state is LockState.REFUNDED  # to us
     for swap_id_ in found:
