@@ -57,6 +57,7 @@ from .observations import (
 
 __all__ = [
     "CAPABILITY_METHODS",
+    "BumpMethod",
     "Capability",
     "ChainAdapter",
     "ChainInfo",
@@ -70,6 +71,7 @@ __all__ = [
     "MismatchReason",
     "Payment",
     "PaymentStatus",
+    "SpendFee",
     "SpendKind",
     "Tip",
     "capability_problems",
@@ -96,6 +98,10 @@ class Capability(StrEnum):
     WATCH_ONLY_BALANCE = "watch_only_balance"
     #: a trait, no method: a claim by another key is valid and pays the claim key (ETM HTLCs)
     CLAIMS_BY_ANYONE = "claims_by_anyone"
+    #: ``spend_fee(lock, spend)``, ``bump_spend(lock, spend, rate, method)``: an unconfirmed
+    #: claim or refund of ours re-issued at a higher fee rate (replacement or CPFP child), for
+    #: chains with a fee market (the swap engine decides when: swaps/core/bumps.py)
+    FEE_BUMPS = "fee_bumps"
 
 
 #: The methods an adapter declaring a capability overrides (a trait has none).
@@ -106,7 +112,48 @@ CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.PAYMENTS: ("pay", "payment_status", "payment_proof"),
     Capability.WATCH_ONLY_BALANCE: ("balance_of",),
     Capability.CLAIMS_BY_ANYONE: (),
+    Capability.FEE_BUMPS: ("spend_fee", "bump_spend"),
 }
+
+
+class BumpMethod(StrEnum):
+    """How an unconfirmed spend is re-issued at a higher fee rate."""
+
+    #: a replacement of the spend itself (BIP125 on Bitcoin): same input, same destination,
+    #: a higher fee; the old revision leaves the mempool
+    REPLACE = "replace"
+    #: child pays for parent: a new transaction spending the spend's own output (ours) to our
+    #: key, paying enough that the package reaches the rate
+    CPFP = "cpfp"
+
+
+@dataclass(frozen=True)
+class SpendFee:
+    """What an unconfirmed spend of ours pays, and what a bump of it could do (FEE_BUMPS).
+
+    ``rate`` is the effective rate of the live package (the spend and any CPFP children of
+    ours) in the chain's fee unit, ``fee`` and ``vsize`` its totals; ``child_vsize`` the size a
+    CPFP child would add; ``estimate`` the node's rate now; ``ceiling`` the highest rate the
+    adapter ever pays (its configured maximum); ``methods`` the bump methods the node accepts,
+    preferred first; ``value`` what the lock holds (fees are paid out of it)."""
+
+    txid: str
+    rate: int
+    fee: int
+    vsize: int
+    child_vsize: int
+    estimate: int
+    ceiling: int
+    value: int
+    methods: tuple[BumpMethod, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("rate", "fee", "vsize", "child_vsize", "estimate", "ceiling", "value"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"SpendFee.{name} must be an int >= 0, got {value!r}")
+        if not all(isinstance(m, BumpMethod) for m in self.methods):
+            raise ValidationError(f"SpendFee.methods must be BumpMethods, got {self.methods!r}")
 
 
 @dataclass(frozen=True)
@@ -388,6 +435,20 @@ class ChainAdapter(ABC):
         """PAYMENTS: proof that mined transaction ``txid`` makes ``payment`` (``item`` names
         its output or log)."""
         raise self._undeclared(Capability.PAYMENTS)
+
+    def spend_fee(self, lock: HtlcLock, spend: HtlcSpend) -> SpendFee:
+        """FEE_BUMPS: what the unconfirmed ``spend`` of ``lock`` (ours) pays now.
+        :class:`~etm_bridge.errors.LockNotFoundError` if it is not pending any more."""
+        raise self._undeclared(Capability.FEE_BUMPS)
+
+    def bump_spend(
+        self, lock: HtlcLock, spend: HtlcSpend, rate: int, method: BumpMethod
+    ) -> HtlcSpend:
+        """FEE_BUMPS: re-issue the unconfirmed ``spend`` of ``lock`` so that it pays ``rate``
+        (never above ``spend_fee().ceiling``: ValidationError), every output to the same
+        destination as the spend's own (our key); broadcast, not waited for. Returns the spend
+        as it now stands (a replacement has a new txid; a CPFP child leaves it unchanged)."""
+        raise self._undeclared(Capability.FEE_BUMPS)
 
     @classmethod
     def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:

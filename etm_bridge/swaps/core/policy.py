@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ...errors import SwapError, TimelockError
 from ...hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
+from .bumps import bump_wake_heights
 from .fsm import Role, SwapDirection, SwapState
 from .model import ActionKind, Intent, IntentResult, Outcome, SwapRecord
 from .views import LegView, ProofStatus, SwapView, static_mismatches
@@ -362,6 +363,7 @@ def _wake_heights(
         if lock.block_height is not None:
             wake.add((leg.chain, lock.block_height + confs - 1))
             wake.add((leg.chain, lock.block_height + confs - 1 + cfg.user_proof_delay_blocks))
+    wake.update(bump_wake_heights(rec, view))  # a pending spend of ours: every block
     return tuple(sorted((c, h) for c, h in wake if h > 0))
 
 

@@ -39,11 +39,13 @@ import requests
 
 from ...adapter import Capability, ChainAdapter
 from ...errors import EtmBridgeError, NodeUnavailableError, StaleSwapError
+from ..core.bumps import BumpConfig
 from ..core.events import REORG_DROPS, Transition, apply_event, next_event
 from ..core.fsm import REORG_EVENTS
 from ..core.model import ActionKind, IntentResult, Outcome, SwapRecord
 from ..core.policy import Action, ActionPlan, PolicyConfig, decide, new_intent
 from ..core.ports import InclusionWatch, SwapGateway
+from .bump import bump_spends
 from .execute import broadcast, relay_headers
 from .observe import (
     Observation,
@@ -81,6 +83,7 @@ class WatcherConfig:
     backoff_max_s: float = 60.0
     lease_s: int = 30
     max_events_per_swap: int = 32
+    bumps: BumpConfig = field(default_factory=BumpConfig)  # fee bumps of our claims/refunds
 
 
 @dataclass
@@ -394,6 +397,8 @@ class Watcher:
                 continue
             rec, outcome = self._execute(rec, action, obs, now)
             actions.append((rec.swap_id, action.kind, outcome))
+        if wanted is None:  # a claim or refund of ours still unconfirmed: bump it if due
+            rec, _ = bump_spends(rec, obs.view, self.adapters, self.config.bumps, now, self._saved)
         for chain, height in plan.wake_heights:
             entry = (height, rec.swap_id)
             if chain in self._wake and (chain, entry) not in self._scheduled:
@@ -428,6 +433,10 @@ class Watcher:
         self.records[rec.swap_id] = rec
         if self.crash_hook is not None:
             self.crash_hook(point, rec)
+
+    def _saved(self, rec: SwapRecord, point: str) -> SwapRecord:
+        self._save(rec, [], point)
+        return self.records[rec.swap_id]
 
     def _execute(
         self, rec: SwapRecord, action: Action, obs: Observation, now: int
