@@ -317,7 +317,8 @@ def _shape_of(kind: str) -> tuple[int | None, int | None]:
 
 @dataclass(frozen=True)
 class FeeEstimate:
-    """A fee rate and where it came from (``source`` is "node" or "fallback")."""
+    """A fee rate and where it came from (``source``: "node", "fallback" or "user", a rate the
+    user set, e.g. ``--fee-rate``)."""
 
     rate: int  # in rate_unit, e.g. base units per vbyte or per gas
     rate_unit: str
@@ -326,5 +327,5 @@ class FeeEstimate:
     def __post_init__(self) -> None:
         _require_int("rate", self.rate, 1)
         _require_text("rate_unit", self.rate_unit)
-        if self.source not in ("node", "fallback"):
-            raise ValidationError(f"source must be 'node' or 'fallback', got {self.source!r}")
+        if self.source not in ("node", "fallback", "user"):
+            raise ValidationError(f"source must be node, fallback or user, got {self.source!r}")

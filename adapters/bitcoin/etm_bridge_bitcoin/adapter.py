@@ -14,7 +14,8 @@ Config (``from_config``): ``rpc_url``, ``rpc_user``, ``rpc_password``, ``secret_
 checked with ``getblockchaininfo`` before the first call: :mod:`.node_network`),
 ``birth_height`` (first block to scan, default 0), ``fallback_fee_sat_vb`` /
 ``min_fee_sat_vb`` / ``max_fee_sat_vb`` (default 2 / 1 / 1000: the node's estimate is used only
-inside the bounds, see :mod:`.fees`), ``confirmations``.
+inside the bounds, see :mod:`.fees`), ``fee_rate_sat_vb`` (the user's own rate, ``--fee-rate``:
+no estimate, at most the ceiling, at least the node's relay minimum), ``confirmations``.
 
 Lock ids are ``<txid>:<vout>:<hashlock hex>``: the hashlock is part of the id because a P2WSH
 output does not reveal it, and with it the lock can be re-identified from the chain alone.
@@ -38,6 +39,7 @@ from bitcoin.core import CBlock, CScript, CTransaction, CTxOut, b2x
 from bitcoin.segwit_addr import encode as bech32_encode
 
 from etm_bridge.adapter import (
+    BumpMethod,
     Capability,
     ChainAdapter,
     ChainInfo,
@@ -50,6 +52,7 @@ from etm_bridge.adapter import (
     LockState,
     Payment,
     PaymentStatus,
+    SpendFee,
     SpendKind,
     Tip,
     check_header_range,
@@ -65,6 +68,7 @@ from etm_bridge.hashlock import check_preimage, check_refund_allowed, require_ha
 from etm_bridge.jsonrpc import JsonRpcClient
 
 from .activity import HashlockResolver, index_activity
+from .bumps import Package, build_cpfp_child, check_pays_only, child_vsize, package_of
 from .fees import FeeChoice, FeePolicy
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
@@ -109,6 +113,7 @@ class BitcoinAdapter(ChainAdapter):
         "rpc_url": str, "rpc_user": str, "rpc_password": str, "secret_hex": str,
         "data_dir": Path, "network": str, "birth_height": int, "fallback_fee_sat_vb": int,
         "min_fee_sat_vb": int, "max_fee_sat_vb": int, "confirmations": int,
+        "fee_rate_sat_vb": int,
     }  # fmt: skip
     WALLET_KEY: ClassVar[str] = "btc"
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
@@ -118,6 +123,7 @@ class BitcoinAdapter(ChainAdapter):
             Capability.INCLUSION_PROOFS,
             Capability.PAYMENTS,
             Capability.WATCH_ONLY_BALANCE,
+            Capability.FEE_BUMPS,
         }
     )
 
@@ -144,6 +150,7 @@ class BitcoinAdapter(ChainAdapter):
         self._mempool = MempoolCache()
         self._resolver = HashlockResolver()
         self._payment_heights: dict[str, int] = {}
+        self._bump_methods: tuple[BumpMethod, ...] | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
@@ -253,12 +260,28 @@ class BitcoinAdapter(ChainAdapter):
 
     def fee_choice(self) -> FeeChoice:
         """The node's estimate (None without one: bcoin, a young chain, a refused call) and
-        the rate the fee policy makes of it."""
+        the rate the fee policy makes of it; the user's own rate if configured (checked
+        against the node's relay minimum)."""
+        fixed = self.fees.fixed_sat_vb
+        if fixed is not None:
+            floor = self.relay_minimum_sat_vb()
+            if fixed < floor:
+                raise ValidationError(
+                    f"fee rate {fixed} sat/vB is below the node's relay minimum ({floor} "
+                    f"sat/vB): nothing that low would be relayed; pay at least {floor}"
+                )
+            return FeeChoice(fixed, "user", None)
         try:
             rate = sat_vb_from_estimate(self.rpc.call("estimatesmartfee", FEE_TARGET_BLOCKS))
         except RPCError:
             rate = None
         return self.fees.choose(rate)
+
+    def relay_minimum_sat_vb(self) -> int:
+        """The node's ``minrelaytxfee`` in whole sat/vB (rounded up; 1 if it does not say)."""
+        info = self.rpc.call("getmempoolinfo")
+        reply = {"feerate": info.get("minrelaytxfee")} if isinstance(info, dict) else None
+        return sat_vb_from_estimate(reply) or 1
 
     # --- payments (the PAYMENTS capability) ---------------------------------------------------
 
@@ -421,6 +444,79 @@ class BitcoinAdapter(ChainAdapter):
         return _spend_of(
             self._view_with_mempool(), outpoint_key(txid, vout), lock.lock_id, hashlock
         )
+
+    # --- fee bumps (the FEE_BUMPS capability, see bumps.py) ----------------------------------
+
+    def spend_fee(self, lock: HtlcLock, spend: HtlcSpend) -> SpendFee:
+        """The live package of our unconfirmed ``spend`` (it and its CPFP children)."""
+        package = self._package(lock, spend)
+        return SpendFee(
+            txid=spend.txid,
+            rate=package.rate,
+            fee=package.fee,
+            vsize=package.vsize,
+            child_vsize=child_vsize(self.key),
+            estimate=self.fee_estimate().rate,
+            ceiling=self.fees.max_sat_vb,
+            value=lock.terms.amount,
+            methods=self.bump_methods(),
+        )
+
+    def bump_spend(
+        self, lock: HtlcLock, spend: HtlcSpend, rate: int, method: BumpMethod
+    ) -> HtlcSpend:
+        """Replace ``spend`` at ``rate`` (same input, paid to our key) or add a CPFP child
+        spending its package's last output to our key; never above ``max_fee_sat_vb``."""
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate > self.fees.max_sat_vb:
+            raise ValidationError(
+                f"fee bump to {rate!r} sat/vB refused: above max_fee_sat_vb "
+                f"({self.fees.max_sat_vb}); raise it in the [chains.bitcoin] config to pay more"
+            )
+        package = self._package(lock, spend)
+        if rate <= package.rate:
+            raise ValidationError(f"{spend.txid} already pays {package.rate} sat/vB >= {rate}")
+        if method is BumpMethod.CPFP:
+            tx = build_cpfp_child(self.key, package, rate)
+        else:
+            txid, vout, _ = parse_lock_id(lock.lock_id)
+            if spend.kind is SpendKind.CLAIM:
+                assert spend.preimage is not None  # HtlcSpend checks claims carry one
+                check_preimage(spend.preimage, lock.terms.hashlock)
+                amount, htlc = lock.terms.amount, _htlc_of(lock)
+                tx = build_claim_tx(self.key, txid, vout, amount, htlc, spend.preimage, rate)
+            else:
+                tx = build_refund_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), rate)
+        check_pays_only(tx, self.key.script_pubkey)
+        new_txid = self._broadcast(tx)
+        if method is BumpMethod.CPFP:
+            return spend
+        return dataclasses.replace(spend, txid=new_txid, block_height=None)
+
+    def bump_methods(self) -> tuple[BumpMethod, ...]:
+        """Replacement first where the node accepts it (Bitcoin Core, by ``getnetworkinfo``'s
+        ``subversion``), else CPFP only (bcoin refuses any conflicting transaction)."""
+        if self._bump_methods is None:
+            agent = str(self.rpc.call("getnetworkinfo").get("subversion", ""))
+            replace = "Satoshi" in agent
+            self._bump_methods = (
+                (BumpMethod.REPLACE, BumpMethod.CPFP) if replace else (BumpMethod.CPFP,)
+            )
+        return self._bump_methods
+
+    def _package(self, lock: HtlcLock, spend: HtlcSpend) -> Package:
+        """The spend (checked to spend ``lock``) and its live package in the mempool."""
+        if spend.txid not in {str(t) for t in self.rpc.call("getrawmempool")}:
+            raise LockNotFoundError(f"spend {spend.txid} is not in the mempool (mined or dropped)")
+        spend_tx = self._mempool_tx(spend.txid)
+        if spend_tx is None:
+            raise LockNotFoundError(f"spend {spend.txid} left the mempool")
+        txid, vout, _ = parse_lock_id(lock.lock_id)
+        spent = [(i.prevout.hash[::-1].hex(), i.prevout.n) for i in spend_tx.vin]
+        if spent != [(txid, vout)]:
+            raise ValidationError(f"{spend.txid} does not spend lock {lock.lock_id} alone")
+        descendants = self.rpc.call("getmempooldescendants", spend.txid)
+        children = [tx for tx in map(self._mempool_tx, map(str, descendants)) if tx is not None]
+        return package_of(spend_tx, lock.terms.amount, children, self.key.script_pubkey)
 
     # --- activity for the swap watcher -------------------------------------------------------
 

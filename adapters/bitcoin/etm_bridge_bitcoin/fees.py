@@ -30,6 +30,7 @@ CONFIG_KEYS = {
     "fallback_sat_vb": "fallback_fee_sat_vb",
     "min_sat_vb": "min_fee_sat_vb",
     "max_sat_vb": "max_fee_sat_vb",
+    "fixed_sat_vb": "fee_rate_sat_vb",
 }
 
 
@@ -39,7 +40,7 @@ class FeeChoice:
     own estimate (None without one), which differs from ``rate`` when a bound applied."""
 
     rate: int
-    source: str
+    source: str  # "node", "fallback" or "user" (fee_rate_sat_vb)
     node_rate: int | None
 
     @property
@@ -55,9 +56,12 @@ class FeePolicy:
     fallback_sat_vb: int = FALLBACK_FEE_SAT_VB
     min_sat_vb: int = MIN_FEE_SAT_VB
     max_sat_vb: int = MAX_FEE_SAT_VB
+    fixed_sat_vb: int | None = None  # the user's own rate (--fee-rate): no estimate asked
 
     def __post_init__(self) -> None:
         for key, value in self._keys().items():
+            if value is None and key == "fee_rate_sat_vb":
+                continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{key} must be an int (sat/vB), got {value!r}")
             if value < 1:
@@ -67,11 +71,16 @@ class FeePolicy:
                 f"fees must satisfy min_fee_sat_vb <= fallback_fee_sat_vb <= max_fee_sat_vb, got "
                 f"{self.min_sat_vb} <= {self.fallback_sat_vb} <= {self.max_sat_vb}"
             )
+        if self.fixed_sat_vb is not None and self.fixed_sat_vb > self.max_sat_vb:
+            raise ConfigError(
+                f"fee rate {self.fixed_sat_vb} sat/vB is above the ceiling max_fee_sat_vb "
+                f"({self.max_sat_vb}); pay less, or raise max_fee_sat_vb in the chain's config"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FeePolicy:
         """From the adapter config's keys (absent or null: the default)."""
-        values: dict[str, int] = {}
+        values: dict[str, int | None] = {}
         for field, key in CONFIG_KEYS.items():
             value = config.get(key)
             if value is None:
@@ -82,7 +91,7 @@ class FeePolicy:
                 raise ConfigError(
                     f"bitcoin adapter config: {key} must be an integer (sat/vB), got {value!r}"
                 ) from None
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]
 
     def _keys(self) -> dict[str, object]:
         return {key: getattr(self, field) for field, key in CONFIG_KEYS.items()}
