@@ -179,6 +179,8 @@ def cancel_command(swap_id: str, as_json: bool) -> None:
 @click.option("--counter-confirmations", default=1, show_default=True, help="Needed on theirs.")
 @click.option("--reveal-margin-blocks", default=6, show_default=True, help="Of TO_CHAIN.")
 @click.option("--lock-within-s", default=3600, show_default=True, help="Lock deadline.")
+@click.option("--fee-rate", type=int, default=None, help="Our lock/refund fee rate (sat/vB on "
+              "Bitcoin) instead of the estimate; at most the chain's max_fee_sat_vb.")  # fmt: skip
 @engine_options
 @json_option
 def start_command(
@@ -196,6 +198,7 @@ def start_command(
     reveal_margin_blocks: int,
     lock_within_s: int,
     max_slippage: float,
+    fee_rate: int | None,
     as_json: bool,
 ) -> None:
     """Start a swap of AMOUNT on FROM_CHAIN for TO_CHAIN (we make the secret).
@@ -212,8 +215,12 @@ def start_command(
     ctx = engine()
     from_chain, to_chain = ctx.resolve(from_chain), ctx.resolve(to_chain)
     max_impact = _impact_ppm(max_slippage)
+    if fee_rate is not None:  # refused now above the ceiling or below the node's relay minimum
+        with ctx.adapter(from_chain).paying(fee_rate):
+            pass
     if their_claim_key is None and their_refund_key is None:
-        _start_pool(ctx, from_chain, to_chain, amount, receive, slippage_bps, max_impact, as_json)
+        _start_pool(ctx, from_chain, to_chain, amount, receive, slippage_bps, max_impact, as_json,
+                    fee_rate)  # fmt: skip
         return
     if their_claim_key is None or their_refund_key is None or receive is None:
         raise ValidationError(
@@ -241,6 +248,7 @@ def start_command(
         counter_confirmations=counter_confirmations,
         reveal_margin_blocks=reveal_margin_blocks,
         lock_within_s=lock_within_s,
+        fee_rate=fee_rate,
     )
     terms = started.record.terms
     shared = {"terms": terms_json(terms, ctx)}
@@ -258,14 +266,20 @@ def start_command(
 
 def _start_pool(
     ctx: AppContext, from_chain: str, to_chain: str, amount: str, receive: str | None,
-    slippage_bps: int, max_impact_ppm: int, as_json: bool,
+    slippage_bps: int, max_impact_ppm: int, as_json: bool, fee_rate: int | None = None,
 ) -> None:  # fmt: skip
     amount_in = parse_leg_amount(ctx, from_chain, amount)
     min_out = None if receive is None else parse_leg_amount(ctx, to_chain, receive)
     sq = quotes.pool_preflight(ctx, from_chain, to_chain, amount_in)
     quotes.check_preflight(ctx, sq, max_impact_ppm)  # before the intent is recorded on ETM
     started = start_pool_swap(
-        ctx, from_chain, to_chain, amount_in, min_out=min_out, slippage_bps=slippage_bps
+        ctx,
+        from_chain,
+        to_chain,
+        amount_in,
+        min_out=min_out,
+        slippage_bps=slippage_bps,
+        fee_rate=fee_rate,
     )
     t, quote = started.record.terms, started.quote or {}
     text = (

@@ -35,7 +35,8 @@ it (:func:`capability_problems`), and the conformance suite runs one section per
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -401,6 +402,19 @@ class ChainAdapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sockets/files. Optional."""
+
+    @contextmanager
+    def paying(self, rate: int | None) -> Iterator[None]:
+        """Inside the block, our transactions pay the user's own fee ``rate`` (``--fee-rate``,
+        in ``fee_estimate().rate_unit``) instead of the estimate; None: the estimate. An
+        adapter that takes a rate overrides this and refuses one above its ceiling or below
+        what its node relays; the default refuses any rate (the chain sets its own fees)."""
+        if rate is not None:
+            raise CapabilityError(
+                f"the {self.name or type(self).__name__} adapter takes no fee rate "
+                "(leave --fee-rate out for this chain)"
+            )
+        yield
 
     # --- optional capabilities (declared in CAPABILITIES) -------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..adapter import ChainAdapter
@@ -203,11 +203,14 @@ def start_pool_swap(
     min_out: int | None = None,
     slippage_bps: int = 50,
     lock_within_s: int = 3600,
+    fee_rate: int | None = None,
 ) -> StartedSwap:
     """Swap ``amount_in`` (base units of ``from_chain``) through the ETM pool of the other
-    chain; one of the chains must be ETM. Returns our record (written) and the quote."""
+    chain; one of the chains must be ETM. Returns our record (written) and the quote.
+    ``fee_rate``: the user's own rate for our lock and refund (``--fee-rate``)."""
     started = pool_swap_record(ctx, from_chain, to_chain, amount_in, min_out=min_out,
                                slippage_bps=slippage_bps, lock_within_s=lock_within_s)  # fmt: skip
+    started = replace(started, record=replace(started.record, fee_rate=fee_rate))
     ctx.store().create(started.record)
     return started
 
@@ -300,6 +303,7 @@ def start_direct_swap(
     lock_within_s: int = 3600,
     leg_margin_s: int | None = None,
     unclaimable_counter_leg: bool = False,
+    fee_rate: int | None = None,
 ) -> StartedSwap:
     """Offer ``amount`` on ``from_chain`` for ``receive`` on ``to_chain`` to a counterparty whose
     keys are given: we lock the long leg (``hours``), they lock the short one
@@ -337,7 +341,7 @@ def start_direct_swap(
         lock_deadline_s=now + lock_within_s,
         reveal_margin_blocks=reveal_margin_blocks,
     )
-    record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now)
+    record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now, fee_rate=fee_rate)
     ctx.store().create(record)
     return StartedSwap(record)
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -276,6 +277,21 @@ class BitcoinAdapter(ChainAdapter):
         except RPCError:
             rate = None
         return self.fees.choose(rate)
+
+    @contextmanager
+    def paying(self, rate: int | None) -> Iterator[None]:
+        """Pay the user's own ``rate`` (sat/vB) inside the block: at most ``max_fee_sat_vb``
+        (ConfigError), at least the node's relay minimum (ValidationError, checked now)."""
+        if rate is None:
+            yield
+            return
+        saved = self.fees
+        self.fees = dataclasses.replace(saved, fixed_sat_vb=rate)
+        try:
+            self.fee_choice()  # refuses a rate below the node's relay minimum
+            yield
+        finally:
+            self.fees = saved
 
     def relay_minimum_sat_vb(self) -> int:
         """The node's ``minrelaytxfee`` in whole sat/vB (rounded up; 1 if it does not say)."""

@@ -137,6 +137,7 @@ def record_to_dict(rec: SwapRecord) -> dict[str, Any]:
         "version": rec.version,
         "updated_at_s": rec.updated_at_s,
         "notes": list(rec.notes),
+        "fee_rate": rec.fee_rate,
     }
 
 
@@ -156,6 +157,7 @@ def record_from_dict(d: dict[str, Any]) -> SwapRecord:
             version=d["version"],
             updated_at_s=d.get("updated_at_s", 0),
             notes=tuple(d.get("notes", [])),
+            fee_rate=d.get("fee_rate"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ValidationError):

@@ -202,6 +202,9 @@ class SwapRecord:
     version: int = 0
     updated_at_s: int = 0
     notes: tuple[str, ...] = field(default=())  # last policy explanation, for `swap explain`
+    #: The user's own fee rate (``swap start --fee-rate``, in the user leg chain's fee unit) for
+    #: our lock and refund there; None: the adapter's estimate. Bumps go above it when due.
+    fee_rate: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
@@ -211,6 +214,8 @@ class SwapRecord:
         if self.preimage is not None:
             check_preimage(self.preimage, self.terms.hashlock)
         _int("version", self.version)
+        if self.fee_rate is not None:
+            _int("fee_rate", self.fee_rate, 1)
         keys = [i.key for i in self.intents]
         if len(keys) != len(set(keys)):
             raise ValidationError(f"swap {self.terms.swap_id}: duplicate intent keys")

@@ -33,7 +33,8 @@ def broadcast(
                 raise EtmBridgeError("a swap out through a pool needs the ETM exchange")
             terms = t.user_leg.htlc_terms(t.hashlock)
             return gateway.lock_swap_out(terms, pool_asset, t.counter_leg.amount).txid
-        return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
+        with adapter.paying(rec.fee_rate):  # the user's --fee-rate, if any
+            return adapter.lock(t.user_leg.htlc_terms(t.hashlock)).txid
     if kind is a.LOCK_COUNTER_LEG:
         return adapter.lock(t.counter_leg.htlc_terms(t.hashlock)).txid
     if kind is a.SUBMIT_PROOF:
@@ -49,7 +50,8 @@ def broadcast(
         if rec.preimage is None:
             raise EtmBridgeError(f"{kind.value}: the preimage is not known")
         return adapter.claim(lock, rec.preimage).txid
-    return adapter.refund(lock).txid
+    with adapter.paying(rec.fee_rate if kind is a.REFUND_USER_LOCK else None):
+        return adapter.refund(lock).txid
 
 
 def relay_headers(

@@ -1,0 +1,55 @@
+"""``swap start --fee-rate`` on real nodes: a rate above the chain's ceiling (``max_fee_sat_vb``)
+or below what the node relays is refused in one line before anything is recorded; a good one is
+kept with the swap and paid by the lock the watcher broadcasts (not the estimate)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from eth_account import Account
+from etm_bridge_ethereum import deploy_contract
+from fee_market import package_rate
+from test_swap_cli_errors_real_nodes import _fail, _ok
+from test_swap_cli_real_nodes import _home
+
+
+def test_the_users_fee_rate_is_checked_kept_and_paid_by_the_lock(
+    bitcoin_node, anvil_node, tmp_path
+) -> None:
+    if bitcoin_node.height() < 101:
+        bitcoin_node.mine(101 - bitcoin_node.height())
+    deployer = "0x" + secrets.token_hex(32)
+    anvil_node.rpc.call("anvil_setBalance", Account.from_key(deployer).address, hex(10**20))
+    htlc = deploy_contract(anvil_node.rpc_url, deployer, tmp_path / "deployer")
+    user_home, user = _home(tmp_path, "user", bitcoin_node, anvil_node, htlc)
+    _, op = _home(tmp_path, "op", bitcoin_node, anvil_node, htlc)
+    bitcoin_node.fund(user.btc.address("regtest"), 3_000_000, confirm=False)
+    bitcoin_node.mine(1)
+    anvil_node.rpc.call("anvil_setBalance", user.eth.address, hex(10**18))
+    start = (
+        *("swap", "start", "btc", "eth", "0.01", "--receive", "0.5"),
+        *("--their-claim-key", op.btc.public_key.hex()),
+        *("--their-refund-key", op.eth.address, "--hours", "3", "--counter-hours", "1"),
+        *("--home", user_home),
+    )
+    line = _fail(*start, "--fee-rate", "1001")
+    assert "above the ceiling max_fee_sat_vb (1000)" in line, line
+    line = _fail(*start, "--fee-rate", "0")
+    assert "fee_rate_sat_vb must be >= 1 sat/vB" in line, line
+    eth_first = ("swap", "start", "eth", "btc", "0.5", "--receive", "0.01", *start[7:])
+    line = _fail(*eth_first, "--fee-rate", "3")  # a chain that sets its own fees
+    assert "takes no fee rate (leave --fee-rate out for this chain)" in line, line
+    assert json.loads(_ok("swap", "list", "--home", user_home, "--json")) == []
+
+    started = json.loads(_ok(*start, "--fee-rate", "13", "--json"))
+    swap_id = started["swap_id"]
+    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    assert status["fee_rate"] == 13
+    _ok("watch", "--ticks", "1", "--interval", "0", "--home", user_home)
+    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    [lock] = [i for i in status["intents"] if i["kind"] == "lock_user_leg"]
+    assert lock["outcome"] == "broadcast", lock
+    txid = lock["txid"]
+    assert package_rate(bitcoin_node, txid) == 13  # the user's rate, not the estimate
+    bitcoin_node.mine(1)
