@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from etm_bridge.adapter import Capability, ChainAdapter, LockState, Payment
-from etm_bridge.errors import CapabilityError, ChainError, ProofError
+from etm_bridge.adapter import Capability, ChainAdapter, LockState, Payment, SpendKind
+from etm_bridge.errors import CapabilityError, ChainError, ProofError, ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.conformance_kit import (
     ConformanceHarness,
@@ -177,3 +177,43 @@ class CapabilitySections:
         assert type(us).balance_of(h.watch_config, us.our_key()) == us.balance()
         other = h.counterparty
         assert type(us).balance_of(h.watch_config, other.our_key()) == other.balance()
+
+    # --- FEE_BUMPS --------------------------------------------------------------------------
+
+    def test_fee_bumps_raise_an_unconfirmed_claim_within_the_ceiling(
+        self, harness: ConformanceHarness
+    ) -> None:
+        """Our unconfirmed claim is re-issued at a higher rate (by the adapter's preferred
+        method), a rate above its ceiling is refused, and what confirms is our claim, paying us
+        (the amount less fees: nothing went anywhere else)."""
+        h, us, them = harness, harness.adapter, harness.counterparty
+        need(us, Capability.FEE_BUMPS)
+        preimage = new_preimage()
+        lock = lock_and_mine(h, them, terms_for(h, them, us, hashlock_of(preimage)))
+        lock = us.get_lock(lock.lock_id)
+        before = us.balance(h.asset_id)
+        us.claim(lock, preimage)
+        spend = us.find_spend(lock)
+        assert spend is not None and spend.block_height is None
+        fee = us.spend_fee(lock, spend)
+        assert fee.txid == spend.txid and fee.value == h.amount and fee.methods
+        assert 1 <= fee.rate <= fee.ceiling and fee.fee < h.amount
+        with pytest.raises(ValidationError):
+            us.bump_spend(lock, spend, fee.ceiling + 1, fee.methods[0])
+        if fee.rate < fee.ceiling:
+            target = min(fee.rate + 2, fee.ceiling)
+            spend = us.bump_spend(lock, spend, target, fee.methods[0])
+            assert us.spend_fee(lock, spend).rate >= target
+        h.mine(1)
+        mined = us.find_spend(us.get_lock(lock.lock_id))
+        assert mined is not None and mined.kind is SpendKind.CLAIM
+        assert mined.preimage == preimage and mined.block_height is not None
+        received = us.balance(h.asset_id) - before
+        assert 0 < received < h.amount
+
+    def test_undeclared_fee_bumps_refuse(self, harness: ConformanceHarness) -> None:
+        us = harness.adapter
+        if us.supports(Capability.FEE_BUMPS):
+            pytest.skip("fee_bumps: declared")
+        with pytest.raises(CapabilityError):  # refused before the arguments are looked at
+            us.spend_fee(None, None)  # type: ignore[arg-type]
