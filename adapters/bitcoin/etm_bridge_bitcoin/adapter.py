@@ -23,7 +23,8 @@ output does not reveal it, and with it the lock can be re-identified from the ch
 Capabilities: ``htlc_activity`` (with ``watch_hashlock``: a P2WSH hides its hashlock),
 inclusion proofs (``bitcoin-merkle``), payments (a payment's destination is a
 ``script_pubkey``; its proof names the output), watch-only balances (a public key's confirmed
-P2WPKH coins, scanned without the secret).
+P2WPKH coins, scanned without the secret), fee bumps of our unconfirmed claims and refunds
+(replacement on Bitcoin Core, a CPFP child on bcoin: :mod:`.bumps`).
 """
 
 from __future__ import annotations

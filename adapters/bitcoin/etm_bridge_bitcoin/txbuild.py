@@ -6,8 +6,8 @@
   ``nLockTime = timelock_height`` and input sequence ``0xfffffffe`` (non-final, so the lock time
   and CLTV apply). A **claim signals replacement** (BIP125 sequence ``0xfffffffd``): it reveals
   the secret and must confirm before the counter lock's timeout, so it must stay replaceable by
-  a higher-fee version if fees rise (fee bumping itself is later work). Other inputs keep
-  ``0xfffffffe``.
+  a higher-fee version if fees rise (the watcher bumps it: bumps.py, docs/swaps.md). Other
+  inputs keep ``0xfffffffe``.
 
 Fees are ``rate_sat_vb * vsize`` where vsize is measured on the transaction itself, built with
 worst-case (73-byte) dummy signatures, so no size formula can drift. Dust and a fee larger than

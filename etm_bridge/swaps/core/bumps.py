@@ -39,7 +39,9 @@ class BumpConfig:
 
     window_blocks: int = 6  # bumping starts when this many blocks remain before the deadline
     max_fee_share_ppm: int = 50_000  # the package's fees never exceed 5 % of the locked amount
-    refund_deadline_blocks: int = 6  # a refund's deadline: this many blocks after its timelock
+    #: a refund's deadline: this many blocks after its timelock (12: a refund waits 6 blocks at
+    #: the estimate before its first bump, since it is broadcast as soon as the timelock allows)
+    refund_deadline_blocks: int = 12
 
     def __post_init__(self) -> None:
         for name in ("window_blocks", "refund_deadline_blocks"):
