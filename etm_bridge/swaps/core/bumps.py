@@ -80,10 +80,13 @@ _OURS = {
 }
 
 
-def pending_spends(rec: SwapRecord, view: SwapView, cfg: BumpConfig) -> list[PendingSpend]:
+def pending_spends(
+    rec: SwapRecord, view: SwapView, cfg: BumpConfig, *, unresolved: bool = False
+) -> list[PendingSpend]:
     """Our claims and refunds the chains show unconfirmed, which we broadcast (an intent of
     that kind whose result names the very transaction the chain shows: a spend by someone
-    else is never ours to bump)."""
+    else is never ours to bump). ``unresolved``: an intent of that kind still without a result
+    (a crash mid-bump, resolved by this very plan) counts too; for wake-ups only."""
     found = []
     for kind, which, is_claim in _OURS[rec.role]:
         leg = view.user if which == "user" else view.counter
@@ -93,7 +96,8 @@ def pending_spends(rec: SwapRecord, view: SwapView, cfg: BumpConfig) -> list[Pen
         if is_claim != (spend.preimage is not None):
             continue
         ours = {i.result.txid for i in rec.intents_of(kind) if i.result and i.result.txid}
-        if spend.txid not in ours:
+        maybe = unresolved and any(i.result is None for i in rec.intents_of(kind))
+        if spend.txid not in ours and not maybe:
             continue
         timelock = lock.terms.timelock_height
         deadline = timelock if is_claim else timelock + cfg.refund_deadline_blocks
@@ -139,6 +143,5 @@ def plan_bump(fee: SpendFee, blocks_left: int, cfg: BumpConfig) -> BumpPlan | No
 
 def bump_wake_heights(rec: SwapRecord, view: SwapView) -> tuple[tuple[str, int], ...]:
     """While a spend of ours is unconfirmed, look again at every new block of its chain."""
-    return tuple(
-        (p.leg.chain, p.leg.tip_height + 1) for p in pending_spends(rec, view, BumpConfig())
-    )
+    found = pending_spends(rec, view, BumpConfig(), unresolved=True)
+    return tuple((p.leg.chain, p.leg.tip_height + 1) for p in found)

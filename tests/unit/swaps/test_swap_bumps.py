@@ -3,6 +3,8 @@ caps an attacker (or a node lying about fees) cannot push a bump past."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from etm_bridge.adapter import BumpMethod, SpendFee
@@ -73,3 +75,80 @@ def test_a_bad_bump_config_is_refused(kwargs) -> None:
 def test_a_spend_fee_with_a_negative_amount_is_refused() -> None:
     with pytest.raises(ValidationError):
         fee(rate=-1)
+
+
+# --- which spends are ours, their deadlines, and recovery from a crash mid-bump ---------------
+
+from swapkit import claim_of, lock_for, record, refund_of, view  # noqa: E402
+
+from etm_bridge.swaps.core.bumps import pending_spends  # noqa: E402
+from etm_bridge.swaps.core.fsm import Role, SwapState  # noqa: E402
+from etm_bridge.swaps.core.model import ActionKind, Intent, IntentResult, Outcome  # noqa: E402
+from etm_bridge.swaps.core.policy import decide  # noqa: E402
+
+A = ActionKind
+
+
+def _with(rec, kind, txid, chain="btc", outcome=Outcome.BROADCAST):
+    key = f"s1:{kind.value}:{len(rec.intents_of(kind))}"
+    result = None if outcome is None else IntentResult(outcome, txid, "", 1)
+    return rec.with_intent(Intent(key, kind, chain, 1, result))
+
+
+def _operator_claiming(tip=190):
+    rec = record(SwapState.SECRET_REVEALED, Role.OPERATOR, preimage=None)
+    lock = lock_for(rec.terms.user_leg)
+    spend = claim_of(lock, height=None)  # unconfirmed
+    return rec, lock, spend, tip
+
+
+def test_our_unconfirmed_claim_is_pending_with_its_locks_timelock_as_deadline() -> None:
+    rec, lock, spend, tip = _operator_claiming()
+    rec = _with(rec, A.CLAIM_USER_LOCK, spend.txid)
+    [p] = pending_spends(rec, view(rec, user_tip=tip, user_lock=lock, user_spend=spend), CFG)
+    assert (p.kind, p.deadline_height, p.blocks_left) == (A.CLAIM_USER_LOCK, 200, 10)
+
+
+def test_attack_a_spend_we_did_not_broadcast_is_never_bumped() -> None:
+    """The counterparty's refund of the lock, or a claim with a txid none of our intents
+    names, is not ours: bumping it would mean paying for (or double-spending) someone else's."""
+    rec, lock, spend, tip = _operator_claiming()
+    rec = _with(rec, A.CLAIM_USER_LOCK, "some-other-txid")
+    assert pending_spends(rec, view(rec, user_tip=tip, user_lock=lock, user_spend=spend), CFG) == []
+    theirs = refund_of(lock, height=None)
+    rec2 = _with(record(SwapState.SECRET_REVEALED, Role.OPERATOR), A.CLAIM_USER_LOCK, theirs.txid)
+    assert pending_spends(rec2, view(rec2, user_lock=lock, user_spend=theirs), CFG) == []
+
+
+def test_a_mined_spend_is_not_pending_and_a_refunds_deadline_is_after_its_timelock() -> None:
+    rec, lock, spend, tip = _operator_claiming()
+    rec = _with(rec, A.CLAIM_USER_LOCK, spend.txid)
+    mined = claim_of(lock, height=150)
+    assert pending_spends(rec, view(rec, user_tip=tip, user_lock=lock, user_spend=mined), CFG) == []
+    user = record(SwapState.EXPIRED)
+    own = lock_for(user.terms.user_leg)
+    refund = refund_of(own, height=None)
+    user = _with(user, A.REFUND_USER_LOCK, refund.txid)
+    [p] = pending_spends(user, view(user, user_tip=201, user_lock=own, user_spend=refund), CFG)
+    assert p.deadline_height == 200 + CFG.refund_deadline_blocks
+
+
+def test_a_crash_between_a_bump_and_its_record_resolves_to_the_live_revision() -> None:
+    """The bump's intent was saved, the node accepted the replacement, the process died: the
+    next plan records the intent as found on chain with the revision the chain shows, issues
+    no new claim, keeps the swap awake every block, and the revision is ours to bump again."""
+    rec, lock, first, tip = _operator_claiming()
+    rec = _with(rec, A.CLAIM_USER_LOCK, first.txid)
+    rec = _with(rec, A.CLAIM_USER_LOCK, None, outcome=None)  # the bump's intent, no result
+    replacement = replace(first, txid="btc-claimtx-bumped")
+    v = view(rec, user_tip=tip, user_lock=lock, user_spend=replacement)
+    plan = decide(rec, v, 100)
+    assert [(k, r.outcome, r.txid) for k, r in plan.resolved] == [
+        ("s1:claim_user_lock:1", Outcome.FOUND_ON_CHAIN, "btc-claimtx-bumped")
+    ]
+    assert plan.actions == ()
+    assert ("btc", tip + 1) in plan.wake_heights
+    for key, result in plan.resolved:
+        rec = rec.with_result(key, result)
+    [p] = pending_spends(rec, v, CFG)
+    assert p.leg.spend.txid == "btc-claimtx-bumped"
