@@ -117,7 +117,9 @@ def intent_from_dict(d: dict[str, Any]) -> Intent:
 
 def record_to_dict(rec: SwapRecord) -> dict[str, Any]:
     """Everything but the preimage's secrecy is public; the preimage is included (the store
-    is the user's own file; ``swap status --json`` drops it, see :func:`public_view`)."""
+    is the user's own file; ``swap status --json`` drops it, see :func:`public_view`).
+    ``fee_rate`` is written only when set: a record without one encodes as before."""
+    extra = {} if rec.fee_rate is None else {"fee_rate": rec.fee_rate}
     return {
         "terms": terms_to_dict(rec.terms),
         "role": rec.role.value,
@@ -137,7 +139,7 @@ def record_to_dict(rec: SwapRecord) -> dict[str, Any]:
         "version": rec.version,
         "updated_at_s": rec.updated_at_s,
         "notes": list(rec.notes),
-        "fee_rate": rec.fee_rate,
+        **extra,
     }
 
 
