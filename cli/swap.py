@@ -179,8 +179,8 @@ def cancel_command(swap_id: str, as_json: bool) -> None:
 @click.option("--counter-confirmations", default=1, show_default=True, help="Needed on theirs.")
 @click.option("--reveal-margin-blocks", default=6, show_default=True, help="Of TO_CHAIN.")
 @click.option("--lock-within-s", default=3600, show_default=True, help="Lock deadline.")
-@click.option("--fee-rate", type=int, default=None, help="Our lock/refund fee rate (sat/vB on "
-              "Bitcoin) instead of the estimate; at most the chain's max_fee_sat_vb.")  # fmt: skip
+@click.option("--fee-rate", type=int, default=None, help="Our lock/refund fee rate (the chain's "
+              "fee unit) instead of the estimate; at most the chain's ceiling.")  # fmt: skip
 @engine_options
 @json_option
 def start_command(

@@ -120,7 +120,7 @@ CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
 class BumpMethod(StrEnum):
     """How an unconfirmed spend is re-issued at a higher fee rate."""
 
-    #: a replacement of the spend itself (BIP125 on Bitcoin): same input, same destination,
+    #: a replacement of the spend itself (e.g. BIP125): same input, same destination,
     #: a higher fee; the old revision leaves the mempool
     REPLACE = "replace"
     #: child pays for parent: a new transaction spending the spend's own output (ours) to our

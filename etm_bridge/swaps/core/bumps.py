@@ -10,7 +10,7 @@ The schedule (:func:`scheduled_rate`): nothing while more than ``window_blocks``
 then the node's estimate doubled for every block of the window used up
 (``estimate * 2 ** (window - left + 1)``), so the rate grows as the deadline nears and at most
 one bump falls due per block. It is capped (:func:`ceiling_rate`) by the adapter's configured
-maximum rate (``max_fee_sat_vb`` on Bitcoin) **and** by a share of the locked amount
+maximum rate (``SpendFee.ceiling``) **and** by a share of the locked amount
 (``max_fee_share_ppm``): the whole package (the spend plus a CPFP child) never pays more than
 that share in fees. A bump is planned only when the capped rate is above what the spend pays
 now (:func:`plan_bump`); replacement is used where the node accepts it (the adapter says so in
