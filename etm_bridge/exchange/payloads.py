@@ -110,6 +110,14 @@ class SwapIntentPayload:
 
 
 @dataclass(frozen=True)
+class SwapIntentCancel:
+    """Issue 15: the sender cancels their intent for ``hashlock`` (reservation released, bond
+    back less :func:`~.intents.cancel_charge`)."""
+
+    hashlock: bytes
+
+
+@dataclass(frozen=True)
 class SwapOut:
     asset: str
     amount_in: int

@@ -86,4 +86,6 @@ class Reason(StrEnum):
     LEG_TOO_LONG = "leg_too_long"
     UNKNOWN_SWAP = "unknown_swap"
     NO_SWAP_INTENT = "no_swap_intent"
+    # bonded intents (issue 15): an intent of this owner and hashlock is live for another pool
+    INTENT_OTHER_ASSET = "intent_other_asset"
     SWAP_CLOSED = "swap_closed"

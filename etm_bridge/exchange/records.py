@@ -37,6 +37,8 @@ ENTRY = "xchg_lp_entry"  # asset || 0x00 || address20 -> u64 share value at entr
 USED = "xchg_used_proofs"  # kind || 0x00 || id -> 0x01 (foreign locks, deposits, payments)
 OBLIGATIONS = "xchg_obligations"  # u64 id -> Obligation; b"next" -> u64 next id
 INTENTS = "xchg_swap_intents"  # address20 || hashlock -> SwapIntent
+#: issue 15: asset || 0x00 || expiry height u64 BE || address20 || hashlock -> 0x01
+INTENT_EXPIRY = "xchg_intent_expiry"
 
 # --- issue 11: the hashlock registry and the read indexes (consensus state, docs/exchange.md) --
 HASHLOCKS = "xchg_hashlocks"  # hashlock -> HashlockUse (permanent: never deleted)
@@ -67,7 +69,8 @@ TABLES = {
     ENTRY: "asset || 0x00 || address20 -> share-weighted share value at deposit (ppm)",
     USED: "kind || 0x00 || foreign id -> 0x01 (replay protection)",
     OBLIGATIONS: "u64 id -> external withdrawal obligation; 'next' -> next id",
-    INTENTS: "address20 || hashlock -> the recipient's pinned swap-in terms",
+    INTENTS: "address20 || hashlock -> the recipient's pinned swap-in terms, quote and bond",
+    INTENT_EXPIRY: "asset || 0x00 || expiry u64 || address20 || hashlock -> 0x01 (live intents)",
     PROVEN_VALUE: "asset || 0x00 || foreign block hash -> total value proven from that block",
     **INDEX_TABLES,
 }
@@ -104,11 +107,20 @@ class PoolSwap:
 @dataclasses.dataclass(frozen=True)
 class SwapIntent:
     """A swap-in's terms signed by its recipient, so that anyone may submit the proof later
-    without choosing the slippage bound for them (``min_out`` is the recipient's)."""
+    without choosing the slippage bound for them (``min_out`` is the recipient's).
+
+    Issue 15 (:mod:`.intents`): the quote reserved in the pool for it (``fee``, ``amount_out``),
+    the ``bond`` held in the escrow, the ``height`` it was recorded at and the last height it
+    holds (``expiry_height``)."""
 
     asset: str
     amount_in: int
     min_out: int
+    amount_out: int
+    fee: int
+    bond: int
+    height: int
+    expiry_height: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..chain.state import StateView
 from ..chain.tx import Tx
 from ..errors import ExchangeError, SwapRuleError
 from . import binding as address_binding
-from . import hashlocks, payloads, proof_budget, records, swap_rules
+from . import hashlocks, intents, payloads, proof_budget, records, swap_rules
 from . import htlc as htlc_rules
 from . import pool as pool_math
 from .custody_port import LEGACY, CustodyPort
@@ -74,18 +74,39 @@ def plan_swap_in(
 
     The recipient may submit with any ``min_out``; anyone else only with the recipient's
     recorded :class:`~.records.SwapIntent`, whose ``min_out`` then applies (a third party must
-    not choose the slippage bound and sandwich the swap).
+    not choose the slippage bound and sandwich the swap). A live intent for this asset and
+    amount gives the swap the quote it reserved and its bond back (issue 15, :mod:`.intents`);
+    any other intent of the recipient for the hashlock is released, its bond returned.
     """
     pool = get_pool(view, p.asset)
     recipient = address20(p.recipient)
     used = {lock.lock_id} if is_used(view, "lock", lock.lock_id) else set()
     if used:  # the most telling reason first, before asking who may submit
         raise SwapRuleError(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
-    min_out = _pinned_min_out(view, tx, p, recipient)
+    plan = TxPlan()
+    pool, swept = intents.sweep_expired(view, plan, pool, ctx.height)
+    intent = _live_intent(view, swept, recipient, p.hashlock)
+    matches = intent is not None and (intent.asset, intent.amount_in) == (p.asset, p.amount_in)
+    min_out = _pinned_min_out(tx, p, recipient, intent if matches else None)
     hashlocks.require_usable(
         view, lock.hashlock, p.recipient
     )  # permanent: before transient reasons
     custody.check_inflow(view, p.asset, lock.amount, ctx)
+    reserved = None
+    if intent is not None:
+        live = intents.is_live(intent, ctx.height)  # (a matching one is: the sweep ran)
+        if live:
+            plan.escrow_out.append((recipient, intent.bond))  # the lock is proven: bond back
+        if matches:
+            reserved = intents.quote_of(intent)
+            plan.put_raw(records.INTENTS, intents.key(recipient, p.hashlock), None)
+            plan.put_raw(
+                records.INTENT_EXPIRY,
+                intents.expiry_key(intent.asset, intent.expiry_height, recipient, p.hashlock),
+                None,
+            )
+        else:
+            pool = _drop_in(view, plan, pool, recipient, p.hashlock, intent, forfeit=not live)
     request = swap_rules.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = swap_rules.check_swap_in(
         lock,
@@ -97,6 +118,7 @@ def plan_swap_in(
         etm_block_s=ctx.params.block_time_s,
         etm_unix_s=ctx.timestamp + ETM_EPOCH_UNIX,
         claim_keys=custody.accepted_claim_keys(view, pool, ctx),
+        reserved=reserved,
     )
     htlc_id = swap_in_htlc_id(p.asset, lock.lock_id)
     q = terms.quote
@@ -110,18 +132,49 @@ def plan_swap_in(
         p.asset, q.direction, q.amount_in, q.fee, q.amount_out, p.recipient, lock.refund_key,
         lock.lock_id, lock.block_hash, depth,
     )  # fmt: skip
-    plan = _open_swap(view, new_pool, htlc, swap, ctx.height)
+    _open_swap(view, new_pool, htlc, swap, ctx.height, plan)
     plan.put_raw(records.USED, records.used_key("lock", lock.lock_id), b"\x01")
-    plan.put_raw(records.INTENTS, recipient + p.hashlock, None)
     proof_budget.add_proven(plan, view, p.asset, lock.block_hash, lock.amount)
     custody.on_swap_in(view, plan, htlc_id, lock, ctx)
     return plan
 
 
-def _pinned_min_out(view: StateView, tx: Tx, p: payloads.SwapIn, recipient: bytes) -> int:
-    raw = view.get_json(records.INTENTS, recipient + p.hashlock)
-    intent = None if raw is None else records.decode(records.SwapIntent, raw)
-    if intent is None or (intent.asset, intent.amount_in) != (p.asset, p.amount_in):
+def _live_intent(
+    view: StateView, swept: set[bytes], owner20: bytes, hashlock: bytes
+) -> records.SwapIntent | None:
+    """The owner's intent for ``hashlock`` unless the sweep of this tx just forfeited it."""
+    return None if intents.key(owner20, hashlock) in swept else intents.get(view, owner20, hashlock)
+
+
+def _drop_in(
+    view: StateView,
+    plan: TxPlan,
+    pool: pool_math.Pool,
+    owner20: bytes,
+    hashlock: bytes,
+    intent: records.SwapIntent,
+    *,
+    forfeit: bool,
+) -> pool_math.Pool:
+    """Release ``intent``'s reservation in its pool (its bond to the LPs if ``forfeit``):
+    ``pool`` if it is that pool's, else the other pool is written here and ``pool`` returned
+    unchanged."""
+    own = intent.asset == pool.params.asset
+    other = intents.drop(
+        plan, pool if own else get_pool(view, intent.asset), owner20, hashlock, intent
+    )
+    if forfeit:
+        other = intents.to_lps(other, intent.bond)
+    if own:
+        return other
+    plan.put(records.POOLS, intent.asset.encode(), other)
+    return pool
+
+
+def _pinned_min_out(
+    tx: Tx, p: payloads.SwapIn, recipient: bytes, intent: records.SwapIntent | None
+) -> int:
+    if intent is None:
         if tx.sender != recipient:
             raise SwapRuleError(
                 Reason.NO_SWAP_INTENT,
@@ -139,17 +192,83 @@ def plan_swap_intent(
     ctx: TxContext,
     custody: CustodyPort = LEGACY,
 ) -> TxPlan:
-    """Record (or replace) the sender's terms for a coming swap in with ``p.hashlock``, and
-    reserve the hashlock for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever
-    used it, ``hashlock_reserved`` if another address reserved it)."""
-    get_pool(view, p.asset)
+    """Record the sender's terms for a coming swap in with ``p.hashlock``, reserve the hashlock
+    for the sender (:mod:`.hashlocks`: ``hashlock_used`` if any HTLC ever used it,
+    ``hashlock_reserved`` if another address reserved it), and reserve the quoted ETM output
+    against a bond (:mod:`.intents`: ``slippage`` / ``insufficient_liquidity`` now, before the
+    user locks anything). The sender's live intent for the hashlock in the same pool is
+    replaced as if cancelled (the cancel charge applies)."""
+    pool = get_pool(view, p.asset)
     pool_math.require_amount(p.amount_in, "amount_in")
     custody.check_inflow(view, p.asset, p.amount_in, ctx)
     plan = TxPlan()
-    hashlocks.reserve(view, plan, p.hashlock, encode_address(tx.sender), ctx.height)
-    plan.put(
-        records.INTENTS, tx.sender + p.hashlock, records.SwapIntent(p.asset, p.amount_in, p.min_out)
+    pool, swept = intents.sweep_expired(view, plan, pool, ctx.height)
+    owner = encode_address(tx.sender)
+    hashlocks.reserve(view, plan, p.hashlock, owner, ctx.height)
+    old = _live_intent(view, swept, tx.sender, p.hashlock)
+    if old is not None:
+        if old.asset != p.asset:
+            raise ExchangeError(
+                Reason.INTENT_OTHER_ASSET,
+                f"your intent for hashlock {p.hashlock.hex()} is for the {old.asset} pool: "
+                "cancel it first (swap cancel)",
+            )
+        pool = _cancel(plan, pool, tx.sender, p.hashlock, old, ctx.height)
+    new_pool, q = pool_math.reserve_swap(
+        pool, pool_math.PoolDirection.ASSET_TO_ETM, p.amount_in, p.min_out
     )
+    bond = intents.bond_for(q.amount_out)
+    expiry = ctx.height + intents.lifetime_blocks(ctx.params.block_time_s)
+    intent = records.SwapIntent(
+        p.asset, p.amount_in, p.min_out, q.amount_out, q.fee, bond, ctx.height, expiry
+    )
+    plan.escrow_in.append((tx.sender, bond))
+    plan.put(records.INTENTS, intents.key(tx.sender, p.hashlock), intent)
+    plan.put_raw(
+        records.INTENT_EXPIRY, intents.expiry_key(p.asset, expiry, tx.sender, p.hashlock), b"\x01"
+    )
+    plan.put(records.POOLS, p.asset.encode(), new_pool)
+    return plan
+
+
+def _cancel(
+    plan: TxPlan,
+    pool: pool_math.Pool,
+    owner20: bytes,
+    hashlock: bytes,
+    intent: records.SwapIntent,
+    height: int,
+) -> pool_math.Pool:
+    """Release a live intent: the LPs keep the cancel charge, the owner gets the rest back."""
+    charge = intents.cancel_charge(intent, height)
+    if intent.bond > charge:
+        plan.escrow_out.append((owner20, intent.bond - charge))
+    return intents.to_lps(intents.drop(plan, pool, owner20, hashlock, intent), charge)
+
+
+def plan_swap_intent_cancel(
+    view: StateView,
+    tx: Tx,
+    p: payloads.SwapIntentCancel,
+    ctx: TxContext,
+    custody: CustodyPort = LEGACY,
+) -> TxPlan:
+    """The sender cancels their intent for ``p.hashlock`` (issue 15): the reservation is
+    released and the bond comes back less :func:`~.intents.cancel_charge`. An expired intent
+    is forfeited instead (its whole bond to the LPs); none at all: ``no_swap_intent`` (also
+    after its proof was accepted: the bond came back then, once)."""
+    intent = intents.get(view, tx.sender, p.hashlock)
+    if intent is None:
+        raise SwapRuleError(
+            Reason.NO_SWAP_INTENT,
+            f"{encode_address(tx.sender)} has no swap intent for hashlock {p.hashlock.hex()} "
+            "(never recorded, cancelled, or its proof was accepted already)",
+        )
+    plan = TxPlan()
+    pool, swept = intents.sweep_expired(view, plan, get_pool(view, intent.asset), ctx.height)
+    if intents.key(tx.sender, p.hashlock) not in swept:
+        pool = _cancel(plan, pool, tx.sender, p.hashlock, intent, ctx.height)
+    plan.put(records.POOLS, intent.asset.encode(), pool)
     return plan
 
 
@@ -159,10 +278,12 @@ def _open_swap(
     htlc: htlc_rules.Htlc,
     swap: records.PoolSwap,
     height: int,
+    plan: TxPlan | None = None,
 ) -> TxPlan:
     """The writes of a new pool swap: pool, HTLC, swap record, the hashlock's one use, and the
-    read indexes (the swap log in the order opened, the open set)."""
-    plan = TxPlan()
+    read indexes (the swap log in the order opened, the open set), into ``plan`` (a new one
+    if None)."""
+    plan = TxPlan() if plan is None else plan
     plan.put(records.POOLS, swap.asset.encode(), pool)
     plan.put(records.HTLCS, htlc.htlc_id, htlc)
     plan.put(records.SWAPS, htlc.htlc_id, swap)

@@ -223,10 +223,13 @@ def check_swap_in(
     etm_block_s: int,
     etm_unix_s: int,
     claim_keys: AbstractSet[bytes] | None = None,
+    reserved: Quote | None = None,
 ) -> tuple[Pool, SwapInTerms]:
     """Accept a proven foreign lock: the pool with the ETM output reserved, and the terms.
     ``etm_unix_s``: the ETM block's timestamp in unix seconds. ``claim_keys``: the keys a lock
-    may pay to be the pool's (the custody port's answer; default: the pool's claim key)."""
+    may pay to be the pool's (the custody port's answer; default: the pool's claim key).
+    ``reserved``: the quote a live bonded intent reserved already (issue 15): the pool is kept
+    as it is and that quote is the swap's (``min_out`` still bounds it)."""
     if lock.lock_id in used_lock_ids:
         raise _fail(Reason.REPLAYED_PROOF, f"lock {lock.lock_id.hex()} was already used")
     accepted = frozenset({pool.params.claim_key}) if claim_keys is None else claim_keys
@@ -235,6 +238,14 @@ def check_swap_in(
     leg_blocks = leg_s // etm_block_s
     if leg_blocks < 1:
         raise _fail(Reason.LATE_PROOF, f"{leg_s} s is less than one ETM block")
+    if reserved is not None:
+        if reserved.amount_out < req.min_out:
+            raise _fail(
+                Reason.SLIPPAGE,
+                f"the intent reserved {reserved.amount_out} ETM, the proof asks at least "
+                f"{req.min_out}",
+            )
+        return pool, SwapInTerms(reserved, leg_s, etm_height + leg_blocks)
     new_pool, q = reserve_swap(pool, PoolDirection.ASSET_TO_ETM, lock.amount, req.min_out)
     return new_pool, SwapInTerms(q, leg_s, etm_height + leg_blocks)
 

@@ -44,6 +44,7 @@ from .swap_rules import VerifiedForeignLock
 POOL_CREATE, BIND, UNBIND, HTLC_LOCK, HTLC_CLAIM, HTLC_REFUND = range(200, 206)
 LP_DEPOSIT, LP_WITHDRAW, SWAP_IN, SWAP_OUT, OBLIGATION_PAID, OBLIGATION_DEFAULT = range(206, 212)
 SWAP_INTENT = 212
+SWAP_INTENT_CANCEL = 213  # issue 15: release a bonded intent, bond back less the cancel charge
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -268,6 +269,13 @@ def make_types(verifier: ForeignVerifier, custody: CustodyPort = LEGACY) -> list
             "xchg_swap_intent",
             payloads.SwapIntentPayload,
             cu(swap_plans.plan_swap_intent),
+            _zero,
+        ),
+        (
+            SWAP_INTENT_CANCEL,
+            "xchg_swap_intent_cancel",
+            payloads.SwapIntentCancel,
+            cu(swap_plans.plan_swap_intent_cancel),
             _zero,
         ),
     ]

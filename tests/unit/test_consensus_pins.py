@@ -113,6 +113,7 @@ TX_TYPES = [
     (210, "xchg_obligation_paid"),
     (211, "xchg_obligation_default"),
     (212, "xchg_swap_intent"),
+    (213, "xchg_swap_intent_cancel"),  # issue 15: bonded intents (docs/exchange.md)
 ]
 TABLES = [
     ("spv_btc_headers", "spv"),
@@ -124,6 +125,7 @@ TABLES = [
     ("xchg_bindings", "exchange"),
     ("xchg_hashlocks", "exchange"),
     ("xchg_htlcs", "exchange"),
+    ("xchg_intent_expiry", "exchange"),  # issue 15
     ("xchg_investor_obligations", "exchange"),
     ("xchg_key_owners", "exchange"),
     ("xchg_lp_entry", "exchange"),

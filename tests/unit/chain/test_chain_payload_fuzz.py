@@ -57,6 +57,7 @@ PAYLOAD_CLASSES = {
     xt.LP_DEPOSIT: pl.LpDeposit, xt.LP_WITHDRAW: pl.LpWithdraw, xt.SWAP_IN: pl.SwapIn,
     xt.SWAP_OUT: pl.SwapOut, xt.OBLIGATION_PAID: pl.ObligationPaid,
     xt.OBLIGATION_DEFAULT: pl.ObligationDefault, xt.SWAP_INTENT: pl.SwapIntentPayload,
+    xt.SWAP_INTENT_CANCEL: pl.SwapIntentCancel,
 }  # fmt: skip
 ANVIL_GENESIS = rlp.encode(
     [bytes(32), bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"),

@@ -139,7 +139,8 @@ class Ledger:
         return plans.get_shares(self.state, asset, self.addr20(who))
 
     def check_money(self) -> None:
-        """Supply conserved, and the escrow holds exactly the pools' ETM plus user HTLCs."""
+        """Supply conserved, and the escrow holds exactly the pools' ETM plus user HTLCs plus
+        the bonds of the intents not yet swept (issue 15)."""
         balances = sum(
             self.state.account(a).balance
             for a in {self.addr20(w) for w in ("operator", "alice", "bob", "carol")}
@@ -154,4 +155,8 @@ class Ledger:
             h = plans.get_htlc(self.state, key)
             if h.status is hx.HtlcStatus.LOCKED and not h.sender.startswith("pool:"):
                 locked += h.amount
-        assert escrow == pools + locked
+        bonds = sum(
+            rc.decode(rc.SwapIntent, self.state.get_json(rc.INTENTS, k)).bond
+            for k, _ in self.state.scan(rc.INTENTS)
+        )
+        assert escrow == pools + locked + bonds

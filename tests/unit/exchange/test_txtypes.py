@@ -392,7 +392,7 @@ def test_open_swaps_view_names_what_the_operator_must_do(led: Ledger) -> None:
     assert [s["htlc_id"] for s in views.open_swaps(led.state, "btc")] == [out_id.hex()]
 
 
-def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_bound(
+def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_quote(
     led: Ledger,
 ) -> None:
     lock = foreign_lock(led)
@@ -406,11 +406,8 @@ def test_third_party_submission_needs_the_recipients_intent_and_keeps_its_bound(
     intent = pl.SwapIntentPayload("btc", H, lock.amount, fair)
     led.send("alice", tt.SWAP_INTENT, intent)
     moved = foreign_lock(led, lock_id=b"other", hashlock=hashlock_of(b"\x44" * 32))
-    swap_in(led, moved)  # the pool moves: alice's bound is no longer met
-    rejected(Reason.SLIPPAGE, submit)  # bob's min_out 0 is overridden by alice's intent
-    led.send(
-        "alice", tt.SWAP_INTENT, pl.SwapIntentPayload("btc", H, lock.amount, 1)
-    )  # she relaxes it
-    submit()
+    swap_in(led, moved)  # the pool moves; alice's quote was reserved at intent time (issue 15)
+    submit()  # bob's min_out 0 is overridden by alice's intent, whose quote holds
+    assert led.htlc(swap_plans.swap_in_htlc_id("btc", lock.lock_id)).amount == fair
     assert led.state.get("xchg_swap_intents", led.addr20("alice") + H) is None  # used up
     led.check_money()
