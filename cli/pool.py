@@ -106,6 +106,10 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
         f"receive {fmt(q['amount_out'], got)}, price impact {q['price_impact']}; pass it as the "
         "swap's minimum output to pin it"
     )
+    if q.get("intent_bond"):
+        click.echo(
+            quotes.bond_text(q["intent_bond"], q["intent_lifetime_s"], fmt(q["intent_bond"], "etm"))
+        )
     if q["price_impact_ppm"] > quotes.DEFAULT_MAX_IMPACT_PPM:
         click.echo(
             f"warning: price impact {q['price_impact']} is above "

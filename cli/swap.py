@@ -99,6 +99,9 @@ def quote_lines(ctx: AppContext, sq: quotes.SwapQuote) -> list[str]:
         if leg.refund_fee:
             line += f"; a refund would cost about {display_amount(ctx, leg.chain, leg.refund_fee)}"
         out.append(line)
+    if sq.intent_bond:
+        bond = display_amount(ctx, t, sq.intent_bond)
+        out.append("  " + quotes.bond_text(sq.intent_bond, sq.intent_lifetime_s, bond))
     out.append(f"  expected time: {swap_cancel.minutes_text(sq.expected_s)}")
     return out
 

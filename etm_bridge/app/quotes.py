@@ -6,10 +6,12 @@
   pool's pricing reserves, ``exchange.pool.Pool.pricing_reserves``): how far below the pool's
   spot price the output is, the pool fee apart.
 - :func:`preflight` (``swap quote``, and ``swap start`` before it records or locks anything):
-  the quote (pool swaps), the network fee of our lock, of a claim paid from the wallet and of a
-  refund, the confirmations each leg waits for and the expected time (the chains' block times);
-  it refuses a wallet that cannot pay the amount plus the fees (naming the shortfall and how to
-  fund it) and a price impact above ``max_impact_ppm`` (``--max-slippage``, default 1 %).
+  the quote (pool swaps), a swap in's intent bond (ETM held while the intent reserves the
+  quote, issue 15: the ETM wallet must hold it besides the fees), the network fee of our lock,
+  of a claim paid from the wallet and of a refund, the confirmations each leg waits for and the
+  expected time (the chains' block times); it refuses a wallet that cannot pay the amount plus
+  the fees (naming the shortfall and how to fund it) and a price impact above
+  ``max_impact_ppm`` (``--max-slippage``, default 1 %).
 
 Network fees are estimates: the adapter's fee rate (``fee_estimate``) times a typical size of
 the transaction (:data:`TX_SIZES`, per fee-rate unit), rounded up.
@@ -125,6 +127,15 @@ def quote(
     return paid, pool_price(ctx, asset, direction, amount_in, url)
 
 
+def bond_text(bond: int, lifetime_s: int, shown: str) -> str:
+    """What a swap in's intent bond is, for people (``shown``: the bond as displayed)."""
+    return (
+        f"bond {shown} held while the swap intent reserves this quote (up to "
+        f"{max(1, lifetime_s // 60)} min): back when your lock is proven, or on `swap cancel` "
+        "before you lock (less a share per block held); kept by the pool if you never lock"
+    )
+
+
 # --- the pre-flight -------------------------------------------------------------------------
 
 
@@ -154,6 +165,10 @@ class SwapQuote:
     price_impact_ppm: int | None  # None: a direct swap (no pool)
     legs: tuple[LegCost, ...]  # FROM's leg first
     expected_s: int
+    #: ETM a swap in's intent moves into escrow (issue 15): back when the lock is proven or
+    #: on ``swap cancel`` (less a charge per block held), the LPs' if the intent expires
+    intent_bond: int = 0
+    intent_lifetime_s: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -207,7 +222,8 @@ def pool_preflight(ctx: AppContext, from_chain: str, to_chain: str, amount_in: i
         legs = (_leg(ctx, from_chain, lock=True, confirmations=1),
                 _leg(ctx, to_chain, lock=False, confirmations=foreign_confs))  # fmt: skip
     return SwapQuote(from_chain, to_chain, amount_in, int(q["amount_out"]), int(q["fee"]),
-                     int(q["price_impact_ppm"]), legs, _expected_s(legs))  # fmt: skip
+                     int(q["price_impact_ppm"]), legs, _expected_s(legs),
+                     int(q.get("intent_bond", 0)), int(q.get("intent_lifetime_s", 0)))  # fmt: skip
 
 
 def direct_preflight(ctx: AppContext, from_chain: str, to_chain: str, amount_in: int,
@@ -231,9 +247,11 @@ def check_preflight(ctx: AppContext, sq: SwapQuote, max_impact_ppm: int) -> None
             f"{-(-sq.price_impact_ppm // 10_000)}"
         )
     for leg in sq.legs:
-        need = leg.network_fee + (sq.amount_in if leg.chain == sq.from_chain else 0)
+        # the swap in's ETM leg also moves the intent's bond into escrow (issue 15)
+        paid = sq.amount_in if leg.chain == sq.from_chain else sq.intent_bond
+        need = leg.network_fee + paid
         if need:
-            _check_balance(ctx, leg, need, sq.amount_in if leg.chain == sq.from_chain else 0)
+            _check_balance(ctx, leg, need, paid)
 
 
 def _check_balance(ctx: AppContext, leg: LegCost, need: int, amount: int) -> None:

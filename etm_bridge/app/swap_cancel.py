@@ -5,7 +5,10 @@ cases): ``swap cancel ID`` and the refund time every refusal names.
 ``user_cancelled`` event, :mod:`etm_bridge.swaps.core.fsm`) only while nothing of this party is
 locked: the swap is ``created``, no lock of its leg was sent (an intent without a result, or one
 the node accepted, may be on chain), and the chain shows no lock with the swap's hashlock
-refunding to us (a stranger's lock with it changes nothing of ours). It
+refunding to us (a stranger's lock with it changes nothing of ours). A pool swap in's bonded
+intent on ETM (issue 15) is cancelled on chain first (``xchg_swap_intent_cancel``, waited
+for): the pool's reservation is released and the bond comes back less the charge for the
+blocks it was held; if the node refuses, the swap stays ``created``. It
 holds the database's watcher lock while it checks and writes, so a running ``watch`` cannot lock
 in between (it refuses while ``watch`` runs: stop it first). ``cancelled`` is terminal: the
 watcher never acts on the swap again.
@@ -17,7 +20,7 @@ and its block time).
 
 from __future__ import annotations
 
-from ..errors import SwapError
+from ..errors import SwapError, TxRejectedError
 from ..swaps.core.events import apply_event
 from ..swaps.core.facts import Observed
 from ..swaps.core.fsm import Event, Role, SwapState
@@ -77,6 +80,23 @@ def _refuse_locked(ctx: AppContext, rec: SwapRecord, what: str) -> SwapError:
     )
 
 
+def _cancel_intent(ctx: AppContext, rec: SwapRecord) -> None:
+    """Cancel our bonded intent for the swap's hashlock, if ETM holds one (a pool swap in)."""
+    etm = ctx.etm_name_or_none()
+    if rec.role is not Role.USER or etm is None or rec.terms.counter_leg.chain != etm:
+        return
+    ex = ctx.exchange()
+    if ex.swap_intent(rec.terms.hashlock) is None:
+        return  # a direct swap, or cancelled already (a crash before the record was saved)
+    try:
+        ex.cancel_intent(rec.terms.hashlock)
+    except TxRejectedError as exc:
+        raise SwapError(
+            f"swap {rec.swap_id}: ETM refused to cancel its swap intent ({exc.reason}: "
+            f"{exc.detail}); the swap is not cancelled, try again"
+        ) from None
+
+
 def cancel_swap(ctx: AppContext, swap_id: str) -> SwapRecord:
     """Cancel ``swap_id`` before anything is locked (see the module docstring); the record."""
     store = ctx.store()
@@ -96,6 +116,7 @@ def cancel_swap(ctx: AppContext, swap_id: str) -> SwapRecord:
         ours = our_leg(rec).refund_key  # a stranger's lock with our hashlock is not ours
         if any(lock.terms.refund_key == ours for lock in adapter.find_locks(rec.terms.hashlock)):
             raise _refuse_locked(ctx, rec, f"its lock is on {our_leg(rec).chain}")
+        _cancel_intent(ctx, rec)
         new, log = apply_event(rec, Observed(Event.USER_CANCELLED, "swap cancel"), ctx.now())
         store.save(new, [log])
     return new

@@ -7,7 +7,9 @@
   waits for its block. The intent also reserves the swap's hashlock for the user
   (``exchange.hashlocks``) *before* anything is locked: if someone used or reserved that
   hashlock first, the intent is refused while nothing is at stake and a new secret is drawn
-  (up to :data:`SECRET_ATTEMPTS` times), so nobody can strand the user's lock.
+  (up to :data:`SECRET_ATTEMPTS` times), so nobody can strand the user's lock. The intent also
+  reserves the quoted output against a bond (issue 15, ``exchange.intents``): a quote the pool
+  can no longer give (``slippage``: another swap took it) is refused here, before the lock.
 - :func:`start_direct_swap`: the counterparty is a person (their keys given), who runs
   :func:`accept_swap` on the printed terms; both then watch.
 
@@ -256,12 +258,20 @@ def pool_swap_record(
             try:  # reserve the hashlock before anything is locked (exchange.hashlocks)
                 ex.record_intent(asset, hashlock, amount_in, wanted)
             except TxRejectedError as exc:
-                if exc.reason not in HASHLOCK_TAKEN or attempt == SECRET_ATTEMPTS:
-                    raise
-                continue  # someone used or reserved it first: nothing is locked, new secret
+                if exc.reason in HASHLOCK_TAKEN and attempt < SECRET_ATTEMPTS:
+                    continue  # someone used or reserved it first: nothing is locked, new secret
+                raise _intent_refused(asset, exc) from None
         record = SwapRecord(terms, Role.USER, preimage=preimage, updated_at_s=now)
         return StartedSwap(record, quote)
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _intent_refused(asset: str, exc: TxRejectedError) -> SwapError:
+    """The pool refused our bonded intent (issue 15): nothing is locked or recorded."""
+    return SwapError(
+        f"the {asset} pool refused the swap intent ({exc.reason}): {exc.detail}. Nothing was "
+        "locked or recorded: quote again (`etm-bridge swap quote`) and start again"
+    )
 
 
 def _depth_of(quote: Mapping[str, Any]) -> int:

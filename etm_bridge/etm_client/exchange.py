@@ -289,6 +289,17 @@ class NodeExchange:
         intent = payloads.SwapIntentPayload(asset, hashlock, amount_in, min_out)
         return self.submitter.submit(txtypes.SWAP_INTENT, intent)
 
+    def cancel_intent(self, hashlock: bytes) -> TxResult:
+        """``xchg_swap_intent_cancel``: release our intent, its bond back less the cancel
+        charge (issue 15), waited for."""
+        return self.submitter.submit(
+            txtypes.SWAP_INTENT_CANCEL, payloads.SwapIntentCancel(hashlock)
+        )
+
+    def swap_intent(self, hashlock: bytes) -> dict[str, Any] | None:
+        """Our bonded intent for ``hashlock`` as the node shows it (None if none)."""
+        return self.client.swap_intent(self.etm_address(), hashlock)
+
     def submit_deposit(
         self, asset: str, proof: bytes, *, etm_max: int, min_shares: int = 1, fee: int | None = None
     ) -> TxResult:

@@ -19,10 +19,10 @@ plus :data:`BOND_PPM` of the quoted output. What becomes of it:
   as if it let the intent expire;
 * **expired** (the ETM height passed ``expiry_height``): the reservation is released and the
   whole bond is added to the pool's ETM reserve (the LPs' share value rises). Expired intents
-  are swept by :func:`sweep_expired` at the start of every intent, cancel and swap in of the
-  pool, through the ``xchg_intent_expiry`` index (asset || 0x00 || expiry height u64 BE ||
-  owner20 || hashlock), so an expired reservation never blocks a later swap. Each intent is
-  swept once and paid its sweep with its fee and bond.
+  are swept by :func:`sweep_expired` at the start of every intent, cancel, swap in and LP
+  withdrawal of the pool, through the ``xchg_intent_expiry`` index (asset || 0x00 || expiry
+  height u64 BE || owner20 || hashlock), so an expired reservation never blocks a later swap.
+  Each intent is swept once and paid its sweep with its fee and bond.
 
 Pure.
 """
@@ -30,13 +30,16 @@ Pure.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..chain.codec import U64
 from ..chain.state import StateView
 from . import pool as pool_math
 from . import records
-from .plans import TxPlan
 from .pool import Pool, PoolDirection, Quote
+
+if TYPE_CHECKING:  # plans sweeps with this module: no import cycle at run time
+    from .plans import TxPlan
 
 #: Least bond of an intent, in ETM base units (0.001 ETM).
 BOND_FLOOR = 100_000

@@ -18,7 +18,7 @@ from ..chain.state import StateView
 from ..chain.tx import Tx
 from ..errors import AddressError, ExchangeError, HtlcError
 from . import binding as address_binding
-from . import htlc, payloads, proof_budget, records
+from . import htlc, intents, payloads, proof_budget, records
 from . import obligations as obligation_rules
 from . import pool as pool_math
 from .custody_port import LEGACY, CustodyPort
@@ -229,12 +229,13 @@ def plan_lp_withdraw(
     view: StateView, tx: Tx, p: payloads.LpWithdraw, ctx: TxContext, custody: CustodyPort = LEGACY
 ) -> TxPlan:
     """Burn shares: the ETM part is paid at once, the asset part goes to ``custody``
-    (legacy: an obligation of the operator to the investor's bound key)."""
-    pool = get_pool(view, p.asset)
+    (legacy: an obligation of the operator to the investor's bound key). Expired swap intents
+    are swept first (issue 15): their reservations do not hold the investor's funds."""
+    plan = TxPlan()
+    pool, _ = intents.sweep_expired(view, plan, get_pool(view, p.asset), ctx.height)
     owned = get_shares(view, p.asset, tx.sender)
     new_pool, burn = pool_math.remove_liquidity(pool, p.shares, owned, p.min_asset, p.min_etm)
     _require_withdrawal_size(pool, burn.asset_out, whole=p.shares == owned)
-    plan = TxPlan()
     if burn.etm_out:
         plan.escrow_out.append((tx.sender, burn.etm_out))
     if burn.asset_out:

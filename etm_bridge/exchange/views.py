@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..chain.address import encode_address
 from ..chain.state import StateView
-from . import hashlocks, records
+from . import hashlocks, intents, records
 from .htlc import Htlc, HtlcStatus
 from .obligations import Obligation, min_withdrawal
 from .plans import get_htlc, get_pool
@@ -83,6 +84,9 @@ def pool_view(pool: Pool) -> dict[str, Any]:
         "fees_asset": pool.fees_asset,
         "fees_etm": pool.fees_etm,
         "halted": pool.halted,
+        "intent_bond_floor": intents.BOND_FLOOR,
+        "intent_bond_ppm": intents.BOND_PPM,
+        "intent_lifetime_s": intents.INTENT_LIFETIME_S,
     }
 
 
@@ -143,14 +147,49 @@ def positions(view: StateView, address20: bytes) -> list[dict[str, Any]]:
 def swap_quote(
     view: StateView, asset: str, direction: PoolDirection, amount_in: int
 ) -> dict[str, Any]:
+    """A swap's quote now; a swap in's also names the bond its intent moves into the escrow
+    (``intent_bond``, ETM base units) and how long the intent holds the quote (issue 15). The
+    pool's reservations include intents expired but not yet swept, so a quote is never above
+    what an intent would get."""
     q = quote(get_pool(view, asset), direction, amount_in)
-    return {
+    out: dict[str, Any] = {
         "asset": asset,
         "direction": q.direction.value,
         "amount_in": q.amount_in,
         "fee": q.fee,
         "amount_out": q.amount_out,
     }
+    if direction is PoolDirection.ASSET_TO_ETM:
+        out["intent_bond"] = intents.bond_for(q.amount_out)
+        out["intent_lifetime_s"] = intents.INTENT_LIFETIME_S
+    return out
+
+
+def intent_view(owner20: bytes, hashlock: bytes, rec: records.SwapIntent) -> dict[str, Any]:
+    """One bonded intent as JSON: its terms, the quote it reserves, its bond and heights."""
+    return {"owner": encode_address(owner20), "hashlock": hashlock.hex(), **records.encode(rec)}
+
+
+def intents_page(
+    view: StateView, owner20: bytes, after: bytes | None = None, limit: int = MAX_PAGE
+) -> Page:
+    """The swap intents recorded by ``owner20`` (live, or expired and not yet swept: compare
+    ``expiry_height`` with the chain's height), in hashlock order."""
+    rows, cursor = _keys(view, records.INTENTS, owner20, after, limit)
+    out = [
+        intent_view(
+            owner20,
+            key[20:],
+            records.decode(records.SwapIntent, view.get_json(records.INTENTS, key)),
+        )
+        for key, _ in rows
+    ]
+    return Page(out, cursor)
+
+
+def intent_of(view: StateView, owner20: bytes, hashlock: bytes) -> dict[str, Any] | None:
+    rec = intents.get(view, owner20, hashlock)
+    return None if rec is None else intent_view(owner20, hashlock, rec)
 
 
 def lp_deposit_quote(view: StateView, asset: str, asset_amount: int) -> dict[str, Any]:

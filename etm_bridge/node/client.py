@@ -203,6 +203,12 @@ class NodeClient:
         seen = self._request("GET", "/api/exchange/htlcs", params=params)
         return bool(seen["htlcs"]) or seen.get("reserved_by") is not None
 
+    def swap_intent(self, address: str, hashlock: bytes) -> dict[str, Any] | None:
+        """``address``'s bonded swap intent for ``hashlock`` (issue 15), or None."""
+        params = {"hashlock": hashlock.hex()}
+        rows = self._request("GET", f"/api/exchange/intents/{address}", params=params)["intents"]
+        return rows[0] if rows else None
+
     def htlc(self, htlc_id: str) -> dict[str, Any]:
         """One native HTLC by id (64 hex digits); NotFoundError if there is none."""
         return self._request("GET", f"/api/exchange/htlcs/{htlc_id}")

@@ -27,6 +27,11 @@ whatever the number of pools, HTLCs, swaps or obligations on the chain.
   swap out waits for ETM finality of the user's lock, then the user waits for as many
   confirmations of the operator's lock, sized on the asset output, before revealing the secret
   (review a11b: an operator with hash power could otherwise undo its lock after one).
+* ``GET /api/exchange/intents/{address}[?hashlock=<64 hex>]`` -> ``{"address", "intents":
+  [...], "next"}``: the address's bonded swap intents (issue 15): terms, the reserved quote
+  (``amount_out``, ``fee``), ``bond``, ``height`` and ``expiry_height`` (one past it, the
+  intent is forfeited at the pool's next intent, cancel or swap in); with ``hashlock`` at most
+  one, no paging. A swap-in quote also names ``intent_bond`` and ``intent_lifetime_s``.
 * ``GET /api/exchange/pools/{asset}/deposit-quote?amount=<int>`` -> ``{"asset",
   "asset_amount", "etm_needed", "shares"}``: the least ``etm_max`` an ``amount`` deposit needs
   now (:func:`~etm_bridge.exchange.views.lp_deposit_quote`); ``pool_empty`` for the first one
@@ -210,6 +215,18 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         return JSONResponse({"address": address, "bindings": out, "nonces": nonces})
 
     @guarded
+    async def swap_intents(request: Request) -> JSONResponse:
+        address = request.path_params["address"]
+        owner20, state = decode_address(address), view()
+        hashlock = request.query_params.get("hashlock")
+        if hashlock:
+            one = views.intent_of(state, owner20, parse_hex(hashlock, "hashlock", 32))
+            return JSONResponse({"address": address, "intents": [one] if one else [], "next": None})
+        after, limit = page_params(request)
+        page = views.intents_page(state, owner20, after, limit)
+        return page_json("intents", page, address=address)
+
+    @guarded
     async def quote(request: Request) -> JSONResponse:
         q = request.query_params
         asset = asset_param(q.get("asset", ""))
@@ -237,6 +254,7 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
         Route("/api/exchange/obligations", obligations),
         Route("/api/exchange/swaps", swaps),
         Route("/api/exchange/bindings/{address}", bindings),
+        Route("/api/exchange/intents/{address}", swap_intents),
         Route("/api/exchange/quote", quote),
     ]
 

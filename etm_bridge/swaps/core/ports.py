@@ -124,7 +124,16 @@ class EtmExchange(SwapGateway, PoolSwapLog, Protocol):
     ) -> TxResult: ...
 
     def record_intent(self, asset: str, hashlock: bytes, amount_in: int, min_out: int) -> TxResult:
-        """``xchg_swap_intent`` (pins ``min_out``, reserves the hashlock), waited for."""
+        """``xchg_swap_intent`` (pins ``min_out``, reserves the hashlock and the quoted output
+        against a bond), waited for."""
+        ...
+
+    def cancel_intent(self, hashlock: bytes) -> TxResult:
+        """``xchg_swap_intent_cancel`` (issue 15), waited for."""
+        ...
+
+    def swap_intent(self, hashlock: bytes) -> dict[str, Any] | None:
+        """Our bonded intent for ``hashlock`` (None if none)."""
         ...
 
     def submit_deposit(

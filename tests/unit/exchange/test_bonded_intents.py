@@ -16,11 +16,17 @@ import pytest
 from exchange_harness import Ledger
 from test_txtypes import H, bind, foreign_lock, rejected, seeded_ledger, swap_in, swap_out
 
-from etm_bridge.exchange import intents, swap_plans
+from etm_bridge.exchange import intents, swap_plans, views
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as rc
 from etm_bridge.exchange import txtypes as tt
-from etm_bridge.exchange.pool import PoolDirection, quote, release_swap, share_value_ppm
+from etm_bridge.exchange.pool import (
+    PoolDirection,
+    quote,
+    release_swap,
+    remove_liquidity,
+    share_value_ppm,
+)
 from etm_bridge.exchange.reasons import Reason
 from etm_bridge.hashlock import hashlock_of
 
@@ -266,3 +272,44 @@ def test_swap_outs_are_priced_atomically_with_their_lock(led: Ledger) -> None:
     assert led.balance("alice") == alice and led.pool().asset_reserved == 0
     swap_out(led)
     led.check_money()
+
+
+def test_an_expired_reservation_does_not_hold_an_lps_withdrawal(led: Ledger) -> None:
+    """The operator (the only LP) withdraws every share: a live intent's reservation holds
+    part of the ETM (``reserved_by_inflight_swaps``); once it expired, the withdrawal sweeps it
+    and pays the LP the pool's ETM including the forfeited bond."""
+    rec = intent(led, "bob", HB, 100 * 10**8)
+    assert rec is not None
+    shares = led.shares("operator")
+    withdraw = pl.LpWithdraw("btc", shares, 1, 1)
+    rejected(Reason.RESERVED_BY_INFLIGHT, lambda: led.send("operator", tt.LP_WITHDRAW, withdraw))
+    led.height = rec.expiry_height + 1
+    swept = intents.to_lps(release_swap(led.pool(), intents.quote_of(rec)), rec.bond)
+    _, burn = remove_liquidity(swept, shares, shares, 1, 1)
+    _, without_bond = remove_liquidity(
+        release_swap(led.pool(), intents.quote_of(rec)), shares, shares, 1, 1
+    )
+    assert burn.etm_out > without_bond.etm_out  # the forfeited bond is the LPs'
+    operator = led.balance("operator")
+    led.send("operator", tt.LP_WITHDRAW, withdraw)
+    assert led.balance("operator") == operator + burn.etm_out
+    led.check_money()
+
+
+def test_views_show_the_reservation_and_the_bond(led: Ledger) -> None:
+    rec = intent(led)
+    assert rec is not None
+    [row] = views.intents_page(led.state, led.addr20("alice")).rows
+    assert row["owner"] == led.address("alice") and row["hashlock"] == H.hex()
+    assert (row["amount_out"], row["bond"], row["expiry_height"]) == (
+        rec.amount_out,
+        rec.bond,
+        rec.expiry_height,
+    )
+    assert views.intent_of(led.state, led.addr20("bob"), H) is None
+    q = views.swap_quote(led.state, "btc", PoolDirection.ASSET_TO_ETM, AMOUNT)
+    assert q["intent_bond"] == intents.bond_for(q["amount_out"])
+    assert "intent_bond" not in views.swap_quote(
+        led.state, "btc", PoolDirection.ETM_TO_ASSET, 10**9
+    )
+    assert views.show_pool(led.state, "btc")["etm_reserved"] == rec.amount_out
