@@ -4,7 +4,11 @@ and the regtest node, until ``swap list --json`` says ``claimed_both`` for both;
 for ``swap start etm bitcoin 5``. A direct swap missing one counterparty key is one clear line.
 Before the first swap (issue 15): ``swap quote`` shows the price impact, fees, refund cost and
 expected time; ``swap start`` refuses an impact above ``--max-slippage`` (1 %) recording nothing;
-``pool quote`` refuses an amount beyond the pool's reserve. After the swaps the investor
+``pool quote`` refuses an amount beyond the pool's reserve. Quotes that hold (issue 15): the
+first swap's intent reserves its output against a bond; a second swap priced on the same state
+is refused before it locks BTC (by ``swap start`` and, in a race, by the chain at intent time),
+one at the new price is recorded and ``swap cancel`` releases its intent; the first swap is
+paid exactly its reserved quote. After the swaps the investor
 withdraws ``50%`` then ``all`` with ``lp withdraw``, which prints the ETM received and the
 obligation created with its deadline.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,10 @@ from etm_bridge_cli.main import cli
 from etm_bridge_regtest.demo.parties import BitcoinRpc, Party, World
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
+from etm_bridge.errors import TxRejectedError
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import txtypes as xt
+from etm_bridge.hashlock import sha256
 from etm_bridge.units import ETM
 from etm_bridge.wallet import load_keystore
 from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
@@ -99,6 +108,35 @@ def _drive(user: dict, operator: dict, swap: dict[str, Any], btc: Any, ticks: in
     raise AssertionError((_state(user, swap), _state(operator, swap)))
 
 
+def _second_swap_is_refused_before_locking(
+    lp: dict[str, str], investor: Party, world: World, seen: dict[str, Any], reserved: int
+) -> None:
+    """Two concurrent swaps in, both priced on the same pool state (issue 15): the second,
+    pinned to that price, is refused before it locks any BTC, by ``swap start`` and, in the
+    race where both quoted before either intent landed, by the chain at intent time; a second
+    swap at the new price is recorded, and ``swap cancel`` releases its intent and bond."""
+    pinned = seen["amount_out"] * 995 // 1000
+    receive = str(Decimal(pinned) / ETM)
+    refused = CliRunner().invoke(cli, ["swap", "start", "bitcoin", "etm", "0.001", "--receive",
+                                       receive, "--max-slippage", "20"], env=lp)  # fmt: skip
+    assert refused.exit_code != 0 and "lower --receive" in refused.output, refused.output
+    assert json.loads(_run(lp, "swap", "list", "--json").stdout) == []  # nothing locked
+    race = pl.SwapIntentPayload("btc", sha256(b"race"), 100_000, pinned)
+    with pytest.raises(TxRejectedError) as exc:
+        world.send(investor, xt.SWAP_INTENT, race)
+    assert exc.value.reason == "slippage", exc.value
+    second = json.loads(_run(lp, "swap", "start", "bitcoin", "etm", "0.001",
+                             "--max-slippage", "20", "--json").stdout)  # fmt: skip
+    assert second["quote"]["amount_out"] < seen["amount_out"]  # the first one's output is held
+    client = world.client
+    h2 = bytes.fromhex(second["terms"]["hashlock"])
+    assert client.swap_intent(investor.etm_address, h2) is not None
+    out = _run(lp, "swap", "cancel", second["swap_id"]).output
+    assert "cancelled" in out, out
+    assert client.swap_intent(investor.etm_address, h2) is None
+    assert client.pool("btc")["etm_reserved"] == reserved  # only the first swap's
+
+
 def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None:
     assert etm_node.client is not None
     if bitcoin_node.height() < 101:
@@ -150,13 +188,26 @@ def test_pool_swaps_from_the_cli_alone(etm_node, bitcoin_node, tmp_path) -> None
     assert "transaction rejected" not in dust.output and "ExchangeError" not in dust.output
     assert json.loads(_run(user, "swap", "list", "--json").stdout) == []  # nothing recorded
 
+    # issue 15, quotes that hold: the investor (a second user) prices the same swap now
+    seen = json.loads(_run(lp, "swap", "quote", "btc", "etm", "0.001", "--json").stdout)
+    assert seen["intent_bond"] > 0 and "bond " in text, text
     started = json.loads(_run(user, "swap", "start", "bitcoin", "etm", "0.001",
                               "--max-slippage", "10", "--json").stdout)  # fmt: skip
     assert started["preflight"]["price_impact_ppm"] < 100_000
     assert started["pool"] is True
     minimum = int(started["terms"]["counter_leg"]["amount"]["base_units"])
-    assert minimum < int(started["quote"]["amount_out"]["base_units"])  # 50 bps
+    quoted = int(started["quote"]["amount_out"]["base_units"])
+    assert minimum < quoted  # 50 bps
+    hashlock = bytes.fromhex(started["terms"]["hashlock"])
+    held = etm_node.client.swap_intent(me.etm_address, hashlock)  # reserved before any lock
+    assert held is not None and held["amount_out"] == quoted
+    assert held["bond"] == int(started["preflight"]["intent_bond"]["base_units"]) > 0
+    assert etm_node.client.pool("btc")["etm_reserved"] == held["amount_out"]
+    _second_swap_is_refused_before_locking(lp, investor, world, seen, held["amount_out"])
     _drive(user, operator, started, bitcoin_node)
+    [htlc] = etm_node.client.htlcs(hashlock)
+    assert htlc["amount"] == held["amount_out"]  # the quote held though the pool moved
+    assert etm_node.client.swap_intent(me.etm_address, hashlock) is None  # bond back, once
 
     out = json.loads(_run(user, "swap", "start", "etm", "bitcoin", "5", "--max-slippage", "6",
                           "--json").stdout)  # fmt: skip

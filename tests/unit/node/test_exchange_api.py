@@ -165,6 +165,10 @@ def test_positions_obligations_swaps_and_bindings_of_a_fresh_investor(node: Node
     unbound = dict.fromkeys(p.ticker for p in chain_registry())  # every installed chain
     assert node.get(f"/api/exchange/bindings/{me}")[1]["bindings"] == unbound
     assert node.get("/api/exchange/positions/etm1notanaddress")[0] == 400
+    no_intents = {"address": me, "intents": [], "next": None}  # issue 15: bonded intents
+    assert node.get(f"/api/exchange/intents/{me}") == (200, no_intents)
+    assert node.get(f"/api/exchange/intents/{me}?hashlock={'ab' * 32}") == (200, no_intents)
+    assert node.get(f"/api/exchange/intents/{me}?hashlock=zz")[0] == 400
 
 
 def test_a_binding_in_a_block_is_visible(node: Node) -> None:
