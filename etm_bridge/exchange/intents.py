@@ -46,7 +46,7 @@ BOND_FLOOR = 100_000
 #: Share of the quoted ETM output added to the bond, parts per million (0.2 %).
 BOND_PPM = 2_000
 #: How long an intent holds its quote: the user's lock must be proven within it.
-INTENT_LIFETIME_S = 2 * 3600
+INTENT_LIFETIME_S = 3 * 3600
 #: Expired intents a page of the sweep reads at a time.
 _SWEEP_PAGE = 256
 

@@ -16,6 +16,8 @@ import pytest
 from exchange_harness import Ledger
 from test_txtypes import H, bind, foreign_lock, rejected, seeded_ledger, swap_in, swap_out
 
+from etm_bridge.chain.state import canonical_json
+from etm_bridge.errors import ValidationError
 from etm_bridge.exchange import intents, swap_plans, views
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as rc
@@ -313,3 +315,31 @@ def test_views_show_the_reservation_and_the_bond(led: Ledger) -> None:
         led.state, "btc", PoolDirection.ETM_TO_ASSET, 10**9
     )
     assert views.show_pool(led.state, "btc")["etm_reserved"] == rec.amount_out
+
+
+# --- pinned encodings (consensus; docs/exchange.md "Consensus changes of issue 15") -----------
+
+VECTOR_H = bytes(range(32))
+
+
+def test_the_cancel_payload_and_the_intent_record_encodings_are_pinned() -> None:
+    cancel_bytes = b'{"hashlock":"' + VECTOR_H.hex().encode() + b'"}'
+    assert pl.encode_payload(pl.SwapIntentCancel(VECTOR_H)) == cancel_bytes
+    assert pl.decode_payload(pl.SwapIntentCancel, cancel_bytes) == pl.SwapIntentCancel(VECTOR_H)
+    for bad in (b'{"hashlock":"' + b"AB" * 32 + b'"}', b"{}", b'{"hashlock":1}'):
+        with pytest.raises(ValidationError):
+            pl.decode_payload(pl.SwapIntentCancel, bad)
+    record = rc.SwapIntent("btc", 100_000, 1, 9_000, 300, 118_000, 5, 1_085)
+    assert canonical_json(rc.encode(record)) == (
+        b'{"amount_in":100000,"amount_out":9000,"asset":"btc","bond":118000,'
+        b'"expiry_height":1085,"fee":300,"height":5,"min_out":1}'
+    )
+    assert intents.expiry_key("btc", 1_085, b"\x01" * 20, VECTOR_H) == (
+        b"btc\x00" + (1_085).to_bytes(8, "big") + b"\x01" * 20 + VECTOR_H
+    )
+    assert (intents.BOND_FLOOR, intents.BOND_PPM, intents.INTENT_LIFETIME_S) == (
+        100_000,
+        2_000,
+        3 * 3600,
+    )
+    assert tt.SWAP_INTENT_CANCEL == 213
