@@ -2,7 +2,7 @@
 
 Issue 15, "quotes that hold" (consensus; docs/exchange.md, "Bonded intents"). Before, a swap in
 was priced only when its foreign lock was proven: of two concurrent swaps the second met
-``slippage`` *after* its foreign lock was made and waited 12 h for its refund. Now ``xchg_swap_intent``
+``slippage`` *after* its lock was made and waited 12 h to refund. Now ``xchg_swap_intent``
 prices the swap at once and reserves its ETM output (``reserve_swap``: exactly what a swap in
 does to the pool), so a refused intent is refused before anything is locked, and the swap in
 that proves the lock uses the reserved quote as it stands.
