@@ -25,6 +25,7 @@ from ..swaps.core.events import apply_event
 from ..swaps.core.facts import Observed
 from ..swaps.core.fsm import Event, Role, SwapState
 from ..swaps.core.model import ActionKind, LegTerms, Outcome, SwapRecord
+from ..swaps.core.pool_terms import pool_asset_of
 from ..swaps.core.states import TERMINAL
 from .context import AppContext
 
@@ -82,9 +83,8 @@ def _refuse_locked(ctx: AppContext, rec: SwapRecord, what: str) -> SwapError:
 
 def _cancel_intent(ctx: AppContext, rec: SwapRecord) -> None:
     """Cancel our bonded intent for the swap's hashlock, if ETM holds one (a pool swap in)."""
-    etm = ctx.etm_name_or_none()
-    if rec.role is not Role.USER or etm is None or rec.terms.counter_leg.chain != etm:
-        return
+    if rec.role is not Role.USER or pool_asset_of(rec.terms.counter_leg.refund_key) is None:
+        return  # not a pool swap in (its counter leg is refunded to the pool's pseudo-key)
     ex = ctx.exchange()
     if ex.swap_intent(rec.terms.hashlock) is None:
         return  # a direct swap, or cancelled already (a crash before the record was saved)
