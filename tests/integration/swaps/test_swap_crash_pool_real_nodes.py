@@ -228,12 +228,14 @@ def _check_funds(before: dict, after: dict, rec: SwapRecord, end: SwapState) -> 
     pool0, pool1 = before["pool"], after["pool"]
     deltas = (d_user_btc, d_user_etm, d_op_btc)
     if end is SwapState.CLAIMED_BOTH:
-        got = rec.terms.counter_leg.amount
+        out = before["intent_out"]  # issue 15: the quote the intent reserved, at least the pinned
+        assert out >= rec.terms.counter_leg.amount, (out, rec.terms.counter_leg)
         assert -SWAP_SAT - BTC_FEES_MAX <= d_user_btc <= -SWAP_SAT, deltas
         assert SWAP_SAT - BTC_FEES_MAX <= d_op_btc <= SWAP_SAT, deltas
+        got = out + before["intent_bond"]  # the bond (taken before) came back at the proof
         assert got - ETM_FEES_MAX <= d_user_etm <= got, deltas
         assert pool1["asset_reserve"] == pool0["asset_reserve"] + SWAP_SAT
-        assert pool1["etm_reserve"] == pool0["etm_reserve"] - got
+        assert pool1["etm_reserve"] == pool0["etm_reserve"] - out
     else:
         assert -BTC_FEES_MAX <= d_user_btc <= 0 and d_op_btc == 0, deltas
         assert d_user_etm == 0, deltas
@@ -307,7 +309,7 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
     before = _snapshot(world, user, operator)
     held = world.client.swap_intent(user.etm_address, rec.terms.hashlock)  # issue 15
     assert held is not None
-    before["intent_out"] = int(held["amount_out"])
+    before["intent_out"], before["intent_bond"] = int(held["amount_out"]), int(held["bond"])
     spec = _spec(world, user, operator, tmp_path, refund, rec, bitcoin_node.faucet_address(), urls)
     hook = None if refund else _kill_a_node_mid_swap(net)
     try:
