@@ -76,12 +76,15 @@ def terms_json(terms: SwapTerms, ctx: AppContext) -> dict[str, Any]:
 
 def quote_json(ctx: AppContext, sq: Any) -> dict[str, Any]:
     """A pre-flight quote (``app.quotes.SwapQuote``) under ``--json``: amounts as
-    :func:`amount_field` (``amount_in``, ``pool_fee``: FROM's; ``amount_out``: TO's; each leg's
-    ``network_fee`` and ``refund_fee``: its chain's)."""
+    :func:`amount_field` (``amount_in``, ``pool_fee``: FROM's; ``amount_out``: TO's;
+    ``intent_bond``: ETM's, None without ETM; each leg's ``network_fee`` and ``refund_fee``: its
+    chain's)."""
     data = sq.to_json()
     data["amount_in"] = amount_field(ctx, sq.from_chain, sq.amount_in)
     data["pool_fee"] = amount_field(ctx, sq.from_chain, sq.pool_fee)
     data["amount_out"] = amount_field(ctx, sq.to_chain, sq.amount_out)
+    etm = ctx.etm_name_or_none()  # a direct swap may run with no ETM configured: no bond
+    data["intent_bond"] = amount_field(ctx, etm, sq.intent_bond) if etm else None
     for leg in data["legs"]:
         for key in ("network_fee", "refund_fee"):
             leg[key] = amount_field(ctx, leg["chain"], int(leg[key]))
@@ -92,8 +95,10 @@ def pool_quote_json(
     ctx: AppContext, from_chain: str, to_chain: str, quote: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The node's pool quote a swap pinned, its amounts as :func:`amount_field` (``amount_in``
-    and ``fee`` in FROM units, ``amount_out`` in TO units); other fields as the node said."""
-    units = {"amount_in": from_chain, "fee": from_chain, "amount_out": to_chain}
+    and ``fee`` in FROM units, ``amount_out`` in TO units, ``intent_bond`` in ETM's); other
+    fields as the node said."""
+    units = {"amount_in": from_chain, "fee": from_chain, "amount_out": to_chain,
+             "intent_bond": ctx.etm_name()}  # fmt: skip
     return {k: amount_field(ctx, units[k], int(v)) if k in units and v is not None else v
             for k, v in quote.items()}  # fmt: skip
 
