@@ -84,7 +84,10 @@ def parse_fraud(body: bytes, ctx: FraudContext) -> FraudClaim:
             SignatureHash(CScript(script_code), tx, index, hash_type, amount, SIGVERSION_WITNESS_V0)
         )
     except (ValidationError, InclusionProofError, ValueError) as exc:
-        raise CustodyError(Reason.MALFORMED_FIELD, f"bitcoin fraud body: {exc}") from exc
+        detail = str(exc)  # the Reader's messages name the body already
+        if not detail.startswith("bitcoin fraud body"):
+            detail = f"bitcoin fraud body: {detail}"
+        raise CustodyError(Reason.MALFORMED_FIELD, detail) from exc
     if ecdsa.verify(ctx.key, digest, sig) is None:
         raise CustodyError(Reason.BAD_FRAUD_SIGNATURE, "the signature is not the key's")
     policy = script_policy(script_code)
