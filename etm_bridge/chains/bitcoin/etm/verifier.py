@@ -20,7 +20,12 @@ bound its remaining time (:func:`~.swap_rules.foreign_seconds_left`):
   transaction must also carry the lock's marker (:func:`lock_marker`) as its one marker output
   (:func:`require_lock_marker`): a P2WSH output hides its script, and the marker is how the pool
   operator's engine (the Bitcoin adapter) finds the lock to claim it. A proven lock it cannot
-  find is a lock the user refunds after taking the pool's ETM (review a11a, docs/security.md);
+  find is a lock the user refunds after taking the pool's ETM (review a11a, docs/security.md).
+  A lock whose script is instead exactly the **swap-in HTLC v2** (design-14 section 2.1: claim
+  = preimage + a committee policy's m signatures, refund = the user) needs its one marker v2
+  (:func:`require_policy_marker`) and is read with the policy bytes as its claim key, which
+  only a custody pool's vault can equal (a legacy pool refuses it ``wrong_claim_key``); a
+  counter HTLC v2 (the vault's own lock) is not a user's lock;
 - deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))``; the transaction has exactly
   one ``OP_RETURN "ETMD" || address20`` output naming the ETM owner;
 - payment (obligations): the transaction has exactly one ``OP_RETURN "ETMO" || id_1 || ... ||
@@ -41,6 +46,12 @@ from dataclasses import dataclass
 
 from bitcoin.core import Hash160
 
+from etm_bridge.chains.bitcoin.custody.scripts import (
+    MARKER_V2_TAG,
+    MarkerV2,
+    SwapInHtlc,
+    parse_htlc_script,
+)
 from etm_bridge.chains.bitcoin.etm.genesis import default_policy
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
@@ -139,6 +150,33 @@ def require_lock_marker(tx: ParsedTx, claim: bytes, refund: bytes, timelock: int
             f"(OP_RETURN {MARKER_TAG!r} || claim key || refund key || timelock u32 LE) naming "
             f"this lock, found {len(markers)} marker-like outputs: without it the pool "
             "operator cannot find the lock to claim it. Lock with etm-bridge (swap start)",
+        )
+
+
+def policy_lock(script: bytes) -> SwapInHtlc:
+    """The swap-in HTLC v2 (design-14 section 2.1: claim = preimage + the committee's m
+    signatures, refund = the user) that ``script`` is exactly, or ValidationError. A counter
+    HTLC v2 is the vault's lock, never a user's swap-in."""
+    htlc = parse_htlc_script(script)
+    if not isinstance(htlc, SwapInHtlc):
+        raise ValidationError("witness script is not a swap-in lock (v1 or swap-in v2 template)")
+    return htlc
+
+
+def require_policy_marker(tx: ParsedTx, htlc: SwapInHtlc) -> None:
+    """Raise unless ``tx`` carries exactly one marker-like output (an ``OP_RETURN`` holding
+    ``ETM\x01`` or ``ETM\x02`` anywhere) and it is this lock's marker v2 (role swap-in, the
+    refund key, the timelock, sha256 of the policy): the rule of :func:`require_lock_marker`
+    for locks whose claim branch is a committee policy."""
+    markers = [o.script_pubkey for o in tx.outputs if o.script_pubkey[:1] == bytes([_OP_RETURN])
+               and (MARKER_TAG in o.script_pubkey or MARKER_V2_TAG in o.script_pubkey)]  # fmt: skip
+    if markers != [MarkerV2.of(htlc).script_pubkey()]:
+        raise ExchangeError(
+            Reason.UNMARKED_LOCK,
+            f"the lock transaction {tx.txid_le[::-1].hex()} needs exactly one marker output "
+            f"(OP_RETURN {MARKER_V2_TAG!r} || 0x01 || refund key || timelock u32 LE || "
+            f"sha256(policy)) naming this lock, found {len(markers)} marker-like outputs: "
+            "without it the committee cannot find the lock to claim it",
         )
 
 
@@ -281,11 +319,20 @@ class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
         self, proven: ProvenOutput[BtcProof, ParsedTx]
     ) -> tuple[bytes, bytes, bytes, int]:
         """Output ``vout`` is P2WSH of the HTLC template and the transaction carries its one
-        lock marker."""
+        lock marker; or of a swap-in HTLC v2 whose claim branch is a committee policy (the
+        lock's claim key is then the policy bytes) with its one marker v2."""
         script = proven.proof.witness_script
         if proven.out.script_pubkey != p2wsh(script):
             raise ValidationError("the output is not P2WSH of the given witness script")
-        hashlock, claim, refund, timelock = parse_htlc_witness_script(script)
+        try:
+            hashlock, claim, refund, timelock = parse_htlc_witness_script(script)
+        except ValidationError as v1_error:
+            try:
+                htlc = policy_lock(script)
+            except ValidationError:
+                raise v1_error from None
+            require_policy_marker(proven.tx, htlc)
+            return htlc.hashlock, htlc.policy.encode(), htlc.refund_key, htlc.timelock
         require_lock_marker(proven.tx, claim, refund, timelock)
         return hashlock, claim, refund, timelock
 
