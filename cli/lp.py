@@ -37,6 +37,7 @@ from .options import (
     url_option,
     wait_option,
 )
+from .output import liquidity_json
 
 __all__ = ["DEFAULT_ETM_SLIPPAGE_PPM", "deposit_etm_max"]
 
@@ -58,7 +59,7 @@ def positions_command(address: str | None, url: str | None, as_json: bool) -> No
         address = ctx.public_keys().etm.address
     rows = liquidity.positions(ctx, address, url)
     if as_json:
-        echo_json(rows)
+        echo_json(liquidity_json(rows))
         return
     if not rows:
         click.echo(f"{address} holds no pool shares")
@@ -80,7 +81,7 @@ def obligations_command(address: str | None, url: str | None, as_json: bool) -> 
     """External-asset withdrawals the operator owes (all, or ADDRESS's), with deadlines."""
     rows = liquidity.obligations(app_context(), address, url)
     if as_json:
-        echo_json(rows)
+        echo_json(liquidity_json(rows))
         return
     if not rows:
         click.echo("no obligations")
@@ -118,7 +119,7 @@ def withdraw_command(
     done = lp_withdraw.withdraw(app_context(), asset, shares, min_etm=least_etm,
                                 min_asset=least_asset, fee=fee, wait=wait)  # fmt: skip
     if as_json:
-        echo_json(done.to_json())
+        echo_json(liquidity_json(done.to_json()))
         return
     tx = done.tx
     click.echo(f"withdrew {done.shares} {asset} shares: tx {tx.id} {tx.status}"
@@ -199,7 +200,7 @@ def deposit_command(
     )  # fmt: skip
     out = done.to_json()
     if as_json:
-        echo_json(out)
+        echo_json(liquidity_json(out))
         return
     tx = done.tx
     click.echo(f"deposit: tx {tx.id} {tx.status} at ETM height {tx.height}")

@@ -131,8 +131,51 @@ def display_amount(value: int, asset: str) -> str:
 
 
 def amount_json(value: int, asset: str) -> dict[str, str]:
-    """An amount under ``--json``: base units as a string, plus the display string."""
-    return {"base_units": str(value), "display": display_amount(value, asset)}
+    """An amount under ``--json``: base units as a string, plus the display string (a token
+    without known decimals: its base units)."""
+    from etm_bridge.app.liquidity import display as shown_or_base_units
+    from etm_bridge.units import known_units
+
+    known = known_units().get(asset.lower()) is not None
+    text = display_amount(value, asset) if known else shown_or_base_units(value, asset)
+    return {"base_units": str(value), "display": text}
+
+
+#: A pool or LP field (node views, ``lp`` results) that is an amount -> its unit: ``ROW_ASSET``
+#: is the row's own ``asset`` (a pool's, a position's, an obligation's).
+ROW_ASSET = "@asset"
+LIQUIDITY_AMOUNTS: dict[str, str] = {
+    **dict.fromkeys(("asset_reserve", "asset_reserved", "asset_pending_in", "fees_asset",
+                     "min_withdrawal", "effective_asset", "value_asset", "fees_earned_asset",
+                     "amount"), ROW_ASSET),
+    **dict.fromkeys(("etm_reserve", "etm_reserved", "etm_pending_in", "fees_etm",
+                     "effective_etm", "value_etm", "fees_earned_etm", "intent_bond_floor",
+                     "etm_received", "fee"), "etm"),
+}  # fmt: skip
+#: Counts that can exceed 2**53 (pool shares of an 18-decimal asset): decimal strings.
+BIG_COUNTS = frozenset({"shares", "total_shares"})
+
+
+def liquidity_json(data: Any, asset: str | None = None) -> Any:
+    """A pool or LP answer under ``--json``: every amount (:data:`LIQUIDITY_AMOUNTS`) as
+    :func:`amount_json` in its unit, share counts as decimal strings; recursive (a deposit's
+    ``positions``, a withdrawal's ``obligations``)."""
+    if isinstance(data, Mapping):
+        own = data.get("asset", asset)
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            unit = LIQUIDITY_AMOUNTS.get(key)
+            is_int = isinstance(value, int) and not isinstance(value, bool)
+            if unit is not None and is_int and (unit != ROW_ASSET or own is not None):
+                out[key] = amount_json(value, str(own) if unit == ROW_ASSET else unit)
+            elif key in BIG_COUNTS and is_int:
+                out[key] = str(value)
+            else:
+                out[key] = liquidity_json(value, own)
+        return out
+    if isinstance(data, list | tuple):
+        return [liquidity_json(v, asset) for v in data]
+    return data
 
 
 def echo_json(data: Any) -> None:

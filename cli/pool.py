@@ -28,6 +28,7 @@ from .options import (
     url_option,
     wait_option,
 )
+from .output import amount_json, liquidity_json
 
 __all__ = ["fmt", "json_option", "url_option"]
 
@@ -59,7 +60,7 @@ def list_command(url: str | None, as_json: bool) -> None:
     """List every pool with its reserves."""
     pools = liquidity.pools(app_context(), url)
     if as_json:
-        echo_json(pools)
+        echo_json(liquidity_json(pools))
     elif not pools:
         click.echo("no pools")
     for p in [] if as_json else pools:
@@ -75,7 +76,7 @@ def show_command(asset: str, url: str | None, as_json: bool) -> None:
     """Show one pool (ASSET: a chain's ticker, or a token as <standard>:<address>)."""
     p = liquidity.pool(app_context(), asset, url)
     if as_json:
-        echo_json(p)
+        echo_json(liquidity_json(p))
     else:
         click.echo("\n".join(_pool_lines(p)))
 
@@ -97,10 +98,12 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
     """Price a swap through the ASSET pool now; AMOUNT is decimal: 0.01 or "0.01 <UNIT>"."""
     asset = asset.lower()
     paid, q = quotes.quote(app_context(), asset, amount, "etm" if pay == "etm" else "asset", url)
-    if as_json:
-        echo_json(q)
-        return
     got = "etm" if pay == "asset" else asset
+    if as_json:
+        units = {"amount_in": paid, "fee": paid, "amount_out": got, "intent_bond": "etm"}
+        echo_json({k: amount_json(int(v), units[k]) if k in units and v is not None else v
+                   for k, v in q.items()})  # fmt: skip
+        return
     click.echo(
         f"pay {fmt(q['amount_in'], paid)} (fee {fmt(q['fee'], paid)}) -> "
         f"receive {fmt(q['amount_out'], got)}, price impact {q['price_impact']}; pass it as the "

@@ -99,7 +99,7 @@ def test_bind_pool_create_and_rejection_through_a_real_node(
     assert [(p["asset"], p["operator"], p["claim_key"]) for p in pools] == [
         ("btc", etm_address, btc_pub)
     ]
-    assert pools[0]["min_withdrawal"] == 100_000  # 0.001 BTC, above the 10,000-sat floor
+    assert pools[0]["min_withdrawal"]["base_units"] == "100000"  # 0.001 BTC, over the floor
     assert "least withdrawal 0.001" in run(env, "pool", "show", "btc").output
     assert json.loads(run(env, "lp", "positions", "--json").output) == []
     refused = run(env, "lp", "withdraw", "btc", "1", "--min-asset", "0.5", "--passphrase-env",

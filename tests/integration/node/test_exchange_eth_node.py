@@ -114,13 +114,13 @@ def test_investor_deposits_eth_through_the_vault_proven_by_spv(
     flags = ["--relay", "--passphrase-env", "PW", "--json"]
     result = _run(world["investor_env"], "lp", "deposit", "eth", "1 ETH", "--etm", "100", *flags)
     deposit = json.loads(result.stdout)
-    assert deposit["status"] == "confirmed" and deposit["amount"] == DEPOSIT_WEI
+    assert deposit["status"] == "confirmed" and deposit["amount"]["base_units"] == str(DEPOSIT_WEI)
     assert "ETM relay confirmations" in result.stderr
 
     assert anvil_node.balance_wei(operator["eth"]["address"]) == operator_wei + DEPOSIT_WEI
     pool = client.pool("eth")
     assert (pool["asset_reserve"], pool["etm_reserve"]) == (DEPOSIT_WEI, DEPOSIT_ETM)
     positions = json.loads(_run(world["investor_env"], "lp", "positions", me, "--json").stdout)
-    assert [p["asset"] for p in positions] == ["eth"] and positions[0]["shares"] > 0
+    assert [p["asset"] for p in positions] == ["eth"] and int(positions[0]["shares"]) > 0
     head = int(anvil_node.rpc.call("eth_blockNumber"), 16)
     assert client.spv_relay("eth")["tip"]["number"] == head  # relayed by the investor's trusted key

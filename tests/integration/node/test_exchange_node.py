@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
+from etm_bridge_cli.output import liquidity_json
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_in
 
 from etm_bridge.chain.address import decode_address
@@ -165,7 +166,7 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
         result = _run(investor_env, "lp", "deposit", "btc", "0.01", "--etm", "100 ETM",
                       "--passphrase-env", "PW", "--json")  # fmt: skip
     deposit = json.loads(result.stdout)
-    assert deposit["status"] == "confirmed" and deposit["amount"] == DEPOSIT_SAT
+    assert deposit["status"] == "confirmed" and deposit["amount"]["base_units"] == str(DEPOSIT_SAT)
     assert "relayed" in result.stderr and "confirmations 1/1" in result.stderr
 
     relay = client.spv_relay("btc")
@@ -173,14 +174,14 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     pool = client.pool("btc")
     assert (pool["asset_reserve"], pool["etm_reserve"]) == (DEPOSIT_SAT, DEPOSIT_ETM)
     shown = json.loads(_run(investor_env, "pool", "show", "btc", "--json").stdout)
-    assert shown == pool
+    assert shown == liquidity_json(pool)  # amounts as base-unit strings + display
 
     positions = json.loads(_run(investor_env, "lp", "positions", me, "--json").stdout)
     assert [p["asset"] for p in positions] == ["btc"]
     mine = positions[0]
-    assert 0 < mine["shares"] < pool["total_shares"]  # the locked minimum stays in the pool
-    assert DEPOSIT_SAT * 0.99 < mine["value_asset"] <= DEPOSIT_SAT
-    assert DEPOSIT_ETM * 0.99 < mine["value_etm"] <= DEPOSIT_ETM
+    assert 0 < int(mine["shares"]) < pool["total_shares"]  # the locked minimum stays in the pool
+    assert DEPOSIT_SAT * 0.99 < int(mine["value_asset"]["base_units"]) <= DEPOSIT_SAT
+    assert DEPOSIT_ETM * 0.99 < int(mine["value_etm"]["base_units"]) <= DEPOSIT_ETM
     assert deposit["positions"] == positions
 
     replay = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.01", "--etm", "100",
@@ -199,12 +200,12 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     )  # fmt: skip
     assert withdrawn["status"] == "confirmed"
     owed = client.obligations(me)
-    assert len(owed) == 1 and withdrawn["obligations"] == owed
+    assert len(owed) == 1 and withdrawn["obligations"] == liquidity_json(owed)
     assert owed[0]["asset"] == "btc" and owed[0]["investor"] == me
     assert owed[0]["amount"] == half * pool["asset_reserve"] // pool["total_shares"]
     assert owed[0]["destination"] == investor["btc"]["public_key"]
     listed = json.loads(_run(investor_env, "lp", "obligations", me, "--json").stdout)
-    assert listed == owed
+    assert listed == liquidity_json(owed)
     after = client.positions(me)[0]
     assert after["shares"] == mine["shares"] - half
     assert client.pool("btc")["asset_reserve"] == pool["asset_reserve"] - owed[0]["amount"]
