@@ -166,6 +166,11 @@ def withdraw_command(
     help=f"Headers per relay transaction (default: {DEFAULT_BATCH}, or the chain's limit).",
 )  # fmt: skip
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait per chain.")
+@click.option(
+    "--fee-rate", type=int, default=None,
+    help="The payment's fee rate, in the chain's fee unit (default: the node's estimate); "
+    "refused above the chain's ceiling or below what its node relays.",
+)  # fmt: skip
 @common_options
 @passphrase_option
 @fee_option
@@ -180,6 +185,7 @@ def deposit_command(
     relay: bool,
     batch: int | None,
     timeout: float,
+    fee_rate: int | None,
     fee: int | None,
     as_json: bool,
 ) -> None:
@@ -196,7 +202,7 @@ def deposit_command(
     done = liquidity.lp_deposit(
         app_context(), asset, amount_units, etm_max=etm_max, min_shares=min_shares,
         resume_txid=txid, destination=vault, relay=relay, batch=batch, timeout_s=timeout,
-        fee=fee, progress=_progress,
+        fee=fee, fee_rate=fee_rate, progress=_progress,
     )  # fmt: skip
     out = done.to_json()
     if as_json:

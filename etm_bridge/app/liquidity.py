@@ -237,10 +237,13 @@ def lp_deposit(
     batch: int | None = None,
     timeout_s: float = 3600.0,
     fee: int | None = None,
+    fee_rate: int | None = None,
     progress: Callable[[str], None] = lambda line: None,
     after_pay: Callable[[int], object] = lambda confirmations: None,
 ) -> DepositResult:
     """Deposit ``amount`` of ``asset`` plus at most ``etm_max`` ETM (see the module).
+    ``fee_rate``: the user's own rate for the payment (``--fee-rate``; refused, before anything
+    is paid, above the chain's ceiling or on a chain that sets its own fees).
     ``after_pay(confirmations needed)`` runs once the payment is sent (a local stack mines
     those blocks there)."""
     asset = asset.lower()
@@ -257,6 +260,8 @@ def lp_deposit(
         raise InsufficientFundsError(f"{me} holds {display(balance, 'etm')}, less than --etm "
                                      f"{display(etm_max, 'etm')} (plus fees)")  # fmt: skip
     adapter = ctx.adapter(leg)
+    with adapter.paying(fee_rate):
+        pass  # a rate the chain refuses fails here, before anything is paid
     request = DepositRequest(
         bytes.fromhex(pool["claim_key"]), amount, decode_address(me), destination
     )
@@ -267,7 +272,8 @@ def lp_deposit(
         with deposit_journal.paying(journal):
             if journal is not None:
                 deposit_journal.refuse_if_pending(journal, chain.require_client().resumable)
-            txid = adapter.pay(payments)
+            with adapter.paying(fee_rate):
+                txid = adapter.pay(payments)
             if journal is not None:
                 deposit_journal.record(
                     journal, deposit_journal.PendingDeposit(asset, leg, txid, amount, me)

@@ -162,10 +162,16 @@ def test_investor_deposits_btc_proven_by_spv_and_withdraws_into_an_obligation(
     assert client.bindings(me)["btc"]["key"] == investor["btc"]["public_key"]
     assert client.pool("btc")["claim_key"] == operator["btc"]["public_key"]
 
+    mempool = set(bitcoin_node.rpc.call("getrawmempool"))
+    steep = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.01", "--etm", "100 ETM",
+                                     "--fee-rate", "1001", "--passphrase-env", "PW"],
+                               env=investor_env)  # fmt: skip
+    assert steep.exit_code != 0 and "above the ceiling max_fee_sat_vb (1000)" in steep.output
+    assert set(bitcoin_node.rpc.call("getrawmempool")) == mempool  # refused before paying
     with Miner(bitcoin_node):
         result = _run(investor_env, "lp", "deposit", "btc", "0.01", "--etm", "100 ETM",
-                      "--passphrase-env", "PW", "--json")  # fmt: skip
-    deposit = json.loads(result.stdout)
+                      "--fee-rate", "7", "--passphrase-env", "PW", "--json")  # fmt: skip
+    deposit = json.loads(result.stdout)  # paid at the user's rate (the paying() of swap locks)
     assert deposit["status"] == "confirmed" and deposit["amount"]["base_units"] == str(DEPOSIT_SAT)
     assert "relayed" in result.stderr and "confirmations 1/1" in result.stderr
 
