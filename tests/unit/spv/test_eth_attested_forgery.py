@@ -67,8 +67,10 @@ def _world(committee: bool) -> tuple[Registry, State, TxContext]:
     record = cr.Committee(0, members, 3, 4, {}, 0, "genesis")
     state.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(record))
     state.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
-    for member, agent in zip(MEMBERS, AGENTS, strict=True):
+    for member, agent in zip(MEMBERS, AGENTS, strict=True):  # as registration writes them
         state.put(cr.AGENTS, agent.public_key, member.public_key)
+        record = cr.Member(member.public_key, agent.public_key, {}, 0)
+        state.put_json(cr.MEMBERS, member.public_key, cr.encode(record))
     return registry, state, TxContext(params, 10, T0 + 3600 - ETM_EPOCH_UNIX, bytes(32))
 
 
@@ -200,3 +202,32 @@ def test_a_slashed_members_attestation_is_refused() -> None:
         with pytest.raises(TxRejectedError, match="not_committee_member"):
             _run(world, rt.ETH_ATTEST_HEADERS, _attest(0, tip), key)
     _run(world, rt.ETH_ATTEST_HEADERS, _attest(0, tip), MEMBERS[0])  # the others still may
+
+
+def test_an_agent_its_member_replaced_no_longer_attests_for_it() -> None:
+    """``custody_agents`` is permanent, so an agent a member re-registered away from (its key
+    leaked, say) still names the member there. Before the fix that old key kept attesting for
+    the member: the rogue member plus the leaked old agents of two honest members made the
+    forged header count at m = 3 and its fake lock was proven. Now the old agent is refused
+    ``not_committee_member`` and the forgery stays out of the best chain."""
+    world = _world(committee=True)
+    state = world[1]
+    for i in (0, 1):  # honest members 0 and 1 rotate to new agents; the old keys leaked
+        new_agent = dev_key(f"agent-new-{i}").public_key
+        record = cr.Member(MEMBERS[i].public_key, new_agent, {}, 0)
+        state.put_json(cr.MEMBERS, MEMBERS[i].public_key, cr.encode(record))
+        state.put(cr.AGENTS, new_agent, MEMBERS[i].public_key)
+    header, block_hash, nodes = _forged_block(claim=b"\xcc" * 20)
+    _run(world, rt.ETH_RELAY_HEADERS, rlp.encode([header]), AGENTS[ROGUE])
+    _run(world, rt.ETH_ATTEST_HEADERS, _attest(1, block_hash), AGENTS[ROGUE])
+    for i in (0, 1):
+        with pytest.raises(TxRejectedError) as info:
+            _run(world, rt.ETH_ATTEST_HEADERS, _attest(1, block_hash), AGENTS[i])
+        assert info.value.reason == "not_committee_member"
+    assert list(rt.status(state)["attestations"]) == [MEMBERS[ROGUE].public_key.hex()]
+    with pytest.raises(TxRejectedError, match="spv_not_in_best_chain"):
+        _run(world, rt.ETH_RECEIPT_PROOF, _proof(block_hash, nodes), STRANGER)
+    # the current agent still speaks for its member (control)
+    _run(world, rt.ETH_ATTEST_HEADERS, _attest(0, rt.eth_relay_of(state).tip().hash),
+         dev_key("agent-new-0"))  # fmt: skip
+    assert MEMBERS[0].public_key.hex() in rt.status(state)["attestations"]

@@ -194,7 +194,10 @@ def decode_eth_attestation(payload: bytes) -> EthAttestation:
 def attesting_member(view: StateView, sender: bytes) -> tuple[bytes, frozenset[bytes], int]:
     """(the member ``sender`` attests for, the newest committee's unslashed members, its m);
     refused ``custody_inactive`` without a committee, ``not_committee_member`` otherwise (a
-    slashed member's attestations no longer count; m stays the committee's)."""
+    slashed member's attestations no longer count; m stays the committee's). An agent speaks
+    for its member only while it is the member's *current* agent: ``custody_agents`` is
+    permanent, so an agent a member replaced (say, because its key leaked) still names the
+    member there and must not keep attesting for it."""
     from etm_bridge.custody import plans, records
 
     epoch = plans.current_epoch(view)
@@ -205,6 +208,9 @@ def attesting_member(view: StateView, sender: bytes) -> tuple[bytes, frozenset[b
     slashed = {d for d in committee.members if getattr(plans.get_member(view, d), "slashed", 0)}
     members = frozenset(committee.members) - slashed
     member = sender if sender in members else plans.agent_owner(view, sender)
+    if member is not None and member != sender:
+        record = plans.get_member(view, member)
+        member = member if record is not None and record.agent == sender else None
     if member is None or member not in members:
         raise TxRejectedError(
             records.Reason.NOT_COMMITTEE_MEMBER,
