@@ -163,7 +163,10 @@ class Gossip:
         """A ``block`` message before decoding (``messages.block_body``): the exact bytes of a
         block seen recently are not decoded again. The key is the sha256 of the whole
         encoding, not the block id (the header's hash): a copy of a real header with other
-        transactions has the real block's id and must not shadow the real block."""
+        transactions has the real block's id and must not shadow the real block. Bytes are
+        cached only once the block is ours (applied and relayed): a block we could not apply
+        yet (sent before its parent, while we sync, early for our clock) must still be read
+        from the honest peers that send it next, and an invalid one costs every copy."""
         key = sha256(body)
         header = self.seen_block_bytes.get(key)
         if header is not None:
@@ -179,8 +182,9 @@ class Gossip:
             block = Block.decode(body)
         except ValidationError as exc:
             raise PeerProtocolError("malformed", f"block: {exc}") from None
-        self.seen_block_bytes.add(key, (block.id, block.height))
         self.on_block(peer, BlockMsg(block))
+        if block.id in self.seen_blocks:
+            self.seen_block_bytes.add(key, (block.id, block.height))
 
     def on_block(self, peer: Peer, msg: BlockMsg) -> None:
         block = msg.block

@@ -28,7 +28,7 @@ from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import PeerProtocolError
-from etm_bridge.node.p2p.limits import SeenSet
+from etm_bridge.node.p2p.limits import SeenMap, SeenSet
 from etm_bridge.node.p2p.messages import (
     PROTOCOL_VERSION,
     BlockMsg,
@@ -169,7 +169,9 @@ def test_a_different_transaction_is_never_taken_for_a_seen_one(
 
 def test_the_dedupe_caches_stay_bounded_under_a_flood(monkeypatch: pytest.MonkeyPatch) -> None:
     """A flood of distinct free-to-send transactions (unfunded senders: refused for nothing)
-    and of distinct block encodings: what the node remembers is capped."""
+    and of distinct block encodings: what the node remembers is capped. Block bytes are cached
+    only for blocks the chain holds, so the invalid copies leave nothing behind (and the map
+    itself keeps its last ``capacity`` keys)."""
     chain, keys = _chain()
     net_id = chain.params.network_id
     flood = [_transfer(dev_key(f"stranger-{i}"), 0, net_id) for i in range(1_500)]
@@ -193,7 +195,13 @@ def test_the_dedupe_caches_stay_bounded_under_a_flood(monkeypatch: pytest.Monkey
 
     net = asyncio.run(run())
     assert len(net.gossip.seen_txs) == 1_000
-    assert len(net.gossip.seen_block_bytes) == 25
+    cached = {v[0] for v in net.gossip.seen_block_bytes._items.values()}
+    held = {chain.block_by_height(h).id for h in range(chain.tip.height + 1)}
+    assert len(cached) <= 25 and cached <= held
+    bounded: SeenMap[int, int] = SeenMap(25)
+    for i in range(40):
+        bounded.add(i, i)
+    assert len(bounded) == 25 and bounded.get(14) is None and bounded.get(15) == 15
     assert len(chain.mempool) == 0
 
 
@@ -322,3 +330,59 @@ def test_every_sender_of_a_block_beyond_the_slot_pays_not_only_the_first() -> No
     net, peers = asyncio.run(run())
     assert [net.bans.score(f"192.0.2.{i}") for i in (1, 2, 3)] == [20, 20, 20]
     assert all(p.height == 0 for p in peers)
+
+
+def test_a_block_sent_before_its_parent_does_not_poison_the_cache_for_honest_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cache poisoning: a peer that hears block 2 first sends it to us before block 1 reached
+    us, so we cannot apply it (``unknown_parent``). Its bytes were cached before it was
+    applied, so the same block from every honest peer, right after block 1, was dropped unread
+    and we stayed at height 1 until sync (from whichever peer the fork hint named, the
+    attacker here) found it. Only bytes of a block we hold are cached now."""
+    chain, keys = _chain()
+    source = Chain(ChainStore.memory(), chain.genesis)
+    now, blocks = etm_time(time.time()) - 5, []
+    while len(blocks) < 2:
+        block = source.forge_next(now, keys)
+        if block is not None:
+            blocks.append(block)
+        now += 1
+    first, second = blocks
+    assert second.header.previous_block == first.id
+    counts = _counting(monkeypatch)
+
+    async def run() -> P2PNetwork:
+        net = P2PNetwork(chain, P2PSettings())
+        attacker = _peer([encode_frame(BlockMsg(second))], "192.0.2.66")
+        honest = [_peer([encode_frame(BlockMsg(b)) for b in blocks], f"192.0.2.{i}")
+                  for i in (1, 2)]  # fmt: skip
+        await _read_all(net, attacker, *honest)
+        return net
+
+    net = asyncio.run(run())
+    assert chain.tip.block_id == second.id
+    assert net.bans.score("192.0.2.66") == 0  # an early block is no offence
+    assert counts["block_decode"] == 3  # the early copy, then each block once
+
+
+def test_every_sender_of_an_invalid_block_pays_not_only_the_first() -> None:
+    """Ban scoring: the bytes of an invalid block (a bad block signature) were cached on
+    first sight, so every later copy, from any peer, was dropped unread and cost nothing."""
+    chain, keys = _chain()
+    source = Chain(ChainStore.memory(), chain.genesis)
+    now, real = etm_time(time.time()) - 5, None
+    while real is None:
+        real = source.forge_next(now, keys)
+        now += 1
+    bad = Block(replace(real.header, block_signature=bytes(64)), real.transactions)
+    frame = encode_frame(BlockMsg(bad))
+
+    async def run() -> P2PNetwork:
+        net = P2PNetwork(chain, P2PSettings())
+        await _read_all(net, *[_peer([frame], f"192.0.2.{i}") for i in (1, 2, 3)])
+        return net
+
+    net = asyncio.run(run())
+    assert [net.bans.score(f"192.0.2.{i}") for i in (1, 2, 3)] == [50, 50, 50]
+    assert chain.tip.height == 0
