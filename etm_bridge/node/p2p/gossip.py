@@ -53,6 +53,11 @@ EVIDENCE_ON_CONNECT = 64
 HONEST_TX_REASONS = frozenset(
     {"duplicate", "wrong_nonce", "insufficient_balance", "mempool_full", "rejected_by_type"}
 )
+#: Honest rejections of a transaction that may be valid later (its predecessor has not reached
+#: us yet, the mempool is full now): not remembered as seen, else a peer that relays a user's
+#: nonce n+1 before nonce n reached us made every honest copy be dropped unread. Each copy is
+#: refused before its signature is verified (``rules.precheck_tx``), so retrying is cheap.
+RETRY_TX_REASONS = frozenset({"wrong_nonce", "mempool_full"})
 HONEST_BLOCK_REASONS = frozenset({"late_block", "future_block", "unknown_parent", "stale_slot"})
 
 
@@ -127,6 +132,8 @@ class Gossip:
             try:
                 self.chain.submit_tx(tx)
             except TxRejectedError as exc:
+                if exc.reason in RETRY_TX_REASONS:
+                    self.seen_txs.discard(tx.id)  # valid later: honest copies must get in
                 if exc.reason not in HONEST_TX_REASONS:
                     self.net.penalize(peer, "invalid_tx", f"{exc.reason}: {exc.detail}")
                     if peer.closed:

@@ -59,6 +59,10 @@ class SeenSet:
             self._keys.popitem(last=False)
         return True
 
+    def discard(self, key: Hashable) -> None:
+        """Forget ``key`` (absent: nothing)."""
+        self._keys.pop(key, None)
+
 
 class SeenMap(Generic[K, V]):
     """The last ``capacity`` keys added, each with a value (an LRU map)."""

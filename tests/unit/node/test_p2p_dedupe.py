@@ -386,3 +386,24 @@ def test_every_sender_of_an_invalid_block_pays_not_only_the_first() -> None:
     net = asyncio.run(run())
     assert [net.bans.score(f"192.0.2.{i}") for i in (1, 2, 3)] == [50, 50, 50]
     assert chain.tip.height == 0
+
+
+def test_a_transaction_sent_before_its_predecessor_is_still_taken_from_honest_peers() -> None:
+    """Cache poisoning: a peer relays a user's nonce-1 transaction before we hold nonce 0, so
+    we refuse it ``wrong_nonce`` (no blame: honest peers' states differ). Its id was remembered
+    as seen anyway, so the same transaction from every honest peer, right after nonce 0, was
+    dropped unread and never reached our mempool (nor the blocks we forge)."""
+    chain, _ = _chain()
+    user = dev_key("user-0")
+    tx0, tx1 = (_transfer(user, n, chain.params.network_id) for n in (0, 1))
+
+    async def run() -> P2PNetwork:
+        net = P2PNetwork(chain, P2PSettings())
+        attacker = _peer([encode_frame(Txs((tx1,)))], "192.0.2.66")
+        honest = [_peer([encode_frame(Txs((tx0, tx1)))], f"192.0.2.{i}") for i in (1, 2)]
+        await _read_all(net, attacker, *honest)
+        return net
+
+    net = asyncio.run(run())
+    assert tx0.id in chain.mempool and tx1.id in chain.mempool
+    assert net.bans.score("192.0.2.66") == 0
