@@ -35,6 +35,10 @@ NETWORK_CHAIN_IDS = {
     "mainnet": frozenset({1}), "sepolia": frozenset({11155111}), "holesky": frozenset({17000}),
     "anvil": DEV_CHAIN_IDS, "dev": DEV_CHAIN_IDS, "regtest": DEV_CHAIN_IDS,
 }  # fmt: skip
+#: How the wallet's own check (``etm_bridge/config/model.py``) reads a network name: any case,
+#: and ``main`` is mainnet; this check must read it the same way or a spelling slips past both.
+NETWORK_ALIASES = {"main": "mainnet"}
+MAINNET_CHAIN_ID = 1
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,19 @@ def check_chain_id(network: str | None, rpc_url: str, chain_id: int) -> None:
     """Refuse a node on another chain than the configured ``network`` names (a ``mainnet``
     config on an anvil node would show its addresses and 1-confirmation default as if for
     real ether; a ``sepolia`` config on a mainnet node would spend real ether). No network,
-    or one we do not know (a private chain), is taken as given."""
-    wanted = NETWORK_CHAIN_IDS.get(network or "")
+    or one we do not know (a private chain), is taken as given, except on chain id 1: a named
+    network that is not mainnet never runs there (``Sepolia``, ``testnet``: a test wallet's
+    config would spend real ether). Names are read as the wallet's check reads them (any case,
+    ``main`` = ``mainnet``)."""
+    name = (network or "").lower()
+    name = NETWORK_ALIASES.get(name, name)
+    wanted = NETWORK_CHAIN_IDS.get(name)
+    if wanted is None and network and chain_id == MAINNET_CHAIN_ID:
+        wanted = frozenset()  # a test or private chain's name beside the main chain
     if wanted is None or chain_id in wanted:
         return
     node_is = KNOWN_NETWORKS.get(chain_id, "an unknown network")
-    ids = " or ".join(str(i) for i in sorted(wanted))
+    ids = " or ".join(str(i) for i in sorted(wanted)) or "not 1"
     raise ConfigError(
         f"chains.ethereum.network is {network!r} (chain id {ids}) but the node at {rpc_url} "
         f"is on chain id {chain_id} ({node_is}): point rpc_url at a {network} node, or set "

@@ -14,7 +14,7 @@ from etm_bridge.errors import ConfigError
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("network", ["mainnet", "sepolia", "holesky"])
+@pytest.mark.parametrize("network", ["mainnet", "sepolia", "holesky", "Mainnet", "main", "Sepolia"])
 def test_a_known_network_on_another_chain_id_is_refused_before_any_call(
     anvil_node: Any, adapter_config: Any, parties: tuple[int, int], network: str
 ) -> None:

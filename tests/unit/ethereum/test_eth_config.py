@@ -46,3 +46,27 @@ def test_htlc_address_is_optional_for_payments_only():
 def test_bad_values_are_named(key, value, message):
     with pytest.raises(ConfigError, match=message):
         EthereumConfig.from_mapping(dict(GOOD, **{key: value}))
+
+
+@pytest.mark.parametrize("network", ["Mainnet", "MAINNET", "main", "Main"])
+def test_a_main_network_in_any_spelling_is_checked_against_the_node(network):
+    """Attack on the network check: the wallet's check (config/model.py) takes ``main`` and any
+    case as mainnet, but this one only knew ``mainnet`` exactly, so ``network = "Mainnet"``
+    passed both and opened on an anvil node (its 1-confirmation default shown as mainnet)."""
+    from etm_bridge_ethereum.config import check_chain_id
+
+    with pytest.raises(ConfigError, match=r"chain id 31337 \(anvil\)"):
+        check_chain_id(network, "http://node", 31337)
+    check_chain_id(network, "http://node", 1)
+
+
+@pytest.mark.parametrize("network", ["Sepolia", "testnet", "goerli", "my-private-chain"])
+def test_a_test_or_private_network_name_on_the_main_chain_id_is_refused(network):
+    """``network = "Sepolia"`` (or any unknown name, taken as a private chain) beside a node on
+    chain id 1 opened, so a test wallet's config spent real ether: a named network that is not
+    mainnet never runs on chain id 1."""
+    from etm_bridge_ethereum.config import check_chain_id
+
+    with pytest.raises(ConfigError, match=r"chain id 1 \(mainnet\)"):
+        check_chain_id(network, "http://node", 1)
+    check_chain_id(network, "http://node", 11155111)  # a test chain id: as before
