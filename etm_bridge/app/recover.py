@@ -51,7 +51,7 @@ from ..swaps.core.model import LegTerms, SwapRecord, SwapTerms
 from ..swaps.core.policy import ETM_REVEAL_MARGIN_S, REVEAL_MARGIN_S
 from ..swaps.core.pool_terms import PoolInfo, pool_leg_key
 from .context import AppContext
-from .recover_direct import REVEAL_MARGIN_BLOCKS, plan_direct
+from .recover_direct import REVEAL_MARGIN_BLOCKS, lock_rank, plan_direct
 
 #: Indexes in a row with nothing on any chain before the scan stops.
 DEFAULT_GAP = 20
@@ -276,9 +276,12 @@ def our_pool_lock(locks: Sequence[HtlcLock], claim_key: bytes | None) -> HtlcLoc
     the first lock used to be read, so a decoy put first (a dust lock claimed by another key,
     or a smaller one claimed by the pool) made recover skip the swap ("a direct swap") or
     follow the decoy, and the watcher never refunded our real lock (review x5). A decoy larger
-    than ours is the attacker's gift: following it loses us nothing."""
+    than ours in the chain's own coin is the attacker's gift: following it loses us nothing.
+    Amounts of different assets do not compare: a lock of a worthless token the attacker made
+    (``asset_id``) with a huge amount was "the largest" and hid our real lock (review x6a), so
+    locks of the chain's own coin come first, :func:`lock_rank`."""
     mine = [lock for lock in locks if claim_key is not None and lock.terms.claim_key == claim_key]
-    return max(mine, key=lambda lock: lock.terms.amount, default=None)
+    return max(mine, key=lock_rank, default=None)
 
 
 def recover_swaps(ctx: AppContext, *, gap: int = DEFAULT_GAP) -> Recovery:

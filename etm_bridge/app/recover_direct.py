@@ -18,8 +18,10 @@ the secret) and the counterparty would claim our whole lock for nothing. So:
   reported; their owner refunds them at theirs;
 - our lock already claimed or refunded, with no open counter lock to claim: nothing to do.
 
-Among our locks on one chain the largest is ours (a decoy someone else refunds to us is a
-smaller gift or a bigger one). Locks of ours on several chains (someone refunds a decoy to our
+Among our locks on one chain the largest in the chain's own coin is ours (a decoy someone
+else refunds to us is a smaller gift or a bigger one; a token lock, whose amount says nothing of
+its worth, comes after every native one, else a worthless token locked in a huge amount hid our
+real lock from the watcher). Locks of ours on several chains (someone refunds a decoy to our
 key on another chain) are not guessed between: each gets its own record (the first chain's
 named by the hashlock, the others ``<id>-<chain>``), so the watcher refunds all of them.
 """
@@ -65,7 +67,7 @@ def plan_direct(locks: Mapping[str, Sequence[HtlcLock]], our_keys: Mapping[str, 
     refunds every one; none of them claims before the secret is out."""
     ours = {c: [lk for lk in lks if lk.terms.refund_key == our_keys.get(c)]
             for c, lks in locks.items()}  # fmt: skip
-    return [_plan(chain, max(mine, key=_amount), locks, our_keys, len(ours) > 1)
+    return [_plan(chain, max(mine, key=lock_rank), locks, our_keys, len(ours) > 1)
             for chain, mine in sorted(ours.items()) if mine]  # fmt: skip
 
 
@@ -101,5 +103,7 @@ def _plan(chain: str, lock: HtlcLock, locks: Mapping[str, Sequence[HtlcLock]],
                       f"to us: {seen})", (_leg(chain, lock), unpayable))  # fmt: skip
 
 
-def _amount(lock: HtlcLock) -> int:
-    return lock.terms.amount
+def lock_rank(lock: HtlcLock) -> tuple[bool, int]:
+    """Which of several locks of ours with one hashlock is ours: the chain's own coin before any
+    token (a token's amount says nothing of its worth), then the largest."""
+    return lock.terms.asset_id is None, lock.terms.amount

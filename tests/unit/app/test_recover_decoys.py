@@ -10,6 +10,7 @@ terms, so the watcher followed the decoy and never refunded the user's real lock
 from __future__ import annotations
 
 from etm_bridge.app.recover import our_pool_lock
+from etm_bridge.app.recover_direct import plan_direct
 from etm_bridge.hashlock import sha256
 from etm_bridge.observations import HtlcLock, HtlcTerms
 
@@ -39,3 +40,27 @@ def test_no_lock_claimed_by_the_pool_or_no_pool_gives_none() -> None:
     assert our_pool_lock([_lock(1, 546, STRANGER)], POOL) is None
     assert our_pool_lock([_lock(2, 150_000, POOL)], None) is None
     assert our_pool_lock([], POOL) is None
+
+
+TOKEN = b"\xee" * 20  # a token contract the attacker deployed: its units are worth nothing
+
+
+def _token_lock(n: int, amount: int, claim_key: bytes) -> HtlcLock:
+    terms = HtlcTerms(amount, HASHLOCK, claim_key, OURS, 900, asset_id=TOKEN)
+    return HtlcLock("ethereum", f"0x{n:064x}", f"0x{n:064x}", terms, block_height=100 + n)
+
+
+def test_a_huge_lock_of_a_worthless_token_does_not_hide_our_real_lock() -> None:
+    """Attack (review x6a): amounts of different assets were compared as numbers, so a lock of
+    a token the attacker minted, 10**30 units refunded to our key with our public hashlock, was
+    "the largest" and taken for ours: the watcher refunded the worthless decoy and never our
+    real lock (pool swap and direct swap alike)."""
+    real = HtlcLock("ethereum", "0x" + "01" * 32, "0x" + "01" * 32,
+                    HtlcTerms(10**18, HASHLOCK, POOL, OURS, 500), block_height=100)  # fmt: skip
+    decoy = _token_lock(2, 10**30, POOL)
+    assert our_pool_lock([real, decoy], POOL) == real
+    assert our_pool_lock([decoy], POOL) == decoy  # a token lock alone is still found
+    [plan] = plan_direct({"ethereum": [real, _token_lock(3, 10**30, STRANGER)],
+                          "bitcoin": []}, {"ethereum": OURS, "bitcoin": STRANGER})  # fmt: skip
+    assert plan.legs is not None and plan.legs[0].amount == 10**18
+    assert plan.legs[0].asset_id is None and real.lock_id in plan.detail
