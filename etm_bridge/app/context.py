@@ -219,8 +219,11 @@ class AppContext:
         if chain not in self._adapters and self.adapter_entry(chain) == ETM:
             return self.etm_leg()
         if chain not in self._adapters:
-            entry, options = self.require_config().adapter_options(chain, self.wallet())
-            self._adapters[chain] = create_adapter(entry, options)
+            config = self.require_config()
+            entry, options = config.adapter_options(chain, self.wallet())
+            adapter = create_adapter(entry, options)
+            config.check_opened_network(chain, adapter.info().network)
+            self._adapters[chain] = adapter
         return self._adapters[chain]
 
     def adapters(self, only: Iterable[str] | None = None) -> dict[str, ChainAdapter]:

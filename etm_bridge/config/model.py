@@ -195,6 +195,21 @@ class Config:
             'a chain on mainnet needs network = "mainnet" and the reverse; fix one of them'
         )
 
+    def check_opened_network(self, name: str, network: str) -> None:
+        """After chain ``name``'s adapter opened: the network it says it is on (``info()``,
+        its configured one, its default, or what its node reports) must be as real as the
+        wallet's. :meth:`_check_network` sees only a ``network`` the table sets, so a table
+        without one took the adapter's default or the node's word unchecked: a mainnet wallet
+        beside a default test network, or a test wallet beside a node on a main network."""
+        if _is_main(network) == _is_main(self.network):
+            return
+        raise ConfigError(
+            f"chains.{name} is on network {network!r} (no network key, or what its node "
+            f"reports) but the wallet's network is {self.network!r} (from "
+            f"{self.sources.get('network', 'default')}): set chains.{name}.network and point "
+            "rpc_url at a node of the wallet's kind of network, or change the wallet's"
+        )
+
     def adapter_options(self, name: str, keys: ChainSecrets) -> tuple[str, dict[str, Any]]:
         """(adapter entry point, ``from_config`` mapping) of chain ``name`` with the wallet's
         secret injected: the key labelled ``key`` (default: the adapter's ``WALLET_KEY``) under

@@ -418,3 +418,30 @@ def test_test_networks_may_differ_by_name_and_main_is_main(
     )
     _, options = _load(env, tmp_path, config_file=path).chain_options("ethereum")
     assert options["network"] == chain
+
+
+@pytest.mark.parametrize("wallet", ["mainnet", "regtest"])
+def test_a_chain_table_without_network_is_checked_once_its_adapter_opens(
+    env: dict[str, str], tmp_path: Path, wallet: str
+) -> None:
+    """Attack on the check above: it reads only a ``network`` the table sets. A mainnet wallet
+    with ``[chains.bitcoin]`` and no network opened the adapter on its default (regtest), and
+    a test wallet beside an Ethereum node on chain id 1 with no network key took the node's
+    word. The network the opened adapter reports is now held to the wallet's (the Bitcoin
+    adapter opens without a node call; the Ethereum case is the same check)."""
+    from etm_bridge.app.context import AppContext
+    from etm_bridge.wallet.derive import quote_only_wallet
+
+    path = _toml(tmp_path, f'network = "{wallet}"\n[chains.bitcoin]\n'
+                           'rpc_url = "http://127.0.0.1:1"\n')  # fmt: skip
+    ctx = AppContext(config=_load(env, tmp_path, config_file=path), keys=quote_only_wallet())
+    if wallet == "regtest":
+        assert ctx.adapter("bitcoin").info().network == "regtest"  # the default: as real
+        return
+    with pytest.raises(ConfigError, match=r"chains\.bitcoin is on network 'regtest' .*'mainnet'"):
+        ctx.adapter("bitcoin")
+    config = ctx.require_config()
+    with pytest.raises(ConfigError, match=r"chains\.ethereum is on network 'anvil'"):
+        config.check_opened_network("ethereum", "anvil")
+    config.check_opened_network("ethereum", "mainnet")
+    config.check_opened_network("handshake", "main")
