@@ -181,7 +181,7 @@ class _Scan:
             locks[self.etm_name] = self.etm.find_locks(sha256(preimage)) if seen.htlc else []
         out: list[tuple[Found, SwapRecord | None]] = []
         for n, plan in enumerate(plan_direct(locks, keys)):
-            sid = swap_id if n == 0 else f"{swap_id}-{re.sub(r'[^0-9A-Za-z_-]', '_', plan.chain)}"
+            sid = swap_id if n == 0 else f"{swap_id}-{re.sub(r'[^0-9A-Za-z_-]', '_', plan.tag)}"
             if plan.legs is None:
                 out.append((Found(index, sid, "etm_to_foreign", plan.outcome, plan.detail), None))
                 continue

@@ -9,9 +9,12 @@ on chain its hashlock is public and anyone, the counterparty first, can lock dus
 with it; if recover took that lock for the counter leg, the watcher would claim it (revealing
 the secret) and the counterparty would claim our whole lock for nothing. So:
 
-- **the secret is already out** (a counter lock claimed by our key: our claim revealed it): the
-  record is rebuilt with that lock as the counter leg; the watcher has nothing left to reveal
-  and waits for our lock to be claimed, or refunds it at its timelock;
+- **the secret is already out** (a counter lock claimed by our key: our claim revealed it; or
+  our lock claimed): the record is rebuilt with that lock as the counter leg, and **every**
+  counter lock to us still open gets a record claiming it (nothing says which one is the
+  counterparty's: following the first chain's let a dust lock stand in for the real one, review
+  x6a); the watcher has nothing left to reveal and waits for our lock to be claimed, or refunds
+  it at its timelock;
 - **otherwise** the record is rebuilt **refund-only**: its counter leg asks for
   :data:`UNPAYABLE` (more than any chain can lock, so no lock ever matches it: the watcher never
   claims, never reveals) and our lock is refunded at its timelock. The counter locks seen are
@@ -50,6 +53,7 @@ class DirectPlan:
     outcome: str  # "rebuilt", "ended" or "not_rebuilt"
     detail: str
     legs: tuple[LegTerms, LegTerms] | None = None
+    tag: str = ""  # what tells this plan's record id apart (unique among the plans)
 
 
 def _leg(chain: str, lock: HtlcLock, confirmations: int = 1) -> LegTerms:
@@ -67,12 +71,13 @@ def plan_direct(locks: Mapping[str, Sequence[HtlcLock]], our_keys: Mapping[str, 
     refunds every one; none of them claims before the secret is out."""
     ours = {c: [lk for lk in lks if lk.terms.refund_key == our_keys.get(c)]
             for c, lks in locks.items()}  # fmt: skip
-    return [_plan(chain, max(mine, key=lock_rank), locks, our_keys, len(ours) > 1)
-            for chain, mine in sorted(ours.items()) if mine]  # fmt: skip
+    return [plan for chain, mine in sorted(ours.items()) if mine
+            for plan in _plan(chain, max(mine, key=lock_rank), locks, our_keys, len(ours) > 1)
+            ]  # fmt: skip
 
 
 def _plan(chain: str, lock: HtlcLock, locks: Mapping[str, Sequence[HtlcLock]],
-          our_keys: Mapping[str, bytes], several: bool) -> DirectPlan:  # fmt: skip
+          our_keys: Mapping[str, bytes], several: bool) -> list[DirectPlan]:  # fmt: skip
     to_us = sorted(
         ((c, lk) for c, lks in locks.items() if c != chain for lk in lks
          if lk.terms.claim_key == our_keys.get(c) and lk.terms.refund_key != our_keys.get(c)),
@@ -85,22 +90,28 @@ def _plan(chain: str, lock: HtlcLock, locks: Mapping[str, Sequence[HtlcLock]],
         mine_text += " (locks of ours with this hashlock on several chains: one record each)"
     secret_out = bool(claimed) or lock.state is LockState.CLAIMED
     if lock.state is not LockState.OPEN and not (secret_out and still_open):
-        return DirectPlan(chain, "ended", f"{mine_text}, no counter lock left to claim")
+        return [DirectPlan(chain, "ended", f"{mine_text}, no counter lock left to claim", None,
+                           chain)]  # fmt: skip
     if secret_out:  # our claim, or theirs of our lock, made it public: claiming costs nothing
-        leg, counter = still_open[0] if still_open else claimed[0]
-        return DirectPlan(chain, "rebuilt", f"{mine_text}; counter lock {leg} {counter.lock_id} "
-                          f"({counter.state.value}): the secret is out",
-                          (_leg(chain, lock), _leg(leg, counter)))  # fmt: skip
+        # Every open lock to us is claimed (one record each): nothing says which is the
+        # counterparty's, and following one (the first chain's) let a dust lock on a chain
+        # whose name sorts first stand in for the real counter lock, never claimed.
+        return [DirectPlan(chain, "rebuilt", f"{mine_text}; counter lock {leg} "
+                           f"{counter.lock_id} ({counter.state.value}): the secret is out",
+                           (_leg(chain, lock), _leg(leg, counter)),
+                           chain if k == 0 else f"{chain}-{leg}-{k}")
+                for k, (leg, counter) in enumerate(still_open or claimed[:1])]  # fmt: skip
     others = sorted(c for c in our_keys if c != chain)
     if not others:
-        return DirectPlan(chain, "not_rebuilt", f"{mine_text}: no other chain is configured")
+        return [DirectPlan(chain, "not_rebuilt", f"{mine_text}: no other chain is configured",
+                           None, chain)]  # fmt: skip
     counter_chain = to_us[0][0] if to_us else others[0]
     key = our_keys[counter_chain]
     unpayable = LegTerms(counter_chain, UNPAYABLE, key, bytes(len(key)), 1, 1)
     seen = ", ".join(f"{c} lock {lk.lock_id}" for c, lk in to_us) or "none"
-    return DirectPlan(chain, "rebuilt", f"{mine_text}; refund only: the chains do not say what "
-                      f"the counterparty promised, so no counter lock is claimed (counter locks "
-                      f"to us: {seen})", (_leg(chain, lock), unpayable))  # fmt: skip
+    return [DirectPlan(chain, "rebuilt", f"{mine_text}; refund only: the chains do not say "
+                       f"what the counterparty promised, so no counter lock is claimed (counter "
+                       f"locks to us: {seen})", (_leg(chain, lock), unpayable), chain)]  # fmt: skip
 
 
 def lock_rank(lock: HtlcLock) -> tuple[bool, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from etm_bridge.app.recover import our_pool_lock
 from etm_bridge.app.recover_direct import plan_direct
 from etm_bridge.hashlock import sha256
-from etm_bridge.observations import HtlcLock, HtlcTerms
+from etm_bridge.observations import HtlcLock, HtlcTerms, LockState
 
 HASHLOCK = sha256(b"\x07" * 32)
 OURS, POOL, STRANGER = b"\x02" + b"\x11" * 32, b"\x03" + b"\x22" * 32, b"\x02" + b"\x33" * 32
@@ -64,3 +64,24 @@ def test_a_huge_lock_of_a_worthless_token_does_not_hide_our_real_lock() -> None:
                           "bitcoin": []}, {"ethereum": OURS, "bitcoin": STRANGER})  # fmt: skip
     assert plan.legs is not None and plan.legs[0].amount == 10**18
     assert plan.legs[0].asset_id is None and real.lock_id in plan.detail
+
+
+def test_after_the_reveal_every_open_lock_to_us_is_claimed_not_the_first_chain_s() -> None:
+    """Attack (review x6a): our lock was claimed (the secret is out) and the database lost
+    before we claimed the counterparty's lock. Anyone may now lock dust to our key with the
+    public hashlock on a third configured chain whose name sorts first: recover rebuilt the
+    swap with that dust as the counter leg, the watcher claimed the dust, never the real
+    counter lock, and the counterparty refunded it at its timelock: the user lost the swap's
+    whole counter amount. Every open lock to us now gets a record that claims it."""
+    ours = HtlcTerms(10**18, HASHLOCK, STRANGER, OURS, 500)
+    our_lock = HtlcLock("ethereum", "0x" + "01" * 32, "0x" + "01" * 32, ours,
+                        block_height=100, state=LockState.CLAIMED)  # fmt: skip
+    theirs = HtlcTerms(5 * 10**8, HASHLOCK, OURS, STRANGER, 700)
+    real = HtlcLock("handshake", "aa" * 32 + ":0", "aa" * 32, theirs, block_height=90)
+    dust = HtlcLock("bitcoin", "bb" * 32 + ":0", "bb" * 32,
+                    HtlcTerms(546, HASHLOCK, OURS, STRANGER, 800), block_height=101)  # fmt: skip
+    keys = {"bitcoin": OURS, "ethereum": OURS, "handshake": OURS}
+    plans = plan_direct({"bitcoin": [dust], "ethereum": [our_lock], "handshake": [real]}, keys)
+    claimed = {(p.legs[1].chain, p.legs[1].amount) for p in plans if p.legs is not None}
+    assert ("handshake", 5 * 10**8) in claimed and ("bitcoin", 546) in claimed
+    assert len({p.tag for p in plans}) == len(plans)  # one record id each
