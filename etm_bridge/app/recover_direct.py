@@ -10,11 +10,11 @@ with it; if recover took that lock for the counter leg, the watcher would claim 
 the secret) and the counterparty would claim our whole lock for nothing. So:
 
 - **the secret is already out** (a counter lock claimed by our key: our claim revealed it; or
-  our lock claimed): the record is rebuilt with that lock as the counter leg, and **every**
-  counter lock to us still open gets a record claiming it (nothing says which one is the
-  counterparty's: following the first chain's let a dust lock stand in for the real one, review
-  x6a); the watcher has nothing left to reveal and waits for our lock to be claimed, or refunds
-  it at its timelock;
+  our lock claimed): the record is rebuilt with that lock as the counter leg, and the best
+  counter lock to us still open on **each** chain gets a record claiming it (nothing says which
+  chain is the counterparty's: following the first chain's let a dust lock stand in for the
+  real one, review x6a); the watcher has nothing left to reveal and waits for our lock to be
+  claimed, or refunds it at its timelock;
 - **otherwise** the record is rebuilt **refund-only**: its counter leg asks for
   :data:`UNPAYABLE` (more than any chain can lock, so no lock ever matches it: the watcher never
   claims, never reveals) and our lock is refunded at its timelock. The counter locks seen are
@@ -93,14 +93,20 @@ def _plan(chain: str, lock: HtlcLock, locks: Mapping[str, Sequence[HtlcLock]],
         return [DirectPlan(chain, "ended", f"{mine_text}, no counter lock left to claim", None,
                            chain)]  # fmt: skip
     if secret_out:  # our claim, or theirs of our lock, made it public: claiming costs nothing
-        # Every open lock to us is claimed (one record each): nothing says which is the
-        # counterparty's, and following one (the first chain's) let a dust lock on a chain
-        # whose name sorts first stand in for the real counter lock, never claimed.
+        # The best open lock to us on *each* chain is claimed (one record each): nothing says
+        # which chain is the counterparty's, and following the first chain's let a dust lock
+        # on a chain whose name sorts first stand in for the real counter lock, never claimed.
+        # Per chain the best (``lock_rank``) only: a dust flood must not cost a claim each.
+        best: dict[str, HtlcLock] = {}
+        for leg, counter in still_open:
+            if leg not in best or lock_rank(counter) > lock_rank(best[leg]):
+                best[leg] = counter
+        counters = sorted(best.items()) or claimed[:1]
         return [DirectPlan(chain, "rebuilt", f"{mine_text}; counter lock {leg} "
                            f"{counter.lock_id} ({counter.state.value}): the secret is out",
                            (_leg(chain, lock), _leg(leg, counter)),
-                           chain if k == 0 else f"{chain}-{leg}-{k}")
-                for k, (leg, counter) in enumerate(still_open or claimed[:1])]  # fmt: skip
+                           chain if k == 0 else f"{chain}-{leg}")
+                for k, (leg, counter) in enumerate(counters)]  # fmt: skip
     others = sorted(c for c in our_keys if c != chain)
     if not others:
         return [DirectPlan(chain, "not_rebuilt", f"{mine_text}: no other chain is configured",

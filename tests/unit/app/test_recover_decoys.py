@@ -80,8 +80,14 @@ def test_after_the_reveal_every_open_lock_to_us_is_claimed_not_the_first_chain_s
     real = HtlcLock("handshake", "aa" * 32 + ":0", "aa" * 32, theirs, block_height=90)
     dust = HtlcLock("bitcoin", "bb" * 32 + ":0", "bb" * 32,
                     HtlcTerms(546, HASHLOCK, OURS, STRANGER, 800), block_height=101)  # fmt: skip
+    more_dust = [
+        HtlcLock("bitcoin", f"{n:064x}:0", f"{n:064x}",
+                 HtlcTerms(546 + n, HASHLOCK, OURS, STRANGER, 800), block_height=102)
+        for n in range(1, 20)
+    ]  # fmt: skip
     keys = {"bitcoin": OURS, "ethereum": OURS, "handshake": OURS}
-    plans = plan_direct({"bitcoin": [dust], "ethereum": [our_lock], "handshake": [real]}, keys)
-    claimed = {(p.legs[1].chain, p.legs[1].amount) for p in plans if p.legs is not None}
-    assert ("handshake", 5 * 10**8) in claimed and ("bitcoin", 546) in claimed
+    locks = {"bitcoin": [dust, *more_dust], "ethereum": [our_lock], "handshake": [real]}
+    plans = plan_direct(locks, keys)
+    claimed = sorted((p.legs[1].chain, p.legs[1].amount) for p in plans if p.legs is not None)
+    assert claimed == [("bitcoin", 546 + 19), ("handshake", 5 * 10**8)]  # one per chain, best
     assert len({p.tag for p in plans}) == len(plans)  # one record id each
