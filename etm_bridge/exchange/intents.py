@@ -11,7 +11,8 @@ An intent moves a **bond** into the exchange escrow: :func:`bond_for` = :data:`B
 plus :data:`BOND_PPM` of the quoted output. What becomes of it:
 
 * **proof accepted** (``xchg_swap_in`` with the intent's asset and amount, before expiry): the
-  bond goes back to the recipient and the reservation becomes the swap's;
+  bond goes back to the recipient and the reservation becomes the swap's (a proof with other
+  terms ends the intent as a cancel does: holding the pool and proving a dust lock is not free);
 * **cancelled** by its owner (``xchg_swap_intent_cancel``) or replaced by a new intent of the
   same owner and hashlock: the reservation is released; the pool's LPs keep
   :func:`cancel_charge` (the bond's share of the lifetime held, at least one block's worth) and

@@ -76,7 +76,8 @@ def plan_swap_in(
     recorded :class:`~.records.SwapIntent`, whose ``min_out`` then applies (a third party must
     not choose the slippage bound and sandwich the swap). A live intent for this asset and
     amount gives the swap the quote it reserved and its bond back (issue 15, :mod:`.intents`);
-    any other intent of the recipient for the hashlock is released, its bond returned.
+    any other intent of the recipient for the hashlock is released as a cancel is (the LPs
+    keep the charge for the blocks held, the whole bond if it expired).
     """
     pool = get_pool(view, p.asset)
     recipient = address20(p.recipient)
@@ -94,10 +95,8 @@ def plan_swap_in(
     custody.check_inflow(view, p.asset, lock.amount, ctx)
     reserved = None
     if intent is not None:
-        live = intents.is_live(intent, ctx.height)  # (a matching one is: the sweep ran)
-        if live:
-            plan.escrow_out.append((recipient, intent.bond))  # the lock is proven: bond back
-        if matches:
+        if matches:  # live (the sweep of its pool ran): the lock is proven, the bond goes back
+            plan.escrow_out.append((recipient, intent.bond))
             reserved = intents.quote_of(intent)
             plan.put_raw(records.INTENTS, intents.key(recipient, p.hashlock), None)
             plan.put_raw(
@@ -105,8 +104,8 @@ def plan_swap_in(
                 intents.expiry_key(intent.asset, intent.expiry_height, recipient, p.hashlock),
                 None,
             )
-        else:
-            pool = _drop_in(view, plan, pool, recipient, p.hashlock, intent, forfeit=not live)
+        else:  # other terms: ended as if cancelled now (review x6b)
+            pool = _drop_in(view, plan, pool, recipient, p.hashlock, intent, ctx.height)
     request = swap_rules.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = swap_rules.check_swap_in(
         lock,
@@ -153,18 +152,16 @@ def _drop_in(
     owner20: bytes,
     hashlock: bytes,
     intent: records.SwapIntent,
-    *,
-    forfeit: bool,
+    height: int,
 ) -> pool_math.Pool:
-    """Release ``intent``'s reservation in its pool (its bond to the LPs if ``forfeit``):
-    ``pool`` if it is that pool's, else the other pool is written here and ``pool`` returned
-    unchanged."""
+    """End ``intent`` at a proof with other terms as a cancel at ``height`` does (the LPs keep
+    :func:`~.intents.cancel_charge`, the whole bond if it expired): a tiny proof with the
+    hashlock must not make holding the pool free (review x6b). Its pool is ``pool`` if it is
+    the same, else the other pool is written here and ``pool`` returned unchanged."""
     own = intent.asset == pool.params.asset
-    other = intents.drop(
-        plan, pool if own else get_pool(view, intent.asset), owner20, hashlock, intent
+    other = _cancel(
+        plan, pool if own else get_pool(view, intent.asset), owner20, hashlock, intent, height
     )
-    if forfeit:
-        other = intents.to_lps(other, intent.bond)
     if own:
         return other
     plan.put(records.POOLS, intent.asset.encode(), other)

@@ -213,6 +213,32 @@ def test_attack_a_cancel_in_the_intents_own_block_is_not_free(led: Ledger) -> No
     led.check_money()
 
 
+def test_attack_a_tiny_proof_with_other_terms_does_not_make_holding_the_pool_free(
+    led: Ledger,
+) -> None:
+    """Review x6b: bob holds the whole pool with an intent for 100 BTC until the block before
+    its expiry, then proves a tiny lock of his own with the same hashlock (other terms). The
+    proof released the intent and returned the whole bond: holding the pool for ~3 h cost a
+    dust-sized swap instead of the bond. Now the intent ends as if cancelled at the proof:
+    the LPs keep the bond's share of the blocks held, the tiny swap is priced at the proof."""
+    before, bob = led.pool(), led.balance("bob")
+    rec = intent(led, "bob", HB, 100 * 10**8)
+    assert rec is not None
+    led.height = rec.expiry_height - 1
+    charge = intents.cancel_charge(rec, led.height)
+    assert charge > rec.bond * 9 // 10  # held for almost the whole lifetime
+    swept = intents.to_lps(release_swap(led.pool(), intents.quote_of(rec)), charge)
+    tiny = foreign_lock(led, "bob", lock_id=b"tiny", hashlock=HB, amount=10_000)
+    htlc_id = swap_in(led, tiny, who="bob")
+    fair = quote(swept, PoolDirection.ASSET_TO_ETM, 10_000)
+    assert led.htlc(htlc_id).amount == fair.amount_out  # priced at the proof, not reserved
+    assert intents.get(led.state, led.addr20("bob"), HB) is None
+    assert led.balance("bob") == bob - charge
+    assert led.pool().etm_reserve == before.etm_reserve + charge
+    assert led.pool().etm_reserved == fair.amount_out
+    led.check_money()
+
+
 def test_attack_a_bond_is_never_refunded_twice(led: Ledger) -> None:
     alice = led.balance("alice")
     intent(led)
