@@ -13,7 +13,9 @@
   so the package is mined at the child's rate.
 
 Every transaction built here pays our own P2WPKH script and nothing else
-(:func:`check_pays_only`); the rate never exceeds the adapter's ``max_fee_sat_vb``.
+(:func:`check_pays_only`); the rate never exceeds the adapter's ``max_fee_sat_vb``. The
+wallet does not spend a pending spend's outputs (``index.ChainIndex.held``), so no payment of
+ours becomes a descendant that makes the spend unbumpable.
 """
 
 from __future__ import annotations

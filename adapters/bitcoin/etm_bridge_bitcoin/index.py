@@ -85,6 +85,11 @@ class ChainIndex:
     pending_spent: set[str] = field(default_factory=set)
     locks: dict[str, LockOutput] = field(default_factory=dict)
     spends: dict[str, SpendRecord] = field(default_factory=dict)
+    #: Unconfirmed coins of our pending claims and refunds (a transaction spending a lock) and
+    #: of their CPFP children: not spendable until mined, since a wallet payment spending one
+    #: would make the spend unbumpable (a descendant paying someone else; a replacement would
+    #: evict it). Only the mempool view has them (the saved index holds mined blocks only).
+    held: set[str] = field(default_factory=set)
 
     @property
     def next_height(self) -> int:
@@ -96,9 +101,11 @@ class ChainIndex:
     def apply_tx(self, tx: CTransaction, height: int | None, our_script: bytes) -> None:
         """Update coins, locks and spends for one (mined or just broadcast) transaction."""
         txid = txid_hex(tx)
-        for index, txin in enumerate(tx.vin):
-            key = outpoint_key(txin.prevout.hash[::-1].hex(), txin.prevout.n)
+        keys = [outpoint_key(i.prevout.hash[::-1].hex(), i.prevout.n) for i in tx.vin]
+        bumpable = height is None and any(k in self.locks or k in self.held for k in keys)
+        for index, key in enumerate(keys):
             self.coins.pop(key, None)
+            self.held.discard(key)
             if height is not None:
                 self.pending_spent.discard(key)
             else:
@@ -107,6 +114,9 @@ class ChainIndex:
                 witness = list(tx.wit.vtxinwit[index].scriptWitness) if tx.wit.vtxinwit else []
                 self.spends[key] = SpendRecord(txid, height, [bytes(w).hex() for w in witness])
         self._apply_outputs(tx, txid, height, our_script)
+        if bumpable:
+            outs = (outpoint_key(txid, vout) for vout in range(len(tx.vout)))
+            self.held.update(k for k in outs if k in self.coins)
 
     def _apply_outputs(
         self, tx: CTransaction, txid: str, height: int | None, our_script: bytes
@@ -125,10 +135,11 @@ class ChainIndex:
                 )  # fmt: skip
 
     def spendable(self) -> list[Utxo]:
-        """Our coins not already spent by a transaction we broadcast (unconfirmed included)."""
+        """Our coins not already spent by a transaction we broadcast (unconfirmed included),
+        except the outputs of our pending claims and refunds (:attr:`held`)."""
         result = []
         for key, (value, _height) in sorted(self.coins.items()):
-            if key not in self.pending_spent:
+            if key not in self.pending_spent and key not in self.held:
                 txid, vout = key.split(":")
                 result.append(Utxo(txid, int(vout), int(value)))
         return result

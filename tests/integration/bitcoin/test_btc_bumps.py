@@ -15,7 +15,7 @@ from etm_bridge_bitcoin import BitcoinAdapter
 from fee_market import mine_above, package_rate
 
 from etm_bridge.adapter import BumpMethod, HtlcTerms, SpendKind
-from etm_bridge.errors import ConfigError, RPCError, ValidationError
+from etm_bridge.errors import ConfigError, InsufficientFundsError, RPCError, ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.preimages import new_preimage
 
@@ -107,6 +107,35 @@ def test_attack_bumping_a_spend_that_pays_someone_else_is_refused(btc_party, bit
             us.bump_spend(lock, their_claim, 20, method)
     assert set(bitcoin_node.rpc.call("getrawmempool")) == before
     bitcoin_node.mine(1)
+    us.close()
+    them.close()
+
+
+def test_attack_our_wallet_never_spends_a_claim_it_may_have_to_bump(
+    btc_party, bitcoin_node
+) -> None:
+    """Review x6b. Our claim is unconfirmed; a new lock of ours needs more than our confirmed
+    coins. The wallet spent the claim's unconfirmed output in that lock: the claim then had a
+    descendant paying someone else, so it could no longer be bumped (``does not pay our key``)
+    and a replacement would have evicted our own lock, while from its timelock the other side
+    may refund over it. Now the outputs of our pending claims and refunds (and of their CPFP
+    children) are not spendable until mined: the lock is refused and the claim stays ours to
+    bump, then and after a bump."""
+    us, them = _pair(btc_party)
+    lock, claim = _claim_out_of_blocks(us, them, bitcoin_node)
+    confirmed = us._view_with_mempool().confirmed_balance()  # our funding, less the fee paid
+    more = confirmed + AMOUNT // 2  # only the claim's output could make up the difference
+    greedy = HtlcTerms(
+        more, hashlock_of(new_preimage()), them.our_key(), us.our_key(), us.tip().height + 30
+    )
+    with pytest.raises(InsufficientFundsError):
+        us.lock(greedy)
+    fee = us.spend_fee(lock, claim)  # still ours alone to bump
+    bumped = us.bump_spend(lock, claim, 8, fee.methods[0])
+    with pytest.raises(InsufficientFundsError):  # nor the bumped revision's (or child's) output
+        us.lock(greedy)
+    assert us.spend_fee(lock, bumped).rate >= 8
+    assert bumped.txid in mine_above(bitcoin_node, MARKET)
     us.close()
     them.close()
 
