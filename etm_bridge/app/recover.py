@@ -24,6 +24,10 @@ and rebuilds the user's record the watcher needs, terms as the chains state them
 - **swap out** (ETM -> foreign): our open ETM HTLC and its pool swap give both legs; the depth
   asked of the operator's lock is the node's quote of the same amount now.
 
+An index where ETM shows only our live bonded intent (a pool swap in lost before its lock)
+is not rebuilt: the intent is cancelled, its bond back less the charge for the blocks held
+(``intent_cancelled``).
+
 A rebuilt record starts in ``created`` with its lock deadline already past, so the watcher
 never locks anew: it observes the locks that exist and goes on (proof, claim, refund) from the
 chains' state. A swap already in the database is left alone. The swap index is raised past
@@ -42,7 +46,7 @@ from typing import Any
 
 from ..adapter import ChainAdapter
 from ..chain.address import decode_address
-from ..errors import ConfigError, EtmBridgeError, SwapError, SwapNotFoundError
+from ..errors import ConfigError, EtmBridgeError, SwapError, SwapNotFoundError, TxRejectedError
 from ..hashlock import blocks_for_seconds, sha256
 from ..observations import HtlcLock
 from ..swaps.core.fsm import Role, SwapDirection
@@ -64,7 +68,7 @@ class Found:
     index: int
     swap_id: str
     direction: str  # "foreign_to_etm", "etm_to_foreign" or "unknown"
-    outcome: str  # "rebuilt", "in_database", "ended" or "not_rebuilt"
+    outcome: str  # "rebuilt", "in_database", "ended", "not_rebuilt" or "intent_cancelled"
     detail: str
 
     def to_json(self) -> dict[str, Any]:
@@ -91,10 +95,11 @@ class _Evidence:
     htlc: Mapping[str, Any] | None  # the ETM HTLC with the hashlock, if any
     open_swap: Mapping[str, Any] | None  # its open pool swap, if any
     locks: Mapping[str, list[Any]]  # foreign leg name -> its locks with the hashlock
+    intent: Mapping[str, Any] | None = None  # our bonded intent, asked only if nothing else
 
     @property
     def any(self) -> bool:
-        return self.htlc is not None or any(self.locks.values())
+        return self.htlc is not None or any(self.locks.values()) or self.intent is not None
 
 
 class _Scan:
@@ -134,7 +139,10 @@ class _Scan:
         htlcs = self.node.htlcs(hashlock)
         htlc = htlcs[0] if htlcs else None
         opened = self.node.open_swaps(hashlock=hashlock) if htlc is not None else []
-        return _Evidence(htlc, opened[0] if opened else None, locks)
+        intent = None
+        if htlc is None and not any(locks.values()):  # a swap in lost before its lock?
+            intent = self.ctx.exchange().swap_intent(hashlock)
+        return _Evidence(htlc, opened[0] if opened else None, locks, intent)
 
     def rebuild(
         self, index: int, preimage: bytes, seen: _Evidence
@@ -142,6 +150,8 @@ class _Scan:
         hashlock = sha256(preimage)
         swap_id = user_swap_id(hashlock)
         opened = seen.open_swap
+        if seen.intent is not None:  # only our intent: nothing of ours was locked
+            return self._intent_only(index, swap_id, hashlock, seen.intent)
         ours = {name: [lk for lk in locks if lk.terms.refund_key == self.adapters[name].our_key()]
                 for name, locks in seen.locks.items()}  # fmt: skip
         if opened is not None and opened.get("direction") == "etm_to_asset":
@@ -169,6 +179,31 @@ class _Scan:
         return Found(index, swap_id, "unknown", "not_rebuilt",
                      f"a lock with this hashlock on {where} is not ours (no key of ours refunds "
                      "it): nothing to recover"), None  # fmt: skip
+
+    def _intent_only(self, index: int, swap_id: str, hashlock: bytes,
+                     intent: Mapping[str, Any]) -> tuple[Found, None]:  # fmt: skip
+        """A pool swap in lost after its bonded intent, before its lock (review x6b): cancel
+        the intent, so its bond comes back less the charge for the blocks held instead of
+        going to the LPs at expiry. Left alone if the swap is in the database (``watch``
+        locks it) or the intent expired (its bond is the LPs')."""
+        what = f"our bonded intent for {intent.get('asset')} (bond {intent.get('bond')})"
+        try:
+            self.ctx.store().get(swap_id)
+            return Found(index, swap_id, "foreign_to_etm", "in_database", what), None
+        except SwapNotFoundError:
+            pass
+        if int(intent.get("expiry_height", 0)) <= self.etm.tip().height:
+            return Found(index, swap_id, "foreign_to_etm", "ended",
+                         f"{what} expired: its bond is the pool's LPs'"), None  # fmt: skip
+        try:
+            self.ctx.exchange().cancel_intent(hashlock)
+        except TxRejectedError as exc:
+            return Found(index, swap_id, "foreign_to_etm", "not_rebuilt",
+                         f"{what}: ETM refused to cancel it ({exc.reason}: {exc.detail}); "
+                         "run swap recover again"), None  # fmt: skip
+        return Found(index, swap_id, "foreign_to_etm", "intent_cancelled",
+                     f"{what}, nothing locked: cancelled, its bond back less the charge for "
+                     "the blocks held"), None  # fmt: skip
 
     def _direct(self, index: int, swap_id: str, preimage: bytes,
                 seen: _Evidence) -> list[tuple[Found, SwapRecord | None]]:  # fmt: skip

@@ -139,3 +139,24 @@ def test_a_lost_database_is_rebuilt_from_the_seed_and_the_swaps_end(
     )
     assert found["next_index"] == 3
     _drive(user, operator, out, bitcoin_node)
+
+    # 4. (review x6b) lost after a swap in's bonded intent, before its lock: recover found
+    # nothing (no HTLC, no lock) and the bond went to the LPs at expiry; now it cancels the
+    # intent (bond back less the charge for the blocks held), and locks nothing
+    fourth = json.loads(
+        _run(user, "swap", "start", "bitcoin", "etm", "0.001", *SMALL_POOL, "--json").stdout
+    )
+    hashlock = bytes.fromhex(fourth["terms"]["hashlock"])
+    held = etm_node.client.swap_intent(me.etm_address, hashlock)
+    assert held is not None and held["bond"] > 0
+    reserved = int(etm_node.client.pool("btc")["etm_reserved"])
+    _lose_the_database(user)
+    found = _recover(user)
+    assert [(f["index"], f["outcome"]) for f in found["found"]][3:] == [(3, "intent_cancelled")]
+    assert found["next_index"] == 4
+    assert etm_node.client.swap_intent(me.etm_address, hashlock) is None
+    assert int(etm_node.client.pool("btc")["etm_reserved"]) == reserved - int(held["amount_out"])
+    assert _recover(user)["found"][3:] == []  # nothing left at that index; nothing locked
+    seen = world.btc_adapter(me)
+    assert seen.find_locks(hashlock) == []
+    seen.close()
