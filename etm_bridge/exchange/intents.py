@@ -22,8 +22,10 @@ plus :data:`BOND_PPM` of the quoted output. What becomes of it:
   whole bond is added to the pool's ETM reserve (the LPs' share value rises). Expired intents
   are swept by :func:`sweep_expired` at the start of every intent, cancel, swap in and LP
   withdrawal of the pool, through the ``xchg_intent_expiry`` index (asset || 0x00 || expiry
-  height u64 BE || owner20 || hashlock), so an expired reservation never blocks a later swap.
-  Each intent is swept once and paid its sweep with its fee and bond.
+  height u64 BE || owner20 || hashlock), oldest first and at most :data:`SWEEP_MAX` per
+  transaction (a bigger pile is swept by the next ones; an expired intent met before its
+  sweep is forfeited by whoever meets it, never honoured). Each intent is swept once and paid
+  its sweep with its fee and bond.
 
 Pure.
 """
@@ -48,8 +50,11 @@ BOND_FLOOR = 100_000
 BOND_PPM = 2_000
 #: How long an intent holds its quote: the user's lock must be proven within it.
 INTENT_LIFETIME_S = 3 * 3600
-#: Expired intents a page of the sweep reads at a time.
-_SWEEP_PAGE = 256
+#: Most expired intents one transaction sweeps (one page of the expiry index). Unbounded,
+#: a pile of cheap expired intents made every pool transaction, even one refused after the
+#: sweep (rolled back, fee-free, re-run by every node's mempool), do work in proportion to
+#: the pile: a CPU denial of service of the nodes for the price of the pile (review x6b).
+SWEEP_MAX = 256
 
 
 def bond_for(amount_out: int) -> int:
@@ -110,25 +115,21 @@ def to_lps(pool: Pool, amount: int) -> Pool:
 def sweep_expired(
     view: StateView, plan: TxPlan, pool: Pool, height: int
 ) -> tuple[Pool, set[bytes]]:
-    """Forfeit every intent of ``pool`` expired before ``height``: release its reservation and
-    add its bond to the reserve. Returns the pool and the swept intents' keys."""
-    asset = pool.params.asset
-    prefix = records.asset_key(asset, b"")
+    """Forfeit the oldest intents of ``pool`` expired before ``height``, at most
+    :data:`SWEEP_MAX` (the next pool transactions sweep the rest): release each reservation
+    and add its bond to the reserve. Returns the pool and the swept intents' keys. An expired
+    intent not swept yet is still recorded: its readers check :func:`is_live`."""
+    prefix = records.asset_key(pool.params.asset, b"")
     swept: set[bytes] = set()
-    after: bytes | None = None
-    while True:
-        page = view.scan_page(records.INTENT_EXPIRY, prefix, after, _SWEEP_PAGE)
-        for row_key, _ in page:
-            rest = row_key[len(prefix) :]
-            if U64.unpack(rest[:8])[0] >= height:
-                return pool, swept
-            owner20, hashlock = rest[8:28], rest[28:]
-            intent = get(view, owner20, hashlock)
-            if intent is None:  # defensive: index without record
-                plan.put_raw(records.INTENT_EXPIRY, row_key, None)
-                continue
-            pool = to_lps(drop(plan, pool, owner20, hashlock, intent), intent.bond)
-            swept.add(key(owner20, hashlock))
-        if len(page) < _SWEEP_PAGE:
-            return pool, swept
-        after = page[-1][0]
+    for row_key, _ in view.scan_page(records.INTENT_EXPIRY, prefix, None, SWEEP_MAX):
+        rest = row_key[len(prefix) :]
+        if U64.unpack(rest[:8])[0] >= height:
+            break
+        owner20, hashlock = rest[8:28], rest[28:]
+        intent = get(view, owner20, hashlock)
+        if intent is None:  # defensive: index without record
+            plan.put_raw(records.INTENT_EXPIRY, row_key, None)
+            continue
+        pool = to_lps(drop(plan, pool, owner20, hashlock, intent), intent.bond)
+        swept.add(key(owner20, hashlock))
+    return pool, swept

@@ -87,7 +87,11 @@ def plan_swap_in(
     plan = TxPlan()
     pool, swept = intents.sweep_expired(view, plan, pool, ctx.height)
     intent = _live_intent(view, swept, recipient, p.hashlock)
-    matches = intent is not None and (intent.asset, intent.amount_in) == (p.asset, p.amount_in)
+    matches = (
+        intent is not None
+        and intents.is_live(intent, ctx.height)  # expired, not swept yet: forfeited below
+        and (intent.asset, intent.amount_in) == (p.asset, p.amount_in)
+    )
     min_out = _pinned_min_out(tx, p, recipient, intent if matches else None)
     hashlocks.require_usable(
         view, lock.hashlock, p.recipient
@@ -95,7 +99,7 @@ def plan_swap_in(
     custody.check_inflow(view, p.asset, lock.amount, ctx)
     reserved = None
     if intent is not None:
-        if matches:  # live (the sweep of its pool ran): the lock is proven, the bond goes back
+        if matches:  # live: the lock is proven, the bond goes back
             plan.escrow_out.append((recipient, intent.bond))
             reserved = intents.quote_of(intent)
             plan.put_raw(records.INTENTS, intents.key(recipient, p.hashlock), None)
@@ -104,7 +108,7 @@ def plan_swap_in(
                 intents.expiry_key(intent.asset, intent.expiry_height, recipient, p.hashlock),
                 None,
             )
-        else:  # other terms: ended as if cancelled now (review x6b)
+        else:  # other terms or expired: ended as a cancel now (review x6b; expired: all)
             pool = _drop_in(view, plan, pool, recipient, p.hashlock, intent, ctx.height)
     request = swap_rules.SwapInRequest(p.recipient, p.amount_in, p.hashlock, min_out)
     new_pool, terms = swap_rules.check_swap_in(

@@ -266,18 +266,27 @@ def test_attack_an_intent_or_cancel_on_a_hashlock_someone_else_reserved(led: Led
     led.check_money()
 
 
+def _pile(led: Ledger, n: int, who: str = "bob") -> None:
+    for i in range(n):
+        h = hashlock_of(i.to_bytes(2, "big") * 16)
+        led.send(who, tt.SWAP_INTENT, pl.SwapIntentPayload("btc", h, 1_000, 1))
+
+
+def _expiry_rows(led: Ledger) -> int:
+    return len(led.state.scan_page(rc.INTENT_EXPIRY, b"", None, 10_000))
+
+
 def test_attack_an_expired_reservation_does_not_block_the_next_swap(led: Ledger) -> None:
-    """Many expired intents hold the pool; the first swap after them sweeps them all (the
-    sweep pages through the expiry index), without anyone sending an expire transaction."""
+    """Many expired intents hold the pool; the next pool transactions sweep them (one page
+    each, oldest first), without anyone sending an expire transaction."""
     before = led.pool()
-    for i in range(300):  # more than one sweep page
-        led.send(
-            "bob",
-            tt.SWAP_INTENT,
-            pl.SwapIntentPayload("btc", hashlock_of(bytes([i % 256, i // 256]) * 16), 1_000, 1),
-        )
+    _pile(led, intents.SWEEP_MAX + 44)  # more than one transaction sweeps
     assert led.pool().etm_reserved > 0
     led.height += intents.lifetime_blocks(led.params.block_time_s) + 1
+    cancel_h = hashlock_of(b"\x77" * 32)
+    intent(led, "carol", cancel_h, AMOUNT)  # any pool tx: sweeps the oldest page
+    cancel(led, "carol", cancel_h)  # and the next one the rest
+    assert _expiry_rows(led) == 0
     fair = quote(before, PoolDirection.ASSET_TO_ETM, AMOUNT).amount_out
     rec = intent(led, "alice", H, AMOUNT, fair)  # priced as if those intents never were
     assert rec is not None and rec.amount_out >= fair
@@ -285,6 +294,47 @@ def test_attack_an_expired_reservation_does_not_block_the_next_swap(led: Ledger)
     assert led.state.scan_page(rc.INTENT_EXPIRY, b"", None, 10) == [
         (intents.expiry_key("btc", rec.expiry_height, led.addr20("alice"), H), b"\x01")
     ]
+    led.check_money()
+
+
+def test_attack_a_pile_of_expired_intents_costs_each_transaction_one_page_at_most(
+    led: Ledger,
+) -> None:
+    """Review x6b: bob piles up cheap intents (floor bond each) that expire together. The
+    sweep forfeited them all in the next pool transaction, and a transaction refused *after*
+    the sweep (here: slippage) is rolled back and pays no fee, so every such submission made
+    every node's mempool redo the whole sweep: CPU work in proportion to the pile, for free.
+    Now one transaction sweeps at most ``SWEEP_MAX`` (oldest first); the next ones the rest.
+    An expired intent a transaction meets before its sweep is forfeited, never honoured: its
+    proof gets no reserved quote and no bond back."""
+    n = 2 * intents.SWEEP_MAX + 10
+    _pile(led, n)
+    led.height += 1
+    alice_rec = intent(led)  # alice's expires a block later: swept last
+    assert alice_rec is not None
+    led.height = alice_rec.expiry_height + 1
+    rows = _expiry_rows(led)
+    assert rows == n + 1
+    refused = pl.SwapIntentPayload("btc", hashlock_of(b"\x78" * 32), AMOUNT, 10**15)
+    rejected(Reason.SLIPPAGE, lambda: led.send("carol", tt.SWAP_INTENT, refused))
+    assert _expiry_rows(led) == rows  # refused: rolled back, nothing swept
+    carol_h = hashlock_of(b"\x79" * 32)
+    intent(led, "carol", carol_h, AMOUNT)
+    assert _expiry_rows(led) == rows - intents.SWEEP_MAX + 1  # one page swept, carol's added
+    # alice's own expired intent, not swept yet (this tx sweeps bob's next page), is met by
+    # her late proof: forfeited, no bond back, no reserved quote
+    alice = led.balance("alice")
+    htlc_id = swap_in(led, foreign_lock(led))
+    assert _expiry_rows(led) == 10 + 1  # bob's last 10 and carol's
+    assert led.balance("alice") == alice
+    assert intents.get(led.state, led.addr20("alice"), H) is None
+    cancel(led, "carol", carol_h)
+    while _expiry_rows(led):  # the rest goes with the next pool transactions
+        cancel_h = hashlock_of(led.height.to_bytes(4, "big") * 8)
+        intent(led, "carol", cancel_h, AMOUNT)
+        cancel(led, "carol", cancel_h)
+    pool = led.pool()
+    assert pool.etm_reserved == led.htlc(htlc_id).amount and pool.asset_pending_in == AMOUNT
     led.check_money()
 
 
