@@ -20,8 +20,8 @@ plus :data:`BOND_PPM` of the quoted output. What becomes of it:
   as if it let the intent expire;
 * **expired** (the ETM height passed ``expiry_height``): the reservation is released and the
   whole bond is added to the pool's ETM reserve (the LPs' share value rises). Expired intents
-  are swept by :func:`sweep_expired` at the start of every intent, cancel, swap in and LP
-  withdrawal of the pool, through the ``xchg_intent_expiry`` index (asset || 0x00 || expiry
+  are swept by :func:`sweep_expired` at the start of every intent, cancel, swap in, LP deposit
+  and LP withdrawal of the pool, through the ``xchg_intent_expiry`` index (asset || 0x00 || expiry
   height u64 BE || owner20 || hashlock), oldest first and at most :data:`SWEEP_MAX` per
   transaction (a bigger pile is swept by the next ones; an expired intent met before its
   sweep is forfeited by whoever meets it, never honoured). Each intent is swept once and paid

@@ -180,14 +180,18 @@ def plan_lp_deposit(
     deposit: obligation_rules.VerifiedDeposit,
     custody: CustodyPort = LEGACY,
 ) -> TxPlan:
-    """``deposit`` is the payment to the pool as SPV verified it from ``p.proof``."""
+    """``deposit`` is the payment to the pool as SPV verified it from ``p.proof``. Expired
+    swap intents are swept first (review x6b): a deposit made after an intent expired must not
+    buy a share of its forfeited bond, which is the LPs' who were in while it held the pool."""
     pool = get_pool(view, p.asset)
     custody.check_inflow(view, p.asset, deposit.amount, ctx)
     deposit_id = deposit.deposit_id
     used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()
     obligation_rules.check_deposit(deposit, p.asset, encode_address(tx.sender), used)
+    plan = TxPlan()
+    pool, _ = intents.sweep_expired(view, plan, pool, ctx.height)
     new_pool, mint = pool_math.add_liquidity(pool, deposit.amount, p.etm_max, p.min_shares)
-    plan = TxPlan(escrow_in=[(tx.sender, mint.etm_in)])
+    plan.escrow_in.append((tx.sender, mint.etm_in))
     plan.put(records.POOLS, p.asset.encode(), new_pool)
     owned = get_shares(view, p.asset, tx.sender)
     key = records.share_key(p.asset, tx.sender)

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 import pytest
 from exchange_harness import Ledger
-from test_txtypes import H, bind, foreign_lock, rejected, seeded_ledger, swap_in, swap_out
+from test_txtypes import (
+    H,
+    bind,
+    deposit,
+    foreign_lock,
+    rejected,
+    seeded_ledger,
+    swap_in,
+    swap_out,
+)
 
 from etm_bridge.chain.state import canonical_json
 from etm_bridge.errors import ValidationError
@@ -335,6 +344,25 @@ def test_attack_a_pile_of_expired_intents_costs_each_transaction_one_page_at_mos
         cancel(led, "carol", cancel_h)
     pool = led.pool()
     assert pool.etm_reserved == led.htlc(htlc_id).amount and pool.asset_pending_in == AMOUNT
+    led.check_money()
+
+
+def test_attack_a_deposit_after_expiry_does_not_snipe_the_forfeited_bond(led: Ledger) -> None:
+    """Review x6b: bob's intent for the whole pool expired; its bond is the LPs' at the next
+    sweep. Alice deposits as much as the pool holds (a deposit did not sweep) and withdraws at
+    once (a withdrawal sweeps first): half the forfeited bond was hers, taken from the LPs who
+    were in the pool while it was held. A deposit sweeps first now: she buys in after it."""
+    rec = intent(led, "bob", HB, 100 * 10**8)
+    assert rec is not None
+    led.height = rec.expiry_height + 1
+    pool = led.pool()
+    alice = led.balance("alice")
+    deposit(led, "alice", b"dep-snipe", pool.asset_reserve, pool.etm_reserve * 2)
+    swept = intents.get(led.state, led.addr20("bob"), HB) is None  # by the deposit
+    shares = led.shares("alice")
+    led.send("alice", tt.LP_WITHDRAW, pl.LpWithdraw("btc", shares, 1, 1))
+    assert led.balance("alice") - alice <= 0  # no share of the bond (and her fees paid)
+    assert swept
     led.check_money()
 
 
