@@ -6,8 +6,10 @@ reserved quote and the bond back; a cancel releases it, the LPs keeping the shar
 for the blocks held; an expired intent is swept at the next intent, cancel or swap in of its
 pool and its whole bond goes to the LPs. Attacks performed: reserving the whole pool (now
 costs its bond), cancel-and-re-intent loops, a bond refunded twice, an intent for a hashlock
-someone else reserved, an expired reservation still blocking. Every test ends with the money
-check (escrow = pools + user HTLCs + live bonds).
+someone else reserved, an expired reservation still blocking; review x6b: a dust proof with
+other terms to get the whole bond back, a pile of expired intents taxing every transaction's
+sweep, a deposit sniping a forfeited bond. Every test ends with the money check (escrow =
+pools + user HTLCs + live bonds).
 """
 
 from __future__ import annotations
