@@ -29,7 +29,7 @@ def _table(rows: list[dict], network: dict) -> Table:
     columns = ("swap", "state", "paid", "received", "fee",
                "share_value_before", "share_value_after", "seconds")  # fmt: skip
     headers = ("swap id", "swap", "state", "paid", "received", "fee paid",
-               "share value before (ppm)", "share value after (ppm)", "time (s)")  # fmt: skip
+               "share value before (ppb)", "share value after (ppb)", "time (s)")  # fmt: skip
     for header in headers:
         table.add_column(header, no_wrap=header != "swap")
     for row in rows:

@@ -68,9 +68,11 @@ ETH_PENDING = (
 
 
 def share_value(pool: dict[str, Any]) -> int:
-    """sqrt(x * y) / S in millionths (x, y: effective reserves): what swap fees raise."""
+    """sqrt(x * y) / S in billionths (x, y: effective reserves): what swap fees raise. Parts per
+    billion, because one demo swap's fee moves a deep pool's share by less than a millionth
+    (0.00003 ETH of fee in a 20 ETH pool: 0.75 ppm)."""
     x, y = int(pool["effective_asset"]), int(pool["effective_etm"])
-    return isqrt(x * y) * 1_000_000 // int(pool["total_shares"])
+    return isqrt(x * y) * 1_000_000_000 // int(pool["total_shares"])
 
 
 def load_parties(root: Path, height: int) -> tuple[dict[str, Party], int]:

@@ -331,12 +331,13 @@ class EthereumAdapter(ChainAdapter):
         ``start..end`` (one ``eth_getLogs``; blocks before ``from_block`` hold none of ours)."""
         if start_height < 0:
             raise ValidationError(f"start_height must be >= 0, got {start_height}")
+        address = self.htlc_address  # without one: the ConfigError naming it, whatever the range
         start = max(start_height, self.config.from_block)
         end = min(end_height, self.node.block_number())
         if end < start:
             return set()
         kinds = [self.codec.locked_topic, self.codec.claimed_topic, self.codec.refunded_topic]
-        logs = self.node.logs(self.htlc_address, [kinds], start, end)
+        logs = self.node.logs(address, [kinds], start, end)
         return {_topic_hashlock(log) for log in logs}
 
     # --- internals -----------------------------------------------------------------------------
