@@ -21,12 +21,13 @@ and its block time).
 from __future__ import annotations
 
 from ..errors import SwapError, TxRejectedError
+from ..swaps.core.bond import is_pool_swap_in_user
 from ..swaps.core.events import apply_event
 from ..swaps.core.facts import Observed
 from ..swaps.core.fsm import Event, Role, SwapState
 from ..swaps.core.model import ActionKind, LegTerms, Outcome, SwapRecord
-from ..swaps.core.pool_terms import pool_asset_of
 from ..swaps.core.states import TERMINAL
+from ..swaps.runtime.execute import cancel_bonded_intent
 from .context import AppContext
 
 #: The lock each role makes: the user the long leg, the operator the counter leg.
@@ -82,14 +83,15 @@ def _refuse_locked(ctx: AppContext, rec: SwapRecord, what: str) -> SwapError:
 
 
 def _cancel_intent(ctx: AppContext, rec: SwapRecord) -> None:
-    """Cancel our bonded intent for the swap's hashlock, if ETM holds one (a pool swap in)."""
-    if rec.role is not Role.USER or pool_asset_of(rec.terms.counter_leg.refund_key) is None:
+    """Cancel our bonded intent for the swap's hashlock, if ETM holds one (a pool swap in),
+    as the engine does once a swap ends without a proof (:func:`cancel_bonded_intent`)."""
+    if not is_pool_swap_in_user(rec):
         return  # not a pool swap in (its counter leg is refunded to the pool's pseudo-key)
     ex = ctx.exchange()
     if ex.swap_intent(rec.terms.hashlock) is None:
         return  # a direct swap, or cancelled already (a crash before the record was saved)
     try:
-        ex.cancel_intent(rec.terms.hashlock)
+        cancel_bonded_intent(ex, rec.terms.hashlock)
     except TxRejectedError as exc:
         raise SwapError(
             f"swap {rec.swap_id}: ETM refused to cancel its swap intent ({exc.reason}: "

@@ -51,6 +51,7 @@ class ActionKind(StrEnum):
     CLAIM_USER_LOCK = "claim_user_lock"  # operator: claim the user's lock with the secret
     REFUND_USER_LOCK = "refund_user_lock"  # user: refund the long leg after its timelock
     REFUND_COUNTER = "refund_counter"  # operator: refund the short leg after its timelock
+    CANCEL_INTENT = "cancel_intent"  # user (pool swap in): release the bonded ETM intent
     WAIT = "wait"
 
 

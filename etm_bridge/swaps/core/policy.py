@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ...errors import SwapError, TimelockError
 from ...hashlock import LEG_MARGIN_S, blocks_for_seconds, check_leg_margin, seconds_left
+from .bond import cancel_refusal
 from .bumps import bump_wake_heights
 from .fsm import Role, SwapDirection, SwapState
 from .model import ActionKind, Intent, IntentResult, Outcome, SwapRecord
@@ -95,6 +96,8 @@ def _effect_txid(kind: ActionKind, view: SwapView) -> str | None:
         A.REFUND_USER_LOCK: u.spend.txid if u.spend and u.refunded else None,
         A.REFUND_COUNTER: c.spend.txid if c.spend and c.refunded else None,
     }.get(kind)
+    if kind is A.CANCEL_INTENT:
+        return None if view.intent_live else ""  # gone: cancelled, proven or expired
     if kind is A.SUBMIT_PROOF and (
         c.lock is not None or (view.proof and view.proof.status is not ProofStatus.NONE)
     ):
@@ -174,6 +177,8 @@ def _still_applicable(kind: ActionKind, view: SwapView) -> bool:
         return view.user.lock is None
     if kind is A.LOCK_COUNTER_LEG:
         return view.counter.lock is None
+    if kind is A.CANCEL_INTENT:
+        return view.intent_live
     return True
 
 
@@ -323,6 +328,9 @@ def _user_actions(
     if st in (S.SECRET_REVEALED, S.FAILED, S.EXPIRED):
         why = "refund the long leg after its timelock"
         return _spend_if(user, user.refundable, A.REFUND_USER_LOCK, chain_u, why)
+    if cancel_refusal(rec, view) is None:
+        why = "cancel the bonded intent: the swap ended without a proof"
+        return [Action(A.CANCEL_INTENT, chain_c, "", why)]
     return []
 
 

@@ -1,7 +1,8 @@
 """The ports the swap engine and the use cases talk to ETM through (protocols and values, pure).
 
 - :class:`SwapGateway`: what the watcher needs of ETM besides the HTLC leg itself (the foreign
-  chain's relay on ETM, the status and submission of a swap in's SPV proof, a swap out's lock).
+  chain's relay on ETM, the status and submission of a swap in's SPV proof, a swap out's lock,
+  a pool swap in's bonded intent and its cancel).
   Tests implement it with an in-memory exchange; ``etm_client.exchange.NodeExchange`` over a
   node's HTTP API.
 - :class:`PoolSwapLog`: the pools' swap log, which the operator's engine follows.
@@ -70,6 +71,14 @@ class SwapGateway(Protocol):
         ``min_out`` of the asset for us); ``terms.claim_key`` is the pool's leg key."""
         ...
 
+    def cancel_intent(self, hashlock: bytes) -> TxResult:
+        """``xchg_swap_intent_cancel`` (issue 15), waited for."""
+        ...
+
+    def swap_intent(self, hashlock: bytes) -> dict[str, Any] | None:
+        """Our bonded intent for ``hashlock`` (None if none)."""
+        ...
+
 
 @runtime_checkable
 class InclusionWatch(Protocol):
@@ -126,14 +135,6 @@ class EtmExchange(SwapGateway, PoolSwapLog, Protocol):
     def record_intent(self, asset: str, hashlock: bytes, amount_in: int, min_out: int) -> TxResult:
         """``xchg_swap_intent`` (pins ``min_out``, reserves the hashlock and the quoted output
         against a bond), waited for."""
-        ...
-
-    def cancel_intent(self, hashlock: bytes) -> TxResult:
-        """``xchg_swap_intent_cancel`` (issue 15), waited for."""
-        ...
-
-    def swap_intent(self, hashlock: bytes) -> dict[str, Any] | None:
-        """Our bonded intent for ``hashlock`` (None if none)."""
         ...
 
     def submit_deposit(

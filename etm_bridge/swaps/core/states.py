@@ -148,7 +148,7 @@ _ALL: tuple[StateSpec, ...] = (
     _spec(
         S.REFUNDED, 8, BOTH, {E.REFUND_REORGED},
         facts.on_refunded, "every lock this party made came back to it",
-        deps={D.REFUND}, terminal=True,
+        deps={D.REFUND}, terminal=True, user={A.CANCEL_INTENT},
     ),
     _spec(
         S.FORFEITED, 8, BOTH, {E.CLAIM_REORGED, E.REFUND_REORGED},
@@ -157,7 +157,7 @@ _ALL: tuple[StateSpec, ...] = (
     ),
     _spec(
         S.CANCELLED, 8, BOTH, (), facts.on_cancelled,
-        "ended before anything was locked", terminal=True,
+        "ended before anything was locked", terminal=True, user={A.CANCEL_INTENT},
     ),
 )  # fmt: skip
 

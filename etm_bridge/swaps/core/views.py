@@ -139,6 +139,9 @@ class SwapView:
     counter: LegView
     proof: ProofView | None = None
     removed: frozenset[DepKind] = frozenset()  # dependencies whose block left the best chain
+    #: a pool swap in's bonded intent is live on ETM (read only where a cancel may be due:
+    #: :func:`~.bond.reads_intent`)
+    intent_live: bool = False
 
 
 def static_mismatches(

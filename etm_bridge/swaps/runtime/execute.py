@@ -1,6 +1,10 @@
 """Executing the policy's actions: the adapter calls behind each broadcasting action, and
 feeding headers to the ETM relay. The watcher writes the intent before calling
 :func:`broadcast` and the result after; nothing here touches the database.
+
+:func:`cancel_bonded_intent` is the one way a pool swap in's bonded intent is cancelled, by the
+engine (``CANCEL_INTENT``) and by ``swap cancel``: an intent ETM no longer holds (cancelled,
+proven, swept) is not an error.
 """
 
 from __future__ import annotations
@@ -8,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...adapter import ChainAdapter
-from ...errors import EtmBridgeError
+from ...errors import EtmBridgeError, TxRejectedError
+from ...exchange.reasons import Reason
 from ..core.model import ActionKind, SwapRecord
 from ..core.policy import Action
 from ..core.pool_terms import pool_asset_of
@@ -25,6 +30,10 @@ def broadcast(
 ) -> str:
     """Execute one broadcasting action through the adapters; returns the transaction id."""
     t, kind, a = rec.terms, action.kind, ActionKind
+    if kind is a.CANCEL_INTENT:
+        if gateway is None:
+            raise EtmBridgeError("cancelling a swap intent needs the ETM exchange")
+        return cancel_bonded_intent(gateway, t.hashlock)
     adapter = adapter_for(adapters, action.chain)
     if kind is a.LOCK_USER_LEG:
         pool_asset = pool_asset_of(t.user_leg.claim_key)
@@ -52,6 +61,22 @@ def broadcast(
         return adapter.claim(lock, rec.preimage).txid
     with adapter.paying(rec.fee_rate if kind is a.REFUND_USER_LOCK else None):
         return adapter.refund(lock).txid
+
+
+#: Refusals of a cancel meaning ETM holds no intent of ours for the hashlock any more.
+INTENT_GONE = frozenset({Reason.NO_SWAP_INTENT.value})
+
+
+def cancel_bonded_intent(gateway: SwapGateway, hashlock: bytes) -> str:
+    """``xchg_swap_intent_cancel`` for ``hashlock``, waited for: its transaction id, or
+    ``gone:<reason>`` if ETM holds no intent of ours for it any more (cancelled already, its
+    proof accepted, or never recorded). Any other refusal raises TxRejectedError."""
+    try:
+        return gateway.cancel_intent(hashlock).id
+    except TxRejectedError as exc:
+        if exc.reason in INTENT_GONE:
+            return f"gone:{exc.reason}"
+        raise
 
 
 def relay_headers(

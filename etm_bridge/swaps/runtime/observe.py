@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 
 from ...adapter import ChainAdapter, HtlcLock, HtlcSpend
 from ...errors import ChainError, ConfigError, ScanRangeError
+from ..core.bond import intent_holds, reads_intent
 from ..core.fsm import Role, SwapDirection, SwapState
-from ..core.model import BlockRef, DepKind, SwapRecord
+from ..core.model import ActionKind, BlockRef, DepKind, SwapRecord
 from ..core.ports import SwapGateway
 from ..core.states import SPECS, Leg
 from ..core.views import LegView, SwapView, pick_lock
@@ -186,10 +187,13 @@ def observe(
     swap_in = t.direction is SwapDirection.FOREIGN_TO_ETM
     if gateway is not None and swap_in and SPECS[rec.state].reads_proof:
         proof = gateway.proof_view(rec, common_relay_tip(gateway, user_adapter, user_chain))
+    intent_live = False
+    if gateway is not None and reads_intent(rec):
+        intent_live = intent_holds(gateway.swap_intent(t.hashlock), tips[counter_chain])
     if censored:
         user_view = replace(user_view, censored=censored.get(user_chain, ()))
         counter_view = replace(counter_view, censored=censored.get(counter_chain, ()))
-    view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters))
+    view = SwapView(user_view, counter_view, proof, removed_deps(rec, adapters), intent_live)
     check_recorded_facts_seen(rec, view, adapters)
     return Observation(view, user_lock, counter_lock, partial)
 
@@ -222,6 +226,8 @@ def settled(rec: SwapRecord, tips: Mapping[str, int], depth_blocks: int) -> bool
     only report them missing). ``depth_blocks`` <= 0 never settles."""
     if depth_blocks <= 0 or not SPECS[rec.state].terminal or not rec.depends_on:
         return False
+    if reads_intent(rec) and rec.intents_of(ActionKind.CANCEL_INTENT):
+        return False  # a cancel of our bonded intent is pending or was refused: retry it
     return all(
         ref.chain in tips and tips[ref.chain] - ref.height + 1 >= depth_blocks
         for ref in rec.depends_on

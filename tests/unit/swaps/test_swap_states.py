@@ -18,6 +18,7 @@ from etm_bridge.adapter import LockState
 from etm_bridge.swaps.core import events, states
 from etm_bridge.swaps.core.facts import Observed
 from etm_bridge.swaps.core.fsm import TABLES, Event, Role, SwapDirection, SwapState, allowed_events
+from etm_bridge.swaps.core.model import ActionKind
 from etm_bridge.swaps.core.policy import decide
 from etm_bridge.swaps.core.states import SPECS, TERMINAL, Leg, progress_rank
 from etm_bridge.swaps.core.views import LegView, ProofStatus, ProofView, SwapView
@@ -54,9 +55,13 @@ def test_ranks_and_terminal_states_are_unchanged() -> None:
 
 
 def test_terminal_states_wait_only_on_reorgs_and_act_on_nothing() -> None:
+    """Nothing but the user's cancel of a pool swap in's bonded ETM intent (it moves no lock:
+    ``swaps/core/bond.py``), and only where the swap ended without a proof."""
     for state in TERMINAL:
         spec = SPECS[state]
-        assert not spec.user_actions and not spec.operator_actions, state
+        assert not spec.operator_actions, state
+        cancels = {ActionKind.CANCEL_INTENT} if state in (S.REFUNDED, S.CANCELLED) else set()
+        assert spec.user_actions == cancels, state
         assert {e.value.endswith("_reorged") for e in spec.waits_on} <= {True}, state
 
 
