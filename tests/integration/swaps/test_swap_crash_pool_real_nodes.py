@@ -14,8 +14,10 @@ The required crash points come from ``TABLES[foreign_to_etm]`` (every state but 
 adversary, a missed deadline or a reorg reaches) and the user's broadcasting actions; each run
 checks the chains: one BTC lock, spent once by the expected claim or refund; the user got
 exactly the agreed ETM (the exchange's lock amount) and the pool's reserves moved by exactly
-the swap (claimed) or not at all (refunded; the swap's bonded intent, recorded before the
-snapshot, keeps its reservation and bond until its expiry: issue 15).
+the swap (claimed) or by the bond's cancel charge only (refunded: once the user's BTC is
+refunded its engine cancels the swap's bonded intent, recorded before the snapshot, so the
+reservation is released and the bond comes back less the charge for the blocks it was held,
+instead of the whole bond being forfeited at the intent's expiry: issue 15).
 
 Both engines list all 4 ETM endpoints, node 0 first (they submit to every node and read from a
 trusted one). In the claimed runs node 0 is killed after the user's watcher was killed twice and
@@ -39,10 +41,12 @@ from test_swap_crash_real_nodes import NOT_CRASH_REACHABLE
 from test_swap_pool_real_nodes import DEPOSIT_ETM, DEPOSIT_SAT, FEE_PPM
 
 from etm_bridge.adapter import LockState
-from etm_bridge.app.given_adapters import start_pool_swap
+from etm_bridge.app.given_adapters import make_gateway, start_pool_swap
+from etm_bridge.errors import TxRejectedError
 from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.swaps.core.fsm import Role, SwapDirection, SwapState, states_of
 from etm_bridge.swaps.core.model import ActionKind, Outcome, SwapRecord
+from etm_bridge.swaps.runtime.execute import cancel_bonded_intent
 from etm_bridge.swaps.runtime.store import SwapStore
 from etm_bridge.units import ETM
 
@@ -52,7 +56,7 @@ REFUND_BLOCKS = 10  # the refund scenario's BTC timelock, from the tip
 #: The user's broadcasting intents in each scenario (relaying headers writes none).
 SCENARIO_ACTIONS = {
     "claimed": {ActionKind.LOCK_USER_LEG, ActionKind.SUBMIT_PROOF, ActionKind.CLAIM_COUNTER},
-    "refunded": {ActionKind.LOCK_USER_LEG, ActionKind.REFUND_USER_LOCK},
+    "refunded": {ActionKind.LOCK_USER_LEG, ActionKind.REFUND_USER_LOCK, ActionKind.CANCEL_INTENT},
 }
 #: ``created`` is never re-saved; ``proof_submitted`` is never entered on the pool path: the
 #: exchange locks pool ETM in the very transaction that accepts the proof (``xchg_swap_in``),
@@ -191,6 +195,50 @@ def _record(path: Path, rec: SwapRecord) -> SwapRecord:
         store.close()
 
 
+def _cancelled_after_the_refund(
+    world: World, user: Party, path: Path, rec: SwapRecord
+) -> dict[str, Any]:
+    """The user's engine cancelled the swap's bonded intent once, right after the swap was
+    refunded (the intent written after the refund's state save), and ETM holds it no more; the
+    cancel transaction as the node shows it."""
+    got = _record(path, rec)
+    [cancel] = {i.result.txid for i in got.intents_of(ActionKind.CANCEL_INTENT) if i.result}
+    [refunded] = [t for t in _transitions(path, rec.swap_id) if t.to_state is SwapState.REFUNDED]
+    [written] = {i.created_at_s for i in got.intents_of(ActionKind.CANCEL_INTENT)}
+    assert written >= refunded.at_s, (written, refunded)
+    assert world.client.swap_intent(user.etm_address, rec.terms.hashlock) is None
+    assert cancel is not None and not cancel.startswith("gone:"), cancel
+    tx = world.client.transaction(cancel)
+    assert tx["status"] == "confirmed", tx
+    return tx
+
+
+def _a_cancel_after_the_proof_is_refused(world: World, user: Party, rec: SwapRecord) -> None:
+    """Attack: the user cancels the intent of a proven swap (to get the bond twice, or release
+    the reservation the swap owns). The chain refuses it (``no_swap_intent``: the proof ended
+    the intent) and the pool is untouched; the engine's cancel takes that as "gone"."""
+    etm = world.etm_adapter(user)
+    try:
+        gateway = make_gateway({"etm": etm})
+        assert gateway is not None
+        pool0 = world.client.pool("btc")
+        with pytest.raises(TxRejectedError) as refused:
+            gateway.cancel_intent(rec.terms.hashlock)
+        assert refused.value.reason == "no_swap_intent", refused.value
+        assert cancel_bonded_intent(gateway, rec.terms.hashlock) == "gone:no_swap_intent"
+        assert world.client.pool("btc") == pool0
+    finally:
+        etm.close()
+
+
+def _transitions(path: Path, swap_id: str) -> list[Any]:
+    store = SwapStore(path)
+    try:
+        return list(store.transitions(swap_id))
+    finally:
+        store.close()
+
+
 def _user_path(path: Path, swap_id: str) -> list[tuple[str, str]]:
     store = SwapStore(path)
     try:
@@ -221,6 +269,12 @@ def _check_chains(
         u_etm.close()
 
 
+def _cancel_charge(held: dict[str, Any], height: int) -> int:
+    """``exchange.intents.cancel_charge``, restated: the bond's share of the lifetime held."""
+    bond, life = int(held["bond"]), max(1, int(held["expiry_height"]) - int(held["height"]))
+    return min(bond, -(-bond * min(life, max(1, height - int(held["height"]))) // life))
+
+
 def _check_funds(before: dict, after: dict, rec: SwapRecord, end: SwapState) -> None:
     d_user_btc = after["user_btc"] - before["user_btc"]
     d_user_etm = after["user_etm"] - before["user_etm"]
@@ -236,14 +290,17 @@ def _check_funds(before: dict, after: dict, rec: SwapRecord, end: SwapState) -> 
         assert got - ETM_FEES_MAX <= d_user_etm <= got, deltas
         assert pool1["asset_reserve"] == pool0["asset_reserve"] + SWAP_SAT
         assert pool1["etm_reserve"] == pool0["etm_reserve"] - out
-    else:
+    else:  # the engine cancelled the intent: the bond back less the charge and the tx fee
+        cancel = after["cancel_tx"]
+        charge = _cancel_charge(before["intent"], int(cancel["height"]))
+        assert 0 < charge < before["intent_bond"], (charge, before["intent"])
         assert -BTC_FEES_MAX <= d_user_btc <= 0 and d_op_btc == 0, deltas
-        assert d_user_etm == 0, deltas
+        assert d_user_etm == before["intent_bond"] - charge - int(cancel["fee"]), (deltas, cancel)
         assert pool1["asset_reserve"] == pool0["asset_reserve"]
-        assert pool1["etm_reserve"] == pool0["etm_reserve"]
-    # issue 15: the intent reserved the swap's output from the start; a claim settles it, and an
-    # intent whose lock was never proven holds it until its expiry (then forfeits its bond)
-    released = before["intent_out"] if end is SwapState.CLAIMED_BOTH else 0
+        assert pool1["etm_reserve"] == pool0["etm_reserve"] + charge  # the LPs keep the charge
+    # issue 15: the intent reserved the swap's output from the start; a claim settles it, and
+    # the engine's cancel after the refund releases it (no longer held until its expiry)
+    released = before["intent_out"]
     assert pool1["asset_reserved"] == pool0["asset_reserved"], pool1
     assert pool1["etm_reserved"] == pool0["etm_reserved"] - released, (pool0, pool1)
 
@@ -310,6 +367,7 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
     held = world.client.swap_intent(user.etm_address, rec.terms.hashlock)  # issue 15
     assert held is not None
     before["intent_out"], before["intent_bond"] = int(held["amount_out"]), int(held["bond"])
+    before["intent"] = held
     spec = _spec(world, user, operator, tmp_path, refund, rec, bitcoin_node.faucet_address(), urls)
     hook = None if refund else _kill_a_node_mid_swap(net)
     try:
@@ -345,7 +403,12 @@ def test_sigkill_the_users_watcher_after_every_save_of_a_pool_swap_in(
         assert all(SwapState.PROOF_SUBMITTED.value not in step for step in path), path
     bitcoin_node.mine(1)
     _check_chains(world, user, operator, rec, end)
-    _check_funds(before, _snapshot(world, user, operator), rec, end)
+    after = _snapshot(world, user, operator)
+    if refund:
+        after["cancel_tx"] = _cancelled_after_the_refund(world, user, dbs[Role.USER], rec)
+    _check_funds(before, after, rec, end)
+    if not refund:
+        _a_cancel_after_the_proof_is_refused(world, user, rec)
 
 
 def test_the_crashes_covered_every_state_and_user_action_of_the_table() -> None:

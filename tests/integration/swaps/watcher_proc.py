@@ -32,6 +32,7 @@ from etm_bridge_ethereum import EthereumAdapter
 from etm_bridge.adapters_registry import create_adapter
 from etm_bridge.app.given_adapters import chain_of, etm_side, make_gateway, operator_pools
 from etm_bridge.errors import SwapNotFoundError
+from etm_bridge.swaps.core.bond import reads_intent
 from etm_bridge.swaps.core.fsm import Role, SwapState
 from etm_bridge.swaps.core.model import SwapRecord
 from etm_bridge.swaps.core.policy import PolicyConfig
@@ -83,9 +84,14 @@ def _offline(world: dict, w: Watcher, watchers: list[Watcher]) -> bool:
 
 def _ended(w: Watcher, world: dict) -> bool:
     try:
-        return _rec(w, world).state in TERMINAL
+        rec = _rec(w, world)
     except SwapNotFoundError:  # an operator's pool swap the exchange has not opened yet
         return False
+    if rec.state not in TERMINAL:
+        return False
+    # a pool swap in that ended without a proof still cancels its bonded intent on ETM
+    owed = reads_intent(rec) and w.gateway is not None
+    return not (owed and w.gateway.swap_intent(rec.terms.hashlock) is not None)
 
 
 def _sync_pools(w: Watcher, follower: PoolFollower) -> None:
