@@ -31,6 +31,7 @@ _ACTIONS: dict[ActionKind, str] = {
     ActionKind.CLAIM_USER_LOCK: "claiming {user}",
     ActionKind.REFUND_USER_LOCK: "refunding {user}",
     ActionKind.REFUND_COUNTER: "refunding {counter}",
+    ActionKind.CANCEL_INTENT: "cancelling the swap intent on ETM (its bond back, less the charge)",
     ActionKind.WAIT: "waiting",
 }
 

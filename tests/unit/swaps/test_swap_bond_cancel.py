@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 from swapkit import NOW, lock_for, record, refund_of, view
 
+from etm_bridge.app.watch_say import action_words
 from etm_bridge.errors import TxRejectedError
 from etm_bridge.swaps.core.bond import cancel_refusal, intent_holds, reads_intent
 from etm_bridge.swaps.core.fsm import Role, SwapState
@@ -166,3 +167,11 @@ def test_cancel_execution_takes_an_intent_etm_no_longer_holds_as_done() -> None:
     assert cancel_bonded_intent(gone, hashlock) == "gone:no_swap_intent"  # type: ignore[arg-type]
     with pytest.raises(TxRejectedError, match="insufficient_balance"):
         cancel_bonded_intent(_Gateway("insufficient_balance"), hashlock)  # type: ignore[arg-type]
+
+
+def test_watch_says_every_action_in_words_the_cancel_included() -> None:
+    rec = _pool_in(S.REFUNDED)
+    for kind in ActionKind:
+        assert action_words(rec, kind, "broadcast", lambda chain, n: str(n)).endswith(": sent")
+    said = action_words(rec, A.CANCEL_INTENT, "broadcast", lambda chain, n: str(n))
+    assert said.startswith("cancelling the swap intent on ETM"), said
