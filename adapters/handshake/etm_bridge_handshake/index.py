@@ -12,27 +12,42 @@ Per transaction:
 - an input spending a candidate lock records the spend with its witness.
 
 Only mined blocks are persisted; unconfirmed transactions are applied to a throwaway copy (the
-mempool view, ``mempool.py``) with ``height=None``. Same design as the Bitcoin adapter's index.
+mempool view, ``mempool.py``) with ``height=None``. The index itself is chain-neutral and shared
+with the Bitcoin adapter (``etm_bridge.utxo``); this module is the Handshake part: how the hsd
+codec's ``Tx`` is read (v0/32 outputs as lock candidates, the nulldata marker), the lock record,
+and the coin type.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from etm_bridge.utxo import files
+from etm_bridge.utxo.index import (
+    KEEP_TIP_HASHES,
+    InputView,
+    Marker,
+    OutputView,
+    SpendRecord,
+    TxView,
+    UtxoIndex,
+    outpoint_key,
+)
 
 from .codec import Tx
 from .script import LockMarker, parse_marker
 from .txbuild import Coin
 
-KEEP_TIP_HASHES = 50
-FORMAT_VERSION = 1
+__all__ = [
+    "FORMAT_VERSION", "KEEP_TIP_HASHES", "ChainIndex", "LockOutput", "SpendRecord",
+    "load_index", "outpoint_key", "read_tx", "save_index",
+]  # fmt: skip
 
-
-def outpoint_key(txid: str, vout: int) -> str:
-    return f"{txid}:{vout}"
+#: 2: the file names its chain (the index format is shared with Bitcoin, ``etm_bridge.utxo``).
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -58,111 +73,57 @@ class LockOutput:
         return self.marker.htlc(hashlock).address.hash.hex() == self.address_hash_hex
 
 
-@dataclass
-class SpendRecord:
-    txid: str
-    height: int | None
-    witness_hex: list[str]
-
-    @property
-    def witness(self) -> list[bytes]:
-        return [bytes.fromhex(item) for item in self.witness_hex]
-
-
-@dataclass
-class ChainIndex:
-    """Mutable index state. ``coins`` values are [value, height or None]."""
-
-    birth_height: int
-    tips: list[tuple[int, str]] = field(default_factory=list)
-    coins: dict[str, list[Any]] = field(default_factory=dict)
-    pending_spent: set[str] = field(default_factory=set)
-    locks: dict[str, LockOutput] = field(default_factory=dict)
-    spends: dict[str, SpendRecord] = field(default_factory=dict)
-
-    @property
-    def next_height(self) -> int:
-        return self.tips[-1][0] + 1 if self.tips else self.birth_height
-
-    def record_tip(self, height: int, block_hash: str) -> None:
-        self.tips = [*self.tips, (height, block_hash)][-KEEP_TIP_HASHES:]
-
-    def apply_tx(self, tx: Tx, height: int | None, our_address: bytes) -> None:
-        """Update coins, locks and spends for one (mined or unconfirmed) transaction."""
-        txid = tx.txid_hex
-        for txin in tx.inputs:
-            key = outpoint_key(*txin.outpoint)
-            self.coins.pop(key, None)
-            if height is not None:
-                self.pending_spent.discard(key)
-            else:
-                self.pending_spent.add(key)
-            if key in self.locks and (height is not None or key not in self.spends):
-                self.spends[key] = SpendRecord(txid, height, [w.hex() for w in txin.witness])
-        marker = parse_marker(tx)
-        for vout, out in enumerate(tx.outputs):
-            key = outpoint_key(txid, vout)
-            if out.address.key == our_address and key not in self.pending_spent:
-                self.coins[key] = [out.value, height]
-            if marker and out.address.version == 0 and len(out.address.hash) == 32:
-                self.locks[key] = LockOutput(
-                    txid, vout, out.value, out.address.hash.hex(), marker.claim_pubkey.hex(),
-                    marker.refund_pubkey.hex(), marker.timelock_height, height,
-                )  # fmt: skip
-
-    def spendable(self) -> list[Coin]:
-        """Our coins not already spent by a transaction we broadcast (unconfirmed included)."""
-        result = []
-        for key, (value, _height) in sorted(self.coins.items()):
-            if key not in self.pending_spent:
-                txid, vout = key.split(":")
-                result.append(Coin(txid, int(vout), int(value)))
-        return result
-
-    def confirmed_balance(self) -> int:
-        return sum(
-            int(value)
-            for key, (value, height) in self.coins.items()
-            if height is not None and key not in self.pending_spent
+def read_tx(tx: Tx) -> TxView:
+    """``tx`` as the index reads it: v0/32 (pay-to-script) outputs are lock candidates (the
+    script hash is the lock program); the marker is ``script.parse_marker``'s."""
+    inputs = tuple(InputView(*txin.outpoint, tuple(txin.witness)) for txin in tx.inputs)
+    outputs = tuple(
+        OutputView(
+            out.value,
+            out.address.key,
+            out.address.hash if out.address.version == 0 and len(out.address.hash) == 32 else None,
         )
+        for out in tx.outputs
+    )
+    return TxView(tx.txid_hex, inputs, outputs, parse_marker(tx))
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": FORMAT_VERSION,
-            "birth_height": self.birth_height,
-            "tips": self.tips,
-            "coins": self.coins,
-            "pending_spent": sorted(self.pending_spent),
-            "locks": {k: asdict(v) for k, v in self.locks.items()},
-            "spends": {k: asdict(v) for k, v in self.spends.items()},
-        }
+
+@dataclass
+class ChainIndex(UtxoIndex[Tx, LockOutput, Coin]):
+    """The Handshake wallet index (``etm_bridge.utxo.index.UtxoIndex``)."""
+
+    CHAIN: ClassVar[str] = "handshake"
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ChainIndex:
-        return cls(
-            birth_height=int(data["birth_height"]),
-            tips=[(int(h), str(b)) for h, b in data["tips"]],
-            coins={k: list(v) for k, v in data["coins"].items()},
-            pending_spent=set(data["pending_spent"]),
-            locks={k: LockOutput(**v) for k, v in data["locks"].items()},
-            spends={k: SpendRecord(**v) for k, v in data["spends"].items()},
-        )
+    def read_tx(cls, tx: Tx) -> TxView:
+        return read_tx(tx)
+
+    @classmethod
+    def new_lock(
+        cls, txid: str, vout: int, out: OutputView, marker: Marker, height: int | None
+    ) -> LockOutput:
+        program = out.lock_program or b""
+        return LockOutput(
+            txid, vout, out.value, program.hex(), marker.claim_pubkey.hex(),
+            marker.refund_pubkey.hex(), marker.timelock_height, height,
+        )  # fmt: skip
+
+    @classmethod
+    def lock_from_json(cls, data: Mapping[str, Any]) -> LockOutput:
+        return LockOutput(**data)
+
+    @classmethod
+    def new_coin(cls, txid: str, vout: int, value: int) -> Coin:
+        return Coin(txid, vout, value)
 
 
 def load_index(path: Path, birth_height: int) -> ChainIndex:
-    """The saved index, or an empty one if absent, unreadable, or of another birth height."""
-    try:
-        data = json.loads(path.read_text())
-        if data.get("version") == FORMAT_VERSION and data["birth_height"] == birth_height:
-            return ChainIndex.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return ChainIndex(birth_height)
+    """The saved index, or an empty one if absent, unreadable, of another chain, format or
+    birth height (a rescan, never a misreading)."""
+    return files.load_index(ChainIndex, path, birth_height)
 
 
 def save_index(path: Path, index: ChainIndex) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(index.to_json()))
-    os.replace(tmp, path)
+    files.save_index(path, index)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bitcoin.core import COutPoint, CScript, CTransaction, CTxIn, CTxOut, lx
 from etm_bridge_bitcoin.index import ChainIndex, load_index, outpoint_key, save_index, txid_hex
 from etm_bridge_bitcoin.script import HtlcScript
 from etm_bridge_bitcoin.txbuild import Utxo, WalletKey, build_claim_tx, build_lock_tx
+from etm_bridge_handshake.index import ChainIndex as HandshakeIndex
+from etm_bridge_handshake.index import save_index as save_handshake_index
 
 from etm_bridge.hashlock import hashlock_of
 
@@ -74,4 +77,26 @@ def test_index_persists_and_a_different_birth_height_starts_over(tmp_path: Path)
     assert again.pending_spent == index.pending_spent and again.next_height == 102
     assert load_index(path, 99).locks == {}
     path.write_text("{not json")
+    assert load_index(path, 100).next_height == 100
+
+
+def test_a_file_of_another_format_or_chain_or_not_an_object_is_rescanned(tmp_path: Path) -> None:
+    """Never misread: the format before the shared index (version 2, no chain), a Handshake
+    index file (same shared format) relabelled as Bitcoin's, and JSON that is not an object
+    (``[]`` crashed the adapter's start before) all load as an empty index."""
+    index, _, _ = _index_with_lock()
+    index.record_tip(101, "ab" * 32)
+    path = tmp_path / "idx.json"
+    save_index(path, index)
+    data = json.loads(path.read_text())
+    assert data["chain"] == "bitcoin" and load_index(path, 100).next_height == 102
+    path.write_text(json.dumps({**{k: v for k, v in data.items() if k != "chain"}, "version": 2}))
+    assert load_index(path, 100).next_height == 100
+    theirs = HandshakeIndex(birth_height=100)
+    theirs.coins["cc" * 32 + ":0"] = [1_000, 101]
+    theirs.record_tip(101, "ab" * 32)
+    save_handshake_index(path, theirs)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "version": data["version"]}))
+    assert load_index(path, 100).coins == {}
+    path.write_text("[]")
     assert load_index(path, 100).next_height == 100

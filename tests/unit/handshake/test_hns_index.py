@@ -1,0 +1,137 @@
+"""The Handshake wallet index (the shared ``etm_bridge.utxo`` index read through the hsd codec):
+coins, marker locks and their spends, the mempool cache, and files it must never misread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from etm_bridge_bitcoin.index import ChainIndex as BitcoinIndex
+from etm_bridge_bitcoin.index import save_index as save_bitcoin_index
+from etm_bridge_handshake.codec import Input, Output, Tx
+from etm_bridge_handshake.index import ChainIndex, load_index, outpoint_key, save_index
+from etm_bridge_handshake.mempool import MempoolCache, parents_first, touches
+from etm_bridge_handshake.script import HtlcScript
+from etm_bridge_handshake.sighash import WalletKey
+from etm_bridge_handshake.txbuild import Coin, build_claim_tx, build_lock_tx
+
+from etm_bridge.hashlock import hashlock_of
+
+US, THEM = WalletKey(b"\x01" * 32), WalletKey(b"\x02" * 32)
+PREIMAGE = b"\x07" * 32
+HTLC = HtlcScript(hashlock_of(PREIMAGE), THEM.pubkey, US.pubkey, 500)
+OUR = US.address.key
+
+
+def _funding(value: int) -> Tx:
+    """A transaction paying ``value`` to us (its input is made up)."""
+    return Tx((Input(b"\xee" * 32, 0),), (Output(value, US.address),))
+
+
+def _index_with_lock() -> tuple[ChainIndex, Tx, Tx]:
+    index = ChainIndex(birth_height=100)
+    funding = _funding(9_000_000)
+    index.apply_tx(funding, 101, OUR)
+    lock, _ = build_lock_tx(US, index.spendable(), HTLC, 5_000_000, 20)
+    index.apply_tx(lock, None, OUR)  # as when we broadcast it
+    return index, funding, lock
+
+
+def test_a_lock_spends_our_coin_at_once_records_the_lock_and_then_its_claim() -> None:
+    index, funding, lock = _index_with_lock()
+    assert outpoint_key(funding.txid_hex, 0) in index.pending_spent
+    change = lock.outputs[2].value
+    assert index.spendable() == [Coin(lock.txid_hex, 2, change)]
+    assert index.confirmed_balance() == 0
+    recorded = index.locks[outpoint_key(lock.txid_hex, 0)]
+    assert recorded.height is None and recorded.value == 5_000_000 and recorded.pays(HTLC.hashlock)
+    assert list(index.locks) == [outpoint_key(lock.txid_hex, 0)]  # the marker is no lock
+    index.apply_tx(lock, 102, OUR)
+    assert index.pending_spent == set() and index.confirmed_balance() == change
+    claim = build_claim_tx(THEM, lock.txid_hex, 0, 5_000_000, HTLC, PREIMAGE, 20)
+    index.apply_tx(claim, 103, OUR)
+    spend = index.spends[outpoint_key(lock.txid_hex, 0)]
+    assert spend.txid == claim.txid_hex and spend.height == 103 and PREIMAGE in spend.witness
+
+
+def test_an_unconfirmed_refund_to_us_is_spendable_as_before_the_shared_index() -> None:
+    """Handshake has no fee bumps: its pending spends' outputs are not held (Bitcoin's are)."""
+    index, _, lock = _index_with_lock()
+    index.apply_tx(lock, 102, OUR)
+    claim = build_claim_tx(US, lock.txid_hex, 0, 5_000_000, HTLC, PREIMAGE, 20)
+    index.apply_tx(claim, None, OUR)
+    assert index.held == set()
+    assert Coin(claim.txid_hex, 0, claim.outputs[0].value) in index.spendable()
+
+
+def test_the_mempool_cache_applies_a_claim_listed_before_its_lock() -> None:
+    index = ChainIndex(birth_height=100)
+    index.apply_tx(_funding(9_000_000), 101, OUR)
+    lock, _ = build_lock_tx(US, index.spendable(), HTLC, 5_000_000, 20)
+    claim = build_claim_tx(THEM, lock.txid_hex, 0, 5_000_000, HTLC, PREIMAGE, 20)
+    txs = {lock.txid_hex: lock, claim.txid_hex: claim}
+    assert parents_first(txs, [claim.txid_hex, lock.txid_hex]) == [lock.txid_hex, claim.txid_hex]
+    assert touches(index, lock, OUR) and not touches(index, claim, OUR)  # an unknown lock
+    view = ChainIndex.from_json(index.to_json())
+    MempoolCache().apply(view, [claim.txid_hex, lock.txid_hex], txs.get, OUR)
+    assert view.spends[outpoint_key(lock.txid_hex, 0)].txid == claim.txid_hex
+
+
+def test_the_index_persists_and_a_different_birth_height_starts_over(tmp_path: Path) -> None:
+    index, _, _ = _index_with_lock()
+    index.record_tip(101, "ab" * 32)
+    path = tmp_path / "idx.json"
+    save_index(path, index)
+    again = load_index(path, 100)
+    assert again.locks == index.locks and again.coins == index.coins
+    assert again.pending_spent == index.pending_spent and again.next_height == 102
+    assert load_index(path, 99).locks == {}
+
+
+def _bitcoin_index_file(path: Path, version: int) -> None:
+    index = BitcoinIndex(birth_height=100)
+    index.coins["cc" * 32 + ":0"] = [1_000, 101]
+    index.record_tip(101, "ab" * 32)
+    save_bitcoin_index(path, index)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "version": version}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",  # valid JSON but not an object: crashed the adapter's start before
+        '"version"',
+        "{not json",
+        '{"version": 2, "chain": "handshake", "birth_height": 100, "tips": 5}',
+        '{"version": 2, "chain": "handshake", "birth_height": 100, "tips": [],'
+        ' "coins": {"a:0": 5}, "pending_spent": [], "locks": {}, "spends": {}}',
+        '{"version": 2, "chain": "handshake", "birth_height": 100, "tips": [], "coins": {},'
+        ' "pending_spent": [], "locks": {"a:0": {"txid": "a"}}, "spends": {}}',
+    ],
+)
+def test_a_malformed_index_file_is_rescanned_never_misread(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "idx.json"
+    path.write_text(text)
+    fresh = load_index(path, 100)
+    assert fresh.coins == {} and fresh.locks == {} and fresh.next_height == 100
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_bitcoin_index_file_is_rescanned_by_handshake(tmp_path: Path, version: int) -> None:
+    """The attack: hand the Handshake adapter a Bitcoin index file (the format is shared), even
+    relabelled with Handshake's version: no Bitcoin coin or tip may be read as ours."""
+    path = tmp_path / "idx.json"
+    _bitcoin_index_file(path, version)
+    fresh = load_index(path, 100)
+    assert fresh.coins == {} and fresh.tips == [] and fresh.next_height == 100
+
+
+def test_an_index_file_of_the_format_before_the_shared_one_is_rescanned(tmp_path: Path) -> None:
+    index, _, _ = _index_with_lock()
+    index.record_tip(101, "ab" * 32)
+    path = tmp_path / "idx.json"
+    save_index(path, index)
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "chain"}
+    path.write_text(json.dumps({**old, "version": 1}))  # what FORMAT_VERSION 1 wrote
+    assert load_index(path, 100).next_height == 100
