@@ -3,6 +3,7 @@ coins, marker locks and their spends, the mempool cache, and files it must never
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from etm_bridge_handshake.script import HtlcScript
 from etm_bridge_handshake.sighash import WalletKey
 from etm_bridge_handshake.txbuild import Coin, build_claim_tx, build_lock_tx
 
+import etm_bridge.utxo
 from etm_bridge.hashlock import hashlock_of
 
 US, THEM = WalletKey(b"\x01" * 32), WalletKey(b"\x02" * 32)
@@ -135,3 +137,14 @@ def test_an_index_file_of_the_format_before_the_shared_one_is_rescanned(tmp_path
     old = {k: v for k, v in json.loads(path.read_text()).items() if k != "chain"}
     path.write_text(json.dumps({**old, "version": 1}))  # what FORMAT_VERSION 1 wrote
     assert load_index(path, 100).next_height == 100
+
+
+@pytest.mark.parametrize("module", ["index", "mempool"])
+def test_the_shared_index_and_mempool_cache_are_pure(module: str) -> None:
+    """Only ``files.py`` of ``etm_bridge.utxo`` touches the file system."""
+    path = Path(etm_bridge.utxo.__file__).parent / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    io = {"socket", "requests", "sqlite3", "subprocess", "urllib", "http", "os", "pathlib", "json"}
+    assert {name.split(".")[0] for name in names} & io == set()
