@@ -1,5 +1,6 @@
 """The Handshake wallet index (the shared ``etm_bridge.utxo`` index read through the hsd codec):
-coins, marker locks and their spends, the mempool cache, and files it must never misread."""
+coins, marker locks and their spends, the mempool cache, activity, and files it must never
+misread."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from etm_bridge_bitcoin.index import ChainIndex as BitcoinIndex
 from etm_bridge_bitcoin.index import save_index as save_bitcoin_index
+from etm_bridge_handshake.activity import HashlockResolver, index_activity
 from etm_bridge_handshake.codec import Input, Output, Tx
 from etm_bridge_handshake.index import ChainIndex, load_index, outpoint_key, save_index
 from etm_bridge_handshake.mempool import MempoolCache, parents_first, touches
@@ -148,3 +150,19 @@ def test_the_shared_index_and_mempool_cache_are_pure(module: str) -> None:
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     io = {"socket", "requests", "sqlite3", "subprocess", "urllib", "http", "os", "pathlib", "json"}
     assert {name.split(".")[0] for name in names} & io == set()
+
+
+def test_activity_reads_spends_from_witnesses_and_matches_watched_locks_only() -> None:
+    index, _, lock = _index_with_lock()
+    index.apply_tx(lock, 102, OUR)
+    claim = build_claim_tx(THEM, lock.txid_hex, 0, 5_000_000, HTLC, PREIMAGE, 20)
+    index.apply_tx(claim, 103, OUR)
+    nobody = HashlockResolver()
+    assert index_activity(index, 102, 102, nobody, unconfirmed=False) == set()
+    assert index_activity(index, 103, 103, nobody, unconfirmed=False) == {HTLC.hashlock}
+    watching = HashlockResolver()
+    watching.watch(hashlock_of(b"\x08" * 32))
+    assert index_activity(index, 102, 102, watching, unconfirmed=False) == set()
+    watching.watch(HTLC.hashlock)  # watched later: the same lock is tried again
+    assert index_activity(index, 102, 102, watching, unconfirmed=False) == {HTLC.hashlock}
+    assert index_activity(index, 104, 110, watching, unconfirmed=True) == set()
