@@ -141,8 +141,8 @@ def test_an_index_file_of_the_format_before_the_shared_one_is_rescanned(tmp_path
     assert load_index(path, 100).next_height == 100
 
 
-@pytest.mark.parametrize("module", ["index", "mempool"])
-def test_the_shared_index_and_mempool_cache_are_pure(module: str) -> None:
+@pytest.mark.parametrize("module", ["index", "mempool", "activity"])
+def test_the_shared_index_mempool_cache_and_activity_are_pure(module: str) -> None:
     """Only ``files.py`` of ``etm_bridge.utxo`` touches the file system."""
     path = Path(etm_bridge.utxo.__file__).parent / f"{module}.py"
     tree = ast.parse(path.read_text())
