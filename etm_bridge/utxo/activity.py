@@ -24,9 +24,21 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from etm_bridge.errors import ValidationError
 from etm_bridge.hashlock import require_hashlock
 
 from .index import Marker, UtxoIndex
+
+
+class Script(Protocol):
+    @property
+    def script(self) -> bytes: ...
+    @property
+    def hashlock(self) -> bytes: ...
+
+
+class TemplateMarker(Marker, Protocol):
+    def htlc(self, hashlock: bytes) -> Script: ...
 
 
 class LockRecord(Protocol):
@@ -35,7 +47,7 @@ class LockRecord(Protocol):
     @property
     def height(self) -> int | None: ...
     @property
-    def marker(self) -> Marker: ...
+    def marker(self) -> TemplateMarker: ...
 
 
 #: A stand-in hashlock that locates the hashlock's bytes inside a marker's script.
@@ -47,17 +59,17 @@ LockT = TypeVar("LockT", bound=LockRecord)
 class HashlockResolver(Generic[LockT]):
     """Matches lock outputs against the hashlocks being watched (see the module docstring).
 
-    The chain says how: ``script_of(marker, hashlock)`` is the HTLC script, ``script_hash`` what
-    a pay-to-script output commits to, ``program_of(lock)`` the script hash the lock pays (None
-    if it is not pay-to-script)."""
+    The chain says how: ``parse_script`` reads an HTLC script (raising ``ValidationError`` if it
+    is not the template), ``script_hash`` is what a pay-to-script output commits to, and
+    ``program_of(lock)`` the script hash a lock pays (None if it is not pay-to-script)."""
 
     def __init__(
         self,
-        script_of: Callable[[Marker, bytes], bytes],
+        parse_script: Callable[[bytes], Script],
         script_hash: Callable[[bytes], bytes],
         program_of: Callable[[LockT], bytes | None],
     ) -> None:
-        self._script_of, self._script_hash = script_of, script_hash
+        self._parse_script, self._script_hash = parse_script, script_hash
         self._program_of = program_of
         self._watched: list[bytes] = []
         self._known: set[bytes] = set()
@@ -76,6 +88,16 @@ class HashlockResolver(Generic[LockT]):
     def watched(self) -> frozenset[bytes]:
         return frozenset(self._known)
 
+    def witness_hashlock(self, witness: list[bytes]) -> bytes | None:
+        """The hashlock of the HTLC script a spend reveals (its last witness item), or None if
+        the witness does not end with the template (then it spent no etm-bridge HTLC)."""
+        if not witness:
+            return None
+        try:
+            return self._parse_script(witness[-1]).hashlock
+        except ValidationError:
+            return None
+
     def resolve(self, key: str, lock: LockT) -> bytes | None:
         """The watched hashlock whose HTLC script ``lock`` pays, or None."""
         found, tried = self._results.get(key, (None, 0))
@@ -90,12 +112,12 @@ class HashlockResolver(Generic[LockT]):
             self._results[key] = (found, len(self._watched))
         return found
 
-    def _template(self, marker: Marker) -> tuple[bytes, bytes]:
+    def _template(self, marker: TemplateMarker) -> tuple[bytes, bytes]:
         """(bytes before, bytes after) the hashlock in the marker's script."""
         triple = (marker.claim_pubkey, marker.refund_pubkey, marker.timelock_height)
         split = self._templates.get(triple)
         if split is None:
-            script = self._script_of(marker, _PROBE)
+            script = marker.htlc(_PROBE).script
             at = script.index(_PROBE)
             split = (script[:at], script[at + len(_PROBE) :])
             self._templates[triple] = split
@@ -111,7 +133,6 @@ def index_activity(
     start_height: int,
     end_height: int,
     resolver: HashlockResolver[LockT],
-    witness_hashlock: Callable[[list[bytes]], bytes | None],
     *,
     unconfirmed: bool,
 ) -> set[bytes]:
@@ -121,7 +142,7 @@ def index_activity(
     for key, lock in view.locks.items():
         spend = view.spends.get(key)
         if spend is not None and _in_range(spend.height, start_height, end_height, unconfirmed):
-            hashlock = witness_hashlock(spend.witness) or resolver.resolve(key, lock)
+            hashlock = resolver.witness_hashlock(spend.witness) or resolver.resolve(key, lock)
             if hashlock is not None:
                 found.add(hashlock)
         if _in_range(lock.height, start_height, end_height, unconfirmed):

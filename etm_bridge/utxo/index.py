@@ -18,9 +18,9 @@ sets ``HOLDS_SPEND_OUTPUTS`` so their unconfirmed outputs are not spent by walle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 #: How many recent (height, hash) pairs are kept to detect a reorg.
 KEEP_TIP_HASHES = 50
@@ -95,7 +95,7 @@ CoinT = TypeVar("CoinT")
 @dataclass
 class UtxoIndex(Generic[TxT, LockT, CoinT]):
     """Mutable index state. ``coins`` values are [value, height or None]. A chain's subclass
-    says how its transactions are read (:meth:`read_tx`) and its locks and coins are made."""
+    says how its transactions are read (:meth:`read_tx`) and names its lock and coin types."""
 
     #: The chain's name and its file format version, both written to and checked in the JSON:
     #: a file of another chain or format is rescanned, never misread.
@@ -117,6 +117,11 @@ class UtxoIndex(Generic[TxT, LockT, CoinT]):
 
     # --- the chain's part ---------------------------------------------------------------------
 
+    #: The chain's lock record, built ``(txid, vout, value, lock program hex, claim pubkey hex,
+    #: refund pubkey hex, timelock height, height)`` and from its JSON dict; its coin type.
+    LOCK: ClassVar[Callable[..., Any]]
+    COIN: ClassVar[Callable[[str, int, int], Any]]
+
     @classmethod
     def read_tx(cls, tx: TxT) -> TxView:
         raise NotImplementedError
@@ -125,15 +130,12 @@ class UtxoIndex(Generic[TxT, LockT, CoinT]):
     def new_lock(
         cls, txid: str, vout: int, out: OutputView, marker: Marker, height: int | None
     ) -> LockT:
-        raise NotImplementedError
-
-    @classmethod
-    def lock_from_json(cls, data: Mapping[str, Any]) -> LockT:
-        raise NotImplementedError
-
-    @classmethod
-    def new_coin(cls, txid: str, vout: int, value: int) -> CoinT:
-        raise NotImplementedError
+        program = (out.lock_program or b"").hex()
+        claim, refund = marker.claim_pubkey.hex(), marker.refund_pubkey.hex()
+        lock = cls.LOCK(
+            txid, vout, out.value, program, claim, refund, marker.timelock_height, height
+        )
+        return cast(LockT, lock)
 
     # --- state --------------------------------------------------------------------------------
 
@@ -177,11 +179,11 @@ class UtxoIndex(Generic[TxT, LockT, CoinT]):
     def spendable(self) -> list[CoinT]:
         """Our coins not already spent by a transaction we broadcast (unconfirmed included),
         except the outputs of our pending claims and refunds (:attr:`held`)."""
-        result = []
+        result, coin = [], type(self).COIN
         for key, (value, _height) in sorted(self.coins.items()):
             if key not in self.pending_spent and key not in self.held:
                 txid, vout = key.split(":")
-                result.append(self.new_coin(txid, int(vout), int(value)))
+                result.append(cast(CoinT, coin(txid, int(vout), int(value))))
         return result
 
     def confirmed_balance(self) -> int:
@@ -212,6 +214,6 @@ class UtxoIndex(Generic[TxT, LockT, CoinT]):
             tips=[(int(h), str(b)) for h, b in data["tips"]],
             coins={k: list(v) for k, v in data["coins"].items()},
             pending_spent=set(data["pending_spent"]),
-            locks={k: cls.lock_from_json(v) for k, v in data["locks"].items()},
+            locks={k: cast(LockT, cls.LOCK(**v)) for k, v in data["locks"].items()},
             spends={k: SpendRecord(**v) for k, v in data["spends"].items()},
         )

@@ -20,31 +20,22 @@ outputs as lock candidates, the OP_RETURN marker), the lock record, and the coin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from functools import partial
+from typing import ClassVar
 
 from bitcoin.core import CTransaction
 
 from etm_bridge.utxo import files
-from etm_bridge.utxo.index import (
-    KEEP_TIP_HASHES,
-    InputView,
-    Marker,
-    OutputView,
-    SpendRecord,
-    TxView,
-    UtxoIndex,
-    outpoint_key,
-)
+from etm_bridge.utxo.index import InputView, OutputView, TxView, UtxoIndex, outpoint_key
 
 from .script import LockMarker, parse_marker
 from .txbuild import Utxo
 
 __all__ = [
-    "FORMAT_VERSION", "KEEP_TIP_HASHES", "ChainIndex", "LockOutput", "SpendRecord",
-    "load_index", "outpoint_key", "read_tx", "save_index", "scan_block", "txid_hex",
+    "FORMAT_VERSION", "ChainIndex", "LockOutput", "load_index", "outpoint_key", "read_tx",
+    "save_index", "scan_block", "txid_hex",
 ]  # fmt: skip
 
 #: 2: only mined transactions are persisted (version 1 also kept our unconfirmed broadcasts,
@@ -107,38 +98,18 @@ class ChainIndex(UtxoIndex[CTransaction, LockOutput, Utxo]):
     CHAIN: ClassVar[str] = "bitcoin"
     FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
     HOLDS_SPEND_OUTPUTS: ClassVar[bool] = True
+    LOCK = LockOutput
+    COIN = Utxo
 
     @classmethod
     def read_tx(cls, tx: CTransaction) -> TxView:
         return read_tx(tx)
 
-    @classmethod
-    def new_lock(
-        cls, txid: str, vout: int, out: OutputView, marker: Marker, height: int | None
-    ) -> LockOutput:
-        return LockOutput(
-            txid, vout, out.value, out.payee.hex(), marker.claim_pubkey.hex(),
-            marker.refund_pubkey.hex(), marker.timelock_height, height,
-        )  # fmt: skip
 
-    @classmethod
-    def lock_from_json(cls, data: Mapping[str, Any]) -> LockOutput:
-        return LockOutput(**data)
-
-    @classmethod
-    def new_coin(cls, txid: str, vout: int, value: int) -> Utxo:
-        return Utxo(txid, vout, value)
-
-
-def load_index(path: Path, birth_height: int) -> ChainIndex:
-    """The saved index, or an empty one if absent, unreadable, of another chain, format or
-    birth height (a rescan, never a misreading)."""
-    return files.load_index(ChainIndex, path, birth_height)
-
-
-def save_index(path: Path, index: ChainIndex) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    files.save_index(path, index)
+#: The saved index, or an empty one if absent, unreadable, of another chain, format or birth
+#: height (a rescan, never a misreading); saving writes atomically (``etm_bridge.utxo.files``).
+load_index = partial(files.load_index, ChainIndex)
+save_index = files.save_index
 
 
 def scan_block(index: ChainIndex, txs: Iterable[CTransaction], height: int, our: bytes) -> None:

@@ -9,32 +9,13 @@ script's SHA3-256), and the address hash of a lock output.
 
 from __future__ import annotations
 
-from etm_bridge.errors import ValidationError
 from etm_bridge.utxo import activity as core
-from etm_bridge.utxo.index import Marker
 
 from .codec import sha3_256
-from .index import ChainIndex, LockOutput
-from .script import LockMarker, parse_htlc_script
+from .index import LockOutput
+from .script import parse_htlc_script
 
-__all__ = ["HashlockResolver", "index_activity", "witness_hashlock"]
-
-
-def witness_hashlock(witness: list[bytes]) -> bytes | None:
-    if not witness:
-        return None
-    try:
-        return parse_htlc_script(witness[-1]).hashlock
-    except ValidationError:
-        return None
-
-
-def _script(marker: Marker, hashlock: bytes) -> bytes:
-    return (
-        LockMarker(marker.claim_pubkey, marker.refund_pubkey, marker.timelock_height)
-        .htlc(hashlock)
-        .script
-    )
+__all__ = ["HashlockResolver", "index_activity"]
 
 
 def _program(lock: LockOutput) -> bytes:
@@ -45,12 +26,7 @@ class HashlockResolver(core.HashlockResolver[LockOutput]):
     """Matches v0/32 lock outputs against the watched hashlocks (``etm_bridge.utxo.activity``)."""
 
     def __init__(self) -> None:
-        super().__init__(_script, sha3_256, _program)
+        super().__init__(parse_htlc_script, sha3_256, _program)
 
 
-def index_activity(
-    view: ChainIndex, start: int, end: int, resolver: HashlockResolver, *, unconfirmed: bool
-) -> set[bytes]:
-    return core.index_activity(
-        view, start, end, resolver, witness_hashlock, unconfirmed=unconfirmed
-    )
+index_activity = core.index_activity

@@ -20,30 +20,20 @@ and the coin type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from functools import partial
+from typing import ClassVar
 
 from etm_bridge.utxo import files
-from etm_bridge.utxo.index import (
-    KEEP_TIP_HASHES,
-    InputView,
-    Marker,
-    OutputView,
-    SpendRecord,
-    TxView,
-    UtxoIndex,
-    outpoint_key,
-)
+from etm_bridge.utxo.index import InputView, OutputView, TxView, UtxoIndex, outpoint_key
 
 from .codec import Tx
 from .script import LockMarker, parse_marker
 from .txbuild import Coin
 
 __all__ = [
-    "FORMAT_VERSION", "KEEP_TIP_HASHES", "ChainIndex", "LockOutput", "SpendRecord",
-    "load_index", "outpoint_key", "read_tx", "save_index",
+    "FORMAT_VERSION", "ChainIndex", "LockOutput", "load_index", "outpoint_key", "read_tx",
+    "save_index",
 ]  # fmt: skip
 
 #: 2: the file names its chain (the index format is shared with Bitcoin, ``etm_bridge.utxo``).
@@ -94,36 +84,15 @@ class ChainIndex(UtxoIndex[Tx, LockOutput, Coin]):
 
     CHAIN: ClassVar[str] = "handshake"
     FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+    LOCK = LockOutput
+    COIN = Coin
 
     @classmethod
     def read_tx(cls, tx: Tx) -> TxView:
         return read_tx(tx)
 
-    @classmethod
-    def new_lock(
-        cls, txid: str, vout: int, out: OutputView, marker: Marker, height: int | None
-    ) -> LockOutput:
-        program = out.lock_program or b""
-        return LockOutput(
-            txid, vout, out.value, program.hex(), marker.claim_pubkey.hex(),
-            marker.refund_pubkey.hex(), marker.timelock_height, height,
-        )  # fmt: skip
 
-    @classmethod
-    def lock_from_json(cls, data: Mapping[str, Any]) -> LockOutput:
-        return LockOutput(**data)
-
-    @classmethod
-    def new_coin(cls, txid: str, vout: int, value: int) -> Coin:
-        return Coin(txid, vout, value)
-
-
-def load_index(path: Path, birth_height: int) -> ChainIndex:
-    """The saved index, or an empty one if absent, unreadable, of another chain, format or
-    birth height (a rescan, never a misreading)."""
-    return files.load_index(ChainIndex, path, birth_height)
-
-
-def save_index(path: Path, index: ChainIndex) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    files.save_index(path, index)
+#: The saved index, or an empty one if absent, unreadable, of another chain, format or birth
+#: height (a rescan, never a misreading); saving writes atomically (``etm_bridge.utxo.files``).
+load_index = partial(files.load_index, ChainIndex)
+save_index = files.save_index
