@@ -75,7 +75,7 @@ def read_tx(tx: CTransaction) -> TxView:
         InputView(
             i.prevout.hash[::-1].hex(),
             i.prevout.n,
-            tuple(bytes(w) for w in witnesses[n].scriptWitness) if witnesses else (),
+            tuple(map(bytes, witnesses[n].scriptWitness)) if witnesses else (),
         )
         for n, i in enumerate(tx.vin)
     )
