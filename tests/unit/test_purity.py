@@ -31,6 +31,7 @@ FOLDERS = ("chain", "exchange", "spv", "custody", *(f"chains/{p.name}/{part}" fo
     (PKG / "chains").iterdir()) if p.is_dir() for part in ("spv", "etm")))  # fmt: skip
 FOLDERS += ("chains/bitcoin/custody",)  # design-14 section 10.1: a chain's custody part is pure
 MODULES = ("units.py", "observations.py", "wallet/derive.py", "chains/profile.py",
+           "utxo/index.py", "utxo/mempool.py", "utxo/activity.py",
            "etm_client/crosscheck.py", "etm_client/inclusion.py")  # fmt: skip
 
 
