@@ -383,22 +383,30 @@ def _show_actions(rows: list[dict], as_json: bool) -> None:
     emit(rows, as_json, "\n".join(f"{r['action']}: {r['outcome']}" for r in rows))
 
 
+def fee_rate_option(what: str) -> Any:
+    text = f"Our {what} fee rate (the chain's fee unit) instead of the estimate; at most the "
+    return click.option("--fee-rate", type=int, default=None, help=text + "chain's ceiling.")
+
+
 @group.command("claim")
 @click.argument("swap_id")
+@fee_rate_option("claim's")
 @engine_options
 @json_option
-def claim_command(swap_id: str, as_json: bool) -> None:
+def claim_command(swap_id: str, fee_rate: int | None, as_json: bool) -> None:
     """Claim now (the user reveals the secret only if the guard allows)."""
-    _show_actions(swap_reads.claim(engine(), swap_id), as_json)
+    _show_actions(swap_reads.claim(engine(), swap_id, fee_rate), as_json)
 
 
 @group.command("refund")
 @click.argument("swap_id")
+@fee_rate_option("refund's")
 @engine_options
 @json_option
-def refund_command(swap_id: str, as_json: bool) -> None:
-    """Refund our lock now (only once its timelock allows)."""
-    _show_actions(swap_reads.refund(engine(), swap_id), as_json)
+def refund_command(swap_id: str, fee_rate: int | None, as_json: bool) -> None:
+    """Refund our lock now (only once its timelock allows); --fee-rate is kept for any later
+    refund of this swap."""
+    _show_actions(swap_reads.refund(engine(), swap_id, fee_rate), as_json)
 
 
 @group.command("recover")

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import SwapError
 from ..swaps.core.codec import public_view
 from ..swaps.core.explain import timeline
-from ..swaps.core.fsm import SwapState
+from ..swaps.core.fsm import Role, SwapState
 from ..swaps.core.model import ActionKind, SwapRecord
 from .context import AppContext
 from .recover_direct import UNPAYABLE
@@ -79,14 +79,33 @@ def explain(ctx: AppContext, swap_id: str, *, offline: bool = False) -> dict[str
     return data
 
 
-def _act(ctx: AppContext, swap_id: str, kinds: frozenset[ActionKind], verb: str) -> list[dict]:
+def fee_chain(rec: SwapRecord, verb: str) -> str:
+    """The chain whose transaction a ``claim`` or ``refund`` of ``rec`` builds: the user claims
+    the counter leg and refunds its own; the operator (or direct counterparty) the reverse."""
+    t = rec.terms
+    ours_is_user = rec.role is Role.USER
+    return t.counter_leg.chain if (verb == "claim") == ours_is_user else t.user_leg.chain
+
+
+def _act(
+    ctx: AppContext,
+    swap_id: str,
+    kinds: frozenset[ActionKind],
+    verb: str,
+    fee_rate: int | None = None,
+) -> list[dict]:
     rec = ctx.store().get(swap_id)
     watcher = open_watcher(ctx, chains=[rec.terms.user_leg.chain, rec.terms.counter_leg.chain])
-    watcher.start()  # refuses while `etm-bridge watch` holds the database
-    try:
-        rec, done, notes = watcher.drive(swap_id, kinds)
-    finally:
-        watcher.stop()
+    # the user's own rate (--fee-rate), checked now against the ceiling and the node's relay
+    # minimum (a chain that sets its own fees refuses any rate) before anything is sent
+    with ctx.adapter(fee_chain(rec, verb)).paying(fee_rate):
+        watcher.start()  # refuses while `etm-bridge watch` holds the database
+        try:
+            if fee_rate is not None and verb == "refund":
+                watcher.set_fee_rate(swap_id, fee_rate)  # later automatic refunds keep it
+            rec, done, notes = watcher.drive(swap_id, kinds)
+        finally:
+            watcher.stop()
     if not done:
         why = "; ".join(notes) or rec.state.value
         if verb == "refund" and (rec.state is not SwapState.CREATED or sent_lock(rec)):
@@ -97,11 +116,13 @@ def _act(ctx: AppContext, swap_id: str, kinds: frozenset[ActionKind], verb: str)
     return [{"action": kind.value, "outcome": outcome} for _, kind, outcome in done]
 
 
-def claim(ctx: AppContext, swap_id: str) -> list[dict]:
-    """Claim now (the user reveals the secret only if the guard allows)."""
-    return _act(ctx, swap_id, CLAIMS, "claim")
+def claim(ctx: AppContext, swap_id: str, fee_rate: int | None = None) -> list[dict]:
+    """Claim now (the user reveals the secret only if the guard allows); ``fee_rate``: the
+    user's own rate for the claim instead of the estimate."""
+    return _act(ctx, swap_id, CLAIMS, "claim", fee_rate)
 
 
-def refund(ctx: AppContext, swap_id: str) -> list[dict]:
-    """Refund our lock now (only once its timelock allows)."""
-    return _act(ctx, swap_id, REFUNDS, "refund")
+def refund(ctx: AppContext, swap_id: str, fee_rate: int | None = None) -> list[dict]:
+    """Refund our lock now (only once its timelock allows); ``fee_rate``: the user's own rate,
+    kept in the swap's record for any later refund of it."""
+    return _act(ctx, swap_id, REFUNDS, "refund", fee_rate)

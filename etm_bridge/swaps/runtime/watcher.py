@@ -351,6 +351,20 @@ class Watcher:
         notes = self._process(rec, int(now), transitions, actions, only=only)
         return self.records[swap_id], actions, notes
 
+    def set_fee_rate(self, swap_id: str, rate: int) -> SwapRecord:
+        """Keep the user's own ``rate`` for this swap's lock and refunds (``swap refund
+        --fee-rate``), written under the watcher lock like every other change of the record;
+        needs :meth:`start`."""
+        if self._lock is None:
+            raise EtmBridgeError("call Watcher.start() before set_fee_rate()")
+        rec = self.records.get(swap_id) or self.store.get(swap_id)
+        if rec.fee_rate != rate:
+            rec = replace(rec, fee_rate=rate, version=rec.version + 1,
+                          updated_at_s=int(self.clock()))  # fmt: skip
+            self.store.save(rec)
+        self._track(rec)
+        return rec
+
     def inspect(self, rec: SwapRecord) -> tuple[SwapRecord, Observation, ActionPlan]:
         """What the engine would see and plan for ``rec`` now; changes nothing."""
         now = int(self.clock())

@@ -53,3 +53,20 @@ def test_the_users_fee_rate_is_checked_kept_and_paid_by_the_lock(
     txid = lock["txid"]
     assert package_rate(bitcoin_node, txid) == 13  # the user's rate, not the estimate
     bitcoin_node.mine(1)
+
+    # `swap claim|refund --fee-rate`: checked the same way before anything is sent; the refund
+    # pays it and keeps it in the record (a later automatic refund of this swap uses it too)
+    line = _fail("swap", "claim", swap_id, "--fee-rate", "3", "--home", user_home)
+    assert "takes no fee rate (leave --fee-rate out for this chain)" in line, line  # claims on eth
+    timelock = started["terms"]["user_leg"]["timelock_height"]
+    line = _fail("swap", "refund", swap_id, "--fee-rate", "1001", "--home", user_home)
+    assert "above the ceiling max_fee_sat_vb (1000)" in line, line
+    bitcoin_node.mine(max(0, timelock - bitcoin_node.height()))
+    done = json.loads(_ok("swap", "refund", swap_id, "--fee-rate", "21", "--home", user_home,
+                          "--json"))  # fmt: skip
+    assert [d["action"] for d in done] == ["refund_user_lock"], done
+    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    assert status["fee_rate"] == 21
+    [refund] = [i for i in status["intents"] if i["kind"] == "refund_user_lock"]
+    assert package_rate(bitcoin_node, refund["txid"]) == 21, refund
+    bitcoin_node.mine(1)
