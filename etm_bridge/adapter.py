@@ -52,6 +52,7 @@ from .observations import (
     KeyKind,
     LockState,
     MismatchReason,
+    ObservedSpend,
     SpendKind,
     Tip,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "KeyKind",
     "LockState",
     "MismatchReason",
+    "ObservedSpend",
     "Payment",
     "PaymentStatus",
     "SpendFee",
@@ -103,6 +105,10 @@ class Capability(StrEnum):
     #: claim or refund of ours re-issued at a higher fee rate (replacement or CPFP child), for
     #: chains with a fee market (the swap engine decides when: swaps/core/bumps.py)
     FEE_BUMPS = "fee_bumps"
+    #: ``watch_policy(policy)``, ``custody_submit(raw)``, ``custody_status(ref)``,
+    #: ``custody_outcome_proof(ref, item)``, ``custody_spends(outpoints, since_height)``:
+    #: users' locks to a committee key policy and the committee's own spends (docs/custody.md)
+    CUSTODY = "custody"
 
 
 #: The methods an adapter declaring a capability overrides (a trait has none).
@@ -114,6 +120,13 @@ CAPABILITY_METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.WATCH_ONLY_BALANCE: ("balance_of",),
     Capability.CLAIMS_BY_ANYONE: (),
     Capability.FEE_BUMPS: ("spend_fee", "bump_spend"),
+    Capability.CUSTODY: (
+        "watch_policy",
+        "custody_submit",
+        "custody_status",
+        "custody_outcome_proof",
+        "custody_spends",
+    ),
 }
 
 
@@ -463,6 +476,29 @@ class ChainAdapter(ABC):
         destination as the spend's own (our key); broadcast, not waited for. Returns the spend
         as it now stands (a replacement has a new txid; a CPFP child leaves it unchanged)."""
         raise self._undeclared(Capability.FEE_BUMPS)
+
+    def watch_policy(self, policy: bytes) -> None:
+        """CUSTODY: locks whose claim or refund side is the key ``policy`` (the chain's
+        encoding, e.g. Bitcoin's ``0xa0 || m || n || keys``) are found from now on."""
+        raise self._undeclared(Capability.CUSTODY)
+
+    def custody_submit(self, signed: bytes) -> str:
+        """CUSTODY: send a committee spend (signed raw transaction); its id. Already in the
+        mempool or the chain is success."""
+        raise self._undeclared(Capability.CUSTODY)
+
+    def custody_status(self, ref: str) -> PaymentStatus:
+        """CUSTODY: where the committee spend ``ref`` is (LockNotFoundError if nowhere)."""
+        raise self._undeclared(Capability.CUSTODY)
+
+    def custody_outcome_proof(self, ref: str, item: int | None) -> InclusionProof:
+        """CUSTODY: the inclusion proof of mined spend ``ref`` (``item`` e.g. an output)."""
+        raise self._undeclared(Capability.CUSTODY)
+
+    def custody_spends(self, watched: Sequence[bytes], since_height: int) -> list[ObservedSpend]:
+        """CUSTODY: the transactions spending any of the ``watched`` outpoints (the chain's
+        encoding), mined from ``since_height`` on or pending."""
+        raise self._undeclared(Capability.CUSTODY)
 
     @classmethod
     def balance_of(cls, config: Mapping[str, Any], key: bytes) -> int:

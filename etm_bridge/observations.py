@@ -178,6 +178,17 @@ class HtlcTerms:
 
 
 @dataclass(frozen=True)
+class ObservedSpend:
+    """A transaction spending watched outpoints (CUSTODY): its id, the block height it was
+    mined at (None while pending), the raw transaction, and which watched outpoints it spends."""
+
+    txid: str
+    block_height: int | None
+    raw: bytes
+    spent: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
 class HtlcLock:
     """An HTLC lock seen on chain. ``block_height`` is None while unconfirmed.
 

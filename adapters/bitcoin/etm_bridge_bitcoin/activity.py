@@ -3,7 +3,8 @@
 The matching is chain-neutral (``etm_bridge.utxo.activity``, shared with Handshake): a spend
 of a lock reveals the witness script, hence the hashlock; a new lock output is matched against
 the watched hashlocks through its marker's template. This module gives it Bitcoin's parts: the
-witness script template (``script.py``), sha256 (P2WSH), and the program of a P2WSH output.
+witness script templates (v1 and v2, the chain folder's parser), sha256 (P2WSH), and the
+program of a P2WSH output (a v2 lock only once its policy is watched).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 from etm_bridge.utxo import activity as core
 
 from .index import LockOutput
-from .script import parse_htlc_script
+from .v2 import parse_htlc_script
 
 __all__ = ["HashlockResolver", "index_activity", "witness_hashlock"]
 
@@ -25,6 +26,9 @@ def _sha256(data: bytes) -> bytes:
 
 
 def _program(lock: LockOutput) -> bytes | None:
+    """The P2WSH program, or None (not P2WSH, or a v2 lock of a policy not watched)."""
+    if not lock.bound:
+        return None
     script = bytes.fromhex(lock.script_pubkey_hex)
     return script[2:] if script[:2] == _P2WSH_PREFIX else None
 

@@ -71,21 +71,23 @@ from etm_bridge.jsonrpc import JsonRpcClient
 
 from .activity import HashlockResolver, index_activity
 from .bumps import Package, build_cpfp_child, check_pays_only, child_vsize, package_of
+from .custody import CustodyMixin
 from .fees import FeeChoice, FeePolicy
 from .index import ChainIndex, LockOutput, load_index, outpoint_key, save_index
 from .mempool import MempoolCache
 from .node_network import checked_rpc
 from .proofs import block_inclusion_proof
-from .script import HtlcScript, hash160, is_refund_witness, preimage_from_witnesses
+from .script import hash160, preimage_from_witnesses
 from .txbuild import (
     WalletKey,
     WatchOnlyKey,
-    build_claim_tx,
     build_lock_tx,
     build_payment_tx,
-    build_refund_tx,
+    build_user_claim_tx,
+    build_user_refund_tx,
     sat_vb_from_estimate,
 )
+from .v2 import KeyPolicy, htlc_of_terms, is_policy
 
 HRP = {"mainnet": "bc", "testnet": "tb", "signet": "tb", "regtest": "bcrt"}
 FEE_TARGET_BLOCKS = 2
@@ -106,7 +108,7 @@ def parse_lock_id(lock_id: str) -> tuple[str, int, bytes]:
         ) from None
 
 
-class BitcoinAdapter(ChainAdapter):
+class BitcoinAdapter(CustodyMixin, ChainAdapter):
     """Chain adapter for Bitcoin (any network; regtest in the tests)."""
 
     name = "bitcoin"
@@ -126,6 +128,7 @@ class BitcoinAdapter(ChainAdapter):
             Capability.PAYMENTS,
             Capability.WATCH_ONLY_BALANCE,
             Capability.FEE_BUMPS,
+            Capability.CUSTODY,
         }
     )
 
@@ -153,6 +156,10 @@ class BitcoinAdapter(ChainAdapter):
         self._resolver = HashlockResolver()
         self._payment_heights: dict[str, int] = {}
         self._bump_methods: tuple[BumpMethod, ...] | None = None
+        #: committee key policies whose v2 locks we rebuild (``watch_policy``), by hash
+        self._policies: dict[bytes, KeyPolicy] = {}
+        #: our committee submissions -> the height to look for them from (``custody.py``)
+        self._submitted: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> BitcoinAdapter:
@@ -387,10 +394,14 @@ class BitcoinAdapter(ChainAdapter):
     # --- locks ------------------------------------------------------------------------------
 
     def lock(self, terms: HtlcTerms) -> HtlcLock:
-        terms.check_key_kind(KeyKind.SECP256K1_COMPRESSED)
+        """Lock to two keys (v1), or with a committee key policy as the claim key (swap-in
+        HTLC v2) or as the refund key (counter HTLC v2): ``v2.py``. The policy is watched."""
         if terms.asset_id is not None:
             raise ConfigError("Bitcoin has no token assets; asset_id must be None")
-        htlc = HtlcScript(terms.hashlock, terms.claim_key, terms.refund_key, terms.timelock_height)
+        htlc = htlc_of_terms(terms)  # checks the key kinds, v1 or v2
+        for key in (terms.claim_key, terms.refund_key):
+            if is_policy(key):
+                self.watch_policy(key)
         coins = self._view_with_mempool().spendable()  # not coins a mempool tx already spends
         rate = self.fee_estimate().rate
         tx, _coins = build_lock_tx(self.key, coins, htlc, terms.amount, rate)
@@ -409,7 +420,7 @@ class BitcoinAdapter(ChainAdapter):
         found = [
             self._observe(lock, hashlock, view)
             for lock in view.locks.values()
-            if lock.marker.htlc(hashlock).script_pubkey.hex() == lock.script_pubkey_hex
+            if lock.htlc(hashlock) is not None
         ]
         return sorted(found, key=lambda lk: (lk.block_height is None, lk.block_height or 0))
 
@@ -421,7 +432,7 @@ class BitcoinAdapter(ChainAdapter):
         txid, vout, hashlock = parse_lock_id(lock_id)
         view = self._view_with_mempool()
         lock = view.locks.get(outpoint_key(txid, vout))
-        if lock is None or lock.marker.htlc(hashlock).script_pubkey.hex() != lock.script_pubkey_hex:
+        if lock is None or lock.htlc(hashlock) is None:
             raise LockNotFoundError(f"no lock {lock_id} on bitcoin {self.network}")
         return self._observe(lock, hashlock, view)
 
@@ -444,7 +455,8 @@ class BitcoinAdapter(ChainAdapter):
             check_preimage(preimage, lock.terms.hashlock)
         txid, vout, _ = parse_lock_id(lock.lock_id)
         rate = self.fee_estimate().rate
-        tx = build_claim_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), preimage, rate)
+        spent = (txid, vout, lock.terms.amount)
+        tx = build_user_claim_tx(self.key, spent, htlc_of_terms(lock.terms), preimage, rate)
         return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.CLAIM, preimage, None)
 
     def refund(self, lock: HtlcLock, *, unsafe_skip_checks: bool = False) -> HtlcSpend:
@@ -453,7 +465,8 @@ class BitcoinAdapter(ChainAdapter):
             check_refund_allowed(f"lock {lock.lock_id}", lock.terms.timelock_height, next_height)
         txid, vout, _ = parse_lock_id(lock.lock_id)
         rate = self.fee_estimate().rate
-        tx = build_refund_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), rate)
+        spent = (txid, vout, lock.terms.amount)
+        tx = build_user_refund_tx(self.key, spent, htlc_of_terms(lock.terms), rate)
         return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.REFUND, None, None)
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
@@ -496,13 +509,13 @@ class BitcoinAdapter(ChainAdapter):
             tx = build_cpfp_child(self.key, package, rate)
         else:
             txid, vout, _ = parse_lock_id(lock.lock_id)
+            spent, htlc = (txid, vout, lock.terms.amount), htlc_of_terms(lock.terms)
             if spend.kind is SpendKind.CLAIM:
                 assert spend.preimage is not None  # HtlcSpend checks claims carry one
                 check_preimage(spend.preimage, lock.terms.hashlock)
-                amount, htlc = lock.terms.amount, _htlc_of(lock)
-                tx = build_claim_tx(self.key, txid, vout, amount, htlc, spend.preimage, rate)
+                tx = build_user_claim_tx(self.key, spent, htlc, spend.preimage, rate)
             else:
-                tx = build_refund_tx(self.key, txid, vout, lock.terms.amount, _htlc_of(lock), rate)
+                tx = build_user_refund_tx(self.key, spent, htlc, rate)
         check_pays_only(tx, self.key.script_pubkey)
         new_txid = self._broadcast(tx)
         if method is BumpMethod.CPFP:
@@ -577,11 +590,16 @@ class BitcoinAdapter(ChainAdapter):
             save_index(self.index_path, self.index)
 
     def _view_with_mempool(self) -> ChainIndex:
-        """The synced index plus the mempool's transactions that touch it (a throwaway copy)."""
+        """The synced index plus the mempool's transactions that touch it (a throwaway copy),
+        its v2 locks bound to the watched policies their markers name."""
         self.sync()
         view = copy.deepcopy(self.index)
         txids = [str(txid) for txid in self.rpc.call("getrawmempool")]
         self._mempool.apply(view, txids, self._mempool_tx, self.key.script_pubkey)
+        for lock in view.locks.values():
+            if lock.is_v2:
+                policy = self._policies.get(lock.marker_v2.policy_hash)
+                lock.policy_hex = "" if policy is None else policy.encode().hex()
         return view
 
     def _mempool_tx(self, txid: str) -> CTransaction | None:
@@ -630,18 +648,18 @@ def _output(payment: Payment | tuple[bytes, int]) -> tuple[bytes, int]:
     return payment.destination, payment.amount
 
 
-def _htlc_of(lock: HtlcLock) -> HtlcScript:
-    t = lock.terms
-    return HtlcScript(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
-
-
 def _spend_of(view: ChainIndex, key: str, lock_id: str, hashlock: bytes) -> HtlcSpend | None:
     record = view.spends.get(key)
     if record is None:
         return None
-    if is_refund_witness(record.witness):
+    if _is_refund(record.witness):
         return HtlcSpend(lock_id, record.txid, SpendKind.REFUND, None, record.height)
     preimage = preimage_from_witnesses([record.witness], hashlock)
     if preimage is None:  # spent by a witness that is neither form: not our template
         return None
     return HtlcSpend(lock_id, record.txid, SpendKind.CLAIM, preimage, record.height)
+
+
+def _is_refund(witness: list[bytes]) -> bool:
+    """The ELSE branch of any template (v1, v2): the selector under the script is empty."""
+    return len(witness) >= 3 and witness[-2] == b""

@@ -44,11 +44,19 @@ from etm_bridge.errors import DustError, InsufficientFundsError, KeystoreError, 
 
 from .script import (
     HtlcScript,
-    LockMarker,
     claim_witness,
     p2pkh_script_code,
     p2wpkh_script_pubkey,
     refund_witness,
+)
+from .v2 import (
+    AnyHtlc,
+    CounterHtlc,
+    SwapInHtlc,
+    counter_claim_witness,
+    marker_script,
+    script_pubkey_of,
+    swap_in_refund_witness,
 )
 
 #: Bitcoin Core's default dust relay fee and largest script, for :func:`dust_threshold_sat`.
@@ -222,15 +230,15 @@ def build_payment_tx(
 
 
 def build_lock_tx(
-    key: WalletKey, utxos: Sequence[Utxo], htlc: HtlcScript, amount_sat: int, rate_sat_vb: int
+    key: WalletKey, utxos: Sequence[Utxo], htlc: AnyHtlc, amount_sat: int, rate_sat_vb: int
 ) -> tuple[CTransaction, list[Utxo]]:
-    """Signed lock transaction (HTLC at output 0, marker at 1) and the coins it spends."""
+    """Signed lock transaction (HTLC at output 0, its marker, v1 or v2, at 1) and the coins
+    it spends."""
     if amount_sat < DUST_P2WSH_SAT:
         raise DustError(f"lock amount {amount_sat} sat is dust (minimum {DUST_P2WSH_SAT} sat)")
-    marker = LockMarker(htlc.claim_pubkey, htlc.refund_pubkey, htlc.timelock_height)
     outputs = [
-        CTxOut(amount_sat, CScript(htlc.script_pubkey)),
-        CTxOut(0, CScript(marker.script_pubkey())),
+        CTxOut(amount_sat, CScript(script_pubkey_of(htlc))),
+        CTxOut(0, CScript(marker_script(htlc))),
     ]
     return build_payment_tx(key, utxos, outputs, rate_sat_vb)
 
@@ -243,7 +251,7 @@ def _build_spend(
     lock_txid_hex: str,
     lock_vout: int,
     lock_value_sat: int,
-    htlc: HtlcScript,
+    htlc: AnyHtlc,
     rate_sat_vb: int,
     locktime: int,
     witness_for: Callable[[bytes], list[bytes]],
@@ -298,3 +306,71 @@ def build_refund_tx(
         key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb,
         htlc.timelock_height, lambda sig: refund_witness(sig, htlc),
     )  # fmt: skip
+
+
+def build_counter_claim_tx(
+    key: WalletKey,
+    lock_txid_hex: str,
+    lock_vout: int,
+    lock_value_sat: int,
+    htlc: CounterHtlc,
+    preimage: bytes,
+    rate_sat_vb: int,
+) -> CTransaction:
+    """The user's claim of a counter HTLC v2: witness ``<sig> <preimage> 1 <script>``, as a v1
+    claim (replaceable, nLockTime 0)."""
+    return _build_spend(
+        key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb, 0,
+        lambda sig: counter_claim_witness(sig, preimage, htlc), SEQUENCE_RBF,
+    )  # fmt: skip
+
+
+def build_swap_in_refund_tx(
+    key: WalletKey,
+    lock_txid_hex: str,
+    lock_vout: int,
+    lock_value_sat: int,
+    htlc: SwapInHtlc,
+    rate_sat_vb: int,
+) -> CTransaction:
+    """The user's refund of a swap-in HTLC v2: witness ``<sig> <> <script>``, nLockTime T."""
+    return _build_spend(
+        key, lock_txid_hex, lock_vout, lock_value_sat, htlc, rate_sat_vb,
+        htlc.timelock, lambda sig: swap_in_refund_witness(sig, htlc),
+    )  # fmt: skip
+
+
+def build_user_claim_tx(
+    key: WalletKey,
+    lock: tuple[str, int, int],
+    htlc: AnyHtlc,
+    preimage: bytes,
+    rate_sat_vb: int,
+) -> CTransaction:
+    """Our claim of ``htlc`` (v1, or a counter v2 whose claim side is our key);
+    ValidationError for a swap-in v2 (the committee claims it, not a single key)."""
+    txid, vout, value = lock
+    if isinstance(htlc, HtlcScript):
+        return build_claim_tx(key, txid, vout, value, htlc, preimage, rate_sat_vb)
+    if isinstance(htlc, CounterHtlc):
+        return build_counter_claim_tx(key, txid, vout, value, htlc, preimage, rate_sat_vb)
+    raise ValidationError(
+        "this lock's claim side is a committee key policy: only m of its members' signatures "
+        "claim it (an assembled claim goes through custody_submit), not this wallet's key"
+    )
+
+
+def build_user_refund_tx(
+    key: WalletKey, lock: tuple[str, int, int], htlc: AnyHtlc, rate_sat_vb: int
+) -> CTransaction:
+    """Our refund of ``htlc`` (v1, or a swap-in v2 whose refund side is our key);
+    ValidationError for a counter v2 (the committee refunds it)."""
+    txid, vout, value = lock
+    if isinstance(htlc, HtlcScript):
+        return build_refund_tx(key, txid, vout, value, htlc, rate_sat_vb)
+    if isinstance(htlc, SwapInHtlc):
+        return build_swap_in_refund_tx(key, txid, vout, value, htlc, rate_sat_vb)
+    raise ValidationError(
+        "this lock's refund side is a committee key policy: only m of its members' signatures "
+        "refund it (an assembled refund goes through custody_submit), not this wallet's key"
+    )
