@@ -17,7 +17,8 @@ told ``unsafe_skip_checks=True``), the local checks and the typed lock check.
 
 Then one section per optional capability (:class:`~etm_bridge.adapter.Capability`,
 :mod:`etm_bridge.testing.conformance_capabilities`): it runs when the adapter declares the
-capability (and checks that an undeclared one refuses), else it is skipped.
+capability (and checks that an undeclared one refuses), else it is skipped; CUSTODY's section
+is :mod:`etm_bridge.testing.conformance_custody` (the harness gives a test committee).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from etm_bridge.errors import (
 )
 from etm_bridge.hashlock import hashlock_of, sha256
 from etm_bridge.testing.conformance_capabilities import CapabilitySections
+from etm_bridge.testing.conformance_custody import CustodySection
 from etm_bridge.testing.conformance_kit import (
     ConformanceHarness,
     lock_and_mine,
@@ -48,7 +50,7 @@ from etm_bridge.testing.preimages import new_preimage
 __all__ = ["AdapterConformance", "ConformanceHarness", "lock_and_mine", "mine_to", "terms_for"]
 
 
-class AdapterConformance(CapabilitySections):
+class AdapterConformance(CapabilitySections, CustodySection):
     """Subclass and provide a ``harness`` fixture (see the module docstring)."""
 
     # --- identity ---------------------------------------------------------------------------

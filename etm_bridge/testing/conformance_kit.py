@@ -3,12 +3,27 @@ suites): see :mod:`etm_bridge.testing.conformance`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from etm_bridge.adapter import ChainAdapter, HtlcLock, HtlcTerms, InclusionProof, Payment
 from etm_bridge.testing.proofs import verify_inclusion_proof
+
+
+@dataclass
+class CustodyKit:
+    """A chain's test committee for the CUSTODY section: ``policy`` (the chain's key-policy
+    encoding) of ``m`` of the members' ``secrets``; ``claim(lock, preimage, secrets)`` assembles
+    the committee's claim of a swap-in lock to it from those members' signatures (the chain
+    folder's assembler: raw bytes for ``custody_submit``); ``outpoint(lock)`` names the lock as
+    ``custody_spends`` watches it."""
+
+    policy: bytes
+    m: int
+    secrets: Sequence[bytes]
+    claim: Callable[[HtlcLock, bytes, Sequence[bytes]], bytes]
+    outpoint: Callable[[HtlcLock], bytes]
 
 
 @dataclass
@@ -30,6 +45,7 @@ class ConformanceHarness:
     verify_proof: Callable[[InclusionProof], None] = field(default=verify_inclusion_proof)
     payment: Callable[[ChainAdapter], Payment] | None = None
     watch_config: Mapping[str, Any] | None = None
+    custody: CustodyKit | None = None
 
 
 def terms_for(h: ConformanceHarness, locker: ChainAdapter, claimer: ChainAdapter,

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bitcoin.core import CBlock, CTransaction, b2x
+from bitcoin.core import CBlock, CTransaction
 
 from etm_bridge.adapter import InclusionProof, ObservedSpend, PaymentStatus
 from etm_bridge.errors import LockNotFoundError, RPCError, ValidationError
@@ -57,6 +57,7 @@ class _Host(Protocol):
     def transaction_proof(self, txid: str, height: int) -> InclusionProof: ...
     def _block(self, height: int) -> CBlock: ...
     def _mempool_tx(self, txid: str) -> CTransaction | None: ...
+    def _broadcast(self, tx: CTransaction) -> str: ...
 
 
 def committee_policy(witness_script: bytes) -> KeyPolicy | None:
@@ -111,7 +112,7 @@ class CustodyMixin:
         txid = tx.GetTxid()[::-1].hex()
         tip = int(self.rpc.call("getblockcount"))
         try:
-            self.rpc.call("sendrawtransaction", b2x(signed))
+            self._broadcast(tx)
         except RPCError as exc:
             if not _known(self, txid, tip, exc):
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from btc_custody_kit import custody_kit
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_bitcoin.script import p2wpkh_script_pubkey
 
@@ -25,4 +26,5 @@ class TestBitcoinConformance(AdapterConformance):
             unknown_lock_id="00" * 32 + ":0:" + "00" * 32,
             payment=lambda to: Payment(p2wpkh_script_pubkey(to.our_key()), 60_000),
             watch_config={**watch, "birth_height": 0, "data_dir": str(tmp_path / "watch")},
+            custody=custody_kit(),
         )
