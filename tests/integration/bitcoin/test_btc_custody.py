@@ -17,6 +17,8 @@ from etm_bridge_bitcoin.v2 import KeyPolicy, MarkerV2, SwapInHtlc, script_pubkey
 from etm_bridge.adapter import HtlcTerms
 from etm_bridge.chains.bitcoin.custody import ecdsa
 from etm_bridge.chains.bitcoin.custody.build import vault_script_pubkey
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.errors import ChainError, ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.preimages import new_preimage
@@ -136,3 +138,20 @@ def test_a_wallet_spend_is_not_a_committee_spend(btc_party, bitcoin_node) -> Non
     raw = bytes.fromhex(user.rpc.call("getrawtransaction", spend.txid, 0))
     with pytest.raises(ValidationError, match="committee"):
         user.custody_submit(raw)
+
+
+def test_the_adapters_policy_lock_is_what_the_etm_verifier_reads(btc_party, bitcoin_node) -> None:
+    """The swap-in lock the adapter makes carries exactly the marker v2 ETM's verifier demands,
+    and its ``xchg_swap_in`` proof (``lock_proof``) names the v2 witness script, so the swap
+    engine proves a policy lock as it proves any other."""
+    user, _ = btc_party()
+    t = user.tip().height + 20
+    terms = HtlcTerms(AMOUNT, hashlock_of(new_preimage()), POLICY.encode(), user.our_key(), t)
+    lock = user.lock(terms)
+    bitcoin_node.mine(1)
+    lock = user.get_lock(lock.lock_id)
+    htlc = SwapInHtlc(terms.hashlock, POLICY, user.our_key(), t)
+    proof = user.inclusion_proof(lock.lock_id)
+    bp.require_policy_marker(parse_tx(proof.leaf), bp.policy_lock(htlc.script))
+    decoded = bp.BtcProof.decode(bp.lock_proof(lock, proof))
+    assert decoded.witness_script == htlc.script and decoded.vout == 0

@@ -48,9 +48,11 @@ from bitcoin.core import Hash160
 
 from etm_bridge.chains.bitcoin.custody.scripts import (
     MARKER_V2_TAG,
+    POLICY_TAG,
     MarkerV2,
     SwapInHtlc,
     parse_htlc_script,
+    parse_policy,
 )
 from etm_bridge.chains.bitcoin.etm.genesis import default_policy
 from etm_bridge.chains.bitcoin.spv.header_relay import BitcoinRelay
@@ -339,8 +341,13 @@ class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
 
 def lock_proof(lock: HtlcLock, proof: InclusionProof) -> bytes:
     """The ``xchg_swap_in`` proof bytes of a lock the Bitcoin adapter reported (``txid:vout``)
-    from its ``bitcoin-merkle`` inclusion proof: the witness script is rebuilt from the terms."""
+    from its ``bitcoin-merkle`` inclusion proof: the witness script is rebuilt from the terms
+    (a swap-in v2 when the claim key is a committee policy)."""
     vout = int(lock.lock_id.split(":")[1])
     t = lock.terms
-    script = htlc_witness_script(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
+    if t.claim_key[:1] == bytes([POLICY_TAG]):
+        policy = parse_policy(t.claim_key)
+        script = SwapInHtlc(t.hashlock, policy, t.refund_key, t.timelock_height).script
+    else:
+        script = htlc_witness_script(t.hashlock, t.claim_key, t.refund_key, t.timelock_height)
     return BtcProof.from_adapter_proof(proof, vout, script).encode()
