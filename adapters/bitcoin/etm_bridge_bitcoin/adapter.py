@@ -24,7 +24,9 @@ Capabilities: ``htlc_activity`` (with ``watch_hashlock``: a P2WSH hides its hash
 inclusion proofs (``bitcoin-merkle``), payments (a payment's destination is a
 ``script_pubkey``; its proof names the output), watch-only balances (a public key's confirmed
 P2WPKH coins, scanned without the secret), fee bumps of our unconfirmed claims and refunds
-(replacement on Bitcoin Core, a CPFP child on bcoin: :mod:`.bumps`).
+(replacement on Bitcoin Core, a CPFP child on bcoin: :mod:`.bumps`), and custody: locks whose
+claim or refund key is a committee key policy (swap-in / counter HTLC v2: :mod:`.v2`) and the
+committee's spends (``watch_policy``, ``custody_*``: :mod:`.custody`).
 """
 
 from __future__ import annotations
