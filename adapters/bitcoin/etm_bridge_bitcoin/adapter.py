@@ -401,9 +401,7 @@ class BitcoinAdapter(CustodyMixin, ChainAdapter):
         if terms.asset_id is not None:
             raise ConfigError("Bitcoin has no token assets; asset_id must be None")
         htlc = htlc_of_terms(terms)  # checks the key kinds, v1 or v2
-        for key in (terms.claim_key, terms.refund_key):
-            if is_policy(key):
-                self.watch_policy(key)
+        self._learn_policies(terms)
         coins = self._view_with_mempool().spendable()  # not coins a mempool tx already spends
         rate = self.fee_estimate().rate
         tx, _coins = build_lock_tx(self.key, coins, htlc, terms.amount, rate)
@@ -455,6 +453,7 @@ class BitcoinAdapter(CustodyMixin, ChainAdapter):
     ) -> HtlcSpend:
         if not unsafe_skip_checks:
             check_preimage(preimage, lock.terms.hashlock)
+        self._learn_policies(lock.terms)
         txid, vout, _ = parse_lock_id(lock.lock_id)
         rate = self.fee_estimate().rate
         spent = (txid, vout, lock.terms.amount)
@@ -465,6 +464,7 @@ class BitcoinAdapter(CustodyMixin, ChainAdapter):
         if not unsafe_skip_checks:
             next_height = int(self.rpc.call("getblockcount")) + 1
             check_refund_allowed(f"lock {lock.lock_id}", lock.terms.timelock_height, next_height)
+        self._learn_policies(lock.terms)
         txid, vout, _ = parse_lock_id(lock.lock_id)
         rate = self.fee_estimate().rate
         spent = (txid, vout, lock.terms.amount)
@@ -472,10 +472,18 @@ class BitcoinAdapter(CustodyMixin, ChainAdapter):
         return HtlcSpend(lock.lock_id, self._broadcast(tx), SpendKind.REFUND, None, None)
 
     def find_spend(self, lock: HtlcLock) -> HtlcSpend | None:
+        self._learn_policies(lock.terms)
         txid, vout, hashlock = parse_lock_id(lock.lock_id)
         return _spend_of(
             self._view_with_mempool(), outpoint_key(txid, vout), lock.lock_id, hashlock
         )
+
+    def _learn_policies(self, terms: HtlcTerms) -> None:
+        """Watch the key policy a lock's terms name (a restarted adapter knows no policy until
+        told: ``watch_policy``, or any lock or terms naming it given to us)."""
+        for key in (terms.claim_key, terms.refund_key):
+            if is_policy(key):
+                self.watch_policy(key)
 
     # --- fee bumps (the FEE_BUMPS capability, see bumps.py) ----------------------------------
 

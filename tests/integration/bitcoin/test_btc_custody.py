@@ -12,14 +12,15 @@ import secrets
 
 import pytest
 from btc_custody_kit import POLICY, SECRETS, assemble_claim
+from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_bitcoin.v2 import KeyPolicy, MarkerV2, SwapInHtlc, script_pubkey_of
 
-from etm_bridge.adapter import HtlcTerms
+from etm_bridge.adapter import HtlcTerms, LockState, SpendKind
 from etm_bridge.chains.bitcoin.custody import ecdsa
 from etm_bridge.chains.bitcoin.custody.build import vault_script_pubkey
 from etm_bridge.chains.bitcoin.etm import verifier as bp
 from etm_bridge.chains.bitcoin.spv.tx import parse_tx
-from etm_bridge.errors import ChainError, ValidationError
+from etm_bridge.errors import ChainError, LockNotFoundError, ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.testing.preimages import new_preimage
 
@@ -155,3 +156,31 @@ def test_the_adapters_policy_lock_is_what_the_etm_verifier_reads(btc_party, bitc
     bp.require_policy_marker(parse_tx(proof.leaf), bp.policy_lock(htlc.script))
     decoded = bp.BtcProof.decode(bp.lock_proof(lock, proof))
     assert decoded.witness_script == htlc.script and decoded.vout == 0
+
+
+def test_a_restarted_user_finds_its_policy_lock_once_told_the_policy_and_refunds_it(
+    btc_party, bitcoin_node
+) -> None:
+    """Policies are not persisted (the index is a cache of the chain): after a restart the
+    user's v2 lock is unknown until the policy is watched again (by ``watch_policy`` or by
+    giving the adapter the lock's terms), then found and refunded at its timelock."""
+    user, config = btc_party()
+    t = user.tip().height + 3
+    terms = HtlcTerms(AMOUNT, hashlock_of(new_preimage()), POLICY.encode(), user.our_key(), t)
+    lock = user.lock(terms)
+    bitcoin_node.mine(1)
+    restarted = BitcoinAdapter.from_config(config)
+    try:
+        with pytest.raises(LockNotFoundError):
+            restarted.get_lock(lock.lock_id)
+        assert restarted.find_locks(terms.hashlock) == []
+        restarted.watch_policy(POLICY.encode())
+        found = restarted.get_lock(lock.lock_id)
+        assert found.terms == terms
+        bitcoin_node.mine(t - restarted.tip().height)
+        spend = restarted.refund(found)
+        bitcoin_node.mine(1)
+        assert spend.kind is SpendKind.REFUND
+        assert restarted.get_lock(lock.lock_id).state is LockState.REFUNDED
+    finally:
+        restarted.close()
