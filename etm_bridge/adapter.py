@@ -479,7 +479,7 @@ class ChainAdapter(ABC):
 
     def watch_policy(self, policy: bytes) -> None:
         """CUSTODY: locks whose claim or refund side is the key ``policy`` (the chain's
-        encoding, e.g. Bitcoin's ``0xa0 || m || n || keys``) are found from now on."""
+        encoding of an m-of-n key policy) are found from now on."""
         raise self._undeclared(Capability.CUSTODY)
 
     def custody_submit(self, signed: bytes) -> str:
