@@ -122,7 +122,10 @@ def test_a_committee_claim_redirected_away_from_the_vault_is_refused_by_the_chai
     assert user.find_spend(user.get_lock(lock.lock_id)) is None
     committee.custody_submit(honest)
     bitcoin_node.mine(1)
-    assert user.find_spend(user.get_lock(lock.lock_id)) is not None
+    spend = user.find_spend(user.get_lock(lock.lock_id))
+    assert spend is not None and spend.kind is SpendKind.CLAIM and spend.preimage == preimage
+    height = user.tip().height  # the committee's v2 claim reveals its hashlock to a scan
+    assert user.htlc_activity(height, height) == {terms.hashlock}
 
 
 def test_a_wallet_spend_is_not_a_committee_spend(btc_party, bitcoin_node) -> None:
