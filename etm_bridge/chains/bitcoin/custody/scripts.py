@@ -174,18 +174,8 @@ class SwapInHtlc:
 
     @property
     def script(self) -> bytes:
-        return bytes(
-            CScript(
-                [
-                    *_head(self.hashlock),
-                    *self.policy.multisig(),
-                    OP_ELSE,
-                    *_cltv(self.timelock),
-                    self.refund_key,
-                    OP_CHECKSIG,
-                    OP_ENDIF,
-                ]
-            )
+        return _v2_script(
+            self.hashlock, self.policy, self.refund_key, self.timelock, policy_claims=True
         )
 
 
@@ -205,18 +195,8 @@ class CounterHtlc:
 
     @property
     def script(self) -> bytes:
-        return bytes(
-            CScript(
-                [
-                    *_head(self.hashlock),
-                    self.claim_key,
-                    OP_CHECKSIG,
-                    OP_ELSE,
-                    *_cltv(self.timelock),
-                    *self.policy.multisig(),
-                    OP_ENDIF,
-                ]
-            )
+        return _v2_script(
+            self.hashlock, self.policy, self.claim_key, self.timelock, policy_claims=False
         )
 
 
@@ -237,6 +217,16 @@ def _head(hashlock: bytes) -> list:
 
 def _cltv(timelock: int) -> list:
     return [timelock, OP_CHECKLOCKTIMEVERIFY, OP_DROP]
+
+
+def _v2_script(
+    hashlock: bytes, policy: KeyPolicy, key: bytes, timelock: int, *, policy_claims: bool
+) -> bytes:
+    """The v2 template: the policy's multisig in the claim branch and ``key``'s CHECKSIG in the
+    refund branch (swap-in, ``policy_claims``), or the other way round (counter)."""
+    multisig, single = policy.multisig(), [key, OP_CHECKSIG]
+    claim, refund = (multisig, single) if policy_claims else (single, multisig)
+    return bytes(CScript([*_head(hashlock), *claim, OP_ELSE, *_cltv(timelock), *refund, OP_ENDIF]))
 
 
 def p2wsh(witness_script: bytes) -> bytes:
