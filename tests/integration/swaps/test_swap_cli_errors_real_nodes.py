@@ -11,11 +11,12 @@ import secrets
 import shutil
 import socket
 
+from cli_parties import PASS
+from cli_parties import home as _home
 from click.testing import CliRunner
 from eth_account import Account
 from etm_bridge_cli.main import cli
 from etm_bridge_ethereum import deploy_contract
-from test_swap_cli_real_nodes import PASS, _home
 
 
 def _fail(*args, passphrase: str = PASS) -> str:

@@ -5,34 +5,17 @@ kept with the swap and paid by the lock the watcher broadcasts (not the estimate
 from __future__ import annotations
 
 import json
-import secrets
 
-from eth_account import Account
-from etm_bridge_ethereum import deploy_contract
+from cli_parties import cli, two_parties
 from fee_market import package_rate
-from test_swap_cli_errors_real_nodes import _fail, _ok
-from test_swap_cli_real_nodes import _home
+from test_swap_cli_errors_real_nodes import _fail
 
 
 def test_the_users_fee_rate_is_checked_kept_and_paid_by_the_lock(
     bitcoin_node, anvil_node, tmp_path
 ) -> None:
-    if bitcoin_node.height() < 101:
-        bitcoin_node.mine(101 - bitcoin_node.height())
-    deployer = "0x" + secrets.token_hex(32)
-    anvil_node.rpc.call("anvil_setBalance", Account.from_key(deployer).address, hex(10**20))
-    htlc = deploy_contract(anvil_node.rpc_url, deployer, tmp_path / "deployer")
-    user_home, user = _home(tmp_path, "user", bitcoin_node, anvil_node, htlc)
-    _, op = _home(tmp_path, "op", bitcoin_node, anvil_node, htlc)
-    bitcoin_node.fund(user.btc.address("regtest"), 3_000_000, confirm=False)
-    bitcoin_node.mine(1)
-    anvil_node.rpc.call("anvil_setBalance", user.eth.address, hex(10**18))
-    start = (
-        *("swap", "start", "btc", "eth", "0.01", "--receive", "0.5"),
-        *("--their-claim-key", op.btc.public_key.hex()),
-        *("--their-refund-key", op.eth.address, "--hours", "3", "--counter-hours", "1"),
-        *("--home", user_home),
-    )
+    parties = two_parties(bitcoin_node, anvil_node, tmp_path, user_sat=3_000_000, user_wei=10**18)
+    user_home, start = parties.user_home, parties.start_args()
     line = _fail(*start, "--fee-rate", "1001")
     assert "above the ceiling max_fee_sat_vb (1000)" in line, line
     line = _fail(*start, "--fee-rate", "0")
@@ -40,14 +23,14 @@ def test_the_users_fee_rate_is_checked_kept_and_paid_by_the_lock(
     eth_first = ("swap", "start", "eth", "btc", "0.5", "--receive", "0.01", *start[7:])
     line = _fail(*eth_first, "--fee-rate", "3")  # a chain that sets its own fees
     assert "takes no fee rate (leave --fee-rate out for this chain)" in line, line
-    assert json.loads(_ok("swap", "list", "--home", user_home, "--json")) == []
+    assert json.loads(cli("swap", "list", "--home", user_home, "--json")) == []
 
-    started = json.loads(_ok(*start, "--fee-rate", "13", "--json"))
+    started = json.loads(cli(*start, "--fee-rate", "13", "--json"))
     swap_id = started["swap_id"]
-    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    status = json.loads(cli("swap", "status", swap_id, "--home", user_home, "--json"))
     assert status["fee_rate"] == 13
-    _ok("watch", "--ticks", "1", "--interval", "0", "--home", user_home)
-    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    cli("watch", "--ticks", "1", "--interval", "0", "--home", user_home)
+    status = json.loads(cli("swap", "status", swap_id, "--home", user_home, "--json"))
     [lock] = [i for i in status["intents"] if i["kind"] == "lock_user_leg"]
     assert lock["outcome"] == "broadcast", lock
     txid = lock["txid"]

@@ -16,9 +16,9 @@ import json
 import secrets
 from pathlib import Path
 
+from cli_parties import cli, two_parties
 from eth_account import Account
-from etm_bridge_ethereum import EthereumAdapter, deploy_contract
-from test_swap_cli_real_nodes import _cli, _home
+from etm_bridge_ethereum import EthereumAdapter
 
 from etm_bridge.observations import HtlcTerms, LockState
 
@@ -26,7 +26,7 @@ BLOCKS = 3  # Bitcoin blocks mined per round: timelocks of hours pass in a few r
 
 
 def _state(home: Path, swap_id: str) -> str:
-    return json.loads(_cli("swap", "status", swap_id, "--home", home, "--json"))["state"]
+    return json.loads(cli("swap", "status", swap_id, "--home", home, "--json"))["state"]
 
 
 def _until(home: Path, swap_id: str, state: str, bitcoin_node, anvil_node) -> None:
@@ -34,7 +34,7 @@ def _until(home: Path, swap_id: str, state: str, bitcoin_node, anvil_node) -> No
     for _ in range(15):
         if _state(home, swap_id) == state:
             return
-        _cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
+        cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
         bitcoin_node.mine(1)
         anvil_node.rpc.call("anvil_mine", "0x1")
     assert _state(home, swap_id) == state
@@ -43,32 +43,21 @@ def _until(home: Path, swap_id: str, state: str, bitcoin_node, anvil_node) -> No
 def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
     bitcoin_node, anvil_node, tmp_path
 ) -> None:
-    if bitcoin_node.height() < 101:
-        bitcoin_node.mine(101 - bitcoin_node.height())
-    deployer = "0x" + secrets.token_hex(32)
-    anvil_node.rpc.call("anvil_setBalance", Account.from_key(deployer).address, hex(10**20))
-    htlc = deploy_contract(anvil_node.rpc_url, deployer, tmp_path / "deployer")
-    user_home, user = _home(tmp_path, "user", bitcoin_node, anvil_node, htlc)
-    op_home, op = _home(tmp_path, "op", bitcoin_node, anvil_node, htlc)
-    bitcoin_node.fund(user.btc.address("regtest"), 5_000_000, confirm=False)
-    bitcoin_node.mine(1)
-    for who in (user, op):
-        anvil_node.rpc.call("anvil_setBalance", who.eth.address, hex(10**19))
+    parties = two_parties(
+        bitcoin_node, anvil_node, tmp_path, user_sat=5_000_000, user_wei=10**19, op_wei=10**19
+    )
+    user_home, user, op_home, htlc = parties.user_home, parties.user, parties.op_home, parties.htlc
 
     def start() -> str:
-        started = json.loads(_cli(
-            "swap", "start", "btc", "eth", "0.01", "--receive", "0.5",
-            "--their-claim-key", op.btc.public_key.hex(), "--their-refund-key", op.eth.address,
-            "--hours", "3", "--counter-hours", "1", "--home", user_home, "--json",
-        ))  # fmt: skip
+        started = json.loads(cli(*parties.start_args(), "--json"))
         (tmp_path / "terms.json").write_text(json.dumps(started))
-        _cli("swap", "accept", tmp_path / "terms.json", "--home", op_home)
+        cli("swap", "accept", tmp_path / "terms.json", "--home", op_home)
         return str(started["swap_id"])
 
     def lose_and_recover() -> dict[str, tuple[str, str]]:
         for path in user_home.glob("swaps.db*"):
             path.unlink()
-        found = json.loads(_cli("swap", "recover", "--gap", "3", "--home", user_home, "--json"))
+        found = json.loads(cli("swap", "recover", "--gap", "3", "--home", user_home, "--json"))
         return {f["swap_id"]: (f["outcome"], f["detail"]) for f in found["found"]}
 
     # 1. lost after the lock: our BTC lock and their ETH lock, not yet seen by our watcher
@@ -77,7 +66,7 @@ def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
     _until(op_home, before, "counter_locked", bitcoin_node, anvil_node)
     # the attack: our BTC lock made the hashlock public; the counterparty (or anyone) locks
     # dust ETH to our key with it, then our database is lost
-    hashlock = bytes.fromhex(json.loads(_cli(
+    hashlock = bytes.fromhex(json.loads(cli(
         "swap", "status", before, "--home", user_home, "--json"))["terms"]["hashlock"])  # fmt: skip
     attacker_key = "0x" + secrets.token_hex(32)
     anvil_node.rpc.call("anvil_setBalance", Account.from_key(attacker_key).address, hex(10**19))
@@ -108,12 +97,12 @@ def test_direct_swaps_lost_before_and_after_the_reveal_end_refunded_and_claimed(
         if states == {after: "claimed_both", before: "refunded"}:
             break
         for home in (op_home, user_home):
-            _cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
+            cli("watch", "--ticks", "1", "--interval", "0", "--home", home)
         bitcoin_node.mine(BLOCKS)
         anvil_node.rpc.call("anvil_mine", hex(30))
     assert states == {after: "claimed_both", before: "refunded"}, states
     # the dust lock was never claimed: the secret of swap 0 never left us
     assert attacker.get_lock(dust.lock_id).state is LockState.OPEN
-    status = json.loads(_cli("swap", "status", before, "--home", user_home, "--json"))
+    status = json.loads(cli("swap", "status", before, "--home", user_home, "--json"))
     assert {i["kind"] for i in status["intents"]} == {"refund_user_lock"}
     attacker.close()
