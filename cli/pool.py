@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from etm_bridge.app import liquidity, quotes
+from etm_bridge.app.durations import duration_text
 from etm_bridge.app.liquidity import display as fmt
 from etm_bridge.app.liquidity import parse_asset_amount
 
@@ -126,17 +127,13 @@ def quote_command(asset: str, amount: str, pay: str, url: str | None, as_json: b
         )
         click.echo(
             f"{what} {depth['confirmations']} {depth['chain']} confirmation(s), "
-            f"~{_minutes(depth['expected_wait_s'])} at {depth['block_time_s']} s a block"
+            f"~{duration_text(depth['expected_wait_s'])} at {depth['block_time_s']} s a block"
             + (
                 f" (value-scaled depth {depth['value_scaled_confirmations']})"
                 if depth.get("value_scaled_confirmations")
                 else ""
             )
         )
-
-
-def _minutes(seconds: int) -> str:
-    return f"{seconds // 60} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 @group.command("create")

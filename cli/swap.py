@@ -28,6 +28,7 @@ import click
 from etm_bridge.app import quotes, swap_cancel, swap_reads
 from etm_bridge.app import swaps as swapping
 from etm_bridge.app.context import AppContext
+from etm_bridge.app.durations import duration_text
 from etm_bridge.app.recover import DEFAULT_GAP, recover_swaps
 from etm_bridge.app.swaps import (
     accept_swap,
@@ -102,7 +103,7 @@ def quote_lines(ctx: AppContext, sq: quotes.SwapQuote) -> list[str]:
     if sq.intent_bond:
         bond = display_amount(ctx, t, sq.intent_bond)
         out.append("  " + quotes.bond_text(sq.intent_bond, sq.intent_lifetime_s, bond))
-    out.append(f"  expected time: {swap_cancel.minutes_text(sq.expected_s)}")
+    out.append(f"  expected time: about {duration_text(sq.expected_s)}")
     return out
 
 
@@ -365,7 +366,9 @@ def explain_command(swap_id: str, offline: bool, as_json: bool) -> None:
     for leg in data["legs"]:
         left = leg.get("blocks_left")
         when = (
-            f", {left} blocks (~{leg['seconds_left'] // 60} min) left" if left is not None else ""
+            f", {left} blocks (~{duration_text(leg['seconds_left'])}) left"
+            if left is not None
+            else ""
         )
         lines.append(
             f"  {leg['leg']}: {leg['amount']['display']} on "

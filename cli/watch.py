@@ -23,6 +23,7 @@ import click
 
 from etm_bridge.app import watch as watching
 from etm_bridge.app.context import AppContext
+from etm_bridge.app.durations import duration_text
 from etm_bridge.app.swaps import asset_of_leg
 from etm_bridge.app.watch import LegView, TickReport, Unfollowed, Watcher
 from etm_bridge.app.watch_alerts import DeadlineWatch, Notifier, endpoint_of, watch_log
@@ -58,8 +59,8 @@ def _report_json(
 
 
 def _left(leg: LegView) -> str:
-    """``N blocks (~M min)``: a lock's blocks before its refund, and their expected wall time."""
-    return f"{leg.blocks_left} blocks (~{leg.blocks_left * leg.block_time_s // 60} min)"
+    """``N blocks (~45 min)``: a lock's blocks before its refund, and their expected wall time."""
+    return f"{leg.blocks_left} blocks (~{duration_text(leg.blocks_left * leg.block_time_s)})"
 
 
 def _progress(watcher: Watcher) -> list[str]:

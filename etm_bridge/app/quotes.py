@@ -26,6 +26,7 @@ from ..adapter import ChainAdapter, FeeEstimate
 from ..errors import EtmBridgeError, SwapError, TxRejectedError
 from ..exchange.pool import PoolDirection
 from .context import AppContext
+from .durations import duration_text
 from .liquidity import display, parse_asset_amount
 from .swaps import display_amount
 
@@ -131,7 +132,7 @@ def bond_text(bond: int, lifetime_s: int, shown: str) -> str:
     """What a swap in's intent bond is, for people (``shown``: the bond as displayed)."""
     return (
         f"bond {shown} held while the swap intent reserves this quote (up to "
-        f"{max(1, lifetime_s // 60)} min): back when your lock is proven, or on `swap cancel` "
+        f"{duration_text(lifetime_s)}): back when your lock is proven, or on `swap cancel` "
         "before you lock (less a share per block held); kept by the pool if you never lock"
     )
 

@@ -23,6 +23,7 @@ from ..node.client import NodeClient
 from ..swaps.core.model import Outcome, SwapRecord
 from ..swaps.runtime.watcher import NODE_DOWN
 from .context import AppContext
+from .durations import duration_text
 from .watch_alerts import Deadline, endpoint_of, next_deadline
 from .watch_say import Show, state_words
 
@@ -81,13 +82,7 @@ def watcher_running(ctx: AppContext) -> bool:
 def _deadline_json(d: Deadline | None) -> dict[str, Any] | None:
     if d is None:
         return None
-    return {**asdict(d), "about": f"about {_duration(d.in_s)}"}
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return {**asdict(d), "about": f"about {duration_text(d.in_s)}"}
 
 
 def _needs(rec: SwapRecord, d: Deadline | None, down: set[str], watching: bool) -> list[str]:

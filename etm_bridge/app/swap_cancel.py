@@ -29,6 +29,7 @@ from ..swaps.core.model import ActionKind, LegTerms, Outcome, SwapRecord
 from ..swaps.core.states import TERMINAL
 from ..swaps.runtime.execute import cancel_bonded_intent
 from .context import AppContext
+from .durations import duration_text
 
 #: The lock each role makes: the user the long leg, the operator the counter leg.
 _OUR_LOCK = {Role.USER: ActionKind.LOCK_USER_LEG, Role.OPERATOR: ActionKind.LOCK_COUNTER_LEG}
@@ -39,11 +40,6 @@ def our_leg(rec: SwapRecord) -> LegTerms:
     return rec.terms.user_leg if rec.role is Role.USER else rec.terms.counter_leg
 
 
-def minutes_text(seconds: int) -> str:
-    """``"about 710 min"`` (at least 1 min)."""
-    return f"about {max(1, -(-seconds // 60))} min"
-
-
 def refund_time(timelock_height: int, tip_height: int, block_time_s: int) -> str:
     """When a lock with ``timelock_height`` can be refunded, seen at ``tip_height``."""
     left = timelock_height - tip_height
@@ -51,7 +47,7 @@ def refund_time(timelock_height: int, tip_height: int, block_time_s: int) -> str
         return f"refund possible now (timelock height {timelock_height} reached)"
     return (
         f"refund possible after height {timelock_height} (now {tip_height}), in "
-        f"{minutes_text(left * block_time_s)}"
+        f"about {duration_text(left * block_time_s)}"
     )
 
 

@@ -33,6 +33,7 @@ from ..swaps.core.model import SwapRecord
 from ..swaps.core.states import TERMINAL
 from ..swaps.runtime.watcher import NODE_DOWN, Watcher
 from .context import AppContext
+from .durations import duration_text
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class DeadlineWatch:
                 continue
             text = (
                 f"swap {rec.swap_id}: deadline near: {d.what} ({d.chain} height {d.height}, "
-                f"{d.blocks_left} blocks, about {d.in_s // 60} min)"
+                f"{d.blocks_left} blocks, about {duration_text(d.in_s)})"
             )
             if self.notifier.notify(rec.swap_id, "deadline_near", text, d,
                                     (d.chain, str(d.height))):  # fmt: skip

@@ -171,8 +171,9 @@ def test_watch_shows_confirmations_and_time_left_before_each_refund(parties) -> 
     )
     [line] = [ln for ln in text.splitlines() if "user lock confirmations" in ln]
     assert re.search(
-        r"user lock confirmations 1/1, \d+ blocks \(~\d+ min\) before its refund", line
-    )
+        r"user lock confirmations 1/1, \d+ blocks \(~(\d+ h )?\d+ min\) before its refund",
+        line,
+    ), line
     assert re.search(r"counter lock confirmations 0/1, 0 blocks \(~0 min\)", line), line
 
 
