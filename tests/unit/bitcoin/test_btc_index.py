@@ -1,39 +1,19 @@
-"""The chain index: coins, marker locks and their spends, pending state, persistence."""
+"""The chain index: coins, marker locks and their spends, pending state, files it must never
+misread (persistence: ``tests/unit/utxo/test_utxo_index_files.py``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bitcoin.core import COutPoint, CScript, CTransaction, CTxIn, CTxOut, lx
 from etm_bridge_bitcoin.index import ChainIndex, load_index, outpoint_key, save_index, txid_hex
-from etm_bridge_bitcoin.script import HtlcScript
-from etm_bridge_bitcoin.txbuild import Utxo, WalletKey, build_claim_tx, build_lock_tx
+from etm_bridge_bitcoin.txbuild import Utxo, build_claim_tx
 from etm_bridge_handshake.index import ChainIndex as HandshakeIndex
 from etm_bridge_handshake.index import save_index as save_handshake_index
+from utxo_index_kit import Bitcoin
 
-from etm_bridge.hashlock import hashlock_of
-
-US = WalletKey(b"\x0a" * 32)
-THEM = WalletKey(b"\x0b" * 32)
-PREIMAGE = b"\x42" * 32
-HTLC = HtlcScript(hashlock_of(PREIMAGE), THEM.pubkey, US.pubkey, 300)
-
-
-def _funding(value: int) -> CTransaction:
-    """A transaction paying ``value`` to us (its input is made up)."""
-    return CTransaction(
-        [CTxIn(COutPoint(lx("ee" * 32), 0))], [CTxOut(value, CScript(US.script_pubkey))]
-    )
-
-
-def _index_with_lock() -> tuple[ChainIndex, CTransaction, CTransaction]:
-    index = ChainIndex(birth_height=100)
-    funding = _funding(500_000)
-    index.apply_tx(funding, 101, US.script_pubkey)
-    lock, _ = build_lock_tx(US, index.spendable(), HTLC, 200_000, 2)
-    index.apply_tx(lock, None, US.script_pubkey)  # as when we broadcast it
-    return index, funding, lock
+US, THEM, PREIMAGE, HTLC = Bitcoin.US, Bitcoin.THEM, Bitcoin.PREIMAGE, Bitcoin.HTLC
+_funding, _index_with_lock = Bitcoin.funding, Bitcoin.index_with_lock
 
 
 def test_funding_becomes_a_confirmed_coin() -> None:
@@ -65,19 +45,6 @@ def test_mined_lock_and_claim_confirm_change_and_record_the_spend() -> None:
     spend = index.spends[outpoint_key(txid_hex(lock), 0)]
     assert spend.txid == txid_hex(claim) and spend.height == 103
     assert PREIMAGE in spend.witness
-
-
-def test_index_persists_and_a_different_birth_height_starts_over(tmp_path: Path) -> None:
-    index, _, _ = _index_with_lock()
-    index.record_tip(101, "ab" * 32)
-    path = tmp_path / "idx.json"
-    save_index(path, index)
-    again = load_index(path, 100)
-    assert again.locks == index.locks and again.coins == index.coins
-    assert again.pending_spent == index.pending_spent and again.next_height == 102
-    assert load_index(path, 99).locks == {}
-    path.write_text("{not json")
-    assert load_index(path, 100).next_height == 100
 
 
 def test_a_file_of_another_format_or_chain_or_not_an_object_is_rescanned(tmp_path: Path) -> None:

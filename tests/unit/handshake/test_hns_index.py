@@ -1,6 +1,6 @@
 """The Handshake wallet index (the shared ``etm_bridge.utxo`` index read through the hsd codec):
 coins, marker locks and their spends, the mempool cache, activity, and files it must never
-misread."""
+misread (persistence: ``tests/unit/utxo/test_utxo_index_files.py``)."""
 
 from __future__ import annotations
 
@@ -12,34 +12,17 @@ import pytest
 from etm_bridge_bitcoin.index import ChainIndex as BitcoinIndex
 from etm_bridge_bitcoin.index import save_index as save_bitcoin_index
 from etm_bridge_handshake.activity import HashlockResolver, index_activity
-from etm_bridge_handshake.codec import Input, Output, Tx
 from etm_bridge_handshake.index import ChainIndex, load_index, outpoint_key, save_index
 from etm_bridge_handshake.mempool import MempoolCache, parents_first, touches
-from etm_bridge_handshake.script import HtlcScript
-from etm_bridge_handshake.sighash import WalletKey
 from etm_bridge_handshake.txbuild import Coin, build_claim_tx, build_lock_tx
+from utxo_index_kit import Handshake
 
 import etm_bridge.utxo
 from etm_bridge.hashlock import hashlock_of
 
-US, THEM = WalletKey(b"\x01" * 32), WalletKey(b"\x02" * 32)
-PREIMAGE = b"\x07" * 32
-HTLC = HtlcScript(hashlock_of(PREIMAGE), THEM.pubkey, US.pubkey, 500)
-OUR = US.address.key
-
-
-def _funding(value: int) -> Tx:
-    """A transaction paying ``value`` to us (its input is made up)."""
-    return Tx((Input(b"\xee" * 32, 0),), (Output(value, US.address),))
-
-
-def _index_with_lock() -> tuple[ChainIndex, Tx, Tx]:
-    index = ChainIndex(birth_height=100)
-    funding = _funding(9_000_000)
-    index.apply_tx(funding, 101, OUR)
-    lock, _ = build_lock_tx(US, index.spendable(), HTLC, 5_000_000, 20)
-    index.apply_tx(lock, None, OUR)  # as when we broadcast it
-    return index, funding, lock
+H = Handshake
+US, THEM, PREIMAGE, HTLC, OUR = H.US, H.THEM, H.PREIMAGE, H.HTLC, H.OUR
+_funding, _index_with_lock = Handshake.funding, Handshake.index_with_lock
 
 
 def test_a_lock_spends_our_coin_at_once_records_the_lock_and_then_its_claim() -> None:
@@ -80,17 +63,6 @@ def test_the_mempool_cache_applies_a_claim_listed_before_its_lock() -> None:
     view = ChainIndex.from_json(index.to_json())
     MempoolCache().apply(view, [claim.txid_hex, lock.txid_hex], txs.get, OUR)
     assert view.spends[outpoint_key(lock.txid_hex, 0)].txid == claim.txid_hex
-
-
-def test_the_index_persists_and_a_different_birth_height_starts_over(tmp_path: Path) -> None:
-    index, _, _ = _index_with_lock()
-    index.record_tip(101, "ab" * 32)
-    path = tmp_path / "idx.json"
-    save_index(path, index)
-    again = load_index(path, 100)
-    assert again.locks == index.locks and again.coins == index.coins
-    assert again.pending_spent == index.pending_spent and again.next_height == 102
-    assert load_index(path, 99).locks == {}
 
 
 def _bitcoin_index_file(path: Path, version: int) -> None:
