@@ -45,6 +45,11 @@ MODEL_KINDS: Mapping[CustodyModel, frozenset[MandateKind]] = {
 }  # fmt: skip
 
 
+def ascending_keys(keys: Sequence[bytes]) -> tuple[bytes, ...]:
+    """``CustodySpec.sort_keys`` of a chain whose keys sort as bytes (BIP67 for compressed keys)."""
+    return tuple(sorted(keys))
+
+
 @dataclass(frozen=True)
 class VaultInfo:
     """A committee's vault on one chain.

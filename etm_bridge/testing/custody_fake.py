@@ -40,6 +40,7 @@ from ..custody.spec import (
     ProvenOutcome,
     SpendRequest,
     VaultInfo,
+    ascending_keys,
 )
 from ..errors import ConfigError, CustodyError, InvalidTransactionError, ValidationError
 from .fakechain import FakeChain
@@ -302,7 +303,7 @@ def fake_custody_spec(ticker: str = "fake") -> CustodySpec:
         model=CustodyModel.UTXO,
         kinds=kinds,
         key_len=KEY_LEN,
-        sort_keys=lambda ks: tuple(sorted(ks)),
+        sort_keys=ascending_keys,
         genesis=CustodyGenesisPart(
             FakeCustodyConfig.from_json,
             FakeCustodyConfig.to_json,

@@ -41,6 +41,7 @@ from etm_bridge.custody.spec import (
     ProvenOutcome,
     SpendRequest,
     VaultInfo,
+    ascending_keys,
 )
 from etm_bridge.errors import ConfigError, CustodyError, ValidationError
 
@@ -225,10 +226,6 @@ def assemble(
     return build.assemble(build.decode_plan(spend), signatures, extras.get("preimage"))
 
 
-def _sort_keys(keys: Sequence[bytes]) -> tuple[bytes, ...]:
-    return tuple(sorted(keys))
-
-
 SPEC = CustodySpec(
     model=CustodyModel.UTXO,
     kinds=frozenset(
@@ -243,7 +240,7 @@ SPEC = CustodySpec(
         }
     ),
     key_len=33,
-    sort_keys=_sort_keys,
+    sort_keys=ascending_keys,
     genesis=CustodyGenesisPart(
         BtcCustodyConfig.from_json, BtcCustodyConfig.to_json, BtcCustodyConfig
     ),
