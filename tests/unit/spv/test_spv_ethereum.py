@@ -11,7 +11,7 @@ import rlp
 from spv_testkit import GENESIS, anvil_chain, anvil_header
 
 from etm_bridge.chains.ethereum.spv import headers as eth
-from etm_bridge.chains.ethereum.spv.header_relay import EthRelay, check_eth_receipt
+from etm_bridge.chains.ethereum.spv.header_relay import COMMITTEE, EthRelay, check_eth_receipt
 from etm_bridge.errors import ConfigError, HeaderRejectedError, InclusionProofError
 from etm_bridge.spv.kvstore import MemoryKeyValueStore
 
@@ -166,6 +166,25 @@ def test_relay_rejects_untrusted_relayers_duplicates_and_reinitialisation() -> N
         relay.submit_headers(chain, RELAYER)
     with pytest.raises(ConfigError):
         EthRelay.initialise(relay.store, eth.ANVIL, GENESIS, [RELAYER])
+
+
+@pytest.mark.parametrize(
+    ("mode", "twice"), [(None, "is stored"), (COMMITTEE, "twice")], ids=["trusted", "committee"]
+)
+def test_a_rejected_header_names_its_place_in_the_batch_in_both_modes(mode, twice) -> None:
+    relay = EthRelay.initialise(
+        MemoryKeyValueStore(), STRICT, GENESIS, [] if mode else [RELAYER], *([mode] if mode else [])
+    )
+    chain = anvil_chain(GENESIS, 2, 1_500)
+    with pytest.raises(HeaderRejectedError) as info:
+        relay.submit_headers([chain[1]], RELAYER)  # its parent was never relayed
+    assert info.value.reason == "bad-parent"
+    assert "header 0: bad-parent: the parent is not in the relay" in str(info.value)
+    with pytest.raises(HeaderRejectedError) as info:
+        relay.submit_headers([chain[0], chain[1], chain[1]], RELAYER)
+    assert info.value.reason == "duplicate" and "header 2: duplicate: block " in str(info.value)
+    assert str(info.value).endswith(twice)
+    assert relay.tip().number == 0
 
 
 def test_receipt_proof_against_the_relay_follows_the_best_chain(block) -> None:

@@ -23,7 +23,8 @@ highest stored header (first seen on ties: where relayers continue from).
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from etm_bridge.chains.ethereum.spv.attestation import (
@@ -146,16 +147,11 @@ class EthRelay:
         best: dict[int, bytes] = {}
         top = tip.number
         for index, raw in enumerate(headers_rlp):
-            try:
+            with _numbered(index):
                 header = parse_header(raw, self.params)
                 if header.hash in pending or self.store.get(b"h" + header.hash) is not None:
                     raise HeaderRejectedError("duplicate", f"block {header.hash_hex} is stored")
-                parent = pending.get(header.parent_hash) or self.get(header.parent_hash)
-                if parent is None:
-                    raise HeaderRejectedError("bad-parent", "the parent is not in the relay")
-                check_child(parent, header, self.params)
-            except HeaderRejectedError as exc:
-                raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
+                self._check_parent(header, pending)
             pending[header.hash] = header
             if header.number > tip.number:
                 self._reindex(header, pending, best, top)
@@ -172,18 +168,13 @@ class EthRelay:
         pending: dict[bytes, EthHeader] = {}
         relayed = self.relayed_tip()
         for index, raw in enumerate(headers_rlp):
-            try:
+            with _numbered(index):
                 header = parse_header(raw, self.params)
                 if header.hash in pending:
                     raise HeaderRejectedError("duplicate", f"block {header.hash_hex} twice")
                 if self.store.get(b"h" + header.hash) is not None:
                     continue
-                parent = pending.get(header.parent_hash) or self.get(header.parent_hash)
-                if parent is None:
-                    raise HeaderRejectedError("bad-parent", "the parent is not in the relay")
-                check_child(parent, header, self.params)
-            except HeaderRejectedError as exc:
-                raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
+                self._check_parent(header, pending)
             pending[header.hash] = header
             if header.number > relayed[0]:
                 relayed = (header.number, header.hash)
@@ -193,6 +184,13 @@ class EthRelay:
         items.update({b"p" + h.hash: h.parent_hash for h in pending.values()})
         items[b"relayed"] = struct.pack(">Q", relayed[0]) + relayed[1]
         return items
+
+    def _check_parent(self, header: EthHeader, pending: Mapping[bytes, EthHeader]) -> None:
+        """``header`` continues its parent, earlier in the batch (``pending``) or stored."""
+        parent = pending.get(header.parent_hash) or self.get(header.parent_hash)
+        if parent is None:
+            raise HeaderRejectedError("bad-parent", "the parent is not in the relay")
+        check_child(parent, header, self.params)
 
     def relayed_tip(self) -> tuple[int, bytes]:
         """The highest stored header (committee mode; the tip otherwise)."""
@@ -287,6 +285,15 @@ class EthRelay:
             if current.hash == self.checkpoint_hash:
                 return
             current = pending.get(current.parent_hash) or self.get(current.parent_hash)
+
+
+@contextmanager
+def _numbered(index: int) -> Iterator[None]:
+    """A batch header's rejection names its place in the batch (``header <index>: ...``)."""
+    try:
+        yield
+    except HeaderRejectedError as exc:
+        raise HeaderRejectedError(exc.reason, f"header {index}: {exc}") from None
 
 
 def check_eth_receipt(
