@@ -45,10 +45,10 @@ def test_the_users_fee_rate_is_checked_kept_and_paid_by_the_lock(
     line = _fail("swap", "refund", swap_id, "--fee-rate", "1001", "--home", user_home)
     assert "above the ceiling max_fee_sat_vb (1000)" in line, line
     bitcoin_node.mine(max(0, timelock - bitcoin_node.height()))
-    done = json.loads(_ok("swap", "refund", swap_id, "--fee-rate", "21", "--home", user_home,
+    done = json.loads(cli("swap", "refund", swap_id, "--fee-rate", "21", "--home", user_home,
                           "--json"))  # fmt: skip
     assert [d["action"] for d in done] == ["refund_user_lock"], done
-    status = json.loads(_ok("swap", "status", swap_id, "--home", user_home, "--json"))
+    status = json.loads(cli("swap", "status", swap_id, "--home", user_home, "--json"))
     assert status["fee_rate"] == 21
     [refund] = [i for i in status["intents"] if i["kind"] == "refund_user_lock"]
     assert package_rate(bitcoin_node, refund["txid"]) == 21, refund
