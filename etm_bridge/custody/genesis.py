@@ -4,7 +4,13 @@ Each entry ``{delegate, agent, keys: {ticker: hex}, pops: {ticker: hex}, agent_p
 checked exactly like a ``custody_register`` (tx 300) by a genesis delegate, its bond minted into
 the escrow ``custody_bonds`` (as genesis delegate deposits are), and epoch 0 is formed from the
 members ranked by the genesis vote weights (all zero: by key). A bad entry or too few members
-to form a committee refuse the genesis (ConfigError naming the entry). Pure.
+to form a committee refuse the genesis (ConfigError naming the entry).
+
+Genesis pools, ``plugins.custody.pools``: each ``{asset, fee_ppm, min_confirmations,
+min_withdrawal}`` (the last three optional, the exchange's defaults) becomes an empty exchange
+pool whose operator is ``"committee"`` and which has no claim key: it belongs to the chain,
+its asset is held by the committee's vault. One pool per asset, of a chain under custody; the
+exchange plug-in must be loaded (its ``xchg_pools`` table). Pure.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from ..chain.address import address_hash
 from ..chain.params import ChainParams
 from ..chain.state import State
 from ..chain.tx_delegates import DELEGATES, delegate_record
-from ..errors import ConfigError, CustodyError
+from ..errors import ConfigError, CustodyError, ExchangeError
+from ..exchange import records as exchange_records
+from ..exchange.binding import chain_of_asset
+from ..exchange.pool import COMMITTEE_OPERATOR, Pool, PoolParams
 from . import records, registration
 from .committee import KeySorters, genesis_committee
 from .hooks import ascending
@@ -84,3 +93,40 @@ def init_members(
     committee = genesis_committee(members, voters, chain.delegates_per_round, order, p)
     state.put_json(records.EPOCHS, records.epoch_key(0), records.encode(committee))
     state.put(records.CURRENT, b"epoch", records.epoch_key(0))
+
+
+POOL_KEYS = frozenset({"asset", "fee_ppm", "min_confirmations", "min_withdrawal"})
+
+
+def init_pools(state: State, p: CustodyParams) -> None:
+    """Create the genesis pools (see the module docstring); ConfigError naming the entry."""
+    seen: set[str] = set()
+    for i, entry in enumerate(p.pools):
+        where = f"plugins.custody.pools[{i}]"
+        unknown = set(entry) - POOL_KEYS
+        if unknown:
+            raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+        asset = entry.get("asset")
+        if not isinstance(asset, str) or asset in seen:
+            raise ConfigError(f"{where}.asset must be an asset name, one pool per asset")
+        try:
+            chain = chain_of_asset(asset)
+        except ExchangeError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        if chain not in p.chains:
+            raise ConfigError(
+                f"{where}: {asset} is not on a chain under custody (plugins.custody.chains "
+                f"{list(p.chains)})"
+            )
+        if not state.has_table(exchange_records.POOLS):
+            raise ConfigError(f"{where}: genesis pools need the exchange plug-in in tx_plugins")
+        seen.add(asset)
+        values = {k: entry[k] for k in ("fee_ppm", "min_confirmations", "min_withdrawal")
+                  if k in entry}  # fmt: skip
+        try:
+            params = PoolParams(asset, COMMITTEE_OPERATOR, b"", **values)
+        except (ExchangeError, TypeError) as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        state.put_json(
+            exchange_records.POOLS, asset.encode(), exchange_records.encode(Pool(params))
+        )

@@ -50,6 +50,7 @@ def init_genesis(
     """Write the parameters; register the genesis members (:mod:`.genesis`) and form epoch 0."""
     params = CustodyParams.from_json(section)
     state.put_json(records.PARAMS, b"params", params.to_json())
+    genesis.init_pools(state, params)
     if params.members:
         if chain is None:
             raise ConfigError("genesis custody members need the chain parameters (network id)")

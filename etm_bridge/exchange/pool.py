@@ -88,6 +88,12 @@ def require_amount(
     return value
 
 
+#: The operator of a pool that belongs to the chain (design-14: created at genesis or by a
+#: committee proposal, its asset held by the custody committee's vault). Such a pool has no
+#: claim key (``b""``): the custody port says which destinations its deposits and locks may pay.
+COMMITTEE_OPERATOR = "committee"
+
+
 @dataclass(frozen=True)
 class PoolParams:
     """What a pool's operator fixes when creating it.
@@ -114,7 +120,10 @@ class PoolParams:
             raise ExchangeError(Reason.BAD_PARAMETER, f"bad pool asset {self.asset!r}")
         if not self.operator:
             raise ExchangeError(Reason.BAD_PARAMETER, "pool operator address is empty")
-        if not isinstance(self.claim_key, bytes) or not 20 <= len(self.claim_key) <= 65:
+        committee = self.operator == COMMITTEE_OPERATOR and self.claim_key == b""
+        if not isinstance(self.claim_key, bytes) or not (
+            committee or 20 <= len(self.claim_key) <= 65
+        ):
             raise ExchangeError(Reason.BAD_PARAMETER, "claim_key must be 20..65 bytes")
         if not 0 <= require_amount(self.fee_ppm, "fee_ppm", positive=False) <= MAX_FEE_PPM:
             raise ExchangeError(Reason.BAD_PARAMETER, f"fee_ppm must be <= {MAX_FEE_PPM}")

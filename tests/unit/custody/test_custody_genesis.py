@@ -69,3 +69,37 @@ def test_too_few_genesis_members_refuse_the_genesis() -> None:
     ds = [dev_delegate(i) for i in range(2)]
     with pytest.raises(ConfigError, match="forms no committee"):
         World(section=section([entry(d) for d in ds]))
+
+
+PLUGINS = ("etm_bridge.custody.txtypes", "etm_bridge.exchange.txtypes")
+
+
+def test_genesis_pools_belong_to_the_committee() -> None:
+    from etm_bridge.exchange import records as xr
+    from etm_bridge.exchange.pool import COMMITTEE_OPERATOR, Pool
+
+    pools = [{"asset": "btc", "fee_ppm": 2_000, "min_confirmations": 1}]
+    w = World(section=section([], pools=pools), plugins=PLUGINS)
+    pool = xr.decode(Pool, w.chain.store_view().get_json(xr.POOLS, b"btc"))
+    assert pool.params.operator == COMMITTEE_OPERATOR and pool.params.claim_key == b""
+    assert (pool.params.fee_ppm, pool.params.min_confirmations, pool.asset_reserve) == (2_000, 1, 0)
+    assert w.chain.store_view().get(xr.POOLS, b"eth") is None
+
+
+@pytest.mark.parametrize(
+    ("pools", "says"),
+    [
+        ([{"asset": "btc"}, {"asset": "btc"}], r"pools\[1\]\.asset .* one pool per asset"),
+        ([{"asset": "btc", "operator": "x"}], r"pools\[0\] has unknown keys \['operator'\]"),
+        ([{"asset": "doge"}], r"pools\[0\]: "),
+        ([{"asset": "btc", "fee_ppm": -1}], r"pools\[0\]: "),
+    ],
+)
+def test_a_bad_genesis_pool_refuses_the_genesis_naming_it(pools: list[Any], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        World(section=section([], pools=pools, chains=["btc"]), plugins=PLUGINS)
+
+
+def test_genesis_pools_need_the_exchange_plugin() -> None:
+    with pytest.raises(ConfigError, match="need the exchange plug-in"):
+        World(section=section([], pools=[{"asset": "btc"}]))
