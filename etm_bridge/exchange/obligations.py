@@ -71,13 +71,17 @@ class ObligationStatus(StrEnum):
 class VerifiedDeposit:
     """An external-asset payment to a pool, already proven by SPV at enough depth.
     ``block_hash``: the block holding it, whose proven value the deposit adds to
-    (:mod:`.proof_budget`; empty: not counted)."""
+    (:mod:`.proof_budget`; empty: not counted). ``destination``: what the output pays (a
+    script, an address: the custody port checks it for a committee pool) and ``custody_ref``:
+    the output in the chain's own form (a UTXO chain's outpoint), empty when not known."""
 
     deposit_id: bytes
     asset: str
     amount: int
     owner: str
     block_hash: bytes = b""
+    destination: bytes = b""
+    custody_ref: bytes = b""
 
     def __post_init__(self) -> None:
         if not isinstance(self.deposit_id, bytes) or not self.deposit_id:

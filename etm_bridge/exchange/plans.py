@@ -184,6 +184,10 @@ def plan_lp_deposit(
     swap intents are swept first (review x6b): a deposit made after an intent expired must not
     buy a share of its forfeited bond, which is the LPs' who were in while it held the pool."""
     pool = get_pool(view, p.asset)
+    if pool.params.operator == pool_math.COMMITTEE_OPERATOR and not custody.enabled(view):
+        raise ExchangeError(  # fail closed: nothing here checks what a committee deposit pays
+            Reason.CUSTODY_INACTIVE, f"the {p.asset} pool is the committee's: no custody here"
+        )
     custody.check_inflow(view, p.asset, deposit.amount, ctx)
     deposit_id = deposit.deposit_id
     used = {deposit_id} if is_used(view, "deposit", deposit_id) else set()

@@ -14,7 +14,9 @@ shares lives here:
   payments refuse a shallower proof as ``insufficient-confirmations``, a lock carries the depth
   it needs in its record and the swap rules refuse it);
 - deposit: the output pays the pool's claim key (``wrong_destination``), the owner is the one
-  the transaction names; payment: the output pays one of the obligations the transaction lists;
+  the transaction names; a committee pool has no claim key: the deposit carries what it pays
+  (``destination_of``) and its outpoint, and the custody port decides; payment: the output
+  pays one of the obligations the transaction lists;
 - ids: a lock's, deposit's or payment's id is ``txid || vout u32 BE``. Pure.
 """
 
@@ -33,7 +35,7 @@ from ..spv.header_tree import HeaderTree
 from ..spv.relay_policy import RelayPolicy
 from .obligations import VerifiedDeposit, VerifiedPayment
 from .plans import get_obligation
-from .pool import Pool
+from .pool import COMMITTEE_OPERATOR, Pool
 from .proof_budget import value_at_risk
 from .reasons import Reason
 from .swap_rules import VerifiedForeignLock
@@ -134,6 +136,15 @@ class UtxoVerifier(Generic[P, T]):
     def txid(self, tx: T) -> bytes:
         raise NotImplementedError
 
+    def destination_of(self, out: Any) -> bytes:
+        """What ``out`` pays, as a committee vault's ``destination`` reads (empty: unknown,
+        so no committee pool accepts it)."""
+        return b""
+
+    def outpoint(self, proven: ProvenOutput[P, T]) -> bytes:
+        """The proven output in the chain's own outpoint form (custody's vault outputs)."""
+        return self.txid(proven.tx) + struct.pack("<I", proven.proof.vout)
+
     def deposit_owner(self, tx: T) -> bytes:
         """The 20-byte ETM owner a deposit transaction names, or raise."""
         raise NotImplementedError
@@ -215,15 +226,17 @@ class UtxoVerifier(Generic[P, T]):
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext
     ) -> VerifiedDeposit:
         proven = self.deep(view, pool, proof)
-        if not self.pays(proven.out, pool.params.claim_key):
+        committee = pool.params.operator == COMMITTEE_OPERATOR
+        if not committee and not self.pays(proven.out, pool.params.claim_key):
             raise ExchangeError(
                 Reason.WRONG_DESTINATION,
                 f"output {proven.proof.vout} does not pay the {pool.params.asset} pool",
             )
         owner = encode_address(self.deposit_owner(proven.tx))
         return VerifiedDeposit(
-            self.output_id(proven), pool.params.asset, proven.value, owner, proven.included.block
-        )
+            self.output_id(proven), pool.params.asset, proven.value, owner, proven.included.block,
+            self.destination_of(proven.out), self.outpoint(proven),
+        )  # fmt: skip
 
     def verify_payment(
         self, view: StateView, pool: Pool, proof: bytes, ctx: TxContext

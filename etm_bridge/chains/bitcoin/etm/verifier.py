@@ -26,7 +26,8 @@ bound its remaining time (:func:`~.swap_rules.foreign_seconds_left`):
   (:func:`require_policy_marker`) and is read with the policy bytes as its claim key, which
   only a custody pool's vault can equal (a legacy pool refuses it ``wrong_claim_key``); a
   counter HTLC v2 (the vault's own lock) is not a user's lock;
-- deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))``; the transaction has exactly
+- deposit: output ``vout`` pays ``P2WPKH(hash160(pool claim key))`` (a committee pool: any
+  script, which the custody port checks against its vaults' P2WSH); the transaction has exactly
   one ``OP_RETURN "ETMD" || address20`` output naming the ETM owner;
 - payment (obligations): the transaction has exactly one ``OP_RETURN "ETMO" || id_1 || ... ||
   id_n`` output (``n`` = 1..8 obligation ids, u64 BE each, no repeats: :func:`payment_tag`), and
@@ -310,6 +311,9 @@ class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
 
     def txid(self, tx: ParsedTx) -> bytes:
         return tx.txid_le
+
+    def destination_of(self, out: TxOut) -> bytes:
+        return out.script_pubkey
 
     def deposit_owner(self, tx: ParsedTx) -> bytes:
         return tagged_data(tx, DEPOSIT_TAG, 20)
