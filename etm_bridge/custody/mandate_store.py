@@ -12,7 +12,11 @@ refused (two mandates must never authorise one spend).
 :func:`prove_mandate` applies a proven outcome: the proof's txid must be one of the mandate's
 revisions (``outcome_mismatch``), each proof counts once (``outcome_replayed``), the status
 moves by the transition table (``bad_transition``: e.g. a queued mandate), its inputs become
-spent and its outputs paying a vault of the chain become unspent vault outputs. Pure.
+spent and its outputs paying a vault of the chain become unspent vault outputs.
+
+:func:`queue_mandate` records a mandate the vault cannot fund yet (``queued``, no revision, in
+the FIFO ``custody_queue``); :func:`epoch_utxos` lists an epoch's vault outputs for coin
+selection. Pure.
 """
 
 from __future__ import annotations
@@ -148,6 +152,42 @@ def prove_mandate(
     done = replace(mandate, status=status, proven=proven)
     state.put_json(records.MANDATES, mandate_id, records.encode(done))
     return done
+
+
+def queue_mandate(
+    state: State,
+    spec: CustodySpec,
+    kind: MandateKind,
+    ticker: str,
+    asset: str,
+    source: bytes,
+    terms: Mapping[str, Any],
+    height: int,
+) -> records.Mandate:
+    """Record a mandate the vault cannot cover now: ``queued``, no revision, in the FIFO queue
+    (funded later by the round hook or a ``custody_request fund``)."""
+    mid = mandates.mandate_id(kind, ticker, source)
+    if get_mandate(state, mid) is not None:
+        raise CustodyError(Reason.BAD_TRANSITION, f"mandate {mid.hex()} exists already")
+    status = mandates.transition(None, mandates.MandateEvent.CREATED_UNFUNDED, kind, spec.model)
+    mandate = records.Mandate(mid, kind, ticker, asset, source, status, height, 0, _terms(terms))
+    state.put_json(records.MANDATES, mid, records.encode(mandate))
+    seq = state.get_u64(records.MANDATE_SEQ, b"next")
+    state.put(records.MANDATE_LOG, U64.pack(seq), mid)
+    state.put(records.QUEUE, U64.pack(seq), mid)
+    state.put_u64(records.MANDATE_SEQ, b"next", seq + 1)
+    return mandate
+
+
+def epoch_utxos(view: StateView, ticker: str, epoch: int) -> list[records.CustodyUtxo]:
+    """Every vault output of ``ticker`` recorded for ``epoch`` (any status)."""
+    prefix = records.ticker_key(ticker, records.epoch_key(epoch))
+    out = []
+    for key, _ in view.scan(records.UTXO_EPOCH, prefix):
+        utxo = get_utxo(view, ticker, key[len(prefix) :])
+        if utxo is not None:
+            out.append(utxo)
+    return out
 
 
 def vault_request(

@@ -11,7 +11,8 @@ nothing there. On a custody chain, so far:
   (no committee yet), ``pool_insolvent`` (the pool's solvency record), ``custody_bond_cap``
   (the breaker over every pool, :mod:`.breaker`); outflows only ``pool_insolvent``;
 * a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
-* an asset withdrawal is refused ``custody_pool`` until ``lp_withdraw`` mandates land.
+* an LP deposit (206) must pay a vault accepting deposits and becomes a vault output; an LP
+  withdrawal's asset part (207) becomes an ``lp_withdraw`` mandate (:mod:`.lp`).
 
 The breaker values a pool at the maximum of its round price snapshots (``custody_prices``,
 written by the round hook) and its current price. Pure.
@@ -22,16 +23,18 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExchangeError
+from ..errors import ConfigError, CustodyError, ExchangeError
 from ..exchange import records as exchange_records
 from ..exchange.binding import chain_of_asset
 from ..exchange.custody_port import LegacyOperatorCustody
+from ..exchange.obligations import VerifiedDeposit
 from ..exchange.pool import Pool
 from ..exchange.reasons import Reason
-from . import breaker, records, solvency
+from . import breaker, lp, records, solvency
 from .committee import coalition_bond
 from .params import CustodyParams
 from .plans import current_epoch, get_member
+from .vaults import Specs, chain_part
 
 if TYPE_CHECKING:
     from ..chain.registry import TxContext
@@ -72,8 +75,35 @@ def pool_risks(view: StateView) -> list[breaker.PoolRisk]:
     return out
 
 
+def _installed_specs() -> Any:
+    from .txtypes import installed_specs
+
+    return installed_specs()
+
+
+def _part(view: StateView, p: CustodyParams, asset: str, specs: Specs) -> Any:
+    try:
+        return chain_part(p, chain_of_asset(asset), specs)
+    except (CustodyError, ConfigError) as exc:  # a chain this node cannot hold
+        raise ExchangeError(Reason.CUSTODY_INACTIVE, f"{asset}: {exc}") from exc
+
+
 class ChainCustody(LegacyOperatorCustody):
-    """See the module docstring."""
+    """See the module docstring. ``specs``: ticker -> CustodySpec of the installed chain
+    profiles (default: looked up when first needed)."""
+
+    def __init__(self, specs: Specs | None = None) -> None:
+        self.specs: Specs = specs or _installed_specs
+
+    def _active(self, view: StateView, asset: str) -> tuple[CustodyParams, records.Committee]:
+        p = _params(view)
+        committee = _committee(view)
+        if p is None or committee is None:
+            raise ExchangeError(
+                Reason.CUSTODY_INACTIVE,
+                f"no vault committee holds {asset} yet: wait for the first committee",
+            )
+        return p, committee
 
     def enabled(self, view: StateView) -> bool:
         return view.get(records.PARAMS, b"params") is not None
@@ -128,6 +158,16 @@ class ChainCustody(LegacyOperatorCustody):
             if (v := json.loads(raw))["status"] in usable
         )
 
+    def on_lp_deposit(
+        self, view: StateView, plan: TxPlan, deposit: VerifiedDeposit, ctx: TxContext
+    ) -> None:
+        if not self.enabled(view):
+            super().on_lp_deposit(view, plan, deposit, ctx)
+            return
+        p, _ = self._active(view, deposit.asset)
+        part = _part(view, p, deposit.asset, self.specs)
+        plan.writes.update(lp.deposit(view, p, part, deposit, ctx.height).changes())
+
     def on_lp_withdraw(
         self, view: StateView, plan: TxPlan, tx: Tx, pool: Pool, asset_out: int, payee: bytes,
         ctx: TxContext,
@@ -135,11 +175,12 @@ class ChainCustody(LegacyOperatorCustody):
         if not self.enabled(view):
             super().on_lp_withdraw(view, plan, tx, pool, asset_out, payee, ctx)
             return
-        raise ExchangeError(
-            Reason.CUSTODY_POOL,
-            "asset withdrawals from a committee pool are paid by lp_withdraw mandates, which "
-            "this chain does not implement yet: withdraw later",
-        )
+        asset = pool.params.asset
+        p, committee = self._active(view, asset)
+        part = _part(view, p, asset, self.specs)
+        state, _ = lp.withdraw(view, p, part, committee, tx.id, asset, asset_out, payee,
+                               ctx.height, ctx.timestamp)  # fmt: skip
+        plan.writes.update(state.changes())
 
     def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
         p = _params(view)

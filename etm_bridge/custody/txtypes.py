@@ -3,7 +3,8 @@
 Registered so far: the ``custody_*`` tables, the genesis section ``plugins.custody`` (its
 normalised parameters are written to ``custody_params``; its ``members`` are registered and
 form epoch 0: :mod:`.genesis`), ``custody_register`` (300), ``custody_bond`` (301),
-``custody_fraud`` (304: :mod:`.slashing`), the round hook (:mod:`.hooks`: first committee,
+``custody_outcome_proof`` (302: :mod:`.outcome`), ``custody_fraud`` (304: :mod:`.slashing`), the
+genesis pools (:func:`.genesis.init_pools`), the round hook (:mod:`.hooks`: first committee,
 epochs) and the exchange's custody port (:class:`.port.ChainCustody`; list this plug-in before
 the exchange).
 Every type refuses ``custody_inactive`` on a chain whose genesis has no custody section, the hook
@@ -23,14 +24,14 @@ from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ConfigError, CustodyError, TxRejectedError
-from . import bonds, fraud, genesis, plans, records, registration, slashing
+from . import bonds, fraud, genesis, outcome, plans, records, registration, slashing, vaults
 from .committee import KeySorters
 from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
 from .port import ChainCustody
 from .spec import CustodySpec
 
-REGISTER, BOND, FRAUD = 300, 301, 304
+REGISTER, BOND, OUTCOME, FRAUD = 300, 301, 302, 304
 
 
 def installed_schemes() -> plans.PopSchemes:
@@ -104,6 +105,19 @@ def _fraud_type(specs: slashing.Specs) -> TxType[Any]:
     )  # fmt: skip
 
 
+def _outcome_type(specs: slashing.Specs) -> TxType[Any]:
+    def check(view: StateView, tx: Tx, p: outcome.OutcomeProof, ctx: TxContext) -> None:
+        outcome.run(vaults.overlay(view), tx, p, ctx, lambda: specs())
+
+    def apply(state: State, tx: Tx, p: outcome.OutcomeProof, ctx: TxContext) -> None:
+        outcome.run(state, tx, p, ctx, lambda: specs())
+
+    return TxType(
+        OUTCOME, records.TYPE_IDS[OUTCOME], outcome.decode_outcome, check, apply,
+        describe=lambda p: {"ticker": p.ticker, "mandate": p.mandate_id.hex()},
+    )  # fmt: skip
+
+
 def make_types(schemes: Callable[[], plans.PopSchemes]) -> list[TxType[Any]]:
     def register_planner(view: StateView, tx: Tx, p: Any, ctx: TxContext) -> plans.CustodyPlan:
         return plans.plan_register(view, tx, p, ctx, schemes)
@@ -138,5 +152,6 @@ def register(
     for tx_type in make_types(pop):
         registry.add_type(tx_type)
     registry.add_type(_fraud_type(specs or installed_specs))
+    registry.add_type(_outcome_type(specs or installed_specs))
     registry.add_round_hook("custody", make_hook(order))
-    registry.provide("custody", ChainCustody())
+    registry.provide("custody", ChainCustody(specs))

@@ -103,11 +103,12 @@ def test_insolvency_stops_both_directions_first() -> None:
     assert reason(lambda: PORT.check_outflow(s, "btc", CTX)) == "pool_insolvent"
 
 
-def test_no_obligations_no_withdrawal_without_mandates_and_locks_pay_a_vault() -> None:
+def test_no_obligations_no_withdrawal_without_a_committee_and_locks_pay_a_vault() -> None:
     s = state()
     pool = xr.decode(Pool, s.get_json(xr.POOLS, b"btc"))
     assert reason(lambda: PORT.check_obligation(s, "btc")) == "custody_pool"
-    assert reason(lambda: PORT.on_lp_withdraw(s, None, None, pool, 5, b"k", CTX)) == "custody_pool"  # type: ignore[arg-type]
+    withdraw = lambda: PORT.on_lp_withdraw(s, None, None, pool, 5, b"k", CTX)  # type: ignore[arg-type]  # noqa: E731
+    assert reason(withdraw) == "custody_inactive"
     assert PORT.accepted_claim_keys(s, pool, CTX) == frozenset()
     for epoch, status in ((0, cr.VaultStatus.RETIRING), (1, cr.VaultStatus.ACTIVE),
                           (2, cr.VaultStatus.PENDING)):  # fmt: skip

@@ -21,7 +21,8 @@ coincurve when called.
 
 The inputs' policy is the request's committee's; change, claims, refunds and sweeps pay
 ``request.vault`` (the active vault). Outcome proofs (302) and inflow proofs (307) are the
-second half of WP-B: :func:`outcome` refuses with a clear reason until they land. Pure.
+second half of WP-B: :func:`outcome` reads a proven spend (302); inflow proofs (307) are not
+implemented. Pure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from etm_bridge.custody.records import Committee, CustodyUtxo, MandateKind, Reason
 from etm_bridge.custody.spec import (
+    CreatedOutput,
     CustodyGenesisPart,
     CustodyModel,
     CustodySpec,
@@ -209,11 +211,38 @@ def fraud(body: bytes, ctx: FraudContext) -> FraudClaim:
 
 
 def outcome(view: Any, proof: bytes, ctx: Any) -> ProvenOutcome:
-    raise CustodyError(
-        Reason.OUTCOME_MISMATCH,
-        "Bitcoin custody outcome proofs (302) are not implemented yet (design-14 WP-B, "
-        "second half): no Bitcoin mandate can be proven on this version",
+    """Tx 302's Bitcoin body: a ``BitcoinTxProof`` (raw tx, block, Merkle branch) of a
+    transaction in the relay's best chain at the depth the relay policy asks for the value it
+    moves (``InclusionProofError``, the relay's reason: e.g. ``insufficient-confirmations``).
+    Returns its txid (internal order: the mandate's), the outpoints it spends and every output
+    (``txid_le || vout u32 LE``, value, scriptPubKey); which of those are the committee's is the
+    core's business (the mandate's inputs, the vaults' scripts). Reads outputs and prevouts
+    only, which the txid commits to."""
+    from etm_bridge.chains.bitcoin.etm.relay_types import btc_policy_of, btc_relay_of
+    from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof, check_bitcoin_proof
+    from etm_bridge.errors import InclusionProofError
+
+    try:
+        tx_proof = BitcoinTxProof.decode(proof)
+    except (ValidationError, ValueError, IndexError) as exc:
+        raise CustodyError(Reason.MALFORMED_FIELD, f"bitcoin outcome proof: {exc}") from exc
+    relay = btc_relay_of(view)
+    confirmed = check_bitcoin_proof(relay, tx_proof, 1)
+    tx = confirmed.tx
+    moved = sum(o.value_sat for o in tx.outputs)
+    need = btc_policy_of(view).required_depth(moved, 1)
+    if confirmed.confirmations < need:
+        raise InclusionProofError(
+            "insufficient-confirmations",
+            f"{confirmed.confirmations} confirmations, {need} are required for a spend moving "
+            f"{moved} sat (relay policy, value-scaled depth)",
+        )
+    spent = tuple(i.prev_txid_le + i.prev_index.to_bytes(4, "little") for i in tx.inputs)
+    created = tuple(
+        CreatedOutput(tx.txid_le + k.to_bytes(4, "little"), o.value_sat, o.script_pubkey)
+        for k, o in enumerate(tx.outputs)
     )
+    return ProvenOutcome(tx.txid_le, confirmed.height, tx.txid_le, spent, created)
 
 
 def assemble(
@@ -252,5 +281,11 @@ SPEC = CustodySpec(
     fraud=fraud,
     outcome=outcome,
     assemble=assemble,
-    extra={"ticker": TICKER},
+    extra={
+        "ticker": TICKER,
+        # settings the custody core reads from the genesis block (``vaults.ChainPart.setting``)
+        "fee_rate": lambda cfg: cfg.fee_rate_sat_vb,
+        "max_inputs": lambda cfg: cfg.max_inputs,
+        "change_dust": lambda cfg: 330,  # P2WSH dust: change below it is not created
+    },
 )

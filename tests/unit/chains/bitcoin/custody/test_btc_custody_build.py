@@ -251,7 +251,7 @@ def test_a_request_no_spend_can_satisfy_is_refused(
     assert err.value.reason == "bad_parameter"
 
 
-def test_genesis_config_and_the_missing_outcome_proof() -> None:
+def test_genesis_config_and_a_malformed_outcome_proof() -> None:
     cfg = BtcCustodyConfig.from_json({"network": "regtest", "max_inputs": 20})
     assert BtcCustodyConfig.from_json(cfg.to_json()) == cfg
     for raw in (
@@ -263,5 +263,5 @@ def test_genesis_config_and_the_missing_outcome_proof() -> None:
     ):
         with pytest.raises(ConfigError):
             BtcCustodyConfig.from_json(raw)
-    with pytest.raises(CustodyError, match="not implemented"):
-        SPEC.outcome(None, b"", None)
+    with pytest.raises(CustodyError, match="malformed_field: bitcoin outcome proof"):
+        SPEC.outcome(None, b"", None)  # the body is parsed before the relay is read

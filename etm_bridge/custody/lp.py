@@ -1,0 +1,128 @@
+"""LP deposits into and withdrawals from a committee pool (design-14 sections 2.2, 4.1 kind 3,
+4.5, 4.7 rules 1-2): what :class:`~.port.ChainCustody` does for tx 206 and 207.
+
+* **Deposit** (206): the proven output must pay a vault that accepts deposits now
+  (:func:`.vaults.accepting`: the newest committee's, or the one before within
+  ``grace_blocks``); an older vault of this chain is ``stale_vault``, anything else (an
+  operator key, a stranger) ``wrong_destination``. The output becomes an ``unspent`` vault
+  output of the vault's epoch (``custody_utxos``); an outpoint ETM already knows is
+  ``deposit_replayed``. Books (rule "deposit proven"): ``held`` and the pool's reserve grow by
+  the same amount, both read from state, so no account changes.
+* **Withdrawal** (207, asset part): an ``lp_withdraw`` mandate (id from the withdraw tx id)
+  paying the investor's bound key ``asset_out`` less the payout's own network fee, spending
+  the active vault's unspent outputs (selection of :func:`.utxo.select_inputs`, target
+  ``asset_out``; if that leaves change below the chain's ``change_dust`` the target grows by it,
+  so the fee actually paid is always the payout's own); ``queued`` when the vault cannot
+  cover it. Books (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
+
+Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
+exchange's plan; a custody refusal becomes an :class:`~etm_bridge.errors.ExchangeError` with the
+same reason. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..chain.state import State, StateView
+from ..errors import CustodyError, ExchangeError
+from ..exchange.obligations import VerifiedDeposit
+from ..exchange.reasons import Reason as XReason
+from . import mandate_store, records
+from .params import CustodyParams
+from .records import MandateKind
+from .utxo import select_inputs
+from .vaults import ChainPart, accepting, all_vaults, overlay
+
+
+def get_account(view: StateView, asset: str) -> records.CustodyAccount:
+    raw = view.get_json(records.ACCOUNTS, asset.encode())
+    return records.CustodyAccount() if raw is None else records.decode(records.CustodyAccount, raw)
+
+
+def put_account(state: State, asset: str, account: records.CustodyAccount) -> None:
+    state.put_json(records.ACCOUNTS, asset.encode(), records.encode(account))
+
+
+def deposit(
+    view: StateView, params: CustodyParams, part: ChainPart, d: VerifiedDeposit, height: int
+) -> State:
+    """Record the deposit's output as a vault output (see the module docstring)."""
+    open_now = accepting(view, params, part, height)
+    epoch = open_now.get(d.destination) if d.destination else None
+    if epoch is None:
+        known = all_vaults(view, part)
+        if d.destination in known:
+            raise ExchangeError(
+                XReason.STALE_VAULT,
+                f"the deposit pays the vault of committee epoch {known[d.destination]}, which no "
+                "longer accepts deposits: pay the active vault (pool show --json)",
+            )
+        raise ExchangeError(
+            XReason.WRONG_DESTINATION,
+            f"the deposit does not pay the {part.ticker} committee's vault (an operator key or "
+            "another script): pay the active vault's address (pool show --json)",
+        )
+    if not d.custody_ref:
+        raise ExchangeError(XReason.BAD_PARAMETER, "the chain's verifier named no outpoint")
+    if mandate_store.get_utxo(view, part.ticker, d.custody_ref) is not None:
+        raise ExchangeError(
+            XReason.DEPOSIT_REPLAYED, f"vault output {d.custody_ref.hex()} is already recorded"
+        )
+    state = overlay(view)
+    utxo = records.CustodyUtxo(part.ticker, d.custody_ref, d.amount, epoch,
+                               records.UtxoStatus.UNSPENT, None, height)  # fmt: skip
+    mandate_store.put_utxo(state, utxo)
+    return state
+
+
+def _select(
+    candidates: Sequence[records.CustodyUtxo], epoch: int, amount: int, dust: int, most: int
+) -> tuple[records.CustodyUtxo, ...] | None:
+    chosen = select_inputs(candidates, epoch, amount, lambda k: 0, most)
+    if chosen is not None and 0 < sum(u.amount for u in chosen) - amount < dust:
+        chosen = select_inputs(candidates, epoch, amount + dust, lambda k: 0, most)
+    return chosen
+
+
+def withdraw(
+    view: StateView,
+    params: CustodyParams,
+    part: ChainPart,
+    committee: records.Committee,
+    withdraw_tx_id: bytes,
+    asset: str,
+    asset_out: int,
+    payee: bytes,
+    height: int,
+    now_s: int,
+) -> tuple[State, records.Mandate]:
+    """Open (or queue) the ``lp_withdraw`` mandate of a withdrawal (see the module)."""
+    state = overlay(view)
+    spec, cfg, ticker = part.spec, part.cfg, part.ticker
+    vault = spec.vault(committee, cfg)
+    terms: dict[str, object] = {"amount": asset_out, "claim_key": payee.hex()}
+    candidates = mandate_store.epoch_utxos(view, ticker, committee.epoch)
+    inputs = _select(candidates, committee.epoch, asset_out, part.setting("change_dust", 0),
+                     part.setting("max_inputs", 50))  # fmt: skip
+    kind = MandateKind.LP_WITHDRAW
+    try:
+        if inputs is None:
+            mandate = mandate_store.queue_mandate(state, spec, kind, ticker, asset, withdraw_tx_id,
+                                                  terms, height)  # fmt: skip
+        else:
+            rate = part.setting("fee_rate", 1)
+            req = mandate_store.vault_request(kind, ticker, withdraw_tx_id, committee, vault,
+                                              terms, rate)  # fmt: skip
+            terms["payout_fee"] = spec.build(req, inputs, cfg).fee  # fixed across bumps
+            req = replace(req, terms=terms)
+            mandate = mandate_store.open_mandate(state, spec, cfg, req, ticker, asset,
+                                                 withdraw_tx_id, inputs, height,
+                                                 now_s + params.sign_window_s)  # fmt: skip
+    except CustodyError as exc:
+        raise ExchangeError(exc.reason, exc.detail) from exc
+    state.put(records.PAYOUTS, payee + mandate.id, b"\x01")
+    acc = get_account(view, asset)
+    put_account(state, asset, replace(acc, owed=acc.owed + asset_out))
+    return state, mandate

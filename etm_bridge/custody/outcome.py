@@ -1,0 +1,100 @@
+"""Tx 302 ``custody_outcome_proof``: anyone proves what the committee's vault did on its chain
+(design-14 sections 2.5, 4.3, 4.7, 10.4).
+
+Payload: ``u8 version=1 || u8 len + ticker || mandate_id 32 || u32 BE len + proof`` (the
+proof is the chain's own, read by its custody spec). The chain's
+``CustodySpec.outcome`` checks the proof against its relay at the relay policy's depth
+(a shallow or unknown proof is refused with the relay's reason, e.g.
+``insufficient-confirmations``); :func:`.mandate_store.prove_mandate` then requires the proven
+transaction's id to be one of the mandate's revisions (``outcome_mismatch``: an unrelated
+transaction, or another mandate's), counts each proof once (``outcome_replayed``), moves the
+mandate by the transition table (``bad_transition``: e.g. a queued mandate), marks its reserved
+inputs spent and records the outputs paying a vault of the chain (any committee's:
+:func:`.vaults.all_vaults`) as unspent vault outputs. Because a txid commits to every input
+and output, a proof of a mandate's txid is that mandate's spend: it cannot spend other outputs
+nor create outputs the mandate did not fix.
+
+Books (section 4.7): an ``lp_withdraw`` proven releases ``owed`` by its ``amount`` and any bump
+fee charged beyond the payout's own (``pending_fees``; revision 0 charges none). Kinds whose
+creating transactions do not exist yet (counter locks, claims, refunds, sweeps, cancels) are
+proven the same way, without books (none of them can be opened on a live chain). Pure.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+
+from ..chain.registry import TxContext
+from ..chain.state import State
+from ..chain.tx import Tx
+from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
+from . import lp, mandate_store, records
+from .plans import get_params
+from .records import MandateKind, Reason
+from .vaults import Specs, all_vaults, chain_part
+
+VERSION = 1
+MAX_PROOF = 1 << 20
+
+
+@dataclass(frozen=True)
+class OutcomeProof:
+    ticker: str
+    mandate_id: bytes
+    proof: bytes
+
+    def encode(self) -> bytes:
+        t = self.ticker.encode()
+        return (bytes([VERSION, len(t)]) + t + self.mandate_id
+                + struct.pack(">I", len(self.proof)) + self.proof)  # fmt: skip
+
+
+def decode_outcome(data: bytes) -> OutcomeProof:
+    try:
+        if data[0] != VERSION:
+            raise ValidationError(f"custody_outcome_proof version {data[0]}, expected {VERSION}")
+        n = data[1]
+        ticker = data[2 : 2 + n].decode("ascii")
+        pos = 2 + n
+        mid = data[pos : pos + 32]
+        (size,) = struct.unpack_from(">I", data, pos + 32)
+    except (IndexError, struct.error, UnicodeDecodeError):
+        raise ValidationError("custody_outcome_proof payload ends early or is not ascii") from None
+    proof = data[pos + 36 :]
+    if not ticker or len(mid) != 32 or len(proof) != size or size > MAX_PROOF:
+        raise ValidationError(
+            f"custody_outcome_proof: ticker, a 32-byte mandate id and a proof of exactly the "
+            f"stated length (<= {MAX_PROOF} bytes) are needed"
+        )
+    return OutcomeProof(ticker, mid, proof)
+
+
+def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -> records.Mandate:
+    """Prove the mandate (see the module docstring); raises CustodyError or SpvRejectedError."""
+    params = get_params(state)
+    part = chain_part(params, p.ticker, specs)
+    mandate = mandate_store.get_mandate(state, p.mandate_id)
+    if mandate is None or mandate.ticker != p.ticker:
+        raise CustodyError(Reason.UNKNOWN_MANDATE, f"no {p.ticker} mandate {p.mandate_id.hex()}")
+    outcome = part.spec.outcome(state, p.proof, ctx)
+    done = mandate_store.prove_mandate(state, part.spec, p.mandate_id, outcome,
+                                       all_vaults(state, part), ctx.height)  # fmt: skip
+    if done.kind is MandateKind.LP_WITHDRAW and done.proven is not None:
+        rev = done.revisions[done.proven.rev]
+        base_fee = int(done.terms.get("payout_fee", rev.fee))
+        acc = lp.get_account(state, done.asset)
+        lp.put_account(state, done.asset, replace(
+            acc, owed=acc.owed - int(done.terms["amount"]),
+            pending_fees=acc.pending_fees - (rev.fee - base_fee)))  # fmt: skip
+    return done
+
+
+def run(state: State, tx: Tx, p: OutcomeProof, ctx: TxContext, specs: Specs) -> None:
+    """Tx 302's check and apply (check runs it on a throwaway overlay)."""
+    try:
+        apply_outcome(state, p, ctx, specs)
+    except CustodyError as exc:
+        raise TxRejectedError(exc.reason, exc.detail) from exc
+    except SpvRejectedError as exc:
+        raise TxRejectedError(exc.reason, str(exc)) from exc
