@@ -20,50 +20,38 @@ P2WSH vault is funded on Bitcoin. Attacks performed, each through the node's API
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bitcoin.core import CTransaction
 from bitcoin.core.script import SIGVERSION_WITNESS_V0, CScript, SignatureHash
-from bitcoin.segwit_addr import encode as bech32_encode
-from etm_bridge_regtest import procs
+from btc_custody_node import BOND_IN, DOMAIN, Sender, custody_chain, register_all, state_of
+from btc_custody_node import committee as _committee
+from btc_custody_node import fund as _fund
+from btc_custody_node import secret as _secret
+from btc_custody_node import until as _until
 from etm_bridge_regtest.bitcoin import BitcoinNode
-from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
+from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.chain.address import address_hash
-from etm_bridge.chain.keys import SigningKey, dev_key
+from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.params import ChainParams
-from etm_bridge.chain.state import State, StateView
-from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_delegates import DELEGATES, DEPOSIT_ESCROW
-from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.fraud import encode_body
 from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
-from etm_bridge.chains.registry import chain_registry
 from etm_bridge.custody import bonds, mandate_store, mandates, plans
 from etm_bridge.custody import fraud as custody_fraud
 from etm_bridge.custody import records as cr
-from etm_bridge.custody import registration as rg
-from etm_bridge.custody.txtypes import BOND, FRAUD, REGISTER
-from etm_bridge.errors import RPCError, TxRejectedError
-from etm_bridge.node.config import CHAIN_DB
-from etm_bridge.node.setup import init_node
-from etm_bridge.store import ChainStore
+from etm_bridge.custody.txtypes import BOND, FRAUD
+from etm_bridge.errors import RPCError
 
-HERE = Path(__file__).parent
 PLUGIN = "btc_mandate_plugin"
 MANDATE_TX = 399  # btc_mandate_plugin.TYPE_ID (the node imports it; this process need not)
-DOMAIN = bytes.fromhex("c7" * 32)
-BOND_IN = 10**9  # tx 300's bond
 BOND_ADD = 5 * 10**8  # tx 301
 BONDED = BOND_IN + BOND_ADD
-FEE = 100_000
 FEE_304 = 1_000_000
 CFG = BtcCustodyConfig("regtest")
 USER_KEY = ecdsa.pubkey(bytes([0x77]) * 32)
@@ -71,84 +59,7 @@ SECTION = {
     "domain": DOMAIN.hex(), "chains": ["btc"], "min_bond": 1_000, "min_committee": 3,
     "btc": {"network": "regtest"},
 }  # fmt: skip
-
-
-def _secret(i: int) -> bytes:
-    return bytes([0x50 + i]) * 32
-
-
-@contextmanager
-def _state(node: EtmNodeProcess) -> Iterator[StateView]:
-    """The running node's committed state, read from its database."""
-    store = ChainStore.open(node.data_dir / CHAIN_DB)
-    try:
-        yield State(store, ())
-    finally:
-        store.close()
-
-
-def _until(node: EtmNodeProcess, what: str, ok: Callable[[StateView], bool]) -> None:
-    def check() -> bool:
-        with _state(node) as view:
-            return ok(view)
-
-    alive = lambda: node.proc is not None and node.proc.poll() is None  # noqa: E731
-    procs.wait_until(check, timeout_s=60, what=what, alive=alive, interval_s=0.2)
-
-
-class Sender:
-    """Signs and submits ETM transactions, one nonce counter per key."""
-
-    def __init__(self, node: EtmNodeProcess) -> None:
-        assert node.client is not None
-        self.client = node.client
-        self.network = int(self.client.status()["networkId"])
-        self.nonces: dict[bytes, int] = {}
-
-    def send(self, key: SigningKey, type_id: int, payload: bytes, fee: int = FEE) -> str:
-        nonce = self.nonces.get(key.public_key, 0)
-        tx = Tx.create(key, network=self.network, type_id=type_id, nonce=nonce, fee=fee,
-                       payload=payload)  # fmt: skip
-        reply = self.client.submit_tx(tx.encoded)  # raises TxRejectedError: nonce unused
-        self.nonces[key.public_key] = nonce + 1
-        return str(reply["id"])
-
-    def settled(self, view: StateView, key: SigningKey) -> bool:
-        """Every tx this sender submitted for ``key`` is in a block."""
-        return view.account(address_hash(key.public_key)).nonce == self.nonces[key.public_key]
-
-    def refused(self, key: SigningKey, type_id: int, payload: bytes, fee: int = FEE) -> Any:
-        with pytest.raises(TxRejectedError) as err:
-            self.send(key, type_id, payload, fee)
-        return err.value
-
-
-def _register(s: Sender, i: int) -> bytes:
-    """Delegate i registers its Bitcoin key (proof of possession through the Bitcoin binding
-    scheme) with BOND_IN; returns the key."""
-    delegate, agent = dev_key(f"delegate-{i}"), dev_key(f"custody agent {i}")
-    binding = chain_registry().by_ticker("btc").binding
-    key = ecdsa.pubkey(_secret(i))
-    msg = rg.pop_message(s.network, DOMAIN, delegate.public_key, agent.public_key, {"btc": key})
-    signed_key, pop = binding.sign(msg, _secret(i))
-    assert signed_key == key
-    reg = rg.Register(agent.public_key, agent.sign(rg.agent_pop_digest(msg)), BOND_IN,
-                      {"btc": key}, {"btc": pop})  # fmt: skip
-    s.send(delegate, REGISTER, reg.encode())
-    return key
-
-
-def _committee(view: StateView) -> cr.Committee:
-    epoch = plans.current_epoch(view)
-    assert epoch is not None
-    return cr.decode(cr.Committee, view.get_json(cr.EPOCHS, cr.epoch_key(epoch)))
-
-
-def _fund(node: BitcoinNode, spk: bytes, amount: int) -> bytes:
-    txid = node.fund(bech32_encode("bcrt", 0, spk[2:]), amount)
-    tx = CTransaction.deserialize(bytes.fromhex(node.rpc.call("getrawtransaction", txid, 0)))
-    vout = next(k for k, o in enumerate(tx.vout) if bytes(o.scriptPubKey) == spk)
-    return bytes.fromhex(txid)[::-1] + vout.to_bytes(4, "little")
+_state = state_of
 
 
 @pytest.fixture
@@ -156,36 +67,19 @@ def custody_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[EtmNodeProcess, Sender]]:
     """A custody chain (5 delegates, 1 s blocks) whose process can import the test plug-in."""
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", str(HERE) + (os.pathsep + path if path else ""))
-    home = tmp_path / "etm"
     plugins = ("etm_bridge.custody.txtypes", PLUGIN)
-    init_node(home, delegates=5, block_time_s=1, funded_accounts=2, port=0, tx_plugins=plugins)
-    genesis_path = home / "genesis.json"
-    genesis = json.loads(genesis_path.read_text())
-    genesis.setdefault("plugins", {})["custody"] = SECTION
-    genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
-    with etm_node_running(home) as node:
-        yield node, Sender(node)
+    with custody_chain(tmp_path / "etm", monkeypatch, SECTION, plugins) as running:
+        yield running
 
 
 def test_a_bitcoin_theft_signature_slashes_its_member_on_a_real_node(
     custody_node: tuple[EtmNodeProcess, Sender], bitcoin_node: BitcoinNode
 ) -> None:
     node, s = custody_node
-    funder, reporter = dev_key("user-0"), dev_key("user-1")
+    reporter = dev_key("user-1")
     delegates = [dev_key(f"delegate-{i}") for i in range(4)]
-    for d in delegates:  # fees and bonds
-        s.send(funder, TRANSFER, TransferPayload(address_hash(d.public_key), 10**10).encode())
-    _until(node, "delegates funded", lambda v: s.settled(v, funder))
-
-    # tx 300 (keys with proofs of possession, bond) then tx 301 (more bond); forging paused
-    # while the four registrations are submitted, so no round close sees only some of them
-    s.client.set_forging(False)
-    keys = {d.public_key: _register(s, i) for i, d in enumerate(delegates)}
-    s.client.set_forging(True)
-    _until(node, "4 members registered", lambda v: all(
-        plans.get_member(v, d.public_key) is not None for d in delegates))  # fmt: skip
+    # tx 300 (keys with proofs of possession, bond) then tx 301 (more bond)
+    keys = register_all(node, s)
     for d in delegates:
         s.send(d, BOND, bonds.Bond(bonds.BondOp.ADD, BOND_ADD).encode())
     _until(node, "bonds added and the first committee formed", lambda v: all(
