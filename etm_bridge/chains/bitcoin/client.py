@@ -32,7 +32,14 @@ def _op_return(data: bytes) -> bytes:
 
 
 def deposit_payments(req: DepositRequest) -> list[Payment]:
-    """The pool payment at output 0, then the ``OP_RETURN "ETMD" || owner`` tag."""
+    """The pool payment at output 0, then the ``OP_RETURN "ETMD" || owner`` tag. A committee
+    pool has no claim key (its deposits pay the committee's vault, which this client does not
+    build yet): refused, rather than paying the P2WPKH of an empty key, which nobody can spend."""
+    if len(req.claim_key) != 33:
+        raise ValidationError(
+            f"the pool's claim key is {len(req.claim_key)} bytes, not a Bitcoin key: a committee "
+            "pool's deposit pays its vault (pool show --json), which this client cannot pay yet"
+        )
     tag = _op_return(DEPOSIT_TAG + req.owner20)
     return [Payment(p2wpkh(req.claim_key), req.amount), Payment(tag, 0)]
 

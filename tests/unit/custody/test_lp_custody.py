@@ -340,3 +340,22 @@ def test_an_outcome_for_a_chain_not_under_custody_is_refused() -> None:
     m = _opened(w)
     p = outcome.OutcomeProof("eth", m.id, m.revisions[0].spend)
     assert reason(lambda: outcome.run(w.s, None, p, ctx(), SPECS)) == "bad_parameter"  # type: ignore[arg-type]
+
+
+def test_a_deposit_to_a_committee_htlc_is_not_a_vault_deposit() -> None:
+    """Attack: a swap-in lock (P2WSH of an HTLC whose claim branch is the committee's policy)
+    proven as a deposit: not the vault's script, so not a vault output."""
+    w = World()
+    w.seat(0, range(4))
+    lock = scripts.SwapInHtlc(b"\x01" * 32, vault_policy(w), PAYEE, 500)
+    assert reason(lambda: w.deposit(50_000, scripts.p2wsh(lock.script))) == "wrong_destination"
+
+
+def test_the_bitcoin_client_refuses_to_pay_a_committee_pool_as_if_it_had_a_key() -> None:
+    """A committee pool has no claim key: the client must not pay P2WPKH(hash160(b"")), an
+    output nobody can spend (funds lost, deposit refused on ETM)."""
+    from etm_bridge.chains.bitcoin.client import deposit_payments
+    from etm_bridge.chains.profile import DepositRequest
+
+    with pytest.raises(ValidationError, match="committee pool"):
+        deposit_payments(DepositRequest(b"", 10_000, b"\x01" * 20))
