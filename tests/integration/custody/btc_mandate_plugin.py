@@ -1,7 +1,8 @@
 """TEST ONLY: a tx plug-in that opens a Bitcoin custody mandate on a live ETM node.
 
-No transaction creates mandates yet (docs/custody.md section 3): the covered-digest table of a
-live chain stays empty, so every committee signature is fraud. To show a real node refusing a
+The fraud test needs a mandate over a vault output it funds itself, without an exchange pool
+and an LP deposit (only LP withdrawals create mandates on a live chain: docs/custody.md
+section 2.10). To show a real node refusing a
 member's share over a *mandated* spend (``signature_mandated``), this plug-in adds tx type
 :data:`TYPE_ID` whose apply is the nearest real path: it records the named vault output as an
 unspent output of the current epoch (no inflow proof exists either) and calls

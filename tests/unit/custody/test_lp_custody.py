@@ -359,3 +359,17 @@ def test_the_bitcoin_client_refuses_to_pay_a_committee_pool_as_if_it_had_a_key()
 
     with pytest.raises(ValidationError, match="committee pool"):
         deposit_payments(DepositRequest(b"", 10_000, b"\x01" * 20))
+
+
+def test_a_vault_deposit_cannot_be_read_as_a_swap_in_lock() -> None:
+    """Attack: the proof of a vault deposit reused as a swap-in lock (the lock's witness script
+    would have to be the vault script): neither lock template reads it."""
+    from etm_bridge.chains.bitcoin.etm.verifier import parse_htlc_witness_script, policy_lock
+
+    w = World()
+    w.seat(0, range(4))
+    script = vault_policy(w).vault_script()
+    assert scripts.p2wsh(script) == w.vault(0)
+    for read in (parse_htlc_witness_script, policy_lock):
+        with pytest.raises(ValidationError):
+            read(script)
