@@ -4,7 +4,10 @@
 * **Deposit** (206): the proven output must pay a vault that accepts deposits now
   (:func:`.vaults.accepting`: the newest committee's, or the one before within
   ``grace_blocks``); an older vault of this chain is ``stale_vault``, anything else (an
-  operator key, a stranger) ``wrong_destination``. The output becomes an ``unspent`` vault
+  operator key, a stranger) ``wrong_destination``; a deposit transaction spending an output
+  ETM records as the vault's is ``custody_pool`` (members moving vault money into a "deposit"
+  to buy shares with it: their signatures are fraud anyway, and this refuses the direct form).
+  The output becomes an ``unspent`` vault
   output of the vault's epoch (``custody_utxos``); an outpoint ETM already knows is
   ``deposit_replayed``. Books (rule "deposit proven"): ``held`` and the pool's reserve grow by
   the same amount, both read from state, so no account changes.
@@ -66,6 +69,13 @@ def deposit(
         )
     if not d.custody_ref:
         raise ExchangeError(XReason.BAD_PARAMETER, "the chain's verifier named no outpoint")
+    paid_from_vault = [op for op in d.spends if mandate_store.get_utxo(view, part.ticker, op)]
+    if paid_from_vault:
+        raise ExchangeError(
+            XReason.CUSTODY_POOL,
+            f"the deposit spends the vault's own output {paid_from_vault[0].hex()}: vault money "
+            "buys no shares (a spend no mandate covers is a theft: report it with tx 304)",
+        )
     if mandate_store.get_utxo(view, part.ticker, d.custody_ref) is not None:
         raise ExchangeError(
             XReason.DEPOSIT_REPLAYED, f"vault output {d.custody_ref.hex()} is already recorded"

@@ -73,7 +73,8 @@ class VerifiedDeposit:
     ``block_hash``: the block holding it, whose proven value the deposit adds to
     (:mod:`.proof_budget`; empty: not counted). ``destination``: what the output pays (a
     script, an address: the custody port checks it for a committee pool) and ``custody_ref``:
-    the output in the chain's own form (a UTXO chain's outpoint), empty when not known."""
+    the output in the chain's own form (a UTXO chain's outpoint), empty when not known;
+    ``spends``: the outpoints the paying transaction spends, in the same form (UTXO chains)."""
 
     deposit_id: bytes
     asset: str
@@ -82,6 +83,7 @@ class VerifiedDeposit:
     block_hash: bytes = b""
     destination: bytes = b""
     custody_ref: bytes = b""
+    spends: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.deposit_id, bytes) or not self.deposit_id:

@@ -145,6 +145,10 @@ class UtxoVerifier(Generic[P, T]):
         """The proven output in the chain's own outpoint form (custody's vault outputs)."""
         return self.txid(proven.tx) + struct.pack("<I", proven.proof.vout)
 
+    def spent_outpoints(self, tx: T) -> tuple[bytes, ...]:
+        """The outpoints ``tx`` spends, in :meth:`outpoint`'s form (empty: not known)."""
+        return ()
+
     def deposit_owner(self, tx: T) -> bytes:
         """The 20-byte ETM owner a deposit transaction names, or raise."""
         raise NotImplementedError
@@ -235,7 +239,7 @@ class UtxoVerifier(Generic[P, T]):
         owner = encode_address(self.deposit_owner(proven.tx))
         return VerifiedDeposit(
             self.output_id(proven), pool.params.asset, proven.value, owner, proven.included.block,
-            self.destination_of(proven.out), self.outpoint(proven),
+            self.destination_of(proven.out), self.outpoint(proven), self.spent_outpoints(proven.tx),
         )  # fmt: skip
 
     def verify_payment(

@@ -93,12 +93,13 @@ class World:
             self.s.put(table, key, value)
 
     def deposit(
-        self, amount: int, dest: bytes, ref: bytes | None = None, height: int = 10
-    ) -> bytes:
+        self, amount: int, dest: bytes, ref: bytes | None = None, height: int = 10,
+        spends: tuple[bytes, ...] = (),
+    ) -> bytes:  # fmt: skip
         self.n += 1
         ref = ref if ref is not None else bytes([self.n]) * 32 + b"\x00" * 4
         d = VerifiedDeposit(ref[:32] + b"\x00\x00\x00\x00", "btc", amount, "etm1x", b"",
-                            dest, ref)  # fmt: skip
+                            dest, ref, spends)  # fmt: skip
         plan = TxPlan()
         PORT.on_lp_deposit(self.s, plan, d, ctx(height))
         self.commit(plan)
@@ -373,3 +374,15 @@ def test_a_vault_deposit_cannot_be_read_as_a_swap_in_lock() -> None:
     for read in (parse_htlc_witness_script, policy_lock):
         with pytest.raises(ValidationError):
             read(script)
+
+
+def test_vault_money_cannot_buy_shares_as_a_deposit() -> None:
+    """Attack: members move a vault output into a new vault output tagged as their deposit
+    (ETM still counts the old one): the deposit spends a recorded vault output, refused."""
+    w = World()
+    w.seat(0, range(4))
+    mine = w.deposit(150_000, w.vault(0))
+    err = reason(lambda: w.deposit(150_000, w.vault(0), spends=(b"\x42" * 36, mine)))
+    assert err == "custody_pool"
+    assert w.books_balance() == (150_000, 150_000)
+    w.deposit(10_000, w.vault(0), spends=(b"\x42" * 36,))  # paid from anyone else's coins

@@ -315,6 +315,9 @@ class BtcVerifier(UtxoVerifier[BtcProof, ParsedTx]):
     def destination_of(self, out: TxOut) -> bytes:
         return out.script_pubkey
 
+    def spent_outpoints(self, tx: ParsedTx) -> tuple[bytes, ...]:
+        return tuple(i.prev_txid_le + struct.pack("<I", i.prev_index) for i in tx.inputs)
+
     def deposit_owner(self, tx: ParsedTx) -> bytes:
         return tagged_data(tx, DEPOSIT_TAG, 20)
 
