@@ -27,6 +27,7 @@ from etm_bridge.custody.params import CustodyParams
 from etm_bridge.custody.port import ChainCustody
 from etm_bridge.custody.spec import CreatedOutput, CustodySpec, ProvenOutcome
 from etm_bridge.errors import CustodyError, ExchangeError, TxRejectedError, ValidationError
+from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange.obligations import VerifiedDeposit
 from etm_bridge.exchange.plans import TxPlan
@@ -386,3 +387,34 @@ def test_vault_money_cannot_buy_shares_as_a_deposit() -> None:
     assert err == "custody_pool"
     assert w.books_balance() == (150_000, 150_000)
     w.deposit(10_000, w.vault(0), spends=(b"\x42" * 36,))  # paid from anyone else's coins
+
+
+def test_a_deposit_without_an_outpoint_and_a_chain_without_a_custody_spec_are_refused() -> None:
+    w = World()
+    w.seat(0, range(4))
+    assert reason(lambda: w.deposit(1_000, w.vault(0), ref=b"")) == "bad_parameter"
+    bare = ChainCustody(lambda: {})  # a node without Bitcoin's custody spec installed
+    d = VerifiedDeposit(b"\x01" * 36, "btc", 1_000, "etm1x", b"", w.vault(0), b"\x01" * 36)
+    assert reason(lambda: bare.on_lp_deposit(w.s, TxPlan(), d, ctx())) == "custody_inactive"
+    withdraw = lambda: bare.on_lp_withdraw(w.s, TxPlan(), _Tx(b"\x02" * 32), w.pool, 20_000,  # noqa: E731
+                                           PAYEE, ctx())  # type: ignore[arg-type]  # fmt: skip
+    assert reason(withdraw) == "custody_inactive"
+
+
+def test_a_payout_that_its_fee_leaves_as_dust_is_refused() -> None:
+    w = World()
+    w.seat(0, range(4))
+    w.deposit(100_000, w.vault(0))
+    assert reason(lambda: w.withdraw(500, b"\x17" * 32)) == "bad_parameter"
+    assert all(u.status is cr.UtxoStatus.UNSPENT for u in w.utxos())  # nothing reserved
+
+
+def test_an_exchange_without_a_custody_port_refuses_a_committee_pools_deposit() -> None:
+    """Fail closed: the legacy port checks nothing about what a committee deposit pays."""
+    from etm_bridge.exchange import plans as xplans
+
+    w = World()
+    d = VerifiedDeposit(b"\x01" * 36, "btc", 1_000, "etm1x", b"", b"\x00" * 34, b"\x01" * 36)
+    p = pl.LpDeposit("btc", 10**8, 1, b"")
+    tx = _Tx(b"\x03" * 32)
+    assert reason(lambda: xplans.plan_lp_deposit(w.s, tx, p, ctx(), d)) == "custody_inactive"  # type: ignore[arg-type]
