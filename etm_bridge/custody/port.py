@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, CustodyError, ExchangeError
+from ..errors import ConfigError, CustodyError, ExchangeError, ValidationError
 from ..exchange import records as exchange_records
 from ..exchange.binding import chain_of_asset
 from ..exchange.custody_port import LegacyOperatorCustody
@@ -182,6 +182,18 @@ class ChainCustody(LegacyOperatorCustody):
                                ctx.height, ctx.timestamp)  # fmt: skip
         plan.writes.update(state.changes())
 
+    def _vault_view(
+        self, view: StateView, p: CustodyParams, committee: records.Committee, asset: str
+    ) -> dict[str, Any] | None:
+        """Where LP deposits of ``asset`` go now (None: this node has no custody spec for it)."""
+        try:
+            part = _part(view, p, asset, self.specs)
+            vault = part.spec.vault(committee, part.cfg)
+        except (ExchangeError, ValidationError):  # no spec here; keys the chain cannot read
+            return None
+        return {"ticker": part.ticker, "epoch": committee.epoch, "address": vault.address,
+                "destination": vault.destination.hex()}  # fmt: skip
+
     def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
         p = _params(view)
         if p is None:
@@ -194,6 +206,7 @@ class ChainCustody(LegacyOperatorCustody):
                            p.bond_ratio_ppm, committee.m)  # fmt: skip
         return {
             "committee": {"epoch": committee.epoch, "m": committee.m, "n": committee.n},
+            "vault": self._vault_view(view, p, committee, asset),
             "breaker": state.to_json(),
             "inflows": "paused" if state.paused else "open",
             "reason": "custody_bond_cap" if state.paused else None,

@@ -418,3 +418,12 @@ def test_an_exchange_without_a_custody_port_refuses_a_committee_pools_deposit() 
     p = pl.LpDeposit("btc", 10**8, 1, b"")
     tx = _Tx(b"\x03" * 32)
     assert reason(lambda: xplans.plan_lp_deposit(w.s, tx, p, ctx(), d)) == "custody_inactive"  # type: ignore[arg-type]
+
+
+def test_the_pool_view_shows_where_deposits_go() -> None:
+    w = World()
+    w.seat(0, range(4))
+    view = PORT.pool_view(w.s, "btc")
+    assert view is not None and view["vault"]["destination"] == w.vault(0).hex()
+    assert view["vault"]["address"].startswith("bcrt1q") and view["vault"]["epoch"] == 0
+    assert ChainCustody(lambda: {}).pool_view(w.s, "btc")["vault"] is None  # type: ignore[index]
