@@ -256,13 +256,28 @@ def quote(pool: Pool, direction: PoolDirection, amount_in: int) -> Quote:
     return Quote(PoolDirection(direction), amount_in, fee, amount_out)
 
 
+def net_of(q: Quote, network_fee: int) -> Quote:
+    """``q`` with ``network_fee`` taken off its output (``zero_output`` if nothing is left)."""
+    if network_fee <= 0:
+        return q
+    if q.amount_out <= network_fee:
+        raise ExchangeError(
+            Reason.ZERO_OUTPUT,
+            f"{q.amount_in} in buys {q.amount_out}, not more than the {network_fee} outbound "
+            "network fee",
+        )
+    return replace(q, amount_out=q.amount_out - network_fee)
+
+
 def reserve_swap(
-    pool: Pool, direction: PoolDirection, amount_in: int, min_out: int
+    pool: Pool, direction: PoolDirection, amount_in: int, min_out: int, network_fee: int = 0
 ) -> tuple[Pool, Quote]:
-    """Price a swap, check the slippage bound, and reserve its output."""
+    """Price a swap, check the slippage bound, and reserve its output. ``network_fee``: the
+    outbound network fee a committee pool's swap-out quote is net of (the pool pays the real
+    fee of its counter lock; 0 elsewhere)."""
     require_amount(min_out, "min_out", positive=False)
     _require_open(pool)
-    q = quote(pool, direction, amount_in)
+    q = net_of(quote(pool, direction, amount_in), network_fee)
     if q.amount_out < min_out:
         raise SlippageError(
             Reason.SLIPPAGE, f"pool now pays {q.amount_out}, below the minimum output {min_out}"

@@ -310,6 +310,7 @@ def plan_swap_out(
         binding=get_binding(view, tx.sender, address_binding.chain_of_asset(p.asset)),
         etm_height=ctx.height,
         etm_block_s=ctx.params.block_time_s,
+        network_fee=custody.quote_fee(view, p.asset),
     )
     q = terms.quote
     htlc = htlc_rules.new_lock(

@@ -257,8 +257,10 @@ def check_swap_out(
     binding: Binding | None,
     etm_height: int,
     etm_block_s: int,
+    network_fee: int = 0,
 ) -> tuple[Pool, SwapOutTerms]:
-    """Accept a user's ETM lock to the pool: the pool with the asset output reserved, terms."""
+    """Accept a user's ETM lock to the pool: the pool with the asset output reserved, terms.
+    ``network_fee``: the custody port's outbound fee estimate the quote is net of."""
     require_amount(req.amount_in, "amount_in", error=SwapRuleError)
     hashlock = _require_hashlock(req.hashlock)
     if binding is None:
@@ -275,6 +277,8 @@ def check_swap_out(
         )
     if etm_leg_s > MAX_LEG_S:
         raise _fail(Reason.LEG_TOO_LONG, f"ETM lock lasts {etm_leg_s} s, at most {MAX_LEG_S} s")
-    new_pool, q = reserve_swap(pool, PoolDirection.ETM_TO_ASSET, req.amount_in, req.min_out)
+    new_pool, q = reserve_swap(
+        pool, PoolDirection.ETM_TO_ASSET, req.amount_in, req.min_out, network_fee
+    )
     terms = SwapOutTerms(q, binding.key, pool.params.claim_key, hashlock, etm_leg_s - MARGIN_S)
     return new_pool, terms
