@@ -29,7 +29,7 @@ from ..chain.registry import TxContext
 from ..chain.state import State
 from ..chain.tx import Tx
 from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
-from . import lp, mandate_store, records
+from . import lp, mandate_store, records, swap_out
 from .plans import get_params
 from .records import MandateKind, Reason
 from .vaults import Specs, all_vaults, chain_part
@@ -87,6 +87,8 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
         lp.put_account(state, done.asset, replace(
             acc, owed=acc.owed - int(done.terms["amount"]),
             pending_fees=acc.pending_fees - (rev.fee - base_fee)))  # fmt: skip
+    elif done.kind is MandateKind.COUNTER_LOCK and done.proven is not None:
+        swap_out.lock_proven(state, done)
     return done
 
 

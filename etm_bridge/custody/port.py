@@ -12,7 +12,10 @@ nothing there. On a custody chain, so far:
   (the breaker over every pool, :mod:`.breaker`); outflows only ``pool_insolvent``;
 * a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
 * an LP deposit (206) must pay a vault accepting deposits and becomes a vault output; an LP
-  withdrawal's asset part (207) becomes an ``lp_withdraw`` mandate (:mod:`.lp`).
+  withdrawal's asset part (207) becomes an ``lp_withdraw`` mandate (:mod:`.lp`);
+* a swap-out (209) opens the ``counter_lock`` mandate and charges its fee to the pool; its
+  quote is net of ``quote_fee``; the claim of its ETM HTLC (204) clears ``in_htlc``
+  (:mod:`.swap_out`).
 
 The breaker values a pool at the maximum of its round price snapshots (``custody_prices``,
 written by the round hook) and its current price. Pure.
@@ -21,6 +24,7 @@ written by the round hook) and its current price. Pure.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, CustodyError, ExchangeError, ValidationError
@@ -28,9 +32,9 @@ from ..exchange import records as exchange_records
 from ..exchange.binding import chain_of_asset
 from ..exchange.custody_port import LegacyOperatorCustody
 from ..exchange.obligations import VerifiedDeposit
-from ..exchange.pool import Pool
+from ..exchange.pool import Pool, PoolDirection
 from ..exchange.reasons import Reason
-from . import breaker, lp, records, solvency
+from . import breaker, lp, records, solvency, swap_out
 from .committee import coalition_bond
 from .params import CustodyParams
 from .plans import current_epoch, get_member
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from ..chain.registry import TxContext
     from ..chain.state import StateView
     from ..chain.tx import Tx
+    from ..exchange.htlc import Htlc
     from ..exchange.plans import TxPlan
 
 
@@ -181,6 +186,49 @@ class ChainCustody(LegacyOperatorCustody):
         state, _ = lp.withdraw(view, p, part, committee, tx.id, asset, asset_out, payee,
                                ctx.height, ctx.timestamp)  # fmt: skip
         plan.writes.update(state.changes())
+
+    def on_swap_out(
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            return
+        p, committee = self._active(view, swap.asset)
+        part = _part(view, p, swap.asset, self.specs)
+        state, mandate = swap_out.open_counter_lock(view, p, part, committee, htlc, swap,
+                                                    ctx.height, ctx.timestamp)  # fmt: skip
+        plan.writes.update(state.changes())
+        key = swap.asset.encode()
+        written = plan.writes.get((exchange_records.POOLS, key))
+        pool = (
+            exchange_records.decode(Pool, written)
+            if isinstance(written, dict)
+            else exchange_records.decode(Pool, view.get_json(exchange_records.POOLS, key))
+        )
+        fee = mandate.revisions[0].fee
+        if pool.asset_reserve - fee < pool.asset_reserved:
+            raise ExchangeError(
+                Reason.INSUFFICIENT_LIQUIDITY,
+                f"the {swap.asset} pool cannot pay the counter lock's {fee} network fee",
+            )
+        plan.put(exchange_records.POOLS, key, replace(pool, asset_reserve=pool.asset_reserve - fee))
+
+    def on_htlc_claim(
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
+        preimage: bytes, ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            return
+        ticker = chain_of_asset(swap.asset)
+        if swap.direction is PoolDirection.ETM_TO_ASSET:
+            plan.writes.update(swap_out.etm_claimed(view, ticker, htlc).changes())
+
+    def quote_fee(self, view: StateView, asset: str) -> int:
+        p = _params(view)
+        if p is None:
+            return 0
+        part = _part(view, p, asset, self.specs)
+        return int(part.setting("fee_rate", 1)) * int(part.setting("outbound_vbytes", 0))
 
     def _vault_view(
         self, view: StateView, p: CustodyParams, committee: records.Committee, asset: str

@@ -255,6 +255,12 @@ def assemble(
     return build.assemble(build.decode_plan(spend), signatures, extras.get("preimage"))
 
 
+def _relay_tip(view: Any) -> int:
+    from etm_bridge.chains.bitcoin.etm.relay_types import btc_relay_of
+
+    return int(btc_relay_of(view).tip().height)
+
+
 SPEC = CustodySpec(
     model=CustodyModel.UTXO,
     kinds=frozenset(
@@ -287,5 +293,9 @@ SPEC = CustodySpec(
         "fee_rate": lambda cfg: cfg.fee_rate_sat_vb,
         "max_inputs": lambda cfg: cfg.max_inputs,
         "change_dust": lambda cfg: 330,  # P2WSH dust: change below it is not created
+        "block_time_s": lambda cfg: 600,  # a counter lock's timelock T counts these
+        "outbound_vbytes": lambda cfg: 250,  # a swap-out quote's fee estimate (x fee_rate)
+        # (view) -> the relay's tip height (a counter lock's T is counted from it)
+        "relay_tip": _relay_tip,
     },
 )

@@ -1,0 +1,200 @@
+"""Swap-outs of a committee pool (ETM -> asset): the counter lock the vault funds (design-14
+sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
+:class:`~.port.ChainCustody` does for tx 209 and for the claim (204) of a swap-out's ETM HTLC.
+
+* **Swap-out** (209): a ``counter_lock`` mandate, id from the swap-out HTLC id, locking the
+  swap's quoted ``amount_out`` (already net of the outbound fee estimate,
+  :meth:`~.port.ChainCustody.quote_fee`) in a counter HTLC to the user's bound key (the key the
+  swap record fixed), refundable to the committee after ``timelock``; inputs: the active
+  vault's unspent outputs (:func:`.utxo.select_inputs`, growing the target by the spend's own
+  fee until the inputs pay it), change to the active vault. ``timelock`` = relay tip + the
+  foreign blocks of ``etm_deadline - now - MARGIN_S - sign_window_s`` (a stale relay tip only
+  makes it earlier: the pool's margin grows); less than ``MIN_ETM_LEG_S`` of that window is
+  ``leg_too_short``. ``sign_until`` = ``min(now + sign_window_s, etm_deadline - 2 MARGIN_S)``.
+  The vault's free outputs cannot pay it: the swap-out is **refused**
+  ``insufficient_liquidity`` (not queued: a queued lock would hold the user's ETM for the whole
+  leg with nothing funding it, and funding queued mandates does not exist yet); a lock below the
+  chain's output dust is ``zero_output``. Books (rule 1): the revision's fee leaves the pool's
+  ``asset_reserve`` into ``pending_fees``.
+* **Counter lock proven** (302, :func:`lock_proven`): ``pending_fees -= fee``, ``in_htlc +=
+  amount`` (the vault lost ``amount + fee``: its inputs are spent, its change recorded), the
+  lock recorded in ``custody_htlcs`` (``counter``, ``open``).
+* **ETM HTLC claimed** (204, :func:`etm_claimed`; the preimage is public, the user can take the
+  lock): the exchange settles the swap (reserve ``-= amount``) and ``in_htlc -= amount``, the
+  lock ``claimed``. A claim before the lock's proof is remembered (``custody_events``) and the
+  proof then records the lock ``claimed`` without adding to ``in_htlc``: the books balance in
+  either order. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..chain.state import State, StateView
+from ..errors import CustodyError, EtmBridgeError, ExchangeError
+from ..exchange.reasons import Reason as XReason
+from ..exchange.swap_rules import MARGIN_S, MIN_ETM_LEG_S
+from . import lp, mandate_store, mandates, records
+from .params import CustodyParams
+from .records import HtlcRole, MandateKind
+from .spec import SpendRequest
+from .utxo import select_inputs
+from .vaults import ChainPart, overlay
+
+if TYPE_CHECKING:
+    from ..exchange.htlc import Htlc
+    from ..exchange.records import PoolSwap
+
+#: ``custody_events`` key prefix: the swap-out's ETM HTLC was claimed before its lock's proof.
+CLAIMED_FIRST = b"etm-claimed\x00"
+OPEN, CLAIMED = "open", "claimed"
+
+
+def counter_lock_id(ticker: str, swap_htlc_id: bytes) -> bytes:
+    return mandates.mandate_id(MandateKind.COUNTER_LOCK, ticker, swap_htlc_id)
+
+
+def timelock(
+    view: StateView, params: CustodyParams, part: ChainPart, etm_deadline_s: int, now_s: int
+) -> int:
+    """The counter lock's timelock (foreign height; see the module docstring)."""
+    block_s = part.setting("block_time_s", None)
+    tip_of = part.spec.extra.get("relay_tip")
+    if block_s is None or tip_of is None:
+        raise ExchangeError(
+            XReason.CUSTODY_INACTIVE,
+            f"the {part.ticker} custody spec names no block time or relay tip: no counter locks",
+        )
+    window = etm_deadline_s - now_s - MARGIN_S - params.sign_window_s
+    if window < MIN_ETM_LEG_S:
+        raise ExchangeError(
+            XReason.LEG_TOO_SHORT,
+            f"the ETM lock leaves {window} s of counter-lock window after the {MARGIN_S} s margin "
+            f"and the {params.sign_window_s} s signing window; at least {MIN_ETM_LEG_S} s",
+        )
+    try:
+        tip = int(tip_of(view))
+    except EtmBridgeError as exc:
+        raise ExchangeError(
+            XReason.STALE_RELAY, f"the {part.ticker} relay has no tip to count the lock from: {exc}"
+        ) from exc
+    return tip + window // int(block_s)
+
+
+def _fund(
+    part: ChainPart,
+    req: SpendRequest,
+    candidates: Sequence[records.CustodyUtxo],
+    amount: int,
+) -> tuple[records.CustodyUtxo, ...] | None:
+    """The active vault's outputs paying ``amount`` plus the spend's own fee (None: cannot).
+    Each round prices the fee of the chosen set (a probe locking nothing) and grows the target
+    by it; the greedy choice only ever adds outputs, so this ends within ``max_inputs``."""
+    most = part.setting("max_inputs", 50)
+    probe = replace(req, terms={**req.terms, "amount": 0})
+    extra = 0
+    while True:
+        chosen = select_inputs(candidates, req.epoch, amount + extra, lambda k: 0, most)
+        if chosen is None:
+            return None
+        fee = part.spec.build(probe, chosen, part.cfg).fee
+        if sum(u.amount for u in chosen) >= amount + fee:
+            return chosen
+        extra = fee
+
+
+def open_counter_lock(
+    view: StateView,
+    params: CustodyParams,
+    part: ChainPart,
+    committee: records.Committee,
+    htlc: Htlc,
+    swap: PoolSwap,
+    height: int,
+    now_s: int,
+) -> tuple[State, records.Mandate]:
+    """Open the swap-out's ``counter_lock`` mandate and charge its fee (see the module)."""
+    ticker, amount = part.ticker, swap.amount_out
+    dust = part.setting("change_dust", 0)
+    if amount < dust:
+        raise ExchangeError(
+            XReason.ZERO_OUTPUT,
+            f"the swap pays {amount} after the network fee, below the {dust} {ticker} output dust",
+        )
+    terms: dict[str, object] = {
+        "amount": amount, "claim_key": swap.user_key.hex(), "hashlock": htlc.hashlock.hex(),
+        "timelock": timelock(view, params, part, htlc.deadline_s, now_s),
+        "swap_htlc_id": htlc.htlc_id.hex(), "etm_deadline_s": htlc.deadline_s,
+    }  # fmt: skip
+    vault = part.spec.vault(committee, part.cfg)
+    kind = MandateKind.COUNTER_LOCK
+    req = mandate_store.vault_request(kind, ticker, htlc.htlc_id, committee, vault, terms,
+                                      part.setting("fee_rate", 1))  # fmt: skip
+    state = overlay(view)
+    try:
+        inputs = _fund(part, req, mandate_store.epoch_utxos(view, ticker, committee.epoch), amount)
+        if inputs is None:
+            raise ExchangeError(
+                XReason.INSUFFICIENT_LIQUIDITY,
+                f"the {ticker} vault's free outputs cannot fund a {amount} counter lock and its "
+                "fee now (outputs reserved by open mandates come back as change once proven): "
+                "retry later or swap less",
+            )
+        until = mandates.sign_until(kind, now_s, params, etm_deadline_s=htlc.deadline_s)
+        mandate = mandate_store.open_mandate(state, part.spec, part.cfg, req, ticker, swap.asset,
+                                             htlc.htlc_id, inputs, height, until)  # fmt: skip
+    except CustodyError as exc:
+        raise ExchangeError(exc.reason, exc.detail) from exc
+    acc = lp.get_account(view, swap.asset)
+    fee = mandate.revisions[0].fee
+    lp.put_account(state, swap.asset, replace(acc, pending_fees=acc.pending_fees + fee))
+    return state, mandate
+
+
+def lock_proven(state: State, mandate: records.Mandate) -> None:
+    """Books and record of a proven counter lock (tx 302; see the module docstring)."""
+    assert mandate.proven is not None
+    rev = mandate.revisions[mandate.proven.rev]
+    amount = int(mandate.terms["amount"])
+    claimed = state.get(records.EVENTS, _claimed_key(mandate)) is not None
+    acc = lp.get_account(state, mandate.asset)
+    lp.put_account(state, mandate.asset, replace(
+        acc, pending_fees=acc.pending_fees - rev.fee,
+        in_htlc=acc.in_htlc + (0 if claimed else amount)))  # fmt: skip
+    assert rev.txid is not None
+    lock = records.CustodyHtlc(mandate.ticker, rev.txid + bytes(4), HtlcRole.COUNTER,
+                               mandate.source, amount, rev.epoch,
+                               CLAIMED if claimed else OPEN)  # fmt: skip
+    _put_lock(state, lock)
+
+
+def etm_claimed(view: StateView, ticker: str, htlc: Htlc) -> State:
+    """The swap-out's ETM HTLC was claimed (tx 204; see the module docstring)."""
+    state = overlay(view)
+    mandate = mandate_store.get_mandate(view, counter_lock_id(ticker, htlc.htlc_id))
+    if mandate is None:
+        return state
+    if mandate.proven is None:
+        state.put(records.EVENTS, _claimed_key(mandate), b"\x01")
+        return state
+    rev = mandate.revisions[mandate.proven.rev]
+    assert rev.txid is not None
+    key = records.ticker_key(ticker, rev.txid + bytes(4))
+    raw = view.get_json(records.HTLCS, key)
+    lock = None if raw is None else records.decode(records.CustodyHtlc, raw)
+    if lock is not None and lock.status == OPEN:
+        _put_lock(state, replace(lock, status=CLAIMED))
+        acc = lp.get_account(view, mandate.asset)
+        lp.put_account(state, mandate.asset, replace(acc, in_htlc=acc.in_htlc - lock.amount))
+    return state
+
+
+def _claimed_key(mandate: records.Mandate) -> bytes:
+    return records.ticker_key(mandate.ticker, CLAIMED_FIRST + mandate.id)
+
+
+def _put_lock(state: State, lock: records.CustodyHtlc) -> None:
+    state.put_json(records.HTLCS, records.ticker_key(lock.ticker, lock.lock_id),
+                   records.encode(lock))  # fmt: skip

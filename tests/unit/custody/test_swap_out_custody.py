@@ -1,0 +1,211 @@
+"""Swap-outs of a committee pool (design-14 sections 2.3, 4.1 kind 1, 4.5 rows 209/204, 4.7 rules
+1 and 3): tx 209 opens the ``counter_lock`` mandate over the active vault's outputs (quote net of
+the outbound fee, the real fee charged to the pool), tx 302 proves it (``in_htlc``), the claim
+of the swap's ETM HTLC (204) clears it; the books balance after every step. The chain is
+Bitcoin's real ``CustodySpec`` (scripts, plans, digests, txids); the relay tip and the SPV part
+of the outcome proof are the test's (the real ones run on a node in
+tests/integration/custody/test_btc_swap_out_vault.py). Attacks of the brief performed here: a
+swap-out larger than the vault, payee key substitution, a 302 of a lock paying another key, an
+ETM claim before the Bitcoin claim."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from test_lp_custody import KEYS, PAYEE, SECRETS, TEST_SPEC, World, ctx
+
+from etm_bridge.chain.state import StateView
+from etm_bridge.chains.bitcoin.custody import build, scripts
+from etm_bridge.custody import records as cr
+from etm_bridge.custody import swap_out
+from etm_bridge.custody.port import ChainCustody
+from etm_bridge.errors import ExchangeError, TxRejectedError
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import records as xr
+from etm_bridge.exchange import swap_plans
+from etm_bridge.exchange.binding import Binding
+from etm_bridge.exchange.plans import TxPlan
+from etm_bridge.exchange.pool import Pool
+
+pytestmark = pytest.mark.unit
+
+TIP = 500
+SPEC = replace(TEST_SPEC, extra={**TEST_SPEC.extra, "relay_tip": lambda view: TIP})
+PORT = ChainCustody(lambda: {"btc": SPEC})
+USER = bytes([0x42]) * 20
+PREIMAGE = bytes([0x99]) * 32
+HASHLOCK = __import__("hashlib").sha256(PREIMAGE).digest()
+DEPOSIT = 200_000
+ETM = 10**10
+
+
+class _Tx:
+    def __init__(self, tx_id: bytes, sender: bytes = USER) -> None:
+        self.id, self.sender = tx_id, sender
+
+
+class Swaps(World):
+    """The lp test's world with a liquid pool and a user bound to ``PAYEE``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seat(0, range(4))
+
+    def fund(self, *amounts: int) -> None:
+        for a in amounts:
+            self.deposit(a, self.vault(0))
+        pool = replace(self.pool, asset_reserve=self.reserve, etm_reserve=ETM, total_shares=10**6)
+        self.s.put_json(xr.POOLS, b"btc", xr.encode(pool))
+        binding = Binding("etm1user", "btc", PAYEE, 1, 1)
+        self.s.put_json(xr.BINDINGS, USER + b"btc", xr.encode(binding))
+
+    def apply(self, plan: TxPlan) -> None:
+        for (table, key), value in plan.writes.items():
+            if isinstance(value, dict):
+                self.s.put_json(table, key, value)
+            else:
+                self.s.put(table, key, value)
+        self.reserve = self.get_pool().asset_reserve
+
+    def get_pool(self) -> Pool:
+        return xr.decode(Pool, self.s.get_json(xr.POOLS, b"btc"))
+
+    def swap_out(
+        self, tx_id: bytes, amount_in: int, height: int = 10, hashlock: bytes = HASHLOCK
+    ) -> Any:
+        p = pl.SwapOut("btc", amount_in, hashlock, height + 8_000, 0)
+        plan = swap_plans.plan_swap_out(self.s, _Tx(tx_id), p, ctx(height), PORT)  # type: ignore[arg-type]
+        self.apply(plan)
+        return self.s
+
+    def claim_etm(self, tx_id: bytes, height: int = 12) -> None:
+        p = pl.HtlcClaim(tx_id, PREIMAGE)
+        plan = swap_plans.plan_htlc_claim(self.s, _Tx(b"c" * 32), p, ctx(height), None, PORT)  # type: ignore[arg-type]
+        self.apply(plan)
+
+    def account(self) -> cr.CustodyAccount:
+        raw = self.s.get_json(cr.ACCOUNTS, b"btc")
+        return cr.CustodyAccount() if raw is None else cr.decode(cr.CustodyAccount, raw)
+
+    def mandate(self, tx_id: bytes) -> cr.Mandate:
+        from etm_bridge.custody import mandate_store
+
+        m = mandate_store.get_mandate(self.s, swap_out.counter_lock_id("btc", tx_id))
+        assert m is not None
+        return m
+
+
+def quote_fee(view: StateView) -> int:
+    return PORT.quote_fee(view, "btc")
+
+
+def test_a_swap_out_opens_a_counter_lock_to_the_users_bound_key_and_the_books_balance() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"s" * 32
+    w.swap_out(sid, 10**8)
+    swap = xr.decode(xr.PoolSwap, w.s.get_json(xr.SWAPS, sid))
+    assert quote_fee(w.s) == 2 * 250
+    gross = DEPOSIT * (10**8 - 10**8 * 3000 // 10**6) // (ETM + 10**8 - 10**8 * 3000 // 10**6)
+    assert swap.amount_out == gross - 500  # the quote the user signed for is net of the fee
+    m = w.mandate(sid)
+    assert m.status is cr.MandateStatus.OPEN and m.kind is cr.MandateKind.COUNTER_LOCK
+    assert (int(m.terms["amount"]), m.terms["claim_key"]) == (swap.amount_out, PAYEE.hex())
+    htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
+    window = htlc.deadline_s - 1_010 - 6 * 3600 - 3600
+    assert m.terms["timelock"] == TIP + window // 600
+    assert m.sign_until_s == min(1_010 + 3600, htlc.deadline_s - 12 * 3600)
+    plan = build.decode_plan(m.revisions[0].spend)
+    policy = scripts.KeyPolicy(3, tuple(sorted(KEYS[:4])))
+    lock = scripts.CounterHtlc(HASHLOCK, PAYEE, policy, int(m.terms["timelock"]))
+    assert plan.outputs[0] == build.PlannedOutput(scripts.p2wsh(lock.script), swap.amount_out)
+    assert plan.outputs[2].script_pubkey == w.vault(0) and len(plan.outputs) == 3
+    fee = m.revisions[0].fee
+    assert (w.account().pending_fees, w.get_pool().asset_reserve) == (fee, DEPOSIT - fee)
+    assert w.books_balance()[0] == w.books_balance()[1]
+    w.prove(m.id, m.revisions[0].spend)
+    assert (w.account().in_htlc, w.account().pending_fees) == (swap.amount_out, 0)
+    held, owed = w.books_balance()
+    assert held == owed and held - w.account().in_htlc == DEPOSIT - swap.amount_out - fee
+    w.claim_etm(sid)
+    assert w.account().in_htlc == 0
+    assert w.get_pool().asset_reserve == DEPOSIT - fee - swap.amount_out
+    held, owed = w.books_balance()
+    assert held == owed == DEPOSIT - swap.amount_out - fee
+    lock_rec = cr.decode(
+        cr.CustodyHtlc, w.s.get_json(cr.HTLCS, cr.ticker_key("btc", m.revisions[0].txid + bytes(4)))
+    )  # type: ignore[operator]
+    assert (lock_rec.status, lock_rec.role, lock_rec.amount) == ("claimed", cr.HtlcRole.COUNTER,
+                                                                 swap.amount_out)  # fmt: skip
+
+
+def test_an_etm_claim_before_the_lock_is_proven_keeps_the_books_exact() -> None:
+    """The user claims the ETM HTLC first (the preimage is theirs): the pool got its ETM; the
+    later proof of the lock does not count it in ``in_htlc``."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"t" * 32
+    w.swap_out(sid, 10**8)
+    m = w.mandate(sid)
+    w.claim_etm(sid)
+    assert w.account().in_htlc == 0
+    held, owed = w.books_balance()
+    assert held - owed == int(m.terms["amount"])  # a surplus until the lock's spend is proven
+    w.prove(m.id, m.revisions[0].spend)
+    assert w.account() == cr.CustodyAccount()
+    assert w.books_balance()[0] == w.books_balance()[1]
+
+
+def test_a_swap_out_larger_than_the_vaults_free_outputs_is_refused() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    w.swap_out(b"a" * 32, 10**8)  # reserves the vault's only output
+    with pytest.raises(ExchangeError) as err:
+        w.swap_out(b"b" * 32, 10**8, hashlock=bytes(32))
+    assert err.value.reason == "insufficient_liquidity" and "\n" not in str(err.value)
+    assert w.s.get_json(cr.MANDATES, swap_out.counter_lock_id("btc", b"b" * 32)) is None
+
+
+def test_a_swap_out_of_nearly_the_whole_vault_cannot_pay_its_fee_and_is_refused() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    with pytest.raises(ExchangeError) as err:
+        w.swap_out(b"d" * 32, 10**4 * ETM)  # the AMM pays 199_980 of the 200_000
+    assert err.value.reason == "insufficient_liquidity"
+
+
+def test_the_lock_pays_the_key_bound_at_swap_time_and_a_lock_to_another_key_proves_nothing() -> (
+    None
+):
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"k" * 32
+    w.swap_out(sid, 10**8)
+    # the user rebinds afterwards: the mandate keeps the swap's key
+    w.s.put_json(xr.BINDINGS, USER + b"btc", xr.encode(Binding("etm1user", "btc", KEYS[5], 2, 11)))
+    m = w.mandate(sid)
+    assert m.terms["claim_key"] == PAYEE.hex()
+    # members build the same lock to another key: another txid, not this mandate's spend
+    plan = build.decode_plan(m.revisions[0].spend)
+    evil = scripts.CounterHtlc(HASHLOCK, KEYS[5], scripts.KeyPolicy(3, tuple(sorted(KEYS[:4]))),
+                               int(m.terms["timelock"]))  # fmt: skip
+    marker = build.PlannedOutput(scripts.MarkerV2.of(evil).script_pubkey(), 0)
+    to_evil = build.PlannedOutput(scripts.p2wsh(evil.script), plan.outputs[0].amount)
+    outs = (to_evil, marker, *plan.outputs[2:])
+    forged = replace(plan, outputs=outs)
+    assert build.txid(forged) != m.revisions[0].txid
+    with pytest.raises(TxRejectedError) as err:
+        w.prove(m.id, build.encode_plan(forged))
+    assert err.value.reason == "outcome_mismatch"
+    assert w.account().in_htlc == 0 and w.mandate(sid).status is cr.MandateStatus.OPEN
+    assert SECRETS  # the members' keys are the lp world's
+
+
+def test_a_swap_out_below_the_output_dust_after_the_fee_is_refused() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    with pytest.raises(ExchangeError) as err:
+        w.swap_out(b"e" * 32, 3 * 10**7)  # ~600 gross, 100 after the 500 fee estimate
+    assert err.value.reason == "zero_output"
