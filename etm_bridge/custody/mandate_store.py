@@ -65,9 +65,12 @@ def open_mandate(
     inputs: Sequence[records.CustodyUtxo],
     height: int,
     sign_until_s: int | None,
+    takes_over: bytes | None = None,
 ) -> records.Mandate:
     """Create the mandate of ``request`` (its ``mandate_id`` must be ``mandate_id(kind,
-    ticker, source)``) spending ``inputs``, open at revision 0 (see the module docstring)."""
+    ticker, source)``) spending ``inputs``, open at revision 0 (see the module docstring).
+    ``takes_over``: a cancelled mandate whose reserved inputs this one (its ``cancel``) may
+    reserve in turn."""
     mid = mandates.mandate_id(request.kind, ticker, source)
     if request.mandate_id != mid:
         raise CustodyError(Reason.BAD_PARAMETER, "the request names another mandate id")
@@ -78,9 +81,7 @@ def open_mandate(
     digests = spec.digests(built.spend)
     txid = spec.txid(built.spend)
     by_outpoint = {u.outpoint: u for u in inputs}
-    reserved = [
-        utxos.step(by_outpoint[op], records.UtxoStatus.RESERVED, mid) for op in built.inputs
-    ]
+    reserved = [_reserve(by_outpoint[op], mid, takes_over) for op in built.inputs]
     for digest in digests:  # every check before the first write
         other = state.get(records.COVERED, digest)
         if other is not None:
@@ -107,6 +108,16 @@ def open_mandate(
     if sign_until_s is not None:
         state.put(records.EXPIRY, U64.pack(sign_until_s) + mid, b"\x01")
     return mandate
+
+
+def _reserve(u: records.CustodyUtxo, mid: bytes, takes_over: bytes | None) -> records.CustodyUtxo:
+    if (
+        takes_over is not None
+        and u.status is records.UtxoStatus.RESERVED
+        and u.mandate == takes_over
+    ):
+        return replace(u, mandate=mid)
+    return utxos.step(u, records.UtxoStatus.RESERVED, mid)
 
 
 def _terms(terms: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,6 +151,7 @@ def prove_mandate(
     for outpoint in outcome.spent:
         utxo = get_utxo(state, mandate.ticker, outpoint)
         if utxo is not None:
+            utxo = _lost_by_cancel(state, spec, utxo, mandate_id)
             put_utxo(state, utxos.step(utxo, records.UtxoStatus.SPENT, mandate_id))
     for out in outcome.created:
         epoch = vaults.get(out.destination)
@@ -152,6 +164,23 @@ def prove_mandate(
     done = replace(mandate, status=status, proven=proven)
     state.put_json(records.MANDATES, mandate_id, records.encode(done))
     return done
+
+
+def _lost_by_cancel(
+    state: State, spec: CustodySpec, utxo: records.CustodyUtxo, mandate_id: bytes
+) -> records.CustodyUtxo:
+    """A cancelled mandate's spend confirmed instead of its cancel: the cancel, which reserved
+    the same input, lost it (``void``); the input is the proven mandate's again."""
+    holder = None if utxo.mandate in (None, mandate_id) else get_mandate(state, utxo.mandate)
+    if holder is None or holder.kind is not MandateKind.CANCEL or holder.source != mandate_id:
+        return utxo
+    if holder.status is not records.MandateStatus.VOID:
+        status = mandates.transition(
+            holder.status, mandates.MandateEvent.INPUT_LOST, holder.kind, spec.model
+        )
+        state.put_json(records.MANDATES, holder.id, records.encode(replace(holder, status=status)))
+        state.delete(records.OPEN, records.ticker_key(holder.ticker, holder.id))
+    return replace(utxo, mandate=mandate_id)
 
 
 def queue_mandate(

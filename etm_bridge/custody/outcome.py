@@ -29,6 +29,8 @@ from ..chain.registry import TxContext
 from ..chain.state import State
 from ..chain.tx import Tx
 from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
+from ..exchange import records as xr
+from ..exchange.pool import Pool
 from . import lp, mandate_store, records, swap_out
 from .plans import get_params
 from .records import MandateKind, Reason
@@ -77,6 +79,7 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
     mandate = mandate_store.get_mandate(state, p.mandate_id)
     if mandate is None or mandate.ticker != p.ticker:
         raise CustodyError(Reason.UNKNOWN_MANDATE, f"no {p.ticker} mandate {p.mandate_id.hex()}")
+    was_cancelled = mandate.status is records.MandateStatus.CANCELLED
     outcome = part.spec.outcome(state, p.proof, ctx)
     done = mandate_store.prove_mandate(state, part.spec, p.mandate_id, outcome,
                                        all_vaults(state, part), ctx.height)  # fmt: skip
@@ -88,8 +91,20 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
             acc, owed=acc.owed - int(done.terms["amount"]),
             pending_fees=acc.pending_fees - (rev.fee - base_fee)))  # fmt: skip
     elif done.kind is MandateKind.COUNTER_LOCK and done.proven is not None:
-        swap_out.lock_proven(state, done)
+        _charge_pool(state, done.asset, swap_out.lock_proven(state, done, was_cancelled))
+    elif done.kind is MandateKind.CANCEL and done.proven is not None:
+        acc = lp.get_account(state, done.asset)
+        fee = done.revisions[done.proven.rev].fee
+        lp.put_account(state, done.asset, replace(acc, pending_fees=acc.pending_fees - fee))
     return done
+
+
+def _charge_pool(state: State, asset: str, delta: int) -> None:
+    """Move the pool's ``asset_reserve`` by ``delta`` (a fee charged or released)."""
+    if delta:
+        pool = xr.decode(Pool, state.get_json(xr.POOLS, asset.encode()))
+        pool = replace(pool, asset_reserve=pool.asset_reserve + delta)
+        state.put_json(xr.POOLS, asset.encode(), xr.encode(pool))
 
 
 def run(state: State, tx: Tx, p: OutcomeProof, ctx: TxContext, specs: Specs) -> None:

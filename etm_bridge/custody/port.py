@@ -93,6 +93,23 @@ def _part(view: StateView, p: CustodyParams, asset: str, specs: Specs) -> Any:
         raise ExchangeError(Reason.CUSTODY_INACTIVE, f"{asset}: {exc}") from exc
 
 
+def _charge_pool(view: StateView, plan: TxPlan, asset: str, delta: int) -> None:
+    """Move the pool's ``asset_reserve`` (as the plan leaves it) by ``delta``: a fee charged
+    (negative) or released; ``insufficient_liquidity`` if in-flight swaps reserve too much."""
+    if not delta:
+        return
+    key = asset.encode()
+    written = plan.writes.get((exchange_records.POOLS, key))
+    raw = written if isinstance(written, dict) else view.get_json(exchange_records.POOLS, key)
+    pool = exchange_records.decode(Pool, raw)
+    if pool.asset_reserve + delta < pool.asset_reserved:
+        raise ExchangeError(
+            Reason.INSUFFICIENT_LIQUIDITY,
+            f"the {asset} pool cannot pay a {-delta} network fee: in-flight swaps reserve it",
+        )
+    plan.put(exchange_records.POOLS, key, replace(pool, asset_reserve=pool.asset_reserve + delta))
+
+
 class ChainCustody(LegacyOperatorCustody):
     """See the module docstring. ``specs``: ticker -> CustodySpec of the installed chain
     profiles (default: looked up when first needed)."""
@@ -198,20 +215,20 @@ class ChainCustody(LegacyOperatorCustody):
         state, mandate = swap_out.open_counter_lock(view, p, part, committee, htlc, swap,
                                                     ctx.height, ctx.timestamp)  # fmt: skip
         plan.writes.update(state.changes())
-        key = swap.asset.encode()
-        written = plan.writes.get((exchange_records.POOLS, key))
-        pool = (
-            exchange_records.decode(Pool, written)
-            if isinstance(written, dict)
-            else exchange_records.decode(Pool, view.get_json(exchange_records.POOLS, key))
-        )
-        fee = mandate.revisions[0].fee
-        if pool.asset_reserve - fee < pool.asset_reserved:
-            raise ExchangeError(
-                Reason.INSUFFICIENT_LIQUIDITY,
-                f"the {swap.asset} pool cannot pay the counter lock's {fee} network fee",
-            )
-        plan.put(exchange_records.POOLS, key, replace(pool, asset_reserve=pool.asset_reserve - fee))
+        _charge_pool(view, plan, swap.asset, -mandate.revisions[0].fee)
+
+    def on_htlc_refund(
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view) or swap.direction is not PoolDirection.ETM_TO_ASSET:
+            return
+        p, committee = self._active(view, swap.asset)
+        part = _part(view, p, swap.asset, self.specs)
+        state, delta = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
+                                             ctx.timestamp)  # fmt: skip
+        plan.writes.update(state.changes())
+        _charge_pool(view, plan, swap.asset, delta)
 
     def on_htlc_claim(
         self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,

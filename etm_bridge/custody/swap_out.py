@@ -23,7 +23,17 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   lock): the exchange settles the swap (reserve ``-= amount``) and ``in_htlc -= amount``, the
   lock ``claimed``. A claim before the lock's proof is remembered (``custody_events``) and the
   proof then records the lock ``claimed`` without adding to ``in_htlc``: the books balance in
-  either order. Pure.
+  either order.
+* **ETM HTLC refunded while the lock is unproven** (205, :func:`etm_refunded`; design-14
+  section 4.3): the ``counter_lock`` mandate is ``cancelled`` (never signed again) and a
+  ``cancel`` mandate (kind 7, id from the cancelled mandate's) spends the same inputs back to
+  the active vault at twice the fee rate, so a lock signed but not yet confirmed can be beaten
+  by it (at most one of the two confirms: they share inputs). Books: the lock's fee is released
+  to the reserve, the cancel's charged (rule 1). The cancel proven (302): ``pending_fees -=``
+  its fee. The cancelled lock proven instead: the cancel is ``void``, its fee released, the
+  lock's fee paid from the reserve and its amount counted in ``in_htlc`` (the ETM side was
+  refunded: if the user also claims on Bitcoin the pool lost it, else the committee's refund
+  after the timelock brings it back). Pure.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from .params import CustodyParams
 from .records import HtlcRole, MandateKind
 from .spec import SpendRequest
 from .utxo import select_inputs
-from .vaults import ChainPart, overlay
+from .vaults import ChainPart, committee_of, overlay
 
 if TYPE_CHECKING:
     from ..exchange.htlc import Htlc
@@ -153,13 +163,20 @@ def open_counter_lock(
     return state, mandate
 
 
-def lock_proven(state: State, mandate: records.Mandate) -> None:
-    """Books and record of a proven counter lock (tx 302; see the module docstring)."""
+def lock_proven(state: State, mandate: records.Mandate, was_cancelled: bool = False) -> int:
+    """Books and record of a proven counter lock (tx 302; see the module docstring). Returns
+    what the pool's ``asset_reserve`` must change by (a lock proven after its cancel)."""
     assert mandate.proven is not None
     rev = mandate.revisions[mandate.proven.rev]
     amount = int(mandate.terms["amount"])
     claimed = state.get(records.EVENTS, _claimed_key(mandate)) is not None
     acc = lp.get_account(state, mandate.asset)
+    reserve = 0
+    if was_cancelled:  # the lock's fee was released at the cancel; the cancel's is released now
+        cancel = mandate_store.get_mandate(state, cancel_id(mandate))
+        cancel_fee = cancel.revisions[0].fee if cancel is not None and cancel.revisions else 0
+        acc = replace(acc, pending_fees=acc.pending_fees - cancel_fee + rev.fee)
+        reserve = cancel_fee - rev.fee
     lp.put_account(state, mandate.asset, replace(
         acc, pending_fees=acc.pending_fees - rev.fee,
         in_htlc=acc.in_htlc + (0 if claimed else amount)))  # fmt: skip
@@ -168,6 +185,53 @@ def lock_proven(state: State, mandate: records.Mandate) -> None:
                                mandate.source, amount, rev.epoch,
                                CLAIMED if claimed else OPEN)  # fmt: skip
     _put_lock(state, lock)
+    return reserve
+
+
+def cancel_id(cancelled: records.Mandate) -> bytes:
+    return mandates.mandate_id(MandateKind.CANCEL, cancelled.ticker, cancelled.id)
+
+
+def etm_refunded(
+    view: StateView,
+    params: CustodyParams,
+    part: ChainPart,
+    active: records.Committee,
+    htlc: Htlc,
+    height: int,
+    now_s: int,
+) -> tuple[State, int]:
+    """Cancel the swap-out's unproven counter lock (tx 205; see the module docstring). Returns
+    the overlay and what the pool's ``asset_reserve`` changes by."""
+    state = overlay(view)
+    mandate = mandate_store.get_mandate(view, counter_lock_id(part.ticker, htlc.htlc_id))
+    live = (records.MandateStatus.OPEN, records.MandateStatus.EXPIRED)
+    if mandate is None or mandate.status not in live or not mandate.revisions:
+        return state, 0
+    status = mandates.transition(mandate.status, mandates.MandateEvent.HTLC_REFUNDED,
+                                 mandate.kind, part.spec.model)  # fmt: skip
+    state.put_json(records.MANDATES, mandate.id, records.encode(replace(mandate, status=status)))
+    state.delete(records.OPEN, records.ticker_key(part.ticker, mandate.id))
+    rev = mandate.revisions[-1]
+    held = [u for u in mandate_store.epoch_utxos(view, part.ticker, rev.epoch)
+            if u.status is records.UtxoStatus.RESERVED and u.mandate == mandate.id]  # fmt: skip
+    inputs_committee = committee_of(view, rev.epoch)
+    vault = part.spec.vault(active, part.cfg)
+    kind = MandateKind.CANCEL
+    req = SpendRequest(kind, cancel_id(mandate), 0, rev.epoch, inputs_committee, vault,
+                       {"cancels": mandate.id.hex()}, 2 * rev.fee_rate)  # fmt: skip
+    try:
+        cancel = mandate_store.open_mandate(state, part.spec, part.cfg, req, part.ticker,
+                                            mandate.asset, mandate.id, held, height,
+                                            now_s + params.sign_window_s,
+                                            takes_over=mandate.id)  # fmt: skip
+    except CustodyError as exc:
+        raise ExchangeError(exc.reason, exc.detail) from exc
+    fee = cancel.revisions[0].fee
+    acc = lp.get_account(view, mandate.asset)
+    lp.put_account(state, mandate.asset,
+                   replace(acc, pending_fees=acc.pending_fees - rev.fee + fee))  # fmt: skip
+    return state, rev.fee - fee
 
 
 def etm_claimed(view: StateView, ticker: str, htlc: Htlc) -> State:

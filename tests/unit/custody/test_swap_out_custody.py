@@ -209,3 +209,84 @@ def test_a_swap_out_below_the_output_dust_after_the_fee_is_refused() -> None:
     with pytest.raises(ExchangeError) as err:
         w.swap_out(b"e" * 32, 3 * 10**7)  # ~600 gross, 100 after the 500 fee estimate
     assert err.value.reason == "zero_output"
+
+
+def refund_etm(w: Swaps, sid: bytes) -> None:
+    p = pl.HtlcRefund(sid)
+    plan = swap_plans.plan_htlc_refund(w.s, _Tx(b"r" * 32), p, ctx(8_100), PORT)  # type: ignore[arg-type]
+    w.apply(plan)
+
+
+def balanced(w: Swaps) -> bool:
+    w.reserve = w.get_pool().asset_reserve  # a 302 may move it (fees charged or released)
+    assets, liabilities = w.books_balance()
+    return assets == liabilities
+
+
+def test_an_etm_refund_cancels_the_unproven_lock_and_the_cancel_brings_the_inputs_back() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"x" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    refund_etm(w, sid)
+    lock = w.mandate(sid)
+    cancel_id = swap_out.cancel_id(lock)
+    from etm_bridge.custody import mandate_store
+
+    cancel = mandate_store.get_mandate(w.s, cancel_id)
+    assert lock.status is cr.MandateStatus.CANCELLED and cancel is not None
+    want = (cr.MandateKind.CANCEL, cr.MandateStatus.OPEN, lock.id)
+    assert (cancel.kind, cancel.status, cancel.source) == want
+    plan = build.decode_plan(cancel.revisions[0].spend)
+    old = build.decode_plan(lock.revisions[0].spend)
+    assert [i.outpoint for i in plan.inputs] == [i.outpoint for i in old.inputs]  # races it
+    assert [o.script_pubkey for o in plan.outputs] == [w.vault(0)]
+    f2 = cancel.revisions[0].fee
+    assert f2 > lock.revisions[0].fee and cancel.revisions[0].fee_rate == 2 * 2
+    assert w.account().pending_fees == f2 and w.get_pool().asset_reserve == DEPOSIT - f2
+    assert w.get_pool().asset_reserved == 0 and balanced(w)
+    w.prove(cancel_id, cancel.revisions[0].spend)
+    assert w.account() == cr.CustodyAccount() and balanced(w)
+    assert w.books_balance()[0] == DEPOSIT - f2
+    # the lock can no longer be proven: its inputs are spent by the cancel
+    with pytest.raises(TxRejectedError):
+        w.prove(lock.id, lock.revisions[0].spend)
+
+
+def test_a_cancelled_lock_that_confirms_first_voids_its_cancel_and_the_books_stay_exact() -> None:
+    """A lock signed before the ETM refund (205) confirms instead of its cancel: the cancel is
+    void, the lock's amount is in ``in_htlc`` (the committee refunds it after the timelock, or
+    the user's claim of both legs is a loss solvency will show)."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"y" * 32
+    w.swap_out(sid, 10**8)
+    refund_etm(w, sid)
+    lock = w.mandate(sid)
+    from etm_bridge.custody import mandate_store
+
+    w.prove(lock.id, lock.revisions[0].spend)
+    cancel = mandate_store.get_mandate(w.s, swap_out.cancel_id(lock))
+    assert cancel is not None and cancel.status is cr.MandateStatus.VOID
+    amount, fee = int(lock.terms["amount"]), lock.revisions[0].fee
+    assert w.mandate(sid).status is cr.MandateStatus.PROVEN
+    assert (w.account().in_htlc, w.account().pending_fees) == (amount, 0)
+    assert w.get_pool().asset_reserve == DEPOSIT - fee and balanced(w)
+    with pytest.raises(TxRejectedError) as err:  # the cancel cannot be proven now
+        w.prove(cancel.id, cancel.revisions[0].spend)
+    assert err.value.reason == "bad_transition"
+
+
+def test_an_etm_refund_after_the_lock_is_proven_creates_no_cancel() -> None:
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"z" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    w.prove(lock.id, lock.revisions[0].spend)
+    refund_etm(w, sid)
+    from etm_bridge.custody import mandate_store
+
+    assert mandate_store.get_mandate(w.s, swap_out.cancel_id(lock)) is None
+    assert w.account().in_htlc == int(lock.terms["amount"]) and balanced(w)
