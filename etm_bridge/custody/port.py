@@ -225,10 +225,14 @@ class ChainCustody(LegacyOperatorCustody):
             return
         p, committee = self._active(view, swap.asset)
         part = _part(view, p, swap.asset, self.specs)
-        state, delta = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
-                                             ctx.timestamp)  # fmt: skip
+        try:
+            state, delta = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
+                                                 ctx.timestamp)  # fmt: skip
+            _charge_pool(view, plan, swap.asset, delta)
+        except ExchangeError:  # no cancel spend possible: the refund still goes through
+            state, _ = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
+                                             ctx.timestamp, with_cancel=False)  # fmt: skip
         plan.writes.update(state.changes())
-        _charge_pool(view, plan, swap.asset, delta)
 
     def on_htlc_claim(
         self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,

@@ -200,9 +200,12 @@ def etm_refunded(
     htlc: Htlc,
     height: int,
     now_s: int,
+    with_cancel: bool = True,
 ) -> tuple[State, int]:
     """Cancel the swap-out's unproven counter lock (tx 205; see the module docstring). Returns
-    the overlay and what the pool's ``asset_reserve`` changes by."""
+    the overlay and what the pool's ``asset_reserve`` changes by. ``with_cancel=False`` (the
+    port's fallback when the cancel spend cannot be built, e.g. its doubled fee would leave
+    dust: the user's refund must never fail) only marks the lock ``cancelled``."""
     state = overlay(view)
     mandate = mandate_store.get_mandate(view, counter_lock_id(part.ticker, htlc.htlc_id))
     live = (records.MandateStatus.OPEN, records.MandateStatus.EXPIRED)
@@ -212,6 +215,8 @@ def etm_refunded(
                                  mandate.kind, part.spec.model)  # fmt: skip
     state.put_json(records.MANDATES, mandate.id, records.encode(replace(mandate, status=status)))
     state.delete(records.OPEN, records.ticker_key(part.ticker, mandate.id))
+    if not with_cancel:
+        return state, 0
     rev = mandate.revisions[-1]
     held = [u for u in mandate_store.epoch_utxos(view, part.ticker, rev.epoch)
             if u.status is records.UtxoStatus.RESERVED and u.mandate == mandate.id]  # fmt: skip

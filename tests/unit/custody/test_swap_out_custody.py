@@ -290,3 +290,28 @@ def test_an_etm_refund_after_the_lock_is_proven_creates_no_cancel() -> None:
 
     assert mandate_store.get_mandate(w.s, swap_out.cancel_id(lock)) is None
     assert w.account().in_htlc == int(lock.terms["amount"]) and balanced(w)
+
+
+def test_an_etm_refund_goes_through_even_when_no_cancel_spend_can_be_built() -> None:
+    """The user's refund must never fail: a cancel the chain cannot build (here its builder
+    refuses) leaves the lock ``cancelled`` (never signed again) without a cancel mandate."""
+    from etm_bridge.custody import mandate_store
+    from etm_bridge.errors import CustodyError
+
+    def no_cancel(req: Any, utxos: Any, cfg: Any) -> Any:
+        if req.kind is cr.MandateKind.CANCEL:
+            raise CustodyError("bad_parameter", "bitcoin cancel: dust")
+        return SPEC.build(req, utxos, cfg)
+
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"w" * 32
+    w.swap_out(sid, 10**8)
+    port = ChainCustody(lambda: {"btc": replace(SPEC, build=no_cancel)})
+    plan = swap_plans.plan_htlc_refund(w.s, _Tx(b"r" * 32), pl.HtlcRefund(sid), ctx(8_100), port)  # type: ignore[arg-type]
+    w.apply(plan)
+    lock = w.mandate(sid)
+    assert lock.status is cr.MandateStatus.CANCELLED
+    assert mandate_store.get_mandate(w.s, swap_out.cancel_id(lock)) is None
+    htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
+    assert htlc.status is swap_plans.htlc_rules.HtlcStatus.REFUNDED and balanced(w)
