@@ -15,7 +15,10 @@ The genesis has a custody section with a ``btc`` pool and the SPV relay; four de
   mined and relayed, tx 302 proves it (``in_htlc`` = the amount);
 * the user finds the lock with the Bitcoin adapter (``watch_policy``, ``find_locks``) and claims
   it with the ordinary ``claim`` and the preimage; the ETM HTLC is then claimed with the
-  now-public preimage (204): ``in_htlc`` cleared, the books exact.
+  now-public preimage (204): ``in_htlc`` cleared, the books exact;
+* members lock the vault's change in the same kind of counter lock to an accomplice's key and
+  present it as the mandate's spend (302): ``outcome_mismatch``, nothing recorded (their
+  signatures over it are fraud, tx 304, ``test_btc_fraud_node.py``).
 """
 
 from __future__ import annotations
@@ -190,3 +193,34 @@ def test_a_user_swaps_etm_out_and_claims_the_committees_counter_lock_on_bitcoin(
     assert (acc.in_htlc, acc.pending_fees, acc.owed, assets) == (0, 0, 0, liabilities)
     assert pool.asset_reserve == DEPOSIT - fee - amount == assets
     assert rec is not None and rec["status"] == "claimed"
+
+    # attack: 3 members lock the vault's change to an accomplice's key, claim it is the mandate's
+    change = m.revisions[0].txid + (2).to_bytes(4, "little")  # type: ignore[operator]
+    with state_of(node) as view:
+        change_utxo = mandate_store.get_utxo(view, "btc", change)
+    assert change_utxo is not None and change_utxo.status is cr.UtxoStatus.UNSPENT
+    evil_lock = scripts.CounterHtlc(HASHLOCK, ecdsa.pubkey(bytes([0x33]) * 32), policy_of(c0),
+                                    int(m.terms["timelock"]))  # fmt: skip
+    theft = build.pay_with_change(
+        [build.vault_input(change, change_utxo.amount, policy_of(c0))],
+        [build.PlannedOutput(scripts.p2wsh(evil_lock.script), amount),
+         build.PlannedOutput(scripts.MarkerV2.of(evil_lock).script_pubkey(), 0)],
+        vault.destination, 2)  # fmt: skip
+    evil = {k: tuple(ecdsa.sign(by_key[k], d) for d in build.digests(theft)) for k in signers}
+    raw = build.assemble(theft, build.select_shares(theft, evil))
+    theft_txid = bitcoin_node.rpc.call("sendrawtransaction", raw.hex())
+    bitcoin_node.mine(1)
+    adapter = _adapter(bitcoin_node, tmp_path / "user", birth)
+    try:
+        relay_missing_headers(s.client, relayer, adapter, chain="btc")
+        theft_proof = _tx_proof(adapter.transaction_proof(theft_txid, bitcoin_node.height()))
+    finally:
+        adapter.close()
+    err = s.refused(
+        prover, OUTCOME, outcome.OutcomeProof("btc", mid, theft_proof.encode()).encode()
+    )
+    assert err.reason == "outcome_mismatch" and "\n" not in str(err), err
+    with state_of(node) as view:
+        after = _books(view)[2]
+        still = mandate_store.get_utxo(view, "btc", change)
+    assert after == acc and still is not None and still.status is cr.UtxoStatus.UNSPENT
