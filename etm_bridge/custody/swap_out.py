@@ -10,7 +10,10 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   fee until the inputs pay it), change to the active vault. ``timelock`` = relay tip + the
   foreign blocks of ``etm_deadline - now - MARGIN_S - sign_window_s`` (a stale relay tip only
   makes it earlier: the pool's margin grows); less than ``MIN_ETM_LEG_S`` of that window is
-  ``leg_too_short``. ``sign_until`` = ``min(now + sign_window_s, etm_deadline - 2 MARGIN_S)``.
+  ``leg_too_short``; a tip so old (its header time against ETM time) that the user would keep
+  less than ``MIN_ETM_LEG_S`` after the signing window is ``stale_relay`` (the user would get a
+  lock they cannot claim in time).
+  ``sign_until`` = ``min(now + sign_window_s, etm_deadline - 2 MARGIN_S)``.
   The vault's free outputs cannot pay it: the swap-out is **refused**
   ``insufficient_liquidity`` (not queued: a queued lock would hold the user's ETM for the whole
   leg with nothing funding it, and funding queued mandates does not exist yet); a lock below the
@@ -42,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..chain.params import ETM_EPOCH_UNIX
 from ..chain.state import State, StateView
 from ..errors import CustodyError, EtmBridgeError, ExchangeError
 from ..exchange.reasons import Reason as XReason
@@ -85,12 +89,22 @@ def timelock(
             f"and the {params.sign_window_s} s signing window; at least {MIN_ETM_LEG_S} s",
         )
     try:
-        tip = int(tip_of(view))
+        tip, tip_time = tip_of(view)
     except EtmBridgeError as exc:
         raise ExchangeError(
             XReason.STALE_RELAY, f"the {part.ticker} relay has no tip to count the lock from: {exc}"
         ) from exc
-    return tip + window // int(block_s)
+    t = int(tip) + window // int(block_s)
+    lag = now_s + ETM_EPOCH_UNIX - int(tip_time)
+    left = (t - int(tip)) * int(block_s) - max(0, lag)
+    if left < MIN_ETM_LEG_S + params.sign_window_s:
+        raise ExchangeError(
+            XReason.STALE_RELAY,
+            f"the {part.ticker} relay tip (height {tip}) is {lag} s old: a lock counted from it "
+            f"would leave the user about {left} s to claim, less than {MIN_ETM_LEG_S} s after "
+            "the signing window; relay the chain's latest headers, then swap",
+        )
+    return t
 
 
 def _fund(

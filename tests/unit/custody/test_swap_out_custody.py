@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from test_lp_custody import KEYS, PAYEE, SECRETS, TEST_SPEC, World, ctx
 
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.state import StateView
 from etm_bridge.chains.bitcoin.custody import build, scripts
 from etm_bridge.custody import records as cr
@@ -32,7 +33,8 @@ from etm_bridge.exchange.pool import Pool
 pytestmark = pytest.mark.unit
 
 TIP = 500
-SPEC = replace(TEST_SPEC, extra={**TEST_SPEC.extra, "relay_tip": lambda view: TIP})
+TIP_TIME = ETM_EPOCH_UNIX + 1_000  # 10 s before the test blocks (ctx: 1_000 + height)
+SPEC = replace(TEST_SPEC, extra={**TEST_SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME)})
 PORT = ChainCustody(lambda: {"btc": SPEC})
 USER = bytes([0x42]) * 20
 PREIMAGE = bytes([0x99]) * 32
@@ -315,3 +317,20 @@ def test_an_etm_refund_goes_through_even_when_no_cancel_spend_can_be_built() -> 
     assert mandate_store.get_mandate(w.s, swap_out.cancel_id(lock)) is None
     htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
     assert htlc.status is swap_plans.htlc_rules.HtlcStatus.REFUNDED and balanced(w)
+
+
+def test_a_swap_out_counted_from_a_stale_relay_tip_is_refused() -> None:
+    """A tip so old that the lock's timelock would leave the user under an hour to claim after
+    the signing window: ``stale_relay`` (the user would lock ETM for a lock they cannot use)."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    old = replace(SPEC, extra={**SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME - 50_000)})
+    p = pl.SwapOut("btc", 10**8, HASHLOCK, 10 + 8_000, 0)
+    port = ChainCustody(lambda: {"btc": old})
+    with pytest.raises(ExchangeError) as err:
+        swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port)  # type: ignore[arg-type]
+    assert err.value.reason == "stale_relay" and "\n" not in str(err.value)
+    fresh = replace(SPEC, extra={**SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME - 40_000)})
+    port = ChainCustody(lambda: {"btc": fresh})  # older, but still leaves the user time
+    w.apply(swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port))  # type: ignore[arg-type]
+    assert w.mandate(b"o" * 32).terms["timelock"] == TIP + (80_000 - 10 - 21_600 - 3_600) // 600

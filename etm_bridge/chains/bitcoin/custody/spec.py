@@ -255,10 +255,11 @@ def assemble(
     return build.assemble(build.decode_plan(spend), signatures, extras.get("preimage"))
 
 
-def _relay_tip(view: Any) -> int:
+def _relay_tip(view: Any) -> tuple[int, int]:
     from etm_bridge.chains.bitcoin.etm.relay_types import btc_relay_of
 
-    return int(btc_relay_of(view).tip().height)
+    tip = btc_relay_of(view).tip()
+    return int(tip.height), int(tip.header.time)
 
 
 SPEC = CustodySpec(
@@ -295,7 +296,7 @@ SPEC = CustodySpec(
         "change_dust": lambda cfg: 330,  # P2WSH dust: change below it is not created
         "block_time_s": lambda cfg: 600,  # a counter lock's timelock T counts these
         "outbound_vbytes": lambda cfg: 250,  # a swap-out quote's fee estimate (x fee_rate)
-        # (view) -> the relay's tip height (a counter lock's T is counted from it)
+        # (view) -> the relay's tip (height, header time in unix seconds): a counter lock's T
         "relay_tip": _relay_tip,
     },
 )
