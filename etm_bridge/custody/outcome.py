@@ -29,7 +29,7 @@ from ..chain.registry import TxContext
 from ..chain.state import State
 from ..chain.tx import Tx
 from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
-from ..exchange import records as xr
+from ..exchange import records as exchange_records
 from ..exchange.pool import Pool
 from . import lp, mandate_store, records, swap_out
 from .plans import get_params
@@ -102,9 +102,9 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
 def _charge_pool(state: State, asset: str, delta: int) -> None:
     """Move the pool's ``asset_reserve`` by ``delta`` (a fee charged or released)."""
     if delta:
-        pool = xr.decode(Pool, state.get_json(xr.POOLS, asset.encode()))
+        pool = exchange_records.decode(Pool, state.get_json(exchange_records.POOLS, asset.encode()))
         pool = replace(pool, asset_reserve=pool.asset_reserve + delta)
-        state.put_json(xr.POOLS, asset.encode(), xr.encode(pool))
+        state.put_json(exchange_records.POOLS, asset.encode(), exchange_records.encode(pool))
 
 
 def run(state: State, tx: Tx, p: OutcomeProof, ctx: TxContext, specs: Specs) -> None:
