@@ -35,7 +35,7 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   to the reserve, the cancel's charged (rule 1). The cancel proven (302): ``pending_fees -=``
   its fee. The cancelled lock proven instead: the cancel is ``void``, its fee released, the
   lock's fee paid from the reserve and its amount counted in ``in_htlc`` (the ETM side was
-  refunded: if the user also claims on Bitcoin the pool lost it, else the committee's refund
+  refunded: if the user also claims the lock the pool lost it, else the committee's refund
   after the timelock brings it back). Pure.
 """
 
