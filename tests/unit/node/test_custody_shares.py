@@ -1,0 +1,180 @@
+"""The node's custody share pool and the ``custody_share`` gossip (message 10), in-process (a
+real Bitcoin mandate in custody state, real secp256k1 shares, the peer layer without sockets).
+
+Attacks performed: a share by a key outside the revision's committee, a share signing another
+mandate's digest (replayed onto this mandate), a share for an input the revision lacks, a
+share naming another chain, a flood of invalid shares from one peer (banned), a share flood
+over the rate limit; a share for an unknown mandate costs nothing (the node may be behind)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import pytest
+from test_p2p_gossip import QuietLink, _chains
+
+from etm_bridge.chain.params import ChainParams
+from etm_bridge.chain.registry import build_registry
+from etm_bridge.chain.state import EmptyBackend, State
+from etm_bridge.chains.bitcoin.custody import ecdsa
+from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
+from etm_bridge.custody import mandate_store as ms
+from etm_bridge.custody import records as cr
+from etm_bridge.errors import ValidationError
+from etm_bridge.node.custody_pool import DROPPED, KNOWN, NEW, SharePool
+from etm_bridge.node.p2p.custody_share import CustodyShare, decode_share, encode_share
+from etm_bridge.node.p2p.network import P2PNetwork
+from etm_bridge.node.p2p.peer import Peer
+from etm_bridge.node.p2p.settings import P2PSettings
+
+pytestmark = pytest.mark.unit
+
+CFG = BtcCustodyConfig("regtest")
+SECRETS = [bytes([0x60 + i]) * 32 for i in range(5)]  # 4 members and a stranger
+KEYS = sorted(ecdsa.pubkey(s) for s in SECRETS[:4])
+BY_KEY = {ecdsa.pubkey(s): s for s in SECRETS}
+STRANGER = ecdsa.pubkey(SECRETS[4])
+DELEGATES = tuple(bytes([i + 1]) * 32 for i in range(4))
+COMMITTEE = cr.Committee(0, DELEGATES, 3, 4, {"btc": tuple(KEYS)}, 1, "first")
+USER = ecdsa.pubkey(b"\x77" * 32)
+
+
+def _state() -> tuple[State, cr.Mandate, cr.Mandate]:
+    registry = build_registry(ChainParams(tx_plugins=("etm_bridge.custody.txtypes",)))
+    s = State(EmptyBackend(), registry.table_names)
+    s.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(COMMITTEE))
+    vault = SPEC.vault(COMMITTEE, CFG)
+    out = []
+    for n, source in ((1, b"\x01" * 32), (2, b"\x02" * 32)):
+        utxo = cr.CustodyUtxo("btc", bytes([n]) * 36, 150_000, 0, cr.UtxoStatus.UNSPENT)
+        ms.put_utxo(s, utxo)
+        terms = {"amount": 40_000, "claim_key": USER.hex()}
+        req = ms.vault_request(cr.MandateKind.LP_WITHDRAW, "btc", source, COMMITTEE, vault,
+                               terms, 2)  # fmt: skip
+        out.append(ms.open_mandate(s, SPEC, CFG, req, "btc", "btc", source, [utxo], 5, None))
+    return s, out[0], out[1]
+
+
+def share(m: cr.Mandate, key: bytes, digest: bytes | None = None, **over: object) -> CustodyShare:
+    d = digest if digest is not None else m.revisions[0].digests[0]
+    base = CustodyShare("btc", m.id, 0, key, ((0, ecdsa.sign(BY_KEY[key], d)),))
+    return replace(base, **over)  # type: ignore[arg-type]
+
+
+def test_a_valid_share_is_kept_once_and_served() -> None:
+    s, m, _ = _state()
+    pool = SharePool(lambda: s)
+    first = share(m, KEYS[0])
+    assert decode_share(encode_share(first)) == first
+    assert pool.add(first) == NEW
+    assert pool.add(first) == KNOWN
+    [row] = pool.shares(m.id)
+    assert row == {"revision": 0, "key": KEYS[0].hex(),
+                   "signatures": {"0": first.signatures[0][1].hex()}}  # fmt: skip
+    assert SharePool(lambda: s, enabled=False).add(first) == DROPPED
+
+
+def test_unknown_mandates_revisions_and_fraud_contexts_are_dropped_without_blame() -> None:
+    s, m, _ = _state()
+    pool = SharePool(lambda: s)
+    assert pool.add(share(m, KEYS[0], mandate_id=b"\x09" * 32)) == DROPPED
+    assert pool.add(share(m, KEYS[0], revision=1)) == DROPPED
+    assert pool.add(share(m, KEYS[0], context=b"fraud body")) == DROPPED
+    assert pool.shares(m.id) == []
+
+
+@pytest.mark.parametrize("attack", ["stranger", "other_digest", "bad_input", "other_chain",
+                                    "high_s", "garbage"])  # fmt: skip
+def test_invalid_shares_are_refused(attack: str) -> None:
+    s, m, other = _state()
+    pool = SharePool(lambda: s)
+    digest = m.revisions[0].digests[0]
+    bad = {
+        "stranger": share(m, STRANGER),
+        # replay: a member's valid share over another mandate's digest, presented as this one's
+        "other_digest": share(m, KEYS[1], digest=other.revisions[0].digests[0]),
+        "bad_input": replace(
+            share(m, KEYS[1]), signatures=((1, ecdsa.sign(BY_KEY[KEYS[1]], digest)),)
+        ),
+        "other_chain": share(m, KEYS[1], ticker="eth"),
+        "high_s": share(
+            m, KEYS[1], signatures=((0, _high_s(ecdsa.sign(BY_KEY[KEYS[1]], digest))),)
+        ),
+        "garbage": share(m, KEYS[1], signatures=((0, b"\x30" * 71 + b"\x01"),)),
+    }[attack]
+    with pytest.raises(ValidationError):
+        pool.add(bad)
+    assert pool.shares(m.id) == []
+
+
+def _high_s(sig: bytes) -> bytes:
+    der = sig[:-1]
+    len_r = der[3]
+    r, s = der[4 : 4 + len_r], int.from_bytes(der[6 + len_r :], "big")
+    s_bytes = (ecdsa.ORDER - s).to_bytes(33, "big").lstrip(b"\x00")
+    if s_bytes[0] & 0x80:
+        s_bytes = b"\x00" + s_bytes
+    body = b"\x02" + bytes([len(r)]) + r + b"\x02" + bytes([len(s_bytes)]) + s_bytes
+    return b"\x30" + bytes([len(body)]) + body + sig[-1:]
+
+
+def test_gossip_relays_a_new_share_once_and_bans_a_peer_sending_invalid_ones() -> None:
+    s, m, other = _state()
+    pool = SharePool(lambda: s)
+    (chain,), _ = _chains(1)
+
+    async def run() -> tuple[P2PNetwork, list[Peer], list[QuietLink]]:
+        net = P2PNetwork(chain, P2PSettings(), shares=pool)
+        links = [QuietLink(f"192.0.2.{i}") for i in range(3)]
+        peers = [Peer(link, outbound=False) for link in links]
+        net.ready_peers = lambda: peers  # type: ignore[method-assign]
+        good = share(m, KEYS[2])
+        net.custody.on_share(peers[0], good)
+        net.custody.on_share(peers[1], good)  # a second copy: not relayed again
+        for n in range(5):  # 5 x 20 = the ban threshold
+            forged = share(m, KEYS[3], digest=other.revisions[0].digests[0],
+                           revision=0, signatures=((0, _sig_variant(n, other)),))  # fmt: skip
+            net.custody.on_share(peers[2], forged)
+        await asyncio.sleep(0.05)
+        return net, peers, links
+
+    net, peers, links = asyncio.run(run())
+    relayed = [_queued_shares(p) for p in peers]  # no writer task runs here
+    assert relayed == [0, 1, 1]  # relayed once to each peer but its origin
+    assert links[2].closed is not None and "invalid_share" in links[2].closed[1]
+    assert net.bans.banned("192.0.2.2", time.time())
+    assert [r["key"] for r in pool.shares(m.id)] == [KEYS[2].hex()]
+
+
+def _queued_shares(peer: Peer) -> int:
+    frames = []
+    while not peer._outbox.empty():
+        frames.append(peer._outbox.get_nowait())
+    return sum(1 for f in frames if f is not None and f[:1] == b"\x0a")
+
+
+def _sig_variant(n: int, other: cr.Mandate) -> bytes:
+    """Distinct bytes each time (so the seen-set does not swallow the repeats)."""
+    return ecdsa.sign(BY_KEY[KEYS[3]], bytes([n]) + other.revisions[0].digests[0][1:])
+
+
+def test_a_share_flood_is_rate_limited() -> None:
+    s, m, _ = _state()
+    pool = SharePool(lambda: s)
+    (chain,), _ = _chains(1)
+
+    async def run() -> QuietLink:
+        net = P2PNetwork(chain, P2PSettings(), shares=pool)
+        link = QuietLink()
+        peer = Peer(link, outbound=False)
+        for n in range(2_000):
+            net.custody.on_share(peer, share(m, KEYS[0], mandate_id=n.to_bytes(32, "big")))
+            if peer.closed:
+                break
+        await asyncio.sleep(0.05)
+        return link
+
+    link = asyncio.run(run())
+    assert link.closed is not None and "rate_limited" in link.closed[1]
