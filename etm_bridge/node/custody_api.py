@@ -2,8 +2,9 @@
 reads from its own node, and the share pool (:mod:`.custody_pool`). 404 ``not_found`` if the
 chain does not load ``etm_bridge.custody.txtypes``.
 
-* ``GET /api/custody`` -> ``{"epoch", "committee", "vaults": [...]}``: the newest committee
-  (members, m, n, keys per chain as hex; null before the first) and every vault record;
+* ``GET /api/custody[?epoch=N]`` -> ``{"epoch", "committee", "vaults": [...]}``: the committee
+  of epoch N (default and past the newest: the newest; members, m, n, keys per chain as hex;
+  null before the first) and every vault record;
 * ``GET /api/custody/mandates[?status=open,expired&after=&limit=]`` -> ``{"mandates": [...],
   "next"}``: mandates in the order created (index ``custody_mandate_log``), ``limit`` log
   entries scanned per page (bounded work), those of a listed status returned; ``next`` is the
@@ -39,8 +40,10 @@ ViewOf = Callable[[], StateView]
 STATUSES = frozenset(s.value for s in records.MandateStatus)
 
 
-def custody_status(view: StateView) -> dict[str, Any]:
-    epoch = plans.current_epoch(view)
+def custody_status(view: StateView, epoch: int | None = None) -> dict[str, Any]:
+    """The committee of ``epoch`` (default: the newest) and every vault record."""
+    newest = plans.current_epoch(view)
+    epoch = newest if epoch is None or newest is None or epoch > newest else epoch
     committee = None
     if epoch is not None:
         c = records.decode(
@@ -92,7 +95,13 @@ def custody_routes(
 
     @guarded
     async def status(request: Request) -> JSONResponse:
-        return JSONResponse(custody_status(view()))
+        text = request.query_params.get("epoch")
+        epoch = None
+        if text is not None:
+            if not (text.isascii() and text.isdigit() and len(text) <= 10):
+                raise ValidationError("query parameter epoch must be an integer (u32)")
+            epoch = int(text)
+        return JSONResponse(custody_status(view(), epoch))
 
     @guarded
     async def mandates(request: Request) -> JSONResponse:
