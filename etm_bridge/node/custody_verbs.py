@@ -31,8 +31,12 @@ def custody_init(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def _announce(line: str) -> None:
+    print(line, flush=True)
+
+
 def run_signer(
-    data_dir: Path, node_url: str | None = None, announce: Callable[[str], None] = print
+    data_dir: Path, node_url: str | None = None, announce: Callable[[str], None] = _announce
 ) -> None:
     """Run the signer until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
