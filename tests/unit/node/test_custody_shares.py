@@ -9,10 +9,13 @@ over the rate limit; a share for an unknown mandate costs nothing (the node may 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from asgi_call import asgi_request
 from test_p2p_gossip import QuietLink, _chains
 
 from etm_bridge.chain.params import ChainParams
@@ -45,6 +48,7 @@ def _state() -> tuple[State, cr.Mandate, cr.Mandate]:
     registry = build_registry(ChainParams(tx_plugins=("etm_bridge.custody.txtypes",)))
     s = State(EmptyBackend(), registry.table_names)
     s.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(COMMITTEE))
+    s.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
     vault = SPEC.vault(COMMITTEE, CFG)
     out = []
     for n, source in ((1, b"\x01" * 32), (2, b"\x02" * 32)):
@@ -178,3 +182,65 @@ def test_a_share_flood_is_rate_limited() -> None:
 
     link = asyncio.run(run())
     assert link.closed is not None and "rate_limited" in link.closed[1]
+
+
+def test_a_share_replayed_onto_another_revision_is_refused() -> None:
+    """Attack: a member's valid share over revision 0, presented as revision 1 (a bump with
+    other digests)."""
+    s, m, other = _state()
+    bumped = replace(m, revisions=(*m.revisions, replace(other.revisions[0], rev=1)))
+    s.put_json(cr.MANDATES, m.id, cr.encode(bumped))
+    pool = SharePool(lambda: s)
+    with pytest.raises(ValidationError):
+        pool.add(share(m, KEYS[0], revision=1))
+    assert pool.add(share(m, KEYS[0])) == NEW
+
+
+def _app(s: State, pool: SharePool, relayed: list[CustodyShare], enabled: bool = True) -> Any:
+    from starlette.applications import Starlette
+
+    from etm_bridge.node.custody_api import custody_routes
+
+    tables = {cr.MANDATES} if enabled else set()
+    return Starlette(routes=custody_routes(lambda: s, tables, pool, relayed.append))
+
+
+def test_the_custody_routes() -> None:
+    s, m, other = _state()
+    relayed: list[CustodyShare] = []
+    pool = SharePool(lambda: s)
+    app = _app(s, pool, relayed)
+    status, body = asgi_request(app, "GET", "/api/custody")
+    assert status == 200 and body["epoch"] == 0 and body["committee"]["m"] == 3
+    assert asgi_request(app, "GET", "/api/custody?epoch=7")[1]["epoch"] == 0  # the newest
+    assert asgi_request(app, "GET", "/api/custody?epoch=x")[0] == 400
+    status, body = asgi_request(app, "GET", "/api/custody/mandates?status=open&limit=1")
+    assert status == 200 and [r["id"] for r in body["mandates"]] == [m.id.hex()]
+    status, body = asgi_request(
+        app, "GET", f"/api/custody/mandates?status=open&after={body['next']}"
+    )
+    assert [r["id"] for r in body["mandates"]] == [other.id.hex()]
+    status, body = asgi_request(app, "GET", "/api/custody/mandates?status=proven")
+    assert (status, body["mandates"]) == (200, [])
+    for bad in ("status=stolen", "after=zz", "after=00", "limit=0"):
+        status, _ = asgi_request(app, "GET", f"/api/custody/mandates?{bad}")
+        assert status == 400, bad
+    status, body = asgi_request(app, "GET", f"/api/custody/mandates/{m.id.hex()}")
+    assert status == 200 and body["revisions"][0]["txid"] == (m.revisions[0].txid or b"").hex()
+    status, _ = asgi_request(app, "GET", f"/api/custody/mandates/{'00' * 32}")
+    assert status == 404
+    post = json.dumps({"share": encode_share(share(m, KEYS[1])).hex()}).encode()
+    hdr = {"content-type": "application/json"}
+    assert asgi_request(app, "POST", "/api/custody/shares", post, hdr) == (200, {"result": "new"})
+    assert asgi_request(app, "POST", "/api/custody/shares", post, hdr) == (200, {"result": "known"})
+    assert len(relayed) == 1
+    bad_share = encode_share(share(m, STRANGER)).hex()
+    for body_bytes in (json.dumps({"share": bad_share}).encode(), b'{"share": "0102"}',
+                       b'{"share": 5}', b'{"share": "zz"}'):  # fmt: skip
+        status, reply = asgi_request(app, "POST", "/api/custody/shares", body_bytes, hdr)
+        assert status == 400 and reply["error"]["code"] == "invalid_request", body_bytes
+    status, body = asgi_request(app, "GET", f"/api/custody/shares?mandate={m.id.hex()}")
+    assert status == 200 and [r["key"] for r in body["shares"]] == [KEYS[1].hex()]
+    assert asgi_request(app, "GET", "/api/custody/shares")[0] == 400
+    off = _app(s, pool, relayed, enabled=False)
+    assert asgi_request(off, "GET", "/api/custody")[0] == 404
