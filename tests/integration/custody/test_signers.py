@@ -7,8 +7,10 @@ mandates are opened by the test-only tx 399 (``btc_mandate_plugin``; the real ma
 transactions replace it). Four ``etm-bridge node signer`` processes then, with no help from
 the test:
 
-* sign only final open mandates, post their shares to the node, and the spend is assembled
-  and accepted by Bitcoin with the mandate's txid, although one signer was killed first;
+* sign only final open mandates, post their shares to their node (one signer's node is a
+  second, non-forging node: its share reaches the first by peer gossip, message 10, and the
+  others' reach it the same way), and the spend is assembled and accepted by Bitcoin with the
+  mandate's txid, although one signer was killed first;
 * a signer crashed by the test-only switch right after recording (``after_record``) and
   restarted re-posts exactly its recorded bytes and signs nothing else;
 * a signer whose node lies (a proxy in front of the real node serving a mandate with another
@@ -57,6 +59,7 @@ from etm_bridge.custody import bonds, mandate_store, mandates, plans
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import registration as rg
 from etm_bridge.custody.txtypes import BOND, REGISTER
+from etm_bridge.node.network_setup import join_node
 from etm_bridge.node.setup import init_node
 
 pytestmark = pytest.mark.bitcoin
@@ -81,10 +84,15 @@ def until(node: EtmNodeProcess, what: str, ok: Callable[[StateView], bool], t: f
 class Net:
     """One custody chain node, its 4 members' signer homes and processes, and Bitcoin."""
 
-    def __init__(self, node: EtmNodeProcess, s: Sender, homes: list[Path], btc: BitcoinNode):
-        self.node, self.s, self.homes, self.btc = node, s, homes, btc
-        assert node.url is not None
-        self.signers = [SignerProcess(h, node.url) for h in homes]
+    def __init__(
+        self, node: EtmNodeProcess, peer: EtmNodeProcess, s: Sender, homes: list[Path],
+        btc: BitcoinNode,
+    ):  # fmt: skip
+        self.node, self.peer, self.s, self.homes, self.btc = node, peer, s, homes, btc
+        assert node.url is not None and peer.url is not None
+        # signer 2 talks to the second node: its share reaches the others by gossip only
+        urls = [node.url, node.url, peer.url, node.url]
+        self.signers = [SignerProcess(h, u) for h, u in zip(homes, urls, strict=True)]
         self.secret = [json.loads((h / "custody_keys.json").read_text()) for h in homes]
         self.keys: list[bytes] = []
         self.committee: cr.Committee | None = None
@@ -106,10 +114,10 @@ class Net:
         assert found is not None
         return found
 
-    def shares(self, mid: bytes) -> list[dict[str, Any]]:
-        assert self.node.client is not None
-        reply = self.node.client._request("GET", "/api/custody/shares",
-                                          params={"mandate": mid.hex()})  # fmt: skip
+    def shares(self, mid: bytes, node: EtmNodeProcess | None = None) -> list[dict[str, Any]]:
+        client = (node or self.node).client
+        assert client is not None
+        reply = client._request("GET", "/api/custody/shares", params={"mandate": mid.hex()})
         return list(reply["shares"])
 
     def on_bitcoin(self, txid: bytes) -> bool:
@@ -147,13 +155,18 @@ def net(tmp_path_factory: pytest.TempPathFactory, bitcoin_node: BitcoinNode) -> 
         signer_home(home, h, bitcoin_node)
     try:
         with etm_node_running(home) as node:
-            n = Net(node, Sender(node), homes, bitcoin_node)
-            _form_committee(n)
+            peer = EtmNodeProcess(join_node(tmp / "peer", home / "genesis.json", port=0).data_dir)
+            peer.args = ["--peer", f"127.0.0.1:{node.port}"]
+            peer.start()
+            n = Net(node, peer, Sender(node), homes, bitcoin_node)
             try:
+                _form_committee(n)
                 yield n
             finally:
                 for sp in n.signers:
                     sp.stop()
+                print(peer.log_tail(15))
+                peer.stop()
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
@@ -203,6 +216,9 @@ def test_three_of_four_signers_settle_a_mandate_with_one_killed(net: Net) -> Non
                      what="the spend accepted by Bitcoin")  # fmt: skip
     keys = {row["key"] for row in net.shares(mandate.id)}
     assert keys == {k.hex() for k in net.keys[:3]}  # never the killed member's
+    # the shares crossed the peer network both ways: the second node holds the same ones
+    procs.wait_until(lambda: net.shares(mandate.id, net.peer) == net.shares(mandate.id),
+                     timeout_s=30, what="the shares gossiped to the second node")  # fmt: skip
     # every signer that signed holds exactly one row per input of the revision, the bytes the
     # node serves
     for i in range(3):
