@@ -163,8 +163,9 @@ def net(tmp_path_factory: pytest.TempPathFactory, bitcoin_node: BitcoinNode) -> 
                 _form_committee(n)
                 yield n
             finally:
-                for sp in n.signers:
+                for i, sp in enumerate(n.signers):
                     sp.stop()
+                    print(f"--- signer {i}\n" + "\n".join(sp.log().splitlines()[-15:]))
                 print(peer.log_tail(15))
                 peer.stop()
     finally:
