@@ -10,7 +10,9 @@ signature over the revision's digest for that input. :meth:`SharePool.add` answe
 * ``new``: kept (and the caller relays it once);
 * ``known``: every signature was already held (nothing to relay);
 * ``dropped``: not judgeable here without blame (unknown mandate or revision: this node may be
-  behind; a share with a fraud context: not handled by this version);
+  behind, so the share waits, at most :data:`MAX_WAITING` of them, and
+  :meth:`SharePool.retry_waiting` judges them again with each new tip; a share with a fraud
+  context: not handled by this version);
 * :class:`~etm_bridge.errors.ValidationError`: invalid (a peer that sent it is penalized).
 
 Bounded: at most one entry per (mandate, revision, member key) (so at most n per revision),
@@ -25,14 +27,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..chain.codec import sha256
 from ..chain.state import StateView
 from ..chains.registry import chain_registry
 from ..custody import records
 from ..custody.mandate_store import get_mandate
 from ..errors import ValidationError
-from .p2p.custody_share import CustodyShare
+from .p2p.custody_share import CustodyShare, encode_share
 
 MAX_REVISIONS = 4096
+#: Shares kept while their mandate or revision is unknown here (the oldest dropped first).
+MAX_WAITING = 1024
 NEW, KNOWN, DROPPED = "new", "known", "dropped"
 
 
@@ -53,16 +58,20 @@ class SharePool:
         self._by_revision: OrderedDict[tuple[bytes, int], dict[bytes, dict[int, bytes]]] = (
             OrderedDict()
         )
+        self._waiting: OrderedDict[bytes, CustodyShare] = OrderedDict()
 
     def add(self, share: CustodyShare) -> str:
         if share.context or not self.enabled:
             return DROPPED
         view = self.view_of()
         mandate = get_mandate(view, share.mandate_id)
-        if mandate is None:
-            return DROPPED
-        rev = next((r for r in mandate.revisions if r.rev == share.revision), None)
-        if rev is None:
+        rev = (
+            None
+            if mandate is None
+            else next((r for r in mandate.revisions if r.rev == share.revision), None)
+        )
+        if mandate is None or rev is None:
+            self._wait(share)
             return DROPPED
         if share.ticker != mandate.ticker:
             raise ValidationError(
@@ -78,6 +87,26 @@ class SharePool:
         fresh = {i: s for i, s in share.signatures if i not in held}
         held.update(fresh)
         return NEW if fresh else KNOWN
+
+    def _wait(self, share: CustodyShare) -> None:
+        key = sha256(encode_share(share))
+        self._waiting[key] = share
+        self._waiting.move_to_end(key)
+        while len(self._waiting) > MAX_WAITING:
+            self._waiting.popitem(last=False)
+
+    def retry_waiting(self) -> list[CustodyShare]:
+        """Judge the waiting shares again: the ones now new (to relay); still unknown ones
+        wait on, invalid and known ones are forgotten."""
+        waiting, self._waiting = list(self._waiting.values()), OrderedDict()
+        fresh = []
+        for share in waiting:
+            try:
+                if self.add(share) == NEW:
+                    fresh.append(share)
+            except ValidationError:
+                continue
+        return fresh
 
     def _check(self, view: StateView, share: CustodyShare, ticker: str, rev: Any) -> None:
         raw = view.get_json(records.EPOCHS, records.epoch_key(rev.epoch))

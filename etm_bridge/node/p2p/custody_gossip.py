@@ -6,7 +6,8 @@ A share from a peer is charged to the peer's share budget (a rate limit: over it
 encoding is canonical), and handed to a :class:`CustodyShareSink` (the node's
 :class:`~etm_bridge.node.custody_pool.SharePool`): ``new`` is relayed once to every other peer
 that does not have it, ``known`` and ``dropped`` (a mandate this node does not know yet: it may
-be behind) cost nothing, an invalid share (not a member's, not a valid signature over the
+be behind: it waits in the pool, bounded, and is judged again with each new tip) cost nothing,
+an invalid share (not a member's, not a valid signature over the
 revision's digest, an input the revision does not have) adds ``invalid_share`` (20) to the
 peer's ban score. Shares posted to the node's API are relayed the same way
 (:meth:`CustodyGossip.share_admitted`).
@@ -36,6 +37,10 @@ class CustodyShareSink(Protocol):
         """``new`` / ``known`` / ``dropped``; ValidationError if the share is invalid."""
         ...
 
+    def retry_waiting(self) -> list[CustodyShare]:
+        """Shares that waited for their mandate and are now new (to relay)."""
+        ...
+
 
 class CustodyGossip:
     def __init__(self, net: P2PNetwork, sink: CustodyShareSink | None):
@@ -57,6 +62,14 @@ class CustodyGossip:
             return
         if result == "new":
             self._relay(share, key, origin=peer)
+
+    def retry_waiting(self) -> None:
+        """With each new tip: shares that arrived before their mandate, judged again; the new
+        ones relayed (a node that was behind still passes them on)."""
+        if self.sink is None:
+            return
+        for share in self.sink.retry_waiting():
+            self.share_admitted(share)
 
     def share_admitted(self, share: CustodyShare) -> None:
         """A new share from the node's API: relayed to every peer."""

@@ -455,6 +455,7 @@ class P2PNetwork:
                 for peer in self.ready_peers():
                     peer.send(Status(*current))
                 self.gossip.gossip_pending_evidence()
+                self.custody.retry_waiting()  # a new tip may hold their mandate
             if self.settings.peer_exchange and now - exchanged > PEER_EXCHANGE_EVERY_S:
                 exchanged = now
                 for peer in self.ready_peers():

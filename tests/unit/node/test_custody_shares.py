@@ -26,7 +26,7 @@ from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
 from etm_bridge.custody import mandate_store as ms
 from etm_bridge.custody import records as cr
 from etm_bridge.errors import ValidationError
-from etm_bridge.node.custody_pool import DROPPED, KNOWN, NEW, SharePool
+from etm_bridge.node.custody_pool import DROPPED, KNOWN, MAX_WAITING, NEW, SharePool
 from etm_bridge.node.p2p.custody_share import CustodyShare, decode_share, encode_share
 from etm_bridge.node.p2p.network import P2PNetwork
 from etm_bridge.node.p2p.peer import Peer
@@ -244,3 +244,36 @@ def test_the_custody_routes() -> None:
     assert asgi_request(app, "GET", "/api/custody/shares")[0] == 400
     off = _app(s, pool, relayed, enabled=False)
     assert asgi_request(off, "GET", "/api/custody")[0] == 404
+
+
+def test_a_share_that_arrives_before_its_mandate_waits_and_is_relayed_later() -> None:
+    """A node behind its peers gets a share for a mandate it does not know yet: no blame, and
+    once the block with the mandate arrives the share is kept and passed on."""
+    s, m, _ = _state()
+    early = SharePool(lambda: later)
+    later = State(EmptyBackend(), ())  # nothing yet
+    early_share = share(m, KEYS[2])
+    assert early.add(early_share) == DROPPED
+    assert early.retry_waiting() == []  # still unknown: waits on
+    later = s  # the block with the mandate arrived
+    (chain,), _ = _chains(1)
+
+    async def run() -> Peer:
+        net = P2PNetwork(chain, P2PSettings(), shares=early)
+        peer = Peer(QuietLink(), outbound=False)
+        net.ready_peers = lambda: [peer]  # type: ignore[method-assign]
+        net.custody.retry_waiting()
+        return peer
+
+    peer = asyncio.run(run())
+    assert _queued_shares(peer) == 1
+    assert [r["key"] for r in early.shares(m.id)] == [KEYS[2].hex()]
+    assert early.retry_waiting() == []  # judged once
+
+
+def test_waiting_shares_are_bounded() -> None:
+    s, m, _ = _state()
+    pool = SharePool(lambda: s)
+    for n in range(MAX_WAITING + 300):
+        assert pool.add(share(m, KEYS[0], mandate_id=(n + 7).to_bytes(32, "big"))) == DROPPED
+    assert len(pool._waiting) == MAX_WAITING
