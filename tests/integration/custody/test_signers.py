@@ -52,7 +52,7 @@ from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.state import StateView
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.chains.bitcoin.custody import ecdsa
+from etm_bridge.chains.bitcoin.custody import build, ecdsa
 from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
 from etm_bridge.chains.registry import chain_registry
 from etm_bridge.custody import bonds, mandate_store, mandates, plans
@@ -320,3 +320,32 @@ def test_a_lying_node_gets_nothing_signed(net: Net) -> None:
     finally:
         liar.stop()
         proxy.close()
+
+
+def test_two_signers_offline_nothing_moves_then_it_resumes(net: Net) -> None:
+    """Design-14 11.1 row 8: with 2 of 4 signers down nothing is signed by 3 and the vault
+    output stays unspent on Bitcoin; when one returns, the mandate settles."""
+    for i in (1, 2):
+        net.signers[i].stop()
+    if not net.signers[0].alive():
+        net.signers[0].start()
+    mandate = net.open_mandate(130_000)
+    rev = mandate.revisions[0]
+    mine = net.keys[0].hex()
+    procs.wait_until(lambda: any(r["key"] == mine for r in net.shares(mandate.id)),
+                     timeout_s=60, what="the one live signer's share")  # fmt: skip
+    assert net.node.client is not None
+    height = int(net.node.client.status()["height"])
+    net.node.client.wait_for_height(height + 5)
+    assert [r["key"] for r in net.shares(mandate.id)] == [mine]
+    assert not net.on_bitcoin(rev.txid or b"")
+    outpoint = build.decode_plan(rev.spend).inputs[0].outpoint
+    unspent = net.btc.rpc.call("gettxout", outpoint[:32][::-1].hex(),
+                               int.from_bytes(outpoint[32:], "little"), True)  # fmt: skip
+    assert unspent is not None  # the vault output did not move
+    net.signers[1].start()
+    procs.wait_until(lambda: len(net.shares(mandate.id)) == 2, timeout_s=60, what="2 shares")
+    assert not net.on_bitcoin(rev.txid or b"")
+    net.signers[2].start()
+    procs.wait_until(lambda: net.on_bitcoin(rev.txid or b""), timeout_s=60,
+                     what="settled once a third signer returned")  # fmt: skip
