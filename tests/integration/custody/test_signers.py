@@ -59,6 +59,7 @@ from etm_bridge.custody import bonds, mandate_store, mandates, plans
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import registration as rg
 from etm_bridge.custody.txtypes import BOND, REGISTER
+from etm_bridge.etm_client.custody import CustodyClient
 from etm_bridge.node.network_setup import join_node
 from etm_bridge.node.setup import init_node
 
@@ -117,8 +118,7 @@ class Net:
     def shares(self, mid: bytes, node: EtmNodeProcess | None = None) -> list[dict[str, Any]]:
         client = (node or self.node).client
         assert client is not None
-        reply = client._request("GET", "/api/custody/shares", params={"mandate": mid.hex()})
-        return list(reply["shares"])
+        return CustodyClient(client).shares(mid)
 
     def on_bitcoin(self, txid: bytes) -> bool:
         try:
