@@ -55,13 +55,15 @@ class CustodyKeys:
 
 
 def create(data_dir: Path, chains: tuple[str, ...]) -> CustodyKeys:
-    """Write new random keys for ``chains`` (refused if the file exists)."""
+    """Write new random keys for those of ``chains`` that have a signer part (refused if the
+    file exists; the others get no key: :func:`signing_kit` is None for them)."""
     made: dict[str, bytes] = {}
     for ticker in chains:
         kit = signing_kit(ticker)
-        if kit is None:
-            raise ConfigError(f"chain {ticker!r} has no custody signer on this version")
-        made[ticker] = _new_secret(kit)
+        if kit is not None:
+            made[ticker] = _new_secret(kit)
+    if not made:
+        raise ConfigError(f"none of the custody chains {list(chains)} has a signer on this version")
     keys = CustodyKeys(secrets.token_bytes(32), made)
     body = {"agent": keys.agent_seed.hex(), **{t: s.hex() for t, s in made.items()}}
     write_private(Path(data_dir) / FILE_NAME, json.dumps(body, indent=2) + "\n", overwrite=False)

@@ -25,7 +25,8 @@ def custody_init(data_dir: Path) -> dict[str, Any]:
     made = keys.create(data_dir, chains)
     return {
         "file": str(Path(data_dir) / keys.FILE_NAME),
-        "keys": {t: made.public_key(t).hex() for t in chains},
+        "keys": {t: made.public_key(t).hex() for t in made.secrets},
+        "no_signer_yet": [t for t in chains if t not in made.secrets],
         "warning": "back this file up: it is this member's custody signing power",
         "section": records.GENESIS_SECTION,
     }

@@ -90,3 +90,15 @@ def test_an_unknown_crash_point_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="after_record"):
         Signer(home, "http://127.0.0.1:9", env={"ETM_CUSTODY_CRASH_AT": "later"})
     Signer(home, "http://127.0.0.1:9", env={"ETM_CUSTODY_CRASH_AT": "after_gossip"}).record.close()
+
+
+def test_custody_init_makes_keys_only_for_chains_with_a_signer(tmp_path: Path) -> None:
+    home = tmp_path / "node"
+    init_node(home, delegates=3, block_time_s=1, funded_accounts=1, port=0,
+              tx_plugins=("etm_bridge.custody.txtypes",))  # fmt: skip
+    genesis = json.loads((home / "genesis.json").read_text())
+    genesis.setdefault("plugins", {})["custody"] = {"domain": "c7" * 32, "chains": ["btc", "eth"]}
+    (home / "genesis.json").write_text(json.dumps(genesis))
+    made = custody_init(home)
+    assert (set(made["keys"]), made["no_signer_yet"]) == ({"btc"}, ["eth"])
+    assert len(bytes.fromhex(made["keys"]["btc"])) == 33
