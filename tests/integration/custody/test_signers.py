@@ -11,8 +11,10 @@ the test:
   second, non-forging node: its share reaches the first by peer gossip, message 10, and the
   others' reach it the same way), and the spend is assembled and accepted by Bitcoin with the
   mandate's txid, although one signer was killed first;
-* a signer crashed by the test-only switch right after recording (``after_record``) and
-  restarted re-posts exactly its recorded bytes and signs nothing else;
+* a signer crashed by the test-only switch right after recording (``after_record``) or right
+  after posting (``after_gossip``) and restarted re-posts exactly its recorded bytes and signs
+  nothing else;
+* with two signers offline nothing moves on Bitcoin; one returning settles it;
 * a signer whose node lies (a proxy in front of the real node serving a mandate with another
   spend's digests) refuses and records nothing.
 """
@@ -230,18 +232,23 @@ def test_three_of_four_signers_settle_a_mandate_with_one_killed(net: Net) -> Non
     assert record_rows(net.homes[3]) == []
 
 
-def test_a_signer_crashed_after_recording_resends_its_record_and_signs_nothing_else(
-    net: Net,
+@pytest.mark.parametrize("point", ["after_record", "after_gossip"])
+def test_a_signer_crashed_mid_signing_resends_its_record_and_signs_nothing_else(
+    net: Net, point: str
 ) -> None:
+    """Design-14 11.1 row 9, at both crash points: killed right after the record's commit
+    (nothing posted yet) or right after posting; restarted, its share on the node is
+    byte-identical to its one row and it signs nothing else."""
     crashed = net.signers[0]
     crashed.stop()
-    crashed.start(env={"ETM_CUSTODY_CRASH_AT": "after_record"})
-    mandate = net.open_mandate(120_000)
-    assert crashed.wait_exit(60) == 70  # died right after the commit, before posting
+    crashed.start(env={"ETM_CUSTODY_CRASH_AT": point})
+    mandate = net.open_mandate(120_000 if point == "after_record" else 125_000)
+    assert crashed.wait_exit(60) == 70  # the test-only crash, right at the point
     rows = [r for r in record_rows(net.homes[0]) if r[0] == mandate.id]
     assert len(rows) == 1
     mine = net.keys[0].hex()
-    assert all(r["key"] != mine for r in net.shares(mandate.id))  # nothing left the process
+    posted = any(r["key"] == mine for r in net.shares(mandate.id))
+    assert posted == (point == "after_gossip")  # after_record: nothing left the process
     crashed.start()
     procs.wait_until(lambda: any(r["key"] == mine for r in net.shares(mandate.id)),
                      timeout_s=60, what="the restarted signer's share")  # fmt: skip
