@@ -33,22 +33,15 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
+from btc_custody_node import DOMAIN, HERE, Sender
+from btc_custody_node import committee as _committee
+from btc_custody_node import fund as _fund
+from btc_custody_node import state_of as _state
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.custody_signer import SignerProcess, signer_home
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
-from test_btc_fraud_node import (
-    BOND_ADD,
-    DOMAIN,
-    HERE,
-    MANDATE_TX,
-    PLUGIN,
-    USER_KEY,
-    Sender,
-    _committee,
-    _fund,
-    _state,
-)
+from test_btc_fraud_node import BOND_ADD, MANDATE_TX, PLUGIN, USER_KEY
 
 from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import dev_key
