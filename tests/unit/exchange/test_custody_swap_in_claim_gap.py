@@ -1,0 +1,106 @@
+"""Attack (x7a, issue 14): a user's swap-in HTLC v2 into a **committee pool**, through the real
+exchange tx types, real SPV (a header relay fed regtest blocks mined here) and the real custody
+port (``ChainCustody``, registered by the custody plug-in as on a custody chain).
+
+The verifier reads the lock, its claim key (the vault policy) is one the port accepts, the pool
+reserves the ETM and the user claims it with the preimage. What the committee needs to take the
+BTC before the user's timelock is a ``claim_swap_in`` mandate (design-14 2.3 / 4.1 kind 2,
+recorded as a ``custody_htlcs`` swap-in receivable): ``ChainCustody`` does not override
+``on_swap_in`` / ``on_htlc_claim`` yet, so the legacy no-ops run ("the operator claims the lock")
+and nobody ever claims it: the user refunds the BTC at T and keeps the ETM. Strict xfail until
+the claim path lands (etm_bridge/custody, exchange: not x7a's rooms); it flips to a failure the
+day it is wired, so this test is then made a plain one.
+"""
+
+from __future__ import annotations
+
+import pytest
+from exchange_harness import SUPPLY, Ledger, RecordedRelays
+from test_exchange_btc_proofs import MiniChain, deposit_tx, tx_paying
+from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
+
+from etm_bridge.chain.params import ChainParams
+from etm_bridge.chain.registry import Registry
+from etm_bridge.chain.state import EmptyBackend, State
+from etm_bridge.chains.bitcoin.custody import ecdsa, scripts
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
+from etm_bridge.custody import records as cr
+from etm_bridge.custody import txtypes as custody_types
+from etm_bridge.custody.params import CustodyParams
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import swap_plans
+from etm_bridge.exchange import txtypes as tt
+
+pytestmark = pytest.mark.unit
+
+KEYS = tuple(sorted(ecdsa.pubkey(bytes([0x30 + i]) * 32) for i in range(4)))
+POLICY = scripts.KeyPolicy(3, KEYS)
+D = [bytes([i]) * 32 for i in range(1, 4)]
+SECTION = {"domain": "d0" * 32, "chains": ["btc"], "min_bond": 1_000}
+
+
+class CustodyLedger(Ledger):
+    """The exchange harness with the custody plug-in registered first (as a custody chain's
+    plug-in list has it), so the exchange's tx types take ``ChainCustody`` as their port."""
+
+    def __init__(self, verifier: tt.ForeignVerifier) -> None:
+        self.params = ChainParams()
+        self.registry = Registry()
+        self.relays = RecordedRelays()
+        custody_types.register(self.registry)
+        tt.register(self.registry, verifier)
+        self.state = State(EmptyBackend(), self.registry.table_names)
+        self.height, self.time, self.nonces = 1, 0, {}
+        people = ("operator", "alice", "bob", "carol")
+        for who in people:
+            self.state.mint(self.addr20(who), SUPPLY // len(people))
+
+
+def committee_pool() -> tuple[MiniChain, CustodyLedger]:
+    """A btc pool with liquidity, then the custody section, a bonded 3-member committee and
+    its active vault (claim key: POLICY's bytes) written as the custody genesis would."""
+    btc = MiniChain()
+    led = CustodyLedger(tt.ChainVerifiers({"btc": bp.BtcVerifier(lambda view: btc.relay)}))
+    led.send("operator", tt.POOL_CREATE, pl.PoolCreate("btc", btc_key("operator"), 3_000, 100, 6))
+    bind(led, "operator")
+    bind(led, "alice")
+    deposit = btc.include(deposit_tx(led, "operator", BTC_LIQ), 0)
+    led.send("operator", tt.LP_DEPOSIT, pl.LpDeposit("btc", ETM_LIQ, 1, deposit))
+    s = led.state
+    s.put_json(cr.PARAMS, b"params", CustodyParams.from_json(SECTION).to_json())
+    committee = cr.Committee(0, tuple(D), 3, 3, {"btc": tuple(D)}, 1, "first")
+    s.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(committee))
+    s.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
+    for d in D:
+        s.put_json(cr.MEMBERS, d, cr.encode(cr.Member(d, d, {"btc": d}, 10**15)))
+    vault = cr.VaultRecord("btc", 0, cr.VaultStatus.ACTIVE, POLICY.encode(), b"d", "addr", 1)
+    s.put_json(cr.VAULTS, cr.ticker_key("btc", cr.epoch_key(0)), cr.encode(vault))
+    return btc, led
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: ChainCustody has no on_swap_in/on_htlc_claim; a committee pool's "
+    "swap-in is never claimed (x7a finding 1)",
+)
+def test_a_swap_in_into_a_committee_pool_leaves_the_committee_a_claim() -> None:
+    btc, led = committee_pool()
+    timelock = btc.height + 1 + 72
+    htlc = scripts.SwapInHtlc(H, POLICY, btc_key("alice"), timelock)
+    raw = tx_paying(
+        (100_000, bp.p2wsh(htlc.script)), (0, scripts.MarkerV2.of(htlc).script_pubkey())
+    )
+    proof = btc.include(raw, 0, htlc.script)
+    led.send("alice", tt.SWAP_IN, pl.SwapIn("btc", led.address("alice"), 100_000, H, 1, proof))
+    assert led.pool().asset_pending_in == 100_000  # the port accepted the vault policy
+    htlc_id = swap_plans.swap_in_htlc_id("btc", dsha256(raw) + bytes(4))
+    before = led.balance("alice")
+    led.send("alice", tt.HTLC_CLAIM, pl.HtlcClaim(htlc_id, PREIMAGE))
+    assert led.balance("alice") > before  # the user has the pool's ETM
+    receivables = led.state.scan(cr.HTLCS, b"btc\x00")
+    mandates = list(led.state.scan(cr.MANDATES, b""))
+    assert receivables and mandates, (
+        "the user took the pool's ETM and the committee has no claim_swap_in mandate (nor a "
+        "custody_htlcs receivable) for the BTC lock: the user refunds it at T"
+    )
