@@ -1,22 +1,26 @@
-"""Attack (x7a, issue 14): a user's swap-in HTLC v2 into a **committee pool**, through the real
+"""Attacks (x7a, issue 14) on users' swap-in HTLC v2 into a **committee pool**, through the real
 exchange tx types, real SPV (a header relay fed regtest blocks mined here) and the real custody
 port (``ChainCustody``, registered by the custody plug-in as on a custody chain).
 
-The verifier reads the lock, its claim key (the vault policy) is one the port accepts, the pool
-reserves the ETM and the user claims it with the preimage. What the committee needs to take the
-BTC before the user's timelock is a ``claim_swap_in`` mandate (design-14 2.3 / 4.1 kind 2,
-recorded as a ``custody_htlcs`` swap-in receivable): ``ChainCustody`` does not override
-``on_swap_in`` / ``on_htlc_claim`` yet, so the legacy no-ops run ("the operator claims the lock")
-and nobody ever claims it: the user refunds the BTC at T and keeps the ETM. Strict xfail until
-the claim path lands (etm_bridge/custody, exchange: not x7a's rooms); it flips to a failure the
-day it is wired, so this test is then made a plain one.
+1. The verifier reads the lock, its claim key (the vault policy) is one the port accepts, the
+   pool reserves the ETM and the user claims it with the preimage. What the committee needs to
+   take the BTC before the user's timelock is a ``claim_swap_in`` mandate (design-14 2.3 / 4.1
+   kind 2, with a ``custody_htlcs`` swap-in receivable): ``ChainCustody`` does not override
+   ``on_swap_in`` / ``on_htlc_claim`` yet, so the legacy no-ops run ("the operator claims the
+   lock") and nobody claims it: the user refunds the BTC at T and keeps the ETM.
+2. A lock too small for any claim to pay the vault is accepted (``lock_too_small_for_claim``
+   is defined, raised nowhere).
+3. A proven lock proven again, and its twin output under the same marker: refused.
+
+1 and 2 are strict xfails until the claim path lands (etm_bridge/custody, exchange: not x7a's
+rooms); each flips to a failure the day it is fixed, and is then made a plain test.
 """
 
 from __future__ import annotations
 
 import pytest
 from exchange_harness import SUPPLY, Ledger, RecordedRelays
-from test_exchange_btc_proofs import MiniChain, deposit_tx, tx_paying
+from test_exchange_btc_proofs import MiniChain, deposit_tx, rejected, tx_paying
 from test_txtypes import BTC_LIQ, ETM_LIQ, PREIMAGE, H, bind, btc_key
 
 from etm_bridge.chain.params import ChainParams
@@ -31,6 +35,7 @@ from etm_bridge.custody.params import CustodyParams
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import swap_plans
 from etm_bridge.exchange import txtypes as tt
+from etm_bridge.exchange.reasons import Reason
 
 pytestmark = pytest.mark.unit
 
@@ -104,3 +109,45 @@ def test_a_swap_in_into_a_committee_pool_leaves_the_committee_a_claim() -> None:
         "the user took the pool's ETM and the committee has no claim_swap_in mandate (nor a "
         "custody_htlcs receivable) for the BTC lock: the user refunds it at T"
     )
+
+
+def test_a_proven_policy_lock_is_proven_once_and_a_twin_output_opens_nothing() -> None:
+    """Attack (x7a): prove the same v2 lock twice (again, and under another request), and prove
+    a second output of the same transaction under the one marker. The same output is
+    ``replayed_proof`` (lock id = txid || vout); the twin output carries the same hashlock,
+    which serves one ETM HTLC ever (``hashlock_used``): it opens nothing, and stays the user's
+    to refund at T."""
+    btc, led = committee_pool()
+    htlc = scripts.SwapInHtlc(H, POLICY, btc_key("alice"), btc.height + 1 + 72)
+    pays = bp.p2wsh(htlc.script)
+    marker = scripts.MarkerV2.of(htlc).script_pubkey()
+    raw = tx_paying((100_000, pays), (0, marker), (100_000, pays))
+    first = btc.include(raw, 0, htlc.script)
+    decoded = bp.BtcProof.decode(first)
+    twin = bp.BtcProof(decoded.tx_proof, 2, htlc.script).encode()
+    alice = led.address("alice")
+    led.send("alice", tt.SWAP_IN, pl.SwapIn("btc", alice, 100_000, H, 1, first))
+    for again in (pl.SwapIn("btc", alice, 100_000, H, 1, first),
+                  pl.SwapIn("btc", alice, 100_000, H, 2, first)):  # fmt: skip
+        rejected(Reason.REPLAYED_PROOF, lambda p=again: led.send("alice", tt.SWAP_IN, p))
+    twin_swap = pl.SwapIn("btc", alice, 100_000, H, 1, twin)
+    rejected(Reason.HASHLOCK_USED, lambda: led.send("alice", tt.SWAP_IN, twin_swap))
+    assert led.pool().asset_pending_in == 100_000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: lock_too_small_for_claim (design-14 2.3) is defined but raised nowhere "
+    "(x7a finding 2)",
+)
+def test_a_lock_too_small_to_claim_is_refused_at_proof() -> None:
+    """Attack (x7a): a 331-sat swap-in v2 (above P2WSH dust, below any swap-in claim's fee: a
+    3-of-n claim is ~300 vB) is accepted, so the committee's claim could never pay the vault
+    and the user refunds the BTC at T after taking the ETM. Design-14 2.3 refuses it at proof
+    (``lock_too_small_for_claim``)."""
+    btc, led = committee_pool()
+    htlc = scripts.SwapInHtlc(H, POLICY, btc_key("alice"), btc.height + 1 + 72)
+    raw = tx_paying((331, bp.p2wsh(htlc.script)), (0, scripts.MarkerV2.of(htlc).script_pubkey()))
+    proof = btc.include(raw, 0, htlc.script)
+    swap = pl.SwapIn("btc", led.address("alice"), 331, H, 1, proof)
+    rejected(Reason.LOCK_TOO_SMALL_FOR_CLAIM, lambda: led.send("alice", tt.SWAP_IN, swap))
