@@ -10,7 +10,8 @@ port (``ChainCustody``, registered by the custody plug-in as on a custody chain)
    lock") and nobody claims it: the user refunds the BTC at T and keeps the ETM.
 2. A lock too small for any claim to pay the vault is accepted (``lock_too_small_for_claim``
    is defined, raised nowhere).
-3. A proven lock proven again, and its twin output under the same marker: refused.
+3. A proven lock proven again, its twin output under the same marker, and locks to policies
+   near the vault's (lower threshold, fewer keys, a key added): refused.
 
 1 and 2 are strict xfails until the claim path lands (etm_bridge/custody, exchange: not x7a's
 rooms); each flips to a failure the day it is fixed, and is then made a plain test.
@@ -151,3 +152,29 @@ def test_a_lock_too_small_to_claim_is_refused_at_proof() -> None:
     proof = btc.include(raw, 0, htlc.script)
     swap = pl.SwapIn("btc", led.address("alice"), 331, H, 1, proof)
     rejected(Reason.LOCK_TOO_SMALL_FOR_CLAIM, lambda: led.send("alice", tt.SWAP_IN, swap))
+
+
+def test_a_lock_to_a_policy_near_the_vaults_opens_nothing() -> None:
+    """Attack (x7a): swap-in v2 locks whose claim policy is close to the vault's, so that a
+    minority (or an outsider) could claim them: the vault's keys at a lower threshold (1 of 4,
+    2 of 4), three of its keys, and its keys plus one of the thief's. Each is the thief's own
+    well-formed lock with its marker v2, and each is ``wrong_claim_key``: the claim key must be
+    exactly an active or retiring vault's policy bytes."""
+    btc, led = committee_pool()
+    thief = ecdsa.pubkey(b"\x77" * 32)
+    near = [
+        scripts.KeyPolicy(1, KEYS),
+        scripts.KeyPolicy(2, KEYS),
+        scripts.KeyPolicy(3, KEYS[:3]),
+        scripts.KeyPolicy.of(3, [*KEYS, thief]),
+    ]
+    for n, policy in enumerate(near):
+        hashlock = bytes([n + 1]) * 32
+        htlc = scripts.SwapInHtlc(hashlock, policy, btc_key("alice"), btc.height + 1 + 72)
+        marker = scripts.MarkerV2.of(htlc).script_pubkey()
+        proof = btc.include(
+            tx_paying((100_000, bp.p2wsh(htlc.script)), (0, marker)), 0, htlc.script
+        )
+        swap = pl.SwapIn("btc", led.address("alice"), 100_000, hashlock, 1, proof)
+        rejected(Reason.WRONG_CLAIM_KEY, lambda s=swap: led.send("alice", tt.SWAP_IN, s))
+    assert led.pool().asset_pending_in == 0
