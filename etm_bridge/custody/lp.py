@@ -13,10 +13,11 @@
   the same amount, both read from state, so no account changes.
 * **Withdrawal** (207, asset part): an ``lp_withdraw`` mandate (id from the withdraw tx id)
   paying the investor's bound key ``asset_out`` less the payout's own network fee, spending
-  the active vault's unspent outputs (selection of :func:`.utxo.select_inputs`, target
-  ``asset_out``; if that leaves change below the chain's ``change_dust`` the target grows by it,
-  so the fee actually paid is always the payout's own); ``queued`` when the vault cannot
-  cover it. Books (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
+  the active vault's unspent outputs (the smallest one output covering ``asset_out`` without
+  dust change, so a small withdrawal cannot reserve the largest output; else the selection of
+  :func:`.utxo.select_inputs`, target ``asset_out``; if that leaves change below the chain's
+  ``change_dust`` the target grows by it, so the fee actually paid is always the payout's own);
+  ``queued`` when the vault cannot cover it. Books (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
 
 Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
 exchange's plan; a custody refusal becomes an :class:`~etm_bridge.errors.ExchangeError` with the
@@ -90,6 +91,13 @@ def deposit(
 def _select(
     candidates: Sequence[records.CustodyUtxo], epoch: int, amount: int, dust: int, most: int
 ) -> tuple[records.CustodyUtxo, ...] | None:
+    """The smallest single output covering ``amount`` without dust change, else
+    :func:`.utxo.select_inputs` (largest first): a small withdrawal must not reserve the
+    vault's largest output, which would queue every other withdrawal until it is proven."""
+    fits = [u for u in candidates if u.status is records.UtxoStatus.UNSPENT and u.epoch == epoch
+            and (u.amount == amount or u.amount >= amount + dust)]  # fmt: skip
+    if fits:
+        return (min(fits, key=lambda u: (u.amount, u.outpoint)),)
     chosen = select_inputs(candidates, epoch, amount, lambda k: 0, most)
     if chosen is not None and 0 < sum(u.amount for u in chosen) - amount < dust:
         chosen = select_inputs(candidates, epoch, amount + dust, lambda k: 0, most)

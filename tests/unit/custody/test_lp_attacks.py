@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from test_lp_custody import World
 
+from etm_bridge.chains.bitcoin.custody import build
 from etm_bridge.custody import mandate_store
 from etm_bridge.custody import records as cr
 
@@ -33,3 +34,21 @@ def test_change_to_a_vault_whose_committee_returns_is_spendable_by_the_returning
     second = w.withdraw(50_000, b"\x32" * 32, height=43)
     assert second.status is cr.MandateStatus.OPEN
     assert w.books_balance() == (110_000, 110_000)
+
+
+def test_a_small_withdrawal_cannot_reserve_the_vaults_largest_output() -> None:
+    """Attack (freeze): an investor withdraws the minimum to make its mandate reserve the
+    vault's largest output, so every other withdrawal finds the rest too small and queues (and
+    nothing funds a queued mandate yet). A withdrawal one output covers takes the smallest such
+    output (without dust change), so the 20,000 sat withdrawal reserves the 50,000 sat one."""
+    w = World()
+    w.seat(0, range(4))
+    big = w.deposit(5_000_000, w.vault(0))
+    small = w.deposit(50_000, w.vault(0))
+    griefer = w.withdraw(20_000, b"\x41" * 32)
+    assert griefer.status is cr.MandateStatus.OPEN
+    assert [i.outpoint for i in build.decode_plan(griefer.revisions[0].spend).inputs] == [small]
+    victim = w.withdraw(1_000_000, b"\x42" * 32)
+    assert victim.status is cr.MandateStatus.OPEN
+    assert [i.outpoint for i in build.decode_plan(victim.revisions[0].spend).inputs] == [big]
+    assert w.books_balance() == (5_050_000, 5_050_000)
