@@ -17,7 +17,8 @@
   dust change, so a small withdrawal cannot reserve the largest output; else the selection of
   :func:`.utxo.select_inputs`, target ``asset_out``; if that leaves change below the chain's
   ``change_dust`` the target grows by it, so the fee actually paid is always the payout's own);
-  ``queued`` when the vault cannot cover it. Books (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
+  ``queued`` when the vault cannot cover it. Books (rule 2): ``owed += asset_out`` (the
+  exchange takes it from the reserve).
 
 Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
 exchange's plan; a custody refusal becomes an :class:`~etm_bridge.errors.ExchangeError` with the
