@@ -5,11 +5,15 @@ the real Bitcoin ``CustodySpec``, the port) is :mod:`test_lp_custody`'s."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from test_lp_custody import World
 
 from etm_bridge.chains.bitcoin.custody import build
 from etm_bridge.custody import mandate_store
 from etm_bridge.custody import records as cr
+from etm_bridge.errors import ExchangeError
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +56,91 @@ def test_a_small_withdrawal_cannot_reserve_the_vaults_largest_output() -> None:
     assert victim.status is cr.MandateStatus.OPEN
     assert [i.outpoint for i in build.decode_plan(victim.revisions[0].spend).inputs] == [big]
     assert w.books_balance() == (5_050_000, 5_050_000)
+
+
+class LpVault(RuleBasedStateMachine):
+    """The real 206/207/302 state functions against an independent model of the Bitcoin vault
+    (deposits, withdrawals opened or queued, proofs in any order, epoch changes back and forth
+    between two member sets): after every step ETM's unspent and reserved vault outputs are
+    exactly the vault's outputs on the chain, the books balance to the unit, every open
+    mandate's inputs are reserved by it alone, and everything deposited is in the vault, paid
+    to investors or paid as the payouts' own fees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = World()
+        self.w.seat(0, range(4))
+        self.epoch, self.height, self.n = 0, 10, 0
+        self.chain: dict[bytes, int] = {}  # the vault's outputs on Bitcoin (outpoint -> sat)
+        self.deposited = self.paid = self.fees = 0
+        self.open: list[cr.Mandate] = []
+
+    @rule(amount=st.integers(1_000, 10**7))
+    def deposit(self, amount: int) -> None:
+        self.height += 1
+        ref = self.w.deposit(amount, self.w.vault(self.epoch), height=self.height)
+        self.chain[ref] = amount
+        self.deposited += amount
+
+    @precondition(lambda self: self.w.reserve >= 20_000)
+    @rule(ppm=st.integers(1, 1_000_000))
+    def withdraw(self, ppm: int) -> None:
+        amount = max(20_000, self.w.reserve * ppm // 1_000_000)
+        self.height += 1
+        self.n += 1
+        try:
+            m = self.w.withdraw(amount, self.n.to_bytes(32, "big"), height=self.height)
+        except ExchangeError as exc:  # a payout its fee leaves as dust (many small inputs)
+            assert exc.reason == "bad_parameter"
+            return
+        if m.status is cr.MandateStatus.OPEN:
+            self.open.append(m)
+
+    @precondition(lambda self: bool(self.open))
+    @rule(pick=st.integers(0, 10**6))
+    def prove(self, pick: int) -> None:
+        m = self.open.pop(pick % len(self.open))
+        self.height += 1
+        self.w.prove(m.id, m.revisions[0].spend, height=self.height)
+        plan = build.decode_plan(m.revisions[0].spend)
+        txid = m.revisions[0].txid
+        assert txid is not None
+        for i in plan.inputs:
+            del self.chain[i.outpoint]  # a proven spend spends what the chain has
+        vaults_now = {self.w.vault(e) for e in range(self.epoch + 1)}
+        for k, out in enumerate(plan.outputs):
+            if out.script_pubkey in vaults_now:
+                self.chain[txid + k.to_bytes(4, "little")] = out.amount
+        assert plan.outputs[0].amount == m.terms["amount"] - m.terms["payout_fee"]
+        self.paid += plan.outputs[0].amount
+        self.fees += plan.fee
+
+    @rule()
+    def rotate(self) -> None:
+        self.height += 1
+        self.epoch += 1
+        self.w.seat(self.epoch, range(1, 5) if self.epoch % 2 else range(4), start=self.height)
+        self.height += self.w.s.get_json(cr.PARAMS, b"params")["grace_blocks"] + 1
+
+    @invariant()
+    def etm_knows_the_vault_exactly(self) -> None:
+        held = {u.outpoint: u.amount for u in self.w.utxos()
+                if u.status in (cr.UtxoStatus.UNSPENT, cr.UtxoStatus.RESERVED)}  # fmt: skip
+        assert held == self.chain
+        left, right = self.w.books_balance()
+        assert left == right
+        assert self.deposited == sum(self.chain.values()) + self.paid + self.fees
+
+    @invariant()
+    def open_mandates_hold_their_inputs_alone(self) -> None:
+        by_ref = {u.outpoint: u for u in self.w.utxos()}
+        seen: set[bytes] = set()
+        for m in self.open:
+            for i in build.decode_plan(m.revisions[0].spend).inputs:
+                assert by_ref[i.outpoint].status is cr.UtxoStatus.RESERVED
+                assert by_ref[i.outpoint].mandate == m.id and i.outpoint not in seen
+                seen.add(i.outpoint)
+
+
+TestLpVault = LpVault.TestCase
+TestLpVault.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
