@@ -6,7 +6,10 @@
   ``grace_blocks``); an older vault of this chain is ``stale_vault``, anything else (an
   operator key, a stranger) ``wrong_destination``; a deposit transaction spending an output
   ETM records as the vault's is ``custody_pool`` (members moving vault money into a "deposit"
-  to buy shares with it: their signatures are fraud anyway, and this refuses the direct form).
+  to buy shares with it: their signatures are fraud anyway, and this refuses the direct form);
+  an output below the chain's withdrawal floor (dust plus a payout's fee) is ``bad_amount``
+  (hundreds of dust outputs from one transaction would each cost about what they hold to
+  spend, and push withdrawals past ``max_inputs``).
   The output becomes an ``unspent`` vault
   output of the vault's epoch (``custody_utxos``); an outpoint ETM already knows is
   ``deposit_replayed``. Books (rule "deposit proven"): ``held`` and the pool's reserve grow by
@@ -32,7 +35,7 @@ from dataclasses import replace
 
 from ..chain.state import State, StateView
 from ..errors import CustodyError, ExchangeError
-from ..exchange.obligations import VerifiedDeposit
+from ..exchange.obligations import VerifiedDeposit, withdrawal_floor
 from ..exchange.reasons import Reason as XReason
 from . import mandate_store, records
 from .params import CustodyParams
@@ -71,6 +74,13 @@ def deposit(
         )
     if not d.custody_ref:
         raise ExchangeError(XReason.BAD_PARAMETER, "the chain's verifier named no outpoint")
+    floor = withdrawal_floor(d.asset)
+    if d.amount < floor:
+        raise ExchangeError(
+            XReason.BAD_AMOUNT,
+            f"a deposit of {d.amount} is below the {d.asset} floor of {floor} (dust plus a "
+            "payout's fee): a smaller vault output costs the LPs about what it holds to spend",
+        )
     paid_from_vault = [op for op in d.spends if mandate_store.get_utxo(view, part.ticker, op)]
     if paid_from_vault:
         raise ExchangeError(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from test_lp_custody import World
+from test_lp_custody import World, reason
 
 from etm_bridge.chains.bitcoin.custody import build
 from etm_bridge.custody import mandate_store
@@ -75,7 +75,7 @@ class LpVault(RuleBasedStateMachine):
         self.deposited = self.paid = self.fees = 0
         self.open: list[cr.Mandate] = []
 
-    @rule(amount=st.integers(1_000, 10**7))
+    @rule(amount=st.integers(10_000, 10**7))
     def deposit(self, amount: int) -> None:
         self.height += 1
         ref = self.w.deposit(amount, self.w.vault(self.epoch), height=self.height)
@@ -144,3 +144,17 @@ class LpVault(RuleBasedStateMachine):
 
 TestLpVault = LpVault.TestCase
 TestLpVault.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+def test_dust_deposits_cannot_fragment_the_vault() -> None:
+    """Attack (griefing the LPs): one Bitcoin transaction pays the vault hundreds of 330 sat
+    outputs (one ETMD tag; each output is its own 206). Each is credited at face value but
+    costs about as much to spend (a P2WSH m-of-n input) as it holds, and enough of them push
+    a large withdrawal past ``max_inputs`` (queued). A committee pool's deposit must be worth
+    at least the chain's withdrawal floor (dust plus a payout's fee), like any payout."""
+    w = World()
+    w.seat(0, range(4))
+    assert reason(lambda: w.deposit(330, w.vault(0))) == "bad_amount"
+    assert reason(lambda: w.deposit(9_999, w.vault(0))) == "bad_amount"
+    w.deposit(10_000, w.vault(0))
+    assert w.books_balance() == (10_000, 10_000)
