@@ -4,16 +4,26 @@ the real Bitcoin ``CustodySpec``, the port) is :mod:`test_lp_custody`'s."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from test_lp_custody import World, reason
+from test_lp_custody import OPERATOR_KEY, PORT, World, ctx, reason
 
-from etm_bridge.chains.bitcoin.custody import build
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exchange"))
+
+from etm_bridge.chains.bitcoin.custody import build, scripts
+from etm_bridge.chains.bitcoin.etm import verifier as bp
+from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.custody import mandate_store
 from etm_bridge.custody import records as cr
-from etm_bridge.errors import ExchangeError
+from etm_bridge.errors import ExchangeError, InclusionProofError
+from etm_bridge.exchange.obligations import VerifiedDeposit
+from etm_bridge.exchange.plans import TxPlan
 
 pytestmark = pytest.mark.unit
 
@@ -176,3 +186,62 @@ def test_a_withdrawal_queued_behind_another_opens_once_the_vault_can_pay_it() ->
     # (when funding lands: run its round hook or 305 here)
     got = mandate_store.get_mandate(w.s, second.id)
     assert got is not None and got.status is cr.MandateStatus.OPEN
+
+
+# --- the real Bitcoin verifier (a header relay fed with regtest blocks mined in Python) ----------
+
+
+def _verified(w: World, btc: Any, proof: bytes) -> VerifiedDeposit:
+    verifier = bp.BtcVerifier(lambda view: btc.relay)
+    return verifier.verify_deposit(w.s, w.pool, proof, ctx())
+
+
+def _credit(w: World, d: VerifiedDeposit) -> None:
+    plan = TxPlan()
+    PORT.on_lp_deposit(w.s, plan, d, ctx())
+    w.commit(plan)
+    w.reserve += d.amount
+
+
+def test_a_deposit_paying_the_vault_and_others_credits_each_vault_output_once() -> None:
+    """Attacks: one transaction pays the vault twice and the attacker once (one ETMD tag):
+    proving the attacker's output is ``wrong_destination``; each vault output is credited at
+    its own value and outpoint (``txid_le || vout LE``), once; the prevouts are what it spends."""
+    from test_exchange_btc_proofs import MiniChain, op_return, tx_paying
+
+    btc, w = MiniChain(), World()
+    w.seat(0, range(4))
+    vault, mine = w.vault(0), scripts.p2wpkh(OPERATOR_KEY)
+    raw = tx_paying((50_000, vault), (70_000, mine), (40_000, vault),
+                    (0, op_return(b"ETMD" + b"\x07" * 20)))  # fmt: skip
+    proofs = [bp.BtcProof.decode(btc.include(raw, 0)).tx_proof]
+    got = [_verified(w, btc, bp.BtcProof(proofs[0], k, b"").encode()) for k in range(3)]
+    assert [d.amount for d in got] == [50_000, 70_000, 40_000]
+    assert reason(lambda: _credit(w, got[1])) == "wrong_destination"
+    _credit(w, got[0])
+    _credit(w, got[2])
+    txid = dsha256(raw)
+    assert {u.outpoint: u.amount for u in w.utxos()} == {
+        txid + b"\x00\x00\x00\x00": 50_000, txid + b"\x02\x00\x00\x00": 40_000}  # fmt: skip
+    assert got[0].spends == (b"\x11" * 32 + b"\x00\x00\x00\x00",)
+    assert reason(lambda: _credit(w, got[2])) == "deposit_replayed"
+    assert w.books_balance() == (90_000, 90_000)
+
+
+def test_a_deposit_whose_block_left_the_best_chain_is_refused() -> None:
+    """Attack: a deposit proven from a block a longer fork replaced (the payment double-spent
+    there): the relay's ``not-in-best-chain``, nothing credited."""
+    from test_exchange_btc_proofs import MiniChain, op_return, tx_paying
+
+    btc, w = MiniChain(), World()
+    w.seat(0, range(4))
+    raw = tx_paying((50_000, w.vault(0)), (0, op_return(b"ETMD" + b"\x07" * 20)))
+    fork_tip, fork_height = btc.tip_le, btc.height
+    proof = btc.include(raw, 0)
+    btc.tip_le, btc.height = fork_tip, fork_height
+    for _ in range(8):  # a longer branch without the deposit
+        btc.mine()
+    with pytest.raises(InclusionProofError) as err:
+        _verified(w, btc, proof)
+    assert err.value.reason == "not-in-best-chain"
+    assert w.utxos() == []
