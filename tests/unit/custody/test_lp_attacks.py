@@ -5,6 +5,7 @@ the real Bitcoin ``CustodySpec``, the port) is :mod:`test_lp_custody`'s."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,25 @@ def test_after_an_epoch_change_the_old_vaults_money_still_pays_withdrawals() -> 
     # (when sweeps land: run the rotation and prove its sweep here)
     m = w.withdraw(100_000, b"\x61" * 32, height=30)
     assert m.status is cr.MandateStatus.OPEN
+
+
+def test_a_302_of_the_mandated_spend_with_an_extra_input_or_output_proves_nothing() -> None:
+    """Attacks: the mandate's spend plus another input (the relayer's own coin, so the tx is
+    "the mandate's" and more), or plus an output skimming the fee: the txid commits to every
+    input and output, so neither is a revision (``outcome_mismatch``), nothing moves."""
+    # (plans stand in for proven transactions here: the World's outcome reads a plan)
+    w = World()
+    w.seat(0, range(4))
+    w.deposit(150_000, w.vault(0))
+    m = w.withdraw(40_000, b"\x71" * 32)
+    plan = build.decode_plan(m.revisions[0].spend)
+    extra_in = build.vault_input(b"\x09" * 32 + b"\x00" * 4, 20_000, plan.inputs[0].policy())
+    more_in = replace(plan, inputs=build.sort_inputs((*plan.inputs, extra_in)),
+                      fee=plan.fee + 20_000)  # fmt: skip
+    skim = build.PlannedOutput(scripts.p2wpkh(OPERATOR_KEY), plan.fee // 2)  # from the fee
+    more_out = replace(plan, outputs=(*plan.outputs, skim), fee=plan.fee - skim.amount)
+    before = (w.utxos(), w.books_balance())
+    for forged in (more_in, more_out):
+        assert reason(lambda f=forged: w.prove(m.id, build.encode_plan(f))) == "outcome_mismatch"
+    assert (w.utxos(), w.books_balance()) == before
+    assert w.prove(m.id, m.revisions[0].spend).status is cr.MandateStatus.PROVEN
