@@ -15,9 +15,12 @@ and output, a proof of a mandate's txid is that mandate's spend: it cannot spend
 nor create outputs the mandate did not fix.
 
 Books (section 4.7): an ``lp_withdraw`` proven releases ``owed`` by its ``amount`` and any bump
-fee charged beyond the payout's own (``pending_fees``; revision 0 charges none). Kinds whose
-creating transactions do not exist yet (counter locks, claims, refunds, sweeps, cancels) are
-proven the same way, without books (none of them can be opened on a live chain). Pure.
+fee charged beyond the payout's own (``pending_fees``; revision 0 charges none); a
+``claim_swap_in`` proven clears its ``receivable`` and fee (:func:`.swap_in.claim_proven`); a
+proof of the **user's refund** of a claim's lock (a spend of its input that is no revision)
+voids the claim and books the loss (:func:`.swap_in.refund_won`; its fee back to the pool's
+reserve). Kinds whose creating transactions do not exist yet (counter locks, refunds, sweeps,
+cancels) are proven the same way, without books. Pure.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from ..chain.registry import TxContext
 from ..chain.state import State
 from ..chain.tx import Tx
 from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
-from . import lp, mandate_store, records
+from ..exchange import records as exchange_records
+from ..exchange.pool import Pool
+from . import lp, mandate_store, records, swap_in
 from .plans import get_params
 from .records import MandateKind, Reason
 from .vaults import Specs, all_vaults, chain_part
@@ -78,6 +83,12 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
     if mandate is None or mandate.ticker != p.ticker:
         raise CustodyError(Reason.UNKNOWN_MANDATE, f"no {p.ticker} mandate {p.mandate_id.hex()}")
     outcome = part.spec.outcome(state, p.proof, ctx)
+    fee_back = swap_in.refund_won(state, part, mandate, outcome)
+    if fee_back is not None:  # the user's refund spent the lock first: the claim is void
+        _charge_reserve(state, mandate.asset, -fee_back)
+        lost = mandate_store.get_mandate(state, p.mandate_id)
+        assert lost is not None
+        return lost
     done = mandate_store.prove_mandate(state, part.spec, p.mandate_id, outcome,
                                        all_vaults(state, part), ctx.height)  # fmt: skip
     if done.kind is MandateKind.LP_WITHDRAW and done.proven is not None:
@@ -87,7 +98,19 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
         lp.put_account(state, done.asset, replace(
             acc, owed=acc.owed - int(done.terms["amount"]),
             pending_fees=acc.pending_fees - (rev.fee - base_fee)))  # fmt: skip
+    if done.kind is MandateKind.CLAIM_SWAP_IN and done.proven is not None:
+        swap_in.claim_proven(state, done)
     return done
+
+
+def _charge_reserve(state: State, asset: str, amount: int) -> None:
+    """The pool's asset reserve less ``amount`` (negative: given back)."""
+    raw = state.get_json(exchange_records.POOLS, asset.encode())
+    if raw is None:
+        raise CustodyError(Reason.BAD_PARAMETER, f"no {asset} pool")
+    pool = exchange_records.decode(Pool, raw)
+    state.put_json(exchange_records.POOLS, asset.encode(), exchange_records.encode(
+        replace(pool, asset_reserve=pool.asset_reserve - amount)))  # fmt: skip
 
 
 def run(state: State, tx: Tx, p: OutcomeProof, ctx: TxContext, specs: Specs) -> None:

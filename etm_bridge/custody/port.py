@@ -10,7 +10,9 @@ nothing there. On a custody chain, so far:
 * inflows (deposits, swap-ins, intents) are refused, first match wins: ``custody_inactive``
   (no committee yet), ``pool_insolvent`` (the pool's solvency record), ``custody_bond_cap``
   (the breaker over every pool, :mod:`.breaker`); outflows only ``pool_insolvent``;
-* a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
+* a swap-in lock (208) must pay an accepting committee's key policy, and a settled swap-in
+  (204) opens the ``claim_swap_in`` mandate (:mod:`.swap_in`; 204's dispatch is by the swap's
+  direction);
 * an LP deposit (206) must pay a vault accepting deposits and becomes a vault output; an LP
   withdrawal's asset part (207) becomes an ``lp_withdraw`` mandate (:mod:`.lp`).
 
@@ -21,6 +23,7 @@ written by the round hook) and its current price. Pure.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, CustodyError, ExchangeError, ValidationError
@@ -28,9 +31,9 @@ from ..exchange import records as exchange_records
 from ..exchange.binding import chain_of_asset
 from ..exchange.custody_port import LegacyOperatorCustody
 from ..exchange.obligations import VerifiedDeposit
-from ..exchange.pool import Pool
+from ..exchange.pool import Pool, PoolDirection
 from ..exchange.reasons import Reason
-from . import breaker, lp, records, solvency
+from . import breaker, lp, records, solvency, swap_in
 from .committee import coalition_bond
 from .params import CustodyParams
 from .plans import current_epoch, get_member
@@ -40,7 +43,9 @@ if TYPE_CHECKING:
     from ..chain.registry import TxContext
     from ..chain.state import StateView
     from ..chain.tx import Tx
+    from ..exchange.htlc import Htlc
     from ..exchange.plans import TxPlan
+    from ..exchange.swap_rules import VerifiedForeignLock
 
 
 def _params(view: StateView) -> CustodyParams | None:
@@ -149,14 +154,48 @@ class ChainCustody(LegacyOperatorCustody):
     def accepted_claim_keys(self, view: StateView, pool: Pool, ctx: TxContext) -> frozenset[bytes]:
         if not self.enabled(view):
             return super().accepted_claim_keys(view, pool, ctx)
-        usable = (records.VaultStatus.ACTIVE, records.VaultStatus.RETIRING)
-        ticker = chain_of_asset(pool.params.asset)
-        vaults = view.scan(records.VAULTS, ticker.encode() + b"\x00")
-        return frozenset(
-            bytes.fromhex(v["claim_key"])
-            for _, raw in vaults
-            if (v := json.loads(raw))["status"] in usable
-        )
+        p = _params(view)
+        if p is None or _committee(view) is None:
+            return frozenset()  # no committee yet: no lock is the pool's (inflows refused anyway)
+        return swap_in.claim_keys(view, _part(view, p, pool.params.asset, self.specs))
+
+    def on_swap_in(
+        self, view: StateView, plan: TxPlan, htlc_id: bytes, lock: VerifiedForeignLock,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            super().on_swap_in(view, plan, htlc_id, lock, ctx)
+            return
+        p, _ = self._active(view, lock.asset)
+        part = _part(view, p, lock.asset, self.specs)
+        state = swap_in.record_lock(view, p, part, htlc_id, lock, ctx.height, ctx.timestamp)
+        plan.writes.update(state.changes())
+
+    def on_htlc_claim(
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
+        preimage: bytes, ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            super().on_htlc_claim(view, plan, htlc, swap, preimage, ctx)
+            return
+        if swap.direction is PoolDirection.ASSET_TO_ETM:
+            self._swap_in_settled(view, plan, swap, preimage, ctx)
+        # ETM_TO_ASSET (the user took the counter lock): the swap-out branch goes here
+
+    def _swap_in_settled(
+        self, view: StateView, plan: TxPlan, swap: exchange_records.PoolSwap, preimage: bytes,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        """Open the claim mandate; charge its fee to the reserve the exchange just settled."""
+        p, _ = self._active(view, swap.asset)
+        part = _part(view, p, swap.asset, self.specs)
+        state, fee = swap_in.claim(view, p, part, swap.lock_id, preimage, swap.asset,
+                                   ctx.height, ctx.timestamp)  # fmt: skip
+        plan.writes.update(state.changes())
+        key = (exchange_records.POOLS, swap.asset.encode())
+        pool = exchange_records.decode(Pool, plan.writes[key])
+        plan.put(exchange_records.POOLS, key[1],
+                 replace(pool, asset_reserve=pool.asset_reserve - fee))  # fmt: skip
 
     def on_lp_deposit(
         self, view: StateView, plan: TxPlan, deposit: VerifiedDeposit, ctx: TxContext
