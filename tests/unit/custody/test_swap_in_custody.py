@@ -193,3 +193,12 @@ def test_a_spend_of_something_else_under_the_claims_id_proves_nothing() -> None:
     other = _refund_of(b"\x99" * 36)
     assert reason(lambda: w.prove(m.id, other)) == "outcome_mismatch"
     assert mandate_store.get_mandate(w.s, m.id).status is cr.MandateStatus.OPEN  # type: ignore[union-attr]
+
+
+def test_a_lock_without_an_outpoint_or_before_any_committee_is_refused() -> None:
+    w = funded()
+    bare = replace(lock(policy(w, 0)), custody_ref=b"")
+    assert reason(lambda: proven_lock(w, bare)) == "bad_parameter"
+    empty = World()  # a custody chain without a committee: no lock is the pool's
+    assert PORT.accepted_claim_keys(empty.s, empty.pool, ctx()) == frozenset()
+    assert reason(lambda: proven_lock(empty, lock(b"\xa0"))) == "custody_inactive"
