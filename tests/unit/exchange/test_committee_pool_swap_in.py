@@ -13,8 +13,8 @@ port (``ChainCustody``, registered by the custody plug-in as on a custody chain)
 3. A proven lock proven again, its twin output under the same marker, and locks to policies
    near the vault's (lower threshold, fewer keys, a key added): refused.
 
-1 and 2 are strict xfails until the claim path lands (etm_bridge/custody, exchange: not x7a's
-rooms); each flips to a failure the day it is fixed, and is then made a plain test.
+1 and 2 were strict xfails until the claim path landed (w14, ``custody/swap_in.py``); they now
+pass as plain tests.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.unit
 
 KEYS = tuple(sorted(ecdsa.pubkey(bytes([0x30 + i]) * 32) for i in range(4)))
 POLICY = scripts.KeyPolicy(3, KEYS)
-D = [bytes([i]) * 32 for i in range(1, 4)]
+D = [bytes([i]) * 32 for i in range(1, 5)]
 SECTION = {"domain": "d0" * 32, "chains": ["btc"], "min_bond": 1_000}
 
 
@@ -75,21 +75,14 @@ def committee_pool() -> tuple[MiniChain, CustodyLedger]:
     led.send("operator", tt.LP_DEPOSIT, pl.LpDeposit("btc", ETM_LIQ, 1, deposit))
     s = led.state
     s.put_json(cr.PARAMS, b"params", CustodyParams.from_json(SECTION).to_json())
-    committee = cr.Committee(0, tuple(D), 3, 3, {"btc": tuple(D)}, 1, "first")
+    committee = cr.Committee(0, tuple(D), 3, 4, {"btc": KEYS}, 1, "first")
     s.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(committee))
     s.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
-    for d in D:
-        s.put_json(cr.MEMBERS, d, cr.encode(cr.Member(d, d, {"btc": d}, 10**15)))
-    vault = cr.VaultRecord("btc", 0, cr.VaultStatus.ACTIVE, POLICY.encode(), b"d", "addr", 1)
-    s.put_json(cr.VAULTS, cr.ticker_key("btc", cr.epoch_key(0)), cr.encode(vault))
+    for d, key in zip(D, KEYS, strict=True):
+        s.put_json(cr.MEMBERS, d, cr.encode(cr.Member(d, d, {"btc": key}, 10**15)))
     return btc, led
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: ChainCustody has no on_swap_in/on_htlc_claim; a committee pool's "
-    "swap-in is never claimed (x7a finding 1)",
-)
 def test_a_swap_in_into_a_committee_pool_leaves_the_committee_a_claim() -> None:
     btc, led = committee_pool()
     timelock = btc.height + 1 + 72
@@ -136,11 +129,6 @@ def test_a_proven_policy_lock_is_proven_once_and_a_twin_output_opens_nothing() -
     assert led.pool().asset_pending_in == 100_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: lock_too_small_for_claim (design-14 2.3) is defined but raised nowhere "
-    "(x7a finding 2)",
-)
 def test_a_lock_too_small_to_claim_is_refused_at_proof() -> None:
     """Attack (x7a): a 331-sat swap-in v2 (above P2WSH dust, below any swap-in claim's fee: a
     3-of-n claim is ~300 vB) is accepted, so the committee's claim could never pay the vault
