@@ -25,6 +25,7 @@ from etm_bridge.chains.registry import chain_registry
 from etm_bridge.errors import ValidationError
 from etm_bridge.node.client import NodeClient
 from etm_bridge.node.config import DEFAULT_HOST, DEFAULT_PORT, NodeConfig
+from etm_bridge.node.custody_verbs import custody_init, run_signer
 from etm_bridge.node.network_setup import init_network, join_node
 from etm_bridge.node.server import load_genesis, run_node
 from etm_bridge.node.setup import NODE_TX_PLUGINS, init_node, init_summary, relays_from_options
@@ -350,6 +351,31 @@ def tx_command(url: str, tx_id: str, as_json: bool) -> None:
 def delegates_command(url: str, as_json: bool) -> None:
     """Registered delegates: name, vote weight, deposit, slashed, in the current round."""
     _show(NodeClient(url).delegates(), as_json)
+
+
+@group.group("custody")
+def custody_group() -> None:
+    """This delegate's custody keys (threshold custody of pool assets, docs/custody.md)."""
+
+
+@custody_group.command("init")
+@data_dir_option
+@home_option
+@json_option
+def custody_init_command(data_dir: Path, as_json: bool) -> None:
+    """Create custody_keys.json (0600; never overwritten) for every custody chain of this
+    node's genesis, and print the public keys to register."""
+    _show(custody_init(data_dir), as_json)
+
+
+@group.command("signer")
+@data_dir_option
+@home_option
+@click.option("--node-url", default=None, help="Its node's API (default: from node.json).")
+def signer_command(data_dir: Path, node_url: str | None) -> None:
+    """Run the custody signer beside this node: sign only what final ETM mandates, never
+    twice, share the signatures, submit assembled spends (docs/custody.md)."""
+    run_signer(data_dir, node_url)
 
 
 @group.group("slashing-protection")

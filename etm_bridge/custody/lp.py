@@ -6,17 +6,22 @@
   ``grace_blocks``); an older vault of this chain is ``stale_vault``, anything else (an
   operator key, a stranger) ``wrong_destination``; a deposit transaction spending an output
   ETM records as the vault's is ``custody_pool`` (members moving vault money into a "deposit"
-  to buy shares with it: their signatures are fraud anyway, and this refuses the direct form).
+  to buy shares with it: their signatures are fraud anyway, and this refuses the direct form);
+  an output below the chain's withdrawal floor (dust plus a payout's fee) is ``bad_amount``
+  (hundreds of dust outputs from one transaction would each cost about what they hold to
+  spend, and push withdrawals past ``max_inputs``).
   The output becomes an ``unspent`` vault
   output of the vault's epoch (``custody_utxos``); an outpoint ETM already knows is
   ``deposit_replayed``. Books (rule "deposit proven"): ``held`` and the pool's reserve grow by
   the same amount, both read from state, so no account changes.
 * **Withdrawal** (207, asset part): an ``lp_withdraw`` mandate (id from the withdraw tx id)
   paying the investor's bound key ``asset_out`` less the payout's own network fee, spending
-  the active vault's unspent outputs (selection of :func:`.utxo.select_inputs`, target
-  ``asset_out``; if that leaves change below the chain's ``change_dust`` the target grows by it,
-  so the fee actually paid is always the payout's own); ``queued`` when the vault cannot
-  cover it. Books (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
+  the active vault's unspent outputs (the smallest one output covering ``asset_out`` without
+  dust change, so a small withdrawal cannot reserve the largest output; else the selection of
+  :func:`.utxo.select_inputs`, target ``asset_out``; if that leaves change below the chain's
+  ``change_dust`` the target grows by it, so the fee actually paid is always the payout's own);
+  ``queued`` when the vault cannot cover it. Books (rule 2): ``owed += asset_out`` (the
+  exchange takes it from the reserve).
 
 Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
 exchange's plan; a custody refusal becomes an :class:`~etm_bridge.errors.ExchangeError` with the
@@ -30,7 +35,7 @@ from dataclasses import replace
 
 from ..chain.state import State, StateView
 from ..errors import CustodyError, ExchangeError
-from ..exchange.obligations import VerifiedDeposit
+from ..exchange.obligations import VerifiedDeposit, withdrawal_floor
 from ..exchange.reasons import Reason as XReason
 from . import mandate_store, records
 from .params import CustodyParams
@@ -69,6 +74,13 @@ def deposit(
         )
     if not d.custody_ref:
         raise ExchangeError(XReason.BAD_PARAMETER, "the chain's verifier named no outpoint")
+    floor = withdrawal_floor(d.asset)
+    if d.amount < floor:
+        raise ExchangeError(
+            XReason.BAD_AMOUNT,
+            f"a deposit of {d.amount} is below the {d.asset} floor of {floor} (dust plus a "
+            "payout's fee): a smaller vault output costs the LPs about what it holds to spend",
+        )
     paid_from_vault = [op for op in d.spends if mandate_store.get_utxo(view, part.ticker, op)]
     if paid_from_vault:
         raise ExchangeError(
@@ -90,6 +102,13 @@ def deposit(
 def _select(
     candidates: Sequence[records.CustodyUtxo], epoch: int, amount: int, dust: int, most: int
 ) -> tuple[records.CustodyUtxo, ...] | None:
+    """The smallest single output covering ``amount`` without dust change, else
+    :func:`.utxo.select_inputs` (largest first): a small withdrawal must not reserve the
+    vault's largest output, which would queue every other withdrawal until it is proven."""
+    fits = [u for u in candidates if u.status is records.UtxoStatus.UNSPENT and u.epoch == epoch
+            and (u.amount == amount or u.amount >= amount + dust)]  # fmt: skip
+    if fits:
+        return (min(fits, key=lambda u: (u.amount, u.outpoint)),)
     chosen = select_inputs(candidates, epoch, amount, lambda k: 0, most)
     if chosen is not None and 0 < sum(u.amount for u in chosen) - amount < dust:
         chosen = select_inputs(candidates, epoch, amount + dust, lambda k: 0, most)

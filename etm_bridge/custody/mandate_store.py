@@ -81,7 +81,9 @@ def open_mandate(
     digests = spec.digests(built.spend)
     txid = spec.txid(built.spend)
     by_outpoint = {u.outpoint: u for u in inputs}
-    reserved = [_reserve(by_outpoint[op], mid, takes_over) for op in built.inputs]
+    reserved = [  # a vault output; a user's lock (a swap-in claim's input) is no vault output
+        _reserve(by_outpoint[op], mid, takes_over) for op in built.inputs if op in by_outpoint
+    ]
     for digest in digests:  # every check before the first write
         other = state.get(records.COVERED, digest)
         if other is not None:

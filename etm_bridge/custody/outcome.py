@@ -15,9 +15,14 @@ and output, a proof of a mandate's txid is that mandate's spend: it cannot spend
 nor create outputs the mandate did not fix.
 
 Books (section 4.7): an ``lp_withdraw`` proven releases ``owed`` by its ``amount`` and any bump
-fee charged beyond the payout's own (``pending_fees``; revision 0 charges none). Kinds whose
-creating transactions do not exist yet (counter locks, claims, refunds, sweeps, cancels) are
-proven the same way, without books (none of them can be opened on a live chain). Pure.
+fee charged beyond the payout's own (``pending_fees``; revision 0 charges none); a
+``claim_swap_in`` proven clears its ``receivable`` and fee (:func:`.swap_in.claim_proven`); a
+proof of the **user's refund** of a claim's lock (a spend of its input that is no revision)
+voids the claim and books the loss (:func:`.swap_in.refund_won`; its fee back to the pool's
+reserve); a ``counter_lock`` proven releases its fee and moves its amount into ``in_htlc``
+(:func:`.swap_out.lock_proven`; after its cancel, the cancel is void), a ``cancel`` proven
+releases its fee. Kinds whose creating transactions do not exist yet (counter refunds,
+sweeps) are proven the same way, without books. Pure.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ..chain.tx import Tx
 from ..errors import CustodyError, SpvRejectedError, TxRejectedError, ValidationError
 from ..exchange import records as exchange_records
 from ..exchange.pool import Pool
-from . import lp, mandate_store, records, swap_out
+from . import lp, mandate_store, records, swap_in, swap_out
 from .plans import get_params
 from .records import MandateKind, Reason
 from .vaults import Specs, all_vaults, chain_part
@@ -81,6 +86,12 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
         raise CustodyError(Reason.UNKNOWN_MANDATE, f"no {p.ticker} mandate {p.mandate_id.hex()}")
     was_cancelled = mandate.status is records.MandateStatus.CANCELLED
     outcome = part.spec.outcome(state, p.proof, ctx)
+    fee_back = swap_in.refund_won(state, part, mandate, outcome)
+    if fee_back is not None:  # the user's refund spent the lock first: the claim is void
+        _charge_reserve(state, mandate.asset, -fee_back)
+        lost = mandate_store.get_mandate(state, p.mandate_id)
+        assert lost is not None
+        return lost
     done = mandate_store.prove_mandate(state, part.spec, p.mandate_id, outcome,
                                        all_vaults(state, part), ctx.height)  # fmt: skip
     if done.kind is MandateKind.LP_WITHDRAW and done.proven is not None:
@@ -91,20 +102,26 @@ def apply_outcome(state: State, p: OutcomeProof, ctx: TxContext, specs: Specs) -
             acc, owed=acc.owed - int(done.terms["amount"]),
             pending_fees=acc.pending_fees - (rev.fee - base_fee)))  # fmt: skip
     elif done.kind is MandateKind.COUNTER_LOCK and done.proven is not None:
-        _charge_pool(state, done.asset, swap_out.lock_proven(state, done, was_cancelled))
+        _charge_reserve(state, done.asset, -swap_out.lock_proven(state, done, was_cancelled))
     elif done.kind is MandateKind.CANCEL and done.proven is not None:
         acc = lp.get_account(state, done.asset)
         fee = done.revisions[done.proven.rev].fee
         lp.put_account(state, done.asset, replace(acc, pending_fees=acc.pending_fees - fee))
+    elif done.kind is MandateKind.CLAIM_SWAP_IN and done.proven is not None:
+        swap_in.claim_proven(state, done)
     return done
 
 
-def _charge_pool(state: State, asset: str, delta: int) -> None:
-    """Move the pool's ``asset_reserve`` by ``delta`` (a fee charged or released)."""
-    if delta:
-        pool = exchange_records.decode(Pool, state.get_json(exchange_records.POOLS, asset.encode()))
-        pool = replace(pool, asset_reserve=pool.asset_reserve + delta)
-        state.put_json(exchange_records.POOLS, asset.encode(), exchange_records.encode(pool))
+def _charge_reserve(state: State, asset: str, amount: int) -> None:
+    """The pool's asset reserve less ``amount`` (negative: given back)."""
+    if not amount:
+        return
+    raw = state.get_json(exchange_records.POOLS, asset.encode())
+    if raw is None:
+        raise CustodyError(Reason.BAD_PARAMETER, f"no {asset} pool")
+    pool = exchange_records.decode(Pool, raw)
+    state.put_json(exchange_records.POOLS, asset.encode(), exchange_records.encode(
+        replace(pool, asset_reserve=pool.asset_reserve - amount)))  # fmt: skip
 
 
 def run(state: State, tx: Tx, p: OutcomeProof, ctx: TxContext, specs: Specs) -> None:

@@ -10,7 +10,9 @@ nothing there. On a custody chain, so far:
 * inflows (deposits, swap-ins, intents) are refused, first match wins: ``custody_inactive``
   (no committee yet), ``pool_insolvent`` (the pool's solvency record), ``custody_bond_cap``
   (the breaker over every pool, :mod:`.breaker`); outflows only ``pool_insolvent``;
-* a swap-in lock must pay a vault's claim key (``custody_vaults``: active, or retiring);
+* a swap-in lock (208) must pay an accepting committee's key policy, and a settled swap-in
+  (204) opens the ``claim_swap_in`` mandate (:mod:`.swap_in`; 204's dispatch is by the swap's
+  direction);
 * an LP deposit (206) must pay a vault accepting deposits and becomes a vault output; an LP
   withdrawal's asset part (207) becomes an ``lp_withdraw`` mandate (:mod:`.lp`);
 * a swap-out (209) opens the ``counter_lock`` mandate and charges its fee to the pool; its
@@ -34,7 +36,7 @@ from ..exchange.custody_port import LegacyOperatorCustody
 from ..exchange.obligations import VerifiedDeposit
 from ..exchange.pool import Pool, PoolDirection
 from ..exchange.reasons import Reason
-from . import breaker, lp, records, solvency, swap_out
+from . import breaker, lp, records, solvency, swap_in, swap_out
 from .committee import coalition_bond
 from .params import CustodyParams
 from .plans import current_epoch, get_member
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from ..chain.tx import Tx
     from ..exchange.htlc import Htlc
     from ..exchange.plans import TxPlan
+    from ..exchange.swap_rules import VerifiedForeignLock
 
 
 def _params(view: StateView) -> CustodyParams | None:
@@ -171,14 +174,50 @@ class ChainCustody(LegacyOperatorCustody):
     def accepted_claim_keys(self, view: StateView, pool: Pool, ctx: TxContext) -> frozenset[bytes]:
         if not self.enabled(view):
             return super().accepted_claim_keys(view, pool, ctx)
-        usable = (records.VaultStatus.ACTIVE, records.VaultStatus.RETIRING)
-        ticker = chain_of_asset(pool.params.asset)
-        vaults = view.scan(records.VAULTS, ticker.encode() + b"\x00")
-        return frozenset(
-            bytes.fromhex(v["claim_key"])
-            for _, raw in vaults
-            if (v := json.loads(raw))["status"] in usable
-        )
+        p = _params(view)
+        if p is None or _committee(view) is None:
+            return frozenset()  # no committee yet: no lock is the pool's (inflows refused anyway)
+        return swap_in.claim_keys(view, _part(view, p, pool.params.asset, self.specs))
+
+    def on_swap_in(
+        self, view: StateView, plan: TxPlan, htlc_id: bytes, lock: VerifiedForeignLock,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            super().on_swap_in(view, plan, htlc_id, lock, ctx)
+            return
+        p, _ = self._active(view, lock.asset)
+        part = _part(view, p, lock.asset, self.specs)
+        state = swap_in.record_lock(view, p, part, htlc_id, lock, ctx.height, ctx.timestamp)
+        plan.writes.update(state.changes())
+
+    def on_htlc_claim(
+        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
+        preimage: bytes, ctx: TxContext,
+    ) -> None:  # fmt: skip
+        if not self.enabled(view):
+            super().on_htlc_claim(view, plan, htlc, swap, preimage, ctx)
+            return
+        if swap.direction is PoolDirection.ASSET_TO_ETM:
+            self._swap_in_settled(view, plan, swap, preimage, ctx)
+        else:  # the user can take the counter lock: in_htlc cleared (swap_out.etm_claimed)
+            ticker = chain_of_asset(swap.asset)
+            plan.writes.update(swap_out.etm_claimed(view, ticker, htlc).changes())
+
+    def _swap_in_settled(
+        self, view: StateView, plan: TxPlan, swap: exchange_records.PoolSwap, preimage: bytes,
+        ctx: TxContext,
+    ) -> None:  # fmt: skip
+        """Open the claim mandate; charge its fee to the reserve the exchange just settled."""
+        p, _ = self._active(view, swap.asset)
+        part = _part(view, p, swap.asset, self.specs)
+        state, fee = swap_in.claim(view, p, part, swap.lock_id, preimage, swap.asset,
+                                   ctx.height, ctx.timestamp)  # fmt: skip
+        plan.writes.update(state.changes())
+        key = (exchange_records.POOLS, swap.asset.encode())
+        pool = exchange_records.decode(Pool, plan.writes[key])
+        plan.put(exchange_records.POOLS, key[1],
+                 replace(pool, asset_reserve=pool.asset_reserve - fee))  # fmt: skip
 
     def on_lp_deposit(
         self, view: StateView, plan: TxPlan, deposit: VerifiedDeposit, ctx: TxContext
@@ -233,16 +272,6 @@ class ChainCustody(LegacyOperatorCustody):
             state, _ = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
                                              ctx.timestamp, with_cancel=False)  # fmt: skip
         plan.writes.update(state.changes())
-
-    def on_htlc_claim(
-        self, view: StateView, plan: TxPlan, htlc: Htlc, swap: exchange_records.PoolSwap,
-        preimage: bytes, ctx: TxContext,
-    ) -> None:  # fmt: skip
-        if not self.enabled(view):
-            return
-        ticker = chain_of_asset(swap.asset)
-        if swap.direction is PoolDirection.ETM_TO_ASSET:
-            plan.writes.update(swap_out.etm_claimed(view, ticker, htlc).changes())
 
     def quote_fee(self, view: StateView, asset: str) -> int:
         p = _params(view)

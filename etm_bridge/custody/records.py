@@ -304,6 +304,7 @@ class CustodyHtlc:
     amount: int
     epoch: int
     status: str
+    terms: Mapping[str, Any] = field(default_factory=dict)  # the lock's terms (JSON values)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from ..chain.registry import Registry, TxContext, TxType
 from ..chain.state import State, StateView, TableSpec
 from ..chain.tx import Tx
 from ..errors import ConfigError, CustodyError, TxRejectedError
-from . import bonds, fraud, genesis, outcome, plans, records, registration, slashing, vaults
+from ..exchange import records as exchange_records
+from . import bonds, fraud, genesis, outcome, plans, records, registration, slashing
 from .committee import KeySorters
 from .hooks import installed_sorters, make_hook
 from .params import CustodyParams
@@ -107,7 +108,9 @@ def _fraud_type(specs: slashing.Specs) -> TxType[Any]:
 
 def _outcome_type(specs: slashing.Specs) -> TxType[Any]:
     def check(view: StateView, tx: Tx, p: outcome.OutcomeProof, ctx: TxContext) -> None:
-        outcome.run(vaults.overlay(view), tx, p, ctx, lambda: specs())
+        # a voided swap-in claim gives its fee back to the pool's reserve (the exchange table)
+        tables = (*records.TABLES, exchange_records.POOLS)
+        outcome.run(State(view, tables), tx, p, ctx, lambda: specs())
 
     def apply(state: State, tx: Tx, p: outcome.OutcomeProof, ctx: TxContext) -> None:
         outcome.run(state, tx, p, ctx, lambda: specs())

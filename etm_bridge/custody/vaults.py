@@ -6,7 +6,8 @@ Every committee (``custody_epochs``) has one vault per chain, computed by the ch
 committee's vault, or the one before it while the newest is at most ``grace_blocks`` old (a
 deposit built just before a rotation still lands); anything else (an operator key, an older
 vault) is refused. Every committee's vault counts as the committee's when a proven spend pays
-it (:func:`all_vaults`: change, claims and sweeps become vault outputs of that epoch).
+it (:func:`all_vaults`: change, claims and sweeps become vault outputs of that epoch; of the
+newest epoch when the same members were elected again, so the same script).
 
 Also :func:`overlay`: a write-buffering :class:`~etm_bridge.chain.state.State` over a read-only
 view, so the custody port can run the state functions of :mod:`.mandate_store` inside an
@@ -85,12 +86,14 @@ def accepting(
 
 
 def all_vaults(view: StateView, part: ChainPart) -> dict[bytes, int]:
-    """destination -> epoch of every committee's vault on the chain."""
+    """destination -> epoch of every committee's vault on the chain; a vault two epochs share
+    (the same members elected again) is the **newest**'s, whose committee spends it now (the
+    oldest's would leave its outputs to no selection)."""
     out: dict[bytes, int] = {}
-    for _, raw in view.scan(records.EPOCHS):
+    for _, raw in view.scan(records.EPOCHS):  # ascending epochs (u32 BE keys)
         committee = records.decode(records.Committee, json.loads(raw))
         if (v := vault_of(part, committee)) is not None:
-            out.setdefault(v.destination, committee.epoch)
+            out[v.destination] = committee.epoch
     return out
 
 

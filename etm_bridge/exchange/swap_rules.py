@@ -74,7 +74,8 @@ class VerifiedForeignLock:
     ``block_hash``, ``lock_height`` and ``lock_time_s`` name the block holding the lock (its
     header timestamp, unix s); ``tip_height`` / ``tip_time_s`` the relay tip the proof was
     checked against; ``block_time_s`` the chain's nominal block time and ``max_relay_lag_s``
-    the relay's freshness bound (:mod:`etm_bridge.spv.relay_policy`).
+    the relay's freshness bound (:mod:`etm_bridge.spv.relay_policy`). ``custody_ref``: the lock
+    in the chain's own outpoint form (UTXO chains; what a committee's claim spends), else empty.
     """
 
     asset: str
@@ -93,6 +94,7 @@ class VerifiedForeignLock:
     tip_time_s: int
     block_time_s: int
     max_relay_lag_s: int
+    custody_ref: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ class UtxoVerifier(Generic[P, T]):
             timelock, included.confirmations,
             policy.required_depth(self.at_risk(view, pool, proven), pool.params.min_confirmations),
             included.block, included.height, proven.block_time_s, proven.tip_height,
-            proven.tip_time, self.block_time_s, policy.max_lag_s,
+            proven.tip_time, self.block_time_s, policy.max_lag_s, self.outpoint(proven),
         )  # fmt: skip
 
     def confirmations(self, view: StateView, pool: Pool, block_hash: bytes) -> int:

@@ -27,12 +27,15 @@ from starlette.routing import BaseRoute
 from ..chain.genesis import GenesisConfig
 from ..chain.ledger import Chain
 from ..chain.params import etm_time
+from ..custody.records import MANDATES
 from ..errors import ConfigError, EtmBridgeError, StoreError
 from ..recursion import restore_recursion_limit
 from ..store import ChainStore
 from .api import create_app
 from .censor import apply_censor
 from .config import NodeConfig
+from .custody_api import custody_routes
+from .custody_pool import SharePool
 from .exchange_api import exchange_routes
 from .htlc_api import htlc_routes
 from .p2p.endpoint import SyncGate, network_routes
@@ -117,13 +120,24 @@ async def forger_loop(
 
 def attach_network(config: NodeConfig, service: NodeService) -> P2PNetwork:
     """The node's peer layer, hooked to the service: gossip what the API admits and what the
-    forger forges, hold the forger while syncing, add the sync state to ``/api/status``."""
-    net = P2PNetwork(service.chain, config.p2p_settings())
+    forger forges (and custody shares into the service's share pool), hold the forger while
+    syncing, add the sync state to ``/api/status``."""
+    net = P2PNetwork(service.chain, config.p2p_settings(), shares=share_pool(service))
     service.tx_listeners.append(net.tx_admitted)
     service.block_listeners.append(net.block_forged)
     service.paused = lambda: net.syncer.syncing
     service.network_status = net.status
     return net
+
+
+def share_pool(service: NodeService) -> SharePool:
+    """The service's custody share pool (one per node: the API and the peers fill it)."""
+    pool = getattr(service, "custody_shares", None)
+    if pool is None:
+        tables = service.chain.registry.table_names
+        pool = SharePool(service.chain.store_view, MANDATES in tables)
+        service.custody_shares = pool  # type: ignore[attr-defined]
+    return pool
 
 
 def build_app(config: NodeConfig, service: NodeService, net: P2PNetwork | None = None) -> Starlette:
@@ -140,7 +154,12 @@ def build_app(config: NodeConfig, service: NodeService, net: P2PNetwork | None =
                 await net.stop()
 
     view_of, tables = service.chain.store_view, service.chain.registry.table_names
-    routes: list[BaseRoute] = [*exchange_routes(view_of, tables), *htlc_routes(view_of, tables)]
+    relay = net.custody.share_admitted if net is not None else None
+    routes: list[BaseRoute] = [
+        *exchange_routes(view_of, tables),
+        *htlc_routes(view_of, tables),
+        *custody_routes(view_of, tables, share_pool(service), relay),
+    ]
     return create_app(
         service,
         admin_token=config.admin_token,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from bitcoin.core import CBlock, CTransaction
 
 from etm_bridge.adapter import InclusionProof, ObservedSpend, PaymentStatus
+from etm_bridge.chains.bitcoin.custody.scripts import CLAIM_SELECTOR, REFUND_SELECTOR
 from etm_bridge.errors import LockNotFoundError, RPCError, ValidationError
 
 from .activity import HashlockResolver
@@ -74,6 +75,22 @@ def committee_policy(witness_script: bytes) -> KeyPolicy | None:
     return htlc.policy if isinstance(htlc, SwapInHtlc | CounterHtlc) else None
 
 
+def committee_spend_policy(witness: Sequence[bytes]) -> KeyPolicy | None:
+    """The policy whose m signatures this input's ``witness`` spends with: a vault script, or
+    a v2 lock through its **committee branch** (the selector under the script: ``0x01`` for a
+    swap-in v2's claim, empty for a counter v2's refund). None for anything else, the user's
+    branch of a v2 lock included (a swap-in refund, a counter claim: the user's own spends)."""
+    if len(witness) < 2:
+        return None
+    script, selector = bytes(witness[-1]), bytes(witness[-2])
+    policy = committee_policy(script)
+    if policy is None or script == policy.vault_script():
+        return policy
+    htlc = parse_htlc_script(script)
+    wanted = CLAIM_SELECTOR if isinstance(htlc, SwapInHtlc) else REFUND_SELECTOR
+    return policy if selector == wanted else None
+
+
 def _outpoint(txin: Any) -> bytes:
     return bytes(txin.prevout.hash) + int(txin.prevout.n).to_bytes(4, "little")
 
@@ -102,12 +119,14 @@ class CustodyMixin:
         witnesses = tx.wit.vtxinwit if not tx.wit.is_null() else []
         for k in range(len(tx.vin)):
             items = list(witnesses[k].scriptWitness) if k < len(witnesses) else []
-            policy = committee_policy(bytes(items[-1])) if items else None
+            policy = committee_spend_policy(items)
             if policy is None or policy.hash() not in self._policies:
                 raise ValidationError(
                     f"custody_submit: input {k} does not spend a committee script of a watched "
-                    "policy (the vault or a v2 lock's committee side): refused; only committee "
-                    "spends go through custody_submit (watch_policy the policy first)"
+                    "policy through its committee side (the vault, a swap-in v2's claim, a "
+                    "counter v2's refund): refused; only committee spends go through "
+                    "custody_submit (watch_policy the policy first; a user's refund or claim "
+                    "of a v2 lock is the adapter's refund/claim)"
                 )
         txid = tx.GetTxid()[::-1].hex()
         tip = int(self.rpc.call("getblockcount"))

@@ -30,6 +30,7 @@ PENALTY = {
     "unexpected": 25,
     "invalid_tx": 20,
     "invalid_evidence": 20,
+    "invalid_share": 20,
     "bad_claim": 20,
     "conflicting_final": 20,
     "rate_limited": 10,

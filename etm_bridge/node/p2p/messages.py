@@ -18,6 +18,7 @@ blocks        6  u32 request id || u32 count || var block ...
 get_peers     7  empty
 peers         8  JSON ["host:port", ...] (<= 100)
 evidence      9  var header || var header: two signed headers of one delegate for one slot
+custody_share 10  a committee member's signatures over a mandate revision (``custody_share``)
 =========  ====  ==========================================================================
 """
 
@@ -36,8 +37,11 @@ from ...chain.codec import U32, Reader
 from ...chain.tx import MAX_PAYLOAD_BYTES, Tx
 from ...errors import PeerProtocolError, ValidationError
 from ...jsonsafe import loads_bounded
+from .custody_share import MAX_BYTES as MAX_SHARE_BYTES
+from .custody_share import CustodyShare, decode_share, encode_share
 
-PROTOCOL_VERSION = 1
+#: 2: ``custody_share`` (10) added (a new type changes what peers may send).
+PROTOCOL_VERSION = 2
 MAX_TXS_PER_MESSAGE = 1000
 MAX_BLOCKS_PER_REPLY = 500
 MAX_PEERS_PER_MESSAGE = 100
@@ -111,7 +115,18 @@ class Evidence:
     header_b: bytes
 
 
-Message = Hello | Status | Txs | BlockMsg | GetBlocks | Blocks | GetPeers | Peers | Evidence
+Message = (
+    Hello
+    | Status
+    | Txs
+    | BlockMsg
+    | GetBlocks
+    | Blocks
+    | GetPeers
+    | Peers
+    | Evidence
+    | CustodyShare
+)
 
 
 @dataclass(frozen=True)
@@ -303,6 +318,7 @@ for _kind in (
                 lambda m: json.dumps(list(m.addresses)).encode()),
     MessageType(9, "evidence", Evidence, 4 * HEADER_BYTES + 8, _decode_evidence,
                 lambda m: _var(m.header_a) + _var(m.header_b)),
+    MessageType(10, "custody_share", CustodyShare, MAX_SHARE_BYTES, decode_share, encode_share),
 ):  # fmt: skip
     register(_kind)
 

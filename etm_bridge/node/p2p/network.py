@@ -33,6 +33,8 @@ from ...chain.block import Block
 from ...chain.ledger import Chain
 from ...chain.tx import Tx
 from ...errors import PeerProtocolError
+from .custody_gossip import CustodyGossip, CustodyShareSink
+from .custody_share import CustodyShare
 from .gossip import TX_FLUSH_S, ChainEvidence, EvidenceSink, Gossip
 from .limits import BanList
 from .messages import (
@@ -73,7 +75,13 @@ MAX_LEARNT_FAILURES = 3
 
 
 class P2PNetwork:
-    def __init__(self, chain: Chain, settings: P2PSettings, evidence: EvidenceSink | None = None):
+    def __init__(
+        self,
+        chain: Chain,
+        settings: P2PSettings,
+        evidence: EvidenceSink | None = None,
+        shares: CustodyShareSink | None = None,
+    ):
         self.chain, self.settings = chain, settings
         self.node_id = os.urandom(16)
         self.port = 0  # our listening port, set once bound
@@ -82,6 +90,7 @@ class P2PNetwork:
         self._configured = {check_address(a) for a in settings.peers}
         self.bans = BanList(settings.ban_threshold, settings.ban_seconds)
         self.gossip = Gossip(self, chain, evidence or ChainEvidence(chain))
+        self.custody = CustodyGossip(self, shares)
         self.syncer = Syncer(self, chain, expect_peers=bool(settings.peers))
         self.known: dict[str, float] = {a: 0.0 for a in settings.peers}  # address -> next dial
         self._failures: dict[str, int] = {}
@@ -301,6 +310,8 @@ class P2PNetwork:
                 self._learn(msg)
         elif isinstance(msg, Evidence):
             self.gossip.on_evidence(peer, msg)
+        elif isinstance(msg, CustodyShare):
+            self.custody.on_share(peer, msg)
         else:
             raise PeerProtocolError("unexpected", f"{type(msg).__name__} after the handshake")
 
@@ -444,6 +455,7 @@ class P2PNetwork:
                 for peer in self.ready_peers():
                     peer.send(Status(*current))
                 self.gossip.gossip_pending_evidence()
+                self.custody.retry_waiting()  # a new tip may hold their mandate
             if self.settings.peer_exchange and now - exchanged > PEER_EXCHANGE_EVERY_S:
                 exchanged = now
                 for peer in self.ready_peers():

@@ -39,6 +39,9 @@ BLOCK_REQUESTS_PER_S = 20.0
 #: up to 1,000, so the message rate alone let one peer make us process 200,000 a second; a
 #: 1-second chain includes at most 5,000 a block (review a13d).
 TXS_PER_S = 5_000.0
+#: ``custody_share`` messages a peer may send per second (burst: four times that): each costs
+#: up to 256 signature checks; a committee of 15 makes a few shares per mandate.
+SHARES_PER_S = 50.0
 OUTBOX_FRAMES = 4096
 #: Bytes queued for one peer at most; a peer that asks for more than it reads is dropped.
 OUTBOX_BYTES = 64 << 20
@@ -149,6 +152,8 @@ class Peer:
         self.known_blocks = SeenSet(4096)
         self.known_txs = SeenSet(65536)
         self.known_evidence = SeenSet(1024)
+        self.known_shares = SeenSet(8192)
+        self.share_budget = TokenBucket(SHARES_PER_S, 4 * SHARES_PER_S, time.monotonic())
         self.bucket = TokenBucket(MESSAGES_PER_S, 2 * MESSAGES_PER_S, time.monotonic())
         self.block_requests = TokenBucket(
             BLOCK_REQUESTS_PER_S, 2 * BLOCK_REQUESTS_PER_S, time.monotonic()

@@ -13,6 +13,8 @@ import secrets
 import pytest
 from btc_custody_kit import POLICY, SECRETS, assemble_claim
 from etm_bridge_bitcoin import BitcoinAdapter
+from etm_bridge_bitcoin.adapter import parse_lock_id
+from etm_bridge_bitcoin.txbuild import build_swap_in_refund_tx
 from etm_bridge_bitcoin.v2 import KeyPolicy, MarkerV2, SwapInHtlc, script_pubkey_of
 
 from etm_bridge.adapter import HtlcTerms, LockState, SpendKind
@@ -142,6 +144,26 @@ def test_a_wallet_spend_is_not_a_committee_spend(btc_party, bitcoin_node) -> Non
     raw = bytes.fromhex(user.rpc.call("getrawtransaction", spend.txid, 0))
     with pytest.raises(ValidationError, match="committee"):
         user.custody_submit(raw)
+
+
+def test_a_users_refund_of_a_policy_lock_is_not_a_committee_spend(btc_party, bitcoin_node) -> None:
+    """Attack (x7a): the user's own refund of a swap-in v2 (valid, signed, past T) pushed
+    through custody_submit. It spends a v2 script of the watched policy, but through the
+    user's branch: refused before the node sees it; the same refund by ``refund`` is mined."""
+    user, _ = btc_party()
+    t = user.tip().height + 2
+    terms = HtlcTerms(AMOUNT, hashlock_of(new_preimage()), POLICY.encode(), user.our_key(), t)
+    lock = user.lock(terms)
+    bitcoin_node.mine(t - user.tip().height)
+    txid, vout, _ = parse_lock_id(lock.lock_id)
+    htlc = SwapInHtlc(terms.hashlock, POLICY, user.our_key(), t)
+    raw = build_swap_in_refund_tx(user.key, txid, vout, AMOUNT, htlc, 2).serialize()
+    with pytest.raises(ValidationError, match="committee side"):
+        user.custody_submit(raw)
+    assert user.get_lock(lock.lock_id).state is LockState.OPEN
+    user.refund(user.get_lock(lock.lock_id))
+    bitcoin_node.mine(1)
+    assert user.get_lock(lock.lock_id).state is LockState.REFUNDED
 
 
 def test_the_adapters_policy_lock_is_what_the_etm_verifier_reads(btc_party, bitcoin_node) -> None:

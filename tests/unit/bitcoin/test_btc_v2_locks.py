@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from bitcoin.core import COutPoint, CScript, CTransaction, CTxIn, CTxOut, lx
 from etm_bridge_bitcoin.adapter import _spend_of
-from etm_bridge_bitcoin.custody import committee_policy
+from etm_bridge_bitcoin.custody import committee_policy, committee_spend_policy
 from etm_bridge_bitcoin.index import FORMAT_VERSION, ChainIndex, outpoint_key, txid_hex
 from etm_bridge_bitcoin.script import HtlcScript
 from etm_bridge_bitcoin.txbuild import (
@@ -28,7 +28,11 @@ from etm_bridge_bitcoin.v2 import (
 
 from etm_bridge.adapter import HtlcTerms, SpendKind
 from etm_bridge.chains.bitcoin.custody import ecdsa
-from etm_bridge.chains.bitcoin.custody.scripts import counter_refund_witness
+from etm_bridge.chains.bitcoin.custody.scripts import (
+    counter_refund_witness,
+    swap_in_claim_witness,
+    vault_witness,
+)
 from etm_bridge.errors import ValidationError
 from etm_bridge.hashlock import hashlock_of
 from etm_bridge.utxo.index import SpendRecord
@@ -136,3 +140,23 @@ def test_committee_scripts_are_the_vault_and_the_v2_committee_sides() -> None:
     assert committee_policy(CounterHtlc(H, US.pubkey, POLICY, 300).script) == POLICY
     assert committee_policy(HtlcScript(H, US.pubkey, US.pubkey, 300).script) is None
     assert committee_policy(b"\x51") is None
+
+
+def test_only_the_committee_branch_of_a_v2_lock_is_a_committee_spend() -> None:
+    """Attack (x7a): custody_submit took any input whose witness script was a v2 lock as a
+    committee spend, so the user's own refund of a swap-in v2 and claim of a counter v2 (the
+    user's branches) went through the committee's submission path. The selector under the
+    script decides: 0x01 (claim) for a swap-in v2, empty (refund) for a counter v2."""
+    swap_in = SwapInHtlc(H, POLICY, US.pubkey, 300)
+    counter = CounterHtlc(H, US.pubkey, POLICY, 300)
+    sigs = [b"\x30" * 71] * 3
+    user_refund = build_swap_in_refund_tx(US, "aa" * 32, 0, 100_000, swap_in, 2)
+    user_claim = build_counter_claim_tx(US, "aa" * 32, 0, 100_000, counter, PREIMAGE, 2)
+    for tx in (user_refund, user_claim):
+        assert committee_spend_policy(list(tx.wit.vtxinwit[0].scriptWitness)) is None
+    assert committee_spend_policy(swap_in_claim_witness(sigs, PREIMAGE, swap_in)) == POLICY
+    assert committee_spend_policy(counter_refund_witness(sigs, counter)) == POLICY
+    assert committee_spend_policy(vault_witness(sigs, POLICY.vault_script())) == POLICY
+    wrong_branch = [*swap_in_claim_witness(sigs, PREIMAGE, swap_in)[:-2], b"", swap_in.script]
+    assert committee_spend_policy(wrong_branch) is None
+    assert committee_spend_policy([swap_in.script]) is None

@@ -173,10 +173,10 @@ def test_the_previous_vault_accepts_deposits_only_within_grace_blocks() -> None:
     w.seat(0, range(4))
     old = w.vault(0)
     w.seat(1, range(1, 5), start=20)  # a rotation at height 20, grace 5
-    ref = w.deposit(5_000, old, height=25)
+    ref = w.deposit(10_000, old, height=25)
     assert mandate_store.get_utxo(w.s, "btc", ref).epoch == 0  # type: ignore[union-attr]
-    assert reason(lambda: w.deposit(5_000, old, height=26)) == "stale_vault"
-    w.deposit(5_000, w.vault(1), height=26)
+    assert reason(lambda: w.deposit(10_000, old, height=26)) == "stale_vault"
+    w.deposit(10_000, w.vault(1), height=26)
 
 
 def test_a_deposit_counted_twice_is_refused() -> None:

@@ -38,6 +38,7 @@ def test_the_reserved_ids_are_in_custody_blocks() -> None:
     assert all(cr.ATTEST_HEADERS_TYPE_ID not in p.relay.types for p in others)
 
 
-def test_peer_message_code_10_is_free_for_custody_shares() -> None:
-    assert cr.SHARE_MESSAGE_CODE not in messages.REGISTRY
-    assert all(k.name != cr.SHARE_MESSAGE_NAME for k in messages.REGISTRY.values())
+def test_peer_message_code_10_is_the_custody_share() -> None:
+    kind = messages.REGISTRY[cr.SHARE_MESSAGE_CODE]
+    assert (kind.name, kind.max_bytes) == (cr.SHARE_MESSAGE_NAME, cr.SHARE_MESSAGE_MAX_BYTES)
+    assert [k.code for k in messages.REGISTRY.values() if k.name == cr.SHARE_MESSAGE_NAME] == [10]

@@ -19,6 +19,7 @@ from etm_bridge.chain.params import ChainParams
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.errors import PeerProtocolError, ValidationError
+from etm_bridge.node.p2p.custody_share import CustodyShare
 from etm_bridge.node.p2p.messages import (
     MAX_FRAME_BYTES,
     REGISTRY,
@@ -65,6 +66,7 @@ def _samples() -> list[object]:
         GetPeers(),
         Peers(("127.0.0.1:26657", "node.example:1", "[::1]:80")),
         Evidence(block.header.encoded, chain.block_by_height(0).header.encoded),
+        CustodyShare("btc", os.urandom(32), 2, b"\x02" * 33, ((0, b"\x30" * 71), (3, b"\x01"))),
     ]
 
 
@@ -121,7 +123,7 @@ def test_fuzz_random_frames(frame: bytes) -> None:
 
 
 @FUZZ
-@given(st.integers(1, 9), st.binary(max_size=600))
+@given(st.integers(1, 10), st.binary(max_size=600))
 def test_fuzz_random_bodies_of_every_type(code: int, body: bytes) -> None:
     _decodes_or_refuses(bytes([code]) + body)
 

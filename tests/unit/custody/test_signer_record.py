@@ -1,0 +1,108 @@
+"""The custody signer's record on disk (design-14 section 5.3): rows survive a reopen, a
+refused revision writes nothing, a replayed or changed revision never yields a new signature,
+and another chain's record never blocks this one."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from etm_bridge.chains.bitcoin.custody import ecdsa
+from etm_bridge.custody_signer.record import GOSSIPED, RECORDED, InputToSign, SigningRecord
+from etm_bridge.errors import CustodyError, StoreError
+
+pytestmark = pytest.mark.unit
+
+GENESIS, OTHER_GENESIS = b"\x0a" * 32, b"\x0b" * 32
+MID, MID2, ORIGINAL = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+OP0, OP1 = b"\xa0" * 36, b"\xa1" * 36
+SECRET = b"\x42" * 32
+
+
+class Signer:
+    """Counts the signatures computed (a refused revision must compute none that leaves)."""
+
+    def __init__(self) -> None:
+        self.calls: list[bytes] = []
+
+    def __call__(self, digest: bytes) -> bytes:
+        self.calls.append(digest)
+        return ecdsa.sign(SECRET, digest)
+
+
+def inputs(*digests: bytes, outpoints: tuple[bytes | None, ...] = (OP0, OP1)) -> list[InputToSign]:
+    return [InputToSign(i, d, outpoints[i]) for i, d in enumerate(digests)]
+
+
+def test_a_revision_is_recorded_once_and_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "custody_signer.sqlite"
+    rec, sign = SigningRecord(path, GENESIS), Signer()
+    first = rec.record_revision("btc", MID, 0, inputs(b"\xd0" * 32, b"\xd1" * 32), None, sign)
+    assert first == {0: ecdsa.sign(SECRET, b"\xd0" * 32), 1: ecdsa.sign(SECRET, b"\xd1" * 32)}
+    rec.close()
+    rec = SigningRecord(path, GENESIS)
+    again = rec.record_revision("btc", MID, 0, inputs(b"\xd0" * 32, b"\xd1" * 32), None, sign)
+    assert again == first and len(sign.calls) == 2  # the stored bytes, nothing signed again
+    [stored] = rec.stored()
+    assert (stored.mandate_id, stored.revision, stored.signatures, stored.state) == (
+        MID, 0, first, RECORDED)  # fmt: skip
+    rec.mark_gossiped("btc", MID, 0)
+    assert rec.stored()[0].state == GOSSIPED
+
+
+def test_a_changed_digest_refuses_the_whole_revision_and_writes_nothing(tmp_path: Path) -> None:
+    """Attack: a lying node serves revision 0 again with another spend."""
+    rec, sign = SigningRecord(tmp_path / "r.sqlite", GENESIS), Signer()
+    rec.record_revision("btc", MID, 0, inputs(b"\xd0" * 32), None, sign)
+    for served in (inputs(b"\xd9" * 32), inputs(b"\xee" * 32, b"\xd9" * 32)[::-1]):
+        with pytest.raises(CustodyError) as err:
+            rec.record_revision("btc", MID, 0, served, None, sign)
+        assert err.value.reason == "digest_changed"
+    assert rec.signed_revision("btc", MID, 0) == {0: ecdsa.sign(SECRET, b"\xd0" * 32)}
+
+
+def test_another_mandate_over_a_bound_outpoint_is_refused(tmp_path: Path) -> None:
+    """Attack: two mandates spending one vault output; only a cancel of the first may."""
+    rec, sign = SigningRecord(tmp_path / "r.sqlite", GENESIS), Signer()
+    rec.record_revision("btc", ORIGINAL, 0, inputs(b"\xd0" * 32), None, sign)
+    with pytest.raises(CustodyError) as err:
+        rec.record_revision("btc", MID, 0, [InputToSign(0, b"\xd5" * 32, OP0)], None, sign)
+    assert err.value.reason == "outpoint_bound"
+    # nothing of the refused revision was written: not even the unbound second input
+    with pytest.raises(CustodyError):
+        two = [InputToSign(0, b"\xd6" * 32, OP1), InputToSign(1, b"\xd7" * 32, OP0)]
+        rec.record_revision("btc", MID2, 0, two, None, sign)
+    assert rec.signed_revision("btc", MID2, 0) == {}
+    rec.record_revision("btc", MID2, 0, [InputToSign(0, b"\xd8" * 32, OP1)], None, sign)
+    # a cancel of ORIGINAL, and a bump (revision 1) of ORIGINAL
+    rec.record_revision("btc", MID, 0, [InputToSign(0, b"\xd5" * 32, OP0)], ORIGINAL, sign)
+    rec.record_revision("btc", ORIGINAL, 1, [InputToSign(0, b"\xd9" * 32, OP0)], None, sign)
+    # other chain (ticker) or another genesis: separate records
+    rec.record_revision("eth", MID2, 0, [InputToSign(0, b"\xda" * 32, None)], None, sign)
+    other = SigningRecord(tmp_path / "r.sqlite", OTHER_GENESIS)
+    other.record_revision("btc", MID2, 0, [InputToSign(0, b"\xd6" * 32, OP0)], None, sign)
+
+
+def test_no_inputs_or_a_repeated_input_is_refused(tmp_path: Path) -> None:
+    rec, sign = SigningRecord(tmp_path / "r.sqlite", GENESIS), Signer()
+    for bad in ([], [InputToSign(0, b"\xd0" * 32, OP0), InputToSign(0, b"\xd1" * 32, OP1)]):
+        with pytest.raises(CustodyError):
+            rec.record_revision("btc", MID, 0, bad, None, sign)
+    assert rec.stored() == []
+
+
+def test_the_file_is_wal_with_full_sync_and_a_corrupt_one_is_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.sqlite"
+    SigningRecord(path, GENESIS).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError) as err:
+        SigningRecord(bad, GENESIS)
+    assert "never run the signer without it" in str(err.value)
