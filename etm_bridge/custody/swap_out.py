@@ -114,10 +114,23 @@ def _fund(
     amount: int,
 ) -> tuple[records.CustodyUtxo, ...] | None:
     """The active vault's outputs paying ``amount`` plus the spend's own fee (None: cannot).
-    Each round prices the fee of the chosen set (a probe locking nothing) and grows the target
-    by it; the greedy choice only ever adds outputs, so this ends within ``max_inputs``."""
+
+    The smallest single output that pays both and leaves change above the dust, as for a
+    withdrawal (:func:`.lp._select`: a small swap-out must not reserve the vault's largest
+    output, refusing every other swap-out until it is proven); else largest first, each round
+    pricing the fee of the chosen set (a probe locking nothing) and growing the target by it:
+    the greedy choice only ever adds outputs, so this ends within ``max_inputs``."""
     most = part.setting("max_inputs", 50)
     probe = replace(req, terms={**req.terms, "amount": 0})
+    free = [
+        u for u in candidates if u.status is records.UtxoStatus.UNSPENT and u.epoch == req.epoch
+    ]
+    if free:
+        one = part.spec.build(probe, free[:1], part.cfg).fee  # any single input: one size
+        dust = part.setting("change_dust", 0)
+        fits = [u for u in free if u.amount >= amount + one + dust]
+        if fits:
+            return (min(fits, key=lambda u: (u.amount, u.outpoint)),)
     extra = 0
     while True:
         chosen = select_inputs(candidates, req.epoch, amount + extra, lambda k: 0, most)

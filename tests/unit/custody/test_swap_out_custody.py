@@ -334,3 +334,17 @@ def test_a_swap_out_counted_from_a_stale_relay_tip_is_refused() -> None:
     port = ChainCustody(lambda: {"btc": fresh})  # older, but still leaves the user time
     w.apply(swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port))  # type: ignore[arg-type]
     assert w.mandate(b"o" * 32).terms["timelock"] == TIP + (80_000 - 10 - 21_600 - 3_600) // 600
+
+
+def test_a_small_swap_out_takes_the_smallest_output_that_pays_it_not_the_largest() -> None:
+    """A griefer's tiny swap-out must not reserve the vault's largest output (every other
+    swap-out would be refused until its lock is proven)."""
+    w = Swaps()
+    w.fund(150_000, 20_000, 60_000)
+    w.swap_out(b"g" * 32, 2 * 10**9)  # ~ 38k out: the 60k output pays it with change
+    m = w.mandate(b"g" * 32)
+    (only,) = build.decode_plan(m.revisions[0].spend).inputs
+    assert only.amount == 60_000
+    w.swap_out(b"h" * 32, 3 * 10**9, hashlock=bytes(32))  # ~ 40k: the 150k output is free
+    (big,) = build.decode_plan(w.mandate(b"h" * 32).revisions[0].spend).inputs
+    assert big.amount == 150_000 and balanced(w)
