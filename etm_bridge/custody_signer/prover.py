@@ -158,6 +158,8 @@ class Prover:
             except EtmBridgeError as exc:
                 failed.add(duty.ticker)
                 log.warning("custody %s duty %s failed: %s", duty.ticker, type(duty).__name__, exc)
+                if not self.pending:  # a batch evicted after admission left its nonce unused
+                    self.agent.nonces = NonceCache()
 
     def _relay(self, duty: duties.RelayHeaders) -> None:
         adapter = self.adapters[duty.ticker]
