@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ..custody.outcome import OutcomeProof
 from ..custody.txtypes import OUTCOME
 from ..errors import EtmBridgeError, LockNotFoundError, NotFoundError, TxRejectedError
 from ..etm_client import header_feed
+from ..etm_client.custody import CustodyClient
 from ..etm_client.submit import NonceCache, Submitter
 from ..node.client import NodeClient
 from ..spv.relay_policy import RelayPolicy
@@ -45,6 +47,8 @@ from . import keys
 log = logging.getLogger("etm_bridge.custody_signer")
 #: How far below its node's tip the signer first looks for a revision's spend.
 LOOKBACK = 144
+#: Seconds each member waits after the one before it in a spend's turn order (``rank``).
+DEFAULT_GRACE_S = 10.0
 #: Tx 302's refusal of a mandate proven already (by another signer's proof): success.
 REPLAYED = "outcome_replayed"
 
@@ -57,8 +61,14 @@ class Prover:
         options: Mapping[str, Mapping[str, Any]],
         networks: Mapping[str, str],
         data_dir: Path,
+        my_keys: Mapping[str, bytes] | None = None,
+        grace_s: float = DEFAULT_GRACE_S,
+        clock: Callable[[], float] = time.time,
     ):
         self.node = node
+        self.custody = CustodyClient(node)
+        self.my_keys, self.grace_s, self.clock = dict(my_keys or {}), grace_s, clock
+        self.deep_since: dict[bytes, float] = {}  # txid -> when our node first had it deep
         self.agent = Submitter(node, SigningKey(agent_seed))
         self.wallet_hex = hashlib.sha256(
             b"etm-bridge signer adapter wallet" + agent_seed
@@ -85,13 +95,18 @@ class Prover:
 
     def view(self, mandates: Sequence[records.Mandate]) -> duties.SignerView:
         chains: dict[str, duties.ChainView] = {}
+        members: dict[str, tuple[bytes, ...]] = {}
+        if any(self._adapter(m.ticker) is not None and m.revisions for m in mandates):
+            data = self.custody.status()
+            if data.get("committee") is not None:
+                members = dict(records.decode(records.Committee, data["committee"]).keys)
         sightings: list[duties.SpendSighting] = []
         for m in mandates:
             adapter = self._adapter(m.ticker)
             if adapter is None or not m.revisions:
                 continue
             if m.ticker not in chains:
-                chains[m.ticker] = self._chain(m.ticker, adapter)
+                chains[m.ticker] = self._chain(m.ticker, adapter, members.get(m.ticker, ()))
             kit = keys.signing_kit(m.ticker)
             assert kit is not None
             for rev in m.revisions:
@@ -102,18 +117,20 @@ class Prover:
                 moved = kit.moved(rev.spend)
                 sightings.append(duties.SpendSighting(
                     m.ticker, m.id, rev.rev, rev.txid, height, moved, relayed))  # fmt: skip
-        return duties.SignerView(chains, tuple(sightings), frozenset(self.pending))
+        return duties.SignerView(chains, tuple(sightings), frozenset(self.pending),
+                                 self.clock(), self.deep_since, self.grace_s)  # fmt: skip
 
-    def _chain(self, ticker: str, adapter: Any) -> duties.ChainView:
+    def _chain(self, ticker: str, adapter: Any, members: tuple[bytes, ...]) -> duties.ChainView:
         tip = int(adapter.tip().height)
         profile = chain_registry().by_ticker(ticker)
         relay = profile.require_relay()
+        me = self.my_keys.get(ticker, b"")
         try:
             status = self.node.spv_relay(ticker)
         except NotFoundError:
-            return duties.ChainView(tip, None, RelayPolicy(1))
+            return duties.ChainView(tip, None, RelayPolicy(1), members, me)
         relay_tip = int((status.get("tip") or {}).get(relay.tip_field, 0))
-        return duties.ChainView(tip, relay_tip, RelayPolicy(**status["policy"]))
+        return duties.ChainView(tip, relay_tip, RelayPolicy(**status["policy"]), members, me)
 
     def _height(self, adapter: Any, txid: bytes, tip: int) -> int | None:
         """The block holding ``txid`` on our node (None: mempool or not seen), searching only
@@ -146,8 +163,14 @@ class Prover:
 
     def tick(self, mandates: Sequence[records.Mandate]) -> None:
         self._settle_pending()
+        view = self.view(mandates)
+        deep = duties.deep_spends(view)
+        for txid in deep:
+            self.deep_since.setdefault(txid, view.now_s)
+        for txid in set(self.deep_since) - deep:  # proven (no longer open) or reorganised
+            del self.deep_since[txid]
         failed: set[str] = set()
-        for duty in duties.decide(self.view(mandates)):
+        for duty in duties.decide(view):
             if duty.ticker in failed:
                 continue
             try:

@@ -4,7 +4,8 @@ Beside a delegate's node, talking to it over HTTP only. Files in ``D``: the node
 ``node.json`` and ``genesis.json`` (read), ``custody_keys.json`` (secrets), the record
 ``custody_signer.sqlite``, and ``custody_signer.json`` (optional: ``{"chains": {"<ticker>":
 {adapter options, e.g. rpc_url, rpc_user, rpc_password}}, "tick_s": 1.0}``; a chain without
-options is signed for but never submitted by this signer).
+options is signed for but never submitted nor proven by this signer; ``prove_grace_s``, default
+10: the wait between members' turns to relay and prove a spend, ``custody.duties.rank``).
 
 Each tick (:meth:`Signer.tick`):
 
@@ -51,7 +52,7 @@ from ..node.config import NodeConfig
 from ..node.p2p.custody_share import CustodyShare, encode_share
 from ..node.server import load_genesis
 from . import checks, keys
-from .prover import Prover
+from .prover import DEFAULT_GRACE_S, Prover
 from .record import FILE_NAME, InputToSign, SigningRecord
 from .submit import Submitter
 
@@ -117,8 +118,10 @@ class Signer:
             self.submitters[ticker] = Submitter(ticker, kit, opts)
         networks = {t: str(dict(section.get(t) or {}).get("network", "regtest"))
                     for t in self.submitters}  # fmt: skip
+        mine = {t: self.keys.public_key(t) for t in self.submitters if t in self.keys.secrets}
+        grace = float(options.get("prove_grace_s", DEFAULT_GRACE_S))
         self.prover = Prover(self.node, self.keys.agent_seed, dict(options.get("chains", {})),
-                             networks, self.data_dir)  # fmt: skip
+                             networks, self.data_dir, mine, grace, clock)  # fmt: skip
         self.committees: dict[int, records.Committee] = {}
         self.submitted: set[tuple[bytes, int]] = set()
         self.refused: dict[tuple[bytes, int], str] = {}

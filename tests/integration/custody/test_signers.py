@@ -12,7 +12,7 @@ the test:
   second, non-forging node: its share reaches the first by peer gossip, message 10, and the
   others' reach it the same way), assemble it, Bitcoin accepts it with the mandate's txid
   although one signer was killed first; once the test has mined the relay policy's depth they
-  relay the headers ETM lacks and race to prove it (tx 302): proven once, books exact;
+  relay the headers ETM lacks and prove it (tx 302), taking turns: proven once, books exact;
 * the other tests open mandates with the test-only tx 399 (``btc_mandate_plugin``: a vault
   output the test funds directly, no deposit), because each needs a fresh vault output quickly:
   a signer crashed by the test-only switch right after recording (``after_record``) or right
@@ -242,10 +242,10 @@ def test_three_of_four_signers_pay_and_prove_an_lp_withdrawal_with_no_test_signa
     test, 206) and its withdrawal (207); then, with member 3's signer killed and no signature
     nor proof from the test: three signers sign the ``lp_withdraw`` mandate (signer 2 through
     the second node: shares cross the peer network both ways), assemble it, Bitcoin accepts
-    it with the mandate's txid; the test mines blocks and relays nothing, and the signers
-    relay the headers ETM lacks and race to prove it (302, ``outcome_replayed`` for the
-    losers): proven once, the investor's key got ``asset_out - fee``, the books balance to the
-    unit, and no signer signed anything twice."""
+    it with the mandate's txid; the test mines blocks and relays nothing, and the signers, in
+    turns (``custody.duties.rank``; a late one's ``outcome_replayed`` is done), relay the
+    headers ETM lacks and prove it (302): proven once, the investor's key got ``asset_out -
+    fee``, the books balance to the unit, and no signer signed anything twice."""
     s, node, btc = net.s, net.node, net.btc
     relayer, investor = dev_key("user-0"), dev_key("user-1")  # user-0: the deposit's relayer
     me20 = address_hash(investor.public_key)
@@ -301,7 +301,7 @@ def test_three_of_four_signers_pay_and_prove_an_lp_withdrawal_with_no_test_signa
     assert relay_before < spend_block <= relay_after - need + 1  # the signers relayed them
     logs = [sp.log() for sp in net.signers[:3]]
     assert any("outcome proof sent" in text for text in logs)
-    assert all(sp.alive() for sp in net.signers[:3])  # the race's losers took it as done
+    assert all(sp.alive() for sp in net.signers[:3])
 
     paid = CTransaction.deserialize(
         bytes.fromhex(btc.rpc.call("getrawtransaction", (rev.txid or b"")[::-1].hex(), 0))

@@ -13,6 +13,8 @@ from etm_bridge.custody.duties import (
     SignerView,
     SpendSighting,
     decide,
+    deep_spends,
+    rank,
 )
 from etm_bridge.spv.relay_policy import RelayPolicy
 
@@ -89,3 +91,40 @@ def test_one_proof_per_mandate_and_unknown_chains_are_ignored() -> None:
     assert decide(two_revs) == [ProveOutcome("btc", MID, 0, TXID, 100)]
     other = SpendSighting("eth", MID2, 0, TXID2, 100, 1, True)
     assert decide(view(other)) == []
+
+
+KEYS = tuple(bytes([2, i]) + bytes(31) for i in range(4))
+
+
+def turn_view(me: bytes, now: float, since: float | None, tip: int = 110) -> SignerView:
+    chain = ChainView(tip, 110, THREE, KEYS, me)
+    deep = {} if since is None else {TXID: since}
+    return SignerView({"btc": chain}, (seen(108),), frozenset(), now, deep, 10.0)
+
+
+def test_the_members_take_turns_per_spend_so_honest_signers_do_not_race() -> None:
+    """A 302 race among signers: every member sees the spend deep at once; if all proved (and
+    relayed) at once, their nodes would refuse each other's gossiped losers and penalize the
+    peers that relayed them. The spend's first member acts at once, the r-th after r graces."""
+    order = sorted(KEYS, key=lambda k: rank(KEYS, k, TXID))
+    assert [rank(KEYS, k, TXID) for k in order] == [0, 1, 2, 3]
+    first, second, last = order[0], order[1], order[3]
+    assert decide(turn_view(first, 100.0, None)) == [ProveOutcome("btc", MID, 0, TXID, 108)]
+    assert decide(turn_view(second, 100.0, None)) == []  # first seen deep now: wait
+    assert decide(turn_view(second, 109.9, 100.0)) == []
+    assert decide(turn_view(second, 110.0, 100.0)) == [ProveOutcome("btc", MID, 0, TXID, 108)]
+    assert decide(turn_view(last, 129.0, 100.0)) == []
+    assert decide(turn_view(last, 130.0, 100.0)) != []
+    stranger = b"\x03" * 33  # not a member: after every member
+    assert rank(KEYS, stranger, TXID) == 4
+    assert decide(turn_view(stranger, 139.0, 100.0)) == []
+
+
+def test_the_first_member_differs_between_spends() -> None:
+    firsts = {min(KEYS, key=lambda k: rank(KEYS, k, bytes([i]) * 32)) for i in range(32)}
+    assert len(firsts) > 1  # nobody is always first (nor always spared)
+
+
+def test_a_spend_not_deep_records_no_turn() -> None:
+    assert deep_spends(turn_view(KEYS[0], 0.0, None)) == {TXID}
+    assert deep_spends(turn_view(KEYS[0], 0.0, None, tip=109)) == set()
