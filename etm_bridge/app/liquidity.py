@@ -36,7 +36,7 @@ from ..etm_client import header_feed
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
 from ..units import format_amount, known_units, parse_amount
-from . import deposit_journal
+from . import committee_pools, deposit_journal
 from .context import AppContext
 
 #: Headroom over the node's ETM quote when ``etm_max`` is omitted (1 %): the pool may move
@@ -224,6 +224,21 @@ def pool_destination(
     return str(found)
 
 
+def _committee_destination(
+    chain: ChainProfile, pool: dict[str, Any], given: str | None, progress: Callable[[str], None]
+) -> str:
+    """A committee pool's vault (:func:`.committee_pools.deposit_vault`) as the chain client's
+    ``destination`` (hex); a ``given`` one must be that vault."""
+    vault = committee_pools.deposit_vault(chain, pool)
+    if given is not None and given.lower() not in (vault.address.lower(), vault.destination.hex()):
+        raise ValidationError(
+            f"{given} is not the {pool['asset']} pool's vault: the committee's is {vault.address}; "
+            "leave the flag out"
+        )
+    progress(f"the {vault.m}-of-{vault.n} committee's vault (epoch {vault.epoch}): {vault.address}")
+    return vault.destination.hex()
+
+
 def lp_deposit(
     ctx: AppContext,
     asset: str,
@@ -252,7 +267,10 @@ def lp_deposit(
     ex = ctx.exchange(trusted_relayer=relay)
     me = ex.etm_address()
     pool = ex.pool(asset)
-    destination = pool_destination(ctx, chain, pool, destination)
+    if committee_pools.is_committee_pool(pool):  # pays the vault the client derives itself
+        destination = _committee_destination(chain, pool, destination, progress)
+    else:
+        destination = pool_destination(ctx, chain, pool, destination)
     _check_options(chain, leg, resume_txid, destination)
     etm_max = deposit_etm_max(pool, amount, etm_max, ex.deposit_quote)
     balance = int(ctx.node().account(me)["balance"])

@@ -1,0 +1,105 @@
+"""A committee pool's ``custody`` block as the node serves it and as ``lp deposit`` checks it
+(issue 14, docs/custody.md 2.10): the node adds the committee's keys to the port's
+``pool_view``; the client derives the vault from them and refuses, before paying, a vault the
+committee does not hold (a lying node), a committee that does not add up, paused inflows or no
+vault. An operator pool's JSON has no ``custody`` key.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from test_lp_custody import KEYS, PORT, World
+
+from etm_bridge.app import committee_pools
+from etm_bridge.chains.bitcoin.client import deposit_payments
+from etm_bridge.chains.bitcoin.custody import scripts
+from etm_bridge.chains.profile import DepositRequest
+from etm_bridge.chains.registry import chain_registry
+from etm_bridge.errors import ValidationError
+from etm_bridge.exchange import views
+from etm_bridge.node.exchange_api import PoolCustody
+
+pytestmark = pytest.mark.unit
+BTC = chain_registry().by_ticker("btc")
+
+
+def _served(w: World) -> dict[str, Any]:
+    return views.show_pool(w.s, "btc", PoolCustody(PORT))
+
+
+def test_an_operator_view_has_no_custody_key_and_a_committee_pool_names_its_committee() -> None:
+    w = World()
+    assert "custody" not in views.show_pool(w.s, "btc")  # no port: the operator JSON
+    assert _served(w)["custody"] == {"committee": None, "inflows": "paused",
+                                     "reason": "custody_inactive"}  # fmt: skip
+    c = w.seat(0, range(4))
+    block = _served(w)["custody"]
+    assert block["committee"] == {"epoch": 0, "m": 3, "n": 4,
+                                  "keys": [k.hex() for k in c.keys["btc"]]}  # fmt: skip
+    assert block["vault"]["destination"] == w.vault(0).hex() and block["inflows"] == "open"
+    page = views.pools_page(w.s, None, 10, PoolCustody(PORT))
+    assert page.rows == [_served(w)]
+
+
+def test_the_client_pays_the_vault_it_derives_from_the_committee() -> None:
+    w = World()
+    w.seat(0, range(4))
+    vault = committee_pools.deposit_vault(BTC, _served(w))
+    assert (vault.m, vault.n, vault.epoch, vault.destination) == (3, 4, 0, w.vault(0))
+    req = DepositRequest(b"", 25_000, b"\x01" * 20, vault.destination.hex())
+    pay, tag = deposit_payments(req)
+    assert (pay.destination, pay.amount) == (w.vault(0), 25_000) and tag.destination[0] == 0x6A
+
+
+def _tampered(w: World, change: Any) -> dict[str, Any]:
+    pool = copy.deepcopy(_served(w))
+    change(pool["custody"])
+    return pool
+
+
+def _refusal(pool: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as err:
+        committee_pools.deposit_vault(BTC, pool)
+    assert "\n" not in str(err.value) and "nothing was paid" in str(err.value)
+    return str(err.value)
+
+
+def test_a_lying_node_cannot_redirect_a_deposit() -> None:
+    """Attack: the node names another script as the vault (the attacker's key, another
+    committee's vault); or reports a committee it controls alone that does not add up."""
+    w = World()
+    w.seat(0, range(4))
+    thief = scripts.p2wpkh(KEYS[5]).hex()
+    other = scripts.p2wsh(b"\x51").hex()
+    for dest in (thief, other):
+        why = _refusal(_tampered(w, lambda c, d=dest: c["vault"].__setitem__("destination", d)))
+        assert "not the vault of the 3-of-4 committee" in why
+    one_key = _tampered(w, lambda c: c["committee"].update(m=1, n=1, keys=[KEYS[5].hex()]))
+    assert "not the vault of the 1-of-1" in _refusal(one_key)  # its own key, the real vault
+    # (a node lying consistently about both is what several endpoints catch, docs/custody.md)
+    short = _tampered(w, lambda c: c["committee"].update(keys=c["committee"]["keys"][:3]))
+    assert "does not add up" in _refusal(short)
+    weak = _tampered(w, lambda c: c["committee"].update(m=2))  # the chain's m is floor(2n/3)+1
+    assert "2-of-4" in _refusal(weak)
+    unsorted = _tampered(w, lambda c: c["committee"]["keys"].reverse())
+    assert "unsorted" in _refusal(unsorted)
+    stale = _tampered(w, lambda c: c["vault"].__setitem__("epoch", 7))
+    assert "epoch 7" in _refusal(stale)
+    junk = _tampered(w, lambda c: c["committee"].__setitem__("keys", ["zz"]))
+    assert "malformed" in _refusal(junk)
+
+
+def test_no_vault_paused_inflows_or_no_block_are_refused_before_paying() -> None:
+    w = World()
+    assert "inflows are paused (custody_inactive)" in _refusal(_served(w))  # no committee yet
+    w.seat(0, range(4))
+    paused = _tampered(w, lambda c: c.update(inflows="paused", reason="custody_bond_cap"))
+    assert "custody_bond_cap" in _refusal(paused)
+    assert "names no vault" in _refusal(_tampered(w, lambda c: c.update(vault=None)))
+    bare = {k: v for k, v in _served(w).items() if k != "custody"}
+    assert "no custody block" in _refusal(bare)
+    with pytest.raises(ValidationError, match="committee pool"):  # the chain client's own guard
+        deposit_payments(DepositRequest(b"", 10_000, b"\x01" * 20, None))
