@@ -1,0 +1,227 @@
+"""An investor uses a committee pool through the CLI (issue 14; docs/custody.md 2.10), on the
+session's regtest node (bcoin by default, Core with $BITCOIND) and one ``etm-bridge node run``
+process on a custody chain (the setup of ``btc_custody_node.py``: four delegates register, the
+round hook forms the 3-of-4 committee, the genesis ``btc`` pool has no claim key).
+
+A wallet made by ``etm-bridge wallet new`` binds its Bitcoin key, then:
+
+* ``lp deposit btc 0.2`` through a node that lies about the vault (a tampering proxy naming the
+  investor's own key as the vault) is refused with one line before anything is paid;
+* ``lp deposit btc 0.2`` through the node pays the vault the client derived from the committee,
+  waits, relays and proves it (206): shares are minted and the vault output ETM records is the
+  Bitcoin output;
+* ``pool show btc [--json]`` shows the custody block with that vault, the 3-of-4 committee and
+  open inflows;
+* ``lp withdraw btc all`` names the ``lp_withdraw`` mandate the committee pays, open on ETM.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bitcoin.core import CTransaction
+from btc_custody_node import Sender, custody_chain, register_all, state_of, until
+from btc_custody_node import committee as committee_of
+from click.testing import CliRunner
+from etm_bridge_cli.main import cli
+from etm_bridge_regtest.bitcoin import BitcoinNode
+from etm_bridge_regtest.etm_process import EtmNodeProcess
+from test_btc_lp_vault import CFG, PLUGINS, SECTION
+
+from etm_bridge.chain.address import decode_address
+from etm_bridge.chain.keys import dev_key
+from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
+from etm_bridge.chains.bitcoin.custody import scripts
+from etm_bridge.chains.bitcoin.custody.spec import SPEC
+from etm_bridge.custody import mandate_store, plans
+from etm_bridge.custody import records as cr
+from etm_bridge.exchange import records as xr
+from etm_bridge.spv.genesis_section import SpvSection
+from etm_bridge.units import ETM
+from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
+
+DEPOSIT_SAT = 20_000_000  # 0.2 BTC
+
+
+class _Lying(BaseHTTPRequestHandler):
+    """Forwards every request to the node; the pool answers name ``vault`` (hex script) as
+    the committee pool's vault."""
+
+    upstream = ""
+    vault = ""
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        kept = {
+            k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")
+        }
+        req = urllib.request.Request(self.upstream + self.path, body, kept, method=self.command)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as reply:
+                status, data = reply.status, reply.read()
+        except urllib.error.HTTPError as err:
+            status, data = err.code, err.read()
+        if self.path.startswith("/api/exchange/pools/btc") and status == 200:
+            pool = json.loads(data)
+            if (pool.get("custody") or {}).get("vault"):
+                pool["custody"]["vault"]["destination"] = self.vault
+                data = json.dumps(pool).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Proxy:
+    def __init__(self, upstream: str, vault: bytes) -> None:
+        handler = type("Lying", (_Lying,), {"upstream": upstream.rstrip("/"), "vault": vault.hex()})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Proxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def custody_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[EtmNodeProcess, Sender]]:
+    spv = SpvSection(allow_dev_pools=True)
+    with custody_chain(tmp_path / "etm", monkeypatch, SECTION, PLUGINS, spv) as running:
+        yield running
+
+
+def _env(url: str, bitcoin_node: BitcoinNode, home: Path) -> dict[str, str]:
+    return {
+        "ETM_BRIDGE_KEYSTORE": str(home / "keystore.json"),
+        "ETM_BRIDGE_ETM_URL": url,
+        "ETM_BRIDGE_BITCOIN_RPC_URL": bitcoin_node.rpc_url,
+        "ETM_BRIDGE_BITCOIN_RPC_USER": bitcoin_node.rpc_user,
+        "ETM_BRIDGE_BITCOIN_RPC_PASSWORD": bitcoin_node.rpc_password,
+        "ETM_BRIDGE_BITCOIN_BIRTH_HEIGHT": str(bitcoin_node.height()),
+        "ETM_BRIDGE_KDF_OPSLIMIT": str(UNSAFE_FAST_KDF.opslimit),
+        "ETM_BRIDGE_KDF_MEMLIMIT": str(UNSAFE_FAST_KDF.memlimit_bytes),
+        "ETM_STACK_DIR": str(home / "no-stack"),
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        "PW": "correct horse battery staple",
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+class _Miner:
+    """Mines a block whenever the Bitcoin mempool holds a transaction (its own RPC client)."""
+
+    def __init__(self, bitcoin_node: BitcoinNode) -> None:
+        from etm_bridge.jsonrpc import JsonRpcClient
+
+        self.rpc = JsonRpcClient(bitcoin_node.rpc_url, user=bitcoin_node.rpc_user,
+                                 password=bitcoin_node.rpc_password)  # fmt: skip
+        self.address = bitcoin_node.faucet_address()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.3):
+            if self.rpc.call("getrawmempool"):
+                self.rpc.call("generatetoaddress", 1, self.address)
+
+    def __enter__(self) -> _Miner:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_cli(
+    custody_node: tuple[EtmNodeProcess, Sender], bitcoin_node: BitcoinNode, tmp_path: Path
+) -> None:
+    node, s = custody_node
+    assert node.client is not None
+    register_all(node, s)
+    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
+    with state_of(node) as view:
+        vault = SPEC.vault(committee_of(view), CFG)
+
+    env = _env(node.client.url, bitcoin_node, tmp_path / "investor")
+    _run(env, "wallet", "new", "--passphrase-env", "PW")
+    public = json.loads(_run(env, "wallet", "show", "--json").stdout)["public"]
+    me20 = decode_address(public["etm"]["address"])
+    s.send(dev_key("user-0"), TRANSFER, TransferPayload(me20, 100 * ETM).encode())
+    bitcoin_node.fund(public["btc"]["addresses"]["regtest"], 2 * DEPOSIT_SAT)
+    until(node, "the investor funded", lambda v: s.settled(v, dev_key("user-0")))
+    _run(env, "bind", "--chain", "btc", "--passphrase-env", "PW")
+    own = scripts.p2wpkh(bytes.fromhex(public["btc"]["public_key"]))
+
+    # a node naming another script (the investor's own key) as the vault: refused, nothing paid
+    mempool = set(bitcoin_node.rpc.call("getrawmempool"))
+    with _Proxy(node.client.url, own) as proxy:
+        lied = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.2", "--etm", "1",
+                                        "--passphrase-env", "PW"],
+                                  env={**env, "ETM_BRIDGE_ETM_URL": proxy.url})  # fmt: skip
+    assert lied.exit_code != 0 and lied.output.startswith("error: "), lied.output
+    assert len(lied.output.splitlines()) == 1, lied.output
+    assert "is not the vault of the 3-of-4 committee" in lied.output, lied.output
+    assert set(bitcoin_node.rpc.call("getrawmempool")) == mempool
+
+    with _Miner(bitcoin_node):
+        paid = _run(env, "lp", "deposit", "btc", "0.2", "--etm", "1", "--fee-rate", "3",
+                    "--passphrase-env", "PW", "--json")  # fmt: skip
+    deposit = json.loads(paid.stdout)
+    assert deposit["status"] == "confirmed" and vault.address in paid.stderr
+    assert int(deposit["positions"][0]["shares"]) > 0
+    txid = deposit["bitcoin_txid"]
+    raw = bytes.fromhex(bitcoin_node.rpc.call("getrawtransaction", txid, 0))
+    out0 = CTransaction.deserialize(raw).vout[0]
+    outpoint = bytes.fromhex(txid)[::-1] + (0).to_bytes(4, "little")
+    with state_of(node) as view:
+        utxo = mandate_store.get_utxo(view, "btc", outpoint)
+        shares = view.get_u64(xr.SHARES, xr.share_key("btc", me20))
+    assert (bytes(out0.scriptPubKey), out0.nValue) == (vault.destination, DEPOSIT_SAT)
+    assert utxo is not None and (utxo.amount, utxo.status) == (DEPOSIT_SAT, cr.UtxoStatus.UNSPENT)
+    assert shares == int(deposit["positions"][0]["shares"])
+
+    shown = json.loads(_run(env, "pool", "show", "btc", "--json").stdout)
+    block = shown["custody"]
+    assert block["vault"] == {"ticker": "btc", "epoch": 0, "address": vault.address,
+                              "destination": vault.destination.hex()}  # fmt: skip
+    assert (block["committee"]["m"], block["committee"]["n"], block["inflows"]) == (3, 4, "open")
+    text = _run(env, "pool", "show", "btc").stdout
+    assert "epoch 0, 3-of-4; inflows open" in text and vault.address in text
+
+    out = json.loads(_run(env, "lp", "withdraw", "btc", "all", "--passphrase-env", "PW",
+                          "--json").stdout)  # fmt: skip
+    assert out["status"] == "confirmed" and out["obligations"] == []
+    mandate_id = bytes.fromhex(out["mandate"]["mandate_id"])
+    with state_of(node) as view:
+        m = mandate_store.get_mandate(view, mandate_id)
+    assert m is not None and m.kind is cr.MandateKind.LP_WITHDRAW
+    assert m.status is cr.MandateStatus.OPEN and m.terms["claim_key"] == public["btc"]["public_key"]
