@@ -93,6 +93,29 @@ def deposit_vault(chain: ChainProfile, pool: dict[str, Any]) -> CommitteeVault:
     return CommitteeVault(ticker, epoch, m, n, address, derived)
 
 
+def agreed_vault(node: Any, chain: ChainProfile, pool: dict[str, Any]) -> CommitteeVault:
+    """:func:`deposit_vault` of ``pool``, which every trusted endpoint of a client on several
+    ETM nodes (``node.read_everywhere``, :class:`~etm_bridge.etm_client.endpoints.NodeSet`)
+    must name too: a node lying consistently about the committee and its vault is outvoted by
+    refusing, never by paying. One endpoint: its word, checked by :func:`deposit_vault`."""
+    vault = deposit_vault(chain, pool)
+    everywhere = getattr(node, "read_everywhere", None)
+    if everywhere is None:
+        return vault
+    asset = str(pool.get("asset"))
+    for url, answer in everywhere(f"/api/exchange/pools/{asset}").items():
+        if isinstance(answer, Exception):
+            raise _refuse(asset, f"ETM endpoint {url} could not confirm its vault ({answer})")
+        try:
+            theirs = deposit_vault(chain, answer)
+        except ValidationError as exc:
+            raise ValidationError(f"ETM endpoint {url}: {exc}") from None
+        if theirs.destination != vault.destination:
+            raise _refuse(asset, f"the ETM endpoints disagree about its vault ({url} names "
+                          f"{theirs.address}, another {vault.address}): a lying node")  # fmt: skip
+    return vault
+
+
 def _derive(spec: Any, epoch: int, m: int, n: int, ticker: str, keys: tuple[bytes, ...]) -> bytes:
     from ..custody.records import Committee
 

@@ -225,11 +225,12 @@ def pool_destination(
 
 
 def _committee_destination(
-    chain: ChainProfile, pool: dict[str, Any], given: str | None, progress: Callable[[str], None]
-) -> str:
-    """A committee pool's vault (:func:`.committee_pools.deposit_vault`) as the chain client's
+    ctx: AppContext, chain: ChainProfile, pool: dict[str, Any], given: str | None,
+    progress: Callable[[str], None],
+) -> str:  # fmt: skip
+    """A committee pool's vault (:func:`.committee_pools.agreed_vault`) as the chain client's
     ``destination`` (hex); a ``given`` one must be that vault."""
-    vault = committee_pools.deposit_vault(chain, pool)
+    vault = committee_pools.agreed_vault(ctx.node(), chain, pool)
     if given is not None and given.lower() not in (vault.address.lower(), vault.destination.hex()):
         raise ValidationError(
             f"{given} is not the {pool['asset']} pool's vault: the committee's is {vault.address}; "
@@ -268,7 +269,7 @@ def lp_deposit(
     me = ex.etm_address()
     pool = ex.pool(asset)
     if committee_pools.is_committee_pool(pool):  # pays the vault the client derives itself
-        destination = _committee_destination(chain, pool, destination, progress)
+        destination = _committee_destination(ctx, chain, pool, destination, progress)
     else:
         destination = pool_destination(ctx, chain, pool, destination)
     _check_options(chain, leg, resume_txid, destination)

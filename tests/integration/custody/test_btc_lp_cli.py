@@ -21,7 +21,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,15 @@ from etm_bridge.wallet.keystore import UNSAFE_FAST_KDF
 DEPOSIT_SAT = 20_000_000  # 0.2 BTC
 
 
+Rewrite = Callable[[dict[str, Any]], None]
+
+
 class _Lying(BaseHTTPRequestHandler):
-    """Forwards every request to the node; the pool answers name ``vault`` (hex script) as
-    the committee pool's vault."""
+    """Forwards every request to the node; ``rewrite`` changes the committee pool's custody
+    block in the pool answers."""
 
     upstream = ""
-    vault = ""
+    rewrite: Rewrite = staticmethod(lambda block: None)  # type: ignore[assignment]
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
@@ -72,7 +75,7 @@ class _Lying(BaseHTTPRequestHandler):
         if self.path.startswith("/api/exchange/pools/btc") and status == 200:
             pool = json.loads(data)
             if (pool.get("custody") or {}).get("vault"):
-                pool["custody"]["vault"]["destination"] = self.vault
+                type(self).rewrite(pool["custody"])
                 data = json.dumps(pool).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -87,8 +90,9 @@ class _Lying(BaseHTTPRequestHandler):
 
 
 class _Proxy:
-    def __init__(self, upstream: str, vault: bytes) -> None:
-        handler = type("Lying", (_Lying,), {"upstream": upstream.rstrip("/"), "vault": vault.hex()})
+    def __init__(self, upstream: str, rewrite: Rewrite) -> None:
+        fields = {"upstream": upstream.rstrip("/"), "rewrite": staticmethod(rewrite)}
+        handler = type("Lying", (_Lying,), fields)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -181,16 +185,35 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
     _run(env, "bind", "--chain", "btc", "--passphrase-env", "PW")
     own = scripts.p2wpkh(bytes.fromhex(public["btc"]["public_key"]))
 
-    # a node naming another script (the investor's own key) as the vault: refused, nothing paid
+    # a node naming another script (the investor's own key) as the vault; one lying
+    # consistently (a 1-of-1 committee of that key and its vault) next to an honest endpoint:
+    # each refused with one line, nothing paid
+    mine = cr.Committee(0, (), 1, 1, {"btc": (bytes.fromhex(public["btc"]["public_key"]),)},
+                        0, "lie")  # fmt: skip
+    theirs = SPEC.vault(mine, CFG)
+
+    def own_key(block: dict[str, Any]) -> None:
+        block["vault"]["destination"] = own.hex()
+
+    def own_committee(block: dict[str, Any]) -> None:
+        block["committee"].update(m=1, n=1, keys=[k.hex() for k in mine.keys["btc"]])
+        block["vault"].update(destination=theirs.destination.hex(), address=theirs.address)
+
     mempool = set(bitcoin_node.rpc.call("getrawmempool"))
-    with _Proxy(node.client.url, own) as proxy:
-        lied = CliRunner().invoke(cli, ["lp", "deposit", "btc", "0.2", "--etm", "1",
-                                        "--passphrase-env", "PW"],
-                                  env={**env, "ETM_BRIDGE_ETM_URL": proxy.url})  # fmt: skip
-    assert lied.exit_code != 0 and lied.output.startswith("error: "), lied.output
-    assert len(lied.output.splitlines()) == 1, lied.output
-    assert "is not the vault of the 3-of-4 committee" in lied.output, lied.output
-    assert set(bitcoin_node.rpc.call("getrawmempool")) == mempool
+    deposit_args = ["lp", "deposit", "btc", "0.2", "--etm", "1", "--passphrase-env", "PW"]
+    for lie, urls, why in (
+        (own_key, "{proxy}", "is not the vault of the 3-of-4 committee"),
+        (own_committee, "{proxy},{node}", "the ETM endpoints disagree about its vault"),
+    ):
+        with _Proxy(node.client.url, lie) as proxy:
+            where = urls.format(proxy=proxy.url, node=node.client.url)
+            lying_env = {k: v for k, v in env.items() if k != "ETM_BRIDGE_ETM_URL"}
+            lied = CliRunner().invoke(cli, deposit_args,
+                                      env={**lying_env, "ETM_BRIDGE_ETM_URLS": where})  # fmt: skip
+        assert lied.exit_code != 0 and lied.output.startswith("error: "), lied.output
+        assert len(lied.output.splitlines()) == 1 and why in lied.output, lied.output
+        assert lie is own_key or (theirs.address in lied.output and vault.address in lied.output)
+        assert set(bitcoin_node.rpc.call("getrawmempool")) == mempool
 
     with _Miner(bitcoin_node):
         paid = _run(env, "lp", "deposit", "btc", "0.2", "--etm", "1", "--fee-rate", "3",

@@ -18,7 +18,7 @@ from etm_bridge.chains.bitcoin.client import deposit_payments
 from etm_bridge.chains.bitcoin.custody import scripts
 from etm_bridge.chains.profile import DepositRequest
 from etm_bridge.chains.registry import chain_registry
-from etm_bridge.errors import ValidationError
+from etm_bridge.errors import NodeUnavailableError, ValidationError
 from etm_bridge.exchange import views
 from etm_bridge.node.exchange_api import PoolCustody
 
@@ -103,3 +103,35 @@ def test_no_vault_paused_inflows_or_no_block_are_refused_before_paying() -> None
     assert "no custody block" in _refusal(bare)
     with pytest.raises(ValidationError, match="committee pool"):  # the chain client's own guard
         deposit_payments(DepositRequest(b"", 10_000, b"\x01" * 20, None))
+
+
+class _Endpoints:
+    """``read_everywhere`` of a client on several ETM nodes: url -> its pool answer."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def read_everywhere(self, path: str) -> dict[str, Any]:
+        assert path == "/api/exchange/pools/btc"
+        return self.answers
+
+
+def test_a_consistent_lie_passes_one_endpoint_but_not_the_others() -> None:
+    """Attack: a node reporting a 1-of-1 committee of the attacker's key and that key's vault
+    is self-consistent (one endpoint cannot tell); every other trusted endpoint must name the
+    same vault, so the lie is refused next to one honest endpoint."""
+    w = World()
+    w.seat(0, range(4))
+    honest = _served(w)
+    liar = World()
+    liar.seat(0, range(5, 6))  # the attacker's own committee, same epoch
+    lie = _served(liar)
+    assert committee_pools.deposit_vault(BTC, lie).destination == liar.vault(0)  # self-consistent
+    with pytest.raises(ValidationError, match="the ETM endpoints disagree about its vault"):
+        committee_pools.agreed_vault(_Endpoints({"a": lie, "b": honest}), BTC, lie)
+    with pytest.raises(ValidationError, match="could not confirm its vault"):
+        committee_pools.agreed_vault(_Endpoints({"a": honest, "b": NodeUnavailableError("x")}),
+                                     BTC, honest)  # fmt: skip
+    agreed = committee_pools.agreed_vault(_Endpoints({"a": honest, "b": honest}), BTC, honest)
+    assert agreed.destination == w.vault(0)
+    assert committee_pools.agreed_vault(object(), BTC, honest) == agreed  # one endpoint
