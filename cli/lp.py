@@ -165,7 +165,8 @@ def withdraw_command(
 @click.option(
     "--vault",
     default=None,
-    help="The pool operator's vault (chains that need one; default: the one the ETM chain names).",
+    help="The pool operator's vault (chains that need one; default: the one the ETM chain "
+    "names); for a committee pool it must be the vault derived from the committee.",
 )
 @click.option(
     "--relay", is_flag=True, help="Feed a trusted-relayer relay with the wallet's ETM key."
