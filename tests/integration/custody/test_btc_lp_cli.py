@@ -12,7 +12,9 @@ A wallet made by ``etm-bridge wallet new`` binds its Bitcoin key, then:
   Bitcoin output;
 * ``pool show btc [--json]`` shows the custody block with that vault, the 3-of-4 committee and
   open inflows;
-* ``lp withdraw btc all`` names the ``lp_withdraw`` mandate the committee pays, open on ETM.
+* ``lp withdraw btc all`` names the ``lp_withdraw`` mandate the committee pays, open on ETM;
+  the test signs it with 3 of the 4 members' keys, Bitcoin takes it, a 302 proves it, and the
+  wallet's bound key got ``amount - payout_fee``.
 """
 
 from __future__ import annotations
@@ -28,21 +30,23 @@ from typing import Any
 
 import pytest
 from bitcoin.core import CTransaction
-from btc_custody_node import Sender, custody_chain, register_all, state_of, until
+from btc_custody_node import Sender, custody_chain, register_all, secret, state_of, until
 from btc_custody_node import committee as committee_of
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.etm_process import EtmNodeProcess
-from test_btc_lp_vault import CFG, PLUGINS, SECTION
+from test_btc_lp_vault import CFG, PLUGINS, SECTION, _adapter, _tx_proof
 
 from etm_bridge.chain.address import decode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.chains.bitcoin.custody import scripts
+from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC
-from etm_bridge.custody import mandate_store, plans
+from etm_bridge.custody import mandate_store, outcome, plans
 from etm_bridge.custody import records as cr
+from etm_bridge.custody.txtypes import OUTCOME
+from etm_bridge.etm_client.header_feed import relay_missing_headers
 from etm_bridge.exchange import records as xr
 from etm_bridge.spv.genesis_section import SpvSection
 from etm_bridge.units import ETM
@@ -170,7 +174,7 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
 ) -> None:
     node, s = custody_node
     assert node.client is not None
-    register_all(node, s)
+    keys = register_all(node, s)
     until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
     with state_of(node) as view:
         vault = SPEC.vault(committee_of(view), CFG)
@@ -248,3 +252,28 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
         m = mandate_store.get_mandate(view, mandate_id)
     assert m is not None and m.kind is cr.MandateKind.LP_WITHDRAW
     assert m.status is cr.MandateStatus.OPEN and m.terms["claim_key"] == public["btc"]["public_key"]
+
+    # the loop closed: 3 of the 4 members sign, Bitcoin takes it, anyone proves it (302)
+    spend = m.revisions[0].spend
+    by_key = {k: secret(i) for i, k in enumerate(keys.values())}
+    signed = SPEC.assemble(spend, build.select_shares(build.decode_plan(spend), {
+        k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend))
+        for k in sorted(by_key)[1:]}), {})  # fmt: skip
+    payout = bitcoin_node.rpc.call("sendrawtransaction", signed.hex())
+    bitcoin_node.mine(1)
+    adapter = _adapter(bitcoin_node, tmp_path / "headers")
+    try:
+        relay_missing_headers(s.client, dev_key("user-1"), adapter, chain="btc")
+        proof = _tx_proof(adapter.transaction_proof(payout, bitcoin_node.height()))
+    finally:
+        adapter.close()
+    s.send(dev_key("delegate-3"), OUTCOME,
+           outcome.OutcomeProof("btc", mandate_id, proof.encode()).encode())  # fmt: skip
+    until(node, "the payout proven", lambda v: (
+        (p := mandate_store.get_mandate(v, mandate_id)) is not None
+        and p.status is cr.MandateStatus.PROVEN))  # fmt: skip
+    got = CTransaction.deserialize(
+        bytes.fromhex(bitcoin_node.rpc.call("getrawtransaction", payout, 0))
+    ).vout[0]
+    assert (bytes(got.scriptPubKey), got.nValue) == (
+        own, int(m.terms["amount"]) - int(m.terms["payout_fee"]))  # fmt: skip
