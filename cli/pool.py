@@ -59,6 +59,10 @@ def _custody_lines(c: dict[str, Any] | None) -> list[str]:
         return [f"  committee  none yet; {inflows}"]
     out = [f"  committee  epoch {committee['epoch']}, {committee['m']}-of-{committee['n']}; "
            f"{inflows}"]  # fmt: skip
+    solvency = c.get("solvency")
+    if solvency:
+        out.append(f"  solvency   {solvency['status']} (round {solvency['round']}, shortfall "
+                   f"{solvency['shortfall']} base units)")  # fmt: skip
     if vault is None:
         return [*out, "  vault      none this node can name (no custody spec of the chain)"]
     return [*out, f"  vault      {vault['address']} ({vault['ticker']}, epoch {vault['epoch']}; "

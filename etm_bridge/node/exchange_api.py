@@ -79,18 +79,28 @@ MAX_QUERY_AMOUNT = 2**128 - 1
 class PoolCustody:
     """The ``custody`` block of the pool routes: the port's ``pool_view`` plus the committee's
     keys on the vault's chain, from which a client derives the vault and checks the ``vault``
-    it is told to pay (docs/custody.md 2.10)."""
+    it is told to pay (docs/custody.md 2.10), and the pool's ``solvency`` record (null: none
+    written; ``insolvent`` pauses inflows, reason ``pool_insolvent``, as the port refuses
+    them)."""
 
     def __init__(self, port: views.CustodyBlock) -> None:
         self.port = port
 
     def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
         block = self.port.pool_view(view, asset)
-        vault = None if block is None else block.get("vault")
-        if block is None or not block.get("committee") or not vault:
-            return block
+        if block is None:
+            return None
+        from ..custody import records as cr
         from ..custody.vaults import committee_of
 
+        solvency = view.get_json(cr.SOLVENCY, asset.encode())
+        block = {**block, "solvency": solvency}
+        insolvent = solvency is not None and solvency.get("status") == cr.SolvencyStatus.INSOLVENT
+        if insolvent and block.get("committee"):  # the port refuses inflows so, before the breaker
+            block.update(inflows="paused", reason=Reason.POOL_INSOLVENT.value)
+        vault = block.get("vault")
+        if not block.get("committee") or not vault:
+            return block
         committee = committee_of(view, int(block["committee"]["epoch"]))
         keys = [k.hex() for k in committee.keys.get(str(vault["ticker"]), ())]
         return {**block, "committee": {**block["committee"], "keys": keys}}

@@ -18,6 +18,7 @@ from etm_bridge.chains.bitcoin.client import deposit_payments
 from etm_bridge.chains.bitcoin.custody import scripts
 from etm_bridge.chains.profile import DepositRequest
 from etm_bridge.chains.registry import chain_registry
+from etm_bridge.custody import records as cr
 from etm_bridge.errors import NodeUnavailableError, ValidationError
 from etm_bridge.exchange import views
 from etm_bridge.node.exchange_api import PoolCustody
@@ -34,7 +35,7 @@ def test_an_operator_view_has_no_custody_key_and_a_committee_pool_names_its_comm
     w = World()
     assert "custody" not in views.show_pool(w.s, "btc")  # no port: the operator JSON
     assert _served(w)["custody"] == {"committee": None, "inflows": "paused",
-                                     "reason": "custody_inactive"}  # fmt: skip
+                                     "reason": "custody_inactive", "solvency": None}  # fmt: skip
     c = w.seat(0, range(4))
     block = _served(w)["custody"]
     assert block["committee"] == {"epoch": 0, "m": 3, "n": 4,
@@ -42,6 +43,20 @@ def test_an_operator_view_has_no_custody_key_and_a_committee_pool_names_its_comm
     assert block["vault"]["destination"] == w.vault(0).hex() and block["inflows"] == "open"
     page = views.pools_page(w.s, None, 10, PoolCustody(PORT))
     assert page.rows == [_served(w)]
+    assert block["solvency"] is None  # no record written
+
+
+def test_an_insolvent_pool_shows_its_inflows_paused_and_the_client_refuses_to_pay() -> None:
+    """The port refuses inflows of an insolvent pool (``pool_insolvent``) before the breaker;
+    the block says so, so ``lp deposit`` refuses before paying instead of after."""
+    w = World()
+    w.seat(0, range(4))
+    bad = cr.Solvency(cr.SolvencyStatus.INSOLVENT, 3, 10, 20, 10, 1, "test")
+    w.s.put_json(cr.SOLVENCY, b"btc", cr.encode(bad))
+    block = _served(w)["custody"]
+    assert (block["inflows"], block["reason"]) == ("paused", "pool_insolvent")
+    assert block["solvency"]["status"] == "insolvent"
+    assert "inflows are paused (pool_insolvent)" in _refusal(_served(w))
 
 
 def test_the_client_pays_the_vault_it_derives_from_the_committee() -> None:
