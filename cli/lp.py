@@ -114,7 +114,8 @@ def withdraw_command(
     as_json: bool,
 ) -> None:
     """Burn SHARES of the wallet's ASSET pool position (`all`, a percentage such as `50%`, or a
-    number of shares): ETM now, the asset as an obligation the operator pays by a deadline."""
+    number of shares): ETM now, the asset as an obligation the operator pays by a deadline (a
+    committee pool: a mandate the committee pays, its id shown)."""
     asset = asset.lower()
     least_etm = 0 if min_etm is None else parse_amount(min_etm, "etm")
     least_asset = 0 if min_asset is None else liquidity.parse_asset_amount(min_asset, asset)
