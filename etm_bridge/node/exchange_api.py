@@ -343,9 +343,22 @@ def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
 
 
 def exchange_routes(
-    view_of: ViewOf, tables: Collection[str], custody: views.CustodyBlock = views.NO_CUSTODY
+    view_of: ViewOf, tables: Collection[str], custody: views.CustodyBlock | None = None
 ) -> list[Route]:
     """The exchange and SPV read routes (see the module docstring); ``custody``: the chain's
-    custody port (``registry.port("custody", ...)``), whose ``pool_view`` the pool routes
-    serve."""
+    custody port, whose ``pool_view`` the pool routes serve (default: the one the custody
+    plug-in provides, over the installed chain profiles, when the chain declares its tables;
+    else none)."""
+    if custody is None:
+        custody = _custody_port(tables)
     return _exchange(view_of, tables, PoolCustody(custody)) + _spv(view_of, tables)
+
+
+def _custody_port(tables: Collection[str]) -> views.CustodyBlock:
+    from ..custody.records import PARAMS
+
+    if PARAMS not in tables:
+        return views.NO_CUSTODY
+    from ..custody.port import ChainCustody
+
+    return ChainCustody()  # what ``custody.txtypes.register`` provides to the exchange

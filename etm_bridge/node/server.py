@@ -29,7 +29,6 @@ from ..chain.ledger import Chain
 from ..chain.params import etm_time
 from ..custody.records import MANDATES
 from ..errors import ConfigError, EtmBridgeError, StoreError
-from ..exchange.views import NO_CUSTODY
 from ..recursion import restore_recursion_limit
 from ..store import ChainStore
 from .api import create_app
@@ -156,9 +155,8 @@ def build_app(config: NodeConfig, service: NodeService, net: P2PNetwork | None =
 
     view_of, tables = service.chain.store_view, service.chain.registry.table_names
     relay = net.custody.share_admitted if net is not None else None
-    custody = service.chain.registry.port("custody", NO_CUSTODY)
     routes: list[BaseRoute] = [
-        *exchange_routes(view_of, tables, custody),
+        *exchange_routes(view_of, tables),
         *htlc_routes(view_of, tables),
         *custody_routes(view_of, tables, share_pool(service), relay),
     ]
