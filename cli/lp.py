@@ -138,10 +138,11 @@ def withdraw_command(
         )
     if done.mandate is not None:
         m = done.mandate
+        status = m["status"] or "status not served by this node"
         click.echo(
             f"  the {asset} part is paid by the pool's committee to your bound {m['chain']} key: "
-            f"mandate {m['mandate_id']} (open once this burn is confirmed, queued while the "
-            "vault cannot cover it; the committee signs it, anyone proves its payout)"
+            f"mandate {m['mandate_id']} ({status}; queued while the vault cannot cover it, the "
+            "committee signs an open one, anyone proves its payout)"
         )
     elif not done.obligations and tx.status == "confirmed":
         click.echo(f"  no {asset} obligation was created")

@@ -46,7 +46,19 @@ def _pool_lines(p: dict[str, Any]) -> list[str]:
         f"  fees       {fmt(p['fees_asset'], a)}  {fmt(p['fees_etm'], 'etm')}",
         f"  least withdrawal {fmt(p.get('min_withdrawal', 0), a)}",
         *_custody_lines(p.get("custody")),
+        *_mandate_lines(p.get("mandates")),
     ]
+
+
+def _mandate_lines(rows: list[dict[str, Any]] | None) -> list[str]:
+    """A committee pool's open and queued mandates (None: the node serves no custody routes)."""
+    if rows is None:
+        return []
+    if not rows:
+        return ["  mandates   none open"]
+    return [f"  mandate    {m['id']} {m['kind']} {m['status']}"
+            + ("" if m["amount"] is None else f" {fmt(m['amount'], m['asset'])}")
+            for m in rows]  # fmt: skip
 
 
 def _custody_lines(c: dict[str, Any] | None) -> list[str]:

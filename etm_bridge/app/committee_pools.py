@@ -1,5 +1,6 @@
 """Committee pools as a client sees them (use case helpers): the vault an LP deposit pays, and
-what an LP withdrawal becomes.
+what an LP withdrawal becomes (a mandate: its id, and its status and the pool's open mandates
+where the node serves the custody routes, ``/api/custody/mandates``; None where it does not).
 
 A committee pool (operator ``"committee"``, no claim key; docs/custody.md 2.10) takes LP
 deposits at the vault of its chain's committee and pays withdrawals by mandates the committee
@@ -21,7 +22,10 @@ from typing import Any
 
 from ..chains.profile import ChainProfile
 from ..custody.committee import threshold
-from ..errors import ConfigError, ValidationError
+from ..errors import ConfigError, NotFoundError, ValidationError
+
+#: Most pages of ``/api/custody/mandates`` one ``pool show`` reads (100 log entries a page).
+MAX_MANDATE_PAGES = 20
 
 #: The operator name of a pool held by the chain's committee (``exchange.pool.COMMITTEE_OPERATOR``).
 COMMITTEE = "committee"
@@ -133,3 +137,45 @@ def withdraw_mandate_id(ticker: str, withdraw_tx_id: str) -> str:
     from ..custody.records import MandateKind
 
     return mandate_id(MandateKind.LP_WITHDRAW, ticker, bytes.fromhex(withdraw_tx_id)).hex()
+
+
+def _summary(m: dict[str, Any]) -> dict[str, Any]:
+    """One mandate as ``pool show`` lists it: id, kind (by name), status, amount, height."""
+    from ..custody.records import MandateKind
+
+    try:
+        kind = MandateKind(int(m["kind"])).name.lower()
+    except (ValueError, TypeError):
+        kind = str(m.get("kind"))
+    amount = (m.get("terms") or {}).get("amount")
+    return {"id": m.get("id"), "kind": kind, "status": m.get("status"), "asset": m.get("asset"),
+            "amount": None if amount is None else int(amount),
+            "created_height": m.get("created_height")}  # fmt: skip
+
+
+def mandate_status(node: Any, mandate_id: str) -> str | None:
+    """A mandate's status as the node reads it (None: the node serves no custody routes, or
+    does not know the mandate yet)."""
+    try:
+        return str(node._request("GET", f"/api/custody/mandates/{mandate_id}")["status"])
+    except NotFoundError:
+        return None
+
+
+def pool_mandates(node: Any, asset: str) -> list[dict[str, Any]] | None:
+    """The ``open`` and ``queued`` mandates of the ``asset`` pool, oldest first (None: the node
+    serves no custody routes). Reads at most :data:`MAX_MANDATE_PAGES` pages (the route scans
+    a bounded part of the mandate log per page and filters it, so a page may be short before
+    the end: walk until ``next`` is null)."""
+    rows: list[dict[str, Any]] = []
+    after: str | None = None
+    for _ in range(MAX_MANDATE_PAGES):
+        try:
+            page, after = node.page("/api/custody/mandates", "mandates",
+                                    {"status": "open,queued"}, after=after, limit=100)  # fmt: skip
+        except NotFoundError:
+            return None
+        rows += [_summary(m) for m in page if m.get("asset") == asset]
+        if after is None:
+            break
+    return rows

@@ -97,7 +97,15 @@ def pools(ctx: AppContext, url: str | None = None) -> list[dict[str, Any]]:
 
 
 def pool(ctx: AppContext, asset: str, url: str | None = None) -> dict[str, Any]:
-    return ctx.node(url).pool(asset.lower())
+    """The pool as the node serves it; a committee pool also with its open and queued
+    ``mandates`` where the node serves the custody routes."""
+    node = ctx.node(url)
+    found = node.pool(asset.lower())
+    if committee_pools.is_committee_pool(found):
+        mandates = committee_pools.pool_mandates(node, str(found["asset"]))
+        if mandates is not None:
+            found = {**found, "mandates": mandates}
+    return found
 
 
 def positions(ctx: AppContext, address: str | None = None, url: str | None = None) -> list[dict]:

@@ -9,8 +9,8 @@ the wallet (its balance after, less before, plus the transaction's fee) and the 
 paid at once or owed as an obligation the pool operator must pay by an ETM height. From a
 committee pool (docs/custody.md 2.10) the asset part is no obligation but an ``lp_withdraw``
 mandate the committee signs and pays to the wallet's bound key: its id (derived from the burn's
-transaction id) is reported; ``open`` once the burn is confirmed, or ``queued`` while the vault
-cannot cover it (the node serves no mandate route yet to tell which).
+transaction id) and its status (``open``, or ``queued`` while the vault cannot cover it; None
+where the node serves no custody routes) are reported.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from ..chains.registry import chain_registry
 from ..errors import ValidationError
 from ..swaps.core.ports import TxResult
-from .committee_pools import is_committee_pool, withdraw_mandate_id
+from .committee_pools import is_committee_pool, mandate_status, withdraw_mandate_id
 from .context import AppContext
 from .liquidity import lp_withdraw
 
@@ -103,6 +103,7 @@ def withdraw(ctx: AppContext, asset: str, spec: str, *, min_etm: int = 0, min_as
     if not committee:
         return Withdrawal(asset, shares, tx, received, new, height)
     ticker = chain_registry().for_asset(asset).ticker
-    mandate = {"mandate_id": withdraw_mandate_id(ticker, tx.id), "kind": "lp_withdraw",
-               "chain": ticker}  # fmt: skip
+    mid = withdraw_mandate_id(ticker, tx.id)
+    status = mandate_status(node, mid) if tx.status == "confirmed" else None
+    mandate = {"mandate_id": mid, "kind": "lp_withdraw", "chain": ticker, "status": status}
     return Withdrawal(asset, shares, tx, received, new, height, mandate)

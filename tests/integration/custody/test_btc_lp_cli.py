@@ -46,6 +46,7 @@ from etm_bridge.chains.bitcoin.custody.spec import SPEC
 from etm_bridge.custody import mandate_store, outcome, plans
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.txtypes import OUTCOME
+from etm_bridge.errors import NotFoundError
 from etm_bridge.etm_client.header_feed import relay_missing_headers
 from etm_bridge.exchange import records as xr
 from etm_bridge.spv.genesis_section import SpvSection
@@ -109,6 +110,15 @@ class _Proxy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+def _serves_custody_routes(node: EtmNodeProcess) -> bool:
+    assert node.client is not None
+    try:
+        node.client._request("GET", "/api/custody")
+    except NotFoundError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -252,6 +262,14 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
         m = mandate_store.get_mandate(view, mandate_id)
     assert m is not None and m.kind is cr.MandateKind.LP_WITHDRAW
     assert m.status is cr.MandateStatus.OPEN and m.terms["claim_key"] == public["btc"]["public_key"]
+    # its status and the pool's open mandates, where the node serves the custody routes
+    served = _serves_custody_routes(node)
+    assert out["mandate"]["status"] == ("open" if served else None)
+    listed = json.loads(_run(env, "pool", "show", "btc", "--json").stdout).get("mandates")
+    assert [r["id"] for r in listed or []] == ([mandate_id.hex()] if served else [])
+    assert served == (listed is not None)
+    if served:
+        assert f"{mandate_id.hex()} lp_withdraw open" in _run(env, "pool", "show", "btc").stdout
 
     # the loop closed: 3 of the 4 members sign, Bitcoin takes it, anyone proves it (302)
     spend = m.revisions[0].spend
@@ -277,3 +295,5 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
     ).vout[0]
     assert (bytes(got.scriptPubKey), got.nValue) == (
         own, int(m.terms["amount"]) - int(m.terms["payout_fee"]))  # fmt: skip
+    if served:
+        assert "mandates   none open" in _run(env, "pool", "show", "btc").stdout
