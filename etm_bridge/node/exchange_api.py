@@ -90,12 +90,12 @@ class PoolCustody:
         block = self.port.pool_view(view, asset)
         if block is None:
             return None
-        from ..custody import records as cr
+        from ..custody.records import SOLVENCY, SolvencyStatus
         from ..custody.vaults import committee_of
 
-        solvency = view.get_json(cr.SOLVENCY, asset.encode())
+        solvency = view.get_json(SOLVENCY, asset.encode())
         block = {**block, "solvency": solvency}
-        insolvent = solvency is not None and solvency.get("status") == cr.SolvencyStatus.INSOLVENT
+        insolvent = solvency is not None and solvency.get("status") == SolvencyStatus.INSOLVENT
         if insolvent and block.get("committee"):  # the port refuses inflows so, before the breaker
             block.update(inflows="paused", reason=Reason.POOL_INSOLVENT.value)
         vault = block.get("vault")
