@@ -150,3 +150,25 @@ def test_a_consistent_lie_passes_one_endpoint_but_not_the_others() -> None:
     agreed = committee_pools.agreed_vault(_Endpoints({"a": honest, "b": honest}), BTC, honest)
     assert agreed.destination == w.vault(0)
     assert committee_pools.agreed_vault(object(), BTC, honest) == agreed  # one endpoint
+
+
+class _Ctx:
+    def node(self) -> object:
+        return object()  # one endpoint: no read_everywhere
+
+
+def test_a_vault_flag_other_than_the_committees_is_refused() -> None:
+    """Attack: a user talked into ``--vault <attacker's address>`` for a committee pool."""
+    from etm_bridge.app.liquidity import _committee_destination
+
+    w = World()
+    w.seat(0, range(4))
+    pool, said = _served(w), []
+    honest = pool["custody"]["vault"]["address"]
+    thief = scripts.p2wpkh(KEYS[5]).hex()
+    with pytest.raises(ValidationError, match="is not the btc pool's vault"):
+        _committee_destination(_Ctx(), BTC, pool, thief, said.append)  # type: ignore[arg-type]
+    for given in (None, honest, w.vault(0).hex()):
+        got = _committee_destination(_Ctx(), BTC, pool, given, said.append)  # type: ignore[arg-type]
+        assert got == w.vault(0).hex()
+    assert said[-1] == f"the 3-of-4 committee's vault (epoch 0): {honest}"
