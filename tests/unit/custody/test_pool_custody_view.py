@@ -163,7 +163,8 @@ def test_a_vault_flag_other_than_the_committees_is_refused() -> None:
 
     w = World()
     w.seat(0, range(4))
-    pool, said = _served(w), []
+    pool = _served(w)
+    said: list[str] = []
     honest = pool["custody"]["vault"]["address"]
     thief = scripts.p2wpkh(KEYS[5]).hex()
     with pytest.raises(ValidationError, match="is not the btc pool's vault"):
