@@ -12,7 +12,9 @@ paid); without ``--etm`` it sends that quote plus :data:`DEFAULT_ETM_SLIPPAGE_PP
 part staying in the wallet. ``withdraw`` burns shares (``all``, ``50%`` or a number of the wallet's
 position: :mod:`etm_bridge.app.lp_withdraw`) and prints what came back: the ETM part is paid at
 once, the asset part becomes an obligation the pool operator must pay by an ETM height (shown,
-and by ``lp obligations``); ``--min-etm`` /
+and by ``lp obligations``), or, from a committee pool, a mandate the committee pays (its id
+shown); a deposit into a committee pool pays the vault the client derives from the committee
+the node reports (:mod:`etm_bridge.app.committee_pools`); ``--min-etm`` /
 ``--min-asset`` make the chain refuse a burn paying less (``slippage``). ``positions`` defaults to
 the wallet's ETM address. Amounts are decimal strings with or without the asset's unit (``0.01`` or
 ``"0.01 <UNIT>"``).
@@ -112,7 +114,8 @@ def withdraw_command(
     as_json: bool,
 ) -> None:
     """Burn SHARES of the wallet's ASSET pool position (`all`, a percentage such as `50%`, or a
-    number of shares): ETM now, the asset as an obligation the operator pays by a deadline."""
+    number of shares): ETM now, the asset as an obligation the operator pays by a deadline (a
+    committee pool: a mandate the committee pays, its id shown)."""
     asset = asset.lower()
     least_etm = 0 if min_etm is None else parse_amount(min_etm, "etm")
     least_asset = 0 if min_asset is None else liquidity.parse_asset_amount(min_asset, asset)
@@ -133,7 +136,15 @@ def withdraw_command(
             f"{o['destination']} by the pool operator, due by ETM height "
             f"{o['deadline_height']} ({left} blocks from now; `etm-bridge lp obligations`)"
         )
-    if not done.obligations and tx.status == "confirmed":
+    if done.mandate is not None:
+        m = done.mandate
+        status = m["status"] or "status not served by this node"
+        click.echo(
+            f"  the {asset} part is paid by the pool's committee to your bound {m['chain']} key: "
+            f"mandate {m['mandate_id']} ({status}; queued while the vault cannot cover it, the "
+            "committee signs an open one, anyone proves its payout)"
+        )
+    elif not done.obligations and tx.status == "confirmed":
         click.echo(f"  no {asset} obligation was created")
 
 
@@ -156,7 +167,8 @@ def withdraw_command(
 @click.option(
     "--vault",
     default=None,
-    help="The pool operator's vault (chains that need one; default: the one the ETM chain names).",
+    help="The pool operator's vault (chains that need one; default: the one the ETM chain "
+    "names); for a committee pool it must be the vault derived from the committee.",
 )
 @click.option(
     "--relay", is_flag=True, help="Feed a trusted-relayer relay with the wallet's ETM key."

@@ -150,7 +150,7 @@ LIQUIDITY_AMOUNTS: dict[str, str] = {
                      "amount"), ROW_ASSET),
     **dict.fromkeys(("etm_reserve", "etm_reserved", "etm_pending_in", "fees_etm",
                      "effective_etm", "value_etm", "fees_earned_etm", "intent_bond_floor",
-                     "etm_received", "fee"), "etm"),
+                     "etm_received", "fee", "value_at_risk_etm", "coalition_bond_etm"), "etm"),
 }  # fmt: skip
 #: Counts that can exceed 2**53 (pool shares of an 18-decimal asset): decimal strings.
 BIG_COUNTS = frozenset({"shares", "total_shares"})

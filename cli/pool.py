@@ -45,7 +45,40 @@ def _pool_lines(p: dict[str, Any]) -> list[str]:
         f"  shares     {p['total_shares']}",
         f"  fees       {fmt(p['fees_asset'], a)}  {fmt(p['fees_etm'], 'etm')}",
         f"  least withdrawal {fmt(p.get('min_withdrawal', 0), a)}",
+        *_custody_lines(p.get("custody")),
+        *_mandate_lines(p.get("mandates")),
     ]
+
+
+def _mandate_lines(rows: list[dict[str, Any]] | None) -> list[str]:
+    """A committee pool's open and queued mandates (None: the node serves no custody routes)."""
+    if rows is None:
+        return []
+    if not rows:
+        return ["  mandates   none open"]
+    return [f"  mandate    {m['id']} {m['kind']} {m['status']}"
+            + ("" if m["amount"] is None else f" {fmt(m['amount'], m['asset'])}")
+            for m in rows]  # fmt: skip
+
+
+def _custody_lines(c: dict[str, Any] | None) -> list[str]:
+    """A committee pool's custody block (an operator pool has none)."""
+    if c is None:
+        return []
+    inflows = f"inflows {c.get('inflows')}" + (f" ({c['reason']})" if c.get("reason") else "")
+    committee, vault = c.get("committee"), c.get("vault")
+    if committee is None:
+        return [f"  committee  none yet; {inflows}"]
+    out = [f"  committee  epoch {committee['epoch']}, {committee['m']}-of-{committee['n']}; "
+           f"{inflows}"]  # fmt: skip
+    solvency = c.get("solvency")
+    if solvency:
+        out.append(f"  solvency   {solvency['status']} (round {solvency['round']}, shortfall "
+                   f"{solvency['shortfall']} base units)")  # fmt: skip
+    if vault is None:
+        return [*out, "  vault      none this node can name (no custody spec of the chain)"]
+    return [*out, f"  vault      {vault['address']} ({vault['ticker']}, epoch {vault['epoch']}; "
+                  "`lp deposit` pays it after deriving it from the committee)"]  # fmt: skip
 
 
 @click.group("pool")

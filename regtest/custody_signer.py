@@ -37,7 +37,8 @@ def signer_home(node_home: Path, home: Path, bitcoin: Any | None = None) -> dict
     if bitcoin is not None:
         chains = {"btc": {"rpc_url": bitcoin.rpc_url, "rpc_user": bitcoin.rpc_user,
                           "rpc_password": bitcoin.rpc_password}}  # fmt: skip
-        (home / "custody_signer.json").write_text(json.dumps({"chains": chains, "tick_s": 0.3}))
+        options = {"chains": chains, "tick_s": 0.3, "prove_grace_s": 5}  # turns 5 s apart
+        (home / "custody_signer.json").write_text(json.dumps(options))
     raw = json.loads((home / "custody_keys.json").read_text())
     return {t: bytes.fromhex(v) for t, v in raw.items() if t != "agent"}
 

@@ -36,7 +36,7 @@ from ..etm_client import header_feed
 from ..exchange import payloads, txtypes
 from ..swaps.core.ports import TxResult
 from ..units import format_amount, known_units, parse_amount
-from . import deposit_journal
+from . import committee_pools, deposit_journal
 from .context import AppContext
 
 #: Headroom over the node's ETM quote when ``etm_max`` is omitted (1 %): the pool may move
@@ -97,7 +97,15 @@ def pools(ctx: AppContext, url: str | None = None) -> list[dict[str, Any]]:
 
 
 def pool(ctx: AppContext, asset: str, url: str | None = None) -> dict[str, Any]:
-    return ctx.node(url).pool(asset.lower())
+    """The pool as the node serves it; a committee pool also with its open and queued
+    ``mandates`` where the node serves the custody routes."""
+    node = ctx.node(url)
+    found = node.pool(asset.lower())
+    if committee_pools.is_committee_pool(found):
+        mandates = committee_pools.pool_mandates(node, str(found["asset"]))
+        if mandates is not None:
+            found = {**found, "mandates": mandates}
+    return found
 
 
 def positions(ctx: AppContext, address: str | None = None, url: str | None = None) -> list[dict]:
@@ -224,6 +232,22 @@ def pool_destination(
     return str(found)
 
 
+def _committee_destination(
+    ctx: AppContext, chain: ChainProfile, pool: dict[str, Any], given: str | None,
+    progress: Callable[[str], None],
+) -> str:  # fmt: skip
+    """A committee pool's vault (:func:`.committee_pools.agreed_vault`) as the chain client's
+    ``destination`` (hex); a ``given`` one must be that vault."""
+    vault = committee_pools.agreed_vault(ctx.node(), chain, pool)
+    if given is not None and given.lower() not in (vault.address.lower(), vault.destination.hex()):
+        raise ValidationError(
+            f"{given} is not the {pool['asset']} pool's vault: the committee's is {vault.address}; "
+            "leave the flag out"
+        )
+    progress(f"the {vault.m}-of-{vault.n} committee's vault (epoch {vault.epoch}): {vault.address}")
+    return vault.destination.hex()
+
+
 def lp_deposit(
     ctx: AppContext,
     asset: str,
@@ -252,7 +276,10 @@ def lp_deposit(
     ex = ctx.exchange(trusted_relayer=relay)
     me = ex.etm_address()
     pool = ex.pool(asset)
-    destination = pool_destination(ctx, chain, pool, destination)
+    if committee_pools.is_committee_pool(pool):  # pays the vault the client derives itself
+        destination = _committee_destination(ctx, chain, pool, destination, progress)
+    else:
+        destination = pool_destination(ctx, chain, pool, destination)
     _check_options(chain, leg, resume_txid, destination)
     etm_max = deposit_etm_max(pool, amount, etm_max, ex.deposit_quote)
     balance = int(ctx.node().account(me)["balance"])

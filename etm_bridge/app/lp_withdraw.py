@@ -6,7 +6,11 @@ wallet's ETM address and the ``asset`` pool) and turns ``all``, ``P%`` (a percen
 allowed, rounded down) or a whole number into shares; :func:`withdraw` burns them
 (:func:`etm_bridge.app.liquidity.lp_withdraw`) and reports what came back: the ETM paid into
 the wallet (its balance after, less before, plus the transaction's fee) and the asset part,
-paid at once or owed as an obligation the pool operator must pay by an ETM height.
+paid at once or owed as an obligation the pool operator must pay by an ETM height. From a
+committee pool (docs/custody.md 2.10) the asset part is no obligation but an ``lp_withdraw``
+mandate the committee signs and pays to the wallet's bound key: its id (derived from the burn's
+transaction id) and its status (``open``, or ``queued`` while the vault cannot cover it; None
+where the node serves no custody routes) are reported.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..chains.registry import chain_registry
 from ..errors import ValidationError
 from ..swaps.core.ports import TxResult
+from .committee_pools import is_committee_pool, mandate_status, withdraw_mandate_id
 from .context import AppContext
 from .liquidity import lp_withdraw
 
@@ -67,11 +73,15 @@ class Withdrawal:
     etm_received: int | None  # None: not known (the transaction is not confirmed yet)
     obligations: tuple[dict[str, Any], ...]  # created by this burn
     etm_height: int  # the ETM tip after the burn, to say when obligations are due
+    mandate: dict[str, Any] | None = None  # a committee pool's payout: {"mandate_id", ...}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.tx.to_json(), "asset": self.asset, "shares": self.shares,
-                "etm_received": self.etm_received, "obligations": list(self.obligations),
-                "etm_height": self.etm_height}  # fmt: skip
+        out = {**self.tx.to_json(), "asset": self.asset, "shares": self.shares,
+               "etm_received": self.etm_received, "obligations": list(self.obligations),
+               "etm_height": self.etm_height}  # fmt: skip
+        if self.mandate is not None:
+            out["mandate"] = self.mandate
+        return out
 
 
 def withdraw(ctx: AppContext, asset: str, spec: str, *, min_etm: int = 0, min_asset: int = 0,
@@ -80,6 +90,7 @@ def withdraw(ctx: AppContext, asset: str, spec: str, *, min_etm: int = 0, min_as
     asset = asset.lower()
     shares = shares_to_burn(ctx, asset, spec)
     node, address = ctx.node(), ctx.public_keys().etm.address
+    committee = is_committee_pool(node.pool(asset))
     before = int(node.account(address)["balance"])
     known = {o["obligation_id"] for o in node.obligations(address)}
     tx, pending = lp_withdraw(ctx, asset, shares, min_etm=min_etm, min_asset=min_asset,
@@ -88,4 +99,11 @@ def withdraw(ctx: AppContext, asset: str, spec: str, *, min_etm: int = 0, min_as
     if tx.status == "confirmed":
         received = int(node.account(address)["balance"]) - before + tx.fee
     new = tuple(o for o in pending if o["obligation_id"] not in known)
-    return Withdrawal(asset, shares, tx, received, new, int(node.status()["height"]))
+    height = int(node.status()["height"])
+    if not committee:
+        return Withdrawal(asset, shares, tx, received, new, height)
+    ticker = chain_registry().for_asset(asset).ticker
+    mid = withdraw_mandate_id(ticker, tx.id)
+    status = mandate_status(node, mid) if tx.status == "confirmed" else None
+    mandate = {"mandate_id": mid, "kind": "lp_withdraw", "chain": ticker, "status": status}
+    return Withdrawal(asset, shares, tx, received, new, height, mandate)

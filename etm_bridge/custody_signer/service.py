@@ -4,7 +4,8 @@ Beside a delegate's node, talking to it over HTTP only. Files in ``D``: the node
 ``node.json`` and ``genesis.json`` (read), ``custody_keys.json`` (secrets), the record
 ``custody_signer.sqlite``, and ``custody_signer.json`` (optional: ``{"chains": {"<ticker>":
 {adapter options, e.g. rpc_url, rpc_user, rpc_password}}, "tick_s": 1.0}``; a chain without
-options is signed for but never submitted by this signer).
+options is signed for but never submitted nor proven by this signer; ``prove_grace_s``, default
+10: the wait between members' turns to relay and prove a spend, ``custody.duties.rank``).
 
 Each tick (:meth:`Signer.tick`):
 
@@ -15,7 +16,11 @@ Each tick (:meth:`Signer.tick`):
   fsync'd before any signature leaves), then post the share to the node, which gossips it;
 * when the node holds m valid shares over every input of a revision this signer signed, build
   the signed transaction and submit it to this signer's foreign node (``already in chain`` is
-  success).
+  success);
+* the "headers" and "prove" duties (:mod:`.prover`, decided by
+  :func:`etm_bridge.custody.duties.decide`): once an open mandate's spend has the relay
+  policy's depth on this signer's foreign node, feed ETM's relay the headers it lacks and send
+  tx 302 with the SPV proof, fees paid by the agent key.
 
 Resume (design-14 section 5.4): on start the signer re-posts every stored share of a revision
 that is still open, byte for byte, and signs nothing new for it (the record returns the stored
@@ -47,6 +52,7 @@ from ..node.config import NodeConfig
 from ..node.p2p.custody_share import CustodyShare, encode_share
 from ..node.server import load_genesis
 from . import checks, keys
+from .prover import DEFAULT_GRACE_S, Prover
 from .record import FILE_NAME, InputToSign, SigningRecord
 from .submit import Submitter
 
@@ -110,6 +116,12 @@ class Signer:
             if kit is None:
                 raise ConfigError(f"{CONFIG_FILE}: chain {ticker!r} has no custody signer")
             self.submitters[ticker] = Submitter(ticker, kit, opts)
+        networks = {t: str(dict(section.get(t) or {}).get("network", "regtest"))
+                    for t in self.submitters}  # fmt: skip
+        mine = {t: self.keys.public_key(t) for t in self.submitters if t in self.keys.secrets}
+        grace = float(options.get("prove_grace_s", DEFAULT_GRACE_S))
+        self.prover = Prover(self.node, self.keys.agent_seed, dict(options.get("chains", {})),
+                             networks, self.data_dir, mine, grace, clock)  # fmt: skip
         self.committees: dict[int, records.Committee] = {}
         self.submitted: set[tuple[bytes, int]] = set()
         self.refused: dict[tuple[bytes, int], str] = {}
@@ -155,14 +167,17 @@ class Signer:
 
     def tick(self) -> None:
         finalized = int(self.node.status()["finalizedHeight"])
-        for raw in self.custody.mandates(("open",)):
-            mandate = records.decode(records.Mandate, raw)
+        open_now = [
+            records.decode(records.Mandate, raw) for raw in self.custody.mandates(("open",))
+        ]
+        for mandate in open_now:
             if not mandate.revisions or mandate.ticker not in self.keys.secrets:
                 continue
             rev = mandate.revisions[-1]
             mine = self._sign(mandate, rev, finalized)
             if mine:
                 self._assemble(mandate, rev)
+        self.prover.tick(open_now)
 
     def _committee(self, epoch: int) -> records.Committee | None:
         if epoch not in self.committees:
@@ -267,4 +282,5 @@ class Signer:
             except EtmBridgeError as exc:
                 log.warning("signer tick failed: %s", exc)
             stop.wait(self.tick_s)
+        self.prover.close()
         self.record.close()

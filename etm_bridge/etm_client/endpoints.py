@@ -261,6 +261,25 @@ class NodeSet(NodeClient):
             + (f"; failed just now: {', '.join(tried)}" if tried else "")
         )
 
+    def read_everywhere(self, path: str) -> dict[str, Any]:
+        """GET ``path`` from every trusted endpoint at once: url -> its answer, or the
+        EtmBridgeError it gave (a late one: NodeUnavailableError). For what a client must not
+        take on one endpoint's word (the vault an LP deposit pays)."""
+        assessment = self.assess()
+        clients = self._trusted_clients(assessment)
+        if not clients:
+            raise NodeUnavailableError(f"no trusted ETM endpoint to read {path}: "
+                                       f"{assessment.describe()}")  # fmt: skip
+
+        def ask(c: NodeClient) -> Any:
+            try:
+                return c._request("GET", path)
+            except EtmBridgeError as exc:
+                return exc
+
+        answers = self._each(clients, ask, lambda c, why: NodeUnavailableError(why))
+        return {c.url: a for c, a in zip(clients, answers, strict=True)}
+
     def _read_one(self, client: NodeClient, method: str, path: str, **kwargs: Any) -> Any:
         """One endpoint's answer, within its timeout in all (else NodeUnavailableError)."""
 

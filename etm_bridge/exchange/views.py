@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..chain.address import encode_address
 from ..chain.state import StateView
@@ -31,6 +31,22 @@ from .pool import Pool, PoolDirection, pro_rata_shares, quote, require_amount, s
 
 #: Most rows of one page (and the default page size).
 MAX_PAGE = 100
+
+
+class CustodyBlock(Protocol):
+    """What the pool views ask the chain's custody port: the ``custody`` block of a pool's JSON
+    (:meth:`~.custody_port.CustodyPort.pool_view`; None: an operator pool, no block)."""
+
+    def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None: ...
+
+
+class _NoCustody:
+    def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
+        return None
+
+
+#: Operator custody: no ``custody`` block (the pool JSON of every chain without custody).
+NO_CUSTODY: CustodyBlock = _NoCustody()
 
 
 @dataclass(frozen=True)
@@ -59,11 +75,14 @@ def walk(pager: Callable[[bytes | None], Page]) -> Iterator[dict[str, Any]]:
         after = bytes.fromhex(page.next)
 
 
-def pool_view(pool: Pool) -> dict[str, Any]:
-    """One pool as JSON: parameters, reserves, reservations, price, shares, fees, status."""
+def pool_view(pool: Pool, custody: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One pool as JSON: parameters, reserves, reservations, price, shares, fees, status; a
+    committee pool also its ``custody`` block (the committee, the vault deposits pay, the
+    breaker, whether inflows are open: docs/custody.md 2.6, 2.10). An operator pool has no
+    ``custody`` key at all (its JSON is unchanged)."""
     x, y = pool.effective_reserves()
     p = pool.params
-    return {
+    out = {
         "asset": p.asset,
         "operator": p.operator,
         "claim_key": p.claim_key.hex(),
@@ -88,19 +107,28 @@ def pool_view(pool: Pool) -> dict[str, Any]:
         "intent_bond_ppm": intents.BOND_PPM,
         "intent_lifetime_s": intents.INTENT_LIFETIME_S,
     }
+    if custody is not None:
+        out["custody"] = custody
+    return out
 
 
-def pools_page(view: StateView, after: bytes | None = None, limit: int = MAX_PAGE) -> Page:
+def pools_page(
+    view: StateView,
+    after: bytes | None = None,
+    limit: int = MAX_PAGE,
+    custody: CustodyBlock = NO_CUSTODY,
+) -> Page:
     rows, cursor = _keys(view, records.POOLS, b"", after, limit)
-    return Page([pool_view(get_pool(view, key.decode())) for key, _ in rows], cursor)
+    return Page([show_pool(view, key.decode(), custody) for key, _ in rows], cursor)
 
 
-def list_pools(view: StateView) -> list[dict[str, Any]]:
-    return list(walk(lambda after: pools_page(view, after)))
+def list_pools(view: StateView, custody: CustodyBlock = NO_CUSTODY) -> list[dict[str, Any]]:
+    return list(walk(lambda after: pools_page(view, after, custody=custody)))
 
 
-def show_pool(view: StateView, asset: str) -> dict[str, Any]:
-    return pool_view(get_pool(view, asset))
+def show_pool(view: StateView, asset: str, custody: CustodyBlock = NO_CUSTODY) -> dict[str, Any]:
+    pool = get_pool(view, asset)
+    return pool_view(pool, custody.pool_view(view, pool.params.asset))
 
 
 def _position(view: StateView, asset: str, address20: bytes) -> dict[str, Any] | None:

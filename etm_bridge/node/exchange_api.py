@@ -12,7 +12,10 @@ through an index table in key order (``views.*_page``), so one request does boun
 whatever the number of pools, HTLCs, swaps or obligations on the chain.
 
 * ``GET /api/exchange/pools`` -> ``{"pools": [...], "next"}``; ``/api/exchange/pools/{asset}``
-  one pool
+  one pool. On a custody chain each pool also has the custody port's ``custody`` block
+  (``pool_view``: committee, vault, breaker, inflows) and, for the client to derive the vault
+  itself, the committee's keys on the vault's chain (``custody.committee.keys``, hex, in the
+  chain's key order); an operator pool's JSON has no ``custody`` key
 * ``GET /api/exchange/positions/{address}`` -> ``{"address", "positions": [...], "next"}``
 * ``GET /api/exchange/obligations[?investor=etm1...]`` -> ``{"obligations": [...], "next"}``
 * ``GET /api/exchange/swaps[?asset=&hashlock=<64 hex>]`` -> ``{"swaps": [...], "next"}`` (open
@@ -71,6 +74,36 @@ from .api import guarded, parse_hex
 
 ViewOf = Callable[[], StateView]
 MAX_QUERY_AMOUNT = 2**128 - 1
+
+
+class PoolCustody:
+    """The ``custody`` block of the pool routes: the port's ``pool_view`` plus the committee's
+    keys on the vault's chain, from which a client derives the vault and checks the ``vault``
+    it is told to pay (docs/custody.md 2.10), and the pool's ``solvency`` record (null: none
+    written; ``insolvent`` pauses inflows, reason ``pool_insolvent``, as the port refuses
+    them)."""
+
+    def __init__(self, port: views.CustodyBlock) -> None:
+        self.port = port
+
+    def pool_view(self, view: StateView, asset: str) -> dict[str, Any] | None:
+        block = self.port.pool_view(view, asset)
+        if block is None:
+            return None
+        from ..custody.records import SOLVENCY, SolvencyStatus
+        from ..custody.vaults import committee_of
+
+        solvency = view.get_json(SOLVENCY, asset.encode())
+        block = {**block, "solvency": solvency}
+        insolvent = solvency is not None and solvency.get("status") == SolvencyStatus.INSOLVENT
+        if insolvent and block.get("committee"):  # the port refuses inflows so, before the breaker
+            block.update(inflows="paused", reason=Reason.POOL_INSOLVENT.value)
+        vault = block.get("vault")
+        if not block.get("committee") or not vault:
+            return block
+        committee = committee_of(view, int(block["committee"]["epoch"]))
+        keys = [k.hex() for k in committee.keys.get(str(vault["ticker"]), ())]
+        return {**block, "committee": {**block["committee"], "keys": keys}}
 
 
 def _depth(state: StateView, asset: str, direction: PoolDirection, amount: int) -> dict[str, Any]:
@@ -161,7 +194,7 @@ def _found(call: Callable[[], Any]) -> Any:
         raise
 
 
-def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
+def _exchange(view_of: ViewOf, tables: Collection[str], custody: PoolCustody) -> list[Route]:
     def view() -> StateView:
         if records.POOLS not in tables:
             raise NotFoundError("the exchange is not enabled on this chain (tx_plugins)")
@@ -170,12 +203,12 @@ def _exchange(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     @guarded
     async def pools(request: Request) -> JSONResponse:
         after, limit = page_params(request)
-        return page_json("pools", views.pools_page(view(), after, limit))
+        return page_json("pools", views.pools_page(view(), after, limit, custody))
 
     @guarded
     async def pool(request: Request) -> JSONResponse:
         asset = asset_param(request.path_params["asset"])
-        return JSONResponse(_found(lambda: views.show_pool(view(), asset)))
+        return JSONResponse(_found(lambda: views.show_pool(view(), asset, custody)))
 
     @guarded
     async def positions(request: Request) -> JSONResponse:
@@ -309,6 +342,23 @@ def _spv(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
     return routes
 
 
-def exchange_routes(view_of: ViewOf, tables: Collection[str]) -> list[Route]:
-    """The exchange and SPV read routes (see the module docstring)."""
-    return _exchange(view_of, tables) + _spv(view_of, tables)
+def exchange_routes(
+    view_of: ViewOf, tables: Collection[str], custody: views.CustodyBlock | None = None
+) -> list[Route]:
+    """The exchange and SPV read routes (see the module docstring); ``custody``: the chain's
+    custody port, whose ``pool_view`` the pool routes serve (default: the one the custody
+    plug-in provides, over the installed chain profiles, when the chain declares its tables;
+    else none)."""
+    if custody is None:
+        custody = _custody_port(tables)
+    return _exchange(view_of, tables, PoolCustody(custody)) + _spv(view_of, tables)
+
+
+def _custody_port(tables: Collection[str]) -> views.CustodyBlock:
+    from ..custody.records import PARAMS
+
+    if PARAMS not in tables:
+        return views.NO_CUSTODY
+    from ..custody.port import ChainCustody
+
+    return ChainCustody()  # what ``custody.txtypes.register`` provides to the exchange

@@ -32,16 +32,32 @@ def _op_return(data: bytes) -> bytes:
 
 
 def deposit_payments(req: DepositRequest) -> list[Payment]:
-    """The pool payment at output 0, then the ``OP_RETURN "ETMD" || owner`` tag. A committee
-    pool has no claim key (its deposits pay the committee's vault, which this client does not
-    build yet): refused, rather than paying the P2WPKH of an empty key, which nobody can spend."""
+    """The pool payment at output 0, then the ``OP_RETURN "ETMD" || owner`` tag. An operator
+    pool is paid at its claim key (P2WPKH); a committee pool (no claim key) at its vault, the
+    P2WSH script in ``destination`` (hex) that the client derived from the committee
+    (``etm_bridge.app.committee_pools``). A committee pool without a vault is refused, rather
+    than paying the P2WPKH of an empty key, which nobody can spend."""
+    tag = Payment(_op_return(DEPOSIT_TAG + req.owner20), 0)
+    if not req.claim_key:
+        return [Payment(_vault_script(req.destination), req.amount), tag]
     if len(req.claim_key) != 33:
         raise ValidationError(
-            f"the pool's claim key is {len(req.claim_key)} bytes, not a Bitcoin key: a committee "
-            "pool's deposit pays its vault (pool show --json), which this client cannot pay yet"
+            f"the pool's claim key is {len(req.claim_key)} bytes, not a Bitcoin key"
         )
-    tag = _op_return(DEPOSIT_TAG + req.owner20)
-    return [Payment(p2wpkh(req.claim_key), req.amount), Payment(tag, 0)]
+    return [Payment(p2wpkh(req.claim_key), req.amount), tag]
+
+
+def _vault_script(destination: str | None) -> bytes:
+    try:
+        spk = bytes.fromhex(destination or "")
+    except ValueError:
+        spk = b""
+    if len(spk) != 34 or spk[:2] != b"\x00\x20":
+        raise ValidationError(
+            "a committee pool's deposit pays its vault (a P2WSH script), and none was given: "
+            "the ETM node names no vault for this pool (pool show --json)"
+        )
+    return spk
 
 
 def deposit_proof(proof: InclusionProof) -> bytes:

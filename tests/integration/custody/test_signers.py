@@ -1,22 +1,27 @@
 """Custody signers as real processes (design-14 section 5, issue 14 WP-S) on one real ETM node
 and the session's Bitcoin regtest node (bcoin by default, Core with $BITCOIND).
 
-Four delegates register keys made by ``etm-bridge node custody init`` in four signer
-directories; the round hook forms a 3-of-4 committee whose P2WSH vault is funded on Bitcoin;
-mandates are opened by the test-only tx 399 (``btc_mandate_plugin``; the real mandate
-transactions replace it). Four ``etm-bridge node signer`` processes then, with no help from
+The genesis has a custody section with a ``btc`` pool (operator ``"committee"``) and the SPV
+relay; four delegates register keys made by ``etm-bridge node custody init`` in four signer
+directories (the signers' own agent keys, funded: they pay the signers' ETM fees); the round
+hook forms a 3-of-4 committee. Four ``etm-bridge node signer`` processes then, with no help from
 the test:
 
-* sign only final open mandates, post their shares to their node (one signer's node is a
+* pay an LP withdrawal (tx 207, after the test paid and proved a deposit into the vault, 206):
+  sign only the final open mandate, post their shares to their node (one signer's node is a
   second, non-forging node: its share reaches the first by peer gossip, message 10, and the
-  others' reach it the same way), and the spend is assembled and accepted by Bitcoin with the
-  mandate's txid, although one signer was killed first;
-* a signer crashed by the test-only switch right after recording (``after_record``) or right
+  others' reach it the same way), assemble it, Bitcoin accepts it with the mandate's txid
+  although one signer was killed first; once the test has mined the relay policy's depth they
+  relay the headers ETM lacks and prove it (tx 302), taking turns: proven once, books exact;
+* the other tests open mandates with the test-only tx 399 (``btc_mandate_plugin``: a vault
+  output the test funds directly, no deposit), because each needs a fresh vault output quickly:
+  a signer crashed by the test-only switch right after recording (``after_record``) or right
   after posting (``after_gossip``) and restarted re-posts exactly its recorded bytes and signs
-  nothing else;
-* with two signers offline nothing moves on Bitcoin; one returning settles it;
-* a signer whose node lies (a proxy in front of the real node serving a mandate with another
-  spend's digests) refuses and records nothing.
+  nothing else; with two signers offline nothing moves on Bitcoin and one returning settles it;
+  a signer whose node lies (a proxy in front of the real node serving a mandate with another
+  spend's digests) refuses and records nothing. (A 399 mandate carries no ``owed``: when a
+  later funding block mines its spend, the signers prove it too and the books of this
+  throwaway chain stop meaning anything after the first test, which checks them.)
 """
 
 from __future__ import annotations
@@ -33,30 +38,43 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
+from bitcoin.core import CTransaction
 from btc_custody_node import DOMAIN, HERE, Sender
 from btc_custody_node import committee as _committee
 from btc_custody_node import fund as _fund
 from btc_custody_node import state_of as _state
+from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.custody_signer import SignerProcess, signer_home
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
 from test_btc_fraud_node import BOND_ADD, MANDATE_TX, PLUGIN, USER_KEY
 
-from etm_bridge.chain.address import address_hash
-from etm_bridge.chain.keys import dev_key
+from etm_bridge.adapter import Payment
+from etm_bridge.chain.address import address_hash, encode_address
+from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.state import StateView
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.chains.bitcoin.custody import build, ecdsa
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
+from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof
 from etm_bridge.chains.registry import chain_registry
 from etm_bridge.custody import bonds, mandate_store, mandates, plans
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import registration as rg
 from etm_bridge.custody.txtypes import BOND, REGISTER
 from etm_bridge.etm_client.custody import CustodyClient
+from etm_bridge.etm_client.header_feed import relay_missing_headers
+from etm_bridge.exchange import binding as bd
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import records as xr
+from etm_bridge.exchange import txtypes as tt
+from etm_bridge.exchange.pool import Pool
 from etm_bridge.node.network_setup import join_node
 from etm_bridge.node.setup import init_node
+from etm_bridge.spv.genesis_section import SpvSection
+from etm_bridge.spv.relay_policy import RelayPolicy
 
 pytestmark = pytest.mark.bitcoin
 
@@ -65,7 +83,13 @@ BOND_IN = 10**9
 SECTION = {
     "domain": DOMAIN.hex(), "chains": ["btc"], "min_bond": 1_000, "min_committee": 3,
     "btc": {"network": "regtest"}, "unsafe_test_behaviours": True,
+    "pools": [{"asset": "btc", "min_confirmations": 1}],
 }  # fmt: skip
+PLUGINS = ("etm_bridge.node.spv_plugin", "etm_bridge.custody.txtypes",
+           "etm_bridge.exchange.txtypes", PLUGIN)  # fmt: skip
+DEPOSIT = 150_000
+ETM_IN = 10**8
+INVESTOR_SECRET = bytes([0x71]) * 32
 
 
 def until(node: EtmNodeProcess, what: str, ok: Callable[[StateView], bool], t: float = 60) -> None:
@@ -123,6 +147,14 @@ class Net:
         return True
 
 
+def _investor_adapter(bitcoin_node: BitcoinNode, home: Path) -> BitcoinAdapter:
+    return BitcoinAdapter.from_config({
+        "rpc_url": bitcoin_node.rpc_url, "rpc_user": bitcoin_node.rpc_user,
+        "rpc_password": bitcoin_node.rpc_password, "secret_hex": INVESTOR_SECRET.hex(),
+        "data_dir": str(home), "network": "regtest", "birth_height": bitcoin_node.height(),
+    })  # fmt: skip
+
+
 def record_rows(home: Path) -> list[tuple[bytes, int, int, bytes, bytes]]:
     conn = sqlite3.connect(home / "custody_signer.sqlite")
     try:
@@ -140,8 +172,8 @@ def net(tmp_path_factory: pytest.TempPathFactory, bitcoin_node: BitcoinNode) -> 
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(HERE) + (os.pathsep + saved if saved else "")
     home = tmp / "etm"
-    init_node(home, delegates=5, block_time_s=1, funded_accounts=2, port=0,
-              tx_plugins=("etm_bridge.custody.txtypes", PLUGIN))  # fmt: skip
+    init_node(home, delegates=5, block_time_s=1, funded_accounts=2, port=0, tx_plugins=PLUGINS,
+              spv=SpvSection(allow_dev_pools=True))  # fmt: skip
     genesis = json.loads((home / "genesis.json").read_text())
     genesis.setdefault("plugins", {})["custody"] = SECTION
     (home / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
@@ -173,14 +205,17 @@ def net(tmp_path_factory: pytest.TempPathFactory, bitcoin_node: BitcoinNode) -> 
 def _form_committee(n: Net) -> None:
     s, funder = n.s, dev_key("user-0")
     delegates = [dev_key(f"delegate-{i}") for i in range(4)]
+    agents = [SigningKey(bytes.fromhex(n.secret[i]["agent"])) for i in range(4)]
     for d in delegates:
         s.send(funder, TRANSFER, TransferPayload(address_hash(d.public_key), 10**10).encode())
-    until(n.node, "delegates funded", lambda v: s.settled(v, funder))
+    for a in agents:  # the signers' own agent keys pay their relays' and proofs' fees
+        s.send(funder, TRANSFER, TransferPayload(address_hash(a.public_key), 10**9).encode())
+    until(n.node, "delegates and agents funded", lambda v: s.settled(v, funder))
     binding = chain_registry().by_ticker("btc").binding
     s.client.set_forging(False)
     for i, d in enumerate(delegates):
         secret = bytes.fromhex(n.secret[i]["btc"])
-        agent = dev_key(f"custody agent {i}")
+        agent = agents[i]
         key = ecdsa.pubkey(secret)
         msg = rg.pop_message(s.network, DOMAIN, d.public_key, agent.public_key, {"btc": key})
         signed_key, pop = binding.sign(msg, secret)
@@ -200,27 +235,92 @@ def _form_committee(n: Net) -> None:
     assert set(n.committee.keys["btc"]) == set(n.keys)
 
 
-def test_three_of_four_signers_settle_a_mandate_with_one_killed(net: Net) -> None:
+def test_three_of_four_signers_pay_and_prove_an_lp_withdrawal_with_no_test_signature(
+    net: Net, tmp_path: Path
+) -> None:
+    """Issue 14 WP-S: an investor's deposit into the committee's vault (paid and proven by the
+    test, 206) and its withdrawal (207); then, with member 3's signer killed and no signature
+    nor proof from the test: three signers sign the ``lp_withdraw`` mandate (signer 2 through
+    the second node: shares cross the peer network both ways), assemble it, Bitcoin accepts
+    it with the mandate's txid; the test mines blocks and relays nothing, and the signers, in
+    turns (``custody.duties.rank``; a late one's ``outcome_replayed`` is done), relay the
+    headers ETM lacks and prove it (302): proven once, the investor's key got ``asset_out -
+    fee``, the books balance to the unit, and no signer signed anything twice."""
+    s, node, btc = net.s, net.node, net.btc
+    relayer, investor = dev_key("user-0"), dev_key("user-1")  # user-0: the deposit's relayer
+    me20 = address_hash(investor.public_key)
+    assert net.committee is not None
+    vault = SPEC.vault(net.committee, CFG)
     for sp in net.signers:
         sp.start()
     net.signers[3].kill9()  # one member offline from the start
-    mandate = net.open_mandate()
+
+    height = int(s.client.status()["height"])
+    key = btc_pubkey_of(INVESTOR_SECRET)
+    msg = bd.binding_message(f"{s.network:#010x}", encode_address(me20), "btc", 1, height + 500)
+    bind = pl.Bind("btc", key, 1, height + 500, sign_btc(msg, INVESTOR_SECRET), False)
+    s.send(investor, tt.BIND, pl.encode_payload(bind))
+    adapter = _investor_adapter(btc, tmp_path / "investor")
+    try:
+        btc.fund(adapter.address(), 10 * DEPOSIT)
+        good = Payment(vault.destination, DEPOSIT)
+        dep_txid = adapter.pay([good, Payment(bytes([0x6A, 24]) + DEPOSIT_TAG + me20, 0)])
+        btc.mine(1)
+        relay_missing_headers(s.client, relayer, adapter, chain="btc")
+        proof = adapter.payment_proof(dep_txid, good)
+    finally:
+        adapter.close()
+    body = BtcProof.from_adapter_proof(proof, proof.item).encode()
+    s.send(investor, tt.LP_DEPOSIT, pl.encode_payload(pl.LpDeposit("btc", ETM_IN, 1, body)))
+    until(node, "the deposit recorded", lambda v: s.settled(v, investor))
+    with _state(node) as view:
+        shares = view.get_u64(xr.SHARES, xr.share_key("btc", me20))
+    wid = s.send(investor, tt.LP_WITHDRAW, pl.encode_payload(pl.LpWithdraw("btc", shares // 2)))
+    mid = mandates.mandate_id(cr.MandateKind.LP_WITHDRAW, "btc", bytes.fromhex(wid))
+    until(node, "the withdrawal", lambda v: s.settled(v, investor))
+    with _state(node) as view:
+        mandate = mandate_store.get_mandate(view, mid)
+    assert mandate is not None and mandate.status is cr.MandateStatus.OPEN
     rev = mandate.revisions[0]
-    procs.wait_until(lambda: len(net.shares(mandate.id)) >= 3, timeout_s=60,
-                     what="3 shares on the node")  # fmt: skip
+    asset_out, fee = int(mandate.terms["amount"]), int(mandate.terms["payout_fee"])
+
     procs.wait_until(lambda: net.on_bitcoin(rev.txid or b""), timeout_s=60,
-                     what="the spend accepted by Bitcoin")  # fmt: skip
-    keys = {row["key"] for row in net.shares(mandate.id)}
-    assert keys == {k.hex() for k in net.keys[:3]}  # never the killed member's
-    # the shares crossed the peer network both ways: the second node holds the same ones
-    procs.wait_until(lambda: net.shares(mandate.id, net.peer) == net.shares(mandate.id),
-                     timeout_s=30, what="the shares gossiped to the second node")  # fmt: skip
-    # every signer that signed holds exactly one row per input of the revision, the bytes the
-    # node serves
+                     what="the signers' spend accepted by Bitcoin")  # fmt: skip
+    assert {r["key"] for r in net.shares(mid)} == {k.hex() for k in net.keys[:3]}
+    procs.wait_until(lambda: net.shares(mid, net.peer) == net.shares(mid), timeout_s=30,
+                     what="the shares gossiped to the second node")  # fmt: skip
+    policy = RelayPolicy(**s.client.spv_relay("btc")["policy"])
+    need = policy.required_depth(sum(o.amount for o in build.decode_plan(rev.spend).outputs))
+    relay_before = int(s.client.spv_relay("btc")["tip"]["height"])
+    btc.mine(need)  # the test mines; it relays nothing from here on
+    spend_block = btc.height() - need + 1
+    until(node, "the mandate proven by a signer's 302", lambda v: (
+        (p := mandate_store.get_mandate(v, mid)) is not None
+        and p.status is cr.MandateStatus.PROVEN), t=90)  # fmt: skip
+    relay_after = int(s.client.spv_relay("btc")["tip"]["height"])
+    assert relay_before < spend_block <= relay_after - need + 1  # the signers relayed them
+    logs = [sp.log() for sp in net.signers[:3]]
+    assert any("outcome proof sent" in text for text in logs)
+    assert all(sp.alive() for sp in net.signers[:3])
+
+    paid = CTransaction.deserialize(
+        bytes.fromhex(btc.rpc.call("getrawtransaction", (rev.txid or b"")[::-1].hex(), 0))
+    )
+    assert (bytes(paid.vout[0].scriptPubKey), paid.vout[0].nValue) == (
+        scripts.p2wpkh(key), asset_out - fee)  # fmt: skip
+    with _state(node) as view:
+        utxos = [cr.decode(cr.CustodyUtxo, json.loads(v)) for _, v in view.scan(cr.UTXOS)]
+        pool = xr.decode(Pool, view.get_json(xr.POOLS, b"btc"))
+        acc = cr.decode(cr.CustodyAccount, view.get_json(cr.ACCOUNTS, b"btc"))
+    held = sum(u.amount for u in utxos if u.status in (cr.UtxoStatus.UNSPENT,
+                                                       cr.UtxoStatus.RESERVED))  # fmt: skip
+    assert (held, acc.owed) == (DEPOSIT - asset_out, 0)
+    assert held + acc.in_htlc + acc.receivable == pool.asset_reserve + acc.owed + acc.pending_fees
+    # one row per signer (one input, one revision), the bytes its node serves; none for 3
     for i in range(3):
         rows = record_rows(net.homes[i])
-        assert [(m, r, x, d) for m, r, x, d, _ in rows] == [(mandate.id, 0, 0, rev.digests[0])]
-        served = next(r for r in net.shares(mandate.id) if r["key"] == net.keys[i].hex())
+        assert [(m, r, x, d) for m, r, x, d, _ in rows] == [(mid, 0, 0, rev.digests[0])]
+        served = next(r for r in net.shares(mid) if r["key"] == net.keys[i].hex())
         assert served["signatures"] == {"0": rows[0][4].hex()}
     assert record_rows(net.homes[3]) == []
 
