@@ -15,6 +15,10 @@ signature over the revision's digest for that input. :meth:`SharePool.add` answe
   context: not handled by this version);
 * :class:`~etm_bridge.errors.ValidationError`: invalid (a peer that sent it is penalized).
 
+A signature byte-identical to one already held for that (revision, key, input) is not
+checked again: it was checked when kept, and every subset of a gossiped share is a distinct
+valid body the seen-set cannot dedupe (free replays must not cost an ECDSA check each).
+
 Bounded: at most one entry per (mandate, revision, member key) (so at most n per revision),
 and at most :data:`MAX_REVISIONS` revisions (the oldest forgotten first). State is read at
 the node's tip: a share over a non-final revision is kept like any other (whether to *sign*
@@ -78,8 +82,8 @@ class SharePool:
                 f"share names chain {share.ticker!r}, mandate {mandate.id.hex()} is on"
                 f" {mandate.ticker!r}"
             )
-        self._check(view, share, mandate.ticker, rev)
         key = (share.mandate_id, share.revision)
+        self._check(view, share, mandate.ticker, rev, self._held(key, share.key))
         held = self._by_revision.setdefault(key, {}).setdefault(share.key, {})
         self._by_revision.move_to_end(key)
         while len(self._by_revision) > MAX_REVISIONS:
@@ -87,6 +91,9 @@ class SharePool:
         fresh = {i: s for i, s in share.signatures if i not in held}
         held.update(fresh)
         return NEW if fresh else KNOWN
+
+    def _held(self, key: tuple[bytes, int], member: bytes) -> dict[int, bytes]:
+        return self._by_revision.get(key, {}).get(member, {})
 
     def _wait(self, share: CustodyShare) -> None:
         key = sha256(encode_share(share))
@@ -108,7 +115,9 @@ class SharePool:
                 continue
         return fresh
 
-    def _check(self, view: StateView, share: CustodyShare, ticker: str, rev: Any) -> None:
+    def _check(
+        self, view: StateView, share: CustodyShare, ticker: str, rev: Any, held: dict[int, bytes]
+    ) -> None:
         raw = view.get_json(records.EPOCHS, records.epoch_key(rev.epoch))
         if raw is None:
             raise ValidationError(f"revision {share.revision} names unknown epoch {rev.epoch}")
@@ -125,6 +134,8 @@ class SharePool:
                 raise ValidationError(
                     f"input {index}: revision {share.revision} has {len(rev.digests)} inputs"
                 )
+            if held.get(index) == sig:
+                continue  # checked when kept: a replay (any subset of a held share) is free
             if not spec.verify_share(rev.digests[index], share.key, sig):
                 raise ValidationError(
                     f"input {index}: not the key's valid share over the revision's digest"

@@ -277,3 +277,62 @@ def test_waiting_shares_are_bounded() -> None:
     for n in range(MAX_WAITING + 300):
         assert pool.add(share(m, KEYS[0], mandate_id=(n + 7).to_bytes(32, "big"))) == DROPPED
     assert len(pool._waiting) == MAX_WAITING
+
+
+def _wide_mandate(s: State, inputs: int) -> cr.Mandate:
+    """An LP withdrawal spending ``inputs`` vault outputs (one signature per input)."""
+    vault = SPEC.vault(COMMITTEE, CFG)
+    utxos = []
+    for n in range(inputs):
+        utxo = cr.CustodyUtxo("btc", bytes([0x40, n]) * 18, 20_000, 0, cr.UtxoStatus.UNSPENT)
+        ms.put_utxo(s, utxo)
+        utxos.append(utxo)
+    source = b"\x33" * 32
+    terms = {"amount": 20_000 * inputs // 2, "claim_key": USER.hex()}
+    req = ms.vault_request(cr.MandateKind.LP_WITHDRAW, "btc", source, COMMITTEE, vault, terms, 2)
+    return ms.open_mandate(s, SPEC, CFG, req, "btc", "btc", source, utxos, 5, None)
+
+
+def test_replayed_subsets_of_a_held_share_cost_no_signature_check(monkeypatch: Any) -> None:
+    """Attack (CPU): a member's share over a 40-input revision is public once gossiped; every
+    subset of its signatures is a distinct, canonical, *valid* body (2^40 of them), so the
+    seen-set never dedupes them and the pool answers ``known`` (no blame). Before the fix the
+    pool re-checked every signature of every subset (~250 us each in coincurve: one peer's
+    burst of 200 subsets held the event loop ~1 s, and 50 a second kept a core busy, for
+    free). A signature byte-identical to one already held was checked when it was kept: it is
+    not checked again."""
+    s, _, _ = _state()
+    wide = _wide_mandate(s, 40)
+    pool = SharePool(lambda: s)
+    secret = BY_KEY[KEYS[1]]
+    sigs = tuple((i, ecdsa.sign(secret, d)) for i, d in enumerate(wide.revisions[0].digests))
+    honest = CustodyShare("btc", wide.id, 0, KEYS[1], sigs)
+    checks: list[bytes] = []
+    real = ecdsa.verify_share
+
+    def counting(digest: bytes, key: bytes, sig: bytes) -> bool:
+        checks.append(sig)
+        return real(digest, key, sig)
+
+    monkeypatch.setattr(ecdsa, "verify_share", counting)
+    assert pool.add(honest) == NEW
+    assert len(checks) == 40  # each kept signature checked once
+    (chain,), _ = _chains(1)
+
+    async def run() -> QuietLink:
+        net = P2PNetwork(chain, P2PSettings(), shares=pool)
+        link = QuietLink()
+        peer = Peer(link, outbound=False)
+        for n in range(1, 200):  # within the burst: no rate-limit penalty either
+            subset = tuple(sig for i, sig in enumerate(sigs) if (n >> (i % 8)) & 1 or i > 30)
+            net.custody.on_share(peer, replace(honest, signatures=subset))
+        await asyncio.sleep(0.01)
+        return link
+
+    link = asyncio.run(run())
+    assert link.closed is None  # valid bodies: no blame
+    assert len(checks) == 40, f"{len(checks) - 40} signature checks spent on replays"
+    # a new signature (other bytes) for a held input is still checked, and a bad one refused
+    forged = replace(honest, signatures=((0, _high_s(sigs[0][1])),))
+    with pytest.raises(ValidationError):
+        pool.add(forged)
