@@ -9,7 +9,10 @@
 3. the signer's key is a member of the revision's epoch's committee on the mandate's chain;
 4. the mandate id is the one its kind, chain and source give (``mandate_id``), and the digests
    and txid the signer recomputes from the revision's ``spend`` with the chain's own builder
-   equal the ones the node served (a node serving digests of another spend is caught here).
+   equal the ones the node served (a node serving digests of another spend is caught here);
+5. ``replaces`` is empty unless the mandate is a cancel of the mandate its id is derived from
+   (the record lets ``replaces`` spend outputs bound to another mandate: a lying node must
+   not name any mandate it likes there).
 
 Then the record decides (:mod:`etm_bridge.custody.signing_rule`).
 """
@@ -17,7 +20,7 @@ Then the record decides (:mod:`etm_bridge.custody.signing_rule`).
 from __future__ import annotations
 
 from ..custody import mandates as mandate_rules
-from ..custody.records import Committee, Mandate, MandateStatus, Revision
+from ..custody.records import Committee, Mandate, MandateKind, MandateStatus, Revision
 from ..custody.spec import CustodySpec
 
 
@@ -44,6 +47,13 @@ def refusal(
         return f"this signer's key is no member of epoch {rev.epoch} on {mandate.ticker}"
     if mandate_rules.mandate_id(mandate.kind, mandate.ticker, mandate.source) != mandate.id:
         return "the mandate id is not its kind, chain and source's (a lying node)"
+    if mandate.replaces is not None and (
+        mandate.kind is not MandateKind.CANCEL or mandate.replaces != mandate.source
+    ):
+        return (
+            "the mandate replaces another, yet is no cancel of it (only a cancel, whose source"
+            " is the cancelled mandate, may spend another mandate's inputs: a lying node)"
+        )
     try:
         digests, txid = spec.digests(rev.spend), spec.txid(rev.spend)
     except Exception as exc:  # a malformed spend from the node: refuse, never crash

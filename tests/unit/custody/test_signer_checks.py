@@ -102,3 +102,57 @@ def test_custody_init_makes_keys_only_for_chains_with_a_signer(tmp_path: Path) -
     made = custody_init(home)
     assert (set(made["keys"]), made["no_signer_yet"]) == ({"btc"}, ["eth"])
     assert len(bytes.fromhex(made["keys"]["btc"])) == 33
+
+
+def _lying_spend(m: cr.Mandate, key: bytes) -> cr.Revision:
+    """A revision spending ``m``'s inputs to ``key`` (a thief), digests and txid consistent."""
+    rev = m.revisions[0]
+    theft = build.encode_plan(
+        build.sweep(list(build.decode_plan(rev.spend).inputs), scripts.p2wpkh(key), 2)
+    )
+    return replace(rev, spend=theft, digests=tuple(SPEC.digests(theft)), txid=SPEC.txid(theft))
+
+
+def _sign_through_record(tmp: Path, m: cr.Mandate, rev: cr.Revision, key: bytes) -> str | None:
+    """What the signer's loop does: the checks, then the record; None if it signed."""
+    from test_custody_shares import COMMITTEE
+
+    from etm_bridge.chains.bitcoin.custody import ecdsa, signing
+    from etm_bridge.custody_signer.record import InputToSign, SigningRecord
+    from etm_bridge.errors import CustodyError
+
+    why = refusal(m, rev, COMMITTEE, key, rev.height, 10, SPEC)
+    if why is not None:
+        return why
+    record = SigningRecord(tmp / "custody_signer.sqlite", b"\x0a" * 32)
+    points = signing.outpoints(rev.spend)
+    items = [InputToSign(i, d, points[i]) for i, d in enumerate(rev.digests)]
+    try:
+        record.record_revision("btc", m.id, rev.rev, items, m.replaces,
+                               lambda d: ecdsa.sign(b"\x60" * 32, d))  # fmt: skip
+    except CustodyError as exc:
+        return str(exc)
+    finally:
+        record.close()
+    return None
+
+
+def test_a_lying_node_cannot_unbind_an_output_with_replaces(tmp_path: Path) -> None:
+    """Attack (x7c): the signer signed mandate M over output A (A bound to M). A lying node
+    serves another mandate D (its own id, its spend, digests and txid consistent) whose spend
+    takes A to a thief and whose ``replaces`` names M. The record honours ``replaces`` (a
+    cancel spends its original's inputs), so before the fix D was signed: a second spend of a
+    bound output, which docs/custody.md 2b says a lying node cannot get. Only a cancel (kind 7)
+    may replace, and only the mandate its id is derived from (its ``source``)."""
+    key = _mandate()[2]  # puts tests/unit/node on the path
+    from test_custody_shares import _state
+
+    _, m, other = _state()
+    assert _sign_through_record(tmp_path, m, m.revisions[0], key) is None
+    thief = _lying_spend(m, b"\x02" + b"\x55" * 32)
+    liar = replace(other, replaces=m.id, revisions=(thief,))
+    why = _sign_through_record(tmp_path, liar, thief, key)
+    assert why is not None and "replaces" in why
+    # without replaces the record itself refuses the bound output, as before
+    why = _sign_through_record(tmp_path, replace(liar, replaces=None), thief, key)
+    assert why is not None and "outpoint_bound" in why
