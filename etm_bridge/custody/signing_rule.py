@@ -13,6 +13,10 @@ outpoint:
 * the outpoint bound to **another** mandate: ``Refused("outpoint_bound")``, unless this
   mandate's ``replaces`` names that mandate (a ``cancel`` spends its original's inputs);
   another revision of the same mandate spends the same inputs (a fee bump) and is allowed;
+* a revision whose outpoints are not exactly those the mandate's signed revisions spend:
+  ``Refused("inputs_changed")`` (:func:`same_inputs`; design-14 4.3 bumps and re-issues over
+  the same inputs, so any two signed revisions of one mandate conflict and at most one can
+  confirm: a revision over other outputs would be a second payout);
 * otherwise :class:`Approved` with no signature: the caller records the row and binds the
   outpoint in one durable transaction, and only then releases the signature.
 
@@ -30,6 +34,7 @@ from enum import StrEnum
 class Refusal(StrEnum):
     DIGEST_CHANGED = "digest_changed"
     OUTPOINT_BOUND = "outpoint_bound"
+    INPUTS_CHANGED = "inputs_changed"
 
 
 @dataclass(frozen=True)
@@ -80,3 +85,19 @@ def approve(
             " does not replace: signing it would authorise a second spend of one output",
         )
     return Approved()
+
+
+def same_inputs(
+    mandate_id: bytes, signed_before: frozenset[bytes], outpoints: frozenset[bytes]
+) -> Refused | None:
+    """May a revision spending ``outpoints`` be signed for ``mandate_id``, whose revisions
+    signed before spend ``signed_before`` (empty: none signed, or an account chain)? Every
+    signed revision of one mandate must spend the same outputs (see the module docstring)."""
+    if not signed_before or signed_before == outpoints:
+        return None
+    return Refused(
+        Refusal.INPUTS_CHANGED,
+        f"mandate {mandate_id.hex()} was signed over {len(signed_before)} outputs, this revision"
+        f" spends {len(outpoints)} others or more: two revisions that do not conflict could both"
+        " confirm (a second payout)",
+    )

@@ -8,6 +8,7 @@ check-and-write in one ``BEGIN IMMEDIATE`` transaction. Tables (design-14 sectio
 
     signed(genesis_id, ticker, mandate_id, revision, input_index, digest, signature, signed_at)
     bound_inputs(genesis_id, ticker, outpoint, mandate_id)        -- UTXO chains
+    mandate_inputs(genesis_id, ticker, mandate_id, outpoint)      -- what its revisions spend
     gossip_state(genesis_id, ticker, mandate_id, revision, state) -- recorded | gossiped
 
 :meth:`SigningRecord.record_revision` asks :func:`etm_bridge.custody.signing_rule.approve` for
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..custody.signing_rule import Approved, Refused, SignedRow, approve
+from ..custody.signing_rule import Approved, Refused, SignedRow, approve, same_inputs
 from ..errors import CustodyError, StoreError
 
 FILE_NAME = "custody_signer.sqlite"
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS signed (genesis_id BLOB, ticker TEXT, mandate_id BLOB
     PRIMARY KEY (genesis_id, ticker, mandate_id, revision, input_index)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bound_inputs (genesis_id BLOB, ticker TEXT, outpoint BLOB,
     mandate_id BLOB, PRIMARY KEY (genesis_id, ticker, outpoint)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mandate_inputs (genesis_id BLOB, ticker TEXT, mandate_id BLOB,
+    outpoint BLOB, PRIMARY KEY (genesis_id, ticker, mandate_id, outpoint)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gossip_state (genesis_id BLOB, ticker TEXT, mandate_id BLOB,
     revision INTEGER, state TEXT,
     PRIMARY KEY (genesis_id, ticker, mandate_id, revision)) WITHOUT ROWID;
@@ -103,6 +106,13 @@ class SigningRecord:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
+    def _mandate_inputs(self, ticker: str, mid: bytes) -> frozenset[bytes]:
+        rows = self._conn.execute(
+            "SELECT outpoint FROM mandate_inputs WHERE genesis_id=? AND ticker=? AND mandate_id=?",
+            (self.genesis_id, ticker, mid),
+        ).fetchall()
+        return frozenset(bytes(r[0]) for r in rows)
+
     def record_revision(
         self,
         ticker: str,
@@ -130,6 +140,11 @@ class SigningRecord:
                     self._conn.execute(
                         "INSERT INTO bound_inputs VALUES (?, ?, ?, ?)",
                         (self.genesis_id, ticker, item.outpoint, mandate_id),
+                    )
+                if item.outpoint is not None:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO mandate_inputs VALUES (?, ?, ?, ?)",
+                        (self.genesis_id, ticker, mandate_id, item.outpoint),
                     )
             self._conn.execute(
                 "INSERT OR IGNORE INTO gossip_state VALUES (?, ?, ?, ?, ?)",
@@ -163,8 +178,14 @@ class SigningRecord:
             if verdict.existing is not None:
                 out[item.index] = verdict.existing
             else:
-                out[item.index] = sign(item.digest)
-                new.append((item, out[item.index]))
+                new.append((item, b""))
+        # after the per-input verdicts (a changed digest is named first), before any signing
+        points = frozenset(i.outpoint for i in inputs if i.outpoint is not None)
+        changed = same_inputs(mid, self._mandate_inputs(ticker, mid), points)
+        if changed is not None:
+            raise CustodyError(changed.reason, changed.detail)
+        new = [(item, sign(item.digest)) for item, _ in new]
+        out.update({item.index: signature for item, signature in new})
         return out, new
 
     def mark_gossiped(self, ticker: str, mandate_id: bytes, revision: int) -> None:

@@ -156,3 +156,22 @@ def test_a_lying_node_cannot_unbind_an_output_with_replaces(tmp_path: Path) -> N
     # without replaces the record itself refuses the bound output, as before
     why = _sign_through_record(tmp_path, replace(liar, replaces=None), thief, key)
     assert why is not None and "outpoint_bound" in why
+
+
+@pytest.mark.xfail(strict=True, reason="known weak (x7c): the signer does not rebuild a spend"
+                   " from the mandate's terms, so a lying node's later revision over the same"
+                   " outputs paying a thief is signed")  # fmt: skip
+def test_a_lying_node_cannot_get_a_thiefs_revision_of_a_signed_mandate(tmp_path: Path) -> None:
+    """Attack (x7c): the signer signed revision 0 of M. A lying node serves revision 1 of M
+    (final, in its window, digests and txid consistent) over M's outputs, paying a thief. The
+    record allows it (another revision of the same mandate over the same outputs: a fee bump),
+    so it is signed; it conflicts with revision 0, so at most one confirms, but which one is
+    the race's. Closing this needs the rebuild of the spend from the terms (docs: not yet)."""
+    key = _mandate()[2]
+    from test_custody_shares import _state
+
+    _, m, _ = _state()
+    assert _sign_through_record(tmp_path, m, m.revisions[0], key) is None
+    thief = replace(_lying_spend(m, b"\x02" + b"\x55" * 32), rev=1)
+    bumped = replace(m, revisions=(*m.revisions, thief))
+    assert _sign_through_record(tmp_path, bumped, thief, key) is not None

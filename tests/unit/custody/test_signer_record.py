@@ -106,3 +106,32 @@ def test_the_file_is_wal_with_full_sync_and_a_corrupt_one_is_one_clear_error(
     with pytest.raises(StoreError) as err:
         SigningRecord(bad, GENESIS)
     assert "never run the signer without it" in str(err.value)
+
+
+def test_a_later_revision_spending_other_outputs_is_refused(tmp_path: Path) -> None:
+    """Attack (x7c): the signer signed revision 0 of a mandate over output OP0. A lying node
+    serves revision 1 of the same mandate spending OP1 (unbound) instead: before the fix it
+    was signed ("another revision of the same mandate"), and the two spends share no input,
+    so both confirm: the mandate pays twice. Design-14 4.3 re-issues and bumps a revision
+    over the same inputs: a later revision must spend exactly the outputs the mandate's signed
+    revisions spend, so any two of them conflict and at most one confirms."""
+    rec, sign = SigningRecord(tmp_path / "r.sqlite", GENESIS), Signer()
+    rec.record_revision("btc", MID, 0, [InputToSign(0, b"\xd0" * 32, OP0)], None, sign)
+    for served in (
+        [InputToSign(0, b"\xd1" * 32, OP1)],  # disjoint: a second payout
+        [InputToSign(0, b"\xd1" * 32, OP0), InputToSign(1, b"\xd2" * 32, OP1)],  # grows
+    ):
+        with pytest.raises(CustodyError) as err:
+            rec.record_revision("btc", MID, 1, served, None, sign)
+        assert err.value.reason == "inputs_changed"
+    assert rec.signed_revision("btc", MID, 1) == {}
+    # the same inputs (a fee bump) are still signed; the record survives a reopen
+    rec.record_revision("btc", MID, 1, [InputToSign(0, b"\xd3" * 32, OP0)], None, sign)
+    rec.close()
+    rec = SigningRecord(tmp_path / "r.sqlite", GENESIS)
+    with pytest.raises(CustodyError):
+        rec.record_revision("btc", MID, 2, [InputToSign(0, b"\xd4" * 32, OP1)], None, sign)
+    # a cancel of MID spends MID's inputs; its own later revisions stay on them
+    rec.record_revision("btc", MID2, 0, [InputToSign(0, b"\xd5" * 32, OP0)], MID, sign)
+    with pytest.raises(CustodyError):
+        rec.record_revision("btc", MID2, 1, [InputToSign(0, b"\xd6" * 32, OP1)], MID, sign)

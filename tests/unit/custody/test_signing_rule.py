@@ -9,7 +9,14 @@ import itertools
 
 import pytest
 
-from etm_bridge.custody.signing_rule import Approved, Refusal, Refused, SignedRow, approve
+from etm_bridge.custody.signing_rule import (
+    Approved,
+    Refusal,
+    Refused,
+    SignedRow,
+    approve,
+    same_inputs,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +71,15 @@ def test_an_outpoint_of_another_mandate_is_refused_unless_replaced() -> None:
     assert isinstance(got, Refused) and got.reason is Refusal.OUTPOINT_BOUND
     assert approve(None, ORIGINAL, MID, DIGEST, ORIGINAL) == Approved()  # a cancel
     assert approve(None, MID, MID, DIGEST, None) == Approved()  # another revision
+
+
+def test_every_signed_revision_of_a_mandate_spends_the_same_outputs() -> None:
+    """Any two signed revisions of one mandate must conflict: same outputs, or nothing signed."""
+    a, b, c = (bytes([n]) * 36 for n in (1, 2, 3))
+    sets = [frozenset(), frozenset({a}), frozenset({b}), frozenset({a, b}), frozenset({b, c})]
+    for before, now in itertools.product(sets, sets):
+        verdict = same_inputs(MID, before, now)
+        if not before or before == now:
+            assert verdict is None, (before, now)
+        else:
+            assert isinstance(verdict, Refused) and verdict.reason is Refusal.INPUTS_CHANGED
