@@ -13,7 +13,11 @@ signature over the revision's digest for that input. :meth:`SharePool.add` answe
   behind, so the share waits, at most :data:`MAX_WAITING` of them, and
   :meth:`SharePool.retry_waiting` judges them again with each new tip; a share with a fraud
   context: not handled by this version);
-* :class:`~etm_bridge.errors.ValidationError`: invalid (a peer that sent it is penalized).
+* :class:`~etm_bridge.errors.ValidationError`: invalid (a peer that sent it is penalized),
+  judged only against a revision created at or below this node's finalized height (a final
+  revision is the same on every honest node); a share that does not fit a revision this
+  node has not finalized (its tip may be on a fork where the same mandate id has other
+  inputs) is ``dropped`` at no cost, not kept.
 
 A signature byte-identical to one already held for that (revision, key, input) is not
 checked again: it was checked when kept, and every subset of a gossiped share is a distinct
@@ -55,8 +59,15 @@ def _spec(ticker: str) -> Any:
 class SharePool:
     """Valid shares per (mandate, revision), in memory (see the module docstring)."""
 
-    def __init__(self, view_of: Callable[[], StateView], enabled: bool = True):
+    def __init__(
+        self,
+        view_of: Callable[[], StateView],
+        enabled: bool = True,
+        finalized_of: Callable[[], int] | None = None,
+    ):
         self.view_of = view_of
+        #: this node's finalized height (None: every revision counts as final)
+        self.finalized_of = finalized_of
         self.enabled = enabled  # the chain loads the custody plug-in (else every share drops)
         #: (mandate id, revision) -> member key -> {input: signature}
         self._by_revision: OrderedDict[tuple[bytes, int], dict[bytes, dict[int, bytes]]] = (
@@ -83,7 +94,12 @@ class SharePool:
                 f" {mandate.ticker!r}"
             )
         key = (share.mandate_id, share.revision)
-        self._check(view, share, mandate.ticker, rev, self._held(key, share.key))
+        try:
+            self._check(view, share, mandate.ticker, rev, self._held(key, share.key))
+        except ValidationError:
+            if self.finalized_of is not None and rev.height > self.finalized_of():
+                return DROPPED  # this node's revision may be a fork's: nobody to blame
+            raise
         held = self._by_revision.setdefault(key, {}).setdefault(share.key, {})
         self._by_revision.move_to_end(key)
         while len(self._by_revision) > MAX_REVISIONS:

@@ -135,7 +135,9 @@ def share_pool(service: NodeService) -> SharePool:
     pool = getattr(service, "custody_shares", None)
     if pool is None:
         tables = service.chain.registry.table_names
-        pool = SharePool(service.chain.store_view, MANDATES in tables)
+        pool = SharePool(
+            service.chain.store_view, MANDATES in tables, service.chain.finalized_height
+        )
         service.custody_shares = pool  # type: ignore[attr-defined]
     return pool
 

@@ -336,3 +336,59 @@ def test_replayed_subsets_of_a_held_share_cost_no_signature_check(monkeypatch: A
     forged = replace(honest, signatures=((0, _high_s(sigs[0][1])),))
     with pytest.raises(ValidationError):
         pool.add(forged)
+
+
+def _forked_state() -> tuple[State, cr.Mandate]:
+    """The same withdrawal (same mandate id) in a block of a non-final fork, where the vault
+    selected another output: revision 0 has other digests there."""
+    registry = build_registry(ChainParams(tx_plugins=("etm_bridge.custody.txtypes",)))
+    s = State(EmptyBackend(), registry.table_names)
+    s.put_json(cr.EPOCHS, cr.epoch_key(0), cr.encode(COMMITTEE))
+    s.put(cr.CURRENT, b"epoch", cr.epoch_key(0))
+    utxo = cr.CustodyUtxo("btc", b"\x09" * 36, 150_000, 0, cr.UtxoStatus.UNSPENT)
+    ms.put_utxo(s, utxo)
+    terms = {"amount": 40_000, "claim_key": USER.hex()}
+    vault = SPEC.vault(COMMITTEE, CFG)
+    source = b"\x01" * 32
+    req = ms.vault_request(cr.MandateKind.LP_WITHDRAW, "btc", source, COMMITTEE, vault, terms, 2)
+    return s, ms.open_mandate(s, SPEC, CFG, req, "btc", "btc", source, [utxo], 6, None)
+
+
+def test_a_peer_relaying_a_final_share_is_not_blamed_by_a_node_on_a_non_final_fork() -> None:
+    """Attack (x7c, an honest peer banned): a node whose tip is on a short fork holds the same
+    mandate (same id: same withdrawal) with another revision 0 (other inputs, other digests),
+    in a block it has not finalized. An honest peer relays the members' valid shares over the
+    final revision: before the fix each cost it 20 (not a valid signature over *this* node's
+    digest), so five shares banned the honest peer the forked node needs to get back. A share
+    is blamed only against a revision this node has finalized (a final revision is the same on
+    every honest node); against a non-final one it is dropped at no cost."""
+    _, m, _ = _state()
+    forked, fm = _forked_state()
+    assert fm.id == m.id and fm.revisions[0].digests != m.revisions[0].digests
+    finalized = [fm.revisions[0].height - 1]
+    pool = SharePool(lambda: forked, finalized_of=lambda: finalized[0])
+    (chain,), _ = _chains(1)
+
+    async def run() -> QuietLink:
+        net = P2PNetwork(chain, P2PSettings(), shares=pool)
+        link = QuietLink("192.0.2.9")
+        peer = Peer(link, outbound=False)
+        for key in KEYS:  # 4 members' honest shares, plus one more copy each of two
+            net.custody.on_share(peer, share(m, key))
+        for key in KEYS[:2]:
+            net.custody.on_share(peer, replace(share(m, key), signatures=((0, _high_s(
+                ecdsa.sign(BY_KEY[key], m.revisions[0].digests[0]))),)))  # fmt: skip
+        await asyncio.sleep(0.01)
+        return link
+
+    link = asyncio.run(run())
+    assert link.closed is None and _kept(pool) == []
+    # once this node has finalized its revision, a share not over it is blamed as before
+    finalized[0] = fm.revisions[0].height
+    with pytest.raises(ValidationError):
+        pool.add(share(m, KEYS[0]))
+
+
+def _kept(pool: SharePool) -> list[dict[str, Any]]:
+    """Nothing was kept for the mandate (the shares do not fit this node's revision)."""
+    return pool.shares(next(iter(pool._by_revision), (b"", 0))[0])
