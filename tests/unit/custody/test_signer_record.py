@@ -135,3 +135,48 @@ def test_a_later_revision_spending_other_outputs_is_refused(tmp_path: Path) -> N
     rec.record_revision("btc", MID2, 0, [InputToSign(0, b"\xd5" * 32, OP0)], MID, sign)
     with pytest.raises(CustodyError):
         rec.record_revision("btc", MID2, 1, [InputToSign(0, b"\xd6" * 32, OP1)], MID, sign)
+
+
+def _race(path: str, tag: int, rounds: int, start: object, out: object) -> None:
+    """One signer process: each round, sign its own mandate over that round's output."""
+    won, error = 0, ""
+    try:
+        rec = SigningRecord(Path(path), GENESIS)
+        for n in range(rounds):
+            start.wait()  # type: ignore[attr-defined]
+            mid = bytes([tag, n]) * 16
+            item = InputToSign(0, bytes([tag, n]) * 16, bytes([n]) * 36)
+            try:
+                rec.record_revision("btc", mid, 0, [item], None, lambda d: ecdsa.sign(SECRET, d))
+                won |= 1 << n
+            except CustodyError as exc:
+                if exc.reason != "outpoint_bound":
+                    raise
+        rec.close()
+    except Exception as exc:  # reported to the test, never a hang
+        error = repr(exc)
+        start.abort()  # type: ignore[attr-defined]
+    out.put((tag, won, error))  # type: ignore[attr-defined]
+
+
+def test_two_signer_processes_on_one_record_never_both_sign_an_output(tmp_path: Path) -> None:
+    """Attack (x7c): two signer processes started on one data directory (a double start, a
+    restart while the old one hangs), each asked by its node to sign a different mandate over
+    the same output at the same instant, 30 times. Stopped by the check-and-write inside one
+    ``BEGIN IMMEDIATE`` transaction: per output exactly one of them signs."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    path, rounds = str(tmp_path / "custody_signer.sqlite"), 30
+    SigningRecord(Path(path), GENESIS).close()
+    start, out = ctx.Barrier(2, timeout=30), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(path, tag, rounds, start, out)) for tag in (1, 2)]
+    for p in procs:
+        p.start()
+    results = {tag: (won, error) for tag, won, error in (out.get(timeout=60) for _ in procs)}
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert results[1][1] == results[2][1] == ""
+    assert results[1][0] & results[2][0] == 0  # never both
+    assert results[1][0] | results[2][0] == (1 << rounds) - 1  # always one
