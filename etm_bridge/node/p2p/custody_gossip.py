@@ -6,7 +6,8 @@ A share from a peer is charged to the peer's share budget (a rate limit: over it
 encoding is canonical), and handed to a :class:`CustodyShareSink` (the node's
 :class:`~etm_bridge.node.custody_pool.SharePool`): ``new`` is relayed once to every other peer
 that does not have it, ``known`` and ``dropped`` (a mandate this node does not know yet: it may
-be behind: it waits in the pool, bounded, and is judged again with each new tip) cost nothing,
+be behind: it waits in the pool, bounded, and is judged again with each new tip) cost nothing
+(a dropped share's hash leaves the seen-set: a later copy is judged again),
 an invalid share (not a member's, not a valid signature over the
 revision's digest, an input the revision does not have) adds ``invalid_share`` (20) to the
 peer's ban score. Shares posted to the node's API are relayed the same way
@@ -62,6 +63,10 @@ class CustodyGossip:
             return
         if result == "new":
             self._relay(share, key, origin=peer)
+        elif result == "dropped":
+            # not judged (unknown mandate, a fork's revision): a later copy must be judged
+            # again, or a waiting share evicted by a flood is swallowed for good
+            self.seen.discard(key)
 
     def retry_waiting(self) -> None:
         """With each new tip: shares that arrived before their mandate, judged again; the new

@@ -392,3 +392,37 @@ def test_a_peer_relaying_a_final_share_is_not_blamed_by_a_node_on_a_non_final_fo
 def _kept(pool: SharePool) -> list[dict[str, Any]]:
     """Nothing was kept for the mandate (the shares do not fit this node's revision)."""
     return pool.shares(next(iter(pool._by_revision), (b"", 0))[0])
+
+
+def test_a_share_evicted_from_the_waiting_list_is_taken_again_from_a_later_copy() -> None:
+    """Attack (x7c): a node behind its peers gets a member's honest share before the block
+    with its mandate (it waits). Peers flood shares for invented mandates (free: the node may
+    be behind; 6 peers x a burst of 200 fills the 1,024 waiting slots), evicting it. When the
+    block arrives, and a second copy of the honest share comes from another peer, the seen-set
+    of frame hashes swallowed that copy before the fix: this node never held the share. A
+    dropped share now leaves the seen-set, so the later copy is judged (the eviction itself
+    remains: the waiting list has no per-peer quota; a share with no later copy is lost here)."""
+    s, m, _ = _state()
+    later: list[State] = [State(EmptyBackend(), ())]
+    pool = SharePool(lambda: later[0])
+    (chain,), _ = _chains(1)
+    honest = share(m, KEYS[2])
+
+    async def run() -> list[QuietLink]:
+        net = P2PNetwork(chain, P2PSettings(), shares=pool)
+        links = [QuietLink(f"192.0.2.{20 + i}") for i in range(8)]
+        peers = [Peer(link, outbound=False) for link in links]
+        net.ready_peers = lambda: peers  # type: ignore[method-assign]
+        net.custody.on_share(peers[0], honest)
+        for n in range(MAX_WAITING + 50):
+            junk = share(m, KEYS[0], mandate_id=(n + 99).to_bytes(32, "big"))
+            net.custody.on_share(peers[1 + n // 200], junk)
+        later[0] = s  # the block with the mandate arrives
+        net.custody.retry_waiting()
+        net.custody.on_share(peers[7], honest)  # another peer's copy
+        await asyncio.sleep(0.01)
+        return links
+
+    links = asyncio.run(run())
+    assert all(link.closed is None for link in links)  # the flood cost nothing
+    assert [r["key"] for r in pool.shares(m.id)] == [KEYS[2].hex()]
