@@ -32,6 +32,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -419,6 +420,63 @@ def test_a_lying_node_gets_nothing_signed(net: Net) -> None:
         assert all(r["key"] != net.keys[3].hex() for r in net.shares(mandate.id))
     finally:
         liar.stop()
+        proxy.close()
+
+
+class ForkingProxy(LyingProxy):
+    """Once armed, serves one mandate with an invented revision 1 (final, consistent spend,
+    digests and txid) over another vault output than the revision the signer signed."""
+
+    def __init__(self, upstream: str):
+        super().__init__(upstream)
+        self.extra: tuple[str, dict[str, Any]] | None = None
+
+    def tamper(self, data: bytes) -> bytes:  # type: ignore[override]
+        if self.extra is None:
+            return data
+        mid, rev = self.extra
+        doc = json.loads(data)
+        for m in doc.get("mandates", [doc]):
+            if m.get("id") == mid and len(m.get("revisions", [])) == 1:
+                m["revisions"].append(rev)
+        return json.dumps(doc).encode()
+
+
+def test_a_lying_node_cannot_get_a_second_spend_of_a_mandate_over_other_outputs(
+    net: Net,
+) -> None:
+    """Attack (x7c), real node, bcoin/Core and a signer process: the signer signs revision 0
+    of a mandate through an honest proxy; then its node starts serving a revision 1 of the
+    same mandate spending *another* vault output (funded on Bitcoin, same amount, same payee:
+    a second payout that does not conflict with the first). Refused ``inputs_changed``: no
+    row for revision 1 in the record, no share of it on the node."""
+    assert net.node.url is not None and net.committee is not None
+    proxy = ForkingProxy(net.node.url)
+    signer = SignerProcess(net.homes[3], proxy.url)
+    try:
+        signer.start()
+        mandate = net.open_mandate(115_000)
+        procs.wait_until(lambda: any(r[0] == mandate.id for r in record_rows(net.homes[3])),
+                         timeout_s=60, what="revision 0 signed")  # fmt: skip
+        vault = SPEC.vault(net.committee, CFG)
+        other = _fund(net.btc, vault.destination, 115_000)
+        rev0 = mandate.revisions[0]
+        plan = build.decode_plan(rev0.spend)
+        moved = replace(plan, inputs=(replace(plan.inputs[0], outpoint=other),))
+        spend = build.encode_plan(moved)
+        served = cr.encode(mandate)["revisions"][0] | {
+            "rev": 1, "spend": spend.hex(), "digests": [d.hex() for d in SPEC.digests(spend)],
+            "txid": SPEC.txid(spend).hex(),
+        }  # fmt: skip
+        proxy.extra = (mandate.id.hex(), served)
+        procs.wait_until(lambda: "inputs_changed" in signer.log(), timeout_s=60,
+                         what="the signer's refusal")  # fmt: skip
+        assert {(r[0], r[1]) for r in record_rows(net.homes[3]) if r[0] == mandate.id} == {
+            (mandate.id, 0)
+        }
+        assert all(r["revision"] == 0 for r in net.shares(mandate.id))
+    finally:
+        signer.stop()
         proxy.close()
 
 
