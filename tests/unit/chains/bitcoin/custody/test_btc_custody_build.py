@@ -265,3 +265,38 @@ def test_genesis_config_and_a_malformed_outcome_proof() -> None:
             BtcCustodyConfig.from_json(raw)
     with pytest.raises(CustodyError, match="malformed_field: bitcoin outcome proof"):
         SPEC.outcome(None, b"", None)  # the body is parsed before the relay is read
+
+
+def test_the_signer_assembles_only_members_valid_shares_in_key_order() -> None:
+    """Attack (x7c) on an assembler (``custody_signer`` -> ``signing.assemble``): the shares it
+    is handed hold a stranger's valid signatures, a member's signatures replayed under another
+    member's key, a member's shares over another spend, all in reverse key order. Stopped by
+    ``build.select_shares``: every share is checked against this plan's own digests and only
+    the policy's keys are taken, in key order, so the result is the honest transaction, and
+    with only two honest members it refuses (a ValidationError naming the input)."""
+    from etm_bridge.chains.bitcoin.custody import signing
+
+    terms = {"amount": 60_000, "claim_key": USER.hex()}
+    built = SPEC.build(_req(MandateKind.LP_WITHDRAW, terms), [_utxo(200_000, 5),
+                                                             _utxo(90_000, 6)], CFG)  # fmt: skip
+    other = SPEC.build(_req(MandateKind.LP_WITHDRAW, terms), [_utxo(200_000, 7)], CFG)
+    plan, spend = build.decode_plan(built.spend), built.spend
+    honest = build.assemble_from_shares(plan, _shares(plan, KEYS[:3]))
+
+    def by_input(sigs: list[bytes]) -> dict[int, bytes]:
+        return dict(enumerate(sigs))
+
+    stranger = b"\x55" * 32
+    mixed = {
+        ecdsa.pubkey(stranger): by_input(build.sign_plan(plan, stranger)),
+        KEYS[3]: by_input(build.sign_plan(plan, BY_KEY[KEYS[2]])),  # replayed under key 3
+        KEYS[2]: by_input(build.sign_plan(plan, BY_KEY[KEYS[2]])),
+        KEYS[1]: by_input(build.sign_plan(plan, BY_KEY[KEYS[1]])),
+        KEYS[0]: by_input(build.sign_plan(plan, BY_KEY[KEYS[0]])),
+    }
+    assert signing.assemble(spend, mixed) == honest
+    wrong = build.decode_plan(other.spend)
+    short = {k: v for k, v in mixed.items() if k != KEYS[0]}
+    short[KEYS[0]] = by_input(build.sign_plan(wrong, BY_KEY[KEYS[0]]) * 2)  # another spend's
+    with pytest.raises(ValidationError, match="input 0: 2 valid shares"):
+        signing.assemble(spend, short)
