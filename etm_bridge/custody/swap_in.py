@@ -210,7 +210,8 @@ def refund_won(
         return None
     if bytes.fromhex(str(mandate.terms["outpoint"])) not in outcome.spent:
         return None
-    event = records.ticker_key(mandate.ticker, outcome.ref)
+    # one refund may spend several locks: it voids each claim once (the key names the mandate)
+    event = records.ticker_key(mandate.ticker, outcome.ref + mandate.id)
     if state.get(records.EVENTS, event) is not None:
         raise CustodyError(records.Reason.OUTCOME_REPLAYED, f"outcome {outcome.ref.hex()} was used")
     status = mandates.transition(mandate.status, mandates.MandateEvent.INPUT_LOST, mandate.kind,

@@ -1,0 +1,100 @@
+"""Attacks on BTC -> ETM swap-ins into a committee pool (review x7d of ``custody/swap_in.py``,
+``custody/outcome.py``): what a user, a member or anyone can do with the claim mandate and the
+outcome proofs (302) of its lock. The world, the real Bitcoin ``CustodySpec`` and the plan-as-
+proof reader are those of ``test_lp_custody`` / ``test_swap_in_custody``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_lp_custody import KEYS, PORT, World, ctx, reason
+from test_swap_in_custody import AMOUNT, PRE, USER, commit, funded, lock, policy
+
+from etm_bridge.chains.bitcoin.custody import build, scripts
+from etm_bridge.custody import accounting, mandate_store, mandates, swap_in
+from etm_bridge.custody import records as cr
+from etm_bridge.exchange import records as xr
+from etm_bridge.exchange.plans import TxPlan
+from etm_bridge.exchange.pool import Pool, PoolDirection
+from etm_bridge.exchange.swap_rules import VerifiedForeignLock
+
+pytestmark = pytest.mark.unit
+
+
+def lock_id(n: int) -> bytes:
+    return bytes([0x70 + n]) * 32 + bytes(4)
+
+
+def outpoint(n: int) -> bytes:
+    return bytes([0x70 + n]) * 32 + bytes(4)  # vout 0: the same bytes in either order
+
+
+def htlc_id(n: int) -> bytes:
+    return bytes([0x50 + n]) * 32
+
+
+def prove_lock(w: World, n: int, height: int = 10) -> VerifiedForeignLock:
+    lk = lock(policy(w, 0), lock_id=lock_id(n))
+    plan = TxPlan()
+    PORT.on_swap_in(w.s, plan, htlc_id(n), lk, ctx(height))
+    commit(w, plan)
+    return lk
+
+
+def settle(w: World, n: int, lk: VerifiedForeignLock, height: int = 12) -> cr.Mandate:
+    """204 of lock ``n``'s swap (the exchange settled it: reserve + amount_in)."""
+    pool = xr.decode(Pool, w.s.get_json(xr.POOLS, b"btc"))
+    plan = TxPlan()
+    plan.put(xr.POOLS, b"btc", replace(pool, asset_reserve=pool.asset_reserve + lk.amount))
+    swap = xr.PoolSwap("btc", PoolDirection.ASSET_TO_ETM, lk.amount, 0, 1, "etm1u", USER,
+                       lk.lock_id)  # fmt: skip
+    PORT.on_htlc_claim(w.s, plan, None, swap, PRE, ctx(height))  # type: ignore[arg-type]
+    commit(w, plan)
+    m = mandate_store.get_mandate(
+        w.s, mandates.mandate_id(cr.MandateKind.CLAIM_SWAP_IN, "btc", htlc_id(n))
+    )
+    assert m is not None
+    return m
+
+
+def refund_of(*lock_outpoints: bytes) -> bytes:
+    """One transaction of the user spending every given lock (refund branch after T) to itself:
+    what the test's proof reader takes as proven."""
+    pol = scripts.KeyPolicy(3, tuple(sorted(KEYS[:4])))
+    vins = tuple(build.vault_input(op, AMOUNT, pol) for op in lock_outpoints)
+    total = AMOUNT * len(lock_outpoints)
+    out = build.PlannedOutput(scripts.p2wpkh(USER), total - 700)
+    return build.encode_plan(build.SpendPlan(vins, (out,), 400, 700, 1))
+
+
+def shortfall(w: World) -> int:
+    w.reserve = xr.decode(Pool, w.s.get_json(xr.POOLS, b"btc")).asset_reserve
+    assets, _ = w.books_balance()
+    acc = cr.decode(cr.CustodyAccount, w.s.get_json(cr.ACCOUNTS, b"btc"))
+    return accounting.shortfall(
+        accounting.Books(assets - acc.in_htlc - acc.receivable, w.reserve, acc)
+    )
+
+
+def test_one_refund_of_two_locks_voids_both_claims_and_shows_both_losses() -> None:
+    """Attack: the user takes the ETM of two swap-ins, then refunds both locks in ONE Bitcoin
+    transaction. Its 302 under the first claim voids it; under the second it must void that one
+    too (its receivable is gone), not be refused as a replay of the same txid: else the second
+    lock stays ``receivable`` forever, the pool looks solvent while it is short, and the second
+    mandate stays open (signers keep trying a spend Bitcoin refuses)."""
+    w = funded()
+    a, b = prove_lock(w, 1), prove_lock(w, 2)
+    ma, mb = settle(w, 1, a), settle(w, 2, b, height=13)
+    assert shortfall(w) == 0
+    refund = refund_of(outpoint(1), outpoint(2))
+    assert w.prove(ma.id, refund).status is cr.MandateStatus.VOID
+    assert w.prove(mb.id, refund).status is cr.MandateStatus.VOID
+    acc = cr.decode(cr.CustodyAccount, w.s.get_json(cr.ACCOUNTS, b"btc"))
+    assert (acc.receivable, acc.pending_fees) == (0, 0)
+    assert shortfall(w) == 2 * AMOUNT
+    for n in (1, 2):
+        assert swap_in.get_lock(w.s, "btc", lock_id(n)).status == swap_in.REFUNDED  # type: ignore[union-attr]
+    # each claim is voided once: the same proof again is still a replay
+    assert reason(lambda: w.prove(ma.id, refund)) == "outcome_replayed"
+    assert reason(lambda: w.prove(mb.id, refund)) == "outcome_replayed"
