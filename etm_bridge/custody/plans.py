@@ -64,7 +64,9 @@ def current_epoch(view: StateView) -> int | None:
 
 def serving(view: StateView, delegate: bytes, chains: tuple[str, ...]) -> bool:
     """The delegate sits in the newest committee, or in an older one whose vault on some chain
-    is not retired yet (it may hold value the member's bond answers for)."""
+    is not retired yet (it may hold value the member's bond answers for). Without a vault
+    record (``custody_vaults`` is not written yet: no sweep empties an old vault) the vault is
+    not retired: its outputs and the swap-in locks to its policy need that committee."""
     newest = current_epoch(view)
     for key, raw in view.scan(records.EPOCHS):
         committee = records.decode(records.Committee, json.loads(raw))
@@ -74,7 +76,7 @@ def serving(view: StateView, delegate: bytes, chains: tuple[str, ...]) -> bool:
             return True
         for ticker in chains:
             vault = view.get_json(records.VAULTS, records.ticker_key(ticker, key))
-            if vault is not None and vault["status"] != records.VaultStatus.RETIRED:
+            if vault is None or vault["status"] != records.VaultStatus.RETIRED:
                 return True
     return False
 

@@ -12,7 +12,7 @@ from test_lp_custody import KEYS, PORT, World, ctx, reason
 from test_swap_in_custody import AMOUNT, PRE, USER, commit, funded, lock, policy
 
 from etm_bridge.chains.bitcoin.custody import build, scripts
-from etm_bridge.custody import accounting, mandate_store, mandates, swap_in
+from etm_bridge.custody import accounting, bonds, mandate_store, mandates, plans, swap_in
 from etm_bridge.custody import records as cr
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange.plans import TxPlan
@@ -98,3 +98,41 @@ def test_one_refund_of_two_locks_voids_both_claims_and_shows_both_losses() -> No
     # each claim is voided once: the same proof again is still a replay
     assert reason(lambda: w.prove(ma.id, refund)) == "outcome_replayed"
     assert reason(lambda: w.prove(mb.id, refund)) == "outcome_replayed"
+
+
+class _Sender:
+    def __init__(self, pk: bytes) -> None:
+        self.sender_public_key = pk
+        self.sender = "etm1member"
+
+
+def test_a_member_of_the_previous_committee_cannot_unbond_while_its_policy_holds_value() -> None:
+    """Attack (a member, with m-1 others of its committee): epoch 1 starts; the members of epoch 0
+    who are not in epoch 1 withdraw their custody bonds at once, then sign a spend of what
+    epoch 0's policy still holds (the LP deposits of its vault, which no sweep moves, and the
+    swap-in locks made to it within ``grace_blocks``, whose claims they alone can sign), paying
+    themselves: the fraud proof (304) then finds no bond to slash. With no vault records
+    (``custody_vaults`` is never written), "its vault is not retired" must hold for a committee
+    of the past, so its bond stays locked (``bond_locked``)."""
+    w = funded()  # epoch 0: members 0..3, 150,000 sat in its vault
+    w.seat(1, range(1, 5), start=20)  # member 0 is in no newer committee
+    lk = lock(policy(w, 0), lock_id=lock_id(1))
+    plan = TxPlan()
+    PORT.on_swap_in(w.s, plan, htlc_id(1), lk, ctx(22))  # within grace: epoch 0 claims it
+    commit(w, plan)
+    m = settle(w, 1, lk, height=23)
+    assert m.revisions[0].epoch == 0
+    d0 = member_0(w)
+    withdraw = bonds.Bond(bonds.BondOp.WITHDRAW, d0.bond)
+    assert reason(lambda: plans.plan_bond(w.s, _Sender(d0.delegate), withdraw, ctx(40))) == (  # type: ignore[arg-type]
+        "bond_locked")  # fmt: skip
+
+
+def member_0(w: World) -> cr.Member:
+    """Member 0's record (delegate D[0], its btc key, a bond)."""
+    c = swap_in.committee_of(w.s, 0)
+    d = c.members[0]
+    key = next(k for k in c.keys["btc"] if k == KEYS[0])
+    member = cr.Member(d, b"\x00" * 32, {"btc": key}, 5_000)
+    w.s.put_json(cr.MEMBERS, d, cr.encode(member))
+    return member
