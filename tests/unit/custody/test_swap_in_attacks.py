@@ -11,10 +11,13 @@ import pytest
 from test_lp_custody import KEYS, PORT, World, ctx, reason
 from test_swap_in_custody import AMOUNT, PRE, USER, commit, funded, lock, policy
 
+from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chains.bitcoin.custody import build, scripts
 from etm_bridge.custody import accounting, bonds, mandate_store, mandates, plans, swap_in
 from etm_bridge.custody import records as cr
+from etm_bridge.errors import ExchangeError
 from etm_bridge.exchange import records as xr
+from etm_bridge.exchange import swap_rules
 from etm_bridge.exchange.plans import TxPlan
 from etm_bridge.exchange.pool import Pool, PoolDirection
 from etm_bridge.exchange.swap_rules import VerifiedForeignLock
@@ -136,3 +139,31 @@ def member_0(w: World) -> cr.Member:
     member = cr.Member(d, b"\x00" * 32, {"btc": key}, 5_000)
     w.s.put_json(cr.MEMBERS, d, cr.encode(member))
     return member
+
+
+@pytest.mark.parametrize("blocks_left", [30, 41, 42, 43, 48, 72, 73, 100, 1_000])
+def test_the_last_moment_to_claim_the_etm_leaves_the_committee_hours_to_claim_the_lock(
+    blocks_left: int,
+) -> None:
+    """Attack (the user): prove the lock as late as the exchange allows (T near) and claim the ETM
+    at the last second of its leg, so the claim window is already shut or too short when the
+    mandate opens. Stopped by the timelock arithmetic: the ETM leg ends ``MARGIN_S`` (6 h)
+    before the lock's estimated refund time, the claim window ``CLAIM_MARGIN_BLOCKS`` blocks
+    (1 h) before it, so the committee keeps at least 5 h; a lock with less than 7 h left is
+    ``late_proof`` at the exchange."""
+    w = funded()
+    lk = replace(lock(policy(w, 0), lock_id=lock_id(1)), timelock_height=300 + blocks_left)
+    etm_s = ctx(10).timestamp
+    try:
+        leg_s = swap_rules.etm_leg_for(lk, etm_s + ETM_EPOCH_UNIX)
+    except ExchangeError as exc:
+        assert exc.reason == "late_proof" and blocks_left * 600 - 10 < 7 * 3600
+        return
+    plan = TxPlan()
+    PORT.on_swap_in(w.s, plan, htlc_id(1), lk, ctx(10))
+    commit(w, plan)
+    last_claim_s = etm_s + leg_s  # the ETM HTLC's deadline_s
+    m = settle(w, 1, lk, height=10 + leg_s)
+    assert m.sign_until_s - last_claim_s >= swap_rules.MARGIN_S - 6 * 600
+    refundable_s = etm_s + swap_rules.foreign_seconds_left(lk, etm_s + ETM_EPOCH_UNIX)
+    assert refundable_s - m.sign_until_s == swap_in.CLAIM_MARGIN_BLOCKS * 600
