@@ -103,6 +103,19 @@ def test_one_refund_of_two_locks_voids_both_claims_and_shows_both_losses() -> No
     assert reason(lambda: w.prove(mb.id, refund)) == "outcome_replayed"
 
 
+def test_a_refund_of_another_lock_with_the_same_hashlock_voids_nothing() -> None:
+    """Attack: two locks under one hashlock; the 302 of the refund of the second is submitted
+    under the first's claim to void it (and give its fee back) while the first is claimable:
+    the refund does not spend the first's outpoint, so it is no proof of anything
+    (``outcome_mismatch``)."""
+    w = funded()
+    a, b = prove_lock(w, 1), prove_lock(w, 2)
+    assert a.hashlock == b.hashlock
+    ma, _ = settle(w, 1, a), settle(w, 2, b, height=13)
+    assert reason(lambda: w.prove(ma.id, refund_of(outpoint(2)))) == "outcome_mismatch"
+    assert mandate_store.get_mandate(w.s, ma.id).status is cr.MandateStatus.OPEN  # type: ignore[union-attr]
+
+
 class _Sender:
     def __init__(self, pk: bytes) -> None:
         self.sender_public_key = pk
@@ -126,6 +139,7 @@ def test_a_member_of_the_previous_committee_cannot_unbond_while_its_policy_holds
     m = settle(w, 1, lk, height=23)
     assert m.revisions[0].epoch == 0
     d0 = member_0(w)
+    assert plans.serving(w.s, d0.delegate, ("btc",))  # 301's bond_locked and 300's keys_locked
     withdraw = bonds.Bond(bonds.BondOp.WITHDRAW, d0.bond)
     assert reason(lambda: plans.plan_bond(w.s, _Sender(d0.delegate), withdraw, ctx(40))) == (  # type: ignore[arg-type]
         "bond_locked")  # fmt: skip
