@@ -13,9 +13,11 @@ from test_swap_in_custody import AMOUNT, PRE, USER, commit, funded, lock, policy
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chains.bitcoin.custody import build, scripts
+from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, tagged_data
+from etm_bridge.chains.bitcoin.spv.tx import parse_tx
 from etm_bridge.custody import accounting, bonds, mandate_store, mandates, plans, swap_in
 from etm_bridge.custody import records as cr
-from etm_bridge.errors import ExchangeError
+from etm_bridge.errors import ExchangeError, ValidationError
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange import swap_rules
 from etm_bridge.exchange.plans import TxPlan
@@ -181,3 +183,18 @@ def test_the_last_moment_to_claim_the_etm_leaves_the_committee_hours_to_claim_th
     assert m.sign_until_s - last_claim_s >= swap_rules.MARGIN_S - 6 * 600
     refundable_s = etm_s + swap_rules.foreign_seconds_left(lk, etm_s + ETM_EPOCH_UNIX)
     assert refundable_s - m.sign_until_s == swap_in.CLAIM_MARGIN_BLOCKS * 600
+
+
+def test_the_committees_claim_output_cannot_be_proven_as_someones_lp_deposit() -> None:
+    """Attack (anyone): the claim pays the active vault, and its input (the user's lock) is no
+    vault output, so the port's "a deposit spending the vault buys no shares" does not see it;
+    a 206 of the claim's vault output before its 302 would buy LP shares with the pool's own
+    BTC. Stopped by the deposit rule: a deposit names its owner in exactly one ``ETMD`` tag
+    output, and the claim (fixed by the mandate) has one output, the vault's."""
+    w = funded()
+    lk = prove_lock(w, 1)
+    m = settle(w, 1, lk)
+    plan = build.decode_plan(m.revisions[0].spend)
+    assert [o.script_pubkey for o in plan.outputs] == [w.vault(0)]
+    with pytest.raises(ValidationError, match="exactly one OP_RETURN"):
+        tagged_data(parse_tx(build.unsigned_tx(plan)), DEPOSIT_TAG, 20)
