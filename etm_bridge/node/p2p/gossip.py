@@ -50,9 +50,13 @@ TX_FLUSH_S = 0.05
 #: offender: more would take more delegates' double signatures than a network has).
 EVIDENCE_ON_CONNECT = 64
 #: Rejections an honest peer can cause (state or timing), so they cost the sender nothing.
+#: ``spv_duplicate`` and ``outcome_replayed``: someone else's copy of the same work landed first
+#: (two relayers feeding the same headers, two custody signers proving the same spend); the
+#: relaying peer saw it valid, and blaming it banned honest nodes of a committee racing in turn.
 HONEST_TX_REASONS = frozenset(
-    {"duplicate", "wrong_nonce", "insufficient_balance", "mempool_full", "rejected_by_type"}
-)
+    {"duplicate", "wrong_nonce", "insufficient_balance", "mempool_full", "rejected_by_type",
+     "spv_duplicate", "outcome_replayed"}
+)  # fmt: skip
 #: Honest rejections of a transaction that may be valid later (its predecessor has not reached
 #: us yet, the mempool is full now): not remembered as seen, else a peer that relays a user's
 #: nonce n+1 before nonce n reached us made every honest copy be dropped unread. Each copy is

@@ -27,7 +27,7 @@ from etm_bridge.chain.ledger import Chain
 from etm_bridge.chain.params import ChainParams, etm_time
 from etm_bridge.chain.tx import Tx
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
-from etm_bridge.errors import PeerProtocolError
+from etm_bridge.errors import PeerProtocolError, TxRejectedError
 from etm_bridge.node.p2p.limits import SeenMap, SeenSet
 from etm_bridge.node.p2p.messages import (
     PROTOCOL_VERSION,
@@ -407,3 +407,26 @@ def test_a_transaction_sent_before_its_predecessor_is_still_taken_from_honest_pe
     net = asyncio.run(run())
     assert tx0.id in chain.mempool and tx1.id in chain.mempool
     assert net.bans.score("192.0.2.66") == 0
+
+
+@pytest.mark.parametrize("reason", ["spv_duplicate", "outcome_replayed"])
+def test_a_race_lost_to_another_copy_of_the_same_work_costs_the_relaying_peer_nothing(
+    reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two relayers feeding the same headers, or two custody signers proving the same spend:
+    the second transaction is refused because the first landed, though every peer that relayed
+    it saw it valid. Blaming those peers banned honest nodes of a committee (p14's finding)."""
+    chain, _ = _chain()
+    tx = _transfer(dev_key("user-0"), 0, chain.params.network_id)
+
+    def refuse(_tx: Tx) -> None:
+        raise TxRejectedError(reason, "the same work landed first")
+
+    monkeypatch.setattr(chain, "submit_tx", refuse)
+
+    async def run() -> P2PNetwork:
+        net = P2PNetwork(chain, P2PSettings())
+        await _read_all(net, _peer([encode_frame(Txs((tx,)))], "192.0.2.7"))
+        return net
+
+    assert asyncio.run(run()).bans.score("192.0.2.7") == 0
