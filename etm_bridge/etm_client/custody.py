@@ -20,11 +20,17 @@ class CustodyClient:
         return dict(self.node._request("GET", "/api/custody", params=params))
 
     def mandates(self, statuses: tuple[str, ...] = ("open",)) -> list[dict[str, Any]]:
-        """Every mandate of one of ``statuses``, page by page."""
-        rows, _ = self.node.walk(
-            "/api/custody/mandates", "mandates", {"status": ",".join(statuses)}
-        )
-        return rows
+        """Every mandate of one of ``statuses``, page by page until the route's cursor ends.
+        The route filters a bounded scan of the mandate log, so a page may be short (or
+        empty) while later mandates remain: a short page is not the end, ``next is None`` is."""
+        rows: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page, after = self.node.page("/api/custody/mandates", "mandates",
+                                         {"status": ",".join(statuses)}, after=after)  # fmt: skip
+            rows += page
+            if after is None:
+                return rows
 
     def mandate(self, mandate_id: bytes) -> dict[str, Any]:
         return dict(self.node._request("GET", f"/api/custody/mandates/{mandate_id.hex()}"))
