@@ -269,8 +269,9 @@ class ChainCustody(LegacyOperatorCustody):
                                                  ctx.timestamp)  # fmt: skip
             _charge_pool(view, plan, swap.asset, delta)
         except ExchangeError:  # no cancel spend possible: the refund still goes through
-            state, _ = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
-                                             ctx.timestamp, with_cancel=False)  # fmt: skip
+            state, delta = swap_out.etm_refunded(view, p, part, committee, htlc, ctx.height,
+                                                 ctx.timestamp, with_cancel=False)  # fmt: skip
+            _charge_pool(view, plan, swap.asset, delta)
         plan.writes.update(state.changes())
 
     def quote_fee(self, view: StateView, asset: str) -> int:

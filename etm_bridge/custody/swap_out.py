@@ -232,7 +232,8 @@ def etm_refunded(
     """Cancel the swap-out's unproven counter lock (tx 205; see the module docstring). Returns
     the overlay and what the pool's ``asset_reserve`` changes by. ``with_cancel=False`` (the
     port's fallback when the cancel spend cannot be built, e.g. its doubled fee would leave
-    dust: the user's refund must never fail) only marks the lock ``cancelled``."""
+    dust: the user's refund must never fail) only marks the lock ``cancelled`` and releases its
+    fee (a late proof of the lock charges it again, once: :func:`lock_proven`)."""
     state = overlay(view)
     mandate = mandate_store.get_mandate(view, counter_lock_id(part.ticker, htlc.htlc_id))
     live = (records.MandateStatus.OPEN, records.MandateStatus.EXPIRED)
@@ -242,9 +243,11 @@ def etm_refunded(
                                  mandate.kind, part.spec.model)  # fmt: skip
     state.put_json(records.MANDATES, mandate.id, records.encode(replace(mandate, status=status)))
     state.delete(records.OPEN, records.ticker_key(part.ticker, mandate.id))
-    if not with_cancel:
-        return state, 0
     rev = mandate.revisions[-1]
+    acc = lp.get_account(view, mandate.asset)
+    if not with_cancel:  # no spend pending: the lock's fee back (a late lock proof pays it)
+        lp.put_account(state, mandate.asset, replace(acc, pending_fees=acc.pending_fees - rev.fee))
+        return state, rev.fee
     held = [u for u in mandate_store.epoch_utxos(view, part.ticker, rev.epoch)
             if u.status is records.UtxoStatus.RESERVED and u.mandate == mandate.id]  # fmt: skip
     inputs_committee = committee_of(view, rev.epoch)
@@ -260,7 +263,6 @@ def etm_refunded(
     except CustodyError as exc:
         raise ExchangeError(exc.reason, exc.detail) from exc
     fee = cancel.revisions[0].fee
-    acc = lp.get_account(view, mandate.asset)
     lp.put_account(state, mandate.asset,
                    replace(acc, pending_fees=acc.pending_fees - rev.fee + fee))  # fmt: skip
     return state, rev.fee - fee

@@ -22,7 +22,7 @@ from etm_bridge.chains.bitcoin.custody import build, scripts
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import swap_out
 from etm_bridge.custody.port import ChainCustody
-from etm_bridge.errors import ExchangeError, TxRejectedError
+from etm_bridge.errors import CustodyError, ExchangeError, TxRejectedError
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange import swap_plans
@@ -348,3 +348,31 @@ def test_a_small_swap_out_takes_the_smallest_output_that_pays_it_not_the_largest
     w.swap_out(b"h" * 32, 3 * 10**9, hashlock=bytes(32))  # ~ 40k: the 150k output is free
     (big,) = build.decode_plan(w.mandate(b"h" * 32).revisions[0].spend).inputs
     assert big.amount == 150_000 and balanced(w)
+
+
+def test_a_refund_without_a_cancel_releases_the_locks_fee_and_a_late_lock_pays_it_once() -> None:
+    """Attack (x7e): the cancel cannot be built (its doubled fee leaves dust), so 205 only marks
+    the lock ``cancelled``. Its fee must go back to the pool (no spend is pending), and if the
+    lock, signed before the refund, confirms after all, the pool pays its fee once, not twice
+    (before: the fee stayed in ``pending_fees`` forever and the late 302 charged it again)."""
+
+    def no_cancel(req: Any, utxos: Any, cfg: Any) -> Any:
+        if req.kind is cr.MandateKind.CANCEL:
+            raise CustodyError("bad_parameter", "bitcoin cancel: dust")
+        return SPEC.build(req, utxos, cfg)
+
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"v" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    amount, fee = int(lock.terms["amount"]), lock.revisions[0].fee
+    port = ChainCustody(lambda: {"btc": replace(SPEC, build=no_cancel)})
+    plan = swap_plans.plan_htlc_refund(w.s, _Tx(b"r" * 32), pl.HtlcRefund(sid), ctx(8_100), port)  # type: ignore[arg-type]
+    w.apply(plan)
+    assert w.mandate(sid).status is cr.MandateStatus.CANCELLED
+    assert w.account().pending_fees == 0 and w.get_pool().asset_reserve == DEPOSIT
+    assert balanced(w)
+    w.prove(lock.id, lock.revisions[0].spend)  # the lock signed before the refund confirms
+    assert (w.account().in_htlc, w.account().pending_fees) == (amount, 0)
+    assert w.get_pool().asset_reserve == DEPOSIT - fee and balanced(w)
