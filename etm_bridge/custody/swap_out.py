@@ -8,7 +8,9 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   swap record fixed), refundable to the committee after ``timelock``; inputs: the active
   vault's unspent outputs (:func:`.utxo.select_inputs`, growing the target by the spend's own
   fee until the inputs pay it), change to the active vault. ``timelock`` = relay tip + the
-  foreign blocks of ``etm_deadline - now - MARGIN_S - sign_window_s`` (a stale relay tip only
+  foreign blocks of ``etm_deadline - now - MARGIN_S - sign_window_s`` counted at 125% of the
+  chain's block time (:data:`SLOW_NUM`: slow blocks must not carry T past the ETM deadline;
+  the user's own claim time is checked at the nominal block time) (a stale relay tip only
   makes it earlier: the pool's margin grows); less than ``MIN_ETM_LEG_S`` of that window is
   ``leg_too_short``; a tip so old (its header time against ETM time) that the user would keep
   less than ``MIN_ETM_LEG_S`` after the signing window is ``stale_relay`` (the user would get a
@@ -61,6 +63,11 @@ if TYPE_CHECKING:
     from ..exchange.htlc import Htlc
     from ..exchange.records import PoolSwap
 
+#: T counts the foreign blocks at ``SLOW_NUM / SLOW_DEN`` of their nominal time: blocks a
+#: fifth slower than nominal (hashrate leaving before a retarget; Poisson variance over a 48 h
+#: leg) must still reach T before the ETM deadline, or the user refunds the ETM leg and then
+#: claims the lock before T, when the committee cannot refund it yet (x7e).
+SLOW_NUM, SLOW_DEN = 5, 4
 #: ``custody_events`` key prefix: the swap-out's ETM HTLC was claimed before its lock's proof.
 CLAIMED_FIRST = b"etm-claimed\x00"
 OPEN, CLAIMED = "open", "claimed"
@@ -94,7 +101,7 @@ def timelock(
         raise ExchangeError(
             XReason.STALE_RELAY, f"the {part.ticker} relay has no tip to count the lock from: {exc}"
         ) from exc
-    t = int(tip) + window // int(block_s)
+    t = int(tip) + window * SLOW_DEN // (SLOW_NUM * int(block_s))
     lag = now_s + ETM_EPOCH_UNIX - int(tip_time)
     left = (t - int(tip)) * int(block_s) - max(0, lag)
     if left < MIN_ETM_LEG_S + params.sign_window_s:

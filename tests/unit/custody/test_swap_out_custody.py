@@ -117,7 +117,7 @@ def test_a_swap_out_opens_a_counter_lock_to_the_users_bound_key_and_the_books_ba
     assert (int(m.terms["amount"]), m.terms["claim_key"]) == (swap.amount_out, PAYEE.hex())
     htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
     window = htlc.deadline_s - 1_010 - 6 * 3600 - 3600
-    assert m.terms["timelock"] == TIP + window // 600
+    assert m.terms["timelock"] == TIP + window * 4 // (5 * 600)  # blocks counted 25% slow
     assert m.sign_until_s == min(1_010 + 3600, htlc.deadline_s - 12 * 3600)
     plan = build.decode_plan(m.revisions[0].spend)
     policy = scripts.KeyPolicy(3, tuple(sorted(KEYS[:4])))
@@ -330,10 +330,10 @@ def test_a_swap_out_counted_from_a_stale_relay_tip_is_refused() -> None:
     with pytest.raises(ExchangeError) as err:
         swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port)  # type: ignore[arg-type]
     assert err.value.reason == "stale_relay" and "\n" not in str(err.value)
-    fresh = replace(SPEC, extra={**SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME - 40_000)})
+    fresh = replace(SPEC, extra={**SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME - 35_000)})
     port = ChainCustody(lambda: {"btc": fresh})  # older, but still leaves the user time
     w.apply(swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port))  # type: ignore[arg-type]
-    assert w.mandate(b"o" * 32).terms["timelock"] == TIP + (80_000 - 10 - 21_600 - 3_600) // 600
+    assert w.mandate(b"o" * 32).terms["timelock"] == TIP + (80_000 - 10 - 21_600 - 3_600) * 4 // 3_000
 
 
 def test_a_small_swap_out_takes_the_smallest_output_that_pays_it_not_the_largest() -> None:
@@ -376,3 +376,26 @@ def test_a_refund_without_a_cancel_releases_the_locks_fee_and_a_late_lock_pays_i
     w.prove(lock.id, lock.revisions[0].spend)  # the lock signed before the refund confirms
     assert (w.account().in_htlc, w.account().pending_fees) == (amount, 0)
     assert w.get_pool().asset_reserve == DEPOSIT - fee and balanced(w)
+
+
+def test_a_long_swap_out_leg_reaches_its_timelock_before_the_etm_deadline_when_blocks_are_slow() -> (
+    None
+):
+    """Attack (x7e): a user swaps out with the longest ETM leg (48 h) and waits. T counted at
+    a flat 600 s a block puts ~241 blocks between the tip and T: Poisson variance alone makes
+    them last past the ETM deadline about 1% of the time, a sustained 20% slowdown (hashrate
+    leaving before a retarget) every time. Then the user refunds the ETM leg (205: the lock is
+    proven, nothing is cancelled) and still claims the lock before T, when the committee cannot
+    refund it yet: both legs. T must be reached, with blocks 20% slower than nominal, a signing
+    window before the ETM deadline (time for the committee's counter refund)."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"l" * 32
+    p = pl.SwapOut("btc", 10**8, HASHLOCK, 10 + 17_000, 0)
+    w.apply(swap_plans.plan_swap_out(w.s, _Tx(sid), p, ctx(10), PORT))  # type: ignore[arg-type]
+    htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
+    t = int(w.mandate(sid).terms["timelock"])
+    reached = TIP_TIME + (t - TIP) * 720  # unix time of block T at 720 s a block
+    assert reached + 3600 <= ETM_EPOCH_UNIX + htlc.deadline_s
+    # and the user, at the nominal 600 s, still has hours to claim after the signing window
+    assert TIP_TIME + (t - TIP) * 600 - (ETM_EPOCH_UNIX + 1_010 + 3600) >= 3600
