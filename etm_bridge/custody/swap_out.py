@@ -33,7 +33,8 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   section 4.3): the ``counter_lock`` mandate is ``cancelled`` (never signed again) and a
   ``cancel`` mandate (kind 7, id from the cancelled mandate's) spends the same inputs back to
   the active vault at twice the fee rate, so a lock signed but not yet confirmed can be beaten
-  by it (at most one of the two confirms: they share inputs). Books: the lock's fee is released
+  by it (at most one of the two confirms: they share inputs; a doubled-rate cancel the chain cannot
+  build or the pool cannot pay falls back to the lock's own rate). Books: the lock's fee is released
   to the reserve, the cancel's charged (rule 1). The cancel proven (302): ``pending_fees -=``
   its fee. The cancelled lock proven instead: the cancel is ``void``, its fee released, the
   lock's fee paid from the reserve and its amount counted in ``in_htlc`` (the ETM side was
@@ -238,9 +239,12 @@ def etm_refunded(
 ) -> tuple[State, int]:
     """Cancel the swap-out's unproven counter lock (tx 205; see the module docstring). Returns
     the overlay and what the pool's ``asset_reserve`` changes by. ``with_cancel=False`` (the
-    port's fallback when the cancel spend cannot be built, e.g. its doubled fee would leave
-    dust: the user's refund must never fail) only marks the lock ``cancelled`` and releases its
-    fee (a late proof of the lock charges it again, once: :func:`lock_proven`)."""
+    port's fallback when the doubled-rate cancel cannot be built or paid, e.g. its fee would
+    leave dust: the user's refund must never fail) builds the cancel at the lock's own rate (a
+    fee no larger than the lock's, so the inputs do not stay reserved forever; it only loses a
+    race with a broadcast lock), and if even that cannot be built only marks the lock
+    ``cancelled`` and releases its fee (a late proof of the lock charges it again, once:
+    :func:`lock_proven`)."""
     state = overlay(view)
     mandate = mandate_store.get_mandate(view, counter_lock_id(part.ticker, htlc.htlc_id))
     live = (records.MandateStatus.OPEN, records.MandateStatus.EXPIRED)
@@ -252,23 +256,27 @@ def etm_refunded(
     state.delete(records.OPEN, records.ticker_key(part.ticker, mandate.id))
     rev = mandate.revisions[-1]
     acc = lp.get_account(view, mandate.asset)
-    if not with_cancel:  # no spend pending: the lock's fee back (a late lock proof pays it)
-        lp.put_account(state, mandate.asset, replace(acc, pending_fees=acc.pending_fees - rev.fee))
-        return state, rev.fee
     held = [u for u in mandate_store.epoch_utxos(view, part.ticker, rev.epoch)
             if u.status is records.UtxoStatus.RESERVED and u.mandate == mandate.id]  # fmt: skip
     inputs_committee = committee_of(view, rev.epoch)
     vault = part.spec.vault(active, part.cfg)
     kind = MandateKind.CANCEL
+    rate = rev.fee_rate * (2 if with_cancel else 1)
     req = SpendRequest(kind, cancel_id(mandate), 0, rev.epoch, inputs_committee, vault,
-                       {"cancels": mandate.id.hex()}, 2 * rev.fee_rate)  # fmt: skip
+                       {"cancels": mandate.id.hex()}, rate)  # fmt: skip
     try:
+        if not with_cancel and part.spec.build(req, held, part.cfg).fee > rev.fee:
+            raise CustodyError(records.Reason.BAD_PARAMETER, "the cancel costs more than the lock")
         cancel = mandate_store.open_mandate(state, part.spec, part.cfg, req, part.ticker,
                                             mandate.asset, mandate.id, held, height,
                                             now_s + params.sign_window_s,
                                             takes_over=mandate.id)  # fmt: skip
     except CustodyError as exc:
-        raise ExchangeError(exc.reason, exc.detail) from exc
+        if with_cancel:
+            raise ExchangeError(exc.reason, exc.detail) from exc
+        # no cancel at all: the lock's fee back (a late proof of the lock pays it)
+        lp.put_account(state, mandate.asset, replace(acc, pending_fees=acc.pending_fees - rev.fee))
+        return state, rev.fee
     fee = cancel.revisions[0].fee
     lp.put_account(state, mandate.asset,
                    replace(acc, pending_fees=acc.pending_fees - rev.fee + fee))  # fmt: skip

@@ -333,7 +333,8 @@ def test_a_swap_out_counted_from_a_stale_relay_tip_is_refused() -> None:
     fresh = replace(SPEC, extra={**SPEC.extra, "relay_tip": lambda view: (TIP, TIP_TIME - 35_000)})
     port = ChainCustody(lambda: {"btc": fresh})  # older, but still leaves the user time
     w.apply(swap_plans.plan_swap_out(w.s, _Tx(b"o" * 32), p, ctx(10), port))  # type: ignore[arg-type]
-    assert w.mandate(b"o" * 32).terms["timelock"] == TIP + (80_000 - 10 - 21_600 - 3_600) * 4 // 3_000
+    window = 80_000 - 10 - 21_600 - 3_600
+    assert w.mandate(b"o" * 32).terms["timelock"] == TIP + window * 4 // 3_000
 
 
 def test_a_small_swap_out_takes_the_smallest_output_that_pays_it_not_the_largest() -> None:
@@ -378,9 +379,7 @@ def test_a_refund_without_a_cancel_releases_the_locks_fee_and_a_late_lock_pays_i
     assert w.get_pool().asset_reserve == DEPOSIT - fee and balanced(w)
 
 
-def test_a_long_swap_out_leg_reaches_its_timelock_before_the_etm_deadline_when_blocks_are_slow() -> (
-    None
-):
+def test_a_long_swap_out_leg_reaches_its_timelock_before_the_etm_deadline_if_blocks_slow() -> None:
     """Attack (x7e): a user swaps out with the longest ETM leg (48 h) and waits. T counted at
     a flat 600 s a block puts ~241 blocks between the tip and T: Poisson variance alone makes
     them last past the ETM deadline about 1% of the time, a sustained 20% slowdown (hashrate
@@ -399,3 +398,34 @@ def test_a_long_swap_out_leg_reaches_its_timelock_before_the_etm_deadline_when_b
     assert reached + 3600 <= ETM_EPOCH_UNIX + htlc.deadline_s
     # and the user, at the nominal 600 s, still has hours to claim after the signing window
     assert TIP_TIME + (t - TIP) * 600 - (ETM_EPOCH_UNIX + 1_010 + 3600) >= 3600
+
+
+def test_a_refund_whose_doubled_cancel_cannot_be_built_still_frees_the_locks_inputs() -> None:
+    """Attack (x7e): a griefer swaps out a lock just above the dust (it takes the smallest output
+    that pays it) and refunds the ETM leg; the cancel at twice the fee rate leaves dust, so the
+    lock was only ``cancelled`` and its input stayed reserved by it forever: vault money no
+    mandate could ever spend, one output per free ETM round trip. A cancel at the lock's own
+    rate (a fee no larger than the lock's: nothing more to charge) brings the input back."""
+    from etm_bridge.custody import mandate_store
+
+    def no_double(req: Any, utxos: Any, cfg: Any) -> Any:
+        if req.kind is cr.MandateKind.CANCEL and req.fee_rate > 2:
+            raise CustodyError("bad_parameter", "bitcoin cancel: dust")
+        return SPEC.build(req, utxos, cfg)
+
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"g" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    port = ChainCustody(lambda: {"btc": replace(SPEC, build=no_double)})
+    plan = swap_plans.plan_htlc_refund(w.s, _Tx(b"r" * 32), pl.HtlcRefund(sid), ctx(8_100), port)  # type: ignore[arg-type]
+    w.apply(plan)
+    cancel = mandate_store.get_mandate(w.s, swap_out.cancel_id(lock))
+    assert cancel is not None and cancel.revisions[0].fee_rate == 2
+    assert cancel.revisions[0].fee <= lock.revisions[0].fee and balanced(w)
+    w.prove(cancel.id, cancel.revisions[0].spend)
+    assert w.account() == cr.CustodyAccount() and balanced(w)
+    free = [u for u in mandate_store.epoch_utxos(w.s, "btc", 0)
+            if u.status is cr.UtxoStatus.UNSPENT]  # fmt: skip
+    assert sum(u.amount for u in free) == DEPOSIT - cancel.revisions[0].fee
