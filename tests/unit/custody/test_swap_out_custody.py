@@ -429,3 +429,27 @@ def test_a_refund_whose_doubled_cancel_cannot_be_built_still_frees_the_locks_inp
     free = [u for u in mandate_store.epoch_utxos(w.s, "btc", 0)
             if u.status is cr.UtxoStatus.UNSPENT]  # fmt: skip
     assert sum(u.amount for u in free) == DEPOSIT - cancel.revisions[0].fee
+
+
+@pytest.mark.xfail(strict=True, reason="no counter refund (kind 4) after T exists yet (docs 2.12)")
+def test_a_user_who_waits_out_the_etm_deadline_cannot_keep_both_legs() -> None:
+    """Attack (x7e), the thief's plain path today: the lock confirms and is proven; the user
+    does not claim it, lets the ETM deadline pass and refunds the ETM leg (205: a proven lock
+    creates nothing), then claims the lock on Bitcoin at leisure: its claim path has no time
+    limit, and nothing lets the committee take it back after T (design-14 kind 4,
+    ``counter_refund``, is not built; no signer duty refunds). Both legs, on every swap-out."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"t" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    w.prove(lock.id, lock.revisions[0].spend)
+    refund_etm(w, sid)
+    htlc = xr.decode(swap_plans.htlc_rules.Htlc, w.s.get_json(xr.HTLCS, sid))
+    assert htlc.status is swap_plans.htlc_rules.HtlcStatus.REFUNDED  # the ETM is back
+    assert w.account().in_htlc == int(lock.terms["amount"])  # the lock is still the user's
+    from etm_bridge.custody import mandate_store
+
+    every = [mandate_store.get_mandate(w.s, key) for key, _ in w.s.scan(cr.MANDATES, b"")]
+    refunds = [m for m in every if m is not None and m.kind is cr.MandateKind.COUNTER_REFUND]
+    assert refunds, "nothing can refund the counter lock after T"
