@@ -278,8 +278,7 @@ class ChainCustody(LegacyOperatorCustody):
         p = _params(view)
         if p is None:
             return 0
-        part = _part(view, p, asset, self.specs)
-        return int(part.setting("fee_rate", 1)) * int(part.setting("outbound_vbytes", 0))
+        return swap_out.quote_fee(_part(view, p, asset, self.specs), _committee(view))
 
     def _vault_view(
         self, view: StateView, p: CustodyParams, committee: records.Committee, asset: str

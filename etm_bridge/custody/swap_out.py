@@ -150,6 +150,28 @@ def _fund(
         extra = fee
 
 
+def quote_fee(part: ChainPart, committee: records.Committee | None) -> int:
+    """A swap-out quote's fee estimate: the chain's ``fee_rate x outbound_vbytes``, or more:
+    the real fee of the cheapest counter lock the active committee can sign (one vault input,
+    the lock, the marker, change), so no swap-out costs the pool more than its user paid for
+    (x7e: 250 vB undercounts a 3-of-4 lock's 314)."""
+    rate = int(part.setting("fee_rate", 1))
+    flat = rate * int(part.setting("outbound_vbytes", 0))
+    if committee is None:
+        return flat
+    vault = part.spec.vault(committee, part.cfg)
+    terms = {"amount": 10**6, "claim_key": "02" + "11" * 32, "hashlock": bytes(32).hex(),
+             "timelock": 1, "swap_htlc_id": bytes(32).hex(), "etm_deadline_s": 1}  # fmt: skip
+    req = mandate_store.vault_request(MandateKind.COUNTER_LOCK, part.ticker, bytes(32), committee,
+                                      vault, terms, rate)  # fmt: skip
+    utxo = records.CustodyUtxo(part.ticker, bytes(36), 10**8, committee.epoch,
+                               records.UtxoStatus.UNSPENT)  # fmt: skip
+    try:
+        return max(flat, part.spec.build(req, [utxo], part.cfg).fee)
+    except EtmBridgeError:  # a chain whose builder cannot price a probe: its flat estimate
+        return flat
+
+
 def open_counter_lock(
     view: StateView,
     params: CustodyParams,

@@ -109,9 +109,10 @@ def test_a_swap_out_opens_a_counter_lock_to_the_users_bound_key_and_the_books_ba
     sid = b"s" * 32
     w.swap_out(sid, 10**8)
     swap = xr.decode(xr.PoolSwap, w.s.get_json(xr.SWAPS, sid))
-    assert quote_fee(w.s) == 2 * 250
+    m = w.mandate(sid)
+    assert quote_fee(w.s) == m.revisions[0].fee == 628 > 2 * 250  # a one-input lock's real fee
     gross = DEPOSIT * (10**8 - 10**8 * 3000 // 10**6) // (ETM + 10**8 - 10**8 * 3000 // 10**6)
-    assert swap.amount_out == gross - 500  # the quote the user signed for is net of the fee
+    assert swap.amount_out == gross - 628  # the quote the user signed for is net of the fee
     m = w.mandate(sid)
     assert m.status is cr.MandateStatus.OPEN and m.kind is cr.MandateKind.COUNTER_LOCK
     assert (int(m.terms["amount"]), m.terms["claim_key"]) == (swap.amount_out, PAYEE.hex())
@@ -172,9 +173,9 @@ def test_a_swap_out_larger_than_the_vaults_free_outputs_is_refused() -> None:
 
 def test_a_swap_out_of_nearly_the_whole_vault_cannot_pay_its_fee_and_is_refused() -> None:
     w = Swaps()
-    w.fund(DEPOSIT)
+    w.fund(DEPOSIT // 2, DEPOSIT // 2)  # one output would pay it: the quote keeps its real fee
     with pytest.raises(ExchangeError) as err:
-        w.swap_out(b"d" * 32, 10**4 * ETM)  # the AMM pays 199_980 of the 200_000
+        w.swap_out(b"d" * 32, 10**4 * ETM)  # the AMM pays 199_980 of the 200_000, two inputs
     assert err.value.reason == "insufficient_liquidity"
 
 
@@ -209,7 +210,7 @@ def test_a_swap_out_below_the_output_dust_after_the_fee_is_refused() -> None:
     w = Swaps()
     w.fund(DEPOSIT)
     with pytest.raises(ExchangeError) as err:
-        w.swap_out(b"e" * 32, 3 * 10**7)  # ~600 gross, 100 after the 500 fee estimate
+        w.swap_out(b"e" * 32, 3 * 10**7)  # ~600 gross, less than the 628 fee estimate
     assert err.value.reason == "zero_output"
 
 
@@ -453,3 +454,17 @@ def test_a_user_who_waits_out_the_etm_deadline_cannot_keep_both_legs() -> None:
     every = [mandate_store.get_mandate(w.s, key) for key, _ in w.s.scan(cr.MANDATES, b"")]
     refunds = [m for m in every if m is not None and m.kind is cr.MandateKind.COUNTER_REFUND]
     assert refunds, "nothing can refund the counter lock after T"
+
+
+def test_the_swap_out_quote_covers_the_fee_of_a_one_input_lock() -> None:
+    """Attack (x7e), an LP drain: the quote keeps ``fee_rate * outbound_vbytes`` (500 sat) in
+    the pool, but the counter lock it pays for (one 3-of-4 P2WSH input, the counter HTLC, the
+    marker, change) costs more; the pool's reserve pays the difference on every swap-out,
+    however many a user makes. The estimate must cover at least the cheapest real lock."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    sid = b"q" * 32
+    w.swap_out(sid, 10**8)
+    lock = w.mandate(sid)
+    assert len(build.decode_plan(lock.revisions[0].spend).inputs) == 1
+    assert lock.revisions[0].fee <= quote_fee(w.s), (lock.revisions[0].fee, quote_fee(w.s))
