@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 #: leg) must still reach T before the ETM deadline, or the user refunds the ETM leg and then
 #: claims the lock before T, when the committee cannot refund it yet (x7e).
 SLOW_NUM, SLOW_DEN = 5, 4
+#: The claim key of the quote's probe lock (secp256k1's generator: a valid compressed key).
+PROBE_KEY = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 #: ``custody_events`` key prefix: the swap-out's ETM HTLC was claimed before its lock's proof.
 CLAIMED_FIRST = b"etm-claimed\x00"
 OPEN, CLAIMED = "open", "claimed"
@@ -160,7 +162,7 @@ def quote_fee(part: ChainPart, committee: records.Committee | None) -> int:
     if committee is None:
         return flat
     vault = part.spec.vault(committee, part.cfg)
-    terms = {"amount": 10**6, "claim_key": "02" + "11" * 32, "hashlock": bytes(32).hex(),
+    terms = {"amount": 10**6, "claim_key": PROBE_KEY, "hashlock": bytes(32).hex(),
              "timelock": 1, "swap_htlc_id": bytes(32).hex(), "etm_deadline_s": 1}  # fmt: skip
     req = mandate_store.vault_request(MandateKind.COUNTER_LOCK, part.ticker, bytes(32), committee,
                                       vault, terms, rate)  # fmt: skip
