@@ -15,7 +15,9 @@ sections 2.3, 4.1 kind 1, 4.5 rows 209 and 204, 4.7 rules 1 and 3). What
   ``leg_too_short``; a tip so old (its header time against ETM time) that the user would keep
   less than ``MIN_ETM_LEG_S`` after the signing window is ``stale_relay`` (the user would get a
   lock they cannot claim in time).
-  ``sign_until`` = ``min(now + sign_window_s, etm_deadline - 2 MARGIN_S)``.
+  ``sign_until`` = ``min(now + sign_window_s, etm_deadline - 2 MARGIN_S)``; less than
+  :data:`MIN_SIGN_S` to sign (an ETM leg under ``2 MARGIN_S`` + 15 min: the exchange's 12 h
+  minimum left none) is ``leg_too_short``.
   The vault's free outputs cannot pay it: the swap-out is **refused**
   ``insufficient_liquidity`` (not queued: a queued lock would hold the user's ETM for the whole
   leg with nothing funding it, and funding queued mandates does not exist yet); a lock below the
@@ -69,6 +71,9 @@ if TYPE_CHECKING:
 #: leg) must still reach T before the ETM deadline, or the user refunds the ETM leg and then
 #: claims the lock before T, when the committee cannot refund it yet (x7e).
 SLOW_NUM, SLOW_DEN = 5, 4
+#: The least time a counter lock must leave its members to sign (the client's 12.5 h swap-out
+#: leg leaves 30 min; the exchange's 12 h minimum left none: a lock no member could sign).
+MIN_SIGN_S = 900
 #: The claim key of the quote's probe lock (secp256k1's generator: a valid compressed key).
 PROBE_KEY = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 #: ``custody_events`` key prefix: the swap-out's ETM HTLC was claimed before its lock's proof.
@@ -212,6 +217,13 @@ def open_counter_lock(
                 "retry later or swap less",
             )
         until = mandates.sign_until(kind, now_s, params, etm_deadline_s=htlc.deadline_s)
+        if until is None or until - now_s < min(MIN_SIGN_S, params.sign_window_s):  # x7e
+            raise ExchangeError(
+                XReason.LEG_TOO_SHORT,
+                f"a counter lock may be signed until {2 * MARGIN_S} s before the ETM deadline: "
+                f"this leg leaves {0 if until is None else until - now_s} s to sign, less than "
+                f"{MIN_SIGN_S} s; lock the ETM longer",
+            )
         mandate = mandate_store.open_mandate(state, part.spec, part.cfg, req, ticker, swap.asset,
                                              htlc.htlc_id, inputs, height, until)  # fmt: skip
     except CustodyError as exc:

@@ -468,3 +468,20 @@ def test_the_swap_out_quote_covers_the_fee_of_a_one_input_lock() -> None:
     lock = w.mandate(sid)
     assert len(build.decode_plan(lock.revisions[0].spend).inputs) == 1
     assert lock.revisions[0].fee <= quote_fee(w.s), (lock.revisions[0].fee, quote_fee(w.s))
+
+
+def test_a_swap_out_whose_lock_could_never_be_signed_is_refused() -> None:
+    """Attack (x7e): the exchange accepts an ETM leg of 12 h (``SHORT_LEG_S + MARGIN_S``), but a
+    counter lock may only be signed until ``etm_deadline - 2 MARGIN_S``: at 12 h that is *now*.
+    The mandate opened anyway, reserving vault outputs for the whole leg with a lock no member
+    could sign (a free, repeatable liquidity lock-up; an honest user's swap dead on arrival).
+    A leg leaving members less than 15 min to sign is ``leg_too_short``."""
+    w = Swaps()
+    w.fund(DEPOSIT)
+    dead = pl.SwapOut("btc", 10**8, HASHLOCK, 10 + 4_320, 0)  # 43_200 s: the exchange's minimum
+    with pytest.raises(ExchangeError) as err:
+        swap_plans.plan_swap_out(w.s, _Tx(b"k" * 32), dead, ctx(10), PORT)  # type: ignore[arg-type]
+    assert err.value.reason == "leg_too_short" and "\n" not in str(err.value)
+    ok = pl.SwapOut("btc", 10**8, HASHLOCK, 10 + 4_500, 0)  # 12.5 h, the client's leg: 30 min
+    w.apply(swap_plans.plan_swap_out(w.s, _Tx(b"k" * 32), ok, ctx(10), PORT))  # type: ignore[arg-type]
+    assert w.mandate(b"k" * 32).sign_until_s == 1_010 + 1_800
