@@ -250,6 +250,13 @@ class ChainCustody(LegacyOperatorCustody):
         if not self.enabled(view):
             return
         p, committee = self._active(view, swap.asset)
+        if not p.unsafe_test_behaviours:  # x7e: a user could keep both legs (docs/custody.md 3)
+            raise ExchangeError(
+                Reason.CUSTODY_POOL,
+                f"swap-outs from the committee's {swap.asset} pool are off until counter locks can "
+                "be refunded after their timelock and the ETM claim is submitted for the pool; "
+                "swap in, or use a pool that allows swap-outs",
+            )
         part = _part(view, p, swap.asset, self.specs)
         state, mandate = swap_out.open_counter_lock(view, p, part, committee, htlc, swap,
                                                     ctx.height, ctx.timestamp)  # fmt: skip

@@ -61,13 +61,17 @@ HASHLOCK = hashlib.sha256(PREIMAGE).digest()
 SWAP_IN_ETM = 10**8
 LEG_BLOCKS = 13 * 3600  # 1 s blocks: a 13 h ETM leg (>= the 6 h foreign leg + 6 h margin)
 
+#: Swap-outs from committee pools are off unless the genesis opts into unsafe test behaviours
+#: (a user can keep both legs until counter refunds exist: docs/custody.md section 3).
+SWAP_OUTS_ON = {**SECTION, "unsafe_test_behaviours": True}
+
 
 @pytest.fixture
 def custody_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[EtmNodeProcess, Sender]]:
     spv = SpvSection(allow_dev_pools=True)
-    with custody_chain(tmp_path / "etm", monkeypatch, SECTION, PLUGINS, spv) as running:
+    with custody_chain(tmp_path / "etm", monkeypatch, SWAP_OUTS_ON, PLUGINS, spv) as running:
         yield running
 
 

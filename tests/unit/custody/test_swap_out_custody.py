@@ -14,13 +14,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from test_lp_custody import KEYS, PAYEE, SECRETS, TEST_SPEC, World, ctx
+from test_lp_custody import KEYS, PAYEE, SECRETS, SECTION, TEST_SPEC, World, ctx
 
 from etm_bridge.chain.params import ETM_EPOCH_UNIX
 from etm_bridge.chain.state import StateView
 from etm_bridge.chains.bitcoin.custody import build, scripts
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import swap_out
+from etm_bridge.custody.params import CustodyParams
 from etm_bridge.custody.port import ChainCustody
 from etm_bridge.errors import CustodyError, ExchangeError, TxRejectedError
 from etm_bridge.exchange import payloads as pl
@@ -51,8 +52,11 @@ class _Tx:
 class Swaps(World):
     """The lp test's world with a liquid pool and a user bound to ``PAYEE``."""
 
-    def __init__(self) -> None:
+    def __init__(self, swap_outs_on: bool = True) -> None:
         super().__init__()
+        if swap_outs_on:  # off by default until counter refunds exist (docs/custody.md 3)
+            section = {**SECTION, "unsafe_test_behaviours": True}
+            self.s.put_json(cr.PARAMS, b"params", CustodyParams.from_json(section).to_json())
         self.seat(0, range(4))
 
     def fund(self, *amounts: int) -> None:
@@ -159,6 +163,20 @@ def test_an_etm_claim_before_the_lock_is_proven_keeps_the_books_exact() -> None:
     w.prove(m.id, m.revisions[0].spend)
     assert w.account() == cr.CustodyAccount()
     assert w.books_balance()[0] == w.books_balance()[1]
+
+
+def test_swap_outs_from_a_committee_pool_are_off_by_default() -> None:
+    """x7e's open theft: a user who waits out the ETM deadline refunds the ETM and claims the
+    proven counter lock later (nothing refunds it to the vault after T yet). Until counter
+    refunds and the ETM-claim duty exist, a custody genesis refuses committee swap-outs (only
+    a test genesis with ``unsafe_test_behaviours`` opens them); nothing is reserved."""
+    w = Swaps(swap_outs_on=False)
+    w.fund(DEPOSIT)
+    with pytest.raises(ExchangeError) as err:
+        w.swap_out(b"a" * 32, 10**8)
+    assert err.value.reason == "custody_pool" and "swap-outs" in str(err.value)
+    assert w.s.get_json(cr.MANDATES, swap_out.counter_lock_id("btc", b"a" * 32)) is None
+    assert w.get_pool().asset_reserve == DEPOSIT
 
 
 def test_a_swap_out_larger_than_the_vaults_free_outputs_is_refused() -> None:
