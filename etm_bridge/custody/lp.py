@@ -40,6 +40,7 @@ from ..exchange.reasons import Reason as XReason
 from . import mandate_store, records
 from .params import CustodyParams
 from .records import MandateKind
+from .spec import SpendRequest
 from .utxo import select_inputs
 from .vaults import ChainPart, accepting, all_vaults, overlay
 
@@ -115,6 +116,31 @@ def _select(
     return chosen
 
 
+def _inputs(
+    view: StateView, part: ChainPart, epoch: int, amount: int
+) -> tuple[records.CustodyUtxo, ...] | None:
+    """The inputs a payout of ``amount`` spends now (``_select`` over ``epoch``'s outputs)."""
+    candidates = mandate_store.epoch_utxos(view, part.ticker, epoch)
+    return _select(candidates, epoch, amount, part.setting("change_dust", 0),
+                   part.setting("max_inputs", 50))  # fmt: skip
+
+
+def _payout_request(
+    part: ChainPart,
+    committee: records.Committee,
+    source: bytes,
+    terms: dict[str, object],
+    inputs: Sequence[records.CustodyUtxo],
+) -> SpendRequest:
+    """Revision 0's request; ``terms`` gain ``payout_fee`` (the payout's own fee, fixed across
+    bumps)."""
+    req = mandate_store.vault_request(MandateKind.LP_WITHDRAW, part.ticker, source, committee,
+                                      part.spec.vault(committee, part.cfg), terms,
+                                      part.setting("fee_rate", 1))  # fmt: skip
+    terms["payout_fee"] = part.spec.build(req, inputs, part.cfg).fee
+    return replace(req, terms=terms)
+
+
 def withdraw(
     view: StateView,
     params: CustodyParams,
@@ -130,22 +156,15 @@ def withdraw(
     """Open (or queue) the ``lp_withdraw`` mandate of a withdrawal (see the module)."""
     state = overlay(view)
     spec, cfg, ticker = part.spec, part.cfg, part.ticker
-    vault = spec.vault(committee, cfg)
     terms: dict[str, object] = {"amount": asset_out, "claim_key": payee.hex()}
-    candidates = mandate_store.epoch_utxos(view, ticker, committee.epoch)
-    inputs = _select(candidates, committee.epoch, asset_out, part.setting("change_dust", 0),
-                     part.setting("max_inputs", 50))  # fmt: skip
+    inputs = _inputs(view, part, committee.epoch, asset_out)
     kind = MandateKind.LP_WITHDRAW
     try:
         if inputs is None:
             mandate = mandate_store.queue_mandate(state, spec, kind, ticker, asset, withdraw_tx_id,
                                                   terms, height)  # fmt: skip
         else:
-            rate = part.setting("fee_rate", 1)
-            req = mandate_store.vault_request(kind, ticker, withdraw_tx_id, committee, vault,
-                                              terms, rate)  # fmt: skip
-            terms["payout_fee"] = spec.build(req, inputs, cfg).fee  # fixed across bumps
-            req = replace(req, terms=terms)
+            req = _payout_request(part, committee, withdraw_tx_id, terms, inputs)
             mandate = mandate_store.open_mandate(state, spec, cfg, req, ticker, asset,
                                                  withdraw_tx_id, inputs, height,
                                                  now_s + params.sign_window_s)  # fmt: skip
@@ -155,3 +174,30 @@ def withdraw(
     acc = get_account(view, asset)
     put_account(state, asset, replace(acc, owed=acc.owed + asset_out))
     return state, mandate
+
+
+def fund(
+    state: State,
+    params: CustodyParams,
+    part: ChainPart,
+    committee: records.Committee,
+    queued: records.Mandate,
+    queue_key: bytes,
+    height: int,
+    now_s: int,
+) -> records.Mandate | None:
+    """Fund a queued ``lp_withdraw`` mandate as its 207 would have opened it now (the same
+    selection over ``committee``'s outputs, the same request, a window from ``now_s``), or
+    None (nothing written) when the vault cannot pay it yet. The books do not move: the 207
+    counted ``owed``."""
+    amount = int(queued.terms["amount"])
+    inputs = _inputs(state, part, committee.epoch, amount)
+    if inputs is None:
+        return None
+    terms: dict[str, object] = {"amount": amount, "claim_key": queued.terms["claim_key"]}
+    try:
+        req = _payout_request(part, committee, queued.source, terms, inputs)
+        return mandate_store.fund_mandate(state, part.spec, part.cfg, req, queue_key, inputs,
+                                          height, now_s + params.sign_window_s)  # fmt: skip
+    except CustodyError:  # a payout its fee leaves as dust over these inputs: not yet
+        return None

@@ -15,8 +15,9 @@ moves by the transition table (``bad_transition``: e.g. a queued mandate), its i
 spent and its outputs paying a vault of the chain become unspent vault outputs.
 
 :func:`queue_mandate` records a mandate the vault cannot fund yet (``queued``, no revision, in
-the FIFO ``custody_queue``); :func:`epoch_utxos` lists an epoch's vault outputs for coin
-selection. Pure.
+the FIFO ``custody_queue``, read by :func:`queue_page`); :func:`fund_mandate` opens it at
+revision 0 when the round hook finds inputs for it (:mod:`.hooks`); :func:`epoch_utxos` lists
+an epoch's vault outputs for coin selection. Pure.
 """
 
 from __future__ import annotations
@@ -77,6 +78,67 @@ def open_mandate(
     if get_mandate(state, mid) is not None:
         raise CustodyError(Reason.BAD_TRANSITION, f"mandate {mid.hex()} exists already")
     status = mandates.transition(None, mandates.MandateEvent.CREATED, request.kind, spec.model)
+    revision = _revision0(state, spec, cfg, request, ticker, inputs, height, sign_until_s,
+                          takes_over)  # fmt: skip
+    mandate = records.Mandate(
+        mid, request.kind, ticker, asset, source, status, height,
+        sign_until_s if sign_until_s is not None else 0, _terms(request.terms), (revision,),
+    )  # fmt: skip
+    state.put_json(records.MANDATES, mid, records.encode(mandate))
+    seq = state.get_u64(records.MANDATE_SEQ, b"next")
+    state.put(records.MANDATE_LOG, U64.pack(seq), mid)
+    state.put_u64(records.MANDATE_SEQ, b"next", seq + 1)
+    return mandate
+
+
+def fund_mandate(
+    state: State,
+    spec: CustodySpec,
+    cfg: Any,
+    request: SpendRequest,
+    queue_key: bytes,
+    inputs: Sequence[records.CustodyUtxo],
+    height: int,
+    sign_until_s: int,
+) -> records.Mandate:
+    """Fund the queued mandate ``request.mandate_id`` (its FIFO entry ``queue_key``) with
+    ``inputs``: ``queued --funded--> open`` at revision 0 with :func:`open_mandate`'s writes
+    (covered digests, txid, reservations, open and expiry indexes; its log entry stays the
+    one the queueing wrote), its terms now ``request.terms``, and its queue entry removed."""
+    queued = get_mandate(state, request.mandate_id)
+    if queued is None or state.get(records.QUEUE, queue_key) != request.mandate_id:
+        raise CustodyError(Reason.BAD_PARAMETER, "the queue entry names another mandate")
+    status = mandates.transition(
+        queued.status, mandates.MandateEvent.FUNDED, queued.kind, spec.model
+    )
+    revision = _revision0(state, spec, cfg, request, queued.ticker, inputs, height, sign_until_s,
+                          None)  # fmt: skip
+    funded = replace(queued, status=status, sign_until_s=sign_until_s,
+                     terms=_terms(request.terms), revisions=(revision,))  # fmt: skip
+    state.put_json(records.MANDATES, queued.id, records.encode(funded))
+    state.delete(records.QUEUE, queue_key)
+    return funded
+
+
+def queue_page(view: StateView, limit: int) -> list[tuple[bytes, bytes]]:
+    """The first ``limit`` entries of the FIFO queue: (queue key, mandate id), oldest first."""
+    return list(view.scan_page(records.QUEUE, b"", None, limit))
+
+
+def _revision0(
+    state: State,
+    spec: CustodySpec,
+    cfg: Any,
+    request: SpendRequest,
+    ticker: str,
+    inputs: Sequence[records.CustodyUtxo],
+    height: int,
+    sign_until_s: int | None,
+    takes_over: bytes | None,
+) -> records.Revision:
+    """Build revision 0 of ``request`` and write its registries (covered digests, txid,
+    reserved inputs, open and expiry indexes); every check before the first write."""
+    mid = request.mandate_id
     built = spec.build(request, inputs, cfg)
     digests = spec.digests(built.spend)
     txid = spec.txid(built.spend)
@@ -84,7 +146,7 @@ def open_mandate(
     reserved = [  # a vault output; a user's lock (a swap-in claim's input) is no vault output
         _reserve(by_outpoint[op], mid, takes_over) for op in built.inputs if op in by_outpoint
     ]
-    for digest in digests:  # every check before the first write
+    for digest in digests:
         other = state.get(records.COVERED, digest)
         if other is not None:
             raise CustodyError(
@@ -96,20 +158,11 @@ def open_mandate(
         state.put(records.TXIDS, records.ticker_key(ticker, txid), mid + U16.pack(0))
     for utxo in reserved:
         put_utxo(state, utxo)
-    revision = records.Revision(0, request.epoch, height, request.fee_rate, built.fee, built.spend,
-                           digests, txid)  # fmt: skip
-    mandate = records.Mandate(
-        mid, request.kind, ticker, asset, source, status, height,
-        sign_until_s if sign_until_s is not None else 0, _terms(request.terms), (revision,),
-    )  # fmt: skip
-    state.put_json(records.MANDATES, mid, records.encode(mandate))
-    seq = state.get_u64(records.MANDATE_SEQ, b"next")
-    state.put(records.MANDATE_LOG, U64.pack(seq), mid)
-    state.put_u64(records.MANDATE_SEQ, b"next", seq + 1)
     state.put(records.OPEN, records.ticker_key(ticker, mid), b"\x01")
     if sign_until_s is not None:
         state.put(records.EXPIRY, U64.pack(sign_until_s) + mid, b"\x01")
-    return mandate
+    return records.Revision(0, request.epoch, height, request.fee_rate, built.fee, built.spend,
+                            digests, txid)  # fmt: skip
 
 
 def _reserve(u: records.CustodyUtxo, mid: bytes, takes_over: bytes | None) -> records.CustodyUtxo:

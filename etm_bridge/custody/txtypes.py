@@ -156,5 +156,5 @@ def register(
         registry.add_type(tx_type)
     registry.add_type(_fraud_type(specs or installed_specs))
     registry.add_type(_outcome_type(specs or installed_specs))
-    registry.add_round_hook("custody", make_hook(order))
+    registry.add_round_hook("custody", make_hook(order, specs or installed_specs))
     registry.provide("custody", ChainCustody(specs))

@@ -171,22 +171,31 @@ def test_dust_deposits_cannot_fragment_the_vault() -> None:
     assert w.books_balance() == (10_000, 10_000)
 
 
-@pytest.mark.xfail(strict=True, reason="nothing funds a queued mandate yet (docs/custody.md 3)")
 def test_a_withdrawal_queued_behind_another_opens_once_the_vault_can_pay_it() -> None:
-    """Freeze (open): a vault holding one output pays one withdrawal at a time; a second
-    withdrawal made before the first is proven is queued and, with no round hook or 305
-    ``fund`` yet, stays queued with its shares burnt after the change is back in the vault.
-    Strict xfail: it passes (and must lose the mark) when queued mandates are funded."""
+    """Freeze (closed): a vault holding one output pays one withdrawal at a time; a second
+    withdrawal made before the first is proven is queued (its shares already burnt). Once the
+    first's change is back in the vault, the next round close funds it: open at revision 0
+    over the change, a fresh signing window, the books unmoved."""
     w = World()
     w.seat(0, range(4))
     w.deposit(1_000_000, w.vault(0))
     first = w.withdraw(100_000, b"\x51" * 32)
     second = w.withdraw(100_000, b"\x52" * 32)
     assert second.status is cr.MandateStatus.QUEUED
-    w.prove(first.id, first.revisions[0].spend)  # 900,000 sat of change back in the vault
-    # (when funding lands: run its round hook or 305 here)
+    w.close_round(height=11)  # the vault's one output is held: nothing to fund yet
+    assert mandate_store.get_mandate(w.s, second.id).status is cr.MandateStatus.QUEUED  # type: ignore[union-attr]
+    proven = w.prove(first.id, first.revisions[0].spend, height=12)  # 900,000 sat of change
+    txid = proven.revisions[0].txid
+    assert txid is not None
+    books = w.books_balance()
+    w.close_round(height=13)
     got = mandate_store.get_mandate(w.s, second.id)
     assert got is not None and got.status is cr.MandateStatus.OPEN
+    assert got.sign_until_s == 1_013 + 3600 and got.revisions[0].height == 13
+    plan = build.decode_plan(got.revisions[0].spend)
+    assert [i.outpoint for i in plan.inputs] == [txid + (2).to_bytes(4, "little")]
+    assert plan.outputs[0].amount == 100_000 - got.terms["payout_fee"]
+    assert list(w.s.scan(cr.QUEUE)) == [] and w.books_balance() == books
 
 
 # --- the real Bitcoin verifier (a header relay fed with regtest blocks mined in Python) ----------

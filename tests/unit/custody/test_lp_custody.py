@@ -17,11 +17,11 @@ import pytest
 from custody_world import DOMAIN
 
 from etm_bridge.chain.params import ChainParams
-from etm_bridge.chain.registry import TxContext, build_registry
+from etm_bridge.chain.registry import RoundClose, TxContext, build_registry
 from etm_bridge.chain.state import EmptyBackend, State, StateView
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC
-from etm_bridge.custody import mandate_store, mandates, outcome, vaults
+from etm_bridge.custody import hooks, mandate_store, mandates, outcome, vaults
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.params import CustodyParams
 from etm_bridge.custody.port import ChainCustody
@@ -123,6 +123,12 @@ class World:
         m = mandate_store.get_mandate(self.s, mandate_id)
         assert m is not None
         return m
+
+    def close_round(self, height: int = 12, round_no: int = 1) -> None:
+        """Run the custody round hook (the real one, with the test's specs) at a round close
+        whose block is at ``height`` (timestamp as ``ctx``'s)."""
+        close = RoundClose(ChainParams(), round_no, height, 1_000 + height, (), ())
+        hooks.make_hook(lambda: {}, SPECS)(self.s, close)
 
     def utxos(self) -> list[cr.CustodyUtxo]:
         return [cr.decode(cr.CustodyUtxo, json.loads(v)) for _, v in self.s.scan(cr.UTXOS)]
