@@ -20,7 +20,9 @@
   dust change, so a small withdrawal cannot reserve the largest output; else the selection of
   :func:`.utxo.select_inputs`, target ``asset_out``; if that leaves change below the chain's
   ``change_dust`` the target grows by it, so the fee actually paid is always the payout's own);
-  ``queued`` when the vault cannot cover it. Books (rule 2): ``owed += asset_out`` (the
+  ``queued`` when the vault cannot cover it, or while any mandate is queued (strict FIFO: a
+  stream of small withdrawals opened at once would keep a queued large one from ever being
+  funded; the round hook funds the queue, :mod:`.hooks`). Books (rule 2): ``owed += asset_out`` (the
   exchange takes it from the reserve).
 
 Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
@@ -157,7 +159,8 @@ def withdraw(
     state = overlay(view)
     spec, cfg, ticker = part.spec, part.cfg, part.ticker
     terms: dict[str, object] = {"amount": asset_out, "claim_key": payee.hex()}
-    inputs = _inputs(view, part, committee.epoch, asset_out)
+    waiting = bool(mandate_store.queue_page(view, 1))  # strict FIFO: no jumping the queue
+    inputs = None if waiting else _inputs(view, part, committee.epoch, asset_out)
     kind = MandateKind.LP_WITHDRAW
     try:
         if inputs is None:
