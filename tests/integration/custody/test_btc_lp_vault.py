@@ -15,9 +15,10 @@ the SPV relay; four delegates register custody keys (tx 300) and the round hook 
   balance exactly;
 * attacks, one reason each: a deposit paying the investor's own key instead of the vault
   (``wrong_destination``); a second withdrawal while the vault's only output is reserved
-  (``queued``, nothing reserved twice); the 302 replayed (``outcome_replayed``); a 302 of
-  another transaction (the deposit: ``outcome_mismatch``); the deposit's proof submitted again
-  (``deposit_replayed``).
+  (``queued``, nothing reserved twice; once the first's change is proven, a round close funds
+  it over that change and Bitcoin accepts its signed spend); the 302 replayed
+  (``outcome_replayed``); a 302 of another transaction (the deposit: ``outcome_mismatch``);
+  the deposit's proof submitted again (``deposit_replayed``).
 """
 
 from __future__ import annotations
@@ -209,11 +210,37 @@ def test_an_investor_deposits_into_the_vault_and_the_committee_pays_the_withdraw
         acc = cr.decode(cr.CustodyAccount, view.get_json(cr.ACCOUNTS, b"btc"))
     by_ref = {u.outpoint: u for u in utxos}
     assert by_ref[outpoint].status is cr.UtxoStatus.SPENT
-    change = by_ref[m.revisions[0].txid + (2).to_bytes(4, "little")]  # type: ignore[operator]
-    assert (change.amount, change.status) == (DEPOSIT - asset_out, cr.UtxoStatus.UNSPENT)
+    change_ref = m.revisions[0].txid + (2).to_bytes(4, "little")  # type: ignore[operator]
+    change = by_ref[change_ref]
+    assert change.amount == DEPOSIT - asset_out  # unspent, or already the queued one's input
     held = sum(u.amount for u in utxos if u.status in (cr.UtxoStatus.UNSPENT,
                                                        cr.UtxoStatus.RESERVED))  # fmt: skip
     queued_out = int(queued.terms["amount"])
     assert acc.owed == queued_out  # the queued withdrawal is still owed
     assert held + acc.in_htlc + acc.receivable == pool.asset_reserve + acc.owed + acc.pending_fees
     assert held == DEPOSIT - asset_out
+
+    # the change proven, the next round close funds the queued withdrawal over it (strict
+    # FIFO, the 207's own selection), the books unmoved; Bitcoin accepts its signed spend
+    until(node, "the queued withdrawal funded", lambda v: (
+        (q := mandate_store.get_mandate(v, queued_id)) is not None
+        and q.status is cr.MandateStatus.OPEN))  # fmt: skip
+    with state_of(node) as view:
+        funded = mandate_store.get_mandate(view, queued_id)
+        change = mandate_store.get_utxo(view, "btc", change_ref)  # type: ignore[assignment]
+        after = cr.decode(cr.CustodyAccount, view.get_json(cr.ACCOUNTS, b"btc"))
+        left = list(view.scan(cr.QUEUE))
+    assert funded is not None and change is not None and left == []
+    assert (change.status, change.mandate) == (cr.UtxoStatus.RESERVED, queued_id)
+    assert after == acc and funded.sign_until_s > 0
+    spend = funded.revisions[0].spend
+    plan = build.decode_plan(spend)
+    assert [i.outpoint for i in plan.inputs] == [change_ref]
+    assert plan.outputs[0] == build.PlannedOutput(
+        scripts.p2wpkh(key), queued_out - int(funded.terms["payout_fee"])
+    )
+    shares_by_key = {k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend))
+                     for k in signers}  # fmt: skip
+    signed = SPEC.assemble(spend, build.select_shares(plan, shares_by_key), {})
+    second_txid = bitcoin_node.rpc.call("sendrawtransaction", signed.hex())
+    assert bytes.fromhex(second_txid)[::-1] == funded.revisions[0].txid
