@@ -70,12 +70,13 @@ def test_a_small_withdrawal_cannot_reserve_the_vaults_largest_output() -> None:
 
 
 class LpVault(RuleBasedStateMachine):
-    """The real 206/207/302 state functions against an independent model of the Bitcoin vault
-    (deposits, withdrawals opened or queued, proofs in any order, epoch changes back and forth
-    between two member sets): after every step ETM's unspent and reserved vault outputs are
-    exactly the vault's outputs on the chain, the books balance to the unit, every open
-    mandate's inputs are reserved by it alone, and everything deposited is in the vault, paid
-    to investors or paid as the payouts' own fees."""
+    """The real 206/207/302 state functions and the round hook's funding against an
+    independent model of the Bitcoin vault (deposits, withdrawals opened or queued, round
+    closes funding a prefix of the queue, proofs in any order, epoch changes back and forth
+    between two member sets): after every step the queue is the queued withdrawals in order,
+    ETM's unspent and reserved vault outputs are exactly the vault's outputs on the chain, the
+    books balance to the unit, every open mandate's inputs are reserved by it alone, and
+    everything deposited is in the vault, paid to investors or paid as the payouts' own fees."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,6 +86,7 @@ class LpVault(RuleBasedStateMachine):
         self.chain: dict[bytes, int] = {}  # the vault's outputs on Bitcoin (outpoint -> sat)
         self.deposited = self.paid = self.fees = 0
         self.open: list[cr.Mandate] = []
+        self.queued: list[cr.Mandate] = []  # in the order of their 207s
 
     @rule(amount=st.integers(10_000, 10**7))
     def deposit(self, amount: int) -> None:
@@ -106,6 +108,20 @@ class LpVault(RuleBasedStateMachine):
             return
         if m.status is cr.MandateStatus.OPEN:
             self.open.append(m)
+        else:
+            self.queued.append(m)
+
+    @rule()
+    def close_round(self) -> None:
+        """The round hook funds a prefix of the queue (strict FIFO, at most fund_per_round)."""
+        self.height += 1
+        self.w.close_round(height=self.height)
+        now = [mandate_store.get_mandate(self.w.s, m.id) for m in self.queued]
+        funded = [m for m in now if m is not None and m.status is cr.MandateStatus.OPEN]
+        assert now[: len(funded)] == funded and len(funded) <= 16
+        assert all(m.status is cr.MandateStatus.QUEUED for m in now[len(funded) :])  # type: ignore[union-attr]
+        self.open.extend(funded)
+        self.queued = self.queued[len(funded) :]
 
     @precondition(lambda self: bool(self.open))
     @rule(pick=st.integers(0, 10**6))
@@ -141,6 +157,10 @@ class LpVault(RuleBasedStateMachine):
         left, right = self.w.books_balance()
         assert left == right
         assert self.deposited == sum(self.chain.values()) + self.paid + self.fees
+
+    @invariant()
+    def the_queue_is_the_queued_withdrawals_in_order(self) -> None:
+        assert [mid for _, mid in self.w.s.scan(cr.QUEUE)] == [m.id for m in self.queued]
 
     @invariant()
     def open_mandates_hold_their_inputs_alone(self) -> None:
