@@ -101,12 +101,13 @@ def _part(p: CustodyParams, ticker: str, specs: Specs) -> ChainPart | None:
 
 def fund_queue(state: State, p: CustodyParams, close: RoundClose, specs: Specs) -> int:
     """Fund queued mandates from the queue's head (see the module docstring); how many."""
-    newest = current_epoch(state)
+    page = mandate_store.queue_page(state, p.fund_per_round)
+    newest = current_epoch(state) if page else None
     if newest is None:
         return 0
     committee = committee_of(state, newest)
     funded = 0
-    for key, mid in mandate_store.queue_page(state, p.fund_per_round):
+    for key, mid in page:
         queued = mandate_store.get_mandate(state, mid)
         if queued is None or queued.status is not MandateStatus.QUEUED:
             return funded  # no such entry is ever written; never reorder around one
