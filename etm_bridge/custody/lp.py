@@ -22,8 +22,10 @@
   ``change_dust`` the target grows by it, so the fee actually paid is always the payout's own);
   ``queued`` when the vault cannot cover it, or while any mandate is queued (strict FIFO: a
   stream of small withdrawals opened at once would keep a queued large one from ever being
-  funded; the round hook funds the queue, :mod:`.hooks`). Books (rule 2): ``owed += asset_out`` (the
-  exchange takes it from the reserve).
+  funded; the round hook funds the queue, :mod:`.hooks`); a queued withdrawal must be payable
+  by one input (its payout less the smallest fee is no dust), else it is refused like an
+  opened one (``bad_parameter``), since as the queue's head it would hold the queue. Books
+  (rule 2): ``owed += asset_out`` (the exchange takes it from the reserve).
 
 Every function writes into a :func:`.vaults.overlay` whose changes the port hands to the
 exchange's plan; a custody refusal becomes an :class:`~etm_bridge.errors.ExchangeError` with the
@@ -143,6 +145,22 @@ def _payout_request(
     return replace(req, terms=terms)
 
 
+def _payable(
+    part: ChainPart,
+    committee: records.Committee,
+    source: bytes,
+    terms: dict[str, object],
+    height: int,
+) -> None:
+    """Refuse (the spec's ``bad_parameter``) a withdrawal whose payout even one input paying
+    it exactly (the smallest fee) would leave as dust: queued, no selection could ever fund
+    it, and as the queue's head it would hold every later withdrawal for ever."""
+    amount = int(str(terms["amount"]))
+    probe = records.CustodyUtxo(part.ticker, bytes(36), amount, committee.epoch,
+                                records.UtxoStatus.UNSPENT, None, height)  # fmt: skip
+    _payout_request(part, committee, source, dict(terms), (probe,))
+
+
 def withdraw(
     view: StateView,
     params: CustodyParams,
@@ -164,6 +182,7 @@ def withdraw(
     kind = MandateKind.LP_WITHDRAW
     try:
         if inputs is None:
+            _payable(part, committee, withdraw_tx_id, terms, height)
             mandate = mandate_store.queue_mandate(state, spec, kind, ticker, asset, withdraw_tx_id,
                                                   terms, height)  # fmt: skip
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_lp_custody import SECTION, World
+from test_lp_custody import SECTION, World, reason
 
 from etm_bridge.chains.bitcoin.custody import build
 from etm_bridge.custody import mandate_store
@@ -140,3 +140,25 @@ def test_two_nodes_fund_the_same_queue_identically() -> None:
     funded = [cr.decode(cr.Mandate, json.loads(v)) for (t, _), v in first.items()
               if t == cr.MANDATES and v is not None]  # fmt: skip
     assert sum(m.status is cr.MandateStatus.OPEN for m in funded) == 5
+
+
+def test_a_withdrawal_no_input_could_pay_cannot_be_queued_to_freeze_the_queue() -> None:
+    """Attack (freezing the queue for ever): at a genesis fee rate the withdrawal floor does not
+    cover (50 sat/vB: a payout's own fee above 10,000 sat), a small withdrawal opened at once is
+    refused (its payout less its fee is dust), but made while the vault's output is held it
+    would be queued without a spend ever being built, and as the queue's head no selection
+    could fund it, holding every later withdrawal for ever. A queued withdrawal must be payable
+    by one input: refused like an opened one, and the honest withdrawal behind it is funded."""
+    w = World()
+    section = {**SECTION, "btc": {"network": "regtest", "fee_rate_sat_vb": 50}}
+    w.s.put_json(cr.PARAMS, b"params", CustodyParams.from_json(section).to_json())
+    w.seat(0, range(4))
+    w.deposit(1_000_000, w.vault(0))
+    holder = w.withdraw(100_000, b"\xd0" * 32)
+    assert reason(lambda: w.withdraw(12_000, b"\xd1" * 32)) == "bad_parameter"
+    honest = w.withdraw(100_000, b"\xd2" * 32)
+    assert honest.status is cr.MandateStatus.QUEUED and queue(w) == [honest.id]
+    w.prove(holder.id, holder.revisions[0].spend, height=11)
+    w.close_round(height=12)
+    assert status(w, honest) is cr.MandateStatus.OPEN and queue(w) == []
+    assert w.books_balance()[0] == w.books_balance()[1]
