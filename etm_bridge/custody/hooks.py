@@ -20,7 +20,12 @@ genesis section ``plugins.custody``. Steps implemented so far:
   outputs, ``sign_until_s`` from the closing block's timestamp) and leaves the queue. The walk
   stops at the first mandate the vault cannot pay yet: **strict FIFO**, so a large withdrawal
   is never starved by later small ones (and, in turn, holds every later one until the vault
-  can pay it; docs/custody.md 2.10). The books do not move (the 207 counted ``owed``).
+  can pay it; docs/custody.md 2.10). A mandate no single input of the active committee's
+  vault could pay (its payout less that one-input fee is dust: its 207 checked a smaller
+  committee, whose inputs cost less) can never be paid by this committee whatever the vault
+  holds: it moves to the queue's tail (:func:`.mandate_store.requeue`) instead of holding
+  the queue for ever, and waits for a committee that can pay it. The books do not move (the
+  207 counted ``owed``).
 
 Work per round close: one scan of the pools (one record per asset), one read of the epoch,
 at most ``fund_per_round`` fundings (each one selection over the active epoch's outputs);
@@ -116,7 +121,10 @@ def fund_queue(state: State, p: CustodyParams, close: RoundClose, specs: Specs) 
             return funded  # only 207 queues today
         buffer = overlay(state)
         if lp.fund(buffer, p, part, committee, queued, key, close.height, close.timestamp) is None:
-            return funded  # strict FIFO: the head waits until the vault can pay it
+            if lp.payable_by(part, committee, queued):
+                return funded  # strict FIFO: the head waits until the vault can pay it
+            mandate_store.requeue(state, key, mid)  # this committee can never pay it
+            continue
         for (table, k), value in buffer.changes().items():
             state.put(table, k, value)
         funded += 1

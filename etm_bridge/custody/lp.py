@@ -198,6 +198,19 @@ def withdraw(
     return state, mandate
 
 
+def payable_by(part: ChainPart, committee: records.Committee, queued: records.Mandate) -> bool:
+    """Whether one input of ``committee``'s vault paying the queued withdrawal exactly would
+    leave a payout above dust (its 207 checked this against the committee of its day; a larger
+    committee's inputs cost more, so a later one may never pay it)."""
+    terms: dict[str, object] = {"amount": int(queued.terms["amount"]),
+                                "claim_key": queued.terms["claim_key"]}  # fmt: skip
+    try:
+        _payable(part, committee, queued.source, terms, queued.created_height)
+    except CustodyError:
+        return False
+    return True
+
+
 def fund(
     state: State,
     params: CustodyParams,

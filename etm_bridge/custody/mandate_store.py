@@ -16,7 +16,8 @@ spent and its outputs paying a vault of the chain become unspent vault outputs.
 
 :func:`queue_mandate` records a mandate the vault cannot fund yet (``queued``, no revision, in
 the FIFO ``custody_queue``, read by :func:`queue_page`); :func:`fund_mandate` opens it at
-revision 0 when the round hook finds inputs for it (:mod:`.hooks`); :func:`epoch_utxos` lists
+revision 0 when the round hook finds inputs for it (:mod:`.hooks`), and :func:`requeue` moves
+an entry the active committee can never pay to the tail; :func:`epoch_utxos` lists
 an epoch's vault outputs for coin selection. Pure.
 """
 
@@ -118,6 +119,18 @@ def fund_mandate(
     state.put_json(records.MANDATES, queued.id, records.encode(funded))
     state.delete(records.QUEUE, queue_key)
     return funded
+
+
+def requeue(state: State, queue_key: bytes, mandate_id: bytes) -> bytes:
+    """Move the queue entry ``queue_key`` (naming ``mandate_id``) to the queue's tail (a fresh
+    key from the mandate log's sequence, which then has a gap); its new key."""
+    if state.get(records.QUEUE, queue_key) != mandate_id:
+        raise CustodyError(Reason.BAD_PARAMETER, "the queue entry names another mandate")
+    seq = state.get_u64(records.MANDATE_SEQ, b"next")
+    state.delete(records.QUEUE, queue_key)
+    state.put(records.QUEUE, U64.pack(seq), mandate_id)
+    state.put_u64(records.MANDATE_SEQ, b"next", seq + 1)
+    return U64.pack(seq)
 
 
 def queue_page(view: StateView, limit: int) -> list[tuple[bytes, bytes]]:

@@ -10,7 +10,7 @@ import json
 import pytest
 from test_lp_custody import SECTION, World, reason
 
-from etm_bridge.chains.bitcoin.custody import build
+from etm_bridge.chains.bitcoin.custody import build, ecdsa
 from etm_bridge.custody import mandate_store
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.params import CustodyParams
@@ -161,4 +161,43 @@ def test_a_withdrawal_no_input_could_pay_cannot_be_queued_to_freeze_the_queue() 
     w.prove(holder.id, holder.revisions[0].spend, height=11)
     w.close_round(height=12)
     assert status(w, honest) is cr.MandateStatus.OPEN and queue(w) == []
+    assert w.books_balance()[0] == w.books_balance()[1]
+
+
+def _seat_fifteen(w: World, epoch: int, start: int) -> None:
+    """A 11-of-15 committee (the genesis maximum) as the newest epoch."""
+    keys = tuple(sorted(ecdsa.pubkey(bytes([0x30 + i]) * 32) for i in range(15)))
+    ds = tuple(bytes([0x40 + i]) * 32 for i in range(15))
+    c = cr.Committee(epoch, ds, 11, 15, {"btc": keys}, start, "boundary")
+    w.s.put_json(cr.EPOCHS, cr.epoch_key(epoch), cr.encode(c))
+    w.s.put(cr.CURRENT, b"epoch", cr.epoch_key(epoch))
+
+
+def test_a_head_the_new_committee_can_never_pay_does_not_freeze_the_queue() -> None:
+    """Attack (review x7f, freezing the queue for ever across an epoch change): at a genesis
+    fee rate of 30 sat/vB a 12,000 sat withdrawal is payable by one input of a 3-of-4 vault
+    (fee 7,920 sat), so its 207 may queue it; the committee then grows to 11-of-15, whose
+    one-input payout fee (15,180 sat) exceeds the amount: no selection of the new vault can
+    ever pay it. Strictly FIFO, it held every later withdrawal for ever (shares burnt, the
+    vault full). A head no single input of the active committee could pay goes to the queue's
+    tail (it waits for a committee that can pay it) and the honest withdrawal is funded."""
+    w = World()
+    section = {**SECTION, "btc": {"network": "regtest", "fee_rate_sat_vb": 30}}
+    w.s.put_json(cr.PARAMS, b"params", CustodyParams.from_json(section).to_json())
+    w.seat(0, range(4))
+    w.deposit(1_000_000, w.vault(0))
+    w.withdraw(100_000, b"\xe0" * 32)  # holds the vault's only output
+    stuck = w.withdraw(12_000, b"\xe1" * 32)
+    honest = w.withdraw(200_000, b"\xe2" * 32)
+    assert queue(w) == [stuck.id, honest.id]
+    _seat_fifteen(w, 1, start=11)
+    w.deposit(1_000_000, w.vault(1), height=20)
+    w.close_round(height=21)
+    assert status(w, honest) is cr.MandateStatus.OPEN
+    assert status(w, stuck) is cr.MandateStatus.QUEUED and queue(w) == [stuck.id]
+    w.deposit(300_000, w.vault(1), height=22)
+    later = w.withdraw(50_000, b"\xe3" * 32, height=22)  # queues behind it, funded next close
+    assert later.status is cr.MandateStatus.QUEUED
+    w.close_round(height=23)
+    assert status(w, later) is cr.MandateStatus.OPEN and queue(w) == [stuck.id]
     assert w.books_balance()[0] == w.books_balance()[1]
