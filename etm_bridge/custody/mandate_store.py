@@ -48,12 +48,14 @@ def get_utxo(view: StateView, ticker: str, outpoint: bytes) -> records.CustodyUt
 
 
 def put_utxo(state: State, u: records.CustodyUtxo) -> None:
+    """Write ``u``; the epoch index (what coin selection scans) keeps live (unspent, reserved)
+    outputs only (spent and stolen ones leave it for good: no step leads back), so a
+    selection, and the round hook's ``fund_per_round`` of them, costs the vault's live outputs,
+    not every output it ever had."""
     state.put_json(records.UTXOS, records.ticker_key(u.ticker, u.outpoint), records.encode(u))
-    state.put(
-        records.UTXO_EPOCH,
-        records.ticker_key(u.ticker, records.epoch_key(u.epoch) + u.outpoint),
-        b"\x01",
-    )
+    index = records.ticker_key(u.ticker, records.epoch_key(u.epoch) + u.outpoint)
+    gone = u.status in (records.UtxoStatus.SPENT, records.UtxoStatus.STOLEN)
+    state.put(records.UTXO_EPOCH, index, None if gone else b"\x01")
 
 
 def open_mandate(
@@ -277,7 +279,8 @@ def queue_mandate(
 
 
 def epoch_utxos(view: StateView, ticker: str, epoch: int) -> list[records.CustodyUtxo]:
-    """Every vault output of ``ticker`` recorded for ``epoch`` (any status)."""
+    """Every live (unspent or reserved) vault output of ``ticker`` recorded for ``epoch``
+    (spent and stolen ones leave the index: :func:`put_utxo`)."""
     prefix = records.ticker_key(ticker, records.epoch_key(epoch))
     out = []
     for key, _ in view.scan(records.UTXO_EPOCH, prefix):

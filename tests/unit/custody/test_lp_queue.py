@@ -201,3 +201,22 @@ def test_a_head_the_new_committee_can_never_pay_does_not_freeze_the_queue() -> N
     w.close_round(height=23)
     assert status(w, later) is cr.MandateStatus.OPEN and queue(w) == [stuck.id]
     assert w.books_balance()[0] == w.books_balance()[1]
+
+
+def test_spent_vault_outputs_leave_the_index_every_funding_scans() -> None:
+    """Attack (review x7f, slowing every round close): each funding (up to ``fund_per_round``
+    per close) scanned every output the epoch ever had, spent ones included, so a history of
+    deposits and proven withdrawals (each leaving change) grew the work of every round close
+    without bound. Spent outputs leave the epoch index: it holds the live outputs only."""
+    w = World()
+    w.seat(0, range(4))
+    for k in range(8):
+        w.deposit(100_000, w.vault(0), height=10 + k)
+    for k in range(6):
+        m = w.withdraw(60_000, bytes([0xF0 + k]) * 32, height=20 + k)
+        w.prove(m.id, m.revisions[0].spend, height=21 + k)
+    live = sorted(u.outpoint for u in w.utxos()
+                  if u.status in (cr.UtxoStatus.UNSPENT, cr.UtxoStatus.RESERVED))  # fmt: skip
+    indexed = sorted(u.outpoint for u in mandate_store.epoch_utxos(w.s, "btc", 0))
+    assert len(w.utxos()) == 8 + 6 and len(live) == 8
+    assert indexed == live and len(w.s.scan(cr.UTXO_EPOCH)) == 8
