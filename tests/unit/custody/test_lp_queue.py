@@ -220,3 +220,21 @@ def test_spent_vault_outputs_leave_the_index_every_funding_scans() -> None:
     indexed = sorted(u.outpoint for u in mandate_store.epoch_utxos(w.s, "btc", 0))
     assert len(w.utxos()) == 8 + 6 and len(live) == 8
     assert indexed == live and len(w.s.scan(cr.UTXO_EPOCH)) == 8
+
+
+@pytest.mark.xfail(strict=True, reason="one payout per spend: no batching of queued withdrawals")
+def test_tiny_withdrawals_do_not_serialise_the_queue_behind_the_vaults_one_output() -> None:
+    """Grief (review x7f, still open): the vault holds one large output (deposits merged by
+    change); an attacker's 207s of the minimum each take that whole output in turn (the
+    smallest covering one), the rest queued, so every later withdrawal waits for one
+    sign-confirm-302 cycle per tiny withdrawal (value-scaled depth: the change is the whole
+    vault). Cost: the payouts' fees and ETM fees; the amounts come back to the attacker."""
+    w = World()
+    w.seat(0, range(4))
+    w.deposit(1_000_000_000, w.vault(0))
+    tiny = [w.withdraw(10_000, bytes([0xE8 + k]) * 32) for k in range(5)]
+    honest = w.withdraw(100_000_000, b"\xef" * 32)
+    assert tiny[0].status is cr.MandateStatus.OPEN and queue(w)[-1] == honest.id
+    w.prove(tiny[0].id, tiny[0].revisions[0].spend, height=11)
+    w.close_round(height=12)  # the change is free again: the queue may be paid from it
+    assert status(w, honest) is cr.MandateStatus.OPEN
