@@ -21,14 +21,14 @@ released (gossiped) only after the commit: a signer killed at any point has eith
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..custody.signing_rule import Approved, Refused, SignedRow, approve, same_inputs
-from ..errors import CustodyError, StoreError
+from ..errors import CustodyError
+from ..sqlite_records import open_record
 
 FILE_NAME = "custody_signer.sqlite"
 RECORDED, GOSSIPED = "recorded", "gossiped"
@@ -73,18 +73,11 @@ class SigningRecord:
     def __init__(self, path: Path, genesis_id: bytes):
         self.path = Path(path)
         self.genesis_id = genesis_id
-        try:
-            self._conn = sqlite3.connect(
-                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable custody signing record ({exc}); restore it from a"
-                " backup: never run the signer without it (it is what stops a second spend)"
-            ) from None
+        self._conn = open_record(
+            self.path, _SCHEMA, "custody signing record",
+            "restore it from a backup: never run the signer without it (it is what stops a "
+            "second spend)",
+        )  # fmt: skip
 
     def close(self) -> None:
         self._conn.close()

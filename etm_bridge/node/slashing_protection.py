@@ -37,13 +37,13 @@ record (their ``slashing_protection.sqlite``); so do we:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..chain.signing_guard import refusal
-from ..errors import ConfigError, StoreError, ValidationError
+from ..errors import ConfigError, ValidationError
+from ..sqlite_records import open_record
 
 FILE_NAME = "slashing_protection.sqlite"
 FORMAT_VERSION = "5"
@@ -61,19 +61,11 @@ class SlashingProtection:
         self.path = Path(path)
         self.genesis_id = genesis_id
         self.network_id = network_id
-        try:
-            self._conn = sqlite3.connect(
-                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable slashing-protection database ({exc}); restore it"
-                " from a backup or import an interchange file into a new one: never forge"
-                " without it"
-            ) from None
+        self._conn = open_record(
+            self.path, _SCHEMA, "slashing-protection database",
+            "restore it from a backup or import an interchange file into a new one: never forge "
+            "without it",
+        )  # fmt: skip
 
     def close(self) -> None:
         self._conn.close()
