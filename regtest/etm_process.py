@@ -13,9 +13,7 @@ tests); its output is appended to ``<data_dir>/node.log``.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -88,19 +86,12 @@ class EtmNodeProcess:
 
     def kill9(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        procs.kill_now(self.proc)
         self.proc = None
 
     def stop(self) -> None:
         """SIGTERM and wait (uvicorn shuts down cleanly); SIGKILL if it hangs."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill9()
+        procs.stop_process(self.proc)
         self.proc = None
 
 

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from etm_bridge.errors import StackError
 
@@ -101,6 +102,23 @@ def spawn(
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent and linux else None,
         )
+
+
+def kill_now(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGKILL ``proc`` if it still runs (no shutdown code runs, exactly like a crash), reaped."""
+    if proc is not None and proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def stop_process(proc: subprocess.Popen[Any] | None, timeout_s: float = 15.0) -> None:
+    """SIGTERM ``proc`` and wait for its clean shutdown; SIGKILL if it hangs."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_now(proc)
 
 
 def wait_until(
