@@ -23,17 +23,23 @@ from etm_bridge_regtest import procs
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.etm_process import EtmNodeProcess, etm_node_running
 
-from etm_bridge.chain.address import address_hash
+from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.keys import SigningKey, dev_key
 from etm_bridge.chain.state import State, StateView
 from etm_bridge.chain.tx import Tx
+from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.chains.bitcoin.custody import ecdsa
+from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
 from etm_bridge.chains.registry import chain_registry
 from etm_bridge.custody import plans
 from etm_bridge.custody import records as cr
 from etm_bridge.custody import registration as rg
+from etm_bridge.custody.spec import VaultInfo
 from etm_bridge.custody.txtypes import REGISTER
 from etm_bridge.errors import TxRejectedError
+from etm_bridge.exchange import binding as bd
+from etm_bridge.exchange import payloads as pl
+from etm_bridge.exchange import txtypes as tt
 from etm_bridge.node.config import CHAIN_DB
 from etm_bridge.node.setup import init_node
 from etm_bridge.spv.genesis_section import SpvSection
@@ -163,3 +169,29 @@ def custody_chain(
     genesis_path.write_text(json.dumps(genesis, indent=2) + "\n")
     with etm_node_running(home) as node:
         yield node, Sender(node)
+
+
+CFG = BtcCustodyConfig("regtest")
+
+
+def seat_committee(
+    node: EtmNodeProcess, s: Sender
+) -> tuple[cr.Committee, VaultInfo, dict[bytes, bytes]]:
+    """Register the four members (300), wait for the first committee: it, its Bitcoin vault and
+    each member's custody key -> secret (the test signs for the members)."""
+    keys = register_all(node, s)
+    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
+    with state_of(node) as view:
+        c0 = committee(view)
+    return c0, SPEC.vault(c0, CFG), {k: secret(i) for i, k in enumerate(keys.values())}
+
+
+def bind_btc(s: Sender, who: SigningKey, btc_secret: bytes) -> bytes:
+    """``who`` binds the Bitcoin key of ``btc_secret`` (tx BIND, valid 500 blocks); the key."""
+    height = int(s.client.status()["height"])
+    me = encode_address(address_hash(who.public_key))
+    msg = bd.binding_message(f"{s.network:#010x}", me, "btc", 1, height + 500)
+    bind = pl.Bind("btc", btc_pubkey_of(btc_secret), 1, height + 500, sign_btc(msg, btc_secret),
+                   False)  # fmt: skip
+    s.send(who, tt.BIND, pl.encode_payload(bind))
+    return bind.key

@@ -30,8 +30,13 @@ from typing import Any
 
 import pytest
 from bitcoin.core import CTransaction
-from btc_custody_node import Sender, custody_chain, register_all, secret, state_of, until
-from btc_custody_node import committee as committee_of
+from btc_custody_node import (
+    Sender,
+    custody_chain,
+    seat_committee,
+    state_of,
+    until,
+)
 from click.testing import CliRunner
 from etm_bridge_cli.main import cli
 from etm_bridge_regtest.bitcoin import BitcoinNode
@@ -43,7 +48,7 @@ from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.tx_transfer import TRANSFER, TransferPayload
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC
-from etm_bridge.custody import mandate_store, outcome, plans
+from etm_bridge.custody import mandate_store, outcome
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.txtypes import OUTCOME
 from etm_bridge.errors import NotFoundError
@@ -184,10 +189,7 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
 ) -> None:
     node, s = custody_node
     assert node.client is not None
-    keys = register_all(node, s)
-    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
-    with state_of(node) as view:
-        vault = SPEC.vault(committee_of(view), CFG)
+    _, vault, by_key = seat_committee(node, s)
 
     env = _env(node.client.url, bitcoin_node, tmp_path / "investor")
     _run(env, "wallet", "new", "--passphrase-env", "PW")
@@ -273,7 +275,6 @@ def test_an_investor_deposits_into_and_withdraws_from_a_committee_pool_with_the_
 
     # the loop closed: 3 of the 4 members sign, Bitcoin takes it, anyone proves it (302)
     spend = m.revisions[0].spend
-    by_key = {k: secret(i) for i, k in enumerate(keys.values())}
     signed = SPEC.assemble(spend, build.select_shares(build.decode_plan(spend), {
         k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend))
         for k in sorted(by_key)[1:]}), {})  # fmt: skip

@@ -29,26 +29,31 @@ from pathlib import Path
 
 import pytest
 from bitcoin.core import CTransaction
-from btc_custody_node import DOMAIN, Sender, custody_chain, register_all, secret, state_of, until
-from btc_custody_node import committee as committee_of
+from btc_custody_node import (
+    DOMAIN,
+    Sender,
+    bind_btc,
+    custody_chain,
+    seat_committee,
+    state_of,
+    until,
+)
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.etm_process import EtmNodeProcess
 
 from etm_bridge.adapter import Payment
-from etm_bridge.chain.address import address_hash, encode_address
+from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof
 from etm_bridge.chains.bitcoin.spv.headers import dsha256
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
-from etm_bridge.custody import mandate_store, mandates, outcome, plans
+from etm_bridge.custody import mandate_store, mandates, outcome
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.txtypes import OUTCOME
 from etm_bridge.etm_client.header_feed import relay_missing_headers
-from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange import txtypes as tt
@@ -99,21 +104,13 @@ def test_an_investor_deposits_into_the_vault_and_the_committee_pays_the_withdraw
     relayer, investor = dev_key("user-0"), dev_key("user-1")  # relayer: the header feed's
     prover = dev_key("delegate-3")  # anyone may prove an outcome (its nonces are this Sender's)
     me20 = address_hash(investor.public_key)
-    keys = register_all(node, s)
-    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
+    c0, vault, by_key = seat_committee(node, s)
     with state_of(node) as view:
-        c0 = committee_of(view)
         pool0 = xr.decode(Pool, view.get_json(xr.POOLS, b"btc"))
     assert (c0.m, c0.n, pool0.params.operator, pool0.params.claim_key) == (3, 4, "committee", b"")
-    vault = SPEC.vault(c0, CFG)
-    by_key = {k: secret(i) for i, k in enumerate(keys.values())}
 
     # the investor binds its Bitcoin key (the payee of its withdrawals)
-    height = int(s.client.status()["height"])
-    key = btc_pubkey_of(INVESTOR_SECRET)
-    msg = bd.binding_message(f"{s.network:#010x}", encode_address(me20), "btc", 1, height + 500)
-    bind = pl.Bind("btc", key, 1, height + 500, sign_btc(msg, INVESTOR_SECRET), False)
-    s.send(investor, tt.BIND, pl.encode_payload(bind))
+    key = bind_btc(s, investor, INVESTOR_SECRET)
 
     # two tagged payments: one to the vault, one to the investor's own key (an operator-style
     # destination), both proven
@@ -171,7 +168,7 @@ def test_an_investor_deposits_into_the_vault_and_the_committee_pays_the_withdraw
     # 3 of the 4 members sign its digests; assembled, Bitcoin accepts exactly that txid
     spend = m.revisions[0].spend
     plan = build.decode_plan(spend)
-    signers = sorted(keys.values())[1:]  # member 0 in key order offline
+    signers = sorted(by_key)[1:]  # member 0 in key order offline
     shares_by_key = {k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend))
                      for k in signers}  # fmt: skip
     signed = SPEC.assemble(spend, build.select_shares(plan, shares_by_key), {})

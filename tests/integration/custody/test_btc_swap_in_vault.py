@@ -24,27 +24,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from btc_custody_node import Sender, custody_chain, register_all, secret, state_of, until
-from btc_custody_node import committee as committee_of
+from btc_custody_node import (
+    Sender,
+    bind_btc,
+    custody_chain,
+    seat_committee,
+    state_of,
+    until,
+)
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.etm_process import EtmNodeProcess
-from test_btc_lp_vault import CFG, INVESTOR_SECRET, PLUGINS, SECTION, _adapter, _tx_proof
+from test_btc_lp_vault import INVESTOR_SECRET, PLUGINS, SECTION, _adapter, _tx_proof
 
 from etm_bridge.adapter import Payment
 from etm_bridge.chain.address import address_hash, encode_address
 from etm_bridge.chain.keys import dev_key
 from etm_bridge.chain.state import StateView
-from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof, lock_proof
 from etm_bridge.chains.bitcoin.spv.inclusion import BitcoinTxProof
-from etm_bridge.custody import mandate_store, mandates, outcome, plans, swap_in
+from etm_bridge.custody import mandate_store, mandates, outcome, swap_in
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.txtypes import OUTCOME
 from etm_bridge.errors import RPCError
 from etm_bridge.etm_client.header_feed import relay_missing_headers
-from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange import txtypes as tt
@@ -92,21 +96,12 @@ def test_a_user_swaps_btc_in_and_the_committee_claims_the_lock_into_the_vault(
     relayer, user = dev_key("user-0"), dev_key("user-1")  # user: investor and swapper
     prover = dev_key("delegate-3")
     me20 = address_hash(user.public_key)
-    keys = register_all(node, s)
-    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
-    with state_of(node) as view:
-        c0 = committee_of(view)
-    vault = SPEC.vault(c0, CFG)
-    by_key = {k: secret(i) for i, k in enumerate(keys.values())}
+    _, vault, by_key = seat_committee(node, s)
     policy = vault.claim_key
     stranger = scripts.KeyPolicy(3, tuple(sorted(ecdsa.pubkey(bytes([0x90 + i]) * 32)
                                                  for i in range(4)))).encode()  # fmt: skip
 
-    height = int(s.client.status()["height"])
-    key = btc_pubkey_of(INVESTOR_SECRET)
-    msg = bd.binding_message(f"{s.network:#010x}", encode_address(me20), "btc", 1, height + 500)
-    s.send(user, tt.BIND, pl.encode_payload(
-        pl.Bind("btc", key, 1, height + 500, sign_btc(msg, INVESTOR_SECRET), False)))  # fmt: skip
+    bind_btc(s, user, INVESTOR_SECRET)
 
     adapter = _adapter(bitcoin_node, tmp_path / "btc")
     try:
@@ -177,7 +172,7 @@ def test_a_user_swaps_btc_in_and_the_committee_claims_the_lock_into_the_vault(
     # 3 of 4 members sign A's claim; assembled with the preimage, Bitcoin takes exactly its txid
     def signed(mn: cr.Mandate, preimage: bytes) -> bytes:
         spend = mn.revisions[0].spend
-        signers = sorted(keys.values())[1:]  # member 0 in key order offline
+        signers = sorted(by_key)[1:]  # member 0 in key order offline
         shares = {k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend))
                   for k in signers}  # fmt: skip
         plan = build.decode_plan(spend)

@@ -30,25 +30,29 @@ from pathlib import Path
 
 import pytest
 from bitcoin.core import CTransaction
-from btc_custody_node import Sender, custody_chain, register_all, secret, state_of, until
-from btc_custody_node import committee as committee_of
+from btc_custody_node import (
+    Sender,
+    bind_btc,
+    custody_chain,
+    seat_committee,
+    state_of,
+    until,
+)
 from etm_bridge_bitcoin import BitcoinAdapter
 from etm_bridge_regtest.bitcoin import BitcoinNode
 from etm_bridge_regtest.etm_process import EtmNodeProcess
 from test_btc_lp_vault import DEPOSIT, ETM_IN, INVESTOR_SECRET, PLUGINS, SECTION, _tx_proof
 
 from etm_bridge.adapter import Payment
-from etm_bridge.chain.address import address_hash, encode_address
+from etm_bridge.chain.address import address_hash
 from etm_bridge.chain.keys import dev_key
-from etm_bridge.chains.bitcoin.binding import btc_pubkey_of, sign_btc
 from etm_bridge.chains.bitcoin.custody import build, ecdsa, scripts
 from etm_bridge.chains.bitcoin.custody.spec import SPEC, BtcCustodyConfig, policy_of
 from etm_bridge.chains.bitcoin.etm.verifier import DEPOSIT_TAG, BtcProof
-from etm_bridge.custody import mandate_store, outcome, plans, swap_out
+from etm_bridge.custody import mandate_store, outcome, swap_out
 from etm_bridge.custody import records as cr
 from etm_bridge.custody.txtypes import OUTCOME
 from etm_bridge.etm_client.header_feed import relay_missing_headers
-from etm_bridge.exchange import binding as bd
 from etm_bridge.exchange import payloads as pl
 from etm_bridge.exchange import records as xr
 from etm_bridge.exchange import txtypes as tt
@@ -101,18 +105,9 @@ def test_a_user_swaps_etm_out_and_claims_the_committees_counter_lock_on_bitcoin(
     relayer, user = dev_key("user-0"), dev_key("user-1")  # the user is also the pool's LP
     prover = dev_key("delegate-3")
     me20 = address_hash(user.public_key)
-    keys = register_all(node, s)
-    until(node, "the first committee", lambda v: plans.current_epoch(v) is not None)
-    with state_of(node) as view:
-        c0 = committee_of(view)
-    vault = SPEC.vault(c0, CFG)
-    by_key = {k: secret(i) for i, k in enumerate(keys.values())}
+    c0, vault, by_key = seat_committee(node, s)
 
-    height = int(s.client.status()["height"])
-    key = btc_pubkey_of(INVESTOR_SECRET)
-    msg = bd.binding_message(f"{s.network:#010x}", encode_address(me20), "btc", 1, height + 500)
-    s.send(user, tt.BIND, pl.encode_payload(
-        pl.Bind("btc", key, 1, height + 500, sign_btc(msg, INVESTOR_SECRET), False)))  # fmt: skip
+    key = bind_btc(s, user, INVESTOR_SECRET)
 
     # the LP deposit that funds the vault (one output)
     adapter = _adapter(bitcoin_node, tmp_path / "btc", bitcoin_node.height())
@@ -153,7 +148,7 @@ def test_a_user_swaps_etm_out_and_claims_the_committees_counter_lock_on_bitcoin(
     # 3 of 4 members sign; Bitcoin accepts exactly the mandate's txid, output 0 the lock
     spend = m.revisions[0].spend
     plan = build.decode_plan(spend)
-    signers = sorted(keys.values())[1:]  # member 0 in key order offline
+    signers = sorted(by_key)[1:]  # member 0 in key order offline
     shares = {k: tuple(ecdsa.sign(by_key[k], d) for d in SPEC.digests(spend)) for k in signers}
     signed = SPEC.assemble(spend, build.select_shares(plan, shares), {})
     birth = bitcoin_node.height()
